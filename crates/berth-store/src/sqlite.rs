@@ -177,19 +177,17 @@ fn apply_txn(conn: &mut Connection, compares: &[Compare], ops: &[Op]) -> Result<
         .map_err(backend)?;
     let current = meta(&tx, "revision")?;
     for c in compares {
-        let (key, want): (&str, Box<dyn Fn(Option<Revision>) -> bool>) = match c {
-            Compare::ModRevision(k, r) => {
-                let r = *r;
-                (k, Box::new(move |m: Option<Revision>| m.unwrap_or(0) == r))
-            }
-            Compare::Absent(k) => (k, Box::new(|m: Option<Revision>| m.is_none())),
-            Compare::Exists(k) => (k, Box::new(|m: Option<Revision>| m.is_some())),
-        };
+        let (Compare::ModRevision(key, _) | Compare::Absent(key) | Compare::Exists(key)) = c;
         let m: Option<Revision> = tx
             .query_row("SELECT mod_rev FROM kv WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(backend)?;
-        if !want(m) {
+        let holds = match c {
+            Compare::ModRevision(_, r) => m.unwrap_or(0) == *r,
+            Compare::Absent(_) => m.is_none(),
+            Compare::Exists(_) => m.is_some(),
+        };
+        if !holds {
             return Ok((
                 TxnResult {
                     succeeded: false,

@@ -1,0 +1,9 @@
+//! ECS resource shapes (as stored and as returned) and their validation.
+
+pub mod cluster;
+pub mod tags;
+pub mod taskdef;
+
+pub use cluster::*;
+pub use tags::*;
+pub use taskdef::*;

@@ -1,0 +1,8 @@
+//! Berth's domain: ARNs and ids, the ECS resource shapes, and the validation
+//! rules that decide what a request may create. Pure: no IO.
+
+pub mod arn;
+pub mod ecs;
+pub mod ids;
+pub mod names;
+pub mod time;

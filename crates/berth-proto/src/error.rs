@@ -1,0 +1,179 @@
+//! The AWS error shape. Every internal error that reaches a client is turned
+//! into an [`AwsError`] here, and the HTTP layer renders it (awsJson: a body
+//! with `__type` and `message`; awsQuery: the `ErrorResponse` XML).
+
+use std::borrow::Cow;
+
+/// An error as AWS reports it: a code (`__type`), a message and an HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AwsError {
+    pub code: Cow<'static, str>,
+    pub message: String,
+    pub status: u16,
+}
+
+impl AwsError {
+    pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            status,
+        }
+    }
+
+    /// `true` for errors caused by the caller (4xx): `Sender` in awsQuery terms.
+    pub fn is_client_fault(&self) -> bool {
+        self.status < 500
+    }
+
+    // ---- generic, shared by every awsJson service ----
+    pub fn unknown_operation(op: &str) -> Self {
+        Self::new(
+            "UnknownOperationException",
+            400,
+            format!("Operation {op} is not supported by this endpoint"),
+        )
+    }
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new("SerializationException", 400, message)
+    }
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new("ValidationException", 400, message)
+    }
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new("AccessDeniedException", 400, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("InternalFailure", 500, message)
+    }
+    pub fn request_too_large(limit: usize) -> Self {
+        Self::new(
+            "RequestEntityTooLargeException",
+            413,
+            format!("Request body exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    // ---- authentication (SigV4) ----
+    pub fn missing_authentication_token() -> Self {
+        Self::new(
+            "MissingAuthenticationTokenException",
+            403,
+            "Missing Authentication Token",
+        )
+    }
+    pub fn incomplete_signature(message: impl Into<String>) -> Self {
+        Self::new("IncompleteSignatureException", 400, message)
+    }
+    pub fn unrecognized_client() -> Self {
+        Self::new(
+            "UnrecognizedClientException",
+            403,
+            "The security token included in the request is invalid.",
+        )
+    }
+    pub fn invalid_signature(message: impl Into<String>) -> Self {
+        Self::new("InvalidSignatureException", 403, message)
+    }
+    pub fn signature_mismatch() -> Self {
+        Self::invalid_signature(
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        )
+    }
+    pub fn expired_token() -> Self {
+        Self::new(
+            "ExpiredTokenException",
+            403,
+            "The security token included in the request is expired",
+        )
+    }
+
+    // ---- ECS (and other services that use the same names) ----
+    pub fn client(message: impl Into<String>) -> Self {
+        Self::new("ClientException", 400, message)
+    }
+    pub fn server(message: impl Into<String>) -> Self {
+        Self::new("ServerException", 500, message)
+    }
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameterException", 400, message)
+    }
+    pub fn cluster_not_found(message: impl Into<String>) -> Self {
+        Self::new("ClusterNotFoundException", 400, message)
+    }
+    pub fn resource_not_found(message: impl Into<String>) -> Self {
+        Self::new("ResourceNotFoundException", 400, message)
+    }
+    pub fn resource_in_use(message: impl Into<String>) -> Self {
+        Self::new("ResourceInUseException", 400, message)
+    }
+    pub fn limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new("LimitExceededException", 400, message)
+    }
+
+    /// The awsJson body: `{"__type": code, "message": message}`.
+    pub fn to_json_body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "__type": self.code, "message": self.message })).unwrap_or_default()
+    }
+
+    /// The awsQuery body (IAM, STS, ELBv2): `ErrorResponse` XML.
+    pub fn to_query_xml(&self, request_id: &str) -> String {
+        let kind = if self.is_client_fault() { "Sender" } else { "Receiver" };
+        format!(
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            xml_escape(&self.code),
+            xml_escape(&self.message),
+            xml_escape(request_id)
+        )
+    }
+}
+
+/// Store failures never carry a client's fault: they become a 500 with a
+/// generic message (the detail goes to the log, not to the caller).
+impl From<berth_store::StoreError> for AwsError {
+    fn from(e: berth_store::StoreError) -> Self {
+        tracing::error!(error = %e, "state store failure");
+        AwsError::server("An internal error occurred while accessing the state store. Try again.")
+    }
+}
+
+/// Escapes text for an XML element or attribute.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_body_has_type_and_message() {
+        let e = AwsError::client("bad");
+        let v: serde_json::Value = serde_json::from_slice(&e.to_json_body()).unwrap();
+        assert_eq!(v["__type"], "ClientException");
+        assert_eq!(v["message"], "bad");
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn query_xml_escapes() {
+        let e = AwsError::new("NoSuchEntity", 404, "a<b>&");
+        let x = e.to_query_xml("r1");
+        assert!(x.contains("<Code>NoSuchEntity</Code>"));
+        assert!(x.contains("a&lt;b&gt;&amp;"));
+        assert!(x.contains("<Type>Sender</Type>"));
+    }
+}

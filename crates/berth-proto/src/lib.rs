@@ -1,0 +1,11 @@
+//! AWS wire protocols shared by every Berth service: the error shape, the
+//! awsJson service contract, SigV4 verification and pagination tokens.
+
+pub mod error;
+pub mod json;
+pub mod pagination;
+pub mod service;
+pub mod sigv4;
+
+pub use error::AwsError;
+pub use service::{JsonService, Principal, RequestContext};
