@@ -1,0 +1,437 @@
+//! CreateCluster, DescribeClusters, ListClusters, UpdateCluster,
+//! UpdateClusterSettings, DeleteCluster, PutClusterCapacityProviders.
+
+use crate::{Ecs, keys};
+use berth_core::arn::Arn;
+use berth_core::ecs::{
+    BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
+    validate_cluster_settings, validate_strategy, validate_tags,
+};
+use berth_core::names::is_valid_ecs_name;
+use berth_proto::json::decode;
+use berth_proto::pagination::paginate;
+use berth_proto::{AwsError, RequestContext};
+use berth_store::typed;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Resolves a `cluster` parameter (name or ARN; absent means `default`) to a name.
+pub(crate) fn cluster_name(param: Option<&str>) -> Result<String, AwsError> {
+    let raw = param.unwrap_or("default");
+    let name = if raw.starts_with("arn:") {
+        let arn = Arn::parse(raw).ok_or_else(|| AwsError::invalid_parameter(format!("Invalid cluster ARN: {raw}")))?;
+        match arn.resource_parts() {
+            ("cluster", name) => name.to_string(),
+            _ => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "The ARN {raw} is not a cluster ARN."
+                )));
+            }
+        }
+    } else {
+        raw.to_string()
+    };
+    if !is_valid_ecs_name(&name) {
+        return Err(AwsError::invalid_parameter(
+            "Cluster name can only contain letters (uppercase and lowercase), numbers, hyphens and underscores, up to 255 characters.",
+        ));
+    }
+    Ok(name)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateClusterInput {
+    cluster_name: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    settings: Vec<KeyValueSetting>,
+    configuration: Option<Value>,
+    #[serde(default)]
+    capacity_providers: Vec<String>,
+    #[serde(default)]
+    default_capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    service_connect_defaults: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeClustersInput {
+    #[serde(default)]
+    clusters: Vec<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListClustersInput {
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterOnly {
+    cluster: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateClusterInput {
+    cluster: String,
+    settings: Option<Vec<KeyValueSetting>>,
+    configuration: Option<Value>,
+    service_connect_defaults: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateClusterSettingsInput {
+    cluster: String,
+    settings: Vec<KeyValueSetting>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutCapacityProvidersInput {
+    cluster: String,
+    capacity_providers: Vec<String>,
+    default_capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+}
+
+/// Counts derived from the resources in the cluster.
+#[derive(Default)]
+struct Counts {
+    instances: usize,
+    running: usize,
+    pending: usize,
+    services: usize,
+}
+
+fn validate_providers(providers: &[String]) -> Result<(), AwsError> {
+    for p in providers {
+        if !BUILTIN_CAPACITY_PROVIDERS.contains(&p.as_str()) {
+            return Err(AwsError::invalid_parameter(format!(
+                "The specified capacity provider '{p}' does not exist. Specify a valid capacity provider and try again."
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Ecs {
+    async fn counts(&self, cluster: &str) -> Result<Counts, AwsError> {
+        let mut c = Counts::default();
+        for kv in self.store.range(&keys::instances_of(cluster), None, None).await? {
+            let v: Value = typed::decode(&kv)?;
+            if matches!(v["status"].as_str(), Some("ACTIVE" | "DRAINING" | "REGISTERING")) {
+                c.instances += 1;
+            }
+        }
+        for kv in self.store.range(&keys::tasks_of(cluster), None, None).await? {
+            let v: Value = typed::decode(&kv)?;
+            match v["lastStatus"].as_str() {
+                Some("RUNNING") => c.running += 1,
+                Some("PROVISIONING" | "PENDING" | "ACTIVATING") => c.pending += 1,
+                _ => {}
+            }
+        }
+        for kv in self.store.range(&keys::services_of(cluster), None, None).await? {
+            let v: Value = typed::decode(&kv)?;
+            if v["status"].as_str() == Some("ACTIVE") {
+                c.services += 1;
+            }
+        }
+        Ok(c)
+    }
+
+    async fn render_cluster(&self, rec: &ClusterRecord, include: &[String]) -> Result<Value, AwsError> {
+        let c = self.counts(&rec.cluster_name).await?;
+        let mut v = json!({
+            "clusterArn": rec.cluster_arn,
+            "clusterName": rec.cluster_name,
+            "status": rec.status,
+            "registeredContainerInstancesCount": c.instances,
+            "runningTasksCount": c.running,
+            "pendingTasksCount": c.pending,
+            "activeServicesCount": c.services,
+            "statistics": [],
+            "tags": [],
+            "settings": [],
+            "capacityProviders": rec.capacity_providers,
+            "defaultCapacityProviderStrategy": rec.default_capacity_provider_strategy,
+        });
+        let has = |f: &str| include.iter().any(|i| i == f);
+        if has("TAGS") {
+            v["tags"] = json!(rec.tags);
+        }
+        if has("SETTINGS") {
+            v["settings"] = json!(rec.settings);
+        }
+        if has("CONFIGURATIONS")
+            && let Some(cfg) = &rec.configuration
+        {
+            v["configuration"] = cfg.clone();
+        }
+        if has("STATISTICS") {
+            v["statistics"] = json!([
+                {"name": "runningEC2TasksCount", "value": c.running.to_string()},
+                {"name": "pendingEC2TasksCount", "value": c.pending.to_string()},
+                {"name": "activeEC2ServiceCount", "value": c.services.to_string()},
+                {"name": "runningFargateTasksCount", "value": "0"},
+                {"name": "pendingFargateTasksCount", "value": "0"},
+                {"name": "activeFargateServiceCount", "value": "0"},
+            ]);
+        }
+        if has("ATTACHMENTS") {
+            v["attachments"] = json!([]);
+        }
+        if let Some(scd) = &rec.service_connect_defaults {
+            v["serviceConnectDefaults"] = scd.clone();
+        }
+        Ok(v)
+    }
+
+    /// Loads an ACTIVE cluster or fails with `ClusterNotFoundException`.
+    pub(crate) async fn active_cluster(&self, param: Option<&str>) -> Result<ClusterRecord, AwsError> {
+        let name = cluster_name(param)?;
+        match typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name)).await? {
+            Some((rec, _)) if rec.status == "ACTIVE" => Ok(rec),
+            _ => Err(AwsError::cluster_not_found("Cluster not found.")),
+        }
+    }
+
+    pub(crate) async fn create_cluster(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: CreateClusterInput = decode(input)?;
+        let name = cluster_name(input.cluster_name.as_deref())?;
+        validate_tags(&input.tags)?;
+        validate_cluster_settings(&input.settings)?;
+        validate_providers(&input.capacity_providers)?;
+        validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
+        let rec = ClusterRecord {
+            cluster_arn: self.scope.cluster_arn(&name),
+            cluster_name: name.clone(),
+            status: "ACTIVE".into(),
+            tags: input.tags,
+            settings: if input.settings.is_empty() {
+                vec![KeyValueSetting {
+                    name: "containerInsights".into(),
+                    value: "disabled".into(),
+                }]
+            } else {
+                input.settings
+            },
+            configuration: input.configuration,
+            capacity_providers: input.capacity_providers,
+            default_capacity_provider_strategy: input.default_capacity_provider_strategy,
+            service_connect_defaults: input.service_connect_defaults,
+        };
+        // Creating an ACTIVE cluster again returns it unchanged, as ECS does;
+        // an INACTIVE one is brought back with the new configuration.
+        let stored =
+            typed::update::<ClusterRecord, AwsError, _>(&*self.store, &keys::cluster(&name), |cur| match cur {
+                Some(existing) if existing.status == "ACTIVE" => Ok(Some(existing)),
+                _ => Ok(Some(rec.clone())),
+            })
+            .await?
+            .ok_or_else(|| AwsError::server("cluster vanished while being created"))?;
+        tracing::info!(cluster = %stored.cluster_arn, "cluster created");
+        let all = ["TAGS", "SETTINGS", "CONFIGURATIONS"].map(String::from);
+        Ok(json!({ "cluster": self.render_cluster(&stored, &all).await? }))
+    }
+
+    pub(crate) async fn describe_clusters(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: DescribeClustersInput = decode(input)?;
+        for i in &input.include {
+            if !matches!(
+                i.as_str(),
+                "ATTACHMENTS" | "CONFIGURATIONS" | "SETTINGS" | "STATISTICS" | "TAGS"
+            ) {
+                return Err(AwsError::invalid_parameter(format!("Invalid include value: {i}")));
+            }
+        }
+        if input.clusters.len() > 100 {
+            return Err(AwsError::invalid_parameter(
+                "At most 100 clusters can be described at once.",
+            ));
+        }
+        let wanted = if input.clusters.is_empty() {
+            vec!["default".to_string()]
+        } else {
+            input.clusters
+        };
+        let mut clusters = vec![];
+        let mut failures = vec![];
+        for c in &wanted {
+            let name = match cluster_name(Some(c)) {
+                Ok(n) => n,
+                Err(_) => {
+                    failures.push(json!({"arn": c, "reason": "MISSING"}));
+                    continue;
+                }
+            };
+            match typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name)).await? {
+                Some((rec, _)) => clusters.push(self.render_cluster(&rec, &input.include).await?),
+                None => failures.push(json!({"arn": self.scope.cluster_arn(&name), "reason": "MISSING"})),
+            }
+        }
+        Ok(json!({ "clusters": clusters, "failures": failures }))
+    }
+
+    pub(crate) async fn list_clusters(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: ListClustersInput = decode(input)?;
+        let all: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS).await?;
+        let arns: Vec<String> = all
+            .into_iter()
+            .filter(|c| c.status == "ACTIVE")
+            .map(|c| c.cluster_arn)
+            .collect();
+        let (page, next) = paginate(
+            arns,
+            |a| a.clone(),
+            input.next_token.as_deref(),
+            input.max_results,
+            100,
+            100,
+        )?;
+        let mut out = json!({ "clusterArns": page });
+        if let Some(n) = next {
+            out["nextToken"] = json!(n);
+        }
+        Ok(out)
+    }
+
+    async fn modify_cluster(
+        &self,
+        cluster: &str,
+        f: impl Fn(&mut ClusterRecord) -> Result<(), AwsError>,
+    ) -> Result<ClusterRecord, AwsError> {
+        let name = cluster_name(Some(cluster))?;
+        typed::update::<ClusterRecord, AwsError, _>(&*self.store, &keys::cluster(&name), |cur| match cur {
+            Some(mut rec) if rec.status == "ACTIVE" => {
+                f(&mut rec)?;
+                Ok(Some(rec))
+            }
+            _ => Err(AwsError::cluster_not_found("Cluster not found.")),
+        })
+        .await?
+        .ok_or_else(|| AwsError::cluster_not_found("Cluster not found."))
+    }
+
+    pub(crate) async fn update_cluster(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: UpdateClusterInput = decode(input)?;
+        if let Some(s) = &input.settings {
+            validate_cluster_settings(s)?;
+        }
+        let rec = self
+            .modify_cluster(&input.cluster, |rec| {
+                if let Some(s) = &input.settings {
+                    merge_settings(&mut rec.settings, s);
+                }
+                if let Some(c) = &input.configuration {
+                    rec.configuration = Some(c.clone());
+                }
+                if let Some(s) = &input.service_connect_defaults {
+                    rec.service_connect_defaults = Some(s.clone());
+                }
+                Ok(())
+            })
+            .await?;
+        let all = ["TAGS", "SETTINGS", "CONFIGURATIONS"].map(String::from);
+        Ok(json!({ "cluster": self.render_cluster(&rec, &all).await? }))
+    }
+
+    pub(crate) async fn update_cluster_settings(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: UpdateClusterSettingsInput = decode(input)?;
+        validate_cluster_settings(&input.settings)?;
+        let rec = self
+            .modify_cluster(&input.cluster, |rec| {
+                merge_settings(&mut rec.settings, &input.settings);
+                Ok(())
+            })
+            .await?;
+        let all = ["SETTINGS"].map(String::from);
+        Ok(json!({ "cluster": self.render_cluster(&rec, &all).await? }))
+    }
+
+    pub(crate) async fn put_cluster_capacity_providers(
+        &self,
+        _ctx: &RequestContext,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let input: PutCapacityProvidersInput = decode(input)?;
+        validate_providers(&input.capacity_providers)?;
+        validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
+        let rec = self
+            .modify_cluster(&input.cluster, |rec| {
+                rec.capacity_providers = input.capacity_providers.clone();
+                rec.default_capacity_provider_strategy = input.default_capacity_provider_strategy.clone();
+                Ok(())
+            })
+            .await?;
+        let all = ["TAGS", "SETTINGS", "CONFIGURATIONS"].map(String::from);
+        Ok(json!({ "cluster": self.render_cluster(&rec, &all).await? }))
+    }
+
+    pub(crate) async fn delete_cluster(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: ClusterOnly = decode(input)?;
+        let rec = self.active_cluster(input.cluster.as_deref()).await?;
+        let c = self.counts(&rec.cluster_name).await?;
+        if c.services > 0 {
+            return Err(AwsError::new(
+                "ClusterContainsServicesException",
+                400,
+                "The Cluster cannot be deleted while Services are active.",
+            ));
+        }
+        if c.running + c.pending > 0 {
+            return Err(AwsError::new(
+                "ClusterContainsTasksException",
+                400,
+                "The Cluster cannot be deleted while Tasks are active.",
+            ));
+        }
+        if c.instances > 0 {
+            return Err(AwsError::new(
+                "ClusterContainsContainerInstancesException",
+                400,
+                "The Cluster cannot be deleted while Container Instances are active or draining.",
+            ));
+        }
+        let rec = self
+            .modify_cluster(&rec.cluster_name, |r| {
+                r.status = "INACTIVE".into();
+                Ok(())
+            })
+            .await?;
+        tracing::info!(cluster = %rec.cluster_arn, "cluster deleted");
+        Ok(json!({ "cluster": self.render_cluster(&rec, &[]).await? }))
+    }
+}
+
+fn merge_settings(existing: &mut Vec<KeyValueSetting>, new: &[KeyValueSetting]) {
+    for s in new {
+        match existing.iter_mut().find(|e| e.name == s.name) {
+            Some(e) => e.value = s.value.clone(),
+            None => existing.push(s.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_and_arns() {
+        assert_eq!(cluster_name(None).unwrap(), "default");
+        assert_eq!(
+            cluster_name(Some("arn:aws:ecs:us-east-1:000000000000:cluster/web")).unwrap(),
+            "web"
+        );
+        assert!(cluster_name(Some("arn:aws:ecs:us-east-1:000000000000:service/x/y")).is_err());
+        assert!(cluster_name(Some("bad name")).is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! The ECS API (awsJson 1.1, target `AmazonEC2ContainerServiceV20141113`)
+//! and, later, its controllers. Handlers are thin: they decode the input,
+//! call the pure rules in `berth-core`, and record intent in the store.
+
+mod attributes;
+mod capacity_providers;
+mod clusters;
+mod instances;
+pub mod keys;
+mod monitor;
+mod session;
+mod settings;
+mod state_changes;
+mod tags;
+mod taskdefs;
+mod tasks;
+
+pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
+pub use session::{AgentSession, KEEPALIVE_INTERVAL};
+
+use async_trait::async_trait;
+use berth_core::arn::Scope;
+use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_store::Store;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+
+/// The ECS service: state lives in the store; besides it, only which agents
+/// are alive is kept in memory (heartbeats and open session streams).
+#[derive(Clone)]
+pub struct Ecs {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) scope: Scope,
+    pub(crate) agents: Arc<session::Agents>,
+}
+
+impl Ecs {
+    pub fn new(store: Arc<dyn Store>, scope: Scope) -> Self {
+        Self {
+            store,
+            scope,
+            agents: Arc::new(session::Agents::default()),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+}
+
+#[async_trait]
+impl JsonService for Ecs {
+    fn target_prefix(&self) -> &'static str {
+        TARGET_PREFIX
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "ecs"
+    }
+
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        match operation {
+            "CreateCluster" => self.create_cluster(ctx, input).await,
+            "DescribeClusters" => self.describe_clusters(ctx, input).await,
+            "ListClusters" => self.list_clusters(ctx, input).await,
+            "UpdateCluster" => self.update_cluster(ctx, input).await,
+            "UpdateClusterSettings" => self.update_cluster_settings(ctx, input).await,
+            "DeleteCluster" => self.delete_cluster(ctx, input).await,
+            "PutClusterCapacityProviders" => self.put_cluster_capacity_providers(ctx, input).await,
+            "RegisterTaskDefinition" => self.register_task_definition(ctx, input).await,
+            "DescribeTaskDefinition" => self.describe_task_definition(ctx, input).await,
+            "ListTaskDefinitions" => self.list_task_definitions(ctx, input).await,
+            "ListTaskDefinitionFamilies" => self.list_task_definition_families(ctx, input).await,
+            "DeregisterTaskDefinition" => self.deregister_task_definition(ctx, input).await,
+            "DeleteTaskDefinitions" => self.delete_task_definitions(ctx, input).await,
+            "TagResource" => self.tag_resource(ctx, input).await,
+            "UntagResource" => self.untag_resource(ctx, input).await,
+            "ListTagsForResource" => self.list_tags_for_resource(ctx, input).await,
+            "PutAccountSetting" => self.put_account_setting(ctx, input).await,
+            "PutAccountSettingDefault" => self.put_account_setting_default(ctx, input).await,
+            "ListAccountSettings" => self.list_account_settings(ctx, input).await,
+            "DeleteAccountSetting" => self.delete_account_setting(ctx, input).await,
+            "PutAttributes" => self.put_attributes(ctx, input).await,
+            "DeleteAttributes" => self.delete_attributes(ctx, input).await,
+            "ListAttributes" => self.list_attributes(ctx, input).await,
+            "DescribeCapacityProviders" => self.describe_capacity_providers(ctx, input).await,
+            "RegisterContainerInstance" => self.register_container_instance(ctx, input).await,
+            "DescribeContainerInstances" => self.describe_container_instances(ctx, input).await,
+            "ListContainerInstances" => self.list_container_instances(ctx, input).await,
+            "DeregisterContainerInstance" => self.deregister_container_instance(ctx, input).await,
+            "UpdateContainerInstancesState" => self.update_container_instances_state(ctx, input).await,
+            "RunTask" => self.run_task(ctx, input).await,
+            "StartTask" => self.start_task(ctx, input).await,
+            "StopTask" => self.stop_task(ctx, input).await,
+            "DescribeTasks" => self.describe_tasks(ctx, input).await,
+            "ListTasks" => self.list_tasks(ctx, input).await,
+            "SubmitTaskStateChange" => self.submit_task_state_change(ctx, input).await,
+            "SubmitContainerStateChange" => self.submit_container_state_change(ctx, input).await,
+            "BerthHeartbeat" => self.berth_heartbeat(ctx, input).await,
+            _ => Err(AwsError::unknown_operation(operation)),
+        }
+    }
+}

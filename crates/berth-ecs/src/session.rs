@@ -1,0 +1,447 @@
+//! The agent's desired-state stream (`GET /agent/v1/session`, see
+//! docs/agent-protocol.md) and the in-memory record of which agents are
+//! alive.
+//!
+//! The HTTP layer authenticates the request and turns an [`AgentSession`]
+//! (a stream of NDJSON lines) into the response body. The session sends the
+//! instance's complete desired state on connect and again after any change
+//! to its tasks (driven by a store watch, debounced), and a keepalive every
+//! 5 s. Dropping the session (the client went away) marks the agent
+//! disconnected.
+
+use crate::instances::InstanceRecord;
+use crate::tasks::TaskRecord;
+use crate::{Ecs, keys};
+use berth_core::time::now_epoch;
+use berth_proto::AwsError;
+use berth_store::{Compare, EventKind, Op, Revision, StoreError, typed};
+use futures::{Stream, StreamExt};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often a keepalive line is sent.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// Changes closer together than this are sent as one snapshot.
+const DEBOUNCE: Duration = Duration::from_millis(20);
+
+struct AgentEntry {
+    streams: usize,
+    last_seen: Instant,
+    /// Registered (or first heard of) and its stream not opened yet.
+    awaiting_stream: bool,
+}
+
+/// Which agents are alive, in memory: heartbeats never touch the store.
+pub struct Agents {
+    entries: Mutex<HashMap<String, AgentEntry>>,
+    heartbeat_timeout_ms: AtomicU64,
+    grace_ms: AtomicU64,
+    /// Set when the server shuts down: every session ends.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            heartbeat_timeout_ms: AtomicU64::new(30_000),
+            grace_ms: AtomicU64::new(60_000),
+            closing: tokio::sync::watch::channel(false).0,
+        }
+    }
+}
+
+fn entry_key(cluster: &str, id: &str) -> String {
+    format!("{cluster}/{id}")
+}
+
+impl Agents {
+    pub fn configure(&self, heartbeat_timeout: Duration, grace: Duration) {
+        self.heartbeat_timeout_ms
+            .store(heartbeat_timeout.as_millis() as u64, Ordering::Relaxed);
+        self.grace_ms.store(grace.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How long an agent may be disconnected before its tasks are stopped.
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_millis(self.grace_ms.load(Ordering::Relaxed))
+    }
+
+    fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, AgentEntry>) -> T) -> T {
+        let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// The agent (re-)registered: it counts as alive until it opens its
+    /// stream or misses heartbeats.
+    pub fn registered(&self, cluster: &str, id: &str) {
+        self.with(|m| {
+            let e = m.entry(entry_key(cluster, id)).or_insert(AgentEntry {
+                streams: 0,
+                last_seen: Instant::now(),
+                awaiting_stream: true,
+            });
+            e.last_seen = Instant::now();
+            if e.streams == 0 {
+                e.awaiting_stream = true;
+            }
+        })
+    }
+
+    /// A heartbeat; false when this process does not know the agent yet.
+    pub fn heartbeat(&self, cluster: &str, id: &str) -> bool {
+        self.with(|m| match m.get_mut(&entry_key(cluster, id)) {
+            Some(e) => {
+                e.last_seen = Instant::now();
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// The first heartbeat of an agent this process had not heard of (the
+    /// server restarted): alive while it reconnects its stream.
+    pub fn first_heartbeat(&self, cluster: &str, id: &str) {
+        self.registered(cluster, id)
+    }
+
+    /// Forgets an instance (deregistered).
+    pub fn forget(&self, cluster: &str, id: &str) {
+        self.with(|m| m.remove(&entry_key(cluster, id)));
+    }
+
+    fn stream_opened(&self, cluster: &str, id: &str) {
+        self.with(|m| {
+            let e = m.entry(entry_key(cluster, id)).or_insert(AgentEntry {
+                streams: 0,
+                last_seen: Instant::now(),
+                awaiting_stream: false,
+            });
+            e.streams += 1;
+            e.last_seen = Instant::now();
+            e.awaiting_stream = false;
+        })
+    }
+
+    fn stream_closed(&self, cluster: &str, id: &str) {
+        self.with(|m| {
+            if let Some(e) = m.get_mut(&entry_key(cluster, id)) {
+                e.streams = e.streams.saturating_sub(1);
+                e.awaiting_stream = false;
+            }
+        })
+    }
+
+    /// Connected: a stream is open (or about to be) and heartbeats are
+    /// recent.
+    pub fn is_live(&self, cluster: &str, id: &str) -> bool {
+        let timeout = self.heartbeat_timeout();
+        self.with(|m| {
+            m.get(&entry_key(cluster, id))
+                .is_some_and(|e| (e.streams > 0 || e.awaiting_stream) && e.last_seen.elapsed() < timeout)
+        })
+    }
+}
+
+/// The desired-state stream of one agent: NDJSON lines. Dropping it ends
+/// the session.
+pub struct AgentSession {
+    rx: mpsc::Receiver<Vec<u8>>,
+    _guard: SessionGuard,
+}
+
+impl Stream for AgentSession {
+    type Item = Result<Vec<u8>, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().rx.poll_recv(cx).map(|line| line.map(Ok))
+    }
+}
+
+struct SessionGuard {
+    ecs: Ecs,
+    cluster: String,
+    id: String,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+        self.ecs.agents.stream_closed(&self.cluster, &self.id);
+        tracing::info!(cluster = %self.cluster, instance = %self.id, "agent session closed");
+        // On shutdown the store is about to close; the next start finds the
+        // agent gone by itself.
+        let closing = *self.ecs.agents.closing.borrow();
+        if let (false, Ok(rt)) = (closing, tokio::runtime::Handle::try_current()) {
+            let ecs = self.ecs.clone();
+            let (cluster, id) = (self.cluster.clone(), self.id.clone());
+            rt.spawn(async move {
+                if let Err(e) = ecs.sync_connection(&cluster, &id).await {
+                    tracing::warn!(error = %e, "could not record the agent disconnect");
+                }
+            });
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Ecs {
+    /// Makes the stored `agentConnected` of an instance agree with what this
+    /// process knows (open streams, recent heartbeats). The decision is
+    /// taken inside the compare-and-swap loop, so concurrent callers end
+    /// with the latest state.
+    pub(crate) async fn sync_connection(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
+        let key = keys::instance(cluster, id);
+        loop {
+            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key).await? else {
+                return Ok(());
+            };
+            if !rec.is_registered() {
+                return Ok(());
+            }
+            let live = self.agents.is_live(cluster, id);
+            let now = now_epoch();
+            if live == rec.agent_connected && live == rec.berth.disconnected_at.is_none() {
+                return Ok(());
+            }
+            if live != rec.agent_connected {
+                rec.agent_connected = live;
+                rec.berth.connection_changed_at = now;
+                rec.version += 1;
+                tracing::info!(instance = %rec.container_instance_arn, connected = live, "agent connection changed");
+            }
+            rec.berth.disconnected_at = if live {
+                None
+            } else {
+                rec.berth.disconnected_at.or(Some(now))
+            };
+            let res = self
+                .store
+                .txn(
+                    vec![Compare::ModRevision(key.clone(), rev)],
+                    vec![Op::Put(key.clone(), typed::encode(&rec)?)],
+                )
+                .await?;
+            if res.succeeded {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends every agent session (the streams finish cleanly), so a graceful
+    /// shutdown does not wait for agents forever. Sessions opened afterwards
+    /// are refused.
+    pub fn close_agent_sessions(&self) {
+        self.agents.closing.send_replace(true);
+    }
+
+    /// Opens the desired-state stream of a container instance. Fails when
+    /// the cluster or the instance does not exist or the instance was
+    /// deregistered.
+    pub async fn open_agent_session(
+        &self,
+        cluster: Option<&str>,
+        container_instance: &str,
+    ) -> Result<AgentSession, AwsError> {
+        if *self.agents.closing.borrow() {
+            return Err(AwsError::server("The server is shutting down."));
+        }
+        let cluster = self.active_cluster(cluster).await?.cluster_name;
+        let (rec, _) = self.get_instance(&cluster, container_instance).await?.ok_or_else(|| {
+            AwsError::invalid_parameter(format!(
+                "The referenced container instance {container_instance} was not found in cluster {cluster}."
+            ))
+        })?;
+        if !rec.is_registered() {
+            return Err(AwsError::client(format!(
+                "The container instance {} was deregistered.",
+                rec.container_instance_arn
+            )));
+        }
+        let id = rec.berth.id.clone();
+        self.agents.stream_opened(&cluster, &id);
+        let mut guard = SessionGuard {
+            ecs: self.clone(),
+            cluster: cluster.clone(),
+            id: id.clone(),
+            task: None,
+        };
+        self.sync_connection(&cluster, &id).await?;
+        tracing::info!(instance = %rec.container_instance_arn, "agent session opened");
+        let (tx, rx) = mpsc::channel(8);
+        let ecs = self.clone();
+        let arn = rec.container_instance_arn.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = ecs.session_loop(&cluster, &arn, tx).await {
+                tracing::warn!(instance = %arn, error = %e, "agent session failed");
+            }
+        });
+        guard.task = Some(handle.abort_handle());
+        Ok(AgentSession { rx, _guard: guard })
+    }
+
+    /// The `desired` message for an instance, and the task keys it covers.
+    async fn desired_message(
+        &self,
+        cluster: &str,
+        arn: &str,
+        revision: Revision,
+        definitions: &mut HashMap<String, Value>,
+    ) -> Result<(Value, HashSet<String>), AwsError> {
+        let tasks: Vec<TaskRecord> = self
+            .cluster_tasks(cluster)
+            .await?
+            .into_iter()
+            .filter(|t| t.container_instance_arn.as_deref() == Some(arn) && t.wanted_by_agent())
+            .collect();
+        let mut keys_sent = HashSet::new();
+        let mut out = vec![];
+        for t in tasks {
+            keys_sent.insert(keys::task(cluster, &t.berth.id));
+            let td = match definitions.get(&t.task_definition_arn) {
+                Some(v) => Some(v.clone()),
+                None => {
+                    let v = self.task_definition_value(&t.berth.family, t.berth.revision).await?;
+                    if let Some(v) = &v {
+                        definitions.insert(t.task_definition_arn.clone(), v.clone());
+                    }
+                    v
+                }
+            };
+            let mut v = t.render(true);
+            // A deleted definition leaves the key out (the agent then stops
+            // the task: it cannot know how to run it).
+            if let Some(td) = td {
+                v["taskDefinition"] = td;
+            }
+            out.push(v);
+        }
+        Ok((
+            json!({"type": "desired", "revision": revision, "containerInstanceArn": arn, "tasks": out}),
+            keys_sent,
+        ))
+    }
+
+    async fn session_loop(&self, cluster: &str, arn: &str, tx: mpsc::Sender<Vec<u8>>) -> Result<(), AwsError> {
+        let prefix = keys::tasks_of(cluster);
+        let needle = format!("\"containerInstanceArn\":\"{arn}\"").into_bytes();
+        let mut definitions = HashMap::new();
+        let mut revision = self.store.current_revision().await?;
+        let mut watch = self.store.watch(&prefix, revision + 1).await?;
+        let (msg, mut sent_keys) = self.desired_message(cluster, arn, revision, &mut definitions).await?;
+        let mut last_tasks = msg["tasks"].clone();
+        if tx.send(line(&msg)).await.is_err() {
+            return Ok(());
+        }
+        let start = tokio::time::Instant::now();
+        let mut keepalive = tokio::time::interval_at(start + KEEPALIVE_INTERVAL, KEEPALIVE_INTERVAL);
+        let mut due: Option<tokio::time::Instant> = None;
+        let mut closing = self.agents.closing.subscribe();
+        if *closing.borrow_and_update() {
+            return Ok(());
+        }
+        loop {
+            let deadline = due.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                ev = watch.next() => match ev {
+                    Some(Ok(ev)) => {
+                        revision = revision.max(ev.revision);
+                        let relevant = match ev.kind {
+                            EventKind::Put => contains(&ev.value, &needle),
+                            EventKind::Delete => sent_keys.contains(&ev.key),
+                        };
+                        if relevant && due.is_none() {
+                            due = Some(tokio::time::Instant::now() + DEBOUNCE);
+                        }
+                    }
+                    Some(Err(StoreError::Compacted { .. })) => {
+                        revision = self.store.current_revision().await?;
+                        watch = self.store.watch(&prefix, revision + 1).await?;
+                        due = Some(tokio::time::Instant::now());
+                    }
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Ok(()),
+                },
+                _ = tokio::time::sleep_until(deadline), if due.is_some() => {
+                    due = None;
+                    let (msg, keys_now) = self.desired_message(cluster, arn, revision, &mut definitions).await?;
+                    sent_keys = keys_now;
+                    if msg["tasks"] != last_tasks {
+                        last_tasks = msg["tasks"].clone();
+                        if tx.send(line(&msg)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                changed = closing.changed() => {
+                    if changed.is_err() || *closing.borrow() {
+                        return Ok(());
+                    }
+                }
+                _ = keepalive.tick() => {
+                    if tx.send(line(&json!({"type": "keepalive", "revision": revision}))).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn line(v: &Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec(v).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness() {
+        let a = Agents::default();
+        a.configure(Duration::from_secs(30), Duration::from_secs(60));
+        assert!(!a.is_live("c", "i"));
+        assert!(!a.heartbeat("c", "i"));
+        a.registered("c", "i");
+        assert!(a.is_live("c", "i"), "alive between registration and the stream");
+        a.stream_opened("c", "i");
+        a.stream_opened("c", "i");
+        a.stream_closed("c", "i");
+        assert!(a.is_live("c", "i"), "one stream still open");
+        a.stream_closed("c", "i");
+        assert!(!a.is_live("c", "i"), "a closed stream means disconnected");
+        assert!(a.heartbeat("c", "i"));
+        assert!(!a.is_live("c", "i"), "heartbeats alone do not reconnect");
+        a.stream_opened("c", "i");
+        a.configure(Duration::ZERO, Duration::from_secs(60));
+        assert!(!a.is_live("c", "i"), "missed heartbeats mean disconnected");
+        a.forget("c", "i");
+        assert!(!a.heartbeat("c", "i"));
+    }
+
+    #[test]
+    fn byte_search() {
+        assert!(contains(b"{\"a\":\"xyz\"}", b"\"xyz\""));
+        assert!(!contains(b"abc", b"abd"));
+        assert!(!contains(b"abc", b""));
+    }
+}

@@ -1,0 +1,569 @@
+//! What agents report: SubmitTaskStateChange, SubmitContainerStateChange
+//! and Berth's BerthHeartbeat (docs/agent-protocol.md).
+//!
+//! Statuses only move forward; a report for a task that is STOPPED already
+//! is acknowledged and changes nothing visible (it only records that the
+//! agent knows the task, so retries are safe). Reaching STOPPED releases the
+//! instance's reservation in the same transaction.
+
+use crate::Ecs;
+use crate::clusters::cluster_name;
+use crate::tasks::{TaskRecord, task_id_of, task_status_rank};
+use berth_core::time::now_epoch;
+use berth_proto::json::decode;
+use berth_proto::{AwsError, RequestContext};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A container's report, as SubmitContainerStateChange and the
+/// `containers` of SubmitTaskStateChange carry it. `healthStatus` is a Berth
+/// extension (ECS agents report health over their private channel).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerChange {
+    pub container_name: Option<String>,
+    pub image_digest: Option<String>,
+    pub runtime_id: Option<String>,
+    pub exit_code: Option<i64>,
+    pub network_bindings: Option<Vec<Value>>,
+    pub reason: Option<String>,
+    pub status: Option<String>,
+    pub health_status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskChange {
+    pub cluster: Option<String>,
+    pub task: Option<String>,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<ContainerChange>,
+    pub pull_started_at: Option<Value>,
+    pub pull_stopped_at: Option<Value>,
+    pub execution_stopped_at: Option<Value>,
+    /// Berth extension: the stop code the agent decided on
+    /// (EssentialContainerExited, TaskFailedToStart).
+    pub stop_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerStateChangeInput {
+    cluster: Option<String>,
+    task: Option<String>,
+    container_name: Option<String>,
+    runtime_id: Option<String>,
+    status: Option<String>,
+    exit_code: Option<i64>,
+    reason: Option<String>,
+    network_bindings: Option<Vec<Value>>,
+    health_status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeartbeatInput {
+    cluster: Option<String>,
+    container_instance: String,
+}
+
+/// The order of container statuses.
+pub fn container_status_rank(s: &str) -> Option<u8> {
+    Some(match s {
+        "PENDING" => 0,
+        "MANIFEST_PULLED" => 1,
+        "PULLED" => 2,
+        "CREATED" => 3,
+        "RESOURCES_PROVISIONED" => 4,
+        "RUNNING" => 5,
+        "STOPPED" => 9,
+        _ => return None,
+    })
+}
+
+/// An awsJson timestamp: epoch seconds (number) or RFC 3339 text.
+pub fn timestamp(v: &Value) -> Result<Option<f64>, AwsError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_f64()),
+        Value::String(s) => {
+            if let Ok(n) = s.parse::<f64>() {
+                return Ok(Some(n));
+            }
+            let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| AwsError::serialization(format!("Invalid timestamp '{s}'.")))?;
+            Ok(Some((t.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0))
+        }
+        other => Err(AwsError::serialization(format!("Invalid timestamp {other}."))),
+    }
+}
+
+fn set_once(slot: &mut Option<f64>, v: Option<f64>) -> bool {
+    match (slot.is_none(), v) {
+        (true, Some(v)) => {
+            *slot = Some(v);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn set_if_new<T: PartialEq + Clone>(slot: &mut Option<T>, v: &Option<T>) -> bool {
+    match v {
+        Some(v) if slot.as_ref() != Some(v) => {
+            *slot = Some(v.clone());
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The task's health from its essential containers': UNHEALTHY if any
+/// essential container is, HEALTHY if every essential container with a
+/// health check is, otherwise UNKNOWN.
+pub fn derive_health(t: &TaskRecord) -> &'static str {
+    let essential = |name: &str| t.berth.essential.iter().any(|e| e == name);
+    let checked: Vec<_> = t
+        .containers
+        .iter()
+        .filter(|c| essential(&c.name) && t.berth.health_checked.iter().any(|h| h == &c.name))
+        .collect();
+    if t.containers
+        .iter()
+        .any(|c| essential(&c.name) && c.health_status.as_deref() == Some("UNHEALTHY"))
+    {
+        "UNHEALTHY"
+    } else if !checked.is_empty() && checked.iter().all(|c| c.health_status.as_deref() == Some("HEALTHY")) {
+        "HEALTHY"
+    } else {
+        "UNKNOWN"
+    }
+}
+
+/// Applies one container report. Unknown containers are an error.
+pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Result<bool, AwsError> {
+    let name = ch
+        .container_name
+        .as_deref()
+        .ok_or_else(|| AwsError::invalid_parameter("containerName is required."))?;
+    if let Some(s) = &ch.status
+        && container_status_rank(s).is_none()
+    {
+        return Err(AwsError::invalid_parameter(format!("Invalid container status '{s}'.")));
+    }
+    if let Some(h) = &ch.health_status
+        && !matches!(h.as_str(), "HEALTHY" | "UNHEALTHY" | "UNKNOWN")
+    {
+        return Err(AwsError::invalid_parameter(format!(
+            "Invalid container healthStatus '{h}'."
+        )));
+    }
+    let task_arn = t.task_arn.clone();
+    let c = t
+        .containers
+        .iter_mut()
+        .find(|c| c.name == name)
+        .ok_or_else(|| AwsError::invalid_parameter(format!("Container {name} is not part of task {task_arn}.")))?;
+    let mut changed = false;
+    if let Some(s) = &ch.status
+        && container_status_rank(s) > container_status_rank(&c.last_status)
+    {
+        c.last_status = s.clone();
+        changed = true;
+    }
+    changed |= set_if_new(&mut c.runtime_id, &ch.runtime_id);
+    changed |= set_if_new(&mut c.image_digest, &ch.image_digest);
+    if c.exit_code.is_none() {
+        changed |= set_if_new(&mut c.exit_code, &ch.exit_code);
+    }
+    changed |= set_if_new(&mut c.reason, &ch.reason);
+    if let Some(nb) = &ch.network_bindings
+        && &c.network_bindings != nb
+    {
+        c.network_bindings = nb.clone();
+        changed = true;
+    }
+    if c.last_status == "STOPPED" {
+        // A stopped container has no health any more.
+        if c.health_status.is_some() && c.health_status.as_deref() != Some("UNKNOWN") && ch.health_status.is_none() {
+            c.health_status = Some("UNKNOWN".into());
+            changed = true;
+        }
+    } else {
+        changed |= set_if_new(&mut c.health_status, &ch.health_status);
+    }
+    let health = derive_health(t);
+    if t.health_status != health {
+        t.health_status = health.into();
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Applies a task report at time `now`. Returns whether the record changed.
+pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Result<bool, AwsError> {
+    if let Some(s) = &ch.status
+        && task_status_rank(s).is_none()
+    {
+        return Err(AwsError::invalid_parameter(format!("Invalid task status '{s}'.")));
+    }
+    if let Some(c) = &ch.stop_code
+        && !STOP_CODES.contains(&c.as_str())
+    {
+        return Err(AwsError::invalid_parameter(format!("Invalid stopCode '{c}'.")));
+    }
+    let pull_started = ch.pull_started_at.as_ref().map(timestamp).transpose()?.flatten();
+    let pull_stopped = ch.pull_stopped_at.as_ref().map(timestamp).transpose()?.flatten();
+    let exec_stopped = ch.execution_stopped_at.as_ref().map(timestamp).transpose()?.flatten();
+    let mut changed = false;
+    if !t.berth.agent_seen {
+        t.berth.agent_seen = true;
+        changed = true;
+    }
+    if t.last_status == "STOPPED" {
+        // Acknowledged and ignored, except for what the agent now knows:
+        // a STOPPED report ends its part; any other means it still runs
+        // something of the task and must be told to stop it.
+        if let Some(s) = &ch.status {
+            let stopped = s == "STOPPED";
+            if t.berth.agent_stopped != stopped {
+                t.berth.agent_stopped = stopped;
+                changed = true;
+            }
+        }
+        return Ok(changed);
+    }
+    for c in &ch.containers {
+        changed |= apply_container_change(t, c)?;
+    }
+    changed |= set_once(&mut t.pull_started_at, pull_started);
+    changed |= set_once(&mut t.pull_stopped_at, pull_stopped);
+    let Some(status) = ch.status.as_deref() else {
+        return Ok(changed);
+    };
+    if task_status_rank(status) <= task_status_rank(&t.last_status) {
+        return Ok(changed);
+    }
+    changed = true;
+    let rank = task_status_rank(status).unwrap_or(0);
+    if rank >= task_status_rank("RUNNING").unwrap_or(3) && status == "RUNNING" {
+        t.started_at.get_or_insert(now);
+    }
+    if rank >= task_status_rank("DEACTIVATING").unwrap_or(4) {
+        t.desired_status = "STOPPED".into();
+        t.stopping_at.get_or_insert(now);
+    }
+    if status == "STOPPED" {
+        set_once(&mut t.execution_stopped_at, exec_stopped);
+        let derived = if t.started_at.is_some() {
+            "EssentialContainerExited"
+        } else {
+            "TaskFailedToStart"
+        };
+        let code = ch.stop_code.as_deref().unwrap_or(derived);
+        let default_reason = if code == "TaskFailedToStart" {
+            "Task failed to start"
+        } else {
+            "Essential container in task exited"
+        };
+        let reason = ch.reason.clone().unwrap_or_else(|| default_reason.to_string());
+        t.mark_stopped(now, code, &reason);
+        t.berth.agent_stopped = true;
+        let health = derive_health(t);
+        t.health_status = health.into();
+    } else {
+        t.last_status = status.to_string();
+    }
+    Ok(changed)
+}
+
+const ACK: &str = "ACK";
+
+/// The ECS `TaskStopCode` values.
+const STOP_CODES: [&str; 7] = [
+    "TaskFailedToStart",
+    "EssentialContainerExited",
+    "UserInitiated",
+    "ServiceSchedulerInitiated",
+    "SpotInterruption",
+    "TerminationNotice",
+    "InfrastructureHealth",
+];
+
+impl Ecs {
+    async fn apply_change(&self, cluster: Option<&str>, task: Option<&str>, ch: TaskChange) -> Result<Value, AwsError> {
+        let name = cluster_name(cluster)?;
+        let reference = task.ok_or_else(|| AwsError::invalid_parameter("task is required."))?;
+        let id = task_id_of(reference).to_string();
+        let rec = self
+            .modify_task(&name, &id, |t| apply_task_change(t, &ch, now_epoch()))
+            .await?
+            .ok_or_else(|| AwsError::invalid_parameter("The referenced task was not found."))?;
+        tracing::debug!(task = %rec.task_arn, status = %rec.last_status, "task state change");
+        Ok(json!({"acknowledgment": ACK}))
+    }
+
+    pub(crate) async fn submit_task_state_change(
+        &self,
+        _ctx: &RequestContext,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let ch: TaskChange = decode(input)?;
+        let (cluster, task) = (ch.cluster.clone(), ch.task.clone());
+        self.apply_change(cluster.as_deref(), task.as_deref(), ch).await
+    }
+
+    pub(crate) async fn submit_container_state_change(
+        &self,
+        _ctx: &RequestContext,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let i: ContainerStateChangeInput = decode(input)?;
+        let ch = TaskChange {
+            containers: vec![ContainerChange {
+                container_name: i.container_name,
+                runtime_id: i.runtime_id,
+                exit_code: i.exit_code,
+                network_bindings: i.network_bindings,
+                reason: i.reason,
+                status: i.status,
+                health_status: i.health_status,
+                image_digest: None,
+            }],
+            ..Default::default()
+        };
+        self.apply_change(i.cluster.as_deref(), i.task.as_deref(), ch).await
+    }
+
+    /// `BerthHeartbeat`: cheap, in memory; the store is written only when
+    /// `agentConnected` has to change.
+    pub(crate) async fn berth_heartbeat(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: HeartbeatInput = decode(input)?;
+        let name = cluster_name(input.cluster.as_deref())?;
+        let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
+        if !self.agents.heartbeat(&name, &id) {
+            // First heartbeat this process sees for the instance: check it.
+            let (rec, _) = self
+                .get_instance(&name, &input.container_instance)
+                .await?
+                .ok_or_else(|| {
+                    AwsError::invalid_parameter(format!(
+                        "The referenced container instance {} was not found in cluster {name}.",
+                        input.container_instance
+                    ))
+                })?;
+            if !rec.is_registered() {
+                return Err(AwsError::client(format!(
+                    "The container instance {} was deregistered.",
+                    rec.container_instance_arn
+                )));
+            }
+            self.agents.first_heartbeat(&name, &id);
+            self.sync_connection(&name, &id).await?;
+        }
+        Ok(json!({"acknowledgment": ACK}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{ContainerRecord, TaskInternal};
+
+    fn container(name: &str, health: bool) -> ContainerRecord {
+        ContainerRecord {
+            container_arn: format!("c/{name}"),
+            task_arn: "t".into(),
+            name: name.into(),
+            image: "img".into(),
+            image_digest: None,
+            runtime_id: None,
+            last_status: "PENDING".into(),
+            exit_code: None,
+            reason: None,
+            network_bindings: vec![],
+            network_interfaces: vec![],
+            health_status: health.then(|| "UNKNOWN".into()),
+            cpu: "0".into(),
+            memory: None,
+            memory_reservation: None,
+        }
+    }
+
+    fn task() -> TaskRecord {
+        serde_json::from_value(json!({
+            "taskArn": "t", "clusterArn": "c", "taskDefinitionArn": "td", "lastStatus": "PENDING",
+            "desiredStatus": "RUNNING", "cpu": "0", "memory": "0", "containers": [], "createdAt": 1.0,
+            "group": "family:x", "launchType": "EC2", "version": 1, "healthStatus": "UNKNOWN",
+            "berth": {"cluster": "c", "id": "t"}
+        }))
+        .map(|mut t: TaskRecord| {
+            t.containers = vec![container("app", true), container("side", false)];
+            t.berth = TaskInternal {
+                essential: vec!["app".into()],
+                health_checked: vec!["app".into()],
+                reserved: true,
+                ..t.berth
+            };
+            t
+        })
+        .unwrap()
+    }
+
+    fn change(status: &str) -> TaskChange {
+        TaskChange {
+            status: Some(status.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn statuses_only_move_forward() {
+        let mut t = task();
+        assert!(apply_task_change(&mut t, &change("RUNNING"), 10.0).unwrap());
+        assert_eq!(t.last_status, "RUNNING");
+        assert_eq!(t.started_at, Some(10.0));
+        // Backwards: ignored (but acknowledged).
+        assert!(!apply_task_change(&mut t, &change("PENDING"), 11.0).unwrap());
+        assert_eq!(t.last_status, "RUNNING");
+        assert!(apply_task_change(&mut t, &change("STOPPED"), 12.0).unwrap());
+        assert_eq!(t.last_status, "STOPPED");
+        assert_eq!(t.desired_status, "STOPPED");
+        assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
+        assert_eq!(t.stopped_at, Some(12.0));
+        assert!(t.containers.iter().all(|c| c.last_status == "STOPPED"));
+        assert!(t.berth.agent_stopped);
+        // After STOPPED nothing visible changes; a late RUNNING report only
+        // records that the agent still has something to stop.
+        apply_task_change(&mut t, &change("RUNNING"), 13.0).unwrap();
+        assert_eq!(t.last_status, "STOPPED");
+        assert_eq!(t.stopped_at, Some(12.0));
+        assert!(t.wanted_by_agent());
+        apply_task_change(&mut t, &change("STOPPED"), 14.0).unwrap();
+        assert!(!t.wanted_by_agent());
+        assert!(!apply_task_change(&mut t, &change("STOPPED"), 15.0).unwrap());
+        assert!(apply_task_change(&mut t, &change("BOGUS"), 13.0).is_err());
+    }
+
+    #[test]
+    fn failed_to_start_keeps_the_agents_reason() {
+        let mut t = task();
+        let ch = TaskChange {
+            status: Some("STOPPED".into()),
+            reason: Some("CannotPullContainerError: pull access denied".into()),
+            execution_stopped_at: Some(json!(5.5)),
+            ..Default::default()
+        };
+        apply_task_change(&mut t, &ch, 6.0).unwrap();
+        assert_eq!(t.stop_code.as_deref(), Some("TaskFailedToStart"));
+        assert_eq!(
+            t.stopped_reason.as_deref(),
+            Some("CannotPullContainerError: pull access denied")
+        );
+        assert_eq!(t.execution_stopped_at, Some(5.5));
+        assert_eq!(t.started_at, None);
+    }
+
+    #[test]
+    fn the_agents_stop_code_wins_over_the_derived_one() {
+        let mut t = task();
+        let ch = TaskChange {
+            status: Some("STOPPED".into()),
+            stop_code: Some("EssentialContainerExited".into()),
+            ..Default::default()
+        };
+        apply_task_change(&mut t, &ch, 1.0).unwrap();
+        assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
+        assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
+        let mut t = task();
+        let bad = TaskChange {
+            status: Some("STOPPED".into()),
+            stop_code: Some("Bored".into()),
+            ..Default::default()
+        };
+        assert!(apply_task_change(&mut t, &bad, 1.0).is_err());
+    }
+
+    #[test]
+    fn user_stop_reason_survives_the_agent_report() {
+        let mut t = task();
+        t.stop_code = Some("UserInitiated".into());
+        t.stopped_reason = Some("bye".into());
+        apply_task_change(&mut t, &change("RUNNING"), 1.0).unwrap();
+        apply_task_change(&mut t, &change("STOPPED"), 2.0).unwrap();
+        assert_eq!(t.stop_code.as_deref(), Some("UserInitiated"));
+        assert_eq!(t.stopped_reason.as_deref(), Some("bye"));
+    }
+
+    #[test]
+    fn containers_and_health() {
+        let mut t = task();
+        let ch = ContainerChange {
+            container_name: Some("app".into()),
+            status: Some("RUNNING".into()),
+            runtime_id: Some("abc".into()),
+            network_bindings: Some(vec![json!({"containerPort": 80, "hostPort": 32768})]),
+            health_status: Some("HEALTHY".into()),
+            ..Default::default()
+        };
+        assert!(apply_container_change(&mut t, &ch).unwrap());
+        assert_eq!(t.health_status, "HEALTHY");
+        let c = &t.containers[0];
+        assert_eq!(
+            (c.last_status.as_str(), c.runtime_id.as_deref()),
+            ("RUNNING", Some("abc"))
+        );
+        // Non-essential containers do not decide health.
+        let side = ContainerChange {
+            container_name: Some("side".into()),
+            health_status: Some("UNHEALTHY".into()),
+            ..Default::default()
+        };
+        apply_container_change(&mut t, &side).unwrap();
+        assert_eq!(t.health_status, "HEALTHY");
+        let bad = ContainerChange {
+            container_name: Some("app".into()),
+            health_status: Some("UNHEALTHY".into()),
+            ..Default::default()
+        };
+        apply_container_change(&mut t, &bad).unwrap();
+        assert_eq!(t.health_status, "UNHEALTHY");
+        // Container status is monotonic; exit codes stick.
+        let stopped = ContainerChange {
+            container_name: Some("app".into()),
+            status: Some("STOPPED".into()),
+            exit_code: Some(137),
+            ..Default::default()
+        };
+        apply_container_change(&mut t, &stopped).unwrap();
+        let back = ContainerChange {
+            container_name: Some("app".into()),
+            status: Some("RUNNING".into()),
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        apply_container_change(&mut t, &back).unwrap();
+        assert_eq!(t.containers[0].last_status, "STOPPED");
+        assert_eq!(t.containers[0].exit_code, Some(137));
+        assert!(
+            apply_container_change(
+                &mut t,
+                &ContainerChange {
+                    container_name: Some("ghost".into()),
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(&json!(1.5)).unwrap(), Some(1.5));
+        assert_eq!(timestamp(&json!("2024-01-01T00:00:00Z")).unwrap(), Some(1704067200.0));
+        assert_eq!(timestamp(&Value::Null).unwrap(), None);
+        assert!(timestamp(&json!("yesterday")).is_err());
+    }
+}

@@ -1,0 +1,506 @@
+//! RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
+//! ListTaskDefinitionFamilies, DeregisterTaskDefinition, DeleteTaskDefinitions.
+//!
+//! Revisions are numbered per family by a compare-and-swap on the family key
+//! (`keys::family`): the new revision and the family counter are written in
+//! one transaction, so concurrent registrations never share a number and the
+//! numbering has no gaps.
+
+use crate::{Ecs, keys};
+use berth_core::ecs::{
+    STATUS_ACTIVE, STATUS_DELETE_IN_PROGRESS, STATUS_INACTIVE, Tag, TaskDefinition, TaskDefinitionRecord,
+    TaskDefinitionRef, parse_task_definition_ref, prepare_registration, validate_tags,
+};
+use berth_core::time::now_epoch;
+use berth_proto::json::{decode, encode};
+use berth_proto::pagination::{decode_token, encode_token};
+use berth_proto::{AwsError, RequestContext};
+use berth_store::{Compare, Op, Revision, typed};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Per-family bookkeeping: the last revision number handed out. Revisions are
+/// never reused, even after their definitions are deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FamilyRecord {
+    family: String,
+    last_revision: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeInput {
+    task_definition: String,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListInput {
+    family_prefix: Option<String>,
+    status: Option<String>,
+    sort: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListFamiliesInput {
+    family_prefix: Option<String>,
+    status: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeregisterInput {
+    task_definition: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteInput {
+    task_definitions: Vec<String>,
+}
+
+/// Applies `maxResults`/`nextToken` to `items`, already sorted by `key` in
+/// ascending order, or descending order when `descending`. The token is the
+/// last key returned, so a page boundary survives inserts and deletes.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    next_token: Option<&str>,
+    max_results: Option<i64>,
+    default_max: usize,
+    limit_max: usize,
+    descending: bool,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let max = match max_results {
+        None => default_max,
+        Some(n) if n >= 1 && (n as usize) <= limit_max => n as usize,
+        Some(n) => {
+            return Err(AwsError::invalid_parameter(format!(
+                "maxResults must be between 1 and {limit_max}, got {n}."
+            )));
+        }
+    };
+    let after = next_token.map(decode_token).transpose()?;
+    let mut out: Vec<T> = items
+        .into_iter()
+        .filter(|i| match &after {
+            None => true,
+            Some(a) if descending => key(i).as_str() < a.as_str(),
+            Some(a) => key(i).as_str() > a.as_str(),
+        })
+        .take(max + 1)
+        .collect();
+    let next = if out.len() > max {
+        out.truncate(max);
+        out.last().map(|l| encode_token(&key(l)))
+    } else {
+        None
+    };
+    Ok((out, next))
+}
+
+/// The sort key of a revision: family, then revision number. A space sorts
+/// before every character a family may contain, so "web" < "web-2".
+fn revision_key(family: &str, revision: i64) -> String {
+    format!("{family} {revision:010}")
+}
+
+fn not_found_for_describe() -> AwsError {
+    AwsError::client("Unable to describe task definition.")
+}
+
+impl Ecs {
+    /// Resolves a `taskDefinition` parameter (`family` for its latest ACTIVE
+    /// revision, `family:revision`, or an ARN) to the stored record and its
+    /// store key. `Ok(None)` when nothing matches.
+    pub(crate) async fn find_task_definition(
+        &self,
+        ident: &str,
+    ) -> Result<Option<(TaskDefinitionRecord, String, Revision)>, AwsError> {
+        let (r, arn_scope) = parse_task_definition_ref(ident)?;
+        if let Some((region, account)) = arn_scope
+            && (region != self.scope.region || account != self.scope.account)
+        {
+            return Ok(None);
+        }
+        match r {
+            TaskDefinitionRef::Revision(family, rev) => {
+                let key = keys::task_definition(&family, rev);
+                Ok(typed::get::<TaskDefinitionRecord>(&*self.store, &key)
+                    .await?
+                    .map(|(rec, mr)| (rec, key, mr)))
+            }
+            TaskDefinitionRef::Family(family) => {
+                let mut latest = None;
+                for kv in self
+                    .store
+                    .range(&keys::task_definitions_of(&family), None, None)
+                    .await?
+                {
+                    let rec: TaskDefinitionRecord = typed::decode(&kv)?;
+                    if rec.task_definition.status_str() == STATUS_ACTIVE {
+                        // Keys are zero-padded, so the last ACTIVE one is the latest.
+                        latest = Some((rec, kv.key.clone(), kv.mod_revision));
+                    }
+                }
+                Ok(latest)
+            }
+        }
+    }
+
+    pub(crate) async fn register_task_definition(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let Value::Object(mut obj) = input else {
+            return Err(AwsError::serialization("Invalid request: expected a JSON object"));
+        };
+        let tags: Vec<Tag> = match obj.remove("tags") {
+            Some(Value::Null) | None => vec![],
+            Some(t) => decode(t)?,
+        };
+        validate_tags(&tags)?;
+        let def: TaskDefinition = decode(Value::Object(obj))?;
+        let def = prepare_registration(def)?;
+        let family = def.family_name().to_string();
+        let family_key = keys::family(&family);
+        let record = loop {
+            let (last, family_rev) = match typed::get::<FamilyRecord>(&*self.store, &family_key).await? {
+                Some((f, rev)) => (f.last_revision, rev),
+                None => (0, 0),
+            };
+            let revision = last + 1;
+            let record = TaskDefinitionRecord {
+                task_definition: def
+                    .clone()
+                    .registered(&self.scope, revision, now_epoch(), &ctx.principal.arn),
+                tags: tags.clone(),
+            };
+            let td_key = keys::task_definition(&family, revision);
+            let counter = FamilyRecord {
+                family: family.clone(),
+                last_revision: revision,
+            };
+            let res = self
+                .store
+                .txn(
+                    vec![
+                        Compare::ModRevision(family_key.clone(), family_rev),
+                        Compare::Absent(td_key.clone()),
+                    ],
+                    vec![
+                        Op::Put(family_key.clone(), typed::encode(&counter)?),
+                        Op::Put(td_key, typed::encode(&record)?),
+                    ],
+                )
+                .await?;
+            if res.succeeded {
+                break record;
+            }
+        };
+        tracing::info!(
+            task_definition = record
+                .task_definition
+                .task_definition_arn
+                .as_deref()
+                .unwrap_or_default(),
+            "task definition registered"
+        );
+        let mut out = json!({ "taskDefinition": encode(&record.task_definition)? });
+        if !record.tags.is_empty() {
+            out["tags"] = json!(record.tags);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn describe_task_definition(
+        &self,
+        _ctx: &RequestContext,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let input: DescribeInput = decode(input)?;
+        for i in &input.include {
+            if i != "TAGS" {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Invalid include value '{i}'. The only valid value is TAGS."
+                )));
+            }
+        }
+        let (rec, _, _) = self
+            .find_task_definition(&input.task_definition)
+            .await
+            .map_err(|e| {
+                if e.code == "ClientException" {
+                    not_found_for_describe()
+                } else {
+                    e
+                }
+            })?
+            .ok_or_else(not_found_for_describe)?;
+        let mut out = json!({ "taskDefinition": encode(&rec.task_definition)? });
+        if !input.include.is_empty() {
+            out["tags"] = json!(rec.tags);
+        }
+        Ok(out)
+    }
+
+    async fn all_task_definitions(&self, family: Option<&str>) -> Result<Vec<TaskDefinition>, AwsError> {
+        let prefix = match family {
+            Some(f) => keys::task_definitions_of(f),
+            None => keys::TASK_DEFINITIONS.to_string(),
+        };
+        let records: Vec<TaskDefinitionRecord> = typed::list(&*self.store, &prefix).await?;
+        Ok(records.into_iter().map(|r| r.task_definition).collect())
+    }
+
+    pub(crate) async fn list_task_definitions(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: ListInput = decode(input)?;
+        let status = input.status.as_deref().unwrap_or(STATUS_ACTIVE);
+        if ![STATUS_ACTIVE, STATUS_INACTIVE, STATUS_DELETE_IN_PROGRESS].contains(&status) {
+            return Err(AwsError::invalid_parameter(format!(
+                "Invalid status '{status}'. Valid values are ACTIVE, INACTIVE and DELETE_IN_PROGRESS."
+            )));
+        }
+        let descending = match input.sort.as_deref() {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Invalid sort '{other}'. Valid values are ASC and DESC."
+                )));
+            }
+        };
+        // familyPrefix names one family in full, as in ECS.
+        let family = input.family_prefix.as_deref().filter(|f| !f.is_empty());
+        if let Some(f) = family
+            && !berth_core::names::is_valid_ecs_name(f)
+        {
+            return Err(AwsError::invalid_parameter("family must match ^[a-zA-Z0-9\\-_]+$"));
+        }
+        let mut items: Vec<(String, String)> = self
+            .all_task_definitions(family)
+            .await?
+            .into_iter()
+            .filter(|d| d.status_str() == status)
+            .map(|d| {
+                (
+                    revision_key(d.family_name(), d.revision_number()),
+                    d.task_definition_arn.unwrap_or_default(),
+                )
+            })
+            .collect();
+        items.sort();
+        if descending {
+            items.reverse();
+        }
+        let (page, next) = page(
+            items,
+            |(k, _)| k.clone(),
+            input.next_token.as_deref(),
+            input.max_results,
+            100,
+            100,
+            descending,
+        )?;
+        let arns: Vec<String> = page.into_iter().map(|(_, a)| a).collect();
+        let mut out = json!({ "taskDefinitionArns": arns });
+        if let Some(n) = next {
+            out["nextToken"] = json!(n);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn list_task_definition_families(
+        &self,
+        _ctx: &RequestContext,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let input: ListFamiliesInput = decode(input)?;
+        let status = input.status.as_deref().unwrap_or("ALL");
+        if !["ACTIVE", "INACTIVE", "ALL"].contains(&status) {
+            return Err(AwsError::invalid_parameter(format!(
+                "Invalid status '{status}'. Valid values are ACTIVE, INACTIVE and ALL."
+            )));
+        }
+        let prefix = input.family_prefix.unwrap_or_default();
+        // family -> whether it has an ACTIVE revision.
+        let mut families: BTreeMap<String, bool> = BTreeMap::new();
+        for d in self.all_task_definitions(None).await? {
+            if !d.family_name().starts_with(&prefix) {
+                continue;
+            }
+            let active = families.entry(d.family_name().to_string()).or_insert(false);
+            *active |= d.status_str() == STATUS_ACTIVE;
+        }
+        let names: Vec<String> = families
+            .into_iter()
+            .filter(|(_, active)| match status {
+                "ACTIVE" => *active,
+                "INACTIVE" => !*active,
+                _ => true,
+            })
+            .map(|(f, _)| f)
+            .collect();
+        let (page, next) = page(
+            names,
+            |f| f.clone(),
+            input.next_token.as_deref(),
+            input.max_results,
+            100,
+            100,
+            false,
+        )?;
+        let mut out = json!({ "families": page });
+        if let Some(n) = next {
+            out["nextToken"] = json!(n);
+        }
+        Ok(out)
+    }
+
+    /// Resolves an identifier that must name one revision to its store key.
+    fn revision_key_of(&self, ident: &str) -> Result<Option<String>, AwsError> {
+        let (r, arn_scope) = parse_task_definition_ref(ident)?;
+        if let Some((region, account)) = arn_scope
+            && (region != self.scope.region || account != self.scope.account)
+        {
+            return Ok(None);
+        }
+        match r {
+            TaskDefinitionRef::Revision(family, rev) => Ok(Some(keys::task_definition(&family, rev))),
+            TaskDefinitionRef::Family(family) => Err(AwsError::client(format!(
+                "The task definition '{ident}' does not include a revision. Specify {family}:REVISION or the full task definition ARN."
+            ))),
+        }
+    }
+
+    pub(crate) async fn deregister_task_definition(
+        &self,
+        _ctx: &RequestContext,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let input: DeregisterInput = decode(input)?;
+        let missing = || AwsError::client("The specified task definition does not exist.");
+        let key = self.revision_key_of(&input.task_definition)?.ok_or_else(missing)?;
+        let now = now_epoch();
+        let rec = typed::update::<TaskDefinitionRecord, AwsError, _>(&*self.store, &key, |cur| {
+            let mut rec = cur.ok_or_else(missing)?;
+            if rec.task_definition.status_str() == STATUS_ACTIVE {
+                rec.task_definition.status = Some(STATUS_INACTIVE.into());
+                rec.task_definition.deregistered_at = Some(now);
+            }
+            Ok(Some(rec))
+        })
+        .await?
+        .ok_or_else(missing)?;
+        tracing::info!(task_definition = %input.task_definition, "task definition deregistered");
+        Ok(json!({ "taskDefinition": encode(&rec.task_definition)? }))
+    }
+
+    pub(crate) async fn delete_task_definitions(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: DeleteInput = decode(input)?;
+        if input.task_definitions.is_empty() || input.task_definitions.len() > 10 {
+            return Err(AwsError::invalid_parameter(
+                "taskDefinitions must contain between 1 and 10 task definitions.",
+            ));
+        }
+        let now = now_epoch();
+        let mut deleted = vec![];
+        let mut failures = vec![];
+        for ident in &input.task_definitions {
+            let failure = |reason: &str| json!({ "arn": ident, "reason": reason });
+            let key = match self.revision_key_of(ident) {
+                Ok(Some(k)) => k,
+                Ok(None) => {
+                    failures.push(failure("TASK_DEFINITION_NOT_FOUND"));
+                    continue;
+                }
+                Err(e) => {
+                    let mut f = failure("INVALID_TASK_DEFINITION");
+                    f["detail"] = json!(e.message);
+                    failures.push(f);
+                    continue;
+                }
+            };
+            let result = typed::update::<TaskDefinitionRecord, AwsError, _>(&*self.store, &key, |cur| {
+                let mut rec = cur.ok_or_else(|| AwsError::client("TASK_DEFINITION_NOT_FOUND"))?;
+                match rec.task_definition.status_str() {
+                    STATUS_ACTIVE => Err(AwsError::client("TASK_DEFINITION_NOT_INACTIVE")),
+                    STATUS_INACTIVE => {
+                        rec.task_definition.status = Some(STATUS_DELETE_IN_PROGRESS.into());
+                        rec.task_definition.delete_requested_at = Some(now);
+                        Ok(Some(rec))
+                    }
+                    _ => Ok(Some(rec)),
+                }
+            })
+            .await;
+            match result {
+                Ok(Some(rec)) => deleted.push(encode(&rec.task_definition)?),
+                Ok(None) => failures.push(failure("TASK_DEFINITION_NOT_FOUND")),
+                Err(e) if e.code == "ClientException" => {
+                    let arn = match parse_task_definition_ref(ident) {
+                        Ok((TaskDefinitionRef::Revision(f, r), _)) => self.scope.task_definition_arn(&f, r),
+                        _ => ident.clone(),
+                    };
+                    let detail = if e.message == "TASK_DEFINITION_NOT_INACTIVE" {
+                        "The task definition is ACTIVE. Deregister it (DeregisterTaskDefinition) before deleting it."
+                    } else {
+                        "The specified task definition does not exist."
+                    };
+                    failures.push(json!({ "arn": arn, "reason": e.message, "detail": detail }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({ "taskDefinitions": deleted, "failures": failures }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_keys_sort_by_family_then_revision() {
+        let mut keys = vec![
+            revision_key("web-2", 1),
+            revision_key("web", 10),
+            revision_key("web", 9),
+            revision_key("api", 100),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                revision_key("api", 100),
+                revision_key("web", 9),
+                revision_key("web", 10),
+                revision_key("web-2", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn descending_pages_cover_everything_once() {
+        let mut items: Vec<String> = (0..23).map(|i| format!("k{i:03}")).collect();
+        items.reverse();
+        let mut seen = vec![];
+        let mut token = None;
+        loop {
+            let (p, next) = page(items.clone(), |s| s.clone(), token.as_deref(), Some(5), 100, 100, true).unwrap();
+            seen.extend(p);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, items);
+        assert!(page(items, |s| s.clone(), None, Some(101), 100, 100, true).is_err());
+    }
+}

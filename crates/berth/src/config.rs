@@ -1,0 +1,92 @@
+//! Resolved configuration: flags, environment and defaults (design.md).
+
+use crate::ServerArgs;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Up,
+    Server,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub account_id: String,
+    pub region: String,
+    pub root_access_key_id: String,
+    pub root_secret_access_key: String,
+    pub registry_host: Option<String>,
+    /// How long an agent may stay disconnected before its tasks are STOPPED.
+    pub agent_grace_period: std::time::Duration,
+}
+
+impl Config {
+    pub fn resolve(args: ServerArgs, mode: Mode) -> anyhow::Result<Self> {
+        if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("--account-id must be 12 digits, got '{}'", args.account_id);
+        }
+        let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(".berth"));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        let env_key = std::env::var("BERTH_ROOT_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty());
+        let env_secret = std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let (key, secret) = match (env_key, env_secret, mode) {
+            (Some(k), Some(s), _) => (k, s),
+            (None, None, Mode::Up) => ("test".to_string(), "test".to_string()),
+            (None, None, Mode::Server) => server_root_credentials(&data_dir)?,
+            _ => anyhow::bail!("set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"),
+        };
+        Ok(Self {
+            listen: args.listen,
+            data_dir,
+            account_id: args.account_id,
+            region: args.region,
+            root_access_key_id: key,
+            root_secret_access_key: secret,
+            registry_host: args.registry_host,
+            agent_grace_period: std::time::Duration::from_secs(args.agent_grace_period_secs),
+        })
+    }
+}
+
+/// `berth server` keeps random root credentials in DATA_DIR/root-credentials
+/// (mode 0600), generated on first start.
+fn server_root_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String, String)> {
+    use rand::Rng;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("root-credentials");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut lines = text.lines();
+        if let (Some(k), Some(s)) = (lines.next(), lines.next()) {
+            return Ok((k.trim().to_string(), s.trim().to_string()));
+        }
+        anyhow::bail!(
+            "{} is malformed: expected the access key id and the secret on two lines",
+            path.display()
+        );
+    }
+    const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = rand::thread_rng();
+    let key: String = "AKIA"
+        .chars()
+        .chain((0..16).map(|_| UPPER[rng.gen_range(0..UPPER.len())] as char))
+        .collect();
+    let secret: String = (0..40).map(|_| ANY[rng.gen_range(0..ANY.len())] as char).collect();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{key}\n{secret}")?;
+    f.sync_all()?;
+    Ok((key, secret))
+}
