@@ -1,0 +1,228 @@
+//! The ECR API (awsJson 1.1, target `AmazonEC2ContainerRegistry_V20150921`,
+//! signing name `ecr`) on the registry's data. Handlers are thin: decode,
+//! apply the pure rules, call the shared registry operations.
+
+mod images;
+mod layers;
+mod policies;
+mod repositories;
+
+use crate::error::RegistryError;
+use crate::rules;
+use crate::{Registry, TARGET_PREFIX};
+use async_trait::async_trait;
+use berth_proto::{AwsError, JsonService, RequestContext};
+use serde_json::Value;
+
+/// Operations routed to this service (anything else is
+/// `UnknownOperationException`).
+const OPERATIONS: &[&str] = &[
+    "BatchCheckLayerAvailability",
+    "BatchDeleteImage",
+    "BatchGetImage",
+    "CompleteLayerUpload",
+    "CreateRepository",
+    "DeleteRegistryPolicy",
+    "DeleteRepository",
+    "DeleteRepositoryPolicy",
+    "DescribeImages",
+    "DescribeRegistry",
+    "DescribeRepositories",
+    "GetAuthorizationToken",
+    "GetDownloadUrlForLayer",
+    "GetRegistryPolicy",
+    "GetRepositoryPolicy",
+    "InitiateLayerUpload",
+    "ListImages",
+    "ListTagsForResource",
+    "PutImage",
+    "PutImageTagMutability",
+    "PutRegistryPolicy",
+    "SetRepositoryPolicy",
+    "TagResource",
+    "UntagResource",
+    "UploadLayerPart",
+];
+
+#[async_trait]
+impl JsonService for Registry {
+    fn target_prefix(&self) -> &'static str {
+        TARGET_PREFIX
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "ecr"
+    }
+
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        if !OPERATIONS.contains(&operation) {
+            return Err(AwsError::unknown_operation(operation));
+        }
+        let resource = match input.get("repositoryName").and_then(Value::as_str) {
+            Some(name) => self.repository_arn(name),
+            None => match input.get("resourceArn").and_then(Value::as_str) {
+                Some(arn) => arn.to_string(),
+                None => "*".to_string(),
+            },
+        };
+        let action = format!("ecr:{operation}");
+        self.authorize(&ctx.principal, &action, &resource).map_err(|_| {
+            AwsError::access_denied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource}",
+                ctx.principal.arn
+            ))
+        })?;
+        match operation {
+            "CreateRepository" => self.create_repository(ctx, input).await,
+            "DescribeRepositories" => self.describe_repositories(ctx, input).await,
+            "DeleteRepository" => self.delete_repository_op(ctx, input).await,
+            "PutImageTagMutability" => self.put_image_tag_mutability(ctx, input).await,
+            "TagResource" => self.tag_resource(ctx, input).await,
+            "UntagResource" => self.untag_resource(ctx, input).await,
+            "ListTagsForResource" => self.list_tags_for_resource(ctx, input).await,
+            "DescribeRegistry" => self.describe_registry(ctx, input).await,
+            "ListImages" => self.list_images(ctx, input).await,
+            "DescribeImages" => self.describe_images(ctx, input).await,
+            "BatchGetImage" => self.batch_get_image(ctx, input).await,
+            "BatchDeleteImage" => self.batch_delete_image(ctx, input).await,
+            "PutImage" => self.put_image(ctx, input).await,
+            "InitiateLayerUpload" => self.initiate_layer_upload(ctx, input).await,
+            "UploadLayerPart" => self.upload_layer_part(ctx, input).await,
+            "CompleteLayerUpload" => self.complete_layer_upload(ctx, input).await,
+            "BatchCheckLayerAvailability" => self.batch_check_layer_availability(ctx, input).await,
+            "GetDownloadUrlForLayer" => self.get_download_url_for_layer(ctx, input).await,
+            "GetAuthorizationToken" => self.get_authorization_token(ctx, input).await,
+            "SetRepositoryPolicy" => self.set_repository_policy(ctx, input).await,
+            "GetRepositoryPolicy" => self.get_repository_policy(ctx, input).await,
+            "DeleteRepositoryPolicy" => self.delete_repository_policy(ctx, input).await,
+            "PutRegistryPolicy" => self.put_registry_policy(ctx, input).await,
+            "GetRegistryPolicy" => self.get_registry_policy(ctx, input).await,
+            "DeleteRegistryPolicy" => self.delete_registry_policy(ctx, input).await,
+            _ => Err(AwsError::unknown_operation(operation)),
+        }
+    }
+}
+
+// ---- ECR error shapes
+
+pub(crate) fn invalid_parameter(message: impl Into<String>) -> AwsError {
+    AwsError::invalid_parameter(message)
+}
+
+pub(crate) fn repository_not_found(name: &str, registry: &str) -> AwsError {
+    AwsError::new(
+        "RepositoryNotFoundException",
+        400,
+        format!("The repository with name '{name}' does not exist in the registry with id '{registry}'"),
+    )
+}
+
+/// The ECR error for a shared-operation failure; operation-specific cases
+/// (a digest mismatch is `ImageDigestDoesNotMatchException` for PutImage and
+/// `InvalidLayerException` for CompleteLayerUpload) are mapped by callers first.
+pub(crate) fn aws_error(reg: &Registry, e: RegistryError) -> AwsError {
+    let registry = reg.registry_id();
+    let msg = e.to_string();
+    match e {
+        RegistryError::RepositoryNotFound { name, .. } => repository_not_found(&name, registry),
+        RegistryError::ImageNotFound { repository, reference } => AwsError::new(
+            "ImageNotFoundException",
+            400,
+            format!(
+                "The image with imageId '{reference}' does not exist within the repository with name \
+                 '{repository}' in the registry with id '{registry}'"
+            ),
+        ),
+        RegistryError::UploadNotFound => AwsError::new(
+            "UploadNotFoundException",
+            400,
+            "The upload could not be found, or the specified upload ID is not valid for this repository.",
+        ),
+        RegistryError::BlobNotFound(d) => AwsError::new(
+            "LayersNotFoundException",
+            400,
+            format!("The layer with digest '{d}' does not exist in the registry with id '{registry}'"),
+        ),
+        RegistryError::BlobsUnknown(d) => AwsError::new(
+            "LayersNotFoundException",
+            400,
+            format!(
+                "Layers with digests '[{}]' required for pushing the image do not exist in the repository",
+                d.join(", ")
+            ),
+        ),
+        RegistryError::ManifestsUnknown(d) => AwsError::new(
+            "ReferencedImagesNotFoundException",
+            400,
+            format!(
+                "The manifest list references images that do not exist in the repository: [{}]",
+                d.join(", ")
+            ),
+        ),
+        RegistryError::TagImmutable(_) => AwsError::new("ImageTagAlreadyExistsException", 400, msg),
+        RegistryError::DigestMismatch { expected, actual } => AwsError::new(
+            "ImageDigestDoesNotMatchException",
+            400,
+            format!("The specified digest '{expected}' does not match the calculated digest '{actual}'"),
+        ),
+        RegistryError::ManifestInvalid(m) | RegistryError::Unsupported(m) => invalid_parameter(format!(
+            "Invalid parameter at 'imageManifest' failed to satisfy constraint: '{m}'"
+        )),
+        RegistryError::InvalidDigest(m) | RegistryError::TagInvalid(m) => invalid_parameter(m),
+        RegistryError::UploadOffset { offset, got } => AwsError::new(
+            "InvalidLayerPartException",
+            400,
+            format!(
+                "The part's first byte ({got}) is not consecutive to the last byte received \
+                 (lastValidByteReceived: {}).",
+                offset as i64 - 1
+            ),
+        ),
+        RegistryError::UploadInvalid(m) => AwsError::new("InvalidLayerPartException", 400, m),
+        RegistryError::ReferencedByIndex(_) => invalid_parameter(msg),
+        RegistryError::RangeNotSatisfiable { .. } => invalid_parameter(msg),
+        RegistryError::Store(e) => AwsError::from(e),
+        RegistryError::Io(e) => {
+            tracing::error!(error = %e, "blob storage failure");
+            AwsError::server("An internal error occurred while accessing blob storage. Try again.")
+        }
+    }
+}
+
+impl Registry {
+    pub(crate) fn aws(&self, e: RegistryError) -> AwsError {
+        aws_error(self, e)
+    }
+
+    /// Checks `registryId` (when given) names this registry.
+    pub(crate) fn check_registry_id(&self, registry_id: Option<&str>, repository: &str) -> Result<(), AwsError> {
+        if let Some(r) = registry_id {
+            if r.len() != 12 || !r.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid_parameter(
+                    "Invalid parameter at 'registryId' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{12}''",
+                ));
+            }
+            if r != self.registry_id() {
+                return Err(repository_not_found(repository, r));
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates a `repositoryName` parameter (and `registryId`).
+    pub(crate) fn repo_param(&self, registry_id: Option<&str>, name: &str) -> Result<String, AwsError> {
+        rules::validate_repository_name(name).map_err(invalid_parameter)?;
+        self.check_registry_id(registry_id, name)?;
+        Ok(name.to_string())
+    }
+
+    /// Loads a repository for an operation, or `RepositoryNotFoundException`.
+    pub(crate) async fn repo_for(
+        &self,
+        registry_id: Option<&str>,
+        name: &str,
+    ) -> Result<crate::records::RepositoryRecord, AwsError> {
+        let name = self.repo_param(registry_id, name)?;
+        self.repository(&name).await.map_err(|e| self.aws(e))
+    }
+}

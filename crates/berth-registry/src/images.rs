@@ -1,0 +1,534 @@
+//! Repository contents shared by `/v2/` and the ECR API: which blobs a
+//! repository may use, manifests (images), tags and referrers. Writes are
+//! store transactions guarded by the repository's revision, so a push never
+//! lands in a deleted repository and always sees the current mutability.
+
+use crate::blob;
+use crate::digest::{Algorithm, Digest};
+use crate::error::RegistryError;
+use crate::manifest::{self, ManifestError, ManifestKind};
+use crate::records::{ImageRecord, LayerRecord, ReferrerRecord, RepositoryRecord, TagRecord};
+use crate::rules::{self, TagChange};
+use crate::{Registry, keys, now_epoch};
+use berth_store::{Compare, Op, Revision, typed};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// Pulls more frequent than this do not rewrite `lastRecordedPullTime`.
+const PULL_TIME_RESOLUTION_SECS: f64 = 60.0;
+
+/// A manifest push, from `/v2/` or `PutImage`.
+pub(crate) struct PutManifest<'a> {
+    pub repository: &'a str,
+    pub bytes: Bytes,
+    /// Content-Type / `imageManifestMediaType`.
+    pub media_type: Option<&'a str>,
+    pub tag: Option<&'a str>,
+    /// The digest the client named (a digest reference, `imageDigest`).
+    pub digest: Option<&'a str>,
+    /// Longest tag accepted (128 on /v2/, 300 for ECR).
+    pub max_tag_len: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct PutOutcome {
+    pub digest: String,
+    pub media_type: String,
+    pub subject: Option<String>,
+    pub image_existed: bool,
+    pub tag_change: Option<TagChange>,
+}
+
+/// An image and the bytes of its manifest.
+pub(crate) struct Manifest {
+    pub record: ImageRecord,
+    pub bytes: Vec<u8>,
+}
+
+fn store_err<T>(r: Result<T, berth_store::StoreError>) -> Result<T, RegistryError> {
+    r.map_err(RegistryError::Store)
+}
+
+impl Registry {
+    pub(crate) fn repo_not_found(&self, name: &str) -> RegistryError {
+        RegistryError::RepositoryNotFound {
+            name: name.to_string(),
+            registry: self.scope.account.clone(),
+        }
+    }
+
+    /// The repository record and its revision.
+    pub(crate) async fn repository_rev(&self, name: &str) -> Result<(RepositoryRecord, Revision), RegistryError> {
+        store_err(typed::get::<RepositoryRecord>(&*self.store, &keys::repository(name)).await)?
+            .ok_or_else(|| self.repo_not_found(name))
+    }
+
+    pub(crate) async fn repository(&self, name: &str) -> Result<RepositoryRecord, RegistryError> {
+        Ok(self.repository_rev(name).await?.0)
+    }
+
+    pub(crate) async fn repository_names(&self) -> Result<Vec<String>, RegistryError> {
+        let kvs = store_err(self.store.range(keys::REPOSITORIES, None, None).await)?;
+        Ok(kvs
+            .into_iter()
+            .map(|kv| kv.key[keys::REPOSITORIES.len()..].to_string())
+            .collect())
+    }
+
+    // ------------------------------------------------------------ blobs
+
+    /// Records that `repository` may use blob `digest` (uploaded or mounted).
+    pub(crate) async fn link_blob(&self, repository: &str, digest: &Digest, size: u64) -> Result<(), RegistryError> {
+        let rec = LayerRecord {
+            size,
+            created_at: now_epoch(),
+        };
+        let res = store_err(
+            self.store
+                .txn(
+                    vec![Compare::Exists(keys::repository(repository))],
+                    vec![Op::Put(
+                        keys::layer(repository, &digest.to_string()),
+                        store_err(typed::encode(&rec))?,
+                    )],
+                )
+                .await,
+        )?;
+        if !res.succeeded {
+            return Err(self.repo_not_found(repository));
+        }
+        Ok(())
+    }
+
+    /// The size of a blob `repository` may use, when it is stored.
+    pub(crate) async fn blob_in_repository(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
+        let link =
+            store_err(typed::get::<LayerRecord>(&*self.store, &keys::layer(repository, &digest.to_string())).await)?;
+        if link.is_none() {
+            return Ok(None);
+        }
+        Ok(self.blobs.stat(digest).await?)
+    }
+
+    /// Removes a blob from a repository (the bytes stay until garbage
+    /// collection: other repositories may share them).
+    pub(crate) async fn unlink_blob(&self, repository: &str, digest: &Digest) -> Result<bool, RegistryError> {
+        store_err(self.store.delete(&keys::layer(repository, &digest.to_string())).await)
+    }
+
+    /// Cross-repository mount: links `digest` into `repository` when `from`
+    /// has it. Returns the size, or None when `from` does not have it.
+    pub(crate) async fn mount_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<Option<u64>, RegistryError> {
+        if rules::validate_repository_name(from).is_err() {
+            return Ok(None);
+        }
+        match self.blob_in_repository(from, digest).await? {
+            Some(size) => {
+                self.link_blob(repository, digest, size).await?;
+                Ok(Some(size))
+            }
+            None => Ok(None),
+        }
+    }
+
+    // ------------------------------------------------------------ manifests
+
+    pub(crate) async fn image(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<(ImageRecord, Revision)>, RegistryError> {
+        store_err(typed::get::<ImageRecord>(&*self.store, &keys::image(repository, digest)).await)
+    }
+
+    pub(crate) async fn images(&self, repository: &str) -> Result<Vec<ImageRecord>, RegistryError> {
+        store_err(typed::list(&*self.store, &keys::images_of(repository)).await)
+    }
+
+    /// Every tag of the repository, in lexical order, with its digest.
+    pub(crate) async fn tags(&self, repository: &str) -> Result<Vec<(String, String)>, RegistryError> {
+        let prefix = keys::tags_of(repository);
+        let kvs = store_err(self.store.range(&prefix, None, None).await)?;
+        let mut out = Vec::with_capacity(kvs.len());
+        for kv in kvs {
+            let rec: TagRecord = store_err(typed::decode(&kv))?;
+            out.push((kv.key[prefix.len()..].to_string(), rec.digest));
+        }
+        Ok(out)
+    }
+
+    /// digest → its tags (sorted).
+    pub(crate) async fn tags_by_digest(
+        &self,
+        repository: &str,
+    ) -> Result<BTreeMap<String, Vec<String>>, RegistryError> {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (tag, digest) in self.tags(repository).await? {
+            map.entry(digest).or_default().push(tag);
+        }
+        Ok(map)
+    }
+
+    /// Resolves a tag or digest to a digest, or `ImageNotFound`.
+    pub(crate) async fn resolve(&self, repository: &str, reference: &str) -> Result<String, RegistryError> {
+        let not_found = || RegistryError::ImageNotFound {
+            repository: repository.to_string(),
+            reference: reference.to_string(),
+        };
+        if reference.contains(':') {
+            Digest::parse(reference).map_err(|e| RegistryError::InvalidDigest(e.to_string()))?;
+            return Ok(reference.to_string());
+        }
+        match store_err(typed::get::<TagRecord>(&*self.store, &keys::tag(repository, reference)).await)? {
+            Some((t, _)) => Ok(t.digest),
+            None => Err(not_found()),
+        }
+    }
+
+    /// Loads an image (by tag or digest) and its manifest bytes.
+    pub(crate) async fn manifest(&self, repository: &str, reference: &str) -> Result<Manifest, RegistryError> {
+        let not_found = || RegistryError::ImageNotFound {
+            repository: repository.to_string(),
+            reference: reference.to_string(),
+        };
+        let digest = self.resolve(repository, reference).await?;
+        let (record, _) = self.image(repository, &digest).await?.ok_or_else(not_found)?;
+        let d = Digest::parse(&record.digest).map_err(|e| RegistryError::InvalidDigest(e.to_string()))?;
+        let bytes = blob::read_all(&*self.blobs, &d).await?.ok_or_else(|| {
+            tracing::error!(repository, digest = %d, "a manifest's bytes are missing from blob storage");
+            not_found()
+        })?;
+        Ok(Manifest { record, bytes })
+    }
+
+    /// Updates `lastRecordedPullTime` (at most once a minute per image).
+    pub(crate) async fn record_pull(&self, repository: &str, digest: &str) {
+        let key = keys::image(repository, digest);
+        let Ok(Some((mut rec, rev))) = typed::get::<ImageRecord>(&*self.store, &key).await else {
+            return;
+        };
+        let now = now_epoch();
+        if rec.last_pulled_at.is_some_and(|t| now - t < PULL_TIME_RESOLUTION_SECS) {
+            return;
+        }
+        rec.last_pulled_at = Some(now);
+        let Ok(value) = typed::encode(&rec) else { return };
+        // One attempt: a concurrent writer's record is as good.
+        if let Err(e) = self
+            .store
+            .txn(vec![Compare::ModRevision(key.clone(), rev)], vec![Op::Put(key, value)])
+            .await
+        {
+            tracing::warn!(error = %e, repository, digest, "could not record the pull time");
+        }
+    }
+
+    /// Stores a manifest and moves/creates its tag, enforcing: the
+    /// repository exists (ECR does not create on push), every referenced
+    /// blob and child manifest is in the repository, the digest of the exact
+    /// bytes matches a named digest, and tag immutability.
+    pub(crate) async fn put_manifest(&self, req: PutManifest<'_>) -> Result<PutOutcome, RegistryError> {
+        let repo_name = req.repository;
+        self.repository(repo_name).await?;
+        if let Some(t) = req.tag
+            && !rules::is_valid_tag(t, req.max_tag_len)
+        {
+            return Err(RegistryError::TagInvalid(format!(
+                "invalid tag '{t}': tags are up to {} characters of letters, digits, '_', '.' and '-', \
+                 not starting with '.' or '-'",
+                req.max_tag_len
+            )));
+        }
+        let parsed = manifest::parse_manifest(&req.bytes, req.media_type).map_err(|e| match e {
+            ManifestError::Invalid(m) => RegistryError::ManifestInvalid(m),
+            ManifestError::Unsupported(m) => RegistryError::Unsupported(m),
+        })?;
+        let digest = Digest::sha256_of(&req.bytes);
+        if let Some(named) = req.digest {
+            let named = Digest::parse(named).map_err(|e| RegistryError::InvalidDigest(e.to_string()))?;
+            if named.algorithm() != Algorithm::Sha256 {
+                return Err(RegistryError::Unsupported(
+                    "manifests are addressed by sha256 digests only".into(),
+                ));
+            }
+            if named != digest {
+                return Err(RegistryError::DigestMismatch {
+                    expected: named.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        let digest_s = digest.to_string();
+        // Everything the manifest references must be in this repository.
+        let mut missing = vec![];
+        let mut blob_sizes = vec![];
+        for b in parsed.required_blobs() {
+            let d = Digest::parse(&b).map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+            match self.blob_in_repository(repo_name, &d).await? {
+                Some(size) => blob_sizes.push(size),
+                None => missing.push(b),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(RegistryError::BlobsUnknown(missing));
+        }
+        let mut child_sizes = vec![];
+        for c in parsed.required_manifests() {
+            match self.image(repo_name, &c).await? {
+                Some((rec, _)) => child_sizes.push(rec.size),
+                None => missing.push(c),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(RegistryError::ManifestsUnknown(missing));
+        }
+        let size = match parsed.kind {
+            ManifestKind::Image => manifest::image_size(&blob_sizes),
+            ManifestKind::Index => manifest::index_size(&child_sizes),
+        };
+        let manifest_size = req.bytes.len() as u64;
+        blob::put_bytes(&*self.blobs, req.bytes).await?;
+
+        let now = now_epoch();
+        let record = ImageRecord {
+            digest: digest_s.clone(),
+            media_type: parsed.media_type.clone(),
+            artifact_media_type: parsed.artifact_media_type(),
+            size,
+            manifest_size,
+            pushed_at: now,
+            last_pulled_at: None,
+            subject: parsed.subject.as_ref().map(|s| s.digest.clone()),
+            blobs: parsed.required_blobs(),
+            children: parsed.required_manifests(),
+        };
+        let referrer = parsed.subject.as_ref().map(|s| {
+            (
+                keys::referrer(repo_name, &s.digest, &digest_s),
+                ReferrerRecord {
+                    media_type: parsed.media_type.clone(),
+                    digest: digest_s.clone(),
+                    size: manifest_size,
+                    artifact_type: parsed.referrer_artifact_type(),
+                    annotations: parsed.annotations.clone(),
+                },
+            )
+        });
+        let image_key = keys::image(repo_name, &digest_s);
+        loop {
+            let (repo, repo_rev) = self.repository_rev(repo_name).await?;
+            let image_kv = store_err(self.store.get(&image_key).await)?;
+            let image_rev = image_kv.as_ref().map(|kv| kv.mod_revision);
+            let mut compares = vec![
+                Compare::ModRevision(keys::repository(repo_name), repo_rev),
+                Compare::ModRevision(image_key.clone(), image_rev.unwrap_or(0)),
+            ];
+            let mut ops = vec![];
+            if image_rev.is_none() {
+                ops.push(Op::Put(image_key.clone(), store_err(typed::encode(&record))?));
+                if let Some((k, r)) = &referrer {
+                    ops.push(Op::Put(k.clone(), store_err(typed::encode(r))?));
+                }
+            }
+            let mut tag_change = None;
+            if let Some(tag) = req.tag {
+                let tag_key = keys::tag(repo_name, tag);
+                let current = store_err(typed::get::<TagRecord>(&*self.store, &tag_key).await)?;
+                let change = rules::decide_tag(
+                    repo_name,
+                    repo.image_tag_mutability,
+                    &repo.image_tag_mutability_exclusion_filters,
+                    tag,
+                    current.as_ref().map(|(t, _)| t.digest.as_str()),
+                    &digest_s,
+                )?;
+                compares.push(Compare::ModRevision(
+                    tag_key.clone(),
+                    current.as_ref().map_or(0, |(_, r)| *r),
+                ));
+                if change != TagChange::Unchanged {
+                    let rec = TagRecord {
+                        digest: digest_s.clone(),
+                        updated_at: now,
+                    };
+                    ops.push(Op::Put(tag_key, store_err(typed::encode(&rec))?));
+                    // Touch an existing image so a concurrent delete of it
+                    // (which compares its revision) retries and sees this tag.
+                    if let Some(kv) = &image_kv {
+                        ops.push(Op::Put(image_key.clone(), kv.value.clone()));
+                    }
+                }
+                tag_change = Some(change);
+            }
+            let outcome = PutOutcome {
+                digest: digest_s.clone(),
+                media_type: parsed.media_type.clone(),
+                subject: record.subject.clone(),
+                image_existed: image_rev.is_some(),
+                tag_change,
+            };
+            if ops.is_empty() {
+                return Ok(outcome);
+            }
+            if store_err(self.store.txn(compares, ops).await)?.succeeded {
+                tracing::info!(repository = repo_name, digest = %digest_s, tag = ?req.tag, "manifest stored");
+                return Ok(outcome);
+            }
+        }
+    }
+
+    /// The manifest lists in the repository that reference `digest`.
+    async fn referencing_index(&self, repository: &str, digest: &str) -> Result<Option<String>, RegistryError> {
+        Ok(self
+            .images(repository)
+            .await?
+            .into_iter()
+            .find(|i| i.children.iter().any(|c| c == digest))
+            .map(|i| i.digest))
+    }
+
+    /// Deletes an image and every tag pointing at it. Returns the tags removed.
+    pub(crate) async fn delete_image(&self, repository: &str, digest: &str) -> Result<Vec<String>, RegistryError> {
+        let key = keys::image(repository, digest);
+        loop {
+            let Some((rec, rev)) = self.image(repository, digest).await? else {
+                return Err(RegistryError::ImageNotFound {
+                    repository: repository.to_string(),
+                    reference: digest.to_string(),
+                });
+            };
+            if let Some(index) = self.referencing_index(repository, digest).await? {
+                return Err(RegistryError::ReferencedByIndex(index));
+            }
+            let mut compares = vec![Compare::ModRevision(key.clone(), rev)];
+            let mut ops = vec![Op::Delete(key.clone())];
+            let mut removed = vec![];
+            let prefix = keys::tags_of(repository);
+            for kv in store_err(self.store.range(&prefix, None, None).await)? {
+                let t: TagRecord = store_err(typed::decode(&kv))?;
+                if t.digest == digest {
+                    removed.push(kv.key[prefix.len()..].to_string());
+                    compares.push(Compare::ModRevision(kv.key.clone(), kv.mod_revision));
+                    ops.push(Op::Delete(kv.key));
+                }
+            }
+            if let Some(subject) = &rec.subject {
+                ops.push(Op::Delete(keys::referrer(repository, subject, digest)));
+            }
+            if store_err(self.store.txn(compares, ops).await)?.succeeded {
+                tracing::info!(repository, digest, "image deleted");
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Removes a tag. As in ECR, removing an image's last tag deletes the
+    /// image (unless a manifest list in the repository still needs it).
+    /// Returns the digest the tag pointed at.
+    pub(crate) async fn delete_tag(&self, repository: &str, tag: &str) -> Result<String, RegistryError> {
+        let tag_key = keys::tag(repository, tag);
+        loop {
+            let Some((t, tag_rev)) = store_err(typed::get::<TagRecord>(&*self.store, &tag_key).await)? else {
+                return Err(RegistryError::ImageNotFound {
+                    repository: repository.to_string(),
+                    reference: tag.to_string(),
+                });
+            };
+            let others = self
+                .tags(repository)
+                .await?
+                .into_iter()
+                .any(|(name, d)| d == t.digest && name != tag);
+            let mut compares = vec![Compare::ModRevision(tag_key.clone(), tag_rev)];
+            let mut ops = vec![Op::Delete(tag_key.clone())];
+            if !others
+                && let Some((rec, rev)) = self.image(repository, &t.digest).await?
+                && self.referencing_index(repository, &t.digest).await?.is_none()
+            {
+                let image_key = keys::image(repository, &t.digest);
+                compares.push(Compare::ModRevision(image_key.clone(), rev));
+                ops.push(Op::Delete(image_key));
+                if let Some(subject) = &rec.subject {
+                    ops.push(Op::Delete(keys::referrer(repository, subject, &t.digest)));
+                }
+            }
+            if store_err(self.store.txn(compares, ops).await)?.succeeded {
+                tracing::info!(repository, tag, digest = %t.digest, "tag deleted");
+                return Ok(t.digest);
+            }
+        }
+    }
+
+    /// Manifests whose `subject` is `digest`, optionally of one artifact type.
+    pub(crate) async fn referrers(
+        &self,
+        repository: &str,
+        subject: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ReferrerRecord>, RegistryError> {
+        let all: Vec<ReferrerRecord> =
+            store_err(typed::list(&*self.store, &keys::referrers_of(repository, subject)).await)?;
+        Ok(all
+            .into_iter()
+            .filter(|r| artifact_type.is_none_or(|a| r.artifact_type.as_deref() == Some(a)))
+            .collect())
+    }
+
+    /// Deletes a repository record and everything under it. Without
+    /// `force`, a repository with images is refused (returns Ok(None)).
+    pub(crate) async fn delete_repository(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Option<RepositoryRecord>, RegistryError> {
+        loop {
+            let (repo, rev) = self.repository_rev(name).await?;
+            let images = store_err(self.store.range(&keys::images_of(name), None, Some(1)).await)?;
+            if !images.is_empty() && !force {
+                return Ok(None);
+            }
+            let mut ops = vec![Op::Delete(keys::repository(name))];
+            for prefix in keys::all_of(name) {
+                for kv in store_err(self.store.range(&prefix, None, None).await)? {
+                    ops.push(Op::Delete(kv.key));
+                }
+            }
+            let res = store_err(
+                self.store
+                    .txn(vec![Compare::ModRevision(keys::repository(name), rev)], ops)
+                    .await,
+            )?;
+            if res.succeeded {
+                // A push that committed between the listing and the delete
+                // left keys behind: sweep them.
+                self.sweep_repository_keys(name).await?;
+                self.cancel_uploads_of(name).await?;
+                tracing::info!(repository = name, "repository deleted");
+                return Ok(Some(repo));
+            }
+        }
+    }
+
+    /// Removes per-repository keys left without a repository record.
+    pub(crate) async fn sweep_repository_keys(&self, name: &str) -> Result<(), RegistryError> {
+        let mut ops = vec![];
+        for prefix in keys::all_of(name) {
+            for kv in store_err(self.store.range(&prefix, None, None).await)? {
+                ops.push(Op::Delete(kv.key));
+            }
+        }
+        if !ops.is_empty() {
+            store_err(self.store.txn(vec![Compare::Absent(keys::repository(name))], ops).await)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! The store key layout of the registry. Every key is built here.
+//!
+//! Repository names contain `/`, so per-repository keys end the name with
+//! `#` (a character names cannot contain): the prefix of repository `a` never
+//! matches the keys of `a/b` or `ab`.
+
+pub const REPOSITORIES: &str = "ecr/repos/";
+
+pub fn repository(name: &str) -> String {
+    format!("{REPOSITORIES}{name}")
+}
+
+/// Image records (one per manifest digest): `ecr/images/REPO#DIGEST`.
+pub fn images_of(repo: &str) -> String {
+    format!("ecr/images/{repo}#")
+}
+
+pub fn image(repo: &str, digest: &str) -> String {
+    format!("ecr/images/{repo}#{digest}")
+}
+
+/// Tags: `ecr/tags/REPO#TAG` (key order is the tags' lexical order).
+pub fn tags_of(repo: &str) -> String {
+    format!("ecr/tags/{repo}#")
+}
+
+pub fn tag(repo: &str, tag: &str) -> String {
+    format!("ecr/tags/{repo}#{tag}")
+}
+
+/// Blobs a repository may use (uploaded to it or mounted into it):
+/// `ecr/layers/REPO#DIGEST`.
+pub fn layers_of(repo: &str) -> String {
+    format!("ecr/layers/{repo}#")
+}
+
+pub fn layer(repo: &str, digest: &str) -> String {
+    format!("ecr/layers/{repo}#{digest}")
+}
+
+/// Referrers index: `ecr/referrers/REPO#SUBJECT#DIGEST`.
+pub fn referrers_of_repo(repo: &str) -> String {
+    format!("ecr/referrers/{repo}#")
+}
+
+pub fn referrers_of(repo: &str, subject: &str) -> String {
+    format!("ecr/referrers/{repo}#{subject}#")
+}
+
+pub fn referrer(repo: &str, subject: &str, digest: &str) -> String {
+    format!("ecr/referrers/{repo}#{subject}#{digest}")
+}
+
+/// Upload sessions (`/v2/` uploads and ECR `InitiateLayerUpload`).
+pub const UPLOADS: &str = "ecr/uploads/";
+
+pub fn upload(id: &str) -> String {
+    format!("{UPLOADS}{id}")
+}
+
+pub const REGISTRY_POLICY: &str = "ecr/registry/policy";
+
+/// Every per-repository prefix (cleared when a repository is deleted).
+pub fn all_of(repo: &str) -> [String; 4] {
+    [images_of(repo), tags_of(repo), layers_of(repo), referrers_of_repo(repo)]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefixes_do_not_overlap() {
+        let a = super::images_of("a");
+        assert!(!super::image("a/b", "sha256:x").starts_with(&a));
+        assert!(!super::image("ab", "sha256:x").starts_with(&a));
+        assert!(super::image("a", "sha256:x").starts_with(&a));
+    }
+}

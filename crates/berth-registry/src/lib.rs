@@ -1,0 +1,165 @@
+//! Berth's container registry: a real OCI registry (the Distribution API
+//! under `/v2/`, see [`router`]) and the ECR API on the same data (the
+//! [`Registry`] is a `JsonService`, target `AmazonEC2ContainerRegistry_V20150921`).
+//!
+//! * Blobs are content-addressed in a [`BlobStore`] (filesystem by default,
+//!   `DATA_DIR/registry/blobs/sha256/ab/abcdef…`), deduplicated across
+//!   repositories; digests are always computed by Berth.
+//! * Metadata (repositories, images, tags, which blobs each repository may
+//!   use, upload sessions) is in the state store (`keys`).
+//! * Upload sessions survive a restart: their bytes are in
+//!   `DATA_DIR/registry/uploads/<uuid>`, their progress in the store.
+//! * The pure rules (names, tag mutability, manifests, sizes) are in
+//!   [`rules`], [`manifest`] and [`digest`].
+
+pub mod auth;
+pub mod blob;
+pub mod digest;
+mod ecr;
+pub mod error;
+mod images;
+pub mod keys;
+pub mod manifest;
+mod oci;
+pub mod records;
+pub mod rules;
+mod uploads;
+
+pub use auth::{RequestAuthenticator, SignedRequest};
+pub use blob::{BlobStore, FsBlobStore};
+pub use error::{OciError, RegistryError};
+pub use oci::router;
+
+use berth_core::arn::Scope;
+use berth_proto::Principal;
+use berth_store::Store;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
+
+/// How the registry is set up.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Berth's data dir; the registry keeps its files under `registry/`.
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    /// `host[:port]` clients use for the registry (repository URIs,
+    /// `proxyEndpoint`, download URLs).
+    pub registry_host: String,
+}
+
+/// The registry: shared by the `/v2/` router and the ECR API.
+pub struct Registry {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) scope: Scope,
+    pub(crate) registry_host: String,
+    pub(crate) uploads_dir: PathBuf,
+    pub(crate) tokens: auth::TokenKey,
+    pub(crate) sigv4: Option<Arc<dyn RequestAuthenticator>>,
+    pub(crate) sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<uploads::SessionState>>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot prepare {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] berth_store::StoreError),
+}
+
+impl Registry {
+    /// Opens the registry with the filesystem blob store in
+    /// `DATA_DIR/registry/blobs`.
+    pub async fn open(store: Arc<dyn Store>, cfg: RegistryConfig) -> Result<Self, OpenError> {
+        let root = cfg.data_dir.join("registry").join("blobs");
+        let blobs = FsBlobStore::open(&root).map_err(|source| OpenError::Io { path: root, source })?;
+        Self::with_blob_store(store, Arc::new(blobs), cfg).await
+    }
+
+    /// Opens the registry on any blob store.
+    pub async fn with_blob_store(
+        store: Arc<dyn Store>,
+        blobs: Arc<dyn BlobStore>,
+        cfg: RegistryConfig,
+    ) -> Result<Self, OpenError> {
+        let dir = cfg.data_dir.join("registry");
+        let uploads_dir = dir.join("uploads");
+        std::fs::create_dir_all(&uploads_dir).map_err(|source| OpenError::Io {
+            path: uploads_dir.clone(),
+            source,
+        })?;
+        let key_path = dir.join("token-key");
+        let tokens =
+            auth::TokenKey::load_or_create(&key_path).map_err(|source| OpenError::Io { path: key_path, source })?;
+        let reg = Self {
+            store,
+            blobs,
+            scope: Scope::new(&cfg.region, &cfg.account_id),
+            registry_host: cfg.registry_host,
+            uploads_dir,
+            tokens,
+            sigv4: None,
+            sessions: Mutex::new(HashMap::new()),
+        };
+        reg.remove_orphan_upload_files().await?;
+        Ok(reg)
+    }
+
+    /// Also accept SigV4-signed requests on `/v2/`.
+    pub fn with_sigv4(mut self, authenticator: Arc<dyn RequestAuthenticator>) -> Self {
+        self.sigv4 = Some(authenticator);
+        self
+    }
+
+    pub fn registry_host(&self) -> &str {
+        &self.registry_host
+    }
+
+    pub fn registry_id(&self) -> &str {
+        &self.scope.account
+    }
+
+    pub fn blob_store(&self) -> &dyn BlobStore {
+        &*self.blobs
+    }
+
+    pub fn repository_arn(&self, name: &str) -> String {
+        self.scope.arn("ecr", format!("repository/{name}"))
+    }
+
+    pub fn repository_uri(&self, name: &str) -> String {
+        format!("{}/{name}", self.registry_host)
+    }
+
+    /// Issues a registry password (what `ecr get-login-password` prints)
+    /// for `principal`; returns it with its expiry (epoch seconds).
+    pub fn issue_password(&self, principal: &Principal) -> (String, i64) {
+        let expires = now_secs() + auth::TOKEN_LIFETIME_SECS;
+        (self.tokens.issue(principal, expires), expires)
+    }
+
+    /// THE authorization hook of the registry, called for every `/v2/`
+    /// request and every ECR operation with the ECR action
+    /// (`ecr:BatchGetImage`, `ecr:PutImage`, …) and the resource ARN (a
+    /// repository ARN, or `*` for registry-wide actions).
+    ///
+    /// Currently it allows every authenticated principal: IAM policy
+    /// evaluation (identity policies, repository and registry policies)
+    /// plugs in here with the IAM issue.
+    pub fn authorize(&self, principal: &Principal, action: &str, resource_arn: &str) -> Result<(), String> {
+        tracing::trace!(principal = %principal.arn, action, resource_arn, "authorized");
+        Ok(())
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub(crate) fn now_epoch() -> f64 {
+    berth_core::time::now_epoch()
+}
