@@ -1,0 +1,245 @@
+//! The agent's client for the control plane: SigV4-signed awsJson calls
+//! (service `ecs`) and the desired-state stream (docs/agent-protocol.md).
+//! Plain HTTP over reqwest.
+
+use berth_proto::sigv4::{self, Credentials};
+use http::HeaderMap;
+use serde_json::Value;
+use std::time::Duration;
+
+const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const SERVICE: &str = "ecs";
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("cannot reach the Berth server at {endpoint}: {message}")]
+    Transport { endpoint: String, message: String },
+    #[error("{code}: {message} (HTTP {status})")]
+    Aws { status: u16, code: String, message: String },
+}
+
+impl ApiError {
+    /// A client error that retrying the same request cannot fix.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ApiError::Aws { status, code, .. } => {
+                *status == 400 && !matches!(code.as_str(), "ThrottlingException" | "RequestLimitExceeded")
+                    || *status == 404
+            }
+            ApiError::Transport { .. } => false,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Aws { code, .. } => Some(code),
+            ApiError::Transport { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    endpoint: reqwest::Url,
+    host_header: String,
+    creds: Credentials,
+    region: String,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+impl ApiClient {
+    pub fn new(endpoint: &str, creds: Credentials, region: &str) -> Result<Self, String> {
+        let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
+            .map_err(|e| format!("--server '{endpoint}' is not a URL: {e}"))?;
+        if endpoint.scheme() != "http" {
+            return Err(format!(
+                "--server '{endpoint}': only http:// endpoints are supported by the agent"
+            ));
+        }
+        let host = endpoint
+            .host_str()
+            .ok_or_else(|| format!("--server '{endpoint}' has no host"))?;
+        let host_header = match endpoint.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            endpoint,
+            host_header,
+            creds,
+            region: region.to_string(),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        self.endpoint.as_str()
+    }
+
+    fn transport(&self, e: impl std::fmt::Display) -> ApiError {
+        ApiError::Transport {
+            endpoint: self.endpoint.to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    fn signed_headers(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        mut headers: HeaderMap,
+        body: &[u8],
+    ) -> Result<HeaderMap, ApiError> {
+        headers.insert(
+            http::header::HOST,
+            self.host_header.parse().map_err(|e| self.transport(e))?,
+        );
+        let now = time::OffsetDateTime::now_utc();
+        for (k, v) in sigv4::sign(
+            method,
+            path,
+            query,
+            &headers,
+            body,
+            &self.creds,
+            &self.region,
+            SERVICE,
+            now,
+        ) {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| self.transport(e))?;
+            headers.insert(name, v.parse().map_err(|e| self.transport(e))?);
+        }
+        Ok(headers)
+    }
+
+    /// Calls an ECS operation; the answer's JSON or the AWS error.
+    pub async fn call(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        let body = serde_json::to_vec(input).unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(
+            "x-amz-target",
+            format!("{TARGET_PREFIX}.{operation}")
+                .parse()
+                .map_err(|e| self.transport(e))?,
+        );
+        let headers = self.signed_headers("POST", "/", "", headers, &body)?;
+        let resp = self
+            .http
+            .post(self.endpoint.join("/").map_err(|e| self.transport(e))?)
+            .headers(headers)
+            .body(body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| self.transport(e))?;
+        if (200..300).contains(&status) {
+            if text.trim().is_empty() {
+                return Ok(Value::Object(Default::default()));
+            }
+            return serde_json::from_str(&text).map_err(|e| ApiError::Aws {
+                status,
+                code: "SerializationException".into(),
+                message: format!("the answer to {operation} is not JSON: {e}"),
+            });
+        }
+        Err(parse_error(status, &text))
+    }
+
+    /// Opens the desired-state stream. The caller reads it with
+    /// [`reqwest::Response::chunk`].
+    pub async fn open_session(&self, cluster: &str, instance_arn: &str) -> Result<reqwest::Response, ApiError> {
+        let path = "/agent/v1/session";
+        let query = format!(
+            "cluster={}&containerInstance={}",
+            sigv4::uri_encode(cluster.as_bytes(), true),
+            sigv4::uri_encode(instance_arn.as_bytes(), true)
+        );
+        let headers = self.signed_headers("GET", path, &query, HeaderMap::new(), b"")?;
+        let mut url = self.endpoint.join(path).map_err(|e| self.transport(e))?;
+        url.set_query(Some(&query));
+        let resp = self
+            .http
+            .get(url)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        if status == 200 {
+            return Ok(resp);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        Err(parse_error(status, &text))
+    }
+}
+
+/// An AWS error body (`{"__type": "...#Code", "message": "..."}`), or the
+/// raw text when it is not one.
+fn parse_error(status: u16, text: &str) -> ApiError {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let code = v
+        .get("__type")
+        .and_then(Value::as_str)
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+        .unwrap_or_else(|| format!("HTTP{status}"));
+    let message = v
+        .get("message")
+        .or_else(|| v.get("Message"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    ApiError::Aws { status, code, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_errors_are_parsed_and_classified() {
+        let e = parse_error(
+            400,
+            r#"{"__type":"com.amazonaws.ecs#ClusterNotFoundException","message":"Cluster not found."}"#,
+        );
+        assert_eq!(e.code(), Some("ClusterNotFoundException"));
+        assert!(e.is_permanent());
+        assert!(e.to_string().contains("Cluster not found."));
+        let e = parse_error(400, r#"{"__type":"ThrottlingException","message":"slow down"}"#);
+        assert!(!e.is_permanent());
+        let e = parse_error(503, "upstream gone");
+        assert_eq!(e.code(), Some("HTTP503"));
+        assert!(!e.is_permanent());
+        assert!(e.to_string().contains("upstream gone"));
+        let e = parse_error(403, r#"{"__type":"UnrecognizedClientException","message":"bad key"}"#);
+        assert!(
+            !e.is_permanent(),
+            "credentials may be fixed on the server side: keep trying"
+        );
+    }
+
+    #[test]
+    fn endpoints_must_be_plain_http_urls() {
+        let c = ApiClient::new("http://127.0.0.1:4600/", Credentials::new("a", "b"), "us-east-1").unwrap();
+        assert_eq!(c.host_header, "127.0.0.1:4600");
+        assert!(ApiClient::new("https://x", Credentials::new("a", "b"), "us-east-1").is_err());
+        assert!(ApiClient::new("not a url", Credentials::new("a", "b"), "us-east-1").is_err());
+    }
+}

@@ -1,0 +1,822 @@
+//! The task engine: one tokio task per task on the host, driving it through
+//! the ECS lifecycle on Docker (pull, create, start in dependency order,
+//! watch, stop) and emitting the state changes to report. It adopts the
+//! containers it finds by label, so it never starts a task twice.
+//!
+//! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this file
+//! observes, acts and reports.
+
+use crate::lifecycle::{self, ContainerView, Dependency, Health, RunState, StopCause};
+use crate::model::{
+    ContainerDefinition, ContainerStateChange, NetworkBinding, Report, SingleContainerStateChange, Task,
+    TaskStateChange,
+};
+use crate::runtime::Runtime;
+use crate::spec::{self, Placement};
+use berth_core::time::now_epoch;
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// What every engine of an agent shares.
+pub struct EngineContext {
+    pub runtime: Runtime,
+    /// The cluster as the agent is configured (reports and labels use it).
+    pub cluster: String,
+    pub instance_arn: String,
+    /// More labels for every container and task volume.
+    pub extra_labels: BTreeMap<String, String>,
+    /// Where the engine's state changes go (the reporter, or a test).
+    pub reports: mpsc::UnboundedSender<Report>,
+    /// How often the engine re-inspects its containers when no Docker event
+    /// arrives (a safety net; events wake it up immediately).
+    pub recheck_interval: Duration,
+}
+
+/// The agent's handle on a running engine.
+pub struct EngineHandle {
+    desired: watch::Sender<Task>,
+    finished_at: Arc<AtomicU64>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// Hands the engine the task's newest desired state.
+    pub fn update(&self, task: Task) {
+        self.desired.send_if_modified(|cur| {
+            if *cur != task {
+                *cur = task;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Epoch seconds at which the task was reported STOPPED, once it was.
+    pub fn finished_at(&self) -> Option<f64> {
+        match self.finished_at.load(Ordering::Acquire) {
+            0 => None,
+            bits => Some(f64::from_bits(bits)),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+
+    /// Waits for the engine to end (the task STOPPED and reported).
+    pub async fn wait(self) {
+        let _ = self.join.await;
+    }
+
+    pub fn abort(&self) {
+        self.join.abort();
+    }
+}
+
+/// Starts the engine of one task.
+pub fn spawn(ctx: Arc<EngineContext>, task: Task) -> EngineHandle {
+    let (tx, rx) = watch::channel(task.clone());
+    let finished_at = Arc::new(AtomicU64::new(0));
+    let done = finished_at.clone();
+    let join = tokio::spawn(async move {
+        let arn = task.task_arn.clone();
+        let mut engine = Engine::new(ctx, task, rx);
+        engine.run().await;
+        done.store(now_epoch().to_bits(), Ordering::Release);
+        tracing::info!(task = %arn, "task engine finished");
+    });
+    EngineHandle {
+        desired: tx,
+        finished_at,
+        join,
+    }
+}
+
+/// One container of the task as the engine tracks it.
+struct Slot {
+    def: ContainerDefinition,
+    docker_name: String,
+    deps: Vec<Dependency>,
+    id: Option<String>,
+    state: RunState,
+    health: Health,
+    bindings: Vec<NetworkBinding>,
+    reason: Option<String>,
+    waiting_since: Option<Instant>,
+}
+
+/// What the control plane last heard about a container.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Reported {
+    status: String,
+    exit_code: Option<i64>,
+    runtime_id: Option<String>,
+    bindings: Vec<NetworkBinding>,
+    reason: Option<String>,
+    health: Option<String>,
+}
+
+struct Engine {
+    ctx: Arc<EngineContext>,
+    task: Task,
+    rx: watch::Receiver<Task>,
+    slots: Vec<Slot>,
+    /// Why the task cannot run as defined (validation), if it cannot.
+    invalid: Option<String>,
+    create_order: Vec<usize>,
+    reported_status: String,
+    reported_health: Option<String>,
+    reported: HashMap<String, Reported>,
+    pull_started_at: Option<f64>,
+    pull_stopped_at: Option<f64>,
+    pull_times_reported: bool,
+    ever_running: bool,
+    stop_cause: Option<StopCause>,
+    execution_stopped_at: Option<f64>,
+    /// This engine has sent the task's STOPPED (the server may know the task
+    /// STOPPED already; it still waits for the agent's word to drop it).
+    stopped_sent: bool,
+}
+
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl Engine {
+    fn new(ctx: Arc<EngineContext>, task: Task, rx: watch::Receiver<Task>) -> Self {
+        let mut invalid = spec::validate(&task).err();
+        let defs = &task.task_definition.container_definitions;
+        let mut slots = Vec::new();
+        for def in defs {
+            let deps = match lifecycle::dependencies(def) {
+                Ok(d) => d,
+                Err(e) => {
+                    invalid.get_or_insert(e);
+                    Vec::new()
+                }
+            };
+            slots.push(Slot {
+                def: def.clone(),
+                docker_name: spec::docker_name(&task, &def.name),
+                deps,
+                id: None,
+                state: RunState::Waiting,
+                health: Health::Unknown,
+                bindings: Vec::new(),
+                reason: None,
+                waiting_since: None,
+            });
+        }
+        let create_order = match lifecycle::create_order(defs) {
+            Ok(o) => o,
+            Err(e) => {
+                invalid.get_or_insert(e);
+                (0..defs.len()).collect()
+            }
+        };
+        // What the control plane knows already: report only what differs.
+        let mut reported = HashMap::new();
+        for s in &slots {
+            if let Some(c) = task.server_container(&s.def.name) {
+                reported.insert(
+                    s.def.name.clone(),
+                    Reported {
+                        status: c.last_status.clone().unwrap_or_else(|| "PENDING".into()),
+                        exit_code: c.exit_code,
+                        runtime_id: c.runtime_id.clone(),
+                        bindings: {
+                            let mut b = c.network_bindings.clone();
+                            b.sort();
+                            b
+                        },
+                        reason: c.reason.clone(),
+                        health: if s.def.health_check.is_some() {
+                            c.health_status.clone()
+                        } else {
+                            None
+                        },
+                    },
+                );
+            }
+        }
+        let reported_status = if task.last_status.is_empty() {
+            "PROVISIONING".to_string()
+        } else {
+            task.last_status.clone()
+        };
+        let ever_running = lifecycle::status_rank(&reported_status) >= lifecycle::status_rank("RUNNING");
+        Self {
+            ctx,
+            task,
+            rx,
+            slots,
+            invalid,
+            create_order,
+            reported_status,
+            reported_health: None,
+            reported,
+            pull_started_at: None,
+            pull_stopped_at: None,
+            pull_times_reported: false,
+            ever_running,
+            stop_cause: None,
+            execution_stopped_at: None,
+            stopped_sent: false,
+        }
+    }
+
+    fn placement(&self) -> Placement<'_> {
+        Placement {
+            cluster: &self.ctx.cluster,
+            instance_arn: &self.ctx.instance_arn,
+            extra_labels: &self.ctx.extra_labels,
+        }
+    }
+
+    fn arn(&self) -> &str {
+        &self.task.task_arn
+    }
+
+    /// Takes the newest desired state; true when the task must now stop.
+    fn refresh_desired(&mut self) -> bool {
+        let desired = self.rx.borrow_and_update().desired_status.clone();
+        self.task.desired_status = desired;
+        if self.task.wants_stop() && self.stop_cause.is_none() {
+            tracing::info!(task = %self.arn(), "the control plane asked the task to stop");
+            self.stop_cause = Some(StopCause {
+                stop_code: None,
+                reason: None,
+            });
+        }
+        self.stop_cause.is_some()
+    }
+
+    async fn run(&mut self) {
+        self.adopt().await;
+        if let Some(why) = self.invalid.clone() {
+            tracing::warn!(task = %self.arn(), reason = %why, "the task cannot run on this agent");
+            self.fail_unstarted(&format!("CannotCreateContainerError: {why}"));
+        }
+        self.refresh_desired();
+        if self.stop_cause.is_none() {
+            self.report();
+            self.prepare().await;
+        }
+        let mut events = Some(
+            self.ctx
+                .runtime
+                .container_events(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                .boxed(),
+        );
+        loop {
+            self.observe().await;
+            self.refresh_desired();
+            if self.stop_cause.is_none() {
+                let progressed = self.step().await;
+                if progressed && self.stop_cause.is_none() {
+                    self.report();
+                    continue;
+                }
+            }
+            if self.stop_cause.is_some() {
+                self.stop_all().await;
+                self.observe().await;
+                if self.slots.iter().all(|s| s.state.is_terminal()) {
+                    self.report();
+                    return;
+                }
+            }
+            self.report();
+            // Wait for Docker to tell about a change, for a new desired
+            // state, or for the periodic re-check.
+            let tick = if events.is_some() {
+                self.ctx.recheck_interval
+            } else {
+                Duration::from_secs(1)
+            };
+            tokio::select! {
+                changed = self.rx.changed() => {
+                    if changed.is_err() {
+                        // The agent dropped the handle: it is shutting down.
+                        // Containers keep running; a restarted agent adopts them.
+                        return;
+                    }
+                }
+                ev = async {
+                    match events.as_mut() {
+                        Some(s) => s.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if ev.is_none() {
+                        events = None;
+                    }
+                }
+                _ = tokio::time::sleep(tick) => {
+                    if events.is_none() {
+                        events = Some(self.ctx.runtime
+                            .container_events(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                            .boxed());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finds the task's containers already on the host (an earlier run of the
+    /// agent created them) and takes them over.
+    async fn adopt(&mut self) {
+        let found = loop {
+            match self
+                .ctx
+                .runtime
+                .list(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                .await
+            {
+                Ok(f) => break f,
+                Err(e) => {
+                    tracing::warn!(task = %self.task.task_arn, error = %e, "cannot list containers; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        };
+        for c in found {
+            let name = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(spec::LABEL_CONTAINER_NAME))
+                .cloned()
+                .unwrap_or_default();
+            if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name == name)
+                && slot.id.is_none()
+            {
+                slot.id = c.id.clone();
+                tracing::info!(task = %self.task.task_arn, container = %name, "adopted an existing container");
+            }
+        }
+        // A container the control plane saw running (or stopped) that is
+        // gone from the host is never created again.
+        let task = self.task.clone();
+        for slot in self.slots.iter_mut().filter(|s| s.id.is_none()) {
+            let Some(server) = task.server_container(&slot.def.name) else {
+                continue;
+            };
+            match server.last_status.as_deref() {
+                Some("RUNNING") => {
+                    slot.state = RunState::Exited { exit_code: None };
+                    slot.reason = Some("The container was removed from the host while the agent was away".into());
+                }
+                Some("STOPPED") => {
+                    slot.state = if server.runtime_id.is_some() {
+                        RunState::Exited {
+                            exit_code: server.exit_code,
+                        }
+                    } else {
+                        RunState::NotRun {
+                            reason: server.reason.clone().unwrap_or_default(),
+                        }
+                    };
+                    slot.reason = server.reason.clone();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Marks every container that has not started as never to run.
+    fn fail_unstarted(&mut self, reason: &str) {
+        for s in self
+            .slots
+            .iter_mut()
+            .filter(|s| s.state == RunState::Waiting && s.id.is_none())
+        {
+            s.state = RunState::NotRun {
+                reason: reason.to_string(),
+            };
+            s.reason = Some(reason.to_string());
+        }
+    }
+
+    fn needs_creating(&self, i: usize) -> bool {
+        let s = &self.slots[i];
+        s.id.is_none() && s.state == RunState::Waiting
+    }
+
+    /// Pulls the images, creates the volumes and the containers that do not
+    /// exist yet.
+    async fn prepare(&mut self) {
+        // Pull.
+        let mut images: Vec<String> = Vec::new();
+        for i in 0..self.slots.len() {
+            if self.needs_creating(i) && !images.contains(&self.slots[i].def.image) {
+                images.push(self.slots[i].def.image.clone());
+            }
+        }
+        if !images.is_empty() {
+            self.pull_started_at = Some(now_epoch());
+        }
+        for image in images {
+            if self.refresh_desired() {
+                return;
+            }
+            tracing::info!(task = %self.arn(), %image, "pulling");
+            if let Err(msg) = self.ctx.runtime.pull(&image).await {
+                let reason = format!("CannotPullContainerError: {msg}");
+                tracing::warn!(task = %self.arn(), %image, %reason, "pull failed");
+                for s in self
+                    .slots
+                    .iter_mut()
+                    .filter(|s| s.def.image == image && s.id.is_none() && s.state == RunState::Waiting)
+                {
+                    s.state = RunState::NotRun { reason: reason.clone() };
+                    s.reason = Some(reason.clone());
+                }
+            }
+        }
+        if self.pull_started_at.is_some() {
+            self.pull_stopped_at = Some(now_epoch());
+        }
+        if self.refresh_desired() {
+            return;
+        }
+
+        // Volumes.
+        let volumes = spec::volume_plan(&self.task, &self.placement());
+        for (name, plan) in &volumes {
+            let users: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| {
+                    self.needs_creating(i)
+                        && self.slots[i]
+                            .def
+                            .mount_points
+                            .iter()
+                            .flatten()
+                            .any(|m| m.source_volume.as_deref() == Some(name))
+                })
+                .collect();
+            if users.is_empty() {
+                continue;
+            }
+            if let Err(msg) = self.ctx.runtime.ensure_volume(plan).await {
+                let reason = format!("CannotCreateContainerError: volume '{name}': {msg}");
+                for i in users {
+                    self.slots[i].state = RunState::NotRun { reason: reason.clone() };
+                    self.slots[i].reason = Some(reason.clone());
+                }
+            }
+        }
+
+        // Containers, in create order (links and volumesFrom first).
+        for i in self.create_order.clone() {
+            if !self.needs_creating(i) {
+                continue;
+            }
+            if self.refresh_desired() {
+                return;
+            }
+            let body = match spec::container_spec(&self.task, &self.slots[i].def, &self.placement(), &volumes) {
+                Ok(b) => b,
+                Err(e) => {
+                    let reason = format!("CannotCreateContainerError: {e}");
+                    self.slots[i].state = RunState::NotRun { reason: reason.clone() };
+                    self.slots[i].reason = Some(reason);
+                    continue;
+                }
+            };
+            let name = self.slots[i].docker_name.clone();
+            match self.ctx.runtime.create(&name, body).await {
+                Ok(id) => {
+                    tracing::info!(task = %self.arn(), container = %self.slots[i].def.name, %id, "created");
+                    self.slots[i].id = Some(id);
+                }
+                Err(msg) => {
+                    let reason = format!("CannotCreateContainerError: {msg}");
+                    tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name, %reason, "create failed");
+                    self.slots[i].state = RunState::NotRun { reason: reason.clone() };
+                    self.slots[i].reason = Some(reason);
+                }
+            }
+        }
+    }
+
+    /// Reads the containers' state from Docker.
+    async fn observe(&mut self) {
+        let mode = self.task.task_definition.network_mode().to_string();
+        for slot in self.slots.iter_mut() {
+            if matches!(slot.state, RunState::NotRun { .. } | RunState::Exited { .. }) {
+                continue;
+            }
+            let Some(id) = slot.id.clone() else { continue };
+            match self.ctx.runtime.inspect(&id).await {
+                Ok(Some(info)) => apply_inspect(slot, &info, &mode),
+                Ok(None) => {
+                    if slot.state == RunState::Running {
+                        slot.state = RunState::Exited { exit_code: None };
+                        slot.reason = Some("The container was removed from the host".into());
+                    } else {
+                        let reason = "CannotStartContainerError: the container was removed before it started";
+                        slot.state = RunState::NotRun { reason: reason.into() };
+                        slot.reason = Some(reason.into());
+                    }
+                }
+                Err(e) => tracing::warn!(container = %slot.docker_name, error = %e, "cannot inspect"),
+            }
+        }
+    }
+
+    fn views(&self) -> Vec<ContainerView> {
+        self.slots
+            .iter()
+            .map(|s| ContainerView {
+                name: s.def.name.clone(),
+                essential: s.def.is_essential(),
+                depends_on: s.deps.clone(),
+                has_health_check: s.def.health_check.is_some(),
+                state: s.state.clone(),
+                health: s.health,
+                dependency_timed_out: match (s.def.start_timeout, s.waiting_since) {
+                    (Some(t), Some(since)) if t > 0 => since.elapsed() >= Duration::from_secs(t as u64),
+                    _ => false,
+                },
+            })
+            .collect()
+    }
+
+    /// One round of decisions: give up on impossible containers, start the
+    /// ready ones, or decide the task stops. True when something changed.
+    async fn step(&mut self) -> bool {
+        for s in self.slots.iter_mut() {
+            if s.state == RunState::Waiting && s.waiting_since.is_none() {
+                s.waiting_since = Some(Instant::now());
+            }
+        }
+        let decision = lifecycle::decide(&self.views(), false, self.ever_running);
+        let mut progressed = false;
+        for (name, reason) in decision.give_up {
+            if let Some(s) = self.slots.iter_mut().find(|s| s.def.name == name) {
+                tracing::info!(task = %self.task.task_arn, container = %name, %reason, "container will not start");
+                s.state = RunState::NotRun { reason: reason.clone() };
+                s.reason = Some(reason);
+                progressed = true;
+            }
+        }
+        if let Some(cause) = decision.stop {
+            tracing::info!(task = %self.task.task_arn, reason = ?cause.reason, "the task stops");
+            if cause.stop_code == Some(lifecycle::ESSENTIAL_CONTAINER_EXITED) {
+                self.execution_stopped_at = Some(now_epoch());
+            }
+            self.stop_cause = Some(cause);
+            return true;
+        }
+        for name in decision.start {
+            let Some(i) = self.slots.iter().position(|s| s.def.name == name) else {
+                continue;
+            };
+            let Some(id) = self.slots[i].id.clone() else { continue };
+            match self.ctx.runtime.start(&id).await {
+                Ok(()) => {
+                    tracing::info!(task = %self.task.task_arn, container = %name, "started");
+                    self.slots[i].state = RunState::Running;
+                }
+                Err(msg) => {
+                    let reason = format!("CannotStartContainerError: {msg}");
+                    tracing::warn!(task = %self.task.task_arn, container = %name, %reason, "start failed");
+                    self.slots[i].state = RunState::NotRun { reason: reason.clone() };
+                    self.slots[i].reason = Some(reason);
+                }
+            }
+            progressed = true;
+        }
+        if progressed {
+            // Fresh facts (ports, exits) before reporting.
+            self.observe().await;
+        }
+        progressed
+    }
+
+    /// Stops the running containers, dependents first, each with its
+    /// stopTimeout (SIGTERM, then SIGKILL).
+    async fn stop_all(&mut self) {
+        for s in self.slots.iter_mut().filter(|s| s.state == RunState::Waiting) {
+            s.state = RunState::NotRun { reason: String::new() };
+        }
+        for level in lifecycle::stop_levels(&self.views()) {
+            let mut stops = Vec::new();
+            for name in level {
+                let Some(s) = self.slots.iter().find(|s| s.def.name == name) else {
+                    continue;
+                };
+                if s.state != RunState::Running {
+                    continue;
+                }
+                let Some(id) = s.id.clone() else { continue };
+                let timeout = spec::stop_timeout_secs(&s.def);
+                let runtime = self.ctx.runtime.clone();
+                let arn = self.task.task_arn.clone();
+                stops.push(async move {
+                    tracing::info!(task = %arn, container = %name, timeout, "stopping");
+                    if let Err(e) = runtime.stop(&id, timeout).await {
+                        tracing::warn!(task = %arn, container = %name, error = %e, "stop failed");
+                    }
+                });
+            }
+            futures::future::join_all(stops).await;
+        }
+    }
+
+    /// Sends what changed since the last report.
+    fn report(&mut self) {
+        let views = self.views();
+        let mut status = lifecycle::task_status(&views).to_string();
+        if lifecycle::status_rank(&status) < lifecycle::status_rank(&self.reported_status) {
+            status = self.reported_status.clone();
+        }
+        if status == "RUNNING" {
+            self.ever_running = true;
+        }
+        let health = task_health_string(&views);
+
+        let mut changed: Vec<ContainerStateChange> = Vec::new();
+        for s in &self.slots {
+            let now = Reported {
+                status: s.state.ecs_status().to_string(),
+                exit_code: match s.state {
+                    RunState::Exited { exit_code } => exit_code,
+                    _ => None,
+                },
+                runtime_id: s.id.clone(),
+                bindings: s.bindings.clone(),
+                reason: s.reason.clone().filter(|r| !r.is_empty()),
+                health: s.def.health_check.as_ref().map(|_| s.health.as_str().to_string()),
+            };
+            let before = self.reported.get(&s.def.name).cloned().unwrap_or_default();
+            if differs(&before, &now) {
+                changed.push(ContainerStateChange {
+                    container_name: s.def.name.clone(),
+                    runtime_id: now.runtime_id.clone(),
+                    exit_code: now.exit_code,
+                    network_bindings: now.bindings.clone(),
+                    reason: now.reason.clone(),
+                    status: now.status.clone(),
+                    health_status: now.health.clone(),
+                });
+                self.reported.insert(s.def.name.clone(), now);
+            }
+        }
+
+        let status_changed = status != self.reported_status || (status == "STOPPED" && !self.stopped_sent);
+        let health_changed = health.is_some() && health != self.reported_health;
+        if status_changed || health_changed {
+            let stopped = status == "STOPPED";
+            self.stopped_sent |= stopped;
+            if stopped && self.execution_stopped_at.is_none() {
+                self.execution_stopped_at = Some(now_epoch());
+            }
+            let (pull_started_at, pull_stopped_at) = if !self.pull_times_reported && self.pull_stopped_at.is_some() {
+                self.pull_times_reported = true;
+                (self.pull_started_at, self.pull_stopped_at)
+            } else {
+                (None, None)
+            };
+            let cause = self.stop_cause.as_ref().filter(|_| stopped);
+            let change = TaskStateChange {
+                cluster: self.ctx.cluster.clone(),
+                task: self.task.task_arn.clone(),
+                status: status.clone(),
+                reason: cause.and_then(|c| c.reason.clone()),
+                stop_code: cause.and_then(|c| c.stop_code.map(str::to_string)),
+                health_status: health.clone(),
+                containers: changed,
+                pull_started_at,
+                pull_stopped_at,
+                execution_stopped_at: if stopped { self.execution_stopped_at } else { None },
+            };
+            tracing::info!(task = %self.task.task_arn, %status, "task state change");
+            let _ = self.ctx.reports.send(Report::SubmitTaskStateChange(change));
+            self.reported_status = status;
+            self.reported_health = health;
+        } else {
+            for c in changed {
+                tracing::info!(task = %self.task.task_arn, container = %c.container_name, status = %c.status, "container state change");
+                let _ = self
+                    .ctx
+                    .reports
+                    .send(Report::SubmitContainerStateChange(SingleContainerStateChange {
+                        cluster: self.ctx.cluster.clone(),
+                        task: self.task.task_arn.clone(),
+                        container_name: c.container_name,
+                        runtime_id: c.runtime_id,
+                        status: c.status,
+                        exit_code: c.exit_code,
+                        reason: c.reason,
+                        network_bindings: c.network_bindings,
+                        health_status: c.health_status,
+                    }));
+            }
+        }
+    }
+}
+
+fn task_health_string(views: &[ContainerView]) -> Option<String> {
+    if views.iter().any(|v| v.has_health_check) {
+        Some(lifecycle::task_health(views).as_str().to_string())
+    } else {
+        None
+    }
+}
+
+/// Whether `now` tells the control plane something `before` did not: a
+/// field the engine does not know (None / empty) is not a change.
+fn differs(before: &Reported, now: &Reported) -> bool {
+    before.status != now.status
+        || (now.exit_code.is_some() && now.exit_code != before.exit_code)
+        || (now.runtime_id.is_some() && now.runtime_id != before.runtime_id)
+        || (!now.bindings.is_empty() && now.bindings != before.bindings)
+        || (now.reason.is_some() && now.reason != before.reason)
+        || (now.health.is_some() && now.health != before.health)
+}
+
+/// Folds `docker inspect` into the slot.
+fn apply_inspect(slot: &mut Slot, info: &ContainerInspectResponse, mode: &str) {
+    let Some(state) = info.state.as_ref() else { return };
+    let started = state
+        .started_at
+        .as_deref()
+        .is_some_and(|t| !t.is_empty() && t != ZERO_TIME);
+    match state.status {
+        Some(ContainerStateStatusEnum::RUNNING)
+        | Some(ContainerStateStatusEnum::PAUSED)
+        | Some(ContainerStateStatusEnum::RESTARTING) => {
+            slot.state = RunState::Running;
+            slot.health = spec::health(state.health.as_ref().and_then(|h| h.status.as_ref()));
+            let ports = info.network_settings.as_ref().and_then(|n| n.ports.as_ref());
+            let b = spec::network_bindings(mode, &slot.def, ports);
+            if !b.is_empty() {
+                slot.bindings = b;
+            }
+        }
+        Some(ContainerStateStatusEnum::EXITED)
+        | Some(ContainerStateStatusEnum::DEAD)
+        | Some(ContainerStateStatusEnum::REMOVING) => {
+            if started {
+                slot.state = RunState::Exited {
+                    exit_code: state.exit_code,
+                };
+                if state.oom_killed == Some(true) {
+                    slot.reason = Some("OutOfMemoryError: Container killed due to memory usage".into());
+                }
+            } else {
+                let reason = format!(
+                    "CannotStartContainerError: {}",
+                    state
+                        .error
+                        .clone()
+                        .filter(|e| !e.is_empty())
+                        .unwrap_or_else(|| "never started".into())
+                );
+                slot.state = RunState::NotRun { reason: reason.clone() };
+                slot.reason = Some(reason);
+            }
+        }
+        // created (or unknown): not started yet.
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_not_changes() {
+        let before = Reported {
+            status: "RUNNING".into(),
+            exit_code: None,
+            runtime_id: Some("abc".into()),
+            bindings: vec![],
+            reason: Some("x".into()),
+            health: None,
+        };
+        let mut now = before.clone();
+        now.reason = None;
+        now.runtime_id = None;
+        assert!(!differs(&before, &now));
+        now.status = "STOPPED".into();
+        assert!(differs(&before, &now));
+        let mut now = before.clone();
+        now.health = Some("HEALTHY".into());
+        assert!(differs(&before, &now));
+        let mut now = before.clone();
+        now.bindings = vec![NetworkBinding {
+            bind_ip: "0.0.0.0".into(),
+            container_port: 80,
+            host_port: 32768,
+            protocol: "tcp".into(),
+        }];
+        assert!(differs(&before, &now));
+    }
+}

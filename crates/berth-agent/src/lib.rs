@@ -1,0 +1,22 @@
+//! The Berth container agent (design.md "Control plane ↔ agent",
+//! docs/agent-protocol.md): registers a host with the control plane, holds
+//! the desired-state session, runs tasks on Docker and reports their state
+//! with the ECS state-change operations.
+//!
+//! Pure decisions: [`lifecycle`] (the task state machine), [`spec`] (Docker
+//! create options from a container definition), [`host`] (registration).
+//! IO shells: [`runtime`] (bollard), [`engine`] (one per task), [`client`]
+//! (SigV4-signed HTTP), [`agent`] (session, reporter, janitor).
+
+pub mod agent;
+pub mod client;
+pub mod engine;
+pub mod host;
+pub mod lifecycle;
+pub mod model;
+pub mod outbox;
+pub mod runtime;
+pub mod spec;
+pub mod state;
+
+pub use agent::{AgentConfig, AgentError, run};

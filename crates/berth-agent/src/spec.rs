@@ -1,0 +1,1071 @@
+//! Pure mapping from an ECS container definition (with the task's overrides
+//! and volumes) to Docker's create-container body, and from what Docker
+//! reports back to ECS shapes (`networkBindings`, health). No IO.
+//!
+//! Network modes: `bridge` (ECS's Linux default), `host` and `none` map to
+//! the Docker modes of the same name. `awsvpc` gives a task its own ENI on
+//! AWS; the Berth agent has no ENIs (it does not advertise
+//! `ecs.capability.task-eni`), so an `awsvpc` task runs in Docker's bridge
+//! network with every port mapping published on the same host port
+//! (`hostPort` = `containerPort`, which awsvpc requires anyway). Its
+//! containers do not share one network namespace as they do on AWS.
+
+use crate::lifecycle::Health;
+use crate::model::{ContainerDefinition, NetworkBinding, Task};
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, PortBinding,
+    PortMap, ResourcesUlimits,
+};
+use std::collections::{BTreeMap, HashMap};
+
+pub const LABEL_CLUSTER: &str = "com.amazonaws.ecs.cluster";
+pub const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
+pub const LABEL_CONTAINER_NAME: &str = "com.amazonaws.ecs.container-name";
+pub const LABEL_FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
+pub const LABEL_VERSION: &str = "com.amazonaws.ecs.task-definition-version";
+pub const LABEL_INSTANCE: &str = "berth.instance";
+
+/// ECS's health check defaults (seconds).
+const HEALTH_INTERVAL: i64 = 30;
+const HEALTH_TIMEOUT: i64 = 5;
+const HEALTH_RETRIES: i64 = 3;
+/// ECS gives a container without `cpu` 2 CPU shares (the Linux minimum).
+const MIN_CPU_SHARES: i64 = 2;
+const MIB: i64 = 1024 * 1024;
+const NANOS: i64 = 1_000_000_000;
+
+/// Log drivers Docker has built in; ECS passes them through.
+pub const DOCKER_LOG_DRIVERS: &[&str] = &["json-file", "none", "syslog", "journald", "gelf", "fluentd", "local"];
+
+/// Who runs the task: labels every container carries.
+#[derive(Debug, Clone)]
+pub struct Placement<'a> {
+    /// The cluster as the agent was configured (name or ARN).
+    pub cluster: &'a str,
+    pub instance_arn: &'a str,
+    /// More labels for every container (tests add `berth.test=1`).
+    pub extra_labels: &'a BTreeMap<String, String>,
+}
+
+/// Where a task volume comes from on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumePlan {
+    /// `host.sourcePath`: a bind mount.
+    Bind { host_path: String },
+    /// A Docker volume: task-scoped ones (and `host` volumes without a
+    /// source path) are created for the task and removed with it; shared ones
+    /// are created when `autoprovision` is set and kept.
+    Docker {
+        name: String,
+        task_scoped: bool,
+        autoprovision: bool,
+        driver: Option<String>,
+        driver_opts: BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+    },
+}
+
+/// The Docker name of a task's container: `ecs-<family>-<revision>-<container>-<task id>`.
+/// Deterministic, so creating a container twice fails instead of running two.
+pub fn docker_name(task: &Task, container: &str) -> String {
+    let def = &task.task_definition;
+    sanitize(&format!(
+        "ecs-{}-{}-{}-{}",
+        def.family,
+        def.revision,
+        container,
+        task.id()
+    ))
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Rejects what this agent cannot run faithfully, with the reason to report.
+pub fn validate(task: &Task) -> Result<(), String> {
+    let def = &task.task_definition;
+    if def.container_definitions.is_empty() {
+        return Err("the task definition has no containers".into());
+    }
+    match def.network_mode() {
+        "bridge" | "host" | "none" | "awsvpc" => {}
+        other => return Err(format!("network mode '{other}' is not supported by the Berth agent")),
+    }
+    for (what, mode) in [("pidMode", &def.pid_mode), ("ipcMode", &def.ipc_mode)] {
+        if let Some(m) = mode.as_deref()
+            && m == "task"
+        {
+            return Err(format!(
+                "{what} 'task' is not supported by the Berth agent (use 'host' or leave it unset)"
+            ));
+        }
+    }
+    for v in &def.volumes {
+        let name = v.name.as_deref().unwrap_or("");
+        if v.efs_volume_configuration.is_some() || v.fsx_windows_file_server_volume_configuration.is_some() {
+            return Err(format!(
+                "volume '{name}': EFS and FSx volumes are not supported by the Berth agent (use host or docker volumes)"
+            ));
+        }
+    }
+    for c in &def.container_definitions {
+        if c.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(format!(
+                "container {}: secrets are not supported by the Berth agent yet (no secrets service)",
+                c.name
+            ));
+        }
+        let overridden_files = task
+            .container_override(&c.name)
+            .and_then(|o| o.environment_files.as_ref())
+            .is_some_and(|f| !f.is_empty());
+        if c.environment_files.as_ref().is_some_and(|f| !f.is_empty()) || overridden_files {
+            return Err(format!(
+                "container {}: environmentFiles are not supported by the Berth agent yet (they live in S3)",
+                c.name
+            ));
+        }
+        if let Some(log) = &c.log_configuration
+            && !DOCKER_LOG_DRIVERS.contains(&log.log_driver.as_str())
+        {
+            return Err(format!(
+                "container {}: log driver '{}' is not supported by the Berth agent (supported: {})",
+                c.name,
+                log.log_driver,
+                DOCKER_LOG_DRIVERS.join(", ")
+            ));
+        }
+        if let Some(hc) = &c.health_check
+            && hc.command.is_empty()
+        {
+            return Err(format!("container {}: healthCheck.command is empty", c.name));
+        }
+        for m in c.mount_points.iter().flatten() {
+            let src = m.source_volume.as_deref().unwrap_or("");
+            if !def.volumes.iter().any(|v| v.name.as_deref() == Some(src)) {
+                return Err(format!(
+                    "container {}: mount point refers to volume '{src}', which the task definition does not declare",
+                    c.name
+                ));
+            }
+            if m.container_path.as_deref().unwrap_or("").is_empty() {
+                return Err(format!(
+                    "container {}: mount point of volume '{src}' has no containerPath",
+                    c.name
+                ));
+            }
+        }
+        for p in c.port_mappings.iter().flatten() {
+            expand_ports(p.container_port, p.container_port_range.as_deref())
+                .map_err(|e| format!("container {}: {e}", c.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the task definition's volumes.
+pub fn volume_plan(task: &Task, placement: &Placement<'_>) -> BTreeMap<String, VolumePlan> {
+    let def = &task.task_definition;
+    let mut out = BTreeMap::new();
+    for v in &def.volumes {
+        let Some(name) = v.name.clone() else { continue };
+        let plan = if let Some(path) = v.host.as_ref().and_then(|h| h.source_path.clone()) {
+            VolumePlan::Bind { host_path: path }
+        } else if let Some(dv) = &v.docker_volume_configuration {
+            let shared = dv.scope.as_deref() == Some("shared");
+            VolumePlan::Docker {
+                name: if shared {
+                    name.clone()
+                } else {
+                    task_volume_name(task, &name)
+                },
+                task_scoped: !shared,
+                autoprovision: !shared || dv.autoprovision.unwrap_or(false),
+                driver: dv.driver.clone(),
+                driver_opts: dv.driver_opts.clone().unwrap_or_default(),
+                labels: if shared {
+                    dv.labels.clone().unwrap_or_default()
+                } else {
+                    task_volume_labels(task, placement, dv.labels.clone().unwrap_or_default())
+                },
+            }
+        } else {
+            // A host volume without a source path: Docker-managed, lives as
+            // long as the task.
+            VolumePlan::Docker {
+                name: task_volume_name(task, &name),
+                task_scoped: true,
+                autoprovision: true,
+                driver: None,
+                driver_opts: BTreeMap::new(),
+                labels: task_volume_labels(task, placement, BTreeMap::new()),
+            }
+        };
+        out.insert(name, plan);
+    }
+    out
+}
+
+fn task_volume_name(task: &Task, volume: &str) -> String {
+    docker_name(task, volume)
+}
+
+fn task_volume_labels(
+    task: &Task,
+    placement: &Placement<'_>,
+    mut labels: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    labels.insert(LABEL_TASK_ARN.into(), task.task_arn.clone());
+    labels.insert(LABEL_INSTANCE.into(), placement.instance_arn.to_string());
+    for (k, v) in placement.extra_labels {
+        labels.insert(k.clone(), v.clone());
+    }
+    labels
+}
+
+/// The labels of a task's container.
+pub fn labels(task: &Task, container: &str, placement: &Placement<'_>) -> BTreeMap<String, String> {
+    let def = &task.task_definition;
+    let mut out = BTreeMap::new();
+    out.insert(LABEL_CLUSTER.to_string(), placement.cluster.to_string());
+    out.insert(LABEL_TASK_ARN.to_string(), task.task_arn.clone());
+    out.insert(LABEL_CONTAINER_NAME.to_string(), container.to_string());
+    out.insert(LABEL_FAMILY.to_string(), def.family.clone());
+    out.insert(LABEL_VERSION.to_string(), def.revision.to_string());
+    out.insert(LABEL_INSTANCE.to_string(), placement.instance_arn.to_string());
+    for (k, v) in placement.extra_labels {
+        out.insert(k.clone(), v.clone());
+    }
+    out
+}
+
+/// `containerPort` or `containerPortRange` ("8000-8010") as a list of ports.
+pub fn expand_ports(port: Option<i64>, range: Option<&str>) -> Result<Vec<i64>, String> {
+    let valid = |p: i64| (1..=65535).contains(&p);
+    if let Some(r) = range {
+        let (a, b) = r
+            .split_once('-')
+            .ok_or_else(|| format!("containerPortRange '{r}' must look like 8000-8010"))?;
+        let (a, b): (i64, i64) = match (a.trim().parse(), b.trim().parse()) {
+            (Ok(a), Ok(b)) if valid(a) && valid(b) && a < b => (a, b),
+            _ => {
+                return Err(format!(
+                    "containerPortRange '{r}' must be two ports from 1 to 65535, low-high"
+                ));
+            }
+        };
+        return Ok((a..=b).collect());
+    }
+    match port {
+        Some(p) if valid(p) => Ok(vec![p]),
+        Some(p) => Err(format!("containerPort {p} is not a port (1-65535)")),
+        None => Err("a port mapping needs containerPort or containerPortRange".into()),
+    }
+}
+
+/// The Docker create body of one container of the task.
+///
+/// Links and volumesFrom name the other containers by their
+/// [`docker_name`]; `volumes` is [`volume_plan`].
+pub fn container_spec(
+    task: &Task,
+    def: &ContainerDefinition,
+    placement: &Placement<'_>,
+    volumes: &BTreeMap<String, VolumePlan>,
+) -> Result<ContainerCreateBody, String> {
+    let ov = task.container_override(&def.name);
+    let mode = task.task_definition.network_mode();
+
+    // Environment: the definition's, with overrides replacing same names.
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |name: Option<&String>, value: Option<&String>| {
+        if let Some(n) = name {
+            let v = value.cloned().unwrap_or_default();
+            match env.iter_mut().find(|(k, _)| k == n) {
+                Some(slot) => slot.1 = v,
+                None => env.push((n.clone(), v)),
+            }
+        }
+    };
+    for kv in def.environment.iter().flatten() {
+        set(kv.name.as_ref(), kv.value.as_ref());
+    }
+    for kv in ov.and_then(|o| o.environment.as_ref()).into_iter().flatten() {
+        set(kv.name.as_ref(), kv.value.as_ref());
+    }
+
+    let cpu = ov.and_then(|o| o.cpu).or(def.cpu).unwrap_or(0);
+    let memory = ov.and_then(|o| o.memory).or(def.memory);
+    let memory_reservation = ov.and_then(|o| o.memory_reservation).or(def.memory_reservation);
+    let command = ov.and_then(|o| o.command.clone()).or_else(|| def.command.clone());
+
+    let mut host = HostConfig {
+        cpu_shares: Some(cpu.max(MIN_CPU_SHARES)),
+        memory: memory.map(|m| m * MIB),
+        memory_reservation: memory_reservation.map(|m| m * MIB),
+        network_mode: Some(match mode {
+            "awsvpc" => "bridge".to_string(),
+            m => m.to_string(),
+        }),
+        privileged: def.privileged,
+        readonly_rootfs: def.readonly_root_filesystem,
+        dns: def.dns_servers.clone(),
+        dns_search: def.dns_search_domains.clone(),
+        security_opt: def.docker_security_options.clone(),
+        ..Default::default()
+    };
+    if let Some(extra) = &def.extra_hosts {
+        host.extra_hosts = Some(
+            extra
+                .iter()
+                .map(|h| format!("{}:{}", h.hostname, h.ip_address))
+                .collect(),
+        );
+    }
+    if let Some(pid) = &task.task_definition.pid_mode {
+        host.pid_mode = Some(pid.clone());
+    }
+    if let Some(ipc) = &task.task_definition.ipc_mode {
+        host.ipc_mode = Some(ipc.clone());
+    }
+    if let Some(u) = &def.ulimits {
+        host.ulimits = Some(
+            u.iter()
+                .map(|u| ResourcesUlimits {
+                    name: Some(u.name.clone()),
+                    soft: Some(u.soft_limit),
+                    hard: Some(u.hard_limit),
+                })
+                .collect(),
+        );
+    }
+    if let Some(sc) = &def.system_controls {
+        let map: HashMap<String, String> = sc
+            .iter()
+            .filter_map(|s| Some((s.namespace.clone()?, s.value.clone().unwrap_or_default())))
+            .collect();
+        if !map.is_empty() {
+            host.sysctls = Some(map);
+        }
+    }
+    if let Some(log) = &def.log_configuration {
+        host.log_config = Some(HostConfigLogConfig {
+            typ: Some(log.log_driver.clone()),
+            config: log.options.as_ref().map(|o| o.clone().into_iter().collect()),
+        });
+    }
+    if let Some(lp) = &def.linux_parameters {
+        if let Some(caps) = &lp.capabilities {
+            host.cap_add = caps.add.clone().filter(|v| !v.is_empty());
+            host.cap_drop = caps.drop.clone().filter(|v| !v.is_empty());
+        }
+        host.init = lp.init_process_enabled;
+        host.shm_size = lp.shared_memory_size.map(|s| s * MIB);
+        if let Some(t) = &lp.tmpfs {
+            let map: HashMap<String, String> = t
+                .iter()
+                .map(|t| {
+                    let mut opts = vec![format!("size={}m", t.size)];
+                    opts.extend(t.mount_options.iter().flatten().cloned());
+                    (t.container_path.clone(), opts.join(","))
+                })
+                .collect();
+            host.tmpfs = Some(map);
+        }
+        if let Some(devs) = &lp.devices {
+            host.devices = Some(
+                devs.iter()
+                    .map(|d| DeviceMapping {
+                        path_on_host: Some(d.host_path.clone()),
+                        path_in_container: Some(d.container_path.clone().unwrap_or_else(|| d.host_path.clone())),
+                        cgroup_permissions: Some(device_permissions(d.permissions.as_deref())),
+                    })
+                    .collect(),
+            );
+        }
+        if let (Some(swap), Some(mem)) = (lp.max_swap, memory) {
+            // Docker's MemorySwap is memory + swap; maxSwap 0 turns swap off.
+            host.memory_swap = Some((mem + swap.max(0)) * MIB);
+        }
+        host.memory_swappiness = lp.swappiness;
+    }
+
+    // Volumes.
+    let mut binds = Vec::new();
+    for m in def.mount_points.iter().flatten() {
+        let src = m.source_volume.as_deref().unwrap_or("");
+        let dst = m.container_path.as_deref().unwrap_or("");
+        let source = match volumes.get(src) {
+            Some(VolumePlan::Bind { host_path }) => host_path.clone(),
+            Some(VolumePlan::Docker { name, .. }) => name.clone(),
+            None => {
+                return Err(format!(
+                    "mount point refers to volume '{src}', which the task definition does not declare"
+                ));
+            }
+        };
+        let ro = if m.read_only.unwrap_or(false) { ":ro" } else { "" };
+        binds.push(format!("{source}:{dst}{ro}"));
+    }
+    if !binds.is_empty() {
+        host.binds = Some(binds);
+    }
+    if let Some(vf) = &def.volumes_from {
+        host.volumes_from = Some(
+            vf.iter()
+                .filter_map(|v| {
+                    let src = v.source_container.as_deref()?;
+                    let ro = if v.read_only.unwrap_or(false) { ":ro" } else { "" };
+                    Some(format!("{}{ro}", docker_name(task, src)))
+                })
+                .collect(),
+        );
+    }
+    if let Some(links) = &def.links {
+        host.links = Some(
+            links
+                .iter()
+                .map(|l| {
+                    let (name, alias) = l.split_once(':').unwrap_or((l, l));
+                    format!("{}:{alias}", docker_name(task, name))
+                })
+                .collect(),
+        );
+    }
+
+    // Ports.
+    let mut exposed = Vec::new();
+    if mode != "none" {
+        let mut bindings: PortMap = HashMap::new();
+        for p in def.port_mappings.iter().flatten() {
+            let proto = p.protocol.clone().unwrap_or_else(|| "tcp".to_string()).to_lowercase();
+            let ports = expand_ports(p.container_port, p.container_port_range.as_deref())?;
+            if mode == "host"
+                && let (Some(h), Some(c)) = (p.host_port, p.container_port)
+                && h != 0
+                && h != c
+            {
+                return Err(format!(
+                    "port mapping {c}: in host network mode hostPort must equal containerPort, got {h}"
+                ));
+            }
+            for port in ports {
+                let key = format!("{port}/{proto}");
+                exposed.push(key.clone());
+                if mode == "host" {
+                    continue;
+                }
+                let host_port = match (mode, p.host_port) {
+                    ("awsvpc", _) => port.to_string(),
+                    (_, Some(h)) if h > 0 && p.container_port_range.is_none() => h.to_string(),
+                    // Dynamic: Docker picks a free port from the ephemeral range.
+                    _ => String::new(),
+                };
+                bindings
+                    .entry(key)
+                    .or_insert_with(|| Some(Vec::new()))
+                    .get_or_insert_with(Vec::new)
+                    .push(PortBinding {
+                        host_ip: Some(String::new()),
+                        host_port: Some(host_port),
+                    });
+            }
+        }
+        if !bindings.is_empty() {
+            host.port_bindings = Some(bindings);
+        }
+    }
+
+    let hostname = match mode {
+        "bridge" | "none" => def.hostname.clone(),
+        _ => None,
+    };
+    let mut all_labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
+    all_labels.extend(labels(task, &def.name, placement));
+
+    Ok(ContainerCreateBody {
+        image: Some(def.image.clone()),
+        hostname,
+        user: def.user.clone(),
+        working_dir: def.working_directory.clone(),
+        env: if env.is_empty() {
+            None
+        } else {
+            Some(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+        },
+        cmd: command,
+        entrypoint: def.entry_point.clone(),
+        exposed_ports: if exposed.is_empty() { None } else { Some(exposed) },
+        labels: Some(all_labels.into_iter().collect()),
+        healthcheck: def.health_check.as_ref().map(|hc| HealthConfig {
+            test: Some(health_test(&hc.command)),
+            interval: Some(hc.interval.unwrap_or(HEALTH_INTERVAL) * NANOS),
+            timeout: Some(hc.timeout.unwrap_or(HEALTH_TIMEOUT) * NANOS),
+            retries: Some(hc.retries.unwrap_or(HEALTH_RETRIES)),
+            start_period: hc.start_period.map(|s| s * NANOS),
+            ..Default::default()
+        }),
+        network_disabled: def.disable_networking,
+        open_stdin: def.interactive,
+        tty: def.pseudo_terminal,
+        stop_timeout: Some(stop_timeout_secs(def)),
+        host_config: Some(host),
+        ..Default::default()
+    })
+}
+
+/// ECS's default `stopTimeout` when the definition has none.
+pub const DEFAULT_STOP_TIMEOUT: i64 = 30;
+
+pub fn stop_timeout_secs(def: &ContainerDefinition) -> i64 {
+    def.stop_timeout.filter(|t| *t >= 0).unwrap_or(DEFAULT_STOP_TIMEOUT)
+}
+
+fn device_permissions(p: Option<&[String]>) -> String {
+    match p {
+        None => "rwm".to_string(),
+        Some(list) => {
+            let mut s = String::new();
+            for (word, ch) in [("read", 'r'), ("write", 'w'), ("mknod", 'm')] {
+                if list.iter().any(|x| x == word) {
+                    s.push(ch);
+                }
+            }
+            s
+        }
+    }
+}
+
+/// ECS health check commands start with CMD or CMD-SHELL (or NONE), as
+/// Docker's; a bare command is run as CMD.
+fn health_test(cmd: &[String]) -> Vec<String> {
+    match cmd.first().map(String::as_str) {
+        Some("CMD" | "CMD-SHELL" | "NONE") => cmd.to_vec(),
+        _ => std::iter::once("CMD".to_string()).chain(cmd.iter().cloned()).collect(),
+    }
+}
+
+/// Docker's health status in ECS terms.
+pub fn health(status: Option<&HealthStatusEnum>) -> Health {
+    match status {
+        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+        _ => Health::Unknown,
+    }
+}
+
+/// `networkBindings` for a started container: in bridge mode the ports Docker
+/// really bound (so dynamic host ports are reported as chosen), in host mode
+/// the container's own ports.
+pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&PortMap>) -> Vec<NetworkBinding> {
+    let mut out = Vec::new();
+    match mode {
+        "host" => {
+            for p in def.port_mappings.iter().flatten() {
+                let proto = p.protocol.clone().unwrap_or_else(|| "tcp".into()).to_lowercase();
+                for port in expand_ports(p.container_port, p.container_port_range.as_deref()).unwrap_or_default() {
+                    out.push(NetworkBinding {
+                        bind_ip: "0.0.0.0".into(),
+                        container_port: port,
+                        host_port: port,
+                        protocol: proto.clone(),
+                    });
+                }
+            }
+        }
+        "none" => {}
+        _ => {
+            for (key, bindings) in ports.into_iter().flatten() {
+                let Some((port, proto)) = key.split_once('/') else {
+                    continue;
+                };
+                let Ok(container_port) = port.parse::<i64>() else {
+                    continue;
+                };
+                for b in bindings.iter().flatten() {
+                    let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse::<i64>().ok()) else {
+                        continue;
+                    };
+                    out.push(NetworkBinding {
+                        bind_ip: b
+                            .host_ip
+                            .clone()
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| "0.0.0.0".into()),
+                        container_port,
+                        host_port,
+                        protocol: proto.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn task(defs: Vec<ContainerDefinition>, mode: Option<&str>) -> Task {
+        Task {
+            task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef".into(),
+            desired_status: "RUNNING".into(),
+            task_definition: TaskDefinition {
+                family: "web".into(),
+                revision: 4,
+                network_mode: mode.map(str::to_string),
+                container_definitions: defs,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn placement<'a>(extra: &'a BTreeMap<String, String>) -> Placement<'a> {
+        Placement {
+            cluster: "default",
+            instance_arn: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/abc",
+            extra_labels: extra,
+        }
+    }
+
+    fn web() -> ContainerDefinition {
+        ContainerDefinition {
+            name: "web".into(),
+            image: "busybox:latest".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn docker_names_are_deterministic_and_valid() {
+        let t = task(vec![web()], None);
+        assert_eq!(docker_name(&t, "web"), "ecs-web-4-web-0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            docker_name(&t, "we b/x"),
+            "ecs-web-4-we-b-x-0123456789abcdef0123456789abcdef"
+        );
+    }
+
+    #[test]
+    fn resources_command_env_and_overrides() {
+        let mut d = web();
+        d.cpu = Some(256);
+        d.memory = Some(128);
+        d.memory_reservation = Some(64);
+        d.command = Some(vec!["httpd".into()]);
+        d.entry_point = Some(vec!["/bin/busybox".into()]);
+        d.environment = Some(vec![
+            KeyValuePair {
+                name: Some("A".into()),
+                value: Some("1".into()),
+            },
+            KeyValuePair {
+                name: Some("B".into()),
+                value: Some("2".into()),
+            },
+        ]);
+        d.working_directory = Some("/srv".into());
+        d.user = Some("nobody".into());
+        let mut t = task(vec![d.clone()], None);
+        let extra = BTreeMap::new();
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let h = body.host_config.as_ref().unwrap();
+        assert_eq!(h.cpu_shares, Some(256));
+        assert_eq!(h.memory, Some(128 * MIB));
+        assert_eq!(h.memory_reservation, Some(64 * MIB));
+        assert_eq!(h.network_mode.as_deref(), Some("bridge"));
+        assert_eq!(body.cmd, Some(vec!["httpd".to_string()]));
+        assert_eq!(body.entrypoint, Some(vec!["/bin/busybox".to_string()]));
+        assert_eq!(body.env, Some(vec!["A=1".to_string(), "B=2".to_string()]));
+        assert_eq!(body.working_dir.as_deref(), Some("/srv"));
+        assert_eq!(body.user.as_deref(), Some("nobody"));
+        assert_eq!(body.stop_timeout, Some(30));
+
+        t.overrides = Some(TaskOverride {
+            container_overrides: vec![ContainerOverride {
+                name: Some("web".into()),
+                command: Some(vec!["sleep".into(), "5".into()]),
+                environment: Some(vec![
+                    KeyValuePair {
+                        name: Some("B".into()),
+                        value: Some("two".into()),
+                    },
+                    KeyValuePair {
+                        name: Some("C".into()),
+                        value: Some("3".into()),
+                    },
+                ]),
+                cpu: Some(0),
+                memory: Some(256),
+                ..Default::default()
+            }],
+        });
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let h = body.host_config.as_ref().unwrap();
+        assert_eq!(h.cpu_shares, Some(2), "cpu 0 gets the 2-share minimum");
+        assert_eq!(h.memory, Some(256 * MIB));
+        assert_eq!(body.cmd, Some(vec!["sleep".to_string(), "5".to_string()]));
+        assert_eq!(
+            body.env,
+            Some(vec!["A=1".to_string(), "B=two".to_string(), "C=3".to_string()])
+        );
+    }
+
+    #[test]
+    fn labels_include_ecs_and_berth_labels_over_docker_labels() {
+        let mut d = web();
+        d.docker_labels = Some(BTreeMap::from([
+            ("team".to_string(), "a".to_string()),
+            (LABEL_TASK_ARN.to_string(), "spoofed".to_string()),
+        ]));
+        let t = task(vec![d.clone()], None);
+        let extra = BTreeMap::from([("berth.test".to_string(), "1".to_string())]);
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let l = body.labels.unwrap();
+        assert_eq!(l["team"], "a");
+        assert_eq!(l[LABEL_TASK_ARN], t.task_arn);
+        assert_eq!(l[LABEL_CONTAINER_NAME], "web");
+        assert_eq!(l[LABEL_FAMILY], "web");
+        assert_eq!(l[LABEL_VERSION], "4");
+        assert_eq!(l[LABEL_CLUSTER], "default");
+        assert!(l[LABEL_INSTANCE].contains("container-instance"));
+        assert_eq!(l["berth.test"], "1");
+    }
+
+    #[test]
+    fn bridge_ports_fixed_dynamic_and_ranges() {
+        let mut d = web();
+        d.port_mappings = Some(vec![
+            PortMapping {
+                container_port: Some(80),
+                host_port: Some(8080),
+                ..Default::default()
+            },
+            PortMapping {
+                container_port: Some(81),
+                host_port: Some(0),
+                protocol: Some("udp".into()),
+                ..Default::default()
+            },
+            PortMapping {
+                container_port_range: Some("9000-9001".into()),
+                ..Default::default()
+            },
+        ]);
+        let t = task(vec![d.clone()], Some("bridge"));
+        let extra = BTreeMap::new();
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let mut exposed = body.exposed_ports.clone().unwrap();
+        exposed.sort();
+        assert_eq!(exposed, vec!["80/tcp", "81/udp", "9000/tcp", "9001/tcp"]);
+        let pb = body.host_config.unwrap().port_bindings.unwrap();
+        let hp = |k: &str| pb[k].as_ref().unwrap()[0].host_port.clone().unwrap();
+        assert_eq!(hp("80/tcp"), "8080");
+        assert_eq!(hp("81/udp"), "");
+        assert_eq!(hp("9000/tcp"), "");
+    }
+
+    #[test]
+    fn awsvpc_runs_in_bridge_on_the_same_ports_and_host_mode_binds_nothing() {
+        let mut d = web();
+        d.port_mappings = Some(vec![PortMapping {
+            container_port: Some(8080),
+            ..Default::default()
+        }]);
+        d.hostname = Some("h".into());
+        let extra = BTreeMap::new();
+        let t = task(vec![d.clone()], Some("awsvpc"));
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let h = body.host_config.unwrap();
+        assert_eq!(h.network_mode.as_deref(), Some("bridge"));
+        assert_eq!(
+            h.port_bindings.unwrap()["8080/tcp"].as_ref().unwrap()[0]
+                .host_port
+                .as_deref(),
+            Some("8080")
+        );
+        assert_eq!(body.hostname, None);
+
+        let t = task(vec![d.clone()], Some("host"));
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let h = body.host_config.unwrap();
+        assert_eq!(h.network_mode.as_deref(), Some("host"));
+        assert!(h.port_bindings.is_none());
+        assert_eq!(body.exposed_ports, Some(vec!["8080/tcp".to_string()]));
+        let nb = network_bindings("host", &d, None);
+        assert_eq!(nb[0].host_port, 8080);
+
+        let mut bad = d.clone();
+        bad.port_mappings.as_mut().unwrap()[0].host_port = Some(9090);
+        let t = task(vec![bad.clone()], Some("host"));
+        assert!(
+            container_spec(&t, &bad, &placement(&extra), &BTreeMap::new())
+                .unwrap_err()
+                .contains("hostPort must equal containerPort")
+        );
+    }
+
+    #[test]
+    fn volumes_mounts_links_and_volumes_from() {
+        let mut d = web();
+        d.mount_points = Some(vec![
+            MountPoint {
+                source_volume: Some("data".into()),
+                container_path: Some("/data".into()),
+                read_only: Some(true),
+            },
+            MountPoint {
+                source_volume: Some("scratch".into()),
+                container_path: Some("/scratch".into()),
+                read_only: None,
+            },
+            MountPoint {
+                source_volume: Some("shared".into()),
+                container_path: Some("/shared".into()),
+                read_only: None,
+            },
+        ]);
+        d.volumes_from = Some(vec![VolumeFrom {
+            source_container: Some("side".into()),
+            read_only: Some(true),
+        }]);
+        d.links = Some(vec!["db:database".into(), "cache".into()]);
+        let mut t = task(vec![d.clone()], None);
+        t.task_definition.volumes = vec![
+            Volume {
+                name: Some("data".into()),
+                host: Some(HostVolumeProperties {
+                    source_path: Some("/srv/data".into()),
+                }),
+                ..Default::default()
+            },
+            Volume {
+                name: Some("scratch".into()),
+                ..Default::default()
+            },
+            Volume {
+                name: Some("shared".into()),
+                docker_volume_configuration: Some(DockerVolumeConfiguration {
+                    scope: Some("shared".into()),
+                    autoprovision: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ];
+        let extra = BTreeMap::new();
+        let p = placement(&extra);
+        let vols = volume_plan(&t, &p);
+        assert_eq!(
+            vols["data"],
+            VolumePlan::Bind {
+                host_path: "/srv/data".into()
+            }
+        );
+        let VolumePlan::Docker {
+            name,
+            task_scoped,
+            labels,
+            ..
+        } = &vols["scratch"]
+        else {
+            panic!()
+        };
+        assert!(task_scoped);
+        assert_eq!(name, "ecs-web-4-scratch-0123456789abcdef0123456789abcdef");
+        assert_eq!(labels[LABEL_TASK_ARN], t.task_arn);
+        assert!(
+            matches!(&vols["shared"], VolumePlan::Docker { name, task_scoped: false, autoprovision: true, .. } if name == "shared")
+        );
+
+        let body = container_spec(&t, &d, &p, &vols).unwrap();
+        let h = body.host_config.unwrap();
+        assert_eq!(
+            h.binds.unwrap(),
+            vec![
+                "/srv/data:/data:ro".to_string(),
+                "ecs-web-4-scratch-0123456789abcdef0123456789abcdef:/scratch".to_string(),
+                "shared:/shared".to_string()
+            ]
+        );
+        assert_eq!(
+            h.volumes_from.unwrap(),
+            vec!["ecs-web-4-side-0123456789abcdef0123456789abcdef:ro".to_string()]
+        );
+        assert_eq!(
+            h.links.unwrap(),
+            vec![
+                "ecs-web-4-db-0123456789abcdef0123456789abcdef:database".to_string(),
+                "ecs-web-4-cache-0123456789abcdef0123456789abcdef:cache".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn linux_parameters_health_check_and_misc() {
+        let mut d = web();
+        d.memory = Some(100);
+        d.linux_parameters = Some(LinuxParameters {
+            capabilities: Some(KernelCapabilities {
+                add: Some(vec!["NET_ADMIN".into()]),
+                drop: Some(vec!["MKNOD".into()]),
+            }),
+            init_process_enabled: Some(true),
+            shared_memory_size: Some(64),
+            tmpfs: Some(vec![Tmpfs {
+                container_path: "/run".into(),
+                size: 16,
+                mount_options: Some(vec!["noexec".into()]),
+            }]),
+            max_swap: Some(50),
+            swappiness: Some(10),
+            devices: Some(vec![Device {
+                host_path: "/dev/fuse".into(),
+                container_path: None,
+                permissions: Some(vec!["read".into(), "write".into()]),
+            }]),
+        });
+        d.ulimits = Some(vec![Ulimit {
+            name: "nofile".into(),
+            soft_limit: 1024,
+            hard_limit: 4096,
+        }]);
+        d.health_check = Some(HealthCheck {
+            command: vec!["CMD-SHELL".into(), "true".into()],
+            interval: Some(2),
+            timeout: None,
+            retries: Some(5),
+            start_period: Some(1),
+        });
+        d.readonly_root_filesystem = Some(true);
+        d.privileged = Some(false);
+        d.hostname = Some("web1".into());
+        d.dns_servers = Some(vec!["10.0.0.2".into()]);
+        d.extra_hosts = Some(vec![HostEntry {
+            hostname: "db".into(),
+            ip_address: "10.0.0.3".into(),
+        }]);
+        d.stop_timeout = Some(5);
+        d.log_configuration = Some(LogConfiguration {
+            log_driver: "json-file".into(),
+            options: Some(BTreeMap::from([("max-size".to_string(), "1m".to_string())])),
+        });
+        let t = task(vec![d.clone()], None);
+        let extra = BTreeMap::new();
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let hc = body.healthcheck.clone().unwrap();
+        assert_eq!(hc.test.unwrap(), vec!["CMD-SHELL", "true"]);
+        assert_eq!(hc.interval, Some(2 * NANOS));
+        assert_eq!(hc.timeout, Some(5 * NANOS));
+        assert_eq!(hc.retries, Some(5));
+        assert_eq!(hc.start_period, Some(NANOS));
+        assert_eq!(body.hostname.as_deref(), Some("web1"));
+        assert_eq!(body.stop_timeout, Some(5));
+        let h = body.host_config.unwrap();
+        assert_eq!(h.cap_add, Some(vec!["NET_ADMIN".to_string()]));
+        assert_eq!(h.cap_drop, Some(vec!["MKNOD".to_string()]));
+        assert_eq!(h.init, Some(true));
+        assert_eq!(h.shm_size, Some(64 * MIB));
+        assert_eq!(h.tmpfs.unwrap()["/run"], "size=16m,noexec");
+        assert_eq!(h.memory_swap, Some(150 * MIB));
+        assert_eq!(h.memory_swappiness, Some(10));
+        assert_eq!(h.devices.unwrap()[0].cgroup_permissions.as_deref(), Some("rw"));
+        let u = &h.ulimits.unwrap()[0];
+        assert_eq!(
+            (u.name.as_deref(), u.soft, u.hard),
+            (Some("nofile"), Some(1024), Some(4096))
+        );
+        assert_eq!(h.readonly_rootfs, Some(true));
+        assert_eq!(h.dns, Some(vec!["10.0.0.2".to_string()]));
+        assert_eq!(h.extra_hosts, Some(vec!["db:10.0.0.3".to_string()]));
+        let lc = h.log_config.unwrap();
+        assert_eq!(lc.typ.as_deref(), Some("json-file"));
+        assert_eq!(lc.config.unwrap()["max-size"], "1m");
+    }
+
+    #[test]
+    fn health_check_without_prefix_runs_as_cmd() {
+        assert_eq!(health_test(&["curl".into(), "-f".into()]), vec!["CMD", "curl", "-f"]);
+    }
+
+    #[test]
+    fn validate_rejects_what_cannot_run() {
+        let mut d = web();
+        d.secrets = Some(vec![serde_json::json!({"name":"X","valueFrom":"arn"})]);
+        assert!(validate(&task(vec![d], None)).unwrap_err().contains("secrets"));
+        let mut d = web();
+        d.log_configuration = Some(LogConfiguration {
+            log_driver: "awslogs".into(),
+            options: None,
+        });
+        assert!(validate(&task(vec![d], None)).unwrap_err().contains("awslogs"));
+        let mut d = web();
+        d.mount_points = Some(vec![MountPoint {
+            source_volume: Some("nope".into()),
+            container_path: Some("/x".into()),
+            read_only: None,
+        }]);
+        assert!(validate(&task(vec![d], None)).unwrap_err().contains("nope"));
+        assert!(validate(&task(vec![web()], Some("nat"))).unwrap_err().contains("nat"));
+        let mut d = web();
+        d.port_mappings = Some(vec![PortMapping {
+            container_port_range: Some("90-80".into()),
+            ..Default::default()
+        }]);
+        assert!(validate(&task(vec![d], None)).is_err());
+        assert!(validate(&task(vec![web()], None)).is_ok());
+    }
+
+    #[test]
+    fn network_bindings_report_real_host_ports() {
+        let mut d = web();
+        d.port_mappings = Some(vec![PortMapping {
+            container_port: Some(8080),
+            ..Default::default()
+        }]);
+        let mut pm: PortMap = HashMap::new();
+        pm.insert(
+            "8080/tcp".into(),
+            Some(vec![
+                PortBinding {
+                    host_ip: Some("0.0.0.0".into()),
+                    host_port: Some("49153".into()),
+                },
+                PortBinding {
+                    host_ip: Some("::".into()),
+                    host_port: Some("49153".into()),
+                },
+            ]),
+        );
+        pm.insert("9999/tcp".into(), None);
+        let nb = network_bindings("bridge", &d, Some(&pm));
+        assert_eq!(nb.len(), 2);
+        assert!(
+            nb.iter()
+                .all(|b| b.host_port == 49153 && b.container_port == 8080 && b.protocol == "tcp")
+        );
+        assert!(network_bindings("none", &d, Some(&pm)).is_empty());
+    }
+
+    #[test]
+    fn docker_health_maps_to_ecs() {
+        assert_eq!(health(Some(&HealthStatusEnum::HEALTHY)), Health::Healthy);
+        assert_eq!(health(Some(&HealthStatusEnum::UNHEALTHY)), Health::Unhealthy);
+        assert_eq!(health(Some(&HealthStatusEnum::STARTING)), Health::Unknown);
+        assert_eq!(health(None), Health::Unknown);
+    }
+}
