@@ -8,6 +8,7 @@ use crate::engine::{self, EngineContext, EngineHandle};
 use crate::host::{self, HostFacts, InstanceIdentity};
 use crate::model::{DesiredState, Report, SessionMessage, Task};
 use crate::outbox::{Outbox, OutboxError};
+use crate::registry_auth::RegistryAuth;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::spec;
 use crate::state::{AgentState, StateError};
@@ -123,6 +124,9 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
             cfg.data_dir.display()
         ))
     })?;
+    // One agent per data dir: two agents sharing an identity would run the
+    // same container instance and fight over its containers.
+    let _lock = lock_data_dir(&cfg.data_dir)?;
     let state = AgentState::load_or_create(&cfg.data_dir)?;
     let (outbox, pending) = Outbox::open(&cfg.data_dir.join("outbox"))?;
     let mut creds = Credentials::new(cfg.access_key_id.clone(), cfg.secret_access_key.clone());
@@ -130,6 +134,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         creds = creds.with_session_token(t.clone());
     }
     let api = ApiClient::new(&cfg.server, creds, &cfg.region).map_err(AgentError::Config)?;
+    let runtime = runtime.with_registry_auth(Arc::new(RegistryAuth::new(api.clone())));
     tracing::info!(
         docker = %runtime.host(),
         docker_version = %facts.docker_version,
@@ -163,6 +168,26 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     }
     reporter.abort();
     Ok(())
+}
+
+/// Takes an exclusive lock on `DATA_DIR/agent.lock`, held while the returned
+/// file lives (the OS releases it when the process dies).
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, AgentError> {
+    let path = dir.join("agent.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| AgentError::Config(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AgentError::Config(format!(
+            "another agent is running with the data dir {}: give each agent its own --data-dir",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(AgentError::Config(format!("cannot lock {}: {e}", path.display()))),
+    }
 }
 
 struct Agent {
@@ -617,6 +642,16 @@ fn store(outbox: &mut Outbox, r: Report, queue: &mut VecDeque<(Option<u64>, Repo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_dir_serves_one_agent_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_data_dir(dir.path()).unwrap();
+        let err = lock_data_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("another agent is running"), "{err}");
+        drop(first);
+        lock_data_dir(dir.path()).unwrap();
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_caps_at_ten_seconds() {

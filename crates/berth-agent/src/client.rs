@@ -10,6 +10,8 @@ use std::time::Duration;
 const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const SERVICE: &str = "ecs";
+const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
+const ECR_SERVICE: &str = "ecr";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -99,6 +101,7 @@ impl ApiClient {
 
     fn signed_headers(
         &self,
+        service: &str,
         method: &str,
         path: &str,
         query: &str,
@@ -118,7 +121,7 @@ impl ApiClient {
             body,
             &self.creds,
             &self.region,
-            SERVICE,
+            service,
             now,
         ) {
             let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| self.transport(e))?;
@@ -129,16 +132,33 @@ impl ApiClient {
 
     /// Calls an ECS operation; the answer's JSON or the AWS error.
     pub async fn call(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        self.call_service(TARGET_PREFIX, SERVICE, operation, input).await
+    }
+
+    /// Calls an ECR operation (signing name `ecr`).
+    pub async fn call_ecr(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        self.call_service(ECR_TARGET_PREFIX, ECR_SERVICE, operation, input)
+            .await
+    }
+
+    /// Calls an awsJson 1.1 operation of any service on the server.
+    async fn call_service(
+        &self,
+        target_prefix: &str,
+        signing_name: &str,
+        operation: &str,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let body = serde_json::to_vec(input).unwrap_or_default();
         let mut headers = HeaderMap::new();
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(CONTENT_TYPE));
         headers.insert(
             "x-amz-target",
-            format!("{TARGET_PREFIX}.{operation}")
+            format!("{target_prefix}.{operation}")
                 .parse()
                 .map_err(|e| self.transport(e))?,
         );
-        let headers = self.signed_headers("POST", "/", "", headers, &body)?;
+        let headers = self.signed_headers(signing_name, "POST", "/", "", headers, &body)?;
         let resp = self
             .http
             .post(self.endpoint.join("/").map_err(|e| self.transport(e))?)
@@ -172,7 +192,7 @@ impl ApiClient {
             sigv4::uri_encode(cluster.as_bytes(), true),
             sigv4::uri_encode(instance_arn.as_bytes(), true)
         );
-        let headers = self.signed_headers("GET", path, &query, HeaderMap::new(), b"")?;
+        let headers = self.signed_headers(SERVICE, "GET", path, &query, HeaderMap::new(), b"")?;
         let mut url = self.endpoint.join(path).map_err(|e| self.transport(e))?;
         url.set_query(Some(&query));
         let resp = self

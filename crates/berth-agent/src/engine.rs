@@ -638,6 +638,12 @@ impl Engine {
         if status == "RUNNING" {
             self.ever_running = true;
         }
+        if status == "STOPPED" && self.stop_cause.is_none() {
+            // Every container ended before a decision round saw it (e.g. an
+            // essential container that exits at once): the same rules give
+            // the stop code and reason, so the report says why.
+            self.stop_cause = lifecycle::decide(&views, false, self.ever_running).stop;
+        }
         let health = task_health_string(&views);
 
         let mut changed: Vec<ContainerStateChange> = Vec::new();

@@ -15,6 +15,7 @@ pub mod host;
 pub mod lifecycle;
 pub mod model;
 pub mod outbox;
+pub mod registry_auth;
 pub mod runtime;
 pub mod spec;
 pub mod state;

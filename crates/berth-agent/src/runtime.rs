@@ -2,6 +2,7 @@
 //! in lifecycle.rs and spec.rs; this file only talks to the daemon.
 
 use crate::host::HostFacts;
+use crate::registry_auth::RegistryAuth;
 use crate::spec::VolumePlan;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
@@ -12,6 +13,7 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where bollard connects when DOCKER_HOST is unset.
@@ -38,6 +40,8 @@ pub enum PullOutcome {
 pub struct Runtime {
     docker: Docker,
     host: String,
+    /// Credentials for images in the Berth registry.
+    registry_auth: Option<Arc<RegistryAuth>>,
 }
 
 /// Docker's error message without bollard's "Docker responded with status
@@ -116,7 +120,14 @@ impl Runtime {
         Ok(Self {
             docker: docker.with_timeout(Duration::from_secs(120)),
             host,
+            registry_auth: None,
         })
+    }
+
+    /// Pulls images from the Berth registry with its token.
+    pub fn with_registry_auth(mut self, auth: Arc<RegistryAuth>) -> Self {
+        self.registry_auth = Some(auth);
+        self
     }
 
     pub fn host(&self) -> &str {
@@ -158,8 +169,12 @@ impl Runtime {
             tag: Some(tag),
             ..Default::default()
         };
+        let credentials = match &self.registry_auth {
+            Some(auth) => auth.credentials_for(image).await,
+            None => None,
+        };
         let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
-        let mut stream = docker.create_image(Some(options), None, None);
+        let mut stream = docker.create_image(Some(options), None, credentials);
         let mut failure = None;
         while let Some(item) = stream.next().await {
             if let Err(e) = item {

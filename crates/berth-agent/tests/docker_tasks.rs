@@ -320,6 +320,31 @@ async fn an_essential_exit_stops_the_task_and_its_other_containers() {
 }
 
 #[tokio::test]
+async fn a_lone_essential_container_that_exits_at_once_reports_why_the_task_stopped() {
+    let Some(mut h) = harness("quick-exit").await else {
+        return;
+    };
+    // The container may be gone before any decision round sees it running:
+    // the STOPPED report must still carry the stop code and reason.
+    let t = task(
+        &h.task_id("q"),
+        "berth-test-quick-exit",
+        json!([{"name": "main", "image": IMAGE, "essential": true, "memoryReservation": 16,
+                "command": ["/bin/sh", "-c", "exit 7"]}]),
+    );
+    let handle = engine::spawn(h.ctx.clone(), t);
+    let (stopped, seen) = h.until_task_status("STOPPED").await;
+    assert_eq!(stopped["stopCode"], "EssentialContainerExited", "{stopped}");
+    assert_eq!(stopped["reason"], "Essential container in task exited");
+    let exit = seen.iter().find_map(|r| match r {
+        Report::SubmitTaskStateChange(t) => t.containers.iter().find_map(|c| c.exit_code),
+        Report::SubmitContainerStateChange(c) => c.exit_code,
+    });
+    assert_eq!(exit, Some(7));
+    handle.wait().await;
+}
+
+#[tokio::test]
 async fn depends_on_healthy_waits_for_the_health_check() {
     let Some(mut h) = harness("healthy").await else { return };
     let t = task(

@@ -3,11 +3,16 @@
 //! call the pure rules in `berth-core`, and record intent in the store.
 
 mod attributes;
+mod authz;
 mod capacity_providers;
 mod clusters;
+pub mod deploy_math;
 mod instances;
 pub mod keys;
 mod monitor;
+mod service_controller;
+mod service_deployments;
+mod services;
 mod session;
 mod settings;
 mod state_changes;
@@ -16,6 +21,7 @@ mod taskdefs;
 mod tasks;
 
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
+pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};
 pub use session::{AgentSession, KEEPALIVE_INTERVAL};
 
 use async_trait::async_trait;
@@ -60,6 +66,10 @@ impl JsonService for Ecs {
         "ecs"
     }
 
+    fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {
+        authz::resource_arns(&self.scope, operation, input)
+    }
+
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
             "CreateCluster" => self.create_cluster(ctx, input).await,
@@ -99,6 +109,15 @@ impl JsonService for Ecs {
             "SubmitTaskStateChange" => self.submit_task_state_change(ctx, input).await,
             "SubmitContainerStateChange" => self.submit_container_state_change(ctx, input).await,
             "BerthHeartbeat" => self.berth_heartbeat(ctx, input).await,
+            "CreateService" => self.create_service(ctx, input).await,
+            "UpdateService" => self.update_service(ctx, input).await,
+            "DeleteService" => self.delete_service(ctx, input).await,
+            "DescribeServices" => self.describe_services(ctx, input).await,
+            "ListServices" => self.list_services(ctx, input).await,
+            "ListServiceDeployments" => self.list_service_deployments(ctx, input).await,
+            "DescribeServiceDeployments" => self.describe_service_deployments(ctx, input).await,
+            "DescribeServiceRevisions" => self.describe_service_revisions(ctx, input).await,
+            "StopServiceDeployment" => self.stop_service_deployment(ctx, input).await,
             _ => Err(AwsError::unknown_operation(operation)),
         }
     }

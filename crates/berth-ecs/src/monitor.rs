@@ -59,23 +59,28 @@ impl ControllerConfig {
     }
 }
 
-/// Starts the controllers (today: the agent-loss monitor) on the current
-/// Tokio runtime. They stop when the store closes or the handle is aborted.
+/// Starts the controllers (the agent-loss monitor and the service controller
+/// with its defaults) on the current Tokio runtime. They stop when the store
+/// closes or the handle is aborted.
 pub fn spawn_controllers(ecs: &Ecs, cfg: ControllerConfig) -> tokio::task::JoinHandle<()> {
     ecs.agents.configure(cfg.heartbeat_timeout, cfg.agent_grace_period);
     let ecs = ecs.clone();
     tokio::spawn(async move {
-        loop {
-            match ecs.monitor_pass(&cfg).await {
-                Ok(()) => {}
-                Err(MonitorError::Closed) => {
-                    tracing::debug!("store closed: agent monitor stops");
-                    return;
+        let services = ecs.run_service_controller(crate::ServiceControllerConfig::default());
+        let monitor = async {
+            loop {
+                match ecs.monitor_pass(&cfg).await {
+                    Ok(()) => {}
+                    Err(MonitorError::Closed) => {
+                        tracing::debug!("store closed: agent monitor stops");
+                        return;
+                    }
+                    Err(MonitorError::Other(e)) => tracing::warn!(error = %e, "agent monitor pass failed"),
                 }
-                Err(MonitorError::Other(e)) => tracing::warn!(error = %e, "agent monitor pass failed"),
+                tokio::time::sleep(cfg.interval).await;
             }
-            tokio::time::sleep(cfg.interval).await;
-        }
+        };
+        tokio::join!(monitor, services);
     })
 }
 

@@ -625,39 +625,51 @@ struct ListTasksInput {
 /// A stored clientToken.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TokenRecord {
+pub(crate) struct TokenRecord {
     fingerprint: String,
     task_arns: Vec<String>,
     created_at: f64,
 }
 
-/// Everything the tasks of one RunTask/StartTask share.
-struct TaskPlan {
-    cluster: ClusterRecord,
-    td: ResolvedTaskDefinition,
-    demand: TaskDemand,
-    sizes: Vec<ContainerSize>,
-    overrides: Value,
-    group: String,
-    started_by: Option<String>,
-    launch_type: String,
+/// Everything the tasks of one RunTask/StartTask (or one service
+/// deployment step) share.
+pub(crate) struct TaskPlan {
+    pub(crate) cluster: ClusterRecord,
+    pub(crate) td: ResolvedTaskDefinition,
+    pub(crate) demand: TaskDemand,
+    pub(crate) sizes: Vec<ContainerSize>,
+    pub(crate) overrides: Value,
+    pub(crate) group: String,
+    pub(crate) started_by: Option<String>,
+    pub(crate) launch_type: String,
     /// Capacity provider of each task index (empty: none).
-    providers: Vec<String>,
-    tags: Vec<Tag>,
-    enable_execute_command: bool,
-    platform_version: Option<String>,
-    required_attributes: Vec<RequiredAttribute>,
+    pub(crate) providers: Vec<String>,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) enable_execute_command: bool,
+    pub(crate) platform_version: Option<String>,
+    pub(crate) required_attributes: Vec<RequiredAttribute>,
 }
 
 /// The common options of RunTask and StartTask.
-struct CommonOptions<'a> {
-    overrides: Option<&'a Value>,
-    group: Option<&'a str>,
-    started_by: Option<&'a str>,
-    tags: &'a [Tag],
-    propagate_tags: Option<&'a str>,
-    managed_tags: bool,
-    enable_execute_command: bool,
+pub(crate) struct CommonOptions<'a> {
+    pub(crate) overrides: Option<&'a Value>,
+    pub(crate) group: Option<&'a str>,
+    pub(crate) started_by: Option<&'a str>,
+    pub(crate) tags: &'a [Tag],
+    pub(crate) propagate_tags: Option<&'a str>,
+    pub(crate) managed_tags: bool,
+    pub(crate) enable_execute_command: bool,
+}
+
+/// What [`Ecs::place_tasks`] did.
+pub(crate) enum Placed {
+    /// The tasks placed (possibly none) and, when some could not be, why.
+    Tasks {
+        tasks: Vec<TaskRecord>,
+        failures: Vec<berth_scheduler::Failure>,
+    },
+    /// The client token was used by another request meanwhile.
+    Token(TokenRecord),
 }
 
 fn failure_json(f: &berth_scheduler::Failure) -> Value {
@@ -665,7 +677,7 @@ fn failure_json(f: &berth_scheduler::Failure) -> Value {
 }
 
 impl Ecs {
-    fn plan(
+    pub(crate) fn plan(
         &self,
         cluster: ClusterRecord,
         td: ResolvedTaskDefinition,
@@ -901,7 +913,7 @@ impl Ecs {
     }
 
     /// Launch type and capacity providers of a RunTask.
-    fn launch_of(
+    pub(crate) fn launch_of(
         cluster: &ClusterRecord,
         launch_type: Option<&str>,
         strategy: &[CapacityProviderStrategyItem],
@@ -930,7 +942,7 @@ impl Ecs {
     /// Checks that the task definition can run with the launch type. Berth
     /// runs FARGATE tasks on its own container instances: they must use the
     /// awsvpc network mode, as on Fargate.
-    fn check_compatibility(td: &ResolvedTaskDefinition, launch_type: &str) -> Result<(), AwsError> {
+    pub(crate) fn check_compatibility(td: &ResolvedTaskDefinition, launch_type: &str) -> Result<(), AwsError> {
         let unsupported =
             || AwsError::invalid_parameter(format!("Task definition does not support launch_type {launch_type}."));
         if let Some(compat) = td.value["compatibilities"].as_array()
@@ -1054,11 +1066,39 @@ impl Ecs {
             count: count as u32,
         };
 
+        match self
+            .place_tasks(&plan, &request, None, token_key.as_deref(), &fingerprint)
+            .await?
+        {
+            Placed::Token(tok) => self.token_answer(&name, &tok, &fingerprint).await,
+            Placed::Tasks { tasks, failures } => {
+                let failures: Vec<Value> = failures.iter().map(failure_json).collect();
+                let rendered: Vec<Value> = tasks.iter().map(|t| t.render(true)).collect();
+                Ok(json!({"tasks": rendered, "failures": failures}))
+            }
+        }
+    }
+
+    /// Places `request.count` tasks of `plan` and reserves their resources
+    /// in one transaction per attempt (read everything, place, commit
+    /// guarded by the instances' revisions; on a conflict, again). With
+    /// `only_instance` (a container instance id) only that instance is a
+    /// candidate. With `token_key` the client token is written in the same
+    /// transaction, and a token written meanwhile by another request wins.
+    pub(crate) async fn place_tasks(
+        &self,
+        plan: &TaskPlan,
+        request: &PlacementRequest,
+        only_instance: Option<&str>,
+        token_key: Option<&str>,
+        fingerprint: &str,
+    ) -> Result<Placed, AwsError> {
+        let name = plan.cluster.cluster_name.clone();
         for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
-            let token = match &token_key {
+            let token = match token_key {
                 Some(key) => match self.read_token(key).await? {
-                    (_, Some(tok)) => return self.token_answer(&name, &tok, &fingerprint).await,
-                    (rev, None) => Some((key.clone(), rev)),
+                    (_, Some(tok)) => return Ok(Placed::Token(tok)),
+                    (rev, None) => Some((key.to_string(), rev)),
                 },
                 None => None,
             };
@@ -1066,12 +1106,25 @@ impl Ecs {
             let mut views = state.views();
             let placement = {
                 let mut rng = rand::thread_rng();
-                berth_scheduler::place(&mut views, &request, &mut rng)
+                match only_instance {
+                    None => berth_scheduler::place(&mut views, request, &mut rng),
+                    Some(id) => {
+                        let Some(i) = state.instances.iter().position(|(r, _)| r.berth.id == id) else {
+                            return Ok(Placed::Tasks {
+                                tasks: vec![],
+                                failures: vec![],
+                            });
+                        };
+                        berth_scheduler::place(std::slice::from_mut(&mut views[i]), request, &mut rng)
+                    }
+                }
             }
             .map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
-            let failures: Vec<Value> = placement.failures.iter().map(failure_json).collect();
             if placement.placements.is_empty() {
-                return Ok(json!({"tasks": [], "failures": failures}));
+                return Ok(Placed::Tasks {
+                    tasks: vec![],
+                    failures: placement.failures,
+                });
             }
             let now = now_epoch();
             let tasks: Vec<TaskRecord> = placement
@@ -1079,7 +1132,7 @@ impl Ecs {
                 .iter()
                 .filter_map(|(index, arn)| {
                     let (rec, _) = state.instances.iter().find(|(r, _)| &r.container_instance_arn == arn)?;
-                    Some(self.new_task(&plan, rec, *index, now))
+                    Some(self.new_task(plan, rec, *index, now))
                 })
                 .collect();
             let token = token.map(|(key, rev)| {
@@ -1087,7 +1140,7 @@ impl Ecs {
                     key,
                     rev,
                     TokenRecord {
-                        fingerprint: fingerprint.clone(),
+                        fingerprint: fingerprint.to_string(),
                         task_arns: tasks.iter().map(|t| t.task_arn.clone()).collect(),
                         created_at: now,
                     },
@@ -1100,8 +1153,10 @@ impl Ecs {
                 for t in &tasks {
                     tracing::info!(task = %t.task_arn, instance = ?t.container_instance_arn, "task placed");
                 }
-                let rendered: Vec<Value> = tasks.iter().map(|t| t.render(true)).collect();
-                return Ok(json!({"tasks": rendered, "failures": failures}));
+                return Ok(Placed::Tasks {
+                    tasks,
+                    failures: placement.failures,
+                });
             }
             Self::backoff(attempt).await;
         }
@@ -1276,6 +1331,55 @@ impl Ecs {
         .await
     }
 
+    /// Asks for a task to stop: desired STOPPED with `code` and `reason`;
+    /// STOPPED at once when no agent can still stop it (its instance is
+    /// gone or lost, or its agent never saw it). `clear_tags` drops its
+    /// tags (StopTask does).
+    pub(crate) async fn request_stop(
+        &self,
+        cluster: &str,
+        task: &TaskRecord,
+        code: &str,
+        reason: &str,
+        clear_tags: bool,
+    ) -> Result<Option<TaskRecord>, AwsError> {
+        let agent_gone = match &task.berth.instance_id {
+            None => true,
+            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid)).await? {
+                None => true,
+                Some((inst, _)) => {
+                    !inst.is_registered()
+                        || (!inst.agent_connected
+                            && inst
+                                .berth
+                                .disconnected_at
+                                .is_some_and(|d| now_epoch() - d >= self.agents.grace_period().as_secs_f64()))
+                }
+            },
+        };
+        self.modify_task(cluster, &task.berth.id, |t| {
+            let mut changed = false;
+            let now = now_epoch();
+            if t.desired_status != "STOPPED" {
+                t.desired_status = "STOPPED".into();
+                t.stopping_at.get_or_insert(now);
+                t.stop_code = Some(code.into());
+                t.stopped_reason = Some(reason.into());
+                if clear_tags {
+                    // "Any tags associated with the task will be deleted."
+                    t.tags.clear();
+                }
+                changed = true;
+            }
+            if t.last_status != "STOPPED" && (agent_gone || !t.berth.agent_seen) {
+                t.mark_stopped(now, code, reason);
+                changed = true;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
     pub(crate) async fn stop_task(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let input: StopTaskInput = decode(input)?;
         if input.reason.as_ref().is_some_and(|r| r.len() > 1024) {
@@ -1292,41 +1396,9 @@ impl Ecs {
         {
             return Err(not_found());
         }
-        // Can the agent still stop it? If not, it is STOPPED right away.
-        let agent_gone = match &task.berth.instance_id {
-            None => true,
-            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(&name, iid)).await? {
-                None => true,
-                Some((inst, _)) => {
-                    !inst.is_registered()
-                        || (!inst.agent_connected
-                            && inst
-                                .berth
-                                .disconnected_at
-                                .is_some_and(|d| now_epoch() - d >= self.agents.grace_period().as_secs_f64()))
-                }
-            },
-        };
         let reason = input.reason.clone().unwrap_or_else(|| "Task stopped by user".into());
         let rec = self
-            .modify_task(&name, &id, |t| {
-                let mut changed = false;
-                let now = now_epoch();
-                if t.desired_status != "STOPPED" {
-                    t.desired_status = "STOPPED".into();
-                    t.stopping_at.get_or_insert(now);
-                    t.stop_code = Some("UserInitiated".into());
-                    t.stopped_reason = Some(reason.clone());
-                    // "Any tags associated with the task will be deleted."
-                    t.tags.clear();
-                    changed = true;
-                }
-                if t.last_status != "STOPPED" && (agent_gone || !t.berth.agent_seen) {
-                    t.mark_stopped(now, "UserInitiated", &reason);
-                    changed = true;
-                }
-                Ok(changed)
-            })
+            .request_stop(&name, &task, "UserInitiated", &reason, true)
             .await?
             .ok_or_else(not_found)?;
         tracing::info!(task = %rec.task_arn, last = %rec.last_status, "task stop requested");

@@ -1,69 +1,269 @@
-//! Identity: access keys and request authentication (SigV4). Policy
-//! evaluation, users, roles and STS join here with the IAM issue.
+//! Identity: request authentication (SigV4) against the root key, IAM users'
+//! access keys and STS temporary credentials; policy evaluation
+//! ([`policy`], pure) applied to every request ([`Authenticator::authorize`]);
+//! and the IAM and STS APIs over awsQuery ([`Iam`]).
+
+pub mod directory;
+mod iam;
+pub mod policy;
+pub mod resource_policies;
+
+pub use iam::{IAM_VERSION, Iam, STS_VERSION};
+pub use resource_policies::ResourcePolicies;
 
 use berth_proto::sigv4::{self, HttpRequestParts};
 use berth_proto::{AwsError, Principal};
-use std::collections::HashMap;
-use std::sync::RwLock;
+use directory::Directory;
+use policy::{ContextKeys, Decision, PolicyDocument, Request};
+use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
 
-/// An access key pair and the principal it authenticates.
-#[derive(Debug, Clone)]
-pub struct AccessKey {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub principal: Principal,
+/// The server's notion of "now" (injected in tests to check expiry).
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// What an authorization check needs to know about the request besides the
+/// principal, action and resource.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts<'a> {
+    pub source_ip: &'a str,
+    pub secure_transport: bool,
+    /// Tags the request sets (`aws:RequestTag/…`, `aws:TagKeys`).
+    pub request_tags: Vec<(String, String)>,
+    /// Tags of the resource (`aws:ResourceTag/…`), when the caller knows them.
+    pub resource_tags: Vec<(String, String)>,
 }
 
-/// Authenticates SigV4-signed requests against the known access keys.
+/// Authenticates SigV4-signed requests and authorizes them with IAM policies.
+///
+/// Keys, sessions and policies are read from an in-memory [`Directory`]
+/// snapshot; [`Iam`] replaces it after each of its writes (it is the only
+/// writer of `iam/…`), so no request reads the store to authenticate.
 pub struct Authenticator {
     account_id: String,
-    keys: RwLock<HashMap<String, AccessKey>>,
+    root: (String, String),
+    directory: RwLock<Arc<Directory>>,
+    clock: Clock,
 }
 
 impl Authenticator {
-    /// An authenticator that knows the account's root key pair.
+    /// An authenticator that knows the account's root key pair (and no IAM
+    /// state until [`Iam::open`] loads it).
     pub fn new(account_id: &str, root_access_key_id: &str, root_secret: &str) -> Self {
-        let root = AccessKey {
-            access_key_id: root_access_key_id.to_string(),
-            secret_access_key: root_secret.to_string(),
-            principal: Principal {
-                arn: format!("arn:aws:iam::{account_id}:root"),
-                account_id: account_id.to_string(),
-                access_key_id: root_access_key_id.to_string(),
-                is_root: true,
-                user_name: None,
-            },
-        };
-        let mut keys = HashMap::new();
-        keys.insert(root.access_key_id.clone(), root);
         Self {
             account_id: account_id.to_string(),
-            keys: RwLock::new(keys),
+            root: (root_access_key_id.to_string(), root_secret.to_string()),
+            directory: RwLock::new(Arc::new(Directory::default())),
+            clock: Arc::new(OffsetDateTime::now_utc),
         }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
     }
 
     pub fn account_id(&self) -> &str {
         &self.account_id
     }
 
-    /// Adds or replaces a key (used by IAM's CreateAccessKey and by STS).
-    pub fn insert_key(&self, key: AccessKey) {
-        if let Ok(mut k) = self.keys.write() {
-            k.insert(key.access_key_id.clone(), key);
+    pub fn directory(&self) -> Arc<Directory> {
+        match self.directory.read() {
+            Ok(d) => d.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set_directory(&self, d: Directory) {
+        let d = Arc::new(d);
+        match self.directory.write() {
+            Ok(mut g) => *g = d,
+            Err(p) => *p.into_inner() = d,
+        }
+    }
+
+    fn root_principal(&self, access_key_id: &str) -> Principal {
+        Principal {
+            arn: format!("arn:aws:iam::{}:root", self.account_id),
+            account_id: self.account_id.clone(),
+            access_key_id: access_key_id.to_string(),
+            is_root: true,
+            user_name: None,
         }
     }
 
     /// Verifies the request's signature and returns who made it.
     pub fn authenticate(&self, req: &HttpRequestParts<'_>) -> Result<Principal, AwsError> {
         let signed = sigv4::parse(req)?;
-        let key = self
-            .keys
-            .read()
-            .map_err(|_| AwsError::internal("key table poisoned"))?
-            .get(&signed.access_key_id)
-            .cloned()
-            .ok_or_else(AwsError::unrecognized_client)?;
-        sigv4::verify(req, &signed, &key.secret_access_key, time::OffsetDateTime::now_utc())?;
-        Ok(key.principal)
+        let now = self.now();
+        let akid = signed.access_key_id.as_str();
+        if akid == self.root.0 {
+            sigv4::verify(req, &signed, &self.root.1, now)?;
+            return Ok(self.root_principal(akid));
+        }
+        let dir = self.directory();
+        if let Some(key) = dir.keys.get(akid) {
+            if key.status != "Active" {
+                return Err(AwsError::unrecognized_client());
+            }
+            sigv4::verify(req, &signed, &key.secret_access_key, now)?;
+            let user = dir
+                .users
+                .get(&key.user_name)
+                .ok_or_else(AwsError::unrecognized_client)?;
+            return Ok(Principal {
+                arn: user.arn.clone(),
+                account_id: self.account_id.clone(),
+                access_key_id: akid.to_string(),
+                is_root: false,
+                user_name: Some(user.name.clone()),
+            });
+        }
+        if let Some(s) = dir.sessions.get(akid) {
+            // Temporary credentials only work with their session token.
+            let token_ok = signed
+                .session_token
+                .as_deref()
+                .is_some_and(|t| constant_time_eq(t.as_bytes(), s.session_token.as_bytes()));
+            if !token_ok {
+                return Err(AwsError::unrecognized_client());
+            }
+            sigv4::verify(req, &signed, &s.secret_access_key, now)?;
+            if now.unix_timestamp() >= s.expiration {
+                return Err(AwsError::expired_token());
+            }
+            return Ok(Principal {
+                arn: s.arn.clone(),
+                account_id: self.account_id.clone(),
+                access_key_id: akid.to_string(),
+                is_root: s.is_root,
+                user_name: s.user_name.clone(),
+            });
+        }
+        Err(AwsError::unrecognized_client())
     }
+
+    /// The identity policies of a (non-root) principal.
+    pub(crate) fn identity_policies(dir: &Directory, principal: &Principal) -> Vec<Arc<PolicyDocument>> {
+        let res = principal.arn.splitn(6, ':').nth(5).unwrap_or("");
+        if let Some(rest) = res.strip_prefix("assumed-role/") {
+            let role = rest.split('/').next().unwrap_or("");
+            return dir.role_policies.get(role).cloned().unwrap_or_default();
+        }
+        if res.starts_with("user/") {
+            let name = principal
+                .user_name
+                .clone()
+                .unwrap_or_else(|| res.rsplit('/').next().unwrap_or("").to_string());
+            return dir.user_policies.get(&name).cloned().unwrap_or_default();
+        }
+        vec![]
+    }
+
+    /// The request context keys for a principal (global condition keys).
+    pub fn context_keys(&self, principal: &Principal, facts: &RequestFacts<'_>) -> ContextKeys {
+        let now = self.now();
+        let mut k = ContextKeys::new();
+        let principal_arn = role_arn_of_session(&principal.arn).unwrap_or_else(|| principal.arn.clone());
+        k.set("aws:PrincipalArn", principal_arn)
+            .set("aws:PrincipalAccount", principal.account_id.clone())
+            .set("aws:SourceIp", facts.source_ip)
+            .set("aws:SecureTransport", facts.secure_transport.to_string())
+            .set("aws:EpochTime", now.unix_timestamp().to_string())
+            .set("aws:CurrentTime", format_iso(now));
+        if let Some(u) = principal
+            .user_name
+            .as_deref()
+            .filter(|_| principal.arn.contains(":user/"))
+        {
+            k.set("aws:username", u);
+        }
+        for (key, value) in &facts.request_tags {
+            k.set(&format!("aws:RequestTag/{key}"), value.clone());
+        }
+        if !facts.request_tags.is_empty() {
+            k.set_many(
+                "aws:TagKeys",
+                facts.request_tags.iter().map(|(k, _)| k.clone()).collect(),
+            );
+        }
+        for (key, value) in &facts.resource_tags {
+            k.set(&format!("aws:ResourceTag/{key}"), value.clone());
+        }
+        k
+    }
+
+    /// Evaluates `action` on every resource of `resources` for `principal`
+    /// (root is always allowed), with the caller's identity policies and an
+    /// optional resource policy. The error is `AccessDeniedException` with
+    /// AWS's message.
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resources: &[String],
+        resource_policy: Option<&PolicyDocument>,
+        facts: &RequestFacts<'_>,
+    ) -> Result<(), AwsError> {
+        if principal.is_root {
+            return Ok(());
+        }
+        let dir = self.directory();
+        let docs = Self::identity_policies(&dir, principal);
+        let refs: Vec<&PolicyDocument> = docs.iter().map(Arc::as_ref).collect();
+        let keys = self.context_keys(principal, facts);
+        for resource in resources {
+            let decision = policy::evaluate(
+                &refs,
+                resource_policy,
+                &Request {
+                    principal_arn: &principal.arn,
+                    account_id: &self.account_id,
+                    action,
+                    resource,
+                    keys: &keys,
+                },
+            );
+            if decision != Decision::Allow {
+                return Err(AwsError::access_denied(policy::denial_message(
+                    &principal.arn,
+                    action,
+                    resource,
+                    decision,
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `arn:aws:sts::A:assumed-role/ROLE/SESSION` → `arn:aws:iam::A:role/ROLE`
+/// (what `aws:PrincipalArn` holds for a role session).
+pub fn role_arn_of_session(arn: &str) -> Option<String> {
+    let rest = arn.strip_prefix("arn:aws:sts::")?;
+    let (account, res) = rest.split_once(':')?;
+    let role = res.strip_prefix("assumed-role/")?.split('/').next()?;
+    Some(format!("arn:aws:iam::{account}:role/{role}"))
+}
+
+/// ISO 8601 in UTC with second precision, as IAM and STS write dates.
+pub fn format_iso(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

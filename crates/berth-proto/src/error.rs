@@ -112,6 +112,24 @@ impl AwsError {
     pub fn limit_exceeded(message: impl Into<String>) -> Self {
         Self::new("LimitExceededException", 400, message)
     }
+    pub fn resource_already_exists(message: impl Into<String>) -> Self {
+        Self::new("ResourceAlreadyExistsException", 400, message)
+    }
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new("ServiceUnavailableException", 500, message)
+    }
+    pub fn service_not_found(message: impl Into<String>) -> Self {
+        Self::new("ServiceNotFoundException", 400, message)
+    }
+    pub fn service_not_active(message: impl Into<String>) -> Self {
+        Self::new("ServiceNotActiveException", 400, message)
+    }
+    pub fn service_deployment_not_found(message: impl Into<String>) -> Self {
+        Self::new("ServiceDeploymentNotFoundException", 400, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new("ConflictException", 400, message)
+    }
 
     /// The awsJson body: `{"__type": code, "message": message}`.
     pub fn to_json_body(&self) -> Vec<u8> {

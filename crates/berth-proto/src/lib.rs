@@ -4,6 +4,7 @@
 pub mod error;
 pub mod json;
 pub mod pagination;
+pub mod query;
 pub mod service;
 pub mod sigv4;
 

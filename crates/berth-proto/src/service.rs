@@ -50,6 +50,9 @@ impl RequestContext {
     }
 }
 
+/// The default largest request body of a [`JsonService`]: 10 MiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
+
 /// An AWS service spoken over awsJson (1.0 or 1.1): dispatch is on
 /// `X-Amz-Target: <target_prefix>.<Operation>`.
 #[async_trait]
@@ -61,6 +64,17 @@ pub trait JsonService: Send + Sync + 'static {
     /// `application/x-amz-json-1.1` or `…-1.0`.
     fn content_type(&self) -> &'static str {
         "application/x-amz-json-1.1"
+    }
+    /// The largest request body this service accepts (the HTTP layer
+    /// answers `RequestEntityTooLarge`-style errors above it).
+    fn max_body_size(&self) -> usize {
+        DEFAULT_MAX_BODY_SIZE
+    }
+    /// The resource ARNs an operation acts on, for IAM authorization of
+    /// `<signing_name>:<operation>` (each is checked; `*` for operations
+    /// that are not resource-scoped, the default).
+    fn resource_arns(&self, _ctx: &RequestContext, _operation: &str, _input: &Value) -> Vec<String> {
+        vec!["*".to_string()]
     }
     /// Runs one operation. Operations the service does not implement must
     /// return [`AwsError::unknown_operation`].

@@ -52,6 +52,9 @@ pub struct RegistryConfig {
 }
 
 /// The registry: shared by the `/v2/` router and the ECR API.
+/// The policy check behind [`Registry::authorize`].
+pub type Authorizer = Arc<dyn Fn(&Principal, &str, &str) -> Result<(), String> + Send + Sync>;
+
 pub struct Registry {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) blobs: Arc<dyn BlobStore>,
@@ -60,6 +63,7 @@ pub struct Registry {
     pub(crate) uploads_dir: PathBuf,
     pub(crate) tokens: auth::TokenKey,
     pub(crate) sigv4: Option<Arc<dyn RequestAuthenticator>>,
+    pub(crate) authorizer: Option<Authorizer>,
     pub(crate) sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<uploads::SessionState>>>>,
 }
 
@@ -103,6 +107,7 @@ impl Registry {
             uploads_dir,
             tokens,
             sigv4: None,
+            authorizer: None,
             sessions: Mutex::new(HashMap::new()),
         };
         reg.remove_orphan_upload_files().await?;
@@ -112,6 +117,14 @@ impl Registry {
     /// Also accept SigV4-signed requests on `/v2/`.
     pub fn with_sigv4(mut self, authenticator: Arc<dyn RequestAuthenticator>) -> Self {
         self.sigv4 = Some(authenticator);
+        self
+    }
+
+    /// Decide every request with this policy check (`principal`, action,
+    /// resource ARN → `Err(reason)` when denied); without one, every
+    /// authenticated principal is allowed.
+    pub fn with_authorizer(mut self, authorizer: Authorizer) -> Self {
+        self.authorizer = Some(authorizer);
         self
     }
 
@@ -147,10 +160,13 @@ impl Registry {
     /// (`ecr:BatchGetImage`, `ecr:PutImage`, …) and the resource ARN (a
     /// repository ARN, or `*` for registry-wide actions).
     ///
-    /// Currently it allows every authenticated principal: IAM policy
-    /// evaluation (identity policies, repository and registry policies)
-    /// plugs in here with the IAM issue.
+    /// It runs the [`Authorizer`] given with [`Registry::with_authorizer`]
+    /// (the bin wires IAM's identity-policy evaluation; repository and
+    /// registry policies are not evaluated yet).
     pub fn authorize(&self, principal: &Principal, action: &str, resource_arn: &str) -> Result<(), String> {
+        if let Some(check) = &self.authorizer {
+            check(principal, action, resource_arn)?;
+        }
         tracing::trace!(principal = %principal.arn, action, resource_arn, "authorized");
         Ok(())
     }

@@ -19,12 +19,15 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The largest API request body accepted (registry uploads stream separately).
-pub const MAX_API_BODY: usize = 10 * 1024 * 1024;
+/// The largest API request body accepted when no service sets its own limit
+/// ([`JsonService::max_body_size`]; registry uploads under `/v2/` stream separately).
+pub const MAX_API_BODY: usize = berth_proto::service::DEFAULT_MAX_BODY_SIZE;
 
 pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
+    /// IAM and STS (awsQuery), sharing `auth`'s directory of keys and policies.
+    pub iam: Arc<berth_iam::Iam>,
     pub services: HashMap<&'static str, Arc<dyn JsonService>>,
     /// ECS, for the agent session stream (`/agent/v1/session`).
     pub ecs: berth_ecs::Ecs,
@@ -32,6 +35,9 @@ pub struct App {
     pub registry: Arc<berth_registry::Registry>,
     pub account_id: String,
     pub region: String,
+    /// The audit trail and the metrics (observability).
+    pub audit: Arc<berth_audit::AuditLog>,
+    pub metrics: Arc<crate::observe::Metrics>,
 }
 
 impl App {
@@ -39,12 +45,19 @@ impl App {
         let db = cfg.data_dir.join("state.db");
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&db).with_context(|| format!("opening the state store at {}", db.display()))?);
+        let metrics = Arc::new(crate::observe::Metrics::new());
+        let store = crate::observe::InstrumentedStore::wrap(store, metrics.clone());
         let scope = berth_core::arn::Scope::new(&cfg.region, &cfg.account_id);
         let auth = Arc::new(Authenticator::new(
             &cfg.account_id,
             &cfg.root_access_key_id,
             &cfg.root_secret_access_key,
         ));
+        let iam = Arc::new(
+            berth_iam::Iam::open(store.clone(), auth.clone())
+                .await
+                .context("loading the IAM state")?,
+        );
         let mut services: HashMap<&'static str, Arc<dyn JsonService>> = HashMap::new();
         let ecs = berth_ecs::Ecs::new(store.clone(), scope);
         let grace = cfg.agent_grace_period;
@@ -52,6 +65,28 @@ impl App {
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
         services.insert(ecs_service.target_prefix(), ecs_service);
         let sigv4 = auth.clone();
+        let authz = auth.clone();
+        // Repository policies, followed through a store watch, are the
+        // registry's resource policies.
+        let repo_policies = Arc::new(berth_iam::ResourcePolicies::new());
+        let scope_for_policies = berth_core::arn::Scope::new(&cfg.region, &cfg.account_id);
+        let scope_for_deletes = scope_for_policies.clone();
+        repo_policies.spawn_watch(
+            store.clone(),
+            berth_registry::keys::REPOSITORIES,
+            Arc::new(move |key: &str, value: &[u8]| {
+                let name = key.strip_prefix(berth_registry::keys::REPOSITORIES)?;
+                let rec: berth_registry::records::RepositoryRecord = serde_json::from_slice(value).ok()?;
+                Some((
+                    scope_for_policies.arn("ecr", format!("repository/{name}")),
+                    rec.policy_text,
+                ))
+            }),
+            Arc::new(move |key: &str| {
+                let name = key.strip_prefix(berth_registry::keys::REPOSITORIES)?;
+                Some(scope_for_deletes.arn("ecr", format!("repository/{name}")))
+            }),
+        );
         let registry_cfg = berth_registry::RegistryConfig {
             data_dir: cfg.data_dir.clone(),
             region: cfg.region.clone(),
@@ -70,29 +105,85 @@ impl App {
                         headers: r.headers,
                         payload_sha256_hex: r.payload_sha256_hex,
                     })
-                })),
+                }))
+                .with_authorizer(Arc::new(
+                    move |who: &berth_proto::Principal, action: &str, resource: &str| {
+                        if who.is_root {
+                            return Ok(());
+                        }
+                        let facts = berth_iam::RequestFacts::default();
+                        let policy = repo_policies.get(resource);
+                        authz
+                            .authorize(who, action, &[resource.to_string()], policy.as_deref(), &facts)
+                            // The registry words the refusal itself; keep only the why.
+                            .map_err(|e| match e.message.split_once(&format!(" on resource: {resource} ")) {
+                                Some((_, why)) => why.to_string(),
+                                None => e.message,
+                            })
+                    },
+                )),
         );
         services.insert(berth_registry::TARGET_PREFIX, registry.clone());
+        let logs = berth_logs::Logs::open(&cfg.data_dir.join("logs"), &cfg.region, &cfg.account_id)
+            .context("opening the log store")?;
+        logs.spawn_retention_sweeper(std::time::Duration::from_secs(60));
+        services.insert(berth_logs::TARGET_PREFIX, Arc::new(logs.clone()));
+        let audit = Arc::new(
+            berth_audit::AuditLog::open(&cfg.data_dir.join("audit.db"), &cfg.region, &cfg.account_id)
+                .context("opening the audit trail")?,
+        );
+        let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
+        services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         Ok(Arc::new(Self {
             store,
             auth,
+            iam,
             services,
             ecs,
             registry,
             account_id: cfg.account_id.clone(),
             region: cfg.region.clone(),
+            audit,
+            metrics,
         }))
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
             .route("/", axum::routing::post(aws_api))
             .route("/agent/v1/session", get(agent_session))
             .fallback(not_found)
             .with_state(self.clone())
             // `/v2/…` (the OCI registry, streaming bodies, its own auth) and download URLs.
             .merge(berth_registry::router(self.registry.clone()))
+    }
+}
+
+/// Ready when the state store answers.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.store.current_revision().await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("state store unavailable: {e}")).into_response(),
+    }
+}
+
+/// Prometheus metrics: OpenMetrics if the scraper asks for it, else the classic text format.
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    match app.metrics.render(&*app.store, openmetrics).await {
+        Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
     }
 }
 
@@ -148,13 +239,17 @@ async fn aws_api(
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let proto = protocol_of(req.headers());
+    let mut req = req;
+    let mut call = crate::observe::Call::begin(&app.services, &mut req, peer, &request_id);
     let mut resp = match handle(&app, peer, req, &request_id, proto).await {
         Ok(resp) => resp,
         Err(e) => {
+            call.failed(&e);
             tracing::debug!(request_id, code = %e.code, message = %e.message, "request failed");
             error_response(&e, proto, &request_id)
         }
     };
+    call.finish(&app.metrics, &app.audit, resp.status());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
@@ -172,9 +267,21 @@ async fn handle(
     if parts.method != Method::POST {
         return Err(AwsError::unknown_operation(parts.method.as_str()));
     }
-    let body: Bytes = axum::body::to_bytes(body, MAX_API_BODY)
+    // The target service's own limit (ECR's UploadLayerPart carries up to
+    // 20 MiB of base64); unknown targets are rejected after authentication.
+    let limit = match proto {
+        Protocol::Json(_) => parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.rsplit_once('.'))
+            .and_then(|(prefix, _)| app.services.get(prefix))
+            .map_or(MAX_API_BODY, |svc| svc.max_body_size()),
+        Protocol::Query => MAX_API_BODY,
+    };
+    let body: Bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| AwsError::request_too_large(MAX_API_BODY))?;
+        .map_err(|_| AwsError::request_too_large(limit))?;
     let payload_hash = hex::encode(Sha256::digest(&body));
     let principal = app.auth.authenticate(&HttpRequestParts {
         method: parts.method.as_str(),
@@ -197,6 +304,7 @@ async fn handle(
             .to_string(),
         secure_transport: false,
     };
+    crate::observe::note_principal(&parts.extensions, &ctx.principal);
     match proto {
         Protocol::Json(_) => {
             let target = parts
@@ -205,7 +313,7 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| AwsError::unknown_operation("(no X-Amz-Target)"))?;
             let (prefix, op) = target
-                .split_once('.')
+                .rsplit_once('.')
                 .ok_or_else(|| AwsError::unknown_operation(target))?;
             let svc = app
                 .services
@@ -219,6 +327,19 @@ async fn handle(
             };
             if !input.is_object() {
                 return Err(AwsError::serialization("Request body must be a JSON object"));
+            }
+            crate::observe::note_input(&parts.extensions, &input);
+            // The registry's ECR API authorizes itself, per repository (its `authorize` hook).
+            if !ctx.principal.is_root && prefix != berth_registry::TARGET_PREFIX {
+                let action = format!("{}:{op}", svc.signing_name());
+                let resources = svc.resource_arns(&ctx, op, &input);
+                let facts = berth_iam::RequestFacts {
+                    source_ip: &ctx.source_ip,
+                    secure_transport: ctx.secure_transport,
+                    request_tags: request_tags(&input),
+                    resource_tags: vec![],
+                };
+                app.auth.authorize(&ctx.principal, &action, &resources, None, &facts)?;
             }
             let started = std::time::Instant::now();
             let result = svc.call(&ctx, op, input).await;
@@ -234,14 +355,51 @@ async fn handle(
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, svc.content_type())], bytes).into_response())
         }
         Protocol::Query => {
-            let action = form_value(&body, "Action").unwrap_or_default();
-            Err(AwsError::new(
-                "InvalidAction",
-                400,
-                format!("Could not find operation {action} for this endpoint"),
-            ))
+            let input = berth_proto::query::QueryInput::parse(&body)?;
+            let action = input.get("Action").unwrap_or_default().to_string();
+            crate::observe::note_action(&parts.extensions, &action);
+            let Some(service) = berth_iam::Iam::service_of(&input) else {
+                return Err(AwsError::new(
+                    "InvalidAction",
+                    400,
+                    format!("Could not find operation {action} for this endpoint"),
+                ));
+            };
+            if !ctx.principal.is_root && berth_iam::Iam::needs_authorization(service) {
+                let facts = berth_iam::RequestFacts {
+                    source_ip: &ctx.source_ip,
+                    secure_transport: ctx.secure_transport,
+                    ..Default::default()
+                };
+                let resources = app.iam.resource_arns(&input);
+                app.auth
+                    .authorize(&ctx.principal, &format!("{service}:{action}"), &resources, None, &facts)
+                    // IAM says it as `AccessDenied`, HTTP 403.
+                    .map_err(|e| AwsError::new("AccessDenied", 403, e.message))?;
+            }
+            let xml = app.iam.call(&ctx, service, &input).await?;
+            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response())
         }
     }
+}
+
+/// The tags a JSON request sets (`tags: [{key, value}]` in ECS, `Key`/`Value` in ECR),
+/// for `aws:RequestTag/…` and `aws:TagKeys`.
+fn request_tags(input: &serde_json::Value) -> Vec<(String, String)> {
+    let Some(tags) = input.get("tags").and_then(serde_json::Value::as_array) else {
+        return vec![];
+    };
+    tags.iter()
+        .filter_map(|t| {
+            let key = t.get("key").or_else(|| t.get("Key"))?.as_str()?;
+            let value = t
+                .get("value")
+                .or_else(|| t.get("Value"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            Some((key.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 /// `GET /agent/v1/session?cluster=…&containerInstance=…` (SigV4, empty
@@ -251,7 +409,7 @@ async fn agent_session(State(app): State<Arc<App>>, req: Request<Body>) -> Respo
     let (parts, _) = req.into_parts();
     let query = parts.uri.query().unwrap_or("");
     let opened = async {
-        app.auth.authenticate(&HttpRequestParts {
+        let principal = app.auth.authenticate(&HttpRequestParts {
             method: parts.method.as_str(),
             raw_path: parts.uri.path(),
             raw_query: query,
@@ -261,6 +419,12 @@ async fn agent_session(State(app): State<Arc<App>>, req: Request<Body>) -> Respo
         let instance = form_value(query.as_bytes(), "containerInstance")
             .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
         let cluster = form_value(query.as_bytes(), "cluster");
+        if !principal.is_root {
+            // What the ECS agent needs in AWS to receive its work.
+            let facts = berth_iam::RequestFacts::default();
+            app.auth
+                .authorize(&principal, "ecs:Poll", &["*".to_string()], None, &facts)?;
+        }
         app.ecs.open_agent_session(cluster.as_deref(), &instance).await
     };
     let mut resp = match opened.await {

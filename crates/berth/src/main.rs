@@ -3,6 +3,7 @@
 
 mod config;
 mod http;
+mod observe;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -138,6 +139,8 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     if let Some(agent) = agent {
         let _ = agent.await;
     }
+    // Audit events still queued are written before the process exits.
+    app.audit.flush().await;
     tracing::info!("shutting down: closing the store");
     store.close().await.context("closing the store")?;
     Ok(())

@@ -16,10 +16,14 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The part size InitiateLayerUpload suggests.
-const PART_SIZE: u64 = 5 * 1024 * 1024;
-/// ECR's largest layer part.
+/// ECR's largest layer part (20971520 bytes, as the UploadLayerPart
+/// documentation says).
 const MAX_PART: usize = 20 * 1024 * 1024;
+/// The part size InitiateLayerUpload advertises: the largest part accepted.
+const PART_SIZE: u64 = MAX_PART as u64;
+/// The largest ECR request body: a `MAX_PART` part in base64 (4 bytes per
+/// 3) plus room for the other fields of the JSON document.
+pub(super) const MAX_REQUEST_BODY: usize = MAX_PART.div_ceil(3) * 4 + 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -272,5 +276,31 @@ impl Registry {
             "downloadUrl": crate::oci::download_url(self, &name, &d.to_string()),
             "layerDigest": d.to_string(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_body_limit_fits_the_largest_part() {
+        let body = serde_json::to_vec(&json!({
+            "registryId": "000000000000",
+            "repositoryName": "a".repeat(256),
+            "uploadId": uuid::Uuid::new_v4().to_string(),
+            "partFirstByte": i64::MAX,
+            "partLastByte": i64::MAX,
+            "layerPartBlob": STANDARD.encode(vec![0u8; MAX_PART]),
+        }))
+        .unwrap();
+        assert!(body.len() <= MAX_REQUEST_BODY, "{} > {MAX_REQUEST_BODY}", body.len());
+        const {
+            assert!(
+                MAX_REQUEST_BODY < MAX_PART * 2,
+                "the limit stays close to the part size"
+            )
+        };
+        assert_eq!(PART_SIZE, 20_971_520);
     }
 }

@@ -54,6 +54,12 @@ impl JsonService for Registry {
         "ecr"
     }
 
+    /// UploadLayerPart carries a part of up to 20 MiB, base64-encoded in
+    /// the JSON body.
+    fn max_body_size(&self) -> usize {
+        layers::MAX_REQUEST_BODY
+    }
+
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         if !OPERATIONS.contains(&operation) {
             return Err(AwsError::unknown_operation(operation));

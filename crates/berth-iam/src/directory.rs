@@ -1,0 +1,245 @@
+//! IAM state: the records kept in the store (under `iam/…`) and the
+//! in-memory [`Directory`] snapshot built from them, which authentication
+//! and authorization read on every request without touching the store.
+
+use crate::policy::{PolicyDocument, PolicyKind};
+use berth_store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub const USERS: &str = "iam/users/";
+pub const ROLES: &str = "iam/roles/";
+pub const GROUPS: &str = "iam/groups/";
+pub const POLICIES: &str = "iam/policies/";
+pub const KEYS: &str = "iam/access-keys/";
+pub const SESSIONS: &str = "iam/sessions/";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRec {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub path: String,
+    pub create_date: String,
+    /// Inline policies: name → document (JSON text).
+    #[serde(default)]
+    pub inline: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    #[serde(default)]
+    pub attached: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// The groups the user is in (their policies apply to the user).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupRec {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub path: String,
+    pub create_date: String,
+    #[serde(default)]
+    pub inline: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRec {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub path: String,
+    pub create_date: String,
+    pub assume_role_policy: String,
+    pub description: Option<String>,
+    pub max_session_duration: i64,
+    #[serde(default)]
+    pub inline: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attached: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersionRec {
+    pub id: String,
+    pub document: String,
+    pub create_date: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyRec {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub create_date: String,
+    pub update_date: String,
+    pub default_version: String,
+    pub versions: Vec<PolicyVersionRec>,
+    /// The number of the next version (`v{n}`).
+    pub next_version: u32,
+}
+
+impl PolicyRec {
+    pub fn default_document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.id == self.default_version)
+            .map(|v| v.document.as_str())
+    }
+}
+
+/// A long-term access key of an IAM user.
+///
+/// The secret is stored as is: SigV4 verification needs it back (the
+/// server recomputes the signature), so it cannot be hashed. Encryption at
+/// rest of these records comes with KMS (issue 6, item 3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessKeyRec {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub user_name: String,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    pub create_date: String,
+}
+
+/// Temporary credentials from STS (AssumeRole, GetSessionToken). Same note
+/// on the stored secret as [`AccessKeyRec`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRec {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// Epoch seconds.
+    pub expiration: i64,
+    /// The principal the credentials act as.
+    pub arn: String,
+    /// `GetCallerIdentity`'s `UserId` (`AROA…:session`, `AIDA…`, the account id for root).
+    pub user_id: String,
+    pub is_root: bool,
+    pub user_name: Option<String>,
+    pub role_name: Option<String>,
+}
+
+/// A snapshot of every IAM record, with the policies of each user and role
+/// parsed once.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub users: BTreeMap<String, UserRec>,
+    pub roles: BTreeMap<String, RoleRec>,
+    pub groups: BTreeMap<String, GroupRec>,
+    pub policies: BTreeMap<String, PolicyRec>,
+    pub keys: HashMap<String, AccessKeyRec>,
+    pub sessions: HashMap<String, SessionRec>,
+    pub user_policies: HashMap<String, Vec<Arc<PolicyDocument>>>,
+    pub role_policies: HashMap<String, Vec<Arc<PolicyDocument>>>,
+}
+
+impl Directory {
+    /// Reads every `iam/` record from the store.
+    pub async fn load(store: &dyn Store) -> berth_store::Result<Self> {
+        use berth_store::typed::list;
+        let mut d = Directory {
+            users: list::<UserRec>(store, USERS)
+                .await?
+                .into_iter()
+                .map(|u| (u.name.clone(), u))
+                .collect(),
+            roles: list::<RoleRec>(store, ROLES)
+                .await?
+                .into_iter()
+                .map(|r| (r.name.clone(), r))
+                .collect(),
+            groups: list::<GroupRec>(store, GROUPS)
+                .await?
+                .into_iter()
+                .map(|g| (g.name.clone(), g))
+                .collect(),
+            policies: list::<PolicyRec>(store, POLICIES)
+                .await?
+                .into_iter()
+                .map(|p| (p.arn.clone(), p))
+                .collect(),
+            keys: list::<AccessKeyRec>(store, KEYS)
+                .await?
+                .into_iter()
+                .map(|k| (k.access_key_id.clone(), k))
+                .collect(),
+            sessions: list::<SessionRec>(store, SESSIONS)
+                .await?
+                .into_iter()
+                .map(|s| (s.access_key_id.clone(), s))
+                .collect(),
+            ..Default::default()
+        };
+        d.user_policies = d
+            .users
+            .values()
+            .map(|u| {
+                let mut docs = d.parse_all(&u.inline, &u.attached);
+                for g in u.groups.iter().filter_map(|g| d.groups.get(g)) {
+                    docs.extend(d.parse_all(&g.inline, &g.attached));
+                }
+                (u.name.clone(), docs)
+            })
+            .collect();
+        d.role_policies = d
+            .roles
+            .values()
+            .map(|r| (r.name.clone(), d.parse_all(&r.inline, &r.attached)))
+            .collect();
+        Ok(d)
+    }
+
+    fn parse_all(&self, inline: &BTreeMap<String, String>, attached: &[String]) -> Vec<Arc<PolicyDocument>> {
+        let attached_docs = attached
+            .iter()
+            .filter_map(|arn| self.policies.get(arn)?.default_document());
+        inline
+            .values()
+            .map(String::as_str)
+            .chain(attached_docs)
+            .filter_map(|text| match PolicyDocument::parse(text, PolicyKind::Identity) {
+                Ok(d) => Some(Arc::new(d)),
+                Err(e) => {
+                    // Documents are validated on write; this is a corrupt record.
+                    tracing::warn!(error = %e, "skipping an unparseable stored policy");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// How many users and roles have `policy_arn` attached.
+    pub fn attachment_count(&self, policy_arn: &str) -> usize {
+        self.users
+            .values()
+            .filter(|u| u.attached.iter().any(|a| a == policy_arn))
+            .count()
+            + self
+                .roles
+                .values()
+                .filter(|r| r.attached.iter().any(|a| a == policy_arn))
+                .count()
+            + self
+                .groups
+                .values()
+                .filter(|g| g.attached.iter().any(|a| a == policy_arn))
+                .count()
+    }
+}

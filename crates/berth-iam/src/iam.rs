@@ -1,0 +1,1422 @@
+//! The IAM and STS APIs (awsQuery). State lives in the store under `iam/…`;
+//! after each write the [`Directory`] snapshot of the [`Authenticator`] is
+//! rebuilt, so the next request authenticates and authorizes against it.
+
+use crate::directory::{
+    AccessKeyRec, Directory, GROUPS, GroupRec, KEYS, POLICIES, PolicyRec, PolicyVersionRec, ROLES, RoleRec, SESSIONS,
+    SessionRec, Tag, USERS, UserRec,
+};
+use crate::policy::{self, ContextKeys, Decision, PolicyDocument, PolicyKind, Request};
+use crate::{Authenticator, RequestFacts, format_iso};
+use berth_proto::query::{QueryInput, XmlWriter, response_xml, url_encode};
+use berth_proto::{AwsError, RequestContext};
+use berth_store::{Compare, Op, Store, typed};
+use rand::Rng;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+pub const IAM_VERSION: &str = "2010-05-08";
+pub const STS_VERSION: &str = "2011-06-15";
+const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+const MAX_KEYS_PER_USER: usize = 2;
+const MAX_POLICY_VERSIONS: usize = 5;
+
+fn no_such_entity(msg: impl Into<String>) -> AwsError {
+    AwsError::new("NoSuchEntity", 404, msg)
+}
+fn already_exists(msg: impl Into<String>) -> AwsError {
+    AwsError::new("EntityAlreadyExists", 409, msg)
+}
+fn delete_conflict(msg: impl Into<String>) -> AwsError {
+    AwsError::new("DeleteConflict", 409, msg)
+}
+fn malformed(msg: impl Into<String>) -> AwsError {
+    AwsError::new("MalformedPolicyDocument", 400, msg)
+}
+fn validation(msg: impl Into<String>) -> AwsError {
+    AwsError::new("ValidationError", 400, msg)
+}
+fn invalid_input(msg: impl Into<String>) -> AwsError {
+    AwsError::new("InvalidInput", 400, msg)
+}
+fn limit_exceeded(msg: impl Into<String>) -> AwsError {
+    AwsError::new("LimitExceeded", 409, msg)
+}
+/// STS's (and IAM's) own AccessDenied: code `AccessDenied`, HTTP 403.
+pub fn query_access_denied(msg: impl Into<String>) -> AwsError {
+    AwsError::new("AccessDenied", 403, msg)
+}
+
+/// The IAM and STS services.
+pub struct Iam {
+    store: Arc<dyn Store>,
+    auth: Arc<Authenticator>,
+    account_id: String,
+    /// IAM writes are serialized: each write reads the snapshot, commits,
+    /// and rebuilds the snapshot before the next write starts.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl Iam {
+    /// Loads the IAM state from the store into `auth`.
+    pub async fn open(store: Arc<dyn Store>, auth: Arc<Authenticator>) -> Result<Self, berth_store::StoreError> {
+        let dir = Directory::load(store.as_ref()).await?;
+        auth.set_directory(dir);
+        Ok(Self {
+            account_id: auth.account_id().to_string(),
+            store,
+            auth,
+            write_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// `iam` or `sts`, from the `Version` parameter (or the action name).
+    pub fn service_of(input: &QueryInput) -> Option<&'static str> {
+        match input.get("Version") {
+            Some(IAM_VERSION) => Some("iam"),
+            Some(STS_VERSION) => Some("sts"),
+            _ => match input.get("Action")? {
+                "GetCallerIdentity" | "AssumeRole" | "GetSessionToken" => Some("sts"),
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether the HTTP layer must authorize `service:action` with the
+    /// caller's policies before calling [`Iam::call`]. STS decides itself:
+    /// GetCallerIdentity and GetSessionToken need no permission, AssumeRole
+    /// combines the caller's policies with the role's trust policy.
+    pub fn needs_authorization(service: &str) -> bool {
+        service == "iam"
+    }
+
+    /// The resource ARNs of an IAM action, for authorization.
+    pub fn resource_arns(&self, input: &QueryInput) -> Vec<String> {
+        let a = &self.account_id;
+        if let Some(arn) = input.get("PolicyArn") {
+            return vec![arn.to_string()];
+        }
+        if let Some(role) = input.get("RoleName") {
+            return vec![format!("arn:aws:iam::{a}:role/{role}")];
+        }
+        if let Some(group) = input.get("GroupName") {
+            return vec![format!("arn:aws:iam::{a}:group/{group}")];
+        }
+        if let Some(user) = input.get("UserName") {
+            return vec![format!("arn:aws:iam::{a}:user/{user}")];
+        }
+        if let Some(name) = input
+            .get("PolicyName")
+            .filter(|_| input.get("Action") == Some("CreatePolicy"))
+        {
+            return vec![format!(
+                "arn:aws:iam::{a}:policy{}{name}",
+                input.get("Path").unwrap_or("/")
+            )];
+        }
+        vec!["*".to_string()]
+    }
+
+    /// Runs one action; returns the XML answer.
+    pub async fn call(&self, ctx: &RequestContext, service: &str, input: &QueryInput) -> Result<String, AwsError> {
+        let action = input.get("Action").unwrap_or("");
+        let (ns, result) = match service {
+            "sts" => (STS_NS, self.call_sts(ctx, action, input).await?),
+            _ => (IAM_NS, self.call_iam(ctx, action, input).await?),
+        };
+        Ok(response_xml(action, ns, result.as_deref(), &ctx.request_id))
+    }
+
+    fn invalid_action(action: &str) -> AwsError {
+        AwsError::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for this endpoint"),
+        )
+    }
+
+    async fn call_iam(&self, ctx: &RequestContext, action: &str, q: &QueryInput) -> Result<Option<String>, AwsError> {
+        match action {
+            "CreateUser" => self.create_user(q).await.map(Some),
+            "GetUser" => self.get_user(ctx, q).map(Some),
+            "ListUsers" => self.list_users(q).map(Some),
+            "DeleteUser" => self.delete_user(q).await.map(|_| None),
+            "CreateAccessKey" => self.create_access_key(ctx, q).await.map(Some),
+            "DeleteAccessKey" => self.delete_access_key(ctx, q).await.map(|_| None),
+            "UpdateAccessKey" => self.update_access_key(ctx, q).await.map(|_| None),
+            "ListAccessKeys" => self.list_access_keys(ctx, q).map(Some),
+            "CreateRole" => self.create_role(q).await.map(Some),
+            "GetRole" => self.get_role(q).map(Some),
+            "DeleteRole" => self.delete_role(q).await.map(|_| None),
+            "ListRoles" => self.list_roles(q).map(Some),
+            "UpdateAssumeRolePolicy" => self.update_assume_role_policy(q).await.map(|_| None),
+            "CreatePolicy" => self.create_policy(q).await.map(Some),
+            "GetPolicy" => self.get_policy(q).map(Some),
+            "DeletePolicy" => self.delete_policy(q).await.map(|_| None),
+            "ListPolicies" => self.list_policies(q).map(Some),
+            "CreatePolicyVersion" => self.create_policy_version(q).await.map(Some),
+            "GetPolicyVersion" => self.get_policy_version(q).map(Some),
+            "AttachRolePolicy" => self.attach(q, Kind::Role, true).await.map(|_| None),
+            "DetachRolePolicy" => self.attach(q, Kind::Role, false).await.map(|_| None),
+            "AttachUserPolicy" => self.attach(q, Kind::User, true).await.map(|_| None),
+            "DetachUserPolicy" => self.attach(q, Kind::User, false).await.map(|_| None),
+            "PutRolePolicy" => self.put_inline(q, Kind::Role).await.map(|_| None),
+            "PutUserPolicy" => self.put_inline(q, Kind::User).await.map(|_| None),
+            "GetRolePolicy" => self.get_inline(q, Kind::Role).map(Some),
+            "GetUserPolicy" => self.get_inline(q, Kind::User).map(Some),
+            "DeleteRolePolicy" => self.delete_inline(q, Kind::Role).await.map(|_| None),
+            "DeleteUserPolicy" => self.delete_inline(q, Kind::User).await.map(|_| None),
+            "ListRolePolicies" => self.list_inline(q, Kind::Role).map(Some),
+            "ListUserPolicies" => self.list_inline(q, Kind::User).map(Some),
+            "ListAttachedRolePolicies" => self.list_attached(q, Kind::Role).map(Some),
+            "ListAttachedUserPolicies" => self.list_attached(q, Kind::User).map(Some),
+            "CreateGroup" => self.create_group(q).await.map(Some),
+            "GetGroup" => self.get_group(q).map(Some),
+            "ListGroups" => self.list_groups(q).map(Some),
+            "DeleteGroup" => self.delete_group(q).await.map(|_| None),
+            "AddUserToGroup" => self.group_membership(q, true).await.map(|_| None),
+            "RemoveUserFromGroup" => self.group_membership(q, false).await.map(|_| None),
+            "ListGroupsForUser" => self.list_groups_for_user(q).map(Some),
+            "AttachGroupPolicy" => self.attach(q, Kind::Group, true).await.map(|_| None),
+            "DetachGroupPolicy" => self.attach(q, Kind::Group, false).await.map(|_| None),
+            "PutGroupPolicy" => self.put_inline(q, Kind::Group).await.map(|_| None),
+            "GetGroupPolicy" => self.get_inline(q, Kind::Group).map(Some),
+            "DeleteGroupPolicy" => self.delete_inline(q, Kind::Group).await.map(|_| None),
+            "ListGroupPolicies" => self.list_inline(q, Kind::Group).map(Some),
+            "ListAttachedGroupPolicies" => self.list_attached(q, Kind::Group).map(Some),
+            _ => Err(Self::invalid_action(action)),
+        }
+    }
+
+    async fn call_sts(&self, ctx: &RequestContext, action: &str, q: &QueryInput) -> Result<Option<String>, AwsError> {
+        match action {
+            "GetCallerIdentity" => Ok(Some(self.get_caller_identity(ctx))),
+            "AssumeRole" => self.assume_role(ctx, q).await.map(Some),
+            "GetSessionToken" => self.get_session_token(ctx, q).await.map(Some),
+            _ => Err(Self::invalid_action(action)),
+        }
+    }
+
+    // ---- store plumbing ----
+
+    /// Applies `ops` if `compares` hold, then rebuilds the snapshot.
+    async fn commit(&self, compares: Vec<Compare>, ops: Vec<Op>) -> Result<bool, AwsError> {
+        let res = self.store.txn(compares, ops).await?;
+        self.reload().await?;
+        Ok(res.succeeded)
+    }
+
+    async fn reload(&self) -> Result<(), AwsError> {
+        let dir = Directory::load(self.store.as_ref()).await?;
+        self.auth.set_directory(dir);
+        Ok(())
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.auth.now()
+    }
+
+    // ---- users ----
+
+    async fn create_user(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let name = q.required("UserName")?;
+        check_name(name, "userName", 64)?;
+        let path = check_path(q.get("Path"))?;
+        let tags = tags_of(q)?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        if dir.users.keys().any(|u| u.eq_ignore_ascii_case(name)) {
+            return Err(already_exists(format!("User with name {name} already exists.")));
+        }
+        let user = UserRec {
+            name: name.to_string(),
+            id: random_id("AIDA", 17),
+            arn: format!("arn:aws:iam::{}:user{path}{name}", self.account_id),
+            path,
+            create_date: format_iso(self.now()),
+            inline: Default::default(),
+            attached: vec![],
+            tags,
+            groups: vec![],
+        };
+        let key = format!("{USERS}{name}");
+        if !self
+            .commit(
+                vec![Compare::Absent(key.clone())],
+                vec![Op::Put(key, typed::encode(&user)?)],
+            )
+            .await?
+        {
+            return Err(already_exists(format!("User with name {name} already exists.")));
+        }
+        let mut w = XmlWriter::new();
+        user_xml(&mut w, &user);
+        Ok(w.finish())
+    }
+
+    fn get_user(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let name = match q.get("UserName") {
+            Some(n) => n.to_string(),
+            None => match ctx
+                .principal
+                .user_name
+                .clone()
+                .filter(|_| ctx.principal.arn.contains(":user/"))
+            {
+                Some(n) => n,
+                None if ctx.principal.is_root => {
+                    // The root user, as IAM describes it.
+                    let mut w = XmlWriter::new();
+                    w.start("User")
+                        .elem("Path", "/")
+                        .elem("UserName", "root")
+                        .elem("UserId", &self.account_id)
+                        .elem("Arn", &ctx.principal.arn)
+                        .elem("CreateDate", format_iso(OffsetDateTime::UNIX_EPOCH))
+                        .end("User");
+                    return Ok(w.finish());
+                }
+                None => {
+                    return Err(validation(
+                        "Must specify userName when calling with non-User credentials",
+                    ));
+                }
+            },
+        };
+        let user = dir.users.get(&name).ok_or_else(|| no_user(&name))?;
+        let mut w = XmlWriter::new();
+        user_xml(&mut w, user);
+        Ok(w.finish())
+    }
+
+    fn list_users(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let users: Vec<&UserRec> = dir.users.values().filter(|u| u.path.starts_with(prefix)).collect();
+        let (page, marker) = paginate(users, |u| u.name.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("Users");
+        for u in page {
+            w.start("member");
+            user_fields(&mut w, u);
+            w.end("member");
+        }
+        w.end("Users");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    async fn delete_user(&self, q: &QueryInput) -> Result<(), AwsError> {
+        let name = q.required("UserName")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let user = dir.users.get(name).ok_or_else(|| no_user(name))?;
+        if dir.keys.values().any(|k| k.user_name == name) {
+            return Err(delete_conflict("Cannot delete entity, must delete access keys first."));
+        }
+        if !user.attached.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        if !user.inline.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        if !user.groups.is_empty() {
+            return Err(delete_conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
+        }
+        self.commit(vec![], vec![Op::Delete(format!("{USERS}{name}"))]).await?;
+        Ok(())
+    }
+
+    /// The user an access-key action is about: `UserName`, else the calling user.
+    fn key_user(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
+        if let Some(n) = q.get("UserName") {
+            return Ok(n.to_string());
+        }
+        match &ctx.principal.user_name {
+            Some(n) if ctx.principal.arn.contains(":user/") => Ok(n.clone()),
+            _ => Err(validation(
+                "Must specify userName when calling with non-User credentials (Berth does not manage access keys of \
+                 the root user through IAM: they come from the server's configuration)",
+            )),
+        }
+    }
+
+    async fn create_access_key(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
+        let name = self.key_user(ctx, q)?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        if !dir.users.contains_key(&name) {
+            return Err(no_user(&name));
+        }
+        if dir.keys.values().filter(|k| k.user_name == name).count() >= MAX_KEYS_PER_USER {
+            return Err(limit_exceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+            )));
+        }
+        let key = AccessKeyRec {
+            access_key_id: random_id("AKIA", 16),
+            secret_access_key: random_secret(40),
+            user_name: name.clone(),
+            status: "Active".into(),
+            create_date: format_iso(self.now()),
+        };
+        let k = format!("{KEYS}{}", key.access_key_id);
+        self.commit(
+            vec![Compare::Absent(k.clone()), Compare::Exists(format!("{USERS}{name}"))],
+            vec![Op::Put(k, typed::encode(&key)?)],
+        )
+        .await?;
+        let mut w = XmlWriter::new();
+        w.start("AccessKey")
+            .elem("UserName", &key.user_name)
+            .elem("AccessKeyId", &key.access_key_id)
+            .elem("Status", &key.status)
+            .elem("SecretAccessKey", &key.secret_access_key)
+            .elem("CreateDate", &key.create_date)
+            .end("AccessKey");
+        Ok(w.finish())
+    }
+
+    fn find_key(&self, dir: &Directory, user: &str, akid: &str) -> Result<AccessKeyRec, AwsError> {
+        if !dir.users.contains_key(user) {
+            return Err(no_user(user));
+        }
+        dir.keys
+            .get(akid)
+            .filter(|k| k.user_name == user)
+            .cloned()
+            .ok_or_else(|| no_such_entity(format!("The Access Key with id {akid} cannot be found.")))
+    }
+
+    async fn delete_access_key(&self, ctx: &RequestContext, q: &QueryInput) -> Result<(), AwsError> {
+        let akid = q.required("AccessKeyId")?;
+        let user = self.key_user(ctx, q)?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        self.find_key(&dir, &user, akid)?;
+        self.commit(vec![], vec![Op::Delete(format!("{KEYS}{akid}"))]).await?;
+        Ok(())
+    }
+
+    async fn update_access_key(&self, ctx: &RequestContext, q: &QueryInput) -> Result<(), AwsError> {
+        let akid = q.required("AccessKeyId")?;
+        let status = q.required("Status")?;
+        if status != "Active" && status != "Inactive" {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must \
+                 satisfy enum value set: [Active, Inactive]"
+            )));
+        }
+        let user = self.key_user(ctx, q)?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let mut key = self.find_key(&dir, &user, akid)?;
+        key.status = status.to_string();
+        self.commit(vec![], vec![Op::Put(format!("{KEYS}{akid}"), typed::encode(&key)?)])
+            .await?;
+        Ok(())
+    }
+
+    fn list_access_keys(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
+        let user = self.key_user(ctx, q)?;
+        let dir = self.auth.directory();
+        if !dir.users.contains_key(&user) {
+            return Err(no_user(&user));
+        }
+        let mut keys: Vec<&AccessKeyRec> = dir.keys.values().filter(|k| k.user_name == user).collect();
+        keys.sort_by(|a, b| {
+            a.create_date
+                .cmp(&b.create_date)
+                .then(a.access_key_id.cmp(&b.access_key_id))
+        });
+        let (page, marker) = paginate(keys, |k| k.access_key_id.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("AccessKeyMetadata");
+        for k in page {
+            w.start("member")
+                .elem("UserName", &k.user_name)
+                .elem("AccessKeyId", &k.access_key_id)
+                .elem("Status", &k.status)
+                .elem("CreateDate", &k.create_date)
+                .end("member");
+        }
+        w.end("AccessKeyMetadata");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    // ---- roles ----
+
+    async fn create_role(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let name = q.required("RoleName")?;
+        check_name(name, "roleName", 64)?;
+        let path = check_path(q.get("Path"))?;
+        let trust = q.required("AssumeRolePolicyDocument")?;
+        PolicyDocument::parse(trust, PolicyKind::Trust).map_err(|e| malformed(e.0))?;
+        let max = q.int("MaxSessionDuration")?.unwrap_or(3600);
+        if !(3600..=43200).contains(&max) {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{max}' at 'maxSessionDuration' failed to satisfy constraint: \
+                 Member must have value between 3600 and 43200"
+            )));
+        }
+        let tags = tags_of(q)?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        if dir.roles.keys().any(|r| r.eq_ignore_ascii_case(name)) {
+            return Err(already_exists(format!("Role with name {name} already exists.")));
+        }
+        let role = RoleRec {
+            name: name.to_string(),
+            id: random_id("AROA", 17),
+            arn: format!("arn:aws:iam::{}:role{path}{name}", self.account_id),
+            path,
+            create_date: format_iso(self.now()),
+            assume_role_policy: trust.to_string(),
+            description: q.get("Description").map(str::to_string),
+            max_session_duration: max,
+            inline: Default::default(),
+            attached: vec![],
+            tags,
+        };
+        let key = format!("{ROLES}{name}");
+        if !self
+            .commit(
+                vec![Compare::Absent(key.clone())],
+                vec![Op::Put(key, typed::encode(&role)?)],
+            )
+            .await?
+        {
+            return Err(already_exists(format!("Role with name {name} already exists.")));
+        }
+        let mut w = XmlWriter::new();
+        w.start("Role");
+        role_fields(&mut w, &role);
+        w.end("Role");
+        Ok(w.finish())
+    }
+
+    fn get_role(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let name = q.required("RoleName")?;
+        let dir = self.auth.directory();
+        let role = dir.roles.get(name).ok_or_else(|| no_role(name))?;
+        let mut w = XmlWriter::new();
+        w.start("Role");
+        role_fields(&mut w, role);
+        w.end("Role");
+        Ok(w.finish())
+    }
+
+    fn list_roles(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let roles: Vec<&RoleRec> = dir.roles.values().filter(|r| r.path.starts_with(prefix)).collect();
+        let (page, marker) = paginate(roles, |r| r.name.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("Roles");
+        for r in page {
+            w.start("member");
+            role_fields(&mut w, r);
+            w.end("member");
+        }
+        w.end("Roles");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    async fn delete_role(&self, q: &QueryInput) -> Result<(), AwsError> {
+        let name = q.required("RoleName")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let role = dir.roles.get(name).ok_or_else(|| no_role(name))?;
+        if !role.attached.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        if !role.inline.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        self.commit(vec![], vec![Op::Delete(format!("{ROLES}{name}"))]).await?;
+        Ok(())
+    }
+
+    async fn update_assume_role_policy(&self, q: &QueryInput) -> Result<(), AwsError> {
+        let name = q.required("RoleName")?;
+        let doc = q.required("PolicyDocument")?;
+        PolicyDocument::parse(doc, PolicyKind::Trust).map_err(|e| malformed(e.0))?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let mut role = dir.roles.get(name).cloned().ok_or_else(|| no_role(name))?;
+        role.assume_role_policy = doc.to_string();
+        self.commit(vec![], vec![Op::Put(format!("{ROLES}{name}"), typed::encode(&role)?)])
+            .await?;
+        Ok(())
+    }
+
+    // ---- managed policies ----
+
+    async fn create_policy(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let name = q.required("PolicyName")?;
+        check_name(name, "policyName", 128)?;
+        let path = check_path(q.get("Path"))?;
+        let doc = q.required("PolicyDocument")?;
+        PolicyDocument::parse(doc, PolicyKind::Identity).map_err(|e| malformed(e.0))?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        if dir.policies.values().any(|p| p.name == name) {
+            return Err(already_exists(format!(
+                "A policy called {name} already exists. Duplicate names are not allowed."
+            )));
+        }
+        let now = format_iso(self.now());
+        let policy = PolicyRec {
+            name: name.to_string(),
+            id: random_id("ANPA", 17),
+            arn: format!("arn:aws:iam::{}:policy{path}{name}", self.account_id),
+            path,
+            description: q.get("Description").map(str::to_string),
+            create_date: now.clone(),
+            update_date: now.clone(),
+            default_version: "v1".into(),
+            versions: vec![PolicyVersionRec {
+                id: "v1".into(),
+                document: doc.to_string(),
+                create_date: now,
+            }],
+            next_version: 2,
+        };
+        let key = format!("{POLICIES}{name}");
+        if !self
+            .commit(
+                vec![Compare::Absent(key.clone())],
+                vec![Op::Put(key, typed::encode(&policy)?)],
+            )
+            .await?
+        {
+            return Err(already_exists(format!(
+                "A policy called {name} already exists. Duplicate names are not allowed."
+            )));
+        }
+        let mut w = XmlWriter::new();
+        policy_xml(&mut w, "Policy", &policy, 0);
+        Ok(w.finish())
+    }
+
+    fn policy_of<'d>(&self, dir: &'d Directory, arn: &str) -> Result<&'d PolicyRec, AwsError> {
+        dir.policies
+            .get(arn)
+            .ok_or_else(|| no_such_entity(format!("Policy {arn} does not exist or is not attachable.")))
+    }
+
+    fn get_policy(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let dir = self.auth.directory();
+        let p = self.policy_of(&dir, arn)?;
+        let mut w = XmlWriter::new();
+        policy_xml(&mut w, "Policy", p, dir.attachment_count(arn));
+        Ok(w.finish())
+    }
+
+    fn list_policies(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let only_attached = q.bool("OnlyAttached").unwrap_or(false);
+        // Only customer managed policies exist in Berth (Scope All/Local are the same; AWS gives none).
+        if q.get("Scope") == Some("AWS") {
+            let mut w = XmlWriter::new();
+            w.start("Policies").end("Policies");
+            truncation(&mut w, None);
+            return Ok(w.finish());
+        }
+        let mut items: Vec<(&PolicyRec, usize)> = dir
+            .policies
+            .values()
+            .filter(|p| p.path.starts_with(prefix))
+            .map(|p| (p, dir.attachment_count(&p.arn)))
+            .filter(|(_, n)| !only_attached || *n > 0)
+            .collect();
+        items.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let (page, marker) = paginate(items, |(p, _)| p.name.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("Policies");
+        for (p, n) in page {
+            policy_xml(&mut w, "member", p, n);
+        }
+        w.end("Policies");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    async fn delete_policy(&self, q: &QueryInput) -> Result<(), AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let p = self.policy_of(&dir, arn)?;
+        if dir.attachment_count(arn) > 0 {
+            return Err(delete_conflict("Cannot delete a policy attached to entities."));
+        }
+        self.commit(vec![], vec![Op::Delete(format!("{POLICIES}{}", p.name))])
+            .await?;
+        Ok(())
+    }
+
+    async fn create_policy_version(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let doc = q.required("PolicyDocument")?;
+        PolicyDocument::parse(doc, PolicyKind::Identity).map_err(|e| malformed(e.0))?;
+        let set_default = q.bool("SetAsDefault").unwrap_or(false);
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let mut p = self.policy_of(&dir, arn)?.clone();
+        if p.versions.len() >= MAX_POLICY_VERSIONS {
+            return Err(limit_exceeded(format!(
+                "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, \
+                 you must delete an existing version."
+            )));
+        }
+        let now = format_iso(self.now());
+        let version = PolicyVersionRec {
+            id: format!("v{}", p.next_version),
+            document: doc.to_string(),
+            create_date: now.clone(),
+        };
+        p.next_version += 1;
+        if set_default {
+            p.default_version = version.id.clone();
+        }
+        p.update_date = now;
+        p.versions.push(version.clone());
+        self.commit(
+            vec![],
+            vec![Op::Put(format!("{POLICIES}{}", p.name), typed::encode(&p)?)],
+        )
+        .await?;
+        let mut w = XmlWriter::new();
+        w.start("PolicyVersion")
+            .elem("VersionId", &version.id)
+            .elem("IsDefaultVersion", (p.default_version == version.id).to_string())
+            .elem("CreateDate", &version.create_date)
+            .end("PolicyVersion");
+        Ok(w.finish())
+    }
+
+    fn get_policy_version(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let vid = q.required("VersionId")?;
+        let dir = self.auth.directory();
+        let p = self.policy_of(&dir, arn)?;
+        let v = p.versions.iter().find(|v| v.id == vid).ok_or_else(|| {
+            no_such_entity(format!(
+                "Policy {arn} version {vid} does not exist or is not attachable."
+            ))
+        })?;
+        let mut w = XmlWriter::new();
+        w.start("PolicyVersion")
+            .elem("Document", url_encode(&v.document))
+            .elem("VersionId", &v.id)
+            .elem("IsDefaultVersion", (p.default_version == v.id).to_string())
+            .elem("CreateDate", &v.create_date)
+            .end("PolicyVersion");
+        Ok(w.finish())
+    }
+
+    // ---- attachments and inline policies (users and roles alike) ----
+
+    /// Reads a user or role as the (inline, attached) pair, and the key to write it back.
+    fn principal_entity(&self, dir: &Directory, q: &QueryInput, kind: Kind) -> Result<Entity, AwsError> {
+        match kind {
+            Kind::User => {
+                let name = q.required("UserName")?;
+                let u = dir.users.get(name).ok_or_else(|| no_user(name))?;
+                Ok(Entity::User(u.clone()))
+            }
+            Kind::Role => {
+                let name = q.required("RoleName")?;
+                let r = dir.roles.get(name).ok_or_else(|| no_role(name))?;
+                Ok(Entity::Role(r.clone()))
+            }
+            Kind::Group => {
+                let name = q.required("GroupName")?;
+                let g = dir.groups.get(name).ok_or_else(|| no_group(name))?;
+                Ok(Entity::Group(g.clone()))
+            }
+        }
+    }
+
+    async fn save(&self, entity: &Entity) -> Result<(), AwsError> {
+        let (key, value) = match entity {
+            Entity::User(u) => (format!("{USERS}{}", u.name), typed::encode(u)?),
+            Entity::Role(r) => (format!("{ROLES}{}", r.name), typed::encode(r)?),
+            Entity::Group(g) => (format!("{GROUPS}{}", g.name), typed::encode(g)?),
+        };
+        self.commit(vec![Compare::Exists(key.clone())], vec![Op::Put(key, value)])
+            .await?;
+        Ok(())
+    }
+
+    async fn attach(&self, q: &QueryInput, kind: Kind, attach: bool) -> Result<(), AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let mut e = self.principal_entity(&dir, q, kind)?;
+        if attach {
+            if !arn.starts_with("arn:aws:iam::") {
+                return Err(invalid_input(format!("ARN {arn} is not valid.")));
+            }
+            self.policy_of(&dir, arn)?;
+            let attached = e.attached_mut();
+            if !attached.iter().any(|a| a == arn) {
+                attached.push(arn.to_string());
+            }
+        } else {
+            let attached = e.attached_mut();
+            let before = attached.len();
+            attached.retain(|a| a != arn);
+            if attached.len() == before {
+                return Err(no_such_entity(format!("Policy {arn} was not found.")));
+            }
+        }
+        self.save(&e).await
+    }
+
+    async fn put_inline(&self, q: &QueryInput, kind: Kind) -> Result<(), AwsError> {
+        let name = q.required("PolicyName")?;
+        check_name(name, "policyName", 128)?;
+        let doc = q.required("PolicyDocument")?;
+        PolicyDocument::parse(doc, PolicyKind::Identity).map_err(|e| malformed(e.0))?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let mut e = self.principal_entity(&dir, q, kind)?;
+        e.inline_mut().insert(name.to_string(), doc.to_string());
+        self.save(&e).await
+    }
+
+    fn get_inline(&self, q: &QueryInput, kind: Kind) -> Result<String, AwsError> {
+        let name = q.required("PolicyName")?;
+        let dir = self.auth.directory();
+        let mut e = self.principal_entity(&dir, q, kind)?;
+        let doc =
+            e.inline_mut().get(name).cloned().ok_or_else(|| {
+                no_such_entity(format!("The {} policy with name {name} cannot be found.", kind.word()))
+            })?;
+        let mut w = XmlWriter::new();
+        w.elem(kind.name_tag(), e.name())
+            .elem("PolicyName", name)
+            .elem("PolicyDocument", url_encode(&doc));
+        Ok(w.finish())
+    }
+
+    async fn delete_inline(&self, q: &QueryInput, kind: Kind) -> Result<(), AwsError> {
+        let name = q.required("PolicyName")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let mut e = self.principal_entity(&dir, q, kind)?;
+        if e.inline_mut().remove(name).is_none() {
+            return Err(no_such_entity(format!(
+                "The {} policy with name {name} cannot be found.",
+                kind.word()
+            )));
+        }
+        self.save(&e).await
+    }
+
+    fn list_inline(&self, q: &QueryInput, kind: Kind) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let mut e = self.principal_entity(&dir, q, kind)?;
+        let names: Vec<String> = e.inline_mut().keys().cloned().collect();
+        let (page, marker) = paginate(names, Clone::clone, q)?;
+        let mut w = XmlWriter::new();
+        w.start("PolicyNames");
+        for n in page {
+            w.elem("member", n);
+        }
+        w.end("PolicyNames");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    fn list_attached(&self, q: &QueryInput, kind: Kind) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let mut e = self.principal_entity(&dir, q, kind)?;
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let mut items: Vec<(String, String)> = e
+            .attached_mut()
+            .iter()
+            .filter_map(|arn| dir.policies.get(arn))
+            .filter(|p| p.path.starts_with(prefix))
+            .map(|p| (p.name.clone(), p.arn.clone()))
+            .collect();
+        items.sort();
+        let (page, marker) = paginate(items, |(n, _)| n.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("AttachedPolicies");
+        for (name, arn) in page {
+            w.start("member")
+                .elem("PolicyName", name)
+                .elem("PolicyArn", arn)
+                .end("member");
+        }
+        w.end("AttachedPolicies");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    // ---- groups ----
+
+    async fn create_group(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let name = q.required("GroupName")?;
+        check_name(name, "groupName", 128)?;
+        let path = check_path(q.get("Path"))?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        if dir.groups.keys().any(|g| g.eq_ignore_ascii_case(name)) {
+            return Err(already_exists(format!("Group with name {name} already exists.")));
+        }
+        let group = GroupRec {
+            name: name.to_string(),
+            id: random_id("AGPA", 17),
+            arn: format!("arn:aws:iam::{}:group{path}{name}", self.account_id),
+            path,
+            create_date: format_iso(self.now()),
+            inline: Default::default(),
+            attached: vec![],
+        };
+        let key = format!("{GROUPS}{name}");
+        if !self
+            .commit(
+                vec![Compare::Absent(key.clone())],
+                vec![Op::Put(key, typed::encode(&group)?)],
+            )
+            .await?
+        {
+            return Err(already_exists(format!("Group with name {name} already exists.")));
+        }
+        let mut w = XmlWriter::new();
+        group_xml(&mut w, "Group", &group);
+        Ok(w.finish())
+    }
+
+    fn get_group(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let name = q.required("GroupName")?;
+        let dir = self.auth.directory();
+        let group = dir.groups.get(name).ok_or_else(|| no_group(name))?;
+        let members: Vec<&UserRec> = dir
+            .users
+            .values()
+            .filter(|u| u.groups.iter().any(|g| g == name))
+            .collect();
+        let (page, marker) = paginate(members, |u| u.name.clone(), q)?;
+        let mut w = XmlWriter::new();
+        group_xml(&mut w, "Group", group);
+        w.start("Users");
+        for u in page {
+            w.start("member");
+            user_fields(&mut w, u);
+            w.end("member");
+        }
+        w.end("Users");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    fn list_groups(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let dir = self.auth.directory();
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let groups: Vec<&GroupRec> = dir.groups.values().filter(|g| g.path.starts_with(prefix)).collect();
+        let (page, marker) = paginate(groups, |g| g.name.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("Groups");
+        for g in page {
+            group_xml(&mut w, "member", g);
+        }
+        w.end("Groups");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    fn list_groups_for_user(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let user = q.required("UserName")?;
+        let dir = self.auth.directory();
+        let u = dir.users.get(user).ok_or_else(|| no_user(user))?;
+        let mut groups: Vec<&GroupRec> = u.groups.iter().filter_map(|g| dir.groups.get(g)).collect();
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        let (page, marker) = paginate(groups, |g| g.name.clone(), q)?;
+        let mut w = XmlWriter::new();
+        w.start("Groups");
+        for g in page {
+            group_xml(&mut w, "member", g);
+        }
+        w.end("Groups");
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    async fn delete_group(&self, q: &QueryInput) -> Result<(), AwsError> {
+        let name = q.required("GroupName")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        let group = dir.groups.get(name).ok_or_else(|| no_group(name))?;
+        if dir.users.values().any(|u| u.groups.iter().any(|g| g == name)) {
+            return Err(delete_conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
+        }
+        if !group.attached.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        if !group.inline.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        self.commit(vec![], vec![Op::Delete(format!("{GROUPS}{name}"))]).await?;
+        Ok(())
+    }
+
+    async fn group_membership(&self, q: &QueryInput, add: bool) -> Result<(), AwsError> {
+        let group = q.required("GroupName")?;
+        let user = q.required("UserName")?;
+        let _w = self.write_lock.lock().await;
+        let dir = self.auth.directory();
+        if !dir.groups.contains_key(group) {
+            return Err(no_group(group));
+        }
+        let mut u = dir.users.get(user).cloned().ok_or_else(|| no_user(user))?;
+        if add {
+            if !u.groups.iter().any(|g| g == group) {
+                u.groups.push(group.to_string());
+            }
+        } else {
+            let before = u.groups.len();
+            u.groups.retain(|g| g != group);
+            if u.groups.len() == before {
+                return Err(no_such_entity(format!(
+                    "The user with name {user} is not in group {group}."
+                )));
+            }
+        }
+        self.commit(
+            vec![Compare::Exists(format!("{GROUPS}{group}"))],
+            vec![Op::Put(format!("{USERS}{user}"), typed::encode(&u)?)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    // ---- STS ----
+
+    fn get_caller_identity(&self, ctx: &RequestContext) -> String {
+        let p = &ctx.principal;
+        let dir = self.auth.directory();
+        let user_id = if let Some(s) = dir.sessions.get(&p.access_key_id) {
+            s.user_id.clone()
+        } else if p.is_root {
+            self.account_id.clone()
+        } else {
+            p.user_name
+                .as_deref()
+                .and_then(|n| dir.users.get(n))
+                .map(|u| u.id.clone())
+                .unwrap_or_default()
+        };
+        let mut w = XmlWriter::new();
+        w.elem("UserId", user_id)
+            .elem("Account", &self.account_id)
+            .elem("Arn", &p.arn);
+        w.finish()
+    }
+
+    async fn assume_role(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
+        let role_arn = q.required("RoleArn")?;
+        let session = q.required("RoleSessionName")?;
+        if !(2..=64).contains(&session.len())
+            || !session
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+        {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: \
+                 Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )));
+        }
+        let principal = &ctx.principal;
+        let denied = || {
+            query_access_denied(format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                principal.arn
+            ))
+        };
+        if principal.is_root {
+            return Err(query_access_denied("Roles may not be assumed by root accounts."));
+        }
+        let dir = self.auth.directory();
+        let role = dir.roles.values().find(|r| r.arn == role_arn).ok_or_else(denied)?;
+        let chained = principal.arn.contains(":assumed-role/");
+        let duration = q.int("DurationSeconds")?.unwrap_or(3600);
+        let max = if chained { 3600 } else { role.max_session_duration };
+        if !(900..=43200).contains(&duration) {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: \
+                 Member must have value between 900 and 43200"
+            )));
+        }
+        if duration > max {
+            return Err(validation(format!(
+                "The requested DurationSeconds exceeds the {} set for this role.",
+                if chained {
+                    "1 hour session limit for roles assumed by role chaining"
+                } else {
+                    "MaxSessionDuration"
+                }
+            )));
+        }
+        // The trust policy (a resource policy on the role) with the caller's
+        // identity policies: same-account semantics.
+        let trust = PolicyDocument::parse(&role.assume_role_policy, PolicyKind::Trust).map_err(|_| denied())?;
+        let facts = RequestFacts {
+            source_ip: &ctx.source_ip,
+            secure_transport: ctx.secure_transport,
+            ..Default::default()
+        };
+        let keys: ContextKeys = self.auth.context_keys(principal, &facts);
+        let identity = crate::Authenticator::identity_policies(&dir, principal);
+        let refs: Vec<&PolicyDocument> = identity.iter().map(Arc::as_ref).collect();
+        let decision = policy::evaluate_trust(
+            &refs,
+            &trust,
+            &Request {
+                principal_arn: &principal.arn,
+                account_id: &self.account_id,
+                action: "sts:AssumeRole",
+                resource: role_arn,
+                keys: &keys,
+            },
+        );
+        if decision != Decision::Allow {
+            return Err(denied());
+        }
+        let rec = SessionRec {
+            access_key_id: random_id("ASIA", 16),
+            secret_access_key: random_secret(40),
+            session_token: random_secret(356),
+            expiration: (self.now() + Duration::seconds(duration)).unix_timestamp(),
+            arn: format!("arn:aws:sts::{}:assumed-role/{}/{session}", self.account_id, role.name),
+            user_id: format!("{}:{session}", role.id),
+            is_root: false,
+            user_name: None,
+            role_name: Some(role.name.clone()),
+        };
+        self.save_session(&rec).await?;
+        let mut w = XmlWriter::new();
+        credentials_xml(&mut w, &rec);
+        w.start("AssumedRoleUser")
+            .elem("AssumedRoleId", &rec.user_id)
+            .elem("Arn", &rec.arn)
+            .end("AssumedRoleUser")
+            .elem("PackedPolicySize", "0");
+        Ok(w.finish())
+    }
+
+    async fn get_session_token(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
+        let p = &ctx.principal;
+        let dir = self.auth.directory();
+        if dir.sessions.contains_key(&p.access_key_id) {
+            return Err(query_access_denied(
+                "Cannot call GetSessionToken with session credentials",
+            ));
+        }
+        let (default, max) = if p.is_root { (3600, 3600) } else { (43200, 129600) };
+        let duration = q.int("DurationSeconds")?.unwrap_or(default);
+        if !(900..=max).contains(&duration) {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: \
+                 Member must have value between 900 and {max}"
+            )));
+        }
+        let user_id = if p.is_root {
+            self.account_id.clone()
+        } else {
+            p.user_name
+                .as_deref()
+                .and_then(|n| dir.users.get(n))
+                .map(|u| u.id.clone())
+                .unwrap_or_default()
+        };
+        let rec = SessionRec {
+            access_key_id: random_id("ASIA", 16),
+            secret_access_key: random_secret(40),
+            session_token: random_secret(356),
+            expiration: (self.now() + Duration::seconds(duration)).unix_timestamp(),
+            arn: p.arn.clone(),
+            user_id,
+            is_root: p.is_root,
+            user_name: p.user_name.clone(),
+            role_name: None,
+        };
+        self.save_session(&rec).await?;
+        let mut w = XmlWriter::new();
+        credentials_xml(&mut w, &rec);
+        Ok(w.finish())
+    }
+
+    /// Stores new temporary credentials and drops the expired ones.
+    async fn save_session(&self, rec: &SessionRec) -> Result<(), AwsError> {
+        let _w = self.write_lock.lock().await;
+        let now = self.now().unix_timestamp();
+        let dir = self.auth.directory();
+        let mut ops: Vec<Op> = dir
+            .sessions
+            .values()
+            .filter(|s| s.expiration <= now)
+            .map(|s| Op::Delete(format!("{SESSIONS}{}", s.access_key_id)))
+            .collect();
+        ops.push(Op::Put(format!("{SESSIONS}{}", rec.access_key_id), typed::encode(rec)?));
+        self.commit(vec![], ops).await?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    User,
+    Role,
+    Group,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Role => "role",
+            Kind::Group => "group",
+        }
+    }
+    fn name_tag(self) -> &'static str {
+        match self {
+            Kind::User => "UserName",
+            Kind::Role => "RoleName",
+            Kind::Group => "GroupName",
+        }
+    }
+}
+
+enum Entity {
+    User(UserRec),
+    Role(RoleRec),
+    Group(GroupRec),
+}
+
+impl Entity {
+    fn name(&self) -> &str {
+        match self {
+            Entity::User(u) => &u.name,
+            Entity::Role(r) => &r.name,
+            Entity::Group(g) => &g.name,
+        }
+    }
+    fn attached_mut(&mut self) -> &mut Vec<String> {
+        match self {
+            Entity::User(u) => &mut u.attached,
+            Entity::Role(r) => &mut r.attached,
+            Entity::Group(g) => &mut g.attached,
+        }
+    }
+    fn inline_mut(&mut self) -> &mut std::collections::BTreeMap<String, String> {
+        match self {
+            Entity::User(u) => &mut u.inline,
+            Entity::Role(r) => &mut r.inline,
+            Entity::Group(g) => &mut g.inline,
+        }
+    }
+}
+
+fn no_user(name: &str) -> AwsError {
+    no_such_entity(format!("The user with name {name} cannot be found."))
+}
+fn no_group(name: &str) -> AwsError {
+    no_such_entity(format!("The group with name {name} cannot be found."))
+}
+fn no_role(name: &str) -> AwsError {
+    no_such_entity(format!("The role with name {name} cannot be found."))
+}
+
+/// User, role and policy names: `[\w+=,.@-]+`, 1 to `max` characters.
+fn check_name(name: &str, field: &str, max: usize) -> Result<(), AwsError> {
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(validation(format!(
+            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must \
+             satisfy regular expression pattern: [\\w+=,.@-]+ and have length between 1 and {max}"
+        )))
+    }
+}
+
+/// A path: `/` or `/a/b/`.
+fn check_path(path: Option<&str>) -> Result<String, AwsError> {
+    let p = path.unwrap_or("/");
+    let ok = p.starts_with('/') && p.ends_with('/') && p.len() <= 512 && p.chars().all(|c| ('!'..='~').contains(&c));
+    if ok {
+        Ok(p.to_string())
+    } else {
+        Err(validation(format!(
+            "1 validation error detected: Value '{p}' at 'path' failed to satisfy constraint: Member must satisfy \
+             regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
+        )))
+    }
+}
+
+fn tags_of(q: &QueryInput) -> Result<Vec<Tag>, AwsError> {
+    let tags: Vec<Tag> = q
+        .list_of("Tags", &["Key", "Value"])
+        .into_iter()
+        .map(|m| Tag {
+            key: m.get("Key").cloned().unwrap_or_default(),
+            value: m.get("Value").cloned().unwrap_or_default(),
+        })
+        .collect();
+    if tags
+        .iter()
+        .any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256)
+    {
+        return Err(validation(
+            "Tag keys must have 1 to 128 characters and values at most 256.",
+        ));
+    }
+    if tags.len() > 50 {
+        return Err(limit_exceeded("The number of tags has reached the maximum limit."));
+    }
+    Ok(tags)
+}
+
+/// `Marker` (the last key of the previous page) and `MaxItems` (1–1000, default 100).
+fn paginate<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    q: &QueryInput,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let max = q.int("MaxItems")?.unwrap_or(100);
+    if !(1..=1000).contains(&max) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{max}' at 'maxItems' failed to satisfy constraint: Member must have \
+             value between 1 and 1000"
+        )));
+    }
+    let marker = q.get("Marker");
+    let mut rest: Vec<T> = items
+        .into_iter()
+        .filter(|i| marker.is_none_or(|m| key(i).as_str() > m))
+        .collect();
+    let max = max as usize;
+    if rest.len() > max {
+        rest.truncate(max);
+        let next = rest.last().map(&key);
+        Ok((rest, next))
+    } else {
+        Ok((rest, None))
+    }
+}
+
+fn truncation(w: &mut XmlWriter, marker: Option<String>) {
+    w.elem("IsTruncated", marker.is_some().to_string());
+    w.opt("Marker", marker);
+}
+
+fn user_fields(w: &mut XmlWriter, u: &UserRec) {
+    w.elem("Path", &u.path)
+        .elem("UserName", &u.name)
+        .elem("UserId", &u.id)
+        .elem("Arn", &u.arn)
+        .elem("CreateDate", &u.create_date);
+    tags_xml(w, &u.tags);
+}
+
+fn user_xml(w: &mut XmlWriter, u: &UserRec) {
+    w.start("User");
+    user_fields(w, u);
+    w.end("User");
+}
+
+fn role_fields(w: &mut XmlWriter, r: &RoleRec) {
+    w.elem("Path", &r.path)
+        .elem("RoleName", &r.name)
+        .elem("RoleId", &r.id)
+        .elem("Arn", &r.arn)
+        .elem("CreateDate", &r.create_date)
+        .elem("AssumeRolePolicyDocument", url_encode(&r.assume_role_policy))
+        .opt("Description", r.description.as_deref())
+        .elem("MaxSessionDuration", r.max_session_duration.to_string());
+    tags_xml(w, &r.tags);
+}
+
+fn tags_xml(w: &mut XmlWriter, tags: &[Tag]) {
+    if tags.is_empty() {
+        return;
+    }
+    w.start("Tags");
+    for t in tags {
+        w.start("member")
+            .elem("Key", &t.key)
+            .elem("Value", &t.value)
+            .end("member");
+    }
+    w.end("Tags");
+}
+
+fn group_xml(w: &mut XmlWriter, tag: &str, g: &GroupRec) {
+    w.start(tag)
+        .elem("Path", &g.path)
+        .elem("GroupName", &g.name)
+        .elem("GroupId", &g.id)
+        .elem("Arn", &g.arn)
+        .elem("CreateDate", &g.create_date)
+        .end(tag);
+}
+
+fn policy_xml(w: &mut XmlWriter, tag: &str, p: &PolicyRec, attachments: usize) {
+    w.start(tag)
+        .elem("PolicyName", &p.name)
+        .elem("PolicyId", &p.id)
+        .elem("Arn", &p.arn)
+        .elem("Path", &p.path)
+        .elem("DefaultVersionId", &p.default_version)
+        .elem("AttachmentCount", attachments.to_string())
+        .elem("PermissionsBoundaryUsageCount", "0")
+        .elem("IsAttachable", "true")
+        .opt("Description", p.description.as_deref())
+        .elem("CreateDate", &p.create_date)
+        .elem("UpdateDate", &p.update_date)
+        .end(tag);
+}
+
+fn credentials_xml(w: &mut XmlWriter, s: &SessionRec) {
+    let expiration = OffsetDateTime::from_unix_timestamp(s.expiration).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    w.start("Credentials")
+        .elem("AccessKeyId", &s.access_key_id)
+        .elem("SecretAccessKey", &s.secret_access_key)
+        .elem("SessionToken", &s.session_token)
+        .elem("Expiration", format_iso(expiration))
+        .end("Credentials");
+}
+
+/// `prefix` + `n` characters of the IAM id alphabet (upper-case letters and 2–7).
+fn random_id(prefix: &str, n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::thread_rng();
+    prefix
+        .chars()
+        .chain((0..n).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char))
+        .collect()
+}
+
+fn random_secret(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}

@@ -1,0 +1,221 @@
+//! The awsQuery protocol (IAM, STS): `application/x-www-form-urlencoded`
+//! requests (`Action=…&Version=…&Param=…`, lists as `Name.member.N`, maps as
+//! `Name.entry.N.key`/`.value`) and XML answers.
+
+use crate::AwsError;
+use crate::error::xml_escape;
+use std::collections::BTreeMap;
+
+/// A decoded form body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryInput {
+    params: BTreeMap<String, String>,
+}
+
+impl QueryInput {
+    /// Parses an `application/x-www-form-urlencoded` body (or query string).
+    pub fn parse(body: &[u8]) -> Result<Self, AwsError> {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| AwsError::new("MalformedQueryString", 400, "The request body is not UTF-8."))?;
+        let mut params = BTreeMap::new();
+        for pair in text.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            params.insert(form_decode(k), form_decode(v));
+        }
+        Ok(Self { params })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// A required parameter (`ValidationError` when absent, as IAM says it).
+    pub fn required(&self, name: &str) -> Result<&str, AwsError> {
+        self.get(name).ok_or_else(|| {
+            AwsError::new(
+                "ValidationError",
+                400,
+                format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name)),
+            )
+        })
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, AwsError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                AwsError::new(
+                    "ValidationError",
+                    400,
+                    format!("Value '{v}' at '{}' is not a valid integer", lower_first(name)),
+                )
+            }),
+        }
+    }
+
+    /// A boolean parameter (`true`/`false`).
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.get(name).map(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// `Name.member.1`, `Name.member.2`, … in index order.
+    pub fn list(&self, name: &str) -> Vec<&str> {
+        let prefix = format!("{name}.member.");
+        let mut items: Vec<(u32, &str)> = self
+            .params
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(&prefix)?.parse::<u32>().ok().map(|i| (i, v.as_str())))
+            .collect();
+        items.sort_by_key(|(i, _)| *i);
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Lists of structures: for `Tags.member.N.Key`, `list_of("Tags", &["Key", "Value"])`
+    /// yields one map per N.
+    pub fn list_of(&self, name: &str, fields: &[&str]) -> Vec<BTreeMap<String, String>> {
+        let prefix = format!("{name}.member.");
+        let mut by_index: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
+        for (k, v) in &self.params {
+            let Some(rest) = k.strip_prefix(&prefix) else { continue };
+            let Some((idx, field)) = rest.split_once('.') else {
+                continue;
+            };
+            let (Ok(idx), true) = (idx.parse::<u32>(), fields.contains(&field)) else {
+                continue;
+            };
+            by_index.entry(idx).or_default().insert(field.to_string(), v.clone());
+        }
+        by_index.into_values().collect()
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Decodes one form component (`+` is a space).
+pub fn form_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A small XML writer for awsQuery answers: every text is escaped.
+#[derive(Debug, Default)]
+pub struct XmlWriter {
+    out: String,
+}
+
+impl XmlWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// `<tag>` … (close with [`XmlWriter::end`]).
+    pub fn start(&mut self, tag: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+    pub fn end(&mut self, tag: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+    /// `<tag>text</tag>`.
+    pub fn elem(&mut self, tag: &str, text: impl AsRef<str>) -> &mut Self {
+        self.start(tag);
+        self.out.push_str(&xml_escape(text.as_ref()));
+        self.end(tag)
+    }
+    /// `<tag>text</tag>` when there is a value.
+    pub fn opt(&mut self, tag: &str, text: Option<impl AsRef<str>>) -> &mut Self {
+        if let Some(t) = text {
+            self.elem(tag, t);
+        }
+        self
+    }
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// The full answer: `<{Action}Response xmlns=…><{Action}Result>result</…><ResponseMetadata>…`.
+/// `result` is `None` for actions without output (`DeleteUser`, …).
+pub fn response_xml(action: &str, xmlns: &str, result: Option<&str>, request_id: &str) -> String {
+    let mut out = format!("<{action}Response xmlns=\"{xmlns}\">");
+    if let Some(r) = result {
+        out.push_str(&format!("<{action}Result>{r}</{action}Result>"));
+    }
+    out.push_str(&format!(
+        "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
+        xml_escape(request_id)
+    ));
+    out
+}
+
+/// Percent-encodes a policy document as IAM returns it in XML answers
+/// (`AssumeRolePolicyDocument`, `PolicyDocument`, `Document`: URL-encoded JSON).
+pub fn url_encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_forms_and_lists() {
+        let q = QueryInput::parse(
+            b"Action=CreateUser&Version=2010-05-08&UserName=bob&Path=%2Fdev%2F&Tags.member.2.Key=b&Tags.member.1.Key=a\
+              &Tags.member.1.Value=x+y&Names.member.10=ten&Names.member.2=two&Flag=true&N=12",
+        )
+        .unwrap();
+        assert_eq!(q.get("Action"), Some("CreateUser"));
+        assert_eq!(q.get("Path"), Some("/dev/"));
+        assert_eq!(q.list("Names"), vec!["two", "ten"]);
+        let tags = q.list_of("Tags", &["Key", "Value"]);
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags[0]["Value"], "x y");
+        assert_eq!(tags[1]["Key"], "b");
+        assert_eq!(q.bool("Flag"), Some(true));
+        assert_eq!(q.int("N").unwrap(), Some(12));
+        assert!(q.int("Action").is_err());
+        let e = q.required("RoleName").unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+        assert!(e.message.contains("'roleName'"));
+    }
+
+    #[test]
+    fn writes_escaped_xml() {
+        let mut w = XmlWriter::new();
+        w.start("User")
+            .elem("UserName", "a<b&c")
+            .opt("Path", None::<&str>)
+            .end("User");
+        let body = response_xml(
+            "GetUser",
+            "https://iam.amazonaws.com/doc/2010-05-08/",
+            Some(&w.finish()),
+            "r-1",
+        );
+        assert_eq!(
+            body,
+            "<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetUserResult><User>\
+             <UserName>a&lt;b&amp;c</UserName></User></GetUserResult><ResponseMetadata><RequestId>r-1</RequestId>\
+             </ResponseMetadata></GetUserResponse>"
+        );
+        assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+    }
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Regenerates the operation tables of docs/compatibility.md.
+
+For every AWS service model in ../shared/aws-models (the contract), lists each
+operation and whether Berth routes it. "Routed" is read from the source: an
+operation is supported when its name appears as a dispatch arm (`"Name" =>`)
+in the crate that serves that service. Usage:
+
+    scripts/compat.py          # rewrite the generated part of docs/compatibility.md
+    scripts/compat.py --check  # exit 1 if the doc is stale
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT.parent / "shared" / "aws-models"
+DOC = ROOT / "docs" / "compatibility.md"
+BEGIN = "<!-- BEGIN GENERATED: scripts/compat.py -->"
+END = "<!-- END GENERATED -->"
+
+# model file -> (title, source directories whose dispatch arms name its operations)
+SERVICES = {
+    "ecs": ("Amazon ECS", ["crates/berth-ecs/src"]),
+    "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr"]),
+    "iam": ("IAM", ["crates/berth-iam/src/iam"]),
+    "sts": ("STS", ["crates/berth-iam/src/sts"]),
+    "logs": ("CloudWatch Logs", ["crates/berth-logs/src/api"]),
+    "cloudtrail": ("CloudTrail", ["crates/berth-logs/src/audit", "crates/berth/src/audit"]),
+    "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm"]),
+    "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/secretsmanager"]),
+    "kms": ("KMS", ["crates/berth-secrets/src/kms"]),
+    "cloudwatch": ("CloudWatch metrics", ["crates/berth-metrics/src"]),
+    "application-autoscaling": ("Application Auto Scaling", ["crates/berth-autoscaling/src"]),
+    "elbv2": ("ELBv2", ["crates/berth-lb/src"]),
+    "servicediscovery": ("Cloud Map", ["crates/berth-discovery/src"]),
+    "events": ("EventBridge", ["crates/berth-events/src"]),
+}
+
+ARM = re.compile(r'"([A-Z][A-Za-z0-9]+)"\s*(?:\|[^=]*)?=>')
+
+
+def routed(dirs: list[str]) -> set[str]:
+    found: set[str] = set()
+    for d in dirs:
+        p = ROOT / d
+        files = [p] if p.is_file() else sorted(p.rglob("*.rs")) if p.exists() else []
+        for f in files:
+            text = f.read_text()
+            # arms like `"A" | "B" => ...` name several operations
+            for m in re.finditer(r'((?:"[A-Z][A-Za-z0-9]+"\s*\|\s*)*"[A-Z][A-Za-z0-9]+")\s*=>', text):
+                found.update(re.findall(r'"([A-Z][A-Za-z0-9]+)"', m.group(1)))
+    return found
+
+
+def generate() -> str:
+    out = [BEGIN, ""]
+    summary = []
+    sections = []
+    for model, (title, dirs) in SERVICES.items():
+        path = MODELS / f"{model}.json"
+        if not path.exists():
+            continue
+        ops = sorted(json.loads(path.read_text())["operations"])
+        have = routed(dirs)
+        yes = [o for o in ops if o in have]
+        summary.append(f"| {title} | {len(yes)} / {len(ops)} |")
+        if not yes:
+            sections.append(f"### {title}\n\nNot served yet: every operation answers `UnknownOperationException`.\n")
+            continue
+        rows = "\n".join(f"| {o} | {'yes' if o in have else 'no'} |" for o in ops)
+        sections.append(f"### {title}\n\n| operation | supported |\n|---|---|\n{rows}\n")
+    out.append("| service | operations supported |\n|---|---|")
+    out.extend(summary)
+    out.append("")
+    out.extend(sections)
+    out.append(END)
+    return "\n".join(out)
+
+
+def main() -> int:
+    doc = DOC.read_text()
+    if BEGIN not in doc or END not in doc:
+        print(f"{DOC} lacks the generated markers", file=sys.stderr)
+        return 1
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = head + generate() + tail
+    if "--check" in sys.argv:
+        if new != doc:
+            print("docs/compatibility.md is stale: run scripts/compat.py", file=sys.stderr)
+            return 1
+        print("docs/compatibility.md is up to date")
+        return 0
+    DOC.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Helpers for Berth's end-to-end tests: a `berth up` process under test, and
+the clients that talk to it (boto3, the aws CLI v1, raw SigV4-signed HTTP).
+
+The tests import this module directly (`from berthtest import ...`); the
+fixtures in conftest.py build on it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.config
+import botocore.credentials
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCESS_KEY = "test"
+SECRET_KEY = "test"
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+
+# How long a server may take to start or to stop before the test fails.
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+
+
+def berth_bin() -> Path:
+    """The binary under test: $BERTH_BIN, else target/debug/berth."""
+    path = Path(os.environ.get("BERTH_BIN", ROOT / "target" / "debug" / "berth"))
+    if not path.is_file():
+        raise RuntimeError(f"{path} does not exist: build it first (cargo build -p berth) or set BERTH_BIN")
+    return path
+
+
+def aws_cli() -> Path:
+    """The aws CLI v1 installed beside the running interpreter (the .venv)."""
+    for candidate in (Path(sys.executable).parent / "aws", ROOT / ".venv" / "bin" / "aws"):
+        if candidate.is_file():
+            return candidate
+    raise RuntimeError("the aws CLI is not installed: run .ci/run, or pip install -r tests/e2e/requirements.txt")
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (ECS names: letters, digits, '-' and '_')."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def isolate_aws_environment(env: dict) -> dict:
+    """Drops the caller's AWS settings so nothing but our endpoint and keys is used."""
+    for k in list(env):
+        if k.startswith("AWS_"):
+            del env[k]
+    env.update(
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_PAGER="",
+        AWS_MAX_ATTEMPTS="1",
+        AWS_RETRY_MODE="standard",
+    )
+    return env
+
+
+class AwsCliError(Exception):
+    """A failed `aws` invocation, with the AWS error code parsed from stderr."""
+
+    def __init__(self, args, returncode: int, stdout: str, stderr: str):
+        self.args_ = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        # aws CLI v1: "An error occurred (Code) when calling the Op operation: message"
+        self.code = None
+        self.message = stderr.strip()
+        marker = "An error occurred ("
+        if marker in stderr:
+            rest = stderr.split(marker, 1)[1]
+            self.code = rest.split(")", 1)[0]
+            if ": " in rest:
+                self.message = rest.split(": ", 1)[1].strip()
+        super().__init__(f"aws {' '.join(map(str, args))} exited {returncode}: {stderr.strip()}")
+
+
+class RawResponse:
+    """A raw HTTP answer with the awsJson error fields pulled out."""
+
+    def __init__(self, resp: requests.Response):
+        self.status = resp.status_code
+        self.headers = resp.headers
+        self.text = resp.text
+        try:
+            self.json = resp.json()
+        except ValueError:
+            self.json = None
+        body = self.json if isinstance(self.json, dict) else {}
+        raw_type = body.get("__type") or resp.headers.get("x-amzn-ErrorType") or ""
+        # AWS may qualify the code ("namespace#Code") or append ":url" to the header form.
+        self.code = raw_type.split("#")[-1].split(":")[0] or None
+        self.message = body.get("message") or body.get("Message")
+        self.request_id = resp.headers.get("x-amzn-RequestId")
+
+
+class Berth:
+    """One `berth up` process on 127.0.0.1 with its own data dir.
+
+    The first start listens on port 0 and reads the endpoint the server prints;
+    restarts reuse that port and the same data dir.
+    """
+
+    def __init__(
+        self, data_dir: Path, log_path: Path, extra_env: dict | None = None, extra_args: list | None = None
+    ):
+        self.data_dir = Path(data_dir)
+        self.log_path = Path(log_path)
+        self.extra_env = dict(extra_env or {})
+        # More `berth up` flags, e.g. ["--agent-grace-period-secs", "5"].
+        self.extra_args = [str(a) for a in (extra_args or [])]
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        # False while the process runs on its own: an exit then is a crash.
+        self.stopped_on_purpose = False
+        self.endpoint: str | None = None
+        self._stdout_lines: queue.Queue = queue.Queue()
+        self._clients: dict = {}
+
+    # ---- process control ----
+
+    def start(self) -> "Berth":
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        env = isolate_aws_environment(dict(os.environ))
+        env.pop("BERTH_ROOT_ACCESS_KEY_ID", None)
+        env.pop("BERTH_ROOT_SECRET_ACCESS_KEY", None)
+        env.setdefault("BERTH_LOG", "info")
+        env.setdefault("NO_COLOR", "1")
+        env.update(self.extra_env)
+        cmd = [
+            str(berth_bin()),
+            "up",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
+        log = open(self.log_path, "ab")
+        log.write(f"\n===== {' '.join(cmd)}\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=self.data_dir,
+        )
+        log.close()
+        self.stopped_on_purpose = False
+        self._stdout_lines = queue.Queue()
+        threading.Thread(target=self._pump_stdout, args=(self.proc, self._stdout_lines), daemon=True).start()
+        self.endpoint = self._read_endpoint()
+        self.port = int(self.endpoint.rsplit(":", 1)[1])
+        self._wait_healthy()
+        self._clients = {}
+        return self
+
+    def _pump_stdout(self, proc: subprocess.Popen, lines: queue.Queue) -> None:
+        """Copies the server's stdout to the log and hands each line to the reader."""
+        with open(self.log_path, "ab") as log:
+            for raw in proc.stdout:
+                log.write(raw)
+                log.flush()
+                lines.put(raw.decode(errors="replace").rstrip("\n"))
+        lines.put(None)
+
+    def _read_endpoint(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._fail_start("did not print its endpoint")
+            try:
+                line = self._stdout_lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                self._fail_start("exited before printing its endpoint")
+            stripped = line.strip()
+            if stripped.startswith("endpoint:"):
+                return stripped.split(None, 1)[1].strip()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._fail_start(f"exited with {self.proc.returncode} before /healthz answered")
+            try:
+                r = requests.get(f"{self.endpoint}/healthz", timeout=5)
+                if r.status_code == 200:
+                    return
+                last = f"HTTP {r.status_code}"
+            except requests.RequestException as e:
+                last = repr(e)
+            # Bounded back-off between probes; also notices an early exit.
+            try:
+                self.proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+        self._fail_start(f"/healthz did not answer within {START_TIMEOUT}s (last: {last})")
+
+    def _fail_start(self, why: str):
+        self.kill()
+        raise RuntimeError(f"berth {why}; log {self.log_path}:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, kill9: bool = False, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGKILL (kill9) or SIGTERM; waits for the exit and returns its code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.stopped_on_purpose = True
+        self.proc.send_signal(signal.SIGKILL if kill9 else signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+            raise RuntimeError(f"berth did not exit within {timeout}s of SIGTERM:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stopped_on_purpose = True
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self, kill9: bool = False) -> int | None:
+        """Stops the server (SIGKILL or SIGTERM) and starts it on the same port and data dir."""
+        code = self.stop(kill9=kill9)
+        self.start()
+        return code
+
+    # ---- clients ----
+
+    def client(self, service: str = "ecs", access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, **config):
+        """A boto3 client for this server (no retries, so errors show as they are)."""
+        key = (service, access_key, secret_key, tuple(sorted(config.items())), self.endpoint)
+        if key not in self._clients:
+            cfg = botocore.config.Config(
+                retries={"total_max_attempts": 1},
+                connect_timeout=10,
+                read_timeout=60,
+                max_pool_connections=32,
+                **config,
+            )
+            session = boto3.session.Session(
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                region_name=REGION,
+            )
+            self._clients[key] = session.client(service, endpoint_url=self.endpoint, config=cfg)
+        return self._clients[key]
+
+    def aws(self, *args):
+        """Runs the aws CLI v1 against this server; returns the parsed JSON output.
+
+        Raises AwsCliError (with .code and .message) when the command fails.
+        """
+        cmd = [str(aws_cli()), "--endpoint-url", self.endpoint, "--output", "json", *map(str, args)]
+        env = isolate_aws_environment(dict(os.environ))
+        p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise AwsCliError(args, p.returncode, p.stdout, p.stderr)
+        out = p.stdout.strip()
+        return json.loads(out) if out else {}
+
+    def signed_request(
+        self,
+        target: str | None,
+        body: bytes | str,
+        *,
+        access_key: str = ACCESS_KEY,
+        secret_key: str = SECRET_KEY,
+        service: str = "ecs",
+        at: datetime.datetime | None = None,
+        content_type: str = "application/x-amz-json-1.1",
+    ) -> RawResponse:
+        """POSTs `body` signed with SigV4 by botocore (optionally as of time `at`)."""
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {"Content-Type": content_type}
+        if target is not None:
+            headers["X-Amz-Target"] = target
+        req = botocore.awsrequest.AWSRequest(method="POST", url=f"{self.endpoint}/", data=body, headers=headers)
+        signer = botocore.auth.SigV4Auth(
+            botocore.credentials.Credentials(access_key, secret_key), service, REGION
+        )
+        if at is None:
+            signer.add_auth(req)
+        else:
+            with mock.patch("botocore.auth.get_current_datetime", return_value=at):
+                signer.add_auth(req)
+        prepared = req.prepare()
+        resp = requests.post(prepared.url, headers=dict(prepared.headers), data=body, timeout=30)
+        return RawResponse(resp)
+
+    def unsigned_request(self, target: str | None, body: bytes | str) -> RawResponse:
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        if target is not None:
+            headers["X-Amz-Target"] = target
+        return RawResponse(requests.post(f"{self.endpoint}/", headers=headers, data=body, timeout=30))
