@@ -131,6 +131,28 @@ impl AwsError {
         Self::new("ConflictException", 400, message)
     }
 
+    // ---- KMS, SSM Parameter Store, Secrets Manager (berth-secrets) ----
+    /// KMS `NotFoundException`, SSM `ParameterNotFound`, … : any 400 by code.
+    pub fn code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, 400, message)
+    }
+    pub fn kms_not_found(message: impl Into<String>) -> Self {
+        Self::new("NotFoundException", 400, message)
+    }
+    pub fn kms_invalid_state(message: impl Into<String>) -> Self {
+        Self::new("KMSInvalidStateException", 400, message)
+    }
+    pub fn invalid_ciphertext() -> Self {
+        Self::new(
+            "InvalidCiphertextException",
+            400,
+            "The ciphertext is invalid, was tampered with, or does not match the encryption context.",
+        )
+    }
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new("InvalidRequestException", 400, message)
+    }
+
     /// The awsJson body: `{"__type": code, "message": message}`.
     pub fn to_json_body(&self) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({ "__type": self.code, "message": self.message })).unwrap_or_default()

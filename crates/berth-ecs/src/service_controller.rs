@@ -1,0 +1,901 @@
+//! The service controller: keeps every service's tasks as its deployments
+//! want them.
+//!
+//! It is a reconciliation loop driven by store watches on the services,
+//! tasks and container instances prefixes: a change marks the services it
+//! touches (a task's `service:NAME` group; every service of the cluster for
+//! an instance change) and only those are reconciled, plus a slow periodic
+//! resync of everything for safety and timed wake-ups (throttling, health
+//! check grace periods). A reconcile pass reads the service and its
+//! cluster, computes one step with the pure rules of [`crate::deploy_math`],
+//! starts tasks through the same placement transaction as RunTask, asks
+//! tasks to stop as StopTask does, and writes the counts, rollout states and
+//! events back with a compare-and-swap. All state is in the store, so the
+//! loop is idempotent and a restarted server carries on mid-rollout.
+
+use crate::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
+use crate::instances::ClusterState;
+use crate::services::{DeploymentRecord, ServiceRecord};
+use crate::tasks::{CommonOptions, Placed, ResolvedTaskDefinition, TaskRecord, split_by_strategy};
+use crate::{Ecs, keys};
+use berth_core::ecs::Tag;
+use berth_core::time::now_epoch;
+use berth_proto::AwsError;
+use berth_proto::json::encode;
+use berth_scheduler::{FailureReason, PlacementConstraint, PlacementRequest, PlacementStrategy};
+use berth_store::Revision;
+use berth_store::{Compare, EventKind, Op, StoreError, typed};
+use futures::{FutureExt, StreamExt};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The stop reason of tasks a service asks to stop because their container
+/// health check failed.
+pub const HEALTH_CHECK_REASON: &str = "Task failed container health checks";
+
+/// Settings of the service controller.
+#[derive(Debug, Clone)]
+pub struct ServiceControllerConfig {
+    /// How often every service is reconciled even without changes.
+    pub resync: Duration,
+    /// Consecutive task failures before the service is throttled.
+    pub throttle_after: u32,
+    /// First throttling delay; it doubles with every further failure.
+    pub throttle_base: Duration,
+    /// Longest throttling delay.
+    pub throttle_max: Duration,
+    /// An identical "unable to place" event is not repeated within this.
+    pub event_repeat: Duration,
+    /// Failures stop counting as "in a row" once a task started after the
+    /// last one has run this long.
+    pub stable_after: Duration,
+}
+
+impl Default for ServiceControllerConfig {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(30),
+            throttle_after: 3,
+            throttle_base: Duration::from_secs(10),
+            throttle_max: Duration::from_secs(15 * 60),
+            event_repeat: Duration::from_secs(5 * 60),
+            stable_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Starts the service controller on the current Tokio runtime. It stops when
+/// the store closes or the handle is aborted.
+pub fn spawn_service_controller(ecs: &Ecs, cfg: ServiceControllerConfig) -> tokio::task::JoinHandle<()> {
+    let ecs = ecs.clone();
+    tokio::spawn(async move { ecs.run_service_controller(cfg).await })
+}
+
+type ServiceKey = (String, String);
+
+/// Cluster states by cluster, with the store revision they are exact at.
+pub(crate) type StateCache = HashMap<String, (Revision, Arc<ClusterState>)>;
+
+/// What a store key says about which services to look at.
+enum Touch {
+    Service(ServiceKey),
+    Cluster(String),
+    None,
+}
+
+fn touched(kind: &EventKind, key: &str, value: &[u8]) -> Touch {
+    if let Some(rest) = key.strip_prefix(keys::SERVICES) {
+        if let Some((c, n)) = rest.split_once('/') {
+            return Touch::Service((c.to_string(), n.to_string()));
+        }
+    } else if let Some(rest) = key.strip_prefix(keys::TASKS) {
+        if *kind == EventKind::Delete {
+            return Touch::None;
+        }
+        let Some((c, _)) = rest.split_once('/') else {
+            return Touch::None;
+        };
+        let group = serde_json::from_slice::<Value>(value)
+            .ok()
+            .and_then(|v| v["group"].as_str().map(str::to_string));
+        if let Some(name) = group.as_deref().and_then(|g| g.strip_prefix("service:")) {
+            return Touch::Service((c.to_string(), name.to_string()));
+        }
+    } else if let Some(rest) = key.strip_prefix(keys::INSTANCES)
+        && let Some((c, _)) = rest.split_once('/')
+    {
+        return Touch::Cluster(c.to_string());
+    }
+    Touch::None
+}
+
+/// How a task counts for its service.
+fn health_of(t: &TaskRecord) -> TaskHealth {
+    match t.last_status.as_str() {
+        "RUNNING" if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => TaskHealth::Healthy,
+        "RUNNING" => TaskHealth::Running,
+        _ => TaskHealth::Pending,
+    }
+}
+
+/// Whether a stopped task counts as a failure of its deployment.
+fn failed(t: &TaskRecord) -> bool {
+    t.last_status == "STOPPED"
+        && (matches!(
+            t.stop_code.as_deref(),
+            Some("TaskFailedToStart" | "EssentialContainerExited")
+        ) || t.stopped_reason.as_deref() == Some(HEALTH_CHECK_REASON))
+}
+
+fn short_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The event ECS writes when no instance can take a task.
+fn unable_to_place_message(service: &str, failures: &[berth_scheduler::Failure], error: Option<&str>) -> String {
+    let prefix = format!(
+        "(service {service}) was unable to place a task because no container instance met all of its requirements."
+    );
+    let tail = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.";
+    if let Some(e) = error {
+        return format!("{prefix} Reason: {e} {tail}");
+    }
+    match failures.first() {
+        Some(f) => {
+            let what = match f.reason {
+                FailureReason::ResourceMemory => "has insufficient memory available",
+                FailureReason::ResourceCpu => "has insufficient CPU units available",
+                FailureReason::ResourcePorts => "is already using a port required by your task",
+                FailureReason::Agent => "has an agent that is disconnected",
+                FailureReason::Attribute => "is missing an attribute required by your task",
+                FailureReason::DistinctInstance | FailureReason::MemberOf => {
+                    "does not satisfy the placement constraints of your task"
+                }
+            };
+            format!(
+                "{prefix} The closest matching (container-instance {}) {what}. {tail}",
+                short_id(&f.arn)
+            )
+        }
+        None => format!("{prefix} {tail}"),
+    }
+}
+
+impl Ecs {
+    pub(crate) async fn run_service_controller(&self, cfg: ServiceControllerConfig) {
+        loop {
+            match self.service_controller_session(&cfg).await {
+                Ok(()) => return,
+                Err(StoreError::Closed) => {
+                    tracing::debug!("store closed: service controller stops");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "service controller watch failed; re-listing");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    /// Every service key in the store, by cluster.
+    async fn all_services(&self) -> Result<BTreeMap<String, BTreeSet<String>>, StoreError> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for kv in self.store.range(keys::SERVICES, None, None).await? {
+            if let Some((c, n)) = kv.key[keys::SERVICES.len()..].split_once('/') {
+                out.entry(c.to_string()).or_default().insert(n.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// One watch session: list and reconcile everything, then follow the
+    /// watches. Returns an error when the watch breaks (the caller starts
+    /// over).
+    async fn service_controller_session(&self, cfg: &ServiceControllerConfig) -> Result<(), StoreError> {
+        let rev = self.store.current_revision().await?;
+        let mut streams = vec![];
+        for prefix in [keys::SERVICES, keys::TASKS, keys::INSTANCES] {
+            streams.push(self.store.watch(prefix, rev + 1).await?);
+        }
+        let mut events = futures::stream::select_all(streams);
+        let mut known = self.all_services().await?;
+        let mut dirty: BTreeSet<ServiceKey> = known
+            .iter()
+            .flat_map(|(c, ns)| ns.iter().map(move |n| (c.clone(), n.clone())))
+            .collect();
+        let mut wakes: BTreeMap<ServiceKey, f64> = BTreeMap::new();
+        let mut cache = StateCache::new();
+        let mut next_resync = tokio::time::Instant::now() + cfg.resync;
+        loop {
+            // Reconcile what is dirty or due.
+            let now = now_epoch();
+            let due: Vec<ServiceKey> = wakes
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in due {
+                wakes.remove(&k);
+                dirty.insert(k);
+            }
+            while let Some(k) = dirty.pop_first() {
+                match self.reconcile_service(&k.0, &k.1, cfg, &mut cache).await {
+                    Ok(Some(at)) => {
+                        wakes.insert(k, at);
+                    }
+                    Ok(None) => {
+                        wakes.remove(&k);
+                    }
+                    Err(e) => {
+                        self.store.current_revision().await?;
+                        tracing::warn!(cluster = %k.0, service = %k.1, error = %e, "service reconcile failed");
+                        wakes.insert(k, now_epoch() + 1.0);
+                    }
+                }
+            }
+            // Wait for a change, a wake-up or the resync.
+            let next_wake = wakes.values().cloned().fold(f64::INFINITY, f64::min);
+            let mut deadline = next_resync;
+            if next_wake.is_finite() {
+                let secs = (next_wake - now_epoch()).max(0.0);
+                deadline = deadline.min(tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+            }
+            let first = tokio::select! {
+                ev = events.next() => Some(ev),
+                _ = tokio::time::sleep_until(deadline) => None,
+            };
+            let mut batch = vec![];
+            match first {
+                Some(None) => return Ok(()),
+                Some(Some(ev)) => batch.push(ev?),
+                None => {}
+            }
+            // Take whatever else is already there.
+            while let Some(Some(ev)) = events.next().now_or_never() {
+                batch.push(ev?);
+            }
+            for ev in batch {
+                match touched(&ev.kind, &ev.key, &ev.value) {
+                    Touch::Service(k) => {
+                        known.entry(k.0.clone()).or_default().insert(k.1.clone());
+                        dirty.insert(k);
+                    }
+                    Touch::Cluster(c) => {
+                        for n in known.get(&c).into_iter().flatten() {
+                            dirty.insert((c.clone(), n.clone()));
+                        }
+                    }
+                    Touch::None => {}
+                }
+            }
+            if tokio::time::Instant::now() >= next_resync {
+                known = self.all_services().await?;
+                for (c, ns) in &known {
+                    for n in ns {
+                        dirty.insert((c.clone(), n.clone()));
+                    }
+                }
+                next_resync = tokio::time::Instant::now() + cfg.resync;
+            }
+        }
+    }
+
+    /// Reconciles every service of every cluster once, as the periodic
+    /// resync does; returns how many were reconciled. For tools and
+    /// benchmarks: the controller started by [`spawn_service_controller`]
+    /// does this on its own.
+    pub async fn resync_services(&self, cfg: &ServiceControllerConfig) -> Result<usize, AwsError> {
+        let mut cache = StateCache::new();
+        let mut n = 0;
+        for (cluster, names) in self.all_services().await? {
+            for name in names {
+                self.reconcile_service(&cluster, &name, cfg, &mut cache).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// A task definition revision by ARN, ACTIVE or not (a service keeps
+    /// running a revision deregistered after it was deployed).
+    async fn deployment_task_definition(&self, arn: &str) -> Result<Option<ResolvedTaskDefinition>, AwsError> {
+        let Some((rec, _, _)) = self.find_task_definition(arn).await? else {
+            return Ok(None);
+        };
+        let td = &rec.task_definition;
+        Ok(Some(ResolvedTaskDefinition {
+            value: encode(td)?,
+            family: td.family_name().to_string(),
+            revision: td.revision_number(),
+            arn: arn.to_string(),
+            tags: rec.tags,
+        }))
+    }
+
+    /// Starts `count` tasks of `deployment` (on `only_instance` when
+    /// given). Returns the tasks started and, when some could not be
+    /// placed, the event to write.
+    async fn start_service_tasks(
+        &self,
+        svc: &ServiceRecord,
+        deployment: &DeploymentRecord,
+        count: u32,
+        only_instance: Option<&str>,
+    ) -> Result<(Vec<TaskRecord>, Option<String>), AwsError> {
+        let name = &svc.service_name;
+        let Some(td) = self.deployment_task_definition(&deployment.task_definition).await? else {
+            return Ok((
+                vec![],
+                Some(format!(
+                    "(service {name}) failed to launch a task: task definition {} does not exist.",
+                    deployment.task_definition
+                )),
+            ));
+        };
+        let cluster = self.active_cluster(Some(&svc.berth.cluster)).await?;
+        let (launch_type, providers) = match &deployment.launch_type {
+            Some(lt) => (lt.clone(), vec![]),
+            None if !deployment.capacity_provider_strategy.is_empty() => (
+                "FARGATE".to_string(),
+                split_by_strategy(&deployment.capacity_provider_strategy, count as usize),
+            ),
+            None => ("EC2".to_string(), vec![]),
+        };
+        let service_tags: Vec<Tag> = if svc.propagate_tags == "SERVICE" {
+            svc.tags.clone()
+        } else {
+            vec![]
+        };
+        let group = format!("service:{name}");
+        let opts = CommonOptions {
+            overrides: None,
+            group: Some(&group),
+            started_by: Some(&deployment.id),
+            tags: &service_tags,
+            propagate_tags: (svc.propagate_tags == "TASK_DEFINITION").then_some("TASK_DEFINITION"),
+            managed_tags: svc.enable_ecs_managed_tags,
+            enable_execute_command: svc.enable_execute_command,
+        };
+        let platform_version = deployment.platform_version.clone().filter(|p| p != "LATEST");
+        let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
+        if svc.enable_ecs_managed_tags {
+            berth_core::ecs::merge_tags(
+                &mut plan.tags,
+                &[Tag {
+                    key: "aws:ecs:serviceName".into(),
+                    value: name.clone(),
+                }],
+            );
+        }
+        let mut constraints: Vec<PlacementConstraint> = vec![];
+        for c in plan.td.value["placementConstraints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(&svc.placement_constraints)
+        {
+            if let Ok(c) = serde_json::from_value(c.clone()) {
+                constraints.push(c);
+            }
+        }
+        let strategies: Vec<PlacementStrategy> = svc
+            .placement_strategy
+            .iter()
+            .filter_map(|s| serde_json::from_value(s.clone()).ok())
+            .collect();
+        let request = PlacementRequest {
+            demand: plan.demand.clone(),
+            group: plan.group.clone(),
+            family: plan.td.family.clone(),
+            task_definition_arn: plan.td.arn.clone(),
+            required_attributes: plan.required_attributes.clone(),
+            constraints,
+            strategies,
+            count,
+        };
+        match self.place_tasks(&plan, &request, only_instance, None, "").await {
+            Ok(Placed::Tasks { tasks, failures }) => {
+                let event = (tasks.len() < count as usize).then(|| unable_to_place_message(name, &failures, None));
+                Ok((tasks, event))
+            }
+            Ok(Placed::Token(_)) => Ok((vec![], None)),
+            Err(e) if e.is_client_fault() => Ok((vec![], Some(unable_to_place_message(name, &[], Some(&e.message))))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One reconcile pass of a service. Returns when it wants to look again
+    /// without a change (epoch seconds).
+    pub(crate) async fn reconcile_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        cfg: &ServiceControllerConfig,
+        cache: &mut StateCache,
+    ) -> Result<Option<f64>, AwsError> {
+        let key = keys::service(cluster, name);
+        let Some((mut svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &key).await? else {
+            return Ok(None);
+        };
+        if svc.status == "INACTIVE" {
+            return Ok(None);
+        }
+        let before = serde_json::to_value(&svc).unwrap_or_default();
+        // The cluster as read for the previous service, unless the store
+        // changed since (the revision is read before the state, so a state
+        // cached at revision R holds every write up to R).
+        let revision = self.store.current_revision().await?;
+        let state = match cache.get(cluster) {
+            Some((r, s)) if *r == revision => s.clone(),
+            _ => {
+                let s = Arc::new(self.cluster_state(cluster).await?);
+                cache.insert(cluster.to_string(), (revision, s.clone()));
+                s
+            }
+        };
+        let group = format!("service:{name}");
+        let now = now_epoch();
+        let mut wake: Option<f64> = None;
+        let mut wake_at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
+
+        let tasks: Vec<&TaskRecord> = state.tasks.iter().filter(|t| t.group == group).collect();
+        let deployment_ids: BTreeSet<String> = svc.deployments.iter().map(|d| d.id.clone()).collect();
+        let of = |t: &TaskRecord| t.started_by.clone().unwrap_or_default();
+
+        // 1. Failures: per deployment (circuit breaker) and in a row
+        //    (throttling).
+        let mut new_failures = 0u32;
+        let mut last_failure = 0.0f64;
+        let forgotten_before = svc.berth.failures_forgotten_before.unwrap_or(f64::MIN);
+        let fresh = |t: &&&TaskRecord| t.stopped_at.is_none_or(|s| s > forgotten_before);
+        for t in tasks
+            .iter()
+            .filter(|t| failed(t) && deployment_ids.contains(&of(t)))
+            .filter(fresh)
+        {
+            let id = &t.berth.id;
+            if let Some(d) = svc.deployments.iter_mut().find(|d| d.id == of(t))
+                && !d.berth.failed_task_ids.contains(id)
+            {
+                d.berth.failed_task_ids.push(id.clone());
+                // Only the recent ids are needed to count each task once
+                // (stopped tasks are forgotten after their retention).
+                let overflow = d.berth.failed_task_ids.len().saturating_sub(1000);
+                d.berth.failed_task_ids.drain(..overflow);
+                d.failed_tasks += 1;
+                d.updated_at = now;
+            }
+            if !svc.berth.counted_failures.iter().any(|(c, _)| c == id) {
+                let at = t.stopped_at.unwrap_or(now);
+                svc.berth.counted_failures.push((id.clone(), at));
+                new_failures += 1;
+                last_failure = last_failure.max(at);
+            }
+        }
+        // Remember the recent ones; older failures are told apart by time.
+        let overflow = svc.berth.counted_failures.len().saturating_sub(400);
+        for (_, at) in svc.berth.counted_failures.drain(..overflow) {
+            let w = svc.berth.failures_forgotten_before.get_or_insert(at);
+            *w = w.max(at);
+        }
+        let stable_since = svc.berth.last_failure_at.unwrap_or(0.0);
+        if new_failures == 0
+            && svc.berth.consecutive_failures > 0
+            && tasks.iter().any(|t| {
+                t.last_status == "RUNNING"
+                    && t.started_at
+                        .is_some_and(|s| s > stable_since && now - s >= cfg.stable_after.as_secs_f64())
+            })
+        {
+            svc.berth.consecutive_failures = 0;
+            svc.berth.throttled_until = None;
+        }
+        if new_failures > 0 {
+            svc.berth.last_failure_at = Some(last_failure);
+            svc.berth.consecutive_failures += new_failures;
+            svc.berth.steady = false;
+            let n = svc.berth.consecutive_failures;
+            if n >= cfg.throttle_after {
+                let factor = 2f64.powi((n - cfg.throttle_after).min(20) as i32);
+                let delay = (cfg.throttle_base.as_secs_f64() * factor).min(cfg.throttle_max.as_secs_f64());
+                let was_throttled = svc.berth.throttled_until.is_some_and(|u| u > now);
+                svc.berth.throttled_until = Some(last_failure.max(now - 1.0) + delay);
+                if !was_throttled {
+                    svc.push_event(
+                        format!(
+                            "(service {name}) is unable to consistently start tasks successfully. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+                        ),
+                        now,
+                    );
+                }
+            }
+        }
+
+        // 2. Circuit breaker on the PRIMARY deployment.
+        let cb = svc.deployment_configuration.deployment_circuit_breaker.clone();
+        if cb.enable
+            && let Some(p) = svc.primary().cloned()
+            && p.rollout_state == "IN_PROGRESS"
+        {
+            let desired = if svc.is_daemon() {
+                state.instances.iter().filter(|(i, _)| i.status == "ACTIVE").count() as u32
+            } else {
+                svc.desired_count.max(0) as u32
+            };
+            if p.failed_tasks as u32 >= deploy_math::failure_threshold(desired) {
+                let reason = "ECS deployment circuit breaker: tasks failed to start.".to_string();
+                svc.push_event(
+                    format!(
+                        "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
+                        p.id
+                    ),
+                    now,
+                );
+                tracing::warn!(service = %svc.service_arn, deployment = %p.id, "deployment failed (circuit breaker)");
+                if cb.rollback
+                    && let Some(good_id) = svc.start_rollback(&reason, now)
+                {
+                    svc.push_event(format!("(service {name}) rolling back to deployment {good_id}."), now);
+                } else if let Some(d) = svc.primary_mut() {
+                    d.rollout_state = "FAILED".into();
+                    d.rollout_state_reason = reason;
+                    d.updated_at = now;
+                    d.berth.finished_at = Some(now);
+                }
+            }
+        }
+
+        // 3. Tasks whose container health check failed are replaced once
+        //    the grace period is over.
+        let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
+        let mut stopping: BTreeSet<String> = BTreeSet::new();
+        for t in tasks
+            .iter()
+            .filter(|t| t.desired_status == "RUNNING" && t.health_status == "UNHEALTHY")
+        {
+            let since = t.started_at.unwrap_or(t.created_at);
+            if now - since >= grace {
+                self.request_stop(cluster, t, "ServiceSchedulerInitiated", HEALTH_CHECK_REASON, false)
+                    .await?;
+                stopping.insert(t.berth.id.clone());
+                svc.push_event(
+                    format!("(service {name}) (task {}) failed container health checks.", t.berth.id),
+                    now,
+                );
+            } else {
+                wake_at(since + grace);
+            }
+        }
+
+        // 4. The step.
+        let primary = svc.primary().cloned();
+        let primary_id = primary.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+        let instance_ok: BTreeMap<&str, bool> = state
+            .instances
+            .iter()
+            .map(|(i, _)| (i.container_instance_arn.as_str(), i.status == "ACTIVE"))
+            .collect();
+        let active: Vec<&TaskRecord> = tasks
+            .iter()
+            .copied()
+            .filter(|t| t.desired_status == "RUNNING" && !stopping.contains(&t.berth.id))
+            .collect();
+        // Tasks of a FAILED deployment never count as healthy: they go
+        // first, and the minimum is kept with the others.
+        let failed_deployments: BTreeSet<String> = svc
+            .deployments
+            .iter()
+            .filter(|d| d.rollout_state == "FAILED")
+            .map(|d| d.id.clone())
+            .collect();
+        let view = |t: &TaskRecord| TaskState {
+            id: t.berth.id.clone(),
+            primary: of(t) == primary_id,
+            health: if failed_deployments.contains(&of(t)) {
+                health_of(t).min(TaskHealth::Running)
+            } else {
+                health_of(t)
+            },
+            draining: !t
+                .container_instance_arn
+                .as_deref()
+                .is_some_and(|a| instance_ok.get(a).copied().unwrap_or(false)),
+        };
+        let throttled = svc.berth.throttled_until.is_some_and(|u| u > now);
+        if let Some(u) = svc.berth.throttled_until.filter(|u| *u > now) {
+            wake_at(u);
+        }
+        let can_start =
+            svc.status == "ACTIVE" && !throttled && primary.as_ref().is_some_and(|p| p.rollout_state != "FAILED");
+        let config = svc.deployment_configuration.clone();
+        let mut started: Vec<TaskRecord> = vec![];
+        let mut placement_event: Option<String> = None;
+        let stop_ids: Vec<String>;
+        let mut daemon_complete = true;
+        let mut daemon_desired = 0i64;
+        if svc.is_daemon() && svc.status == "ACTIVE" {
+            let views = state.views();
+            let constraints: Vec<berth_scheduler::Expr> = primary
+                .as_ref()
+                .map(|_| {
+                    svc.placement_constraints
+                        .iter()
+                        .filter_map(|c| serde_json::from_value::<PlacementConstraint>(c.clone()).ok())
+                        .filter_map(|c| c.expression)
+                        .filter_map(|e| berth_scheduler::parse_expression(&e).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let instances: Vec<DaemonInstance> = state
+                .instances
+                .iter()
+                .zip(&views)
+                .map(|((i, _), v)| DaemonInstance {
+                    id: i.berth.id.clone(),
+                    eligible: i.status == "ACTIVE" && constraints.iter().all(|e| e.matches(v)),
+                    tasks: active
+                        .iter()
+                        .filter(|t| t.container_instance_arn.as_deref() == Some(&i.container_instance_arn))
+                        .map(|t| view(t))
+                        .collect(),
+                })
+                .collect();
+            daemon_desired = instances.iter().filter(|i| i.eligible).count() as i64;
+            for i in instances.iter().filter(|i| i.eligible) {
+                if !i.tasks.iter().any(|t| t.primary && t.health == TaskHealth::Healthy)
+                    || i.tasks.iter().any(|t| !t.primary)
+                {
+                    daemon_complete = false;
+                }
+            }
+            // Tasks on instances that are gone entirely.
+            let known: BTreeSet<&str> = state
+                .instances
+                .iter()
+                .map(|(i, _)| i.container_instance_arn.as_str())
+                .collect();
+            let step = deploy_math::daemon_step(
+                &instances,
+                config.minimum_healthy_percent as u32,
+                config.maximum_percent as u32,
+                can_start,
+            );
+            let mut stops = step.stop;
+            stops.extend(
+                active
+                    .iter()
+                    .filter(|t| !t.container_instance_arn.as_deref().is_some_and(|a| known.contains(a)))
+                    .map(|t| t.berth.id.clone()),
+            );
+            stop_ids = stops;
+            if let Some(p) = &primary {
+                for inst in &step.start_on {
+                    let (mut t, ev) = self.start_service_tasks(&svc, p, 1, Some(inst)).await?;
+                    started.append(&mut t);
+                    if ev.is_some() {
+                        placement_event = ev;
+                    }
+                }
+            }
+        } else {
+            let desired = if svc.status == "ACTIVE" {
+                svc.desired_count.max(0) as u32
+            } else {
+                0
+            };
+            let limits = Limits {
+                desired,
+                minimum_healthy_percent: config.minimum_healthy_percent as u32,
+                maximum_percent: config.maximum_percent as u32,
+            };
+            let views: Vec<TaskState> = active.iter().map(|t| view(t)).collect();
+            let step = deploy_math::rolling_step(limits, &views, can_start);
+            stop_ids = step.stop;
+            if step.start > 0
+                && let Some(p) = &primary
+            {
+                let (t, ev) = self.start_service_tasks(&svc, p, step.start, None).await?;
+                started = t;
+                placement_event = ev;
+            }
+        }
+        for id in &stop_ids {
+            if let Some(t) = active.iter().find(|t| &t.berth.id == id) {
+                let reason = format!("Scaling activity initiated by (deployment {primary_id})");
+                self.request_stop(cluster, t, "ServiceSchedulerInitiated", &reason, false)
+                    .await?;
+            }
+        }
+        if !stop_ids.is_empty() {
+            svc.push_event(
+                format!(
+                    "(service {name}) has stopped {} running tasks: {}.",
+                    stop_ids.len(),
+                    stop_ids
+                        .iter()
+                        .map(|i| format!("(task {i})"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                now,
+            );
+        }
+        if !started.is_empty() {
+            svc.push_event(
+                format!(
+                    "(service {name}) has started {} tasks: {}.",
+                    started.len(),
+                    started
+                        .iter()
+                        .map(|t| format!("(task {})", t.berth.id))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                now,
+            );
+        }
+        if let Some(msg) = placement_event {
+            let repeat = cfg.event_repeat.as_secs_f64();
+            if !svc
+                .events
+                .iter()
+                .any(|e| e.message == msg && now - e.created_at < repeat)
+            {
+                svc.push_event(msg, now);
+            }
+            wake_at(now + cfg.resync.as_secs_f64().min(10.0));
+        }
+        let acted = !stop_ids.is_empty() || !started.is_empty() || !stopping.is_empty();
+
+        // 5. Counts (ECS counts tasks by their last status).
+        let mut all: Vec<&TaskRecord> = tasks.clone();
+        all.extend(started.iter());
+        let count = |pred: &dyn Fn(&TaskRecord) -> bool, status: &[&str]| {
+            all.iter()
+                .filter(|t| pred(t) && status.contains(&t.last_status.as_str()))
+                .count() as i64
+        };
+        const PENDING: [&str; 3] = ["PROVISIONING", "PENDING", "ACTIVATING"];
+        svc.running_count = count(&|_| true, &["RUNNING"]);
+        svc.pending_count = count(&|_| true, &PENDING);
+        if svc.is_daemon() && svc.status == "ACTIVE" {
+            svc.desired_count = daemon_desired;
+        }
+        let service_desired = svc.desired_count;
+        for d in &mut svc.deployments {
+            let id = d.id.clone();
+            let running = count(&|t| of(t) == id, &["RUNNING"]);
+            let pending = count(&|t| of(t) == id, &PENDING);
+            if (running, pending) != (d.running_count, d.pending_count) {
+                d.running_count = running;
+                d.pending_count = pending;
+                d.updated_at = now;
+            }
+            if d.status == "PRIMARY" && d.desired_count != service_desired {
+                d.desired_count = service_desired;
+                d.updated_at = now;
+            }
+        }
+
+        // 6. Old deployments whose tasks are all stopped end.
+        let live_of = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != "STOPPED");
+        let ended: Vec<String> = svc
+            .deployments
+            .iter()
+            .filter(|d| d.status != "PRIMARY" && !live_of(&d.id))
+            .map(|d| d.id.clone())
+            .collect();
+        for id in ended {
+            svc.retire(&id, now);
+        }
+
+        // 7. Rollout complete, steady state.
+        let healthy_primary = active
+            .iter()
+            .filter(|t| of(t) == primary_id && health_of(t) == TaskHealth::Healthy)
+            .count() as i64;
+        let only_primary_left = svc.deployments.len() == 1;
+        let settled = !acted
+            && only_primary_left
+            && svc.status == "ACTIVE"
+            && if svc.is_daemon() {
+                daemon_complete && healthy_primary == daemon_desired
+            } else {
+                healthy_primary == svc.desired_count && svc.running_count == svc.desired_count
+            };
+        if settled {
+            let mut completed = None;
+            if let Some(p) = svc.primary_mut()
+                && p.rollout_state == "IN_PROGRESS"
+            {
+                p.rollout_state = "COMPLETED".into();
+                p.rollout_state_reason = format!("ECS deployment {} completed.", p.id);
+                p.updated_at = now;
+                p.berth.finished_at = Some(now);
+                completed = Some((p.id.clone(), p.task_definition.clone()));
+            }
+            if let Some((id, td)) = completed {
+                svc.push_event(format!("(service {name}) (deployment {id}) deployment completed."), now);
+                if let Some(from) = svc.primary().and_then(|p| p.berth.rollback_from.clone()) {
+                    svc.push_event(
+                        format!("(service {name}) (deployment {from}) rolled back to deployment {id}."),
+                        now,
+                    );
+                }
+                svc.berth.last_completed = Some((id, td));
+                tracing::info!(service = %svc.service_arn, "deployment completed");
+            }
+            if !svc.berth.steady && svc.primary().is_some_and(|p| p.rollout_state == "COMPLETED") {
+                svc.berth.steady = true;
+                svc.push_event(format!("(service {name}) has reached a steady state."), now);
+            }
+        } else if acted {
+            svc.berth.steady = false;
+        }
+
+        // 8. A deleted service ends once its tasks are gone.
+        if svc.status == "DRAINING" && !all.iter().any(|t| t.last_status != "STOPPED") {
+            svc.status = "INACTIVE".into();
+            svc.running_count = 0;
+            svc.pending_count = 0;
+            tracing::info!(service = %svc.service_arn, "service is INACTIVE");
+        }
+
+        // 9. Write back when anything changed.
+        if serde_json::to_value(&svc).unwrap_or_default() != before
+            && !self
+                .store
+                .txn(
+                    vec![Compare::ModRevision(key.clone(), rev)],
+                    vec![Op::Put(key.clone(), typed::encode(&svc)?)],
+                )
+                .await?
+                .succeeded
+        {
+            // Changed meanwhile (UpdateService): look again at once.
+            return Ok(Some(now));
+        }
+        Ok(wake)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_say_which_services_to_look_at() {
+        let t = |k: &str, v: &str| touched(&EventKind::Put, k, v.as_bytes());
+        assert!(matches!(t("ecs/services/c/web", "{}"), Touch::Service((c, n)) if c == "c" && n == "web"));
+        assert!(matches!(t("ecs/tasks/c/abc", r#"{"group": "service:web"}"#), Touch::Service((_, n)) if n == "web"));
+        assert!(matches!(
+            t("ecs/tasks/c/abc", r#"{"group": "family:web"}"#),
+            Touch::None
+        ));
+        assert!(matches!(t("ecs/instances/c/i", "{}"), Touch::Cluster(c) if c == "c"));
+        assert!(matches!(t("ecs/clusters/c", "{}"), Touch::None));
+        assert!(matches!(
+            touched(&EventKind::Delete, "ecs/tasks/c/abc", b""),
+            Touch::None
+        ));
+    }
+
+    #[test]
+    fn placement_event_names_the_closest_instance() {
+        let f = berth_scheduler::Failure {
+            arn: "arn:aws:ecs:us-east-1:1:container-instance/c/abc".into(),
+            reason: FailureReason::ResourceMemory,
+            detail: String::new(),
+        };
+        let m = unable_to_place_message("web", &[f], None);
+        assert!(m.starts_with(
+            "(service web) was unable to place a task because no container instance met all of its requirements."
+        ));
+        assert!(m.contains("(container-instance abc) has insufficient memory available"));
+        let m = unable_to_place_message("web", &[], Some("No Container Instances were found in your cluster."));
+        assert!(m.contains("Reason: No Container Instances were found in your cluster."));
+    }
+}
