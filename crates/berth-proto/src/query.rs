@@ -29,6 +29,11 @@ impl QueryInput {
         self.params.get(name).map(String::as_str)
     }
 
+    /// Every parameter, by name (for the audit trail's requestParameters).
+    pub fn params(&self) -> &BTreeMap<String, String> {
+        &self.params
+    }
+
     /// A required parameter (`ValidationError` when absent, as IAM says it).
     pub fn required(&self, name: &str) -> Result<&str, AwsError> {
         self.get(name).ok_or_else(|| {

@@ -132,6 +132,19 @@ impl App {
             berth_audit::AuditLog::open(&cfg.data_dir.join("audit.db"), &cfg.region, &cfg.account_id)
                 .context("opening the audit trail")?,
         );
+        let kms = berth_secrets::Kms::open(
+            store.clone(),
+            &cfg.region,
+            &cfg.account_id,
+            &cfg.data_dir,
+            std::env::var("BERTH_KMS_MASTER_KEY").ok().as_deref(),
+        )
+        .context("opening KMS")?;
+        services.insert(berth_secrets::kms::TARGET_PREFIX, Arc::new(kms.clone()));
+        let ssm = berth_secrets::Ssm::new(store.clone(), kms.clone(), &cfg.region, &cfg.account_id);
+        services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
+        let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, &cfg.region, &cfg.account_id);
+        services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         Ok(Arc::new(Self {
@@ -357,7 +370,7 @@ async fn handle(
         Protocol::Query => {
             let input = berth_proto::query::QueryInput::parse(&body)?;
             let action = input.get("Action").unwrap_or_default().to_string();
-            crate::observe::note_action(&parts.extensions, &action);
+            crate::observe::note_query(&parts.extensions, &action, input.params());
             let Some(service) = berth_iam::Iam::service_of(&input) else {
                 return Err(AwsError::new(
                     "InvalidAction",

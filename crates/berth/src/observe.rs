@@ -1,0 +1,463 @@
+//! Observability of the API layer: Prometheus metrics (`/metrics`), the
+//! store-latency wrapper, and the per-call note the HTTP layer fills so every
+//! answered call (including refused ones) lands in the audit trail.
+
+use async_trait::async_trait;
+use axum::http::{HeaderMap, StatusCode, header};
+use berth_proto::{AwsError, JsonService, Principal};
+use berth_store::{Compare, KeyValue, Op, Revision, Store, TxnResult, WatchStream};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    operation: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    service: String,
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectedLabels {
+    connected: String,
+}
+
+type HistFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 100 µs … ~3.3 s
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// The metrics registry. Gauges of cluster state are computed on scrape.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: HistFamily<OperationLabels>,
+    store_seconds: HistFamily<StoreLabels>,
+    tasks: Family<StatusLabels, Gauge>,
+    instances: Family<ConnectedLabels, Gauge>,
+    audit_events: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("berth");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_seconds: HistFamily<OperationLabels> = Family::new_with_constructor(latency_histogram);
+        let store_seconds: HistFamily<StoreLabels> = Family::new_with_constructor(latency_histogram);
+        let tasks = Family::<StatusLabels, Gauge>::default();
+        let instances = Family::<ConnectedLabels, Gauge>::default();
+        let audit_events = Counter::default();
+        registry.register(
+            "api_requests",
+            "API requests answered, by service, operation and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "api_request_duration_seconds",
+            "API request latency, by service and operation",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "store_operation_duration_seconds",
+            "State store latency, by operation (get, range, txn)",
+            store_seconds.clone(),
+        );
+        registry.register("tasks", "ECS tasks by last status", tasks.clone());
+        registry.register(
+            "container_instances",
+            "Container instances by whether their agent is connected",
+            instances.clone(),
+        );
+        registry.register(
+            "audit_events",
+            "API calls recorded in the audit trail",
+            audit_events.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            store_seconds,
+            tasks,
+            instances,
+            audit_events,
+        }
+    }
+
+    pub fn observe_request(&self, service: &str, operation: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                service: service.to_string(),
+                operation: operation.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&OperationLabels {
+                service: service.to_string(),
+                operation: operation.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn observe_store(&self, op: &str, elapsed: Duration) {
+        self.store_seconds
+            .get_or_create(&StoreLabels { op: op.to_string() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with the cluster gauges recomputed from the
+    /// store: OpenMetrics when `openmetrics`, else the classic Prometheus
+    /// text format (0.0.4).
+    pub async fn render(&self, store: &dyn Store, openmetrics: bool) -> Result<String, AwsError> {
+        let mut by_status: HashMap<String, i64> = HashMap::new();
+        for kv in store.range(berth_ecs::keys::TASKS, None, None).await? {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
+                let status = v.get("lastStatus").and_then(|s| s.as_str()).unwrap_or("UNKNOWN");
+                *by_status.entry(status.to_string()).or_default() += 1;
+            }
+        }
+        self.tasks.clear();
+        for (status, n) in by_status {
+            self.tasks.get_or_create(&StatusLabels { status }).set(n);
+        }
+        let (mut up, mut down) = (0, 0);
+        for kv in store.range(berth_ecs::keys::INSTANCES, None, None).await? {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
+                if v.get("agentConnected").and_then(|c| c.as_bool()).unwrap_or(false) {
+                    up += 1;
+                } else {
+                    down += 1;
+                }
+            }
+        }
+        self.instances
+            .get_or_create(&ConnectedLabels {
+                connected: "true".into(),
+            })
+            .set(up);
+        self.instances
+            .get_or_create(&ConnectedLabels {
+                connected: "false".into(),
+            })
+            .set(down);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .map_err(|e| AwsError::internal(format!("encoding metrics: {e}")))?;
+        Ok(if openmetrics { out } else { to_prometheus_text(&out) })
+    }
+}
+
+/// OpenMetrics to the classic text format: a counter's HELP/TYPE lines name
+/// its `_total` samples, and there is no `# EOF` (or `# UNIT`).
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "].into_iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters.contains(name).then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(meta.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// Times every store call into `berth_store_operation_duration_seconds`.
+pub struct InstrumentedStore {
+    inner: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl InstrumentedStore {
+    pub fn wrap(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Arc<dyn Store> {
+        Arc::new(Self { inner, metrics })
+    }
+}
+
+#[async_trait]
+impl Store for InstrumentedStore {
+    async fn get(&self, key: &str) -> berth_store::Result<Option<KeyValue>> {
+        let t = Instant::now();
+        let r = self.inner.get(key).await;
+        self.metrics.observe_store("get", t.elapsed());
+        r
+    }
+    async fn range(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: Option<usize>,
+    ) -> berth_store::Result<Vec<KeyValue>> {
+        let t = Instant::now();
+        let r = self.inner.range(prefix, start_after, limit).await;
+        self.metrics.observe_store("range", t.elapsed());
+        r
+    }
+    async fn txn(&self, compares: Vec<Compare>, ops: Vec<Op>) -> berth_store::Result<TxnResult> {
+        let t = Instant::now();
+        let r = self.inner.txn(compares, ops).await;
+        self.metrics.observe_store("txn", t.elapsed());
+        r
+    }
+    async fn current_revision(&self) -> berth_store::Result<Revision> {
+        self.inner.current_revision().await
+    }
+    async fn watch(&self, prefix: &str, from_revision: Revision) -> berth_store::Result<WatchStream> {
+        self.inner.watch(prefix, from_revision).await
+    }
+    async fn close(&self) -> berth_store::Result<()> {
+        self.inner.close().await
+    }
+}
+
+/// What the request handler learns about a call as it goes (who called,
+/// the decoded input), shared through the request's extensions.
+#[derive(Clone, Default)]
+pub struct CallNote(Arc<Mutex<NoteInner>>);
+
+#[derive(Default)]
+struct NoteInner {
+    principal: Option<Principal>,
+    input: Option<serde_json::Value>,
+    action: Option<String>,
+}
+
+impl CallNote {
+    fn with<T>(&self, f: impl FnOnce(&mut NoteInner) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Called once the caller is authenticated.
+pub fn note_principal(ext: &axum::http::Extensions, principal: &Principal) {
+    if let Some(n) = ext.get::<CallNote>() {
+        n.with(|i| i.principal = Some(principal.clone()));
+    }
+}
+
+/// Called once the awsJson input is decoded.
+pub fn note_input(ext: &axum::http::Extensions, input: &serde_json::Value) {
+    if let Some(n) = ext.get::<CallNote>() {
+        n.with(|i| i.input = Some(input.clone()));
+    }
+}
+
+/// Called with an awsQuery `Action` and its parameters (`Action` and
+/// `Version` are not request parameters).
+pub fn note_query(ext: &axum::http::Extensions, action: &str, params: &std::collections::BTreeMap<String, String>) {
+    if let Some(n) = ext.get::<CallNote>() {
+        let input: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Action" && k.as_str() != "Version")
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        n.with(|i| {
+            i.action = Some(action.to_string());
+            i.input = Some(serde_json::Value::Object(input));
+        });
+    }
+}
+
+/// The `Credential=AKID/date/region/service/aws4_request` of a SigV4
+/// Authorization header (or presigned query): (access key id, service).
+fn credential(headers: &HeaderMap, query: &str) -> (Option<String>, Option<String>) {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .map(|c| c.split([',', ' ']).next().unwrap_or("").to_string());
+    let from_query = || {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix("X-Amz-Credential="))
+            .map(|c| percent_encoding::percent_decode_str(c).decode_utf8_lossy().into_owned())
+    };
+    let Some(cred) = from_header.or_else(from_query) else {
+        return (None, None);
+    };
+    let mut parts = cred.split('/');
+    let key = parts.next().filter(|k| !k.is_empty()).map(str::to_string);
+    let service = parts.nth(2).filter(|s| !s.is_empty()).map(str::to_string);
+    (key, service)
+}
+
+/// One API call being answered: started before the handler runs, finished
+/// (metrics and audit) once the response is decided.
+pub struct Call {
+    started: Instant,
+    note: CallNote,
+    service: String,
+    operation: Option<String>,
+    access_key_id: Option<String>,
+    source_ip: String,
+    user_agent: String,
+    request_id: String,
+    error: Option<AwsError>,
+}
+
+impl Call {
+    pub fn begin(
+        services: &HashMap<&'static str, Arc<dyn JsonService>>,
+        req: &mut axum::http::Request<axum::body::Body>,
+        peer: SocketAddr,
+        request_id: &str,
+    ) -> Self {
+        let headers = req.headers();
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+        let (prefix, op) = match target.and_then(|t| t.rsplit_once('.')) {
+            Some((p, o)) => (Some(p), Some(o.to_string())),
+            None => (None, target.map(str::to_string)),
+        };
+        let (access_key_id, scope_service) = credential(headers, req.uri().query().unwrap_or(""));
+        let service = prefix
+            .and_then(|p| services.get(p))
+            .map(|s| s.signing_name().to_string())
+            .or(scope_service)
+            .unwrap_or_else(|| "unknown".into());
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let note = CallNote::default();
+        req.extensions_mut().insert(note.clone());
+        Self {
+            started: Instant::now(),
+            note,
+            service,
+            operation: op,
+            access_key_id,
+            source_ip: peer.ip().to_string(),
+            user_agent,
+            request_id: request_id.to_string(),
+            error: None,
+        }
+    }
+
+    pub fn failed(&mut self, e: &AwsError) {
+        self.error = Some(e.clone());
+    }
+
+    pub fn finish(self, metrics: &Metrics, audit: &berth_audit::AuditLog, status: StatusCode) {
+        let (principal, input, action) = self
+            .note
+            .with(|n| (n.principal.take(), n.input.take(), n.action.take()));
+        let unknown_op = self
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == "UnknownOperationException" || e.code == "InvalidAction");
+        let operation = action.or(self.operation).unwrap_or_else(|| "unknown".into());
+        // Labels stay bounded: names a client made up are not metric labels.
+        let op_label = if unknown_op { "unknown" } else { operation.as_str() };
+        metrics.observe_request(&self.service, op_label, status.as_u16(), self.started.elapsed());
+        // The agent's liveness ping (every 10 s per instance) is Berth's own
+        // protocol, not an AWS API call: only its failures are audited.
+        if operation == "BerthHeartbeat" && self.error.is_none() {
+            return;
+        }
+        let mut call = berth_audit::ApiCall::new(
+            berth_audit::event::event_source_for(&self.service),
+            operation,
+            &self.request_id,
+        );
+        call.identity = match principal {
+            Some(p) => berth_audit::Identity::Principal(p),
+            None => berth_audit::Identity::Unknown {
+                access_key_id: self.access_key_id,
+            },
+        };
+        call.source_ip = self.source_ip;
+        call.user_agent = self.user_agent;
+        call.request_parameters = input;
+        if let Some(e) = self.error {
+            call.error_code = Some(e.code.to_string());
+            call.error_message = Some(e.message);
+        }
+        audit.record(call);
+        metrics.audit_events.inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_from_header_and_query() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=AKIAX/20260101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=x"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(credential(&h, ""), (Some("AKIAX".into()), Some("logs".into())));
+        let q = "X-Amz-Credential=AKIAY%2F20260101%2Fus-east-1%2Fecr%2Faws4_request&X-Amz-Date=1";
+        assert_eq!(
+            credential(&HeaderMap::new(), q),
+            (Some("AKIAY".into()), Some("ecr".into()))
+        );
+        assert_eq!(credential(&HeaderMap::new(), ""), (None, None));
+    }
+
+    #[tokio::test]
+    async fn metrics_render_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(berth_store::SqliteStore::open(dir.path().join("s.db")).unwrap());
+        let m = Arc::new(Metrics::new());
+        let store = InstrumentedStore::wrap(store, m.clone());
+        store
+            .put("ecs/tasks/c/t1", br#"{"lastStatus":"RUNNING"}"#.to_vec())
+            .await
+            .unwrap();
+        m.observe_request("ecs", "CreateCluster", 200, Duration::from_millis(3));
+        let text = m.render(&*store, false).await.unwrap();
+        assert!(text.contains("# TYPE berth_api_requests_total counter\n"), "{text}");
+        assert!(!text.contains("# EOF"));
+        assert!(m.render(&*store, true).await.unwrap().ends_with("# EOF\n"));
+        assert!(text.contains(r#"berth_api_requests_total{service="ecs",operation="CreateCluster",status="200"} 1"#));
+        assert!(text.contains(r#"berth_tasks{status="RUNNING"} 1"#), "{text}");
+        assert!(text.contains("berth_store_operation_duration_seconds_bucket"));
+    }
+}
