@@ -5,6 +5,7 @@
 
 use crate::client::{ApiClient, ApiError};
 use crate::engine::{self, EngineContext, EngineHandle};
+use crate::hollow::{self, HollowConfig};
 use crate::host::{self, HostFacts, InstanceIdentity};
 use crate::model::{DesiredState, Report, SessionMessage, Task};
 use crate::outbox::{Outbox, OutboxError};
@@ -148,13 +149,15 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     let reporter = tokio::spawn(deliver_reports(api.clone(), outbox, pending, report_rx));
     let mut agent = Agent {
         cfg,
-        runtime,
+        runtime: Some(runtime),
+        hollow: None,
         facts,
         state,
         api,
         report_tx,
         engines: HashMap::new(),
         ctx: None,
+        instance_arn: None,
     };
     tokio::select! {
         _ = shutdown => {}
@@ -167,6 +170,68 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         h.abort();
     }
     reporter.abort();
+    Ok(())
+}
+
+/// Runs `instances` hollow container instances (see [`crate::hollow`]) in
+/// this process until `shutdown` resolves: each is a full agent (its own
+/// identity and outbox under `cfg.data_dir/hollow-<i>/`, registration,
+/// session, heartbeats, reporter) sharing one HTTP client; none starts a
+/// container. Needs about one file descriptor per instance (its session).
+pub async fn run_hollow(
+    cfg: AgentConfig,
+    instances: usize,
+    hollow: HollowConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), AgentError> {
+    let mut creds = Credentials::new(cfg.access_key_id.clone(), cfg.secret_access_key.clone());
+    if let Some(t) = &cfg.session_token {
+        creds = creds.with_session_token(t.clone());
+    }
+    let api = ApiClient::new(&cfg.server, creds, &cfg.region).map_err(AgentError::Config)?;
+    let hollow = Arc::new(hollow);
+    let facts = hollow.facts();
+    tracing::info!(server = %api.endpoint(), cluster = %cfg.cluster, instances, "hollow agents starting");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..instances {
+        let mut cfg = cfg.clone();
+        cfg.data_dir = cfg.data_dir.join(format!("hollow-{i}"));
+        // Only the first one creates the cluster.
+        cfg.create_cluster &= i == 0;
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            AgentError::Config(format!(
+                "cannot create the agent data dir {}: {e}",
+                cfg.data_dir.display()
+            ))
+        })?;
+        let state = AgentState::load_or_create(&cfg.data_dir)?;
+        let (outbox, pending) = Outbox::open(&cfg.data_dir.join("outbox"))?;
+        let (report_tx, report_rx) = mpsc::unbounded_channel();
+        let api = api.clone();
+        let mut agent = Agent {
+            cfg,
+            runtime: None,
+            hollow: Some(hollow.clone()),
+            facts: facts.clone(),
+            state,
+            api: api.clone(),
+            report_tx,
+            engines: HashMap::new(),
+            ctx: None,
+            instance_arn: None,
+        };
+        tasks.spawn(async move {
+            let reporter = tokio::spawn(deliver_reports(api, outbox, pending, report_rx));
+            agent.main_loop().await;
+            reporter.abort();
+        });
+    }
+    tokio::select! {
+        _ = shutdown => {}
+        _ = tasks.join_next() => {}
+    }
+    tracing::info!("hollow agents stopping");
+    tasks.abort_all();
     Ok(())
 }
 
@@ -192,13 +257,18 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, AgentError> {
 
 struct Agent {
     cfg: AgentConfig,
-    runtime: Runtime,
+    /// Docker; `None` for a hollow instance.
+    runtime: Option<Runtime>,
+    /// Set for a hollow instance: tasks are simulated.
+    hollow: Option<Arc<HollowConfig>>,
     facts: HostFacts,
     state: AgentState,
     api: ApiClient,
     report_tx: mpsc::UnboundedSender<Report>,
     engines: HashMap<String, EngineHandle>,
+    /// The Docker engines' context (`None` for a hollow instance).
     ctx: Option<Arc<EngineContext>>,
+    instance_arn: Option<String>,
 }
 
 enum SessionEnd {
@@ -332,20 +402,23 @@ impl Agent {
     }
 
     fn set_instance(&mut self, arn: &str) {
-        if self.ctx.as_ref().is_some_and(|c| c.instance_arn == arn) {
+        if self.instance_arn.as_deref() == Some(arn) {
             return;
         }
         // A new identity: the old engines belong to the old instance.
         for (_, h) in self.engines.drain() {
             h.abort();
         }
+        self.instance_arn = Some(arn.to_string());
+        let Some(runtime) = &self.runtime else { return };
         self.ctx = Some(Arc::new(EngineContext {
-            runtime: self.runtime.clone(),
+            runtime: runtime.clone(),
             cluster: self.cfg.cluster.clone(),
             instance_arn: arn.to_string(),
             extra_labels: BTreeMap::new(),
             reports: self.report_tx.clone(),
             recheck_interval: Duration::from_secs(5),
+            api: Some(self.api.clone()),
         }));
     }
 
@@ -395,7 +468,9 @@ impl Agent {
 
     /// Makes the host match a desired-state snapshot.
     async fn converge(&mut self, desired: DesiredState) {
-        let Some(ctx) = self.ctx.clone() else { return };
+        if self.instance_arn.is_none() {
+            return;
+        }
         tracing::debug!(
             revision = desired.revision,
             tasks = desired.tasks.len(),
@@ -412,7 +487,14 @@ impl Agent {
                 None => {
                     tracing::info!(task = %task.task_arn, desired = %task.desired_status, "new task");
                     let arn = task.task_arn.clone();
-                    self.engines.insert(arn, engine::spawn(ctx.clone(), task));
+                    let handle = match (&self.hollow, &self.ctx) {
+                        (Some(h), _) => {
+                            hollow::spawn(h.clone(), self.cfg.cluster.clone(), self.report_tx.clone(), task)
+                        }
+                        (None, Some(ctx)) => engine::spawn(ctx.clone(), task),
+                        (None, None) => continue,
+                    };
+                    self.engines.insert(arn, handle);
                 }
             }
         }
@@ -462,7 +544,7 @@ impl Agent {
     /// (any more) are stopped.
     async fn stop_orphans(&self, wanted: &BTreeSet<String>) {
         let Some(ctx) = &self.ctx else { return };
-        let Ok(containers) = self.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
+        let Ok(containers) = ctx.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
             return;
         };
         for c in containers {
@@ -474,7 +556,7 @@ impl Agent {
             if !running || wanted.contains(task) || self.engines.contains_key(task) {
                 continue;
             }
-            let (Some(id), runtime) = (c.id.clone(), self.runtime.clone()) else {
+            let (Some(id), runtime) = (c.id.clone(), ctx.runtime.clone()) else {
                 continue;
             };
             tracing::info!(task = %task, container = %id, "stopping a container of a task the server does not know");
@@ -490,7 +572,7 @@ impl Agent {
     /// than the retention period.
     async fn clean_up(&mut self) {
         let Some(ctx) = self.ctx.clone() else { return };
-        let Ok(containers) = self.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
+        let Ok(containers) = ctx.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
             return;
         };
         let mut by_task: BTreeMap<String, Vec<bollard::models::ContainerSummary>> = BTreeMap::new();
@@ -513,7 +595,7 @@ impl Agent {
             }
             let finished = match self.state.finished_tasks.get(&task) {
                 Some(at) => *at,
-                None => latest_finish(&self.runtime, &containers).await.unwrap_or(now),
+                None => latest_finish(&ctx.runtime, &containers).await.unwrap_or(now),
             };
             if now - finished < retention {
                 continue;
@@ -521,18 +603,18 @@ impl Agent {
             tracing::info!(task = %task, "removing the containers of a task stopped more than the retention period ago");
             for c in &containers {
                 if let Some(id) = &c.id
-                    && let Err(e) = self.runtime.remove_container(id).await
+                    && let Err(e) = ctx.runtime.remove_container(id).await
                 {
                     tracing::warn!(container = %id, error = %e, "cannot remove");
                 }
             }
-            if let Ok(vols) = self
+            if let Ok(vols) = ctx
                 .runtime
                 .list_volumes(&[(spec::LABEL_TASK_ARN, &task), (spec::LABEL_INSTANCE, &ctx.instance_arn)])
                 .await
             {
                 for (name, _) in vols {
-                    if let Err(e) = self.runtime.remove_volume(&name).await {
+                    if let Err(e) = ctx.runtime.remove_volume(&name).await {
                         tracing::warn!(volume = %name, error = %e, "cannot remove a task volume");
                     }
                 }

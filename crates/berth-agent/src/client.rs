@@ -141,6 +141,17 @@ impl ApiClient {
             .await
     }
 
+    /// Calls an SSM operation (signing name `ssm`): container secrets.
+    pub async fn call_ssm(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        self.call_service("AmazonSSM", "ssm", operation, input).await
+    }
+
+    /// Calls a Secrets Manager operation (signing name `secretsmanager`): container secrets.
+    pub async fn call_secrets_manager(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        self.call_service("secretsmanager", "secretsmanager", operation, input)
+            .await
+    }
+
     /// Calls an awsJson 1.1 operation of any service on the server.
     async fn call_service(
         &self,

@@ -35,6 +35,9 @@ pub struct EngineContext {
     /// How often the engine re-inspects its containers when no Docker event
     /// arrives (a safety net; events wake it up immediately).
     pub recheck_interval: Duration,
+    /// The control plane, to resolve container `secrets` at task start
+    /// (None: a task with secrets stops with ResourceInitializationError).
+    pub api: Option<crate::client::ApiClient>,
 }
 
 /// The agent's handle on a running engine.
@@ -45,6 +48,19 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
+    /// A handle on an engine other than the Docker one (the hollow runtime).
+    pub(crate) fn from_parts(
+        desired: watch::Sender<Task>,
+        finished_at: Arc<AtomicU64>,
+        join: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            desired,
+            finished_at,
+            join,
+        }
+    }
+
     /// Hands the engine the task's newest desired state.
     pub fn update(&self, task: Task) {
         self.desired.send_if_modified(|cur| {
@@ -142,6 +158,8 @@ struct Engine {
     /// This engine has sent the task's STOPPED (the server may know the task
     /// STOPPED already; it still waits for the agent's word to drop it).
     stopped_sent: bool,
+    /// The containers' resolved `secrets` (variable, value), by container name.
+    secret_env: Option<HashMap<String, crate::secrets::Resolved>>,
 }
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -226,6 +244,7 @@ impl Engine {
             stop_cause: None,
             execution_stopped_at: None,
             stopped_sent: false,
+            secret_env: None,
         }
     }
 
@@ -444,6 +463,25 @@ impl Engine {
             return;
         }
 
+        // Secrets, read once before any container is created.
+        if self.secret_env.is_none() && (0..self.slots.len()).any(|i| self.needs_creating(i)) {
+            let defs = &self.task.task_definition.container_definitions;
+            match crate::secrets::resolve(self.ctx.api.as_ref(), defs).await {
+                Ok(env) => self.secret_env = Some(env),
+                Err(reason) => {
+                    tracing::warn!(task = %self.arn(), %reason, "secrets unavailable");
+                    for s in self
+                        .slots
+                        .iter_mut()
+                        .filter(|s| s.id.is_none() && s.state == RunState::Waiting)
+                    {
+                        s.state = RunState::NotRun { reason: reason.clone() };
+                        s.reason = Some(reason.clone());
+                    }
+                }
+            }
+        }
+
         // Volumes.
         let volumes = spec::volume_plan(&self.task, &self.placement());
         for (name, plan) in &volumes {
@@ -478,7 +516,7 @@ impl Engine {
             if self.refresh_desired() {
                 return;
             }
-            let body = match spec::container_spec(&self.task, &self.slots[i].def, &self.placement(), &volumes) {
+            let mut body = match spec::container_spec(&self.task, &self.slots[i].def, &self.placement(), &volumes) {
                 Ok(b) => b,
                 Err(e) => {
                     let reason = format!("CannotCreateContainerError: {e}");
@@ -487,6 +525,16 @@ impl Engine {
                     continue;
                 }
             };
+            if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(&self.slots[i].def.name)) {
+                for (k, v) in &r.env {
+                    body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
+                }
+                let log = body.host_config.as_mut().and_then(|h| h.log_config.as_mut());
+                if let Some(log) = log {
+                    let opts = log.config.get_or_insert_with(Default::default);
+                    opts.extend(r.log_options.iter().cloned());
+                }
+            }
             let name = self.slots[i].docker_name.clone();
             match self.ctx.runtime.create(&name, body).await {
                 Ok(id) => {

@@ -59,6 +59,11 @@ pub fn capabilities(api_version: &str) -> Vec<String> {
             "ecs.capability.container-health-check",
             "ecs.capability.container-ordering",
             "ecs.capability.docker-plugin.local",
+            // Container `secrets` from SSM and Secrets Manager (crate::secrets).
+            "ecs.capability.secrets.ssm.environment-variables",
+            "ecs.capability.secrets.asm.environment-variables",
+            "ecs.capability.secrets.ssm.bootstrap.log-driver",
+            "ecs.capability.secrets.asm.bootstrap.log-driver",
         ]
         .into_iter()
         .map(String::from),

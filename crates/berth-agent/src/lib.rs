@@ -11,13 +11,15 @@
 pub mod agent;
 pub mod client;
 pub mod engine;
+pub mod hollow;
 pub mod host;
 pub mod lifecycle;
 pub mod model;
 pub mod outbox;
 pub mod registry_auth;
 pub mod runtime;
+pub mod secrets;
 pub mod spec;
 pub mod state;
 
-pub use agent::{AgentConfig, AgentError, run};
+pub use agent::{AgentConfig, AgentError, run, run_hollow};

@@ -259,6 +259,8 @@ pub struct Ulimit {
 pub struct LogConfiguration {
     pub log_driver: String,
     pub options: Option<BTreeMap<String, String>>,
+    /// `{name, valueFrom}`: log driver options read like container secrets.
+    pub secret_options: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

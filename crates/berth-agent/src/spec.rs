@@ -118,12 +118,6 @@ pub fn validate(task: &Task) -> Result<(), String> {
         }
     }
     for c in &def.container_definitions {
-        if c.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(format!(
-                "container {}: secrets are not supported by the Berth agent yet (no secrets service)",
-                c.name
-            ));
-        }
         let overridden_files = task
             .container_override(&c.name)
             .and_then(|o| o.environment_files.as_ref())
@@ -963,6 +957,7 @@ mod tests {
         d.log_configuration = Some(LogConfiguration {
             log_driver: "json-file".into(),
             options: Some(BTreeMap::from([("max-size".to_string(), "1m".to_string())])),
+            secret_options: None,
         });
         let t = task(vec![d.clone()], None);
         let extra = BTreeMap::new();
@@ -1005,12 +1000,10 @@ mod tests {
     #[test]
     fn validate_rejects_what_cannot_run() {
         let mut d = web();
-        d.secrets = Some(vec![serde_json::json!({"name":"X","valueFrom":"arn"})]);
-        assert!(validate(&task(vec![d], None)).unwrap_err().contains("secrets"));
-        let mut d = web();
         d.log_configuration = Some(LogConfiguration {
             log_driver: "awslogs".into(),
             options: None,
+            secret_options: None,
         });
         assert!(validate(&task(vec![d], None)).unwrap_err().contains("awslogs"));
         let mut d = web();

@@ -114,6 +114,7 @@ async fn harness(test: &str) -> Option<Harness> {
         ]),
         reports: tx,
         recheck_interval: Duration::from_secs(2),
+        api: None,
     });
     Some(Harness {
         ctx,

@@ -1,0 +1,15 @@
+//! KMS, SSM Parameter Store and Secrets Manager. Values (SecureString
+//! parameters, secrets) are stored only envelope-encrypted under KMS keys,
+//! whose own material is sealed under the server's master key.
+
+pub mod crypto;
+pub mod kms;
+pub mod resolve;
+pub mod rules;
+pub mod sm;
+pub mod ssm;
+
+pub use kms::Kms;
+pub use resolve::SecretResolver;
+pub use sm::SecretsManager;
+pub use ssm::Ssm;
