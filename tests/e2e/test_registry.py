@@ -485,6 +485,58 @@ def test_run_task_pulls_its_image_from_berth(berth, registry):
             docker("rm", "--force", *ids, check=False)
 
 
+def test_repository_credentials_are_used_for_the_pull(berth, registry):
+    """`repositoryCredentials` names a Secrets Manager secret whose username and
+    password the agent uses for the pull instead of its own token: a good pair
+    pulls, a wrong one fails the task with CannotPullContainerError."""
+    docker, host = registry["docker"], registry["host"]
+    ecs, sm = berth.client("ecs"), berth.client("secretsmanager")
+    repo = new_repository(berth, "creds")
+    local = f"berth-e2e-registry-{unique('creds')}:src"
+    docker.build(local, unique("creds"))
+    image = f"{host}/{repo}:1"
+    docker.tag(local, image)
+    docker.push(image)
+    docker.rmi(image, local)
+
+    token = berth.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    password = base64.b64decode(token).decode().split(":", 1)[1]
+    good = sm.create_secret(Name=unique("regcreds"), SecretString=json.dumps({"username": "AWS", "password": password}))
+    bad = sm.create_secret(Name=unique("regcreds"), SecretString=json.dumps({"username": "AWS", "password": "wrong"}))
+
+    def run_with(secret_arn: str) -> str:
+        family = unique("e2e-creds")
+        container = {
+            "name": "app",
+            "image": image,
+            "memory": 32,
+            "command": ["sleep", "300"],
+            "stopTimeout": 2,
+            "repositoryCredentials": {"credentialsParameter": secret_arn},
+        }
+        ecs.register_task_definition(family=family, containerDefinitions=[container])
+        return ecs.run_task(cluster="default", taskDefinition=family)["tasks"][0]["taskArn"]
+
+    arns = []
+    try:
+        arns.append(run_with(bad["ARN"]))
+        failed = wait_for_task(ecs, "default", arns[-1], "STOPPED", timeout=90)
+        assert failed["stopCode"] == "TaskFailedToStart", failed
+        assert "CannotPullContainerError" in failed["stoppedReason"], failed["stoppedReason"]
+        assert not docker.exists(image)
+
+        arns.append(run_with(good["ARN"]))
+        wait_for_task(ecs, "default", arns[-1], "RUNNING", timeout=90)
+        assert docker.exists(image), "the agent pulled with the secret's credentials"
+        docker.images.add(image)
+    finally:
+        for arn in arns:
+            ecs.stop_task(cluster="default", task=arn, reason="e2e cleanup")
+            ids = docker("ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}").stdout.split()
+            if ids:
+                docker("rm", "--force", *ids, check=False)
+
+
 # ---- repository policies ----
 
 

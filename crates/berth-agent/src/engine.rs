@@ -443,8 +443,18 @@ impl Engine {
                 return;
             }
             tracing::info!(task = %self.arn(), %image, "pulling");
-            if let Err(msg) = self.ctx.runtime.pull(&image).await {
-                let reason = format!("CannotPullContainerError: {msg}");
+            let def = self.slots.iter().map(|s| &s.def).find(|d| d.image == image);
+            let creds = match def {
+                Some(def) => crate::secrets::registry_credentials(self.ctx.api.as_ref(), def).await,
+                None => Ok(None),
+            };
+            let pulled = match creds {
+                Ok(creds) => (self.ctx.runtime.pull(&image, creds).await)
+                    .map(|_| ())
+                    .map_err(|msg| format!("CannotPullContainerError: {msg}")),
+                Err(reason) => Err(reason),
+            };
+            if let Err(reason) = pulled {
                 tracing::warn!(task = %self.arn(), %image, %reason, "pull failed");
                 for s in self
                     .slots

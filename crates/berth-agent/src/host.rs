@@ -64,6 +64,8 @@ pub fn capabilities(api_version: &str) -> Vec<String> {
             "ecs.capability.secrets.asm.environment-variables",
             "ecs.capability.secrets.ssm.bootstrap.log-driver",
             "ecs.capability.secrets.asm.bootstrap.log-driver",
+            // `repositoryCredentials` (crate::secrets::registry_credentials).
+            "ecs.capability.private-registry-authentication.secretsmanager",
         ]
         .into_iter()
         .map(String::from),

@@ -157,6 +157,15 @@ pub struct ContainerDefinition {
     pub log_configuration: Option<LogConfiguration>,
     pub health_check: Option<HealthCheck>,
     pub system_controls: Option<Vec<SystemControl>>,
+    pub repository_credentials: Option<RepositoryCredentials>,
+}
+
+/// `repositoryCredentials`: a Secrets Manager secret holding
+/// `{"username": …, "password": …}` for a private registry.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RepositoryCredentials {
+    pub credentials_parameter: String,
 }
 
 impl ContainerDefinition {

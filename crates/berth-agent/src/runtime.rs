@@ -5,6 +5,7 @@ use crate::host::HostFacts;
 use crate::registry_auth::RegistryAuth;
 use crate::spec::VolumePlan;
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary, VolumeCreateRequest};
 use bollard::query_parameters::{
@@ -162,16 +163,17 @@ impl Runtime {
     /// Pulls an image (ECS_IMAGE_PULL_BEHAVIOR=default: always pull). When
     /// the pull fails but the image is in the local store, it is used; the
     /// error is Docker's message otherwise.
-    pub async fn pull(&self, image: &str) -> Result<PullOutcome, String> {
+    pub async fn pull(&self, image: &str, explicit: Option<DockerCredentials>) -> Result<PullOutcome, String> {
         let (repo, tag) = split_image(image);
         let options = CreateImageOptions {
             from_image: Some(repo),
             tag: Some(tag),
             ..Default::default()
         };
-        let credentials = match &self.registry_auth {
-            Some(auth) => auth.credentials_for(image).await,
-            None => None,
+        let credentials = match (explicit, &self.registry_auth) {
+            (Some(c), _) => Some(c),
+            (None, Some(auth)) => auth.credentials_for(image).await,
+            (None, None) => None,
         };
         let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
         let mut stream = docker.create_image(Some(options), None, credentials);

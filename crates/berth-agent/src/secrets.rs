@@ -49,6 +49,40 @@ pub async fn resolve(
     Ok(out)
 }
 
+/// Docker credentials from a container's `repositoryCredentials` (a Secrets
+/// Manager secret with `username` and `password`). The error is the task's
+/// stop reason.
+pub async fn registry_credentials(
+    api: Option<&ApiClient>,
+    def: &ContainerDefinition,
+) -> Result<Option<bollard::auth::DockerCredentials>, String> {
+    let Some(rc) = &def.repository_credentials else {
+        return Ok(None);
+    };
+    let Some(api) = api else {
+        return Err(failure_reason(
+            "this agent has no control-plane client to read registry auth",
+        ));
+    };
+    let got = api
+        .call_secrets_manager("GetSecretValue", &json!({ "SecretId": rc.credentials_parameter }))
+        .await
+        .map_err(|e| failure_reason(&format!("unable to retrieve registry auth from asm: {e}")))?;
+    let text = got["SecretString"].as_str().unwrap_or_default();
+    let parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    match (parsed["username"].as_str(), parsed["password"].as_str()) {
+        (Some(u), Some(p)) => Ok(Some(bollard::auth::DockerCredentials {
+            username: Some(u.to_string()),
+            password: Some(p.to_string()),
+            ..Default::default()
+        })),
+        _ => Err(failure_reason(&format!(
+            "registry auth secret {} must be JSON with \"username\" and \"password\"",
+            rc.credentials_parameter
+        ))),
+    }
+}
+
 /// One `{name, valueFrom}`: (name, value).
 async fn resolve_one(api: Option<&ApiClient>, container: &str, s: &Value) -> Result<(String, String), String> {
     let name = s["name"].as_str().unwrap_or_default();
