@@ -24,24 +24,21 @@ END = "<!-- END GENERATED -->"
 
 # model file -> (title, source directories whose dispatch arms name its operations)
 SERVICES = {
-    "ecs": ("Amazon ECS", ["crates/berth-ecs/src"]),
-    "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr"]),
-    "iam": ("IAM", ["crates/berth-iam/src/iam"]),
-    "sts": ("STS", ["crates/berth-iam/src/sts"]),
-    "logs": ("CloudWatch Logs", ["crates/berth-logs/src/api"]),
-    "cloudtrail": ("CloudTrail", ["crates/berth-logs/src/audit", "crates/berth/src/audit"]),
-    "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm"]),
-    "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/secretsmanager"]),
-    "kms": ("KMS", ["crates/berth-secrets/src/kms"]),
+    "ecs": ("Amazon ECS", ["crates/berth-ecs/src/lib.rs"]),
+    "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr/mod.rs"]),
+    "iam": ("IAM", ["crates/berth-iam/src/iam.rs"]),
+    "sts": ("STS", ["crates/berth-iam/src/iam.rs"]),
+    "logs": ("CloudWatch Logs", ["crates/berth-logs/src/lib.rs"]),
+    "cloudtrail": ("CloudTrail", ["crates/berth-audit/src/lookup.rs"]),
+    "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm.rs"]),
+    "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/sm.rs"]),
+    "kms": ("KMS", ["crates/berth-secrets/src/kms.rs"]),
     "cloudwatch": ("CloudWatch metrics", ["crates/berth-metrics/src"]),
     "application-autoscaling": ("Application Auto Scaling", ["crates/berth-autoscaling/src"]),
     "elbv2": ("ELBv2", ["crates/berth-lb/src"]),
     "servicediscovery": ("Cloud Map", ["crates/berth-discovery/src"]),
     "events": ("EventBridge", ["crates/berth-events/src"]),
 }
-
-ARM = re.compile(r'"([A-Z][A-Za-z0-9]+)"\s*(?:\|[^=]*)?=>')
-
 
 def routed(dirs: list[str]) -> set[str]:
     found: set[str] = set()

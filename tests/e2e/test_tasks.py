@@ -437,12 +437,13 @@ def test_run_task_http_server_on_dynamic_port_then_stop(server, cluster, image):
     bindings = web["networkBindings"]
     assert bindings and {b["bindIP"] for b in bindings} <= {"0.0.0.0", "::"}, bindings
     assert {(b["containerPort"], b["protocol"]) for b in bindings} == {(8080, "tcp")}
-    (host_port,) = {b["hostPort"] for b in bindings}
-    assert host_port >= 1024, bindings
-    # The port Docker really published is the one reported.
+    # Docker 20.10 may pick different dynamic ports for IPv4 and IPv6: every
+    # binding is reported as Docker really published it.
     info = docker_container(arn, "web")
     published = info["NetworkSettings"]["Ports"]["8080/tcp"]
-    assert host_port in {int(p["HostPort"]) for p in published}
+    assert {(b["bindIP"], b["hostPort"]) for b in bindings} == {(p["HostIp"], int(p["HostPort"])) for p in published}
+    (host_port,) = {b["hostPort"] for b in bindings if b["bindIP"] == "0.0.0.0"}
+    assert host_port >= 1024, bindings
     assert info["Config"]["Labels"][LABEL_CLUSTER] == c.name
     assert info["Config"]["Labels"][LABEL_INSTANCE] == c.agents[0].arn
 
