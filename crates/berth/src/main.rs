@@ -53,6 +53,22 @@ pub struct AgentArgs {
     /// How long stopped tasks' containers stay on the host (e.g. 30m, 1h).
     #[arg(long, default_value = "1h", value_parser = berth_agent::host::parse_duration)]
     container_retention: std::time::Duration,
+    /// `docker` runs tasks; `hollow` simulates them without containers (benchmarks).
+    #[arg(long, default_value = "docker", value_parser = ["docker", "hollow"])]
+    runtime: String,
+    /// With --runtime hollow: how many container instances this process simulates
+    /// (each under DATA_DIR/hollow-<i>/; needs about one open file per instance).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    instances: u32,
+    /// With --runtime hollow: a task's start and stop delay in ms, `MS` or `MIN-MAX`.
+    #[arg(long, default_value = "50-200", value_parser = berth_agent::hollow::parse_delay_range)]
+    hollow_delay: (std::time::Duration, std::time::Duration),
+    /// With --runtime hollow: cores each instance registers.
+    #[arg(long, default_value_t = 4)]
+    hollow_cores: i64,
+    /// With --runtime hollow: memory of each simulated host in MiB.
+    #[arg(long, default_value_t = 16384)]
+    hollow_memory_mib: i64,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -201,6 +217,16 @@ async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     cfg.availability_zone = args.availability_zone;
     cfg.instance_type = args.instance_type;
     cfg.container_retention = args.container_retention;
+    if args.runtime == "hollow" {
+        let hollow = berth_agent::hollow::HollowConfig {
+            min_delay: args.hollow_delay.0,
+            max_delay: args.hollow_delay.1,
+            cores: args.hollow_cores.max(1),
+            memory_bytes: args.hollow_memory_mib.max(512) * 1024 * 1024,
+        };
+        berth_agent::run_hollow(cfg, args.instances as usize, hollow, shutdown_signal()).await?;
+        return Ok(());
+    }
     berth_agent::run(cfg, shutdown_signal()).await?;
     Ok(())
 }

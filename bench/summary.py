@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Reads bench/out/*.json (and criterion's estimates) and prints one table
+of every figure, then writes bench/out/summary.json. Run by bench/run."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+CRITERION = HERE.parent / "target" / "criterion"
+
+
+def load(name: str):
+    try:
+        return json.loads((OUT / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def rows() -> list:
+    out = []
+
+    def add(area, figure, value, unit="", peer=None, ratio=None, when=None):
+        out.append({"area": area, "figure": figure, "value": value, "unit": unit, "peer": peer, "ratio": ratio,
+                    "measured": when})
+
+    api = load("api")
+    if api:
+        for r in api["results"]:
+            add("api", f"{r['operation']} ({r['concurrency']} clients)", r["requests_per_s"], "req/s",
+                when=api.get("date"))
+            add("api", f"{r['operation']} p50/p99", f"{r['p50_ms']}/{r['p99_ms']}", "ms", when=api.get("date"))
+    cmp_ = load("api_compare")
+    if cmp_:
+        by = {(r["server"], r["operation"]): r for r in cmp_["results"]}
+        for op, ratio in cmp_.get("ratio_berth_over_moto_requests_per_s", {}).items():
+            b, m = by[("berth", op)], by[("moto", op)]
+            add("api vs moto", f"{op} ({b['concurrency']} clients) req/s", b["requests_per_s"], "req/s",
+                f"moto {m['requests_per_s']} req/s", ratio, cmp_.get("date"))
+            add("api vs moto", f"{op} p50/p99", f"{b['p50_ms']}/{b['p99_ms']}", "ms",
+                f"moto {m['p50_ms']}/{m['p99_ms']} ms", None, cmp_.get("date"))
+    ts = load("task_start")
+    if ts:
+        b, d = ts["berth_run_task_to_running"], ts["docker_run_to_running"]
+        add("task start", "RunTask -> RUNNING p50", b["p50_ms"], "ms", f"docker run {d['p50_ms']} ms",
+            ts.get("ratio_p50"), ts.get("date"))
+        add("task start", "RunTask -> RUNNING p99", b["p99_ms"], "ms", f"docker run {d['p99_ms']} ms",
+            ts.get("ratio_p99"), ts.get("date"))
+    reg = load("registry")
+    if reg:
+        res, ratio = reg["results"], reg.get("ratio_berth_over_distribution", {})
+        for op in ("push", "pull"):
+            add("registry", f"skopeo {op} {reg['image']['bytes'] / 2**30:.2f} GiB", res["berth"][op]["mb_per_s"],
+                "MB/s", f"distribution {res['distribution'][op]['mb_per_s']} MB/s", ratio.get(op), reg.get("when"))
+        add("registry", "sha256, one core (ceiling)", reg.get("sha256_single_core_mb_per_s"), "MB/s",
+            when=reg.get("when"))
+    pl = load("placement")
+    if pl:
+        for size in pl["results"]:
+            n = size["instances"]
+            if "error" in size:
+                add("placement", f"{n} hollow instances", "failed", "", size["error"], when=pl.get("date"))
+                continue
+            add("placement", f"{n} hollow instances: connect", size.get("connect_s"), "s", when=pl.get("date"))
+            for r in size["runs"]:
+                add("placement", f"{n} instances, {r['strategy']}: RunTask", r["tasks_per_s"], "tasks/s",
+                    when=pl.get("date"))
+                add("placement", f"{n} instances, {r['strategy']}: latency p50/p99", f"{r['p50_ms']}/{r['p99_ms']}",
+                    "ms", when=pl.get("date"))
+            oc = size["overcommit_check"]
+            add("placement", f"{n} instances: over-committed instances", oc["over_committed"] + oc["negative_remaining"],
+                f"of {oc['instances_checked']} ({oc['tasks_checked']} tasks)", when=pl.get("date"))
+            add("memory", f"berth server peak RSS, {n} hollow instances", size.get("server_peak_rss_mib"), "MiB",
+                when=pl.get("date"))
+            add("memory", f"hollow agent process peak RSS, {n} instances", size.get("agent_peak_rss_mib"), "MiB",
+                when=pl.get("date"))
+    svc = load("services")
+    if svc:
+        add("services", f"reconcile {svc.get('services')} services (wall)",
+            round(svc.get("reconcile_wall_seconds_per_1000_services", 0), 3), "s")
+    crit = CRITERION / "place_10_tasks"
+    if crit.is_dir():
+        for est in sorted(crit.glob("*/*/new/estimates.json")):
+            try:
+                ns = json.loads(est.read_text())["median"]["point_estimate"]
+            except (OSError, ValueError, KeyError):
+                continue
+            name = f"{est.parts[-4]}/{est.parts[-3]}"
+            add("scheduler", f"criterion place_10_tasks {name}", round(10 / (ns / 1e9)), "placements/s")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", default="0")
+    ap.add_argument("--failed", default="")
+    args = ap.parse_args()
+    table = rows()
+    widths = [max([len(h)] + [len(str(r[k] if r[k] is not None else "-")) for r in table])
+              for h, k in (("area", "area"), ("figure", "figure"), ("value", "value"), ("unit", "unit"),
+                           ("peer", "peer"), ("ratio", "ratio"))]
+    cols = ["area", "figure", "value", "unit", "peer", "ratio"]
+    print()
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in table:
+        print("  ".join(str(r[c] if r[c] is not None else "-").ljust(w) for c, w in zip(cols, widths)))
+    summary = {
+        "benchmark": "summary",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick == "1",
+        "failed": [f for f in args.failed.split(",") if f],
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "figures": table,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nwritten: {OUT / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
