@@ -5,11 +5,11 @@
 //! attributes the agent registered with the instance live in the instance
 //! record's own `attributes` list; ListAttributes returns both.
 
-use crate::taskdefs::page;
 use crate::{Ecs, keys};
 use berth_core::arn::Arn;
 use berth_core::ecs::Attribute;
 use berth_proto::json::decode;
+use berth_proto::pagination::paginate_ordered;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -310,7 +310,7 @@ impl Ecs {
             })
             .collect();
         items.sort_by(|a, b| a.0.cmp(&b.0));
-        let (page, next) = page(
+        let (page, next) = paginate_ordered(
             items,
             |((target, name), _)| format!("{target} {name}"),
             input.next_token.as_deref(),

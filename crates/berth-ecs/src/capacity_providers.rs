@@ -1,11 +1,11 @@
 //! DescribeCapacityProviders: the built-in FARGATE and FARGATE_SPOT providers
 //! every account has, plus any provider stored under `keys::CAPACITY_PROVIDERS`.
 
-use crate::taskdefs::page;
 use crate::{Ecs, keys};
 use berth_core::arn::{Arn, Scope};
 use berth_core::ecs::{BUILTIN_CAPACITY_PROVIDERS, Tag};
 use berth_proto::json::decode;
+use berth_proto::pagination::paginate_ordered;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -123,7 +123,7 @@ impl Ecs {
             }
             _ => all.into_iter().collect(),
         };
-        let (page, next) = page(
+        let (page, next) = paginate_ordered(
             selected,
             |(name, _)| name.clone(),
             input.next_token.as_deref(),

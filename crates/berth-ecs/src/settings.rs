@@ -7,10 +7,10 @@
 //! default applies. Settings are stored under `keys::account_setting`, with
 //! `default` as the principal part for the account level.
 
-use crate::taskdefs::page;
 use crate::{Ecs, keys};
 use berth_core::arn::Arn;
 use berth_proto::json::decode;
+use berth_proto::pagination::paginate_ordered;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::{Deserialize, Serialize};
@@ -358,7 +358,7 @@ impl Ecs {
                 settings.push(s);
             }
         }
-        let (page, next) = page(
+        let (page, next) = paginate_ordered(
             settings,
             |s| s.name.clone(),
             input.next_token.as_deref(),

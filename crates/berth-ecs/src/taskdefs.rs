@@ -13,7 +13,7 @@ use berth_core::ecs::{
 };
 use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
-use berth_proto::pagination::{decode_token, encode_token};
+use berth_proto::pagination::paginate_ordered;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::{Compare, Op, Revision, typed};
 use serde::{Deserialize, Serialize};
@@ -66,46 +66,6 @@ struct DeregisterInput {
 #[serde(rename_all = "camelCase")]
 struct DeleteInput {
     task_definitions: Vec<String>,
-}
-
-/// Applies `maxResults`/`nextToken` to `items`, already sorted by `key` in
-/// ascending order, or descending order when `descending`. The token is the
-/// last key returned, so a page boundary survives inserts and deletes.
-pub(crate) fn page<T>(
-    items: Vec<T>,
-    key: impl Fn(&T) -> String,
-    next_token: Option<&str>,
-    max_results: Option<i64>,
-    default_max: usize,
-    limit_max: usize,
-    descending: bool,
-) -> Result<(Vec<T>, Option<String>), AwsError> {
-    let max = match max_results {
-        None => default_max,
-        Some(n) if n >= 1 && (n as usize) <= limit_max => n as usize,
-        Some(n) => {
-            return Err(AwsError::invalid_parameter(format!(
-                "maxResults must be between 1 and {limit_max}, got {n}."
-            )));
-        }
-    };
-    let after = next_token.map(decode_token).transpose()?;
-    let mut out: Vec<T> = items
-        .into_iter()
-        .filter(|i| match &after {
-            None => true,
-            Some(a) if descending => key(i).as_str() < a.as_str(),
-            Some(a) => key(i).as_str() > a.as_str(),
-        })
-        .take(max + 1)
-        .collect();
-    let next = if out.len() > max {
-        out.truncate(max);
-        out.last().map(|l| encode_token(&key(l)))
-    } else {
-        None
-    };
-    Ok((out, next))
 }
 
 /// The sort key of a revision: family, then revision number. A space sorts
@@ -299,7 +259,7 @@ impl Ecs {
         if descending {
             items.reverse();
         }
-        let (page, next) = page(
+        let (page, next) = paginate_ordered(
             items,
             |(k, _)| k.clone(),
             input.next_token.as_deref(),
@@ -347,7 +307,7 @@ impl Ecs {
             })
             .map(|(f, _)| f)
             .collect();
-        let (page, next) = page(
+        let (page, next) = paginate_ordered(
             names,
             |f| f.clone(),
             input.next_token.as_deref(),
@@ -484,23 +444,5 @@ mod tests {
                 revision_key("web-2", 1)
             ]
         );
-    }
-
-    #[test]
-    fn descending_pages_cover_everything_once() {
-        let mut items: Vec<String> = (0..23).map(|i| format!("k{i:03}")).collect();
-        items.reverse();
-        let mut seen = vec![];
-        let mut token = None;
-        loop {
-            let (p, next) = page(items.clone(), |s| s.clone(), token.as_deref(), Some(5), 100, 100, true).unwrap();
-            seen.extend(p);
-            match next {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        assert_eq!(seen, items);
-        assert!(page(items, |s| s.clone(), None, Some(101), 100, 100, true).is_err());
     }
 }

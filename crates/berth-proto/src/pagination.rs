@@ -29,6 +29,20 @@ pub fn paginate<T>(
     default_max: usize,
     limit_max: usize,
 ) -> Result<(Vec<T>, Option<String>), AwsError> {
+    paginate_ordered(items, key, next_token, max_results, default_max, limit_max, false)
+}
+
+/// [`paginate`] for a list sorted by `key` in either direction: with
+/// `descending`, the next page starts below the last key returned.
+pub fn paginate_ordered<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    next_token: Option<&str>,
+    max_results: Option<i64>,
+    default_max: usize,
+    limit_max: usize,
+    descending: bool,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
     let max = match max_results {
         None => default_max,
         Some(n) if n >= 1 && (n as usize) <= limit_max => n as usize,
@@ -41,7 +55,11 @@ pub fn paginate<T>(
     let after = next_token.map(decode_token).transpose()?;
     let mut page: Vec<T> = items
         .into_iter()
-        .filter(|i| after.as_ref().is_none_or(|a| key(i).as_str() > a.as_str()))
+        .filter(|i| match &after {
+            None => true,
+            Some(a) if descending => key(i).as_str() < a.as_str(),
+            Some(a) => key(i).as_str() > a.as_str(),
+        })
         .take(max + 1)
         .collect();
     let next = if page.len() > max {
@@ -64,6 +82,23 @@ mod tests {
         let mut token = None;
         loop {
             let (page, next) = paginate(items.clone(), |s| s.clone(), token.as_deref(), Some(10), 100, 100).unwrap();
+            seen.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn descending_pages_cover_everything_once() {
+        let items: Vec<String> = (0..25).rev().map(|i| format!("k{i:03}")).collect();
+        let mut seen = vec![];
+        let mut token = None;
+        loop {
+            let (page, next) =
+                paginate_ordered(items.clone(), |s| s.clone(), token.as_deref(), Some(7), 100, 100, true).unwrap();
             seen.extend(page);
             match next {
                 Some(t) => token = Some(t),
