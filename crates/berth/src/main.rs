@@ -1,6 +1,7 @@
 //! `berth`: the one binary. `up` (all-in-one), `server` (control plane),
 //! `agent` (runs tasks on a host).
 
+mod cli;
 mod config;
 mod http;
 mod observe;
@@ -25,6 +26,11 @@ enum Command {
     Server(ServerArgs),
     /// The container agent: registers this host with a Berth server and runs its tasks on Docker.
     Agent(AgentArgs),
+    /// Clusters, instances, services and tasks at a glance.
+    Status(cli::Endpoint),
+    /// Task conveniences (`berth tasks wait TASK --until RUNNING`).
+    #[command(subcommand)]
+    Tasks(cli::TasksCommand),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -108,6 +114,8 @@ fn main() -> anyhow::Result<()> {
             Command::Up(args) => run(config::Config::resolve(args, config::Mode::Up)?, true).await,
             Command::Server(args) => run(config::Config::resolve(args, config::Mode::Server)?, false).await,
             Command::Agent(args) => run_agent(args).await,
+            Command::Status(ep) => cli::status(ep).await,
+            Command::Tasks(cmd) => cli::tasks(cmd).await,
         }
     })
 }
@@ -200,17 +208,8 @@ fn spawn_local_agent(
 /// (and AWS_SESSION_TOKEN), else BERTH_ROOT_ACCESS_KEY_ID /
 /// BERTH_ROOT_SECRET_ACCESS_KEY.
 async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let (key, secret, token) = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(k), Some(s)) => (k, s, env("AWS_SESSION_TOKEN")),
-        _ => match (env("BERTH_ROOT_ACCESS_KEY_ID"), env("BERTH_ROOT_SECRET_ACCESS_KEY")) {
-            (Some(k), Some(s)) => (k, s, None),
-            _ => anyhow::bail!(
-                "the agent needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
-                 (or BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY)"
-            ),
-        },
-    };
+    let creds = cli::credentials_from_env("the agent")?;
+    let (key, secret, token) = (creds.access_key_id, creds.secret_access_key, creds.session_token);
     let mut cfg = berth_agent::AgentConfig::new(args.server, args.cluster, args.data_dir, args.region, key, secret);
     cfg.session_token = token;
     cfg.attributes = args.attributes;
