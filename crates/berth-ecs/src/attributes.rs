@@ -10,6 +10,7 @@ use berth_core::arn::Arn;
 use berth_core::ecs::Attribute;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate_ordered;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -320,11 +321,7 @@ impl Ecs {
             false,
         )?;
         let attributes: Vec<Attribute> = page.into_iter().map(|(_, a)| a).collect();
-        let mut out = json!({ "attributes": attributes });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(json!({ "attributes": attributes }), next))
     }
 }
 

@@ -6,6 +6,7 @@ use berth_core::arn::{Arn, Scope};
 use berth_core::ecs::{BUILTIN_CAPACITY_PROVIDERS, Tag};
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate_ordered;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -141,11 +142,10 @@ impl Ecs {
                 v
             })
             .collect();
-        let mut out = json!({ "capacityProviders": providers, "failures": failures });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(
+            json!({ "capacityProviders": providers, "failures": failures }),
+            next,
+        ))
     }
 }
 

@@ -10,6 +10,7 @@ use berth_core::ecs::{
 use berth_core::names::is_valid_ecs_name;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -296,11 +297,7 @@ impl Ecs {
             100,
             100,
         )?;
-        let mut out = json!({ "clusterArns": page });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(json!({ "clusterArns": page }), next))
     }
 
     async fn modify_cluster(

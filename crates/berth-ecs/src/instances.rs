@@ -13,6 +13,7 @@ use berth_core::ecs::{Tag, validate_tags};
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::{InstanceStatus, InstanceView, Resources, TaskOnInstance, parse_expression};
 use berth_store::{Compare, Op, Revision, typed};
@@ -781,11 +782,7 @@ impl Ecs {
             100,
             100,
         )?;
-        let mut out = json!({"containerInstanceArns": page});
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(json!({"containerInstanceArns": page}), next))
     }
 
     pub(crate) async fn deregister_container_instance(

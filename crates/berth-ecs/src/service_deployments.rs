@@ -17,6 +17,7 @@ use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -323,11 +324,10 @@ impl Ecs {
             20,
             100,
         )?;
-        let mut out = json!({"serviceDeployments": page.into_iter().map(|(_, v)| v).collect::<Vec<_>>()});
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(
+            json!({"serviceDeployments": page.into_iter().map(|(_, v)| v).collect::<Vec<_>>()}),
+            next,
+        ))
     }
 
     /// Finds the service and deployment an ARN of `kind` names.

@@ -12,6 +12,7 @@ use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::{PlacementConstraint, PlacementStrategy};
 use berth_store::{Compare, Op, typed};
@@ -1165,11 +1166,10 @@ impl Ecs {
             10,
             100,
         )?;
-        let mut out = json!({"serviceArns": page.into_iter().map(|(_, a)| a).collect::<Vec<_>>()});
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(
+            json!({"serviceArns": page.into_iter().map(|(_, a)| a).collect::<Vec<_>>()}),
+            next,
+        ))
     }
 }
 

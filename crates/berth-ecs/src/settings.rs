@@ -11,6 +11,7 @@ use crate::{Ecs, keys};
 use berth_core::arn::Arn;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate_ordered;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::{Deserialize, Serialize};
@@ -367,11 +368,7 @@ impl Ecs {
             10,
             false,
         )?;
-        let mut out = json!({ "settings": page });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(json!({ "settings": page }), next))
     }
 }
 

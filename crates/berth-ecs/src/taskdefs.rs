@@ -14,6 +14,7 @@ use berth_core::ecs::{
 use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
 use berth_proto::pagination::paginate_ordered;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::{Compare, Op, Revision, typed};
 use serde::{Deserialize, Serialize};
@@ -269,11 +270,7 @@ impl Ecs {
             descending,
         )?;
         let arns: Vec<String> = page.into_iter().map(|(_, a)| a).collect();
-        let mut out = json!({ "taskDefinitionArns": arns });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(json!({ "taskDefinitionArns": arns }), next))
     }
 
     pub(crate) async fn list_task_definition_families(
@@ -316,11 +313,7 @@ impl Ecs {
             100,
             false,
         )?;
-        let mut out = json!({ "families": page });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(json!({ "families": page }), next))
     }
 
     /// Resolves an identifier that must name one revision to its store key.

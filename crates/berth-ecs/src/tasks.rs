@@ -17,6 +17,7 @@ use berth_core::ecs::{
 use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
 use berth_proto::pagination::paginate;
+use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::{
     InstanceView, MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementRequest, PlacementStrategy,
@@ -1497,11 +1498,10 @@ impl Ecs {
             100,
             100,
         )?;
-        let mut out = json!({"taskArns": page.into_iter().map(|(_, arn)| arn).collect::<Vec<_>>()});
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        Ok(out)
+        Ok(with_next_token(
+            json!({"taskArns": page.into_iter().map(|(_, arn)| arn).collect::<Vec<_>>()}),
+            next,
+        ))
     }
 }
 

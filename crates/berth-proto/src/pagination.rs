@@ -71,6 +71,14 @@ pub fn paginate_ordered<T>(
     Ok((page, next))
 }
 
+/// Adds `nextToken` to a list answer when there is a next page.
+pub fn with_next_token(mut out: serde_json::Value, next: Option<String>) -> serde_json::Value {
+    if let Some(n) = next {
+        out["nextToken"] = serde_json::Value::String(n);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +114,14 @@ mod tests {
             }
         }
         assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn next_token_only_when_there_is_one() {
+        let v = with_next_token(serde_json::json!({"a": []}), None);
+        assert!(v.get("nextToken").is_none());
+        let v = with_next_token(serde_json::json!({"a": []}), Some("t".into()));
+        assert_eq!(v["nextToken"], "t");
     }
 
     #[test]
