@@ -49,6 +49,9 @@ pub struct AgentConfig {
     pub heartbeat_interval: Duration,
     /// Create the cluster when it does not exist (`berth up` does, for `default`).
     pub create_cluster: bool,
+    /// Where the task credentials endpoint listens (default
+    /// `127.0.0.1:0`: an ephemeral loopback port).
+    pub credentials_listen: std::net::SocketAddr,
 }
 
 impl AgentConfig {
@@ -74,6 +77,7 @@ impl AgentConfig {
             container_retention: Duration::from_secs(3600),
             heartbeat_interval: Duration::from_secs(10),
             create_cluster: false,
+            credentials_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -136,6 +140,16 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     }
     let api = ApiClient::new(&cfg.server, creds, &cfg.region).map_err(AgentError::Config)?;
     let runtime = runtime.with_registry_auth(Arc::new(RegistryAuth::new(api.clone())));
+    let port_file = cfg.data_dir.join("credentials-port");
+    let credentials =
+        crate::credentials::CredentialsEndpoint::start(cfg.credentials_listen, api.clone(), Some(&port_file))
+            .await
+            .map_err(|e| {
+                AgentError::Config(format!(
+                    "cannot listen on {} for the task credentials endpoint: {e}",
+                    cfg.credentials_listen
+                ))
+            })?;
     tracing::info!(
         docker = %runtime.host(),
         docker_version = %facts.docker_version,
@@ -145,6 +159,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         "agent starting"
     );
 
+    let awslogs = crate::awslogs::Shippers::new(api.clone(), runtime.clone(), cfg.data_dir.join("awslogs"));
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let reporter = tokio::spawn(deliver_reports(api.clone(), outbox, pending, report_rx));
     let mut agent = Agent {
@@ -158,6 +173,8 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         engines: HashMap::new(),
         ctx: None,
         instance_arn: None,
+        credentials: Some(Arc::new(credentials)),
+        awslogs: Some(awslogs),
     };
     tokio::select! {
         _ = shutdown => {}
@@ -219,6 +236,8 @@ pub async fn run_hollow(
             engines: HashMap::new(),
             ctx: None,
             instance_arn: None,
+            credentials: None,
+            awslogs: None,
         };
         tasks.spawn(async move {
             let reporter = tokio::spawn(deliver_reports(api, outbox, pending, report_rx));
@@ -269,6 +288,10 @@ struct Agent {
     /// The Docker engines' context (`None` for a hollow instance).
     ctx: Option<Arc<EngineContext>>,
     instance_arn: Option<String>,
+    /// The task credentials endpoint (`None` for a hollow instance).
+    credentials: Option<Arc<crate::credentials::CredentialsEndpoint>>,
+    /// The awslogs shippers (`None` for a hollow instance).
+    awslogs: Option<Arc<crate::awslogs::Shippers>>,
 }
 
 enum SessionEnd {
@@ -419,7 +442,14 @@ impl Agent {
             reports: self.report_tx.clone(),
             recheck_interval: Duration::from_secs(5),
             api: Some(self.api.clone()),
+            credentials: self.credentials.clone(),
+            awslogs: self.awslogs.clone(),
         }));
+        if let Some(shippers) = self.awslogs.clone() {
+            // Output printed while the agent was away is shipped now.
+            let arn = arn.to_string();
+            tokio::spawn(async move { shippers.resume(&arn).await });
+        }
     }
 
     /// Holds one session until it ends.

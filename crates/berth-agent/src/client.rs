@@ -88,6 +88,11 @@ impl ApiClient {
         })
     }
 
+    /// The same client signing with other credentials (a task's execution role).
+    pub fn with_credentials(&self, creds: Credentials) -> Self {
+        Self { creds, ..self.clone() }
+    }
+
     pub fn endpoint(&self) -> &str {
         self.endpoint.as_str()
     }
@@ -144,6 +149,11 @@ impl ApiClient {
     /// Calls an SSM operation (signing name `ssm`): container secrets.
     pub async fn call_ssm(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
         self.call_service("AmazonSSM", "ssm", operation, input).await
+    }
+
+    /// Calls a CloudWatch Logs operation (signing name `logs`): the awslogs driver.
+    pub async fn call_logs(&self, operation: &str, input: &Value) -> Result<Value, ApiError> {
+        self.call_service("Logs_20140328", "logs", operation, input).await
     }
 
     /// Calls a Secrets Manager operation (signing name `secretsmanager`): container secrets.

@@ -38,6 +38,11 @@ pub struct EngineContext {
     /// The control plane, to resolve container `secrets` at task start
     /// (None: a task with secrets stops with ResourceInitializationError).
     pub api: Option<crate::client::ApiClient>,
+    /// The task credentials endpoint (None: tasks with a task role run
+    /// without credentials).
+    pub credentials: Option<Arc<crate::credentials::CredentialsEndpoint>>,
+    /// Ships the output of awslogs containers (None: they run, unshipped).
+    pub awslogs: Option<Arc<crate::awslogs::Shippers>>,
 }
 
 /// The agent's handle on a running engine.
@@ -104,6 +109,9 @@ pub fn spawn(ctx: Arc<EngineContext>, task: Task) -> EngineHandle {
         let arn = task.task_arn.clone();
         let mut engine = Engine::new(ctx, task, rx);
         engine.run().await;
+        if let Some(endpoint) = &engine.ctx.credentials {
+            endpoint.unregister(&arn);
+        }
         done.store(now_epoch().to_bits(), Ordering::Release);
         tracing::info!(task = %arn, "task engine finished");
     });
@@ -160,6 +168,11 @@ struct Engine {
     stopped_sent: bool,
     /// The containers' resolved `secrets` (variable, value), by container name.
     secret_env: Option<HashMap<String, crate::secrets::Resolved>>,
+    /// The task role's endpoint for the containers (host network mode).
+    role_endpoint: Option<crate::credentials::TaskEndpoint>,
+    /// The control plane as the task's execution role, when it has one
+    /// (secrets and registry auth); else the agent's own client.
+    exec_api: Option<crate::client::ApiClient>,
 }
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -245,6 +258,128 @@ impl Engine {
             execution_stopped_at: None,
             stopped_sent: false,
             secret_env: None,
+            role_endpoint: None,
+            exec_api: None,
+        }
+    }
+
+    /// The client for the task's secrets and registry auth: the execution
+    /// role's when the task has one, else the agent's own.
+    fn secrets_api(&self) -> Option<&crate::client::ApiClient> {
+        self.exec_api.as_ref().or(self.ctx.api.as_ref())
+    }
+
+    /// Gets the execution role's credentials (when the task has one) and
+    /// registers the task role with the credentials endpoint (when the
+    /// task has one). The error is the task's stop reason.
+    async fn prepare_roles(&mut self) -> Result<(), String> {
+        if self.exec_api.is_none()
+            && let Some(role) = self.task.execution_role_arn()
+        {
+            let Some(api) = self.ctx.api.as_ref() else {
+                return Err(crate::secrets::failure_reason(
+                    "this agent has no control-plane client to assume the execution role",
+                ));
+            };
+            let creds = crate::credentials::fetch(
+                api,
+                &self.ctx.cluster,
+                &self.ctx.instance_arn,
+                &self.task.task_arn,
+                crate::credentials::RoleKind::Execution,
+            )
+            .await
+            .map_err(|e| crate::secrets::failure_reason(&format!("unable to assume the execution role {role}: {e}")))?;
+            self.exec_api = Some(api.with_credentials(creds.signing()));
+        }
+        if self.role_endpoint.is_none()
+            && self.task.task_role_arn().is_some()
+            && let Some(endpoint) = &self.ctx.credentials
+        {
+            self.role_endpoint =
+                Some(endpoint.register(&self.task.task_arn, &self.ctx.cluster, &self.ctx.instance_arn));
+        }
+        Ok(())
+    }
+
+    /// Adopted containers carry the task role endpoint's id and token of the
+    /// agent run that created them: register them again.
+    async fn readopt_role_endpoint(&mut self) {
+        let Some(endpoint) = self.ctx.credentials.clone() else {
+            return;
+        };
+        if self.role_endpoint.is_some() || self.task.task_role_arn().is_none() {
+            return;
+        }
+        let in_namespace = !crate::credentials::shares_host_network(self.task.task_definition.network_mode());
+        for id in self.slots.iter().filter_map(|s| s.id.clone()).collect::<Vec<_>>() {
+            let Ok(Some(info)) = self.ctx.runtime.inspect(&id).await else {
+                continue;
+            };
+            let env = info.config.and_then(|c| c.env).unwrap_or_default();
+            let Some((id, token, port)) = crate::credentials::from_container_env(&env) else {
+                continue;
+            };
+            if self.role_endpoint.is_none() {
+                self.role_endpoint = endpoint.register_existing(
+                    &self.task.task_arn,
+                    &self.ctx.cluster,
+                    &self.ctx.instance_arn,
+                    &id,
+                    &token,
+                );
+            }
+            let pid = info.state.filter(|s| s.running == Some(true)).and_then(|s| s.pid);
+            if in_namespace && let Some(pid) = pid.filter(|p| *p > 0) {
+                self.serve_in_container(&endpoint, pid, port).await;
+            }
+        }
+    }
+
+    /// Serves the task role endpoint inside the network namespace of a
+    /// container that just started (all network modes but host).
+    async fn serve_role_after_start(&self, container_id: &str) {
+        let (Some(endpoint), Some(te)) = (self.ctx.credentials.clone(), self.role_endpoint.as_ref()) else {
+            return;
+        };
+        if crate::credentials::shares_host_network(self.task.task_definition.network_mode()) {
+            return;
+        }
+        let pid = match self.ctx.runtime.inspect(container_id).await {
+            Ok(Some(info)) => info.state.and_then(|s| s.pid).filter(|p| *p > 0),
+            _ => None,
+        };
+        match pid {
+            Some(pid) => self.serve_in_container(&endpoint, pid, te.port).await,
+            None => {
+                tracing::warn!(task = %self.arn(), container = container_id, "no process to serve task role credentials to")
+            }
+        }
+    }
+
+    async fn serve_in_container(&self, endpoint: &crate::credentials::CredentialsEndpoint, pid: i64, port: u16) {
+        if let Err(e) = endpoint.serve_in_container(&self.task.task_arn, pid, port).await {
+            tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve task role credentials inside the container; it gets none");
+        }
+    }
+
+    /// Registry auth with the execution role for an image of the Berth
+    /// registry (the agent's own token is used for tasks without one).
+    async fn execution_role_registry_auth(
+        &self,
+        image: &str,
+    ) -> Result<Option<bollard::auth::DockerCredentials>, String> {
+        let Some(api) = &self.exec_api else { return Ok(None) };
+        let Some(host) = crate::registry_auth::image_host(image) else {
+            return Ok(None);
+        };
+        match crate::registry_auth::RegistryAuth::new(api.clone()).token().await {
+            Ok(token) => Ok(token.credentials_for(image)),
+            // Refused: fatal for an image of this server's registry.
+            Err(e) if crate::registry_auth::endpoint_host(api.endpoint()) == host.to_ascii_lowercase() => Err(
+                crate::secrets::failure_reason(&format!("unable to retrieve ecr registry auth: {e}")),
+            ),
+            Err(_) => Ok(None),
         }
     }
 
@@ -377,6 +512,7 @@ impl Engine {
                 tracing::info!(task = %self.task.task_arn, container = %name, "adopted an existing container");
             }
         }
+        self.readopt_role_endpoint().await;
         // A container the control plane saw running (or stopped) that is
         // gone from the host is never created again.
         let task = self.task.clone();
@@ -428,6 +564,11 @@ impl Engine {
     /// Pulls the images, creates the volumes and the containers that do not
     /// exist yet.
     async fn prepare(&mut self) {
+        if let Err(reason) = self.prepare_roles().await {
+            tracing::warn!(task = %self.arn(), %reason, "role credentials unavailable");
+            self.fail_unstarted(&reason);
+            return;
+        }
         // Pull.
         let mut images: Vec<String> = Vec::new();
         for i in 0..self.slots.len() {
@@ -445,8 +586,12 @@ impl Engine {
             tracing::info!(task = %self.arn(), %image, "pulling");
             let def = self.slots.iter().map(|s| &s.def).find(|d| d.image == image);
             let creds = match def {
-                Some(def) => crate::secrets::registry_credentials(self.ctx.api.as_ref(), def).await,
+                Some(def) => crate::secrets::registry_credentials(self.secrets_api(), def).await,
                 None => Ok(None),
+            };
+            let creds = match creds {
+                Ok(None) => self.execution_role_registry_auth(&image).await,
+                other => other,
             };
             let pulled = match creds {
                 Ok(creds) => (self.ctx.runtime.pull(&image, creds).await)
@@ -476,7 +621,7 @@ impl Engine {
         // Secrets, read once before any container is created.
         if self.secret_env.is_none() && (0..self.slots.len()).any(|i| self.needs_creating(i)) {
             let defs = &self.task.task_definition.container_definitions;
-            match crate::secrets::resolve(self.ctx.api.as_ref(), defs).await {
+            match crate::secrets::resolve(self.secrets_api(), defs).await {
                 Ok(env) => self.secret_env = Some(env),
                 Err(reason) => {
                     tracing::warn!(task = %self.arn(), %reason, "secrets unavailable");
@@ -535,12 +680,16 @@ impl Engine {
                     continue;
                 }
             };
+            for (k, v) in self.role_endpoint.iter().flat_map(|e| e.env()) {
+                body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
+            }
             if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(&self.slots[i].def.name)) {
                 for (k, v) in &r.env {
                     body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
                 }
                 let log = body.host_config.as_mut().and_then(|h| h.log_config.as_mut());
-                if let Some(log) = log {
+                // awslogs options are the agent's own (the container logs to json-file).
+                if let Some(log) = log.filter(|_| !crate::awslogs::is_awslogs(&self.slots[i].def)) {
                     let opts = log.config.get_or_insert_with(Default::default);
                     opts.extend(r.log_options.iter().cloned());
                 }
@@ -549,6 +698,17 @@ impl Engine {
             match self.ctx.runtime.create(&name, body).await {
                 Ok(id) => {
                     tracing::info!(task = %self.arn(), container = %self.slots[i].def.name, %id, "created");
+                    // awslogs: the group and stream exist before the container starts.
+                    if let (Some(Ok(ship)), Some(shippers)) = (
+                        crate::awslogs::spec_for(&self.task, &self.slots[i].def),
+                        self.ctx.awslogs.as_ref(),
+                    ) && let Err(msg) = crate::awslogs::prepare(shippers.api(), &ship, &id).await
+                    {
+                        let reason = format!("CannotStartContainerError: Error response from daemon: {msg}");
+                        tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name, %reason, "logging failed");
+                        self.slots[i].state = RunState::NotRun { reason: reason.clone() };
+                        self.slots[i].reason = Some(reason);
+                    }
                     self.slots[i].id = Some(id);
                 }
                 Err(msg) => {
@@ -638,7 +798,14 @@ impl Engine {
             match self.ctx.runtime.start(&id).await {
                 Ok(()) => {
                     tracing::info!(task = %self.task.task_arn, container = %name, "started");
+                    self.serve_role_after_start(&id).await;
                     self.slots[i].state = RunState::Running;
+                    if let (Some(Ok(ship)), Some(shippers)) = (
+                        crate::awslogs::spec_for(&self.task, &self.slots[i].def),
+                        self.ctx.awslogs.as_ref(),
+                    ) {
+                        shippers.ship(&id, ship);
+                    }
                 }
                 Err(msg) => {
                     let reason = format!("CannotStartContainerError: {msg}");

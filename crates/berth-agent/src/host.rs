@@ -48,12 +48,16 @@ pub fn remote_api_capabilities(api_version: &str) -> Vec<String> {
 
 /// Everything the agent can do, as ECS capability attributes. Not
 /// advertised: `ecs.capability.task-eni` (no ENIs: awsvpc runs in bridge, see
-/// spec.rs), awslogs and the other AWS-backed features.
+/// spec.rs), awsfirelens, EFS.
 pub fn capabilities(api_version: &str) -> Vec<String> {
     let mut out = remote_api_capabilities(api_version);
     for d in crate::spec::DOCKER_LOG_DRIVERS {
         out.push(format!("com.amazonaws.ecs.capability.logging-driver.{d}"));
     }
+    // awslogs: the agent ships the output itself (crate::awslogs), with its
+    // own credentials also when the task has an execution role.
+    out.push("com.amazonaws.ecs.capability.logging-driver.awslogs".into());
+    out.push("ecs.capability.execution-role-awslogs".into());
     out.extend(
         [
             "ecs.capability.container-health-check",
@@ -66,6 +70,11 @@ pub fn capabilities(api_version: &str) -> Vec<String> {
             "ecs.capability.secrets.asm.bootstrap.log-driver",
             // `repositoryCredentials` (crate::secrets::registry_credentials).
             "ecs.capability.private-registry-authentication.secretsmanager",
+            // Task roles (crate::credentials) and execution roles for
+            // secrets and registry pulls.
+            "com.amazonaws.ecs.capability.task-iam-role",
+            "com.amazonaws.ecs.capability.task-iam-role-network-host",
+            "ecs.capability.execution-role-ecr-pull",
         ]
         .into_iter()
         .map(String::from),
@@ -224,7 +233,8 @@ mod tests {
         assert!(all.contains(&"ecs.capability.container-health-check".to_string()));
         assert!(all.contains(&"com.amazonaws.ecs.capability.logging-driver.json-file".to_string()));
         assert!(all.contains(&"com.amazonaws.ecs.capability.logging-driver.none".to_string()));
-        assert!(!all.iter().any(|c| c.contains("task-eni") || c.contains("awslogs")));
+        assert!(all.contains(&"com.amazonaws.ecs.capability.logging-driver.awslogs".to_string()));
+        assert!(!all.iter().any(|c| c.contains("task-eni") || c.contains("awsfirelens")));
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! (SigV4-signed HTTP), [`agent`] (session, reporter, janitor).
 
 pub mod agent;
+pub mod awslogs;
 pub mod client;
+pub mod credentials;
 pub mod engine;
 pub mod hollow;
 pub mod host;

@@ -60,6 +60,22 @@ impl Task {
         self.containers.iter().find(|c| c.name == name)
     }
 
+    /// The task role: the overrides' or the task definition's.
+    pub fn task_role_arn(&self) -> Option<&str> {
+        let o = self.overrides.as_ref().and_then(|o| o.task_role_arn.as_deref());
+        let non_empty = |s: &&str| !s.is_empty();
+        o.filter(non_empty)
+            .or(self.task_definition.task_role_arn.as_deref().filter(non_empty))
+    }
+
+    /// The execution role: the overrides' or the task definition's.
+    pub fn execution_role_arn(&self) -> Option<&str> {
+        let o = self.overrides.as_ref().and_then(|o| o.execution_role_arn.as_deref());
+        let non_empty = |s: &&str| !s.is_empty();
+        o.filter(non_empty)
+            .or(self.task_definition.execution_role_arn.as_deref().filter(non_empty))
+    }
+
     pub fn container_override(&self, name: &str) -> Option<&ContainerOverride> {
         self.overrides
             .as_ref()
@@ -83,6 +99,8 @@ pub struct TaskContainer {
 #[serde(rename_all = "camelCase", default)]
 pub struct TaskOverride {
     pub container_overrides: Vec<ContainerOverride>,
+    pub task_role_arn: Option<String>,
+    pub execution_role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -108,6 +126,8 @@ pub struct TaskDefinition {
     pub volumes: Vec<Volume>,
     pub pid_mode: Option<String>,
     pub ipc_mode: Option<String>,
+    pub task_role_arn: Option<String>,
+    pub execution_role_arn: Option<String>,
 }
 
 impl TaskDefinition {

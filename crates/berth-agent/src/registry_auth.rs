@@ -7,9 +7,10 @@
 //! `AWS`, password = the token. The token is cached until shortly before it
 //! expires. Images from any other registry are pulled without credentials.
 //!
-//! Not yet: pulling with the task *execution role*'s credentials (that
-//! needs the IAM issue's roles; the agent's own identity is used), and
-//! `repositoryCredentials` (needs Secrets Manager).
+//! A task with an execution role pulls from the Berth registry with a token
+//! the execution role gets (the engine asks [`RegistryAuth::token`] with the
+//! role's client); tasks without one use the agent's own identity, like the
+//! EC2 ECS agent's instance role.
 
 use crate::client::ApiClient;
 use base64::Engine;
@@ -101,6 +102,17 @@ impl RegistryAuth {
             api,
             cached: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// A fresh token (not cached): the error says why there is none.
+    pub async fn token(&self) -> Result<RegistryToken, String> {
+        let v = self
+            .api
+            .call_ecr("GetAuthorizationToken", &json!({}))
+            .await
+            .map_err(|e| e.to_string())?;
+        RegistryToken::from_response(&v)
+            .ok_or_else(|| "GetAuthorizationToken answered without usable authorizationData".to_string())
     }
 
     /// Docker registry credentials for pulling `image`: Some when its host

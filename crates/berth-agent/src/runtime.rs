@@ -131,6 +131,11 @@ impl Runtime {
         self
     }
 
+    /// The bollard client (the awslogs shipper follows `docker logs`).
+    pub(crate) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }

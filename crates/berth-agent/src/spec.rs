@@ -128,7 +128,11 @@ pub fn validate(task: &Task) -> Result<(), String> {
                 c.name
             ));
         }
+        if let Some(Err(e)) = crate::awslogs::spec_for(task, c) {
+            return Err(format!("container {}: awslogs: {e}", c.name));
+        }
         if let Some(log) = &c.log_configuration
+            && log.log_driver != "awslogs"
             && !DOCKER_LOG_DRIVERS.contains(&log.log_driver.as_str())
         {
             return Err(format!(
@@ -351,7 +355,14 @@ pub fn container_spec(
             host.sysctls = Some(map);
         }
     }
-    if let Some(log) = &def.log_configuration {
+    if crate::awslogs::is_awslogs(def) {
+        // The agent ships the output (crate::awslogs); json-file keeps it on
+        // disk until it is stored.
+        host.log_config = Some(HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: None,
+        });
+    } else if let Some(log) = &def.log_configuration {
         host.log_config = Some(HostConfigLogConfig {
             typ: Some(log.log_driver.clone()),
             config: log.options.as_ref().map(|o| o.clone().into_iter().collect()),
@@ -485,6 +496,13 @@ pub fn container_spec(
     };
     let mut all_labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
     all_labels.extend(labels(task, &def.name, placement));
+    if let Some(ship) = crate::awslogs::spec_for(task, def) {
+        let ship = ship?;
+        all_labels.insert(
+            crate::awslogs::LABEL_AWSLOGS.into(),
+            serde_json::to_string(&ship).map_err(|e| e.to_string())?,
+        );
+    }
 
     Ok(ContainerCreateBody {
         image: Some(def.image.clone()),
@@ -707,6 +725,7 @@ mod tests {
                 memory: Some(256),
                 ..Default::default()
             }],
+            ..Default::default()
         });
         let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
         let h = body.host_config.as_ref().unwrap();
@@ -993,6 +1012,31 @@ mod tests {
     }
 
     #[test]
+    fn awslogs_containers_log_to_json_file_and_carry_their_ship_spec() {
+        let mut d = web();
+        d.log_configuration = Some(LogConfiguration {
+            log_driver: "awslogs".into(),
+            options: Some(BTreeMap::from([
+                ("awslogs-group".to_string(), "/ecs/web".to_string()),
+                ("awslogs-stream-prefix".to_string(), "ecs".to_string()),
+                ("awslogs-region".to_string(), "us-east-1".to_string()),
+            ])),
+            secret_options: None,
+        });
+        let t = task(vec![d.clone()], None);
+        assert!(validate(&t).is_ok());
+        let extra = BTreeMap::new();
+        let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
+        let lc = body.host_config.unwrap().log_config.unwrap();
+        assert_eq!(lc.typ.as_deref(), Some("json-file"));
+        assert_eq!(lc.config, None);
+        let ship: crate::awslogs::ShipSpec =
+            serde_json::from_str(&body.labels.unwrap()[crate::awslogs::LABEL_AWSLOGS]).unwrap();
+        assert_eq!(ship.stream.as_deref(), Some("ecs/web/0123456789abcdef0123456789abcdef"));
+        assert_eq!(ship.options["awslogs-group"], "/ecs/web");
+    }
+
+    #[test]
     fn health_check_without_prefix_runs_as_cmd() {
         assert_eq!(health_test(&["curl".into(), "-f".into()]), vec!["CMD", "curl", "-f"]);
     }
@@ -1005,7 +1049,18 @@ mod tests {
             options: None,
             secret_options: None,
         });
-        assert!(validate(&task(vec![d], None)).unwrap_err().contains("awslogs"));
+        assert!(
+            validate(&task(vec![d], None))
+                .unwrap_err()
+                .contains("must specify a value for log opt 'awslogs-group'")
+        );
+        let mut d = web();
+        d.log_configuration = Some(LogConfiguration {
+            log_driver: "awsfirelens".into(),
+            options: None,
+            secret_options: None,
+        });
+        assert!(validate(&task(vec![d], None)).unwrap_err().contains("awsfirelens"));
         let mut d = web();
         d.mount_points = Some(vec![MountPoint {
             source_volume: Some("nope".into()),

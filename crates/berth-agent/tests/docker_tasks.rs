@@ -115,6 +115,8 @@ async fn harness(test: &str) -> Option<Harness> {
         reports: tx,
         recheck_interval: Duration::from_secs(2),
         api: None,
+        credentials: None,
+        awslogs: None,
     });
     Some(Harness {
         ctx,

@@ -20,6 +20,7 @@ use berth_store::{Compare, Op, Revision, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// The ports ECS reserves on every instance when the agent sends none.
 pub const DEFAULT_RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
@@ -102,10 +103,10 @@ impl InstanceRecord {
             agent_connected: self.agent_connected,
             agent_version: self.version_info["agentVersion"].as_str().map(str::to_string),
             registered_at: self.registered_at as i64,
-            attributes,
+            attributes: Arc::new(attributes),
             registered: self.registered_resources.clone(),
             remaining: self.remaining_resources.clone(),
-            tasks,
+            tasks: Arc::new(tasks),
         }
     }
 }
@@ -351,10 +352,12 @@ pub struct TaskCounts {
 
 /// Everything placement and rendering need about a cluster, read at once.
 pub struct ClusterState {
-    pub instances: Vec<(InstanceRecord, Revision)>,
-    pub tasks: Vec<TaskRecord>,
+    pub instances: Vec<(Arc<InstanceRecord>, Revision)>,
+    pub tasks: Vec<Arc<TaskRecord>>,
     /// Custom attributes (PutAttributes) by container instance ARN.
     pub custom: HashMap<String, Vec<Attribute>>,
+    /// The scheduler's view of each instance, in `instances` order.
+    pub views: Vec<InstanceView>,
 }
 
 impl ClusterState {
@@ -372,82 +375,44 @@ impl ClusterState {
         out
     }
 
-    /// Scheduler views of every instance, with the tasks whose desired
-    /// status is RUNNING.
+    /// Scheduler views of every instance (in `instances` order), with the
+    /// tasks whose desired status is RUNNING.
     pub fn views(&self) -> Vec<InstanceView> {
-        let mut on: HashMap<&str, Vec<TaskOnInstance>> = HashMap::new();
-        for t in &self.tasks {
-            if t.desired_status != "RUNNING" {
-                continue;
-            }
-            if let Some(arn) = &t.container_instance_arn {
-                on.entry(arn.as_str()).or_default().push(TaskOnInstance {
-                    group: t.group.clone(),
-                    family: t.berth.family.clone(),
-                    task_definition_arn: t.task_definition_arn.clone(),
-                });
-            }
-        }
-        self.instances
-            .iter()
-            .map(|(rec, _)| {
-                let arn = rec.container_instance_arn.as_str();
-                rec.view(
-                    on.remove(arn).unwrap_or_default(),
-                    self.custom.get(arn).map(Vec::as_slice).unwrap_or(&[]),
-                )
-            })
-            .collect()
+        self.views.clone()
     }
 }
 
-impl Ecs {
-    /// Reads a cluster's instances (with their revisions), tasks and custom
-    /// attributes. Instances are read before tasks, on purpose: a task
-    /// placed after the instance read changed its instance's revision (same
-    /// transaction), so a placement based on this state fails its compare
-    /// instead of missing that task (distinctInstance, spread).
-    pub(crate) async fn cluster_state(&self, cluster: &str) -> Result<ClusterState, AwsError> {
-        let mut instances = vec![];
-        for kv in self.store.range(&keys::instances_of(cluster), None, None).await? {
-            instances.push((typed::decode::<InstanceRecord>(&kv)?, kv.mod_revision));
-        }
-        let tasks = self.cluster_tasks(cluster).await?;
-        let mut custom: HashMap<String, Vec<Attribute>> = HashMap::new();
-        for kv in self
-            .store
-            .range(&keys::attributes_of_cluster(cluster), None, None)
-            .await?
-        {
-            let Ok(v) = serde_json::from_slice::<Value>(&kv.value) else {
-                continue;
-            };
-            if v["targetType"].as_str() != Some("container-instance") {
-                continue;
-            }
-            let (Some(target), Some(name)) = (v["targetId"].as_str(), v["name"].as_str()) else {
-                continue;
-            };
-            let id = instance_id_of(target);
-            if let Some((rec, _)) = instances.iter().find(|(r, _)| r.berth.id == id) {
-                custom
-                    .entry(rec.container_instance_arn.clone())
-                    .or_default()
-                    .push(Attribute {
-                        name: name.to_string(),
-                        value: v["value"].as_str().map(str::to_string),
-                    });
-            }
-        }
-        Ok(ClusterState {
-            instances,
-            tasks,
-            custom,
+/// The scheduler's view of one instance: its tasks whose desired status is
+/// RUNNING and its custom attributes.
+pub fn instance_view<'a>(
+    rec: &InstanceRecord,
+    tasks: impl Iterator<Item = &'a TaskRecord>,
+    custom: &[Attribute],
+) -> InstanceView {
+    let on = tasks
+        .filter(|t| t.desired_status == "RUNNING")
+        .map(|t| TaskOnInstance {
+            group: t.group.clone(),
+            family: t.berth.family.clone(),
+            task_definition_arn: t.task_definition_arn.clone(),
         })
+        .collect();
+    rec.view(on, custom)
+}
+
+impl Ecs {
+    /// A cluster's instances (with their revisions), tasks and custom
+    /// attributes, from the cluster view once it holds every write
+    /// acknowledged before this call. A placement based on it that raced
+    /// another one fails its compare on the instances' revisions and runs
+    /// again.
+    pub(crate) async fn cluster_state(&self, cluster: &str) -> Result<ClusterState, AwsError> {
+        Ok(self.synced_view().await?.state(cluster))
     }
 
-    pub(crate) async fn cluster_tasks(&self, cluster: &str) -> Result<Vec<TaskRecord>, AwsError> {
-        Ok(typed::list(&*self.store, &keys::tasks_of(cluster)).await?)
+    /// Every task of a cluster (from the synced cluster view).
+    pub(crate) async fn cluster_tasks(&self, cluster: &str) -> Result<Vec<Arc<TaskRecord>>, AwsError> {
+        Ok(self.synced_view().await?.tasks(cluster))
     }
 
     pub(crate) fn render_instance(
@@ -612,12 +577,12 @@ impl Ecs {
         };
         self.agents.registered(&name, &rec.berth.id);
         tracing::info!(instance = %rec.container_instance_arn, ec2 = %rec.ec2_instance_id, "container instance registered");
-        let custom = self.cluster_state(&name).await?.custom;
+        let custom = self.synced_view().await?.custom_of(&name, &rec.berth.id);
         Ok(json!({
             "containerInstance": self.render_instance(
                 &rec,
                 TaskCounts::default(),
-                custom.get(&rec.container_instance_arn).map(Vec::as_slice).unwrap_or(&[]),
+                &custom,
                 true,
                 false,
             )
@@ -813,7 +778,7 @@ impl Ecs {
             let (mut rec, rev) = typed::get::<InstanceRecord>(&*self.store, &key)
                 .await?
                 .ok_or_else(not_found)?;
-            let active: Vec<TaskRecord> = self
+            let active: Vec<Arc<TaskRecord>> = self
                 .cluster_tasks(&name)
                 .await?
                 .into_iter()

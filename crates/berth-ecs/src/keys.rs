@@ -75,6 +75,9 @@ pub fn account_settings_of(principal: &str) -> String {
     format!("ecs/settings/{principal}/")
 }
 
+/// Every custom attribute of every cluster.
+pub const ATTRIBUTES: &str = "ecs/attributes/";
+
 /// Custom attributes: `ecs/attributes/CLUSTER/TARGET_TYPE/TARGET_ID/NAME`.
 pub fn attributes_of_cluster(cluster: &str) -> String {
     format!("ecs/attributes/{cluster}/")

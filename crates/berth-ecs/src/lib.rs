@@ -5,11 +5,13 @@
 mod attributes;
 mod authz;
 mod capacity_providers;
+mod cluster_view;
 mod clusters;
 pub mod deploy_math;
 mod instances;
 pub mod keys;
 mod monitor;
+pub mod placement_timing;
 mod service_controller;
 mod service_deployments;
 mod services;
@@ -17,6 +19,7 @@ mod session;
 mod settings;
 mod state_changes;
 mod tags;
+mod task_credentials;
 mod taskdefs;
 mod tasks;
 
@@ -40,6 +43,11 @@ pub struct Ecs {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) scope: Scope,
     pub(crate) agents: Arc<session::Agents>,
+    /// Instances, tasks and attributes of every cluster, in memory.
+    pub(crate) view: Arc<cluster_view::ClusterView>,
+    /// IAM, to issue task and execution role credentials to agents
+    /// (`BerthGetTaskCredentials`); None: the operation is refused.
+    pub(crate) iam: Option<Arc<berth_iam::Iam>>,
 }
 
 impl Ecs {
@@ -48,11 +56,26 @@ impl Ecs {
             store,
             scope,
             agents: Arc::new(session::Agents::default()),
+            view: Arc::new(cluster_view::ClusterView::default()),
+            iam: None,
         }
+    }
+
+    /// Lets agents get their tasks' role credentials from `iam`.
+    pub fn with_iam(mut self, iam: Arc<berth_iam::Iam>) -> Self {
+        self.iam = Some(iam);
+        self
     }
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// The in-memory cluster view, holding every write acknowledged before
+    /// this call.
+    pub(crate) async fn synced_view(&self) -> Result<&cluster_view::ClusterView, AwsError> {
+        self.view.sync(&self.store).await?;
+        Ok(&self.view)
     }
 }
 
@@ -109,6 +132,7 @@ impl JsonService for Ecs {
             "SubmitTaskStateChange" => self.submit_task_state_change(ctx, input).await,
             "SubmitContainerStateChange" => self.submit_container_state_change(ctx, input).await,
             "BerthHeartbeat" => self.berth_heartbeat(ctx, input).await,
+            "BerthGetTaskCredentials" => self.berth_get_task_credentials(ctx, input).await,
             "CreateService" => self.create_service(ctx, input).await,
             "UpdateService" => self.update_service(ctx, input).await,
             "DeleteService" => self.delete_service(ctx, input).await,

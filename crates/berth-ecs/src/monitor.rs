@@ -137,7 +137,7 @@ impl Ecs {
                 lost.push(fresh.container_instance_arn.clone());
             }
         }
-        let tasks: Vec<TaskRecord> = self.cluster_tasks(cluster).await?;
+        let tasks = self.cluster_tasks(cluster).await?;
         let now = now_epoch();
         for t in &tasks {
             let on_lost = t.container_instance_arn.as_ref().is_some_and(|a| lost.contains(a));

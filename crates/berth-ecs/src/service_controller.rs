@@ -441,7 +441,7 @@ impl Ecs {
         let mut wake: Option<f64> = None;
         let mut wake_at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
 
-        let tasks: Vec<&TaskRecord> = state.tasks.iter().filter(|t| t.group == group).collect();
+        let tasks: Vec<&TaskRecord> = state.tasks.iter().filter(|t| t.group == group).map(|t| &**t).collect();
         let deployment_ids: BTreeSet<String> = svc.deployments.iter().map(|d| d.id.clone()).collect();
         let of = |t: &TaskRecord| t.started_by.clone().unwrap_or_default();
 

@@ -10,18 +10,17 @@
 //! disconnected.
 
 use crate::instances::InstanceRecord;
-use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_proto::AwsError;
-use berth_store::{Compare, EventKind, Op, Revision, StoreError, typed};
-use futures::{Stream, StreamExt};
+use berth_store::{Compare, Op, typed};
+use futures::Stream;
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -198,10 +197,6 @@ impl Drop for SessionGuard {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 impl Ecs {
     /// Makes the stored `agentConnected` of an instance agree with what this
     /// process knows (open streams, recent heartbeats). The decision is
@@ -297,56 +292,46 @@ impl Ecs {
         Ok(AgentSession { rx, _guard: guard })
     }
 
-    /// The `desired` message for an instance, and the task keys it covers.
-    async fn desired_message(
-        &self,
-        cluster: &str,
-        arn: &str,
-        revision: Revision,
-        definitions: &mut HashMap<String, Value>,
-    ) -> Result<(Value, HashSet<String>), AwsError> {
-        let tasks: Vec<TaskRecord> = self
-            .cluster_tasks(cluster)
-            .await?
-            .into_iter()
-            .filter(|t| t.container_instance_arn.as_deref() == Some(arn) && t.wanted_by_agent())
-            .collect();
-        let mut keys_sent = HashSet::new();
+    /// The `desired` message for an instance, from the cluster view.
+    async fn desired_message(&self, cluster: &str, arn: &str) -> Result<Value, AwsError> {
+        let revision = self.view.applied();
         let mut out = vec![];
-        for t in tasks {
-            keys_sent.insert(keys::task(cluster, &t.berth.id));
-            let td = match definitions.get(&t.task_definition_arn) {
-                Some(v) => Some(v.clone()),
+        for t in self.view.tasks_on(cluster, arn) {
+            if !t.wanted_by_agent() {
+                continue;
+            }
+            let key = keys::task_definition(&t.berth.family, t.berth.revision);
+            let td = match self.view.definition(&key) {
+                Some(v) => Some(v),
                 None => {
+                    let read_at = self.store.current_revision().await?;
                     let v = self.task_definition_value(&t.berth.family, t.berth.revision).await?;
-                    if let Some(v) = &v {
-                        definitions.insert(t.task_definition_arn.clone(), v.clone());
-                    }
-                    v
+                    v.map(|v| {
+                        let v = Arc::new(v);
+                        self.view.cache_definition(&key, v.clone(), read_at);
+                        v
+                    })
                 }
             };
             let mut v = t.render(true);
             // A deleted definition leaves the key out (the agent then stops
             // the task: it cannot know how to run it).
             if let Some(td) = td {
-                v["taskDefinition"] = td;
+                v["taskDefinition"] = Value::clone(&td);
             }
             out.push(v);
         }
-        Ok((
-            json!({"type": "desired", "revision": revision, "containerInstanceArn": arn, "tasks": out}),
-            keys_sent,
-        ))
+        Ok(json!({"type": "desired", "revision": revision, "containerInstanceArn": arn, "tasks": out}))
     }
 
     async fn session_loop(&self, cluster: &str, arn: &str, tx: mpsc::Sender<Vec<u8>>) -> Result<(), AwsError> {
-        let prefix = keys::tasks_of(cluster);
-        let needle = format!("\"containerInstanceArn\":\"{arn}\"").into_bytes();
-        let mut definitions = HashMap::new();
-        let mut revision = self.store.current_revision().await?;
-        let mut watch = self.store.watch(&prefix, revision + 1).await?;
-        let (msg, mut sent_keys) = self.desired_message(cluster, arn, revision, &mut definitions).await?;
-        let mut last_tasks = msg["tasks"].clone();
+        self.synced_view().await?;
+        // Subscribe before the first snapshot: a change in between wakes
+        // the loop.
+        let mut changes = self.view.subscribe(arn);
+        changes.borrow_and_update();
+        let msg = self.desired_message(cluster, arn).await?;
+        let mut last_tasks = digest(&msg["tasks"]);
         if tx.send(line(&msg)).await.is_err() {
             return Ok(());
         }
@@ -360,31 +345,21 @@ impl Ecs {
         loop {
             let deadline = due.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                ev = watch.next() => match ev {
-                    Some(Ok(ev)) => {
-                        revision = revision.max(ev.revision);
-                        let relevant = match ev.kind {
-                            EventKind::Put => contains(&ev.value, &needle),
-                            EventKind::Delete => sent_keys.contains(&ev.key),
-                        };
-                        if relevant && due.is_none() {
-                            due = Some(tokio::time::Instant::now() + DEBOUNCE);
-                        }
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
                     }
-                    Some(Err(StoreError::Compacted { .. })) => {
-                        revision = self.store.current_revision().await?;
-                        watch = self.store.watch(&prefix, revision + 1).await?;
-                        due = Some(tokio::time::Instant::now());
+                    if due.is_none() {
+                        due = Some(tokio::time::Instant::now() + DEBOUNCE);
                     }
-                    Some(Err(e)) => return Err(e.into()),
-                    None => return Ok(()),
-                },
+                }
                 _ = tokio::time::sleep_until(deadline), if due.is_some() => {
                     due = None;
-                    let (msg, keys_now) = self.desired_message(cluster, arn, revision, &mut definitions).await?;
-                    sent_keys = keys_now;
-                    if msg["tasks"] != last_tasks {
-                        last_tasks = msg["tasks"].clone();
+                    changes.borrow_and_update();
+                    let msg = self.desired_message(cluster, arn).await?;
+                    let tasks = digest(&msg["tasks"]);
+                    if tasks != last_tasks {
+                        last_tasks = tasks;
                         if tx.send(line(&msg)).await.is_err() {
                             return Ok(());
                         }
@@ -396,6 +371,7 @@ impl Ecs {
                     }
                 }
                 _ = keepalive.tick() => {
+                    let revision = self.view.applied();
                     if tx.send(line(&json!({"type": "keepalive", "revision": revision}))).await.is_err() {
                         return Ok(());
                     }
@@ -403,6 +379,14 @@ impl Ecs {
             }
         }
     }
+}
+
+/// A fingerprint of a message part, to skip sending what the agent has.
+fn digest(v: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(v).unwrap_or_default().hash(&mut h);
+    h.finish()
 }
 
 fn line(v: &Value) -> Vec<u8> {
@@ -439,9 +423,8 @@ mod tests {
     }
 
     #[test]
-    fn byte_search() {
-        assert!(contains(b"{\"a\":\"xyz\"}", b"\"xyz\""));
-        assert!(!contains(b"abc", b"abd"));
-        assert!(!contains(b"abc", b""));
+    fn digests_tell_messages_apart() {
+        assert_eq!(digest(&json!([{"a": 1}])), digest(&json!([{"a": 1}])));
+        assert_ne!(digest(&json!([{"a": 1}])), digest(&json!([{"a": 2}])));
     }
 }

@@ -27,6 +27,7 @@ use berth_store::{Compare, Op, Revision, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a RunTask `clientToken` is remembered.
@@ -870,7 +871,7 @@ impl Ecs {
     async fn commit_placement(
         &self,
         cluster: &str,
-        instances: &[(InstanceRecord, Revision)],
+        instances: &[(Arc<InstanceRecord>, Revision)],
         views: &[InstanceView],
         tasks: &[TaskRecord],
         token: Option<(String, Revision, TokenRecord)>,
@@ -885,7 +886,7 @@ impl Ecs {
             if !touched.contains(rec.container_instance_arn.as_str()) {
                 continue;
             }
-            let mut rec = rec.clone();
+            let mut rec = InstanceRecord::clone(rec);
             rec.remaining_resources = view.remaining.clone();
             rec.version += 1;
             let key = keys::instance(cluster, &rec.berth.id);
@@ -1094,6 +1095,7 @@ impl Ecs {
         token_key: Option<&str>,
         fingerprint: &str,
     ) -> Result<Placed, AwsError> {
+        let _timer = crate::placement_timing::PlacementTimer::start();
         let name = plan.cluster.cluster_name.clone();
         for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
             let token = match token_key {
@@ -1103,7 +1105,9 @@ impl Ecs {
                 },
                 None => None,
             };
-            let state = self.cluster_state(&name).await?;
+            let lock = self.view.placement_lock(&name);
+            let placing = lock.lock().await;
+            let state = self.synced_view().await?.placement_state(&name);
             let mut views = state.views();
             let placement = {
                 let mut rng = rand::thread_rng();
@@ -1159,6 +1163,7 @@ impl Ecs {
                     failures: placement.failures,
                 });
             }
+            drop(placing);
             Self::backoff(attempt).await;
         }
         Err(AwsError::server(
@@ -1218,7 +1223,9 @@ impl Ecs {
             count: 1,
         };
         for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
-            let state = self.cluster_state(&name).await?;
+            let lock = self.view.placement_lock(&name);
+            let placing = lock.lock().await;
+            let state = self.synced_view().await?.placement_state(&name);
             let mut views = state.views();
             let mut failures = vec![];
             let mut tasks = vec![];
@@ -1262,6 +1269,7 @@ impl Ecs {
                 let rendered: Vec<Value> = tasks.iter().map(|t| t.render(true)).collect();
                 return Ok(json!({"tasks": rendered, "failures": failures}));
             }
+            drop(placing);
             Self::backoff(attempt).await;
         }
         Err(AwsError::server(
@@ -1488,7 +1496,7 @@ impl Ecs {
             })
             .filter(|t| service_group.as_ref().is_none_or(|g| &t.group == g))
             .filter(|t| input.launch_type.as_ref().is_none_or(|l| &t.launch_type == l))
-            .map(|t| (t.berth.id, t.task_arn))
+            .map(|t| (t.berth.id.clone(), t.task_arn.clone()))
             .collect();
         let (page, next) = paginate(
             keyed,

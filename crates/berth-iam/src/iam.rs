@@ -48,6 +48,51 @@ pub fn query_access_denied(msg: impl Into<String>) -> AwsError {
     AwsError::new("AccessDenied", 403, msg)
 }
 
+/// Temporary credentials a service obtained for a role
+/// ([`Iam::assume_role_for_service`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceRoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// Epoch seconds.
+    pub expiration: i64,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub assumed_role_arn: String,
+    /// `arn:aws:iam::ACCOUNT:role/PATH/ROLE`.
+    pub role_arn: String,
+}
+
+impl std::fmt::Debug for ServiceRoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceRoleCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .field("assumed_role_arn", &self.assumed_role_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a service could not assume a role.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceRoleError {
+    #[error("Role {0} does not exist")]
+    NoSuchRole(String),
+    #[error("Role {role_arn} trust policy does not allow {service} to assume it (sts:AssumeRole)")]
+    NotTrusted { role_arn: String, service: String },
+    #[error("'{0}' is not a valid role session name (2-64 characters of [\\w+=,.@-])")]
+    InvalidSessionName(String),
+    #[error(transparent)]
+    Internal(AwsError),
+}
+
+fn valid_session_name(session: &str) -> bool {
+    (2..=64).contains(&session.len())
+        && session
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+}
+
 /// The IAM and STS services.
 pub struct Iam {
     store: Arc<dyn Store>,
@@ -1030,11 +1075,7 @@ impl Iam {
     async fn assume_role(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
         let role_arn = q.required("RoleArn")?;
         let session = q.required("RoleSessionName")?;
-        if !(2..=64).contains(&session.len())
-            || !session
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
-        {
+        if !valid_session_name(session) {
             return Err(validation(format!(
                 "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: \
                  Member must satisfy regular expression pattern: [\\w+=,.@-]*"
@@ -1096,6 +1137,21 @@ impl Iam {
         if decision != Decision::Allow {
             return Err(denied());
         }
+        let rec = self.mint_role_session(role, session, duration).await?;
+        let mut w = XmlWriter::new();
+        credentials_xml(&mut w, &rec);
+        w.start("AssumedRoleUser")
+            .elem("AssumedRoleId", &rec.user_id)
+            .elem("Arn", &rec.arn)
+            .end("AssumedRoleUser")
+            .elem("PackedPolicySize", "0");
+        Ok(w.finish())
+    }
+
+    /// Temporary credentials for `role` with session name `session`, valid
+    /// `duration` seconds, stored so that requests signed with them
+    /// authenticate as `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    async fn mint_role_session(&self, role: &RoleRec, session: &str, duration: i64) -> Result<SessionRec, AwsError> {
         let rec = SessionRec {
             access_key_id: random_id("ASIA", 16),
             secret_access_key: random_secret(40),
@@ -1108,14 +1164,69 @@ impl Iam {
             role_name: Some(role.name.clone()),
         };
         self.save_session(&rec).await?;
-        let mut w = XmlWriter::new();
-        credentials_xml(&mut w, &rec);
-        w.start("AssumedRoleUser")
-            .elem("AssumedRoleId", &rec.user_id)
-            .elem("Arn", &rec.arn)
-            .end("AssumedRoleUser")
-            .elem("PackedPolicySize", "0");
-        Ok(w.finish())
+        Ok(rec)
+    }
+
+    /// Assumes `role_arn` on behalf of an AWS service principal (e.g.
+    /// `ecs-tasks.amazonaws.com` for a task's task or execution role), as
+    /// the service does in AWS: the role must exist and its trust policy must
+    /// allow the service `sts:AssumeRole`. The session is named
+    /// `session_name` (2–64 characters of `[\w+=,.@-]`) and lasts
+    /// `duration_secs` (900 s up to the role's MaxSessionDuration).
+    pub async fn assume_role_for_service(
+        &self,
+        role_arn: &str,
+        service: &str,
+        session_name: &str,
+        duration_secs: i64,
+    ) -> Result<ServiceRoleCredentials, ServiceRoleError> {
+        if !valid_session_name(session_name) {
+            return Err(ServiceRoleError::InvalidSessionName(session_name.to_string()));
+        }
+        let dir = self.auth.directory();
+        let role = dir
+            .roles
+            .values()
+            .find(|r| r.arn == role_arn)
+            .ok_or_else(|| ServiceRoleError::NoSuchRole(role_arn.to_string()))?;
+        let not_trusted = || ServiceRoleError::NotTrusted {
+            role_arn: role_arn.to_string(),
+            service: service.to_string(),
+        };
+        let trust = PolicyDocument::parse(&role.assume_role_policy, PolicyKind::Trust).map_err(|_| not_trusted())?;
+        let mut keys = ContextKeys::new();
+        let now = self.now();
+        keys.set("aws:CurrentTime", format_iso(now))
+            .set("aws:EpochTime", now.unix_timestamp().to_string())
+            .set("aws:PrincipalServiceName", service)
+            .set("aws:SecureTransport", "true");
+        let decision = policy::evaluate_trust(
+            &[],
+            &trust,
+            &Request {
+                principal_arn: service,
+                account_id: &self.account_id,
+                action: "sts:AssumeRole",
+                resource: role_arn,
+                keys: &keys,
+            },
+        );
+        if decision != Decision::Allow {
+            return Err(not_trusted());
+        }
+        let duration = duration_secs.clamp(900, role.max_session_duration.max(900));
+        let rec = self
+            .mint_role_session(role, session_name, duration)
+            .await
+            .map_err(ServiceRoleError::Internal)?;
+        Ok(ServiceRoleCredentials {
+            access_key_id: rec.access_key_id,
+            secret_access_key: rec.secret_access_key,
+            session_token: rec.session_token,
+            expiration: rec.expiration,
+            assumed_role_arn: rec.arn,
+            role_arn: role.arn.clone(),
+        })
     }
 
     async fn get_session_token(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {

@@ -8,7 +8,7 @@ mod iam;
 pub mod policy;
 pub mod resource_policies;
 
-pub use iam::{IAM_VERSION, Iam, STS_VERSION};
+pub use iam::{IAM_VERSION, Iam, STS_VERSION, ServiceRoleCredentials, ServiceRoleError};
 pub use resource_policies::ResourcePolicies;
 
 use berth_proto::sigv4::{self, HttpRequestParts};

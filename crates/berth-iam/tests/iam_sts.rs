@@ -623,3 +623,74 @@ async fn group_policies_apply_to_members() {
         .unwrap_err();
     assert_eq!(gone.code, "NoSuchEntity");
 }
+
+#[tokio::test]
+async fn services_assume_roles_that_trust_them() {
+    let e = env().await;
+    let trust_ecs = r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+    let mut arns = Vec::new();
+    for (name, trust) in [("task", trust_ecs), ("other", TRUST_ACCOUNT)] {
+        let xml = e
+            .root(
+                "iam",
+                &[
+                    ("Action", "CreateRole"),
+                    ("RoleName", name),
+                    ("AssumeRolePolicyDocument", trust),
+                ],
+            )
+            .await
+            .unwrap();
+        arns.push(field(&xml, "Arn"));
+    }
+    let task_id = "0123456789abcdef0123456789abcdef";
+    let c = e
+        .iam
+        .assume_role_for_service(&arns[0], "ecs-tasks.amazonaws.com", task_id, 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.assumed_role_arn,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/task/{task_id}")
+    );
+    assert_eq!(c.expiration, T0 + 3600);
+    assert!(c.access_key_id.starts_with("ASIA"));
+    // The credentials authenticate as the assumed role.
+    let creds = Credentials::new(c.access_key_id.clone(), c.secret_access_key.clone())
+        .with_session_token(c.session_token.clone());
+    assert_eq!(e.who(&creds).unwrap().arn, c.assumed_role_arn);
+    // A role that does not trust the service, another service, a missing role.
+    let err = e
+        .iam
+        .assume_role_for_service(&arns[1], "ecs-tasks.amazonaws.com", task_id, 3600)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("trust policy does not allow ecs-tasks.amazonaws.com to assume it"),
+        "{err}"
+    );
+    assert!(matches!(
+        e.iam
+            .assume_role_for_service(&arns[0], "lambda.amazonaws.com", task_id, 3600)
+            .await,
+        Err(berth_iam::ServiceRoleError::NotTrusted { .. })
+    ));
+    assert!(matches!(
+        e.iam
+            .assume_role_for_service(
+                &format!("arn:aws:iam::{ACCOUNT}:role/nope"),
+                "ecs-tasks.amazonaws.com",
+                task_id,
+                3600
+            )
+            .await,
+        Err(berth_iam::ServiceRoleError::NoSuchRole(_))
+    ));
+    assert!(matches!(
+        e.iam
+            .assume_role_for_service(&arns[0], "ecs-tasks.amazonaws.com", "x", 3600)
+            .await,
+        Err(berth_iam::ServiceRoleError::InvalidSessionName(_))
+    ));
+}

@@ -39,7 +39,7 @@ fn cluster(n: usize) -> Vec<InstanceView> {
             i.remaining.ports.extend([22, 2375, 2376, 51678, 51679]);
             i.registered.ports = i.remaining.ports.clone();
             for _ in 0..rng.gen_range(0..4) {
-                i.tasks.push(TaskOnInstance {
+                std::sync::Arc::make_mut(&mut i.tasks).push(TaskOnInstance {
                     group: ["service:web", "service:api", "family:batch"][rng.gen_range(0..3)].into(),
                     ..Default::default()
                 });

@@ -2,6 +2,7 @@
 //! account, repeat.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rand::Rng;
 
@@ -391,7 +392,7 @@ pub fn place<R: Rng + ?Sized>(
         let chosen = candidates[pos];
         let inst = &mut instances[chosen];
         reserve(inst, &request.demand);
-        inst.tasks.push(TaskOnInstance {
+        Arc::make_mut(&mut inst.tasks).push(TaskOnInstance {
             group: request.group.clone(),
             family: request.family.clone(),
             task_definition_arn: request.task_definition_arn.clone(),

@@ -1,6 +1,7 @@
 //! Plain data types of the scheduler: what it is given and what it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,15 +81,19 @@ pub struct InstanceView {
     /// Attributes: name to optional value (`ecs.availability-zone`,
     /// `ecs.instance-type`, `ecs.os-type`, `ecs.cpu-architecture`,
     /// `ecs.ami-id`, capabilities without value, custom ones).
+    /// Shared: the control plane keeps one copy per instance and hands the
+    /// scheduler cheap clones.
     #[serde(default)]
-    pub attributes: BTreeMap<String, Option<String>>,
+    pub attributes: Arc<BTreeMap<String, Option<String>>>,
     /// Resources at registration.
     pub registered: Resources,
     /// Resources still free (ports: still taken).
     pub remaining: Resources,
     /// Tasks on the instance; `runningTasksCount` is their number.
+    /// Shared like the attributes; placing a task copies the list of that
+    /// one instance.
     #[serde(default)]
-    pub tasks: Vec<TaskOnInstance>,
+    pub tasks: Arc<Vec<TaskOnInstance>>,
 }
 
 impl InstanceView {
@@ -107,16 +112,16 @@ impl InstanceView {
             agent_connected: true,
             agent_version: None,
             registered_at: 0,
-            attributes: BTreeMap::new(),
+            attributes: Arc::default(),
             registered: resources.clone(),
             remaining: resources,
-            tasks: Vec::new(),
+            tasks: Arc::default(),
         }
     }
 
     /// Sets an attribute (builder style).
     pub fn with_attribute(mut self, name: impl Into<String>, value: Option<&str>) -> Self {
-        self.attributes.insert(name.into(), value.map(str::to_string));
+        Arc::make_mut(&mut self.attributes).insert(name.into(), value.map(str::to_string));
         self
     }
 }

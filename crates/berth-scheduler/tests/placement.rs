@@ -113,13 +113,13 @@ fn spread_instance_id_splits_ten_tasks_five_five() {
 fn spread_instance_id_accounts_for_existing_tasks_of_the_group_only() {
     let mut instances = vec![inst(0, 8192, 16384), inst(1, 8192, 16384)];
     for _ in 0..3 {
-        instances[0].tasks.push(TaskOnInstance {
+        std::sync::Arc::make_mut(&mut instances[0].tasks).push(TaskOnInstance {
             group: "service:web".into(),
             ..Default::default()
         });
     }
     for _ in 0..5 {
-        instances[1].tasks.push(TaskOnInstance {
+        std::sync::Arc::make_mut(&mut instances[1].tasks).push(TaskOnInstance {
             group: "service:other".into(),
             ..Default::default()
         });
@@ -154,7 +154,7 @@ fn spread_availability_zone_balances_three_zones() {
 fn spread_availability_zone_counts_tasks_already_running() {
     let mut instances = vec![in_az(0, "a"), in_az(1, "b"), in_az(2, "c")];
     for _ in 0..2 {
-        instances[0].tasks.push(TaskOnInstance {
+        std::sync::Arc::make_mut(&mut instances[0].tasks).push(TaskOnInstance {
             group: "service:web".into(),
             ..Default::default()
         });
@@ -270,11 +270,11 @@ fn distinct_instance_three_instances_count_five_places_three_fails_two() {
 #[test]
 fn distinct_instance_avoids_instances_already_running_the_group() {
     let mut instances: Vec<_> = (0..3).map(|n| inst(n, 8192, 16384)).collect();
-    instances[1].tasks.push(TaskOnInstance {
+    std::sync::Arc::make_mut(&mut instances[1].tasks).push(TaskOnInstance {
         group: "service:web".into(),
         ..Default::default()
     });
-    instances[2].tasks.push(TaskOnInstance {
+    std::sync::Arc::make_mut(&mut instances[2].tasks).push(TaskOnInstance {
         group: "service:other".into(),
         ..Default::default()
     });
@@ -315,7 +315,7 @@ fn member_of_restricts_candidates_and_reports_attribute() {
 fn member_of_sees_tasks_placed_earlier_in_the_request() {
     // At most two tasks per instance, counting all tasks.
     let mut instances = vec![inst(0, 8192, 8192), inst(1, 8192, 8192)];
-    instances[1].tasks.push(TaskOnInstance {
+    std::sync::Arc::make_mut(&mut instances[1].tasks).push(TaskOnInstance {
         group: "family:batch".into(),
         ..Default::default()
     });
@@ -334,7 +334,7 @@ fn member_of_sees_tasks_placed_earlier_in_the_request() {
 #[test]
 fn member_of_task_group_affinity_and_anti_affinity() {
     let mut instances: Vec<_> = (0..3).map(|n| inst(n, 8192, 8192)).collect();
-    instances[2].tasks.push(TaskOnInstance {
+    std::sync::Arc::make_mut(&mut instances[2].tasks).push(TaskOnInstance {
         group: "service:db".into(),
         ..Default::default()
     });
@@ -389,10 +389,10 @@ fn failure_reasons_for_each_cause() {
     instances[0].agent_connected = false;
     instances[3].remaining.ports.insert(80);
     instances[4].remaining.ports_udp.insert(53);
-    instances[5].attributes.remove("ecs.capability.x");
+    std::sync::Arc::make_mut(&mut instances[5].attributes).remove("ecs.capability.x");
     instances[6].status = InstanceStatus::Draining;
     for i in [0, 1, 2, 3, 4, 6] {
-        instances[i].attributes.insert("ecs.capability.x".into(), None);
+        std::sync::Arc::make_mut(&mut instances[i].attributes).insert("ecs.capability.x".into(), None);
     }
     let mut req = request(512, 512, 1);
     req.demand.ports.insert(80);
@@ -497,7 +497,7 @@ fn placing_updates_the_instances() {
     assert_eq!((i.remaining.cpu, i.remaining.memory), (768, 1536));
     assert_eq!(i.remaining.ports, BTreeSet::from([8080]));
     assert_eq!(
-        i.tasks,
+        *i.tasks,
         vec![TaskOnInstance {
             group: "service:web".into(),
             family: "web".into(),

@@ -63,11 +63,11 @@ fn arb_instance(n: usize) -> impl Strategy<Value = InstanceView> {
                 i.agent_connected = connected;
                 let (zone, ty, stack) = attrs;
                 if let Some(z) = zone {
-                    i.attributes.insert("zone".into(), Some(z.into()));
+                    std::sync::Arc::make_mut(&mut i.attributes).insert("zone".into(), Some(z.into()));
                 }
-                i.attributes.insert("type".into(), Some(ty.into()));
+                std::sync::Arc::make_mut(&mut i.attributes).insert("type".into(), Some(ty.into()));
                 if let Some(s) = stack {
-                    i.attributes.insert("stack".into(), Some(s.into()));
+                    std::sync::Arc::make_mut(&mut i.attributes).insert("stack".into(), Some(s.into()));
                 }
                 if ports.0 {
                     i.remaining.ports.insert(80);
@@ -84,7 +84,8 @@ fn arb_instance(n: usize) -> impl Strategy<Value = InstanceView> {
                         group: GROUPS[g].into(),
                         ..Default::default()
                     })
-                    .collect();
+                    .collect::<Vec<_>>()
+                    .into();
                 i
             },
         )
@@ -209,7 +210,7 @@ proptest! {
             prop_assert!(admissible(inst, &req), "task {} on {} violates its checks", k, arn);
             let inst = &mut replay[n];
             reserve(inst, &req.demand);
-            inst.tasks.push(TaskOnInstance {
+            std::sync::Arc::make_mut(&mut inst.tasks).push(TaskOnInstance {
                 group: req.group.clone(),
                 family: req.family.clone(),
                 task_definition_arn: req.task_definition_arn.clone(),

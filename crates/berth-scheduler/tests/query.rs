@@ -15,7 +15,7 @@ fn small() -> InstanceView {
         .with_attribute("ecs.capability.privileged-container", None);
     i.agent_version = Some("1.14.5".into());
     i.registered_at = 1_529_360_908; // 2018-06-18T22:28:28Z
-    i.tasks.push(TaskOnInstance {
+    std::sync::Arc::make_mut(&mut i.tasks).push(TaskOnInstance {
         group: "service:production".into(),
         ..Default::default()
     });

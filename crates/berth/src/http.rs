@@ -46,6 +46,11 @@ impl App {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&db).with_context(|| format!("opening the state store at {}", db.display()))?);
         let metrics = Arc::new(crate::observe::Metrics::new());
+        {
+            // One server per process: the first App's metrics get placement times.
+            let m = metrics.clone();
+            berth_ecs::placement_timing::set_observer(move |d| m.observe_placement(d));
+        }
         let store = crate::observe::InstrumentedStore::wrap(store, metrics.clone());
         let scope = berth_core::arn::Scope::new(&cfg.region, &cfg.account_id);
         let auth = Arc::new(Authenticator::new(
@@ -59,7 +64,7 @@ impl App {
                 .context("loading the IAM state")?,
         );
         let mut services: HashMap<&'static str, Arc<dyn JsonService>> = HashMap::new();
-        let ecs = berth_ecs::Ecs::new(store.clone(), scope);
+        let ecs = berth_ecs::Ecs::new(store.clone(), scope).with_iam(iam.clone());
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
@@ -171,7 +176,12 @@ impl App {
             .fallback(not_found)
             .with_state(self.clone())
             // `/v2/…` (the OCI registry, streaming bodies, its own auth) and download URLs.
-            .merge(berth_registry::router(self.registry.clone()))
+            .merge(
+                berth_registry::router(self.registry.clone()).layer(axum::middleware::from_fn_with_state(
+                    self.metrics.clone(),
+                    crate::observe::count_registry_bytes,
+                )),
+            )
     }
 }
 

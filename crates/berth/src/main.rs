@@ -31,6 +31,8 @@ enum Command {
     /// Task conveniences (`berth tasks wait TASK --until RUNNING`).
     #[command(subcommand)]
     Tasks(cli::TasksCommand),
+    /// A task's output from CloudWatch Logs (awslogs log driver); --follow keeps printing.
+    Logs(cli::LogsArgs),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -59,6 +61,10 @@ pub struct AgentArgs {
     /// How long stopped tasks' containers stay on the host (e.g. 30m, 1h).
     #[arg(long, default_value = "1h", value_parser = berth_agent::host::parse_duration)]
     container_retention: std::time::Duration,
+    /// Where the task credentials endpoint listens (task roles; containers of
+    /// host-network-mode tasks reach it on the loopback interface).
+    #[arg(long, default_value = "127.0.0.1:0", env = "BERTH_CREDENTIALS_LISTEN")]
+    credentials_listen: SocketAddr,
     /// `docker` runs tasks; `hollow` simulates them without containers (benchmarks).
     #[arg(long, default_value = "docker", value_parser = ["docker", "hollow"])]
     runtime: String,
@@ -116,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             Command::Agent(args) => run_agent(args).await,
             Command::Status(ep) => cli::status(ep).await,
             Command::Tasks(cmd) => cli::tasks(cmd).await,
+            Command::Logs(args) => cli::logs(args).await,
         }
     })
 }
@@ -216,6 +223,7 @@ async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     cfg.availability_zone = args.availability_zone;
     cfg.instance_type = args.instance_type;
     cfg.container_retention = args.container_retention;
+    cfg.credentials_listen = args.credentials_listen;
     if args.runtime == "hollow" {
         let hollow = berth_agent::hollow::HollowConfig {
             min_delay: args.hollow_delay.0,

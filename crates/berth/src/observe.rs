@@ -61,6 +61,13 @@ pub struct Metrics {
     tasks: Family<StatusLabels, Gauge>,
     instances: Family<ConnectedLabels, Gauge>,
     audit_events: Counter,
+    placement_seconds: Histogram,
+    registry_bytes: Family<DirectionLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabels {
+    direction: String,
 }
 
 impl Default for Metrics {
@@ -104,6 +111,21 @@ impl Metrics {
             "API calls recorded in the audit trail",
             audit_events.clone(),
         );
+        let placement_seconds = latency_histogram();
+        registry.register(
+            "placement_duration_seconds",
+            "Task placement latency (read the cluster, place, commit; RunTask and services)",
+            placement_seconds.clone(),
+        );
+        let registry_bytes = Family::<DirectionLabels, Counter>::default();
+        registry.register(
+            "registry_bytes",
+            "Bytes of registry traffic under /v2/ (request and response bodies), by direction (in, out)",
+            registry_bytes.clone(),
+        );
+        for d in ["in", "out"] {
+            drop(registry_bytes.get_or_create(&DirectionLabels { direction: d.into() }));
+        }
         Self {
             registry,
             requests,
@@ -112,6 +134,8 @@ impl Metrics {
             tasks,
             instances,
             audit_events,
+            placement_seconds,
+            registry_bytes,
         }
     }
 
@@ -129,6 +153,18 @@ impl Metrics {
                 operation: operation.to_string(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_placement(&self, elapsed: Duration) {
+        self.placement_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    fn registry_counter(&self, direction: &str) -> Counter {
+        self.registry_bytes
+            .get_or_create(&DirectionLabels {
+                direction: direction.into(),
+            })
+            .clone()
     }
 
     fn observe_store(&self, op: &str, elapsed: Duration) {
@@ -201,6 +237,56 @@ fn to_prometheus_text(openmetrics: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Counts the bytes of registry request and response bodies
+/// (`berth_registry_bytes_total{direction}`) as they stream; the bodies'
+/// size hints are kept, so Content-Length answers stay as they were.
+pub async fn count_registry_bytes(
+    axum::extract::State(m): axum::extract::State<Arc<Metrics>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    fn counted(body: axum::body::Body, counter: Counter) -> axum::body::Body {
+        axum::body::Body::new(CountedBody { inner: body, counter })
+    }
+    let c_in = m.registry_counter("in");
+    let req = req.map(|b| counted(b, c_in));
+    let resp = next.run(req).await;
+    let c_out = m.registry_counter("out");
+    resp.map(|b| counted(b, c_out))
+}
+
+/// A body that counts its data bytes and keeps the inner size hint.
+struct CountedBody {
+    inner: axum::body::Body,
+    counter: Counter,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(f))) = &polled
+            && let Some(d) = f.data_ref()
+        {
+            self.counter.inc_by(d.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Times every store call into `berth_store_operation_duration_seconds`.
@@ -459,5 +545,51 @@ mod tests {
         assert!(text.contains(r#"berth_api_requests_total{service="ecs",operation="CreateCluster",status="200"} 1"#));
         assert!(text.contains(r#"berth_tasks{status="RUNNING"} 1"#), "{text}");
         assert!(text.contains("berth_store_operation_duration_seconds_bucket"));
+        assert!(
+            text.contains(r#"berth_registry_bytes_total{direction="in"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE berth_placement_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn registry_bytes_are_counted_both_ways() {
+        use axum::routing::put;
+        use tower::ServiceExt;
+        let m = Arc::new(Metrics::new());
+        let app = axum::Router::new()
+            .route(
+                "/v2/x",
+                put(|body: axum::body::Bytes| async move { format!("got {}", body.len()) }),
+            )
+            .layer(axum::middleware::from_fn_with_state(m.clone(), count_registry_bytes));
+        let req = axum::http::Request::put("/v2/x")
+            .body(axum::body::Body::from(vec![7u8; 1000]))
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(
+            axum::body::HttpBody::size_hint(resp.body()).exact(),
+            Some(8),
+            "the size hint (Content-Length) survives"
+        );
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], b"got 1000");
+        assert_eq!(m.registry_counter("in").get(), 1000);
+        assert_eq!(m.registry_counter("out").get(), 8);
+        m.observe_placement(Duration::from_millis(2));
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(berth_store::SqliteStore::open(dir.path().join("s.db")).unwrap());
+        let text = m.render(&*store, false).await.unwrap();
+        assert!(
+            text.contains(r#"berth_registry_bytes_total{direction="out"} 8"#),
+            "{text}"
+        );
+        assert!(text.contains("berth_placement_duration_seconds_count 1"), "{text}");
     }
 }

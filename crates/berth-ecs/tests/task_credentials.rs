@@ -1,0 +1,227 @@
+//! `BerthGetTaskCredentials`: which tasks an agent gets role credentials
+//! for, and the trust check, driven through `Ecs::call` with a real IAM on a
+//! temporary SQLite store.
+
+use berth_core::arn::Scope;
+use berth_ecs::Ecs;
+use berth_iam::{Authenticator, Iam};
+use berth_proto::query::QueryInput;
+use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_store::{SqliteStore, Store};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const ACCOUNT: &str = "000000000000";
+const TRUST_ECS: &str =
+    r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+const TRUST_LAMBDA: &str =
+    r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+
+struct Env {
+    ecs: Ecs,
+    iam: Arc<Iam>,
+    ctx: RequestContext,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
+        let auth = Arc::new(Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret"));
+        let iam = Arc::new(Iam::open(store.clone(), auth).await.unwrap());
+        let ecs = Ecs::new(store, Scope::new("us-east-1", ACCOUNT)).with_iam(iam.clone());
+        let env = Self {
+            ecs,
+            iam,
+            ctx: RequestContext::root(ACCOUNT, "us-east-1"),
+            _dir: dir,
+        };
+        env.ok("CreateCluster", json!({"clusterName": "default"})).await;
+        env
+    }
+
+    async fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
+        self.ecs.call(&self.ctx, op, input).await
+    }
+
+    async fn ok(&self, op: &str, input: Value) -> Value {
+        match self.call(op, input.clone()).await {
+            Ok(v) => v,
+            Err(e) => panic!("{op} {input} failed: {e}"),
+        }
+    }
+
+    async fn role(&self, name: &str, trust: &str) -> String {
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+            berth_proto::query::url_encode(trust)
+        );
+        self.iam
+            .call(&self.ctx, "iam", &QueryInput::parse(body.as_bytes()).unwrap())
+            .await
+            .unwrap();
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+    }
+
+    async fn instance(&self) -> String {
+        let mut attributes = vec![
+            json!({"name": "ecs.os-type", "value": "linux"}),
+            json!({"name": "com.amazonaws.ecs.capability.task-iam-role"}),
+            json!({"name": "com.amazonaws.ecs.capability.task-iam-role-network-host"}),
+        ];
+        for v in 17..=44 {
+            attributes.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}")}));
+        }
+        let v = self
+            .ok(
+                "RegisterContainerInstance",
+                json!({
+                    "cluster": "default",
+                    "totalResources": [
+                        {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+                        {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
+                    ],
+                    "attributes": attributes,
+                }),
+            )
+            .await;
+        v["containerInstance"]["containerInstanceArn"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Registers `family` with the roles and starts one task on `instance`.
+    async fn task(&self, instance: &str, family: &str, roles: Value, overrides: Value) -> String {
+        let mut td = json!({
+            "family": family,
+            "networkMode": "host",
+            "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}],
+        });
+        for (k, v) in roles.as_object().unwrap() {
+            td[k] = v.clone();
+        }
+        self.ok("RegisterTaskDefinition", td).await;
+        let v = self
+            .ok(
+                "StartTask",
+                json!({"taskDefinition": family, "containerInstances": [instance], "overrides": overrides}),
+            )
+            .await;
+        v["tasks"][0]["taskArn"].as_str().unwrap().to_string()
+    }
+
+    async fn creds(&self, instance: &str, task: &str, role: &str) -> Result<Value, AwsError> {
+        self.call(
+            "BerthGetTaskCredentials",
+            json!({"cluster": "default", "containerInstance": instance, "task": task, "role": role}),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn task_and_execution_roles_are_issued_to_the_tasks_agent() {
+    let env = Env::new().await;
+    let task_role = env.role("app-task", TRUST_ECS).await;
+    let exec_role = env.role("app-exec", TRUST_ECS).await;
+    let other = env.role("override", TRUST_ECS).await;
+    let a = env.instance().await;
+    let b = env.instance().await;
+    let t = env
+        .task(
+            &a,
+            "app",
+            json!({"taskRoleArn": task_role, "executionRoleArn": exec_role}),
+            json!({}),
+        )
+        .await;
+    let id = t.rsplit('/').next().unwrap();
+
+    let got = env.creds(&a, &t, "task").await.unwrap();
+    assert_eq!(got["roleArn"], json!(task_role));
+    assert_eq!(
+        got["assumedRoleArn"],
+        json!(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app-task/{id}"))
+    );
+    let c = &got["credentials"];
+    assert!(c["accessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert!(!c["secretAccessKey"].as_str().unwrap().is_empty());
+    assert!(!c["sessionToken"].as_str().unwrap().is_empty());
+    let lifetime = c["expiration"].as_f64().unwrap() - berth_core::time::now_epoch();
+    assert!((3500.0..=3601.0).contains(&lifetime), "{lifetime}");
+
+    let exec = env.creds(&a, id, "execution").await.unwrap();
+    assert_eq!(
+        exec["assumedRoleArn"],
+        json!(format!("arn:aws:sts::{ACCOUNT}:assumed-role/app-exec/{id}"))
+    );
+
+    // Another instance's agent gets nothing for this task.
+    let e = env.creds(&b, &t, "task").await.unwrap_err();
+    assert_eq!(e.code, "AccessDeniedException");
+    assert!(e.message.contains("not placed on container instance"), "{}", e.message);
+
+    // Overrides win over the definition.
+    let t2 = env
+        .task(
+            &a,
+            "app2",
+            json!({"taskRoleArn": task_role}),
+            json!({"taskRoleArn": other}),
+        )
+        .await;
+    let got = env.creds(&a, &t2, "task").await.unwrap();
+    assert_eq!(got["roleArn"], json!(other));
+    // No execution role: nothing to issue.
+    let e = env.creds(&a, &t2, "execution").await.unwrap_err();
+    assert_eq!(e.code, "ClientException");
+    assert!(e.message.contains("has no executionRoleArn"), "{}", e.message);
+
+    // A STOPPED task gets no more credentials.
+    env.ok(
+        "SubmitTaskStateChange",
+        json!({"cluster": "default", "task": t, "status": "STOPPED", "reason": "done"}),
+    )
+    .await;
+    let e = env.creds(&a, &t, "task").await.unwrap_err();
+    assert_eq!(e.code, "ClientException");
+    assert!(e.message.contains("STOPPED"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn roles_must_exist_and_trust_ecs_tasks() {
+    let env = Env::new().await;
+    let lambda = env.role("lambda-only", TRUST_LAMBDA).await;
+    let a = env.instance().await;
+    let t = env
+        .task(&a, "untrusted", json!({"taskRoleArn": lambda}), json!({}))
+        .await;
+    let e = env.creds(&a, &t, "task").await.unwrap_err();
+    assert_eq!(e.code, "AccessDeniedException");
+    assert!(
+        e.message.contains(&format!(
+            "Role {lambda} trust policy does not allow ecs-tasks.amazonaws.com to assume it"
+        )),
+        "{}",
+        e.message
+    );
+
+    let missing = format!("arn:aws:iam::{ACCOUNT}:role/missing");
+    let t = env
+        .task(&a, "missing", json!({"taskRoleArn": missing}), json!({}))
+        .await;
+    let e = env.creds(&a, &t, "task").await.unwrap_err();
+    assert_eq!(e.code, "ClientException");
+    assert!(e.message.contains("does not exist"), "{}", e.message);
+
+    // Unknown tasks, bad role kinds.
+    let e = env
+        .creds(&a, "0123456789abcdef0123456789abcdef", "task")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+    let e = env.creds(&a, &t, "admin").await.unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+}
