@@ -93,6 +93,19 @@ impl JsonService for Ecs {
         authz::resource_arns(&self.scope, operation, input)
     }
 
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        authz::resource_tags(self, arn).await
+    }
+
+    async fn authz_resources(
+        &self,
+        _ctx: &RequestContext,
+        operation: &str,
+        input: &Value,
+    ) -> Vec<berth_proto::AuthzResource> {
+        authz::authz_resources(self, operation, input).await
+    }
+
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
             "CreateCluster" => self.create_cluster(ctx, input).await,

@@ -31,6 +31,8 @@ pub struct RequestFacts<'a> {
     pub request_tags: Vec<(String, String)>,
     /// Tags of the resource (`aws:ResourceTag/…`), when the caller knows them.
     pub resource_tags: Vec<(String, String)>,
+    /// Service-specific condition keys of the request or resource (`ecs:cluster`, …).
+    pub service_keys: Vec<(String, String)>,
 }
 
 /// Authenticates SigV4-signed requests and authorizes them with IAM policies.
@@ -193,6 +195,9 @@ impl Authenticator {
         }
         for (key, value) in &facts.resource_tags {
             k.set(&format!("aws:ResourceTag/{key}"), value.clone());
+        }
+        for (key, value) in &facts.service_keys {
+            k.set(key, value.clone());
         }
         k
     }

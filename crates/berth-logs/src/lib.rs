@@ -6,6 +6,7 @@
 //! Events live in their own SQLite database (see [`db`]); the agent ships
 //! container output through PutLogEvents like any other client.
 
+pub mod authz;
 pub mod db;
 mod handlers;
 pub mod pattern;
@@ -94,6 +95,25 @@ impl JsonService for Logs {
 
     fn signing_name(&self) -> &'static str {
         "logs"
+    }
+
+    fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {
+        authz::resource_arns(&self.region, &self.account_id, operation, input)
+    }
+
+    /// The tags of the log group the ARN names (one indexed read).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        let Some(name) = authz::group_of_arn(arn).map(str::to_string) else {
+            return Vec::new();
+        };
+        match self.blocking(move |db| db.group(&name)).await {
+            Ok(Some(g)) => g
+                .tags
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {

@@ -9,4 +9,4 @@ pub mod service;
 pub mod sigv4;
 
 pub use error::AwsError;
-pub use service::{JsonService, Principal, RequestContext};
+pub use service::{AuthzResource, JsonService, Principal, RequestContext};

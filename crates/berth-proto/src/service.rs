@@ -50,6 +50,27 @@ impl RequestContext {
     }
 }
 
+/// A resource an operation acts on, as IAM authorization sees it: its ARN
+/// (`*` when the operation is not resource-scoped) and its tags, which fill
+/// the `aws:ResourceTag/KEY` condition keys for that resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthzResource {
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+    /// Service-specific condition keys for this resource (`ecs:cluster`, …).
+    pub condition_keys: Vec<(String, String)>,
+}
+
+impl AuthzResource {
+    /// A resource with no tags (`*`, or one that does not exist yet).
+    pub fn untagged(arn: impl Into<String>) -> Self {
+        Self {
+            arn: arn.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// The default largest request body of a [`JsonService`]: 10 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
 
@@ -75,6 +96,34 @@ pub trait JsonService: Send + Sync + 'static {
     /// that are not resource-scoped, the default).
     fn resource_arns(&self, _ctx: &RequestContext, _operation: &str, _input: &Value) -> Vec<String> {
         vec!["*".to_string()]
+    }
+    /// The tags of the resource named by `arn` (for `aws:ResourceTag/…`):
+    /// one cheap lookup, no scans. A resource that does not exist (yet), or
+    /// whose lookup fails, has none — the operation then answers its own
+    /// not-found error. The default: no tags.
+    async fn resource_tags(&self, _ctx: &RequestContext, _arn: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The resources an operation is authorized on, each with its tags.
+    /// The default is [`JsonService::resource_arns`], each with
+    /// [`JsonService::resource_tags`]; a service overrides it when naming
+    /// the resource needs a lookup (a KMS alias → its key's ARN, a secret's
+    /// name → its full ARN). Never empty: `*` when nothing narrower applies.
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        let mut out = Vec::new();
+        for arn in self.resource_arns(ctx, operation, input) {
+            let tags = if arn == "*" {
+                Vec::new()
+            } else {
+                self.resource_tags(ctx, &arn).await
+            };
+            out.push(AuthzResource {
+                arn,
+                tags,
+                ..AuthzResource::default()
+            });
+        }
+        out
     }
     /// Runs one operation. Operations the service does not implement must
     /// return [`AwsError::unknown_operation`].

@@ -52,8 +52,9 @@ pub struct RegistryConfig {
 }
 
 /// The registry: shared by the `/v2/` router and the ECR API.
-/// The policy check behind [`Registry::authorize`].
-pub type Authorizer = Arc<dyn Fn(&Principal, &str, &str) -> Result<(), String> + Send + Sync>;
+/// The policy check behind [`Registry::authorize`]: principal, action,
+/// resource ARN, and the resource's tags (`aws:ResourceTag/…`).
+pub type Authorizer = Arc<dyn Fn(&Principal, &str, &str, &[(String, String)]) -> Result<(), String> + Send + Sync>;
 
 pub struct Registry {
     pub(crate) store: Arc<dyn Store>,
@@ -163,12 +164,33 @@ impl Registry {
     /// It runs the [`Authorizer`] given with [`Registry::with_authorizer`]
     /// (the bin wires IAM's identity-policy evaluation; repository and
     /// registry policies are not evaluated yet).
-    pub fn authorize(&self, principal: &Principal, action: &str, resource_arn: &str) -> Result<(), String> {
+    /// `tags` are the repository's ([`Registry::repository_tags`]).
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource_arn: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), String> {
         if let Some(check) = &self.authorizer {
-            check(principal, action, resource_arn)?;
+            check(principal, action, resource_arn, tags)?;
         }
         tracing::trace!(principal = %principal.arn, action, resource_arn, "authorized");
         Ok(())
+    }
+
+    /// The tags of repository `name`, for `aws:ResourceTag/…` (one store
+    /// get; none for a repository that does not exist or a failed read —
+    /// the operation then answers its own error). Skipped for root, whom
+    /// no policy is evaluated for.
+    pub async fn repository_tags(&self, principal: &Principal, name: &str) -> Vec<(String, String)> {
+        if principal.is_root {
+            return Vec::new();
+        }
+        match berth_store::typed::get::<records::RepositoryRecord>(&*self.store, &keys::repository(name)).await {
+            Ok(Some((rec, _))) => rec.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -172,12 +172,12 @@ fn authenticate(reg: &Registry, method: &Method, uri: &http::Uri, headers: &Head
 }
 
 /// Runs the authorization hook; a refusal is `DENIED`.
-fn authorize(reg: &Registry, who: &Principal, action: &str, repository: Option<&str>) -> Result<(), OciError> {
-    let resource = match repository {
-        Some(r) => reg.repository_arn(r),
-        None => "*".to_string(),
+async fn authorize(reg: &Registry, who: &Principal, action: &str, repository: Option<&str>) -> Result<(), OciError> {
+    let (resource, tags) = match repository {
+        Some(r) => (reg.repository_arn(r), reg.repository_tags(who, r).await),
+        None => ("*".to_string(), Vec::new()),
     };
-    reg.authorize(who, action, &resource).map_err(|reason| {
+    reg.authorize(who, action, &resource, &tags).map_err(|reason| {
         OciError::denied(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource}{}",
             who.arn,
@@ -314,7 +314,7 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             if method != Method::GET {
                 return Err(not_allowed());
             }
-            authorize(reg, &who, "ecr:DescribeRepositories", None)?;
+            authorize(reg, &who, "ecr:DescribeRepositories", None).await?;
             let (n, last) = page_params(&q)?;
             let names = reg.repository_names().await?;
             let (page, more) = rules::page_after(&names, last.as_deref(), n);
@@ -329,7 +329,7 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             if method != Method::GET {
                 return Err(not_allowed());
             }
-            authorize(reg, &who, "ecr:ListImages", Some(&name))?;
+            authorize(reg, &who, "ecr:ListImages", Some(&name)).await?;
             reg.repository(&name).await?;
             let (n, last) = page_params(&q)?;
             let tags: Vec<String> = reg.tags(&name).await?.into_iter().map(|(t, _)| t).collect();
@@ -344,15 +344,15 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             valid_name(&name)?;
             match method {
                 Method::GET | Method::HEAD => {
-                    authorize(reg, &who, "ecr:BatchGetImage", Some(&name))?;
+                    authorize(reg, &who, "ecr:BatchGetImage", Some(&name)).await?;
                     get_manifest(reg, &name, &reference, method == Method::HEAD).await
                 }
                 Method::PUT => {
-                    authorize(reg, &who, "ecr:PutImage", Some(&name))?;
+                    authorize(reg, &who, "ecr:PutImage", Some(&name)).await?;
                     put_manifest(reg, &name, &reference, &headers, body).await
                 }
                 Method::DELETE => {
-                    authorize(reg, &who, "ecr:BatchDeleteImage", Some(&name))?;
+                    authorize(reg, &who, "ecr:BatchDeleteImage", Some(&name)).await?;
                     reg.repository(&name).await?;
                     if reference.contains(':') {
                         let d = parse_digest(&reference)?;
@@ -378,12 +378,12 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
                     } else {
                         "ecr:BatchCheckLayerAvailability"
                     };
-                    authorize(reg, &who, action, Some(&name))?;
+                    authorize(reg, &who, action, Some(&name)).await?;
                     reg.repository(&name).await?;
                     serve_blob(reg, &name, &d, &headers, method == Method::HEAD).await
                 }
                 Method::DELETE => {
-                    authorize(reg, &who, "ecr:BatchDeleteImage", Some(&name))?;
+                    authorize(reg, &who, "ecr:BatchDeleteImage", Some(&name)).await?;
                     reg.repository(&name).await?;
                     if !reg.unlink_blob(&name, &d).await? {
                         return Err(OciError::blob_unknown(&digest));
@@ -401,12 +401,12 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             if method != Method::POST {
                 return Err(not_allowed());
             }
-            authorize(reg, &who, "ecr:InitiateLayerUpload", Some(&name))?;
+            authorize(reg, &who, "ecr:InitiateLayerUpload", Some(&name)).await?;
             reg.repository(&name).await?;
             if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from")) {
                 let d = parse_digest(mount)?;
                 let from_allowed = rules::validate_repository_name(from).is_ok()
-                    && authorize(reg, &who, "ecr:BatchGetImage", Some(from)).is_ok();
+                    && authorize(reg, &who, "ecr:BatchGetImage", Some(from)).await.is_ok();
                 if from_allowed && reg.mount_blob(&name, &d, from).await?.is_some() {
                     tracing::debug!(repository = %name, from, digest = %d, "blob mounted");
                     return blob_created(&name, &d);
@@ -414,7 +414,7 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             } else if let Some(digest) = param(&q, "digest") {
                 // Monolithic upload: the body is the whole blob.
                 let d = parse_digest(digest)?;
-                authorize(reg, &who, "ecr:CompleteLayerUpload", Some(&name))?;
+                authorize(reg, &who, "ecr:CompleteLayerUpload", Some(&name)).await?;
                 let size = reg
                     .blobs
                     .put_stream(&d, body_stream(body))
@@ -430,18 +430,18 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             valid_name(&name)?;
             match method {
                 Method::GET => {
-                    authorize(reg, &who, "ecr:UploadLayerPart", Some(&name))?;
+                    authorize(reg, &who, "ecr:UploadLayerPart", Some(&name)).await?;
                     let rec = reg.upload(&name, &id).await?;
                     upload_response(StatusCode::NO_CONTENT, &name, &id, rec.offset)
                 }
                 Method::PATCH => {
-                    authorize(reg, &who, "ecr:UploadLayerPart", Some(&name))?;
+                    authorize(reg, &who, "ecr:UploadLayerPart", Some(&name)).await?;
                     let chunk = chunk_of(&headers, body)?;
                     let offset = reg.append_upload(&name, &id, chunk).await?;
                     upload_response(StatusCode::ACCEPTED, &name, &id, offset)
                 }
                 Method::PUT => {
-                    authorize(reg, &who, "ecr:CompleteLayerUpload", Some(&name))?;
+                    authorize(reg, &who, "ecr:CompleteLayerUpload", Some(&name)).await?;
                     let digest = param(&q, "digest")
                         .ok_or_else(|| OciError::digest_invalid("the digest query parameter is required"))?;
                     let d = parse_digest(digest)?;
@@ -450,7 +450,7 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
                     blob_created(&name, &d)
                 }
                 Method::DELETE => {
-                    authorize(reg, &who, "ecr:UploadLayerPart", Some(&name))?;
+                    authorize(reg, &who, "ecr:UploadLayerPart", Some(&name)).await?;
                     reg.cancel_upload(&name, &id).await?;
                     finish(
                         builder(StatusCode::NO_CONTENT).header(header::CONTENT_LENGTH, "0"),
@@ -465,7 +465,7 @@ async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError
             if method != Method::GET {
                 return Err(not_allowed());
             }
-            authorize(reg, &who, "ecr:BatchGetImage", Some(&name))?;
+            authorize(reg, &who, "ecr:BatchGetImage", Some(&name)).await?;
             let d = parse_digest(&digest)?;
             reg.repository(&name).await?;
             let filter = param(&q, "artifactType").filter(|a| !a.is_empty());

@@ -3,13 +3,13 @@
 //! scheduling, and the internal envelope API used by SSM and Secrets Manager.
 
 use crate::crypto::{self, CryptoError};
-use crate::rules;
+use crate::{authz, rules};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
-use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -146,6 +146,29 @@ impl Kms {
                 "Key '{}' does not exist",
                 self.key_arn(&id)
             ))),
+        }
+    }
+
+    /// The key a KeyId names, for authorization: its ARN and tags (one get,
+    /// two for an alias). A key or alias that does not exist is named as
+    /// given (a key id as its key ARN) with no tags; the operation then
+    /// answers NotFoundException itself.
+    async fn authz_key(&self, key_id: &str) -> AuthzResource {
+        let id = match rules::parse_key_ref(key_id) {
+            Ok(rules::KeyRef::Id(id)) => id,
+            Ok(rules::KeyRef::Alias(name)) => match typed::get::<AliasRecord>(&*self.store, &alias_key(&name)).await {
+                Ok(Some((a, _))) => a.target_key_id,
+                _ => return AuthzResource::untagged(self.alias_arn(&name)),
+            },
+            Err(_) => return AuthzResource::untagged("*"),
+        };
+        match typed::get::<KeyRecord>(&*self.store, &key_key(&id)).await {
+            Ok(Some((k, _))) => AuthzResource {
+                tags: authz::tag_pairs(&k.tags),
+                arn: k.arn,
+                ..AuthzResource::default()
+            },
+            _ => AuthzResource::untagged(self.key_arn(&id)),
         }
     }
 
@@ -696,6 +719,19 @@ impl JsonService for Kms {
     }
     fn signing_name(&self) -> &'static str {
         "kms"
+    }
+    /// Key operations on the key's ARN (with the key's tags), alias
+    /// operations on the alias ARN and its key; see [`authz::kms_resources`].
+    async fn authz_resources(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        let mut out = Vec::new();
+        for r in authz::kms_resources(operation, input) {
+            out.push(match r {
+                authz::KmsResource::Any => AuthzResource::untagged("*"),
+                authz::KmsResource::Alias(name) => AuthzResource::untagged(self.alias_arn(&name)),
+                authz::KmsResource::Key(key_id) => self.authz_key(&key_id).await,
+            });
+        }
+        out
     }
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {

@@ -2,6 +2,7 @@
 //! parameters, secrets) are stored only envelope-encrypted under KMS keys,
 //! whose own material is sealed under the server's master key.
 
+pub mod authz;
 pub mod crypto;
 pub mod kms;
 pub mod resolve;

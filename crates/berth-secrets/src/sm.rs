@@ -2,15 +2,15 @@
 //! labels, deletion with a recovery window. Values are stored only as KMS
 //! envelopes (encryption context `SecretARN` + `SecretVersionId`).
 
-use crate::Kms;
 use crate::kms::{b64_field, now};
 use crate::rules::{self, AWSCURRENT};
+use crate::{Kms, authz};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
-use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
 use berth_store::{Store, typed};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -122,19 +122,7 @@ impl SecretsManager {
 
     /// The name a SecretId (name, full or partial ARN) refers to, and the record.
     async fn load(&self, secret_id: &str) -> Result<SecretRecord, AwsError> {
-        let candidates: Vec<String> = match secret_id.split_once(":secret:") {
-            Some((_, rest)) if secret_id.starts_with("arn:") => {
-                let mut c = vec![rest.to_string()];
-                if let Some((base, suffix)) = rest.rsplit_once('-')
-                    && suffix.len() == 6
-                {
-                    c.insert(0, base.to_string());
-                }
-                c
-            }
-            _ => vec![secret_id.to_string()],
-        };
-        for name in candidates {
+        for name in authz::secret_name_candidates(secret_id) {
             if let Some((rec, _)) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name)).await? {
                 if secret_id.starts_with("arn:")
                     && rec.arn != secret_id
@@ -151,6 +139,40 @@ impl SecretsManager {
             }
         }
         Err(not_found())
+    }
+
+    fn secret_arn(&self, name: &str, suffix: &str) -> String {
+        format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{name}-{suffix}",
+            self.region, self.account
+        )
+    }
+
+    /// The secret a SecretId names, for authorization: its full ARN and tags
+    /// (one get per candidate name, no purge). A secret that does not exist
+    /// is named as given (a name as `secret:NAME`) with no tags.
+    async fn authz_secret(&self, secret_id: &str) -> AuthzResource {
+        for name in authz::secret_name_candidates(secret_id) {
+            if let Ok(Some((rec, _))) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name)).await
+                && (!secret_id.starts_with("arn:")
+                    || rec.arn == secret_id
+                    || rec.arn.starts_with(&format!("{secret_id}-")))
+            {
+                return AuthzResource {
+                    tags: authz::tag_pairs(&rec.tags),
+                    arn: rec.arn,
+                    ..AuthzResource::default()
+                };
+            }
+        }
+        if secret_id.starts_with("arn:") {
+            AuthzResource::untagged(secret_id)
+        } else {
+            AuthzResource::untagged(format!(
+                "arn:aws:secretsmanager:{}:{}:secret:{secret_id}",
+                self.region, self.account
+            ))
+        }
     }
 
     async fn seal(&self, rec: &SecretRecord, version: &str, v: &NewValue) -> Result<VersionValue, AwsError> {
@@ -278,13 +300,7 @@ impl SecretsManager {
         rand::thread_rng().fill_bytes(&mut suffix);
         let t = now();
         let mut rec = SecretRecord {
-            arn: format!(
-                "arn:aws:secretsmanager:{}:{}:secret:{}-{}",
-                self.region,
-                self.account,
-                i.name,
-                rules::arn_suffix(&suffix)
-            ),
+            arn: self.secret_arn(&i.name, &rules::arn_suffix(&suffix)),
             name: i.name.clone(),
             description: i.description,
             kms_key_id,
@@ -701,6 +717,21 @@ impl JsonService for SecretsManager {
     }
     fn signing_name(&self) -> &'static str {
         "secretsmanager"
+    }
+    /// The secret's full ARN (a name resolves to it, random suffix included)
+    /// with its tags; CreateSecret on the would-be ARN (a fresh random suffix,
+    /// so `NAME-??????` patterns match it and no existing secret's ARN does);
+    /// ListSecrets on `*`.
+    async fn authz_resources(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        vec![match authz::secret_resource(operation, input) {
+            authz::SecretResource::Any => AuthzResource::untagged("*"),
+            authz::SecretResource::New(name) => {
+                let mut suffix = [0u8; 6];
+                rand::thread_rng().fill_bytes(&mut suffix);
+                AuthzResource::untagged(self.secret_arn(&name, &rules::arn_suffix(&suffix)))
+            }
+            authz::SecretResource::Existing(id) => self.authz_secret(&id).await,
+        }]
     }
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
-use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
 use berth_store::{Store, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -734,23 +734,27 @@ impl JsonService for Ssm {
     }
     /// Parameter ARNs (selectors dropped; a path authorizes as its own ARN), as AWS checks them.
     fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {
-        let names: Vec<String> = match operation {
-            "GetParametersByPath" => input["Path"].as_str().map(String::from).into_iter().collect(),
-            "GetParameters" | "DeleteParameters" => input["Names"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
-                .unwrap_or_default(),
-            "DescribeParameters" => vec![],
-            _ => input["Name"].as_str().map(String::from).into_iter().collect(),
-        };
-        let arns: Vec<String> = names
-            .iter()
-            .map(|n| match rules::parse_selector(n) {
-                Ok((name, _)) => self.arn(&name),
-                Err(_) => self.arn(n),
-            })
-            .collect();
+        let arns: Vec<String> = parameter_names(operation, input).iter().map(|n| self.arn(n)).collect();
         if arns.is_empty() { vec!["*".to_string()] } else { arns }
+    }
+    /// The parameter ARNs of [`Ssm::resource_arns`], each with the parameter's tags (one get).
+    async fn authz_resources(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        let mut out = Vec::new();
+        for name in parameter_names(operation, input) {
+            let tags = match typed::get::<ParamRecord>(&*self.store, &param_key(&name)).await {
+                Ok(Some((rec, _))) => crate::authz::tag_pairs(&rec.tags),
+                _ => Vec::new(),
+            };
+            out.push(AuthzResource {
+                arn: self.arn(&name),
+                tags,
+                ..AuthzResource::default()
+            });
+        }
+        if out.is_empty() {
+            out.push(AuthzResource::untagged("*"));
+        }
+        out
     }
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
@@ -768,9 +772,41 @@ impl JsonService for Ssm {
     }
 }
 
+/// The parameters an operation names (selectors dropped; a path as itself);
+/// none for DescribeParameters.
+fn parameter_names(operation: &str, input: &Value) -> Vec<String> {
+    let names: Vec<String> = match operation {
+        "GetParametersByPath" => input["Path"].as_str().map(String::from).into_iter().collect(),
+        "GetParameters" | "DeleteParameters" => input["Names"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+        "DescribeParameters" => vec![],
+        _ => input["Name"].as_str().map(String::from).into_iter().collect(),
+    };
+    names
+        .into_iter()
+        .map(|n| match rules::parse_selector(&n) {
+            Ok((name, _)) => name,
+            Err(_) => n,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameter_names_drop_selectors() {
+        let input = serde_json::json!({"Names": ["/app/db:3", "plain:label", "x"]});
+        assert_eq!(parameter_names("GetParameters", &input), vec!["/app/db", "plain", "x"]);
+        let input = serde_json::json!({"Path": "/app"});
+        assert_eq!(parameter_names("GetParametersByPath", &input), vec!["/app"]);
+        assert!(parameter_names("DescribeParameters", &serde_json::json!({})).is_empty());
+        let input = serde_json::json!({"Name": "/a/b"});
+        assert_eq!(parameter_names("PutParameter", &input), vec!["/a/b"]);
+    }
 
     #[test]
     fn allowed_pattern_subset() {

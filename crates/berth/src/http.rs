@@ -112,11 +112,14 @@ impl App {
                     })
                 }))
                 .with_authorizer(Arc::new(
-                    move |who: &berth_proto::Principal, action: &str, resource: &str| {
+                    move |who: &berth_proto::Principal, action: &str, resource: &str, tags: &[(String, String)]| {
                         if who.is_root {
                             return Ok(());
                         }
-                        let facts = berth_iam::RequestFacts::default();
+                        let facts = berth_iam::RequestFacts {
+                            resource_tags: tags.to_vec(),
+                            ..Default::default()
+                        };
                         let policy = repo_policies.get(resource);
                         authz
                             .authorize(who, action, &[resource.to_string()], policy.as_deref(), &facts)
@@ -355,14 +358,28 @@ async fn handle(
             // The registry's ECR API authorizes itself, per repository (its `authorize` hook).
             if !ctx.principal.is_root && prefix != berth_registry::TARGET_PREFIX {
                 let action = format!("{}:{op}", svc.signing_name());
-                let resources = svc.resource_arns(&ctx, op, &input);
-                let facts = berth_iam::RequestFacts {
-                    source_ip: &ctx.source_ip,
-                    secure_transport: ctx.secure_transport,
-                    request_tags: request_tags(&input),
-                    resource_tags: vec![],
-                };
-                app.auth.authorize(&ctx.principal, &action, &resources, None, &facts)?;
+                let mut resources = svc.authz_resources(&ctx, op, &input).await;
+                if resources.is_empty() {
+                    resources.push(berth_proto::AuthzResource::untagged("*"));
+                }
+                let tags = request_tags(&input);
+                // `aws:ResourceTag/…` is per resource: each is evaluated with its own tags.
+                for resource in resources {
+                    let facts = berth_iam::RequestFacts {
+                        source_ip: &ctx.source_ip,
+                        secure_transport: ctx.secure_transport,
+                        request_tags: tags.clone(),
+                        resource_tags: resource.tags,
+                        service_keys: resource.condition_keys,
+                    };
+                    app.auth.authorize(
+                        &ctx.principal,
+                        &action,
+                        std::slice::from_ref(&resource.arn),
+                        None,
+                        &facts,
+                    )?;
+                }
             }
             let started = std::time::Instant::now();
             let result = svc.call(&ctx, op, input).await;
@@ -407,17 +424,27 @@ async fn handle(
 }
 
 /// The tags a JSON request sets (`tags: [{key, value}]` in ECS, `Key`/`Value` in ECR),
-/// for `aws:RequestTag/…` and `aws:TagKeys`.
+/// for `aws:RequestTag/…` and `aws:TagKeys`; `Tags: [{Key, Value}]` in Secrets Manager,
+/// SSM and CloudWatch Logs, `Tags: [{TagKey, TagValue}]` in KMS.
 fn request_tags(input: &serde_json::Value) -> Vec<(String, String)> {
-    let Some(tags) = input.get("tags").and_then(serde_json::Value::as_array) else {
+    let Some(tags) = input
+        .get("tags")
+        .or_else(|| input.get("Tags"))
+        .and_then(serde_json::Value::as_array)
+    else {
         return vec![];
     };
     tags.iter()
         .filter_map(|t| {
-            let key = t.get("key").or_else(|| t.get("Key"))?.as_str()?;
+            let key = t
+                .get("key")
+                .or_else(|| t.get("Key"))
+                .or_else(|| t.get("TagKey"))?
+                .as_str()?;
             let value = t
                 .get("value")
                 .or_else(|| t.get("Value"))
+                .or_else(|| t.get("TagValue"))
                 .and_then(|v| v.as_str())
                 .unwrap_or("");
             Some((key.to_string(), value.to_string()))

@@ -64,15 +64,19 @@ impl JsonService for Registry {
         if !OPERATIONS.contains(&operation) {
             return Err(AwsError::unknown_operation(operation));
         }
-        let resource = match input.get("repositoryName").and_then(Value::as_str) {
-            Some(name) => self.repository_arn(name),
+        let (resource, repository) = match input.get("repositoryName").and_then(Value::as_str) {
+            Some(name) => (self.repository_arn(name), Some(name.to_string())),
             None => match input.get("resourceArn").and_then(Value::as_str) {
-                Some(arn) => arn.to_string(),
-                None => "*".to_string(),
+                Some(arn) => (arn.to_string(), self.repository_of_arn(arn).ok()),
+                None => ("*".to_string(), None),
             },
         };
+        let tags = match &repository {
+            Some(name) => self.repository_tags(&ctx.principal, name).await,
+            None => Vec::new(),
+        };
         let action = format!("ecr:{operation}");
-        self.authorize(&ctx.principal, &action, &resource).map_err(|_| {
+        self.authorize(&ctx.principal, &action, &resource, &tags).map_err(|_| {
             AwsError::access_denied(format!(
                 "User: {} is not authorized to perform: {action} on resource: {resource}",
                 ctx.principal.arn

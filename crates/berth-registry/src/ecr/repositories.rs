@@ -292,7 +292,7 @@ impl Registry {
     }
 
     /// The repository a `resourceArn` names (this registry's repositories only).
-    fn repository_of_arn(&self, arn: &str) -> Result<String, AwsError> {
+    pub(crate) fn repository_of_arn(&self, arn: &str) -> Result<String, AwsError> {
         let bad = || {
             invalid_parameter(format!(
                 "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN: {arn}'"
