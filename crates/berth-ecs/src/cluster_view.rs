@@ -43,6 +43,8 @@ struct ClusterData {
     tasks: BTreeMap<String, (Arc<TaskRecord>, Revision)>,
     /// Task ids by container instance ARN.
     by_instance: HashMap<String, HashSet<String>>,
+    /// Task ids by task group (`service:NAME`, `family:NAME`, …).
+    by_group: HashMap<String, HashSet<String>>,
     /// Custom container-instance attributes by store key: (instance id,
     /// attribute, revision).
     attributes: BTreeMap<String, (String, Attribute, Revision)>,
@@ -155,6 +157,7 @@ impl Data {
                     return;
                 }
                 let old_arn = old.and_then(|(t, _)| t.container_instance_arn.clone());
+                let old_group = old.map(|(t, _)| t.group.clone());
                 let new = match kind {
                     EventKind::Put => match serde_json::from_slice::<TaskRecord>(value) {
                         Ok(t) => Some(Arc::new(t)),
@@ -175,8 +178,17 @@ impl Data {
                     c.views.remove(instance_id_of(arn));
                     touched.insert(arn.clone());
                 }
+                if let Some(group) = &old_group
+                    && let Some(set) = c.by_group.get_mut(group)
+                {
+                    set.remove(id);
+                    if set.is_empty() {
+                        c.by_group.remove(group);
+                    }
+                }
                 match new {
                     Some(t) => {
+                        c.by_group.entry(t.group.clone()).or_default().insert(id.to_string());
                         if let Some(arn) = &t.container_instance_arn {
                             c.by_instance.entry(arn.clone()).or_default().insert(id.to_string());
                             c.views.remove(instance_id_of(arn));
@@ -344,17 +356,10 @@ impl ClusterView {
 
     /// Everything placement and rendering need about a cluster.
     pub fn state(&self, cluster: &str) -> ClusterState {
-        let mut data = self.data();
-        let Some(c) = data.clusters.get_mut(cluster) else {
-            return ClusterState {
-                instances: vec![],
-                tasks: vec![],
-                custom: HashMap::new(),
-                views: vec![],
-            };
+        let data = self.data();
+        let Some(c) = data.clusters.get(cluster) else {
+            return ClusterState::default();
         };
-        let ids: Vec<String> = c.instances.keys().cloned().collect();
-        let views: Vec<InstanceView> = ids.iter().filter_map(|id| c.view_of(id)).collect();
         let arn_of: HashMap<&str, &str> = c
             .instances
             .iter()
@@ -370,7 +375,7 @@ impl ClusterView {
             instances: c.instances.values().map(|(r, rev)| (r.clone(), *rev)).collect(),
             tasks: c.tasks.values().map(|(t, _)| t.clone()).collect(),
             custom,
-            views,
+            views: vec![],
         }
     }
 
@@ -379,24 +384,48 @@ impl ClusterView {
     /// in the views).
     pub fn placement_state(&self, cluster: &str) -> ClusterState {
         let mut data = self.data();
-        let mut state = ClusterState {
-            instances: vec![],
-            tasks: vec![],
-            custom: HashMap::new(),
-            views: vec![],
-        };
+        let mut state = ClusterState::default();
         if let Some(c) = data.clusters.get_mut(cluster) {
-            let ids: Vec<String> = c.instances.keys().cloned().collect();
-            for id in ids {
-                if let Some(view) = c.view_of(&id)
-                    && let Some((rec, rev)) = c.instances.get(&id)
-                {
+            let missing: Vec<String> = c
+                .instances
+                .keys()
+                .filter(|id| !c.views.contains_key(*id))
+                .cloned()
+                .collect();
+            for id in &missing {
+                c.view_of(id);
+            }
+            state.instances.reserve(c.instances.len());
+            state.views.reserve(c.instances.len());
+            for (id, (rec, rev)) in &c.instances {
+                if let Some(view) = c.views.get(id) {
                     state.instances.push((rec.clone(), *rev));
-                    state.views.push(view);
+                    state.views.push(view.clone());
                 }
             }
         }
         state
+    }
+
+    /// What the service controller needs for one service: every instance
+    /// (with its revision) and the tasks of the service's group, in task id
+    /// order.
+    pub fn service_state(&self, cluster: &str, group: &str) -> ClusterState {
+        let data = self.data();
+        let Some(c) = data.clusters.get(cluster) else {
+            return ClusterState::default();
+        };
+        let mut ids: Vec<&String> = c.by_group.get(group).into_iter().flatten().collect();
+        ids.sort();
+        ClusterState {
+            instances: c.instances.values().map(|(r, rev)| (r.clone(), *rev)).collect(),
+            tasks: ids
+                .into_iter()
+                .filter_map(|id| c.tasks.get(id).map(|(t, _)| t.clone()))
+                .collect(),
+            custom: HashMap::new(),
+            views: vec![],
+        }
     }
 
     /// Every task of a cluster, in task id order.
@@ -419,6 +448,16 @@ impl ClusterView {
         ids.into_iter()
             .filter_map(|id| c.tasks.get(id).map(|(t, _)| t.clone()))
             .collect()
+    }
+
+    /// The id of the registered instance with this EC2 instance id, if any.
+    pub fn registered_instance_of(&self, cluster: &str, ec2_instance_id: &str) -> Option<String> {
+        let data = self.data();
+        let c = data.clusters.get(cluster)?;
+        c.instances
+            .iter()
+            .find(|(_, (r, _))| r.is_registered() && r.ec2_instance_id == ec2_instance_id)
+            .map(|(id, _)| id.clone())
     }
 
     /// The custom attributes of one container instance.
@@ -538,5 +577,129 @@ mod tests {
         assert_eq!(classify("ecs/taskdefs/f/0000000001"), Kind::TaskDefinition);
         assert_eq!(classify("ecs/services/c/s"), Kind::Other);
         assert_eq!(classify("ecs/tasks/"), Kind::Other);
+    }
+
+    fn task(id: &str, instance: Option<&str>, group: &str) -> Vec<u8> {
+        let mut v = serde_json::json!({
+            "taskArn": format!("arn:aws:ecs:r:1:task/c/{id}"), "clusterArn": "arn:aws:ecs:r:1:cluster/c",
+            "taskDefinitionArn": "arn:aws:ecs:r:1:task-definition/f:1", "lastStatus": "PENDING",
+            "desiredStatus": "RUNNING", "cpu": "128", "memory": "128", "containers": [], "createdAt": 1.0,
+            "group": group, "launchType": "EC2", "version": 1, "healthStatus": "UNKNOWN",
+            "berth": {"cluster": "c", "id": id}
+        });
+        if let Some(i) = instance {
+            v["containerInstanceArn"] = serde_json::json!(i);
+        }
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn ids(data: &Data, arn: &str) -> Vec<String> {
+        let mut v: Vec<String> = data.clusters["c"]
+            .by_instance
+            .get(arn)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn tasks_are_indexed_by_instance_and_group_and_stale_news_is_ignored() {
+        let mut data = Data::default();
+        let mut touched = Touched::new();
+        let put = EventKind::Put;
+        data.apply(
+            &put,
+            "ecs/tasks/c/t1",
+            &task("t1", Some("i-a"), "service:web"),
+            5,
+            &mut touched,
+        );
+        data.apply(
+            &put,
+            "ecs/tasks/c/t2",
+            &task("t2", Some("i-a"), "family:f"),
+            6,
+            &mut touched,
+        );
+        assert_eq!(ids(&data, "i-a"), ["t1", "t2"]);
+        assert_eq!(touched, Touched::from(["i-a".to_string()]));
+
+        // The task moves: both instances are touched, both indexes follow.
+        touched.clear();
+        data.apply(
+            &put,
+            "ecs/tasks/c/t1",
+            &task("t1", Some("i-b"), "service:api"),
+            7,
+            &mut touched,
+        );
+        assert_eq!(ids(&data, "i-a"), ["t2"]);
+        assert_eq!(ids(&data, "i-b"), ["t1"]);
+        assert_eq!(touched.len(), 2);
+        let c = &data.clusters["c"];
+        assert!(!c.by_group.contains_key("service:web"));
+        assert!(c.by_group["service:api"].contains("t1"));
+
+        // A replayed older event (load, then the watch from an earlier
+        // revision) changes nothing.
+        touched.clear();
+        data.apply(
+            &put,
+            "ecs/tasks/c/t1",
+            &task("t1", Some("i-a"), "service:web"),
+            5,
+            &mut touched,
+        );
+        assert_eq!(ids(&data, "i-b"), ["t1"]);
+        assert!(touched.is_empty());
+
+        // Deletes drop the task from every index; unreadable records are skipped.
+        data.apply(&EventKind::Delete, "ecs/tasks/c/t1", &[], 8, &mut touched);
+        assert!(ids(&data, "i-b").is_empty());
+        assert!(!data.clusters["c"].by_group.contains_key("service:api"));
+        data.apply(&put, "ecs/tasks/c/t3", b"not json", 9, &mut touched);
+        assert!(!data.clusters["c"].tasks.contains_key("t3"));
+    }
+
+    #[test]
+    fn attributes_of_container_instances_only_and_definitions_are_dropped_on_change() {
+        let mut data = Data::default();
+        let mut touched = Touched::new();
+        let attr = |target_type: &str| {
+            serde_json::to_vec(&serde_json::json!({
+                "name": "stack", "value": "prod", "targetType": target_type,
+                "targetId": "arn:aws:ecs:r:1:container-instance/c/abc"
+            }))
+            .unwrap()
+        };
+        data.apply(
+            &EventKind::Put,
+            "ecs/attributes/c/container-instance/abc/stack",
+            &attr("container-instance"),
+            3,
+            &mut touched,
+        );
+        data.apply(
+            &EventKind::Put,
+            "ecs/attributes/c/other/abc/stack",
+            &attr("other"),
+            4,
+            &mut touched,
+        );
+        let c = &data.clusters["c"];
+        assert_eq!(c.attributes.len(), 1);
+        let (id, a, _) = c.attributes.values().next().unwrap();
+        assert_eq!(
+            (id.as_str(), a.name.as_str(), a.value.as_deref()),
+            ("abc", "stack", Some("prod"))
+        );
+
+        data.definitions
+            .insert("ecs/taskdefs/f/0000000001".into(), Arc::new(serde_json::json!({})));
+        data.apply(&EventKind::Put, "ecs/taskdefs/f/0000000001", b"{}", 5, &mut touched);
+        assert!(data.definitions.is_empty());
     }
 }

@@ -125,17 +125,16 @@ fn validate_providers(providers: &[String]) -> Result<(), AwsError> {
 impl Ecs {
     async fn counts(&self, cluster: &str) -> Result<Counts, AwsError> {
         let mut c = Counts::default();
-        for kv in self.store.range(&keys::instances_of(cluster), None, None).await? {
-            let v: Value = typed::decode(&kv)?;
-            if matches!(v["status"].as_str(), Some("ACTIVE" | "DRAINING" | "REGISTERING")) {
-                c.instances += 1;
-            }
-        }
-        for kv in self.store.range(&keys::tasks_of(cluster), None, None).await? {
-            let v: Value = typed::decode(&kv)?;
-            match v["lastStatus"].as_str() {
-                Some("RUNNING") => c.running += 1,
-                Some("PROVISIONING" | "PENDING" | "ACTIVATING") => c.pending += 1,
+        let state = self.synced_view().await?.state(cluster);
+        c.instances = state
+            .instances
+            .iter()
+            .filter(|(i, _)| matches!(i.status.as_str(), "ACTIVE" | "DRAINING" | "REGISTERING"))
+            .count();
+        for t in &state.tasks {
+            match t.last_status.as_str() {
+                "RUNNING" => c.running += 1,
+                "PROVISIONING" | "PENDING" | "ACTIVATING" => c.pending += 1,
                 _ => {}
             }
         }

@@ -350,7 +350,9 @@ pub struct TaskCounts {
     pub pending: usize,
 }
 
-/// Everything placement and rendering need about a cluster, read at once.
+/// Everything placement and rendering need about a cluster, read at once
+/// (each accessor of the cluster view fills the parts its callers need).
+#[derive(Default)]
 pub struct ClusterState {
     pub instances: Vec<(Arc<InstanceRecord>, Revision)>,
     pub tasks: Vec<Arc<TaskRecord>>,
@@ -531,12 +533,7 @@ impl Ecs {
         };
         let existing_id = match (existing_id, &doc.instance_id) {
             (Some(id), _) => Some(id),
-            (None, Some(ec2)) => {
-                let all: Vec<InstanceRecord> = typed::list(&*self.store, &keys::instances_of(&name)).await?;
-                all.into_iter()
-                    .find(|r| r.is_registered() && &r.ec2_instance_id == ec2)
-                    .map(|r| r.berth.id)
-            }
+            (None, Some(ec2)) => self.synced_view().await?.registered_instance_of(&name, ec2),
             (None, None) => None,
         };
         let now = now_epoch();
@@ -610,7 +607,7 @@ impl Ecs {
                     "container instance vanished while re-registering; retry",
                 ));
             };
-            let tasks = self.cluster_tasks(cluster).await?;
+            let tasks = self.synced_view().await?.tasks_on(cluster, &rec.container_instance_arn);
             let mut view = InstanceView {
                 registered: registered.clone(),
                 remaining: registered.clone(),
@@ -726,7 +723,7 @@ impl Ecs {
             ),
         };
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
-        let state = self.cluster_state(&cluster.cluster_name).await?;
+        let state = self.synced_view().await?.placement_state(&cluster.cluster_name);
         let views = state.views();
         let arns: Vec<String> = state
             .instances

@@ -115,9 +115,9 @@ impl Ecs {
     }
 
     async fn monitor_cluster(&self, cluster: &str, cfg: &ControllerConfig) -> Result<(), MonitorError> {
-        let instances: Vec<InstanceRecord> = typed::list(&*self.store, &keys::instances_of(cluster)).await?;
-        let mut lost = vec![];
-        for inst in instances.iter().filter(|i| i.is_registered()) {
+        let instances = self.synced_view().await?.state(cluster).instances;
+        let mut lost = std::collections::HashSet::new();
+        for (inst, _) in instances.iter().filter(|(i, _)| i.is_registered()) {
             let id = &inst.berth.id;
             let live = self.agents.is_live(cluster, id);
             if live != inst.agent_connected || live != inst.berth.disconnected_at.is_none() {
@@ -134,7 +134,7 @@ impl Ecs {
             if let Some(since) = fresh.berth.disconnected_at
                 && now_epoch() - since >= cfg.agent_grace_period.as_secs_f64()
             {
-                lost.push(fresh.container_instance_arn.clone());
+                lost.insert(fresh.container_instance_arn.clone());
             }
         }
         let tasks = self.cluster_tasks(cluster).await?;

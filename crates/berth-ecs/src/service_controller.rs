@@ -14,7 +14,6 @@
 //! loop is idempotent and a restarted server carries on mid-rollout.
 
 use crate::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
-use crate::instances::ClusterState;
 use crate::services::{DeploymentRecord, ServiceRecord};
 use crate::tasks::{CommonOptions, Placed, ResolvedTaskDefinition, TaskRecord, split_by_strategy};
 use crate::{Ecs, keys};
@@ -23,12 +22,10 @@ use berth_core::time::now_epoch;
 use berth_proto::AwsError;
 use berth_proto::json::encode;
 use berth_scheduler::{FailureReason, PlacementConstraint, PlacementRequest, PlacementStrategy};
-use berth_store::Revision;
 use berth_store::{Compare, EventKind, Op, StoreError, typed};
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The stop reason of tasks a service asks to stop because their container
@@ -74,9 +71,6 @@ pub fn spawn_service_controller(ecs: &Ecs, cfg: ServiceControllerConfig) -> toki
 }
 
 type ServiceKey = (String, String);
-
-/// Cluster states by cluster, with the store revision they are exact at.
-pub(crate) type StateCache = HashMap<String, (Revision, Arc<ClusterState>)>;
 
 /// What a store key says about which services to look at.
 enum Touch {
@@ -207,7 +201,6 @@ impl Ecs {
             .flat_map(|(c, ns)| ns.iter().map(move |n| (c.clone(), n.clone())))
             .collect();
         let mut wakes: BTreeMap<ServiceKey, f64> = BTreeMap::new();
-        let mut cache = StateCache::new();
         let mut next_resync = tokio::time::Instant::now() + cfg.resync;
         loop {
             // Reconcile what is dirty or due.
@@ -222,7 +215,7 @@ impl Ecs {
                 dirty.insert(k);
             }
             while let Some(k) = dirty.pop_first() {
-                match self.reconcile_service(&k.0, &k.1, cfg, &mut cache).await {
+                match self.reconcile_service(&k.0, &k.1, cfg).await {
                     Ok(Some(at)) => {
                         wakes.insert(k, at);
                     }
@@ -288,11 +281,10 @@ impl Ecs {
     /// benchmarks: the controller started by [`spawn_service_controller`]
     /// does this on its own.
     pub async fn resync_services(&self, cfg: &ServiceControllerConfig) -> Result<usize, AwsError> {
-        let mut cache = StateCache::new();
         let mut n = 0;
         for (cluster, names) in self.all_services().await? {
             for name in names {
-                self.reconcile_service(&cluster, &name, cfg, &mut cache).await?;
+                self.reconcile_service(&cluster, &name, cfg).await?;
                 n += 1;
             }
         }
@@ -414,7 +406,6 @@ impl Ecs {
         cluster: &str,
         name: &str,
         cfg: &ServiceControllerConfig,
-        cache: &mut StateCache,
     ) -> Result<Option<f64>, AwsError> {
         let key = keys::service(cluster, name);
         let Some((mut svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &key).await? else {
@@ -424,24 +415,13 @@ impl Ecs {
             return Ok(None);
         }
         let before = serde_json::to_value(&svc).unwrap_or_default();
-        // The cluster as read for the previous service, unless the store
-        // changed since (the revision is read before the state, so a state
-        // cached at revision R holds every write up to R).
-        let revision = self.store.current_revision().await?;
-        let state = match cache.get(cluster) {
-            Some((r, s)) if *r == revision => s.clone(),
-            _ => {
-                let s = Arc::new(self.cluster_state(cluster).await?);
-                cache.insert(cluster.to_string(), (revision, s.clone()));
-                s
-            }
-        };
         let group = format!("service:{name}");
+        let state = self.synced_view().await?.service_state(cluster, &group);
         let now = now_epoch();
         let mut wake: Option<f64> = None;
         let mut wake_at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
 
-        let tasks: Vec<&TaskRecord> = state.tasks.iter().filter(|t| t.group == group).map(|t| &**t).collect();
+        let tasks: Vec<&TaskRecord> = state.tasks.iter().map(|t| &**t).collect();
         let deployment_ids: BTreeSet<String> = svc.deployments.iter().map(|d| d.id.clone()).collect();
         let of = |t: &TaskRecord| t.started_by.clone().unwrap_or_default();
 
@@ -617,7 +597,9 @@ impl Ecs {
         let mut daemon_complete = true;
         let mut daemon_desired = 0i64;
         if svc.is_daemon() && svc.status == "ACTIVE" {
-            let views = state.views();
+            // The instances and their scheduler views as one snapshot.
+            let placement = self.view.placement_state(cluster);
+            let views = placement.views();
             let constraints: Vec<berth_scheduler::Expr> = primary
                 .as_ref()
                 .map(|_| {
@@ -629,7 +611,7 @@ impl Ecs {
                         .collect()
                 })
                 .unwrap_or_default();
-            let instances: Vec<DaemonInstance> = state
+            let instances: Vec<DaemonInstance> = placement
                 .instances
                 .iter()
                 .zip(&views)

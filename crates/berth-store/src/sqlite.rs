@@ -6,14 +6,14 @@ use crate::{Compare, Event, EventKind, KeyValue, Op, Result, Revision, Store, St
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// How many revisions of change log are kept for watchers that fall behind.
 const LOG_RETENTION: Revision = 200_000;
 /// Read connections kept open for concurrent readers (WAL allows them).
-const READ_POOL: usize = 4;
+const READ_POOL: usize = 16;
 
 struct Inner {
     path: PathBuf,
@@ -21,6 +21,10 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     events: broadcast::Sender<Arc<Vec<Event>>>,
     closed: AtomicBool,
+    /// The revision of the last committed write: this process is the only
+    /// writer of the file, so `current_revision` needs no query (every
+    /// request of the API asks for it).
+    revision: AtomicI64,
 }
 
 /// The SQLite store. Cheap to clone.
@@ -82,6 +86,7 @@ impl SqliteStore {
             )
             .map_err(backend)?;
         let (events, _) = broadcast::channel(1024);
+        let revision = meta(&writer, "revision")?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
@@ -89,6 +94,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 events,
                 closed: AtomicBool::new(false),
+                revision: AtomicI64::new(revision),
             }),
         })
     }
@@ -313,6 +319,9 @@ impl Store for SqliteStore {
                 return Err(StoreError::Closed);
             }
             let (res, events) = apply_txn(&mut conn, &compares, &ops)?;
+            if res.succeeded {
+                inner.revision.fetch_max(res.revision, Ordering::AcqRel);
+            }
             if !events.is_empty() {
                 // Sent while the writer lock is held so watchers see revisions in order.
                 let _ = inner.events.send(Arc::new(events));
@@ -324,7 +333,8 @@ impl Store for SqliteStore {
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        self.read(|c| meta(c, "revision")).await
+        self.check_open()?;
+        Ok(self.inner.revision.load(Ordering::Acquire))
     }
 
     async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream> {

@@ -1,6 +1,12 @@
 //! `berth`: the one binary. `up` (all-in-one), `server` (control plane),
 //! `agent` (runs tasks on a host).
 
+/// mimalloc rather than glibc's malloc: with thousands of agent sessions
+/// glibc kept hundreds of MiB in per-thread arenas it never returned, and
+/// allocation was a third of the server's CPU (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod config;
 mod http;
