@@ -51,12 +51,44 @@ struct ClusterData {
     /// The scheduler's view of each instance, by instance id, built on
     /// demand and dropped when the instance, its tasks or its custom
     /// attributes change.
-    views: HashMap<String, InstanceView>,
+    views: HashMap<String, Arc<InstanceView>>,
+    /// Every instance with its view, for placement, in instance id order;
+    /// entries of `dirty` instances are refreshed on the next use, and the
+    /// whole is rebuilt when instances come or go (`reshaped`).
+    snapshot: Option<Arc<Vec<PlacementEntry>>>,
+    /// Position of each instance id in `snapshot`.
+    positions: HashMap<String, usize>,
+    dirty: HashSet<String>,
+    reshaped: bool,
+    /// One shared copy of each distinct attribute map (instances of a
+    /// fleet usually have the same attributes; the scheduler checks
+    /// required attributes once per map).
+    attribute_maps: HashSet<Arc<BTreeMap<String, Option<String>>>>,
+}
+
+/// One container instance as placement sees it.
+#[derive(Clone)]
+pub struct PlacementEntry {
+    pub record: Arc<InstanceRecord>,
+    /// The store revision the record was read at (the placement's compare).
+    pub revision: Revision,
+    pub view: Arc<InstanceView>,
+}
+
+impl std::borrow::Borrow<InstanceView> for PlacementEntry {
+    fn borrow(&self) -> &InstanceView {
+        &self.view
+    }
 }
 
 impl ClusterData {
+    fn invalidate(&mut self, instance_id: &str) {
+        self.views.remove(instance_id);
+        self.dirty.insert(instance_id.to_string());
+    }
+
     /// The scheduler's view of an instance (cached).
-    fn view_of(&mut self, id: &str) -> Option<InstanceView> {
+    fn view_of(&mut self, id: &str) -> Option<Arc<InstanceView>> {
         if let Some(v) = self.views.get(id) {
             return Some(v.clone());
         }
@@ -74,13 +106,82 @@ impl ClusterData {
             .flatten()
             .collect();
         ids.sort();
-        let view = instance_view(
+        let mut view = instance_view(
             rec,
             ids.into_iter().filter_map(|t| self.tasks.get(t).map(|(t, _)| &**t)),
             &custom,
         );
+        view.attributes = self.intern(view.attributes);
+        let view = Arc::new(view);
         self.views.insert(id.to_string(), view.clone());
         Some(view)
+    }
+
+    fn intern(&mut self, map: Arc<BTreeMap<String, Option<String>>>) -> Arc<BTreeMap<String, Option<String>>> {
+        if let Some(shared) = self.attribute_maps.get(&map) {
+            return shared.clone();
+        }
+        if self.attribute_maps.len() > 2 * self.instances.len() + 16 {
+            self.attribute_maps.retain(|m| Arc::strong_count(m) > 1);
+        }
+        self.attribute_maps.insert(map.clone());
+        map
+    }
+
+    /// Every instance with its view (cached until something changes).
+    fn snapshot(&mut self) -> Arc<Vec<PlacementEntry>> {
+        if !self.reshaped
+            && let Some(mut snapshot) = self.snapshot.take()
+        {
+            if !self.dirty.is_empty() {
+                // Copies the list only if a placement still holds it.
+                let entries = Arc::make_mut(&mut snapshot);
+                for id in std::mem::take(&mut self.dirty) {
+                    let Some(at) = self.positions.get(&id).copied() else {
+                        continue;
+                    };
+                    let Some(view) = self.view_of(&id) else {
+                        continue;
+                    };
+                    if let Some((record, revision)) = self.instances.get(&id) {
+                        entries[at] = PlacementEntry {
+                            record: record.clone(),
+                            revision: *revision,
+                            view,
+                        };
+                    }
+                }
+            }
+            self.snapshot = Some(snapshot.clone());
+            return snapshot;
+        }
+        // Build the views that changed, then take everything in one pass.
+        let missing: Vec<String> = self
+            .instances
+            .keys()
+            .filter(|id| !self.views.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in &missing {
+            self.view_of(id);
+        }
+        let mut entries = Vec::with_capacity(self.instances.len());
+        self.positions.clear();
+        for (id, (record, revision)) in &self.instances {
+            if let Some(view) = self.views.get(id) {
+                self.positions.insert(id.clone(), entries.len());
+                entries.push(PlacementEntry {
+                    record: record.clone(),
+                    revision: *revision,
+                    view: view.clone(),
+                });
+            }
+        }
+        self.dirty.clear();
+        self.reshaped = false;
+        let s = Arc::new(entries);
+        self.snapshot = Some(s.clone());
+        s
     }
 }
 
@@ -137,16 +238,20 @@ impl Data {
                 if c.instances.get(id).is_some_and(|(_, r)| *r >= revision) {
                     return;
                 }
-                c.views.remove(id);
+                c.invalidate(id);
                 match kind {
                     EventKind::Put => match serde_json::from_slice::<InstanceRecord>(value) {
                         Ok(rec) => {
-                            c.instances.insert(id.to_string(), (Arc::new(rec), revision));
+                            if c.instances.insert(id.to_string(), (Arc::new(rec), revision)).is_none() {
+                                c.reshaped = true;
+                            }
                         }
                         Err(e) => tracing::warn!(%key, error = %e, "cluster view: unreadable instance record"),
                     },
                     EventKind::Delete => {
-                        c.instances.remove(id);
+                        if c.instances.remove(id).is_some() {
+                            c.reshaped = true;
+                        }
                     }
                 }
             }
@@ -175,7 +280,7 @@ impl Data {
                     if set.is_empty() {
                         c.by_instance.remove(arn);
                     }
-                    c.views.remove(instance_id_of(arn));
+                    c.invalidate(instance_id_of(arn));
                     touched.insert(arn.clone());
                 }
                 if let Some(group) = &old_group
@@ -191,7 +296,7 @@ impl Data {
                         c.by_group.entry(t.group.clone()).or_default().insert(id.to_string());
                         if let Some(arn) = &t.container_instance_arn {
                             c.by_instance.entry(arn.clone()).or_default().insert(id.to_string());
-                            c.views.remove(instance_id_of(arn));
+                            c.invalidate(instance_id_of(arn));
                             touched.insert(arn.clone());
                         }
                         c.tasks.insert(id.to_string(), (t, revision));
@@ -207,7 +312,7 @@ impl Data {
                     return;
                 }
                 if let Some((id, _, _)) = c.attributes.remove(key) {
-                    c.views.remove(&id);
+                    c.invalidate(&id);
                 }
                 if *kind == EventKind::Put
                     && let Ok(v) = serde_json::from_slice::<Value>(value)
@@ -219,7 +324,7 @@ impl Data {
                         value: v["value"].as_str().map(str::to_string),
                     };
                     let id = instance_id_of(target).to_string();
-                    c.views.remove(&id);
+                    c.invalidate(&id);
                     c.attributes.insert(key.to_string(), (id, attribute, revision));
                 }
             }
@@ -383,28 +488,22 @@ impl ClusterView {
     /// scheduler's view of each; no tasks, no custom attributes (both are
     /// in the views).
     pub fn placement_state(&self, cluster: &str) -> ClusterState {
-        let mut data = self.data();
-        let mut state = ClusterState::default();
-        if let Some(c) = data.clusters.get_mut(cluster) {
-            let missing: Vec<String> = c
-                .instances
-                .keys()
-                .filter(|id| !c.views.contains_key(*id))
-                .cloned()
-                .collect();
-            for id in &missing {
-                c.view_of(id);
-            }
-            state.instances.reserve(c.instances.len());
-            state.views.reserve(c.instances.len());
-            for (id, (rec, rev)) in &c.instances {
-                if let Some(view) = c.views.get(id) {
-                    state.instances.push((rec.clone(), *rev));
-                    state.views.push(view.clone());
-                }
-            }
+        let snapshot = self.placement_snapshot(cluster);
+        ClusterState {
+            instances: snapshot.iter().map(|e| (e.record.clone(), e.revision)).collect(),
+            views: snapshot.iter().map(|e| InstanceView::clone(&e.view)).collect(),
+            ..ClusterState::default()
         }
-        state
+    }
+
+    /// Every instance of a cluster with its revision and scheduler view,
+    /// shared (cheap when nothing changed since the last call).
+    pub fn placement_snapshot(&self, cluster: &str) -> Arc<Vec<PlacementEntry>> {
+        let mut data = self.data();
+        match data.clusters.get_mut(cluster) {
+            Some(c) => c.snapshot(),
+            None => Arc::default(),
+        }
     }
 
     /// What the service controller needs for one service: every instance

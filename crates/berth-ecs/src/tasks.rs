@@ -9,6 +9,7 @@
 //! agent-loss monitor) releases the reservation in the same transaction
 //! that writes STOPPED, so `remainingResources` is always exact.
 
+use crate::cluster_view::PlacementEntry;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
 use berth_core::ecs::{
@@ -19,6 +20,7 @@ use berth_proto::json::{decode, encode};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
+use berth_scheduler::Resources;
 use berth_scheduler::{
     InstanceView, MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementRequest, PlacementStrategy,
     RequiredAttribute, TaskDemand,
@@ -26,8 +28,7 @@ use berth_scheduler::{
 use berth_store::{Compare, Op, Revision, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// How long a RunTask `clientToken` is remembered.
@@ -867,27 +868,20 @@ impl Ecs {
     }
 
     /// One transaction: the new tasks, the instances they reserve resources
-    /// on (guarded by the revisions they were read at) and the client token.
+    /// on (each with what remains of it, guarded by the revision it was
+    /// read at) and the client token.
     async fn commit_placement(
         &self,
         cluster: &str,
-        instances: &[(Arc<InstanceRecord>, Revision)],
-        views: &[InstanceView],
+        reservations: &[(&InstanceRecord, Revision, &Resources)],
         tasks: &[TaskRecord],
         token: Option<(String, Revision, TokenRecord)>,
     ) -> Result<bool, AwsError> {
         let mut compares = vec![];
         let mut ops = vec![];
-        let touched: BTreeSet<&str> = tasks
-            .iter()
-            .filter_map(|t| t.container_instance_arn.as_deref())
-            .collect();
-        for ((rec, rev), view) in instances.iter().zip(views) {
-            if !touched.contains(rec.container_instance_arn.as_str()) {
-                continue;
-            }
+        for (rec, rev, remaining) in reservations {
             let mut rec = InstanceRecord::clone(rec);
-            rec.remaining_resources = view.remaining.clone();
+            rec.remaining_resources = Resources::clone(remaining);
             rec.version += 1;
             let key = keys::instance(cluster, &rec.berth.id);
             compares.push(Compare::ModRevision(key.clone(), *rev));
@@ -1107,22 +1101,24 @@ impl Ecs {
             };
             let lock = self.view.placement_lock(&name);
             let placing = lock.lock().await;
-            let state = self.synced_view().await?.placement_state(&name);
-            let mut views = state.views();
-            let placement = {
-                let mut rng = rand::thread_rng();
-                match only_instance {
-                    None => berth_scheduler::place(&mut views, request, &mut rng),
-                    Some(id) => {
-                        let Some(i) = state.instances.iter().position(|(r, _)| r.berth.id == id) else {
-                            return Ok(Placed::Tasks {
-                                tasks: vec![],
-                                failures: vec![],
-                            });
-                        };
-                        berth_scheduler::place(std::slice::from_mut(&mut views[i]), request, &mut rng)
+            // The instances as shared by the cluster view: the scheduler
+            // copies only the ones it places tasks on.
+            let snapshot = self.synced_view().await?.placement_snapshot(&name);
+            let candidates: &[PlacementEntry] = match only_instance {
+                None => &snapshot,
+                Some(id) => match snapshot.iter().position(|e| e.record.berth.id == id) {
+                    Some(i) => &snapshot[i..=i],
+                    None => {
+                        return Ok(Placed::Tasks {
+                            tasks: vec![],
+                            failures: vec![],
+                        });
                     }
-                }
+                },
+            };
+            let (placement, updated) = {
+                let mut rng = rand::thread_rng();
+                berth_scheduler::place_shared(candidates, request, &mut rng)
             }
             .map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
             if placement.placements.is_empty() {
@@ -1132,13 +1128,18 @@ impl Ecs {
                 });
             }
             let now = now_epoch();
+            let by_arn: HashMap<&str, &PlacementEntry> = updated
+                .iter()
+                .map(|(i, _)| (candidates[*i].record.container_instance_arn.as_str(), &candidates[*i]))
+                .collect();
             let tasks: Vec<TaskRecord> = placement
                 .placements
                 .iter()
-                .filter_map(|(index, arn)| {
-                    let (rec, _) = state.instances.iter().find(|(r, _)| &r.container_instance_arn == arn)?;
-                    Some(self.new_task(plan, rec, *index, now))
-                })
+                .filter_map(|(index, arn)| Some(self.new_task(plan, &by_arn.get(arn.as_str())?.record, *index, now)))
+                .collect();
+            let reservations: Vec<(&InstanceRecord, Revision, &Resources)> = updated
+                .iter()
+                .map(|(i, view)| (&*candidates[*i].record, candidates[*i].revision, &view.remaining))
                 .collect();
             let token = token.map(|(key, rev)| {
                 (
@@ -1151,10 +1152,7 @@ impl Ecs {
                     },
                 )
             });
-            if self
-                .commit_placement(&name, &state.instances, &views, &tasks, token)
-                .await?
-            {
+            if self.commit_placement(&name, &reservations, &tasks, token).await? {
                 for t in &tasks {
                     tracing::info!(task = %t.task_arn, instance = ?t.container_instance_arn, "task placed");
                 }
@@ -1229,6 +1227,7 @@ impl Ecs {
             let mut views = state.views();
             let mut failures = vec![];
             let mut tasks = vec![];
+            let mut touched: BTreeSet<usize> = BTreeSet::new();
             let now = now_epoch();
             for (n, reference) in input.container_instances.iter().enumerate() {
                 let id = instance_id_of(reference);
@@ -1257,15 +1256,17 @@ impl Ecs {
                     failures.extend(placement.failures.iter().map(failure_json));
                 } else {
                     tasks.push(self.new_task(&plan, rec, n, now));
+                    touched.insert(i);
                 }
             }
             if tasks.is_empty() {
                 return Ok(json!({"tasks": [], "failures": failures}));
             }
-            if self
-                .commit_placement(&name, &state.instances, &views, &tasks, None)
-                .await?
-            {
+            let reservations: Vec<(&InstanceRecord, Revision, &Resources)> = touched
+                .iter()
+                .map(|&i| (&*state.instances[i].0, state.instances[i].1, &views[i].remaining))
+                .collect();
+            if self.commit_placement(&name, &reservations, &tasks, None).await? {
                 let rendered: Vec<Value> = tasks.iter().map(|t| t.render(true)).collect();
                 return Ok(json!({"tasks": rendered, "failures": failures}));
             }

@@ -72,7 +72,9 @@ pub mod query;
 pub mod resources;
 pub mod types;
 
-pub use placement::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementError, place, service_default_strategies, validate};
+pub use placement::{
+    MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementError, place, place_shared, service_default_strategies, validate,
+};
 pub use query::{
     Argument, Condition, Expr, MAX_EXPRESSION_LEN, Operator, Pattern, QueryError, Subject, Value, parse_expression,
 };

@@ -1,6 +1,7 @@
 //! Task placement: filter container instances, rank them by strategy, pick,
 //! account, repeat.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -176,6 +177,8 @@ impl Compiled {
 
 /// Per-request bookkeeping, updated incrementally as tasks land.
 struct State {
+    /// Whether each instance has the request's required attributes.
+    attrs_ok: Vec<bool>,
     /// Tasks of the request's group on each instance.
     group_count: Vec<u32>,
     /// Per spread attribute: the bucket (attribute value) of each instance.
@@ -188,7 +191,11 @@ struct State {
 impl State {
     /// Builds the bookkeeping and the first candidate list in one pass, so
     /// each instance's data is read once while it is in cache.
-    fn new(instances: &[InstanceView], request: &PlacementRequest, compiled: &Compiled) -> (Self, Vec<usize>) {
+    fn new<V: Borrow<InstanceView>>(
+        instances: &[V],
+        request: &PlacementRequest,
+        compiled: &Compiled,
+    ) -> (Self, Vec<usize>) {
         // Only distinctInstance and spread look at the group: skip the scan
         // of every task otherwise.
         let needs_groups = compiled.distinct
@@ -204,7 +211,10 @@ impl State {
         let mut bucket_of = vec![Vec::with_capacity(instances.len()); spreads];
         let mut bucket_count: Vec<Vec<u64>> = vec![Vec::new(); spreads];
         let mut candidates = Vec::new();
+        let mut attrs_ok = Vec::with_capacity(instances.len());
+        let mut attrs_checked: HashMap<usize, bool> = HashMap::new();
         for (i, inst) in instances.iter().enumerate() {
+            let inst = inst.borrow();
             let groups = if needs_groups {
                 inst.tasks.iter().filter(|t| t.group == request.group).count() as u32
             } else {
@@ -221,11 +231,19 @@ impl State {
                 bucket_count[a][b as usize] += u64::from(groups);
                 bucket_of[a].push(b);
             }
-            if inst.status == InstanceStatus::Active && rejection(inst, request, compiled, groups).is_none() {
+            // Instances often share one attribute map (the control plane
+            // interns them): check the required attributes once per map.
+            let key = Arc::as_ptr(&inst.attributes) as usize;
+            let ok = *attrs_checked
+                .entry(key)
+                .or_insert_with(|| has_required_attributes(inst, request));
+            attrs_ok.push(ok);
+            if inst.status == InstanceStatus::Active && rejection(inst, request, compiled, groups, ok).is_none() {
                 candidates.push(i);
             }
         }
         let state = Self {
+            attrs_ok,
             group_count,
             bucket_of,
             bucket_count,
@@ -261,11 +279,12 @@ fn rejection(
     request: &PlacementRequest,
     compiled: &Compiled,
     group_count: u32,
+    has_attributes: bool,
 ) -> Option<FailureReason> {
     if !inst.agent_connected {
         return Some(FailureReason::Agent);
     }
-    if !has_required_attributes(inst, request) {
+    if !has_attributes {
         return Some(FailureReason::Attribute);
     }
     if let Some(r) = shortfall(inst, &request.demand) {
@@ -353,19 +372,37 @@ pub fn place<R: Rng + ?Sized>(
     request: &PlacementRequest,
     rng: &mut R,
 ) -> Result<Placement, PlacementError> {
+    let (placement, updated) = place_shared(instances, request, rng)?;
+    for (i, view) in updated {
+        instances[i] = view;
+    }
+    Ok(placement)
+}
+
+/// [`place`] over instances it may not change (e.g. `Arc`s shared with a
+/// cache): the instances the placements changed come back, by index, as
+/// they are after the placements; the others are untouched and never
+/// copied.
+pub fn place_shared<V: Borrow<InstanceView>, R: Rng + ?Sized>(
+    instances: &[V],
+    request: &PlacementRequest,
+    rng: &mut R,
+) -> Result<(Placement, Vec<(usize, InstanceView)>), PlacementError> {
     let compiled = Compiled::new(&request.constraints, &request.strategies)?;
-    if !instances.iter().any(|i| i.status == InstanceStatus::Active) {
+    if !instances.iter().any(|i| i.borrow().status == InstanceStatus::Active) {
         return Err(PlacementError::NoContainerInstances);
     }
     let mut out = Placement::default();
     if request.count == 0 {
-        return Ok(out);
+        return Ok((out, vec![]));
     }
     let (mut state, mut candidates) = State::new(instances, request, &compiled);
+    // The instances changed so far, copied on their first placement.
+    let mut changed: HashMap<usize, InstanceView> = HashMap::new();
     let mut ties: Vec<usize> = Vec::new();
     for task in 0..request.count as usize {
         if candidates.is_empty() {
-            out.failures = explain(instances, request, &compiled, &state);
+            out.failures = explain(instances, &changed, request, &compiled, &state);
             break;
         }
         // Best key over the candidates; `ties` holds positions in
@@ -373,7 +410,8 @@ pub fn place<R: Rng + ?Sized>(
         let mut best = [u64::MAX; MAX_STRATEGIES];
         ties.clear();
         for (pos, &i) in candidates.iter().enumerate() {
-            let key = state.key(&compiled.ranks, i, &instances[i]);
+            let inst = changed.get(&i).unwrap_or_else(|| instances[i].borrow());
+            let key = state.key(&compiled.ranks, i, inst);
             match key.cmp(&best) {
                 std::cmp::Ordering::Less => {
                     best = key;
@@ -390,7 +428,9 @@ pub fn place<R: Rng + ?Sized>(
             ties[rng.gen_range(0..ties.len())]
         };
         let chosen = candidates[pos];
-        let inst = &mut instances[chosen];
+        let inst = changed
+            .entry(chosen)
+            .or_insert_with(|| instances[chosen].borrow().clone());
         reserve(inst, &request.demand);
         Arc::make_mut(&mut inst.tasks).push(TaskOnInstance {
             group: request.group.clone(),
@@ -399,21 +439,36 @@ pub fn place<R: Rng + ?Sized>(
         });
         state.record(chosen);
         out.placements.push((task, inst.id.clone()));
-        if rejection(inst, request, &compiled, state.group_count[chosen]).is_some() {
+        if rejection(
+            inst,
+            request,
+            &compiled,
+            state.group_count[chosen],
+            state.attrs_ok[chosen],
+        )
+        .is_some()
+        {
             candidates.swap_remove(pos);
         }
     }
-    Ok(out)
+    let mut updated: Vec<(usize, InstanceView)> = changed.into_iter().collect();
+    updated.sort_by_key(|(i, _)| *i);
+    Ok((out, updated))
 }
 
-fn explain(instances: &[InstanceView], request: &PlacementRequest, compiled: &Compiled, state: &State) -> Vec<Failure> {
+fn explain<V: Borrow<InstanceView>>(
+    instances: &[V],
+    changed: &HashMap<usize, InstanceView>,
+    request: &PlacementRequest,
+    compiled: &Compiled,
+    state: &State,
+) -> Vec<Failure> {
     let mut seen = HashSet::new();
-    instances
-        .iter()
-        .enumerate()
+    (0..instances.len())
+        .map(|i| (i, changed.get(&i).unwrap_or_else(|| instances[i].borrow())))
         .filter(|(_, inst)| inst.status == InstanceStatus::Active)
         .filter_map(|(i, inst)| {
-            let reason = rejection(inst, request, compiled, state.group_count[i])?;
+            let reason = rejection(inst, request, compiled, state.group_count[i], state.attrs_ok[i])?;
             seen.insert(inst.id.as_str())
                 .then(|| failure_for(inst, request, compiled, reason))
         })

@@ -657,3 +657,24 @@ fn ecs_wire_shapes_deserialize() {
         r#"{"placements":[[0,"arn:ci/1"]],"failures":[]}"#
     );
 }
+
+#[test]
+fn shared_placement_matches_in_place_placement_and_copies_only_the_chosen_instances() {
+    let base: Vec<InstanceView> = (0..20).map(|n| in_az(n, ["a", "b", "c"][n % 3])).collect();
+    let mut req = request(512, 1024, 7);
+    req.strategies = vec![PlacementStrategy::binpack("memory")];
+    let shared: Vec<std::sync::Arc<InstanceView>> = base.iter().cloned().map(std::sync::Arc::new).collect();
+    let (p_shared, updated) =
+        berth_scheduler::place_shared(&shared, &req, &mut StdRng::seed_from_u64(7)).expect("valid request");
+    let mut in_place = base.clone();
+    let p_in_place = place(&mut in_place, &req, &mut StdRng::seed_from_u64(7)).expect("valid request");
+    assert_eq!(p_shared, p_in_place);
+    // Binpack fills one instance (8 GiB / 1 GiB tasks): one copy, with every task.
+    assert_eq!(updated.len(), 1);
+    let (i, view) = &updated[0];
+    assert_eq!(view, &in_place[*i]);
+    assert_eq!(view.tasks.len(), 7);
+    assert_eq!(view.remaining.memory, 8192 - 7 * 1024);
+    // The shared instances are untouched.
+    assert!(shared.iter().zip(&base).all(|(s, b)| **s == *b));
+}
