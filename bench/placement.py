@@ -79,14 +79,14 @@ def proc_cpu_seconds(pid: int) -> float | None:
 
 
 class Server:
-    def __init__(self, berth: str, work: Path):
+    def __init__(self, berth: str, work: Path, extra_args: tuple = ()):
         self.work = work
         self.out = open(work / "server.out", "w+")
         self.err = open(work / "server.err", "w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_ROOT_")}
         env["BERTH_LOG"] = env.get("BERTH_LOG", "warn")
         self.proc = subprocess.Popen(
-            [berth, "server", "--listen", "127.0.0.1:0", "--data-dir", str(work / "data")],
+            [berth, "server", "--listen", "127.0.0.1:0", "--data-dir", str(work / "data"), *extra_args],
             stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + 60
@@ -115,24 +115,24 @@ class Server:
                 self.proc.wait()
 
 
-def client(server: Server):
+def client(server: Server, read_timeout: float = 120):
     return boto3.session.Session(
         aws_access_key_id=server.key, aws_secret_access_key=server.secret, region_name="us-east-1"
     ).client(
         "ecs",
         endpoint_url=server.endpoint,
         config=botocore.config.Config(retries={"total_max_attempts": 1}, max_pool_connections=64,
-                                      read_timeout=120, connect_timeout=30),
+                                      read_timeout=read_timeout, connect_timeout=30),
     )
 
 
-def all_instances(ecs) -> list:
+def all_instances(ecs, cluster: str = CLUSTER) -> list:
     arns = []
-    for page in ecs.get_paginator("list_container_instances").paginate(cluster=CLUSTER):
+    for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster):
         arns += page["containerInstanceArns"]
     out = []
     for i in range(0, len(arns), 100):
-        out += ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns[i:i + 100])[
+        out += ecs.describe_container_instances(cluster=cluster, containerInstances=arns[i:i + 100])[
             "containerInstances"]
     return out
 
@@ -145,7 +145,7 @@ def vm_rss_mib(pid: int) -> float | None:
     return int(m.group(1)) / 1024 if m else None
 
 
-def wait_connected(ecs, n: int, timeout: float, server_pid: int, max_rss_mib: float) -> float:
+def wait_connected(ecs, n: int, timeout: float, server_pid: int, max_rss_mib: float, cluster: str = CLUSTER) -> float:
     t0 = time.monotonic()
     while True:
         rss = vm_rss_mib(server_pid)
@@ -154,10 +154,10 @@ def wait_connected(ecs, n: int, timeout: float, server_pid: int, max_rss_mib: fl
         arns: list = []
         connected = 0
         try:
-            for page in ecs.get_paginator("list_container_instances").paginate(cluster=CLUSTER):
+            for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster):
                 arns += page["containerInstanceArns"]
             if len(arns) >= n:
-                insts = all_instances(ecs)
+                insts = all_instances(ecs, cluster)
                 connected = sum(1 for i in insts if i.get("agentConnected"))
                 if connected >= n:
                     return time.monotonic() - t0
@@ -284,8 +284,10 @@ def bench_size(args, n: int) -> dict:
         )
         row: dict = {"instances": n}
         try:
+            # A progress check must not outlast the bound by a whole 120 s read timeout.
+            progress = client(server, read_timeout=min(30.0, args.connect_timeout))
             row["connect_s"] = round(
-                wait_connected(ecs, n, args.connect_timeout, server.proc.pid, args.max_server_rss_mib), 1)
+                wait_connected(progress, n, args.connect_timeout, server.proc.pid, args.max_server_rss_mib), 1)
         except TimeoutError as e:
             row["error"] = f"hollow instances did not all connect: {e}"
             row["server_peak_rss_mib"] = vm_hwm_mib(server.proc.pid)

@@ -82,8 +82,57 @@ def rows() -> list:
                 when=pl.get("date"))
     svc = load("services")
     if svc:
-        add("services", f"reconcile {svc.get('services')} services (wall)",
+        add("services", f"reconcile {svc.get('services')} services (wall, cargo bench -p berth-ecs --bench services)",
             round(svc.get("reconcile_wall_seconds_per_1000_services", 0), 3), "s")
+    conv = load("services_converge")
+    if conv:
+        r, when = conv["result"], conv.get("date")
+        size = f"{r.get('services')} services x {r.get('desired')} on {r.get('instances')} instances"
+        if "error" in r and "cold" not in r:
+            add("services", size, "failed", "", r["error"], when=when)
+        for phase, key, what in (("cold", "converge_s", "cold start -> all at desired"),
+                                 ("loss", "recovered_s", f"lose 1/{r.get('procs')} of instances -> all at desired")):
+            p = r.get(phase)
+            if p is None:
+                continue
+            if p.get("ok"):
+                add("services", f"{size}: {what}", p[key], "s", when=when)
+            else:
+                add("services", f"{size}: {what}", "failed", "",
+                    f"{p.get('error')}; {p.get('services_converged')}/{r.get('services')} services at desired, "
+                    f"services' runningCount sum {p.get('tasks_running')}, cluster RUNNING tasks "
+                    f"{p.get('cluster_running')}", when=when)
+        loss = r.get("loss", {})
+        if "disconnected_s" in loss:
+            add("services", f"{size}: lost instances marked disconnected", loss["disconnected_s"], "s", when=when)
+        if "lost_tasks_stopped_s" in loss:
+            add("services", f"{size}: lost tasks STOPPED (grace {conv['settings'].get('grace_period_s')} s)",
+                loss["lost_tasks_stopped_s"], "s", when=when)
+        add("memory", f"berth server peak RSS, {size}", r.get("server_peak_rss_mib"), "MiB", when=when)
+        add("services", f"{size}: server CPU", r.get("server_cpu_s"), "s", when=when)
+    mem = load("memory")
+    if mem:
+        when = mem.get("date")
+        s = mem.get("server")
+        if s:
+            size = f"{s['instances']} hollow instances, {s['tasks']} tasks"
+            if s.get("error"):
+                add("memory", f"berth server, {size}", "failed", "",
+                    f"{s['error']}; peak {s.get('server_peak_rss_mib')} MiB", when=when)
+            for key, what in (("rss_idle_mib", "RSS idle after connect"),
+                              ("rss_with_tasks_mib", f"RSS with {s.get('tasks_running')} tasks RUNNING"),
+                              ("server_peak_rss_mib", "peak RSS (VmHWM)")):
+                if s.get(key) is not None:
+                    add("memory", f"berth server, {s['instances']} instances: {what}", s[key], "MiB", when=when)
+        a = mem.get("agent")
+        if a:
+            if a.get("error"):
+                add("memory", f"berth agent, {a['tasks']} docker tasks", "failed", "", a["error"], when=when)
+            for key, what in (("agent_rss_idle_mib", "RSS idle"),
+                              ("agent_rss_with_tasks_mib", f"RSS with {a.get('tasks_running')} tasks RUNNING"),
+                              ("agent_peak_rss_mib", "peak RSS (VmHWM)")):
+                if a.get(key) is not None:
+                    add("memory", f"berth agent (docker): {what}", a[key], "MiB", when=when)
     crit = CRITERION / "place_10_tasks"
     if crit.is_dir():
         for est in sorted(crit.glob("*/*/new/estimates.json")):
@@ -100,6 +149,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", default="0")
     ap.add_argument("--failed", default="")
+    ap.add_argument("--durations", default="", help="name=seconds,... as bench/run measured them")
     args = ap.parse_args()
     table = rows()
     widths = [max([len(h)] + [len(str(r[k] if r[k] is not None else "-")) for r in table])
@@ -116,6 +166,8 @@ def main() -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick == "1",
         "failed": [f for f in args.failed.split(",") if f],
+        "durations_s": {k: int(v) for k, _, v in (d.partition("=") for d in args.durations.split(",") if d)
+                        if v.isdigit()},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "figures": table,
     }
