@@ -126,7 +126,7 @@ def main() -> int:
              server.endpoint, "--cluster", CLUSTER, "--data-dir", str(work / "agents")],
             stdout=subprocess.DEVNULL, stderr=open(work / "agent.err", "w"), stdin=subprocess.DEVNULL, env=env)
         placement.CLUSTER = CLUSTER
-        placement.wait_connected(ecs, args.instances, 120, server.proc.pid, 4096)
+        placement.wait_connected(ecs, args.instances, 120, server.proc.pid, 4096, cluster=CLUSTER)
         tasks = setup(ecs, register_instance=False)
         rows += drive(args, "berth", server.endpoint, server.key, server.secret, server.proc.pid, tasks)
 

@@ -100,7 +100,7 @@ impl RoleCredentials {
             "AccessKeyId": self.access_key_id,
             "SecretAccessKey": self.secret_access_key,
             "Token": self.session_token,
-            "Expiration": iso8601(self.expiration),
+            "Expiration": berth_core::time::iso8601_epoch(self.expiration),
             "RoleArn": self.role_arn,
         })
     }
@@ -110,20 +110,6 @@ impl RoleCredentials {
         Credentials::new(self.access_key_id.clone(), self.secret_access_key.clone())
             .with_session_token(self.session_token.clone())
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn iso8601(epoch: f64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(epoch as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// Asks the control plane for credentials of one of a task's roles.

@@ -257,16 +257,7 @@ pub fn role_arn_of_session(arn: &str) -> Option<String> {
 
 /// ISO 8601 in UTC with second precision, as IAM and STS write dates.
 pub fn format_iso(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    berth_core::time::iso8601(t)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
