@@ -236,6 +236,48 @@ def test_berth_logs_follow_shows_lines_within_two_seconds(server, cluster, image
     assert p.stdout.splitlines() == expected
 
 
+def test_filter_log_events_follow_like_aws_logs_tail(server, cluster, image):
+    """`aws logs tail --follow` (aws CLI v2; the v1 CLI installed here has no
+    `logs tail`) polls FilterLogEvents on the group from the last timestamp it
+    saw and drops event ids it already printed. The same loop with boto3 sees
+    each line of a running task within 2 s of its timestamp."""
+    c = cluster("awslogs-filter-tail")
+    c.add_agent()
+    group = f"/ecs/{unique('ftail')}"
+    family = unique("ftail")
+    script = "i=1; while test $i -le 10; do echo tick $i; sleep 0.3; i=$((i+1)); done"
+    register(server.client("ecs"), family, [printer(image, group, script)])
+    start_ms = int(time.time() * 1000) - 1000
+    arn = run_task(server, c.name, family)
+    logs = server.client("logs")
+    seen_ids: set = set()
+    seen_at: dict = {}
+    since = start_ms
+    expected = [f"tick {i}" for i in range(1, 11)]
+    deadline = time.time() + DEADLINE
+    while time.time() < deadline and len(seen_at) < len(expected):
+        try:
+            kw: dict = {}
+            while True:
+                page = logs.filter_log_events(logGroupName=group, startTime=since, interleaved=True, **kw)
+                for e in page["events"]:
+                    if e["eventId"] not in seen_ids:
+                        seen_ids.add(e["eventId"])
+                        seen_at.setdefault(e["message"], (time.time(), e["timestamp"] / 1000))
+                        since = max(since, e["timestamp"])
+                if not page.get("nextToken"):
+                    break
+                kw = {"nextToken": page["nextToken"]}
+        except logs.exceptions.ResourceNotFoundException:
+            pass  # the group is created when the container starts
+        time.sleep(0.5)  # the polling interval of `aws logs tail --follow`
+    assert sorted(seen_at, key=lambda m: int(m.split()[1])) == expected, seen_at
+    latency = {m: seen - printed for m, (seen, printed) in seen_at.items()}
+    print("filter-follow latency (s): " + ", ".join(f"{v:.2f}" for v in latency.values()))
+    assert max(latency.values()) < 2.0, latency
+    stopped(server, c.name, arn)
+
+
 def test_missing_group_without_create_group_stops_the_task(server, cluster, image):
     c = cluster("awslogs-nogroup")
     c.add_agent()
