@@ -133,6 +133,14 @@ def rows() -> list:
                               ("agent_peak_rss_mib", "peak RSS (VmHWM)")):
                 if a.get(key) is not None:
                     add("memory", f"berth agent (docker): {what}", a[key], "MiB", when=when)
+    lg = load("logs")
+    if lg:
+        add("logs", f"PutLogEvents, {lg['events']:,} events in batches of {lg['batch']:,}",
+            lg["put_events_per_second"], "events/s", when=lg.get("date"))
+        add("logs", f"FilterLogEvents JSON pattern over {lg['events']:,} stored events", lg["filter_json_ms"], "ms",
+            when=lg.get("date"))
+        add("logs", f"FilterLogEvents text term over {lg['events']:,} stored events", lg["filter_text_ms"], "ms",
+            when=lg.get("date"))
     crit = CRITERION / "place_10_tasks"
     if crit.is_dir():
         for est in sorted(crit.glob("*/*/new/estimates.json")):

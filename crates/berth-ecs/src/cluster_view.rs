@@ -391,7 +391,12 @@ impl ClusterView {
     /// reading, so nothing falls in between).
     pub fn subscribe(&self, instance_arn: &str) -> watch::Receiver<u64> {
         let mut signals = self.signals.lock().unwrap_or_else(|p| p.into_inner());
-        signals.retain(|_, s| s.receiver_count() > 0);
+        // Forget instances nobody follows any more, now and then (each
+        // sweep is O(entries); sweeping on every subscribe would make a
+        // connect storm quadratic).
+        if !signals.contains_key(instance_arn) && signals.len() >= 64 && signals.len().is_power_of_two() {
+            signals.retain(|_, s| s.receiver_count() > 0);
+        }
         signals
             .entry(instance_arn.to_string())
             .or_insert_with(|| watch::channel(0).0)
