@@ -376,12 +376,6 @@ impl ClusterState {
         }
         out
     }
-
-    /// Scheduler views of every instance (in `instances` order), with the
-    /// tasks whose desired status is RUNNING.
-    pub fn views(&self) -> Vec<InstanceView> {
-        self.views.clone()
-    }
 }
 
 /// The scheduler's view of one instance: its tasks whose desired status is
@@ -724,11 +718,11 @@ impl Ecs {
         };
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let state = self.synced_view().await?.placement_state(&cluster.cluster_name);
-        let views = state.views();
+        let views = &state.views;
         let arns: Vec<String> = state
             .instances
             .iter()
-            .zip(&views)
+            .zip(views)
             .filter(|((rec, _), _)| match &input.status {
                 Some(s) => &rec.status == s,
                 None => rec.status != "INACTIVE",

@@ -115,7 +115,10 @@ impl Ecs {
     }
 
     async fn monitor_cluster(&self, cluster: &str, cfg: &ControllerConfig) -> Result<(), MonitorError> {
-        let instances = self.synced_view().await?.state(cluster).instances;
+        // One snapshot: the tasks are re-read under compare-and-swap when
+        // one is stopped.
+        let state = self.synced_view().await?.state(cluster);
+        let (instances, tasks) = (state.instances, state.tasks);
         let mut lost = std::collections::HashSet::new();
         for (inst, _) in instances.iter().filter(|(i, _)| i.is_registered()) {
             let id = &inst.berth.id;
@@ -137,7 +140,6 @@ impl Ecs {
                 lost.insert(fresh.container_instance_arn.clone());
             }
         }
-        let tasks = self.cluster_tasks(cluster).await?;
         let now = now_epoch();
         for t in &tasks {
             let on_lost = t.container_instance_arn.as_ref().is_some_and(|a| lost.contains(a));

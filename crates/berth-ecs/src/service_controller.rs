@@ -599,7 +599,7 @@ impl Ecs {
         if svc.is_daemon() && svc.status == "ACTIVE" {
             // The instances and their scheduler views as one snapshot.
             let placement = self.view.placement_state(cluster);
-            let views = placement.views();
+            let views = &placement.views;
             let constraints: Vec<berth_scheduler::Expr> = primary
                 .as_ref()
                 .map(|_| {
@@ -614,7 +614,7 @@ impl Ecs {
             let instances: Vec<DaemonInstance> = placement
                 .instances
                 .iter()
-                .zip(&views)
+                .zip(views)
                 .map(|((i, _), v)| DaemonInstance {
                     id: i.berth.id.clone(),
                     eligible: i.status == "ACTIVE" && constraints.iter().all(|e| e.matches(v)),

@@ -1224,7 +1224,7 @@ impl Ecs {
             let lock = self.view.placement_lock(&name);
             let placing = lock.lock().await;
             let state = self.synced_view().await?.placement_state(&name);
-            let mut views = state.views();
+            let mut views = state.views.clone();
             let mut failures = vec![];
             let mut tasks = vec![];
             let mut touched: BTreeSet<usize> = BTreeSet::new();

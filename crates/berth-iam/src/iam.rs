@@ -342,13 +342,7 @@ impl Iam {
         let users: Vec<&UserRec> = dir.users.values().filter(|u| u.path.starts_with(prefix)).collect();
         let (page, marker) = paginate(users, |u| u.name.clone(), q)?;
         let mut w = XmlWriter::new();
-        w.start("Users");
-        for u in page {
-            w.start("member");
-            user_fields(&mut w, u);
-            w.end("member");
-        }
-        w.end("Users");
+        member_list(&mut w, "Users", page, user_fields);
         truncation(&mut w, marker);
         Ok(w.finish())
     }
@@ -562,13 +556,7 @@ impl Iam {
         let roles: Vec<&RoleRec> = dir.roles.values().filter(|r| r.path.starts_with(prefix)).collect();
         let (page, marker) = paginate(roles, |r| r.name.clone(), q)?;
         let mut w = XmlWriter::new();
-        w.start("Roles");
-        for r in page {
-            w.start("member");
-            role_fields(&mut w, r);
-            w.end("member");
-        }
-        w.end("Roles");
+        member_list(&mut w, "Roles", page, role_fields);
         truncation(&mut w, marker);
         Ok(w.finish())
     }
@@ -956,13 +944,7 @@ impl Iam {
         let (page, marker) = paginate(members, |u| u.name.clone(), q)?;
         let mut w = XmlWriter::new();
         group_xml(&mut w, "Group", group);
-        w.start("Users");
-        for u in page {
-            w.start("member");
-            user_fields(&mut w, u);
-            w.end("member");
-        }
-        w.end("Users");
+        member_list(&mut w, "Users", page, user_fields);
         truncation(&mut w, marker);
         Ok(w.finish())
     }
@@ -1430,6 +1412,22 @@ fn paginate<T>(
     } else {
         Ok((rest, None))
     }
+}
+
+/// An awsQuery list: `<NAME><member>…</member>…</NAME>`.
+fn member_list<T>(
+    w: &mut XmlWriter,
+    name: &str,
+    items: impl IntoIterator<Item = T>,
+    fields: impl Fn(&mut XmlWriter, T),
+) {
+    w.start(name);
+    for item in items {
+        w.start("member");
+        fields(w, item);
+        w.end("member");
+    }
+    w.end(name);
 }
 
 fn truncation(w: &mut XmlWriter, marker: Option<String>) {

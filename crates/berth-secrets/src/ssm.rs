@@ -141,27 +141,8 @@ impl Ssm {
     }
 
     fn metadata(&self, p: &ParamRecord) -> Value {
-        let v = p.current();
-        let mut m = json!({
-            "Name": p.name,
-            "ARN": self.arn(&p.name),
-            "Type": v.r#type,
-            "LastModifiedDate": v.last_modified_date,
-            "LastModifiedUser": v.last_modified_user,
-            "Version": v.version,
-            "Tier": v.tier,
-            "Policies": [],
-            "DataType": v.data_type,
-        });
-        if let Some(k) = &v.key_id {
-            m["KeyId"] = json!(k);
-        }
-        if let Some(d) = &v.description {
-            m["Description"] = json!(d);
-        }
-        if let Some(a) = &v.allowed_pattern {
-            m["AllowedPattern"] = json!(a);
-        }
+        let mut m = version_fields(&p.name, p.current());
+        m["ARN"] = json!(self.arn(&p.name));
         m
     }
 
@@ -485,27 +466,9 @@ impl Ssm {
         )?;
         let mut out = vec![];
         for v in &page {
-            let mut h = json!({
-                "Name": p.name,
-                "Type": v.r#type,
-                "LastModifiedDate": v.last_modified_date,
-                "LastModifiedUser": v.last_modified_user,
-                "Value": self.value_of(&p.name, v, i.with_decryption.unwrap_or(false)).await?,
-                "Version": v.version,
-                "Labels": v.labels,
-                "Tier": v.tier,
-                "Policies": [],
-                "DataType": v.data_type,
-            });
-            if let Some(k) = &v.key_id {
-                h["KeyId"] = json!(k);
-            }
-            if let Some(d) = &v.description {
-                h["Description"] = json!(d);
-            }
-            if let Some(a) = &v.allowed_pattern {
-                h["AllowedPattern"] = json!(a);
-            }
+            let mut h = version_fields(&p.name, v);
+            h["Value"] = json!(self.value_of(&p.name, v, i.with_decryption.unwrap_or(false)).await?);
+            h["Labels"] = json!(v.labels);
             out.push(h);
         }
         let mut body = json!({ "Parameters": out });
@@ -722,6 +685,30 @@ struct LabelInput {
     name: String,
     parameter_version: Option<i64>,
     labels: Vec<String>,
+}
+
+/// What DescribeParameters and GetParameterHistory both show of a version.
+fn version_fields(name: &str, v: &VersionRecord) -> Value {
+    let mut m = json!({
+        "Name": name,
+        "Type": v.r#type,
+        "LastModifiedDate": v.last_modified_date,
+        "LastModifiedUser": v.last_modified_user,
+        "Version": v.version,
+        "Tier": v.tier,
+        "Policies": [],
+        "DataType": v.data_type,
+    });
+    if let Some(k) = &v.key_id {
+        m["KeyId"] = json!(k);
+    }
+    if let Some(d) = &v.description {
+        m["Description"] = json!(d);
+    }
+    if let Some(a) = &v.allowed_pattern {
+        m["AllowedPattern"] = json!(a);
+    }
+    m
 }
 
 #[async_trait]
