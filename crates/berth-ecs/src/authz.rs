@@ -40,6 +40,7 @@ pub(crate) async fn authz_resources(ecs: &Ecs, operation: &str, input: &Value) -
                 .unwrap_or_default(),
             arn,
             tags,
+            ..AuthzResource::default()
         });
     }
     out

@@ -59,6 +59,16 @@ pub struct AuthzResource {
     pub tags: Vec<(String, String)>,
     /// Service-specific condition keys for this resource (`ecs:cluster`, …).
     pub condition_keys: Vec<(String, String)>,
+    /// The action checked on this resource when it is not the operation's
+    /// own `<signing_name>:<Operation>`: a second permission the operation
+    /// needs, such as `iam:PassRole` on the role a task definition names or
+    /// `kms:Decrypt` on the key behind a SecureString (with `kms:ViaService`
+    /// in `condition_keys`).
+    pub action: Option<String>,
+    /// A resource-based policy (JSON text) evaluated with the caller's
+    /// identity policies for this resource, as a KMS key policy or an AWS
+    /// managed key's implicit grant to the services that use it.
+    pub resource_policy: Option<String>,
 }
 
 impl AuthzResource {

@@ -365,20 +365,7 @@ async fn handle(
                 let tags = request_tags(&input);
                 // `aws:ResourceTag/…` is per resource: each is evaluated with its own tags.
                 for resource in resources {
-                    let facts = berth_iam::RequestFacts {
-                        source_ip: &ctx.source_ip,
-                        secure_transport: ctx.secure_transport,
-                        request_tags: tags.clone(),
-                        resource_tags: resource.tags,
-                        service_keys: resource.condition_keys,
-                    };
-                    app.auth.authorize(
-                        &ctx.principal,
-                        &action,
-                        std::slice::from_ref(&resource.arn),
-                        None,
-                        &facts,
-                    )?;
+                    authorize_resource(app, &ctx, &action, &tags, resource)?;
                 }
             }
             let started = std::time::Instant::now();
@@ -421,6 +408,39 @@ async fn handle(
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response())
         }
     }
+}
+
+/// Authorizes one resource of a JSON operation: the operation's own action
+/// (or the second permission the resource names, such as `iam:PassRole`),
+/// with the resource's tags, condition keys and resource policy.
+fn authorize_resource(
+    app: &App,
+    ctx: &RequestContext,
+    operation_action: &str,
+    request_tags: &[(String, String)],
+    resource: berth_proto::AuthzResource,
+) -> Result<(), AwsError> {
+    let policy = match resource.resource_policy.as_deref() {
+        Some(text) => Some(
+            berth_iam::policy::PolicyDocument::parse(text, berth_iam::policy::PolicyKind::Resource)
+                .map_err(|e| AwsError::internal(format!("a resource policy Berth wrote does not parse: {e}")))?,
+        ),
+        None => None,
+    };
+    let facts = berth_iam::RequestFacts {
+        source_ip: &ctx.source_ip,
+        secure_transport: ctx.secure_transport,
+        request_tags: request_tags.to_vec(),
+        resource_tags: resource.tags,
+        service_keys: resource.condition_keys,
+    };
+    app.auth.authorize(
+        &ctx.principal,
+        resource.action.as_deref().unwrap_or(operation_action),
+        std::slice::from_ref(&resource.arn),
+        policy.as_ref(),
+        &facts,
+    )
 }
 
 /// The tags a JSON request sets (`tags: [{key, value}]` in ECS, `Key`/`Value` in ECR),
