@@ -3,6 +3,7 @@
 //! scheduling, and the internal envelope API used by SSM and Secrets Manager.
 
 use crate::crypto::{self, CryptoError};
+use crate::via_service::KeyFacts;
 use crate::{authz, rules};
 use async_trait::async_trait;
 use base64::Engine;
@@ -154,22 +155,42 @@ impl Kms {
     /// given (a key id as its key ARN) with no tags; the operation then
     /// answers NotFoundException itself.
     async fn authz_key(&self, key_id: &str) -> AuthzResource {
-        let id = match rules::parse_key_ref(key_id) {
-            Ok(rules::KeyRef::Id(id)) => id,
-            Ok(rules::KeyRef::Alias(name)) => match typed::get::<AliasRecord>(&*self.store, &alias_key(&name)).await {
-                Ok(Some((a, _))) => a.target_key_id,
-                _ => return AuthzResource::untagged(self.alias_arn(&name)),
-            },
-            Err(_) => return AuthzResource::untagged("*"),
-        };
-        match typed::get::<KeyRecord>(&*self.store, &key_key(&id)).await {
-            Ok(Some((k, _))) => AuthzResource {
-                tags: authz::tag_pairs(&k.tags),
+        if let Some(k) = self.key_facts(key_id).await {
+            return AuthzResource {
                 arn: k.arn,
+                tags: k.tags,
                 ..AuthzResource::default()
-            },
-            _ => AuthzResource::untagged(self.key_arn(&id)),
+            };
         }
+        match rules::parse_key_ref(key_id) {
+            Ok(rules::KeyRef::Id(id)) => AuthzResource::untagged(self.key_arn(&id)),
+            Ok(rules::KeyRef::Alias(name)) => AuthzResource::untagged(self.alias_arn(&name)),
+            Err(_) => AuthzResource::untagged("*"),
+        }
+    }
+
+    /// What authorization needs of the key a KeyId (id, key ARN, alias name
+    /// or alias ARN) names: one get, two for an alias, no purge. `None` when
+    /// there is no such key (the operation answers its own not-found error).
+    pub async fn key_facts(&self, key_id: &str) -> Option<KeyFacts> {
+        let id = match rules::parse_key_ref(key_id).ok()? {
+            rules::KeyRef::Id(id) => id,
+            rules::KeyRef::Alias(name) => {
+                typed::get::<AliasRecord>(&*self.store, &alias_key(&name))
+                    .await
+                    .ok()??
+                    .0
+                    .target_key_id
+            }
+        };
+        let (k, _) = typed::get::<KeyRecord>(&*self.store, &key_key(&id)).await.ok()??;
+        Some(key_facts(&k))
+    }
+
+    /// The facts of the AWS managed key behind `alias`, created on first use
+    /// (as the service would on its first write).
+    pub async fn default_key_facts(&self, alias: &str) -> Result<KeyFacts, AwsError> {
+        Ok(key_facts(&self.default_key(alias).await?))
     }
 
     /// A key record; a key whose deletion date has passed is deleted now
@@ -608,6 +629,15 @@ impl Kms {
     }
 }
 
+fn key_facts(k: &KeyRecord) -> KeyFacts {
+    KeyFacts {
+        key_id: k.key_id.clone(),
+        arn: k.arn.clone(),
+        aws_managed: k.key_manager == "AWS",
+        tags: authz::tag_pairs(&k.tags),
+    }
+}
+
 fn material_aad(key_id: &str) -> String {
     format!("berth-kms-key-material:{key_id}")
 }
@@ -721,15 +751,23 @@ impl JsonService for Kms {
         "kms"
     }
     /// Key operations on the key's ARN (with the key's tags), alias
-    /// operations on the alias ARN and its key; see [`authz::kms_resources`].
-    async fn authz_resources(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+    /// operations on the alias ARN and its key, each with the request's KMS
+    /// condition keys; see [`authz::kms_resources`] and
+    /// [`authz::kms_condition_keys`]. A direct call has no `kms:ViaService`.
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        let Some(resources) = authz::kms_resources(operation, input) else {
+            return vec![AuthzResource::untagged("*")];
+        };
+        let keys = authz::kms_condition_keys(operation, input, &ctx.principal.account_id);
         let mut out = Vec::new();
-        for r in authz::kms_resources(operation, input) {
-            out.push(match r {
+        for r in resources {
+            let mut resource = match r {
                 authz::KmsResource::Any => AuthzResource::untagged("*"),
                 authz::KmsResource::Alias(name) => AuthzResource::untagged(self.alias_arn(&name)),
                 authz::KmsResource::Key(key_id) => self.authz_key(&key_id).await,
-            });
+            };
+            resource.condition_keys = keys.clone();
+            out.push(resource);
         }
         out
     }

@@ -9,6 +9,7 @@ pub mod resolve;
 pub mod rules;
 pub mod sm;
 pub mod ssm;
+pub mod via_service;
 
 pub use kms::Kms;
 pub use resolve::SecretResolver;

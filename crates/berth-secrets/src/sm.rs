@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+#[path = "sm_authz.rs"]
+mod sm_authz;
+
 pub const TARGET_PREFIX: &str = "secretsmanager";
 const SECRETS: &str = "secretsmanager/secrets/";
 /// The AWS managed key of Secrets Manager.
@@ -149,30 +152,32 @@ impl SecretsManager {
     }
 
     /// The secret a SecretId names, for authorization: its full ARN and tags
-    /// (one get per candidate name, no purge). A secret that does not exist
-    /// is named as given (a name as `secret:NAME`) with no tags.
-    async fn authz_secret(&self, secret_id: &str) -> AuthzResource {
+    /// (one get per candidate name, no purge) and its record. A secret that
+    /// does not exist is named as given (a name as `secret:NAME`) with no tags.
+    async fn authz_secret(&self, secret_id: &str) -> (AuthzResource, Option<SecretRecord>) {
         for name in authz::secret_name_candidates(secret_id) {
             if let Ok(Some((rec, _))) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name)).await
                 && (!secret_id.starts_with("arn:")
                     || rec.arn == secret_id
                     || rec.arn.starts_with(&format!("{secret_id}-")))
             {
-                return AuthzResource {
+                let resource = AuthzResource {
                     tags: authz::tag_pairs(&rec.tags),
-                    arn: rec.arn,
+                    arn: rec.arn.clone(),
                     ..AuthzResource::default()
                 };
+                return (resource, Some(rec));
             }
         }
-        if secret_id.starts_with("arn:") {
-            AuthzResource::untagged(secret_id)
+        let arn = if secret_id.starts_with("arn:") {
+            secret_id.to_string()
         } else {
-            AuthzResource::untagged(format!(
+            format!(
                 "arn:aws:secretsmanager:{}:{}:secret:{secret_id}",
                 self.region, self.account
-            ))
-        }
+            )
+        };
+        (AuthzResource::untagged(arn), None)
     }
 
     async fn seal(&self, rec: &SecretRecord, version: &str, v: &NewValue) -> Result<VersionValue, AwsError> {
@@ -349,35 +354,7 @@ impl SecretsManager {
                 "You can't perform this operation on the secret because it was marked for deletion.",
             ));
         }
-        let version = match (&i.version_id, &i.version_stage) {
-            (Some(v), stage) => {
-                let stages = rec.stages.get(v).ok_or_else(|| {
-                    AwsError::resource_not_found(format!(
-                        "Secrets Manager can't find the specified secret value for VersionId: {v}"
-                    ))
-                })?;
-                if let Some(s) = stage
-                    && !stages.contains(s)
-                {
-                    return Err(AwsError::invalid_request(format!(
-                        "You provided a VersionStage that is not associated to the provided VersionId: {s}"
-                    )));
-                }
-                v.clone()
-            }
-            (None, stage) => {
-                let s = stage.clone().unwrap_or_else(|| AWSCURRENT.to_string());
-                rec.stages
-                    .iter()
-                    .find(|(_, l)| l.contains(&s))
-                    .map(|(v, _)| v.clone())
-                    .ok_or_else(|| {
-                        AwsError::resource_not_found(format!(
-                            "Secrets Manager can't find the specified secret value for staging label: {s}"
-                        ))
-                    })?
-            }
-        };
+        let version = select_version(&rec, i.version_id.as_deref(), i.version_stage.as_deref())?;
         let vv = rec.values.get(&version).ok_or_else(|| {
             AwsError::resource_not_found(format!(
                 "Secrets Manager can't find the specified secret value for VersionId: {version}"
@@ -607,6 +584,45 @@ impl SecretsManager {
     }
 }
 
+/// The version GetSecretValue reads: `VersionId` (which must carry
+/// `VersionStage` if both are given), else the version with `VersionStage`
+/// (`AWSCURRENT` by default).
+fn select_version(
+    rec: &SecretRecord,
+    version_id: Option<&str>,
+    version_stage: Option<&str>,
+) -> Result<String, AwsError> {
+    match version_id {
+        Some(v) => {
+            let stages = rec.stages.get(v).ok_or_else(|| {
+                AwsError::resource_not_found(format!(
+                    "Secrets Manager can't find the specified secret value for VersionId: {v}"
+                ))
+            })?;
+            if let Some(s) = version_stage
+                && !stages.iter().any(|x| x == s)
+            {
+                return Err(AwsError::invalid_request(format!(
+                    "You provided a VersionStage that is not associated to the provided VersionId: {s}"
+                )));
+            }
+            Ok(v.to_string())
+        }
+        None => {
+            let s = version_stage.unwrap_or(AWSCURRENT);
+            rec.stages
+                .iter()
+                .find(|(_, l)| l.iter().any(|x| x == s))
+                .map(|(v, _)| v.clone())
+                .ok_or_else(|| {
+                    AwsError::resource_not_found(format!(
+                        "Secrets Manager can't find the specified secret value for staging label: {s}"
+                    ))
+                })
+        }
+    }
+}
+
 fn secret_matches(r: &SecretRecord, key: &str, value: &str) -> bool {
     let (neg, v) = match value.strip_prefix('!') {
         Some(v) => (true, v),
@@ -719,19 +735,10 @@ impl JsonService for SecretsManager {
         "secretsmanager"
     }
     /// The secret's full ARN (a name resolves to it, random suffix included)
-    /// with its tags; CreateSecret on the would-be ARN (a fresh random suffix,
-    /// so `NAME-??????` patterns match it and no existing secret's ARN does);
-    /// ListSecrets on `*`.
-    async fn authz_resources(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        vec![match authz::secret_resource(operation, input) {
-            authz::SecretResource::Any => AuthzResource::untagged("*"),
-            authz::SecretResource::New(name) => {
-                let mut suffix = [0u8; 6];
-                rand::thread_rng().fill_bytes(&mut suffix);
-                AuthzResource::untagged(self.secret_arn(&name, &rules::arn_suffix(&suffix)))
-            }
-            authz::SecretResource::Existing(id) => self.authz_secret(&id).await,
-        }]
+    /// with its tags and `secretsmanager:` condition keys, and the caller's
+    /// KMS permission on the key of each value read or written; see [`sm_authz`].
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        self.authz(ctx, operation, input).await
     }
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {

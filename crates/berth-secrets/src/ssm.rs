@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+#[path = "ssm_authz.rs"]
+mod ssm_authz;
+
 pub const TARGET_PREFIX: &str = "AmazonSSM";
 const PARAMS: &str = "ssm/params/";
 /// The AWS managed key of Parameter Store.
@@ -344,8 +347,9 @@ impl Ssm {
         Ok(json!({ "Parameters": params, "InvalidParameters": invalid }))
     }
 
-    async fn get_parameters_by_path(&self, input: Value) -> Result<Value, AwsError> {
-        let i: ByPathInput = decode(input)?;
+    /// The page of parameters GetParametersByPath answers (the handler and
+    /// authorization read the same page).
+    async fn by_path_page(&self, i: &ByPathInput) -> Result<(Vec<ParamRecord>, Option<String>), AwsError> {
         if !i.path.starts_with('/') || (i.path.len() > 1 && i.path.ends_with("//")) {
             return Err(AwsError::validation(format!(
                 "The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". It can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_. Path: {}",
@@ -359,14 +363,19 @@ impl Ssm {
             .into_iter()
             .filter(|p| rules::under_path(&p.name, &i.path, recursive) && filters.matches(p))
             .collect();
-        let (page, next) = paginate(
+        paginate(
             matching,
             |p| p.name.clone(),
             i.next_token.as_deref(),
             i.max_results,
             10,
             10,
-        )?;
+        )
+    }
+
+    async fn get_parameters_by_path(&self, input: Value) -> Result<Value, AwsError> {
+        let i: ByPathInput = decode(input)?;
+        let (page, next) = self.by_path_page(&i).await?;
         let mut out = vec![];
         for p in &page {
             out.push(
@@ -456,14 +465,7 @@ impl Ssm {
                 format!("Parameter {} not found.", i.name),
             ));
         };
-        let (page, next) = paginate(
-            p.versions.clone(),
-            |v| format!("{:020}", v.version),
-            i.next_token.as_deref(),
-            i.max_results,
-            50,
-            50,
-        )?;
+        let (page, next) = history_page(&p, &i)?;
         let mut out = vec![];
         for v in &page {
             let mut h = version_fields(&p.name, v);
@@ -513,6 +515,18 @@ impl Ssm {
         .await?;
         Ok(json!({ "InvalidLabels": invalid, "ParameterVersion": labelled }))
     }
+}
+
+/// The page of versions GetParameterHistory answers.
+fn history_page(p: &ParamRecord, i: &HistoryInput) -> Result<(Vec<VersionRecord>, Option<String>), AwsError> {
+    paginate(
+        p.versions.clone(),
+        |v| format!("{:020}", v.version),
+        i.next_token.as_deref(),
+        i.max_results,
+        50,
+        50,
+    )
 }
 
 /// `AllowedPattern`: a regular expression the whole value must match.
@@ -719,29 +733,11 @@ impl JsonService for Ssm {
     fn signing_name(&self) -> &'static str {
         "ssm"
     }
-    /// Parameter ARNs (selectors dropped; a path authorizes as its own ARN), as AWS checks them.
-    fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {
-        let arns: Vec<String> = parameter_names(operation, input).iter().map(|n| self.arn(n)).collect();
-        if arns.is_empty() { vec!["*".to_string()] } else { arns }
-    }
-    /// The parameter ARNs of [`Ssm::resource_arns`], each with the parameter's tags (one get).
-    async fn authz_resources(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        let mut out = Vec::new();
-        for name in parameter_names(operation, input) {
-            let tags = match typed::get::<ParamRecord>(&*self.store, &param_key(&name)).await {
-                Ok(Some((rec, _))) => crate::authz::tag_pairs(&rec.tags),
-                _ => Vec::new(),
-            };
-            out.push(AuthzResource {
-                arn: self.arn(&name),
-                tags,
-                ..AuthzResource::default()
-            });
-        }
-        if out.is_empty() {
-            out.push(AuthzResource::untagged("*"));
-        }
-        out
+    /// The parameter ARNs (selectors dropped; a path as its own ARN) with
+    /// their tags, and `kms:Decrypt`/`kms:Encrypt`/`kms:GenerateDataKey` on
+    /// the key of each SecureString value read or written; see [`ssm_authz`].
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        self.authz(ctx, operation, input).await
     }
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
@@ -759,41 +755,9 @@ impl JsonService for Ssm {
     }
 }
 
-/// The parameters an operation names (selectors dropped; a path as itself);
-/// none for DescribeParameters.
-fn parameter_names(operation: &str, input: &Value) -> Vec<String> {
-    let names: Vec<String> = match operation {
-        "GetParametersByPath" => input["Path"].as_str().map(String::from).into_iter().collect(),
-        "GetParameters" | "DeleteParameters" => input["Names"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
-            .unwrap_or_default(),
-        "DescribeParameters" => vec![],
-        _ => input["Name"].as_str().map(String::from).into_iter().collect(),
-    };
-    names
-        .into_iter()
-        .map(|n| match rules::parse_selector(&n) {
-            Ok((name, _)) => name,
-            Err(_) => n,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parameter_names_drop_selectors() {
-        let input = serde_json::json!({"Names": ["/app/db:3", "plain:label", "x"]});
-        assert_eq!(parameter_names("GetParameters", &input), vec!["/app/db", "plain", "x"]);
-        let input = serde_json::json!({"Path": "/app"});
-        assert_eq!(parameter_names("GetParametersByPath", &input), vec!["/app"]);
-        assert!(parameter_names("DescribeParameters", &serde_json::json!({})).is_empty());
-        let input = serde_json::json!({"Name": "/a/b"});
-        assert_eq!(parameter_names("PutParameter", &input), vec!["/a/b"]);
-    }
 
     #[test]
     fn allowed_pattern_subset() {
