@@ -19,11 +19,15 @@ impl SecretResolver {
     pub async fn resolve(&self, ctx: &RequestContext, value_from: &str) -> Result<String, AwsError> {
         match rules::parse_value_from(value_from).map_err(AwsError::invalid_parameter)? {
             SecretSource::Parameter(name) => {
+                // As the ECS agent reads them (the permission AWS documents for execution roles).
                 let out = self
                     .ssm
-                    .call(ctx, "GetParameter", json!({ "Name": name, "WithDecryption": true }))
+                    .call(ctx, "GetParameters", json!({ "Names": [name], "WithDecryption": true }))
                     .await?;
-                Ok(out["Parameter"]["Value"].as_str().unwrap_or_default().to_string())
+                match out["Parameters"].get(0) {
+                    Some(p) => Ok(p["Value"].as_str().unwrap_or_default().to_string()),
+                    None => Err(AwsError::code("ParameterNotFound", format!("Parameter {name} not found."))),
+                }
             }
             SecretSource::Secret {
                 secret_id,

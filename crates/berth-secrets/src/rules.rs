@@ -167,6 +167,18 @@ pub fn parse_selector(raw: &str) -> Result<(String, Selector), String> {
     Ok((strip_arn_slash(raw, n), selector))
 }
 
+/// The `:version` or `:label` selector of a `GetParameter(s)` name or
+/// parameter ARN, as GetParameters echoes it in `Selector`.
+pub fn selector_suffix(raw: &str) -> Option<&str> {
+    let start = if raw.starts_with("arn:") {
+        // arn:aws:ssm:R:A:parameter/NAME[:sel]: after the fifth colon.
+        raw.match_indices(':').nth(4).map(|(i, _)| i + 1)?
+    } else {
+        0
+    };
+    raw[start..].find(':').map(|i| &raw[start + i..])
+}
+
 /// `arn:…:parameter/name` names `name` (non-hierarchical) and `arn:…:parameter/a/b` names `/a/b`.
 fn strip_arn_slash(raw: &str, name: String) -> String {
     if raw.starts_with("arn:") && name.matches('/').count() == 1 {
@@ -445,6 +457,15 @@ mod tests {
         move_stages(&mut v, "v4", &["blue".into()]);
         assert_eq!(v["v3"], vec![AWSCURRENT]);
         assert_eq!(v["v4"], vec!["blue"]);
+    }
+
+    #[test]
+    fn selector_suffixes() {
+        assert_eq!(selector_suffix("/a/b:3"), Some(":3"));
+        assert_eq!(selector_suffix("plain:blue"), Some(":blue"));
+        assert_eq!(selector_suffix("/a/b"), None);
+        assert_eq!(selector_suffix("arn:aws:ssm:us-east-1:000000000000:parameter/a/b"), None);
+        assert_eq!(selector_suffix("arn:aws:ssm:us-east-1:000000000000:parameter/a/b:7"), Some(":7"));
     }
 
     #[test]

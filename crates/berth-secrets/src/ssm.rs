@@ -297,7 +297,7 @@ impl Ssm {
         let Some(p) = self.load(&name).await? else {
             return Ok(None);
         };
-        let selector = raw.find(':').filter(|_| !raw.starts_with("arn:")).map(|i| &raw[i..]);
+        let selector = rules::selector_suffix(raw);
         match p.select(&sel) {
             Some(v) => Ok(Some(self.render(&p, v, decrypt, selector).await?)),
             None => Err(match sel {
