@@ -135,6 +135,14 @@ pub trait JsonService: Send + Sync + 'static {
         }
         out
     }
+    /// The error a caller gets when one of [`JsonService::authz_resources`]
+    /// is refused: by default the authorizer's own `AccessDeniedException`.
+    /// A service that checks a second permission on another service's
+    /// resource (SSM's `kms:Decrypt` on a SecureString's key) words the
+    /// refusal as that service does.
+    fn authz_denied(&self, _ctx: &RequestContext, _resource: &AuthzResource, denial: AwsError) -> AwsError {
+        denial
+    }
     /// Runs one operation. Operations the service does not implement must
     /// return [`AwsError::unknown_operation`].
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError>;

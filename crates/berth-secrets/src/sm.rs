@@ -740,6 +740,14 @@ impl JsonService for SecretsManager {
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
         self.authz(ctx, operation, input).await
     }
+    /// A refused KMS permission as Secrets Manager words it.
+    fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
+        if crate::via_service::is_kms_use(resource) {
+            crate::via_service::kms_denial("secretsmanager", &ctx.request_id, denial)
+        } else {
+            denial
+        }
+    }
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
             "CreateSecret" => self.create_secret(input).await,

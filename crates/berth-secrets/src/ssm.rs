@@ -739,6 +739,14 @@ impl JsonService for Ssm {
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
         self.authz(ctx, operation, input).await
     }
+    /// A refused KMS permission as SSM words it.
+    fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
+        if crate::via_service::is_kms_use(resource) {
+            crate::via_service::kms_denial("ssm", &ctx.request_id, denial)
+        } else {
+            denial
+        }
+    }
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
             "PutParameter" => self.put_parameter(ctx, input).await,

@@ -19,7 +19,7 @@
 use crate::crypto;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use berth_proto::AuthzResource;
+use berth_proto::{AuthzResource, AwsError};
 use std::collections::BTreeMap;
 
 /// The KMS permission a service needs for a value.
@@ -127,6 +127,27 @@ pub fn aws_managed_key_policy(service: &str, region: &str, account: &str) -> Str
     .to_string()
 }
 
+/// Whether a refused resource is a KMS permission checked through the
+/// service (rather than the service's own).
+pub fn is_kms_use(resource: &AuthzResource) -> bool {
+    resource.action.as_deref().is_some_and(|a| a.starts_with("kms:"))
+}
+
+/// How a service answers when KMS refuses the caller: SSM passes KMS's
+/// `AccessDeniedException` on with the KMS call it came from; Secrets
+/// Manager says `Access to KMS is not allowed` (followed here by KMS's
+/// reason, so the caller knows which key and action).
+pub fn kms_denial(service: &str, request_id: &str, denial: AwsError) -> AwsError {
+    let message = match service {
+        "secretsmanager" => format!("Access to KMS is not allowed. {}", denial.message),
+        _ => format!(
+            "{} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: {request_id}; Proxy: null)",
+            denial.message
+        ),
+    };
+    AwsError::access_denied(message)
+}
+
 /// The id of the KMS key that sealed a stored value (a base64 envelope of
 /// [`crate::kms::Kms::encrypt_internal`]): the key a read must decrypt with,
 /// whatever alias or KeyId the value was written with.
@@ -196,6 +217,23 @@ mod tests {
             policy["Statement"][1]["Principal"]["AWS"],
             "arn:aws:iam::000000000000:root"
         );
+    }
+
+    #[test]
+    fn kms_refusals_as_the_services_word_them() {
+        let denial = AwsError::access_denied("User: u is not authorized to perform: kms:Decrypt on resource: k");
+        let ssm = kms_denial("ssm", "req-1", denial.clone());
+        assert_eq!(ssm.code, "AccessDeniedException");
+        assert!(ssm.message.starts_with("User: u is not authorized to perform: kms:Decrypt on resource: k (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: req-1"));
+        let sm = kms_denial("secretsmanager", "req-1", denial);
+        assert!(
+            sm.message.starts_with("Access to KMS is not allowed. User: u"),
+            "{}",
+            sm.message
+        );
+        let r = kms_use(&VIA, KmsAction::Decrypt, &key(false), &BTreeMap::new());
+        assert!(is_kms_use(&r));
+        assert!(!is_kms_use(&AuthzResource::untagged("*")));
     }
 
     #[test]

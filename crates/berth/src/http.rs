@@ -365,7 +365,8 @@ async fn handle(
                 let tags = request_tags(&input);
                 // `aws:ResourceTag/…` is per resource: each is evaluated with its own tags.
                 for resource in resources {
-                    authorize_resource(app, &ctx, &action, &tags, resource)?;
+                    authorize_resource(app, &ctx, &action, &tags, resource.clone())
+                        .map_err(|denial| svc.authz_denied(&ctx, &resource, denial))?;
                 }
             }
             let started = std::time::Instant::now();
