@@ -409,7 +409,8 @@ def test_task_secrets_from_ssm_and_secrets_manager(fresh_berth, busybox_image):
         assert failed["stoppedReason"].startswith(
             "ResourceInitializationError: unable to pull secrets or registry auth: "
         ), failed
-        assert "ParameterNotFound" in failed["stoppedReason"]
+        # The ECS agent's words for a parameter GetParameters does not find.
+        assert f"unable to retrieve secrets from ssm: invalid parameters: {param}-missing" in failed["stoppedReason"]
         assert not docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={bad}").split()
     finally:
         for t in (ok, bad):

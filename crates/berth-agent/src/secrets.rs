@@ -81,7 +81,10 @@ pub async fn resolve(
             .call_ssm("GetParameters", &json!({ "Names": batch, "WithDecryption": true }))
             .await
             .map_err(|e| failure_reason(&format!("unable to retrieve secrets from ssm: {e}")))?;
-        values.extend(parameter_values(batch, &got).map_err(|e| failure_reason(&format!("unable to retrieve secrets from ssm: {e}")))?);
+        values.extend(
+            parameter_values(batch, &got)
+                .map_err(|e| failure_reason(&format!("unable to retrieve secrets from ssm: {e}")))?,
+        );
     }
     let mut secrets: HashMap<(String, Option<String>, Option<String>), String> = HashMap::new();
     let mut out: HashMap<String, Resolved> = HashMap::new();
@@ -141,14 +144,21 @@ fn parameter_values(requested: &[String], out: &Value) -> Result<HashMap<String,
     if !invalid.is_empty() {
         return Err(format!("invalid parameters: {}", invalid.join(",")));
     }
-    let got: Vec<&Value> = out["Parameters"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let got: Vec<&Value> = out["Parameters"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
     let mut values = HashMap::new();
     for raw in requested {
-        let name = rules::parse_selector(raw).map(|(n, _)| n).unwrap_or_else(|_| raw.clone());
+        let name = rules::parse_selector(raw)
+            .map(|(n, _)| n)
+            .unwrap_or_else(|_| raw.clone());
         let selector = rules::selector_suffix(raw);
         let hit = got.iter().find(|p| {
             let p_name = p["Name"].as_str().unwrap_or_default();
-            let p_name = rules::parse_selector(p_name).map(|(n, _)| n).unwrap_or_else(|_| p_name.to_string());
+            let p_name = rules::parse_selector(p_name)
+                .map(|(n, _)| n)
+                .unwrap_or_else(|_| p_name.to_string());
             p_name == name && p["Selector"].as_str() == selector
         });
         match hit {

@@ -26,7 +26,10 @@ impl SecretResolver {
                     .await?;
                 match out["Parameters"].get(0) {
                     Some(p) => Ok(p["Value"].as_str().unwrap_or_default().to_string()),
-                    None => Err(AwsError::code("ParameterNotFound", format!("Parameter {name} not found."))),
+                    None => Err(AwsError::code(
+                        "ParameterNotFound",
+                        format!("Parameter {name} not found."),
+                    )),
                 }
             }
             SecretSource::Secret {

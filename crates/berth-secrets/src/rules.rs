@@ -464,8 +464,14 @@ mod tests {
         assert_eq!(selector_suffix("/a/b:3"), Some(":3"));
         assert_eq!(selector_suffix("plain:blue"), Some(":blue"));
         assert_eq!(selector_suffix("/a/b"), None);
-        assert_eq!(selector_suffix("arn:aws:ssm:us-east-1:000000000000:parameter/a/b"), None);
-        assert_eq!(selector_suffix("arn:aws:ssm:us-east-1:000000000000:parameter/a/b:7"), Some(":7"));
+        assert_eq!(
+            selector_suffix("arn:aws:ssm:us-east-1:000000000000:parameter/a/b"),
+            None
+        );
+        assert_eq!(
+            selector_suffix("arn:aws:ssm:us-east-1:000000000000:parameter/a/b:7"),
+            Some(":7")
+        );
     }
 
     #[test]
