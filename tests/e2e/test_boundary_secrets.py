@@ -195,10 +195,17 @@ def test_aws_managed_keys_grant_the_account_through_the_service(values):
         f"kms:Decrypt on resource: {values['key']['Arn']} because no identity-based policy allows the kms:Decrypt action"
     ) in msg, msg
     cli_denied(user, "secretsmanager", "get-secret-value", "--secret-id", values["s_cmk"])
-    # The managed key's grant is through the service only: not to KMS itself.
-    blob = berth.client("kms").encrypt(KeyId="alias/aws/ssm", Plaintext=b"x")["CiphertextBlob"]
-    msg = denied(user.client("kms").decrypt, CiphertextBlob=blob)
-    assert f"kms:Decrypt on resource: {values['aws_ssm_key']}" in msg, msg
+    # The managed key's grant is through the service only: nobody uses it
+    # with KMS directly, not a user allowed kms:*, not even root.
+    kms_admin = User(berth, [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}])
+    msg = cli_denied(kms_admin, "kms", "generate-data-key", "--key-id", "alias/aws/ssm", "--key-spec", "AES_256")
+    assert (
+        f"kms:GenerateDataKey on resource: {values['aws_ssm_key']} "
+        "because no resource-based policy allows the kms:GenerateDataKey action"
+    ) in msg, msg
+    msg = denied(berth.client("kms").encrypt, KeyId="alias/aws/secretsmanager", Plaintext=b"x")
+    assert f"kms:Encrypt on resource: {values['aws_sm_key']}" in msg, msg
+    assert kms_admin.client("kms").describe_key(KeyId="alias/aws/ssm")["KeyMetadata"]["KeyManager"] == "AWS"
 
 
 def test_kms_decrypt_allowed_only_via_ssm(values, tmp_path):

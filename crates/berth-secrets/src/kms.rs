@@ -517,7 +517,7 @@ impl Kms {
         Ok(page_out(json!({ "Aliases": out }), next))
     }
 
-    async fn encrypt(&self, input: Value) -> Result<Value, AwsError> {
+    async fn encrypt(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let i: EncryptInput = decode(input)?;
         check_algorithm(i.encryption_algorithm.as_deref())?;
         let pt = b64_field("Plaintext", &i.plaintext)?;
@@ -527,15 +527,17 @@ impl Kms {
             ));
         }
         let rec = self.resolve(&i.key_id).await?;
+        only_through_its_service(ctx, &rec, "kms:Encrypt")?;
         let blob = self.seal_under(&rec, &pt, &i.encryption_context)?;
         Ok(json!({ "CiphertextBlob": B64.encode(blob), "KeyId": rec.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" }))
     }
 
-    async fn decrypt(&self, input: Value) -> Result<Value, AwsError> {
+    async fn decrypt(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let i: DecryptInput = decode(input)?;
         check_algorithm(i.encryption_algorithm.as_deref())?;
         let blob = b64_field("CiphertextBlob", &i.ciphertext_blob)?;
         let (pt, rec) = self.open_blob(&blob, &i.encryption_context).await?;
+        only_through_its_service(ctx, &rec, "kms:Decrypt")?;
         if let Some(k) = &i.key_id {
             let want = self.resolve(k).await?;
             if want.key_id != rec.key_id {
@@ -548,10 +550,21 @@ impl Kms {
         Ok(json!({ "KeyId": rec.arn, "Plaintext": B64.encode(pt), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" }))
     }
 
-    async fn generate_data_key(&self, input: Value, with_plaintext: bool) -> Result<Value, AwsError> {
+    async fn generate_data_key(
+        &self,
+        ctx: &RequestContext,
+        input: Value,
+        with_plaintext: bool,
+    ) -> Result<Value, AwsError> {
         let i: GenerateDataKeyInput = decode(input)?;
         let n = rules::data_key_len(i.key_spec.as_deref(), i.number_of_bytes).map_err(AwsError::validation)?;
         let rec = self.resolve(&i.key_id).await?;
+        let action = if with_plaintext {
+            "kms:GenerateDataKey"
+        } else {
+            "kms:GenerateDataKeyWithoutPlaintext"
+        };
+        only_through_its_service(ctx, &rec, action)?;
         let dk = crypto::random_bytes(n);
         let blob = self.seal_under(&rec, &dk, &i.encryption_context)?;
         let mut out = json!({ "CiphertextBlob": B64.encode(blob), "KeyId": rec.arn });
@@ -640,6 +653,20 @@ fn key_facts(k: &KeyRecord) -> KeyFacts {
 
 fn material_aad(key_id: &str) -> String {
     format!("berth-kms-key-material:{key_id}")
+}
+
+/// An AWS managed key's policy allows its cryptographic operations only
+/// through the service that owns it (`kms:ViaService`), to no one directly
+/// — not even the account's root: a direct Encrypt, Decrypt or
+/// GenerateDataKey with it is refused as AWS refuses it.
+fn only_through_its_service(ctx: &RequestContext, rec: &KeyRecord, action: &str) -> Result<(), AwsError> {
+    if rec.key_manager != "AWS" {
+        return Ok(());
+    }
+    Err(AwsError::access_denied(format!(
+        "User: {} is not authorized to perform: {action} on resource: {} because no resource-based policy allows the {action} action",
+        ctx.principal.arn, rec.arn
+    )))
 }
 
 fn check_algorithm(a: Option<&str>) -> Result<(), AwsError> {
@@ -771,7 +798,7 @@ impl JsonService for Kms {
         }
         out
     }
-    async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
         match operation {
             "CreateKey" => self.create_key(input).await,
             "DescribeKey" => self.describe_key(input).await,
@@ -779,10 +806,10 @@ impl JsonService for Kms {
             "CreateAlias" => self.create_alias(input).await,
             "DeleteAlias" => self.delete_alias(input).await,
             "ListAliases" => self.list_aliases(input).await,
-            "Encrypt" => self.encrypt(input).await,
-            "Decrypt" => self.decrypt(input).await,
-            "GenerateDataKey" => self.generate_data_key(input, true).await,
-            "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(input, false).await,
+            "Encrypt" => self.encrypt(ctx, input).await,
+            "Decrypt" => self.decrypt(ctx, input).await,
+            "GenerateDataKey" => self.generate_data_key(ctx, input, true).await,
+            "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(ctx, input, false).await,
             "ScheduleKeyDeletion" | "CancelKeyDeletion" | "EnableKey" | "DisableKey" => {
                 self.set_state(input, operation).await
             }

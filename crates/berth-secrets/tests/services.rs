@@ -213,3 +213,59 @@ async fn a_key_past_its_deletion_date_is_gone() {
         .unwrap_err();
     assert_eq!(e.code, "InvalidCiphertextException");
 }
+
+#[tokio::test]
+async fn an_aws_managed_key_is_used_only_through_its_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, kms) = setup(dir.path(), None);
+    let context = BTreeMap::from([(
+        "PARAMETER_ARN".to_string(),
+        "arn:aws:ssm:us-east-1:000000000000:parameter/p".to_string(),
+    )]);
+    // The service uses it.
+    let (env, _) = kms
+        .encrypt_internal(None, "alias/aws/ssm", b"v", &context)
+        .await
+        .unwrap();
+    assert_eq!(kms.decrypt_internal(&env, &context).await.unwrap(), b"v");
+    // Nobody calls KMS with it directly, root included.
+    for (op, input) in [
+        ("Encrypt", json!({"KeyId": "alias/aws/ssm", "Plaintext": "eA=="})),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": "alias/aws/ssm", "KeySpec": "AES_256"}),
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            json!({"KeyId": "alias/aws/ssm", "KeySpec": "AES_256"}),
+        ),
+    ] {
+        let e = call(&kms, op, input).await.unwrap_err();
+        assert_eq!(e.code, "AccessDeniedException", "{op}");
+        assert!(
+            e.message.contains("because no resource-based policy allows the kms:"),
+            "{}",
+            e.message
+        );
+    }
+    // The data key inside an SSM envelope does not open outside SSM either.
+    let wrapped = berth_secrets::crypto::decode_envelope(&env).unwrap().0.to_vec();
+    let ctx_json: Value = serde_json::to_value(&context).unwrap();
+    let e = call(
+        &kms,
+        "Decrypt",
+        json!({"CiphertextBlob": B64.encode(wrapped), "EncryptionContext": ctx_json}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "AccessDeniedException");
+    assert!(
+        e.message
+            .contains("kms:Decrypt on resource: arn:aws:kms:us-east-1:000000000000:key/")
+    );
+    // DescribeKey is allowed (the key policy delegates metadata to IAM).
+    let d = call(&kms, "DescribeKey", json!({"KeyId": "alias/aws/ssm"}))
+        .await
+        .unwrap();
+    assert_eq!(d["KeyMetadata"]["KeyManager"], "AWS");
+}
