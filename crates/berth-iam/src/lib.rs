@@ -196,8 +196,16 @@ impl Authenticator {
         for (key, value) in &facts.resource_tags {
             k.set(&format!("aws:ResourceTag/{key}"), value.clone());
         }
+        // A key named more than once is multi-valued (`ecs:container-instances`).
+        let mut service: Vec<(&str, Vec<String>)> = Vec::new();
         for (key, value) in &facts.service_keys {
-            k.set(key, value.clone());
+            match service.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                Some((_, values)) => values.push(value.clone()),
+                None => service.push((key, vec![value.clone()])),
+            }
+        }
+        for (key, values) in service {
+            k.set_many(key, values);
         }
         k
     }
