@@ -25,6 +25,7 @@ mod taskdefs;
 mod tasks;
 
 pub use agent_identity::AgentOwner;
+pub use authz::operations::ROUTED as ROUTED_OPERATIONS;
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
 pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};
 pub use session::{AgentSession, KEEPALIVE_INTERVAL};

@@ -4,7 +4,7 @@
 //! newly routed operation cannot silently be authorized on `*`).
 
 /// Every operation `Ecs::call` dispatches.
-pub(crate) const ROUTED: &[&str] = &[
+pub const ROUTED: &[&str] = &[
     "CreateCluster",
     "DescribeClusters",
     "ListClusters",
