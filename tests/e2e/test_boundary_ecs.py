@@ -63,7 +63,6 @@ def agent_policy(cluster: str) -> dict:
                     "ecs:CreateCluster",
                     "ecs:DescribeClusters",
                     "ecs:RegisterContainerInstance",
-                    "ecs:DeregisterContainerInstance",
                     "ecs:SubmitTaskStateChange",
                     "ecs:SubmitContainerStateChange",
                 ],
@@ -72,12 +71,7 @@ def agent_policy(cluster: str) -> dict:
             {
                 "Sid": "AgentInstanceCalls",
                 "Effect": "Allow",
-                "Action": [
-                    "ecs:Poll",
-                    "ecs:BerthHeartbeat",
-                    "ecs:BerthGetTaskCredentials",
-                    "ecs:UpdateContainerInstancesState",
-                ],
+                "Action": ["ecs:Poll", "ecs:BerthHeartbeat", "ecs:BerthGetTaskCredentials"],
                 "Resource": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/{cluster}/*",
                 "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
             },

@@ -113,7 +113,10 @@ mod tests {
         let owner = a.owner();
         assert!(may_act(Some(&owner), &a));
         // Another user; the same name created again (a new unique id).
-        assert!(!may_act(Some(&owner), &caller("arn:aws:iam::000000000000:user/b", "AIDABBBB")));
+        assert!(!may_act(
+            Some(&owner),
+            &caller("arn:aws:iam::000000000000:user/b", "AIDABBBB")
+        ));
         assert!(!may_act(Some(&owner), &caller(A, "AIDACCCC")));
         // Root always; nobody else for an instance without an owner.
         let root = Caller {
@@ -144,6 +147,11 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(check(None, &caller(A, "x"), "ecs:Poll", I).unwrap_err().message.contains("root"));
+        assert!(
+            check(None, &caller(A, "x"), "ecs:Poll", I)
+                .unwrap_err()
+                .message
+                .contains("root")
+        );
     }
 }

@@ -11,10 +11,10 @@ use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
 use crate::tasks::{TaskRecord, task_id_of, task_status_rank};
 use crate::{Ecs, keys};
-use berth_store::typed;
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
+use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -351,15 +351,17 @@ impl Ecs {
         Ok(json!({"acknowledgment": ACK}))
     }
 
-    pub(crate) async fn submit_task_state_change(
-        &self,
-        ctx: &RequestContext,
-        input: Value,
-    ) -> Result<Value, AwsError> {
+    pub(crate) async fn submit_task_state_change(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let ch: TaskChange = decode(input)?;
         let (cluster, task) = (ch.cluster.clone(), ch.task.clone());
-        self.apply_change(ctx, "ecs:SubmitTaskStateChange", cluster.as_deref(), task.as_deref(), ch)
-            .await
+        self.apply_change(
+            ctx,
+            "ecs:SubmitTaskStateChange",
+            cluster.as_deref(),
+            task.as_deref(),
+            ch,
+        )
+        .await
     }
 
     pub(crate) async fn submit_container_state_change(

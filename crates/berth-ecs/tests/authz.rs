@@ -119,10 +119,7 @@ async fn run_task_passes_the_roles_of_the_definition_it_would_run() {
     assert_eq!(r[1].action.as_deref(), Some("iam:PassRole"));
     assert_eq!(
         r[1].condition_keys,
-        vec![(
-            "iam:PassedToService".to_string(),
-            "ecs-tasks.amazonaws.com".to_string()
-        )]
+        vec![("iam:PassedToService".to_string(), "ecs-tasks.amazonaws.com".to_string())]
     );
     ok(&ecs, &ctx, "RegisterTaskDefinition", td).await;
     let r = ecs

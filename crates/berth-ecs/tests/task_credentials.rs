@@ -283,8 +283,9 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
         .unwrap()
         .to_string();
     let doc = r#"{"instanceId": "i-0123456789abcdef0"}"#;
-    let arn_b = register(b.clone(), json!({"instanceIdentityDocument": doc})).await.unwrap()["containerInstance"]
-        ["containerInstanceArn"]
+    let arn_b = register(b.clone(), json!({"instanceIdentityDocument": doc}))
+        .await
+        .unwrap()["containerInstance"]["containerInstanceArn"]
         .as_str()
         .unwrap()
         .to_string();
@@ -312,13 +313,21 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
     );
     denied(
         env.ecs
-            .call(&a, "BerthHeartbeat", json!({"cluster": "default", "containerInstance": arn_b}))
+            .call(
+                &a,
+                "BerthHeartbeat",
+                json!({"cluster": "default", "containerInstance": arn_b}),
+            )
             .await,
         "ecs:BerthHeartbeat",
     );
     denied(
         env.ecs
-            .call(&a, "SubmitTaskStateChange", json!({"cluster": "default", "task": t, "status": "STOPPED"}))
+            .call(
+                &a,
+                "SubmitTaskStateChange",
+                json!({"cluster": "default", "task": t, "status": "STOPPED"}),
+            )
             .await,
         "ecs:SubmitTaskStateChange",
     );
@@ -340,21 +349,30 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
         "ecs:Poll",
     );
     let desc = env
-        .ok(
-            "DescribeTasks",
-            json!({"cluster": "default", "tasks": [t.clone()]}),
-        )
+        .ok("DescribeTasks", json!({"cluster": "default", "tasks": [t.clone()]}))
         .await;
     assert_eq!(desc["tasks"][0]["lastStatus"], "PENDING");
 
     // B may, and so may root.
-    assert!(register(b.clone(), json!({"containerInstanceArn": arn_b})).await.is_ok());
+    assert!(
+        register(b.clone(), json!({"containerInstanceArn": arn_b}))
+            .await
+            .is_ok()
+    );
     env.ecs
-        .call(&b, "BerthHeartbeat", json!({"cluster": "default", "containerInstance": arn_b}))
+        .call(
+            &b,
+            "BerthHeartbeat",
+            json!({"cluster": "default", "containerInstance": arn_b}),
+        )
         .await
         .unwrap();
     env.ecs
-        .call(&b, "SubmitTaskStateChange", json!({"cluster": "default", "task": t, "status": "RUNNING"}))
+        .call(
+            &b,
+            "SubmitTaskStateChange",
+            json!({"cluster": "default", "task": t, "status": "RUNNING"}),
+        )
         .await
         .unwrap();
     let got = env
@@ -367,8 +385,23 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
         .await
         .unwrap();
     assert_eq!(got["roleArn"], json!(role));
-    assert!(env.ecs.open_agent_session(&b.principal, Some("default"), &arn_b).await.is_ok());
-    assert!(env.ecs.open_agent_session(&env.ctx.principal, Some("default"), &arn_a).await.is_ok());
+    assert!(
+        env.ecs
+            .open_agent_session(&b.principal, Some("default"), &arn_b)
+            .await
+            .is_ok()
+    );
+    assert!(
+        env.ecs
+            .open_agent_session(&env.ctx.principal, Some("default"), &arn_a)
+            .await
+            .is_ok()
+    );
     // A's own instance is A's.
-    assert!(env.ecs.open_agent_session(&a.principal, Some("default"), &arn_a).await.is_ok());
+    assert!(
+        env.ecs
+            .open_agent_session(&a.principal, Some("default"), &arn_a)
+            .await
+            .is_ok()
+    );
 }

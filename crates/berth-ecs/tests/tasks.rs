@@ -832,7 +832,11 @@ async fn the_session_streams_desired_state() {
     let env = Env::new().await;
     let a = env.instance(4096, 4096, "us-east-1a").await;
     env.task_definition("web", 64).await;
-    let mut session = env.ecs.open_agent_session(&env.ctx.principal, Some("default"), &a).await.unwrap();
+    let mut session = env
+        .ecs
+        .open_agent_session(&env.ctx.principal, Some("default"), &a)
+        .await
+        .unwrap();
     let first = next_line(&mut session).await;
     assert_eq!(first["type"], "desired");
     assert_eq!(first["containerInstanceArn"], a.as_str());
@@ -864,7 +868,11 @@ async fn the_session_streams_desired_state() {
     assert_eq!(e.code, "InvalidParameterException");
 
     // A server shutting down ends every session cleanly and takes no new ones.
-    let mut session = env.ecs.open_agent_session(&env.ctx.principal, Some("default"), a).await.unwrap();
+    let mut session = env
+        .ecs
+        .open_agent_session(&env.ctx.principal, Some("default"), a)
+        .await
+        .unwrap();
     assert_eq!(next_line(&mut session).await["type"], "desired");
     env.ecs.close_agent_sessions();
     loop {
@@ -875,7 +883,12 @@ async fn the_session_streams_desired_state() {
             break;
         }
     }
-    let e = env.ecs.open_agent_session(&env.ctx.principal, Some("default"), a).await.err().unwrap();
+    let e = env
+        .ecs
+        .open_agent_session(&env.ctx.principal, Some("default"), a)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(e.code, "ServerException");
 }
 

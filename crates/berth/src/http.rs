@@ -503,8 +503,13 @@ async fn agent_session(
                 service_keys: resource.condition_keys,
                 ..Default::default()
             };
-            app.auth
-                .authorize(&principal, "ecs:Poll", std::slice::from_ref(&resource.arn), None, &facts)?;
+            app.auth.authorize(
+                &principal,
+                "ecs:Poll",
+                std::slice::from_ref(&resource.arn),
+                None,
+                &facts,
+            )?;
         }
         // The instance's own agent only (or root): checked by the ECS side.
         app.ecs

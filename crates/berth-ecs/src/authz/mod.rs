@@ -102,10 +102,7 @@ pub(crate) fn condition_keys(
         && let Ok(cluster) = cluster_name(param("cluster"))
     {
         for i in strings(input, "containerInstances") {
-            keys.push((
-                "ecs:container-instances".to_string(),
-                instance_arn(scope, &cluster, i),
-            ));
+            keys.push(("ecs:container-instances".to_string(), instance_arn(scope, &cluster, i)));
         }
     }
     if let Some(td) = task_definition {
@@ -332,12 +329,9 @@ pub(crate) fn resource_arns(scope: &Scope, operation: &str, input: &Value) -> Op
             list_in_cluster(scope, input, "containerInstances", Scope::container_instance_arn)
         }
         // The agent's own operations: on its container instance.
-        "BerthHeartbeat" | "BerthGetTaskCredentials" => in_cluster(
-            scope,
-            input,
-            param("containerInstance"),
-            Scope::container_instance_arn,
-        ),
+        "BerthHeartbeat" | "BerthGetTaskCredentials" => {
+            in_cluster(scope, input, param("containerInstance"), Scope::container_instance_arn)
+        }
         "PutAttributes" | "DeleteAttributes" => {
             let targets: Vec<&str> = input
                 .get("attributes")
@@ -444,10 +438,7 @@ mod tests {
     fn cluster_scoped_operations() {
         let s = Scope::new("us-east-1", "000000000000");
         let a = "arn:aws:ecs:us-east-1:000000000000:cluster/a";
-        assert_eq!(
-            arns(&s, "CreateCluster", &json!({"clusterName": "a"})),
-            vec![a]
-        );
+        assert_eq!(arns(&s, "CreateCluster", &json!({"clusterName": "a"})), vec![a]);
         assert_eq!(
             arns(&s, "CreateCluster", &json!({})),
             vec!["arn:aws:ecs:us-east-1:000000000000:cluster/default"]
@@ -457,10 +448,7 @@ mod tests {
             vec![a, "arn:aws:ecs:us-east-1:000000000000:cluster/b"]
         );
         assert_eq!(arns(&s, "DeleteCluster", &json!({"cluster": a})), vec![a]);
-        assert_eq!(
-            arns(&s, "ListTasks", &json!({"cluster": "bad name"})),
-            vec!["*"]
-        );
+        assert_eq!(arns(&s, "ListTasks", &json!({"cluster": "bad name"})), vec!["*"]);
         assert_eq!(arns(&s, "ListClusters", &json!({})), vec!["*"]);
     }
 
@@ -577,7 +565,12 @@ mod condition_key_tests {
             vec![kv("ecs:cluster", &format!("{A}cluster/c"))]
         );
         assert_eq!(
-            keys("BerthHeartbeat", json!({}), &format!("{A}container-instance/c/i1"), None),
+            keys(
+                "BerthHeartbeat",
+                json!({}),
+                &format!("{A}container-instance/c/i1"),
+                None
+            ),
             vec![kv("ecs:cluster", &format!("{A}cluster/c"))]
         );
         assert_eq!(
@@ -590,7 +583,12 @@ mod condition_key_tests {
             vec![kv("ecs:cluster", &format!("{A}cluster/c"))]
         );
         assert_eq!(
-            keys("RunTask", json!({"cluster": "x"}), &format!("{A}task-definition/web:1"), None),
+            keys(
+                "RunTask",
+                json!({"cluster": "x"}),
+                &format!("{A}task-definition/web:1"),
+                None
+            ),
             vec![kv("ecs:cluster", &format!("{A}cluster/x"))]
         );
         assert!(keys("ListClusters", json!({}), "*", None).is_empty());

@@ -89,7 +89,10 @@ mod tests {
             .copied()
             .filter(|op| resource_arns(&s, op, &json!({})).is_none())
             .collect();
-        assert!(unmapped.is_empty(), "routed without an authorization mapping: {unmapped:?}");
+        assert!(
+            unmapped.is_empty(),
+            "routed without an authorization mapping: {unmapped:?}"
+        );
         assert_eq!(resource_arns(&s, "NoSuchOperation", &json!({})), None);
     }
 

@@ -157,11 +157,7 @@ mod tests {
             vec![(ADMIN.to_string(), ECS_TASKS)]
         );
         assert_eq!(
-            roles(
-                "StartTask",
-                json!({"overrides": {"executionRoleArn": ADMIN}}),
-                None
-            ),
+            roles("StartTask", json!({"overrides": {"executionRoleArn": ADMIN}}), None),
             vec![(ADMIN.to_string(), ECS_TASKS)]
         );
         assert!(roles("RunTask", json!({}), None).is_empty());
@@ -171,10 +167,7 @@ mod tests {
     fn services_pass_their_role_to_ecs() {
         assert_eq!(
             roles("CreateService", json!({"role": "ecsServiceRole"}), None),
-            vec![(
-                "arn:aws:iam::000000000000:role/ecsServiceRole".to_string(),
-                ECS_SERVICE
-            )]
+            vec![("arn:aws:iam::000000000000:role/ecsServiceRole".to_string(), ECS_SERVICE)]
         );
         assert_eq!(
             roles("UpdateService", json!({"role": "/ecs/svc"}), None),
