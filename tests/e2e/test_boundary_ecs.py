@@ -126,10 +126,10 @@ def statements(*stmts) -> dict:
     return {"Version": "2012-10-17", "Statement": list(stmts)}
 
 
-def open_session(berth, key: str, secret: str, cluster: str, instance: str) -> requests.Response:
+def open_session(berth, key: str, secret: str, cluster: str, instance: str, token=None) -> requests.Response:
     query = urllib.parse.urlencode({"cluster": cluster, "containerInstance": instance})
     req = botocore.awsrequest.AWSRequest(method="GET", url=f"{berth.endpoint}/agent/v1/session?{query}")
-    botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret), "ecs", REGION).add_auth(req)
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret, token), "ecs", REGION).add_auth(req)
     prepared = req.prepare()
     return requests.get(prepared.url, headers=dict(prepared.headers), stream=True, timeout=30)
 
@@ -432,6 +432,51 @@ def test_a_user_created_again_under_the_same_name_is_another_agent(berth):
     key = iam.create_access_key(UserName=first.name)["AccessKey"]
     resp = open_session(berth, key["AccessKeyId"], key["SecretAccessKey"], x, arn)
     assert resp.status_code == 400 and "ecs:Poll" in resp.json()["message"]
+
+
+def test_an_instance_registered_by_a_role_session_is_bound_to_role_and_session(berth):
+    """Agents on an instance role: the same role and session name (refreshed
+    credentials) is the same agent; another session of the role is not."""
+    root_ecs, iam = berth.client("ecs"), berth.client("iam")
+    x = unique("agents-role")
+    root_ecs.create_cluster(clusterName=x)
+    role = unique("instance-role")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=role, PolicyName="agent", PolicyDocument=json.dumps(agent_policy(x)))
+    launcher = User(berth, statements({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn(role)}),
+                    "launcher")
+    sts = launcher.client("sts")
+
+    def assume(session: str) -> dict:
+        c = sts.assume_role(RoleArn=role_arn(role), RoleSessionName=session)["Credentials"]
+        return {"key": c["AccessKeyId"], "secret": c["SecretAccessKey"], "token": c["SessionToken"]}
+
+    def ecs_of(c: dict):
+        return boto3.session.Session(
+            aws_access_key_id=c["key"], aws_secret_access_key=c["secret"], aws_session_token=c["token"],
+            region_name=REGION,
+        ).client("ecs", endpoint_url=berth.endpoint, config=botocore.config.Config(retries={"total_max_attempts": 1}))
+
+    first, refreshed, other = assume("i-1"), assume("i-1"), assume("i-2")
+    body = register_body(x)
+    arn = ecs_of(first).register_container_instance(
+        cluster=x, totalResources=body["totalResources"], instanceIdentityDocument=body["instanceIdentityDocument"],
+    )["containerInstance"]["containerInstanceArn"]
+    desired = first_line(open_session(berth, refreshed["key"], refreshed["secret"], x, arn, refreshed["token"]))
+    assert desired["type"] == "desired"
+    resp = open_session(berth, other["key"], other["secret"], x, arn, other["token"])
+    assert resp.status_code == 400
+    assert (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/i-2 is not authorized to perform: ecs:Poll on resource: {arn}"
+        in resp.json()["message"]
+    )
+    msg = denied(ecs_of(other).register_container_instance, cluster=x, containerInstanceArn=arn,
+                 totalResources=body["totalResources"])
+    assert "ecs:RegisterContainerInstance" in msg and arn in msg
+    ecs_of(refreshed).register_container_instance(cluster=x, containerInstanceArn=arn,
+                                                  totalResources=body["totalResources"])
 
 
 def test_a_real_agent_runs_tasks_with_the_scoped_agent_policy(berth, tmp_path):

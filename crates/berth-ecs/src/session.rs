@@ -303,10 +303,12 @@ impl Ecs {
 
     /// What opening the session of `container_instance` is authorized on
     /// (`ecs:Poll`, as the ECS agent needs in AWS): the container instance
-    /// ARN, with `ecs:cluster`.
-    pub fn agent_session_resource(&self, cluster: Option<&str>, container_instance: &str) -> AuthzResource {
+    /// ARN, with `ecs:cluster` and its tags.
+    pub async fn agent_session_resource(&self, cluster: Option<&str>, container_instance: &str) -> AuthzResource {
         let input = serde_json::json!({"cluster": cluster, "containerInstance": container_instance});
-        crate::authz::agent_instance_resource(&self.scope, &input)
+        let mut resource = crate::authz::agent_instance_resource(&self.scope, &input);
+        resource.tags = crate::authz::resource_tags(self, &resource.arn).await;
+        resource
     }
 
     /// The `desired` message for an instance, from the cluster view.

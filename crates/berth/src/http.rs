@@ -496,10 +496,11 @@ async fn agent_session(
         if !principal.is_root {
             // What the ECS agent needs in AWS to receive its work: ecs:Poll
             // on its container instance, with `ecs:cluster`.
-            let resource = app.ecs.agent_session_resource(cluster.as_deref(), &instance);
+            let resource = app.ecs.agent_session_resource(cluster.as_deref(), &instance).await;
             let source_ip = peer.ip().to_string();
             let facts = berth_iam::RequestFacts {
                 source_ip: &source_ip,
+                resource_tags: resource.tags,
                 service_keys: resource.condition_keys,
                 ..Default::default()
             };
