@@ -10,8 +10,8 @@
 //!   definition's (a caller allowed to run a definition still needs to be
 //!   allowed to pass its roles, as EventBridge and Step Functions callers of
 //!   RunTask do in AWS).
-//! - CreateService and UpdateService pass the service's `role` to
-//!   `ecs.amazonaws.com`. A service's tasks run the definition as it was
+//! - CreateService passes the service's `role` to `ecs.amazonaws.com`
+//!   (UpdateService has no `role`). A service's tasks run the definition as it was
 //!   registered (no overrides), so its roles were checked at registration.
 //!
 //! The mapping is pure; the HTTP layer evaluates each returned role as an
@@ -74,7 +74,7 @@ pub(crate) fn passed_roles(
             add(role_arn_of(&overrides, definition, RoleKind::Task), ECS_TASKS);
             add(role_arn_of(&overrides, definition, RoleKind::Execution), ECS_TASKS);
         }
-        "CreateService" | "UpdateService" => add(text(input, "role"), ECS_SERVICE),
+        "CreateService" => add(text(input, "role"), ECS_SERVICE),
         _ => {}
     }
     out
@@ -170,9 +170,11 @@ mod tests {
             vec![("arn:aws:iam::000000000000:role/ecsServiceRole".to_string(), ECS_SERVICE)]
         );
         assert_eq!(
-            roles("UpdateService", json!({"role": "/ecs/svc"}), None),
+            roles("CreateService", json!({"role": "/ecs/svc"}), None),
             vec![("arn:aws:iam::000000000000:role/ecs/svc".to_string(), ECS_SERVICE)]
         );
+        // UpdateService has no `role` member: nothing is passed.
+        assert!(roles("UpdateService", json!({"role": "svc"}), None).is_empty());
         assert!(roles("CreateService", json!({"serviceName": "s"}), None).is_empty());
         // Other operations pass nothing, whatever fields they carry.
         assert!(roles("DescribeTasks", json!({"taskRoleArn": ADMIN}), None).is_empty());
