@@ -7,6 +7,7 @@
 //! store transaction that places a task on the instance or records its stop,
 //! so it is always exact. Task counts are derived from the task records.
 
+use crate::agent_identity::{self, AgentOwner};
 use crate::tasks::{TaskRecord, instance_id_of};
 use crate::{Ecs, keys};
 use berth_core::ecs::{Tag, validate_tags};
@@ -45,6 +46,11 @@ pub struct InstanceInternal {
     /// When `agentConnected` last changed (epoch seconds).
     #[serde(default)]
     pub connection_changed_at: f64,
+    /// The principal that registered the instance: the only one (besides
+    /// root) that may act as its agent (`agent_identity`). None on records
+    /// written before bindings existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<AgentOwner>,
 }
 
 /// A container instance as stored.
@@ -483,9 +489,10 @@ impl Ecs {
 
     pub(crate) async fn register_container_instance(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: Value,
     ) -> Result<Value, AwsError> {
+        let caller = self.caller(&ctx.principal);
         let input: RegisterInput = decode(input)?;
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name.clone();
@@ -530,6 +537,17 @@ impl Ecs {
             (None, Some(ec2)) => self.synced_view().await?.registered_instance_of(&name, ec2),
             (None, None) => None,
         };
+        // Re-registration takes over an instance: only its own agent may.
+        if let Some(id) = &existing_id
+            && let Some((rec, _)) = self.get_instance(&name, id).await?
+        {
+            agent_identity::check(
+                rec.berth.owner.as_ref(),
+                &caller,
+                "ecs:RegisterContainerInstance",
+                &rec.container_instance_arn,
+            )?;
+        }
         let now = now_epoch();
         let rec = match existing_id {
             Some(id) => {
@@ -557,6 +575,7 @@ impl Ecs {
                         id: id.clone(),
                         disconnected_at: None,
                         connection_changed_at: now,
+                        owner: Some(caller.owner()),
                     },
                 };
                 let key = keys::instance(&name, &id);

@@ -2,6 +2,7 @@
 //! and, later, its controllers. Handlers are thin: they decode the input,
 //! call the pure rules in `berth-core`, and record intent in the store.
 
+mod agent_identity;
 mod attributes;
 mod authz;
 mod capacity_providers;
@@ -23,6 +24,8 @@ mod task_credentials;
 mod taskdefs;
 mod tasks;
 
+pub use agent_identity::AgentOwner;
+pub use authz::operations::ROUTED as ROUTED_OPERATIONS;
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
 pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};
 pub use session::{AgentSession, KEEPALIVE_INTERVAL};
@@ -90,7 +93,7 @@ impl JsonService for Ecs {
     }
 
     fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {
-        authz::resource_arns(&self.scope, operation, input)
+        authz::resource_arns(&self.scope, operation, input).unwrap_or_else(|| vec!["*".to_string()])
     }
 
     async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
@@ -107,6 +110,11 @@ impl JsonService for Ecs {
     }
 
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        // One list of routed operations: the authorization mapping is tested
+        // against it, so an operation added below must be added there too.
+        if !authz::operations::is_routed(operation) {
+            return Err(AwsError::unknown_operation(operation));
+        }
         match operation {
             "CreateCluster" => self.create_cluster(ctx, input).await,
             "DescribeClusters" => self.describe_clusters(ctx, input).await,

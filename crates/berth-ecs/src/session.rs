@@ -9,10 +9,11 @@
 //! 5 s. Dropping the session (the client went away) marks the agent
 //! disconnected.
 
+use crate::agent_identity;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
-use berth_proto::AwsError;
+use berth_proto::{AuthzResource, AwsError, Principal};
 use berth_store::{Compare, Op, typed};
 use futures::Stream;
 use serde_json::{Value, json};
@@ -247,11 +248,13 @@ impl Ecs {
         self.agents.closing.send_replace(true);
     }
 
-    /// Opens the desired-state stream of a container instance. Fails when
-    /// the cluster or the instance does not exist or the instance was
-    /// deregistered.
+    /// Opens the desired-state stream of a container instance for
+    /// `principal`. Fails when the cluster or the instance does not exist,
+    /// the instance was deregistered, or `principal` is not the agent the
+    /// instance is bound to (nor root): AccessDeniedException.
     pub async fn open_agent_session(
         &self,
+        principal: &Principal,
         cluster: Option<&str>,
         container_instance: &str,
     ) -> Result<AgentSession, AwsError> {
@@ -264,6 +267,12 @@ impl Ecs {
                 "The referenced container instance {container_instance} was not found in cluster {cluster}."
             ))
         })?;
+        agent_identity::check(
+            rec.berth.owner.as_ref(),
+            &self.caller(principal),
+            "ecs:Poll",
+            &rec.container_instance_arn,
+        )?;
         if !rec.is_registered() {
             return Err(AwsError::client(format!(
                 "The container instance {} was deregistered.",
@@ -290,6 +299,16 @@ impl Ecs {
         });
         guard.task = Some(handle.abort_handle());
         Ok(AgentSession { rx, _guard: guard })
+    }
+
+    /// What opening the session of `container_instance` is authorized on
+    /// (`ecs:Poll`, as the ECS agent needs in AWS): the container instance
+    /// ARN, with `ecs:cluster` and its tags.
+    pub async fn agent_session_resource(&self, cluster: Option<&str>, container_instance: &str) -> AuthzResource {
+        let input = serde_json::json!({"cluster": cluster, "containerInstance": container_instance});
+        let mut resource = crate::authz::agent_instance_resource(&self.scope, &input);
+        resource.tags = crate::authz::resource_tags(self, &resource.arn).await;
+        resource
     }
 
     /// The `desired` message for an instance, from the cluster view.

@@ -6,12 +6,15 @@
 //! agent knows the task, so retries are safe). Reaching STOPPED releases the
 //! instance's reservation in the same transaction.
 
-use crate::Ecs;
+use crate::agent_identity::{self, Caller};
 use crate::clusters::cluster_name;
+use crate::instances::InstanceRecord;
 use crate::tasks::{TaskRecord, task_id_of, task_status_rank};
+use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
+use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -293,31 +296,77 @@ const STOP_CODES: [&str; 7] = [
 ];
 
 impl Ecs {
-    async fn apply_change(&self, cluster: Option<&str>, task: Option<&str>, ch: TaskChange) -> Result<Value, AwsError> {
+    /// Refuses a report about `task` unless `caller` is the agent of the
+    /// instance the task is placed on (or root). A task not placed on any
+    /// instance has no agent.
+    pub(crate) async fn check_task_agent(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        task: &TaskRecord,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        if caller.is_root {
+            return Ok(());
+        }
+        let owner = match task.berth.instance_id.as_deref() {
+            Some(iid) => typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
+                .await?
+                .and_then(|(rec, _)| rec.berth.owner),
+            None => None,
+        };
+        let instance = task.container_instance_arn.as_deref().unwrap_or(&task.task_arn);
+        agent_identity::check(owner.as_ref(), caller, action, instance)
+    }
+
+    async fn apply_change(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        cluster: Option<&str>,
+        task: Option<&str>,
+        ch: TaskChange,
+    ) -> Result<Value, AwsError> {
         let name = cluster_name(cluster)?;
         let reference = task.ok_or_else(|| AwsError::invalid_parameter("task is required."))?;
         let id = task_id_of(reference).to_string();
+        let not_found = || AwsError::invalid_parameter("The referenced task was not found.");
+        if id.is_empty() || id.contains('/') {
+            return Err(not_found());
+        }
+        // The instance a task is placed on never changes: checking its
+        // agent before the update holds for the update.
+        let caller = self.caller(&ctx.principal);
+        if !caller.is_root {
+            let (current, _) = typed::get::<TaskRecord>(&*self.store, &keys::task(&name, &id))
+                .await?
+                .ok_or_else(not_found)?;
+            self.check_task_agent(&caller, &name, &current, action).await?;
+        }
         let rec = self
             .modify_task(&name, &id, |t| apply_task_change(t, &ch, now_epoch()))
             .await?
-            .ok_or_else(|| AwsError::invalid_parameter("The referenced task was not found."))?;
+            .ok_or_else(not_found)?;
         tracing::debug!(task = %rec.task_arn, status = %rec.last_status, "task state change");
         Ok(json!({"acknowledgment": ACK}))
     }
 
-    pub(crate) async fn submit_task_state_change(
-        &self,
-        _ctx: &RequestContext,
-        input: Value,
-    ) -> Result<Value, AwsError> {
+    pub(crate) async fn submit_task_state_change(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let ch: TaskChange = decode(input)?;
         let (cluster, task) = (ch.cluster.clone(), ch.task.clone());
-        self.apply_change(cluster.as_deref(), task.as_deref(), ch).await
+        self.apply_change(
+            ctx,
+            "ecs:SubmitTaskStateChange",
+            cluster.as_deref(),
+            task.as_deref(),
+            ch,
+        )
+        .await
     }
 
     pub(crate) async fn submit_container_state_change(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: Value,
     ) -> Result<Value, AwsError> {
         let i: ContainerStateChangeInput = decode(input)?;
@@ -334,15 +383,42 @@ impl Ecs {
             }],
             ..Default::default()
         };
-        self.apply_change(i.cluster.as_deref(), i.task.as_deref(), ch).await
+        self.apply_change(
+            ctx,
+            "ecs:SubmitContainerStateChange",
+            i.cluster.as_deref(),
+            i.task.as_deref(),
+            ch,
+        )
+        .await
     }
 
-    /// `BerthHeartbeat`: cheap, in memory; the store is written only when
-    /// `agentConnected` has to change.
-    pub(crate) async fn berth_heartbeat(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+    /// `BerthHeartbeat`: cheap, in memory (besides one read of the
+    /// instance, to check the caller is its agent); the store is written
+    /// only when `agentConnected` has to change.
+    pub(crate) async fn berth_heartbeat(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let input: HeartbeatInput = decode(input)?;
         let name = cluster_name(input.cluster.as_deref())?;
         let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
+        let caller = self.caller(&ctx.principal);
+        if !caller.is_root {
+            let not_found = || {
+                AwsError::invalid_parameter(format!(
+                    "The referenced container instance {} was not found in cluster {name}.",
+                    input.container_instance
+                ))
+            };
+            let (rec, _) = self
+                .get_instance(&name, &input.container_instance)
+                .await?
+                .ok_or_else(not_found)?;
+            agent_identity::check(
+                rec.berth.owner.as_ref(),
+                &caller,
+                "ecs:BerthHeartbeat",
+                &rec.container_instance_arn,
+            )?;
+        }
         if !self.agents.heartbeat(&name, &id) {
             // First heartbeat this process sees for the instance: check it.
             let (rec, _) = self

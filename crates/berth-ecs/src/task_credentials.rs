@@ -10,6 +10,7 @@
 //! one its definition (or its overrides) names, and the role's trust policy
 //! allows `ecs-tasks.amazonaws.com`.
 
+use crate::agent_identity;
 use crate::clusters::cluster_name;
 use crate::tasks::{TaskRecord, instance_id_of, task_id_of};
 use crate::{Ecs, keys};
@@ -73,12 +74,31 @@ pub(crate) fn role_arn_of(overrides: &Value, definition: Option<&Value>, kind: R
 impl Ecs {
     pub(crate) async fn berth_get_task_credentials(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: Value,
     ) -> Result<Value, AwsError> {
         let input: Input = decode(input)?;
         let kind = RoleKind::parse(input.role.as_deref())?;
         let cluster = cluster_name(input.cluster.as_deref())?;
+        // Only the instance's own agent (or root) gets its tasks' credentials.
+        let caller = self.caller(&ctx.principal);
+        if !caller.is_root {
+            let (instance, _) = self
+                .get_instance(&cluster, &input.container_instance)
+                .await?
+                .ok_or_else(|| {
+                    AwsError::invalid_parameter(format!(
+                        "The referenced container instance {} was not found in cluster {cluster}.",
+                        input.container_instance
+                    ))
+                })?;
+            agent_identity::check(
+                instance.berth.owner.as_ref(),
+                &caller,
+                "ecs:BerthGetTaskCredentials",
+                &instance.container_instance_arn,
+            )?;
+        }
         let task_id = task_id_of(&input.task);
         let not_found = || {
             AwsError::invalid_parameter(format!(

@@ -89,3 +89,73 @@ async fn each_resource_carries_its_own_tags() {
     assert!(r[1].tags.is_empty() && r[2].tags.is_empty());
     assert_eq!(r[2].arn, "arn:aws:ecs:us-east-1:000000000000:cluster/missing");
 }
+
+/// Every operation of the routed list reaches its handler (the list the
+/// authorization mapping is tested against is the one the dispatch uses),
+/// and an operation outside it is unknown.
+#[tokio::test]
+async fn every_routed_operation_is_dispatched() {
+    let (ecs, ctx, _dir) = env().await;
+    for op in berth_ecs::ROUTED_OPERATIONS {
+        if let Err(e) = ecs.call(&ctx, op, json!({})).await {
+            assert_ne!(e.code, "UnknownOperationException", "{op} is listed but not dispatched");
+        }
+    }
+    let e = ecs.call(&ctx, "DiscoverPollEndpoint", json!({})).await.unwrap_err();
+    assert_eq!(e.code, "UnknownOperationException");
+}
+
+/// The roles a request passes are `iam:PassRole` checks after the
+/// operation's own resources: RunTask passes its definition's roles (found
+/// through the revision a bare family resolves to) unless overridden.
+#[tokio::test]
+async fn run_task_passes_the_roles_of_the_definition_it_would_run() {
+    let (ecs, ctx, _dir) = env().await;
+    let role = |n: &str| format!("arn:aws:iam::000000000000:role/{n}");
+    let td = json!({"family": "app", "taskRoleArn": role("task"), "executionRoleArn": role("exec"),
+                    "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}]});
+    let r = ecs.authz_resources(&ctx, "RegisterTaskDefinition", &td).await;
+    assert_eq!(arns(&r), vec!["*".to_string(), role("task"), role("exec")]);
+    assert_eq!(r[1].action.as_deref(), Some("iam:PassRole"));
+    assert_eq!(
+        r[1].condition_keys,
+        vec![("iam:PassedToService".to_string(), "ecs-tasks.amazonaws.com".to_string())]
+    );
+    ok(&ecs, &ctx, "RegisterTaskDefinition", td).await;
+    let r = ecs
+        .authz_resources(&ctx, "RunTask", &json!({"cluster": "default", "taskDefinition": "app"}))
+        .await;
+    assert_eq!(arns(&r), vec![format!("{TD}app:1"), role("task"), role("exec")]);
+    assert_eq!(r[0].action, None);
+    let r = ecs
+        .authz_resources(
+            &ctx,
+            "RunTask",
+            &json!({"taskDefinition": "app:1", "overrides": {"taskRoleArn": role("admin")}}),
+        )
+        .await;
+    assert_eq!(arns(&r), vec![format!("{TD}app:1"), role("admin"), role("exec")]);
+    // A service names its resolved definition in `ecs:task-definition` and passes its role to ECS.
+    let r = ecs
+        .authz_resources(
+            &ctx,
+            "CreateService",
+            &json!({"cluster": "c", "serviceName": "web", "taskDefinition": "app", "role": "svc"}),
+        )
+        .await;
+    assert_eq!(
+        arns(&r),
+        vec![
+            "arn:aws:ecs:us-east-1:000000000000:service/c/web".to_string(),
+            role("svc")
+        ]
+    );
+    assert!(
+        r[0].condition_keys
+            .contains(&("ecs:task-definition".to_string(), format!("{TD}app:1")))
+    );
+    assert_eq!(
+        r[1].condition_keys,
+        vec![("iam:PassedToService".to_string(), "ecs.amazonaws.com".to_string())]
+    );
+}

@@ -225,3 +225,183 @@ async fn roles_must_exist_and_trust_ecs_tasks() {
     let e = env.creds(&a, &t, "admin").await.unwrap_err();
     assert_eq!(e.code, "InvalidParameterException");
 }
+
+/// A request context for IAM user `name` (created as root; its unique id
+/// is what the instance binding records).
+async fn user_ctx(env: &Env, name: &str) -> RequestContext {
+    let body = format!("Action=CreateUser&Version=2010-05-08&UserName={name}");
+    env.iam
+        .call(&env.ctx, "iam", &QueryInput::parse(body.as_bytes()).unwrap())
+        .await
+        .unwrap();
+    let mut ctx = env.ctx.clone();
+    ctx.principal = berth_proto::Principal {
+        arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+        account_id: ACCOUNT.into(),
+        access_key_id: format!("AKIA{name}"),
+        is_root: false,
+        user_name: Some(name.into()),
+    };
+    ctx
+}
+
+fn register_input(extra: Value) -> Value {
+    let mut v = json!({
+        "cluster": "default",
+        "totalResources": [
+            {"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
+        ],
+        "attributes": [],
+    });
+    let mut attributes = vec![
+        json!({"name": "ecs.os-type", "value": "linux"}),
+        json!({"name": "com.amazonaws.ecs.capability.task-iam-role"}),
+        json!({"name": "com.amazonaws.ecs.capability.task-iam-role-network-host"}),
+    ];
+    for n in 17..=44 {
+        attributes.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{n}")}));
+    }
+    v["attributes"] = json!(attributes);
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+#[tokio::test]
+async fn an_instance_is_bound_to_the_principal_that_registered_it() {
+    let env = Env::new().await;
+    let role = env.role("bound-task", TRUST_ECS).await;
+    let (a, b) = (user_ctx(&env, "agent-a").await, user_ctx(&env, "agent-b").await);
+    let register = |ctx: RequestContext, extra: Value| {
+        let ecs = env.ecs.clone();
+        async move { ecs.call(&ctx, "RegisterContainerInstance", register_input(extra)).await }
+    };
+    let arn_a = register(a.clone(), json!({})).await.unwrap()["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doc = r#"{"instanceId": "i-0123456789abcdef0"}"#;
+    let arn_b = register(b.clone(), json!({"instanceIdentityDocument": doc}))
+        .await
+        .unwrap()["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = env.task(&arn_b, "bound", json!({"taskRoleArn": role}), json!({})).await;
+    let denied = |r: Result<Value, AwsError>, action: &str| {
+        let e = r.unwrap_err();
+        assert_eq!(e.code, "AccessDeniedException", "{e}");
+        assert!(
+            e.message.starts_with(&format!(
+                "User: arn:aws:iam::{ACCOUNT}:user/agent-a is not authorized to perform: {action} on resource: "
+            )),
+            "{}",
+            e.message
+        );
+    };
+
+    // A may not act for B's instance, whichever way it names it.
+    denied(
+        register(a.clone(), json!({"containerInstanceArn": arn_b})).await,
+        "ecs:RegisterContainerInstance",
+    );
+    denied(
+        register(a.clone(), json!({"instanceIdentityDocument": doc})).await,
+        "ecs:RegisterContainerInstance",
+    );
+    denied(
+        env.ecs
+            .call(
+                &a,
+                "BerthHeartbeat",
+                json!({"cluster": "default", "containerInstance": arn_b}),
+            )
+            .await,
+        "ecs:BerthHeartbeat",
+    );
+    denied(
+        env.ecs
+            .call(
+                &a,
+                "SubmitTaskStateChange",
+                json!({"cluster": "default", "task": t, "status": "STOPPED"}),
+            )
+            .await,
+        "ecs:SubmitTaskStateChange",
+    );
+    denied(
+        env.ecs
+            .call(
+                &a,
+                "BerthGetTaskCredentials",
+                json!({"cluster": "default", "containerInstance": arn_b, "task": t}),
+            )
+            .await,
+        "ecs:BerthGetTaskCredentials",
+    );
+    denied(
+        env.ecs
+            .open_agent_session(&a.principal, Some("default"), &arn_b)
+            .await
+            .map(|_| Value::Null),
+        "ecs:Poll",
+    );
+    let desc = env
+        .ok("DescribeTasks", json!({"cluster": "default", "tasks": [t.clone()]}))
+        .await;
+    assert_eq!(desc["tasks"][0]["lastStatus"], "PENDING");
+
+    // B may, and so may root.
+    assert!(
+        register(b.clone(), json!({"containerInstanceArn": arn_b}))
+            .await
+            .is_ok()
+    );
+    env.ecs
+        .call(
+            &b,
+            "BerthHeartbeat",
+            json!({"cluster": "default", "containerInstance": arn_b}),
+        )
+        .await
+        .unwrap();
+    env.ecs
+        .call(
+            &b,
+            "SubmitTaskStateChange",
+            json!({"cluster": "default", "task": t, "status": "RUNNING"}),
+        )
+        .await
+        .unwrap();
+    let got = env
+        .ecs
+        .call(
+            &b,
+            "BerthGetTaskCredentials",
+            json!({"cluster": "default", "containerInstance": arn_b, "task": t}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got["roleArn"], json!(role));
+    assert!(
+        env.ecs
+            .open_agent_session(&b.principal, Some("default"), &arn_b)
+            .await
+            .is_ok()
+    );
+    assert!(
+        env.ecs
+            .open_agent_session(&env.ctx.principal, Some("default"), &arn_a)
+            .await
+            .is_ok()
+    );
+    // A's own instance is A's.
+    assert!(
+        env.ecs
+            .open_agent_session(&a.principal, Some("default"), &arn_a)
+            .await
+            .is_ok()
+    );
+}

@@ -832,7 +832,11 @@ async fn the_session_streams_desired_state() {
     let env = Env::new().await;
     let a = env.instance(4096, 4096, "us-east-1a").await;
     env.task_definition("web", 64).await;
-    let mut session = env.ecs.open_agent_session(Some("default"), &a).await.unwrap();
+    let mut session = env
+        .ecs
+        .open_agent_session(&env.ctx.principal, Some("default"), &a)
+        .await
+        .unwrap();
     let first = next_line(&mut session).await;
     assert_eq!(first["type"], "desired");
     assert_eq!(first["containerInstanceArn"], a.as_str());
@@ -857,14 +861,18 @@ async fn the_session_streams_desired_state() {
     .await;
     let e = env
         .ecs
-        .open_agent_session(Some("default"), "0000")
+        .open_agent_session(&env.ctx.principal, Some("default"), "0000")
         .await
         .err()
         .expect("unknown instances are refused");
     assert_eq!(e.code, "InvalidParameterException");
 
     // A server shutting down ends every session cleanly and takes no new ones.
-    let mut session = env.ecs.open_agent_session(Some("default"), a).await.unwrap();
+    let mut session = env
+        .ecs
+        .open_agent_session(&env.ctx.principal, Some("default"), a)
+        .await
+        .unwrap();
     assert_eq!(next_line(&mut session).await["type"], "desired");
     env.ecs.close_agent_sessions();
     loop {
@@ -875,7 +883,12 @@ async fn the_session_streams_desired_state() {
             break;
         }
     }
-    let e = env.ecs.open_agent_session(Some("default"), a).await.err().unwrap();
+    let e = env
+        .ecs
+        .open_agent_session(&env.ctx.principal, Some("default"), a)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(e.code, "ServerException");
 }
 
@@ -914,7 +927,7 @@ async fn monitor_stops_tasks_of_lost_agents_after_the_grace_period() {
     assert_eq!(env.describe_task(&arns[1]).await["stopCode"], "TerminationNotice");
     assert_eq!(env.remaining(a, "MEMORY").await, 1024);
     // The agent is back: heartbeat and stream make it connected again.
-    let session = env.ecs.open_agent_session(None, a).await.unwrap();
+    let session = env.ecs.open_agent_session(&env.ctx.principal, None, a).await.unwrap();
     assert_eq!(env.describe_instance(a).await["agentConnected"], true);
     env.ok("BerthHeartbeat", json!({"containerInstance": a})).await;
     drop(session);

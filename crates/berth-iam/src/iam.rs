@@ -9,7 +9,7 @@ use crate::directory::{
 use crate::policy::{self, ContextKeys, Decision, PolicyDocument, PolicyKind, Request};
 use crate::{Authenticator, RequestFacts, format_iso};
 use berth_proto::query::{QueryInput, XmlWriter, response_xml, url_encode};
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AwsError, Principal, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use rand::Rng;
 use std::sync::Arc;
@@ -1033,10 +1033,13 @@ impl Iam {
 
     // ---- STS ----
 
-    fn get_caller_identity(&self, ctx: &RequestContext) -> String {
-        let p = &ctx.principal;
+    /// The unique id of a principal, as `GetCallerIdentity` answers it:
+    /// `AIDA…` for a user (a user deleted and created again under the same
+    /// name has a new one), `AROA…:SESSION` for a role session, the account
+    /// id for root; empty for a user this snapshot does not know.
+    pub fn principal_id(&self, p: &Principal) -> String {
         let dir = self.auth.directory();
-        let user_id = if let Some(s) = dir.sessions.get(&p.access_key_id) {
+        if let Some(s) = dir.sessions.get(&p.access_key_id) {
             s.user_id.clone()
         } else if p.is_root {
             self.account_id.clone()
@@ -1046,7 +1049,12 @@ impl Iam {
                 .and_then(|n| dir.users.get(n))
                 .map(|u| u.id.clone())
                 .unwrap_or_default()
-        };
+        }
+    }
+
+    fn get_caller_identity(&self, ctx: &RequestContext) -> String {
+        let p = &ctx.principal;
+        let user_id = self.principal_id(p);
         let mut w = XmlWriter::new();
         w.elem("UserId", user_id)
             .elem("Account", &self.account_id)

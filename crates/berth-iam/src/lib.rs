@@ -196,8 +196,16 @@ impl Authenticator {
         for (key, value) in &facts.resource_tags {
             k.set(&format!("aws:ResourceTag/{key}"), value.clone());
         }
+        // A key named more than once is multi-valued (`ecs:container-instances`).
+        let mut service: Vec<(&str, Vec<String>)> = Vec::new();
         for (key, value) in &facts.service_keys {
-            k.set(key, value.clone());
+            match service.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+                Some((_, values)) => values.push(value.clone()),
+                None => service.push((key, vec![value.clone()])),
+            }
+        }
+        for (key, values) in service {
+            k.set_many(key, values);
         }
         k
     }
@@ -262,4 +270,35 @@ pub fn format_iso(t: OffsetDateTime) -> String {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_key_named_twice_is_multi_valued() {
+        let auth = Authenticator::new("000000000000", "ROOT", "secret");
+        let principal = Principal {
+            arn: "arn:aws:iam::000000000000:user/u".into(),
+            account_id: "000000000000".into(),
+            access_key_id: "AKIA".into(),
+            is_root: false,
+            user_name: Some("u".into()),
+        };
+        let facts = RequestFacts {
+            service_keys: vec![
+                ("ecs:container-instances".into(), "i1".into()),
+                ("iam:PassedToService".into(), "ecs-tasks.amazonaws.com".into()),
+                ("ecs:container-instances".into(), "i2".into()),
+            ],
+            ..Default::default()
+        };
+        let keys = auth.context_keys(&principal, &facts);
+        assert_eq!(
+            keys.get("ecs:container-instances"),
+            Some(&["i1".to_string(), "i2".to_string()][..])
+        );
+        assert_eq!(keys.single("iam:passedtoservice"), Some("ecs-tasks.amazonaws.com"));
+    }
 }

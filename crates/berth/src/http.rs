@@ -475,7 +475,11 @@ fn request_tags(input: &serde_json::Value) -> Vec<(String, String)> {
 
 /// `GET /agent/v1/session?cluster=…&containerInstance=…` (SigV4, empty
 /// payload): the agent's desired-state stream, NDJSON (docs/agent-protocol.md).
-async fn agent_session(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
+async fn agent_session(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, _) = req.into_parts();
     let query = parts.uri.query().unwrap_or("");
@@ -491,12 +495,28 @@ async fn agent_session(State(app): State<Arc<App>>, req: Request<Body>) -> Respo
             .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
         let cluster = form_value(query.as_bytes(), "cluster");
         if !principal.is_root {
-            // What the ECS agent needs in AWS to receive its work.
-            let facts = berth_iam::RequestFacts::default();
-            app.auth
-                .authorize(&principal, "ecs:Poll", &["*".to_string()], None, &facts)?;
+            // What the ECS agent needs in AWS to receive its work: ecs:Poll
+            // on its container instance, with `ecs:cluster`.
+            let resource = app.ecs.agent_session_resource(cluster.as_deref(), &instance).await;
+            let source_ip = peer.ip().to_string();
+            let facts = berth_iam::RequestFacts {
+                source_ip: &source_ip,
+                resource_tags: resource.tags,
+                service_keys: resource.condition_keys,
+                ..Default::default()
+            };
+            app.auth.authorize(
+                &principal,
+                "ecs:Poll",
+                std::slice::from_ref(&resource.arn),
+                None,
+                &facts,
+            )?;
         }
-        app.ecs.open_agent_session(cluster.as_deref(), &instance).await
+        // The instance's own agent only (or root): checked by the ECS side.
+        app.ecs
+            .open_agent_session(&principal, cluster.as_deref(), &instance)
+            .await
     };
     let mut resp = match opened.await {
         Ok(session) => (
