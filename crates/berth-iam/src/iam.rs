@@ -6,11 +6,11 @@ use crate::directory::{
     AccessKeyRec, Directory, GROUPS, GroupRec, KEYS, POLICIES, PolicyRec, PolicyVersionRec, ROLES, RoleRec, SESSIONS,
     SessionRec, Tag, USERS, UserRec,
 };
+use crate::iam_authz::{self, IamAction, StsAction};
 use crate::policy::{self, ContextKeys, Decision, PolicyDocument, PolicyKind, Request};
 use crate::sealing::{self, SecretSealer};
 use crate::{Authenticator, RequestFacts, format_iso, managed};
 use berth_proto::query::{QueryInput, XmlWriter, response_xml, url_encode};
-use crate::iam_authz::{self, IamAction, StsAction};
 use berth_proto::{AuthzResource, AwsError, Principal, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use rand::Rng;
@@ -118,7 +118,10 @@ impl Iam {
     ) -> Result<Self, berth_store::StoreError> {
         let sealed = seal_clear_records(store.as_ref(), sealer.as_ref()).await?;
         if sealed > 0 {
-            tracing::info!(records = sealed, "sealed IAM secrets stored in clear by an older version");
+            tracing::info!(
+                records = sealed,
+                "sealed IAM secrets stored in clear by an older version"
+            );
         }
         let dir = Directory::load(store.as_ref(), sealer.as_ref()).await?;
         auth.set_directory(dir);
@@ -164,7 +167,11 @@ impl Iam {
     /// The resources an IAM action is authorized on (with their tags and
     /// condition keys), and the tags the request sets; an action Berth does
     /// not route has none (the handler answers `InvalidAction`).
-    pub fn authz_resources(&self, caller: &Principal, input: &QueryInput) -> (Vec<AuthzResource>, Vec<(String, String)>) {
+    pub fn authz_resources(
+        &self,
+        caller: &Principal,
+        input: &QueryInput,
+    ) -> (Vec<AuthzResource>, Vec<(String, String)>) {
         let Some(action) = input.get("Action").and_then(IamAction::parse) else {
             return (vec![], vec![]);
         };
@@ -838,9 +845,14 @@ impl Iam {
             (Kind::User, "PolicyUsers", "UserName", "UserId"),
             (Kind::Role, "PolicyRoles", "RoleName", "RoleId"),
         ] {
-            member_list(&mut w, list, page.iter().filter(|(k, _, _)| *k == kind), |w, (_, n, id)| {
-                w.elem(name_tag, *n).elem(id_tag, *id);
-            });
+            member_list(
+                &mut w,
+                list,
+                page.iter().filter(|(k, _, _)| *k == kind),
+                |w, (_, n, id)| {
+                    w.elem(name_tag, *n).elem(id_tag, *id);
+                },
+            );
         }
         truncation(&mut w, marker);
         Ok(w.finish())
@@ -1358,7 +1370,10 @@ impl Iam {
             .filter(|s| s.expiration <= now)
             .map(|s| Op::Delete(format!("{SESSIONS}{}", s.access_key_id)))
             .collect();
-        ops.push(Op::Put(format!("{SESSIONS}{}", rec.access_key_id), self.encode_session(rec)?));
+        ops.push(Op::Put(
+            format!("{SESSIONS}{}", rec.access_key_id),
+            self.encode_session(rec)?,
+        ));
         self.commit(vec![], ops).await?;
         Ok(())
     }

@@ -94,19 +94,51 @@ impl IamAction {
         use IamAction::*;
         match self {
             ListUsers | ListRoles | ListGroups | ListPolicies => Scope::Any,
-            CreateUser | GetUser | DeleteUser | CreateAccessKey | DeleteAccessKey | UpdateAccessKey | ListAccessKeys
-            | AttachUserPolicy | DetachUserPolicy | PutUserPolicy | GetUserPolicy | DeleteUserPolicy
-            | ListUserPolicies | ListAttachedUserPolicies | ListGroupsForUser => Scope::User,
-            CreateRole | GetRole | DeleteRole | UpdateAssumeRolePolicy | AttachRolePolicy | DetachRolePolicy
-            | PutRolePolicy | GetRolePolicy | DeleteRolePolicy | ListRolePolicies | ListAttachedRolePolicies => {
-                Scope::Role
-            }
+            CreateUser
+            | GetUser
+            | DeleteUser
+            | CreateAccessKey
+            | DeleteAccessKey
+            | UpdateAccessKey
+            | ListAccessKeys
+            | AttachUserPolicy
+            | DetachUserPolicy
+            | PutUserPolicy
+            | GetUserPolicy
+            | DeleteUserPolicy
+            | ListUserPolicies
+            | ListAttachedUserPolicies
+            | ListGroupsForUser => Scope::User,
+            CreateRole
+            | GetRole
+            | DeleteRole
+            | UpdateAssumeRolePolicy
+            | AttachRolePolicy
+            | DetachRolePolicy
+            | PutRolePolicy
+            | GetRolePolicy
+            | DeleteRolePolicy
+            | ListRolePolicies
+            | ListAttachedRolePolicies => Scope::Role,
             // AddUserToGroup and RemoveUserFromGroup act on the group (the
             // user is a parameter, not a resource, in AWS).
-            CreateGroup | GetGroup | DeleteGroup | AddUserToGroup | RemoveUserFromGroup | AttachGroupPolicy
-            | DetachGroupPolicy | PutGroupPolicy | GetGroupPolicy | DeleteGroupPolicy | ListGroupPolicies
+            CreateGroup
+            | GetGroup
+            | DeleteGroup
+            | AddUserToGroup
+            | RemoveUserFromGroup
+            | AttachGroupPolicy
+            | DetachGroupPolicy
+            | PutGroupPolicy
+            | GetGroupPolicy
+            | DeleteGroupPolicy
+            | ListGroupPolicies
             | ListAttachedGroupPolicies => Scope::Group,
-            GetPolicy | DeletePolicy | CreatePolicyVersion | GetPolicyVersion | ListPolicyVersions
+            GetPolicy
+            | DeletePolicy
+            | CreatePolicyVersion
+            | GetPolicyVersion
+            | ListPolicyVersions
             | ListEntitiesForPolicy => Scope::Policy,
             CreatePolicy => Scope::NewPolicy,
         }
@@ -141,12 +173,10 @@ pub fn resources(
     let mut r = match action.scope() {
         Scope::Any => AuthzResource::untagged("*"),
         Scope::User => {
-            let name = q.get("UserName").map(str::to_string).or_else(|| {
-                caller
-                    .user_name
-                    .clone()
-                    .filter(|_| caller.arn.contains(":user/"))
-            });
+            let name = q
+                .get("UserName")
+                .map(str::to_string)
+                .or_else(|| caller.user_name.clone().filter(|_| caller.arn.contains(":user/")));
             match name {
                 Some(name) => match dir.users.get(&name) {
                     Some(u) => tagged(&u.arn, &u.tags),
@@ -171,14 +201,15 @@ pub fn resources(
             }
         }
         Scope::Policy => AuthzResource::untagged(q.get("PolicyArn").unwrap_or_default()),
-        Scope::NewPolicy => {
-            AuthzResource::untagged(entity_arn(account, "policy", &path_param(), q.get("PolicyName").unwrap_or_default()))
-        }
+        Scope::NewPolicy => AuthzResource::untagged(entity_arn(
+            account,
+            "policy",
+            &path_param(),
+            q.get("PolicyName").unwrap_or_default(),
+        )),
     };
-    if action.has_policy_arn_key() {
-        if let Some(arn) = q.get("PolicyArn") {
-            r.condition_keys.push(("iam:PolicyARN".into(), arn.to_string()));
-        }
+    if let Some(arn) = q.get("PolicyArn").filter(|_| action.has_policy_arn_key()) {
+        r.condition_keys.push(("iam:PolicyARN".into(), arn.to_string()));
     }
     vec![r]
 }
@@ -306,7 +337,10 @@ mod tests {
         let r = resources(A, &dir(), &alice(), IamAction::GetUser, &q(&[("UserName", "alice")]));
         assert_eq!(r[0].arn, format!("arn:aws:iam::{A}:user/team/alice"));
         assert_eq!(r[0].tags, vec![("team".to_string(), "blue".to_string())]);
-        assert!(r[0].condition_keys.contains(&("iam:ResourceTag/team".into(), "blue".into())));
+        assert!(
+            r[0].condition_keys
+                .contains(&("iam:ResourceTag/team".into(), "blue".into()))
+        );
         let r = resources(A, &dir(), &alice(), IamAction::GetRole, &q(&[("RoleName", "app")]));
         assert_eq!(r[0].arn, format!("arn:aws:iam::{A}:role/service/app"));
         let r = resources(
@@ -335,7 +369,11 @@ mod tests {
 
     #[test]
     fn attach_and_detach_carry_the_policy_arn() {
-        for a in [IamAction::AttachRolePolicy, IamAction::DetachUserPolicy, IamAction::AttachGroupPolicy] {
+        for a in [
+            IamAction::AttachRolePolicy,
+            IamAction::DetachUserPolicy,
+            IamAction::AttachGroupPolicy,
+        ] {
             let r = resources(A, &dir(), &alice(), a, &params(a));
             assert!(
                 r[0].condition_keys
@@ -362,10 +400,7 @@ mod tests {
 
     #[test]
     fn request_tags_are_read_from_the_query() {
-        let r = request_tags(&q(&[
-            ("Tags.member.1.Key", "team"),
-            ("Tags.member.1.Value", "blue"),
-        ]));
+        let r = request_tags(&q(&[("Tags.member.1.Key", "team"), ("Tags.member.1.Value", "blue")]));
         assert_eq!(r, vec![("team".to_string(), "blue".to_string())]);
     }
 }

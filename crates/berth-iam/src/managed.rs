@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn service_role_policies_live_under_their_path() {
-        for name in ["AmazonECSTaskExecutionRolePolicy", "AmazonEC2ContainerServiceforEC2Role"] {
+        for name in [
+            "AmazonECSTaskExecutionRolePolicy",
+            "AmazonEC2ContainerServiceforEC2Role",
+        ] {
             let p = get(&format!("{AWS_POLICY_PREFIX}service-role/{name}")).unwrap();
             assert_eq!(p.record.path, "/service-role/");
         }
@@ -178,7 +181,10 @@ mod tests {
         let any = "*";
         assert_eq!(decide("AdministratorAccess", "iam:CreateUser", any), Decision::Allow);
         assert_eq!(decide("ReadOnlyAccess", "ecs:ListClusters", any), Decision::Allow);
-        assert_eq!(decide("ReadOnlyAccess", "ecs:CreateCluster", any), Decision::ImplicitDeny);
+        assert_eq!(
+            decide("ReadOnlyAccess", "ecs:CreateCluster", any),
+            Decision::ImplicitDeny
+        );
         assert_eq!(decide("ReadOnlyAccess", "ssm:GetParameter", any), Decision::Allow);
         let repo = "arn:aws:ecr:us-east-1:123456789012:repository/app";
         assert_eq!(
@@ -198,11 +204,19 @@ mod tests {
             Decision::ImplicitDeny
         );
         assert_eq!(
-            decide("service-role/AmazonECSTaskExecutionRolePolicy", "logs:PutLogEvents", any),
+            decide(
+                "service-role/AmazonECSTaskExecutionRolePolicy",
+                "logs:PutLogEvents",
+                any
+            ),
             Decision::Allow
         );
         assert_eq!(
-            decide("service-role/AmazonECSTaskExecutionRolePolicy", "ssm:GetParameters", any),
+            decide(
+                "service-role/AmazonECSTaskExecutionRolePolicy",
+                "ssm:GetParameters",
+                any
+            ),
             Decision::ImplicitDeny
         );
         // AmazonECS_FullAccess reads only the public ECS parameters of SSM.

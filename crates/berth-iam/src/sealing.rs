@@ -111,13 +111,20 @@ pub(crate) mod tests {
 
     fn stream(aad: &[u8], n: usize) -> Vec<u8> {
         (0..n)
-            .map(|i| aad.iter().fold(i as u8 ^ 0x5a, |a, b| a.wrapping_mul(31).wrapping_add(*b)))
+            .map(|i| {
+                aad.iter()
+                    .fold(i as u8 ^ 0x5a, |a, b| a.wrapping_mul(31).wrapping_add(*b))
+            })
             .collect()
     }
 
     impl SecretSealer for TestSealer {
         fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
-            let mut out: Vec<u8> = plaintext.iter().zip(stream(aad, plaintext.len())).map(|(p, k)| p ^ k).collect();
+            let mut out: Vec<u8> = plaintext
+                .iter()
+                .zip(stream(aad, plaintext.len()))
+                .map(|(p, k)| p ^ k)
+                .collect();
             out.push(aad.iter().fold(0u8, |a, b| a.wrapping_add(*b)));
             out
         }
@@ -150,7 +157,10 @@ pub(crate) mod tests {
         let json = serde_json::to_string(&stored).unwrap();
         assert!(!json.contains(&k.secret_access_key), "{json}");
         let back: AccessKeyRec = serde_json::from_str(&json).unwrap();
-        assert_eq!(open_access_key(&TestSealer, back).unwrap().secret_access_key, k.secret_access_key);
+        assert_eq!(
+            open_access_key(&TestSealer, back).unwrap().secret_access_key,
+            k.secret_access_key
+        );
     }
 
     #[test]
@@ -164,7 +174,10 @@ pub(crate) mod tests {
     fn a_clear_record_reads_as_is_and_asks_to_be_sealed() {
         let k = key();
         assert!(key_needs_sealing(&k));
-        assert_eq!(open_access_key(&TestSealer, k.clone()).unwrap().secret_access_key, k.secret_access_key);
+        assert_eq!(
+            open_access_key(&TestSealer, k.clone()).unwrap().secret_access_key,
+            k.secret_access_key
+        );
     }
 
     #[test]
@@ -184,7 +197,10 @@ pub(crate) mod tests {
         };
         let stored = seal_session(&TestSealer, &s);
         let json = serde_json::to_string(&stored).unwrap();
-        assert!(!json.contains("sessionsecret") && !json.contains("sessiontoken"), "{json}");
+        assert!(
+            !json.contains("sessionsecret") && !json.contains("sessiontoken"),
+            "{json}"
+        );
         assert!(!session_needs_sealing(&stored));
         let back = open_session(&TestSealer, serde_json::from_str(&json).unwrap()).unwrap();
         assert_eq!(back.secret_access_key, "sessionsecret");

@@ -18,7 +18,10 @@ const ACCOUNT: &str = "123456789012";
 struct TestSealer;
 
 fn stream(aad: &[u8], n: usize) -> impl Iterator<Item = u8> + '_ {
-    (0..n).map(move |i| aad.iter().fold(i as u8 ^ 0x5a, |a, b| a.wrapping_mul(31).wrapping_add(*b)))
+    (0..n).map(move |i| {
+        aad.iter()
+            .fold(i as u8 ^ 0x5a, |a, b| a.wrapping_mul(31).wrapping_add(*b))
+    })
 }
 
 fn check(aad: &[u8]) -> u8 {
@@ -27,7 +30,11 @@ fn check(aad: &[u8]) -> u8 {
 
 impl berth_iam::SecretSealer for TestSealer {
     fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
-        let mut out: Vec<u8> = plaintext.iter().zip(stream(aad, plaintext.len())).map(|(p, k)| p ^ k).collect();
+        let mut out: Vec<u8> = plaintext
+            .iter()
+            .zip(stream(aad, plaintext.len()))
+            .map(|(p, k)| p ^ k)
+            .collect();
         out.push(check(aad));
         out
     }
@@ -59,7 +66,9 @@ async fn env() -> Env {
             OffsetDateTime::from_unix_timestamp(c.load(Ordering::SeqCst)).unwrap()
         })),
     );
-    let iam = Iam::open(store.clone(), auth.clone(), Arc::new(TestSealer)).await.unwrap();
+    let iam = Iam::open(store.clone(), auth.clone(), Arc::new(TestSealer))
+        .await
+        .unwrap();
     Env {
         _dir: dir,
         store,
@@ -743,7 +752,11 @@ async fn secrets_reach_the_store_only_sealed_and_still_authenticate_after_a_reop
     for kv in e.store.range("iam/", None, None).await.unwrap() {
         let text = String::from_utf8_lossy(&kv.value);
         for secret in [&creds.secret_access_key, &session_secret, &session_token] {
-            assert!(!text.contains(secret.as_str()), "{} holds a secret in clear: {text}", kv.key);
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} holds a secret in clear: {text}",
+                kv.key
+            );
         }
     }
     // A fresh server on the same store opens them and they authenticate.
@@ -776,7 +789,12 @@ async fn clear_records_of_an_older_version_are_sealed_at_start() {
     let _iam2 = Iam::open(e.store.clone(), auth2.clone(), Arc::new(TestSealer))
         .await
         .unwrap();
-    let stored = e.store.get("iam/access-keys/AKIAOLDCLEARKEY00001").await.unwrap().unwrap();
+    let stored = e
+        .store
+        .get("iam/access-keys/AKIAOLDCLEARKEY00001")
+        .await
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8(stored.value).unwrap();
     assert!(!text.contains("oldcleartextsecret"), "{text}");
     assert!(text.contains("sealed_secret"), "{text}");
@@ -800,14 +818,21 @@ async fn aws_managed_policies_are_built_in_attachable_and_read_only() {
     let v = e
         .root(
             "iam",
-            &[("Action", "GetPolicyVersion"), ("PolicyArn", EXEC_POLICY), ("VersionId", "v1")],
+            &[
+                ("Action", "GetPolicyVersion"),
+                ("PolicyArn", EXEC_POLICY),
+                ("VersionId", "v1"),
+            ],
         )
         .await
         .unwrap();
     assert!(field(&v, "Document").contains("ecr%3AGetAuthorizationToken"), "{v}");
 
     let aws = e
-        .root("iam", &[("Action", "ListPolicies"), ("Scope", "AWS"), ("MaxItems", "1000")])
+        .root(
+            "iam",
+            &[("Action", "ListPolicies"), ("Scope", "AWS"), ("MaxItems", "1000")],
+        )
         .await
         .unwrap();
     assert!(aws.contains(&format!("<Arn>{EXEC_POLICY}</Arn>")));
@@ -846,7 +871,9 @@ async fn aws_managed_policies_are_built_in_attachable_and_read_only() {
     assert!(entities.contains("<UserName>frank</UserName>"), "{entities}");
     assert_eq!(
         field(
-            &e.root("iam", &[("Action", "GetPolicy"), ("PolicyArn", ro)]).await.unwrap(),
+            &e.root("iam", &[("Action", "GetPolicy"), ("PolicyArn", ro)])
+                .await
+                .unwrap(),
             "AttachmentCount"
         ),
         "1"
@@ -861,7 +888,11 @@ async fn aws_managed_policies_are_built_in_attachable_and_read_only() {
     let ver = e
         .root(
             "iam",
-            &[("Action", "CreatePolicyVersion"), ("PolicyArn", ro), ("PolicyDocument", READ_ONLY)],
+            &[
+                ("Action", "CreatePolicyVersion"),
+                ("PolicyArn", ro),
+                ("PolicyDocument", READ_ONLY),
+            ],
         )
         .await
         .unwrap_err();
@@ -869,7 +900,10 @@ async fn aws_managed_policies_are_built_in_attachable_and_read_only() {
     let missing = e
         .root(
             "iam",
-            &[("Action", "GetPolicy"), ("PolicyArn", "arn:aws:iam::aws:policy/NoSuchPolicy")],
+            &[
+                ("Action", "GetPolicy"),
+                ("PolicyArn", "arn:aws:iam::aws:policy/NoSuchPolicy"),
+            ],
         )
         .await
         .unwrap_err();

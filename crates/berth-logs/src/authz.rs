@@ -66,9 +66,7 @@ pub fn resource_arns(region: &str, account: &str, operation: &str, input: &Value
         Some(Scope::Any) => "*".to_string(),
         Some(Scope::LogGroup) => arn(group, ""),
         Some(Scope::LogStream) => arn(group, param("logStreamName").unwrap_or_default()),
-        Some(Scope::Resource) => param("resourceArn")
-            .map(str::to_string)
-            .unwrap_or_else(|| arn("", "")),
+        Some(Scope::Resource) => param("resourceArn").map(str::to_string).unwrap_or_else(|| arn("", "")),
     };
     vec![arn]
 }

@@ -83,7 +83,9 @@ pub fn targets(
         }],
         // A missing name is authorized on the empty name, never `*`; the
         // operation then answers its validation error.
-        Some(Scope::Repository) => vec![repo(input.get("repositoryName").and_then(Value::as_str).unwrap_or_default())],
+        Some(Scope::Repository) => vec![repo(
+            input.get("repositoryName").and_then(Value::as_str).unwrap_or_default(),
+        )],
         Some(Scope::Repositories) => match input.get("repositoryNames").and_then(Value::as_array) {
             Some(names) if !names.is_empty() => names.iter().filter_map(Value::as_str).map(repo).collect(),
             _ => vec![Target {
@@ -109,10 +111,15 @@ mod tests {
     const P: &str = "arn:aws:ecr:us-east-1:000000000000:repository/";
 
     fn t(op: &str, input: Value) -> Vec<String> {
-        targets(op, &input, |n| format!("{P}{n}"), |a| a.strip_prefix(P).map(str::to_string))
-            .into_iter()
-            .map(|t| t.arn)
-            .collect()
+        targets(
+            op,
+            &input,
+            |n| format!("{P}{n}"),
+            |a| a.strip_prefix(P).map(str::to_string),
+        )
+        .into_iter()
+        .map(|t| t.arn)
+        .collect()
     }
 
     #[test]
@@ -140,7 +147,10 @@ mod tests {
 
     #[test]
     fn repositories_are_named() {
-        assert_eq!(t("PutImage", json!({"repositoryName": "team/app"})), [format!("{P}team/app")]);
+        assert_eq!(
+            t("PutImage", json!({"repositoryName": "team/app"})),
+            [format!("{P}team/app")]
+        );
         assert_eq!(t("PutImage", json!({})), [P.to_string()]);
         assert_eq!(
             t("DescribeRepositories", json!({"repositoryNames": ["a", "b"]})),
