@@ -14,6 +14,9 @@ are authorized on their real resources.
   session exist and the server stops, no file under the data dir holds any of
   their secrets (or session tokens); after a restart they all authenticate.
 - An IAM policy scoped to a user path (`user/team/*`) covers that path only.
+- A task whose execution role has only AmazonECSTaskExecutionRolePolicy
+  pulls its image from the Berth registry; with a role without it, the task
+  stops with the registry-auth refusal.
 
 Docker images are tagged `berth-e2e-registry-*` / `127.0.0.1:<port>/…` and
 removed at the end; docker logins use temporary DOCKER_CONFIG dirs.
@@ -33,7 +36,7 @@ import botocore.exceptions
 import pytest
 
 from berthtest import ACCOUNT, REGION, AwsCliError, aws_cli, isolate_aws_environment, unique
-from test_registry import Docker
+from test_registry import Docker, registry, wait_for_task  # noqa: F401  (the fixture is used by name)
 
 EXEC_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ECR_READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
@@ -249,6 +252,65 @@ def test_registry_read_only_pulls_but_cannot_push(berth, tmp_path):
     finally:
         user_docker.cleanup()
         root_docker.cleanup()
+
+
+def test_a_task_pulls_with_an_execution_role_holding_only_the_managed_policy(berth, registry):
+    docker, host = registry["docker"], registry["host"]
+    iam, ecs = berth.client("iam"), berth.client("ecs")
+    repo = f"e2e/{unique('exec-pull')}"
+    berth.client("ecr").create_repository(repositoryName=repo)
+    local = f"berth-e2e-registry-{unique('exec')}:src"
+    docker.build(local, unique("exec"))
+    image = f"{host}/{repo}:1"
+    docker.tag(local, image)
+    docker.push(image)
+    docker.rmi(image, local)
+    assert not docker.exists(image)
+
+    allowed, bare = unique("exec-managed"), unique("exec-bare")
+    for role in (allowed, bare):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TASKS_TRUST))
+    iam.attach_role_policy(RoleName=allowed, PolicyArn=EXEC_POLICY)
+    container = {
+        "name": "app",
+        "image": image,
+        "memory": 32,
+        "essential": True,
+        "command": ["sleep", "300"],
+        "stopTimeout": 2,
+        "dockerLabels": {"berth.e2e": "registry"},
+    }
+    arns = []
+    try:
+        for role in (allowed, bare):
+            ecs.register_task_definition(
+                family=role,
+                containerDefinitions=[container],
+                executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
+            )
+        ok = ecs.run_task(cluster="default", taskDefinition=allowed)["tasks"][0]["taskArn"]
+        arns.append(ok)
+        wait_for_task(ecs, "default", ok, "RUNNING", timeout=90)
+        assert docker.exists(image), "the agent pulled the image with the execution role"
+        docker.images.add(image)
+
+        no = ecs.run_task(cluster="default", taskDefinition=bare)["tasks"][0]["taskArn"]
+        arns.append(no)
+        with pytest.raises(AssertionError, match="the task stopped") as stopped:
+            wait_for_task(ecs, "default", no, "RUNNING", timeout=90)
+        assert "unable to retrieve ecr registry auth" in str(stopped.value), stopped.value
+        assert "ecr:GetAuthorizationToken" in str(stopped.value), stopped.value
+    finally:
+        for arn in arns:
+            ecs.stop_task(cluster="default", task=arn, reason="e2e cleanup")
+        for arn in arns:
+            try:
+                wait_for_task(ecs, "default", arn, "STOPPED", timeout=60)
+            except AssertionError:
+                pass
+            ids = docker("ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}").stdout.split()
+            if ids:
+                docker("rm", "--force", *ids, check=False)
 
 
 # ---- secrets at rest ----
