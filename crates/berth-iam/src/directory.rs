@@ -243,13 +243,15 @@ impl Directory {
     }
 
     fn parse_all(&self, inline: &BTreeMap<String, String>, attached: &[String]) -> Vec<Arc<PolicyDocument>> {
-        let attached_docs = attached
-            .iter()
+        let (aws, customer): (Vec<&String>, Vec<&String>) =
+            attached.iter().partition(|arn| crate::managed::is_aws_managed(arn));
+        let customer_docs = customer
+            .into_iter()
             .filter_map(|arn| self.policies.get(arn)?.default_document());
-        inline
+        let mut docs: Vec<Arc<PolicyDocument>> = inline
             .values()
             .map(String::as_str)
-            .chain(attached_docs)
+            .chain(customer_docs)
             .filter_map(|text| match PolicyDocument::parse(text, PolicyKind::Identity) {
                 Ok(d) => Some(Arc::new(d)),
                 Err(e) => {
@@ -258,7 +260,10 @@ impl Directory {
                     None
                 }
             })
-            .collect()
+            .collect();
+        // AWS managed policies are parsed once per process.
+        docs.extend(aws.into_iter().filter_map(|arn| crate::managed::document(arn)));
+        docs
     }
 
     /// How many users and roles have `policy_arn` attached.

@@ -8,8 +8,10 @@
 //! only the ones of the services it serves (`TrimmedToBerthServices`).
 
 use crate::directory::{PolicyRec, PolicyVersionRec};
+use crate::policy::{PolicyDocument, PolicyKind};
 use serde::Deserialize;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// The ARN prefix of every AWS managed policy.
 pub const AWS_POLICY_PREFIX: &str = "arn:aws:iam::aws:policy/";
@@ -93,6 +95,25 @@ pub fn get(arn: &str) -> Option<&'static ManagedPolicy> {
     all().iter().find(|p| p.record.arn == arn)
 }
 
+/// The parsed default document of the built-in policy `arn`, shared by
+/// every user, group and role it is attached to.
+pub fn document(arn: &str) -> Option<Arc<PolicyDocument>> {
+    static DOCS: OnceLock<HashMap<String, Arc<PolicyDocument>>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        all()
+            .iter()
+            .filter_map(|p| {
+                let text = p.record.default_document()?;
+                let doc = PolicyDocument::parse(text, PolicyKind::Identity)
+                    .unwrap_or_else(|e| panic!("the built-in policy {} does not parse: {}", p.record.name, e.0));
+                Some((p.record.arn.clone(), Arc::new(doc)))
+            })
+            .collect()
+    })
+    .get(arn)
+    .cloned()
+}
+
 fn parse(text: &str) -> Result<ManagedPolicy, String> {
     let s: Source = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let document = serde_json::to_string(&s.document).map_err(|e| e.to_string())?;
@@ -120,11 +141,10 @@ fn parse(text: &str) -> Result<ManagedPolicy, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{ContextKeys, Decision, PolicyDocument, PolicyKind, Request, evaluate};
+    use crate::policy::{ContextKeys, Decision, Request, evaluate};
 
     fn decide(policy: &str, action: &str, resource: &str) -> Decision {
-        let p = get(&format!("{AWS_POLICY_PREFIX}{policy}")).unwrap();
-        let doc = PolicyDocument::parse(p.record.default_document().unwrap(), PolicyKind::Identity).unwrap();
+        let doc = document(&format!("{AWS_POLICY_PREFIX}{policy}")).unwrap();
         evaluate(
             &[&doc],
             None,
