@@ -109,7 +109,8 @@ impl PolicyRec {
 /// SigV4 verification needs the secret back (the server recomputes the
 /// signature), so it cannot be hashed: the store holds it only sealed
 /// ([`crate::sealing`]); in memory `secret_access_key` is the opened secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` leaves the secret out.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct AccessKeyRec {
     pub access_key_id: String,
     /// The secret in clear: in memory only (empty in the store, except in a
@@ -127,7 +128,7 @@ pub struct AccessKeyRec {
 
 /// Temporary credentials from STS (AssumeRole, GetSessionToken). Same note
 /// on the stored secret (and session token) as [`AccessKeyRec`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SessionRec {
     pub access_key_id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -147,6 +148,27 @@ pub struct SessionRec {
     pub is_root: bool,
     pub user_name: Option<String>,
     pub role_name: Option<String>,
+}
+
+impl std::fmt::Debug for AccessKeyRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRec")
+            .field("access_key_id", &self.access_key_id)
+            .field("user_name", &self.user_name)
+            .field("status", &self.status)
+            .field("create_date", &self.create_date)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRec")
+            .field("access_key_id", &self.access_key_id)
+            .field("arn", &self.arn)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A snapshot of every IAM record, with the policies of each user and role

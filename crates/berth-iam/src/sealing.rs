@@ -164,6 +164,12 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn debug_output_leaves_secrets_out() {
+        let k = key();
+        assert!(!format!("{k:?}").contains(&k.secret_access_key));
+    }
+
+    #[test]
     fn a_sealed_secret_moved_to_another_key_does_not_open() {
         let mut stored = seal_access_key(&TestSealer, &key());
         stored.access_key_id = "AKIAOTHER".into();
