@@ -3,8 +3,8 @@
 
 For every AWS service model in ../shared/aws-models (the contract), lists each
 operation and whether Berth routes it. "Routed" is read from the source: an
-operation is supported when its name appears as a dispatch arm (`"Name" =>`)
-in the crate that serves that service. Usage:
+operation is supported when its name appears as a dispatch arm (`"Name" =>`,
+or an IAM/STS action-enum arm `A::Name =>`) in the crate that serves that service. Usage:
 
     scripts/compat.py          # rewrite the generated part of docs/compatibility.md
     scripts/compat.py --check  # exit 1 if the doc is stale
@@ -50,6 +50,8 @@ def routed(dirs: list[str]) -> set[str]:
             # arms like `"A" | "B" => ...` name several operations
             for m in re.finditer(r'((?:"[A-Z][A-Za-z0-9]+"\s*\|\s*)*"[A-Z][A-Za-z0-9]+")\s*=>', text):
                 found.update(re.findall(r'"([A-Z][A-Za-z0-9]+)"', m.group(1)))
+            # IAM and STS dispatch on their action enums (`A::Name =>`, `StsAction::Name =>`)
+            found.update(re.findall(r'\b(?:A|IamAction|StsAction)::([A-Z][A-Za-z0-9]+)\s*=>', text))
     return found
 
 

@@ -10,6 +10,7 @@
 //! lost to a process crash. `LookupEvents` flushes the queue first, so a
 //! caller always sees its own earlier calls.
 
+pub mod authz;
 pub mod event;
 mod lookup;
 pub mod redact;

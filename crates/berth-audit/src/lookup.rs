@@ -234,7 +234,15 @@ impl JsonService for CloudTrail {
         "cloudtrail"
     }
 
+    fn resource_arns(&self, _ctx: &RequestContext, operation: &str, _input: &Value) -> Vec<String> {
+        crate::authz::resource_arns(operation)
+    }
+
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        // Only operations with an authorization mapping are routed.
+        if crate::authz::scope_of(operation).is_none() {
+            return Err(AwsError::unknown_operation(operation));
+        }
         match operation {
             "LookupEvents" => self.lookup_events(input).await,
             _ => Err(AwsError::unknown_operation(operation)),

@@ -11,6 +11,19 @@ use berth_store::{SqliteStore, Store};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// Seals IAM secrets for these tests (a reversible XOR; the server seals
+/// them with AES-256-GCM under the KMS master key).
+struct TestSealer;
+
+impl berth_iam::SecretSealer for TestSealer {
+    fn seal(&self, plaintext: &[u8], _aad: &[u8]) -> Vec<u8> {
+        plaintext.iter().map(|b| b ^ 0xa5).collect()
+    }
+    fn open(&self, sealed: &[u8], _aad: &[u8]) -> Result<Vec<u8>, berth_iam::SealError> {
+        Ok(sealed.iter().map(|b| b ^ 0xa5).collect())
+    }
+}
+
 const ACCOUNT: &str = "000000000000";
 const TRUST_ECS: &str =
     r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
@@ -29,7 +42,7 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
         let auth = Arc::new(Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret"));
-        let iam = Arc::new(Iam::open(store.clone(), auth).await.unwrap());
+        let iam = Arc::new(Iam::open(store.clone(), auth, Arc::new(TestSealer)).await.unwrap());
         let ecs = Ecs::new(store, Scope::new("us-east-1", ACCOUNT)).with_iam(iam.clone());
         let env = Self {
             ecs,

@@ -3,6 +3,7 @@
 //! and authorization read on every request without touching the store.
 
 use crate::policy::{PolicyDocument, PolicyKind};
+use crate::sealing::{self, SecretSealer};
 use berth_store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -105,13 +106,20 @@ impl PolicyRec {
 
 /// A long-term access key of an IAM user.
 ///
-/// The secret is stored as is: SigV4 verification needs it back (the
-/// server recomputes the signature), so it cannot be hashed. Encryption at
-/// rest of these records comes with KMS (issue 6, item 3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// SigV4 verification needs the secret back (the server recomputes the
+/// signature), so it cannot be hashed: the store holds it only sealed
+/// ([`crate::sealing`]); in memory `secret_access_key` is the opened secret.
+/// `Debug` leaves the secret out.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct AccessKeyRec {
     pub access_key_id: String,
+    /// The secret in clear: in memory only (empty in the store, except in a
+    /// record written before sealing, which is sealed at the next start).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub secret_access_key: String,
+    /// The secret sealed under the master key (base64), as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<String>,
     pub user_name: String,
     /// `Active` or `Inactive`.
     pub status: String,
@@ -119,12 +127,18 @@ pub struct AccessKeyRec {
 }
 
 /// Temporary credentials from STS (AssumeRole, GetSessionToken). Same note
-/// on the stored secret as [`AccessKeyRec`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// on the stored secret (and session token) as [`AccessKeyRec`].
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SessionRec {
     pub access_key_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub secret_access_key: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub session_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_session_token: Option<String>,
     /// Epoch seconds.
     pub expiration: i64,
     /// The principal the credentials act as.
@@ -134,6 +148,27 @@ pub struct SessionRec {
     pub is_root: bool,
     pub user_name: Option<String>,
     pub role_name: Option<String>,
+}
+
+impl std::fmt::Debug for AccessKeyRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRec")
+            .field("access_key_id", &self.access_key_id)
+            .field("user_name", &self.user_name)
+            .field("status", &self.status)
+            .field("create_date", &self.create_date)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRec")
+            .field("access_key_id", &self.access_key_id)
+            .field("arn", &self.arn)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A snapshot of every IAM record, with the policies of each user and role
@@ -151,8 +186,10 @@ pub struct Directory {
 }
 
 impl Directory {
-    /// Reads every `iam/` record from the store.
-    pub async fn load(store: &dyn Store) -> berth_store::Result<Self> {
+    /// Reads every `iam/` record from the store, opening the sealed secrets
+    /// with `sealer` (a key or session whose secret does not open is left
+    /// out: it cannot authenticate), and adds the AWS managed policies.
+    pub async fn load(store: &dyn Store, sealer: &dyn SecretSealer) -> berth_store::Result<Self> {
         use berth_store::typed::list;
         let mut d = Directory {
             users: list::<UserRec>(store, USERS)
@@ -178,15 +215,36 @@ impl Directory {
             keys: list::<AccessKeyRec>(store, KEYS)
                 .await?
                 .into_iter()
-                .map(|k| (k.access_key_id.clone(), k))
+                .filter_map(|k| {
+                    let id = k.access_key_id.clone();
+                    match sealing::open_access_key(sealer, k) {
+                        Ok(k) => Some((id, k)),
+                        Err(e) => {
+                            tracing::error!(access_key_id = %id, error = %e, "an access key's secret does not open; the key cannot authenticate");
+                            None
+                        }
+                    }
+                })
                 .collect(),
             sessions: list::<SessionRec>(store, SESSIONS)
                 .await?
                 .into_iter()
-                .map(|s| (s.access_key_id.clone(), s))
+                .filter_map(|s| {
+                    let id = s.access_key_id.clone();
+                    match sealing::open_session(sealer, s) {
+                        Ok(s) => Some((id, s)),
+                        Err(e) => {
+                            tracing::error!(access_key_id = %id, error = %e, "a session's secret does not open; it cannot authenticate");
+                            None
+                        }
+                    }
+                })
                 .collect(),
             ..Default::default()
         };
+        for p in crate::managed::all() {
+            d.policies.insert(p.record.arn.clone(), p.record.clone());
+        }
         d.user_policies = d
             .users
             .values()
@@ -207,13 +265,15 @@ impl Directory {
     }
 
     fn parse_all(&self, inline: &BTreeMap<String, String>, attached: &[String]) -> Vec<Arc<PolicyDocument>> {
-        let attached_docs = attached
-            .iter()
+        let (aws, customer): (Vec<&String>, Vec<&String>) =
+            attached.iter().partition(|arn| crate::managed::is_aws_managed(arn));
+        let customer_docs = customer
+            .into_iter()
             .filter_map(|arn| self.policies.get(arn)?.default_document());
-        inline
+        let mut docs: Vec<Arc<PolicyDocument>> = inline
             .values()
             .map(String::as_str)
-            .chain(attached_docs)
+            .chain(customer_docs)
             .filter_map(|text| match PolicyDocument::parse(text, PolicyKind::Identity) {
                 Ok(d) => Some(Arc::new(d)),
                 Err(e) => {
@@ -222,7 +282,10 @@ impl Directory {
                     None
                 }
             })
-            .collect()
+            .collect();
+        // AWS managed policies are parsed once per process.
+        docs.extend(aws.into_iter().filter_map(|arn| crate::managed::document(arn)));
+        docs
     }
 
     /// How many users and roles have `policy_arn` attached.

@@ -6,10 +6,12 @@ use crate::directory::{
     AccessKeyRec, Directory, GROUPS, GroupRec, KEYS, POLICIES, PolicyRec, PolicyVersionRec, ROLES, RoleRec, SESSIONS,
     SessionRec, Tag, USERS, UserRec,
 };
+use crate::iam_authz::{self, IamAction, StsAction};
 use crate::policy::{self, ContextKeys, Decision, PolicyDocument, PolicyKind, Request};
-use crate::{Authenticator, RequestFacts, format_iso};
+use crate::sealing::{self, SecretSealer};
+use crate::{Authenticator, RequestFacts, format_iso, managed};
 use berth_proto::query::{QueryInput, XmlWriter, response_xml, url_encode};
-use berth_proto::{AwsError, Principal, RequestContext};
+use berth_proto::{AuthzResource, AwsError, Principal, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use rand::Rng;
 use std::sync::Arc;
@@ -97,6 +99,8 @@ fn valid_session_name(session: &str) -> bool {
 pub struct Iam {
     store: Arc<dyn Store>,
     auth: Arc<Authenticator>,
+    /// Seals access-key and session secrets before they reach the store.
+    sealer: Arc<dyn SecretSealer>,
     account_id: String,
     /// IAM writes are serialized: each write reads the snapshot, commits,
     /// and rebuilds the snapshot before the next write starts.
@@ -104,16 +108,40 @@ pub struct Iam {
 }
 
 impl Iam {
-    /// Loads the IAM state from the store into `auth`.
-    pub async fn open(store: Arc<dyn Store>, auth: Arc<Authenticator>) -> Result<Self, berth_store::StoreError> {
-        let dir = Directory::load(store.as_ref()).await?;
+    /// Loads the IAM state from the store into `auth`. Secrets are sealed
+    /// and opened with `sealer`; records stored in clear by an older Berth
+    /// are re-written sealed first.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        auth: Arc<Authenticator>,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Result<Self, berth_store::StoreError> {
+        let sealed = seal_clear_records(store.as_ref(), sealer.as_ref()).await?;
+        if sealed > 0 {
+            tracing::info!(
+                records = sealed,
+                "sealed IAM secrets stored in clear by an older version"
+            );
+        }
+        let dir = Directory::load(store.as_ref(), sealer.as_ref()).await?;
         auth.set_directory(dir);
         Ok(Self {
             account_id: auth.account_id().to_string(),
             store,
             auth,
+            sealer,
             write_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The stored form of an access key (its secret sealed).
+    fn encode_key(&self, k: &AccessKeyRec) -> Result<Vec<u8>, AwsError> {
+        Ok(typed::encode(&sealing::seal_access_key(self.sealer.as_ref(), k))?)
+    }
+
+    /// The stored form of a session (its secret and token sealed).
+    fn encode_session(&self, s: &SessionRec) -> Result<Vec<u8>, AwsError> {
+        Ok(typed::encode(&sealing::seal_session(self.sealer.as_ref(), s))?)
     }
 
     /// `iam` or `sts`, from the `Version` parameter (or the action name).
@@ -136,31 +164,22 @@ impl Iam {
         service == "iam"
     }
 
-    /// The resource ARNs of an IAM action, for authorization.
-    pub fn resource_arns(&self, input: &QueryInput) -> Vec<String> {
-        let a = &self.account_id;
-        if let Some(arn) = input.get("PolicyArn") {
-            return vec![arn.to_string()];
-        }
-        if let Some(role) = input.get("RoleName") {
-            return vec![format!("arn:aws:iam::{a}:role/{role}")];
-        }
-        if let Some(group) = input.get("GroupName") {
-            return vec![format!("arn:aws:iam::{a}:group/{group}")];
-        }
-        if let Some(user) = input.get("UserName") {
-            return vec![format!("arn:aws:iam::{a}:user/{user}")];
-        }
-        if let Some(name) = input
-            .get("PolicyName")
-            .filter(|_| input.get("Action") == Some("CreatePolicy"))
-        {
-            return vec![format!(
-                "arn:aws:iam::{a}:policy{}{name}",
-                input.get("Path").unwrap_or("/")
-            )];
-        }
-        vec!["*".to_string()]
+    /// The resources an IAM action is authorized on (with their tags and
+    /// condition keys), and the tags the request sets; an action Berth does
+    /// not route has none (the handler answers `InvalidAction`).
+    pub fn authz_resources(
+        &self,
+        caller: &Principal,
+        input: &QueryInput,
+    ) -> (Vec<AuthzResource>, Vec<(String, String)>) {
+        let Some(action) = input.get("Action").and_then(IamAction::parse) else {
+            return (vec![], vec![]);
+        };
+        let dir = self.auth.directory();
+        (
+            iam_authz::resources(&self.account_id, &dir, caller, action, input),
+            iam_authz::request_tags(input),
+        )
     }
 
     /// Runs one action; returns the XML answer.
@@ -182,64 +201,71 @@ impl Iam {
     }
 
     async fn call_iam(&self, ctx: &RequestContext, action: &str, q: &QueryInput) -> Result<Option<String>, AwsError> {
-        match action {
-            "CreateUser" => self.create_user(q).await.map(Some),
-            "GetUser" => self.get_user(ctx, q).map(Some),
-            "ListUsers" => self.list_users(q).map(Some),
-            "DeleteUser" => self.delete_user(q).await.map(|_| None),
-            "CreateAccessKey" => self.create_access_key(ctx, q).await.map(Some),
-            "DeleteAccessKey" => self.delete_access_key(ctx, q).await.map(|_| None),
-            "UpdateAccessKey" => self.update_access_key(ctx, q).await.map(|_| None),
-            "ListAccessKeys" => self.list_access_keys(ctx, q).map(Some),
-            "CreateRole" => self.create_role(q).await.map(Some),
-            "GetRole" => self.get_role(q).map(Some),
-            "DeleteRole" => self.delete_role(q).await.map(|_| None),
-            "ListRoles" => self.list_roles(q).map(Some),
-            "UpdateAssumeRolePolicy" => self.update_assume_role_policy(q).await.map(|_| None),
-            "CreatePolicy" => self.create_policy(q).await.map(Some),
-            "GetPolicy" => self.get_policy(q).map(Some),
-            "DeletePolicy" => self.delete_policy(q).await.map(|_| None),
-            "ListPolicies" => self.list_policies(q).map(Some),
-            "CreatePolicyVersion" => self.create_policy_version(q).await.map(Some),
-            "GetPolicyVersion" => self.get_policy_version(q).map(Some),
-            "AttachRolePolicy" => self.attach(q, Kind::Role, true).await.map(|_| None),
-            "DetachRolePolicy" => self.attach(q, Kind::Role, false).await.map(|_| None),
-            "AttachUserPolicy" => self.attach(q, Kind::User, true).await.map(|_| None),
-            "DetachUserPolicy" => self.attach(q, Kind::User, false).await.map(|_| None),
-            "PutRolePolicy" => self.put_inline(q, Kind::Role).await.map(|_| None),
-            "PutUserPolicy" => self.put_inline(q, Kind::User).await.map(|_| None),
-            "GetRolePolicy" => self.get_inline(q, Kind::Role).map(Some),
-            "GetUserPolicy" => self.get_inline(q, Kind::User).map(Some),
-            "DeleteRolePolicy" => self.delete_inline(q, Kind::Role).await.map(|_| None),
-            "DeleteUserPolicy" => self.delete_inline(q, Kind::User).await.map(|_| None),
-            "ListRolePolicies" => self.list_inline(q, Kind::Role).map(Some),
-            "ListUserPolicies" => self.list_inline(q, Kind::User).map(Some),
-            "ListAttachedRolePolicies" => self.list_attached(q, Kind::Role).map(Some),
-            "ListAttachedUserPolicies" => self.list_attached(q, Kind::User).map(Some),
-            "CreateGroup" => self.create_group(q).await.map(Some),
-            "GetGroup" => self.get_group(q).map(Some),
-            "ListGroups" => self.list_groups(q).map(Some),
-            "DeleteGroup" => self.delete_group(q).await.map(|_| None),
-            "AddUserToGroup" => self.group_membership(q, true).await.map(|_| None),
-            "RemoveUserFromGroup" => self.group_membership(q, false).await.map(|_| None),
-            "ListGroupsForUser" => self.list_groups_for_user(q).map(Some),
-            "AttachGroupPolicy" => self.attach(q, Kind::Group, true).await.map(|_| None),
-            "DetachGroupPolicy" => self.attach(q, Kind::Group, false).await.map(|_| None),
-            "PutGroupPolicy" => self.put_inline(q, Kind::Group).await.map(|_| None),
-            "GetGroupPolicy" => self.get_inline(q, Kind::Group).map(Some),
-            "DeleteGroupPolicy" => self.delete_inline(q, Kind::Group).await.map(|_| None),
-            "ListGroupPolicies" => self.list_inline(q, Kind::Group).map(Some),
-            "ListAttachedGroupPolicies" => self.list_attached(q, Kind::Group).map(Some),
-            _ => Err(Self::invalid_action(action)),
+        use IamAction as A;
+        let Some(a) = IamAction::parse(action) else {
+            return Err(Self::invalid_action(action));
+        };
+        match a {
+            A::CreateUser => self.create_user(q).await.map(Some),
+            A::GetUser => self.get_user(ctx, q).map(Some),
+            A::ListUsers => self.list_users(q).map(Some),
+            A::DeleteUser => self.delete_user(q).await.map(|_| None),
+            A::CreateAccessKey => self.create_access_key(ctx, q).await.map(Some),
+            A::DeleteAccessKey => self.delete_access_key(ctx, q).await.map(|_| None),
+            A::UpdateAccessKey => self.update_access_key(ctx, q).await.map(|_| None),
+            A::ListAccessKeys => self.list_access_keys(ctx, q).map(Some),
+            A::CreateRole => self.create_role(q).await.map(Some),
+            A::GetRole => self.get_role(q).map(Some),
+            A::DeleteRole => self.delete_role(q).await.map(|_| None),
+            A::ListRoles => self.list_roles(q).map(Some),
+            A::UpdateAssumeRolePolicy => self.update_assume_role_policy(q).await.map(|_| None),
+            A::CreatePolicy => self.create_policy(q).await.map(Some),
+            A::GetPolicy => self.get_policy(q).map(Some),
+            A::DeletePolicy => self.delete_policy(ctx, q).await.map(|_| None),
+            A::ListPolicies => self.list_policies(q).map(Some),
+            A::CreatePolicyVersion => self.create_policy_version(ctx, q).await.map(Some),
+            A::GetPolicyVersion => self.get_policy_version(q).map(Some),
+            A::ListPolicyVersions => self.list_policy_versions(q).map(Some),
+            A::ListEntitiesForPolicy => self.list_entities_for_policy(q).map(Some),
+            A::AttachRolePolicy => self.attach(q, Kind::Role, true).await.map(|_| None),
+            A::DetachRolePolicy => self.attach(q, Kind::Role, false).await.map(|_| None),
+            A::AttachUserPolicy => self.attach(q, Kind::User, true).await.map(|_| None),
+            A::DetachUserPolicy => self.attach(q, Kind::User, false).await.map(|_| None),
+            A::PutRolePolicy => self.put_inline(q, Kind::Role).await.map(|_| None),
+            A::PutUserPolicy => self.put_inline(q, Kind::User).await.map(|_| None),
+            A::GetRolePolicy => self.get_inline(q, Kind::Role).map(Some),
+            A::GetUserPolicy => self.get_inline(q, Kind::User).map(Some),
+            A::DeleteRolePolicy => self.delete_inline(q, Kind::Role).await.map(|_| None),
+            A::DeleteUserPolicy => self.delete_inline(q, Kind::User).await.map(|_| None),
+            A::ListRolePolicies => self.list_inline(q, Kind::Role).map(Some),
+            A::ListUserPolicies => self.list_inline(q, Kind::User).map(Some),
+            A::ListAttachedRolePolicies => self.list_attached(q, Kind::Role).map(Some),
+            A::ListAttachedUserPolicies => self.list_attached(q, Kind::User).map(Some),
+            A::CreateGroup => self.create_group(q).await.map(Some),
+            A::GetGroup => self.get_group(q).map(Some),
+            A::ListGroups => self.list_groups(q).map(Some),
+            A::DeleteGroup => self.delete_group(q).await.map(|_| None),
+            A::AddUserToGroup => self.group_membership(q, true).await.map(|_| None),
+            A::RemoveUserFromGroup => self.group_membership(q, false).await.map(|_| None),
+            A::ListGroupsForUser => self.list_groups_for_user(q).map(Some),
+            A::AttachGroupPolicy => self.attach(q, Kind::Group, true).await.map(|_| None),
+            A::DetachGroupPolicy => self.attach(q, Kind::Group, false).await.map(|_| None),
+            A::PutGroupPolicy => self.put_inline(q, Kind::Group).await.map(|_| None),
+            A::GetGroupPolicy => self.get_inline(q, Kind::Group).map(Some),
+            A::DeleteGroupPolicy => self.delete_inline(q, Kind::Group).await.map(|_| None),
+            A::ListGroupPolicies => self.list_inline(q, Kind::Group).map(Some),
+            A::ListAttachedGroupPolicies => self.list_attached(q, Kind::Group).map(Some),
         }
     }
 
     async fn call_sts(&self, ctx: &RequestContext, action: &str, q: &QueryInput) -> Result<Option<String>, AwsError> {
-        match action {
-            "GetCallerIdentity" => Ok(Some(self.get_caller_identity(ctx))),
-            "AssumeRole" => self.assume_role(ctx, q).await.map(Some),
-            "GetSessionToken" => self.get_session_token(ctx, q).await.map(Some),
-            _ => Err(Self::invalid_action(action)),
+        let Some(a) = StsAction::parse(action) else {
+            return Err(Self::invalid_action(action));
+        };
+        match a {
+            StsAction::GetCallerIdentity => Ok(Some(self.get_caller_identity(ctx))),
+            StsAction::AssumeRole => self.assume_role(ctx, q).await.map(Some),
+            StsAction::GetSessionToken => self.get_session_token(ctx, q).await.map(Some),
         }
     }
 
@@ -253,7 +279,7 @@ impl Iam {
     }
 
     async fn reload(&self) -> Result<(), AwsError> {
-        let dir = Directory::load(self.store.as_ref()).await?;
+        let dir = Directory::load(self.store.as_ref(), self.sealer.as_ref()).await?;
         self.auth.set_directory(dir);
         Ok(())
     }
@@ -399,6 +425,7 @@ impl Iam {
         let key = AccessKeyRec {
             access_key_id: random_id("AKIA", 16),
             secret_access_key: random_secret(40),
+            sealed_secret: None,
             user_name: name.clone(),
             status: "Active".into(),
             create_date: format_iso(self.now()),
@@ -406,7 +433,7 @@ impl Iam {
         let k = format!("{KEYS}{}", key.access_key_id);
         self.commit(
             vec![Compare::Absent(k.clone()), Compare::Exists(format!("{USERS}{name}"))],
-            vec![Op::Put(k, typed::encode(&key)?)],
+            vec![Op::Put(k, self.encode_key(&key)?)],
         )
         .await?;
         let mut w = XmlWriter::new();
@@ -455,7 +482,7 @@ impl Iam {
         let dir = self.auth.directory();
         let mut key = self.find_key(&dir, &user, akid)?;
         key.status = status.to_string();
-        self.commit(vec![], vec![Op::Put(format!("{KEYS}{akid}"), typed::encode(&key)?)])
+        self.commit(vec![], vec![Op::Put(format!("{KEYS}{akid}"), self.encode_key(&key)?)])
             .await?;
         Ok(())
     }
@@ -599,7 +626,11 @@ impl Iam {
         PolicyDocument::parse(doc, PolicyKind::Identity).map_err(|e| malformed(e.0))?;
         let _w = self.write_lock.lock().await;
         let dir = self.auth.directory();
-        if dir.policies.values().any(|p| p.name == name) {
+        if dir
+            .policies
+            .values()
+            .any(|p| p.name == name && !managed::is_aws_managed(&p.arn))
+        {
             return Err(already_exists(format!(
                 "A policy called {name} already exists. Duplicate names are not allowed."
             )));
@@ -657,16 +688,11 @@ impl Iam {
         let dir = self.auth.directory();
         let prefix = q.get("PathPrefix").unwrap_or("/");
         let only_attached = q.bool("OnlyAttached").unwrap_or(false);
-        // Only customer managed policies exist in Berth (Scope All/Local are the same; AWS gives none).
-        if q.get("Scope") == Some("AWS") {
-            let mut w = XmlWriter::new();
-            w.start("Policies").end("Policies");
-            truncation(&mut w, None);
-            return Ok(w.finish());
-        }
+        let scope = PolicyScope::parse(q.get("Scope"))?;
         let mut items: Vec<(&PolicyRec, usize)> = dir
             .policies
             .values()
+            .filter(|p| scope.includes(&p.arn))
             .filter(|p| p.path.starts_with(prefix))
             .map(|p| (p, dir.attachment_count(&p.arn)))
             .filter(|(_, n)| !only_attached || *n > 0)
@@ -683,11 +709,12 @@ impl Iam {
         Ok(w.finish())
     }
 
-    async fn delete_policy(&self, q: &QueryInput) -> Result<(), AwsError> {
+    async fn delete_policy(&self, ctx: &RequestContext, q: &QueryInput) -> Result<(), AwsError> {
         let arn = q.required("PolicyArn")?;
         let _w = self.write_lock.lock().await;
         let dir = self.auth.directory();
         let p = self.policy_of(&dir, arn)?;
+        refuse_aws_managed(ctx, "iam:DeletePolicy", arn)?;
         if dir.attachment_count(arn) > 0 {
             return Err(delete_conflict("Cannot delete a policy attached to entities."));
         }
@@ -696,8 +723,12 @@ impl Iam {
         Ok(())
     }
 
-    async fn create_policy_version(&self, q: &QueryInput) -> Result<String, AwsError> {
+    async fn create_policy_version(&self, ctx: &RequestContext, q: &QueryInput) -> Result<String, AwsError> {
         let arn = q.required("PolicyArn")?;
+        if managed::is_aws_managed(arn) {
+            self.policy_of(&self.auth.directory(), arn)?;
+            refuse_aws_managed(ctx, "iam:CreatePolicyVersion", arn)?;
+        }
         let doc = q.required("PolicyDocument")?;
         PolicyDocument::parse(doc, PolicyKind::Identity).map_err(|e| malformed(e.0))?;
         let set_default = q.bool("SetAsDefault").unwrap_or(false);
@@ -753,6 +784,77 @@ impl Iam {
             .elem("IsDefaultVersion", (p.default_version == v.id).to_string())
             .elem("CreateDate", &v.create_date)
             .end("PolicyVersion");
+        Ok(w.finish())
+    }
+
+    fn list_policy_versions(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let dir = self.auth.directory();
+        let p = self.policy_of(&dir, arn)?;
+        let mut versions: Vec<&PolicyVersionRec> = p.versions.iter().collect();
+        // Newest first, as IAM lists them.
+        versions.reverse();
+        let (page, marker) = paginate(versions, |v| v.id.clone(), q)?;
+        let mut w = XmlWriter::new();
+        member_list(&mut w, "Versions", page, |w, v| {
+            w.elem("VersionId", &v.id)
+                .elem("IsDefaultVersion", (p.default_version == v.id).to_string())
+                .elem("CreateDate", &v.create_date);
+        });
+        truncation(&mut w, marker);
+        Ok(w.finish())
+    }
+
+    fn list_entities_for_policy(&self, q: &QueryInput) -> Result<String, AwsError> {
+        let arn = q.required("PolicyArn")?;
+        let filter = EntityFilter::parse(q.get("EntityFilter"))?;
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let dir = self.auth.directory();
+        self.policy_of(&dir, arn)?;
+        let has = |attached: &[String]| attached.iter().any(|a| a == arn);
+        // (kind order, name, id): groups, then users, then roles, each by name.
+        let mut items: Vec<(Kind, &str, &str)> = Vec::new();
+        if filter.includes(Kind::Group) {
+            items.extend(
+                dir.groups
+                    .values()
+                    .filter(|g| has(&g.attached) && g.path.starts_with(prefix))
+                    .map(|g| (Kind::Group, g.name.as_str(), g.id.as_str())),
+            );
+        }
+        if filter.includes(Kind::User) {
+            items.extend(
+                dir.users
+                    .values()
+                    .filter(|u| has(&u.attached) && u.path.starts_with(prefix))
+                    .map(|u| (Kind::User, u.name.as_str(), u.id.as_str())),
+            );
+        }
+        if filter.includes(Kind::Role) {
+            items.extend(
+                dir.roles
+                    .values()
+                    .filter(|r| has(&r.attached) && r.path.starts_with(prefix))
+                    .map(|r| (Kind::Role, r.name.as_str(), r.id.as_str())),
+            );
+        }
+        let (page, marker) = paginate(items, |(k, n, _)| format!("{}/{n}", k.word()), q)?;
+        let mut w = XmlWriter::new();
+        for (kind, list, name_tag, id_tag) in [
+            (Kind::Group, "PolicyGroups", "GroupName", "GroupId"),
+            (Kind::User, "PolicyUsers", "UserName", "UserId"),
+            (Kind::Role, "PolicyRoles", "RoleName", "RoleId"),
+        ] {
+            member_list(
+                &mut w,
+                list,
+                page.iter().filter(|(k, _, _)| *k == kind),
+                |w, (_, n, id)| {
+                    w.elem(name_tag, *n).elem(id_tag, *id);
+                },
+            );
+        }
+        truncation(&mut w, marker);
         Ok(w.finish())
     }
 
@@ -1146,6 +1248,8 @@ impl Iam {
             access_key_id: random_id("ASIA", 16),
             secret_access_key: random_secret(40),
             session_token: random_secret(356),
+            sealed_secret: None,
+            sealed_session_token: None,
             expiration: (self.now() + Duration::seconds(duration)).unix_timestamp(),
             arn: format!("arn:aws:sts::{}:assumed-role/{}/{session}", self.account_id, role.name),
             user_id: format!("{}:{session}", role.id),
@@ -1248,6 +1352,8 @@ impl Iam {
             access_key_id: random_id("ASIA", 16),
             secret_access_key: random_secret(40),
             session_token: random_secret(356),
+            sealed_secret: None,
+            sealed_session_token: None,
             expiration: (self.now() + Duration::seconds(duration)).unix_timestamp(),
             arn: p.arn.clone(),
             user_id,
@@ -1272,13 +1378,16 @@ impl Iam {
             .filter(|s| s.expiration <= now)
             .map(|s| Op::Delete(format!("{SESSIONS}{}", s.access_key_id)))
             .collect();
-        ops.push(Op::Put(format!("{SESSIONS}{}", rec.access_key_id), typed::encode(rec)?));
+        ops.push(Op::Put(
+            format!("{SESSIONS}{}", rec.access_key_id),
+            self.encode_session(rec)?,
+        ));
         self.commit(vec![], ops).await?;
         Ok(())
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     User,
     Role,
@@ -1328,6 +1437,81 @@ impl Entity {
             Entity::User(u) => &mut u.inline,
             Entity::Role(r) => &mut r.inline,
             Entity::Group(g) => &mut g.inline,
+        }
+    }
+}
+
+/// AWS managed policies are read-only for every caller, root included:
+/// IAM answers `AccessDenied`.
+fn refuse_aws_managed(ctx: &RequestContext, action: &str, arn: &str) -> Result<(), AwsError> {
+    if managed::is_aws_managed(arn) {
+        return Err(query_access_denied(format!(
+            "User: {} is not authorized to perform: {action} on resource: policy {arn} because AWS managed \
+             policies cannot be changed or deleted",
+            ctx.principal.arn
+        )));
+    }
+    Ok(())
+}
+
+/// ListPolicies' `Scope`: `All` (the default), `AWS` or `Local`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PolicyScope {
+    All,
+    Aws,
+    Local,
+}
+
+impl PolicyScope {
+    fn parse(v: Option<&str>) -> Result<Self, AwsError> {
+        match v {
+            None | Some("All") => Ok(Self::All),
+            Some("AWS") => Ok(Self::Aws),
+            Some("Local") => Ok(Self::Local),
+            Some(other) => Err(validation(format!(
+                "1 validation error detected: Value '{other}' at 'scope' failed to satisfy constraint: Member must \
+                 satisfy enum value set: [All, AWS, Local]"
+            ))),
+        }
+    }
+    fn includes(self, arn: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Aws => managed::is_aws_managed(arn),
+            Self::Local => !managed::is_aws_managed(arn),
+        }
+    }
+}
+
+/// ListEntitiesForPolicy's `EntityFilter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntityFilter {
+    Any,
+    Only(Kind),
+    /// `LocalManagedPolicy`/`AWSManagedPolicy` select policies, not
+    /// entities: no user, group or role matches them.
+    Policies,
+}
+
+impl EntityFilter {
+    fn parse(v: Option<&str>) -> Result<Self, AwsError> {
+        match v {
+            None => Ok(Self::Any),
+            Some("User") => Ok(Self::Only(Kind::User)),
+            Some("Role") => Ok(Self::Only(Kind::Role)),
+            Some("Group") => Ok(Self::Only(Kind::Group)),
+            Some("LocalManagedPolicy" | "AWSManagedPolicy") => Ok(Self::Policies),
+            Some(other) => Err(validation(format!(
+                "1 validation error detected: Value '{other}' at 'entityFilter' failed to satisfy constraint: \
+                 Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]"
+            ))),
+        }
+    }
+    fn includes(self, kind: Kind) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(k) => k == kind,
+            Self::Policies => false,
         }
     }
 }
@@ -1536,4 +1720,42 @@ fn random_secret(n: usize) -> String {
     (0..n)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// Re-writes, sealed, every access key and session stored with its secret
+/// in clear (by a Berth from before sealing); returns how many. Each record
+/// is replaced only if it is unchanged since it was read.
+async fn seal_clear_records(store: &dyn Store, sealer: &dyn SecretSealer) -> Result<usize, berth_store::StoreError> {
+    let mut count = 0;
+    for kv in store.range(KEYS, None, None).await? {
+        let Ok(k) = serde_json::from_slice::<AccessKeyRec>(&kv.value) else {
+            continue;
+        };
+        if sealing::key_needs_sealing(&k) {
+            let value = typed::encode(&sealing::seal_access_key(sealer, &k))?;
+            let res = store
+                .txn(
+                    vec![Compare::ModRevision(kv.key.clone(), kv.mod_revision)],
+                    vec![Op::Put(kv.key, value)],
+                )
+                .await?;
+            count += usize::from(res.succeeded);
+        }
+    }
+    for kv in store.range(SESSIONS, None, None).await? {
+        let Ok(s) = serde_json::from_slice::<SessionRec>(&kv.value) else {
+            continue;
+        };
+        if sealing::session_needs_sealing(&s) {
+            let value = typed::encode(&sealing::seal_session(sealer, &s))?;
+            let res = store
+                .txn(
+                    vec![Compare::ModRevision(kv.key.clone(), kv.mod_revision)],
+                    vec![Op::Put(kv.key, value)],
+                )
+                .await?;
+            count += usize::from(res.succeeded);
+        }
+    }
+    Ok(count)
 }

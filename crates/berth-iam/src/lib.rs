@@ -5,11 +5,15 @@
 
 pub mod directory;
 mod iam;
+pub mod iam_authz;
+pub mod managed;
 pub mod policy;
 pub mod resource_policies;
+pub mod sealing;
 
 pub use iam::{IAM_VERSION, Iam, STS_VERSION, ServiceRoleCredentials, ServiceRoleError};
 pub use resource_policies::ResourcePolicies;
+pub use sealing::{SealError, SecretSealer};
 
 use berth_proto::sigv4::{self, HttpRequestParts};
 use berth_proto::{AwsError, Principal};

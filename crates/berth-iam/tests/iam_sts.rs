@@ -11,6 +11,41 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
 
 const ACCOUNT: &str = "123456789012";
+
+/// Seals IAM secrets for these tests: XOR with a stream derived from the
+/// AAD plus a check byte, so a value moved to another record does not open
+/// (the server uses AES-256-GCM under the KMS master key).
+struct TestSealer;
+
+fn stream(aad: &[u8], n: usize) -> impl Iterator<Item = u8> + '_ {
+    (0..n).map(move |i| {
+        aad.iter()
+            .fold(i as u8 ^ 0x5a, |a, b| a.wrapping_mul(31).wrapping_add(*b))
+    })
+}
+
+fn check(aad: &[u8]) -> u8 {
+    aad.iter().fold(0u8, |a, b| a.wrapping_add(*b))
+}
+
+impl berth_iam::SecretSealer for TestSealer {
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        let mut out: Vec<u8> = plaintext
+            .iter()
+            .zip(stream(aad, plaintext.len()))
+            .map(|(p, k)| p ^ k)
+            .collect();
+        out.push(check(aad));
+        out
+    }
+    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, berth_iam::SealError> {
+        let (body, c) = sealed.split_at(sealed.len().checked_sub(1).ok_or(berth_iam::SealError::Open)?);
+        if c[0] != check(aad) {
+            return Err(berth_iam::SealError::Open);
+        }
+        Ok(body.iter().zip(stream(aad, body.len())).map(|(c, k)| c ^ k).collect())
+    }
+}
 const T0: i64 = 1_800_000_000;
 
 struct Env {
@@ -31,7 +66,9 @@ async fn env() -> Env {
             OffsetDateTime::from_unix_timestamp(c.load(Ordering::SeqCst)).unwrap()
         })),
     );
-    let iam = Iam::open(store.clone(), auth.clone()).await.unwrap();
+    let iam = Iam::open(store.clone(), auth.clone(), Arc::new(TestSealer))
+        .await
+        .unwrap();
     Env {
         _dir: dir,
         store,
@@ -235,7 +272,9 @@ async fn state_survives_a_reopen() {
     let e = env().await;
     let creds = e.user_with_key("carol", None).await;
     let auth2 = Arc::new(Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret"));
-    let _iam2 = Iam::open(e.store.clone(), auth2.clone()).await.unwrap();
+    let _iam2 = Iam::open(e.store.clone(), auth2.clone(), Arc::new(TestSealer))
+        .await
+        .unwrap();
     assert!(auth2.directory().keys.contains_key(&creds.access_key_id));
 }
 
@@ -693,4 +732,191 @@ async fn services_assume_roles_that_trust_them() {
             .await,
         Err(berth_iam::ServiceRoleError::InvalidSessionName(_))
     ));
+}
+
+#[tokio::test]
+async fn secrets_reach_the_store_only_sealed_and_still_authenticate_after_a_reopen() {
+    let e = env().await;
+    let creds = e.user_with_key("erin", None).await;
+    let p = e.who(&creds).unwrap();
+    let xml = e
+        .iam
+        .call(
+            &e.ctx(p),
+            "sts",
+            &form(&[("Action", "GetSessionToken"), ("DurationSeconds", "900")]),
+        )
+        .await
+        .unwrap();
+    let (session_secret, session_token) = (field(&xml, "SecretAccessKey"), field(&xml, "SessionToken"));
+    for kv in e.store.range("iam/", None, None).await.unwrap() {
+        let text = String::from_utf8_lossy(&kv.value);
+        for secret in [&creds.secret_access_key, &session_secret, &session_token] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} holds a secret in clear: {text}",
+                kv.key
+            );
+        }
+    }
+    // A fresh server on the same store opens them and they authenticate.
+    let auth2 = Arc::new(
+        Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret")
+            .with_clock(Arc::new(|| OffsetDateTime::from_unix_timestamp(T0).unwrap())),
+    );
+    let _iam2 = Iam::open(e.store.clone(), auth2.clone(), Arc::new(TestSealer))
+        .await
+        .unwrap();
+    let dir = auth2.directory();
+    assert_eq!(
+        dir.keys[&creds.access_key_id].secret_access_key,
+        creds.secret_access_key
+    );
+    let session = dir.sessions.values().next().unwrap();
+    assert_eq!(session.secret_access_key, session_secret);
+    assert_eq!(session.session_token, session_token);
+}
+
+#[tokio::test]
+async fn clear_records_of_an_older_version_are_sealed_at_start() {
+    let e = env().await;
+    let clear = r#"{"access_key_id":"AKIAOLDCLEARKEY00001","secret_access_key":"oldcleartextsecret0000000000000000000000","user_name":"old","status":"Active","create_date":"2026-01-01T00:00:00Z"}"#;
+    e.store
+        .put("iam/access-keys/AKIAOLDCLEARKEY00001", clear.as_bytes().to_vec())
+        .await
+        .unwrap();
+    let auth2 = Arc::new(Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret"));
+    let _iam2 = Iam::open(e.store.clone(), auth2.clone(), Arc::new(TestSealer))
+        .await
+        .unwrap();
+    let stored = e
+        .store
+        .get("iam/access-keys/AKIAOLDCLEARKEY00001")
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(stored.value).unwrap();
+    assert!(!text.contains("oldcleartextsecret"), "{text}");
+    assert!(text.contains("sealed_secret"), "{text}");
+    assert_eq!(
+        auth2.directory().keys["AKIAOLDCLEARKEY00001"].secret_access_key,
+        "oldcleartextsecret0000000000000000000000"
+    );
+}
+
+const EXEC_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+#[tokio::test]
+async fn aws_managed_policies_are_built_in_attachable_and_read_only() {
+    let e = env().await;
+    let got = e
+        .root("iam", &[("Action", "GetPolicy"), ("PolicyArn", EXEC_POLICY)])
+        .await
+        .unwrap();
+    assert_eq!(field(&got, "Path"), "/service-role/");
+    assert_eq!(field(&got, "DefaultVersionId"), "v1");
+    let v = e
+        .root(
+            "iam",
+            &[
+                ("Action", "GetPolicyVersion"),
+                ("PolicyArn", EXEC_POLICY),
+                ("VersionId", "v1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(field(&v, "Document").contains("ecr%3AGetAuthorizationToken"), "{v}");
+
+    let aws = e
+        .root(
+            "iam",
+            &[("Action", "ListPolicies"), ("Scope", "AWS"), ("MaxItems", "1000")],
+        )
+        .await
+        .unwrap();
+    assert!(aws.contains(&format!("<Arn>{EXEC_POLICY}</Arn>")));
+    assert!(aws.contains("<Arn>arn:aws:iam::aws:policy/AdministratorAccess</Arn>"));
+    let local = e
+        .root("iam", &[("Action", "ListPolicies"), ("Scope", "Local")])
+        .await
+        .unwrap();
+    assert!(!local.contains("arn:aws:iam::aws:policy/"), "{local}");
+
+    // Attached, it grants what it says; listed with its real ARN.
+    let creds = e.user_with_key("frank", None).await;
+    let p = e.who(&creds).unwrap();
+    let facts = RequestFacts::default();
+    let ro = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+    e.root(
+        "iam",
+        &[("Action", "AttachUserPolicy"), ("UserName", "frank"), ("PolicyArn", ro)],
+    )
+    .await
+    .unwrap();
+    let repo = "arn:aws:ecr:us-east-1:123456789012:repository/app".to_string();
+    e.auth
+        .authorize(&p, "ecr:BatchGetImage", std::slice::from_ref(&repo), None, &facts)
+        .unwrap();
+    assert!(e.auth.authorize(&p, "ecr:PutImage", &[repo], None, &facts).is_err());
+    let attached = e
+        .root("iam", &[("Action", "ListAttachedUserPolicies"), ("UserName", "frank")])
+        .await
+        .unwrap();
+    assert!(attached.contains(&format!("<PolicyArn>{ro}</PolicyArn>")), "{attached}");
+    let entities = e
+        .root("iam", &[("Action", "ListEntitiesForPolicy"), ("PolicyArn", ro)])
+        .await
+        .unwrap();
+    assert!(entities.contains("<UserName>frank</UserName>"), "{entities}");
+    assert_eq!(
+        field(
+            &e.root("iam", &[("Action", "GetPolicy"), ("PolicyArn", ro)])
+                .await
+                .unwrap(),
+            "AttachmentCount"
+        ),
+        "1"
+    );
+
+    // Read-only, even for root.
+    let del = e
+        .root("iam", &[("Action", "DeletePolicy"), ("PolicyArn", ro)])
+        .await
+        .unwrap_err();
+    assert_eq!((del.code.as_ref(), del.status), ("AccessDenied", 403));
+    let ver = e
+        .root(
+            "iam",
+            &[
+                ("Action", "CreatePolicyVersion"),
+                ("PolicyArn", ro),
+                ("PolicyDocument", READ_ONLY),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(ver.code, "AccessDenied");
+    let missing = e
+        .root(
+            "iam",
+            &[
+                ("Action", "GetPolicy"),
+                ("PolicyArn", "arn:aws:iam::aws:policy/NoSuchPolicy"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code, "NoSuchEntity");
+    // A customer policy may share an AWS managed policy's name.
+    e.root(
+        "iam",
+        &[
+            ("Action", "CreatePolicy"),
+            ("PolicyName", "AdministratorAccess"),
+            ("PolicyDocument", READ_ONLY),
+        ],
+    )
+    .await
+    .unwrap();
 }

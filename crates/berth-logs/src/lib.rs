@@ -117,6 +117,10 @@ impl JsonService for Logs {
     }
 
     async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        // Only operations with an authorization mapping are routed.
+        if authz::scope_of(operation).is_none() {
+            return Err(AwsError::unknown_operation(operation));
+        }
         match operation {
             "CreateLogGroup" => self.create_log_group(input).await,
             "DeleteLogGroup" => self.delete_log_group(input).await,

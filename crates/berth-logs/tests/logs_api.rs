@@ -432,3 +432,20 @@ async fn events_survive_reopen() {
     .await;
     assert_eq!(out["events"][0]["message"], "kept");
 }
+
+/// Every operation the authorization table maps is dispatched, and nothing
+/// else is: routing and authorization cannot drift apart.
+#[tokio::test]
+async fn routing_is_the_authorization_table() {
+    let (_d, logs) = open();
+    for (op, _) in berth_logs::authz::OPERATIONS {
+        let res = logs.call(&ctx(), op, json!({})).await;
+        if let Err(e) = res {
+            assert_ne!(e.code, "UnknownOperationException", "{op} is mapped but not routed");
+        }
+    }
+    assert_eq!(
+        call_err(&logs, "StartQuery", json!({})).await,
+        "UnknownOperationException"
+    );
+}

@@ -15,7 +15,7 @@
 pub mod auth;
 pub mod blob;
 pub mod digest;
-mod ecr;
+pub mod ecr;
 pub mod error;
 mod images;
 pub mod keys;

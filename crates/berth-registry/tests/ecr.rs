@@ -716,3 +716,19 @@ async fn policies() {
         json!({"registryId": ACCOUNT, "replicationConfiguration": {"rules": []}})
     );
 }
+
+/// Every operation the authorization table maps is dispatched, and nothing
+/// else is: routing and authorization cannot drift apart.
+#[tokio::test]
+async fn routing_is_the_authorization_table() {
+    let h = Harness::new().await;
+    for (op, _) in berth_registry::ecr::authz::OPERATIONS {
+        if let Err(e) = h.ecr(op, json!({})).await {
+            assert_ne!(e.code, "UnknownOperationException", "{op} is mapped but not routed");
+        }
+    }
+    assert_eq!(
+        code(h.ecr("CreatePullThroughCacheRule", json!({})).await),
+        "UnknownOperationException"
+    );
+}

@@ -106,6 +106,12 @@ impl Kms {
         })
     }
 
+    /// The server's master key, for the components that seal their own
+    /// secrets under it (IAM access-key and session secrets).
+    pub fn master_key(&self) -> Arc<Vec<u8>> {
+        self.master.clone()
+    }
+
     fn key_arn(&self, id: &str) -> String {
         format!("arn:aws:kms:{}:{}:key/{id}", self.region, self.account)
     }

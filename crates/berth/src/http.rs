@@ -58,8 +58,16 @@ impl App {
             &cfg.root_access_key_id,
             &cfg.root_secret_access_key,
         ));
+        let kms = berth_secrets::Kms::open(
+            store.clone(),
+            &cfg.region,
+            &cfg.account_id,
+            &cfg.data_dir,
+            std::env::var("BERTH_KMS_MASTER_KEY").ok().as_deref(),
+        )
+        .context("opening KMS")?;
         let iam = Arc::new(
-            berth_iam::Iam::open(store.clone(), auth.clone())
+            berth_iam::Iam::open(store.clone(), auth.clone(), Arc::new(MasterKeySealer(kms.master_key())))
                 .await
                 .context("loading the IAM state")?,
         );
@@ -140,14 +148,6 @@ impl App {
             berth_audit::AuditLog::open(&cfg.data_dir.join("audit.db"), &cfg.region, &cfg.account_id)
                 .context("opening the audit trail")?,
         );
-        let kms = berth_secrets::Kms::open(
-            store.clone(),
-            &cfg.region,
-            &cfg.account_id,
-            &cfg.data_dir,
-            std::env::var("BERTH_KMS_MASTER_KEY").ok().as_deref(),
-        )
-        .context("opening KMS")?;
         services.insert(berth_secrets::kms::TARGET_PREFIX, Arc::new(kms.clone()));
         let ssm = berth_secrets::Ssm::new(store.clone(), kms.clone(), &cfg.region, &cfg.account_id);
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
@@ -394,16 +394,13 @@ async fn handle(
                 ));
             };
             if !ctx.principal.is_root && berth_iam::Iam::needs_authorization(service) {
-                let facts = berth_iam::RequestFacts {
-                    source_ip: &ctx.source_ip,
-                    secure_transport: ctx.secure_transport,
-                    ..Default::default()
-                };
-                let resources = app.iam.resource_arns(&input);
-                app.auth
-                    .authorize(&ctx.principal, &format!("{service}:{action}"), &resources, None, &facts)
-                    // IAM says it as `AccessDenied`, HTTP 403.
-                    .map_err(|e| AwsError::new("AccessDenied", 403, e.message))?;
+                let (resources, tags) = app.iam.authz_resources(&ctx.principal, &input);
+                let action = format!("{service}:{action}");
+                for resource in resources {
+                    authorize_resource(app, &ctx, &action, &tags, resource)
+                        // IAM says it as `AccessDenied`, HTTP 403.
+                        .map_err(|e| AwsError::new("AccessDenied", 403, e.message))?;
+                }
             }
             let xml = app.iam.call(&ctx, service, &input).await?;
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response())
@@ -531,6 +528,19 @@ async fn agent_session(
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
     resp
+}
+
+/// IAM's access-key and session secrets, sealed under the KMS master key
+/// (AES-256-GCM, as KMS seals its key material).
+struct MasterKeySealer(Arc<Vec<u8>>);
+
+impl berth_iam::SecretSealer for MasterKeySealer {
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        berth_secrets::crypto::seal(&self.0, plaintext, aad)
+    }
+    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, berth_iam::SealError> {
+        berth_secrets::crypto::open(&self.0, sealed, aad).map_err(|_| berth_iam::SealError::Open)
+    }
 }
 
 /// One value of an `application/x-www-form-urlencoded` body.

@@ -2,6 +2,7 @@
 //! signing name `ecr`) on the registry's data. Handlers are thin: decode,
 //! apply the pure rules, call the shared registry operations.
 
+pub mod authz;
 mod images;
 mod layers;
 mod policies;
@@ -13,36 +14,6 @@ use crate::{Registry, TARGET_PREFIX};
 use async_trait::async_trait;
 use berth_proto::{AwsError, JsonService, RequestContext};
 use serde_json::Value;
-
-/// Operations routed to this service (anything else is
-/// `UnknownOperationException`).
-const OPERATIONS: &[&str] = &[
-    "BatchCheckLayerAvailability",
-    "BatchDeleteImage",
-    "BatchGetImage",
-    "CompleteLayerUpload",
-    "CreateRepository",
-    "DeleteRegistryPolicy",
-    "DeleteRepository",
-    "DeleteRepositoryPolicy",
-    "DescribeImages",
-    "DescribeRegistry",
-    "DescribeRepositories",
-    "GetAuthorizationToken",
-    "GetDownloadUrlForLayer",
-    "GetRegistryPolicy",
-    "GetRepositoryPolicy",
-    "InitiateLayerUpload",
-    "ListImages",
-    "ListTagsForResource",
-    "PutImage",
-    "PutImageTagMutability",
-    "PutRegistryPolicy",
-    "SetRepositoryPolicy",
-    "TagResource",
-    "UntagResource",
-    "UploadLayerPart",
-];
 
 #[async_trait]
 impl JsonService for Registry {
@@ -61,27 +32,29 @@ impl JsonService for Registry {
     }
 
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        if !OPERATIONS.contains(&operation) {
+        if authz::scope_of(operation).is_none() {
             return Err(AwsError::unknown_operation(operation));
         }
-        let (resource, repository) = match input.get("repositoryName").and_then(Value::as_str) {
-            Some(name) => (self.repository_arn(name), Some(name.to_string())),
-            None => match input.get("resourceArn").and_then(Value::as_str) {
-                Some(arn) => (arn.to_string(), self.repository_of_arn(arn).ok()),
-                None => ("*".to_string(), None),
-            },
-        };
-        let tags = match &repository {
-            Some(name) => self.repository_tags(&ctx.principal, name).await,
-            None => Vec::new(),
-        };
         let action = format!("ecr:{operation}");
-        self.authorize(&ctx.principal, &action, &resource, &tags).map_err(|_| {
-            AwsError::access_denied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource}",
-                ctx.principal.arn
-            ))
-        })?;
+        let targets = authz::targets(
+            operation,
+            &input,
+            |name| self.repository_arn(name),
+            |arn| self.repository_of_arn(arn).ok(),
+        );
+        for target in targets {
+            let tags = match &target.repository {
+                Some(name) if !name.is_empty() => self.repository_tags(&ctx.principal, name).await,
+                _ => Vec::new(),
+            };
+            self.authorize(&ctx.principal, &action, &target.arn, &tags)
+                .map_err(|why| {
+                    AwsError::access_denied(format!(
+                        "User: {} is not authorized to perform: {action} on resource: {} {why}",
+                        ctx.principal.arn, target.arn
+                    ))
+                })?;
+        }
         match operation {
             "CreateRepository" => self.create_repository(ctx, input).await,
             "DescribeRepositories" => self.describe_repositories(ctx, input).await,
