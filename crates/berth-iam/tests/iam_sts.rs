@@ -87,7 +87,7 @@ impl Env {
             raw_query: "",
             headers: &headers,
             payload_sha256_hex: &sigv4::sha256_hex(body),
-        })
+        }, &sigv4::Endpoint::new("sts", &["us-east-1"]))
     }
 
     async fn assume(&self, p: Principal, role_arn: &str, duration: &str) -> Result<String, AwsError> {
