@@ -51,7 +51,9 @@ impl Env {
     }
 
     async fn user_with_key(&self, name: &str) -> Credentials {
-        self.root(&[("Action", "CreateUser"), ("UserName", name)]).await.unwrap();
+        self.root(&[("Action", "CreateUser"), ("UserName", name)])
+            .await
+            .unwrap();
         let xml = self
             .root(&[("Action", "CreateAccessKey"), ("UserName", name)])
             .await

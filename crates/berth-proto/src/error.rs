@@ -227,7 +227,10 @@ mod tests {
         );
         assert_eq!(q(AwsError::unrecognized_client()), ("InvalidClientTokenId".into(), 403));
         assert_eq!(q(AwsError::signature_mismatch()), ("SignatureDoesNotMatch".into(), 403));
-        assert_eq!(q(AwsError::incomplete_signature("x")), ("IncompleteSignature".into(), 400));
+        assert_eq!(
+            q(AwsError::incomplete_signature("x")),
+            ("IncompleteSignature".into(), 400)
+        );
         assert_eq!(q(AwsError::expired_token()), ("ExpiredToken".into(), 403));
         let other = AwsError::validation("v");
         assert_eq!(other.clone().in_query_protocol(), other);

@@ -17,11 +17,15 @@
 //!   trimmed with inner runs of spaces collapsed, repeated headers joined with
 //!   `,`, sorted by name. `host` must be signed.
 //! * **Payload hash**: the `x-amz-content-sha256` header when present (a hex
-//!   digest must then equal the body's; `UNSIGNED-PAYLOAD` is accepted),
+//!   digest must then equal the body's; `UNSIGNED-PAYLOAD` only where the
+//!   [`Endpoint`] allows it — never on the AWS APIs, see [`verify_for`]),
 //!   otherwise the server-computed hash of the body. Presigned requests are
 //!   accepted with either the body's hash (what the SDKs presign for non-S3
-//!   services) or `UNSIGNED-PAYLOAD` (what S3-style presigners, including
-//!   [`presign`], use).
+//!   services) or, where allowed, `UNSIGNED-PAYLOAD` (what S3-style
+//!   presigners, including [`presign`], use).
+//! * **Endpoint rules** ([`check_claims`]): the credential scope names the
+//!   service called and one of its regions, and every `x-amz-*` header
+//!   present is signed (`host` always is).
 //! * **Time**: a header-signed request must be within 15 minutes of the
 //!   server's clock; a presigned one is valid from `X-Amz-Date` (with the same
 //!   15 minutes of skew) until `X-Amz-Date + X-Amz-Expires` (at most a week).
@@ -29,8 +33,9 @@
 //! Verification is split in two so the caller can look the key up in between:
 //! [`parse`] extracts what the request claims (access key, scope, ...), the
 //! caller finds the secret for `access_key_id` (and answers
-//! `UnrecognizedClientException` itself when there is none), checks the scope
-//! with [`SignedRequest::check_scope`] if it wants to, then calls [`verify`].
+//! `UnrecognizedClientException` itself when there is none), checks the
+//! endpoint's rules with [`check_claims`], then calls [`verify_for`]
+//! (or [`verify`], which allows `UNSIGNED-PAYLOAD`).
 //! Every [`SigV4Error`] converts into the matching [`AwsError`].
 //!
 //! Nothing here panics on hostile input: non-UTF-8 header values, invalid
@@ -248,7 +253,11 @@ pub fn declared_payload(headers: &HeaderMap) -> Result<DeclaredPayload, SigV4Err
 ///   so is `Date` when it dates the request (`host` is checked by [`parse`]);
 /// * `UNSIGNED-PAYLOAD` only where the endpoint allows it (a presigned
 ///   request is then checked against the body's hash only, in [`verify_for`]).
-pub fn check_claims(req: &HttpRequestParts<'_>, signed: &SignedRequest, endpoint: &Endpoint<'_>) -> Result<(), SigV4Error> {
+pub fn check_claims(
+    req: &HttpRequestParts<'_>,
+    signed: &SignedRequest,
+    endpoint: &Endpoint<'_>,
+) -> Result<(), SigV4Error> {
     if !endpoint.regions.contains(&signed.region.as_str()) {
         return Err(SigV4Error::WrongScope(WRONG_REGION.into()));
     }
@@ -335,9 +344,9 @@ impl From<SigV4Error> for AwsError {
             SigV4Error::Expired { message } | SigV4Error::NotYetValid { message } | SigV4Error::WrongScope(message) => {
                 AwsError::invalid_signature(message)
             }
-            SigV4Error::ContentSha256Mismatch
-            | SigV4Error::UnsignedHeaders(_)
-            | SigV4Error::UnsignedPayloadRefused => AwsError::invalid_signature(e.to_string()),
+            SigV4Error::ContentSha256Mismatch | SigV4Error::UnsignedHeaders(_) | SigV4Error::UnsignedPayloadRefused => {
+                AwsError::invalid_signature(e.to_string())
+            }
             SigV4Error::Mismatch => AwsError::signature_mismatch(),
         }
     }
@@ -2648,7 +2657,10 @@ mod tests {
     fn signed_call(body: &[u8], extra: &[(&str, &str)], params: &SigningParams<'_>) -> HeaderMap {
         let mut headers = header_map(&[HOST, ("Content-Type", "application/x-amz-json-1.1")]);
         for (k, v) in extra {
-            headers.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            headers.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         let added = sign_with("POST", "/", "", &headers, body, params);
         apply(&mut headers, &added);
@@ -2720,7 +2732,10 @@ mod tests {
         // The same for a token or a date left out of SignedHeaders.
         for dropped in ["x-amz-security-token", "x-amz-date"] {
             let headers = signed_call(body, &[("X-Amz-Target", "Svc.Op")], &params);
-            let authz = headers["authorization"].to_str().unwrap().replace(&format!(";{dropped}"), "");
+            let authz = headers["authorization"]
+                .to_str()
+                .unwrap()
+                .replace(&format!(";{dropped}"), "");
             let mut h = headers.clone();
             h.insert("authorization", HeaderValue::from_str(&authz).unwrap());
             let req = parts("POST", "/", "", &h, &payload);

@@ -285,7 +285,11 @@ mod tests {
             "akid": "AKIAEXAMPLE", "root": false, "user": "alice", "exp": 1000
         });
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v1).unwrap());
-        let sig = URL_SAFE_NO_PAD.encode(k.mac("berth-registry-token", payload.as_bytes()).finalize().into_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(
+            k.mac("berth-registry-token", payload.as_bytes())
+                .finalize()
+                .into_bytes(),
+        );
         assert_eq!(k.verify(&format!("{payload}.{sig}"), 0), Err(TokenError::Malformed));
     }
 

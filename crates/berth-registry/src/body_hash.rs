@@ -125,7 +125,12 @@ mod tests {
     async fn matching_bodies_pass_through() {
         let m = Mismatch::default();
         let expected = hex::encode(Sha256::digest(b"hello world"));
-        let (bytes, err) = drain(Verified::new(stream(&[b"hello ", b"world"]), &expected.to_uppercase(), m.clone())).await;
+        let (bytes, err) = drain(Verified::new(
+            stream(&[b"hello ", b"world"]),
+            &expected.to_uppercase(),
+            m.clone(),
+        ))
+        .await;
         assert_eq!((bytes.as_slice(), err), (&b"hello world"[..], None));
         assert!(!m.happened());
     }
@@ -142,8 +147,16 @@ mod tests {
         assert!(m.happened());
         // An empty body signed as empty is fine; a body signed as empty is not.
         let empty = hex::encode(Sha256::digest(b""));
-        assert_eq!(drain(Verified::new(stream(&[]), &empty, Mismatch::default())).await.1, None);
-        assert!(drain(Verified::new(stream(&[b"x"]), &empty, Mismatch::default())).await.1.is_some());
+        assert_eq!(
+            drain(Verified::new(stream(&[]), &empty, Mismatch::default())).await.1,
+            None
+        );
+        assert!(
+            drain(Verified::new(stream(&[b"x"]), &empty, Mismatch::default()))
+                .await
+                .1
+                .is_some()
+        );
     }
 
     #[tokio::test]

@@ -8,8 +8,8 @@
 //! bodies stream to disk; no API body limit applies here.
 
 use crate::auth::{self, SignedRequest};
-use crate::body_hash::{ContentSha256Mismatch, Mismatch, verified_body};
 use crate::blob::{BlobRead, ByteStream};
+use crate::body_hash::{ContentSha256Mismatch, Mismatch, verified_body};
 use crate::digest::Digest;
 use crate::error::{OciError, RegistryError};
 use crate::images::PutManifest;

@@ -359,7 +359,10 @@ async fn handle(
     // Authentication from the headers first: an unsigned request, an
     // unknown key or a wrong scope is refused before the body is read.
     app.auth
-        .precheck(&request_parts(""), &endpoint(target_service.map(|svc| svc.signing_name())))
+        .precheck(
+            &request_parts(""),
+            &endpoint(target_service.map(|svc| svc.signing_name())),
+        )
         .map_err(in_protocol)?;
     let declared_len = parts
         .headers
@@ -550,13 +553,16 @@ async fn agent_session(State(app): State<Arc<App>>, req: Request<Body>) -> Respo
     let (parts, _) = req.into_parts();
     let query = parts.uri.query().unwrap_or("");
     let opened = async {
-        let principal = app.auth.authenticate(&HttpRequestParts {
-            method: parts.method.as_str(),
-            raw_path: parts.uri.path(),
-            raw_query: query,
-            headers: &parts.headers,
-            payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
-        }, &Endpoint::new("ecs", &[app.region.as_str()]))?;
+        let principal = app.auth.authenticate(
+            &HttpRequestParts {
+                method: parts.method.as_str(),
+                raw_path: parts.uri.path(),
+                raw_query: query,
+                headers: &parts.headers,
+                payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
+            },
+            &Endpoint::new("ecs", &[app.region.as_str()]),
+        )?;
         let instance = form_value(query.as_bytes(), "containerInstance")
             .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
         let cluster = form_value(query.as_bytes(), "cluster");

@@ -122,7 +122,9 @@ mod tests {
     #[tokio::test]
     async fn reads_and_hashes_within_the_limit() {
         let budget = Arc::new(Semaphore::new(1024));
-        let body = read(chunked(&[b"{\"a\":", b"1}"]), 100, None, &budget, WAIT).await.unwrap();
+        let body = read(chunked(&[b"{\"a\":", b"1}"]), 100, None, &budget, WAIT)
+            .await
+            .unwrap();
         assert_eq!(&body.bytes[..], b"{\"a\":1}");
         assert_eq!(body.sha256_hex, hex::encode(Sha256::digest(b"{\"a\":1}")));
         assert_eq!(budget.available_permits(), 1024 - 7);
@@ -139,7 +141,9 @@ mod tests {
             Some(BodyError::TooLarge(10))
         );
         assert_eq!(
-            read(chunked(&[b"0123456", b"89ab"]), 10, None, &budget, WAIT).await.err(),
+            read(chunked(&[b"0123456", b"89ab"]), 10, None, &budget, WAIT)
+                .await
+                .err(),
             Some(BodyError::TooLarge(10))
         );
         assert_eq!(budget.available_permits(), 1024);
@@ -148,7 +152,9 @@ mod tests {
     #[tokio::test]
     async fn a_full_budget_refuses_after_waiting_and_frees_room_when_done() {
         let budget = Arc::new(Semaphore::new(10));
-        let first = read(chunked(&[b"12345678"]), 100, Some(8), &budget, WAIT).await.unwrap();
+        let first = read(chunked(&[b"12345678"]), 100, Some(8), &budget, WAIT)
+            .await
+            .unwrap();
         assert_eq!(budget.available_permits(), 2);
         // Declared or not, a second body that does not fit waits, then is refused.
         assert_eq!(
