@@ -394,6 +394,7 @@ def test_unauthenticated_bodies_are_not_buffered(fresh_berth):
     finally:
         t.join(60)
     grown_mib = (results["peak"] - before) / 1024
+    print(f"unauthenticated flood: RSS {before // 1024} MiB, +{grown_mib:.1f} MiB at peak")
     assert grown_mib < 100, f"RSS grew by {grown_mib:.0f} MiB under 100 unauthenticated 10 MiB bodies"
 
     # A known access key with a bogus signature gets its body read (the HMAC
@@ -418,5 +419,6 @@ def test_unauthenticated_bodies_are_not_buffered(fresh_berth):
     finally:
         t.join(60)
     grown_mib = (results["peak"] - before) / 1024
+    print(f"forged-signature flood: RSS {before // 1024} MiB, +{grown_mib:.1f} MiB at peak")
     assert grown_mib < 100, f"RSS grew by {grown_mib:.0f} MiB under 100 forged-signature 10 MiB bodies"
     assert "clusterArns" in ecs.list_clusters()
