@@ -335,34 +335,41 @@ def rss_kib(pid: int) -> int:
 BODY = 10 * 1024 * 1024 - 1
 
 
-def flood(host: str, port: int, headers: str, count: int, seconds: float, pid: int) -> int:
+def flood(host: str, port: int, headers: str, count: int, seconds: float, pid: int, during) -> int:
     """Opens `count` connections that each send `headers` and then up to BODY
-    bytes of a body, for at most `seconds`; returns the peak RSS seen (KiB)."""
+    bytes of a body (one byte short of the declared length, so none ends),
+    for at most `seconds`; then, with the connections still open, calls
+    `during()`. Returns the peak RSS seen (KiB)."""
     socks = []
-    for _ in range(count):
-        s = socket.create_connection((host, port), timeout=5)
-        s.sendall(headers.encode())
-        s.setblocking(False)
-        socks.append([s, 0])
-    chunk = b"x" * 65536
-    peak = rss_kib(pid)
-    deadline = time.monotonic() + seconds
     try:
-        while time.monotonic() < deadline and any(sent >= 0 and sent < BODY for _, sent in socks):
+        for _ in range(count):
+            s = socket.create_connection((host, port), timeout=5)
+            socks.append([s, 0])
+            s.sendall(headers.encode())
+            s.setblocking(False)
+        chunk = b"x" * 65536
+        peak = rss_kib(pid)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(0 <= sent < BODY for _, sent in socks):
             for entry in socks:
                 s, sent = entry
-                if sent < 0 or sent >= BODY:
+                if not 0 <= sent < BODY:
                     continue
                 try:
                     entry[1] += s.send(chunk[: BODY - sent])
                 except BlockingIOError:
                     pass
                 except OSError:
-                    entry[1] = -1  # the server closed it: refused early
+                    entry[1] = -1  # the server answered and closed it: refused early
             peak = max(peak, rss_kib(pid))
             time.sleep(0.01)
-        peak = max(peak, rss_kib(pid))
-        return peak
+        # Let the server take in what was sent, then act while all is held.
+        settle = time.monotonic() + 2
+        while time.monotonic() < settle:
+            peak = max(peak, rss_kib(pid))
+            time.sleep(0.05)
+        during()
+        return max(peak, rss_kib(pid))
     finally:
         for s, _ in socks:
             s.close()
@@ -373,27 +380,19 @@ def test_unauthenticated_bodies_are_not_buffered(fresh_berth):
     ecs = berth.client("ecs")
     ecs.list_clusters()
     pid = berth.proc.pid
-    before = rss_kib(pid)
     url = urllib.parse.urlparse(berth.endpoint)
+
+    def list_clusters():
+        # A signed call answers while the connections hold their bodies.
+        assert "clusterArns" in ecs.list_clusters()
+
+    before = rss_kib(pid)
     unsigned = (
         f"POST / HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: {JSON}\r\n"
         f"X-Amz-Target: {LIST_CLUSTERS}\r\nContent-Length: {10 * 1024 * 1024}\r\n\r\n"
     )
-    results = {}
-
-    import threading
-
-    def attack():
-        results["peak"] = flood(url.hostname, url.port, unsigned, 100, 20.0, pid)
-
-    t = threading.Thread(target=attack)
-    t.start()
-    # A signed call answers meanwhile.
-    try:
-        assert "clusterArns" in ecs.list_clusters()
-    finally:
-        t.join(60)
-    grown_mib = (results["peak"] - before) / 1024
+    peak = flood(url.hostname, url.port, unsigned, 100, 20.0, pid, list_clusters)
+    grown_mib = (peak - before) / 1024
     print(f"unauthenticated flood: RSS {before // 1024} MiB, +{grown_mib:.1f} MiB at peak")
     assert grown_mib < 100, f"RSS grew by {grown_mib:.0f} MiB under 100 unauthenticated 10 MiB bodies"
 
@@ -408,17 +407,8 @@ def test_unauthenticated_bodies_are_not_buffered(fresh_berth):
         f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
     )
     before = rss_kib(pid)
-
-    def attack_signed():
-        results["peak"] = flood(url.hostname, url.port, forged, 100, 20.0, pid)
-
-    t = threading.Thread(target=attack_signed)
-    t.start()
-    try:
-        assert "clusterArns" in ecs.list_clusters()
-    finally:
-        t.join(60)
-    grown_mib = (results["peak"] - before) / 1024
+    peak = flood(url.hostname, url.port, forged, 100, 20.0, pid, list_clusters)
+    grown_mib = (peak - before) / 1024
     print(f"forged-signature flood: RSS {before // 1024} MiB, +{grown_mib:.1f} MiB at peak")
     assert grown_mib < 100, f"RSS grew by {grown_mib:.0f} MiB under 100 forged-signature 10 MiB bodies"
     assert "clusterArns" in ecs.list_clusters()

@@ -309,17 +309,25 @@ async fn aws_api(
     resp
 }
 
-async fn handle(
+/// An authenticated API request: who sent it, its body (holding its room in
+/// the body budget) and, for IAM/STS, the parsed form.
+struct Authenticated {
+    principal: berth_proto::Principal,
+    body: body::ReadBody,
+    query: Option<berth_proto::query::QueryInput>,
+}
+
+/// Authenticates `POST /` in two steps: from the headers alone
+/// ([`Authenticator::precheck`]: signature present and well-formed, scope,
+/// signed headers, key known and active, token rules), before a byte of
+/// the body is read; then, with the body read within its limit and the
+/// budget, the signature over its hash.
+async fn authenticate_request(
     app: &App,
-    peer: SocketAddr,
-    req: Request<Body>,
-    request_id: &str,
+    parts: &http::request::Parts,
+    body: Body,
     proto: Protocol,
-) -> Result<Response, AwsError> {
-    let (parts, body) = req.into_parts();
-    if parts.method != Method::POST {
-        return Err(AwsError::unknown_operation(parts.method.as_str()));
-    }
+) -> Result<Authenticated, AwsError> {
     // The target service's own limit (ECR's UploadLayerPart carries up to
     // 20 MiB of base64) and signing name; unknown targets are rejected
     // after authentication.
@@ -369,16 +377,15 @@ async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let read = body::read(body, limit, declared_len, body::budget(), body::BUDGET_WAIT)
+    let read = body::read(body, limit, declared_len, body::budget())
         .await
         .map_err(|e| match e {
             body::BodyError::TooLarge(limit) => AwsError::request_too_large(limit),
             body::BodyError::Busy => in_protocol_throttling(proto),
             body::BodyError::Read(why) => AwsError::serialization(format!("The request body could not be read: {why}")),
         })?;
-    let body = read.bytes.clone();
     let query_input = match proto {
-        Protocol::Query => Some(berth_proto::query::QueryInput::parse(&body)),
+        Protocol::Query => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
         Protocol::Json(_) => None,
     };
     let service = match &query_input {
@@ -390,6 +397,33 @@ async fn handle(
         .auth
         .authenticate(&request_parts(&read.sha256_hex), &endpoint(service))
         .map_err(in_protocol)?;
+    // A form that does not parse is answered after authentication.
+    let query = query_input.transpose()?;
+    Ok(Authenticated {
+        principal,
+        body: read,
+        query,
+    })
+}
+
+async fn handle(
+    app: &App,
+    peer: SocketAddr,
+    req: Request<Body>,
+    request_id: &str,
+    proto: Protocol,
+) -> Result<Response, AwsError> {
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::POST {
+        return Err(AwsError::unknown_operation(parts.method.as_str()));
+    }
+    let Authenticated {
+        principal,
+        body: read,
+        query,
+    } = authenticate_request(app, &parts, body, proto).await?;
+    // `read` keeps the body's room in the budget until the answer is built.
+    let body = read.bytes.clone();
     let ctx = RequestContext {
         request_id: request_id.to_string(),
         account_id: app.account_id.clone(),
@@ -456,7 +490,10 @@ async fn handle(
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, svc.content_type())], bytes).into_response())
         }
         Protocol::Query => {
-            let input = query_input.unwrap_or_else(|| berth_proto::query::QueryInput::parse(&body))?;
+            let input = match query {
+                Some(input) => input,
+                None => berth_proto::query::QueryInput::parse(&body)?,
+            };
             let action = input.get("Action").unwrap_or_default().to_string();
             crate::observe::note_query(&parts.extensions, &action, input.params());
             let Some(service) = berth_iam::Iam::service_of(&input) else {
