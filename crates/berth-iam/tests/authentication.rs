@@ -236,3 +236,54 @@ async fn a_user_recreated_under_the_same_name_is_another_identity() {
     };
     assert!(!e.auth.is_current(&foreign));
 }
+
+#[tokio::test]
+async fn a_role_recreated_under_the_same_name_is_another_identity() {
+    let e = env().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    let create = [
+        ("Action", "CreateRole"),
+        ("RoleName", "deployer"),
+        ("AssumeRolePolicyDocument", trust),
+    ];
+    e.root(&create).await.unwrap();
+    let q = QueryInput::parse(
+        b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdeployer&RoleSessionName=s1",
+    )
+    .unwrap();
+    // Roles are assumed by users (not root), whose policy allows it.
+    let frank = e.user_with_key("frank").await;
+    e.root(&[
+        ("Action", "PutUserPolicy"),
+        ("UserName", "frank"),
+        ("PolicyName", "p"),
+        (
+            "PolicyDocument",
+            r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#,
+        ),
+    ])
+    .await
+    .unwrap();
+    let hash = sigv4::sha256_hex(b"{}");
+    let mut ctx = RequestContext::root(ACCOUNT, REGION);
+    ctx.principal = e
+        .auth
+        .authenticate(&parts(&signed(&frank, "ecs", b"{}"), &hash), &ECS)
+        .unwrap();
+    let xml = e.iam.call(&ctx, "sts", &q).await.unwrap();
+    let creds = Credentials::new(field(&xml, "AccessKeyId"), field(&xml, "SecretAccessKey"))
+        .with_session_token(field(&xml, "SessionToken"));
+    let body = b"{}";
+    let session = e
+        .auth
+        .authenticate(&parts(&signed(&creds, "ecs", body), &hash), &ECS)
+        .unwrap();
+    assert!(session.unique_id.starts_with("AROA") && session.unique_id.ends_with(":s1"));
+    assert!(e.auth.is_current(&session));
+    e.root(&[("Action", "DeleteRole"), ("RoleName", "deployer")])
+        .await
+        .unwrap();
+    assert!(!e.auth.is_current(&session), "a deleted role");
+    e.root(&create).await.unwrap();
+    assert!(!e.auth.is_current(&session), "re-created under the same name");
+}
