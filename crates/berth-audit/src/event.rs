@@ -248,6 +248,7 @@ mod tests {
             access_key_id: "AKIAROOT".into(),
             is_root: true,
             user_name: None,
+            unique_id: "000000000000".into(),
         };
         let (v, user, key) = user_identity(&Identity::Principal(root), "000000000000");
         assert_eq!(v["type"], "Root");
@@ -259,6 +260,7 @@ mod tests {
             access_key_id: "ASIAX".into(),
             is_root: false,
             user_name: None,
+            unique_id: "AROAEXAMPLE:ci-run".into(),
         };
         let (v, user, _) = user_identity(&Identity::Principal(role), "000000000000");
         assert_eq!(v["type"], "AssumedRole");

@@ -12,6 +12,7 @@ fn root() -> Principal {
         access_key_id: "AKIATEST".into(),
         is_root: true,
         user_name: None,
+        unique_id: "000000000000".into(),
     }
 }
 

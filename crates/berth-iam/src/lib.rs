@@ -15,12 +15,21 @@ pub use iam::{IAM_VERSION, Iam, STS_VERSION, ServiceRoleCredentials, ServiceRole
 pub use resource_policies::ResourcePolicies;
 pub use sealing::{SealError, SecretSealer};
 
-use berth_proto::sigv4::{self, HttpRequestParts};
+use berth_proto::sigv4::{self, Endpoint, HttpRequestParts};
 use berth_proto::{AwsError, Principal};
 use directory::Directory;
 use policy::{ContextKeys, Decision, PolicyDocument, Request};
 use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
+
+/// How much of a request [`Authenticator`] checks.
+#[derive(Clone, Copy)]
+enum Check {
+    /// Everything, the HMAC included.
+    Signature,
+    /// What the headers decide: all but the HMAC.
+    HeadersOnly,
+}
 
 /// The server's notion of "now" (injected in tests to check expiry).
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -99,16 +108,61 @@ impl Authenticator {
             access_key_id: access_key_id.to_string(),
             is_root: true,
             user_name: None,
+            unique_id: self.account_id.clone(),
         }
     }
 
-    /// Verifies the request's signature and returns who made it.
-    pub fn authenticate(&self, req: &HttpRequestParts<'_>) -> Result<Principal, AwsError> {
+    /// Verifies the request's signature for `endpoint` (its signing name,
+    /// regions and payload rule) and returns who made it. The request's
+    /// `payload_sha256_hex` is the hash of the body as received.
+    pub fn authenticate(&self, req: &HttpRequestParts<'_>, endpoint: &Endpoint<'_>) -> Result<Principal, AwsError> {
+        self.check(req, endpoint, Check::Signature)
+    }
+
+    /// Everything [`Authenticator::authenticate`] checks that the headers
+    /// alone decide, so a request can be refused before its body is read: the
+    /// signature's form, scope and signed headers, that the access key is
+    /// known and active, the session token rules and the time window. When
+    /// the request declares its body's hash (`x-amz-content-sha256`), the
+    /// signature is verified too (`req.payload_sha256_hex` is not used).
+    /// The body must then still be authenticated with
+    /// [`Authenticator::authenticate`] once it is read.
+    pub fn precheck(&self, req: &HttpRequestParts<'_>, endpoint: &Endpoint<'_>) -> Result<(), AwsError> {
+        match sigv4::declared_payload(req.headers)? {
+            sigv4::DeclaredPayload::Sha256(declared) => {
+                let declared_req = HttpRequestParts {
+                    payload_sha256_hex: &declared,
+                    ..*req
+                };
+                self.check(&declared_req, endpoint, Check::Signature).map(drop)
+            }
+            _ => self.check(req, endpoint, Check::HeadersOnly).map(drop),
+        }
+    }
+
+    fn check(&self, req: &HttpRequestParts<'_>, endpoint: &Endpoint<'_>, what: Check) -> Result<Principal, AwsError> {
         let signed = sigv4::parse(req)?;
+        sigv4::check_claims(req, &signed, endpoint)?;
         let now = self.now();
+        let verify = |secret: &str| -> Result<(), AwsError> {
+            match what {
+                Check::Signature => Ok(sigv4::verify_for(req, &signed, secret, now, endpoint.unsigned_payload)?),
+                Check::HeadersOnly => Ok(sigv4::check_time(&signed, now)?),
+            }
+        };
         let akid = signed.access_key_id.as_str();
-        if akid == self.root.0 {
-            sigv4::verify(req, &signed, &self.root.1, now)?;
+        // A long-term key (root's, an IAM user's) with a session token is
+        // refused as AWS does: only temporary credentials carry one.
+        let long_term = |has_token: bool| {
+            if has_token {
+                Err(AwsError::unrecognized_client())
+            } else {
+                Ok(())
+            }
+        };
+        if constant_time_eq(akid.as_bytes(), self.root.0.as_bytes()) {
+            long_term(signed.session_token.is_some())?;
+            verify(&self.root.1)?;
             return Ok(self.root_principal(akid));
         }
         let dir = self.directory();
@@ -116,17 +170,19 @@ impl Authenticator {
             if key.status != "Active" {
                 return Err(AwsError::unrecognized_client());
             }
-            sigv4::verify(req, &signed, &key.secret_access_key, now)?;
+            long_term(signed.session_token.is_some())?;
             let user = dir
                 .users
                 .get(&key.user_name)
                 .ok_or_else(AwsError::unrecognized_client)?;
+            verify(&key.secret_access_key)?;
             return Ok(Principal {
                 arn: user.arn.clone(),
                 account_id: self.account_id.clone(),
                 access_key_id: akid.to_string(),
                 is_root: false,
                 user_name: Some(user.name.clone()),
+                unique_id: user.id.clone(),
             });
         }
         if let Some(s) = dir.sessions.get(akid) {
@@ -138,7 +194,7 @@ impl Authenticator {
             if !token_ok {
                 return Err(AwsError::unrecognized_client());
             }
-            sigv4::verify(req, &signed, &s.secret_access_key, now)?;
+            verify(&s.secret_access_key)?;
             if now.unix_timestamp() >= s.expiration {
                 return Err(AwsError::expired_token());
             }
@@ -148,9 +204,38 @@ impl Authenticator {
                 access_key_id: akid.to_string(),
                 is_root: s.is_root,
                 user_name: s.user_name.clone(),
+                unique_id: s.user_id.clone(),
             });
         }
         Err(AwsError::unrecognized_client())
+    }
+
+    /// Whether `principal` (as authenticated earlier, e.g. into a registry
+    /// token) is still the same identity: its user or role exists and has
+    /// the unique id it had then. A user deleted and re-created under the
+    /// same name has a new id, so what was issued to the old one is refused.
+    pub fn is_current(&self, principal: &Principal) -> bool {
+        if principal.account_id != self.account_id {
+            return false;
+        }
+        let res = principal.arn.splitn(6, ':').nth(5).unwrap_or("");
+        if res == "root" {
+            return principal.unique_id == self.account_id;
+        }
+        let dir = self.directory();
+        if let Some(rest) = res.strip_prefix("assumed-role/") {
+            let role = rest.split('/').next().unwrap_or("");
+            let role_id = principal.unique_id.split(':').next().unwrap_or("");
+            return dir.roles.get(role).is_some_and(|r| r.id == role_id);
+        }
+        if res.starts_with("user/") {
+            let name = principal.user_name.as_deref().unwrap_or("");
+            return dir
+                .users
+                .get(name)
+                .is_some_and(|u| u.id == principal.unique_id && u.arn == principal.arn);
+        }
+        false
     }
 
     /// The identity policies of a (non-root) principal.

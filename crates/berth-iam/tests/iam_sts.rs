@@ -118,13 +118,16 @@ impl Env {
         for (k, v) in sigv4::sign("POST", "/", "", &headers, body, creds, "us-east-1", "sts", self.now()) {
             headers.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
         }
-        self.auth.authenticate(&HttpRequestParts {
-            method: "POST",
-            raw_path: "/",
-            raw_query: "",
-            headers: &headers,
-            payload_sha256_hex: &sigv4::sha256_hex(body),
-        })
+        self.auth.authenticate(
+            &HttpRequestParts {
+                method: "POST",
+                raw_path: "/",
+                raw_query: "",
+                headers: &headers,
+                payload_sha256_hex: &sigv4::sha256_hex(body),
+            },
+            &sigv4::Endpoint::new("sts", &["us-east-1"]),
+        )
     }
 
     async fn assume(&self, p: Principal, role_arn: &str, duration: &str) -> Result<String, AwsError> {

@@ -90,6 +90,22 @@ impl AwsError {
         )
     }
 
+    /// The same authentication error as an awsQuery service (IAM, STS) names
+    /// it: `MissingAuthenticationToken`, `InvalidClientTokenId`,
+    /// `SignatureDoesNotMatch`, `IncompleteSignature`, `ExpiredToken`, all
+    /// HTTP 403 but `IncompleteSignature` (400). Other errors are unchanged.
+    pub fn in_query_protocol(self) -> Self {
+        let (code, status): (&'static str, u16) = match self.code.as_ref() {
+            "MissingAuthenticationTokenException" => ("MissingAuthenticationToken", 403),
+            "UnrecognizedClientException" => ("InvalidClientTokenId", 403),
+            "InvalidSignatureException" => ("SignatureDoesNotMatch", 403),
+            "IncompleteSignatureException" => ("IncompleteSignature", 400),
+            "ExpiredTokenException" => ("ExpiredToken", 403),
+            _ => return self,
+        };
+        Self::new(code, status, self.message)
+    }
+
     // ---- ECS (and other services that use the same names) ----
     pub fn client(message: impl Into<String>) -> Self {
         Self::new("ClientException", 400, message)
@@ -198,6 +214,31 @@ pub fn xml_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authentication_errors_in_the_query_protocol() {
+        let q = |e: AwsError| {
+            let e = e.in_query_protocol();
+            (e.code.into_owned(), e.status)
+        };
+        assert_eq!(
+            q(AwsError::missing_authentication_token()),
+            ("MissingAuthenticationToken".into(), 403)
+        );
+        assert_eq!(q(AwsError::unrecognized_client()), ("InvalidClientTokenId".into(), 403));
+        assert_eq!(q(AwsError::signature_mismatch()), ("SignatureDoesNotMatch".into(), 403));
+        assert_eq!(
+            q(AwsError::incomplete_signature("x")),
+            ("IncompleteSignature".into(), 400)
+        );
+        assert_eq!(q(AwsError::expired_token()), ("ExpiredToken".into(), 403));
+        let other = AwsError::validation("v");
+        assert_eq!(other.clone().in_query_protocol(), other);
+        assert_eq!(
+            AwsError::unrecognized_client().in_query_protocol().message,
+            "The security token included in the request is invalid."
+        );
+    }
 
     #[test]
     fn json_body_has_type_and_message() {

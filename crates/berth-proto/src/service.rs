@@ -15,6 +15,10 @@ pub struct Principal {
     pub is_root: bool,
     /// The user name for `aws:username` (None for roles).
     pub user_name: Option<String>,
+    /// What stays unique across a delete and re-create under the same name
+    /// (`aws:userid`): the IAM user's id (`AIDA…`), a role session's
+    /// `AROA…:session`, the account id for root.
+    pub unique_id: String,
 }
 
 /// Everything a handler may need to know about the request, besides its input.
@@ -42,6 +46,7 @@ impl RequestContext {
                 access_key_id: String::new(),
                 is_root: true,
                 user_name: None,
+                unique_id: account_id.to_string(),
             },
             source_ip: "127.0.0.1".into(),
             user_agent: String::new(),

@@ -17,11 +17,15 @@
 //!   trimmed with inner runs of spaces collapsed, repeated headers joined with
 //!   `,`, sorted by name. `host` must be signed.
 //! * **Payload hash**: the `x-amz-content-sha256` header when present (a hex
-//!   digest must then equal the body's; `UNSIGNED-PAYLOAD` is accepted),
+//!   digest must then equal the body's; `UNSIGNED-PAYLOAD` only where the
+//!   [`Endpoint`] allows it — never on the AWS APIs, see [`verify_for`]),
 //!   otherwise the server-computed hash of the body. Presigned requests are
 //!   accepted with either the body's hash (what the SDKs presign for non-S3
-//!   services) or `UNSIGNED-PAYLOAD` (what S3-style presigners, including
-//!   [`presign`], use).
+//!   services) or, where allowed, `UNSIGNED-PAYLOAD` (what S3-style
+//!   presigners, including [`presign`], use).
+//! * **Endpoint rules** ([`check_claims`]): the credential scope names the
+//!   service called and one of its regions, and every `x-amz-*` header
+//!   present is signed (`host` always is).
 //! * **Time**: a header-signed request must be within 15 minutes of the
 //!   server's clock; a presigned one is valid from `X-Amz-Date` (with the same
 //!   15 minutes of skew) until `X-Amz-Date + X-Amz-Expires` (at most a week).
@@ -29,8 +33,9 @@
 //! Verification is split in two so the caller can look the key up in between:
 //! [`parse`] extracts what the request claims (access key, scope, ...), the
 //! caller finds the secret for `access_key_id` (and answers
-//! `UnrecognizedClientException` itself when there is none), checks the scope
-//! with [`SignedRequest::check_scope`] if it wants to, then calls [`verify`].
+//! `UnrecognizedClientException` itself when there is none), checks the
+//! endpoint's rules with [`check_claims`], then calls [`verify_for`]
+//! (or [`verify`], which allows `UNSIGNED-PAYLOAD`).
 //! Every [`SigV4Error`] converts into the matching [`AwsError`].
 //!
 //! Nothing here panics on hostile input: non-UTF-8 header values, invalid
@@ -145,21 +150,148 @@ impl SignedRequest {
         credential_scope(&self.scope_date, &self.region, &self.service)
     }
 
-    /// Checks that the credential is scoped to this endpoint's region and service.
+    /// Checks that the credential is scoped to this endpoint's region and
+    /// service, with AWS's messages (note the trailing space AWS leaves).
     pub fn check_scope(&self, region: &str, service: &str) -> Result<(), SigV4Error> {
         if self.region != region {
-            return Err(SigV4Error::WrongScope(format!(
-                "Credential should be scoped to a valid region, not '{}'.",
-                echo(&self.region)
-            )));
+            return Err(SigV4Error::WrongScope(WRONG_REGION.into()));
         }
         if self.service != service {
-            return Err(SigV4Error::WrongScope(format!(
-                "Credential should be scoped to correct service: '{service}'."
-            )));
+            return Err(SigV4Error::WrongScope(wrong_service(service)));
         }
         Ok(())
     }
+}
+
+const WRONG_REGION: &str = "Credential should be scoped to a valid region. ";
+
+fn wrong_service(service: &str) -> String {
+    format!("Credential should be scoped to correct service: '{service}'. ")
+}
+
+/// What an endpoint accepts of a signature, besides a correct HMAC: the
+/// signing name and regions of its credential scope, and whether the body
+/// may be left unsigned (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// The signing name the scope must carry (`ecs`, `iam`, …); `None`
+    /// accepts any (a request whose service is not known yet, refused later).
+    pub service: Option<&'a str>,
+    /// The regions the scope may name (the server's; IAM and STS also
+    /// accept `us-east-1`, the signing region of their global endpoints).
+    pub regions: &'a [&'a str],
+    /// Whether `UNSIGNED-PAYLOAD` is accepted (never on the AWS APIs).
+    pub unsigned_payload: UnsignedPayload,
+}
+
+/// Whether an endpoint accepts a body the signature does not cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsignedPayload {
+    Refused,
+    Allowed,
+}
+
+impl<'a> Endpoint<'a> {
+    /// A service endpoint that requires a signed payload.
+    pub fn new(service: &'a str, regions: &'a [&'a str]) -> Self {
+        Self {
+            service: Some(service),
+            regions,
+            unsigned_payload: UnsignedPayload::Refused,
+        }
+    }
+
+    pub fn allowing_unsigned_payload(mut self) -> Self {
+        self.unsigned_payload = UnsignedPayload::Allowed;
+        self
+    }
+}
+
+/// What `x-amz-content-sha256` declares about the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeclaredPayload {
+    /// No header: the signature covers the body's hash, computed by the server.
+    Absent,
+    /// `UNSIGNED-PAYLOAD`.
+    Unsigned,
+    /// A hex SHA-256 (lowercase) the body must hash to.
+    Sha256(String),
+}
+
+/// Reads `x-amz-content-sha256` (at most one, a hex SHA-256 or `UNSIGNED-PAYLOAD`).
+pub fn declared_payload(headers: &HeaderMap) -> Result<DeclaredPayload, SigV4Error> {
+    let mut declared = headers.get_all(header_names::X_AMZ_CONTENT_SHA256).iter();
+    match (declared.next(), declared.next()) {
+        (Some(_), Some(_)) => Err(SigV4Error::Incomplete(
+            "The request has more than one x-amz-content-sha256 header.".into(),
+        )),
+        (None, _) => Ok(DeclaredPayload::Absent),
+        (Some(value), None) => {
+            let Ok(value) = value.to_str() else {
+                return Err(SigV4Error::InvalidContentSha256(echo(&String::from_utf8_lossy(
+                    value.as_bytes(),
+                ))));
+            };
+            let value = value.trim();
+            if value == UNSIGNED_PAYLOAD {
+                Ok(DeclaredPayload::Unsigned)
+            } else if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(DeclaredPayload::Sha256(value.to_ascii_lowercase()))
+            } else {
+                Err(SigV4Error::InvalidContentSha256(echo(value)))
+            }
+        }
+    }
+}
+
+/// The rules an endpoint applies to a signature's claims before (and
+/// besides) checking the HMAC, all from the headers alone:
+///
+/// * the credential scope names the endpoint's service and one of its regions;
+/// * every `x-amz-*` header present is signed (`x-amz-date`,
+///   `x-amz-target`, `x-amz-security-token`, `x-amz-content-sha256`, …), and
+///   so is `Date` when it dates the request (`host` is checked by [`parse`]);
+/// * `UNSIGNED-PAYLOAD` only where the endpoint allows it (a presigned
+///   request is then checked against the body's hash only, in [`verify_for`]).
+pub fn check_claims(
+    req: &HttpRequestParts<'_>,
+    signed: &SignedRequest,
+    endpoint: &Endpoint<'_>,
+) -> Result<(), SigV4Error> {
+    if !endpoint.regions.contains(&signed.region.as_str()) {
+        return Err(SigV4Error::WrongScope(WRONG_REGION.into()));
+    }
+    if let Some(service) = endpoint.service
+        && signed.service != service
+    {
+        return Err(SigV4Error::WrongScope(wrong_service(service)));
+    }
+    let is_signed = |name: &str| signed.signed_headers.iter().any(|h| h == name);
+    let mut unsigned: Vec<String> = req
+        .headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|name| name.starts_with("x-amz-") && !is_signed(name))
+        .map(str::to_owned)
+        .collect();
+    if !signed.presigned
+        && !req.headers.contains_key(header_names::X_AMZ_DATE)
+        && req.headers.contains_key(header_names::DATE)
+        && !is_signed(header_names::DATE)
+    {
+        unsigned.push(header_names::DATE.to_owned());
+    }
+    if !unsigned.is_empty() {
+        unsigned.sort();
+        unsigned.dedup();
+        return Err(SigV4Error::UnsignedHeaders(unsigned.join(", ")));
+    }
+    if endpoint.unsigned_payload == UnsignedPayload::Refused
+        && declared_payload(req.headers)? == DeclaredPayload::Unsigned
+    {
+        return Err(SigV4Error::UnsignedPayloadRefused);
+    }
+    Ok(())
 }
 
 /// Why a request's signature was not accepted.
@@ -192,6 +324,14 @@ pub enum SigV4Error {
     /// The signature does not match the one computed with the secret key.
     #[error("The request signature we calculated does not match the signature you provided.")]
     Mismatch,
+    /// `x-amz-*` headers (or the dating `Date`) are present but not signed ([`check_claims`]).
+    #[error("There were headers present in the request which were not signed: {0}. Sign every x-amz-* header.")]
+    UnsignedHeaders(String),
+    /// `UNSIGNED-PAYLOAD` where the endpoint requires the body to be signed ([`check_claims`]).
+    #[error(
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD is not accepted by this endpoint; sign the SHA-256 of the request body."
+    )]
+    UnsignedPayloadRefused,
 }
 
 impl From<SigV4Error> for AwsError {
@@ -204,7 +344,9 @@ impl From<SigV4Error> for AwsError {
             SigV4Error::Expired { message } | SigV4Error::NotYetValid { message } | SigV4Error::WrongScope(message) => {
                 AwsError::invalid_signature(message)
             }
-            SigV4Error::ContentSha256Mismatch => AwsError::invalid_signature(e.to_string()),
+            SigV4Error::ContentSha256Mismatch | SigV4Error::UnsignedHeaders(_) | SigV4Error::UnsignedPayloadRefused => {
+                AwsError::invalid_signature(e.to_string())
+            }
             SigV4Error::Mismatch => AwsError::signature_mismatch(),
         }
     }
@@ -599,6 +741,19 @@ pub fn verify(
     secret_access_key: &str,
     now: OffsetDateTime,
 ) -> Result<(), SigV4Error> {
+    verify_for(req, signed, secret_access_key, now, UnsignedPayload::Allowed)
+}
+
+/// [`verify`] with the endpoint's payload rule: where `UNSIGNED-PAYLOAD` is
+/// [`UnsignedPayload::Refused`], the header is refused and a presigned
+/// request must have signed the body's hash.
+pub fn verify_for(
+    req: &HttpRequestParts<'_>,
+    signed: &SignedRequest,
+    secret_access_key: &str,
+    now: OffsetDateTime,
+    unsigned_payload: UnsignedPayload,
+) -> Result<(), SigV4Error> {
     check_time(signed, now)?;
     if !signed
         .signed_headers
@@ -609,7 +764,7 @@ pub fn verify(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    let payload_hashes = payload_hash_candidates(req, signed.presigned)?;
+    let payload_hashes = payload_hash_candidates(req, signed.presigned, unsigned_payload)?;
     let Some(provided) = decode_signature(&signed.signature) else {
         return Err(SigV4Error::Mismatch);
     };
@@ -627,7 +782,9 @@ pub fn verify(
     if matched { Ok(()) } else { Err(SigV4Error::Mismatch) }
 }
 
-fn check_time(signed: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4Error> {
+/// Checks the request's date against `now` (15 minutes of skew; a presigned
+/// request until its expiry).
+pub fn check_time(signed: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4Error> {
     let ts = signed.timestamp;
     if let Some(latest) = now.checked_add(MAX_CLOCK_SKEW).filter(|latest| ts > *latest) {
         return Err(SigV4Error::NotYetValid {
@@ -663,33 +820,27 @@ fn check_time(signed: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4Er
 }
 
 /// The payload hashes the client may have signed.
-fn payload_hash_candidates<'r>(req: &HttpRequestParts<'r>, presigned: bool) -> Result<Vec<&'r str>, SigV4Error> {
-    let mut declared = req.headers.get_all(header_names::X_AMZ_CONTENT_SHA256).iter();
-    match (declared.next(), declared.next()) {
-        (Some(_), Some(_)) => Err(SigV4Error::Incomplete(
-            "The request has more than one x-amz-content-sha256 header.".into(),
-        )),
-        (Some(value), None) => {
-            let Ok(value) = value.to_str() else {
-                return Err(SigV4Error::InvalidContentSha256(echo(&String::from_utf8_lossy(
-                    value.as_bytes(),
-                ))));
-            };
-            let value = value.trim();
-            if value == UNSIGNED_PAYLOAD {
-                Ok(vec![value])
-            } else if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
-                if value.eq_ignore_ascii_case(req.payload_sha256_hex) {
-                    Ok(vec![value])
-                } else {
-                    Err(SigV4Error::ContentSha256Mismatch)
-                }
-            } else {
-                Err(SigV4Error::InvalidContentSha256(echo(value)))
-            }
+fn payload_hash_candidates<'r>(
+    req: &HttpRequestParts<'r>,
+    presigned: bool,
+    unsigned_payload: UnsignedPayload,
+) -> Result<Vec<&'r str>, SigV4Error> {
+    let allowed = unsigned_payload == UnsignedPayload::Allowed;
+    match declared_payload(req.headers)? {
+        DeclaredPayload::Unsigned if allowed => Ok(vec![UNSIGNED_PAYLOAD]),
+        DeclaredPayload::Unsigned => Err(SigV4Error::UnsignedPayloadRefused),
+        // The header's own spelling is what the client signed.
+        DeclaredPayload::Sha256(value) if value.eq_ignore_ascii_case(req.payload_sha256_hex) => {
+            let raw = req
+                .headers
+                .get(header_names::X_AMZ_CONTENT_SHA256)
+                .and_then(|v| v.to_str().ok())
+                .map_or(req.payload_sha256_hex, str::trim);
+            Ok(vec![raw])
         }
-        (None, _) if presigned => Ok(vec![req.payload_sha256_hex, UNSIGNED_PAYLOAD]),
-        (None, _) => Ok(vec![req.payload_sha256_hex]),
+        DeclaredPayload::Sha256(_) => Err(SigV4Error::ContentSha256Mismatch),
+        DeclaredPayload::Absent if presigned && allowed => Ok(vec![req.payload_sha256_hex, UNSIGNED_PAYLOAD]),
+        DeclaredPayload::Absent => Ok(vec![req.payload_sha256_hex]),
     }
 }
 
@@ -2487,14 +2638,203 @@ mod tests {
         let err = signed.check_scope("eu-west-1", SERVICE).unwrap_err();
         assert_eq!(
             err,
-            SigV4Error::WrongScope("Credential should be scoped to a valid region, not 'us-east-1'.".into())
+            SigV4Error::WrongScope("Credential should be scoped to a valid region. ".into())
         );
         let aws: AwsError = err.into();
         assert_eq!((aws.code.as_ref(), aws.status), ("InvalidSignatureException", 403));
         assert_eq!(
             signed.check_scope(REGION, "ecs").unwrap_err(),
-            SigV4Error::WrongScope("Credential should be scoped to correct service: 'ecs'.".into())
+            SigV4Error::WrongScope("Credential should be scoped to correct service: 'ecs'. ".into())
         );
+    }
+
+    // ---- endpoint rules (check_claims, verify_for) ----
+
+    const REGIONS: &[&str] = &[REGION];
+
+    /// A JSON call as botocore signs it: host, content-type, x-amz-date and
+    /// x-amz-target signed, optionally with a session token and x-amz-content-sha256.
+    fn signed_call(body: &[u8], extra: &[(&str, &str)], params: &SigningParams<'_>) -> HeaderMap {
+        let mut headers = header_map(&[HOST, ("Content-Type", "application/x-amz-json-1.1")]);
+        for (k, v) in extra {
+            headers.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let added = sign_with("POST", "/", "", &headers, body, params);
+        apply(&mut headers, &added);
+        headers
+    }
+
+    #[test]
+    fn endpoint_scope_must_name_the_service_and_a_region() {
+        let creds = Credentials::new(AKID, SECRET);
+        let target = [("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.ListClusters")];
+        let body = b"{}";
+        let payload = sha256_hex(body);
+        let ssm = SigningParams::new(&creds, REGION, "ssm", NOW);
+        let headers = signed_call(body, &target, &ssm);
+        let req = parts("POST", "/", "", &headers, &payload);
+        let signed = parse(&req).unwrap();
+        // The signature itself is good (signed for ssm), the endpoint is not.
+        assert_eq!(verify(&req, &signed, SECRET, NOW), Ok(()));
+        let err = check_claims(&req, &signed, &Endpoint::new("ecs", REGIONS)).unwrap_err();
+        assert_eq!(
+            err,
+            SigV4Error::WrongScope("Credential should be scoped to correct service: 'ecs'. ".into())
+        );
+        let aws: AwsError = err.into();
+        assert_eq!((aws.code.as_ref(), aws.status), ("InvalidSignatureException", 403));
+        assert_eq!(check_claims(&req, &signed, &Endpoint::new("ssm", REGIONS)), Ok(()));
+        // A request whose service is not known yet is refused later, not here.
+        let any = Endpoint {
+            service: None,
+            ..Endpoint::new("x", REGIONS)
+        };
+        assert_eq!(check_claims(&req, &signed, &any), Ok(()));
+
+        let err = check_claims(&req, &signed, &Endpoint::new("ssm", &["eu-west-1"])).unwrap_err();
+        assert_eq!(
+            err,
+            SigV4Error::WrongScope("Credential should be scoped to a valid region. ".into())
+        );
+        assert_eq!(
+            check_claims(&req, &signed, &Endpoint::new("ssm", &["eu-west-1", REGION])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn every_x_amz_header_present_must_be_signed() {
+        let creds = Credentials::new(AKID, SECRET).with_session_token("tok");
+        let body = b"{}";
+        let payload = sha256_hex(body);
+        let params = SigningParams::new(&creds, REGION, "ecs", NOW);
+        let endpoint = Endpoint::new("ecs", REGIONS);
+        let headers = signed_call(body, &[("X-Amz-Target", "Svc.Op")], &params);
+        let req = parts("POST", "/", "", &headers, &payload);
+        let signed = parse(&req).unwrap();
+        assert_eq!(check_claims(&req, &signed, &endpoint), Ok(()));
+
+        // X-Amz-Target added after signing (or left out of SignedHeaders):
+        // the operation is not covered by the signature.
+        let mut headers = signed_call(body, &[], &params);
+        headers.insert("x-amz-target", HeaderValue::from_static("Svc.DeleteEverything"));
+        let req = parts("POST", "/", "", &headers, &payload);
+        let signed = parse(&req).unwrap();
+        let err = check_claims(&req, &signed, &endpoint).unwrap_err();
+        assert_eq!(err, SigV4Error::UnsignedHeaders("x-amz-target".into()));
+        let aws: AwsError = err.into();
+        assert_eq!(aws.code, "InvalidSignatureException");
+        assert!(aws.message.contains("not signed: x-amz-target"), "{}", aws.message);
+
+        // The same for a token or a date left out of SignedHeaders.
+        for dropped in ["x-amz-security-token", "x-amz-date"] {
+            let headers = signed_call(body, &[("X-Amz-Target", "Svc.Op")], &params);
+            let authz = headers["authorization"]
+                .to_str()
+                .unwrap()
+                .replace(&format!(";{dropped}"), "");
+            let mut h = headers.clone();
+            h.insert("authorization", HeaderValue::from_str(&authz).unwrap());
+            let req = parts("POST", "/", "", &h, &payload);
+            let signed = parse(&req).unwrap();
+            assert_eq!(
+                check_claims(&req, &signed, &endpoint),
+                Err(SigV4Error::UnsignedHeaders(dropped.into())),
+                "{dropped}"
+            );
+        }
+        // A request dated by `Date` must sign it.
+        let mut h = header_map(&[HOST, ("Date", "Sun, 30 Aug 2015 12:36:00 GMT")]);
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!(
+                "{ALGORITHM} Credential={AKID}/{SCOPE}, SignedHeaders=host, Signature={}",
+                "0".repeat(64)
+            ))
+            .unwrap(),
+        );
+        let req = parts("GET", "/", "", &h, EMPTY_PAYLOAD_SHA256);
+        let signed = parse(&req).unwrap();
+        assert_eq!(
+            check_claims(&req, &signed, &Endpoint::new(SERVICE, REGIONS)),
+            Err(SigV4Error::UnsignedHeaders("date".into()))
+        );
+    }
+
+    #[test]
+    fn unsigned_payload_only_where_the_endpoint_allows_it() {
+        let creds = Credentials::new(AKID, SECRET);
+        let mut params = SigningParams::new(&creds, REGION, "ecs", NOW);
+        params.content_sha256_header = true;
+        params.payload = PayloadSigning::Unsigned;
+        let headers = signed_call(b"{}", &[("X-Amz-Target", "Svc.Op")], &params);
+        let payload = sha256_hex(b"{\"any\":\"body\"}");
+        let req = parts("POST", "/", "", &headers, &payload);
+        let signed = parse(&req).unwrap();
+        let strict = Endpoint::new("ecs", REGIONS);
+        let err = check_claims(&req, &signed, &strict).unwrap_err();
+        assert_eq!(err, SigV4Error::UnsignedPayloadRefused);
+        let aws: AwsError = err.into();
+        assert_eq!(aws.code, "InvalidSignatureException");
+        assert_eq!(
+            verify_for(&req, &signed, SECRET, NOW, UnsignedPayload::Refused),
+            Err(SigV4Error::UnsignedPayloadRefused)
+        );
+        let lax = strict.allowing_unsigned_payload();
+        assert_eq!(check_claims(&req, &signed, &lax), Ok(()));
+        assert_eq!(verify_for(&req, &signed, SECRET, NOW, UnsignedPayload::Allowed), Ok(()));
+
+        // A presigned request (UNSIGNED-PAYLOAD implied) is held to the body's hash.
+        let creds = Credentials::new(AKID, SECRET);
+        let presigned_query = presign(
+            "GET",
+            "/",
+            "",
+            &header_map(&[HOST]),
+            &SigningParams::new(&creds, REGION, SERVICE, NOW),
+            300,
+        );
+        let h = header_map(&[HOST]);
+        let req = parts("GET", "/", &presigned_query, &h, EMPTY_PAYLOAD_SHA256);
+        let signed = parse(&req).unwrap();
+        assert_eq!(verify_for(&req, &signed, SECRET, NOW, UnsignedPayload::Allowed), Ok(()));
+        assert_eq!(
+            verify_for(&req, &signed, SECRET, NOW, UnsignedPayload::Refused),
+            Err(SigV4Error::Mismatch)
+        );
+    }
+
+    #[test]
+    fn declared_payloads() {
+        let h = |v: &str| header_map(&[("x-amz-content-sha256", v)]);
+        assert_eq!(declared_payload(&HeaderMap::new()), Ok(DeclaredPayload::Absent));
+        assert_eq!(declared_payload(&h(UNSIGNED_PAYLOAD)), Ok(DeclaredPayload::Unsigned));
+        assert_eq!(
+            declared_payload(&h(&EMPTY_PAYLOAD_SHA256.to_uppercase())),
+            Ok(DeclaredPayload::Sha256(EMPTY_PAYLOAD_SHA256.into()))
+        );
+        assert!(matches!(
+            declared_payload(&h("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")),
+            Err(SigV4Error::InvalidContentSha256(_))
+        ));
+        // A declared hash that does not match the body is refused before the HMAC.
+        let creds = Credentials::new(AKID, SECRET);
+        let mut params = SigningParams::new(&creds, REGION, "ecs", NOW);
+        params.content_sha256_header = true;
+        let headers = signed_call(b"{}", &[("X-Amz-Target", "Svc.Op")], &params);
+        let other = sha256_hex(b"{\"other\":1}");
+        let req = parts("POST", "/", "", &headers, &other);
+        let signed = parse(&req).unwrap();
+        assert_eq!(
+            verify_for(&req, &signed, SECRET, NOW, UnsignedPayload::Refused),
+            Err(SigV4Error::ContentSha256Mismatch)
+        );
+        let good = sha256_hex(b"{}");
+        let req = parts("POST", "/", "", &headers, &good);
+        assert_eq!(verify_for(&req, &signed, SECRET, NOW, UnsignedPayload::Refused), Ok(()));
     }
 
     #[test]

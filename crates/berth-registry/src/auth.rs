@@ -21,6 +21,8 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// How long a `GetAuthorizationToken` password is valid (as ECR: 12 hours).
 pub const TOKEN_LIFETIME_SECS: i64 = 12 * 3600;
+/// The token format: version 1 (before unique ids) is no longer accepted.
+const TOKEN_VERSION: u8 = 2;
 /// How long a `GetDownloadUrlForLayer` URL is valid.
 pub const DOWNLOAD_URL_LIFETIME_SECS: i64 = 3600;
 
@@ -31,8 +33,12 @@ pub struct SignedRequest<'a> {
     pub raw_query: &'a str,
     pub headers: &'a http::HeaderMap,
     /// The payload hash the signature covers (`x-amz-content-sha256`, or
-    /// the hash of an empty body).
+    /// the hash of an empty body); the registry checks the body against it
+    /// while streaming.
     pub payload_sha256_hex: &'a str,
+    /// Whether this request may carry `UNSIGNED-PAYLOAD` (bodiless requests
+    /// and digest-checked blob uploads only).
+    pub unsigned_payload: berth_proto::sigv4::UnsignedPayload,
 }
 
 /// Verifies a SigV4-signed request and says who made it. The binary
@@ -63,9 +69,11 @@ pub enum TokenError {
 
 #[derive(Serialize, Deserialize)]
 struct Claims {
-    /// Version of the token format.
+    /// Version of the token format (2: bound to the principal's unique id).
     v: u8,
     arn: String,
+    /// The principal's unique id (`AIDA…`, `AROA…:session`, the account id).
+    uid: String,
     acct: String,
     akid: String,
     root: bool,
@@ -141,8 +149,9 @@ impl TokenKey {
     /// Issues a registry password for `principal`, valid until `expires_at`.
     pub fn issue(&self, principal: &Principal, expires_at: i64) -> String {
         let claims = Claims {
-            v: 1,
+            v: TOKEN_VERSION,
             arn: principal.arn.clone(),
+            uid: principal.unique_id.clone(),
             acct: principal.account_id.clone(),
             akid: principal.access_key_id.clone(),
             root: principal.is_root,
@@ -170,7 +179,7 @@ impl TokenKey {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(TokenError::Malformed)?;
-        if claims.v != 1 {
+        if claims.v != TOKEN_VERSION {
             return Err(TokenError::Malformed);
         }
         if claims.exp <= now {
@@ -182,6 +191,7 @@ impl TokenKey {
             access_key_id: claims.akid,
             is_root: claims.root,
             user_name: claims.user,
+            unique_id: claims.uid,
         })
     }
 
@@ -243,6 +253,7 @@ mod tests {
             access_key_id: "AKIAEXAMPLE".into(),
             is_root: false,
             user_name: Some("alice".into()),
+            unique_id: "AIDAALICE".into(),
         }
     }
 
@@ -261,6 +272,25 @@ mod tests {
         claims["exp"] = serde_json::json!(99999);
         let forged = format!("{}.{sig}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()));
         assert_eq!(k.verify(&forged, 0), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn tokens_carry_the_unique_id_and_old_formats_are_refused() {
+        let k = TokenKey::from_bytes([7; 32]);
+        let t = k.issue(&principal(), 1000);
+        assert_eq!(k.verify(&t, 0).unwrap().unique_id, "AIDAALICE");
+        // A version-1 token (bound to the ARN only), correctly signed, is refused.
+        let v1 = serde_json::json!({
+            "v": 1, "arn": "arn:aws:iam::000000000000:user/alice", "acct": "000000000000",
+            "akid": "AKIAEXAMPLE", "root": false, "user": "alice", "exp": 1000
+        });
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v1).unwrap());
+        let sig = URL_SAFE_NO_PAD.encode(
+            k.mac("berth-registry-token", payload.as_bytes())
+                .finalize()
+                .into_bytes(),
+        );
+        assert_eq!(k.verify(&format!("{payload}.{sig}"), 0), Err(TokenError::Malformed));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod blob;
+mod body_hash;
 pub mod digest;
 pub mod ecr;
 pub mod error;
@@ -56,6 +57,10 @@ pub struct RegistryConfig {
 /// resource ARN, and the resource's tags (`aws:ResourceTag/…`).
 pub type Authorizer = Arc<dyn Fn(&Principal, &str, &str, &[(String, String)]) -> Result<(), String> + Send + Sync>;
 
+/// Whether the principal a registry token was issued to is still the same
+/// identity (exists, same unique id); the bin wires IAM's `is_current`.
+pub type PrincipalCheck = Arc<dyn Fn(&Principal) -> bool + Send + Sync>;
+
 pub struct Registry {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) blobs: Arc<dyn BlobStore>,
@@ -65,6 +70,7 @@ pub struct Registry {
     pub(crate) tokens: auth::TokenKey,
     pub(crate) sigv4: Option<Arc<dyn RequestAuthenticator>>,
     pub(crate) authorizer: Option<Authorizer>,
+    pub(crate) principal_check: Option<PrincipalCheck>,
     pub(crate) sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<uploads::SessionState>>>>,
 }
 
@@ -109,6 +115,7 @@ impl Registry {
             tokens,
             sigv4: None,
             authorizer: None,
+            principal_check: None,
             sessions: Mutex::new(HashMap::new()),
         };
         reg.remove_orphan_upload_files().await?;
@@ -127,6 +134,17 @@ impl Registry {
     pub fn with_authorizer(mut self, authorizer: Authorizer) -> Self {
         self.authorizer = Some(authorizer);
         self
+    }
+
+    /// Refuse registry tokens whose principal fails this check (deleted, or
+    /// re-created under the same name with a new unique id).
+    pub fn with_principal_check(mut self, check: PrincipalCheck) -> Self {
+        self.principal_check = Some(check);
+        self
+    }
+
+    pub(crate) fn principal_is_current(&self, principal: &Principal) -> bool {
+        self.principal_check.as_ref().is_none_or(|check| check(principal))
     }
 
     pub fn registry_host(&self) -> &str {

@@ -9,6 +9,7 @@
 
 use crate::auth::{self, SignedRequest};
 use crate::blob::{BlobRead, ByteStream};
+use crate::body_hash::{ContentSha256Mismatch, Mismatch, verified_body};
 use crate::digest::Digest;
 use crate::error::{OciError, RegistryError};
 use crate::images::PutManifest;
@@ -23,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use berth_proto::Principal;
+use berth_proto::sigv4::{self, DeclaredPayload, UnsignedPayload};
 use futures::TryStreamExt;
 use serde_json::json;
 use std::sync::Arc;
@@ -132,9 +134,35 @@ async fn v2(State(reg): State<Arc<Registry>>, req: Request<Body>) -> Response {
     resp
 }
 
+/// Where `UNSIGNED-PAYLOAD` is accepted on `/v2/`: requests without a body
+/// (GET, HEAD, DELETE) and uploads whose body is checked against the digest
+/// they name before anything is published (a monolithic `POST ?digest=`, the
+/// closing `PUT ?digest=`). Never on a manifest PUT (a replay could tag
+/// other content) nor on a PATCH chunk (not digest-checked until the end).
+fn unsigned_payload_rule(method: &Method, path: &str, query: Option<&str>) -> UnsignedPayload {
+    let digest_named = query_pairs(query).iter().any(|(k, _)| k == "digest");
+    let allowed = match (method, parse_route(path)) {
+        (&Method::GET | &Method::HEAD | &Method::DELETE, _) => true,
+        (&Method::POST, Some(Route::UploadStart(_))) | (&Method::PUT, Some(Route::Upload(..))) => digest_named,
+        _ => false,
+    };
+    if allowed {
+        UnsignedPayload::Allowed
+    } else {
+        UnsignedPayload::Refused
+    }
+}
+
 /// Who is calling: a registry password (HTTP Basic, user `AWS`) or a
-/// SigV4 signature.
-fn authenticate(reg: &Registry, method: &Method, uri: &http::Uri, headers: &HeaderMap) -> Result<Principal, OciError> {
+/// SigV4 signature. For a SigV4 request, also the SHA-256 its body must
+/// hash to (the signed `x-amz-content-sha256`, the empty body's without
+/// one), unless the request is allowed `UNSIGNED-PAYLOAD`.
+fn authenticate(
+    reg: &Registry,
+    method: &Method,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+) -> Result<(Principal, Option<String>), OciError> {
     let authz = header_str(headers, header::AUTHORIZATION);
     let presigned = uri.query().is_some_and(|q| q.contains("X-Amz-Signature="));
     if presigned || authz.is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256")) {
@@ -144,16 +172,27 @@ fn authenticate(reg: &Registry, method: &Method, uri: &http::Uri, headers: &Head
                  `aws ecr get-login-password`",
             ));
         };
-        let payload = header_str(headers, "x-amz-content-sha256").unwrap_or(EMPTY_SHA256_HEX);
-        return sigv4
+        let declared = sigv4::declared_payload(headers).map_err(|e| OciError::unauthorized(e.to_string()))?;
+        let body_sha256 = match &declared {
+            DeclaredPayload::Sha256(h) => Some(h.clone()),
+            DeclaredPayload::Absent => Some(EMPTY_SHA256_HEX.to_string()),
+            DeclaredPayload::Unsigned => None,
+        };
+        let payload = match &declared {
+            DeclaredPayload::Sha256(h) => h.as_str(),
+            _ => EMPTY_SHA256_HEX,
+        };
+        let who = sigv4
             .authenticate(&SignedRequest {
                 method: method.as_str(),
                 raw_path: uri.path(),
                 raw_query: uri.query().unwrap_or(""),
                 headers,
                 payload_sha256_hex: payload,
+                unsigned_payload: unsigned_payload_rule(method, uri.path(), uri.query()),
             })
-            .map_err(|e| OciError::unauthorized(e.message));
+            .map_err(|e| OciError::unauthorized(e.message))?;
+        return Ok((who, body_sha256));
     }
     let Some(authz) = authz else {
         return Err(OciError::unauthorized(
@@ -166,9 +205,18 @@ fn authenticate(reg: &Registry, method: &Method, uri: &http::Uri, headers: &Head
     if user != "AWS" {
         return Err(OciError::unauthorized("the user name must be AWS"));
     }
-    reg.tokens
+    let who = reg
+        .tokens
         .verify(&password, now_secs())
-        .map_err(|e| OciError::unauthorized(format!("{e}; get a new one with `aws ecr get-login-password`")))
+        .map_err(|e| OciError::unauthorized(format!("{e}; get a new one with `aws ecr get-login-password`")))?;
+    if !reg.principal_is_current(&who) {
+        return Err(OciError::unauthorized(format!(
+            "the authorization token was issued to {} (id {}), which no longer exists; \
+             get a new one with `aws ecr get-login-password`",
+            who.arn, who.unique_id
+        )));
+    }
+    Ok((who, None))
 }
 
 /// Runs the authorization hook; a refusal is `DENIED`.
@@ -289,7 +337,30 @@ fn chunk_of(headers: &HeaderMap, body: Body) -> Result<Chunk, OciError> {
 
 async fn handle(reg: &Registry, req: Request<Body>) -> Result<Response, OciError> {
     let (parts, body) = req.into_parts();
-    let who = authenticate(reg, &parts.method, &parts.uri, &parts.headers)?;
+    let (who, body_sha256) = authenticate(reg, &parts.method, &parts.uri, &parts.headers)?;
+    let mismatch = Mismatch::default();
+    let body = match body_sha256 {
+        Some(expected) => verified_body(body, &expected, mismatch.clone()),
+        None => body,
+    };
+    let result = dispatch(reg, who, parts, body).await;
+    if mismatch.happened() {
+        // The consumer failed on the body and kept nothing; say why.
+        return Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            format!("{ContentSha256Mismatch} The body is not the one that was signed; nothing was stored."),
+        ));
+    }
+    result
+}
+
+async fn dispatch(
+    reg: &Registry,
+    who: Principal,
+    parts: http::request::Parts,
+    body: Body,
+) -> Result<Response, OciError> {
     let path = parts.uri.path().to_string();
     let route = parse_route(&path).ok_or_else(|| {
         OciError::new(

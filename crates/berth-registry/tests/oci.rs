@@ -69,6 +69,7 @@ async fn sigv4_callback_is_used() {
                 access_key_id: "AKIACI".into(),
                 is_root: false,
                 user_name: Some("ci".into()),
+                unique_id: "AIDACI".into(),
             })
         } else {
             Err(AwsError::signature_mismatch())

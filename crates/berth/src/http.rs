@@ -5,19 +5,21 @@
 use crate::config::Config;
 use anyhow::Context;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_iam::Authenticator;
-use berth_proto::sigv4::HttpRequestParts;
+use berth_proto::sigv4::{Endpoint, HttpRequestParts, UnsignedPayload};
 use berth_proto::{AwsError, JsonService, RequestContext};
 use berth_store::{SqliteStore, Store};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+mod body;
 
 /// The largest API request body accepted when no service sets its own limit
 /// ([`JsonService::max_body_size`]; registry uploads under `/v2/` stream separately).
@@ -78,6 +80,8 @@ impl App {
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
         services.insert(ecs_service.target_prefix(), ecs_service);
         let sigv4 = auth.clone();
+        let current = auth.clone();
+        let registry_region = cfg.region.clone();
         let authz = auth.clone();
         // Repository policies, followed through a store watch, are the
         // registry's resource policies.
@@ -111,14 +115,24 @@ impl App {
                 .await
                 .context("opening the registry")?
                 .with_sigv4(Arc::new(move |r: &berth_registry::SignedRequest<'_>| {
-                    sigv4.authenticate(&HttpRequestParts {
+                    // `/v2/` is ECR's: the scope must say `ecr` and this region.
+                    let endpoint = Endpoint {
+                        service: Some("ecr"),
+                        regions: &[registry_region.as_str()],
+                        unsigned_payload: r.unsigned_payload,
+                    };
+                    let req = HttpRequestParts {
                         method: r.method,
                         raw_path: r.raw_path,
                         raw_query: r.raw_query,
                         headers: r.headers,
                         payload_sha256_hex: r.payload_sha256_hex,
-                    })
+                    };
+                    sigv4.authenticate(&req, &endpoint)
                 }))
+                // Registry tokens name the principal's unique id: one deleted
+                // (or re-created under the same name) no longer logs in.
+                .with_principal_check(Arc::new(move |p: &berth_proto::Principal| current.is_current(p)))
                 .with_authorizer(Arc::new(
                     move |who: &berth_proto::Principal, action: &str, resource: &str, tags: &[(String, String)]| {
                         if who.is_root {
@@ -258,6 +272,19 @@ fn error_response(e: &AwsError, proto: Protocol, request_id: &str) -> Response {
     resp
 }
 
+/// The budget of body bytes is full: AWS's throttling error, in the caller's protocol.
+fn in_protocol_throttling(proto: Protocol) -> AwsError {
+    let code = match proto {
+        Protocol::Json(_) => "ThrottlingException",
+        Protocol::Query => "Throttling",
+    };
+    AwsError::new(
+        code,
+        400,
+        "Too many request bodies are being received at once; retry shortly.",
+    )
+}
+
 async fn aws_api(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -282,6 +309,103 @@ async fn aws_api(
     resp
 }
 
+/// An authenticated API request: who sent it, its body (holding its room in
+/// the body budget) and, for IAM/STS, the parsed form.
+struct Authenticated {
+    principal: berth_proto::Principal,
+    body: body::ReadBody,
+    query: Option<berth_proto::query::QueryInput>,
+}
+
+/// Authenticates `POST /` in two steps: from the headers alone
+/// ([`Authenticator::precheck`]: signature present and well-formed, scope,
+/// signed headers, key known and active, token rules), before a byte of
+/// the body is read; then, with the body read within its limit and the
+/// budget, the signature over its hash.
+async fn authenticate_request(
+    app: &App,
+    parts: &http::request::Parts,
+    body: Body,
+    proto: Protocol,
+) -> Result<Authenticated, AwsError> {
+    // The target service's own limit (ECR's UploadLayerPart carries up to
+    // 20 MiB of base64) and signing name; unknown targets are rejected
+    // after authentication.
+    let target_service = match proto {
+        Protocol::Json(_) => parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.rsplit_once('.'))
+            .and_then(|(prefix, _)| app.services.get(prefix)),
+        Protocol::Query => None,
+    };
+    let limit = target_service.map_or(MAX_API_BODY, |svc| svc.max_body_size());
+    // IAM and STS also take `us-east-1`, the signing region of their global endpoints.
+    let regions_json = [app.region.as_str()];
+    let regions_query = [app.region.as_str(), "us-east-1"];
+    let regions: &[&str] = match proto {
+        Protocol::Json(_) => &regions_json,
+        Protocol::Query => &regions_query,
+    };
+    let endpoint = |service: Option<&'static str>| Endpoint {
+        service,
+        regions,
+        unsigned_payload: UnsignedPayload::Refused,
+    };
+    let request_parts = |payload_sha256_hex| HttpRequestParts {
+        method: parts.method.as_str(),
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        payload_sha256_hex,
+    };
+    let in_protocol = |e: AwsError| match proto {
+        Protocol::Json(_) => e,
+        Protocol::Query => e.in_query_protocol(),
+    };
+    // Authentication from the headers first: an unsigned request, an
+    // unknown key or a wrong scope is refused before the body is read.
+    app.auth
+        .precheck(
+            &request_parts(""),
+            &endpoint(target_service.map(|svc| svc.signing_name())),
+        )
+        .map_err(in_protocol)?;
+    let declared_len = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let read = body::read(body, limit, declared_len, body::budget())
+        .await
+        .map_err(|e| match e {
+            body::BodyError::TooLarge(limit) => AwsError::request_too_large(limit),
+            body::BodyError::Busy => in_protocol_throttling(proto),
+            body::BodyError::Read(why) => AwsError::serialization(format!("The request body could not be read: {why}")),
+        })?;
+    let query_input = match proto {
+        Protocol::Query => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
+        Protocol::Json(_) => None,
+    };
+    let service = match &query_input {
+        Some(Ok(input)) => berth_iam::Iam::service_of(input),
+        Some(Err(_)) => None,
+        None => target_service.map(|svc| svc.signing_name()),
+    };
+    let principal = app
+        .auth
+        .authenticate(&request_parts(&read.sha256_hex), &endpoint(service))
+        .map_err(in_protocol)?;
+    // A form that does not parse is answered after authentication.
+    let query = query_input.transpose()?;
+    Ok(Authenticated {
+        principal,
+        body: read,
+        query,
+    })
+}
+
 async fn handle(
     app: &App,
     peer: SocketAddr,
@@ -293,29 +417,13 @@ async fn handle(
     if parts.method != Method::POST {
         return Err(AwsError::unknown_operation(parts.method.as_str()));
     }
-    // The target service's own limit (ECR's UploadLayerPart carries up to
-    // 20 MiB of base64); unknown targets are rejected after authentication.
-    let limit = match proto {
-        Protocol::Json(_) => parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|t| t.rsplit_once('.'))
-            .and_then(|(prefix, _)| app.services.get(prefix))
-            .map_or(MAX_API_BODY, |svc| svc.max_body_size()),
-        Protocol::Query => MAX_API_BODY,
-    };
-    let body: Bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| AwsError::request_too_large(limit))?;
-    let payload_hash = hex::encode(Sha256::digest(&body));
-    let principal = app.auth.authenticate(&HttpRequestParts {
-        method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query: parts.uri.query().unwrap_or(""),
-        headers: &parts.headers,
-        payload_sha256_hex: &payload_hash,
-    })?;
+    let Authenticated {
+        principal,
+        body: read,
+        query,
+    } = authenticate_request(app, &parts, body, proto).await?;
+    // `read` keeps the body's room in the budget until the answer is built.
+    let body = read.bytes.clone();
     let ctx = RequestContext {
         request_id: request_id.to_string(),
         account_id: app.account_id.clone(),
@@ -383,7 +491,10 @@ async fn handle(
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, svc.content_type())], bytes).into_response())
         }
         Protocol::Query => {
-            let input = berth_proto::query::QueryInput::parse(&body)?;
+            let input = match query {
+                Some(input) => input,
+                None => berth_proto::query::QueryInput::parse(&body)?,
+            };
             let action = input.get("Action").unwrap_or_default().to_string();
             crate::observe::note_query(&parts.extensions, &action, input.params());
             let Some(service) = berth_iam::Iam::service_of(&input) else {
@@ -481,13 +592,16 @@ async fn agent_session(
     let (parts, _) = req.into_parts();
     let query = parts.uri.query().unwrap_or("");
     let opened = async {
-        let principal = app.auth.authenticate(&HttpRequestParts {
-            method: parts.method.as_str(),
-            raw_path: parts.uri.path(),
-            raw_query: query,
-            headers: &parts.headers,
-            payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
-        })?;
+        let principal = app.auth.authenticate(
+            &HttpRequestParts {
+                method: parts.method.as_str(),
+                raw_path: parts.uri.path(),
+                raw_query: query,
+                headers: &parts.headers,
+                payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
+            },
+            &Endpoint::new("ecs", &[app.region.as_str()]),
+        )?;
         let instance = form_value(query.as_bytes(), "containerInstance")
             .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
         let cluster = form_value(query.as_bytes(), "cluster");
