@@ -328,7 +328,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string(),
-        secure_transport: false,
+        secure_transport: crate::serve::is_secure(&parts.extensions),
     };
     crate::observe::note_principal(&parts.extensions, &ctx.principal);
     match proto {
