@@ -102,6 +102,7 @@ impl App {
             berth_registry::Registry::open(store.clone(), registry_cfg)
                 .await
                 .context("opening the registry")?
+                .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
                 .with_sigv4(Arc::new(move |r: &berth_registry::SignedRequest<'_>| {
                     sigv4.authenticate(&HttpRequestParts {
                         method: r.method,
