@@ -13,6 +13,7 @@ Each test has a `berth up` of its own with short timeouts.
 
 from __future__ import annotations
 
+import os
 import resource
 import socket
 import subprocess
@@ -249,3 +250,52 @@ def test_stalled_large_bodies_are_cut_and_their_memory_given_back(listener_berth
     )
     # The server is still fine.
     listener_berth.client("ecs", user_agent_extra="after-bodies").list_clusters()
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_running_out_of_file_descriptors_backs_off_and_frees_one(tmp_path):
+    """With an open-file limit far below the connection cap, idle sockets
+    exhaust the server's descriptors (EMFILE): it must neither spin nor stop
+    answering."""
+    limit = 400
+    data = tmp_path / "data"
+    data.mkdir()
+    server = Berth(
+        data_dir=data,
+        log_path=tmp_path / "berth.log",
+        extra_args=["--header-timeout-secs", 30, "--max-connections", 4096],
+    ).start()
+    # Lowered once it runs (it raised its soft limit to the hard one at start).
+    resource.prlimit(server.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(server.port), "2000"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().startswith("holding ")
+        poll(
+            "the server out of descriptors (EMFILE logged)",
+            lambda: "cannot accept a connection" in server.log_path.read_text(errors="replace"),
+            10,
+        )
+        before = cpu_seconds(server.proc.pid)
+        started = time.monotonic()
+        server.client("ecs", user_agent_extra="emfile").list_clusters()
+        took = time.monotonic() - started
+        assert took < 2.0, f"ListClusters took {took:.2f}s while out of descriptors"
+        time.sleep(2)  # a measurement window for CPU use, not synchronisation
+        cpu = cpu_seconds(server.proc.pid) - before
+        elapsed = time.monotonic() - started
+        print(f"out of descriptors: ListClusters in {took:.3f} s, server CPU {cpu:.2f} s over {elapsed:.1f} s")
+        assert cpu < 0.5 * elapsed, f"the server used {cpu:.2f}s of CPU in {elapsed:.1f}s: spinning on accept?"
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        server.stop()

@@ -137,8 +137,12 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     let _lock = lock_data_dir(&cfg.data_dir)?;
     match crate::datadir::tighten(&cfg.data_dir) {
         Ok(0) => {}
-        Ok(n) => tracing::info!(dir = %cfg.data_dir.display(), tightened = n, "agent data dir: modes tightened to 0700/0600"),
-        Err(e) => tracing::warn!(dir = %cfg.data_dir.display(), error = %e, "cannot tighten the agent data dir's modes"),
+        Ok(n) => {
+            tracing::info!(dir = %cfg.data_dir.display(), tightened = n, "agent data dir: modes tightened to 0700/0600")
+        }
+        Err(e) => {
+            tracing::warn!(dir = %cfg.data_dir.display(), error = %e, "cannot tighten the agent data dir's modes")
+        }
     }
     let state = AgentState::load_or_create(&cfg.data_dir)?;
     let (outbox, pending) = Outbox::open(&cfg.data_dir.join("outbox"))?;

@@ -75,7 +75,9 @@ impl ApiClient {
         let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
             .map_err(|e| format!("--server '{endpoint}' is not a URL: {e}"))?;
         if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(format!("--server '{endpoint}': only http:// and https:// endpoints are supported"));
+            return Err(format!(
+                "--server '{endpoint}': only http:// and https:// endpoints are supported"
+            ));
         }
         let host = endpoint
             .host_str()

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
-    #[error("another {what} (pid {pid}) is running with the data dir {dir}: stop it, or give this one its own --data-dir")]
+    #[error(
+        "another {what} (pid {pid}) is running with the data dir {dir}: stop it, or give this one its own --data-dir"
+    )]
     Held { what: String, dir: PathBuf, pid: String },
     #[error("cannot lock {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -45,7 +47,11 @@ pub fn lock(dir: &Path, file_name: &str, what: &str) -> Result<std::fs::File, Da
             Err(DataDirError::Held {
                 what: what.to_string(),
                 dir: dir.to_path_buf(),
-                pid: if pid.is_empty() { "unknown".into() } else { pid.to_string() },
+                pid: if pid.is_empty() {
+                    "unknown".into()
+                } else {
+                    pid.to_string()
+                },
             })
         }
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),

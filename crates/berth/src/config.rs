@@ -46,7 +46,10 @@ pub enum SecretSource {
 pub enum Tls {
     Off,
     /// `--tls-cert`/`--tls-key`.
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
     /// `--tls`: generated into DATA_DIR/tls/.
     Generated,
 }

@@ -232,7 +232,10 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
         Some(ca) => {
             let registry = cfg.registry_host.clone().unwrap_or_else(|| local.to_string());
             println!("  CA:         {}", ca.display());
-            println!("Trust it: docker: cp {} /etc/docker/certs.d/{registry}/ca.crt", ca.display());
+            println!(
+                "Trust it: docker: cp {} /etc/docker/certs.d/{registry}/ca.crt",
+                ca.display()
+            );
             println!("          aws CLI: --ca-bundle {} (or AWS_CA_BUNDLE)", ca.display());
             println!(
                 "Try: aws --endpoint-url https://{local} --ca-bundle {} ecs list-clusters",
@@ -284,7 +287,9 @@ fn tls_setup(cfg: &config::Config, local: SocketAddr) -> anyhow::Result<Option<T
         // The local agent trusts AWS_CA_BUNDLE if set (the certificate must name 127.0.0.1).
         config::Tls::Files { cert, key } => Ok(Some(TlsSetup {
             acceptor: serve::tls::acceptor(cert, key)?,
-            ca: std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()).map(PathBuf::from),
+            ca: std::env::var_os("AWS_CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         })),
         config::Tls::Generated => {
             let mut extra = vec![local.to_string(), cfg.listen.to_string()];

@@ -8,10 +8,10 @@
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::future::Future;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 

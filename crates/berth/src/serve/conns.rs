@@ -68,6 +68,8 @@ pub struct Conn {
     last_io_ms: AtomicU64,
     /// Told to close (evicted).
     pub evict: Notify,
+    /// Set once evicted, so the next eviction picks another.
+    evicting: std::sync::atomic::AtomicBool,
 }
 
 impl Conn {
@@ -79,6 +81,7 @@ impl Conn {
             in_flight: AtomicUsize::new(0),
             last_io_ms: AtomicU64::new(0),
             evict: Notify::new(),
+            evicting: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -188,16 +191,31 @@ impl Conns {
     /// True when a slot is free; otherwise asks the best victim to close
     /// (its slot comes back through `freed`) and returns false.
     pub fn make_room(&self) -> bool {
-        let inner = self.lock();
-        if inner.conns.len() < self.max_total {
+        if self.len() < self.max_total {
             return true;
         }
-        if let Some(id) = pick_victim(inner.conns.iter().map(|(id, c)| (*id, c.state()))) {
-            if let Some(c) = inner.conns.get(&id) {
-                c.evict.notify_one();
-            }
-        }
+        self.evict_one();
         false
+    }
+
+    /// Asks the best victim (see [`pick_victim`]) to close; false when every
+    /// connection is busy. Also used when the process runs out of file
+    /// descriptors below the cap.
+    pub fn evict_one(&self) -> bool {
+        let inner = self.lock();
+        let candidates = inner
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.evicting.load(Ordering::Acquire))
+            .map(|(id, c)| (*id, c.state()));
+        match pick_victim(candidates).and_then(|id| inner.conns.get(&id)) {
+            Some(c) => {
+                c.evicting.store(true, Ordering::Release);
+                c.evict.notify_one();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Registers an accepted connection, or refuses it (per-IP fairness).
@@ -260,6 +278,8 @@ mod tests {
         assert_eq!(t.register(ip).err(), Some(Admission::RefusePerIp));
         let b = t.register("10.0.0.2".parse().unwrap()).unwrap();
         assert!(!t.make_room(), "full");
+        assert!(t.evict_one(), "b (fresh) is picked next, a was picked by make_room");
+        assert!(!t.evict_one(), "both are being evicted already");
         assert_eq!(a.conn.state(), ConnState::Fresh);
         let req = b.conn.begin_request();
         assert_eq!(b.conn.state(), ConnState::Active);

@@ -5,7 +5,8 @@
 //! - a cap on open connections ([`conns`]): at the cap the oldest connection
 //!   that never sent a request (then the oldest idle keep-alive one) is
 //!   closed to make room; when every slot is busy the loop stops accepting and
-//!   the kernel backlog queues; EMFILE/ENFILE back off instead of spinning;
+//!   the kernel backlog queues; EMFILE/ENFILE back off instead of spinning
+//!   (and close a connection that holds a descriptor for nothing);
 //! - a deadline for the first request (TLS handshake included) and hyper's
 //!   header-read timeout for every next one; an idle timeout (no bytes either
 //!   way and no request in flight) for HTTP/2; HTTP/2 keep-alive pings;
@@ -100,6 +101,7 @@ pub async fn serve(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut stop = pin!(stop);
     let mut backoff = Backoff::default();
+    let mut last_warning: Option<Instant> = None;
     'accept: loop {
         // Backpressure: wait for a slot (evicting a connection that holds one for nothing).
         while !table.make_room() {
@@ -114,8 +116,13 @@ pub async fn serve(
             r = listener.accept() => match r {
                 Ok(accepted) => { backoff.reset(); accepted }
                 Err(e) if out_of_resources(&e) => {
+                    // Out of descriptors below the cap: free some the way the cap would.
+                    let evicted = (0..EVICT_ON_EMFILE).take_while(|_| table.evict_one()).count();
                     let delay = backoff.next();
-                    tracing::warn!(error = %e, open = table.len(), "cannot accept a connection; retrying in {delay:?}");
+                    if last_warning.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(5)) {
+                        last_warning = Some(Instant::now());
+                        tracing::warn!(error = %e, open = table.len(), evicted, "cannot accept a connection; backing off (at most one warning per 5 s)");
+                    }
                     tokio::select! {
                         _ = &mut stop => break,
                         _ = tokio::time::sleep(delay) => {}
@@ -154,9 +161,15 @@ pub async fn serve(
         }
     }
     if table.len() > 0 {
-        tracing::warn!(open = table.len(), "connections still open after the shutdown grace period");
+        tracing::warn!(
+            open = table.len(),
+            "connections still open after the shutdown grace period"
+        );
     }
 }
+
+/// How many connections an EMFILE closes (the kernel backlog drains faster than one by one).
+const EVICT_ON_EMFILE: usize = 32;
 
 struct Shared {
     builder: auto::Builder<TokioExecutor>,
@@ -217,8 +230,14 @@ async fn serve_connection(
 }
 
 /// Serves one connection, watching its deadlines.
-async fn drive<I>(io: I, peer: SocketAddr, secure: bool, conn: Arc<Conn>, shared: &Shared, mut shutdown: watch::Receiver<bool>)
-where
+async fn drive<I>(
+    io: I,
+    peer: SocketAddr,
+    secure: bool,
+    conn: Arc<Conn>,
+    shared: &Shared,
+    mut shutdown: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let limits = &shared.limits;
@@ -279,13 +298,7 @@ enum Verdict {
 }
 
 fn watchdog(conn: &Conn, limits: &Limits) -> Verdict {
-    decide(
-        conn.state(),
-        conn.requests(),
-        conn.age(),
-        conn.quiet_for(),
-        limits,
-    )
+    decide(conn.state(), conn.requests(), conn.age(), conn.quiet_for(), limits)
 }
 
 /// The pure deadline rules of one connection.
@@ -407,8 +420,16 @@ mod tests {
         let l = limits();
         let s = Duration::from_secs;
         assert_eq!(decide(ConnState::Fresh, 0, s(9), s(9), &l), Verdict::Keep);
-        assert_eq!(decide(ConnState::Fresh, 0, s(10), s(0), &l), Verdict::Drop, "bytes do not extend it");
-        assert_eq!(decide(ConnState::Active, 1, s(3600), s(3600), &l), Verdict::Keep, "a stream in flight");
+        assert_eq!(
+            decide(ConnState::Fresh, 0, s(10), s(0), &l),
+            Verdict::Drop,
+            "bytes do not extend it"
+        );
+        assert_eq!(
+            decide(ConnState::Active, 1, s(3600), s(3600), &l),
+            Verdict::Keep,
+            "a stream in flight"
+        );
         assert_eq!(decide(ConnState::Idle, 5, s(3600), s(59), &l), Verdict::Keep);
         assert_eq!(decide(ConnState::Idle, 5, s(3600), s(60), &l), Verdict::Close);
     }

@@ -19,7 +19,11 @@ pub enum TlsError {
     #[error("cannot read the TLS private key {path}: {message}")]
     Key { path: PathBuf, message: String },
     #[error("the TLS certificate {cert} and key {key} do not make a usable server identity: {message}")]
-    Config { cert: PathBuf, key: PathBuf, message: String },
+    Config {
+        cert: PathBuf,
+        key: PathBuf,
+        message: String,
+    },
     #[error("cannot generate the TLS certificates: {0}")]
     Generate(String),
     #[error("cannot write {path}: {source}")]
@@ -212,7 +216,14 @@ mod tests {
         ]);
         assert_eq!(
             n,
-            ["localhost", "127.0.0.1", "::1", "registry.example", "10.0.0.5", "fd00::1"]
+            [
+                "localhost",
+                "127.0.0.1",
+                "::1",
+                "registry.example",
+                "10.0.0.5",
+                "fd00::1"
+            ]
         );
     }
 
