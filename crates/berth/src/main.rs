@@ -212,6 +212,7 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     let tls = tls_setup(&cfg, local)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let app = http::App::start(&cfg).await?;
+    let signalled = shutdown_signal();
     println!("Berth is running.");
     println!("  endpoint:   {scheme}://{local}");
     println!(
@@ -247,7 +248,7 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     let store = app.store.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signalled.await;
         let _ = stop_tx.send(true);
     });
     let agent = local_agent.then(|| spawn_local_agent(&cfg, local, scheme, ca, stop_rx.clone()));
@@ -372,21 +373,26 @@ async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when first polled: a signal sent right after the endpoint is
+/// printed is not lost (it would otherwise kill the process with its default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(int) => {},
+            _ = wait(term) => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!("signal received: finishing in-flight requests");
     }
-    tracing::info!("signal received: finishing in-flight requests");
 }
