@@ -86,7 +86,9 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_ROOT_")}
         env["BERTH_LOG"] = env.get("BERTH_LOG", "warn")
         self.proc = subprocess.Popen(
-            [berth, "server", "--listen", "127.0.0.1:0", "--data-dir", str(work / "data"), *extra_args],
+            # Thousands of hollow instances hold one session connection each: above the default cap.
+            [berth, "server", "--listen", "127.0.0.1:0", "--data-dir", str(work / "data"),
+             "--max-connections", "20000", *extra_args],
             stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + 60

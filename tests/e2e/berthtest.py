@@ -138,6 +138,8 @@ class Berth:
         # False while the process runs on its own: an exit then is a crash.
         self.stopped_on_purpose = False
         self.endpoint: str | None = None
+        # `berth up --tls`: the generated CA the clients trust.
+        self.ca_bundle: Path | None = self.data_dir / "tls" / "ca.pem" if "--tls" in self.extra_args else None
         self._stdout_lines: queue.Queue = queue.Queue()
         self._clients: dict = {}
 
@@ -213,7 +215,7 @@ class Berth:
             if self.proc.poll() is not None:
                 self._fail_start(f"exited with {self.proc.returncode} before /healthz answered")
             try:
-                r = requests.get(f"{self.endpoint}/healthz", timeout=5)
+                r = requests.get(f"{self.endpoint}/healthz", timeout=5, verify=self.verify)
                 if r.status_code == 200:
                     return
                 last = f"HTTP {r.status_code}"
@@ -263,6 +265,11 @@ class Berth:
 
     # ---- clients ----
 
+    @property
+    def verify(self):
+        """What requests/boto3 verify TLS with: the generated CA, else the defaults."""
+        return str(self.ca_bundle) if self.ca_bundle else True
+
     def client(self, service: str = "ecs", access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, **config):
         """A boto3 client for this server (no retries, so errors show as they are)."""
         key = (service, access_key, secret_key, tuple(sorted(config.items())), self.endpoint)
@@ -279,7 +286,7 @@ class Berth:
                 aws_secret_access_key=secret_key,
                 region_name=REGION,
             )
-            self._clients[key] = session.client(service, endpoint_url=self.endpoint, config=cfg)
+            self._clients[key] = session.client(service, endpoint_url=self.endpoint, config=cfg, verify=self.verify)
         return self._clients[key]
 
     def aws(self, *args):
@@ -287,7 +294,8 @@ class Berth:
 
         Raises AwsCliError (with .code and .message) when the command fails.
         """
-        cmd = [str(aws_cli()), "--endpoint-url", self.endpoint, "--output", "json", *map(str, args)]
+        tls = ["--ca-bundle", str(self.ca_bundle)] if self.ca_bundle else []
+        cmd = [str(aws_cli()), "--endpoint-url", self.endpoint, *tls, "--output", "json", *map(str, args)]
         env = isolate_aws_environment(dict(os.environ))
         p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
         if p.returncode != 0:
@@ -322,7 +330,7 @@ class Berth:
             with mock.patch("botocore.auth.get_current_datetime", return_value=at):
                 signer.add_auth(req)
         prepared = req.prepare()
-        resp = requests.post(prepared.url, headers=dict(prepared.headers), data=body, timeout=30)
+        resp = requests.post(prepared.url, headers=dict(prepared.headers), data=body, timeout=30, verify=self.verify)
         return RawResponse(resp)
 
     def unsigned_request(self, target: str | None, body: bytes | str) -> RawResponse:

@@ -777,7 +777,7 @@ def test_agent_and_server_restarts_converge_without_starting_twice(server, clust
     # A second agent on the same data dir refuses to run.
     dup = Agent(server, c.name, c.work, a.az, data_dir=a.data_dir)
     assert dup.proc.wait(timeout=30) != 0
-    assert "another agent is running with the data dir" in dup.log_tail(400)
+    assert f"another agent (pid {a2.proc.pid}) is running with the data dir" in dup.log_tail(400)
 
     # The server restarts: the agent reconnects and converges.
     server.restart()

@@ -52,6 +52,8 @@ pub struct AgentConfig {
     /// Where the task credentials endpoint listens (default
     /// `127.0.0.1:0`: an ephemeral loopback port).
     pub credentials_listen: std::net::SocketAddr,
+    /// PEM certificates to trust for an https:// server (besides the system roots).
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -78,6 +80,7 @@ impl AgentConfig {
             heartbeat_interval: Duration::from_secs(10),
             create_cluster: false,
             credentials_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ca_bundle: None,
         }
     }
 }
@@ -132,13 +135,23 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     // One agent per data dir: two agents sharing an identity would run the
     // same container instance and fight over its containers.
     let _lock = lock_data_dir(&cfg.data_dir)?;
+    match crate::datadir::tighten(&cfg.data_dir) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(dir = %cfg.data_dir.display(), tightened = n, "agent data dir: modes tightened to 0700/0600")
+        }
+        Err(e) => {
+            tracing::warn!(dir = %cfg.data_dir.display(), error = %e, "cannot tighten the agent data dir's modes")
+        }
+    }
     let state = AgentState::load_or_create(&cfg.data_dir)?;
     let (outbox, pending) = Outbox::open(&cfg.data_dir.join("outbox"))?;
     let mut creds = Credentials::new(cfg.access_key_id.clone(), cfg.secret_access_key.clone());
     if let Some(t) = &cfg.session_token {
         creds = creds.with_session_token(t.clone());
     }
-    let api = ApiClient::new(&cfg.server, creds, &cfg.region).map_err(AgentError::Config)?;
+    let api = ApiClient::with_ca_bundle(&cfg.server, creds, &cfg.region, cfg.ca_bundle.as_deref())
+        .map_err(AgentError::Config)?;
     let runtime = runtime.with_registry_auth(Arc::new(RegistryAuth::new(api.clone())));
     let port_file = cfg.data_dir.join("credentials-port");
     let credentials =
@@ -205,7 +218,8 @@ pub async fn run_hollow(
     if let Some(t) = &cfg.session_token {
         creds = creds.with_session_token(t.clone());
     }
-    let api = ApiClient::new(&cfg.server, creds, &cfg.region).map_err(AgentError::Config)?;
+    let api = ApiClient::with_ca_bundle(&cfg.server, creds, &cfg.region, cfg.ca_bundle.as_deref())
+        .map_err(AgentError::Config)?;
     let hollow = Arc::new(hollow);
     let facts = hollow.facts();
     tracing::info!(server = %api.endpoint(), cluster = %cfg.cluster, instances, "hollow agents starting");
@@ -257,21 +271,7 @@ pub async fn run_hollow(
 /// Takes an exclusive lock on `DATA_DIR/agent.lock`, held while the returned
 /// file lives (the OS releases it when the process dies).
 fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, AgentError> {
-    let path = dir.join("agent.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| AgentError::Config(format!("cannot open {}: {e}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(AgentError::Config(format!(
-            "another agent is running with the data dir {}: give each agent its own --data-dir",
-            dir.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(AgentError::Config(format!("cannot lock {}: {e}", path.display()))),
-    }
+    crate::datadir::lock(dir, "agent.lock", "agent").map_err(|e| AgentError::Config(e.to_string()))
 }
 
 struct Agent {
@@ -760,7 +760,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = lock_data_dir(dir.path()).unwrap();
         let err = lock_data_dir(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("another agent is running"), "{err}");
+        assert!(err.contains("another agent (pid"), "{err}");
         drop(first);
         lock_data_dir(dir.path()).unwrap();
     }

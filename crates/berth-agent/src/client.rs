@@ -1,6 +1,6 @@
 //! The agent's client for the control plane: SigV4-signed awsJson calls
 //! (service `ecs`) and the desired-state stream (docs/agent-protocol.md).
-//! Plain HTTP over reqwest.
+//! HTTP or HTTPS (rustls: the system roots plus an optional CA bundle) over reqwest.
 
 use berth_proto::sigv4::{self, Credentials};
 use http::HeaderMap;
@@ -61,11 +61,22 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     pub fn new(endpoint: &str, creds: Credentials, region: &str) -> Result<Self, String> {
+        Self::with_ca_bundle(endpoint, creds, region, None)
+    }
+
+    /// A client that also trusts the PEM certificates in `ca_bundle` (a
+    /// `berth up --tls` CA, `--ca-bundle`/`AWS_CA_BUNDLE`) for https:// endpoints.
+    pub fn with_ca_bundle(
+        endpoint: &str,
+        creds: Credentials,
+        region: &str,
+        ca_bundle: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
         let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
             .map_err(|e| format!("--server '{endpoint}' is not a URL: {e}"))?;
-        if endpoint.scheme() != "http" {
+        if !matches!(endpoint.scheme(), "http" | "https") {
             return Err(format!(
-                "--server '{endpoint}': only http:// endpoints are supported by the agent"
+                "--server '{endpoint}': only http:// and https:// endpoints are supported"
             ));
         }
         let host = endpoint
@@ -75,8 +86,13 @@ impl ApiClient {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        if let Some(path) = ca_bundle {
+            for cert in read_ca_bundle(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
@@ -232,6 +248,17 @@ impl ApiClient {
     }
 }
 
+/// The certificates of a PEM bundle, or an error naming the file.
+fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read the CA bundle {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("the CA bundle {} is not PEM certificates: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("the CA bundle {} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
 /// An AWS error body (`{"__type": "...#Code", "message": "..."}`), or the
 /// raw text when it is not one.
 fn parse_error(status: u16, text: &str) -> ApiError {
@@ -277,10 +304,24 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_must_be_plain_http_urls() {
+    fn endpoints_must_be_http_or_https_urls() {
         let c = ApiClient::new("http://127.0.0.1:4600/", Credentials::new("a", "b"), "us-east-1").unwrap();
         assert_eq!(c.host_header, "127.0.0.1:4600");
-        assert!(ApiClient::new("https://x", Credentials::new("a", "b"), "us-east-1").is_err());
+        let c = ApiClient::new("https://berth.example", Credentials::new("a", "b"), "us-east-1").unwrap();
+        assert_eq!(c.host_header, "berth.example");
+        assert!(ApiClient::new("ftp://x", Credentials::new("a", "b"), "us-east-1").is_err());
         assert!(ApiClient::new("not a url", Credentials::new("a", "b"), "us-east-1").is_err());
+    }
+
+    #[test]
+    fn a_ca_bundle_must_be_readable_pem() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem");
+        let creds = Credentials::new("a", "b");
+        let e = ApiClient::with_ca_bundle("https://x", creds.clone(), "us-east-1", Some(&missing)).unwrap_err();
+        assert!(e.contains("cannot read the CA bundle"), "{e}");
+        std::fs::write(&missing, "hello").unwrap();
+        let e = ApiClient::with_ca_bundle("https://x", creds, "us-east-1", Some(&missing)).unwrap_err();
+        assert!(e.contains("ca.pem"), "{e}");
     }
 }

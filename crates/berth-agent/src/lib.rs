@@ -12,6 +12,7 @@ pub mod agent;
 pub mod awslogs;
 pub mod client;
 pub mod credentials;
+pub mod datadir;
 pub mod engine;
 pub mod hollow;
 pub mod host;

@@ -66,6 +66,8 @@ pub struct Registry {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) scope: Scope,
     pub(crate) registry_host: String,
+    /// `http` or `https` (the listener's TLS): proxyEndpoint and download URLs.
+    pub(crate) scheme: &'static str,
     pub(crate) uploads_dir: PathBuf,
     pub(crate) tokens: auth::TokenKey,
     pub(crate) sigv4: Option<Arc<dyn RequestAuthenticator>>,
@@ -111,6 +113,7 @@ impl Registry {
             blobs,
             scope: Scope::new(&cfg.region, &cfg.account_id),
             registry_host: cfg.registry_host,
+            scheme: "http",
             uploads_dir,
             tokens,
             sigv4: None,
@@ -120,6 +123,12 @@ impl Registry {
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)
+    }
+
+    /// The listener serves TLS: URLs handed to clients are https://.
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.scheme = if tls { "https" } else { "http" };
+        self
     }
 
     /// Also accept SigV4-signed requests on `/v2/`.

@@ -697,8 +697,8 @@ pub(crate) fn download_url(reg: &Registry, repository: &str, digest: &str) -> St
     let expires = now_secs() + auth::DOWNLOAD_URL_LIFETIME_SECS;
     let sig = reg.tokens.sign_download(repository, digest, expires);
     format!(
-        "http://{}/registry-blob/{repository}/{digest}?expires={expires}&signature={sig}",
-        reg.registry_host
+        "{}://{}/registry-blob/{repository}/{digest}?expires={expires}&signature={sig}",
+        reg.scheme, reg.registry_host
     )
 }
 

@@ -18,6 +18,9 @@ pub struct Endpoint {
     /// The region to sign requests for.
     #[arg(long, default_value = "us-east-1", env = "AWS_DEFAULT_REGION")]
     pub region: String,
+    /// PEM CA certificates to trust for an https:// endpoint (`berth up --tls`: DATA_DIR/tls/ca.pem).
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -65,7 +68,13 @@ pub fn credentials_from_env(who: &str) -> anyhow::Result<Credentials> {
 }
 
 fn client(ep: &Endpoint, who: &str) -> anyhow::Result<ApiClient> {
-    ApiClient::new(&ep.endpoint, credentials_from_env(who)?, &ep.region).map_err(anyhow::Error::msg)
+    ApiClient::with_ca_bundle(
+        &ep.endpoint,
+        credentials_from_env(who)?,
+        &ep.region,
+        ep.ca_bundle.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 async fn ecs(api: &ApiClient, op: &str, input: Value) -> anyhow::Result<Value> {

@@ -22,6 +22,36 @@ pub struct Config {
     pub registry_host: Option<String>,
     /// How long an agent may stay disconnected before its tasks are STOPPED.
     pub agent_grace_period: std::time::Duration,
+    /// Whether the root secret may be printed, or where it comes from.
+    pub root_secret_source: SecretSource,
+    pub tls: Tls,
+    pub listener: crate::serve::Limits,
+    /// The exclusive lock on DATA_DIR/lock, held while the server runs.
+    pub _lock: std::sync::Arc<std::fs::File>,
+}
+
+/// Where the root secret comes from, which decides whether it is printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Printed: the public test/test of `berth up`, or a secret generated just now.
+    Shown,
+    /// From BERTH_ROOT_SECRET_ACCESS_KEY: not printed.
+    Env,
+    /// Kept in this file (root-credentials) since an earlier start: not printed.
+    File(PathBuf),
+}
+
+/// How the listener speaks.
+#[derive(Debug, Clone)]
+pub enum Tls {
+    Off,
+    /// `--tls-cert`/`--tls-key`.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// `--tls`: generated into DATA_DIR/tls/.
+    Generated,
 }
 
 impl Config {
@@ -32,13 +62,25 @@ impl Config {
         let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(".berth"));
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        // One server per data dir: a second one would fight the first over
+        // the state store (and its placements).
+        let lock = berth_agent::datadir::lock(&data_dir, "lock", "Berth server")?;
+        let tightened = berth_agent::datadir::prepare(&data_dir)
+            .with_context(|| format!("cannot make the data dir {} private", data_dir.display()))?;
+        if tightened > 0 {
+            tracing::info!(
+                dir = %data_dir.display(),
+                tightened,
+                "data dir: modes wider than 0700 (directories) / 0600 (files) tightened"
+            );
+        }
         let env_key = std::env::var("BERTH_ROOT_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty());
         let env_secret = std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY")
             .ok()
             .filter(|s| !s.is_empty());
-        let (key, secret) = match (env_key, env_secret, mode) {
-            (Some(k), Some(s), _) => (k, s),
-            (None, None, Mode::Up) => ("test".to_string(), "test".to_string()),
+        let (key, secret, root_secret_source) = match (env_key, env_secret, mode) {
+            (Some(k), Some(s), _) => (k, s, SecretSource::Env),
+            (None, None, Mode::Up) => ("test".to_string(), "test".to_string(), SecretSource::Shown),
             (None, None, Mode::Server) => server_root_credentials(&data_dir)?,
             _ => anyhow::bail!("set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"),
         };
@@ -51,13 +93,22 @@ impl Config {
             root_secret_access_key: secret,
             registry_host: args.registry_host,
             agent_grace_period: std::time::Duration::from_secs(args.agent_grace_period_secs),
+            root_secret_source,
+            tls: match (args.tls_cert, args.tls_key, args.tls) {
+                (Some(cert), Some(key), _) => Tls::Files { cert, key },
+                (None, None, true) => Tls::Generated,
+                (None, None, false) => Tls::Off,
+                _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+            },
+            listener: args.listener.limits(),
+            _lock: std::sync::Arc::new(lock),
         })
     }
 }
 
 /// `berth server` keeps random root credentials in DATA_DIR/root-credentials
-/// (mode 0600), generated on first start.
-fn server_root_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String, String)> {
+/// (mode 0600), generated on first start (the only start that prints the secret).
+fn server_root_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String, String, SecretSource)> {
     use rand::Rng;
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -65,7 +116,7 @@ fn server_root_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String
     if let Ok(text) = std::fs::read_to_string(&path) {
         let mut lines = text.lines();
         if let (Some(k), Some(s)) = (lines.next(), lines.next()) {
-            return Ok((k.trim().to_string(), s.trim().to_string()));
+            return Ok((k.trim().to_string(), s.trim().to_string(), SecretSource::File(path)));
         }
         anyhow::bail!(
             "{} is malformed: expected the access key id and the secret on two lines",
@@ -88,5 +139,5 @@ fn server_root_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String
         .with_context(|| format!("cannot write {}", path.display()))?;
     writeln!(f, "{key}\n{secret}")?;
     f.sync_all()?;
-    Ok((key, secret))
+    Ok((key, secret, SecretSource::Shown))
 }

@@ -114,6 +114,7 @@ impl App {
             berth_registry::Registry::open(store.clone(), registry_cfg)
                 .await
                 .context("opening the registry")?
+                .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
                 .with_sigv4(Arc::new(move |r: &berth_registry::SignedRequest<'_>| {
                     // `/v2/` is ECR's: the scope must say `ecr` and this region.
                     let endpoint = Endpoint {
@@ -436,7 +437,7 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string(),
-        secure_transport: false,
+        secure_transport: crate::serve::is_secure(&parts.extensions),
     };
     crate::observe::note_principal(&parts.extensions, &ctx.principal);
     match proto {

@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod http;
 mod observe;
+mod serve;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -67,6 +68,9 @@ pub struct AgentArgs {
     /// How long stopped tasks' containers stay on the host (e.g. 30m, 1h).
     #[arg(long, default_value = "1h", value_parser = berth_agent::host::parse_duration)]
     container_retention: std::time::Duration,
+    /// PEM CA certificates to trust for an https:// --server (besides the system roots).
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    ca_bundle: Option<PathBuf>,
     /// Where the task credentials endpoint listens (task roles; containers of
     /// host-network-mode tasks reach it on the loopback interface).
     #[arg(long, default_value = "127.0.0.1:0", env = "BERTH_CREDENTIALS_LISTEN")]
@@ -109,14 +113,79 @@ pub struct ServerArgs {
     /// The host[:port] clients use for the registry (repository URIs, docker login); default: the listen address.
     #[arg(long, env = "BERTH_REGISTRY_HOST")]
     registry_host: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key", conflicts_with = "tls")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "BERTH_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a CA and server certificate generated into DATA_DIR/tls/ (reused on later starts).
+    #[arg(long)]
+    tls: bool,
+    #[command(flatten)]
+    listener: ListenerArgs,
+}
+
+/// The listener's limits (docs/security/h4-listener.md).
+#[derive(Args, Clone, Debug)]
+pub struct ListenerArgs {
+    /// Open connections at most; at the cap connections that never sent a request make room, else accepting waits.
+    #[arg(long, default_value_t = 4096, env = "BERTH_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Once half the connections are taken, one IP address (loopback excepted) gets at most this many (0: no limit).
+    #[arg(long, default_value_t = 256, env = "BERTH_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: u32,
+    /// Seconds a client has to send a request's headers (the first one, TLS handshake included, and each next one on a keep-alive connection).
+    #[arg(long, default_value_t = 10, env = "BERTH_HEADER_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a connection may stay with no request in flight and no traffic before it is closed.
+    #[arg(long, default_value_t = 60, env = "BERTH_IDLE_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
+    /// A request body arriving slower than this many bytes/s (over --body-rate-window-secs of waiting) is cut with 408.
+    #[arg(long, default_value_t = 1024, env = "BERTH_BODY_MIN_RATE")]
+    body_min_rate: u64,
+    /// The window --body-min-rate is measured over, in seconds.
+    #[arg(long, default_value_t = 10, env = "BERTH_BODY_RATE_WINDOW_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    body_rate_window_secs: u64,
+}
+
+impl ListenerArgs {
+    fn limits(&self) -> serve::Limits {
+        use std::time::Duration;
+        serve::Limits {
+            max_connections: self.max_connections as usize,
+            max_connections_per_ip: self.max_connections_per_ip as usize,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            body_min_rate: serve::body_rate::MinRate {
+                min_bytes_per_sec: self.body_min_rate,
+                window: Duration::from_secs(self.body_rate_window_secs),
+            },
+            h2_keepalive: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Up(_) | Command::Server(_) | Command::Agent(_)) {
+        // Everything the server and the agent create is private to their user.
+        berth_agent::datadir::private_umask();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    if matches!(cli.command, Command::Up(_) | Command::Server(_)) {
+        match serve::fdlimit::raise_nofile() {
+            Ok((before, after)) if before != after => {
+                tracing::info!(?before, ?after, "open-file limit raised to the hard limit")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,9 +209,12 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let mut cfg = cfg;
     cfg.registry_host.get_or_insert_with(|| local.to_string());
+    let tls = tls_setup(&cfg, local)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let app = http::App::start(&cfg).await?;
+    let signalled = shutdown_signal();
     println!("Berth is running.");
-    println!("  endpoint:   http://{local}");
+    println!("  endpoint:   {scheme}://{local}");
     println!(
         "  registry:   {}",
         cfg.registry_host.clone().unwrap_or_else(|| local.to_string())
@@ -150,29 +222,50 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     println!("  region:     {}", cfg.region);
     println!("  account:    {}", cfg.account_id);
     println!("  access key: {}", cfg.root_access_key_id);
-    println!("  secret key: {}", cfg.root_secret_access_key);
+    match &cfg.root_secret_source {
+        config::SecretSource::Shown => println!("  secret key: {}", cfg.root_secret_access_key),
+        config::SecretSource::Env => println!("  secret key: (from BERTH_ROOT_SECRET_ACCESS_KEY)"),
+        config::SecretSource::File(path) => println!("  secret key: (in {})", path.display()),
+    }
     println!("  data dir:   {}", cfg.data_dir.display());
-    println!("Try: aws --endpoint-url http://{local} ecs list-clusters");
+    let ca = tls.as_ref().and_then(|t| t.ca.clone());
+    match ca.as_ref().filter(|_| matches!(cfg.tls, config::Tls::Generated)) {
+        Some(ca) => {
+            let registry = cfg.registry_host.clone().unwrap_or_else(|| local.to_string());
+            println!("  CA:         {}", ca.display());
+            println!(
+                "Trust it: docker: cp {} /etc/docker/certs.d/{registry}/ca.crt",
+                ca.display()
+            );
+            println!("          aws CLI: --ca-bundle {} (or AWS_CA_BUNDLE)", ca.display());
+            println!(
+                "Try: aws --endpoint-url https://{local} --ca-bundle {} ecs list-clusters",
+                ca.display()
+            );
+        }
+        None => println!("Try: aws --endpoint-url {scheme}://{local} ecs list-clusters"),
+    }
     let store = app.store.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signalled.await;
         let _ = stop_tx.send(true);
     });
-    let agent = local_agent.then(|| spawn_local_agent(&cfg, local, stop_rx.clone()));
+    let agent = local_agent.then(|| spawn_local_agent(&cfg, local, scheme, ca, stop_rx.clone()));
     let mut serve_stop = stop_rx;
     let ecs = app.ecs.clone();
-    axum::serve(
+    serve::serve(
         listener,
-        app.router().into_make_service_with_connect_info::<SocketAddr>(),
+        app.router(),
+        tls.map(|t| t.acceptor),
+        cfg.listener.clone(),
+        async move {
+            let _ = serve_stop.wait_for(|stop| *stop).await;
+            // Agent sessions never end by themselves.
+            ecs.close_agent_sessions();
+        },
     )
-    .with_graceful_shutdown(async move {
-        let _ = serve_stop.wait_for(|stop| *stop).await;
-        // Agent sessions never end by themselves.
-        ecs.close_agent_sessions();
-    })
-    .await
-    .context("serving")?;
+    .await;
     if let Some(agent) = agent {
         let _ = agent.await;
     }
@@ -183,12 +276,46 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+struct TlsSetup {
+    acceptor: tokio_rustls::TlsAcceptor,
+    /// The generated CA (`--tls`), for the local agent and the printed hints.
+    ca: Option<PathBuf>,
+}
+
+fn tls_setup(cfg: &config::Config, local: SocketAddr) -> anyhow::Result<Option<TlsSetup>> {
+    match &cfg.tls {
+        config::Tls::Off => Ok(None),
+        // The local agent trusts AWS_CA_BUNDLE if set (the certificate must name 127.0.0.1).
+        config::Tls::Files { cert, key } => Ok(Some(TlsSetup {
+            acceptor: serve::tls::acceptor(cert, key)?,
+            ca: std::env::var_os("AWS_CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        })),
+        config::Tls::Generated => {
+            let mut extra = vec![local.to_string(), cfg.listen.to_string()];
+            extra.extend(cfg.registry_host.clone());
+            let names = serve::tls::subject_names(&extra);
+            let files = serve::tls::ensure_generated(&cfg.data_dir.join("tls"), &names)?;
+            if files.issued {
+                tracing::info!(names = ?names, dir = %cfg.data_dir.join("tls").display(), "TLS server certificate issued");
+            }
+            Ok(Some(TlsSetup {
+                acceptor: serve::tls::acceptor(&files.cert, &files.key)?,
+                ca: Some(files.ca),
+            }))
+        }
+    }
+}
+
 /// `berth up`'s in-process agent: joins the cluster `default` (created if
 /// missing) through the local listener. Without Docker it says so and the
 /// API keeps serving.
 fn spawn_local_agent(
     cfg: &config::Config,
     local: SocketAddr,
+    scheme: &str,
+    ca: Option<PathBuf>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let ip = match local.ip() {
@@ -197,7 +324,7 @@ fn spawn_local_agent(
         ip => ip,
     };
     let mut agent = berth_agent::AgentConfig::new(
-        format!("http://{}", SocketAddr::new(ip, local.port())),
+        format!("{scheme}://{}", SocketAddr::new(ip, local.port())),
         "default",
         cfg.data_dir.join("agent"),
         cfg.region.clone(),
@@ -205,6 +332,7 @@ fn spawn_local_agent(
         cfg.root_secret_access_key.clone(),
     );
     agent.create_cluster = true;
+    agent.ca_bundle = ca;
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stop| *stop).await;
@@ -230,6 +358,7 @@ async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     cfg.instance_type = args.instance_type;
     cfg.container_retention = args.container_retention;
     cfg.credentials_listen = args.credentials_listen;
+    cfg.ca_bundle = args.ca_bundle;
     if args.runtime == "hollow" {
         let hollow = berth_agent::hollow::HollowConfig {
             min_delay: args.hollow_delay.0,
@@ -244,21 +373,26 @@ async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when first polled: a signal sent right after the endpoint is
+/// printed is not lost (it would otherwise kill the process with its default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(int) => {},
+            _ = wait(term) => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!("signal received: finishing in-flight requests");
     }
-    tracing::info!("signal received: finishing in-flight requests");
 }

@@ -82,7 +82,7 @@ impl Registry {
             data.push(json!({
                 "authorizationToken": authorization_token(&password),
                 "expiresAt": expires as f64,
-                "proxyEndpoint": format!("http://{}", self.registry_host),
+                "proxyEndpoint": format!("{}://{}", self.scheme, self.registry_host),
             }));
         }
         Ok(json!({ "authorizationData": data }))
