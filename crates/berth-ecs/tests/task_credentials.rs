@@ -243,12 +243,19 @@ async fn roles_must_exist_and_trust_ecs_tasks() {
 /// is what the instance binding records).
 async fn user_ctx(env: &Env, name: &str) -> RequestContext {
     let body = format!("Action=CreateUser&Version=2010-05-08&UserName={name}");
-    env.iam
+    let xml = env
+        .iam
         .call(&env.ctx, "iam", &QueryInput::parse(body.as_bytes()).unwrap())
         .await
         .unwrap();
+    let user_id = xml
+        .split_once("<UserId>")
+        .and_then(|(_, rest)| rest.split_once("</UserId>"))
+        .map(|(id, _)| id.to_string())
+        .expect("CreateUser answers the user's id");
     let mut ctx = env.ctx.clone();
     ctx.principal = berth_proto::Principal {
+        unique_id: user_id,
         arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
         account_id: ACCOUNT.into(),
         access_key_id: format!("AKIA{name}"),

@@ -261,6 +261,7 @@ mod tests {
             access_key_id: "AKIA".into(),
             is_root: false,
             user_name: Some("alice".into()),
+            unique_id: "AIDAALICE".into(),
         }
     }
 

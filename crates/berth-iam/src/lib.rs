@@ -374,6 +374,7 @@ mod tests {
             access_key_id: "AKIA".into(),
             is_root: false,
             user_name: Some("u".into()),
+            unique_id: "AIDAU".into(),
         };
         let facts = RequestFacts {
             service_keys: vec![

@@ -19,6 +19,19 @@ const ECS: Endpoint<'static> = Endpoint {
     unsigned_payload: sigv4::UnsignedPayload::Refused,
 };
 
+/// Seals IAM secrets for these tests (a reversible XOR; the server seals
+/// them with AES-256-GCM under the KMS master key).
+struct TestSealer;
+
+impl berth_iam::SecretSealer for TestSealer {
+    fn seal(&self, plaintext: &[u8], _aad: &[u8]) -> Vec<u8> {
+        plaintext.iter().map(|b| b ^ 0xa5).collect()
+    }
+    fn open(&self, sealed: &[u8], _aad: &[u8]) -> Result<Vec<u8>, berth_iam::SealError> {
+        Ok(sealed.iter().map(|b| b ^ 0xa5).collect())
+    }
+}
+
 struct Env {
     _dir: tempfile::TempDir,
     auth: Arc<Authenticator>,
@@ -29,7 +42,7 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
     let auth = Arc::new(Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret"));
-    let iam = Iam::open(store, auth.clone()).await.unwrap();
+    let iam = Iam::open(store, auth.clone(), Arc::new(TestSealer)).await.unwrap();
     Env { _dir: dir, auth, iam }
 }
 
