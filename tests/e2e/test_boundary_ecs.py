@@ -11,7 +11,7 @@
    open its session (and read its tasks' environment), heartbeat it,
    re-register it (to shrink its resources), report its tasks stopped, or
    take its tasks' role credentials. The agent policy of
-   docs/security/h1-ecs.md, scoped to one cluster with `ecs:cluster`,
+   docs/security/ecs.md, scoped to one cluster with `ecs:cluster`,
    refuses the agent's calls in another cluster, and is enough for a real
    `berth agent` to run a task.
 
@@ -51,7 +51,7 @@ ECS_ONLY = [{"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}]
 
 
 def agent_policy(cluster: str) -> dict:
-    """The agent policy of docs/security/h1-ecs.md for `cluster`, verbatim."""
+    """The agent policy of docs/security/ecs.md for `cluster`, verbatim."""
     cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"
     return {
         "Version": "2012-10-17",

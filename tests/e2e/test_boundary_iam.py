@@ -14,9 +14,10 @@ are authorized on their real resources.
   session exist and the server stops, no file under the data dir holds any of
   their secrets (or session tokens); after a restart they all authenticate.
 - An IAM policy scoped to a user path (`user/team/*`) covers that path only.
-- A task whose execution role has only AmazonECSTaskExecutionRolePolicy
-  pulls its image from the Berth registry; with a role without it, the task
-  stops with the registry-auth refusal.
+- A task whose execution role has AmazonECSTaskExecutionRolePolicy (plus the
+  secrets policy AWS documents) pulls its image from the Berth registry and
+  gets its SecureString; with a role without it, the task stops with the
+  registry-auth refusal.
 
 Docker images are tagged `berth-e2e-registry-*` / `127.0.0.1:<port>/…` and
 removed at the end; docker logins use temporary DOCKER_CONFIG dirs.
@@ -271,6 +272,28 @@ def test_a_task_pulls_with_an_execution_role_holding_only_the_managed_policy(ber
     for role in (allowed, bare):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TASKS_TRUST))
     iam.attach_role_policy(RoleName=allowed, PolicyArn=EXEC_POLICY)
+    # Secrets as AWS's "Required IAM permissions for Amazon ECS secrets"
+    # grants them, beside the managed policy (which has no secrets actions).
+    secret_value = unique("s3cr3t")
+    parameter = f"/e2e/{unique('exec-secret')}"
+    berth.client("ssm").put_parameter(Name=parameter, Value=secret_value, Type="SecureString")
+    parameter_arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{parameter}"
+    iam.put_role_policy(
+        RoleName=allowed,
+        PolicyName="secrets",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ssm:GetParameters", "secretsmanager:GetSecretValue", "kms:Decrypt"],
+                        "Resource": [parameter_arn],
+                    }
+                ],
+            }
+        ),
+    )
     container = {
         "name": "app",
         "image": image,
@@ -282,10 +305,11 @@ def test_a_task_pulls_with_an_execution_role_holding_only_the_managed_policy(ber
     }
     arns = []
     try:
-        for role in (allowed, bare):
+        with_secret = dict(container, secrets=[{"name": "DB_PASSWORD", "valueFrom": parameter_arn}])
+        for role, definition in ((allowed, with_secret), (bare, container)):
             ecs.register_task_definition(
                 family=role,
-                containerDefinitions=[container],
+                containerDefinitions=[definition],
                 executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
             )
         ok = ecs.run_task(cluster="default", taskDefinition=allowed)["tasks"][0]["taskArn"]
@@ -293,6 +317,10 @@ def test_a_task_pulls_with_an_execution_role_holding_only_the_managed_policy(ber
         wait_for_task(ecs, "default", ok, "RUNNING", timeout=90)
         assert docker.exists(image), "the agent pulled the image with the execution role"
         docker.images.add(image)
+        ids = docker("ps", "-q", "--filter", f"label=com.amazonaws.ecs.task-arn={ok}").stdout.split()
+        assert len(ids) == 1, ids
+        env = json.loads(docker("inspect", "--format", "{{json .Config.Env}}", ids[0]).stdout)
+        assert f"DB_PASSWORD={secret_value}" in env, "the SecureString was injected with the execution role"
 
         no = ecs.run_task(cluster="default", taskDefinition=bare)["tasks"][0]["taskArn"]
         arns.append(no)

@@ -1,5 +1,5 @@
 """Issue 12, "The IAM boundary holds": the SigV4 gaps, authentication before
-the body, registry tokens (docs/security/h3-sigv4.md).
+the body, registry tokens (docs/security/authentication.md).
 
 Each test replays the attack with a real client (botocore's signer, boto3,
 raw HTTP) and checks it is refused with AWS's code, and that the legitimate

@@ -126,7 +126,7 @@ pub struct ServerArgs {
     listener: ListenerArgs,
 }
 
-/// The listener's limits (docs/security/h4-listener.md).
+/// The listener's limits (docs/security/listener.md).
 #[derive(Args, Clone, Debug)]
 pub struct ListenerArgs {
     /// Open connections at most; at the cap connections that never sent a request make room, else accepting waits.

@@ -1,6 +1,6 @@
 //! Berth's own accept loop (instead of `axum::serve`): HTTP/1.1 and HTTP/2 on
 //! hyper-util's auto builder, with the limits that keep one client from
-//! starving the rest (docs/security/h4-listener.md):
+//! starving the rest (docs/security/listener.md):
 //!
 //! - a cap on open connections ([`conns`]): at the cap the oldest connection
 //!   that never sent a request (then the oldest idle keep-alive one) is
