@@ -15,13 +15,52 @@ fn code(r: Result<Value, berth_proto::AwsError>) -> String {
 }
 
 #[tokio::test]
+async fn scan_on_push_is_refused_and_creates_nothing() {
+    let h = Harness::new().await;
+    let e = h
+        .ecr(
+            "CreateRepository",
+            json!({"repositoryName": "scanned", "imageScanningConfiguration": {"scanOnPush": true}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+    assert_eq!(
+        e.message,
+        "scanOnPush is not supported by Berth yet (image scanning is not implemented); omit \
+         imageScanningConfiguration or set scanOnPush to false."
+    );
+    assert_eq!(
+        code(
+            h.ecr("DescribeRepositories", json!({"repositoryNames": ["scanned"]}))
+                .await
+        ),
+        "RepositoryNotFoundException"
+    );
+    let all = h.ecr("DescribeRepositories", json!({})).await.unwrap();
+    assert_eq!(all["repositories"], json!([]));
+    // false is what Berth does: accepted, and reported back.
+    let out = h
+        .ecr(
+            "CreateRepository",
+            json!({"repositoryName": "scanned", "imageScanningConfiguration": {"scanOnPush": false}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out["repository"]["imageScanningConfiguration"],
+        json!({"scanOnPush": false})
+    );
+}
+
+#[tokio::test]
 async fn repositories_lifecycle() {
     let h = Harness::new().await;
     let out = h
         .ecr(
             "CreateRepository",
             json!({"repositoryName": "team/app", "tags": [{"Key": "env", "Value": "dev"}],
-                   "imageScanningConfiguration": {"scanOnPush": true}}),
+                   "imageScanningConfiguration": {"scanOnPush": false}}),
         )
         .await
         .unwrap();
@@ -34,7 +73,7 @@ async fn repositories_lifecycle() {
     assert_eq!(repo["registryId"], ACCOUNT);
     assert_eq!(repo["repositoryUri"], format!("{HOST}/team/app"));
     assert_eq!(repo["imageTagMutability"], "MUTABLE");
-    assert_eq!(repo["imageScanningConfiguration"]["scanOnPush"], true);
+    assert_eq!(repo["imageScanningConfiguration"]["scanOnPush"], false);
     assert_eq!(repo["encryptionConfiguration"], json!({"encryptionType": "AES256"}));
     assert!(repo["createdAt"].as_f64().unwrap() > 1.6e9);
 
@@ -164,15 +203,18 @@ async fn repositories_lifecycle() {
         code(h.ecr("DeleteRepository", json!({"repositoryName": "gone"})).await),
         "RepositoryNotFoundException"
     );
+    let e = h
+        .ecr(
+            "CreateRepository",
+            json!({"repositoryName": "kms", "encryptionConfiguration": {"encryptionType": "KMS"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
     assert_eq!(
-        code(
-            h.ecr(
-                "CreateRepository",
-                json!({"repositoryName": "kms", "encryptionConfiguration": {"encryptionType": "KMS"}})
-            )
-            .await
-        ),
-        "InvalidParameterException"
+        e.message,
+        "encryptionType KMS is not supported by Berth yet (KMS encryption of ECR repositories is not \
+         implemented); use AES256 or omit encryptionConfiguration."
     );
     assert_eq!(
         code(h.ecr("StartImageScan", json!({})).await),

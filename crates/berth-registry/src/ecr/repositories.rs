@@ -97,6 +97,51 @@ fn tag_error(e: TagRuleError) -> AwsError {
     }
 }
 
+/// Why Berth refuses `scanOnPush: true`.
+const SCAN_ON_PUSH_UNSUPPORTED: &str = "scanOnPush is not supported by Berth yet (image scanning is not \
+     implemented); omit imageScanningConfiguration or set scanOnPush to false.";
+
+/// Why Berth refuses KMS encryption of a repository.
+fn kms_unsupported(encryption_type: &str) -> String {
+    format!(
+        "encryptionType {encryption_type} is not supported by Berth yet (KMS encryption of ECR repositories \
+         is not implemented); use AES256 or omit encryptionConfiguration."
+    )
+}
+
+/// Refuses `scanOnPush: true`: nothing scans images yet, and storing the
+/// flag would promise scans that never happen.
+fn check_scanning(config: Option<&ScanningConfiguration>) -> Result<(), AwsError> {
+    if config.is_some_and(|c| c.scan_on_push) {
+        return Err(invalid_parameter(SCAN_ON_PUSH_UNSUPPORTED));
+    }
+    Ok(())
+}
+
+/// The encryption type and KMS key a repository is created with: AES256
+/// (the default) only.
+fn encryption_of(config: Option<EncryptionConfiguration>) -> Result<(String, Option<String>), AwsError> {
+    match config {
+        None => Ok(("AES256".to_string(), None)),
+        Some(e) if e.encryption_type == "AES256" => {
+            if e.kms_key.is_some() {
+                return Err(invalid_parameter(
+                    "Invalid parameter at 'encryptionConfiguration': kmsKey can only be specified with \
+                     encryptionType KMS or KMS_DSSE.",
+                ));
+            }
+            Ok(("AES256".to_string(), None))
+        }
+        Some(e) if matches!(e.encryption_type.as_str(), "KMS" | "KMS_DSSE") => {
+            Err(invalid_parameter(kms_unsupported(&e.encryption_type)))
+        }
+        Some(e) => Err(invalid_parameter(format!(
+            "Invalid encryptionType '{}': expected AES256, KMS or KMS_DSSE.",
+            e.encryption_type
+        ))),
+    }
+}
+
 impl Registry {
     pub(crate) fn render_repository(&self, r: &RepositoryRecord) -> Value {
         let mut enc = json!({ "encryptionType": r.encryption_type });
@@ -125,31 +170,8 @@ impl Registry {
         rules::validate_resource_tags(&input.tags).map_err(tag_error)?;
         let mode = input.image_tag_mutability.unwrap_or(TagMutability::Mutable);
         rules::validate_mutability(mode, &input.image_tag_mutability_exclusion_filters).map_err(invalid_parameter)?;
-        let (encryption_type, kms_key) = match input.encryption_configuration {
-            None => ("AES256".to_string(), None),
-            Some(e) if e.encryption_type == "AES256" => {
-                if e.kms_key.is_some() {
-                    return Err(invalid_parameter(
-                        "Invalid parameter at 'encryptionConfiguration': kmsKey can only be specified with \
-                         encryptionType KMS or KMS_DSSE.",
-                    ));
-                }
-                ("AES256".to_string(), None)
-            }
-            Some(e) if matches!(e.encryption_type.as_str(), "KMS" | "KMS_DSSE") => {
-                return Err(invalid_parameter(format!(
-                    "encryptionType {} is not supported by Berth (it has no KMS yet); use AES256 or omit \
-                     encryptionConfiguration.",
-                    e.encryption_type
-                )));
-            }
-            Some(e) => {
-                return Err(invalid_parameter(format!(
-                    "Invalid encryptionType '{}': expected AES256, KMS or KMS_DSSE.",
-                    e.encryption_type
-                )));
-            }
-        };
+        check_scanning(input.image_scanning_configuration.as_ref())?;
+        let (encryption_type, kms_key) = encryption_of(input.encryption_configuration)?;
         let rec = RepositoryRecord {
             repository_name: name.clone(),
             repository_arn: self.repository_arn(&name),
@@ -157,7 +179,7 @@ impl Registry {
             created_at: now_epoch(),
             image_tag_mutability: mode,
             image_tag_mutability_exclusion_filters: input.image_tag_mutability_exclusion_filters,
-            scan_on_push: input.image_scanning_configuration.is_some_and(|s| s.scan_on_push),
+            scan_on_push: false, // true is refused above
             encryption_type,
             kms_key,
             tags: input.tags,
@@ -345,5 +367,53 @@ impl Registry {
             "registryId": self.registry_id(),
             "replicationConfiguration": { "rules": [] },
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(r: Result<impl std::fmt::Debug, AwsError>) -> String {
+        let e = r.expect_err("expected a refusal");
+        assert_eq!(e.code, "InvalidParameterException");
+        e.message
+    }
+
+    #[test]
+    fn scan_on_push_is_refused_only_when_asked_for() {
+        assert!(check_scanning(None).is_ok());
+        assert!(check_scanning(Some(&ScanningConfiguration { scan_on_push: false })).is_ok());
+        assert_eq!(
+            message(check_scanning(Some(&ScanningConfiguration { scan_on_push: true }))),
+            "scanOnPush is not supported by Berth yet (image scanning is not implemented); omit \
+             imageScanningConfiguration or set scanOnPush to false."
+        );
+    }
+
+    #[test]
+    fn only_aes256_encryption() {
+        let enc = |t: &str, k: Option<&str>| {
+            Some(EncryptionConfiguration {
+                encryption_type: t.into(),
+                kms_key: k.map(str::to_string),
+            })
+        };
+        assert_eq!(encryption_of(None).unwrap(), ("AES256".to_string(), None));
+        assert_eq!(
+            encryption_of(enc("AES256", None)).unwrap(),
+            ("AES256".to_string(), None)
+        );
+        assert!(message(encryption_of(enc("AES256", Some("k")))).contains("kmsKey"));
+        for t in ["KMS", "KMS_DSSE"] {
+            assert_eq!(
+                message(encryption_of(enc(t, None))),
+                format!(
+                    "encryptionType {t} is not supported by Berth yet (KMS encryption of ECR repositories is not \
+                     implemented); use AES256 or omit encryptionConfiguration."
+                )
+            );
+        }
+        assert!(message(encryption_of(enc("ROT13", None))).contains("Invalid encryptionType"));
     }
 }
