@@ -537,18 +537,10 @@ fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// The network configuration a task definition needs.
+/// The network configuration a task definition needs (the rule RunTask and
+/// StartTask share).
 fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError> {
-    let awsvpc = td["networkMode"].as_str() == Some("awsvpc");
-    match (awsvpc, network) {
-        (true, None) => Err(AwsError::invalid_parameter(
-            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
-        )),
-        (false, Some(_)) => Err(AwsError::invalid_parameter(
-            "Network Configuration is not valid for the given networkMode of this task definition.",
-        )),
-        _ => Ok(()),
-    }
+    berth_core::ecs::check_network_configuration(td["networkMode"].as_str(), network)
 }
 
 // ---------------------------------------------------------------------------
@@ -675,6 +667,7 @@ impl Ecs {
         let fingerprint = crate::tasks::canonical_json(&fingerprint_input);
         let input: CreateServiceInput = decode(input)?;
         validate_service_name(&input.service_name)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         if let Some(t) = &input.client_token
             && (t.is_empty() || t.len() > 36)
         {
@@ -908,6 +901,7 @@ impl Ecs {
     pub(crate) async fn update_service(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         reject_unsupported(&input)?;
         let input: UpdateServiceInput = decode(input)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let cname = cluster.cluster_name.clone();
         let (current, _) = self
@@ -1246,7 +1240,8 @@ mod tests {
         assert!(validate_placement(&[], &[json!({"type": "binpack", "field": "disk"})]).is_err());
         let vpc = json!({"networkMode": "awsvpc"});
         assert!(check_network(&vpc, None).is_err());
-        assert!(check_network(&vpc, Some(&json!({}))).is_ok());
+        assert!(check_network(&vpc, Some(&json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))).is_ok());
+        assert!(check_network(&vpc, Some(&json!({}))).is_err());
         assert!(check_network(&json!({"networkMode": "bridge"}), Some(&json!({}))).is_err());
         assert!(reject_unsupported(&json!({"loadBalancers": [{"targetGroupArn": "x"}]})).is_err());
         assert!(reject_unsupported(&json!({"deploymentController": {"type": "CODE_DEPLOY"}})).is_err());

@@ -496,6 +496,43 @@ mod tests {
     }
 
     #[test]
+    fn containers_without_a_health_check_render_unknown() {
+        // `side` has no health check and, like records stored before every
+        // container had one, no health status.
+        let mut t = task();
+        let health = |t: &TaskRecord| {
+            let v = t.render(false);
+            let by_name = |n: &str| {
+                v["containers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["name"] == n)
+                    .unwrap()["healthStatus"]
+                    .clone()
+            };
+            (by_name("app"), by_name("side"), v["healthStatus"].clone())
+        };
+        assert_eq!(health(&t), (json!("UNKNOWN"), json!("UNKNOWN"), json!("UNKNOWN")));
+        let running = |name: &str| ContainerChange {
+            container_name: Some(name.into()),
+            status: Some("RUNNING".into()),
+            ..Default::default()
+        };
+        apply_container_change(&mut t, &running("side")).unwrap();
+        assert_eq!(health(&t).1, json!("UNKNOWN"));
+        apply_container_change(
+            &mut t,
+            &ContainerChange {
+                health_status: Some("HEALTHY".into()),
+                ..running("app")
+            },
+        )
+        .unwrap();
+        assert_eq!(health(&t), (json!("HEALTHY"), json!("UNKNOWN"), json!("HEALTHY")));
+    }
+
+    #[test]
     fn statuses_only_move_forward() {
         let mut t = task();
         assert!(apply_task_change(&mut t, &change("RUNNING"), 10.0).unwrap());

@@ -41,6 +41,10 @@ pub const TASK_ENI_CAPABILITY: &str = "ecs.capability.task-eni";
 /// Placement attempts before RunTask gives up under contention.
 const MAX_PLACEMENT_ATTEMPTS: u32 = 100;
 
+/// The health ECS reports for a container (and a task) whose health is not
+/// known: no health check, or none reported yet.
+pub const UNKNOWN_HEALTH: &str = "UNKNOWN";
+
 // ---------------------------------------------------------------------------
 // Records
 // ---------------------------------------------------------------------------
@@ -178,6 +182,17 @@ impl TaskRecord {
             obj.remove("berth");
             if !include_tags {
                 obj.insert("tags".into(), json!([]));
+            }
+            // Records from before every container had a health status.
+            for c in obj
+                .get_mut("containers")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(c) = c.as_object_mut() {
+                    c.entry("healthStatus").or_insert_with(|| json!(UNKNOWN_HEALTH));
+                }
             }
         }
         v
@@ -575,6 +590,7 @@ struct RunTaskInput {
     tags: Vec<Tag>,
     task_definition: String,
     client_token: Option<String>,
+    network_configuration: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -586,6 +602,7 @@ struct StartTaskInput {
     enable_ecs_managed_tags: Option<bool>,
     enable_execute_command: Option<bool>,
     group: Option<String>,
+    network_configuration: Option<Value>,
     overrides: Option<Value>,
     propagate_tags: Option<String>,
     started_by: Option<String>,
@@ -801,7 +818,7 @@ impl Ecs {
                     reason: None,
                     network_bindings: vec![],
                     network_interfaces: vec![],
-                    health_status: has_health.then(|| "UNKNOWN".to_string()),
+                    health_status: Some(UNKNOWN_HEALTH.to_string()),
                     cpu: size.cpu.to_string(),
                     memory: size.memory.map(|m| m.to_string()),
                     memory_reservation: size.memory_reservation.map(|m| m.to_string()),
@@ -834,7 +851,7 @@ impl Ecs {
             attachments: vec![],
             connectivity: Some("CONNECTED".into()),
             connectivity_at: Some(now),
-            health_status: "UNKNOWN".into(),
+            health_status: UNKNOWN_HEALTH.into(),
             enable_execute_command: plan.enable_execute_command,
             ephemeral_storage: fargate.then(|| {
                 plan.overrides
@@ -979,6 +996,7 @@ impl Ecs {
             o.remove("clientToken");
         }
         let input: RunTaskInput = decode(input)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         let count = input.count.unwrap_or(1);
         if !(1..=10).contains(&count) {
             return Err(AwsError::invalid_parameter(format!(
@@ -1019,6 +1037,10 @@ impl Ecs {
             count,
         )?;
         Self::check_compatibility(&td, &launch_type)?;
+        berth_core::ecs::check_network_configuration(
+            td.value["networkMode"].as_str(),
+            input.network_configuration.as_ref(),
+        )?;
         let mut constraints: Vec<PlacementConstraint> = vec![];
         for c in td.value["placementConstraints"]
             .as_array()
@@ -1185,6 +1207,7 @@ impl Ecs {
 
     pub(crate) async fn start_task(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let input: StartTaskInput = decode(input)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         if input.container_instances.is_empty() || input.container_instances.len() > 10 {
             return Err(AwsError::invalid_parameter(
                 "containerInstances must list between 1 and 10 container instances.",
@@ -1194,6 +1217,10 @@ impl Ecs {
         let name = cluster.cluster_name.clone();
         let td = self.resolve_task_definition(&input.task_definition).await?;
         Self::check_compatibility(&td, "EC2")?;
+        berth_core::ecs::check_network_configuration(
+            td.value["networkMode"].as_str(),
+            input.network_configuration.as_ref(),
+        )?;
         let constraints: Vec<PlacementConstraint> = td.value["placementConstraints"]
             .as_array()
             .into_iter()

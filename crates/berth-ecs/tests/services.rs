@@ -450,6 +450,103 @@ async fn create_describe_list_update_delete_and_validation() {
 }
 
 #[tokio::test]
+async fn execute_command_and_network_configuration_are_checked() {
+    let env = Env::new().await;
+    env.agent_on.store(false, Ordering::SeqCst);
+    let td = env.task_definition("web").await;
+    let exec =
+        "enableExecuteCommand is not supported by Berth yet (ECS Exec is not implemented); omit it or set it to false.";
+    let e = env
+        .err(
+            "CreateService",
+            json!({"serviceName": "exec", "taskDefinition": td, "enableExecuteCommand": true}),
+        )
+        .await;
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        ("InvalidParameterException", exec)
+    );
+    let missing = env.ok("DescribeServices", json!({"services": ["exec"]})).await;
+    assert_eq!(missing["failures"][0]["reason"], "MISSING", "{missing}");
+
+    let s = env
+        .ok(
+            "CreateService",
+            json!({"serviceName": "web", "taskDefinition": td, "enableExecuteCommand": false}),
+        )
+        .await;
+    assert_eq!(s["service"]["enableExecuteCommand"], false);
+    let e = env
+        .err("UpdateService", json!({"service": "web", "enableExecuteCommand": true}))
+        .await;
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        ("InvalidParameterException", exec)
+    );
+    assert_eq!(env.service("web").await["enableExecuteCommand"], false);
+    env.ok(
+        "UpdateService",
+        json!({"service": "web", "enableExecuteCommand": false}),
+    )
+    .await;
+
+    let not_valid = "Network Configuration is not valid for the given networkMode of this task definition.";
+    let network = json!({"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}});
+    let e = env
+        .err(
+            "UpdateService",
+            json!({"service": "web", "networkConfiguration": network}),
+        )
+        .await;
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        ("InvalidParameterException", not_valid)
+    );
+    let e = env
+        .err(
+            "CreateService",
+            json!({"serviceName": "web2", "taskDefinition": td, "networkConfiguration": network}),
+        )
+        .await;
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        ("InvalidParameterException", not_valid)
+    );
+
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "vpc", "networkMode": "awsvpc",
+               "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}]}),
+    )
+    .await;
+    for (network, message) in [
+        (
+            None,
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        ),
+        (
+            Some(json!({"awsvpcConfiguration": {"subnets": []}})),
+            "subnets can not be empty.",
+        ),
+    ] {
+        let mut input = json!({"serviceName": "vpc", "taskDefinition": "vpc"});
+        if let Some(n) = network {
+            input["networkConfiguration"] = n;
+        }
+        let e = env.err("CreateService", input).await;
+        assert_eq!(
+            (e.code.as_ref(), e.message.as_str()),
+            ("InvalidParameterException", message)
+        );
+    }
+    env.ok(
+        "CreateService",
+        json!({"serviceName": "vpc", "taskDefinition": "vpc", "networkConfiguration": network}),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn replica_service_holds_its_desired_count() {
     let env = Env::new().await;
     env.instance("us-east-1a").await;

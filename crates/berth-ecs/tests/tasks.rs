@@ -713,10 +713,129 @@ async fn fargate_tasks_need_awsvpc_and_run_on_berth_instances() {
     .await;
     let v = env
         .run(json!({"taskDefinition": "fg", "count": 2,
-                    "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}))
+                    "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}}))
         .await;
     assert_eq!(v["tasks"][0]["capacityProviderName"], "FARGATE_SPOT");
     assert_eq!(v["tasks"][1]["launchType"], "FARGATE");
+}
+
+#[tokio::test]
+async fn network_configuration_must_match_the_network_mode() {
+    let env = Env::new().await;
+    let instance = env.instance(4096, 4096, "us-east-1a").await;
+    env.task_definition_with(
+        "vpc",
+        json!({"networkMode": "awsvpc", "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}]}),
+    )
+    .await;
+    env.task_definition("plain", 64).await;
+    let good = json!({"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}});
+    let cases = [
+        (
+            "vpc",
+            None,
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        ),
+        (
+            "vpc",
+            Some(json!({"awsvpcConfiguration": {"subnets": []}})),
+            "subnets can not be empty.",
+        ),
+        (
+            "plain",
+            Some(good.clone()),
+            "Network Configuration is not valid for the given networkMode of this task definition.",
+        ),
+    ];
+    for (family, network, message) in cases {
+        for (op, mut input) in [
+            ("RunTask", json!({"taskDefinition": family})),
+            (
+                "StartTask",
+                json!({"taskDefinition": family, "containerInstances": [instance]}),
+            ),
+        ] {
+            if let Some(n) = &network {
+                input["networkConfiguration"] = n.clone();
+            }
+            let e = env.err(op, input).await;
+            assert_eq!(e.code, "InvalidParameterException", "{op} {family}");
+            assert_eq!(e.message, message, "{op} {family}");
+        }
+    }
+    assert!(env.list_tasks(json!({})).await.is_empty(), "nothing was placed");
+    let v = env
+        .run(json!({"taskDefinition": "vpc", "networkConfiguration": good}))
+        .await;
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 1, "{v}");
+    let v = env
+        .ok(
+            "StartTask",
+            json!({"taskDefinition": "vpc", "containerInstances": [instance], "networkConfiguration": good}),
+        )
+        .await;
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 1, "{v}");
+}
+
+#[tokio::test]
+async fn execute_command_is_refused_until_ecs_exec_exists() {
+    let env = Env::new().await;
+    let instance = env.instance(4096, 4096, "us-east-1a").await;
+    env.task_definition("web", 64).await;
+    for (op, mut input) in [
+        ("RunTask", json!({"taskDefinition": "web"})),
+        (
+            "StartTask",
+            json!({"taskDefinition": "web", "containerInstances": [instance]}),
+        ),
+    ] {
+        input["enableExecuteCommand"] = json!(true);
+        let e = env.err(op, input.clone()).await;
+        assert_eq!(e.code, "InvalidParameterException", "{op}");
+        assert_eq!(
+            e.message,
+            "enableExecuteCommand is not supported by Berth yet (ECS Exec is not implemented); omit it or set it to false.",
+            "{op}"
+        );
+        assert!(env.list_tasks(json!({})).await.is_empty(), "{op} placed nothing");
+    }
+    for (op, input) in [
+        (
+            "RunTask",
+            json!({"taskDefinition": "web", "enableExecuteCommand": false}),
+        ),
+        (
+            "StartTask",
+            json!({"taskDefinition": "web", "containerInstances": [instance], "enableExecuteCommand": false}),
+        ),
+    ] {
+        let v = env.ok(op, input).await;
+        assert_eq!(v["tasks"][0]["enableExecuteCommand"], false, "{op}");
+    }
+}
+
+#[tokio::test]
+async fn containers_without_a_health_check_are_unknown() {
+    let env = Env::new().await;
+    env.instance(2048, 2048, "us-east-1a").await;
+    env.task_definition("plain", 64).await;
+    let task = task_arns(&env.run(json!({"taskDefinition": "plain"})).await)[0].clone();
+    let t = env.describe_task(&task).await;
+    assert_eq!(t["containers"][0]["healthStatus"], "UNKNOWN", "{t}");
+    assert_eq!(t["healthStatus"], "UNKNOWN");
+    env.ok(
+        "SubmitTaskStateChange",
+        json!({"task": task, "status": "RUNNING",
+               "containers": [{"containerName": "app", "status": "RUNNING", "runtimeId": "c0ffee"}]}),
+    )
+    .await;
+    let t = env.describe_task(&task).await;
+    assert_eq!(t["lastStatus"], "RUNNING");
+    assert_eq!(t["containers"][0]["healthStatus"], "UNKNOWN", "{t}");
+    assert_eq!(t["healthStatus"], "UNKNOWN");
+    let listed = env.ok("DescribeTasks", json!({"tasks": [task]})).await;
+    assert_eq!(listed["tasks"][0]["containers"][0]["healthStatus"], "UNKNOWN");
 }
 
 #[tokio::test]

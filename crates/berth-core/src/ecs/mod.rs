@@ -1,9 +1,11 @@
 //! ECS resource shapes (as stored and as returned) and their validation.
 
 pub mod cluster;
+pub mod launch;
 pub mod tags;
 pub mod taskdef;
 
 pub use cluster::*;
+pub use launch::*;
 pub use tags::*;
 pub use taskdef::*;
