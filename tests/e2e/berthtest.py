@@ -34,6 +34,15 @@ REGION = "us-east-1"
 ACCOUNT = "000000000000"
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
 
+# Shares of this host (docs/agent-protocol.md §1: the server counts a host
+# once). `berth up`'s local agent takes a modest share unless a test gives
+# it its own; every extra `berth agent` of a test takes a small one, so a
+# module's agents (about a dozen) fit next to it on a 1-core, 8 GiB host.
+LOCAL_AGENT_CPU = 512
+LOCAL_AGENT_MEMORY = 2048
+TEST_AGENT_CPU = 32
+TEST_AGENT_MEMORY = 512
+
 # How long a server may take to start or to stop before the test fails.
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
@@ -162,6 +171,10 @@ class Berth:
             str(self.data_dir),
             *self.extra_args,
         ]
+        if "--agent-cpu" not in self.extra_args:
+            cmd += ["--agent-cpu", str(LOCAL_AGENT_CPU)]
+        if "--agent-memory" not in self.extra_args:
+            cmd += ["--agent-memory", str(LOCAL_AGENT_MEMORY)]
         log = open(self.log_path, "ab")
         log.write(f"\n===== {' '.join(cmd)}\n".encode())
         log.flush()

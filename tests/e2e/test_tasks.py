@@ -29,7 +29,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from berthtest import ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, unique
+from berthtest import (
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    TEST_AGENT_CPU,
+    TEST_AGENT_MEMORY,
+    Berth,
+    berth_bin,
+    isolate_aws_environment,
+    unique,
+)
 
 GRACE_SECS = 5
 # Deadlines for polls (never sleeps as synchronisation).
@@ -87,7 +97,9 @@ def parse_docker_time(s: str) -> datetime.datetime:
 
 
 class Agent:
-    """One `berth agent` subprocess with its own data dir."""
+    """One `berth agent` subprocess with its own data dir, registering a
+    small share of the host (it runs next to `berth up`'s local agent and
+    other test agents on the same host)."""
 
     def __init__(
         self,
@@ -97,6 +109,8 @@ class Agent:
         az: str,
         data_dir: Path | None = None,
         endpoint: str | None = None,
+        cpu: int = TEST_AGENT_CPU,
+        memory: int = TEST_AGENT_MEMORY,
     ):
         self.server = server
         self.cluster = cluster
@@ -119,6 +133,10 @@ class Agent:
             az,
             "--region",
             REGION,
+            "--cpu",
+            str(cpu),
+            "--memory",
+            str(memory),
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)

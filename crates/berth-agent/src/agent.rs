@@ -54,6 +54,11 @@ pub struct AgentConfig {
     pub credentials_listen: std::net::SocketAddr,
     /// PEM certificates to trust for an https:// server (besides the system roots).
     pub ca_bundle: Option<PathBuf>,
+    /// CPU units to register (`--cpu`; default the whole host).
+    pub cpu: Option<i64>,
+    /// MiB of memory to register (`--memory`; default the whole host less
+    /// what is kept for it).
+    pub memory_mib: Option<i64>,
 }
 
 impl AgentConfig {
@@ -81,6 +86,8 @@ impl AgentConfig {
             create_cluster: false,
             credentials_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ca_bundle: None,
+            cpu: None,
+            memory_mib: None,
         }
     }
 }
@@ -95,6 +102,10 @@ pub enum AgentError {
     Outbox(#[from] OutboxError),
     #[error("{0}")]
     Config(String),
+    /// The server refused the registration for good (e.g. the host's
+    /// resources are already held by other agents): retrying cannot help.
+    #[error("the server refused to register this agent: {0}")]
+    Refused(String),
 }
 
 /// Exponential backoff with jitter, capped at 10 s.
@@ -126,6 +137,7 @@ impl Backoff {
 pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
     let runtime = Runtime::connect().await?;
     let facts = runtime.facts().await?;
+    let share = host::share(&facts, cfg.cpu, cfg.memory_mib).map_err(|e| AgentError::Config(e.to_string()))?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
         AgentError::Config(format!(
             "cannot create the agent data dir {}: {e}",
@@ -180,6 +192,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         runtime: Some(runtime),
         hollow: None,
         facts,
+        share,
         state,
         api,
         report_tx,
@@ -189,10 +202,10 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         credentials: Some(Arc::new(credentials)),
         awslogs: Some(awslogs),
     };
-    tokio::select! {
-        _ = shutdown => {}
-        _ = agent.main_loop() => {}
-    }
+    let outcome = tokio::select! {
+        _ = shutdown => Ok(()),
+        r = agent.main_loop() => r,
+    };
     tracing::info!("agent stopping (task containers keep running)");
     // Dropping the engines' handles ends them without touching containers;
     // reports already queued stay in the outbox for the next start.
@@ -200,7 +213,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         h.abort();
     }
     reporter.abort();
-    Ok(())
+    outcome
 }
 
 /// Runs `instances` hollow container instances (see [`crate::hollow`]) in
@@ -222,6 +235,7 @@ pub async fn run_hollow(
         .map_err(AgentError::Config)?;
     let hollow = Arc::new(hollow);
     let facts = hollow.facts();
+    let share = host::share(&facts, cfg.cpu, cfg.memory_mib).map_err(|e| AgentError::Config(e.to_string()))?;
     tracing::info!(server = %api.endpoint(), cluster = %cfg.cluster, instances, "hollow agents starting");
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..instances {
@@ -244,6 +258,7 @@ pub async fn run_hollow(
             runtime: None,
             hollow: Some(hollow.clone()),
             facts: facts.clone(),
+            share,
             state,
             api: api.clone(),
             report_tx,
@@ -255,17 +270,21 @@ pub async fn run_hollow(
         };
         tasks.spawn(async move {
             let reporter = tokio::spawn(deliver_reports(api, outbox, pending, report_rx));
-            agent.main_loop().await;
+            let r = agent.main_loop().await;
             reporter.abort();
+            r
         });
     }
-    tokio::select! {
-        _ = shutdown => {}
-        _ = tasks.join_next() => {}
-    }
+    let outcome = tokio::select! {
+        _ = shutdown => Ok(()),
+        r = tasks.join_next() => match r {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Ok(()),
+        },
+    };
     tracing::info!("hollow agents stopping");
     tasks.abort_all();
-    Ok(())
+    outcome
 }
 
 /// Takes an exclusive lock on `DATA_DIR/agent.lock`, held while the returned
@@ -281,6 +300,8 @@ struct Agent {
     /// Set for a hollow instance: tasks are simulated.
     hollow: Option<Arc<HollowConfig>>,
     facts: HostFacts,
+    /// What this agent registers of its host.
+    share: host::Share,
     state: AgentState,
     api: ApiClient,
     report_tx: mpsc::UnboundedSender<Report>,
@@ -302,7 +323,8 @@ enum SessionEnd {
 }
 
 impl Agent {
-    async fn main_loop(&mut self) {
+    /// Runs until the server refuses the registration for good.
+    async fn main_loop(&mut self) -> Result<(), AgentError> {
         if self.cfg.create_cluster {
             self.ensure_cluster().await;
         }
@@ -310,7 +332,7 @@ impl Agent {
         let mut janitor = tokio::time::interval(Duration::from_secs(60));
         janitor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let arn = self.register().await;
+            let arn = self.register().await?;
             self.set_instance(&arn);
             loop {
                 let heartbeat = tokio::spawn(heartbeats(
@@ -372,8 +394,10 @@ impl Agent {
         }
     }
 
-    /// Registers (or re-registers with the persisted ARN) until it works.
-    async fn register(&mut self) -> String {
+    /// Registers (or re-registers with the persisted ARN) until it works,
+    /// or until the server refuses a new registration with a
+    /// ClientException (retrying the same request cannot help).
+    async fn register(&mut self) -> Result<String, AgentError> {
         let identity = InstanceIdentity {
             instance_id: self.state.instance_id.clone(),
             availability_zone: self
@@ -394,6 +418,7 @@ impl Agent {
             let body = host::registration_request(
                 &self.cfg.cluster,
                 &self.facts,
+                &self.share,
                 &identity,
                 &self.cfg.attributes,
                 previous.as_deref(),
@@ -407,7 +432,7 @@ impl Agent {
                         if let Err(e) = self.state.save(&self.cfg.data_dir) {
                             tracing::error!(error = %e, "cannot persist the agent identity");
                         }
-                        return arn.to_string();
+                        return Ok(arn.to_string());
                     }
                     tracing::warn!(answer = %v, "RegisterContainerInstance answered without an ARN");
                 }
@@ -415,6 +440,10 @@ impl Agent {
                     tracing::warn!(error = %e, "re-registration with the saved identity was refused; registering as a new instance");
                     use_arn = false;
                     continue;
+                }
+                Err(e) if previous.is_none() && e.code() == Some("ClientException") => {
+                    tracing::error!(error = %e, "registration refused");
+                    return Err(AgentError::Refused(e.to_string()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "registration failed; retrying");

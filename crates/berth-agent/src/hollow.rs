@@ -49,6 +49,7 @@ impl HollowConfig {
             docker_arch: "x86_64".into(),
             docker_version: "hollow".into(),
             api_version: "1.41".into(),
+            host_id: None,
         }
     }
 

@@ -90,6 +90,72 @@ pub struct HostFacts {
     pub docker_arch: String,
     pub docker_version: String,
     pub api_version: String,
+    /// The Docker daemon's ID: identifies the host to the server, which
+    /// counts its resources once across agents (`None` for hollow).
+    pub host_id: Option<String>,
+}
+
+/// What one agent registers of its host (`--cpu`, `--memory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// CPU units.
+    pub cpu: i64,
+    /// MiB.
+    pub memory_mib: i64,
+}
+
+/// A share the host cannot give.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShareError {
+    #[error("--cpu {asked}: this host has {total} CPU units (1024 per core); give at most {total}")]
+    Cpu { asked: i64, total: i64 },
+    #[error(
+        "--memory {asked}: this host has {total} MiB to register (its memory less what is kept for the host); give at most {total}"
+    )]
+    Memory { asked: i64, total: i64 },
+    #[error("--{flag} must be positive, got {asked}")]
+    NotPositive { flag: &'static str, asked: i64 },
+}
+
+/// The whole host: every core and the registrable memory.
+pub fn whole_host(facts: &HostFacts) -> Share {
+    Share {
+        cpu: cpu_units(facts.cores),
+        memory_mib: registrable_memory_mib(facts.memory_bytes),
+    }
+}
+
+/// The share an agent registers: what it was given, checked against the
+/// host, else the whole host.
+pub fn share(facts: &HostFacts, cpu: Option<i64>, memory_mib: Option<i64>) -> Result<Share, ShareError> {
+    let whole = whole_host(facts);
+    let cpu = cpu.unwrap_or(whole.cpu);
+    let memory_mib = memory_mib.unwrap_or(whole.memory_mib);
+    if cpu <= 0 {
+        return Err(ShareError::NotPositive {
+            flag: "cpu",
+            asked: cpu,
+        });
+    }
+    if memory_mib <= 0 {
+        return Err(ShareError::NotPositive {
+            flag: "memory",
+            asked: memory_mib,
+        });
+    }
+    if cpu > whole.cpu {
+        return Err(ShareError::Cpu {
+            asked: cpu,
+            total: whole.cpu,
+        });
+    }
+    if memory_mib > whole.memory_mib {
+        return Err(ShareError::Memory {
+            asked: memory_mib,
+            total: whole.memory_mib,
+        });
+    }
+    Ok(Share { cpu, memory_mib })
 }
 
 /// Configured identity of the instance.
@@ -104,6 +170,7 @@ pub struct InstanceIdentity {
 pub fn registration_request(
     cluster: &str,
     facts: &HostFacts,
+    share: &Share,
     identity: &InstanceIdentity,
     extra_attributes: &[(String, String)],
     container_instance_arn: Option<&str>,
@@ -118,6 +185,13 @@ pub fn registration_request(
         ("ecs.instance-type".into(), Some(identity.instance_type.clone())),
         ("ecs.os-family".into(), Some("LINUX".into())),
     ];
+    // The host, so the server counts it once across agents (and clusters).
+    if let Some(id) = &facts.host_id {
+        let whole = whole_host(facts);
+        attributes.push(("berth.host-id".into(), Some(id.clone())));
+        attributes.push(("berth.host-cpu".into(), Some(whole.cpu.to_string())));
+        attributes.push(("berth.host-memory".into(), Some(whole.memory_mib.to_string())));
+    }
     for cap in capabilities(&facts.api_version) {
         attributes.push((cap, None));
     }
@@ -144,8 +218,8 @@ pub fn registration_request(
         "cluster": cluster,
         "instanceIdentityDocument": document.to_string(),
         "totalResources": [
-            {"name": "CPU", "type": "INTEGER", "integerValue": cpu_units(facts.cores)},
-            {"name": "MEMORY", "type": "INTEGER", "integerValue": registrable_memory_mib(facts.memory_bytes)},
+            {"name": "CPU", "type": "INTEGER", "integerValue": share.cpu},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": share.memory_mib},
             {"name": "PORTS", "type": "STRINGSET", "stringSetValue": RESERVED_PORTS},
             {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
         ],
@@ -245,7 +319,9 @@ mod tests {
             docker_arch: "aarch64".into(),
             docker_version: "20.10.24".into(),
             api_version: "1.41".into(),
+            host_id: None,
         };
+        let whole = whole_host(&facts);
         let id = InstanceIdentity {
             instance_id: "i-0123456789abcdef0".into(),
             availability_zone: "us-east-1a".into(),
@@ -255,7 +331,7 @@ mod tests {
             ("stack".to_string(), "blue".to_string()),
             ("ecs.instance-type".to_string(), "big".to_string()),
         ];
-        let b = registration_request("default", &facts, &id, &extra, Some("arn:ci"));
+        let b = registration_request("default", &facts, &whole, &id, &extra, Some("arn:ci"));
         assert_eq!(b["cluster"], "default");
         assert_eq!(b["containerInstanceArn"], "arn:ci");
         assert_eq!(b["totalResources"][0]["integerValue"], 2048);
@@ -283,9 +359,77 @@ mod tests {
         assert_eq!(doc["instanceId"], "i-0123456789abcdef0");
         assert_eq!(doc["availabilityZone"], "us-east-1a");
         assert!(
-            registration_request("c", &facts, &id, &[], None)
+            registration_request("c", &facts, &whole, &id, &[], None)
                 .get("containerInstanceArn")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_share_fits_in_the_host_and_the_host_is_named() {
+        let facts = HostFacts {
+            cores: 2,
+            memory_bytes: 4 * 1024 * 1024 * 1024,
+            docker_arch: "x86_64".into(),
+            docker_version: "27.0.0".into(),
+            api_version: "1.41".into(),
+            host_id: Some("ABCD:EF01".into()),
+        };
+        let whole = Share {
+            cpu: 2048,
+            memory_mib: 4096 - 256,
+        };
+        assert_eq!(share(&facts, None, None).unwrap(), whole);
+        assert_eq!(
+            share(&facts, Some(512), None).unwrap(),
+            Share {
+                cpu: 512,
+                memory_mib: 3840
+            }
+        );
+        assert_eq!(share(&facts, Some(2048), Some(3840)).unwrap(), whole);
+        assert_eq!(
+            share(&facts, Some(2049), None).unwrap_err(),
+            ShareError::Cpu {
+                asked: 2049,
+                total: 2048
+            }
+        );
+        let e = share(&facts, None, Some(3841)).unwrap_err();
+        assert!(e.to_string().contains("at most 3840"), "{e}");
+        assert!(matches!(
+            share(&facts, Some(0), None),
+            Err(ShareError::NotPositive { flag: "cpu", .. })
+        ));
+        let id = InstanceIdentity {
+            instance_id: "i-0123456789abcdef0".into(),
+            availability_zone: "us-east-1a".into(),
+            instance_type: "berth.local".into(),
+        };
+        let half = share(&facts, Some(1024), Some(1000)).unwrap();
+        let b = registration_request("default", &facts, &half, &id, &[], None);
+        assert_eq!(b["totalResources"][0]["integerValue"], 1024);
+        assert_eq!(b["totalResources"][1]["integerValue"], 1000);
+        let attr = |n: &str| {
+            b["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == n)
+                .map(|a| a["value"].clone())
+        };
+        assert_eq!(attr("berth.host-id").unwrap(), "ABCD:EF01");
+        assert_eq!(attr("berth.host-cpu").unwrap(), "2048");
+        assert_eq!(attr("berth.host-memory").unwrap(), "3840");
+        // Without a host id (hollow) no host attributes.
+        let hollow = HostFacts { host_id: None, ..facts };
+        let b = registration_request("default", &hollow, &half, &id, &[], None);
+        assert!(
+            !b["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["name"] == "berth.host-id")
         );
     }
 

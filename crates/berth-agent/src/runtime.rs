@@ -158,6 +158,7 @@ impl Runtime {
             docker_arch: info.architecture.unwrap_or_else(|| std::env::consts::ARCH.to_string()),
             docker_version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_else(|| "1.17".to_string()),
+            host_id: info.id.filter(|id| !id.is_empty()),
         })
     }
 

@@ -564,6 +564,18 @@ impl ClusterView {
             .map(|(id, _)| id.clone())
     }
 
+    /// The registered instances, in every cluster, whose `attribute` is
+    /// `value` (the instances of one host: `berth.host-id`).
+    pub fn registered_instances_with(&self, attribute: &str, value: &str) -> Vec<Arc<InstanceRecord>> {
+        let data = self.data();
+        data.clusters
+            .values()
+            .flat_map(|c| c.instances.values())
+            .filter(|(r, _)| r.is_registered() && r.attribute(attribute) == Some(value))
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
     /// The custom attributes of one container instance.
     pub fn custom_of(&self, cluster: &str, instance_id: &str) -> Vec<Attribute> {
         let data = self.data();

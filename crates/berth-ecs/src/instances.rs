@@ -8,6 +8,7 @@
 //! so it is always exact. Task counts are derived from the task records.
 
 use crate::agent_identity::{self, AgentOwner};
+use crate::host_share;
 use crate::tasks::{TaskRecord, instance_id_of};
 use crate::{Ecs, keys};
 use berth_core::ecs::{Tag, validate_tags};
@@ -547,6 +548,22 @@ impl Ecs {
                 "ecs:RegisterContainerInstance",
                 &rec.container_instance_arn,
             )?;
+        }
+        // One host counted once: the instances of the same host in every
+        // cluster (this one left out, and earlier registrations of the same
+        // agent identity: one agent belongs to one cluster) and this one
+        // must fit in the host.
+        if let Some(host) = host_share::host_of(&attributes)? {
+            let holders: Vec<host_share::Claim> = self
+                .synced_view()
+                .await?
+                .registered_instances_with(host_share::HOST_ID, &host.id)
+                .iter()
+                .filter(|r| !(r.berth.cluster == name && existing_id.as_deref() == Some(r.berth.id.as_str())))
+                .filter(|r| doc.instance_id.as_deref() != Some(r.ec2_instance_id.as_str()))
+                .map(|r| host_share::Claim::of(r))
+                .collect();
+            host_share::check(&host, &holders, registered.cpu, registered.memory)?;
         }
         let now = now_epoch();
         let rec = match existing_id {

@@ -9,6 +9,7 @@ mod capacity_providers;
 mod cluster_view;
 mod clusters;
 pub mod deploy_math;
+pub mod host_share;
 mod instances;
 pub mod keys;
 mod monitor;

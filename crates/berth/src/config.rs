@@ -26,6 +26,8 @@ pub struct Config {
     pub root_secret_source: SecretSource,
     pub tls: Tls,
     pub listener: crate::serve::Limits,
+    /// `berth up`'s local agent: its cluster and share.
+    pub local_agent: crate::LocalAgentArgs,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -101,6 +103,7 @@ impl Config {
                 _ => anyhow::bail!("--tls-cert and --tls-key go together"),
             },
             listener: args.listener.limits(),
+            local_agent: args.local_agent,
             _lock: std::sync::Arc::new(lock),
         })
     }

@@ -91,6 +91,13 @@ pub struct AgentArgs {
     /// With --runtime hollow: memory of each simulated host in MiB.
     #[arg(long, default_value_t = 16384)]
     hollow_memory_mib: i64,
+    /// CPU units this agent registers (1024 per core; default: the whole host).
+    /// Agents sharing a host need shares that add up to no more than the host.
+    #[arg(long = "cpu", value_name = "UNITS", env = "BERTH_AGENT_CPU", value_parser = clap::value_parser!(i64).range(1..))]
+    cpu: Option<i64>,
+    /// MiB of memory this agent registers (default: the host's memory less 5 %, at least 256 MiB, kept for the host).
+    #[arg(long = "memory", value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
+    memory_mib: Option<i64>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -124,6 +131,32 @@ pub struct ServerArgs {
     tls: bool,
     #[command(flatten)]
     listener: ListenerArgs,
+    #[command(flatten)]
+    local_agent: LocalAgentArgs,
+}
+
+/// `berth up`'s local agent (ignored by `berth server`).
+#[derive(Args, Clone, Debug)]
+pub struct LocalAgentArgs {
+    /// The cluster the local agent joins (created if missing). One agent serves
+    /// one cluster: for another cluster on this host, run a `berth agent` with a share.
+    #[arg(long, default_value = "default", env = "BERTH_CLUSTER", value_parser = parse_cluster_name)]
+    cluster: String,
+    /// CPU units the local agent registers (1024 per core; default: the whole host).
+    #[arg(long, value_name = "UNITS", env = "BERTH_AGENT_CPU", value_parser = clap::value_parser!(i64).range(1..))]
+    agent_cpu: Option<i64>,
+    /// MiB of memory the local agent registers (default: the host's, less what is kept for the host).
+    #[arg(long, value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
+    agent_memory: Option<i64>,
+}
+
+/// A cluster name as ECS allows it: 1-255 letters, digits, hyphens and underscores.
+fn parse_cluster_name(s: &str) -> anyhow::Result<String> {
+    if berth_core::names::is_valid_ecs_name(s) {
+        Ok(s.to_string())
+    } else {
+        anyhow::bail!("'{s}' is not a cluster name: up to 255 letters, digits, hyphens and underscores")
+    }
 }
 
 /// The listener's limits (docs/security/listener.md).
@@ -308,8 +341,8 @@ fn tls_setup(cfg: &config::Config, local: SocketAddr) -> anyhow::Result<Option<T
     }
 }
 
-/// `berth up`'s in-process agent: joins the cluster `default` (created if
-/// missing) through the local listener. Without Docker it says so and the
+/// `berth up`'s in-process agent: joins `--cluster` (default `default`,
+/// created if missing) with its share of the host through the local listener. Without Docker it says so and the
 /// API keeps serving.
 fn spawn_local_agent(
     cfg: &config::Config,
@@ -325,7 +358,7 @@ fn spawn_local_agent(
     };
     let mut agent = berth_agent::AgentConfig::new(
         format!("{scheme}://{}", SocketAddr::new(ip, local.port())),
-        "default",
+        cfg.local_agent.cluster.clone(),
         cfg.data_dir.join("agent"),
         cfg.region.clone(),
         cfg.root_access_key_id.clone(),
@@ -333,6 +366,8 @@ fn spawn_local_agent(
     );
     agent.create_cluster = true;
     agent.ca_bundle = ca;
+    agent.cpu = cfg.local_agent.agent_cpu;
+    agent.memory_mib = cfg.local_agent.agent_memory;
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stop| *stop).await;
@@ -359,6 +394,8 @@ async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     cfg.container_retention = args.container_retention;
     cfg.credentials_listen = args.credentials_listen;
     cfg.ca_bundle = args.ca_bundle;
+    cfg.cpu = args.cpu;
+    cfg.memory_mib = args.memory_mib;
     if args.runtime == "hollow" {
         let hollow = berth_agent::hollow::HollowConfig {
             min_delay: args.hollow_delay.0,
