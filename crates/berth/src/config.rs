@@ -35,8 +35,10 @@ pub struct Config {
 /// Where the root secret comes from, which decides whether it is printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
-    /// Printed: the public test/test of `berth up`, or a secret generated just now.
-    Shown,
+    /// Printed: the public test/test of `berth up`.
+    Public,
+    /// Printed: generated just now into this file (root-credentials).
+    Generated(PathBuf),
     /// From BERTH_ROOT_SECRET_ACCESS_KEY: not printed.
     Env,
     /// Kept in this file (root-credentials) since an earlier start: not printed.
@@ -82,7 +84,7 @@ impl Config {
             .filter(|s| !s.is_empty());
         let (key, secret, root_secret_source) = match (env_key, env_secret, mode) {
             (Some(k), Some(s), _) => (k, s, SecretSource::Env),
-            (None, None, Mode::Up) => ("test".to_string(), "test".to_string(), SecretSource::Shown),
+            (None, None, Mode::Up) => ("test".to_string(), "test".to_string(), SecretSource::Public),
             (None, None, Mode::Server) => server_root_credentials(&data_dir)?,
             _ => anyhow::bail!("set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"),
         };
@@ -142,5 +144,5 @@ fn server_root_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String
         .with_context(|| format!("cannot write {}", path.display()))?;
     writeln!(f, "{key}\n{secret}")?;
     f.sync_all()?;
-    Ok((key, secret, SecretSource::Shown))
+    Ok((key, secret, SecretSource::Generated(path)))
 }

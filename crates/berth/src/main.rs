@@ -9,7 +9,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod config;
+mod doctor;
 mod http;
+mod local;
+mod logging;
 mod observe;
 mod serve;
 
@@ -23,6 +26,9 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The log on stderr: text (colours only on a terminal) or json (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text, env = "BERTH_LOG_FORMAT")]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -34,12 +40,14 @@ enum Command {
     /// The container agent: registers this host with a Berth server and runs its tasks on Docker.
     Agent(AgentArgs),
     /// Clusters, instances, services and tasks at a glance.
-    Status(cli::Endpoint),
+    Status(cli::Target),
     /// Task conveniences (`berth tasks wait TASK --until RUNNING`).
     #[command(subcommand)]
     Tasks(cli::TasksCommand),
     /// A task's output from CloudWatch Logs (awslogs log driver); --follow keeps printing.
     Logs(cli::LogsArgs),
+    /// Checks what `berth up` needs here (Docker, cgroups, files, port, data dir, disk) and says what to fix.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -200,16 +208,25 @@ impl ListenerArgs {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+/// Errors end the process with one line (`berth: …: cause`), never a
+/// backtrace, whatever RUST_BACKTRACE says.
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Up(_) | Command::Server(_) | Command::Agent(_)) {
         // Everything the server and the agent create is private to their user.
         berth_agent::datadir::private_umask();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(cli.log_format);
     if matches!(cli.command, Command::Up(_) | Command::Server(_)) {
         match serve::fdlimit::raise_nofile() {
             Ok((before, after)) if before != after => {
@@ -231,6 +248,7 @@ fn main() -> anyhow::Result<()> {
             Command::Status(ep) => cli::status(ep).await,
             Command::Tasks(cmd) => cli::tasks(cmd).await,
             Command::Logs(args) => cli::logs(args).await,
+            Command::Doctor(args) => doctor::doctor(args).await,
         }
     })
 }
@@ -246,6 +264,10 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let app = http::App::start(&cfg).await?;
     let signalled = shutdown_signal();
+    let ca = tls.as_ref().and_then(|t| t.ca.clone());
+    // The terminal commands next to this server find it through this record
+    // (written before the endpoint is printed: whoever reads that line finds it).
+    let record_written = write_local_record(&cfg, local, scheme, ca.as_deref());
     println!("Berth is running.");
     println!("  endpoint:   {scheme}://{local}");
     println!(
@@ -256,12 +278,13 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     println!("  account:    {}", cfg.account_id);
     println!("  access key: {}", cfg.root_access_key_id);
     match &cfg.root_secret_source {
-        config::SecretSource::Shown => println!("  secret key: {}", cfg.root_secret_access_key),
+        config::SecretSource::Public | config::SecretSource::Generated(_) => {
+            println!("  secret key: {}", cfg.root_secret_access_key)
+        }
         config::SecretSource::Env => println!("  secret key: (from BERTH_ROOT_SECRET_ACCESS_KEY)"),
         config::SecretSource::File(path) => println!("  secret key: (in {})", path.display()),
     }
     println!("  data dir:   {}", cfg.data_dir.display());
-    let ca = tls.as_ref().and_then(|t| t.ca.clone());
     match ca.as_ref().filter(|_| matches!(cfg.tls, config::Tls::Generated)) {
         Some(ca) => {
             let registry = cfg.registry_host.clone().unwrap_or_else(|| local.to_string());
@@ -302,11 +325,56 @@ async fn run(cfg: config::Config, local_agent: bool) -> anyhow::Result<()> {
     if let Some(agent) = agent {
         let _ = agent.await;
     }
+    if record_written {
+        local::remove(&cfg.data_dir);
+    }
     // Audit events still queued are written before the process exits.
     app.audit.flush().await;
     tracing::info!("shutting down: closing the store");
     store.close().await.context("closing the store")?;
     Ok(())
+}
+
+/// How a client on this machine reaches a listener bound to `local`.
+fn loopback_for(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+/// Writes DATA_DIR/endpoint.json (crate::local); a failure is logged, not fatal.
+fn write_local_record(cfg: &config::Config, local: SocketAddr, scheme: &str, ca: Option<&std::path::Path>) -> bool {
+    let absolute = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (access_key_id, secret_access_key, credentials_file) = match &cfg.root_secret_source {
+        // berth up's public test/test.
+        config::SecretSource::Public => (
+            Some(cfg.root_access_key_id.clone()),
+            Some(cfg.root_secret_access_key.clone()),
+            None,
+        ),
+        config::SecretSource::Generated(path) | config::SecretSource::File(path) => (None, None, Some(absolute(path))),
+        // A secret from the environment is never written.
+        config::SecretSource::Env => (None, None, None),
+    };
+    let record = local::LocalRecord {
+        endpoint: format!("{scheme}://{}", loopback_for(local)),
+        region: cfg.region.clone(),
+        pid: std::process::id(),
+        access_key_id,
+        secret_access_key,
+        credentials_file,
+        ca_bundle: ca.map(absolute),
+    };
+    match local::write(&cfg.data_dir, &record) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %cfg.data_dir.display(), "cannot write the endpoint record");
+            false
+        }
+    }
 }
 
 struct TlsSetup {
