@@ -1,13 +1,14 @@
 //! Resolved configuration: flags, environment and defaults (design.md).
 
-use crate::ServerArgs;
+use crate::args::{LocalAgentArgs, ServerArgs};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Mode {
-    Up,
+    /// `berth up`: with a local agent.
+    Up(LocalAgentArgs),
     Server,
 }
 
@@ -26,8 +27,8 @@ pub struct Config {
     pub root_secret_source: SecretSource,
     pub tls: Tls,
     pub listener: crate::serve::Limits,
-    /// `berth up`'s local agent: its cluster and share.
-    pub local_agent: crate::LocalAgentArgs,
+    /// `berth up`'s local agent: its cluster and share (none for `berth server`).
+    pub local_agent: Option<LocalAgentArgs>,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -82,9 +83,9 @@ impl Config {
         let env_secret = std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY")
             .ok()
             .filter(|s| !s.is_empty());
-        let (key, secret, root_secret_source) = match (env_key, env_secret, mode) {
+        let (key, secret, root_secret_source) = match (env_key, env_secret, &mode) {
             (Some(k), Some(s), _) => (k, s, SecretSource::Env),
-            (None, None, Mode::Up) => ("test".to_string(), "test".to_string(), SecretSource::Public),
+            (None, None, Mode::Up(_)) => ("test".to_string(), "test".to_string(), SecretSource::Public),
             (None, None, Mode::Server) => server_root_credentials(&data_dir)?,
             _ => anyhow::bail!("set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"),
         };
@@ -105,7 +106,10 @@ impl Config {
                 _ => anyhow::bail!("--tls-cert and --tls-key go together"),
             },
             listener: args.listener.limits(),
-            local_agent: args.local_agent,
+            local_agent: match mode {
+                Mode::Up(local_agent) => Some(local_agent),
+                Mode::Server => None,
+            },
             _lock: std::sync::Arc::new(lock),
         })
     }

@@ -1,0 +1,172 @@
+//! The command-line flags of `berth up`, `berth server` and `berth agent`
+//! (clap), with their environment variables and defaults.
+
+use crate::serve;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Args, Clone, Debug)]
+pub struct AgentArgs {
+    /// The Berth endpoint, e.g. http://10.0.0.5:4600.
+    #[arg(long, env = "BERTH_SERVER")]
+    pub(crate) server: String,
+    /// The cluster to join.
+    #[arg(long, default_value = "default", env = "BERTH_CLUSTER")]
+    pub(crate) cluster: String,
+    /// Where the agent keeps its identity and undelivered state changes.
+    #[arg(long, default_value = ".berth-agent", env = "BERTH_AGENT_DATA_DIR")]
+    pub(crate) data_dir: PathBuf,
+    /// A custom attribute of the container instance (repeatable).
+    #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = berth_agent::host::parse_attribute)]
+    pub(crate) attributes: Vec<(String, String)>,
+    /// The region to sign requests for.
+    #[arg(long, default_value = "us-east-1", env = "AWS_DEFAULT_REGION")]
+    pub(crate) region: String,
+    /// The ecs.availability-zone attribute (default: <region>a).
+    #[arg(long)]
+    pub(crate) availability_zone: Option<String>,
+    /// The ecs.instance-type attribute (default: berth.local).
+    #[arg(long)]
+    pub(crate) instance_type: Option<String>,
+    /// How long stopped tasks' containers stay on the host (e.g. 30m, 1h).
+    #[arg(long, default_value = "1h", value_parser = berth_agent::host::parse_duration)]
+    pub(crate) container_retention: std::time::Duration,
+    /// PEM CA certificates to trust for an https:// --server (besides the system roots).
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    pub(crate) ca_bundle: Option<PathBuf>,
+    /// Where the task credentials endpoint listens (task roles; containers of
+    /// host-network-mode tasks reach it on the loopback interface).
+    #[arg(long, default_value = "127.0.0.1:0", env = "BERTH_CREDENTIALS_LISTEN")]
+    pub(crate) credentials_listen: SocketAddr,
+    /// `docker` runs tasks; `hollow` simulates them without containers (benchmarks).
+    #[arg(long, default_value = "docker", value_parser = ["docker", "hollow"])]
+    pub(crate) runtime: String,
+    /// With --runtime hollow: how many container instances this process simulates
+    /// (each under DATA_DIR/hollow-<i>/; needs about one open file per instance).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) instances: u32,
+    /// With --runtime hollow: a task's start and stop delay in ms, `MS` or `MIN-MAX`.
+    #[arg(long, default_value = "50-200", value_parser = berth_agent::hollow::parse_delay_range)]
+    pub(crate) hollow_delay: (std::time::Duration, std::time::Duration),
+    /// With --runtime hollow: cores each instance registers.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) hollow_cores: i64,
+    /// With --runtime hollow: memory of each simulated host in MiB.
+    #[arg(long, default_value_t = 16384)]
+    pub(crate) hollow_memory_mib: i64,
+    /// CPU units this agent registers (1024 per core; default: the whole host).
+    /// Agents sharing a host need shares that add up to no more than the host.
+    #[arg(long = "cpu", value_name = "UNITS", env = "BERTH_AGENT_CPU", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) cpu: Option<i64>,
+    /// MiB of memory this agent registers (default: the host's memory less 5 %, at least 256 MiB, kept for the host).
+    #[arg(long = "memory", value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) memory_mib: Option<i64>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4600", env = "BERTH_LISTEN")]
+    pub(crate) listen: SocketAddr,
+    /// Where state is kept (default ./.berth).
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The AWS account id Berth answers as.
+    #[arg(long, default_value = "000000000000", env = "BERTH_ACCOUNT_ID")]
+    pub(crate) account_id: String,
+    /// The AWS region Berth answers as.
+    #[arg(long, default_value = "us-east-1", env = "BERTH_REGION")]
+    pub(crate) region: String,
+    /// Seconds an instance's agent may stay disconnected before its tasks are marked STOPPED.
+    #[arg(long, default_value_t = 60, env = "BERTH_AGENT_GRACE_PERIOD_SECS")]
+    pub(crate) agent_grace_period_secs: u64,
+    /// The host[:port] clients use for the registry (repository URIs, docker login); default: the listen address.
+    #[arg(long, env = "BERTH_REGISTRY_HOST")]
+    pub(crate) registry_host: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key", conflicts_with = "tls")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "BERTH_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a CA and server certificate generated into DATA_DIR/tls/ (reused on later starts).
+    #[arg(long)]
+    pub(crate) tls: bool,
+    #[command(flatten)]
+    pub(crate) listener: ListenerArgs,
+}
+
+/// `berth up`: the server's flags and its local agent's.
+#[derive(Args, Clone, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub local_agent: LocalAgentArgs,
+}
+
+/// `berth up`'s local agent.
+#[derive(Args, Clone, Debug)]
+pub struct LocalAgentArgs {
+    /// The cluster the local agent joins (created if missing). One agent serves
+    /// one cluster: for another cluster on this host, run a `berth agent` with a share.
+    #[arg(long, default_value = "default", env = "BERTH_CLUSTER", value_parser = parse_cluster_name)]
+    pub(crate) cluster: String,
+    /// CPU units the local agent registers (1024 per core; default: the whole host).
+    #[arg(long, value_name = "UNITS", env = "BERTH_AGENT_CPU", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) agent_cpu: Option<i64>,
+    /// MiB of memory the local agent registers (default: the host's, less what is kept for the host).
+    #[arg(long, value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) agent_memory: Option<i64>,
+}
+
+/// A cluster name as ECS allows it: 1-255 letters, digits, hyphens and underscores.
+fn parse_cluster_name(s: &str) -> anyhow::Result<String> {
+    if berth_core::names::is_valid_ecs_name(s) {
+        Ok(s.to_string())
+    } else {
+        anyhow::bail!("'{s}' is not a cluster name: up to 255 letters, digits, hyphens and underscores")
+    }
+}
+
+/// The listener's limits (docs/security/listener.md).
+#[derive(Args, Clone, Debug)]
+pub struct ListenerArgs {
+    /// Open connections at most; at the cap connections that never sent a request make room, else accepting waits.
+    #[arg(long, default_value_t = 4096, env = "BERTH_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+    /// Once half the connections are taken, one IP address (loopback excepted) gets at most this many (0: no limit).
+    #[arg(long, default_value_t = 256, env = "BERTH_MAX_CONNECTIONS_PER_IP")]
+    pub(crate) max_connections_per_ip: u32,
+    /// Seconds a client has to send a request's headers (the first one, TLS handshake included, and each next one on a keep-alive connection).
+    #[arg(long, default_value_t = 10, env = "BERTH_HEADER_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) header_timeout_secs: u64,
+    /// Seconds a connection may stay with no request in flight and no traffic before it is closed.
+    #[arg(long, default_value_t = 60, env = "BERTH_IDLE_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout_secs: u64,
+    /// A request body arriving slower than this many bytes/s (over --body-rate-window-secs of waiting) is cut with 408.
+    #[arg(long, default_value_t = 1024, env = "BERTH_BODY_MIN_RATE")]
+    pub(crate) body_min_rate: u64,
+    /// The window --body-min-rate is measured over, in seconds.
+    #[arg(long, default_value_t = 10, env = "BERTH_BODY_RATE_WINDOW_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) body_rate_window_secs: u64,
+}
+
+impl ListenerArgs {
+    pub(crate) fn limits(&self) -> serve::Limits {
+        use std::time::Duration;
+        serve::Limits {
+            max_connections: self.max_connections as usize,
+            max_connections_per_ip: self.max_connections_per_ip as usize,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            body_min_rate: serve::body_rate::MinRate {
+                min_bytes_per_sec: self.body_min_rate,
+                window: Duration::from_secs(self.body_rate_window_secs),
+            },
+            h2_keepalive: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
