@@ -2,26 +2,17 @@
 //! RunTask on the task-definition ARN (a bare family resolved to its latest
 //! ACTIVE revision), and each resource with its tags.
 
-use berth_core::arn::Scope;
 use berth_ecs::Ecs;
 use berth_proto::{AuthzResource, JsonService, RequestContext};
-use berth_store::{SqliteStore, Store};
-use serde_json::{Value, json};
-use std::sync::Arc;
+use berth_testkit::EcsEnv;
+use berth_testkit::ecs::ok;
+use serde_json::json;
 
 const TD: &str = "arn:aws:ecs:us-east-1:000000000000:task-definition/";
 
-async fn env() -> (Ecs, RequestContext, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
-    let ecs = Ecs::new(store, Scope::new("us-east-1", "000000000000"));
-    (ecs, RequestContext::root("000000000000", "us-east-1"), dir)
-}
-
-async fn ok(ecs: &Ecs, ctx: &RequestContext, op: &str, input: Value) -> Value {
-    ecs.call(ctx, op, input.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{op} {input}: {e}"))
+fn env() -> (Ecs, RequestContext) {
+    let EcsEnv { ecs, ctx, .. } = EcsEnv::new();
+    (ecs, ctx)
 }
 
 fn arns(r: &[AuthzResource]) -> Vec<&str> {
@@ -30,7 +21,7 @@ fn arns(r: &[AuthzResource]) -> Vec<&str> {
 
 #[tokio::test]
 async fn run_task_is_authorized_on_the_task_definition_it_would_run() {
-    let (ecs, ctx, _dir) = env().await;
+    let (ecs, ctx) = env();
     let td = json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}],
                     "tags": [{"key": "team", "value": "a"}]});
     for _ in 0..3 {
@@ -72,7 +63,7 @@ async fn run_task_is_authorized_on_the_task_definition_it_would_run() {
 
 #[tokio::test]
 async fn each_resource_carries_its_own_tags() {
-    let (ecs, ctx, _dir) = env().await;
+    let (ecs, ctx) = env();
     ok(
         &ecs,
         &ctx,
@@ -95,7 +86,7 @@ async fn each_resource_carries_its_own_tags() {
 /// and an operation outside it is unknown.
 #[tokio::test]
 async fn every_routed_operation_is_dispatched() {
-    let (ecs, ctx, _dir) = env().await;
+    let (ecs, ctx) = env();
     for op in berth_ecs::ROUTED_OPERATIONS {
         if let Err(e) = ecs.call(&ctx, op, json!({})).await {
             assert_ne!(e.code, "UnknownOperationException", "{op} is listed but not dispatched");
@@ -110,7 +101,7 @@ async fn every_routed_operation_is_dispatched() {
 /// through the revision a bare family resolves to) unless overridden.
 #[tokio::test]
 async fn run_task_passes_the_roles_of_the_definition_it_would_run() {
-    let (ecs, ctx, _dir) = env().await;
+    let (ecs, ctx) = env();
     let role = |n: &str| format!("arn:aws:iam::000000000000:role/{n}");
     let td = json!({"family": "app", "taskRoleArn": role("task"), "executionRoleArn": role("exec"),
                     "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}]});

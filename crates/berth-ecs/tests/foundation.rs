@@ -1,32 +1,25 @@
 //! The foundation ECS operations end to end through `Ecs::call`: task
 //! definitions, tags, account settings, attributes and capacity providers.
 
-use berth_core::arn::Scope;
-use berth_ecs::{Ecs, keys};
-use berth_proto::{AwsError, JsonService, RequestContext};
-use berth_store::SqliteStore;
+use berth_ecs::keys;
+use berth_proto::{JsonService, RequestContext};
+use berth_testkit::{ACCOUNT, EcsEnv, REGION};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::ops::Deref;
 
-const ACCOUNT: &str = "000000000000";
-const REGION: &str = "us-east-1";
+/// The test kit's ECS environment, and the helpers these tests share.
+struct Env(EcsEnv);
 
-struct Env {
-    _dir: tempfile::TempDir,
-    ecs: Ecs,
-    ctx: RequestContext,
+impl Deref for Env {
+    type Target = EcsEnv;
+    fn deref(&self) -> &EcsEnv {
+        &self.0
+    }
 }
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("state.db")).unwrap();
-    let ecs = Ecs::new(Arc::new(store), Scope::new(REGION, ACCOUNT));
-    Env {
-        _dir: dir,
-        ecs,
-        ctx: RequestContext::root(ACCOUNT, REGION),
-    }
+    Env(EcsEnv::new())
 }
 
 fn user_ctx(name: &str) -> RequestContext {
@@ -38,24 +31,6 @@ fn user_ctx(name: &str) -> RequestContext {
 }
 
 impl Env {
-    async fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
-        self.ecs.call(&self.ctx, op, input).await
-    }
-
-    async fn ok(&self, op: &str, input: Value) -> Value {
-        match self.call(op, input.clone()).await {
-            Ok(v) => v,
-            Err(e) => panic!("{op} {input} failed: {e}"),
-        }
-    }
-
-    async fn err(&self, op: &str, input: Value) -> AwsError {
-        match self.call(op, input.clone()).await {
-            Ok(v) => panic!("{op} {input} unexpectedly succeeded: {v}"),
-            Err(e) => e,
-        }
-    }
-
     /// Every task definition ARN in every status.
     async fn all_arns(&self) -> Vec<String> {
         let mut out = vec![];

@@ -1,5 +1,5 @@
-//! Services and the service controller, driven through `Ecs::call` on a
-//! temporary SQLite store, with hollow agents: a loop that reports task
+//! Services and the service controller, driven through `Ecs::call` on an
+//! in-memory store, with the test kit's hollow agent: a loop that reports task
 //! state changes through SubmitTaskStateChange as a real agent would (tasks
 //! of families starting with `crash` exit right after starting, those of
 //! families starting with `hang` never start, the containers of families
@@ -7,19 +7,16 @@
 
 use berth_core::arn::Scope;
 use berth_ecs::{Ecs, ServiceControllerConfig, spawn_service_controller};
-use berth_proto::{AwsError, JsonService, RequestContext};
-use berth_store::{SqliteStore, Store};
+use berth_testkit::agents::{HollowAgent, Instance, tasks_of};
+use berth_testkit::{EcsEnv, eventually};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn ctx() -> RequestContext {
-    RequestContext::root("000000000000", "us-east-1")
-}
 
 fn controller_config() -> ServiceControllerConfig {
     ServiceControllerConfig {
@@ -30,91 +27,51 @@ fn controller_config() -> ServiceControllerConfig {
     }
 }
 
+/// The test kit's ECS environment with a cluster `default`, the service
+/// controller and a hollow agent.
 struct Env {
-    store: Arc<dyn Store>,
-    ecs: Ecs,
+    kit: EcsEnv,
     controller: Option<tokio::task::JoinHandle<()>>,
-    agent: Option<tokio::task::JoinHandle<()>>,
+    _agent: HollowAgent,
     agent_on: Arc<AtomicBool>,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Env {
+    type Target = EcsEnv;
+    fn deref(&self) -> &EcsEnv {
+        &self.kit
+    }
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
-        for h in [self.controller.take(), self.agent.take()].into_iter().flatten() {
+        if let Some(h) = self.controller.take() {
             h.abort();
         }
     }
 }
 
-async fn call(ecs: &Ecs, op: &str, input: Value) -> Result<Value, AwsError> {
-    ecs.call(&ctx(), op, input).await
-}
-
 impl Env {
     /// A cluster `default`, the service controller and a hollow agent.
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
-        let ecs = Ecs::new(store.clone(), Scope::new("us-east-1", "000000000000"));
-        call(&ecs, "CreateCluster", json!({"clusterName": "default"}))
-            .await
-            .unwrap();
-        let mut env = Self {
-            store,
-            controller: Some(spawn_service_controller(&ecs, controller_config())),
-            ecs,
-            agent: None,
-            agent_on: Arc::new(AtomicBool::new(true)),
-            _dir: dir,
-        };
-        env.agent = Some(tokio::spawn(hollow_agent(env.ecs.clone(), env.agent_on.clone())));
-        env
-    }
-
-    async fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
-        call(&self.ecs, op, input).await
-    }
-
-    async fn ok(&self, op: &str, input: Value) -> Value {
-        match self.call(op, input.clone()).await {
-            Ok(v) => v,
-            Err(e) => panic!("{op} {input} failed: {e}"),
-        }
-    }
-
-    async fn err(&self, op: &str, input: Value) -> AwsError {
-        match self.call(op, input.clone()).await {
-            Ok(v) => panic!("{op} {input} should fail, got {v}"),
-            Err(e) => e,
+        let kit = EcsEnv::new().default_cluster().await;
+        let agent = HollowAgent::spawn(kit.ecs.clone());
+        Self {
+            controller: Some(spawn_service_controller(&kit.ecs, controller_config())),
+            agent_on: agent.switch(),
+            _agent: agent,
+            kit,
         }
     }
 
     async fn instance(&self, az: &str) -> String {
-        let v = self
-            .ok(
-                "RegisterContainerInstance",
-                json!({
-                    "cluster": "default",
-                    "totalResources": [
-                        {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
-                        {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192},
-                        {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]},
-                        {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []}
-                    ],
-                    "versionInfo": {"agentVersion": "1.0.0", "agentHash": "abc", "dockerVersion": "20.10"},
-                    "attributes": attributes(az),
-                    "instanceIdentityDocument": format!(
-                        "{{\"instanceId\":\"i-{}\",\"availabilityZone\":\"{az}\",\"instanceType\":\"t3.small\"}}",
-                        &berth_core::ids::hex_id()[..17]
-                    ),
-                }),
-            )
-            .await;
-        v["containerInstance"]["containerInstanceArn"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.register_instance(Instance {
+            cpu: 4096,
+            memory: 8192,
+            az,
+            reserved_ports: &["22"],
+        })
+        .await
     }
 
     async fn task_definition(&self, family: &str) -> String {
@@ -154,38 +111,6 @@ impl Env {
     }
 }
 
-/// What a Berth agent advertises: placement attributes and capabilities.
-fn attributes(az: &str) -> Value {
-    let mut a = vec![
-        json!({"name": "ecs.os-type", "value": "linux"}),
-        json!({"name": "ecs.availability-zone", "value": az}),
-        json!({"name": "ecs.capability.container-health-check"}),
-    ];
-    for v in 17..=44 {
-        a.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}")}));
-    }
-    Value::Array(a)
-}
-
-/// Every task of the cluster (optionally of one service), described.
-async fn tasks_of(ecs: &Ecs, service: Option<&str>) -> Vec<Value> {
-    let mut arns = vec![];
-    for status in ["RUNNING", "STOPPED"] {
-        let mut input = json!({"desiredStatus": status, "maxResults": 100});
-        if let Some(s) = service {
-            input["serviceName"] = json!(s);
-        }
-        let v = call(ecs, "ListTasks", input).await.unwrap();
-        arns.extend(v["taskArns"].as_array().unwrap().iter().cloned());
-    }
-    let mut out = vec![];
-    for chunk in arns.chunks(100) {
-        let v = call(ecs, "DescribeTasks", json!({"tasks": chunk})).await.unwrap();
-        out.extend(v["tasks"].as_array().unwrap().iter().cloned());
-    }
-    out
-}
-
 fn running(tasks: &[Value]) -> Vec<&Value> {
     tasks.iter().filter(|t| t["lastStatus"] == "RUNNING").collect()
 }
@@ -193,75 +118,6 @@ fn running(tasks: &[Value]) -> Vec<&Value> {
 /// Tasks the scheduler wants running (desired RUNNING).
 fn wanted(tasks: &[Value]) -> Vec<&Value> {
     tasks.iter().filter(|t| t["desiredStatus"] == "RUNNING").collect()
-}
-
-/// A hollow agent for every instance: PENDING tasks are reported RUNNING
-/// (and, for `crash*` families, STOPPED right after); tasks asked to stop
-/// are reported STOPPED.
-async fn hollow_agent(ecs: Ecs, on: Arc<AtomicBool>) {
-    loop {
-        if on.load(Ordering::SeqCst) {
-            for t in tasks_of(&ecs, None).await {
-                let arn = t["taskArn"].as_str().unwrap_or_default().to_string();
-                let family = t["taskDefinitionArn"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                let report = |status: &str, code: Option<&str>| {
-                    let mut v = json!({"cluster": "default", "task": arn, "status": status});
-                    if let Some(c) = code {
-                        v["stopCode"] = json!(c);
-                        v["reason"] = json!("Essential container in task exited");
-                    }
-                    v
-                };
-                let (last, desired) = (t["lastStatus"].as_str(), t["desiredStatus"].as_str());
-                let input = match (last, desired) {
-                    (Some("STOPPED"), _) => None,
-                    (_, Some("STOPPED")) => Some(report("STOPPED", None)),
-                    (Some("RUNNING"), _) if family.starts_with("crash") => {
-                        Some(report("STOPPED", Some("EssentialContainerExited")))
-                    }
-                    (Some("RUNNING"), _) => None,
-                    _ if family.starts_with("hang") => None,
-                    _ if family.starts_with("hc") => {
-                        let mut v = report("RUNNING", None);
-                        v["containers"] =
-                            json!([{"containerName": "app", "status": "RUNNING", "healthStatus": "HEALTHY"}]);
-                        Some(v)
-                    }
-                    _ => Some(report("RUNNING", None)),
-                };
-                if let Some(input) = input
-                    && let Err(e) = call(&ecs, "SubmitTaskStateChange", input.clone()).await
-                {
-                    eprintln!("hollow agent: {input} refused: {e}");
-                }
-            }
-        }
-        // A real agent reacts to its session stream; the hollow one looks
-        // again every few milliseconds.
-        tokio::time::sleep(Duration::from_millis(15)).await;
-    }
-}
-
-/// Polls `f` until it returns Some, failing after `deadline`.
-async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn events(s: &Value) -> Vec<String> {
@@ -1001,7 +857,7 @@ async fn a_restarted_controller_finishes_the_rollout() {
     env.controller.take().unwrap().abort();
     let ecs = Ecs::new(env.store.clone(), Scope::new("us-east-1", "000000000000"));
     env.controller = Some(spawn_service_controller(&ecs, controller_config()));
-    env.ecs = ecs;
+    env.kit.ecs = ecs;
     let (_, max_wanted) = sample_until(&env, "web", |s| async move {
         let d = s["deployments"].as_array().unwrap().clone();
         d.len() == 1 && d[0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 3

@@ -1,68 +1,32 @@
 //! `BerthGetTaskCredentials`: which tasks an agent gets role credentials
-//! for, and the trust check, driven through `Ecs::call` with a real IAM on a
-//! temporary SQLite store.
+//! for, and the trust check, driven through `Ecs::call` with a real IAM on an
+//! in-memory store.
 
-use berth_core::arn::Scope;
-use berth_ecs::Ecs;
-use berth_iam::{Authenticator, Iam};
 use berth_proto::query::QueryInput;
 use berth_proto::{AwsError, JsonService, RequestContext};
-use berth_store::{SqliteStore, Store};
+use berth_testkit::{ACCOUNT, EcsEnv};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::ops::Deref;
 
-/// Seals IAM secrets for these tests (a reversible XOR; the server seals
-/// them with AES-256-GCM under the KMS master key).
-struct TestSealer;
-
-impl berth_iam::SecretSealer for TestSealer {
-    fn seal(&self, plaintext: &[u8], _aad: &[u8]) -> Vec<u8> {
-        plaintext.iter().map(|b| b ^ 0xa5).collect()
-    }
-    fn open(&self, sealed: &[u8], _aad: &[u8]) -> Result<Vec<u8>, berth_iam::SealError> {
-        Ok(sealed.iter().map(|b| b ^ 0xa5).collect())
-    }
-}
-
-const ACCOUNT: &str = "000000000000";
 const TRUST_ECS: &str =
     r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
 const TRUST_LAMBDA: &str =
     r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
 
-struct Env {
-    ecs: Ecs,
-    iam: Arc<Iam>,
-    ctx: RequestContext,
-    _dir: tempfile::TempDir,
+/// The test kit's ECS environment with IAM and a cluster `default`, and the
+/// helpers these tests share.
+struct Env(EcsEnv);
+
+impl Deref for Env {
+    type Target = EcsEnv;
+    fn deref(&self) -> &EcsEnv {
+        &self.0
+    }
 }
 
 impl Env {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
-        let auth = Arc::new(Authenticator::new(ACCOUNT, "ROOTKEY", "rootsecret"));
-        let iam = Arc::new(Iam::open(store.clone(), auth, Arc::new(TestSealer)).await.unwrap());
-        let ecs = Ecs::new(store, Scope::new("us-east-1", ACCOUNT)).with_iam(iam.clone());
-        let env = Self {
-            ecs,
-            iam,
-            ctx: RequestContext::root(ACCOUNT, "us-east-1"),
-            _dir: dir,
-        };
-        env.ok("CreateCluster", json!({"clusterName": "default"})).await;
-        env
-    }
-
-    async fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
-        self.ecs.call(&self.ctx, op, input).await
-    }
-
-    async fn ok(&self, op: &str, input: Value) -> Value {
-        match self.call(op, input.clone()).await {
-            Ok(v) => v,
-            Err(e) => panic!("{op} {input} failed: {e}"),
-        }
+        Self(EcsEnv::with_iam().await.default_cluster().await)
     }
 
     async fn role(&self, name: &str, trust: &str) -> String {
@@ -70,7 +34,7 @@ impl Env {
             "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
             berth_proto::query::url_encode(trust)
         );
-        self.iam
+        self.iam()
             .call(&self.ctx, "iam", &QueryInput::parse(body.as_bytes()).unwrap())
             .await
             .unwrap();
@@ -244,7 +208,7 @@ async fn roles_must_exist_and_trust_ecs_tasks() {
 async fn user_ctx(env: &Env, name: &str) -> RequestContext {
     let body = format!("Action=CreateUser&Version=2010-05-08&UserName={name}");
     let xml = env
-        .iam
+        .iam()
         .call(&env.ctx, "iam", &QueryInput::parse(body.as_bytes()).unwrap())
         .await
         .unwrap();

@@ -1,80 +1,44 @@
 //! Container instances, tasks, state changes, the agent session and the
-//! agent-loss monitor, driven through `Ecs::call` on a temporary SQLite store.
+//! agent-loss monitor, driven through `Ecs::call` in the test kit's environment.
 
-use berth_core::arn::Scope;
-use berth_ecs::{AGENT_LOST_REASON, ControllerConfig, Ecs, spawn_controllers};
-use berth_proto::{AwsError, JsonService, RequestContext};
-use berth_store::{SqliteStore, Store};
+use berth_ecs::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
+use berth_testkit::agents::Instance;
+use berth_testkit::{EcsEnv, eventually};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Env {
-    ecs: Ecs,
-    ctx: RequestContext,
-    _dir: tempfile::TempDir,
+/// The test kit's ECS environment with a cluster `default`, and the helpers
+/// these tests share.
+struct Env(EcsEnv);
+
+impl Deref for Env {
+    type Target = EcsEnv;
+    fn deref(&self) -> &EcsEnv {
+        &self.0
+    }
 }
+
+/// The host ports a Berth agent reserves for itself.
+const RESERVED_PORTS: &[&str] = &["22", "2375", "2376", "51678", "51679"];
 
 impl Env {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
-        let ecs = Ecs::new(store, Scope::new("us-east-1", "000000000000"));
-        let env = Self {
-            ecs,
-            ctx: RequestContext::root("000000000000", "us-east-1"),
-            _dir: dir,
-        };
-        env.ok("CreateCluster", json!({"clusterName": "default"})).await;
-        env
-    }
-
-    async fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
-        self.ecs.call(&self.ctx, op, input).await
-    }
-
-    async fn ok(&self, op: &str, input: Value) -> Value {
-        match self.call(op, input.clone()).await {
-            Ok(v) => v,
-            Err(e) => panic!("{op} {input} failed: {e}"),
-        }
-    }
-
-    async fn err(&self, op: &str, input: Value) -> AwsError {
-        match self.call(op, input.clone()).await {
-            Ok(v) => panic!("{op} {input} should fail, got {v}"),
-            Err(e) => e,
-        }
+        Self(EcsEnv::new().default_cluster().await)
     }
 
     /// Registers an instance with `cpu` units and `memory` MiB.
     async fn instance(&self, cpu: u32, memory: u32, az: &str) -> String {
-        let v = self
-            .ok(
-                "RegisterContainerInstance",
-                json!({
-                    "cluster": "default",
-                    "totalResources": [
-                        {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
-                        {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
-                        {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22", "2375", "2376", "51678", "51679"]},
-                        {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []}
-                    ],
-                    "versionInfo": {"agentVersion": "1.0.0", "agentHash": "abc", "dockerVersion": "20.10"},
-                    "attributes": attributes(az),
-                    "instanceIdentityDocument": format!(
-                        "{{\"instanceId\":\"i-{}\",\"availabilityZone\":\"{az}\",\"instanceType\":\"t3.small\"}}",
-                        &uuid_hex()[..17]
-                    ),
-                }),
-            )
-            .await;
-        v["containerInstance"]["containerInstanceArn"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.register_instance(Instance {
+            cpu,
+            memory,
+            az,
+            reserved_ports: RESERVED_PORTS,
+        })
+        .await
     }
 
     async fn task_definition(&self, family: &str, memory: u32) -> String {
@@ -140,26 +104,6 @@ impl Env {
     }
 }
 
-/// What a Berth agent advertises: placement attributes and capabilities
-/// (every Docker remote API version it supports, each as its own attribute;
-/// no `ecs.capability.task-eni`: Berth runs awsvpc tasks without ENIs).
-fn attributes(az: &str) -> Value {
-    let mut a = vec![
-        json!({"name": "ecs.os-type", "value": "linux"}),
-        json!({"name": "ecs.availability-zone", "value": az}),
-        json!({"name": "ecs.instance-type", "value": "t3.small"}),
-        json!({"name": "ecs.capability.container-health-check"}),
-    ];
-    for v in 17..=44 {
-        a.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}")}));
-    }
-    Value::Array(a)
-}
-
-fn uuid_hex() -> String {
-    berth_core::ids::hex_id()
-}
-
 fn task_arns(v: &Value) -> Vec<String> {
     v["tasks"]
         .as_array()
@@ -186,22 +130,6 @@ async fn next_line(session: &mut berth_ecs::AgentSession) -> Value {
         .expect("the stream is open")
         .unwrap();
     serde_json::from_slice(&line).unwrap()
-}
-
-/// Polls `f` until it returns Some, failing after `deadline`.
-async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]

@@ -7,9 +7,14 @@
 //! * A watch delivers every change to keys under a prefix after a revision,
 //!   in revision order, then follows live changes.
 
+#[cfg(feature = "testing")]
+pub mod contract;
+mod memory;
 mod sqlite;
 pub mod typed;
+mod watch;
 
+pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

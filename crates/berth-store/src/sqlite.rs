@@ -2,6 +2,7 @@
 //! acknowledged transaction is on disk (survives `kill -9` and power loss of
 //! the process). A change log table backs watches and replay after a lag.
 
+use crate::watch;
 use crate::{Compare, Event, EventKind, KeyValue, Op, Result, Revision, Store, StoreError, TxnResult, WatchStream};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -10,8 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
-/// How many revisions of change log are kept for watchers that fall behind.
-const LOG_RETENTION: Revision = 200_000;
 /// Read connections kept open for concurrent readers (WAL allows them).
 const READ_POOL: usize = 16;
 
@@ -255,8 +254,7 @@ fn apply_txn(conn: &mut Connection, compares: &[Compare], ops: &[Op]) -> Result<
     }
     tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", [rev])
         .map_err(backend)?;
-    if rev % 1000 == 0 && rev > LOG_RETENTION {
-        let keep_from = rev - LOG_RETENTION;
+    if let Some(keep_from) = watch::compact_from(rev, watch::LOG_RETENTION) {
         tx.execute("DELETE FROM log WHERE rev < ?1", [keep_from])
             .map_err(backend)?;
         tx.execute("UPDATE meta SET value = ?1 WHERE name = 'compacted'", [keep_from - 1])
@@ -270,6 +268,12 @@ fn apply_txn(conn: &mut Connection, compares: &[Compare], ops: &[Op]) -> Result<
         },
         events,
     ))
+}
+
+impl watch::ChangeLog for SqliteStore {
+    async fn read_log(&self, prefix: String, from: Revision) -> Result<(Vec<Event>, Revision)> {
+        self.read(move |c| read_log(c, &prefix, from)).await
+    }
 }
 
 #[async_trait]
@@ -339,53 +343,9 @@ impl Store for SqliteStore {
 
     async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream> {
         self.check_open()?;
-        let store = self.clone();
-        let prefix = prefix.to_string();
-        let from = from_revision.max(1);
         // Subscribe before reading the log so no change falls between the two.
         let rx = self.inner.events.subscribe();
-        let stream = futures::stream::unfold(
-            (
-                store,
-                prefix,
-                from,
-                rx,
-                std::collections::VecDeque::<Event>::new(),
-                true,
-            ),
-            |(store, prefix, mut next, mut rx, mut buf, mut catch_up)| async move {
-                loop {
-                    if let Some(ev) = buf.pop_front() {
-                        return Some((Ok(ev), (store, prefix, next, rx, buf, catch_up)));
-                    }
-                    if catch_up {
-                        let p = prefix.clone();
-                        match store.read(move |c| read_log(c, &p, next)).await {
-                            Ok((events, current)) => {
-                                buf.extend(events);
-                                next = next.max(current + 1);
-                                catch_up = false;
-                                continue;
-                            }
-                            Err(e) => return Some((Err(e), (store, prefix, next, rx, buf, false))),
-                        }
-                    }
-                    match rx.recv().await {
-                        Ok(batch) => {
-                            let Some(first) = batch.first() else { continue };
-                            if first.revision < next {
-                                continue;
-                            }
-                            next = first.revision + 1;
-                            buf.extend(batch.iter().filter(|e| e.key.starts_with(&prefix)).cloned());
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => catch_up = true,
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        );
-        Ok(Box::pin(stream))
+        Ok(watch::stream(self.clone(), prefix.to_string(), from_revision, rx))
     }
 
     async fn close(&self) -> Result<()> {
