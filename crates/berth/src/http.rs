@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod body;
+#[cfg(test)]
+mod tests;
 
 /// The largest API request body accepted when no service sets its own limit
 /// ([`JsonService::max_body_size`]; registry uploads under `/v2/` stream separately).
