@@ -1,6 +1,7 @@
 """A newcomer's first hour, replayed: the README's quick start, command for
-command, from an empty data dir, then the terminal commands next to a
-`berth up` with no flags at all.
+command, from an empty data dir; the terminal commands next to a `berth up`
+with no flags at all; `berth up --cluster NAME` running a service in NAME;
+`berth doctor`; the docs check of a plain clone (no ../shared beside it).
 
 The quick-start commands are read from README.md (the fenced `sh` blocks
 under "## Quick start"), so the README cannot drift from what works. The
@@ -24,6 +25,7 @@ import queue
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import tarfile
 import threading
@@ -33,6 +35,8 @@ from pathlib import Path
 import pytest
 
 from berthtest import ROOT, aws_cli, berth_bin, isolate_aws_environment, unique
+from test_host_share import DEADLINE, connected_instance, servers  # noqa: F401  (fixtures are used by name)
+from test_tasks import image, poll, register, remove_cluster_containers, sleeper  # noqa: F401
 
 README = ROOT / "README.md"
 QUICK_START_ENDPOINT = "http://127.0.0.1:4600"
@@ -242,3 +246,77 @@ def test_berth_status_needs_no_flags_next_to_berth_up(tmp_path):
         assert "\x1b[" not in server.log.read_text(errors="replace")
     finally:
         assert server.stop() == 0, server.tail()
+
+
+def test_berth_up_cluster_runs_a_service_in_that_cluster(servers, image):
+    name = unique("up-cluster")
+    srv = servers("--cluster", name)
+    try:
+        ecs = srv.client("ecs")
+        local = connected_instance(ecs, name)
+        # The local agent serves that cluster only: `default` was not made.
+        assert ecs.describe_clusters(clusters=["default"])["clusters"] == []
+        family = unique("host-share")
+        register(ecs, family, [sleeper("app", image)])
+        svc = unique("svc")
+        srv.aws("ecs", "create-service", "--cluster", name, "--service-name", svc,
+                "--task-definition", family, "--desired-count", "2")
+
+        def steady():
+            s = srv.aws("ecs", "describe-services", "--cluster", name, "--services", svc)["services"][0]
+            return s if s["runningCount"] == s["desiredCount"] == 2 else None
+
+        s = poll(f"service {svc} with 2 running tasks", steady, DEADLINE)
+        assert s["status"] == "ACTIVE"
+        arns = ecs.list_tasks(cluster=name, serviceName=svc)["taskArns"]
+        tasks = ecs.describe_tasks(cluster=name, tasks=arns)["tasks"]
+        assert {t["containerInstanceArn"] for t in tasks} == {local["containerInstanceArn"]}
+        ecs.update_service(cluster=name, service=svc, desiredCount=0)
+        ecs.delete_service(cluster=name, service=svc)
+    finally:
+        srv.stop()
+        remove_cluster_containers(name)
+
+
+def test_berth_doctor_says_what_to_fix(tmp_path):
+    """Next to a running Berth every check of the port passes; a port held by
+    another program fails with the fix, exit 1; --output json for scripts."""
+    env = clean_env(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    server = Server([str(berth_bin()), "up", "--listen", "127.0.0.1:0"], cwd=work, env=env, log=tmp_path / "server.log")
+    try:
+        endpoint = server.endpoint(timeout=60)
+        addr = endpoint.split("://", 1)[1]
+        ok = subprocess.run([str(berth_bin()), "doctor", "--listen", addr], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert re.search(rf"^ok +port +{re.escape(addr)}: a Berth is already running there$", ok.stdout, re.M), ok.stdout
+        assert re.search(r"^ok +data dir +\.berth \(mode 700\), in use by a running Berth", ok.stdout, re.M), ok.stdout
+        assert re.search(r"^ok +docker +Docker Engine ", ok.stdout, re.M), ok.stdout
+    finally:
+        assert server.stop() == 0, server.tail()
+    with socket.create_server(("127.0.0.1", 0)) as other:
+        addr = f"127.0.0.1:{other.getsockname()[1]}"
+        bad = subprocess.run([str(berth_bin()), "doctor", "--listen", addr, "--output", "json"], cwd=work, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    checks = {c["name"]: c for c in json.loads(bad.stdout)}
+    assert checks["port"]["level"] == "fail", checks
+    assert "taken by another program" in checks["port"]["detail"]
+    assert "--listen" in checks["port"]["fix"]
+    assert bad.stderr.strip() == "berth: 1 check(s) failed: port", bad.stderr
+
+
+def test_the_docs_check_skips_without_the_models_and_says_why():
+    """`scripts/test` from a plain clone (no ../shared beside it) passes its
+    docs stage; CI, which has the models, still fails without them."""
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["BERTH_AWS_MODELS"] = "/nonexistent/aws-models"
+    skip = subprocess.run(["python3", "scripts/compat.py", "--check"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert skip.returncode == 0, skip.stderr
+    assert "check skipped: the AWS models are not at /nonexistent/aws-models" in skip.stdout, skip.stdout
+    ci = subprocess.run(["python3", "scripts/compat.py", "--check"], cwd=ROOT, env=dict(env, CI="true"),
+                        capture_output=True, text=True, timeout=60)
+    assert ci.returncode == 1 and "cannot generate" in ci.stderr, ci.stdout + ci.stderr

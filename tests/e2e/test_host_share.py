@@ -1,8 +1,7 @@
 """One host, counted once (issue 14), end to end with real processes on the
 real Docker daemon:
 
-- `berth up --cluster NAME`: the local agent joins (and creates) NAME, and
-  a service created there with the aws CLI reaches its desired count.
+- (`berth up --cluster NAME` running a service there: test_first_run.py.)
 - Agents on the same host identify it by the Docker daemon's ID: a second
   `berth agent` without a share next to an agent holding the whole host is
   refused with a message naming the holder and exits non-zero; with shares
@@ -114,36 +113,6 @@ def connected_instance(ecs, cluster: str) -> dict:
         return ok[0] if len(ok) == 1 else None
 
     return poll(f"a connected container instance in {cluster}", found, DEADLINE)
-
-
-def test_berth_up_cluster_runs_a_service_in_that_cluster(servers, image):
-    name = unique("up-cluster")
-    srv = servers("--cluster", name)
-    try:
-        ecs = srv.client("ecs")
-        local = connected_instance(ecs, name)
-        # The local agent serves that cluster only: `default` was not made.
-        assert ecs.describe_clusters(clusters=["default"])["clusters"] == []
-        family = unique("host-share")
-        register(ecs, family, [sleeper("app", image)])
-        svc = unique("svc")
-        srv.aws("ecs", "create-service", "--cluster", name, "--service-name", svc,
-                "--task-definition", family, "--desired-count", "2")
-
-        def steady():
-            s = srv.aws("ecs", "describe-services", "--cluster", name, "--services", svc)["services"][0]
-            return s if s["runningCount"] == s["desiredCount"] == 2 else None
-
-        s = poll(f"service {svc} with 2 running tasks", steady, DEADLINE)
-        assert s["status"] == "ACTIVE"
-        arns = ecs.list_tasks(cluster=name, serviceName=svc)["taskArns"]
-        tasks = ecs.describe_tasks(cluster=name, tasks=arns)["tasks"]
-        assert {t["containerInstanceArn"] for t in tasks} == {local["containerInstanceArn"]}
-        ecs.update_service(cluster=name, service=svc, desiredCount=0)
-        ecs.delete_service(cluster=name, service=svc)
-    finally:
-        srv.stop()
-        remove_cluster_containers(name)
 
 
 def test_a_second_agent_on_the_host_needs_a_share_that_fits(servers, agents):
