@@ -227,21 +227,6 @@ impl TaskRecord {
     }
 }
 
-/// The order of task statuses; a status never moves backwards.
-pub fn task_status_rank(s: &str) -> Option<u8> {
-    Some(match s {
-        "PROVISIONING" => 0,
-        "PENDING" => 1,
-        "ACTIVATING" => 2,
-        "RUNNING" => 3,
-        "DEACTIVATING" => 4,
-        "STOPPING" => 5,
-        "DEPROVISIONING" => 6,
-        "STOPPED" => 7,
-        _ => return None,
-    })
-}
-
 /// The short id in a task reference: `ID`, `arn:…:task/ID` or
 /// `arn:…:task/CLUSTER/ID`.
 pub fn task_id_of(reference: &str) -> &str {
@@ -1544,6 +1529,7 @@ impl Ecs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_core::ecs::TaskStatus;
 
     #[test]
     fn status_order() {
@@ -1558,9 +1544,9 @@ mod tests {
             "STOPPED",
         ];
         for w in order.windows(2) {
-            assert!(task_status_rank(w[0]) < task_status_rank(w[1]));
+            assert!(TaskStatus::rank_of(w[0]) < TaskStatus::rank_of(w[1]));
         }
-        assert_eq!(task_status_rank("BOGUS"), None);
+        assert_eq!(TaskStatus::rank_of("BOGUS"), None);
     }
 
     #[test]
