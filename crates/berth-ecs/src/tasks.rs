@@ -13,7 +13,8 @@ use crate::cluster_view::PlacementEntry;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
 use berth_core::ecs::{
-    CapacityProviderStrategyItem, ClusterRecord, Tag, TaskDefinitionRecord, validate_strategy, validate_tags,
+    CapacityProviderStrategyItem, ClusterRecord, Tag, TaskDefinitionRecord, normalize_task_cpu, normalize_task_memory,
+    validate_strategy, validate_tags,
 };
 use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
@@ -301,34 +302,15 @@ impl Ecs {
 // Sizing: what a task takes from its instance (pure)
 // ---------------------------------------------------------------------------
 
-/// Task-level CPU: `"256"` units or `"0.25 vCPU"`.
-pub fn parse_task_cpu(s: &str) -> Result<u32, AwsError> {
-    parse_unit(s, &["vcpu"], 1024.0).ok_or_else(|| {
-        AwsError::invalid_parameter(format!(
-            "Invalid cpu value '{s}': use CPU units (e.g. 256) or vCPUs (e.g. 0.25 vCPU)."
-        ))
-    })
+/// Task-level CPU units (`"256"`, `"0.25 vCPU"`): the task definition's
+/// rule ([`normalize_task_cpu`]), which fits a `u32` (it caps at `i32::MAX`).
+fn task_cpu_units(s: &str) -> Result<u32, AwsError> {
+    normalize_task_cpu(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
-/// Task-level memory: `"512"` MiB or `"1 GB"`.
-pub fn parse_task_memory(s: &str) -> Result<u32, AwsError> {
-    parse_unit(s, &["gb", "gib"], 1024.0).ok_or_else(|| {
-        AwsError::invalid_parameter(format!(
-            "Invalid memory value '{s}': use MiB (e.g. 512) or GB (e.g. 1 GB)."
-        ))
-    })
-}
-
-fn parse_unit(s: &str, suffixes: &[&str], factor: f64) -> Option<u32> {
-    let t = s.trim().to_ascii_lowercase();
-    for suf in suffixes {
-        if let Some(num) = t.strip_suffix(suf) {
-            let n: f64 = num.trim().parse().ok()?;
-            let v = (n * factor).round();
-            return (n.is_finite() && n >= 0.0 && v <= u32::MAX as f64).then_some(v as u32);
-        }
-    }
-    t.parse::<u32>().ok()
+/// Task-level memory in MiB (`"512"`, `"1 GB"`): [`normalize_task_memory`].
+fn task_memory_mib(s: &str) -> Result<u32, AwsError> {
+    normalize_task_memory(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -445,10 +427,10 @@ pub fn size_task(td: &Value, overrides: &TaskOverrideIn) -> Result<(TaskDemand, 
         });
     }
     if let Some(cpu) = overrides.cpu.as_deref().or(td["cpu"].as_str()) {
-        demand.cpu = parse_task_cpu(cpu)?;
+        demand.cpu = task_cpu_units(cpu)?;
     }
     if let Some(mem) = overrides.memory.as_deref().or(td["memory"].as_str()) {
-        demand.memory = parse_task_memory(mem)?;
+        demand.memory = task_memory_mib(mem)?;
     }
     Ok((demand, sizes))
 }
@@ -1562,14 +1544,18 @@ mod tests {
 
     #[test]
     fn cpu_and_memory_strings() {
-        assert_eq!(parse_task_cpu("256").unwrap(), 256);
-        assert_eq!(parse_task_cpu("1 vCPU").unwrap(), 1024);
-        assert_eq!(parse_task_cpu("0.25 vcpu").unwrap(), 256);
-        assert_eq!(parse_task_memory("512").unwrap(), 512);
-        assert_eq!(parse_task_memory("2 GB").unwrap(), 2048);
-        assert_eq!(parse_task_memory("0.5GB").unwrap(), 512);
-        assert!(parse_task_cpu("lots").is_err());
-        assert!(parse_task_memory("-1 GB").is_err());
+        assert_eq!(task_cpu_units("256").unwrap(), 256);
+        assert_eq!(task_cpu_units("1 vCPU").unwrap(), 1024);
+        assert_eq!(task_cpu_units("0.25 vcpu").unwrap(), 256);
+        assert_eq!(task_memory_mib("512").unwrap(), 512);
+        assert_eq!(task_memory_mib("2 GB").unwrap(), 2048);
+        assert_eq!(task_memory_mib("0.5GB").unwrap(), 512);
+        assert!(task_cpu_units("lots").is_err());
+        assert!(task_memory_mib("-1 GB").is_err());
+        // AWS's range starts at 128 CPU units: 0 is refused, as at
+        // registration.
+        assert!(task_cpu_units("0").is_err());
+        assert!(task_memory_mib("0").is_err());
     }
 
     fn td() -> Value {
