@@ -5,4 +5,5 @@ pub mod arn;
 pub mod ecs;
 pub mod ids;
 pub mod names;
+pub mod tags;
 pub mod time;

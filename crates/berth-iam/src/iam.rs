@@ -1564,17 +1564,14 @@ fn tags_of(q: &QueryInput) -> Result<Vec<Tag>, AwsError> {
             value: m.get("Value").cloned().unwrap_or_default(),
         })
         .collect();
-    if tags
-        .iter()
-        .any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256)
-    {
-        return Err(validation(
-            "Tag keys must have 1 to 128 characters and values at most 256.",
-        ));
-    }
-    if tags.len() > 50 {
-        return Err(limit_exceeded("The number of tags has reached the maximum limit."));
-    }
+    use berth_core::tags::{TagViolation, check_tags};
+    check_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))).map_err(|v| match v {
+        TagViolation::TooMany => limit_exceeded("The number of tags has reached the maximum limit."),
+        TagViolation::KeyLength(_) | TagViolation::ValueLength(_) => {
+            validation("Tag keys must have 1 to 128 characters and values at most 256.")
+        }
+        TagViolation::ReservedPrefix(_) | TagViolation::DuplicateKey(_) => validation(v.to_string()),
+    })?;
     Ok(tags)
 }
 

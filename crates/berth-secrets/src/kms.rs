@@ -410,6 +410,7 @@ impl Kms {
                 ));
             }
         }
+        authz::check_tags(&i.tags).map_err(|v| AwsError::code("TagException", v.to_string()))?;
         let rec = self.new_key(description, "CUSTOMER", i.tags);
         self.store.create(&key_key(&rec.key_id), typed::encode(&rec)?).await?;
         Ok(json!({ "KeyMetadata": self.metadata(&rec) }))

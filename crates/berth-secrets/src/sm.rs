@@ -292,6 +292,7 @@ impl SecretsManager {
     async fn create_secret(&self, input: Value) -> Result<Value, AwsError> {
         let i: CreateInput = decode(input)?;
         rules::validate_secret_name(&i.name).map_err(AwsError::invalid_parameter)?;
+        authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
         let value = new_value(i.secret_string, i.secret_binary)?;
         let version = client_token(i.client_request_token)?;
         let kms_key_id = match &i.kms_key_id {
@@ -561,6 +562,7 @@ impl SecretsManager {
                 return Err(AwsError::invalid_parameter("Each tag needs a non-empty Key."));
             }
         }
+        authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
         let rec = self.load(&i.secret_id).await?;
         let (tags, keys) = (i.tags, i.tag_keys);
         typed::update::<SecretRecord, AwsError, _>(&*self.store, &secret_key(&rec.name), |cur| {

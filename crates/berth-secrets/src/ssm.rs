@@ -158,6 +158,7 @@ impl Ssm {
                 "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.",
             ));
         }
+        crate::authz::check_tags(&i.tags).map_err(|v| AwsError::validation(v.to_string()))?;
         let tier = match i.tier.as_deref() {
             None | Some("Standard") | Some("Intelligent-Tiering") => "Standard",
             Some("Advanced") => "Advanced",
