@@ -699,7 +699,7 @@ async fn latest_finish(runtime: &Runtime, containers: &[bollard::models::Contain
         let at = info
             .state
             .and_then(|s| s.finished_at)
-            .and_then(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| berth_core::time::parse_rfc3339(&t))
             .map(|t| t.unix_timestamp() as f64);
         latest = match (latest, at) {
             (Some(a), Some(b)) => Some(a.max(b)),

@@ -343,7 +343,7 @@ impl Event {
 /// Parses Docker's `RFC3339Nano` timestamp (`2024-01-02T03:04:05.123456789Z`,
 /// or with an offset) into nanoseconds since the epoch.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = berth_core::time::parse_rfc3339(s)?;
     i64::try_from(t.unix_timestamp_nanos()).ok()
 }
 

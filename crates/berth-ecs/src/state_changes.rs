@@ -96,8 +96,8 @@ pub fn timestamp(v: &Value) -> Result<Option<f64>, AwsError> {
             if let Ok(n) = s.parse::<f64>() {
                 return Ok(Some(n));
             }
-            let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| AwsError::serialization(format!("Invalid timestamp '{s}'.")))?;
+            let t = berth_core::time::parse_rfc3339(s)
+                .ok_or_else(|| AwsError::serialization(format!("Invalid timestamp '{s}'.")))?;
             Ok(Some((t.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0))
         }
         other => Err(AwsError::serialization(format!("Invalid timestamp {other}."))),
