@@ -393,12 +393,7 @@ fn credential(headers: &HeaderMap, query: &str) -> (Option<String>, Option<Strin
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.split("Credential=").nth(1))
         .map(|c| c.split([',', ' ']).next().unwrap_or("").to_string());
-    let from_query = || {
-        query
-            .split('&')
-            .find_map(|p| p.strip_prefix("X-Amz-Credential="))
-            .map(|c| percent_encoding::percent_decode_str(c).decode_utf8_lossy().into_owned())
-    };
+    let from_query = || berth_proto::form::value(query, "X-Amz-Credential");
     let Some(cred) = from_header.or_else(from_query) else {
         return (None, None);
     };
