@@ -2,6 +2,7 @@
 //! rules that decide what a request may create. Pure: no IO.
 
 pub mod arn;
+pub mod backoff;
 pub mod ecs;
 pub mod ids;
 pub mod names;
