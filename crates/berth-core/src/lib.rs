@@ -6,5 +6,6 @@ pub mod backoff;
 pub mod ecs;
 pub mod ids;
 pub mod names;
+pub mod secrets_ref;
 pub mod tags;
 pub mod time;
