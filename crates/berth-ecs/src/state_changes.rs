@@ -312,7 +312,8 @@ impl Ecs {
         }
         let owner = match task.berth.instance_id.as_deref() {
             Some(iid) => typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .and_then(|(rec, _)| rec.berth.owner),
             None => None,
         };
@@ -340,7 +341,8 @@ impl Ecs {
         let caller = self.caller(&ctx.principal);
         if !caller.is_root {
             let (current, _) = typed::get::<TaskRecord>(&*self.store, &keys::task(&name, &id))
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .ok_or_else(not_found)?;
             self.check_task_agent(&caller, &name, &current, action).await?;
         }

@@ -291,7 +291,10 @@ impl Ecs {
 
     /// A task definition as the agent gets it in its desired state.
     pub(crate) async fn task_definition_value(&self, family: &str, revision: i64) -> Result<Option<Value>, AwsError> {
-        match typed::get::<TaskDefinitionRecord>(&*self.store, &keys::task_definition(family, revision)).await? {
+        match typed::get::<TaskDefinitionRecord>(&*self.store, &keys::task_definition(family, revision))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             Some((rec, _)) => Ok(Some(encode(&rec.task_definition)?)),
             None => Ok(None),
         }
@@ -869,18 +872,23 @@ impl Ecs {
             rec.version += 1;
             let key = keys::instance(cluster, &rec.berth.id);
             compares.push(Compare::ModRevision(key.clone(), *rev));
-            ops.push(Op::Put(key, typed::encode(&rec)?));
+            ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
         }
         for t in tasks {
             let key = keys::task(cluster, &t.berth.id);
             compares.push(Compare::Absent(key.clone()));
-            ops.push(Op::Put(key, typed::encode(t)?));
+            ops.push(Op::Put(key, typed::encode(t).map_err(AwsError::state_store)?));
         }
         if let Some((key, rev, rec)) = token {
             compares.push(Compare::ModRevision(key.clone(), rev));
-            ops.push(Op::Put(key, typed::encode(&rec)?));
+            ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
         }
-        Ok(self.store.txn(compares, ops).await?.succeeded)
+        Ok(self
+            .store
+            .txn(compares, ops)
+            .await
+            .map_err(AwsError::state_store)?
+            .succeeded)
     }
 
     async fn backoff(attempt: u32) {
@@ -940,7 +948,10 @@ impl Ecs {
     /// Reads a client token: `(revision, live record)`; expired tokens count
     /// as absent.
     async fn read_token(&self, key: &str) -> Result<(Revision, Option<TokenRecord>), AwsError> {
-        match typed::get::<TokenRecord>(&*self.store, key).await? {
+        match typed::get::<TokenRecord>(&*self.store, key)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             Some((rec, rev)) if now_epoch() - rec.created_at < CLIENT_TOKEN_TTL_SECS => Ok((rev, Some(rec))),
             Some((_, rev)) => Ok((rev, None)),
             None => Ok((0, None)),
@@ -950,7 +961,10 @@ impl Ecs {
     async fn tasks_by_arn(&self, cluster: &str, arns: &[String]) -> Result<Vec<Value>, AwsError> {
         let mut out = vec![];
         for arn in arns {
-            if let Some((t, _)) = typed::get::<TaskRecord>(&*self.store, &keys::task(cluster, task_id_of(arn))).await? {
+            if let Some((t, _)) = typed::get::<TaskRecord>(&*self.store, &keys::task(cluster, task_id_of(arn)))
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 out.push(t.render(true));
             }
         }
@@ -1282,7 +1296,10 @@ impl Ecs {
     {
         let key = keys::task(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<TaskRecord>(&*self.store, &key).await? else {
+            let Some((mut rec, rev)) = typed::get::<TaskRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
+            else {
                 return Ok(None);
             };
             if !f(&mut rec)? {
@@ -1294,7 +1311,10 @@ impl Ecs {
                 rec.berth.reserved = false;
                 if let Some(iid) = rec.berth.instance_id.clone() {
                     let ikey = keys::instance(cluster, &iid);
-                    if let Some((mut inst, irev)) = typed::get::<InstanceRecord>(&*self.store, &ikey).await? {
+                    if let Some((mut inst, irev)) = typed::get::<InstanceRecord>(&*self.store, &ikey)
+                        .await
+                        .map_err(AwsError::state_store)?
+                    {
                         let mut view = InstanceView {
                             registered: inst.registered_resources.clone(),
                             remaining: inst.remaining_resources.clone(),
@@ -1304,13 +1324,22 @@ impl Ecs {
                         inst.remaining_resources = view.remaining;
                         inst.version += 1;
                         compares.push(Compare::ModRevision(ikey.clone(), irev));
-                        ops.push(Op::Put(ikey, typed::encode(&inst)?));
+                        ops.push(Op::Put(ikey, typed::encode(&inst).map_err(AwsError::state_store)?));
                     }
                 }
             }
             rec.version += 1;
-            ops.push(Op::Put(key.clone(), typed::encode(&rec)?));
-            if self.store.txn(compares, ops).await?.succeeded {
+            ops.push(Op::Put(
+                key.clone(),
+                typed::encode(&rec).map_err(AwsError::state_store)?,
+            ));
+            if self
+                .store
+                .txn(compares, ops)
+                .await
+                .map_err(AwsError::state_store)?
+                .succeeded
+            {
                 return Ok(Some(rec));
             }
         }
@@ -1349,7 +1378,10 @@ impl Ecs {
     ) -> Result<Option<TaskRecord>, AwsError> {
         let agent_gone = match &task.berth.instance_id {
             None => true,
-            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid)).await? {
+            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 None => true,
                 Some((inst, _)) => {
                     !inst.is_registered()
@@ -1394,7 +1426,8 @@ impl Ecs {
         let id = task_id_of(&input.task).to_string();
         let not_found = || AwsError::invalid_parameter("The referenced task was not found.");
         let (task, _) = typed::get::<TaskRecord>(&*self.store, &keys::task(&name, &id))
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .ok_or_else(not_found)?;
         if input.task.starts_with("arn:") && task.task_arn != input.task && !input.task.ends_with(&format!("task/{id}"))
         {
@@ -1432,7 +1465,8 @@ impl Ecs {
                 None
             } else {
                 typed::get::<TaskRecord>(&*self.store, &keys::task(&name, id))
-                    .await?
+                    .await
+                    .map_err(AwsError::state_store)?
                     .map(|(t, _)| t)
                     .filter(|t| {
                         !reference.starts_with("arn:")

@@ -37,38 +37,53 @@ pub const MAX_UPDATE_ATTEMPTS: u32 = 64;
 /// decides what to write; if another writer got there first, `f` runs again
 /// (after yielding, so the other writer can finish), at most
 /// [`MAX_UPDATE_ATTEMPTS`] times, then [`StoreError::Contended`].
-pub async fn update<T, E, F>(store: &dyn Store, key: &str, mut f: F) -> std::result::Result<Option<T>, E>
+pub async fn update<T, E, F>(store: &dyn Store, key: &str, f: F) -> std::result::Result<Option<T>, E>
 where
     T: Serialize + DeserializeOwned + Clone,
     E: From<StoreError>,
+    F: FnMut(Option<T>) -> std::result::Result<Option<T>, E>,
+{
+    update_with(E::from, store, key, f).await
+}
+
+/// [`update`] for an error type that is not `From<StoreError>`: store
+/// failures become `E` through `store_error`.
+pub async fn update_with<T, E, F>(
+    store_error: fn(StoreError) -> E,
+    store: &dyn Store,
+    key: &str,
+    mut f: F,
+) -> std::result::Result<Option<T>, E>
+where
+    T: Serialize + DeserializeOwned + Clone,
     F: FnMut(Option<T>) -> std::result::Result<Option<T>, E>,
 {
     for attempt in 1..=MAX_UPDATE_ATTEMPTS {
         if attempt > 1 {
             tokio::task::yield_now().await;
         }
-        let current = get::<T>(store, key).await?;
+        let current = get::<T>(store, key).await.map_err(store_error)?;
         let (value, rev) = match current {
             Some((v, r)) => (Some(v), r),
             None => (None, 0),
         };
         let next = f(value)?;
         let op = match &next {
-            Some(v) => Op::Put(key.to_string(), encode(v)?),
+            Some(v) => Op::Put(key.to_string(), encode(v).map_err(store_error)?),
             None => Op::Delete(key.to_string()),
         };
         let res = store
             .txn(vec![Compare::ModRevision(key.to_string(), rev)], vec![op])
-            .await?;
+            .await
+            .map_err(store_error)?;
         if res.succeeded {
             return Ok(next);
         }
     }
-    Err(StoreError::Contended {
+    Err(store_error(StoreError::Contended {
         key: key.to_string(),
         attempts: MAX_UPDATE_ATTEMPTS,
-    }
-    .into())
+    }))
 }
 
 #[cfg(test)]

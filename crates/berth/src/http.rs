@@ -262,6 +262,9 @@ fn protocol_of(headers: &HeaderMap) -> Protocol {
 }
 
 fn error_response(e: &AwsError, proto: Protocol, request_id: &str) -> Response {
+    if let Some(cause) = &e.cause {
+        tracing::error!(request_id, code = %e.code, cause = %cause, "internal failure");
+    }
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = match proto {
         Protocol::Json(ct) => (status, [(header::CONTENT_TYPE, ct)], e.to_json_body()).into_response(),

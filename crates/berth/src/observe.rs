@@ -178,7 +178,11 @@ impl Metrics {
     /// text format (0.0.4).
     pub async fn render(&self, store: &dyn Store, openmetrics: bool) -> Result<String, AwsError> {
         let mut by_status: HashMap<String, i64> = HashMap::new();
-        for kv in store.range(berth_ecs::keys::TASKS, None, None).await? {
+        for kv in store
+            .range(berth_ecs::keys::TASKS, None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
                 let status = v.get("lastStatus").and_then(|s| s.as_str()).unwrap_or("UNKNOWN");
                 *by_status.entry(status.to_string()).or_default() += 1;
@@ -189,7 +193,11 @@ impl Metrics {
             self.tasks.get_or_create(&StatusLabels { status }).set(n);
         }
         let (mut up, mut down) = (0, 0);
-        for kv in store.range(berth_ecs::keys::INSTANCES, None, None).await? {
+        for kv in store
+            .range(berth_ecs::keys::INSTANCES, None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
                 if v.get("agentConnected").and_then(|c| c.as_bool()).unwrap_or(false) {
                     up += 1;
