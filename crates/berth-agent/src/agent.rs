@@ -13,9 +13,9 @@ use crate::registry_auth::RegistryAuth;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::spec;
 use crate::state::{AgentState, StateError};
+use berth_core::backoff::Backoff;
 use berth_core::time::now_epoch;
 use berth_proto::sigv4::Credentials;
-use rand::Rng;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -108,27 +108,9 @@ pub enum AgentError {
     Refused(String),
 }
 
-/// Exponential backoff with jitter, capped at 10 s.
-#[derive(Debug, Default)]
-pub struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    pub const CAP: Duration = Duration::from_secs(10);
-
-    pub fn next_delay(&mut self) -> Duration {
-        let base = Duration::from_millis(250).saturating_mul(1u32 << self.attempt.min(6));
-        self.attempt = self.attempt.saturating_add(1);
-        let capped = base.min(Self::CAP);
-        // Full jitter on the upper half: [capped/2, capped].
-        let ms = capped.as_millis() as u64;
-        Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms))
-    }
-
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
+/// The agent's retry pace: doubling from 250 ms with jitter, capped at 10 s.
+pub fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(10))
 }
 
 /// Runs the agent until `shutdown` resolves. Fails early (before touching
@@ -328,7 +310,7 @@ impl Agent {
         if self.cfg.create_cluster {
             self.ensure_cluster().await;
         }
-        let mut backoff = Backoff::default();
+        let mut backoff = retry_backoff();
         let mut janitor = tokio::time::interval(Duration::from_secs(60));
         janitor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -360,7 +342,7 @@ impl Agent {
     }
 
     async fn ensure_cluster(&self) {
-        let mut backoff = Backoff::default();
+        let mut backoff = retry_backoff();
         loop {
             let described = self
                 .api
@@ -407,7 +389,7 @@ impl Agent {
                 .unwrap_or_else(|| format!("{}a", self.cfg.region)),
             instance_type: self.cfg.instance_type.clone().unwrap_or_else(|| "berth.local".into()),
         };
-        let mut backoff = Backoff::default();
+        let mut backoff = retry_backoff();
         let mut use_arn = true;
         loop {
             let previous = if use_arn {
@@ -699,7 +681,7 @@ async fn latest_finish(runtime: &Runtime, containers: &[bollard::models::Contain
         let at = info
             .state
             .and_then(|s| s.finished_at)
-            .and_then(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| berth_core::time::parse_rfc3339(&t))
             .map(|t| t.unix_timestamp() as f64);
         latest = match (latest, at) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -733,7 +715,7 @@ async fn deliver_reports(
     mut rx: mpsc::UnboundedReceiver<Report>,
 ) {
     let mut queue: VecDeque<(Option<u64>, Report)> = pending.into_iter().map(|(s, r)| (Some(s), r)).collect();
-    let mut backoff = Backoff::default();
+    let mut backoff = retry_backoff();
     loop {
         while let Ok(r) = rx.try_recv() {
             store(&mut outbox, r, &mut queue);
@@ -796,15 +778,16 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_caps_at_ten_seconds() {
-        let mut b = Backoff::default();
+        let mut b = retry_backoff();
         let first = b.next_delay();
         assert!(first <= Duration::from_millis(250) && first >= Duration::from_millis(125));
         let mut last = Duration::ZERO;
         for _ in 0..20 {
             last = b.next_delay();
-            assert!(last <= Backoff::CAP);
+            assert!(last <= b.cap());
         }
-        assert!(last >= Backoff::CAP / 2);
+        assert_eq!(b.cap(), Duration::from_secs(10));
+        assert!(last >= b.cap() / 2);
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(250));
     }

@@ -343,7 +343,7 @@ impl Event {
 /// Parses Docker's `RFC3339Nano` timestamp (`2024-01-02T03:04:05.123456789Z`,
 /// or with an offset) into nanoseconds since the epoch.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = berth_core::time::parse_rfc3339(s)?;
     i64::try_from(t.unix_timestamp_nanos()).ok()
 }
 
@@ -708,7 +708,7 @@ impl ShipState {
 pub async fn prepare(api: &ApiClient, spec: &ShipSpec, container_id: &str) -> Result<(), String> {
     let cfg = parse_options(&spec.options)?;
     let stream = spec.stream_for(container_id);
-    let mut backoff = crate::agent::Backoff::default();
+    let mut backoff = crate::agent::retry_backoff();
     let mut attempts = 0;
     let call = |op: &'static str, body: Value| async move {
         match api.call_logs(op, &body).await {
@@ -970,7 +970,7 @@ impl Shippers {
             "logStreamName": stream,
             "logEvents": batch.events.iter().map(|(t, m)| json!({"timestamp": t, "message": m})).collect::<Vec<_>>(),
         });
-        let mut backoff = crate::agent::Backoff::default();
+        let mut backoff = crate::agent::retry_backoff();
         loop {
             match api.call_logs("PutLogEvents", &body).await {
                 Ok(v) => {
@@ -1017,7 +1017,7 @@ impl Shippers {
     /// Whether the stream's last `n` events are the batch with `digest`
     /// (retries until the server answers).
     async fn stored(api: &ApiClient, group: &str, stream: &str, n: usize, want: u64) -> bool {
-        let mut backoff = crate::agent::Backoff::default();
+        let mut backoff = crate::agent::retry_backoff();
         let body = json!({
             "logGroupName": group,
             "logStreamName": stream,

@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::runtime::Runtime;
 use crate::spec::{self, Placement};
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
 use futures::StreamExt;
@@ -239,7 +240,7 @@ impl Engine {
         } else {
             task.last_status.clone()
         };
-        let ever_running = lifecycle::status_rank(&reported_status) >= lifecycle::status_rank("RUNNING");
+        let ever_running = TaskStatus::rank_of(&reported_status) >= Some(TaskStatus::Running.rank());
         Self {
             ctx,
             task,
@@ -857,7 +858,7 @@ impl Engine {
     fn report(&mut self) {
         let views = self.views();
         let mut status = lifecycle::task_status(&views).to_string();
-        if lifecycle::status_rank(&status) < lifecycle::status_rank(&self.reported_status) {
+        if TaskStatus::rank_of(&status) < TaskStatus::rank_of(&self.reported_status) {
             status = self.reported_status.clone();
         }
         if status == "RUNNING" {

@@ -318,21 +318,6 @@ pub fn task_health(containers: &[ContainerView]) -> Health {
     }
 }
 
-/// Status order for monotonic reporting.
-pub fn status_rank(status: &str) -> u8 {
-    match status {
-        "PROVISIONING" => 0,
-        "PENDING" => 1,
-        "ACTIVATING" => 2,
-        "RUNNING" => 3,
-        "DEACTIVATING" => 4,
-        "STOPPING" => 5,
-        "DEPROVISIONING" => 6,
-        "STOPPED" => 7,
-        _ => 0,
-    }
-}
-
 /// The dependencies of a container definition: `dependsOn` plus a START
 /// dependency on every container it `links` to. Unknown conditions are an
 /// error (the task cannot run as defined).
@@ -742,7 +727,8 @@ mod tests {
 
     #[test]
     fn status_rank_is_ordered() {
-        assert!(status_rank("PENDING") < status_rank("RUNNING"));
-        assert!(status_rank("RUNNING") < status_rank("STOPPED"));
+        use berth_core::ecs::TaskStatus;
+        assert!(TaskStatus::rank_of("PENDING") < TaskStatus::rank_of("RUNNING"));
+        assert!(TaskStatus::rank_of("RUNNING") < TaskStatus::rank_of("STOPPED"));
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::client::ApiClient;
 use crate::model::ContainerDefinition;
-use berth_secrets::rules::{self, SecretSource};
+use berth_core::secrets_ref::{self, SecretSource};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -56,7 +56,7 @@ pub async fn resolve(
             if name.is_empty() {
                 return Err(failure_reason(&format!("container {}: a secret has no name", def.name)));
             }
-            let source = rules::parse_value_from(value_from)
+            let source = secrets_ref::parse_value_from(value_from)
                 .map_err(|e| failure_reason(&format!("container {}: secret {name}: {e}", def.name)))?;
             wanted.push((def.name.as_str(), target, name.to_string(), source));
         }
@@ -107,7 +107,7 @@ pub async fn resolve(
                     }
                 };
                 match json_key {
-                    Some(k) => rules::json_key(&text, &k).map_err(|e| {
+                    Some(k) => secrets_ref::json_key(&text, &k).map_err(|e| {
                         failure_reason(&format!("unable to retrieve secret from asm: secret {secret_id}: {e}"))
                     })?,
                     None => text,
@@ -150,13 +150,13 @@ fn parameter_values(requested: &[String], out: &Value) -> Result<HashMap<String,
         .unwrap_or_default();
     let mut values = HashMap::new();
     for raw in requested {
-        let name = rules::parse_selector(raw)
+        let name = secrets_ref::parse_selector(raw)
             .map(|(n, _)| n)
             .unwrap_or_else(|_| raw.clone());
-        let selector = rules::selector_suffix(raw);
+        let selector = secrets_ref::selector_suffix(raw);
         let hit = got.iter().find(|p| {
             let p_name = p["Name"].as_str().unwrap_or_default();
-            let p_name = rules::parse_selector(p_name)
+            let p_name = secrets_ref::parse_selector(p_name)
                 .map(|(n, _)| n)
                 .unwrap_or_else(|_| p_name.to_string());
             p_name == name && p["Selector"].as_str() == selector

@@ -134,12 +134,7 @@ pub(crate) struct Stored {
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .unwrap_or_default()
+    berth_core::time::iso8601_epoch_millis(ms)
 }
 
 fn user_identity(identity: &Identity, account_id: &str) -> (Value, Option<String>, Option<String>) {

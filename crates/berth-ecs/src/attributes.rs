@@ -159,7 +159,10 @@ impl Ecs {
             let id = target_instance_id(&self.scope, cluster, raw)?.ok_or_else(|| target_not_found(raw, cluster))?;
             if !grouped.contains_key(&id) {
                 let instance_key = keys::instance(cluster, &id);
-                let Some((record, _)) = typed::get::<Value>(&*self.store, &instance_key).await? else {
+                let Some((record, _)) = typed::get::<Value>(&*self.store, &instance_key)
+                    .await
+                    .map_err(AwsError::state_store)?
+                else {
                     return Err(target_not_found(raw, cluster));
                 };
                 let arn = record
@@ -196,7 +199,7 @@ impl Ecs {
     /// The custom attributes of one container instance.
     pub(crate) async fn custom_attributes(&self, cluster: &str, instance_id: &str) -> Result<Vec<Attribute>, AwsError> {
         let prefix = keys::attribute(cluster, TARGET_CONTAINER_INSTANCE, instance_id, "");
-        Ok(typed::list(&*self.store, &prefix).await?)
+        typed::list(&*self.store, &prefix).await.map_err(AwsError::state_store)
     }
 
     pub(crate) async fn put_attributes(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
@@ -227,11 +230,11 @@ impl Ecs {
             compares.push(Compare::Exists(target.instance_key.clone()));
             for a in attrs {
                 let key = keys::attribute(&cluster, TARGET_CONTAINER_INSTANCE, &target.id, &a.name);
-                ops.push(Op::Put(key, typed::encode(&a)?));
+                ops.push(Op::Put(key, typed::encode(&a).map_err(AwsError::state_store)?));
                 out.push(a);
             }
         }
-        let res = self.store.txn(compares, ops).await?;
+        let res = self.store.txn(compares, ops).await.map_err(AwsError::state_store)?;
         if !res.succeeded {
             return Err(target_not_found(
                 "(container instance deregistered meanwhile)",
@@ -258,7 +261,7 @@ impl Ecs {
                 out.push(a);
             }
         }
-        self.store.txn(vec![], ops).await?;
+        self.store.txn(vec![], ops).await.map_err(AwsError::state_store)?;
         Ok(json!({ "attributes": out }))
     }
 
@@ -278,8 +281,13 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?.cluster_name;
         // (targetId, name) -> attribute; custom attributes override registered ones.
         let mut all: HashMap<(String, String), Attribute> = HashMap::new();
-        for kv in self.store.range(&keys::instances_of(&cluster), None, None).await? {
-            let record: Value = typed::decode(&kv)?;
+        for kv in self
+            .store
+            .range(&keys::instances_of(&cluster), None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
+            let record: Value = typed::decode(&kv).map_err(AwsError::state_store)?;
             let Some(arn) = record.get("containerInstanceArn").and_then(Value::as_str) else {
                 continue;
             };
@@ -297,7 +305,10 @@ impl Ecs {
             }
         }
         let prefix = format!("{}{TARGET_CONTAINER_INSTANCE}/", keys::attributes_of_cluster(&cluster));
-        for a in typed::list::<Attribute>(&*self.store, &prefix).await? {
+        for a in typed::list::<Attribute>(&*self.store, &prefix)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             all.insert((a.target_id.clone().unwrap_or_default(), a.name.clone()), a);
         }
         let mut items: Vec<((String, String), Attribute)> = all

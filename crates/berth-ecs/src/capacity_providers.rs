@@ -53,7 +53,10 @@ impl Ecs {
                 }),
             );
         }
-        for v in typed::list::<Value>(&*self.store, keys::CAPACITY_PROVIDERS).await? {
+        for v in typed::list::<Value>(&*self.store, keys::CAPACITY_PROVIDERS)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             let Some(name) = v.get("name").and_then(Value::as_str).map(str::to_string) else {
                 continue;
             };

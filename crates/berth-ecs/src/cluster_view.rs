@@ -419,7 +419,7 @@ impl ClusterView {
     async fn start(self: &Arc<Self>, store: &Arc<dyn Store>) -> Result<(), AwsError> {
         self.started
             .get_or_try_init(|| async {
-                let (revision, stream) = self.load(store).await?;
+                let (revision, stream) = self.load(store).await.map_err(AwsError::state_store)?;
                 let me = Arc::downgrade(self);
                 let store = store.clone();
                 tokio::spawn(follow(me, store, revision, stream));
@@ -454,7 +454,7 @@ impl ClusterView {
     /// this call.
     pub async fn sync(self: &Arc<Self>, store: &Arc<dyn Store>) -> Result<(), AwsError> {
         self.start(store).await?;
-        let revision = store.current_revision().await?;
+        let revision = store.current_revision().await.map_err(AwsError::state_store)?;
         let mut rx = self.applied.subscribe();
         match tokio::time::timeout(SYNC_TIMEOUT, rx.wait_for(|r| *r >= revision)).await {
             Ok(Ok(_)) => Ok(()),

@@ -138,8 +138,13 @@ impl Ecs {
                 _ => {}
             }
         }
-        for kv in self.store.range(&keys::services_of(cluster), None, None).await? {
-            let v: Value = typed::decode(&kv)?;
+        for kv in self
+            .store
+            .range(&keys::services_of(cluster), None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
+            let v: Value = typed::decode(&kv).map_err(AwsError::state_store)?;
             if v["status"].as_str() == Some("ACTIVE") {
                 c.services += 1;
             }
@@ -197,7 +202,10 @@ impl Ecs {
     /// Loads an ACTIVE cluster or fails with `ClusterNotFoundException`.
     pub(crate) async fn active_cluster(&self, param: Option<&str>) -> Result<ClusterRecord, AwsError> {
         let name = cluster_name(param)?;
-        match typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name)).await? {
+        match typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             Some((rec, _)) if rec.status == "ACTIVE" => Ok(rec),
             _ => Err(AwsError::cluster_not_found("Cluster not found.")),
         }
@@ -230,13 +238,17 @@ impl Ecs {
         };
         // Creating an ACTIVE cluster again returns it unchanged, as ECS does;
         // an INACTIVE one is brought back with the new configuration.
-        let stored =
-            typed::update::<ClusterRecord, AwsError, _>(&*self.store, &keys::cluster(&name), |cur| match cur {
+        let stored = typed::update_with::<ClusterRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &keys::cluster(&name),
+            |cur| match cur {
                 Some(existing) if existing.status == "ACTIVE" => Ok(Some(existing)),
                 _ => Ok(Some(rec.clone())),
-            })
-            .await?
-            .ok_or_else(|| AwsError::server("cluster vanished while being created"))?;
+            },
+        )
+        .await?
+        .ok_or_else(|| AwsError::server("cluster vanished while being created"))?;
         tracing::info!(cluster = %stored.cluster_arn, "cluster created");
         let all = ["TAGS", "SETTINGS", "CONFIGURATIONS"].map(String::from);
         Ok(json!({ "cluster": self.render_cluster(&stored, &all).await? }))
@@ -272,7 +284,10 @@ impl Ecs {
                     continue;
                 }
             };
-            match typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name)).await? {
+            match typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name))
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 Some((rec, _)) => clusters.push(self.render_cluster(&rec, &input.include).await?),
                 None => failures.push(json!({"arn": self.scope.cluster_arn(&name), "reason": "MISSING"})),
             }
@@ -282,7 +297,9 @@ impl Ecs {
 
     pub(crate) async fn list_clusters(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
         let input: ListClustersInput = decode(input)?;
-        let all: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS).await?;
+        let all: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS)
+            .await
+            .map_err(AwsError::state_store)?;
         let arns: Vec<String> = all
             .into_iter()
             .filter(|c| c.status == "ACTIVE")
@@ -305,13 +322,18 @@ impl Ecs {
         f: impl Fn(&mut ClusterRecord) -> Result<(), AwsError>,
     ) -> Result<ClusterRecord, AwsError> {
         let name = cluster_name(Some(cluster))?;
-        typed::update::<ClusterRecord, AwsError, _>(&*self.store, &keys::cluster(&name), |cur| match cur {
-            Some(mut rec) if rec.status == "ACTIVE" => {
-                f(&mut rec)?;
-                Ok(Some(rec))
-            }
-            _ => Err(AwsError::cluster_not_found("Cluster not found.")),
-        })
+        typed::update_with::<ClusterRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &keys::cluster(&name),
+            |cur| match cur {
+                Some(mut rec) if rec.status == "ACTIVE" => {
+                    f(&mut rec)?;
+                    Ok(Some(rec))
+                }
+                _ => Err(AwsError::cluster_not_found("Cluster not found.")),
+            },
+        )
         .await?
         .ok_or_else(|| AwsError::cluster_not_found("Cluster not found."))
     }

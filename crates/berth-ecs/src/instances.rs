@@ -482,7 +482,9 @@ impl Ecs {
         if id.is_empty() || id.contains('/') {
             return Ok(None);
         }
-        let found = typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, id)).await?;
+        let found = typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, id))
+            .await
+            .map_err(AwsError::state_store)?;
         Ok(found.filter(|(r, _)| {
             !reference.starts_with("arn:") || r.container_instance_arn == reference || arn_in_old_format(reference, id)
         }))
@@ -596,7 +598,12 @@ impl Ecs {
                     },
                 };
                 let key = keys::instance(&name, &id);
-                if !self.store.create(&key, typed::encode(&rec)?).await? {
+                if !self
+                    .store
+                    .create(&key, typed::encode(&rec).map_err(AwsError::state_store)?)
+                    .await
+                    .map_err(AwsError::state_store)?
+                {
                     return Err(AwsError::server("container instance id collision; retry"));
                 }
                 rec
@@ -632,7 +639,10 @@ impl Ecs {
     ) -> Result<InstanceRecord, AwsError> {
         let key = keys::instance(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key).await? else {
+            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
+            else {
                 return Err(AwsError::server(
                     "container instance vanished while re-registering; retry",
                 ));
@@ -667,9 +677,13 @@ impl Ecs {
                 .store
                 .txn(
                     vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(key.clone(), typed::encode(&rec)?)],
+                    vec![Op::Put(
+                        key.clone(),
+                        typed::encode(&rec).map_err(AwsError::state_store)?,
+                    )],
                 )
-                .await?;
+                .await
+                .map_err(AwsError::state_store)?;
             if res.succeeded {
                 return Ok(rec);
             }
@@ -803,7 +817,8 @@ impl Ecs {
         let key = keys::instance(&name, &rec.berth.id);
         loop {
             let (mut rec, rev) = typed::get::<InstanceRecord>(&*self.store, &key)
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .ok_or_else(not_found)?;
             let active: Vec<Arc<TaskRecord>> = self
                 .cluster_tasks(&name)
@@ -834,9 +849,13 @@ impl Ecs {
                 .store
                 .txn(
                     vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(key.clone(), typed::encode(&rec)?)],
+                    vec![Op::Put(
+                        key.clone(),
+                        typed::encode(&rec).map_err(AwsError::state_store)?,
+                    )],
                 )
-                .await?;
+                .await
+                .map_err(AwsError::state_store)?;
             if res.succeeded {
                 self.agents.forget(&name, &rec.berth.id);
                 tracing::info!(instance = %arn, force, "container instance deregistered");
@@ -874,7 +893,8 @@ impl Ecs {
                 continue;
             };
             let status = input.status.clone();
-            let result = typed::update::<InstanceRecord, AwsError, _>(
+            let result = typed::update_with::<InstanceRecord, AwsError, _>(
+                AwsError::state_store,
                 &*self.store,
                 &keys::instance(&name, &rec.berth.id),
                 |cur| match cur {

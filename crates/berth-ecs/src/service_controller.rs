@@ -224,7 +224,7 @@ impl Ecs {
                     }
                     Err(e) => {
                         self.store.current_revision().await?;
-                        tracing::warn!(cluster = %k.0, service = %k.1, error = %e, "service reconcile failed");
+                        tracing::warn!(cluster = %k.0, service = %k.1, error = %e, cause = ?e.cause, "service reconcile failed");
                         wakes.insert(k, now_epoch() + 1.0);
                     }
                 }
@@ -282,7 +282,7 @@ impl Ecs {
     /// does this on its own.
     pub async fn resync_services(&self, cfg: &ServiceControllerConfig) -> Result<usize, AwsError> {
         let mut n = 0;
-        for (cluster, names) in self.all_services().await? {
+        for (cluster, names) in self.all_services().await.map_err(AwsError::state_store)? {
             for name in names {
                 self.reconcile_service(&cluster, &name, cfg).await?;
                 n += 1;
@@ -408,7 +408,10 @@ impl Ecs {
         cfg: &ServiceControllerConfig,
     ) -> Result<Option<f64>, AwsError> {
         let key = keys::service(cluster, name);
-        let Some((mut svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &key).await? else {
+        let Some((mut svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &key)
+            .await
+            .map_err(AwsError::state_store)?
+        else {
             return Ok(None);
         };
         if svc.status == "INACTIVE" {
@@ -832,9 +835,13 @@ impl Ecs {
                 .store
                 .txn(
                     vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(key.clone(), typed::encode(&svc)?)],
+                    vec![Op::Put(
+                        key.clone(),
+                        typed::encode(&svc).map_err(AwsError::state_store)?,
+                    )],
                 )
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .succeeded
         {
             // Changed meanwhile (UpdateService): look again at once.

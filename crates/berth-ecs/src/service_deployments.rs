@@ -342,7 +342,9 @@ impl Ecs {
         if !arn.starts_with(&self.scope.arn("ecs", "")) {
             return Ok(None);
         }
-        let Some((svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &keys::service(cluster, service)).await?
+        let Some((svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &keys::service(cluster, service))
+            .await
+            .map_err(AwsError::state_store)?
         else {
             return Ok(None);
         };
@@ -449,9 +451,10 @@ impl Ecs {
                 .store
                 .txn(
                     vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(key, typed::encode(&svc)?)],
+                    vec![Op::Put(key, typed::encode(&svc).map_err(AwsError::state_store)?)],
                 )
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .succeeded
             {
                 tracing::info!(service = %svc.service_arn, deployment = %d.id, "service deployment rolled back on request");

@@ -648,7 +648,9 @@ impl Ecs {
         if name.is_empty() {
             return Ok(None);
         }
-        let found = typed::get::<ServiceRecord>(&*self.store, &keys::service(cluster, name)).await?;
+        let found = typed::get::<ServiceRecord>(&*self.store, &keys::service(cluster, name))
+            .await
+            .map_err(AwsError::state_store)?;
         Ok(found.filter(|(s, _)| !reference.starts_with("arn:") || s.service_arn == reference))
     }
 
@@ -679,7 +681,9 @@ impl Ecs {
 
         // Idempotency: the same request (or clientToken) again answers the
         // service it created.
-        let existing = typed::get::<ServiceRecord>(&*self.store, &key).await?;
+        let existing = typed::get::<ServiceRecord>(&*self.store, &key)
+            .await
+            .map_err(AwsError::state_store)?;
         if let Some((s, _)) = &existing
             && s.status != "INACTIVE"
         {
@@ -847,13 +851,22 @@ impl Ecs {
         };
         if !self
             .store
-            .txn(vec![compare], vec![Op::Put(key.clone(), typed::encode(&rec)?)])
-            .await?
+            .txn(
+                vec![compare],
+                vec![Op::Put(
+                    key.clone(),
+                    typed::encode(&rec).map_err(AwsError::state_store)?,
+                )],
+            )
+            .await
+            .map_err(AwsError::state_store)?
             .succeeded
         {
             // Created meanwhile by another request: answer as if it came
             // first.
-            if let Some((s, _)) = typed::get::<ServiceRecord>(&*self.store, &key).await?
+            if let Some((s, _)) = typed::get::<ServiceRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
                 && s.berth.fingerprint == rec.berth.fingerprint
             {
                 return Ok(json!({"service": self.render_service(&s, false)}));
@@ -888,9 +901,10 @@ impl Ecs {
                 .store
                 .txn(
                     vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(key, typed::encode(&rec)?)],
+                    vec![Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?)],
                 )
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .succeeded
             {
                 return Ok(rec);
@@ -1134,7 +1148,9 @@ impl Ecs {
             )));
         }
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
-        let services: Vec<ServiceRecord> = typed::list(&*self.store, &keys::services_of(&cluster.cluster_name)).await?;
+        let services: Vec<ServiceRecord> = typed::list(&*self.store, &keys::services_of(&cluster.cluster_name))
+            .await
+            .map_err(AwsError::state_store)?;
         let keyed: Vec<(String, String)> = services
             .into_iter()
             .filter(|s| s.status != "INACTIVE")

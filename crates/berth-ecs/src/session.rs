@@ -206,7 +206,10 @@ impl Ecs {
     pub(crate) async fn sync_connection(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
         let key = keys::instance(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key).await? else {
+            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
+            else {
                 return Ok(());
             };
             if !rec.is_registered() {
@@ -232,9 +235,13 @@ impl Ecs {
                 .store
                 .txn(
                     vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(key.clone(), typed::encode(&rec)?)],
+                    vec![Op::Put(
+                        key.clone(),
+                        typed::encode(&rec).map_err(AwsError::state_store)?,
+                    )],
                 )
-                .await?;
+                .await
+                .map_err(AwsError::state_store)?;
             if res.succeeded {
                 return Ok(());
             }
@@ -323,7 +330,7 @@ impl Ecs {
             let td = match self.view.definition(&key) {
                 Some(v) => Some(v),
                 None => {
-                    let read_at = self.store.current_revision().await?;
+                    let read_at = self.store.current_revision().await.map_err(AwsError::state_store)?;
                     let v = self.task_definition_value(&t.berth.family, t.berth.revision).await?;
                     v.map(|v| {
                         let v = Arc::new(v);

@@ -219,7 +219,8 @@ impl Ecs {
     async fn explicit_setting(&self, principal: &SettingPrincipal, name: &str) -> Result<Option<Setting>, AwsError> {
         let key = keys::account_setting(principal.key_part(), name);
         Ok(typed::get::<Setting>(&*self.store, &key)
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .map(|(s, _)| s)
             .filter(|s| s.principal_arn == principal.arn))
     }
@@ -261,9 +262,10 @@ impl Ecs {
         self.store
             .put(
                 &keys::account_setting(principal.key_part(), name),
-                typed::encode(&setting)?,
+                typed::encode(&setting).map_err(AwsError::state_store)?,
             )
-            .await?;
+            .await
+            .map_err(AwsError::state_store)?;
         tracing::info!(principal = %principal.arn, name, value, "account setting changed");
         Ok(json!({ "setting": setting }))
     }
@@ -317,7 +319,7 @@ impl Ecs {
         let existing = self.explicit_setting(&principal, &input.name).await?;
         let setting = match existing {
             Some(s) => {
-                self.store.delete(&key).await?;
+                self.store.delete(&key).await.map_err(AwsError::state_store)?;
                 tracing::info!(principal = %principal.arn, name = %input.name, "account setting deleted");
                 s
             }

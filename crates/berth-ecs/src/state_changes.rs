@@ -9,8 +9,9 @@
 use crate::agent_identity::{self, Caller};
 use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
-use crate::tasks::{TaskRecord, task_id_of, task_status_rank};
+use crate::tasks::{TaskRecord, task_id_of};
 use crate::{Ecs, keys};
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
@@ -95,8 +96,8 @@ pub fn timestamp(v: &Value) -> Result<Option<f64>, AwsError> {
             if let Ok(n) = s.parse::<f64>() {
                 return Ok(Some(n));
             }
-            let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| AwsError::serialization(format!("Invalid timestamp '{s}'.")))?;
+            let t = berth_core::time::parse_rfc3339(s)
+                .ok_or_else(|| AwsError::serialization(format!("Invalid timestamp '{s}'.")))?;
             Ok(Some((t.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0))
         }
         other => Err(AwsError::serialization(format!("Invalid timestamp {other}."))),
@@ -208,7 +209,7 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Resul
 /// Applies a task report at time `now`. Returns whether the record changed.
 pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Result<bool, AwsError> {
     if let Some(s) = &ch.status
-        && task_status_rank(s).is_none()
+        && s.parse::<TaskStatus>().is_err()
     {
         return Err(AwsError::invalid_parameter(format!("Invalid task status '{s}'.")));
     }
@@ -246,15 +247,15 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Resul
     let Some(status) = ch.status.as_deref() else {
         return Ok(changed);
     };
-    if task_status_rank(status) <= task_status_rank(&t.last_status) {
+    if TaskStatus::rank_of(status) <= TaskStatus::rank_of(&t.last_status) {
         return Ok(changed);
     }
     changed = true;
-    let rank = task_status_rank(status).unwrap_or(0);
-    if rank >= task_status_rank("RUNNING").unwrap_or(3) && status == "RUNNING" {
+    let rank = TaskStatus::rank_of(status).unwrap_or(0);
+    if status == "RUNNING" {
         t.started_at.get_or_insert(now);
     }
-    if rank >= task_status_rank("DEACTIVATING").unwrap_or(4) {
+    if rank >= TaskStatus::Deactivating.rank() {
         t.desired_status = "STOPPED".into();
         t.stopping_at.get_or_insert(now);
     }
@@ -311,7 +312,8 @@ impl Ecs {
         }
         let owner = match task.berth.instance_id.as_deref() {
             Some(iid) => typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .and_then(|(rec, _)| rec.berth.owner),
             None => None,
         };
@@ -339,7 +341,8 @@ impl Ecs {
         let caller = self.caller(&ctx.principal);
         if !caller.is_root {
             let (current, _) = typed::get::<TaskRecord>(&*self.store, &keys::task(&name, &id))
-                .await?
+                .await
+                .map_err(AwsError::state_store)?
                 .ok_or_else(not_found)?;
             self.check_task_agent(&caller, &name, &current, action).await?;
         }

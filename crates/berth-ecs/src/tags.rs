@@ -139,11 +139,17 @@ impl Ecs {
     ) -> Result<String, AwsError> {
         match cluster {
             Some(c) => {
-                if self.store.get(&keys::cluster(c)).await?.is_none() {
+                if self
+                    .store
+                    .get(&keys::cluster(c))
+                    .await
+                    .map_err(AwsError::state_store)?
+                    .is_none()
+                {
                     return Err(AwsError::cluster_not_found("Cluster not found."));
                 }
                 let key = key_of(c, id);
-                if self.store.get(&key).await?.is_none() {
+                if self.store.get(&key).await.map_err(AwsError::state_store)?.is_none() {
                     return Err(resource_not_found());
                 }
                 Ok(key)
@@ -152,7 +158,8 @@ impl Ecs {
                 let suffix = format!("/{id}");
                 self.store
                     .range(root, None, None)
-                    .await?
+                    .await
+                    .map_err(AwsError::state_store)?
                     .into_iter()
                     .map(|kv| kv.key)
                     .find(|k| k.ends_with(&suffix) && k[root.len()..].matches('/').count() == 1)
@@ -166,14 +173,14 @@ impl Ecs {
         Ok(match target {
             TagTarget::Cluster(name) => {
                 let key = keys::cluster(name);
-                if self.store.get(&key).await?.is_none() {
+                if self.store.get(&key).await.map_err(AwsError::state_store)?.is_none() {
                     return Err(AwsError::cluster_not_found("Cluster not found."));
                 }
                 existing(key)
             }
             TagTarget::TaskDefinition(family, rev) => {
                 let key = keys::task_definition(family, *rev);
-                if self.store.get(&key).await?.is_none() {
+                if self.store.get(&key).await.map_err(AwsError::state_store)?.is_none() {
                     return Err(resource_not_found());
                 }
                 existing(key)
@@ -195,7 +202,7 @@ impl Ecs {
                         builtin: Some(name.clone()),
                     }
                 } else {
-                    if self.store.get(&key).await?.is_none() {
+                    if self.store.get(&key).await.map_err(AwsError::state_store)?.is_none() {
                         return Err(resource_not_found());
                     }
                     existing(key)
@@ -208,8 +215,8 @@ impl Ecs {
     pub(crate) async fn resource_tags(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
         let target = parse_resource_arn(&self.scope, arn)?;
         let tk = self.tag_key(&target).await?;
-        match self.store.get(&tk.key).await? {
-            Some(kv) => tags_of(&typed::decode::<Value>(&kv)?),
+        match self.store.get(&tk.key).await.map_err(AwsError::state_store)? {
+            Some(kv) => tags_of(&typed::decode::<Value>(&kv).map_err(AwsError::state_store)?),
             None if tk.builtin.is_some() => Ok(vec![]),
             None => Err(resource_not_found()),
         }
@@ -220,7 +227,7 @@ impl Ecs {
         validate_tags(&input.tags)?;
         let target = parse_resource_arn(&self.scope, &input.resource_arn)?;
         let tk = self.tag_key(&target).await?;
-        typed::update::<Value, AwsError, _>(&*self.store, &tk.key, |cur| {
+        typed::update_with::<Value, AwsError, _>(AwsError::state_store, &*self.store, &tk.key, |cur| {
             let mut v = match (cur, &tk.builtin) {
                 (Some(v), _) => v,
                 (None, Some(name)) => json!({ "name": name }),
@@ -259,7 +266,7 @@ impl Ecs {
         }
         let target = parse_resource_arn(&self.scope, &input.resource_arn)?;
         let tk = self.tag_key(&target).await?;
-        typed::update::<Value, AwsError, _>(&*self.store, &tk.key, |cur| {
+        typed::update_with::<Value, AwsError, _>(AwsError::state_store, &*self.store, &tk.key, |cur| {
             let Some(mut v) = cur else {
                 // A built-in provider without a record has no tags to remove.
                 return if tk.builtin.is_some() {

@@ -110,7 +110,8 @@ impl Ecs {
             return Err(not_found());
         }
         let (task, _) = typed::get::<TaskRecord>(&*self.store, &keys::task(&cluster, task_id))
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .filter(|(t, _)| !input.task.starts_with("arn:") || t.task_arn == input.task)
             .ok_or_else(not_found)?;
         let instance_id = instance_id_of(&input.container_instance);
@@ -133,7 +134,8 @@ impl Ecs {
             &*self.store,
             &keys::task_definition(&task.berth.family, task.berth.revision),
         )
-        .await?
+        .await
+        .map_err(AwsError::state_store)?
         .map(|(rec, _)| serde_json::to_value(&rec.task_definition))
         .transpose()
         .map_err(|e| AwsError::internal(e.to_string()))?;

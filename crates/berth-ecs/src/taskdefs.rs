@@ -97,7 +97,8 @@ impl Ecs {
             TaskDefinitionRef::Revision(family, rev) => {
                 let key = keys::task_definition(&family, rev);
                 Ok(typed::get::<TaskDefinitionRecord>(&*self.store, &key)
-                    .await?
+                    .await
+                    .map_err(AwsError::state_store)?
                     .map(|(rec, mr)| (rec, key, mr)))
             }
             TaskDefinitionRef::Family(family) => {
@@ -105,9 +106,10 @@ impl Ecs {
                 for kv in self
                     .store
                     .range(&keys::task_definitions_of(&family), None, None)
-                    .await?
+                    .await
+                    .map_err(AwsError::state_store)?
                 {
-                    let rec: TaskDefinitionRecord = typed::decode(&kv)?;
+                    let rec: TaskDefinitionRecord = typed::decode(&kv).map_err(AwsError::state_store)?;
                     if rec.task_definition.status_str() == STATUS_ACTIVE {
                         // Keys are zero-padded, so the last ACTIVE one is the latest.
                         latest = Some((rec, kv.key.clone(), kv.mod_revision));
@@ -132,7 +134,10 @@ impl Ecs {
         let family = def.family_name().to_string();
         let family_key = keys::family(&family);
         let record = loop {
-            let (last, family_rev) = match typed::get::<FamilyRecord>(&*self.store, &family_key).await? {
+            let (last, family_rev) = match typed::get::<FamilyRecord>(&*self.store, &family_key)
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 Some((f, rev)) => (f.last_revision, rev),
                 None => (0, 0),
             };
@@ -156,11 +161,15 @@ impl Ecs {
                         Compare::Absent(td_key.clone()),
                     ],
                     vec![
-                        Op::Put(family_key.clone(), typed::encode(&counter)?),
-                        Op::Put(td_key, typed::encode(&record)?),
+                        Op::Put(
+                            family_key.clone(),
+                            typed::encode(&counter).map_err(AwsError::state_store)?,
+                        ),
+                        Op::Put(td_key, typed::encode(&record).map_err(AwsError::state_store)?),
                     ],
                 )
-                .await?;
+                .await
+                .map_err(AwsError::state_store)?;
             if res.succeeded {
                 break record;
             }
@@ -216,7 +225,9 @@ impl Ecs {
             Some(f) => keys::task_definitions_of(f),
             None => keys::TASK_DEFINITIONS.to_string(),
         };
-        let records: Vec<TaskDefinitionRecord> = typed::list(&*self.store, &prefix).await?;
+        let records: Vec<TaskDefinitionRecord> = typed::list(&*self.store, &prefix)
+            .await
+            .map_err(AwsError::state_store)?;
         Ok(records.into_iter().map(|r| r.task_definition).collect())
     }
 
@@ -341,16 +352,17 @@ impl Ecs {
         let missing = || AwsError::client("The specified task definition does not exist.");
         let key = self.revision_key_of(&input.task_definition)?.ok_or_else(missing)?;
         let now = now_epoch();
-        let rec = typed::update::<TaskDefinitionRecord, AwsError, _>(&*self.store, &key, |cur| {
-            let mut rec = cur.ok_or_else(missing)?;
-            if rec.task_definition.status_str() == STATUS_ACTIVE {
-                rec.task_definition.status = Some(STATUS_INACTIVE.into());
-                rec.task_definition.deregistered_at = Some(now);
-            }
-            Ok(Some(rec))
-        })
-        .await?
-        .ok_or_else(missing)?;
+        let rec =
+            typed::update_with::<TaskDefinitionRecord, AwsError, _>(AwsError::state_store, &*self.store, &key, |cur| {
+                let mut rec = cur.ok_or_else(missing)?;
+                if rec.task_definition.status_str() == STATUS_ACTIVE {
+                    rec.task_definition.status = Some(STATUS_INACTIVE.into());
+                    rec.task_definition.deregistered_at = Some(now);
+                }
+                Ok(Some(rec))
+            })
+            .await?
+            .ok_or_else(missing)?;
         tracing::info!(task_definition = %input.task_definition, "task definition deregistered");
         Ok(json!({ "taskDefinition": encode(&rec.task_definition)? }))
     }
@@ -380,18 +392,23 @@ impl Ecs {
                     continue;
                 }
             };
-            let result = typed::update::<TaskDefinitionRecord, AwsError, _>(&*self.store, &key, |cur| {
-                let mut rec = cur.ok_or_else(|| AwsError::client("TASK_DEFINITION_NOT_FOUND"))?;
-                match rec.task_definition.status_str() {
-                    STATUS_ACTIVE => Err(AwsError::client("TASK_DEFINITION_NOT_INACTIVE")),
-                    STATUS_INACTIVE => {
-                        rec.task_definition.status = Some(STATUS_DELETE_IN_PROGRESS.into());
-                        rec.task_definition.delete_requested_at = Some(now);
-                        Ok(Some(rec))
+            let result = typed::update_with::<TaskDefinitionRecord, AwsError, _>(
+                AwsError::state_store,
+                &*self.store,
+                &key,
+                |cur| {
+                    let mut rec = cur.ok_or_else(|| AwsError::client("TASK_DEFINITION_NOT_FOUND"))?;
+                    match rec.task_definition.status_str() {
+                        STATUS_ACTIVE => Err(AwsError::client("TASK_DEFINITION_NOT_INACTIVE")),
+                        STATUS_INACTIVE => {
+                            rec.task_definition.status = Some(STATUS_DELETE_IN_PROGRESS.into());
+                            rec.task_definition.delete_requested_at = Some(now);
+                            Ok(Some(rec))
+                        }
+                        _ => Ok(Some(rec)),
                     }
-                    _ => Ok(Some(rec)),
-                }
-            })
+                },
+            )
             .await;
             match result {
                 Ok(Some(rec)) => deleted.push(encode(&rec.task_definition)?),

@@ -13,7 +13,8 @@ use crate::cluster_view::PlacementEntry;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
 use berth_core::ecs::{
-    CapacityProviderStrategyItem, ClusterRecord, Tag, TaskDefinitionRecord, validate_strategy, validate_tags,
+    CapacityProviderStrategyItem, ClusterRecord, Tag, TaskDefinitionRecord, normalize_task_cpu, normalize_task_memory,
+    validate_strategy, validate_tags,
 };
 use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
@@ -227,21 +228,6 @@ impl TaskRecord {
     }
 }
 
-/// The order of task statuses; a status never moves backwards.
-pub fn task_status_rank(s: &str) -> Option<u8> {
-    Some(match s {
-        "PROVISIONING" => 0,
-        "PENDING" => 1,
-        "ACTIVATING" => 2,
-        "RUNNING" => 3,
-        "DEACTIVATING" => 4,
-        "STOPPING" => 5,
-        "DEPROVISIONING" => 6,
-        "STOPPED" => 7,
-        _ => return None,
-    })
-}
-
 /// The short id in a task reference: `ID`, `arn:…:task/ID` or
 /// `arn:…:task/CLUSTER/ID`.
 pub fn task_id_of(reference: &str) -> &str {
@@ -305,7 +291,10 @@ impl Ecs {
 
     /// A task definition as the agent gets it in its desired state.
     pub(crate) async fn task_definition_value(&self, family: &str, revision: i64) -> Result<Option<Value>, AwsError> {
-        match typed::get::<TaskDefinitionRecord>(&*self.store, &keys::task_definition(family, revision)).await? {
+        match typed::get::<TaskDefinitionRecord>(&*self.store, &keys::task_definition(family, revision))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             Some((rec, _)) => Ok(Some(encode(&rec.task_definition)?)),
             None => Ok(None),
         }
@@ -316,34 +305,15 @@ impl Ecs {
 // Sizing: what a task takes from its instance (pure)
 // ---------------------------------------------------------------------------
 
-/// Task-level CPU: `"256"` units or `"0.25 vCPU"`.
-pub fn parse_task_cpu(s: &str) -> Result<u32, AwsError> {
-    parse_unit(s, &["vcpu"], 1024.0).ok_or_else(|| {
-        AwsError::invalid_parameter(format!(
-            "Invalid cpu value '{s}': use CPU units (e.g. 256) or vCPUs (e.g. 0.25 vCPU)."
-        ))
-    })
+/// Task-level CPU units (`"256"`, `"0.25 vCPU"`): the task definition's
+/// rule ([`normalize_task_cpu`]), which fits a `u32` (it caps at `i32::MAX`).
+fn task_cpu_units(s: &str) -> Result<u32, AwsError> {
+    normalize_task_cpu(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
-/// Task-level memory: `"512"` MiB or `"1 GB"`.
-pub fn parse_task_memory(s: &str) -> Result<u32, AwsError> {
-    parse_unit(s, &["gb", "gib"], 1024.0).ok_or_else(|| {
-        AwsError::invalid_parameter(format!(
-            "Invalid memory value '{s}': use MiB (e.g. 512) or GB (e.g. 1 GB)."
-        ))
-    })
-}
-
-fn parse_unit(s: &str, suffixes: &[&str], factor: f64) -> Option<u32> {
-    let t = s.trim().to_ascii_lowercase();
-    for suf in suffixes {
-        if let Some(num) = t.strip_suffix(suf) {
-            let n: f64 = num.trim().parse().ok()?;
-            let v = (n * factor).round();
-            return (n.is_finite() && n >= 0.0 && v <= u32::MAX as f64).then_some(v as u32);
-        }
-    }
-    t.parse::<u32>().ok()
+/// Task-level memory in MiB (`"512"`, `"1 GB"`): [`normalize_task_memory`].
+fn task_memory_mib(s: &str) -> Result<u32, AwsError> {
+    normalize_task_memory(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -460,10 +430,10 @@ pub fn size_task(td: &Value, overrides: &TaskOverrideIn) -> Result<(TaskDemand, 
         });
     }
     if let Some(cpu) = overrides.cpu.as_deref().or(td["cpu"].as_str()) {
-        demand.cpu = parse_task_cpu(cpu)?;
+        demand.cpu = task_cpu_units(cpu)?;
     }
     if let Some(mem) = overrides.memory.as_deref().or(td["memory"].as_str()) {
-        demand.memory = parse_task_memory(mem)?;
+        demand.memory = task_memory_mib(mem)?;
     }
     Ok((demand, sizes))
 }
@@ -902,18 +872,23 @@ impl Ecs {
             rec.version += 1;
             let key = keys::instance(cluster, &rec.berth.id);
             compares.push(Compare::ModRevision(key.clone(), *rev));
-            ops.push(Op::Put(key, typed::encode(&rec)?));
+            ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
         }
         for t in tasks {
             let key = keys::task(cluster, &t.berth.id);
             compares.push(Compare::Absent(key.clone()));
-            ops.push(Op::Put(key, typed::encode(t)?));
+            ops.push(Op::Put(key, typed::encode(t).map_err(AwsError::state_store)?));
         }
         if let Some((key, rev, rec)) = token {
             compares.push(Compare::ModRevision(key.clone(), rev));
-            ops.push(Op::Put(key, typed::encode(&rec)?));
+            ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
         }
-        Ok(self.store.txn(compares, ops).await?.succeeded)
+        Ok(self
+            .store
+            .txn(compares, ops)
+            .await
+            .map_err(AwsError::state_store)?
+            .succeeded)
     }
 
     async fn backoff(attempt: u32) {
@@ -973,7 +948,10 @@ impl Ecs {
     /// Reads a client token: `(revision, live record)`; expired tokens count
     /// as absent.
     async fn read_token(&self, key: &str) -> Result<(Revision, Option<TokenRecord>), AwsError> {
-        match typed::get::<TokenRecord>(&*self.store, key).await? {
+        match typed::get::<TokenRecord>(&*self.store, key)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             Some((rec, rev)) if now_epoch() - rec.created_at < CLIENT_TOKEN_TTL_SECS => Ok((rev, Some(rec))),
             Some((_, rev)) => Ok((rev, None)),
             None => Ok((0, None)),
@@ -983,7 +961,10 @@ impl Ecs {
     async fn tasks_by_arn(&self, cluster: &str, arns: &[String]) -> Result<Vec<Value>, AwsError> {
         let mut out = vec![];
         for arn in arns {
-            if let Some((t, _)) = typed::get::<TaskRecord>(&*self.store, &keys::task(cluster, task_id_of(arn))).await? {
+            if let Some((t, _)) = typed::get::<TaskRecord>(&*self.store, &keys::task(cluster, task_id_of(arn)))
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 out.push(t.render(true));
             }
         }
@@ -1315,7 +1296,10 @@ impl Ecs {
     {
         let key = keys::task(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<TaskRecord>(&*self.store, &key).await? else {
+            let Some((mut rec, rev)) = typed::get::<TaskRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
+            else {
                 return Ok(None);
             };
             if !f(&mut rec)? {
@@ -1327,7 +1311,10 @@ impl Ecs {
                 rec.berth.reserved = false;
                 if let Some(iid) = rec.berth.instance_id.clone() {
                     let ikey = keys::instance(cluster, &iid);
-                    if let Some((mut inst, irev)) = typed::get::<InstanceRecord>(&*self.store, &ikey).await? {
+                    if let Some((mut inst, irev)) = typed::get::<InstanceRecord>(&*self.store, &ikey)
+                        .await
+                        .map_err(AwsError::state_store)?
+                    {
                         let mut view = InstanceView {
                             registered: inst.registered_resources.clone(),
                             remaining: inst.remaining_resources.clone(),
@@ -1337,13 +1324,22 @@ impl Ecs {
                         inst.remaining_resources = view.remaining;
                         inst.version += 1;
                         compares.push(Compare::ModRevision(ikey.clone(), irev));
-                        ops.push(Op::Put(ikey, typed::encode(&inst)?));
+                        ops.push(Op::Put(ikey, typed::encode(&inst).map_err(AwsError::state_store)?));
                     }
                 }
             }
             rec.version += 1;
-            ops.push(Op::Put(key.clone(), typed::encode(&rec)?));
-            if self.store.txn(compares, ops).await?.succeeded {
+            ops.push(Op::Put(
+                key.clone(),
+                typed::encode(&rec).map_err(AwsError::state_store)?,
+            ));
+            if self
+                .store
+                .txn(compares, ops)
+                .await
+                .map_err(AwsError::state_store)?
+                .succeeded
+            {
                 return Ok(Some(rec));
             }
         }
@@ -1382,7 +1378,10 @@ impl Ecs {
     ) -> Result<Option<TaskRecord>, AwsError> {
         let agent_gone = match &task.berth.instance_id {
             None => true,
-            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid)).await? {
+            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 None => true,
                 Some((inst, _)) => {
                     !inst.is_registered()
@@ -1427,7 +1426,8 @@ impl Ecs {
         let id = task_id_of(&input.task).to_string();
         let not_found = || AwsError::invalid_parameter("The referenced task was not found.");
         let (task, _) = typed::get::<TaskRecord>(&*self.store, &keys::task(&name, &id))
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .ok_or_else(not_found)?;
         if input.task.starts_with("arn:") && task.task_arn != input.task && !input.task.ends_with(&format!("task/{id}"))
         {
@@ -1465,7 +1465,8 @@ impl Ecs {
                 None
             } else {
                 typed::get::<TaskRecord>(&*self.store, &keys::task(&name, id))
-                    .await?
+                    .await
+                    .map_err(AwsError::state_store)?
                     .map(|(t, _)| t)
                     .filter(|t| {
                         !reference.starts_with("arn:")
@@ -1544,6 +1545,7 @@ impl Ecs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_core::ecs::TaskStatus;
 
     #[test]
     fn status_order() {
@@ -1558,9 +1560,9 @@ mod tests {
             "STOPPED",
         ];
         for w in order.windows(2) {
-            assert!(task_status_rank(w[0]) < task_status_rank(w[1]));
+            assert!(TaskStatus::rank_of(w[0]) < TaskStatus::rank_of(w[1]));
         }
-        assert_eq!(task_status_rank("BOGUS"), None);
+        assert_eq!(TaskStatus::rank_of("BOGUS"), None);
     }
 
     #[test]
@@ -1576,14 +1578,18 @@ mod tests {
 
     #[test]
     fn cpu_and_memory_strings() {
-        assert_eq!(parse_task_cpu("256").unwrap(), 256);
-        assert_eq!(parse_task_cpu("1 vCPU").unwrap(), 1024);
-        assert_eq!(parse_task_cpu("0.25 vcpu").unwrap(), 256);
-        assert_eq!(parse_task_memory("512").unwrap(), 512);
-        assert_eq!(parse_task_memory("2 GB").unwrap(), 2048);
-        assert_eq!(parse_task_memory("0.5GB").unwrap(), 512);
-        assert!(parse_task_cpu("lots").is_err());
-        assert!(parse_task_memory("-1 GB").is_err());
+        assert_eq!(task_cpu_units("256").unwrap(), 256);
+        assert_eq!(task_cpu_units("1 vCPU").unwrap(), 1024);
+        assert_eq!(task_cpu_units("0.25 vcpu").unwrap(), 256);
+        assert_eq!(task_memory_mib("512").unwrap(), 512);
+        assert_eq!(task_memory_mib("2 GB").unwrap(), 2048);
+        assert_eq!(task_memory_mib("0.5GB").unwrap(), 512);
+        assert!(task_cpu_units("lots").is_err());
+        assert!(task_memory_mib("-1 GB").is_err());
+        // AWS's range starts at 128 CPU units: 0 is refused, as at
+        // registration.
+        assert!(task_cpu_units("0").is_err());
+        assert!(task_memory_mib("0").is_err());
     }
 
     fn td() -> Value {

@@ -136,12 +136,12 @@ impl Iam {
 
     /// The stored form of an access key (its secret sealed).
     fn encode_key(&self, k: &AccessKeyRec) -> Result<Vec<u8>, AwsError> {
-        Ok(typed::encode(&sealing::seal_access_key(self.sealer.as_ref(), k))?)
+        typed::encode(&sealing::seal_access_key(self.sealer.as_ref(), k)).map_err(AwsError::state_store)
     }
 
     /// The stored form of a session (its secret and token sealed).
     fn encode_session(&self, s: &SessionRec) -> Result<Vec<u8>, AwsError> {
-        Ok(typed::encode(&sealing::seal_session(self.sealer.as_ref(), s))?)
+        typed::encode(&sealing::seal_session(self.sealer.as_ref(), s)).map_err(AwsError::state_store)
     }
 
     /// `iam` or `sts`, from the `Version` parameter (or the action name).
@@ -273,13 +273,15 @@ impl Iam {
 
     /// Applies `ops` if `compares` hold, then rebuilds the snapshot.
     async fn commit(&self, compares: Vec<Compare>, ops: Vec<Op>) -> Result<bool, AwsError> {
-        let res = self.store.txn(compares, ops).await?;
+        let res = self.store.txn(compares, ops).await.map_err(AwsError::state_store)?;
         self.reload().await?;
         Ok(res.succeeded)
     }
 
     async fn reload(&self) -> Result<(), AwsError> {
-        let dir = Directory::load(self.store.as_ref(), self.sealer.as_ref()).await?;
+        let dir = Directory::load(self.store.as_ref(), self.sealer.as_ref())
+            .await
+            .map_err(AwsError::state_store)?;
         self.auth.set_directory(dir);
         Ok(())
     }
@@ -315,7 +317,7 @@ impl Iam {
         if !self
             .commit(
                 vec![Compare::Absent(key.clone())],
-                vec![Op::Put(key, typed::encode(&user)?)],
+                vec![Op::Put(key, typed::encode(&user).map_err(AwsError::state_store)?)],
             )
             .await?
         {
@@ -553,7 +555,7 @@ impl Iam {
         if !self
             .commit(
                 vec![Compare::Absent(key.clone())],
-                vec![Op::Put(key, typed::encode(&role)?)],
+                vec![Op::Put(key, typed::encode(&role).map_err(AwsError::state_store)?)],
             )
             .await?
         {
@@ -611,8 +613,14 @@ impl Iam {
         let dir = self.auth.directory();
         let mut role = dir.roles.get(name).cloned().ok_or_else(|| no_role(name))?;
         role.assume_role_policy = doc.to_string();
-        self.commit(vec![], vec![Op::Put(format!("{ROLES}{name}"), typed::encode(&role)?)])
-            .await?;
+        self.commit(
+            vec![],
+            vec![Op::Put(
+                format!("{ROLES}{name}"),
+                typed::encode(&role).map_err(AwsError::state_store)?,
+            )],
+        )
+        .await?;
         Ok(())
     }
 
@@ -656,7 +664,7 @@ impl Iam {
         if !self
             .commit(
                 vec![Compare::Absent(key.clone())],
-                vec![Op::Put(key, typed::encode(&policy)?)],
+                vec![Op::Put(key, typed::encode(&policy).map_err(AwsError::state_store)?)],
             )
             .await?
         {
@@ -755,7 +763,10 @@ impl Iam {
         p.versions.push(version.clone());
         self.commit(
             vec![],
-            vec![Op::Put(format!("{POLICIES}{}", p.name), typed::encode(&p)?)],
+            vec![Op::Put(
+                format!("{POLICIES}{}", p.name),
+                typed::encode(&p).map_err(AwsError::state_store)?,
+            )],
         )
         .await?;
         let mut w = XmlWriter::new();
@@ -883,9 +894,18 @@ impl Iam {
 
     async fn save(&self, entity: &Entity) -> Result<(), AwsError> {
         let (key, value) = match entity {
-            Entity::User(u) => (format!("{USERS}{}", u.name), typed::encode(u)?),
-            Entity::Role(r) => (format!("{ROLES}{}", r.name), typed::encode(r)?),
-            Entity::Group(g) => (format!("{GROUPS}{}", g.name), typed::encode(g)?),
+            Entity::User(u) => (
+                format!("{USERS}{}", u.name),
+                typed::encode(u).map_err(AwsError::state_store)?,
+            ),
+            Entity::Role(r) => (
+                format!("{ROLES}{}", r.name),
+                typed::encode(r).map_err(AwsError::state_store)?,
+            ),
+            Entity::Group(g) => (
+                format!("{GROUPS}{}", g.name),
+                typed::encode(g).map_err(AwsError::state_store)?,
+            ),
         };
         self.commit(vec![Compare::Exists(key.clone())], vec![Op::Put(key, value)])
             .await?;
@@ -1023,7 +1043,7 @@ impl Iam {
         if !self
             .commit(
                 vec![Compare::Absent(key.clone())],
-                vec![Op::Put(key, typed::encode(&group)?)],
+                vec![Op::Put(key, typed::encode(&group).map_err(AwsError::state_store)?)],
             )
             .await?
         {
@@ -1127,7 +1147,10 @@ impl Iam {
         }
         self.commit(
             vec![Compare::Exists(format!("{GROUPS}{group}"))],
-            vec![Op::Put(format!("{USERS}{user}"), typed::encode(&u)?)],
+            vec![Op::Put(
+                format!("{USERS}{user}"),
+                typed::encode(&u).map_err(AwsError::state_store)?,
+            )],
         )
         .await?;
         Ok(())
@@ -1564,17 +1587,14 @@ fn tags_of(q: &QueryInput) -> Result<Vec<Tag>, AwsError> {
             value: m.get("Value").cloned().unwrap_or_default(),
         })
         .collect();
-    if tags
-        .iter()
-        .any(|t| t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256)
-    {
-        return Err(validation(
-            "Tag keys must have 1 to 128 characters and values at most 256.",
-        ));
-    }
-    if tags.len() > 50 {
-        return Err(limit_exceeded("The number of tags has reached the maximum limit."));
-    }
+    use berth_core::tags::{TagViolation, check_tags};
+    check_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))).map_err(|v| match v {
+        TagViolation::TooMany => limit_exceeded("The number of tags has reached the maximum limit."),
+        TagViolation::KeyLength(_) | TagViolation::ValueLength(_) => {
+            validation("Tag keys must have 1 to 128 characters and values at most 256.")
+        }
+        TagViolation::ReservedPrefix(_) | TagViolation::DuplicateKey(_) => validation(v.to_string()),
+    })?;
     Ok(tags)
 }
 

@@ -34,26 +34,30 @@ fn check_limit(field: &str, limit: Option<i64>, max: i64) -> Result<usize, AwsEr
     }
 }
 
+/// Log group tags: string values, then the shared rule
+/// ([`berth_core::tags::check_tags`]) in CloudWatch Logs' words.
 fn validate_tags(tags: &Map<String, Value>) -> Result<(), AwsError> {
-    if tags.len() > 50 {
-        return Err(AwsError::invalid_parameter("A log group can have at most 50 tags."));
-    }
+    use berth_core::tags::{TagViolation, check_tags};
+    let mut pairs = Vec::with_capacity(tags.len());
     for (k, v) in tags {
-        if k.is_empty() || k.len() > 128 || k.starts_with("aws:") {
+        let Some(s) = v.as_str() else {
             return Err(AwsError::invalid_parameter(format!(
-                "Tag key '{k}' is invalid: it must be 1 to 128 characters and must not start with 'aws:'."
+                "The value of tag '{k}' must be a string of at most 256 characters."
             )));
-        }
-        match v.as_str() {
-            Some(s) if s.len() <= 256 => {}
-            _ => {
-                return Err(AwsError::invalid_parameter(format!(
-                    "The value of tag '{k}' must be a string of at most 256 characters."
-                )));
-            }
-        }
+        };
+        pairs.push((k.as_str(), s));
     }
-    Ok(())
+    check_tags(pairs).map_err(|v| match v {
+        TagViolation::TooMany => AwsError::invalid_parameter("A log group can have at most 50 tags."),
+        TagViolation::KeyLength(k) | TagViolation::ReservedPrefix(k) | TagViolation::DuplicateKey(k) => {
+            AwsError::invalid_parameter(format!(
+                "Tag key '{k}' is invalid: it must be 1 to 128 characters and must not start with 'aws:'."
+            ))
+        }
+        TagViolation::ValueLength(k) => AwsError::invalid_parameter(format!(
+            "The value of tag '{k}' must be a string of at most 256 characters."
+        )),
+    })
 }
 
 #[derive(Deserialize)]

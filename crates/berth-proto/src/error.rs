@@ -11,6 +11,10 @@ pub struct AwsError {
     pub code: Cow<'static, str>,
     pub message: String,
     pub status: u16,
+    /// What went wrong inside Berth, for the log and never for the caller
+    /// (see [`AwsError::state_store`]); the HTTP layer logs it where it
+    /// answers with the 500.
+    pub cause: Option<String>,
 }
 
 impl AwsError {
@@ -19,7 +23,19 @@ impl AwsError {
             code: code.into(),
             message: message.into(),
             status,
+            cause: None,
         }
+    }
+
+    /// A state store failure: never the caller's fault, so a 500 with a
+    /// generic message; the store's own words go to [`AwsError::cause`].
+    /// Each crate that reads the store maps its errors through this at its
+    /// own boundary (`.map_err(AwsError::state_store)`), so berth-proto
+    /// needs no store.
+    pub fn state_store(cause: impl std::fmt::Display) -> Self {
+        let mut e = AwsError::server("An internal error occurred while accessing the state store. Try again.");
+        e.cause = Some(cause.to_string());
+        e
     }
 
     /// `true` for errors caused by the caller (4xx): `Sender` in awsQuery terms.
@@ -183,15 +199,6 @@ impl AwsError {
             xml_escape(&self.message),
             xml_escape(request_id)
         )
-    }
-}
-
-/// Store failures never carry a client's fault: they become a 500 with a
-/// generic message (the detail goes to the log, not to the caller).
-impl From<berth_store::StoreError> for AwsError {
-    fn from(e: berth_store::StoreError) -> Self {
-        tracing::error!(error = %e, "state store failure");
-        AwsError::server("An internal error occurred while accessing the state store. Try again.")
     }
 }
 

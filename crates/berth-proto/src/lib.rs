@@ -2,6 +2,7 @@
 //! awsJson service contract, SigV4 verification and pagination tokens.
 
 pub mod error;
+pub mod form;
 pub mod json;
 pub mod pagination;
 pub mod query;

@@ -17,11 +17,8 @@ impl QueryInput {
     pub fn parse(body: &[u8]) -> Result<Self, AwsError> {
         let text = std::str::from_utf8(body)
             .map_err(|_| AwsError::new("MalformedQueryString", 400, "The request body is not UTF-8."))?;
-        let mut params = BTreeMap::new();
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            params.insert(form_decode(k), form_decode(v));
-        }
+        // A repeated name keeps its last value.
+        let params = crate::form::decode(text).into_iter().collect();
         Ok(Self { params })
     }
 
@@ -101,13 +98,6 @@ fn lower_first(s: &str) -> String {
         Some(f) => f.to_lowercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// Decodes one form component (`+` is a space).
-pub fn form_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// A small XML writer for awsQuery answers: every text is escaped.

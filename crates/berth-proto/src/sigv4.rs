@@ -980,52 +980,7 @@ pub fn canonical_query_string(raw_query: &str, presigned: bool) -> String {
 /// Splits a raw query string into percent-decoded (name, value) pairs
 /// (`+` decodes to a space; a piece without `=` has an empty value).
 fn decode_query(raw_query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    raw_query
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (form_decode(name), form_decode(value))
-        })
-        .collect()
-}
-
-fn form_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    crate::form::decode_bytes(raw_query)
 }
 
 /// URI-encodes per SigV4: the RFC 3986 unreserved characters stay, every

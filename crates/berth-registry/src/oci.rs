@@ -105,15 +105,7 @@ fn parse_route(path: &str) -> Option<Route> {
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
-        })
-        .collect()
+    berth_proto::form::decode(query.unwrap_or(""))
 }
 
 fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {

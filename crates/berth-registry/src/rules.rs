@@ -255,32 +255,23 @@ pub enum TagRuleError {
     TooMany(String),
 }
 
-/// ECR repository tags: keys 1–128 characters (not `aws:`), values at most
-/// 256, at most 50 tags in all.
+/// ECR repository tags: the shared rule ([`berth_core::tags::check_tags`]),
+/// in ECR's words.
 pub fn validate_resource_tags(tags: &[ResourceTag]) -> Result<(), TagRuleError> {
-    for t in tags {
-        if t.key.is_empty() || t.key.chars().count() > 128 {
-            return Err(TagRuleError::Invalid(
-                "Tag keys must be between 1 and 128 characters.".into(),
-            ));
+    use berth_core::tags::{TagViolation, check_tags};
+    check_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))).map_err(|v| match v {
+        TagViolation::TooMany => {
+            TagRuleError::TooMany("The maximum number of tags that can be applied to a repository is 50.".into())
         }
-        if t.value.chars().count() > 256 {
-            return Err(TagRuleError::Invalid(
-                "Tag values can have a maximum length of 256 characters.".into(),
-            ));
+        TagViolation::KeyLength(_) => TagRuleError::Invalid("Tag keys must be between 1 and 128 characters.".into()),
+        TagViolation::ValueLength(_) => {
+            TagRuleError::Invalid("Tag values can have a maximum length of 256 characters.".into())
         }
-        if t.key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(TagRuleError::Invalid(
-                "Tag keys starting with 'aws:' are reserved for AWS use.".into(),
-            ));
+        TagViolation::ReservedPrefix(_) => {
+            TagRuleError::Invalid("Tag keys starting with 'aws:' are reserved for AWS use.".into())
         }
-    }
-    if tags.len() > 50 {
-        return Err(TagRuleError::TooMany(
-            "The maximum number of tags that can be applied to a repository is 50.".into(),
-        ));
-    }
-    Ok(())
+        TagViolation::DuplicateKey(_) => TagRuleError::Invalid(v.to_string()),
+    })
 }
 
 /// Adds or replaces tags by key, then checks the result.

@@ -267,6 +267,13 @@ pub fn secret_name_candidates(secret_id: &str) -> Vec<String> {
 }
 
 /// `[{Key, Value}]` (Secrets Manager, SSM) or `[{TagKey, TagValue}]` (KMS) as pairs.
+/// Checks request tags (`Key`/`Value` or `TagKey`/`TagValue`) against the
+/// shared tag rule ([`berth_core::tags::check_tags`]).
+pub fn check_tags(tags: &[Value]) -> Result<(), berth_core::tags::TagViolation> {
+    let pairs = tag_pairs(tags);
+    berth_core::tags::check_tags(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
 pub fn tag_pairs(tags: &[Value]) -> Vec<(String, String)> {
     tags.iter()
         .filter_map(|t| {

@@ -138,7 +138,10 @@ impl Kms {
         let id = match rules::parse_key_ref(key_id).map_err(AwsError::kms_not_found)? {
             rules::KeyRef::Id(id) => id,
             rules::KeyRef::Alias(name) => {
-                let Some((a, _)) = typed::get::<AliasRecord>(&*self.store, &alias_key(&name)).await? else {
+                let Some((a, _)) = typed::get::<AliasRecord>(&*self.store, &alias_key(&name))
+                    .await
+                    .map_err(AwsError::state_store)?
+                else {
                     return Err(AwsError::kms_not_found(format!(
                         "Alias {} is not found.",
                         self.alias_arn(&name)
@@ -202,19 +205,26 @@ impl Kms {
     /// A key record; a key whose deletion date has passed is deleted now
     /// (with its aliases) and reads as absent.
     async fn load_key(&self, id: &str) -> Result<Option<KeyRecord>, AwsError> {
-        let Some((k, rev)) = typed::get::<KeyRecord>(&*self.store, &key_key(id)).await? else {
+        let Some((k, rev)) = typed::get::<KeyRecord>(&*self.store, &key_key(id))
+            .await
+            .map_err(AwsError::state_store)?
+        else {
             return Ok(None);
         };
         if k.key_state == "PendingDeletion" && k.deletion_date.is_some_and(|d| d <= now()) {
             let mut ops = vec![Op::Delete(key_key(id))];
-            for a in typed::list::<AliasRecord>(&*self.store, ALIASES).await? {
+            for a in typed::list::<AliasRecord>(&*self.store, ALIASES)
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 if a.target_key_id == id {
                     ops.push(Op::Delete(alias_key(&a.alias_name)));
                 }
             }
             self.store
                 .txn(vec![Compare::ModRevision(key_key(id), rev)], ops)
-                .await?;
+                .await
+                .map_err(AwsError::state_store)?;
             tracing::info!(key_id = %id, "KMS key deleted at the end of its waiting period");
             return Ok(None);
         }
@@ -303,7 +313,10 @@ impl Kms {
 
     /// The AWS managed key behind `alias` (`alias/aws/ssm`, …), created on first use.
     pub async fn default_key(&self, alias: &str) -> Result<KeyRecord, AwsError> {
-        if let Some((a, _)) = typed::get::<AliasRecord>(&*self.store, &alias_key(alias)).await? {
+        if let Some((a, _)) = typed::get::<AliasRecord>(&*self.store, &alias_key(alias))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             return self.resolve(&a.target_key_id).await;
         }
         let service = alias.rsplit('/').next().unwrap_or(alias);
@@ -324,11 +337,15 @@ impl Kms {
             .txn(
                 vec![Compare::Absent(alias_key(alias))],
                 vec![
-                    Op::Put(key_key(&rec.key_id), typed::encode(&rec)?),
-                    Op::Put(alias_key(alias), typed::encode(&a)?),
+                    Op::Put(
+                        key_key(&rec.key_id),
+                        typed::encode(&rec).map_err(AwsError::state_store)?,
+                    ),
+                    Op::Put(alias_key(alias), typed::encode(&a).map_err(AwsError::state_store)?),
                 ],
             )
-            .await?;
+            .await
+            .map_err(AwsError::state_store)?;
         if res.succeeded {
             Ok(rec)
         } else {
@@ -410,8 +427,15 @@ impl Kms {
                 ));
             }
         }
+        authz::check_tags(&i.tags).map_err(|v| AwsError::code("TagException", v.to_string()))?;
         let rec = self.new_key(description, "CUSTOMER", i.tags);
-        self.store.create(&key_key(&rec.key_id), typed::encode(&rec)?).await?;
+        self.store
+            .create(
+                &key_key(&rec.key_id),
+                typed::encode(&rec).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)?;
         Ok(json!({ "KeyMetadata": self.metadata(&rec) }))
     }
 
@@ -425,7 +449,8 @@ impl Kms {
         let i: ListInput = decode(input)?;
         let t = now();
         let keys: Vec<KeyRecord> = typed::list::<KeyRecord>(&*self.store, KEYS)
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .into_iter()
             .filter(|k| !(k.key_state == "PendingDeletion" && k.deletion_date.is_some_and(|d| d <= t)))
             .collect();
@@ -465,7 +490,15 @@ impl Kms {
             creation_date: t,
             last_updated_date: t,
         };
-        if !self.store.create(&alias_key(&i.alias_name), typed::encode(&a)?).await? {
+        if !self
+            .store
+            .create(
+                &alias_key(&i.alias_name),
+                typed::encode(&a).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)?
+        {
             return Err(AwsError::code(
                 "AlreadyExistsException",
                 format!(
@@ -480,7 +513,12 @@ impl Kms {
     async fn delete_alias(&self, input: Value) -> Result<Value, AwsError> {
         let i: AliasInput = decode(input)?;
         rules::validate_alias_name(&i.alias_name, false).map_err(|m| AwsError::code("InvalidAliasNameException", m))?;
-        if !self.store.delete(&alias_key(&i.alias_name)).await? {
+        if !self
+            .store
+            .delete(&alias_key(&i.alias_name))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             return Err(AwsError::kms_not_found(format!(
                 "Alias {} is not found.",
                 self.alias_arn(&i.alias_name)
@@ -496,7 +534,8 @@ impl Kms {
             None => None,
         };
         let aliases: Vec<AliasRecord> = typed::list::<AliasRecord>(&*self.store, ALIASES)
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .into_iter()
             .filter(|a| filter.as_ref().is_none_or(|f| *f == a.target_key_id))
             .collect();
@@ -601,38 +640,43 @@ impl Kms {
                 rec.arn
             )));
         }
-        let updated = typed::update::<KeyRecord, AwsError, _>(&*self.store, &key_key(&rec.key_id), |cur| {
-            let mut k = cur.ok_or_else(|| AwsError::kms_not_found(format!("Key '{}' does not exist", rec.arn)))?;
-            match (op, k.key_state.as_str()) {
-                ("ScheduleKeyDeletion", "PendingDeletion") => {
-                    return Err(AwsError::kms_invalid_state(format!("{} is pending deletion.", k.arn)));
+        let updated = typed::update_with::<KeyRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &key_key(&rec.key_id),
+            |cur| {
+                let mut k = cur.ok_or_else(|| AwsError::kms_not_found(format!("Key '{}' does not exist", rec.arn)))?;
+                match (op, k.key_state.as_str()) {
+                    ("ScheduleKeyDeletion", "PendingDeletion") => {
+                        return Err(AwsError::kms_invalid_state(format!("{} is pending deletion.", k.arn)));
+                    }
+                    ("ScheduleKeyDeletion", _) => {
+                        let w = window.unwrap_or(30);
+                        k.key_state = "PendingDeletion".into();
+                        k.pending_window_in_days = Some(w);
+                        k.deletion_date = Some(now() + (w * 86400) as f64);
+                    }
+                    ("CancelKeyDeletion", "PendingDeletion") => {
+                        // As in AWS, a key whose deletion is cancelled is disabled.
+                        k.key_state = "Disabled".into();
+                        k.pending_window_in_days = None;
+                        k.deletion_date = None;
+                    }
+                    ("CancelKeyDeletion", _) => {
+                        return Err(AwsError::kms_invalid_state(format!(
+                            "{} is not pending deletion.",
+                            k.arn
+                        )));
+                    }
+                    (_, "PendingDeletion") => {
+                        return Err(AwsError::kms_invalid_state(format!("{} is pending deletion.", k.arn)));
+                    }
+                    ("EnableKey", _) => k.key_state = "Enabled".into(),
+                    _ => k.key_state = "Disabled".into(),
                 }
-                ("ScheduleKeyDeletion", _) => {
-                    let w = window.unwrap_or(30);
-                    k.key_state = "PendingDeletion".into();
-                    k.pending_window_in_days = Some(w);
-                    k.deletion_date = Some(now() + (w * 86400) as f64);
-                }
-                ("CancelKeyDeletion", "PendingDeletion") => {
-                    // As in AWS, a key whose deletion is cancelled is disabled.
-                    k.key_state = "Disabled".into();
-                    k.pending_window_in_days = None;
-                    k.deletion_date = None;
-                }
-                ("CancelKeyDeletion", _) => {
-                    return Err(AwsError::kms_invalid_state(format!(
-                        "{} is not pending deletion.",
-                        k.arn
-                    )));
-                }
-                (_, "PendingDeletion") => {
-                    return Err(AwsError::kms_invalid_state(format!("{} is pending deletion.", k.arn)));
-                }
-                ("EnableKey", _) => k.key_state = "Enabled".into(),
-                _ => k.key_state = "Disabled".into(),
-            }
-            Ok(Some(k))
-        })
+                Ok(Some(k))
+            },
+        )
         .await?
         .ok_or_else(|| AwsError::internal("key vanished"))?;
         Ok(match op {

@@ -126,7 +126,10 @@ impl SecretsManager {
     /// The name a SecretId (name, full or partial ARN) refers to, and the record.
     async fn load(&self, secret_id: &str) -> Result<SecretRecord, AwsError> {
         for name in authz::secret_name_candidates(secret_id) {
-            if let Some((rec, _)) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name)).await? {
+            if let Some((rec, _)) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name))
+                .await
+                .map_err(AwsError::state_store)?
+            {
                 if secret_id.starts_with("arn:")
                     && rec.arn != secret_id
                     && !rec.arn.starts_with(&format!("{secret_id}-"))
@@ -135,7 +138,10 @@ impl SecretsManager {
                 }
                 if rec.deletion_date.is_some_and(|d| d <= now()) {
                     // The recovery window has passed: purge it now.
-                    self.store.delete(&secret_key(&rec.name)).await?;
+                    self.store
+                        .delete(&secret_key(&rec.name))
+                        .await
+                        .map_err(AwsError::state_store)?;
                     return Err(not_found());
                 }
                 return Ok(rec);
@@ -242,20 +248,25 @@ impl SecretsManager {
             ));
         }
         let sealed = self.seal(&current, version, value).await?;
-        let rec = typed::update::<SecretRecord, AwsError, _>(&*self.store, &secret_key(&current.name), |cur| {
-            let mut r = cur.ok_or_else(not_found)?;
-            if r.deleted_date.is_some() {
-                return Err(marked_for_deletion());
-            }
-            r.values.insert(version.to_string(), sealed.clone());
-            for orphan in rules::move_stages(&mut r.stages, version, stages) {
-                r.stages.remove(&orphan);
-                r.values.remove(&orphan);
-            }
-            r.last_changed = now();
-            update(&mut r);
-            Ok(Some(r))
-        })
+        let rec = typed::update_with::<SecretRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &secret_key(&current.name),
+            |cur| {
+                let mut r = cur.ok_or_else(not_found)?;
+                if r.deleted_date.is_some() {
+                    return Err(marked_for_deletion());
+                }
+                r.values.insert(version.to_string(), sealed.clone());
+                for orphan in rules::move_stages(&mut r.stages, version, stages) {
+                    r.stages.remove(&orphan);
+                    r.values.remove(&orphan);
+                }
+                r.last_changed = now();
+                update(&mut r);
+                Ok(Some(r))
+            },
+        )
         .await?;
         rec.ok_or_else(|| AwsError::internal("secret vanished"))
     }
@@ -292,6 +303,7 @@ impl SecretsManager {
     async fn create_secret(&self, input: Value) -> Result<Value, AwsError> {
         let i: CreateInput = decode(input)?;
         rules::validate_secret_name(&i.name).map_err(AwsError::invalid_parameter)?;
+        authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
         let value = new_value(i.secret_string, i.secret_binary)?;
         let version = client_token(i.client_request_token)?;
         let kms_key_id = match &i.kms_key_id {
@@ -317,7 +329,10 @@ impl SecretsManager {
             stages: BTreeMap::new(),
             values: BTreeMap::new(),
         };
-        if let Some((existing, _)) = typed::get::<SecretRecord>(&*self.store, &secret_key(&i.name)).await? {
+        if let Some((existing, _)) = typed::get::<SecretRecord>(&*self.store, &secret_key(&i.name))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             if existing.deleted_date.is_some() {
                 return Err(AwsError::invalid_request(
                     "You can't create this secret because a secret with this name is already scheduled for deletion.",
@@ -333,7 +348,15 @@ impl SecretsManager {
             rec.values.insert(version.clone(), sealed);
             rec.stages.insert(version.clone(), vec![AWSCURRENT.to_string()]);
         }
-        if !self.store.create(&secret_key(&i.name), typed::encode(&rec)?).await? {
+        if !self
+            .store
+            .create(
+                &secret_key(&i.name),
+                typed::encode(&rec).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)?
+        {
             return Err(AwsError::code(
                 "ResourceExistsException",
                 format!("The operation failed because the secret {} already exists.", i.name),
@@ -446,7 +469,7 @@ impl SecretsManager {
         name: &str,
         f: &(dyn Fn(&mut SecretRecord) + Send + Sync),
     ) -> Result<SecretRecord, AwsError> {
-        typed::update::<SecretRecord, AwsError, _>(&*self.store, &secret_key(name), |cur| {
+        typed::update_with::<SecretRecord, AwsError, _>(AwsError::state_store, &*self.store, &secret_key(name), |cur| {
             let mut r = cur.ok_or_else(not_found)?;
             f(&mut r);
             r.last_changed = now();
@@ -483,7 +506,9 @@ impl SecretsManager {
             filters.push((key, values));
         }
         let t = now();
-        let all: Vec<SecretRecord> = typed::list(&*self.store, SECRETS).await?;
+        let all: Vec<SecretRecord> = typed::list(&*self.store, SECRETS)
+            .await
+            .map_err(AwsError::state_store)?;
         let matching: Vec<SecretRecord> = all
             .into_iter()
             .filter(|r| r.deletion_date.is_none_or(|d| d > t))
@@ -523,18 +548,26 @@ impl SecretsManager {
         let rec = self.load(&i.secret_id).await?;
         let t = now();
         if force {
-            self.store.delete(&secret_key(&rec.name)).await?;
+            self.store
+                .delete(&secret_key(&rec.name))
+                .await
+                .map_err(AwsError::state_store)?;
             return Ok(json!({ "ARN": rec.arn, "Name": rec.name, "DeletionDate": t }));
         }
-        let rec = typed::update::<SecretRecord, AwsError, _>(&*self.store, &secret_key(&rec.name), |cur| {
-            let mut r = cur.ok_or_else(not_found)?;
-            if r.deleted_date.is_some() {
-                return Err(marked_for_deletion());
-            }
-            r.deleted_date = Some(t);
-            r.deletion_date = Some(t + (window * 86400) as f64);
-            Ok(Some(r))
-        })
+        let rec = typed::update_with::<SecretRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &secret_key(&rec.name),
+            |cur| {
+                let mut r = cur.ok_or_else(not_found)?;
+                if r.deleted_date.is_some() {
+                    return Err(marked_for_deletion());
+                }
+                r.deleted_date = Some(t);
+                r.deletion_date = Some(t + (window * 86400) as f64);
+                Ok(Some(r))
+            },
+        )
         .await?
         .ok_or_else(not_found)?;
         Ok(json!({ "ARN": rec.arn, "Name": rec.name, "DeletionDate": rec.deletion_date }))
@@ -543,12 +576,17 @@ impl SecretsManager {
     async fn restore_secret(&self, input: Value) -> Result<Value, AwsError> {
         let i: SecretIdInput = decode(input)?;
         let rec = self.load(&i.secret_id).await?;
-        let rec = typed::update::<SecretRecord, AwsError, _>(&*self.store, &secret_key(&rec.name), |cur| {
-            let mut r = cur.ok_or_else(not_found)?;
-            r.deleted_date = None;
-            r.deletion_date = None;
-            Ok(Some(r))
-        })
+        let rec = typed::update_with::<SecretRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &secret_key(&rec.name),
+            |cur| {
+                let mut r = cur.ok_or_else(not_found)?;
+                r.deleted_date = None;
+                r.deletion_date = None;
+                Ok(Some(r))
+            },
+        )
         .await?
         .ok_or_else(not_found)?;
         Ok(json!({ "ARN": rec.arn, "Name": rec.name }))
@@ -561,24 +599,30 @@ impl SecretsManager {
                 return Err(AwsError::invalid_parameter("Each tag needs a non-empty Key."));
             }
         }
+        authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
         let rec = self.load(&i.secret_id).await?;
         let (tags, keys) = (i.tags, i.tag_keys);
-        typed::update::<SecretRecord, AwsError, _>(&*self.store, &secret_key(&rec.name), |cur| {
-            let mut r = cur.ok_or_else(not_found)?;
-            if tag {
-                for t in &tags {
-                    r.tags.retain(|x| x.get("Key") != t.get("Key"));
-                    r.tags.push(t.clone());
+        typed::update_with::<SecretRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &secret_key(&rec.name),
+            |cur| {
+                let mut r = cur.ok_or_else(not_found)?;
+                if tag {
+                    for t in &tags {
+                        r.tags.retain(|x| x.get("Key") != t.get("Key"));
+                        r.tags.push(t.clone());
+                    }
+                } else {
+                    r.tags.retain(|x| {
+                        !x.get("Key")
+                            .and_then(Value::as_str)
+                            .is_some_and(|k| keys.iter().any(|d| d == k))
+                    });
                 }
-            } else {
-                r.tags.retain(|x| {
-                    !x.get("Key")
-                        .and_then(Value::as_str)
-                        .is_some_and(|k| keys.iter().any(|d| d == k))
-                });
-            }
-            Ok(Some(r))
-        })
+                Ok(Some(r))
+            },
+        )
         .await?;
         Ok(json!({}))
     }

@@ -102,7 +102,8 @@ impl Ssm {
 
     async fn load(&self, name: &str) -> Result<Option<ParamRecord>, AwsError> {
         Ok(typed::get::<ParamRecord>(&*self.store, &param_key(name))
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .map(|(p, _)| p))
     }
 
@@ -158,6 +159,7 @@ impl Ssm {
                 "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.",
             ));
         }
+        crate::authz::check_tags(&i.tags).map_err(|v| AwsError::validation(v.to_string()))?;
         let tier = match i.tier.as_deref() {
             None | Some("Standard") | Some("Intelligent-Tiering") => "Standard",
             Some("Advanced") => "Advanced",
@@ -242,7 +244,7 @@ impl Ssm {
         };
         let user = ctx.principal.arn.clone();
         let t = now();
-        let rec = typed::update::<ParamRecord, AwsError, _>(&*self.store, &param_key(&i.name), |cur| {
+        let rec = typed::update_with::<ParamRecord, AwsError, _>(AwsError::state_store, &*self.store, &param_key(&i.name), |cur| {
             if cur.is_some() && !overwrite {
                 return Err(AwsError::code(
                     "ParameterAlreadyExists",
@@ -358,7 +360,7 @@ impl Ssm {
         }
         let recursive = i.recursive.unwrap_or(false);
         let filters = Filters::parse(&i.parameter_filters, false)?;
-        let all: Vec<ParamRecord> = typed::list(&*self.store, PARAMS).await?;
+        let all: Vec<ParamRecord> = typed::list(&*self.store, PARAMS).await.map_err(AwsError::state_store)?;
         let matching: Vec<ParamRecord> = all
             .into_iter()
             .filter(|p| rules::under_path(&p.name, &i.path, recursive) && filters.matches(p))
@@ -392,7 +394,12 @@ impl Ssm {
 
     async fn delete_parameter(&self, input: Value) -> Result<Value, AwsError> {
         let i: NameInput = decode(input)?;
-        if !self.store.delete(&param_key(&i.name)).await? {
+        if !self
+            .store
+            .delete(&param_key(&i.name))
+            .await
+            .map_err(AwsError::state_store)?
+        {
             return Err(AwsError::code(
                 "ParameterNotFound",
                 format!("Parameter {} not found.", i.name),
@@ -410,7 +417,7 @@ impl Ssm {
         }
         let (mut deleted, mut invalid) = (vec![], vec![]);
         for n in &i.names {
-            if self.store.delete(&param_key(n)).await? {
+            if self.store.delete(&param_key(n)).await.map_err(AwsError::state_store)? {
                 deleted.push(json!(n));
             } else {
                 invalid.push(json!(n));
@@ -440,7 +447,7 @@ impl Ssm {
                 }
             }
         }
-        let all: Vec<ParamRecord> = typed::list(&*self.store, PARAMS).await?;
+        let all: Vec<ParamRecord> = typed::list(&*self.store, PARAMS).await.map_err(AwsError::state_store)?;
         let matching: Vec<ParamRecord> = all.into_iter().filter(|p| filters.matches(p)).collect();
         let (page, next) = paginate(
             matching,
@@ -489,7 +496,7 @@ impl Ssm {
             i.labels.iter().cloned().partition(|l| rules::validate_label(l).is_ok());
         let name = i.name.clone();
         let mut labelled = 0;
-        typed::update::<ParamRecord, AwsError, _>(&*self.store, &param_key(&i.name), |cur| {
+        typed::update_with::<ParamRecord, AwsError, _>(AwsError::state_store, &*self.store, &param_key(&i.name), |cur| {
             let mut p = cur.ok_or_else(|| AwsError::code("ParameterNotFound", format!("Parameter {name} not found.")))?;
             let target = i.parameter_version.unwrap_or(p.current().version);
             let idx = p.versions.iter().position(|v| v.version == target).ok_or_else(|| {

@@ -82,6 +82,10 @@ pub enum StoreError {
     Closed,
     #[error("corrupt value at {key}: {reason}")]
     Corrupt { key: String, reason: String },
+    /// A read-modify-write ([`typed::update`]) lost its compare-and-swap
+    /// race this many times in a row and gave up.
+    #[error("gave up updating {key} after {attempts} conflicting writes")]
+    Contended { key: String, attempts: u32 },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -29,30 +29,115 @@ pub async fn list<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> Resul
     store.range(prefix, None, None).await?.iter().map(decode).collect()
 }
 
+/// How many times [`update`] runs `f` before it gives up on a key that other
+/// writers keep changing under it.
+pub const MAX_UPDATE_ATTEMPTS: u32 = 64;
+
 /// Optimistic read-modify-write of one key: `f` sees the current value and
-/// decides what to write; if another writer got there first, `f` runs again.
-pub async fn update<T, E, F>(store: &dyn Store, key: &str, mut f: F) -> std::result::Result<Option<T>, E>
+/// decides what to write; if another writer got there first, `f` runs again
+/// (after yielding, so the other writer can finish), at most
+/// [`MAX_UPDATE_ATTEMPTS`] times, then [`StoreError::Contended`].
+pub async fn update<T, E, F>(store: &dyn Store, key: &str, f: F) -> std::result::Result<Option<T>, E>
 where
     T: Serialize + DeserializeOwned + Clone,
     E: From<StoreError>,
     F: FnMut(Option<T>) -> std::result::Result<Option<T>, E>,
 {
-    loop {
-        let current = get::<T>(store, key).await?;
+    update_with(E::from, store, key, f).await
+}
+
+/// [`update`] for an error type that is not `From<StoreError>`: store
+/// failures become `E` through `store_error`.
+pub async fn update_with<T, E, F>(
+    store_error: fn(StoreError) -> E,
+    store: &dyn Store,
+    key: &str,
+    mut f: F,
+) -> std::result::Result<Option<T>, E>
+where
+    T: Serialize + DeserializeOwned + Clone,
+    F: FnMut(Option<T>) -> std::result::Result<Option<T>, E>,
+{
+    for attempt in 1..=MAX_UPDATE_ATTEMPTS {
+        if attempt > 1 {
+            tokio::task::yield_now().await;
+        }
+        let current = get::<T>(store, key).await.map_err(store_error)?;
         let (value, rev) = match current {
             Some((v, r)) => (Some(v), r),
             None => (None, 0),
         };
         let next = f(value)?;
         let op = match &next {
-            Some(v) => Op::Put(key.to_string(), encode(v)?),
+            Some(v) => Op::Put(key.to_string(), encode(v).map_err(store_error)?),
             None => Op::Delete(key.to_string()),
         };
         let res = store
             .txn(vec![Compare::ModRevision(key.to_string(), rev)], vec![op])
-            .await?;
+            .await
+            .map_err(store_error)?;
         if res.succeeded {
             return Ok(next);
         }
+    }
+    Err(store_error(StoreError::Contended {
+        key: key.to_string(),
+        attempts: MAX_UPDATE_ATTEMPTS,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{TxnResult, WatchStream};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A store whose every compare-and-swap loses the race.
+    #[derive(Default)]
+    struct AlwaysConflicting {
+        txns: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for AlwaysConflicting {
+        async fn get(&self, _key: &str) -> Result<Option<KeyValue>> {
+            Ok(None)
+        }
+        async fn range(&self, _: &str, _: Option<&str>, _: Option<usize>) -> Result<Vec<KeyValue>> {
+            Ok(Vec::new())
+        }
+        async fn txn(&self, _: Vec<Compare>, _: Vec<Op>) -> Result<TxnResult> {
+            self.txns.fetch_add(1, Ordering::SeqCst);
+            Ok(TxnResult {
+                succeeded: false,
+                revision: 1,
+            })
+        }
+        async fn current_revision(&self) -> Result<Revision> {
+            Ok(1)
+        }
+        async fn watch(&self, _: &str, _: Revision) -> Result<WatchStream> {
+            Err(StoreError::Closed)
+        }
+        async fn close(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn update_gives_up_after_a_bounded_number_of_conflicts() {
+        let store = AlwaysConflicting::default();
+        let mut calls = 0;
+        let res = update::<u32, StoreError, _>(&store, "k", |cur| {
+            calls += 1;
+            Ok(Some(cur.unwrap_or(0) + 1))
+        })
+        .await;
+        assert!(matches!(
+            res,
+            Err(StoreError::Contended { ref key, attempts: MAX_UPDATE_ATTEMPTS }) if key == "k"
+        ));
+        assert_eq!(calls, MAX_UPDATE_ATTEMPTS);
+        assert_eq!(store.txns.load(Ordering::SeqCst), MAX_UPDATE_ATTEMPTS);
     }
 }

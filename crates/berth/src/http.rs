@@ -264,6 +264,9 @@ fn protocol_of(headers: &HeaderMap) -> Protocol {
 }
 
 fn error_response(e: &AwsError, proto: Protocol, request_id: &str) -> Response {
+    if let Some(cause) = &e.cause {
+        tracing::error!(request_id, code = %e.code, cause = %cause, "internal failure");
+    }
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = match proto {
         Protocol::Json(ct) => (status, [(header::CONTENT_TYPE, ct)], e.to_json_body()).into_response(),
@@ -662,15 +665,5 @@ impl berth_iam::SecretSealer for MasterKeySealer {
 
 /// One value of an `application/x-www-form-urlencoded` body.
 fn form_value(body: &[u8], name: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    text.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
+    berth_proto::form::value(std::str::from_utf8(body).ok()?, name)
 }

@@ -178,7 +178,11 @@ impl Metrics {
     /// text format (0.0.4).
     pub async fn render(&self, store: &dyn Store, openmetrics: bool) -> Result<String, AwsError> {
         let mut by_status: HashMap<String, i64> = HashMap::new();
-        for kv in store.range(berth_ecs::keys::TASKS, None, None).await? {
+        for kv in store
+            .range(berth_ecs::keys::TASKS, None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
                 let status = v.get("lastStatus").and_then(|s| s.as_str()).unwrap_or("UNKNOWN");
                 *by_status.entry(status.to_string()).or_default() += 1;
@@ -189,7 +193,11 @@ impl Metrics {
             self.tasks.get_or_create(&StatusLabels { status }).set(n);
         }
         let (mut up, mut down) = (0, 0);
-        for kv in store.range(berth_ecs::keys::INSTANCES, None, None).await? {
+        for kv in store
+            .range(berth_ecs::keys::INSTANCES, None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
                 if v.get("agentConnected").and_then(|c| c.as_bool()).unwrap_or(false) {
                     up += 1;
@@ -393,12 +401,7 @@ fn credential(headers: &HeaderMap, query: &str) -> (Option<String>, Option<Strin
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.split("Credential=").nth(1))
         .map(|c| c.split([',', ' ']).next().unwrap_or("").to_string());
-    let from_query = || {
-        query
-            .split('&')
-            .find_map(|p| p.strip_prefix("X-Amz-Credential="))
-            .map(|c| percent_encoding::percent_decode_str(c).decode_utf8_lossy().into_owned())
-    };
+    let from_query = || berth_proto::form::value(query, "X-Amz-Credential");
     let Some(cred) = from_header.or_else(from_query) else {
         return (None, None);
     };

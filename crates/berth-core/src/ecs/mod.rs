@@ -3,9 +3,11 @@
 pub mod cluster;
 pub mod launch;
 pub mod tags;
+pub mod task_status;
 pub mod taskdef;
 
 pub use cluster::*;
 pub use launch::*;
 pub use tags::*;
+pub use task_status::*;
 pub use taskdef::*;

@@ -11,36 +11,11 @@ pub struct Tag {
     pub value: String,
 }
 
-/// ECS tag limits: at most 50 tags, keys 1–128 chars, values ≤ 256 chars,
-/// keys unique, and the `aws:` prefix reserved.
+/// ECS tags: the shared rule ([`crate::tags::check_tags`]), refused as
+/// `InvalidParameterException`.
 pub fn validate_tags(tags: &[Tag]) -> Result<(), AwsError> {
-    if tags.len() > 50 {
-        return Err(AwsError::invalid_parameter(
-            "The number of tags exceeds the limit of 50.",
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for t in tags {
-        if t.key.is_empty() || t.key.chars().count() > 128 {
-            return Err(AwsError::invalid_parameter(
-                "Tag keys must be between 1 and 128 characters.",
-            ));
-        }
-        if t.value.chars().count() > 256 {
-            return Err(AwsError::invalid_parameter(
-                "Tag values must be at most 256 characters.",
-            ));
-        }
-        if t.key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(AwsError::invalid_parameter(
-                "Tag keys must not start with the reserved prefix 'aws:'.",
-            ));
-        }
-        if !seen.insert(t.key.as_str()) {
-            return Err(AwsError::invalid_parameter(format!("Duplicate tag key '{}'.", t.key)));
-        }
-    }
-    Ok(())
+    crate::tags::check_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+        .map_err(|v| AwsError::invalid_parameter(v.to_string()))
 }
 
 /// Merges `new` into `existing`: same key replaces the value.

@@ -1786,6 +1786,10 @@ mod tests {
         assert_eq!(normalize_task_memory("512").unwrap(), 512);
         assert_eq!(normalize_task_memory("1gb").unwrap(), 1024);
         assert!(normalize_task_memory("").is_err());
+        // 0 is not a task size (AWS: cpu between 128 and 196608 units).
+        assert!(normalize_task_cpu("0").is_err());
+        assert!(normalize_task_memory("0").is_err());
+        assert!(normalize_task_memory("0 GB").is_err());
         let d = ok(with(
             with(fargate(), &["cpu"], json!("1 vCPU")),
             &["memory"],

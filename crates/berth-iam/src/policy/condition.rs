@@ -6,8 +6,6 @@ use super::matching::{arn_like, glob_match, substitute};
 use super::{ContextKeys, PolicyError, malformed};
 use serde_json::Value;
 use std::net::IpAddr;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// The comparison an operator makes (its positive form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,7 +227,7 @@ fn parse_date(s: &str) -> Option<i128> {
     if let Ok(secs) = s.parse::<i64>() {
         return Some(i128::from(secs) * 1_000_000_000);
     }
-    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+    if let Some(t) = berth_core::time::parse_rfc3339(s) {
         return Some(t.unix_timestamp_nanos());
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");

@@ -164,7 +164,7 @@ pub(crate) fn aws_error(reg: &Registry, e: RegistryError) -> AwsError {
         RegistryError::UploadInvalid(m) => AwsError::new("InvalidLayerPartException", 400, m),
         RegistryError::ReferencedByIndex(_) => invalid_parameter(msg),
         RegistryError::RangeNotSatisfiable { .. } => invalid_parameter(msg),
-        RegistryError::Store(e) => AwsError::from(e),
+        RegistryError::Store(e) => AwsError::state_store(e),
         RegistryError::Io(e) => {
             tracing::error!(error = %e, "blob storage failure");
             AwsError::server("An internal error occurred while accessing blob storage. Try again.")

@@ -173,19 +173,29 @@ impl Registry {
         let rec = RegistryPolicyRecord {
             policy_text: input.policy_text.clone(),
         };
-        self.store.put(keys::REGISTRY_POLICY, typed::encode(&rec)?).await?;
+        self.store
+            .put(
+                keys::REGISTRY_POLICY,
+                typed::encode(&rec).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)?;
         Ok(json!({ "registryId": self.registry_id(), "policyText": input.policy_text }))
     }
 
     pub(crate) async fn get_registry_policy(&self, _ctx: &RequestContext, _input: Value) -> Result<Value, AwsError> {
         let (rec, _) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
-            .await?
+            .await
+            .map_err(AwsError::state_store)?
             .ok_or_else(|| self.no_registry_policy())?;
         Ok(json!({ "registryId": self.registry_id(), "policyText": rec.policy_text }))
     }
 
     pub(crate) async fn delete_registry_policy(&self, _ctx: &RequestContext, _input: Value) -> Result<Value, AwsError> {
-        let Some((rec, rev)) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY).await? else {
+        let Some((rec, rev)) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
+            .await
+            .map_err(AwsError::state_store)?
+        else {
             return Err(self.no_registry_policy());
         };
         let res = self
@@ -197,7 +207,8 @@ impl Registry {
                 )],
                 vec![berth_store::Op::Delete(keys::REGISTRY_POLICY.to_string())],
             )
-            .await?;
+            .await
+            .map_err(AwsError::state_store)?;
         if !res.succeeded {
             return Err(self.no_registry_policy());
         }

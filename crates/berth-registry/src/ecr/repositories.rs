@@ -186,13 +186,23 @@ impl Registry {
             policy_text: None,
         };
         // Keys a racing push left after an earlier deletion must not leak in.
-        if self.store.get(&keys::repository(&name)).await?.is_none() {
+        if self
+            .store
+            .get(&keys::repository(&name))
+            .await
+            .map_err(AwsError::state_store)?
+            .is_none()
+        {
             self.sweep_repository_keys(&name).await.map_err(|e| self.aws(e))?;
         }
         let created = self
             .store
-            .create(&keys::repository(&name), typed::encode(&rec)?)
-            .await?;
+            .create(
+                &keys::repository(&name),
+                typed::encode(&rec).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)?;
         if !created {
             return Err(AwsError::new(
                 "RepositoryAlreadyExistsException",
@@ -228,7 +238,9 @@ impl Registry {
             return Ok(json!({ "repositories": out }));
         }
         self.check_registry_id(input.registry_id.as_deref(), "")?;
-        let all: Vec<RepositoryRecord> = typed::list(&*self.store, keys::REPOSITORIES).await?;
+        let all: Vec<RepositoryRecord> = typed::list(&*self.store, keys::REPOSITORIES)
+            .await
+            .map_err(AwsError::state_store)?;
         let (page, next) = paginate(
             all,
             |r| r.repository_name.clone(),
@@ -272,13 +284,18 @@ impl Registry {
         f: impl Fn(&mut RepositoryRecord) -> Result<(), AwsError>,
     ) -> Result<RepositoryRecord, AwsError> {
         let registry = self.registry_id().to_string();
-        typed::update::<RepositoryRecord, AwsError, _>(&*self.store, &keys::repository(name), |cur| match cur {
-            Some(mut rec) => {
-                f(&mut rec)?;
-                Ok(Some(rec))
-            }
-            None => Err(repository_not_found(name, &registry)),
-        })
+        typed::update_with::<RepositoryRecord, AwsError, _>(
+            AwsError::state_store,
+            &*self.store,
+            &keys::repository(name),
+            |cur| match cur {
+                Some(mut rec) => {
+                    f(&mut rec)?;
+                    Ok(Some(rec))
+                }
+                None => Err(repository_not_found(name, &registry)),
+            },
+        )
         .await?
         .ok_or_else(|| repository_not_found(name, self.registry_id()))
     }

@@ -3,6 +3,7 @@
 //! otherwise; `--output json` prints the task as DescribeTasks returns it.
 
 use super::{Session, Target, print_json, short_id};
+use berth_core::ecs::TaskStatus;
 use clap::Subcommand;
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -28,22 +29,6 @@ pub enum TasksCommand {
     },
 }
 
-/// The order of task statuses, so "until RUNNING" is also met by a task that
-/// went further (except STOPPED, which ends the wait either way).
-fn rank(status: &str) -> u8 {
-    match status {
-        "PROVISIONING" => 0,
-        "PENDING" => 1,
-        "ACTIVATING" => 2,
-        "RUNNING" => 3,
-        "DEACTIVATING" => 4,
-        "STOPPING" => 5,
-        "DEPROVISIONING" => 6,
-        "STOPPED" => 7,
-        _ => 0,
-    }
-}
-
 /// What waiting for `until` means when the task is at `status`.
 #[derive(Debug, PartialEq, Eq)]
 enum WaitOutcome {
@@ -53,7 +38,11 @@ enum WaitOutcome {
 }
 
 fn judge(status: &str, until: &str) -> WaitOutcome {
-    if status == until || (until != "STOPPED" && status != "STOPPED" && rank(status) >= rank(until)) {
+    // "until RUNNING" is also met by a task that went further (except
+    // STOPPED, which ends the wait either way); the order is TaskStatus's.
+    if status == until
+        || (until != "STOPPED" && status != "STOPPED" && TaskStatus::rank_of(status) >= TaskStatus::rank_of(until))
+    {
         WaitOutcome::Reached
     } else if status == "STOPPED" {
         WaitOutcome::Failed

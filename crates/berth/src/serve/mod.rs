@@ -24,6 +24,7 @@ pub mod tls;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use berth_core::backoff::Backoff;
 use body_rate::{MinRate, RateBody};
 use bytes::Bytes;
 use conns::{Conn, ConnState, Conns, InFlight};
@@ -100,7 +101,7 @@ pub async fn serve(
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut stop = pin!(stop);
-    let mut backoff = Backoff::default();
+    let mut backoff = accept_backoff();
     let mut last_warning: Option<Instant> = None;
     'accept: loop {
         // Backpressure: wait for a slot (evicting a connection that holds one for nothing).
@@ -118,7 +119,7 @@ pub async fn serve(
                 Err(e) if out_of_resources(&e) => {
                     // Out of descriptors below the cap: free some the way the cap would.
                     let evicted = (0..EVICT_ON_EMFILE).take_while(|_| table.evict_one()).count();
-                    let delay = backoff.next();
+                    let delay = backoff.next_delay();
                     if last_warning.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(5)) {
                         last_warning = Some(Instant::now());
                         tracing::warn!(error = %e, open = table.len(), evicted, "cannot accept a connection; backing off (at most one warning per 5 s)");
@@ -184,20 +185,10 @@ fn out_of_resources(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
-/// 10 ms doubling to 1 s.
-#[derive(Default)]
-struct Backoff(u32);
-
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        let d = Duration::from_millis(10 << self.0.min(7)).min(Duration::from_secs(1));
-        self.0 += 1;
-        d
-    }
-
-    fn reset(&mut self) {
-        self.0 = 0;
-    }
+/// The pause after an accept error: 10 ms doubling to 1 s, no jitter (one
+/// listener, nobody to spread out from).
+fn accept_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(10), Duration::from_secs(1)).without_jitter()
 }
 
 async fn serve_connection(
@@ -436,15 +427,15 @@ mod tests {
 
     #[test]
     fn accept_errors_back_off_up_to_a_second() {
-        let mut b = Backoff::default();
-        assert_eq!(b.next(), Duration::from_millis(10));
-        assert_eq!(b.next(), Duration::from_millis(20));
+        let mut b = accept_backoff();
+        assert_eq!(b.next_delay(), Duration::from_millis(10));
+        assert_eq!(b.next_delay(), Duration::from_millis(20));
         for _ in 0..20 {
-            assert!(b.next() <= Duration::from_secs(1));
+            assert!(b.next_delay() <= Duration::from_secs(1));
         }
-        assert_eq!(b.next(), Duration::from_secs(1));
+        assert_eq!(b.next_delay(), Duration::from_secs(1));
         b.reset();
-        assert_eq!(b.next(), Duration::from_millis(10));
+        assert_eq!(b.next_delay(), Duration::from_millis(10));
         assert!(out_of_resources(&std::io::Error::from_raw_os_error(24)));
         assert!(!out_of_resources(&std::io::Error::from_raw_os_error(103)));
     }
