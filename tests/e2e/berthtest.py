@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,24 @@ def aws_cli() -> Path:
         if candidate.is_file():
             return candidate
     raise RuntimeError("the aws CLI is not installed: run .ci/run, or pip install -r tests/e2e/requirements.txt")
+
+
+def docker_running() -> bool:
+    """Whether a Docker Engine answers `docker info`."""
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=30
+    ).returncode == 0
+
+
+def requires_docker():
+    """A module's `pytestmark`: skipped without Docker, failed instead when
+    BERTH_REQUIRE_DOCKER is set (CI)."""
+    import pytest
+
+    return pytest.mark.skipif(
+        not os.environ.get("BERTH_REQUIRE_DOCKER") and not docker_running(),
+        reason="needs a running Docker Engine (set BERTH_REQUIRE_DOCKER=1 to fail instead)",
+    )
 
 
 def unique(prefix: str) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from berthtest import ROOT, aws_cli, berth_bin, isolate_aws_environment, unique
+from berthtest import ROOT, aws_cli, berth_bin, isolate_aws_environment, requires_docker, unique
 from test_host_share import DEADLINE, connected_instance, servers  # noqa: F401  (fixtures are used by name)
 from test_tasks import image, poll, register, remove_cluster_containers, sleeper  # noqa: F401
 
@@ -44,16 +44,7 @@ IMAGE = "busybox:latest"
 LABEL = "berth.e2e=first-run"
 
 
-def docker_ok() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True, timeout=30
-    ).returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not docker_ok() and not os.environ.get("BERTH_REQUIRE_DOCKER"),
-    reason="needs a running Docker Engine (set BERTH_REQUIRE_DOCKER=1 to fail instead)",
-)
+pytestmark = requires_docker()
 
 
 def quick_start_blocks() -> list[str]:

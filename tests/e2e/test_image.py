@@ -5,30 +5,19 @@ CLI on this machine answers through the published port."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
-import pytest
 import requests
 
-from berthtest import ROOT, aws_cli, isolate_aws_environment
+from berthtest import ROOT, aws_cli, isolate_aws_environment, requires_docker
 
 LABEL = "berth.e2e=image"
 
 
-def docker_ok() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True, timeout=30
-    ).returncode == 0
-
-
-pytestmark = pytest.mark.skipif(
-    not docker_ok() and not os.environ.get("BERTH_REQUIRE_DOCKER"),
-    reason="needs a running Docker Engine (set BERTH_REQUIRE_DOCKER=1 to fail instead)",
-)
+pytestmark = requires_docker()
 
 
 def release_binary() -> Path:
