@@ -99,8 +99,12 @@ impl From<StoreError> for MonitorError {
 }
 
 impl From<AwsError> for MonitorError {
+    /// The log gets the inner cause of a store failure (AwsError::state_store).
     fn from(e: AwsError) -> Self {
-        MonitorError::Other(e.to_string())
+        MonitorError::Other(match &e.cause {
+            Some(cause) => format!("{e} ({cause})"),
+            None => e.to_string(),
+        })
     }
 }
 

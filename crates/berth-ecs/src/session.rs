@@ -191,7 +191,7 @@ impl Drop for SessionGuard {
             let (cluster, id) = (self.cluster.clone(), self.id.clone());
             rt.spawn(async move {
                 if let Err(e) = ecs.sync_connection(&cluster, &id).await {
-                    tracing::warn!(error = %e, "could not record the agent disconnect");
+                    tracing::warn!(error = %e, cause = ?e.cause, "could not record the agent disconnect");
                 }
             });
         }
@@ -301,7 +301,7 @@ impl Ecs {
         let arn = rec.container_instance_arn.clone();
         let handle = tokio::spawn(async move {
             if let Err(e) = ecs.session_loop(&cluster, &arn, tx).await {
-                tracing::warn!(instance = %arn, error = %e, "agent session failed");
+                tracing::warn!(instance = %arn, error = %e, cause = ?e.cause, "agent session failed");
             }
         });
         guard.task = Some(handle.abort_handle());
