@@ -1,0 +1,273 @@
+//! CreateService: validate the request and record the service with its
+//! first deployment (the service controller starts the tasks).
+
+use super::config::{DeploymentConfigIn, default_deployment_config, merge_deployment_config};
+use super::records::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
+use super::rules::{
+    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
+};
+use crate::{Ecs, keys};
+use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
+use berth_core::time::now_epoch;
+use berth_proto::json::decode;
+use berth_proto::{AwsError, RequestContext};
+use berth_store::{Compare, Op, typed};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateServiceInput {
+    cluster: Option<String>,
+    service_name: String,
+    task_definition: Option<String>,
+    desired_count: Option<i64>,
+    client_token: Option<String>,
+    launch_type: Option<String>,
+    #[serde(default)]
+    capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    platform_version: Option<String>,
+    role: Option<String>,
+    deployment_configuration: Option<DeploymentConfigIn>,
+    #[serde(default)]
+    placement_constraints: Vec<Value>,
+    #[serde(default)]
+    placement_strategy: Vec<Value>,
+    network_configuration: Option<Value>,
+    health_check_grace_period_seconds: Option<i64>,
+    scheduling_strategy: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+    propagate_tags: Option<String>,
+    enable_execute_command: Option<bool>,
+}
+
+impl Ecs {
+    pub(super) async fn service_task_definition(
+        &self,
+        reference: &str,
+    ) -> Result<crate::tasks::ResolvedTaskDefinition, AwsError> {
+        self.resolve_task_definition(reference)
+            .await
+            .map_err(|e| AwsError::client(format!("Unable to use task definition {reference}: {}", e.message)))
+    }
+
+    pub(crate) async fn create_service(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        reject_unsupported(&input)?;
+        let mut fingerprint_input = input.clone();
+        if let Some(o) = fingerprint_input.as_object_mut() {
+            o.remove("clientToken");
+        }
+        let fingerprint = crate::tasks::canonical_json(&fingerprint_input);
+        let input: CreateServiceInput = decode(input)?;
+        validate_service_name(&input.service_name)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        if let Some(t) = &input.client_token
+            && (t.is_empty() || t.len() > 36)
+        {
+            return Err(AwsError::invalid_parameter("clientToken must be 1-36 characters."));
+        }
+        let cluster = self.active_cluster(input.cluster.as_deref()).await?;
+        let cname = cluster.cluster_name.clone();
+        let key = keys::service(&cname, &input.service_name);
+
+        // Idempotency: the same request (or clientToken) again answers the
+        // service it created.
+        let existing = typed::get::<ServiceRecord>(&*self.store, &key)
+            .await
+            .map_err(AwsError::state_store)?;
+        if let Some((s, _)) = &existing
+            && s.status != "INACTIVE"
+        {
+            let same_token = input.client_token.is_some() && s.berth.client_token == input.client_token;
+            if s.berth.fingerprint == fingerprint && (same_token || input.client_token.is_none()) {
+                return Ok(json!({"service": self.render_service(s, false)}));
+            }
+            return Err(AwsError::invalid_parameter("Creation of service was not idempotent."));
+        }
+
+        let strategy = input.scheduling_strategy.clone().unwrap_or_else(|| "REPLICA".into());
+        let daemon = match strategy.as_str() {
+            "REPLICA" => false,
+            "DAEMON" => true,
+            other => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Invalid schedulingStrategy '{other}'. Valid values: REPLICA, DAEMON."
+                )));
+            }
+        };
+        if daemon && input.desired_count.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "The desiredCount parameter is not valid for services using the DAEMON scheduling strategy.",
+            ));
+        }
+        if daemon && !input.placement_strategy.is_empty() {
+            return Err(AwsError::invalid_parameter(
+                "Placement strategies are not supported for services using the DAEMON scheduling strategy.",
+            ));
+        }
+        let desired = input.desired_count.unwrap_or(0);
+        if desired < 0 {
+            return Err(AwsError::invalid_parameter("desiredCount must be at least 0."));
+        }
+        if input.role.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "A role can only be specified for services with load balancers, which Berth does not provide.",
+            ));
+        }
+        let td_ref = input.task_definition.as_deref().ok_or_else(|| {
+            AwsError::invalid_parameter("taskDefinition is required for the ECS deployment controller.")
+        })?;
+        let td = self.service_task_definition(td_ref).await?;
+        let (launch_type, _) = Self::launch_of(
+            &cluster,
+            input.launch_type.as_deref(),
+            &input.capacity_provider_strategy,
+            1,
+        )?;
+        if daemon && launch_type == "FARGATE" {
+            return Err(AwsError::invalid_parameter(
+                "The DAEMON scheduling strategy is not supported with FARGATE.",
+            ));
+        }
+        Self::check_compatibility(&td, &launch_type)?;
+        check_network(&td.value, input.network_configuration.as_ref())?;
+        if input.platform_version.is_some() && launch_type != "FARGATE" {
+            return Err(AwsError::invalid_parameter(
+                "The platformVersion parameter is only valid for the FARGATE launch type.",
+            ));
+        }
+        let config = merge_deployment_config(
+            &default_deployment_config(daemon),
+            &input.deployment_configuration.clone().unwrap_or_default(),
+            daemon,
+        )?;
+        if input.placement_constraints.len() > berth_scheduler::MAX_CONSTRAINTS {
+            return Err(AwsError::invalid_parameter(format!(
+                "At most {} placement constraints are allowed.",
+                berth_scheduler::MAX_CONSTRAINTS
+            )));
+        }
+        validate_placement(&input.placement_constraints, &input.placement_strategy)?;
+        validate_grace(input.health_check_grace_period_seconds)?;
+        validate_tags(&input.tags)?;
+        let propagate = input.propagate_tags.clone().unwrap_or_else(|| "NONE".into());
+        validate_propagate(&propagate)?;
+
+        let now = now_epoch();
+        let uses_providers = launch_type == "FARGATE" && input.launch_type.is_none();
+        let providers = if !input.capacity_provider_strategy.is_empty() {
+            input.capacity_provider_strategy.clone()
+        } else if uses_providers {
+            cluster.default_capacity_provider_strategy.clone()
+        } else {
+            vec![]
+        };
+        let shown_launch = (!uses_providers).then(|| launch_type.clone());
+        let platform_version =
+            (launch_type == "FARGATE").then(|| input.platform_version.clone().unwrap_or_else(|| "LATEST".into()));
+        let platform_family = (launch_type == "FARGATE").then(|| "Linux".to_string());
+        let id = deployment_id();
+        let deployment = DeploymentRecord {
+            id: id.clone(),
+            status: "PRIMARY".into(),
+            task_definition: td.arn.clone(),
+            desired_count: desired,
+            pending_count: 0,
+            running_count: 0,
+            failed_tasks: 0,
+            created_at: now,
+            updated_at: now,
+            capacity_provider_strategy: providers.clone(),
+            launch_type: shown_launch.clone(),
+            platform_version: platform_version.clone(),
+            platform_family: platform_family.clone(),
+            network_configuration: input.network_configuration.clone(),
+            rollout_state: "IN_PROGRESS".into(),
+            rollout_state_reason: format!("ECS deployment {id} in progress."),
+            berth: DeploymentInternal {
+                config: Some(config.clone()),
+                ..Default::default()
+            },
+        };
+        let rec = ServiceRecord {
+            service_arn: self.scope.service_arn(&cname, &input.service_name),
+            service_name: input.service_name.clone(),
+            cluster_arn: cluster.cluster_arn.clone(),
+            load_balancers: vec![],
+            service_registries: vec![],
+            status: "ACTIVE".into(),
+            desired_count: desired,
+            running_count: 0,
+            pending_count: 0,
+            launch_type: shown_launch,
+            capacity_provider_strategy: providers,
+            platform_version,
+            platform_family,
+            task_definition: td.arn.clone(),
+            deployment_configuration: config,
+            deployments: vec![deployment],
+            events: vec![],
+            created_at: now,
+            placement_constraints: input.placement_constraints.clone(),
+            placement_strategy: if daemon || !input.placement_strategy.is_empty() {
+                input.placement_strategy.clone()
+            } else if launch_type == "FARGATE" {
+                vec![]
+            } else {
+                berth_scheduler::service_default_strategies()
+                    .iter()
+                    .map(|s| serde_json::to_value(s).unwrap_or_default())
+                    .collect()
+            },
+            network_configuration: input.network_configuration.clone(),
+            health_check_grace_period_seconds: input.health_check_grace_period_seconds,
+            scheduling_strategy: strategy,
+            deployment_controller: json!({"type": "ECS"}),
+            tags: input.tags.clone(),
+            created_by: ctx.principal.arn.clone(),
+            enable_ecs_managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
+            propagate_tags: propagate,
+            enable_execute_command: input.enable_execute_command.unwrap_or(false),
+            berth: ServiceInternal {
+                cluster: cname.clone(),
+                name: input.service_name.clone(),
+                client_token: input.client_token.clone(),
+                fingerprint,
+                ..Default::default()
+            },
+        };
+        let compare = match &existing {
+            Some((_, rev)) => Compare::ModRevision(key.clone(), *rev),
+            None => Compare::Absent(key.clone()),
+        };
+        if !self
+            .store
+            .txn(
+                vec![compare],
+                vec![Op::Put(
+                    key.clone(),
+                    typed::encode(&rec).map_err(AwsError::state_store)?,
+                )],
+            )
+            .await
+            .map_err(AwsError::state_store)?
+            .succeeded
+        {
+            // Created meanwhile by another request: answer as if it came
+            // first.
+            if let Some((s, _)) = typed::get::<ServiceRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
+                && s.berth.fingerprint == rec.berth.fingerprint
+            {
+                return Ok(json!({"service": self.render_service(&s, false)}));
+            }
+            return Err(AwsError::invalid_parameter("Creation of service was not idempotent."));
+        }
+        tracing::info!(service = %rec.service_arn, "service created");
+        Ok(json!({"service": self.render_service(&rec, false)}))
+    }
+}

@@ -1,0 +1,229 @@
+//! UpdateService: read-modify-write of an ACTIVE service, recording a new
+//! deployment when the task definition or its configuration changes.
+
+use super::config::{DeploymentConfigIn, merge_deployment_config};
+use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
+use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
+use crate::{Ecs, keys};
+use berth_core::ecs::CapacityProviderStrategyItem;
+use berth_core::time::now_epoch;
+use berth_proto::json::decode;
+use berth_proto::{AwsError, RequestContext};
+use berth_store::{Compare, Op, typed};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateServiceInput {
+    cluster: Option<String>,
+    service: String,
+    desired_count: Option<i64>,
+    task_definition: Option<String>,
+    capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
+    deployment_configuration: Option<DeploymentConfigIn>,
+    network_configuration: Option<Value>,
+    placement_constraints: Option<Vec<Value>>,
+    placement_strategy: Option<Vec<Value>>,
+    platform_version: Option<String>,
+    force_new_deployment: Option<bool>,
+    health_check_grace_period_seconds: Option<i64>,
+    enable_execute_command: Option<bool>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+    propagate_tags: Option<String>,
+}
+
+impl Ecs {
+    /// Read-modify-write of an ACTIVE service.
+    pub(super) async fn modify_active_service<F>(
+        &self,
+        cluster: &str,
+        reference: &str,
+        mut f: F,
+    ) -> Result<ServiceRecord, AwsError>
+    where
+        F: FnMut(&mut ServiceRecord) -> Result<(), AwsError>,
+    {
+        loop {
+            let (mut rec, rev) = self
+                .get_service(cluster, reference)
+                .await?
+                .ok_or_else(|| AwsError::service_not_found("Service not found."))?;
+            if rec.status != "ACTIVE" {
+                return Err(AwsError::service_not_active("Service was not ACTIVE."));
+            }
+            f(&mut rec)?;
+            let key = keys::service(cluster, &rec.service_name);
+            if self
+                .store
+                .txn(
+                    vec![Compare::ModRevision(key.clone(), rev)],
+                    vec![Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?)],
+                )
+                .await
+                .map_err(AwsError::state_store)?
+                .succeeded
+            {
+                return Ok(rec);
+            }
+        }
+    }
+
+    pub(crate) async fn update_service(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        reject_unsupported(&input)?;
+        let input: UpdateServiceInput = decode(input)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        let cluster = self.active_cluster(input.cluster.as_deref()).await?;
+        let cname = cluster.cluster_name.clone();
+        let (current, _) = self
+            .get_service(&cname, &input.service)
+            .await?
+            .ok_or_else(|| AwsError::service_not_found("Service not found."))?;
+        if current.status != "ACTIVE" {
+            return Err(AwsError::service_not_active("Service was not ACTIVE."));
+        }
+        let daemon = current.is_daemon();
+        if daemon && input.desired_count.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "The desiredCount parameter is not valid for services using the DAEMON scheduling strategy.",
+            ));
+        }
+        if input.desired_count.is_some_and(|d| d < 0) {
+            return Err(AwsError::invalid_parameter("desiredCount must be at least 0."));
+        }
+        if daemon && input.placement_strategy.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(AwsError::invalid_parameter(
+                "Placement strategies are not supported for services using the DAEMON scheduling strategy.",
+            ));
+        }
+        let td = match &input.task_definition {
+            Some(r) => Some(self.service_task_definition(r).await?),
+            None => None,
+        };
+        let launch_type = current
+            .primary()
+            .and_then(|d| d.launch_type.clone())
+            .unwrap_or_else(|| {
+                if current.capacity_provider_strategy.is_empty() {
+                    "EC2".into()
+                } else {
+                    "FARGATE".into()
+                }
+            });
+        if let Some(td) = &td {
+            Self::check_compatibility(td, &launch_type)?;
+        }
+        let td_value = match &td {
+            Some(t) => t.value.clone(),
+            None => self.service_task_definition(&current.task_definition).await?.value,
+        };
+        let network = input
+            .network_configuration
+            .clone()
+            .or_else(|| current.network_configuration.clone());
+        check_network(&td_value, network.as_ref())?;
+        if let Some(strategy) = &input.capacity_provider_strategy
+            && !strategy.is_empty()
+        {
+            berth_core::ecs::validate_strategy(strategy, &cluster.capacity_providers)?;
+        }
+        let config = merge_deployment_config(
+            &current.deployment_configuration,
+            &input.deployment_configuration.clone().unwrap_or_default(),
+            daemon,
+        )?;
+        let constraints = input
+            .placement_constraints
+            .clone()
+            .unwrap_or_else(|| current.placement_constraints.clone());
+        let strategies = input
+            .placement_strategy
+            .clone()
+            .unwrap_or_else(|| current.placement_strategy.clone());
+        validate_placement(&constraints, &strategies)?;
+        validate_grace(input.health_check_grace_period_seconds)?;
+        if let Some(p) = &input.propagate_tags {
+            validate_propagate(p)?;
+        }
+        let new_deployment = input.force_new_deployment.unwrap_or(false)
+            || td.as_ref().is_some_and(|t| t.arn != current.task_definition)
+            || input
+                .network_configuration
+                .as_ref()
+                .is_some_and(|n| Some(n) != current.network_configuration.as_ref())
+            || input
+                .platform_version
+                .as_ref()
+                .is_some_and(|p| Some(p) != current.platform_version.as_ref())
+            || input
+                .capacity_provider_strategy
+                .as_ref()
+                .is_some_and(|c| c != &current.capacity_provider_strategy);
+
+        let rec = self
+            .modify_active_service(&cname, &input.service, |s| {
+                let now = now_epoch();
+                if let Some(d) = input.desired_count {
+                    s.desired_count = d;
+                    if let Some(p) = s.primary_mut() {
+                        p.desired_count = d;
+                        p.updated_at = now;
+                    }
+                    s.berth.steady = false;
+                }
+                s.deployment_configuration = config.clone();
+                s.placement_constraints = constraints.clone();
+                s.placement_strategy = strategies.clone();
+                if let Some(g) = input.health_check_grace_period_seconds {
+                    s.health_check_grace_period_seconds = Some(g);
+                }
+                if let Some(e) = input.enable_execute_command {
+                    s.enable_execute_command = e;
+                }
+                if let Some(e) = input.enable_ecs_managed_tags {
+                    s.enable_ecs_managed_tags = e;
+                }
+                if let Some(p) = &input.propagate_tags {
+                    s.propagate_tags = p.clone();
+                }
+                if let Some(c) = &input.capacity_provider_strategy {
+                    s.capacity_provider_strategy = c.clone();
+                }
+                if let Some(p) = &input.platform_version {
+                    s.platform_version = Some(p.clone());
+                }
+                s.network_configuration = network.clone();
+                if let Some(t) = &td {
+                    s.task_definition = t.arn.clone();
+                }
+                if new_deployment {
+                    let id = deployment_id();
+                    let base = s.primary().cloned();
+                    let d = DeploymentRecord {
+                        id: id.clone(),
+                        status: "PRIMARY".into(),
+                        task_definition: s.task_definition.clone(),
+                        desired_count: s.desired_count,
+                        pending_count: 0,
+                        running_count: 0,
+                        failed_tasks: 0,
+                        created_at: now,
+                        updated_at: now,
+                        capacity_provider_strategy: s.capacity_provider_strategy.clone(),
+                        launch_type: base.as_ref().and_then(|b| b.launch_type.clone()),
+                        platform_version: s.platform_version.clone(),
+                        platform_family: s.platform_family.clone(),
+                        network_configuration: s.network_configuration.clone(),
+                        rollout_state: "IN_PROGRESS".into(),
+                        rollout_state_reason: format!("ECS deployment {id} in progress."),
+                        berth: DeploymentInternal::default(),
+                    };
+                    s.push_deployment(d, now);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(json!({"service": self.render_service(&rec, false)}))
+    }
+}

@@ -1,0 +1,148 @@
+//! DescribeTasks and ListTasks: reading task records back as ECS shows them.
+
+use super::records::{TaskRecord, instance_id_of, task_id_of};
+use crate::{Ecs, keys};
+use berth_proto::json::decode;
+use berth_proto::pagination::paginate;
+use berth_proto::pagination::with_next_token;
+use berth_proto::{AwsError, RequestContext};
+use berth_store::typed;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeTasksInput {
+    cluster: Option<String>,
+    tasks: Vec<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListTasksInput {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    family: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+    started_by: Option<String>,
+    service_name: Option<String>,
+    desired_status: Option<String>,
+    launch_type: Option<String>,
+}
+
+impl Ecs {
+    pub(super) async fn tasks_by_arn(&self, cluster: &str, arns: &[String]) -> Result<Vec<Value>, AwsError> {
+        let mut out = vec![];
+        for arn in arns {
+            if let Some((t, _)) = typed::get::<TaskRecord>(&*self.store, &keys::task(cluster, task_id_of(arn)))
+                .await
+                .map_err(AwsError::state_store)?
+            {
+                out.push(t.render(true));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn describe_tasks(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: DescribeTasksInput = decode(input)?;
+        for i in &input.include {
+            if i != "TAGS" {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Invalid include value: {i}. Valid values: TAGS."
+                )));
+            }
+        }
+        if input.tasks.is_empty() || input.tasks.len() > 100 {
+            return Err(AwsError::invalid_parameter("tasks must list between 1 and 100 tasks."));
+        }
+        let cluster = self.active_cluster(input.cluster.as_deref()).await?;
+        let name = cluster.cluster_name;
+        let include_tags = !input.include.is_empty();
+        let mut tasks = vec![];
+        let mut failures = vec![];
+        for reference in &input.tasks {
+            let id = task_id_of(reference);
+            let found = if id.is_empty() {
+                None
+            } else {
+                typed::get::<TaskRecord>(&*self.store, &keys::task(&name, id))
+                    .await
+                    .map_err(AwsError::state_store)?
+                    .map(|(t, _)| t)
+                    .filter(|t| {
+                        !reference.starts_with("arn:")
+                            || &t.task_arn == reference
+                            || reference.ends_with(&format!("task/{id}"))
+                    })
+            };
+            match found {
+                Some(t) => tasks.push(t.render(include_tags)),
+                None => failures.push(json!({
+                    "arn": if reference.starts_with("arn:") { reference.clone() } else { self.scope.task_arn(&name, reference) },
+                    "reason": "MISSING",
+                })),
+            }
+        }
+        Ok(json!({"tasks": tasks, "failures": failures}))
+    }
+
+    pub(crate) async fn list_tasks(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: ListTasksInput = decode(input)?;
+        let desired = input.desired_status.clone().unwrap_or_else(|| "RUNNING".into());
+        if !matches!(desired.as_str(), "RUNNING" | "PENDING" | "STOPPED") {
+            return Err(AwsError::invalid_parameter(format!(
+                "Invalid desiredStatus '{desired}'. Valid values: RUNNING, PENDING, STOPPED."
+            )));
+        }
+        if let Some(lt) = &input.launch_type
+            && !matches!(lt.as_str(), "EC2" | "FARGATE" | "EXTERNAL" | "MANAGED_INSTANCES")
+        {
+            return Err(AwsError::invalid_parameter(format!(
+                "Invalid launchType '{lt}'. Valid values: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES."
+            )));
+        }
+        let cluster = self.active_cluster(input.cluster.as_deref()).await?;
+        let name = cluster.cluster_name;
+        let instance_id = input.container_instance.as_deref().map(instance_id_of);
+        let service_group = input.service_name.as_deref().map(|s| {
+            let s = if s.starts_with("arn:") {
+                s.rsplit('/').next().unwrap_or(s)
+            } else {
+                s
+            };
+            format!("service:{s}")
+        });
+        let tasks = self.cluster_tasks(&name).await?;
+        let keyed: Vec<(String, String)> = tasks
+            .into_iter()
+            .filter(|t| t.desired_status == desired)
+            .filter(|t| instance_id.is_none_or(|i| t.berth.instance_id.as_deref() == Some(i)))
+            .filter(|t| input.family.as_ref().is_none_or(|f| &t.berth.family == f))
+            .filter(|t| {
+                input
+                    .started_by
+                    .as_ref()
+                    .is_none_or(|s| t.started_by.as_ref() == Some(s))
+            })
+            .filter(|t| service_group.as_ref().is_none_or(|g| &t.group == g))
+            .filter(|t| input.launch_type.as_ref().is_none_or(|l| &t.launch_type == l))
+            .map(|t| (t.berth.id.clone(), t.task_arn.clone()))
+            .collect();
+        let (page, next) = paginate(
+            keyed,
+            |(id, _)| id.clone(),
+            input.next_token.as_deref(),
+            input.max_results,
+            100,
+            100,
+        )?;
+        Ok(with_next_token(
+            json!({"taskArns": page.into_iter().map(|(_, arn)| arn).collect::<Vec<_>>()}),
+            next,
+        ))
+    }
+}

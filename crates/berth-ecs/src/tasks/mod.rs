@@ -1,0 +1,39 @@
+//! Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
+//!
+//! A task record (`keys::task(cluster, id)`) is the DescribeTasks `Task`
+//! shape plus Berth's bookkeeping under `berth` (stripped from every answer).
+//! Placing tasks and reserving resources is one store transaction: the new
+//! task records and the updated container instances, guarded by the
+//! instances' mod revisions; on a conflict everything is read and placed
+//! again. Stopping (a STOPPED report, StopTask on a task no agent has, the
+//! agent-loss monitor) releases the reservation in the same transaction
+//! that writes STOPPED, so `remainingResources` is always exact.
+
+mod definitions;
+mod describe;
+mod placement;
+mod plan;
+mod records;
+mod rules;
+mod run;
+mod start;
+mod stop;
+#[cfg(test)]
+mod tests;
+
+pub use definitions::ResolvedTaskDefinition;
+pub(crate) use placement::Placed;
+pub(crate) use plan::CommonOptions;
+pub use records::*;
+pub use rules::*;
+
+/// How long a RunTask `clientToken` is remembered.
+pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;
+
+/// The capability ECS requires of instances for awsvpc tasks; Berth agents
+/// run awsvpc tasks without ENIs and do not advertise it.
+pub const TASK_ENI_CAPABILITY: &str = "ecs.capability.task-eni";
+
+/// The health ECS reports for a container (and a task) whose health is not
+/// known: no health check, or none reported yet.
+pub const UNKNOWN_HEALTH: &str = "UNKNOWN";

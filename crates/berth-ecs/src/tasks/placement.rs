@@ -1,0 +1,220 @@
+//! Placing tasks and reserving their resources in one store transaction
+//! (guarded by the instances' revisions, retried on conflict), with the
+//! RunTask client token written in the same transaction.
+
+use super::CLIENT_TOKEN_TTL_SECS;
+use super::plan::TaskPlan;
+use super::records::TaskRecord;
+use crate::cluster_view::PlacementEntry;
+use crate::instances::InstanceRecord;
+use crate::{Ecs, keys};
+use berth_core::time::now_epoch;
+use berth_proto::AwsError;
+use berth_scheduler::PlacementRequest;
+use berth_scheduler::Resources;
+use berth_store::{Compare, Op, Revision, typed};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Placement attempts before RunTask gives up under contention.
+pub(super) const MAX_PLACEMENT_ATTEMPTS: u32 = 100;
+
+/// A stored clientToken.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenRecord {
+    fingerprint: String,
+    task_arns: Vec<String>,
+    created_at: f64,
+}
+
+/// What [`Ecs::place_tasks`] did.
+pub(crate) enum Placed {
+    /// The tasks placed (possibly none) and, when some could not be, why.
+    Tasks {
+        tasks: Vec<TaskRecord>,
+        failures: Vec<berth_scheduler::Failure>,
+    },
+    /// The client token was used by another request meanwhile.
+    Token(TokenRecord),
+}
+
+pub(super) fn failure_json(f: &berth_scheduler::Failure) -> Value {
+    json!({"arn": f.arn, "reason": f.reason.code(), "detail": f.detail})
+}
+
+impl Ecs {
+    /// One transaction: the new tasks, the instances they reserve resources
+    /// on (each with what remains of it, guarded by the revision it was
+    /// read at) and the client token.
+    pub(super) async fn commit_placement(
+        &self,
+        cluster: &str,
+        reservations: &[(&InstanceRecord, Revision, &Resources)],
+        tasks: &[TaskRecord],
+        token: Option<(String, Revision, TokenRecord)>,
+    ) -> Result<bool, AwsError> {
+        let mut compares = vec![];
+        let mut ops = vec![];
+        for (rec, rev, remaining) in reservations {
+            let mut rec = InstanceRecord::clone(rec);
+            rec.remaining_resources = Resources::clone(remaining);
+            rec.version += 1;
+            let key = keys::instance(cluster, &rec.berth.id);
+            compares.push(Compare::ModRevision(key.clone(), *rev));
+            ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
+        }
+        for t in tasks {
+            let key = keys::task(cluster, &t.berth.id);
+            compares.push(Compare::Absent(key.clone()));
+            ops.push(Op::Put(key, typed::encode(t).map_err(AwsError::state_store)?));
+        }
+        if let Some((key, rev, rec)) = token {
+            compares.push(Compare::ModRevision(key.clone(), rev));
+            ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
+        }
+        Ok(self
+            .store
+            .txn(compares, ops)
+            .await
+            .map_err(AwsError::state_store)?
+            .succeeded)
+    }
+
+    pub(super) async fn backoff(attempt: u32) {
+        if attempt >= 3 {
+            let ms = rand::random::<u64>() % (u64::from(attempt.min(20)) * 2 + 1);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Reads a client token: `(revision, live record)`; expired tokens count
+    /// as absent.
+    pub(super) async fn read_token(&self, key: &str) -> Result<(Revision, Option<TokenRecord>), AwsError> {
+        match typed::get::<TokenRecord>(&*self.store, key)
+            .await
+            .map_err(AwsError::state_store)?
+        {
+            Some((rec, rev)) if now_epoch() - rec.created_at < CLIENT_TOKEN_TTL_SECS => Ok((rev, Some(rec))),
+            Some((_, rev)) => Ok((rev, None)),
+            None => Ok((0, None)),
+        }
+    }
+
+    /// Places `request.count` tasks of `plan` and reserves their resources
+    /// in one transaction per attempt (read everything, place, commit
+    /// guarded by the instances' revisions; on a conflict, again). With
+    /// `only_instance` (a container instance id) only that instance is a
+    /// candidate. With `token_key` the client token is written in the same
+    /// transaction, and a token written meanwhile by another request wins.
+    pub(crate) async fn place_tasks(
+        &self,
+        plan: &TaskPlan,
+        request: &PlacementRequest,
+        only_instance: Option<&str>,
+        token_key: Option<&str>,
+        fingerprint: &str,
+    ) -> Result<Placed, AwsError> {
+        let _timer = crate::placement_timing::PlacementTimer::start();
+        let name = plan.cluster.cluster_name.clone();
+        for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
+            let token = match token_key {
+                Some(key) => match self.read_token(key).await? {
+                    (_, Some(tok)) => return Ok(Placed::Token(tok)),
+                    (rev, None) => Some((key.to_string(), rev)),
+                },
+                None => None,
+            };
+            let lock = self.view.placement_lock(&name);
+            let placing = lock.lock().await;
+            // The instances as shared by the cluster view: the scheduler
+            // copies only the ones it places tasks on.
+            let snapshot = self.synced_view().await?.placement_snapshot(&name);
+            let candidates: &[PlacementEntry] = match only_instance {
+                None => &snapshot,
+                Some(id) => match snapshot.iter().position(|e| e.record.berth.id == id) {
+                    Some(i) => &snapshot[i..=i],
+                    None => {
+                        return Ok(Placed::Tasks {
+                            tasks: vec![],
+                            failures: vec![],
+                        });
+                    }
+                },
+            };
+            let (placement, updated) = {
+                let mut rng = rand::thread_rng();
+                berth_scheduler::place_shared(candidates, request, &mut rng)
+            }
+            .map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
+            if placement.placements.is_empty() {
+                return Ok(Placed::Tasks {
+                    tasks: vec![],
+                    failures: placement.failures,
+                });
+            }
+            let now = now_epoch();
+            let by_arn: HashMap<&str, &PlacementEntry> = updated
+                .iter()
+                .map(|(i, _)| (candidates[*i].record.container_instance_arn.as_str(), &candidates[*i]))
+                .collect();
+            let tasks: Vec<TaskRecord> = placement
+                .placements
+                .iter()
+                .filter_map(|(index, arn)| Some(self.new_task(plan, &by_arn.get(arn.as_str())?.record, *index, now)))
+                .collect();
+            let reservations: Vec<(&InstanceRecord, Revision, &Resources)> = updated
+                .iter()
+                .map(|(i, view)| (&*candidates[*i].record, candidates[*i].revision, &view.remaining))
+                .collect();
+            let token = token.map(|(key, rev)| {
+                (
+                    key,
+                    rev,
+                    TokenRecord {
+                        fingerprint: fingerprint.to_string(),
+                        task_arns: tasks.iter().map(|t| t.task_arn.clone()).collect(),
+                        created_at: now,
+                    },
+                )
+            });
+            if self.commit_placement(&name, &reservations, &tasks, token).await? {
+                for t in &tasks {
+                    tracing::info!(task = %t.task_arn, instance = ?t.container_instance_arn, "task placed");
+                }
+                return Ok(Placed::Tasks {
+                    tasks,
+                    failures: placement.failures,
+                });
+            }
+            drop(placing);
+            Self::backoff(attempt).await;
+        }
+        Err(AwsError::server(
+            "Too many concurrent changes to the cluster's container instances; retry the request.",
+        ))
+    }
+
+    pub(super) async fn token_answer(
+        &self,
+        cluster: &str,
+        tok: &TokenRecord,
+        fingerprint: &str,
+    ) -> Result<Value, AwsError> {
+        if tok.fingerprint != fingerprint {
+            return Err(AwsError::new(
+                "ConflictException",
+                400,
+                format!(
+                    "The clientToken is already in use with a different RunTask request. Existing tasks: {}",
+                    tok.task_arns.join(", ")
+                ),
+            ));
+        }
+        Ok(json!({"tasks": self.tasks_by_arn(cluster, &tok.task_arns).await?, "failures": []}))
+    }
+}

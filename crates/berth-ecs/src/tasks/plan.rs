@@ -1,0 +1,232 @@
+//! A task plan: what the tasks of one RunTask/StartTask (or one service
+//! deployment step) share, and the task records built from it.
+
+use super::definitions::ResolvedTaskDefinition;
+use super::records::{ContainerRecord, TaskInternal, TaskRecord};
+use super::rules::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
+use super::{TASK_ENI_CAPABILITY, UNKNOWN_HEALTH};
+use crate::Ecs;
+use crate::instances::InstanceRecord;
+use berth_core::ecs::{ClusterRecord, Tag, validate_tags};
+use berth_proto::AwsError;
+use berth_scheduler::{RequiredAttribute, TaskDemand};
+use serde_json::{Value, json};
+
+/// Everything the tasks of one RunTask/StartTask (or one service
+/// deployment step) share.
+pub(crate) struct TaskPlan {
+    pub(crate) cluster: ClusterRecord,
+    pub(crate) td: ResolvedTaskDefinition,
+    pub(crate) demand: TaskDemand,
+    pub(crate) sizes: Vec<ContainerSize>,
+    pub(crate) overrides: Value,
+    pub(crate) group: String,
+    pub(crate) started_by: Option<String>,
+    pub(crate) launch_type: String,
+    /// Capacity provider of each task index (empty: none).
+    pub(crate) providers: Vec<String>,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) enable_execute_command: bool,
+    pub(crate) platform_version: Option<String>,
+    pub(crate) required_attributes: Vec<RequiredAttribute>,
+}
+
+/// The common options of RunTask and StartTask.
+pub(crate) struct CommonOptions<'a> {
+    pub(crate) overrides: Option<&'a Value>,
+    pub(crate) group: Option<&'a str>,
+    pub(crate) started_by: Option<&'a str>,
+    pub(crate) tags: &'a [Tag],
+    pub(crate) propagate_tags: Option<&'a str>,
+    pub(crate) managed_tags: bool,
+    pub(crate) enable_execute_command: bool,
+}
+
+impl Ecs {
+    pub(crate) fn plan(
+        &self,
+        cluster: ClusterRecord,
+        td: ResolvedTaskDefinition,
+        opts: &CommonOptions<'_>,
+        launch_type: String,
+        providers: Vec<String>,
+        platform_version: Option<String>,
+    ) -> Result<TaskPlan, AwsError> {
+        let overrides_in: TaskOverrideIn = match opts.overrides {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| AwsError::invalid_parameter(format!("Invalid overrides: {e}")))?,
+            None => TaskOverrideIn::default(),
+        };
+        let (demand, sizes) = size_task(&td.value, &overrides_in)?;
+        if let Some(g) = opts.group
+            && (g.is_empty() || g.len() > 255)
+        {
+            return Err(AwsError::invalid_parameter("group must be 1-255 characters."));
+        }
+        if let Some(s) = opts.started_by {
+            validate_started_by(s)?;
+        }
+        validate_tags(opts.tags)?;
+        let mut tags: Vec<Tag> = vec![];
+        match opts.propagate_tags {
+            None | Some("NONE") => {}
+            Some("TASK_DEFINITION") => tags = td.tags.clone(),
+            Some("SERVICE") => {
+                return Err(AwsError::invalid_parameter(
+                    "The propagateTags value SERVICE is only valid for tasks started by a service.",
+                ));
+            }
+            Some(other) => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Invalid propagateTags value '{other}'. Valid values: TASK_DEFINITION, SERVICE, NONE."
+                )));
+            }
+        }
+        berth_core::ecs::merge_tags(&mut tags, opts.tags);
+        if opts.managed_tags {
+            berth_core::ecs::merge_tags(
+                &mut tags,
+                &[Tag {
+                    key: "aws:ecs:clusterName".into(),
+                    value: cluster.cluster_name.clone(),
+                }],
+            );
+        }
+        if tags.len() > 50 {
+            return Err(AwsError::invalid_parameter(
+                "The number of tags exceeds the limit of 50.",
+            ));
+        }
+        let required_attributes = td.value["requiresAttributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            // Berth runs awsvpc tasks without ENIs (docs/agent-protocol.md):
+            // the capability ECS requires for them is not enforced.
+            .filter(|a| a["name"].as_str() != Some(TASK_ENI_CAPABILITY))
+            .filter_map(|a| {
+                Some(RequiredAttribute {
+                    name: a["name"].as_str()?.to_string(),
+                    value: a["value"].as_str().map(str::to_string),
+                })
+            })
+            .collect();
+        Ok(TaskPlan {
+            overrides: render_overrides(&td.value, opts.overrides),
+            group: opts
+                .group
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("family:{}", td.family)),
+            started_by: opts.started_by.map(str::to_string),
+            cluster,
+            td,
+            demand,
+            sizes,
+            launch_type,
+            providers,
+            tags,
+            enable_execute_command: opts.enable_execute_command,
+            platform_version,
+            required_attributes,
+        })
+    }
+
+    pub(super) fn new_task(&self, plan: &TaskPlan, instance: &InstanceRecord, index: usize, now: f64) -> TaskRecord {
+        let name = &plan.cluster.cluster_name;
+        let id = berth_core::ids::hex_id();
+        let task_arn = self.scope.task_arn(name, &id);
+        let td = &plan.td.value;
+        let defs = td["containerDefinitions"].as_array().cloned().unwrap_or_default();
+        let mut essential = vec![];
+        let mut health_checked = vec![];
+        let containers = defs
+            .iter()
+            .zip(&plan.sizes)
+            .map(|(d, size)| {
+                if d["essential"].as_bool().unwrap_or(true) {
+                    essential.push(size.name.clone());
+                }
+                let has_health = d["healthCheck"].is_object();
+                if has_health {
+                    health_checked.push(size.name.clone());
+                }
+                ContainerRecord {
+                    container_arn: self
+                        .scope
+                        .arn("ecs", format!("container/{name}/{id}/{}", berth_core::ids::uuid())),
+                    task_arn: task_arn.clone(),
+                    name: size.name.clone(),
+                    image: d["image"].as_str().unwrap_or_default().to_string(),
+                    image_digest: None,
+                    runtime_id: None,
+                    last_status: "PENDING".into(),
+                    exit_code: None,
+                    reason: None,
+                    network_bindings: vec![],
+                    network_interfaces: vec![],
+                    health_status: Some(UNKNOWN_HEALTH.to_string()),
+                    cpu: size.cpu.to_string(),
+                    memory: size.memory.map(|m| m.to_string()),
+                    memory_reservation: size.memory_reservation.map(|m| m.to_string()),
+                }
+            })
+            .collect();
+        let fargate = plan.launch_type == "FARGATE";
+        let awsvpc = td["networkMode"].as_str() == Some("awsvpc");
+        TaskRecord {
+            task_arn: task_arn.clone(),
+            cluster_arn: plan.cluster.cluster_arn.clone(),
+            task_definition_arn: plan.td.arn.clone(),
+            container_instance_arn: Some(instance.container_instance_arn.clone()),
+            availability_zone: instance.attribute("ecs.availability-zone").map(str::to_string),
+            capacity_provider_name: plan.providers.get(index).cloned(),
+            last_status: if fargate || awsvpc { "PROVISIONING" } else { "PENDING" }.into(),
+            desired_status: "RUNNING".into(),
+            cpu: plan.demand.cpu.to_string(),
+            memory: plan.demand.memory.to_string(),
+            containers,
+            created_at: now,
+            group: plan.group.clone(),
+            started_by: plan.started_by.clone(),
+            launch_type: plan.launch_type.clone(),
+            platform_version: fargate.then(|| plan.platform_version.clone().unwrap_or_else(|| "1.4.0".into())),
+            platform_family: fargate.then(|| "Linux".to_string()),
+            version: 1,
+            tags: plan.tags.clone(),
+            overrides: plan.overrides.clone(),
+            attachments: vec![],
+            connectivity: Some("CONNECTED".into()),
+            connectivity_at: Some(now),
+            health_status: UNKNOWN_HEALTH.into(),
+            enable_execute_command: plan.enable_execute_command,
+            ephemeral_storage: fargate.then(|| {
+                plan.overrides
+                    .get("ephemeralStorage")
+                    .cloned()
+                    .or_else(|| td.get("ephemeralStorage").cloned())
+                    .unwrap_or_else(|| json!({"sizeInGiB": 20}))
+            }),
+            pull_started_at: None,
+            pull_stopped_at: None,
+            started_at: None,
+            stopping_at: None,
+            execution_stopped_at: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            berth: TaskInternal {
+                cluster: name.clone(),
+                id,
+                family: plan.td.family.clone(),
+                revision: plan.td.revision,
+                instance_id: Some(instance.berth.id.clone()),
+                demand: plan.demand.clone(),
+                reserved: true,
+                agent_seen: false,
+                agent_stopped: false,
+                essential,
+                health_checked,
+            },
+        }
+    }
+}

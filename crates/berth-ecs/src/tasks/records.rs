@@ -1,0 +1,206 @@
+//! Task records as stored: the ECS `Task` shape plus Berth's bookkeeping
+//! (`TaskInternal`, stripped from answers), its containers, and the short
+//! ids in task and container instance references.
+
+use super::UNKNOWN_HEALTH;
+use berth_core::ecs::Tag;
+use berth_scheduler::TaskDemand;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Berth's bookkeeping on a task; never shown to clients.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskInternal {
+    pub cluster: String,
+    pub id: String,
+    #[serde(default)]
+    pub family: String,
+    #[serde(default)]
+    pub revision: i64,
+    /// The container instance id (short form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// What the task holds on its instance.
+    #[serde(default)]
+    pub demand: TaskDemand,
+    /// Whether the instance's `remainingResources` still has `demand` taken.
+    #[serde(default)]
+    pub reserved: bool,
+    /// The agent has reported on this task (so it knows it).
+    #[serde(default)]
+    pub agent_seen: bool,
+    /// The agent has reported the task STOPPED (so it is done with it).
+    #[serde(default)]
+    pub agent_stopped: bool,
+    /// Names of the essential containers.
+    #[serde(default)]
+    pub essential: Vec<String>,
+    /// Names of the containers with a health check.
+    #[serde(default)]
+    pub health_checked: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerRecord {
+    pub container_arn: String,
+    pub task_arn: String,
+    pub name: String,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    pub last_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_bindings: Vec<Value>,
+    #[serde(default)]
+    pub network_interfaces: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<String>,
+    pub cpu: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<String>,
+}
+
+/// A task as stored: the ECS `Task` shape plus `berth`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub task_arn: String,
+    pub cluster_arn: String,
+    pub task_definition_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_instance_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_name: Option<String>,
+    pub last_status: String,
+    pub desired_status: String,
+    pub cpu: String,
+    pub memory: String,
+    pub containers: Vec<ContainerRecord>,
+    pub created_at: f64,
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    pub launch_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_family: Option<String>,
+    pub version: i64,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub overrides: Value,
+    #[serde(default)]
+    pub attachments: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity_at: Option<f64>,
+    pub health_status: String,
+    #[serde(default)]
+    pub enable_execute_command: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_started_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_stopped_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_stopped_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    pub berth: TaskInternal,
+}
+
+impl TaskRecord {
+    /// The task as DescribeTasks shows it (`berth` stripped; tags only when
+    /// asked for).
+    pub fn render(&self, include_tags: bool) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("berth");
+            if !include_tags {
+                obj.insert("tags".into(), json!([]));
+            }
+            // Records from before every container had a health status.
+            for c in obj
+                .get_mut("containers")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(c) = c.as_object_mut() {
+                    c.entry("healthStatus").or_insert_with(|| json!(UNKNOWN_HEALTH));
+                }
+            }
+        }
+        v
+    }
+
+    /// Marks the task STOPPED now (containers too), keeping any stop code
+    /// and reason already set. Resources are released by the writer.
+    pub fn mark_stopped(&mut self, now: f64, code: &str, reason: &str) {
+        self.desired_status = "STOPPED".into();
+        self.last_status = "STOPPED".into();
+        self.stopping_at.get_or_insert(now);
+        self.execution_stopped_at.get_or_insert(now);
+        self.stopped_at.get_or_insert(now);
+        if self.stop_code.is_none() {
+            self.stop_code = Some(code.into());
+        }
+        if self.stopped_reason.is_none() {
+            self.stopped_reason = Some(reason.into());
+        }
+        for c in &mut self.containers {
+            if c.last_status != "STOPPED" {
+                c.last_status = "STOPPED".into();
+            }
+        }
+    }
+
+    /// Whether the agent of its instance still has to act on the task: it is
+    /// not STOPPED, or it is STOPPED while the agent knew it and has not yet
+    /// reported it stopped.
+    pub fn wanted_by_agent(&self) -> bool {
+        self.last_status != "STOPPED" || (self.berth.agent_seen && !self.berth.agent_stopped)
+    }
+}
+
+/// The short id in a task reference: `ID`, `arn:…:task/ID` or
+/// `arn:…:task/CLUSTER/ID`.
+pub fn task_id_of(reference: &str) -> &str {
+    last_segment(reference)
+}
+
+/// The short id in a container instance reference (same forms as tasks).
+pub fn instance_id_of(reference: &str) -> &str {
+    last_segment(reference)
+}
+
+fn last_segment(reference: &str) -> &str {
+    if reference.starts_with("arn:") {
+        reference.rsplit('/').next().unwrap_or("")
+    } else {
+        reference
+    }
+}

@@ -1,0 +1,137 @@
+//! StartTask: run tasks on the container instances the caller names.
+
+use super::placement::{MAX_PLACEMENT_ATTEMPTS, failure_json};
+use super::plan::CommonOptions;
+use super::records::instance_id_of;
+use crate::Ecs;
+use crate::instances::InstanceRecord;
+use berth_core::ecs::Tag;
+use berth_core::time::now_epoch;
+use berth_proto::json::decode;
+use berth_proto::{AwsError, RequestContext};
+use berth_scheduler::Resources;
+use berth_scheduler::{PlacementConstraint, PlacementRequest};
+use berth_store::Revision;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartTaskInput {
+    cluster: Option<String>,
+    container_instances: Vec<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+    enable_execute_command: Option<bool>,
+    group: Option<String>,
+    network_configuration: Option<Value>,
+    overrides: Option<Value>,
+    propagate_tags: Option<String>,
+    started_by: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    task_definition: String,
+}
+
+impl Ecs {
+    pub(crate) async fn start_task(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        let input: StartTaskInput = decode(input)?;
+        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        if input.container_instances.is_empty() || input.container_instances.len() > 10 {
+            return Err(AwsError::invalid_parameter(
+                "containerInstances must list between 1 and 10 container instances.",
+            ));
+        }
+        let cluster = self.active_cluster(input.cluster.as_deref()).await?;
+        let name = cluster.cluster_name.clone();
+        let td = self.resolve_task_definition(&input.task_definition).await?;
+        Self::check_compatibility(&td, "EC2")?;
+        berth_core::ecs::check_network_configuration(
+            td.value["networkMode"].as_str(),
+            input.network_configuration.as_ref(),
+        )?;
+        let constraints: Vec<PlacementConstraint> = td.value["placementConstraints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| serde_json::from_value(c.clone()).ok())
+            .collect();
+        let opts = CommonOptions {
+            overrides: input.overrides.as_ref(),
+            group: input.group.as_deref(),
+            started_by: input.started_by.as_deref(),
+            tags: &input.tags,
+            propagate_tags: input.propagate_tags.as_deref(),
+            managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
+            enable_execute_command: input.enable_execute_command.unwrap_or(false),
+        };
+        let plan = self.plan(cluster, td, &opts, "EC2".into(), vec![], None)?;
+        let request = PlacementRequest {
+            demand: plan.demand.clone(),
+            group: plan.group.clone(),
+            family: plan.td.family.clone(),
+            task_definition_arn: plan.td.arn.clone(),
+            required_attributes: plan.required_attributes.clone(),
+            constraints,
+            strategies: vec![],
+            count: 1,
+        };
+        for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
+            let lock = self.view.placement_lock(&name);
+            let placing = lock.lock().await;
+            let state = self.synced_view().await?.placement_state(&name);
+            let mut views = state.views.clone();
+            let mut failures = vec![];
+            let mut tasks = vec![];
+            let mut touched: BTreeSet<usize> = BTreeSet::new();
+            let now = now_epoch();
+            for (n, reference) in input.container_instances.iter().enumerate() {
+                let id = instance_id_of(reference);
+                let found = state.instances.iter().position(|(r, _)| {
+                    r.berth.id == id && (!reference.starts_with("arn:") || &r.container_instance_arn == reference)
+                });
+                let Some(i) = found else {
+                    failures.push(json!({"arn": self.instance_arn_for(&name, reference), "reason": "MISSING"}));
+                    continue;
+                };
+                let rec = &state.instances[i].0;
+                if rec.status != "ACTIVE" {
+                    failures.push(json!({
+                        "arn": rec.container_instance_arn,
+                        "reason": if rec.status == "INACTIVE" { "MISSING" } else { rec.status.as_str() },
+                        "detail": format!("The container instance is {}; only ACTIVE instances start tasks.", rec.status),
+                    }));
+                    continue;
+                }
+                let placement = {
+                    let mut rng = rand::thread_rng();
+                    berth_scheduler::place(std::slice::from_mut(&mut views[i]), &request, &mut rng)
+                }
+                .map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
+                if placement.placements.is_empty() {
+                    failures.extend(placement.failures.iter().map(failure_json));
+                } else {
+                    tasks.push(self.new_task(&plan, rec, n, now));
+                    touched.insert(i);
+                }
+            }
+            if tasks.is_empty() {
+                return Ok(json!({"tasks": [], "failures": failures}));
+            }
+            let reservations: Vec<(&InstanceRecord, Revision, &Resources)> = touched
+                .iter()
+                .map(|&i| (&*state.instances[i].0, state.instances[i].1, &views[i].remaining))
+                .collect();
+            if self.commit_placement(&name, &reservations, &tasks, None).await? {
+                let rendered: Vec<Value> = tasks.iter().map(|t| t.render(true)).collect();
+                return Ok(json!({"tasks": rendered, "failures": failures}));
+            }
+            drop(placing);
+            Self::backoff(attempt).await;
+        }
+        Err(AwsError::server(
+            "Too many concurrent changes to the cluster's container instances; retry the request.",
+        ))
+    }
+}

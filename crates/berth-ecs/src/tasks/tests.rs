@@ -1,0 +1,156 @@
+//! Unit tests of the task records and the pure task rules.
+
+use super::rules::{task_cpu_units, task_memory_mib, validate_client_token, validate_started_by};
+use super::*;
+use berth_core::ecs::{CapacityProviderStrategyItem, TaskStatus};
+use serde_json::{Value, json};
+
+#[test]
+fn status_order() {
+    let order = [
+        "PROVISIONING",
+        "PENDING",
+        "ACTIVATING",
+        "RUNNING",
+        "DEACTIVATING",
+        "STOPPING",
+        "DEPROVISIONING",
+        "STOPPED",
+    ];
+    for w in order.windows(2) {
+        assert!(TaskStatus::rank_of(w[0]) < TaskStatus::rank_of(w[1]));
+    }
+    assert_eq!(TaskStatus::rank_of("BOGUS"), None);
+}
+
+#[test]
+fn references() {
+    assert_eq!(task_id_of("arn:aws:ecs:us-east-1:1:task/c/abc"), "abc");
+    assert_eq!(task_id_of("arn:aws:ecs:us-east-1:1:task/abc"), "abc");
+    assert_eq!(task_id_of("abc"), "abc");
+    assert_eq!(
+        instance_id_of("arn:aws:ecs:us-east-1:1:container-instance/c/xyz"),
+        "xyz"
+    );
+}
+
+#[test]
+fn cpu_and_memory_strings() {
+    assert_eq!(task_cpu_units("256").unwrap(), 256);
+    assert_eq!(task_cpu_units("1 vCPU").unwrap(), 1024);
+    assert_eq!(task_cpu_units("0.25 vcpu").unwrap(), 256);
+    assert_eq!(task_memory_mib("512").unwrap(), 512);
+    assert_eq!(task_memory_mib("2 GB").unwrap(), 2048);
+    assert_eq!(task_memory_mib("0.5GB").unwrap(), 512);
+    assert!(task_cpu_units("lots").is_err());
+    assert!(task_memory_mib("-1 GB").is_err());
+    // AWS's range starts at 128 CPU units: 0 is refused, as at
+    // registration.
+    assert!(task_cpu_units("0").is_err());
+    assert!(task_memory_mib("0").is_err());
+}
+
+fn td() -> Value {
+    json!({
+        "family": "web",
+        "networkMode": "bridge",
+        "containerDefinitions": [
+            {"name": "app", "image": "app", "cpu": 128, "memory": 256,
+             "portMappings": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 81},
+                              {"containerPort": 53, "hostPort": 53, "protocol": "udp"}]},
+            {"name": "side", "image": "side", "memoryReservation": 64, "essential": false}
+        ]
+    })
+}
+
+#[test]
+fn sizing_sums_containers_and_fixed_ports() {
+    let (d, sizes) = size_task(&td(), &TaskOverrideIn::default()).unwrap();
+    assert_eq!((d.cpu, d.memory), (128, 320));
+    assert_eq!(d.ports, [8080].into_iter().collect());
+    assert_eq!(d.ports_udp, [53].into_iter().collect());
+    assert_eq!(sizes[1].memory_reservation, Some(64));
+    // Overrides change the sums; task-level values win.
+    let o = TaskOverrideIn {
+        container_overrides: vec![ContainerOverrideIn {
+            name: Some("app".into()),
+            memory: Some(1024),
+            ..Default::default()
+        }],
+        cpu: Some("1 vCPU".into()),
+        memory: None,
+    };
+    let (d, _) = size_task(&td(), &o).unwrap();
+    assert_eq!((d.cpu, d.memory), (1024, 1088));
+    // Unknown container, duplicated override, reservation above limit.
+    let bad = |name: &str, mem: Option<i64>, res: Option<i64>| TaskOverrideIn {
+        container_overrides: vec![ContainerOverrideIn {
+            name: Some(name.into()),
+            memory: mem,
+            memory_reservation: res,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert!(size_task(&td(), &bad("nope", None, None)).is_err());
+    assert!(size_task(&td(), &bad("app", Some(100), Some(200))).is_err());
+    let mut dup = bad("app", None, None);
+    dup.container_overrides.push(dup.container_overrides[0].clone());
+    assert!(size_task(&td(), &dup).is_err());
+    // host mode (and awsvpc, which Berth hosts publish the same way)
+    // reserves the container port.
+    let mut host = td();
+    host["networkMode"] = json!("host");
+    let (d, _) = size_task(&host, &TaskOverrideIn::default()).unwrap();
+    assert_eq!(d.ports, [8080, 81].into_iter().collect());
+    let mut vpc = td();
+    vpc["networkMode"] = json!("awsvpc");
+    assert_eq!(
+        size_task(&vpc, &TaskOverrideIn::default()).unwrap().0.ports,
+        [8080, 81].into_iter().collect()
+    );
+}
+
+#[test]
+fn overrides_render_every_container() {
+    let o = render_overrides(
+        &td(),
+        Some(&json!({"containerOverrides": [{"name": "side", "command": ["x"]}], "taskRoleArn": "r"})),
+    );
+    assert_eq!(
+        o["containerOverrides"],
+        json!([{"name": "app"}, {"name": "side", "command": ["x"]}])
+    );
+    assert_eq!(o["taskRoleArn"], "r");
+    assert_eq!(o["inferenceAcceleratorOverrides"], json!([]));
+}
+
+#[test]
+fn strategy_split() {
+    let item = |p: &str, w: i64, b: i64| CapacityProviderStrategyItem {
+        capacity_provider: p.into(),
+        weight: w,
+        base: b,
+    };
+    let s = split_by_strategy(&[item("FARGATE", 1, 2), item("FARGATE_SPOT", 3, 0)], 6);
+    assert_eq!(&s[..2], &["FARGATE", "FARGATE"]);
+    assert_eq!(s.iter().filter(|p| *p == "FARGATE_SPOT").count(), 3);
+    assert_eq!(s.len(), 6);
+}
+
+#[test]
+fn canonical_json_ignores_key_order() {
+    let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
+    let b = json!({"a": {"x": null, "y": [1, 2]}, "b": 1});
+    assert_eq!(canonical_json(&a), canonical_json(&b));
+    assert_ne!(canonical_json(&a), canonical_json(&json!({"b": 2})));
+}
+
+#[test]
+fn tokens_and_started_by() {
+    assert!(validate_client_token("abc-123").is_ok());
+    assert!(validate_client_token("has space").is_err());
+    assert!(validate_client_token(&"x".repeat(65)).is_err());
+    assert!(validate_started_by("ecs-svc/123_a").is_ok());
+    assert!(validate_started_by("bad!").is_err());
+}
