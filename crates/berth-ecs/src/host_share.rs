@@ -5,7 +5,6 @@
 //! would hold more than the host has. A registration without a host id (the
 //! hollow runtime, other clients) is not checked. Pure.
 
-use crate::instances::{Attribute, InstanceRecord};
 use berth_proto::AwsError;
 
 /// The Docker daemon's ID of the agent's host.
@@ -33,29 +32,11 @@ pub struct Claim {
     pub agent_connected: bool,
 }
 
-impl Claim {
-    pub fn of(rec: &InstanceRecord) -> Self {
-        Self {
-            arn: rec.container_instance_arn.clone(),
-            cluster: rec.berth.cluster.clone(),
-            cpu: rec.registered_resources.cpu,
-            memory: rec.registered_resources.memory,
-            agent_connected: rec.agent_connected,
-        }
-    }
-}
-
 /// The host a registration names, if any. With a host id, the host's CPU
 /// and memory must be given too.
-pub fn host_of(attributes: &[Attribute]) -> Result<Option<Host>, AwsError> {
-    let value = |name: &str| {
-        attributes
-            .iter()
-            .find(|a| a.name == name)
-            .and_then(|a| a.value.as_deref())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
+/// `attribute` gives the value of the registration's attribute of a name.
+pub fn host_of<'a>(attribute: impl Fn(&str) -> Option<&'a str>) -> Result<Option<Host>, AwsError> {
+    let value = |name: &str| attribute(name).map(str::trim).filter(|v| !v.is_empty());
     let Some(id) = value(HOST_ID) else { return Ok(None) };
     let number = |name: &str| {
         value(name).and_then(|v| v.parse::<u32>().ok()).ok_or_else(|| {
@@ -138,11 +119,9 @@ mod tests {
         }
     }
 
-    fn attr(name: &str, value: &str) -> Attribute {
-        Attribute {
-            name: name.into(),
-            value: Some(value.into()),
-        }
+    /// The attribute lookup of a registration holding `pairs`.
+    fn attrs<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
+        move |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
 
     #[test]
@@ -183,18 +162,18 @@ mod tests {
 
     #[test]
     fn the_host_comes_from_the_attributes() {
-        assert_eq!(host_of(&[attr("ecs.os-type", "linux")]).unwrap(), None);
-        assert_eq!(host_of(&[attr(HOST_ID, " ")]).unwrap(), None);
-        let h = host_of(&[
-            attr(HOST_ID, "ABCD:EF01"),
-            attr(HOST_CPU, "2048"),
-            attr(HOST_MEMORY, "8000"),
-        ])
+        assert_eq!(host_of(attrs(&[("ecs.os-type", "linux")])).unwrap(), None);
+        assert_eq!(host_of(attrs(&[(HOST_ID, " ")])).unwrap(), None);
+        let h = host_of(attrs(&[
+            (HOST_ID, "ABCD:EF01"),
+            (HOST_CPU, "2048"),
+            (HOST_MEMORY, "8000"),
+        ]))
         .unwrap()
         .unwrap();
         assert_eq!(h, host());
-        let e = host_of(&[attr(HOST_ID, "x"), attr(HOST_CPU, "2048")]).unwrap_err();
+        let e = host_of(attrs(&[(HOST_ID, "x"), (HOST_CPU, "2048")])).unwrap_err();
         assert_eq!(e.code, "InvalidParameterException");
-        assert!(host_of(&[attr(HOST_ID, "x"), attr(HOST_CPU, "-1"), attr(HOST_MEMORY, "1")]).is_err());
+        assert!(host_of(attrs(&[(HOST_ID, "x"), (HOST_CPU, "-1"), (HOST_MEMORY, "1")])).is_err());
     }
 }

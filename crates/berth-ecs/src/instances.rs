@@ -555,7 +555,13 @@ impl Ecs {
         // cluster (this one left out, and earlier registrations of the same
         // agent identity: one agent belongs to one cluster) and this one
         // must fit in the host.
-        if let Some(host) = host_share::host_of(&attributes)? {
+        let attribute = |name: &str| {
+            attributes
+                .iter()
+                .find(|a| a.name == name)
+                .and_then(|a| a.value.as_deref())
+        };
+        if let Some(host) = host_share::host_of(attribute)? {
             let holders: Vec<host_share::Claim> = self
                 .synced_view()
                 .await?
@@ -563,7 +569,7 @@ impl Ecs {
                 .iter()
                 .filter(|r| !(r.berth.cluster == name && existing_id.as_deref() == Some(r.berth.id.as_str())))
                 .filter(|r| doc.instance_id.as_deref() != Some(r.ec2_instance_id.as_str()))
-                .map(|r| host_share::Claim::of(r))
+                .map(|r| claim_of(r))
                 .collect();
             host_share::check(&host, &holders, registered.cpu, registered.memory)?;
         }
@@ -941,6 +947,17 @@ impl Ecs {
 /// `arn:…:container-instance/ID` (the old ARN format without the cluster).
 fn arn_in_old_format(arn: &str, id: &str) -> bool {
     arn.ends_with(&format!(":container-instance/{id}"))
+}
+
+/// What a registered instance holds of its host (host_share's view of it).
+fn claim_of(rec: &InstanceRecord) -> host_share::Claim {
+    host_share::Claim {
+        arn: rec.container_instance_arn.clone(),
+        cluster: rec.berth.cluster.clone(),
+        cpu: rec.registered_resources.cpu,
+        memory: rec.registered_resources.memory,
+        agent_connected: rec.agent_connected,
+    }
 }
 
 #[cfg(test)]
