@@ -115,6 +115,18 @@ def connected_instance(ecs, cluster: str) -> dict:
     return poll(f"a connected container instance in {cluster}", found, DEADLINE)
 
 
+def registered_with(ecs, cluster: str, want: dict) -> dict:
+    """Waits until the restarted local agent has re-registered its instance
+    with `want` (right after a restart the instance may still show its
+    connection and resources of before)."""
+
+    def found():
+        i = connected_instance(ecs, cluster)
+        return i if resources(i, "registeredResources") == want else None
+
+    return poll(f"the instance of {cluster} registered with {want}", found, DEADLINE)
+
+
 def test_a_second_agent_on_the_host_needs_a_share_that_fits(servers, agents):
     # `berth up` with the default small share: the host's totals are in the
     # local instance's attributes.
@@ -131,8 +143,7 @@ def test_a_second_agent_on_the_host_needs_a_share_that_fits(servers, agents):
     # instance with its new share: it does not count against itself).
     srv.extra_args = ["--agent-cpu", str(host_cpu), "--agent-memory", str(host_memory)]
     srv.restart()
-    local = connected_instance(ecs, "default")
-    assert resources(local, "registeredResources") == {"CPU": host_cpu, "MEMORY": host_memory}
+    local = registered_with(ecs, "default", {"CPU": host_cpu, "MEMORY": host_memory})
     local_arn = local["containerInstanceArn"]
 
     # A second agent without a share, for another cluster: refused, and it exits.
@@ -156,7 +167,7 @@ def test_a_second_agent_on_the_host_needs_a_share_that_fits(servers, agents):
     cpu, memory = 256, 512
     srv.extra_args = ["--agent-cpu", str(host_cpu - cpu), "--agent-memory", str(host_memory - memory)]
     srv.restart()
-    connected_instance(ecs, "default")
+    registered_with(ecs, "default", {"CPU": host_cpu - cpu, "MEMORY": host_memory - memory})
     proc, _ = agents(srv, other, "--cpu", str(cpu), "--memory", str(memory))
     second = connected_instance(ecs, other)
     assert proc.poll() is None
