@@ -62,6 +62,14 @@ fn not_found() -> AwsError {
     AwsError::resource_not_found("Secrets Manager can't find the specified secret.")
 }
 
+/// Refuses a change to a secret scheduled for deletion.
+fn live(r: &SecretRecord) -> Result<(), AwsError> {
+    match r.deleted_date {
+        Some(_) => Err(marked_for_deletion()),
+        None => Ok(()),
+    }
+}
+
 fn marked_for_deletion() -> AwsError {
     AwsError::invalid_request("You can't perform this operation on the secret because it was marked for deletion.")
 }
@@ -248,27 +256,18 @@ impl SecretsManager {
             ));
         }
         let sealed = self.seal(&current, version, value).await?;
-        let rec = typed::update_with::<SecretRecord, AwsError, _>(
-            AwsError::state_store,
-            &*self.store,
-            &secret_key(&current.name),
-            |cur| {
-                let mut r = cur.ok_or_else(not_found)?;
-                if r.deleted_date.is_some() {
-                    return Err(marked_for_deletion());
-                }
-                r.values.insert(version.to_string(), sealed.clone());
-                for orphan in rules::move_stages(&mut r.stages, version, stages) {
-                    r.stages.remove(&orphan);
-                    r.values.remove(&orphan);
-                }
-                r.last_changed = now();
-                update(&mut r);
-                Ok(Some(r))
-            },
-        )
-        .await?;
-        rec.ok_or_else(|| AwsError::internal("secret vanished"))
+        self.modify(&current.name, |r| {
+            live(r)?;
+            r.values.insert(version.to_string(), sealed.clone());
+            for orphan in rules::move_stages(&mut r.stages, version, stages) {
+                r.stages.remove(&orphan);
+                r.values.remove(&orphan);
+            }
+            r.last_changed = now();
+            update(r);
+            Ok(())
+        })
+        .await
     }
 
     fn entry(&self, r: &SecretRecord, full: bool) -> Value {
@@ -469,10 +468,23 @@ impl SecretsManager {
         name: &str,
         f: &(dyn Fn(&mut SecretRecord) + Send + Sync),
     ) -> Result<SecretRecord, AwsError> {
+        self.modify(name, |r| {
+            f(r);
+            r.last_changed = now();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Read-modify-write of an existing secret (NotFound when it is gone).
+    async fn modify(
+        &self,
+        name: &str,
+        mut f: impl FnMut(&mut SecretRecord) -> Result<(), AwsError>,
+    ) -> Result<SecretRecord, AwsError> {
         typed::update_with::<SecretRecord, AwsError, _>(AwsError::state_store, &*self.store, &secret_key(name), |cur| {
             let mut r = cur.ok_or_else(not_found)?;
-            f(&mut r);
-            r.last_changed = now();
+            f(&mut r)?;
             Ok(Some(r))
         })
         .await?
@@ -554,41 +566,27 @@ impl SecretsManager {
                 .map_err(AwsError::state_store)?;
             return Ok(json!({ "ARN": rec.arn, "Name": rec.name, "DeletionDate": t }));
         }
-        let rec = typed::update_with::<SecretRecord, AwsError, _>(
-            AwsError::state_store,
-            &*self.store,
-            &secret_key(&rec.name),
-            |cur| {
-                let mut r = cur.ok_or_else(not_found)?;
-                if r.deleted_date.is_some() {
-                    return Err(marked_for_deletion());
-                }
+        let rec = self
+            .modify(&rec.name, |r| {
+                live(r)?;
                 r.deleted_date = Some(t);
                 r.deletion_date = Some(t + (window * 86400) as f64);
-                Ok(Some(r))
-            },
-        )
-        .await?
-        .ok_or_else(not_found)?;
+                Ok(())
+            })
+            .await?;
         Ok(json!({ "ARN": rec.arn, "Name": rec.name, "DeletionDate": rec.deletion_date }))
     }
 
     async fn restore_secret(&self, input: Value) -> Result<Value, AwsError> {
         let i: SecretIdInput = decode(input)?;
         let rec = self.load(&i.secret_id).await?;
-        let rec = typed::update_with::<SecretRecord, AwsError, _>(
-            AwsError::state_store,
-            &*self.store,
-            &secret_key(&rec.name),
-            |cur| {
-                let mut r = cur.ok_or_else(not_found)?;
+        let rec = self
+            .modify(&rec.name, |r| {
                 r.deleted_date = None;
                 r.deletion_date = None;
-                Ok(Some(r))
-            },
-        )
-        .await?
-        .ok_or_else(not_found)?;
+                Ok(())
+            })
+            .await?;
         Ok(json!({ "ARN": rec.arn, "Name": rec.name }))
     }
 
