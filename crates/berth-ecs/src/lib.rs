@@ -12,6 +12,7 @@ pub mod deploy_math;
 pub mod host_share;
 mod instances;
 pub mod keys;
+mod model;
 mod monitor;
 pub mod placement_timing;
 mod service_controller;
@@ -91,6 +92,10 @@ impl JsonService for Ecs {
 
     fn signing_name(&self) -> &'static str {
         "ecs"
+    }
+
+    fn model(&self) -> Option<&'static berth_proto::validate::ServiceModel> {
+        Some(&model::MODEL)
     }
 
     fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {

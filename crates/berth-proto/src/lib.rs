@@ -8,6 +8,7 @@ pub mod pagination;
 pub mod query;
 pub mod service;
 pub mod sigv4;
+pub mod validate;
 
 pub use error::AwsError;
 pub use service::{AuthzResource, JsonService, Principal, RequestContext};

@@ -106,6 +106,13 @@ pub trait JsonService: Send + Sync + 'static {
     fn max_body_size(&self) -> usize {
         DEFAULT_MAX_BODY_SIZE
     }
+    /// The API model inputs are validated against before authorization and
+    /// [`JsonService::call`] ([`crate::validate::validate`]): unknown members
+    /// removed, AWS's errors for the model's constraints. None (the
+    /// default): inputs reach the service as sent.
+    fn model(&self) -> Option<&'static crate::validate::ServiceModel> {
+        None
+    }
     /// The resource ARNs an operation acts on, for IAM authorization of
     /// `<signing_name>:<operation>` (each is checked; `*` for operations
     /// that are not resource-scoped, the default).

@@ -468,6 +468,8 @@ async fn handle(
             if !input.is_object() {
                 return Err(AwsError::serialization("Request body must be a JSON object"));
             }
+            // The model's checks; what goes on is the input cleaned of unknown members.
+            let input = berth_proto::validate::validate(svc.model(), op, input)?;
             crate::observe::note_input(&parts.extensions, &input);
             // The registry's ECR API authorizes itself, per repository (its `authorize` hook).
             if !ctx.principal.is_root && prefix != berth_registry::TARGET_PREFIX {

@@ -5,6 +5,7 @@
 pub mod authz;
 mod images;
 mod layers;
+mod model;
 mod policies;
 mod repositories;
 
@@ -23,6 +24,10 @@ impl JsonService for Registry {
 
     fn signing_name(&self) -> &'static str {
         "ecr"
+    }
+
+    fn model(&self) -> Option<&'static berth_proto::validate::ServiceModel> {
+        Some(&model::MODEL)
     }
 
     /// UploadLayerPart carries a part of up to 20 MiB, base64-encoded in

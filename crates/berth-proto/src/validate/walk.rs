@@ -1,0 +1,331 @@
+//! The walk of one input through its shape: cleans the value, stops at the
+//! first JSON type the shape cannot take, and collects constraint violations.
+
+use super::{Constraint, Kind, ServiceModel, Shape, ShapeId};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+/// A broken constraint: where (`path`, in AWS's form: `a.1.member.b` for a
+/// list item, `a.KEY` for a map value), the value as shown in the message
+/// (None: not shown), and the rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub path: String,
+    pub value: Option<String>,
+    pub rule: Rule,
+}
+
+/// The rule a value broke, with the model's bound.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    NotNull,
+    EnumSet(&'static [&'static str]),
+    /// A number above `max` (`integral`: the bound is printed without a fraction).
+    Max {
+        max: f64,
+        integral: bool,
+    },
+    Min {
+        min: f64,
+        integral: bool,
+    },
+    MaxLength(f64),
+    MinLength(f64),
+    Pattern(&'static str),
+}
+
+impl Rule {
+    pub fn constraint(&self) -> Constraint {
+        match self {
+            Rule::NotNull => Constraint::Required,
+            Rule::EnumSet(_) => Constraint::Enum,
+            Rule::Max { .. } | Rule::Min { .. } => Constraint::Range,
+            Rule::MaxLength(_) | Rule::MinLength(_) => Constraint::Length,
+            Rule::Pattern(_) => Constraint::Pattern,
+        }
+    }
+}
+
+/// A position in the input: the path as messages show it and the path as
+/// exemptions and extensions name it (`[]` for list items, `{}` for map values).
+#[derive(Clone, Default)]
+struct Pos {
+    shown: String,
+    schema: String,
+}
+
+impl Pos {
+    fn member(&self, name: &str) -> Pos {
+        let join = |base: &str| {
+            if base.is_empty() {
+                name.to_string()
+            } else {
+                format!("{base}.{name}")
+            }
+        };
+        Pos {
+            shown: join(&self.shown),
+            schema: join(&self.schema),
+        }
+    }
+    fn item(&self, index: usize) -> Pos {
+        Pos {
+            shown: format!("{}.{}.member", self.shown, index + 1),
+            schema: format!("{}[]", self.schema),
+        }
+    }
+    fn entry(&self, key: &str) -> Pos {
+        Pos {
+            shown: format!("{}.{key}", self.shown),
+            schema: format!("{}{{}}", self.schema),
+        }
+    }
+}
+
+struct Walker<'a> {
+    model: &'a ServiceModel,
+    operation: &'a str,
+    violations: Vec<Violation>,
+}
+
+/// Walks `input` through `shape`. `Err` is a type mismatch (the
+/// SerializationException message); `Ok` is the cleaned value and the
+/// violations, in the order of the model's members.
+pub(super) fn walk(
+    model: &ServiceModel,
+    operation: &str,
+    shape: ShapeId,
+    input: Value,
+) -> Result<(Value, Vec<Violation>), String> {
+    let mut w = Walker {
+        model,
+        operation,
+        violations: Vec::new(),
+    };
+    let cleaned = w.value(shape, input, &Pos::default())?;
+    Ok((cleaned, w.violations))
+}
+
+impl Walker<'_> {
+    fn violate(&mut self, pos: &Pos, value: Option<String>, rule: Rule) {
+        let constraint = rule.constraint();
+        let exempt = self
+            .model
+            .left_to_handler
+            .iter()
+            .any(|e| e.operation == self.operation && e.path == pos.schema && e.constraint == constraint);
+        if !exempt {
+            self.violations.push(Violation {
+                path: pos.shown.clone(),
+                value,
+                rule,
+            });
+        }
+    }
+
+    fn is_extension(&self, pos: &Pos) -> bool {
+        self.model
+            .extensions
+            .iter()
+            .any(|e| e.operation == self.operation && e.path == pos.schema)
+    }
+
+    fn value(&mut self, id: ShapeId, v: Value, pos: &Pos) -> Result<Value, String> {
+        let shape: &Shape = &self.model.shapes[id];
+        match &shape.kind {
+            Kind::Structure(members) | Kind::Union(members) => {
+                let Value::Object(mut fields) = v else {
+                    return Err(mismatch(&v, "a Structure"));
+                };
+                let mut out = Map::new();
+                for m in members.iter() {
+                    let mpos = pos.member(m.name);
+                    match fields.remove(m.name) {
+                        None | Some(Value::Null) => {
+                            if m.required {
+                                self.violate(&mpos, None, Rule::NotNull);
+                            }
+                        }
+                        Some(value) => {
+                            let value = self.value(m.shape, value, &mpos)?;
+                            out.insert(m.name.to_string(), value);
+                        }
+                    }
+                }
+                // What is left is unknown to the model: dropped, but for extensions.
+                for (name, value) in fields {
+                    if !value.is_null() && self.is_extension(&pos.member(&name)) {
+                        out.insert(name, value);
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            Kind::List(member) => {
+                let Value::Array(items) = v else {
+                    return Err(mismatch(&v, "a List"));
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    if item.is_null() {
+                        continue;
+                    }
+                    out.push(self.value(*member, item, &pos.item(i))?);
+                }
+                self.length(shape, out.len(), pos, || list_shown(&out));
+                Ok(Value::Array(out))
+            }
+            Kind::Map(key, value) => {
+                let Value::Object(entries) = v else {
+                    return Err(mismatch(&v, "a Map"));
+                };
+                let mut out = Map::new();
+                for (k, item) in entries {
+                    if item.is_null() {
+                        continue;
+                    }
+                    let epos = pos.entry(&k);
+                    self.scalar_string(*key, &k, &epos);
+                    out.insert(k, self.value(*value, item, &epos)?);
+                }
+                self.length(shape, out.len(), pos, || None);
+                Ok(Value::Object(out))
+            }
+            Kind::Document => Ok(v),
+            Kind::String | Kind::Enum(_) => {
+                let Value::String(s) = &v else {
+                    return Err(mismatch(&v, "a String"));
+                };
+                self.scalar_string(id, s, pos);
+                Ok(v)
+            }
+            Kind::Boolean => match v {
+                Value::Bool(_) => Ok(v),
+                _ => Err(mismatch(&v, "a Boolean")),
+            },
+            Kind::Integer | Kind::Long => {
+                let (bits_min, bits_max, what) = if matches!(shape.kind, Kind::Integer) {
+                    (i64::from(i32::MIN), i64::from(i32::MAX), "an Integer")
+                } else {
+                    (i64::MIN, i64::MAX, "a Long")
+                };
+                let n = match &v {
+                    Value::Number(n) => n.as_i64().filter(|n| (bits_min..=bits_max).contains(n)),
+                    _ => None,
+                };
+                let Some(n) = n else {
+                    return Err(mismatch(&v, what));
+                };
+                self.range(shape, n as f64, pos, n.to_string());
+                Ok(v)
+            }
+            Kind::Float | Kind::Double => {
+                let what = if matches!(shape.kind, Kind::Float) {
+                    "a Float"
+                } else {
+                    "a Double"
+                };
+                match &v {
+                    Value::Number(n) => {
+                        let f = n.as_f64().unwrap_or(f64::NAN);
+                        self.range(shape, f, pos, n.to_string());
+                        Ok(v)
+                    }
+                    Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => Ok(v),
+                    _ => Err(mismatch(&v, what)),
+                }
+            }
+            Kind::Timestamp => match v {
+                Value::Number(_) | Value::String(_) => Ok(v),
+                _ => Err(mismatch(&v, "a Date")),
+            },
+            Kind::Blob => {
+                let Value::String(s) = &v else {
+                    return Err(mismatch(&v, "a ByteBuffer"));
+                };
+                // The decoded size, from the base64 text (no decoding: the handler does that).
+                let padding = s.bytes().rev().take_while(|b| *b == b'=').count();
+                let bytes = (s.len() / 4 * 3).saturating_sub(padding);
+                self.length(shape, bytes, pos, || None);
+                Ok(v)
+            }
+        }
+    }
+
+    /// The checks of a string (or a map key): enum, length, pattern.
+    fn scalar_string(&mut self, id: ShapeId, s: &str, pos: &Pos) {
+        let shape = &self.model.shapes[id];
+        if let Kind::Enum(values) = shape.kind {
+            if !values.contains(&s) {
+                self.violate(pos, Some(s.to_string()), Rule::EnumSet(values));
+            }
+            return;
+        }
+        self.length(shape, s.chars().count(), pos, || Some(s.to_string()));
+        if let Some(pattern) = shape.pattern {
+            if !matches_whole(pattern, s) {
+                self.violate(pos, Some(s.to_string()), Rule::Pattern(pattern));
+            }
+        }
+    }
+
+    fn length(&mut self, shape: &Shape, len: usize, pos: &Pos, shown: impl FnOnce() -> Option<String>) {
+        let len = len as f64;
+        if let Some(max) = shape.max.filter(|max| len > *max) {
+            self.violate(pos, shown(), Rule::MaxLength(max));
+        } else if let Some(min) = shape.min.filter(|min| len < *min) {
+            self.violate(pos, shown(), Rule::MinLength(min));
+        }
+    }
+
+    fn range(&mut self, shape: &Shape, n: f64, pos: &Pos, shown: String) {
+        let integral = matches!(shape.kind, Kind::Integer | Kind::Long);
+        if let Some(max) = shape.max.filter(|max| n > *max) {
+            self.violate(pos, Some(shown), Rule::Max { max, integral });
+        } else if let Some(min) = shape.min.filter(|min| n < *min) {
+            self.violate(pos, Some(shown), Rule::Min { min, integral });
+        }
+    }
+}
+
+/// The SerializationException message for a JSON value a shape cannot
+/// take, in the form AWS's JSON services use (`STRING_VALUE can not be
+/// converted to an Integer`).
+fn mismatch(v: &Value, what: &str) -> String {
+    match v {
+        Value::Object(_) => "Start of structure or map found where not expected.".to_string(),
+        Value::Array(_) => "Start of list found where not expected".to_string(),
+        Value::String(_) => format!("STRING_VALUE can not be converted to {what}"),
+        Value::Number(_) => format!("NUMBER_VALUE can not be converted to {what}"),
+        Value::Bool(_) => format!("BOOLEAN_VALUE can not be converted to {what}"),
+        Value::Null => format!("null can not be converted to {what}"),
+    }
+}
+
+/// A list shown as Java prints one (`[a, b]`), when its items are strings or numbers.
+fn list_shown(items: &[Value]) -> Option<String> {
+    let parts: Option<Vec<String>> = items
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    parts.map(|p| format!("[{}]", p.join(", ")))
+}
+
+/// Whether the whole of `s` matches the model's `pattern` (compiled once
+/// per pattern; one that does not compile is not enforced — a unit test
+/// keeps every pattern of the tables compiling).
+fn matches_whole(pattern: &'static str, s: &str) -> bool {
+    static CACHE: LazyLock<Mutex<HashMap<&'static str, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let re = cache.entry(pattern).or_insert_with(|| compile(pattern).ok());
+    re.as_ref().is_none_or(|re| re.is_match(s))
+}
+
+/// A model pattern anchored at both ends (AWS matches the whole value).
+pub fn compile(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
