@@ -262,10 +262,8 @@ impl Walker<'_> {
             return;
         }
         self.length(shape, s.chars().count(), pos, || Some(s.to_string()));
-        if let Some(pattern) = shape.pattern {
-            if !matches_whole(pattern, s) {
-                self.violate(pos, Some(s.to_string()), Rule::Pattern(pattern));
-            }
+        if let Some(pattern) = shape.pattern.filter(|p| !matches_whole(p, s)) {
+            self.violate(pos, Some(s.to_string()), Rule::Pattern(pattern));
         }
     }
 
