@@ -244,3 +244,63 @@ async fn unknown_forms_and_bare_posts_are_invalid_actions() {
         says.check(&message, &name);
     }
 }
+
+/// ECS and ECR inputs are checked against the AWS model before
+/// authorization and the handler: a value the model refuses gets the
+/// service's error, an unknown member never reaches the handler.
+#[tokio::test]
+async fn inputs_are_validated_against_the_model_before_the_handler() {
+    let server = Server::start().await;
+    let ecs = |op: &str, body: &str| Call::json(&format!("{ECS}.{op}"), body).signed(Signer::root("ecs"));
+    let answer = server
+        .call(ecs("RunTask", r#"{"taskDefinition": "t:1", "launchType": "FOO"}"#))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    assert_eq!(
+        answer.json_error(),
+        (
+            "InvalidParameterException".to_string(),
+            "1 validation error detected: Value 'FOO' at 'launchType' failed to satisfy constraint: \
+             Member must satisfy enum value set: [EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES]"
+                .to_string()
+        )
+    );
+    let answer = server
+        .call(ecs(
+            "CreateService",
+            r#"{"serviceName": "s", "desiredCount": 2147483648}"#,
+        ))
+        .await;
+    assert_eq!(
+        answer.json_error(),
+        (
+            "SerializationException".to_string(),
+            "NUMBER_VALUE can not be converted to an Integer".to_string()
+        )
+    );
+    // The unknown member is dropped: the cluster is created without it, and not echoed.
+    let answer = server
+        .call(ecs("CreateCluster", r#"{"clusterName": "m", "clusterNmae": "x"}"#))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["cluster"]["clusterName"], "m");
+    assert!(!answer.text().contains("clusterNmae"), "{}", answer.text());
+    let answer = server
+        .call(
+            Call::json(
+                &format!("{ECR}.DescribeImages"),
+                r#"{"repositoryName": "r1", "maxResults": 5000}"#,
+            )
+            .signed(Signer::root("ecr")),
+        )
+        .await;
+    assert_eq!(
+        answer.json_error(),
+        (
+            "InvalidParameterException".to_string(),
+            "Invalid parameter at 'maxResults' failed to satisfy constraint: \
+             'Member must have value less than or equal to 1000'"
+                .to_string()
+        )
+    );
+}
