@@ -318,9 +318,12 @@ fn list_shown(items: &[Value]) -> Option<String> {
 /// keeps every pattern of the tables compiling).
 fn matches_whole(pattern: &'static str, s: &str) -> bool {
     static CACHE: LazyLock<Mutex<HashMap<&'static str, Option<regex::Regex>>>> = LazyLock::new(Default::default);
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let re = cache.entry(pattern).or_insert_with(|| compile(pattern).ok());
-    re.as_ref().is_none_or(|re| re.is_match(s))
+    // The lock is held to find or compile the pattern, not to match (a clone shares the compiled program).
+    let re = {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache.entry(pattern).or_insert_with(|| compile(pattern).ok()).clone()
+    };
+    re.is_none_or(|re| re.is_match(s))
 }
 
 /// A model pattern anchored at both ends (AWS matches the whole value).
