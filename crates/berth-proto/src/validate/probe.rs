@@ -336,3 +336,37 @@ fn with(base: &Value, at: &[Step], name: &str, value: Option<Value>) -> Value {
 fn remove(v: &mut Value, at: &[Step], name: &str) {
     target(v, at).remove(name);
 }
+
+/// Runs every probe of every operation of `model` through [`super::validate`]
+/// and panics at the first answer that is not the expected one. Cleaned
+/// inputs and `SerializationException`s are checked here; a violation is
+/// checked by `worded(path, value, broken, error)`, which says whether the
+/// error is the service's code and words for it. Returns how many probes ran.
+pub fn check_every_probe(
+    model: &ServiceModel,
+    worded: impl Fn(&str, &Option<String>, &Broken, &crate::AwsError) -> bool,
+) -> usize {
+    let all = probes(model);
+    let ops: std::collections::BTreeSet<_> = all.iter().map(|p| p.operation).collect();
+    assert_eq!(ops.len(), model.operations.iter().filter(|o| o.input.is_some()).count());
+    // Each operation gets its valid input, an unknown member and one probe per member at least.
+    assert!(all.len() > 3 * ops.len(), "{} probes", all.len());
+    for p in &all {
+        let got = super::validate(Some(model), p.operation, p.input.clone());
+        let ctx = format!("{} {}: {}", p.operation, p.what, p.input);
+        match (&p.expect, got) {
+            (Expect::Cleaned(v), Ok(out)) => assert_eq!(&out, v, "{ctx}"),
+            (Expect::Serialization(msg), Err(e)) => assert_eq!(
+                (e.code.as_ref(), e.message.as_str(), e.status),
+                ("SerializationException", msg.as_str(), 400),
+                "{ctx}"
+            ),
+            (Expect::Violation { path, value, what }, Err(e)) => {
+                assert_eq!(e.status, 400, "{ctx}");
+                assert!(worded(path, value, what, &e), "{ctx}: {} {}", e.code, e.message);
+            }
+            (expect, got) => panic!("{ctx}: expected {expect:?}, got {got:?}"),
+        }
+    }
+    all.len()
+}
