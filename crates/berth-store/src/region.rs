@@ -12,11 +12,17 @@
 //!
 //! Revisions stay store-wide: a region's revisions increase but skip the
 //! ones other regions (and the global IAM) took, which every caller allows.
+//! A region's [`Store::current_revision`] is the revision of its own last
+//! write (or the store's when it was first asked): what a watcher of the
+//! region's keys is sure to reach, since it never sees the other regions'
+//! changes. That holds with one handle per region in the one process that
+//! writes the store, as `SqliteStore` is (clones share the handle).
 
 use crate::{Compare, Event, KeyValue, Op, Result, Revision, Store, StoreError, TxnResult, WatchStream};
 use async_trait::async_trait;
 use futures::StreamExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Where the keys of the regions other than the home region live.
 pub const REGIONS_PREFIX: &str = "regions/";
@@ -26,6 +32,9 @@ pub const REGIONS_PREFIX: &str = "regions/";
 pub struct RegionStore {
     inner: Arc<dyn Store>,
     layout: Layout,
+    /// The revision of the region's last write through this handle, or the
+    /// store's when first asked; -1 before either.
+    revision: Arc<AtomicI64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +51,7 @@ impl RegionStore {
         Self {
             inner,
             layout: Layout::Prefixed(format!("{REGIONS_PREFIX}{region}/")),
+            revision: Arc::new(AtomicI64::new(-1)),
         }
     }
 
@@ -50,6 +60,7 @@ impl RegionStore {
         Self {
             inner,
             layout: Layout::Home,
+            revision: Arc::new(AtomicI64::new(-1)),
         }
     }
 
@@ -149,11 +160,23 @@ impl Store for RegionStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.inner.txn(compares, ops).await
+        let writes = !ops.is_empty();
+        let result = self.inner.txn(compares, ops).await?;
+        if result.succeeded && writes {
+            self.revision.fetch_max(result.revision, Ordering::SeqCst);
+        }
+        Ok(result)
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        self.inner.current_revision().await
+        let known = self.revision.load(Ordering::SeqCst);
+        if known >= 0 {
+            // Still fails once the store is closed, as every call does.
+            self.inner.current_revision().await?;
+            return Ok(known);
+        }
+        let store = self.inner.current_revision().await?;
+        Ok(self.revision.fetch_max(store, Ordering::SeqCst).max(store))
     }
 
     async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream> {
@@ -263,6 +286,27 @@ mod tests {
         // `r` < `regions/…` < `s`: the page after `r` is not cut short by them.
         assert_eq!(keys(home.range("", Some("r"), Some(1)).await.unwrap()), ["s"]);
         assert_eq!(keys(home.range("", Some("regions/zz"), None).await.unwrap()), ["s"]);
+    }
+
+    #[tokio::test]
+    async fn a_regions_revision_is_its_own_last_write() {
+        let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        shared.put("iam/users/a", vec![]).await.unwrap(); // rev 1: global
+        let home = RegionStore::home(shared.clone());
+        let eu = RegionStore::prefixed(shared.clone(), "eu-west-1");
+        assert_eq!(eu.current_revision().await.unwrap(), 1);
+        home.put("k", vec![]).await.unwrap(); // rev 2
+        shared.put("iam/users/b", vec![]).await.unwrap(); // rev 3
+        // eu's watch of its keys never sees 2 or 3: its revision stays.
+        assert_eq!(eu.current_revision().await.unwrap(), 1);
+        assert_eq!(home.current_revision().await.unwrap(), 2);
+        eu.put("k", vec![]).await.unwrap(); // rev 4
+        assert_eq!(eu.current_revision().await.unwrap(), 4);
+        // A failed compare or a read-only transaction writes nothing of the region's.
+        assert!(!home.create("k", vec![]).await.unwrap());
+        assert_eq!(home.current_revision().await.unwrap(), 2);
+        let mut w = eu.watch("", eu.current_revision().await.unwrap()).await.unwrap();
+        assert_eq!(w.next().await.unwrap().unwrap().revision, 4);
     }
 
     #[tokio::test]
