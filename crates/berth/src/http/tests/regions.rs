@@ -122,3 +122,36 @@ async fn the_request_context_carries_the_region_signed_for() {
         assert_eq!(listed["Keys"].as_array().unwrap().len(), 1, "{region}: {listed}");
     }
 }
+
+#[tokio::test]
+async fn the_registry_answers_in_the_region_whose_password_it_is() {
+    let server = Server::serving(&[EU, AP]).await;
+    let ecr = |op: &str, body: &str, region: &str| {
+        Call::json(&format!("{ECR}.{op}"), body).signed(Signer::root("ecr").region(region))
+    };
+    let created = server
+        .call(ecr("CreateRepository", r#"{"repositoryName":"app"}"#, AP))
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let basic = |region: &'static str| {
+        let server = &server;
+        async move {
+            let token = server.call(ecr("GetAuthorizationToken", "{}", region)).await.json()["authorizationData"][0]
+                ["authorizationToken"]
+                .as_str()
+                .expect("a token")
+                .to_string();
+            let req = Request::get("/v2/app/tags/list")
+                .header(header::AUTHORIZATION, format!("Basic {token}"))
+                .body(Body::empty())
+                .unwrap();
+            server.send(req).await
+        }
+    };
+    let in_ap = basic(AP).await;
+    assert_eq!(in_ap.status, StatusCode::OK, "{}", in_ap.text());
+    assert_eq!(in_ap.json(), serde_json::json!({"name": "app", "tags": []}));
+    let in_eu = basic(EU).await;
+    assert_eq!(in_eu.status, StatusCode::NOT_FOUND, "{}", in_eu.text());
+    assert_eq!(in_eu.json()["errors"][0]["code"], "NAME_UNKNOWN");
+}
