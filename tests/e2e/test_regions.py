@@ -176,3 +176,20 @@ def test_a_data_dir_keeps_its_resources_in_their_region_when_regions_change(tmp_
         assert server.client("ecs", region_name=EU).describe_clusters(clusters=[name])["clusters"] == []
     finally:
         finish(server)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--regions", "us-east-1,us-east-1"], "the region us-east-1 is listed twice"),
+        (["--regions", "us-east-1,mars"], "'mars' is not a region name"),
+        (["--region", "eu-west-1", "--regions", "us-east-1"], "cannot be used with"),
+    ],
+)
+def test_the_regions_are_checked_before_the_server_starts(tmp_path, args, says):
+    env = isolate_aws_environment(dict(os.environ))
+    p = subprocess.run([str(berth_bin()), "server", "--data-dir", str(tmp_path / "data"), "--listen", "127.0.0.1:0",
+                        *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert says in p.stderr, p.stderr
+    assert not (tmp_path / "data" / "state.db").exists()
