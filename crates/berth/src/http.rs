@@ -139,7 +139,8 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     } else {
         "text/plain; version=0.0.4; charset=utf-8"
     };
-    match app.metrics.render(&*app.store, openmetrics).await {
+    let stores: Vec<&dyn Store> = app.regions.all().iter().map(|r| &*r.store).collect();
+    match app.metrics.render(&stores, openmetrics).await {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
     }

@@ -24,6 +24,8 @@ use tower::ServiceExt;
 /// One region's services.
 pub struct Regional {
     pub region: String,
+    /// The region's part of the store.
+    pub store: Arc<dyn Store>,
     /// The awsJson services by target prefix.
     pub services: HashMap<&'static str, Arc<dyn JsonService>>,
     /// ECS, for the agent session stream (`/agent/v1/session`).
@@ -209,6 +211,7 @@ impl Regional {
         let registry_router = berth_registry::router(registry.clone());
         Ok(Self {
             region: region.to_string(),
+            store,
             services,
             ecs,
             registry,
