@@ -155,3 +155,53 @@ async fn the_registry_answers_in_the_region_whose_password_it_is() {
     assert_eq!(in_eu.status, StatusCode::NOT_FOUND, "{}", in_eu.text());
     assert_eq!(in_eu.json()["errors"][0]["code"], "NAME_UNKNOWN");
 }
+
+#[tokio::test]
+async fn a_download_url_is_served_by_the_region_that_signed_it() {
+    use sha2::{Digest, Sha256};
+    let server = Server::serving(&[EU, AP]).await;
+    let ecr = |op: &str, body: serde_json::Value| {
+        Call::json(&format!("{ECR}.{op}"), &body.to_string()).signed(Signer::root("ecr").region(AP))
+    };
+    let ok = |a: Answer| {
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        a.json()
+    };
+    ok(server
+        .call(ecr("CreateRepository", serde_json::json!({"repositoryName": "app"})))
+        .await);
+    let layer = b"a layer of ap-south-1".to_vec();
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+    let upload = ok(server
+        .call(ecr("InitiateLayerUpload", serde_json::json!({"repositoryName": "app"})))
+        .await);
+    let upload_id = upload["uploadId"].as_str().unwrap();
+    use base64::Engine;
+    ok(server
+        .call(ecr(
+            "UploadLayerPart",
+            serde_json::json!({"repositoryName": "app", "uploadId": upload_id, "partFirstByte": 0,
+                "partLastByte": layer.len() - 1,
+                "layerPartBlob": base64::engine::general_purpose::STANDARD.encode(&layer)}),
+        ))
+        .await);
+    ok(server
+        .call(ecr(
+            "CompleteLayerUpload",
+            serde_json::json!({"repositoryName": "app", "uploadId": upload_id, "layerDigests": [digest]}),
+        ))
+        .await);
+    let url = ok(server
+        .call(ecr(
+            "GetDownloadUrlForLayer",
+            serde_json::json!({"repositoryName": "app", "layerDigest": digest}),
+        ))
+        .await)["downloadUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = &url[url.find("/registry-blob/").expect("a download path")..];
+    let got = server.get(path).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text());
+    assert_eq!(&got.body[..], &layer[..]);
+}
