@@ -684,6 +684,34 @@ async fn download(State(reg): State<Arc<Registry>>, req: Request<Body>) -> Respo
     result.unwrap_or_else(|e| e.into_response())
 }
 
+impl Registry {
+    /// Whether this registry issued the credentials a `/v2/` or download
+    /// request carries: a `docker login` password or a download URL signed
+    /// with its key, expired or not. A server with one registry per region
+    /// (each with its own key) sends such a request to the region whose
+    /// registry issued them.
+    pub fn issued_credentials_of(&self, headers: &HeaderMap, uri: &http::Uri) -> bool {
+        // Verified as of the earliest time: an expired credential still
+        // names its issuer (which then says it has expired).
+        if let Some(rest) = uri.path().strip_prefix("/registry-blob/") {
+            let Some((name, digest)) = rest.rsplit_once('/') else {
+                return false;
+            };
+            let q = query_pairs(uri.query());
+            let expires = param(&q, "expires").and_then(|e| e.parse().ok());
+            let signature = param(&q, "signature").unwrap_or("");
+            return expires.is_some_and(|expires| {
+                self.tokens
+                    .verify_download(name, &decode(digest), expires, signature, i64::MIN)
+                    .is_ok()
+            });
+        }
+        header_str(headers, header::AUTHORIZATION)
+            .and_then(auth::parse_basic)
+            .is_some_and(|(_, password)| self.tokens.verify(&password, i64::MIN).is_ok())
+    }
+}
+
 /// Builds the download URL for `digest` in `repository` (valid one hour).
 pub(crate) fn download_url(reg: &Registry, repository: &str, digest: &str) -> String {
     let expires = now_secs() + auth::DOWNLOAD_URL_LIFETIME_SECS;

@@ -10,11 +10,13 @@
 #[cfg(feature = "testing")]
 pub mod contract;
 mod memory;
+pub mod region;
 mod sqlite;
 pub mod typed;
 mod watch;
 
 pub use memory::MemoryStore;
+pub use region::RegionStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

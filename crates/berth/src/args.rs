@@ -75,9 +75,13 @@ pub struct ServerArgs {
     /// The AWS account id Berth answers as.
     #[arg(long, default_value = "000000000000", env = "BERTH_ACCOUNT_ID")]
     pub(crate) account_id: String,
-    /// The AWS region Berth answers as.
-    #[arg(long, default_value = "us-east-1", env = "BERTH_REGION")]
-    pub(crate) region: String,
+    /// The AWS region Berth answers as (one; see --regions for several; default us-east-1).
+    #[arg(long, env = "BERTH_REGION", conflicts_with = "regions")]
+    pub(crate) region: Option<String>,
+    /// The AWS regions Berth serves, comma-separated (e.g. us-east-1,eu-west-1); the first is the
+    /// default. A request signed for any other region is refused.
+    #[arg(long, env = "BERTH_REGIONS", value_delimiter = ',', value_name = "REGION,…")]
+    pub(crate) regions: Vec<String>,
     /// Seconds an instance's agent may stay disconnected before its tasks are marked STOPPED.
     #[arg(long, default_value_t = 60, env = "BERTH_AGENT_GRACE_PERIOD_SECS")]
     pub(crate) agent_grace_period_secs: u64,

@@ -17,7 +17,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub account_id: String,
-    pub region: String,
+    /// The regions served; the first is the default (the local agent's).
+    pub regions: crate::regions::Regions,
     pub root_access_key_id: String,
     pub root_secret_access_key: String,
     pub registry_host: Option<String>,
@@ -32,6 +33,9 @@ pub struct Config {
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
+
+/// The region served when none is given.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Where the root secret comes from, which decides whether it is printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +68,13 @@ impl Config {
         if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
             anyhow::bail!("--account-id must be 12 digits, got '{}'", args.account_id);
         }
+        let regions = match (args.region, args.regions.is_empty()) {
+            (Some(one), true) => crate::regions::Regions::parse(&[one]),
+            (None, false) => crate::regions::Regions::parse(&args.regions),
+            (None, true) => Ok(crate::regions::Regions::one(DEFAULT_REGION)),
+            (Some(_), false) => Err("give --region or --regions, not both".to_string()),
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let data_dir = args.data_dir.unwrap_or_else(|| PathBuf::from(".berth"));
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
@@ -93,7 +104,7 @@ impl Config {
             listen: args.listen,
             data_dir,
             account_id: args.account_id,
-            region: args.region,
+            regions,
             root_access_key_id: key,
             root_secret_access_key: secret,
             registry_host: args.registry_host,

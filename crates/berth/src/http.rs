@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod body;
+mod regional;
 #[cfg(test)]
 mod tests;
 
@@ -30,17 +31,12 @@ pub const MAX_API_BODY: usize = berth_proto::service::DEFAULT_MAX_BODY_SIZE;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
-    /// IAM and STS (awsQuery), sharing `auth`'s directory of keys and policies.
+    /// IAM and STS (awsQuery), sharing `auth`'s directory of keys and policies; global.
     pub iam: Arc<berth_iam::Iam>,
-    pub services: HashMap<&'static str, Arc<dyn JsonService>>,
-    /// ECS, for the agent session stream (`/agent/v1/session`).
-    pub ecs: berth_ecs::Ecs,
-    /// The registry: `/v2/` and the ECR API.
-    pub registry: Arc<berth_registry::Registry>,
+    /// The served regions' services (ECS, ECR, KMS, SSM, Secrets Manager,
+    /// CloudWatch Logs, CloudTrail), one set per region; the first is the default.
+    pub regions: Arc<regional::RegionSet>,
     pub account_id: String,
-    pub region: String,
-    /// The audit trail and the metrics (observability).
-    pub audit: Arc<berth_audit::AuditLog>,
     pub metrics: Arc<crate::observe::Metrics>,
 }
 
@@ -56,134 +52,50 @@ impl App {
             berth_ecs::placement_timing::set_observer(move |d| m.observe_placement(d));
         }
         let store = crate::observe::InstrumentedStore::wrap(store, metrics.clone());
-        let scope = berth_core::arn::Scope::new(&cfg.region, &cfg.account_id);
         let auth = Arc::new(Authenticator::new(
             &cfg.account_id,
             &cfg.root_access_key_id,
             &cfg.root_secret_access_key,
         ));
-        let kms = berth_secrets::Kms::open(
-            store.clone(),
-            &cfg.region,
-            &cfg.account_id,
-            &cfg.data_dir,
-            std::env::var("BERTH_KMS_MASTER_KEY").ok().as_deref(),
-        )
-        .context("opening KMS")?;
         let iam = Arc::new(
-            berth_iam::Iam::open(store.clone(), auth.clone(), Arc::new(MasterKeySealer(kms.master_key())))
+            berth_iam::Iam::open(store.clone(), auth.clone(), regional::iam_sealer(cfg, store.clone())?)
                 .await
                 .context("loading the IAM state")?,
         );
-        let mut services: HashMap<&'static str, Arc<dyn JsonService>> = HashMap::new();
-        let ecs = berth_ecs::Ecs::new(store.clone(), scope).with_iam(iam.clone());
-        let grace = cfg.agent_grace_period;
-        berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
-        let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
-        services.insert(ecs_service.target_prefix(), ecs_service);
-        let sigv4 = auth.clone();
-        let current = auth.clone();
-        let registry_region = cfg.region.clone();
-        let authz = auth.clone();
-        // Repository policies, followed through a store watch, are the
-        // registry's resource policies.
-        let repo_policies = Arc::new(berth_iam::ResourcePolicies::new());
-        let scope_for_policies = berth_core::arn::Scope::new(&cfg.region, &cfg.account_id);
-        let scope_for_deletes = scope_for_policies.clone();
-        repo_policies.spawn_watch(
-            store.clone(),
-            berth_registry::keys::REPOSITORIES,
-            Arc::new(move |key: &str, value: &[u8]| {
-                let name = key.strip_prefix(berth_registry::keys::REPOSITORIES)?;
-                let rec: berth_registry::records::RepositoryRecord = serde_json::from_slice(value).ok()?;
-                Some((
-                    scope_for_policies.arn("ecr", format!("repository/{name}")),
-                    rec.policy_text,
-                ))
-            }),
-            Arc::new(move |key: &str| {
-                let name = key.strip_prefix(berth_registry::keys::REPOSITORIES)?;
-                Some(scope_for_deletes.arn("ecr", format!("repository/{name}")))
-            }),
-        );
-        let registry_cfg = berth_registry::RegistryConfig {
-            data_dir: cfg.data_dir.clone(),
-            region: cfg.region.clone(),
-            account_id: cfg.account_id.clone(),
-            registry_host: cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string()),
+        let shared = regional::Shared {
+            store: store.clone(),
+            auth: auth.clone(),
+            iam: iam.clone(),
         };
-        let registry = Arc::new(
-            berth_registry::Registry::open(store.clone(), registry_cfg)
-                .await
-                .context("opening the registry")?
-                .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
-                .with_sigv4(Arc::new(move |r: &berth_registry::SignedRequest<'_>| {
-                    // `/v2/` is ECR's: the scope must say `ecr` and this region.
-                    let endpoint = Endpoint {
-                        service: Some("ecr"),
-                        regions: &[registry_region.as_str()],
-                        unsigned_payload: r.unsigned_payload,
-                    };
-                    let req = HttpRequestParts {
-                        method: r.method,
-                        raw_path: r.raw_path,
-                        raw_query: r.raw_query,
-                        headers: r.headers,
-                        payload_sha256_hex: r.payload_sha256_hex,
-                    };
-                    sigv4.authenticate(&req, &endpoint)
-                }))
-                // Registry tokens name the principal's unique id: one deleted
-                // (or re-created under the same name) no longer logs in.
-                .with_principal_check(Arc::new(move |p: &berth_proto::Principal| current.is_current(p)))
-                .with_authorizer(Arc::new(
-                    move |who: &berth_proto::Principal, action: &str, resource: &str, tags: &[(String, String)]| {
-                        if who.is_root {
-                            return Ok(());
-                        }
-                        let facts = berth_iam::RequestFacts {
-                            resource_tags: tags.to_vec(),
-                            ..Default::default()
-                        };
-                        let policy = repo_policies.get(resource);
-                        authz
-                            .authorize(who, action, &[resource.to_string()], policy.as_deref(), &facts)
-                            // The registry words the refusal itself; keep only the why.
-                            .map_err(|e| match e.message.split_once(&format!(" on resource: {resource} ")) {
-                                Some((_, why)) => why.to_string(),
-                                None => e.message,
-                            })
-                    },
-                )),
-        );
-        services.insert(berth_registry::TARGET_PREFIX, registry.clone());
-        let logs = berth_logs::Logs::open(&cfg.data_dir.join("logs"), &cfg.region, &cfg.account_id)
-            .context("opening the log store")?;
-        logs.spawn_retention_sweeper(std::time::Duration::from_secs(60));
-        services.insert(berth_logs::TARGET_PREFIX, Arc::new(logs.clone()));
-        let audit = Arc::new(
-            berth_audit::AuditLog::open(&cfg.data_dir.join("audit.db"), &cfg.region, &cfg.account_id)
-                .context("opening the audit trail")?,
-        );
-        services.insert(berth_secrets::kms::TARGET_PREFIX, Arc::new(kms.clone()));
-        let ssm = berth_secrets::Ssm::new(store.clone(), kms.clone(), &cfg.region, &cfg.account_id);
-        services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
-        let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, &cfg.region, &cfg.account_id);
-        services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
-        let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
-        services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
+        let regions = Arc::new(regional::RegionSet::start(cfg, &shared).await?);
         Ok(Arc::new(Self {
             store,
             auth,
             iam,
-            services,
-            ecs,
-            registry,
+            regions,
             account_id: cfg.account_id.clone(),
-            region: cfg.region.clone(),
-            audit,
             metrics,
         }))
+    }
+
+    /// The JSON services of the default region (target prefixes, signing
+    /// names and body limits are the same in every region).
+    pub fn services(&self) -> &HashMap<&'static str, Arc<dyn JsonService>> {
+        &self.regions.first().services
+    }
+
+    /// Ends every region's agent sessions (they never end by themselves).
+    pub fn close_agent_sessions(&self) {
+        for r in self.regions.all() {
+            r.ecs.close_agent_sessions();
+        }
+    }
+
+    /// Waits until every region's queued audit events are written.
+    pub async fn flush_audit(&self) {
+        for r in self.regions.all() {
+            r.audit.flush().await;
+        }
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
@@ -195,12 +107,15 @@ impl App {
             .route("/agent/v1/session", get(agent_session))
             .fallback(not_found)
             .with_state(self.clone())
-            // `/v2/…` (the OCI registry, streaming bodies, its own auth) and download URLs.
+            // `/v2/…` (the OCI registry, streaming bodies, its own auth) and
+            // download URLs, each to the registry of the request's region.
             .merge(
-                berth_registry::router(self.registry.clone()).layer(axum::middleware::from_fn_with_state(
-                    self.metrics.clone(),
-                    crate::observe::count_registry_bytes,
-                )),
+                self.regions
+                    .registry_router()
+                    .layer(axum::middleware::from_fn_with_state(
+                        self.metrics.clone(),
+                        crate::observe::count_registry_bytes,
+                    )),
             )
     }
 }
@@ -224,7 +139,8 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     } else {
         "text/plain; version=0.0.4; charset=utf-8"
     };
-    match app.metrics.render(&*app.store, openmetrics).await {
+    let stores: Vec<&dyn Store> = app.regions.all().iter().map(|r| &*r.store).collect();
+    match app.metrics.render(&stores, openmetrics).await {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
     }
@@ -299,7 +215,9 @@ async fn aws_api(
     let request_id = uuid::Uuid::new_v4().to_string();
     let proto = protocol_of(req.headers());
     let mut req = req;
-    let mut call = crate::observe::Call::begin(&app.services, &mut req, peer, &request_id);
+    let mut call = crate::observe::Call::begin(app.services(), &mut req, peer, &request_id);
+    // The call is audited in the trail of the region it is signed for.
+    let audit = app.regions.for_request(req.headers(), req.uri()).audit.clone();
     let mut resp = match handle(&app, peer, req, &request_id, proto).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -308,7 +226,7 @@ async fn aws_api(
             error_response(&e, proto, &request_id)
         }
     };
-    call.finish(&app.metrics, &app.audit, resp.status());
+    call.finish(&app.metrics, &audit, resp.status());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
@@ -321,6 +239,10 @@ struct Authenticated {
     principal: berth_proto::Principal,
     body: body::ReadBody,
     query: Option<berth_proto::query::QueryInput>,
+    /// The services of the region the credential scope names (served: any
+    /// other was refused); the default region's for IAM and STS signed for
+    /// `us-east-1` when it is not served.
+    regional: Arc<regional::Regional>,
 }
 
 /// Authenticates `POST /` in two steps: from the headers alone
@@ -343,17 +265,17 @@ async fn authenticate_request(
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .and_then(|t| t.rsplit_once('.'))
-            .and_then(|(prefix, _)| app.services.get(prefix)),
+            .and_then(|(prefix, _)| app.services().get(prefix)),
         Protocol::Query => None,
     };
     let limit = target_service.map_or(MAX_API_BODY, |svc| svc.max_body_size());
-    // IAM and STS also take `us-east-1`, the signing region of their global endpoints.
-    let regions_json = [app.region.as_str()];
-    let regions_query = [app.region.as_str(), "us-east-1"];
-    let regions: &[&str] = match proto {
-        Protocol::Json(_) => &regions_json,
-        Protocol::Query => &regions_query,
-    };
+    // The served regions; IAM and STS also take `us-east-1`, the signing
+    // region of their global endpoints. Any other region is refused.
+    let mut regions = app.regions.names();
+    if proto == Protocol::Query && !regions.contains(&"us-east-1") {
+        regions.push("us-east-1");
+    }
+    let regions: &[&str] = &regions;
     let endpoint = |service: Option<&'static str>| Endpoint {
         service,
         regions,
@@ -409,6 +331,7 @@ async fn authenticate_request(
         principal,
         body: read,
         query,
+        regional: app.regions.for_request(&parts.headers, &parts.uri).clone(),
     })
 }
 
@@ -427,13 +350,14 @@ async fn handle(
         principal,
         body: read,
         query,
+        regional,
     } = authenticate_request(app, &parts, body, proto).await?;
     // `read` keeps the body's room in the budget until the answer is built.
     let body = read.bytes.clone();
     let ctx = RequestContext {
         request_id: request_id.to_string(),
         account_id: app.account_id.clone(),
-        region: app.region.clone(),
+        region: regional.region.clone(),
         principal,
         source_ip: peer.ip().to_string(),
         user_agent: parts
@@ -455,7 +379,7 @@ async fn handle(
             let (prefix, op) = target
                 .rsplit_once('.')
                 .ok_or_else(|| AwsError::unknown_operation(target))?;
-            let svc = app
+            let svc = regional
                 .services
                 .get(prefix)
                 .ok_or_else(|| AwsError::unknown_operation(target))?;
@@ -608,15 +532,17 @@ async fn agent_session(
                 headers: &parts.headers,
                 payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
             },
-            &Endpoint::new("ecs", &[app.region.as_str()]),
+            &Endpoint::new("ecs", &app.regions.names()),
         )?;
+        // The ECS of the region the agent signs for.
+        let ecs = &app.regions.for_request(&parts.headers, &parts.uri).ecs;
         let instance = form_value(query.as_bytes(), "containerInstance")
             .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
         let cluster = form_value(query.as_bytes(), "cluster");
         if !principal.is_root {
             // What the ECS agent needs in AWS to receive its work: ecs:Poll
             // on its container instance, with `ecs:cluster`.
-            let resource = app.ecs.agent_session_resource(cluster.as_deref(), &instance).await;
+            let resource = ecs.agent_session_resource(cluster.as_deref(), &instance).await;
             let source_ip = peer.ip().to_string();
             let facts = berth_iam::RequestFacts {
                 source_ip: &source_ip,
@@ -633,9 +559,7 @@ async fn agent_session(
             )?;
         }
         // The instance's own agent only (or root): checked by the ECS side.
-        app.ecs
-            .open_agent_session(&principal, cluster.as_deref(), &instance)
-            .await
+        ecs.open_agent_session(&principal, cluster.as_deref(), &instance).await
     };
     let mut resp = match opened.await {
         Ok(session) => (
@@ -650,19 +574,6 @@ async fn agent_session(
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
     resp
-}
-
-/// IAM's access-key and session secrets, sealed under the KMS master key
-/// (AES-256-GCM, as KMS seals its key material).
-struct MasterKeySealer(Arc<Vec<u8>>);
-
-impl berth_iam::SecretSealer for MasterKeySealer {
-    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
-        berth_secrets::crypto::seal(&self.0, plaintext, aad)
-    }
-    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, berth_iam::SealError> {
-        berth_secrets::crypto::open(&self.0, sealed, aad).map_err(|_| berth_iam::SealError::Open)
-    }
 }
 
 /// One value of an `application/x-www-form-urlencoded` body.

@@ -15,6 +15,7 @@ mod http;
 mod local;
 mod logging;
 mod observe;
+mod regions;
 mod serve;
 
 use anyhow::Context;
@@ -123,7 +124,10 @@ async fn run(cfg: config::Config) -> anyhow::Result<()> {
         "  registry:   {}",
         cfg.registry_host.clone().unwrap_or_else(|| local.to_string())
     );
-    println!("  region:     {}", cfg.region);
+    println!("  region:     {}", cfg.regions.first());
+    if cfg.regions.names().len() > 1 {
+        println!("  regions:    {}", cfg.regions.names().join(", "));
+    }
     println!("  account:    {}", cfg.account_id);
     println!("  access key: {}", cfg.root_access_key_id);
     match &cfg.root_secret_source {
@@ -161,7 +165,7 @@ async fn run(cfg: config::Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|local_agent| spawn_local_agent(&cfg, local_agent, local, scheme, ca, stop_rx.clone()));
     let mut serve_stop = stop_rx;
-    let ecs = app.ecs.clone();
+    let closing = app.clone();
     serve::serve(
         listener,
         app.router(),
@@ -170,7 +174,7 @@ async fn run(cfg: config::Config) -> anyhow::Result<()> {
         async move {
             let _ = serve_stop.wait_for(|stop| *stop).await;
             // Agent sessions never end by themselves.
-            ecs.close_agent_sessions();
+            closing.close_agent_sessions();
         },
     )
     .await;
@@ -181,7 +185,7 @@ async fn run(cfg: config::Config) -> anyhow::Result<()> {
         local::remove(&cfg.data_dir);
     }
     // Audit events still queued are written before the process exits.
-    app.audit.flush().await;
+    app.flush_audit().await;
     tracing::info!("shutting down: closing the store");
     store.close().await.context("closing the store")?;
     Ok(())
@@ -213,7 +217,7 @@ fn write_local_record(cfg: &config::Config, local: SocketAddr, scheme: &str, ca:
     };
     let record = local::LocalRecord {
         endpoint: format!("{scheme}://{}", loopback_for(local)),
-        region: cfg.region.clone(),
+        region: cfg.regions.first().to_string(),
         pid: std::process::id(),
         access_key_id,
         secret_access_key,
@@ -276,7 +280,7 @@ fn spawn_local_agent(
         format!("{scheme}://{}", loopback_for(local)),
         local_agent.cluster.clone(),
         cfg.data_dir.join("agent"),
-        cfg.region.clone(),
+        cfg.regions.first().to_string(),
         cfg.root_access_key_id.clone(),
         cfg.root_secret_access_key.clone(),
     );

@@ -174,15 +174,27 @@ impl Metrics {
     }
 
     /// The text exposition, with the cluster gauges recomputed from the
-    /// store: OpenMetrics when `openmetrics`, else the classic Prometheus
-    /// text format (0.0.4).
-    pub async fn render(&self, store: &dyn Store, openmetrics: bool) -> Result<String, AwsError> {
+    /// stores (each served region's part, summed): OpenMetrics when
+    /// `openmetrics`, else the classic Prometheus text format (0.0.4).
+    pub async fn render(&self, stores: &[&dyn Store], openmetrics: bool) -> Result<String, AwsError> {
         let mut by_status: HashMap<String, i64> = HashMap::new();
-        for kv in store
-            .range(berth_ecs::keys::TASKS, None, None)
-            .await
-            .map_err(AwsError::state_store)?
-        {
+        let mut tasks = vec![];
+        let mut instances = vec![];
+        for store in stores {
+            tasks.extend(
+                store
+                    .range(berth_ecs::keys::TASKS, None, None)
+                    .await
+                    .map_err(AwsError::state_store)?,
+            );
+            instances.extend(
+                store
+                    .range(berth_ecs::keys::INSTANCES, None, None)
+                    .await
+                    .map_err(AwsError::state_store)?,
+            );
+        }
+        for kv in tasks {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
                 let status = v.get("lastStatus").and_then(|s| s.as_str()).unwrap_or("UNKNOWN");
                 *by_status.entry(status.to_string()).or_default() += 1;
@@ -193,11 +205,7 @@ impl Metrics {
             self.tasks.get_or_create(&StatusLabels { status }).set(n);
         }
         let (mut up, mut down) = (0, 0);
-        for kv in store
-            .range(berth_ecs::keys::INSTANCES, None, None)
-            .await
-            .map_err(AwsError::state_store)?
-        {
+        for kv in instances {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) {
                 if v.get("agentConnected").and_then(|c| c.as_bool()).unwrap_or(false) {
                     up += 1;
@@ -541,10 +549,10 @@ mod tests {
             .await
             .unwrap();
         m.observe_request("ecs", "CreateCluster", 200, Duration::from_millis(3));
-        let text = m.render(&*store, false).await.unwrap();
+        let text = m.render(&[&*store], false).await.unwrap();
         assert!(text.contains("# TYPE berth_api_requests_total counter\n"), "{text}");
         assert!(!text.contains("# EOF"));
-        assert!(m.render(&*store, true).await.unwrap().ends_with("# EOF\n"));
+        assert!(m.render(&[&*store], true).await.unwrap().ends_with("# EOF\n"));
         assert!(text.contains(r#"berth_api_requests_total{service="ecs",operation="CreateCluster",status="200"} 1"#));
         assert!(text.contains(r#"berth_tasks{status="RUNNING"} 1"#), "{text}");
         assert!(text.contains("berth_store_operation_duration_seconds_bucket"));
@@ -554,6 +562,29 @@ mod tests {
         );
         assert!(
             text.contains("# TYPE berth_placement_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cluster_gauges_sum_every_region() {
+        let shared: Arc<dyn Store> = Arc::new(berth_store::MemoryStore::new());
+        let home = berth_store::RegionStore::home(shared.clone());
+        let eu = berth_store::RegionStore::prefixed(shared, "eu-west-1");
+        for (store, task) in [(&home, "t1"), (&eu, "t2"), (&eu, "t3")] {
+            store
+                .put(&format!("ecs/tasks/c/{task}"), br#"{"lastStatus":"RUNNING"}"#.to_vec())
+                .await
+                .unwrap();
+        }
+        eu.put("ecs/instances/c/i1", br#"{"agentConnected":true}"#.to_vec())
+            .await
+            .unwrap();
+        let m = Metrics::new();
+        let text = m.render(&[&home, &eu], false).await.unwrap();
+        assert!(text.contains(r#"berth_tasks{status="RUNNING"} 3"#), "{text}");
+        assert!(
+            text.contains(r#"berth_container_instances{connected="true"} 1"#),
             "{text}"
         );
     }
@@ -588,7 +619,7 @@ mod tests {
         m.observe_placement(Duration::from_millis(2));
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(berth_store::SqliteStore::open(dir.path().join("s.db")).unwrap());
-        let text = m.render(&*store, false).await.unwrap();
+        let text = m.render(&[&*store], false).await.unwrap();
         assert!(
             text.contains(r#"berth_registry_bytes_total{direction="out"} 8"#),
             "{text}"

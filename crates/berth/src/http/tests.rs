@@ -20,6 +20,7 @@ use tower::ServiceExt;
 mod auth;
 mod dispatch;
 mod limits;
+mod regions;
 mod routes;
 
 /// The server's region. Not `us-east-1`, so that the signing region IAM and
@@ -46,13 +47,18 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
+        Self::serving(&[REGION]).await
+    }
+
+    /// A server for these regions (the first the default).
+    async fn serving(regions: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let lock = std::fs::File::create(dir.path().join("lock")).expect("the lock file");
         let cfg = Config {
             listen: "127.0.0.1:4600".parse().expect("an address"),
             data_dir: dir.path().to_path_buf(),
             account_id: ACCOUNT.into(),
-            region: REGION.into(),
+            regions: crate::regions::Regions::parse(regions).expect("region names"),
             root_access_key_id: ROOT_KEY.into(),
             root_secret_access_key: ROOT_SECRET.into(),
             registry_host: None,

@@ -56,7 +56,7 @@ async fn a_signed_call_reaches_each_json_service_by_its_target_prefix() {
         assert!(answer.header("x-amzn-errortype").is_none(), "{target}");
     }
     // Every prefix the app routes is one of the above.
-    let mut routed: Vec<&str> = server.app.services.keys().copied().collect();
+    let mut routed: Vec<&str> = server.app.services().keys().copied().collect();
     routed.sort_unstable();
     let mut tested: Vec<&str> = cases.iter().map(|c| c.0.rsplit_once('.').unwrap().0).collect();
     tested.sort_unstable();
