@@ -10,7 +10,7 @@ use crate::iam_authz::{self, IamAction, StsAction};
 use crate::policy::{self, ContextKeys, Decision, PolicyDocument, PolicyKind, Request};
 use crate::sealing::{self, SecretSealer};
 use crate::{Authenticator, RequestFacts, format_iso, managed};
-use berth_proto::query::{QueryInput, XmlWriter, response_xml, url_encode};
+use berth_proto::query::{QueryInput, QueryResult, XmlWriter, invalid_action, url_encode, xml};
 use berth_proto::{AuthzResource, AwsError, Principal, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use rand::Rng;
@@ -19,8 +19,8 @@ use time::{Duration, OffsetDateTime};
 
 pub const IAM_VERSION: &str = "2010-05-08";
 pub const STS_VERSION: &str = "2011-06-15";
-const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
-const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub(crate) const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+pub(crate) const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 const MAX_KEYS_PER_USER: usize = 2;
 const MAX_POLICY_VERSIONS: usize = 5;
 
@@ -144,26 +144,6 @@ impl Iam {
         typed::encode(&sealing::seal_session(self.sealer.as_ref(), s)).map_err(AwsError::state_store)
     }
 
-    /// `iam` or `sts`, from the `Version` parameter (or the action name).
-    pub fn service_of(input: &QueryInput) -> Option<&'static str> {
-        match input.get("Version") {
-            Some(IAM_VERSION) => Some("iam"),
-            Some(STS_VERSION) => Some("sts"),
-            _ => match input.get("Action")? {
-                "GetCallerIdentity" | "AssumeRole" | "GetSessionToken" => Some("sts"),
-                _ => None,
-            },
-        }
-    }
-
-    /// Whether the HTTP layer must authorize `service:action` with the
-    /// caller's policies before calling [`Iam::call`]. STS decides itself:
-    /// GetCallerIdentity and GetSessionToken need no permission, AssumeRole
-    /// combines the caller's policies with the role's trust policy.
-    pub fn needs_authorization(service: &str) -> bool {
-        service == "iam"
-    }
-
     /// The resources an IAM action is authorized on (with their tags and
     /// condition keys), and the tags the request sets; an action Berth does
     /// not route has none (the handler answers `InvalidAction`).
@@ -182,90 +162,95 @@ impl Iam {
         )
     }
 
-    /// Runs one action; returns the XML answer.
+    /// Runs one action of `service` (`iam` or `sts`); returns the XML answer
+    /// (the listener reaches the same handlers through [`crate::query_api`]).
     pub async fn call(&self, ctx: &RequestContext, service: &str, input: &QueryInput) -> Result<String, AwsError> {
         let action = input.get("Action").unwrap_or("");
         let (ns, result) = match service {
             "sts" => (STS_NS, self.call_sts(ctx, action, input).await?),
             _ => (IAM_NS, self.call_iam(ctx, action, input).await?),
         };
-        Ok(response_xml(action, ns, result.as_deref(), &ctx.request_id))
+        Ok(xml::response(action, ns, &result, &ctx.request_id))
     }
 
-    fn invalid_action(action: &str) -> AwsError {
-        AwsError::new(
-            "InvalidAction",
-            400,
-            format!("Could not find operation {action} for this endpoint"),
-        )
-    }
-
-    async fn call_iam(&self, ctx: &RequestContext, action: &str, q: &QueryInput) -> Result<Option<String>, AwsError> {
+    pub(crate) async fn call_iam(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        q: &QueryInput,
+    ) -> Result<QueryResult, AwsError> {
+        let hand = |inner: String| QueryResult::from_inner_xml(action, inner);
         use IamAction as A;
         let Some(a) = IamAction::parse(action) else {
-            return Err(Self::invalid_action(action));
+            return Err(invalid_action(action));
         };
         match a {
-            A::CreateUser => self.create_user(q).await.map(Some),
-            A::GetUser => self.get_user(ctx, q).map(Some),
-            A::ListUsers => self.list_users(q).map(Some),
-            A::DeleteUser => self.delete_user(q).await.map(|_| None),
-            A::CreateAccessKey => self.create_access_key(ctx, q).await.map(Some),
-            A::DeleteAccessKey => self.delete_access_key(ctx, q).await.map(|_| None),
-            A::UpdateAccessKey => self.update_access_key(ctx, q).await.map(|_| None),
-            A::ListAccessKeys => self.list_access_keys(ctx, q).map(Some),
-            A::CreateRole => self.create_role(q).await.map(Some),
-            A::GetRole => self.get_role(q).map(Some),
-            A::DeleteRole => self.delete_role(q).await.map(|_| None),
-            A::ListRoles => self.list_roles(q).map(Some),
-            A::UpdateAssumeRolePolicy => self.update_assume_role_policy(q).await.map(|_| None),
-            A::CreatePolicy => self.create_policy(q).await.map(Some),
-            A::GetPolicy => self.get_policy(q).map(Some),
-            A::DeletePolicy => self.delete_policy(ctx, q).await.map(|_| None),
-            A::ListPolicies => self.list_policies(q).map(Some),
-            A::CreatePolicyVersion => self.create_policy_version(ctx, q).await.map(Some),
-            A::GetPolicyVersion => self.get_policy_version(q).map(Some),
-            A::ListPolicyVersions => self.list_policy_versions(q).map(Some),
-            A::ListEntitiesForPolicy => self.list_entities_for_policy(q).map(Some),
-            A::AttachRolePolicy => self.attach(q, Kind::Role, true).await.map(|_| None),
-            A::DetachRolePolicy => self.attach(q, Kind::Role, false).await.map(|_| None),
-            A::AttachUserPolicy => self.attach(q, Kind::User, true).await.map(|_| None),
-            A::DetachUserPolicy => self.attach(q, Kind::User, false).await.map(|_| None),
-            A::PutRolePolicy => self.put_inline(q, Kind::Role).await.map(|_| None),
-            A::PutUserPolicy => self.put_inline(q, Kind::User).await.map(|_| None),
-            A::GetRolePolicy => self.get_inline(q, Kind::Role).map(Some),
-            A::GetUserPolicy => self.get_inline(q, Kind::User).map(Some),
-            A::DeleteRolePolicy => self.delete_inline(q, Kind::Role).await.map(|_| None),
-            A::DeleteUserPolicy => self.delete_inline(q, Kind::User).await.map(|_| None),
-            A::ListRolePolicies => self.list_inline(q, Kind::Role).map(Some),
-            A::ListUserPolicies => self.list_inline(q, Kind::User).map(Some),
-            A::ListAttachedRolePolicies => self.list_attached(q, Kind::Role).map(Some),
-            A::ListAttachedUserPolicies => self.list_attached(q, Kind::User).map(Some),
-            A::CreateGroup => self.create_group(q).await.map(Some),
-            A::GetGroup => self.get_group(q).map(Some),
-            A::ListGroups => self.list_groups(q).map(Some),
-            A::DeleteGroup => self.delete_group(q).await.map(|_| None),
-            A::AddUserToGroup => self.group_membership(q, true).await.map(|_| None),
-            A::RemoveUserFromGroup => self.group_membership(q, false).await.map(|_| None),
-            A::ListGroupsForUser => self.list_groups_for_user(q).map(Some),
-            A::AttachGroupPolicy => self.attach(q, Kind::Group, true).await.map(|_| None),
-            A::DetachGroupPolicy => self.attach(q, Kind::Group, false).await.map(|_| None),
-            A::PutGroupPolicy => self.put_inline(q, Kind::Group).await.map(|_| None),
-            A::GetGroupPolicy => self.get_inline(q, Kind::Group).map(Some),
-            A::DeleteGroupPolicy => self.delete_inline(q, Kind::Group).await.map(|_| None),
-            A::ListGroupPolicies => self.list_inline(q, Kind::Group).map(Some),
-            A::ListAttachedGroupPolicies => self.list_attached(q, Kind::Group).map(Some),
+            A::CreateUser => self.create_user(q).await.map(hand),
+            A::GetUser => self.get_user(ctx, q).map(hand),
+            A::ListUsers => self.list_users(q).map(hand),
+            A::DeleteUser => self.delete_user(q).await.map(|_| QueryResult::empty()),
+            A::CreateAccessKey => self.create_access_key(ctx, q).await.map(hand),
+            A::DeleteAccessKey => self.delete_access_key(ctx, q).await.map(|_| QueryResult::empty()),
+            A::UpdateAccessKey => self.update_access_key(ctx, q).await.map(|_| QueryResult::empty()),
+            A::ListAccessKeys => self.list_access_keys(ctx, q).map(hand),
+            A::CreateRole => self.create_role(q).await.map(hand),
+            A::GetRole => self.get_role(q).map(hand),
+            A::DeleteRole => self.delete_role(q).await.map(|_| QueryResult::empty()),
+            A::ListRoles => self.list_roles(q).map(hand),
+            A::UpdateAssumeRolePolicy => self.update_assume_role_policy(q).await.map(|_| QueryResult::empty()),
+            A::CreatePolicy => self.create_policy(q).await.map(hand),
+            A::GetPolicy => self.get_policy(q).map(hand),
+            A::DeletePolicy => self.delete_policy(ctx, q).await.map(|_| QueryResult::empty()),
+            A::ListPolicies => self.list_policies(q).map(hand),
+            A::CreatePolicyVersion => self.create_policy_version(ctx, q).await.map(hand),
+            A::GetPolicyVersion => self.get_policy_version(q).map(hand),
+            A::ListPolicyVersions => self.list_policy_versions(q).map(hand),
+            A::ListEntitiesForPolicy => self.list_entities_for_policy(q).map(hand),
+            A::AttachRolePolicy => self.attach(q, Kind::Role, true).await.map(|_| QueryResult::empty()),
+            A::DetachRolePolicy => self.attach(q, Kind::Role, false).await.map(|_| QueryResult::empty()),
+            A::AttachUserPolicy => self.attach(q, Kind::User, true).await.map(|_| QueryResult::empty()),
+            A::DetachUserPolicy => self.attach(q, Kind::User, false).await.map(|_| QueryResult::empty()),
+            A::PutRolePolicy => self.put_inline(q, Kind::Role).await.map(|_| QueryResult::empty()),
+            A::PutUserPolicy => self.put_inline(q, Kind::User).await.map(|_| QueryResult::empty()),
+            A::GetRolePolicy => self.get_inline(q, Kind::Role).map(hand),
+            A::GetUserPolicy => self.get_inline(q, Kind::User).map(hand),
+            A::DeleteRolePolicy => self.delete_inline(q, Kind::Role).await.map(|_| QueryResult::empty()),
+            A::DeleteUserPolicy => self.delete_inline(q, Kind::User).await.map(|_| QueryResult::empty()),
+            A::ListRolePolicies => self.list_inline(q, Kind::Role).map(hand),
+            A::ListUserPolicies => self.list_inline(q, Kind::User).map(hand),
+            A::ListAttachedRolePolicies => self.list_attached(q, Kind::Role).map(hand),
+            A::ListAttachedUserPolicies => self.list_attached(q, Kind::User).map(hand),
+            A::CreateGroup => self.create_group(q).await.map(hand),
+            A::GetGroup => self.get_group(q).map(hand),
+            A::ListGroups => self.list_groups(q).map(hand),
+            A::DeleteGroup => self.delete_group(q).await.map(|_| QueryResult::empty()),
+            A::AddUserToGroup => self.group_membership(q, true).await.map(|_| QueryResult::empty()),
+            A::RemoveUserFromGroup => self.group_membership(q, false).await.map(|_| QueryResult::empty()),
+            A::ListGroupsForUser => self.list_groups_for_user(q).map(hand),
+            A::AttachGroupPolicy => self.attach(q, Kind::Group, true).await.map(|_| QueryResult::empty()),
+            A::DetachGroupPolicy => self.attach(q, Kind::Group, false).await.map(|_| QueryResult::empty()),
+            A::PutGroupPolicy => self.put_inline(q, Kind::Group).await.map(|_| QueryResult::empty()),
+            A::GetGroupPolicy => self.get_inline(q, Kind::Group).map(hand),
+            A::DeleteGroupPolicy => self.delete_inline(q, Kind::Group).await.map(|_| QueryResult::empty()),
+            A::ListGroupPolicies => self.list_inline(q, Kind::Group).map(hand),
+            A::ListAttachedGroupPolicies => self.list_attached(q, Kind::Group).map(hand),
         }
     }
 
-    async fn call_sts(&self, ctx: &RequestContext, action: &str, q: &QueryInput) -> Result<Option<String>, AwsError> {
+    pub(crate) async fn call_sts(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        q: &QueryInput,
+    ) -> Result<QueryResult, AwsError> {
+        let hand = |inner: String| QueryResult::from_inner_xml(action, inner);
         let Some(a) = StsAction::parse(action) else {
-            return Err(Self::invalid_action(action));
+            return Err(invalid_action(action));
         };
         match a {
-            StsAction::GetCallerIdentity => Ok(Some(self.get_caller_identity(ctx))),
-            StsAction::AssumeRole => self.assume_role(ctx, q).await.map(Some),
-            StsAction::GetSessionToken => self.get_session_token(ctx, q).await.map(Some),
+            StsAction::GetCallerIdentity => Ok(hand(self.get_caller_identity(ctx))),
+            StsAction::AssumeRole => self.assume_role(ctx, q).await.map(hand),
+            StsAction::GetSessionToken => self.get_session_token(ctx, q).await.map(hand),
         }
     }
 

@@ -20,7 +20,7 @@ macro_rules! actions {
             /// Every routed action.
             pub const ALL: &'static [$name] = &[$($name::$v),*];
             /// The action's API name.
-            pub fn name(self) -> &'static str {
+            pub const fn name(self) -> &'static str {
                 match self { $($name::$v => stringify!($v)),* }
             }
             /// The routed action named `name`.

@@ -1,6 +1,9 @@
-//! The one listener: every AWS protocol on `POST /`, health, and (later) the
-//! registry under `/v2/`. Authentication happens here, once, for every
-//! request; services only see an authenticated [`RequestContext`].
+//! The one listener: every AWS protocol on `POST /` (and rpcv2Cbor on
+//! `POST /service/{S}/operation/{O}`), health, and the registry under `/v2/`.
+//! Authentication happens here, once, for every request; services only see
+//! an authenticated [`RequestContext`]. The listener names no service: awsJson
+//! services are found by target prefix, awsQuery ones by version
+//! ([`query`]), rpcv2Cbor ones by service name ([`cbor`]).
 
 use crate::config::Config;
 use anyhow::Context;
@@ -11,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_iam::Authenticator;
+use berth_proto::protocol::Protocol;
 use berth_proto::sigv4::{Endpoint, HttpRequestParts, UnsignedPayload};
 use berth_proto::{AwsError, JsonService, RequestContext};
 use berth_store::{SqliteStore, Store};
@@ -20,6 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod body;
+mod cbor;
+mod query;
 #[cfg(test)]
 mod tests;
 
@@ -30,9 +36,12 @@ pub const MAX_API_BODY: usize = berth_proto::service::DEFAULT_MAX_BODY_SIZE;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
-    /// IAM and STS (awsQuery), sharing `auth`'s directory of keys and policies.
-    pub iam: Arc<berth_iam::Iam>,
     pub services: HashMap<&'static str, Arc<dyn JsonService>>,
+    /// The awsQuery services (IAM and STS, sharing `auth`'s directory of
+    /// keys and policies), by version.
+    pub queries: berth_proto::query::QueryServices,
+    /// The rpcv2Cbor services, by service name (none yet).
+    pub cbors: berth_proto::cbor::CborServices,
     /// ECS, for the agent session stream (`/agent/v1/session`).
     pub ecs: berth_ecs::Ecs,
     /// The registry: `/v2/` and the ECR API.
@@ -76,6 +85,8 @@ impl App {
                 .context("loading the IAM state")?,
         );
         let mut services: HashMap<&'static str, Arc<dyn JsonService>> = HashMap::new();
+        let mut queries = berth_proto::query::QueryServices::new();
+        iam.query_services().into_iter().for_each(|s| queries.register(s));
         let ecs = berth_ecs::Ecs::new(store.clone(), scope).with_iam(iam.clone());
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
@@ -175,8 +186,9 @@ impl App {
         Ok(Arc::new(Self {
             store,
             auth,
-            iam,
             services,
+            queries,
+            cbors: berth_proto::cbor::CborServices::new(),
             ecs,
             registry,
             account_id: cfg.account_id.clone(),
@@ -192,6 +204,7 @@ impl App {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .route("/", axum::routing::post(aws_api))
+            .route("/service/{service}/operation/{operation}", axum::routing::post(aws_api))
             .route("/agent/v1/session", get(agent_session))
             .fallback(not_found)
             .with_state(self.clone())
@@ -240,55 +253,26 @@ async fn not_found(req: Request<Body>) -> Response {
         .into_response()
 }
 
-/// How the caller speaks, so errors come back in a shape it can parse.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    Json(&'static str),
-    Query,
-}
-
-fn protocol_of(headers: &HeaderMap) -> Protocol {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if headers.contains_key("x-amz-target") || ct.starts_with("application/x-amz-json") {
-        if ct.starts_with("application/x-amz-json-1.0") {
-            Protocol::Json("application/x-amz-json-1.0")
-        } else {
-            Protocol::Json("application/x-amz-json-1.1")
-        }
-    } else {
-        Protocol::Query
-    }
-}
-
-fn error_response(e: &AwsError, proto: Protocol, request_id: &str) -> Response {
+/// An error in the caller's protocol; `xmlns` is the namespace of the
+/// awsQuery service answering (unused by the other protocols).
+fn error_response(e: &AwsError, proto: Protocol, request_id: &str, xmlns: &str) -> Response {
     if let Some(cause) = &e.cause {
         tracing::error!(request_id, code = %e.code, cause = %cause, "internal failure");
     }
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = match proto {
-        Protocol::Json(ct) => (status, [(header::CONTENT_TYPE, ct)], e.to_json_body()).into_response(),
-        Protocol::Query => (status, [(header::CONTENT_TYPE, "text/xml")], e.to_query_xml(request_id)).into_response(),
-    };
+    let mut resp = (
+        status,
+        [(header::CONTENT_TYPE, proto.error_content_type())],
+        proto.error_body(e, request_id, xmlns),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&e.code) {
         resp.headers_mut().insert("x-amzn-ErrorType", v);
     }
+    if proto == Protocol::Cbor {
+        cbor::mark(&mut resp);
+    }
     resp
-}
-
-/// The budget of body bytes is full: AWS's throttling error, in the caller's protocol.
-fn in_protocol_throttling(proto: Protocol) -> AwsError {
-    let code = match proto {
-        Protocol::Json(_) => "ThrottlingException",
-        Protocol::Query => "Throttling",
-    };
-    AwsError::new(
-        code,
-        400,
-        "Too many request bodies are being received at once; retry shortly.",
-    )
 }
 
 async fn aws_api(
@@ -297,15 +281,16 @@ async fn aws_api(
     req: Request<Body>,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let proto = protocol_of(req.headers());
+    let proto = Protocol::detect(req.headers());
     let mut req = req;
     let mut call = crate::observe::Call::begin(&app.services, &mut req, peer, &request_id);
+    let xmlns = query::ErrorNamespace::attach(&mut req);
     let mut resp = match handle(&app, peer, req, &request_id, proto).await {
         Ok(resp) => resp,
         Err(e) => {
             call.failed(&e);
             tracing::debug!(request_id, code = %e.code, message = %e.message, "request failed");
-            error_response(&e, proto, &request_id)
+            error_response(&e, proto, &request_id, xmlns.get(&app.queries))
         }
     };
     call.finish(&app.metrics, &app.audit, resp.status());
@@ -316,7 +301,7 @@ async fn aws_api(
 }
 
 /// An authenticated API request: who sent it, its body (holding its room in
-/// the body budget) and, for IAM/STS, the parsed form.
+/// the body budget) and, for awsQuery, the parsed form.
 struct Authenticated {
     principal: berth_proto::Principal,
     body: body::ReadBody,
@@ -344,14 +329,15 @@ async fn authenticate_request(
             .and_then(|v| v.to_str().ok())
             .and_then(|t| t.rsplit_once('.'))
             .and_then(|(prefix, _)| app.services.get(prefix)),
-        Protocol::Query => None,
+        Protocol::Query | Protocol::Cbor => None,
     };
     let limit = target_service.map_or(MAX_API_BODY, |svc| svc.max_body_size());
-    // IAM and STS also take `us-east-1`, the signing region of their global endpoints.
+    // Some awsQuery services also take another signing region (IAM and STS:
+    // `us-east-1`, that of their global endpoints).
     let regions_json = [app.region.as_str()];
-    let regions_query = [app.region.as_str(), "us-east-1"];
+    let regions_query = query::signing_regions(app);
     let regions: &[&str] = match proto {
-        Protocol::Json(_) => &regions_json,
+        Protocol::Json(_) | Protocol::Cbor => &regions_json,
         Protocol::Query => &regions_query,
     };
     let endpoint = |service: Option<&'static str>| Endpoint {
@@ -366,10 +352,10 @@ async fn authenticate_request(
         headers: &parts.headers,
         payload_sha256_hex,
     };
-    let in_protocol = |e: AwsError| match proto {
-        Protocol::Json(_) => e,
-        Protocol::Query => e.in_query_protocol(),
-    };
+    let in_protocol = |e: AwsError| proto.authentication_error(e);
+    if proto == Protocol::Query {
+        query::note_signing_service(app, parts, &request_parts(""));
+    }
     // Authentication from the headers first: an unsigned request, an
     // unknown key or a wrong scope is refused before the body is read.
     app.auth
@@ -387,17 +373,18 @@ async fn authenticate_request(
         .await
         .map_err(|e| match e {
             body::BodyError::TooLarge(limit) => AwsError::request_too_large(limit),
-            body::BodyError::Busy => in_protocol_throttling(proto),
+            body::BodyError::Busy => proto.throttling(),
             body::BodyError::Read(why) => AwsError::serialization(format!("The request body could not be read: {why}")),
         })?;
     let query_input = match proto {
         Protocol::Query => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
-        Protocol::Json(_) => None,
+        Protocol::Json(_) | Protocol::Cbor => None,
     };
-    let service = match &query_input {
-        Some(Ok(input)) => berth_iam::Iam::service_of(input),
-        Some(Err(_)) => None,
-        None => target_service.map(|svc| svc.signing_name()),
+    let service = match (&query_input, proto) {
+        (Some(Ok(input)), _) => query::service_of(app, parts, input),
+        (Some(Err(_)), _) => None,
+        (None, Protocol::Cbor) => cbor::signing_name(app, parts),
+        (None, _) => target_service.map(|svc| svc.signing_name()),
     };
     let principal = app
         .auth
@@ -501,27 +488,9 @@ async fn handle(
                 Some(input) => input,
                 None => berth_proto::query::QueryInput::parse(&body)?,
             };
-            let action = input.get("Action").unwrap_or_default().to_string();
-            crate::observe::note_query(&parts.extensions, &action, input.params());
-            let Some(service) = berth_iam::Iam::service_of(&input) else {
-                return Err(AwsError::new(
-                    "InvalidAction",
-                    400,
-                    format!("Could not find operation {action} for this endpoint"),
-                ));
-            };
-            if !ctx.principal.is_root && berth_iam::Iam::needs_authorization(service) {
-                let (resources, tags) = app.iam.authz_resources(&ctx.principal, &input);
-                let action = format!("{service}:{action}");
-                for resource in resources {
-                    authorize_resource(app, &ctx, &action, &tags, resource)
-                        // IAM says it as `AccessDenied`, HTTP 403.
-                        .map_err(|e| AwsError::new("AccessDenied", 403, e.message))?;
-                }
-            }
-            let xml = app.iam.call(&ctx, service, &input).await?;
-            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response())
+            query::handle(app, &parts, &ctx, &input).await
         }
+        Protocol::Cbor => cbor::handle(app, &parts, &ctx, &body).await,
     }
 }
 
@@ -642,7 +611,7 @@ async fn agent_session(
             Body::from_stream(session),
         )
             .into_response(),
-        Err(e) => error_response(&e, Protocol::Json("application/x-amz-json-1.1"), &request_id),
+        Err(e) => error_response(&e, Protocol::Json("application/x-amz-json-1.1"), &request_id, ""),
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);

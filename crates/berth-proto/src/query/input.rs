@@ -1,9 +1,8 @@
-//! The awsQuery protocol (IAM, STS): `application/x-www-form-urlencoded`
-//! requests (`Action=…&Version=…&Param=…`, lists as `Name.member.N`, maps as
-//! `Name.entry.N.key`/`.value`) and XML answers.
+//! An awsQuery request as received: the `application/x-www-form-urlencoded`
+//! parameters by name (`Action=…&Version=…&Param=…`). Typed inputs are
+//! decoded from it by [`super::de`].
 
 use crate::AwsError;
-use crate::error::xml_escape;
 use std::collections::BTreeMap;
 
 /// A decoded form body.
@@ -92,78 +91,12 @@ impl QueryInput {
     }
 }
 
-fn lower_first(s: &str) -> String {
+pub(crate) fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_lowercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// A small XML writer for awsQuery answers: every text is escaped.
-#[derive(Debug, Default)]
-pub struct XmlWriter {
-    out: String,
-}
-
-impl XmlWriter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// `<tag>` … (close with [`XmlWriter::end`]).
-    pub fn start(&mut self, tag: &str) -> &mut Self {
-        self.out.push('<');
-        self.out.push_str(tag);
-        self.out.push('>');
-        self
-    }
-    pub fn end(&mut self, tag: &str) -> &mut Self {
-        self.out.push_str("</");
-        self.out.push_str(tag);
-        self.out.push('>');
-        self
-    }
-    /// `<tag>text</tag>`.
-    pub fn elem(&mut self, tag: &str, text: impl AsRef<str>) -> &mut Self {
-        self.start(tag);
-        self.out.push_str(&xml_escape(text.as_ref()));
-        self.end(tag)
-    }
-    /// `<tag>text</tag>` when there is a value.
-    pub fn opt(&mut self, tag: &str, text: Option<impl AsRef<str>>) -> &mut Self {
-        if let Some(t) = text {
-            self.elem(tag, t);
-        }
-        self
-    }
-    pub fn finish(self) -> String {
-        self.out
-    }
-}
-
-/// The full answer: `<{Action}Response xmlns=…><{Action}Result>result</…><ResponseMetadata>…`.
-/// `result` is `None` for actions without output (`DeleteUser`, …).
-pub fn response_xml(action: &str, xmlns: &str, result: Option<&str>, request_id: &str) -> String {
-    let mut out = format!("<{action}Response xmlns=\"{xmlns}\">");
-    if let Some(r) = result {
-        out.push_str(&format!("<{action}Result>{r}</{action}Result>"));
-    }
-    out.push_str(&format!(
-        "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
-        xml_escape(request_id)
-    ));
-    out
-}
-
-/// Percent-encodes a policy document as IAM returns it in XML answers
-/// (`AssumeRolePolicyDocument`, `PolicyDocument`, `Document`: URL-encoded JSON).
-pub fn url_encode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 #[cfg(test)]
@@ -190,27 +123,5 @@ mod tests {
         let e = q.required("RoleName").unwrap_err();
         assert_eq!(e.code, "ValidationError");
         assert!(e.message.contains("'roleName'"));
-    }
-
-    #[test]
-    fn writes_escaped_xml() {
-        let mut w = XmlWriter::new();
-        w.start("User")
-            .elem("UserName", "a<b&c")
-            .opt("Path", None::<&str>)
-            .end("User");
-        let body = response_xml(
-            "GetUser",
-            "https://iam.amazonaws.com/doc/2010-05-08/",
-            Some(&w.finish()),
-            "r-1",
-        );
-        assert_eq!(
-            body,
-            "<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetUserResult><User>\
-             <UserName>a&lt;b&amp;c</UserName></User></GetUserResult><ResponseMetadata><RequestId>r-1</RequestId>\
-             </ResponseMetadata></GetUserResponse>"
-        );
-        assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
     }
 }

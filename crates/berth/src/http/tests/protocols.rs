@@ -1,0 +1,165 @@
+//! The protocols the listener tells apart without naming a service:
+//! awsQuery errors in the namespace of the service answering, and
+//! rpcv2Cbor routed by service name (a registered one is reached; anything
+//! else answers `UnknownOperationException` in CBOR).
+
+use super::*;
+use berth_proto::cbor::{self, CborService};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
+use std::collections::BTreeMap;
+
+const IAM_NS: &str = "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">";
+const STS_NS: &str = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">";
+
+#[tokio::test]
+async fn query_errors_carry_the_namespace_of_the_service_answering() {
+    let server = Server::start().await;
+    let cases: Vec<(&str, Call, StatusCode, &str, &str)> = vec![
+        (
+            "an STS action it does not have",
+            Call::query("Action=Nope&Version=2011-06-15").signed(Signer::root("sts")),
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            STS_NS,
+        ),
+        (
+            "an IAM action it does not have",
+            Call::query("Action=Nope&Version=2010-05-08").signed(Signer::root("iam")),
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            IAM_NS,
+        ),
+        (
+            "a wrong key, signed for STS",
+            Call::query(GET_CALLER_IDENTITY).signed(Signer::root("sts").key("AKIANOSUCHKEY0000000", "x")),
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            STS_NS,
+        ),
+        (
+            "an IAM form signed for STS: the form decides",
+            Call::query(LIST_USERS).signed(Signer::root("sts")),
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            IAM_NS,
+        ),
+        (
+            "no signature: the first registered service's",
+            Call::query(GET_CALLER_IDENTITY),
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationToken",
+            IAM_NS,
+        ),
+    ];
+    for (name, call, status, code, ns) in cases {
+        let answer = server.call(call).await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.text());
+        assert_eq!(answer.query_error().0, code, "{name}");
+        assert!(answer.text().starts_with(ns), "{name}: {}", answer.text());
+    }
+}
+
+/// A service of the test's own, spoken over rpcv2Cbor.
+struct Greeter;
+
+#[async_trait::async_trait]
+impl CborService for Greeter {
+    fn service_name(&self) -> &'static str {
+        "GreeterService"
+    }
+    fn signing_name(&self) -> &'static str {
+        "greeter"
+    }
+    async fn authz_resources(&self, _: &RequestContext, _: &str, _: &[u8]) -> Vec<AuthzResource> {
+        vec![AuthzResource::untagged("*")]
+    }
+    async fn call(&self, _: &RequestContext, operation: &str, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Input {
+            name: String,
+        }
+        match operation {
+            "Greet" => {
+                let input: Input = cbor::decode(body)?;
+                cbor::encode(&BTreeMap::from([("Greeting", format!("hello {}", input.name))]))
+            }
+            other => Err(cbor::unknown_operation(self.service_name(), other)),
+        }
+    }
+}
+
+fn cbor_map(pairs: &[(&str, &str)]) -> Vec<u8> {
+    cbor::encode(&pairs.iter().copied().collect::<BTreeMap<_, _>>()).expect("encodes")
+}
+
+impl Answer {
+    /// An rpcv2Cbor answer: its protocol header, CBOR, a request id; the
+    /// body as a map of text.
+    fn cbor(&self) -> BTreeMap<String, String> {
+        self.request_id();
+        assert_eq!(self.header("smithy-protocol"), Some("rpc-v2-cbor"), "{}", self.text());
+        assert_eq!(self.content_type(), "application/cbor");
+        cbor::decode(&self.body).unwrap_or_else(|e| panic!("not CBOR ({e}): {:?}", self.body))
+    }
+}
+
+#[tokio::test]
+async fn rpcv2_cbor_reaches_a_registered_service_by_its_name() {
+    let server = Server::start_with(|app| app.cbors.register(Arc::new(Greeter))).await;
+    let path = "/service/GreeterService/operation/Greet";
+    let answer = server
+        .call(Call::cbor(path, &cbor_map(&[("Name", "ada")])).signed(Signer::root("greeter")))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.cbor()["Greeting"], "hello ada");
+
+    // Errors, each a CBOR map of `__type` and `message`.
+    let cases: Vec<(&str, Call, StatusCode, &str)> = vec![
+        (
+            "an operation the service does not have",
+            Call::cbor("/service/GreeterService/operation/Wave", b"").signed(Signer::root("greeter")),
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+        ),
+        (
+            "a service nobody registered",
+            Call::cbor("/service/GraniteServiceVersion20100801/operation/ListMetrics", b"")
+                .signed(Signer::root("monitoring")),
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+        ),
+        (
+            "a body that is not CBOR",
+            Call::cbor(path, b"\xff\xff").signed(Signer::root("greeter")),
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+        ),
+        (
+            "a missing required member",
+            Call::cbor(path, b"").signed(Signer::root("greeter")),
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+        ),
+        (
+            "no signature",
+            Call::cbor(path, b""),
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+        ),
+        (
+            "signed for another service",
+            Call::cbor(path, &cbor_map(&[("Name", "ada")])).signed(Signer::root("ecs")),
+            StatusCode::FORBIDDEN,
+            "InvalidSignatureException",
+        ),
+    ];
+    for (name, call, status, code) in cases {
+        let answer = server.call(call).await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.text());
+        let body = answer.cbor();
+        assert_eq!(body.len(), 2, "{name}: only __type and message: {body:?}");
+        assert_eq!(body["__type"], code, "{name}: {body:?}");
+        assert_eq!(answer.header("x-amzn-errortype"), Some(code), "{name}");
+    }
+}
