@@ -163,7 +163,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.node {
             Node::Leaf(t) => visitor.visit_str(t),
-            Node::Branch(_) => self.deserialize_map(visitor),
+            Node::Branch(_) => self.deserialize_struct("", &[], visitor),
         }
     }
 

@@ -37,10 +37,9 @@ impl QueryResult {
             .map_err(|e| AwsError::internal(format!("failed to encode the {action} answer: {e}")))
     }
 
-    /// A result written by hand (the inner XML of `<{action}Result>`), for
-    /// operations not yet typed.
-    pub fn from_inner_xml(action: &str, inner: String) -> Self {
-        Self(Some(format!("<{action}Result>{inner}</{action}Result>")))
+    /// The `<{action}Result>` element, if the action has output.
+    pub fn as_xml(&self) -> Option<&str> {
+        self.0.as_deref()
     }
 }
 
@@ -105,6 +104,12 @@ impl<T> Default for Members<T> {
     }
 }
 
+impl<T> Members<T> {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 impl<T> From<Vec<T>> for Members<T> {
     fn from(items: Vec<T>) -> Self {
         Self(items)
@@ -156,48 +161,6 @@ pub fn url_encode(s: &str) -> String {
         .remove(b'.')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
-}
-
-/// A small XML writer for the awsQuery answers not yet typed: every text is
-/// escaped. Typed outputs use [`QueryResult::of`].
-#[derive(Debug, Default)]
-pub struct XmlWriter {
-    out: String,
-}
-
-impl XmlWriter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// `<tag>` … (close with [`XmlWriter::end`]).
-    pub fn start(&mut self, tag: &str) -> &mut Self {
-        self.out.push('<');
-        self.out.push_str(tag);
-        self.out.push('>');
-        self
-    }
-    pub fn end(&mut self, tag: &str) -> &mut Self {
-        self.out.push_str("</");
-        self.out.push_str(tag);
-        self.out.push('>');
-        self
-    }
-    /// `<tag>text</tag>`.
-    pub fn elem(&mut self, tag: &str, text: impl AsRef<str>) -> &mut Self {
-        self.start(tag);
-        self.out.push_str(&xml_escape(text.as_ref()));
-        self.end(tag)
-    }
-    /// `<tag>text</tag>` when there is a value.
-    pub fn opt(&mut self, tag: &str, text: Option<impl AsRef<str>>) -> &mut Self {
-        if let Some(t) = text {
-            self.elem(tag, t);
-        }
-        self
-    }
-    pub fn finish(self) -> String {
-        self.out
-    }
 }
 
 #[cfg(test)]

@@ -120,16 +120,29 @@ fn errors_in_the_services_namespace() {
 }
 
 #[test]
-fn the_hand_writer_escapes() {
-    let mut w = XmlWriter::new();
-    w.start("User")
-        .elem("UserName", "a<b&c")
-        .opt("Path", None::<&str>)
-        .end("User");
+fn escapes_text() {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct User {
+        user_name: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<&'static str>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct GetUserResult {
+        user: User,
+    }
+    let out = GetUserResult {
+        user: User {
+            user_name: "a<b&c",
+            path: None,
+        },
+    };
     let body = response(
         "GetUser",
         IAM_NS,
-        &QueryResult::from_inner_xml("GetUser", w.finish()),
+        &QueryResult::of("GetUser", &out).expect("serializes"),
         "r-1",
     );
     assert_eq!(
