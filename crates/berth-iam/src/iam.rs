@@ -21,7 +21,7 @@ mod entities;
 mod groups;
 mod policies;
 mod roles;
-mod shapes;
+pub(crate) mod shapes;
 mod sts;
 mod users;
 

@@ -214,12 +214,19 @@ pub fn resources(
     vec![r]
 }
 
-/// The tags of a request that creates a tagged entity (`Tags.member.N.Key/Value`).
+/// The tags of a request that creates a tagged entity (`Tags.member.N.Key/Value`),
+/// decoded as the action decodes them; tags that do not decode set none
+/// (the action answers their `ValidationError`).
 pub fn request_tags(q: &QueryInput) -> Vec<(String, String)> {
-    q.list_of("Tags", &["Key", "Value"])
-        .into_iter()
-        .filter_map(|m| Some((m.get("Key")?.clone(), m.get("Value").cloned().unwrap_or_default())))
-        .collect()
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct RequestTags {
+        #[serde(default)]
+        tags: Vec<crate::iam::shapes::TagInput>,
+    }
+    q.decode::<RequestTags>()
+        .map(|r| r.tags.into_iter().map(|t| (t.key, t.value)).collect())
+        .unwrap_or_default()
 }
 
 fn entity_arn(account: &str, kind: &str, path: &str, name: &str) -> String {
