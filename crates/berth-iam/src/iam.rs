@@ -10,7 +10,7 @@ use crate::directory::{AccessKeyRec, Directory, GroupRec, KEYS, RoleRec, SESSION
 use crate::iam_authz::{self, IamAction, StsAction};
 use crate::sealing::{self, SecretSealer};
 use crate::{Authenticator, managed};
-use berth_proto::query::{QueryInput, QueryResult, invalid_action, xml};
+use berth_proto::query::{QueryInput, QueryResult, XmlStyle, invalid_action, xml};
 use berth_proto::{AuthzResource, AwsError, Principal, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use rand::Rng;
@@ -178,7 +178,7 @@ impl Iam {
             "sts" => (STS_NS, self.call_sts(ctx, action, input).await?),
             _ => (IAM_NS, self.call_iam(ctx, action, input).await?),
         };
-        Ok(xml::response(action, ns, &result, &ctx.request_id))
+        Ok(xml::response(action, XmlStyle::query(ns), &result, &ctx.request_id))
     }
 
     pub(crate) async fn call_iam(

@@ -192,9 +192,9 @@ impl AwsError {
     }
 
     /// The awsQuery body: `ErrorResponse` XML in the namespace of the
-    /// service answering (`xmlns`).
-    pub fn to_query_xml(&self, xmlns: &str, request_id: &str) -> String {
-        crate::query::xml::error_response(self, xmlns, request_id)
+    /// service answering (or EC2's `Response/Errors`, by its style).
+    pub fn to_query_xml(&self, style: crate::query::XmlStyle, request_id: &str) -> String {
+        crate::query::xml::error_response(self, style, request_id)
     }
 
     /// The rpcv2Cbor body: a CBOR map `{"__type": code, "message": message}`.
@@ -260,7 +260,10 @@ mod tests {
     #[test]
     fn query_xml_escapes() {
         let e = AwsError::new("NoSuchEntity", 404, "a<b>&");
-        let x = e.to_query_xml("https://iam.amazonaws.com/doc/2010-05-08/", "r1");
+        let x = e.to_query_xml(
+            crate::query::XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/"),
+            "r1",
+        );
         assert!(x.contains("<Code>NoSuchEntity</Code>"));
         assert!(x.contains("a&lt;b&gt;&amp;"));
         assert!(x.contains("<Type>Sender</Type>"));

@@ -4,6 +4,7 @@
 //! [`crate::query`], rpcv2Cbor in [`crate::cbor`].
 
 use crate::AwsError;
+use crate::query::XmlStyle;
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 
@@ -49,12 +50,12 @@ impl Protocol {
         }
     }
 
-    /// An error's body; `xmlns` is the namespace of the awsQuery service
-    /// answering (unused by the other protocols).
-    pub fn error_body(self, e: &AwsError, request_id: &str, xmlns: &str) -> Vec<u8> {
+    /// An error's body; `style` is that of the awsQuery service answering
+    /// (unused by the other protocols).
+    pub fn error_body(self, e: &AwsError, request_id: &str, style: XmlStyle) -> Vec<u8> {
         match self {
             Protocol::Json(_) => e.to_json_body(),
-            Protocol::Query => e.to_query_xml(xmlns, request_id).into_bytes(),
+            Protocol::Query => e.to_query_xml(style, request_id).into_bytes(),
             Protocol::Cbor => e.to_cbor_body(),
         }
     }
@@ -120,7 +121,7 @@ mod tests {
     #[test]
     fn errors_in_each_shape() {
         let e = AwsError::new("NoSuchEntity", 404, "gone");
-        let ns = "https://iam.amazonaws.com/doc/2010-05-08/";
+        let ns = XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/");
         let json: serde_json::Value =
             serde_json::from_slice(&Protocol::Json("application/x-amz-json-1.1").error_body(&e, "r", ns)).unwrap();
         assert_eq!(json["__type"], "NoSuchEntity");

@@ -253,9 +253,9 @@ async fn not_found(req: Request<Body>) -> Response {
         .into_response()
 }
 
-/// An error in the caller's protocol; `xmlns` is the namespace of the
-/// awsQuery service answering (unused by the other protocols).
-fn error_response(e: &AwsError, proto: Protocol, request_id: &str, xmlns: &str) -> Response {
+/// An error in the caller's protocol; `style` is that of the awsQuery
+/// service answering (unused by the other protocols).
+fn error_response(e: &AwsError, proto: Protocol, request_id: &str, style: berth_proto::query::XmlStyle) -> Response {
     if let Some(cause) = &e.cause {
         tracing::error!(request_id, code = %e.code, cause = %cause, "internal failure");
     }
@@ -263,7 +263,7 @@ fn error_response(e: &AwsError, proto: Protocol, request_id: &str, xmlns: &str) 
     let mut resp = (
         status,
         [(header::CONTENT_TYPE, proto.error_content_type())],
-        proto.error_body(e, request_id, xmlns),
+        proto.error_body(e, request_id, style),
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&e.code) {
@@ -284,13 +284,13 @@ async fn aws_api(
     let proto = Protocol::detect(req.headers());
     let mut req = req;
     let mut call = crate::observe::Call::begin(&app.services, &mut req, peer, &request_id);
-    let xmlns = query::ErrorNamespace::attach(&mut req);
+    let xml_style = query::ErrorStyle::attach(&mut req);
     let mut resp = match handle(&app, peer, req, &request_id, proto).await {
         Ok(resp) => resp,
         Err(e) => {
             call.failed(&e);
             tracing::debug!(request_id, code = %e.code, message = %e.message, "request failed");
-            error_response(&e, proto, &request_id, xmlns.get(&app.queries))
+            error_response(&e, proto, &request_id, xml_style.get(&app.queries))
         }
     };
     call.finish(&app.metrics, &app.audit, resp.status());
@@ -611,7 +611,12 @@ async fn agent_session(
             Body::from_stream(session),
         )
             .into_response(),
-        Err(e) => error_response(&e, Protocol::Json("application/x-amz-json-1.1"), &request_id, ""),
+        Err(e) => error_response(
+            &e,
+            Protocol::Json("application/x-amz-json-1.1"),
+            &request_id,
+            app.queries.default_style(),
+        ),
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);

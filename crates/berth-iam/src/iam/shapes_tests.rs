@@ -11,8 +11,8 @@ fn expect(action: &str, inner: &str) -> Option<String> {
     Some(format!("<{action}Result>{inner}</{action}Result>"))
 }
 
-fn xml(result: QueryResult) -> Option<String> {
-    result.as_xml().map(str::to_string)
+fn xml(action: &str, result: QueryResult) -> Option<String> {
+    result.as_xml(action)
 }
 
 fn role(description: Option<&str>, tags: Vec<Tag>) -> RoleRec {
@@ -41,7 +41,7 @@ fn a_role_as_iam_writes_it() {
     )
     .expect("serializes");
     assert_eq!(
-        xml(out),
+        xml("GetRole", out),
         expect(
             "GetRole",
             "<Role><Path>/</Path><RoleName>app</RoleName><RoleId>AROAEXAMPLE</RoleId>\
@@ -60,7 +60,7 @@ fn a_role_as_iam_writes_it() {
     );
     let out = QueryResult::of("GetRole", &RoleResult { role: (&tagged).into() }).expect("serializes");
     assert_eq!(
-        xml(out),
+        xml("GetRole", out),
         expect(
             "GetRole",
             "<Role><Path>/</Path><RoleName>app</RoleName><RoleId>AROAEXAMPLE</RoleId>\
@@ -96,7 +96,7 @@ fn assume_role_and_a_truncated_list() {
         packed_policy_size: 0,
     };
     assert_eq!(
-        xml(QueryResult::of("AssumeRole", &out).expect("serializes")),
+        xml("AssumeRole", QueryResult::of("AssumeRole", &out).expect("serializes")),
         expect(
             "AssumeRole",
             "<Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>s</SecretAccessKey>\
@@ -111,7 +111,7 @@ fn assume_role_and_a_truncated_list() {
         is_truncated: true,
         marker: Some("app".into()),
     };
-    let xml = xml(QueryResult::of("ListRoles", &list).expect("serializes")).expect("a result");
+    let xml = xml("ListRoles", QueryResult::of("ListRoles", &list).expect("serializes")).expect("a result");
     assert!(
         xml.contains("</RoleName>") && xml.contains("<Roles><member><Path>/</Path>"),
         "{xml}"
@@ -154,7 +154,10 @@ fn inline_policies_name_their_entity_first() {
         policy_document: UrlEncoded("{}".into()),
     };
     assert_eq!(
-        xml(QueryResult::of("GetGroupPolicy", &out).expect("serializes")),
+        xml(
+            "GetGroupPolicy",
+            QueryResult::of("GetGroupPolicy", &out).expect("serializes")
+        ),
         expect(
             "GetGroupPolicy",
             "<GroupName>devs</GroupName><PolicyName>p</PolicyName><PolicyDocument>%7B%7D</PolicyDocument>"
@@ -166,7 +169,10 @@ fn inline_policies_name_their_entity_first() {
         marker: None,
     };
     assert_eq!(
-        xml(QueryResult::of("ListUserPolicies", &names).expect("serializes")),
+        xml(
+            "ListUserPolicies",
+            QueryResult::of("ListUserPolicies", &names).expect("serializes")
+        ),
         expect(
             "ListUserPolicies",
             "<PolicyNames><member>a</member><member>b</member></PolicyNames><IsTruncated>false</IsTruncated>"
@@ -189,13 +195,16 @@ fn a_policy_and_its_versions() {
         next_version: 2,
     };
     assert_eq!(
-        xml(QueryResult::of(
+        xml(
             "GetPolicy",
-            &PolicyResult {
-                policy: Policy::of(&rec, 2)
-            }
-        )
-        .expect("serializes")),
+            QueryResult::of(
+                "GetPolicy",
+                &PolicyResult {
+                    policy: Policy::of(&rec, 2)
+                }
+            )
+            .expect("serializes")
+        ),
         expect(
             "GetPolicy",
             "<Policy><PolicyName>ro</PolicyName><PolicyId>ANPAEXAMPLE</PolicyId>\
@@ -213,7 +222,10 @@ fn a_policy_and_its_versions() {
         },
     };
     assert_eq!(
-        xml(QueryResult::of("GetPolicyVersion", &version).expect("serializes")),
+        xml(
+            "GetPolicyVersion",
+            QueryResult::of("GetPolicyVersion", &version).expect("serializes")
+        ),
         expect(
             "GetPolicyVersion",
             "<PolicyVersion><Document>%7B%7D</Document><VersionId>v1</VersionId>\

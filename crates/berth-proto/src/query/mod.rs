@@ -12,7 +12,7 @@ pub mod xml;
 pub use de::from_query;
 pub use input::QueryInput;
 pub use service::{QueryAuthz, QueryService, QueryServices, invalid_action};
-pub use xml::{Entries, Members, QueryResult, UrlEncoded, url_encode};
+pub use xml::{Dialect, Entries, Items, Members, QueryResult, UrlEncoded, XmlStyle, url_encode};
 
 impl QueryInput {
     /// Decodes the form into the operation's typed input ([`de`]).

@@ -4,7 +4,7 @@
 //! for a form without one, by its `Action` among the actions a service
 //! declares it answers without a version (STS's `GetCallerIdentity`, …).
 
-use super::{QueryInput, QueryResult};
+use super::{Dialect, QueryInput, QueryResult, XmlStyle};
 use crate::{AuthzResource, AwsError, RequestContext};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -28,6 +28,17 @@ pub trait QueryService: Send + Sync + 'static {
     /// The XML namespace of answers and errors
     /// (`https://iam.amazonaws.com/doc/2010-05-08/`).
     fn xml_namespace(&self) -> &'static str;
+    /// The frame of answers and errors: awsQuery's, or EC2's.
+    fn dialect(&self) -> Dialect {
+        Dialect::AwsQuery
+    }
+    /// Namespace and dialect together.
+    fn xml_style(&self) -> XmlStyle {
+        XmlStyle {
+            namespace: self.xml_namespace(),
+            dialect: self.dialect(),
+        }
+    }
     /// Signing regions accepted besides the server's own (IAM and STS:
     /// `us-east-1`, the region of their global endpoints).
     fn extra_signing_regions(&self) -> &'static [&'static str] {
@@ -107,12 +118,14 @@ impl QueryServices {
         self.services.iter().find(|s| s.signing_name() == signing_name)
     }
 
-    /// The namespace of errors no service can be told for (a request without
+    /// The style of errors no service can be told for (a request without
     /// a signature, before its body is read): the first registered service's.
-    pub fn default_namespace(&self) -> &'static str {
+    pub fn default_style(&self) -> XmlStyle {
         self.services
             .first()
-            .map_or("https://iam.amazonaws.com/doc/2010-05-08/", |s| s.xml_namespace())
+            .map_or(XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/"), |s| {
+                s.xml_style()
+            })
     }
 
     /// Every signing region extra to the server's that some service accepts.
@@ -172,7 +185,7 @@ mod tests {
         assert_eq!(name("Action=ListUsers"), None);
         assert_eq!(name("Action=ListUsers&Version=1999-01-01"), None);
         assert_eq!(reg.by_signing_name("sts").map(|s| s.version()), Some("2011-06-15"));
-        assert_eq!(reg.default_namespace(), "urn:fake");
+        assert_eq!(reg.default_style(), XmlStyle::query("urn:fake"));
     }
 
     #[test]

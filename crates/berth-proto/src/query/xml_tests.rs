@@ -2,7 +2,7 @@
 
 use super::*;
 
-const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+const IAM_NS: XmlStyle = XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/");
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -92,18 +92,17 @@ fn maps_as_entries() {
     };
     let xml = QueryResult::of("X", &out).expect("serializes");
     assert_eq!(
-        xml,
-        QueryResult(Some(
+        xml.as_xml("X").as_deref(),
+        Some(
             "<XResult><Attributes><entry><key>a</key><value>1</value></entry><entry><key>b</key>\
              <value>2</value></entry></Attributes></XResult>"
-                .into()
-        ))
+        )
     );
 }
 
 #[test]
 fn errors_in_the_services_namespace() {
-    let sts = "https://sts.amazonaws.com/doc/2011-06-15/";
+    let sts = XmlStyle::query("https://sts.amazonaws.com/doc/2011-06-15/");
     let x = error_response(&AwsError::new("NoSuchEntity", 404, "a<b>&"), IAM_NS, "r1");
     assert_eq!(
         x,
@@ -152,4 +151,40 @@ fn escapes_text() {
          </ResponseMetadata></GetUserResponse>"
     );
     assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+}
+
+#[test]
+fn the_ec2_dialect() {
+    let ec2 = XmlStyle {
+        namespace: "http://ec2.amazonaws.com/doc/2016-11-15/",
+        dialect: Dialect::Ec2,
+    };
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Reservation {
+        reservation_id: &'static str,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DescribeInstancesResult {
+        reservation_set: Items<Reservation>,
+    }
+    let out = DescribeInstancesResult {
+        reservation_set: Items(vec![Reservation { reservation_id: "r-1" }]),
+    };
+    let result = QueryResult::of("DescribeInstances", &out).expect("serializes");
+    assert_eq!(
+        response("DescribeInstances", ec2, &result, "req-1"),
+        "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>req-1</requestId>\
+         <reservationSet><item><reservationId>r-1</reservationId></item></reservationSet></DescribeInstancesResponse>"
+    );
+    assert_eq!(
+        error_response(
+            &AwsError::new("InvalidInstanceID.NotFound", 400, "no <such>"),
+            ec2,
+            "req-2"
+        ),
+        "<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>no &lt;such&gt;</Message></Error>\
+         </Errors><RequestID>req-2</RequestID></Response>"
+    );
 }

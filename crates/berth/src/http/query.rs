@@ -5,17 +5,18 @@
 use super::{App, authorize_resource};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_proto::query::{QueryInput, QueryServices, invalid_action, xml};
+use berth_proto::query::{QueryInput, QueryServices, XmlStyle, invalid_action, xml};
 use berth_proto::sigv4::{self, HttpRequestParts};
 use berth_proto::{AwsError, RequestContext};
 use std::sync::{Arc, Mutex};
 
-/// The namespace of an awsQuery error, learnt as the request is read: the
-/// service of the credential scope first, then that of the form.
+/// The style (namespace, dialect) of an awsQuery error, learnt as the
+/// request is read: the service of the credential scope first, then that of
+/// the form.
 #[derive(Clone, Default)]
-pub(super) struct ErrorNamespace(Arc<Mutex<Option<&'static str>>>);
+pub(super) struct ErrorStyle(Arc<Mutex<Option<XmlStyle>>>);
 
-impl ErrorNamespace {
+impl ErrorStyle {
     /// A fresh slot, shared with the handler through the request's extensions.
     pub(super) fn attach(req: &mut axum::http::Request<axum::body::Body>) -> Self {
         let slot = Self::default();
@@ -23,19 +24,19 @@ impl ErrorNamespace {
         slot
     }
 
-    fn set(ext: &axum::http::Extensions, ns: &'static str) {
-        if let Some(slot) = ext.get::<ErrorNamespace>() {
-            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns);
+    fn set(ext: &axum::http::Extensions, style: XmlStyle) {
+        if let Some(slot) = ext.get::<ErrorStyle>() {
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(style);
         }
     }
 
-    /// The namespace learnt, or the registry's default when no service
-    /// could be told (a request without a signature).
-    pub(super) fn get(&self, queries: &QueryServices) -> &'static str {
+    /// The style learnt, or the registry's default when no service could
+    /// be told (a request without a signature).
+    pub(super) fn get(&self, queries: &QueryServices) -> XmlStyle {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or_else(|| queries.default_namespace())
+            .unwrap_or_else(|| queries.default_style())
     }
 }
 
@@ -52,20 +53,20 @@ pub(super) fn signing_regions(app: &App) -> Vec<&str> {
 }
 
 /// Before the body is read: the service the request is signed for names
-/// the namespace of an authentication error.
+/// the style of an authentication error.
 pub(super) fn note_signing_service(app: &App, parts: &http::request::Parts, req: &HttpRequestParts<'_>) {
     if let Ok(signed) = sigv4::parse(req)
         && let Some(service) = app.queries.by_signing_name(&signed.service)
     {
-        ErrorNamespace::set(&parts.extensions, service.xml_namespace());
+        ErrorStyle::set(&parts.extensions, service.xml_style());
     }
 }
 
 /// The signing name of the service a form is for (and, from now on, the
-/// namespace of its errors).
+/// style of its errors).
 pub(super) fn service_of(app: &App, parts: &http::request::Parts, input: &QueryInput) -> Option<&'static str> {
     let service = app.queries.resolve(input)?;
-    ErrorNamespace::set(&parts.extensions, service.xml_namespace());
+    ErrorStyle::set(&parts.extensions, service.xml_style());
     Some(service.signing_name())
 }
 
@@ -89,6 +90,6 @@ pub(super) async fn handle(
         }
     }
     let result = service.call(ctx, &action, input).await?;
-    let body = xml::response(&action, service.xml_namespace(), &result, &ctx.request_id);
+    let body = xml::response(&action, service.xml_style(), &result, &ctx.request_id);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response())
 }
