@@ -163,3 +163,111 @@ async fn rpcv2_cbor_reaches_a_registered_service_by_its_name() {
         assert_eq!(answer.header("x-amzn-errortype"), Some(code), "{name}");
     }
 }
+
+/// An awsQuery service of the test's own, in EC2's dialect: one
+/// registration line (`app.queries.register`) and it is reached by its
+/// `Version`, its input typed, its answer and errors in its frame.
+struct Ec2Like;
+
+#[async_trait::async_trait]
+impl berth_proto::query::QueryService for Ec2Like {
+    fn signing_name(&self) -> &'static str {
+        "ec2"
+    }
+    fn version(&self) -> &'static str {
+        "2016-11-15"
+    }
+    fn xml_namespace(&self) -> &'static str {
+        "http://ec2.amazonaws.com/doc/2016-11-15/"
+    }
+    fn dialect(&self) -> berth_proto::query::Dialect {
+        berth_proto::query::Dialect::Ec2
+    }
+    fn authz(
+        &self,
+        _: &RequestContext,
+        _: &str,
+        _: &berth_proto::query::QueryInput,
+    ) -> Option<berth_proto::query::QueryAuthz> {
+        Some(berth_proto::query::QueryAuthz {
+            resources: vec![AuthzResource::untagged("*")],
+            request_tags: vec![],
+        })
+    }
+    async fn call(
+        &self,
+        _: &RequestContext,
+        action: &str,
+        input: &berth_proto::query::QueryInput,
+    ) -> Result<berth_proto::query::QueryResult, AwsError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Input {
+            instance_id: Vec<String>,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Instance {
+            instance_id: String,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Output {
+            instance_set: berth_proto::query::Items<Instance>,
+        }
+        match action {
+            "DescribeInstances" => {
+                let input: Input = input.decode()?;
+                let out = Output {
+                    instance_set: berth_proto::query::Items(
+                        input
+                            .instance_id
+                            .into_iter()
+                            .map(|instance_id| Instance { instance_id })
+                            .collect(),
+                    ),
+                };
+                berth_proto::query::QueryResult::of(action, &out)
+            }
+            other => Err(berth_proto::query::invalid_action(other)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_service_is_one_registration_line() {
+    let server = Server::start_with(|app| app.queries.register(Arc::new(Ec2Like))).await;
+    let answer = server
+        .call(
+            Call::query("Action=DescribeInstances&Version=2016-11-15&InstanceId.2=i-2&InstanceId.1=i-1")
+                .signed(Signer::root("ec2")),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let id = answer.request_id();
+    assert_eq!(
+        answer.text(),
+        format!(
+            "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>{id}</requestId>\
+             <instanceSet><item><instanceId>i-1</instanceId></item><item><instanceId>i-2</instanceId></item>\
+             </instanceSet></DescribeInstancesResponse>"
+        )
+    );
+    let answer = server
+        .call(Call::query("Action=RunInstances&Version=2016-11-15").signed(Signer::root("ec2")))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    let id = answer.request_id();
+    assert_eq!(
+        answer.text(),
+        format!(
+            "<Response><Errors><Error><Code>InvalidAction</Code><Message>Could not find operation RunInstances for \
+             this endpoint</Message></Error></Errors><RequestID>{id}</RequestID></Response>"
+        )
+    );
+    // IAM and STS are still there, in their own namespaces.
+    let answer = server
+        .call(Call::query("Action=Nope&Version=2011-06-15").signed(Signer::root("sts")))
+        .await;
+    assert!(answer.text().starts_with(STS_NS), "{}", answer.text());
+}
