@@ -47,6 +47,12 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
     ciborium::from_reader(bytes).map_err(|e| AwsError::serialization(format!("Request body is not valid CBOR: {e}")))
 }
 
+/// The body as JSON, for the audit trail's requestParameters: `None` when
+/// it does not read as JSON (a blob, a tag, or not CBOR at all).
+pub fn as_json(body: &[u8]) -> Option<serde_json::Value> {
+    decode(body).ok()
+}
+
 /// The output as the response body.
 pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, AwsError> {
     let mut out = Vec::new();

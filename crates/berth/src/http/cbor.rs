@@ -33,6 +33,9 @@ pub(super) async fn handle(
         .cbors
         .get(service)
         .ok_or_else(|| cbor::unknown_operation(service, operation))?;
+    // The audit trail's requestParameters: the input when it reads as JSON
+    // (a blob does not: then none).
+    crate::observe::note_operation(&parts.extensions, operation, cbor::as_json(body));
     if !ctx.principal.is_root {
         let action = format!("{}:{operation}", svc.signing_name());
         let mut resources = svc.authz_resources(ctx, operation, body).await;

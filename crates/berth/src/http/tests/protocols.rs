@@ -113,6 +113,10 @@ async fn rpcv2_cbor_reaches_a_registered_service_by_its_name() {
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(answer.cbor()["Greeting"], "hello ada");
+    // Metrics name the operation of the path.
+    let metrics = server.get("/metrics").await.text();
+    let line = r#"berth_api_requests_total{service="greeter",operation="Greet",status="200"} 1"#;
+    assert!(metrics.contains(line), "no {line} in {metrics}");
 
     // Errors, each a CBOR map of `__type` and `message`.
     let cases: Vec<(&str, Call, StatusCode, &str)> = vec![
