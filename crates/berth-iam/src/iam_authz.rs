@@ -159,6 +159,20 @@ impl IamAction {
     }
 }
 
+/// The members authorization reads, decoded as the actions decode them
+/// (through the one awsQuery decoder); a form whose members do not decode
+/// names none, and its action answers the `ValidationError`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Named {
+    user_name: Option<String>,
+    role_name: Option<String>,
+    group_name: Option<String>,
+    policy_arn: Option<String>,
+    policy_name: Option<String>,
+    path: Option<String>,
+}
+
 /// The resources `action` is authorized on, for `caller` in `account`
 /// (existing entities with their real paths and tags from `dir`; an entity
 /// being created with the `Path` it asks for).
@@ -169,13 +183,14 @@ pub fn resources(
     action: IamAction,
     q: &QueryInput,
 ) -> Vec<AuthzResource> {
-    let path_param = || q.get("Path").unwrap_or("/").to_string();
+    let m: Named = q.decode().unwrap_or_default();
+    let path_param = || m.path.clone().unwrap_or_else(|| "/".to_string());
     let mut r = match action.scope() {
         Scope::Any => AuthzResource::untagged("*"),
         Scope::User => {
-            let name = q
-                .get("UserName")
-                .map(str::to_string)
+            let name = m
+                .user_name
+                .clone()
                 .or_else(|| caller.user_name.clone().filter(|_| caller.arn.contains(":user/")));
             match name {
                 Some(name) => match dir.users.get(&name) {
@@ -187,28 +202,28 @@ pub fn resources(
             }
         }
         Scope::Role => {
-            let name = q.get("RoleName").unwrap_or_default();
+            let name = m.role_name.as_deref().unwrap_or_default();
             match dir.roles.get(name) {
                 Some(role) => tagged(&role.arn, &role.tags),
                 None => AuthzResource::untagged(entity_arn(account, "role", &path_param(), name)),
             }
         }
         Scope::Group => {
-            let name = q.get("GroupName").unwrap_or_default();
+            let name = m.group_name.as_deref().unwrap_or_default();
             match dir.groups.get(name) {
                 Some(g) => AuthzResource::untagged(g.arn.clone()),
                 None => AuthzResource::untagged(entity_arn(account, "group", &path_param(), name)),
             }
         }
-        Scope::Policy => AuthzResource::untagged(q.get("PolicyArn").unwrap_or_default()),
+        Scope::Policy => AuthzResource::untagged(m.policy_arn.as_deref().unwrap_or_default()),
         Scope::NewPolicy => AuthzResource::untagged(entity_arn(
             account,
             "policy",
             &path_param(),
-            q.get("PolicyName").unwrap_or_default(),
+            m.policy_name.as_deref().unwrap_or_default(),
         )),
     };
-    if let Some(arn) = q.get("PolicyArn").filter(|_| action.has_policy_arn_key()) {
+    if let Some(arn) = m.policy_arn.as_deref().filter(|_| action.has_policy_arn_key()) {
         r.condition_keys.push(("iam:PolicyARN".into(), arn.to_string()));
     }
     vec![r]
