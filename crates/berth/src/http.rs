@@ -361,7 +361,11 @@ async fn authenticate_request(
     app.auth
         .precheck(
             &request_parts(""),
-            &endpoint(target_service.map(|svc| svc.signing_name())),
+            &endpoint(match proto {
+                // rpcv2Cbor names its service in the path.
+                Protocol::Cbor => cbor::signing_name(app, parts),
+                _ => target_service.map(|svc| svc.signing_name()),
+            }),
         )
         .map_err(in_protocol)?;
     let declared_len = parts

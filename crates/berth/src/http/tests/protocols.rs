@@ -158,6 +158,18 @@ async fn rpcv2_cbor_reaches_a_registered_service_by_its_name() {
             "InvalidSignatureException",
         ),
     ];
+    // Signed for another service: refused before a byte of the body is read.
+    let (body, polled) = untouched_body();
+    let answer = server
+        .call(
+            Call::cbor(path, &cbor_map(&[("Name", "ada")]))
+                .signed(Signer::root("ecs"))
+                .sending(body),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
+    assert_eq!(answer.cbor()["__type"], "InvalidSignatureException");
+    assert!(!polled.load(Ordering::SeqCst), "the body was read");
     for (name, call, status, code) in cases {
         let answer = server.call(call).await;
         assert_eq!(answer.status, status, "{name}: {}", answer.text());
