@@ -20,7 +20,7 @@ macro_rules! actions {
             /// Every routed action.
             pub const ALL: &'static [$name] = &[$($name::$v),*];
             /// The action's API name.
-            pub fn name(self) -> &'static str {
+            pub const fn name(self) -> &'static str {
                 match self { $($name::$v => stringify!($v)),* }
             }
             /// The routed action named `name`.
@@ -159,6 +159,20 @@ impl IamAction {
     }
 }
 
+/// The members authorization reads, decoded as the actions decode them
+/// (through the one awsQuery decoder); a form whose members do not decode
+/// names none, and its action answers the `ValidationError`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Named {
+    user_name: Option<String>,
+    role_name: Option<String>,
+    group_name: Option<String>,
+    policy_arn: Option<String>,
+    policy_name: Option<String>,
+    path: Option<String>,
+}
+
 /// The resources `action` is authorized on, for `caller` in `account`
 /// (existing entities with their real paths and tags from `dir`; an entity
 /// being created with the `Path` it asks for).
@@ -169,13 +183,14 @@ pub fn resources(
     action: IamAction,
     q: &QueryInput,
 ) -> Vec<AuthzResource> {
-    let path_param = || q.get("Path").unwrap_or("/").to_string();
+    let m: Named = q.decode().unwrap_or_default();
+    let path_param = || m.path.clone().unwrap_or_else(|| "/".to_string());
     let mut r = match action.scope() {
         Scope::Any => AuthzResource::untagged("*"),
         Scope::User => {
-            let name = q
-                .get("UserName")
-                .map(str::to_string)
+            let name = m
+                .user_name
+                .clone()
                 .or_else(|| caller.user_name.clone().filter(|_| caller.arn.contains(":user/")));
             match name {
                 Some(name) => match dir.users.get(&name) {
@@ -187,39 +202,46 @@ pub fn resources(
             }
         }
         Scope::Role => {
-            let name = q.get("RoleName").unwrap_or_default();
+            let name = m.role_name.as_deref().unwrap_or_default();
             match dir.roles.get(name) {
                 Some(role) => tagged(&role.arn, &role.tags),
                 None => AuthzResource::untagged(entity_arn(account, "role", &path_param(), name)),
             }
         }
         Scope::Group => {
-            let name = q.get("GroupName").unwrap_or_default();
+            let name = m.group_name.as_deref().unwrap_or_default();
             match dir.groups.get(name) {
                 Some(g) => AuthzResource::untagged(g.arn.clone()),
                 None => AuthzResource::untagged(entity_arn(account, "group", &path_param(), name)),
             }
         }
-        Scope::Policy => AuthzResource::untagged(q.get("PolicyArn").unwrap_or_default()),
+        Scope::Policy => AuthzResource::untagged(m.policy_arn.as_deref().unwrap_or_default()),
         Scope::NewPolicy => AuthzResource::untagged(entity_arn(
             account,
             "policy",
             &path_param(),
-            q.get("PolicyName").unwrap_or_default(),
+            m.policy_name.as_deref().unwrap_or_default(),
         )),
     };
-    if let Some(arn) = q.get("PolicyArn").filter(|_| action.has_policy_arn_key()) {
+    if let Some(arn) = m.policy_arn.as_deref().filter(|_| action.has_policy_arn_key()) {
         r.condition_keys.push(("iam:PolicyARN".into(), arn.to_string()));
     }
     vec![r]
 }
 
-/// The tags of a request that creates a tagged entity (`Tags.member.N.Key/Value`).
+/// The tags of a request that creates a tagged entity (`Tags.member.N.Key/Value`),
+/// decoded as the action decodes them; tags that do not decode set none
+/// (the action answers their `ValidationError`).
 pub fn request_tags(q: &QueryInput) -> Vec<(String, String)> {
-    q.list_of("Tags", &["Key", "Value"])
-        .into_iter()
-        .filter_map(|m| Some((m.get("Key")?.clone(), m.get("Value").cloned().unwrap_or_default())))
-        .collect()
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct RequestTags {
+        #[serde(default)]
+        tags: Vec<crate::iam::shapes::TagInput>,
+    }
+    q.decode::<RequestTags>()
+        .map(|r| r.tags.into_iter().map(|t| (t.key, t.value)).collect())
+        .unwrap_or_default()
 }
 
 fn entity_arn(account: &str, kind: &str, path: &str, name: &str) -> String {

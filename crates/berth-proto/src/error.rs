@@ -1,6 +1,7 @@
 //! The AWS error shape. Every internal error that reaches a client is turned
 //! into an [`AwsError`] here, and the HTTP layer renders it (awsJson: a body
-//! with `__type` and `message`; awsQuery: the `ErrorResponse` XML).
+//! with `__type` and `message`; awsQuery: the `ErrorResponse` XML; rpcv2Cbor:
+//! a CBOR map with `__type` and `message`).
 
 use std::borrow::Cow;
 
@@ -190,15 +191,15 @@ impl AwsError {
         serde_json::to_vec(&serde_json::json!({ "__type": self.code, "message": self.message })).unwrap_or_default()
     }
 
-    /// The awsQuery body (IAM, STS, ELBv2): `ErrorResponse` XML.
-    pub fn to_query_xml(&self, request_id: &str) -> String {
-        let kind = if self.is_client_fault() { "Sender" } else { "Receiver" };
-        format!(
-            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            xml_escape(&self.code),
-            xml_escape(&self.message),
-            xml_escape(request_id)
-        )
+    /// The awsQuery body: `ErrorResponse` XML in the namespace of the
+    /// service answering (or EC2's `Response/Errors`, by its style).
+    pub fn to_query_xml(&self, style: crate::query::XmlStyle, request_id: &str) -> String {
+        crate::query::xml::error_response(self, style, request_id)
+    }
+
+    /// The rpcv2Cbor body: a CBOR map `{"__type": code, "message": message}`.
+    pub fn to_cbor_body(&self) -> Vec<u8> {
+        crate::cbor::error_body(self)
     }
 }
 
@@ -259,7 +260,10 @@ mod tests {
     #[test]
     fn query_xml_escapes() {
         let e = AwsError::new("NoSuchEntity", 404, "a<b>&");
-        let x = e.to_query_xml("r1");
+        let x = e.to_query_xml(
+            crate::query::XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/"),
+            "r1",
+        );
         assert!(x.contains("<Code>NoSuchEntity</Code>"));
         assert!(x.contains("a&lt;b&gt;&amp;"));
         assert!(x.contains("<Type>Sender</Type>"));

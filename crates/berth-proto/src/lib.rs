@@ -1,10 +1,13 @@
-//! AWS wire protocols shared by every Berth service: the error shape, the
-//! awsJson service contract, SigV4 verification and pagination tokens.
+//! AWS wire protocols shared by every Berth service: protocol detection
+//! ([`protocol`]), awsJson ([`service`], [`json`]), awsQuery ([`query`]),
+//! rpcv2Cbor ([`cbor`]), the error shape, SigV4 verification and pagination tokens.
 
+pub mod cbor;
 pub mod error;
 pub mod form;
 pub mod json;
 pub mod pagination;
+pub mod protocol;
 pub mod query;
 pub mod service;
 pub mod sigv4;

@@ -1,6 +1,9 @@
-//! The one listener: every AWS protocol on `POST /`, health, and (later) the
-//! registry under `/v2/`. Authentication happens here, once, for every
-//! request; services only see an authenticated [`RequestContext`].
+//! The one listener: every AWS protocol on `POST /` (and rpcv2Cbor on
+//! `POST /service/{S}/operation/{O}`), health, and the registry under `/v2/`.
+//! Authentication happens here, once, for every request; services only see
+//! an authenticated [`RequestContext`]. The listener names no service: awsJson
+//! services are found by target prefix, awsQuery ones by version
+//! ([`query`]), rpcv2Cbor ones by service name ([`cbor`]).
 
 use crate::config::Config;
 use anyhow::Context;
@@ -11,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_iam::Authenticator;
+use berth_proto::protocol::Protocol;
 use berth_proto::sigv4::{Endpoint, HttpRequestParts, UnsignedPayload};
 use berth_proto::{AwsError, JsonService, RequestContext};
 use berth_store::{SqliteStore, Store};
@@ -20,6 +24,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod body;
+mod cbor;
+mod query;
 mod regional;
 #[cfg(test)]
 mod tests;
@@ -31,8 +37,11 @@ pub const MAX_API_BODY: usize = berth_proto::service::DEFAULT_MAX_BODY_SIZE;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
-    /// IAM and STS (awsQuery), sharing `auth`'s directory of keys and policies; global.
-    pub iam: Arc<berth_iam::Iam>,
+    /// The awsQuery services (IAM and STS, sharing `auth`'s directory of
+    /// keys and policies; global), by version.
+    pub queries: berth_proto::query::QueryServices,
+    /// The rpcv2Cbor services, by service name (none yet).
+    pub cbors: berth_proto::cbor::CborServices,
     /// The served regions' services (ECS, ECR, KMS, SSM, Secrets Manager,
     /// CloudWatch Logs, CloudTrail), one set per region; the first is the default.
     pub regions: Arc<regional::RegionSet>,
@@ -68,10 +77,13 @@ impl App {
             iam: iam.clone(),
         };
         let regions = Arc::new(regional::RegionSet::start(cfg, &shared).await?);
+        let mut queries = berth_proto::query::QueryServices::new();
+        iam.query_services().into_iter().for_each(|s| queries.register(s));
         Ok(Arc::new(Self {
             store,
             auth,
-            iam,
+            queries,
+            cbors: berth_proto::cbor::CborServices::new(),
             regions,
             account_id: cfg.account_id.clone(),
             metrics,
@@ -104,6 +116,7 @@ impl App {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .route("/", axum::routing::post(aws_api))
+            .route("/service/{service}/operation/{operation}", axum::routing::post(aws_api))
             .route("/agent/v1/session", get(agent_session))
             .fallback(not_found)
             .with_state(self.clone())
@@ -156,55 +169,26 @@ async fn not_found(req: Request<Body>) -> Response {
         .into_response()
 }
 
-/// How the caller speaks, so errors come back in a shape it can parse.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    Json(&'static str),
-    Query,
-}
-
-fn protocol_of(headers: &HeaderMap) -> Protocol {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if headers.contains_key("x-amz-target") || ct.starts_with("application/x-amz-json") {
-        if ct.starts_with("application/x-amz-json-1.0") {
-            Protocol::Json("application/x-amz-json-1.0")
-        } else {
-            Protocol::Json("application/x-amz-json-1.1")
-        }
-    } else {
-        Protocol::Query
-    }
-}
-
-fn error_response(e: &AwsError, proto: Protocol, request_id: &str) -> Response {
+/// An error in the caller's protocol; `style` is that of the awsQuery
+/// service answering (unused by the other protocols).
+fn error_response(e: &AwsError, proto: Protocol, request_id: &str, style: berth_proto::query::XmlStyle) -> Response {
     if let Some(cause) = &e.cause {
         tracing::error!(request_id, code = %e.code, cause = %cause, "internal failure");
     }
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = match proto {
-        Protocol::Json(ct) => (status, [(header::CONTENT_TYPE, ct)], e.to_json_body()).into_response(),
-        Protocol::Query => (status, [(header::CONTENT_TYPE, "text/xml")], e.to_query_xml(request_id)).into_response(),
-    };
+    let mut resp = (
+        status,
+        [(header::CONTENT_TYPE, proto.error_content_type())],
+        proto.error_body(e, request_id, style),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&e.code) {
         resp.headers_mut().insert("x-amzn-ErrorType", v);
     }
+    if proto == Protocol::Cbor {
+        cbor::mark(&mut resp);
+    }
     resp
-}
-
-/// The budget of body bytes is full: AWS's throttling error, in the caller's protocol.
-fn in_protocol_throttling(proto: Protocol) -> AwsError {
-    let code = match proto {
-        Protocol::Json(_) => "ThrottlingException",
-        Protocol::Query => "Throttling",
-    };
-    AwsError::new(
-        code,
-        400,
-        "Too many request bodies are being received at once; retry shortly.",
-    )
 }
 
 async fn aws_api(
@@ -213,17 +197,18 @@ async fn aws_api(
     req: Request<Body>,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let proto = protocol_of(req.headers());
+    let proto = Protocol::detect(req.headers());
     let mut req = req;
     let mut call = crate::observe::Call::begin(app.services(), &mut req, peer, &request_id);
     // The call is audited in the trail of the region it is signed for.
     let audit = app.regions.for_request(req.headers(), req.uri()).audit.clone();
+    let xml_style = query::ErrorStyle::attach(&mut req);
     let mut resp = match handle(&app, peer, req, &request_id, proto).await {
         Ok(resp) => resp,
         Err(e) => {
             call.failed(&e);
             tracing::debug!(request_id, code = %e.code, message = %e.message, "request failed");
-            error_response(&e, proto, &request_id)
+            error_response(&e, proto, &request_id, xml_style.get(&app.queries))
         }
     };
     call.finish(&app.metrics, &audit, resp.status());
@@ -234,7 +219,7 @@ async fn aws_api(
 }
 
 /// An authenticated API request: who sent it, its body (holding its room in
-/// the body budget) and, for IAM/STS, the parsed form.
+/// the body budget) and, for awsQuery, the parsed form.
 struct Authenticated {
     principal: berth_proto::Principal,
     body: body::ReadBody,
@@ -266,15 +251,16 @@ async fn authenticate_request(
             .and_then(|v| v.to_str().ok())
             .and_then(|t| t.rsplit_once('.'))
             .and_then(|(prefix, _)| app.services().get(prefix)),
-        Protocol::Query => None,
+        Protocol::Query | Protocol::Cbor => None,
     };
     let limit = target_service.map_or(MAX_API_BODY, |svc| svc.max_body_size());
-    // The served regions; IAM and STS also take `us-east-1`, the signing
-    // region of their global endpoints. Any other region is refused.
-    let mut regions = app.regions.names();
-    if proto == Protocol::Query && !regions.contains(&"us-east-1") {
-        regions.push("us-east-1");
-    }
+    // The served regions; some awsQuery services also take another signing
+    // region (IAM and STS: `us-east-1`, that of their global endpoints). Any
+    // other region is refused.
+    let regions = match proto {
+        Protocol::Query => query::signing_regions(app),
+        Protocol::Json(_) | Protocol::Cbor => app.regions.names(),
+    };
     let regions: &[&str] = &regions;
     let endpoint = |service: Option<&'static str>| Endpoint {
         service,
@@ -288,16 +274,20 @@ async fn authenticate_request(
         headers: &parts.headers,
         payload_sha256_hex,
     };
-    let in_protocol = |e: AwsError| match proto {
-        Protocol::Json(_) => e,
-        Protocol::Query => e.in_query_protocol(),
-    };
+    let in_protocol = |e: AwsError| proto.authentication_error(e);
+    if proto == Protocol::Query {
+        query::note_signing_service(app, parts, &request_parts(""));
+    }
     // Authentication from the headers first: an unsigned request, an
     // unknown key or a wrong scope is refused before the body is read.
     app.auth
         .precheck(
             &request_parts(""),
-            &endpoint(target_service.map(|svc| svc.signing_name())),
+            &endpoint(match proto {
+                // rpcv2Cbor names its service in the path.
+                Protocol::Cbor => cbor::signing_name(app, parts),
+                _ => target_service.map(|svc| svc.signing_name()),
+            }),
         )
         .map_err(in_protocol)?;
     let declared_len = parts
@@ -309,17 +299,18 @@ async fn authenticate_request(
         .await
         .map_err(|e| match e {
             body::BodyError::TooLarge(limit) => AwsError::request_too_large(limit),
-            body::BodyError::Busy => in_protocol_throttling(proto),
+            body::BodyError::Busy => proto.throttling(),
             body::BodyError::Read(why) => AwsError::serialization(format!("The request body could not be read: {why}")),
         })?;
     let query_input = match proto {
         Protocol::Query => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
-        Protocol::Json(_) => None,
+        Protocol::Json(_) | Protocol::Cbor => None,
     };
-    let service = match &query_input {
-        Some(Ok(input)) => berth_iam::Iam::service_of(input),
-        Some(Err(_)) => None,
-        None => target_service.map(|svc| svc.signing_name()),
+    let service = match (&query_input, proto) {
+        (Some(Ok(input)), _) => query::service_of(app, parts, input),
+        (Some(Err(_)), _) => None,
+        (None, Protocol::Cbor) => cbor::signing_name(app, parts),
+        (None, _) => target_service.map(|svc| svc.signing_name()),
     };
     let principal = app
         .auth
@@ -427,27 +418,9 @@ async fn handle(
                 Some(input) => input,
                 None => berth_proto::query::QueryInput::parse(&body)?,
             };
-            let action = input.get("Action").unwrap_or_default().to_string();
-            crate::observe::note_query(&parts.extensions, &action, input.params());
-            let Some(service) = berth_iam::Iam::service_of(&input) else {
-                return Err(AwsError::new(
-                    "InvalidAction",
-                    400,
-                    format!("Could not find operation {action} for this endpoint"),
-                ));
-            };
-            if !ctx.principal.is_root && berth_iam::Iam::needs_authorization(service) {
-                let (resources, tags) = app.iam.authz_resources(&ctx.principal, &input);
-                let action = format!("{service}:{action}");
-                for resource in resources {
-                    authorize_resource(app, &ctx, &action, &tags, resource)
-                        // IAM says it as `AccessDenied`, HTTP 403.
-                        .map_err(|e| AwsError::new("AccessDenied", 403, e.message))?;
-                }
-            }
-            let xml = app.iam.call(&ctx, service, &input).await?;
-            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], xml).into_response())
+            query::handle(app, &parts, &ctx, &input).await
         }
+        Protocol::Cbor => cbor::handle(app, &parts, &ctx, &body).await,
     }
 }
 
@@ -568,7 +541,12 @@ async fn agent_session(
             Body::from_stream(session),
         )
             .into_response(),
-        Err(e) => error_response(&e, Protocol::Json("application/x-amz-json-1.1"), &request_id),
+        Err(e) => error_response(
+            &e,
+            Protocol::Json("application/x-amz-json-1.1"),
+            &request_id,
+            app.queries.default_style(),
+        ),
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);

@@ -385,6 +385,17 @@ pub fn note_input(ext: &axum::http::Extensions, input: &serde_json::Value) {
     }
 }
 
+/// Called with the operation of a protocol that names it outside the
+/// headers (rpcv2Cbor: in the path), and its input when it reads as JSON.
+pub fn note_operation(ext: &axum::http::Extensions, operation: &str, input: Option<serde_json::Value>) {
+    if let Some(n) = ext.get::<CallNote>() {
+        n.with(|i| {
+            i.action = Some(operation.to_string());
+            i.input = input;
+        });
+    }
+}
+
 /// Called with an awsQuery `Action` and its parameters (`Action` and
 /// `Version` are not request parameters).
 pub fn note_query(ext: &axum::http::Extensions, action: &str, params: &std::collections::BTreeMap<String, String>) {

@@ -20,6 +20,7 @@ use tower::ServiceExt;
 mod auth;
 mod dispatch;
 mod limits;
+mod protocols;
 mod regions;
 mod routes;
 
@@ -47,11 +48,21 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
-        Self::serving(&[REGION]).await
+        Self::serving_with(&[REGION], |_| {}).await
     }
 
     /// A server for these regions (the first the default).
     async fn serving(regions: &[&str]) -> Self {
+        Self::serving_with(regions, |_| {}).await
+    }
+
+    /// A server whose [`App`] `setup` changes before it serves (registers a
+    /// service of its own).
+    async fn start_with(setup: impl FnOnce(&mut App)) -> Self {
+        Self::serving_with(&[REGION], setup).await
+    }
+
+    async fn serving_with(regions: &[&str], setup: impl FnOnce(&mut App)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let lock = std::fs::File::create(dir.path().join("lock")).expect("the lock file");
         let cfg = Config {
@@ -80,7 +91,8 @@ impl Server {
             local_agent: None,
             _lock: Arc::new(lock),
         };
-        let app = App::start(&cfg).await.expect("the app starts");
+        let mut app = App::start(&cfg).await.expect("the app starts");
+        setup(Arc::get_mut(&mut app).expect("nothing else holds the app yet"));
         Self {
             router: app.router(),
             app,
@@ -181,6 +193,7 @@ impl Signer {
 /// A `POST /` to build: its headers, its body, how it is signed, and what
 /// is changed after signing.
 struct Call {
+    path: &'static str,
     headers: HeaderMap,
     body: Vec<u8>,
     signer: Option<Signer>,
@@ -206,12 +219,23 @@ impl Call {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("localhost:4600"));
         Self {
+            path: "/",
             headers,
             body: body.to_vec(),
             signer: None,
             after_signing: vec![],
             sent_body: None,
         }
+    }
+
+    /// An rpcv2Cbor call to `path` (`/service/{S}/operation/{O}`).
+    fn cbor(path: &'static str, body: &[u8]) -> Self {
+        let mut call = Self::raw(body)
+            .header("smithy-protocol", "rpc-v2-cbor")
+            .header(header::CONTENT_TYPE.as_str(), "application/cbor")
+            .header(header::ACCEPT.as_str(), "application/cbor");
+        call.path = path;
+        call
     }
 
     fn header(mut self, name: &str, value: &str) -> Self {
@@ -248,7 +272,7 @@ impl Call {
             let mut params = SigningParams::new(&s.creds, &s.region, &s.service, s.time);
             params.payload = s.payload;
             params.content_sha256_header = s.declare_hash;
-            for (name, value) in sigv4::sign_with("POST", "/", "", &headers, &self.body, &params) {
+            for (name, value) in sigv4::sign_with("POST", self.path, "", &headers, &self.body, &params) {
                 headers.insert(
                     HeaderName::from_bytes(name.as_bytes()).unwrap(),
                     HeaderValue::from_str(&value).unwrap(),
@@ -260,7 +284,7 @@ impl Call {
         }
         let mut req = Request::builder()
             .method(Method::POST)
-            .uri("/")
+            .uri(self.path)
             .body(self.sent_body.unwrap_or_else(|| Body::from(self.body)))
             .unwrap();
         *req.headers_mut() = headers;
@@ -330,14 +354,16 @@ impl Answer {
         (code, message)
     }
 
-    /// An awsQuery error: IAM's `ErrorResponse` XML, `Sender` for a client
-    /// fault, its `RequestId` that of the header. Returns (code, message).
+    /// An awsQuery error: the `ErrorResponse` XML in the namespace of IAM or
+    /// STS (the service answering), `Sender` for a client fault, its
+    /// `RequestId` that of the header. Returns (code, message).
     fn query_error(&self) -> (String, String) {
         let id = self.request_id();
         assert_eq!(self.content_type(), "text/xml", "{}", self.text());
         let xml = self.text();
         assert!(
-            xml.starts_with("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error>"),
+            xml.starts_with("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error>")
+                || xml.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"),
             "{xml}"
         );
         let kind = if self.status.is_client_error() {

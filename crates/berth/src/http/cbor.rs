@@ -1,0 +1,53 @@
+//! The rpcv2Cbor side of the listener: `POST …/service/{S}/operation/{O}`
+//! routed by service name to [`App::cbors`]; an unknown service or
+//! operation answers the protocol's `UnknownOperationException`.
+
+use super::{App, authorize_resource};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_proto::cbor::{self, CONTENT_TYPE, PROTOCOL_HEADER, PROTOCOL_VALUE};
+use berth_proto::{AwsError, RequestContext};
+
+/// Marks an answer as rpcv2Cbor (`smithy-protocol: rpc-v2-cbor`).
+pub(super) fn mark(resp: &mut Response) {
+    resp.headers_mut()
+        .insert(PROTOCOL_HEADER, HeaderValue::from_static(PROTOCOL_VALUE));
+}
+
+/// The signing name of the registered service the path names.
+pub(super) fn signing_name(app: &App, parts: &http::request::Parts) -> Option<&'static str> {
+    let (service, _) = cbor::route(parts.uri.path())?;
+    app.cbors.get(service).map(|s| s.signing_name())
+}
+
+/// Authorizes and runs one rpcv2Cbor operation; answers its CBOR output.
+pub(super) async fn handle(
+    app: &App,
+    parts: &http::request::Parts,
+    ctx: &RequestContext,
+    body: &[u8],
+) -> Result<Response, AwsError> {
+    let path = parts.uri.path();
+    let (service, operation) = cbor::route(path).ok_or_else(|| cbor::unknown_operation(path, ""))?;
+    let svc = app
+        .cbors
+        .get(service)
+        .ok_or_else(|| cbor::unknown_operation(service, operation))?;
+    // The audit trail's requestParameters: the input when it reads as JSON
+    // (a blob does not: then none).
+    crate::observe::note_operation(&parts.extensions, operation, cbor::as_json(body));
+    if !ctx.principal.is_root {
+        let action = format!("{}:{operation}", svc.signing_name());
+        let mut resources = svc.authz_resources(ctx, operation, body).await;
+        if resources.is_empty() {
+            resources.push(berth_proto::AuthzResource::untagged("*"));
+        }
+        for resource in resources {
+            authorize_resource(app, ctx, &action, &[], resource)?;
+        }
+    }
+    let out = svc.call(ctx, operation, body).await?;
+    let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], out).into_response();
+    mark(&mut resp);
+    Ok(resp)
+}
