@@ -102,6 +102,22 @@ impl Ecs {
                     .map(|(rec, mr)| (rec, key, mr)))
             }
             TaskDefinitionRef::Family(family) => {
+                // The family's last revision, in one get, when it is ACTIVE;
+                // a scan only when it is not.
+                let last = match typed::get::<Value>(&*self.store, &keys::family(&family)).await {
+                    Ok(Some((v, _))) => v.get("lastRevision").and_then(Value::as_i64),
+                    _ => None,
+                };
+                if let Some(rev) = last {
+                    let key = keys::task_definition(&family, rev);
+                    if let Some((rec, mr)) = typed::get::<TaskDefinitionRecord>(&*self.store, &key)
+                        .await
+                        .map_err(AwsError::state_store)?
+                        && rec.task_definition.status_str() == STATUS_ACTIVE
+                    {
+                        return Ok(Some((rec, key, mr)));
+                    }
+                }
                 let mut latest = None;
                 for kv in self
                     .store

@@ -10,4 +10,4 @@ pub mod service;
 pub mod sigv4;
 
 pub use error::AwsError;
-pub use service::{AuthzResource, JsonService, Principal, RequestContext};
+pub use service::{AuthzResource, JsonService, Prepared, Principal, RequestContext};

@@ -76,7 +76,16 @@ impl App {
                 .context("loading the IAM state")?,
         );
         let mut services: HashMap<&'static str, Arc<dyn JsonService>> = HashMap::new();
-        let ecs = berth_ecs::Ecs::new(store.clone(), scope).with_iam(iam.clone());
+        // What clients and agents reach this server at (DiscoverPollEndpoint).
+        let scheme = if matches!(cfg.tls, crate::config::Tls::Off) {
+            "http"
+        } else {
+            "https"
+        };
+        let advertised = cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string());
+        let ecs = berth_ecs::Ecs::new(store.clone(), scope)
+            .with_iam(iam.clone())
+            .with_endpoint(format!("{scheme}://{advertised}"));
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
@@ -469,14 +478,16 @@ async fn handle(
                 return Err(AwsError::serialization("Request body must be a JSON object"));
             }
             crate::observe::note_input(&parts.extensions, &input);
+            let tags = request_tags(&input);
+            // The input is handed over once: decoded (and what authorization needs loaded) there.
+            let prepared = svc.prepare(&ctx, op, input).await?;
             // The registry's ECR API authorizes itself, per repository (its `authorize` hook).
             if !ctx.principal.is_root && prefix != berth_registry::TARGET_PREFIX {
                 let action = format!("{}:{op}", svc.signing_name());
-                let mut resources = svc.authz_resources(&ctx, op, &input).await;
+                let mut resources = prepared.resources().await;
                 if resources.is_empty() {
                     resources.push(berth_proto::AuthzResource::untagged("*"));
                 }
-                let tags = request_tags(&input);
                 // `aws:ResourceTag/…` is per resource: each is evaluated with its own tags.
                 for resource in resources {
                     authorize_resource(app, &ctx, &action, &tags, resource.clone())
@@ -484,7 +495,7 @@ async fn handle(
                 }
             }
             let started = std::time::Instant::now();
-            let result = svc.call(&ctx, op, input).await;
+            let result = prepared.run().await;
             tracing::debug!(
                 request_id,
                 operation = op,

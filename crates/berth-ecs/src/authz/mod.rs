@@ -7,63 +7,118 @@
 //! service/task ARNs, container-instance operations (and the agent's
 //! session, heartbeats and credentials) to the instance ARNs, RunTask and
 //! StartTask to the task-definition ARN (a bare family resolved to its latest
-//! ACTIVE revision, [`authz_resources`]). Only the operations AWS does not
-//! scope to a resource are checked against `*`, and they are listed by name:
-//! an operation with no mapping has none ([`resource_arns`] answers None),
-//! which the unit tests refuse for every routed operation
-//! ([`operations::ROUTED`]). Each role a request hands to ECS is an
-//! `iam:PassRole` check ([`pass_role`]). Each resource's tags come from one
-//! store get of its record ([`tag_record_key`]).
+//! ACTIVE revision, looked up once with the request). Each operation names
+//! its resources from its typed input (`Operation::resources`, the
+//! registration table in `routes.rs`); this module holds the pieces they
+//! share (condition keys, ARNs in a cluster) and the by-name mapping of the
+//! operations still `untyped!` ([`untyped_resources`]), where only the
+//! operations AWS does not scope to a resource are on `*`. Each role a
+//! request hands to ECS is an `iam:PassRole` check ([`pass_role`]). Each
+//! resource's tags come from one store get of its record ([`tag_record_key`]).
 
-pub(crate) mod operations;
 mod pass_role;
+
+pub(crate) use pass_role::{ECS_SERVICE, PassedRole, role_arn, task_roles};
 
 use crate::clusters::cluster_name;
 use crate::tags::{TagTarget, parse_resource_arn};
 use crate::{Ecs, keys};
 use berth_core::arn::Scope;
-use berth_core::ecs::{STATUS_ACTIVE, Tag, TaskDefinitionRecord, TaskDefinitionRef, parse_task_definition_ref};
+use berth_core::ecs::{Tag, TaskDefinitionRef, parse_task_definition_ref};
 use berth_proto::AuthzResource;
-use berth_store::typed;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The resources `operation` is authorized on, with their tags and
+/// The resources of an operation whose input is still JSON
+/// ([`crate::routes`]' `untyped!` ones), without tags: its ARNs with their
 /// condition keys, then one `iam:PassRole` check per role it passes.
-pub(crate) async fn authz_resources(ecs: &Ecs, operation: &str, input: &Value) -> Vec<AuthzResource> {
-    let Some(mut arns) = resource_arns(&ecs.scope, operation, input) else {
-        // Not an operation Berth routes: the dispatch refuses it.
-        return vec![AuthzResource::untagged("*")];
-    };
-    let mut definition = None;
-    let mut task_definition = None;
-    match operation {
-        "RunTask" | "StartTask" => {
-            let (arn, def) = resolve_task_definition(ecs, input).await;
-            arns = vec![arn];
-            definition = def;
-        }
-        "CreateService" | "UpdateService" if input.get("taskDefinition").is_some() => {
-            task_definition = Some(resolve_task_definition(ecs, input).await.0);
-        }
-        _ => {}
-    }
-    let mut out = Vec::with_capacity(arns.len());
-    for arn in arns {
-        let tags = resource_tags(ecs, &arn).await;
-        out.push(AuthzResource {
-            condition_keys: condition_keys(&ecs.scope, operation, input, &arn, task_definition.as_deref()),
+pub(crate) fn untyped_resources(scope: &Scope, operation: &str, input: &Value) -> Vec<AuthzResource> {
+    let arns = resource_arns(scope, operation, input).unwrap_or_else(|| vec!["*".to_string()]);
+    let mut out: Vec<AuthzResource> = arns
+        .into_iter()
+        .map(|arn| AuthzResource {
+            condition_keys: condition_keys(scope, operation, input, &arn, None),
             arn,
-            tags,
             ..AuthzResource::default()
-        });
-    }
+        })
+        .collect();
     out.extend(
-        pass_role::passed_roles(&ecs.scope, operation, input, definition.as_ref())
+        pass_role::passed_roles(scope, operation, input, None)
             .iter()
-            .map(pass_role::PassedRole::authz_resource),
+            .map(PassedRole::authz_resource),
     );
     out
+}
+
+/// `ecs:cluster` of the cluster `name`.
+pub(crate) fn cluster_key(scope: &Scope, name: &str) -> (String, String) {
+    ("ecs:cluster".to_string(), scope.cluster_arn(name))
+}
+
+/// `ecs:container-instances` of each instance named (by id in `cluster`, or ARN).
+pub(crate) fn instance_keys<'a>(
+    scope: &Scope,
+    cluster: &str,
+    instances: impl IntoIterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    instances
+        .into_iter()
+        .map(|i| ("ecs:container-instances".to_string(), instance_arn(scope, cluster, i)))
+        .collect()
+}
+
+/// `ecs:enable-execute-command` when the request sets it.
+pub(crate) fn exec_key(enable: Option<bool>) -> Option<(String, String)> {
+    enable.map(|b| ("ecs:enable-execute-command".to_string(), b.to_string()))
+}
+
+/// `ecs:capacity-provider` of each provider named (by name or ARN).
+pub(crate) fn provider_keys<'a>(scope: &Scope, providers: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    providers
+        .into_iter()
+        .map(|p| {
+            let arn = if p.starts_with("arn:") {
+                p.to_string()
+            } else {
+                scope.capacity_provider_arn(p)
+            };
+            ("ecs:capacity-provider".to_string(), arn)
+        })
+        .collect()
+}
+
+/// A task, service or instance ARN for a reference by id/name in the
+/// request's `cluster` or by ARN; `*` when the cluster name is invalid or
+/// nothing is named (the handler reports it).
+pub(crate) fn arn_in_cluster(
+    scope: &Scope,
+    cluster: Option<&str>,
+    id: Option<&str>,
+    arn_of: fn(&Scope, &str, &str) -> String,
+) -> String {
+    match id {
+        Some(arn) if arn.starts_with("arn:") => arn.to_string(),
+        Some(id) => match cluster_name(cluster) {
+            Ok(c) => arn_of(scope, &c, id),
+            Err(_) => "*".to_string(),
+        },
+        None => "*".to_string(),
+    }
+}
+
+/// One resource of a typed operation: its ARN with `ecs:cluster` (from the
+/// ARN), and `extra` keys.
+pub(crate) fn resource(scope: &Scope, arn: String, extra: Vec<(String, String)>) -> AuthzResource {
+    let mut condition_keys: Vec<(String, String)> = cluster_of_arn(scope, &arn)
+        .map(|c| cluster_key(scope, &c))
+        .into_iter()
+        .collect();
+    condition_keys.extend(extra);
+    AuthzResource {
+        arn,
+        condition_keys,
+        ..AuthzResource::default()
+    }
 }
 
 /// The container instance an agent request names (`cluster`,
@@ -96,22 +151,18 @@ pub(crate) fn condition_keys(
         _ => None,
     };
     if let Some(c) = run_in.or_else(|| cluster_of_arn(scope, arn)) {
-        keys.push(("ecs:cluster".to_string(), scope.cluster_arn(&c)));
+        keys.push(cluster_key(scope, &c));
     }
     if operation == "StartTask"
         && let Ok(cluster) = cluster_name(param("cluster"))
     {
-        for i in strings(input, "containerInstances") {
-            keys.push(("ecs:container-instances".to_string(), instance_arn(scope, &cluster, i)));
-        }
+        keys.extend(instance_keys(scope, &cluster, strings(input, "containerInstances")));
     }
     if let Some(td) = task_definition {
         keys.push(("ecs:task-definition".to_string(), td.to_string()));
     }
-    if matches!(operation, "RunTask" | "StartTask" | "CreateService" | "UpdateService")
-        && let Some(b) = input.get("enableExecuteCommand").and_then(Value::as_bool)
-    {
-        keys.push(("ecs:enable-execute-command".to_string(), b.to_string()));
+    if matches!(operation, "RunTask" | "StartTask" | "CreateService" | "UpdateService") {
+        keys.extend(exec_key(input.get("enableExecuteCommand").and_then(Value::as_bool)));
     }
     let providers: Vec<&str> = match operation {
         "CreateCluster" | "PutClusterCapacityProviders" => strings(input, "capacityProviders"),
@@ -126,14 +177,7 @@ pub(crate) fn condition_keys(
             .unwrap_or_default(),
         _ => vec![],
     };
-    for p in providers {
-        let arn = if p.starts_with("arn:") {
-            p.to_string()
-        } else {
-            scope.capacity_provider_arn(p)
-        };
-        keys.push(("ecs:capacity-provider".to_string(), arn));
-    }
+    keys.extend(provider_keys(scope, providers));
     keys
 }
 
@@ -169,58 +213,6 @@ pub(crate) fn cluster_of_arn(scope: &Scope, arn: &str) -> Option<String> {
         | TagTarget::Service(Some(c), _)
         | TagTarget::ContainerInstance(Some(c), _) => Some(c),
         _ => None,
-    }
-}
-
-/// The task-definition ARN a RunTask/StartTask (or a service) names, and
-/// the definition when it is one of this account's: `family:revision` and
-/// ARNs as given; a bare family is its latest ACTIVE revision (the family's
-/// last revision in one get; a scan only when that one is inactive); a family
-/// that does not exist is `task-definition/FAMILY` (the handler reports it).
-async fn resolve_task_definition(ecs: &Ecs, input: &Value) -> (String, Option<Value>) {
-    let Some(ident) = input.get("taskDefinition").and_then(Value::as_str) else {
-        return ("*".to_string(), None);
-    };
-    let Ok((reference, arn_scope)) = parse_task_definition_ref(ident) else {
-        return ("*".to_string(), None);
-    };
-    let ours = arn_scope
-        .as_ref()
-        .is_none_or(|(region, account)| *region == ecs.scope.region && *account == ecs.scope.account);
-    let load = |family: String, revision: i64| async move {
-        match typed::get::<TaskDefinitionRecord>(&*ecs.store, &keys::task_definition(&family, revision)).await {
-            Ok(Some((rec, _))) => serde_json::to_value(&rec.task_definition).ok(),
-            _ => None,
-        }
-    };
-    match reference {
-        _ if !ours => (ident.to_string(), None),
-        TaskDefinitionRef::Revision(family, revision) => {
-            let arn = ecs.scope.task_definition_arn(&family, revision);
-            (arn, load(family, revision).await)
-        }
-        TaskDefinitionRef::Family(family) => {
-            let last = match typed::get::<Value>(&*ecs.store, &keys::family(&family)).await {
-                Ok(Some((v, _))) => v.get("lastRevision").and_then(Value::as_i64),
-                _ => None,
-            };
-            if let Some(rev) = last
-                && let Ok(Some((rec, _))) =
-                    typed::get::<TaskDefinitionRecord>(&*ecs.store, &keys::task_definition(&family, rev)).await
-                && rec.task_definition.status_str() == STATUS_ACTIVE
-            {
-                let def = serde_json::to_value(&rec.task_definition).ok();
-                return (ecs.scope.task_definition_arn(&family, rev), def);
-            }
-            match ecs.find_task_definition(ident).await {
-                Ok(Some((rec, _, _))) => (
-                    ecs.scope
-                        .task_definition_arn(&family, rec.task_definition.revision_number()),
-                    serde_json::to_value(&rec.task_definition).ok(),
-                ),
-                _ => (ecs.scope.arn("ecs", format!("task-definition/{family}")), None),
-            }
-        }
     }
 }
 
@@ -270,7 +262,7 @@ fn tags_in(value: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The resource ARNs of `operation`, pure: None for an operation with no
-/// mapping (every routed operation has one, see [`operations::ROUTED`]);
+/// mapping (every routed operation has one, see `routes.rs`' tests);
 /// `*` only for the operations AWS does not scope to a resource, or when
 /// the input names none (the handler then reports the missing parameter).
 pub(crate) fn resource_arns(scope: &Scope, operation: &str, input: &Value) -> Option<Vec<String>> {

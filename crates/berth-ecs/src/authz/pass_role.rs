@@ -69,20 +69,34 @@ pub(crate) fn passed_roles(
             add(text(input, "taskRoleArn"), ECS_TASKS);
             add(text(input, "executionRoleArn"), ECS_TASKS);
         }
-        "RunTask" | "StartTask" => {
-            let overrides = input.get("overrides").cloned().unwrap_or(Value::Null);
-            add(role_arn_of(&overrides, definition, RoleKind::Task), ECS_TASKS);
-            add(role_arn_of(&overrides, definition, RoleKind::Execution), ECS_TASKS);
-        }
+        "RunTask" | "StartTask" => return task_roles(scope, input.get("overrides"), definition),
         "CreateService" => add(text(input, "role"), ECS_SERVICE),
         _ => {}
     }
     out
 }
 
+/// The roles a task runs with: its overrides' task and execution roles,
+/// or else its definition's.
+pub(crate) fn task_roles(scope: &Scope, overrides: Option<&Value>, definition: Option<&Value>) -> Vec<PassedRole> {
+    let overrides = overrides.unwrap_or(&Value::Null);
+    let mut out: Vec<PassedRole> = Vec::new();
+    for kind in [RoleKind::Task, RoleKind::Execution] {
+        if let Some(arn) = role_arn_of(overrides, definition, kind).and_then(|n| role_arn(scope, &n))
+            && !out.iter().any(|p| p.role_arn == arn)
+        {
+            out.push(PassedRole {
+                role_arn: arn,
+                service: ECS_TASKS,
+            });
+        }
+    }
+    out
+}
+
 /// A role given by ARN, or by name (`NAME` or `PATH/NAME`, which ECS
 /// accepts for a service role) in this account; None when empty.
-fn role_arn(scope: &Scope, name: &str) -> Option<String> {
+pub(crate) fn role_arn(scope: &Scope, name: &str) -> Option<String> {
     let name = name.trim();
     if name.is_empty() {
         None
