@@ -28,7 +28,7 @@ END = "<!-- END GENERATED -->"
 
 # model file -> (title, source directories whose dispatch arms name its operations)
 SERVICES = {
-    "ecs": ("Amazon ECS", ["crates/berth-ecs/src/routes.rs"]),
+    "ecs": ("Amazon ECS", ["crates/berth-ecs/src/routes/mod.rs"]),
     "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr/mod.rs"]),
     "iam": ("IAM", ["crates/berth-iam/src/iam.rs"]),
     "sts": ("STS", ["crates/berth-iam/src/iam.rs"]),

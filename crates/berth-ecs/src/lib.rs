@@ -1,6 +1,8 @@
 //! The ECS API (awsJson 1.1, target `AmazonEC2ContainerServiceV20141113`)
-//! and, later, its controllers. Handlers are thin: they decode the input,
-//! call the pure rules in `berth-core`, and record intent in the store.
+//! and its controllers. Each operation is a type (`operation.rs`) listed in
+//! the registration table (`routes/`): its input is decoded once, names the
+//! IAM resources it is authorized on, and its handler — thin: the pure rules
+//! in `berth-core`, intent recorded in the store — runs with that same input.
 
 mod agent_identity;
 mod attributes;
@@ -10,6 +12,7 @@ mod cluster_view;
 mod clusters;
 pub mod deploy_math;
 pub mod host_share;
+mod instance_ops;
 mod instances;
 pub mod keys;
 mod monitor;

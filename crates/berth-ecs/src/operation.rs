@@ -16,6 +16,7 @@ use crate::Ecs;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_proto::{AuthzResource, AwsError, Prepared, RequestContext};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,9 +27,12 @@ pub(crate) trait Operation: Send + Sync + 'static {
     /// The operation's name in `X-Amz-Target`.
     const NAME: &'static str;
     /// The decoded input, completed by [`Operation::load`].
-    type Input: Send + Sync + 'static;
-    /// Decodes the request's JSON object (once).
-    fn decode(input: Value) -> Result<Self::Input, AwsError>;
+    type Input: DeserializeOwned + Send + Sync + 'static;
+    /// Decodes the request's JSON object (once): `SerializationException`
+    /// for a body that does not fit the shape.
+    fn decode(input: Value) -> Result<Self::Input, AwsError> {
+        berth_proto::json::decode(input)
+    }
     /// Loads what both the authorization and the handler need (default:
     /// nothing). It does not fail: what it cannot find, the handler
     /// reports after the authorization.
@@ -104,10 +108,4 @@ impl<O: Operation> Prepared for Typed<'_, O> {
     async fn run(self: Box<Self>) -> Result<Value, AwsError> {
         O::run(self.ecs, self.ctx, self.input).await
     }
-}
-
-/// Decodes a typed input as the handlers did: `SerializationException`
-/// for a body that does not fit the shape.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, AwsError> {
-    berth_proto::json::decode(input)
 }

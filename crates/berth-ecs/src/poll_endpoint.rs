@@ -5,7 +5,7 @@
 use crate::Ecs;
 use crate::authz::{self, arn_in_cluster};
 use crate::clusters::cluster_name;
-use crate::operation::{Operation, decode};
+use crate::operation::Operation;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -28,10 +28,6 @@ pub(crate) struct DiscoverPollEndpoint;
 impl Operation for DiscoverPollEndpoint {
     const NAME: &'static str = "DiscoverPollEndpoint";
     type Input = DiscoverPollEndpointInput;
-
-    fn decode(input: Value) -> Result<DiscoverPollEndpointInput, AwsError> {
-        decode(input)
-    }
 
     fn resources(scope: &Scope, input: &DiscoverPollEndpointInput) -> Vec<AuthzResource> {
         let arn = match (&input.container_instance, cluster_name(input.cluster.as_deref())) {

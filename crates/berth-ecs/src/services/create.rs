@@ -8,7 +8,7 @@ use super::rules::{
 };
 use crate::authz;
 use crate::clusters::cluster_name;
-use crate::operation::{Operation, decode};
+use crate::operation::Operation;
 use crate::tasks::TaskDefinitionLookup;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
@@ -73,7 +73,7 @@ impl Operation for CreateService {
         if let (Some(t), Some(o)) = (token, input.as_object_mut()) {
             o.insert("clientToken".to_string(), t);
         }
-        let mut input: CreateServiceInput = decode(input)?;
+        let mut input: CreateServiceInput = berth_proto::json::decode(input)?;
         input.fingerprint = fingerprint;
         Ok(input)
     }
@@ -94,6 +94,7 @@ impl Operation for CreateService {
             arn,
             service_keys(
                 scope,
+                input.task_definition.as_deref(),
                 input.definition.as_ref(),
                 input.enable_execute_command,
                 &input.capacity_provider_strategy,
@@ -121,12 +122,19 @@ impl Operation for CreateService {
 /// `ecs:enable-execute-command`, `ecs:capacity-provider` (pure).
 pub(super) fn service_keys(
     scope: &Scope,
+    reference: Option<&str>,
     definition: Option<&TaskDefinitionLookup>,
     exec: Option<bool>,
     strategy: &[CapacityProviderStrategyItem],
 ) -> Vec<(String, String)> {
-    let mut keys: Vec<(String, String)> = definition
-        .map(|d| ("ecs:task-definition".to_string(), d.arn.clone()))
+    // The revision looked up; before the lookup, the one named.
+    let arn = match (definition, reference) {
+        (Some(d), _) if !d.arn.is_empty() => Some(d.arn.clone()),
+        (_, Some(r)) => Some(crate::tasks::named_arn(scope, r)),
+        _ => None,
+    };
+    let mut keys: Vec<(String, String)> = arn
+        .map(|a| ("ecs:task-definition".to_string(), a))
         .into_iter()
         .collect();
     keys.extend(authz::exec_key(exec));

@@ -18,6 +18,8 @@ mod tests;
 mod update;
 
 pub(crate) use create::CreateService;
+pub(crate) use delete::DeleteService;
+pub(crate) use describe::{DescribeServices, ListServices};
 pub use records::*;
 pub(crate) use update::UpdateService;
 

@@ -6,7 +6,7 @@ use super::create::{service_keys, service_task_definition_of};
 use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
 use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
 use crate::authz;
-use crate::operation::{Operation, decode};
+use crate::operation::Operation;
 use crate::tasks::TaskDefinitionLookup;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
@@ -53,7 +53,7 @@ impl Operation for UpdateService {
 
     fn decode(input: Value) -> Result<UpdateServiceInput, AwsError> {
         reject_unsupported(&input)?;
-        decode(input)
+        berth_proto::json::decode(input)
     }
 
     async fn load(ecs: &Ecs, input: &mut UpdateServiceInput) {
@@ -71,6 +71,7 @@ impl Operation for UpdateService {
         );
         let keys = service_keys(
             scope,
+            input.task_definition.as_deref(),
             input.definition.as_ref(),
             input.enable_execute_command,
             input.capacity_provider_strategy.as_deref().unwrap_or_default(),

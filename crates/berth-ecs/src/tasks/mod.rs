@@ -23,7 +23,8 @@ mod stop;
 mod tests;
 
 pub use definitions::ResolvedTaskDefinition;
-pub(crate) use definitions::TaskDefinitionLookup;
+pub(crate) use definitions::{TaskDefinitionLookup, named_arn};
+pub(crate) use describe::{DescribeTasks, ListTasks};
 pub(crate) use placement::Placed;
 pub(crate) use plan::CommonOptions;
 pub(crate) use protection::{GetTaskProtection, UpdateTaskProtection};
@@ -31,6 +32,7 @@ pub use records::*;
 pub use rules::*;
 pub(crate) use run::RunTask;
 pub(crate) use start::StartTask;
+pub(crate) use stop::StopTask;
 
 /// How long a RunTask `clientToken` is remembered.
 pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;

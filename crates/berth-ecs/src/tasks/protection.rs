@@ -6,7 +6,7 @@
 
 use super::records::{TaskRecord, task_id_of};
 use crate::authz::{self, arn_in_cluster};
-use crate::operation::{Operation, decode};
+use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -102,10 +102,6 @@ impl Operation for GetTaskProtection {
     const NAME: &'static str = "GetTaskProtection";
     type Input = GetTaskProtectionInput;
 
-    fn decode(input: Value) -> Result<GetTaskProtectionInput, AwsError> {
-        decode(input)
-    }
-
     fn resources(scope: &Scope, input: &GetTaskProtectionInput) -> Vec<AuthzResource> {
         task_resources(scope, &input.cluster, input.tasks.as_deref().unwrap_or_default())
     }
@@ -164,10 +160,6 @@ pub(crate) struct UpdateTaskProtection;
 impl Operation for UpdateTaskProtection {
     const NAME: &'static str = "UpdateTaskProtection";
     type Input = UpdateTaskProtectionInput;
-
-    fn decode(input: Value) -> Result<UpdateTaskProtectionInput, AwsError> {
-        decode(input)
-    }
 
     fn resources(scope: &Scope, input: &UpdateTaskProtectionInput) -> Vec<AuthzResource> {
         task_resources(scope, &input.cluster, &input.tasks)

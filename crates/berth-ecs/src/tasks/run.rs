@@ -6,7 +6,7 @@ use super::plan::CommonOptions;
 use super::rules::{canonical_json, validate_client_token};
 use crate::authz::{self, cluster_key, exec_key, provider_keys};
 use crate::clusters::cluster_name;
-use crate::operation::{Operation, decode};
+use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -66,7 +66,7 @@ impl Operation for RunTask {
         if let (Some(t), Some(o)) = (token, input.as_object_mut()) {
             o.insert("clientToken".to_string(), t);
         }
-        let mut input: RunTaskInput = decode(input)?;
+        let mut input: RunTaskInput = berth_proto::json::decode(input)?;
         input.fingerprint = fingerprint;
         Ok(input)
     }

@@ -9,7 +9,7 @@ use crate::Ecs;
 use crate::authz::{cluster_key, exec_key, instance_keys};
 use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
-use crate::operation::{Operation, decode};
+use crate::operation::Operation;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::Tag;
@@ -53,10 +53,6 @@ pub(crate) struct StartTask;
 impl Operation for StartTask {
     const NAME: &'static str = "StartTask";
     type Input = StartTaskInput;
-
-    fn decode(input: Value) -> Result<StartTaskInput, AwsError> {
-        decode(input)
-    }
 
     async fn load(ecs: &Ecs, input: &mut StartTaskInput) {
         input.definition = ecs.lookup_task_definition(&input.task_definition).await;
