@@ -106,22 +106,6 @@ impl Ecs {
                     .map(|(rec, mr)| (rec, key, mr)))
             }
             TaskDefinitionRef::Family(family) => {
-                // The family's last revision, in one get, when it is ACTIVE;
-                // a scan only when it is not.
-                let last = match typed::get::<Value>(&*self.store, &keys::family(&family)).await {
-                    Ok(Some((v, _))) => v.get("lastRevision").and_then(Value::as_i64),
-                    _ => None,
-                };
-                if let Some(rev) = last {
-                    let key = keys::task_definition(&family, rev);
-                    if let Some((rec, mr)) = typed::get::<TaskDefinitionRecord>(&*self.store, &key)
-                        .await
-                        .map_err(AwsError::state_store)?
-                        && rec.task_definition.status_str() == STATUS_ACTIVE
-                    {
-                        return Ok(Some((rec, key, mr)));
-                    }
-                }
                 let mut latest = None;
                 for kv in self
                     .store
@@ -138,6 +122,29 @@ impl Ecs {
                 Ok(latest)
             }
         }
+    }
+
+    /// The latest ACTIVE revision of `family` when it is the family's last
+    /// revision: two gets instead of [`Ecs::find_task_definition`]'s scan of
+    /// every revision (None: the last one is not ACTIVE, or unreadable; the
+    /// scan then decides).
+    pub(crate) async fn last_active_revision(
+        &self,
+        family: &str,
+    ) -> Result<Option<(TaskDefinitionRecord, String, Revision)>, AwsError> {
+        let last = match typed::get::<Value>(&*self.store, &keys::family(family)).await {
+            Ok(Some((v, _))) => v.get("lastRevision").and_then(Value::as_i64),
+            _ => None,
+        };
+        let Some(rev) = last else {
+            return Ok(None);
+        };
+        let key = keys::task_definition(family, rev);
+        Ok(typed::get::<TaskDefinitionRecord>(&*self.store, &key)
+            .await
+            .map_err(AwsError::state_store)?
+            .filter(|(rec, _)| rec.task_definition.status_str() == STATUS_ACTIVE)
+            .map(|(rec, mr)| (rec, key, mr)))
     }
 
     pub(crate) async fn register_task_definition(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {

@@ -85,7 +85,8 @@ pub(crate) fn named_arn(scope: &berth_core::arn::Scope, reference: &str) -> Stri
 
 impl Ecs {
     /// Looks `reference` up once: `family:rev` and ARNs name one revision;
-    /// a bare family is its latest ACTIVE revision ([`Ecs::find_task_definition`]).
+    /// a bare family is its latest ACTIVE revision ([`Ecs::last_active_revision`],
+    /// else [`Ecs::find_task_definition`]).
     pub(crate) async fn lookup_task_definition(&self, reference: &str) -> TaskDefinitionLookup {
         let named = named_arn(&self.scope, reference);
         if named == "*" {
@@ -94,7 +95,16 @@ impl Ecs {
                 found: None,
             };
         }
-        let found = match self.find_task_definition(reference).await {
+        // A bare family: its last revision when ACTIVE (two gets), else the scan.
+        let fast = match parse_task_definition_ref(reference) {
+            Ok((TaskDefinitionRef::Family(family), None)) => self.last_active_revision(&family).await.ok().flatten(),
+            _ => None,
+        };
+        let found = match fast {
+            Some(f) => Ok(Some(f)),
+            None => self.find_task_definition(reference).await,
+        };
+        let found = match found {
             Ok(Some((rec, _, _))) => {
                 let active = rec.task_definition.status_str() == STATUS_ACTIVE;
                 Some(ResolvedTaskDefinition::of(&self.scope, rec).map(|td| (td, active)))
