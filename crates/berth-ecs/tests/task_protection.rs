@@ -139,6 +139,51 @@ async fn protected_tasks_survive_scale_in_until_unprotected() {
 }
 
 #[tokio::test]
+async fn a_deployment_does_not_replace_a_protected_task() {
+    let env = EcsEnv::new().default_cluster().await;
+    let _agent = HollowAgent::spawn(env.ecs.clone());
+    let controller = spawn_service_controller(&env.ecs, controller_config());
+    env.register_instance(Instance {
+        cpu: 4096,
+        memory: 8192,
+        az: "us-east-1a",
+        reserved_ports: &["22"],
+    })
+    .await;
+    let td = json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}]});
+    env.ok("RegisterTaskDefinition", td.clone()).await;
+    env.ok(
+        "CreateService",
+        json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 2}),
+    )
+    .await;
+    let old = eventually(DEADLINE, "2 tasks", || async {
+        let w = wanted(&env, "web").await;
+        (w.len() == 2).then_some(w)
+    })
+    .await;
+    env.ok(
+        "UpdateTaskProtection",
+        json!({"cluster": "default", "tasks": [old[0]], "protectionEnabled": true}),
+    )
+    .await;
+    env.ok("RegisterTaskDefinition", td).await;
+    env.ok("UpdateService", json!({"service": "web", "taskDefinition": "web:2"}))
+        .await;
+    // The old unprotected task is replaced in the step that would have
+    // replaced both; the protected one keeps running beside the new ones.
+    let left = eventually(DEADLINE, "the unprotected old task replaced", || async {
+        let w = wanted(&env, "web").await;
+        (!w.contains(&old[1]) && w.len() == 3).then_some(w)
+    })
+    .await;
+    assert!(left.contains(&old[0]), "{left:?}");
+    let s = env.ok("DescribeServices", json!({"services": ["web"]})).await;
+    assert_eq!(s["services"][0]["deployments"][0]["rolloutState"], "IN_PROGRESS");
+    controller.abort();
+}
+
+#[tokio::test]
 async fn protection_is_validated_and_only_for_service_tasks() {
     let env = EcsEnv::new().default_cluster().await;
     for minutes in [0, 2881] {
