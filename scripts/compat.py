@@ -4,7 +4,8 @@
 For every AWS service model in ../shared/aws-models (the contract), lists each
 operation and whether Berth routes it. "Routed" is read from the source: an
 operation is supported when its name appears as a dispatch arm (`"Name" =>`,
-or an IAM/STS action-enum arm `A::Name =>`) in the crate that serves that service. Usage:
+or an IAM/STS action-enum arm `A::Name =>`) or a registration-table row
+(`entry::<Name>()`, ECS) in the crate that serves that service. Usage:
 
     scripts/compat.py          # rewrite the generated part of docs/compatibility.md
     scripts/compat.py --check  # exit 1 if the doc is stale
@@ -27,7 +28,7 @@ END = "<!-- END GENERATED -->"
 
 # model file -> (title, source directories whose dispatch arms name its operations)
 SERVICES = {
-    "ecs": ("Amazon ECS", ["crates/berth-ecs/src/lib.rs"]),
+    "ecs": ("Amazon ECS", ["crates/berth-ecs/src/routes/mod.rs"]),
     "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr/mod.rs"]),
     "iam": ("IAM", ["crates/berth-iam/src/iam.rs"]),
     "sts": ("STS", ["crates/berth-iam/src/iam.rs"]),
@@ -53,6 +54,8 @@ def routed(dirs: list[str]) -> set[str]:
             # arms like `"A" | "B" => ...` name several operations
             for m in re.finditer(r'((?:"[A-Z][A-Za-z0-9]+"\s*\|\s*)*"[A-Z][A-Za-z0-9]+")\s*=>', text):
                 found.update(re.findall(r'"([A-Z][A-Za-z0-9]+)"', m.group(1)))
+            # a registration table's rows (`entry::<tasks::RunTask>()`, ECS)
+            found.update(re.findall(r'\bentry::<(?:\w+::)*([A-Z][A-Za-z0-9]+)>\(\)', text))
             # IAM and STS dispatch on their action enums (`A::Name =>`, `StsAction::Name =>`)
             found.update(re.findall(r'\b(?:A|IamAction|StsAction)::([A-Z][A-Za-z0-9]+)\s*=>', text))
     return found

@@ -5,13 +5,16 @@
 //! attributes the agent registered with the instance live in the instance
 //! record's own `attributes` list; ListAttributes returns both.
 
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
 use berth_core::arn::Arn;
+use berth_core::arn::Scope;
 use berth_core::ecs::Attribute;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -106,14 +109,14 @@ fn target_not_found(target: &str, cluster: &str) -> AwsError {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct AttributesInput {
+pub(crate) struct AttributesInput {
     cluster: Option<String>,
     attributes: Vec<Attribute>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
+pub(crate) struct ListInput {
     cluster: Option<String>,
     target_type: String,
     attribute_name: Option<String>,
@@ -202,8 +205,11 @@ impl Ecs {
         typed::list(&*self.store, &prefix).await.map_err(AwsError::state_store)
     }
 
-    pub(crate) async fn put_attributes(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: AttributesInput = decode(input)?;
+    pub(crate) async fn put_attributes(
+        &self,
+        _ctx: &RequestContext,
+        input: AttributesInput,
+    ) -> Result<Value, AwsError> {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?.cluster_name;
         let targets = self.attribute_targets(&cluster, &input.attributes).await?;
         let mut compares = vec![];
@@ -244,8 +250,11 @@ impl Ecs {
         Ok(json!({ "attributes": out }))
     }
 
-    pub(crate) async fn delete_attributes(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: AttributesInput = decode(input)?;
+    pub(crate) async fn delete_attributes(
+        &self,
+        _ctx: &RequestContext,
+        input: AttributesInput,
+    ) -> Result<Value, AwsError> {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?.cluster_name;
         let targets = self.attribute_targets(&cluster, &input.attributes).await?;
         let mut ops = vec![];
@@ -265,8 +274,7 @@ impl Ecs {
         Ok(json!({ "attributes": out }))
     }
 
-    pub(crate) async fn list_attributes(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListInput = decode(input)?;
+    pub(crate) async fn list_attributes(&self, _ctx: &RequestContext, input: ListInput) -> Result<Value, AwsError> {
         if input.target_type != TARGET_CONTAINER_INSTANCE {
             return Err(AwsError::invalid_parameter(format!(
                 "Invalid targetType '{}'. The only valid value is container-instance.",
@@ -333,6 +341,70 @@ impl Ecs {
         )?;
         let attributes: Vec<Attribute> = page.into_iter().map(|(_, a)| a).collect();
         Ok(with_next_token(json!({ "attributes": attributes }), next))
+    }
+}
+
+/// The container instances attributes target (by id in the request's
+/// cluster, or ARN), each once.
+fn targets(scope: &Scope, input: &AttributesInput) -> Vec<AuthzResource> {
+    let mut arns: Vec<String> = vec![];
+    for t in input.attributes.iter().filter_map(|a| a.target_id.as_deref()) {
+        let arn = authz::arn_in_cluster(scope, input.cluster.as_deref(), Some(t), Scope::container_instance_arn);
+        if !arns.contains(&arn) {
+            arns.push(arn);
+        }
+    }
+    authz::resources_of(scope, arns)
+}
+
+/// PutAttributes: on each container instance targeted.
+pub(crate) struct PutAttributes;
+
+#[async_trait]
+impl Operation for PutAttributes {
+    const NAME: &'static str = "PutAttributes";
+    type Input = AttributesInput;
+
+    fn resources(scope: &Scope, input: &AttributesInput) -> Vec<AuthzResource> {
+        targets(scope, input)
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: AttributesInput) -> Result<Value, AwsError> {
+        ecs.put_attributes(ctx, input).await
+    }
+}
+
+/// DeleteAttributes: on each container instance targeted.
+pub(crate) struct DeleteAttributes;
+
+#[async_trait]
+impl Operation for DeleteAttributes {
+    const NAME: &'static str = "DeleteAttributes";
+    type Input = AttributesInput;
+
+    fn resources(scope: &Scope, input: &AttributesInput) -> Vec<AuthzResource> {
+        targets(scope, input)
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: AttributesInput) -> Result<Value, AwsError> {
+        ecs.delete_attributes(ctx, input).await
+    }
+}
+
+/// ListAttributes: on its cluster.
+pub(crate) struct ListAttributes;
+
+#[async_trait]
+impl Operation for ListAttributes {
+    const NAME: &'static str = "ListAttributes";
+    type Input = ListInput;
+
+    fn resources(scope: &Scope, input: &ListInput) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, input.cluster.as_deref())]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListInput) -> Result<Value, AwsError> {
+        ecs.list_attributes(ctx, input).await
     }
 }
 

@@ -1,13 +1,15 @@
 //! DescribeCapacityProviders: the built-in FARGATE and FARGATE_SPOT providers
 //! every account has, plus any provider stored under `keys::CAPACITY_PROVIDERS`.
 
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
 use berth_core::arn::{Arn, Scope};
 use berth_core::ecs::{BUILTIN_CAPACITY_PROVIDERS, Tag};
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeInput {
+pub(crate) struct DescribeInput {
     capacity_providers: Option<Vec<String>>,
     cluster: Option<String>,
     #[serde(default)]
@@ -83,9 +85,8 @@ impl Ecs {
     pub(crate) async fn describe_capacity_providers(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DescribeInput,
     ) -> Result<Value, AwsError> {
-        let input: DescribeInput = decode(input)?;
         for i in &input.include {
             if i != "TAGS" {
                 return Err(AwsError::invalid_parameter(format!(
@@ -149,6 +150,30 @@ impl Ecs {
             json!({ "capacityProviders": providers, "failures": failures }),
             next,
         ))
+    }
+}
+
+/// DescribeCapacityProviders: on each capacity provider named.
+pub(crate) struct DescribeCapacityProviders;
+
+#[async_trait]
+impl Operation for DescribeCapacityProviders {
+    const NAME: &'static str = "DescribeCapacityProviders";
+    type Input = DescribeInput;
+
+    fn resources(scope: &Scope, input: &DescribeInput) -> Vec<AuthzResource> {
+        authz::resources_of(
+            scope,
+            input
+                .capacity_providers
+                .iter()
+                .flatten()
+                .map(|p| authz::capacity_provider_arn(scope, p)),
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeInput) -> Result<Value, AwsError> {
+        ecs.describe_capacity_providers(ctx, input).await
     }
 }
 

@@ -1,17 +1,20 @@
 //! CreateCluster, DescribeClusters, ListClusters, UpdateCluster,
 //! UpdateClusterSettings, DeleteCluster, PutClusterCapacityProviders.
 
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
 use berth_core::arn::Arn;
+use berth_core::arn::Scope;
 use berth_core::ecs::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
 use berth_core::names::is_valid_ecs_name;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,7 +45,7 @@ pub(crate) fn cluster_name(param: Option<&str>) -> Result<String, AwsError> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateClusterInput {
+pub(crate) struct CreateClusterInput {
     cluster_name: Option<String>,
     #[serde(default)]
     tags: Vec<Tag>,
@@ -58,7 +61,7 @@ struct CreateClusterInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeClustersInput {
+pub(crate) struct DescribeClustersInput {
     #[serde(default)]
     clusters: Vec<String>,
     #[serde(default)]
@@ -67,20 +70,20 @@ struct DescribeClustersInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListClustersInput {
+pub(crate) struct ListClustersInput {
     next_token: Option<String>,
     max_results: Option<i64>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ClusterOnly {
+pub(crate) struct ClusterOnly {
     cluster: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UpdateClusterInput {
+pub(crate) struct UpdateClusterInput {
     cluster: String,
     settings: Option<Vec<KeyValueSetting>>,
     configuration: Option<Value>,
@@ -89,14 +92,14 @@ struct UpdateClusterInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UpdateClusterSettingsInput {
+pub(crate) struct UpdateClusterSettingsInput {
     cluster: String,
     settings: Vec<KeyValueSetting>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PutCapacityProvidersInput {
+pub(crate) struct PutCapacityProvidersInput {
     cluster: String,
     capacity_providers: Vec<String>,
     default_capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
@@ -211,8 +214,11 @@ impl Ecs {
         }
     }
 
-    pub(crate) async fn create_cluster(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: CreateClusterInput = decode(input)?;
+    pub(crate) async fn create_cluster(
+        &self,
+        _ctx: &RequestContext,
+        input: CreateClusterInput,
+    ) -> Result<Value, AwsError> {
         let name = cluster_name(input.cluster_name.as_deref())?;
         validate_tags(&input.tags)?;
         validate_cluster_settings(&input.settings)?;
@@ -254,8 +260,11 @@ impl Ecs {
         Ok(json!({ "cluster": self.render_cluster(&stored, &all).await? }))
     }
 
-    pub(crate) async fn describe_clusters(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DescribeClustersInput = decode(input)?;
+    pub(crate) async fn describe_clusters(
+        &self,
+        _ctx: &RequestContext,
+        input: DescribeClustersInput,
+    ) -> Result<Value, AwsError> {
         for i in &input.include {
             if !matches!(
                 i.as_str(),
@@ -295,8 +304,11 @@ impl Ecs {
         Ok(json!({ "clusters": clusters, "failures": failures }))
     }
 
-    pub(crate) async fn list_clusters(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListClustersInput = decode(input)?;
+    pub(crate) async fn list_clusters(
+        &self,
+        _ctx: &RequestContext,
+        input: ListClustersInput,
+    ) -> Result<Value, AwsError> {
         let all: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS)
             .await
             .map_err(AwsError::state_store)?;
@@ -338,8 +350,11 @@ impl Ecs {
         .ok_or_else(|| AwsError::cluster_not_found("Cluster not found."))
     }
 
-    pub(crate) async fn update_cluster(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: UpdateClusterInput = decode(input)?;
+    pub(crate) async fn update_cluster(
+        &self,
+        _ctx: &RequestContext,
+        input: UpdateClusterInput,
+    ) -> Result<Value, AwsError> {
         if let Some(s) = &input.settings {
             validate_cluster_settings(s)?;
         }
@@ -361,8 +376,11 @@ impl Ecs {
         Ok(json!({ "cluster": self.render_cluster(&rec, &all).await? }))
     }
 
-    pub(crate) async fn update_cluster_settings(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: UpdateClusterSettingsInput = decode(input)?;
+    pub(crate) async fn update_cluster_settings(
+        &self,
+        _ctx: &RequestContext,
+        input: UpdateClusterSettingsInput,
+    ) -> Result<Value, AwsError> {
         validate_cluster_settings(&input.settings)?;
         let rec = self
             .modify_cluster(&input.cluster, |rec| {
@@ -377,9 +395,8 @@ impl Ecs {
     pub(crate) async fn put_cluster_capacity_providers(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: PutCapacityProvidersInput,
     ) -> Result<Value, AwsError> {
-        let input: PutCapacityProvidersInput = decode(input)?;
         validate_providers(&input.capacity_providers)?;
         validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
         let rec = self
@@ -393,8 +410,7 @@ impl Ecs {
         Ok(json!({ "cluster": self.render_cluster(&rec, &all).await? }))
     }
 
-    pub(crate) async fn delete_cluster(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ClusterOnly = decode(input)?;
+    pub(crate) async fn delete_cluster(&self, _ctx: &RequestContext, input: ClusterOnly) -> Result<Value, AwsError> {
         let rec = self.active_cluster(input.cluster.as_deref()).await?;
         let c = self.counts(&rec.cluster_name).await?;
         if c.services > 0 {
@@ -435,6 +451,142 @@ fn merge_settings(existing: &mut Vec<KeyValueSetting>, new: &[KeyValueSetting]) 
             Some(e) => e.value = s.value.clone(),
             None => existing.push(s.clone()),
         }
+    }
+}
+
+/// CreateCluster: on the cluster it creates, with the capacity providers it names.
+pub(crate) struct CreateCluster;
+
+#[async_trait]
+impl Operation for CreateCluster {
+    const NAME: &'static str = "CreateCluster";
+    type Input = CreateClusterInput;
+
+    fn resources(scope: &Scope, input: &CreateClusterInput) -> Vec<AuthzResource> {
+        let mut r = authz::cluster_resource(scope, input.cluster_name.as_deref());
+        r.condition_keys.extend(authz::provider_keys(
+            scope,
+            input.capacity_providers.iter().map(String::as_str),
+        ));
+        vec![r]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: CreateClusterInput) -> Result<Value, AwsError> {
+        ecs.create_cluster(ctx, input).await
+    }
+}
+
+/// DescribeClusters: on each cluster named (`default` when none is).
+pub(crate) struct DescribeClusters;
+
+#[async_trait]
+impl Operation for DescribeClusters {
+    const NAME: &'static str = "DescribeClusters";
+    type Input = DescribeClustersInput;
+
+    fn resources(scope: &Scope, input: &DescribeClustersInput) -> Vec<AuthzResource> {
+        if input.clusters.is_empty() {
+            return vec![authz::cluster_resource(scope, None)];
+        }
+        input
+            .clusters
+            .iter()
+            .map(|c| authz::cluster_resource(scope, Some(c)))
+            .collect()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeClustersInput) -> Result<Value, AwsError> {
+        ecs.describe_clusters(ctx, input).await
+    }
+}
+
+/// ListClusters: not resource-scoped.
+pub(crate) struct ListClusters;
+
+#[async_trait]
+impl Operation for ListClusters {
+    const NAME: &'static str = "ListClusters";
+    type Input = ListClustersInput;
+
+    fn resources(_scope: &Scope, _input: &ListClustersInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListClustersInput) -> Result<Value, AwsError> {
+        ecs.list_clusters(ctx, input).await
+    }
+}
+
+/// UpdateCluster: on its cluster.
+pub(crate) struct UpdateCluster;
+
+#[async_trait]
+impl Operation for UpdateCluster {
+    const NAME: &'static str = "UpdateCluster";
+    type Input = UpdateClusterInput;
+
+    fn resources(scope: &Scope, input: &UpdateClusterInput) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, Some(&input.cluster))]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: UpdateClusterInput) -> Result<Value, AwsError> {
+        ecs.update_cluster(ctx, input).await
+    }
+}
+
+/// UpdateClusterSettings: on its cluster.
+pub(crate) struct UpdateClusterSettings;
+
+#[async_trait]
+impl Operation for UpdateClusterSettings {
+    const NAME: &'static str = "UpdateClusterSettings";
+    type Input = UpdateClusterSettingsInput;
+
+    fn resources(scope: &Scope, input: &UpdateClusterSettingsInput) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, Some(&input.cluster))]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: UpdateClusterSettingsInput) -> Result<Value, AwsError> {
+        ecs.update_cluster_settings(ctx, input).await
+    }
+}
+
+/// DeleteCluster: on its cluster.
+pub(crate) struct DeleteCluster;
+
+#[async_trait]
+impl Operation for DeleteCluster {
+    const NAME: &'static str = "DeleteCluster";
+    type Input = ClusterOnly;
+
+    fn resources(scope: &Scope, input: &ClusterOnly) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, input.cluster.as_deref())]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ClusterOnly) -> Result<Value, AwsError> {
+        ecs.delete_cluster(ctx, input).await
+    }
+}
+
+/// PutClusterCapacityProviders: on its cluster, with the capacity providers it names.
+pub(crate) struct PutClusterCapacityProviders;
+
+#[async_trait]
+impl Operation for PutClusterCapacityProviders {
+    const NAME: &'static str = "PutClusterCapacityProviders";
+    type Input = PutCapacityProvidersInput;
+
+    fn resources(scope: &Scope, input: &PutCapacityProvidersInput) -> Vec<AuthzResource> {
+        let mut r = authz::cluster_resource(scope, Some(&input.cluster));
+        r.condition_keys.extend(authz::provider_keys(
+            scope,
+            input.capacity_providers.iter().map(String::as_str),
+        ));
+        vec![r]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: PutCapacityProvidersInput) -> Result<Value, AwsError> {
+        ecs.put_cluster_capacity_providers(ctx, input).await
     }
 }
 

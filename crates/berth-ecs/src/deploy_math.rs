@@ -40,6 +40,9 @@ pub struct TaskState {
     pub health: TaskHealth,
     /// Runs on a DRAINING (or otherwise unusable) instance: to be replaced.
     pub draining: bool,
+    /// Scale-in protected (UpdateTaskProtection): kept first, never
+    /// stopped by a step until its protection ends.
+    pub protected: bool,
 }
 
 /// The deployment configuration limits of a REPLICA service.
@@ -79,7 +82,12 @@ pub fn rolling_step(limits: Limits, tasks: &[TaskState], can_start: bool) -> Ste
     // The PRIMARY tasks to keep: not draining, healthiest first, at most
     // `desired`.
     let mut keepable: Vec<&TaskState> = tasks.iter().filter(|t| t.primary && !t.draining).collect();
-    keepable.sort_by(|a, b| b.health.cmp(&a.health).then_with(|| a.id.cmp(&b.id)));
+    keepable.sort_by(|a, b| {
+        b.protected
+            .cmp(&a.protected)
+            .then_with(|| b.health.cmp(&a.health))
+            .then_with(|| a.id.cmp(&b.id))
+    });
     let kept: Vec<&str> = keepable.iter().take(desired).map(|t| t.id.as_str()).collect();
     // Everything else goes: old deployments first, then draining, then
     // PRIMARY surplus.
@@ -107,7 +115,7 @@ pub fn rolling_step(limits: Limits, tasks: &[TaskState], can_start: bool) -> Ste
     let healthy = tasks.iter().filter(|t| t.health == TaskHealth::Healthy).count() as u64;
     let mut budget = healthy.saturating_sub(u64::from(limits.min_healthy()));
     let mut stop = vec![];
-    for t in removable {
+    for t in removable.into_iter().filter(|t| !t.protected) {
         if t.health != TaskHealth::Healthy {
             stop.push(t.id.clone());
         } else if budget > 0 {
@@ -213,7 +221,35 @@ mod tests {
             primary,
             health,
             draining: false,
+            protected: false,
         }
+    }
+
+    #[test]
+    fn protected_tasks_are_kept_through_scale_in_and_deployments() {
+        let limits = |desired| Limits {
+            desired,
+            minimum_healthy_percent: 0,
+            maximum_percent: 200,
+        };
+        let protected = |id: &str, primary| TaskState {
+            protected: true,
+            ..task(id, primary, TaskHealth::Healthy)
+        };
+        // Scale in from 3 to 1: the protected one is kept, whatever its id.
+        let tasks = vec![
+            task("a", true, TaskHealth::Healthy),
+            task("b", true, TaskHealth::Healthy),
+            protected("c", true),
+        ];
+        let s = rolling_step(limits(1), &tasks, true);
+        assert_eq!(s.stop, vec!["a".to_string(), "b".to_string()]);
+        // Scale in to 0: the protected task stays until its protection ends.
+        let s = rolling_step(limits(0), &tasks, true);
+        assert_eq!(s.stop, vec!["a".to_string(), "b".to_string()]);
+        // A deployment does not replace a protected task of the old one.
+        let tasks = vec![protected("old", false), task("new", true, TaskHealth::Healthy)];
+        assert_eq!(rolling_step(limits(1), &tasks, true), Step { start: 0, stop: vec![] });
     }
 
     fn limits(desired: u32, min: u32, max: u32) -> Limits {
@@ -365,6 +401,7 @@ mod tests {
                     primary,
                     health,
                     draining,
+                    protected: false,
                 })
                 .collect()
         })

@@ -13,7 +13,6 @@ use crate::tasks::{TaskRecord, instance_id_of};
 use crate::{Ecs, keys};
 use berth_core::ecs::{Tag, validate_tags};
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};
@@ -239,8 +238,8 @@ struct IdentityDocument {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RegisterInput {
-    cluster: Option<String>,
+pub(crate) struct RegisterInput {
+    pub(crate) cluster: Option<String>,
     instance_identity_document: Option<String>,
     #[serde(default)]
     total_resources: Vec<ResourceIn>,
@@ -254,17 +253,17 @@ struct RegisterInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeInput {
-    cluster: Option<String>,
-    container_instances: Vec<String>,
+pub(crate) struct DescribeInput {
+    pub(crate) cluster: Option<String>,
+    pub(crate) container_instances: Vec<String>,
     #[serde(default)]
     include: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
-    cluster: Option<String>,
+pub(crate) struct ListInput {
+    pub(crate) cluster: Option<String>,
     filter: Option<String>,
     next_token: Option<String>,
     max_results: Option<i64>,
@@ -273,17 +272,17 @@ struct ListInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeregisterInput {
-    cluster: Option<String>,
+pub(crate) struct DeregisterInput {
+    pub(crate) cluster: Option<String>,
     container_instance: String,
     force: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UpdateStateInput {
-    cluster: Option<String>,
-    container_instances: Vec<String>,
+pub(crate) struct UpdateStateInput {
+    pub(crate) cluster: Option<String>,
+    pub(crate) container_instances: Vec<String>,
     status: String,
 }
 
@@ -493,10 +492,9 @@ impl Ecs {
     pub(crate) async fn register_container_instance(
         &self,
         ctx: &RequestContext,
-        input: Value,
+        input: RegisterInput,
     ) -> Result<Value, AwsError> {
         let caller = self.caller(&ctx.principal);
-        let input: RegisterInput = decode(input)?;
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name.clone();
         let (registered, other) = parse_resources(&input.total_resources)?;
@@ -699,9 +697,8 @@ impl Ecs {
     pub(crate) async fn describe_container_instances(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DescribeInput,
     ) -> Result<Value, AwsError> {
-        let input: DescribeInput = decode(input)?;
         for i in &input.include {
             if !matches!(i.as_str(), "TAGS" | "CONTAINER_INSTANCE_HEALTH") {
                 return Err(AwsError::invalid_parameter(format!(
@@ -752,9 +749,8 @@ impl Ecs {
     pub(crate) async fn list_container_instances(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: ListInput,
     ) -> Result<Value, AwsError> {
-        let input: ListInput = decode(input)?;
         if let Some(s) = &input.status
             && !matches!(
                 s.as_str(),
@@ -800,9 +796,8 @@ impl Ecs {
     pub(crate) async fn deregister_container_instance(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DeregisterInput,
     ) -> Result<Value, AwsError> {
-        let input: DeregisterInput = decode(input)?;
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name;
         let force = input.force.unwrap_or(false);
@@ -875,9 +870,8 @@ impl Ecs {
     pub(crate) async fn update_container_instances_state(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: UpdateStateInput,
     ) -> Result<Value, AwsError> {
-        let input: UpdateStateInput = decode(input)?;
         if !matches!(input.status.as_str(), "ACTIVE" | "DRAINING") {
             return Err(AwsError::invalid_parameter(format!(
                 "Container instances can only be set to ACTIVE or DRAINING, not {}.",

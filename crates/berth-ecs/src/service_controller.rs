@@ -586,7 +586,16 @@ impl Ecs {
                 .container_instance_arn
                 .as_deref()
                 .is_some_and(|a| instance_ok.get(a).copied().unwrap_or(false)),
+            protected: t.berth.protected_at(now),
         };
+        // The service looks again when a protection ends.
+        for u in active
+            .iter()
+            .filter_map(|t| t.berth.protected_until)
+            .filter(|u| *u > now)
+        {
+            wake_at(u);
+        }
         let throttled = svc.berth.throttled_until.is_some_and(|u| u > now);
         if let Some(u) = svc.berth.throttled_until.filter(|u| *u > now) {
             wake_at(u);
@@ -655,6 +664,8 @@ impl Ecs {
                     .filter(|t| !t.container_instance_arn.as_deref().is_some_and(|a| known.contains(a)))
                     .map(|t| t.berth.id.clone()),
             );
+            // Protected tasks stay until their protection ends.
+            stops.retain(|id| !active.iter().any(|t| &t.berth.id == id && t.berth.protected_at(now)));
             stop_ids = stops;
             if let Some(p) = &primary {
                 for inst in &step.start_on {

@@ -11,14 +11,17 @@
 //! `arn:aws:ecs:R:A:service-deployment/CLUSTER/SERVICE/DIGITS` and
 //! `arn:aws:ecs:R:A:service-revision/CLUSTER/SERVICE/DIGITS`.
 
+use crate::authz;
 use crate::deploy_math::failure_threshold;
+use crate::operation::Operation;
 use crate::services::{DeploymentRecord, ServiceRecord};
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -66,7 +69,7 @@ struct CreatedAtIn {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
+pub(crate) struct ListInput {
     service: String,
     cluster: Option<String>,
     #[serde(default)]
@@ -78,19 +81,19 @@ struct ListInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeDeploymentsInput {
+pub(crate) struct DescribeDeploymentsInput {
     service_deployment_arns: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeRevisionsInput {
+pub(crate) struct DescribeRevisionsInput {
     service_revision_arns: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StopInput {
+pub(crate) struct StopInput {
     service_deployment_arn: String,
     stop_type: Option<String>,
 }
@@ -283,9 +286,8 @@ impl Ecs {
     pub(crate) async fn list_service_deployments(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: ListInput,
     ) -> Result<Value, AwsError> {
-        let input: ListInput = decode(input)?;
         for s in &input.status {
             if !STATUSES.contains(&s.as_str()) {
                 return Err(AwsError::invalid_parameter(format!(
@@ -355,9 +357,8 @@ impl Ecs {
     pub(crate) async fn describe_service_deployments(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DescribeDeploymentsInput,
     ) -> Result<Value, AwsError> {
-        let input: DescribeDeploymentsInput = decode(input)?;
         if input.service_deployment_arns.is_empty() || input.service_deployment_arns.len() > 20 {
             return Err(AwsError::invalid_parameter(
                 "serviceDeploymentArns must list between 1 and 20 ARNs.",
@@ -379,9 +380,8 @@ impl Ecs {
     pub(crate) async fn describe_service_revisions(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DescribeRevisionsInput,
     ) -> Result<Value, AwsError> {
-        let input: DescribeRevisionsInput = decode(input)?;
         if input.service_revision_arns.is_empty() || input.service_revision_arns.len() > 20 {
             return Err(AwsError::invalid_parameter(
                 "serviceRevisionArns must list between 1 and 20 ARNs.",
@@ -404,8 +404,11 @@ impl Ecs {
         Ok(json!({"serviceRevisions": found, "failures": failures}))
     }
 
-    pub(crate) async fn stop_service_deployment(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: StopInput = decode(input)?;
+    pub(crate) async fn stop_service_deployment(
+        &self,
+        _ctx: &RequestContext,
+        input: StopInput,
+    ) -> Result<Value, AwsError> {
         match input.stop_type.as_deref() {
             None | Some("ROLLBACK") => {}
             Some("ABORT") => {
@@ -461,6 +464,79 @@ impl Ecs {
                 return Ok(json!({"serviceDeploymentArn": arn}));
             }
         }
+    }
+}
+
+/// ListServiceDeployments: on the service.
+pub(crate) struct ListServiceDeployments;
+
+#[async_trait]
+impl Operation for ListServiceDeployments {
+    const NAME: &'static str = "ListServiceDeployments";
+    type Input = ListInput;
+
+    fn resources(scope: &Scope, input: &ListInput) -> Vec<AuthzResource> {
+        authz::in_cluster(
+            scope,
+            input.cluster.as_deref(),
+            [input.service.as_str()],
+            Scope::service_arn,
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListInput) -> Result<Value, AwsError> {
+        ecs.list_service_deployments(ctx, input).await
+    }
+}
+
+/// DescribeServiceDeployments: on each deployment named.
+pub(crate) struct DescribeServiceDeployments;
+
+#[async_trait]
+impl Operation for DescribeServiceDeployments {
+    const NAME: &'static str = "DescribeServiceDeployments";
+    type Input = DescribeDeploymentsInput;
+
+    fn resources(scope: &Scope, input: &DescribeDeploymentsInput) -> Vec<AuthzResource> {
+        authz::resources_of(scope, input.service_deployment_arns.iter().cloned())
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeDeploymentsInput) -> Result<Value, AwsError> {
+        ecs.describe_service_deployments(ctx, input).await
+    }
+}
+
+/// DescribeServiceRevisions: on each revision named.
+pub(crate) struct DescribeServiceRevisions;
+
+#[async_trait]
+impl Operation for DescribeServiceRevisions {
+    const NAME: &'static str = "DescribeServiceRevisions";
+    type Input = DescribeRevisionsInput;
+
+    fn resources(scope: &Scope, input: &DescribeRevisionsInput) -> Vec<AuthzResource> {
+        authz::resources_of(scope, input.service_revision_arns.iter().cloned())
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeRevisionsInput) -> Result<Value, AwsError> {
+        ecs.describe_service_revisions(ctx, input).await
+    }
+}
+
+/// StopServiceDeployment: on the deployment.
+pub(crate) struct StopServiceDeployment;
+
+#[async_trait]
+impl Operation for StopServiceDeployment {
+    const NAME: &'static str = "StopServiceDeployment";
+    type Input = StopInput;
+
+    fn resources(scope: &Scope, input: &StopInput) -> Vec<AuthzResource> {
+        authz::resources_of(scope, [input.service_deployment_arn.clone()])
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: StopInput) -> Result<Value, AwsError> {
+        ecs.stop_service_deployment(ctx, input).await
     }
 }
 

@@ -312,8 +312,7 @@ impl Ecs {
     /// (`ecs:Poll`, as the ECS agent needs in AWS): the container instance
     /// ARN, with `ecs:cluster` and its tags.
     pub async fn agent_session_resource(&self, cluster: Option<&str>, container_instance: &str) -> AuthzResource {
-        let input = serde_json::json!({"cluster": cluster, "containerInstance": container_instance});
-        let mut resource = crate::authz::agent_instance_resource(&self.scope, &input);
+        let mut resource = crate::authz::instance_resource(&self.scope, cluster, container_instance);
         resource.tags = crate::authz::resource_tags(self, &resource.arn).await;
         resource
     }

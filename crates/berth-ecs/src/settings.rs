@@ -7,12 +7,15 @@
 //! default applies. Settings are stored under `keys::account_setting`, with
 //! `default` as the principal part for the account level.
 
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
 use berth_core::arn::Arn;
-use berth_proto::json::decode;
+use berth_core::arn::Scope;
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -183,7 +186,7 @@ pub(crate) fn target_principal(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PutInput {
+pub(crate) struct PutInput {
     name: String,
     value: String,
     principal_arn: Option<String>,
@@ -191,21 +194,21 @@ struct PutInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PutDefaultInput {
+pub(crate) struct PutDefaultInput {
     name: String,
     value: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeleteInput {
+pub(crate) struct DeleteInput {
     name: String,
     principal_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
+pub(crate) struct ListInput {
     name: Option<String>,
     value: Option<String>,
     principal_arn: Option<String>,
@@ -270,8 +273,7 @@ impl Ecs {
         Ok(json!({ "setting": setting }))
     }
 
-    pub(crate) async fn put_account_setting(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: PutInput = decode(input)?;
+    pub(crate) async fn put_account_setting(&self, ctx: &RequestContext, input: PutInput) -> Result<Value, AwsError> {
         validate_setting(&input.name, &input.value)?;
         let principal = target_principal(
             &ctx.principal.arn,
@@ -290,9 +292,8 @@ impl Ecs {
     pub(crate) async fn put_account_setting_default(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: PutDefaultInput,
     ) -> Result<Value, AwsError> {
-        let input: PutDefaultInput = decode(input)?;
         validate_setting(&input.name, &input.value)?;
         let account = SettingPrincipal {
             arn: root_arn(&self.scope.account),
@@ -301,8 +302,11 @@ impl Ecs {
         self.put_setting(&account, &input.name, &input.value).await
     }
 
-    pub(crate) async fn delete_account_setting(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DeleteInput = decode(input)?;
+    pub(crate) async fn delete_account_setting(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteInput,
+    ) -> Result<Value, AwsError> {
         validate_setting_name(&input.name)?;
         if input.name == "guardDutyActivate" {
             return Err(AwsError::invalid_parameter(
@@ -329,8 +333,11 @@ impl Ecs {
         Ok(json!({ "setting": setting }))
     }
 
-    pub(crate) async fn list_account_settings(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListInput = decode(input)?;
+    pub(crate) async fn list_account_settings(
+        &self,
+        ctx: &RequestContext,
+        input: ListInput,
+    ) -> Result<Value, AwsError> {
         if let Some(n) = &input.name {
             validate_setting_name(n)?;
         }
@@ -371,6 +378,74 @@ impl Ecs {
             false,
         )?;
         Ok(with_next_token(json!({ "settings": page }), next))
+    }
+}
+
+/// PutAccountSetting: not resource-scoped.
+pub(crate) struct PutAccountSetting;
+
+#[async_trait]
+impl Operation for PutAccountSetting {
+    const NAME: &'static str = "PutAccountSetting";
+    type Input = PutInput;
+
+    fn resources(_scope: &Scope, _input: &PutInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: PutInput) -> Result<Value, AwsError> {
+        ecs.put_account_setting(ctx, input).await
+    }
+}
+
+/// PutAccountSettingDefault: not resource-scoped.
+pub(crate) struct PutAccountSettingDefault;
+
+#[async_trait]
+impl Operation for PutAccountSettingDefault {
+    const NAME: &'static str = "PutAccountSettingDefault";
+    type Input = PutDefaultInput;
+
+    fn resources(_scope: &Scope, _input: &PutDefaultInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: PutDefaultInput) -> Result<Value, AwsError> {
+        ecs.put_account_setting_default(ctx, input).await
+    }
+}
+
+/// ListAccountSettings: not resource-scoped.
+pub(crate) struct ListAccountSettings;
+
+#[async_trait]
+impl Operation for ListAccountSettings {
+    const NAME: &'static str = "ListAccountSettings";
+    type Input = ListInput;
+
+    fn resources(_scope: &Scope, _input: &ListInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListInput) -> Result<Value, AwsError> {
+        ecs.list_account_settings(ctx, input).await
+    }
+}
+
+/// DeleteAccountSetting: not resource-scoped.
+pub(crate) struct DeleteAccountSetting;
+
+#[async_trait]
+impl Operation for DeleteAccountSetting {
+    const NAME: &'static str = "DeleteAccountSetting";
+    type Input = DeleteInput;
+
+    fn resources(_scope: &Scope, _input: &DeleteInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DeleteInput) -> Result<Value, AwsError> {
+        ecs.delete_account_setting(ctx, input).await
     }
 }
 

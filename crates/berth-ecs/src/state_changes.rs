@@ -7,14 +7,17 @@
 //! instance's reservation in the same transaction.
 
 use crate::agent_identity::{self, Caller};
+use crate::authz;
 use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
+use crate::operation::Operation;
 use crate::tasks::{TaskRecord, task_id_of};
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,7 +57,7 @@ pub struct TaskChange {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ContainerStateChangeInput {
+pub(crate) struct ContainerStateChangeInput {
     cluster: Option<String>,
     task: Option<String>,
     container_name: Option<String>,
@@ -68,7 +71,7 @@ struct ContainerStateChangeInput {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct HeartbeatInput {
+pub(crate) struct HeartbeatInput {
     cluster: Option<String>,
     container_instance: String,
 }
@@ -354,8 +357,11 @@ impl Ecs {
         Ok(json!({"acknowledgment": ACK}))
     }
 
-    pub(crate) async fn submit_task_state_change(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let ch: TaskChange = decode(input)?;
+    pub(crate) async fn submit_task_state_change(
+        &self,
+        ctx: &RequestContext,
+        ch: TaskChange,
+    ) -> Result<Value, AwsError> {
         let (cluster, task) = (ch.cluster.clone(), ch.task.clone());
         self.apply_change(
             ctx,
@@ -370,9 +376,8 @@ impl Ecs {
     pub(crate) async fn submit_container_state_change(
         &self,
         ctx: &RequestContext,
-        input: Value,
+        i: ContainerStateChangeInput,
     ) -> Result<Value, AwsError> {
-        let i: ContainerStateChangeInput = decode(input)?;
         let ch = TaskChange {
             containers: vec![ContainerChange {
                 container_name: i.container_name,
@@ -399,8 +404,7 @@ impl Ecs {
     /// `BerthHeartbeat`: cheap, in memory (besides one read of the
     /// instance, to check the caller is its agent); the store is written
     /// only when `agentConnected` has to change.
-    pub(crate) async fn berth_heartbeat(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: HeartbeatInput = decode(input)?;
+    pub(crate) async fn berth_heartbeat(&self, ctx: &RequestContext, input: HeartbeatInput) -> Result<Value, AwsError> {
         let name = cluster_name(input.cluster.as_deref())?;
         let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
         let caller = self.caller(&ctx.principal);
@@ -443,6 +447,61 @@ impl Ecs {
             self.sync_connection(&name, &id).await?;
         }
         Ok(json!({"acknowledgment": ACK}))
+    }
+}
+
+/// SubmitTaskStateChange: on its cluster.
+pub(crate) struct SubmitTaskStateChange;
+
+#[async_trait]
+impl Operation for SubmitTaskStateChange {
+    const NAME: &'static str = "SubmitTaskStateChange";
+    type Input = TaskChange;
+
+    fn resources(scope: &Scope, input: &TaskChange) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, input.cluster.as_deref())]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: TaskChange) -> Result<Value, AwsError> {
+        ecs.submit_task_state_change(ctx, input).await
+    }
+}
+
+/// SubmitContainerStateChange: on its cluster.
+pub(crate) struct SubmitContainerStateChange;
+
+#[async_trait]
+impl Operation for SubmitContainerStateChange {
+    const NAME: &'static str = "SubmitContainerStateChange";
+    type Input = ContainerStateChangeInput;
+
+    fn resources(scope: &Scope, input: &ContainerStateChangeInput) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, input.cluster.as_deref())]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ContainerStateChangeInput) -> Result<Value, AwsError> {
+        ecs.submit_container_state_change(ctx, input).await
+    }
+}
+
+/// BerthHeartbeat (Berth agents): on the agent's container instance.
+pub(crate) struct BerthHeartbeat;
+
+#[async_trait]
+impl Operation for BerthHeartbeat {
+    const NAME: &'static str = "BerthHeartbeat";
+    type Input = HeartbeatInput;
+
+    fn resources(scope: &Scope, input: &HeartbeatInput) -> Vec<AuthzResource> {
+        vec![authz::instance_resource(
+            scope,
+            input.cluster.as_deref(),
+            &input.container_instance,
+        )]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: HeartbeatInput) -> Result<Value, AwsError> {
+        ecs.berth_heartbeat(ctx, input).await
     }
 }
 

@@ -4,12 +4,14 @@
 //! `tags` array; [`parse_resource_arn`] and `Ecs::tag_key` map a resource ARN
 //! to that record's store key.
 
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
 use berth_core::arn::{Arn, Scope};
 use berth_core::ecs::{BUILTIN_CAPACITY_PROVIDERS, Tag, merge_tags, validate_tags};
 use berth_core::names::is_valid_ecs_name;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -94,21 +96,21 @@ pub(crate) fn parse_resource_arn(scope: &Scope, raw: &str) -> Result<TagTarget, 
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TagInput {
+pub(crate) struct TagInput {
     resource_arn: String,
     tags: Vec<Tag>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UntagInput {
+pub(crate) struct UntagInput {
     resource_arn: String,
     tag_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListTagsInput {
+pub(crate) struct ListTagsInput {
     resource_arn: String,
 }
 
@@ -222,8 +224,7 @@ impl Ecs {
         }
     }
 
-    pub(crate) async fn tag_resource(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: TagInput = decode(input)?;
+    pub(crate) async fn tag_resource(&self, _ctx: &RequestContext, input: TagInput) -> Result<Value, AwsError> {
         validate_tags(&input.tags)?;
         let target = parse_resource_arn(&self.scope, &input.resource_arn)?;
         let tk = self.tag_key(&target).await?;
@@ -250,8 +251,7 @@ impl Ecs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn untag_resource(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: UntagInput = decode(input)?;
+    pub(crate) async fn untag_resource(&self, _ctx: &RequestContext, input: UntagInput) -> Result<Value, AwsError> {
         for k in &input.tag_keys {
             if k.is_empty() || k.chars().count() > 128 {
                 return Err(AwsError::invalid_parameter(
@@ -290,10 +290,74 @@ impl Ecs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn list_tags_for_resource(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListTagsInput = decode(input)?;
+    pub(crate) async fn list_tags_for_resource(
+        &self,
+        _ctx: &RequestContext,
+        input: ListTagsInput,
+    ) -> Result<Value, AwsError> {
         let tags = self.resource_tags(&input.resource_arn).await?;
         Ok(json!({ "tags": tags }))
+    }
+}
+
+/// The resource a tagging operation names, by ARN (`*` for anything else:
+/// the handler reports it).
+fn tagged(scope: &Scope, arn: &str) -> Vec<AuthzResource> {
+    if arn.starts_with("arn:") {
+        authz::resources_of(scope, [arn.to_string()])
+    } else {
+        authz::star()
+    }
+}
+
+/// TagResource: on the resource tagged.
+pub(crate) struct TagResource;
+
+#[async_trait]
+impl Operation for TagResource {
+    const NAME: &'static str = "TagResource";
+    type Input = TagInput;
+
+    fn resources(scope: &Scope, input: &TagInput) -> Vec<AuthzResource> {
+        tagged(scope, &input.resource_arn)
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: TagInput) -> Result<Value, AwsError> {
+        ecs.tag_resource(ctx, input).await
+    }
+}
+
+/// UntagResource: on the resource untagged.
+pub(crate) struct UntagResource;
+
+#[async_trait]
+impl Operation for UntagResource {
+    const NAME: &'static str = "UntagResource";
+    type Input = UntagInput;
+
+    fn resources(scope: &Scope, input: &UntagInput) -> Vec<AuthzResource> {
+        tagged(scope, &input.resource_arn)
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: UntagInput) -> Result<Value, AwsError> {
+        ecs.untag_resource(ctx, input).await
+    }
+}
+
+/// ListTagsForResource: on the resource named.
+pub(crate) struct ListTagsForResource;
+
+#[async_trait]
+impl Operation for ListTagsForResource {
+    const NAME: &'static str = "ListTagsForResource";
+    type Input = ListTagsInput;
+
+    fn resources(scope: &Scope, input: &ListTagsInput) -> Vec<AuthzResource> {
+        tagged(scope, &input.resource_arn)
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListTagsInput) -> Result<Value, AwsError> {
+        ecs.list_tags_for_resource(ctx, input).await
     }
 }
 

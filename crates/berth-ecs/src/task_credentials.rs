@@ -11,13 +11,16 @@
 //! allows `ecs-tasks.amazonaws.com`.
 
 use crate::agent_identity;
+use crate::authz;
 use crate::clusters::cluster_name;
+use crate::operation::Operation;
 use crate::tasks::{TaskRecord, instance_id_of, task_id_of};
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::TaskDefinitionRecord;
 use berth_iam::ServiceRoleError;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,7 +33,7 @@ pub const CREDENTIALS_LIFETIME_SECS: i64 = 3600;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Input {
+pub(crate) struct Input {
     cluster: Option<String>,
     container_instance: String,
     task: String,
@@ -75,9 +78,8 @@ impl Ecs {
     pub(crate) async fn berth_get_task_credentials(
         &self,
         ctx: &RequestContext,
-        input: Value,
+        input: Input,
     ) -> Result<Value, AwsError> {
-        let input: Input = decode(input)?;
         let kind = RoleKind::parse(input.role.as_deref())?;
         let cluster = cluster_name(input.cluster.as_deref())?;
         // Only the instance's own agent (or root) gets its tasks' credentials.
@@ -179,6 +181,27 @@ impl Ecs {
                 "expiration": creds.expiration as f64,
             },
         }))
+    }
+}
+
+/// BerthGetTaskCredentials (Berth agents): on the agent's container instance.
+pub(crate) struct BerthGetTaskCredentials;
+
+#[async_trait]
+impl Operation for BerthGetTaskCredentials {
+    const NAME: &'static str = "BerthGetTaskCredentials";
+    type Input = Input;
+
+    fn resources(scope: &Scope, input: &Input) -> Vec<AuthzResource> {
+        vec![authz::instance_resource(
+            scope,
+            input.cluster.as_deref(),
+            &input.container_instance,
+        )]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: Input) -> Result<Value, AwsError> {
+        ecs.berth_get_task_credentials(ctx, input).await
     }
 }
 

@@ -6,7 +6,11 @@
 //! one transaction, so concurrent registrations never share a number and the
 //! numbering has no gaps.
 
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::{
     STATUS_ACTIVE, STATUS_DELETE_IN_PROGRESS, STATUS_INACTIVE, Tag, TaskDefinition, TaskDefinitionRecord,
     TaskDefinitionRef, parse_task_definition_ref, prepare_registration, validate_tags,
@@ -15,7 +19,7 @@ use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, Revision, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -32,7 +36,7 @@ struct FamilyRecord {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeInput {
+pub(crate) struct DescribeInput {
     task_definition: String,
     #[serde(default)]
     include: Vec<String>,
@@ -40,7 +44,7 @@ struct DescribeInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListInput {
+pub(crate) struct ListInput {
     family_prefix: Option<String>,
     status: Option<String>,
     sort: Option<String>,
@@ -50,7 +54,7 @@ struct ListInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListFamiliesInput {
+pub(crate) struct ListFamiliesInput {
     family_prefix: Option<String>,
     status: Option<String>,
     next_token: Option<String>,
@@ -59,13 +63,13 @@ struct ListFamiliesInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeregisterInput {
+pub(crate) struct DeregisterInput {
     task_definition: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeleteInput {
+pub(crate) struct DeleteInput {
     task_definitions: Vec<String>,
 }
 
@@ -118,6 +122,29 @@ impl Ecs {
                 Ok(latest)
             }
         }
+    }
+
+    /// The latest ACTIVE revision of `family` when it is the family's last
+    /// revision: two gets instead of [`Ecs::find_task_definition`]'s scan of
+    /// every revision (None: the last one is not ACTIVE, or unreadable; the
+    /// scan then decides).
+    pub(crate) async fn last_active_revision(
+        &self,
+        family: &str,
+    ) -> Result<Option<(TaskDefinitionRecord, String, Revision)>, AwsError> {
+        let last = match typed::get::<Value>(&*self.store, &keys::family(family)).await {
+            Ok(Some((v, _))) => v.get("lastRevision").and_then(Value::as_i64),
+            _ => None,
+        };
+        let Some(rev) = last else {
+            return Ok(None);
+        };
+        let key = keys::task_definition(family, rev);
+        Ok(typed::get::<TaskDefinitionRecord>(&*self.store, &key)
+            .await
+            .map_err(AwsError::state_store)?
+            .filter(|(rec, _)| rec.task_definition.status_str() == STATUS_ACTIVE)
+            .map(|(rec, mr)| (rec, key, mr)))
     }
 
     pub(crate) async fn register_task_definition(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
@@ -192,9 +219,8 @@ impl Ecs {
     pub(crate) async fn describe_task_definition(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DescribeInput,
     ) -> Result<Value, AwsError> {
-        let input: DescribeInput = decode(input)?;
         for i in &input.include {
             if i != "TAGS" {
                 return Err(AwsError::invalid_parameter(format!(
@@ -231,8 +257,11 @@ impl Ecs {
         Ok(records.into_iter().map(|r| r.task_definition).collect())
     }
 
-    pub(crate) async fn list_task_definitions(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListInput = decode(input)?;
+    pub(crate) async fn list_task_definitions(
+        &self,
+        _ctx: &RequestContext,
+        input: ListInput,
+    ) -> Result<Value, AwsError> {
         let status = input.status.as_deref().unwrap_or(STATUS_ACTIVE);
         if ![STATUS_ACTIVE, STATUS_INACTIVE, STATUS_DELETE_IN_PROGRESS].contains(&status) {
             return Err(AwsError::invalid_parameter(format!(
@@ -287,9 +316,8 @@ impl Ecs {
     pub(crate) async fn list_task_definition_families(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: ListFamiliesInput,
     ) -> Result<Value, AwsError> {
-        let input: ListFamiliesInput = decode(input)?;
         let status = input.status.as_deref().unwrap_or("ALL");
         if !["ACTIVE", "INACTIVE", "ALL"].contains(&status) {
             return Err(AwsError::invalid_parameter(format!(
@@ -346,9 +374,8 @@ impl Ecs {
     pub(crate) async fn deregister_task_definition(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: DeregisterInput,
     ) -> Result<Value, AwsError> {
-        let input: DeregisterInput = decode(input)?;
         let missing = || AwsError::client("The specified task definition does not exist.");
         let key = self.revision_key_of(&input.task_definition)?.ok_or_else(missing)?;
         let now = now_epoch();
@@ -367,8 +394,11 @@ impl Ecs {
         Ok(json!({ "taskDefinition": encode(&rec.task_definition)? }))
     }
 
-    pub(crate) async fn delete_task_definitions(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DeleteInput = decode(input)?;
+    pub(crate) async fn delete_task_definitions(
+        &self,
+        _ctx: &RequestContext,
+        input: DeleteInput,
+    ) -> Result<Value, AwsError> {
         if input.task_definitions.is_empty() || input.task_definitions.len() > 10 {
             return Err(AwsError::invalid_parameter(
                 "taskDefinitions must contain between 1 and 10 task definitions.",
@@ -429,6 +459,123 @@ impl Ecs {
             }
         }
         Ok(json!({ "taskDefinitions": deleted, "failures": failures }))
+    }
+}
+
+/// RegisterTaskDefinition: not resource-scoped; `iam:PassRole` on the task
+/// and execution roles the definition names. Its input stays the JSON
+/// object the handler validates and stores.
+pub(crate) struct RegisterTaskDefinition;
+
+#[async_trait]
+impl Operation for RegisterTaskDefinition {
+    const NAME: &'static str = "RegisterTaskDefinition";
+    type Input = Value;
+
+    fn resources(scope: &Scope, input: &Value) -> Vec<AuthzResource> {
+        let role = |field: &str| input.get(field).and_then(Value::as_str);
+        let mut out = authz::star();
+        out.extend(
+            authz::definition_roles(scope, role("taskRoleArn"), role("executionRoleArn"))
+                .iter()
+                .map(authz::PassedRole::authz_resource),
+        );
+        out
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        ecs.register_task_definition(ctx, input).await
+    }
+}
+
+/// DescribeTaskDefinition: not resource-scoped.
+pub(crate) struct DescribeTaskDefinition;
+
+#[async_trait]
+impl Operation for DescribeTaskDefinition {
+    const NAME: &'static str = "DescribeTaskDefinition";
+    type Input = DescribeInput;
+
+    fn resources(_scope: &Scope, _input: &DescribeInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeInput) -> Result<Value, AwsError> {
+        ecs.describe_task_definition(ctx, input).await
+    }
+}
+
+/// ListTaskDefinitions: not resource-scoped.
+pub(crate) struct ListTaskDefinitions;
+
+#[async_trait]
+impl Operation for ListTaskDefinitions {
+    const NAME: &'static str = "ListTaskDefinitions";
+    type Input = ListInput;
+
+    fn resources(_scope: &Scope, _input: &ListInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListInput) -> Result<Value, AwsError> {
+        ecs.list_task_definitions(ctx, input).await
+    }
+}
+
+/// ListTaskDefinitionFamilies: not resource-scoped.
+pub(crate) struct ListTaskDefinitionFamilies;
+
+#[async_trait]
+impl Operation for ListTaskDefinitionFamilies {
+    const NAME: &'static str = "ListTaskDefinitionFamilies";
+    type Input = ListFamiliesInput;
+
+    fn resources(_scope: &Scope, _input: &ListFamiliesInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListFamiliesInput) -> Result<Value, AwsError> {
+        ecs.list_task_definition_families(ctx, input).await
+    }
+}
+
+/// DeregisterTaskDefinition: not resource-scoped.
+pub(crate) struct DeregisterTaskDefinition;
+
+#[async_trait]
+impl Operation for DeregisterTaskDefinition {
+    const NAME: &'static str = "DeregisterTaskDefinition";
+    type Input = DeregisterInput;
+
+    fn resources(_scope: &Scope, _input: &DeregisterInput) -> Vec<AuthzResource> {
+        authz::star()
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DeregisterInput) -> Result<Value, AwsError> {
+        ecs.deregister_task_definition(ctx, input).await
+    }
+}
+
+/// DeleteTaskDefinitions: on each revision named.
+pub(crate) struct DeleteTaskDefinitions;
+
+#[async_trait]
+impl Operation for DeleteTaskDefinitions {
+    const NAME: &'static str = "DeleteTaskDefinitions";
+    type Input = DeleteInput;
+
+    fn resources(scope: &Scope, input: &DeleteInput) -> Vec<AuthzResource> {
+        authz::resources_of(
+            scope,
+            input
+                .task_definitions
+                .iter()
+                .map(|t| authz::task_definition_arn(scope, t)),
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DeleteInput) -> Result<Value, AwsError> {
+        ecs.delete_task_definitions(ctx, input).await
     }
 }
 

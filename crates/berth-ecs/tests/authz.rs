@@ -87,12 +87,12 @@ async fn each_resource_carries_its_own_tags() {
 #[tokio::test]
 async fn every_routed_operation_is_dispatched() {
     let (ecs, ctx) = env();
-    for op in berth_ecs::ROUTED_OPERATIONS {
+    for op in berth_ecs::routed_operations() {
         if let Err(e) = ecs.call(&ctx, op, json!({})).await {
             assert_ne!(e.code, "UnknownOperationException", "{op} is listed but not dispatched");
         }
     }
-    let e = ecs.call(&ctx, "DiscoverPollEndpoint", json!({})).await.unwrap_err();
+    let e = ecs.call(&ctx, "CreateTaskSet", json!({})).await.unwrap_err();
     assert_eq!(e.code, "UnknownOperationException");
 }
 

@@ -14,4 +14,4 @@ pub mod sigv4;
 pub mod validate;
 
 pub use error::AwsError;
-pub use service::{AuthzResource, JsonService, Principal, RequestContext};
+pub use service::{AuthzResource, JsonService, Prepared, Principal, RequestContext};

@@ -158,4 +158,57 @@ pub trait JsonService: Send + Sync + 'static {
     /// Runs one operation. Operations the service does not implement must
     /// return [`AwsError::unknown_operation`].
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError>;
+    /// Takes one request's input over, once: the listener then asks the
+    /// prepared operation for its [`Prepared::resources`] (unless the
+    /// caller is the account's root) and [`Prepared::run`]s it. A service
+    /// that decodes its operations into typed inputs does so here (and
+    /// loads what both authorization and the handler need, once); an error
+    /// here (an unknown operation, an input that does not decode) is the
+    /// answer. The default keeps the input as it is and goes through
+    /// [`JsonService::authz_resources`] and [`JsonService::call`].
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        Ok(Box::new(Untyped {
+            service: self,
+            ctx,
+            operation,
+            input,
+        }))
+    }
+}
+
+/// One request of a [`JsonService`], its input taken over by
+/// [`JsonService::prepare`].
+#[async_trait]
+pub trait Prepared: Send {
+    /// The resources the operation is authorized on, each with its tags
+    /// (never empty: `*` when nothing narrower applies).
+    async fn resources(&self) -> Vec<AuthzResource>;
+    /// Runs the operation with the input prepared.
+    async fn run(self: Box<Self>) -> Result<Value, AwsError>;
+}
+
+/// The default [`Prepared`]: the input as it came, authorized and run by name.
+struct Untyped<'a, S: ?Sized> {
+    service: &'a S,
+    ctx: &'a RequestContext,
+    operation: &'a str,
+    input: Value,
+}
+
+#[async_trait]
+impl<S: JsonService + ?Sized> Prepared for Untyped<'_, S> {
+    async fn resources(&self) -> Vec<AuthzResource> {
+        self.service
+            .authz_resources(self.ctx, self.operation, &self.input)
+            .await
+    }
+
+    async fn run(self: Box<Self>) -> Result<Value, AwsError> {
+        self.service.call(self.ctx, self.operation, self.input).await
+    }
 }

@@ -386,14 +386,16 @@ async fn handle(
             // The model's checks; what goes on is the input cleaned of unknown members.
             let input = berth_proto::validate::validate(svc.model(), op, input)?;
             crate::observe::note_input(&parts.extensions, &input);
+            let tags = request_tags(&input);
+            // The input is handed over once: decoded (and what authorization needs loaded) there.
+            let prepared = svc.prepare(&ctx, op, input).await?;
             // The registry's ECR API authorizes itself, per repository (its `authorize` hook).
             if !ctx.principal.is_root && prefix != berth_registry::TARGET_PREFIX {
                 let action = format!("{}:{op}", svc.signing_name());
-                let mut resources = svc.authz_resources(&ctx, op, &input).await;
+                let mut resources = prepared.resources().await;
                 if resources.is_empty() {
                     resources.push(berth_proto::AuthzResource::untagged("*"));
                 }
-                let tags = request_tags(&input);
                 // `aws:ResourceTag/…` is per resource: each is evaluated with its own tags.
                 for resource in resources {
                     authorize_resource(app, &ctx, &action, &tags, resource.clone())
@@ -401,7 +403,7 @@ async fn handle(
                 }
             }
             let started = std::time::Instant::now();
-            let result = svc.call(&ctx, op, input).await;
+            let result = prepared.run().await;
             tracing::debug!(
                 request_id,
                 operation = op,

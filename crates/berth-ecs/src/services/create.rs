@@ -6,18 +6,23 @@ use super::records::{DeploymentInternal, DeploymentRecord, ServiceInternal, Serv
 use super::rules::{
     check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
 };
+use crate::authz;
+use crate::clusters::cluster_name;
+use crate::operation::Operation;
+use crate::tasks::TaskDefinitionLookup;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateServiceInput {
+pub(crate) struct CreateServiceInput {
     cluster: Option<String>,
     service_name: String,
     task_definition: Option<String>,
@@ -42,6 +47,112 @@ struct CreateServiceInput {
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
     enable_execute_command: Option<bool>,
+    /// The request without its `clientToken`, canonical.
+    #[serde(skip)]
+    fingerprint: String,
+    /// `taskDefinition`, looked up once ([`CreateService::load`]).
+    #[serde(skip)]
+    definition: Option<TaskDefinitionLookup>,
+}
+
+/// CreateService, authorized on the service's ARN with `ecs:cluster`,
+/// `ecs:task-definition` (the revision it resolves to),
+/// `ecs:enable-execute-command` and `ecs:capacity-provider`, and
+/// `iam:PassRole` on its `role` (to `ecs.amazonaws.com`).
+pub(crate) struct CreateService;
+
+#[async_trait]
+impl Operation for CreateService {
+    const NAME: &'static str = "CreateService";
+    type Input = CreateServiceInput;
+
+    fn decode(mut input: Value) -> Result<CreateServiceInput, AwsError> {
+        reject_unsupported(&input)?;
+        let token = input.as_object_mut().and_then(|o| o.remove("clientToken"));
+        let fingerprint = crate::tasks::canonical_json(&input);
+        if let (Some(t), Some(o)) = (token, input.as_object_mut()) {
+            o.insert("clientToken".to_string(), t);
+        }
+        let mut input: CreateServiceInput = berth_proto::json::decode(input)?;
+        input.fingerprint = fingerprint;
+        Ok(input)
+    }
+
+    async fn load(ecs: &Ecs, input: &mut CreateServiceInput) {
+        if let Some(r) = &input.task_definition {
+            input.definition = Some(ecs.lookup_task_definition(r).await);
+        }
+    }
+
+    fn resources(scope: &Scope, input: &CreateServiceInput) -> Vec<AuthzResource> {
+        let arn = match cluster_name(input.cluster.as_deref()) {
+            Ok(c) => scope.service_arn(&c, &input.service_name),
+            Err(_) => "*".to_string(),
+        };
+        let mut out = vec![authz::resource(
+            scope,
+            arn,
+            service_keys(
+                scope,
+                input.task_definition.as_deref(),
+                input.definition.as_ref(),
+                input.enable_execute_command,
+                &input.capacity_provider_strategy,
+            ),
+        )];
+        if let Some(role) = input.role.as_deref().and_then(|r| authz::role_arn(scope, r)) {
+            out.push(
+                authz::PassedRole {
+                    role_arn: role,
+                    service: authz::ECS_SERVICE,
+                }
+                .authz_resource(),
+            );
+        }
+        out
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: CreateServiceInput) -> Result<Value, AwsError> {
+        ecs.create_service(ctx, input).await
+    }
+}
+
+/// The condition keys a CreateService/UpdateService sets besides
+/// `ecs:cluster`: `ecs:task-definition` (the revision it resolves to),
+/// `ecs:enable-execute-command`, `ecs:capacity-provider` (pure).
+pub(super) fn service_keys(
+    scope: &Scope,
+    reference: Option<&str>,
+    definition: Option<&TaskDefinitionLookup>,
+    exec: Option<bool>,
+    strategy: &[CapacityProviderStrategyItem],
+) -> Vec<(String, String)> {
+    // The revision looked up; before the lookup, the one named.
+    let arn = match (definition, reference) {
+        (Some(d), _) if !d.arn.is_empty() => Some(d.arn.clone()),
+        (_, Some(r)) => Some(crate::tasks::named_arn(scope, r)),
+        _ => None,
+    };
+    let mut keys: Vec<(String, String)> = arn
+        .map(|a| ("ecs:task-definition".to_string(), a))
+        .into_iter()
+        .collect();
+    keys.extend(authz::exec_key(exec));
+    keys.extend(authz::provider_keys(
+        scope,
+        strategy.iter().map(|i| i.capacity_provider.as_str()),
+    ));
+    keys
+}
+
+/// The ACTIVE revision a service is to run, worded as ECS words the error.
+pub(super) fn service_task_definition_of(
+    lookup: TaskDefinitionLookup,
+    reference: &str,
+) -> Result<crate::tasks::ResolvedTaskDefinition, AwsError> {
+    lookup
+        .into_active()
+        .map_err(|e| AwsError::client(format!("Unable to use task definition {reference}: {}", e.message)))
 }
 
 impl Ecs {
@@ -54,14 +165,12 @@ impl Ecs {
             .map_err(|e| AwsError::client(format!("Unable to use task definition {reference}: {}", e.message)))
     }
 
-    pub(crate) async fn create_service(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        reject_unsupported(&input)?;
-        let mut fingerprint_input = input.clone();
-        if let Some(o) = fingerprint_input.as_object_mut() {
-            o.remove("clientToken");
-        }
-        let fingerprint = crate::tasks::canonical_json(&fingerprint_input);
-        let input: CreateServiceInput = decode(input)?;
+    pub(crate) async fn create_service(
+        &self,
+        ctx: &RequestContext,
+        mut input: CreateServiceInput,
+    ) -> Result<Value, AwsError> {
+        let fingerprint = std::mem::take(&mut input.fingerprint);
         validate_service_name(&input.service_name)?;
         berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         if let Some(t) = &input.client_token
@@ -120,7 +229,11 @@ impl Ecs {
         let td_ref = input.task_definition.as_deref().ok_or_else(|| {
             AwsError::invalid_parameter("taskDefinition is required for the ECS deployment controller.")
         })?;
-        let td = self.service_task_definition(td_ref).await?;
+        let lookup = match input.definition.take() {
+            Some(l) => l,
+            None => self.lookup_task_definition(td_ref).await,
+        };
+        let td = service_task_definition_of(lookup, td_ref)?;
         let (launch_type, _) = Self::launch_of(
             &cluster,
             input.launch_type.as_deref(),

@@ -1,23 +1,29 @@
 //! DeleteService: scale the service to zero and mark it DRAINING.
 
 use crate::Ecs;
+use crate::authz;
+use crate::operation::Operation;
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeleteServiceInput {
+pub(crate) struct DeleteServiceInput {
     cluster: Option<String>,
     service: String,
     force: Option<bool>,
 }
 
 impl Ecs {
-    pub(crate) async fn delete_service(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DeleteServiceInput = decode(input)?;
+    pub(crate) async fn delete_service(
+        &self,
+        _ctx: &RequestContext,
+        input: DeleteServiceInput,
+    ) -> Result<Value, AwsError> {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let cname = cluster.cluster_name;
         let force = input.force.unwrap_or(false);
@@ -41,5 +47,27 @@ impl Ecs {
             .await?;
         tracing::info!(service = %rec.service_arn, "service deleted (draining)");
         Ok(json!({"service": self.render_service(&rec, false)}))
+    }
+}
+
+/// DeleteService: on the service.
+pub(crate) struct DeleteService;
+
+#[async_trait]
+impl Operation for DeleteService {
+    const NAME: &'static str = "DeleteService";
+    type Input = DeleteServiceInput;
+
+    fn resources(scope: &Scope, input: &DeleteServiceInput) -> Vec<AuthzResource> {
+        authz::in_cluster(
+            scope,
+            input.cluster.as_deref(),
+            [input.service.as_str()],
+            Scope::service_arn,
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DeleteServiceInput) -> Result<Value, AwsError> {
+        ecs.delete_service(ctx, input).await
     }
 }

@@ -3,18 +3,21 @@
 
 use super::records::ServiceRecord;
 use super::rules::service_name_of;
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
-use berth_proto::json::decode;
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeServicesInput {
+pub(crate) struct DescribeServicesInput {
     cluster: Option<String>,
     services: Vec<String>,
     #[serde(default)]
@@ -23,7 +26,7 @@ struct DescribeServicesInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListServicesInput {
+pub(crate) struct ListServicesInput {
     cluster: Option<String>,
     next_token: Option<String>,
     max_results: Option<i64>,
@@ -48,8 +51,11 @@ impl Ecs {
         Ok(found.filter(|(s, _)| !reference.starts_with("arn:") || s.service_arn == reference))
     }
 
-    pub(crate) async fn describe_services(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DescribeServicesInput = decode(input)?;
+    pub(crate) async fn describe_services(
+        &self,
+        _ctx: &RequestContext,
+        input: DescribeServicesInput,
+    ) -> Result<Value, AwsError> {
         for i in &input.include {
             if i != "TAGS" {
                 return Err(AwsError::invalid_parameter(format!(
@@ -83,8 +89,11 @@ impl Ecs {
         Ok(json!({"services": services, "failures": failures}))
     }
 
-    pub(crate) async fn list_services(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListServicesInput = decode(input)?;
+    pub(crate) async fn list_services(
+        &self,
+        _ctx: &RequestContext,
+        input: ListServicesInput,
+    ) -> Result<Value, AwsError> {
         if let Some(lt) = &input.launch_type
             && !matches!(lt.as_str(), "EC2" | "FARGATE" | "EXTERNAL" | "MANAGED_INSTANCES")
         {
@@ -132,5 +141,44 @@ impl Ecs {
             json!({"serviceArns": page.into_iter().map(|(_, a)| a).collect::<Vec<_>>()}),
             next,
         ))
+    }
+}
+
+/// DescribeServices: on each service named.
+pub(crate) struct DescribeServices;
+
+#[async_trait]
+impl Operation for DescribeServices {
+    const NAME: &'static str = "DescribeServices";
+    type Input = DescribeServicesInput;
+
+    fn resources(scope: &Scope, input: &DescribeServicesInput) -> Vec<AuthzResource> {
+        authz::in_cluster(
+            scope,
+            input.cluster.as_deref(),
+            input.services.iter().map(String::as_str),
+            Scope::service_arn,
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeServicesInput) -> Result<Value, AwsError> {
+        ecs.describe_services(ctx, input).await
+    }
+}
+
+/// ListServices: on its cluster.
+pub(crate) struct ListServices;
+
+#[async_trait]
+impl Operation for ListServices {
+    const NAME: &'static str = "ListServices";
+    type Input = ListServicesInput;
+
+    fn resources(scope: &Scope, input: &ListServicesInput) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, input.cluster.as_deref())]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListServicesInput) -> Result<Value, AwsError> {
+        ecs.list_services(ctx, input).await
     }
 }

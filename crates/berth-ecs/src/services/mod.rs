@@ -17,7 +17,11 @@ mod rules;
 mod tests;
 mod update;
 
+pub(crate) use create::CreateService;
+pub(crate) use delete::DeleteService;
+pub(crate) use describe::{DescribeServices, ListServices};
 pub use records::*;
+pub(crate) use update::UpdateService;
 
 /// Events kept on a service, newest first (ECS shows the last 100).
 pub const MAX_EVENTS: usize = 100;

@@ -2,20 +2,25 @@
 //! deployment when the task definition or its configuration changes.
 
 use super::config::{DeploymentConfigIn, merge_deployment_config};
+use super::create::{service_keys, service_task_definition_of};
 use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
 use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
+use crate::authz;
+use crate::operation::Operation;
+use crate::tasks::TaskDefinitionLookup;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::CapacityProviderStrategyItem;
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UpdateServiceInput {
+pub(crate) struct UpdateServiceInput {
     cluster: Option<String>,
     service: String,
     desired_count: Option<i64>,
@@ -32,6 +37,51 @@ struct UpdateServiceInput {
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
+    /// `taskDefinition`, looked up once ([`UpdateService::load`]).
+    #[serde(skip)]
+    definition: Option<TaskDefinitionLookup>,
+}
+
+/// UpdateService, authorized on the service's ARN with the keys
+/// CreateService sets (no role: a service's role is set at creation).
+pub(crate) struct UpdateService;
+
+#[async_trait]
+impl Operation for UpdateService {
+    const NAME: &'static str = "UpdateService";
+    type Input = UpdateServiceInput;
+
+    fn decode(input: Value) -> Result<UpdateServiceInput, AwsError> {
+        reject_unsupported(&input)?;
+        berth_proto::json::decode(input)
+    }
+
+    async fn load(ecs: &Ecs, input: &mut UpdateServiceInput) {
+        if let Some(r) = &input.task_definition {
+            input.definition = Some(ecs.lookup_task_definition(r).await);
+        }
+    }
+
+    fn resources(scope: &Scope, input: &UpdateServiceInput) -> Vec<AuthzResource> {
+        let arn = authz::arn_in_cluster(
+            scope,
+            input.cluster.as_deref(),
+            Some(&input.service),
+            Scope::service_arn,
+        );
+        let keys = service_keys(
+            scope,
+            input.task_definition.as_deref(),
+            input.definition.as_ref(),
+            input.enable_execute_command,
+            input.capacity_provider_strategy.as_deref().unwrap_or_default(),
+        );
+        vec![authz::resource(scope, arn, keys)]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: UpdateServiceInput) -> Result<Value, AwsError> {
+        ecs.update_service(ctx, input).await
+    }
 }
 
 impl Ecs {
@@ -70,9 +120,11 @@ impl Ecs {
         }
     }
 
-    pub(crate) async fn update_service(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        reject_unsupported(&input)?;
-        let input: UpdateServiceInput = decode(input)?;
+    pub(crate) async fn update_service(
+        &self,
+        _ctx: &RequestContext,
+        mut input: UpdateServiceInput,
+    ) -> Result<Value, AwsError> {
         berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let cname = cluster.cluster_name.clone();
@@ -98,7 +150,13 @@ impl Ecs {
             ));
         }
         let td = match &input.task_definition {
-            Some(r) => Some(self.service_task_definition(r).await?),
+            Some(r) => {
+                let lookup = match input.definition.take() {
+                    Some(l) => l,
+                    None => self.lookup_task_definition(r).await,
+                };
+                Some(service_task_definition_of(lookup, r)?)
+            }
             None => None,
         };
         let launch_type = current

@@ -1,18 +1,21 @@
 //! DescribeTasks and ListTasks: reading task records back as ECS shows them.
 
 use super::records::{TaskRecord, instance_id_of, task_id_of};
+use crate::authz;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
-use berth_proto::json::decode;
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeTasksInput {
+pub(crate) struct DescribeTasksInput {
     cluster: Option<String>,
     tasks: Vec<String>,
     #[serde(default)]
@@ -21,7 +24,7 @@ struct DescribeTasksInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListTasksInput {
+pub(crate) struct ListTasksInput {
     cluster: Option<String>,
     container_instance: Option<String>,
     family: Option<String>,
@@ -47,8 +50,11 @@ impl Ecs {
         Ok(out)
     }
 
-    pub(crate) async fn describe_tasks(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DescribeTasksInput = decode(input)?;
+    pub(crate) async fn describe_tasks(
+        &self,
+        _ctx: &RequestContext,
+        input: DescribeTasksInput,
+    ) -> Result<Value, AwsError> {
         for i in &input.include {
             if i != "TAGS" {
                 return Err(AwsError::invalid_parameter(format!(
@@ -90,8 +96,7 @@ impl Ecs {
         Ok(json!({"tasks": tasks, "failures": failures}))
     }
 
-    pub(crate) async fn list_tasks(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListTasksInput = decode(input)?;
+    pub(crate) async fn list_tasks(&self, _ctx: &RequestContext, input: ListTasksInput) -> Result<Value, AwsError> {
         let desired = input.desired_status.clone().unwrap_or_else(|| "RUNNING".into());
         if !matches!(desired.as_str(), "RUNNING" | "PENDING" | "STOPPED") {
             return Err(AwsError::invalid_parameter(format!(
@@ -144,5 +149,44 @@ impl Ecs {
             json!({"taskArns": page.into_iter().map(|(_, arn)| arn).collect::<Vec<_>>()}),
             next,
         ))
+    }
+}
+
+/// DescribeTasks: on each task named.
+pub(crate) struct DescribeTasks;
+
+#[async_trait]
+impl Operation for DescribeTasks {
+    const NAME: &'static str = "DescribeTasks";
+    type Input = DescribeTasksInput;
+
+    fn resources(scope: &Scope, input: &DescribeTasksInput) -> Vec<AuthzResource> {
+        authz::in_cluster(
+            scope,
+            input.cluster.as_deref(),
+            input.tasks.iter().map(String::as_str),
+            Scope::task_arn,
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: DescribeTasksInput) -> Result<Value, AwsError> {
+        ecs.describe_tasks(ctx, input).await
+    }
+}
+
+/// ListTasks: on its cluster.
+pub(crate) struct ListTasks;
+
+#[async_trait]
+impl Operation for ListTasks {
+    const NAME: &'static str = "ListTasks";
+    type Input = ListTasksInput;
+
+    fn resources(scope: &Scope, input: &ListTasksInput) -> Vec<AuthzResource> {
+        vec![authz::cluster_resource(scope, input.cluster.as_deref())]
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ListTasksInput) -> Result<Value, AwsError> {
+        ecs.list_tasks(ctx, input).await
     }
 }

@@ -13,6 +13,7 @@ mod definitions;
 mod describe;
 mod placement;
 mod plan;
+mod protection;
 mod records;
 mod rules;
 mod run;
@@ -22,10 +23,16 @@ mod stop;
 mod tests;
 
 pub use definitions::ResolvedTaskDefinition;
+pub(crate) use definitions::{TaskDefinitionLookup, named_arn};
+pub(crate) use describe::{DescribeTasks, ListTasks};
 pub(crate) use placement::Placed;
 pub(crate) use plan::CommonOptions;
+pub(crate) use protection::{GetTaskProtection, UpdateTaskProtection};
 pub use records::*;
 pub use rules::*;
+pub(crate) use run::RunTask;
+pub(crate) use start::StartTask;
+pub(crate) use stop::StopTask;
 
 /// How long a RunTask `clientToken` is remembered.
 pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;

@@ -226,6 +226,7 @@ impl Ecs {
                 agent_stopped: false,
                 essential,
                 health_checked,
+                protected_until: None,
             },
         }
     }

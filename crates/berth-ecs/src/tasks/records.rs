@@ -39,6 +39,17 @@ pub struct TaskInternal {
     /// Names of the containers with a health check.
     #[serde(default)]
     pub health_checked: Vec<String>,
+    /// Scale-in protection (UpdateTaskProtection): until when (epoch
+    /// seconds) its service does not stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_until: Option<f64>,
+}
+
+impl TaskInternal {
+    /// Whether the task is protected from scale-in at `now`.
+    pub fn protected_at(&self, now: f64) -> bool {
+        self.protected_until.is_some_and(|u| u > now)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,19 +1,24 @@
 //! RunTask: decode, plan, and place the tasks (idempotent by `clientToken`).
 
+use super::definitions::{TaskDefinitionLookup, named_arn};
 use super::placement::{Placed, failure_json};
 use super::plan::CommonOptions;
 use super::rules::{canonical_json, validate_client_token};
+use crate::authz::{self, cluster_key, exec_key, provider_keys};
+use crate::clusters::cluster_name;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::{CapacityProviderStrategyItem, Tag};
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementRequest, PlacementStrategy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RunTaskInput {
+pub(crate) struct RunTaskInput {
     #[serde(default)]
     capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
     cluster: Option<String>,
@@ -36,15 +41,98 @@ struct RunTaskInput {
     task_definition: String,
     client_token: Option<String>,
     network_configuration: Option<Value>,
+    /// The request without its `clientToken`, canonical: what a retry
+    /// with the same token must repeat.
+    #[serde(skip)]
+    fingerprint: String,
+    /// `taskDefinition`, looked up once ([`RunTask::load`]).
+    #[serde(skip)]
+    definition: TaskDefinitionLookup,
+}
+
+/// RunTask, authorized on the task definition it runs (a bare family: its
+/// latest ACTIVE revision) with `ecs:cluster` of the cluster it runs in,
+/// and `iam:PassRole` on the roles the tasks get.
+pub(crate) struct RunTask;
+
+#[async_trait]
+impl Operation for RunTask {
+    const NAME: &'static str = "RunTask";
+    type Input = RunTaskInput;
+
+    fn decode(mut input: Value) -> Result<RunTaskInput, AwsError> {
+        let token = input.as_object_mut().and_then(|o| o.remove("clientToken"));
+        let fingerprint = canonical_json(&input);
+        if let (Some(t), Some(o)) = (token, input.as_object_mut()) {
+            o.insert("clientToken".to_string(), t);
+        }
+        let mut input: RunTaskInput = berth_proto::json::decode(input)?;
+        input.fingerprint = fingerprint;
+        Ok(input)
+    }
+
+    async fn load(ecs: &Ecs, input: &mut RunTaskInput) {
+        input.definition = ecs.lookup_task_definition(&input.task_definition).await;
+    }
+
+    fn resources(scope: &Scope, input: &RunTaskInput) -> Vec<AuthzResource> {
+        let mut keys: Vec<(String, String)> = cluster_name(input.cluster.as_deref())
+            .ok()
+            .map(|c| cluster_key(scope, &c))
+            .into_iter()
+            .collect();
+        keys.extend(exec_key(input.enable_execute_command));
+        keys.extend(provider_keys(
+            scope,
+            input
+                .capacity_provider_strategy
+                .iter()
+                .map(|i| i.capacity_provider.as_str()),
+        ));
+        task_definition_resources(
+            scope,
+            &input.task_definition,
+            &input.definition,
+            keys,
+            input.overrides.as_ref(),
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: RunTaskInput) -> Result<Value, AwsError> {
+        ecs.run_task(ctx, input).await
+    }
+}
+
+/// The task definition a RunTask/StartTask runs (with `keys`), then
+/// `iam:PassRole` on the roles its tasks get (its overrides', or else the
+/// definition's).
+pub(super) fn task_definition_resources(
+    scope: &Scope,
+    reference: &str,
+    definition: &TaskDefinitionLookup,
+    keys: Vec<(String, String)>,
+    overrides: Option<&Value>,
+) -> Vec<AuthzResource> {
+    let arn = if definition.arn.is_empty() {
+        named_arn(scope, reference)
+    } else {
+        definition.arn.clone()
+    };
+    let mut out = vec![AuthzResource {
+        arn,
+        condition_keys: keys,
+        ..AuthzResource::default()
+    }];
+    out.extend(
+        authz::task_roles(scope, overrides, definition.definition())
+            .iter()
+            .map(authz::PassedRole::authz_resource),
+    );
+    out
 }
 
 impl Ecs {
-    pub(crate) async fn run_task(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let mut fingerprint_input = input.clone();
-        if let Some(o) = fingerprint_input.as_object_mut() {
-            o.remove("clientToken");
-        }
-        let input: RunTaskInput = decode(input)?;
+    pub(crate) async fn run_task(&self, _ctx: &RequestContext, input: RunTaskInput) -> Result<Value, AwsError> {
         berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         let count = input.count.unwrap_or(1);
         if !(1..=10).contains(&count) {
@@ -71,14 +159,14 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name.clone();
         let token_key = input.client_token.as_deref().map(|t| keys::client_token(&name, t));
-        let fingerprint = canonical_json(&fingerprint_input);
+        let fingerprint = input.fingerprint;
         if let Some(key) = &token_key
             && let (_, Some(tok)) = self.read_token(key).await?
         {
             return self.token_answer(&name, &tok, &fingerprint).await;
         }
 
-        let td = self.resolve_task_definition(&input.task_definition).await?;
+        let td = input.definition.into_active()?;
         let (launch_type, providers) = Self::launch_of(
             &cluster,
             input.launch_type.as_deref(),

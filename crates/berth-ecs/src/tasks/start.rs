@@ -1,14 +1,20 @@
 //! StartTask: run tasks on the container instances the caller names.
 
+use super::definitions::TaskDefinitionLookup;
 use super::placement::{MAX_PLACEMENT_ATTEMPTS, failure_json};
 use super::plan::CommonOptions;
 use super::records::instance_id_of;
+use super::run::task_definition_resources;
 use crate::Ecs;
+use crate::authz::{cluster_key, exec_key, instance_keys};
+use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
+use crate::operation::Operation;
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::ecs::Tag;
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::Resources;
 use berth_scheduler::{PlacementConstraint, PlacementRequest};
 use berth_store::Revision;
@@ -18,8 +24,10 @@ use std::collections::BTreeSet;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StartTaskInput {
+pub(crate) struct StartTaskInput {
     cluster: Option<String>,
+    /// Required; its absence is reported with the count (1 to 10).
+    #[serde(default)]
     container_instances: Vec<String>,
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
@@ -32,11 +40,51 @@ struct StartTaskInput {
     #[serde(default)]
     tags: Vec<Tag>,
     task_definition: String,
+    /// `taskDefinition`, looked up once ([`StartTask::load`]).
+    #[serde(skip)]
+    definition: TaskDefinitionLookup,
+}
+
+/// StartTask, authorized as RunTask is, with `ecs:container-instances`
+/// naming the instances the tasks start on.
+pub(crate) struct StartTask;
+
+#[async_trait]
+impl Operation for StartTask {
+    const NAME: &'static str = "StartTask";
+    type Input = StartTaskInput;
+
+    async fn load(ecs: &Ecs, input: &mut StartTaskInput) {
+        input.definition = ecs.lookup_task_definition(&input.task_definition).await;
+    }
+
+    fn resources(scope: &Scope, input: &StartTaskInput) -> Vec<AuthzResource> {
+        let mut keys: Vec<(String, String)> = vec![];
+        if let Ok(c) = cluster_name(input.cluster.as_deref()) {
+            keys.push(cluster_key(scope, &c));
+            keys.extend(instance_keys(
+                scope,
+                &c,
+                input.container_instances.iter().map(String::as_str),
+            ));
+        }
+        keys.extend(exec_key(input.enable_execute_command));
+        task_definition_resources(
+            scope,
+            &input.task_definition,
+            &input.definition,
+            keys,
+            input.overrides.as_ref(),
+        )
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: StartTaskInput) -> Result<Value, AwsError> {
+        ecs.start_task(ctx, input).await
+    }
 }
 
 impl Ecs {
-    pub(crate) async fn start_task(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: StartTaskInput = decode(input)?;
+    pub(crate) async fn start_task(&self, _ctx: &RequestContext, input: StartTaskInput) -> Result<Value, AwsError> {
         berth_core::ecs::check_execute_command(input.enable_execute_command)?;
         if input.container_instances.is_empty() || input.container_instances.len() > 10 {
             return Err(AwsError::invalid_parameter(
@@ -45,7 +93,7 @@ impl Ecs {
         }
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name.clone();
-        let td = self.resolve_task_definition(&input.task_definition).await?;
+        let td = input.definition.into_active()?;
         Self::check_compatibility(&td, "EC2")?;
         berth_core::ecs::check_network_configuration(
             td.value["networkMode"].as_str(),

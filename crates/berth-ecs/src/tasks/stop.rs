@@ -2,11 +2,14 @@
 //! reservation when it ends STOPPED, and StopTask.
 
 use super::records::{TaskRecord, task_id_of};
+use crate::authz;
 use crate::instances::InstanceRecord;
+use crate::operation::Operation;
 use crate::{Ecs, keys};
+use async_trait::async_trait;
+use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_proto::json::decode;
-use berth_proto::{AwsError, RequestContext};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::InstanceView;
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -14,7 +17,7 @@ use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StopTaskInput {
+pub(crate) struct StopTaskInput {
     cluster: Option<String>,
     task: String,
     reason: Option<String>,
@@ -151,8 +154,7 @@ impl Ecs {
         .await
     }
 
-    pub(crate) async fn stop_task(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: StopTaskInput = decode(input)?;
+    pub(crate) async fn stop_task(&self, _ctx: &RequestContext, input: StopTaskInput) -> Result<Value, AwsError> {
         if input.reason.as_ref().is_some_and(|r| r.len() > 1024) {
             return Err(AwsError::invalid_parameter("reason must be at most 1024 characters."));
         }
@@ -175,5 +177,22 @@ impl Ecs {
             .ok_or_else(not_found)?;
         tracing::info!(task = %rec.task_arn, last = %rec.last_status, "task stop requested");
         Ok(json!({"task": rec.render(true)}))
+    }
+}
+
+/// StopTask: on the task.
+pub(crate) struct StopTask;
+
+#[async_trait]
+impl Operation for StopTask {
+    const NAME: &'static str = "StopTask";
+    type Input = StopTaskInput;
+
+    fn resources(scope: &Scope, input: &StopTaskInput) -> Vec<AuthzResource> {
+        authz::in_cluster(scope, input.cluster.as_deref(), [input.task.as_str()], Scope::task_arn)
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: StopTaskInput) -> Result<Value, AwsError> {
+        ecs.stop_task(ctx, input).await
     }
 }

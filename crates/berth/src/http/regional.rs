@@ -178,7 +178,16 @@ impl Regional {
         let account = cfg.account_id.as_str();
         let scope = berth_core::arn::Scope::new(region, account);
         let mut services: HashMap<&'static str, Arc<dyn JsonService>> = HashMap::new();
-        let ecs = berth_ecs::Ecs::new(store.clone(), scope.clone()).with_iam(shared.iam.clone());
+        // What clients and agents reach this server at (DiscoverPollEndpoint).
+        let scheme = if matches!(cfg.tls, crate::config::Tls::Off) {
+            "http"
+        } else {
+            "https"
+        };
+        let advertised = cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string());
+        let ecs = berth_ecs::Ecs::new(store.clone(), scope.clone())
+            .with_iam(shared.iam.clone())
+            .with_endpoint(format!("{scheme}://{advertised}"));
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());

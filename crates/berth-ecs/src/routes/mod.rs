@@ -1,0 +1,83 @@
+//! The registration table: every ECS operation Berth routes, with its typed
+//! path (input, authorization resources, handler). The dispatch and the
+//! authorization both go through it: an operation not in it is
+//! `UnknownOperationException`, and one in it is authorized on what its
+//! [`Operation::resources`] says, never on `*` by omission.
+//!
+//! Adding an operation: its type and `impl Operation` next to its handler,
+//! one line below, and its test (`tests.rs` lists every routed operation
+//! with its resources).
+//!
+
+use crate::operation::{Entry, entry};
+use crate::{
+    attributes, capacity_providers, clusters, instance_ops, poll_endpoint, service_deployments, services, settings,
+    state_changes, tags, task_credentials, taskdefs, tasks,
+};
+
+/// Every operation Berth routes.
+pub(crate) const OPERATIONS: &[Entry] = &[
+    entry::<clusters::CreateCluster>(),
+    entry::<clusters::DescribeClusters>(),
+    entry::<clusters::ListClusters>(),
+    entry::<clusters::UpdateCluster>(),
+    entry::<clusters::UpdateClusterSettings>(),
+    entry::<clusters::DeleteCluster>(),
+    entry::<clusters::PutClusterCapacityProviders>(),
+    entry::<taskdefs::RegisterTaskDefinition>(),
+    entry::<taskdefs::DescribeTaskDefinition>(),
+    entry::<taskdefs::ListTaskDefinitions>(),
+    entry::<taskdefs::ListTaskDefinitionFamilies>(),
+    entry::<taskdefs::DeregisterTaskDefinition>(),
+    entry::<taskdefs::DeleteTaskDefinitions>(),
+    entry::<tags::TagResource>(),
+    entry::<tags::UntagResource>(),
+    entry::<tags::ListTagsForResource>(),
+    entry::<settings::PutAccountSetting>(),
+    entry::<settings::PutAccountSettingDefault>(),
+    entry::<settings::ListAccountSettings>(),
+    entry::<settings::DeleteAccountSetting>(),
+    entry::<attributes::PutAttributes>(),
+    entry::<attributes::DeleteAttributes>(),
+    entry::<attributes::ListAttributes>(),
+    entry::<capacity_providers::DescribeCapacityProviders>(),
+    entry::<instance_ops::RegisterContainerInstance>(),
+    entry::<instance_ops::DescribeContainerInstances>(),
+    entry::<instance_ops::ListContainerInstances>(),
+    entry::<instance_ops::DeregisterContainerInstance>(),
+    entry::<instance_ops::UpdateContainerInstancesState>(),
+    entry::<poll_endpoint::DiscoverPollEndpoint>(),
+    entry::<tasks::RunTask>(),
+    entry::<tasks::StartTask>(),
+    entry::<tasks::StopTask>(),
+    entry::<tasks::DescribeTasks>(),
+    entry::<tasks::ListTasks>(),
+    entry::<tasks::GetTaskProtection>(),
+    entry::<tasks::UpdateTaskProtection>(),
+    entry::<state_changes::SubmitTaskStateChange>(),
+    entry::<state_changes::SubmitContainerStateChange>(),
+    entry::<state_changes::BerthHeartbeat>(),
+    entry::<task_credentials::BerthGetTaskCredentials>(),
+    entry::<services::CreateService>(),
+    entry::<services::UpdateService>(),
+    entry::<services::DeleteService>(),
+    entry::<services::DescribeServices>(),
+    entry::<services::ListServices>(),
+    entry::<service_deployments::ListServiceDeployments>(),
+    entry::<service_deployments::DescribeServiceDeployments>(),
+    entry::<service_deployments::DescribeServiceRevisions>(),
+    entry::<service_deployments::StopServiceDeployment>(),
+];
+
+/// The table row of `operation`, if it is routed.
+pub(crate) fn find(operation: &str) -> Option<&'static Entry> {
+    OPERATIONS.iter().find(|e| e.name == operation)
+}
+
+/// The names of every routed operation, in the table's order.
+pub fn routed_operations() -> Vec<&'static str> {
+    OPERATIONS.iter().map(|e| e.name).collect()
+}
+
+#[cfg(test)]
+mod tests;
