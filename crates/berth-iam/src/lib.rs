@@ -8,6 +8,7 @@ mod iam;
 pub mod iam_authz;
 pub mod managed;
 pub mod policy;
+pub mod records;
 pub mod resource_policies;
 pub mod sealing;
 
