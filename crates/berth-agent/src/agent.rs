@@ -3,10 +3,11 @@
 //! task engine per task, delivers state changes through the outbox and
 //! cleans up stopped tasks' containers after the retention period.
 
-use crate::client::{ApiClient, ApiError};
+use crate::client::{ApiClient, ApiError, retry_backoff};
 use crate::engine::{self, EngineContext, EngineHandle};
 use crate::hollow::{self, HollowConfig};
 use crate::host::{self, HostFacts, InstanceIdentity};
+use crate::labels;
 use crate::model::{DesiredState, Report, SessionMessage, Task};
 use crate::outbox::{Outbox, OutboxError};
 use crate::registry_auth::RegistryAuth;
@@ -106,11 +107,6 @@ pub enum AgentError {
     /// resources are already held by other agents): retrying cannot help.
     #[error("the server refused to register this agent: {0}")]
     Refused(String),
-}
-
-/// The agent's retry pace: doubling from 250 ms with jitter, capped at 10 s.
-pub fn retry_backoff() -> Backoff {
-    Backoff::new(Duration::from_millis(250), Duration::from_secs(10))
 }
 
 /// Runs the agent until `shutdown` resolves. Fails early (before touching
@@ -585,12 +581,12 @@ impl Agent {
     /// (any more) are stopped.
     async fn stop_orphans(&self, wanted: &BTreeSet<String>) {
         let Some(ctx) = &self.ctx else { return };
-        let Ok(containers) = ctx.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
+        let Ok(containers) = ctx.runtime.list(&[(labels::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
             return;
         };
         for c in containers {
             let labels = c.labels.clone().unwrap_or_default();
-            let Some(task) = labels.get(spec::LABEL_TASK_ARN) else {
+            let Some(task) = labels.get(labels::LABEL_TASK_ARN) else {
                 continue;
             };
             let running = c.state.as_ref().is_some_and(|s| s.to_string() == "running");
@@ -613,12 +609,12 @@ impl Agent {
     /// than the retention period.
     async fn clean_up(&mut self) {
         let Some(ctx) = self.ctx.clone() else { return };
-        let Ok(containers) = ctx.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
+        let Ok(containers) = ctx.runtime.list(&[(labels::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
             return;
         };
         let mut by_task: BTreeMap<String, Vec<bollard::models::ContainerSummary>> = BTreeMap::new();
         for c in containers {
-            if let Some(t) = c.labels.as_ref().and_then(|l| l.get(spec::LABEL_TASK_ARN)).cloned() {
+            if let Some(t) = c.labels.as_ref().and_then(|l| l.get(labels::LABEL_TASK_ARN)).cloned() {
                 by_task.entry(t).or_default().push(c);
             }
         }
@@ -651,7 +647,7 @@ impl Agent {
             }
             if let Ok(vols) = ctx
                 .runtime
-                .list_volumes(&[(spec::LABEL_TASK_ARN, &task), (spec::LABEL_INSTANCE, &ctx.instance_arn)])
+                .list_volumes(&[(labels::LABEL_TASK_ARN, &task), (labels::LABEL_INSTANCE, &ctx.instance_arn)])
                 .await
             {
                 for (name, _) in vols {

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The label carrying a container's [`ShipSpec`] (JSON).
-pub const LABEL_AWSLOGS: &str = "berth.awslogs";
+use crate::labels::LABEL_AWSLOGS;
 /// CloudWatch counts this many bytes per event on top of the message.
 pub const EVENT_OVERHEAD: usize = 26;
 /// The largest message of one event (Docker's `maximumBytesPerEvent`).
@@ -708,7 +708,7 @@ impl ShipState {
 pub async fn prepare(api: &ApiClient, spec: &ShipSpec, container_id: &str) -> Result<(), String> {
     let cfg = parse_options(&spec.options)?;
     let stream = spec.stream_for(container_id);
-    let mut backoff = crate::agent::retry_backoff();
+    let mut backoff = crate::client::retry_backoff();
     let mut attempts = 0;
     let call = |op: &'static str, body: Value| async move {
         match api.call_logs(op, &body).await {
@@ -806,7 +806,7 @@ impl Shippers {
     /// After an agent start: ships what the containers of this instance
     /// printed while the agent was away, and forgets containers that are gone.
     pub async fn resume(self: &Arc<Self>, instance_arn: &str) {
-        let found = match self.runtime.list(&[(crate::spec::LABEL_INSTANCE, instance_arn)]).await {
+        let found = match self.runtime.list(&[(crate::labels::LABEL_INSTANCE, instance_arn)]).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list containers to resume log shipping");
@@ -970,7 +970,7 @@ impl Shippers {
             "logStreamName": stream,
             "logEvents": batch.events.iter().map(|(t, m)| json!({"timestamp": t, "message": m})).collect::<Vec<_>>(),
         });
-        let mut backoff = crate::agent::retry_backoff();
+        let mut backoff = crate::client::retry_backoff();
         loop {
             match api.call_logs("PutLogEvents", &body).await {
                 Ok(v) => {
@@ -1017,7 +1017,7 @@ impl Shippers {
     /// Whether the stream's last `n` events are the batch with `digest`
     /// (retries until the server answers).
     async fn stored(api: &ApiClient, group: &str, stream: &str, n: usize, want: u64) -> bool {
-        let mut backoff = crate::agent::retry_backoff();
+        let mut backoff = crate::client::retry_backoff();
         let body = json!({
             "logGroupName": group,
             "logStreamName": stream,

@@ -2,6 +2,7 @@
 //! (service `ecs`) and the desired-state stream (docs/agent-protocol.md).
 //! HTTP or HTTPS (rustls: the system roots plus an optional CA bundle) over reqwest.
 
+use berth_core::backoff::Backoff;
 use berth_proto::sigv4::{self, Credentials};
 use http::HeaderMap;
 use serde_json::Value;
@@ -12,6 +13,12 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const SERVICE: &str = "ecs";
 const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
 const ECR_SERVICE: &str = "ecr";
+
+/// The agent's retry pace for calls to the control plane: doubling from
+/// 250 ms with jitter, capped at 10 s.
+pub fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(10))
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {

@@ -6,6 +6,7 @@
 //! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this file
 //! observes, acts and reports.
 
+use crate::labels;
 use crate::lifecycle::{self, ContainerView, Dependency, Health, RunState, StopCause};
 use crate::model::{
     ContainerDefinition, ContainerStateChange, NetworkBinding, Report, SingleContainerStateChange, Task,
@@ -424,7 +425,7 @@ impl Engine {
         let mut events = Some(
             self.ctx
                 .runtime
-                .container_events(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                .container_events(&[(labels::LABEL_TASK_ARN, &self.task.task_arn)])
                 .boxed(),
         );
         loop {
@@ -474,7 +475,7 @@ impl Engine {
                 _ = tokio::time::sleep(tick) => {
                     if events.is_none() {
                         events = Some(self.ctx.runtime
-                            .container_events(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                            .container_events(&[(labels::LABEL_TASK_ARN, &self.task.task_arn)])
                             .boxed());
                     }
                 }
@@ -489,7 +490,7 @@ impl Engine {
             match self
                 .ctx
                 .runtime
-                .list(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                .list(&[(labels::LABEL_TASK_ARN, &self.task.task_arn)])
                 .await
             {
                 Ok(f) => break f,
@@ -503,7 +504,7 @@ impl Engine {
             let name = c
                 .labels
                 .as_ref()
-                .and_then(|l| l.get(spec::LABEL_CONTAINER_NAME))
+                .and_then(|l| l.get(labels::LABEL_CONTAINER_NAME))
                 .cloned()
                 .unwrap_or_default();
             if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name == name)

@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+/// Log drivers Docker has built in; ECS passes them through.
+pub const DOCKER_LOG_DRIVERS: &[&str] = &["json-file", "none", "syslog", "journald", "gelf", "fluentd", "local"];
+
 /// Ports ECS reserves on every container instance (ssh, Docker, the ECS
 /// agent's introspection and credentials ports).
 pub const RESERVED_PORTS: &[&str] = &["22", "2375", "2376", "51678", "51679"];
@@ -51,7 +54,7 @@ pub fn remote_api_capabilities(api_version: &str) -> Vec<String> {
 /// spec.rs), awsfirelens, EFS.
 pub fn capabilities(api_version: &str) -> Vec<String> {
     let mut out = remote_api_capabilities(api_version);
-    for d in crate::spec::DOCKER_LOG_DRIVERS {
+    for d in DOCKER_LOG_DRIVERS {
         out.push(format!("com.amazonaws.ecs.capability.logging-driver.{d}"));
     }
     // awslogs: the agent ships the output itself (crate::awslogs), with its

@@ -16,6 +16,7 @@ pub mod datadir;
 pub mod engine;
 pub mod hollow;
 pub mod host;
+pub mod labels;
 pub mod lifecycle;
 pub mod model;
 pub mod outbox;

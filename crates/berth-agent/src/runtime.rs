@@ -3,7 +3,6 @@
 
 use crate::host::HostFacts;
 use crate::registry_auth::RegistryAuth;
-use crate::spec::VolumePlan;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
@@ -13,9 +12,27 @@ use bollard::query_parameters::{
     RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use futures::{Stream, StreamExt};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Where a task volume comes from on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumePlan {
+    /// `host.sourcePath`: a bind mount.
+    Bind { host_path: String },
+    /// A Docker volume: task-scoped ones (and `host` volumes without a
+    /// source path) are created for the task and removed with it; shared ones
+    /// are created when `autoprovision` is set and kept.
+    Docker {
+        name: String,
+        task_scoped: bool,
+        autoprovision: bool,
+        driver: Option<String>,
+        driver_opts: BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+    },
+}
 
 /// Where bollard connects when DOCKER_HOST is unset.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";

@@ -10,20 +10,16 @@
 //! (`hostPort` = `containerPort`, which awsvpc requires anyway). Its
 //! containers do not share one network namespace as they do on AWS.
 
+use crate::host::DOCKER_LOG_DRIVERS;
+use crate::labels::*;
 use crate::lifecycle::Health;
+use crate::runtime::VolumePlan;
 use crate::model::{ContainerDefinition, NetworkBinding, Task};
 use bollard::models::{
     ContainerCreateBody, DeviceMapping, HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, PortBinding,
     PortMap, ResourcesUlimits,
 };
 use std::collections::{BTreeMap, HashMap};
-
-pub const LABEL_CLUSTER: &str = "com.amazonaws.ecs.cluster";
-pub const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
-pub const LABEL_CONTAINER_NAME: &str = "com.amazonaws.ecs.container-name";
-pub const LABEL_FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
-pub const LABEL_VERSION: &str = "com.amazonaws.ecs.task-definition-version";
-pub const LABEL_INSTANCE: &str = "berth.instance";
 
 /// ECS's health check defaults (seconds).
 const HEALTH_INTERVAL: i64 = 30;
@@ -34,9 +30,6 @@ const MIN_CPU_SHARES: i64 = 2;
 const MIB: i64 = 1024 * 1024;
 const NANOS: i64 = 1_000_000_000;
 
-/// Log drivers Docker has built in; ECS passes them through.
-pub const DOCKER_LOG_DRIVERS: &[&str] = &["json-file", "none", "syslog", "journald", "gelf", "fluentd", "local"];
-
 /// Who runs the task: labels every container carries.
 #[derive(Debug, Clone)]
 pub struct Placement<'a> {
@@ -45,24 +38,6 @@ pub struct Placement<'a> {
     pub instance_arn: &'a str,
     /// More labels for every container (tests add `berth.test=1`).
     pub extra_labels: &'a BTreeMap<String, String>,
-}
-
-/// Where a task volume comes from on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VolumePlan {
-    /// `host.sourcePath`: a bind mount.
-    Bind { host_path: String },
-    /// A Docker volume: task-scoped ones (and `host` volumes without a
-    /// source path) are created for the task and removed with it; shared ones
-    /// are created when `autoprovision` is set and kept.
-    Docker {
-        name: String,
-        task_scoped: bool,
-        autoprovision: bool,
-        driver: Option<String>,
-        driver_opts: BTreeMap<String, String>,
-        labels: BTreeMap<String, String>,
-    },
 }
 
 /// The Docker name of a task's container: `ecs-<family>-<revision>-<container>-<task id>`.
@@ -499,7 +474,7 @@ pub fn container_spec(
     if let Some(ship) = crate::awslogs::spec_for(task, def) {
         let ship = ship?;
         all_labels.insert(
-            crate::awslogs::LABEL_AWSLOGS.into(),
+            crate::labels::LABEL_AWSLOGS.into(),
             serde_json::to_string(&ship).map_err(|e| e.to_string())?,
         );
     }
@@ -1031,7 +1006,7 @@ mod tests {
         assert_eq!(lc.typ.as_deref(), Some("json-file"));
         assert_eq!(lc.config, None);
         let ship: crate::awslogs::ShipSpec =
-            serde_json::from_str(&body.labels.unwrap()[crate::awslogs::LABEL_AWSLOGS]).unwrap();
+            serde_json::from_str(&body.labels.unwrap()[crate::labels::LABEL_AWSLOGS]).unwrap();
         assert_eq!(ship.stream.as_deref(), Some("ecs/web/0123456789abcdef0123456789abcdef"));
         assert_eq!(ship.options["awslogs-group"], "/ecs/web");
     }
