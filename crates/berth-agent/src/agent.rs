@@ -14,6 +14,7 @@ use crate::registry_auth::RegistryAuth;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::spec;
 use crate::state::{AgentState, StateError};
+use berth_agent_protocol::Heartbeat;
 use berth_core::backoff::Backoff;
 use berth_core::time::now_epoch;
 use berth_proto::sigv4::Credentials;
@@ -647,7 +648,10 @@ impl Agent {
             }
             if let Ok(vols) = ctx
                 .runtime
-                .list_volumes(&[(labels::LABEL_TASK_ARN, &task), (labels::LABEL_INSTANCE, &ctx.instance_arn)])
+                .list_volumes(&[
+                    (labels::LABEL_TASK_ARN, &task),
+                    (labels::LABEL_INSTANCE, &ctx.instance_arn),
+                ])
                 .await
             {
                 for (name, _) in vols {
@@ -693,7 +697,13 @@ async fn heartbeats(api: ApiClient, cluster: String, arn: String, interval: Dura
     loop {
         tick.tick().await;
         if let Err(e) = api
-            .call("BerthHeartbeat", &json!({"cluster": cluster, "containerInstance": arn}))
+            .call(
+                "BerthHeartbeat",
+                &json!(Heartbeat {
+                    cluster: Some(cluster.clone()),
+                    container_instance: arn.clone(),
+                }),
+            )
             .await
         {
             tracing::warn!(error = %e, "heartbeat failed");

@@ -806,7 +806,11 @@ impl Shippers {
     /// After an agent start: ships what the containers of this instance
     /// printed while the agent was away, and forgets containers that are gone.
     pub async fn resume(self: &Arc<Self>, instance_arn: &str) {
-        let found = match self.runtime.list(&[(crate::labels::LABEL_INSTANCE, instance_arn)]).await {
+        let found = match self
+            .runtime
+            .list(&[(crate::labels::LABEL_INSTANCE, instance_arn)])
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list containers to resume log shipping");

@@ -223,7 +223,7 @@ impl Engine {
                         runtime_id: c.runtime_id.clone(),
                         bindings: {
                             let mut b = c.network_bindings.clone();
-                            b.sort();
+                            b.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
                             b
                         },
                         reason: c.reason.clone(),
@@ -889,12 +889,14 @@ impl Engine {
             let before = self.reported.get(&s.def.name).cloned().unwrap_or_default();
             if differs(&before, &now) {
                 changed.push(ContainerStateChange {
-                    container_name: s.def.name.clone(),
+                    container_name: Some(s.def.name.clone()),
+                    image_digest: None,
                     runtime_id: now.runtime_id.clone(),
                     exit_code: now.exit_code,
-                    network_bindings: now.bindings.clone(),
+                    // None known yet: unchanged (an empty list would clear them).
+                    network_bindings: (!now.bindings.is_empty()).then(|| now.bindings.clone()),
                     reason: now.reason.clone(),
-                    status: now.status.clone(),
+                    status: Some(now.status.clone()),
                     health_status: now.health.clone(),
                 });
                 self.reported.insert(s.def.name.clone(), now);
@@ -917,16 +919,20 @@ impl Engine {
             };
             let cause = self.stop_cause.as_ref().filter(|_| stopped);
             let change = TaskStateChange {
-                cluster: self.ctx.cluster.clone(),
-                task: self.task.task_arn.clone(),
-                status: status.clone(),
+                cluster: Some(self.ctx.cluster.clone()),
+                task: Some(self.task.task_arn.clone()),
+                status: Some(status.clone()),
                 reason: cause.and_then(|c| c.reason.clone()),
                 stop_code: cause.and_then(|c| c.stop_code.map(str::to_string)),
                 health_status: health.clone(),
                 containers: changed,
-                pull_started_at,
-                pull_stopped_at,
-                execution_stopped_at: if stopped { self.execution_stopped_at } else { None },
+                pull_started_at: pull_started_at.map(serde_json::Value::from),
+                pull_stopped_at: pull_stopped_at.map(serde_json::Value::from),
+                execution_stopped_at: if stopped {
+                    self.execution_stopped_at.map(serde_json::Value::from)
+                } else {
+                    None
+                },
             };
             tracing::info!(task = %self.task.task_arn, %status, "task state change");
             let _ = self.ctx.reports.send(Report::SubmitTaskStateChange(change));
@@ -934,13 +940,13 @@ impl Engine {
             self.reported_health = health;
         } else {
             for c in changed {
-                tracing::info!(task = %self.task.task_arn, container = %c.container_name, status = %c.status, "container state change");
+                tracing::info!(task = %self.task.task_arn, container = ?c.container_name, status = ?c.status, "container state change");
                 let _ = self
                     .ctx
                     .reports
                     .send(Report::SubmitContainerStateChange(SingleContainerStateChange {
-                        cluster: self.ctx.cluster.clone(),
-                        task: self.task.task_arn.clone(),
+                        cluster: Some(self.ctx.cluster.clone()),
+                        task: Some(self.task.task_arn.clone()),
                         container_name: c.container_name,
                         runtime_id: c.runtime_id,
                         status: c.status,
@@ -1044,12 +1050,7 @@ mod tests {
         now.health = Some("HEALTHY".into());
         assert!(differs(&before, &now));
         let mut now = before.clone();
-        now.bindings = vec![NetworkBinding {
-            bind_ip: "0.0.0.0".into(),
-            container_port: 80,
-            host_port: 32768,
-            protocol: "tcp".into(),
-        }];
+        now.bindings = vec![NetworkBinding::new("0.0.0.0", 80, 32768, "tcp")];
         assert!(differs(&before, &now));
     }
 }

@@ -89,13 +89,11 @@ fn containers(task: &Task, status: &str) -> Vec<ContainerStateChange> {
         .container_definitions
         .iter()
         .map(|c| ContainerStateChange {
-            container_name: c.name.clone(),
+            container_name: Some(c.name.clone()),
             runtime_id: Some(format!("hollow-{}-{}", task.id(), c.name)),
             exit_code: (status == "STOPPED").then_some(0),
-            network_bindings: Vec::new(),
-            reason: None,
-            status: status.to_string(),
-            health_status: None,
+            status: Some(status.to_string()),
+            ..Default::default()
         })
         .collect()
 }
@@ -103,20 +101,16 @@ fn containers(task: &Task, status: &str) -> Vec<ContainerStateChange> {
 fn change(cluster: &str, task: &Task, status: &str, with_containers: bool) -> Report {
     let stopped = status == "STOPPED";
     Report::SubmitTaskStateChange(TaskStateChange {
-        cluster: cluster.to_string(),
-        task: task.task_arn.clone(),
-        status: status.to_string(),
-        reason: None,
-        stop_code: None,
-        health_status: None,
+        cluster: Some(cluster.to_string()),
+        task: Some(task.task_arn.clone()),
+        status: Some(status.to_string()),
         containers: if with_containers {
             containers(task, status)
         } else {
             Vec::new()
         },
-        pull_started_at: None,
-        pull_stopped_at: None,
-        execution_stopped_at: stopped.then(now_epoch),
+        execution_stopped_at: stopped.then(|| now_epoch().into()),
+        ..Default::default()
     })
 }
 
@@ -193,8 +187,11 @@ mod tests {
     fn status(r: &Report) -> (String, Vec<String>, Vec<Option<i64>>) {
         match r {
             Report::SubmitTaskStateChange(c) => (
-                c.status.clone(),
-                c.containers.iter().map(|c| c.status.clone()).collect(),
+                c.status.clone().unwrap_or_default(),
+                c.containers
+                    .iter()
+                    .map(|c| c.status.clone().unwrap_or_default())
+                    .collect(),
                 c.containers.iter().map(|c| c.exit_code).collect(),
             ),
             other => panic!("unexpected report {other:?}"),

@@ -1,32 +1,19 @@
 //! The shapes the agent reads from the desired-state stream
-//! (docs/agent-protocol.md §2) and the state-change bodies it sends (§4).
+//! (docs/agent-protocol.md §2) and the reports it queues (§4). The wire
+//! envelope and the state-change bodies are berth-agent-protocol's, shared
+//! with the server.
 //!
 //! Inputs are read leniently: every field has a default, unknown fields are
 //! ignored, so a newer server never breaks an older agent.
 
+pub use berth_agent_protocol::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One line of the session stream.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum SessionMessage {
-    Desired(DesiredState),
-    Keepalive {
-        #[serde(default)]
-        revision: Option<i64>,
-    },
-    #[serde(other)]
-    Unknown,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DesiredState {
-    pub revision: i64,
-    pub container_instance_arn: String,
-    pub tasks: Vec<Task>,
-}
+/// One line of the session stream, with tasks read into [`Task`].
+pub type SessionMessage = berth_agent_protocol::SessionMessage<Task>;
+/// The `desired` message, with tasks read into [`Task`].
+pub type DesiredState = berth_agent_protocol::DesiredState<Task>;
 
 /// A task as `DescribeTasks` returns it, plus the full task definition.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -335,81 +322,6 @@ pub struct DockerVolumeConfiguration {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-/// `NetworkBinding` as ECS reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct NetworkBinding {
-    #[serde(rename = "bindIP")]
-    pub bind_ip: String,
-    pub container_port: i64,
-    pub host_port: i64,
-    pub protocol: String,
-}
-
-/// One entry of `SubmitTaskStateChange.containers` (`ContainerStateChange`).
-/// `healthStatus` is a Berth extension (docs/agent-protocol.md §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerStateChange {
-    pub container_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub network_bindings: Vec<NetworkBinding>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
-}
-
-/// The body of `SubmitTaskStateChange`. `stopCode` and `healthStatus` are
-/// Berth extensions (docs/agent-protocol.md §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskStateChange {
-    pub cluster: String,
-    pub task: String,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub containers: Vec<ContainerStateChange>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_started_at: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_stopped_at: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub execution_stopped_at: Option<f64>,
-}
-
-/// The body of `SubmitContainerStateChange` (plus the `healthStatus`
-/// extension).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SingleContainerStateChange {
-    pub cluster: String,
-    pub task: String,
-    pub container_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_id: Option<String>,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub network_bindings: Vec<NetworkBinding>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
-}
-
 /// A state change the engine wants the control plane to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "operation", content = "body")]
@@ -428,9 +340,10 @@ impl Report {
 
     pub fn task_arn(&self) -> &str {
         match self {
-            Report::SubmitTaskStateChange(t) => &t.task,
-            Report::SubmitContainerStateChange(c) => &c.task,
+            Report::SubmitTaskStateChange(t) => t.task.as_deref(),
+            Report::SubmitContainerStateChange(c) => c.task.as_deref(),
         }
+        .unwrap_or_default()
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -486,29 +399,18 @@ mod tests {
     #[test]
     fn state_change_bodies_use_ecs_field_names() {
         let r = Report::SubmitTaskStateChange(TaskStateChange {
-            cluster: "c".into(),
-            task: "t".into(),
-            status: "RUNNING".into(),
-            reason: None,
-            stop_code: None,
-            health_status: None,
+            cluster: Some("c".into()),
+            task: Some("t".into()),
+            status: Some("RUNNING".into()),
             containers: vec![ContainerStateChange {
-                container_name: "web".into(),
+                container_name: Some("web".into()),
                 runtime_id: Some("abc".into()),
-                exit_code: None,
-                network_bindings: vec![NetworkBinding {
-                    bind_ip: "0.0.0.0".into(),
-                    container_port: 80,
-                    host_port: 32768,
-                    protocol: "tcp".into(),
-                }],
-                reason: None,
-                status: "RUNNING".into(),
-                health_status: None,
+                network_bindings: Some(vec![NetworkBinding::new("0.0.0.0", 80, 32768, "tcp")]),
+                status: Some("RUNNING".into()),
+                ..Default::default()
             }],
-            pull_started_at: Some(1.5),
-            pull_stopped_at: None,
-            execution_stopped_at: None,
+            pull_started_at: Some(1.5.into()),
+            ..Default::default()
         });
         let v = r.body();
         assert_eq!(v["containers"][0]["networkBindings"][0]["bindIP"], "0.0.0.0");

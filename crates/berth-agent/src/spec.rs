@@ -13,8 +13,8 @@
 use crate::host::DOCKER_LOG_DRIVERS;
 use crate::labels::*;
 use crate::lifecycle::Health;
-use crate::runtime::VolumePlan;
 use crate::model::{ContainerDefinition, NetworkBinding, Task};
+use crate::runtime::VolumePlan;
 use bollard::models::{
     ContainerCreateBody, DeviceMapping, HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, PortBinding,
     PortMap, ResourcesUlimits,
@@ -560,12 +560,7 @@ pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&Po
             for p in def.port_mappings.iter().flatten() {
                 let proto = p.protocol.clone().unwrap_or_else(|| "tcp".into()).to_lowercase();
                 for port in expand_ports(p.container_port, p.container_port_range.as_deref()).unwrap_or_default() {
-                    out.push(NetworkBinding {
-                        bind_ip: "0.0.0.0".into(),
-                        container_port: port,
-                        host_port: port,
-                        protocol: proto.clone(),
-                    });
+                    out.push(NetworkBinding::new("0.0.0.0", port, port, proto.clone()));
                 }
             }
         }
@@ -582,21 +577,18 @@ pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&Po
                     let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse::<i64>().ok()) else {
                         continue;
                     };
-                    out.push(NetworkBinding {
-                        bind_ip: b
-                            .host_ip
-                            .clone()
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or_else(|| "0.0.0.0".into()),
+                    let bind_ip = b.host_ip.clone().filter(|s| !s.is_empty());
+                    out.push(NetworkBinding::new(
+                        bind_ip.unwrap_or_else(|| "0.0.0.0".into()),
                         container_port,
                         host_port,
-                        protocol: proto.to_string(),
-                    });
+                        proto,
+                    ));
                 }
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out.dedup();
     out
 }
@@ -795,7 +787,7 @@ mod tests {
         assert!(h.port_bindings.is_none());
         assert_eq!(body.exposed_ports, Some(vec!["8080/tcp".to_string()]));
         let nb = network_bindings("host", &d, None);
-        assert_eq!(nb[0].host_port, 8080);
+        assert_eq!(nb[0].host_port, Some(8080));
 
         let mut bad = d.clone();
         bad.port_mappings.as_mut().unwrap()[0].host_port = Some(9090);
@@ -1077,10 +1069,9 @@ mod tests {
         pm.insert("9999/tcp".into(), None);
         let nb = network_bindings("bridge", &d, Some(&pm));
         assert_eq!(nb.len(), 2);
-        assert!(
-            nb.iter()
-                .all(|b| b.host_port == 49153 && b.container_port == 8080 && b.protocol == "tcp")
-        );
+        assert!(nb.iter().all(|b| b.host_port == Some(49153)
+            && b.container_port == Some(8080)
+            && b.protocol.as_deref() == Some("tcp")));
         assert!(network_bindings("none", &d, Some(&pm)).is_empty());
     }
 

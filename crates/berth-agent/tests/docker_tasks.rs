@@ -162,7 +162,7 @@ impl Harness {
             let r = self.next().await;
             seen.push(r.clone());
             if let Report::SubmitTaskStateChange(t) = &r
-                && t.status == status
+                && t.status.as_deref() == Some(status)
             {
                 return (r.body(), seen);
             }
@@ -306,11 +306,17 @@ async fn an_essential_exit_stops_the_task_and_its_other_containers() {
         match r {
             Report::SubmitTaskStateChange(t) => {
                 for c in &t.containers {
-                    last.insert(c.container_name.clone(), serde_json::to_value(c).unwrap());
+                    last.insert(
+                        c.container_name.clone().unwrap_or_default(),
+                        serde_json::to_value(c).unwrap(),
+                    );
                 }
             }
             Report::SubmitContainerStateChange(c) => {
-                last.insert(c.container_name.clone(), serde_json::to_value(c).unwrap());
+                last.insert(
+                    c.container_name.clone().unwrap_or_default(),
+                    serde_json::to_value(c).unwrap(),
+                );
             }
         }
     }
@@ -371,11 +377,11 @@ async fn depends_on_healthy_waits_for_the_health_check() {
     let mut db_healthy = container(&running, "db").is_some_and(|c| c["healthStatus"] == "HEALTHY");
     for r in &seen {
         if let Report::SubmitContainerStateChange(c) = r {
-            if c.container_name == "db" && c.health_status.as_deref() == Some("HEALTHY") {
+            if c.container_name.as_deref() == Some("db") && c.health_status.as_deref() == Some("HEALTHY") {
                 db_healthy = true;
             }
             assert!(
-                !(c.container_name == "web" && c.status == "RUNNING"),
+                !(c.container_name.as_deref() == Some("web") && c.status.as_deref() == Some("RUNNING")),
                 "web ran before the task was RUNNING"
             );
         }

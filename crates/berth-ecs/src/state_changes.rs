@@ -11,67 +11,15 @@ use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
 use crate::tasks::{TaskRecord, task_id_of};
 use crate::{Ecs, keys};
+use berth_agent_protocol::{
+    Acknowledgment, ContainerStateChange, Heartbeat, SingleContainerStateChange, TaskStateChange,
+};
 use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// A container's report, as SubmitContainerStateChange and the
-/// `containers` of SubmitTaskStateChange carry it. `healthStatus` is a Berth
-/// extension (ECS agents report health over their private channel).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerChange {
-    pub container_name: Option<String>,
-    pub image_digest: Option<String>,
-    pub runtime_id: Option<String>,
-    pub exit_code: Option<i64>,
-    pub network_bindings: Option<Vec<Value>>,
-    pub reason: Option<String>,
-    pub status: Option<String>,
-    pub health_status: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskChange {
-    pub cluster: Option<String>,
-    pub task: Option<String>,
-    pub status: Option<String>,
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub containers: Vec<ContainerChange>,
-    pub pull_started_at: Option<Value>,
-    pub pull_stopped_at: Option<Value>,
-    pub execution_stopped_at: Option<Value>,
-    /// Berth extension: the stop code the agent decided on
-    /// (EssentialContainerExited, TaskFailedToStart).
-    pub stop_code: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContainerStateChangeInput {
-    cluster: Option<String>,
-    task: Option<String>,
-    container_name: Option<String>,
-    runtime_id: Option<String>,
-    status: Option<String>,
-    exit_code: Option<i64>,
-    reason: Option<String>,
-    network_bindings: Option<Vec<Value>>,
-    health_status: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HeartbeatInput {
-    cluster: Option<String>,
-    container_instance: String,
-}
 
 /// The order of container statuses.
 pub fn container_status_rank(s: &str) -> Option<u8> {
@@ -147,7 +95,7 @@ pub fn derive_health(t: &TaskRecord) -> &'static str {
 }
 
 /// Applies one container report. Unknown containers are an error.
-pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Result<bool, AwsError> {
+pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> Result<bool, AwsError> {
     let name = ch
         .container_name
         .as_deref()
@@ -183,11 +131,13 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Resul
         changed |= set_if_new(&mut c.exit_code, &ch.exit_code);
     }
     changed |= set_if_new(&mut c.reason, &ch.reason);
-    if let Some(nb) = &ch.network_bindings
-        && &c.network_bindings != nb
-    {
-        c.network_bindings = nb.clone();
-        changed = true;
+    if let Some(nb) = &ch.network_bindings {
+        // Kept as reported (the record holds the JSON DescribeTasks returns).
+        let nb: Vec<Value> = nb.iter().map(|b| serde_json::to_value(b).unwrap_or_default()).collect();
+        if c.network_bindings != nb {
+            c.network_bindings = nb;
+            changed = true;
+        }
     }
     if c.last_status == "STOPPED" {
         // A stopped container has no health any more.
@@ -207,7 +157,7 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Resul
 }
 
 /// Applies a task report at time `now`. Returns whether the record changed.
-pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Result<bool, AwsError> {
+pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> Result<bool, AwsError> {
     if let Some(s) = &ch.status
         && s.parse::<TaskStatus>().is_err()
     {
@@ -283,8 +233,6 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Resul
     Ok(changed)
 }
 
-const ACK: &str = "ACK";
-
 /// The ECS `TaskStopCode` values.
 const STOP_CODES: [&str; 7] = [
     "TaskFailedToStart",
@@ -327,7 +275,7 @@ impl Ecs {
         action: &str,
         cluster: Option<&str>,
         task: Option<&str>,
-        ch: TaskChange,
+        ch: TaskStateChange,
     ) -> Result<Value, AwsError> {
         let name = cluster_name(cluster)?;
         let reference = task.ok_or_else(|| AwsError::invalid_parameter("task is required."))?;
@@ -351,11 +299,11 @@ impl Ecs {
             .await?
             .ok_or_else(not_found)?;
         tracing::debug!(task = %rec.task_arn, status = %rec.last_status, "task state change");
-        Ok(json!({"acknowledgment": ACK}))
+        Ok(json!(Acknowledgment::ack()))
     }
 
     pub(crate) async fn submit_task_state_change(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let ch: TaskChange = decode(input)?;
+        let ch: TaskStateChange = decode(input)?;
         let (cluster, task) = (ch.cluster.clone(), ch.task.clone());
         self.apply_change(
             ctx,
@@ -372,18 +320,9 @@ impl Ecs {
         ctx: &RequestContext,
         input: Value,
     ) -> Result<Value, AwsError> {
-        let i: ContainerStateChangeInput = decode(input)?;
-        let ch = TaskChange {
-            containers: vec![ContainerChange {
-                container_name: i.container_name,
-                runtime_id: i.runtime_id,
-                exit_code: i.exit_code,
-                network_bindings: i.network_bindings,
-                reason: i.reason,
-                status: i.status,
-                health_status: i.health_status,
-                image_digest: None,
-            }],
+        let i: SingleContainerStateChange = decode(input)?;
+        let ch = TaskStateChange {
+            containers: vec![i.as_container_change()],
             ..Default::default()
         };
         self.apply_change(
@@ -400,7 +339,7 @@ impl Ecs {
     /// instance, to check the caller is its agent); the store is written
     /// only when `agentConnected` has to change.
     pub(crate) async fn berth_heartbeat(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: HeartbeatInput = decode(input)?;
+        let input: Heartbeat = decode(input)?;
         let name = cluster_name(input.cluster.as_deref())?;
         let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
         let caller = self.caller(&ctx.principal);
@@ -442,7 +381,7 @@ impl Ecs {
             self.agents.first_heartbeat(&name, &id);
             self.sync_connection(&name, &id).await?;
         }
-        Ok(json!({"acknowledgment": ACK}))
+        Ok(json!(Acknowledgment::ack()))
     }
 }
 
@@ -491,8 +430,8 @@ mod tests {
         .unwrap()
     }
 
-    fn change(status: &str) -> TaskChange {
-        TaskChange {
+    fn change(status: &str) -> TaskStateChange {
+        TaskStateChange {
             status: Some(status.into()),
             ..Default::default()
         }
@@ -517,7 +456,7 @@ mod tests {
             (by_name("app"), by_name("side"), v["healthStatus"].clone())
         };
         assert_eq!(health(&t), (json!("UNKNOWN"), json!("UNKNOWN"), json!("UNKNOWN")));
-        let running = |name: &str| ContainerChange {
+        let running = |name: &str| ContainerStateChange {
             container_name: Some(name.into()),
             status: Some("RUNNING".into()),
             ..Default::default()
@@ -526,7 +465,7 @@ mod tests {
         assert_eq!(health(&t).1, json!("UNKNOWN"));
         apply_container_change(
             &mut t,
-            &ContainerChange {
+            &ContainerStateChange {
                 health_status: Some("HEALTHY".into()),
                 ..running("app")
             },
@@ -566,7 +505,7 @@ mod tests {
     #[test]
     fn failed_to_start_keeps_the_agents_reason() {
         let mut t = task();
-        let ch = TaskChange {
+        let ch = TaskStateChange {
             status: Some("STOPPED".into()),
             reason: Some("CannotPullContainerError: pull access denied".into()),
             execution_stopped_at: Some(json!(5.5)),
@@ -585,7 +524,7 @@ mod tests {
     #[test]
     fn the_agents_stop_code_wins_over_the_derived_one() {
         let mut t = task();
-        let ch = TaskChange {
+        let ch = TaskStateChange {
             status: Some("STOPPED".into()),
             stop_code: Some("EssentialContainerExited".into()),
             ..Default::default()
@@ -594,7 +533,7 @@ mod tests {
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
         let mut t = task();
-        let bad = TaskChange {
+        let bad = TaskStateChange {
             status: Some("STOPPED".into()),
             stop_code: Some("Bored".into()),
             ..Default::default()
@@ -616,11 +555,13 @@ mod tests {
     #[test]
     fn containers_and_health() {
         let mut t = task();
-        let ch = ContainerChange {
+        let ch = ContainerStateChange {
             container_name: Some("app".into()),
             status: Some("RUNNING".into()),
             runtime_id: Some("abc".into()),
-            network_bindings: Some(vec![json!({"containerPort": 80, "hostPort": 32768})]),
+            network_bindings: Some(vec![
+                serde_json::from_value(json!({"containerPort": 80, "hostPort": 32768})).unwrap(),
+            ]),
             health_status: Some("HEALTHY".into()),
             ..Default::default()
         };
@@ -632,14 +573,14 @@ mod tests {
             ("RUNNING", Some("abc"))
         );
         // Non-essential containers do not decide health.
-        let side = ContainerChange {
+        let side = ContainerStateChange {
             container_name: Some("side".into()),
             health_status: Some("UNHEALTHY".into()),
             ..Default::default()
         };
         apply_container_change(&mut t, &side).unwrap();
         assert_eq!(t.health_status, "HEALTHY");
-        let bad = ContainerChange {
+        let bad = ContainerStateChange {
             container_name: Some("app".into()),
             health_status: Some("UNHEALTHY".into()),
             ..Default::default()
@@ -647,14 +588,14 @@ mod tests {
         apply_container_change(&mut t, &bad).unwrap();
         assert_eq!(t.health_status, "UNHEALTHY");
         // Container status is monotonic; exit codes stick.
-        let stopped = ContainerChange {
+        let stopped = ContainerStateChange {
             container_name: Some("app".into()),
             status: Some("STOPPED".into()),
             exit_code: Some(137),
             ..Default::default()
         };
         apply_container_change(&mut t, &stopped).unwrap();
-        let back = ContainerChange {
+        let back = ContainerStateChange {
             container_name: Some("app".into()),
             status: Some("RUNNING".into()),
             exit_code: Some(0),
@@ -666,7 +607,7 @@ mod tests {
         assert!(
             apply_container_change(
                 &mut t,
-                &ContainerChange {
+                &ContainerStateChange {
                     container_name: Some("ghost".into()),
                     ..Default::default()
                 }

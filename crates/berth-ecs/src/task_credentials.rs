@@ -14,12 +14,14 @@ use crate::agent_identity;
 use crate::clusters::cluster_name;
 use crate::tasks::{TaskRecord, instance_id_of, task_id_of};
 use crate::{Ecs, keys};
+/// Which of a task's roles (also read by authz/pass_role.rs).
+pub(crate) use berth_agent_protocol::RoleKind;
+use berth_agent_protocol::{TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 use berth_core::ecs::TaskDefinitionRecord;
 use berth_iam::ServiceRoleError;
 use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The service principal ECS assumes task and execution roles as.
@@ -28,45 +30,20 @@ pub const ECS_TASKS_PRINCIPAL: &str = "ecs-tasks.amazonaws.com";
 /// How long issued credentials live (the agent refreshes them before).
 pub const CREDENTIALS_LIFETIME_SECS: i64 = 3600;
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Input {
-    cluster: Option<String>,
-    container_instance: String,
-    task: String,
-    role: Option<String>,
-}
-
-/// Which of a task's roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RoleKind {
-    Task,
-    Execution,
-}
-
-impl RoleKind {
-    pub(crate) fn parse(s: Option<&str>) -> Result<Self, AwsError> {
-        match s.unwrap_or("task") {
-            "task" => Ok(Self::Task),
-            "execution" => Ok(Self::Execution),
-            other => Err(AwsError::invalid_parameter(format!(
-                "role '{other}' is not valid: use \"task\" or \"execution\"."
-            ))),
-        }
-    }
-
-    fn field(self) -> &'static str {
-        match self {
-            Self::Task => "taskRoleArn",
-            Self::Execution => "executionRoleArn",
-        }
-    }
+/// Reads the `role` member (absent: `task`) with ECS's error for another name.
+fn role_kind(role: Option<&str>) -> Result<RoleKind, AwsError> {
+    RoleKind::from_member(role).ok_or_else(|| {
+        AwsError::invalid_parameter(format!(
+            "role '{}' is not valid: use \"task\" or \"execution\".",
+            role.unwrap_or_default()
+        ))
+    })
 }
 
 /// The role ARN of `kind` for a task: its `overrides` win over the task
 /// definition (pure).
 pub(crate) fn role_arn_of(overrides: &Value, definition: Option<&Value>, kind: RoleKind) -> Option<String> {
-    let field = kind.field();
+    let field = kind.arn_member();
     let non_empty = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     non_empty(overrides.get(field)).or_else(|| non_empty(definition.and_then(|d| d.get(field))))
 }
@@ -77,8 +54,8 @@ impl Ecs {
         ctx: &RequestContext,
         input: Value,
     ) -> Result<Value, AwsError> {
-        let input: Input = decode(input)?;
-        let kind = RoleKind::parse(input.role.as_deref())?;
+        let input: TaskCredentialsRequest = decode(input)?;
+        let kind = role_kind(input.role.as_deref())?;
         let cluster = cluster_name(input.cluster.as_deref())?;
         // Only the instance's own agent (or root) gets its tasks' credentials.
         let caller = self.caller(&ctx.principal);
@@ -143,7 +120,7 @@ impl Ecs {
             AwsError::client(format!(
                 "Task {} has no {}: neither its task definition nor its overrides name one.",
                 task.task_arn,
-                kind.field()
+                kind.arn_member()
             ))
         })?;
         let iam = self
@@ -156,7 +133,7 @@ impl Ecs {
             .map_err(|e| match e {
                 ServiceRoleError::NoSuchRole(arn) => AwsError::client(format!(
                     "Role {arn} ({} of task {}) does not exist.",
-                    kind.field(),
+                    kind.arn_member(),
                     task.task_arn
                 )),
                 ServiceRoleError::NotTrusted { role_arn, service } => AwsError::access_denied(format!(
@@ -168,15 +145,15 @@ impl Ecs {
                 }
                 ServiceRoleError::Internal(e) => e,
             })?;
-        tracing::info!(task = %task.task_arn, role = %creds.role_arn, kind = kind.field(), "issued task role credentials");
-        Ok(json!({
-            "roleArn": creds.role_arn,
-            "assumedRoleArn": creds.assumed_role_arn,
-            "credentials": {
-                "accessKeyId": creds.access_key_id,
-                "secretAccessKey": creds.secret_access_key,
-                "sessionToken": creds.session_token,
-                "expiration": creds.expiration as f64,
+        tracing::info!(task = %task.task_arn, role = %creds.role_arn, kind = kind.arn_member(), "issued task role credentials");
+        Ok(json!(TaskCredentialsAnswer {
+            role_arn: creds.role_arn,
+            assumed_role_arn: creds.assumed_role_arn,
+            credentials: TaskCredentials {
+                access_key_id: creds.access_key_id,
+                secret_access_key: creds.secret_access_key,
+                session_token: creds.session_token,
+                expiration: creds.expiration as f64,
             },
         }))
     }
@@ -212,11 +189,8 @@ mod tests {
 
     #[test]
     fn role_kinds() {
-        assert_eq!(RoleKind::parse(None).unwrap(), RoleKind::Task);
-        assert_eq!(RoleKind::parse(Some("execution")).unwrap(), RoleKind::Execution);
-        assert_eq!(
-            RoleKind::parse(Some("admin")).unwrap_err().code,
-            "InvalidParameterException"
-        );
+        assert_eq!(role_kind(None).unwrap(), RoleKind::Task);
+        assert_eq!(role_kind(Some("execution")).unwrap(), RoleKind::Execution);
+        assert_eq!(role_kind(Some("admin")).unwrap_err().code, "InvalidParameterException");
     }
 }
