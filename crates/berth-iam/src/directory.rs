@@ -4,8 +4,8 @@
 
 use crate::policy::{PolicyDocument, PolicyKind};
 pub use crate::records::{
-    AccessKeyRec, GROUPS, GroupRec, KEYS, POLICIES, PolicyRec, PolicyVersionRec, ROLES, RoleRec, SESSIONS, SessionRec, Tag,
-    USERS, UserRec,
+    AccessKeyRec, GROUPS, GroupRec, KEYS, POLICIES, PolicyRec, PolicyVersionRec, ROLES, RoleRec, SESSIONS, SessionRec,
+    Tag, USERS, UserRec,
 };
 use crate::sealing::{self, SecretSealer};
 use berth_store::Store;

@@ -37,14 +37,22 @@ pub const DOWNLOAD_URL_LIFETIME_SECS: i64 = 3600;
 /// whether this request may carry `UNSIGNED-PAYLOAD` (bodiless requests and
 /// digest-checked blob uploads only).
 pub trait RequestAuthenticator: Send + Sync + 'static {
-    fn authenticate(&self, req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload) -> Result<Principal, AwsError>;
+    fn authenticate(
+        &self,
+        req: &HttpRequestParts<'_>,
+        unsigned_payload: UnsignedPayload,
+    ) -> Result<Principal, AwsError>;
 }
 
 impl<F> RequestAuthenticator for F
 where
     F: Fn(&HttpRequestParts<'_>, UnsignedPayload) -> Result<Principal, AwsError> + Send + Sync + 'static,
 {
-    fn authenticate(&self, req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload) -> Result<Principal, AwsError> {
+    fn authenticate(
+        &self,
+        req: &HttpRequestParts<'_>,
+        unsigned_payload: UnsignedPayload,
+    ) -> Result<Principal, AwsError> {
         self(req, unsigned_payload)
     }
 }

@@ -117,15 +117,17 @@ impl App {
                 .await
                 .context("opening the registry")?
                 .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
-                .with_sigv4(Arc::new(move |req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload| {
-                    // `/v2/` is ECR's: the scope must say `ecr` and this region.
-                    let endpoint = Endpoint {
-                        service: Some("ecr"),
-                        regions: &[registry_region.as_str()],
-                        unsigned_payload,
-                    };
-                    sigv4.authenticate(req, &endpoint)
-                }))
+                .with_sigv4(Arc::new(
+                    move |req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload| {
+                        // `/v2/` is ECR's: the scope must say `ecr` and this region.
+                        let endpoint = Endpoint {
+                            service: Some("ecr"),
+                            regions: &[registry_region.as_str()],
+                            unsigned_payload,
+                        };
+                        sigv4.authenticate(req, &endpoint)
+                    },
+                ))
                 // Registry tokens name the principal's unique id: one deleted
                 // (or re-created under the same name) no longer logs in.
                 .with_principal_check(Arc::new(move |p: &berth_proto::Principal| current.is_current(p)))
