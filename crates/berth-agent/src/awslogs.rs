@@ -304,7 +304,7 @@ pub fn spec_for(task: &Task, def: &ContainerDefinition) -> Option<Result<ShipSpe
         .and_then(|l| l.options.clone())
         .unwrap_or_default();
     Some(parse_options(&options).map(|cfg| ShipSpec {
-        stream: stream_name(&cfg, &def.name, task.id()),
+        stream: stream_name(&cfg, def.name(), task.id()),
         options,
     }))
 }

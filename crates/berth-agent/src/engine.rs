@@ -194,7 +194,7 @@ impl Engine {
             };
             slots.push(Slot {
                 def: def.clone(),
-                docker_name: spec::docker_name(&task, &def.name),
+                docker_name: spec::docker_name(&task, def.name()),
                 deps,
                 id: None,
                 state: RunState::Waiting,
@@ -214,9 +214,9 @@ impl Engine {
         // What the control plane knows already: report only what differs.
         let mut reported = HashMap::new();
         for s in &slots {
-            if let Some(c) = task.server_container(&s.def.name) {
+            if let Some(c) = task.server_container(s.def.name()) {
                 reported.insert(
-                    s.def.name.clone(),
+                    s.def.name().to_string(),
                     Reported {
                         status: c.last_status.clone().unwrap_or_else(|| "PENDING".into()),
                         exit_code: c.exit_code,
@@ -313,7 +313,7 @@ impl Engine {
         if self.role_endpoint.is_some() || self.task.task_role_arn().is_none() {
             return;
         }
-        let in_namespace = !crate::credentials::shares_host_network(self.task.task_definition.network_mode());
+        let in_namespace = !crate::credentials::shares_host_network(self.task.task_definition.effective_network_mode());
         for id in self.slots.iter().filter_map(|s| s.id.clone()).collect::<Vec<_>>() {
             let Ok(Some(info)) = self.ctx.runtime.inspect(&id).await else {
                 continue;
@@ -344,7 +344,7 @@ impl Engine {
         let (Some(endpoint), Some(te)) = (self.ctx.credentials.clone(), self.role_endpoint.as_ref()) else {
             return;
         };
-        if crate::credentials::shares_host_network(self.task.task_definition.network_mode()) {
+        if crate::credentials::shares_host_network(self.task.task_definition.effective_network_mode()) {
             return;
         }
         let pid = match self.ctx.runtime.inspect(container_id).await {
@@ -507,7 +507,7 @@ impl Engine {
                 .and_then(|l| l.get(labels::LABEL_CONTAINER_NAME))
                 .cloned()
                 .unwrap_or_default();
-            if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name == name)
+            if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name() == name)
                 && slot.id.is_none()
             {
                 slot.id = c.id.clone();
@@ -519,7 +519,7 @@ impl Engine {
         // gone from the host is never created again.
         let task = self.task.clone();
         for slot in self.slots.iter_mut().filter(|s| s.id.is_none()) {
-            let Some(server) = task.server_container(&slot.def.name) else {
+            let Some(server) = task.server_container(slot.def.name()) else {
                 continue;
             };
             match server.last_status.as_deref() {
@@ -574,8 +574,8 @@ impl Engine {
         // Pull.
         let mut images: Vec<String> = Vec::new();
         for i in 0..self.slots.len() {
-            if self.needs_creating(i) && !images.contains(&self.slots[i].def.image) {
-                images.push(self.slots[i].def.image.clone());
+            if self.needs_creating(i) && !images.iter().any(|im| im == self.slots[i].def.image()) {
+                images.push(self.slots[i].def.image().to_string());
             }
         }
         if !images.is_empty() {
@@ -586,7 +586,7 @@ impl Engine {
                 return;
             }
             tracing::info!(task = %self.arn(), %image, "pulling");
-            let def = self.slots.iter().map(|s| &s.def).find(|d| d.image == image);
+            let def = self.slots.iter().map(|s| &s.def).find(|d| d.image() == image);
             let creds = match def {
                 Some(def) => crate::secrets::registry_credentials(self.secrets_api(), def).await,
                 None => Ok(None),
@@ -606,7 +606,7 @@ impl Engine {
                 for s in self
                     .slots
                     .iter_mut()
-                    .filter(|s| s.def.image == image && s.id.is_none() && s.state == RunState::Waiting)
+                    .filter(|s| s.def.image() == image && s.id.is_none() && s.state == RunState::Waiting)
                 {
                     s.state = RunState::NotRun { reason: reason.clone() };
                     s.reason = Some(reason.clone());
@@ -685,7 +685,7 @@ impl Engine {
             for (k, v) in self.role_endpoint.iter().flat_map(|e| e.env()) {
                 body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
             }
-            if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(&self.slots[i].def.name)) {
+            if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(self.slots[i].def.name())) {
                 for (k, v) in &r.env {
                     body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
                 }
@@ -699,7 +699,7 @@ impl Engine {
             let name = self.slots[i].docker_name.clone();
             match self.ctx.runtime.create(&name, body).await {
                 Ok(id) => {
-                    tracing::info!(task = %self.arn(), container = %self.slots[i].def.name, %id, "created");
+                    tracing::info!(task = %self.arn(), container = %self.slots[i].def.name(), %id, "created");
                     // awslogs: the group and stream exist before the container starts.
                     if let (Some(Ok(ship)), Some(shippers)) = (
                         crate::awslogs::spec_for(&self.task, &self.slots[i].def),
@@ -707,7 +707,7 @@ impl Engine {
                     ) && let Err(msg) = crate::awslogs::prepare(shippers.api(), &ship, &id).await
                     {
                         let reason = format!("CannotStartContainerError: Error response from daemon: {msg}");
-                        tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name, %reason, "logging failed");
+                        tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name(), %reason, "logging failed");
                         self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                         self.slots[i].reason = Some(reason);
                     }
@@ -715,7 +715,7 @@ impl Engine {
                 }
                 Err(msg) => {
                     let reason = format!("CannotCreateContainerError: {msg}");
-                    tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name, %reason, "create failed");
+                    tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name(), %reason, "create failed");
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
                 }
@@ -725,7 +725,7 @@ impl Engine {
 
     /// Reads the containers' state from Docker.
     async fn observe(&mut self) {
-        let mode = self.task.task_definition.network_mode().to_string();
+        let mode = self.task.task_definition.effective_network_mode().to_string();
         for slot in self.slots.iter_mut() {
             if matches!(slot.state, RunState::NotRun { .. } | RunState::Exited { .. }) {
                 continue;
@@ -752,7 +752,7 @@ impl Engine {
         self.slots
             .iter()
             .map(|s| ContainerView {
-                name: s.def.name.clone(),
+                name: s.def.name().to_string(),
                 essential: s.def.is_essential(),
                 depends_on: s.deps.clone(),
                 has_health_check: s.def.health_check.is_some(),
@@ -777,7 +777,7 @@ impl Engine {
         let decision = lifecycle::decide(&self.views(), false, self.ever_running);
         let mut progressed = false;
         for (name, reason) in decision.give_up {
-            if let Some(s) = self.slots.iter_mut().find(|s| s.def.name == name) {
+            if let Some(s) = self.slots.iter_mut().find(|s| s.def.name() == name) {
                 tracing::info!(task = %self.task.task_arn, container = %name, %reason, "container will not start");
                 s.state = RunState::NotRun { reason: reason.clone() };
                 s.reason = Some(reason);
@@ -793,7 +793,7 @@ impl Engine {
             return true;
         }
         for name in decision.start {
-            let Some(i) = self.slots.iter().position(|s| s.def.name == name) else {
+            let Some(i) = self.slots.iter().position(|s| s.def.name() == name) else {
                 continue;
             };
             let Some(id) = self.slots[i].id.clone() else { continue };
@@ -834,7 +834,7 @@ impl Engine {
         for level in lifecycle::stop_levels(&self.views()) {
             let mut stops = Vec::new();
             for name in level {
-                let Some(s) = self.slots.iter().find(|s| s.def.name == name) else {
+                let Some(s) = self.slots.iter().find(|s| s.def.name() == name) else {
                     continue;
                 };
                 if s.state != RunState::Running {
@@ -886,10 +886,10 @@ impl Engine {
                 reason: s.reason.clone().filter(|r| !r.is_empty()),
                 health: s.def.health_check.as_ref().map(|_| s.health.as_str().to_string()),
             };
-            let before = self.reported.get(&s.def.name).cloned().unwrap_or_default();
+            let before = self.reported.get(s.def.name()).cloned().unwrap_or_default();
             if differs(&before, &now) {
                 changed.push(ContainerStateChange {
-                    container_name: Some(s.def.name.clone()),
+                    container_name: Some(s.def.name().to_string()),
                     image_digest: None,
                     runtime_id: now.runtime_id.clone(),
                     exit_code: now.exit_code,
@@ -899,7 +899,7 @@ impl Engine {
                     status: Some(now.status.clone()),
                     health_status: now.health.clone(),
                 });
-                self.reported.insert(s.def.name.clone(), now);
+                self.reported.insert(s.def.name().to_string(), now);
             }
         }
 

@@ -89,8 +89,8 @@ fn containers(task: &Task, status: &str) -> Vec<ContainerStateChange> {
         .container_definitions
         .iter()
         .map(|c| ContainerStateChange {
-            container_name: Some(c.name.clone()),
-            runtime_id: Some(format!("hollow-{}-{}", task.id(), c.name)),
+            container_name: Some(c.name().to_string()),
+            runtime_id: Some(format!("hollow-{}-{}", task.id(), c.name())),
             exit_code: (status == "STOPPED").then_some(0),
             status: Some(status.to_string()),
             ..Default::default()

@@ -327,7 +327,8 @@ pub fn dependencies(def: &ContainerDefinition) -> Result<Vec<Dependency>, String
         let condition = Condition::parse(&d.condition).ok_or_else(|| {
             format!(
                 "container {} has dependsOn condition '{}': expected START, COMPLETE, SUCCESS or HEALTHY",
-                def.name, d.condition
+                def.name(),
+                d.condition
             )
         })?;
         out.push(Dependency {
@@ -352,7 +353,7 @@ pub fn dependencies(def: &ContainerDefinition) -> Result<Vec<Dependency>, String
 /// needs those to exist). Otherwise definition order. A cycle or a reference
 /// to an unknown container is an error.
 pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, String> {
-    let index: BTreeMap<&str, usize> = defs.iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = defs.iter().enumerate().map(|(i, d)| (d.name(), i)).collect();
     let mut needs: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); defs.len()];
     for (i, d) in defs.iter().enumerate() {
         let links = d
@@ -370,11 +371,11 @@ pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, String> 
             let j = *index.get(name.as_str()).ok_or_else(|| {
                 format!(
                     "container {} refers to container {name}, which is not in the task",
-                    d.name
+                    d.name()
                 )
             })?;
             if j == i {
-                return Err(format!("container {} refers to itself", d.name));
+                return Err(format!("container {} refers to itself", d.name()));
             }
             needs[i].insert(j);
         }
@@ -389,10 +390,7 @@ pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, String> 
                 order.push(i);
             }
             None => {
-                let stuck: Vec<&str> = (0..defs.len())
-                    .filter(|&i| !done[i])
-                    .map(|i| defs[i].name.as_str())
-                    .collect();
+                let stuck: Vec<&str> = (0..defs.len()).filter(|&i| !done[i]).map(|i| defs[i].name()).collect();
                 return Err(format!(
                     "the containers {} depend on each other in a cycle",
                     stuck.join(", ")
@@ -643,7 +641,7 @@ mod tests {
 
     fn def(name: &str) -> ContainerDefinition {
         ContainerDefinition {
-            name: name.to_string(),
+            name: Some(name.to_string()),
             ..Default::default()
         }
     }

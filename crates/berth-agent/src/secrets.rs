@@ -51,14 +51,17 @@ pub async fn resolve(
             .map(|s| (Target::Env, s))
             .chain(log_secrets.into_iter().flatten().map(|s| (Target::LogOption, s)));
         for (target, s) in all {
-            let name = s["name"].as_str().unwrap_or_default();
-            let value_from = s["valueFrom"].as_str().unwrap_or_default();
+            let name = s.name.as_str();
+            let value_from = s.value_from.as_str();
             if name.is_empty() {
-                return Err(failure_reason(&format!("container {}: a secret has no name", def.name)));
+                return Err(failure_reason(&format!(
+                    "container {}: a secret has no name",
+                    def.name()
+                )));
             }
             let source = secrets_ref::parse_value_from(value_from)
-                .map_err(|e| failure_reason(&format!("container {}: secret {name}: {e}", def.name)))?;
-            wanted.push((def.name.as_str(), target, name.to_string(), source));
+                .map_err(|e| failure_reason(&format!("container {}: secret {name}: {e}", def.name())))?;
+            wanted.push((def.name(), target, name.to_string(), source));
         }
     }
     if wanted.is_empty() {

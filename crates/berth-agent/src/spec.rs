@@ -46,8 +46,8 @@ pub fn docker_name(task: &Task, container: &str) -> String {
     let def = &task.task_definition;
     sanitize(&format!(
         "ecs-{}-{}-{}-{}",
-        def.family,
-        def.revision,
+        def.family_name(),
+        def.revision_number(),
         container,
         task.id()
     ))
@@ -71,7 +71,7 @@ pub fn validate(task: &Task) -> Result<(), String> {
     if def.container_definitions.is_empty() {
         return Err("the task definition has no containers".into());
     }
-    match def.network_mode() {
+    match def.effective_network_mode() {
         "bridge" | "host" | "none" | "awsvpc" => {}
         other => return Err(format!("network mode '{other}' is not supported by the Berth agent")),
     }
@@ -94,17 +94,17 @@ pub fn validate(task: &Task) -> Result<(), String> {
     }
     for c in &def.container_definitions {
         let overridden_files = task
-            .container_override(&c.name)
+            .container_override(c.name())
             .and_then(|o| o.environment_files.as_ref())
             .is_some_and(|f| !f.is_empty());
         if c.environment_files.as_ref().is_some_and(|f| !f.is_empty()) || overridden_files {
             return Err(format!(
                 "container {}: environmentFiles are not supported by the Berth agent yet (they live in S3)",
-                c.name
+                c.name()
             ));
         }
         if let Some(Err(e)) = crate::awslogs::spec_for(task, c) {
-            return Err(format!("container {}: awslogs: {e}", c.name));
+            return Err(format!("container {}: awslogs: {e}", c.name()));
         }
         if let Some(log) = &c.log_configuration
             && log.log_driver != "awslogs"
@@ -112,7 +112,7 @@ pub fn validate(task: &Task) -> Result<(), String> {
         {
             return Err(format!(
                 "container {}: log driver '{}' is not supported by the Berth agent (supported: {})",
-                c.name,
+                c.name(),
                 log.log_driver,
                 DOCKER_LOG_DRIVERS.join(", ")
             ));
@@ -120,26 +120,26 @@ pub fn validate(task: &Task) -> Result<(), String> {
         if let Some(hc) = &c.health_check
             && hc.command.is_empty()
         {
-            return Err(format!("container {}: healthCheck.command is empty", c.name));
+            return Err(format!("container {}: healthCheck.command is empty", c.name()));
         }
         for m in c.mount_points.iter().flatten() {
             let src = m.source_volume.as_deref().unwrap_or("");
             if !def.volumes.iter().any(|v| v.name.as_deref() == Some(src)) {
                 return Err(format!(
                     "container {}: mount point refers to volume '{src}', which the task definition does not declare",
-                    c.name
+                    c.name()
                 ));
             }
             if m.container_path.as_deref().unwrap_or("").is_empty() {
                 return Err(format!(
                     "container {}: mount point of volume '{src}' has no containerPath",
-                    c.name
+                    c.name()
                 ));
             }
         }
         for p in c.port_mappings.iter().flatten() {
             expand_ports(p.container_port, p.container_port_range.as_deref())
-                .map_err(|e| format!("container {}: {e}", c.name))?;
+                .map_err(|e| format!("container {}: {e}", c.name()))?;
         }
     }
     Ok(())
@@ -212,8 +212,8 @@ pub fn labels(task: &Task, container: &str, placement: &Placement<'_>) -> BTreeM
     out.insert(LABEL_CLUSTER.to_string(), placement.cluster.to_string());
     out.insert(LABEL_TASK_ARN.to_string(), task.task_arn.clone());
     out.insert(LABEL_CONTAINER_NAME.to_string(), container.to_string());
-    out.insert(LABEL_FAMILY.to_string(), def.family.clone());
-    out.insert(LABEL_VERSION.to_string(), def.revision.to_string());
+    out.insert(LABEL_FAMILY.to_string(), def.family_name().to_string());
+    out.insert(LABEL_VERSION.to_string(), def.revision_number().to_string());
     out.insert(LABEL_INSTANCE.to_string(), placement.instance_arn.to_string());
     for (k, v) in placement.extra_labels {
         out.insert(k.clone(), v.clone());
@@ -255,8 +255,8 @@ pub fn container_spec(
     placement: &Placement<'_>,
     volumes: &BTreeMap<String, VolumePlan>,
 ) -> Result<ContainerCreateBody, String> {
-    let ov = task.container_override(&def.name);
-    let mode = task.task_definition.network_mode();
+    let ov = task.container_override(def.name());
+    let mode = task.task_definition.effective_network_mode();
 
     // Environment: the definition's, with overrides replacing same names.
     let mut env: Vec<(String, String)> = Vec::new();
@@ -470,7 +470,7 @@ pub fn container_spec(
         _ => None,
     };
     let mut all_labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
-    all_labels.extend(labels(task, &def.name, placement));
+    all_labels.extend(labels(task, def.name(), placement));
     if let Some(ship) = crate::awslogs::spec_for(task, def) {
         let ship = ship?;
         all_labels.insert(
@@ -480,7 +480,7 @@ pub fn container_spec(
     }
 
     Ok(ContainerCreateBody {
-        image: Some(def.image.clone()),
+        image: Some(def.image().to_string()),
         hostname,
         user: def.user.clone(),
         working_dir: def.working_directory.clone(),
@@ -603,8 +603,8 @@ mod tests {
             task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef".into(),
             desired_status: "RUNNING".into(),
             task_definition: TaskDefinition {
-                family: "web".into(),
-                revision: 4,
+                family: Some("web".into()),
+                revision: Some(4),
                 network_mode: mode.map(str::to_string),
                 container_definitions: defs,
                 ..Default::default()
@@ -623,8 +623,8 @@ mod tests {
 
     fn web() -> ContainerDefinition {
         ContainerDefinition {
-            name: "web".into(),
-            image: "busybox:latest".into(),
+            name: Some("web".into()),
+            image: Some("busybox:latest".into()),
             ..Default::default()
         }
     }
@@ -913,6 +913,7 @@ mod tests {
             }]),
             max_swap: Some(50),
             swappiness: Some(10),
+            other: Default::default(),
             devices: Some(vec![Device {
                 host_path: "/dev/fuse".into(),
                 container_path: None,
