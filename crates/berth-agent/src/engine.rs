@@ -6,6 +6,7 @@
 //! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this file
 //! observes, acts and reports.
 
+use crate::failure::{ContainerFailure, ResourceInitializationError};
 use crate::labels;
 use crate::lifecycle::{self, ContainerView, Dependency, Health, RunState, StopCause};
 use crate::model::{
@@ -274,12 +275,12 @@ impl Engine {
     /// Gets the execution role's credentials (when the task has one) and
     /// registers the task role with the credentials endpoint (when the
     /// task has one). The error is the task's stop reason.
-    async fn prepare_roles(&mut self) -> Result<(), String> {
+    async fn prepare_roles(&mut self) -> Result<(), ResourceInitializationError> {
         if self.exec_api.is_none()
             && let Some(role) = self.task.execution_role_arn()
         {
             let Some(api) = self.ctx.api.as_ref() else {
-                return Err(crate::secrets::failure_reason(
+                return Err(ResourceInitializationError::new(
                     "this agent has no control-plane client to assume the execution role",
                 ));
             };
@@ -291,7 +292,9 @@ impl Engine {
                 crate::credentials::RoleKind::Execution,
             )
             .await
-            .map_err(|e| crate::secrets::failure_reason(&format!("unable to assume the execution role {role}: {e}")))?;
+            .map_err(|e| {
+                ResourceInitializationError::new(format!("unable to assume the execution role {role}: {e}"))
+            })?;
             self.exec_api = Some(api.with_credentials(creds.signing()));
         }
         if self.role_endpoint.is_none()
@@ -370,7 +373,7 @@ impl Engine {
     async fn execution_role_registry_auth(
         &self,
         image: &str,
-    ) -> Result<Option<bollard::auth::DockerCredentials>, String> {
+    ) -> Result<Option<bollard::auth::DockerCredentials>, ResourceInitializationError> {
         let Some(api) = &self.exec_api else { return Ok(None) };
         let Some(host) = crate::registry_auth::image_host(image) else {
             return Ok(None);
@@ -379,7 +382,7 @@ impl Engine {
             Ok(token) => Ok(token.credentials_for(image)),
             // Refused: fatal for an image of this server's registry.
             Err(e) if crate::registry_auth::endpoint_host(api.endpoint()) == host.to_ascii_lowercase() => Err(
-                crate::secrets::failure_reason(&format!("unable to retrieve ecr registry auth: {e}")),
+                ResourceInitializationError::new(format!("unable to retrieve ecr registry auth: {e}")),
             ),
             Err(_) => Ok(None),
         }
@@ -415,7 +418,7 @@ impl Engine {
         self.adopt().await;
         if let Some(why) = self.invalid.clone() {
             tracing::warn!(task = %self.arn(), reason = %why, "the task cannot run on this agent");
-            self.fail_unstarted(&format!("CannotCreateContainerError: {why}"));
+            self.fail_unstarted(&ContainerFailure::CannotCreate(why).to_string());
         }
         self.refresh_desired();
         if self.stop_cause.is_none() {
@@ -568,7 +571,7 @@ impl Engine {
     async fn prepare(&mut self) {
         if let Err(reason) = self.prepare_roles().await {
             tracing::warn!(task = %self.arn(), %reason, "role credentials unavailable");
-            self.fail_unstarted(&reason);
+            self.fail_unstarted(&reason.to_string());
             return;
         }
         // Pull.
@@ -598,8 +601,8 @@ impl Engine {
             let pulled = match creds {
                 Ok(creds) => (self.ctx.runtime.pull(&image, creds).await)
                     .map(|_| ())
-                    .map_err(|msg| format!("CannotPullContainerError: {msg}")),
-                Err(reason) => Err(reason),
+                    .map_err(|e| ContainerFailure::CannotPull(e.to_string()).to_string()),
+                Err(reason) => Err(reason.to_string()),
             };
             if let Err(reason) = pulled {
                 tracing::warn!(task = %self.arn(), %image, %reason, "pull failed");
@@ -625,7 +628,8 @@ impl Engine {
             let defs = &self.task.task_definition.container_definitions;
             match crate::secrets::resolve(self.secrets_api(), defs).await {
                 Ok(env) => self.secret_env = Some(env),
-                Err(reason) => {
+                Err(e) => {
+                    let reason = e.to_string();
                     tracing::warn!(task = %self.arn(), %reason, "secrets unavailable");
                     for s in self
                         .slots
@@ -657,7 +661,7 @@ impl Engine {
                 continue;
             }
             if let Err(msg) = self.ctx.runtime.ensure_volume(plan).await {
-                let reason = format!("CannotCreateContainerError: volume '{name}': {msg}");
+                let reason = ContainerFailure::CannotCreate(format!("volume '{name}': {msg}")).to_string();
                 for i in users {
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason.clone());
@@ -676,7 +680,7 @@ impl Engine {
             let mut body = match spec::container_spec(&self.task, &self.slots[i].def, &self.placement(), &volumes) {
                 Ok(b) => b,
                 Err(e) => {
-                    let reason = format!("CannotCreateContainerError: {e}");
+                    let reason = ContainerFailure::CannotCreate(e).to_string();
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
                     continue;
@@ -706,7 +710,8 @@ impl Engine {
                         self.ctx.awslogs.as_ref(),
                     ) && let Err(msg) = crate::awslogs::prepare(shippers.api(), &ship, &id).await
                     {
-                        let reason = format!("CannotStartContainerError: Error response from daemon: {msg}");
+                        let reason =
+                            ContainerFailure::CannotStart(format!("Error response from daemon: {msg}")).to_string();
                         tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name(), %reason, "logging failed");
                         self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                         self.slots[i].reason = Some(reason);
@@ -714,7 +719,7 @@ impl Engine {
                     self.slots[i].id = Some(id);
                 }
                 Err(msg) => {
-                    let reason = format!("CannotCreateContainerError: {msg}");
+                    let reason = ContainerFailure::CannotCreate(msg.to_string()).to_string();
                     tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name(), %reason, "create failed");
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
@@ -738,9 +743,11 @@ impl Engine {
                         slot.state = RunState::Exited { exit_code: None };
                         slot.reason = Some("The container was removed from the host".into());
                     } else {
-                        let reason = "CannotStartContainerError: the container was removed before it started";
-                        slot.state = RunState::NotRun { reason: reason.into() };
-                        slot.reason = Some(reason.into());
+                        let reason =
+                            ContainerFailure::CannotStart("the container was removed before it started".into())
+                                .to_string();
+                        slot.state = RunState::NotRun { reason: reason.clone() };
+                        slot.reason = Some(reason);
                     }
                 }
                 Err(e) => tracing::warn!(container = %slot.docker_name, error = %e, "cannot inspect"),
@@ -810,7 +817,7 @@ impl Engine {
                     }
                 }
                 Err(msg) => {
-                    let reason = format!("CannotStartContainerError: {msg}");
+                    let reason = ContainerFailure::CannotStart(msg.to_string()).to_string();
                     tracing::warn!(task = %self.task.task_arn, container = %name, %reason, "start failed");
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
@@ -1006,17 +1013,17 @@ fn apply_inspect(slot: &mut Slot, info: &ContainerInspectResponse, mode: &str) {
                     exit_code: state.exit_code,
                 };
                 if state.oom_killed == Some(true) {
-                    slot.reason = Some("OutOfMemoryError: Container killed due to memory usage".into());
+                    slot.reason = Some(ContainerFailure::OutOfMemory.to_string());
                 }
             } else {
-                let reason = format!(
-                    "CannotStartContainerError: {}",
+                let reason = ContainerFailure::CannotStart(
                     state
                         .error
                         .clone()
                         .filter(|e| !e.is_empty())
-                        .unwrap_or_else(|| "never started".into())
-                );
+                        .unwrap_or_else(|| "never started".into()),
+                )
+                .to_string();
                 slot.state = RunState::NotRun { reason: reason.clone() };
                 slot.reason = Some(reason);
             }

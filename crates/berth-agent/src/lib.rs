@@ -14,6 +14,7 @@ pub mod client;
 pub mod credentials;
 pub mod datadir;
 pub mod engine;
+pub mod failure;
 pub mod hollow;
 pub mod host;
 pub mod labels;

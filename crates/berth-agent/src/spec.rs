@@ -472,7 +472,7 @@ pub fn container_spec(
     let mut all_labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
     all_labels.extend(labels(task, def.name(), placement));
     if let Some(ship) = crate::awslogs::spec_for(task, def) {
-        let ship = ship?;
+        let ship = ship.map_err(|e| e.to_string())?;
         all_labels.insert(
             crate::labels::LABEL_AWSLOGS.into(),
             serde_json::to_string(&ship).map_err(|e| e.to_string())?,
