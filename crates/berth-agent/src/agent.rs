@@ -16,6 +16,7 @@ use crate::spec;
 use crate::state::{AgentState, StateError};
 use berth_agent_protocol::Heartbeat;
 use berth_core::backoff::Backoff;
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::sigv4::Credentials;
 use serde_json::json;
@@ -523,7 +524,7 @@ impl Agent {
             match self.engines.get(&task.task_arn) {
                 Some(h) => h.update(task),
                 None => {
-                    tracing::info!(task = %task.task_arn, desired = %task.desired_status, "new task");
+                    tracing::info!(task = %task.task_arn, desired = ?task.desired_status, "new task");
                     let arn = task.task_arn.clone();
                     let handle = match (&self.hollow, &self.ctx) {
                         (Some(h), _) => {
@@ -541,7 +542,7 @@ impl Agent {
             if !wanted.contains(arn) && !h.is_finished() {
                 h.update(Task {
                     task_arn: arn.clone(),
-                    desired_status: "STOPPED".into(),
+                    desired_status: Some(TaskStatus::Stopped),
                     ..Task::default()
                 });
             }

@@ -237,11 +237,7 @@ impl Engine {
                 );
             }
         }
-        let reported_status = if task.last_status.is_empty() {
-            "PROVISIONING".to_string()
-        } else {
-            task.last_status.clone()
-        };
+        let reported_status = task.last_status.unwrap_or(TaskStatus::Provisioning).to_string();
         let ever_running = TaskStatus::rank_of(&reported_status) >= Some(TaskStatus::Running.rank());
         Self {
             ctx,

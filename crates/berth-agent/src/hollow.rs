@@ -8,6 +8,7 @@
 use crate::engine::EngineHandle;
 use crate::host::HostFacts;
 use crate::model::{ContainerStateChange, Report, Task, TaskStateChange};
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use rand::Rng;
 use std::sync::Arc;
@@ -84,22 +85,22 @@ pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), String> {
 }
 
 /// The container states a hollow task reports for every container.
-fn containers(task: &Task, status: &str) -> Vec<ContainerStateChange> {
+fn containers(task: &Task, status: TaskStatus) -> Vec<ContainerStateChange> {
     task.task_definition
         .container_definitions
         .iter()
         .map(|c| ContainerStateChange {
             container_name: Some(c.name().to_string()),
             runtime_id: Some(format!("hollow-{}-{}", task.id(), c.name())),
-            exit_code: (status == "STOPPED").then_some(0),
+            exit_code: (status == TaskStatus::Stopped).then_some(0),
             status: Some(status.to_string()),
             ..Default::default()
         })
         .collect()
 }
 
-fn change(cluster: &str, task: &Task, status: &str, with_containers: bool) -> Report {
-    let stopped = status == "STOPPED";
+fn change(cluster: &str, task: &Task, status: TaskStatus, with_containers: bool) -> Report {
+    let stopped = status == TaskStatus::Stopped;
     Report::SubmitTaskStateChange(TaskStateChange {
         cluster: Some(cluster.to_string()),
         task: Some(task.task_arn.clone()),
@@ -125,20 +126,20 @@ pub fn spawn(
     let finished_at = Arc::new(AtomicU64::new(0));
     let done = finished_at.clone();
     let join = tokio::spawn(async move {
-        let send = |status: &str, with_containers: bool| {
+        let send = |status: TaskStatus, with_containers: bool| {
             let _ = reports.send(change(&cluster, &task, status, with_containers));
         };
         let wants_stop = |rx: &mut watch::Receiver<Task>| rx.borrow_and_update().wants_stop();
-        let already_running = task.last_status == "RUNNING";
+        let already_running = task.last_status == Some(TaskStatus::Running);
         let mut started = already_running;
         if !already_running && !wants_stop(&mut rx) {
-            if task.last_status != "PENDING" {
-                send("PENDING", true);
+            if task.last_status != Some(TaskStatus::Pending) {
+                send(TaskStatus::Pending, true);
             }
             // Asked to stop while "starting": stop without running.
             tokio::select! {
                 _ = tokio::time::sleep(cfg.delay()) => {
-                    send("RUNNING", true);
+                    send(TaskStatus::Running, true);
                     started = true;
                 }
                 _ = async { while rx.changed().await.is_ok() { if rx.borrow_and_update().wants_stop() { break } } } => {}
@@ -153,7 +154,7 @@ pub fn spawn(
         if started {
             tokio::time::sleep(cfg.delay()).await;
         }
-        send("STOPPED", true);
+        send(TaskStatus::Stopped, true);
         done.store(now_epoch().to_bits(), Ordering::Release);
     });
     EngineHandle::from_parts(tx, finished_at, join)
@@ -167,8 +168,8 @@ mod tests {
     fn task(last_status: &str) -> Task {
         let mut t = Task {
             task_arn: "arn:aws:ecs:us-east-1:000000000000:task/c/abc123".into(),
-            desired_status: "RUNNING".into(),
-            last_status: last_status.into(),
+            desired_status: Some(TaskStatus::Running),
+            last_status: last_status.parse().ok(),
             ..Task::default()
         };
         t.task_definition.container_definitions =
@@ -208,7 +209,7 @@ mod tests {
         assert_eq!((s.as_str(), cs), ("RUNNING", vec!["RUNNING".to_string()]));
         assert!(h.finished_at().is_none());
         h.update(Task {
-            desired_status: "STOPPED".into(),
+            desired_status: Some(TaskStatus::Stopped),
             ..t
         });
         let (s, cs, codes) = status(&rx.recv().await.unwrap());
@@ -226,7 +227,7 @@ mod tests {
     async fn a_task_stopped_before_it_starts_never_reports_running() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut t = task("");
-        t.desired_status = "STOPPED".into();
+        t.desired_status = Some(TaskStatus::Stopped);
         let h = spawn(fast(), "c".into(), tx, t);
         assert_eq!(status(&rx.recv().await.unwrap()).0, "STOPPED");
         h.wait().await;
@@ -239,7 +240,7 @@ mod tests {
         let t = task("RUNNING");
         let h = spawn(fast(), "c".into(), tx, t.clone());
         h.update(Task {
-            desired_status: "STOPPED".into(),
+            desired_status: Some(TaskStatus::Stopped),
             ..t
         });
         assert_eq!(status(&rx.recv().await.unwrap()).0, "STOPPED");

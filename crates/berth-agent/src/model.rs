@@ -9,6 +9,7 @@
 //! `other` maps.
 
 pub use berth_agent_protocol::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
+use berth_core::ecs::TaskStatus;
 /// The task definition the server sends is read with the server's own
 /// types: members the agent does not use are kept (in `other`), never lost.
 pub use berth_core::ecs::{
@@ -23,6 +24,12 @@ pub type SessionMessage = berth_agent_protocol::SessionMessage<Task>;
 /// The `desired` message, with tasks read into [`Task`].
 pub type DesiredState = berth_agent_protocol::DesiredState<Task>;
 
+/// A task status read leniently: one a newer server may add reads as `None`
+/// instead of failing the whole desired state.
+fn lenient_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TaskStatus>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.and_then(|s| s.parse().ok()))
+}
+
 /// A task as `DescribeTasks` returns it, plus the full task definition.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
@@ -30,8 +37,11 @@ pub struct Task {
     pub task_arn: String,
     pub cluster_arn: String,
     pub container_instance_arn: String,
-    pub desired_status: String,
-    pub last_status: String,
+    /// `None`: absent, or a status this agent does not know.
+    #[serde(deserialize_with = "lenient_status")]
+    pub desired_status: Option<TaskStatus>,
+    #[serde(deserialize_with = "lenient_status")]
+    pub last_status: Option<TaskStatus>,
     pub overrides: Option<TaskOverride>,
     pub containers: Vec<TaskContainer>,
     pub task_definition_arn: String,
@@ -47,7 +57,7 @@ impl Task {
     }
 
     pub fn wants_stop(&self) -> bool {
-        self.desired_status == "STOPPED"
+        self.desired_status == Some(TaskStatus::Stopped)
     }
 
     /// The server's view of one container.
@@ -172,6 +182,17 @@ mod tests {
             t.server_container("web").unwrap().last_status.as_deref(),
             Some("PENDING")
         );
+    }
+
+    #[test]
+    fn statuses_are_read_as_task_statuses_and_unknown_ones_do_not_fail() {
+        let t: Task =
+            serde_json::from_str(r#"{"taskArn":"t","desiredStatus":"STOPPED","lastStatus":"HIBERNATING"}"#).unwrap();
+        assert!(t.wants_stop());
+        assert_eq!(t.desired_status, Some(TaskStatus::Stopped));
+        assert_eq!(t.last_status, None);
+        let t: Task = serde_json::from_str(r#"{"taskArn":"t"}"#).unwrap();
+        assert_eq!((t.desired_status, t.last_status), (None, None));
     }
 
     #[test]

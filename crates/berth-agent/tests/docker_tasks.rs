@@ -14,6 +14,7 @@
 use berth_agent::engine::{self, EngineContext};
 use berth_agent::model::{Report, Task};
 use berth_agent::runtime::Runtime;
+use berth_core::ecs::TaskStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -248,7 +249,7 @@ async fn bridge_port_answers_http_and_a_restarted_engine_adopts_the_container() 
     // The agent restarts: the engine goes away, a new one adopts the
     // running container (the server says RUNNING) and creates nothing.
     handle.abort();
-    t.last_status = "RUNNING".into();
+    t.last_status = Some(TaskStatus::Running);
     t.containers[0].last_status = Some("RUNNING".into());
     t.containers[0].runtime_id = Some(runtime_id.clone());
     let handle = engine::spawn(h.ctx.clone(), t.clone());
@@ -263,7 +264,7 @@ async fn bridge_port_answers_http_and_a_restarted_engine_adopts_the_container() 
 
     // The control plane asks for the stop: SIGTERM through the init process.
     let mut stop = t.clone();
-    stop.desired_status = "STOPPED".into();
+    stop.desired_status = Some(TaskStatus::Stopped);
     handle.update(stop);
     let (stopped, _) = h.until_task_status("STOPPED").await;
     let web = container(&stopped, "web").expect("web in the STOPPED report");
@@ -421,7 +422,7 @@ async fn depends_on_healthy_waits_for_the_health_check() {
     assert_eq!(running["healthStatus"], "HEALTHY");
 
     let mut stop = t;
-    stop.desired_status = "STOPPED".into();
+    stop.desired_status = Some(TaskStatus::Stopped);
     handle.update(stop);
     let (stopped, _) = h.until_task_status("STOPPED").await;
     assert!(stopped.get("stopCode").is_none());
@@ -466,8 +467,8 @@ async fn a_task_the_server_already_stopped_is_stopped_and_reported() {
     // The agent goes away; meanwhile the server gives up on the task (grace
     // period) and marks it STOPPED. The next agent still finds it running.
     first.abort();
-    t.desired_status = "STOPPED".into();
-    t.last_status = "STOPPED".into();
+    t.desired_status = Some(TaskStatus::Stopped);
+    t.last_status = Some(TaskStatus::Stopped);
     t.containers[0].last_status = Some("STOPPED".into());
     t.containers[0].runtime_id = Some(runtime_id.clone());
     let second = engine::spawn(h.ctx.clone(), t);
