@@ -398,7 +398,7 @@ impl Engine {
 
     /// Takes the newest desired state; true when the task must now stop.
     fn refresh_desired(&mut self) -> bool {
-        let desired = self.rx.borrow_and_update().desired_status.clone();
+        let desired = self.rx.borrow_and_update().desired_status;
         self.task.desired_status = desired;
         if self.task.wants_stop() && self.stop_cause.is_none() {
             tracing::info!(task = %self.arn(), "the control plane asked the task to stop");
