@@ -155,7 +155,7 @@ struct Engine {
     rx: watch::Receiver<Task>,
     slots: Vec<Slot>,
     /// Why the task cannot run as defined (validation), if it cannot.
-    invalid: Option<String>,
+    invalid: Option<crate::invalid::InvalidTask>,
     create_order: Vec<usize>,
     reported_status: String,
     reported_health: Option<String>,
@@ -414,7 +414,7 @@ impl Engine {
         self.adopt().await;
         if let Some(why) = self.invalid.clone() {
             tracing::warn!(task = %self.arn(), reason = %why, "the task cannot run on this agent");
-            self.fail_unstarted(&ContainerFailure::CannotCreate(why).to_string());
+            self.fail_unstarted(&ContainerFailure::CannotCreate(why.to_string()).to_string());
         }
         self.refresh_desired();
         if self.stop_cause.is_none() {
@@ -676,7 +676,7 @@ impl Engine {
             let mut body = match spec::container_spec(&self.task, &self.slots[i].def, &self.placement(), &volumes) {
                 Ok(b) => b,
                 Err(e) => {
-                    let reason = ContainerFailure::CannotCreate(e).to_string();
+                    let reason = ContainerFailure::CannotCreate(e.to_string()).to_string();
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
                     continue;

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod failure;
 pub mod hollow;
 pub mod host;
+pub mod invalid;
 pub mod labels;
 pub mod lifecycle;
 pub mod model;

@@ -11,6 +11,7 @@
 //! containers do not share one network namespace as they do on AWS.
 
 use crate::host::DOCKER_LOG_DRIVERS;
+use crate::invalid::{ContainerProblem, InvalidTask, PortError};
 use crate::labels::*;
 use crate::lifecycle::Health;
 use crate::model::{ContainerDefinition, NetworkBinding, Task};
@@ -66,30 +67,26 @@ fn sanitize(s: &str) -> String {
 }
 
 /// Rejects what this agent cannot run faithfully, with the reason to report.
-pub fn validate(task: &Task) -> Result<(), String> {
+pub fn validate(task: &Task) -> Result<(), InvalidTask> {
     let def = &task.task_definition;
     if def.container_definitions.is_empty() {
-        return Err("the task definition has no containers".into());
+        return Err(InvalidTask::NoContainers);
     }
     match def.effective_network_mode() {
         "bridge" | "host" | "none" | "awsvpc" => {}
-        other => return Err(format!("network mode '{other}' is not supported by the Berth agent")),
+        other => return Err(InvalidTask::NetworkMode(other.to_string())),
     }
     for (what, mode) in [("pidMode", &def.pid_mode), ("ipcMode", &def.ipc_mode)] {
         if let Some(m) = mode.as_deref()
             && m == "task"
         {
-            return Err(format!(
-                "{what} 'task' is not supported by the Berth agent (use 'host' or leave it unset)"
-            ));
+            return Err(InvalidTask::TaskNamespace(what));
         }
     }
     for v in &def.volumes {
         let name = v.name.as_deref().unwrap_or("");
         if v.efs_volume_configuration.is_some() || v.fsx_windows_file_server_volume_configuration.is_some() {
-            return Err(format!(
-                "volume '{name}': EFS and FSx volumes are not supported by the Berth agent (use host or docker volumes)"
-            ));
+            return Err(InvalidTask::RemoteVolume(name.to_string()));
         }
     }
     for c in &def.container_definitions {
@@ -98,48 +95,43 @@ pub fn validate(task: &Task) -> Result<(), String> {
             .and_then(|o| o.environment_files.as_ref())
             .is_some_and(|f| !f.is_empty());
         if c.environment_files.as_ref().is_some_and(|f| !f.is_empty()) || overridden_files {
-            return Err(format!(
-                "container {}: environmentFiles are not supported by the Berth agent yet (they live in S3)",
-                c.name()
-            ));
+            return Err(InvalidTask::container(c.name(), ContainerProblem::EnvironmentFiles));
         }
         if let Some(Err(e)) = crate::awslogs::spec_for(task, c) {
-            return Err(format!("container {}: awslogs: {e}", c.name()));
+            return Err(InvalidTask::container(c.name(), e));
         }
         if let Some(log) = &c.log_configuration
             && log.log_driver != "awslogs"
             && !DOCKER_LOG_DRIVERS.contains(&log.log_driver.as_str())
         {
-            return Err(format!(
-                "container {}: log driver '{}' is not supported by the Berth agent (supported: {})",
+            return Err(InvalidTask::container(
                 c.name(),
-                log.log_driver,
-                DOCKER_LOG_DRIVERS.join(", ")
+                ContainerProblem::LogDriver(log.log_driver.clone()),
             ));
         }
         if let Some(hc) = &c.health_check
             && hc.command.is_empty()
         {
-            return Err(format!("container {}: healthCheck.command is empty", c.name()));
+            return Err(InvalidTask::container(c.name(), ContainerProblem::EmptyHealthCheck));
         }
         for m in c.mount_points.iter().flatten() {
             let src = m.source_volume.as_deref().unwrap_or("");
             if !def.volumes.iter().any(|v| v.name.as_deref() == Some(src)) {
-                return Err(format!(
-                    "container {}: mount point refers to volume '{src}', which the task definition does not declare",
-                    c.name()
+                return Err(InvalidTask::container(
+                    c.name(),
+                    ContainerProblem::UndeclaredVolume(src.to_string()),
                 ));
             }
             if m.container_path.as_deref().unwrap_or("").is_empty() {
-                return Err(format!(
-                    "container {}: mount point of volume '{src}' has no containerPath",
-                    c.name()
+                return Err(InvalidTask::container(
+                    c.name(),
+                    ContainerProblem::NoContainerPath(src.to_string()),
                 ));
             }
         }
         for p in c.port_mappings.iter().flatten() {
             expand_ports(p.container_port, p.container_port_range.as_deref())
-                .map_err(|e| format!("container {}: {e}", c.name()))?;
+                .map_err(|e| InvalidTask::container(c.name(), e))?;
         }
     }
     Ok(())
@@ -222,26 +214,22 @@ pub fn labels(task: &Task, container: &str, placement: &Placement<'_>) -> BTreeM
 }
 
 /// `containerPort` or `containerPortRange` ("8000-8010") as a list of ports.
-pub fn expand_ports(port: Option<i64>, range: Option<&str>) -> Result<Vec<i64>, String> {
+pub fn expand_ports(port: Option<i64>, range: Option<&str>) -> Result<Vec<i64>, PortError> {
     let valid = |p: i64| (1..=65535).contains(&p);
     if let Some(r) = range {
-        let (a, b) = r
-            .split_once('-')
-            .ok_or_else(|| format!("containerPortRange '{r}' must look like 8000-8010"))?;
+        let (a, b) = r.split_once('-').ok_or_else(|| PortError::RangeForm(r.to_string()))?;
         let (a, b): (i64, i64) = match (a.trim().parse(), b.trim().parse()) {
             (Ok(a), Ok(b)) if valid(a) && valid(b) && a < b => (a, b),
             _ => {
-                return Err(format!(
-                    "containerPortRange '{r}' must be two ports from 1 to 65535, low-high"
-                ));
+                return Err(PortError::RangeBounds(r.to_string()));
             }
         };
         return Ok((a..=b).collect());
     }
     match port {
         Some(p) if valid(p) => Ok(vec![p]),
-        Some(p) => Err(format!("containerPort {p} is not a port (1-65535)")),
-        None => Err("a port mapping needs containerPort or containerPortRange".into()),
+        Some(p) => Err(PortError::NotAPort(p)),
+        None => Err(PortError::Missing),
     }
 }
 
@@ -254,7 +242,7 @@ pub fn container_spec(
     def: &ContainerDefinition,
     placement: &Placement<'_>,
     volumes: &BTreeMap<String, VolumePlan>,
-) -> Result<ContainerCreateBody, String> {
+) -> Result<ContainerCreateBody, ContainerProblem> {
     let ov = task.container_override(def.name());
     let mode = task.task_definition.effective_network_mode();
 
@@ -388,9 +376,7 @@ pub fn container_spec(
             Some(VolumePlan::Bind { host_path }) => host_path.clone(),
             Some(VolumePlan::Docker { name, .. }) => name.clone(),
             None => {
-                return Err(format!(
-                    "mount point refers to volume '{src}', which the task definition does not declare"
-                ));
+                return Err(ContainerProblem::UndeclaredVolume(src.to_string()));
             }
         };
         let ro = if m.read_only.unwrap_or(false) { ":ro" } else { "" };
@@ -434,9 +420,7 @@ pub fn container_spec(
                 && h != 0
                 && h != c
             {
-                return Err(format!(
-                    "port mapping {c}: in host network mode hostPort must equal containerPort, got {h}"
-                ));
+                return Err(PortError::HostPortDiffers { container: c, host: h }.into());
             }
             for port in ports {
                 let key = format!("{port}/{proto}");
@@ -472,10 +456,11 @@ pub fn container_spec(
     let mut all_labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
     all_labels.extend(labels(task, def.name(), placement));
     if let Some(ship) = crate::awslogs::spec_for(task, def) {
-        let ship = ship.map_err(|e| e.to_string())?;
+        let ship = ship?;
         all_labels.insert(
             crate::labels::LABEL_AWSLOGS.into(),
-            serde_json::to_string(&ship).map_err(|e| e.to_string())?,
+            // Strings only: serialising cannot fail.
+            serde_json::to_string(&ship).unwrap_or_default(),
         );
     }
 
@@ -795,6 +780,7 @@ mod tests {
         assert!(
             container_spec(&t, &bad, &placement(&extra), &BTreeMap::new())
                 .unwrap_err()
+                .to_string()
                 .contains("hostPort must equal containerPort")
         );
     }
@@ -1020,6 +1006,7 @@ mod tests {
         assert!(
             validate(&task(vec![d], None))
                 .unwrap_err()
+                .to_string()
                 .contains("must specify a value for log opt 'awslogs-group'")
         );
         let mut d = web();
@@ -1028,15 +1015,25 @@ mod tests {
             options: None,
             secret_options: None,
         });
-        assert!(validate(&task(vec![d], None)).unwrap_err().contains("awsfirelens"));
+        assert!(
+            validate(&task(vec![d], None))
+                .unwrap_err()
+                .to_string()
+                .contains("awsfirelens")
+        );
         let mut d = web();
         d.mount_points = Some(vec![MountPoint {
             source_volume: Some("nope".into()),
             container_path: Some("/x".into()),
             read_only: None,
         }]);
-        assert!(validate(&task(vec![d], None)).unwrap_err().contains("nope"));
-        assert!(validate(&task(vec![web()], Some("nat"))).unwrap_err().contains("nat"));
+        assert!(validate(&task(vec![d], None)).unwrap_err().to_string().contains("nope"));
+        assert!(
+            validate(&task(vec![web()], Some("nat")))
+                .unwrap_err()
+                .to_string()
+                .contains("nat")
+        );
         let mut d = web();
         d.port_mappings = Some(vec![PortMapping {
             container_port_range: Some("90-80".into()),
