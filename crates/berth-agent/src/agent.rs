@@ -143,7 +143,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         creds = creds.with_session_token(t.clone());
     }
     let api = ApiClient::with_ca_bundle(&cfg.server, creds, &cfg.region, cfg.ca_bundle.as_deref())
-        .map_err(AgentError::Config)?;
+        .map_err(|e| AgentError::Config(e.to_string()))?;
     let runtime = runtime.with_registry_auth(Arc::new(RegistryAuth::new(api.clone())));
     let port_file = cfg.data_dir.join("credentials-port");
     let credentials =
@@ -212,7 +212,7 @@ pub async fn run_hollow(
         creds = creds.with_session_token(t.clone());
     }
     let api = ApiClient::with_ca_bundle(&cfg.server, creds, &cfg.region, cfg.ca_bundle.as_deref())
-        .map_err(AgentError::Config)?;
+        .map_err(|e| AgentError::Config(e.to_string()))?;
     let hollow = Arc::new(hollow);
     let facts = hollow.facts();
     let share = host::share(&facts, cfg.cpu, cfg.memory_mib).map_err(|e| AgentError::Config(e.to_string()))?;

@@ -64,12 +64,21 @@ impl HollowConfig {
     }
 }
 
+/// A `--hollow-delay` value that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DelayRangeError {
+    #[error("{0:?} is not a delay in milliseconds: use MS or MIN-MAX, e.g. 50-200")]
+    NotADelay(String),
+    #[error("{0:?}: the minimum delay is above the maximum")]
+    Inverted(String),
+}
+
 /// Parses `--hollow-delay`: `MS` or `MIN-MAX` in milliseconds.
-pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), String> {
+pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), DelayRangeError> {
     let ms = |v: &str| {
         v.trim()
             .parse::<u64>()
-            .map_err(|_| format!("{s:?} is not a delay in milliseconds: use MS or MIN-MAX, e.g. 50-200"))
+            .map_err(|_| DelayRangeError::NotADelay(s.to_string()))
     };
     let (lo, hi) = match s.split_once('-') {
         Some((a, b)) => (ms(a)?, ms(b)?),
@@ -79,7 +88,7 @@ pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), String> {
         }
     };
     if lo > hi {
-        return Err(format!("{s:?}: the minimum delay is above the maximum"));
+        return Err(DelayRangeError::Inverted(s.to_string()));
     }
     Ok((Duration::from_millis(lo), Duration::from_millis(hi)))
 }
@@ -256,8 +265,8 @@ mod tests {
             parse_delay_range("7").unwrap(),
             (Duration::from_millis(7), Duration::from_millis(7))
         );
-        assert!(parse_delay_range("200-50").unwrap_err().contains("above"));
-        assert!(parse_delay_range("soon").unwrap_err().contains("MIN-MAX"));
+        assert!(parse_delay_range("200-50").unwrap_err().to_string().contains("above"));
+        assert!(parse_delay_range("soon").unwrap_err().to_string().contains("MIN-MAX"));
         let cfg = HollowConfig::default();
         for _ in 0..100 {
             let d = cfg.delay();
