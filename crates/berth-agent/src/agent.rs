@@ -3,17 +3,20 @@
 //! task engine per task, delivers state changes through the outbox and
 //! cleans up stopped tasks' containers after the retention period.
 
-use crate::client::{ApiClient, ApiError};
+use crate::client::{ApiClient, ApiError, retry_backoff};
 use crate::engine::{self, EngineContext, EngineHandle};
 use crate::hollow::{self, HollowConfig};
 use crate::host::{self, HostFacts, InstanceIdentity};
+use crate::labels;
 use crate::model::{DesiredState, Report, SessionMessage, Task};
 use crate::outbox::{Outbox, OutboxError};
 use crate::registry_auth::RegistryAuth;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::spec;
 use crate::state::{AgentState, StateError};
+use berth_agent_protocol::Heartbeat;
 use berth_core::backoff::Backoff;
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::sigv4::Credentials;
 use serde_json::json;
@@ -108,11 +111,6 @@ pub enum AgentError {
     Refused(String),
 }
 
-/// The agent's retry pace: doubling from 250 ms with jitter, capped at 10 s.
-pub fn retry_backoff() -> Backoff {
-    Backoff::new(Duration::from_millis(250), Duration::from_secs(10))
-}
-
 /// Runs the agent until `shutdown` resolves. Fails early (before touching
 /// the server) when Docker does not answer or the data dir is unusable.
 /// Containers keep running when the agent stops; the next start adopts them.
@@ -145,7 +143,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         creds = creds.with_session_token(t.clone());
     }
     let api = ApiClient::with_ca_bundle(&cfg.server, creds, &cfg.region, cfg.ca_bundle.as_deref())
-        .map_err(AgentError::Config)?;
+        .map_err(|e| AgentError::Config(e.to_string()))?;
     let runtime = runtime.with_registry_auth(Arc::new(RegistryAuth::new(api.clone())));
     let port_file = cfg.data_dir.join("credentials-port");
     let credentials =
@@ -214,7 +212,7 @@ pub async fn run_hollow(
         creds = creds.with_session_token(t.clone());
     }
     let api = ApiClient::with_ca_bundle(&cfg.server, creds, &cfg.region, cfg.ca_bundle.as_deref())
-        .map_err(AgentError::Config)?;
+        .map_err(|e| AgentError::Config(e.to_string()))?;
     let hollow = Arc::new(hollow);
     let facts = hollow.facts();
     let share = host::share(&facts, cfg.cpu, cfg.memory_mib).map_err(|e| AgentError::Config(e.to_string()))?;
@@ -526,7 +524,7 @@ impl Agent {
             match self.engines.get(&task.task_arn) {
                 Some(h) => h.update(task),
                 None => {
-                    tracing::info!(task = %task.task_arn, desired = %task.desired_status, "new task");
+                    tracing::info!(task = %task.task_arn, desired = ?task.desired_status, "new task");
                     let arn = task.task_arn.clone();
                     let handle = match (&self.hollow, &self.ctx) {
                         (Some(h), _) => {
@@ -544,7 +542,7 @@ impl Agent {
             if !wanted.contains(arn) && !h.is_finished() {
                 h.update(Task {
                     task_arn: arn.clone(),
-                    desired_status: "STOPPED".into(),
+                    desired_status: Some(TaskStatus::Stopped),
                     ..Task::default()
                 });
             }
@@ -585,12 +583,12 @@ impl Agent {
     /// (any more) are stopped.
     async fn stop_orphans(&self, wanted: &BTreeSet<String>) {
         let Some(ctx) = &self.ctx else { return };
-        let Ok(containers) = ctx.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
+        let Ok(containers) = ctx.runtime.list(&[(labels::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
             return;
         };
         for c in containers {
             let labels = c.labels.clone().unwrap_or_default();
-            let Some(task) = labels.get(spec::LABEL_TASK_ARN) else {
+            let Some(task) = labels.get(labels::LABEL_TASK_ARN) else {
                 continue;
             };
             let running = c.state.as_ref().is_some_and(|s| s.to_string() == "running");
@@ -613,12 +611,12 @@ impl Agent {
     /// than the retention period.
     async fn clean_up(&mut self) {
         let Some(ctx) = self.ctx.clone() else { return };
-        let Ok(containers) = ctx.runtime.list(&[(spec::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
+        let Ok(containers) = ctx.runtime.list(&[(labels::LABEL_INSTANCE, &ctx.instance_arn)]).await else {
             return;
         };
         let mut by_task: BTreeMap<String, Vec<bollard::models::ContainerSummary>> = BTreeMap::new();
         for c in containers {
-            if let Some(t) = c.labels.as_ref().and_then(|l| l.get(spec::LABEL_TASK_ARN)).cloned() {
+            if let Some(t) = c.labels.as_ref().and_then(|l| l.get(labels::LABEL_TASK_ARN)).cloned() {
                 by_task.entry(t).or_default().push(c);
             }
         }
@@ -651,7 +649,10 @@ impl Agent {
             }
             if let Ok(vols) = ctx
                 .runtime
-                .list_volumes(&[(spec::LABEL_TASK_ARN, &task), (spec::LABEL_INSTANCE, &ctx.instance_arn)])
+                .list_volumes(&[
+                    (labels::LABEL_TASK_ARN, &task),
+                    (labels::LABEL_INSTANCE, &ctx.instance_arn),
+                ])
                 .await
             {
                 for (name, _) in vols {
@@ -697,7 +698,13 @@ async fn heartbeats(api: ApiClient, cluster: String, arn: String, interval: Dura
     loop {
         tick.tick().await;
         if let Err(e) = api
-            .call("BerthHeartbeat", &json!({"cluster": cluster, "containerInstance": arn}))
+            .call(
+                "BerthHeartbeat",
+                &json!(Heartbeat {
+                    cluster: Some(cluster.clone()),
+                    container_instance: arn.clone(),
+                }),
+            )
             .await
         {
             tracing::warn!(error = %e, "heartbeat failed");

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The label carrying a container's [`ShipSpec`] (JSON).
-pub const LABEL_AWSLOGS: &str = "berth.awslogs";
+use crate::labels::LABEL_AWSLOGS;
 /// CloudWatch counts this many bytes per event on top of the message.
 pub const EVENT_OVERHEAD: usize = 26;
 /// The largest message of one event (Docker's `maximumBytesPerEvent`).
@@ -108,12 +108,47 @@ impl AwslogsConfig {
     }
 }
 
-fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
+/// An awslogs option Docker's driver would refuse (its wording), or one the
+/// Berth agent does not support. `Display` is the reason reported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwslogsOptionError {
+    #[error("unknown log opt '{0}' for awslogs log driver")]
+    Unknown(String),
+    #[error("must specify a value for log opt 'awslogs-group'")]
+    MissingGroup,
+    #[error("invalid value for log opt '{key}': '{value}' is not a boolean")]
+    NotBoolean { key: &'static str, value: String },
+    #[error("log opt 'awslogs-format' ('{0}', the embedded metric format) is not supported by the Berth agent")]
+    FormatUnsupported(String),
+    #[error("you cannot configure log opt 'awslogs-datetime-format' and 'awslogs-multiline-pattern' at the same time")]
+    DatetimeAndMultiline,
+    #[error("awslogs could not parse datetime format '{format}': {error}")]
+    DatetimeFormat { format: String, error: String },
+    #[error("awslogs could not parse multiline pattern key '{pattern}': {error}")]
+    MultilinePattern { pattern: String, error: String },
+    #[error("invalid awslogs-force-flush-interval-seconds: {0}")]
+    FlushInterval(String),
+    #[error("invalid awslogs-max-buffered-events: {0}")]
+    MaxBufferedEvents(String),
+    #[error("logger: logging mode not supported: {0}")]
+    Mode(String),
+    #[error("logger: max-buffer-size option is only supported with 'mode=non-blocking'")]
+    BufferSizeWithoutNonBlocking,
+    #[error("invalid max-buffer-size: '{0}'")]
+    BufferSize(String),
+    #[error("awslogs-stream-prefix '{0}' may not contain ':' or '*'")]
+    StreamPrefix(String),
+}
+
+fn parse_bool(key: &'static str, v: &str) -> Result<bool, AwslogsOptionError> {
     // Go's strconv.ParseBool, which Docker uses.
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!("invalid value for log opt '{key}': '{v}' is not a boolean")),
+        _ => Err(AwslogsOptionError::NotBoolean {
+            key,
+            value: v.to_string(),
+        }),
     }
 }
 
@@ -137,16 +172,16 @@ pub fn parse_size(s: &str) -> Option<usize> {
 
 /// Validates the options by Docker's awslogs rules (plus ECS's
 /// `awslogs-stream-prefix`); the error is the reason to report.
-pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<AwslogsConfig, String> {
+pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<AwslogsConfig, AwslogsOptionError> {
     for k in opts.keys() {
         if !KNOWN_OPTIONS.contains(&k.as_str()) {
-            return Err(format!("unknown log opt '{k}' for awslogs log driver"));
+            return Err(AwslogsOptionError::Unknown(k.clone()));
         }
     }
     let group = opts
         .get("awslogs-group")
         .filter(|g| !g.is_empty())
-        .ok_or("must specify a value for log opt 'awslogs-group'")?
+        .ok_or(AwslogsOptionError::MissingGroup)?
         .clone();
     let create_group = match opts.get("awslogs-create-group") {
         Some(v) => parse_bool("awslogs-create-group", v)?,
@@ -156,58 +191,57 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<AwslogsConfig, S
         parse_bool("awslogs-create-stream", v)?;
     }
     if let Some(f) = opts.get("awslogs-format") {
-        return Err(format!(
-            "log opt 'awslogs-format' ('{f}', the embedded metric format) is not supported by the Berth agent"
-        ));
+        return Err(AwslogsOptionError::FormatUnsupported(f.clone()));
     }
-    let multiline = match (
-        opts.get("awslogs-datetime-format"),
-        opts.get("awslogs-multiline-pattern"),
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(
-                "you cannot configure log opt 'awslogs-datetime-format' and 'awslogs-multiline-pattern' at the same time"
-                    .into(),
-            );
-        }
-        (Some(f), None) => Some(
-            Regex::new(&format!("^{}", strftime_to_regex(f)))
-                .map_err(|e| format!("awslogs could not parse datetime format '{f}': {e}"))?,
-        ),
-        (None, Some(p)) => {
-            Some(Regex::new(p).map_err(|e| format!("awslogs could not parse multiline pattern key '{p}': {e}"))?)
-        }
-        (None, None) => None,
-    };
+    let multiline =
+        match (
+            opts.get("awslogs-datetime-format"),
+            opts.get("awslogs-multiline-pattern"),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(AwslogsOptionError::DatetimeAndMultiline);
+            }
+            (Some(f), None) => Some(Regex::new(&format!("^{}", strftime_to_regex(f))).map_err(|e| {
+                AwslogsOptionError::DatetimeFormat {
+                    format: f.clone(),
+                    error: e.to_string(),
+                }
+            })?),
+            (None, Some(p)) => Some(Regex::new(p).map_err(|e| AwslogsOptionError::MultilinePattern {
+                pattern: p.clone(),
+                error: e.to_string(),
+            })?),
+            (None, None) => None,
+        };
     let flush_interval = match opts.get("awslogs-force-flush-interval-seconds") {
         Some(v) => match v.parse::<u64>() {
             Ok(s) if s > 0 => Duration::from_secs(s),
-            _ => return Err(format!("invalid awslogs-force-flush-interval-seconds: {v}")),
+            _ => return Err(AwslogsOptionError::FlushInterval(v.clone())),
         },
         None => DEFAULT_MULTILINE_FLUSH,
     };
     if let Some(v) = opts.get("awslogs-max-buffered-events")
         && !v.parse::<u64>().is_ok_and(|n| n > 0)
     {
-        return Err(format!("invalid awslogs-max-buffered-events: {v}"));
+        return Err(AwslogsOptionError::MaxBufferedEvents(v.clone()));
     }
     let non_blocking = match opts.get("mode").map(String::as_str) {
         None | Some("") | Some("blocking") => false,
         Some("non-blocking") => true,
-        Some(other) => return Err(format!("logger: logging mode not supported: {other}")),
+        Some(other) => return Err(AwslogsOptionError::Mode(other.to_string())),
     };
     let non_blocking_buffer = match (non_blocking, opts.get("max-buffer-size")) {
         (false, Some(_)) => {
-            return Err("logger: max-buffer-size option is only supported with 'mode=non-blocking'".into());
+            return Err(AwslogsOptionError::BufferSizeWithoutNonBlocking);
         }
-        (true, Some(v)) => Some(parse_size(v).ok_or_else(|| format!("invalid max-buffer-size: '{v}'"))?),
+        (true, Some(v)) => Some(parse_size(v).ok_or_else(|| AwslogsOptionError::BufferSize(v.clone()))?),
         (true, None) => Some(DEFAULT_MAX_BUFFER),
         (false, None) => None,
     };
     if let Some(p) = opts.get("awslogs-stream-prefix")
         && (p.contains(':') || p.contains('*'))
     {
-        return Err(format!("awslogs-stream-prefix '{p}' may not contain ':' or '*'"));
+        return Err(AwslogsOptionError::StreamPrefix(p.clone()));
     }
     Ok(AwslogsConfig {
         group,
@@ -294,7 +328,7 @@ pub fn stream_name(cfg: &AwslogsConfig, container: &str, task_id: &str) -> Optio
 }
 
 /// The ship spec of a container whose definition says awslogs.
-pub fn spec_for(task: &Task, def: &ContainerDefinition) -> Option<Result<ShipSpec, String>> {
+pub fn spec_for(task: &Task, def: &ContainerDefinition) -> Option<Result<ShipSpec, AwslogsOptionError>> {
     if !is_awslogs(def) {
         return None;
     }
@@ -304,7 +338,7 @@ pub fn spec_for(task: &Task, def: &ContainerDefinition) -> Option<Result<ShipSpe
         .and_then(|l| l.options.clone())
         .unwrap_or_default();
     Some(parse_options(&options).map(|cfg| ShipSpec {
-        stream: stream_name(&cfg, &def.name, task.id()),
+        stream: stream_name(&cfg, def.name(), task.id()),
         options,
     }))
 }
@@ -703,12 +737,22 @@ impl ShipState {
     }
 }
 
+/// Why the log group or stream could not be set up; `Display` is Docker's
+/// wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Options(#[from] AwslogsOptionError),
+    #[error("failed to initialize logging driver: failed to create Cloudwatch log {what}: {detail}")]
+    Create { what: &'static str, detail: String },
+}
+
 /// Creates the group (with `awslogs-create-group`) and the stream before the
 /// container starts, as Docker's driver does; the error is Docker's.
-pub async fn prepare(api: &ApiClient, spec: &ShipSpec, container_id: &str) -> Result<(), String> {
+pub async fn prepare(api: &ApiClient, spec: &ShipSpec, container_id: &str) -> Result<(), PrepareError> {
     let cfg = parse_options(&spec.options)?;
     let stream = spec.stream_for(container_id);
-    let mut backoff = crate::agent::retry_backoff();
+    let mut backoff = crate::client::retry_backoff();
     let mut attempts = 0;
     let call = |op: &'static str, body: Value| async move {
         match api.call_logs(op, &body).await {
@@ -740,9 +784,7 @@ pub async fn prepare(api: &ApiClient, spec: &ShipSpec, container_id: &str) -> Re
                         ApiError::Aws { code, message, .. } => format!("{code}: {message}"),
                         other => other.to_string(),
                     };
-                    return Err(format!(
-                        "failed to initialize logging driver: failed to create Cloudwatch log {what}: {detail}"
-                    ));
+                    return Err(PrepareError::Create { what, detail });
                 }
                 tokio::time::sleep(backoff.next_delay()).await;
             }
@@ -806,7 +848,11 @@ impl Shippers {
     /// After an agent start: ships what the containers of this instance
     /// printed while the agent was away, and forgets containers that are gone.
     pub async fn resume(self: &Arc<Self>, instance_arn: &str) {
-        let found = match self.runtime.list(&[(crate::spec::LABEL_INSTANCE, instance_arn)]).await {
+        let found = match self
+            .runtime
+            .list(&[(crate::labels::LABEL_INSTANCE, instance_arn)])
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list containers to resume log shipping");
@@ -970,7 +1016,7 @@ impl Shippers {
             "logStreamName": stream,
             "logEvents": batch.events.iter().map(|(t, m)| json!({"timestamp": t, "message": m})).collect::<Vec<_>>(),
         });
-        let mut backoff = crate::agent::retry_backoff();
+        let mut backoff = crate::client::retry_backoff();
         loop {
             match api.call_logs("PutLogEvents", &body).await {
                 Ok(v) => {
@@ -1017,7 +1063,7 @@ impl Shippers {
     /// Whether the stream's last `n` events are the batch with `digest`
     /// (retries until the server answers).
     async fn stored(api: &ApiClient, group: &str, stream: &str, n: usize, want: u64) -> bool {
-        let mut backoff = crate::agent::retry_backoff();
+        let mut backoff = crate::client::retry_backoff();
         let body = json!({
             "logGroupName": group,
             "logStreamName": stream,
@@ -1065,7 +1111,12 @@ mod tests {
 
     #[test]
     fn options_follow_dockers_rules() {
-        assert!(parse_options(&opts(&[])).unwrap_err().contains("awslogs-group"));
+        assert!(
+            parse_options(&opts(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("awslogs-group")
+        );
         let c = parse_options(&opts(&[
             ("awslogs-group", "g"),
             ("awslogs-region", "eu-west-1"),
@@ -1081,11 +1132,13 @@ mod tests {
         assert!(
             parse_options(&opts(&[("awslogs-group", "g"), ("awslogs-create-group", "yes")]))
                 .unwrap_err()
+                .to_string()
                 .contains("awslogs-create-group")
         );
         assert!(
             parse_options(&opts(&[("awslogs-group", "g"), ("bogus", "1")]))
                 .unwrap_err()
+                .to_string()
                 .contains("unknown log opt 'bogus'")
         );
         assert!(
@@ -1095,20 +1148,25 @@ mod tests {
                 ("awslogs-datetime-format", "%Y")
             ]))
             .unwrap_err()
+            .to_string()
             .contains("at the same time")
         );
         assert!(
             parse_options(&opts(&[("awslogs-group", "g"), ("awslogs-multiline-pattern", "(")]))
                 .unwrap_err()
+                .to_string()
                 .contains("multiline pattern")
         );
         assert_eq!(
-            parse_options(&opts(&[("awslogs-group", "g"), ("mode", "fast")])).unwrap_err(),
+            parse_options(&opts(&[("awslogs-group", "g"), ("mode", "fast")]))
+                .unwrap_err()
+                .to_string(),
             "logger: logging mode not supported: fast"
         );
         assert!(
             parse_options(&opts(&[("awslogs-group", "g"), ("max-buffer-size", "4m")]))
                 .unwrap_err()
+                .to_string()
                 .contains("only supported with 'mode=non-blocking'")
         );
         assert!(

@@ -2,6 +2,7 @@
 //! (service `ecs`) and the desired-state stream (docs/agent-protocol.md).
 //! HTTP or HTTPS (rustls: the system roots plus an optional CA bundle) over reqwest.
 
+use berth_core::backoff::Backoff;
 use berth_proto::sigv4::{self, Credentials};
 use http::HeaderMap;
 use serde_json::Value;
@@ -12,6 +13,32 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const SERVICE: &str = "ecs";
 const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921";
 const ECR_SERVICE: &str = "ecr";
+
+/// The agent's retry pace for calls to the control plane: doubling from
+/// 250 ms with jitter, capped at 10 s.
+pub fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(10))
+}
+
+/// A client that cannot be built from its configuration (`--server`,
+/// `--ca-bundle`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientConfigError {
+    #[error("--server '{endpoint}' is not a URL: {reason}")]
+    NotAUrl { endpoint: String, reason: String },
+    #[error("--server '{0}': only http:// and https:// endpoints are supported")]
+    Scheme(String),
+    #[error("--server '{0}' has no host")]
+    NoHost(String),
+    #[error("cannot read the CA bundle {}: {reason}", .path.display())]
+    CaBundleUnreadable { path: std::path::PathBuf, reason: String },
+    #[error("the CA bundle {} is not PEM certificates: {reason}", .path.display())]
+    CaBundleNotPem { path: std::path::PathBuf, reason: String },
+    #[error("the CA bundle {} holds no PEM certificate", .0.display())]
+    CaBundleEmpty(std::path::PathBuf),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -60,7 +87,7 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(endpoint: &str, creds: Credentials, region: &str) -> Result<Self, String> {
+    pub fn new(endpoint: &str, creds: Credentials, region: &str) -> Result<Self, ClientConfigError> {
         Self::with_ca_bundle(endpoint, creds, region, None)
     }
 
@@ -71,17 +98,17 @@ impl ApiClient {
         creds: Credentials,
         region: &str,
         ca_bundle: Option<&std::path::Path>,
-    ) -> Result<Self, String> {
-        let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
-            .map_err(|e| format!("--server '{endpoint}' is not a URL: {e}"))?;
+    ) -> Result<Self, ClientConfigError> {
+        let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/')).map_err(|e| ClientConfigError::NotAUrl {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        })?;
         if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(format!(
-                "--server '{endpoint}': only http:// and https:// endpoints are supported"
-            ));
+            return Err(ClientConfigError::Scheme(endpoint.to_string()));
         }
         let host = endpoint
             .host_str()
-            .ok_or_else(|| format!("--server '{endpoint}' has no host"))?;
+            .ok_or_else(|| ClientConfigError::NoHost(endpoint.to_string()))?;
         let host_header = match endpoint.port() {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
@@ -92,9 +119,7 @@ impl ApiClient {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = builder.build().map_err(|e| ClientConfigError::Http(e.to_string()))?;
         Ok(Self {
             http,
             endpoint,
@@ -249,12 +274,17 @@ impl ApiClient {
 }
 
 /// The certificates of a PEM bundle, or an error naming the file.
-fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read the CA bundle {}: {e}", path.display()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| format!("the CA bundle {} is not PEM certificates: {e}", path.display()))?;
+fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientConfigError> {
+    let pem = std::fs::read(path).map_err(|e| ClientConfigError::CaBundleUnreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientConfigError::CaBundleNotPem {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     if certs.is_empty() {
-        return Err(format!("the CA bundle {} holds no PEM certificate", path.display()));
+        return Err(ClientConfigError::CaBundleEmpty(path.to_path_buf()));
     }
     Ok(certs)
 }
@@ -318,10 +348,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("ca.pem");
         let creds = Credentials::new("a", "b");
-        let e = ApiClient::with_ca_bundle("https://x", creds.clone(), "us-east-1", Some(&missing)).unwrap_err();
+        let e = ApiClient::with_ca_bundle("https://x", creds.clone(), "us-east-1", Some(&missing))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read the CA bundle"), "{e}");
         std::fs::write(&missing, "hello").unwrap();
-        let e = ApiClient::with_ca_bundle("https://x", creds, "us-east-1", Some(&missing)).unwrap_err();
+        let e = ApiClient::with_ca_bundle("https://x", creds, "us-east-1", Some(&missing))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ca.pem"), "{e}");
     }
 }

@@ -20,8 +20,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
+use berth_agent_protocol::{TaskCredentialsAnswer, TaskCredentialsRequest};
 use berth_proto::sigv4::Credentials;
 use rand::RngCore;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,23 +38,7 @@ pub const PATH_PREFIX: &str = "/v2/credentials/";
 pub const ENV_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
 pub const ENV_TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 
-/// Which of a task's roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleKind {
-    /// `taskRoleArn`: for the task's containers.
-    Task,
-    /// `executionRoleArn`: for the agent's work on the task's behalf.
-    Execution,
-}
-
-impl RoleKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoleKind::Task => "task",
-            RoleKind::Execution => "execution",
-        }
-    }
-}
+pub use berth_agent_protocol::RoleKind;
 
 /// Temporary credentials for one of a task's roles.
 #[derive(Clone, PartialEq)]
@@ -78,14 +64,13 @@ impl std::fmt::Debug for RoleCredentials {
 impl RoleCredentials {
     /// Reads a `BerthGetTaskCredentials` answer.
     pub fn from_response(v: &Value) -> Option<Self> {
-        let c = v.get("credentials")?;
-        let s = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+        let a = TaskCredentialsAnswer::deserialize(v).ok()?;
         Some(Self {
-            access_key_id: s(c, "accessKeyId")?,
-            secret_access_key: s(c, "secretAccessKey")?,
-            session_token: s(c, "sessionToken")?,
-            expiration: c.get("expiration")?.as_f64()?,
-            role_arn: s(v, "roleArn").unwrap_or_default(),
+            access_key_id: a.credentials.access_key_id,
+            secret_access_key: a.credentials.secret_access_key,
+            session_token: a.credentials.session_token,
+            expiration: a.credentials.expiration,
+            role_arn: a.role_arn,
         })
     }
 
@@ -123,7 +108,7 @@ pub async fn fetch(
     let v = api
         .call(
             "BerthGetTaskCredentials",
-            &json!({"cluster": cluster, "containerInstance": instance_arn, "task": task_arn, "role": role.as_str()}),
+            &json!(TaskCredentialsRequest::new(cluster, instance_arn, task_arn, role)),
         )
         .await?;
     RoleCredentials::from_response(&v).ok_or_else(|| ApiError::Aws {

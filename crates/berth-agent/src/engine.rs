@@ -6,6 +6,8 @@
 //! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this file
 //! observes, acts and reports.
 
+use crate::failure::{ContainerFailure, ResourceInitializationError};
+use crate::labels;
 use crate::lifecycle::{self, ContainerView, Dependency, Health, RunState, StopCause};
 use crate::model::{
     ContainerDefinition, ContainerStateChange, NetworkBinding, Report, SingleContainerStateChange, Task,
@@ -153,7 +155,7 @@ struct Engine {
     rx: watch::Receiver<Task>,
     slots: Vec<Slot>,
     /// Why the task cannot run as defined (validation), if it cannot.
-    invalid: Option<String>,
+    invalid: Option<crate::invalid::InvalidTask>,
     create_order: Vec<usize>,
     reported_status: String,
     reported_health: Option<String>,
@@ -193,7 +195,7 @@ impl Engine {
             };
             slots.push(Slot {
                 def: def.clone(),
-                docker_name: spec::docker_name(&task, &def.name),
+                docker_name: spec::docker_name(&task, def.name()),
                 deps,
                 id: None,
                 state: RunState::Waiting,
@@ -213,16 +215,16 @@ impl Engine {
         // What the control plane knows already: report only what differs.
         let mut reported = HashMap::new();
         for s in &slots {
-            if let Some(c) = task.server_container(&s.def.name) {
+            if let Some(c) = task.server_container(s.def.name()) {
                 reported.insert(
-                    s.def.name.clone(),
+                    s.def.name().to_string(),
                     Reported {
                         status: c.last_status.clone().unwrap_or_else(|| "PENDING".into()),
                         exit_code: c.exit_code,
                         runtime_id: c.runtime_id.clone(),
                         bindings: {
                             let mut b = c.network_bindings.clone();
-                            b.sort();
+                            b.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
                             b
                         },
                         reason: c.reason.clone(),
@@ -235,11 +237,7 @@ impl Engine {
                 );
             }
         }
-        let reported_status = if task.last_status.is_empty() {
-            "PROVISIONING".to_string()
-        } else {
-            task.last_status.clone()
-        };
+        let reported_status = task.last_status.unwrap_or(TaskStatus::Provisioning).to_string();
         let ever_running = TaskStatus::rank_of(&reported_status) >= Some(TaskStatus::Running.rank());
         Self {
             ctx,
@@ -273,12 +271,12 @@ impl Engine {
     /// Gets the execution role's credentials (when the task has one) and
     /// registers the task role with the credentials endpoint (when the
     /// task has one). The error is the task's stop reason.
-    async fn prepare_roles(&mut self) -> Result<(), String> {
+    async fn prepare_roles(&mut self) -> Result<(), ResourceInitializationError> {
         if self.exec_api.is_none()
             && let Some(role) = self.task.execution_role_arn()
         {
             let Some(api) = self.ctx.api.as_ref() else {
-                return Err(crate::secrets::failure_reason(
+                return Err(ResourceInitializationError::new(
                     "this agent has no control-plane client to assume the execution role",
                 ));
             };
@@ -290,7 +288,9 @@ impl Engine {
                 crate::credentials::RoleKind::Execution,
             )
             .await
-            .map_err(|e| crate::secrets::failure_reason(&format!("unable to assume the execution role {role}: {e}")))?;
+            .map_err(|e| {
+                ResourceInitializationError::new(format!("unable to assume the execution role {role}: {e}"))
+            })?;
             self.exec_api = Some(api.with_credentials(creds.signing()));
         }
         if self.role_endpoint.is_none()
@@ -312,7 +312,7 @@ impl Engine {
         if self.role_endpoint.is_some() || self.task.task_role_arn().is_none() {
             return;
         }
-        let in_namespace = !crate::credentials::shares_host_network(self.task.task_definition.network_mode());
+        let in_namespace = !crate::credentials::shares_host_network(self.task.task_definition.effective_network_mode());
         for id in self.slots.iter().filter_map(|s| s.id.clone()).collect::<Vec<_>>() {
             let Ok(Some(info)) = self.ctx.runtime.inspect(&id).await else {
                 continue;
@@ -343,7 +343,7 @@ impl Engine {
         let (Some(endpoint), Some(te)) = (self.ctx.credentials.clone(), self.role_endpoint.as_ref()) else {
             return;
         };
-        if crate::credentials::shares_host_network(self.task.task_definition.network_mode()) {
+        if crate::credentials::shares_host_network(self.task.task_definition.effective_network_mode()) {
             return;
         }
         let pid = match self.ctx.runtime.inspect(container_id).await {
@@ -369,7 +369,7 @@ impl Engine {
     async fn execution_role_registry_auth(
         &self,
         image: &str,
-    ) -> Result<Option<bollard::auth::DockerCredentials>, String> {
+    ) -> Result<Option<bollard::auth::DockerCredentials>, ResourceInitializationError> {
         let Some(api) = &self.exec_api else { return Ok(None) };
         let Some(host) = crate::registry_auth::image_host(image) else {
             return Ok(None);
@@ -378,7 +378,7 @@ impl Engine {
             Ok(token) => Ok(token.credentials_for(image)),
             // Refused: fatal for an image of this server's registry.
             Err(e) if crate::registry_auth::endpoint_host(api.endpoint()) == host.to_ascii_lowercase() => Err(
-                crate::secrets::failure_reason(&format!("unable to retrieve ecr registry auth: {e}")),
+                ResourceInitializationError::new(format!("unable to retrieve ecr registry auth: {e}")),
             ),
             Err(_) => Ok(None),
         }
@@ -398,7 +398,7 @@ impl Engine {
 
     /// Takes the newest desired state; true when the task must now stop.
     fn refresh_desired(&mut self) -> bool {
-        let desired = self.rx.borrow_and_update().desired_status.clone();
+        let desired = self.rx.borrow_and_update().desired_status;
         self.task.desired_status = desired;
         if self.task.wants_stop() && self.stop_cause.is_none() {
             tracing::info!(task = %self.arn(), "the control plane asked the task to stop");
@@ -414,7 +414,7 @@ impl Engine {
         self.adopt().await;
         if let Some(why) = self.invalid.clone() {
             tracing::warn!(task = %self.arn(), reason = %why, "the task cannot run on this agent");
-            self.fail_unstarted(&format!("CannotCreateContainerError: {why}"));
+            self.fail_unstarted(&ContainerFailure::CannotCreate(why.to_string()).to_string());
         }
         self.refresh_desired();
         if self.stop_cause.is_none() {
@@ -424,7 +424,7 @@ impl Engine {
         let mut events = Some(
             self.ctx
                 .runtime
-                .container_events(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                .container_events(&[(labels::LABEL_TASK_ARN, &self.task.task_arn)])
                 .boxed(),
         );
         loop {
@@ -474,7 +474,7 @@ impl Engine {
                 _ = tokio::time::sleep(tick) => {
                     if events.is_none() {
                         events = Some(self.ctx.runtime
-                            .container_events(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                            .container_events(&[(labels::LABEL_TASK_ARN, &self.task.task_arn)])
                             .boxed());
                     }
                 }
@@ -489,7 +489,7 @@ impl Engine {
             match self
                 .ctx
                 .runtime
-                .list(&[(spec::LABEL_TASK_ARN, &self.task.task_arn)])
+                .list(&[(labels::LABEL_TASK_ARN, &self.task.task_arn)])
                 .await
             {
                 Ok(f) => break f,
@@ -503,10 +503,10 @@ impl Engine {
             let name = c
                 .labels
                 .as_ref()
-                .and_then(|l| l.get(spec::LABEL_CONTAINER_NAME))
+                .and_then(|l| l.get(labels::LABEL_CONTAINER_NAME))
                 .cloned()
                 .unwrap_or_default();
-            if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name == name)
+            if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name() == name)
                 && slot.id.is_none()
             {
                 slot.id = c.id.clone();
@@ -518,7 +518,7 @@ impl Engine {
         // gone from the host is never created again.
         let task = self.task.clone();
         for slot in self.slots.iter_mut().filter(|s| s.id.is_none()) {
-            let Some(server) = task.server_container(&slot.def.name) else {
+            let Some(server) = task.server_container(slot.def.name()) else {
                 continue;
             };
             match server.last_status.as_deref() {
@@ -567,14 +567,14 @@ impl Engine {
     async fn prepare(&mut self) {
         if let Err(reason) = self.prepare_roles().await {
             tracing::warn!(task = %self.arn(), %reason, "role credentials unavailable");
-            self.fail_unstarted(&reason);
+            self.fail_unstarted(&reason.to_string());
             return;
         }
         // Pull.
         let mut images: Vec<String> = Vec::new();
         for i in 0..self.slots.len() {
-            if self.needs_creating(i) && !images.contains(&self.slots[i].def.image) {
-                images.push(self.slots[i].def.image.clone());
+            if self.needs_creating(i) && !images.iter().any(|im| im == self.slots[i].def.image()) {
+                images.push(self.slots[i].def.image().to_string());
             }
         }
         if !images.is_empty() {
@@ -585,7 +585,7 @@ impl Engine {
                 return;
             }
             tracing::info!(task = %self.arn(), %image, "pulling");
-            let def = self.slots.iter().map(|s| &s.def).find(|d| d.image == image);
+            let def = self.slots.iter().map(|s| &s.def).find(|d| d.image() == image);
             let creds = match def {
                 Some(def) => crate::secrets::registry_credentials(self.secrets_api(), def).await,
                 None => Ok(None),
@@ -597,15 +597,15 @@ impl Engine {
             let pulled = match creds {
                 Ok(creds) => (self.ctx.runtime.pull(&image, creds).await)
                     .map(|_| ())
-                    .map_err(|msg| format!("CannotPullContainerError: {msg}")),
-                Err(reason) => Err(reason),
+                    .map_err(|e| ContainerFailure::CannotPull(e.to_string()).to_string()),
+                Err(reason) => Err(reason.to_string()),
             };
             if let Err(reason) = pulled {
                 tracing::warn!(task = %self.arn(), %image, %reason, "pull failed");
                 for s in self
                     .slots
                     .iter_mut()
-                    .filter(|s| s.def.image == image && s.id.is_none() && s.state == RunState::Waiting)
+                    .filter(|s| s.def.image() == image && s.id.is_none() && s.state == RunState::Waiting)
                 {
                     s.state = RunState::NotRun { reason: reason.clone() };
                     s.reason = Some(reason.clone());
@@ -624,7 +624,8 @@ impl Engine {
             let defs = &self.task.task_definition.container_definitions;
             match crate::secrets::resolve(self.secrets_api(), defs).await {
                 Ok(env) => self.secret_env = Some(env),
-                Err(reason) => {
+                Err(e) => {
+                    let reason = e.to_string();
                     tracing::warn!(task = %self.arn(), %reason, "secrets unavailable");
                     for s in self
                         .slots
@@ -656,7 +657,7 @@ impl Engine {
                 continue;
             }
             if let Err(msg) = self.ctx.runtime.ensure_volume(plan).await {
-                let reason = format!("CannotCreateContainerError: volume '{name}': {msg}");
+                let reason = ContainerFailure::CannotCreate(format!("volume '{name}': {msg}")).to_string();
                 for i in users {
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason.clone());
@@ -675,7 +676,7 @@ impl Engine {
             let mut body = match spec::container_spec(&self.task, &self.slots[i].def, &self.placement(), &volumes) {
                 Ok(b) => b,
                 Err(e) => {
-                    let reason = format!("CannotCreateContainerError: {e}");
+                    let reason = ContainerFailure::CannotCreate(e.to_string()).to_string();
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
                     continue;
@@ -684,7 +685,7 @@ impl Engine {
             for (k, v) in self.role_endpoint.iter().flat_map(|e| e.env()) {
                 body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
             }
-            if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(&self.slots[i].def.name)) {
+            if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(self.slots[i].def.name())) {
                 for (k, v) in &r.env {
                     body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
                 }
@@ -698,23 +699,24 @@ impl Engine {
             let name = self.slots[i].docker_name.clone();
             match self.ctx.runtime.create(&name, body).await {
                 Ok(id) => {
-                    tracing::info!(task = %self.arn(), container = %self.slots[i].def.name, %id, "created");
+                    tracing::info!(task = %self.arn(), container = %self.slots[i].def.name(), %id, "created");
                     // awslogs: the group and stream exist before the container starts.
                     if let (Some(Ok(ship)), Some(shippers)) = (
                         crate::awslogs::spec_for(&self.task, &self.slots[i].def),
                         self.ctx.awslogs.as_ref(),
                     ) && let Err(msg) = crate::awslogs::prepare(shippers.api(), &ship, &id).await
                     {
-                        let reason = format!("CannotStartContainerError: Error response from daemon: {msg}");
-                        tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name, %reason, "logging failed");
+                        let reason =
+                            ContainerFailure::CannotStart(format!("Error response from daemon: {msg}")).to_string();
+                        tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name(), %reason, "logging failed");
                         self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                         self.slots[i].reason = Some(reason);
                     }
                     self.slots[i].id = Some(id);
                 }
                 Err(msg) => {
-                    let reason = format!("CannotCreateContainerError: {msg}");
-                    tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name, %reason, "create failed");
+                    let reason = ContainerFailure::CannotCreate(msg.to_string()).to_string();
+                    tracing::warn!(task = %self.arn(), container = %self.slots[i].def.name(), %reason, "create failed");
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
                 }
@@ -724,7 +726,7 @@ impl Engine {
 
     /// Reads the containers' state from Docker.
     async fn observe(&mut self) {
-        let mode = self.task.task_definition.network_mode().to_string();
+        let mode = self.task.task_definition.effective_network_mode().to_string();
         for slot in self.slots.iter_mut() {
             if matches!(slot.state, RunState::NotRun { .. } | RunState::Exited { .. }) {
                 continue;
@@ -737,9 +739,11 @@ impl Engine {
                         slot.state = RunState::Exited { exit_code: None };
                         slot.reason = Some("The container was removed from the host".into());
                     } else {
-                        let reason = "CannotStartContainerError: the container was removed before it started";
-                        slot.state = RunState::NotRun { reason: reason.into() };
-                        slot.reason = Some(reason.into());
+                        let reason =
+                            ContainerFailure::CannotStart("the container was removed before it started".into())
+                                .to_string();
+                        slot.state = RunState::NotRun { reason: reason.clone() };
+                        slot.reason = Some(reason);
                     }
                 }
                 Err(e) => tracing::warn!(container = %slot.docker_name, error = %e, "cannot inspect"),
@@ -751,7 +755,7 @@ impl Engine {
         self.slots
             .iter()
             .map(|s| ContainerView {
-                name: s.def.name.clone(),
+                name: s.def.name().to_string(),
                 essential: s.def.is_essential(),
                 depends_on: s.deps.clone(),
                 has_health_check: s.def.health_check.is_some(),
@@ -776,7 +780,7 @@ impl Engine {
         let decision = lifecycle::decide(&self.views(), false, self.ever_running);
         let mut progressed = false;
         for (name, reason) in decision.give_up {
-            if let Some(s) = self.slots.iter_mut().find(|s| s.def.name == name) {
+            if let Some(s) = self.slots.iter_mut().find(|s| s.def.name() == name) {
                 tracing::info!(task = %self.task.task_arn, container = %name, %reason, "container will not start");
                 s.state = RunState::NotRun { reason: reason.clone() };
                 s.reason = Some(reason);
@@ -792,7 +796,7 @@ impl Engine {
             return true;
         }
         for name in decision.start {
-            let Some(i) = self.slots.iter().position(|s| s.def.name == name) else {
+            let Some(i) = self.slots.iter().position(|s| s.def.name() == name) else {
                 continue;
             };
             let Some(id) = self.slots[i].id.clone() else { continue };
@@ -809,7 +813,7 @@ impl Engine {
                     }
                 }
                 Err(msg) => {
-                    let reason = format!("CannotStartContainerError: {msg}");
+                    let reason = ContainerFailure::CannotStart(msg.to_string()).to_string();
                     tracing::warn!(task = %self.task.task_arn, container = %name, %reason, "start failed");
                     self.slots[i].state = RunState::NotRun { reason: reason.clone() };
                     self.slots[i].reason = Some(reason);
@@ -833,7 +837,7 @@ impl Engine {
         for level in lifecycle::stop_levels(&self.views()) {
             let mut stops = Vec::new();
             for name in level {
-                let Some(s) = self.slots.iter().find(|s| s.def.name == name) else {
+                let Some(s) = self.slots.iter().find(|s| s.def.name() == name) else {
                     continue;
                 };
                 if s.state != RunState::Running {
@@ -885,18 +889,20 @@ impl Engine {
                 reason: s.reason.clone().filter(|r| !r.is_empty()),
                 health: s.def.health_check.as_ref().map(|_| s.health.as_str().to_string()),
             };
-            let before = self.reported.get(&s.def.name).cloned().unwrap_or_default();
+            let before = self.reported.get(s.def.name()).cloned().unwrap_or_default();
             if differs(&before, &now) {
                 changed.push(ContainerStateChange {
-                    container_name: s.def.name.clone(),
+                    container_name: Some(s.def.name().to_string()),
+                    image_digest: None,
                     runtime_id: now.runtime_id.clone(),
                     exit_code: now.exit_code,
-                    network_bindings: now.bindings.clone(),
+                    // None known yet: unchanged (an empty list would clear them).
+                    network_bindings: (!now.bindings.is_empty()).then(|| now.bindings.clone()),
                     reason: now.reason.clone(),
-                    status: now.status.clone(),
+                    status: Some(now.status.clone()),
                     health_status: now.health.clone(),
                 });
-                self.reported.insert(s.def.name.clone(), now);
+                self.reported.insert(s.def.name().to_string(), now);
             }
         }
 
@@ -916,16 +922,20 @@ impl Engine {
             };
             let cause = self.stop_cause.as_ref().filter(|_| stopped);
             let change = TaskStateChange {
-                cluster: self.ctx.cluster.clone(),
-                task: self.task.task_arn.clone(),
-                status: status.clone(),
+                cluster: Some(self.ctx.cluster.clone()),
+                task: Some(self.task.task_arn.clone()),
+                status: Some(status.clone()),
                 reason: cause.and_then(|c| c.reason.clone()),
                 stop_code: cause.and_then(|c| c.stop_code.map(str::to_string)),
                 health_status: health.clone(),
                 containers: changed,
-                pull_started_at,
-                pull_stopped_at,
-                execution_stopped_at: if stopped { self.execution_stopped_at } else { None },
+                pull_started_at: pull_started_at.map(serde_json::Value::from),
+                pull_stopped_at: pull_stopped_at.map(serde_json::Value::from),
+                execution_stopped_at: if stopped {
+                    self.execution_stopped_at.map(serde_json::Value::from)
+                } else {
+                    None
+                },
             };
             tracing::info!(task = %self.task.task_arn, %status, "task state change");
             let _ = self.ctx.reports.send(Report::SubmitTaskStateChange(change));
@@ -933,13 +943,13 @@ impl Engine {
             self.reported_health = health;
         } else {
             for c in changed {
-                tracing::info!(task = %self.task.task_arn, container = %c.container_name, status = %c.status, "container state change");
+                tracing::info!(task = %self.task.task_arn, container = ?c.container_name, status = ?c.status, "container state change");
                 let _ = self
                     .ctx
                     .reports
                     .send(Report::SubmitContainerStateChange(SingleContainerStateChange {
-                        cluster: self.ctx.cluster.clone(),
-                        task: self.task.task_arn.clone(),
+                        cluster: Some(self.ctx.cluster.clone()),
+                        task: Some(self.task.task_arn.clone()),
                         container_name: c.container_name,
                         runtime_id: c.runtime_id,
                         status: c.status,
@@ -999,17 +1009,17 @@ fn apply_inspect(slot: &mut Slot, info: &ContainerInspectResponse, mode: &str) {
                     exit_code: state.exit_code,
                 };
                 if state.oom_killed == Some(true) {
-                    slot.reason = Some("OutOfMemoryError: Container killed due to memory usage".into());
+                    slot.reason = Some(ContainerFailure::OutOfMemory.to_string());
                 }
             } else {
-                let reason = format!(
-                    "CannotStartContainerError: {}",
+                let reason = ContainerFailure::CannotStart(
                     state
                         .error
                         .clone()
                         .filter(|e| !e.is_empty())
-                        .unwrap_or_else(|| "never started".into())
-                );
+                        .unwrap_or_else(|| "never started".into()),
+                )
+                .to_string();
                 slot.state = RunState::NotRun { reason: reason.clone() };
                 slot.reason = Some(reason);
             }
@@ -1043,12 +1053,7 @@ mod tests {
         now.health = Some("HEALTHY".into());
         assert!(differs(&before, &now));
         let mut now = before.clone();
-        now.bindings = vec![NetworkBinding {
-            bind_ip: "0.0.0.0".into(),
-            container_port: 80,
-            host_port: 32768,
-            protocol: "tcp".into(),
-        }];
+        now.bindings = vec![NetworkBinding::new("0.0.0.0", 80, 32768, "tcp")];
         assert!(differs(&before, &now));
     }
 }

@@ -8,6 +8,7 @@
 use crate::engine::EngineHandle;
 use crate::host::HostFacts;
 use crate::model::{ContainerStateChange, Report, Task, TaskStateChange};
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use rand::Rng;
 use std::sync::Arc;
@@ -63,12 +64,21 @@ impl HollowConfig {
     }
 }
 
+/// A `--hollow-delay` value that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DelayRangeError {
+    #[error("{0:?} is not a delay in milliseconds: use MS or MIN-MAX, e.g. 50-200")]
+    NotADelay(String),
+    #[error("{0:?}: the minimum delay is above the maximum")]
+    Inverted(String),
+}
+
 /// Parses `--hollow-delay`: `MS` or `MIN-MAX` in milliseconds.
-pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), String> {
+pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), DelayRangeError> {
     let ms = |v: &str| {
         v.trim()
             .parse::<u64>()
-            .map_err(|_| format!("{s:?} is not a delay in milliseconds: use MS or MIN-MAX, e.g. 50-200"))
+            .map_err(|_| DelayRangeError::NotADelay(s.to_string()))
     };
     let (lo, hi) = match s.split_once('-') {
         Some((a, b)) => (ms(a)?, ms(b)?),
@@ -78,45 +88,39 @@ pub fn parse_delay_range(s: &str) -> Result<(Duration, Duration), String> {
         }
     };
     if lo > hi {
-        return Err(format!("{s:?}: the minimum delay is above the maximum"));
+        return Err(DelayRangeError::Inverted(s.to_string()));
     }
     Ok((Duration::from_millis(lo), Duration::from_millis(hi)))
 }
 
 /// The container states a hollow task reports for every container.
-fn containers(task: &Task, status: &str) -> Vec<ContainerStateChange> {
+fn containers(task: &Task, status: TaskStatus) -> Vec<ContainerStateChange> {
     task.task_definition
         .container_definitions
         .iter()
         .map(|c| ContainerStateChange {
-            container_name: c.name.clone(),
-            runtime_id: Some(format!("hollow-{}-{}", task.id(), c.name)),
-            exit_code: (status == "STOPPED").then_some(0),
-            network_bindings: Vec::new(),
-            reason: None,
-            status: status.to_string(),
-            health_status: None,
+            container_name: Some(c.name().to_string()),
+            runtime_id: Some(format!("hollow-{}-{}", task.id(), c.name())),
+            exit_code: (status == TaskStatus::Stopped).then_some(0),
+            status: Some(status.to_string()),
+            ..Default::default()
         })
         .collect()
 }
 
-fn change(cluster: &str, task: &Task, status: &str, with_containers: bool) -> Report {
-    let stopped = status == "STOPPED";
+fn change(cluster: &str, task: &Task, status: TaskStatus, with_containers: bool) -> Report {
+    let stopped = status == TaskStatus::Stopped;
     Report::SubmitTaskStateChange(TaskStateChange {
-        cluster: cluster.to_string(),
-        task: task.task_arn.clone(),
-        status: status.to_string(),
-        reason: None,
-        stop_code: None,
-        health_status: None,
+        cluster: Some(cluster.to_string()),
+        task: Some(task.task_arn.clone()),
+        status: Some(status.to_string()),
         containers: if with_containers {
             containers(task, status)
         } else {
             Vec::new()
         },
-        pull_started_at: None,
-        pull_stopped_at: None,
-        execution_stopped_at: stopped.then(now_epoch),
+        execution_stopped_at: stopped.then(|| now_epoch().into()),
+        ..Default::default()
     })
 }
 
@@ -131,20 +135,20 @@ pub fn spawn(
     let finished_at = Arc::new(AtomicU64::new(0));
     let done = finished_at.clone();
     let join = tokio::spawn(async move {
-        let send = |status: &str, with_containers: bool| {
+        let send = |status: TaskStatus, with_containers: bool| {
             let _ = reports.send(change(&cluster, &task, status, with_containers));
         };
         let wants_stop = |rx: &mut watch::Receiver<Task>| rx.borrow_and_update().wants_stop();
-        let already_running = task.last_status == "RUNNING";
+        let already_running = task.last_status == Some(TaskStatus::Running);
         let mut started = already_running;
         if !already_running && !wants_stop(&mut rx) {
-            if task.last_status != "PENDING" {
-                send("PENDING", true);
+            if task.last_status != Some(TaskStatus::Pending) {
+                send(TaskStatus::Pending, true);
             }
             // Asked to stop while "starting": stop without running.
             tokio::select! {
                 _ = tokio::time::sleep(cfg.delay()) => {
-                    send("RUNNING", true);
+                    send(TaskStatus::Running, true);
                     started = true;
                 }
                 _ = async { while rx.changed().await.is_ok() { if rx.borrow_and_update().wants_stop() { break } } } => {}
@@ -159,7 +163,7 @@ pub fn spawn(
         if started {
             tokio::time::sleep(cfg.delay()).await;
         }
-        send("STOPPED", true);
+        send(TaskStatus::Stopped, true);
         done.store(now_epoch().to_bits(), Ordering::Release);
     });
     EngineHandle::from_parts(tx, finished_at, join)
@@ -173,8 +177,8 @@ mod tests {
     fn task(last_status: &str) -> Task {
         let mut t = Task {
             task_arn: "arn:aws:ecs:us-east-1:000000000000:task/c/abc123".into(),
-            desired_status: "RUNNING".into(),
-            last_status: last_status.into(),
+            desired_status: Some(TaskStatus::Running),
+            last_status: last_status.parse().ok(),
             ..Task::default()
         };
         t.task_definition.container_definitions =
@@ -193,8 +197,11 @@ mod tests {
     fn status(r: &Report) -> (String, Vec<String>, Vec<Option<i64>>) {
         match r {
             Report::SubmitTaskStateChange(c) => (
-                c.status.clone(),
-                c.containers.iter().map(|c| c.status.clone()).collect(),
+                c.status.clone().unwrap_or_default(),
+                c.containers
+                    .iter()
+                    .map(|c| c.status.clone().unwrap_or_default())
+                    .collect(),
                 c.containers.iter().map(|c| c.exit_code).collect(),
             ),
             other => panic!("unexpected report {other:?}"),
@@ -211,7 +218,7 @@ mod tests {
         assert_eq!((s.as_str(), cs), ("RUNNING", vec!["RUNNING".to_string()]));
         assert!(h.finished_at().is_none());
         h.update(Task {
-            desired_status: "STOPPED".into(),
+            desired_status: Some(TaskStatus::Stopped),
             ..t
         });
         let (s, cs, codes) = status(&rx.recv().await.unwrap());
@@ -229,7 +236,7 @@ mod tests {
     async fn a_task_stopped_before_it_starts_never_reports_running() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut t = task("");
-        t.desired_status = "STOPPED".into();
+        t.desired_status = Some(TaskStatus::Stopped);
         let h = spawn(fast(), "c".into(), tx, t);
         assert_eq!(status(&rx.recv().await.unwrap()).0, "STOPPED");
         h.wait().await;
@@ -242,7 +249,7 @@ mod tests {
         let t = task("RUNNING");
         let h = spawn(fast(), "c".into(), tx, t.clone());
         h.update(Task {
-            desired_status: "STOPPED".into(),
+            desired_status: Some(TaskStatus::Stopped),
             ..t
         });
         assert_eq!(status(&rx.recv().await.unwrap()).0, "STOPPED");
@@ -258,8 +265,8 @@ mod tests {
             parse_delay_range("7").unwrap(),
             (Duration::from_millis(7), Duration::from_millis(7))
         );
-        assert!(parse_delay_range("200-50").unwrap_err().contains("above"));
-        assert!(parse_delay_range("soon").unwrap_err().contains("MIN-MAX"));
+        assert!(parse_delay_range("200-50").unwrap_err().to_string().contains("above"));
+        assert!(parse_delay_range("soon").unwrap_err().to_string().contains("MIN-MAX"));
         let cfg = HollowConfig::default();
         for _ in 0..100 {
             let d = cfg.delay();

@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+/// Log drivers Docker has built in; ECS passes them through.
+pub const DOCKER_LOG_DRIVERS: &[&str] = &["json-file", "none", "syslog", "journald", "gelf", "fluentd", "local"];
+
 /// Ports ECS reserves on every container instance (ssh, Docker, the ECS
 /// agent's introspection and credentials ports).
 pub const RESERVED_PORTS: &[&str] = &["22", "2375", "2376", "51678", "51679"];
@@ -51,7 +54,7 @@ pub fn remote_api_capabilities(api_version: &str) -> Vec<String> {
 /// spec.rs), awsfirelens, EFS.
 pub fn capabilities(api_version: &str) -> Vec<String> {
     let mut out = remote_api_capabilities(api_version);
-    for d in crate::spec::DOCKER_LOG_DRIVERS {
+    for d in DOCKER_LOG_DRIVERS {
         out.push(format!("com.amazonaws.ecs.capability.logging-driver.{d}"));
     }
     // awslogs: the agent ships the output itself (crate::awslogs), with its
@@ -236,40 +239,48 @@ pub fn registration_request(
     body
 }
 
+/// A command-line value the agent's flags refuse (`--attribute`,
+/// `--container-retention`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    #[error("attribute '{0}': expected NAME=VALUE with a name of 1 to 128 characters")]
+    AttributeNameLength(String),
+    #[error("attribute '{0}': the name may hold letters, digits, '_', '-', '.', '/' and '@'")]
+    AttributeNameCharacters(String),
+    #[error("duration '{0}': expected a number with s, m, h or d (e.g. 1h)")]
+    DurationNumber(String),
+    #[error("duration '{0}': unit must be s, m, h or d")]
+    DurationUnit(String),
+}
+
 /// Parses `k=v` (the `--attribute` flag). A bare `k` is an attribute
 /// without a value.
-pub fn parse_attribute(s: &str) -> Result<(String, String), String> {
+pub fn parse_attribute(s: &str) -> Result<(String, String), FlagError> {
     let (k, v) = s.split_once('=').unwrap_or((s, ""));
     let k = k.trim();
     if k.is_empty() || k.len() > 128 {
-        return Err(format!(
-            "attribute '{s}': expected NAME=VALUE with a name of 1 to 128 characters"
-        ));
+        return Err(FlagError::AttributeNameLength(s.to_string()));
     }
     if !k
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '@'))
     {
-        return Err(format!(
-            "attribute '{s}': the name may hold letters, digits, '_', '-', '.', '/' and '@'"
-        ));
+        return Err(FlagError::AttributeNameCharacters(s.to_string()));
     }
     Ok((k.to_string(), v.to_string()))
 }
 
 /// Parses a duration like `90s`, `30m`, `1h`, `2d` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, FlagError> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("duration '{s}': expected a number with s, m, h or d (e.g. 1h)"))?;
+    let n: u64 = num.parse().map_err(|_| FlagError::DurationNumber(s.to_string()))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => return Err(format!("duration '{s}': unit must be s, m, h or d")),
+        _ => return Err(FlagError::DurationUnit(s.to_string())),
     };
     Ok(std::time::Duration::from_secs(secs))
 }

@@ -5,6 +5,7 @@
 //! The task engine (engine.rs) observes Docker, builds [`ContainerView`]s,
 //! asks [`decide`], and carries the decision out. Nothing here does IO.
 
+use crate::invalid::InvalidTask;
 use crate::model::ContainerDefinition;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -321,14 +322,12 @@ pub fn task_health(containers: &[ContainerView]) -> Health {
 /// The dependencies of a container definition: `dependsOn` plus a START
 /// dependency on every container it `links` to. Unknown conditions are an
 /// error (the task cannot run as defined).
-pub fn dependencies(def: &ContainerDefinition) -> Result<Vec<Dependency>, String> {
+pub fn dependencies(def: &ContainerDefinition) -> Result<Vec<Dependency>, InvalidTask> {
     let mut out: Vec<Dependency> = Vec::new();
     for d in def.depends_on.iter().flatten() {
-        let condition = Condition::parse(&d.condition).ok_or_else(|| {
-            format!(
-                "container {} has dependsOn condition '{}': expected START, COMPLETE, SUCCESS or HEALTHY",
-                def.name, d.condition
-            )
+        let condition = Condition::parse(&d.condition).ok_or_else(|| InvalidTask::UnknownCondition {
+            container: def.name().to_string(),
+            condition: d.condition.clone(),
         })?;
         out.push(Dependency {
             container: d.container_name.clone(),
@@ -351,8 +350,8 @@ pub fn dependencies(def: &ContainerDefinition) -> Result<Vec<Dependency>, String
 /// created after the containers it links to or takes volumes from (Docker
 /// needs those to exist). Otherwise definition order. A cycle or a reference
 /// to an unknown container is an error.
-pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, String> {
-    let index: BTreeMap<&str, usize> = defs.iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, InvalidTask> {
+    let index: BTreeMap<&str, usize> = defs.iter().enumerate().map(|(i, d)| (d.name(), i)).collect();
     let mut needs: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); defs.len()];
     for (i, d) in defs.iter().enumerate() {
         let links = d
@@ -367,14 +366,12 @@ pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, String> 
             .filter_map(|v| v.source_container.clone());
         let deps = d.depends_on.iter().flatten().map(|x| x.container_name.clone());
         for name in links.chain(from).chain(deps) {
-            let j = *index.get(name.as_str()).ok_or_else(|| {
-                format!(
-                    "container {} refers to container {name}, which is not in the task",
-                    d.name
-                )
+            let j = *index.get(name.as_str()).ok_or_else(|| InvalidTask::UnknownContainer {
+                container: d.name().to_string(),
+                target: name.clone(),
             })?;
             if j == i {
-                return Err(format!("container {} refers to itself", d.name));
+                return Err(InvalidTask::SelfReference(d.name().to_string()));
             }
             needs[i].insert(j);
         }
@@ -389,14 +386,10 @@ pub fn create_order(defs: &[ContainerDefinition]) -> Result<Vec<usize>, String> 
                 order.push(i);
             }
             None => {
-                let stuck: Vec<&str> = (0..defs.len())
+                let stuck = (0..defs.len())
                     .filter(|&i| !done[i])
-                    .map(|i| defs[i].name.as_str())
-                    .collect();
-                return Err(format!(
-                    "the containers {} depend on each other in a cycle",
-                    stuck.join(", ")
-                ));
+                    .map(|i| defs[i].name().to_string());
+                return Err(InvalidTask::Cycle(stuck.collect()));
             }
         }
     }
@@ -643,7 +636,7 @@ mod tests {
 
     fn def(name: &str) -> ContainerDefinition {
         ContainerDefinition {
-            name: name.to_string(),
+            name: Some(name.to_string()),
             ..Default::default()
         }
     }
@@ -674,7 +667,7 @@ mod tests {
             container_name: "db".into(),
             condition: "READY".into(),
         }]);
-        assert!(dependencies(&d).unwrap_err().contains("READY"));
+        assert!(dependencies(&d).unwrap_err().to_string().contains("READY"));
     }
 
     #[test]
@@ -696,11 +689,12 @@ mod tests {
         assert!(
             create_order(&[side.clone(), web.clone(), db2])
                 .unwrap_err()
+                .to_string()
                 .contains("cycle")
         );
         let mut lonely = def("x");
         lonely.links = Some(vec!["ghost".into()]);
-        assert!(create_order(&[lonely]).unwrap_err().contains("ghost"));
+        assert!(create_order(&[lonely]).unwrap_err().to_string().contains("ghost"));
     }
 
     #[test]

@@ -1,31 +1,33 @@
 //! The shapes the agent reads from the desired-state stream
-//! (docs/agent-protocol.md §2) and the state-change bodies it sends (§4).
+//! (docs/agent-protocol.md §2) and the reports it queues (§4). The wire
+//! envelope and the state-change bodies are berth-agent-protocol's, shared
+//! with the server.
 //!
-//! Inputs are read leniently: every field has a default, unknown fields are
-//! ignored, so a newer server never breaks an older agent.
+//! Inputs are read leniently: every field has a default, so a newer server
+//! never breaks an older agent. The task definition is berth-core's (the
+//! server's own type): members the agent does not interpret are kept in its
+//! `other` maps.
 
+pub use berth_agent_protocol::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
+use berth_core::ecs::TaskStatus;
+/// The task definition the server sends is read with the server's own
+/// types: members the agent does not use are kept (in `other`), never lost.
+pub use berth_core::ecs::{
+    ContainerDefinition, ContainerDependency, Device, DockerVolumeConfiguration, EnvironmentFile, HealthCheck,
+    HostEntry, HostVolumeProperties, KernelCapabilities, KeyValuePair, LinuxParameters, LogConfiguration, MountPoint,
+    PortMapping, RepositoryCredentials, Secret, SystemControl, TaskDefinition, Tmpfs, Ulimit, Volume, VolumeFrom,
+};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-/// One line of the session stream.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum SessionMessage {
-    Desired(DesiredState),
-    Keepalive {
-        #[serde(default)]
-        revision: Option<i64>,
-    },
-    #[serde(other)]
-    Unknown,
-}
+/// One line of the session stream, with tasks read into [`Task`].
+pub type SessionMessage = berth_agent_protocol::SessionMessage<Task>;
+/// The `desired` message, with tasks read into [`Task`].
+pub type DesiredState = berth_agent_protocol::DesiredState<Task>;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DesiredState {
-    pub revision: i64,
-    pub container_instance_arn: String,
-    pub tasks: Vec<Task>,
+/// A task status read leniently: one a newer server may add reads as `None`
+/// instead of failing the whole desired state.
+fn lenient_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TaskStatus>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.and_then(|s| s.parse().ok()))
 }
 
 /// A task as `DescribeTasks` returns it, plus the full task definition.
@@ -35,8 +37,11 @@ pub struct Task {
     pub task_arn: String,
     pub cluster_arn: String,
     pub container_instance_arn: String,
-    pub desired_status: String,
-    pub last_status: String,
+    /// `None`: absent, or a status this agent does not know.
+    #[serde(deserialize_with = "lenient_status")]
+    pub desired_status: Option<TaskStatus>,
+    #[serde(deserialize_with = "lenient_status")]
+    pub last_status: Option<TaskStatus>,
     pub overrides: Option<TaskOverride>,
     pub containers: Vec<TaskContainer>,
     pub task_definition_arn: String,
@@ -52,7 +57,7 @@ impl Task {
     }
 
     pub fn wants_stop(&self) -> bool {
-        self.desired_status == "STOPPED"
+        self.desired_status == Some(TaskStatus::Stopped)
     }
 
     /// The server's view of one container.
@@ -115,301 +120,6 @@ pub struct ContainerOverride {
     pub environment_files: Option<Vec<serde_json::Value>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TaskDefinition {
-    pub task_definition_arn: String,
-    pub family: String,
-    pub revision: i64,
-    pub network_mode: Option<String>,
-    pub container_definitions: Vec<ContainerDefinition>,
-    pub volumes: Vec<Volume>,
-    pub pid_mode: Option<String>,
-    pub ipc_mode: Option<String>,
-    pub task_role_arn: Option<String>,
-    pub execution_role_arn: Option<String>,
-}
-
-impl TaskDefinition {
-    /// The network mode the agent applies: ECS's default on Linux EC2 is
-    /// `bridge`.
-    pub fn network_mode(&self) -> &str {
-        self.network_mode.as_deref().unwrap_or("bridge")
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ContainerDefinition {
-    pub name: String,
-    pub image: String,
-    pub cpu: Option<i64>,
-    pub memory: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub links: Option<Vec<String>>,
-    pub port_mappings: Option<Vec<PortMapping>>,
-    pub essential: Option<bool>,
-    pub entry_point: Option<Vec<String>>,
-    pub command: Option<Vec<String>>,
-    pub environment: Option<Vec<KeyValuePair>>,
-    pub environment_files: Option<Vec<serde_json::Value>>,
-    pub mount_points: Option<Vec<MountPoint>>,
-    pub volumes_from: Option<Vec<VolumeFrom>>,
-    pub linux_parameters: Option<LinuxParameters>,
-    pub secrets: Option<Vec<serde_json::Value>>,
-    pub depends_on: Option<Vec<ContainerDependency>>,
-    pub start_timeout: Option<i64>,
-    pub stop_timeout: Option<i64>,
-    pub hostname: Option<String>,
-    pub user: Option<String>,
-    pub working_directory: Option<String>,
-    pub disable_networking: Option<bool>,
-    pub privileged: Option<bool>,
-    pub readonly_root_filesystem: Option<bool>,
-    pub dns_servers: Option<Vec<String>>,
-    pub dns_search_domains: Option<Vec<String>>,
-    pub extra_hosts: Option<Vec<HostEntry>>,
-    pub docker_security_options: Option<Vec<String>>,
-    pub interactive: Option<bool>,
-    pub pseudo_terminal: Option<bool>,
-    pub docker_labels: Option<BTreeMap<String, String>>,
-    pub ulimits: Option<Vec<Ulimit>>,
-    pub log_configuration: Option<LogConfiguration>,
-    pub health_check: Option<HealthCheck>,
-    pub system_controls: Option<Vec<SystemControl>>,
-    pub repository_credentials: Option<RepositoryCredentials>,
-}
-
-/// `repositoryCredentials`: a Secrets Manager secret holding
-/// `{"username": …, "password": …}` for a private registry.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RepositoryCredentials {
-    pub credentials_parameter: String,
-}
-
-impl ContainerDefinition {
-    /// ECS: `essential` defaults to true.
-    pub fn is_essential(&self) -> bool {
-        self.essential.unwrap_or(true)
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct KeyValuePair {
-    pub name: Option<String>,
-    pub value: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PortMapping {
-    pub container_port: Option<i64>,
-    pub host_port: Option<i64>,
-    pub protocol: Option<String>,
-    pub container_port_range: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct MountPoint {
-    pub source_volume: Option<String>,
-    pub container_path: Option<String>,
-    pub read_only: Option<bool>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct VolumeFrom {
-    pub source_container: Option<String>,
-    pub read_only: Option<bool>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct LinuxParameters {
-    pub capabilities: Option<KernelCapabilities>,
-    pub devices: Option<Vec<Device>>,
-    pub init_process_enabled: Option<bool>,
-    pub shared_memory_size: Option<i64>,
-    pub tmpfs: Option<Vec<Tmpfs>>,
-    pub max_swap: Option<i64>,
-    pub swappiness: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct KernelCapabilities {
-    pub add: Option<Vec<String>>,
-    pub drop: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Device {
-    pub host_path: String,
-    pub container_path: Option<String>,
-    pub permissions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Tmpfs {
-    pub container_path: String,
-    pub size: i64,
-    pub mount_options: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ContainerDependency {
-    pub container_name: String,
-    pub condition: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct HostEntry {
-    pub hostname: String,
-    pub ip_address: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Ulimit {
-    pub name: String,
-    pub soft_limit: i64,
-    pub hard_limit: i64,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct LogConfiguration {
-    pub log_driver: String,
-    pub options: Option<BTreeMap<String, String>>,
-    /// `{name, valueFrom}`: log driver options read like container secrets.
-    pub secret_options: Option<Vec<serde_json::Value>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct HealthCheck {
-    pub command: Vec<String>,
-    pub interval: Option<i64>,
-    pub timeout: Option<i64>,
-    pub retries: Option<i64>,
-    pub start_period: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SystemControl {
-    pub namespace: Option<String>,
-    pub value: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Volume {
-    pub name: Option<String>,
-    pub host: Option<HostVolumeProperties>,
-    pub docker_volume_configuration: Option<DockerVolumeConfiguration>,
-    pub efs_volume_configuration: Option<serde_json::Value>,
-    pub fsx_windows_file_server_volume_configuration: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct HostVolumeProperties {
-    pub source_path: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DockerVolumeConfiguration {
-    pub scope: Option<String>,
-    pub autoprovision: Option<bool>,
-    pub driver: Option<String>,
-    pub driver_opts: Option<BTreeMap<String, String>>,
-    pub labels: Option<BTreeMap<String, String>>,
-}
-
-/// `NetworkBinding` as ECS reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct NetworkBinding {
-    #[serde(rename = "bindIP")]
-    pub bind_ip: String,
-    pub container_port: i64,
-    pub host_port: i64,
-    pub protocol: String,
-}
-
-/// One entry of `SubmitTaskStateChange.containers` (`ContainerStateChange`).
-/// `healthStatus` is a Berth extension (docs/agent-protocol.md §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerStateChange {
-    pub container_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i64>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub network_bindings: Vec<NetworkBinding>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
-}
-
-/// The body of `SubmitTaskStateChange`. `stopCode` and `healthStatus` are
-/// Berth extensions (docs/agent-protocol.md §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskStateChange {
-    pub cluster: String,
-    pub task: String,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub containers: Vec<ContainerStateChange>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_started_at: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_stopped_at: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub execution_stopped_at: Option<f64>,
-}
-
-/// The body of `SubmitContainerStateChange` (plus the `healthStatus`
-/// extension).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SingleContainerStateChange {
-    pub cluster: String,
-    pub task: String,
-    pub container_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_id: Option<String>,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub network_bindings: Vec<NetworkBinding>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
-}
-
 /// A state change the engine wants the control plane to know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "operation", content = "body")]
@@ -428,9 +138,10 @@ impl Report {
 
     pub fn task_arn(&self) -> &str {
         match self {
-            Report::SubmitTaskStateChange(t) => &t.task,
-            Report::SubmitContainerStateChange(c) => &c.task,
+            Report::SubmitTaskStateChange(t) => t.task.as_deref(),
+            Report::SubmitContainerStateChange(c) => c.task.as_deref(),
         }
+        .unwrap_or_default()
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -464,11 +175,24 @@ mod tests {
         let c = &t.task_definition.container_definitions[0];
         assert_eq!(c.port_mappings.as_ref().unwrap()[0].container_port, Some(80));
         assert_eq!(c.depends_on.as_ref().unwrap()[0].condition, "COMPLETE");
-        assert_eq!(t.task_definition.network_mode(), "bridge");
+        assert_eq!(t.task_definition.effective_network_mode(), "bridge");
+        // Read with the server's types: a member the agent does not use is kept.
+        assert_eq!(c.other["somethingNew"], 1);
         assert_eq!(
             t.server_container("web").unwrap().last_status.as_deref(),
             Some("PENDING")
         );
+    }
+
+    #[test]
+    fn statuses_are_read_as_task_statuses_and_unknown_ones_do_not_fail() {
+        let t: Task =
+            serde_json::from_str(r#"{"taskArn":"t","desiredStatus":"STOPPED","lastStatus":"HIBERNATING"}"#).unwrap();
+        assert!(t.wants_stop());
+        assert_eq!(t.desired_status, Some(TaskStatus::Stopped));
+        assert_eq!(t.last_status, None);
+        let t: Task = serde_json::from_str(r#"{"taskArn":"t"}"#).unwrap();
+        assert_eq!((t.desired_status, t.last_status), (None, None));
     }
 
     #[test]
@@ -486,29 +210,18 @@ mod tests {
     #[test]
     fn state_change_bodies_use_ecs_field_names() {
         let r = Report::SubmitTaskStateChange(TaskStateChange {
-            cluster: "c".into(),
-            task: "t".into(),
-            status: "RUNNING".into(),
-            reason: None,
-            stop_code: None,
-            health_status: None,
+            cluster: Some("c".into()),
+            task: Some("t".into()),
+            status: Some("RUNNING".into()),
             containers: vec![ContainerStateChange {
-                container_name: "web".into(),
+                container_name: Some("web".into()),
                 runtime_id: Some("abc".into()),
-                exit_code: None,
-                network_bindings: vec![NetworkBinding {
-                    bind_ip: "0.0.0.0".into(),
-                    container_port: 80,
-                    host_port: 32768,
-                    protocol: "tcp".into(),
-                }],
-                reason: None,
-                status: "RUNNING".into(),
-                health_status: None,
+                network_bindings: Some(vec![NetworkBinding::new("0.0.0.0", 80, 32768, "tcp")]),
+                status: Some("RUNNING".into()),
+                ..Default::default()
             }],
-            pull_started_at: Some(1.5),
-            pull_stopped_at: None,
-            execution_stopped_at: None,
+            pull_started_at: Some(1.5.into()),
+            ..Default::default()
         });
         let v = r.body();
         assert_eq!(v["containers"][0]["networkBindings"][0]["bindIP"], "0.0.0.0");

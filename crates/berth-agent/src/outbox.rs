@@ -98,15 +98,11 @@ mod tests {
 
     fn report(name: &str) -> Report {
         Report::SubmitContainerStateChange(SingleContainerStateChange {
-            cluster: "c".into(),
-            task: "t".into(),
-            container_name: name.into(),
-            runtime_id: None,
-            status: "RUNNING".into(),
-            exit_code: None,
-            reason: None,
-            network_bindings: vec![],
-            health_status: None,
+            cluster: Some("c".into()),
+            task: Some("t".into()),
+            container_name: Some(name.into()),
+            status: Some("RUNNING".into()),
+            ..Default::default()
         })
     }
 

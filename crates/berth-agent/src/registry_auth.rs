@@ -12,7 +12,16 @@
 //! role's client); tasks without one use the agent's own identity, like the
 //! EC2 ECS agent's instance role.
 
-use crate::client::ApiClient;
+use crate::client::{ApiClient, ApiError};
+
+/// Why there is no registry token.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("GetAuthorizationToken answered without usable authorizationData")]
+    Unusable,
+}
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bollard::auth::DockerCredentials;
@@ -105,14 +114,9 @@ impl RegistryAuth {
     }
 
     /// A fresh token (not cached): the error says why there is none.
-    pub async fn token(&self) -> Result<RegistryToken, String> {
-        let v = self
-            .api
-            .call_ecr("GetAuthorizationToken", &json!({}))
-            .await
-            .map_err(|e| e.to_string())?;
-        RegistryToken::from_response(&v)
-            .ok_or_else(|| "GetAuthorizationToken answered without usable authorizationData".to_string())
+    pub async fn token(&self) -> Result<RegistryToken, TokenError> {
+        let v = self.api.call_ecr("GetAuthorizationToken", &json!({})).await?;
+        RegistryToken::from_response(&v).ok_or(TokenError::Unusable)
     }
 
     /// Docker registry credentials for pulling `image`: Some when its host

@@ -3,7 +3,6 @@
 
 use crate::host::HostFacts;
 use crate::registry_auth::RegistryAuth;
-use crate::spec::VolumePlan;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
@@ -13,9 +12,27 @@ use bollard::query_parameters::{
     RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use futures::{Stream, StreamExt};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Where a task volume comes from on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumePlan {
+    /// `host.sourcePath`: a bind mount.
+    Bind { host_path: String },
+    /// A Docker volume: task-scoped ones (and `host` volumes without a
+    /// source path) are created for the task and removed with it; shared ones
+    /// are created when `autoprovision` is set and kept.
+    Docker {
+        name: String,
+        task_scoped: bool,
+        autoprovision: bool,
+        driver: Option<String>,
+        driver_opts: BTreeMap<String, String>,
+        labels: BTreeMap<String, String>,
+    },
+}
 
 /// Where bollard connects when DOCKER_HOST is unset.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -26,6 +43,24 @@ pub enum RuntimeError {
     Unreachable { host: String, message: String },
     #[error("Docker: {0}")]
     Docker(String),
+}
+
+/// A Docker call that failed. `Display` is Docker's own message: the stop
+/// reasons quote it after ECS's error code (`CannotPullContainerError: …`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerCallError {
+    /// What the daemon (or the connection to it) answered.
+    #[error("{0}")]
+    Daemon(String),
+    /// A shared Docker volume that is not there and may not be created.
+    #[error("the shared volume '{0}' does not exist and autoprovision is not set")]
+    SharedVolumeMissing(String),
+}
+
+impl From<DockerError> for DockerCallError {
+    fn from(e: DockerError) -> Self {
+        DockerCallError::Daemon(message(&e))
+    }
 }
 
 /// How a pull ended when it did not fail.
@@ -169,7 +204,7 @@ impl Runtime {
     /// Pulls an image (ECS_IMAGE_PULL_BEHAVIOR=default: always pull). When
     /// the pull fails but the image is in the local store, it is used; the
     /// error is Docker's message otherwise.
-    pub async fn pull(&self, image: &str, explicit: Option<DockerCredentials>) -> Result<PullOutcome, String> {
+    pub async fn pull(&self, image: &str, explicit: Option<DockerCredentials>) -> Result<PullOutcome, DockerCallError> {
         let (repo, tag) = split_image(image);
         let options = CreateImageOptions {
             from_image: Some(repo),
@@ -197,7 +232,7 @@ impl Runtime {
                     tracing::debug!(image, error = %msg, "pull failed; using the local image");
                     Ok(PullOutcome::UsedLocal)
                 } else {
-                    Err(msg)
+                    Err(DockerCallError::Daemon(msg))
                 }
             }
         }
@@ -205,7 +240,7 @@ impl Runtime {
 
     /// Makes sure a Docker volume exists (creates task-scoped and
     /// autoprovisioned ones). Bind mounts need nothing.
-    pub async fn ensure_volume(&self, plan: &VolumePlan) -> Result<(), String> {
+    pub async fn ensure_volume(&self, plan: &VolumePlan) -> Result<(), DockerCallError> {
         let VolumePlan::Docker {
             name,
             autoprovision,
@@ -221,9 +256,7 @@ impl Runtime {
             return Ok(());
         }
         if !autoprovision {
-            return Err(format!(
-                "the shared volume '{name}' does not exist and autoprovision is not set"
-            ));
+            return Err(DockerCallError::SharedVolumeMissing(name.clone()));
         }
         self.docker
             .create_volume(VolumeCreateRequest {
@@ -235,12 +268,12 @@ impl Runtime {
             })
             .await
             .map(|_| ())
-            .map_err(|e| message(&e))
+            .map_err(DockerCallError::from)
     }
 
     /// Creates a container. If one with the same name exists already (an
     /// earlier attempt), its id is returned instead: never two.
-    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, String> {
+    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, DockerCallError> {
         let options = CreateContainerOptions {
             name: Some(name.to_string()),
             ..Default::default()
@@ -248,34 +281,34 @@ impl Runtime {
         match self.docker.create_container(Some(options), body).await {
             Ok(r) => Ok(r.id),
             Err(e) if status(&e) == Some(409) => match self.inspect(name).await? {
-                Some(existing) => existing.id.ok_or_else(|| message(&e)),
-                None => Err(message(&e)),
+                Some(existing) => existing.id.ok_or_else(|| e.into()),
+                None => Err(e.into()),
             },
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn start(&self, id: &str) -> Result<(), String> {
+    pub async fn start(&self, id: &str) -> Result<(), DockerCallError> {
         match self.docker.start_container(id, None).await {
             Ok(()) => Ok(()),
             // 304: already started.
             Err(e) if status(&e) == Some(304) => Ok(()),
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// The container, or None when it does not exist.
-    pub async fn inspect(&self, id: &str) -> Result<Option<ContainerInspectResponse>, String> {
+    pub async fn inspect(&self, id: &str) -> Result<Option<ContainerInspectResponse>, DockerCallError> {
         match self.docker.inspect_container(id, None).await {
             Ok(c) => Ok(Some(c)),
             Err(e) if status(&e) == Some(404) => Ok(None),
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// SIGTERM (or the image's stop signal), then SIGKILL after
     /// `timeout_secs`.
-    pub async fn stop(&self, id: &str, timeout_secs: i64) -> Result<(), String> {
+    pub async fn stop(&self, id: &str, timeout_secs: i64) -> Result<(), DockerCallError> {
         let t = timeout_secs.clamp(0, i32::MAX as i64);
         let docker = self.docker.clone().with_timeout(Duration::from_secs(t as u64 + 60));
         let options = StopContainerOptions {
@@ -285,11 +318,11 @@ impl Runtime {
         match docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if matches!(status(&e), Some(304) | Some(404)) => Ok(()),
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn remove_container(&self, id: &str) -> Result<(), String> {
+    pub async fn remove_container(&self, id: &str) -> Result<(), DockerCallError> {
         let options = RemoveContainerOptions {
             force: true,
             ..Default::default()
@@ -297,11 +330,11 @@ impl Runtime {
         match self.docker.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn remove_volume(&self, name: &str) -> Result<(), String> {
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerCallError> {
         match self
             .docker
             .remove_volume(name, Some(RemoveVolumeOptions { force: false }))
@@ -309,13 +342,13 @@ impl Runtime {
         {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(message(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Every container (running or not) carrying all the given labels
     /// (`("key", "")` matches any value).
-    pub async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerSummary>, String> {
+    pub async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerSummary>, DockerCallError> {
         let options = ListContainersOptions {
             all: true,
             filters: Some(label_filters(labels)),
@@ -324,18 +357,22 @@ impl Runtime {
         self.docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| message(&e))
+            .map_err(DockerCallError::from)
     }
 
     /// Names of the volumes carrying all the given labels.
     pub async fn list_volumes(
         &self,
         labels: &[(&str, &str)],
-    ) -> Result<Vec<(String, HashMap<String, String>)>, String> {
+    ) -> Result<Vec<(String, HashMap<String, String>)>, DockerCallError> {
         let options = ListVolumesOptions {
             filters: Some(label_filters(labels)),
         };
-        let r = self.docker.list_volumes(Some(options)).await.map_err(|e| message(&e))?;
+        let r = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(DockerCallError::from)?;
         Ok(r.volumes
             .unwrap_or_default()
             .into_iter()

@@ -7,17 +7,16 @@
 //! variable (or a log driver option). Values are never logged.
 
 use crate::client::ApiClient;
+use crate::failure::ResourceInitializationError;
 use crate::model::ContainerDefinition;
 use berth_core::secrets_ref::{self, SecretSource};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// How ECS words a task that cannot get its secrets.
-pub fn failure_reason(detail: &str) -> String {
-    format!(
-        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: {detail}"
-    )
-}
+/// SSM parameters that do not exist, as the ECS agent reports them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid parameters: {}", .0.join(","))]
+pub struct InvalidParameters(pub Vec<String>);
 
 /// One container's resolved secrets.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -40,7 +39,7 @@ pub struct Resolved {
 pub async fn resolve(
     api: Option<&ApiClient>,
     defs: &[ContainerDefinition],
-) -> Result<HashMap<String, Resolved>, String> {
+) -> Result<HashMap<String, Resolved>, ResourceInitializationError> {
     let mut wanted: Vec<(&str, Target, String, SecretSource)> = Vec::new();
     for def in defs {
         let log_secrets = def.log_configuration.as_ref().and_then(|l| l.secret_options.as_ref());
@@ -51,21 +50,27 @@ pub async fn resolve(
             .map(|s| (Target::Env, s))
             .chain(log_secrets.into_iter().flatten().map(|s| (Target::LogOption, s)));
         for (target, s) in all {
-            let name = s["name"].as_str().unwrap_or_default();
-            let value_from = s["valueFrom"].as_str().unwrap_or_default();
+            let name = s.name.as_str();
+            let value_from = s.value_from.as_str();
             if name.is_empty() {
-                return Err(failure_reason(&format!("container {}: a secret has no name", def.name)));
+                return Err(ResourceInitializationError::new(format!(
+                    "container {}: a secret has no name",
+                    def.name()
+                )));
             }
-            let source = secrets_ref::parse_value_from(value_from)
-                .map_err(|e| failure_reason(&format!("container {}: secret {name}: {e}", def.name)))?;
-            wanted.push((def.name.as_str(), target, name.to_string(), source));
+            let source = secrets_ref::parse_value_from(value_from).map_err(|e| {
+                ResourceInitializationError::new(format!("container {}: secret {name}: {e}", def.name()))
+            })?;
+            wanted.push((def.name(), target, name.to_string(), source));
         }
     }
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
     let Some(api) = api else {
-        return Err(failure_reason("this agent has no control-plane client to read secrets"));
+        return Err(ResourceInitializationError::new(
+            "this agent has no control-plane client to read secrets",
+        ));
     };
     let mut parameters: Vec<String> = Vec::new();
     for (_, _, _, source) in &wanted {
@@ -80,10 +85,10 @@ pub async fn resolve(
         let got = api
             .call_ssm("GetParameters", &json!({ "Names": batch, "WithDecryption": true }))
             .await
-            .map_err(|e| failure_reason(&format!("unable to retrieve secrets from ssm: {e}")))?;
+            .map_err(|e| ResourceInitializationError::new(format!("unable to retrieve secrets from ssm: {e}")))?;
         values.extend(
             parameter_values(batch, &got)
-                .map_err(|e| failure_reason(&format!("unable to retrieve secrets from ssm: {e}")))?,
+                .map_err(|e| ResourceInitializationError::new(format!("unable to retrieve secrets from ssm: {e}")))?,
         );
     }
     let mut secrets: HashMap<(String, Option<String>, Option<String>), String> = HashMap::new();
@@ -108,7 +113,9 @@ pub async fn resolve(
                 };
                 match json_key {
                     Some(k) => secrets_ref::json_key(&text, &k).map_err(|e| {
-                        failure_reason(&format!("unable to retrieve secret from asm: secret {secret_id}: {e}"))
+                        ResourceInitializationError::new(format!(
+                            "unable to retrieve secret from asm: secret {secret_id}: {e}"
+                        ))
                     })?,
                     None => text,
                 }
@@ -136,13 +143,13 @@ enum Target {
 /// The values of a GetParameters answer by the names as requested (a name
 /// or ARN, with its `:version`/`:label` selector); an error naming the
 /// parameters that do not exist, as the ECS agent reports them.
-fn parameter_values(requested: &[String], out: &Value) -> Result<HashMap<String, String>, String> {
+fn parameter_values(requested: &[String], out: &Value) -> Result<HashMap<String, String>, InvalidParameters> {
     let invalid: Vec<&str> = out["InvalidParameters"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if !invalid.is_empty() {
-        return Err(format!("invalid parameters: {}", invalid.join(",")));
+        return Err(InvalidParameters(invalid.iter().map(|s| s.to_string()).collect()));
     }
     let got: Vec<&Value> = out["Parameters"]
         .as_array()
@@ -165,7 +172,7 @@ fn parameter_values(requested: &[String], out: &Value) -> Result<HashMap<String,
             Some(p) => {
                 values.insert(raw.clone(), p["Value"].as_str().unwrap_or_default().to_string());
             }
-            None => return Err(format!("invalid parameters: {raw}")),
+            None => return Err(InvalidParameters(vec![raw.clone()])),
         }
     }
     Ok(values)
@@ -177,7 +184,7 @@ async fn secret_string(
     secret_id: &str,
     version_stage: Option<String>,
     version_id: Option<String>,
-) -> Result<String, String> {
+) -> Result<String, ResourceInitializationError> {
     let mut input = json!({ "SecretId": secret_id });
     if let Some(v) = version_stage {
         input["VersionStage"] = json!(v);
@@ -188,10 +195,10 @@ async fn secret_string(
     let got = api
         .call_secrets_manager("GetSecretValue", &input)
         .await
-        .map_err(|e| failure_reason(&format!("unable to retrieve secret from asm: {e}")))?;
+        .map_err(|e| ResourceInitializationError::new(format!("unable to retrieve secret from asm: {e}")))?;
     match got["SecretString"].as_str() {
         Some(text) => Ok(text.to_string()),
-        None => Err(failure_reason(&format!(
+        None => Err(ResourceInitializationError::new(format!(
             "unable to retrieve secret from asm: secret {secret_id} has no SecretString"
         ))),
     }
@@ -203,19 +210,19 @@ async fn secret_string(
 pub async fn registry_credentials(
     api: Option<&ApiClient>,
     def: &ContainerDefinition,
-) -> Result<Option<bollard::auth::DockerCredentials>, String> {
+) -> Result<Option<bollard::auth::DockerCredentials>, ResourceInitializationError> {
     let Some(rc) = &def.repository_credentials else {
         return Ok(None);
     };
     let Some(api) = api else {
-        return Err(failure_reason(
+        return Err(ResourceInitializationError::new(
             "this agent has no control-plane client to read registry auth",
         ));
     };
     let got = api
         .call_secrets_manager("GetSecretValue", &json!({ "SecretId": rc.credentials_parameter }))
         .await
-        .map_err(|e| failure_reason(&format!("unable to retrieve registry auth from asm: {e}")))?;
+        .map_err(|e| ResourceInitializationError::new(format!("unable to retrieve registry auth from asm: {e}")))?;
     let text = got["SecretString"].as_str().unwrap_or_default();
     let parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     match (parsed["username"].as_str(), parsed["password"].as_str()) {
@@ -224,7 +231,7 @@ pub async fn registry_credentials(
             password: Some(p.to_string()),
             ..Default::default()
         })),
-        _ => Err(failure_reason(&format!(
+        _ => Err(ResourceInitializationError::new(format!(
             "registry auth secret {} must be JSON with \"username\" and \"password\"",
             rc.credentials_parameter
         ))),
@@ -242,7 +249,7 @@ mod tests {
             "secrets": [{"name": "PW", "valueFrom": "/app/pw"}]
         }))
         .unwrap();
-        let err = resolve(None, &[def]).await.unwrap_err();
+        let err = resolve(None, &[def]).await.unwrap_err().to_string();
         assert!(err.starts_with("ResourceInitializationError: unable to pull secrets or registry auth: "));
         let log: ContainerDefinition = serde_json::from_value(json!({
             "name": "app", "image": "busybox",
@@ -257,7 +264,13 @@ mod tests {
             "secrets": [{"name": "PW", "valueFrom": "arn:aws:s3:::bucket"}]
         }))
         .unwrap();
-        assert!(resolve(None, &[bad]).await.unwrap_err().contains("secret PW"));
+        assert!(
+            resolve(None, &[bad])
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("secret PW")
+        );
     }
 
     #[test]
@@ -284,7 +297,9 @@ mod tests {
         assert_eq!(v["plain:blue"], "b");
         let missing = json!({"Parameters": [], "InvalidParameters": ["/nope", "/gone"]});
         assert_eq!(
-            parameter_values(&["/nope".into(), "/gone".into()], &missing).unwrap_err(),
+            parameter_values(&["/nope".into(), "/gone".into()], &missing)
+                .unwrap_err()
+                .to_string(),
             "invalid parameters: /nope,/gone"
         );
         let short = json!({"Parameters": [{"Name": "/a", "Value": "x"}]});

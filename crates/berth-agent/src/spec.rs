@@ -10,20 +10,17 @@
 //! (`hostPort` = `containerPort`, which awsvpc requires anyway). Its
 //! containers do not share one network namespace as they do on AWS.
 
+use crate::host::DOCKER_LOG_DRIVERS;
+use crate::invalid::{ContainerProblem, InvalidTask, PortError};
+use crate::labels::*;
 use crate::lifecycle::Health;
 use crate::model::{ContainerDefinition, NetworkBinding, Task};
+use crate::runtime::VolumePlan;
 use bollard::models::{
     ContainerCreateBody, DeviceMapping, HealthConfig, HealthStatusEnum, HostConfig, HostConfigLogConfig, PortBinding,
     PortMap, ResourcesUlimits,
 };
 use std::collections::{BTreeMap, HashMap};
-
-pub const LABEL_CLUSTER: &str = "com.amazonaws.ecs.cluster";
-pub const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
-pub const LABEL_CONTAINER_NAME: &str = "com.amazonaws.ecs.container-name";
-pub const LABEL_FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
-pub const LABEL_VERSION: &str = "com.amazonaws.ecs.task-definition-version";
-pub const LABEL_INSTANCE: &str = "berth.instance";
 
 /// ECS's health check defaults (seconds).
 const HEALTH_INTERVAL: i64 = 30;
@@ -33,9 +30,6 @@ const HEALTH_RETRIES: i64 = 3;
 const MIN_CPU_SHARES: i64 = 2;
 const MIB: i64 = 1024 * 1024;
 const NANOS: i64 = 1_000_000_000;
-
-/// Log drivers Docker has built in; ECS passes them through.
-pub const DOCKER_LOG_DRIVERS: &[&str] = &["json-file", "none", "syslog", "journald", "gelf", "fluentd", "local"];
 
 /// Who runs the task: labels every container carries.
 #[derive(Debug, Clone)]
@@ -47,32 +41,14 @@ pub struct Placement<'a> {
     pub extra_labels: &'a BTreeMap<String, String>,
 }
 
-/// Where a task volume comes from on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VolumePlan {
-    /// `host.sourcePath`: a bind mount.
-    Bind { host_path: String },
-    /// A Docker volume: task-scoped ones (and `host` volumes without a
-    /// source path) are created for the task and removed with it; shared ones
-    /// are created when `autoprovision` is set and kept.
-    Docker {
-        name: String,
-        task_scoped: bool,
-        autoprovision: bool,
-        driver: Option<String>,
-        driver_opts: BTreeMap<String, String>,
-        labels: BTreeMap<String, String>,
-    },
-}
-
 /// The Docker name of a task's container: `ecs-<family>-<revision>-<container>-<task id>`.
 /// Deterministic, so creating a container twice fails instead of running two.
 pub fn docker_name(task: &Task, container: &str) -> String {
     let def = &task.task_definition;
     sanitize(&format!(
         "ecs-{}-{}-{}-{}",
-        def.family,
-        def.revision,
+        def.family_name(),
+        def.revision_number(),
         container,
         task.id()
     ))
@@ -91,80 +67,71 @@ fn sanitize(s: &str) -> String {
 }
 
 /// Rejects what this agent cannot run faithfully, with the reason to report.
-pub fn validate(task: &Task) -> Result<(), String> {
+pub fn validate(task: &Task) -> Result<(), InvalidTask> {
     let def = &task.task_definition;
     if def.container_definitions.is_empty() {
-        return Err("the task definition has no containers".into());
+        return Err(InvalidTask::NoContainers);
     }
-    match def.network_mode() {
+    match def.effective_network_mode() {
         "bridge" | "host" | "none" | "awsvpc" => {}
-        other => return Err(format!("network mode '{other}' is not supported by the Berth agent")),
+        other => return Err(InvalidTask::NetworkMode(other.to_string())),
     }
     for (what, mode) in [("pidMode", &def.pid_mode), ("ipcMode", &def.ipc_mode)] {
         if let Some(m) = mode.as_deref()
             && m == "task"
         {
-            return Err(format!(
-                "{what} 'task' is not supported by the Berth agent (use 'host' or leave it unset)"
-            ));
+            return Err(InvalidTask::TaskNamespace(what));
         }
     }
     for v in &def.volumes {
         let name = v.name.as_deref().unwrap_or("");
         if v.efs_volume_configuration.is_some() || v.fsx_windows_file_server_volume_configuration.is_some() {
-            return Err(format!(
-                "volume '{name}': EFS and FSx volumes are not supported by the Berth agent (use host or docker volumes)"
-            ));
+            return Err(InvalidTask::RemoteVolume(name.to_string()));
         }
     }
     for c in &def.container_definitions {
         let overridden_files = task
-            .container_override(&c.name)
+            .container_override(c.name())
             .and_then(|o| o.environment_files.as_ref())
             .is_some_and(|f| !f.is_empty());
         if c.environment_files.as_ref().is_some_and(|f| !f.is_empty()) || overridden_files {
-            return Err(format!(
-                "container {}: environmentFiles are not supported by the Berth agent yet (they live in S3)",
-                c.name
-            ));
+            return Err(InvalidTask::container(c.name(), ContainerProblem::EnvironmentFiles));
         }
         if let Some(Err(e)) = crate::awslogs::spec_for(task, c) {
-            return Err(format!("container {}: awslogs: {e}", c.name));
+            return Err(InvalidTask::container(c.name(), e));
         }
         if let Some(log) = &c.log_configuration
             && log.log_driver != "awslogs"
             && !DOCKER_LOG_DRIVERS.contains(&log.log_driver.as_str())
         {
-            return Err(format!(
-                "container {}: log driver '{}' is not supported by the Berth agent (supported: {})",
-                c.name,
-                log.log_driver,
-                DOCKER_LOG_DRIVERS.join(", ")
+            return Err(InvalidTask::container(
+                c.name(),
+                ContainerProblem::LogDriver(log.log_driver.clone()),
             ));
         }
         if let Some(hc) = &c.health_check
             && hc.command.is_empty()
         {
-            return Err(format!("container {}: healthCheck.command is empty", c.name));
+            return Err(InvalidTask::container(c.name(), ContainerProblem::EmptyHealthCheck));
         }
         for m in c.mount_points.iter().flatten() {
             let src = m.source_volume.as_deref().unwrap_or("");
             if !def.volumes.iter().any(|v| v.name.as_deref() == Some(src)) {
-                return Err(format!(
-                    "container {}: mount point refers to volume '{src}', which the task definition does not declare",
-                    c.name
+                return Err(InvalidTask::container(
+                    c.name(),
+                    ContainerProblem::UndeclaredVolume(src.to_string()),
                 ));
             }
             if m.container_path.as_deref().unwrap_or("").is_empty() {
-                return Err(format!(
-                    "container {}: mount point of volume '{src}' has no containerPath",
-                    c.name
+                return Err(InvalidTask::container(
+                    c.name(),
+                    ContainerProblem::NoContainerPath(src.to_string()),
                 ));
             }
         }
         for p in c.port_mappings.iter().flatten() {
             expand_ports(p.container_port, p.container_port_range.as_deref())
-                .map_err(|e| format!("container {}: {e}", c.name))?;
+                .map_err(|e| InvalidTask::container(c.name(), e))?;
         }
     }
     Ok(())
@@ -237,8 +204,8 @@ pub fn labels(task: &Task, container: &str, placement: &Placement<'_>) -> BTreeM
     out.insert(LABEL_CLUSTER.to_string(), placement.cluster.to_string());
     out.insert(LABEL_TASK_ARN.to_string(), task.task_arn.clone());
     out.insert(LABEL_CONTAINER_NAME.to_string(), container.to_string());
-    out.insert(LABEL_FAMILY.to_string(), def.family.clone());
-    out.insert(LABEL_VERSION.to_string(), def.revision.to_string());
+    out.insert(LABEL_FAMILY.to_string(), def.family_name().to_string());
+    out.insert(LABEL_VERSION.to_string(), def.revision_number().to_string());
     out.insert(LABEL_INSTANCE.to_string(), placement.instance_arn.to_string());
     for (k, v) in placement.extra_labels {
         out.insert(k.clone(), v.clone());
@@ -247,26 +214,22 @@ pub fn labels(task: &Task, container: &str, placement: &Placement<'_>) -> BTreeM
 }
 
 /// `containerPort` or `containerPortRange` ("8000-8010") as a list of ports.
-pub fn expand_ports(port: Option<i64>, range: Option<&str>) -> Result<Vec<i64>, String> {
+pub fn expand_ports(port: Option<i64>, range: Option<&str>) -> Result<Vec<i64>, PortError> {
     let valid = |p: i64| (1..=65535).contains(&p);
     if let Some(r) = range {
-        let (a, b) = r
-            .split_once('-')
-            .ok_or_else(|| format!("containerPortRange '{r}' must look like 8000-8010"))?;
+        let (a, b) = r.split_once('-').ok_or_else(|| PortError::RangeForm(r.to_string()))?;
         let (a, b): (i64, i64) = match (a.trim().parse(), b.trim().parse()) {
             (Ok(a), Ok(b)) if valid(a) && valid(b) && a < b => (a, b),
             _ => {
-                return Err(format!(
-                    "containerPortRange '{r}' must be two ports from 1 to 65535, low-high"
-                ));
+                return Err(PortError::RangeBounds(r.to_string()));
             }
         };
         return Ok((a..=b).collect());
     }
     match port {
         Some(p) if valid(p) => Ok(vec![p]),
-        Some(p) => Err(format!("containerPort {p} is not a port (1-65535)")),
-        None => Err("a port mapping needs containerPort or containerPortRange".into()),
+        Some(p) => Err(PortError::NotAPort(p)),
+        None => Err(PortError::Missing),
     }
 }
 
@@ -279,9 +242,9 @@ pub fn container_spec(
     def: &ContainerDefinition,
     placement: &Placement<'_>,
     volumes: &BTreeMap<String, VolumePlan>,
-) -> Result<ContainerCreateBody, String> {
-    let ov = task.container_override(&def.name);
-    let mode = task.task_definition.network_mode();
+) -> Result<ContainerCreateBody, ContainerProblem> {
+    let ov = task.container_override(def.name());
+    let mode = task.task_definition.effective_network_mode();
 
     // Environment: the definition's, with overrides replacing same names.
     let mut env: Vec<(String, String)> = Vec::new();
@@ -413,9 +376,7 @@ pub fn container_spec(
             Some(VolumePlan::Bind { host_path }) => host_path.clone(),
             Some(VolumePlan::Docker { name, .. }) => name.clone(),
             None => {
-                return Err(format!(
-                    "mount point refers to volume '{src}', which the task definition does not declare"
-                ));
+                return Err(ContainerProblem::UndeclaredVolume(src.to_string()));
             }
         };
         let ro = if m.read_only.unwrap_or(false) { ":ro" } else { "" };
@@ -459,9 +420,7 @@ pub fn container_spec(
                 && h != 0
                 && h != c
             {
-                return Err(format!(
-                    "port mapping {c}: in host network mode hostPort must equal containerPort, got {h}"
-                ));
+                return Err(PortError::HostPortDiffers { container: c, host: h }.into());
             }
             for port in ports {
                 let key = format!("{port}/{proto}");
@@ -495,17 +454,18 @@ pub fn container_spec(
         _ => None,
     };
     let mut all_labels: BTreeMap<String, String> = def.docker_labels.clone().unwrap_or_default();
-    all_labels.extend(labels(task, &def.name, placement));
+    all_labels.extend(labels(task, def.name(), placement));
     if let Some(ship) = crate::awslogs::spec_for(task, def) {
         let ship = ship?;
         all_labels.insert(
-            crate::awslogs::LABEL_AWSLOGS.into(),
-            serde_json::to_string(&ship).map_err(|e| e.to_string())?,
+            crate::labels::LABEL_AWSLOGS.into(),
+            // Strings only: serialising cannot fail.
+            serde_json::to_string(&ship).unwrap_or_default(),
         );
     }
 
     Ok(ContainerCreateBody {
-        image: Some(def.image.clone()),
+        image: Some(def.image().to_string()),
         hostname,
         user: def.user.clone(),
         working_dir: def.working_directory.clone(),
@@ -585,12 +545,7 @@ pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&Po
             for p in def.port_mappings.iter().flatten() {
                 let proto = p.protocol.clone().unwrap_or_else(|| "tcp".into()).to_lowercase();
                 for port in expand_ports(p.container_port, p.container_port_range.as_deref()).unwrap_or_default() {
-                    out.push(NetworkBinding {
-                        bind_ip: "0.0.0.0".into(),
-                        container_port: port,
-                        host_port: port,
-                        protocol: proto.clone(),
-                    });
+                    out.push(NetworkBinding::new("0.0.0.0", port, port, proto.clone()));
                 }
             }
         }
@@ -607,21 +562,18 @@ pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&Po
                     let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse::<i64>().ok()) else {
                         continue;
                     };
-                    out.push(NetworkBinding {
-                        bind_ip: b
-                            .host_ip
-                            .clone()
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or_else(|| "0.0.0.0".into()),
+                    let bind_ip = b.host_ip.clone().filter(|s| !s.is_empty());
+                    out.push(NetworkBinding::new(
+                        bind_ip.unwrap_or_else(|| "0.0.0.0".into()),
                         container_port,
                         host_port,
-                        protocol: proto.to_string(),
-                    });
+                        proto,
+                    ));
                 }
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out.dedup();
     out
 }
@@ -634,10 +586,10 @@ mod tests {
     fn task(defs: Vec<ContainerDefinition>, mode: Option<&str>) -> Task {
         Task {
             task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef".into(),
-            desired_status: "RUNNING".into(),
+            desired_status: Some(berth_core::ecs::TaskStatus::Running),
             task_definition: TaskDefinition {
-                family: "web".into(),
-                revision: 4,
+                family: Some("web".into()),
+                revision: Some(4),
                 network_mode: mode.map(str::to_string),
                 container_definitions: defs,
                 ..Default::default()
@@ -656,8 +608,8 @@ mod tests {
 
     fn web() -> ContainerDefinition {
         ContainerDefinition {
-            name: "web".into(),
-            image: "busybox:latest".into(),
+            name: Some("web".into()),
+            image: Some("busybox:latest".into()),
             ..Default::default()
         }
     }
@@ -820,7 +772,7 @@ mod tests {
         assert!(h.port_bindings.is_none());
         assert_eq!(body.exposed_ports, Some(vec!["8080/tcp".to_string()]));
         let nb = network_bindings("host", &d, None);
-        assert_eq!(nb[0].host_port, 8080);
+        assert_eq!(nb[0].host_port, Some(8080));
 
         let mut bad = d.clone();
         bad.port_mappings.as_mut().unwrap()[0].host_port = Some(9090);
@@ -828,6 +780,7 @@ mod tests {
         assert!(
             container_spec(&t, &bad, &placement(&extra), &BTreeMap::new())
                 .unwrap_err()
+                .to_string()
                 .contains("hostPort must equal containerPort")
         );
     }
@@ -946,6 +899,7 @@ mod tests {
             }]),
             max_swap: Some(50),
             swappiness: Some(10),
+            other: Default::default(),
             devices: Some(vec![Device {
                 host_path: "/dev/fuse".into(),
                 container_path: None,
@@ -1031,7 +985,7 @@ mod tests {
         assert_eq!(lc.typ.as_deref(), Some("json-file"));
         assert_eq!(lc.config, None);
         let ship: crate::awslogs::ShipSpec =
-            serde_json::from_str(&body.labels.unwrap()[crate::awslogs::LABEL_AWSLOGS]).unwrap();
+            serde_json::from_str(&body.labels.unwrap()[crate::labels::LABEL_AWSLOGS]).unwrap();
         assert_eq!(ship.stream.as_deref(), Some("ecs/web/0123456789abcdef0123456789abcdef"));
         assert_eq!(ship.options["awslogs-group"], "/ecs/web");
     }
@@ -1052,6 +1006,7 @@ mod tests {
         assert!(
             validate(&task(vec![d], None))
                 .unwrap_err()
+                .to_string()
                 .contains("must specify a value for log opt 'awslogs-group'")
         );
         let mut d = web();
@@ -1060,15 +1015,25 @@ mod tests {
             options: None,
             secret_options: None,
         });
-        assert!(validate(&task(vec![d], None)).unwrap_err().contains("awsfirelens"));
+        assert!(
+            validate(&task(vec![d], None))
+                .unwrap_err()
+                .to_string()
+                .contains("awsfirelens")
+        );
         let mut d = web();
         d.mount_points = Some(vec![MountPoint {
             source_volume: Some("nope".into()),
             container_path: Some("/x".into()),
             read_only: None,
         }]);
-        assert!(validate(&task(vec![d], None)).unwrap_err().contains("nope"));
-        assert!(validate(&task(vec![web()], Some("nat"))).unwrap_err().contains("nat"));
+        assert!(validate(&task(vec![d], None)).unwrap_err().to_string().contains("nope"));
+        assert!(
+            validate(&task(vec![web()], Some("nat")))
+                .unwrap_err()
+                .to_string()
+                .contains("nat")
+        );
         let mut d = web();
         d.port_mappings = Some(vec![PortMapping {
             container_port_range: Some("90-80".into()),
@@ -1102,10 +1067,9 @@ mod tests {
         pm.insert("9999/tcp".into(), None);
         let nb = network_bindings("bridge", &d, Some(&pm));
         assert_eq!(nb.len(), 2);
-        assert!(
-            nb.iter()
-                .all(|b| b.host_port == 49153 && b.container_port == 8080 && b.protocol == "tcp")
-        );
+        assert!(nb.iter().all(|b| b.host_port == Some(49153)
+            && b.container_port == Some(8080)
+            && b.protocol.as_deref() == Some("tcp")));
         assert!(network_bindings("none", &d, Some(&pm)).is_empty());
     }
 

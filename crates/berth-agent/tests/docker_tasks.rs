@@ -14,6 +14,7 @@
 use berth_agent::engine::{self, EngineContext};
 use berth_agent::model::{Report, Task};
 use berth_agent::runtime::Runtime;
+use berth_core::ecs::TaskStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -162,7 +163,7 @@ impl Harness {
             let r = self.next().await;
             seen.push(r.clone());
             if let Report::SubmitTaskStateChange(t) = &r
-                && t.status == status
+                && t.status.as_deref() == Some(status)
             {
                 return (r.body(), seen);
             }
@@ -248,7 +249,7 @@ async fn bridge_port_answers_http_and_a_restarted_engine_adopts_the_container() 
     // The agent restarts: the engine goes away, a new one adopts the
     // running container (the server says RUNNING) and creates nothing.
     handle.abort();
-    t.last_status = "RUNNING".into();
+    t.last_status = Some(TaskStatus::Running);
     t.containers[0].last_status = Some("RUNNING".into());
     t.containers[0].runtime_id = Some(runtime_id.clone());
     let handle = engine::spawn(h.ctx.clone(), t.clone());
@@ -263,7 +264,7 @@ async fn bridge_port_answers_http_and_a_restarted_engine_adopts_the_container() 
 
     // The control plane asks for the stop: SIGTERM through the init process.
     let mut stop = t.clone();
-    stop.desired_status = "STOPPED".into();
+    stop.desired_status = Some(TaskStatus::Stopped);
     handle.update(stop);
     let (stopped, _) = h.until_task_status("STOPPED").await;
     let web = container(&stopped, "web").expect("web in the STOPPED report");
@@ -306,11 +307,17 @@ async fn an_essential_exit_stops_the_task_and_its_other_containers() {
         match r {
             Report::SubmitTaskStateChange(t) => {
                 for c in &t.containers {
-                    last.insert(c.container_name.clone(), serde_json::to_value(c).unwrap());
+                    last.insert(
+                        c.container_name.clone().unwrap_or_default(),
+                        serde_json::to_value(c).unwrap(),
+                    );
                 }
             }
             Report::SubmitContainerStateChange(c) => {
-                last.insert(c.container_name.clone(), serde_json::to_value(c).unwrap());
+                last.insert(
+                    c.container_name.clone().unwrap_or_default(),
+                    serde_json::to_value(c).unwrap(),
+                );
             }
         }
     }
@@ -371,11 +378,11 @@ async fn depends_on_healthy_waits_for_the_health_check() {
     let mut db_healthy = container(&running, "db").is_some_and(|c| c["healthStatus"] == "HEALTHY");
     for r in &seen {
         if let Report::SubmitContainerStateChange(c) = r {
-            if c.container_name == "db" && c.health_status.as_deref() == Some("HEALTHY") {
+            if c.container_name.as_deref() == Some("db") && c.health_status.as_deref() == Some("HEALTHY") {
                 db_healthy = true;
             }
             assert!(
-                !(c.container_name == "web" && c.status == "RUNNING"),
+                !(c.container_name.as_deref() == Some("web") && c.status.as_deref() == Some("RUNNING")),
                 "web ran before the task was RUNNING"
             );
         }
@@ -415,7 +422,7 @@ async fn depends_on_healthy_waits_for_the_health_check() {
     assert_eq!(running["healthStatus"], "HEALTHY");
 
     let mut stop = t;
-    stop.desired_status = "STOPPED".into();
+    stop.desired_status = Some(TaskStatus::Stopped);
     handle.update(stop);
     let (stopped, _) = h.until_task_status("STOPPED").await;
     assert!(stopped.get("stopCode").is_none());
@@ -460,8 +467,8 @@ async fn a_task_the_server_already_stopped_is_stopped_and_reported() {
     // The agent goes away; meanwhile the server gives up on the task (grace
     // period) and marks it STOPPED. The next agent still finds it running.
     first.abort();
-    t.desired_status = "STOPPED".into();
-    t.last_status = "STOPPED".into();
+    t.desired_status = Some(TaskStatus::Stopped);
+    t.last_status = Some(TaskStatus::Stopped);
     t.containers[0].last_status = Some("STOPPED".into());
     t.containers[0].runtime_id = Some(runtime_id.clone());
     let second = engine::spawn(h.ctx.clone(), t);

@@ -12,11 +12,12 @@
 use crate::agent_identity;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
+use berth_agent_protocol::{DesiredState, SessionMessage};
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, Principal};
 use berth_store::{Compare, Op, typed};
 use futures::Stream;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -318,7 +319,7 @@ impl Ecs {
     }
 
     /// The `desired` message for an instance, from the cluster view.
-    async fn desired_message(&self, cluster: &str, arn: &str) -> Result<Value, AwsError> {
+    async fn desired_message(&self, cluster: &str, arn: &str) -> Result<DesiredState<Value>, AwsError> {
         let revision = self.view.applied();
         let mut out = vec![];
         for t in self.view.tasks_on(cluster, arn) {
@@ -346,7 +347,11 @@ impl Ecs {
             }
             out.push(v);
         }
-        Ok(json!({"type": "desired", "revision": revision, "containerInstanceArn": arn, "tasks": out}))
+        Ok(DesiredState {
+            revision,
+            container_instance_arn: arn.to_string(),
+            tasks: out,
+        })
     }
 
     async fn session_loop(&self, cluster: &str, arn: &str, tx: mpsc::Sender<Vec<u8>>) -> Result<(), AwsError> {
@@ -356,8 +361,8 @@ impl Ecs {
         let mut changes = self.view.subscribe(arn);
         changes.borrow_and_update();
         let msg = self.desired_message(cluster, arn).await?;
-        let mut last_tasks = digest(&msg["tasks"]);
-        if tx.send(line(&msg)).await.is_err() {
+        let mut last_tasks = digest(&msg.tasks);
+        if tx.send(SessionMessage::Desired(msg).to_line()).await.is_err() {
             return Ok(());
         }
         let start = tokio::time::Instant::now();
@@ -382,10 +387,10 @@ impl Ecs {
                     due = None;
                     changes.borrow_and_update();
                     let msg = self.desired_message(cluster, arn).await?;
-                    let tasks = digest(&msg["tasks"]);
+                    let tasks = digest(&msg.tasks);
                     if tasks != last_tasks {
                         last_tasks = tasks;
-                        if tx.send(line(&msg)).await.is_err() {
+                        if tx.send(SessionMessage::Desired(msg).to_line()).await.is_err() {
                             return Ok(());
                         }
                     }
@@ -397,7 +402,8 @@ impl Ecs {
                 }
                 _ = keepalive.tick() => {
                     let revision = self.view.applied();
-                    if tx.send(line(&json!({"type": "keepalive", "revision": revision}))).await.is_err() {
+                    let keepalive = SessionMessage::<Value>::Keepalive { revision: Some(revision) };
+                    if tx.send(keepalive.to_line()).await.is_err() {
                         return Ok(());
                     }
                 }
@@ -407,22 +413,17 @@ impl Ecs {
 }
 
 /// A fingerprint of a message part, to skip sending what the agent has.
-fn digest(v: &Value) -> u64 {
+fn digest<T: serde::Serialize>(v: &T) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     serde_json::to_vec(v).unwrap_or_default().hash(&mut h);
     h.finish()
 }
 
-fn line(v: &Value) -> Vec<u8> {
-    let mut out = serde_json::to_vec(v).unwrap_or_default();
-    out.push(b'\n');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn liveness() {

@@ -14,67 +14,15 @@ use crate::operation::Operation;
 use crate::tasks::{TaskRecord, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
+use berth_agent_protocol::{
+    Acknowledgment, ContainerStateChange, Heartbeat, SingleContainerStateChange, TaskStateChange,
+};
 use berth_core::arn::Scope;
 use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// A container's report, as SubmitContainerStateChange and the
-/// `containers` of SubmitTaskStateChange carry it. `healthStatus` is a Berth
-/// extension (ECS agents report health over their private channel).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerChange {
-    pub container_name: Option<String>,
-    pub image_digest: Option<String>,
-    pub runtime_id: Option<String>,
-    pub exit_code: Option<i64>,
-    pub network_bindings: Option<Vec<Value>>,
-    pub reason: Option<String>,
-    pub status: Option<String>,
-    pub health_status: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskChange {
-    pub cluster: Option<String>,
-    pub task: Option<String>,
-    pub status: Option<String>,
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub containers: Vec<ContainerChange>,
-    pub pull_started_at: Option<Value>,
-    pub pull_stopped_at: Option<Value>,
-    pub execution_stopped_at: Option<Value>,
-    /// Berth extension: the stop code the agent decided on
-    /// (EssentialContainerExited, TaskFailedToStart).
-    pub stop_code: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ContainerStateChangeInput {
-    cluster: Option<String>,
-    task: Option<String>,
-    container_name: Option<String>,
-    runtime_id: Option<String>,
-    status: Option<String>,
-    exit_code: Option<i64>,
-    reason: Option<String>,
-    network_bindings: Option<Vec<Value>>,
-    health_status: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct HeartbeatInput {
-    cluster: Option<String>,
-    container_instance: String,
-}
 
 /// The order of container statuses.
 pub fn container_status_rank(s: &str) -> Option<u8> {
@@ -150,7 +98,7 @@ pub fn derive_health(t: &TaskRecord) -> &'static str {
 }
 
 /// Applies one container report. Unknown containers are an error.
-pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Result<bool, AwsError> {
+pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> Result<bool, AwsError> {
     let name = ch
         .container_name
         .as_deref()
@@ -186,11 +134,13 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Resul
         changed |= set_if_new(&mut c.exit_code, &ch.exit_code);
     }
     changed |= set_if_new(&mut c.reason, &ch.reason);
-    if let Some(nb) = &ch.network_bindings
-        && &c.network_bindings != nb
-    {
-        c.network_bindings = nb.clone();
-        changed = true;
+    if let Some(nb) = &ch.network_bindings {
+        // Kept as reported (the record holds the JSON DescribeTasks returns).
+        let nb: Vec<Value> = nb.iter().map(|b| serde_json::to_value(b).unwrap_or_default()).collect();
+        if c.network_bindings != nb {
+            c.network_bindings = nb;
+            changed = true;
+        }
     }
     if c.last_status == "STOPPED" {
         // A stopped container has no health any more.
@@ -210,7 +160,7 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerChange) -> Resul
 }
 
 /// Applies a task report at time `now`. Returns whether the record changed.
-pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Result<bool, AwsError> {
+pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> Result<bool, AwsError> {
     if let Some(s) = &ch.status
         && s.parse::<TaskStatus>().is_err()
     {
@@ -286,8 +236,6 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskChange, now: f64) -> Resul
     Ok(changed)
 }
 
-const ACK: &str = "ACK";
-
 /// The ECS `TaskStopCode` values.
 const STOP_CODES: [&str; 7] = [
     "TaskFailedToStart",
@@ -330,7 +278,7 @@ impl Ecs {
         action: &str,
         cluster: Option<&str>,
         task: Option<&str>,
-        ch: TaskChange,
+        ch: TaskStateChange,
     ) -> Result<Value, AwsError> {
         let name = cluster_name(cluster)?;
         let reference = task.ok_or_else(|| AwsError::invalid_parameter("task is required."))?;
@@ -354,13 +302,13 @@ impl Ecs {
             .await?
             .ok_or_else(not_found)?;
         tracing::debug!(task = %rec.task_arn, status = %rec.last_status, "task state change");
-        Ok(json!({"acknowledgment": ACK}))
+        Ok(json!(Acknowledgment::ack()))
     }
 
     pub(crate) async fn submit_task_state_change(
         &self,
         ctx: &RequestContext,
-        ch: TaskChange,
+        ch: TaskStateChange,
     ) -> Result<Value, AwsError> {
         let (cluster, task) = (ch.cluster.clone(), ch.task.clone());
         self.apply_change(
@@ -376,19 +324,10 @@ impl Ecs {
     pub(crate) async fn submit_container_state_change(
         &self,
         ctx: &RequestContext,
-        i: ContainerStateChangeInput,
+        i: SingleContainerStateChange,
     ) -> Result<Value, AwsError> {
-        let ch = TaskChange {
-            containers: vec![ContainerChange {
-                container_name: i.container_name,
-                runtime_id: i.runtime_id,
-                exit_code: i.exit_code,
-                network_bindings: i.network_bindings,
-                reason: i.reason,
-                status: i.status,
-                health_status: i.health_status,
-                image_digest: None,
-            }],
+        let ch = TaskStateChange {
+            containers: vec![i.as_container_change()],
             ..Default::default()
         };
         self.apply_change(
@@ -404,7 +343,7 @@ impl Ecs {
     /// `BerthHeartbeat`: cheap, in memory (besides one read of the
     /// instance, to check the caller is its agent); the store is written
     /// only when `agentConnected` has to change.
-    pub(crate) async fn berth_heartbeat(&self, ctx: &RequestContext, input: HeartbeatInput) -> Result<Value, AwsError> {
+    pub(crate) async fn berth_heartbeat(&self, ctx: &RequestContext, input: Heartbeat) -> Result<Value, AwsError> {
         let name = cluster_name(input.cluster.as_deref())?;
         let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
         let caller = self.caller(&ctx.principal);
@@ -446,7 +385,7 @@ impl Ecs {
             self.agents.first_heartbeat(&name, &id);
             self.sync_connection(&name, &id).await?;
         }
-        Ok(json!({"acknowledgment": ACK}))
+        Ok(json!(Acknowledgment::ack()))
     }
 }
 
@@ -456,13 +395,13 @@ pub(crate) struct SubmitTaskStateChange;
 #[async_trait]
 impl Operation for SubmitTaskStateChange {
     const NAME: &'static str = "SubmitTaskStateChange";
-    type Input = TaskChange;
+    type Input = TaskStateChange;
 
-    fn resources(scope: &Scope, input: &TaskChange) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, input: &TaskStateChange) -> Vec<AuthzResource> {
         vec![authz::cluster_resource(scope, input.cluster.as_deref())]
     }
 
-    async fn run(ecs: &Ecs, ctx: &RequestContext, input: TaskChange) -> Result<Value, AwsError> {
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: TaskStateChange) -> Result<Value, AwsError> {
         ecs.submit_task_state_change(ctx, input).await
     }
 }
@@ -473,13 +412,13 @@ pub(crate) struct SubmitContainerStateChange;
 #[async_trait]
 impl Operation for SubmitContainerStateChange {
     const NAME: &'static str = "SubmitContainerStateChange";
-    type Input = ContainerStateChangeInput;
+    type Input = SingleContainerStateChange;
 
-    fn resources(scope: &Scope, input: &ContainerStateChangeInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, input: &SingleContainerStateChange) -> Vec<AuthzResource> {
         vec![authz::cluster_resource(scope, input.cluster.as_deref())]
     }
 
-    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ContainerStateChangeInput) -> Result<Value, AwsError> {
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: SingleContainerStateChange) -> Result<Value, AwsError> {
         ecs.submit_container_state_change(ctx, input).await
     }
 }
@@ -490,9 +429,9 @@ pub(crate) struct BerthHeartbeat;
 #[async_trait]
 impl Operation for BerthHeartbeat {
     const NAME: &'static str = "BerthHeartbeat";
-    type Input = HeartbeatInput;
+    type Input = Heartbeat;
 
-    fn resources(scope: &Scope, input: &HeartbeatInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, input: &Heartbeat) -> Vec<AuthzResource> {
         vec![authz::instance_resource(
             scope,
             input.cluster.as_deref(),
@@ -500,7 +439,7 @@ impl Operation for BerthHeartbeat {
         )]
     }
 
-    async fn run(ecs: &Ecs, ctx: &RequestContext, input: HeartbeatInput) -> Result<Value, AwsError> {
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: Heartbeat) -> Result<Value, AwsError> {
         ecs.berth_heartbeat(ctx, input).await
     }
 }
@@ -550,8 +489,8 @@ mod tests {
         .unwrap()
     }
 
-    fn change(status: &str) -> TaskChange {
-        TaskChange {
+    fn change(status: &str) -> TaskStateChange {
+        TaskStateChange {
             status: Some(status.into()),
             ..Default::default()
         }
@@ -576,7 +515,7 @@ mod tests {
             (by_name("app"), by_name("side"), v["healthStatus"].clone())
         };
         assert_eq!(health(&t), (json!("UNKNOWN"), json!("UNKNOWN"), json!("UNKNOWN")));
-        let running = |name: &str| ContainerChange {
+        let running = |name: &str| ContainerStateChange {
             container_name: Some(name.into()),
             status: Some("RUNNING".into()),
             ..Default::default()
@@ -585,7 +524,7 @@ mod tests {
         assert_eq!(health(&t).1, json!("UNKNOWN"));
         apply_container_change(
             &mut t,
-            &ContainerChange {
+            &ContainerStateChange {
                 health_status: Some("HEALTHY".into()),
                 ..running("app")
             },
@@ -625,7 +564,7 @@ mod tests {
     #[test]
     fn failed_to_start_keeps_the_agents_reason() {
         let mut t = task();
-        let ch = TaskChange {
+        let ch = TaskStateChange {
             status: Some("STOPPED".into()),
             reason: Some("CannotPullContainerError: pull access denied".into()),
             execution_stopped_at: Some(json!(5.5)),
@@ -644,7 +583,7 @@ mod tests {
     #[test]
     fn the_agents_stop_code_wins_over_the_derived_one() {
         let mut t = task();
-        let ch = TaskChange {
+        let ch = TaskStateChange {
             status: Some("STOPPED".into()),
             stop_code: Some("EssentialContainerExited".into()),
             ..Default::default()
@@ -653,7 +592,7 @@ mod tests {
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
         let mut t = task();
-        let bad = TaskChange {
+        let bad = TaskStateChange {
             status: Some("STOPPED".into()),
             stop_code: Some("Bored".into()),
             ..Default::default()
@@ -675,11 +614,13 @@ mod tests {
     #[test]
     fn containers_and_health() {
         let mut t = task();
-        let ch = ContainerChange {
+        let ch = ContainerStateChange {
             container_name: Some("app".into()),
             status: Some("RUNNING".into()),
             runtime_id: Some("abc".into()),
-            network_bindings: Some(vec![json!({"containerPort": 80, "hostPort": 32768})]),
+            network_bindings: Some(vec![
+                serde_json::from_value(json!({"containerPort": 80, "hostPort": 32768})).unwrap(),
+            ]),
             health_status: Some("HEALTHY".into()),
             ..Default::default()
         };
@@ -691,14 +632,14 @@ mod tests {
             ("RUNNING", Some("abc"))
         );
         // Non-essential containers do not decide health.
-        let side = ContainerChange {
+        let side = ContainerStateChange {
             container_name: Some("side".into()),
             health_status: Some("UNHEALTHY".into()),
             ..Default::default()
         };
         apply_container_change(&mut t, &side).unwrap();
         assert_eq!(t.health_status, "HEALTHY");
-        let bad = ContainerChange {
+        let bad = ContainerStateChange {
             container_name: Some("app".into()),
             health_status: Some("UNHEALTHY".into()),
             ..Default::default()
@@ -706,14 +647,14 @@ mod tests {
         apply_container_change(&mut t, &bad).unwrap();
         assert_eq!(t.health_status, "UNHEALTHY");
         // Container status is monotonic; exit codes stick.
-        let stopped = ContainerChange {
+        let stopped = ContainerStateChange {
             container_name: Some("app".into()),
             status: Some("STOPPED".into()),
             exit_code: Some(137),
             ..Default::default()
         };
         apply_container_change(&mut t, &stopped).unwrap();
-        let back = ContainerChange {
+        let back = ContainerStateChange {
             container_name: Some("app".into()),
             status: Some("RUNNING".into()),
             exit_code: Some(0),
@@ -725,7 +666,7 @@ mod tests {
         assert!(
             apply_container_change(
                 &mut t,
-                &ContainerChange {
+                &ContainerStateChange {
                     container_name: Some("ghost".into()),
                     ..Default::default()
                 }

@@ -17,12 +17,14 @@ use crate::operation::Operation;
 use crate::tasks::{TaskRecord, instance_id_of, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
+/// Which of a task's roles (also read by authz/pass_role.rs).
+pub(crate) use berth_agent_protocol::RoleKind;
+use berth_agent_protocol::{TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 use berth_core::arn::Scope;
 use berth_core::ecs::TaskDefinitionRecord;
 use berth_iam::ServiceRoleError;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The service principal ECS assumes task and execution roles as.
@@ -31,45 +33,20 @@ pub const ECS_TASKS_PRINCIPAL: &str = "ecs-tasks.amazonaws.com";
 /// How long issued credentials live (the agent refreshes them before).
 pub const CREDENTIALS_LIFETIME_SECS: i64 = 3600;
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Input {
-    cluster: Option<String>,
-    container_instance: String,
-    task: String,
-    role: Option<String>,
-}
-
-/// Which of a task's roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RoleKind {
-    Task,
-    Execution,
-}
-
-impl RoleKind {
-    pub(crate) fn parse(s: Option<&str>) -> Result<Self, AwsError> {
-        match s.unwrap_or("task") {
-            "task" => Ok(Self::Task),
-            "execution" => Ok(Self::Execution),
-            other => Err(AwsError::invalid_parameter(format!(
-                "role '{other}' is not valid: use \"task\" or \"execution\"."
-            ))),
-        }
-    }
-
-    fn field(self) -> &'static str {
-        match self {
-            Self::Task => "taskRoleArn",
-            Self::Execution => "executionRoleArn",
-        }
-    }
+/// Reads the `role` member (absent: `task`) with ECS's error for another name.
+fn role_kind(role: Option<&str>) -> Result<RoleKind, AwsError> {
+    RoleKind::from_member(role).ok_or_else(|| {
+        AwsError::invalid_parameter(format!(
+            "role '{}' is not valid: use \"task\" or \"execution\".",
+            role.unwrap_or_default()
+        ))
+    })
 }
 
 /// The role ARN of `kind` for a task: its `overrides` win over the task
 /// definition (pure).
 pub(crate) fn role_arn_of(overrides: &Value, definition: Option<&Value>, kind: RoleKind) -> Option<String> {
-    let field = kind.field();
+    let field = kind.arn_member();
     let non_empty = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     non_empty(overrides.get(field)).or_else(|| non_empty(definition.and_then(|d| d.get(field))))
 }
@@ -78,9 +55,9 @@ impl Ecs {
     pub(crate) async fn berth_get_task_credentials(
         &self,
         ctx: &RequestContext,
-        input: Input,
+        input: TaskCredentialsRequest,
     ) -> Result<Value, AwsError> {
-        let kind = RoleKind::parse(input.role.as_deref())?;
+        let kind = role_kind(input.role.as_deref())?;
         let cluster = cluster_name(input.cluster.as_deref())?;
         // Only the instance's own agent (or root) gets its tasks' credentials.
         let caller = self.caller(&ctx.principal);
@@ -145,7 +122,7 @@ impl Ecs {
             AwsError::client(format!(
                 "Task {} has no {}: neither its task definition nor its overrides name one.",
                 task.task_arn,
-                kind.field()
+                kind.arn_member()
             ))
         })?;
         let iam = self
@@ -158,7 +135,7 @@ impl Ecs {
             .map_err(|e| match e {
                 ServiceRoleError::NoSuchRole(arn) => AwsError::client(format!(
                     "Role {arn} ({} of task {}) does not exist.",
-                    kind.field(),
+                    kind.arn_member(),
                     task.task_arn
                 )),
                 ServiceRoleError::NotTrusted { role_arn, service } => AwsError::access_denied(format!(
@@ -170,15 +147,15 @@ impl Ecs {
                 }
                 ServiceRoleError::Internal(e) => e,
             })?;
-        tracing::info!(task = %task.task_arn, role = %creds.role_arn, kind = kind.field(), "issued task role credentials");
-        Ok(json!({
-            "roleArn": creds.role_arn,
-            "assumedRoleArn": creds.assumed_role_arn,
-            "credentials": {
-                "accessKeyId": creds.access_key_id,
-                "secretAccessKey": creds.secret_access_key,
-                "sessionToken": creds.session_token,
-                "expiration": creds.expiration as f64,
+        tracing::info!(task = %task.task_arn, role = %creds.role_arn, kind = kind.arn_member(), "issued task role credentials");
+        Ok(json!(TaskCredentialsAnswer {
+            role_arn: creds.role_arn,
+            assumed_role_arn: creds.assumed_role_arn,
+            credentials: TaskCredentials {
+                access_key_id: creds.access_key_id,
+                secret_access_key: creds.secret_access_key,
+                session_token: creds.session_token,
+                expiration: creds.expiration as f64,
             },
         }))
     }
@@ -190,9 +167,9 @@ pub(crate) struct BerthGetTaskCredentials;
 #[async_trait]
 impl Operation for BerthGetTaskCredentials {
     const NAME: &'static str = "BerthGetTaskCredentials";
-    type Input = Input;
+    type Input = TaskCredentialsRequest;
 
-    fn resources(scope: &Scope, input: &Input) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, input: &TaskCredentialsRequest) -> Vec<AuthzResource> {
         vec![authz::instance_resource(
             scope,
             input.cluster.as_deref(),
@@ -200,7 +177,7 @@ impl Operation for BerthGetTaskCredentials {
         )]
     }
 
-    async fn run(ecs: &Ecs, ctx: &RequestContext, input: Input) -> Result<Value, AwsError> {
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: TaskCredentialsRequest) -> Result<Value, AwsError> {
         ecs.berth_get_task_credentials(ctx, input).await
     }
 }
@@ -235,11 +212,8 @@ mod tests {
 
     #[test]
     fn role_kinds() {
-        assert_eq!(RoleKind::parse(None).unwrap(), RoleKind::Task);
-        assert_eq!(RoleKind::parse(Some("execution")).unwrap(), RoleKind::Execution);
-        assert_eq!(
-            RoleKind::parse(Some("admin")).unwrap_err().code,
-            "InvalidParameterException"
-        );
+        assert_eq!(role_kind(None).unwrap(), RoleKind::Task);
+        assert_eq!(role_kind(Some("execution")).unwrap(), RoleKind::Execution);
+        assert_eq!(role_kind(Some("admin")).unwrap_err().code, "InvalidParameterException");
     }
 }

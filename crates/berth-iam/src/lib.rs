@@ -9,6 +9,7 @@ pub mod iam_authz;
 pub mod managed;
 pub mod policy;
 mod query_api;
+pub mod records;
 pub mod resource_policies;
 pub mod sealing;
 

@@ -7,8 +7,8 @@
 //! `ReadOnlyAccess` lists read actions for every AWS service; Berth keeps
 //! only the ones of the services it serves (`TrimmedToBerthServices`).
 
-use crate::directory::{PolicyRec, PolicyVersionRec};
 use crate::policy::{PolicyDocument, PolicyKind};
+use crate::records::{PolicyRec, PolicyVersionRec};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -5,7 +5,7 @@
 //! key. SigV4 verification needs the secret back, so it is encrypted, not
 //! hashed; the in-memory [`crate::directory::Directory`] holds it opened.
 
-use crate::directory::{AccessKeyRec, SessionRec};
+use crate::records::{AccessKeyRec, SessionRec};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 

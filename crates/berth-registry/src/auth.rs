@@ -10,6 +10,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use berth_proto::sigv4::{HttpRequestParts, UnsignedPayload};
 use berth_proto::{AwsError, Principal};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -26,34 +27,33 @@ const TOKEN_VERSION: u8 = 2;
 /// How long a `GetDownloadUrlForLayer` URL is valid.
 pub const DOWNLOAD_URL_LIFETIME_SECS: i64 = 3600;
 
-/// The parts of an HTTP request SigV4 verification needs.
-pub struct SignedRequest<'a> {
-    pub method: &'a str,
-    pub raw_path: &'a str,
-    pub raw_query: &'a str,
-    pub headers: &'a http::HeaderMap,
-    /// The payload hash the signature covers (`x-amz-content-sha256`, or
-    /// the hash of an empty body); the registry checks the body against it
-    /// while streaming.
-    pub payload_sha256_hex: &'a str,
-    /// Whether this request may carry `UNSIGNED-PAYLOAD` (bodiless requests
-    /// and digest-checked blob uploads only).
-    pub unsigned_payload: berth_proto::sigv4::UnsignedPayload,
-}
-
 /// Verifies a SigV4-signed request and says who made it. The binary
 /// implements this with IAM's authenticator; any closure of the right
 /// shape works too.
+///
+/// `req.payload_sha256_hex` is the payload hash the signature covers
+/// (`x-amz-content-sha256`, or the hash of an empty body); the registry
+/// checks the body against it while streaming. `unsigned_payload` says
+/// whether this request may carry `UNSIGNED-PAYLOAD` (bodiless requests and
+/// digest-checked blob uploads only).
 pub trait RequestAuthenticator: Send + Sync + 'static {
-    fn authenticate(&self, req: &SignedRequest<'_>) -> Result<Principal, AwsError>;
+    fn authenticate(
+        &self,
+        req: &HttpRequestParts<'_>,
+        unsigned_payload: UnsignedPayload,
+    ) -> Result<Principal, AwsError>;
 }
 
 impl<F> RequestAuthenticator for F
 where
-    F: Fn(&SignedRequest<'_>) -> Result<Principal, AwsError> + Send + Sync + 'static,
+    F: Fn(&HttpRequestParts<'_>, UnsignedPayload) -> Result<Principal, AwsError> + Send + Sync + 'static,
 {
-    fn authenticate(&self, req: &SignedRequest<'_>) -> Result<Principal, AwsError> {
-        self(req)
+    fn authenticate(
+        &self,
+        req: &HttpRequestParts<'_>,
+        unsigned_payload: UnsignedPayload,
+    ) -> Result<Principal, AwsError> {
+        self(req, unsigned_payload)
     }
 }
 

@@ -26,7 +26,7 @@ pub mod records;
 pub mod rules;
 mod uploads;
 
-pub use auth::{RequestAuthenticator, SignedRequest};
+pub use auth::RequestAuthenticator;
 pub use blob::{BlobStore, FsBlobStore};
 pub use error::{OciError, RegistryError};
 pub use oci::router;

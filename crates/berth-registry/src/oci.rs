@@ -7,7 +7,7 @@
 //! `…/tags/list`, `…/referrers/<digest>`), not by axum's router. Request
 //! bodies stream to disk; no API body limit applies here.
 
-use crate::auth::{self, SignedRequest};
+use crate::auth;
 use crate::blob::{BlobRead, ByteStream};
 use crate::body_hash::{ContentSha256Mismatch, Mismatch, verified_body};
 use crate::digest::Digest;
@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use berth_proto::Principal;
-use berth_proto::sigv4::{self, DeclaredPayload, UnsignedPayload};
+use berth_proto::sigv4::{self, DeclaredPayload, HttpRequestParts, UnsignedPayload};
 use futures::TryStreamExt;
 use serde_json::json;
 use std::sync::Arc;
@@ -175,14 +175,16 @@ fn authenticate(
             _ => EMPTY_SHA256_HEX,
         };
         let who = sigv4
-            .authenticate(&SignedRequest {
-                method: method.as_str(),
-                raw_path: uri.path(),
-                raw_query: uri.query().unwrap_or(""),
-                headers,
-                payload_sha256_hex: payload,
-                unsigned_payload: unsigned_payload_rule(method, uri.path(), uri.query()),
-            })
+            .authenticate(
+                &HttpRequestParts {
+                    method: method.as_str(),
+                    raw_path: uri.path(),
+                    raw_query: uri.query().unwrap_or(""),
+                    headers,
+                    payload_sha256_hex: payload,
+                },
+                unsigned_payload_rule(method, uri.path(), uri.query()),
+            )
             .map_err(|e| OciError::unauthorized(e.message))?;
         return Ok((who, body_sha256));
     }

@@ -40,8 +40,8 @@ fn base64_encode(s: &str) -> String {
 
 #[tokio::test]
 async fn sigv4_callback_is_used() {
+    use berth_proto::sigv4::{HttpRequestParts, UnsignedPayload};
     use berth_proto::{AwsError, Principal};
-    use berth_registry::SignedRequest;
     let tmp = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn berth_store::Store> =
         std::sync::Arc::new(berth_store::SqliteStore::open(tmp.path().join("state.db")).unwrap());
@@ -56,7 +56,7 @@ async fn sigv4_callback_is_used() {
     )
     .await
     .unwrap();
-    let authn = |req: &SignedRequest<'_>| -> Result<Principal, AwsError> {
+    let authn = |req: &HttpRequestParts<'_>, _: UnsignedPayload| -> Result<Principal, AwsError> {
         let sig = req
             .headers
             .get("authorization")

@@ -7,9 +7,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use berth_proto::sigv4::UnsignedPayload;
+use berth_proto::sigv4::{HttpRequestParts, UnsignedPayload};
 use berth_proto::{AwsError, JsonService, Principal, RequestContext};
-use berth_registry::{Registry, RegistryConfig, SignedRequest};
+use berth_registry::{Registry, RegistryConfig};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -44,10 +44,10 @@ async fn env() -> Env {
     let current = Arc::new(Mutex::new(true));
     let (s, c) = (seen.clone(), current.clone());
     // The signature is "good" or not; the payload rule is the registry's.
-    let authn = move |req: &SignedRequest<'_>| -> Result<Principal, AwsError> {
-        *s.lock().unwrap() = Some((req.payload_sha256_hex.to_string(), req.unsigned_payload));
+    let authn = move |req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload| -> Result<Principal, AwsError> {
+        *s.lock().unwrap() = Some((req.payload_sha256_hex.to_string(), unsigned_payload));
         let declared = req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok());
-        if declared == Some("UNSIGNED-PAYLOAD") && req.unsigned_payload == UnsignedPayload::Refused {
+        if declared == Some("UNSIGNED-PAYLOAD") && unsigned_payload == UnsignedPayload::Refused {
             return Err(AwsError::invalid_signature("UNSIGNED-PAYLOAD is not accepted"));
         }
         Ok(principal())

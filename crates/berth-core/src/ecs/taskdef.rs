@@ -505,6 +505,23 @@ pub struct TaskDefinitionRecord {
     pub tags: Vec<Tag>,
 }
 
+impl ContainerDefinition {
+    /// The container's name (registration requires one; "" when absent).
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
+    }
+
+    /// The image reference ("" when absent).
+    pub fn image(&self) -> &str {
+        self.image.as_deref().unwrap_or_default()
+    }
+
+    /// ECS: `essential` defaults to true.
+    pub fn is_essential(&self) -> bool {
+        self.essential.unwrap_or(true)
+    }
+}
+
 impl TaskDefinition {
     pub fn family_name(&self) -> &str {
         self.family.as_deref().unwrap_or_default()

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Request, Uri, header};
 use axum::response::{IntoResponse, Response};
 use berth_proto::JsonService;
-use berth_proto::sigv4::{Endpoint, HttpRequestParts};
+use berth_proto::sigv4::{Endpoint, HttpRequestParts, UnsignedPayload};
 use berth_store::{RegionStore, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -285,22 +285,17 @@ async fn open_registry(
             .await
             .context("opening the registry")?
             .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
-            .with_sigv4(Arc::new(move |r: &berth_registry::SignedRequest<'_>| {
-                // `/v2/` is ECR's: the scope must say `ecr` and this region.
-                let endpoint = Endpoint {
-                    service: Some("ecr"),
-                    regions: &[registry_region.as_str()],
-                    unsigned_payload: r.unsigned_payload,
-                };
-                let req = HttpRequestParts {
-                    method: r.method,
-                    raw_path: r.raw_path,
-                    raw_query: r.raw_query,
-                    headers: r.headers,
-                    payload_sha256_hex: r.payload_sha256_hex,
-                };
-                sigv4.authenticate(&req, &endpoint)
-            }))
+            .with_sigv4(Arc::new(
+                move |req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload| {
+                    // `/v2/` is ECR's: the scope must say `ecr` and this region.
+                    let endpoint = Endpoint {
+                        service: Some("ecr"),
+                        regions: &[registry_region.as_str()],
+                        unsigned_payload,
+                    };
+                    sigv4.authenticate(req, &endpoint)
+                },
+            ))
             // Registry tokens name the principal's unique id: one deleted
             // (or re-created under the same name) no longer logs in.
             .with_principal_check(Arc::new(move |p: &berth_proto::Principal| current.is_current(p)))

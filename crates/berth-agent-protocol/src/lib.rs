@@ -1,0 +1,25 @@
+//! The wire types of the control plane ↔ agent protocol
+//! (docs/agent-protocol.md), in one place for both ends: the server
+//! (berth-ecs) reads what the agent sends with these types and the agent
+//! builds its bodies with them, so the two cannot drift apart.
+//!
+//! * [`session`]: the lines of the desired-state stream (§2).
+//! * [`state_change`]: `SubmitTaskStateChange` / `SubmitContainerStateChange`
+//!   bodies with Berth's extensions (§4).
+//! * [`heartbeat`]: `BerthHeartbeat` (§3).
+//! * [`credentials`]: `BerthGetTaskCredentials` request and answer (§6).
+//!
+//! The bodies the server reads are ECS API inputs any client may send:
+//! members ECS treats as optional are `Option`s, so a request decodes (and
+//! is validated by the server) exactly as an ECS-shaped body would be;
+//! absent members are left out when serialised. Serde only, no IO.
+
+pub mod credentials;
+pub mod heartbeat;
+pub mod session;
+pub mod state_change;
+
+pub use credentials::{RoleKind, TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
+pub use heartbeat::{Acknowledgment, Heartbeat};
+pub use session::{DesiredState, SessionMessage};
+pub use state_change::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
