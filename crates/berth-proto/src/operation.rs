@@ -11,7 +11,8 @@
 //! handler both need ([`Operation::load`], e.g. ECS RunTask's task
 //! definition, loaded once); the listener asks the prepared request for its
 //! resources (the pure [`Operation::resources`], each named resource then
-//! given its tags by the service's [`JsonService::resource_tags`]) and runs
+//! given its tags by the service's [`JsonService::resource_tags`] unless
+//! the operation already gave them) and runs
 //! it ([`Operation::run`]).
 
 use crate::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
@@ -51,7 +52,10 @@ pub trait Operation<S: OperationService>: Send + Sync + 'static {
     /// (pure): its own ARNs with their condition keys (`*` only for the
     /// operations AWS does not scope to a resource), then the second
     /// permissions it needs (an [`AuthzResource::action`] such as
-    /// `iam:PassRole`). Empty means `*`.
+    /// `iam:PassRole`). Empty means `*`. A resource of the service's own
+    /// action left without tags gets them from
+    /// [`JsonService::resource_tags`]; one given tags here (known from
+    /// [`Operation::load`]) keeps them.
     fn resources(scope: &S::Scope, input: &Self::Input) -> Vec<AuthzResource>;
     /// Runs the operation.
     async fn run(service: &S, ctx: &RequestContext, input: Self::Input) -> Result<Value, AwsError>;
@@ -110,7 +114,10 @@ struct Typed<'a, S: OperationService, O: Operation<S>> {
 impl<S: OperationService, O: Operation<S>> Prepared for Typed<'_, S, O> {
     async fn resources(&self) -> Vec<AuthzResource> {
         let mut out = O::resources(&self.service.scope(self.ctx), &self.input);
-        for r in out.iter_mut().filter(|r| r.action.is_none() && r.arn != "*") {
+        for r in out
+            .iter_mut()
+            .filter(|r| r.action.is_none() && r.arn != "*" && r.tags.is_empty())
+        {
             r.tags = self.service.resource_tags(self.ctx, &r.arn).await;
         }
         if out.is_empty() {

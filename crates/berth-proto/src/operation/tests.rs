@@ -77,7 +77,29 @@ impl Operation<Toy> for ListThings {
     }
 }
 
-static TABLE: Table<Toy> = Table(&[entry::<Toy, GetThing>(), entry::<Toy, ListThings>()]);
+struct GetLoaded;
+
+#[async_trait]
+impl Operation<Toy> for GetLoaded {
+    const NAME: &'static str = "GetLoaded";
+    type Input = ThingInput;
+    /// The tags are known from what `load` found: not looked up again.
+    fn resources(scope: &String, _input: &ThingInput) -> Vec<AuthzResource> {
+        vec![AuthzResource {
+            tags: vec![("team".into(), "b".into())],
+            ..AuthzResource::untagged(format!("arn:toy:{scope}:thing/tagged"))
+        }]
+    }
+    async fn run(_toy: &Toy, _ctx: &RequestContext, _input: ThingInput) -> Result<Value, AwsError> {
+        Ok(json!({}))
+    }
+}
+
+static TABLE: Table<Toy> = Table(&[
+    entry::<Toy, GetThing>(),
+    entry::<Toy, ListThings>(),
+    entry::<Toy, GetLoaded>(),
+]);
 
 fn ctx() -> RequestContext {
     RequestContext::root("000000000000", "us-east-1")
@@ -85,7 +107,7 @@ fn ctx() -> RequestContext {
 
 #[test]
 fn the_table_lists_its_operations_in_order() {
-    assert_eq!(TABLE.names(), ["GetThing", "ListThings"]);
+    assert_eq!(TABLE.names(), ["GetThing", "ListThings", "GetLoaded"]);
     assert!(TABLE.find("GetThing").is_some());
     assert!(TABLE.find("DeleteThing").is_none());
 }
@@ -135,4 +157,13 @@ async fn an_operation_not_in_the_table_is_unknown() {
     assert_eq!(err.code, "UnknownOperationException");
     let err = TABLE.prepare(&Toy, &ctx, "GetThing", json!({})).await.err().unwrap();
     assert_eq!(err.code, "SerializationException");
+}
+
+#[tokio::test]
+async fn tags_an_operation_gives_are_kept() {
+    let ctx = ctx();
+    let r = TABLE
+        .authz_resources(&Toy, &ctx, "GetLoaded", &json!({"name": "x"}))
+        .await;
+    assert_eq!(r[0].tags, vec![("team".to_string(), "b".to_string())]);
 }
