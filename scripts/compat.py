@@ -5,7 +5,8 @@ For every AWS service model in ../shared/aws-models (the contract), lists each
 operation and whether Berth routes it. "Routed" is read from the source: an
 operation is supported when its name appears as a dispatch arm (`"Name" =>`,
 or an IAM/STS action-enum arm `A::Name =>`) or a registration-table row
-(`entry::<Name>()`, ECS) in the crate that serves that service. Usage:
+(`entry::<Name>()`, or `Name(Input) => handler;` in an `operations!`
+table) in the crate that serves that service. Usage:
 
     scripts/compat.py          # rewrite the generated part of docs/compatibility.md
     scripts/compat.py --check  # exit 1 if the doc is stale
@@ -29,11 +30,11 @@ END = "<!-- END GENERATED -->"
 # model file -> (title, source directories whose dispatch arms name its operations)
 SERVICES = {
     "ecs": ("Amazon ECS", ["crates/berth-ecs/src/routes/mod.rs"]),
-    "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr/mod.rs"]),
+    "ecr": ("Amazon ECR", ["crates/berth-registry/src/ecr/routes.rs"]),
     "iam": ("IAM", ["crates/berth-iam/src/iam.rs"]),
     "sts": ("STS", ["crates/berth-iam/src/iam.rs"]),
-    "logs": ("CloudWatch Logs", ["crates/berth-logs/src/lib.rs"]),
-    "cloudtrail": ("CloudTrail", ["crates/berth-audit/src/lookup.rs"]),
+    "logs": ("CloudWatch Logs", ["crates/berth-logs/src/routes.rs"]),
+    "cloudtrail": ("CloudTrail", ["crates/berth-audit/src/routes.rs"]),
     "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm.rs"]),
     "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/sm.rs"]),
     "kms": ("KMS", ["crates/berth-secrets/src/kms.rs"]),
@@ -54,8 +55,11 @@ def routed(dirs: list[str]) -> set[str]:
             # arms like `"A" | "B" => ...` name several operations
             for m in re.finditer(r'((?:"[A-Z][A-Za-z0-9]+"\s*\|\s*)*"[A-Z][A-Za-z0-9]+")\s*=>', text):
                 found.update(re.findall(r'"([A-Z][A-Za-z0-9]+)"', m.group(1)))
-            # a registration table's rows (`entry::<tasks::RunTask>()`, ECS)
-            found.update(re.findall(r'\bentry::<(?:\w+::)*([A-Z][A-Za-z0-9]+)>\(\)', text))
+            # a registration table's rows (`entry::<tasks::RunTask>()`, ECS;
+            # `entry::<CloudTrail, LookupEvents>()`)
+            found.update(re.findall(r'\bentry::<(?:\w+,\s*)?(?:\w+::)*([A-Z][A-Za-z0-9]+)>\(\)', text))
+            # an `operations!` table's rows (`PutLogEvents(PutLogEventsInput) => put_log_events;`)
+            found.update(re.findall(r'^\s*([A-Z][A-Za-z0-9]+)\([\w:]+\) => \w+;', text, re.M))
             # IAM and STS dispatch on their action enums (`A::Name =>`, `StsAction::Name =>`)
             found.update(re.findall(r'\b(?:A|IamAction|StsAction)::([A-Z][A-Za-z0-9]+)\s*=>', text))
     return found

@@ -1,12 +1,12 @@
-//! The operations: decode, apply the pure rules, call the database.
+//! The operations: apply the pure rules to the typed input, call the database.
 
 use crate::db::{EventRow, Group, Stream};
+use crate::inputs::*;
 use crate::pattern::Pattern;
 use crate::rules::{self, Direction, Position};
 use crate::{Logs, now_ms};
+use berth_proto::AwsError;
 use berth_proto::pagination::{decode_token, encode_token};
-use berth_proto::{AwsError, json};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -58,138 +58,6 @@ fn validate_tags(tags: &Map<String, Value>) -> Result<(), AwsError> {
             "The value of tag '{k}' must be a string of at most 256 characters."
         )),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupInput {
-    log_group_name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateLogGroupInput {
-    log_group_name: String,
-    kms_key_id: Option<String>,
-    #[serde(default)]
-    tags: Map<String, Value>,
-    log_group_class: Option<String>,
-    deletion_protection_enabled: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeLogGroupsInput {
-    log_group_name_prefix: Option<String>,
-    log_group_name_pattern: Option<String>,
-    next_token: Option<String>,
-    limit: Option<i64>,
-    log_group_class: Option<String>,
-    log_group_identifiers: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StreamInput {
-    log_group_name: String,
-    log_stream_name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeLogStreamsInput {
-    log_group_name: Option<String>,
-    log_group_identifier: Option<String>,
-    log_stream_name_prefix: Option<String>,
-    order_by: Option<String>,
-    #[serde(default)]
-    descending: bool,
-    next_token: Option<String>,
-    limit: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InputLogEvent {
-    timestamp: i64,
-    message: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PutLogEventsInput {
-    log_group_name: String,
-    log_stream_name: String,
-    log_events: Vec<InputLogEvent>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GetLogEventsInput {
-    log_group_name: Option<String>,
-    log_group_identifier: Option<String>,
-    log_stream_name: String,
-    start_time: Option<i64>,
-    end_time: Option<i64>,
-    next_token: Option<String>,
-    limit: Option<i64>,
-    #[serde(default)]
-    start_from_head: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FilterLogEventsInput {
-    log_group_name: Option<String>,
-    log_group_identifier: Option<String>,
-    log_stream_names: Option<Vec<String>>,
-    log_stream_name_prefix: Option<String>,
-    start_time: Option<i64>,
-    end_time: Option<i64>,
-    filter_pattern: Option<String>,
-    next_token: Option<String>,
-    limit: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RetentionInput {
-    log_group_name: String,
-    retention_in_days: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TagLogGroupInput {
-    log_group_name: String,
-    tags: Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UntagLogGroupInput {
-    log_group_name: String,
-    tags: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TagResourceInput {
-    resource_arn: String,
-    tags: Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UntagResourceInput {
-    resource_arn: String,
-    tag_keys: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceArnInput {
-    resource_arn: String,
 }
 
 impl Logs {
@@ -279,8 +147,7 @@ impl Logs {
         v
     }
 
-    pub(crate) async fn create_log_group(&self, input: Value) -> Result<Value, AwsError> {
-        let i: CreateLogGroupInput = json::decode(input)?;
+    pub(crate) async fn create_log_group(&self, i: CreateLogGroupInput) -> Result<Value, AwsError> {
         rules::validate_group_name(&i.log_group_name)?;
         if i.kms_key_id.is_some() {
             return Err(AwsError::invalid_parameter(
@@ -313,8 +180,7 @@ impl Logs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn delete_log_group(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GroupInput = json::decode(input)?;
+    pub(crate) async fn delete_log_group(&self, i: GroupInput) -> Result<Value, AwsError> {
         let name = self.group_name_of(&i.log_group_name)?;
         if !self.blocking(move |db| db.delete_group(&name)).await? {
             return Err(group_not_found());
@@ -322,8 +188,7 @@ impl Logs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn describe_log_groups(&self, input: Value) -> Result<Value, AwsError> {
-        let i: DescribeLogGroupsInput = json::decode(input)?;
+    pub(crate) async fn describe_log_groups(&self, i: DescribeLogGroupsInput) -> Result<Value, AwsError> {
         if i.log_group_name_prefix.is_some() && i.log_group_name_pattern.is_some() {
             return Err(AwsError::invalid_parameter(
                 "LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive.",
@@ -363,8 +228,7 @@ impl Logs {
         Ok(out)
     }
 
-    pub(crate) async fn create_log_stream(&self, input: Value) -> Result<Value, AwsError> {
-        let i: StreamInput = json::decode(input)?;
+    pub(crate) async fn create_log_stream(&self, i: StreamInput) -> Result<Value, AwsError> {
         rules::validate_stream_name(&i.log_stream_name)?;
         let g = self.group(&i.log_group_name).await?;
         let name = i.log_stream_name;
@@ -379,8 +243,7 @@ impl Logs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn delete_log_stream(&self, input: Value) -> Result<Value, AwsError> {
-        let i: StreamInput = json::decode(input)?;
+    pub(crate) async fn delete_log_stream(&self, i: StreamInput) -> Result<Value, AwsError> {
         let g = self.group(&i.log_group_name).await?;
         let name = i.log_stream_name;
         if !self.blocking(move |db| db.delete_stream(g.gid, &name)).await? {
@@ -389,8 +252,7 @@ impl Logs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn describe_log_streams(&self, input: Value) -> Result<Value, AwsError> {
-        let i: DescribeLogStreamsInput = json::decode(input)?;
+    pub(crate) async fn describe_log_streams(&self, i: DescribeLogStreamsInput) -> Result<Value, AwsError> {
         let ident = Self::identifier(i.log_group_name, i.log_group_identifier)?;
         let by_time = match i.order_by.as_deref() {
             None | Some("LogStreamName") => false,
@@ -452,8 +314,7 @@ impl Logs {
         Ok(out)
     }
 
-    pub(crate) async fn put_log_events(&self, input: Value) -> Result<Value, AwsError> {
-        let i: PutLogEventsInput = json::decode(input)?;
+    pub(crate) async fn put_log_events(&self, i: PutLogEventsInput) -> Result<Value, AwsError> {
         let g = self.group(&i.log_group_name).await?;
         let s = self.stream(g.gid, &i.log_stream_name).await?;
         let now = now_ms();
@@ -487,8 +348,7 @@ impl Logs {
         Ok(out)
     }
 
-    pub(crate) async fn get_log_events(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GetLogEventsInput = json::decode(input)?;
+    pub(crate) async fn get_log_events(&self, i: GetLogEventsInput) -> Result<Value, AwsError> {
         let ident = Self::identifier(i.log_group_name, i.log_group_identifier)?;
         let limit = check_limit("limit", i.limit, MAX_EVENTS_LIMIT)?;
         let token = i.next_token.as_deref().map(rules::decode_stream_token).transpose()?;
@@ -550,8 +410,7 @@ impl Logs {
         Ok(json!({ "events": events, "nextForwardToken": next_f, "nextBackwardToken": next_b }))
     }
 
-    pub(crate) async fn filter_log_events(&self, input: Value) -> Result<Value, AwsError> {
-        let i: FilterLogEventsInput = json::decode(input)?;
+    pub(crate) async fn filter_log_events(&self, i: FilterLogEventsInput) -> Result<Value, AwsError> {
         let ident = Self::identifier(i.log_group_name, i.log_group_identifier)?;
         if i.log_stream_names.is_some() && i.log_stream_name_prefix.is_some() {
             return Err(AwsError::invalid_parameter(
@@ -645,8 +504,7 @@ impl Logs {
         Ok(out)
     }
 
-    pub(crate) async fn put_retention_policy(&self, input: Value) -> Result<Value, AwsError> {
-        let i: RetentionInput = json::decode(input)?;
+    pub(crate) async fn put_retention_policy(&self, i: RetentionInput) -> Result<Value, AwsError> {
         rules::validate_retention(i.retention_in_days)?;
         let g = self.group(&i.log_group_name).await?;
         let days = i.retention_in_days;
@@ -654,8 +512,7 @@ impl Logs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn delete_retention_policy(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GroupInput = json::decode(input)?;
+    pub(crate) async fn delete_retention_policy(&self, i: GroupInput) -> Result<Value, AwsError> {
         let g = self.group(&i.log_group_name).await?;
         self.blocking(move |db| db.set_retention(g.gid, None)).await?;
         Ok(json!({}))
@@ -680,18 +537,15 @@ impl Logs {
         Ok(json!({}))
     }
 
-    pub(crate) async fn tag_log_group(&self, input: Value) -> Result<Value, AwsError> {
-        let i: TagLogGroupInput = json::decode(input)?;
+    pub(crate) async fn tag_log_group(&self, i: TagLogGroupInput) -> Result<Value, AwsError> {
         self.add_tags(&i.log_group_name, i.tags).await
     }
 
-    pub(crate) async fn untag_log_group(&self, input: Value) -> Result<Value, AwsError> {
-        let i: UntagLogGroupInput = json::decode(input)?;
+    pub(crate) async fn untag_log_group(&self, i: UntagLogGroupInput) -> Result<Value, AwsError> {
         self.remove_tags(&i.log_group_name, i.tags).await
     }
 
-    pub(crate) async fn list_tags_log_group(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GroupInput = json::decode(input)?;
+    pub(crate) async fn list_tags_log_group(&self, i: GroupInput) -> Result<Value, AwsError> {
         let g = self.group(&i.log_group_name).await?;
         Ok(json!({ "tags": g.tags }))
     }
@@ -705,20 +559,17 @@ impl Logs {
         self.group_name_of(arn)
     }
 
-    pub(crate) async fn tag_resource(&self, input: Value) -> Result<Value, AwsError> {
-        let i: TagResourceInput = json::decode(input)?;
+    pub(crate) async fn tag_resource(&self, i: TagResourceInput) -> Result<Value, AwsError> {
         let name = self.arn_group(&i.resource_arn)?;
         self.add_tags(&name, i.tags).await
     }
 
-    pub(crate) async fn untag_resource(&self, input: Value) -> Result<Value, AwsError> {
-        let i: UntagResourceInput = json::decode(input)?;
+    pub(crate) async fn untag_resource(&self, i: UntagResourceInput) -> Result<Value, AwsError> {
         let name = self.arn_group(&i.resource_arn)?;
         self.remove_tags(&name, i.tag_keys).await
     }
 
-    pub(crate) async fn list_tags_for_resource(&self, input: Value) -> Result<Value, AwsError> {
-        let i: ResourceArnInput = json::decode(input)?;
+    pub(crate) async fn list_tags_for_resource(&self, i: ResourceArnInput) -> Result<Value, AwsError> {
         let name = self.arn_group(&i.resource_arn)?;
         let g = self.group(&name).await?;
         Ok(json!({ "tags": g.tags }))

@@ -9,11 +9,13 @@
 pub mod authz;
 pub mod db;
 mod handlers;
+mod inputs;
 pub mod pattern;
+mod routes;
 pub mod rules;
 
 use async_trait::async_trait;
-use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -97,10 +99,6 @@ impl JsonService for Logs {
         "logs"
     }
 
-    fn resource_arns(&self, _ctx: &RequestContext, operation: &str, input: &Value) -> Vec<String> {
-        authz::resource_arns(&self.region, &self.account_id, operation, input)
-    }
-
     /// The tags of the log group the ARN names (one indexed read).
     async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
         let Some(name) = authz::group_of_arn(arn).map(str::to_string) else {
@@ -116,30 +114,26 @@ impl JsonService for Logs {
         }
     }
 
-    async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        // Only operations with an authorization mapping are routed.
-        if authz::scope_of(operation).is_none() {
-            return Err(AwsError::unknown_operation(operation));
-        }
-        match operation {
-            "CreateLogGroup" => self.create_log_group(input).await,
-            "DeleteLogGroup" => self.delete_log_group(input).await,
-            "DescribeLogGroups" => self.describe_log_groups(input).await,
-            "CreateLogStream" => self.create_log_stream(input).await,
-            "DeleteLogStream" => self.delete_log_stream(input).await,
-            "DescribeLogStreams" => self.describe_log_streams(input).await,
-            "PutLogEvents" => self.put_log_events(input).await,
-            "GetLogEvents" => self.get_log_events(input).await,
-            "FilterLogEvents" => self.filter_log_events(input).await,
-            "PutRetentionPolicy" => self.put_retention_policy(input).await,
-            "DeleteRetentionPolicy" => self.delete_retention_policy(input).await,
-            "TagLogGroup" => self.tag_log_group(input).await,
-            "UntagLogGroup" => self.untag_log_group(input).await,
-            "ListTagsLogGroup" => self.list_tags_log_group(input).await,
-            "TagResource" => self.tag_resource(input).await,
-            "UntagResource" => self.untag_resource(input).await,
-            "ListTagsForResource" => self.list_tags_for_resource(input).await,
-            _ => Err(AwsError::unknown_operation(operation)),
-        }
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        routes::OPERATIONS.authz_resources(self, ctx, operation, input).await
     }
+
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        routes::OPERATIONS.call(self, ctx, operation, input).await
+    }
+
+    /// Decodes the input of a routed operation once ([`routes::OPERATIONS`]).
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        routes::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+/// The names of every routed operation, in the table's order.
+pub fn routed_operations() -> Vec<&'static str> {
+    routes::OPERATIONS.names()
 }

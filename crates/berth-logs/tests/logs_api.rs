@@ -438,7 +438,7 @@ async fn events_survive_reopen() {
 #[tokio::test]
 async fn routing_is_the_authorization_table() {
     let (_d, logs) = open();
-    for (op, _) in berth_logs::authz::OPERATIONS {
+    for op in berth_logs::routed_operations() {
         let res = logs.call(&ctx(), op, json!({})).await;
         if let Err(e) = res {
             assert_ne!(e.code, "UnknownOperationException", "{op} is mapped but not routed");

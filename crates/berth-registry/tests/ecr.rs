@@ -764,7 +764,7 @@ async fn policies() {
 #[tokio::test]
 async fn routing_is_the_authorization_table() {
     let h = Harness::new().await;
-    for (op, _) in berth_registry::ecr::authz::OPERATIONS {
+    for op in berth_registry::ecr::routed_operations() {
         if let Err(e) = h.ecr(op, json!({})).await {
             assert_ne!(e.code, "UnknownOperationException", "{op} is mapped but not routed");
         }

@@ -7,7 +7,6 @@ use crate::error::RegistryError;
 use crate::images::PutManifest;
 use crate::records::ImageRecord;
 use crate::rules::{self, TagChange};
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
 use berth_proto::{AwsError, RequestContext};
 use bytes::Bytes;
@@ -52,9 +51,9 @@ struct Filter {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListImagesInput {
+pub(crate) struct ListImagesInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     next_token: Option<String>,
     max_results: Option<i64>,
     filter: Option<Filter>,
@@ -62,9 +61,9 @@ struct ListImagesInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeImagesInput {
+pub(crate) struct DescribeImagesInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     image_ids: Option<Vec<ImageId>>,
     next_token: Option<String>,
     max_results: Option<i64>,
@@ -73,18 +72,18 @@ struct DescribeImagesInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BatchImagesInput {
+pub(crate) struct BatchImagesInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     image_ids: Vec<ImageId>,
     accepted_media_types: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PutImageInput {
+pub(crate) struct PutImageInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     image_manifest: String,
     image_manifest_media_type: Option<String>,
     image_tag: Option<String>,
@@ -220,8 +219,7 @@ impl Registry {
         }
     }
 
-    pub(crate) async fn list_images(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ListImagesInput = decode(input)?;
+    pub(crate) async fn list_images(&self, _ctx: &RequestContext, input: ListImagesInput) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -261,8 +259,11 @@ impl Registry {
         Ok(out)
     }
 
-    pub(crate) async fn describe_images(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DescribeImagesInput = decode(input)?;
+    pub(crate) async fn describe_images(
+        &self,
+        _ctx: &RequestContext,
+        input: DescribeImagesInput,
+    ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -339,8 +340,11 @@ impl Registry {
         Ok(out)
     }
 
-    pub(crate) async fn batch_get_image(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: BatchImagesInput = decode(input)?;
+    pub(crate) async fn batch_get_image(
+        &self,
+        _ctx: &RequestContext,
+        input: BatchImagesInput,
+    ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -402,8 +406,11 @@ impl Registry {
         Ok(json!({ "images": images, "failures": failures }))
     }
 
-    pub(crate) async fn batch_delete_image(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: BatchImagesInput = decode(input)?;
+    pub(crate) async fn batch_delete_image(
+        &self,
+        _ctx: &RequestContext,
+        input: BatchImagesInput,
+    ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -454,8 +461,7 @@ impl Registry {
         Ok(json!({ "imageIds": deleted, "failures": failures }))
     }
 
-    pub(crate) async fn put_image(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: PutImageInput = decode(input)?;
+    pub(crate) async fn put_image(&self, _ctx: &RequestContext, input: PutImageInput) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;

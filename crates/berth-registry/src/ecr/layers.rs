@@ -9,7 +9,6 @@ use crate::error::RegistryError;
 use crate::uploads::Chunk;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -27,16 +26,16 @@ pub(super) const MAX_REQUEST_BODY: usize = MAX_PART.div_ceil(3) * 4 + 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RepoInput {
+pub(crate) struct RepoInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UploadLayerPartInput {
+pub(crate) struct UploadLayerPartInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     upload_id: String,
     part_first_byte: i64,
     part_last_byte: i64,
@@ -45,26 +44,26 @@ struct UploadLayerPartInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CompleteLayerUploadInput {
+pub(crate) struct CompleteLayerUploadInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     upload_id: String,
     layer_digests: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LayerDigestsInput {
+pub(crate) struct LayerDigestsInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     layer_digests: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LayerDigestInput {
+pub(crate) struct LayerDigestInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     layer_digest: String,
 }
 
@@ -79,8 +78,11 @@ fn invalid_part(registry: &str, repo: &str, upload: &str, last_valid: i64, messa
 }
 
 impl Registry {
-    pub(crate) async fn initiate_layer_upload(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: RepoInput = decode(input)?;
+    pub(crate) async fn initiate_layer_upload(
+        &self,
+        _ctx: &RequestContext,
+        input: RepoInput,
+    ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -91,8 +93,11 @@ impl Registry {
         Ok(json!({ "uploadId": rec.id, "partSize": PART_SIZE }))
     }
 
-    pub(crate) async fn upload_layer_part(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: UploadLayerPartInput = decode(input)?;
+    pub(crate) async fn upload_layer_part(
+        &self,
+        _ctx: &RequestContext,
+        input: UploadLayerPartInput,
+    ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -139,8 +144,11 @@ impl Registry {
         }))
     }
 
-    pub(crate) async fn complete_layer_upload(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: CompleteLayerUploadInput = decode(input)?;
+    pub(crate) async fn complete_layer_upload(
+        &self,
+        _ctx: &RequestContext,
+        input: CompleteLayerUploadInput,
+    ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -212,9 +220,8 @@ impl Registry {
     pub(crate) async fn batch_check_layer_availability(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: LayerDigestsInput,
     ) -> Result<Value, AwsError> {
-        let input: LayerDigestsInput = decode(input)?;
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -248,9 +255,8 @@ impl Registry {
     pub(crate) async fn get_download_url_for_layer(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: LayerDigestInput,
     ) -> Result<Value, AwsError> {
-        let input: LayerDigestInput = decode(input)?;
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;

@@ -1,19 +1,20 @@
 //! The ECR API (awsJson 1.1, target `AmazonEC2ContainerRegistry_V20150921`,
-//! signing name `ecr`) on the registry's data. Handlers are thin: decode,
-//! apply the pure rules, call the shared registry operations.
+//! signing name `ecr`) on the registry's data. Every operation is typed
+//! ([`routes`]): its input decoded once; handlers are thin: apply the pure
+//! rules, call the shared registry operations.
 
-pub mod authz;
 mod images;
 mod layers;
 mod model;
 mod policies;
 mod repositories;
+mod routes;
 
 use crate::error::RegistryError;
 use crate::rules;
 use crate::{Registry, TARGET_PREFIX};
 use async_trait::async_trait;
-use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
 use serde_json::Value;
 
 #[async_trait]
@@ -36,59 +37,41 @@ impl JsonService for Registry {
         layers::MAX_REQUEST_BODY
     }
 
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        if authz::scope_of(operation).is_none() {
-            return Err(AwsError::unknown_operation(operation));
+    /// The tags of the repository `arn` names, when it is one of this
+    /// registry's (none for the root principal, who is not checked).
+    async fn resource_tags(&self, ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        match self.repository_of_arn(arn) {
+            Ok(name) if !name.is_empty() => self.repository_tags(&ctx.principal, &name).await,
+            _ => Vec::new(),
         }
+    }
+
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        routes::OPERATIONS.authz_resources(self, ctx, operation, input).await
+    }
+
+    /// Decodes the input once ([`routes::OPERATIONS`]), authorizes each of
+    /// its resources (with its repository's tags) through the registry's
+    /// authorizer — ECR authorizes itself — and runs it.
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        let prepared = routes::OPERATIONS.prepare(self, ctx, operation, input).await?;
         let action = format!("ecr:{operation}");
-        let targets = authz::targets(
-            operation,
-            &input,
-            |name| self.repository_arn(name),
-            |arn| self.repository_of_arn(arn).ok(),
-        );
-        for target in targets {
-            let tags = match &target.repository {
-                Some(name) if !name.is_empty() => self.repository_tags(&ctx.principal, name).await,
-                _ => Vec::new(),
-            };
-            self.authorize(&ctx.principal, &action, &target.arn, &tags)
+        for r in prepared.resources().await {
+            self.authorize(&ctx.principal, &action, &r.arn, &r.tags)
                 .map_err(|why| {
                     AwsError::access_denied(format!(
                         "User: {} is not authorized to perform: {action} on resource: {} {why}",
-                        ctx.principal.arn, target.arn
+                        ctx.principal.arn, r.arn
                     ))
                 })?;
         }
-        match operation {
-            "CreateRepository" => self.create_repository(ctx, input).await,
-            "DescribeRepositories" => self.describe_repositories(ctx, input).await,
-            "DeleteRepository" => self.delete_repository_op(ctx, input).await,
-            "PutImageTagMutability" => self.put_image_tag_mutability(ctx, input).await,
-            "TagResource" => self.tag_resource(ctx, input).await,
-            "UntagResource" => self.untag_resource(ctx, input).await,
-            "ListTagsForResource" => self.list_tags_for_resource(ctx, input).await,
-            "DescribeRegistry" => self.describe_registry(ctx, input).await,
-            "ListImages" => self.list_images(ctx, input).await,
-            "DescribeImages" => self.describe_images(ctx, input).await,
-            "BatchGetImage" => self.batch_get_image(ctx, input).await,
-            "BatchDeleteImage" => self.batch_delete_image(ctx, input).await,
-            "PutImage" => self.put_image(ctx, input).await,
-            "InitiateLayerUpload" => self.initiate_layer_upload(ctx, input).await,
-            "UploadLayerPart" => self.upload_layer_part(ctx, input).await,
-            "CompleteLayerUpload" => self.complete_layer_upload(ctx, input).await,
-            "BatchCheckLayerAvailability" => self.batch_check_layer_availability(ctx, input).await,
-            "GetDownloadUrlForLayer" => self.get_download_url_for_layer(ctx, input).await,
-            "GetAuthorizationToken" => self.get_authorization_token(ctx, input).await,
-            "SetRepositoryPolicy" => self.set_repository_policy(ctx, input).await,
-            "GetRepositoryPolicy" => self.get_repository_policy(ctx, input).await,
-            "DeleteRepositoryPolicy" => self.delete_repository_policy(ctx, input).await,
-            "PutRegistryPolicy" => self.put_registry_policy(ctx, input).await,
-            "GetRegistryPolicy" => self.get_registry_policy(ctx, input).await,
-            "DeleteRegistryPolicy" => self.delete_registry_policy(ctx, input).await,
-            _ => Err(AwsError::unknown_operation(operation)),
-        }
+        prepared.run().await
     }
+}
+
+/// The names of every routed ECR operation, in the table's order.
+pub fn routed_operations() -> Vec<&'static str> {
+    routes::OPERATIONS.names()
 }
 
 // ---- ECR error shapes

@@ -5,7 +5,6 @@
 use super::invalid_parameter;
 use crate::auth::authorization_token;
 use crate::{Registry, keys, rules};
-use berth_proto::json::decode;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::{Deserialize, Serialize};
@@ -15,28 +14,28 @@ const MAX_POLICY_LEN: usize = 10240;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct AuthorizationTokenInput {
+pub(crate) struct AuthorizationTokenInput {
     registry_ids: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SetRepositoryPolicyInput {
+pub(crate) struct SetRepositoryPolicyInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     policy_text: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RepoInput {
+pub(crate) struct RepoInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RegistryPolicyInput {
+pub(crate) struct RegistryPolicyInput {
     policy_text: String,
 }
 
@@ -60,8 +59,11 @@ fn check_policy(text: &str, what: &str) -> Result<(), AwsError> {
 }
 
 impl Registry {
-    pub(crate) async fn get_authorization_token(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: AuthorizationTokenInput = decode(input)?;
+    pub(crate) async fn get_authorization_token(
+        &self,
+        ctx: &RequestContext,
+        input: AuthorizationTokenInput,
+    ) -> Result<Value, AwsError> {
         let ids = match input.registry_ids {
             None => vec![self.registry_id().to_string()],
             Some(ids) if ids.is_empty() || ids.len() > 10 => {
@@ -88,8 +90,11 @@ impl Registry {
         Ok(json!({ "authorizationData": data }))
     }
 
-    pub(crate) async fn set_repository_policy(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: SetRepositoryPolicyInput = decode(input)?;
+    pub(crate) async fn set_repository_policy(
+        &self,
+        _ctx: &RequestContext,
+        input: SetRepositoryPolicyInput,
+    ) -> Result<Value, AwsError> {
         let name = self.repo_param(input.registry_id.as_deref(), &input.repository_name)?;
         check_policy(&input.policy_text, "repository")?;
         let rec = self
@@ -116,8 +121,11 @@ impl Registry {
         )
     }
 
-    pub(crate) async fn get_repository_policy(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: RepoInput = decode(input)?;
+    pub(crate) async fn get_repository_policy(
+        &self,
+        _ctx: &RequestContext,
+        input: RepoInput,
+    ) -> Result<Value, AwsError> {
         let rec = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
@@ -134,9 +142,8 @@ impl Registry {
     pub(crate) async fn delete_repository_policy(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: RepoInput,
     ) -> Result<Value, AwsError> {
-        let input: RepoInput = decode(input)?;
         let name = self.repo_param(input.registry_id.as_deref(), &input.repository_name)?;
         let before = self.repo_for(None, &name).await?;
         let text = before.policy_text.ok_or_else(|| self.no_repository_policy(&name))?;
@@ -167,8 +174,11 @@ impl Registry {
         )
     }
 
-    pub(crate) async fn put_registry_policy(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: RegistryPolicyInput = decode(input)?;
+    pub(crate) async fn put_registry_policy(
+        &self,
+        _ctx: &RequestContext,
+        input: RegistryPolicyInput,
+    ) -> Result<Value, AwsError> {
         check_policy(&input.policy_text, "registry")?;
         let rec = RegistryPolicyRecord {
             policy_text: input.policy_text.clone(),
@@ -183,7 +193,11 @@ impl Registry {
         Ok(json!({ "registryId": self.registry_id(), "policyText": input.policy_text }))
     }
 
-    pub(crate) async fn get_registry_policy(&self, _ctx: &RequestContext, _input: Value) -> Result<Value, AwsError> {
+    pub(crate) async fn get_registry_policy(
+        &self,
+        _ctx: &RequestContext,
+        _input: super::routes::RegistryInput,
+    ) -> Result<Value, AwsError> {
         let (rec, _) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
             .await
             .map_err(AwsError::state_store)?
@@ -191,7 +205,11 @@ impl Registry {
         Ok(json!({ "registryId": self.registry_id(), "policyText": rec.policy_text }))
     }
 
-    pub(crate) async fn delete_registry_policy(&self, _ctx: &RequestContext, _input: Value) -> Result<Value, AwsError> {
+    pub(crate) async fn delete_registry_policy(
+        &self,
+        _ctx: &RequestContext,
+        _input: super::routes::RegistryInput,
+    ) -> Result<Value, AwsError> {
         let Some((rec, rev)) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
             .await
             .map_err(AwsError::state_store)?

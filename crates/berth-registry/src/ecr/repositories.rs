@@ -7,7 +7,6 @@ use crate::records::RepositoryRecord;
 use crate::rules::{self, ExclusionFilter, ResourceTag, TagMutability, TagRuleError};
 use crate::{Registry, keys, now_epoch};
 use berth_core::arn::Arn;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
@@ -30,9 +29,9 @@ struct EncryptionConfiguration {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateRepositoryInput {
+pub(crate) struct CreateRepositoryInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     #[serde(default)]
     tags: Vec<ResourceTag>,
     image_tag_mutability: Option<TagMutability>,
@@ -44,27 +43,27 @@ struct CreateRepositoryInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DescribeRepositoriesInput {
+pub(crate) struct DescribeRepositoriesInput {
     registry_id: Option<String>,
-    repository_names: Option<Vec<String>>,
+    pub(crate) repository_names: Option<Vec<String>>,
     next_token: Option<String>,
     max_results: Option<i64>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeleteRepositoryInput {
+pub(crate) struct DeleteRepositoryInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     #[serde(default)]
     force: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PutImageTagMutabilityInput {
+pub(crate) struct PutImageTagMutabilityInput {
     registry_id: Option<String>,
-    repository_name: String,
+    pub(crate) repository_name: String,
     image_tag_mutability: TagMutability,
     #[serde(default)]
     image_tag_mutability_exclusion_filters: Vec<ExclusionFilter>,
@@ -72,22 +71,22 @@ struct PutImageTagMutabilityInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TagResourceInput {
-    resource_arn: String,
+pub(crate) struct TagResourceInput {
+    pub(crate) resource_arn: String,
     tags: Vec<ResourceTag>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UntagResourceInput {
-    resource_arn: String,
+pub(crate) struct UntagResourceInput {
+    pub(crate) resource_arn: String,
     tag_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ResourceArnInput {
-    resource_arn: String,
+pub(crate) struct ResourceArnInput {
+    pub(crate) resource_arn: String,
 }
 
 fn tag_error(e: TagRuleError) -> AwsError {
@@ -164,8 +163,11 @@ impl Registry {
         v
     }
 
-    pub(crate) async fn create_repository(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: CreateRepositoryInput = decode(input)?;
+    pub(crate) async fn create_repository(
+        &self,
+        _ctx: &RequestContext,
+        input: CreateRepositoryInput,
+    ) -> Result<Value, AwsError> {
         let name = self.repo_param(input.registry_id.as_deref(), &input.repository_name)?;
         rules::validate_resource_tags(&input.tags).map_err(tag_error)?;
         let mode = input.image_tag_mutability.unwrap_or(TagMutability::Mutable);
@@ -217,8 +219,11 @@ impl Registry {
         Ok(json!({ "repository": self.render_repository(&rec) }))
     }
 
-    pub(crate) async fn describe_repositories(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DescribeRepositoriesInput = decode(input)?;
+    pub(crate) async fn describe_repositories(
+        &self,
+        _ctx: &RequestContext,
+        input: DescribeRepositoriesInput,
+    ) -> Result<Value, AwsError> {
         if let Some(names) = &input.repository_names {
             if input.max_results.is_some() || input.next_token.is_some() {
                 return Err(invalid_parameter(
@@ -256,8 +261,11 @@ impl Registry {
         Ok(out)
     }
 
-    pub(crate) async fn delete_repository_op(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: DeleteRepositoryInput = decode(input)?;
+    pub(crate) async fn delete_repository_op(
+        &self,
+        _ctx: &RequestContext,
+        input: DeleteRepositoryInput,
+    ) -> Result<Value, AwsError> {
         let name = self.repo_param(input.registry_id.as_deref(), &input.repository_name)?;
         match self
             .delete_repository(&name, input.force)
@@ -303,9 +311,8 @@ impl Registry {
     pub(crate) async fn put_image_tag_mutability(
         &self,
         _ctx: &RequestContext,
-        input: Value,
+        input: PutImageTagMutabilityInput,
     ) -> Result<Value, AwsError> {
-        let input: PutImageTagMutabilityInput = decode(input)?;
         let name = self.repo_param(input.registry_id.as_deref(), &input.repository_name)?;
         rules::validate_mutability(
             input.image_tag_mutability,
@@ -349,8 +356,7 @@ impl Registry {
         Ok(name)
     }
 
-    pub(crate) async fn tag_resource(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: TagResourceInput = decode(input)?;
+    pub(crate) async fn tag_resource(&self, _ctx: &RequestContext, input: TagResourceInput) -> Result<Value, AwsError> {
         let name = self.repository_of_arn(&input.resource_arn)?;
         rules::validate_resource_tags(&input.tags).map_err(tag_error)?;
         self.modify_repository(&name, |r| {
@@ -361,8 +367,11 @@ impl Registry {
         Ok(json!({}))
     }
 
-    pub(crate) async fn untag_resource(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: UntagResourceInput = decode(input)?;
+    pub(crate) async fn untag_resource(
+        &self,
+        _ctx: &RequestContext,
+        input: UntagResourceInput,
+    ) -> Result<Value, AwsError> {
         let name = self.repository_of_arn(&input.resource_arn)?;
         self.modify_repository(&name, |r| {
             r.tags.retain(|t| !input.tag_keys.contains(&t.key));
@@ -372,14 +381,21 @@ impl Registry {
         Ok(json!({}))
     }
 
-    pub(crate) async fn list_tags_for_resource(&self, _ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let input: ResourceArnInput = decode(input)?;
+    pub(crate) async fn list_tags_for_resource(
+        &self,
+        _ctx: &RequestContext,
+        input: ResourceArnInput,
+    ) -> Result<Value, AwsError> {
         let name = self.repository_of_arn(&input.resource_arn)?;
         let rec = self.repository(&name).await.map_err(|e| self.aws(e))?;
         Ok(json!({ "tags": rec.tags }))
     }
 
-    pub(crate) async fn describe_registry(&self, _ctx: &RequestContext, _input: Value) -> Result<Value, AwsError> {
+    pub(crate) async fn describe_registry(
+        &self,
+        _ctx: &RequestContext,
+        _input: super::routes::RegistryInput,
+    ) -> Result<Value, AwsError> {
         Ok(json!({
             "registryId": self.registry_id(),
             "replicationConfiguration": { "rules": [] },

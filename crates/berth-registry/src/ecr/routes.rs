@@ -1,0 +1,175 @@
+//! The registration table: every ECR operation Berth routes, each a typed
+//! operation ([`berth_proto::operation`]): its input decoded once, the
+//! resources it is authorized on derived from that input, as the Service
+//! Authorization Reference names them (pure) — the repository ARN for the
+//! repository operations, each named repository (or `repository/*` when
+//! none is named) for DescribeRepositories, the `resourceArn` for tagging,
+//! and `*` — explicitly — for the operations AWS does not scope to a
+//! repository (GetAuthorizationToken and the registry-level ones). An
+//! operation not in the table is `UnknownOperationException`.
+//!
+//! ECR authorizes itself ([`super`]'s `call`): the same resources, each
+//! with its repository's tags, checked through the registry's authorizer.
+
+use super::{images, layers, policies, repositories};
+use crate::Registry;
+use async_trait::async_trait;
+use berth_core::arn::Scope;
+use berth_proto::operation::{Entry, Operation, OperationService, Table, entry};
+use berth_proto::{AuthzResource, AwsError, RequestContext};
+use serde::Deserialize;
+use serde_json::Value;
+
+impl OperationService for Registry {
+    type Scope = Scope;
+
+    /// The registry serves one region of one account.
+    fn scope(&self, _ctx: &RequestContext) -> Scope {
+        self.scope.clone()
+    }
+}
+
+/// The input of the registry-level operations that take no member
+/// (DescribeRegistry, GetRegistryPolicy, DeleteRegistryPolicy).
+#[derive(Deserialize)]
+pub(crate) struct RegistryInput {}
+
+/// What a typed input is authorized on (pure).
+pub(crate) trait Resources {
+    fn resources(&self, scope: &Scope) -> Vec<AuthzResource>;
+}
+
+fn repository(scope: &Scope, name: &str) -> AuthzResource {
+    AuthzResource::untagged(scope.arn("ecr", format!("repository/{name}")))
+}
+
+macro_rules! repository_scoped {
+    ($($input:ty),*) => {$(
+        impl Resources for $input {
+            /// Its repository; an empty name is authorized on the empty
+            /// name, never `*` (the operation then answers its validation
+            /// error).
+            fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
+                vec![repository(scope, &self.repository_name)]
+            }
+        }
+    )*};
+}
+repository_scoped!(
+    images::ListImagesInput,
+    images::DescribeImagesInput,
+    images::BatchImagesInput,
+    images::PutImageInput,
+    layers::RepoInput,
+    layers::UploadLayerPartInput,
+    layers::CompleteLayerUploadInput,
+    layers::LayerDigestsInput,
+    layers::LayerDigestInput,
+    policies::SetRepositoryPolicyInput,
+    policies::RepoInput,
+    repositories::CreateRepositoryInput,
+    repositories::DeleteRepositoryInput,
+    repositories::PutImageTagMutabilityInput
+);
+
+macro_rules! resource_arn_scoped {
+    ($($input:ty),*) => {$(
+        impl Resources for $input {
+            /// Its `resourceArn` (its repository's tags are found from it).
+            fn resources(&self, _scope: &Scope) -> Vec<AuthzResource> {
+                vec![AuthzResource::untagged(self.resource_arn.clone())]
+            }
+        }
+    )*};
+}
+resource_arn_scoped!(
+    repositories::TagResourceInput,
+    repositories::UntagResourceInput,
+    repositories::ResourceArnInput
+);
+
+macro_rules! not_resource_scoped {
+    ($($input:ty),*) => {$(
+        impl Resources for $input {
+            /// Not resource-scoped in AWS: `*`.
+            fn resources(&self, _scope: &Scope) -> Vec<AuthzResource> {
+                vec![AuthzResource::untagged("*")]
+            }
+        }
+    )*};
+}
+not_resource_scoped!(
+    policies::AuthorizationTokenInput,
+    policies::RegistryPolicyInput,
+    RegistryInput
+);
+
+impl Resources for repositories::DescribeRepositoriesInput {
+    /// Each named repository, or every repository (`repository/*`).
+    fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
+        match &self.repository_names {
+            Some(names) if !names.is_empty() => names.iter().map(|n| repository(scope, n)).collect(),
+            _ => vec![repository(scope, "*")],
+        }
+    }
+}
+
+/// Declares each operation: its type, typed input and handler; its
+/// resources are its input's [`Resources`].
+macro_rules! operations {
+    ($($name:ident($input:ty) => $handler:ident;)*) => {
+        $(
+            pub(crate) struct $name;
+
+            #[async_trait]
+            impl Operation<Registry> for $name {
+                const NAME: &'static str = stringify!($name);
+                type Input = $input;
+
+                fn resources(scope: &Scope, input: &$input) -> Vec<AuthzResource> {
+                    input.resources(scope)
+                }
+
+                async fn run(reg: &Registry, ctx: &RequestContext, input: $input) -> Result<Value, AwsError> {
+                    reg.$handler(ctx, input).await
+                }
+            }
+        )*
+
+        const ENTRIES: &[Entry<Registry>] = &[$(entry::<Registry, $name>()),*];
+    };
+}
+
+operations! {
+    BatchCheckLayerAvailability(layers::LayerDigestsInput) => batch_check_layer_availability;
+    BatchDeleteImage(images::BatchImagesInput) => batch_delete_image;
+    BatchGetImage(images::BatchImagesInput) => batch_get_image;
+    CompleteLayerUpload(layers::CompleteLayerUploadInput) => complete_layer_upload;
+    CreateRepository(repositories::CreateRepositoryInput) => create_repository;
+    DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
+    DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
+    DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
+    DescribeImages(images::DescribeImagesInput) => describe_images;
+    DescribeRegistry(RegistryInput) => describe_registry;
+    DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
+    GetAuthorizationToken(policies::AuthorizationTokenInput) => get_authorization_token;
+    GetDownloadUrlForLayer(layers::LayerDigestInput) => get_download_url_for_layer;
+    GetRegistryPolicy(RegistryInput) => get_registry_policy;
+    GetRepositoryPolicy(policies::RepoInput) => get_repository_policy;
+    InitiateLayerUpload(layers::RepoInput) => initiate_layer_upload;
+    ListImages(images::ListImagesInput) => list_images;
+    ListTagsForResource(repositories::ResourceArnInput) => list_tags_for_resource;
+    PutImage(images::PutImageInput) => put_image;
+    PutImageTagMutability(repositories::PutImageTagMutabilityInput) => put_image_tag_mutability;
+    PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
+    SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
+    TagResource(repositories::TagResourceInput) => tag_resource;
+    UntagResource(repositories::UntagResourceInput) => untag_resource;
+    UploadLayerPart(layers::UploadLayerPartInput) => upload_layer_part;
+}
+
+/// Every operation Berth routes.
+pub(crate) static OPERATIONS: Table<Registry> = Table(ENTRIES);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+use super::*;
+use serde_json::json;
+
+const P: &str = "arn:aws:ecr:us-east-1:000000000000:repository/";
+
+fn scope() -> Scope {
+    Scope::new("us-east-1", "000000000000")
+}
+
+/// The ARNs `op` is authorized on for `input`: none when it is not routed.
+fn t(op: &str, input: Value) -> Vec<String> {
+    match OPERATIONS.resources_of(&scope(), op, input) {
+        None => Vec::new(),
+        Some(r) => r
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"))
+            .into_iter()
+            .map(|r| r.arn)
+            .collect(),
+    }
+}
+
+/// An input naming repository `app`, with the required members of `op`.
+fn full() -> Value {
+    json!({
+        "repositoryName": "app", "imageIds": [], "imageManifest": "{}", "uploadId": "u",
+        "partFirstByte": 0, "partLastByte": 0, "layerPartBlob": "", "layerDigests": [],
+        "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
+        "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [],
+    })
+}
+
+#[test]
+fn only_token_and_registry_operations_are_star() {
+    let star: Vec<&str> = OPERATIONS
+        .names()
+        .into_iter()
+        .filter(|op| t(op, full()) == ["*"])
+        .collect();
+    assert_eq!(
+        star,
+        [
+            "DeleteRegistryPolicy",
+            "DescribeRegistry",
+            "GetAuthorizationToken",
+            "GetRegistryPolicy",
+            "PutRegistryPolicy"
+        ]
+    );
+    for op in OPERATIONS.names() {
+        assert!(!t(op, full()).is_empty(), "{op}");
+    }
+    assert!(t("CreatePullThroughCacheRule", json!({})).is_empty());
+}
+
+/// Every routed operation and what it is authorized on.
+#[test]
+fn every_routed_operation_and_its_resources() {
+    let app = format!("{P}app");
+    let all = format!("{P}*");
+    let expected: &[(&str, &str)] = &[
+        ("BatchCheckLayerAvailability", &app),
+        ("BatchDeleteImage", &app),
+        ("BatchGetImage", &app),
+        ("CompleteLayerUpload", &app),
+        ("CreateRepository", &app),
+        ("DeleteRegistryPolicy", "*"),
+        ("DeleteRepository", &app),
+        ("DeleteRepositoryPolicy", &app),
+        ("DescribeImages", &app),
+        ("DescribeRegistry", "*"),
+        ("DescribeRepositories", &all),
+        ("GetAuthorizationToken", "*"),
+        ("GetDownloadUrlForLayer", &app),
+        ("GetRegistryPolicy", "*"),
+        ("GetRepositoryPolicy", &app),
+        ("InitiateLayerUpload", &app),
+        ("ListImages", &app),
+        ("ListTagsForResource", &app),
+        ("PutImage", &app),
+        ("PutImageTagMutability", &app),
+        ("PutRegistryPolicy", "*"),
+        ("SetRepositoryPolicy", &app),
+        ("TagResource", &app),
+        ("UntagResource", &app),
+        ("UploadLayerPart", &app),
+    ];
+    assert_eq!(
+        OPERATIONS.names(),
+        expected.iter().map(|(op, _)| *op).collect::<Vec<_>>()
+    );
+    for (op, arn) in expected {
+        assert_eq!(t(op, full()), [arn.to_string()], "{op}");
+    }
+}
+
+#[test]
+fn repositories_are_named() {
+    assert_eq!(
+        t("PutImage", json!({"repositoryName": "team/app", "imageManifest": "{}"})),
+        [format!("{P}team/app")]
+    );
+    // An empty name is authorized on the empty name, never `*`.
+    assert_eq!(
+        t("PutImage", json!({"repositoryName": "", "imageManifest": "{}"})),
+        [P.to_string()]
+    );
+    assert_eq!(
+        t("DescribeRepositories", json!({"repositoryNames": ["a", "b"]})),
+        [format!("{P}a"), format!("{P}b")]
+    );
+    assert_eq!(t("DescribeRepositories", json!({})), [format!("{P}*")]);
+    assert_eq!(
+        t("TagResource", json!({"resourceArn": format!("{P}a"), "tags": []})),
+        [format!("{P}a")]
+    );
+}
