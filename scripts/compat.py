@@ -36,7 +36,7 @@ SERVICES = {
     "cloudtrail": ("CloudTrail", ["crates/berth-audit/src/lookup.rs"]),
     "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm.rs"]),
     "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/sm.rs"]),
-    "kms": ("KMS", ["crates/berth-secrets/src/kms.rs"]),
+    "kms": ("KMS", ["crates/berth-secrets/src/kms_ops.rs"]),
     "cloudwatch": ("CloudWatch metrics", ["crates/berth-metrics/src"]),
     "application-autoscaling": ("Application Auto Scaling", ["crates/berth-autoscaling/src"]),
     "elbv2": ("ELBv2", ["crates/berth-lb/src"]),

@@ -1,135 +1,11 @@
-//! What KMS and Secrets Manager operations are authorized on, as AWS does it
-//! (pure; the services resolve the references with one store get each):
-//! KMS key operations on the key ARN (a KeyId given as key id, key ARN, alias
-//! name or alias ARN is its key's ARN; Decrypt on the key inside the
-//! ciphertext), alias operations on the alias ARN and its key, CreateKey and
-//! the List operations on `*`; Secrets Manager operations on the secret ARN
+//! What Secrets Manager and SSM operations are authorized on, as AWS does it
+//! (pure; the services resolve the references with one store get each; KMS's
+//! operations are typed, see `kms_ops.rs`): Secrets Manager operations on the secret ARN
 //! (a name is its full ARN, random suffix included), ListSecrets on `*`;
 //! SSM operations on parameter ARNs, DescribeParameters on `*`. Every table
 //! names each routed operation: an operation it does not know is `None`.
 
-use crate::crypto;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
-
-/// One resource a KMS operation acts on, before lookups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KmsResource {
-    /// Not resource-scoped.
-    Any,
-    /// A `KeyId` as given (key id, key ARN, alias name or alias ARN): the ARN
-    /// of the key it resolves to.
-    Key(String),
-    /// An alias itself (`alias/NAME`): the alias ARN.
-    Alias(String),
-}
-
-/// The resources of a KMS operation; `None` for an operation this table
-/// does not know (every routed operation has an entry: see the tests).
-pub fn kms_resources(operation: &str, input: &Value) -> Option<Vec<KmsResource>> {
-    let param = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
-    let key = |name: &str| param(name).map_or(KmsResource::Any, KmsResource::Key);
-    Some(match operation {
-        // Not resource-scoped in AWS.
-        "CreateKey" | "ListKeys" | "ListAliases" => vec![KmsResource::Any],
-        "DescribeKey"
-        | "Encrypt"
-        | "GenerateDataKey"
-        | "GenerateDataKeyWithoutPlaintext"
-        | "ScheduleKeyDeletion"
-        | "CancelKeyDeletion"
-        | "EnableKey"
-        | "DisableKey" => vec![key("KeyId")],
-        // The key that made the ciphertext (a KeyId in the request must name it too).
-        "Decrypt" => {
-            let from_blob = param("CiphertextBlob")
-                .and_then(|b| B64.decode(b).ok())
-                .and_then(|blob| crypto::decode_blob(&blob).ok().map(|(id, _)| id));
-            match (from_blob, param("KeyId")) {
-                (Some(id), _) => vec![KmsResource::Key(id)],
-                (None, Some(k)) => vec![KmsResource::Key(k)],
-                (None, None) => vec![KmsResource::Any],
-            }
-        }
-        "CreateAlias" => match (param("AliasName"), param("TargetKeyId")) {
-            (Some(alias), Some(target)) => vec![KmsResource::Alias(alias), KmsResource::Key(target)],
-            (Some(alias), None) => vec![KmsResource::Alias(alias)],
-            _ => vec![KmsResource::Any],
-        },
-        // The alias and the key it points to.
-        "DeleteAlias" => match param("AliasName") {
-            Some(alias) => vec![KmsResource::Alias(alias.clone()), KmsResource::Key(alias)],
-            None => vec![KmsResource::Any],
-        },
-        _ => return None,
-    })
-}
-
-/// The KMS condition keys of a request (besides the key's tags):
-/// `kms:CallerAccount`, `kms:EncryptionContext:KEY` and
-/// `kms:EncryptionAlgorithm` of the cryptographic operations,
-/// `kms:RequestAlias` when the KeyId is an alias, the key's spec, usage and
-/// origin (of the request for CreateKey), and
-/// `kms:ScheduleKeyDeletionPendingWindowInDays`.
-pub fn kms_condition_keys(operation: &str, input: &Value, caller_account: &str) -> Vec<(String, String)> {
-    let param = |name: &str| input.get(name).and_then(Value::as_str);
-    let mut keys = vec![("kms:CallerAccount".to_string(), caller_account.to_string())];
-    let crypto_op = matches!(
-        operation,
-        "Encrypt" | "Decrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext"
-    );
-    if crypto_op {
-        if let Some(ctx) = input.get("EncryptionContext").and_then(Value::as_object) {
-            for (k, v) in ctx {
-                if let Some(v) = v.as_str() {
-                    keys.push((format!("kms:EncryptionContext:{k}"), v.to_string()));
-                }
-            }
-        }
-        if matches!(operation, "Encrypt" | "Decrypt") {
-            let algorithm = param("EncryptionAlgorithm").unwrap_or("SYMMETRIC_DEFAULT");
-            keys.push(("kms:EncryptionAlgorithm".into(), algorithm.into()));
-        }
-    }
-    if (crypto_op || operation == "DescribeKey")
-        && let Some(alias) = param("KeyId").and_then(alias_name)
-    {
-        keys.push(("kms:RequestAlias".into(), alias));
-    }
-    if operation == "CreateKey" {
-        let spec = param("KeySpec")
-            .or_else(|| param("CustomerMasterKeySpec"))
-            .unwrap_or("SYMMETRIC_DEFAULT");
-        keys.push(("kms:KeySpec".into(), spec.into()));
-        keys.push((
-            "kms:KeyUsage".into(),
-            param("KeyUsage").unwrap_or("ENCRYPT_DECRYPT").into(),
-        ));
-        keys.push(("kms:KeyOrigin".into(), param("Origin").unwrap_or("AWS_KMS").into()));
-    } else {
-        // Berth's keys are all of one kind.
-        keys.push(("kms:KeySpec".into(), "SYMMETRIC_DEFAULT".into()));
-        keys.push(("kms:KeyUsage".into(), "ENCRYPT_DECRYPT".into()));
-        keys.push(("kms:KeyOrigin".into(), "AWS_KMS".into()));
-    }
-    if operation == "ScheduleKeyDeletion" {
-        let days = input.get("PendingWindowInDays").and_then(Value::as_i64).unwrap_or(30);
-        keys.push(("kms:ScheduleKeyDeletionPendingWindowInDays".into(), days.to_string()));
-    }
-    keys
-}
-
-/// `alias/NAME` of a KeyId that is an alias name or alias ARN.
-fn alias_name(key_id: &str) -> Option<String> {
-    if key_id.starts_with("alias/") {
-        return Some(key_id.to_string());
-    }
-    key_id
-        .split_once(":alias/")
-        .filter(|_| key_id.starts_with("arn:"))
-        .map(|(_, n)| format!("alias/{n}"))
-}
 
 /// The secret a Secrets Manager operation acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,81 +174,6 @@ mod tests {
     }
 
     #[test]
-    fn kms_key_operations_name_the_key() {
-        assert_eq!(
-            kms_resources("Encrypt", &json!({"KeyId": "alias/app", "Plaintext": "eA=="})),
-            Some(vec![KmsResource::Key("alias/app".into())])
-        );
-        assert_eq!(
-            kms_resources("DescribeKey", &json!({"KeyId": "1234"})),
-            Some(vec![KmsResource::Key("1234".into())])
-        );
-        for op in ["CreateKey", "ListKeys", "ListAliases"] {
-            assert_eq!(kms_resources(op, &json!({})), Some(vec![KmsResource::Any]), "{op}");
-        }
-        assert_eq!(kms_resources("Encrypt", &json!({})), Some(vec![KmsResource::Any]));
-        assert_eq!(kms_resources("ReEncrypt", &json!({})), None);
-    }
-
-    #[test]
-    fn kms_decrypt_names_the_key_in_the_ciphertext() {
-        let blob = crypto::encode_blob("k-1", &[0u8; 40]);
-        let input = json!({"CiphertextBlob": B64.encode(blob), "KeyId": "alias/other"});
-        assert_eq!(
-            kms_resources("Decrypt", &input),
-            Some(vec![KmsResource::Key("k-1".into())])
-        );
-        assert_eq!(
-            kms_resources("Decrypt", &json!({"CiphertextBlob": "bm9wZQ==", "KeyId": "k-2"})),
-            Some(vec![KmsResource::Key("k-2".into())])
-        );
-        assert_eq!(
-            kms_resources("Decrypt", &json!({"CiphertextBlob": "!!"})),
-            Some(vec![KmsResource::Any])
-        );
-    }
-
-    #[test]
-    fn kms_aliases_name_the_alias_and_its_key() {
-        assert_eq!(
-            kms_resources("CreateAlias", &json!({"AliasName": "alias/a", "TargetKeyId": "k"})),
-            Some(vec![KmsResource::Alias("alias/a".into()), KmsResource::Key("k".into())])
-        );
-        assert_eq!(
-            kms_resources("DeleteAlias", &json!({"AliasName": "alias/a"})),
-            Some(vec![
-                KmsResource::Alias("alias/a".into()),
-                KmsResource::Key("alias/a".into())
-            ])
-        );
-    }
-
-    #[test]
-    fn kms_condition_keys_of_requests() {
-        let k = keys(kms_condition_keys(
-            "Decrypt",
-            &json!({"KeyId": "arn:aws:kms:us-east-1:000000000000:alias/app", "EncryptionContext": {"Dept": "it"}}),
-            "000000000000",
-        ));
-        assert_eq!(k["kms:CallerAccount"], "000000000000");
-        assert_eq!(k["kms:EncryptionContext:Dept"], "it");
-        assert_eq!(k["kms:RequestAlias"], "alias/app");
-        assert_eq!(k["kms:EncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
-        let k = keys(kms_condition_keys("Encrypt", &json!({"KeyId": "1234"}), "1"));
-        assert!(!k.contains_key("kms:RequestAlias"));
-        let k = keys(kms_condition_keys(
-            "CreateKey",
-            &json!({"KeyUsage": "SIGN_VERIFY"}),
-            "1",
-        ));
-        assert_eq!(k["kms:KeyUsage"], "SIGN_VERIFY");
-        assert_eq!(k["kms:KeySpec"], "SYMMETRIC_DEFAULT");
-        let k = keys(kms_condition_keys("ScheduleKeyDeletion", &json!({"KeyId": "k"}), "1"));
-        assert_eq!(k["kms:ScheduleKeyDeletionPendingWindowInDays"], "30");
-        assert!(!k.contains_key("kms:EncryptionContext:Dept"));
-    }
-
-    #[test]
     fn secrets_by_id_and_new_names() {
         assert_eq!(
             secret_resource("CreateSecret", &json!({"Name": "db"})),
@@ -436,14 +237,6 @@ mod tests {
     /// explicitly, on `*`: adding a dispatch arm without an entry here fails.
     #[test]
     fn every_routed_operation_has_an_authorization_entry() {
-        let kms = dispatched_operations(include_str!("kms.rs"));
-        assert!(kms.len() >= 14, "{kms:?}");
-        for op in &kms {
-            assert!(
-                kms_resources(op, &json!({})).is_some(),
-                "kms:{op} has no authorization entry"
-            );
-        }
         let ssm = dispatched_operations(include_str!("ssm.rs"));
         assert!(ssm.len() >= 9, "{ssm:?}");
         for op in &ssm {
