@@ -34,7 +34,7 @@ SERVICES = {
     "sts": ("STS", ["crates/berth-iam/src/iam.rs"]),
     "logs": ("CloudWatch Logs", ["crates/berth-logs/src/lib.rs"]),
     "cloudtrail": ("CloudTrail", ["crates/berth-audit/src/lookup.rs"]),
-    "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm.rs"]),
+    "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm_ops.rs"]),
     "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/sm.rs"]),
     "kms": ("KMS", ["crates/berth-secrets/src/kms_ops.rs"]),
     "cloudwatch": ("CloudWatch metrics", ["crates/berth-metrics/src"]),

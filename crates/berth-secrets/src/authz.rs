@@ -1,8 +1,7 @@
 //! What Secrets Manager and SSM operations are authorized on, as AWS does it
 //! (pure; the services resolve the references with one store get each; KMS's
 //! operations are typed, see `kms_ops.rs`): Secrets Manager operations on the secret ARN
-//! (a name is its full ARN, random suffix included), ListSecrets on `*`;
-//! SSM operations on parameter ARNs, DescribeParameters on `*`. Every table
+//! (a name is its full ARN, random suffix included), ListSecrets on `*`. Every table
 //! names each routed operation: an operation it does not know is `None`.
 
 use serde_json::Value;
@@ -68,43 +67,6 @@ pub fn secret_condition_keys(operation: &str, input: &Value) -> Vec<(String, Str
         _ => {}
     }
     keys
-}
-
-/// What an SSM operation is authorized on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParameterScope {
-    /// Not resource-scoped (DescribeParameters).
-    Any,
-    /// `Name`: one parameter.
-    Name,
-    /// `Names`: each parameter.
-    Names,
-    /// `Path`: the path's own ARN.
-    Path,
-}
-
-/// The scope of an SSM operation; `None` for an operation this table does not know.
-pub fn parameter_scope(operation: &str) -> Option<ParameterScope> {
-    Some(match operation {
-        "DescribeParameters" => ParameterScope::Any,
-        "PutParameter" | "GetParameter" | "DeleteParameter" | "GetParameterHistory" | "LabelParameterVersion" => {
-            ParameterScope::Name
-        }
-        "GetParameters" | "DeleteParameters" => ParameterScope::Names,
-        "GetParametersByPath" => ParameterScope::Path,
-        _ => return None,
-    })
-}
-
-/// The `ssm:` condition keys of a request: `ssm:Overwrite` (PutParameter),
-/// `ssm:Recursive` (GetParametersByPath).
-pub fn parameter_condition_keys(operation: &str, input: &Value) -> Vec<(String, String)> {
-    let flag = |f: &str| input.get(f).and_then(Value::as_bool).unwrap_or(false).to_string();
-    match operation {
-        "PutParameter" => vec![("ssm:Overwrite".into(), flag("Overwrite"))],
-        "GetParametersByPath" => vec![("ssm:Recursive".into(), flag("Recursive"))],
-        _ => vec![],
-    }
 }
 
 /// The quoted operation names of the dispatch arms in `fn call` of a
@@ -216,32 +178,10 @@ mod tests {
         assert_eq!(k["secretsmanager:RecoveryWindowInDays"], "7");
     }
 
-    #[test]
-    fn parameter_scopes_and_keys() {
-        assert_eq!(parameter_scope("DescribeParameters"), Some(ParameterScope::Any));
-        assert_eq!(parameter_scope("GetParameters"), Some(ParameterScope::Names));
-        assert_eq!(parameter_scope("GetParametersByPath"), Some(ParameterScope::Path));
-        assert_eq!(parameter_scope("PutParameter"), Some(ParameterScope::Name));
-        assert_eq!(parameter_scope("AddTagsToResource"), None);
-        assert_eq!(
-            parameter_condition_keys("PutParameter", &json!({"Overwrite": true})),
-            vec![("ssm:Overwrite".to_string(), "true".to_string())]
-        );
-        assert_eq!(
-            parameter_condition_keys("GetParametersByPath", &json!({})),
-            vec![("ssm:Recursive".to_string(), "false".to_string())]
-        );
-    }
-
     /// Every operation a service routes is authorized on its resources or,
     /// explicitly, on `*`: adding a dispatch arm without an entry here fails.
     #[test]
     fn every_routed_operation_has_an_authorization_entry() {
-        let ssm = dispatched_operations(include_str!("ssm.rs"));
-        assert!(ssm.len() >= 9, "{ssm:?}");
-        for op in &ssm {
-            assert!(parameter_scope(op).is_some(), "ssm:{op} has no authorization entry");
-        }
         let sm = dispatched_operations(include_str!("sm.rs"));
         assert!(sm.len() >= 10, "{sm:?}");
         for op in &sm {
