@@ -10,10 +10,10 @@
 //! lost to a process crash. `LookupEvents` flushes the queue first, so a
 //! caller always sees its own earlier calls.
 
-pub mod authz;
 pub mod event;
 mod lookup;
 pub mod redact;
+mod routes;
 
 pub use event::{ApiCall, Identity};
 pub use lookup::{CloudTrail, TARGET_PREFIX};

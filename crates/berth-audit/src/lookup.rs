@@ -2,7 +2,8 @@
 
 use crate::AuditLog;
 use async_trait::async_trait;
-use berth_proto::{AwsError, JsonService, RequestContext};
+use berth_proto::operation::{Operation, OperationService};
+use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
 use rusqlite::types::Value as SqlValue;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,7 +32,7 @@ struct LookupAttribute {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct LookupEventsInput {
+pub(crate) struct LookupEventsInput {
     #[serde(default)]
     lookup_attributes: Vec<LookupAttribute>,
     start_time: Option<f64>,
@@ -45,9 +46,26 @@ fn err(code: &'static str, msg: impl Into<String>) -> AwsError {
     AwsError::new(code, 400, msg)
 }
 
+/// CloudTrail `LookupEvents`.
+pub(crate) struct LookupEvents;
+
+#[async_trait]
+impl Operation<CloudTrail> for LookupEvents {
+    const NAME: &'static str = "LookupEvents";
+    type Input = LookupEventsInput;
+
+    /// Not resource-scoped in AWS: `*`.
+    fn resources(_scope: &(), _input: &LookupEventsInput) -> Vec<AuthzResource> {
+        vec![AuthzResource::untagged("*")]
+    }
+
+    async fn run(trail: &CloudTrail, _ctx: &RequestContext, input: LookupEventsInput) -> Result<Value, AwsError> {
+        trail.lookup_events(input).await
+    }
+}
+
 impl CloudTrail {
-    async fn lookup_events(&self, input: Value) -> Result<Value, AwsError> {
-        let i: LookupEventsInput = berth_proto::json::decode(input)?;
+    async fn lookup_events(&self, i: LookupEventsInput) -> Result<Value, AwsError> {
         if i.lookup_attributes.len() > 1 {
             return Err(err(
                 "InvalidLookupAttributesException",
@@ -234,18 +252,30 @@ impl JsonService for CloudTrail {
         "cloudtrail"
     }
 
-    fn resource_arns(&self, _ctx: &RequestContext, operation: &str, _input: &Value) -> Vec<String> {
-        crate::authz::resource_arns(operation)
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        crate::routes::OPERATIONS
+            .authz_resources(self, ctx, operation, input)
+            .await
     }
 
-    async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        // Only operations with an authorization mapping are routed.
-        if crate::authz::scope_of(operation).is_none() {
-            return Err(AwsError::unknown_operation(operation));
-        }
-        match operation {
-            "LookupEvents" => self.lookup_events(input).await,
-            _ => Err(AwsError::unknown_operation(operation)),
-        }
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        crate::routes::OPERATIONS.call(self, ctx, operation, input).await
     }
+
+    /// Decodes the input of a routed operation once ([`crate::routes`]).
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        crate::routes::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl OperationService for CloudTrail {
+    /// CloudTrail's one operation names no resource.
+    type Scope = ();
+
+    fn scope(&self, _ctx: &RequestContext) {}
 }

@@ -361,7 +361,7 @@ fn targets(scope: &Scope, input: &AttributesInput) -> Vec<AuthzResource> {
 pub(crate) struct PutAttributes;
 
 #[async_trait]
-impl Operation for PutAttributes {
+impl Operation<Ecs> for PutAttributes {
     const NAME: &'static str = "PutAttributes";
     type Input = AttributesInput;
 
@@ -378,7 +378,7 @@ impl Operation for PutAttributes {
 pub(crate) struct DeleteAttributes;
 
 #[async_trait]
-impl Operation for DeleteAttributes {
+impl Operation<Ecs> for DeleteAttributes {
     const NAME: &'static str = "DeleteAttributes";
     type Input = AttributesInput;
 
@@ -395,7 +395,7 @@ impl Operation for DeleteAttributes {
 pub(crate) struct ListAttributes;
 
 #[async_trait]
-impl Operation for ListAttributes {
+impl Operation<Ecs> for ListAttributes {
     const NAME: &'static str = "ListAttributes";
     type Input = ListInput;
 

@@ -157,7 +157,7 @@ impl Ecs {
 pub(crate) struct DescribeCapacityProviders;
 
 #[async_trait]
-impl Operation for DescribeCapacityProviders {
+impl Operation<Ecs> for DescribeCapacityProviders {
     const NAME: &'static str = "DescribeCapacityProviders";
     type Input = DescribeInput;
 

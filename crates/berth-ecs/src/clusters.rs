@@ -458,7 +458,7 @@ fn merge_settings(existing: &mut Vec<KeyValueSetting>, new: &[KeyValueSetting]) 
 pub(crate) struct CreateCluster;
 
 #[async_trait]
-impl Operation for CreateCluster {
+impl Operation<Ecs> for CreateCluster {
     const NAME: &'static str = "CreateCluster";
     type Input = CreateClusterInput;
 
@@ -480,7 +480,7 @@ impl Operation for CreateCluster {
 pub(crate) struct DescribeClusters;
 
 #[async_trait]
-impl Operation for DescribeClusters {
+impl Operation<Ecs> for DescribeClusters {
     const NAME: &'static str = "DescribeClusters";
     type Input = DescribeClustersInput;
 
@@ -504,7 +504,7 @@ impl Operation for DescribeClusters {
 pub(crate) struct ListClusters;
 
 #[async_trait]
-impl Operation for ListClusters {
+impl Operation<Ecs> for ListClusters {
     const NAME: &'static str = "ListClusters";
     type Input = ListClustersInput;
 
@@ -521,7 +521,7 @@ impl Operation for ListClusters {
 pub(crate) struct UpdateCluster;
 
 #[async_trait]
-impl Operation for UpdateCluster {
+impl Operation<Ecs> for UpdateCluster {
     const NAME: &'static str = "UpdateCluster";
     type Input = UpdateClusterInput;
 
@@ -538,7 +538,7 @@ impl Operation for UpdateCluster {
 pub(crate) struct UpdateClusterSettings;
 
 #[async_trait]
-impl Operation for UpdateClusterSettings {
+impl Operation<Ecs> for UpdateClusterSettings {
     const NAME: &'static str = "UpdateClusterSettings";
     type Input = UpdateClusterSettingsInput;
 
@@ -555,7 +555,7 @@ impl Operation for UpdateClusterSettings {
 pub(crate) struct DeleteCluster;
 
 #[async_trait]
-impl Operation for DeleteCluster {
+impl Operation<Ecs> for DeleteCluster {
     const NAME: &'static str = "DeleteCluster";
     type Input = ClusterOnly;
 
@@ -572,7 +572,7 @@ impl Operation for DeleteCluster {
 pub(crate) struct PutClusterCapacityProviders;
 
 #[async_trait]
-impl Operation for PutClusterCapacityProviders {
+impl Operation<Ecs> for PutClusterCapacityProviders {
     const NAME: &'static str = "PutClusterCapacityProviders";
     type Input = PutCapacityProvidersInput;
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub(crate) struct RegisterContainerInstance;
 
 #[async_trait]
-impl Operation for RegisterContainerInstance {
+impl Operation<Ecs> for RegisterContainerInstance {
     const NAME: &'static str = "RegisterContainerInstance";
     type Input = RegisterInput;
 
@@ -31,7 +31,7 @@ impl Operation for RegisterContainerInstance {
 pub(crate) struct DescribeContainerInstances;
 
 #[async_trait]
-impl Operation for DescribeContainerInstances {
+impl Operation<Ecs> for DescribeContainerInstances {
     const NAME: &'static str = "DescribeContainerInstances";
     type Input = DescribeInput;
 
@@ -53,7 +53,7 @@ impl Operation for DescribeContainerInstances {
 pub(crate) struct ListContainerInstances;
 
 #[async_trait]
-impl Operation for ListContainerInstances {
+impl Operation<Ecs> for ListContainerInstances {
     const NAME: &'static str = "ListContainerInstances";
     type Input = ListInput;
 
@@ -70,7 +70,7 @@ impl Operation for ListContainerInstances {
 pub(crate) struct DeregisterContainerInstance;
 
 #[async_trait]
-impl Operation for DeregisterContainerInstance {
+impl Operation<Ecs> for DeregisterContainerInstance {
     const NAME: &'static str = "DeregisterContainerInstance";
     type Input = DeregisterInput;
 
@@ -87,7 +87,7 @@ impl Operation for DeregisterContainerInstance {
 pub(crate) struct UpdateContainerInstancesState;
 
 #[async_trait]
-impl Operation for UpdateContainerInstancesState {
+impl Operation<Ecs> for UpdateContainerInstancesState {
     const NAME: &'static str = "UpdateContainerInstancesState";
     type Input = UpdateStateInput;
 

@@ -25,7 +25,7 @@ pub(crate) struct DiscoverPollEndpointInput {
 pub(crate) struct DiscoverPollEndpoint;
 
 #[async_trait]
-impl Operation for DiscoverPollEndpoint {
+impl Operation<Ecs> for DiscoverPollEndpoint {
     const NAME: &'static str = "DiscoverPollEndpoint";
     type Input = DiscoverPollEndpointInput;
 

@@ -471,7 +471,7 @@ impl Ecs {
 pub(crate) struct ListServiceDeployments;
 
 #[async_trait]
-impl Operation for ListServiceDeployments {
+impl Operation<Ecs> for ListServiceDeployments {
     const NAME: &'static str = "ListServiceDeployments";
     type Input = ListInput;
 
@@ -493,7 +493,7 @@ impl Operation for ListServiceDeployments {
 pub(crate) struct DescribeServiceDeployments;
 
 #[async_trait]
-impl Operation for DescribeServiceDeployments {
+impl Operation<Ecs> for DescribeServiceDeployments {
     const NAME: &'static str = "DescribeServiceDeployments";
     type Input = DescribeDeploymentsInput;
 
@@ -510,7 +510,7 @@ impl Operation for DescribeServiceDeployments {
 pub(crate) struct DescribeServiceRevisions;
 
 #[async_trait]
-impl Operation for DescribeServiceRevisions {
+impl Operation<Ecs> for DescribeServiceRevisions {
     const NAME: &'static str = "DescribeServiceRevisions";
     type Input = DescribeRevisionsInput;
 
@@ -527,7 +527,7 @@ impl Operation for DescribeServiceRevisions {
 pub(crate) struct StopServiceDeployment;
 
 #[async_trait]
-impl Operation for StopServiceDeployment {
+impl Operation<Ecs> for StopServiceDeployment {
     const NAME: &'static str = "StopServiceDeployment";
     type Input = StopInput;
 

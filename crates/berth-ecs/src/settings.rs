@@ -385,7 +385,7 @@ impl Ecs {
 pub(crate) struct PutAccountSetting;
 
 #[async_trait]
-impl Operation for PutAccountSetting {
+impl Operation<Ecs> for PutAccountSetting {
     const NAME: &'static str = "PutAccountSetting";
     type Input = PutInput;
 
@@ -402,7 +402,7 @@ impl Operation for PutAccountSetting {
 pub(crate) struct PutAccountSettingDefault;
 
 #[async_trait]
-impl Operation for PutAccountSettingDefault {
+impl Operation<Ecs> for PutAccountSettingDefault {
     const NAME: &'static str = "PutAccountSettingDefault";
     type Input = PutDefaultInput;
 
@@ -419,7 +419,7 @@ impl Operation for PutAccountSettingDefault {
 pub(crate) struct ListAccountSettings;
 
 #[async_trait]
-impl Operation for ListAccountSettings {
+impl Operation<Ecs> for ListAccountSettings {
     const NAME: &'static str = "ListAccountSettings";
     type Input = ListInput;
 
@@ -436,7 +436,7 @@ impl Operation for ListAccountSettings {
 pub(crate) struct DeleteAccountSetting;
 
 #[async_trait]
-impl Operation for DeleteAccountSetting {
+impl Operation<Ecs> for DeleteAccountSetting {
     const NAME: &'static str = "DeleteAccountSetting";
     type Input = DeleteInput;
 

@@ -393,7 +393,7 @@ impl Ecs {
 pub(crate) struct SubmitTaskStateChange;
 
 #[async_trait]
-impl Operation for SubmitTaskStateChange {
+impl Operation<Ecs> for SubmitTaskStateChange {
     const NAME: &'static str = "SubmitTaskStateChange";
     type Input = TaskStateChange;
 
@@ -410,7 +410,7 @@ impl Operation for SubmitTaskStateChange {
 pub(crate) struct SubmitContainerStateChange;
 
 #[async_trait]
-impl Operation for SubmitContainerStateChange {
+impl Operation<Ecs> for SubmitContainerStateChange {
     const NAME: &'static str = "SubmitContainerStateChange";
     type Input = SingleContainerStateChange;
 
@@ -427,7 +427,7 @@ impl Operation for SubmitContainerStateChange {
 pub(crate) struct BerthHeartbeat;
 
 #[async_trait]
-impl Operation for BerthHeartbeat {
+impl Operation<Ecs> for BerthHeartbeat {
     const NAME: &'static str = "BerthHeartbeat";
     type Input = Heartbeat;
 

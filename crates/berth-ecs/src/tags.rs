@@ -314,7 +314,7 @@ fn tagged(scope: &Scope, arn: &str) -> Vec<AuthzResource> {
 pub(crate) struct TagResource;
 
 #[async_trait]
-impl Operation for TagResource {
+impl Operation<Ecs> for TagResource {
     const NAME: &'static str = "TagResource";
     type Input = TagInput;
 
@@ -331,7 +331,7 @@ impl Operation for TagResource {
 pub(crate) struct UntagResource;
 
 #[async_trait]
-impl Operation for UntagResource {
+impl Operation<Ecs> for UntagResource {
     const NAME: &'static str = "UntagResource";
     type Input = UntagInput;
 
@@ -348,7 +348,7 @@ impl Operation for UntagResource {
 pub(crate) struct ListTagsForResource;
 
 #[async_trait]
-impl Operation for ListTagsForResource {
+impl Operation<Ecs> for ListTagsForResource {
     const NAME: &'static str = "ListTagsForResource";
     type Input = ListTagsInput;
 

@@ -165,7 +165,7 @@ impl Ecs {
 pub(crate) struct BerthGetTaskCredentials;
 
 #[async_trait]
-impl Operation for BerthGetTaskCredentials {
+impl Operation<Ecs> for BerthGetTaskCredentials {
     const NAME: &'static str = "BerthGetTaskCredentials";
     type Input = TaskCredentialsRequest;
 

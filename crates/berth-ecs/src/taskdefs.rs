@@ -468,7 +468,7 @@ impl Ecs {
 pub(crate) struct RegisterTaskDefinition;
 
 #[async_trait]
-impl Operation for RegisterTaskDefinition {
+impl Operation<Ecs> for RegisterTaskDefinition {
     const NAME: &'static str = "RegisterTaskDefinition";
     type Input = Value;
 
@@ -492,7 +492,7 @@ impl Operation for RegisterTaskDefinition {
 pub(crate) struct DescribeTaskDefinition;
 
 #[async_trait]
-impl Operation for DescribeTaskDefinition {
+impl Operation<Ecs> for DescribeTaskDefinition {
     const NAME: &'static str = "DescribeTaskDefinition";
     type Input = DescribeInput;
 
@@ -509,7 +509,7 @@ impl Operation for DescribeTaskDefinition {
 pub(crate) struct ListTaskDefinitions;
 
 #[async_trait]
-impl Operation for ListTaskDefinitions {
+impl Operation<Ecs> for ListTaskDefinitions {
     const NAME: &'static str = "ListTaskDefinitions";
     type Input = ListInput;
 
@@ -526,7 +526,7 @@ impl Operation for ListTaskDefinitions {
 pub(crate) struct ListTaskDefinitionFamilies;
 
 #[async_trait]
-impl Operation for ListTaskDefinitionFamilies {
+impl Operation<Ecs> for ListTaskDefinitionFamilies {
     const NAME: &'static str = "ListTaskDefinitionFamilies";
     type Input = ListFamiliesInput;
 
@@ -543,7 +543,7 @@ impl Operation for ListTaskDefinitionFamilies {
 pub(crate) struct DeregisterTaskDefinition;
 
 #[async_trait]
-impl Operation for DeregisterTaskDefinition {
+impl Operation<Ecs> for DeregisterTaskDefinition {
     const NAME: &'static str = "DeregisterTaskDefinition";
     type Input = DeregisterInput;
 
@@ -560,7 +560,7 @@ impl Operation for DeregisterTaskDefinition {
 pub(crate) struct DeleteTaskDefinitions;
 
 #[async_trait]
-impl Operation for DeleteTaskDefinitions {
+impl Operation<Ecs> for DeleteTaskDefinitions {
     const NAME: &'static str = "DeleteTaskDefinitions";
     type Input = DeleteInput;
 

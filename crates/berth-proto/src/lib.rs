@@ -6,6 +6,7 @@ pub mod cbor;
 pub mod error;
 pub mod form;
 pub mod json;
+pub mod operation;
 pub mod pagination;
 pub mod protocol;
 pub mod query;

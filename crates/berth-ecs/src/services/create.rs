@@ -62,7 +62,7 @@ pub(crate) struct CreateServiceInput {
 pub(crate) struct CreateService;
 
 #[async_trait]
-impl Operation for CreateService {
+impl Operation<Ecs> for CreateService {
     const NAME: &'static str = "CreateService";
     type Input = CreateServiceInput;
 

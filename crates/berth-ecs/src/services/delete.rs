@@ -54,7 +54,7 @@ impl Ecs {
 pub(crate) struct DeleteService;
 
 #[async_trait]
-impl Operation for DeleteService {
+impl Operation<Ecs> for DeleteService {
     const NAME: &'static str = "DeleteService";
     type Input = DeleteServiceInput;
 

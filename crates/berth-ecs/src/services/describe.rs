@@ -148,7 +148,7 @@ impl Ecs {
 pub(crate) struct DescribeServices;
 
 #[async_trait]
-impl Operation for DescribeServices {
+impl Operation<Ecs> for DescribeServices {
     const NAME: &'static str = "DescribeServices";
     type Input = DescribeServicesInput;
 
@@ -170,7 +170,7 @@ impl Operation for DescribeServices {
 pub(crate) struct ListServices;
 
 #[async_trait]
-impl Operation for ListServices {
+impl Operation<Ecs> for ListServices {
     const NAME: &'static str = "ListServices";
     type Input = ListServicesInput;
 

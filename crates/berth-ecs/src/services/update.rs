@@ -47,7 +47,7 @@ pub(crate) struct UpdateServiceInput {
 pub(crate) struct UpdateService;
 
 #[async_trait]
-impl Operation for UpdateService {
+impl Operation<Ecs> for UpdateService {
     const NAME: &'static str = "UpdateService";
     type Input = UpdateServiceInput;
 

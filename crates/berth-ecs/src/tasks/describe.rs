@@ -156,7 +156,7 @@ impl Ecs {
 pub(crate) struct DescribeTasks;
 
 #[async_trait]
-impl Operation for DescribeTasks {
+impl Operation<Ecs> for DescribeTasks {
     const NAME: &'static str = "DescribeTasks";
     type Input = DescribeTasksInput;
 
@@ -178,7 +178,7 @@ impl Operation for DescribeTasks {
 pub(crate) struct ListTasks;
 
 #[async_trait]
-impl Operation for ListTasks {
+impl Operation<Ecs> for ListTasks {
     const NAME: &'static str = "ListTasks";
     type Input = ListTasksInput;
 

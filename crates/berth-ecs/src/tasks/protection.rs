@@ -98,7 +98,7 @@ fn is_service_task(t: &TaskRecord) -> bool {
 pub(crate) struct GetTaskProtection;
 
 #[async_trait]
-impl Operation for GetTaskProtection {
+impl Operation<Ecs> for GetTaskProtection {
     const NAME: &'static str = "GetTaskProtection";
     type Input = GetTaskProtectionInput;
 
@@ -157,7 +157,7 @@ fn missing(ecs: &Ecs, cluster: &str, reference: &str) -> Value {
 pub(crate) struct UpdateTaskProtection;
 
 #[async_trait]
-impl Operation for UpdateTaskProtection {
+impl Operation<Ecs> for UpdateTaskProtection {
     const NAME: &'static str = "UpdateTaskProtection";
     type Input = UpdateTaskProtectionInput;
 

@@ -56,7 +56,7 @@ pub(crate) struct RunTaskInput {
 pub(crate) struct RunTask;
 
 #[async_trait]
-impl Operation for RunTask {
+impl Operation<Ecs> for RunTask {
     const NAME: &'static str = "RunTask";
     type Input = RunTaskInput;
 

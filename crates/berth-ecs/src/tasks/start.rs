@@ -50,7 +50,7 @@ pub(crate) struct StartTaskInput {
 pub(crate) struct StartTask;
 
 #[async_trait]
-impl Operation for StartTask {
+impl Operation<Ecs> for StartTask {
     const NAME: &'static str = "StartTask";
     type Input = StartTaskInput;
 

@@ -184,7 +184,7 @@ impl Ecs {
 pub(crate) struct StopTask;
 
 #[async_trait]
-impl Operation for StopTask {
+impl Operation<Ecs> for StopTask {
     const NAME: &'static str = "StopTask";
     type Input = StopTaskInput;
 

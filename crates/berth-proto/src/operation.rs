@@ -1,0 +1,201 @@
+//! One operation of a JSON service as a type: its name, its typed input
+//! (decoded once, at the boundary), the IAM resources it is authorized on —
+//! derived from that typed input, with their condition keys and the second
+//! permissions it needs — and its handler, run with the same input. A
+//! service's registration table ([`Table`]) lists every routed operation;
+//! an operation is routed and authorized only through it.
+//!
+//! A request goes: [`Table::prepare`] finds the operation's [`Entry`]
+//! (`UnknownOperationException` when there is none), decodes the input
+//! ([`Operation::decode`]) and completes it with what authorization and the
+//! handler both need ([`Operation::load`], e.g. ECS RunTask's task
+//! definition, loaded once); the listener asks the prepared request for its
+//! resources (the pure [`Operation::resources`], each named resource then
+//! given its tags by the service's [`JsonService::resource_tags`]) and runs
+//! it ([`Operation::run`]).
+
+use crate::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A service whose operations are typed: what their pure resources are
+/// named in.
+pub trait OperationService: JsonService {
+    /// What an operation's ARNs are built from (partition, region,
+    /// account): ECS's `Scope`, for instance.
+    type Scope: Send + Sync;
+    /// The scope of one request.
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope;
+}
+
+/// One operation of the service `S`.
+#[async_trait]
+pub trait Operation<S: OperationService>: Send + Sync + 'static {
+    /// The operation's name in `X-Amz-Target`.
+    const NAME: &'static str;
+    /// The decoded input, completed by [`Operation::load`].
+    type Input: DeserializeOwned + Send + Sync + 'static;
+    /// Decodes the request's JSON object (once): `SerializationException`
+    /// for a body that does not fit the shape.
+    fn decode(input: Value) -> Result<Self::Input, AwsError> {
+        crate::json::decode(input)
+    }
+    /// Loads what both the authorization and the handler need (default:
+    /// nothing). It does not fail: what it cannot find, the handler
+    /// reports after the authorization.
+    async fn load(_service: &S, _input: &mut Self::Input) {}
+    /// The resources the operation is authorized on, without their tags
+    /// (pure): its own ARNs with their condition keys (`*` only for the
+    /// operations AWS does not scope to a resource), then the second
+    /// permissions it needs (an [`AuthzResource::action`] such as
+    /// `iam:PassRole`). Empty means `*`.
+    fn resources(scope: &S::Scope, input: &Self::Input) -> Vec<AuthzResource>;
+    /// Runs the operation.
+    async fn run(service: &S, ctx: &RequestContext, input: Self::Input) -> Result<Value, AwsError>;
+}
+
+/// The future of [`Entry::prepare`].
+pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = Result<Box<dyn Prepared + 'a>, AwsError>> + Send + 'a>>;
+
+/// One row of a registration table: an operation's name and its typed
+/// path, erased.
+pub struct Entry<S: OperationService> {
+    pub name: &'static str,
+    /// Decodes and loads the input of one request.
+    pub prepare: for<'a> fn(&'a S, &'a RequestContext, Value) -> PrepareFuture<'a>,
+    /// The resources of an input (decoded, nothing loaded), for the tests
+    /// of the table: pure.
+    pub resources: fn(&<S as OperationService>::Scope, Value) -> Result<Vec<AuthzResource>, AwsError>,
+}
+
+/// The table row of `O`.
+pub const fn entry<S: OperationService, O: Operation<S>>() -> Entry<S> {
+    Entry {
+        name: O::NAME,
+        prepare: prepare::<S, O>,
+        resources: pure_resources::<S, O>,
+    }
+}
+
+fn prepare<'a, S: OperationService, O: Operation<S>>(
+    service: &'a S,
+    ctx: &'a RequestContext,
+    input: Value,
+) -> PrepareFuture<'a> {
+    Box::pin(async move {
+        let mut input = O::decode(input)?;
+        O::load(service, &mut input).await;
+        Ok(Box::new(Typed::<S, O> { service, ctx, input }) as Box<dyn Prepared + 'a>)
+    })
+}
+
+fn pure_resources<S: OperationService, O: Operation<S>>(
+    scope: &S::Scope,
+    input: Value,
+) -> Result<Vec<AuthzResource>, AwsError> {
+    Ok(O::resources(scope, &O::decode(input)?))
+}
+
+/// A request of `O`, its input decoded and loaded.
+struct Typed<'a, S: OperationService, O: Operation<S>> {
+    service: &'a S,
+    ctx: &'a RequestContext,
+    input: O::Input,
+}
+
+#[async_trait]
+impl<S: OperationService, O: Operation<S>> Prepared for Typed<'_, S, O> {
+    async fn resources(&self) -> Vec<AuthzResource> {
+        let mut out = O::resources(&self.service.scope(self.ctx), &self.input);
+        for r in out.iter_mut().filter(|r| r.action.is_none() && r.arn != "*") {
+            r.tags = self.service.resource_tags(self.ctx, &r.arn).await;
+        }
+        if out.is_empty() {
+            out.push(AuthzResource::untagged("*"));
+        }
+        out
+    }
+
+    async fn run(self: Box<Self>) -> Result<Value, AwsError> {
+        O::run(self.service, self.ctx, self.input).await
+    }
+}
+
+/// A service's registration table: every operation it routes.
+pub struct Table<S: OperationService>(pub &'static [Entry<S>]);
+
+impl<S: OperationService> Table<S> {
+    /// The row of `operation`, if it is routed.
+    pub fn find(&self, operation: &str) -> Option<&'static Entry<S>> {
+        self.0.iter().find(|e| e.name == operation)
+    }
+
+    /// The names of every routed operation, in the table's order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|e| e.name).collect()
+    }
+
+    /// Decodes and loads one request's input ([`JsonService::prepare`]):
+    /// `UnknownOperationException` for an operation that is not routed.
+    pub async fn prepare<'a>(
+        &self,
+        service: &'a S,
+        ctx: &'a RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        let entry = self
+            .find(operation)
+            .ok_or_else(|| AwsError::unknown_operation(operation))?;
+        (entry.prepare)(service, ctx, input).await
+    }
+
+    /// Runs one operation through the table, as the listener does but with
+    /// no authorization ([`JsonService::call`], for tests and internal
+    /// callers).
+    pub async fn call(
+        &self,
+        service: &S,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        self.prepare(service, ctx, operation, input).await?.run().await
+    }
+
+    /// The resources of one request, through the same path as a request
+    /// ([`JsonService::authz_resources`]): `*` for an input that does not
+    /// decode or an operation that is not routed (the request is refused
+    /// before it is authorized).
+    pub async fn authz_resources(
+        &self,
+        service: &S,
+        ctx: &RequestContext,
+        operation: &str,
+        input: &Value,
+    ) -> Vec<AuthzResource> {
+        match self.prepare(service, ctx, operation, input.clone()).await {
+            Ok(p) => p.resources().await,
+            Err(_) => vec![AuthzResource::untagged("*")],
+        }
+    }
+
+    /// The pure resources `operation` is authorized on for `input` (decoded,
+    /// nothing loaded, no tags), for the tests listing every routed
+    /// operation: `None` when it is not routed, the decoding error when the
+    /// input does not fit.
+    pub fn resources_of(
+        &self,
+        scope: &S::Scope,
+        operation: &str,
+        input: Value,
+    ) -> Option<Result<Vec<AuthzResource>, AwsError>> {
+        self.find(operation).map(|e| (e.resources)(scope, input))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+use super::*;
+use serde::Deserialize;
+use serde_json::json;
+
+/// A toy service: its scope is the request's account, its one tagged
+/// resource `arn:toy:ACCOUNT:thing/tagged`.
+struct Toy;
+
+#[async_trait]
+impl JsonService for Toy {
+    fn target_prefix(&self) -> &'static str {
+        "Toy"
+    }
+    fn signing_name(&self) -> &'static str {
+        "toy"
+    }
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        if arn.ends_with("thing/tagged") {
+            vec![("team".into(), "a".into())]
+        } else {
+            Vec::new()
+        }
+    }
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        TABLE.call(self, ctx, operation, input).await
+    }
+}
+
+impl OperationService for Toy {
+    type Scope = String;
+    fn scope(&self, ctx: &RequestContext) -> String {
+        ctx.account_id.clone()
+    }
+}
+
+#[derive(Deserialize)]
+struct ThingInput {
+    name: String,
+    #[serde(skip)]
+    loaded: bool,
+}
+
+struct GetThing;
+
+#[async_trait]
+impl Operation<Toy> for GetThing {
+    const NAME: &'static str = "GetThing";
+    type Input = ThingInput;
+    async fn load(_toy: &Toy, input: &mut ThingInput) {
+        input.loaded = true;
+    }
+    fn resources(scope: &String, input: &ThingInput) -> Vec<AuthzResource> {
+        vec![
+            AuthzResource::untagged(format!("arn:toy:{scope}:thing/{}", input.name)),
+            AuthzResource {
+                action: Some("iam:PassRole".into()),
+                ..AuthzResource::untagged(format!("arn:aws:iam::{scope}:role/{}", input.name))
+            },
+        ]
+    }
+    async fn run(_toy: &Toy, _ctx: &RequestContext, input: ThingInput) -> Result<Value, AwsError> {
+        Ok(json!({"name": input.name, "loaded": input.loaded}))
+    }
+}
+
+struct ListThings;
+
+#[async_trait]
+impl Operation<Toy> for ListThings {
+    const NAME: &'static str = "ListThings";
+    type Input = Value;
+    fn resources(_scope: &String, _input: &Value) -> Vec<AuthzResource> {
+        Vec::new()
+    }
+    async fn run(_toy: &Toy, _ctx: &RequestContext, _input: Value) -> Result<Value, AwsError> {
+        Ok(json!({"things": []}))
+    }
+}
+
+static TABLE: Table<Toy> = Table(&[entry::<Toy, GetThing>(), entry::<Toy, ListThings>()]);
+
+fn ctx() -> RequestContext {
+    RequestContext::root("000000000000", "us-east-1")
+}
+
+#[test]
+fn the_table_lists_its_operations_in_order() {
+    assert_eq!(TABLE.names(), ["GetThing", "ListThings"]);
+    assert!(TABLE.find("GetThing").is_some());
+    assert!(TABLE.find("DeleteThing").is_none());
+}
+
+#[test]
+fn pure_resources_come_from_the_decoded_input() {
+    let scope = "000000000000".to_string();
+    let r = TABLE
+        .resources_of(&scope, "GetThing", json!({"name": "x"}))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r[0].arn, "arn:toy:000000000000:thing/x");
+    assert_eq!(r[1].action.as_deref(), Some("iam:PassRole"));
+    let err = TABLE
+        .resources_of(&scope, "GetThing", json!({"name": 3}))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.code, "SerializationException");
+    assert!(TABLE.resources_of(&scope, "DeleteThing", json!({})).is_none());
+}
+
+#[tokio::test]
+async fn a_prepared_request_has_tagged_resources_and_runs_with_the_loaded_input() {
+    let ctx = ctx();
+    let p = TABLE
+        .prepare(&Toy, &ctx, "GetThing", json!({"name": "tagged"}))
+        .await
+        .unwrap();
+    let r = p.resources().await;
+    assert_eq!(r[0].tags, vec![("team".to_string(), "a".to_string())]);
+    // A second permission is not the service's resource: no tags asked.
+    assert!(r[1].tags.is_empty());
+    assert_eq!(p.run().await.unwrap(), json!({"name": "tagged", "loaded": true}));
+}
+
+#[tokio::test]
+async fn an_operation_with_no_resource_is_authorized_on_star() {
+    let ctx = ctx();
+    let r = TABLE.authz_resources(&Toy, &ctx, "ListThings", &json!({})).await;
+    assert_eq!(r, vec![AuthzResource::untagged("*")]);
+}
+
+#[tokio::test]
+async fn an_operation_not_in_the_table_is_unknown() {
+    let ctx = ctx();
+    let err = Toy.call(&ctx, "DeleteThing", json!({})).await.unwrap_err();
+    assert_eq!(err.code, "UnknownOperationException");
+    let err = TABLE.prepare(&Toy, &ctx, "GetThing", json!({})).await.err().unwrap();
+    assert_eq!(err.code, "SerializationException");
+}
