@@ -35,7 +35,7 @@ SERVICES = {
     "logs": ("CloudWatch Logs", ["crates/berth-logs/src/lib.rs"]),
     "cloudtrail": ("CloudTrail", ["crates/berth-audit/src/lookup.rs"]),
     "ssm": ("SSM Parameter Store", ["crates/berth-secrets/src/ssm_ops.rs"]),
-    "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/sm.rs"]),
+    "secretsmanager": ("Secrets Manager", ["crates/berth-secrets/src/sm_ops.rs"]),
     "kms": ("KMS", ["crates/berth-secrets/src/kms_ops.rs"]),
     "cloudwatch": ("CloudWatch metrics", ["crates/berth-metrics/src"]),
     "application-autoscaling": ("Application Auto Scaling", ["crates/berth-autoscaling/src"]),
