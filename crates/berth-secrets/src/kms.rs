@@ -733,19 +733,21 @@ impl JsonService for Kms {
     fn signing_name(&self) -> &'static str {
         "kms"
     }
-    /// The resources of one request, through the same path as a request
-    /// (`*` for an input that does not decode: the request is refused
-    /// before it is authorized).
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        match self.prepare(ctx, operation, input.clone()).await {
-            Ok(p) => p.resources().await,
-            Err(_) => vec![AuthzResource::untagged("*")],
+    /// A key's tags (one get; an alias has none).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        if !arn.contains(":key/") {
+            return Vec::new();
         }
+        self.key_facts(arn).await.map(|k| k.tags).unwrap_or_default()
+    }
+    /// The resources of one request, through the same path as a request.
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
     }
     /// Runs one operation through the registration table, as the listener
     /// does (for tests and internal callers: no authorization).
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        self.prepare(ctx, operation, input).await?.run().await
+        ops::OPERATIONS.call(self, ctx, operation, input).await
     }
     /// Decodes the input of a routed operation once and looks up its key
     /// ([`ops::OPERATIONS`]).
@@ -755,7 +757,13 @@ impl JsonService for Kms {
         operation: &'a str,
         input: Value,
     ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        let entry = crate::operation::find(ops::OPERATIONS, operation)?;
-        (entry.prepare)(self, ctx, input).await
+        ops::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl crate::operation::OperationService for Kms {
+    type Scope = crate::operation::Scope;
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope {
+        crate::operation::Scope::new(&self.region, &self.account, ctx)
     }
 }

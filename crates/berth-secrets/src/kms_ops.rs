@@ -11,7 +11,7 @@
 //! `kms:ScheduleKeyDeletionPendingWindowInDays`.
 
 use super::{KeyRecord, Kms};
-use crate::operation::{Entry, Operation, entry};
+use crate::operation::{Entry, Operation, Scope, Table};
 use crate::{crypto, rules};
 use async_trait::async_trait;
 use base64::Engine;
@@ -21,8 +21,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The table row of `O`.
+const fn entry<O: Operation<Kms>>() -> Entry<Kms> {
+    berth_proto::operation::entry::<Kms, O>()
+}
+
 /// Every KMS operation Berth routes.
-pub(super) const OPERATIONS: &[Entry<Kms>] = &[
+pub(super) const OPERATIONS: Table<Kms> = Table(&[
     entry::<CreateKey>(),
     entry::<DescribeKey>(),
     entry::<ListKeys>(),
@@ -37,7 +42,7 @@ pub(super) const OPERATIONS: &[Entry<Kms>] = &[
     entry::<CancelKeyDeletion>(),
     entry::<EnableKey>(),
     entry::<DisableKey>(),
-];
+]);
 
 /// A key looked up once: the key, or the error its handler answers; `None`
 /// before the load step.
@@ -48,31 +53,25 @@ pub(super) fn looked_up(key: Lookup) -> Result<KeyRecord, AwsError> {
     key.unwrap_or_else(|| Err(AwsError::internal("the key was not looked up")))
 }
 
-impl Kms {
-    /// The resource a KeyId names: its key's ARN and tags; a key or alias
-    /// that does not exist is named as given (a key id as its key ARN) with
-    /// no tags, and the operation then answers NotFoundException itself.
-    fn key_resource(&self, key_id: &str, key: &Lookup) -> AuthzResource {
-        if let Some(Ok(k)) = key {
-            return AuthzResource {
-                arn: k.arn.clone(),
-                tags: crate::authz::tag_pairs(&k.tags),
-                ..AuthzResource::default()
-            };
-        }
-        match rules::parse_key_ref(key_id) {
-            Ok(rules::KeyRef::Id(id)) => AuthzResource::untagged(self.key_arn(&id)),
-            Ok(rules::KeyRef::Alias(name)) => AuthzResource::untagged(self.alias_arn(&name)),
-            Err(_) => AuthzResource::untagged("*"),
-        }
+/// The resource a KeyId names: its key's ARN (its tags come with it); a
+/// key or alias that does not exist is named as given (a key id as its key
+/// ARN), and the operation then answers NotFoundException itself.
+fn key_resource(scope: &Scope, key_id: &str, key: &Lookup) -> AuthzResource {
+    if let Some(Ok(k)) = key {
+        return AuthzResource::untagged(k.arn.clone());
+    }
+    match rules::parse_key_ref(key_id) {
+        Ok(rules::KeyRef::Id(id)) => AuthzResource::untagged(scope.key_arn(&id)),
+        Ok(rules::KeyRef::Alias(name)) => AuthzResource::untagged(scope.alias_arn(&name)),
+        Err(_) => AuthzResource::untagged("*"),
     }
 }
 
 /// The condition keys every KMS request has: `kms:CallerAccount` and the
 /// key's spec, usage and origin (Berth's keys are all of one kind).
-fn base_keys(ctx: &RequestContext) -> Vec<(String, String)> {
+fn base_keys(scope: &Scope) -> Vec<(String, String)> {
     vec![
-        ("kms:CallerAccount".into(), ctx.principal.account_id.clone()),
+        ("kms:CallerAccount".into(), scope.caller_account.clone()),
         ("kms:KeySpec".into(), "SYMMETRIC_DEFAULT".into()),
         ("kms:KeyUsage".into(), "ENCRYPT_DECRYPT".into()),
         ("kms:KeyOrigin".into(), "AWS_KMS".into()),
@@ -94,12 +93,12 @@ fn request_alias(key_id: Option<&str>) -> Option<(String, String)> {
 /// The condition keys of a cryptographic request: the base keys, the
 /// encryption context, the algorithm (Encrypt, Decrypt) and the alias.
 fn crypto_keys(
-    ctx: &RequestContext,
+    scope: &Scope,
     key_id: Option<&str>,
     context: &BTreeMap<String, String>,
     algorithm: Option<Option<&str>>,
 ) -> Vec<(String, String)> {
-    let mut keys = base_keys(ctx);
+    let mut keys = base_keys(scope);
     keys.extend(crate::via_service::context_keys(context));
     if let Some(a) = algorithm {
         keys.push((
@@ -215,19 +214,18 @@ pub(super) struct ScheduleInput {
 
 pub(super) struct CreateKey;
 #[async_trait]
-impl Operation for CreateKey {
-    type Service = Kms;
+impl Operation<Kms> for CreateKey {
     const NAME: &'static str = "CreateKey";
     type Input = CreateKeyInput;
     /// Not resource-scoped in AWS; the request's spec, usage and origin.
-    fn resources(_: &Kms, ctx: &RequestContext, i: &CreateKeyInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &CreateKeyInput) -> Vec<AuthzResource> {
         let spec = i
             .key_spec
             .as_deref()
             .or(i.customer_master_key_spec.as_deref())
             .unwrap_or("SYMMETRIC_DEFAULT");
         let keys = vec![
-            ("kms:CallerAccount".to_string(), ctx.principal.account_id.clone()),
+            ("kms:CallerAccount".to_string(), scope.caller_account.clone()),
             ("kms:KeySpec".into(), spec.into()),
             (
                 "kms:KeyUsage".into(),
@@ -244,17 +242,16 @@ impl Operation for CreateKey {
 
 pub(super) struct DescribeKey;
 #[async_trait]
-impl Operation for DescribeKey {
-    type Service = Kms;
+impl Operation<Kms> for DescribeKey {
     const NAME: &'static str = "DescribeKey";
     type Input = KeyIdInput;
     async fn load(kms: &Kms, i: &mut KeyIdInput) {
         i.key = Some(kms.resolve(&i.key_id).await);
     }
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &KeyIdInput) -> Vec<AuthzResource> {
-        let mut keys = base_keys(ctx);
+    fn resources(scope: &Scope, i: &KeyIdInput) -> Vec<AuthzResource> {
+        let mut keys = base_keys(scope);
         keys.extend(request_alias(Some(&i.key_id)));
-        vec![with_keys(kms.key_resource(&i.key_id, &i.key), &keys)]
+        vec![with_keys(key_resource(scope, &i.key_id, &i.key), &keys)]
     }
     async fn run(kms: &Kms, _: &RequestContext, i: KeyIdInput) -> Result<Value, AwsError> {
         Ok(serde_json::json!({ "KeyMetadata": kms.metadata(&looked_up(i.key)?) }))
@@ -263,13 +260,12 @@ impl Operation for DescribeKey {
 
 pub(super) struct ListKeys;
 #[async_trait]
-impl Operation for ListKeys {
-    type Service = Kms;
+impl Operation<Kms> for ListKeys {
     const NAME: &'static str = "ListKeys";
     type Input = ListInput;
     /// Not resource-scoped in AWS.
-    fn resources(_: &Kms, ctx: &RequestContext, _: &ListInput) -> Vec<AuthzResource> {
-        vec![with_keys(AuthzResource::untagged("*"), &base_keys(ctx))]
+    fn resources(scope: &Scope, _: &ListInput) -> Vec<AuthzResource> {
+        vec![with_keys(AuthzResource::untagged("*"), &base_keys(scope))]
     }
     async fn run(kms: &Kms, _: &RequestContext, i: ListInput) -> Result<Value, AwsError> {
         kms.list_keys(i).await
@@ -278,13 +274,12 @@ impl Operation for ListKeys {
 
 pub(super) struct ListAliases;
 #[async_trait]
-impl Operation for ListAliases {
-    type Service = Kms;
+impl Operation<Kms> for ListAliases {
     const NAME: &'static str = "ListAliases";
     type Input = ListAliasesInput;
     /// Not resource-scoped in AWS.
-    fn resources(_: &Kms, ctx: &RequestContext, _: &ListAliasesInput) -> Vec<AuthzResource> {
-        vec![with_keys(AuthzResource::untagged("*"), &base_keys(ctx))]
+    fn resources(scope: &Scope, _: &ListAliasesInput) -> Vec<AuthzResource> {
+        vec![with_keys(AuthzResource::untagged("*"), &base_keys(scope))]
     }
     async fn run(kms: &Kms, _: &RequestContext, i: ListAliasesInput) -> Result<Value, AwsError> {
         kms.list_aliases(i).await
@@ -293,8 +288,7 @@ impl Operation for ListAliases {
 
 pub(super) struct CreateAlias;
 #[async_trait]
-impl Operation for CreateAlias {
-    type Service = Kms;
+impl Operation<Kms> for CreateAlias {
     const NAME: &'static str = "CreateAlias";
     type Input = AliasInput;
     async fn load(kms: &Kms, i: &mut AliasInput) {
@@ -303,11 +297,14 @@ impl Operation for CreateAlias {
         }
     }
     /// The alias and the key it will point to.
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &AliasInput) -> Vec<AuthzResource> {
-        let keys = base_keys(ctx);
-        let mut out = vec![with_keys(AuthzResource::untagged(kms.alias_arn(&i.alias_name)), &keys)];
+    fn resources(scope: &Scope, i: &AliasInput) -> Vec<AuthzResource> {
+        let keys = base_keys(scope);
+        let mut out = vec![with_keys(
+            AuthzResource::untagged(scope.alias_arn(&i.alias_name)),
+            &keys,
+        )];
         if let Some(target) = &i.target_key_id {
-            out.push(with_keys(kms.key_resource(target, &i.key), &keys));
+            out.push(with_keys(key_resource(scope, target, &i.key), &keys));
         }
         out
     }
@@ -318,19 +315,18 @@ impl Operation for CreateAlias {
 
 pub(super) struct DeleteAlias;
 #[async_trait]
-impl Operation for DeleteAlias {
-    type Service = Kms;
+impl Operation<Kms> for DeleteAlias {
     const NAME: &'static str = "DeleteAlias";
     type Input = AliasInput;
     async fn load(kms: &Kms, i: &mut AliasInput) {
         i.key = Some(kms.resolve(&i.alias_name).await);
     }
     /// The alias and the key it points to.
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &AliasInput) -> Vec<AuthzResource> {
-        let keys = base_keys(ctx);
+    fn resources(scope: &Scope, i: &AliasInput) -> Vec<AuthzResource> {
+        let keys = base_keys(scope);
         vec![
-            with_keys(AuthzResource::untagged(kms.alias_arn(&i.alias_name)), &keys),
-            with_keys(kms.key_resource(&i.alias_name, &i.key), &keys),
+            with_keys(AuthzResource::untagged(scope.alias_arn(&i.alias_name)), &keys),
+            with_keys(key_resource(scope, &i.alias_name, &i.key), &keys),
         ]
     }
     async fn run(kms: &Kms, _: &RequestContext, i: AliasInput) -> Result<Value, AwsError> {
@@ -340,17 +336,16 @@ impl Operation for DeleteAlias {
 
 pub(super) struct Encrypt;
 #[async_trait]
-impl Operation for Encrypt {
-    type Service = Kms;
+impl Operation<Kms> for Encrypt {
     const NAME: &'static str = "Encrypt";
     type Input = EncryptInput;
     async fn load(kms: &Kms, i: &mut EncryptInput) {
         i.key = Some(kms.resolve(&i.key_id).await);
     }
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &EncryptInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &EncryptInput) -> Vec<AuthzResource> {
         let algorithm = Some(i.encryption_algorithm.as_deref());
-        let keys = crypto_keys(ctx, Some(&i.key_id), &i.encryption_context, algorithm);
-        vec![with_keys(kms.key_resource(&i.key_id, &i.key), &keys)]
+        let keys = crypto_keys(scope, Some(&i.key_id), &i.encryption_context, algorithm);
+        vec![with_keys(key_resource(scope, &i.key_id, &i.key), &keys)]
     }
     async fn run(kms: &Kms, ctx: &RequestContext, i: EncryptInput) -> Result<Value, AwsError> {
         kms.encrypt(ctx, i).await
@@ -359,8 +354,7 @@ impl Operation for Encrypt {
 
 pub(super) struct Decrypt;
 #[async_trait]
-impl Operation for Decrypt {
-    type Service = Kms;
+impl Operation<Kms> for Decrypt {
     const NAME: &'static str = "Decrypt";
     type Input = DecryptInput;
     async fn load(kms: &Kms, i: &mut DecryptInput) {
@@ -377,13 +371,13 @@ impl Operation for Decrypt {
         }
     }
     /// The key that made the ciphertext (a KeyId in the request must name it too).
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &DecryptInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &DecryptInput) -> Vec<AuthzResource> {
         let algorithm = Some(i.encryption_algorithm.as_deref());
-        let keys = crypto_keys(ctx, i.key_id.as_deref(), &i.encryption_context, algorithm);
+        let keys = crypto_keys(scope, i.key_id.as_deref(), &i.encryption_context, algorithm);
         let resource = match (&i.blob_key, &i.key_id) {
-            (Some((_, Ok(Some(k)))), _) => kms.key_resource(&k.key_id, &Some(Ok(k.clone()))),
-            (Some((id, _)), _) => AuthzResource::untagged(kms.key_arn(id)),
-            (None, Some(k)) => kms.key_resource(k, &i.key),
+            (Some((_, Ok(Some(k)))), _) => AuthzResource::untagged(k.arn.clone()),
+            (Some((id, _)), _) => AuthzResource::untagged(scope.key_arn(id)),
+            (None, Some(k)) => key_resource(scope, k, &i.key),
             (None, None) => AuthzResource::untagged("*"),
         };
         vec![with_keys(resource, &keys)]
@@ -394,22 +388,21 @@ impl Operation for Decrypt {
 }
 
 /// The resources of GenerateDataKey and GenerateDataKeyWithoutPlaintext.
-fn data_key_resources(kms: &Kms, ctx: &RequestContext, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
-    let keys = crypto_keys(ctx, Some(&i.key_id), &i.encryption_context, None);
-    vec![with_keys(kms.key_resource(&i.key_id, &i.key), &keys)]
+fn data_key_resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
+    let keys = crypto_keys(scope, Some(&i.key_id), &i.encryption_context, None);
+    vec![with_keys(key_resource(scope, &i.key_id, &i.key), &keys)]
 }
 
 pub(super) struct GenerateDataKey;
 #[async_trait]
-impl Operation for GenerateDataKey {
-    type Service = Kms;
+impl Operation<Kms> for GenerateDataKey {
     const NAME: &'static str = "GenerateDataKey";
     type Input = GenerateDataKeyInput;
     async fn load(kms: &Kms, i: &mut GenerateDataKeyInput) {
         i.key = Some(kms.resolve(&i.key_id).await);
     }
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
-        data_key_resources(kms, ctx, i)
+    fn resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
+        data_key_resources(scope, i)
     }
     async fn run(kms: &Kms, ctx: &RequestContext, i: GenerateDataKeyInput) -> Result<Value, AwsError> {
         kms.generate_data_key(ctx, i, true).await
@@ -418,15 +411,14 @@ impl Operation for GenerateDataKey {
 
 pub(super) struct GenerateDataKeyWithoutPlaintext;
 #[async_trait]
-impl Operation for GenerateDataKeyWithoutPlaintext {
-    type Service = Kms;
+impl Operation<Kms> for GenerateDataKeyWithoutPlaintext {
     const NAME: &'static str = "GenerateDataKeyWithoutPlaintext";
     type Input = GenerateDataKeyInput;
     async fn load(kms: &Kms, i: &mut GenerateDataKeyInput) {
         i.key = Some(kms.resolve(&i.key_id).await);
     }
-    fn resources(kms: &Kms, ctx: &RequestContext, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
-        data_key_resources(kms, ctx, i)
+    fn resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
+        data_key_resources(scope, i)
     }
     async fn run(kms: &Kms, ctx: &RequestContext, i: GenerateDataKeyInput) -> Result<Value, AwsError> {
         kms.generate_data_key(ctx, i, false).await
@@ -438,15 +430,14 @@ macro_rules! key_state_operation {
     ($name:ident) => {
         pub(super) struct $name;
         #[async_trait]
-        impl Operation for $name {
-            type Service = Kms;
+        impl Operation<Kms> for $name {
             const NAME: &'static str = stringify!($name);
             type Input = ScheduleInput;
             async fn load(kms: &Kms, i: &mut ScheduleInput) {
                 i.key = Some(kms.resolve(&i.key_id).await);
             }
-            fn resources(kms: &Kms, ctx: &RequestContext, i: &ScheduleInput) -> Vec<AuthzResource> {
-                let mut keys = base_keys(ctx);
+            fn resources(scope: &Scope, i: &ScheduleInput) -> Vec<AuthzResource> {
+                let mut keys = base_keys(scope);
                 if Self::NAME == "ScheduleKeyDeletion" {
                     let days = i.pending_window_in_days.unwrap_or(30);
                     keys.push((
@@ -454,7 +445,7 @@ macro_rules! key_state_operation {
                         days.to_string(),
                     ));
                 }
-                vec![with_keys(kms.key_resource(&i.key_id, &i.key), &keys)]
+                vec![with_keys(key_resource(scope, &i.key_id, &i.key), &keys)]
             }
             async fn run(kms: &Kms, _: &RequestContext, i: ScheduleInput) -> Result<Value, AwsError> {
                 kms.set_state(i, Self::NAME).await

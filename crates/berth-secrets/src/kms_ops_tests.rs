@@ -105,7 +105,7 @@ async fn every_routed_operation_and_its_resources() {
     let mut covered: Vec<&str> = cases.iter().map(|(op, _, _)| *op).collect();
     covered.sort();
     covered.dedup();
-    let mut routed: Vec<&str> = OPERATIONS.iter().map(|e| e.name).collect();
+    let mut routed: Vec<&str> = OPERATIONS.names();
     routed.sort();
     assert_eq!(routed, covered, "every routed operation has a case");
     for (op, input, want) in cases {

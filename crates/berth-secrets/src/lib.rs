@@ -5,7 +5,7 @@
 pub mod authz;
 pub mod crypto;
 pub mod kms;
-mod operation;
+pub mod operation;
 pub mod resolve;
 pub mod rules;
 pub mod sm;

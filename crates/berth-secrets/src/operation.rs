@@ -1,107 +1,55 @@
-//! One KMS, SSM or Secrets Manager operation as a type: its name, its typed
-//! input (decoded once, at the boundary), what its authorization and its
-//! handler both need looked up once ([`Operation::load`]: a KMS alias → its
-//! key, a secret's name → its record and full ARN, a parameter → its
-//! record and the keys of its values), the IAM resources derived from that
-//! (pure: ARNs with their tags and condition keys, key policies, the
-//! `kms:Decrypt` second permission with `kms:ViaService`) and its handler,
-//! run with the same input. Each service's registration table lists every
-//! routed operation; an operation is routed and authorized only through it
-//! (one not in it is `UnknownOperationException`).
+//! KMS, SSM and Secrets Manager on the generic operation machinery of
+//! [`berth_proto::operation`]: each operation an [`Operation`] of its
+//! service (its name, typed input decoded once, what authorization and
+//! handler both need looked up once in its load step — a KMS alias → its
+//! key, a secret's name → its record and full ARN, a parameter → its record
+//! and the keys of its values —, its pure resources and its handler), named
+//! in the request's [`Scope`]; each service's registration table lists
+//! every routed operation (one not in it is `UnknownOperationException`).
 //!
-//! This is the ECS pattern (berth-ecs's `operation.rs`) over any service
-//! type ([`Operation::Service`]).
+//! Tags: the machinery gives each named resource its tags through the
+//! service's `JsonService::resource_tags` (one store get); the loaded
+//! records' tags serve the condition keys that need them at once
+//! (`secretsmanager:ResourceTag/…`).
 
-use async_trait::async_trait;
-use berth_proto::{AuthzResource, AwsError, Prepared, RequestContext};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use std::future::Future;
-use std::pin::Pin;
+use crate::via_service::Via;
+use berth_proto::RequestContext;
+pub(crate) use berth_proto::operation::{Entry, Operation, OperationService, Table};
 
-/// One operation of a service.
-#[async_trait]
-pub(crate) trait Operation: Send + Sync + 'static {
-    /// The service that serves it.
-    type Service: Send + Sync + 'static;
-    /// The operation's name in `X-Amz-Target`.
-    const NAME: &'static str;
-    /// The decoded input, completed by [`Operation::load`] (its looked-up
-    /// fields are `#[serde(skip)]`).
-    type Input: DeserializeOwned + Send + Sync + 'static;
-    /// Decodes the request's JSON object (once): `SerializationException`
-    /// for a body that does not fit the shape.
-    fn decode(input: Value) -> Result<Self::Input, AwsError> {
-        berth_proto::json::decode(input)
-    }
-    /// Looks up what both the authorization and the handler need (default:
-    /// nothing). It does not fail: what it cannot find, the handler reports
-    /// after the authorization.
-    async fn load(_svc: &Self::Service, _input: &mut Self::Input) {}
-    /// The resources the operation is authorized on, with their tags (pure,
-    /// from the loaded input): its own ARNs with their condition keys (`*`
-    /// only for the operations AWS does not scope to a resource, or when
-    /// the input names nothing the handler will find), then the second
-    /// permissions it needs (`kms:Decrypt` through the service, …).
-    fn resources(svc: &Self::Service, ctx: &RequestContext, input: &Self::Input) -> Vec<AuthzResource>;
-    /// Runs the operation.
-    async fn run(svc: &Self::Service, ctx: &RequestContext, input: Self::Input) -> Result<Value, AwsError>;
+/// What the resources of one request are named in: the service's region
+/// and account, and the caller's account (`kms:CallerAccount`).
+pub struct Scope {
+    pub region: String,
+    pub account: String,
+    pub caller_account: String,
 }
 
-/// The future of [`Entry::prepare`].
-pub(crate) type PrepareFuture<'a> = Pin<Box<dyn Future<Output = Result<Box<dyn Prepared + 'a>, AwsError>> + Send + 'a>>;
-
-/// One row of a registration table: an operation's name and its typed
-/// path, erased.
-pub(crate) struct Entry<S: 'static> {
-    pub name: &'static str,
-    /// Decodes and loads the input of one request.
-    pub prepare: for<'a> fn(&'a S, &'a RequestContext, Value) -> PrepareFuture<'a>,
-}
-
-/// The table row of `O`.
-pub(crate) const fn entry<O: Operation>() -> Entry<O::Service> {
-    Entry {
-        name: O::NAME,
-        prepare: prepare::<O>,
-    }
-}
-
-/// The row of `operation` in `table`: `UnknownOperationException` when it
-/// is not routed.
-pub(crate) fn find<S>(table: &'static [Entry<S>], operation: &str) -> Result<&'static Entry<S>, AwsError> {
-    table
-        .iter()
-        .find(|e| e.name == operation)
-        .ok_or_else(|| AwsError::unknown_operation(operation))
-}
-
-fn prepare<'a, O: Operation>(svc: &'a O::Service, ctx: &'a RequestContext, input: Value) -> PrepareFuture<'a> {
-    Box::pin(async move {
-        let mut input = O::decode(input)?;
-        O::load(svc, &mut input).await;
-        Ok(Box::new(Typed::<O> { svc, ctx, input }) as Box<dyn Prepared + 'a>)
-    })
-}
-
-/// A request of `O`, its input decoded and loaded.
-struct Typed<'a, O: Operation> {
-    svc: &'a O::Service,
-    ctx: &'a RequestContext,
-    input: O::Input,
-}
-
-#[async_trait]
-impl<O: Operation> Prepared for Typed<'_, O> {
-    async fn resources(&self) -> Vec<AuthzResource> {
-        let mut out = O::resources(self.svc, self.ctx, &self.input);
-        if out.is_empty() {
-            out.push(AuthzResource::untagged("*"));
+impl Scope {
+    pub(crate) fn new(region: &str, account: &str, ctx: &RequestContext) -> Self {
+        Self {
+            region: region.to_string(),
+            account: account.to_string(),
+            caller_account: ctx.principal.account_id.clone(),
         }
-        out
     }
 
-    async fn run(self: Box<Self>) -> Result<Value, AwsError> {
-        O::run(self.svc, self.ctx, self.input).await
+    /// The KMS key ARN of a key id.
+    pub(crate) fn key_arn(&self, id: &str) -> String {
+        format!("arn:aws:kms:{}:{}:key/{id}", self.region, self.account)
+    }
+
+    /// The KMS alias ARN of `alias/NAME`.
+    pub(crate) fn alias_arn(&self, name: &str) -> String {
+        format!("arn:aws:kms:{}:{}:{name}", self.region, self.account)
+    }
+
+    /// `service` (`ssm`, `secretsmanager`) using KMS for this request.
+    pub(crate) fn via<'a>(&'a self, service: &'a str) -> Via<'a> {
+        Via {
+            service,
+            region: &self.region,
+            account: &self.account,
+            caller_account: &self.caller_account,
+        }
     }
 }

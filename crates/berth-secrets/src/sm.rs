@@ -163,6 +163,18 @@ impl SecretsManager {
         )
     }
 
+    /// The tags of the secret an ARN names (one get per candidate name).
+    async fn secret_tags(&self, arn: &str) -> Vec<(String, String)> {
+        for name in authz::secret_name_candidates(arn) {
+            if let Ok(Some((rec, _))) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name)).await
+                && (rec.arn == arn || rec.arn.starts_with(&format!("{arn}-")))
+            {
+                return authz::tag_pairs(&rec.tags);
+            }
+        }
+        Vec::new()
+    }
+
     async fn seal(&self, rec: &SecretRecord, version: &str, v: &NewValue) -> Result<VersionValue, AwsError> {
         let (bytes, binary) = match v {
             NewValue::Text(s) => (s.as_bytes(), false),
@@ -655,14 +667,13 @@ impl JsonService for SecretsManager {
     fn signing_name(&self) -> &'static str {
         "secretsmanager"
     }
-    /// The resources of one request, through the same path as a request
-    /// (`*` for an input that does not decode: the request is refused
-    /// before it is authorized).
+    /// A secret's tags (one get per candidate name).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        self.secret_tags(arn).await
+    }
+    /// The resources of one request, through the same path as a request.
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        match self.prepare(ctx, operation, input.clone()).await {
-            Ok(p) => p.resources().await,
-            Err(_) => vec![AuthzResource::untagged("*")],
-        }
+        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
     }
     /// A refused KMS permission as Secrets Manager words it.
     fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
@@ -675,17 +686,23 @@ impl JsonService for SecretsManager {
     /// Runs one operation through the registration table, as the listener
     /// does (for tests and internal callers: no authorization).
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        self.prepare(ctx, operation, input).await?.run().await
+        ops::OPERATIONS.call(self, ctx, operation, input).await
     }
-    /// Decodes the input of a routed operation once and reads the secret
-    /// it names ([`ops::OPERATIONS`]).
+    /// Decodes the input of a routed operation once and reads the secret it names
+    /// ([`ops::OPERATIONS`]).
     async fn prepare<'a>(
         &'a self,
         ctx: &'a RequestContext,
         operation: &'a str,
         input: Value,
     ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        let entry = crate::operation::find(ops::OPERATIONS, operation)?;
-        (entry.prepare)(self, ctx, input).await
+        ops::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl crate::operation::OperationService for SecretsManager {
+    type Scope = crate::operation::Scope;
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope {
+        crate::operation::Scope::new(&self.region, &self.account, ctx)
     }
 }

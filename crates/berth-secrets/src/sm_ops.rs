@@ -16,17 +16,22 @@
 //! `SecretARN` and `SecretVersionId`, as AWS's.
 
 use super::{DEFAULT_KEY_ALIAS, SecretRecord, SecretsManager, select_version};
-use crate::operation::{Entry, Operation, entry};
+use crate::operation::{Entry, Operation, Scope, Table};
 use crate::rules::{self, AWSCURRENT};
-use crate::via_service::{self, KeyFacts, KmsAction, Via};
+use crate::via_service::{self, KeyFacts, KmsAction};
 use async_trait::async_trait;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The table row of `O`.
+const fn entry<O: Operation<SecretsManager>>() -> Entry<SecretsManager> {
+    berth_proto::operation::entry::<SecretsManager, O>()
+}
+
 /// Every Secrets Manager operation Berth routes.
-pub(super) const OPERATIONS: &[Entry<SecretsManager>] = &[
+pub(super) const OPERATIONS: Table<SecretsManager> = Table(&[
     entry::<CreateSecret>(),
     entry::<GetSecretValue>(),
     entry::<PutSecretValue>(),
@@ -37,7 +42,7 @@ pub(super) const OPERATIONS: &[Entry<SecretsManager>] = &[
     entry::<RestoreSecret>(),
     entry::<TagResource>(),
     entry::<UntagResource>(),
-];
+]);
 
 /// What the load step found: the secret (`None` before it), and the KMS
 /// permissions its values need: (action, key, version).
@@ -141,52 +146,43 @@ impl SecretsManager {
             }
         }
     }
+}
 
-    /// The secret (its ARN and tags; one that does not exist named as
-    /// given, a name as `secret:NAME`) with `keys` and its
-    /// `secretsmanager:ResourceTag/…`, then the KMS permissions.
-    fn secret_resources(
-        &self,
-        ctx: &RequestContext,
-        target: Target<'_>,
-        mut keys: Vec<(String, String)>,
-        found: &Found,
-    ) -> Vec<AuthzResource> {
-        let mut secret = match (target, found.record()) {
-            (Target::Any, _) => AuthzResource::untagged("*"),
-            (Target::New(arn), _) => AuthzResource::untagged(arn),
-            (Target::Existing(_), Some(rec)) => AuthzResource {
-                tags: crate::authz::tag_pairs(&rec.tags),
-                arn: rec.arn.clone(),
-                ..AuthzResource::default()
-            },
-            (Target::Existing(id), None) if id.starts_with("arn:") => AuthzResource::untagged(id),
-            (Target::Existing(id), None) => AuthzResource::untagged(format!(
-                "arn:aws:secretsmanager:{}:{}:secret:{id}",
-                self.region, self.account
-            )),
-        };
-        keys.extend(
-            secret
-                .tags
-                .iter()
-                .map(|(k, v)| (format!("secretsmanager:ResourceTag/{k}"), v.clone())),
-        );
-        secret.condition_keys = keys;
-        let via = Via {
-            service: "secretsmanager",
-            region: &self.region,
-            account: &self.account,
-            caller_account: &ctx.principal.account_id,
-        };
-        let mut out = Vec::new();
-        for (action, key, version) in &found.kms {
-            let context = Self::context(&secret.arn, version);
-            out.push(via_service::kms_use(&via, *action, key, &context));
+/// The secret (its ARN; one that does not exist named as given, a name
+/// as `secret:NAME`) with `keys` and, from the record read, its tags as
+/// `secretsmanager:ResourceTag/…`, then the KMS permissions.
+fn secret_resources(
+    scope: &Scope,
+    target: Target<'_>,
+    mut keys: Vec<(String, String)>,
+    found: &Found,
+) -> Vec<AuthzResource> {
+    let mut secret = match (target, found.record()) {
+        (Target::Any, _) => AuthzResource::untagged("*"),
+        (Target::New(arn), _) => AuthzResource::untagged(arn),
+        (Target::Existing(_), Some(rec)) => {
+            keys.extend(
+                crate::authz::tag_pairs(&rec.tags)
+                    .into_iter()
+                    .map(|(k, v)| (format!("secretsmanager:ResourceTag/{k}"), v)),
+            );
+            AuthzResource::untagged(rec.arn.clone())
         }
-        out.insert(0, secret);
-        out
+        (Target::Existing(id), None) if id.starts_with("arn:") => AuthzResource::untagged(id),
+        (Target::Existing(id), None) => AuthzResource::untagged(format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{id}",
+            scope.region, scope.account
+        )),
+    };
+    secret.condition_keys = keys;
+    let via = scope.via("secretsmanager");
+    let mut out = Vec::new();
+    for (action, key, version) in &found.kms {
+        let context = SecretsManager::context(&secret.arn, version);
+        out.push(via_service::kms_use(&via, *action, key, &context));
     }
+    out.insert(0, secret);
+    out
 }
 
 /// The secret an operation acts on.
@@ -197,6 +193,14 @@ enum Target<'a> {
     New(&'a str),
     /// A `SecretId` as given (name, full or partial ARN).
     Existing(&'a str),
+}
+
+/// A secret's full ARN.
+fn secret_arn(scope: &Scope, name: &str, suffix: &str) -> String {
+    format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{name}-{suffix}",
+        scope.region, scope.account
+    )
 }
 
 /// `secretsmanager:KEY` = `value` for each given field.
@@ -305,8 +309,7 @@ pub(super) struct TagInput {
 
 pub(super) struct CreateSecret;
 #[async_trait]
-impl Operation for CreateSecret {
-    type Service = SecretsManager;
+impl Operation<SecretsManager> for CreateSecret {
     const NAME: &'static str = "CreateSecret";
     type Input = CreateInput;
     async fn load(sm: &SecretsManager, i: &mut CreateInput) {
@@ -321,14 +324,14 @@ impl Operation for CreateSecret {
             sm.look_up_keys(vec![seal], &mut i.found).await;
         }
     }
-    fn resources(sm: &SecretsManager, ctx: &RequestContext, i: &CreateInput) -> Vec<AuthzResource> {
-        let arn = sm.secret_arn(&i.name, &i.suffix);
+    fn resources(scope: &Scope, i: &CreateInput) -> Vec<AuthzResource> {
+        let arn = secret_arn(scope, &i.name, &i.suffix);
         let keys = condition_keys(&[
             ("Name", Some(i.name.clone())),
             ("Description", i.description.clone()),
             ("KmsKeyId", i.kms_key_id.clone()),
         ]);
-        sm.secret_resources(ctx, Target::New(&arn), keys, &i.found)
+        secret_resources(scope, Target::New(&arn), keys, &i.found)
     }
     async fn run(sm: &SecretsManager, _: &RequestContext, i: CreateInput) -> Result<Value, AwsError> {
         sm.create_secret(i).await
@@ -337,8 +340,7 @@ impl Operation for CreateSecret {
 
 pub(super) struct GetSecretValue;
 #[async_trait]
-impl Operation for GetSecretValue {
-    type Service = SecretsManager;
+impl Operation<SecretsManager> for GetSecretValue {
     const NAME: &'static str = "GetSecretValue";
     type Input = GetValueInput;
     async fn load(sm: &SecretsManager, i: &mut GetValueInput) {
@@ -348,13 +350,13 @@ impl Operation for GetSecretValue {
         })
         .await;
     }
-    fn resources(sm: &SecretsManager, ctx: &RequestContext, i: &GetValueInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &GetValueInput) -> Vec<AuthzResource> {
         let keys = condition_keys(&[
             ("SecretId", Some(i.secret_id.clone())),
             ("VersionId", i.version_id.clone()),
             ("VersionStage", i.version_stage.clone()),
         ]);
-        sm.secret_resources(ctx, Target::Existing(&i.secret_id), keys, &i.found)
+        secret_resources(scope, Target::Existing(&i.secret_id), keys, &i.found)
     }
     async fn run(sm: &SecretsManager, _: &RequestContext, i: GetValueInput) -> Result<Value, AwsError> {
         sm.get_secret_value(i).await
@@ -363,8 +365,7 @@ impl Operation for GetSecretValue {
 
 pub(super) struct PutSecretValue;
 #[async_trait]
-impl Operation for PutSecretValue {
-    type Service = SecretsManager;
+impl Operation<SecretsManager> for PutSecretValue {
     const NAME: &'static str = "PutSecretValue";
     type Input = PutValueInput;
     async fn load(sm: &SecretsManager, i: &mut PutValueInput) {
@@ -377,9 +378,9 @@ impl Operation for PutSecretValue {
         })
         .await;
     }
-    fn resources(sm: &SecretsManager, ctx: &RequestContext, i: &PutValueInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &PutValueInput) -> Vec<AuthzResource> {
         let keys = condition_keys(&[("SecretId", Some(i.secret_id.clone()))]);
-        sm.secret_resources(ctx, Target::Existing(&i.secret_id), keys, &i.found)
+        secret_resources(scope, Target::Existing(&i.secret_id), keys, &i.found)
     }
     async fn run(sm: &SecretsManager, _: &RequestContext, i: PutValueInput) -> Result<Value, AwsError> {
         sm.put_secret_value(i).await
@@ -388,8 +389,7 @@ impl Operation for PutSecretValue {
 
 pub(super) struct UpdateSecret;
 #[async_trait]
-impl Operation for UpdateSecret {
-    type Service = SecretsManager;
+impl Operation<SecretsManager> for UpdateSecret {
     const NAME: &'static str = "UpdateSecret";
     type Input = UpdateInput;
     async fn load(sm: &SecretsManager, i: &mut UpdateInput) {
@@ -400,13 +400,13 @@ impl Operation for UpdateSecret {
         })
         .await;
     }
-    fn resources(sm: &SecretsManager, ctx: &RequestContext, i: &UpdateInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &UpdateInput) -> Vec<AuthzResource> {
         let keys = condition_keys(&[
             ("SecretId", Some(i.secret_id.clone())),
             ("Description", i.description.clone()),
             ("KmsKeyId", i.kms_key_id.clone()),
         ]);
-        sm.secret_resources(ctx, Target::Existing(&i.secret_id), keys, &i.found)
+        secret_resources(scope, Target::Existing(&i.secret_id), keys, &i.found)
     }
     async fn run(sm: &SecretsManager, _: &RequestContext, i: UpdateInput) -> Result<Value, AwsError> {
         sm.update_secret(i).await
@@ -415,13 +415,12 @@ impl Operation for UpdateSecret {
 
 pub(super) struct ListSecrets;
 #[async_trait]
-impl Operation for ListSecrets {
-    type Service = SecretsManager;
+impl Operation<SecretsManager> for ListSecrets {
     const NAME: &'static str = "ListSecrets";
     type Input = ListInput;
     /// Not resource-scoped in AWS.
-    fn resources(sm: &SecretsManager, ctx: &RequestContext, _: &ListInput) -> Vec<AuthzResource> {
-        sm.secret_resources(ctx, Target::Any, vec![], &Found::default())
+    fn resources(scope: &Scope, _: &ListInput) -> Vec<AuthzResource> {
+        secret_resources(scope, Target::Any, vec![], &Found::default())
     }
     async fn run(sm: &SecretsManager, _: &RequestContext, i: ListInput) -> Result<Value, AwsError> {
         sm.list_secrets(i).await
@@ -430,14 +429,13 @@ impl Operation for ListSecrets {
 
 pub(super) struct DeleteSecret;
 #[async_trait]
-impl Operation for DeleteSecret {
-    type Service = SecretsManager;
+impl Operation<SecretsManager> for DeleteSecret {
     const NAME: &'static str = "DeleteSecret";
     type Input = DeleteInput;
     async fn load(sm: &SecretsManager, i: &mut DeleteInput) {
         sm.find(&i.secret_id, &mut i.found, |_| vec![]).await;
     }
-    fn resources(sm: &SecretsManager, ctx: &RequestContext, i: &DeleteInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &DeleteInput) -> Vec<AuthzResource> {
         let keys = condition_keys(&[
             ("SecretId", Some(i.secret_id.clone())),
             ("RecoveryWindowInDays", i.recovery_window_in_days.map(|d| d.to_string())),
@@ -446,7 +444,7 @@ impl Operation for DeleteSecret {
                 i.force_delete_without_recovery.map(|f| f.to_string()),
             ),
         ]);
-        sm.secret_resources(ctx, Target::Existing(&i.secret_id), keys, &i.found)
+        secret_resources(scope, Target::Existing(&i.secret_id), keys, &i.found)
     }
     async fn run(sm: &SecretsManager, _: &RequestContext, i: DeleteInput) -> Result<Value, AwsError> {
         sm.delete_secret(i).await
@@ -458,16 +456,15 @@ macro_rules! secret_operation {
     ($name:ident, $input:ty, $method:ident $(, $arg:expr)?) => {
         pub(super) struct $name;
         #[async_trait]
-        impl Operation for $name {
-            type Service = SecretsManager;
-            const NAME: &'static str = stringify!($name);
+        impl Operation<SecretsManager> for $name {
+                    const NAME: &'static str = stringify!($name);
             type Input = $input;
             async fn load(sm: &SecretsManager, i: &mut $input) {
                 sm.find(&i.secret_id, &mut i.found, |_| vec![]).await;
             }
-            fn resources(sm: &SecretsManager, ctx: &RequestContext, i: &$input) -> Vec<AuthzResource> {
+            fn resources(scope: &Scope, i: &$input) -> Vec<AuthzResource> {
                 let keys = condition_keys(&[("SecretId", Some(i.secret_id.clone()))]);
-                sm.secret_resources(ctx, Target::Existing(&i.secret_id), keys, &i.found)
+                secret_resources(scope, Target::Existing(&i.secret_id), keys, &i.found)
             }
             async fn run(sm: &SecretsManager, _: &RequestContext, i: $input) -> Result<Value, AwsError> {
                 sm.$method(i $(, $arg)?).await

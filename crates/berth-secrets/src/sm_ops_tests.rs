@@ -61,20 +61,36 @@ async fn every_routed_operation_and_its_resources() {
         v
     };
     let cases: Vec<(&str, Value, Vec<(String, String)>)> = vec![
-        ("GetSecretValue", json!({"SecretId": "db"}), with(own("GetSecretValue"), "kms:Decrypt")),
+        (
+            "GetSecretValue",
+            json!({"SecretId": "db"}),
+            with(own("GetSecretValue"), "kms:Decrypt"),
+        ),
         (
             "PutSecretValue",
             json!({"SecretId": arn, "SecretString": "t"}),
             with(own("PutSecretValue"), "kms:GenerateDataKey"),
         ),
-        ("UpdateSecret", json!({"SecretId": "db", "Description": "d"}), own("UpdateSecret")),
+        (
+            "UpdateSecret",
+            json!({"SecretId": "db", "Description": "d"}),
+            own("UpdateSecret"),
+        ),
         ("DescribeSecret", json!({"SecretId": "db"}), own("DescribeSecret")),
         // Not resource-scoped in AWS.
-        ("ListSecrets", json!({}), vec![("secretsmanager:ListSecrets".into(), "*".into())]),
+        (
+            "ListSecrets",
+            json!({}),
+            vec![("secretsmanager:ListSecrets".into(), "*".into())],
+        ),
         ("DeleteSecret", json!({"SecretId": "db"}), own("DeleteSecret")),
         ("RestoreSecret", json!({"SecretId": "db"}), own("RestoreSecret")),
         ("TagResource", json!({"SecretId": "db", "Tags": []}), own("TagResource")),
-        ("UntagResource", json!({"SecretId": "db", "TagKeys": []}), own("UntagResource")),
+        (
+            "UntagResource",
+            json!({"SecretId": "db", "TagKeys": []}),
+            own("UntagResource"),
+        ),
         // A secret that does not exist is named as given.
         (
             "DescribeSecret",
@@ -88,18 +104,23 @@ async fn every_routed_operation_and_its_resources() {
     // CreateSecret: the new secret's ARN, a fresh suffix; its value sealed
     // under the AWS managed key, none without a value.
     let r = resources(&sm, "CreateSecret", json!({"Name": "db2", "SecretString": "x"})).await;
-    assert!(r[0].1.starts_with(&format!("{PREFIX}db2-")) && r[0].1.len() == PREFIX.len() + 10, "{r:?}");
+    assert!(
+        r[0].1.starts_with(&format!("{PREFIX}db2-")) && r[0].1.len() == PREFIX.len() + 10,
+        "{r:?}"
+    );
     assert_eq!(r[1], ("kms:GenerateDataKey".to_string(), key.clone()));
     assert_eq!(resources(&sm, "CreateSecret", json!({"Name": "db2"})).await.len(), 1);
     let mut covered: Vec<&str> = cases.iter().map(|(op, _, _)| *op).collect();
     covered.push("CreateSecret");
     covered.sort();
     covered.dedup();
-    let mut routed: Vec<&str> = OPERATIONS.iter().map(|e| e.name).collect();
+    let mut routed: Vec<&str> = OPERATIONS.names();
     routed.sort();
     assert_eq!(routed, covered, "every routed operation has a case");
     // The secret's tags come with it, also as secretsmanager:ResourceTag.
-    let r = sm.authz_resources(&ctx(), "GetSecretValue", &json!({"SecretId": "db"})).await;
+    let r = sm
+        .authz_resources(&ctx(), "GetSecretValue", &json!({"SecretId": "db"}))
+        .await;
     assert_eq!(r[0].tags, vec![("team".to_string(), "a".to_string())]);
     let k: BTreeMap<_, _> = r[0].condition_keys.iter().cloned().collect();
     assert_eq!(k["secretsmanager:ResourceTag/team"], "a");
@@ -117,7 +138,12 @@ async fn every_routed_operation_and_its_resources() {
 async fn secret_condition_keys_of_requests() {
     let dir = tempfile::tempdir().unwrap();
     let sm = sm(dir.path());
-    let k = keys(&sm, "GetSecretValue", json!({"SecretId": "db", "VersionStage": "AWSPREVIOUS"})).await;
+    let k = keys(
+        &sm,
+        "GetSecretValue",
+        json!({"SecretId": "db", "VersionStage": "AWSPREVIOUS"}),
+    )
+    .await;
     assert_eq!(k["secretsmanager:SecretId"], "db");
     assert_eq!(k["secretsmanager:VersionStage"], "AWSPREVIOUS");
     let k = keys(
@@ -130,9 +156,19 @@ async fn secret_condition_keys_of_requests() {
     assert_eq!(k["secretsmanager:KmsKeyId"], "alias/x");
     assert_eq!(k["secretsmanager:Description"], "d");
     assert!(!k.contains_key("secretsmanager:SecretId"));
-    let k = keys(&sm, "DeleteSecret", json!({"SecretId": "db", "ForceDeleteWithoutRecovery": true})).await;
+    let k = keys(
+        &sm,
+        "DeleteSecret",
+        json!({"SecretId": "db", "ForceDeleteWithoutRecovery": true}),
+    )
+    .await;
     assert_eq!(k["secretsmanager:ForceDeleteWithoutRecovery"], "true");
-    let k = keys(&sm, "DeleteSecret", json!({"SecretId": "db", "RecoveryWindowInDays": 7})).await;
+    let k = keys(
+        &sm,
+        "DeleteSecret",
+        json!({"SecretId": "db", "RecoveryWindowInDays": 7}),
+    )
+    .await;
     assert_eq!(k["secretsmanager:RecoveryWindowInDays"], "7");
 }
 

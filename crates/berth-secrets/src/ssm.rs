@@ -26,6 +26,12 @@ pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/ssm";
 const MAX_VERSIONS: usize = 100;
 const MAX_LABELS_PER_VERSION: usize = 10;
 
+/// A parameter's ARN.
+fn parameter_arn(region: &str, account: &str, name: &str) -> String {
+    let sep = if name.starts_with('/') { "" } else { "/" };
+    format!("arn:aws:ssm:{region}:{account}:parameter{sep}{name}")
+}
+
 fn param_key(name: &str) -> String {
     format!("{PARAMS}{name}")
 }
@@ -91,8 +97,25 @@ impl Ssm {
     }
 
     fn arn(&self, name: &str) -> String {
-        let sep = if name.starts_with('/') { "" } else { "/" };
-        format!("arn:aws:ssm:{}:{}:parameter{sep}{name}", self.region, self.account)
+        parameter_arn(&self.region, &self.account, name)
+    }
+
+    /// The tags of the parameter an ARN names (one get per name it may
+    /// stand for: `parameter/x` is `/x` or `x`).
+    async fn parameter_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let Some((_, rest)) = arn.split_once(":parameter") else {
+            return Vec::new();
+        };
+        let mut names = vec![rest.to_string()];
+        if rest.matches('/').count() == 1 {
+            names.push(rest.trim_start_matches('/').to_string());
+        }
+        for name in names {
+            if let Ok(Some((p, _))) = typed::get::<ParamRecord>(&*self.store, &param_key(&name)).await {
+                return crate::authz::tag_pairs(&p.tags);
+            }
+        }
+        Vec::new()
     }
 
     fn context(&self, name: &str) -> BTreeMap<String, String> {
@@ -648,14 +671,13 @@ impl JsonService for Ssm {
     fn signing_name(&self) -> &'static str {
         "ssm"
     }
-    /// The resources of one request, through the same path as a request
-    /// (`*` for an input that does not decode: the request is refused
-    /// before it is authorized).
+    /// A parameter's tags (one get).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        self.parameter_tags(arn).await
+    }
+    /// The resources of one request, through the same path as a request.
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        match self.prepare(ctx, operation, input.clone()).await {
-            Ok(p) => p.resources().await,
-            Err(_) => vec![AuthzResource::untagged("*")],
-        }
+        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
     }
     /// A refused KMS permission as SSM words it.
     fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
@@ -668,18 +690,24 @@ impl JsonService for Ssm {
     /// Runs one operation through the registration table, as the listener
     /// does (for tests and internal callers: no authorization).
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        self.prepare(ctx, operation, input).await?.run().await
+        ops::OPERATIONS.call(self, ctx, operation, input).await
     }
-    /// Decodes the input of a routed operation once and reads the
-    /// parameters it names ([`ops::OPERATIONS`]).
+    /// Decodes the input of a routed operation once and reads the parameters it names
+    /// ([`ops::OPERATIONS`]).
     async fn prepare<'a>(
         &'a self,
         ctx: &'a RequestContext,
         operation: &'a str,
         input: Value,
     ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        let entry = crate::operation::find(ops::OPERATIONS, operation)?;
-        (entry.prepare)(self, ctx, input).await
+        ops::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl crate::operation::OperationService for Ssm {
+    type Scope = crate::operation::Scope;
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope {
+        crate::operation::Scope::new(&self.region, &self.account, ctx)
     }
 }
 

@@ -16,10 +16,10 @@
 //! the AWS managed key `alias/aws/ssm` (created on first use, as AWS does).
 //! Keys are looked up once per request.
 
-use super::{DEFAULT_KEY_ALIAS, ParamRecord, Ssm, VersionRecord, history_page, param_key};
-use crate::operation::{Entry, Operation, entry};
+use super::{DEFAULT_KEY_ALIAS, ParamRecord, Ssm, VersionRecord, history_page, param_key, parameter_arn};
+use crate::operation::{Entry, Operation, Scope, Table};
 use crate::rules;
-use crate::via_service::{self, KeyFacts, KmsAction, Via};
+use crate::via_service::{self, KeyFacts, KmsAction};
 use async_trait::async_trait;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
@@ -27,8 +27,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+/// The table row of `O`.
+const fn entry<O: Operation<Ssm>>() -> Entry<Ssm> {
+    berth_proto::operation::entry::<Ssm, O>()
+}
+
 /// Every SSM operation Berth routes.
-pub(super) const OPERATIONS: &[Entry<Ssm>] = &[
+pub(super) const OPERATIONS: Table<Ssm> = Table(&[
     entry::<PutParameter>(),
     entry::<GetParameter>(),
     entry::<GetParameters>(),
@@ -38,7 +43,7 @@ pub(super) const OPERATIONS: &[Entry<Ssm>] = &[
     entry::<DescribeParameters>(),
     entry::<GetParameterHistory>(),
     entry::<LabelParameterVersion>(),
-];
+]);
 
 /// What the load step found for a request: the record of each parameter
 /// named (selector dropped; `Ok(None)`: no such parameter), and the KMS
@@ -105,47 +110,37 @@ impl Ssm {
             }
         }
     }
+}
 
-    /// The parameters `names` with their tags and `condition_keys` (`*`
-    /// when there are none), then the KMS permissions `found` lists.
-    fn parameter_resources(
-        &self,
-        ctx: &RequestContext,
-        names: &[String],
-        condition_keys: &[(String, String)],
-        found: &Found,
-    ) -> Vec<AuthzResource> {
-        let mut out: Vec<AuthzResource> = names
-            .iter()
-            .map(|name| AuthzResource {
-                arn: self.arn(name),
-                tags: found
-                    .record(name)
-                    .ok()
-                    .flatten()
-                    .map(|p| crate::authz::tag_pairs(&p.tags))
-                    .unwrap_or_default(),
-                condition_keys: condition_keys.to_vec(),
-                ..AuthzResource::default()
-            })
-            .collect();
-        if out.is_empty() {
-            out.push(AuthzResource {
-                condition_keys: condition_keys.to_vec(),
-                ..AuthzResource::untagged("*")
-            });
-        }
-        let via = Via {
-            service: "ssm",
-            region: &self.region,
-            account: &self.account,
-            caller_account: &ctx.principal.account_id,
-        };
-        for (action, key, name) in &found.kms {
-            out.push(via_service::kms_use(&via, *action, key, &self.context(name)));
-        }
-        out
+/// The parameters `names` (their tags come with them) with
+/// `condition_keys` (`*` when there are none), then the KMS permissions
+/// `found` lists, with SSM's encryption context.
+fn parameter_resources(
+    scope: &Scope,
+    names: &[String],
+    condition_keys: &[(String, String)],
+    found: &Found,
+) -> Vec<AuthzResource> {
+    let arn = |name: &str| parameter_arn(&scope.region, &scope.account, name);
+    let mut out: Vec<AuthzResource> = names
+        .iter()
+        .map(|name| AuthzResource {
+            condition_keys: condition_keys.to_vec(),
+            ..AuthzResource::untagged(arn(name))
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(AuthzResource {
+            condition_keys: condition_keys.to_vec(),
+            ..AuthzResource::untagged("*")
+        });
     }
+    let via = scope.via("ssm");
+    for (action, key, name) in &found.kms {
+        let context = std::collections::BTreeMap::from([("PARAMETER_ARN".to_string(), arn(name))]);
+        out.push(via_service::kms_use(&via, *action, key, &context));
+    }
+    out
 }
 
 /// The KMS permission a PutParameter needs, if it writes a SecureString:
@@ -289,8 +284,7 @@ fn flag(name: &str, value: Option<bool>) -> Vec<(String, String)> {
 
 pub(super) struct PutParameter;
 #[async_trait]
-impl Operation for PutParameter {
-    type Service = Ssm;
+impl Operation<Ssm> for PutParameter {
     const NAME: &'static str = "PutParameter";
     type Input = PutParameterInput;
     async fn load(ssm: &Ssm, i: &mut PutParameterInput) {
@@ -307,9 +301,9 @@ impl Operation for PutParameter {
             }
         }
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &PutParameterInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &PutParameterInput) -> Vec<AuthzResource> {
         let keys = flag("ssm:Overwrite", i.overwrite);
-        ssm.parameter_resources(ctx, std::slice::from_ref(&i.name), &keys, &i.found)
+        parameter_resources(scope, std::slice::from_ref(&i.name), &keys, &i.found)
     }
     async fn run(ssm: &Ssm, ctx: &RequestContext, i: PutParameterInput) -> Result<Value, AwsError> {
         ssm.put_parameter(ctx, i).await
@@ -318,15 +312,14 @@ impl Operation for PutParameter {
 
 pub(super) struct GetParameter;
 #[async_trait]
-impl Operation for GetParameter {
-    type Service = Ssm;
+impl Operation<Ssm> for GetParameter {
     const NAME: &'static str = "GetParameter";
     type Input = GetParameterInput;
     async fn load(ssm: &Ssm, i: &mut GetParameterInput) {
         load_selected(ssm, std::slice::from_ref(&i.name), i.with_decryption, &mut i.found).await;
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &GetParameterInput) -> Vec<AuthzResource> {
-        ssm.parameter_resources(ctx, &[split(&i.name).0], &[], &i.found)
+    fn resources(scope: &Scope, i: &GetParameterInput) -> Vec<AuthzResource> {
+        parameter_resources(scope, &[split(&i.name).0], &[], &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: GetParameterInput) -> Result<Value, AwsError> {
         ssm.get_parameter(i).await
@@ -351,16 +344,15 @@ async fn load_selected(ssm: &Ssm, raw: &[String], with_decryption: Option<bool>,
 
 pub(super) struct GetParameters;
 #[async_trait]
-impl Operation for GetParameters {
-    type Service = Ssm;
+impl Operation<Ssm> for GetParameters {
     const NAME: &'static str = "GetParameters";
     type Input = GetParametersInput;
     async fn load(ssm: &Ssm, i: &mut GetParametersInput) {
         load_selected(ssm, &i.names, i.with_decryption, &mut i.found).await;
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &GetParametersInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &GetParametersInput) -> Vec<AuthzResource> {
         let names: Vec<String> = i.names.iter().map(|n| split(n).0).collect();
-        ssm.parameter_resources(ctx, &names, &[], &i.found)
+        parameter_resources(scope, &names, &[], &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: GetParametersInput) -> Result<Value, AwsError> {
         ssm.get_parameters(i).await
@@ -369,8 +361,7 @@ impl Operation for GetParameters {
 
 pub(super) struct GetParametersByPath;
 #[async_trait]
-impl Operation for GetParametersByPath {
-    type Service = Ssm;
+impl Operation<Ssm> for GetParametersByPath {
     const NAME: &'static str = "GetParametersByPath";
     type Input = ByPathInput;
     async fn load(ssm: &Ssm, i: &mut ByPathInput) {
@@ -386,9 +377,9 @@ impl Operation for GetParametersByPath {
         i.page = Some(page);
     }
     /// The path's own ARN, and the keys of the page's values.
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &ByPathInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &ByPathInput) -> Vec<AuthzResource> {
         let keys = flag("ssm:Recursive", i.recursive);
-        ssm.parameter_resources(ctx, std::slice::from_ref(&i.path), &keys, &i.found)
+        parameter_resources(scope, std::slice::from_ref(&i.path), &keys, &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: ByPathInput) -> Result<Value, AwsError> {
         ssm.get_parameters_by_path(i).await
@@ -397,15 +388,14 @@ impl Operation for GetParametersByPath {
 
 pub(super) struct DeleteParameter;
 #[async_trait]
-impl Operation for DeleteParameter {
-    type Service = Ssm;
+impl Operation<Ssm> for DeleteParameter {
     const NAME: &'static str = "DeleteParameter";
     type Input = NameInput;
     async fn load(ssm: &Ssm, i: &mut NameInput) {
         ssm.read(&[split(&i.name).0], &mut i.found).await;
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &NameInput) -> Vec<AuthzResource> {
-        ssm.parameter_resources(ctx, &[split(&i.name).0], &[], &i.found)
+    fn resources(scope: &Scope, i: &NameInput) -> Vec<AuthzResource> {
+        parameter_resources(scope, &[split(&i.name).0], &[], &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: NameInput) -> Result<Value, AwsError> {
         ssm.delete_parameter(i).await
@@ -414,17 +404,16 @@ impl Operation for DeleteParameter {
 
 pub(super) struct DeleteParameters;
 #[async_trait]
-impl Operation for DeleteParameters {
-    type Service = Ssm;
+impl Operation<Ssm> for DeleteParameters {
     const NAME: &'static str = "DeleteParameters";
     type Input = NamesInput;
     async fn load(ssm: &Ssm, i: &mut NamesInput) {
         let names: Vec<String> = i.names.iter().map(|n| split(n).0).collect();
         ssm.read(&names, &mut i.found).await;
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &NamesInput) -> Vec<AuthzResource> {
+    fn resources(scope: &Scope, i: &NamesInput) -> Vec<AuthzResource> {
         let names: Vec<String> = i.names.iter().map(|n| split(n).0).collect();
-        ssm.parameter_resources(ctx, &names, &[], &i.found)
+        parameter_resources(scope, &names, &[], &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: NamesInput) -> Result<Value, AwsError> {
         ssm.delete_parameters(i).await
@@ -433,13 +422,12 @@ impl Operation for DeleteParameters {
 
 pub(super) struct DescribeParameters;
 #[async_trait]
-impl Operation for DescribeParameters {
-    type Service = Ssm;
+impl Operation<Ssm> for DescribeParameters {
     const NAME: &'static str = "DescribeParameters";
     type Input = DescribeInput;
     /// Not resource-scoped in AWS.
-    fn resources(ssm: &Ssm, ctx: &RequestContext, _: &DescribeInput) -> Vec<AuthzResource> {
-        ssm.parameter_resources(ctx, &[], &[], &Found::default())
+    fn resources(scope: &Scope, _: &DescribeInput) -> Vec<AuthzResource> {
+        parameter_resources(scope, &[], &[], &Found::default())
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: DescribeInput) -> Result<Value, AwsError> {
         ssm.describe_parameters(i).await
@@ -448,8 +436,7 @@ impl Operation for DescribeParameters {
 
 pub(super) struct GetParameterHistory;
 #[async_trait]
-impl Operation for GetParameterHistory {
-    type Service = Ssm;
+impl Operation<Ssm> for GetParameterHistory {
     const NAME: &'static str = "GetParameterHistory";
     type Input = HistoryInput;
     async fn load(ssm: &Ssm, i: &mut HistoryInput) {
@@ -463,8 +450,8 @@ impl Operation for GetParameterHistory {
             ssm.decrypts(&mut keys, &name, &versions, &mut i.found).await;
         }
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &HistoryInput) -> Vec<AuthzResource> {
-        ssm.parameter_resources(ctx, &[split(&i.name).0], &[], &i.found)
+    fn resources(scope: &Scope, i: &HistoryInput) -> Vec<AuthzResource> {
+        parameter_resources(scope, &[split(&i.name).0], &[], &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: HistoryInput) -> Result<Value, AwsError> {
         ssm.get_parameter_history(i).await
@@ -473,15 +460,14 @@ impl Operation for GetParameterHistory {
 
 pub(super) struct LabelParameterVersion;
 #[async_trait]
-impl Operation for LabelParameterVersion {
-    type Service = Ssm;
+impl Operation<Ssm> for LabelParameterVersion {
     const NAME: &'static str = "LabelParameterVersion";
     type Input = LabelInput;
     async fn load(ssm: &Ssm, i: &mut LabelInput) {
         ssm.read(&[split(&i.name).0], &mut i.found).await;
     }
-    fn resources(ssm: &Ssm, ctx: &RequestContext, i: &LabelInput) -> Vec<AuthzResource> {
-        ssm.parameter_resources(ctx, &[split(&i.name).0], &[], &i.found)
+    fn resources(scope: &Scope, i: &LabelInput) -> Vec<AuthzResource> {
+        parameter_resources(scope, &[split(&i.name).0], &[], &i.found)
     }
     async fn run(ssm: &Ssm, _: &RequestContext, i: LabelInput) -> Result<Value, AwsError> {
         ssm.label_parameter_version(i).await
