@@ -10,6 +10,9 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// An operation, its input and the (action, ARN) of its resources.
+type Case = (&'static str, Value, Vec<(String, String)>);
+
 const ACCOUNT: &str = "000000000000";
 const PREFIX: &str = "arn:aws:secretsmanager:us-east-1:000000000000:secret:";
 const TOKEN: &str = "00000000-0000-0000-0000-000000000001";
@@ -60,7 +63,7 @@ async fn every_routed_operation_and_its_resources() {
         v.push((action.to_string(), key.clone()));
         v
     };
-    let cases: Vec<(&str, Value, Vec<(String, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "GetSecretValue",
             json!({"SecretId": "db"}),

@@ -8,6 +8,9 @@ use berth_store::{MemoryStore, Store};
 use serde_json::json;
 use std::sync::Arc;
 
+/// An operation, its input and the (action, ARN) of its resources.
+type Case = (&'static str, Value, Vec<(String, String)>);
+
 const ACCOUNT: &str = "000000000000";
 const ARN: &str = "arn:aws:ssm:us-east-1:000000000000:parameter";
 
@@ -47,7 +50,7 @@ async fn every_routed_operation_and_its_resources() {
         v.push(extra.clone());
         v
     };
-    let cases: Vec<(&str, Value, Vec<(String, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "PutParameter",
             json!({"Name": "/app/db", "Value": "t", "Overwrite": true}),
