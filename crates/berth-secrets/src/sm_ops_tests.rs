@@ -130,6 +130,12 @@ async fn every_routed_operation_and_its_resources() {
     let k: BTreeMap<_, _> = r[1].condition_keys.iter().cloned().collect();
     assert_eq!(k["kms:ViaService"], "secretsmanager.us-east-1.amazonaws.com");
     assert_eq!(k["kms:EncryptionContext:SecretARN"], arn);
+    // A write seals under the secret's key, the new version being the client token.
+    let put = json!({"SecretId": "db", "SecretString": "x", "ClientRequestToken": TOKEN});
+    let r = sm.authz_resources(&ctx(), "PutSecretValue", &put).await;
+    assert_eq!(r[1].action.as_deref(), Some("kms:GenerateDataKey"));
+    let k: BTreeMap<_, _> = r[1].condition_keys.iter().cloned().collect();
+    assert_eq!(k["kms:EncryptionContext:SecretVersionId"], TOKEN);
     // An input that does not decode is refused before it is authorized; an
     // operation not in the table is not routed.
     assert_eq!(resources(&sm, "DescribeSecret", json!({})).await[0].1, "*");
