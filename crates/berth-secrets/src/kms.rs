@@ -8,11 +8,13 @@ use crate::{authz, rules};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
-use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use serde::{Deserialize, Serialize};
+
+#[path = "kms_ops.rs"]
+mod ops;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -159,25 +161,6 @@ impl Kms {
         }
     }
 
-    /// The key a KeyId names, for authorization: its ARN and tags (one get,
-    /// two for an alias). A key or alias that does not exist is named as
-    /// given (a key id as its key ARN) with no tags; the operation then
-    /// answers NotFoundException itself.
-    async fn authz_key(&self, key_id: &str) -> AuthzResource {
-        if let Some(k) = self.key_facts(key_id).await {
-            return AuthzResource {
-                arn: k.arn,
-                tags: k.tags,
-                ..AuthzResource::default()
-            };
-        }
-        match rules::parse_key_ref(key_id) {
-            Ok(rules::KeyRef::Id(id)) => AuthzResource::untagged(self.key_arn(&id)),
-            Ok(rules::KeyRef::Alias(name)) => AuthzResource::untagged(self.alias_arn(&name)),
-            Err(_) => AuthzResource::untagged("*"),
-        }
-    }
-
     /// What authorization needs of the key a KeyId (id, key ARN, alias name
     /// or alias ARN) names: one get, two for an alias, no purge. `None` when
     /// there is no such key (the operation answers its own not-found error).
@@ -300,10 +283,19 @@ impl Kms {
     /// Opens a KMS ciphertext blob: (plaintext, key record).
     async fn open_blob(&self, blob: &[u8], ctx: &BTreeMap<String, String>) -> Result<(Vec<u8>, KeyRecord), AwsError> {
         let (id, sealed) = crypto::decode_blob(blob).map_err(|_| AwsError::invalid_ciphertext())?;
-        let rec = match self.load_key(&id).await? {
-            Some(k) => k,
-            None => return Err(AwsError::invalid_ciphertext()),
-        };
+        let rec = self.load_key(&id).await?;
+        self.open_sealed(rec, sealed, ctx)
+    }
+
+    /// Opens the sealed part of a KMS ciphertext blob with its key (`None`:
+    /// the key does not exist): (plaintext, key record).
+    fn open_sealed(
+        &self,
+        rec: Option<KeyRecord>,
+        sealed: &[u8],
+        ctx: &BTreeMap<String, String>,
+    ) -> Result<(Vec<u8>, KeyRecord), AwsError> {
+        let rec = rec.ok_or_else(AwsError::invalid_ciphertext)?;
         self.usable(&rec)?;
         let material = self.material(&rec)?;
         let pt =
@@ -390,8 +382,7 @@ impl Kms {
         Ok(self.resolve(key_id).await?.arn)
     }
 
-    async fn create_key(&self, input: Value) -> Result<Value, AwsError> {
-        let i: CreateKeyInput = decode(input)?;
+    async fn create_key(&self, i: ops::CreateKeyInput) -> Result<Value, AwsError> {
         if let Some(u) = i.key_usage.as_deref().filter(|u| *u != "ENCRYPT_DECRYPT") {
             return Err(AwsError::code(
                 "UnsupportedOperationException",
@@ -439,14 +430,7 @@ impl Kms {
         Ok(json!({ "KeyMetadata": self.metadata(&rec) }))
     }
 
-    async fn describe_key(&self, input: Value) -> Result<Value, AwsError> {
-        let i: KeyIdInput = decode(input)?;
-        let rec = self.resolve(&i.key_id).await?;
-        Ok(json!({ "KeyMetadata": self.metadata(&rec) }))
-    }
-
-    async fn list_keys(&self, input: Value) -> Result<Value, AwsError> {
-        let i: ListInput = decode(input)?;
+    async fn list_keys(&self, i: ops::ListInput) -> Result<Value, AwsError> {
         let t = now();
         let keys: Vec<KeyRecord> = typed::list::<KeyRecord>(&*self.store, KEYS)
             .await
@@ -462,8 +446,7 @@ impl Kms {
         Ok(page_out(json!({ "Keys": keys }), next))
     }
 
-    async fn create_alias(&self, input: Value) -> Result<Value, AwsError> {
-        let i: AliasInput = decode(input)?;
+    async fn create_alias(&self, i: ops::AliasInput) -> Result<Value, AwsError> {
         rules::validate_alias_name(&i.alias_name, false).map_err(|m| AwsError::code("InvalidAliasNameException", m))?;
         let target = i
             .target_key_id
@@ -473,7 +456,7 @@ impl Kms {
                 "TargetKeyId must be a key ID or key ARN, not an alias.",
             ));
         }
-        let rec = self.resolve(&target).await?;
+        let rec = ops::looked_up(i.key)?;
         if rec.key_manager == "AWS" {
             return Err(AwsError::kms_invalid_state(format!(
                 "{} is an AWS managed key; aliases cannot point to it.",
@@ -510,8 +493,7 @@ impl Kms {
         Ok(json!({}))
     }
 
-    async fn delete_alias(&self, input: Value) -> Result<Value, AwsError> {
-        let i: AliasInput = decode(input)?;
+    async fn delete_alias(&self, i: ops::AliasInput) -> Result<Value, AwsError> {
         rules::validate_alias_name(&i.alias_name, false).map_err(|m| AwsError::code("InvalidAliasNameException", m))?;
         if !self
             .store
@@ -527,8 +509,7 @@ impl Kms {
         Ok(json!({}))
     }
 
-    async fn list_aliases(&self, input: Value) -> Result<Value, AwsError> {
-        let i: ListAliasesInput = decode(input)?;
+    async fn list_aliases(&self, i: ops::ListAliasesInput) -> Result<Value, AwsError> {
         let filter = match &i.key_id {
             Some(k) => Some(self.resolve(k).await?.key_id),
             None => None,
@@ -562,8 +543,7 @@ impl Kms {
         Ok(page_out(json!({ "Aliases": out }), next))
     }
 
-    async fn encrypt(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let i: EncryptInput = decode(input)?;
+    async fn encrypt(&self, ctx: &RequestContext, i: ops::EncryptInput) -> Result<Value, AwsError> {
         check_algorithm(i.encryption_algorithm.as_deref())?;
         let pt = b64_field("Plaintext", &i.plaintext)?;
         if pt.is_empty() || pt.len() > 4096 {
@@ -571,20 +551,25 @@ impl Kms {
                 "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096",
             ));
         }
-        let rec = self.resolve(&i.key_id).await?;
+        let rec = ops::looked_up(i.key)?;
         only_through_its_service(ctx, &rec, "kms:Encrypt")?;
         let blob = self.seal_under(&rec, &pt, &i.encryption_context)?;
         Ok(json!({ "CiphertextBlob": B64.encode(blob), "KeyId": rec.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" }))
     }
 
-    async fn decrypt(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let i: DecryptInput = decode(input)?;
+    async fn decrypt(&self, ctx: &RequestContext, i: ops::DecryptInput) -> Result<Value, AwsError> {
         check_algorithm(i.encryption_algorithm.as_deref())?;
         let blob = b64_field("CiphertextBlob", &i.ciphertext_blob)?;
-        let (pt, rec) = self.open_blob(&blob, &i.encryption_context).await?;
+        let (_, sealed) = crypto::decode_blob(&blob).map_err(|_| AwsError::invalid_ciphertext())?;
+        // The key inside the blob, looked up once before the authorization.
+        let key = match i.blob_key {
+            Some((_, key)) => key?,
+            None => None,
+        };
+        let (pt, rec) = self.open_sealed(key, sealed, &i.encryption_context)?;
         only_through_its_service(ctx, &rec, "kms:Decrypt")?;
-        if let Some(k) = &i.key_id {
-            let want = self.resolve(k).await?;
+        if i.key_id.is_some() {
+            let want = ops::looked_up(i.key)?;
             if want.key_id != rec.key_id {
                 return Err(AwsError::code(
                     "IncorrectKeyException",
@@ -598,12 +583,11 @@ impl Kms {
     async fn generate_data_key(
         &self,
         ctx: &RequestContext,
-        input: Value,
+        i: ops::GenerateDataKeyInput,
         with_plaintext: bool,
     ) -> Result<Value, AwsError> {
-        let i: GenerateDataKeyInput = decode(input)?;
         let n = rules::data_key_len(i.key_spec.as_deref(), i.number_of_bytes).map_err(AwsError::validation)?;
-        let rec = self.resolve(&i.key_id).await?;
+        let rec = ops::looked_up(i.key)?;
         let action = if with_plaintext {
             "kms:GenerateDataKey"
         } else {
@@ -619,8 +603,7 @@ impl Kms {
         Ok(out)
     }
 
-    async fn set_state(&self, input: Value, op: &str) -> Result<Value, AwsError> {
-        let i: ScheduleInput = decode(input)?;
+    async fn set_state(&self, i: ops::ScheduleInput, op: &str) -> Result<Value, AwsError> {
         if i.key_id.starts_with("alias/") || i.key_id.contains(":alias/") {
             return Err(AwsError::code(
                 "InvalidArnException",
@@ -633,7 +616,7 @@ impl Kms {
             }
             _ => None,
         };
-        let rec = self.resolve(&i.key_id).await?;
+        let rec = ops::looked_up(i.key)?;
         if rec.key_manager == "AWS" {
             return Err(AwsError::access_denied(format!(
                 "{} is an AWS managed key; it cannot be changed.",
@@ -742,83 +725,6 @@ fn page_out(mut body: Value, next: Option<String>) -> Value {
     body
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreateKeyInput {
-    description: Option<String>,
-    key_usage: Option<String>,
-    key_spec: Option<String>,
-    customer_master_key_spec: Option<String>,
-    origin: Option<String>,
-    #[serde(default)]
-    tags: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyIdInput {
-    key_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListInput {
-    limit: Option<i64>,
-    marker: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListAliasesInput {
-    key_id: Option<String>,
-    limit: Option<i64>,
-    marker: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AliasInput {
-    alias_name: String,
-    target_key_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct EncryptInput {
-    key_id: String,
-    plaintext: String,
-    #[serde(default)]
-    encryption_context: BTreeMap<String, String>,
-    encryption_algorithm: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DecryptInput {
-    key_id: Option<String>,
-    ciphertext_blob: String,
-    #[serde(default)]
-    encryption_context: BTreeMap<String, String>,
-    encryption_algorithm: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GenerateDataKeyInput {
-    key_id: String,
-    key_spec: Option<String>,
-    number_of_bytes: Option<i64>,
-    #[serde(default)]
-    encryption_context: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ScheduleInput {
-    key_id: String,
-    pending_window_in_days: Option<i64>,
-}
-
 #[async_trait]
 impl JsonService for Kms {
     fn target_prefix(&self) -> &'static str {
@@ -827,43 +733,37 @@ impl JsonService for Kms {
     fn signing_name(&self) -> &'static str {
         "kms"
     }
-    /// Key operations on the key's ARN (with the key's tags), alias
-    /// operations on the alias ARN and its key, each with the request's KMS
-    /// condition keys; see [`authz::kms_resources`] and
-    /// [`authz::kms_condition_keys`]. A direct call has no `kms:ViaService`.
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        let Some(resources) = authz::kms_resources(operation, input) else {
-            return vec![AuthzResource::untagged("*")];
-        };
-        let keys = authz::kms_condition_keys(operation, input, &ctx.principal.account_id);
-        let mut out = Vec::new();
-        for r in resources {
-            let mut resource = match r {
-                authz::KmsResource::Any => AuthzResource::untagged("*"),
-                authz::KmsResource::Alias(name) => AuthzResource::untagged(self.alias_arn(&name)),
-                authz::KmsResource::Key(key_id) => self.authz_key(&key_id).await,
-            };
-            resource.condition_keys = keys.clone();
-            out.push(resource);
+    /// A key's tags (one get; an alias has none).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        if !arn.contains(":key/") {
+            return Vec::new();
         }
-        out
+        self.key_facts(arn).await.map(|k| k.tags).unwrap_or_default()
     }
+    /// The resources of one request, through the same path as a request.
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
+    }
+    /// Runs one operation through the registration table, as the listener
+    /// does (for tests and internal callers: no authorization).
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        match operation {
-            "CreateKey" => self.create_key(input).await,
-            "DescribeKey" => self.describe_key(input).await,
-            "ListKeys" => self.list_keys(input).await,
-            "CreateAlias" => self.create_alias(input).await,
-            "DeleteAlias" => self.delete_alias(input).await,
-            "ListAliases" => self.list_aliases(input).await,
-            "Encrypt" => self.encrypt(ctx, input).await,
-            "Decrypt" => self.decrypt(ctx, input).await,
-            "GenerateDataKey" => self.generate_data_key(ctx, input, true).await,
-            "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(ctx, input, false).await,
-            "ScheduleKeyDeletion" | "CancelKeyDeletion" | "EnableKey" | "DisableKey" => {
-                self.set_state(input, operation).await
-            }
-            _ => Err(AwsError::unknown_operation(operation)),
-        }
+        ops::OPERATIONS.call(self, ctx, operation, input).await
+    }
+    /// Decodes the input of a routed operation once and looks up its key
+    /// ([`ops::OPERATIONS`]).
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        ops::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl crate::operation::OperationService for Kms {
+    type Scope = crate::operation::Scope;
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope {
+        crate::operation::Scope::new(&self.region, &self.account, ctx)
     }
 }

@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod crypto;
 pub mod kms;
+pub mod operation;
 pub mod resolve;
 pub mod rules;
 pub mod sm;

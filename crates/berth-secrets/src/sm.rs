@@ -8,18 +8,16 @@ use crate::{Kms, authz};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
-use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
 use berth_store::{Store, typed};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[path = "sm_authz.rs"]
-mod sm_authz;
+#[path = "sm_ops.rs"]
+mod ops;
 
 pub const TARGET_PREFIX: &str = "secretsmanager";
 const SECRETS: &str = "secretsmanager/secrets/";
@@ -165,33 +163,16 @@ impl SecretsManager {
         )
     }
 
-    /// The secret a SecretId names, for authorization: its full ARN and tags
-    /// (one get per candidate name, no purge) and its record. A secret that
-    /// does not exist is named as given (a name as `secret:NAME`) with no tags.
-    async fn authz_secret(&self, secret_id: &str) -> (AuthzResource, Option<SecretRecord>) {
-        for name in authz::secret_name_candidates(secret_id) {
+    /// The tags of the secret an ARN names (one get per candidate name).
+    async fn secret_tags(&self, arn: &str) -> Vec<(String, String)> {
+        for name in authz::secret_name_candidates(arn) {
             if let Ok(Some((rec, _))) = typed::get::<SecretRecord>(&*self.store, &secret_key(&name)).await
-                && (!secret_id.starts_with("arn:")
-                    || rec.arn == secret_id
-                    || rec.arn.starts_with(&format!("{secret_id}-")))
+                && (rec.arn == arn || rec.arn.starts_with(&format!("{arn}-")))
             {
-                let resource = AuthzResource {
-                    tags: authz::tag_pairs(&rec.tags),
-                    arn: rec.arn.clone(),
-                    ..AuthzResource::default()
-                };
-                return (resource, Some(rec));
+                return authz::tag_pairs(&rec.tags);
             }
         }
-        let arn = if secret_id.starts_with("arn:") {
-            secret_id.to_string()
-        } else {
-            format!(
-                "arn:aws:secretsmanager:{}:{}:secret:{secret_id}",
-                self.region, self.account
-            )
-        };
-        (AuthzResource::untagged(arn), None)
+        Vec::new()
     }
 
     async fn seal(&self, rec: &SecretRecord, version: &str, v: &NewValue) -> Result<VersionValue, AwsError> {
@@ -230,13 +211,12 @@ impl SecretsManager {
     /// Returns the record after the write.
     async fn add_version(
         &self,
-        name: &str,
+        current: SecretRecord,
         version: &str,
         value: &NewValue,
         stages: &[String],
         update: impl Fn(&mut SecretRecord),
     ) -> Result<SecretRecord, AwsError> {
-        let current = self.load(name).await?;
         if current.deleted_date.is_some() {
             return Err(marked_for_deletion());
         }
@@ -299,8 +279,7 @@ impl SecretsManager {
         m
     }
 
-    async fn create_secret(&self, input: Value) -> Result<Value, AwsError> {
-        let i: CreateInput = decode(input)?;
+    async fn create_secret(&self, i: ops::CreateInput) -> Result<Value, AwsError> {
         rules::validate_secret_name(&i.name).map_err(AwsError::invalid_parameter)?;
         authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
         let value = new_value(i.secret_string, i.secret_binary)?;
@@ -312,11 +291,10 @@ impl SecretsManager {
             }
             None => None,
         };
-        let mut suffix = [0u8; 6];
-        rand::thread_rng().fill_bytes(&mut suffix);
         let t = now();
         let mut rec = SecretRecord {
-            arn: self.secret_arn(&i.name, &rules::arn_suffix(&suffix)),
+            // The ARN the authorization checked.
+            arn: self.secret_arn(&i.name, &i.suffix),
             name: i.name.clone(),
             description: i.description,
             kms_key_id,
@@ -368,9 +346,8 @@ impl SecretsManager {
         Ok(out)
     }
 
-    async fn get_secret_value(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GetValueInput = decode(input)?;
-        let rec = self.load(&i.secret_id).await?;
+    async fn get_secret_value(&self, mut i: ops::GetValueInput) -> Result<Value, AwsError> {
+        let rec = i.found.secret()?;
         if rec.deleted_date.is_some() {
             return Err(AwsError::invalid_request(
                 "You can't perform this operation on the secret because it was marked for deletion.",
@@ -399,8 +376,7 @@ impl SecretsManager {
         Ok(out)
     }
 
-    async fn put_secret_value(&self, input: Value) -> Result<Value, AwsError> {
-        let i: PutValueInput = decode(input)?;
+    async fn put_secret_value(&self, mut i: ops::PutValueInput) -> Result<Value, AwsError> {
         let value = new_value(i.secret_string, i.secret_binary)?
             .ok_or_else(|| AwsError::invalid_parameter("You must provide either SecretString or SecretBinary."))?;
         let version = client_token(i.client_request_token)?;
@@ -410,9 +386,8 @@ impl SecretsManager {
                 "VersionStages must have between 1 and 20 labels.",
             ));
         }
-        let rec = self
-            .add_version(&i.secret_id, &version, &value, &stages, |_| {})
-            .await?;
+        let current = i.found.secret()?;
+        let rec = self.add_version(current, &version, &value, &stages, |_| {}).await?;
         Ok(json!({
             "ARN": rec.arn,
             "Name": rec.name,
@@ -421,8 +396,7 @@ impl SecretsManager {
         }))
     }
 
-    async fn update_secret(&self, input: Value) -> Result<Value, AwsError> {
-        let i: UpdateInput = decode(input)?;
+    async fn update_secret(&self, mut i: ops::UpdateInput) -> Result<Value, AwsError> {
         let value = new_value(i.secret_string, i.secret_binary)?;
         if let Some(k) = &i.kms_key_id {
             self.kms.key_arn_of(k).await?;
@@ -440,20 +414,20 @@ impl SecretsManager {
             Some(v) => {
                 let version = client_token(i.client_request_token)?;
                 // The new key (if any) must seal the new version: apply first.
-                let rec = self.load(&i.secret_id).await?;
+                let mut rec = i.found.secret()?;
                 if rec.deleted_date.is_some() {
                     return Err(marked_for_deletion());
                 }
                 if i.kms_key_id.is_some() {
-                    self.update_meta(&rec.name, &apply).await?;
+                    rec = self.update_meta(&rec.name, &apply).await?;
                 }
                 let rec = self
-                    .add_version(&rec.name, &version, &v, &[AWSCURRENT.to_string()], &apply)
+                    .add_version(rec, &version, &v, &[AWSCURRENT.to_string()], &apply)
                     .await?;
                 Ok(json!({ "ARN": rec.arn, "Name": rec.name, "VersionId": version }))
             }
             None => {
-                let rec = self.load(&i.secret_id).await?;
+                let rec = i.found.secret()?;
                 if rec.deleted_date.is_some() {
                     return Err(marked_for_deletion());
                 }
@@ -491,14 +465,12 @@ impl SecretsManager {
         .ok_or_else(not_found)
     }
 
-    async fn describe_secret(&self, input: Value) -> Result<Value, AwsError> {
-        let i: SecretIdInput = decode(input)?;
-        let rec = self.load(&i.secret_id).await?;
+    async fn describe_secret(&self, mut i: ops::SecretIdInput) -> Result<Value, AwsError> {
+        let rec = i.found.secret()?;
         Ok(self.entry(&rec, true))
     }
 
-    async fn list_secrets(&self, input: Value) -> Result<Value, AwsError> {
-        let i: ListInput = decode(input)?;
+    async fn list_secrets(&self, i: ops::ListInput) -> Result<Value, AwsError> {
         if i.sort_order.as_deref().is_some_and(|o| o != "asc") || i.sort_by.as_deref().is_some_and(|o| o != "name") {
             return Err(AwsError::invalid_parameter(
                 "Berth lists secrets by name in ascending order only (SortBy name, SortOrder asc).",
@@ -546,8 +518,7 @@ impl SecretsManager {
         Ok(body)
     }
 
-    async fn delete_secret(&self, input: Value) -> Result<Value, AwsError> {
-        let i: DeleteInput = decode(input)?;
+    async fn delete_secret(&self, mut i: ops::DeleteInput) -> Result<Value, AwsError> {
         let force = i.force_delete_without_recovery.unwrap_or(false);
         if force && i.recovery_window_in_days.is_some() {
             return Err(AwsError::invalid_parameter(
@@ -557,7 +528,7 @@ impl SecretsManager {
         let window = rules::pending_window(i.recovery_window_in_days).map_err(|_| {
             AwsError::invalid_parameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
         })?;
-        let rec = self.load(&i.secret_id).await?;
+        let rec = i.found.secret()?;
         let t = now();
         if force {
             self.store
@@ -577,9 +548,8 @@ impl SecretsManager {
         Ok(json!({ "ARN": rec.arn, "Name": rec.name, "DeletionDate": rec.deletion_date }))
     }
 
-    async fn restore_secret(&self, input: Value) -> Result<Value, AwsError> {
-        let i: SecretIdInput = decode(input)?;
-        let rec = self.load(&i.secret_id).await?;
+    async fn restore_secret(&self, mut i: ops::SecretIdInput) -> Result<Value, AwsError> {
+        let rec = i.found.secret()?;
         let rec = self
             .modify(&rec.name, |r| {
                 r.deleted_date = None;
@@ -590,15 +560,14 @@ impl SecretsManager {
         Ok(json!({ "ARN": rec.arn, "Name": rec.name }))
     }
 
-    async fn tag_resource(&self, input: Value, tag: bool) -> Result<Value, AwsError> {
-        let i: TagInput = decode(input)?;
+    async fn tag_resource(&self, mut i: ops::TagInput, tag: bool) -> Result<Value, AwsError> {
         for t in &i.tags {
             if t.get("Key").and_then(Value::as_str).is_none_or(str::is_empty) {
                 return Err(AwsError::invalid_parameter("Each tag needs a non-empty Key."));
             }
         }
         authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
-        let rec = self.load(&i.secret_id).await?;
+        let rec = i.found.secret()?;
         let (tags, keys) = (i.tags, i.tag_keys);
         typed::update_with::<SecretRecord, AwsError, _>(
             AwsError::state_store,
@@ -690,84 +659,6 @@ fn secret_matches(r: &SecretRecord, key: &str, value: &str) -> bool {
     hit != neg
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreateInput {
-    name: String,
-    client_request_token: Option<String>,
-    description: Option<String>,
-    kms_key_id: Option<String>,
-    secret_binary: Option<String>,
-    secret_string: Option<String>,
-    #[serde(default)]
-    tags: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetValueInput {
-    secret_id: String,
-    version_id: Option<String>,
-    version_stage: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutValueInput {
-    secret_id: String,
-    client_request_token: Option<String>,
-    secret_binary: Option<String>,
-    secret_string: Option<String>,
-    version_stages: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct UpdateInput {
-    secret_id: String,
-    client_request_token: Option<String>,
-    description: Option<String>,
-    kms_key_id: Option<String>,
-    secret_binary: Option<String>,
-    secret_string: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SecretIdInput {
-    secret_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListInput {
-    include_planned_deletion: Option<bool>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-    #[serde(default)]
-    filters: Vec<Value>,
-    sort_order: Option<String>,
-    sort_by: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DeleteInput {
-    secret_id: String,
-    recovery_window_in_days: Option<i64>,
-    force_delete_without_recovery: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TagInput {
-    secret_id: String,
-    #[serde(default)]
-    tags: Vec<Value>,
-    #[serde(default)]
-    tag_keys: Vec<String>,
-}
-
 #[async_trait]
 impl JsonService for SecretsManager {
     fn target_prefix(&self) -> &'static str {
@@ -776,11 +667,13 @@ impl JsonService for SecretsManager {
     fn signing_name(&self) -> &'static str {
         "secretsmanager"
     }
-    /// The secret's full ARN (a name resolves to it, random suffix included)
-    /// with its tags and `secretsmanager:` condition keys, and the caller's
-    /// KMS permission on the key of each value read or written; see [`sm_authz`].
+    /// A secret's tags (one get per candidate name).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        self.secret_tags(arn).await
+    }
+    /// The resources of one request, through the same path as a request.
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        self.authz(ctx, operation, input).await
+        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
     }
     /// A refused KMS permission as Secrets Manager words it.
     fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
@@ -790,19 +683,26 @@ impl JsonService for SecretsManager {
             denial
         }
     }
-    async fn call(&self, _ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        match operation {
-            "CreateSecret" => self.create_secret(input).await,
-            "GetSecretValue" => self.get_secret_value(input).await,
-            "PutSecretValue" => self.put_secret_value(input).await,
-            "UpdateSecret" => self.update_secret(input).await,
-            "DescribeSecret" => self.describe_secret(input).await,
-            "ListSecrets" => self.list_secrets(input).await,
-            "DeleteSecret" => self.delete_secret(input).await,
-            "RestoreSecret" => self.restore_secret(input).await,
-            "TagResource" => self.tag_resource(input, true).await,
-            "UntagResource" => self.tag_resource(input, false).await,
-            _ => Err(AwsError::unknown_operation(operation)),
-        }
+    /// Runs one operation through the registration table, as the listener
+    /// does (for tests and internal callers: no authorization).
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        ops::OPERATIONS.call(self, ctx, operation, input).await
+    }
+    /// Decodes the input of a routed operation once and reads the secret it names
+    /// ([`ops::OPERATIONS`]).
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        ops::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl crate::operation::OperationService for SecretsManager {
+    type Scope = crate::operation::Scope;
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope {
+        crate::operation::Scope::new(&self.region, &self.account, ctx)
     }
 }

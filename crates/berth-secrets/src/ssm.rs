@@ -8,17 +8,16 @@ use crate::rules::{self, Selector};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use berth_proto::json::decode;
 use berth_proto::pagination::paginate;
-use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
 use berth_store::{Store, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[path = "ssm_authz.rs"]
-mod ssm_authz;
+#[path = "ssm_ops.rs"]
+mod ops;
 
 pub const TARGET_PREFIX: &str = "AmazonSSM";
 const PARAMS: &str = "ssm/params/";
@@ -26,6 +25,12 @@ const PARAMS: &str = "ssm/params/";
 pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/ssm";
 const MAX_VERSIONS: usize = 100;
 const MAX_LABELS_PER_VERSION: usize = 10;
+
+/// A parameter's ARN.
+fn parameter_arn(region: &str, account: &str, name: &str) -> String {
+    let sep = if name.starts_with('/') { "" } else { "/" };
+    format!("arn:aws:ssm:{region}:{account}:parameter{sep}{name}")
+}
 
 fn param_key(name: &str) -> String {
     format!("{PARAMS}{name}")
@@ -92,19 +97,29 @@ impl Ssm {
     }
 
     fn arn(&self, name: &str) -> String {
-        let sep = if name.starts_with('/') { "" } else { "/" };
-        format!("arn:aws:ssm:{}:{}:parameter{sep}{name}", self.region, self.account)
+        parameter_arn(&self.region, &self.account, name)
+    }
+
+    /// The tags of the parameter an ARN names (one get per name it may
+    /// stand for: `parameter/x` is `/x` or `x`).
+    async fn parameter_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let Some((_, rest)) = arn.split_once(":parameter") else {
+            return Vec::new();
+        };
+        let mut names = vec![rest.to_string()];
+        if rest.matches('/').count() == 1 {
+            names.push(rest.trim_start_matches('/').to_string());
+        }
+        for name in names {
+            if let Ok(Some((p, _))) = typed::get::<ParamRecord>(&*self.store, &param_key(&name)).await {
+                return crate::authz::tag_pairs(&p.tags);
+            }
+        }
+        Vec::new()
     }
 
     fn context(&self, name: &str) -> BTreeMap<String, String> {
         BTreeMap::from([("PARAMETER_ARN".to_string(), self.arn(name))])
-    }
-
-    async fn load(&self, name: &str) -> Result<Option<ParamRecord>, AwsError> {
-        Ok(typed::get::<ParamRecord>(&*self.store, &param_key(name))
-            .await
-            .map_err(AwsError::state_store)?
-            .map(|(p, _)| p))
     }
 
     async fn value_of(&self, name: &str, v: &VersionRecord, decrypt: bool) -> Result<String, AwsError> {
@@ -150,8 +165,7 @@ impl Ssm {
         m
     }
 
-    async fn put_parameter(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        let i: PutParameterInput = decode(input)?;
+    async fn put_parameter(&self, ctx: &RequestContext, i: ops::PutParameterInput) -> Result<Value, AwsError> {
         rules::validate_parameter_name(&i.name).map_err(AwsError::validation)?;
         let overwrite = i.overwrite.unwrap_or(false);
         if overwrite && !i.tags.is_empty() {
@@ -193,7 +207,7 @@ impl Ssm {
                 format!("Parameter value, cannot be validated against allowedPattern: {p}"),
             ));
         }
-        let existing = self.load(&i.name).await?;
+        let existing = i.found.record(&i.name)?;
         if existing.is_some() && !overwrite {
             return Err(AwsError::code(
                 "ParameterAlreadyExists",
@@ -294,9 +308,9 @@ impl Ssm {
     }
 
     /// One `GetParameter(s)` name: `Ok(None)` when it does not exist.
-    async fn get_one(&self, raw: &str, decrypt: bool) -> Result<Option<Value>, AwsError> {
+    async fn get_one(&self, raw: &str, decrypt: bool, found: &ops::Found) -> Result<Option<Value>, AwsError> {
         let (name, sel) = rules::parse_selector(raw).map_err(AwsError::validation)?;
-        let Some(p) = self.load(&name).await? else {
+        let Some(p) = found.record(&name)? else {
             return Ok(None);
         };
         let selector = rules::selector_suffix(raw);
@@ -316,9 +330,11 @@ impl Ssm {
         }
     }
 
-    async fn get_parameter(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GetParameterInput = decode(input)?;
-        match self.get_one(&i.name, i.with_decryption.unwrap_or(false)).await? {
+    async fn get_parameter(&self, i: ops::GetParameterInput) -> Result<Value, AwsError> {
+        match self
+            .get_one(&i.name, i.with_decryption.unwrap_or(false), &i.found)
+            .await?
+        {
             Some(p) => Ok(json!({ "Parameter": p })),
             None => Err(AwsError::code(
                 "ParameterNotFound",
@@ -327,8 +343,7 @@ impl Ssm {
         }
     }
 
-    async fn get_parameters(&self, input: Value) -> Result<Value, AwsError> {
-        let i: GetParametersInput = decode(input)?;
+    async fn get_parameters(&self, i: ops::GetParametersInput) -> Result<Value, AwsError> {
         if i.names.is_empty() || i.names.len() > 10 {
             return Err(AwsError::validation(
                 "Names must contain between 1 and 10 parameter names.",
@@ -337,7 +352,7 @@ impl Ssm {
         let mut params = vec![];
         let mut invalid = vec![];
         for n in &i.names {
-            match self.get_one(n, i.with_decryption.unwrap_or(false)).await {
+            match self.get_one(n, i.with_decryption.unwrap_or(false), &i.found).await {
                 Ok(Some(p)) => params.push(p),
                 Ok(None) => invalid.push(json!(n)),
                 Err(e) if e.code == "ParameterVersionNotFound" || e.code == "ValidationException" => {
@@ -351,7 +366,7 @@ impl Ssm {
 
     /// The page of parameters GetParametersByPath answers (the handler and
     /// authorization read the same page).
-    async fn by_path_page(&self, i: &ByPathInput) -> Result<(Vec<ParamRecord>, Option<String>), AwsError> {
+    async fn by_path_page(&self, i: &ops::ByPathInput) -> Result<(Vec<ParamRecord>, Option<String>), AwsError> {
         if !i.path.starts_with('/') || (i.path.len() > 1 && i.path.ends_with("//")) {
             return Err(AwsError::validation(format!(
                 "The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". It can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_. Path: {}",
@@ -375,9 +390,12 @@ impl Ssm {
         )
     }
 
-    async fn get_parameters_by_path(&self, input: Value) -> Result<Value, AwsError> {
-        let i: ByPathInput = decode(input)?;
-        let (page, next) = self.by_path_page(&i).await?;
+    async fn get_parameters_by_path(&self, i: ops::ByPathInput) -> Result<Value, AwsError> {
+        // The page the authorization read.
+        let (page, next) = match i.page {
+            Some(page) => page?,
+            None => self.by_path_page(&i).await?,
+        };
         let mut out = vec![];
         for p in &page {
             out.push(
@@ -392,8 +410,7 @@ impl Ssm {
         Ok(body)
     }
 
-    async fn delete_parameter(&self, input: Value) -> Result<Value, AwsError> {
-        let i: NameInput = decode(input)?;
+    async fn delete_parameter(&self, i: ops::NameInput) -> Result<Value, AwsError> {
         if !self
             .store
             .delete(&param_key(&i.name))
@@ -408,8 +425,7 @@ impl Ssm {
         Ok(json!({}))
     }
 
-    async fn delete_parameters(&self, input: Value) -> Result<Value, AwsError> {
-        let i: NamesInput = decode(input)?;
+    async fn delete_parameters(&self, i: ops::NamesInput) -> Result<Value, AwsError> {
         if i.names.is_empty() || i.names.len() > 10 {
             return Err(AwsError::validation(
                 "Names must contain between 1 and 10 parameter names.",
@@ -426,8 +442,7 @@ impl Ssm {
         Ok(json!({ "DeletedParameters": deleted, "InvalidParameters": invalid }))
     }
 
-    async fn describe_parameters(&self, input: Value) -> Result<Value, AwsError> {
-        let i: DescribeInput = decode(input)?;
+    async fn describe_parameters(&self, i: ops::DescribeInput) -> Result<Value, AwsError> {
         let mut filters = Filters::parse(&i.parameter_filters, true)?;
         for f in &i.filters {
             let key = f["Key"].as_str().unwrap_or("");
@@ -464,9 +479,8 @@ impl Ssm {
         Ok(body)
     }
 
-    async fn get_parameter_history(&self, input: Value) -> Result<Value, AwsError> {
-        let i: HistoryInput = decode(input)?;
-        let Some(p) = self.load(&i.name).await? else {
+    async fn get_parameter_history(&self, i: ops::HistoryInput) -> Result<Value, AwsError> {
+        let Some(p) = i.found.record(&i.name)? else {
             return Err(AwsError::code(
                 "ParameterNotFound",
                 format!("Parameter {} not found.", i.name),
@@ -487,8 +501,7 @@ impl Ssm {
         Ok(body)
     }
 
-    async fn label_parameter_version(&self, input: Value) -> Result<Value, AwsError> {
-        let i: LabelInput = decode(input)?;
+    async fn label_parameter_version(&self, i: ops::LabelInput) -> Result<Value, AwsError> {
         if i.labels.is_empty() || i.labels.len() > 10 {
             return Err(AwsError::validation("Labels must contain between 1 and 10 labels."));
         }
@@ -525,7 +538,7 @@ impl Ssm {
 }
 
 /// The page of versions GetParameterHistory answers.
-fn history_page(p: &ParamRecord, i: &HistoryInput) -> Result<(Vec<VersionRecord>, Option<String>), AwsError> {
+fn history_page(p: &ParamRecord, i: &ops::HistoryInput) -> Result<(Vec<VersionRecord>, Option<String>), AwsError> {
     paginate(
         p.versions.clone(),
         |v| format!("{:020}", v.version),
@@ -626,88 +639,6 @@ impl Filters {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutParameterInput {
-    name: String,
-    value: String,
-    r#type: Option<String>,
-    overwrite: Option<bool>,
-    key_id: Option<String>,
-    description: Option<String>,
-    allowed_pattern: Option<String>,
-    tier: Option<String>,
-    data_type: Option<String>,
-    #[serde(default)]
-    tags: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetParameterInput {
-    name: String,
-    with_decryption: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetParametersInput {
-    names: Vec<String>,
-    with_decryption: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ByPathInput {
-    path: String,
-    recursive: Option<bool>,
-    with_decryption: Option<bool>,
-    #[serde(default)]
-    parameter_filters: Vec<Value>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct NameInput {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct NamesInput {
-    names: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DescribeInput {
-    #[serde(default)]
-    filters: Vec<Value>,
-    #[serde(default)]
-    parameter_filters: Vec<Value>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct HistoryInput {
-    name: String,
-    with_decryption: Option<bool>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct LabelInput {
-    name: String,
-    parameter_version: Option<i64>,
-    labels: Vec<String>,
-}
-
 /// What DescribeParameters and GetParameterHistory both show of a version.
 fn version_fields(name: &str, v: &VersionRecord) -> Value {
     let mut m = json!({
@@ -740,11 +671,13 @@ impl JsonService for Ssm {
     fn signing_name(&self) -> &'static str {
         "ssm"
     }
-    /// The parameter ARNs (selectors dropped; a path as its own ARN) with
-    /// their tags, and `kms:Decrypt`/`kms:Encrypt`/`kms:GenerateDataKey` on
-    /// the key of each SecureString value read or written; see [`ssm_authz`].
+    /// A parameter's tags (one get).
+    async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
+        self.parameter_tags(arn).await
+    }
+    /// The resources of one request, through the same path as a request.
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        self.authz(ctx, operation, input).await
+        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
     }
     /// A refused KMS permission as SSM words it.
     fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
@@ -754,19 +687,27 @@ impl JsonService for Ssm {
             denial
         }
     }
+    /// Runs one operation through the registration table, as the listener
+    /// does (for tests and internal callers: no authorization).
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        match operation {
-            "PutParameter" => self.put_parameter(ctx, input).await,
-            "GetParameter" => self.get_parameter(input).await,
-            "GetParameters" => self.get_parameters(input).await,
-            "GetParametersByPath" => self.get_parameters_by_path(input).await,
-            "DeleteParameter" => self.delete_parameter(input).await,
-            "DeleteParameters" => self.delete_parameters(input).await,
-            "DescribeParameters" => self.describe_parameters(input).await,
-            "GetParameterHistory" => self.get_parameter_history(input).await,
-            "LabelParameterVersion" => self.label_parameter_version(input).await,
-            _ => Err(AwsError::unknown_operation(operation)),
-        }
+        ops::OPERATIONS.call(self, ctx, operation, input).await
+    }
+    /// Decodes the input of a routed operation once and reads the parameters it names
+    /// ([`ops::OPERATIONS`]).
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        ops::OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl crate::operation::OperationService for Ssm {
+    type Scope = crate::operation::Scope;
+    fn scope(&self, ctx: &RequestContext) -> Self::Scope {
+        crate::operation::Scope::new(&self.region, &self.account, ctx)
     }
 }
 
