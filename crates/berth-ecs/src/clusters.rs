@@ -11,6 +11,7 @@ use berth_core::ecs::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
+use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
 use berth_core::names::is_valid_ecs_name;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
@@ -132,13 +133,19 @@ impl Ecs {
         c.instances = state
             .instances
             .iter()
-            .filter(|(i, _)| matches!(i.status.as_str(), "ACTIVE" | "DRAINING" | "REGISTERING"))
+            .filter(|(i, _)| {
+                i.status.is_any(&[
+                    ContainerInstanceStatus::Active,
+                    ContainerInstanceStatus::Draining,
+                    ContainerInstanceStatus::Registering,
+                ])
+            })
             .count();
         for t in &state.tasks {
-            match t.last_status.as_str() {
-                "RUNNING" => c.running += 1,
-                "PROVISIONING" | "PENDING" | "ACTIVATING" => c.pending += 1,
-                _ => {}
+            if t.last_status == TaskStatus::Running {
+                c.running += 1;
+            } else if t.last_status.is_any(&TaskStatus::PENDING) {
+                c.pending += 1;
             }
         }
         for kv in self
@@ -209,7 +216,7 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?
         {
-            Some((rec, _)) if rec.status == "ACTIVE" => Ok(rec),
+            Some((rec, _)) if rec.status == ClusterStatus::Active => Ok(rec),
             _ => Err(AwsError::cluster_not_found("Cluster not found.")),
         }
     }
@@ -227,7 +234,7 @@ impl Ecs {
         let rec = ClusterRecord {
             cluster_arn: self.scope.cluster_arn(&name),
             cluster_name: name.clone(),
-            status: "ACTIVE".into(),
+            status: ClusterStatus::Active.into(),
             tags: input.tags,
             settings: if input.settings.is_empty() {
                 vec![KeyValueSetting {
@@ -249,7 +256,7 @@ impl Ecs {
             &*self.store,
             &keys::cluster(&name),
             |cur| match cur {
-                Some(existing) if existing.status == "ACTIVE" => Ok(Some(existing)),
+                Some(existing) if existing.status == ClusterStatus::Active => Ok(Some(existing)),
                 _ => Ok(Some(rec.clone())),
             },
         )
@@ -314,7 +321,7 @@ impl Ecs {
             .map_err(AwsError::state_store)?;
         let arns: Vec<String> = all
             .into_iter()
-            .filter(|c| c.status == "ACTIVE")
+            .filter(|c| c.status == ClusterStatus::Active)
             .map(|c| c.cluster_arn)
             .collect();
         let (page, next) = paginate(
@@ -339,7 +346,7 @@ impl Ecs {
             &*self.store,
             &keys::cluster(&name),
             |cur| match cur {
-                Some(mut rec) if rec.status == "ACTIVE" => {
+                Some(mut rec) if rec.status == ClusterStatus::Active => {
                     f(&mut rec)?;
                     Ok(Some(rec))
                 }
@@ -436,7 +443,7 @@ impl Ecs {
         }
         let rec = self
             .modify_cluster(&rec.cluster_name, |r| {
-                r.status = "INACTIVE".into();
+                r.status = ClusterStatus::Inactive.into();
                 Ok(())
             })
             .await?;

@@ -18,6 +18,7 @@ use crate::services::{DeploymentRecord, ServiceRecord};
 use crate::tasks::{CommonOptions, Placed, ResolvedTaskDefinition, TaskRecord, split_by_strategy};
 use crate::{Ecs, keys};
 use berth_core::ecs::Tag;
+use berth_core::ecs::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_core::time::now_epoch;
 use berth_proto::AwsError;
 use berth_proto::json::encode;
@@ -107,16 +108,18 @@ fn touched(kind: &EventKind, key: &str, value: &[u8]) -> Touch {
 
 /// How a task counts for its service.
 fn health_of(t: &TaskRecord) -> TaskHealth {
-    match t.last_status.as_str() {
-        "RUNNING" if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => TaskHealth::Healthy,
-        "RUNNING" => TaskHealth::Running,
+    match t.last_status.known() {
+        Some(TaskStatus::Running) if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => {
+            TaskHealth::Healthy
+        }
+        Some(TaskStatus::Running) => TaskHealth::Running,
         _ => TaskHealth::Pending,
     }
 }
 
 /// Whether a stopped task counts as a failure of its deployment.
 fn failed(t: &TaskRecord) -> bool {
-    t.last_status == "STOPPED"
+    t.last_status == TaskStatus::Stopped
         && (matches!(
             t.stop_code.as_deref(),
             Some("TaskFailedToStart" | "EssentialContainerExited")
@@ -414,7 +417,7 @@ impl Ecs {
         else {
             return Ok(None);
         };
-        if svc.status == "INACTIVE" {
+        if svc.status == ServiceStatus::Inactive {
             return Ok(None);
         }
         let before = serde_json::to_value(&svc).unwrap_or_default();
@@ -468,7 +471,7 @@ impl Ecs {
         if new_failures == 0
             && svc.berth.consecutive_failures > 0
             && tasks.iter().any(|t| {
-                t.last_status == "RUNNING"
+                t.last_status == TaskStatus::Running
                     && t.started_at
                         .is_some_and(|s| s > stable_since && now - s >= cfg.stable_after.as_secs_f64())
             })
@@ -501,10 +504,14 @@ impl Ecs {
         let cb = svc.deployment_configuration.deployment_circuit_breaker.clone();
         if cb.enable
             && let Some(p) = svc.primary().cloned()
-            && p.rollout_state == "IN_PROGRESS"
+            && p.rollout_state == RolloutState::InProgress
         {
             let desired = if svc.is_daemon() {
-                state.instances.iter().filter(|(i, _)| i.status == "ACTIVE").count() as u32
+                state
+                    .instances
+                    .iter()
+                    .filter(|(i, _)| i.status == ContainerInstanceStatus::Active)
+                    .count() as u32
             } else {
                 svc.desired_count.max(0) as u32
             };
@@ -523,7 +530,7 @@ impl Ecs {
                 {
                     svc.push_event(format!("(service {name}) rolling back to deployment {good_id}."), now);
                 } else if let Some(d) = svc.primary_mut() {
-                    d.rollout_state = "FAILED".into();
+                    d.rollout_state = RolloutState::Failed.into();
                     d.rollout_state_reason = reason;
                     d.updated_at = now;
                     d.berth.finished_at = Some(now);
@@ -537,7 +544,7 @@ impl Ecs {
         let mut stopping: BTreeSet<String> = BTreeSet::new();
         for t in tasks
             .iter()
-            .filter(|t| t.desired_status == "RUNNING" && t.health_status == "UNHEALTHY")
+            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == "UNHEALTHY")
         {
             let since = t.started_at.unwrap_or(t.created_at);
             if now - since >= grace {
@@ -559,19 +566,24 @@ impl Ecs {
         let instance_ok: BTreeMap<&str, bool> = state
             .instances
             .iter()
-            .map(|(i, _)| (i.container_instance_arn.as_str(), i.status == "ACTIVE"))
+            .map(|(i, _)| {
+                (
+                    i.container_instance_arn.as_str(),
+                    i.status == ContainerInstanceStatus::Active,
+                )
+            })
             .collect();
         let active: Vec<&TaskRecord> = tasks
             .iter()
             .copied()
-            .filter(|t| t.desired_status == "RUNNING" && !stopping.contains(&t.berth.id))
+            .filter(|t| t.desired_status == TaskStatus::Running && !stopping.contains(&t.berth.id))
             .collect();
         // Tasks of a FAILED deployment never count as healthy: they go
         // first, and the minimum is kept with the others.
         let failed_deployments: BTreeSet<String> = svc
             .deployments
             .iter()
-            .filter(|d| d.rollout_state == "FAILED")
+            .filter(|d| d.rollout_state == RolloutState::Failed)
             .map(|d| d.id.clone())
             .collect();
         let view = |t: &TaskRecord| TaskState {
@@ -600,15 +612,18 @@ impl Ecs {
         if let Some(u) = svc.berth.throttled_until.filter(|u| *u > now) {
             wake_at(u);
         }
-        let can_start =
-            svc.status == "ACTIVE" && !throttled && primary.as_ref().is_some_and(|p| p.rollout_state != "FAILED");
+        let can_start = svc.status == ServiceStatus::Active
+            && !throttled
+            && primary
+                .as_ref()
+                .is_some_and(|p| p.rollout_state != RolloutState::Failed);
         let config = svc.deployment_configuration.clone();
         let mut started: Vec<TaskRecord> = vec![];
         let mut placement_event: Option<String> = None;
         let stop_ids: Vec<String>;
         let mut daemon_complete = true;
         let mut daemon_desired = 0i64;
-        if svc.is_daemon() && svc.status == "ACTIVE" {
+        if svc.is_daemon() && svc.status == ServiceStatus::Active {
             // The instances and their scheduler views as one snapshot.
             let placement = self.view.placement_state(cluster);
             let views = &placement.views;
@@ -629,7 +644,7 @@ impl Ecs {
                 .zip(views)
                 .map(|((i, _), v)| DaemonInstance {
                     id: i.berth.id.clone(),
-                    eligible: i.status == "ACTIVE" && constraints.iter().all(|e| e.matches(v)),
+                    eligible: i.status == ContainerInstanceStatus::Active && constraints.iter().all(|e| e.matches(v)),
                     tasks: active
                         .iter()
                         .filter(|t| t.container_instance_arn.as_deref() == Some(&i.container_instance_arn))
@@ -677,7 +692,7 @@ impl Ecs {
                 }
             }
         } else {
-            let desired = if svc.status == "ACTIVE" {
+            let desired = if svc.status == ServiceStatus::Active {
                 svc.desired_count.max(0) as u32
             } else {
                 0
@@ -749,39 +764,36 @@ impl Ecs {
         // 5. Counts (ECS counts tasks by their last status).
         let mut all: Vec<&TaskRecord> = tasks.clone();
         all.extend(started.iter());
-        let count = |pred: &dyn Fn(&TaskRecord) -> bool, status: &[&str]| {
-            all.iter()
-                .filter(|t| pred(t) && status.contains(&t.last_status.as_str()))
-                .count() as i64
+        let count = |pred: &dyn Fn(&TaskRecord) -> bool, status: &[TaskStatus]| {
+            all.iter().filter(|t| pred(t) && t.last_status.is_any(status)).count() as i64
         };
-        const PENDING: [&str; 3] = ["PROVISIONING", "PENDING", "ACTIVATING"];
-        svc.running_count = count(&|_| true, &["RUNNING"]);
-        svc.pending_count = count(&|_| true, &PENDING);
-        if svc.is_daemon() && svc.status == "ACTIVE" {
+        svc.running_count = count(&|_| true, &[TaskStatus::Running]);
+        svc.pending_count = count(&|_| true, &TaskStatus::PENDING);
+        if svc.is_daemon() && svc.status == ServiceStatus::Active {
             svc.desired_count = daemon_desired;
         }
         let service_desired = svc.desired_count;
         for d in &mut svc.deployments {
             let id = d.id.clone();
-            let running = count(&|t| of(t) == id, &["RUNNING"]);
-            let pending = count(&|t| of(t) == id, &PENDING);
+            let running = count(&|t| of(t) == id, &[TaskStatus::Running]);
+            let pending = count(&|t| of(t) == id, &TaskStatus::PENDING);
             if (running, pending) != (d.running_count, d.pending_count) {
                 d.running_count = running;
                 d.pending_count = pending;
                 d.updated_at = now;
             }
-            if d.status == "PRIMARY" && d.desired_count != service_desired {
+            if d.status == DeploymentStatus::Primary && d.desired_count != service_desired {
                 d.desired_count = service_desired;
                 d.updated_at = now;
             }
         }
 
         // 6. Old deployments whose tasks are all stopped end.
-        let live_of = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != "STOPPED");
+        let live_of = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != TaskStatus::Stopped);
         let ended: Vec<String> = svc
             .deployments
             .iter()
-            .filter(|d| d.status != "PRIMARY" && !live_of(&d.id))
+            .filter(|d| d.status != DeploymentStatus::Primary && !live_of(&d.id))
             .map(|d| d.id.clone())
             .collect();
         for id in ended {
@@ -796,7 +808,7 @@ impl Ecs {
         let only_primary_left = svc.deployments.len() == 1;
         let settled = !acted
             && only_primary_left
-            && svc.status == "ACTIVE"
+            && svc.status == ServiceStatus::Active
             && if svc.is_daemon() {
                 daemon_complete && healthy_primary == daemon_desired
             } else {
@@ -805,9 +817,9 @@ impl Ecs {
         if settled {
             let mut completed = None;
             if let Some(p) = svc.primary_mut()
-                && p.rollout_state == "IN_PROGRESS"
+                && p.rollout_state == RolloutState::InProgress
             {
-                p.rollout_state = "COMPLETED".into();
+                p.rollout_state = RolloutState::Completed.into();
                 p.rollout_state_reason = format!("ECS deployment {} completed.", p.id);
                 p.updated_at = now;
                 p.berth.finished_at = Some(now);
@@ -824,7 +836,11 @@ impl Ecs {
                 svc.berth.last_completed = Some((id, td));
                 tracing::info!(service = %svc.service_arn, "deployment completed");
             }
-            if !svc.berth.steady && svc.primary().is_some_and(|p| p.rollout_state == "COMPLETED") {
+            if !svc.berth.steady
+                && svc
+                    .primary()
+                    .is_some_and(|p| p.rollout_state == RolloutState::Completed)
+            {
                 svc.berth.steady = true;
                 svc.push_event(format!("(service {name}) has reached a steady state."), now);
             }
@@ -833,8 +849,8 @@ impl Ecs {
         }
 
         // 8. A deleted service ends once its tasks are gone.
-        if svc.status == "DRAINING" && !all.iter().any(|t| t.last_status != "STOPPED") {
-            svc.status = "INACTIVE".into();
+        if svc.status == ServiceStatus::Draining && !all.iter().any(|t| t.last_status != TaskStatus::Stopped) {
+            svc.status = ServiceStatus::Inactive.into();
             svc.running_count = 0;
             svc.pending_count = 0;
             tracing::info!(service = %svc.service_arn, "service is INACTIVE");

@@ -142,7 +142,7 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> 
             changed = true;
         }
     }
-    if c.last_status == "STOPPED" {
+    if c.last_status == TaskStatus::Stopped {
         // A stopped container has no health any more.
         if c.health_status.is_some() && c.health_status.as_deref() != Some("UNKNOWN") && ch.health_status.is_none() {
             c.health_status = Some("UNKNOWN".into());
@@ -179,12 +179,12 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
         t.berth.agent_seen = true;
         changed = true;
     }
-    if t.last_status == "STOPPED" {
+    if t.last_status == TaskStatus::Stopped {
         // Acknowledged and ignored, except for what the agent now knows:
         // a STOPPED report ends its part; any other means it still runs
         // something of the task and must be told to stop it.
         if let Some(s) = &ch.status {
-            let stopped = s == "STOPPED";
+            let stopped = s.parse() == Ok(TaskStatus::Stopped);
             if t.berth.agent_stopped != stopped {
                 t.berth.agent_stopped = stopped;
                 changed = true;
@@ -197,22 +197,23 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
     }
     changed |= set_once(&mut t.pull_started_at, pull_started);
     changed |= set_once(&mut t.pull_stopped_at, pull_stopped);
-    let Some(status) = ch.status.as_deref() else {
+    // Checked above: a reported status is one of TaskStatus.
+    let Some(status) = ch.status.as_deref().and_then(|s| s.parse::<TaskStatus>().ok()) else {
         return Ok(changed);
     };
-    if TaskStatus::rank_of(status) <= TaskStatus::rank_of(&t.last_status) {
+    if Some(status.rank()) <= t.last_status.known().map(TaskStatus::rank) {
         return Ok(changed);
     }
     changed = true;
-    let rank = TaskStatus::rank_of(status).unwrap_or(0);
-    if status == "RUNNING" {
+    let rank = status.rank();
+    if status == TaskStatus::Running {
         t.started_at.get_or_insert(now);
     }
     if rank >= TaskStatus::Deactivating.rank() {
-        t.desired_status = "STOPPED".into();
+        t.desired_status = TaskStatus::Stopped.into();
         t.stopping_at.get_or_insert(now);
     }
-    if status == "STOPPED" {
+    if status == TaskStatus::Stopped {
         set_once(&mut t.execution_stopped_at, exec_stopped);
         let derived = if t.started_at.is_some() {
             "EssentialContainerExited"
@@ -231,7 +232,7 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
         let health = derive_health(t);
         t.health_status = health.into();
     } else {
-        t.last_status = status.to_string();
+        t.last_status = status.into();
     }
     Ok(changed)
 }
@@ -537,14 +538,14 @@ mod tests {
     fn statuses_only_move_forward() {
         let mut t = task();
         assert!(apply_task_change(&mut t, &change("RUNNING"), 10.0).unwrap());
-        assert_eq!(t.last_status, "RUNNING");
+        assert_eq!(t.last_status.as_str(), "RUNNING");
         assert_eq!(t.started_at, Some(10.0));
         // Backwards: ignored (but acknowledged).
         assert!(!apply_task_change(&mut t, &change("PENDING"), 11.0).unwrap());
-        assert_eq!(t.last_status, "RUNNING");
+        assert_eq!(t.last_status.as_str(), "RUNNING");
         assert!(apply_task_change(&mut t, &change("STOPPED"), 12.0).unwrap());
-        assert_eq!(t.last_status, "STOPPED");
-        assert_eq!(t.desired_status, "STOPPED");
+        assert_eq!(t.last_status.as_str(), "STOPPED");
+        assert_eq!(t.desired_status.as_str(), "STOPPED");
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert_eq!(t.stopped_at, Some(12.0));
         assert!(t.containers.iter().all(|c| c.last_status == "STOPPED"));
@@ -552,7 +553,7 @@ mod tests {
         // After STOPPED nothing visible changes; a late RUNNING report only
         // records that the agent still has something to stop.
         apply_task_change(&mut t, &change("RUNNING"), 13.0).unwrap();
-        assert_eq!(t.last_status, "STOPPED");
+        assert_eq!(t.last_status.as_str(), "STOPPED");
         assert_eq!(t.stopped_at, Some(12.0));
         assert!(t.wanted_by_agent());
         apply_task_change(&mut t, &change("STOPPED"), 14.0).unwrap();

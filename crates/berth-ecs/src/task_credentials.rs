@@ -22,6 +22,7 @@ pub(crate) use berth_agent_protocol::RoleKind;
 use berth_agent_protocol::{TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 use berth_core::arn::Scope;
 use berth_core::ecs::TaskDefinitionRecord;
+use berth_core::ecs::TaskStatus;
 use berth_iam::ServiceRoleError;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
@@ -103,7 +104,7 @@ impl Ecs {
                 task.task_arn, input.container_instance
             )));
         }
-        if task.last_status == "STOPPED" {
+        if task.last_status == TaskStatus::Stopped {
             return Err(AwsError::client(format!(
                 "Task {} is STOPPED: its role credentials are no longer issued.",
                 task.task_arn

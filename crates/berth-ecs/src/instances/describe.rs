@@ -5,6 +5,7 @@ use super::record::{Attribute, InstanceRecord, render_resources};
 use super::state::TaskCounts;
 use crate::tasks::instance_id_of;
 use crate::{Ecs, keys};
+use berth_core::ecs::{ContainerInstanceStatus, StatusName};
 use berth_core::time::now_epoch;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
@@ -163,16 +164,17 @@ impl Ecs {
         _ctx: &RequestContext,
         input: ListInput,
     ) -> Result<Value, AwsError> {
-        if let Some(s) = &input.status
-            && !matches!(
-                s.as_str(),
-                "ACTIVE" | "DRAINING" | "REGISTERING" | "DEREGISTERING" | "REGISTRATION_FAILED"
-            )
-        {
-            return Err(AwsError::invalid_parameter(format!(
-                "Invalid status '{s}'. Valid values: ACTIVE, DRAINING, REGISTERING, DEREGISTERING, REGISTRATION_FAILED."
-            )));
-        }
+        let status = match input.status.as_deref() {
+            None => None,
+            Some(s) => match ContainerInstanceStatus::parse(s) {
+                Some(st) if st != ContainerInstanceStatus::Inactive => Some(st),
+                _ => {
+                    return Err(AwsError::invalid_parameter(format!(
+                        "Invalid status '{s}'. Valid values: ACTIVE, DRAINING, REGISTERING, DEREGISTERING, REGISTRATION_FAILED."
+                    )));
+                }
+            },
+        };
         let filter = match input.filter.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(f) => Some(
@@ -187,9 +189,9 @@ impl Ecs {
             .instances
             .iter()
             .zip(views)
-            .filter(|((rec, _), _)| match &input.status {
-                Some(s) => &rec.status == s,
-                None => rec.status != "INACTIVE",
+            .filter(|((rec, _), _)| match status {
+                Some(s) => rec.status == s,
+                None => rec.status != ContainerInstanceStatus::Inactive,
             })
             .filter(|(_, view)| filter.as_ref().is_none_or(|f| f.matches(view)))
             .map(|((rec, _), _)| rec.container_instance_arn.clone())

@@ -4,6 +4,7 @@ use super::record::InstanceRecord;
 use super::state::TaskCounts;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
+use berth_core::ecs::{ContainerInstanceStatus, StatusName, TaskStatus};
 use berth_proto::{AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -45,7 +46,7 @@ impl Ecs {
             .get_instance(&name, &input.container_instance)
             .await?
             .ok_or_else(not_found)?;
-        if rec.status == "INACTIVE" {
+        if rec.status == ContainerInstanceStatus::Inactive {
             return Err(not_found());
         }
         let arn = rec.container_instance_arn.clone();
@@ -59,7 +60,7 @@ impl Ecs {
                 .cluster_tasks(&name)
                 .await?
                 .into_iter()
-                .filter(|t| t.container_instance_arn.as_deref() == Some(&arn) && t.last_status != "STOPPED")
+                .filter(|t| t.container_instance_arn.as_deref() == Some(&arn) && t.last_status != TaskStatus::Stopped)
                 .collect();
             if !active.is_empty() {
                 if !force {
@@ -77,7 +78,7 @@ impl Ecs {
                 // Stopping released resources on the instance: read it again.
                 continue;
             }
-            rec.status = "INACTIVE".into();
+            rec.status = ContainerInstanceStatus::Inactive.into();
             rec.agent_connected = false;
             rec.version += 1;
             let res = self
@@ -106,12 +107,14 @@ impl Ecs {
         _ctx: &RequestContext,
         input: UpdateStateInput,
     ) -> Result<Value, AwsError> {
-        if !matches!(input.status.as_str(), "ACTIVE" | "DRAINING") {
+        let Some(status) = ContainerInstanceStatus::parse(&input.status)
+            .filter(|s| matches!(s, ContainerInstanceStatus::Active | ContainerInstanceStatus::Draining))
+        else {
             return Err(AwsError::invalid_parameter(format!(
                 "Container instances can only be set to ACTIVE or DRAINING, not {}.",
                 input.status
             )));
-        }
+        };
         if input.container_instances.is_empty() || input.container_instances.len() > 10 {
             return Err(AwsError::invalid_parameter(
                 "containerInstances must list between 1 and 10 container instances.",
@@ -126,7 +129,6 @@ impl Ecs {
                 failures.push(json!({"arn": self.instance_arn_for(&name, reference), "reason": "MISSING"}));
                 continue;
             };
-            let status = input.status.clone();
             let result = typed::update_with::<InstanceRecord, AwsError, _>(
                 AwsError::state_store,
                 &*self.store,
@@ -134,7 +136,7 @@ impl Ecs {
                 |cur| match cur {
                     Some(mut r) if r.is_registered() => {
                         if r.status != status {
-                            r.status = status.clone();
+                            r.status = status.into();
                             r.version += 1;
                         }
                         Ok(Some(r))

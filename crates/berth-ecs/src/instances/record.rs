@@ -2,7 +2,7 @@
 //! terms, and its resources as ECS renders them.
 
 use crate::agent_identity::AgentOwner;
-use berth_core::ecs::Tag;
+use berth_core::ecs::{ContainerInstanceStatus, Recorded, Tag};
 use berth_scheduler::{InstanceStatus, InstanceView, Resources, TaskOnInstance};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ pub struct InstanceRecord {
     /// shown as given.
     #[serde(default)]
     pub other_resources: Vec<Value>,
-    pub status: String,
+    pub status: Recorded<ContainerInstanceStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     pub agent_connected: bool,
@@ -68,7 +68,8 @@ pub struct InstanceRecord {
 
 impl InstanceRecord {
     pub fn is_registered(&self) -> bool {
-        matches!(self.status.as_str(), "ACTIVE" | "DRAINING")
+        self.status
+            .is_any(&[ContainerInstanceStatus::Active, ContainerInstanceStatus::Draining])
     }
 
     pub fn attribute(&self, name: &str) -> Option<&str> {
@@ -91,7 +92,7 @@ impl InstanceRecord {
         InstanceView {
             id: self.container_instance_arn.clone(),
             ec2_instance_id: self.ec2_instance_id.clone(),
-            status: status_of(&self.status),
+            status: self.scheduler_status(),
             agent_connected: self.agent_connected,
             agent_version: self.version_info["agentVersion"].as_str().map(str::to_string),
             registered_at: self.registered_at as i64,
@@ -103,14 +104,18 @@ impl InstanceRecord {
     }
 }
 
-pub fn status_of(s: &str) -> InstanceStatus {
-    match s {
-        "ACTIVE" => InstanceStatus::Active,
-        "DRAINING" => InstanceStatus::Draining,
-        "REGISTERING" => InstanceStatus::Registering,
-        "DEREGISTERING" => InstanceStatus::Deregistering,
-        "REGISTRATION_FAILED" => InstanceStatus::RegistrationFailed,
-        _ => InstanceStatus::Inactive,
+impl InstanceRecord {
+    /// The status in the scheduler's terms (an unknown one is INACTIVE:
+    /// nothing is placed on it).
+    pub fn scheduler_status(&self) -> InstanceStatus {
+        match self.status.known() {
+            Some(ContainerInstanceStatus::Active) => InstanceStatus::Active,
+            Some(ContainerInstanceStatus::Draining) => InstanceStatus::Draining,
+            Some(ContainerInstanceStatus::Registering) => InstanceStatus::Registering,
+            Some(ContainerInstanceStatus::Deregistering) => InstanceStatus::Deregistering,
+            Some(ContainerInstanceStatus::RegistrationFailed) => InstanceStatus::RegistrationFailed,
+            Some(ContainerInstanceStatus::Inactive) | None => InstanceStatus::Inactive,
+        }
     }
 }
 

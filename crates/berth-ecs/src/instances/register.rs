@@ -7,6 +7,7 @@ use super::state::TaskCounts;
 use crate::agent_identity::{self};
 use crate::host_share;
 use crate::{Ecs, keys};
+use berth_core::ecs::ContainerInstanceStatus;
 use berth_core::ecs::{Tag, validate_tags};
 use berth_core::time::now_epoch;
 use berth_proto::{AwsError, RequestContext};
@@ -134,7 +135,7 @@ impl Ecs {
         // active instance with the same EC2 instance id.
         let existing_id = match &input.container_instance_arn {
             Some(arn) if !arn.is_empty() => match self.get_instance(&name, arn).await? {
-                Some((rec, _)) if rec.status == "INACTIVE" => {
+                Some((rec, _)) if rec.status == ContainerInstanceStatus::Inactive => {
                     return Err(AwsError::client(format!(
                         "The container instance {} was deregistered. Remove the agent's saved state (DATA_DIR/agent-state.json) to register it again as a new instance.",
                         rec.container_instance_arn
@@ -201,7 +202,7 @@ impl Ecs {
                     remaining_resources: registered.clone(),
                     registered_resources: registered,
                     other_resources: other,
-                    status: "ACTIVE".into(),
+                    status: ContainerInstanceStatus::Active.into(),
                     status_reason: None,
                     agent_connected: true,
                     attributes,

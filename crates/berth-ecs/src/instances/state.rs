@@ -4,6 +4,7 @@
 use super::record::{Attribute, InstanceRecord};
 use crate::Ecs;
 use crate::tasks::TaskRecord;
+use berth_core::ecs::TaskStatus;
 use berth_proto::AwsError;
 use berth_scheduler::{InstanceView, TaskOnInstance};
 use berth_store::Revision;
@@ -35,10 +36,10 @@ impl ClusterState {
         for t in &self.tasks {
             let Some(arn) = &t.container_instance_arn else { continue };
             let c = out.entry(arn.clone()).or_default();
-            match t.last_status.as_str() {
-                "RUNNING" => c.running += 1,
-                "PROVISIONING" | "PENDING" | "ACTIVATING" => c.pending += 1,
-                _ => {}
+            if t.last_status == TaskStatus::Running {
+                c.running += 1;
+            } else if t.last_status.is_any(&TaskStatus::PENDING) {
+                c.pending += 1;
             }
         }
         out
@@ -53,7 +54,7 @@ pub fn instance_view<'a>(
     custom: &[Attribute],
 ) -> InstanceView {
     let on = tasks
-        .filter(|t| t.desired_status == "RUNNING")
+        .filter(|t| t.desired_status == TaskStatus::Running)
         .map(|t| TaskOnInstance {
             group: t.group.clone(),
             family: t.berth.family.clone(),

@@ -14,6 +14,7 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
+use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
@@ -188,7 +189,7 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?;
         if let Some((s, _)) = &existing
-            && s.status != "INACTIVE"
+            && s.status != ServiceStatus::Inactive
         {
             let same_token = input.client_token.is_some() && s.berth.client_token == input.client_token;
             if s.berth.fingerprint == fingerprint && (same_token || input.client_token.is_none()) {
@@ -285,7 +286,7 @@ impl Ecs {
         let id = deployment_id();
         let deployment = DeploymentRecord {
             id: id.clone(),
-            status: "PRIMARY".into(),
+            status: DeploymentStatus::Primary.into(),
             task_definition: td.arn.clone(),
             desired_count: desired,
             pending_count: 0,
@@ -298,7 +299,7 @@ impl Ecs {
             platform_version: platform_version.clone(),
             platform_family: platform_family.clone(),
             network_configuration: input.network_configuration.clone(),
-            rollout_state: "IN_PROGRESS".into(),
+            rollout_state: RolloutState::InProgress.into(),
             rollout_state_reason: format!("ECS deployment {id} in progress."),
             berth: DeploymentInternal {
                 config: Some(config.clone()),
@@ -311,7 +312,7 @@ impl Ecs {
             cluster_arn: cluster.cluster_arn.clone(),
             load_balancers: vec![],
             service_registries: vec![],
-            status: "ACTIVE".into(),
+            status: ServiceStatus::Active.into(),
             desired_count: desired,
             running_count: 0,
             pending_count: 0,

@@ -7,6 +7,7 @@ use super::rules::{ContainerSize, TaskOverrideIn, render_overrides, size_task, v
 use super::{TASK_ENI_CAPABILITY, UNKNOWN_HEALTH};
 use crate::Ecs;
 use crate::instances::InstanceRecord;
+use berth_core::ecs::TaskStatus;
 use berth_core::ecs::{ClusterRecord, Tag, validate_tags};
 use berth_proto::AwsError;
 use berth_scheduler::{RequiredAttribute, TaskDemand};
@@ -159,7 +160,7 @@ impl Ecs {
                     image: d["image"].as_str().unwrap_or_default().to_string(),
                     image_digest: None,
                     runtime_id: None,
-                    last_status: "PENDING".into(),
+                    last_status: TaskStatus::Pending.into(),
                     exit_code: None,
                     reason: None,
                     network_bindings: vec![],
@@ -180,8 +181,13 @@ impl Ecs {
             container_instance_arn: Some(instance.container_instance_arn.clone()),
             availability_zone: instance.attribute("ecs.availability-zone").map(str::to_string),
             capacity_provider_name: plan.providers.get(index).cloned(),
-            last_status: if fargate || awsvpc { "PROVISIONING" } else { "PENDING" }.into(),
-            desired_status: "RUNNING".into(),
+            last_status: if fargate || awsvpc {
+                TaskStatus::Provisioning
+            } else {
+                TaskStatus::Pending
+            }
+            .into(),
+            desired_status: TaskStatus::Running.into(),
             cpu: plan.demand.cpu.to_string(),
             memory: plan.demand.memory.to_string(),
             containers,

@@ -12,6 +12,7 @@ use crate::instances::InstanceRecord;
 use crate::operation::Operation;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::ContainerInstanceStatus;
 use berth_core::ecs::Tag;
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -144,10 +145,10 @@ impl Ecs {
                     continue;
                 };
                 let rec = &state.instances[i].0;
-                if rec.status != "ACTIVE" {
+                if rec.status != ContainerInstanceStatus::Active {
                     failures.push(json!({
                         "arn": rec.container_instance_arn,
-                        "reason": if rec.status == "INACTIVE" { "MISSING" } else { rec.status.as_str() },
+                        "reason": if rec.status == ContainerInstanceStatus::Inactive { "MISSING" } else { rec.status.as_str() },
                         "detail": format!("The container instance is {}; only ACTIVE instances start tasks.", rec.status),
                     }));
                     continue;
