@@ -15,14 +15,17 @@
 
 use crate::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
 use crate::services::{DeploymentRecord, ServiceRecord};
-use crate::tasks::{CommonOptions, Placed, ResolvedTaskDefinition, TaskRecord, split_by_strategy};
+use crate::tasks::{
+    Placed, ResolvedTaskDefinition, TaskOptions, TaskRecord, deployment_launch, placement_constraints,
+    placement_strategies,
+};
 use crate::{Ecs, keys};
 use berth_core::ecs::Tag;
 use berth_core::ecs::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_core::time::now_epoch;
 use berth_proto::AwsError;
 use berth_proto::json::encode;
-use berth_scheduler::{FailureReason, PlacementConstraint, PlacementRequest, PlacementStrategy};
+use berth_scheduler::{FailureReason, PlacementConstraint, PlacementStrategy};
 use berth_store::{Compare, EventKind, Op, StoreError, typed};
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
@@ -331,28 +334,24 @@ impl Ecs {
             ));
         };
         let cluster = self.active_cluster(Some(&svc.berth.cluster)).await?;
-        let (launch_type, providers) = match &deployment.launch_type {
-            Some(lt) => (lt.clone(), vec![]),
-            None if !deployment.capacity_provider_strategy.is_empty() => (
-                "FARGATE".to_string(),
-                split_by_strategy(&deployment.capacity_provider_strategy, count as usize),
-            ),
-            None => ("EC2".to_string(), vec![]),
-        };
+        let (launch_type, providers) = deployment_launch(
+            deployment.launch_type.as_deref(),
+            &deployment.capacity_provider_strategy,
+            count as usize,
+        );
         let service_tags: Vec<Tag> = if svc.propagate_tags == "SERVICE" {
             svc.tags.clone()
         } else {
             vec![]
         };
-        let group = format!("service:{name}");
-        let opts = CommonOptions {
+        let opts = TaskOptions {
             overrides: None,
-            group: Some(&group),
-            started_by: Some(&deployment.id),
-            tags: &service_tags,
-            propagate_tags: (svc.propagate_tags == "TASK_DEFINITION").then_some("TASK_DEFINITION"),
-            managed_tags: svc.enable_ecs_managed_tags,
-            enable_execute_command: svc.enable_execute_command,
+            group: Some(format!("service:{name}")),
+            started_by: Some(deployment.id.clone()),
+            tags: service_tags,
+            propagate_tags: (svc.propagate_tags == "TASK_DEFINITION").then(|| "TASK_DEFINITION".to_string()),
+            enable_ecs_managed_tags: Some(svc.enable_ecs_managed_tags),
+            enable_execute_command: Some(svc.enable_execute_command),
         };
         let platform_version = deployment.platform_version.clone().filter(|p| p != "LATEST");
         let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
@@ -365,32 +364,13 @@ impl Ecs {
                 }],
             );
         }
-        let mut constraints: Vec<PlacementConstraint> = vec![];
-        for c in plan.td.value["placementConstraints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(&svc.placement_constraints)
-        {
-            if let Ok(c) = serde_json::from_value(c.clone()) {
-                constraints.push(c);
-            }
-        }
-        let strategies: Vec<PlacementStrategy> = svc
-            .placement_strategy
-            .iter()
-            .filter_map(|s| serde_json::from_value(s.clone()).ok())
+        let constraints: Vec<PlacementConstraint> = placement_constraints(&plan.td.value, &svc.placement_constraints)
+            .filter_map(Result::ok)
             .collect();
-        let request = PlacementRequest {
-            demand: plan.demand.clone(),
-            group: plan.group.clone(),
-            family: plan.td.family.clone(),
-            task_definition_arn: plan.td.arn.clone(),
-            required_attributes: plan.required_attributes.clone(),
-            constraints,
-            strategies,
-            count,
-        };
+        let strategies: Vec<PlacementStrategy> = placement_strategies(&svc.placement_strategy)
+            .filter_map(Result::ok)
+            .collect();
+        let request = plan.placement_request(constraints, strategies, count);
         match self.place_tasks(&plan, &request, only_instance, None, "").await {
             Ok(Placed::Tasks { tasks, failures }) => {
                 let event = (tasks.len() < count as usize).then(|| unable_to_place_message(name, &failures, None));

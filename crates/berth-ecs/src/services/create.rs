@@ -9,7 +9,7 @@ use super::rules::{
 use crate::authz;
 use crate::clusters::cluster_name;
 use crate::operation::Operation;
-use crate::tasks::TaskDefinitionLookup;
+use crate::tasks::{TaskDefinitionLookup, check_compatibility, launch_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -235,7 +235,7 @@ impl Ecs {
             None => self.lookup_task_definition(td_ref).await,
         };
         let td = service_task_definition_of(lookup, td_ref)?;
-        let (launch_type, _) = Self::launch_of(
+        let (launch_type, _) = launch_of(
             &cluster,
             input.launch_type.as_deref(),
             &input.capacity_provider_strategy,
@@ -246,7 +246,7 @@ impl Ecs {
                 "The DAEMON scheduling strategy is not supported with FARGATE.",
             ));
         }
-        Self::check_compatibility(&td, &launch_type)?;
+        check_compatibility(&td.value, &launch_type)?;
         check_network(&td.value, input.network_configuration.as_ref())?;
         if input.platform_version.is_some() && launch_type != "FARGATE" {
             return Err(AwsError::invalid_parameter(

@@ -7,7 +7,7 @@ use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deploy
 use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
 use crate::authz;
 use crate::operation::Operation;
-use crate::tasks::TaskDefinitionLookup;
+use crate::tasks::{TaskDefinitionLookup, check_compatibility};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -171,7 +171,7 @@ impl Ecs {
                 }
             });
         if let Some(td) = &td {
-            Self::check_compatibility(td, &launch_type)?;
+            check_compatibility(&td.value, &launch_type)?;
         }
         let td_value = match &td {
             Some(t) => t.value.clone(),

@@ -11,6 +11,7 @@
 
 mod definitions;
 mod describe;
+mod options;
 mod placement;
 mod plan;
 mod protection;
@@ -25,8 +26,8 @@ mod tests;
 pub use definitions::ResolvedTaskDefinition;
 pub(crate) use definitions::{TaskDefinitionLookup, named_arn};
 pub(crate) use describe::{DescribeTasks, ListTasks};
+pub(crate) use options::{TaskOptions, placement_constraints, placement_strategies};
 pub(crate) use placement::Placed;
-pub(crate) use plan::CommonOptions;
 pub(crate) use protection::{GetTaskProtection, UpdateTaskProtection};
 pub use records::*;
 pub use rules::*;

@@ -1,10 +1,9 @@
 //! The pure rules of running tasks: what a task takes from its instance
 //! (sizing with overrides), how overrides are shown, how a capacity
-//! provider strategy spreads tasks, launch type and compatibility, and
+//! provider strategy spreads tasks, launch type (of a request and of a
+//! service deployment) and compatibility, and
 //! the checks on client tokens and `startedBy`.
 
-use super::definitions::ResolvedTaskDefinition;
-use crate::Ecs;
 use berth_core::ecs::{
     CapacityProviderStrategyItem, ClusterRecord, normalize_task_cpu, normalize_task_memory, validate_strategy,
 };
@@ -241,49 +240,64 @@ pub(super) fn validate_started_by(s: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-impl Ecs {
-    /// Launch type and capacity providers of a RunTask.
-    pub(crate) fn launch_of(
-        cluster: &ClusterRecord,
-        launch_type: Option<&str>,
-        strategy: &[CapacityProviderStrategyItem],
-        count: usize,
-    ) -> Result<(String, Vec<String>), AwsError> {
-        match (launch_type, strategy.is_empty()) {
-            (Some(_), false) => Err(AwsError::invalid_parameter(
-                "Specifying both a launch type and capacity provider strategy is not supported.",
-            )),
-            (Some(lt @ ("EC2" | "FARGATE" | "EXTERNAL")), true) => Ok((lt.to_string(), vec![])),
-            (Some(other), true) => Err(AwsError::invalid_parameter(format!(
-                "Launch type {other} is not supported by Berth. Valid values: EC2, FARGATE, EXTERNAL."
-            ))),
-            (None, false) => {
-                validate_strategy(strategy, &cluster.capacity_providers)?;
-                Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
-            }
-            (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
-                "FARGATE".into(),
-                split_by_strategy(&cluster.default_capacity_provider_strategy, count),
-            )),
-            (None, true) => Ok(("EC2".into(), vec![])),
+/// Launch type and capacity providers of a RunTask (or a new service):
+/// the launch type asked for, else FARGATE over the strategy asked for or
+/// the cluster's default one, else EC2.
+pub fn launch_of(
+    cluster: &ClusterRecord,
+    launch_type: Option<&str>,
+    strategy: &[CapacityProviderStrategyItem],
+    count: usize,
+) -> Result<(String, Vec<String>), AwsError> {
+    match (launch_type, strategy.is_empty()) {
+        (Some(_), false) => Err(AwsError::invalid_parameter(
+            "Specifying both a launch type and capacity provider strategy is not supported.",
+        )),
+        (Some(lt @ ("EC2" | "FARGATE" | "EXTERNAL")), true) => Ok((lt.to_string(), vec![])),
+        (Some(other), true) => Err(AwsError::invalid_parameter(format!(
+            "Launch type {other} is not supported by Berth. Valid values: EC2, FARGATE, EXTERNAL."
+        ))),
+        (None, false) => {
+            validate_strategy(strategy, &cluster.capacity_providers)?;
+            Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
         }
+        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
+            "FARGATE".into(),
+            split_by_strategy(&cluster.default_capacity_provider_strategy, count),
+        )),
+        (None, true) => Ok(("EC2".into(), vec![])),
     }
+}
 
-    /// Checks that the task definition can run with the launch type. Berth
-    /// runs FARGATE tasks on its own container instances: they must use the
-    /// awsvpc network mode, as on Fargate.
-    pub(crate) fn check_compatibility(td: &ResolvedTaskDefinition, launch_type: &str) -> Result<(), AwsError> {
-        let unsupported =
-            || AwsError::invalid_parameter(format!("Task definition does not support launch_type {launch_type}."));
-        if let Some(compat) = td.value["compatibilities"].as_array()
-            && !compat.is_empty()
-            && !compat.iter().any(|c| c.as_str() == Some(launch_type))
-        {
-            return Err(unsupported());
-        }
-        if launch_type == "FARGATE" && td.value["networkMode"].as_str() != Some("awsvpc") {
-            return Err(unsupported());
-        }
-        Ok(())
+/// Launch type and capacity provider of each of `count` new tasks of a
+/// service deployment (resolved when the deployment was made): its launch
+/// type, else FARGATE over its strategy, else EC2.
+pub fn deployment_launch(
+    launch_type: Option<&str>,
+    strategy: &[CapacityProviderStrategyItem],
+    count: usize,
+) -> (String, Vec<String>) {
+    match launch_type {
+        Some(lt) => (lt.to_string(), vec![]),
+        None if !strategy.is_empty() => ("FARGATE".to_string(), split_by_strategy(strategy, count)),
+        None => ("EC2".to_string(), vec![]),
     }
+}
+
+/// Checks that the task definition (`td`, as stored) can run with the
+/// launch type. Berth runs FARGATE tasks on its own container instances:
+/// they must use the awsvpc network mode, as on Fargate.
+pub fn check_compatibility(td: &Value, launch_type: &str) -> Result<(), AwsError> {
+    let unsupported =
+        || AwsError::invalid_parameter(format!("Task definition does not support launch_type {launch_type}."));
+    if let Some(compat) = td["compatibilities"].as_array()
+        && !compat.is_empty()
+        && !compat.iter().any(|c| c.as_str() == Some(launch_type))
+    {
+        return Err(unsupported());
+    }
+    if launch_type == "FARGATE" && td["networkMode"].as_str() != Some("awsvpc") {
+        return Err(unsupported());
+    }
+    Ok(())
 }
