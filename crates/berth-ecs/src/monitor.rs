@@ -9,7 +9,7 @@
 //! the previous one stopped.
 
 use crate::instances::InstanceRecord;
-use crate::tasks::{CLIENT_TOKEN_TTL_SECS, TaskRecord};
+use crate::tasks::{TaskRecord, TokenRecord};
 use crate::{Ecs, keys};
 use berth_core::ecs::ClusterRecord;
 use berth_core::ecs::TaskStatus;
@@ -194,13 +194,10 @@ impl Ecs {
     async fn expire_client_tokens(&self) -> Result<(), MonitorError> {
         let now = now_epoch();
         for kv in self.store.range(keys::CLIENT_TOKENS, None, None).await? {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) else {
+            let Ok(token) = serde_json::from_slice::<TokenRecord>(&kv.value) else {
                 continue;
             };
-            if v["createdAt"]
-                .as_f64()
-                .is_some_and(|c| now - c >= CLIENT_TOKEN_TTL_SECS)
-            {
+            if !token.live_at(now) {
                 self.store
                     .txn(
                         vec![Compare::ModRevision(kv.key.clone(), kv.mod_revision)],

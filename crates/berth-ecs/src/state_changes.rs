@@ -448,26 +448,18 @@ impl Operation for BerthHeartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::{ContainerRecord, TaskInternal};
+    use crate::tasks::{ContainerRecord, ContainerSize, TaskInternal};
 
     fn container(name: &str, health: bool) -> ContainerRecord {
-        ContainerRecord {
-            container_arn: format!("c/{name}"),
-            task_arn: "t".into(),
+        let size = ContainerSize {
             name: name.into(),
-            image: "img".into(),
-            image_digest: None,
-            runtime_id: None,
-            last_status: "PENDING".into(),
-            exit_code: None,
-            reason: None,
-            network_bindings: vec![],
-            network_interfaces: vec![],
-            health_status: health.then(|| "UNKNOWN".into()),
-            cpu: "0".into(),
-            memory: None,
-            memory_reservation: None,
+            ..ContainerSize::default()
+        };
+        let mut c = ContainerRecord::pending(format!("c/{name}"), "t".into(), "img".into(), &size);
+        if !health {
+            c.health_status = None;
         }
+        c
     }
 
     fn task() -> TaskRecord {

@@ -159,25 +159,13 @@ impl Ecs {
                 if has_health {
                     health_checked.push(size.name.clone());
                 }
-                ContainerRecord {
-                    container_arn: self
-                        .scope
+                ContainerRecord::pending(
+                    self.scope
                         .arn("ecs", format!("container/{name}/{id}/{}", berth_core::ids::uuid())),
-                    task_arn: task_arn.clone(),
-                    name: size.name.clone(),
-                    image: d["image"].as_str().unwrap_or_default().to_string(),
-                    image_digest: None,
-                    runtime_id: None,
-                    last_status: TaskStatus::Pending.into(),
-                    exit_code: None,
-                    reason: None,
-                    network_bindings: vec![],
-                    network_interfaces: vec![],
-                    health_status: Some(UNKNOWN_HEALTH.to_string()),
-                    cpu: size.cpu.to_string(),
-                    memory: size.memory.map(|m| m.to_string()),
-                    memory_reservation: size.memory_reservation.map(|m| m.to_string()),
-                }
+                    task_arn.clone(),
+                    d["image"].as_str().unwrap_or_default().to_string(),
+                    size,
+                )
             })
             .collect();
         let fargate = plan.launch_type == "FARGATE";

@@ -3,6 +3,7 @@
 //! ids in task and container instance references.
 
 use super::UNKNOWN_HEALTH;
+use super::rules::ContainerSize;
 use berth_core::ecs::{Recorded, Tag, TaskStatus};
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,30 @@ pub struct ContainerRecord {
     pub memory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<String>,
+}
+
+impl ContainerRecord {
+    /// A container of a new task (`size`: its name and sizes): PENDING,
+    /// health UNKNOWN, nothing reported by an agent yet.
+    pub fn pending(container_arn: String, task_arn: String, image: String, size: &ContainerSize) -> Self {
+        ContainerRecord {
+            container_arn,
+            task_arn,
+            name: size.name.clone(),
+            image,
+            image_digest: None,
+            runtime_id: None,
+            last_status: TaskStatus::Pending.to_string(),
+            exit_code: None,
+            reason: None,
+            network_bindings: vec![],
+            network_interfaces: vec![],
+            health_status: Some(UNKNOWN_HEALTH.to_string()),
+            cpu: size.cpu.to_string(),
+            memory: size.memory.map(|m| m.to_string()),
+            memory_reservation: size.memory_reservation.map(|m| m.to_string()),
+        }
+    }
 }
 
 /// A task as stored: the ECS `Task` shape plus `berth`.

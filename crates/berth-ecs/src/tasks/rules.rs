@@ -9,7 +9,7 @@ use berth_core::ecs::{
 };
 use berth_proto::AwsError;
 use berth_scheduler::TaskDemand;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,7 +43,7 @@ pub struct TaskOverrideIn {
 }
 
 /// The size of one container after overrides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerSize {
     pub name: String,
     pub cpu: u32,
@@ -216,6 +216,50 @@ pub fn canonical_json(v: &Value) -> String {
         }
     }
     sort(v).to_string()
+}
+
+/// How long a RunTask `clientToken` is remembered.
+pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;
+
+/// A stored RunTask `clientToken`: the request it was used with (its
+/// canonical JSON without the token) and the tasks that request started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenRecord {
+    fingerprint: String,
+    task_arns: Vec<String>,
+    created_at: f64,
+}
+
+impl TokenRecord {
+    pub(crate) fn new(fingerprint: &str, task_arns: Vec<String>, now: f64) -> Self {
+        TokenRecord {
+            fingerprint: fingerprint.to_string(),
+            task_arns,
+            created_at: now,
+        }
+    }
+
+    /// Whether the token is still remembered at `now`.
+    pub(crate) fn live_at(&self, now: f64) -> bool {
+        now - self.created_at < CLIENT_TOKEN_TTL_SECS
+    }
+
+    /// A retry with the token: the same request (`fingerprint`) answers
+    /// with the tasks it started; another request is a conflict.
+    pub(crate) fn answer_for(&self, fingerprint: &str) -> Result<&[String], AwsError> {
+        if self.fingerprint != fingerprint {
+            return Err(AwsError::new(
+                "ConflictException",
+                400,
+                format!(
+                    "The clientToken is already in use with a different RunTask request. Existing tasks: {}",
+                    self.task_arns.join(", ")
+                ),
+            ));
+        }
+        Ok(&self.task_arns)
+    }
 }
 
 pub(super) fn validate_client_token(t: &str) -> Result<(), AwsError> {

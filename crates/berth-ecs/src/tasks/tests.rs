@@ -219,3 +219,15 @@ fn launch_type_compatibility() {
     // No compatibilities recorded: any launch type the network mode allows.
     assert!(check_compatibility(&json!({}), "EXTERNAL").is_ok());
 }
+
+#[test]
+fn client_token_reuse() {
+    let tok = TokenRecord::new("{\"a\":1}", vec!["arn:t1".into(), "arn:t2".into()], 100.0);
+    assert!(tok.live_at(100.0));
+    assert!(tok.live_at(100.0 + CLIENT_TOKEN_TTL_SECS - 1.0));
+    assert!(!tok.live_at(100.0 + CLIENT_TOKEN_TTL_SECS));
+    assert_eq!(tok.answer_for("{\"a\":1}").unwrap(), ["arn:t1", "arn:t2"]);
+    let e = tok.answer_for("{\"a\":2}").unwrap_err();
+    assert_eq!(e.code, "ConflictException");
+    assert!(e.message.ends_with("Existing tasks: arn:t1, arn:t2"));
+}
