@@ -3,46 +3,21 @@
 
 use crate::authz;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
-use berth_core::arn::Arn;
 use berth_core::arn::Scope;
 use berth_core::ecs::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
 use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
-use berth_core::names::is_valid_ecs_name;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Resolves a `cluster` parameter (name or ARN; absent means `default`) to a name.
-pub(crate) fn cluster_name(param: Option<&str>) -> Result<String, AwsError> {
-    let raw = param.unwrap_or("default");
-    let name = if raw.starts_with("arn:") {
-        let arn = Arn::parse(raw).ok_or_else(|| AwsError::invalid_parameter(format!("Invalid cluster ARN: {raw}")))?;
-        match arn.resource_parts() {
-            ("cluster", name) => name.to_string(),
-            _ => {
-                return Err(AwsError::invalid_parameter(format!(
-                    "The ARN {raw} is not a cluster ARN."
-                )));
-            }
-        }
-    } else {
-        raw.to_string()
-    };
-    if !is_valid_ecs_name(&name) {
-        return Err(AwsError::invalid_parameter(
-            "Cluster name can only contain letters (uppercase and lowercase), numbers, hyphens and underscores, up to 255 characters.",
-        ));
-    }
-    Ok(name)
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -594,21 +569,5 @@ impl Operation for PutClusterCapacityProviders {
 
     async fn run(ecs: &Ecs, ctx: &RequestContext, input: PutCapacityProvidersInput) -> Result<Value, AwsError> {
         ecs.put_cluster_capacity_providers(ctx, input).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cluster_names_and_arns() {
-        assert_eq!(cluster_name(None).unwrap(), "default");
-        assert_eq!(
-            cluster_name(Some("arn:aws:ecs:us-east-1:000000000000:cluster/web")).unwrap(),
-            "web"
-        );
-        assert!(cluster_name(Some("arn:aws:ecs:us-east-1:000000000000:service/x/y")).is_err());
-        assert!(cluster_name(Some("bad name")).is_err());
     }
 }

@@ -20,6 +20,7 @@ mod monitor;
 mod operation;
 pub mod placement_timing;
 mod poll_endpoint;
+mod references;
 mod routes;
 mod service_controller;
 mod service_deployments;

@@ -8,9 +8,9 @@
 
 use crate::agent_identity::{self, Caller};
 use crate::authz;
-use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::tasks::{TaskRecord, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;

@@ -12,8 +12,8 @@
 
 use crate::agent_identity;
 use crate::authz;
-use crate::clusters::cluster_name;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::tasks::{TaskRecord, instance_id_of, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;

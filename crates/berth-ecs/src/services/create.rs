@@ -7,8 +7,8 @@ use super::rules::{
     check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
 };
 use crate::authz;
-use crate::clusters::cluster_name;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::tasks::{TaskDefinitionLookup, check_compatibility, launch_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;

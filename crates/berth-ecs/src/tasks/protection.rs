@@ -45,7 +45,7 @@ pub(crate) struct UpdateTaskProtectionInput {
 /// The tasks named (with `ecs:cluster`), or the cluster when none is.
 fn task_resources(scope: &Scope, cluster: &str, tasks: &[String]) -> Vec<AuthzResource> {
     if tasks.is_empty() {
-        let arn = match crate::clusters::cluster_name(Some(cluster)) {
+        let arn = match crate::references::cluster_name(Some(cluster)) {
             Ok(c) => scope.cluster_arn(&c),
             Err(_) => "*".to_string(),
         };
