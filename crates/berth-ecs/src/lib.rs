@@ -92,6 +92,28 @@ impl Ecs {
         &*self.store
     }
 
+    /// Writes `value` under `key` if the key is still at `rev` (compare and
+    /// swap); false when another write came first.
+    pub(crate) async fn put_at_revision<T: serde::Serialize>(
+        &self,
+        key: &str,
+        rev: berth_store::Revision,
+        value: &T,
+    ) -> Result<bool, AwsError> {
+        let res = self
+            .store
+            .txn(
+                vec![berth_store::Compare::ModRevision(key.to_string(), rev)],
+                vec![berth_store::Op::Put(
+                    key.to_string(),
+                    berth_store::typed::encode(value).map_err(AwsError::state_store)?,
+                )],
+            )
+            .await
+            .map_err(AwsError::state_store)?;
+        Ok(res.succeeded)
+    }
+
     /// The in-memory cluster view, holding every write acknowledged before
     /// this call.
     pub(crate) async fn synced_view(&self) -> Result<&cluster_view::ClusterView, AwsError> {

@@ -26,7 +26,7 @@ use berth_core::time::now_epoch;
 use berth_proto::AwsError;
 use berth_proto::json::encode;
 use berth_scheduler::{FailureReason, PlacementConstraint, PlacementStrategy};
-use berth_store::{Compare, EventKind, Op, StoreError, typed};
+use berth_store::{EventKind, StoreError, typed};
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -837,20 +837,7 @@ impl Ecs {
         }
 
         // 9. Write back when anything changed.
-        if serde_json::to_value(&svc).unwrap_or_default() != before
-            && !self
-                .store
-                .txn(
-                    vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(
-                        key.clone(),
-                        typed::encode(&svc).map_err(AwsError::state_store)?,
-                    )],
-                )
-                .await
-                .map_err(AwsError::state_store)?
-                .succeeded
-        {
+        if serde_json::to_value(&svc).unwrap_or_default() != before && !self.put_at_revision(&key, rev, &svc).await? {
             // Changed meanwhile (UpdateService): look again at once.
             return Ok(Some(now));
         }

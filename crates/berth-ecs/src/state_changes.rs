@@ -349,12 +349,7 @@ impl Ecs {
         let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
         let caller = self.caller(&ctx.principal);
         if !caller.is_root {
-            let not_found = || {
-                AwsError::invalid_parameter(format!(
-                    "The referenced container instance {} was not found in cluster {name}.",
-                    input.container_instance
-                ))
-            };
+            let not_found = || Self::instance_not_found(&input.container_instance, &name);
             let (rec, _) = self
                 .get_instance(&name, &input.container_instance)
                 .await?
@@ -371,12 +366,7 @@ impl Ecs {
             let (rec, _) = self
                 .get_instance(&name, &input.container_instance)
                 .await?
-                .ok_or_else(|| {
-                    AwsError::invalid_parameter(format!(
-                        "The referenced container instance {} was not found in cluster {name}.",
-                        input.container_instance
-                    ))
-                })?;
+                .ok_or_else(|| Self::instance_not_found(&input.container_instance, &name))?;
             if !rec.is_registered() {
                 return Err(AwsError::client(format!(
                     "The container instance {} was deregistered.",

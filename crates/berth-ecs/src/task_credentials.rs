@@ -66,12 +66,7 @@ impl Ecs {
             let (instance, _) = self
                 .get_instance(&cluster, &input.container_instance)
                 .await?
-                .ok_or_else(|| {
-                    AwsError::invalid_parameter(format!(
-                        "The referenced container instance {} was not found in cluster {cluster}.",
-                        input.container_instance
-                    ))
-                })?;
+                .ok_or_else(|| Self::instance_not_found(&input.container_instance, &cluster))?;
             agent_identity::check(
                 instance.berth.owner.as_ref(),
                 &caller,

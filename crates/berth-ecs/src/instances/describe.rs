@@ -89,6 +89,14 @@ impl Ecs {
         v
     }
 
+    /// The error for a container instance `reference` that `cluster` does
+    /// not have.
+    pub(crate) fn instance_not_found(reference: &str, cluster: &str) -> AwsError {
+        AwsError::invalid_parameter(format!(
+            "The referenced container instance {reference} was not found in cluster {cluster}."
+        ))
+    }
+
     /// Finds an instance of `cluster` by id or ARN.
     pub(crate) async fn get_instance(
         &self,

@@ -6,7 +6,7 @@ use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
 use berth_core::ecs::{ContainerInstanceStatus, StatusName, TaskStatus};
 use berth_proto::{AwsError, RequestContext};
-use berth_store::{Compare, Op, typed};
+use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -36,12 +36,7 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name;
         let force = input.force.unwrap_or(false);
-        let not_found = || {
-            AwsError::invalid_parameter(format!(
-                "The referenced container instance {} was not found in cluster {name}.",
-                input.container_instance
-            ))
-        };
+        let not_found = || Self::instance_not_found(&input.container_instance, &name);
         let (rec, _) = self
             .get_instance(&name, &input.container_instance)
             .await?
@@ -81,18 +76,7 @@ impl Ecs {
             rec.status = ContainerInstanceStatus::Inactive.into();
             rec.agent_connected = false;
             rec.version += 1;
-            let res = self
-                .store
-                .txn(
-                    vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(
-                        key.clone(),
-                        typed::encode(&rec).map_err(AwsError::state_store)?,
-                    )],
-                )
-                .await
-                .map_err(AwsError::state_store)?;
-            if res.succeeded {
+            if self.put_at_revision(&key, rev, &rec).await? {
                 self.agents.forget(&name, &rec.berth.id);
                 tracing::info!(instance = %arn, force, "container instance deregistered");
                 return Ok(json!({

@@ -12,7 +12,7 @@ use berth_core::ecs::{Tag, validate_tags};
 use berth_core::time::now_epoch;
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::{InstanceView, Resources};
-use berth_store::{Compare, Op, typed};
+use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -292,18 +292,7 @@ impl Ecs {
             }
             rec.berth.disconnected_at = None;
             rec.version += 1;
-            let res = self
-                .store
-                .txn(
-                    vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(
-                        key.clone(),
-                        typed::encode(&rec).map_err(AwsError::state_store)?,
-                    )],
-                )
-                .await
-                .map_err(AwsError::state_store)?;
-            if res.succeeded {
+            if self.put_at_revision(&key, rev, &rec).await? {
                 return Ok(rec);
             }
         }
