@@ -231,3 +231,22 @@ fn client_token_reuse() {
     assert_eq!(e.code, "ConflictException");
     assert!(e.message.ends_with("Existing tasks: arn:t1, arn:t2"));
 }
+
+#[test]
+fn stored_tasks_read_back_unchanged_whatever_their_status() {
+    for (last, desired) in [("RUNNING", "RUNNING"), ("FROM_A_LATER_VERSION", "ALSO_UNKNOWN")] {
+        let stored = json!({
+            "taskArn": "t", "clusterArn": "c", "taskDefinitionArn": "td", "lastStatus": last,
+            "desiredStatus": desired, "cpu": "0", "memory": "0", "containers": [], "createdAt": 1.0,
+            "group": "family:x", "launchType": "EC2", "version": 1, "tags": [], "overrides": null,
+            "attachments": [], "healthStatus": "UNKNOWN", "enableExecuteCommand": false,
+            "berth": {"cluster": "c", "id": "t", "family": "", "revision": 0,
+                      "demand": serde_json::to_value(berth_scheduler::TaskDemand::default()).unwrap(),
+                      "reserved": false, "agentSeen": false, "agentStopped": false,
+                      "essential": [], "healthChecked": []}
+        });
+        let t: TaskRecord = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(t.last_status.as_str(), last);
+        assert_eq!(serde_json::to_value(&t).unwrap(), stored);
+    }
+}
