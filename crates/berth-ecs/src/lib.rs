@@ -24,6 +24,7 @@ mod references;
 mod routes;
 mod service_controller;
 mod service_deployments;
+mod service_tasks;
 mod services;
 mod session;
 mod settings;
