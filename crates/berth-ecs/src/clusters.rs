@@ -3,45 +3,21 @@
 
 use crate::authz;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
-use berth_core::arn::Arn;
 use berth_core::arn::Scope;
 use berth_core::ecs::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
-use berth_core::names::is_valid_ecs_name;
+use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Resolves a `cluster` parameter (name or ARN; absent means `default`) to a name.
-pub(crate) fn cluster_name(param: Option<&str>) -> Result<String, AwsError> {
-    let raw = param.unwrap_or("default");
-    let name = if raw.starts_with("arn:") {
-        let arn = Arn::parse(raw).ok_or_else(|| AwsError::invalid_parameter(format!("Invalid cluster ARN: {raw}")))?;
-        match arn.resource_parts() {
-            ("cluster", name) => name.to_string(),
-            _ => {
-                return Err(AwsError::invalid_parameter(format!(
-                    "The ARN {raw} is not a cluster ARN."
-                )));
-            }
-        }
-    } else {
-        raw.to_string()
-    };
-    if !is_valid_ecs_name(&name) {
-        return Err(AwsError::invalid_parameter(
-            "Cluster name can only contain letters (uppercase and lowercase), numbers, hyphens and underscores, up to 255 characters.",
-        ));
-    }
-    Ok(name)
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,13 +108,19 @@ impl Ecs {
         c.instances = state
             .instances
             .iter()
-            .filter(|(i, _)| matches!(i.status.as_str(), "ACTIVE" | "DRAINING" | "REGISTERING"))
+            .filter(|(i, _)| {
+                i.status.is_any(&[
+                    ContainerInstanceStatus::Active,
+                    ContainerInstanceStatus::Draining,
+                    ContainerInstanceStatus::Registering,
+                ])
+            })
             .count();
         for t in &state.tasks {
-            match t.last_status.as_str() {
-                "RUNNING" => c.running += 1,
-                "PROVISIONING" | "PENDING" | "ACTIVATING" => c.pending += 1,
-                _ => {}
+            if t.last_status == TaskStatus::Running {
+                c.running += 1;
+            } else if t.last_status.is_any(&TaskStatus::PENDING) {
+                c.pending += 1;
             }
         }
         for kv in self
@@ -209,7 +191,7 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?
         {
-            Some((rec, _)) if rec.status == "ACTIVE" => Ok(rec),
+            Some((rec, _)) if rec.status == ClusterStatus::Active => Ok(rec),
             _ => Err(AwsError::cluster_not_found("Cluster not found.")),
         }
     }
@@ -227,7 +209,7 @@ impl Ecs {
         let rec = ClusterRecord {
             cluster_arn: self.scope.cluster_arn(&name),
             cluster_name: name.clone(),
-            status: "ACTIVE".into(),
+            status: ClusterStatus::Active.into(),
             tags: input.tags,
             settings: if input.settings.is_empty() {
                 vec![KeyValueSetting {
@@ -249,7 +231,7 @@ impl Ecs {
             &*self.store,
             &keys::cluster(&name),
             |cur| match cur {
-                Some(existing) if existing.status == "ACTIVE" => Ok(Some(existing)),
+                Some(existing) if existing.status == ClusterStatus::Active => Ok(Some(existing)),
                 _ => Ok(Some(rec.clone())),
             },
         )
@@ -314,7 +296,7 @@ impl Ecs {
             .map_err(AwsError::state_store)?;
         let arns: Vec<String> = all
             .into_iter()
-            .filter(|c| c.status == "ACTIVE")
+            .filter(|c| c.status == ClusterStatus::Active)
             .map(|c| c.cluster_arn)
             .collect();
         let (page, next) = paginate(
@@ -339,7 +321,7 @@ impl Ecs {
             &*self.store,
             &keys::cluster(&name),
             |cur| match cur {
-                Some(mut rec) if rec.status == "ACTIVE" => {
+                Some(mut rec) if rec.status == ClusterStatus::Active => {
                     f(&mut rec)?;
                     Ok(Some(rec))
                 }
@@ -436,7 +418,7 @@ impl Ecs {
         }
         let rec = self
             .modify_cluster(&rec.cluster_name, |r| {
-                r.status = "INACTIVE".into();
+                r.status = ClusterStatus::Inactive.into();
                 Ok(())
             })
             .await?;
@@ -587,21 +569,5 @@ impl Operation<Ecs> for PutClusterCapacityProviders {
 
     async fn run(ecs: &Ecs, ctx: &RequestContext, input: PutCapacityProvidersInput) -> Result<Value, AwsError> {
         ecs.put_cluster_capacity_providers(ctx, input).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cluster_names_and_arns() {
-        assert_eq!(cluster_name(None).unwrap(), "default");
-        assert_eq!(
-            cluster_name(Some("arn:aws:ecs:us-east-1:000000000000:cluster/web")).unwrap(),
-            "web"
-        );
-        assert!(cluster_name(Some("arn:aws:ecs:us-east-1:000000000000:service/x/y")).is_err());
-        assert!(cluster_name(Some("bad name")).is_err());
     }
 }

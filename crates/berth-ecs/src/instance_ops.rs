@@ -1,5 +1,5 @@
 //! The container-instance operations as typed values (their handlers
-//! are in `instances.rs`).
+//! are in `instances/`).
 
 use crate::Ecs;
 use crate::authz;

@@ -20,9 +20,11 @@ mod monitor;
 mod operation;
 pub mod placement_timing;
 mod poll_endpoint;
+mod references;
 mod routes;
 mod service_controller;
 mod service_deployments;
+mod service_tasks;
 mod services;
 mod session;
 mod settings;
@@ -89,6 +91,28 @@ impl Ecs {
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// Writes `value` under `key` if the key is still at `rev` (compare and
+    /// swap); false when another write came first.
+    pub(crate) async fn put_at_revision<T: serde::Serialize>(
+        &self,
+        key: &str,
+        rev: berth_store::Revision,
+        value: &T,
+    ) -> Result<bool, AwsError> {
+        let res = self
+            .store
+            .txn(
+                vec![berth_store::Compare::ModRevision(key.to_string(), rev)],
+                vec![berth_store::Op::Put(
+                    key.to_string(),
+                    berth_store::typed::encode(value).map_err(AwsError::state_store)?,
+                )],
+            )
+            .await
+            .map_err(AwsError::state_store)?;
+        Ok(res.succeeded)
     }
 
     /// The in-memory cluster view, holding every write acknowledged before

@@ -9,9 +9,10 @@
 //! the previous one stopped.
 
 use crate::instances::InstanceRecord;
-use crate::tasks::{CLIENT_TOKEN_TTL_SECS, TaskRecord};
+use crate::tasks::{TaskRecord, TokenRecord};
 use crate::{Ecs, keys};
 use berth_core::ecs::ClusterRecord;
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::AwsError;
 use berth_store::{Compare, Op, StoreError, typed};
@@ -147,10 +148,10 @@ impl Ecs {
         let now = now_epoch();
         for t in &tasks {
             let on_lost = t.container_instance_arn.as_ref().is_some_and(|a| lost.contains(a));
-            if on_lost && t.last_status != "STOPPED" {
+            if on_lost && t.last_status != TaskStatus::Stopped {
                 let stopped = self
                     .modify_task(cluster, &t.berth.id, |t| {
-                        if t.last_status == "STOPPED" {
+                        if t.last_status == TaskStatus::Stopped {
                             return Ok(false);
                         }
                         let code = if t.started_at.is_some() {
@@ -165,7 +166,7 @@ impl Ecs {
                 if let Some(s) = stopped {
                     tracing::warn!(task = %s.task_arn, "task stopped: its agent was disconnected past the grace period");
                 }
-            } else if t.last_status == "STOPPED"
+            } else if t.last_status == TaskStatus::Stopped
                 && !t.wanted_by_agent()
                 && t.stopped_at
                     .is_some_and(|s| now - s >= cfg.stopped_task_retention.as_secs_f64())
@@ -180,7 +181,7 @@ impl Ecs {
     async fn forget_task(&self, cluster: &str, id: &str) -> Result<(), MonitorError> {
         let key = keys::task(cluster, id);
         if let Some((t, rev)) = typed::get::<TaskRecord>(&*self.store, &key).await?
-            && t.last_status == "STOPPED"
+            && t.last_status == TaskStatus::Stopped
             && !t.berth.reserved
         {
             self.store
@@ -193,13 +194,10 @@ impl Ecs {
     async fn expire_client_tokens(&self) -> Result<(), MonitorError> {
         let now = now_epoch();
         for kv in self.store.range(keys::CLIENT_TOKENS, None, None).await? {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&kv.value) else {
+            let Ok(token) = serde_json::from_slice::<TokenRecord>(&kv.value) else {
                 continue;
             };
-            if v["createdAt"]
-                .as_f64()
-                .is_some_and(|c| now - c >= CLIENT_TOKEN_TTL_SECS)
-            {
+            if !token.live_at(now) {
                 self.store
                     .txn(
                         vec![Compare::ModRevision(kv.key.clone(), kv.mod_revision)],

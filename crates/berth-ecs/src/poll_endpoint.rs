@@ -4,8 +4,8 @@
 
 use crate::Ecs;
 use crate::authz::{self, arn_in_cluster};
-use crate::clusters::cluster_name;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_proto::{AuthzResource, AwsError, RequestContext};

@@ -8,21 +8,20 @@
 //! resync of everything for safety and timed wake-ups (throttling, health
 //! check grace periods). A reconcile pass reads the service and its
 //! cluster, computes one step with the pure rules of [`crate::deploy_math`],
-//! starts tasks through the same placement transaction as RunTask, asks
+//! starts tasks (`service_tasks.rs`) through the same placement transaction as RunTask, asks
 //! tasks to stop as StopTask does, and writes the counts, rollout states and
 //! events back with a compare-and-swap. All state is in the store, so the
 //! loop is idempotent and a restarted server carries on mid-rollout.
 
 use crate::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
-use crate::services::{DeploymentRecord, ServiceRecord};
-use crate::tasks::{CommonOptions, Placed, ResolvedTaskDefinition, TaskRecord, split_by_strategy};
+use crate::services::ServiceRecord;
+use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
-use berth_core::ecs::Tag;
+use berth_core::ecs::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_core::time::now_epoch;
 use berth_proto::AwsError;
-use berth_proto::json::encode;
-use berth_scheduler::{FailureReason, PlacementConstraint, PlacementRequest, PlacementStrategy};
-use berth_store::{Compare, EventKind, Op, StoreError, typed};
+use berth_scheduler::PlacementConstraint;
+use berth_store::{EventKind, StoreError, typed};
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,54 +106,22 @@ fn touched(kind: &EventKind, key: &str, value: &[u8]) -> Touch {
 
 /// How a task counts for its service.
 fn health_of(t: &TaskRecord) -> TaskHealth {
-    match t.last_status.as_str() {
-        "RUNNING" if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => TaskHealth::Healthy,
-        "RUNNING" => TaskHealth::Running,
+    match t.last_status.known() {
+        Some(TaskStatus::Running) if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => {
+            TaskHealth::Healthy
+        }
+        Some(TaskStatus::Running) => TaskHealth::Running,
         _ => TaskHealth::Pending,
     }
 }
 
 /// Whether a stopped task counts as a failure of its deployment.
 fn failed(t: &TaskRecord) -> bool {
-    t.last_status == "STOPPED"
+    t.last_status == TaskStatus::Stopped
         && (matches!(
             t.stop_code.as_deref(),
             Some("TaskFailedToStart" | "EssentialContainerExited")
         ) || t.stopped_reason.as_deref() == Some(HEALTH_CHECK_REASON))
-}
-
-fn short_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-/// The event ECS writes when no instance can take a task.
-fn unable_to_place_message(service: &str, failures: &[berth_scheduler::Failure], error: Option<&str>) -> String {
-    let prefix = format!(
-        "(service {service}) was unable to place a task because no container instance met all of its requirements."
-    );
-    let tail = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.";
-    if let Some(e) = error {
-        return format!("{prefix} Reason: {e} {tail}");
-    }
-    match failures.first() {
-        Some(f) => {
-            let what = match f.reason {
-                FailureReason::ResourceMemory => "has insufficient memory available",
-                FailureReason::ResourceCpu => "has insufficient CPU units available",
-                FailureReason::ResourcePorts => "is already using a port required by your task",
-                FailureReason::Agent => "has an agent that is disconnected",
-                FailureReason::Attribute => "is missing an attribute required by your task",
-                FailureReason::DistinctInstance | FailureReason::MemberOf => {
-                    "does not satisfy the placement constraints of your task"
-                }
-            };
-            format!(
-                "{prefix} The closest matching (container-instance {}) {what}. {tail}",
-                short_id(&f.arn)
-            )
-        }
-        None => format!("{prefix} {tail}"),
-    }
 }
 
 impl Ecs {
@@ -291,114 +258,6 @@ impl Ecs {
         Ok(n)
     }
 
-    /// A task definition revision by ARN, ACTIVE or not (a service keeps
-    /// running a revision deregistered after it was deployed).
-    async fn deployment_task_definition(&self, arn: &str) -> Result<Option<ResolvedTaskDefinition>, AwsError> {
-        let Some((rec, _, _)) = self.find_task_definition(arn).await? else {
-            return Ok(None);
-        };
-        let td = &rec.task_definition;
-        Ok(Some(ResolvedTaskDefinition {
-            value: encode(td)?,
-            family: td.family_name().to_string(),
-            revision: td.revision_number(),
-            arn: arn.to_string(),
-            tags: rec.tags,
-        }))
-    }
-
-    /// Starts `count` tasks of `deployment` (on `only_instance` when
-    /// given). Returns the tasks started and, when some could not be
-    /// placed, the event to write.
-    async fn start_service_tasks(
-        &self,
-        svc: &ServiceRecord,
-        deployment: &DeploymentRecord,
-        count: u32,
-        only_instance: Option<&str>,
-    ) -> Result<(Vec<TaskRecord>, Option<String>), AwsError> {
-        let name = &svc.service_name;
-        let Some(td) = self.deployment_task_definition(&deployment.task_definition).await? else {
-            return Ok((
-                vec![],
-                Some(format!(
-                    "(service {name}) failed to launch a task: task definition {} does not exist.",
-                    deployment.task_definition
-                )),
-            ));
-        };
-        let cluster = self.active_cluster(Some(&svc.berth.cluster)).await?;
-        let (launch_type, providers) = match &deployment.launch_type {
-            Some(lt) => (lt.clone(), vec![]),
-            None if !deployment.capacity_provider_strategy.is_empty() => (
-                "FARGATE".to_string(),
-                split_by_strategy(&deployment.capacity_provider_strategy, count as usize),
-            ),
-            None => ("EC2".to_string(), vec![]),
-        };
-        let service_tags: Vec<Tag> = if svc.propagate_tags == "SERVICE" {
-            svc.tags.clone()
-        } else {
-            vec![]
-        };
-        let group = format!("service:{name}");
-        let opts = CommonOptions {
-            overrides: None,
-            group: Some(&group),
-            started_by: Some(&deployment.id),
-            tags: &service_tags,
-            propagate_tags: (svc.propagate_tags == "TASK_DEFINITION").then_some("TASK_DEFINITION"),
-            managed_tags: svc.enable_ecs_managed_tags,
-            enable_execute_command: svc.enable_execute_command,
-        };
-        let platform_version = deployment.platform_version.clone().filter(|p| p != "LATEST");
-        let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
-        if svc.enable_ecs_managed_tags {
-            berth_core::ecs::merge_tags(
-                &mut plan.tags,
-                &[Tag {
-                    key: "aws:ecs:serviceName".into(),
-                    value: name.clone(),
-                }],
-            );
-        }
-        let mut constraints: Vec<PlacementConstraint> = vec![];
-        for c in plan.td.value["placementConstraints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(&svc.placement_constraints)
-        {
-            if let Ok(c) = serde_json::from_value(c.clone()) {
-                constraints.push(c);
-            }
-        }
-        let strategies: Vec<PlacementStrategy> = svc
-            .placement_strategy
-            .iter()
-            .filter_map(|s| serde_json::from_value(s.clone()).ok())
-            .collect();
-        let request = PlacementRequest {
-            demand: plan.demand.clone(),
-            group: plan.group.clone(),
-            family: plan.td.family.clone(),
-            task_definition_arn: plan.td.arn.clone(),
-            required_attributes: plan.required_attributes.clone(),
-            constraints,
-            strategies,
-            count,
-        };
-        match self.place_tasks(&plan, &request, only_instance, None, "").await {
-            Ok(Placed::Tasks { tasks, failures }) => {
-                let event = (tasks.len() < count as usize).then(|| unable_to_place_message(name, &failures, None));
-                Ok((tasks, event))
-            }
-            Ok(Placed::Token(_)) => Ok((vec![], None)),
-            Err(e) if e.is_client_fault() => Ok((vec![], Some(unable_to_place_message(name, &[], Some(&e.message))))),
-            Err(e) => Err(e),
-        }
-    }
-
     /// One reconcile pass of a service. Returns when it wants to look again
     /// without a change (epoch seconds).
     pub(crate) async fn reconcile_service(
@@ -414,7 +273,7 @@ impl Ecs {
         else {
             return Ok(None);
         };
-        if svc.status == "INACTIVE" {
+        if svc.status == ServiceStatus::Inactive {
             return Ok(None);
         }
         let before = serde_json::to_value(&svc).unwrap_or_default();
@@ -468,7 +327,7 @@ impl Ecs {
         if new_failures == 0
             && svc.berth.consecutive_failures > 0
             && tasks.iter().any(|t| {
-                t.last_status == "RUNNING"
+                t.last_status == TaskStatus::Running
                     && t.started_at
                         .is_some_and(|s| s > stable_since && now - s >= cfg.stable_after.as_secs_f64())
             })
@@ -501,10 +360,14 @@ impl Ecs {
         let cb = svc.deployment_configuration.deployment_circuit_breaker.clone();
         if cb.enable
             && let Some(p) = svc.primary().cloned()
-            && p.rollout_state == "IN_PROGRESS"
+            && p.rollout_state == RolloutState::InProgress
         {
             let desired = if svc.is_daemon() {
-                state.instances.iter().filter(|(i, _)| i.status == "ACTIVE").count() as u32
+                state
+                    .instances
+                    .iter()
+                    .filter(|(i, _)| i.status == ContainerInstanceStatus::Active)
+                    .count() as u32
             } else {
                 svc.desired_count.max(0) as u32
             };
@@ -523,7 +386,7 @@ impl Ecs {
                 {
                     svc.push_event(format!("(service {name}) rolling back to deployment {good_id}."), now);
                 } else if let Some(d) = svc.primary_mut() {
-                    d.rollout_state = "FAILED".into();
+                    d.rollout_state = RolloutState::Failed.into();
                     d.rollout_state_reason = reason;
                     d.updated_at = now;
                     d.berth.finished_at = Some(now);
@@ -537,7 +400,7 @@ impl Ecs {
         let mut stopping: BTreeSet<String> = BTreeSet::new();
         for t in tasks
             .iter()
-            .filter(|t| t.desired_status == "RUNNING" && t.health_status == "UNHEALTHY")
+            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == "UNHEALTHY")
         {
             let since = t.started_at.unwrap_or(t.created_at);
             if now - since >= grace {
@@ -559,19 +422,24 @@ impl Ecs {
         let instance_ok: BTreeMap<&str, bool> = state
             .instances
             .iter()
-            .map(|(i, _)| (i.container_instance_arn.as_str(), i.status == "ACTIVE"))
+            .map(|(i, _)| {
+                (
+                    i.container_instance_arn.as_str(),
+                    i.status == ContainerInstanceStatus::Active,
+                )
+            })
             .collect();
         let active: Vec<&TaskRecord> = tasks
             .iter()
             .copied()
-            .filter(|t| t.desired_status == "RUNNING" && !stopping.contains(&t.berth.id))
+            .filter(|t| t.desired_status == TaskStatus::Running && !stopping.contains(&t.berth.id))
             .collect();
         // Tasks of a FAILED deployment never count as healthy: they go
         // first, and the minimum is kept with the others.
         let failed_deployments: BTreeSet<String> = svc
             .deployments
             .iter()
-            .filter(|d| d.rollout_state == "FAILED")
+            .filter(|d| d.rollout_state == RolloutState::Failed)
             .map(|d| d.id.clone())
             .collect();
         let view = |t: &TaskRecord| TaskState {
@@ -600,15 +468,18 @@ impl Ecs {
         if let Some(u) = svc.berth.throttled_until.filter(|u| *u > now) {
             wake_at(u);
         }
-        let can_start =
-            svc.status == "ACTIVE" && !throttled && primary.as_ref().is_some_and(|p| p.rollout_state != "FAILED");
+        let can_start = svc.status == ServiceStatus::Active
+            && !throttled
+            && primary
+                .as_ref()
+                .is_some_and(|p| p.rollout_state != RolloutState::Failed);
         let config = svc.deployment_configuration.clone();
         let mut started: Vec<TaskRecord> = vec![];
         let mut placement_event: Option<String> = None;
         let stop_ids: Vec<String>;
         let mut daemon_complete = true;
         let mut daemon_desired = 0i64;
-        if svc.is_daemon() && svc.status == "ACTIVE" {
+        if svc.is_daemon() && svc.status == ServiceStatus::Active {
             // The instances and their scheduler views as one snapshot.
             let placement = self.view.placement_state(cluster);
             let views = &placement.views;
@@ -629,7 +500,7 @@ impl Ecs {
                 .zip(views)
                 .map(|((i, _), v)| DaemonInstance {
                     id: i.berth.id.clone(),
-                    eligible: i.status == "ACTIVE" && constraints.iter().all(|e| e.matches(v)),
+                    eligible: i.status == ContainerInstanceStatus::Active && constraints.iter().all(|e| e.matches(v)),
                     tasks: active
                         .iter()
                         .filter(|t| t.container_instance_arn.as_deref() == Some(&i.container_instance_arn))
@@ -677,7 +548,7 @@ impl Ecs {
                 }
             }
         } else {
-            let desired = if svc.status == "ACTIVE" {
+            let desired = if svc.status == ServiceStatus::Active {
                 svc.desired_count.max(0) as u32
             } else {
                 0
@@ -749,39 +620,36 @@ impl Ecs {
         // 5. Counts (ECS counts tasks by their last status).
         let mut all: Vec<&TaskRecord> = tasks.clone();
         all.extend(started.iter());
-        let count = |pred: &dyn Fn(&TaskRecord) -> bool, status: &[&str]| {
-            all.iter()
-                .filter(|t| pred(t) && status.contains(&t.last_status.as_str()))
-                .count() as i64
+        let count = |pred: &dyn Fn(&TaskRecord) -> bool, status: &[TaskStatus]| {
+            all.iter().filter(|t| pred(t) && t.last_status.is_any(status)).count() as i64
         };
-        const PENDING: [&str; 3] = ["PROVISIONING", "PENDING", "ACTIVATING"];
-        svc.running_count = count(&|_| true, &["RUNNING"]);
-        svc.pending_count = count(&|_| true, &PENDING);
-        if svc.is_daemon() && svc.status == "ACTIVE" {
+        svc.running_count = count(&|_| true, &[TaskStatus::Running]);
+        svc.pending_count = count(&|_| true, &TaskStatus::PENDING);
+        if svc.is_daemon() && svc.status == ServiceStatus::Active {
             svc.desired_count = daemon_desired;
         }
         let service_desired = svc.desired_count;
         for d in &mut svc.deployments {
             let id = d.id.clone();
-            let running = count(&|t| of(t) == id, &["RUNNING"]);
-            let pending = count(&|t| of(t) == id, &PENDING);
+            let running = count(&|t| of(t) == id, &[TaskStatus::Running]);
+            let pending = count(&|t| of(t) == id, &TaskStatus::PENDING);
             if (running, pending) != (d.running_count, d.pending_count) {
                 d.running_count = running;
                 d.pending_count = pending;
                 d.updated_at = now;
             }
-            if d.status == "PRIMARY" && d.desired_count != service_desired {
+            if d.status == DeploymentStatus::Primary && d.desired_count != service_desired {
                 d.desired_count = service_desired;
                 d.updated_at = now;
             }
         }
 
         // 6. Old deployments whose tasks are all stopped end.
-        let live_of = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != "STOPPED");
+        let live_of = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != TaskStatus::Stopped);
         let ended: Vec<String> = svc
             .deployments
             .iter()
-            .filter(|d| d.status != "PRIMARY" && !live_of(&d.id))
+            .filter(|d| d.status != DeploymentStatus::Primary && !live_of(&d.id))
             .map(|d| d.id.clone())
             .collect();
         for id in ended {
@@ -796,7 +664,7 @@ impl Ecs {
         let only_primary_left = svc.deployments.len() == 1;
         let settled = !acted
             && only_primary_left
-            && svc.status == "ACTIVE"
+            && svc.status == ServiceStatus::Active
             && if svc.is_daemon() {
                 daemon_complete && healthy_primary == daemon_desired
             } else {
@@ -805,9 +673,9 @@ impl Ecs {
         if settled {
             let mut completed = None;
             if let Some(p) = svc.primary_mut()
-                && p.rollout_state == "IN_PROGRESS"
+                && p.rollout_state == RolloutState::InProgress
             {
-                p.rollout_state = "COMPLETED".into();
+                p.rollout_state = RolloutState::Completed.into();
                 p.rollout_state_reason = format!("ECS deployment {} completed.", p.id);
                 p.updated_at = now;
                 p.berth.finished_at = Some(now);
@@ -824,7 +692,11 @@ impl Ecs {
                 svc.berth.last_completed = Some((id, td));
                 tracing::info!(service = %svc.service_arn, "deployment completed");
             }
-            if !svc.berth.steady && svc.primary().is_some_and(|p| p.rollout_state == "COMPLETED") {
+            if !svc.berth.steady
+                && svc
+                    .primary()
+                    .is_some_and(|p| p.rollout_state == RolloutState::Completed)
+            {
                 svc.berth.steady = true;
                 svc.push_event(format!("(service {name}) has reached a steady state."), now);
             }
@@ -833,28 +705,15 @@ impl Ecs {
         }
 
         // 8. A deleted service ends once its tasks are gone.
-        if svc.status == "DRAINING" && !all.iter().any(|t| t.last_status != "STOPPED") {
-            svc.status = "INACTIVE".into();
+        if svc.status == ServiceStatus::Draining && !all.iter().any(|t| t.last_status != TaskStatus::Stopped) {
+            svc.status = ServiceStatus::Inactive.into();
             svc.running_count = 0;
             svc.pending_count = 0;
             tracing::info!(service = %svc.service_arn, "service is INACTIVE");
         }
 
         // 9. Write back when anything changed.
-        if serde_json::to_value(&svc).unwrap_or_default() != before
-            && !self
-                .store
-                .txn(
-                    vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(
-                        key.clone(),
-                        typed::encode(&svc).map_err(AwsError::state_store)?,
-                    )],
-                )
-                .await
-                .map_err(AwsError::state_store)?
-                .succeeded
-        {
+        if serde_json::to_value(&svc).unwrap_or_default() != before && !self.put_at_revision(&key, rev, &svc).await? {
             // Changed meanwhile (UpdateService): look again at once.
             return Ok(Some(now));
         }
@@ -881,21 +740,5 @@ mod tests {
             touched(&EventKind::Delete, "ecs/tasks/c/abc", b""),
             Touch::None
         ));
-    }
-
-    #[test]
-    fn placement_event_names_the_closest_instance() {
-        let f = berth_scheduler::Failure {
-            arn: "arn:aws:ecs:us-east-1:1:container-instance/c/abc".into(),
-            reason: FailureReason::ResourceMemory,
-            detail: String::new(),
-        };
-        let m = unable_to_place_message("web", &[f], None);
-        assert!(m.starts_with(
-            "(service web) was unable to place a task because no container instance met all of its requirements."
-        ));
-        assert!(m.contains("(container-instance abc) has insufficient memory available"));
-        let m = unable_to_place_message("web", &[], Some("No Container Instances were found in your cluster."));
-        assert!(m.contains("Reason: No Container Instances were found in your cluster."));
     }
 }

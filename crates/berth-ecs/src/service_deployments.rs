@@ -18,6 +18,7 @@ use crate::services::{DeploymentRecord, ServiceRecord};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
@@ -45,17 +46,19 @@ pub fn deployment_status(svc: &ServiceRecord, d: &DeploymentRecord) -> (&'static
     let find = |id: &str| svc.deployments.iter().chain(&svc.berth.history).find(|x| x.id == id);
     if let Some(r) = d.berth.rolled_back_by.as_deref() {
         let reason = d.berth.rollback_reason.clone().unwrap_or_default();
-        return match find(r).map(|r| (r.rollout_state.as_str(), r.status.as_str())) {
-            Some(("COMPLETED", _)) => ("ROLLBACK_SUCCESSFUL", reason),
-            Some(("IN_PROGRESS", "PRIMARY")) => ("ROLLBACK_IN_PROGRESS", reason),
+        return match find(r).map(|r| (r.rollout_state.known(), r.status.known())) {
+            Some((Some(RolloutState::Completed), _)) => ("ROLLBACK_SUCCESSFUL", reason),
+            Some((Some(RolloutState::InProgress), Some(DeploymentStatus::Primary))) => ("ROLLBACK_IN_PROGRESS", reason),
             _ => ("ROLLBACK_FAILED", reason),
         };
     }
-    match (d.rollout_state.as_str(), d.status.as_str()) {
-        ("COMPLETED", _) => ("SUCCESSFUL", d.rollout_state_reason.clone()),
-        ("FAILED", _) => ("STOPPED", d.rollout_state_reason.clone()),
-        (_, "PRIMARY") if svc.status == "ACTIVE" => ("IN_PROGRESS", d.rollout_state_reason.clone()),
-        (_, "PRIMARY") => ("STOPPED", "The service was deleted.".into()),
+    match (d.rollout_state.known(), d.status.known()) {
+        (Some(RolloutState::Completed), _) => ("SUCCESSFUL", d.rollout_state_reason.clone()),
+        (Some(RolloutState::Failed), _) => ("STOPPED", d.rollout_state_reason.clone()),
+        (_, Some(DeploymentStatus::Primary)) if svc.status == ServiceStatus::Active => {
+            ("IN_PROGRESS", d.rollout_state_reason.clone())
+        }
+        (_, Some(DeploymentStatus::Primary)) => ("STOPPED", "The service was deleted.".into()),
         _ => ("STOPPED", "A newer service deployment started.".into()),
     }
 }
@@ -226,7 +229,7 @@ impl Ecs {
         v["deploymentCircuitBreaker"] = json!({
             "status": if !cb.enable {
                 "DISABLED"
-            } else if d.rollout_state == "FAILED" && d.failed_tasks > 0 {
+            } else if d.rollout_state == RolloutState::Failed && d.failed_tasks > 0 {
                 "TRIGGERED"
             } else if status == "IN_PROGRESS" {
                 "MONITORING"

@@ -15,7 +15,7 @@ use crate::{Ecs, keys};
 use berth_agent_protocol::{DesiredState, SessionMessage};
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, Principal};
-use berth_store::{Compare, Op, typed};
+use berth_store::typed;
 use futures::Stream;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -232,18 +232,7 @@ impl Ecs {
             } else {
                 rec.berth.disconnected_at.or(Some(now))
             };
-            let res = self
-                .store
-                .txn(
-                    vec![Compare::ModRevision(key.clone(), rev)],
-                    vec![Op::Put(
-                        key.clone(),
-                        typed::encode(&rec).map_err(AwsError::state_store)?,
-                    )],
-                )
-                .await
-                .map_err(AwsError::state_store)?;
-            if res.succeeded {
+            if self.put_at_revision(&key, rev, &rec).await? {
                 return Ok(());
             }
         }
@@ -270,11 +259,10 @@ impl Ecs {
             return Err(AwsError::server("The server is shutting down."));
         }
         let cluster = self.active_cluster(cluster).await?.cluster_name;
-        let (rec, _) = self.get_instance(&cluster, container_instance).await?.ok_or_else(|| {
-            AwsError::invalid_parameter(format!(
-                "The referenced container instance {container_instance} was not found in cluster {cluster}."
-            ))
-        })?;
+        let (rec, _) = self
+            .get_instance(&cluster, container_instance)
+            .await?
+            .ok_or_else(|| Self::instance_not_found(container_instance, &cluster))?;
         agent_identity::check(
             rec.berth.owner.as_ref(),
             &self.caller(principal),

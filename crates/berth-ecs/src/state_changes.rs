@@ -8,9 +8,9 @@
 
 use crate::agent_identity::{self, Caller};
 use crate::authz;
-use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::tasks::{TaskRecord, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
@@ -142,7 +142,7 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> 
             changed = true;
         }
     }
-    if c.last_status == "STOPPED" {
+    if c.last_status == TaskStatus::Stopped {
         // A stopped container has no health any more.
         if c.health_status.is_some() && c.health_status.as_deref() != Some("UNKNOWN") && ch.health_status.is_none() {
             c.health_status = Some("UNKNOWN".into());
@@ -179,12 +179,12 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
         t.berth.agent_seen = true;
         changed = true;
     }
-    if t.last_status == "STOPPED" {
+    if t.last_status == TaskStatus::Stopped {
         // Acknowledged and ignored, except for what the agent now knows:
         // a STOPPED report ends its part; any other means it still runs
         // something of the task and must be told to stop it.
         if let Some(s) = &ch.status {
-            let stopped = s == "STOPPED";
+            let stopped = s.parse() == Ok(TaskStatus::Stopped);
             if t.berth.agent_stopped != stopped {
                 t.berth.agent_stopped = stopped;
                 changed = true;
@@ -197,22 +197,23 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
     }
     changed |= set_once(&mut t.pull_started_at, pull_started);
     changed |= set_once(&mut t.pull_stopped_at, pull_stopped);
-    let Some(status) = ch.status.as_deref() else {
+    // Checked above: a reported status is one of TaskStatus.
+    let Some(status) = ch.status.as_deref().and_then(|s| s.parse::<TaskStatus>().ok()) else {
         return Ok(changed);
     };
-    if TaskStatus::rank_of(status) <= TaskStatus::rank_of(&t.last_status) {
+    if Some(status.rank()) <= t.last_status.known().map(TaskStatus::rank) {
         return Ok(changed);
     }
     changed = true;
-    let rank = TaskStatus::rank_of(status).unwrap_or(0);
-    if status == "RUNNING" {
+    let rank = status.rank();
+    if status == TaskStatus::Running {
         t.started_at.get_or_insert(now);
     }
     if rank >= TaskStatus::Deactivating.rank() {
-        t.desired_status = "STOPPED".into();
+        t.desired_status = TaskStatus::Stopped.into();
         t.stopping_at.get_or_insert(now);
     }
-    if status == "STOPPED" {
+    if status == TaskStatus::Stopped {
         set_once(&mut t.execution_stopped_at, exec_stopped);
         let derived = if t.started_at.is_some() {
             "EssentialContainerExited"
@@ -231,7 +232,7 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
         let health = derive_health(t);
         t.health_status = health.into();
     } else {
-        t.last_status = status.to_string();
+        t.last_status = status.into();
     }
     Ok(changed)
 }
@@ -348,12 +349,7 @@ impl Ecs {
         let id = crate::tasks::instance_id_of(&input.container_instance).to_string();
         let caller = self.caller(&ctx.principal);
         if !caller.is_root {
-            let not_found = || {
-                AwsError::invalid_parameter(format!(
-                    "The referenced container instance {} was not found in cluster {name}.",
-                    input.container_instance
-                ))
-            };
+            let not_found = || Self::instance_not_found(&input.container_instance, &name);
             let (rec, _) = self
                 .get_instance(&name, &input.container_instance)
                 .await?
@@ -370,12 +366,7 @@ impl Ecs {
             let (rec, _) = self
                 .get_instance(&name, &input.container_instance)
                 .await?
-                .ok_or_else(|| {
-                    AwsError::invalid_parameter(format!(
-                        "The referenced container instance {} was not found in cluster {name}.",
-                        input.container_instance
-                    ))
-                })?;
+                .ok_or_else(|| Self::instance_not_found(&input.container_instance, &name))?;
             if !rec.is_registered() {
                 return Err(AwsError::client(format!(
                     "The container instance {} was deregistered.",
@@ -447,26 +438,18 @@ impl Operation<Ecs> for BerthHeartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::{ContainerRecord, TaskInternal};
+    use crate::tasks::{ContainerRecord, ContainerSize, TaskInternal};
 
     fn container(name: &str, health: bool) -> ContainerRecord {
-        ContainerRecord {
-            container_arn: format!("c/{name}"),
-            task_arn: "t".into(),
+        let size = ContainerSize {
             name: name.into(),
-            image: "img".into(),
-            image_digest: None,
-            runtime_id: None,
-            last_status: "PENDING".into(),
-            exit_code: None,
-            reason: None,
-            network_bindings: vec![],
-            network_interfaces: vec![],
-            health_status: health.then(|| "UNKNOWN".into()),
-            cpu: "0".into(),
-            memory: None,
-            memory_reservation: None,
+            ..ContainerSize::default()
+        };
+        let mut c = ContainerRecord::pending(format!("c/{name}"), "t".into(), "img".into(), &size);
+        if !health {
+            c.health_status = None;
         }
+        c
     }
 
     fn task() -> TaskRecord {
@@ -537,14 +520,14 @@ mod tests {
     fn statuses_only_move_forward() {
         let mut t = task();
         assert!(apply_task_change(&mut t, &change("RUNNING"), 10.0).unwrap());
-        assert_eq!(t.last_status, "RUNNING");
+        assert_eq!(t.last_status.as_str(), "RUNNING");
         assert_eq!(t.started_at, Some(10.0));
         // Backwards: ignored (but acknowledged).
         assert!(!apply_task_change(&mut t, &change("PENDING"), 11.0).unwrap());
-        assert_eq!(t.last_status, "RUNNING");
+        assert_eq!(t.last_status.as_str(), "RUNNING");
         assert!(apply_task_change(&mut t, &change("STOPPED"), 12.0).unwrap());
-        assert_eq!(t.last_status, "STOPPED");
-        assert_eq!(t.desired_status, "STOPPED");
+        assert_eq!(t.last_status.as_str(), "STOPPED");
+        assert_eq!(t.desired_status.as_str(), "STOPPED");
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert_eq!(t.stopped_at, Some(12.0));
         assert!(t.containers.iter().all(|c| c.last_status == "STOPPED"));
@@ -552,7 +535,7 @@ mod tests {
         // After STOPPED nothing visible changes; a late RUNNING report only
         // records that the agent still has something to stop.
         apply_task_change(&mut t, &change("RUNNING"), 13.0).unwrap();
-        assert_eq!(t.last_status, "STOPPED");
+        assert_eq!(t.last_status.as_str(), "STOPPED");
         assert_eq!(t.stopped_at, Some(12.0));
         assert!(t.wanted_by_agent());
         apply_task_change(&mut t, &change("STOPPED"), 14.0).unwrap();

@@ -12,8 +12,8 @@
 
 use crate::agent_identity;
 use crate::authz;
-use crate::clusters::cluster_name;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::tasks::{TaskRecord, instance_id_of, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
@@ -22,6 +22,7 @@ pub(crate) use berth_agent_protocol::RoleKind;
 use berth_agent_protocol::{TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 use berth_core::arn::Scope;
 use berth_core::ecs::TaskDefinitionRecord;
+use berth_core::ecs::TaskStatus;
 use berth_iam::ServiceRoleError;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
@@ -65,12 +66,7 @@ impl Ecs {
             let (instance, _) = self
                 .get_instance(&cluster, &input.container_instance)
                 .await?
-                .ok_or_else(|| {
-                    AwsError::invalid_parameter(format!(
-                        "The referenced container instance {} was not found in cluster {cluster}.",
-                        input.container_instance
-                    ))
-                })?;
+                .ok_or_else(|| Self::instance_not_found(&input.container_instance, &cluster))?;
             agent_identity::check(
                 instance.berth.owner.as_ref(),
                 &caller,
@@ -103,7 +99,7 @@ impl Ecs {
                 task.task_arn, input.container_instance
             )));
         }
-        if task.last_status == "STOPPED" {
+        if task.last_status == TaskStatus::Stopped {
             return Err(AwsError::client(format!(
                 "Task {} is STOPPED: its role credentials are no longer issued.",
                 task.task_arn

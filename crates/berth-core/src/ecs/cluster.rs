@@ -1,6 +1,6 @@
 //! Clusters and capacity-provider strategies.
 
-use super::Tag;
+use super::{ClusterStatus, Recorded, Tag};
 use berth_proto::AwsError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,7 +33,7 @@ pub struct ClusterRecord {
     pub cluster_name: String,
     pub cluster_arn: String,
     /// ACTIVE, or INACTIVE once deleted (still describable, as in ECS).
-    pub status: String,
+    pub status: Recorded<ClusterStatus>,
     #[serde(default)]
     pub tags: Vec<Tag>,
     #[serde(default)]

@@ -39,6 +39,10 @@ impl TaskStatus {
         TaskStatus::Stopped,
     ];
 
+    /// The statuses ECS counts as pending (`pendingCount`,
+    /// `pendingTasksCount`): before RUNNING.
+    pub const PENDING: [TaskStatus; 3] = [TaskStatus::Provisioning, TaskStatus::Pending, TaskStatus::Activating];
+
     /// The ECS string (`"RUNNING"`, …).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +130,7 @@ mod tests {
         }
         assert_eq!(TaskStatus::Provisioning.rank(), 0);
         assert_eq!(TaskStatus::Stopped.rank(), 7);
+        assert!(TaskStatus::PENDING.iter().all(|p| *p < TaskStatus::Running));
     }
 
     #[test]

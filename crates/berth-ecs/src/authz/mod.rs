@@ -21,8 +21,8 @@ mod pass_role;
 pub(crate) use pass_role::ECS_TASKS;
 pub(crate) use pass_role::{ECS_SERVICE, PassedRole, definition_roles, role_arn, task_roles};
 
-use crate::clusters::cluster_name;
-use crate::tags::{TagTarget, parse_resource_arn};
+use crate::references::cluster_name;
+use crate::references::{TagTarget, parse_resource_arn};
 use crate::{Ecs, keys};
 use berth_core::arn::Scope;
 use berth_core::ecs::{Tag, TaskDefinitionRef, parse_task_definition_ref};

@@ -7,13 +7,14 @@ use super::rules::{
     check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
 };
 use crate::authz;
-use crate::clusters::cluster_name;
 use crate::operation::Operation;
-use crate::tasks::TaskDefinitionLookup;
+use crate::references::cluster_name;
+use crate::tasks::{TaskDefinitionLookup, check_compatibility, launch_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
+use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
@@ -188,7 +189,7 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?;
         if let Some((s, _)) = &existing
-            && s.status != "INACTIVE"
+            && s.status != ServiceStatus::Inactive
         {
             let same_token = input.client_token.is_some() && s.berth.client_token == input.client_token;
             if s.berth.fingerprint == fingerprint && (same_token || input.client_token.is_none()) {
@@ -234,7 +235,7 @@ impl Ecs {
             None => self.lookup_task_definition(td_ref).await,
         };
         let td = service_task_definition_of(lookup, td_ref)?;
-        let (launch_type, _) = Self::launch_of(
+        let (launch_type, _) = launch_of(
             &cluster,
             input.launch_type.as_deref(),
             &input.capacity_provider_strategy,
@@ -245,7 +246,7 @@ impl Ecs {
                 "The DAEMON scheduling strategy is not supported with FARGATE.",
             ));
         }
-        Self::check_compatibility(&td, &launch_type)?;
+        check_compatibility(&td.value, &launch_type)?;
         check_network(&td.value, input.network_configuration.as_ref())?;
         if input.platform_version.is_some() && launch_type != "FARGATE" {
             return Err(AwsError::invalid_parameter(
@@ -285,7 +286,7 @@ impl Ecs {
         let id = deployment_id();
         let deployment = DeploymentRecord {
             id: id.clone(),
-            status: "PRIMARY".into(),
+            status: DeploymentStatus::Primary.into(),
             task_definition: td.arn.clone(),
             desired_count: desired,
             pending_count: 0,
@@ -298,7 +299,7 @@ impl Ecs {
             platform_version: platform_version.clone(),
             platform_family: platform_family.clone(),
             network_configuration: input.network_configuration.clone(),
-            rollout_state: "IN_PROGRESS".into(),
+            rollout_state: RolloutState::InProgress.into(),
             rollout_state_reason: format!("ECS deployment {id} in progress."),
             berth: DeploymentInternal {
                 config: Some(config.clone()),
@@ -311,7 +312,7 @@ impl Ecs {
             cluster_arn: cluster.cluster_arn.clone(),
             load_balancers: vec![],
             service_registries: vec![],
-            status: "ACTIVE".into(),
+            status: ServiceStatus::Active.into(),
             desired_count: desired,
             running_count: 0,
             pending_count: 0,

@@ -5,6 +5,7 @@ use crate::authz;
 use crate::operation::Operation;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::ServiceStatus;
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use serde::Deserialize;
@@ -35,7 +36,7 @@ impl Ecs {
                     ));
                 }
                 let now = now_epoch();
-                s.status = "DRAINING".into();
+                s.status = ServiceStatus::Draining.into();
                 s.desired_count = 0;
                 for d in &mut s.deployments {
                     d.desired_count = 0;

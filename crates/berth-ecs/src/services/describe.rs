@@ -8,6 +8,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::ServiceStatus;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -114,7 +115,7 @@ impl Ecs {
             .map_err(AwsError::state_store)?;
         let keyed: Vec<(String, String)> = services
             .into_iter()
-            .filter(|s| s.status != "INACTIVE")
+            .filter(|s| s.status != ServiceStatus::Inactive)
             .filter(|s| {
                 input.launch_type.as_ref().is_none_or(|l| {
                     let lt = s.launch_type.clone().unwrap_or_else(|| "FARGATE".into());

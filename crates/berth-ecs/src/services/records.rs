@@ -3,7 +3,7 @@
 //! `deploymentConfiguration`, service events, and deployment ids.
 
 use super::{MAX_EVENTS, MAX_HISTORY};
-use berth_core::ecs::{CapacityProviderStrategyItem, Tag};
+use berth_core::ecs::{CapacityProviderStrategyItem, DeploymentStatus, Recorded, RolloutState, ServiceStatus, Tag};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -68,7 +68,7 @@ pub struct DeploymentInternal {
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentRecord {
     pub id: String,
-    pub status: String,
+    pub status: Recorded<DeploymentStatus>,
     pub task_definition: String,
     pub desired_count: i64,
     pub pending_count: i64,
@@ -86,7 +86,7 @@ pub struct DeploymentRecord {
     pub platform_family: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration: Option<Value>,
-    pub rollout_state: String,
+    pub rollout_state: Recorded<RolloutState>,
     pub rollout_state_reason: String,
     #[serde(default)]
     pub berth: DeploymentInternal,
@@ -159,7 +159,7 @@ pub struct ServiceRecord {
     pub load_balancers: Vec<Value>,
     #[serde(default)]
     pub service_registries: Vec<Value>,
-    pub status: String,
+    pub status: Recorded<ServiceStatus>,
     pub desired_count: i64,
     pub running_count: i64,
     pub pending_count: i64,
@@ -215,11 +215,13 @@ impl ServiceRecord {
     }
 
     pub fn primary(&self) -> Option<&DeploymentRecord> {
-        self.deployments.iter().find(|d| d.status == "PRIMARY")
+        self.deployments.iter().find(|d| d.status == DeploymentStatus::Primary)
     }
 
     pub fn primary_mut(&mut self) -> Option<&mut DeploymentRecord> {
-        self.deployments.iter_mut().find(|d| d.status == "PRIMARY")
+        self.deployments
+            .iter_mut()
+            .find(|d| d.status == DeploymentStatus::Primary)
     }
 
     pub fn is_daemon(&self) -> bool {
@@ -243,7 +245,7 @@ impl ServiceRecord {
     pub fn retire(&mut self, id: &str, now: f64) {
         if let Some(i) = self.deployments.iter().position(|d| d.id == id) {
             let mut d = self.deployments.remove(i);
-            d.status = "INACTIVE".into();
+            d.status = DeploymentStatus::Inactive.into();
             d.updated_at = now;
             d.berth.finished_at.get_or_insert(now);
             self.berth.history.insert(0, d);
@@ -261,10 +263,10 @@ impl ServiceRecord {
             .collect();
         new.berth.config = Some(self.deployment_configuration.clone());
         for d in &mut self.deployments {
-            if d.status == "PRIMARY" {
-                d.status = "ACTIVE".into();
+            if d.status == DeploymentStatus::Primary {
+                d.status = DeploymentStatus::Active.into();
                 d.updated_at = now;
-                if d.rollout_state == "IN_PROGRESS" {
+                if d.rollout_state == RolloutState::InProgress {
                     d.berth.finished_at.get_or_insert(now);
                 }
             }
@@ -296,7 +298,7 @@ impl ServiceRecord {
             .cloned()
             .unwrap_or_else(|| p.clone());
         if let Some(d) = self.primary_mut() {
-            d.rollout_state = "FAILED".into();
+            d.rollout_state = RolloutState::Failed.into();
             d.rollout_state_reason = reason.to_string();
             d.updated_at = now;
             d.berth.finished_at.get_or_insert(now);
@@ -307,7 +309,7 @@ impl ServiceRecord {
         }
         let d = DeploymentRecord {
             id: id.clone(),
-            status: "PRIMARY".into(),
+            status: DeploymentStatus::Primary.into(),
             task_definition: good_td.clone(),
             desired_count: self.desired_count,
             pending_count: 0,
@@ -320,7 +322,7 @@ impl ServiceRecord {
             platform_version: good.platform_version.clone(),
             platform_family: good.platform_family.clone(),
             network_configuration: good.network_configuration.clone(),
-            rollout_state: "IN_PROGRESS".into(),
+            rollout_state: RolloutState::InProgress.into(),
             rollout_state_reason: format!("ECS deployment circuit breaker: rolling back to deploymentId {good_id}."),
             berth: DeploymentInternal {
                 rollback_from: Some(p.id.clone()),

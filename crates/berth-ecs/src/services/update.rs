@@ -7,11 +7,12 @@ use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deploy
 use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
 use crate::authz;
 use crate::operation::Operation;
-use crate::tasks::TaskDefinitionLookup;
+use crate::tasks::{TaskDefinitionLookup, check_compatibility};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::CapacityProviderStrategyItem;
+use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
@@ -100,7 +101,7 @@ impl Ecs {
                 .get_service(cluster, reference)
                 .await?
                 .ok_or_else(|| AwsError::service_not_found("Service not found."))?;
-            if rec.status != "ACTIVE" {
+            if rec.status != ServiceStatus::Active {
                 return Err(AwsError::service_not_active("Service was not ACTIVE."));
             }
             f(&mut rec)?;
@@ -132,7 +133,7 @@ impl Ecs {
             .get_service(&cname, &input.service)
             .await?
             .ok_or_else(|| AwsError::service_not_found("Service not found."))?;
-        if current.status != "ACTIVE" {
+        if current.status != ServiceStatus::Active {
             return Err(AwsError::service_not_active("Service was not ACTIVE."));
         }
         let daemon = current.is_daemon();
@@ -170,7 +171,7 @@ impl Ecs {
                 }
             });
         if let Some(td) = &td {
-            Self::check_compatibility(td, &launch_type)?;
+            check_compatibility(&td.value, &launch_type)?;
         }
         let td_value = match &td {
             Some(t) => t.value.clone(),
@@ -260,7 +261,7 @@ impl Ecs {
                     let base = s.primary().cloned();
                     let d = DeploymentRecord {
                         id: id.clone(),
-                        status: "PRIMARY".into(),
+                        status: DeploymentStatus::Primary.into(),
                         task_definition: s.task_definition.clone(),
                         desired_count: s.desired_count,
                         pending_count: 0,
@@ -273,7 +274,7 @@ impl Ecs {
                         platform_version: s.platform_version.clone(),
                         platform_family: s.platform_family.clone(),
                         network_configuration: s.network_configuration.clone(),
-                        rollout_state: "IN_PROGRESS".into(),
+                        rollout_state: RolloutState::InProgress.into(),
                         rollout_state_reason: format!("ECS deployment {id} in progress."),
                         berth: DeploymentInternal::default(),
                     };

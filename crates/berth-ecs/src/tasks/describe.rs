@@ -6,6 +6,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::TaskStatus;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -97,12 +98,17 @@ impl Ecs {
     }
 
     pub(crate) async fn list_tasks(&self, _ctx: &RequestContext, input: ListTasksInput) -> Result<Value, AwsError> {
-        let desired = input.desired_status.clone().unwrap_or_else(|| "RUNNING".into());
-        if !matches!(desired.as_str(), "RUNNING" | "PENDING" | "STOPPED") {
-            return Err(AwsError::invalid_parameter(format!(
-                "Invalid desiredStatus '{desired}'. Valid values: RUNNING, PENDING, STOPPED."
-            )));
-        }
+        let desired = match input.desired_status.as_deref() {
+            None => TaskStatus::Running,
+            Some(s) => match s.parse::<TaskStatus>() {
+                Ok(d @ (TaskStatus::Running | TaskStatus::Pending | TaskStatus::Stopped)) => d,
+                _ => {
+                    return Err(AwsError::invalid_parameter(format!(
+                        "Invalid desiredStatus '{s}'. Valid values: RUNNING, PENDING, STOPPED."
+                    )));
+                }
+            },
+        };
         if let Some(lt) = &input.launch_type
             && !matches!(lt.as_str(), "EC2" | "FARGATE" | "EXTERNAL" | "MANAGED_INSTANCES")
         {

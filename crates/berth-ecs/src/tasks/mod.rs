@@ -11,6 +11,7 @@
 
 mod definitions;
 mod describe;
+mod options;
 mod placement;
 mod plan;
 mod protection;
@@ -25,17 +26,15 @@ mod tests;
 pub use definitions::ResolvedTaskDefinition;
 pub(crate) use definitions::{TaskDefinitionLookup, named_arn};
 pub(crate) use describe::{DescribeTasks, ListTasks};
+pub(crate) use options::{TaskOptions, placement_constraints, placement_strategies};
 pub(crate) use placement::Placed;
-pub(crate) use plan::CommonOptions;
 pub(crate) use protection::{GetTaskProtection, UpdateTaskProtection};
 pub use records::*;
+pub(crate) use rules::TokenRecord;
 pub use rules::*;
 pub(crate) use run::RunTask;
 pub(crate) use start::StartTask;
 pub(crate) use stop::StopTask;
-
-/// How long a RunTask `clientToken` is remembered.
-pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;
 
 /// The capability ECS requires of instances for awsvpc tasks; Berth agents
 /// run awsvpc tasks without ENIs and do not advertise it.

@@ -2,9 +2,9 @@
 //! (guarded by the instances' revisions, retried on conflict), with the
 //! RunTask client token written in the same transaction.
 
-use super::CLIENT_TOKEN_TTL_SECS;
 use super::plan::TaskPlan;
 use super::records::TaskRecord;
+use super::rules::TokenRecord;
 use crate::cluster_view::PlacementEntry;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
@@ -13,22 +13,12 @@ use berth_proto::AwsError;
 use berth_scheduler::PlacementRequest;
 use berth_scheduler::Resources;
 use berth_store::{Compare, Op, Revision, typed};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// Placement attempts before RunTask gives up under contention.
 pub(super) const MAX_PLACEMENT_ATTEMPTS: u32 = 100;
-
-/// A stored clientToken.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TokenRecord {
-    fingerprint: String,
-    task_arns: Vec<String>,
-    created_at: f64,
-}
 
 /// What [`Ecs::place_tasks`] did.
 pub(crate) enum Placed {
@@ -99,7 +89,7 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?
         {
-            Some((rec, rev)) if now_epoch() - rec.created_at < CLIENT_TOKEN_TTL_SECS => Ok((rev, Some(rec))),
+            Some((rec, rev)) if rec.live_at(now_epoch()) => Ok((rev, Some(rec))),
             Some((_, rev)) => Ok((rev, None)),
             None => Ok((0, None)),
         }
@@ -175,11 +165,7 @@ impl Ecs {
                 (
                     key,
                     rev,
-                    TokenRecord {
-                        fingerprint: fingerprint.to_string(),
-                        task_arns: tasks.iter().map(|t| t.task_arn.clone()).collect(),
-                        created_at: now,
-                    },
+                    TokenRecord::new(fingerprint, tasks.iter().map(|t| t.task_arn.clone()).collect(), now),
                 )
             });
             if self.commit_placement(&name, &reservations, &tasks, token).await? {
@@ -205,16 +191,7 @@ impl Ecs {
         tok: &TokenRecord,
         fingerprint: &str,
     ) -> Result<Value, AwsError> {
-        if tok.fingerprint != fingerprint {
-            return Err(AwsError::new(
-                "ConflictException",
-                400,
-                format!(
-                    "The clientToken is already in use with a different RunTask request. Existing tasks: {}",
-                    tok.task_arns.join(", ")
-                ),
-            ));
-        }
-        Ok(json!({"tasks": self.tasks_by_arn(cluster, &tok.task_arns).await?, "failures": []}))
+        let arns = tok.answer_for(fingerprint)?;
+        Ok(json!({"tasks": self.tasks_by_arn(cluster, arns).await?, "failures": []}))
     }
 }

@@ -2,14 +2,16 @@
 //! deployment step) share, and the task records built from it.
 
 use super::definitions::ResolvedTaskDefinition;
+use super::options::TaskOptions;
 use super::records::{ContainerRecord, TaskInternal, TaskRecord};
 use super::rules::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
 use super::{TASK_ENI_CAPABILITY, UNKNOWN_HEALTH};
 use crate::Ecs;
 use crate::instances::InstanceRecord;
+use berth_core::ecs::TaskStatus;
 use berth_core::ecs::{ClusterRecord, Tag, validate_tags};
 use berth_proto::AwsError;
-use berth_scheduler::{RequiredAttribute, TaskDemand};
+use berth_scheduler::{PlacementConstraint, PlacementRequest, PlacementStrategy, RequiredAttribute, TaskDemand};
 use serde_json::{Value, json};
 
 /// Everything the tasks of one RunTask/StartTask (or one service
@@ -31,15 +33,25 @@ pub(crate) struct TaskPlan {
     pub(crate) required_attributes: Vec<RequiredAttribute>,
 }
 
-/// The common options of RunTask and StartTask.
-pub(crate) struct CommonOptions<'a> {
-    pub(crate) overrides: Option<&'a Value>,
-    pub(crate) group: Option<&'a str>,
-    pub(crate) started_by: Option<&'a str>,
-    pub(crate) tags: &'a [Tag],
-    pub(crate) propagate_tags: Option<&'a str>,
-    pub(crate) managed_tags: bool,
-    pub(crate) enable_execute_command: bool,
+impl TaskPlan {
+    /// The placement request for `count` tasks of this plan.
+    pub(crate) fn placement_request(
+        &self,
+        constraints: Vec<PlacementConstraint>,
+        strategies: Vec<PlacementStrategy>,
+        count: u32,
+    ) -> PlacementRequest {
+        PlacementRequest {
+            demand: self.demand.clone(),
+            group: self.group.clone(),
+            family: self.td.family.clone(),
+            task_definition_arn: self.td.arn.clone(),
+            required_attributes: self.required_attributes.clone(),
+            constraints,
+            strategies,
+            count,
+        }
+    }
 }
 
 impl Ecs {
@@ -47,28 +59,28 @@ impl Ecs {
         &self,
         cluster: ClusterRecord,
         td: ResolvedTaskDefinition,
-        opts: &CommonOptions<'_>,
+        opts: &TaskOptions,
         launch_type: String,
         providers: Vec<String>,
         platform_version: Option<String>,
     ) -> Result<TaskPlan, AwsError> {
-        let overrides_in: TaskOverrideIn = match opts.overrides {
+        let overrides_in: TaskOverrideIn = match &opts.overrides {
             Some(v) => serde_json::from_value(v.clone())
                 .map_err(|e| AwsError::invalid_parameter(format!("Invalid overrides: {e}")))?,
             None => TaskOverrideIn::default(),
         };
         let (demand, sizes) = size_task(&td.value, &overrides_in)?;
-        if let Some(g) = opts.group
+        if let Some(g) = opts.group.as_deref()
             && (g.is_empty() || g.len() > 255)
         {
             return Err(AwsError::invalid_parameter("group must be 1-255 characters."));
         }
-        if let Some(s) = opts.started_by {
+        if let Some(s) = opts.started_by.as_deref() {
             validate_started_by(s)?;
         }
-        validate_tags(opts.tags)?;
+        validate_tags(&opts.tags)?;
         let mut tags: Vec<Tag> = vec![];
-        match opts.propagate_tags {
+        match opts.propagate_tags.as_deref() {
             None | Some("NONE") => {}
             Some("TASK_DEFINITION") => tags = td.tags.clone(),
             Some("SERVICE") => {
@@ -82,8 +94,8 @@ impl Ecs {
                 )));
             }
         }
-        berth_core::ecs::merge_tags(&mut tags, opts.tags);
-        if opts.managed_tags {
+        berth_core::ecs::merge_tags(&mut tags, &opts.tags);
+        if opts.enable_ecs_managed_tags.unwrap_or(false) {
             berth_core::ecs::merge_tags(
                 &mut tags,
                 &[Tag {
@@ -112,12 +124,9 @@ impl Ecs {
             })
             .collect();
         Ok(TaskPlan {
-            overrides: render_overrides(&td.value, opts.overrides),
-            group: opts
-                .group
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("family:{}", td.family)),
-            started_by: opts.started_by.map(str::to_string),
+            overrides: render_overrides(&td.value, opts.overrides.as_ref()),
+            group: opts.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
+            started_by: opts.started_by.clone(),
             cluster,
             td,
             demand,
@@ -125,7 +134,7 @@ impl Ecs {
             launch_type,
             providers,
             tags,
-            enable_execute_command: opts.enable_execute_command,
+            enable_execute_command: opts.enable_execute_command.unwrap_or(false),
             platform_version,
             required_attributes,
         })
@@ -150,25 +159,13 @@ impl Ecs {
                 if has_health {
                     health_checked.push(size.name.clone());
                 }
-                ContainerRecord {
-                    container_arn: self
-                        .scope
+                ContainerRecord::pending(
+                    self.scope
                         .arn("ecs", format!("container/{name}/{id}/{}", berth_core::ids::uuid())),
-                    task_arn: task_arn.clone(),
-                    name: size.name.clone(),
-                    image: d["image"].as_str().unwrap_or_default().to_string(),
-                    image_digest: None,
-                    runtime_id: None,
-                    last_status: "PENDING".into(),
-                    exit_code: None,
-                    reason: None,
-                    network_bindings: vec![],
-                    network_interfaces: vec![],
-                    health_status: Some(UNKNOWN_HEALTH.to_string()),
-                    cpu: size.cpu.to_string(),
-                    memory: size.memory.map(|m| m.to_string()),
-                    memory_reservation: size.memory_reservation.map(|m| m.to_string()),
-                }
+                    task_arn.clone(),
+                    d["image"].as_str().unwrap_or_default().to_string(),
+                    size,
+                )
             })
             .collect();
         let fargate = plan.launch_type == "FARGATE";
@@ -180,8 +177,13 @@ impl Ecs {
             container_instance_arn: Some(instance.container_instance_arn.clone()),
             availability_zone: instance.attribute("ecs.availability-zone").map(str::to_string),
             capacity_provider_name: plan.providers.get(index).cloned(),
-            last_status: if fargate || awsvpc { "PROVISIONING" } else { "PENDING" }.into(),
-            desired_status: "RUNNING".into(),
+            last_status: if fargate || awsvpc {
+                TaskStatus::Provisioning
+            } else {
+                TaskStatus::Pending
+            }
+            .into(),
+            desired_status: TaskStatus::Running.into(),
             cpu: plan.demand.cpu.to_string(),
             memory: plan.demand.memory.to_string(),
             containers,

@@ -10,6 +10,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
@@ -44,7 +45,7 @@ pub(crate) struct UpdateTaskProtectionInput {
 /// The tasks named (with `ecs:cluster`), or the cluster when none is.
 fn task_resources(scope: &Scope, cluster: &str, tasks: &[String]) -> Vec<AuthzResource> {
     if tasks.is_empty() {
-        let arn = match crate::clusters::cluster_name(Some(cluster)) {
+        let arn = match crate::references::cluster_name(Some(cluster)) {
             Ok(c) => scope.cluster_arn(&c),
             Err(_) => "*".to_string(),
         };
@@ -120,7 +121,7 @@ impl Operation<Ecs> for GetTaskProtection {
         if tasks.is_empty() {
             // Every task of the cluster's services that is protected now.
             for t in ecs.synced_view().await?.tasks(&cluster) {
-                if is_service_task(&t) && t.desired_status == "RUNNING" && t.berth.protected_at(now) {
+                if is_service_task(&t) && t.desired_status == TaskStatus::Running && t.berth.protected_at(now) {
                     protected.push(protected_task(&t, now));
                 }
             }
@@ -185,7 +186,7 @@ impl Operation<Ecs> for UpdateTaskProtection {
                     ecs.modify_task(&cluster, id, |t| {
                         verdict = if !names(reference, t) {
                             Some("MISSING")
-                        } else if !is_service_task(t) || t.desired_status == "STOPPED" {
+                        } else if !is_service_task(t) || t.desired_status == TaskStatus::Stopped {
                             Some("TASK_NOT_VALID")
                         } else {
                             None

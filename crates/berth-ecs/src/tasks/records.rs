@@ -3,7 +3,8 @@
 //! ids in task and container instance references.
 
 use super::UNKNOWN_HEALTH;
-use berth_core::ecs::Tag;
+use super::rules::ContainerSize;
+use berth_core::ecs::{Recorded, Tag, TaskStatus};
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -81,6 +82,30 @@ pub struct ContainerRecord {
     pub memory_reservation: Option<String>,
 }
 
+impl ContainerRecord {
+    /// A container of a new task (`size`: its name and sizes): PENDING,
+    /// health UNKNOWN, nothing reported by an agent yet.
+    pub fn pending(container_arn: String, task_arn: String, image: String, size: &ContainerSize) -> Self {
+        ContainerRecord {
+            container_arn,
+            task_arn,
+            name: size.name.clone(),
+            image,
+            image_digest: None,
+            runtime_id: None,
+            last_status: TaskStatus::Pending.to_string(),
+            exit_code: None,
+            reason: None,
+            network_bindings: vec![],
+            network_interfaces: vec![],
+            health_status: Some(UNKNOWN_HEALTH.to_string()),
+            cpu: size.cpu.to_string(),
+            memory: size.memory.map(|m| m.to_string()),
+            memory_reservation: size.memory_reservation.map(|m| m.to_string()),
+        }
+    }
+}
+
 /// A task as stored: the ECS `Task` shape plus `berth`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,8 +119,8 @@ pub struct TaskRecord {
     pub availability_zone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_provider_name: Option<String>,
-    pub last_status: String,
-    pub desired_status: String,
+    pub last_status: Recorded<TaskStatus>,
+    pub desired_status: Recorded<TaskStatus>,
     pub cpu: String,
     pub memory: String,
     pub containers: Vec<ContainerRecord>,
@@ -171,8 +196,8 @@ impl TaskRecord {
     /// Marks the task STOPPED now (containers too), keeping any stop code
     /// and reason already set. Resources are released by the writer.
     pub fn mark_stopped(&mut self, now: f64, code: &str, reason: &str) {
-        self.desired_status = "STOPPED".into();
-        self.last_status = "STOPPED".into();
+        self.desired_status = TaskStatus::Stopped.into();
+        self.last_status = TaskStatus::Stopped.into();
         self.stopping_at.get_or_insert(now);
         self.execution_stopped_at.get_or_insert(now);
         self.stopped_at.get_or_insert(now);
@@ -183,8 +208,8 @@ impl TaskRecord {
             self.stopped_reason = Some(reason.into());
         }
         for c in &mut self.containers {
-            if c.last_status != "STOPPED" {
-                c.last_status = "STOPPED".into();
+            if c.last_status != TaskStatus::Stopped {
+                c.last_status = TaskStatus::Stopped.into();
             }
         }
     }
@@ -193,7 +218,7 @@ impl TaskRecord {
     /// not STOPPED, or it is STOPPED while the agent knew it and has not yet
     /// reported it stopped.
     pub fn wanted_by_agent(&self) -> bool {
-        self.last_status != "STOPPED" || (self.berth.agent_seen && !self.berth.agent_stopped)
+        self.last_status != TaskStatus::Stopped || (self.berth.agent_seen && !self.berth.agent_stopped)
     }
 }
 

@@ -1,16 +1,15 @@
 //! The pure rules of running tasks: what a task takes from its instance
 //! (sizing with overrides), how overrides are shown, how a capacity
-//! provider strategy spreads tasks, launch type and compatibility, and
+//! provider strategy spreads tasks, launch type (of a request and of a
+//! service deployment) and compatibility, and
 //! the checks on client tokens and `startedBy`.
 
-use super::definitions::ResolvedTaskDefinition;
-use crate::Ecs;
 use berth_core::ecs::{
     CapacityProviderStrategyItem, ClusterRecord, normalize_task_cpu, normalize_task_memory, validate_strategy,
 };
 use berth_proto::AwsError;
 use berth_scheduler::TaskDemand;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,7 +43,7 @@ pub struct TaskOverrideIn {
 }
 
 /// The size of one container after overrides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerSize {
     pub name: String,
     pub cpu: u32,
@@ -219,6 +218,50 @@ pub fn canonical_json(v: &Value) -> String {
     sort(v).to_string()
 }
 
+/// How long a RunTask `clientToken` is remembered.
+pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;
+
+/// A stored RunTask `clientToken`: the request it was used with (its
+/// canonical JSON without the token) and the tasks that request started.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenRecord {
+    fingerprint: String,
+    task_arns: Vec<String>,
+    created_at: f64,
+}
+
+impl TokenRecord {
+    pub(crate) fn new(fingerprint: &str, task_arns: Vec<String>, now: f64) -> Self {
+        TokenRecord {
+            fingerprint: fingerprint.to_string(),
+            task_arns,
+            created_at: now,
+        }
+    }
+
+    /// Whether the token is still remembered at `now`.
+    pub(crate) fn live_at(&self, now: f64) -> bool {
+        now - self.created_at < CLIENT_TOKEN_TTL_SECS
+    }
+
+    /// A retry with the token: the same request (`fingerprint`) answers
+    /// with the tasks it started; another request is a conflict.
+    pub(crate) fn answer_for(&self, fingerprint: &str) -> Result<&[String], AwsError> {
+        if self.fingerprint != fingerprint {
+            return Err(AwsError::new(
+                "ConflictException",
+                400,
+                format!(
+                    "The clientToken is already in use with a different RunTask request. Existing tasks: {}",
+                    self.task_arns.join(", ")
+                ),
+            ));
+        }
+        Ok(&self.task_arns)
+    }
+}
+
 pub(super) fn validate_client_token(t: &str) -> Result<(), AwsError> {
     if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| (33..=126).contains(&b)) {
         return Err(AwsError::invalid_parameter(
@@ -241,49 +284,64 @@ pub(super) fn validate_started_by(s: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-impl Ecs {
-    /// Launch type and capacity providers of a RunTask.
-    pub(crate) fn launch_of(
-        cluster: &ClusterRecord,
-        launch_type: Option<&str>,
-        strategy: &[CapacityProviderStrategyItem],
-        count: usize,
-    ) -> Result<(String, Vec<String>), AwsError> {
-        match (launch_type, strategy.is_empty()) {
-            (Some(_), false) => Err(AwsError::invalid_parameter(
-                "Specifying both a launch type and capacity provider strategy is not supported.",
-            )),
-            (Some(lt @ ("EC2" | "FARGATE" | "EXTERNAL")), true) => Ok((lt.to_string(), vec![])),
-            (Some(other), true) => Err(AwsError::invalid_parameter(format!(
-                "Launch type {other} is not supported by Berth. Valid values: EC2, FARGATE, EXTERNAL."
-            ))),
-            (None, false) => {
-                validate_strategy(strategy, &cluster.capacity_providers)?;
-                Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
-            }
-            (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
-                "FARGATE".into(),
-                split_by_strategy(&cluster.default_capacity_provider_strategy, count),
-            )),
-            (None, true) => Ok(("EC2".into(), vec![])),
+/// Launch type and capacity providers of a RunTask (or a new service):
+/// the launch type asked for, else FARGATE over the strategy asked for or
+/// the cluster's default one, else EC2.
+pub fn launch_of(
+    cluster: &ClusterRecord,
+    launch_type: Option<&str>,
+    strategy: &[CapacityProviderStrategyItem],
+    count: usize,
+) -> Result<(String, Vec<String>), AwsError> {
+    match (launch_type, strategy.is_empty()) {
+        (Some(_), false) => Err(AwsError::invalid_parameter(
+            "Specifying both a launch type and capacity provider strategy is not supported.",
+        )),
+        (Some(lt @ ("EC2" | "FARGATE" | "EXTERNAL")), true) => Ok((lt.to_string(), vec![])),
+        (Some(other), true) => Err(AwsError::invalid_parameter(format!(
+            "Launch type {other} is not supported by Berth. Valid values: EC2, FARGATE, EXTERNAL."
+        ))),
+        (None, false) => {
+            validate_strategy(strategy, &cluster.capacity_providers)?;
+            Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
         }
+        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
+            "FARGATE".into(),
+            split_by_strategy(&cluster.default_capacity_provider_strategy, count),
+        )),
+        (None, true) => Ok(("EC2".into(), vec![])),
     }
+}
 
-    /// Checks that the task definition can run with the launch type. Berth
-    /// runs FARGATE tasks on its own container instances: they must use the
-    /// awsvpc network mode, as on Fargate.
-    pub(crate) fn check_compatibility(td: &ResolvedTaskDefinition, launch_type: &str) -> Result<(), AwsError> {
-        let unsupported =
-            || AwsError::invalid_parameter(format!("Task definition does not support launch_type {launch_type}."));
-        if let Some(compat) = td.value["compatibilities"].as_array()
-            && !compat.is_empty()
-            && !compat.iter().any(|c| c.as_str() == Some(launch_type))
-        {
-            return Err(unsupported());
-        }
-        if launch_type == "FARGATE" && td.value["networkMode"].as_str() != Some("awsvpc") {
-            return Err(unsupported());
-        }
-        Ok(())
+/// Launch type and capacity provider of each of `count` new tasks of a
+/// service deployment (resolved when the deployment was made): its launch
+/// type, else FARGATE over its strategy, else EC2.
+pub fn deployment_launch(
+    launch_type: Option<&str>,
+    strategy: &[CapacityProviderStrategyItem],
+    count: usize,
+) -> (String, Vec<String>) {
+    match launch_type {
+        Some(lt) => (lt.to_string(), vec![]),
+        None if !strategy.is_empty() => ("FARGATE".to_string(), split_by_strategy(strategy, count)),
+        None => ("EC2".to_string(), vec![]),
     }
+}
+
+/// Checks that the task definition (`td`, as stored) can run with the
+/// launch type. Berth runs FARGATE tasks on its own container instances:
+/// they must use the awsvpc network mode, as on Fargate.
+pub fn check_compatibility(td: &Value, launch_type: &str) -> Result<(), AwsError> {
+    let unsupported =
+        || AwsError::invalid_parameter(format!("Task definition does not support launch_type {launch_type}."));
+    if let Some(compat) = td["compatibilities"].as_array()
+        && !compat.is_empty()
+        && !compat.iter().any(|c| c.as_str() == Some(launch_type))
+    {
+        return Err(unsupported());
+    }
+    if launch_type == "FARGATE" && td["networkMode"].as_str() != Some("awsvpc") {
+        return Err(unsupported());
+    }
+    Ok(())
 }

@@ -1,18 +1,18 @@
 //! RunTask: decode, plan, and place the tasks (idempotent by `clientToken`).
 
 use super::definitions::{TaskDefinitionLookup, named_arn};
+use super::options::{TaskOptions, placement_constraints, placement_strategies};
 use super::placement::{Placed, failure_json};
-use super::plan::CommonOptions;
-use super::rules::{canonical_json, validate_client_token};
+use super::rules::{canonical_json, check_compatibility, launch_of, validate_client_token};
 use crate::authz::{self, cluster_key, exec_key, provider_keys};
-use crate::clusters::cluster_name;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{CapacityProviderStrategyItem, Tag};
+use berth_core::ecs::CapacityProviderStrategyItem;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
-use berth_scheduler::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementRequest, PlacementStrategy};
+use berth_scheduler::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementStrategy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,24 +23,19 @@ pub(crate) struct RunTaskInput {
     capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
     cluster: Option<String>,
     count: Option<i64>,
-    #[serde(rename = "enableECSManagedTags")]
-    enable_ecs_managed_tags: Option<bool>,
-    enable_execute_command: Option<bool>,
-    group: Option<String>,
     launch_type: Option<String>,
-    overrides: Option<Value>,
     #[serde(default)]
     placement_constraints: Vec<Value>,
     #[serde(default)]
     placement_strategy: Vec<Value>,
     platform_version: Option<String>,
-    propagate_tags: Option<String>,
-    started_by: Option<String>,
-    #[serde(default)]
-    tags: Vec<Tag>,
     task_definition: String,
     client_token: Option<String>,
     network_configuration: Option<Value>,
+    /// overrides, group, startedBy, tags, propagateTags,
+    /// enableECSManagedTags, enableExecuteCommand.
+    #[serde(flatten)]
+    options: TaskOptions,
     /// The request without its `clientToken`, canonical: what a retry
     /// with the same token must repeat.
     #[serde(skip)]
@@ -81,7 +76,7 @@ impl Operation<Ecs> for RunTask {
             .map(|c| cluster_key(scope, &c))
             .into_iter()
             .collect();
-        keys.extend(exec_key(input.enable_execute_command));
+        keys.extend(exec_key(input.options.enable_execute_command));
         keys.extend(provider_keys(
             scope,
             input
@@ -94,7 +89,7 @@ impl Operation<Ecs> for RunTask {
             &input.task_definition,
             &input.definition,
             keys,
-            input.overrides.as_ref(),
+            input.options.overrides.as_ref(),
         )
     }
 
@@ -133,7 +128,7 @@ pub(super) fn task_definition_resources(
 
 impl Ecs {
     pub(crate) async fn run_task(&self, _ctx: &RequestContext, input: RunTaskInput) -> Result<Value, AwsError> {
-        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        berth_core::ecs::check_execute_command(input.options.enable_execute_command)?;
         let count = input.count.unwrap_or(1);
         if !(1..=10).contains(&count) {
             return Err(AwsError::invalid_parameter(format!(
@@ -167,59 +162,25 @@ impl Ecs {
         }
 
         let td = input.definition.into_active()?;
-        let (launch_type, providers) = Self::launch_of(
+        let (launch_type, providers) = launch_of(
             &cluster,
             input.launch_type.as_deref(),
             &input.capacity_provider_strategy,
             count,
         )?;
-        Self::check_compatibility(&td, &launch_type)?;
+        check_compatibility(&td.value, &launch_type)?;
         berth_core::ecs::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
         )?;
-        let mut constraints: Vec<PlacementConstraint> = vec![];
-        for c in td.value["placementConstraints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(&input.placement_constraints)
-        {
-            constraints.push(
-                serde_json::from_value(c.clone())
-                    .map_err(|e| AwsError::invalid_parameter(format!("Invalid placement constraint {c}: {e}")))?,
-            );
-        }
-        let strategies: Vec<PlacementStrategy> = input
-            .placement_strategy
-            .iter()
-            .map(|s| {
-                serde_json::from_value(s.clone())
-                    .map_err(|e| AwsError::invalid_parameter(format!("Invalid placement strategy {s}: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
+        let constraints: Vec<PlacementConstraint> =
+            placement_constraints(&td.value, &input.placement_constraints).collect::<Result<_, _>>()?;
+        let strategies: Vec<PlacementStrategy> =
+            placement_strategies(&input.placement_strategy).collect::<Result<_, _>>()?;
         berth_scheduler::validate(&constraints, &strategies).map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
-        let opts = CommonOptions {
-            overrides: input.overrides.as_ref(),
-            group: input.group.as_deref(),
-            started_by: input.started_by.as_deref(),
-            tags: &input.tags,
-            propagate_tags: input.propagate_tags.as_deref(),
-            managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
-            enable_execute_command: input.enable_execute_command.unwrap_or(false),
-        };
         let platform_version = input.platform_version.clone().filter(|p| p != "LATEST");
-        let plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
-        let request = PlacementRequest {
-            demand: plan.demand.clone(),
-            group: plan.group.clone(),
-            family: plan.td.family.clone(),
-            task_definition_arn: plan.td.arn.clone(),
-            required_attributes: plan.required_attributes.clone(),
-            constraints,
-            strategies,
-            count: count as u32,
-        };
+        let plan = self.plan(cluster, td, &input.options, launch_type, providers, platform_version)?;
+        let request = plan.placement_request(constraints, strategies, count as u32);
 
         match self
             .place_tasks(&plan, &request, None, token_key.as_deref(), &fingerprint)

@@ -1,22 +1,23 @@
 //! StartTask: run tasks on the container instances the caller names.
 
 use super::definitions::TaskDefinitionLookup;
+use super::options::{TaskOptions, placement_constraints};
 use super::placement::{MAX_PLACEMENT_ATTEMPTS, failure_json};
-use super::plan::CommonOptions;
 use super::records::instance_id_of;
+use super::rules::check_compatibility;
 use super::run::task_definition_resources;
 use crate::Ecs;
 use crate::authz::{cluster_key, exec_key, instance_keys};
-use crate::clusters::cluster_name;
 use crate::instances::InstanceRecord;
 use crate::operation::Operation;
+use crate::references::cluster_name;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::Tag;
+use berth_core::ecs::ContainerInstanceStatus;
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
+use berth_scheduler::PlacementConstraint;
 use berth_scheduler::Resources;
-use berth_scheduler::{PlacementConstraint, PlacementRequest};
 use berth_store::Revision;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,17 +30,12 @@ pub(crate) struct StartTaskInput {
     /// Required; its absence is reported with the count (1 to 10).
     #[serde(default)]
     container_instances: Vec<String>,
-    #[serde(rename = "enableECSManagedTags")]
-    enable_ecs_managed_tags: Option<bool>,
-    enable_execute_command: Option<bool>,
-    group: Option<String>,
     network_configuration: Option<Value>,
-    overrides: Option<Value>,
-    propagate_tags: Option<String>,
-    started_by: Option<String>,
-    #[serde(default)]
-    tags: Vec<Tag>,
     task_definition: String,
+    /// overrides, group, startedBy, tags, propagateTags,
+    /// enableECSManagedTags, enableExecuteCommand.
+    #[serde(flatten)]
+    options: TaskOptions,
     /// `taskDefinition`, looked up once ([`StartTask::load`]).
     #[serde(skip)]
     definition: TaskDefinitionLookup,
@@ -68,13 +64,13 @@ impl Operation<Ecs> for StartTask {
                 input.container_instances.iter().map(String::as_str),
             ));
         }
-        keys.extend(exec_key(input.enable_execute_command));
+        keys.extend(exec_key(input.options.enable_execute_command));
         task_definition_resources(
             scope,
             &input.task_definition,
             &input.definition,
             keys,
-            input.overrides.as_ref(),
+            input.options.overrides.as_ref(),
         )
     }
 
@@ -85,7 +81,7 @@ impl Operation<Ecs> for StartTask {
 
 impl Ecs {
     pub(crate) async fn start_task(&self, _ctx: &RequestContext, input: StartTaskInput) -> Result<Value, AwsError> {
-        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        berth_core::ecs::check_execute_command(input.options.enable_execute_command)?;
         if input.container_instances.is_empty() || input.container_instances.len() > 10 {
             return Err(AwsError::invalid_parameter(
                 "containerInstances must list between 1 and 10 container instances.",
@@ -94,37 +90,15 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name.clone();
         let td = input.definition.into_active()?;
-        Self::check_compatibility(&td, "EC2")?;
+        check_compatibility(&td.value, "EC2")?;
         berth_core::ecs::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
         )?;
-        let constraints: Vec<PlacementConstraint> = td.value["placementConstraints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| serde_json::from_value(c.clone()).ok())
-            .collect();
-        let opts = CommonOptions {
-            overrides: input.overrides.as_ref(),
-            group: input.group.as_deref(),
-            started_by: input.started_by.as_deref(),
-            tags: &input.tags,
-            propagate_tags: input.propagate_tags.as_deref(),
-            managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
-            enable_execute_command: input.enable_execute_command.unwrap_or(false),
-        };
-        let plan = self.plan(cluster, td, &opts, "EC2".into(), vec![], None)?;
-        let request = PlacementRequest {
-            demand: plan.demand.clone(),
-            group: plan.group.clone(),
-            family: plan.td.family.clone(),
-            task_definition_arn: plan.td.arn.clone(),
-            required_attributes: plan.required_attributes.clone(),
-            constraints,
-            strategies: vec![],
-            count: 1,
-        };
+        let constraints: Vec<PlacementConstraint> =
+            placement_constraints(&td.value, &[]).filter_map(Result::ok).collect();
+        let plan = self.plan(cluster, td, &input.options, "EC2".into(), vec![], None)?;
+        let request = plan.placement_request(constraints, vec![], 1);
         for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
             let lock = self.view.placement_lock(&name);
             let placing = lock.lock().await;
@@ -144,10 +118,10 @@ impl Ecs {
                     continue;
                 };
                 let rec = &state.instances[i].0;
-                if rec.status != "ACTIVE" {
+                if rec.status != ContainerInstanceStatus::Active {
                     failures.push(json!({
                         "arn": rec.container_instance_arn,
-                        "reason": if rec.status == "INACTIVE" { "MISSING" } else { rec.status.as_str() },
+                        "reason": if rec.status == ContainerInstanceStatus::Inactive { "MISSING" } else { rec.status.as_str() },
                         "detail": format!("The container instance is {}; only ACTIVE instances start tasks.", rec.status),
                     }));
                     continue;

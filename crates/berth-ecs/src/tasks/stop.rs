@@ -8,6 +8,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
+use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::InstanceView;
@@ -45,7 +46,7 @@ impl Ecs {
             }
             let mut compares = vec![Compare::ModRevision(key.clone(), rev)];
             let mut ops = vec![];
-            if rec.last_status == "STOPPED" && rec.berth.reserved {
+            if rec.last_status == TaskStatus::Stopped && rec.berth.reserved {
                 rec.berth.reserved = false;
                 if let Some(iid) = rec.berth.instance_id.clone() {
                     let ikey = keys::instance(cluster, &iid);
@@ -93,7 +94,7 @@ impl Ecs {
         reason: &str,
     ) -> Result<Option<TaskRecord>, AwsError> {
         self.modify_task(cluster, id, |t| {
-            if t.last_status == "STOPPED" {
+            if t.last_status == TaskStatus::Stopped {
                 return Ok(false);
             }
             t.mark_stopped(now_epoch(), code, reason);
@@ -134,8 +135,8 @@ impl Ecs {
         self.modify_task(cluster, &task.berth.id, |t| {
             let mut changed = false;
             let now = now_epoch();
-            if t.desired_status != "STOPPED" {
-                t.desired_status = "STOPPED".into();
+            if t.desired_status != TaskStatus::Stopped {
+                t.desired_status = TaskStatus::Stopped.into();
                 t.stopping_at.get_or_insert(now);
                 t.stop_code = Some(code.into());
                 t.stopped_reason = Some(reason.into());
@@ -145,7 +146,7 @@ impl Ecs {
                 }
                 changed = true;
             }
-            if t.last_status != "STOPPED" && (agent_gone || !t.berth.agent_seen) {
+            if t.last_status != TaskStatus::Stopped && (agent_gone || !t.berth.agent_seen) {
                 t.mark_stopped(now, code, reason);
                 changed = true;
             }

@@ -154,3 +154,99 @@ fn tokens_and_started_by() {
     assert!(validate_started_by("ecs-svc/123_a").is_ok());
     assert!(validate_started_by("bad!").is_err());
 }
+
+fn cluster_with(providers: &[&str], default: &[(&str, i64, i64)]) -> berth_core::ecs::ClusterRecord {
+    serde_json::from_value(json!({
+        "clusterName": "c", "clusterArn": "arn:aws:ecs:r:1:cluster/c", "status": "ACTIVE",
+        "capacityProviders": providers,
+        "defaultCapacityProviderStrategy": default.iter()
+            .map(|(p, w, b)| json!({"capacityProvider": p, "weight": w, "base": b}))
+            .collect::<Vec<_>>(),
+    }))
+    .unwrap()
+}
+
+#[test]
+fn launch_type_resolution() {
+    let plain = cluster_with(&[], &[]);
+    assert_eq!(launch_of(&plain, None, &[], 2).unwrap(), ("EC2".to_string(), vec![]));
+    assert_eq!(launch_of(&plain, Some("FARGATE"), &[], 1).unwrap().0, "FARGATE");
+    assert!(launch_of(&plain, Some("MANAGED_INSTANCES"), &[], 1).is_err());
+    let item = CapacityProviderStrategyItem {
+        capacity_provider: "FARGATE".into(),
+        weight: 1,
+        base: 0,
+    };
+    assert!(launch_of(&plain, Some("EC2"), std::slice::from_ref(&item), 1).is_err());
+    let with_default = cluster_with(&["FARGATE"], &[("FARGATE", 1, 0)]);
+    let (lt, providers) = launch_of(&with_default, None, &[], 3).unwrap();
+    assert_eq!((lt.as_str(), providers.len()), ("FARGATE", 3));
+    let (lt, providers) = launch_of(&with_default, None, std::slice::from_ref(&item), 2).unwrap();
+    assert_eq!((lt.as_str(), providers), ("FARGATE", vec!["FARGATE".to_string(); 2]));
+    // A deployment keeps what was resolved when it was made.
+    assert_eq!(
+        deployment_launch(Some("EXTERNAL"), &[], 1),
+        ("EXTERNAL".to_string(), vec![])
+    );
+    assert_eq!(deployment_launch(None, &[], 1), ("EC2".to_string(), vec![]));
+    assert_eq!(
+        deployment_launch(None, std::slice::from_ref(&item), 2),
+        ("FARGATE".to_string(), vec!["FARGATE".to_string(); 2])
+    );
+}
+
+#[test]
+fn launch_type_compatibility() {
+    let ec2_only = json!({"compatibilities": ["EC2"], "networkMode": "bridge"});
+    assert!(check_compatibility(&ec2_only, "EC2").is_ok());
+    let e = check_compatibility(&ec2_only, "FARGATE").unwrap_err();
+    assert_eq!(e.message, "Task definition does not support launch_type FARGATE.");
+    // FARGATE needs awsvpc even when the definition lists it.
+    assert!(
+        check_compatibility(
+            &json!({"compatibilities": ["EC2", "FARGATE"], "networkMode": "bridge"}),
+            "FARGATE"
+        )
+        .is_err()
+    );
+    assert!(
+        check_compatibility(
+            &json!({"compatibilities": ["FARGATE"], "networkMode": "awsvpc"}),
+            "FARGATE"
+        )
+        .is_ok()
+    );
+    // No compatibilities recorded: any launch type the network mode allows.
+    assert!(check_compatibility(&json!({}), "EXTERNAL").is_ok());
+}
+
+#[test]
+fn client_token_reuse() {
+    let tok = TokenRecord::new("{\"a\":1}", vec!["arn:t1".into(), "arn:t2".into()], 100.0);
+    assert!(tok.live_at(100.0));
+    assert!(tok.live_at(100.0 + CLIENT_TOKEN_TTL_SECS - 1.0));
+    assert!(!tok.live_at(100.0 + CLIENT_TOKEN_TTL_SECS));
+    assert_eq!(tok.answer_for("{\"a\":1}").unwrap(), ["arn:t1", "arn:t2"]);
+    let e = tok.answer_for("{\"a\":2}").unwrap_err();
+    assert_eq!(e.code, "ConflictException");
+    assert!(e.message.ends_with("Existing tasks: arn:t1, arn:t2"));
+}
+
+#[test]
+fn stored_tasks_read_back_unchanged_whatever_their_status() {
+    for (last, desired) in [("RUNNING", "RUNNING"), ("FROM_A_LATER_VERSION", "ALSO_UNKNOWN")] {
+        let stored = json!({
+            "taskArn": "t", "clusterArn": "c", "taskDefinitionArn": "td", "lastStatus": last,
+            "desiredStatus": desired, "cpu": "0", "memory": "0", "containers": [], "createdAt": 1.0,
+            "group": "family:x", "launchType": "EC2", "version": 1, "tags": [], "overrides": null,
+            "attachments": [], "healthStatus": "UNKNOWN", "enableExecuteCommand": false,
+            "berth": {"cluster": "c", "id": "t", "family": "", "revision": 0,
+                      "demand": serde_json::to_value(berth_scheduler::TaskDemand::default()).unwrap(),
+                      "reserved": false, "agentSeen": false, "agentStopped": false,
+                      "essential": [], "healthChecked": []}
+        });
+        let t: TaskRecord = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(t.last_status.as_str(), last);
+        assert_eq!(serde_json::to_value(&t).unwrap(), stored);
+    }
+}

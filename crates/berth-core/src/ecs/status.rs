@@ -1,0 +1,231 @@
+//! The statuses of ECS records other than tasks (container instances,
+//! services, deployments and their rollout, clusters), and [`Recorded`]: a
+//! status as a record stores it, typed when known and kept verbatim when
+//! not, so a record written with a status this build does not know still
+//! reads back (and writes back unchanged).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::TaskStatus;
+
+/// A closed set of ECS status strings.
+pub trait StatusName: Copy + Eq + 'static {
+    /// Every status.
+    const ALL: &'static [Self];
+
+    /// The ECS string (`"ACTIVE"`, …).
+    fn as_str(self) -> &'static str;
+
+    /// The status named `s`, if it is one.
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == s)
+    }
+}
+
+/// Declares a status enum whose variants serialise as the given strings.
+macro_rules! status_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $s)] $variant),+
+        }
+
+        impl StatusName for $name {
+            const ALL: &'static [Self] = &[$($name::$variant),+];
+
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $s),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// A container instance's `status`.
+    ContainerInstanceStatus {
+        Active = "ACTIVE",
+        Draining = "DRAINING",
+        Registering = "REGISTERING",
+        Deregistering = "DEREGISTERING",
+        RegistrationFailed = "REGISTRATION_FAILED",
+        Inactive = "INACTIVE",
+    }
+}
+
+status_enum! {
+    /// A service's `status`.
+    ServiceStatus {
+        Active = "ACTIVE",
+        Draining = "DRAINING",
+        Inactive = "INACTIVE",
+    }
+}
+
+status_enum! {
+    /// A deployment's `status`: the one PRIMARY, the ACTIVE ones it
+    /// replaces, INACTIVE once drained.
+    DeploymentStatus {
+        Primary = "PRIMARY",
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+    }
+}
+
+status_enum! {
+    /// A deployment's `rolloutState`.
+    RolloutState {
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+        InProgress = "IN_PROGRESS",
+    }
+}
+
+status_enum! {
+    /// A cluster's `status`.
+    ClusterStatus {
+        Active = "ACTIVE",
+        Provisioning = "PROVISIONING",
+        Deprovisioning = "DEPROVISIONING",
+        Failed = "FAILED",
+        Inactive = "INACTIVE",
+    }
+}
+
+impl StatusName for TaskStatus {
+    const ALL: &'static [Self] = &TaskStatus::ALL;
+
+    fn as_str(self) -> &'static str {
+        TaskStatus::as_str(self)
+    }
+}
+
+/// A status as stored: one of `T`, or a string `T` does not know (written
+/// by another version), kept as it is. Serialised as the plain string in
+/// both cases, so stored JSON and answers are unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Recorded<T: StatusName> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T: StatusName> Recorded<T> {
+    /// The status, when it is one of `T`.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Recorded::Known(t) => Some(*t),
+            Recorded::Unknown(_) => None,
+        }
+    }
+
+    /// The stored string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Recorded::Known(t) => t.as_str(),
+            Recorded::Unknown(s) => s,
+        }
+    }
+
+    /// Whether the status is one of `set`.
+    pub fn is_any(&self, set: &[T]) -> bool {
+        self.known().is_some_and(|t| set.contains(&t))
+    }
+}
+
+impl<T: StatusName> From<T> for Recorded<T> {
+    fn from(t: T) -> Self {
+        Recorded::Known(t)
+    }
+}
+
+impl<T: StatusName> From<String> for Recorded<T> {
+    fn from(s: String) -> Self {
+        match T::parse(&s) {
+            Some(t) => Recorded::Known(t),
+            None => Recorded::Unknown(s),
+        }
+    }
+}
+
+impl<T: StatusName> From<Recorded<T>> for String {
+    fn from(r: Recorded<T>) -> String {
+        match r {
+            Recorded::Known(t) => t.as_str().to_string(),
+            Recorded::Unknown(s) => s,
+        }
+    }
+}
+
+impl<T: StatusName> PartialEq<T> for Recorded<T> {
+    fn eq(&self, other: &T) -> bool {
+        self.known() == Some(*other)
+    }
+}
+
+impl<T: StatusName> fmt::Display for Recorded<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: StatusName + fmt::Debug + Serialize + for<'de> Deserialize<'de>>() {
+        for &s in T::ALL {
+            let json = format!("\"{}\"", s.as_str());
+            assert_eq!(serde_json::to_string(&s).unwrap(), json);
+            assert_eq!(serde_json::from_str::<T>(&json).unwrap(), s);
+            let r: Recorded<T> = serde_json::from_str(&json).unwrap();
+            assert_eq!(r, s);
+            assert_eq!(serde_json::to_string(&r).unwrap(), json);
+            assert_eq!(T::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn every_status_serialises_as_its_ecs_string() {
+        round_trip::<ContainerInstanceStatus>();
+        round_trip::<ServiceStatus>();
+        round_trip::<DeploymentStatus>();
+        round_trip::<RolloutState>();
+        round_trip::<ClusterStatus>();
+        round_trip::<TaskStatus>();
+        assert_eq!(
+            ContainerInstanceStatus::RegistrationFailed.as_str(),
+            "REGISTRATION_FAILED"
+        );
+        assert_eq!(RolloutState::InProgress.to_string(), "IN_PROGRESS");
+    }
+
+    #[test]
+    fn an_unknown_status_reads_back_and_writes_back_unchanged() {
+        let r: Recorded<ServiceStatus> = serde_json::from_str("\"ARCHIVED\"").unwrap();
+        assert_eq!(r, Recorded::Unknown("ARCHIVED".into()));
+        assert_eq!(r.known(), None);
+        assert_eq!(r.as_str(), "ARCHIVED");
+        assert!(r != ServiceStatus::Active);
+        assert!(!r.is_any(&[ServiceStatus::Active, ServiceStatus::Draining]));
+        assert_eq!(serde_json::to_string(&r).unwrap(), "\"ARCHIVED\"");
+    }
+
+    #[test]
+    fn known_statuses_compare_with_their_type() {
+        let r: Recorded<ContainerInstanceStatus> = ContainerInstanceStatus::Draining.into();
+        assert_eq!(r, ContainerInstanceStatus::Draining);
+        assert!(r.is_any(&[ContainerInstanceStatus::Active, ContainerInstanceStatus::Draining]));
+        assert_eq!(String::from(r), "DRAINING");
+    }
+}
