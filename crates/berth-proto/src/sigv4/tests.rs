@@ -1,8 +1,12 @@
 //! Tests of [`super`] (sigv4.rs).
 
 use super::*;
+use super::{claims::*, date::*, error::*, sign::*};
+use crate::AwsError;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
 
 // ---- the published AWS SigV4 test suite (aws-sig-v4-test-suite, 2015 edition) ----
 
