@@ -1,7 +1,12 @@
 //! Tests of [`super`] (taskdef.rs).
 
 use super::*;
+use super::{model::*, reference::*};
+use crate::arn::Scope;
+use crate::ecs::Tag;
+use serde_json::Value;
 use serde_json::json;
+use std::collections::HashSet;
 
 fn def(v: Value) -> TaskDefinition {
     serde_json::from_value(v).unwrap()
