@@ -1,6 +1,13 @@
 //! Tests of [`super`] (awslogs.rs).
 
 use super::*;
+use super::{batch::*, config::*, events::*};
+use crate::client::ApiClient;
+use regex::Regex;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 fn opts(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
     kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
