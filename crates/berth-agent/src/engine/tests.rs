@@ -1,6 +1,7 @@
 //! Tests of [`super`] (engine.rs).
 
-use super::*;
+use super::{report::*, state::*};
+use crate::model::NetworkBinding;
 
 #[test]
 fn unknown_fields_are_not_changes() {
