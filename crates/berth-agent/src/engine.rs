@@ -3,7 +3,7 @@
 //! watch, stop) and emitting the state changes to report. It adopts the
 //! containers it finds by label, so it never starts a task twice.
 //!
-//! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this file
+//! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this module
 //! observes, acts and reports, one concern a file: `handle.rs`, `state.rs`,
 //! `run.rs`, `prepare.rs`, `roles.rs`, `step.rs`, `report.rs`.
 
