@@ -141,25 +141,13 @@ mod netns {
     use std::fs::File;
     use std::io;
     use std::net::{SocketAddr, TcpListener};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
 
-    const CLONE_NEWNET: i32 = 0x4000_0000;
+    use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
-    unsafe extern "C" {
-        /// setns(2), from the C library std already links.
-        fn setns(fd: i32, nstype: i32) -> i32;
-    }
-
+    /// setns(2) into the network namespace `ns` refers to.
     fn enter(ns: &File) -> io::Result<()> {
-        // SAFETY: setns only reads the descriptor, which `ns` keeps open for
-        // the duration of the call; it changes the calling thread's network
-        // namespace and nothing else.
-        let rc = unsafe { setns(ns.as_raw_fd(), CLONE_NEWNET) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(io::Error::from)
     }
 
     /// Binds `addr` in the network namespace of process `pid`. A socket

@@ -191,32 +191,10 @@ impl AwsError {
         serde_json::to_vec(&serde_json::json!({ "__type": self.code, "message": self.message })).unwrap_or_default()
     }
 
-    /// The awsQuery body: `ErrorResponse` XML in the namespace of the
-    /// service answering (or EC2's `Response/Errors`, by its style).
-    pub fn to_query_xml(&self, style: crate::query::XmlStyle, request_id: &str) -> String {
-        crate::query::xml::error_response(self, style, request_id)
-    }
-
     /// The rpcv2Cbor body: a CBOR map `{"__type": code, "message": message}`.
     pub fn to_cbor_body(&self) -> Vec<u8> {
         crate::cbor::error_body(self)
     }
-}
-
-/// Escapes text for an XML element or attribute.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -255,17 +233,5 @@ mod tests {
         assert_eq!(v["__type"], "ClientException");
         assert_eq!(v["message"], "bad");
         assert_eq!(e.status, 400);
-    }
-
-    #[test]
-    fn query_xml_escapes() {
-        let e = AwsError::new("NoSuchEntity", 404, "a<b>&");
-        let x = e.to_query_xml(
-            crate::query::XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/"),
-            "r1",
-        );
-        assert!(x.contains("<Code>NoSuchEntity</Code>"));
-        assert!(x.contains("a&lt;b&gt;&amp;"));
-        assert!(x.contains("<Type>Sender</Type>"));
     }
 }

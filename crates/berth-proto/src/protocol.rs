@@ -55,7 +55,7 @@ impl Protocol {
     pub fn error_body(self, e: &AwsError, request_id: &str, style: XmlStyle) -> Vec<u8> {
         match self {
             Protocol::Json(_) => e.to_json_body(),
-            Protocol::Query => e.to_query_xml(style, request_id).into_bytes(),
+            Protocol::Query => crate::query::xml::error_response(e, style, request_id).into_bytes(),
             Protocol::Cbor => e.to_cbor_body(),
         }
     }

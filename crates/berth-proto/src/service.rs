@@ -113,6 +113,13 @@ pub trait JsonService: Send + Sync + 'static {
     fn model(&self) -> Option<&'static crate::validate::ServiceModel> {
         None
     }
+    /// Whether the service authorizes its own operations (the listener then
+    /// asks IAM nothing for it): the ECR API does, per repository, with the
+    /// repository's policy. The default: the listener authorizes each
+    /// operation on its [`Prepared::resources`].
+    fn authorizes_itself(&self) -> bool {
+        false
+    }
     /// The resource ARNs an operation acts on, for IAM authorization of
     /// `<signing_name>:<operation>` (each is checked; `*` for operations
     /// that are not resource-scoped, the default).

@@ -389,8 +389,8 @@ async fn handle(
             let tags = request_tags(&input);
             // The input is handed over once: decoded (and what authorization needs loaded) there.
             let prepared = svc.prepare(&ctx, op, input).await?;
-            // The registry's ECR API authorizes itself, per repository (its `authorize` hook).
-            if !ctx.principal.is_root && prefix != berth_registry::TARGET_PREFIX {
+            // A service that authorizes its own operations (the ECR API, per repository) says so.
+            if !ctx.principal.is_root && !svc.authorizes_itself() {
                 let action = format!("{}:{op}", svc.signing_name());
                 let mut resources = prepared.resources().await;
                 if resources.is_empty() {

@@ -252,7 +252,7 @@ mod tests {
     fn decision_table() {
         use Decision::*;
         use DenySource::*;
-        let table: Vec<Case> = vec![
+        let table: Vec<Case<'_>> = vec![
             (
                 "no policies: implicit deny",
                 vec![],

@@ -19,7 +19,6 @@
 //! `<Response><Errors><Error><Code>…` for errors.
 
 use crate::AwsError;
-use crate::error::xml_escape;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct};
 
@@ -262,6 +261,22 @@ pub fn url_encode(s: &str) -> String {
         .remove(b'.')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// Escapes text for an XML element or attribute.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -188,3 +188,12 @@ fn the_ec2_dialect() {
          </Errors><RequestID>req-2</RequestID></Response>"
     );
 }
+
+#[test]
+fn query_xml_escapes() {
+    let e = AwsError::new("NoSuchEntity", 404, "a<b>&");
+    let x = error_response(&e, XmlStyle::query("https://iam.amazonaws.com/doc/2010-05-08/"), "r1");
+    assert!(x.contains("<Code>NoSuchEntity</Code>"));
+    assert!(x.contains("a&lt;b&gt;&amp;"));
+    assert!(x.contains("<Type>Sender</Type>"));
+}

@@ -31,6 +31,12 @@ impl JsonService for Registry {
         Some(&model::MODEL)
     }
 
+    /// Each operation is authorized in [`JsonService::call`], per
+    /// repository, with its policy and tags.
+    fn authorizes_itself(&self) -> bool {
+        true
+    }
+
     /// UploadLayerPart carries a part of up to 20 MiB, base64-encoded in
     /// the JSON body.
     fn max_body_size(&self) -> usize {
