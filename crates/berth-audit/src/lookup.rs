@@ -2,8 +2,8 @@
 
 use crate::AuditLog;
 use async_trait::async_trait;
-use berth_proto::operation::{Operation, OperationService};
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use berth_proto::operation::Operation;
+use berth_proto::{AuthzResource, AwsError, RequestContext};
 use rusqlite::types::Value as SqlValue;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -240,42 +240,4 @@ struct Row {
     read_only: bool,
     resources: String,
     json: String,
-}
-
-#[async_trait]
-impl JsonService for CloudTrail {
-    fn target_prefix(&self) -> &'static str {
-        TARGET_PREFIX
-    }
-
-    fn signing_name(&self) -> &'static str {
-        "cloudtrail"
-    }
-
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        crate::routes::OPERATIONS
-            .authz_resources(self, ctx, operation, input)
-            .await
-    }
-
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        crate::routes::OPERATIONS.call(self, ctx, operation, input).await
-    }
-
-    /// Decodes the input of a routed operation once ([`crate::routes`]).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        crate::routes::OPERATIONS.prepare(self, ctx, operation, input).await
-    }
-}
-
-impl OperationService for CloudTrail {
-    /// CloudTrail's one operation names no resource.
-    type Scope = ();
-
-    fn scope(&self, _ctx: &RequestContext) {}
 }

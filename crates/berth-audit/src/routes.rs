@@ -5,11 +5,51 @@
 //! Authorization Reference lists no resource type for it): `*`, stated by
 //! the operation rather than left to a default.
 
+use crate::TARGET_PREFIX;
 use crate::lookup::{CloudTrail, LookupEvents};
-use berth_proto::operation::{Table, entry};
+use async_trait::async_trait;
+use berth_proto::operation::{OperationService, Table, entry};
+use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use serde_json::Value;
 
 /// Every operation Berth routes.
 pub(crate) static OPERATIONS: Table<CloudTrail> = Table(&[entry::<CloudTrail, LookupEvents>()]);
+
+#[async_trait]
+impl JsonService for CloudTrail {
+    fn target_prefix(&self) -> &'static str {
+        TARGET_PREFIX
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "cloudtrail"
+    }
+
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        OPERATIONS.authz_resources(self, ctx, operation, input).await
+    }
+
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        OPERATIONS.call(self, ctx, operation, input).await
+    }
+
+    /// Decodes the input of a routed operation once (the table above).
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        OPERATIONS.prepare(self, ctx, operation, input).await
+    }
+}
+
+impl OperationService for CloudTrail {
+    /// CloudTrail's one operation names no resource.
+    type Scope = ();
+
+    fn scope(&self, _ctx: &RequestContext) {}
+}
 
 #[cfg(test)]
 mod tests {

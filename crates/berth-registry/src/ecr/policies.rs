@@ -10,6 +10,11 @@ use berth_store::typed;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// The input of the registry-level operations that take no member
+/// (DescribeRegistry, GetRegistryPolicy, DeleteRegistryPolicy).
+#[derive(Deserialize)]
+pub(crate) struct RegistryInput {}
+
 const MAX_POLICY_LEN: usize = 10240;
 
 #[derive(Deserialize)]
@@ -196,7 +201,7 @@ impl Registry {
     pub(crate) async fn get_registry_policy(
         &self,
         _ctx: &RequestContext,
-        _input: super::routes::RegistryInput,
+        _input: RegistryInput,
     ) -> Result<Value, AwsError> {
         let (rec, _) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
             .await
@@ -208,7 +213,7 @@ impl Registry {
     pub(crate) async fn delete_registry_policy(
         &self,
         _ctx: &RequestContext,
-        _input: super::routes::RegistryInput,
+        _input: RegistryInput,
     ) -> Result<Value, AwsError> {
         let Some((rec, rev)) = typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
             .await

@@ -394,7 +394,7 @@ impl Registry {
     pub(crate) async fn describe_registry(
         &self,
         _ctx: &RequestContext,
-        _input: super::routes::RegistryInput,
+        _input: super::policies::RegistryInput,
     ) -> Result<Value, AwsError> {
         Ok(json!({
             "registryId": self.registry_id(),

@@ -11,13 +11,13 @@
 //! ECR authorizes itself ([`super`]'s `call`): the same resources, each
 //! with its repository's tags, checked through the registry's authorizer.
 
+use super::policies::RegistryInput;
 use super::{images, layers, policies, repositories};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_proto::operation::{Entry, Operation, OperationService, Table, entry};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
-use serde::Deserialize;
 use serde_json::Value;
 
 impl OperationService for Registry {
@@ -28,11 +28,6 @@ impl OperationService for Registry {
         self.scope.clone()
     }
 }
-
-/// The input of the registry-level operations that take no member
-/// (DescribeRegistry, GetRegistryPolicy, DeleteRegistryPolicy).
-#[derive(Deserialize)]
-pub(crate) struct RegistryInput {}
 
 /// What a typed input is authorized on (pure).
 pub(crate) trait Resources {
