@@ -233,15 +233,26 @@ def test_task_role_credentials_reach_the_sdk_and_are_bound_to_their_task(server,
     # token keep answering.
     c.restart_agent(c.agents[0])
 
+    refused: list[requests.ConnectionError] = []
+
     def served_again():
-        r = requests.get(uri_a, headers={"Authorization": token_a}, timeout=10)
-        # 404 (or no listener) until the new agent has adopted the task.
+        # 404, or no listener yet, until the new agent has adopted the task:
+        # `restart_agent` returns when the instance is connected again, which
+        # may come before the new agent has bound the port.
+        try:
+            r = requests.get(uri_a, headers={"Authorization": token_a}, timeout=10)
+        except requests.ConnectionError as e:
+            refused[:] = [e]
+            return None
+        refused.clear()
         return r if r.status_code != 404 else None
 
     try:
         r = poll("the restarted agent to serve task a again", served_again, DEADLINE)
-    except requests.ConnectionError as e:
-        raise AssertionError(f"the restarted agent does not listen on the previous port: {e}") from e
+    except AssertionError as e:
+        if refused:
+            raise AssertionError(f"the restarted agent does not listen on the previous port: {refused[0]}") from e
+        raise
     assert r.status_code == 200 and r.json()["RoleArn"] == arn(task_role), r.text
     # ... and listens inside the adopted bridge-mode container again.
     fetch = (
