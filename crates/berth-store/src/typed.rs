@@ -35,7 +35,8 @@ pub const MAX_UPDATE_ATTEMPTS: u32 = 64;
 
 /// Optimistic read-modify-write of one key: `f` sees the current value and
 /// decides what to write; if another writer got there first, `f` runs again
-/// (after yielding, so the other writer can finish), at most
+/// (after yielding, and a random pause that grows with each lost race:
+/// [`retry_pause`]), at most
 /// [`MAX_UPDATE_ATTEMPTS`] times, then [`StoreError::Contended`].
 pub async fn update<T, E, F>(store: &dyn Store, key: &str, f: F) -> std::result::Result<Option<T>, E>
 where
@@ -60,7 +61,11 @@ where
 {
     for attempt in 1..=MAX_UPDATE_ATTEMPTS {
         if attempt > 1 {
+            // Lost a race: let the winner finish, then wait a random while
+            // that grows with the attempts, so that no writer keeps losing
+            // to the same others (full jitter, capped).
             tokio::task::yield_now().await;
+            tokio::time::sleep(retry_pause(attempt)).await;
         }
         let current = get::<T>(store, key).await.map_err(store_error)?;
         let (value, rev) = match current {
@@ -84,6 +89,18 @@ where
         key: key.to_string(),
         attempts: MAX_UPDATE_ATTEMPTS,
     }))
+}
+
+/// The pause before attempt `attempt` (≥ 2) of [`update`]: a random
+/// duration up to 50 µs doubled per lost race, at most 10 ms.
+fn retry_pause(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let cap_us: u64 = (50u64 << (attempt - 1).min(8)).min(10_000);
+    // A fresh `RandomState` is randomly keyed: a cheap jitter without a
+    // random-number crate.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    std::time::Duration::from_micros(h.finish() % (cap_us + 1))
 }
 
 #[cfg(test)]
