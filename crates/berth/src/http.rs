@@ -386,11 +386,14 @@ async fn handle(
             // The model's checks; what goes on is the input cleaned of unknown members.
             let input = berth_proto::validate::validate(svc.model(), op, input)?;
             crate::observe::note_input(&parts.extensions, &input);
-            let tags = request_tags(&input);
+            // A service that authorizes its own operations (the ECR API, per repository) says so.
+            let authorize = !ctx.principal.is_root && !svc.authorizes_itself();
+            // The request's tags (`aws:RequestTag/…`), read before the input is handed over;
+            // only when the listener authorizes (no work on the root's or ECR's hot path).
+            let tags = if authorize { request_tags(&input) } else { Vec::new() };
             // The input is handed over once: decoded (and what authorization needs loaded) there.
             let prepared = svc.prepare(&ctx, op, input).await?;
-            // A service that authorizes its own operations (the ECR API, per repository) says so.
-            if !ctx.principal.is_root && !svc.authorizes_itself() {
+            if authorize {
                 let action = format!("{}:{op}", svc.signing_name());
                 let mut resources = prepared.resources().await;
                 if resources.is_empty() {
