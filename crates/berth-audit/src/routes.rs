@@ -9,38 +9,19 @@ use crate::TARGET_PREFIX;
 use crate::lookup::{CloudTrail, LookupEvents};
 use async_trait::async_trait;
 use berth_proto::operation::{OperationService, Table, entry};
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
-use serde_json::Value;
+use berth_proto::{JsonServiceInfo, RequestContext};
 
 /// Every operation Berth routes.
 pub(crate) static OPERATIONS: Table<CloudTrail> = Table(&[entry::<CloudTrail, LookupEvents>()]);
 
 #[async_trait]
-impl JsonService for CloudTrail {
+impl JsonServiceInfo for CloudTrail {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
 
     fn signing_name(&self) -> &'static str {
         "cloudtrail"
-    }
-
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        OPERATIONS.authz_resources(self, ctx, operation, input).await
-    }
-
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        OPERATIONS.call(self, ctx, operation, input).await
-    }
-
-    /// Decodes the input of a routed operation once (the table above).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        OPERATIONS.prepare(self, ctx, operation, input).await
     }
 }
 
@@ -49,6 +30,10 @@ impl OperationService for CloudTrail {
     type Scope = ();
 
     fn scope(&self, _ctx: &RequestContext) {}
+
+    fn table() -> &'static Table<CloudTrail> {
+        &OPERATIONS
+    }
 }
 
 #[cfg(test)]

@@ -42,9 +42,8 @@ pub use session::{AgentSession, KEEPALIVE_INTERVAL};
 
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use berth_proto::{AwsError, JsonServiceInfo, RequestContext};
 use berth_store::Store;
-use serde_json::Value;
 use std::sync::Arc;
 
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
@@ -124,7 +123,7 @@ impl Ecs {
 }
 
 #[async_trait]
-impl JsonService for Ecs {
+impl JsonServiceInfo for Ecs {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
@@ -139,33 +138,5 @@ impl JsonService for Ecs {
 
     async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
         authz::resource_tags(self, arn).await
-    }
-
-    /// The resources of one request, through the same path as a request
-    /// (`*` for an input that does not decode: the request is refused
-    /// before it is authorized).
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        match self.prepare(ctx, operation, input.clone()).await {
-            Ok(p) => p.resources().await,
-            Err(_) => vec![AuthzResource::untagged("*")],
-        }
-    }
-
-    /// Runs one operation through the registration table, as the listener
-    /// does (for tests and internal callers: no authorization).
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        self.prepare(ctx, operation, input).await?.run().await
-    }
-
-    /// Decodes the input of a routed operation once, loads what its
-    /// authorization and handler need ([`routes::OPERATIONS`]).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        let entry = routes::find(operation).ok_or_else(|| AwsError::unknown_operation(operation))?;
-        (entry.prepare)(self, ctx, input).await
     }
 }

@@ -15,8 +15,7 @@ mod routes;
 pub mod rules;
 
 use async_trait::async_trait;
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
-use serde_json::Value;
+use berth_proto::{AwsError, JsonServiceInfo, RequestContext};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,7 +89,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 #[async_trait]
-impl JsonService for Logs {
+impl JsonServiceInfo for Logs {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
@@ -112,24 +111,6 @@ impl JsonService for Logs {
                 .collect(),
             _ => Vec::new(),
         }
-    }
-
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        routes::OPERATIONS.authz_resources(self, ctx, operation, input).await
-    }
-
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        routes::OPERATIONS.call(self, ctx, operation, input).await
-    }
-
-    /// Decodes the input of a routed operation once ([`routes::OPERATIONS`]).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        routes::OPERATIONS.prepare(self, ctx, operation, input).await
     }
 }
 

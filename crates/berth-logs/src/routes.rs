@@ -21,6 +21,10 @@ impl OperationService for Logs {
             account_id: self.account_id.clone(),
         }
     }
+
+    fn table() -> &'static Table<Logs> {
+        &OPERATIONS
+    }
 }
 
 /// Declares each operation: its type, typed input and handler; its

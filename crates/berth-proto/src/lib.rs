@@ -15,4 +15,4 @@ pub mod sigv4;
 pub mod validate;
 
 pub use error::AwsError;
-pub use service::{AuthzResource, JsonService, Prepared, Principal, RequestContext};
+pub use service::{AuthzResource, JsonService, JsonServiceInfo, OwnAuthorizer, Prepared, Principal, RequestContext};

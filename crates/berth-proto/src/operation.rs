@@ -11,11 +11,14 @@
 //! handler both need ([`Operation::load`], e.g. ECS RunTask's task
 //! definition, loaded once); the listener asks the prepared request for its
 //! resources (the pure [`Operation::resources`], each named resource then
-//! given its tags by the service's [`JsonService::resource_tags`] unless
-//! the operation already gave them) and runs
-//! it ([`Operation::run`]).
+//! given its tags by the service's [`JsonServiceInfo::resource_tags`]
+//! unless the operation already gave them) and runs it ([`Operation::run`]).
+//!
+//! Every [`OperationService`] is a [`JsonService`] through its table: the
+//! dispatch below is written once, and a service writes only what is its
+//! own ([`JsonServiceInfo`], its scope, its table).
 
-use crate::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use crate::{AuthzResource, AwsError, JsonService, JsonServiceInfo, OwnAuthorizer, Prepared, RequestContext};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -23,13 +26,63 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// A service whose operations are typed: what their pure resources are
-/// named in.
-pub trait OperationService: JsonService {
+/// named in, and the table that routes them.
+pub trait OperationService: JsonServiceInfo + Sized {
     /// What an operation's ARNs are built from (partition, region,
     /// account): ECS's `Scope`, for instance.
     type Scope: Send + Sync;
     /// The scope of one request.
     fn scope(&self, ctx: &RequestContext) -> Self::Scope;
+    /// Every operation the service routes.
+    fn table() -> &'static Table<Self>;
+}
+
+/// The one dispatch of every typed service: through its table, and, for a
+/// service that authorizes itself, its own check before each request runs.
+#[async_trait]
+impl<S: OperationService> JsonService for S {
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
+        let prepared = S::table().prepare(self, ctx, operation, input).await?;
+        Ok(match self.own_authorizer() {
+            Some(own) => Box::new(SelfAuthorized {
+                prepared,
+                own,
+                ctx,
+                action: format!("{}:{operation}", self.signing_name()),
+            }),
+            None => prepared,
+        })
+    }
+}
+
+/// A request of a service that authorizes itself: each of its resources
+/// is checked by the service before it runs.
+struct SelfAuthorized<'a> {
+    prepared: Box<dyn Prepared + 'a>,
+    own: &'a dyn OwnAuthorizer,
+    ctx: &'a RequestContext,
+    /// The operation's own action, `<signing_name>:<Operation>`.
+    action: String,
+}
+
+#[async_trait]
+impl Prepared for SelfAuthorized<'_> {
+    async fn resources(&self) -> Vec<AuthzResource> {
+        self.prepared.resources().await
+    }
+
+    async fn run(self: Box<Self>) -> Result<Value, AwsError> {
+        for r in self.prepared.resources().await {
+            let action = r.action.as_deref().unwrap_or(&self.action);
+            self.own.check(self.ctx, action, &r)?;
+        }
+        self.prepared.run().await
+    }
 }
 
 /// One operation of the service `S`.
@@ -54,7 +107,7 @@ pub trait Operation<S: OperationService>: Send + Sync + 'static {
     /// permissions it needs (an [`AuthzResource::action`] such as
     /// `iam:PassRole`). Empty means `*`. A resource of the service's own
     /// action left without tags gets them from
-    /// [`JsonService::resource_tags`]; one given tags here (known from
+    /// [`JsonServiceInfo::resource_tags`]; one given tags here (known from
     /// [`Operation::load`]) keeps them.
     fn resources(scope: &S::Scope, input: &Self::Input) -> Vec<AuthzResource>;
     /// Runs the operation.
@@ -145,7 +198,8 @@ impl<S: OperationService> Table<S> {
         self.0.iter().map(|e| e.name).collect()
     }
 
-    /// Decodes and loads one request's input ([`JsonService::prepare`]):
+    /// Decodes and loads one request's input (what [`JsonService::prepare`]
+    /// runs):
     /// `UnknownOperationException` for an operation that is not routed.
     pub async fn prepare<'a>(
         &self,
@@ -158,36 +212,6 @@ impl<S: OperationService> Table<S> {
             .find(operation)
             .ok_or_else(|| AwsError::unknown_operation(operation))?;
         (entry.prepare)(service, ctx, input).await
-    }
-
-    /// Runs one operation through the table, as the listener does but with
-    /// no authorization ([`JsonService::call`], for tests and internal
-    /// callers).
-    pub async fn call(
-        &self,
-        service: &S,
-        ctx: &RequestContext,
-        operation: &str,
-        input: Value,
-    ) -> Result<Value, AwsError> {
-        self.prepare(service, ctx, operation, input).await?.run().await
-    }
-
-    /// The resources of one request, through the same path as a request
-    /// ([`JsonService::authz_resources`]): `*` for an input that does not
-    /// decode or an operation that is not routed (the request is refused
-    /// before it is authorized).
-    pub async fn authz_resources(
-        &self,
-        service: &S,
-        ctx: &RequestContext,
-        operation: &str,
-        input: &Value,
-    ) -> Vec<AuthzResource> {
-        match self.prepare(service, ctx, operation, input.clone()).await {
-            Ok(p) => p.resources().await,
-            Err(_) => vec![AuthzResource::untagged("*")],
-        }
     }
 
     /// The pure resources `operation` is authorized on for `input` (decoded,

@@ -89,10 +89,13 @@ impl AuthzResource {
 /// The default largest request body of a [`JsonService`]: 10 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
 
-/// An AWS service spoken over awsJson (1.0 or 1.1): dispatch is on
-/// `X-Amz-Target: <target_prefix>.<Operation>`.
+/// What an AWS service spoken over awsJson (1.0 or 1.1) is, besides its
+/// operations: dispatch is on `X-Amz-Target: <target_prefix>.<Operation>`.
+/// A service implements this and [`crate::operation::OperationService`]
+/// (its ARN scope and its table of operations); the listener's face of it,
+/// [`JsonService`], follows for every such service.
 #[async_trait]
-pub trait JsonService: Send + Sync + 'static {
+pub trait JsonServiceInfo: Send + Sync + 'static {
     /// For example `AmazonEC2ContainerServiceV20141113`.
     fn target_prefix(&self) -> &'static str;
     /// The SigV4 signing name, for example `ecs`.
@@ -113,18 +116,12 @@ pub trait JsonService: Send + Sync + 'static {
     fn model(&self) -> Option<&'static crate::validate::ServiceModel> {
         None
     }
-    /// Whether the service authorizes its own operations (the listener then
-    /// asks IAM nothing for it): the ECR API does, per repository, with the
-    /// repository's policy. The default: the listener authorizes each
-    /// operation on its [`Prepared::resources`].
-    fn authorizes_itself(&self) -> bool {
-        false
-    }
-    /// The resource ARNs an operation acts on, for IAM authorization of
-    /// `<signing_name>:<operation>` (each is checked; `*` for operations
-    /// that are not resource-scoped, the default).
-    fn resource_arns(&self, _ctx: &RequestContext, _operation: &str, _input: &Value) -> Vec<String> {
-        vec!["*".to_string()]
+    /// How the service authorizes its own operations, when it does (the
+    /// listener then asks IAM nothing for it): the ECR API does, per
+    /// repository, with the repository's policy. None (the default): the
+    /// listener authorizes each operation on its [`Prepared::resources`].
+    fn own_authorizer(&self) -> Option<&dyn OwnAuthorizer> {
+        None
     }
     /// The tags of the resource named by `arn` (for `aws:ResourceTag/…`):
     /// one cheap lookup, no scans. A resource that does not exist (yet), or
@@ -133,89 +130,71 @@ pub trait JsonService: Send + Sync + 'static {
     async fn resource_tags(&self, _ctx: &RequestContext, _arn: &str) -> Vec<(String, String)> {
         Vec::new()
     }
-    /// The resources an operation is authorized on, each with its tags.
-    /// The default is [`JsonService::resource_arns`], each with
-    /// [`JsonService::resource_tags`]; a service overrides it when naming
-    /// the resource needs a lookup (a KMS alias → its key's ARN, a secret's
-    /// name → its full ARN). Never empty: `*` when nothing narrower applies.
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        let mut out = Vec::new();
-        for arn in self.resource_arns(ctx, operation, input) {
-            let tags = if arn == "*" {
-                Vec::new()
-            } else {
-                self.resource_tags(ctx, &arn).await
-            };
-            out.push(AuthzResource {
-                arn,
-                tags,
-                ..AuthzResource::default()
-            });
-        }
-        out
-    }
-    /// The error a caller gets when one of [`JsonService::authz_resources`]
-    /// is refused: by default the authorizer's own `AccessDeniedException`.
+    /// The error a caller gets when one of a request's resources is
+    /// refused: by default the authorizer's own `AccessDeniedException`.
     /// A service that checks a second permission on another service's
     /// resource (SSM's `kms:Decrypt` on a SecureString's key) words the
     /// refusal as that service does.
     fn authz_denied(&self, _ctx: &RequestContext, _resource: &AuthzResource, denial: AwsError) -> AwsError {
         denial
     }
-    /// Runs one operation. Operations the service does not implement must
-    /// return [`AwsError::unknown_operation`].
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError>;
-    /// Takes one request's input over, once: the listener then asks the
-    /// prepared operation for its [`Prepared::resources`] (unless the
-    /// caller is the account's root) and [`Prepared::run`]s it. A service
-    /// that decodes its operations into typed inputs does so here (and
-    /// loads what both authorization and the handler need, once); an error
-    /// here (an unknown operation, an input that does not decode) is the
-    /// answer. The default keeps the input as it is and goes through
-    /// [`JsonService::authz_resources`] and [`JsonService::call`].
+}
+
+/// The check of a service that authorizes its own operations
+/// ([`JsonServiceInfo::own_authorizer`]), run on each resource of a
+/// request before it runs.
+pub trait OwnAuthorizer: Send + Sync {
+    /// Checks `action` (the operation's `<signing_name>:<Operation>`, or
+    /// the second permission the resource names) on `resource` for the
+    /// caller of `ctx`; the refusal is the request's answer.
+    fn check(&self, ctx: &RequestContext, action: &str, resource: &AuthzResource) -> Result<(), AwsError>;
+}
+
+/// A JSON service as the listener holds it (`Arc<dyn JsonService>`): its
+/// [`JsonServiceInfo`] and the dispatch of its operations. Implemented
+/// once, for every [`crate::operation::OperationService`], through its
+/// table (`crates/berth-proto/src/operation.rs`): a service writes none of
+/// it.
+#[async_trait]
+pub trait JsonService: JsonServiceInfo {
+    /// Takes one request's input over, once: decoded into the operation's
+    /// typed input, with what both authorization and the handler need
+    /// loaded. The listener then asks the prepared operation for its
+    /// [`Prepared::resources`] (unless the caller is the account's root or
+    /// the service authorizes itself) and [`Prepared::run`]s it. An error
+    /// here (an unknown operation: `UnknownOperationException`; an input
+    /// that does not decode) is the answer.
     async fn prepare<'a>(
         &'a self,
         ctx: &'a RequestContext,
         operation: &'a str,
         input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        Ok(Box::new(Untyped {
-            service: self,
-            ctx,
-            operation,
-            input,
-        }))
+    ) -> Result<Box<dyn Prepared + 'a>, AwsError>;
+    /// Runs one operation as the listener does, but without the listener's
+    /// authorization (for tests and internal callers; a service that
+    /// authorizes itself still does).
+    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
+        self.prepare(ctx, operation, input).await?.run().await
+    }
+    /// The resources one request is authorized on, each with its tags,
+    /// through the same path as a request: `*` for an input that does not
+    /// decode or an operation that is not routed (the request is refused
+    /// before it is authorized).
+    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
+        match self.prepare(ctx, operation, input.clone()).await {
+            Ok(p) => p.resources().await,
+            Err(_) => vec![AuthzResource::untagged("*")],
+        }
     }
 }
 
 /// One request of a [`JsonService`], its input taken over by
 /// [`JsonService::prepare`].
 #[async_trait]
-pub trait Prepared: Send {
+pub trait Prepared: Send + Sync {
     /// The resources the operation is authorized on, each with its tags
     /// (never empty: `*` when nothing narrower applies).
     async fn resources(&self) -> Vec<AuthzResource>;
     /// Runs the operation with the input prepared.
     async fn run(self: Box<Self>) -> Result<Value, AwsError>;
-}
-
-/// The default [`Prepared`]: the input as it came, authorized and run by name.
-struct Untyped<'a, S: ?Sized> {
-    service: &'a S,
-    ctx: &'a RequestContext,
-    operation: &'a str,
-    input: Value,
-}
-
-#[async_trait]
-impl<S: JsonService + ?Sized> Prepared for Untyped<'_, S> {
-    async fn resources(&self) -> Vec<AuthzResource> {
-        self.service
-            .authz_resources(self.ctx, self.operation, &self.input)
-            .await
-    }
-
-    async fn run(self: Box<Self>) -> Result<Value, AwsError> {
-        self.service.call(self.ctx, self.operation, self.input).await
-    }
 }

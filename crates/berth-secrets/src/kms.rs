@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use berth_proto::pagination::paginate;
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use berth_proto::{AwsError, JsonServiceInfo, RequestContext};
 use berth_store::{Compare, Op, Store, typed};
 use serde::{Deserialize, Serialize};
 
@@ -726,7 +726,7 @@ fn page_out(mut body: Value, next: Option<String>) -> Value {
 }
 
 #[async_trait]
-impl JsonService for Kms {
+impl JsonServiceInfo for Kms {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
@@ -740,30 +740,14 @@ impl JsonService for Kms {
         }
         self.key_facts(arn).await.map(|k| k.tags).unwrap_or_default()
     }
-    /// The resources of one request, through the same path as a request.
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
-    }
-    /// Runs one operation through the registration table, as the listener
-    /// does (for tests and internal callers: no authorization).
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        ops::OPERATIONS.call(self, ctx, operation, input).await
-    }
-    /// Decodes the input of a routed operation once and looks up its key
-    /// ([`ops::OPERATIONS`]).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        ops::OPERATIONS.prepare(self, ctx, operation, input).await
-    }
 }
 
 impl crate::operation::OperationService for Kms {
     type Scope = crate::operation::Scope;
     fn scope(&self, ctx: &RequestContext) -> Self::Scope {
         crate::operation::Scope::new(&self.region, &self.account, ctx)
+    }
+    fn table() -> &'static crate::operation::Table<Self> {
+        &ops::OPERATIONS
     }
 }

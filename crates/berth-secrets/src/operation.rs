@@ -8,7 +8,7 @@
 //! every routed operation (one not in it is `UnknownOperationException`).
 //!
 //! Tags: the machinery gives each named resource its tags through the
-//! service's `JsonService::resource_tags` (one store get); the loaded
+//! service's `JsonServiceInfo::resource_tags` (one store get); the loaded
 //! records' tags serve the condition keys that need them at once
 //! (`secretsmanager:ResourceTag/…`).
 

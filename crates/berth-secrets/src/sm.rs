@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use berth_proto::pagination::paginate;
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonServiceInfo, RequestContext};
 use berth_store::{Store, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -660,7 +660,7 @@ fn secret_matches(r: &SecretRecord, key: &str, value: &str) -> bool {
 }
 
 #[async_trait]
-impl JsonService for SecretsManager {
+impl JsonServiceInfo for SecretsManager {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
@@ -671,10 +671,6 @@ impl JsonService for SecretsManager {
     async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
         self.secret_tags(arn).await
     }
-    /// The resources of one request, through the same path as a request.
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
-    }
     /// A refused KMS permission as Secrets Manager words it.
     fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
         if crate::via_service::is_kms_use(resource) {
@@ -683,26 +679,14 @@ impl JsonService for SecretsManager {
             denial
         }
     }
-    /// Runs one operation through the registration table, as the listener
-    /// does (for tests and internal callers: no authorization).
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        ops::OPERATIONS.call(self, ctx, operation, input).await
-    }
-    /// Decodes the input of a routed operation once and reads the secret it names
-    /// ([`ops::OPERATIONS`]).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        ops::OPERATIONS.prepare(self, ctx, operation, input).await
-    }
 }
 
 impl crate::operation::OperationService for SecretsManager {
     type Scope = crate::operation::Scope;
     fn scope(&self, ctx: &RequestContext) -> Self::Scope {
         crate::operation::Scope::new(&self.region, &self.account, ctx)
+    }
+    fn table() -> &'static crate::operation::Table<Self> {
+        &ops::OPERATIONS
     }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use berth_proto::pagination::paginate;
-use berth_proto::{AuthzResource, AwsError, JsonService, Prepared, RequestContext};
+use berth_proto::{AuthzResource, AwsError, JsonServiceInfo, RequestContext};
 use berth_store::{Store, typed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -664,7 +664,7 @@ fn version_fields(name: &str, v: &VersionRecord) -> Value {
 }
 
 #[async_trait]
-impl JsonService for Ssm {
+impl JsonServiceInfo for Ssm {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
@@ -675,10 +675,6 @@ impl JsonService for Ssm {
     async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
         self.parameter_tags(arn).await
     }
-    /// The resources of one request, through the same path as a request.
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        ops::OPERATIONS.authz_resources(self, ctx, operation, input).await
-    }
     /// A refused KMS permission as SSM words it.
     fn authz_denied(&self, ctx: &RequestContext, resource: &AuthzResource, denial: AwsError) -> AwsError {
         if crate::via_service::is_kms_use(resource) {
@@ -687,27 +683,15 @@ impl JsonService for Ssm {
             denial
         }
     }
-    /// Runs one operation through the registration table, as the listener
-    /// does (for tests and internal callers: no authorization).
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        ops::OPERATIONS.call(self, ctx, operation, input).await
-    }
-    /// Decodes the input of a routed operation once and reads the parameters it names
-    /// ([`ops::OPERATIONS`]).
-    async fn prepare<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &'a str,
-        input: Value,
-    ) -> Result<Box<dyn Prepared + 'a>, AwsError> {
-        ops::OPERATIONS.prepare(self, ctx, operation, input).await
-    }
 }
 
 impl crate::operation::OperationService for Ssm {
     type Scope = crate::operation::Scope;
     fn scope(&self, ctx: &RequestContext) -> Self::Scope {
         crate::operation::Scope::new(&self.region, &self.account, ctx)
+    }
+    fn table() -> &'static crate::operation::Table<Self> {
+        &ops::OPERATIONS
     }
 }
 

@@ -31,7 +31,7 @@ mod regional;
 mod tests;
 
 /// The largest API request body accepted when no service sets its own limit
-/// ([`JsonService::max_body_size`]; registry uploads under `/v2/` stream separately).
+/// ([`berth_proto::JsonServiceInfo::max_body_size`]; registry uploads under `/v2/` stream separately).
 pub const MAX_API_BODY: usize = berth_proto::service::DEFAULT_MAX_BODY_SIZE;
 
 pub struct App {
@@ -387,7 +387,7 @@ async fn handle(
             let input = berth_proto::validate::validate(svc.model(), op, input)?;
             crate::observe::note_input(&parts.extensions, &input);
             // A service that authorizes its own operations (the ECR API, per repository) says so.
-            let authorize = !ctx.principal.is_root && !svc.authorizes_itself();
+            let authorize = !ctx.principal.is_root && svc.own_authorizer().is_none();
             // The request's tags (`aws:RequestTag/…`), read before the input is handed over;
             // only when the listener authorizes (no work on the root's or ECR's hot path).
             let tags = if authorize { request_tags(&input) } else { Vec::new() };

@@ -9,14 +9,18 @@
 //! with its resources).
 //!
 
-use crate::operation::{Entry, entry};
+use crate::Ecs;
+use crate::operation::entry;
 use crate::{
     attributes, capacity_providers, clusters, instance_ops, poll_endpoint, service_deployments, services, settings,
     state_changes, tags, task_credentials, taskdefs, tasks,
 };
+use berth_core::arn::Scope;
+use berth_proto::RequestContext;
+use berth_proto::operation::{OperationService, Table};
 
 /// Every operation Berth routes.
-pub(crate) const OPERATIONS: &[Entry] = &[
+pub(crate) static OPERATIONS: Table<Ecs> = Table(&[
     entry::<clusters::CreateCluster>(),
     entry::<clusters::DescribeClusters>(),
     entry::<clusters::ListClusters>(),
@@ -67,16 +71,24 @@ pub(crate) const OPERATIONS: &[Entry] = &[
     entry::<service_deployments::DescribeServiceDeployments>(),
     entry::<service_deployments::DescribeServiceRevisions>(),
     entry::<service_deployments::StopServiceDeployment>(),
-];
+]);
 
-/// The table row of `operation`, if it is routed.
-pub(crate) fn find(operation: &str) -> Option<&'static Entry> {
-    OPERATIONS.iter().find(|e| e.name == operation)
+impl OperationService for Ecs {
+    type Scope = Scope;
+
+    /// An ECS instance serves one region: its ARNs are in its own scope.
+    fn scope(&self, _ctx: &RequestContext) -> Scope {
+        self.scope.clone()
+    }
+
+    fn table() -> &'static Table<Ecs> {
+        &OPERATIONS
+    }
 }
 
 /// The names of every routed operation, in the table's order.
 pub fn routed_operations() -> Vec<&'static str> {
-    OPERATIONS.iter().map(|e| e.name).collect()
+    OPERATIONS.names()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::authz::{ECS_SERVICE, ECS_TASKS};
+use crate::operation::Entry;
 use berth_core::arn::Scope;
 use serde_json::{Value, json};
 
@@ -46,6 +47,11 @@ fn full_for(op: &str) -> Value {
         _ => {}
     }
     v
+}
+
+/// The table row of `operation`, if it is routed.
+fn find(operation: &str) -> Option<&'static Entry> {
+    OPERATIONS.find(operation)
 }
 
 fn arns(op: &str, input: Value) -> Vec<String> {

@@ -7,7 +7,7 @@ use serde_json::json;
 struct Toy;
 
 #[async_trait]
-impl JsonService for Toy {
+impl JsonServiceInfo for Toy {
     fn target_prefix(&self) -> &'static str {
         "Toy"
     }
@@ -21,15 +21,15 @@ impl JsonService for Toy {
             Vec::new()
         }
     }
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        TABLE.call(self, ctx, operation, input).await
-    }
 }
 
 impl OperationService for Toy {
     type Scope = String;
     fn scope(&self, ctx: &RequestContext) -> String {
         ctx.account_id.clone()
+    }
+    fn table() -> &'static Table<Toy> {
+        &TABLE
     }
 }
 
@@ -146,7 +146,7 @@ async fn a_prepared_request_has_tagged_resources_and_runs_with_the_loaded_input(
 #[tokio::test]
 async fn an_operation_with_no_resource_is_authorized_on_star() {
     let ctx = ctx();
-    let r = TABLE.authz_resources(&Toy, &ctx, "ListThings", &json!({})).await;
+    let r = Toy.authz_resources(&ctx, "ListThings", &json!({})).await;
     assert_eq!(r, vec![AuthzResource::untagged("*")]);
 }
 
@@ -162,8 +162,79 @@ async fn an_operation_not_in_the_table_is_unknown() {
 #[tokio::test]
 async fn tags_an_operation_gives_are_kept() {
     let ctx = ctx();
-    let r = TABLE
-        .authz_resources(&Toy, &ctx, "GetLoaded", &json!({"name": "x"}))
-        .await;
+    let r = Toy.authz_resources(&ctx, "GetLoaded", &json!({"name": "x"})).await;
     assert_eq!(r[0].tags, vec![("team".to_string(), "b".to_string())]);
+}
+
+/// A service that authorizes itself: it lets through only `thing/open`.
+struct Guarded;
+
+#[async_trait]
+impl JsonServiceInfo for Guarded {
+    fn target_prefix(&self) -> &'static str {
+        "Guarded"
+    }
+    fn signing_name(&self) -> &'static str {
+        "guarded"
+    }
+    fn own_authorizer(&self) -> Option<&dyn OwnAuthorizer> {
+        Some(self)
+    }
+}
+
+impl OwnAuthorizer for Guarded {
+    fn check(&self, _ctx: &RequestContext, action: &str, resource: &AuthzResource) -> Result<(), AwsError> {
+        if resource.arn.ends_with("thing/open") {
+            Ok(())
+        } else {
+            Err(AwsError::access_denied(format!("{action} on {}", resource.arn)))
+        }
+    }
+}
+
+impl OperationService for Guarded {
+    type Scope = ();
+    fn scope(&self, _ctx: &RequestContext) {}
+    fn table() -> &'static Table<Guarded> {
+        &GUARDED
+    }
+}
+
+struct OpenThing;
+
+#[async_trait]
+impl Operation<Guarded> for OpenThing {
+    const NAME: &'static str = "OpenThing";
+    type Input = ThingInput;
+    fn resources(_scope: &(), input: &ThingInput) -> Vec<AuthzResource> {
+        vec![AuthzResource::untagged(format!("arn:guarded:thing/{}", input.name))]
+    }
+    async fn run(_g: &Guarded, _ctx: &RequestContext, input: ThingInput) -> Result<Value, AwsError> {
+        Ok(json!({"name": input.name}))
+    }
+}
+
+static GUARDED: Table<Guarded> = Table(&[entry::<Guarded, OpenThing>()]);
+
+#[tokio::test]
+async fn a_service_that_authorizes_itself_checks_each_resource_before_running() {
+    let ctx = ctx();
+    let ok = Guarded.call(&ctx, "OpenThing", json!({"name": "open"})).await.unwrap();
+    assert_eq!(ok, json!({"name": "open"}));
+    let err = Guarded
+        .call(&ctx, "OpenThing", json!({"name": "shut"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "AccessDeniedException");
+    assert_eq!(err.message, "guarded:OpenThing on arn:guarded:thing/shut");
+    // The listener's path: prepared once, checked when it runs.
+    let p = Guarded
+        .prepare(&ctx, "OpenThing", json!({"name": "shut"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.resources().await,
+        vec![AuthzResource::untagged("arn:guarded:thing/shut")]
+    );
+    assert!(p.run().await.is_err());
 }

@@ -14,11 +14,10 @@ use crate::error::RegistryError;
 use crate::rules;
 use crate::{Registry, TARGET_PREFIX};
 use async_trait::async_trait;
-use berth_proto::{AuthzResource, AwsError, JsonService, RequestContext};
-use serde_json::Value;
+use berth_proto::{AuthzResource, AwsError, JsonServiceInfo, OwnAuthorizer, RequestContext};
 
 #[async_trait]
-impl JsonService for Registry {
+impl JsonServiceInfo for Registry {
     fn target_prefix(&self) -> &'static str {
         TARGET_PREFIX
     }
@@ -31,10 +30,10 @@ impl JsonService for Registry {
         Some(&model::MODEL)
     }
 
-    /// Each operation is authorized in [`JsonService::call`], per
-    /// repository, with its policy and tags.
-    fn authorizes_itself(&self) -> bool {
-        true
+    /// Each operation is authorized by the registry, per repository, with
+    /// its policy and tags ([`OwnAuthorizer`] below).
+    fn own_authorizer(&self) -> Option<&dyn OwnAuthorizer> {
+        Some(self)
     }
 
     /// UploadLayerPart carries a part of up to 20 MiB, base64-encoded in
@@ -51,27 +50,19 @@ impl JsonService for Registry {
             _ => Vec::new(),
         }
     }
+}
 
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, input: &Value) -> Vec<AuthzResource> {
-        routes::OPERATIONS.authz_resources(self, ctx, operation, input).await
-    }
-
-    /// Decodes the input once ([`routes::OPERATIONS`]), authorizes each of
-    /// its resources (with its repository's tags) through the registry's
-    /// authorizer — ECR authorizes itself — and runs it.
-    async fn call(&self, ctx: &RequestContext, operation: &str, input: Value) -> Result<Value, AwsError> {
-        let prepared = routes::OPERATIONS.prepare(self, ctx, operation, input).await?;
-        let action = format!("ecr:{operation}");
-        for r in prepared.resources().await {
-            self.authorize(&ctx.principal, &action, &r.arn, &r.tags)
-                .map_err(|why| {
-                    AwsError::access_denied(format!(
-                        "User: {} is not authorized to perform: {action} on resource: {} {why}",
-                        ctx.principal.arn, r.arn
-                    ))
-                })?;
-        }
-        prepared.run().await
+/// ECR authorizes itself: each resource of a request (its repository, with
+/// its tags) through the registry's authorizer, with the repository's
+/// policy, before the request runs.
+impl OwnAuthorizer for Registry {
+    fn check(&self, ctx: &RequestContext, action: &str, r: &AuthzResource) -> Result<(), AwsError> {
+        self.authorize(&ctx.principal, action, &r.arn, &r.tags).map_err(|why| {
+            AwsError::access_denied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {} {why}",
+                ctx.principal.arn, r.arn
+            ))
+        })
     }
 }
 

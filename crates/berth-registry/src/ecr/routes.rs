@@ -27,6 +27,10 @@ impl OperationService for Registry {
     fn scope(&self, _ctx: &RequestContext) -> Scope {
         self.scope.clone()
     }
+
+    fn table() -> &'static Table<Registry> {
+        &OPERATIONS
+    }
 }
 
 /// What a typed input is authorized on (pure).
