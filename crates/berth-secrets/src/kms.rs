@@ -176,13 +176,13 @@ impl Kms {
             }
         };
         let (k, _) = typed::get::<KeyRecord>(&*self.store, &key_key(&id)).await.ok()??;
-        Some(key_facts(&k))
+        Some(k.facts())
     }
 
     /// The facts of the AWS managed key behind `alias`, created on first use
     /// (as the service would on its first write).
     pub async fn default_key_facts(&self, alias: &str) -> Result<KeyFacts, AwsError> {
-        Ok(key_facts(&self.default_key(alias).await?))
+        Ok(self.default_key(alias).await?.facts())
     }
 
     /// A key record; a key whose deletion date has passed is deleted now
@@ -346,6 +346,17 @@ impl Kms {
         }
     }
 
+    /// The key a value is sealed under, resolved once for a request (SSM's
+    /// and Secrets Manager's load step; its authorization and its handler
+    /// both use it): `key_id` (id, key ARN, alias name or alias ARN), else
+    /// the AWS managed key behind `default_alias`, created on first use.
+    pub async fn sealing_key(&self, key_id: Option<&str>, default_alias: &str) -> Result<KeyRecord, AwsError> {
+        match key_id {
+            Some(k) => self.resolve(k).await,
+            None => self.default_key(default_alias).await,
+        }
+    }
+
     /// Envelope-encrypts a value: a fresh data key seals it, and the data key
     /// is sealed under `key_id` (or the AWS managed key `default_alias`).
     /// Returns the envelope and the ARN of the KMS key used.
@@ -356,14 +367,23 @@ impl Kms {
         plaintext: &[u8],
         context: &BTreeMap<String, String>,
     ) -> Result<(Vec<u8>, String), AwsError> {
-        let rec = match key_id {
-            Some(k) => self.resolve(k).await?,
-            None => self.default_key(default_alias).await?,
-        };
+        let rec = self.sealing_key(key_id, default_alias).await?;
+        Ok((self.encrypt_under(&rec, plaintext, context)?, rec.arn))
+    }
+
+    /// Envelope-encrypts a value under `key` (from [`Kms::sealing_key`]),
+    /// which must be usable: a fresh data key seals it, and the data key is
+    /// sealed under `key`.
+    pub fn encrypt_under(
+        &self,
+        key: &KeyRecord,
+        plaintext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, AwsError> {
         let data_key = crypto::random_bytes(crypto::KEY_LEN);
-        let wrapped = self.seal_under(&rec, &data_key, context)?;
+        let wrapped = self.seal_under(key, &data_key, context)?;
         let sealed = crypto::seal(&data_key, plaintext, &crypto::context_aad(context));
-        Ok((crypto::encode_envelope(&wrapped, &sealed), rec.arn))
+        Ok(crypto::encode_envelope(&wrapped, &sealed))
     }
 
     /// Opens an envelope made by [`Kms::encrypt_internal`] with the same context.
@@ -375,11 +395,6 @@ impl Kms {
         let (wrapped, sealed) = crypto::decode_envelope(envelope).map_err(|_| AwsError::invalid_ciphertext())?;
         let (data_key, _) = self.open_blob(wrapped, context).await?;
         crypto::open(&data_key, sealed, &crypto::context_aad(context)).map_err(|_| AwsError::invalid_ciphertext())
-    }
-
-    /// The ARN of the key a KeyId names (for SSM's and Secrets Manager's `KmsKeyId` checks).
-    pub async fn key_arn_of(&self, key_id: &str) -> Result<String, AwsError> {
-        Ok(self.resolve(key_id).await?.arn)
     }
 
     async fn create_key(&self, i: ops::CreateKeyInput) -> Result<Value, AwsError> {
@@ -675,12 +690,15 @@ impl Kms {
     }
 }
 
-fn key_facts(k: &KeyRecord) -> KeyFacts {
-    KeyFacts {
-        key_id: k.key_id.clone(),
-        arn: k.arn.clone(),
-        aws_managed: k.key_manager == "AWS",
-        tags: authz::tag_pairs(&k.tags),
+impl KeyRecord {
+    /// What authorization needs to know of the key.
+    pub fn facts(&self) -> KeyFacts {
+        KeyFacts {
+            key_id: self.key_id.clone(),
+            arn: self.arn.clone(),
+            aws_managed: self.key_manager == "AWS",
+            tags: authz::tag_pairs(&self.tags),
+        }
     }
 }
 

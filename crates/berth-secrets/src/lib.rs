@@ -12,6 +12,9 @@ pub mod sm;
 pub mod ssm;
 pub mod via_service;
 
+#[cfg(test)]
+mod test_keys;
+
 pub use kms::Kms;
 pub use resolve::SecretResolver;
 pub use sm::SecretsManager;

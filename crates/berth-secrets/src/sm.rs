@@ -2,7 +2,7 @@
 //! labels, deletion with a recovery window. Values are stored only as KMS
 //! envelopes (encryption context `SecretARN` + `SecretVersionId`).
 
-use crate::kms::{b64_field, now};
+use crate::kms::{KeyRecord, b64_field, now};
 use crate::rules::{self, AWSCURRENT};
 use crate::{Kms, authz};
 use async_trait::async_trait;
@@ -175,20 +175,22 @@ impl SecretsManager {
         Vec::new()
     }
 
-    async fn seal(&self, rec: &SecretRecord, version: &str, v: &NewValue) -> Result<VersionValue, AwsError> {
+    /// Seals a new value of `rec` under `key`, the key the load step
+    /// resolved (the secret's, or the AWS managed key).
+    fn seal(
+        &self,
+        rec: &SecretRecord,
+        version: &str,
+        v: &NewValue,
+        key: &Result<KeyRecord, AwsError>,
+    ) -> Result<VersionValue, AwsError> {
         let (bytes, binary) = match v {
             NewValue::Text(s) => (s.as_bytes(), false),
             NewValue::Binary(b) => (b.as_slice(), true),
         };
-        let (env, _) = self
-            .kms
-            .encrypt_internal(
-                rec.kms_key_id.as_deref(),
-                DEFAULT_KEY_ALIAS,
-                bytes,
-                &Self::context(&rec.arn, version),
-            )
-            .await
+        let env = key
+            .clone()
+            .and_then(|key| self.kms.encrypt_under(&key, bytes, &Self::context(&rec.arn, version)))
             .map_err(|e| AwsError::code("EncryptionFailure", e.message))?;
         Ok(VersionValue {
             created: now(),
@@ -215,6 +217,7 @@ impl SecretsManager {
         version: &str,
         value: &NewValue,
         stages: &[String],
+        key: &Result<KeyRecord, AwsError>,
         update: impl Fn(&mut SecretRecord),
     ) -> Result<SecretRecord, AwsError> {
         if current.deleted_date.is_some() {
@@ -235,7 +238,7 @@ impl SecretsManager {
                 ),
             ));
         }
-        let sealed = self.seal(&current, version, value).await?;
+        let sealed = self.seal(&current, version, value, key)?;
         self.modify(&current.name, |r| {
             live(r)?;
             r.values.insert(version.to_string(), sealed.clone());
@@ -279,18 +282,18 @@ impl SecretsManager {
         m
     }
 
-    async fn create_secret(&self, i: ops::CreateInput) -> Result<Value, AwsError> {
+    async fn create_secret(&self, mut i: ops::CreateInput) -> Result<Value, AwsError> {
         rules::validate_secret_name(&i.name).map_err(AwsError::invalid_parameter)?;
         authz::check_tags(&i.tags).map_err(|v| AwsError::invalid_parameter(v.to_string()))?;
         let value = new_value(i.secret_string, i.secret_binary)?;
         let version = client_token(i.client_request_token)?;
-        let kms_key_id = match &i.kms_key_id {
-            Some(k) => {
-                self.kms.key_arn_of(k).await?;
-                Some(k.clone())
-            }
-            None => None,
-        };
+        // The key the load step resolved (and authorized): a KmsKeyId that
+        // does not resolve is refused here.
+        let key = i.found.take_key();
+        if let (Some(_), Err(e)) = (&i.kms_key_id, &key) {
+            return Err(e.clone());
+        }
+        let kms_key_id = i.kms_key_id.clone();
         let t = now();
         let mut rec = SecretRecord {
             // The ARN the authorization checked.
@@ -321,7 +324,7 @@ impl SecretsManager {
             ));
         }
         if let Some(v) = &value {
-            let sealed = self.seal(&rec, &version, v).await?;
+            let sealed = self.seal(&rec, &version, v, &key)?;
             rec.values.insert(version.clone(), sealed);
             rec.stages.insert(version.clone(), vec![AWSCURRENT.to_string()]);
         }
@@ -387,7 +390,10 @@ impl SecretsManager {
             ));
         }
         let current = i.found.secret()?;
-        let rec = self.add_version(current, &version, &value, &stages, |_| {}).await?;
+        let key = i.found.take_key();
+        let rec = self
+            .add_version(current, &version, &value, &stages, &key, |_| {})
+            .await?;
         Ok(json!({
             "ARN": rec.arn,
             "Name": rec.name,
@@ -398,8 +404,10 @@ impl SecretsManager {
 
     async fn update_secret(&self, mut i: ops::UpdateInput) -> Result<Value, AwsError> {
         let value = new_value(i.secret_string, i.secret_binary)?;
-        if let Some(k) = &i.kms_key_id {
-            self.kms.key_arn_of(k).await?;
+        // The key the load step resolved: the KmsKeyId given, else the secret's.
+        let key = i.found.take_key();
+        if let (Some(_), Err(e)) = (&i.kms_key_id, &key) {
+            return Err(e.clone());
         }
         let (description, kms_key_id) = (i.description.clone(), i.kms_key_id.clone());
         let apply = move |r: &mut SecretRecord| {
@@ -422,7 +430,7 @@ impl SecretsManager {
                     rec = self.update_meta(&rec.name, &apply).await?;
                 }
                 let rec = self
-                    .add_version(rec, &version, &v, &[AWSCURRENT.to_string()], &apply)
+                    .add_version(rec, &version, &v, &[AWSCURRENT.to_string()], &key, &apply)
                     .await?;
                 Ok(json!({ "ARN": rec.arn, "Name": rec.name, "VersionId": version }))
             }

@@ -16,6 +16,7 @@
 //! `SecretARN` and `SecretVersionId`, as AWS's.
 
 use super::{DEFAULT_KEY_ALIAS, SecretRecord, SecretsManager, select_version};
+use crate::kms::KeyRecord;
 use crate::operation::{Entry, Operation, Scope, Table};
 use crate::rules::{self, AWSCURRENT};
 use crate::via_service::{self, KeyFacts, KmsAction};
@@ -44,12 +45,15 @@ pub(super) const OPERATIONS: Table<SecretsManager> = Table(&[
     entry::<UntagResource>(),
 ]);
 
-/// What the load step found: the secret (`None` before it), and the KMS
-/// permissions its values need: (action, key, version).
+/// What the load step found: the secret (`None` before it), the KMS
+/// permissions its values need: (action, key, version), and the key a new
+/// value is sealed under (the `KmsKeyId` given, the secret's key or the AWS
+/// managed key; `None` when the request seals nothing and names no key).
 #[derive(Default)]
 pub(super) struct Found {
     secret: Option<Result<SecretRecord, AwsError>>,
     kms: Vec<(KmsAction, KeyFacts, String)>,
+    key: Option<Result<KeyRecord, AwsError>>,
 }
 
 impl Found {
@@ -58,6 +62,13 @@ impl Found {
         self.secret
             .take()
             .unwrap_or_else(|| Err(AwsError::internal("the secret was not looked up")))
+    }
+
+    /// The key a new value is sealed under, as the load step resolved it.
+    pub(super) fn take_key(&mut self) -> Result<KeyRecord, AwsError> {
+        self.key
+            .take()
+            .unwrap_or_else(|| Err(AwsError::internal("the key was not looked up")))
     }
 
     fn record(&self) -> Option<&SecretRecord> {
@@ -121,6 +132,14 @@ impl SecretsManager {
         self.look_up_keys(uses, found).await;
     }
 
+    /// Resolves the `KmsKeyId` a request names, when the keys it uses did
+    /// not already (the handler reports a key that does not resolve).
+    async fn name_key(&self, key_id: Option<&str>, found: &mut Found) {
+        if key_id.is_some() && found.key.is_none() {
+            found.key = Some(self.kms.sealing_key(key_id, DEFAULT_KEY_ALIAS).await);
+        }
+    }
+
     async fn look_up_keys(&self, uses: Vec<KeyUse>, found: &mut Found) {
         for u in uses {
             let (action, key, version) = match u {
@@ -133,11 +152,11 @@ impl SecretsManager {
                     (KmsAction::Decrypt, self.kms.key_facts(&key).await, version)
                 }
                 KeyUse::Seal { key, version } => {
-                    let key = match key {
-                        Some(k) => self.kms.key_facts(&k).await,
-                        None => self.kms.default_key_facts(DEFAULT_KEY_ALIAS).await.ok(),
-                    };
-                    (KmsAction::GenerateDataKey, key, version)
+                    // Resolved once: authorized here, sealed with by the handler.
+                    let key = self.kms.sealing_key(key.as_deref(), DEFAULT_KEY_ALIAS).await;
+                    let facts = key.as_ref().ok().map(KeyRecord::facts);
+                    found.key = Some(key);
+                    (KmsAction::GenerateDataKey, facts, version)
                 }
             };
             // An unknown key: the operation answers its own error.
@@ -323,6 +342,7 @@ impl Operation<SecretsManager> for CreateSecret {
             };
             sm.look_up_keys(vec![seal], &mut i.found).await;
         }
+        sm.name_key(i.kms_key_id.as_deref(), &mut i.found).await;
     }
     fn resources(scope: &Scope, i: &CreateInput) -> Vec<AuthzResource> {
         let arn = secret_arn(scope, &i.name, &i.suffix);
@@ -399,6 +419,7 @@ impl Operation<SecretsManager> for UpdateSecret {
             update_uses(rec, key.as_deref(), has_value, token.as_deref())
         })
         .await;
+        sm.name_key(key.as_deref(), &mut i.found).await;
     }
     fn resources(scope: &Scope, i: &UpdateInput) -> Vec<AuthzResource> {
         let keys = condition_keys(&[

@@ -252,3 +252,32 @@ fn a_key_change_decrypts_the_current_value_and_seals_it_anew() {
     // The same key again is no change.
     assert!(update_uses(&rec, Some("alias/old"), false, None).is_empty());
 }
+
+/// The key a CreateSecret or UpdateSecret is authorized on is the key its
+/// value is sealed under: resolved once, in the load step (an alias moved
+/// between the authorization and the handler does not change it).
+#[tokio::test]
+async fn a_write_seals_under_the_key_it_was_authorized_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let sm = sm(dir.path());
+    let ctx = ctx();
+    let (a, a_arn) = crate::test_keys::new_key(&sm.kms, &ctx).await;
+    let (b, b_arn) = crate::test_keys::new_key(&sm.kms, &ctx).await;
+    let read = json!({"SecretId": "db"});
+    crate::test_keys::point_alias(&sm.kms, &ctx, "alias/app", &a).await;
+    let create = json!({"Name": "db", "SecretString": "s", "KmsKeyId": "alias/app"});
+    let prepared = sm.prepare(&ctx, "CreateSecret", create).await.unwrap();
+    assert_eq!(prepared.resources().await[1].arn, a_arn);
+    crate::test_keys::point_alias(&sm.kms, &ctx, "alias/app", &b).await;
+    prepared.run().await.unwrap();
+    let r = resources(&sm, "GetSecretValue", read.clone()).await;
+    assert_eq!(r[1], ("kms:Decrypt".to_string(), a_arn.clone()));
+
+    let update = json!({"SecretId": "db", "SecretString": "t", "KmsKeyId": "alias/app"});
+    let prepared = sm.prepare(&ctx, "UpdateSecret", update).await.unwrap();
+    assert_eq!(prepared.resources().await[1].arn, b_arn);
+    crate::test_keys::point_alias(&sm.kms, &ctx, "alias/app", &a).await;
+    prepared.run().await.unwrap();
+    let r = resources(&sm, "GetSecretValue", read).await;
+    assert_eq!(r[1], ("kms:Decrypt".to_string(), b_arn));
+}

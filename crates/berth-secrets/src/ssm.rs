@@ -165,7 +165,7 @@ impl Ssm {
         m
     }
 
-    async fn put_parameter(&self, ctx: &RequestContext, i: ops::PutParameterInput) -> Result<Value, AwsError> {
+    async fn put_parameter(&self, ctx: &RequestContext, mut i: ops::PutParameterInput) -> Result<Value, AwsError> {
         rules::validate_parameter_name(&i.name).map_err(AwsError::validation)?;
         let overwrite = i.overwrite.unwrap_or(false);
         if overwrite && !i.tags.is_empty() {
@@ -230,24 +230,14 @@ impl Ssm {
         }
         // Encrypt outside the CAS loop (a retry reuses the envelope).
         let (value, envelope, key_id) = if ty == "SecureString" {
-            let key = match &i.key_id {
-                Some(k) => Some(
-                    self.kms
-                        .key_arn_of(k)
-                        .await
-                        .map_err(|_| AwsError::code("InvalidKeyId", format!("Invalid KeyId: {k}")))?,
-                ),
-                None => None,
+            // The key the load step resolved (and authorized).
+            let key = match (i.found.take_key(), &i.key_id) {
+                (Err(_), Some(k)) => return Err(AwsError::code("InvalidKeyId", format!("Invalid KeyId: {k}"))),
+                (key, _) => key?,
             };
-            let (env, _) = self
+            let env = self
                 .kms
-                .encrypt_internal(
-                    key.as_deref(),
-                    DEFAULT_KEY_ALIAS,
-                    i.value.as_bytes(),
-                    &self.context(&i.name),
-                )
-                .await?;
+                .encrypt_under(&key, i.value.as_bytes(), &self.context(&i.name))?;
             (
                 None,
                 Some(B64.encode(env)),

@@ -17,6 +17,7 @@
 //! Keys are looked up once per request.
 
 use super::{DEFAULT_KEY_ALIAS, ParamRecord, Ssm, VersionRecord, history_page, param_key, parameter_arn};
+use crate::kms::KeyRecord;
 use crate::operation::{Entry, Operation, Scope, Table};
 use crate::rules;
 use crate::via_service::{self, KeyFacts, KmsAction};
@@ -46,18 +47,28 @@ pub(super) const OPERATIONS: Table<Ssm> = Table(&[
 ]);
 
 /// What the load step found for a request: the record of each parameter
-/// named (selector dropped; `Ok(None)`: no such parameter), and the KMS
-/// permissions its values need: (action, key, parameter name).
+/// named (selector dropped; `Ok(None)`: no such parameter), the KMS
+/// permissions its values need: (action, key, parameter name), and the key
+/// a SecureString PutParameter encrypts with.
 #[derive(Default)]
 pub(super) struct Found {
     records: BTreeMap<String, Result<Option<ParamRecord>, AwsError>>,
     kms: Vec<(KmsAction, KeyFacts, String)>,
+    key: Option<Result<KeyRecord, AwsError>>,
 }
 
 impl Found {
     /// The record of parameter `name`, as the load step read it.
     pub(super) fn record(&self, name: &str) -> Result<Option<ParamRecord>, AwsError> {
         self.records.get(name).cloned().unwrap_or(Ok(None))
+    }
+
+    /// The key a SecureString is encrypted with, as the load step resolved
+    /// it (the `KeyId` given, else the AWS managed key).
+    pub(super) fn take_key(&mut self) -> Result<KeyRecord, AwsError> {
+        self.key
+            .take()
+            .unwrap_or_else(|| Err(AwsError::internal("the key was not looked up")))
     }
 }
 
@@ -291,14 +302,13 @@ impl Operation<Ssm> for PutParameter {
         ssm.read(std::slice::from_ref(&i.name), &mut i.found).await;
         let existing = i.found.record(&i.name).ok().flatten();
         if let Some((action, key_id)) = put_needs(i, existing.as_ref()) {
-            let key = match key_id {
-                Some(k) => ssm.kms.key_facts(&k).await,
-                None => ssm.kms.default_key_facts(DEFAULT_KEY_ALIAS).await.ok(),
-            };
+            // Resolved once: authorized here, encrypted with by the handler.
+            let key = ssm.kms.sealing_key(key_id.as_deref(), DEFAULT_KEY_ALIAS).await;
             // An unknown KeyId: PutParameter answers InvalidKeyId itself.
-            if let Some(key) = key {
-                i.found.kms.push((action, key, i.name.clone()));
+            if let Ok(key) = &key {
+                i.found.kms.push((action, key.facts(), i.name.clone()));
             }
+            i.found.key = Some(key);
         }
     }
     fn resources(scope: &Scope, i: &PutParameterInput) -> Vec<AuthzResource> {

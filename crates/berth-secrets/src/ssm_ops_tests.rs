@@ -224,3 +224,24 @@ fn reads_decrypt_the_selected_versions() {
     let history: HistoryInput = serde_json::from_value(json!({"Name": "/p"})).unwrap();
     assert_eq!(history_versions(&p, &history).len(), 1);
 }
+
+/// The key a PutParameter is authorized on is the key its value is
+/// encrypted with: resolved once, in the load step (an alias moved between
+/// the authorization and the handler does not change it).
+#[tokio::test]
+async fn a_put_encrypts_with_the_key_it_was_authorized_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssm = ssm(dir.path());
+    let ctx = ctx();
+    let (a, a_arn) = crate::test_keys::new_key(&ssm.kms, &ctx).await;
+    let (b, _) = crate::test_keys::new_key(&ssm.kms, &ctx).await;
+    crate::test_keys::point_alias(&ssm.kms, &ctx, "alias/app", &a).await;
+    let put = json!({"Name": "/p", "Value": "s", "Type": "SecureString", "KeyId": "alias/app"});
+    let prepared = ssm.prepare(&ctx, "PutParameter", put).await.unwrap();
+    let authorized: Vec<_> = prepared.resources().await.into_iter().map(|r| r.arn).collect();
+    assert!(authorized.contains(&a_arn), "{authorized:?}");
+    crate::test_keys::point_alias(&ssm.kms, &ctx, "alias/app", &b).await;
+    prepared.run().await.unwrap();
+    let read = resources(&ssm, "GetParameter", json!({"Name": "/p", "WithDecryption": true})).await;
+    assert_eq!(read[1], ("kms:Decrypt".to_string(), a_arn));
+}
