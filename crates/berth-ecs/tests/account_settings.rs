@@ -1,7 +1,7 @@
 //! Account settings through `Ecs::call`: defaults, per principal and the
 //! account's.
 
-#[path = "support/foundation_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use berth_proto::{JsonService, RequestContext};

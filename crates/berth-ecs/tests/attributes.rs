@@ -1,6 +1,6 @@
 //! Attributes on container instances through `Ecs::call`.
 
-#[path = "support/foundation_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use berth_ecs::keys;

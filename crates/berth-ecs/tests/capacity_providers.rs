@@ -1,7 +1,7 @@
 //! DescribeCapacityProviders through `Ecs::call`: the built-in Fargate
 //! providers.
 
-#[path = "support/foundation_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use berth_testkit::{ACCOUNT, REGION};

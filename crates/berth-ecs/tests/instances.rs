@@ -1,7 +1,7 @@
 //! Container instances through `Ecs::call`: registration, describe and
 //! list, deregistration, and the custom attributes placement reads.
 
-#[path = "support/tasks_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use serde_json::{Value, json};

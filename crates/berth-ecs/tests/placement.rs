@@ -1,7 +1,7 @@
 //! Where RunTask places tasks: strategies, resources and host ports
 //! reserved and released, never an over-committed instance.
 
-#[path = "support/tasks_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use serde_json::json;

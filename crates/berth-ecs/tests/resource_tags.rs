@@ -1,7 +1,7 @@
 //! Tags on clusters, task definitions and capacity providers through
 //! `Ecs::call`.
 
-#[path = "support/foundation_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use berth_testkit::{ACCOUNT, REGION};

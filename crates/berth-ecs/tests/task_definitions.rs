@@ -1,7 +1,7 @@
 //! Task definitions through `Ecs::call`: their lifecycle, invalid ones,
 //! Fargate sizes, revisions under concurrency and pagination.
 
-#[path = "support/foundation_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use berth_ecs::keys;

@@ -2,7 +2,7 @@
 //! filters, launch types and network configuration, execute command,
 //! tags, overrides and groups.
 
-#[path = "support/tasks_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use serde_json::json;

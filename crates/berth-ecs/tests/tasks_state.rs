@@ -1,7 +1,7 @@
 //! A task's state after it is placed: state changes, StopTask, the agent
 //! session's desired state and the agent-loss monitor.
 
-#[path = "support/tasks_env.rs"]
+#[path = "support/ecs_env.rs"]
 mod support;
 
 use berth_ecs::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};

@@ -258,33 +258,26 @@ impl Operation<Kms> for DescribeKey {
     }
 }
 
-pub(super) struct ListKeys;
-#[async_trait]
-impl Operation<Kms> for ListKeys {
-    const NAME: &'static str = "ListKeys";
-    type Input = ListInput;
-    /// Not resource-scoped in AWS.
-    fn resources(scope: &Scope, _: &ListInput) -> Vec<AuthzResource> {
-        vec![with_keys(AuthzResource::untagged("*"), &base_keys(scope))]
-    }
-    async fn run(kms: &Kms, _: &RequestContext, i: ListInput) -> Result<Value, AwsError> {
-        kms.list_keys(i).await
-    }
+/// The listing operations: not resource-scoped in AWS.
+macro_rules! list_operation {
+    ($name:ident, $input:ty, $method:ident) => {
+        pub(super) struct $name;
+        #[async_trait]
+        impl Operation<Kms> for $name {
+            const NAME: &'static str = stringify!($name);
+            type Input = $input;
+            fn resources(scope: &Scope, _: &$input) -> Vec<AuthzResource> {
+                vec![with_keys(AuthzResource::untagged("*"), &base_keys(scope))]
+            }
+            async fn run(kms: &Kms, _: &RequestContext, i: $input) -> Result<Value, AwsError> {
+                kms.$method(i).await
+            }
+        }
+    };
 }
 
-pub(super) struct ListAliases;
-#[async_trait]
-impl Operation<Kms> for ListAliases {
-    const NAME: &'static str = "ListAliases";
-    type Input = ListAliasesInput;
-    /// Not resource-scoped in AWS.
-    fn resources(scope: &Scope, _: &ListAliasesInput) -> Vec<AuthzResource> {
-        vec![with_keys(AuthzResource::untagged("*"), &base_keys(scope))]
-    }
-    async fn run(kms: &Kms, _: &RequestContext, i: ListAliasesInput) -> Result<Value, AwsError> {
-        kms.list_aliases(i).await
-    }
-}
+list_operation!(ListKeys, ListInput, list_keys);
+list_operation!(ListAliases, ListAliasesInput, list_aliases);
 
 pub(super) struct CreateAlias;
 #[async_trait]
@@ -387,43 +380,31 @@ impl Operation<Kms> for Decrypt {
     }
 }
 
-/// The resources of GenerateDataKey and GenerateDataKeyWithoutPlaintext.
-fn data_key_resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
-    let keys = crypto_keys(scope, Some(&i.key_id), &i.encryption_context, None);
-    vec![with_keys(key_resource(scope, &i.key_id, &i.key), &keys)]
+/// GenerateDataKey and GenerateDataKeyWithoutPlaintext (`$plaintext`: the
+/// answer carries the data key in plaintext too): on the key, looked up once.
+macro_rules! data_key_operation {
+    ($name:ident, $plaintext:expr) => {
+        pub(super) struct $name;
+        #[async_trait]
+        impl Operation<Kms> for $name {
+            const NAME: &'static str = stringify!($name);
+            type Input = GenerateDataKeyInput;
+            async fn load(kms: &Kms, i: &mut GenerateDataKeyInput) {
+                i.key = Some(kms.resolve(&i.key_id).await);
+            }
+            fn resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
+                let keys = crypto_keys(scope, Some(&i.key_id), &i.encryption_context, None);
+                vec![with_keys(key_resource(scope, &i.key_id, &i.key), &keys)]
+            }
+            async fn run(kms: &Kms, ctx: &RequestContext, i: GenerateDataKeyInput) -> Result<Value, AwsError> {
+                kms.generate_data_key(ctx, i, $plaintext).await
+            }
+        }
+    };
 }
 
-pub(super) struct GenerateDataKey;
-#[async_trait]
-impl Operation<Kms> for GenerateDataKey {
-    const NAME: &'static str = "GenerateDataKey";
-    type Input = GenerateDataKeyInput;
-    async fn load(kms: &Kms, i: &mut GenerateDataKeyInput) {
-        i.key = Some(kms.resolve(&i.key_id).await);
-    }
-    fn resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
-        data_key_resources(scope, i)
-    }
-    async fn run(kms: &Kms, ctx: &RequestContext, i: GenerateDataKeyInput) -> Result<Value, AwsError> {
-        kms.generate_data_key(ctx, i, true).await
-    }
-}
-
-pub(super) struct GenerateDataKeyWithoutPlaintext;
-#[async_trait]
-impl Operation<Kms> for GenerateDataKeyWithoutPlaintext {
-    const NAME: &'static str = "GenerateDataKeyWithoutPlaintext";
-    type Input = GenerateDataKeyInput;
-    async fn load(kms: &Kms, i: &mut GenerateDataKeyInput) {
-        i.key = Some(kms.resolve(&i.key_id).await);
-    }
-    fn resources(scope: &Scope, i: &GenerateDataKeyInput) -> Vec<AuthzResource> {
-        data_key_resources(scope, i)
-    }
-    async fn run(kms: &Kms, ctx: &RequestContext, i: GenerateDataKeyInput) -> Result<Value, AwsError> {
-        kms.generate_data_key(ctx, i, false).await
-    }
-}
+data_key_operation!(GenerateDataKey, true);
+data_key_operation!(GenerateDataKeyWithoutPlaintext, false);
 
 /// The key-state operations: on the key, looked up once.
 macro_rules! key_state_operation {

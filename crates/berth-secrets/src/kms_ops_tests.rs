@@ -102,12 +102,10 @@ async fn every_routed_operation_and_its_resources() {
             vec![format!("{ALIAS_ARN}app"), arn.clone()],
         ),
     ];
-    let mut covered: Vec<&str> = cases.iter().map(|(op, _, _)| *op).collect();
-    covered.sort();
-    covered.dedup();
-    let mut routed: Vec<&str> = OPERATIONS.names();
-    routed.sort();
-    assert_eq!(routed, covered, "every routed operation has a case");
+    crate::test_support::assert_every_routed_operation_has_a_case(
+        OPERATIONS.names(),
+        cases.iter().map(|(op, _, _)| *op),
+    );
     for (op, input, want) in cases {
         assert_eq!(arns(&kms, op, input).await, want, "{op}");
     }

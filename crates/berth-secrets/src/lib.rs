@@ -13,7 +13,7 @@ pub mod ssm;
 pub mod via_service;
 
 #[cfg(test)]
-mod test_keys;
+mod test_support;
 
 pub use kms::Kms;
 pub use resolve::SecretResolver;

@@ -113,13 +113,10 @@ async fn every_routed_operation_and_its_resources() {
     );
     assert_eq!(r[1], ("kms:GenerateDataKey".to_string(), key.clone()));
     assert_eq!(resources(&sm, "CreateSecret", json!({"Name": "db2"})).await.len(), 1);
-    let mut covered: Vec<&str> = cases.iter().map(|(op, _, _)| *op).collect();
-    covered.push("CreateSecret");
-    covered.sort();
-    covered.dedup();
-    let mut routed: Vec<&str> = OPERATIONS.names();
-    routed.sort();
-    assert_eq!(routed, covered, "every routed operation has a case");
+    crate::test_support::assert_every_routed_operation_has_a_case(
+        OPERATIONS.names(),
+        cases.iter().map(|(op, _, _)| *op).chain(["CreateSecret"]),
+    );
     // The secret's tags come with it, also as secretsmanager:ResourceTag.
     let r = sm
         .authz_resources(&ctx(), "GetSecretValue", &json!({"SecretId": "db"}))
@@ -261,14 +258,14 @@ async fn a_write_seals_under_the_key_it_was_authorized_on() {
     let dir = tempfile::tempdir().unwrap();
     let sm = sm(dir.path());
     let ctx = ctx();
-    let (a, a_arn) = crate::test_keys::new_key(&sm.kms, &ctx).await;
-    let (b, b_arn) = crate::test_keys::new_key(&sm.kms, &ctx).await;
+    let (a, a_arn) = crate::test_support::new_key(&sm.kms, &ctx).await;
+    let (b, b_arn) = crate::test_support::new_key(&sm.kms, &ctx).await;
     let read = json!({"SecretId": "db"});
-    crate::test_keys::point_alias(&sm.kms, &ctx, "alias/app", &a).await;
+    crate::test_support::point_alias(&sm.kms, &ctx, "alias/app", &a).await;
     let create = json!({"Name": "db", "SecretString": "s", "KmsKeyId": "alias/app"});
     let prepared = sm.prepare(&ctx, "CreateSecret", create).await.unwrap();
     assert_eq!(prepared.resources().await[1].arn, a_arn);
-    crate::test_keys::point_alias(&sm.kms, &ctx, "alias/app", &b).await;
+    crate::test_support::point_alias(&sm.kms, &ctx, "alias/app", &b).await;
     prepared.run().await.unwrap();
     let r = resources(&sm, "GetSecretValue", read.clone()).await;
     assert_eq!(r[1], ("kms:Decrypt".to_string(), a_arn.clone()));
@@ -276,7 +273,7 @@ async fn a_write_seals_under_the_key_it_was_authorized_on() {
     let update = json!({"SecretId": "db", "SecretString": "t", "KmsKeyId": "alias/app"});
     let prepared = sm.prepare(&ctx, "UpdateSecret", update).await.unwrap();
     assert_eq!(prepared.resources().await[1].arn, b_arn);
-    crate::test_keys::point_alias(&sm.kms, &ctx, "alias/app", &a).await;
+    crate::test_support::point_alias(&sm.kms, &ctx, "alias/app", &a).await;
     prepared.run().await.unwrap();
     let r = resources(&sm, "GetSecretValue", read).await;
     assert_eq!(r[1], ("kms:Decrypt".to_string(), b_arn));

@@ -95,12 +95,10 @@ async fn every_routed_operation_and_its_resources() {
             own("LabelParameterVersion", &[&db]),
         ),
     ];
-    let mut covered: Vec<&str> = cases.iter().map(|(op, _, _)| *op).collect();
-    covered.sort();
-    covered.dedup();
-    let mut routed: Vec<&str> = OPERATIONS.names();
-    routed.sort();
-    assert_eq!(routed, covered, "every routed operation has a case");
+    crate::test_support::assert_every_routed_operation_has_a_case(
+        OPERATIONS.names(),
+        cases.iter().map(|(op, _, _)| *op),
+    );
     for (op, input, want) in cases {
         assert_eq!(resources(&ssm, op, input).await, want, "{op}");
     }
@@ -233,14 +231,14 @@ async fn a_put_encrypts_with_the_key_it_was_authorized_on() {
     let dir = tempfile::tempdir().unwrap();
     let ssm = ssm(dir.path());
     let ctx = ctx();
-    let (a, a_arn) = crate::test_keys::new_key(&ssm.kms, &ctx).await;
-    let (b, _) = crate::test_keys::new_key(&ssm.kms, &ctx).await;
-    crate::test_keys::point_alias(&ssm.kms, &ctx, "alias/app", &a).await;
+    let (a, a_arn) = crate::test_support::new_key(&ssm.kms, &ctx).await;
+    let (b, _) = crate::test_support::new_key(&ssm.kms, &ctx).await;
+    crate::test_support::point_alias(&ssm.kms, &ctx, "alias/app", &a).await;
     let put = json!({"Name": "/p", "Value": "s", "Type": "SecureString", "KeyId": "alias/app"});
     let prepared = ssm.prepare(&ctx, "PutParameter", put).await.unwrap();
     let authorized: Vec<_> = prepared.resources().await.into_iter().map(|r| r.arn).collect();
     assert!(authorized.contains(&a_arn), "{authorized:?}");
-    crate::test_keys::point_alias(&ssm.kms, &ctx, "alias/app", &b).await;
+    crate::test_support::point_alias(&ssm.kms, &ctx, "alias/app", &b).await;
     prepared.run().await.unwrap();
     let read = resources(&ssm, "GetParameter", json!({"Name": "/p", "WithDecryption": true})).await;
     assert_eq!(read[1], ("kms:Decrypt".to_string(), a_arn));

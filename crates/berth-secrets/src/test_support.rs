@@ -1,4 +1,5 @@
-//! Test support: customer managed keys and an alias moved between them,
+//! Test support: the check that a table test covers every routed
+//! operation, and customer managed keys with an alias moved between them,
 //! through the KMS API.
 
 use crate::Kms;
@@ -21,4 +22,16 @@ pub(crate) async fn point_alias(kms: &Kms, ctx: &RequestContext, alias: &str, ke
     kms.call(ctx, "CreateAlias", json!({"AliasName": alias, "TargetKeyId": key_id}))
         .await
         .unwrap();
+}
+
+/// A table test has a case for every routed operation, and for nothing else.
+pub(crate) fn assert_every_routed_operation_has_a_case<'a>(
+    mut routed: Vec<&'a str>,
+    covered: impl IntoIterator<Item = &'a str>,
+) {
+    let mut covered: Vec<&str> = covered.into_iter().collect();
+    covered.sort();
+    covered.dedup();
+    routed.sort();
+    assert_eq!(routed, covered, "every routed operation has a case");
 }

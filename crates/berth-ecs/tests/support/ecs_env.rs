@@ -1,19 +1,19 @@
-//! The environment the task tests share: the test kit's ECS environment
-//! with a cluster `default`, instances and task definitions registered
-//! through `Ecs::call`, and readers of their answers.
+//! The environment the ECS API tests share: the test kit's ECS
+//! environment (with a cluster `default` or none), instances and task
+//! definitions registered through `Ecs::call`, and readers of their answers.
 
 #![allow(dead_code)] // each test file uses its own part of the helpers
 
-use berth_testkit::EcsEnv;
+use berth_proto::RequestContext;
 use berth_testkit::agents::Instance;
+use berth_testkit::{ACCOUNT, EcsEnv, REGION};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::time::Duration;
 
-/// The test kit's ECS environment with a cluster `default`, and the helpers
-/// these tests share.
+/// The test kit's ECS environment, and the helpers the tests share.
 pub struct Env(pub EcsEnv);
 
 impl Deref for Env {
@@ -27,6 +27,7 @@ impl Deref for Env {
 pub const RESERVED_PORTS: &[&str] = &["22", "2375", "2376", "51678", "51679"];
 
 impl Env {
+    /// With a cluster `default`.
     pub async fn new() -> Self {
         Self(EcsEnv::new().default_cluster().await)
     }
@@ -131,4 +132,54 @@ pub async fn next_line(session: &mut berth_ecs::AgentSession) -> Value {
         .expect("the stream is open")
         .unwrap();
     serde_json::from_slice(&line).unwrap()
+}
+
+/// Without a cluster.
+pub fn env() -> Env {
+    Env(EcsEnv::new())
+}
+
+pub fn user_ctx(name: &str) -> RequestContext {
+    let mut ctx = RequestContext::root(ACCOUNT, REGION);
+    ctx.principal.arn = format!("arn:aws:iam::{ACCOUNT}:user/{name}");
+    ctx.principal.is_root = false;
+    ctx.principal.user_name = Some(name.to_string());
+    ctx
+}
+
+impl Env {
+    /// Every task definition ARN in every status.
+    pub async fn all_arns(&self) -> Vec<String> {
+        let mut out = vec![];
+        for status in ["ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"] {
+            let v = self.ok("ListTaskDefinitions", json!({"status": status})).await;
+            out.extend(strings(&v["taskDefinitionArns"]));
+        }
+        out
+    }
+}
+
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn td_arn(family: &str, rev: i64) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{rev}")
+}
+
+pub fn simple(family: &str) -> Value {
+    json!({
+        "family": family,
+        "containerDefinitions": [{
+            "name": "app",
+            "image": "busybox",
+            "memory": 64,
+            "command": ["sleep", "360"],
+            "portMappings": [{"containerPort": 80}]
+        }]
+    })
 }
