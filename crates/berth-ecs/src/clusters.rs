@@ -11,7 +11,7 @@ use berth_core::ecs::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
-use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
+use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, Recorded, TaskStatus};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -79,6 +79,14 @@ pub(crate) struct PutCapacityProvidersInput {
     cluster: String,
     capacity_providers: Vec<String>,
     default_capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+}
+
+/// What ListClusters reads of a [`ClusterRecord`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedCluster {
+    cluster_arn: String,
+    status: Recorded<ClusterStatus>,
 }
 
 /// Counts derived from the resources in the cluster.
@@ -291,7 +299,8 @@ impl Ecs {
         _ctx: &RequestContext,
         input: ListClustersInput,
     ) -> Result<Value, AwsError> {
-        let all: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS)
+        // Only the ARN and status of each record are read.
+        let all: Vec<ListedCluster> = typed::list(&*self.store, keys::CLUSTERS)
             .await
             .map_err(AwsError::state_store)?;
         let arns: Vec<String> = all

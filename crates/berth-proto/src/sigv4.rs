@@ -62,7 +62,7 @@ pub use names::{
     ALGORITHM, EMPTY_PAYLOAD_SHA256, MAX_CLOCK_SKEW, MAX_PRESIGNED_EXPIRES_SECS, SCOPE_TERMINATOR, UNSIGNED_PAYLOAD,
     header_names, query_params,
 };
-pub use parse::parse;
+pub use parse::{header_scope_region, parse};
 pub use sign::{Credentials, PayloadSigning, SigningParams, presign, sign, sign_with};
 pub use verify::{check_time, verify, verify_for};
 

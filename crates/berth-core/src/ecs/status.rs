@@ -113,8 +113,7 @@ impl StatusName for TaskStatus {
 /// A status as stored: one of `T`, or a string `T` does not know (written
 /// by another version), kept as it is. Serialised as the plain string in
 /// both cases, so stored JSON and answers are unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Recorded<T: StatusName> {
     Known(T),
     Unknown(String),
@@ -164,6 +163,30 @@ impl<T: StatusName> From<Recorded<T>> for String {
             Recorded::Known(t) => t.as_str().to_string(),
             Recorded::Unknown(s) => s,
         }
+    }
+}
+
+/// The plain string, written without a copy.
+impl<T: StatusName> Serialize for Recorded<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A known status is read without allocating; an unknown one is kept.
+impl<'de, T: StatusName> Deserialize<'de> for Recorded<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<T: StatusName> serde::de::Visitor<'_> for Visitor<T> {
+            type Value = Recorded<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Recorded<T>, E> {
+                Ok(T::parse(s).map_or_else(|| Recorded::Unknown(s.to_string()), Recorded::Known))
+            }
+        }
+        deserializer.deserialize_str(Visitor(std::marker::PhantomData))
     }
 }
 

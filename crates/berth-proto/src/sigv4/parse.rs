@@ -9,6 +9,27 @@ use super::names::{ALGORITHM, MAX_PRESIGNED_EXPIRES_SECS, SCOPE_TERMINATOR, head
 use http::HeaderValue;
 use time::OffsetDateTime;
 
+/// The region of an `Authorization: AWS4-HMAC-SHA256 Credential=…` header's
+/// credential scope, read without parsing the rest of the request (the
+/// listener picks the region's services with it before it authenticates).
+/// `None` when there is no such header or its credential has not the five
+/// parts of a scope; [`parse`] is the full check.
+pub fn header_scope_region(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header_names::AUTHORIZATION)?.to_str().ok()?;
+    let rest = value.strip_prefix(ALGORITHM)?;
+    let start = rest.find("Credential=")? + "Credential=".len();
+    let credential = rest[start..].split([',', ' ']).next()?;
+    let mut parts = credential.split('/');
+    let (_key, _date, region, _service, terminator) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (terminator == SCOPE_TERMINATOR && parts.next().is_none() && !region.is_empty()).then_some(region)
+}
+
 /// Extracts the signature claims of a request, in either the header form
 /// (`Authorization: AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..`,
 /// dated by `X-Amz-Date` or `Date`) or the presigned query form

@@ -77,4 +77,5 @@ mod endpoint;
 mod malformed;
 mod properties;
 mod round_trips;
+mod scope_region;
 mod suite;

@@ -95,6 +95,14 @@ impl RegionSet {
     /// The region of a request by its SigV4 credential scope (header or
     /// presigned query), as [`RegionSet::for_scope`].
     pub fn for_request(&self, headers: &HeaderMap, uri: &Uri) -> &Arc<Regional> {
+        // The region the Authorization header names, read cheaply, when it
+        // is served (the request is then authenticated in full there);
+        // otherwise the full parse decides, as for a presigned request.
+        if let Some(named) = berth_proto::sigv4::header_scope_region(headers)
+            .and_then(|name| self.regions.iter().find(|r| r.region == name))
+        {
+            return named;
+        }
         self.for_scope(scope_region(headers, uri).as_deref())
     }
 
