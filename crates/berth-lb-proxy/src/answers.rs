@@ -10,7 +10,13 @@ const SERVER: HeaderValue = HeaderValue::from_static("awselb/2.0");
 
 /// ALB's page for an answer it makes itself: `<title>502 Bad Gateway</title>`.
 pub(crate) fn error_page(status: StatusCode) -> Response<ProxyBody> {
-    let line = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    // ALB words these as nginx does, not as RFC 9110's reason phrases.
+    let reason = match status.as_u16() {
+        503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
+        _ => status.canonical_reason().unwrap_or(""),
+    };
+    let line = format!("{} {reason}", status.as_u16());
     let html = format!(
         "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n</body>\r\n</html>\r\n"
     );

@@ -56,6 +56,7 @@ pub mod pattern;
 mod proxy;
 pub mod redirect;
 pub mod rules;
+mod shared;
 pub mod sticky;
 mod tcp_proxy;
 mod tls;

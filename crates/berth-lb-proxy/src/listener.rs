@@ -8,47 +8,18 @@
 
 use crate::http_proxy::{self, RoutesCell, TargetClient};
 use crate::idle::{self, Activity, IdleIo};
-use crate::metrics::LbMetrics;
+use crate::shared::LbShared;
 use crate::tcp_proxy::{self, TcpCell};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-
-/// What the listeners of one load balancer share: its counters and idle
-/// timeout (changed in place by `apply`).
-#[derive(Debug)]
-pub(crate) struct LbShared {
-    pub(crate) metrics: LbMetrics,
-    idle_ms: AtomicU64,
-}
-
-impl LbShared {
-    pub(crate) fn new(idle: Duration) -> LbShared {
-        let shared = LbShared {
-            metrics: LbMetrics::default(),
-            idle_ms: AtomicU64::new(0),
-        };
-        shared.set_idle_timeout(idle);
-        shared
-    }
-
-    pub(crate) fn set_idle_timeout(&self, idle: Duration) {
-        self.idle_ms
-            .store(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1), Relaxed);
-    }
-
-    pub(crate) fn idle_timeout(&self) -> Duration {
-        Duration::from_millis(self.idle_ms.load(Relaxed))
-    }
-}
 
 /// Counts a connection as active while it lives.
 struct Active(Arc<LbShared>);
