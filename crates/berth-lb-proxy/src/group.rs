@@ -33,10 +33,12 @@ struct Slot {
     healthy_since: Option<(Instant, bool)>,
     /// Deregistered: draining until then.
     draining_until: Option<Instant>,
+    /// When it was registered (slow start needs a healthy target then).
+    registered: Instant,
 }
 
 impl Slot {
-    fn new(target: &Target) -> Slot {
+    fn new(target: &Target, now: Instant) -> Slot {
         Slot {
             shared: Arc::new(TargetShared {
                 authority: target.authority(target.port),
@@ -48,6 +50,7 @@ impl Slot {
             machine: HealthMachine::new(),
             healthy_since: None,
             draining_until: None,
+            registered: now,
         }
     }
 
@@ -153,7 +156,7 @@ impl Group {
                 .iter()
                 .any(|slot| slot.is(target) && slot.draining_until.is_none())
             {
-                s.slots.push(Slot::new(target));
+                s.slots.push(Slot::new(target, now));
             }
         }
         drop(s);
@@ -216,11 +219,19 @@ impl Group {
         let s = &mut *guard;
         let (healthy_threshold, unhealthy_threshold) =
             (s.health_check.healthy_threshold, s.health_check.unhealthy_threshold);
-        let others_healthy = s
+        let slow_start = s.attributes.slow_start;
+        let registered = s
             .slots
             .iter()
-            .any(|slot| !slot.is(target) && slot.draining_until.is_none() && slot.machine.is_healthy());
-        let slow_start = !s.attributes.slow_start.is_zero();
+            .find(|slot| slot.is(target) && slot.draining_until.is_none())
+            .map_or(now, |slot| slot.registered);
+        let others_settled = s.slots.iter().any(|slot| {
+            !slot.is(target)
+                && slot.draining_until.is_none()
+                && slot.machine.is_healthy()
+                && !ramping(slot, slow_start, now)
+                && slot.healthy_since.is_some_and(|(since, _)| since < registered)
+        });
         let Some(slot) = s
             .slots
             .iter_mut()
@@ -230,9 +241,11 @@ impl Group {
         };
         let transition = slot.machine.record(outcome, healthy_threshold, unhealthy_threshold);
         match transition {
-            // A target enters slow start when it becomes healthy, unless no
-            // other target is healthy (it then takes all traffic at once).
-            Transition::BecameHealthy => slot.healthy_since = Some((now, slow_start && others_healthy)),
+            // A target enters slow start when it becomes healthy, only if
+            // another target was healthy when it was registered and is not
+            // in slow start itself (so the targets registered into an
+            // empty group take traffic at once).
+            Transition::BecameHealthy => slot.healthy_since = Some((now, !slow_start.is_zero() && others_settled)),
             Transition::BecameUnhealthy => slot.healthy_since = None,
             Transition::None => {}
         }
@@ -275,6 +288,11 @@ impl Group {
         }
         metrics::group_snapshot(&self.arn, &self.answers, per_target, healthy, unhealthy)
     }
+}
+
+/// In slow start now.
+fn ramping(slot: &Slot, slow_start: Duration, now: Instant) -> bool {
+    matches!(slot.healthy_since, Some((since, true)) if now.saturating_duration_since(since) < slow_start)
 }
 
 fn check_port(hc: &HealthCheck, target: &Target) -> u16 {

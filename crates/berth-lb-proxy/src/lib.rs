@@ -34,7 +34,7 @@
 //!         attributes: TargetGroupAttributes::default(),
 //!         targets: vec![Target::new("127.0.0.1", 32768)],
 //!     }],
-//! })?;
+//! }).await?;
 //! # Ok(()) }
 //! ```
 

@@ -49,6 +49,8 @@ pub struct Proxy {
 struct Inner {
     client: TargetClient,
     state: Mutex<State>,
+    /// One `apply` at a time (it waits, unlocked, for replaced sockets to close).
+    applying: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +75,8 @@ struct Running {
     bound: SocketAddr,
     cell: Cell,
     stop: watch::Sender<bool>,
+    /// The accept loop; it owns the socket.
+    task: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -109,6 +113,7 @@ impl Proxy {
             inner: Arc::new(Inner {
                 client: http_proxy::client(),
                 state: Mutex::new(State::default()),
+                applying: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -120,8 +125,48 @@ impl Proxy {
     /// Makes the running data plane what `config` says. Idempotent. A
     /// listener that cannot be served (its port taken, its certificate
     /// unreadable, a target group missing) is reported and left out; the
-    /// rest is applied.
-    pub fn apply(&self, config: &LbConfig) -> Result<(), ApplyError> {
+    /// rest is applied. The listeners that go, or whose address, port or
+    /// protocol change, are closed first (their sockets released before
+    /// anything is bound); their open connections finish their requests.
+    pub async fn apply(&self, config: &LbConfig) -> Result<(), ApplyError> {
+        let _one_at_a_time = self.inner.applying.lock().await;
+        let closing = self.take_replaced(config);
+        for mut running in closing {
+            let _ = running.stop.send(true);
+            if let Some(task) = running.task.take() {
+                let _ = task.await;
+            }
+        }
+        self.apply_now(config)
+    }
+
+    /// Takes out the running listeners that `config` removes or binds
+    /// differently.
+    fn take_replaced(&self, config: &LbConfig) -> Vec<Running> {
+        let mut state = self.lock();
+        let mut closing = Vec::new();
+        for (arn, lb) in state.lbs.iter_mut() {
+            let wanted = config.load_balancers.iter().find(|l| &l.arn == arn);
+            let keys: Vec<String> = lb.listeners.keys().cloned().collect();
+            for key in keys {
+                let keep = wanted.is_some_and(|w| {
+                    w.listeners.iter().any(|l| {
+                        l.arn == key
+                            && lb
+                                .listeners
+                                .get(&key)
+                                .is_some_and(|r| r.bind == w.bind && r.port == l.port && r.protocol == l.protocol)
+                    })
+                });
+                if !keep && let Some(running) = lb.listeners.remove(&key) {
+                    closing.push(running);
+                }
+            }
+        }
+        closing
+    }
+
+    fn apply_now(&self, config: &LbConfig) -> Result<(), ApplyError> {
         let now = Instant::now();
         let mut state = self.lock();
         let in_use: HashSet<&str> = config
@@ -245,7 +290,7 @@ impl Proxy {
             return Ok(());
         };
         let (stop, stopped) = watch::channel(false);
-        match (&cell, &listener.protocol) {
+        let task = match (&cell, &listener.protocol) {
             (Cell::Http(routes), protocol) => {
                 let tls = match protocol {
                     ListenerProtocol::Https { cert, key } => Some(tls::acceptor(cert, key)?),
@@ -258,17 +303,15 @@ impl Proxy {
                     tls,
                     self.inner.client.clone(),
                     stopped,
-                ));
+                ))
             }
-            (Cell::Tcp(group), _) => {
-                tokio::spawn(listener::serve_tcp(
-                    socket,
-                    group.clone(),
-                    lb_state.shared.clone(),
-                    stopped,
-                ));
-            }
-        }
+            (Cell::Tcp(group), _) => tokio::spawn(listener::serve_tcp(
+                socket,
+                group.clone(),
+                lb_state.shared.clone(),
+                stopped,
+            )),
+        };
         lb_state.listeners.insert(
             listener.arn.clone(),
             Running {
@@ -278,6 +321,7 @@ impl Proxy {
                 bound,
                 cell,
                 stop,
+                task: Some(task),
             },
         );
         Ok(())

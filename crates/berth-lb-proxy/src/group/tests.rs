@@ -120,17 +120,44 @@ fn stickiness_keeps_a_client_on_its_healthy_target() {
 #[test]
 fn a_target_healthy_beside_others_ramps_up_in_slow_start() {
     let now = Instant::now();
-    let mut c = config(&[1, 2]);
+    let mut c = config(&[1]);
     c.attributes.slow_start = Duration::from_secs(100);
     let g = Group::new(&c, true, now);
     make_healthy(&g, 1, now);
-    make_healthy(&g, 2, now);
+    let joined = now + Duration::from_secs(1);
+    c.targets.push(Target::new("127.0.0.1", 2));
+    g.update(&c, true, joined);
+    make_healthy(&g, 2, joined);
     let count = |at: Instant| (0..1000).filter(|_| picked(&g, at) == Some(2)).count();
-    let early = count(now + Duration::from_secs(10));
+    let early = count(joined + Duration::from_secs(10));
     assert!(
         (80..=100).contains(&early),
         "10 % into slow start: ~1 in 11 picks, got {early}"
     );
-    let done = count(now + Duration::from_secs(200));
+    let done = count(joined + Duration::from_secs(200));
     assert_eq!(done, 500, "after slow start: an equal share");
+}
+
+#[test]
+fn targets_registered_into_an_empty_group_do_not_slow_start() {
+    let now = Instant::now();
+    let mut c = config(&[1, 2]);
+    c.attributes.slow_start = Duration::from_secs(100);
+    let g = Group::new(&c, true, now);
+    make_healthy(&g, 1, now);
+    make_healthy(&g, 2, now + Duration::from_secs(1));
+    let at = now + Duration::from_secs(2);
+    let ones = (0..1000).filter(|_| picked(&g, at) == Some(1)).count();
+    assert_eq!(ones, 500, "both take their full share at once");
+
+    let later = now + Duration::from_secs(10);
+    c.targets.push(Target::new("127.0.0.1", 3));
+    g.update(&c, true, later);
+    make_healthy(&g, 3, later);
+    let at = later + Duration::from_secs(50);
+    let threes = (0..1000).filter(|_| picked(&g, at) == Some(3)).count();
+    assert_eq!(
+        threes, 200,
+        "registered beside healthy targets: half weight halfway through"
+    );
 }

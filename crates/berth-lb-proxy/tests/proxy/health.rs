@@ -11,6 +11,7 @@ async fn a_target_failing_its_health_checks_leaves_the_rotation() {
     let proxy = Proxy::new();
     proxy
         .apply(&alb(forward("web"), vec![], vec![group("web", &[&a, &b])]))
+        .await
         .unwrap();
     let initial = proxy.target_health(&tg_arn("web")).unwrap();
     assert!(
@@ -75,7 +76,10 @@ async fn a_deregistered_target_finishes_its_in_flight_request_while_new_ones_go_
     let proxy = Proxy::new();
     let mut web = group("web", &[&b]);
     web.attributes.deregistration_delay = Duration::from_secs(2);
-    proxy.apply(&alb(forward("web"), vec![], vec![web.clone()])).unwrap();
+    proxy
+        .apply(&alb(forward("web"), vec![], vec![web.clone()]))
+        .await
+        .unwrap();
     wait_state(&proxy, "web", HealthState::Healthy).await;
     let port = port(&proxy);
 
@@ -87,7 +91,7 @@ async fn a_deregistered_target_finishes_its_in_flight_request_while_new_ones_go_
     .await;
 
     web.targets = vec![a.target()];
-    proxy.apply(&alb(forward("web"), vec![], vec![web])).unwrap();
+    proxy.apply(&alb(forward("web"), vec![], vec![web])).await.unwrap();
     let arn = tg_arn("web");
     let health = proxy.target_health(&arn).unwrap();
     let draining = health.iter().find(|h| h.target.port == b.port).unwrap();
@@ -123,7 +127,10 @@ async fn a_target_group_used_by_no_listener_has_unused_targets() {
         content_type: None,
         body: None,
     });
-    proxy.apply(&alb(default, vec![], vec![group("idle", &[&a])])).unwrap();
+    proxy
+        .apply(&alb(default, vec![], vec![group("idle", &[&a])]))
+        .await
+        .unwrap();
     let health = proxy.target_health(&tg_arn("idle")).unwrap();
     assert_eq!(health[0].health.state, HealthState::Unused);
     assert_eq!(health[0].health.reason.map(|r| r.code()), Some("Target.NotInUse"));

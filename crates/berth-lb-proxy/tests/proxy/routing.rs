@@ -15,7 +15,7 @@ async fn round_robin_reaches_every_target_and_forwards_the_client_headers() {
     ];
     let proxy = Proxy::new();
     let web = group("web", &backends.iter().collect::<Vec<_>>());
-    proxy.apply(&alb(forward("web"), vec![], vec![web])).unwrap();
+    proxy.apply(&alb(forward("web"), vec![], vec![web])).await.unwrap();
     wait_state(&proxy, "web", HealthState::Healthy).await;
     let port = port(&proxy);
 
@@ -70,7 +70,7 @@ async fn a_weighted_forward_shares_by_weight() {
         stickiness: None,
     });
     let config = alb(action, vec![], vec![group("blue", &[&blue]), group("green", &[&green])]);
-    proxy.apply(&config).unwrap();
+    proxy.apply(&config).await.unwrap();
     wait_state(&proxy, "blue", HealthState::Healthy).await;
     wait_state(&proxy, "green", HealthState::Healthy).await;
     let port = port(&proxy);
@@ -111,7 +111,7 @@ async fn path_and_host_rules_choose_the_target_group() {
         group("api", &[&api]),
         group("static", &[&statics]),
     ];
-    proxy.apply(&alb(forward("web"), rules, groups)).unwrap();
+    proxy.apply(&alb(forward("web"), rules, groups)).await.unwrap();
     for name in ["web", "api", "static"] {
         wait_state(&proxy, name, HealthState::Healthy).await;
     }
@@ -160,7 +160,7 @@ async fn fixed_response_and_redirect_answer_as_alb() {
         content_type: None,
         body: None,
     });
-    proxy.apply(&alb(default, rules, vec![])).unwrap();
+    proxy.apply(&alb(default, rules, vec![])).await.unwrap();
     let port = port(&proxy);
 
     let got = get(port, "/old/page?x=1", &[]).await;
@@ -205,7 +205,7 @@ async fn the_load_balancer_answers_502_503_and_504() {
     let mut config = alb(forward("empty"), rules, vec![group("empty", &[]), refused, slow]);
     config.load_balancers[0].idle_timeout = Duration::from_millis(300);
     let proxy = Proxy::new();
-    proxy.apply(&config).unwrap();
+    proxy.apply(&config).await.unwrap();
     let port = port(&proxy);
 
     let got = get(port, "/", &[]).await;
@@ -236,7 +236,7 @@ async fn lb_cookie_stickiness_keeps_a_client_on_one_target() {
     let proxy = Proxy::new();
     let mut web = group("web", &backends.iter().collect::<Vec<_>>());
     web.attributes.stickiness = Some(Duration::from_secs(3600));
-    proxy.apply(&alb(forward("web"), vec![], vec![web])).unwrap();
+    proxy.apply(&alb(forward("web"), vec![], vec![web])).await.unwrap();
     wait_state(&proxy, "web", HealthState::Healthy).await;
     let port = port(&proxy);
     let first = get(port, "/", &[]).await;
@@ -258,5 +258,50 @@ async fn lb_cookie_stickiness_keeps_a_client_on_one_target() {
     let pair = awsalb.split(';').next().unwrap().to_string();
     for _ in 0..6 {
         assert_eq!(get(port, "/", &[("cookie", &pair)]).await.body, first.body);
+    }
+}
+
+#[tokio::test]
+async fn group_stickiness_keeps_a_client_on_its_target_group() {
+    let (blue, green) = (Backend::start("blue").await, Backend::start("green").await);
+    let proxy = Proxy::new();
+    let action = Action::Forward(Forward {
+        target_groups: vec![
+            WeightedGroup {
+                arn: tg_arn("blue"),
+                weight: 50,
+            },
+            WeightedGroup {
+                arn: tg_arn("green"),
+                weight: 50,
+            },
+        ],
+        stickiness: Some(Duration::from_secs(600)),
+    });
+    proxy
+        .apply(&alb(
+            action,
+            vec![],
+            vec![group("blue", &[&blue]), group("green", &[&green])],
+        ))
+        .await
+        .unwrap();
+    wait_state(&proxy, "blue", HealthState::Healthy).await;
+    wait_state(&proxy, "green", HealthState::Healthy).await;
+    let port = port(&proxy);
+    let first = get(port, "/", &[]).await;
+    let tg_cookie = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("AWSALBTG="))
+        .expect("an AWSALBTG cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    for _ in 0..10 {
+        assert_eq!(get(port, "/", &[("cookie", &tg_cookie)]).await.body, first.body);
     }
 }

@@ -53,7 +53,7 @@ async fn an_https_listener_serves_http1_and_http2_with_its_certificate() {
     let proxy = Proxy::new();
     let mut config = alb(forward("web"), vec![], vec![group("web", &[&web])]);
     config.load_balancers[0].listeners[0].protocol = ListenerProtocol::Https { cert, key };
-    proxy.apply(&config).unwrap();
+    proxy.apply(&config).await.unwrap();
     wait_state(&proxy, "web", HealthState::Healthy).await;
     let port = port(&proxy);
     let name = ServerName::try_from("app.example.com").unwrap();
@@ -143,7 +143,7 @@ async fn a_tcp_listener_spreads_connections_over_healthy_targets() {
         target_groups: vec![tg],
     };
     let proxy = Proxy::new();
-    proxy.apply(&config).unwrap();
+    proxy.apply(&config).await.unwrap();
     wait_state(&proxy, "tcp", HealthState::Healthy).await;
     let port = port(&proxy);
     let mut seen = HashSet::new();
@@ -161,4 +161,32 @@ async fn a_tcp_listener_spreads_connections_over_healthy_targets() {
     let lb = &proxy.metrics().load_balancers[0];
     assert_eq!(lb.kind, LbKind::Network);
     assert_eq!(lb.new_connection_count, 4);
+}
+
+#[tokio::test]
+async fn a_listener_changed_from_http_to_https_on_its_port_is_rebound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, pem) = self_signed(dir.path());
+    let web = Backend::start("web").await;
+    let proxy = Proxy::new();
+    let fixed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = alb(forward("web"), vec![], vec![group("web", &[&web])]);
+    config.load_balancers[0].listeners[0].port = fixed_port;
+    proxy.apply(&config).await.unwrap();
+    config.load_balancers[0].listeners[0].protocol = ListenerProtocol::Https { cert, key };
+    proxy
+        .apply(&config)
+        .await
+        .expect("the old socket is closed before the port is bound again");
+    wait_state(&proxy, "web", HealthState::Healthy).await;
+    let tcp = TcpStream::connect(("127.0.0.1", fixed_port)).await.unwrap();
+    let name = ServerName::try_from("app.example.com").unwrap();
+    let tls = connector(&pem, b"http/1.1").connect(name, tcp).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(conn);
+    assert_eq!(send(&mut sender, "/", &[]).await.body, "web");
 }
