@@ -4,7 +4,8 @@
 //! X-Forwarded-For (appended), -Proto and -Port, its Host kept. When it
 //! cannot, the load balancer answers as ALB does: 503 when the group has no
 //! target to take it, 502 when the target refuses, resets or answers
-//! garbage, 504 when it has not answered within the idle timeout.
+//! garbage, 504 when it has not answered within the idle timeout. An
+//! upgrade (WebSocket) becomes a tunnel ([`crate::upgrade`]).
 
 use crate::answers;
 use crate::body::{Guarded, InFlight, ProxyBody};
@@ -14,6 +15,7 @@ use crate::redirect::{self, Original};
 use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
+use crate::upgrade;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
@@ -108,7 +110,7 @@ pub(crate) async fn handle(
 }
 
 async fn forward_to(
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     forward: &CompiledForward,
     routes: &HttpRoutes,
     client: &TargetClient,
@@ -125,10 +127,14 @@ async fn forward_to(
     };
     let in_flight = InFlight::start(target.clone());
     group.answers.requests.fetch_add(1, Relaxed);
-    let upstream = match upstream_request(request, &target.authority, routes, peer) {
+    let upgrade = upgrade::requested(&mut request);
+    let mut upstream = match upstream_request(request, &target.authority, routes, peer) {
         Some(r) => r,
         None => return elb_error(lb, StatusCode::BAD_REQUEST),
     };
+    if let Some(upgrade) = &upgrade {
+        upgrade::ask(upgrade, upstream.headers_mut());
+    }
     let idle = lb.idle_timeout();
     let started = Instant::now();
     let answer = tokio::time::timeout(idle, client.request(upstream)).await;
@@ -144,6 +150,13 @@ async fn forward_to(
     let status = response.status().as_u16();
     lb.metrics.targets.answered(status, took);
     group.answers.answered(status, took);
+    if let Some(upgrade) = upgrade
+        && response.status() == StatusCode::SWITCHING_PROTOCOLS
+    {
+        let protocol = response.headers().get(header::UPGRADE).cloned();
+        strip_hop_by_hop(response.headers_mut());
+        return upgrade::tunnel(upgrade, response, protocol, in_flight);
+    }
     strip_hop_by_hop(response.headers_mut());
     let wall = SystemTime::now();
     if let Some(life) = stickiness {
@@ -195,7 +208,8 @@ fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration,
 
 /// The request as the target receives it: HTTP/1.1 to `authority`, its
 /// Host kept (from `:authority` for an HTTP/2 client), hop-by-hop headers
-/// dropped, the X-Forwarded headers set.
+/// dropped, the X-Forwarded headers set, and X-Amzn-Trace-Id (a new
+/// `Root`, or the client's with a `Self` added).
 fn upstream_request(
     request: Request<Incoming>,
     authority: &str,
@@ -228,7 +242,26 @@ fn upstream_request(
         .headers
         .insert(X_FORWARDED_PROTO, HeaderValue::from_static(routes.scheme));
     parts.headers.insert(X_FORWARDED_PORT, HeaderValue::from(routes.port));
+    let trace = match parts.headers.get(X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()) {
+        Some(prior) if prior.contains("Root=") => format!("{prior};Self={}", trace_id()),
+        _ => format!("Root={}", trace_id()),
+    };
+    parts
+        .headers
+        .insert(X_AMZN_TRACE_ID, HeaderValue::from_str(&trace).ok()?);
     Some(Request::from_parts(parts, body))
+}
+
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+/// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
+/// random bits in hex.
+fn trace_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (high, low) = (rand::random::<u32>(), rand::random::<u64>());
+    format!("1-{secs:08x}-{high:08x}{low:016x}")
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

@@ -60,6 +60,7 @@ mod shared;
 pub mod sticky;
 mod tcp_proxy;
 mod tls;
+mod upgrade;
 
 pub use config::*;
 pub use group::TargetHealthDescription;

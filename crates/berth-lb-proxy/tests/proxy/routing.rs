@@ -37,6 +37,11 @@ async fn round_robin_reaches_every_target_and_forwards_the_client_headers() {
         "{lines:?}"
     );
     assert!(lines.contains(&"host: app.example.com"), "the Host is kept: {lines:?}");
+    let trace = lines
+        .iter()
+        .find(|l| l.starts_with("x-amzn-trace-id: Root=1-"))
+        .expect("a trace id");
+    assert_eq!(trace.len(), "x-amzn-trace-id: Root=1-".len() + 8 + 1 + 24, "{trace}");
 
     let metrics = proxy.metrics();
     let lb = &metrics.load_balancers[0];
@@ -304,4 +309,38 @@ async fn group_stickiness_keeps_a_client_on_its_target_group() {
     for _ in 0..10 {
         assert_eq!(get(port, "/", &[("cookie", &tg_cookie)]).await.body, first.body);
     }
+}
+
+#[tokio::test]
+async fn an_upgrade_becomes_a_tunnel_to_the_target() {
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ws = Backend::start("ws").await;
+    let proxy = Proxy::new();
+    proxy
+        .apply(&alb(forward("ws"), vec![], vec![group("ws", &[&ws])]))
+        .await
+        .unwrap();
+    wait_state(&proxy, "ws", HealthState::Healthy).await;
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port(&proxy)))
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let request = http::Request::get("/ws")
+        .header("host", "app.example.com")
+        .header("connection", "Upgrade")
+        .header("upgrade", "echo")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    assert_eq!(response.headers()["upgrade"], "echo");
+    let mut io = TokioIo::new(hyper::upgrade::on(response).await.unwrap());
+    io.write_all(b"hello").await.unwrap();
+    let mut got = [0u8; 8];
+    io.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"ws:hello");
 }

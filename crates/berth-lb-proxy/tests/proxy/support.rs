@@ -1,7 +1,7 @@
 //! Fixtures: tiny in-process backends on 127.0.0.1 ephemeral ports (each
 //! answers its own id; `/health` answers the code the test sets; `/slow`
 //! waits until the test releases it; `/hang` never answers; `/headers`
-//! echoes the request's headers), config builders, a one-request client
+//! echoes the request's headers; `/ws` switches to an echo protocol), config builders, a one-request client
 //! and `eventually`.
 
 use berth_lb_proxy::*;
@@ -61,6 +61,7 @@ impl Backend {
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
                         .await;
                 });
             }
@@ -92,7 +93,7 @@ impl Drop for Backend {
 
 type State = (String, Arc<AtomicU16>, Arc<AtomicU64>, Arc<Semaphore>);
 
-async fn answer(req: Request<Incoming>, (id, health, arrived, release): &State) -> Response<Full<Bytes>> {
+async fn answer(mut req: Request<Incoming>, (id, health, arrived, release): &State) -> Response<Full<Bytes>> {
     let text = |status: u16, body: String| {
         Response::builder()
             .status(status)
@@ -107,6 +108,28 @@ async fn answer(req: Request<Incoming>, (id, health, arrived, release): &State) 
             text(200, id.clone())
         }
         "/hang" => std::future::pending().await,
+        "/ws" => {
+            let upgraded = hyper::upgrade::on(&mut req);
+            let id = id.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let Ok(upgraded) = upgraded.await else { return };
+                let mut io = TokioIo::new(upgraded);
+                let _ = io.write_all(format!("{id}:").as_bytes()).await;
+                let mut buf = [0u8; 64];
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Response::builder()
+                .status(101)
+                .header("connection", "upgrade")
+                .header("upgrade", "echo")
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        }
         "/headers" => {
             let mut lines: Vec<String> = req
                 .headers()
