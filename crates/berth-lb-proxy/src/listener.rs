@@ -16,10 +16,14 @@ use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+/// The pause after a failed accept.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 /// Counts a connection as active while it lives.
 struct Active(Arc<LbShared>);
@@ -54,7 +58,8 @@ pub(crate) async fn serve_http(
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "load balancer listener: accept failed");
-                    tokio::task::yield_now().await;
+                    // Out of descriptors, say: pause before accepting again.
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             },
@@ -151,7 +156,8 @@ pub(crate) async fn serve_tcp(
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "load balancer listener: accept failed");
-                    tokio::task::yield_now().await;
+                    // Out of descriptors, say: pause before accepting again.
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             },

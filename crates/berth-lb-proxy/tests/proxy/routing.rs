@@ -344,3 +344,69 @@ async fn an_upgrade_becomes_a_tunnel_to_the_target() {
     io.read_exact(&mut got).await.unwrap();
     assert_eq!(&got, b"ws:hello");
 }
+
+#[tokio::test]
+async fn least_outstanding_requests_avoids_a_busy_target_and_bodies_go_through() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let proxy = Proxy::new();
+    let mut web = group("web", &[&a, &b]);
+    web.attributes.algorithm = Algorithm::LeastOutstandingRequests;
+    proxy.apply(&alb(forward("web"), vec![], vec![web])).await.unwrap();
+    wait_state(&proxy, "web", HealthState::Healthy).await;
+    let port = port(&proxy);
+
+    let slow = tokio::spawn(get(port, "/slow", &[]));
+    eventually("the slow request reached a target", || {
+        let n = a.slow_arrived.load(std::sync::atomic::Ordering::Relaxed)
+            + b.slow_arrived.load(std::sync::atomic::Ordering::Relaxed);
+        async move { n == 1 }
+    })
+    .await;
+    let busy = if a.slow_arrived.load(std::sync::atomic::Ordering::Relaxed) == 1 {
+        &a
+    } else {
+        &b
+    };
+    let idle = if busy.port == a.port { "b" } else { "a" };
+    for _ in 0..5 {
+        assert_eq!(
+            get(port, "/", &[]).await.body,
+            idle,
+            "the target with a request outstanding is avoided"
+        );
+    }
+    busy.release_slow();
+    assert_eq!(slow.await.unwrap().status, 200);
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let body = "x".repeat(100_000);
+    let request = http::Request::post("/echo")
+        .header("host", "app.example.com")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
+        .unwrap();
+    let got = read(sender.send_request(request).await.unwrap()).await;
+    assert_eq!(got.body.len(), body.len(), "a request body reaches the target whole");
+}
+
+#[tokio::test]
+async fn a_target_answering_garbage_is_a_502() {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let garbage_port = socket.local_addr().unwrap().port();
+    let _server = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = socket.accept().await {
+            let _ = stream.write_all(b"this is not HTTP\r\n\r\n").await;
+        }
+    });
+    let mut bad = group("bad", &[]);
+    bad.targets = vec![Target::new("127.0.0.1", garbage_port)];
+    bad.health_check.enabled = false;
+    let proxy = Proxy::new();
+    proxy.apply(&alb(forward("bad"), vec![], vec![bad])).await.unwrap();
+    assert_eq!(get(port(&proxy), "/", &[]).await.status, 502);
+    assert_eq!(proxy.metrics().load_balancers[0].elb_502_count, 1);
+}

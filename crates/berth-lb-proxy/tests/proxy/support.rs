@@ -1,7 +1,7 @@
 //! Fixtures: tiny in-process backends on 127.0.0.1 ephemeral ports (each
 //! answers its own id; `/health` answers the code the test sets; `/slow`
 //! waits until the test releases it; `/hang` never answers; `/headers`
-//! echoes the request's headers; `/ws` switches to an echo protocol), config builders, a one-request client
+//! echoes the request's headers; `/ws` switches to an echo protocol; `/echo` answers the body), config builders, a one-request client
 //! and `eventually`.
 
 use berth_lb_proxy::*;
@@ -129,6 +129,15 @@ async fn answer(mut req: Request<Incoming>, (id, health, arrived, release): &Sta
                 .header("upgrade", "echo")
                 .body(Full::new(Bytes::new()))
                 .unwrap()
+        }
+        "/echo" => {
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Response::new(Full::new(body))
         }
         "/headers" => {
             let mut lines: Vec<String> = req
