@@ -19,6 +19,8 @@ pub(crate) struct TargetShared {
     pub(crate) target: Target,
     /// `host:port` of its traffic port.
     pub(crate) authority: String,
+    /// The same, parsed for request URIs (none if it is not a valid one).
+    pub(crate) uri_authority: Option<http::uri::Authority>,
     /// Its `AWSALB` cookie value.
     pub(crate) cookie: String,
     pub(crate) outstanding: AtomicU32,
@@ -42,6 +44,7 @@ impl Slot {
         Slot {
             shared: Arc::new(TargetShared {
                 authority: target.authority(target.port),
+                uri_authority: target.authority(target.port).parse().ok(),
                 cookie: sticky::target_value(&target.id, target.port),
                 target: target.clone(),
                 outstanding: AtomicU32::new(0),

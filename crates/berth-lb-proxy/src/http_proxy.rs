@@ -17,6 +17,7 @@ use crate::shared::LbShared;
 use crate::sticky;
 use crate::upgrade;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -128,7 +129,11 @@ async fn forward_to(
     let in_flight = InFlight::start(target.clone());
     group.answers.requests.fetch_add(1, Relaxed);
     let upgrade = upgrade::requested(&mut request);
-    let mut upstream = match upstream_request(request, &target.authority, routes, peer) {
+    let Some(authority) = &target.uri_authority else {
+        // A target id that makes no URI cannot be reached.
+        return elb_error(lb, StatusCode::BAD_GATEWAY);
+    };
+    let mut upstream = match upstream_request(request, authority, routes, peer) {
         Some(r) => r,
         None => return elb_error(lb, StatusCode::BAD_REQUEST),
     };
@@ -212,7 +217,7 @@ fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration,
 /// `Root`, or the client's with a `Self` added).
 fn upstream_request(
     request: Request<Incoming>,
-    authority: &str,
+    authority: &Authority,
     routes: &HttpRoutes,
     peer: SocketAddr,
 ) -> Option<Request<Incoming>> {
@@ -223,13 +228,19 @@ fn upstream_request(
         let host = HeaderValue::from_str(a.as_str()).ok()?;
         parts.headers.insert(header::HOST, host);
     }
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = Uri::builder()
-        .scheme("http")
-        .authority(authority)
-        .path_and_query(path)
-        .build()
-        .ok()?;
+    // Shared bytes, not copies: the target's authority is parsed once, when
+    // it is registered, and the path is the request's own.
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(Scheme::HTTP);
+    uri.authority = Some(authority.clone());
+    uri.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    );
+    parts.uri = Uri::from_parts(uri).ok()?;
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     let client_ip = peer.ip().to_canonical().to_string();
