@@ -179,7 +179,9 @@ pub struct TargetGroup {
     pub targets: Vec<Target>,
 }
 
-/// How the proxy talks to the targets. (HTTPS to targets is not served yet.)
+/// The target group's protocol. The listener decides how the proxy talks
+/// to the targets (HTTP/1.1 behind an ALB listener, bytes behind a TCP
+/// one); HTTPS to targets is not served yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetProtocol {
     Http,

@@ -4,7 +4,7 @@
 //! request path holds it only to choose a target.
 
 use crate::balance::{self, Balancer, Candidate, FULL_WEIGHT, Routable};
-use crate::config::{HealthCheck, HealthCheckPort, Target, TargetGroup, TargetGroupAttributes, TargetProtocol};
+use crate::config::{HealthCheck, HealthCheckPort, Target, TargetGroup, TargetGroupAttributes};
 use crate::health::{CheckOutcome, HealthMachine, HealthState, Reason, TargetHealth, Transition};
 use crate::metrics::{self, GroupSnapshot, TargetAnswers};
 use crate::sticky;
@@ -64,7 +64,6 @@ impl Slot {
 
 #[derive(Debug)]
 struct State {
-    protocol: TargetProtocol,
     health_check: HealthCheck,
     attributes: TargetGroupAttributes,
     /// Used by a listener: checked and routed to; else its targets are unused.
@@ -114,7 +113,6 @@ impl Group {
         let group = Group {
             arn: config.arn.clone(),
             state: Mutex::new(State {
-                protocol: config.protocol,
                 health_check: config.health_check.clone(),
                 attributes: config.attributes.clone(),
                 in_use,
@@ -138,7 +136,6 @@ impl Group {
     /// again starts over.
     pub(crate) fn update(&self, config: &TargetGroup, in_use: bool, now: Instant) {
         let mut s = self.lock();
-        s.protocol = config.protocol;
         s.health_check = config.health_check.clone();
         s.attributes = config.attributes.clone();
         s.in_use = in_use;

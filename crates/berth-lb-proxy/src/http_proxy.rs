@@ -215,12 +215,12 @@ fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration,
 /// Host kept (from `:authority` for an HTTP/2 client), hop-by-hop headers
 /// dropped, the X-Forwarded headers set, and X-Amzn-Trace-Id (a new
 /// `Root`, or the client's with a `Self` added).
-fn upstream_request(
-    request: Request<Incoming>,
+fn upstream_request<B>(
+    request: Request<B>,
     authority: &Authority,
     routes: &HttpRoutes,
     peer: SocketAddr,
-) -> Option<Request<Incoming>> {
+) -> Option<Request<B>> {
     let (mut parts, body) = request.into_parts();
     if !parts.headers.contains_key(header::HOST)
         && let Some(a) = parts.uri.authority()
@@ -302,3 +302,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::Algorithm;
+use crate::config::{Algorithm, TargetProtocol};
 
 fn config(targets: &[u16]) -> TargetGroup {
     TargetGroup {
