@@ -115,7 +115,14 @@ impl HttpConn {
             async move { http_proxy::handle(request, &routes, &client, peer).await }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).keep_alive(true);
+        // hyper's header read timeout (30 s by default) also runs while a
+        // keep-alive connection waits for its next request: it is the idle
+        // timeout here, so an idle connection lives as long as ALB keeps one.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(self.lb.idle_timeout());
         builder.http2().timer(TokioTimer::new());
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(conn);
