@@ -34,7 +34,8 @@ pub struct LoadBalancer {
     pub bind: IpAddr,
     /// `idle_timeout.timeout_seconds` (ALB default 60 s): a client
     /// connection with no bytes either way for this long is closed, and a
-    /// target that has not answered within it is a 504.
+    /// target that has not answered within it is a 504. For a Network Load
+    /// Balancer, its TCP idle timeout (350 s on AWS).
     pub idle_timeout: Duration,
     pub listeners: Vec<Listener>,
 }
