@@ -1,0 +1,307 @@
+//! An ALB listener's requests: the rules choose an action; a forward picks
+//! a target group (by weight, or the one its `AWSALBTG` cookie names) and
+//! a target, and the request goes there over the keep-alive pool with
+//! X-Forwarded-For (appended), -Proto and -Port, its Host kept. When it
+//! cannot, the load balancer answers as ALB does: 503 when the group has no
+//! target to take it, 502 when the target refuses, resets or answers
+//! garbage, 504 when it has not answered within the idle timeout. An
+//! upgrade (WebSocket) becomes a tunnel ([`crate::upgrade`]).
+
+use crate::answers;
+use crate::body::{Guarded, InFlight, ProxyBody};
+use crate::config::{FixedResponse, Redirect};
+use crate::group::{Group, Pick};
+use crate::redirect::{self, Original};
+use crate::rules::{RequestView, RuleSet, host_without_port};
+use crate::shared::LbShared;
+use crate::sticky;
+use crate::upgrade;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The client every listener forwards through (one keep-alive pool).
+pub(crate) type TargetClient = Client<HttpConnector, Incoming>;
+
+pub(crate) fn client() -> TargetClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build(connector)
+}
+
+/// What a rule does, with its target groups resolved.
+#[derive(Debug)]
+pub(crate) enum Compiled {
+    Forward(CompiledForward),
+    Fixed(FixedResponse),
+    Redirect(Redirect),
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledForward {
+    pub(crate) groups: Vec<(Arc<Group>, u32)>,
+    pub(crate) stickiness: Option<Duration>,
+}
+
+/// One HTTP(S) listener's routing, swapped whole by `apply`.
+#[derive(Debug)]
+pub(crate) struct HttpRoutes {
+    pub(crate) rules: RuleSet<Compiled>,
+    pub(crate) lb: Arc<LbShared>,
+    /// `https` or `http`.
+    pub(crate) scheme: &'static str,
+    /// The port bound (X-Forwarded-Port, `#{port}`).
+    pub(crate) port: u16,
+}
+
+pub(crate) type RoutesCell = Arc<RwLock<Arc<HttpRoutes>>>;
+
+/// Answers one request on a connection from `client`.
+pub(crate) async fn handle(
+    request: Request<Incoming>,
+    routes: &RoutesCell,
+    client: &TargetClient,
+    peer: SocketAddr,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let routes = routes.read().unwrap_or_else(|p| p.into_inner()).clone();
+    routes.lb.metrics.requests.fetch_add(1, Relaxed);
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let view = RequestView {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        query: request.uri().query(),
+        host,
+        headers: request.headers(),
+        source: peer.ip(),
+    };
+    let response = match routes.rules.route(&view) {
+        Compiled::Fixed(action) => answers::fixed(action),
+        Compiled::Redirect(action) => {
+            let original = Original {
+                protocol: routes.scheme,
+                host: host.map(host_without_port).unwrap_or(""),
+                port: routes.port,
+                path: view.path,
+                query: view.query,
+            };
+            answers::redirect(action.status.code(), &redirect::location(action, &original))
+        }
+        Compiled::Forward(forward) => {
+            return Ok(forward_to(request, forward, &routes, client, peer).await);
+        }
+    };
+    routes.lb.metrics.elb_answered(response.status().as_u16());
+    Ok(response)
+}
+
+async fn forward_to(
+    mut request: Request<Incoming>,
+    forward: &CompiledForward,
+    routes: &HttpRoutes,
+    client: &TargetClient,
+    peer: SocketAddr,
+) -> Response<ProxyBody> {
+    let lb = &routes.lb;
+    let Some((group, group_cookie)) = choose_group(forward, request.headers()) else {
+        return elb_error(lb, StatusCode::SERVICE_UNAVAILABLE);
+    };
+    let now = Instant::now();
+    let (target, stickiness) = match group.pick(sticky::find(request.headers(), sticky::TARGET_COOKIE), now) {
+        Pick::Target(target, stickiness) => (target, stickiness),
+        Pick::NoTargets => return elb_error(lb, StatusCode::SERVICE_UNAVAILABLE),
+    };
+    let in_flight = InFlight::start(target.clone());
+    group.answers.requests.fetch_add(1, Relaxed);
+    let upgrade = upgrade::requested(&mut request);
+    let Some(authority) = &target.uri_authority else {
+        // A target id that makes no URI cannot be reached.
+        return elb_error(lb, StatusCode::BAD_GATEWAY);
+    };
+    let mut upstream = match upstream_request(request, authority, routes, peer) {
+        Some(r) => r,
+        None => return elb_error(lb, StatusCode::BAD_REQUEST),
+    };
+    if let Some(upgrade) = &upgrade {
+        upgrade::ask(upgrade, upstream.headers_mut());
+    }
+    let idle = lb.idle_timeout();
+    let started = Instant::now();
+    let answer = tokio::time::timeout(idle, client.request(upstream)).await;
+    let mut response = match answer {
+        Err(_) => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
+        Ok(Err(e)) => {
+            tracing::debug!(target = %target.authority, error = %e, "target failed");
+            return elb_error(lb, StatusCode::BAD_GATEWAY);
+        }
+        Ok(Ok(response)) => response,
+    };
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    lb.metrics.targets.answered(status, took);
+    group.answers.answered(status, took);
+    if let Some(upgrade) = upgrade
+        && response.status() == StatusCode::SWITCHING_PROTOCOLS
+    {
+        let protocol = response.headers().get(header::UPGRADE).cloned();
+        strip_hop_by_hop(response.headers_mut());
+        return upgrade::tunnel(upgrade, response, protocol, in_flight);
+    }
+    strip_hop_by_hop(response.headers_mut());
+    let wall = SystemTime::now();
+    if let Some(life) = stickiness {
+        add_cookies(
+            response.headers_mut(),
+            sticky::TARGET_COOKIE,
+            &target.cookie,
+            life,
+            wall,
+        );
+    }
+    if let (Some(life), Some(value)) = (forward.stickiness, group_cookie) {
+        add_cookies(response.headers_mut(), sticky::GROUP_COOKIE, &value, life, wall);
+    }
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Guarded::new(body, in_flight))
+}
+
+/// The forward's target group: the one the `AWSALBTG` cookie names when
+/// group stickiness is on, else by weight; with the cookie value to set.
+fn choose_group<'f>(forward: &'f CompiledForward, headers: &HeaderMap) -> Option<(&'f Arc<Group>, Option<String>)> {
+    if let [(only, _)] = forward.groups.as_slice() {
+        return Some((only, None));
+    }
+    if forward.stickiness.is_some()
+        && let Some(arn) = sticky::find(headers, sticky::GROUP_COOKIE).and_then(sticky::parse_group_value)
+        && let Some((group, _)) = forward.groups.iter().find(|(g, w)| *w > 0 && g.arn == arn)
+    {
+        return Some((group, Some(sticky::group_value(&group.arn))));
+    }
+    let roll = rand::random::<u64>();
+    let i = crate::balance::weighted_group(forward.groups.iter().map(|(_, w)| *w), roll)?;
+    let group = &forward.groups[i].0;
+    Some((group, forward.stickiness.map(|_| sticky::group_value(&group.arn))))
+}
+
+fn elb_error(lb: &LbShared, status: StatusCode) -> Response<ProxyBody> {
+    lb.metrics.elb_answered(status.as_u16());
+    answers::error_page(status)
+}
+
+fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration, now: SystemTime) {
+    for cookie in sticky::set_cookies(name, value, life, now) {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// The request as the target receives it: HTTP/1.1 to `authority`, its
+/// Host kept (from `:authority` for an HTTP/2 client), hop-by-hop headers
+/// dropped, the X-Forwarded headers set, and X-Amzn-Trace-Id (a new
+/// `Root`, or the client's with a `Self` added).
+fn upstream_request<B>(
+    request: Request<B>,
+    authority: &Authority,
+    routes: &HttpRoutes,
+    peer: SocketAddr,
+) -> Option<Request<B>> {
+    let (mut parts, body) = request.into_parts();
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(a) = parts.uri.authority()
+    {
+        let host = HeaderValue::from_str(a.as_str()).ok()?;
+        parts.headers.insert(header::HOST, host);
+    }
+    // Shared bytes, not copies: the target's authority is parsed once, when
+    // it is registered, and the path is the request's own.
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(Scheme::HTTP);
+    uri.authority = Some(authority.clone());
+    uri.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    );
+    parts.uri = Uri::from_parts(uri).ok()?;
+    parts.version = Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    let client_ip = peer.ip().to_canonical().to_string();
+    let xff = match parts.headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.is_empty() => format!("{prior}, {client_ip}"),
+        _ => client_ip,
+    };
+    parts.headers.insert(X_FORWARDED_FOR, HeaderValue::from_str(&xff).ok()?);
+    parts
+        .headers
+        .insert(X_FORWARDED_PROTO, HeaderValue::from_static(routes.scheme));
+    parts.headers.insert(X_FORWARDED_PORT, HeaderValue::from(routes.port));
+    let trace = match parts.headers.get(X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()) {
+        Some(prior) if prior.contains("Root=") => format!("{prior};Self={}", trace_id()),
+        _ => format!("Root={}", trace_id()),
+    };
+    parts
+        .headers
+        .insert(X_AMZN_TRACE_ID, HeaderValue::from_str(&trace).ok()?);
+    Some(Request::from_parts(parts, body))
+}
+
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+/// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
+/// random bits in hex.
+fn trace_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (high, low) = (rand::random::<u32>(), rand::random::<u64>());
+    format!("1-{secs:08x}-{high:08x}{low:016x}")
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
+/// Headers that belong to one connection, not to the message.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(named) = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
+        let named: Vec<HeaderName> = named
+            .split(',')
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests;

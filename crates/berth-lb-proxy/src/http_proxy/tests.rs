@@ -1,0 +1,57 @@
+use super::*;
+
+fn routes() -> HttpRoutes {
+    HttpRoutes {
+        rules: RuleSet::new(
+            vec![],
+            Compiled::Fixed(FixedResponse {
+                status: 200,
+                content_type: None,
+                body: None,
+            }),
+        ),
+        lb: Arc::new(LbShared::new(Duration::from_secs(60))),
+        scheme: "https",
+        port: 8443,
+    }
+}
+
+#[test]
+fn the_target_gets_http11_with_forwarded_headers_and_without_hop_by_hop_ones() {
+    let request = Request::get("https://shop.example.com/cart?id=7")
+        .version(Version::HTTP_2)
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("connection", "x-private, keep-alive")
+        .header("x-private", "secret")
+        .header("te", "trailers")
+        .header("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793")
+        .body(())
+        .unwrap();
+    let authority: Authority = "10.0.0.5:32768".parse().unwrap();
+    let peer: SocketAddr = "[::ffff:198.51.100.4]:50000".parse().unwrap();
+    let up = upstream_request(request, &authority, &routes(), peer).unwrap();
+    assert_eq!(up.version(), Version::HTTP_11);
+    assert_eq!(up.uri().to_string(), "http://10.0.0.5:32768/cart?id=7");
+    let h = up.headers();
+    assert_eq!(h["host"], "shop.example.com", "the :authority becomes the Host");
+    assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.4");
+    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-forwarded-port"], "8443");
+    for gone in ["connection", "x-private", "te", "keep-alive"] {
+        assert!(!h.contains_key(gone), "{gone}");
+    }
+    let trace = h["x-amzn-trace-id"].to_str().unwrap();
+    assert!(
+        trace.starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;Self=1-"),
+        "{trace}"
+    );
+}
+
+#[test]
+fn a_trace_id_is_a_version_the_time_and_96_random_bits() {
+    let id = trace_id();
+    let parts: Vec<&str> = id.split('-').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!((parts[0], parts[1].len(), parts[2].len()), ("1", 8, 24));
+    assert!(parts[1..].iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit())));
+}

@@ -1,0 +1,202 @@
+//! Listener sockets: the accept loop of an HTTP(S) listener (each
+//! connection served by hyper-util's auto server, HTTP/1.1 or HTTP/2,
+//! closed when idle for the load balancer's idle timeout or when the
+//! listener goes) and of a TCP listener (each connection to one target,
+//! bytes copied both ways). A listener's routing is read from a shared cell
+//! at each request or connection, so `apply` swaps it without touching the
+//! socket or the open connections.
+
+use crate::http_proxy::{self, RoutesCell, TargetClient};
+use crate::idle::{self, Activity, IdleIo};
+use crate::shared::LbShared;
+use crate::tcp_proxy::{self, TcpCell};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+/// The pause after a failed accept.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// Counts a connection as active while it lives.
+struct Active(Arc<LbShared>);
+
+impl Active {
+    fn open(lb: Arc<LbShared>) -> Active {
+        lb.metrics.new_connections.fetch_add(1, Relaxed);
+        lb.metrics.active_connections.fetch_add(1, Relaxed);
+        Active(lb)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.metrics.active_connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Accepts HTTP(S) connections until `stop` turns true; then asks the open
+/// connections to finish (in-flight requests complete).
+pub(crate) async fn serve_http(
+    socket: TcpListener,
+    routes: RoutesCell,
+    lb: Arc<LbShared>,
+    tls: Option<TlsAcceptor>,
+    client: TargetClient,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = socket.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "load balancer listener: accept failed");
+                    // Out of descriptors, say: pause before accepting again.
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = HttpConn {
+            routes: routes.clone(),
+            lb: lb.clone(),
+            client: client.clone(),
+            peer,
+            stop: stop.clone(),
+        };
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let activity = Activity::new();
+            let io = IdleIo::new(stream, activity.clone());
+            match tls {
+                None => conn.serve(io, activity).await,
+                Some(acceptor) => {
+                    let idle = conn.lb.idle_timeout();
+                    match tokio::time::timeout(idle, acceptor.accept(io)).await {
+                        Ok(Ok(tls_stream)) => conn.serve(tls_stream, activity).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+struct HttpConn {
+    routes: RoutesCell,
+    lb: Arc<LbShared>,
+    client: TargetClient,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+}
+
+impl HttpConn {
+    async fn serve<I>(mut self, io: I, activity: Arc<Activity>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let _active = Active::open(self.lb.clone());
+        let routes = self.routes.clone();
+        let client = self.client.clone();
+        let peer = self.peer;
+        let service = service_fn(move |request| {
+            let routes = routes.clone();
+            let client = client.clone();
+            async move { http_proxy::handle(request, &routes, &client, peer).await }
+        });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // hyper's header read timeout (30 s by default) also runs while a
+        // keep-alive connection waits for its next request: it is the idle
+        // timeout here, so an idle connection lives as long as ALB keeps one.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(self.lb.idle_timeout());
+        builder.http2().timer(TokioTimer::new());
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        let lb = self.lb.clone();
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, %peer, "client connection ended with an error");
+                    }
+                    return;
+                }
+                _ = idle::expired(&activity, || lb.idle_timeout()), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = stopped(&mut self.stop), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Accepts TCP connections until `stop` turns true; each is proxied to a
+/// target chosen when it opens.
+pub(crate) async fn serve_tcp(
+    socket: TcpListener,
+    routes: TcpCell,
+    lb: Arc<LbShared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = socket.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "load balancer listener: accept failed");
+                    // Out of descriptors, say: pause before accepting again.
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => return,
+        };
+        let routes = routes.clone();
+        let lb = lb.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _active = Active::open(lb.clone());
+            serve_tcp_conn(stream, peer, routes, lb, stop).await;
+        });
+    }
+}
+
+async fn serve_tcp_conn(
+    stream: TcpStream,
+    peer: SocketAddr,
+    routes: TcpCell,
+    lb: Arc<LbShared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = Activity::new();
+    let client = IdleIo::new(stream, activity.clone());
+    tokio::select! {
+        () = tcp_proxy::proxy(client, peer, &routes) => {}
+        () = idle::expired(&activity, || lb.idle_timeout()) => {}
+        () = stopped(&mut stop) => {}
+    }
+}
+
+/// Resolves once the listener is told to stop.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
