@@ -227,7 +227,9 @@ def test_pagination_and_a_second_region(lb):
             break
     assert set(arns) <= set(seen)
     assert all(a not in [d["LoadBalancerArn"] for d in eu.describe_load_balancers()["LoadBalancers"]] for a in arns)
-    assert code_of(eu.describe_load_balancers, Names=[names[0]])[0] == "LoadBalancerNotFound"
+    assert code_of(eu.describe_load_balancers, Names=[names[0]]) == (
+        "LoadBalancerNotFound", f"Load balancers '[{names[0]}]' not found"
+    )
     eu_arn = eu.create_load_balancer(Name=names[0])["LoadBalancers"][0]["LoadBalancerArn"]
     assert eu_arn.startswith(f"arn:aws:elasticloadbalancing:{EU}:")
     for arn in arns:

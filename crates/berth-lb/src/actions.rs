@@ -95,7 +95,10 @@ fn forward(state: &State, place: &Place<'_>, action: &Action) -> Result<Action, 
                 "The weight of target group '{arn}' must be between 0 and {MAX_WEIGHT}"
             )));
         }
-        let tg = state.tg(arn)?;
+        let tg = state
+            .tgs
+            .get(arn)
+            .ok_or_else(|| LbError::TargetGroupsNotFound(arn.to_string()))?;
         if !compatible(place.protocol, &tg.protocol) {
             return Err(LbError::IncompatibleProtocols(format!(
                 "The target group '{arn}' has the protocol '{}', which is incompatible with the listener protocol '{}'",

@@ -8,10 +8,16 @@ use berth_proto::AwsError;
 pub enum LbError {
     #[error("{0}")]
     Validation(String),
+    #[error("One or more load balancers not found")]
+    LoadBalancerNotFound,
+    /// Load balancers asked for by name (`[a, b]`).
     #[error("Load balancers '{0}' not found")]
-    LoadBalancerNotFound(String),
+    LoadBalancersNotFound(String),
     #[error("One or more target groups not found")]
     TargetGroupNotFound,
+    /// A target group an action names.
+    #[error("Target groups '{0}' not found")]
+    TargetGroupsNotFound(String),
     #[error("One or more listeners not found")]
     ListenerNotFound,
     #[error("One or more rules not found")]
@@ -65,8 +71,8 @@ impl LbError {
     pub fn code(&self) -> &'static str {
         match self {
             LbError::Validation(_) => "ValidationError",
-            LbError::LoadBalancerNotFound(_) => "LoadBalancerNotFound",
-            LbError::TargetGroupNotFound => "TargetGroupNotFound",
+            LbError::LoadBalancerNotFound | LbError::LoadBalancersNotFound(_) => "LoadBalancerNotFound",
+            LbError::TargetGroupNotFound | LbError::TargetGroupsNotFound(_) => "TargetGroupNotFound",
             LbError::ListenerNotFound => "ListenerNotFound",
             LbError::RuleNotFound => "RuleNotFound",
             LbError::DuplicateLoadBalancerName(_) => "DuplicateLoadBalancerName",

@@ -23,9 +23,7 @@ const MAX_ATTEMPTS: u32 = 32;
 
 impl State {
     pub fn lb(&self, arn: &str) -> Result<&LoadBalancer, LbError> {
-        self.lbs
-            .get(arn)
-            .ok_or_else(|| LbError::LoadBalancerNotFound(arn.to_string()))
+        self.lbs.get(arn).ok_or(LbError::LoadBalancerNotFound)
     }
     pub fn tg(&self, arn: &str) -> Result<&TargetGroup, LbError> {
         self.tgs.get(arn).ok_or(LbError::TargetGroupNotFound)

@@ -204,6 +204,10 @@ async fn records_hold_what_the_proxy_needs_and_a_refusal_writes_nothing() {
     .await
     .unwrap_err();
     assert_eq!(e.code, "TargetGroupNotFound");
+    assert_eq!(
+        e.message,
+        "Target groups 'arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/none/0' not found"
+    );
     assert_eq!(store.current_revision().await.unwrap(), before, "nothing half-stored");
     let keys: Vec<String> = store
         .range("elbv2/", None, None)

@@ -92,7 +92,7 @@ impl QueryOperation<Elbv2> for ModifyLoadBalancerAttributes {
                 let lb = st
                     .lbs
                     .get_mut(&input.load_balancer_arn)
-                    .ok_or_else(|| LbError::LoadBalancerNotFound(input.load_balancer_arn.clone()))?;
+                    .ok_or(LbError::LoadBalancerNotFound)?;
                 set_lb_attributes(lb.kind, &mut lb.attributes, &given)?;
                 Ok(lb_attributes(lb.kind, &lb.attributes))
             })

@@ -49,7 +49,7 @@ pub struct CreateListenerInput {
 fn listener_protocols(kind: LbType) -> &'static [&'static str] {
     match kind {
         LbType::Application => &["HTTPS", "HTTP"],
-        LbType::Network => &["TCP", "TLS"],
+        LbType::Network => &["TLS", "TCP", "TCP_UDP", "UDP"],
     }
 }
 
@@ -67,6 +67,7 @@ fn check_endpoint(
             allowed.join(", ")
         )));
     }
+    crate::health::check_served_protocol(protocol)?;
     let secure = protocol == "HTTPS" || protocol == "TLS";
     if !secure {
         return Ok(None);

@@ -150,13 +150,8 @@ pub fn describe(
     let mut all: Vec<&LoadBalancer> = state.lbs.values().collect();
     all.sort_by(|a, b| (&a.created_time, &a.arn).cmp(&(&b.created_time, &b.arn)));
     let chosen: Vec<&LoadBalancer> = if !input.load_balancer_arns.is_empty() {
-        let missing: Vec<&String> = input
-            .load_balancer_arns
-            .iter()
-            .filter(|a| !state.lbs.contains_key(*a))
-            .collect();
-        if !missing.is_empty() {
-            return Err(LbError::LoadBalancerNotFound(join(&missing)));
+        if input.load_balancer_arns.iter().any(|a| !state.lbs.contains_key(a)) {
+            return Err(LbError::LoadBalancerNotFound);
         }
         all.into_iter()
             .filter(|lb| input.load_balancer_arns.contains(&lb.arn))
@@ -168,7 +163,7 @@ pub fn describe(
             .filter(|n| !state.lbs.values().any(|lb| &lb.name == *n))
             .collect();
         if !missing.is_empty() {
-            return Err(LbError::LoadBalancerNotFound(join(&missing)));
+            return Err(LbError::LoadBalancersNotFound(format!("[{}]", join(&missing))));
         }
         all.into_iter().filter(|lb| input.names.contains(&lb.name)).collect()
     } else {

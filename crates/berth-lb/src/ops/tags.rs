@@ -39,7 +39,7 @@ fn tags_of<'a>(state: &'a mut State, arn: &str) -> Result<&'a mut Vec<Tag>, LbEr
 fn not_found(arn: &str) -> LbError {
     let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
     match resource.split('/').next() {
-        Some("loadbalancer") => LbError::LoadBalancerNotFound(arn.to_string()),
+        Some("loadbalancer") => LbError::LoadBalancerNotFound,
         Some("targetgroup") => LbError::TargetGroupNotFound,
         Some("listener") => LbError::ListenerNotFound,
         Some("listener-rule") => LbError::RuleNotFound,

@@ -167,6 +167,25 @@ fn listeners_and_protocols() {
     dup.protocol = Some("TCP".into());
     let e = listeners::create(&mut st, &dup).unwrap_err();
     assert_eq!(e.to_string(), "Listener protocol 'TCP' must be one of 'HTTPS, HTTP'");
+    let nlb: CreateLoadBalancerInput = decode("Name=net&Type=network");
+    let nlb = load_balancers::create(&mut st, &scope(), &nlb).unwrap();
+    let mut on_nlb: CreateListenerInput = decode("Protocol=HTTP&Port=80&LoadBalancerArn=x&DefaultActions=");
+    on_nlb.load_balancer_arn = nlb.arn.clone();
+    on_nlb.default_actions = vec![forward(&tg)];
+    assert_eq!(
+        listeners::create(&mut st, &on_nlb).unwrap_err().to_string(),
+        "Listener protocol 'HTTP' must be one of 'TLS, TCP, TCP_UDP, UDP'"
+    );
+    on_nlb.protocol = Some("UDP".into());
+    assert_eq!(
+        listeners::create(&mut st, &on_nlb).unwrap_err().code(),
+        "UnsupportedProtocol"
+    );
+    on_nlb.protocol = Some("TCP".into());
+    assert_eq!(
+        listeners::create(&mut st, &on_nlb).unwrap_err().code(),
+        "IncompatibleProtocols"
+    );
     let mut modify: ModifyListenerInput = decode("ListenerArn=x");
     modify.listener_arn = l.clone();
     modify.port = Some(8080);
