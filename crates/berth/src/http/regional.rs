@@ -222,7 +222,7 @@ impl Regional {
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         let registry_router = berth_registry::router(registry.clone());
         let mut queries = berth_proto::query::QueryServices::new();
-        if elbv2_enabled() {
+        if cfg.experimental_elbv2 {
             queries.register(Arc::new(berth_lb::Elbv2::new(store.clone(), scope.clone())));
         }
         Ok(Self {
@@ -236,12 +236,6 @@ impl Regional {
             registry_router,
         })
     }
-}
-
-/// ELBv2's API is served only with `BERTH_EXPERIMENTAL_ELBV2=1` until its
-/// load balancers listen (docs/compatibility.md).
-fn elbv2_enabled() -> bool {
-    std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1")
 }
 
 /// A region's directory, private as the data dir is (0700).
