@@ -262,6 +262,51 @@ def test_a_user_allowed_only_describe_cannot_create(lb):
     assert "elasticloadbalancing:CreateLoadBalancer" in message
 
 
+def user_client(lb, statements: list[dict]):
+    """An elbv2 client of a new user whose inline policy is `statements`."""
+    iam = lb.client("iam")
+    user = unique("elb-user")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    session = boto3.session.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=HOME
+    )
+    return session.client(
+        "elbv2", endpoint_url=lb.endpoint, config=botocore.config.Config(retries={"total_max_attempts": 1})
+    )
+
+
+def test_tagging_on_create_needs_add_tags_for_that_create_action(lb):
+    create = {"Effect": "Allow", "Action": ["elasticloadbalancing:CreateTargetGroup"], "Resource": "*"}
+    untagged_only = user_client(lb, [create])
+    name = unique("tagged")[:32]
+    code, message = code_of(
+        untagged_only.create_target_group, Name=name, Protocol="HTTP", Port=80, Tags=[{"Key": "team", "Value": "a"}]
+    )
+    assert code == "AccessDenied"
+    assert "elasticloadbalancing:AddTags" in message
+    plain = untagged_only.create_target_group(Name=name, Protocol="HTTP", Port=80)["TargetGroups"][0]
+    tagger = user_client(lb, [create, {
+        "Effect": "Allow",
+        "Action": "elasticloadbalancing:AddTags",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": "CreateTargetGroup"}},
+    }])
+    tagged = tagger.create_target_group(
+        Name=unique("tagged2")[:32], Protocol="HTTP", Port=80, Tags=[{"Key": "team", "Value": "a"}]
+    )["TargetGroups"][0]
+    # The condition allows tagging while creating only, not AddTags on an existing group.
+    assert code_of(tagger.add_tags, ResourceArns=[plain["TargetGroupArn"]], Tags=[{"Key": "k", "Value": "v"}])[0] == "AccessDenied"
+    root = lb.client("elbv2", region_name=HOME)
+    for tg in (plain, tagged):
+        root.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
+
+
 def test_an_unrouted_action_and_the_switch(lb, berth):
     with pytest.raises(AwsCliError) as e:
         lb.aws("--region", HOME, "elbv2", "describe-target-health", "--target-group-arn",
