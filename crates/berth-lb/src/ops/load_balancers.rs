@@ -207,9 +207,12 @@ pub struct LoadBalancerArnInput {
 }
 
 /// Deletes a load balancer with its listeners and their rules, unless
-/// deletion protection is on.
+/// deletion protection is on; one that does not exist is already deleted
+/// (DeleteLoadBalancer succeeds).
 pub fn delete(state: &mut State, arn: &str) -> Result<(), LbError> {
-    let lb = state.lb(arn)?;
+    let Some(lb) = state.lbs.get(arn) else {
+        return Ok(());
+    };
     if lb.attributes.get("deletion_protection.enabled").map(String::as_str) == Some("true") {
         return Err(LbError::OperationNotPermitted(format!(
             "Load balancer '{arn}' cannot be deleted because deletion protection is enabled"

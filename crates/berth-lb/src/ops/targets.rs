@@ -1,7 +1,7 @@
 //! RegisterTargets and DeregisterTargets. A target is an instance id
 //! (`instance` groups) or an IP address (`ip` groups) with a port (the
 //! group's by default); registering one already registered changes
-//! nothing. A deregistered target of a group in use drains for the group's
+//! nothing, deregistering one that is not registered too. A deregistered target of a group in use drains for the group's
 //! `deregistration_delay.timeout_seconds` ([`crate::records::Draining`]).
 //! DescribeTargetHealth answers once the data plane's health checks are
 //! wired (next slice): it is not routed yet.
@@ -75,31 +75,23 @@ pub fn register(state: &mut State, arn: &str, targets: &[TargetDescription], now
     Ok(())
 }
 
-/// Deregisters targets; each must be registered. A group in use keeps
-/// them draining until the deregistration delay has passed.
+/// Deregisters targets (one that is not registered is already
+/// deregistered: "If the specified target does not exist, the action
+/// returns successfully"). A group in use keeps them draining until the
+/// deregistration delay has passed.
 pub fn deregister(state: &mut State, arn: &str, targets: &[TargetDescription], now_ms: i64) -> Result<(), LbError> {
     let in_use = !state.lbs_of_tg(arn).is_empty();
     let tg = state.tgs.get_mut(arn).ok_or(LbError::TargetGroupNotFound)?;
-    let delay = crate::attributes::tg_number(&tg.protocol, &tg.attributes, "deregistration_delay.timeout_seconds");
-    let missing: Vec<String> = targets
-        .iter()
-        .filter(|t| {
-            let port = t.port.unwrap_or(tg.port);
-            !tg.targets.iter().any(|x| x.id == t.id && x.port == port)
-        })
-        .map(|t| format!("'{}'", t.id))
-        .collect();
-    if !missing.is_empty() {
-        return Err(LbError::InvalidTarget(format!(
-            "The following targets are not registered in target group '{arn}': {}",
-            missing.join(", ")
-        )));
+    for t in targets {
+        check_target(tg, t)?;
     }
+    let delay = crate::attributes::tg_number(&tg.protocol, &tg.attributes, "deregistration_delay.timeout_seconds");
     prune(tg, now_ms);
     for t in targets {
         let port = t.port.unwrap_or(tg.port);
+        let registered = tg.targets.iter().any(|x| x.id == t.id && x.port == port);
         tg.targets.retain(|x| !(x.id == t.id && x.port == port));
-        if in_use && delay > 0 {
+        if registered && in_use && delay > 0 {
             tg.draining.push(Draining {
                 id: t.id.clone(),
                 port,
