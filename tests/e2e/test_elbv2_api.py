@@ -211,6 +211,34 @@ def test_an_application_load_balancer_from_creation_to_deletion(lb):
     assert code_of(elb.describe_target_groups, TargetGroupArns=[tg_arn])[0] == "TargetGroupNotFound"
 
 
+def test_an_https_listener_takes_its_certificate_from_a_file(lb, tmp_path):
+    elb = lb.client("elbv2", region_name=HOME)
+    lb_arn = elb.create_load_balancer(Name=unique("tls")[:32])["LoadBalancers"][0]["LoadBalancerArn"]
+    tg_arn = elb.create_target_group(Name=unique("tls-tg")[:32], Protocol="HTTP", Port=80)["TargetGroups"][0][
+        "TargetGroupArn"
+    ]
+    forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
+    missing = f"file://{tmp_path}/missing.pem"
+    code, message = code_of(
+        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=8443,
+        Certificates=[{"CertificateArn": missing}], DefaultActions=forward,
+    )
+    assert (code, message) == ("CertificateNotFound", f"Certificate '{missing}' not found")
+    pem = tmp_path / "site.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    listener = elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=8443,
+        Certificates=[{"CertificateArn": f"file://{pem}"}], DefaultActions=forward,
+    )["Listeners"][0]
+    assert listener["Certificates"] == [{"CertificateArn": f"file://{pem}"}]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-2016-08"
+    # Back to HTTP: the certificate and the policy go.
+    plain = elb.modify_listener(ListenerArn=listener["ListenerArn"], Protocol="HTTP")["Listeners"][0]
+    assert "Certificates" not in plain and "SslPolicy" not in plain
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+    elb.delete_target_group(TargetGroupArn=tg_arn)
+
+
 def test_pagination_and_a_second_region(lb):
     home = lb.client("elbv2", region_name=HOME)
     eu = lb.client("elbv2", region_name=EU)

@@ -49,6 +49,8 @@ pub enum LbError {
     #[error("{0}")]
     UnsupportedProtocol(String),
     #[error("{0}")]
+    AlpnPolicyNotFound(String),
+    #[error("{0}")]
     DuplicateTagKeys(String),
     #[error("{0}")]
     TooManyTags(String),
@@ -88,6 +90,7 @@ impl LbError {
             LbError::InvalidTarget(_) => "InvalidTarget",
             LbError::CertificateNotFound(_) => "CertificateNotFound",
             LbError::UnsupportedProtocol(_) => "UnsupportedProtocol",
+            LbError::AlpnPolicyNotFound(_) => "ALPNPolicyNotFound",
             LbError::DuplicateTagKeys(_) => "DuplicateTagKeys",
             LbError::TooManyTags(_) => "TooManyTags",
             LbError::TooManyTargets => "TooManyTargets",

@@ -4,7 +4,8 @@
 //! Balancer on TCP or TLS. HTTPS and TLS listeners need a certificate:
 //! Berth has no ACM, so a certificate "ARN" is a `file://` URI naming a
 //! PEM file on the server (the chain, then its private key), which must
-//! exist when the listener is created or modified.
+//! exist when the listener is created or modified (checked before the
+//! write; the rules on the records are pure).
 
 use super::{answer, created, listener_arn, new_id, page, rule_arn};
 use crate::Elbv2;
@@ -79,12 +80,50 @@ fn check_endpoint(
     }
     for c in certificates {
         let arn = c.certificate_arn.as_deref().unwrap_or_default();
-        let path = arn.strip_prefix("file://").filter(|p| p.starts_with('/'));
-        if !path.is_some_and(|p| std::path::Path::new(p).is_file()) {
+        if certificate_path(arn).is_none() {
             return Err(LbError::CertificateNotFound(arn.to_string()));
         }
     }
     Ok(Some(ssl_policy.unwrap_or(DEFAULT_SSL_POLICY).to_string()))
+}
+
+/// The file a certificate "ARN" names: `file:///ABSOLUTE/PATH`.
+pub fn certificate_path(arn: &str) -> Option<&std::path::Path> {
+    arn.strip_prefix("file://")
+        .filter(|p| p.starts_with('/'))
+        .map(std::path::Path::new)
+}
+
+/// The certificate files a request names exist on the server (read before
+/// the write: the checks on the records stay pure).
+pub fn check_certificate_files(certificates: &[Certificate]) -> Result<(), LbError> {
+    for c in certificates {
+        let arn = c.certificate_arn.as_deref().unwrap_or_default();
+        if !certificate_path(arn).is_some_and(std::path::Path::is_file) {
+            return Err(LbError::CertificateNotFound(arn.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The ALPN policies of a TLS listener.
+pub const ALPN_POLICIES: &[&str] = &["HTTP1Only", "HTTP2Only", "HTTP2Optional", "HTTP2Preferred", "None"];
+
+fn check_alpn(protocol: &str, alpn: &[String]) -> Result<(), LbError> {
+    if alpn.is_empty() {
+        return Ok(());
+    }
+    if protocol != "TLS" {
+        return Err(invalid("An ALPN policy can only be specified for TLS listeners"));
+    }
+    match alpn {
+        [one] if ALPN_POLICIES.contains(&one.as_str()) => Ok(()),
+        _ => Err(LbError::AlpnPolicyNotFound(format!(
+            "ALPN policy '{}' must be one of '{}'",
+            alpn.join(", "),
+            ALPN_POLICIES.join(", ")
+        ))),
+    }
 }
 
 /// Creates a listener with its default rule's id, or answers the one on
@@ -97,6 +136,7 @@ pub fn create(state: &mut State, input: &CreateListenerInput) -> Result<Listener
         .ok_or_else(|| invalid("A listener protocol must be specified"))?;
     let port = input.port.ok_or_else(|| invalid("A listener port must be specified"))?;
     let ssl_policy = check_endpoint(lb.kind, &protocol, &input.certificates, input.ssl_policy.as_deref())?;
+    check_alpn(&protocol, &input.alpn_policy)?;
     let place = Place {
         lb_arn: &lb.arn,
         lb_type: lb.kind,
@@ -171,6 +211,7 @@ impl QueryOperation<Elbv2> for CreateListener {
         pairs(&input.tags)
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
+        check_certificate_files(&input.certificates)?;
         let l = svc.write(|st| create(st, &input)).await?;
         answer(Self::NAME, &one(&l))
     }
@@ -281,17 +322,20 @@ pub fn modify(state: &mut State, input: &ModifyListenerInput) -> Result<Listener
     {
         return Err(LbError::DuplicateListener);
     }
+    check_alpn(&protocol, &input.alpn_policy)?;
+    // A listener no longer TLS loses its ALPN policy.
+    let alpn_policy = match (input.alpn_policy.is_empty(), protocol == "TLS") {
+        (false, _) => input.alpn_policy.clone(),
+        (true, true) => current.alpn_policy.clone(),
+        (true, false) => Vec::new(),
+    };
     let next = Listener {
         port,
         protocol,
         certificates: if ssl_policy.is_some() { certificates } else { Vec::new() },
         ssl_policy,
         default_actions,
-        alpn_policy: if input.alpn_policy.is_empty() {
-            current.alpn_policy.clone()
-        } else {
-            input.alpn_policy.clone()
-        },
+        alpn_policy,
         ..current
     };
     state.listeners.insert(next.arn.clone(), next.clone());
@@ -308,6 +352,7 @@ impl QueryOperation<Elbv2> for ModifyListener {
         vec![AuthzResource::untagged(input.listener_arn.clone())]
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
+        check_certificate_files(&input.certificates)?;
         let l = svc.write(|st| modify(st, &input)).await?;
         answer(Self::NAME, &one(&l))
     }

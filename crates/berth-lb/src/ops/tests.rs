@@ -157,13 +157,16 @@ fn listeners_and_protocols() {
         "no certificate"
     );
     dup.certificates = vec![crate::records::Certificate {
-        certificate_arn: Some("file:///nonexistent/site.pem".into()),
+        certificate_arn: Some("arn:aws:acm:eu-west-1:123456789012:certificate/x".into()),
         is_default: None,
     }];
     assert_eq!(
         listeners::create(&mut st, &dup).unwrap_err().code(),
         "CertificateNotFound"
     );
+    dup.certificates[0].certificate_arn = Some("file:///etc/site.pem".into());
+    let https = listeners::create(&mut st.clone(), &dup).unwrap();
+    assert_eq!(https.ssl_policy.as_deref(), Some(listeners::DEFAULT_SSL_POLICY));
     dup.protocol = Some("TCP".into());
     let e = listeners::create(&mut st, &dup).unwrap_err();
     assert_eq!(e.to_string(), "Listener protocol 'TCP' must be one of 'HTTPS, HTTP'");
@@ -314,4 +317,50 @@ fn names_idempotency_and_pagination() {
         load_balancers::describe(&st, &missing).unwrap_err().code(),
         "LoadBalancerNotFound"
     );
+}
+
+#[test]
+fn certificate_files_and_alpn() {
+    let cert = |arn: &str| crate::records::Certificate {
+        certificate_arn: Some(arn.into()),
+        is_default: None,
+    };
+    let missing = listeners::check_certificate_files(&[cert("file:///nonexistent/site.pem")]).unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "Certificate 'file:///nonexistent/site.pem' not found"
+    );
+    // Any file that exists: this test's own binary.
+    let me = std::env::current_exe().unwrap();
+    listeners::check_certificate_files(&[cert(&format!("file://{}", me.display()))]).unwrap();
+    assert!(listeners::check_certificate_files(&[cert("file://relative.pem")]).is_err());
+    let mut st = State::default();
+    let (_, tg, l) = alb(&mut st);
+    let mut modify: ModifyListenerInput = decode("ListenerArn=x");
+    modify.listener_arn = l;
+    modify.alpn_policy = vec!["HTTP2Only".into()];
+    assert_eq!(
+        listeners::modify(&mut st, &modify).unwrap_err().code(),
+        "ValidationError",
+        "HTTP listener"
+    );
+    let nlb: CreateLoadBalancerInput = decode("Name=net&Type=network");
+    let nlb = load_balancers::create(&mut st, &scope(), &nlb).unwrap();
+    let tcp: CreateTargetGroupInput = decode("Name=tcp&Protocol=TCP&Port=80");
+    let tcp = target_groups::create(&mut st, &scope(), &tcp).unwrap();
+    let mut tls: CreateListenerInput = decode("Protocol=TLS&Port=443&LoadBalancerArn=x&DefaultActions=");
+    tls.load_balancer_arn = nlb.arn;
+    tls.default_actions = vec![forward(&tcp.arn)];
+    tls.certificates = vec![cert("file:///etc/site.pem")];
+    tls.alpn_policy = vec!["HTTP3".into()];
+    assert_eq!(
+        listeners::create(&mut st, &tls).unwrap_err().code(),
+        "ALPNPolicyNotFound"
+    );
+    tls.alpn_policy = vec!["HTTP2Preferred".into()];
+    assert_eq!(
+        listeners::create(&mut st, &tls).unwrap().alpn_policy,
+        vec!["HTTP2Preferred"]
+    );
+    let _ = tg;
 }
