@@ -183,3 +183,7 @@ impl<S: QueryOperationService> QueryTable<S> {
         self.find(action).map(|e| (e.resources)(scope, input))
     }
 }
+
+#[cfg(test)]
+#[path = "operation_tests.rs"]
+mod tests;
