@@ -119,6 +119,27 @@ async fn the_model_is_checked_before_anything_runs() {
         call(&svc, "DescribeTargetHealth", &[]).await.unwrap_err().code,
         "InvalidAction"
     );
+    // What Berth does not serve is refused, not ignored.
+    let e = call(
+        &svc,
+        "CreateRule",
+        &[
+            (
+                "ListenerArn",
+                "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/w/1/2",
+            ),
+            ("Priority", "1"),
+            ("Conditions.member.1.Field", "path-pattern"),
+            ("Conditions.member.1.PathPatternConfig.RegexValues.member.1", "^/a$"),
+            ("Actions.member.1.Type", "forward"),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (e.code.as_ref(), e.message.as_str()),
+        ("InvalidConfigurationRequest", "'RegexValues' is not supported by Berth")
+    );
     assert_eq!(store.current_revision().await.unwrap(), 0, "nothing written");
 }
 

@@ -7,7 +7,7 @@
 //! exist when the listener is created or modified (checked before the
 //! write; the rules on the records are pure).
 
-use super::{answer, created, listener_arn, new_id, page, rule_arn};
+use super::{answer, created, decode_supported, listener_arn, new_id, page, rule_arn};
 use crate::Elbv2;
 use crate::actions::{Place, check_actions};
 use crate::errors::{LbError, invalid};
@@ -17,7 +17,7 @@ use crate::records::{Action, Certificate, LbType, Listener, Tag};
 use crate::state::State;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_proto::query::{Members, QueryOperation, QueryResult};
+use berth_proto::query::{Members, QueryInput, QueryOperation, QueryResult};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
@@ -191,6 +191,9 @@ pub struct CreateListener;
 impl QueryOperation<Elbv2> for CreateListener {
     const NAME: &'static str = "CreateListener";
     type Input = CreateListenerInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(input, &["MutualAuthentication"])
+    }
     /// The load balancer it is added to; the new listener (tag-on-create).
     fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         let mut out = vec![AuthzResource::untagged(input.load_balancer_arn.clone())];
@@ -348,6 +351,9 @@ pub struct ModifyListener;
 impl QueryOperation<Elbv2> for ModifyListener {
     const NAME: &'static str = "ModifyListener";
     type Input = ModifyListenerInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(input, &["MutualAuthentication"])
+    }
     fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         vec![AuthzResource::untagged(input.listener_arn.clone())]
     }

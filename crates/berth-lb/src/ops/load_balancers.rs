@@ -4,7 +4,7 @@
 //! (`internal-NAME-…` for an internal one): `*.localhost` resolves to the
 //! loopback address, where Berth binds listeners by default.
 
-use super::{answer, created, new_id, now_iso, page};
+use super::{answer, created, decode_supported, new_id, now_iso, page};
 use crate::Elbv2;
 use crate::errors::{LbError, invalid};
 use crate::names::{check_lb_name, merge_tags, pairs};
@@ -13,7 +13,7 @@ use crate::records::{LbType, LoadBalancer, Tag};
 use crate::state::State;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_proto::query::{Members, QueryOperation, QueryResult};
+use berth_proto::query::{Members, QueryInput, QueryOperation, QueryResult};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +108,12 @@ pub struct CreateLoadBalancer;
 impl QueryOperation<Elbv2> for CreateLoadBalancer {
     const NAME: &'static str = "CreateLoadBalancer";
     type Input = CreateLoadBalancerInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(
+            input,
+            &["CustomerOwnedIpv4Pool", "IpamPools", "EnablePrefixForIpv6SourceNat"],
+        )
+    }
     fn resources(scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         created(input.arn(scope), Self::NAME, &input.tags)
     }

@@ -13,7 +13,7 @@ pub mod targets;
 use crate::errors::{LbError, invalid};
 use crate::records::Tag;
 use berth_proto::AuthzResource;
-use berth_proto::query::QueryResult;
+use berth_proto::query::{QueryInput, QueryResult};
 use serde::Serialize;
 
 /// A new resource id: 16 hex digits, as ELBv2's ARNs end.
@@ -48,6 +48,28 @@ pub fn listener_arn(lb_arn: &str, id: &str) -> String {
 /// `listener-rule/app/N/ID/LID/RID`).
 pub fn rule_arn(listener_arn: &str, id: &str) -> String {
     format!("{}/{id}", listener_arn.replacen(":listener/", ":listener-rule/", 1))
+}
+
+/// Refuses a form naming a member Berth does not serve (`Transforms`,
+/// `RegexValues`, gRPC health checks…): refused, never silently ignored.
+pub fn refuse_unsupported(input: &QueryInput, members: &[&str]) -> Result<(), LbError> {
+    for name in input.params().keys() {
+        if let Some(member) = name.split('.').find(|segment| members.contains(segment)) {
+            return Err(LbError::InvalidConfiguration(format!(
+                "'{member}' is not supported by Berth"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a form after [`refuse_unsupported`].
+pub fn decode_supported<T: serde::de::DeserializeOwned>(
+    input: &QueryInput,
+    unsupported: &[&str],
+) -> Result<T, berth_proto::AwsError> {
+    refuse_unsupported(input, unsupported)?;
+    input.decode()
 }
 
 /// The most items a page holds when `PageSize` is not given.

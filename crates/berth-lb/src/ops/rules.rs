@@ -5,7 +5,7 @@
 //! is neither deleted nor given a priority.
 
 use super::listeners::default_rule_arn;
-use super::{answer, created, new_id, page, rule_arn};
+use super::{answer, created, decode_supported, new_id, page, rule_arn};
 use crate::Elbv2;
 use crate::actions::{Place, check_actions};
 use crate::conditions::check_conditions;
@@ -16,9 +16,12 @@ use crate::records::{Action, Condition, LbType, Listener, Rule, Tag};
 use crate::state::State;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_proto::query::{Members, QueryOperation, QueryResult};
+use berth_proto::query::{Members, QueryInput, QueryOperation, QueryResult};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
+
+/// Members of rules Berth does not serve.
+const UNSUPPORTED: &[&str] = &["Transforms", "ResetTransforms", "RegexValues"];
 
 /// The most rules (besides the default ones) of a load balancer.
 pub const MAX_RULES: usize = 100;
@@ -107,6 +110,9 @@ pub struct CreateRule;
 impl QueryOperation<Elbv2> for CreateRule {
     const NAME: &'static str = "CreateRule";
     type Input = CreateRuleInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(input, UNSUPPORTED)
+    }
     /// The listener it is added to; the new rule (tag-on-create).
     fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         let mut out = vec![AuthzResource::untagged(input.listener_arn.clone())];
@@ -266,6 +272,9 @@ pub struct ModifyRule;
 impl QueryOperation<Elbv2> for ModifyRule {
     const NAME: &'static str = "ModifyRule";
     type Input = ModifyRuleInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(input, UNSUPPORTED)
+    }
     fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         vec![AuthzResource::untagged(input.rule_arn.clone())]
     }

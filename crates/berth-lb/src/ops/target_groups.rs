@@ -1,6 +1,9 @@
 //! CreateTargetGroup, DescribeTargetGroups, ModifyTargetGroup, DeleteTargetGroup.
 
-use super::{answer, created, new_id, page};
+use super::{answer, created, decode_supported, new_id, page};
+
+/// Members of target groups Berth does not serve (gRPC health checks, target control ports).
+const UNSUPPORTED: &[&str] = &["GrpcCode", "TargetControlPort"];
 use crate::Elbv2;
 use crate::errors::{LbError, invalid};
 use crate::health::{HealthCheckInput, check_served_protocol, modify_health_check, new_health_check};
@@ -10,7 +13,7 @@ use crate::records::{Tag, TargetGroup};
 use crate::state::State;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_proto::query::{Members, QueryOperation, QueryResult};
+use berth_proto::query::{Members, QueryInput, QueryOperation, QueryResult};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
@@ -154,6 +157,9 @@ pub struct CreateTargetGroup;
 impl QueryOperation<Elbv2> for CreateTargetGroup {
     const NAME: &'static str = "CreateTargetGroup";
     type Input = CreateTargetGroupInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(input, UNSUPPORTED)
+    }
     fn resources(scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         created(input.arn(scope), Self::NAME, &input.tags)
     }
@@ -267,6 +273,9 @@ pub struct ModifyTargetGroup;
 impl QueryOperation<Elbv2> for ModifyTargetGroup {
     const NAME: &'static str = "ModifyTargetGroup";
     type Input = ModifyTargetGroupInput;
+    fn decode(input: &QueryInput) -> Result<Self::Input, AwsError> {
+        decode_supported(input, UNSUPPORTED)
+    }
     fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
         vec![AuthzResource::untagged(input.target_group_arn.clone())]
     }
