@@ -1,3 +1,7 @@
+//! Actions in their normal form: a forward's ForwardConfig, weights and
+//! their limits, one load balancer per target group, redirects' defaults,
+//! and what Berth refuses.
+
 use super::*;
 use crate::records::{FixedResponseConfig, RedirectConfig, TargetGroup};
 

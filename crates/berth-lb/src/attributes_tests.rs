@@ -1,3 +1,6 @@
+//! Attribute defaults per load balancer type and target-group protocol,
+//! and refused keys or values changing nothing.
+
 use super::*;
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,3 +1,6 @@
+//! Rule conditions: legacy values normalised to their config, and ELBv2's
+//! limits on fields, values and their number.
+
 use super::*;
 use crate::records::{HttpHeaderConfig, KeyValue, QueryStringConfig};
 

@@ -1,3 +1,5 @@
+//! Health-check defaults per target-group protocol, and their rules.
+
 use super::*;
 
 #[test]

@@ -1,3 +1,5 @@
+//! Load balancer and target group names, and tags merged with ELBv2's codes.
+
 use super::*;
 
 fn tag(k: &str, v: &str) -> Tag {
