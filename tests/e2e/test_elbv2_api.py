@@ -336,6 +336,27 @@ def test_tagging_on_create_needs_add_tags_for_that_create_action(lb):
         root.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
 
 
+def test_resource_tag_conditions(lb):
+    root = lb.client("elbv2", region_name=HOME)
+    blue = root.create_target_group(
+        Name=unique("blue")[:32], Protocol="HTTP", Port=80, Tags=[{"Key": "team", "Value": "blue"}]
+    )["TargetGroups"][0]["TargetGroupArn"]
+    red = root.create_target_group(
+        Name=unique("red")[:32], Protocol="HTTP", Port=80, Tags=[{"Key": "team", "Value": "red"}]
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb = user_client(lb, [
+        {"Effect": "Allow", "Action": "elasticloadbalancing:ModifyTargetGroup", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}},
+        {"Effect": "Allow", "Action": "elasticloadbalancing:DeleteTargetGroup", "Resource": "*",
+         "Condition": {"StringEquals": {"elasticloadbalancing:ResourceTag/team": "blue"}}},
+    ])
+    elb.modify_target_group(TargetGroupArn=blue, HealthCheckPath="/blue")
+    assert code_of(elb.modify_target_group, TargetGroupArn=red, HealthCheckPath="/red")[0] == "AccessDenied"
+    assert code_of(elb.delete_target_group, TargetGroupArn=red)[0] == "AccessDenied"
+    elb.delete_target_group(TargetGroupArn=blue)
+    root.delete_target_group(TargetGroupArn=red)
+
+
 def test_an_unrouted_action_and_the_switch(lb, berth):
     with pytest.raises(AwsCliError) as e:
         lb.aws("--region", HOME, "elbv2", "describe-target-health", "--target-group-arn",

@@ -54,6 +54,9 @@ impl QueryOperationService for Elbv2 {
     fn model(&self) -> Option<&'static ServiceModel> {
         Some(&model::MODEL)
     }
+    fn resource_tag_key_prefix(&self) -> Option<&'static str> {
+        Some("elasticloadbalancing:ResourceTag/")
+    }
     async fn resource_tags(&self, _ctx: &RequestContext, arn: &str) -> Vec<(String, String)> {
         let Ok(state) = self.snapshot().await else {
             return Vec::new();

@@ -34,6 +34,12 @@ pub trait QueryOperationService: QueryService + Sized {
     /// The tags of an existing resource (`aws:ResourceTag/…`); none for a
     /// resource that does not exist (yet).
     async fn resource_tags(&self, ctx: &RequestContext, arn: &str) -> Vec<(String, String)>;
+    /// The service's own condition key for a resource's tags, as a prefix
+    /// (ELBv2: `elasticloadbalancing:ResourceTag/`), set beside
+    /// `aws:ResourceTag/…`; none by default.
+    fn resource_tag_key_prefix(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// One operation of the awsQuery service `S`.
@@ -114,6 +120,10 @@ impl<S: QueryOperationService, O: QueryOperation<S>> QueryPrepared for Typed<'_,
             .filter(|r| r.action.is_none() && r.arn != "*" && r.tags.is_empty())
         {
             r.tags = self.service.resource_tags(self.ctx, &r.arn).await;
+            if let Some(prefix) = self.service.resource_tag_key_prefix() {
+                let keys = r.tags.iter().map(|(k, v)| (format!("{prefix}{k}"), v.clone()));
+                r.condition_keys.extend(keys.collect::<Vec<_>>());
+            }
         }
         if resources.is_empty() {
             resources.push(AuthzResource::untagged("*"));

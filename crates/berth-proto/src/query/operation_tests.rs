@@ -81,6 +81,9 @@ impl QueryOperationService for Toy {
     fn model(&self) -> Option<&'static ServiceModel> {
         Some(&MODEL)
     }
+    fn resource_tag_key_prefix(&self) -> Option<&'static str> {
+        Some("toy:ResourceTag/")
+    }
     async fn resource_tags(&self, _: &RequestContext, arn: &str) -> Vec<(String, String)> {
         if arn.ends_with("thing/tagged") {
             vec![("team".into(), "a".into())]
@@ -160,8 +163,12 @@ async fn a_request_is_routed_checked_decoded_authorized_and_run() {
     let authz = prepared.authz().await.expect("authorized by identity policies");
     assert_eq!(authz.resources[0].arn, "arn:toy:123456789012:thing/tagged");
     assert_eq!(authz.resources[0].tags, vec![("team".to_string(), "a".to_string())]);
+    assert_eq!(
+        authz.resources[0].condition_keys,
+        vec![("toy:ResourceTag/team".to_string(), "a".to_string())]
+    );
     assert!(
-        authz.resources[1].tags.is_empty(),
+        authz.resources[1].tags.is_empty() && authz.resources[1].condition_keys.is_empty(),
         "a second permission keeps its own tags"
     );
     assert_eq!(authz.request_tags, vec![("asked".to_string(), "tagged".to_string())]);
