@@ -167,6 +167,16 @@ def test_an_application_load_balancer_from_creation_to_deletion(lb):
     )
     lb_attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb_arn)["Attributes"]}
     assert lb_attrs["idle_timeout.timeout_seconds"] == "120"
+    listener_attrs = {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]}
+    assert listener_attrs["routing.http.response.server.enabled"] == "true"
+    changed = elb.modify_listener_attributes(
+        ListenerArn=listener_arn, Attributes=[{"Key": "routing.http.response.server.enabled", "Value": "false"}]
+    )["Attributes"]
+    assert {a["Key"]: a["Value"] for a in changed}["routing.http.response.server.enabled"] == "false"
+    assert code_of(
+        elb.modify_listener_attributes, ListenerArn=listener_arn,
+        Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "100"}],
+    )[0] == "InvalidConfigurationRequest"
     modified = elb.modify_target_group(TargetGroupArn=tg_arn, HealthCheckPath="/healthz", HealthCheckIntervalSeconds=10)
     assert modified["TargetGroups"][0]["HealthCheckPath"] == "/healthz"
     # The model's constraints, in ELBv2's words (sent raw: the SDKs check this range themselves).

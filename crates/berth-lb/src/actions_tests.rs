@@ -107,6 +107,7 @@ fn a_group_serves_one_load_balancer() {
             alpn_policy: Vec::new(),
             default_actions: vec![a.clone()],
             default_rule_id: "r".into(),
+            attributes: Default::default(),
             tags: Vec::new(),
         },
     );

@@ -151,6 +151,96 @@ const TG_TCP: &[Spec] = &[
     },
 ];
 
+/// HTTP and HTTPS listeners (Application Load Balancers): the response
+/// headers the load balancer writes (the mTLS request header names are not
+/// served: Berth has no mutual TLS).
+const HTTP_LISTENER: &[Spec] = &[
+    Spec {
+        key: "routing.http.response.server.enabled",
+        default: "true",
+        values: Values::Bool,
+    },
+    Spec {
+        key: "routing.http.response.strict_transport_security.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.access_control_allow_origin.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.access_control_allow_methods.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.access_control_allow_headers.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.access_control_allow_credentials.header_value",
+        default: "",
+        values: Values::OneOf(&["", "true"]),
+    },
+    Spec {
+        key: "routing.http.response.access_control_expose_headers.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.access_control_max_age.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.content_security_policy.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+    Spec {
+        key: "routing.http.response.x_content_type_options.header_value",
+        default: "",
+        values: Values::OneOf(&["", "nosniff"]),
+    },
+    Spec {
+        key: "routing.http.response.x_frame_options.header_value",
+        default: "",
+        values: Values::Text(1024),
+    },
+];
+
+/// TCP and TLS listeners (Network Load Balancers).
+const TCP_LISTENER: &[Spec] = &[Spec {
+    key: "tcp.idle_timeout.seconds",
+    default: "350",
+    values: Values::Int(60, 6000),
+}];
+
+fn listener_specs(protocol: &str) -> &'static [Spec] {
+    if crate::health::HTTP_PROTOCOLS.contains(&protocol) {
+        HTTP_LISTENER
+    } else {
+        TCP_LISTENER
+    }
+}
+
+/// Every attribute of a listener of `protocol`.
+pub fn listener_attributes(protocol: &str, set: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    effective(listener_specs(protocol), set)
+}
+
+/// Sets attributes of a listener.
+pub fn set_listener_attributes(
+    protocol: &str,
+    set: &mut BTreeMap<String, String>,
+    given: &[(String, String)],
+) -> Result<(), LbError> {
+    apply("Listener", listener_specs(protocol), set, given)
+}
+
 fn lb_specs(kind: LbType) -> &'static [Spec] {
     match kind {
         LbType::Application => ALB,

@@ -41,6 +41,41 @@ fn defaults_then_what_was_set() {
 }
 
 #[test]
+fn listener_attributes_by_protocol() {
+    let mut set = BTreeMap::new();
+    let get = |all: Vec<(String, String)>, k: &str| all.into_iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    assert_eq!(
+        get(listener_attributes("TCP", &set), "tcp.idle_timeout.seconds").as_deref(),
+        Some("350")
+    );
+    assert_eq!(
+        get(
+            listener_attributes("HTTPS", &set),
+            "routing.http.response.server.enabled"
+        )
+        .as_deref(),
+        Some("true")
+    );
+    assert!(set_listener_attributes("TCP", &mut set, &pairs(&[("tcp.idle_timeout.seconds", "59")])).is_err());
+    let mtls = "routing.http.request.x_amzn_mtls_clientcert.header_name";
+    assert!(set_listener_attributes("HTTP", &mut set, &pairs(&[(mtls, "X-Cert")])).is_err());
+    set_listener_attributes(
+        "HTTP",
+        &mut set,
+        &pairs(&[("routing.http.response.server.enabled", "false")]),
+    )
+    .unwrap();
+    assert_eq!(
+        get(
+            listener_attributes("HTTP", &set),
+            "routing.http.response.server.enabled"
+        )
+        .as_deref(),
+        Some("false")
+    );
+}
+
+#[test]
 fn bad_keys_and_values_change_nothing() {
     let mut set = BTreeMap::new();
     let e = set_lb_attributes(

@@ -292,6 +292,9 @@ pub struct Listener {
     pub default_actions: Vec<Action>,
     /// The id of its default rule (`listener-rule/…/ID`), fixed at creation.
     pub default_rule_id: String,
+    /// Attributes set by the caller (the rest are the defaults).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
     pub tags: Vec<Tag>,
 }
 

@@ -29,6 +29,8 @@ static ENTRIES: &[QueryEntry<Elbv2>] = &[
     query_entry::<Elbv2, attributes::ModifyLoadBalancerAttributes>(),
     query_entry::<Elbv2, attributes::DescribeTargetGroupAttributes>(),
     query_entry::<Elbv2, attributes::ModifyTargetGroupAttributes>(),
+    query_entry::<Elbv2, attributes::DescribeListenerAttributes>(),
+    query_entry::<Elbv2, attributes::ModifyListenerAttributes>(),
     query_entry::<Elbv2, tags::AddTags>(),
     query_entry::<Elbv2, tags::RemoveTags>(),
     query_entry::<Elbv2, tags::DescribeTags>(),

@@ -77,6 +77,12 @@ fn cases() -> Vec<(&'static str, String, Vec<String>)> {
             format!("TargetGroupArn={TG}&Attributes.member.1.Key=k&Attributes.member.1.Value=v"),
             own(TG),
         ),
+        ("DescribeListenerAttributes", format!("ListenerArn={LISTENER}"), vec![]),
+        (
+            "ModifyListenerAttributes",
+            format!("ListenerArn={LISTENER}&Attributes.member.1.Key=k&Attributes.member.1.Value=v"),
+            own(LISTENER),
+        ),
         (
             "AddTags",
             format!("ResourceArns.member.1={LB}&ResourceArns.member.2={TG}&Tags.member.1.Key=k"),

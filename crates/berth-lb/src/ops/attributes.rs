@@ -1,12 +1,16 @@
-//! Describe/ModifyLoadBalancerAttributes, Describe/ModifyTargetGroupAttributes:
+//! Describe/ModifyLoadBalancerAttributes, Describe/ModifyTargetGroupAttributes,
+//! Describe/ModifyListenerAttributes:
 //! every attribute with its value (the default when unset), changed all at
 //! once or not at all.
 
 use super::answer;
+use super::listeners::ListenerArnInput;
 use super::load_balancers::LoadBalancerArnInput;
 use super::target_groups::TargetGroupArnInput;
 use crate::Elbv2;
-use crate::attributes::{lb_attributes, set_lb_attributes, set_tg_attributes, tg_attributes};
+use crate::attributes::{
+    lb_attributes, listener_attributes, set_lb_attributes, set_listener_attributes, set_tg_attributes, tg_attributes,
+};
 use crate::errors::LbError;
 use crate::output::{self, AttributeOut};
 use async_trait::async_trait;
@@ -146,6 +150,64 @@ impl QueryOperation<Elbv2> for ModifyTargetGroupAttributes {
                     .ok_or(LbError::TargetGroupNotFound)?;
                 set_tg_attributes(&tg.protocol, &mut tg.attributes, &given)?;
                 Ok(tg_attributes(&tg.protocol, &tg.attributes))
+            })
+            .await?;
+        answer(
+            Self::NAME,
+            &AttributesOutput {
+                attributes: output::attributes(all),
+            },
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyListenerAttributesInput {
+    pub listener_arn: String,
+    pub attributes: Vec<Attribute>,
+}
+
+pub struct DescribeListenerAttributes;
+
+#[async_trait]
+impl QueryOperation<Elbv2> for DescribeListenerAttributes {
+    const NAME: &'static str = "DescribeListenerAttributes";
+    type Input = ListenerArnInput;
+    fn resources(_scope: &Scope, _input: &Self::Input) -> Vec<AuthzResource> {
+        Vec::new()
+    }
+    async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
+        let state = svc.snapshot().await?;
+        let l = state.listener(&input.listener_arn)?;
+        answer(
+            Self::NAME,
+            &AttributesOutput {
+                attributes: output::attributes(listener_attributes(&l.protocol, &l.attributes)),
+            },
+        )
+    }
+}
+
+pub struct ModifyListenerAttributes;
+
+#[async_trait]
+impl QueryOperation<Elbv2> for ModifyListenerAttributes {
+    const NAME: &'static str = "ModifyListenerAttributes";
+    type Input = ModifyListenerAttributesInput;
+    fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
+        vec![AuthzResource::untagged(input.listener_arn.clone())]
+    }
+    async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
+        let given = pairs(&input.attributes)?;
+        let all = svc
+            .write(|st| {
+                let l = st
+                    .listeners
+                    .get_mut(&input.listener_arn)
+                    .ok_or(LbError::ListenerNotFound)?;
+                set_listener_attributes(&l.protocol, &mut l.attributes, &given)?;
+                Ok(listener_attributes(&l.protocol, &l.attributes))
             })
             .await?;
         answer(

@@ -164,6 +164,7 @@ pub fn create(state: &mut State, input: &CreateListenerInput) -> Result<Listener
         alpn_policy: input.alpn_policy.clone(),
         default_actions,
         default_rule_id: input.default_rule_id.clone(),
+        attributes: Default::default(),
         tags: merge_tags(&[], &input.tags)?,
     };
     state.listeners.insert(listener.arn.clone(), listener.clone());
