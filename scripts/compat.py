@@ -5,7 +5,7 @@ For every AWS service model in ../shared/aws-models (the contract), lists each
 operation and whether Berth routes it. "Routed" is read from the source: an
 operation is supported when its name appears as a dispatch arm (`"Name" =>`,
 or an IAM/STS action-enum arm `A::Name =>`) or a registration-table row
-(`entry::<Name>()`, or `Name(Input) => handler;` in an `operations!`
+(`entry::<Name>()`, `query_entry::<S, Name>()`, or `Name(Input) => handler;` in an `operations!`
 table) in the crate that serves that service. Usage:
 
     scripts/compat.py          # rewrite the generated part of docs/compatibility.md
@@ -40,7 +40,7 @@ SERVICES = {
     "kms": ("KMS", ["crates/berth-secrets/src/kms_ops.rs"]),
     "cloudwatch": ("CloudWatch metrics", ["crates/berth-metrics/src"]),
     "application-autoscaling": ("Application Auto Scaling", ["crates/berth-autoscaling/src"]),
-    "elbv2": ("ELBv2", ["crates/berth-lb/src"]),
+    "elbv2": ("ELBv2", ["crates/berth-lb/src/routes.rs"]),
     "servicediscovery": ("Cloud Map", ["crates/berth-discovery/src"]),
     "events": ("EventBridge", ["crates/berth-events/src"]),
 }
@@ -56,8 +56,9 @@ def routed(dirs: list[str]) -> set[str]:
             for m in re.finditer(r'((?:"[A-Z][A-Za-z0-9]+"\s*\|\s*)*"[A-Z][A-Za-z0-9]+")\s*=>', text):
                 found.update(re.findall(r'"([A-Z][A-Za-z0-9]+)"', m.group(1)))
             # a registration table's rows (`entry::<tasks::RunTask>()`, ECS;
-            # `entry::<CloudTrail, LookupEvents>()`)
-            found.update(re.findall(r'\bentry::<(?:\w+,\s*)?(?:\w+::)*([A-Z][A-Za-z0-9]+)>\(\)', text))
+            # `entry::<CloudTrail, LookupEvents>()`; awsQuery's
+            # `query_entry::<Elbv2, rules::CreateRule>()`)
+            found.update(re.findall(r'\b(?:query_)?entry::<(?:\w+,\s*)?(?:\w+::)*([A-Z][A-Za-z0-9]+)>\(\)', text))
             # an `operations!` table's rows (`PutLogEvents(PutLogEventsInput) => put_log_events;`)
             found.update(re.findall(r'^\s*([A-Z][A-Za-z0-9]+)\([\w:]+\) => \w+;', text, re.M))
             # IAM and STS dispatch on their action enums (`A::Name =>`, `StsAction::Name =>`)

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Generates the input-validation tables of ECS and ECR from the AWS API models.
+"""Generates the input-validation tables of ECS, ECR and ELBv2 from the AWS API models.
 
-Reads ../shared/aws-models/{ecs,ecr}.json (the contract; never copied into the
+Reads ../shared/aws-models/{ecs,ecr,elbv2}.json (the contract; never copied into the
 project) and writes, for each service, one Rust file of static tables that
 `berth_proto::validate` walks: every operation with its input shape and, once
 each, every shape reachable from an input (members with their JSON names and
-whether they are required; string, enum values, boolean, integer/long, float/
+whether they are required — for an awsQuery model (ELBv2) the name as its
+messages show it, first letter lowered: `healthCheckIntervalSeconds`; string, enum values, boolean, integer/long, float/
 double, timestamp, blob, list, map, structure, union, document; the `min`/`max`
 range or length and the `pattern`). Usage:
 
@@ -26,6 +27,7 @@ MODELS = Path(os.environ.get("BERTH_AWS_MODELS") or ROOT.parent / "shared" / "aw
 TARGETS = {
     "ecs": "crates/berth-ecs/src/model/tables.rs",
     "ecr": "crates/berth-registry/src/ecr/model/tables.rs",
+    "elbv2": "crates/berth-lb/src/model/tables.rs",
 }
 
 
@@ -50,6 +52,8 @@ def number(v) -> str:
 class Tables:
     def __init__(self, model: dict):
         self.shapes = model["shapes"]
+        # awsQuery messages name members with their first letter lowered.
+        self.query = model["metadata"]["protocol"] == "query"
         self.index: dict[str, int] = {}
         self.order: list[str] = []
 
@@ -101,6 +105,8 @@ class Tables:
             members = []
             for mname, m in s.get("members", {}).items():
                 json_name = m.get("locationName", mname)
+                if self.query:
+                    json_name = json_name[:1].lower() + json_name[1:]
                 members.append(
                     f"Member {{ name: {rust_str(json_name)}, shape: {self.index[m['shape']]}, "
                     f"required: {'true' if mname in required else 'false'} }}"

@@ -30,6 +30,9 @@ pub struct Config {
     pub listener: crate::serve::Limits,
     /// `berth up`'s local agent: its cluster and share (none for `berth server`).
     pub local_agent: Option<LocalAgentArgs>,
+    /// Whether each region serves ELBv2's API (`BERTH_EXPERIMENTAL_ELBV2=1`):
+    /// off until its load balancers listen (docs/compatibility.md).
+    pub experimental_elbv2: bool,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -121,6 +124,7 @@ impl Config {
                 Mode::Up(local_agent) => Some(local_agent),
                 Mode::Server => None,
             },
+            experimental_elbv2: std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1"),
             _lock: std::sync::Arc::new(lock),
         })
     }

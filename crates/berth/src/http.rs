@@ -306,8 +306,9 @@ async fn authenticate_request(
         Protocol::Query => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
         Protocol::Json(_) | Protocol::Cbor => None,
     };
+    let regional = app.regions.for_request(&parts.headers, &parts.uri).clone();
     let service = match (&query_input, proto) {
-        (Some(Ok(input)), _) => query::service_of(app, parts, input),
+        (Some(Ok(input)), _) => query::service_of(app, &regional, parts, input),
         (Some(Err(_)), _) => None,
         (None, Protocol::Cbor) => cbor::signing_name(app, parts),
         (None, _) => target_service.map(|svc| svc.signing_name()),
@@ -322,7 +323,7 @@ async fn authenticate_request(
         principal,
         body: read,
         query,
-        regional: app.regions.for_request(&parts.headers, &parts.uri).clone(),
+        regional,
     })
 }
 
@@ -423,7 +424,7 @@ async fn handle(
                 Some(input) => input,
                 None => berth_proto::query::QueryInput::parse(&body)?,
             };
-            query::handle(app, &parts, &ctx, &input).await
+            query::handle(app, &regional, &parts, &ctx, &input).await
         }
         Protocol::Cbor => cbor::handle(app, &parts, &ctx, &body).await,
     }

@@ -19,12 +19,7 @@ use std::collections::BTreeMap;
 
 /// Decodes `input` (all its parameters but `Action` and `Version`) into `T`.
 pub fn from_query<T: DeserializeOwned>(input: &QueryInput) -> Result<T, AwsError> {
-    let tree = Node::from_params(
-        input
-            .params()
-            .iter()
-            .filter(|(k, _)| k.as_str() != "Action" && k.as_str() != "Version"),
-    );
+    let tree = tree(input);
     T::deserialize(NodeDe {
         node: &tree,
         path: String::new(),
@@ -32,9 +27,20 @@ pub fn from_query<T: DeserializeOwned>(input: &QueryInput) -> Result<T, AwsError
     .map_err(|e| AwsError::new("ValidationError", 400, e.0))
 }
 
+/// The parameters of a form (all but `Action` and `Version`) folded by
+/// their dotted names.
+pub(super) fn tree(input: &QueryInput) -> Node {
+    Node::from_params(
+        input
+            .params()
+            .iter()
+            .filter(|(k, _)| k.as_str() != "Action" && k.as_str() != "Version"),
+    )
+}
+
 /// The parameters folded by their dotted names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
+pub(super) enum Node {
     Leaf(String),
     Branch(BTreeMap<String, Node>),
 }
@@ -69,7 +75,7 @@ impl Node {
 
     /// The items of a list: `member.N` (or `N`) children in index order; an
     /// empty text is an empty list.
-    fn items(&self) -> Option<Vec<&Node>> {
+    pub(super) fn items(&self) -> Option<Vec<&Node>> {
         match self {
             Node::Leaf(text) if text.is_empty() => Some(Vec::new()),
             Node::Leaf(_) => None,

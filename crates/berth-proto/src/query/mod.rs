@@ -6,12 +6,15 @@
 
 pub mod de;
 mod input;
+pub mod model;
+pub mod operation;
 pub mod service;
 pub mod xml;
 
 pub use de::from_query;
 pub use input::QueryInput;
-pub use service::{QueryAuthz, QueryService, QueryServices, invalid_action};
+pub use operation::{QueryEntry, QueryOperation, QueryOperationService, QueryTable, query_entry};
+pub use service::{QueryAuthz, QueryPrepared, QueryService, QueryServices, invalid_action};
 pub use xml::{Dialect, Entries, Items, Members, QueryResult, UrlEncoded, XmlStyle, url_encode};
 
 impl QueryInput {

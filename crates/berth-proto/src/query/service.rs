@@ -61,6 +61,53 @@ pub trait QueryService: Send + Sync + 'static {
     /// Runs one action. An action the service does not implement answers
     /// [`invalid_action`].
     async fn call(&self, ctx: &RequestContext, action: &str, input: &QueryInput) -> Result<QueryResult, AwsError>;
+    /// Takes one request over once: what the listener authorizes
+    /// ([`QueryPrepared::authz`]) and runs ([`QueryPrepared::run`]). A
+    /// service of typed operations ([`super::QueryTable`]) decodes and
+    /// validates its input here, once; the default asks [`QueryService::authz`]
+    /// and [`QueryService::call`] with the form.
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        action: &'a str,
+        input: &'a QueryInput,
+    ) -> Result<Box<dyn QueryPrepared + 'a>, AwsError> {
+        Ok(Box::new(Untyped {
+            service: self,
+            ctx,
+            action,
+            input,
+        }))
+    }
+}
+
+/// One awsQuery request taken over by its service: what it is authorized
+/// on, and its run.
+#[async_trait]
+pub trait QueryPrepared: Send + Sync {
+    /// The resources and request tags `<signing_name>:<action>` is
+    /// authorized on (`None`: not authorized by identity policies).
+    async fn authz(&self) -> Option<QueryAuthz>;
+    /// Runs the request.
+    async fn run(self: Box<Self>) -> Result<QueryResult, AwsError>;
+}
+
+/// A request of a service without typed operations: the form, asked twice.
+struct Untyped<'a, S: ?Sized> {
+    service: &'a S,
+    ctx: &'a RequestContext,
+    action: &'a str,
+    input: &'a QueryInput,
+}
+
+#[async_trait]
+impl<S: QueryService + ?Sized> QueryPrepared for Untyped<'_, S> {
+    async fn authz(&self) -> Option<QueryAuthz> {
+        self.service.authz(self.ctx, self.action, self.input)
+    }
+    async fn run(self: Box<Self>) -> Result<QueryResult, AwsError> {
+        self.service.call(self.ctx, self.action, self.input).await
+    }
 }
 
 /// The awsQuery error for an action a service does not have.

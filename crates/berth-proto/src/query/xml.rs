@@ -61,6 +61,12 @@ impl QueryResult {
         Self(None)
     }
 
+    /// An action whose output shape has no members (ELBv2's
+    /// RegisterTargets): an empty `<{Action}Result>`, which clients expect.
+    pub fn no_members() -> Self {
+        Self(Some(String::new()))
+    }
+
     /// Serializes the members of `output` (a structure).
     pub fn of<T: Serialize>(action: &str, output: &T) -> Result<Self, AwsError> {
         const ROOT: &str = "R";

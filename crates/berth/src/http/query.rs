@@ -1,11 +1,13 @@
 //! The awsQuery side of the listener: which registered service a form is
 //! for, its authorization and its answer, and the namespace errors are
-//! written in. No service is named here: they are in [`App::queries`].
+//! written in. No service is named here: the global ones (IAM, STS) are in
+//! [`App::queries`], a region's own (ELBv2) in its [`Regional::queries`].
 
+use super::regional::Regional;
 use super::{App, authorize_resource};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_proto::query::{QueryInput, QueryServices, XmlStyle, invalid_action, xml};
+use berth_proto::query::{QueryInput, QueryService, QueryServices, XmlStyle, invalid_action, xml};
 use berth_proto::sigv4::{self, HttpRequestParts};
 use berth_proto::{AwsError, RequestContext};
 use std::sync::{Arc, Mutex};
@@ -55,7 +57,10 @@ pub(super) fn signing_regions(app: &App) -> Vec<&str> {
 /// the style of an authentication error.
 pub(super) fn note_signing_service(app: &App, parts: &http::request::Parts, req: &HttpRequestParts<'_>) {
     if let Ok(signed) = sigv4::parse(req)
-        && let Some(service) = app.queries.by_signing_name(&signed.service)
+        && let Some(service) = app
+            .queries
+            .by_signing_name(&signed.service)
+            .or_else(|| app.regions.first().queries.by_signing_name(&signed.service))
     {
         ErrorStyle::set(&parts.extensions, service.xml_style());
     }
@@ -63,32 +68,46 @@ pub(super) fn note_signing_service(app: &App, parts: &http::request::Parts, req:
 
 /// The signing name of the service a form is for (and, from now on, the
 /// style of its errors).
-pub(super) fn service_of(app: &App, parts: &http::request::Parts, input: &QueryInput) -> Option<&'static str> {
-    let service = app.queries.resolve(input)?;
+pub(super) fn service_of(
+    app: &App,
+    regional: &Regional,
+    parts: &http::request::Parts,
+    input: &QueryInput,
+) -> Option<&'static str> {
+    let service = resolve(app, regional, input)?;
     ErrorStyle::set(&parts.extensions, service.xml_style());
     Some(service.signing_name())
+}
+
+/// The service a form is for: the region's (ELBv2), else a global one (IAM, STS).
+fn resolve<'a>(app: &'a App, regional: &'a Regional, input: &QueryInput) -> Option<&'a Arc<dyn QueryService>> {
+    regional.queries.resolve(input).or_else(|| app.queries.resolve(input))
 }
 
 /// Authorizes and runs one awsQuery action; answers its XML.
 pub(super) async fn handle(
     app: &App,
+    regional: &Regional,
     parts: &http::request::Parts,
     ctx: &RequestContext,
     input: &QueryInput,
 ) -> Result<Response, AwsError> {
     let action = input.get("Action").unwrap_or_default().to_string();
     crate::observe::note_query(&parts.extensions, &action, input.params());
-    let service = app.queries.resolve(input).ok_or_else(|| invalid_action(&action))?;
+    let service = resolve(app, regional, input).ok_or_else(|| invalid_action(&action))?;
+    // The request is taken over once: decoded (and checked) by its service.
+    let prepared = service.prepare(ctx, &action, input).await?;
     if !ctx.principal.is_root
-        && let Some(authz) = service.authz(ctx, &action, input)
+        && let Some(authz) = prepared.authz().await
     {
         let iam_action = format!("{}:{action}", service.signing_name());
         for resource in authz.resources {
+            // A second permission (tag-on-create's `AddTags`) names its own action.
             authorize_resource(app, ctx, &iam_action, &authz.request_tags, resource)
                 .map_err(|denial| service.access_denied(denial))?;
         }
     }
-    let result = service.call(ctx, &action, input).await?;
+    let result = prepared.run().await?;
     let body = xml::response(&action, service.xml_style(), &result, &ctx.request_id);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response())
 }

@@ -1,7 +1,7 @@
 //! One server, several regions: each served region gets its own regional
 //! services (ECS and its controllers, the ECR API and the `/v2/` registry,
 //! KMS, SSM, Secrets Manager, CloudWatch Logs, the audit trail and
-//! CloudTrail), on its own part of the store ([`berth_store::RegionStore`])
+//! CloudTrail; ELBv2 when enabled), on its own part of the store ([`berth_store::RegionStore`])
 //! and its own files, with its region in every ARN. IAM and STS are global
 //! and shared. A request goes to the region its credential scope names;
 //! a region not served was already refused by authentication.
@@ -28,6 +28,9 @@ pub struct Regional {
     pub store: Arc<dyn Store>,
     /// The awsJson services by target prefix.
     pub services: HashMap<&'static str, Arc<dyn JsonService>>,
+    /// The region's own awsQuery services, by version (ELBv2, behind
+    /// `BERTH_EXPERIMENTAL_ELBV2=1`); IAM and STS are global ([`super::App::queries`]).
+    pub queries: berth_proto::query::QueryServices,
     /// ECS, for the agent session stream (`/agent/v1/session`).
     pub ecs: berth_ecs::Ecs,
     /// The registry: `/v2/` and the ECR API.
@@ -226,10 +229,15 @@ impl Regional {
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         let registry_router = berth_registry::router(registry.clone());
+        let mut queries = berth_proto::query::QueryServices::new();
+        if cfg.experimental_elbv2 {
+            queries.register(Arc::new(berth_lb::Elbv2::new(store.clone(), scope.clone())));
+        }
         Ok(Self {
             region: region.to_string(),
             store,
             services,
+            queries,
             ecs,
             registry,
             audit,

@@ -19,6 +19,7 @@ use tower::ServiceExt;
 
 mod auth;
 mod dispatch;
+mod elbv2;
 mod limits;
 mod protocols;
 mod regions;
@@ -63,6 +64,15 @@ impl Server {
     }
 
     async fn serving_with(regions: &[&str], setup: impl FnOnce(&mut App)) -> Self {
+        Self::configured(regions, false, setup).await
+    }
+
+    /// A server for these regions with ELBv2's API served in each.
+    async fn with_elbv2(regions: &[&str]) -> Self {
+        Self::configured(regions, true, |_| {}).await
+    }
+
+    async fn configured(regions: &[&str], experimental_elbv2: bool, setup: impl FnOnce(&mut App)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let lock = std::fs::File::create(dir.path().join("lock")).expect("the lock file");
         let cfg = Config {
@@ -89,6 +99,7 @@ impl Server {
                 shutdown_grace: std::time::Duration::from_secs(30),
             },
             local_agent: None,
+            experimental_elbv2,
             _lock: Arc::new(lock),
         };
         let mut app = App::start(&cfg).await.expect("the app starts");

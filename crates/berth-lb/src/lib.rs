@@ -1,0 +1,73 @@
+//! ELBv2 (Elastic Load Balancing v2) over awsQuery: the control plane of
+//! Berth's load balancers. Each operation is a type
+//! ([`berth_proto::query::QueryOperation`]) registered in [`routes`]: its
+//! input checked against the AWS model ([`model`]) and decoded once, the
+//! IAM resources it names, its handler. The records ([`records`]) live in
+//! the region's store under `elbv2/`; the data plane (`berth-lb-proxy`) is
+//! fed from them by a controller (next slice).
+//!
+//! Files import downward: `records`, `errors` at the bottom; the pure rules
+//! (`names`, `health`, `attributes`, `conditions`, `state`, then `actions`
+//! over the state); `output` (XML shapes); `ops/` (the operations); `routes`;
+//! `service` (ELBv2 as the listener sees it: a `QueryService` over `routes`).
+
+pub mod actions;
+pub mod attributes;
+pub mod conditions;
+pub mod errors;
+pub mod health;
+pub mod model;
+pub mod names;
+mod ops;
+pub mod output;
+pub mod records;
+pub mod routes;
+mod service;
+pub mod state;
+
+use berth_core::arn::Scope;
+use berth_proto::AwsError;
+use berth_store::Store;
+use std::sync::Arc;
+
+/// ELBv2's API version.
+pub const VERSION: &str = "2015-12-01";
+/// The namespace of its XML.
+pub const XML_NS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
+/// The SigV4 signing name and IAM service prefix.
+pub const SIGNING_NAME: &str = "elasticloadbalancing";
+
+/// One region's ELBv2.
+#[derive(Clone)]
+pub struct Elbv2 {
+    store: Arc<dyn Store>,
+    scope: Scope,
+}
+
+impl Elbv2 {
+    /// ELBv2 on a region's store, its ARNs in `scope`.
+    pub fn new(store: Arc<dyn Store>, scope: Scope) -> Self {
+        Self { store, scope }
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The records as they are now.
+    pub async fn snapshot(&self) -> Result<state::State, errors::LbError> {
+        Ok(state::load(self.store()).await?.0)
+    }
+
+    /// A change of the records, written at once or not at all.
+    pub(crate) async fn write<T>(
+        &self,
+        change: impl FnMut(&mut state::State) -> Result<T, errors::LbError>,
+    ) -> Result<T, AwsError> {
+        state::write(self.store(), change).await.map_err(AwsError::from)
+    }
+}
