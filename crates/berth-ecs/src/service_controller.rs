@@ -7,18 +7,18 @@
 //! an instance change) and only those are reconciled, plus a slow periodic
 //! resync of everything for safety and timed wake-ups (throttling, health
 //! check grace periods). A reconcile pass reads the service and its
-//! cluster, computes one step with the pure rules of [`crate::deploy_math`],
+//! cluster, computes one step with the pure rules of [`berth_ecs_model::deploy_math`],
 //! starts tasks (`service_tasks.rs`) through the same placement transaction as RunTask, asks
 //! tasks to stop as StopTask does, and writes the counts, rollout states and
 //! events back with a compare-and-swap. All state is in the store, so the
 //! loop is idempotent and a restarted server carries on mid-rollout.
 
-use crate::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
 use crate::services::ServiceRecord;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
 use berth_core::ecs::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
 use berth_proto::AwsError;
 use berth_scheduler::PlacementConstraint;
 use berth_store::{EventKind, StoreError, typed};

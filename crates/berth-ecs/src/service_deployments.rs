@@ -12,7 +12,6 @@
 //! `arn:aws:ecs:R:A:service-revision/CLUSTER/SERVICE/DIGITS`.
 
 use crate::authz;
-use crate::deploy_math::failure_threshold;
 use crate::operation::Operation;
 use crate::services::{DeploymentRecord, ServiceRecord};
 use crate::{Ecs, keys};
@@ -20,6 +19,7 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::deploy_math::failure_threshold;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};

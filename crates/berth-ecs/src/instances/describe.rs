@@ -1,12 +1,12 @@
 //! DescribeContainerInstances and ListContainerInstances, and the lookup
 //! and rendering of one instance.
 
-use super::record::{Attribute, InstanceRecord, render_resources};
 use super::state::TaskCounts;
 use crate::tasks::instance_id_of;
 use crate::{Ecs, keys};
 use berth_core::ecs::{ContainerInstanceStatus, StatusName};
 use berth_core::time::now_epoch;
+use berth_ecs_model::instance::{Attribute, InstanceRecord, render_resources};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};

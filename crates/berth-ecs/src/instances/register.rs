@@ -1,7 +1,6 @@
 //! RegisterContainerInstance: a new record, or re-registration of a known
 //! one; the instance's identity document and attributes.
 
-use super::record::{Attribute, InstanceInternal, InstanceRecord};
 use super::resources::{ResourceIn, parse_resources};
 use super::state::TaskCounts;
 use crate::agent_identity::{self};
@@ -10,6 +9,7 @@ use crate::{Ecs, keys};
 use berth_core::ecs::ContainerInstanceStatus;
 use berth_core::ecs::{Tag, validate_tags};
 use berth_core::time::now_epoch;
+use berth_ecs_model::instance::{Attribute, InstanceInternal, InstanceRecord};
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::{InstanceView, Resources};
 use berth_store::typed;

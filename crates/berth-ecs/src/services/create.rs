@@ -1,11 +1,6 @@
 //! CreateService: validate the request and record the service with its
 //! first deployment (the service controller starts the tasks).
 
-use super::config::{DeploymentConfigIn, default_deployment_config, merge_deployment_config};
-use super::records::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
-use super::rules::{
-    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
-};
 use crate::authz;
 use crate::operation::Operation;
 use crate::references::cluster_name;
@@ -16,6 +11,11 @@ use berth_core::arn::Scope;
 use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
 use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::service::{DeploymentConfigIn, default_deployment_config, merge_deployment_config};
+use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
+use berth_ecs_model::service::{
+    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
+};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;

@@ -1,10 +1,7 @@
 //! UpdateService: read-modify-write of an ACTIVE service, recording a new
 //! deployment when the task definition or its configuration changes.
 
-use super::config::{DeploymentConfigIn, merge_deployment_config};
 use super::create::{service_keys, service_task_definition_of};
-use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
-use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
 use crate::authz;
 use crate::operation::Operation;
 use crate::tasks::{TaskDefinitionLookup, check_compatibility};
@@ -14,6 +11,11 @@ use berth_core::arn::Scope;
 use berth_core::ecs::CapacityProviderStrategyItem;
 use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::service::{DeploymentConfigIn, merge_deployment_config};
+use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
+use berth_ecs_model::service::{
+    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate,
+};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;

@@ -3,13 +3,13 @@
 
 use super::definitions::ResolvedTaskDefinition;
 use super::options::TaskOptions;
-use super::records::{ContainerRecord, TaskInternal, TaskRecord};
-use super::rules::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
 use super::{TASK_ENI_CAPABILITY, UNKNOWN_HEALTH};
 use crate::Ecs;
 use crate::instances::InstanceRecord;
 use berth_core::ecs::TaskStatus;
 use berth_core::ecs::{ClusterRecord, Tag, validate_tags};
+use berth_ecs_model::task::{ContainerRecord, TaskInternal, TaskRecord};
+use berth_ecs_model::task::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
 use berth_proto::AwsError;
 use berth_scheduler::{PlacementConstraint, PlacementRequest, PlacementStrategy, RequiredAttribute, TaskDemand};
 use serde_json::{Value, json};

@@ -3,7 +3,6 @@
 use super::definitions::{TaskDefinitionLookup, named_arn};
 use super::options::{TaskOptions, placement_constraints, placement_strategies};
 use super::placement::{Placed, failure_json};
-use super::rules::{canonical_json, check_compatibility, launch_of, validate_client_token};
 use crate::authz::{self, cluster_key, exec_key, provider_keys};
 use crate::operation::Operation;
 use crate::references::cluster_name;
@@ -11,6 +10,7 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::CapacityProviderStrategyItem;
+use berth_ecs_model::task::{canonical_json, check_compatibility, launch_of, validate_client_token};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementStrategy};
 use serde::Deserialize;

@@ -3,8 +3,6 @@
 use super::definitions::TaskDefinitionLookup;
 use super::options::{TaskOptions, placement_constraints};
 use super::placement::{MAX_PLACEMENT_ATTEMPTS, failure_json};
-use super::records::instance_id_of;
-use super::rules::check_compatibility;
 use super::run::task_definition_resources;
 use crate::Ecs;
 use crate::authz::{cluster_key, exec_key, instance_keys};
@@ -15,6 +13,8 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::ContainerInstanceStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::task::check_compatibility;
+use berth_ecs_model::task::instance_id_of;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::PlacementConstraint;
 use berth_scheduler::Resources;

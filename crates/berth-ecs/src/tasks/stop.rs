@@ -1,7 +1,6 @@
 //! Stopping tasks: read-modify-write of a task record, releasing its
 //! reservation when it ends STOPPED, and StopTask.
 
-use super::records::{TaskRecord, task_id_of};
 use crate::authz;
 use crate::instances::InstanceRecord;
 use crate::operation::Operation;
@@ -10,6 +9,7 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::task::{TaskRecord, task_id_of};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::InstanceView;
 use berth_store::{Compare, Op, typed};

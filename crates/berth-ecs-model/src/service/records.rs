@@ -27,7 +27,7 @@ pub struct DeploymentConfig {
     pub strategy: String,
 }
 
-pub(super) fn rolling() -> String {
+pub fn rolling() -> String {
     "ROLLING".into()
 }
 

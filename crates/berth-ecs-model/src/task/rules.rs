@@ -15,12 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Task-level CPU units (`"256"`, `"0.25 vCPU"`): the task definition's
 /// rule ([`normalize_task_cpu`]), which fits a `u32` (it caps at `i32::MAX`).
-pub(super) fn task_cpu_units(s: &str) -> Result<u32, AwsError> {
+pub fn task_cpu_units(s: &str) -> Result<u32, AwsError> {
     normalize_task_cpu(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
 /// Task-level memory in MiB (`"512"`, `"1 GB"`): [`normalize_task_memory`].
-pub(super) fn task_memory_mib(s: &str) -> Result<u32, AwsError> {
+pub fn task_memory_mib(s: &str) -> Result<u32, AwsError> {
     normalize_task_memory(s).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
@@ -225,14 +225,14 @@ pub const CLIENT_TOKEN_TTL_SECS: f64 = 12.0 * 3600.0;
 /// canonical JSON without the token) and the tasks that request started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct TokenRecord {
+pub struct TokenRecord {
     fingerprint: String,
     task_arns: Vec<String>,
     created_at: f64,
 }
 
 impl TokenRecord {
-    pub(crate) fn new(fingerprint: &str, task_arns: Vec<String>, now: f64) -> Self {
+    pub fn new(fingerprint: &str, task_arns: Vec<String>, now: f64) -> Self {
         TokenRecord {
             fingerprint: fingerprint.to_string(),
             task_arns,
@@ -241,13 +241,13 @@ impl TokenRecord {
     }
 
     /// Whether the token is still remembered at `now`.
-    pub(crate) fn live_at(&self, now: f64) -> bool {
+    pub fn live_at(&self, now: f64) -> bool {
         now - self.created_at < CLIENT_TOKEN_TTL_SECS
     }
 
     /// A retry with the token: the same request (`fingerprint`) answers
     /// with the tasks it started; another request is a conflict.
-    pub(crate) fn answer_for(&self, fingerprint: &str) -> Result<&[String], AwsError> {
+    pub fn answer_for(&self, fingerprint: &str) -> Result<&[String], AwsError> {
         if self.fingerprint != fingerprint {
             return Err(AwsError::new(
                 "ConflictException",
@@ -262,7 +262,7 @@ impl TokenRecord {
     }
 }
 
-pub(super) fn validate_client_token(t: &str) -> Result<(), AwsError> {
+pub fn validate_client_token(t: &str) -> Result<(), AwsError> {
     if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| (33..=126).contains(&b)) {
         return Err(AwsError::invalid_parameter(
             "clientToken must be 1-64 characters in the range 33-126 (printable ASCII without spaces).",
@@ -271,7 +271,7 @@ pub(super) fn validate_client_token(t: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-pub(super) fn validate_started_by(s: &str) -> Result<(), AwsError> {
+pub fn validate_started_by(s: &str) -> Result<(), AwsError> {
     if s.len() > 128
         || !s
             .bytes()

@@ -40,7 +40,7 @@ pub fn validate_placement(constraints: &[Value], strategies: &[Value]) -> Result
     berth_scheduler::validate(&cs, &ss).map_err(|e| AwsError::invalid_parameter(e.to_string()))
 }
 
-pub(super) fn validate_propagate(p: &str) -> Result<(), AwsError> {
+pub fn validate_propagate(p: &str) -> Result<(), AwsError> {
     if !matches!(p, "TASK_DEFINITION" | "SERVICE" | "NONE") {
         return Err(AwsError::invalid_parameter(format!(
             "Invalid propagateTags value '{p}'. Valid values: TASK_DEFINITION, SERVICE, NONE."
@@ -49,7 +49,7 @@ pub(super) fn validate_propagate(p: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-pub(super) fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
+pub fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
     if let Some(g) = g
         && !(0..=i64::from(i32::MAX)).contains(&g)
     {
@@ -61,7 +61,7 @@ pub(super) fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
 }
 
 /// Rejects what Berth has no backing for (load balancers, Cloud Map …).
-pub(super) fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
+pub fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
     for (field, what) in [
         ("loadBalancers", "Elastic Load Balancing"),
         ("serviceRegistries", "AWS Cloud Map"),
@@ -92,7 +92,7 @@ pub(super) fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
 
 /// The network configuration a task definition needs (the rule RunTask and
 /// StartTask share).
-pub(super) fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError> {
+pub fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError> {
     berth_core::ecs::check_network_configuration(td["networkMode"].as_str(), network)
 }
 
