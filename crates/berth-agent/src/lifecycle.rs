@@ -721,7 +721,7 @@ mod tests {
 
     #[test]
     fn status_rank_is_ordered() {
-        use berth_core::ecs::TaskStatus;
+        use berth_ecs_model::TaskStatus;
         assert!(TaskStatus::rank_of("PENDING") < TaskStatus::rank_of("RUNNING"));
         assert!(TaskStatus::rank_of("RUNNING") < TaskStatus::rank_of("STOPPED"));
     }

@@ -2,7 +2,7 @@
 //! ([`AgentOwner`]), its status in the scheduler's terms, and its resources
 //! as ECS renders them.
 
-use berth_core::ecs::{ContainerInstanceStatus, Recorded, Tag};
+use crate::{ContainerInstanceStatus, Recorded, Tag};
 use berth_scheduler::{InstanceStatus, InstanceView, Resources, TaskOnInstance};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -10,7 +10,20 @@
 //! of a task's record, `InstanceRecord::view` builds an `InstanceView`):
 //! the scheduler is pure too, and the stored demand is its type.
 
+pub mod cluster;
 pub mod deploy_math;
 pub mod instance;
+pub mod launch;
 pub mod service;
+pub mod status;
+pub mod tags;
 pub mod task;
+pub mod task_status;
+pub mod taskdef;
+
+pub use cluster::*;
+pub use launch::*;
+pub use status::*;
+pub use tags::*;
+pub use task_status::*;
+pub use taskdef::*;

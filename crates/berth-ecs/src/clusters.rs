@@ -7,11 +7,11 @@ use crate::references::cluster_name;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{
+use berth_ecs_model::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
-use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
+use berth_ecs_model::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};

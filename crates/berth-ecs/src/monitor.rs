@@ -11,9 +11,9 @@
 use crate::instances::InstanceRecord;
 use crate::tasks::{TaskRecord, TokenRecord};
 use crate::{Ecs, keys};
-use berth_core::ecs::ClusterRecord;
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::ClusterRecord;
+use berth_ecs_model::TaskStatus;
 use berth_proto::AwsError;
 use berth_store::{Compare, Op, StoreError, typed};
 use std::time::Duration;

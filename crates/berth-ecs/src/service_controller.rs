@@ -16,9 +16,9 @@
 use crate::services::ServiceRecord;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
-use berth_core::ecs::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_core::time::now_epoch;
 use berth_ecs_model::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
+use berth_ecs_model::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_proto::AwsError;
 use berth_scheduler::PlacementConstraint;
 use berth_store::{EventKind, StoreError, typed};

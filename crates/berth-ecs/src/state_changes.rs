@@ -18,8 +18,8 @@ use berth_agent_protocol::{
     Acknowledgment, ContainerStateChange, Heartbeat, SingleContainerStateChange, TaskStateChange,
 };
 use berth_core::arn::Scope;
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::TaskStatus;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde_json::{Value, json};

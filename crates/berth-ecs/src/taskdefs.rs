@@ -11,11 +11,11 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{
+use berth_core::time::now_epoch;
+use berth_ecs_model::{
     STATUS_ACTIVE, STATUS_DELETE_IN_PROGRESS, STATUS_INACTIVE, Tag, TaskDefinition, TaskDefinitionRecord,
     TaskDefinitionRef, parse_task_definition_ref, prepare_registration, validate_tags,
 };
-use berth_core::time::now_epoch;
 use berth_proto::json::{decode, encode};
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;

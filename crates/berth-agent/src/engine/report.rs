@@ -3,8 +3,8 @@
 use super::state::{Engine, Reported};
 use crate::lifecycle::{self, ContainerView, RunState};
 use crate::model::{ContainerStateChange, Report, SingleContainerStateChange, TaskStateChange};
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::TaskStatus;
 
 impl Engine {
     /// Sends what changed since the last report.

@@ -5,7 +5,7 @@ use super::context::EngineContext;
 use crate::lifecycle::{self, Dependency, Health, RunState, StopCause};
 use crate::model::{ContainerDefinition, NetworkBinding, Task};
 use crate::spec;
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;

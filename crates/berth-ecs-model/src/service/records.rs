@@ -3,7 +3,7 @@
 //! `deploymentConfiguration`, service events, and deployment ids.
 
 use super::{MAX_EVENTS, MAX_HISTORY};
-use berth_core::ecs::{CapacityProviderStrategyItem, DeploymentStatus, Recorded, RolloutState, ServiceStatus, Tag};
+use crate::{CapacityProviderStrategyItem, DeploymentStatus, Recorded, RolloutState, ServiceStatus, Tag};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -93,7 +93,7 @@ pub fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
 /// The network configuration a task definition needs (the rule RunTask and
 /// StartTask share).
 pub fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError> {
-    berth_core::ecs::check_network_configuration(td["networkMode"].as_str(), network)
+    crate::check_network_configuration(td["networkMode"].as_str(), network)
 }
 
 /// The service name in `NAME` or `arn:…:service/[CLUSTER/]NAME`.

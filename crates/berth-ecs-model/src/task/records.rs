@@ -4,7 +4,7 @@
 
 use super::UNKNOWN_HEALTH;
 use super::rules::ContainerSize;
-use berth_core::ecs::{Recorded, Tag, TaskStatus};
+use crate::{Recorded, Tag, TaskStatus};
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 //! service deployment) and compatibility, and
 //! the checks on client tokens and `startedBy`.
 
-use berth_core::ecs::{
+use crate::{
     CapacityProviderStrategyItem, ClusterRecord, normalize_task_cpu, normalize_task_memory, validate_strategy,
 };
 use berth_proto::AwsError;

@@ -4,9 +4,9 @@
 use super::state::TaskCounts;
 use crate::tasks::instance_id_of;
 use crate::{Ecs, keys};
-use berth_core::ecs::{ContainerInstanceStatus, StatusName};
 use berth_core::time::now_epoch;
 use berth_ecs_model::instance::{Attribute, InstanceRecord, render_resources};
+use berth_ecs_model::{ContainerInstanceStatus, StatusName};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AwsError, RequestContext};

@@ -3,8 +3,8 @@
 use super::state::TaskCounts;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
-use berth_core::ecs::{ContainerInstanceStatus, StatusName, TaskStatus};
 use berth_ecs_model::instance::InstanceRecord;
+use berth_ecs_model::{ContainerInstanceStatus, StatusName, TaskStatus};
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 
 use crate::Ecs;
 use crate::tasks::TaskRecord;
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
 use berth_ecs_model::instance::{Attribute, InstanceRecord};
 use berth_proto::AwsError;
 use berth_scheduler::{InstanceView, TaskOnInstance};

@@ -6,7 +6,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::ServiceStatus;
+use berth_ecs_model::ServiceStatus;
 use berth_ecs_model::service::ServiceRecord;
 use berth_ecs_model::service::service_name_of;
 use berth_proto::pagination::paginate;

@@ -3,7 +3,7 @@
 //! authorization and its handler), and the definition the agent is given.
 
 use crate::{Ecs, keys};
-use berth_core::ecs::{STATUS_ACTIVE, Tag, TaskDefinitionRecord, TaskDefinitionRef, parse_task_definition_ref};
+use berth_ecs_model::{STATUS_ACTIVE, Tag, TaskDefinitionRecord, TaskDefinitionRef, parse_task_definition_ref};
 use berth_proto::AwsError;
 use berth_proto::json::encode;
 use berth_store::typed;

@@ -5,7 +5,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
 use berth_ecs_model::task::{TaskRecord, instance_id_of, task_id_of};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;

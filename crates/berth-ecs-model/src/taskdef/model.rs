@@ -2,8 +2,8 @@
 //! Berth interprets typed, every other one kept verbatim in the `other` maps;
 //! the limits and names its rules use.
 
-use crate::arn::Scope;
-use crate::ecs::Tag;
+use crate::Tag;
+use berth_core::arn::Scope;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

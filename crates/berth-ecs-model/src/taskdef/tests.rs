@@ -2,8 +2,8 @@
 
 use super::*;
 use super::{model::*, reference::*};
-use crate::arn::Scope;
-use crate::ecs::Tag;
+use crate::Tag;
+use berth_core::arn::Scope;
 use serde_json::Value;
 use serde_json::json;
 use std::collections::HashSet;
