@@ -7,6 +7,7 @@
 
 use crate::invalid::InvalidTask;
 use crate::model::ContainerDefinition;
+use berth_ecs_model::{ContainerStatus, TaskStatus};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// ECS stop codes the agent can determine itself.
@@ -76,11 +77,11 @@ impl RunState {
     }
 
     /// The container `lastStatus` ECS reports for this state.
-    pub fn ecs_status(&self) -> &'static str {
+    pub fn ecs_status(&self) -> ContainerStatus {
         match self {
-            RunState::Waiting => "PENDING",
-            RunState::Running => "RUNNING",
-            RunState::Exited { .. } | RunState::NotRun { .. } => "STOPPED",
+            RunState::Waiting => ContainerStatus::Pending,
+            RunState::Running => ContainerStatus::Running,
+            RunState::Exited { .. } | RunState::NotRun { .. } => ContainerStatus::Stopped,
         }
     }
 }
@@ -286,17 +287,17 @@ fn stop_cause(states: &[ContainerView], ever_running: bool) -> Option<StopCause>
 /// The task `lastStatus` the containers add up to: STOPPED when every
 /// container is done, RUNNING once every essential container has started,
 /// PENDING before.
-pub fn task_status(containers: &[ContainerView]) -> &'static str {
+pub fn task_status(containers: &[ContainerView]) -> TaskStatus {
     if containers.iter().all(|c| c.state.is_terminal()) {
-        "STOPPED"
+        TaskStatus::Stopped
     } else if containers
         .iter()
         .filter(|c| c.essential)
         .all(|c| matches!(c.state, RunState::Running | RunState::Exited { .. }))
     {
-        "RUNNING"
+        TaskStatus::Running
     } else {
-        "PENDING"
+        TaskStatus::Pending
     }
 }
 

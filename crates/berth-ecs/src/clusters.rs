@@ -11,7 +11,7 @@ use berth_ecs_model::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
-use berth_ecs_model::{ClusterStatus, ContainerInstanceStatus, TaskStatus};
+use berth_ecs_model::{ClusterStatus, ContainerInstanceStatus, Recorded, ServiceStatus, TaskStatus};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -129,8 +129,13 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?
         {
-            let v: Value = typed::decode(&kv).map_err(AwsError::state_store)?;
-            if v["status"].as_str() == Some("ACTIVE") {
+            /// The one member of a service record counted here.
+            #[derive(Deserialize)]
+            struct Status {
+                status: Recorded<ServiceStatus>,
+            }
+            let v: Status = typed::decode(&kv).map_err(AwsError::state_store)?;
+            if v.status == ServiceStatus::Active {
                 c.services += 1;
             }
         }

@@ -18,7 +18,9 @@ use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_ecs_model::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
-use berth_ecs_model::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
+use berth_ecs_model::{
+    ContainerInstanceStatus, DeploymentStatus, HealthStatus, RolloutState, ServiceStatus, TaskStatus,
+};
 use berth_proto::AwsError;
 use berth_scheduler::PlacementConstraint;
 use berth_store::{EventKind, StoreError, typed};
@@ -107,7 +109,7 @@ fn touched(kind: &EventKind, key: &str, value: &[u8]) -> Touch {
 /// How a task counts for its service.
 fn health_of(t: &TaskRecord) -> TaskHealth {
     match t.last_status.known() {
-        Some(TaskStatus::Running) if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => {
+        Some(TaskStatus::Running) if t.berth.health_checked.is_empty() || t.health_status == HealthStatus::Healthy => {
             TaskHealth::Healthy
         }
         Some(TaskStatus::Running) => TaskHealth::Running,
@@ -400,7 +402,7 @@ impl Ecs {
         let mut stopping: BTreeSet<String> = BTreeSet::new();
         for t in tasks
             .iter()
-            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == "UNHEALTHY")
+            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == HealthStatus::Unhealthy)
         {
             let since = t.started_at.unwrap_or(t.created_at);
             if now - since >= grace {

@@ -11,7 +11,7 @@ use crate::authz;
 use crate::instances::InstanceRecord;
 use crate::operation::Operation;
 use crate::references::cluster_name;
-use crate::tasks::{TaskRecord, task_id_of};
+use crate::tasks::{ContainerRecord, TaskRecord, task_id_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_agent_protocol::{
@@ -19,24 +19,10 @@ use berth_agent_protocol::{
 };
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_ecs_model::TaskStatus;
+use berth_ecs_model::{ContainerStatus, HealthStatus, Recorded, StatusName, TaskStatus};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde_json::{Value, json};
-
-/// The order of container statuses.
-pub fn container_status_rank(s: &str) -> Option<u8> {
-    Some(match s {
-        "PENDING" => 0,
-        "MANIFEST_PULLED" => 1,
-        "PULLED" => 2,
-        "CREATED" => 3,
-        "RESOURCES_PROVISIONED" => 4,
-        "RUNNING" => 5,
-        "STOPPED" => 9,
-        _ => return None,
-    })
-}
 
 /// An awsJson timestamp: epoch seconds (number) or RFC 3339 text.
 pub fn timestamp(v: &Value) -> Result<Option<f64>, AwsError> {
@@ -78,22 +64,23 @@ fn set_if_new<T: PartialEq + Clone>(slot: &mut Option<T>, v: &Option<T>) -> bool
 /// The task's health from its essential containers': UNHEALTHY if any
 /// essential container is, HEALTHY if every essential container with a
 /// health check is, otherwise UNKNOWN.
-pub fn derive_health(t: &TaskRecord) -> &'static str {
+pub fn derive_health(t: &TaskRecord) -> HealthStatus {
     let essential = |name: &str| t.berth.essential.iter().any(|e| e == name);
     let checked: Vec<_> = t
         .containers
         .iter()
         .filter(|c| essential(&c.name) && t.berth.health_checked.iter().any(|h| h == &c.name))
         .collect();
+    let is = |c: &ContainerRecord, h: HealthStatus| c.health_status.as_ref().is_some_and(|s| *s == h);
     if t.containers
         .iter()
-        .any(|c| essential(&c.name) && c.health_status.as_deref() == Some("UNHEALTHY"))
+        .any(|c| essential(&c.name) && is(c, HealthStatus::Unhealthy))
     {
-        "UNHEALTHY"
-    } else if !checked.is_empty() && checked.iter().all(|c| c.health_status.as_deref() == Some("HEALTHY")) {
-        "HEALTHY"
+        HealthStatus::Unhealthy
+    } else if !checked.is_empty() && checked.iter().all(|c| is(c, HealthStatus::Healthy)) {
+        HealthStatus::Healthy
     } else {
-        "UNKNOWN"
+        HealthStatus::Unknown
     }
 }
 
@@ -103,18 +90,23 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> 
         .container_name
         .as_deref()
         .ok_or_else(|| AwsError::invalid_parameter("containerName is required."))?;
-    if let Some(s) = &ch.status
-        && container_status_rank(s).is_none()
-    {
-        return Err(AwsError::invalid_parameter(format!("Invalid container status '{s}'.")));
-    }
-    if let Some(h) = &ch.health_status
-        && !matches!(h.as_str(), "HEALTHY" | "UNHEALTHY" | "UNKNOWN")
-    {
-        return Err(AwsError::invalid_parameter(format!(
-            "Invalid container healthStatus '{h}'."
-        )));
-    }
+    let status = ch
+        .status
+        .as_deref()
+        .map(|s| {
+            ContainerStatus::parse(s)
+                .ok_or_else(|| AwsError::invalid_parameter(format!("Invalid container status '{s}'.")))
+        })
+        .transpose()?;
+    let health: Option<Recorded<HealthStatus>> = ch
+        .health_status
+        .as_deref()
+        .map(|h| {
+            HealthStatus::parse(h)
+                .map(Recorded::from)
+                .ok_or_else(|| AwsError::invalid_parameter(format!("Invalid container healthStatus '{h}'.")))
+        })
+        .transpose()?;
     let task_arn = t.task_arn.clone();
     let c = t
         .containers
@@ -122,10 +114,10 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> 
         .find(|c| c.name == name)
         .ok_or_else(|| AwsError::invalid_parameter(format!("Container {name} is not part of task {task_arn}.")))?;
     let mut changed = false;
-    if let Some(s) = &ch.status
-        && container_status_rank(s) > container_status_rank(&c.last_status)
+    if let Some(s) = status
+        && Some(s.rank()) > c.last_status.known().map(ContainerStatus::rank)
     {
-        c.last_status = s.clone();
+        c.last_status = s.into();
         changed = true;
     }
     changed |= set_if_new(&mut c.runtime_id, &ch.runtime_id);
@@ -142,14 +134,14 @@ pub fn apply_container_change(t: &mut TaskRecord, ch: &ContainerStateChange) -> 
             changed = true;
         }
     }
-    if c.last_status == TaskStatus::Stopped {
+    if c.last_status == ContainerStatus::Stopped {
         // A stopped container has no health any more.
-        if c.health_status.is_some() && c.health_status.as_deref() != Some("UNKNOWN") && ch.health_status.is_none() {
-            c.health_status = Some("UNKNOWN".into());
+        if c.health_status.as_ref().is_some_and(|h| *h != HealthStatus::Unknown) && health.is_none() {
+            c.health_status = Some(HealthStatus::Unknown.into());
             changed = true;
         }
     } else {
-        changed |= set_if_new(&mut c.health_status, &ch.health_status);
+        changed |= set_if_new(&mut c.health_status, &health);
     }
     let health = derive_health(t);
     if t.health_status != health {
@@ -530,7 +522,7 @@ mod tests {
         assert_eq!(t.desired_status.as_str(), "STOPPED");
         assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
         assert_eq!(t.stopped_at, Some(12.0));
-        assert!(t.containers.iter().all(|c| c.last_status == "STOPPED"));
+        assert!(t.containers.iter().all(|c| c.last_status.as_str() == "STOPPED"));
         assert!(t.berth.agent_stopped);
         // After STOPPED nothing visible changes; a late RUNNING report only
         // records that the agent still has something to stop.
@@ -608,7 +600,7 @@ mod tests {
             ..Default::default()
         };
         assert!(apply_container_change(&mut t, &ch).unwrap());
-        assert_eq!(t.health_status, "HEALTHY");
+        assert_eq!(t.health_status.as_str(), "HEALTHY");
         let c = &t.containers[0];
         assert_eq!(
             (c.last_status.as_str(), c.runtime_id.as_deref()),
@@ -621,14 +613,14 @@ mod tests {
             ..Default::default()
         };
         apply_container_change(&mut t, &side).unwrap();
-        assert_eq!(t.health_status, "HEALTHY");
+        assert_eq!(t.health_status.as_str(), "HEALTHY");
         let bad = ContainerStateChange {
             container_name: Some("app".into()),
             health_status: Some("UNHEALTHY".into()),
             ..Default::default()
         };
         apply_container_change(&mut t, &bad).unwrap();
-        assert_eq!(t.health_status, "UNHEALTHY");
+        assert_eq!(t.health_status.as_str(), "UNHEALTHY");
         // Container status is monotonic; exit codes stick.
         let stopped = ContainerStateChange {
             container_name: Some("app".into()),
@@ -644,7 +636,7 @@ mod tests {
             ..Default::default()
         };
         apply_container_change(&mut t, &back).unwrap();
-        assert_eq!(t.containers[0].last_status, "STOPPED");
+        assert_eq!(t.containers[0].last_status.as_str(), "STOPPED");
         assert_eq!(t.containers[0].exit_code, Some(137));
         assert!(
             apply_container_change(

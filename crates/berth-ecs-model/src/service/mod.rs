@@ -2,12 +2,14 @@
 //! `deploymentConfiguration` merge and the pure checks on service requests.
 
 mod config;
+mod deployment_status;
 mod records;
 mod rules;
 #[cfg(test)]
 mod tests;
 
 pub use config::*;
+pub use deployment_status::*;
 pub use records::*;
 pub use rules::*;
 

@@ -8,7 +8,3 @@ mod tests;
 
 pub use records::*;
 pub use rules::*;
-
-/// The health ECS reports for a container (and a task) whose health is not
-/// known: no health check, or none reported yet.
-pub const UNKNOWN_HEALTH: &str = "UNKNOWN";

@@ -2,9 +2,8 @@
 //! (`TaskInternal`, stripped from answers), its containers, and the short
 //! ids in task and container instance references.
 
-use super::UNKNOWN_HEALTH;
 use super::rules::ContainerSize;
-use crate::{Recorded, Tag, TaskStatus};
+use crate::{ContainerStatus, HealthStatus, Recorded, StatusName, Tag, TaskStatus};
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -64,7 +63,7 @@ pub struct ContainerRecord {
     pub image_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_id: Option<String>,
-    pub last_status: String,
+    pub last_status: Recorded<ContainerStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +73,7 @@ pub struct ContainerRecord {
     #[serde(default)]
     pub network_interfaces: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
+    pub health_status: Option<Recorded<HealthStatus>>,
     pub cpu: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -93,12 +92,12 @@ impl ContainerRecord {
             image,
             image_digest: None,
             runtime_id: None,
-            last_status: TaskStatus::Pending.to_string(),
+            last_status: ContainerStatus::Pending.into(),
             exit_code: None,
             reason: None,
             network_bindings: vec![],
             network_interfaces: vec![],
-            health_status: Some(UNKNOWN_HEALTH.to_string()),
+            health_status: Some(HealthStatus::Unknown.into()),
             cpu: size.cpu.to_string(),
             memory: size.memory.map(|m| m.to_string()),
             memory_reservation: size.memory_reservation.map(|m| m.to_string()),
@@ -144,7 +143,7 @@ pub struct TaskRecord {
     pub connectivity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connectivity_at: Option<f64>,
-    pub health_status: String,
+    pub health_status: Recorded<HealthStatus>,
     #[serde(default)]
     pub enable_execute_command: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +185,8 @@ impl TaskRecord {
                 .flatten()
             {
                 if let Some(c) = c.as_object_mut() {
-                    c.entry("healthStatus").or_insert_with(|| json!(UNKNOWN_HEALTH));
+                    c.entry("healthStatus")
+                        .or_insert_with(|| json!(HealthStatus::Unknown.as_str()));
                 }
             }
         }
@@ -208,8 +208,8 @@ impl TaskRecord {
             self.stopped_reason = Some(reason.into());
         }
         for c in &mut self.containers {
-            if c.last_status != TaskStatus::Stopped {
-                c.last_status = TaskStatus::Stopped.into();
+            if c.last_status != ContainerStatus::Stopped {
+                c.last_status = ContainerStatus::Stopped.into();
             }
         }
     }
