@@ -2,7 +2,8 @@
 //! ([`AgentOwner`]), its status in the scheduler's terms, and its resources
 //! as ECS renders them.
 
-use crate::{ContainerInstanceStatus, Recorded, Tag};
+use crate::status::{ContainerInstanceStatus, Recorded};
+use crate::tags::Tag;
 use berth_scheduler::{InstanceStatus, InstanceView, Resources, TaskOnInstance};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::TaskStatus;
+use crate::task_status::TaskStatus;
 
 /// A closed set of ECS status strings.
 pub trait StatusName: Copy + Eq + 'static {

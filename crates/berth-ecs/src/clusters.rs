@@ -1,6 +1,7 @@
 //! CreateCluster, DescribeClusters, ListClusters, UpdateCluster,
 //! UpdateClusterSettings, DeleteCluster, PutClusterCapacityProviders.
 
+use crate::arn_page::arn_page;
 use crate::authz;
 use crate::operation::Operation;
 use crate::references::cluster_name;
@@ -12,8 +13,6 @@ use berth_ecs_model::{
     validate_cluster_settings, validate_strategy, validate_tags,
 };
 use berth_ecs_model::{ClusterStatus, ContainerInstanceStatus, Recorded, ServiceStatus, TaskStatus};
-use berth_proto::pagination::paginate;
-use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -299,20 +298,12 @@ impl Ecs {
         let all: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS)
             .await
             .map_err(AwsError::state_store)?;
-        let arns: Vec<String> = all
+        let arns: Vec<(String, String)> = all
             .into_iter()
             .filter(|c| c.status == ClusterStatus::Active)
-            .map(|c| c.cluster_arn)
+            .map(|c| (c.cluster_arn.clone(), c.cluster_arn))
             .collect();
-        let (page, next) = paginate(
-            arns,
-            |a| a.clone(),
-            input.next_token.as_deref(),
-            input.max_results,
-            100,
-            100,
-        )?;
-        Ok(with_next_token(json!({ "clusterArns": page }), next))
+        arn_page("clusterArns", arns, input.next_token.as_deref(), input.max_results)
     }
 
     async fn modify_cluster(

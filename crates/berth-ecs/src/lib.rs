@@ -6,6 +6,7 @@
 //! intent recorded in the store — runs with that same input.
 
 mod agent_identity;
+mod arn_page;
 mod attributes;
 mod authz;
 mod capacity_providers;

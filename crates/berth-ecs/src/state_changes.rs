@@ -8,7 +8,6 @@
 
 use crate::agent_identity::{self, Caller};
 use crate::authz;
-use crate::instances::InstanceRecord;
 use crate::operation::Operation;
 use crate::references::cluster_name;
 use crate::tasks::{ContainerRecord, TaskRecord, task_id_of};
@@ -255,9 +254,9 @@ impl Ecs {
             return Ok(());
         }
         let owner = match task.berth.instance_id.as_deref() {
-            Some(iid) => typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
-                .await
-                .map_err(AwsError::state_store)?
+            Some(iid) => self
+                .stored_instance(cluster, iid)
+                .await?
                 .and_then(|(rec, _)| rec.berth.owner),
             None => None,
         };

@@ -5,7 +5,7 @@
 //! ECS shows it.
 
 use super::records::{DeploymentRecord, ServiceRecord};
-use crate::{DeploymentStatus, RolloutState, ServiceDeploymentStatus, ServiceStatus};
+use crate::status::{DeploymentStatus, RolloutState, ServiceDeploymentStatus, ServiceStatus};
 
 /// The service deployment status of `d`, a deployment of `svc`, and its
 /// reason.

@@ -3,7 +3,9 @@
 //! `deploymentConfiguration`, service events, and deployment ids.
 
 use super::{MAX_EVENTS, MAX_HISTORY};
-use crate::{CapacityProviderStrategyItem, DeploymentStatus, Recorded, RolloutState, ServiceStatus, Tag};
+use crate::cluster::CapacityProviderStrategyItem;
+use crate::status::{DeploymentStatus, Recorded, RolloutState, ServiceStatus};
+use crate::tags::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

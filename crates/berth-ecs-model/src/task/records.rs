@@ -3,7 +3,9 @@
 //! ids in task and container instance references.
 
 use super::rules::ContainerSize;
-use crate::{ContainerStatus, HealthStatus, Recorded, StatusName, Tag, TaskStatus};
+use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName};
+use crate::tags::Tag;
+use crate::task_status::TaskStatus;
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -4,9 +4,8 @@
 //! service deployment) and compatibility, and
 //! the checks on client tokens and `startedBy`.
 
-use crate::{
-    CapacityProviderStrategyItem, ClusterRecord, normalize_task_cpu, normalize_task_memory, validate_strategy,
-};
+use crate::cluster::{CapacityProviderStrategyItem, ClusterRecord, validate_strategy};
+use crate::taskdef::{normalize_task_cpu, normalize_task_memory};
 use berth_proto::AwsError;
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,8 @@
 //! Berth interprets typed, every other one kept verbatim in the `other` maps;
 //! the limits and names its rules use.
 
-use crate::{Recorded, Tag, TaskDefinitionStatus};
+use crate::status::{Recorded, TaskDefinitionStatus};
+use crate::tags::Tag;
 use berth_core::arn::Scope;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -47,9 +47,9 @@ impl Ecs {
         let arn = rec.container_instance_arn.clone();
         let key = keys::instance(&name, &rec.berth.id);
         loop {
-            let (mut rec, rev) = typed::get::<InstanceRecord>(&*self.store, &key)
-                .await
-                .map_err(AwsError::state_store)?
+            let (mut rec, rev) = self
+                .stored_instance(&name, &rec.berth.id)
+                .await?
                 .ok_or_else(not_found)?;
             let active: Vec<Arc<TaskRecord>> = self
                 .cluster_tasks(&name)

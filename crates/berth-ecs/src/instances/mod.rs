@@ -12,6 +12,7 @@ mod lifecycle;
 mod register;
 mod resources;
 mod state;
+mod stored;
 
 pub use berth_ecs_model::instance::{Attribute, InstanceRecord};
 pub(crate) use describe::DescribeInput;

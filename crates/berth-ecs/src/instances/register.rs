@@ -258,10 +258,7 @@ impl Ecs {
     ) -> Result<InstanceRecord, AwsError> {
         let key = keys::instance(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key)
-                .await
-                .map_err(AwsError::state_store)?
-            else {
+            let Some((mut rec, rev)) = self.stored_instance(cluster, id).await? else {
                 return Err(AwsError::server(
                     "container instance vanished while re-registering; retry",
                 ));

@@ -1,5 +1,6 @@
 //! DescribeTasks and ListTasks: reading task records back as ECS shows them.
 
+use crate::arn_page::arn_page;
 use crate::authz;
 use crate::operation::Operation;
 use crate::{Ecs, keys};
@@ -7,8 +8,6 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_ecs_model::TaskStatus;
 use berth_ecs_model::task::{TaskRecord, instance_id_of, task_id_of};
-use berth_proto::pagination::paginate;
-use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -143,18 +142,7 @@ impl Ecs {
             .filter(|t| input.launch_type.as_ref().is_none_or(|l| &t.launch_type == l))
             .map(|t| (t.berth.id.clone(), t.task_arn.clone()))
             .collect();
-        let (page, next) = paginate(
-            keyed,
-            |(id, _)| id.clone(),
-            input.next_token.as_deref(),
-            input.max_results,
-            100,
-            100,
-        )?;
-        Ok(with_next_token(
-            json!({"taskArns": page.into_iter().map(|(_, arn)| arn).collect::<Vec<_>>()}),
-            next,
-        ))
+        arn_page("taskArns", keyed, input.next_token.as_deref(), input.max_results)
     }
 }
 

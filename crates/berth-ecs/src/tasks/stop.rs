@@ -2,7 +2,6 @@
 //! reservation when it ends STOPPED, and StopTask.
 
 use crate::authz;
-use crate::instances::InstanceRecord;
 use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
@@ -50,10 +49,7 @@ impl Ecs {
                 rec.berth.reserved = false;
                 if let Some(iid) = rec.berth.instance_id.clone() {
                     let ikey = keys::instance(cluster, &iid);
-                    if let Some((mut inst, irev)) = typed::get::<InstanceRecord>(&*self.store, &ikey)
-                        .await
-                        .map_err(AwsError::state_store)?
-                    {
+                    if let Some((mut inst, irev)) = self.stored_instance(cluster, &iid).await? {
                         let mut view = InstanceView {
                             registered: inst.registered_resources.clone(),
                             remaining: inst.remaining_resources.clone(),
@@ -117,10 +113,7 @@ impl Ecs {
     ) -> Result<Option<TaskRecord>, AwsError> {
         let agent_gone = match &task.berth.instance_id {
             None => true,
-            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
-                .await
-                .map_err(AwsError::state_store)?
-            {
+            Some(iid) => match self.stored_instance(cluster, iid).await? {
                 None => true,
                 Some((inst, _)) => {
                     !inst.is_registered()
