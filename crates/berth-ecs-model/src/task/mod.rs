@@ -1,10 +1,14 @@
 //! Tasks: the stored record (with its containers) and the pure rules of
 //! running one.
 
+mod client_token;
+mod launch;
 mod records;
-mod rules;
+mod sizing;
 #[cfg(test)]
 mod tests;
 
+pub use client_token::*;
+pub use launch::*;
 pub use records::*;
-pub use rules::*;
+pub use sizing::*;

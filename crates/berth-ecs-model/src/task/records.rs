@@ -2,7 +2,7 @@
 //! (`TaskInternal`, stripped from answers), its containers, and the short
 //! ids in task and container instance references.
 
-use super::rules::ContainerSize;
+use super::sizing::ContainerSize;
 use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName};
 use crate::tags::Tag;
 use crate::task_status::TaskStatus;

@@ -1,6 +1,5 @@
 //! Unit tests of the task records and the pure task rules.
 
-use super::rules::{task_cpu_units, task_memory_mib, validate_client_token, validate_started_by};
 use super::*;
 use crate::{CapacityProviderStrategyItem, TaskStatus};
 use serde_json::{Value, json};

@@ -2,9 +2,9 @@
 //! and rendering of one instance.
 
 use super::state::TaskCounts;
+use crate::Ecs;
 use crate::arn_page::arn_page;
 use crate::tasks::instance_id_of;
-use crate::Ecs;
 use berth_core::time::now_epoch;
 use berth_ecs_model::instance::{Attribute, InstanceRecord, render_resources};
 use berth_ecs_model::{ContainerInstanceStatus, StatusName};
