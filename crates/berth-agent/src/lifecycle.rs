@@ -86,23 +86,8 @@ impl RunState {
     }
 }
 
-/// A container's health as ECS reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    Unknown,
-    Healthy,
-    Unhealthy,
-}
-
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Unknown => "UNKNOWN",
-            Health::Healthy => "HEALTHY",
-            Health::Unhealthy => "UNHEALTHY",
-        }
-    }
-}
+/// A container's health as ECS reports it: the model's one health status.
+pub use berth_ecs_model::HealthStatus as Health;
 
 /// What the engine knows about one container.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use super::state::{Engine, Reported};
 use crate::lifecycle::{self, ContainerView, RunState};
 use crate::model::{ContainerStateChange, Report, SingleContainerStateChange, TaskStateChange};
 use berth_core::time::now_epoch;
-use berth_ecs_model::TaskStatus;
+use berth_ecs_model::{StatusName, TaskStatus};
 
 impl Engine {
     /// Sends what changed since the last report.
