@@ -268,7 +268,7 @@ impl Ecs {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let ts = |v: &Option<Value>| v.as_ref().map(crate::state_changes::timestamp).transpose();
+        let ts = |v: &Option<Value>| v.as_ref().map(berth_ecs_model::task::timestamp).transpose();
         let (before, after) = match &input.created_at {
             Some(c) => (ts(&c.before)?.flatten(), ts(&c.after)?.flatten()),
             None => (None, None),

@@ -5,6 +5,7 @@ mod client_token;
 mod launch;
 mod records;
 mod sizing;
+mod state_change;
 #[cfg(test)]
 mod tests;
 
@@ -12,3 +13,4 @@ pub use client_token::*;
 pub use launch::*;
 pub use records::*;
 pub use sizing::*;
+pub use state_change::*;
