@@ -7,12 +7,12 @@
 
 use crate::invalid::InvalidTask;
 use crate::model::ContainerDefinition;
-use berth_ecs_model::{ContainerStatus, TaskStatus};
+use berth_ecs_model::{ContainerStatus, TaskStatus, TaskStopCode};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// ECS stop codes the agent can determine itself.
-pub const ESSENTIAL_CONTAINER_EXITED: &str = "EssentialContainerExited";
-pub const TASK_FAILED_TO_START: &str = "TaskFailedToStart";
+pub const ESSENTIAL_CONTAINER_EXITED: TaskStopCode = TaskStopCode::EssentialContainerExited;
+pub const TASK_FAILED_TO_START: TaskStopCode = TaskStopCode::TaskFailedToStart;
 /// ECS's stoppedReason when an essential container exits.
 pub const ESSENTIAL_EXITED_REASON: &str = "Essential container in task exited";
 
@@ -108,7 +108,7 @@ pub struct ContainerView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopCause {
     /// None when the control plane asked for the stop: it set the code itself.
-    pub stop_code: Option<&'static str>,
+    pub stop_code: Option<TaskStopCode>,
     pub reason: Option<String>,
 }
 

@@ -172,6 +172,19 @@ status_enum! {
 }
 
 status_enum! {
+    /// Why a task stopped (`stopCode`).
+    TaskStopCode {
+        TaskFailedToStart = "TaskFailedToStart",
+        EssentialContainerExited = "EssentialContainerExited",
+        UserInitiated = "UserInitiated",
+        ServiceSchedulerInitiated = "ServiceSchedulerInitiated",
+        SpotInterruption = "SpotInterruption",
+        TerminationNotice = "TerminationNotice",
+        InfrastructureHealth = "InfrastructureHealth",
+    }
+}
+
+status_enum! {
     /// A capacity provider's `status`.
     CapacityProviderStatus {
         Active = "ACTIVE",
@@ -285,6 +298,7 @@ mod tests {
         round_trip::<ServiceDeploymentStatus>();
         round_trip::<HealthStatus>();
         round_trip::<ContainerStatus>();
+        round_trip::<TaskStopCode>();
         assert!(ContainerStatus::Pending.rank() < ContainerStatus::ManifestPulled.rank());
         assert!(ContainerStatus::ResourcesProvisioned.rank() < ContainerStatus::Running.rank());
         assert!(ContainerStatus::Running.rank() < ContainerStatus::Stopped.rank());

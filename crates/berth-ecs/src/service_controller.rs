@@ -19,7 +19,8 @@ use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_ecs_model::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
 use berth_ecs_model::{
-    ContainerInstanceStatus, DeploymentStatus, HealthStatus, RolloutState, ServiceStatus, TaskStatus,
+    ContainerInstanceStatus, DeploymentStatus, HealthStatus, Recorded, RolloutState, ServiceStatus, TaskStatus,
+    TaskStopCode,
 };
 use berth_proto::AwsError;
 use berth_scheduler::PlacementConstraint;
@@ -121,8 +122,8 @@ fn health_of(t: &TaskRecord) -> TaskHealth {
 fn failed(t: &TaskRecord) -> bool {
     t.last_status == TaskStatus::Stopped
         && (matches!(
-            t.stop_code.as_deref(),
-            Some("TaskFailedToStart" | "EssentialContainerExited")
+            t.stop_code.as_ref().and_then(Recorded::known),
+            Some(TaskStopCode::TaskFailedToStart | TaskStopCode::EssentialContainerExited)
         ) || t.stopped_reason.as_deref() == Some(HEALTH_CHECK_REASON))
 }
 
@@ -406,8 +407,14 @@ impl Ecs {
         {
             let since = t.started_at.unwrap_or(t.created_at);
             if now - since >= grace {
-                self.request_stop(cluster, t, "ServiceSchedulerInitiated", HEALTH_CHECK_REASON, false)
-                    .await?;
+                self.request_stop(
+                    cluster,
+                    t,
+                    TaskStopCode::ServiceSchedulerInitiated,
+                    HEALTH_CHECK_REASON,
+                    false,
+                )
+                .await?;
                 stopping.insert(t.berth.id.clone());
                 svc.push_event(
                     format!("(service {name}) (task {}) failed container health checks.", t.berth.id),
@@ -574,7 +581,7 @@ impl Ecs {
         for id in &stop_ids {
             if let Some(t) = active.iter().find(|t| &t.berth.id == id) {
                 let reason = format!("Scaling activity initiated by (deployment {primary_id})");
-                self.request_stop(cluster, t, "ServiceSchedulerInitiated", &reason, false)
+                self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &reason, false)
                     .await?;
             }
         }

@@ -73,7 +73,7 @@ impl Engine {
                 task: Some(self.task.task_arn.clone()),
                 status: Some(status.to_string()),
                 reason: cause.and_then(|c| c.reason.clone()),
-                stop_code: cause.and_then(|c| c.stop_code.map(str::to_string)),
+                stop_code: cause.and_then(|c| c.stop_code.map(|c| c.to_string())),
                 health_status: health.clone(),
                 containers: changed,
                 pull_started_at: pull_started_at.map(serde_json::Value::from),

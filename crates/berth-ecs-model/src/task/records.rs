@@ -3,7 +3,7 @@
 //! ids in task and container instance references.
 
 use super::sizing::ContainerSize;
-use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName};
+use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName, TaskStopCode};
 use crate::tags::Tag;
 use crate::task_status::TaskStatus;
 use berth_scheduler::TaskDemand;
@@ -163,7 +163,7 @@ pub struct TaskRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_code: Option<String>,
+    pub stop_code: Option<Recorded<TaskStopCode>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
     pub berth: TaskInternal,
@@ -197,7 +197,7 @@ impl TaskRecord {
 
     /// Marks the task STOPPED now (containers too), keeping any stop code
     /// and reason already set. Resources are released by the writer.
-    pub fn mark_stopped(&mut self, now: f64, code: &str, reason: &str) {
+    pub fn mark_stopped(&mut self, now: f64, code: TaskStopCode, reason: &str) {
         self.desired_status = TaskStatus::Stopped.into();
         self.last_status = TaskStatus::Stopped.into();
         self.stopping_at.get_or_insert(now);

@@ -5,7 +5,7 @@
 //! code and reason of a task that stops.
 
 use super::records::{ContainerRecord, TaskRecord};
-use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName};
+use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName, TaskStopCode};
 use crate::task_status::TaskStatus;
 use berth_agent_protocol::{ContainerStateChange, TaskStateChange};
 use berth_proto::AwsError;
@@ -145,11 +145,11 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
     {
         return Err(AwsError::invalid_parameter(format!("Invalid task status '{s}'.")));
     }
-    if let Some(c) = &ch.stop_code
-        && !STOP_CODES.contains(&c.as_str())
-    {
-        return Err(AwsError::invalid_parameter(format!("Invalid stopCode '{c}'.")));
-    }
+    let stop_code = ch
+        .stop_code
+        .as_deref()
+        .map(|c| TaskStopCode::parse(c).ok_or_else(|| AwsError::invalid_parameter(format!("Invalid stopCode '{c}'."))))
+        .transpose()?;
     let pull_started = ch.pull_started_at.as_ref().map(timestamp).transpose()?.flatten();
     let pull_stopped = ch.pull_stopped_at.as_ref().map(timestamp).transpose()?.flatten();
     let exec_stopped = ch.execution_stopped_at.as_ref().map(timestamp).transpose()?.flatten();
@@ -195,12 +195,12 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
     if status == TaskStatus::Stopped {
         set_once(&mut t.execution_stopped_at, exec_stopped);
         let derived = if t.started_at.is_some() {
-            "EssentialContainerExited"
+            TaskStopCode::EssentialContainerExited
         } else {
-            "TaskFailedToStart"
+            TaskStopCode::TaskFailedToStart
         };
-        let code = ch.stop_code.as_deref().unwrap_or(derived);
-        let default_reason = if code == "TaskFailedToStart" {
+        let code = stop_code.unwrap_or(derived);
+        let default_reason = if code == TaskStopCode::TaskFailedToStart {
             "Task failed to start"
         } else {
             "Essential container in task exited"
@@ -215,17 +215,6 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
     }
     Ok(changed)
 }
-
-/// The ECS `TaskStopCode` values.
-const STOP_CODES: [&str; 7] = [
-    "TaskFailedToStart",
-    "EssentialContainerExited",
-    "UserInitiated",
-    "ServiceSchedulerInitiated",
-    "SpotInterruption",
-    "TerminationNotice",
-    "InfrastructureHealth",
-];
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@ use super::state::TaskCounts;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
 use berth_ecs_model::instance::InstanceRecord;
-use berth_ecs_model::{ContainerInstanceStatus, StatusName, TaskStatus};
+use berth_ecs_model::{ContainerInstanceStatus, StatusName, TaskStatus, TaskStopCode};
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -65,7 +65,7 @@ impl Ecs {
                     self.stop_task_now(
                         &name,
                         &t.berth.id,
-                        "TerminationNotice",
+                        TaskStopCode::TerminationNotice,
                         "Container instance deregistered with force.",
                     )
                     .await?;

@@ -7,8 +7,8 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_ecs_model::TaskStatus;
 use berth_ecs_model::task::{TaskRecord, task_id_of};
+use berth_ecs_model::{TaskStatus, TaskStopCode};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::InstanceView;
 use berth_store::{Compare, Op, typed};
@@ -86,7 +86,7 @@ impl Ecs {
         &self,
         cluster: &str,
         id: &str,
-        code: &str,
+        code: TaskStopCode,
         reason: &str,
     ) -> Result<Option<TaskRecord>, AwsError> {
         self.modify_task(cluster, id, |t| {
@@ -107,7 +107,7 @@ impl Ecs {
         &self,
         cluster: &str,
         task: &TaskRecord,
-        code: &str,
+        code: TaskStopCode,
         reason: &str,
         clear_tags: bool,
     ) -> Result<Option<TaskRecord>, AwsError> {
@@ -166,7 +166,7 @@ impl Ecs {
         }
         let reason = input.reason.clone().unwrap_or_else(|| "Task stopped by user".into());
         let rec = self
-            .request_stop(&name, &task, "UserInitiated", &reason, true)
+            .request_stop(&name, &task, TaskStopCode::UserInitiated, &reason, true)
             .await?
             .ok_or_else(not_found)?;
         tracing::info!(task = %rec.task_arn, last = %rec.last_status, "task stop requested");

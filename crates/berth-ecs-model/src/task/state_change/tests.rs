@@ -1,6 +1,7 @@
 //! Unit tests of applying agent reports to task records.
 
 use super::*;
+use crate::status::TaskStopCode;
 use crate::task::{ContainerSize, TaskInternal};
 use serde_json::json;
 
@@ -92,7 +93,10 @@ fn statuses_only_move_forward() {
     assert!(apply_task_change(&mut t, &change("STOPPED"), 12.0).unwrap());
     assert_eq!(t.last_status.as_str(), "STOPPED");
     assert_eq!(t.desired_status.as_str(), "STOPPED");
-    assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
+    assert_eq!(
+        t.stop_code.as_ref().map(Recorded::as_str),
+        Some("EssentialContainerExited")
+    );
     assert_eq!(t.stopped_at, Some(12.0));
     assert!(t.containers.iter().all(|c| c.last_status.as_str() == "STOPPED"));
     assert!(t.berth.agent_stopped);
@@ -118,7 +122,7 @@ fn failed_to_start_keeps_the_agents_reason() {
         ..Default::default()
     };
     apply_task_change(&mut t, &ch, 6.0).unwrap();
-    assert_eq!(t.stop_code.as_deref(), Some("TaskFailedToStart"));
+    assert_eq!(t.stop_code.as_ref().map(Recorded::as_str), Some("TaskFailedToStart"));
     assert_eq!(
         t.stopped_reason.as_deref(),
         Some("CannotPullContainerError: pull access denied")
@@ -136,7 +140,10 @@ fn the_agents_stop_code_wins_over_the_derived_one() {
         ..Default::default()
     };
     apply_task_change(&mut t, &ch, 1.0).unwrap();
-    assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
+    assert_eq!(
+        t.stop_code.as_ref().map(Recorded::as_str),
+        Some("EssentialContainerExited")
+    );
     assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
     let mut t = task();
     let bad = TaskStateChange {
@@ -150,11 +157,11 @@ fn the_agents_stop_code_wins_over_the_derived_one() {
 #[test]
 fn user_stop_reason_survives_the_agent_report() {
     let mut t = task();
-    t.stop_code = Some("UserInitiated".into());
+    t.stop_code = Some(TaskStopCode::UserInitiated.into());
     t.stopped_reason = Some("bye".into());
     apply_task_change(&mut t, &change("RUNNING"), 1.0).unwrap();
     apply_task_change(&mut t, &change("STOPPED"), 2.0).unwrap();
-    assert_eq!(t.stop_code.as_deref(), Some("UserInitiated"));
+    assert_eq!(t.stop_code.as_ref().map(Recorded::as_str), Some("UserInitiated"));
     assert_eq!(t.stopped_reason.as_deref(), Some("bye"));
 }
 
