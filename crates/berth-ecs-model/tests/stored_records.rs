@@ -1,6 +1,9 @@
-//! Records as the previous version of Berth stored them (`records/*.json`,
-//! written by the server before the records moved to this crate) still
-//! read, and write back unchanged: same members, same order, same values.
+//! Records as the previous version of Berth stored them still read, and
+//! write back unchanged: same members, same order, same values.
+//! `records/{task,service,instance}.json` are what the records as they were
+//! before the typed statuses write (checked with that code when the records
+//! moved to this crate); `records/task-stopped.json` is a stopped task in
+//! the same shapes, with its stop code, container exit codes and reasons.
 
 use berth_ecs_model::instance::InstanceRecord;
 use berth_ecs_model::service::ServiceRecord;
@@ -23,6 +26,17 @@ fn a_stored_task_reads_back_unchanged() {
     assert_eq!(t.last_status.as_str(), "RUNNING");
     assert_eq!(t.containers[1].last_status.to_string(), "STOPPED");
     assert_eq!(t.berth.demand.ports.len(), 1);
+}
+
+#[test]
+fn a_stopped_task_reads_back_unchanged() {
+    let t: TaskRecord = reads_back_unchanged(include_str!("records/task-stopped.json"));
+    assert_eq!(
+        t.stop_code.as_ref().map(|c| c.to_string()),
+        Some("EssentialContainerExited".to_string())
+    );
+    assert!(t.containers.iter().all(|c| c.last_status.as_str() == "STOPPED"));
+    assert!(!t.wanted_by_agent());
 }
 
 #[test]
