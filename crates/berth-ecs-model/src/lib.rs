@@ -15,6 +15,7 @@ pub mod deploy_math;
 pub mod instance;
 pub mod launch;
 pub mod service;
+pub mod short_name;
 pub mod status;
 pub mod tags;
 pub mod task;

@@ -2,6 +2,7 @@
 //! tag propagation, the health check grace period, the network
 //! configuration, and the features Berth has no backing for.
 
+use crate::short_name::short_name;
 use berth_proto::AwsError;
 use berth_scheduler::{PlacementConstraint, PlacementStrategy};
 use serde_json::Value;
@@ -98,9 +99,5 @@ pub fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError
 
 /// The service name in `NAME` or `arn:…:service/[CLUSTER/]NAME`.
 pub fn service_name_of(reference: &str) -> &str {
-    if reference.starts_with("arn:") {
-        reference.rsplit('/').next().unwrap_or("")
-    } else {
-        reference
-    }
+    short_name(reference)
 }

@@ -3,6 +3,7 @@
 //! ids in task and container instance references.
 
 use super::sizing::ContainerSize;
+use crate::short_name::short_name;
 use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName, TaskStopCode};
 use crate::tags::Tag;
 use crate::task_status::TaskStatus;
@@ -227,18 +228,10 @@ impl TaskRecord {
 /// The short id in a task reference: `ID`, `arn:…:task/ID` or
 /// `arn:…:task/CLUSTER/ID`.
 pub fn task_id_of(reference: &str) -> &str {
-    last_segment(reference)
+    short_name(reference)
 }
 
 /// The short id in a container instance reference (same forms as tasks).
 pub fn instance_id_of(reference: &str) -> &str {
-    last_segment(reference)
-}
-
-fn last_segment(reference: &str) -> &str {
-    if reference.starts_with("arn:") {
-        reference.rsplit('/').next().unwrap_or("")
-    } else {
-        reference
-    }
+    short_name(reference)
 }

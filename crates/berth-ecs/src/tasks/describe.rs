@@ -7,6 +7,7 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_ecs_model::TaskStatus;
+use berth_ecs_model::service::service_name_of;
 use berth_ecs_model::task::{TaskRecord, instance_id_of, task_id_of};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
@@ -118,14 +119,10 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name;
         let instance_id = input.container_instance.as_deref().map(instance_id_of);
-        let service_group = input.service_name.as_deref().map(|s| {
-            let s = if s.starts_with("arn:") {
-                s.rsplit('/').next().unwrap_or(s)
-            } else {
-                s
-            };
-            format!("service:{s}")
-        });
+        let service_group = input
+            .service_name
+            .as_deref()
+            .map(|s| format!("service:{}", service_name_of(s)));
         let tasks = self.cluster_tasks(&name).await?;
         let keyed: Vec<(String, String)> = tasks
             .into_iter()
