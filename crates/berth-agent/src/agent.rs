@@ -16,8 +16,8 @@ use crate::spec;
 use crate::state::{AgentState, StateError};
 use berth_agent_protocol::Heartbeat;
 use berth_core::backoff::Backoff;
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::{ClusterStatus, StatusName, TaskStatus};
 use berth_proto::sigv4::Credentials;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -349,7 +349,7 @@ impl Agent {
             let active = match &described {
                 Ok(v) => v["clusters"]
                     .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c["status"] == "ACTIVE")),
+                    .is_some_and(|c| c.iter().any(|c| c["status"] == ClusterStatus::Active.as_str())),
                 Err(_) => false,
             };
             if active {

@@ -8,8 +8,8 @@
 use crate::engine::EngineHandle;
 use crate::host::HostFacts;
 use crate::model::{ContainerStateChange, Report, Task, TaskStateChange};
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::TaskStatus;
 use rand::Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

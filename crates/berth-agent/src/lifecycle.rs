@@ -7,11 +7,12 @@
 
 use crate::invalid::InvalidTask;
 use crate::model::ContainerDefinition;
+use berth_ecs_model::{ContainerStatus, TaskStatus, TaskStopCode};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// ECS stop codes the agent can determine itself.
-pub const ESSENTIAL_CONTAINER_EXITED: &str = "EssentialContainerExited";
-pub const TASK_FAILED_TO_START: &str = "TaskFailedToStart";
+pub const ESSENTIAL_CONTAINER_EXITED: TaskStopCode = TaskStopCode::EssentialContainerExited;
+pub const TASK_FAILED_TO_START: TaskStopCode = TaskStopCode::TaskFailedToStart;
 /// ECS's stoppedReason when an essential container exits.
 pub const ESSENTIAL_EXITED_REASON: &str = "Essential container in task exited";
 
@@ -76,32 +77,17 @@ impl RunState {
     }
 
     /// The container `lastStatus` ECS reports for this state.
-    pub fn ecs_status(&self) -> &'static str {
+    pub fn ecs_status(&self) -> ContainerStatus {
         match self {
-            RunState::Waiting => "PENDING",
-            RunState::Running => "RUNNING",
-            RunState::Exited { .. } | RunState::NotRun { .. } => "STOPPED",
+            RunState::Waiting => ContainerStatus::Pending,
+            RunState::Running => ContainerStatus::Running,
+            RunState::Exited { .. } | RunState::NotRun { .. } => ContainerStatus::Stopped,
         }
     }
 }
 
-/// A container's health as ECS reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    Unknown,
-    Healthy,
-    Unhealthy,
-}
-
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Unknown => "UNKNOWN",
-            Health::Healthy => "HEALTHY",
-            Health::Unhealthy => "UNHEALTHY",
-        }
-    }
-}
+/// A container's health as ECS reports it: the model's one health status.
+pub use berth_ecs_model::HealthStatus as Health;
 
 /// What the engine knows about one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +108,7 @@ pub struct ContainerView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopCause {
     /// None when the control plane asked for the stop: it set the code itself.
-    pub stop_code: Option<&'static str>,
+    pub stop_code: Option<TaskStopCode>,
     pub reason: Option<String>,
 }
 
@@ -286,17 +272,17 @@ fn stop_cause(states: &[ContainerView], ever_running: bool) -> Option<StopCause>
 /// The task `lastStatus` the containers add up to: STOPPED when every
 /// container is done, RUNNING once every essential container has started,
 /// PENDING before.
-pub fn task_status(containers: &[ContainerView]) -> &'static str {
+pub fn task_status(containers: &[ContainerView]) -> TaskStatus {
     if containers.iter().all(|c| c.state.is_terminal()) {
-        "STOPPED"
+        TaskStatus::Stopped
     } else if containers
         .iter()
         .filter(|c| c.essential)
         .all(|c| matches!(c.state, RunState::Running | RunState::Exited { .. }))
     {
-        "RUNNING"
+        TaskStatus::Running
     } else {
-        "PENDING"
+        TaskStatus::Pending
     }
 }
 
@@ -721,7 +707,7 @@ mod tests {
 
     #[test]
     fn status_rank_is_ordered() {
-        use berth_core::ecs::TaskStatus;
+        use berth_ecs_model::TaskStatus;
         assert!(TaskStatus::rank_of("PENDING") < TaskStatus::rank_of("RUNNING"));
         assert!(TaskStatus::rank_of("RUNNING") < TaskStatus::rank_of("STOPPED"));
     }

@@ -9,10 +9,10 @@
 //! `other` maps.
 
 pub use berth_agent_protocol::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
 /// The task definition the server sends is read with the server's own
 /// types: members the agent does not use are kept (in `other`), never lost.
-pub use berth_core::ecs::{
+pub use berth_ecs_model::{
     ContainerDefinition, ContainerDependency, Device, DockerVolumeConfiguration, EnvironmentFile, HealthCheck,
     HostEntry, HostVolumeProperties, KernelCapabilities, KeyValuePair, LinuxParameters, LogConfiguration, MountPoint,
     PortMapping, RepositoryCredentials, Secret, SystemControl, TaskDefinition, Tmpfs, Ulimit, Volume, VolumeFrom,

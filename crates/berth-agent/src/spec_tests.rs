@@ -6,7 +6,7 @@ use crate::model::*;
 fn task(defs: Vec<ContainerDefinition>, mode: Option<&str>) -> Task {
     Task {
         task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef".into(),
-        desired_status: Some(berth_core::ecs::TaskStatus::Running),
+        desired_status: Some(berth_ecs_model::TaskStatus::Running),
         task_definition: TaskDefinition {
             family: Some("web".into()),
             revision: Some(4),

@@ -14,7 +14,7 @@
 use berth_agent::engine::{self, EngineContext};
 use berth_agent::model::{Report, Task};
 use berth_agent::runtime::Runtime;
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;

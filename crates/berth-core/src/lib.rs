@@ -1,9 +1,9 @@
-//! Berth's domain: ARNs and ids, the ECS resource shapes, and the validation
-//! rules that decide what a request may create. Pure: no IO.
+//! Berth's shared domain: ARNs and ids, names, the tag rule every service
+//! shares, time formats, backoff, secret references. Pure: no IO. The ECS
+//! model (records, statuses, task definitions, their rules) is `berth-ecs-model`.
 
 pub mod arn;
 pub mod backoff;
-pub mod ecs;
 pub mod ids;
 pub mod names;
 pub mod secrets_ref;

@@ -18,18 +18,8 @@
 //! no owner: only root may act for it.
 
 use crate::Ecs;
+use berth_ecs_model::instance::AgentOwner;
 use berth_proto::{AwsError, Principal};
-use serde::{Deserialize, Serialize};
-
-/// The principal a container instance is bound to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AgentOwner {
-    pub arn: String,
-    /// The principal's unique id (`AIDA…`, `AROA…:SESSION`, the account id
-    /// for root); empty when IAM is not wired in.
-    pub id: String,
-}
 
 /// Who is calling, as the binding compares it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Arn;
 use berth_core::arn::Scope;
-use berth_core::ecs::Attribute;
+use berth_ecs_model::Attribute;
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};

@@ -6,7 +6,7 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::{Arn, Scope};
-use berth_core::ecs::{BUILTIN_CAPACITY_PROVIDERS, Tag};
+use berth_ecs_model::{BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStatus, StatusName, Tag};
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -49,7 +49,7 @@ impl Ecs {
                 json!({
                     "capacityProviderArn": self.scope.capacity_provider_arn(name),
                     "name": name,
-                    "status": "ACTIVE",
+                    "status": CapacityProviderStatus::Active.as_str(),
                     "type": name,
                     "tags": [],
                 }),

@@ -1,19 +1,18 @@
 //! CreateCluster, DescribeClusters, ListClusters, UpdateCluster,
 //! UpdateClusterSettings, DeleteCluster, PutClusterCapacityProviders.
 
+use crate::arn_page::arn_page;
 use crate::authz;
 use crate::operation::Operation;
 use crate::references::cluster_name;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{
+use berth_ecs_model::{
     BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
     validate_cluster_settings, validate_strategy, validate_tags,
 };
-use berth_core::ecs::{ClusterStatus, ContainerInstanceStatus, Recorded, TaskStatus};
-use berth_proto::pagination::paginate;
-use berth_proto::pagination::with_next_token;
+use berth_ecs_model::{ClusterStatus, ContainerInstanceStatus, Recorded, ServiceStatus, TaskStatus};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -137,8 +136,13 @@ impl Ecs {
             .await
             .map_err(AwsError::state_store)?
         {
-            let v: Value = typed::decode(&kv).map_err(AwsError::state_store)?;
-            if v["status"].as_str() == Some("ACTIVE") {
+            /// The one member of a service record counted here.
+            #[derive(Deserialize)]
+            struct Status {
+                status: Recorded<ServiceStatus>,
+            }
+            let v: Status = typed::decode(&kv).map_err(AwsError::state_store)?;
+            if v.status == ServiceStatus::Active {
                 c.services += 1;
             }
         }
@@ -303,20 +307,12 @@ impl Ecs {
         let all: Vec<ListedCluster> = typed::list(&*self.store, keys::CLUSTERS)
             .await
             .map_err(AwsError::state_store)?;
-        let arns: Vec<String> = all
+        let arns: Vec<(String, String)> = all
             .into_iter()
             .filter(|c| c.status == ClusterStatus::Active)
-            .map(|c| c.cluster_arn)
+            .map(|c| (c.cluster_arn.clone(), c.cluster_arn))
             .collect();
-        let (page, next) = paginate(
-            arns,
-            |a| a.clone(),
-            input.next_token.as_deref(),
-            input.max_results,
-            100,
-            100,
-        )?;
-        Ok(with_next_token(json!({ "clusterArns": page }), next))
+        arn_page("clusterArns", arns, input.next_token.as_deref(), input.max_results)
     }
 
     async fn modify_cluster(

@@ -2,15 +2,16 @@
 //! and its controllers. Each operation is a type (`operation.rs`) listed in
 //! the registration table (`routes/`): its input is decoded once, names the
 //! IAM resources it is authorized on, and its handler — thin: the pure rules
-//! in `berth-core`, intent recorded in the store — runs with that same input.
+//! in `berth-core` and `berth-ecs-model` (the records and their rules),
+//! intent recorded in the store — runs with that same input.
 
 mod agent_identity;
+mod arn_page;
 mod attributes;
 mod authz;
 mod capacity_providers;
 mod cluster_view;
 mod clusters;
-pub mod deploy_math;
 pub mod host_share;
 mod instance_ops;
 mod instances;
@@ -34,7 +35,6 @@ mod task_credentials;
 mod taskdefs;
 mod tasks;
 
-pub use agent_identity::AgentOwner;
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
 pub use routes::routed_operations;
 pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};

@@ -11,9 +11,9 @@
 use crate::instances::InstanceRecord;
 use crate::tasks::{TaskRecord, TokenRecord};
 use crate::{Ecs, keys};
-use berth_core::ecs::ClusterRecord;
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::ClusterRecord;
+use berth_ecs_model::{TaskStatus, TaskStopCode};
 use berth_proto::AwsError;
 use berth_store::{Compare, Op, StoreError, typed};
 use std::time::Duration;
@@ -155,9 +155,9 @@ impl Ecs {
                             return Ok(false);
                         }
                         let code = if t.started_at.is_some() {
-                            "TerminationNotice"
+                            TaskStopCode::TerminationNotice
                         } else {
-                            "TaskFailedToStart"
+                            TaskStopCode::TaskFailedToStart
                         };
                         t.mark_stopped(now_epoch(), code, AGENT_LOST_REASON);
                         Ok(true)

@@ -7,18 +7,21 @@
 //! an instance change) and only those are reconciled, plus a slow periodic
 //! resync of everything for safety and timed wake-ups (throttling, health
 //! check grace periods). A reconcile pass reads the service and its
-//! cluster, computes one step with the pure rules of [`crate::deploy_math`],
+//! cluster, computes one step with the pure rules of [`berth_ecs_model::deploy_math`],
 //! starts tasks (`service_tasks.rs`) through the same placement transaction as RunTask, asks
 //! tasks to stop as StopTask does, and writes the counts, rollout states and
 //! events back with a compare-and-swap. All state is in the store, so the
 //! loop is idempotent and a restarted server carries on mid-rollout.
 
-use crate::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
 use crate::services::ServiceRecord;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
-use berth_core::ecs::{ContainerInstanceStatus, DeploymentStatus, RolloutState, ServiceStatus, TaskStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
+use berth_ecs_model::{
+    ContainerInstanceStatus, DeploymentStatus, HealthStatus, Recorded, RolloutState, ServiceStatus, TaskStatus,
+    TaskStopCode,
+};
 use berth_proto::AwsError;
 use berth_scheduler::PlacementConstraint;
 use berth_store::{EventKind, StoreError, typed};
@@ -107,7 +110,7 @@ fn touched(kind: &EventKind, key: &str, value: &[u8]) -> Touch {
 /// How a task counts for its service.
 fn health_of(t: &TaskRecord) -> TaskHealth {
     match t.last_status.known() {
-        Some(TaskStatus::Running) if t.berth.health_checked.is_empty() || t.health_status == "HEALTHY" => {
+        Some(TaskStatus::Running) if t.berth.health_checked.is_empty() || t.health_status == HealthStatus::Healthy => {
             TaskHealth::Healthy
         }
         Some(TaskStatus::Running) => TaskHealth::Running,
@@ -119,8 +122,8 @@ fn health_of(t: &TaskRecord) -> TaskHealth {
 fn failed(t: &TaskRecord) -> bool {
     t.last_status == TaskStatus::Stopped
         && (matches!(
-            t.stop_code.as_deref(),
-            Some("TaskFailedToStart" | "EssentialContainerExited")
+            t.stop_code.as_ref().and_then(Recorded::known),
+            Some(TaskStopCode::TaskFailedToStart | TaskStopCode::EssentialContainerExited)
         ) || t.stopped_reason.as_deref() == Some(HEALTH_CHECK_REASON))
 }
 
@@ -400,12 +403,18 @@ impl Ecs {
         let mut stopping: BTreeSet<String> = BTreeSet::new();
         for t in tasks
             .iter()
-            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == "UNHEALTHY")
+            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == HealthStatus::Unhealthy)
         {
             let since = t.started_at.unwrap_or(t.created_at);
             if now - since >= grace {
-                self.request_stop(cluster, t, "ServiceSchedulerInitiated", HEALTH_CHECK_REASON, false)
-                    .await?;
+                self.request_stop(
+                    cluster,
+                    t,
+                    TaskStopCode::ServiceSchedulerInitiated,
+                    HEALTH_CHECK_REASON,
+                    false,
+                )
+                .await?;
                 stopping.insert(t.berth.id.clone());
                 svc.push_event(
                     format!("(service {name}) (task {}) failed container health checks.", t.berth.id),
@@ -572,7 +581,7 @@ impl Ecs {
         for id in &stop_ids {
             if let Some(t) = active.iter().find(|t| &t.berth.id == id) {
                 let reason = format!("Scaling activity initiated by (deployment {primary_id})");
-                self.request_stop(cluster, t, "ServiceSchedulerInitiated", &reason, false)
+                self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &reason, false)
                     .await?;
             }
         }

@@ -12,14 +12,15 @@
 //! `arn:aws:ecs:R:A:service-revision/CLUSTER/SERVICE/DIGITS`.
 
 use crate::authz;
-use crate::deploy_math::failure_threshold;
 use crate::operation::Operation;
 use crate::services::{DeploymentRecord, ServiceRecord};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::deploy_math::failure_threshold;
+use berth_ecs_model::service::service_deployment_status;
+use berth_ecs_model::{RolloutState, ServiceDeploymentStatus, StatusName};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -39,28 +40,6 @@ pub fn parse_history_arn<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a s
     let mut parts = rest.split('/');
     let (c, s, d) = (parts.next()?, parts.next()?, parts.next()?);
     (parts.next().is_none() && !c.is_empty() && !s.is_empty() && !d.is_empty()).then_some((c, s, d))
-}
-
-/// The service deployment status of a deployment (see the module docs).
-pub fn deployment_status(svc: &ServiceRecord, d: &DeploymentRecord) -> (&'static str, String) {
-    let find = |id: &str| svc.deployments.iter().chain(&svc.berth.history).find(|x| x.id == id);
-    if let Some(r) = d.berth.rolled_back_by.as_deref() {
-        let reason = d.berth.rollback_reason.clone().unwrap_or_default();
-        return match find(r).map(|r| (r.rollout_state.known(), r.status.known())) {
-            Some((Some(RolloutState::Completed), _)) => ("ROLLBACK_SUCCESSFUL", reason),
-            Some((Some(RolloutState::InProgress), Some(DeploymentStatus::Primary))) => ("ROLLBACK_IN_PROGRESS", reason),
-            _ => ("ROLLBACK_FAILED", reason),
-        };
-    }
-    match (d.rollout_state.known(), d.status.known()) {
-        (Some(RolloutState::Completed), _) => ("SUCCESSFUL", d.rollout_state_reason.clone()),
-        (Some(RolloutState::Failed), _) => ("STOPPED", d.rollout_state_reason.clone()),
-        (_, Some(DeploymentStatus::Primary)) if svc.status == ServiceStatus::Active => {
-            ("IN_PROGRESS", d.rollout_state_reason.clone())
-        }
-        (_, Some(DeploymentStatus::Primary)) => ("STOPPED", "The service was deleted.".into()),
-        _ => ("STOPPED", "A newer service deployment started.".into()),
-    }
 }
 
 #[derive(Deserialize)]
@@ -100,18 +79,6 @@ pub(crate) struct StopInput {
     service_deployment_arn: String,
     stop_type: Option<String>,
 }
-
-const STATUSES: [&str; 9] = [
-    "PENDING",
-    "SUCCESSFUL",
-    "STOPPED",
-    "STOP_REQUESTED",
-    "IN_PROGRESS",
-    "ROLLBACK_REQUESTED",
-    "ROLLBACK_IN_PROGRESS",
-    "ROLLBACK_SUCCESSFUL",
-    "ROLLBACK_FAILED",
-];
 
 impl Ecs {
     pub(crate) fn deployment_arn(&self, svc: &ServiceRecord, id: &str) -> String {
@@ -162,7 +129,7 @@ impl Ecs {
     }
 
     fn render_brief(&self, svc: &ServiceRecord, d: &DeploymentRecord) -> Value {
-        let (status, reason) = deployment_status(svc, d);
+        let (status, reason) = service_deployment_status(svc, d);
         let mut v = json!({
             "serviceDeploymentArn": self.deployment_arn(svc, &d.id),
             "serviceArn": svc.service_arn,
@@ -170,10 +137,10 @@ impl Ecs {
             "createdAt": d.created_at,
             "startedAt": d.created_at,
             "targetServiceRevisionArn": self.revision_arn(svc, &d.id),
-            "status": status,
+            "status": status.as_str(),
             "statusReason": reason,
         });
-        if status != "IN_PROGRESS" && status != "ROLLBACK_IN_PROGRESS" {
+        if !status.in_progress() {
             v["finishedAt"] = json!(d.berth.finished_at.unwrap_or(d.updated_at));
         }
         v
@@ -181,9 +148,9 @@ impl Ecs {
 
     fn render_service_deployment(&self, svc: &ServiceRecord, d: &DeploymentRecord) -> Value {
         let mut v = self.render_brief(svc, d);
-        let (status, _) = deployment_status(svc, d);
+        let (status, _) = service_deployment_status(svc, d);
         v["updatedAt"] = json!(d.updated_at);
-        if status == "STOPPED" {
+        if status == ServiceDeploymentStatus::Stopped {
             v["stoppedAt"] = json!(d.berth.finished_at.unwrap_or(d.updated_at));
         }
         v["sourceServiceRevisions"] = d
@@ -202,12 +169,12 @@ impl Ecs {
             "pendingTaskCount": d.pending_count,
         });
         // The ROLLING stages: new tasks come up, then the old ones go.
-        let active = if status == "ROLLBACK_IN_PROGRESS" {
+        let active = if status == ServiceDeploymentStatus::RollbackInProgress {
             d.berth
                 .rolled_back_by
                 .as_deref()
                 .and_then(|r| Self::all_deployments(svc).find(|x| x.id == r))
-        } else if status == "IN_PROGRESS" {
+        } else if status == ServiceDeploymentStatus::InProgress {
             Some(d)
         } else {
             None
@@ -231,7 +198,7 @@ impl Ecs {
                 "DISABLED"
             } else if d.rollout_state == RolloutState::Failed && d.failed_tasks > 0 {
                 "TRIGGERED"
-            } else if status == "IN_PROGRESS" {
+            } else if status == ServiceDeploymentStatus::InProgress {
                 "MONITORING"
             } else {
                 "MONITORING_COMPLETE"
@@ -291,15 +258,17 @@ impl Ecs {
         _ctx: &RequestContext,
         input: ListInput,
     ) -> Result<Value, AwsError> {
-        for s in &input.status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(AwsError::invalid_parameter(format!(
-                    "Invalid status '{s}'. Valid values: {}.",
-                    STATUSES.join(", ")
-                )));
-            }
-        }
-        let ts = |v: &Option<Value>| v.as_ref().map(crate::state_changes::timestamp).transpose();
+        let wanted = input
+            .status
+            .iter()
+            .map(|s| {
+                ServiceDeploymentStatus::parse(s).ok_or_else(|| {
+                    let valid: Vec<&str> = ServiceDeploymentStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    AwsError::invalid_parameter(format!("Invalid status '{s}'. Valid values: {}.", valid.join(", ")))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ts = |v: &Option<Value>| v.as_ref().map(berth_ecs_model::task::timestamp).transpose();
         let (before, after) = match &input.created_at {
             Some(c) => (ts(&c.before)?.flatten(), ts(&c.after)?.flatten()),
             None => (None, None),
@@ -312,8 +281,8 @@ impl Ecs {
         let mut briefs: Vec<(String, Value)> = Self::all_deployments(&svc)
             .filter(|d| d.berth.rollback_from.is_none())
             .filter(|d| before.is_none_or(|b| d.created_at < b) && after.is_none_or(|a| d.created_at > a))
+            .filter(|d| wanted.is_empty() || wanted.contains(&service_deployment_status(&svc, d).0))
             .map(|d| (d, self.render_brief(&svc, d)))
-            .filter(|(_, v)| input.status.is_empty() || input.status.iter().any(|s| v["status"] == s.as_str()))
             // Newest first: key on the inverted creation time.
             .map(|(d, v)| {
                 let ms = (d.created_at * 1000.0) as u64;
@@ -433,11 +402,11 @@ impl Ecs {
                 .await?
                 .filter(|(_, _, d)| d.berth.rollback_from.is_none())
                 .ok_or_else(not_found)?;
-            match deployment_status(&svc, &d).0 {
-                "ROLLBACK_IN_PROGRESS" | "ROLLBACK_REQUESTED" => {
+            match service_deployment_status(&svc, &d).0 {
+                ServiceDeploymentStatus::RollbackInProgress | ServiceDeploymentStatus::RollbackRequested => {
                     return Ok(json!({"serviceDeploymentArn": arn}));
                 }
-                "IN_PROGRESS" => {}
+                ServiceDeploymentStatus::InProgress => {}
                 other => {
                     return Err(AwsError::conflict(format!(
                         "The service deployment is {other}; only a deployment in progress can be stopped."

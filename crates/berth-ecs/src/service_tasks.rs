@@ -9,7 +9,7 @@ use crate::tasks::{
     Placed, ResolvedTaskDefinition, TaskOptions, TaskRecord, deployment_launch, placement_constraints,
     placement_strategies,
 };
-use berth_core::ecs::Tag;
+use berth_ecs_model::Tag;
 use berth_proto::AwsError;
 use berth_proto::json::encode;
 use berth_scheduler::{FailureReason, PlacementConstraint, PlacementStrategy};
@@ -108,7 +108,7 @@ impl Ecs {
         let platform_version = deployment.platform_version.clone().filter(|p| p != "LATEST");
         let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
         if svc.enable_ecs_managed_tags {
-            berth_core::ecs::merge_tags(
+            berth_ecs_model::merge_tags(
                 &mut plan.tags,
                 &[Tag {
                     key: "aws:ecs:serviceName".into(),

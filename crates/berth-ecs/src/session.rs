@@ -10,12 +10,10 @@
 //! disconnected.
 
 use crate::agent_identity;
-use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
 use berth_agent_protocol::{DesiredState, SessionMessage};
 use berth_core::time::now_epoch;
 use berth_proto::{AuthzResource, AwsError, Principal};
-use berth_store::typed;
 use futures::Stream;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -207,10 +205,7 @@ impl Ecs {
     pub(crate) async fn sync_connection(&self, cluster: &str, id: &str) -> Result<(), AwsError> {
         let key = keys::instance(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key)
-                .await
-                .map_err(AwsError::state_store)?
-            else {
+            let Some((mut rec, rev)) = self.stored_instance(cluster, id).await? else {
                 return Ok(());
             };
             if !rec.is_registered() {

@@ -10,7 +10,7 @@ use crate::references::{TagTarget, parse_resource_arn, resource_not_found};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{BUILTIN_CAPACITY_PROVIDERS, Tag, merge_tags, validate_tags};
+use berth_ecs_model::{BUILTIN_CAPACITY_PROVIDERS, Tag, merge_tags, validate_tags};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;

@@ -11,11 +11,11 @@ use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{
-    STATUS_ACTIVE, STATUS_DELETE_IN_PROGRESS, STATUS_INACTIVE, Tag, TaskDefinition, TaskDefinitionRecord,
-    TaskDefinitionRef, parse_task_definition_ref, prepare_registration, validate_tags,
-};
 use berth_core::time::now_epoch;
+use berth_ecs_model::{
+    StatusName, Tag, TaskDefinition, TaskDefinitionFamilyStatus, TaskDefinitionRecord, TaskDefinitionRef,
+    TaskDefinitionStatus, parse_task_definition_ref, prepare_registration, validate_tags,
+};
 use berth_proto::json::{decode, encode};
 use berth_proto::pagination::paginate_ordered;
 use berth_proto::pagination::with_next_token;
@@ -114,7 +114,7 @@ impl Ecs {
                     .map_err(AwsError::state_store)?
                 {
                     let rec: TaskDefinitionRecord = typed::decode(&kv).map_err(AwsError::state_store)?;
-                    if rec.task_definition.status_str() == STATUS_ACTIVE {
+                    if rec.task_definition.is_active() {
                         // Keys are zero-padded, so the last ACTIVE one is the latest.
                         latest = Some((rec, kv.key.clone(), kv.mod_revision));
                     }
@@ -143,7 +143,7 @@ impl Ecs {
         Ok(typed::get::<TaskDefinitionRecord>(&*self.store, &key)
             .await
             .map_err(AwsError::state_store)?
-            .filter(|(rec, _)| rec.task_definition.status_str() == STATUS_ACTIVE)
+            .filter(|(rec, _)| rec.task_definition.is_active())
             .map(|(rec, mr)| (rec, key, mr)))
     }
 
@@ -262,12 +262,14 @@ impl Ecs {
         _ctx: &RequestContext,
         input: ListInput,
     ) -> Result<Value, AwsError> {
-        let status = input.status.as_deref().unwrap_or(STATUS_ACTIVE);
-        if ![STATUS_ACTIVE, STATUS_INACTIVE, STATUS_DELETE_IN_PROGRESS].contains(&status) {
-            return Err(AwsError::invalid_parameter(format!(
-                "Invalid status '{status}'. Valid values are ACTIVE, INACTIVE and DELETE_IN_PROGRESS."
-            )));
-        }
+        let status = match input.status.as_deref() {
+            None => TaskDefinitionStatus::Active,
+            Some(s) => TaskDefinitionStatus::parse(s).ok_or_else(|| {
+                AwsError::invalid_parameter(format!(
+                    "Invalid status '{s}'. Valid values are ACTIVE, INACTIVE and DELETE_IN_PROGRESS."
+                ))
+            })?,
+        };
         let descending = match input.sort.as_deref() {
             None | Some("ASC") => false,
             Some("DESC") => true,
@@ -288,7 +290,7 @@ impl Ecs {
             .all_task_definitions(family)
             .await?
             .into_iter()
-            .filter(|d| d.status_str() == status)
+            .filter(|d| d.status() == Some(status))
             .map(|d| {
                 (
                     revision_key(d.family_name(), d.revision_number()),
@@ -318,12 +320,14 @@ impl Ecs {
         _ctx: &RequestContext,
         input: ListFamiliesInput,
     ) -> Result<Value, AwsError> {
-        let status = input.status.as_deref().unwrap_or("ALL");
-        if !["ACTIVE", "INACTIVE", "ALL"].contains(&status) {
-            return Err(AwsError::invalid_parameter(format!(
-                "Invalid status '{status}'. Valid values are ACTIVE, INACTIVE and ALL."
-            )));
-        }
+        let status = match input.status.as_deref() {
+            None => TaskDefinitionFamilyStatus::All,
+            Some(s) => TaskDefinitionFamilyStatus::parse(s).ok_or_else(|| {
+                AwsError::invalid_parameter(format!(
+                    "Invalid status '{s}'. Valid values are ACTIVE, INACTIVE and ALL."
+                ))
+            })?,
+        };
         let prefix = input.family_prefix.unwrap_or_default();
         // family -> whether it has an ACTIVE revision.
         let mut families: BTreeMap<String, bool> = BTreeMap::new();
@@ -332,14 +336,14 @@ impl Ecs {
                 continue;
             }
             let active = families.entry(d.family_name().to_string()).or_insert(false);
-            *active |= d.status_str() == STATUS_ACTIVE;
+            *active |= d.is_active();
         }
         let names: Vec<String> = families
             .into_iter()
             .filter(|(_, active)| match status {
-                "ACTIVE" => *active,
-                "INACTIVE" => !*active,
-                _ => true,
+                TaskDefinitionFamilyStatus::Active => *active,
+                TaskDefinitionFamilyStatus::Inactive => !*active,
+                TaskDefinitionFamilyStatus::All => true,
             })
             .map(|(f, _)| f)
             .collect();
@@ -382,8 +386,8 @@ impl Ecs {
         let rec =
             typed::update_with::<TaskDefinitionRecord, AwsError, _>(AwsError::state_store, &*self.store, &key, |cur| {
                 let mut rec = cur.ok_or_else(missing)?;
-                if rec.task_definition.status_str() == STATUS_ACTIVE {
-                    rec.task_definition.status = Some(STATUS_INACTIVE.into());
+                if rec.task_definition.is_active() {
+                    rec.task_definition.status = Some(TaskDefinitionStatus::Inactive.into());
                     rec.task_definition.deregistered_at = Some(now);
                 }
                 Ok(Some(rec))
@@ -428,10 +432,10 @@ impl Ecs {
                 &key,
                 |cur| {
                     let mut rec = cur.ok_or_else(|| AwsError::client("TASK_DEFINITION_NOT_FOUND"))?;
-                    match rec.task_definition.status_str() {
-                        STATUS_ACTIVE => Err(AwsError::client("TASK_DEFINITION_NOT_INACTIVE")),
-                        STATUS_INACTIVE => {
-                            rec.task_definition.status = Some(STATUS_DELETE_IN_PROGRESS.into());
+                    match rec.task_definition.status() {
+                        Some(TaskDefinitionStatus::Active) => Err(AwsError::client("TASK_DEFINITION_NOT_INACTIVE")),
+                        Some(TaskDefinitionStatus::Inactive) => {
+                            rec.task_definition.status = Some(TaskDefinitionStatus::DeleteInProgress.into());
                             rec.task_definition.delete_requested_at = Some(now);
                             Ok(Some(rec))
                         }

@@ -3,21 +3,19 @@
 use super::state::{Engine, Reported};
 use crate::lifecycle::{self, ContainerView, RunState};
 use crate::model::{ContainerStateChange, Report, SingleContainerStateChange, TaskStateChange};
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::{StatusName, TaskStatus};
 
 impl Engine {
     /// Sends what changed since the last report.
     pub(super) fn report(&mut self) {
         let views = self.views();
-        let mut status = lifecycle::task_status(&views).to_string();
-        if TaskStatus::rank_of(&status) < TaskStatus::rank_of(&self.reported_status) {
-            status = self.reported_status.clone();
-        }
-        if status == "RUNNING" {
+        // A task never moves back in its lifecycle (`Ord` is its order).
+        let status = lifecycle::task_status(&views).max(self.reported_status);
+        if status == TaskStatus::Running {
             self.ever_running = true;
         }
-        if status == "STOPPED" && self.stop_cause.is_none() {
+        if status == TaskStatus::Stopped && self.stop_cause.is_none() {
             // Every container ended before a decision round saw it (e.g. an
             // essential container that exits at once): the same rules give
             // the stop code and reason, so the report says why.
@@ -55,10 +53,10 @@ impl Engine {
             }
         }
 
-        let status_changed = status != self.reported_status || (status == "STOPPED" && !self.stopped_sent);
+        let status_changed = status != self.reported_status || (status == TaskStatus::Stopped && !self.stopped_sent);
         let health_changed = health.is_some() && health != self.reported_health;
         if status_changed || health_changed {
-            let stopped = status == "STOPPED";
+            let stopped = status == TaskStatus::Stopped;
             self.stopped_sent |= stopped;
             if stopped && self.execution_stopped_at.is_none() {
                 self.execution_stopped_at = Some(now_epoch());
@@ -73,9 +71,9 @@ impl Engine {
             let change = TaskStateChange {
                 cluster: Some(self.ctx.cluster.clone()),
                 task: Some(self.task.task_arn.clone()),
-                status: Some(status.clone()),
+                status: Some(status.to_string()),
                 reason: cause.and_then(|c| c.reason.clone()),
-                stop_code: cause.and_then(|c| c.stop_code.map(str::to_string)),
+                stop_code: cause.and_then(|c| c.stop_code.map(|c| c.to_string())),
                 health_status: health.clone(),
                 containers: changed,
                 pull_started_at: pull_started_at.map(serde_json::Value::from),

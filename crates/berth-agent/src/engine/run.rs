@@ -6,6 +6,7 @@ use crate::failure::ContainerFailure;
 use crate::labels;
 use crate::lifecycle::{RunState, StopCause};
 use crate::spec::Placement;
+use berth_ecs_model::{ContainerStatus, StatusName};
 use futures::StreamExt;
 use std::time::Duration;
 
@@ -147,12 +148,12 @@ impl Engine {
             let Some(server) = task.server_container(slot.def.name()) else {
                 continue;
             };
-            match server.last_status.as_deref() {
-                Some("RUNNING") => {
+            match server.last_status.as_deref().and_then(ContainerStatus::parse) {
+                Some(ContainerStatus::Running) => {
                     slot.state = RunState::Exited { exit_code: None };
                     slot.reason = Some("The container was removed from the host while the agent was away".into());
                 }
-                Some("STOPPED") => {
+                Some(ContainerStatus::Stopped) => {
                     slot.state = if server.runtime_id.is_some() {
                         RunState::Exited {
                             exit_code: server.exit_code,

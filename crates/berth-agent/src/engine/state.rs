@@ -5,7 +5,7 @@ use super::context::EngineContext;
 use crate::lifecycle::{self, Dependency, Health, RunState, StopCause};
 use crate::model::{ContainerDefinition, NetworkBinding, Task};
 use crate::spec;
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::{ContainerStatus, TaskStatus};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,7 +43,7 @@ pub(super) struct Engine {
     /// Why the task cannot run as defined (validation), if it cannot.
     pub(super) invalid: Option<crate::invalid::InvalidTask>,
     pub(super) create_order: Vec<usize>,
-    pub(super) reported_status: String,
+    pub(super) reported_status: TaskStatus,
     pub(super) reported_health: Option<String>,
     pub(super) reported: HashMap<String, Reported>,
     pub(super) pull_started_at: Option<f64>,
@@ -105,7 +105,10 @@ impl Engine {
                 reported.insert(
                     s.def.name().to_string(),
                     Reported {
-                        status: c.last_status.clone().unwrap_or_else(|| "PENDING".into()),
+                        status: c
+                            .last_status
+                            .clone()
+                            .unwrap_or_else(|| ContainerStatus::Pending.to_string()),
                         exit_code: c.exit_code,
                         runtime_id: c.runtime_id.clone(),
                         bindings: {
@@ -123,8 +126,8 @@ impl Engine {
                 );
             }
         }
-        let reported_status = task.last_status.unwrap_or(TaskStatus::Provisioning).to_string();
-        let ever_running = TaskStatus::rank_of(&reported_status) >= Some(TaskStatus::Running.rank());
+        let reported_status = task.last_status.unwrap_or(TaskStatus::Provisioning);
+        let ever_running = reported_status >= TaskStatus::Running;
         Self {
             ctx,
             task,

@@ -25,7 +25,7 @@ use crate::references::cluster_name;
 use crate::references::{TagTarget, parse_resource_arn};
 use crate::{Ecs, keys};
 use berth_core::arn::Scope;
-use berth_core::ecs::{Tag, TaskDefinitionRef, parse_task_definition_ref};
+use berth_ecs_model::{Tag, TaskDefinitionRef, parse_task_definition_ref};
 use berth_proto::AuthzResource;
 use serde::Deserialize;
 

@@ -1,17 +1,16 @@
 //! DescribeContainerInstances and ListContainerInstances, and the lookup
 //! and rendering of one instance.
 
-use super::record::{Attribute, InstanceRecord, render_resources};
 use super::state::TaskCounts;
+use crate::Ecs;
+use crate::arn_page::arn_page;
 use crate::tasks::instance_id_of;
-use crate::{Ecs, keys};
-use berth_core::ecs::{ContainerInstanceStatus, StatusName};
 use berth_core::time::now_epoch;
-use berth_proto::pagination::paginate;
-use berth_proto::pagination::with_next_token;
+use berth_ecs_model::instance::{Attribute, InstanceRecord, render_resources};
+use berth_ecs_model::{ContainerInstanceStatus, StatusName};
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::parse_expression;
-use berth_store::{Revision, typed};
+use berth_store::Revision;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -107,9 +106,7 @@ impl Ecs {
         if id.is_empty() || id.contains('/') {
             return Ok(None);
         }
-        let found = typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, id))
-            .await
-            .map_err(AwsError::state_store)?;
+        let found = self.stored_instance(cluster, id).await?;
         Ok(found.filter(|(r, _)| {
             !reference.starts_with("arn:") || r.container_instance_arn == reference || arn_in_old_format(reference, id)
         }))
@@ -193,7 +190,7 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let state = self.synced_view().await?.placement_state(&cluster.cluster_name);
         let views = &state.views;
-        let arns: Vec<String> = state
+        let arns: Vec<(String, String)> = state
             .instances
             .iter()
             .zip(views)
@@ -202,17 +199,14 @@ impl Ecs {
                 None => rec.status != ContainerInstanceStatus::Inactive,
             })
             .filter(|(_, view)| filter.as_ref().is_none_or(|f| f.matches(view)))
-            .map(|((rec, _), _)| rec.container_instance_arn.clone())
+            .map(|((rec, _), _)| (rec.container_instance_arn.clone(), rec.container_instance_arn.clone()))
             .collect();
-        let (page, next) = paginate(
+        arn_page(
+            "containerInstanceArns",
             arns,
-            |a| a.clone(),
             input.next_token.as_deref(),
             input.max_results,
-            100,
-            100,
-        )?;
-        Ok(with_next_token(json!({"containerInstanceArns": page}), next))
+        )
     }
 }
 

@@ -1,10 +1,10 @@
 //! DeregisterContainerInstance and UpdateContainerInstancesState.
 
-use super::record::InstanceRecord;
 use super::state::TaskCounts;
 use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
-use berth_core::ecs::{ContainerInstanceStatus, StatusName, TaskStatus};
+use berth_ecs_model::instance::InstanceRecord;
+use berth_ecs_model::{ContainerInstanceStatus, StatusName, TaskStatus, TaskStopCode};
 use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -47,9 +47,9 @@ impl Ecs {
         let arn = rec.container_instance_arn.clone();
         let key = keys::instance(&name, &rec.berth.id);
         loop {
-            let (mut rec, rev) = typed::get::<InstanceRecord>(&*self.store, &key)
-                .await
-                .map_err(AwsError::state_store)?
+            let (mut rec, rev) = self
+                .stored_instance(&name, &rec.berth.id)
+                .await?
                 .ok_or_else(not_found)?;
             let active: Vec<Arc<TaskRecord>> = self
                 .cluster_tasks(&name)
@@ -65,7 +65,7 @@ impl Ecs {
                     self.stop_task_now(
                         &name,
                         &t.berth.id,
-                        "TerminationNotice",
+                        TaskStopCode::TerminationNotice,
                         "Container instance deregistered with force.",
                     )
                     .await?;

@@ -9,14 +9,14 @@
 
 mod describe;
 mod lifecycle;
-mod record;
 mod register;
 mod resources;
 mod state;
+mod stored;
 
+pub use berth_ecs_model::instance::{Attribute, InstanceRecord};
 pub(crate) use describe::DescribeInput;
 pub(crate) use describe::ListInput;
 pub(crate) use lifecycle::{DeregisterInput, UpdateStateInput};
-pub use record::{Attribute, InstanceRecord};
 pub(crate) use register::RegisterInput;
 pub use state::{ClusterState, instance_view};

@@ -1,15 +1,15 @@
 //! RegisterContainerInstance: a new record, or re-registration of a known
 //! one; the instance's identity document and attributes.
 
-use super::record::{Attribute, InstanceInternal, InstanceRecord};
 use super::resources::{ResourceIn, parse_resources};
 use super::state::TaskCounts;
 use crate::agent_identity::{self};
 use crate::host_share;
 use crate::{Ecs, keys};
-use berth_core::ecs::ContainerInstanceStatus;
-use berth_core::ecs::{Tag, validate_tags};
 use berth_core::time::now_epoch;
+use berth_ecs_model::ContainerInstanceStatus;
+use berth_ecs_model::instance::{Attribute, InstanceInternal, InstanceRecord};
+use berth_ecs_model::{Tag, validate_tags};
 use berth_proto::{AwsError, RequestContext};
 use berth_scheduler::{InstanceView, Resources};
 use berth_store::typed;
@@ -258,10 +258,7 @@ impl Ecs {
     ) -> Result<InstanceRecord, AwsError> {
         let key = keys::instance(cluster, id);
         loop {
-            let Some((mut rec, rev)) = typed::get::<InstanceRecord>(&*self.store, &key)
-                .await
-                .map_err(AwsError::state_store)?
-            else {
+            let Some((mut rec, rev)) = self.stored_instance(cluster, id).await? else {
                 return Err(AwsError::server(
                     "container instance vanished while re-registering; retry",
                 ));

@@ -1,7 +1,7 @@
 //! `totalResources` of RegisterContainerInstance: parsed into the
 //! scheduler's resource set plus the other resources shown as given.
 
-use super::record::DEFAULT_RESERVED_PORTS;
+use berth_ecs_model::instance::DEFAULT_RESERVED_PORTS;
 use berth_proto::AwsError;
 use berth_scheduler::Resources;
 use serde::Deserialize;
@@ -95,7 +95,7 @@ pub(super) fn parse_resources(list: &[ResourceIn]) -> Result<(Resources, Vec<Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instances::record::render_resources;
+    use berth_ecs_model::instance::render_resources;
 
     fn res(name: &str, int: i64, set: Option<Vec<&str>>) -> ResourceIn {
         ResourceIn {

@@ -1,10 +1,10 @@
 //! A cluster's instances and tasks read at once, the task tallies derived
 //! from them, and the scheduler's view of one instance.
 
-use super::record::{Attribute, InstanceRecord};
 use crate::Ecs;
 use crate::tasks::TaskRecord;
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
+use berth_ecs_model::instance::{Attribute, InstanceRecord};
 use berth_proto::AwsError;
 use berth_scheduler::{InstanceView, TaskOnInstance};
 use berth_store::Revision;

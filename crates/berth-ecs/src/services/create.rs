@@ -1,11 +1,6 @@
 //! CreateService: validate the request and record the service with its
 //! first deployment (the service controller starts the tasks).
 
-use super::config::{DeploymentConfigIn, default_deployment_config, merge_deployment_config};
-use super::records::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
-use super::rules::{
-    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
-};
 use crate::authz;
 use crate::operation::Operation;
 use crate::references::cluster_name;
@@ -13,9 +8,14 @@ use crate::tasks::{TaskDefinitionLookup, check_compatibility, launch_of};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::{CapacityProviderStrategyItem, Tag, validate_tags};
-use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::service::{DeploymentConfigIn, default_deployment_config, merge_deployment_config};
+use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
+use berth_ecs_model::service::{
+    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
+};
+use berth_ecs_model::{CapacityProviderStrategyItem, Tag, validate_tags};
+use berth_ecs_model::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -173,7 +173,7 @@ impl Ecs {
     ) -> Result<Value, AwsError> {
         let fingerprint = std::mem::take(&mut input.fingerprint);
         validate_service_name(&input.service_name)?;
-        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        berth_ecs_model::check_execute_command(input.enable_execute_command)?;
         if let Some(t) = &input.client_token
             && (t.is_empty() || t.len() > 36)
         {

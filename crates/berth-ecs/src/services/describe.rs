@@ -1,14 +1,14 @@
 //! Reading services back: loading one by name or ARN, DescribeServices
 //! and ListServices.
 
-use super::records::ServiceRecord;
-use super::rules::service_name_of;
 use crate::authz;
 use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::ServiceStatus;
+use berth_ecs_model::ServiceStatus;
+use berth_ecs_model::service::ServiceRecord;
+use berth_ecs_model::service::service_name_of;
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
 use berth_proto::{AuthzResource, AwsError, RequestContext};

@@ -1,19 +1,21 @@
 //! UpdateService: read-modify-write of an ACTIVE service, recording a new
 //! deployment when the task definition or its configuration changes.
 
-use super::config::{DeploymentConfigIn, merge_deployment_config};
 use super::create::{service_keys, service_task_definition_of};
-use super::records::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
-use super::rules::{check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate};
 use crate::authz;
 use crate::operation::Operation;
 use crate::tasks::{TaskDefinitionLookup, check_compatibility};
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::CapacityProviderStrategyItem;
-use berth_core::ecs::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_core::time::now_epoch;
+use berth_ecs_model::CapacityProviderStrategyItem;
+use berth_ecs_model::service::{DeploymentConfigIn, merge_deployment_config};
+use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
+use berth_ecs_model::service::{
+    check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate,
+};
+use berth_ecs_model::{DeploymentStatus, RolloutState, ServiceStatus};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::{Compare, Op, typed};
 use serde::Deserialize;
@@ -126,7 +128,7 @@ impl Ecs {
         _ctx: &RequestContext,
         mut input: UpdateServiceInput,
     ) -> Result<Value, AwsError> {
-        berth_core::ecs::check_execute_command(input.enable_execute_command)?;
+        berth_ecs_model::check_execute_command(input.enable_execute_command)?;
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let cname = cluster.cluster_name.clone();
         let (current, _) = self
@@ -185,7 +187,7 @@ impl Ecs {
         if let Some(strategy) = &input.capacity_provider_strategy
             && !strategy.is_empty()
         {
-            berth_core::ecs::validate_strategy(strategy, &cluster.capacity_providers)?;
+            berth_ecs_model::validate_strategy(strategy, &cluster.capacity_providers)?;
         }
         let config = merge_deployment_config(
             &current.deployment_configuration,

@@ -3,7 +3,7 @@
 //! authorization and its handler), and the definition the agent is given.
 
 use crate::{Ecs, keys};
-use berth_core::ecs::{STATUS_ACTIVE, Tag, TaskDefinitionRecord, TaskDefinitionRef, parse_task_definition_ref};
+use berth_ecs_model::{Tag, TaskDefinitionRecord, TaskDefinitionRef, parse_task_definition_ref};
 use berth_proto::AwsError;
 use berth_proto::json::encode;
 use berth_store::typed;
@@ -106,7 +106,7 @@ impl Ecs {
         };
         let found = match found {
             Ok(Some((rec, _, _))) => {
-                let active = rec.task_definition.status_str() == STATUS_ACTIVE;
+                let active = rec.task_definition.is_active();
                 Some(ResolvedTaskDefinition::of(&self.scope, rec).map(|td| (td, active)))
             }
             Ok(None) => None,

@@ -1,14 +1,14 @@
 //! DescribeTasks and ListTasks: reading task records back as ECS shows them.
 
-use super::records::{TaskRecord, instance_id_of, task_id_of};
+use crate::arn_page::arn_page;
 use crate::authz;
 use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::TaskStatus;
-use berth_proto::pagination::paginate;
-use berth_proto::pagination::with_next_token;
+use berth_ecs_model::TaskStatus;
+use berth_ecs_model::service::service_name_of;
+use berth_ecs_model::task::{TaskRecord, instance_id_of, task_id_of};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;
@@ -119,14 +119,10 @@ impl Ecs {
         let cluster = self.active_cluster(input.cluster.as_deref()).await?;
         let name = cluster.cluster_name;
         let instance_id = input.container_instance.as_deref().map(instance_id_of);
-        let service_group = input.service_name.as_deref().map(|s| {
-            let s = if s.starts_with("arn:") {
-                s.rsplit('/').next().unwrap_or(s)
-            } else {
-                s
-            };
-            format!("service:{s}")
-        });
+        let service_group = input
+            .service_name
+            .as_deref()
+            .map(|s| format!("service:{}", service_name_of(s)));
         let tasks = self.cluster_tasks(&name).await?;
         let keyed: Vec<(String, String)> = tasks
             .into_iter()
@@ -143,18 +139,7 @@ impl Ecs {
             .filter(|t| input.launch_type.as_ref().is_none_or(|l| &t.launch_type == l))
             .map(|t| (t.berth.id.clone(), t.task_arn.clone()))
             .collect();
-        let (page, next) = paginate(
-            keyed,
-            |(id, _)| id.clone(),
-            input.next_token.as_deref(),
-            input.max_results,
-            100,
-            100,
-        )?;
-        Ok(with_next_token(
-            json!({"taskArns": page.into_iter().map(|(_, arn)| arn).collect::<Vec<_>>()}),
-            next,
-        ))
+        arn_page("taskArns", keyed, input.next_token.as_deref(), input.max_results)
     }
 }
 

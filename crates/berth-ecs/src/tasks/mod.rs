@@ -15,23 +15,17 @@ mod options;
 mod placement;
 mod plan;
 mod protection;
-mod records;
-mod rules;
 mod run;
 mod start;
 mod stop;
-#[cfg(test)]
-mod tests;
 
+pub use berth_ecs_model::task::*;
 pub use definitions::ResolvedTaskDefinition;
 pub(crate) use definitions::{TaskDefinitionLookup, named_arn};
 pub(crate) use describe::{DescribeTasks, ListTasks};
 pub(crate) use options::{TaskOptions, placement_constraints, placement_strategies};
 pub(crate) use placement::Placed;
 pub(crate) use protection::{GetTaskProtection, UpdateTaskProtection};
-pub use records::*;
-pub(crate) use rules::TokenRecord;
-pub use rules::*;
 pub(crate) use run::RunTask;
 pub(crate) use start::StartTask;
 pub(crate) use stop::StopTask;
@@ -39,7 +33,3 @@ pub(crate) use stop::StopTask;
 /// The capability ECS requires of instances for awsvpc tasks; Berth agents
 /// run awsvpc tasks without ENIs and do not advertise it.
 pub const TASK_ENI_CAPABILITY: &str = "ecs.capability.task-eni";
-
-/// The health ECS reports for a container (and a task) whose health is not
-/// known: no health check, or none reported yet.
-pub const UNKNOWN_HEALTH: &str = "UNKNOWN";

@@ -3,7 +3,7 @@
 //! the controller from a service), and the placement constraints and
 //! strategies they place with.
 
-use berth_core::ecs::Tag;
+use berth_ecs_model::Tag;
 use berth_proto::AwsError;
 use berth_scheduler::{PlacementConstraint, PlacementStrategy};
 use serde::Deserialize;

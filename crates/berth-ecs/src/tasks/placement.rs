@@ -3,12 +3,12 @@
 //! RunTask client token written in the same transaction.
 
 use super::plan::TaskPlan;
-use super::records::TaskRecord;
-use super::rules::TokenRecord;
 use crate::cluster_view::PlacementEntry;
 use crate::instances::InstanceRecord;
 use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
+use berth_ecs_model::task::TaskRecord;
+use berth_ecs_model::task::TokenRecord;
 use berth_proto::AwsError;
 use berth_scheduler::PlacementRequest;
 use berth_scheduler::Resources;

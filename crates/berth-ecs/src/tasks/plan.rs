@@ -1,15 +1,15 @@
 //! A task plan: what the tasks of one RunTask/StartTask (or one service
 //! deployment step) share, and the task records built from it.
 
+use super::TASK_ENI_CAPABILITY;
 use super::definitions::ResolvedTaskDefinition;
 use super::options::TaskOptions;
-use super::records::{ContainerRecord, TaskInternal, TaskRecord};
-use super::rules::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
-use super::{TASK_ENI_CAPABILITY, UNKNOWN_HEALTH};
 use crate::Ecs;
 use crate::instances::InstanceRecord;
-use berth_core::ecs::TaskStatus;
-use berth_core::ecs::{ClusterRecord, Tag, validate_tags};
+use berth_ecs_model::task::{ContainerRecord, TaskInternal, TaskRecord};
+use berth_ecs_model::task::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
+use berth_ecs_model::{ClusterRecord, Tag, validate_tags};
+use berth_ecs_model::{HealthStatus, TaskStatus};
 use berth_proto::AwsError;
 use berth_scheduler::{PlacementConstraint, PlacementRequest, PlacementStrategy, RequiredAttribute, TaskDemand};
 use serde_json::{Value, json};
@@ -94,9 +94,9 @@ impl Ecs {
                 )));
             }
         }
-        berth_core::ecs::merge_tags(&mut tags, &opts.tags);
+        berth_ecs_model::merge_tags(&mut tags, &opts.tags);
         if opts.enable_ecs_managed_tags.unwrap_or(false) {
-            berth_core::ecs::merge_tags(
+            berth_ecs_model::merge_tags(
                 &mut tags,
                 &[Tag {
                     key: "aws:ecs:clusterName".into(),
@@ -199,7 +199,7 @@ impl Ecs {
             attachments: vec![],
             connectivity: Some("CONNECTED".into()),
             connectivity_at: Some(now),
-            health_status: UNKNOWN_HEALTH.into(),
+            health_status: HealthStatus::Unknown.into(),
             enable_execute_command: plan.enable_execute_command,
             ephemeral_storage: fargate.then(|| {
                 plan.overrides

@@ -4,14 +4,14 @@
 //! replaces it in a deployment (`deploy_math`), and the protection reads
 //! as ended once that time has passed.
 
-use super::records::{TaskRecord, task_id_of};
 use crate::authz::{self, arn_in_cluster};
 use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::TaskStatus;
+use berth_ecs_model::task::{TaskRecord, task_id_of};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
 use serde::Deserialize;

@@ -3,14 +3,14 @@
 use super::definitions::{TaskDefinitionLookup, named_arn};
 use super::options::{TaskOptions, placement_constraints, placement_strategies};
 use super::placement::{Placed, failure_json};
-use super::rules::{canonical_json, check_compatibility, launch_of, validate_client_token};
 use crate::authz::{self, cluster_key, exec_key, provider_keys};
 use crate::operation::Operation;
 use crate::references::cluster_name;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::CapacityProviderStrategyItem;
+use berth_ecs_model::CapacityProviderStrategyItem;
+use berth_ecs_model::task::{canonical_json, check_compatibility, launch_of, validate_client_token};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementStrategy};
 use serde::Deserialize;
@@ -128,7 +128,7 @@ pub(super) fn task_definition_resources(
 
 impl Ecs {
     pub(crate) async fn run_task(&self, _ctx: &RequestContext, input: RunTaskInput) -> Result<Value, AwsError> {
-        berth_core::ecs::check_execute_command(input.options.enable_execute_command)?;
+        berth_ecs_model::check_execute_command(input.options.enable_execute_command)?;
         let count = input.count.unwrap_or(1);
         if !(1..=10).contains(&count) {
             return Err(AwsError::invalid_parameter(format!(
@@ -169,7 +169,7 @@ impl Ecs {
             count,
         )?;
         check_compatibility(&td.value, &launch_type)?;
-        berth_core::ecs::check_network_configuration(
+        berth_ecs_model::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
         )?;

@@ -3,8 +3,6 @@
 use super::definitions::TaskDefinitionLookup;
 use super::options::{TaskOptions, placement_constraints};
 use super::placement::{MAX_PLACEMENT_ATTEMPTS, failure_json};
-use super::records::instance_id_of;
-use super::rules::check_compatibility;
 use super::run::task_definition_resources;
 use crate::Ecs;
 use crate::authz::{cluster_key, exec_key, instance_keys};
@@ -13,8 +11,10 @@ use crate::operation::Operation;
 use crate::references::cluster_name;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::ContainerInstanceStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::ContainerInstanceStatus;
+use berth_ecs_model::task::check_compatibility;
+use berth_ecs_model::task::instance_id_of;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::PlacementConstraint;
 use berth_scheduler::Resources;
@@ -81,7 +81,7 @@ impl Operation<Ecs> for StartTask {
 
 impl Ecs {
     pub(crate) async fn start_task(&self, _ctx: &RequestContext, input: StartTaskInput) -> Result<Value, AwsError> {
-        berth_core::ecs::check_execute_command(input.options.enable_execute_command)?;
+        berth_ecs_model::check_execute_command(input.options.enable_execute_command)?;
         if input.container_instances.is_empty() || input.container_instances.len() > 10 {
             return Err(AwsError::invalid_parameter(
                 "containerInstances must list between 1 and 10 container instances.",
@@ -91,7 +91,7 @@ impl Ecs {
         let name = cluster.cluster_name.clone();
         let td = input.definition.into_active()?;
         check_compatibility(&td.value, "EC2")?;
-        berth_core::ecs::check_network_configuration(
+        berth_ecs_model::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
         )?;

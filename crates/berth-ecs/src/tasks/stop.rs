@@ -1,15 +1,14 @@
 //! Stopping tasks: read-modify-write of a task record, releasing its
 //! reservation when it ends STOPPED, and StopTask.
 
-use super::records::{TaskRecord, task_id_of};
 use crate::authz;
-use crate::instances::InstanceRecord;
 use crate::operation::Operation;
 use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
-use berth_core::ecs::TaskStatus;
 use berth_core::time::now_epoch;
+use berth_ecs_model::task::{TaskRecord, task_id_of};
+use berth_ecs_model::{TaskStatus, TaskStopCode};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::InstanceView;
 use berth_store::{Compare, Op, typed};
@@ -50,10 +49,7 @@ impl Ecs {
                 rec.berth.reserved = false;
                 if let Some(iid) = rec.berth.instance_id.clone() {
                     let ikey = keys::instance(cluster, &iid);
-                    if let Some((mut inst, irev)) = typed::get::<InstanceRecord>(&*self.store, &ikey)
-                        .await
-                        .map_err(AwsError::state_store)?
-                    {
+                    if let Some((mut inst, irev)) = self.stored_instance(cluster, &iid).await? {
                         let mut view = InstanceView {
                             registered: inst.registered_resources.clone(),
                             remaining: inst.remaining_resources.clone(),
@@ -90,7 +86,7 @@ impl Ecs {
         &self,
         cluster: &str,
         id: &str,
-        code: &str,
+        code: TaskStopCode,
         reason: &str,
     ) -> Result<Option<TaskRecord>, AwsError> {
         self.modify_task(cluster, id, |t| {
@@ -111,16 +107,13 @@ impl Ecs {
         &self,
         cluster: &str,
         task: &TaskRecord,
-        code: &str,
+        code: TaskStopCode,
         reason: &str,
         clear_tags: bool,
     ) -> Result<Option<TaskRecord>, AwsError> {
         let agent_gone = match &task.berth.instance_id {
             None => true,
-            Some(iid) => match typed::get::<InstanceRecord>(&*self.store, &keys::instance(cluster, iid))
-                .await
-                .map_err(AwsError::state_store)?
-            {
+            Some(iid) => match self.stored_instance(cluster, iid).await? {
                 None => true,
                 Some((inst, _)) => {
                     !inst.is_registered()
@@ -173,7 +166,7 @@ impl Ecs {
         }
         let reason = input.reason.clone().unwrap_or_else(|| "Task stopped by user".into());
         let rec = self
-            .request_stop(&name, &task, "UserInitiated", &reason, true)
+            .request_stop(&name, &task, TaskStopCode::UserInitiated, &reason, true)
             .await?
             .ok_or_else(not_found)?;
         tracing::info!(task = %rec.task_arn, last = %rec.last_status, "task stop requested");

@@ -3,7 +3,7 @@
 //! otherwise; `--output json` prints the task as DescribeTasks returns it.
 
 use super::{Session, Target, print_json, short_id};
-use berth_core::ecs::TaskStatus;
+use berth_ecs_model::TaskStatus;
 use clap::Subcommand;
 use serde_json::json;
 use std::io::{IsTerminal, Write};

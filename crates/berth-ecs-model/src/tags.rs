@@ -11,10 +11,10 @@ pub struct Tag {
     pub value: String,
 }
 
-/// ECS tags: the shared rule ([`crate::tags::check_tags`]), refused as
+/// ECS tags: the shared rule ([`berth_core::tags::check_tags`]), refused as
 /// `InvalidParameterException`.
 pub fn validate_tags(tags: &[Tag]) -> Result<(), AwsError> {
-    crate::tags::check_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+    berth_core::tags::check_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
         .map_err(|v| AwsError::invalid_parameter(v.to_string()))
 }
 

@@ -101,6 +101,12 @@ impl PartialEq<str> for TaskStatus {
     }
 }
 
+impl PartialEq<&str> for TaskStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl PartialEq<TaskStatus> for str {
     fn eq(&self, other: &TaskStatus) -> bool {
         self == other.as_str()

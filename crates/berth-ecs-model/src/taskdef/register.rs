@@ -8,7 +8,7 @@ use super::model::{
     PlacementConstraint, PortMapping, RuntimePlatform, Secret, TASK_CPU_RANGE, TaskDefinition, Volume,
 };
 use super::size::{normalize_task_cpu, normalize_task_memory};
-use crate::names::is_valid_ecs_name;
+use berth_core::names::is_valid_ecs_name;
 use berth_proto::AwsError;
 use std::collections::{HashMap, HashSet};
 

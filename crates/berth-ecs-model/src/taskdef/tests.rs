@@ -2,8 +2,8 @@
 
 use super::*;
 use super::{model::*, reference::*};
-use crate::arn::Scope;
-use crate::ecs::Tag;
+use crate::Tag;
+use berth_core::arn::Scope;
 use serde_json::Value;
 use serde_json::json;
 use std::collections::HashSet;
@@ -99,7 +99,7 @@ fn computed_fields_from_the_client_are_ignored() {
         r.task_definition_arn.as_deref(),
         Some("arn:aws:ecs:us-east-1:000000000000:task-definition/web:3")
     );
-    assert_eq!(r.status.as_deref(), Some("ACTIVE"));
+    assert_eq!(r.status.as_ref().map(crate::Recorded::as_str), Some("ACTIVE"));
     assert_eq!(r.registered_at, Some(1.5));
 }
 

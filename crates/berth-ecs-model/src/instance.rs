@@ -1,8 +1,9 @@
-//! The container instance record as stored, its status in the scheduler's
-//! terms, and its resources as ECS renders them.
+//! The container instance record as stored, the principal it is bound to
+//! ([`AgentOwner`]), its status in the scheduler's terms, and its resources
+//! as ECS renders them.
 
-use crate::agent_identity::AgentOwner;
-use berth_core::ecs::{ContainerInstanceStatus, Recorded, Tag};
+use crate::status::{ContainerInstanceStatus, Recorded};
+use crate::tags::Tag;
 use berth_scheduler::{InstanceStatus, InstanceView, Resources, TaskOnInstance};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,6 +18,18 @@ pub struct Attribute {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+/// The principal a container instance is bound to: the only one (besides
+/// root) that may act as its agent (`berth-ecs`'s `agent_identity.rs` says
+/// how the binding is checked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOwner {
+    pub arn: String,
+    /// The principal's unique id (`AIDA…`, `AROA…:SESSION`, the account id
+    /// for root); empty when IAM is not wired in.
+    pub id: String,
 }
 
 /// Berth's own bookkeeping on an instance; never shown to clients.

@@ -1,8 +1,7 @@
 //! Unit tests of the task records and the pure task rules.
 
-use super::rules::{task_cpu_units, task_memory_mib, validate_client_token, validate_started_by};
 use super::*;
-use berth_core::ecs::{CapacityProviderStrategyItem, TaskStatus};
+use crate::{CapacityProviderStrategyItem, TaskStatus};
 use serde_json::{Value, json};
 
 #[test]
@@ -155,7 +154,7 @@ fn tokens_and_started_by() {
     assert!(validate_started_by("bad!").is_err());
 }
 
-fn cluster_with(providers: &[&str], default: &[(&str, i64, i64)]) -> berth_core::ecs::ClusterRecord {
+fn cluster_with(providers: &[&str], default: &[(&str, i64, i64)]) -> crate::ClusterRecord {
     serde_json::from_value(json!({
         "clusterName": "c", "clusterArn": "arn:aws:ecs:r:1:cluster/c", "status": "ACTIVE",
         "capacityProviders": providers,

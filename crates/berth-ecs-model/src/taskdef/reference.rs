@@ -1,8 +1,8 @@
 //! What a `taskDefinition` parameter names: `family`, `family:revision`, or
 //! a task definition ARN.
 
-use crate::arn::Arn;
-use crate::names::is_valid_ecs_name;
+use berth_core::arn::Arn;
+use berth_core::names::is_valid_ecs_name;
 use berth_proto::AwsError;
 
 /// What a `taskDefinition` parameter names.

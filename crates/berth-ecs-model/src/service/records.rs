@@ -3,7 +3,9 @@
 //! `deploymentConfiguration`, service events, and deployment ids.
 
 use super::{MAX_EVENTS, MAX_HISTORY};
-use berth_core::ecs::{CapacityProviderStrategyItem, DeploymentStatus, Recorded, RolloutState, ServiceStatus, Tag};
+use crate::cluster::CapacityProviderStrategyItem;
+use crate::status::{DeploymentStatus, Recorded, RolloutState, ServiceStatus};
+use crate::tags::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -27,7 +29,7 @@ pub struct DeploymentConfig {
     pub strategy: String,
 }
 
-pub(super) fn rolling() -> String {
+pub fn rolling() -> String {
     "ROLLING".into()
 }
 

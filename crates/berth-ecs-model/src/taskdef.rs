@@ -21,8 +21,8 @@ pub use model::{
     EphemeralStorage, FARGATE_LOG_DRIVERS, FirelensConfiguration, HealthCheck, HostEntry, HostVolumeProperties,
     KernelCapabilities, KeyValuePair, LOG_DRIVERS, LinuxParameters, LogConfiguration, MAX_CONTAINERS,
     MIN_CONTAINER_MEMORY_MIB, MountPoint, NETWORK_MODES, PlacementConstraint, PortMapping, RepositoryCredentials,
-    ResourceRequirement, RestartPolicy, RuntimePlatform, STATUS_ACTIVE, STATUS_DELETE_IN_PROGRESS, STATUS_INACTIVE,
-    Secret, SystemControl, TASK_CPU_RANGE, TaskDefinition, TaskDefinitionRecord, Tmpfs, Ulimit, Volume, VolumeFrom,
+    ResourceRequirement, RestartPolicy, RuntimePlatform, Secret, SystemControl, TASK_CPU_RANGE, TaskDefinition,
+    TaskDefinitionRecord, Tmpfs, Ulimit, Volume, VolumeFrom,
 };
 pub use reference::{TaskDefinitionRef, parse_task_definition_ref};
 pub use register::prepare_registration;

@@ -2,9 +2,11 @@
 //! (`TaskInternal`, stripped from answers), its containers, and the short
 //! ids in task and container instance references.
 
-use super::UNKNOWN_HEALTH;
-use super::rules::ContainerSize;
-use berth_core::ecs::{Recorded, Tag, TaskStatus};
+use super::sizing::ContainerSize;
+use crate::short_name::short_name;
+use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName, TaskStopCode};
+use crate::tags::Tag;
+use crate::task_status::TaskStatus;
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -64,7 +66,7 @@ pub struct ContainerRecord {
     pub image_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_id: Option<String>,
-    pub last_status: String,
+    pub last_status: Recorded<ContainerStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +76,7 @@ pub struct ContainerRecord {
     #[serde(default)]
     pub network_interfaces: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_status: Option<String>,
+    pub health_status: Option<Recorded<HealthStatus>>,
     pub cpu: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -93,12 +95,12 @@ impl ContainerRecord {
             image,
             image_digest: None,
             runtime_id: None,
-            last_status: TaskStatus::Pending.to_string(),
+            last_status: ContainerStatus::Pending.into(),
             exit_code: None,
             reason: None,
             network_bindings: vec![],
             network_interfaces: vec![],
-            health_status: Some(UNKNOWN_HEALTH.to_string()),
+            health_status: Some(HealthStatus::Unknown.into()),
             cpu: size.cpu.to_string(),
             memory: size.memory.map(|m| m.to_string()),
             memory_reservation: size.memory_reservation.map(|m| m.to_string()),
@@ -144,7 +146,7 @@ pub struct TaskRecord {
     pub connectivity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connectivity_at: Option<f64>,
-    pub health_status: String,
+    pub health_status: Recorded<HealthStatus>,
     #[serde(default)]
     pub enable_execute_command: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,7 +164,7 @@ pub struct TaskRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_code: Option<String>,
+    pub stop_code: Option<Recorded<TaskStopCode>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
     pub berth: TaskInternal,
@@ -186,7 +188,8 @@ impl TaskRecord {
                 .flatten()
             {
                 if let Some(c) = c.as_object_mut() {
-                    c.entry("healthStatus").or_insert_with(|| json!(UNKNOWN_HEALTH));
+                    c.entry("healthStatus")
+                        .or_insert_with(|| json!(HealthStatus::Unknown.as_str()));
                 }
             }
         }
@@ -195,7 +198,7 @@ impl TaskRecord {
 
     /// Marks the task STOPPED now (containers too), keeping any stop code
     /// and reason already set. Resources are released by the writer.
-    pub fn mark_stopped(&mut self, now: f64, code: &str, reason: &str) {
+    pub fn mark_stopped(&mut self, now: f64, code: TaskStopCode, reason: &str) {
         self.desired_status = TaskStatus::Stopped.into();
         self.last_status = TaskStatus::Stopped.into();
         self.stopping_at.get_or_insert(now);
@@ -208,8 +211,8 @@ impl TaskRecord {
             self.stopped_reason = Some(reason.into());
         }
         for c in &mut self.containers {
-            if c.last_status != TaskStatus::Stopped {
-                c.last_status = TaskStatus::Stopped.into();
+            if c.last_status != ContainerStatus::Stopped {
+                c.last_status = ContainerStatus::Stopped.into();
             }
         }
     }
@@ -225,18 +228,10 @@ impl TaskRecord {
 /// The short id in a task reference: `ID`, `arn:…:task/ID` or
 /// `arn:…:task/CLUSTER/ID`.
 pub fn task_id_of(reference: &str) -> &str {
-    last_segment(reference)
+    short_name(reference)
 }
 
 /// The short id in a container instance reference (same forms as tasks).
 pub fn instance_id_of(reference: &str) -> &str {
-    last_segment(reference)
-}
-
-fn last_segment(reference: &str) -> &str {
-    if reference.starts_with("arn:") {
-        reference.rsplit('/').next().unwrap_or("")
-    } else {
-        reference
-    }
+    short_name(reference)
 }

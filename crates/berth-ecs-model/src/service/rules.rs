@@ -2,6 +2,7 @@
 //! tag propagation, the health check grace period, the network
 //! configuration, and the features Berth has no backing for.
 
+use crate::short_name::short_name;
 use berth_proto::AwsError;
 use berth_scheduler::{PlacementConstraint, PlacementStrategy};
 use serde_json::Value;
@@ -40,7 +41,7 @@ pub fn validate_placement(constraints: &[Value], strategies: &[Value]) -> Result
     berth_scheduler::validate(&cs, &ss).map_err(|e| AwsError::invalid_parameter(e.to_string()))
 }
 
-pub(super) fn validate_propagate(p: &str) -> Result<(), AwsError> {
+pub fn validate_propagate(p: &str) -> Result<(), AwsError> {
     if !matches!(p, "TASK_DEFINITION" | "SERVICE" | "NONE") {
         return Err(AwsError::invalid_parameter(format!(
             "Invalid propagateTags value '{p}'. Valid values: TASK_DEFINITION, SERVICE, NONE."
@@ -49,7 +50,7 @@ pub(super) fn validate_propagate(p: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-pub(super) fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
+pub fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
     if let Some(g) = g
         && !(0..=i64::from(i32::MAX)).contains(&g)
     {
@@ -61,7 +62,7 @@ pub(super) fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
 }
 
 /// Rejects what Berth has no backing for (load balancers, Cloud Map …).
-pub(super) fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
+pub fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
     for (field, what) in [
         ("loadBalancers", "Elastic Load Balancing"),
         ("serviceRegistries", "AWS Cloud Map"),
@@ -92,15 +93,11 @@ pub(super) fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
 
 /// The network configuration a task definition needs (the rule RunTask and
 /// StartTask share).
-pub(super) fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError> {
-    berth_core::ecs::check_network_configuration(td["networkMode"].as_str(), network)
+pub fn check_network(td: &Value, network: Option<&Value>) -> Result<(), AwsError> {
+    crate::check_network_configuration(td["networkMode"].as_str(), network)
 }
 
 /// The service name in `NAME` or `arn:…:service/[CLUSTER/]NAME`.
 pub fn service_name_of(reference: &str) -> &str {
-    if reference.starts_with("arn:") {
-        reference.rsplit('/').next().unwrap_or("")
-    } else {
-        reference
-    }
+    short_name(reference)
 }

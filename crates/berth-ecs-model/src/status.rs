@@ -1,5 +1,7 @@
 //! The statuses of ECS records other than tasks (container instances,
-//! services, deployments and their rollout, clusters), and [`Recorded`]: a
+//! services, deployments and their rollout, clusters, task definitions,
+//! service deployments, capacity providers, task and container health),
+//! and [`Recorded`]: a
 //! status as a record stores it, typed when known and kept verbatim when
 //! not, so a record written with a status this build does not know still
 //! reads back (and writes back unchanged).
@@ -8,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::TaskStatus;
+use crate::task_status::TaskStatus;
 
 /// A closed set of ECS status strings.
 pub trait StatusName: Copy + Eq + 'static {
@@ -98,6 +100,94 @@ status_enum! {
         Provisioning = "PROVISIONING",
         Deprovisioning = "DEPROVISIONING",
         Failed = "FAILED",
+        Inactive = "INACTIVE",
+    }
+}
+
+status_enum! {
+    /// A task definition's `status`: ACTIVE when registered, INACTIVE once
+    /// deregistered, DELETE_IN_PROGRESS once DeleteTaskDefinitions asked.
+    TaskDefinitionStatus {
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+        DeleteInProgress = "DELETE_IN_PROGRESS",
+    }
+}
+
+status_enum! {
+    /// The `status` filter of ListTaskDefinitionFamilies: families with an
+    /// ACTIVE revision, families without one, or all.
+    TaskDefinitionFamilyStatus {
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+        All = "ALL",
+    }
+}
+
+status_enum! {
+    /// The `status` of a service deployment (DescribeServiceDeployments,
+    /// ListServiceDeployments).
+    ServiceDeploymentStatus {
+        Pending = "PENDING",
+        Successful = "SUCCESSFUL",
+        Stopped = "STOPPED",
+        StopRequested = "STOP_REQUESTED",
+        InProgress = "IN_PROGRESS",
+        RollbackRequested = "ROLLBACK_REQUESTED",
+        RollbackInProgress = "ROLLBACK_IN_PROGRESS",
+        RollbackSuccessful = "ROLLBACK_SUCCESSFUL",
+        RollbackFailed = "ROLLBACK_FAILED",
+    }
+}
+
+status_enum! {
+    /// A container's `lastStatus`, in the order a container goes through
+    /// them (see [`ContainerStatus::rank`]).
+    ContainerStatus {
+        Pending = "PENDING",
+        ManifestPulled = "MANIFEST_PULLED",
+        Pulled = "PULLED",
+        Created = "CREATED",
+        ResourcesProvisioned = "RESOURCES_PROVISIONED",
+        Running = "RUNNING",
+        Stopped = "STOPPED",
+    }
+}
+
+impl ContainerStatus {
+    /// The position in a container's lifecycle: a report never moves a
+    /// container back.
+    pub fn rank(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+status_enum! {
+    /// The `healthStatus` of a task or a container.
+    HealthStatus {
+        Healthy = "HEALTHY",
+        Unhealthy = "UNHEALTHY",
+        Unknown = "UNKNOWN",
+    }
+}
+
+status_enum! {
+    /// Why a task stopped (`stopCode`).
+    TaskStopCode {
+        TaskFailedToStart = "TaskFailedToStart",
+        EssentialContainerExited = "EssentialContainerExited",
+        UserInitiated = "UserInitiated",
+        ServiceSchedulerInitiated = "ServiceSchedulerInitiated",
+        SpotInterruption = "SpotInterruption",
+        TerminationNotice = "TerminationNotice",
+        InfrastructureHealth = "InfrastructureHealth",
+    }
+}
+
+status_enum! {
+    /// A capacity provider's `status`.
+    CapacityProviderStatus {
+        Active = "ACTIVE",
         Inactive = "INACTIVE",
     }
 }
@@ -226,6 +316,21 @@ mod tests {
         round_trip::<RolloutState>();
         round_trip::<ClusterStatus>();
         round_trip::<TaskStatus>();
+        round_trip::<TaskDefinitionStatus>();
+        round_trip::<TaskDefinitionFamilyStatus>();
+        round_trip::<ServiceDeploymentStatus>();
+        round_trip::<HealthStatus>();
+        round_trip::<ContainerStatus>();
+        round_trip::<TaskStopCode>();
+        assert!(ContainerStatus::Pending.rank() < ContainerStatus::ManifestPulled.rank());
+        assert!(ContainerStatus::ResourcesProvisioned.rank() < ContainerStatus::Running.rank());
+        assert!(ContainerStatus::Running.rank() < ContainerStatus::Stopped.rank());
+        round_trip::<CapacityProviderStatus>();
+        assert_eq!(TaskDefinitionStatus::DeleteInProgress.as_str(), "DELETE_IN_PROGRESS");
+        assert_eq!(
+            ServiceDeploymentStatus::RollbackInProgress.as_str(),
+            "ROLLBACK_IN_PROGRESS"
+        );
         assert_eq!(
             ContainerInstanceStatus::RegistrationFailed.as_str(),
             "REGISTRATION_FAILED"

@@ -1,6 +1,7 @@
 //! Clusters and capacity-provider strategies.
 
-use super::{ClusterStatus, Recorded, Tag};
+use crate::status::{ClusterStatus, Recorded};
+use crate::tags::Tag;
 use berth_proto::AwsError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

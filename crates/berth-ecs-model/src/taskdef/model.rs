@@ -2,8 +2,9 @@
 //! Berth interprets typed, every other one kept verbatim in the `other` maps;
 //! the limits and names its rules use.
 
-use crate::arn::Scope;
-use crate::ecs::Tag;
+use crate::status::{Recorded, TaskDefinitionStatus};
+use crate::tags::Tag;
+use berth_core::arn::Scope;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -23,9 +24,6 @@ pub const LOG_DRIVERS: [&str; 8] = [
 ];
 /// The log drivers Fargate supports.
 pub const FARGATE_LOG_DRIVERS: [&str; 3] = ["awslogs", "splunk", "awsfirelens"];
-pub const STATUS_ACTIVE: &str = "ACTIVE";
-pub const STATUS_INACTIVE: &str = "INACTIVE";
-pub const STATUS_DELETE_IN_PROGRESS: &str = "DELETE_IN_PROGRESS";
 /// Task-level CPU range for tasks on EC2 and external instances (0.125–192 vCPU).
 pub const TASK_CPU_RANGE: std::ops::RangeInclusive<u64> = 128..=196_608;
 /// Docker refuses memory limits below 6 MiB.
@@ -51,7 +49,7 @@ pub struct TaskDefinition {
     pub revision: Option<i64>,
     pub volumes: Vec<Volume>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<Recorded<TaskDefinitionStatus>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requires_attributes: Option<Vec<Attribute>>,
     pub placement_constraints: Vec<PlacementConstraint>,
@@ -524,8 +522,16 @@ impl TaskDefinition {
         self.revision.unwrap_or_default()
     }
 
-    pub fn status_str(&self) -> &str {
-        self.status.as_deref().unwrap_or(STATUS_ACTIVE)
+    /// The status: ACTIVE when none is recorded; None when the recorded
+    /// one is unknown to this version.
+    pub fn status(&self) -> Option<TaskDefinitionStatus> {
+        self.status
+            .as_ref()
+            .map_or(Some(TaskDefinitionStatus::Active), Recorded::known)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status() == Some(TaskDefinitionStatus::Active)
     }
 
     /// The network mode tasks of this definition use (`bridge` when unset).
@@ -549,7 +555,7 @@ impl TaskDefinition {
     pub fn registered(mut self, scope: &Scope, revision: i64, now: f64, registered_by: &str) -> Self {
         self.task_definition_arn = Some(scope.task_definition_arn(self.family_name(), revision));
         self.revision = Some(revision);
-        self.status = Some(STATUS_ACTIVE.into());
+        self.status = Some(TaskDefinitionStatus::Active.into());
         self.registered_at = Some(now);
         self.registered_by = Some(registered_by.to_string());
         self.deregistered_at = None;

@@ -1,0 +1,20 @@
+//! Services: the stored record (with its deployments and events), the
+//! `deploymentConfiguration` merge and the pure checks on service requests.
+
+mod config;
+mod deployment_status;
+mod records;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use config::*;
+pub use deployment_status::*;
+pub use records::*;
+pub use rules::*;
+
+/// Events kept on a service, newest first (ECS shows the last 100).
+pub const MAX_EVENTS: usize = 100;
+
+/// INACTIVE deployments remembered per service.
+pub const MAX_HISTORY: usize = 20;

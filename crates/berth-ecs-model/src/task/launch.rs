@@ -1,0 +1,94 @@
+//! Launch type and capacity providers: of a RunTask (or a new service), of
+//! a service deployment's new tasks, the capacity-provider split, and
+//! whether a task definition can run with a launch type.
+
+use crate::cluster::{CapacityProviderStrategyItem, ClusterRecord, validate_strategy};
+use berth_proto::AwsError;
+use serde_json::Value;
+
+/// Spreads `count` tasks over a capacity provider strategy: the `base`
+/// first, then by weight (smooth weighted round-robin, deterministic).
+pub fn split_by_strategy(strategy: &[CapacityProviderStrategyItem], count: usize) -> Vec<String> {
+    let mut out = vec![];
+    if let Some(b) = strategy.iter().find(|i| i.base > 0) {
+        for _ in 0..(b.base as usize).min(count) {
+            out.push(b.capacity_provider.clone());
+        }
+    }
+    let weighted: Vec<&CapacityProviderStrategyItem> = strategy.iter().filter(|i| i.weight > 0).collect();
+    let total: i64 = weighted.iter().map(|i| i.weight).sum();
+    let mut current = vec![0i64; weighted.len()];
+    while out.len() < count && total > 0 {
+        for (c, i) in current.iter_mut().zip(&weighted) {
+            *c += i.weight;
+        }
+        let best = (0..weighted.len())
+            .max_by_key(|&k| (current[k], -(k as i64)))
+            .unwrap_or(0);
+        current[best] -= total;
+        out.push(weighted[best].capacity_provider.clone());
+    }
+    out
+}
+
+/// Launch type and capacity providers of a RunTask (or a new service):
+/// the launch type asked for, else FARGATE over the strategy asked for or
+/// the cluster's default one, else EC2.
+pub fn launch_of(
+    cluster: &ClusterRecord,
+    launch_type: Option<&str>,
+    strategy: &[CapacityProviderStrategyItem],
+    count: usize,
+) -> Result<(String, Vec<String>), AwsError> {
+    match (launch_type, strategy.is_empty()) {
+        (Some(_), false) => Err(AwsError::invalid_parameter(
+            "Specifying both a launch type and capacity provider strategy is not supported.",
+        )),
+        (Some(lt @ ("EC2" | "FARGATE" | "EXTERNAL")), true) => Ok((lt.to_string(), vec![])),
+        (Some(other), true) => Err(AwsError::invalid_parameter(format!(
+            "Launch type {other} is not supported by Berth. Valid values: EC2, FARGATE, EXTERNAL."
+        ))),
+        (None, false) => {
+            validate_strategy(strategy, &cluster.capacity_providers)?;
+            Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
+        }
+        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
+            "FARGATE".into(),
+            split_by_strategy(&cluster.default_capacity_provider_strategy, count),
+        )),
+        (None, true) => Ok(("EC2".into(), vec![])),
+    }
+}
+
+/// Launch type and capacity provider of each of `count` new tasks of a
+/// service deployment (resolved when the deployment was made): its launch
+/// type, else FARGATE over its strategy, else EC2.
+pub fn deployment_launch(
+    launch_type: Option<&str>,
+    strategy: &[CapacityProviderStrategyItem],
+    count: usize,
+) -> (String, Vec<String>) {
+    match launch_type {
+        Some(lt) => (lt.to_string(), vec![]),
+        None if !strategy.is_empty() => ("FARGATE".to_string(), split_by_strategy(strategy, count)),
+        None => ("EC2".to_string(), vec![]),
+    }
+}
+
+/// Checks that the task definition (`td`, as stored) can run with the
+/// launch type. Berth runs FARGATE tasks on its own container instances:
+/// they must use the awsvpc network mode, as on Fargate.
+pub fn check_compatibility(td: &Value, launch_type: &str) -> Result<(), AwsError> {
+    let unsupported =
+        || AwsError::invalid_parameter(format!("Task definition does not support launch_type {launch_type}."));
+    if let Some(compat) = td["compatibilities"].as_array()
+        && !compat.is_empty()
+        && !compat.iter().any(|c| c.as_str() == Some(launch_type))
+    {
+        return Err(unsupported());
+    }
+    if launch_type == "FARGATE" && td["networkMode"].as_str() != Some("awsvpc") {
+        return Err(unsupported());
+    }
+    Ok(())
+}

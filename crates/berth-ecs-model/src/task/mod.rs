@@ -1,0 +1,16 @@
+//! Tasks: the stored record (with its containers) and the pure rules of
+//! running one.
+
+mod client_token;
+mod launch;
+mod records;
+mod sizing;
+mod state_change;
+#[cfg(test)]
+mod tests;
+
+pub use client_token::*;
+pub use launch::*;
+pub use records::*;
+pub use sizing::*;
+pub use state_change::*;
