@@ -4,18 +4,23 @@
 //! input checked against the AWS model ([`model`]) and decoded once, the
 //! IAM resources it names, its handler. The records ([`records`]) live in
 //! the region's store under `elbv2/`; the data plane (`berth-lb-proxy`) is
-//! fed from them by a controller (next slice).
+//! fed from them by the controller ([`controller`], the snapshot built by
+//! [`feed`]); every write of the API reconciles it before answering.
 //!
 //! Files import downward: `records`, `errors` at the bottom; the pure rules
 //! (`names`, `health`, `attributes`, `conditions`, `state`, then `actions`
-//! over the state); `output` (XML shapes); `ops/` (the operations); `routes`;
+//! over the state); `output` (XML shapes); `ops/` (the operations); `feed`
+//! (records → the proxy's snapshot) and `controller`; `routes`;
 //! `service` (ELBv2 as the listener sees it: a `QueryService` over `routes`).
 
 pub mod actions;
 pub mod attributes;
 pub mod conditions;
+pub mod controller;
 pub mod errors;
+pub mod feed;
 pub mod health;
+pub mod metrics;
 pub mod model;
 pub mod names;
 mod ops;
@@ -42,12 +47,35 @@ pub const SIGNING_NAME: &str = "elasticloadbalancing";
 pub struct Elbv2 {
     store: Arc<dyn Store>,
     scope: Scope,
+    data_plane: Option<Arc<controller::DataPlane>>,
 }
 
 impl Elbv2 {
     /// ELBv2 on a region's store, its ARNs in `scope`.
     pub fn new(store: Arc<dyn Store>, scope: Scope) -> Self {
-        Self { store, scope }
+        Self {
+            store,
+            scope,
+            data_plane: None,
+        }
+    }
+
+    /// With the data plane its writes reconcile and its answers read
+    /// (load balancer states, target health).
+    pub fn with_data_plane(mut self, data_plane: Arc<controller::DataPlane>) -> Self {
+        self.data_plane = Some(data_plane);
+        self
+    }
+
+    pub fn data_plane(&self) -> Option<&Arc<controller::DataPlane>> {
+        self.data_plane.as_ref()
+    }
+
+    /// A load balancer's state: `active` without a data plane (the API alone).
+    pub fn lb_state(&self, records: &state::State, lb_arn: &str) -> controller::LbState {
+        self.data_plane
+            .as_ref()
+            .map_or(controller::LbState::Active, |d| d.lb_state(records, lb_arn))
     }
 
     pub fn scope(&self) -> &Scope {
@@ -68,6 +96,10 @@ impl Elbv2 {
         &self,
         change: impl FnMut(&mut state::State) -> Result<T, errors::LbError>,
     ) -> Result<T, AwsError> {
-        state::write(self.store(), change).await.map_err(AwsError::from)
+        let out = state::write(self.store(), change).await.map_err(AwsError::from)?;
+        if let Some(data_plane) = &self.data_plane {
+            data_plane.reconcile(self.store()).await?;
+        }
+        Ok(out)
     }
 }

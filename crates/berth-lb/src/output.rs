@@ -49,14 +49,15 @@ pub struct LoadBalancerOut {
     pub ip_address_type: String,
 }
 
-pub fn load_balancer(r: &LoadBalancer) -> LoadBalancerOut {
+/// A load balancer with its state code (the data plane's, [`crate::controller::LbState`]).
+pub fn load_balancer(r: &LoadBalancer, state: &'static str) -> LoadBalancerOut {
     LoadBalancerOut {
         load_balancer_arn: r.arn.clone(),
         dns_name: r.dns_name.clone(),
         created_time: r.created_time.clone(),
         load_balancer_name: r.name.clone(),
         scheme: r.scheme.clone(),
-        state: StateOut { code: "active" },
+        state: StateOut { code: state },
         kind: r.kind.as_str(),
         security_groups: Members(r.security_groups.clone()),
         ip_address_type: r.ip_address_type.clone(),

@@ -18,6 +18,11 @@ pub struct State {
     pub rules: BTreeMap<String, Rule>,
 }
 
+/// Now, in epoch milliseconds (registrations, draining deadlines).
+pub fn now_ms() -> i64 {
+    (berth_core::time::now_epoch() * 1000.0) as i64
+}
+
 /// How many times a write runs again after losing to another writer.
 const MAX_ATTEMPTS: u32 = 32;
 
