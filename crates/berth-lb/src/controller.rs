@@ -4,10 +4,10 @@
 //! proxy's snapshot ([`Feed::config`], pure) and applies it; the
 //! listeners that could not be served are remembered (their load balancer
 //! is `failed`), the load balancers applied are `active`, the others
-//! `provisioning`. The API's writes that bind (CreateListener,
-//! ModifyListener) reconcile at once and read the outcome
-//! ([`DataPlane::reconcile`]), so a port already taken is refused before
-//! the answer instead of stored. Draining entries whose deregistration
+//! `provisioning`. Every write of the API reconciles at once and reads the
+//! outcome ([`DataPlane::reconcile`]): a write that leaves a listener
+//! unservable (a port already taken) is undone and refused instead of
+//! stored. Draining entries whose deregistration
 //! delay has passed are dropped from the records when it passes.
 
 use crate::feed::Feed;
@@ -94,9 +94,9 @@ impl DataPlane {
         Ok(records)
     }
 
-    /// Why a listener is not served, if it is not.
-    pub fn failure(&self, listener_arn: &str) -> Option<String> {
-        self.status().failed.get(listener_arn).cloned()
+    /// The listeners not served, with why.
+    pub fn failures(&self) -> HashMap<String, String> {
+        self.status().failed.clone()
     }
 
     /// A load balancer's state: `provisioning` until a snapshot holding it

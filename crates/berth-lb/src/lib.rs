@@ -94,11 +94,38 @@ impl Elbv2 {
     /// A change of the records, written at once or not at all.
     pub(crate) async fn write<T>(
         &self,
-        change: impl FnMut(&mut state::State) -> Result<T, errors::LbError>,
+        mut change: impl FnMut(&mut state::State) -> Result<T, errors::LbError>,
     ) -> Result<T, AwsError> {
-        let out = state::write(self.store(), change).await.map_err(AwsError::from)?;
-        if let Some(data_plane) = &self.data_plane {
+        let Some(data_plane) = &self.data_plane else {
+            return state::write(self.store(), change).await.map_err(AwsError::from);
+        };
+        let mut before = state::State::default();
+        let out = state::write(self.store(), |st| {
+            before = st.clone();
+            change(st)
+        })
+        .await?;
+        let failed_before = data_plane.failures();
+        let after = data_plane.reconcile(self.store()).await?;
+        // A listener this write left unservable (its port taken on the bind
+        // address, most often): the write is undone and refused, so what is
+        // stored is served.
+        let new_failure = data_plane
+            .failures()
+            .into_iter()
+            .find(|(arn, _)| !failed_before.contains_key(arn) && after.listeners.contains_key(arn));
+        if let Some((arn, why)) = new_failure {
+            let port = after.listeners.get(&arn).map_or(0, |l| l.port);
+            state::write(self.store(), |st| {
+                st.undo(&before, &after);
+                Ok(())
+            })
+            .await?;
             data_plane.reconcile(self.store()).await?;
+            return Err(errors::LbError::InvalidConfiguration(format!(
+                "The listener on port {port} cannot be served: {why}"
+            ))
+            .into());
         }
         Ok(out)
     }

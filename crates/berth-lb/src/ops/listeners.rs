@@ -211,14 +211,7 @@ impl QueryOperation<Elbv2> for CreateListener {
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
         check_certificate_files(&input.certificates)?;
-        let before = svc
-            .snapshot()
-            .await?
-            .listeners
-            .get(&listener_arn(&input.load_balancer_arn, &input.id))
-            .cloned();
         let l = svc.write(|st| create(st, &input)).await?;
-        served_or_undone(svc, &l, before).await?;
         answer(Self::NAME, &one(&l))
     }
 }
@@ -362,9 +355,7 @@ impl QueryOperation<Elbv2> for ModifyListener {
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
         check_certificate_files(&input.certificates)?;
-        let before = svc.snapshot().await?.listeners.get(&input.listener_arn).cloned();
         let l = svc.write(|st| modify(st, &input)).await?;
-        served_or_undone(svc, &l, before).await?;
         answer(Self::NAME, &one(&l))
     }
 }
@@ -396,30 +387,6 @@ impl QueryOperation<Elbv2> for DeleteListener {
         svc.write(|st| delete(st, &input.listener_arn)).await?;
         Ok(QueryResult::no_members())
     }
-}
-
-/// A listener the data plane could not serve (its port taken on the bind
-/// address, most often) is not kept: the write is undone — the listener
-/// removed, or put back as it was — and the call refused with why, so a
-/// listener that is stored listens.
-async fn served_or_undone(svc: &Elbv2, l: &Listener, before: Option<Listener>) -> Result<(), AwsError> {
-    let Some(why) = svc.data_plane().and_then(|d| d.failure(&l.arn)) else {
-        return Ok(());
-    };
-    svc.write(|st| {
-        match &before {
-            Some(b) => {
-                st.listeners.insert(b.arn.clone(), b.clone());
-            }
-            None => {
-                st.rules.retain(|_, r| r.listener_arn != l.arn);
-                st.listeners.remove(&l.arn);
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    Err(LbError::InvalidConfiguration(format!("The listener on port {} cannot be served: {why}", l.port)).into())
 }
 
 /// The ARN of a listener's default rule.
