@@ -155,10 +155,7 @@ impl DataPlane {
             loop {
                 let wait = next_expiry.map(|ms| Duration::from_millis(u64::try_from(ms - now_ms()).unwrap_or(0)));
                 let event = match wait {
-                    Some(wait) => match tokio::time::timeout(wait, events.next()).await {
-                        Ok(event) => Some(event),
-                        Err(_) => None,
-                    },
+                    Some(wait) => tokio::time::timeout(wait, events.next()).await.ok(),
                     None => Some(events.next().await),
                 };
                 match event {

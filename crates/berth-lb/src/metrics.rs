@@ -16,6 +16,9 @@ fn dimension(arn: &str) -> &str {
     }
 }
 
+/// A metric of a load balancer or target group: its name, help and value.
+type Metric<T, V> = (&'static str, &'static str, fn(&T) -> V);
+
 struct Out {
     text: String,
     openmetrics: bool,
@@ -70,7 +73,7 @@ pub fn render(regions: &[(&str, MetricsSnapshot)], openmetrics: bool) -> String 
             m.target_groups.push(g.clone());
         }
     }
-    let counters: [(&str, &str, fn(&berth_lb_proxy::LbSnapshot) -> u64); 6] = [
+    let counters: [Metric<berth_lb_proxy::LbSnapshot, u64>; 6] = [
         (
             "berth_elb_requests_total",
             "RequestCount: requests the load balancer received",
@@ -127,7 +130,7 @@ pub fn render(regions: &[(&str, MetricsSnapshot)], openmetrics: bool) -> String 
     for (g, labels) in m.target_groups.iter().zip(&tgs) {
         out.sample("berth_elb_target_group_requests_total", labels, g.request_count);
     }
-    let gauges: [(&str, &str, fn(&berth_lb_proxy::GroupSnapshot) -> f64); 3] = [
+    let gauges: [Metric<berth_lb_proxy::GroupSnapshot, f64>; 3] = [
         (
             "berth_elb_target_group_request_count_per_target",
             "RequestCountPerTarget",

@@ -40,7 +40,7 @@ fn cases() -> Vec<(&'static str, String, Vec<String>)> {
             format!("TargetGroupArn={TG}&Targets.member.1.Id=i-1"),
             own(TG),
         ),
-        ("DescribeTargetHealth", format!("TargetGroupArn={TG}"), own(TG)),
+        ("DescribeTargetHealth", format!("TargetGroupArn={TG}"), vec![]),
         (
             "CreateListener",
             format!("LoadBalancerArn={LB}&DefaultActions.member.1.Type=forward"),

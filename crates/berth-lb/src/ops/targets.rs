@@ -298,8 +298,9 @@ pub struct DescribeTargetHealth;
 impl QueryOperation<Elbv2> for DescribeTargetHealth {
     const NAME: &'static str = "DescribeTargetHealth";
     type Input = DescribeTargetHealthInput;
-    fn resources(_scope: &Scope, input: &Self::Input) -> Vec<AuthzResource> {
-        vec![AuthzResource::untagged(input.target_group_arn.clone())]
+    /// `*`, as every ELBv2 Describe* (no resource-level permissions).
+    fn resources(_scope: &Scope, _input: &Self::Input) -> Vec<AuthzResource> {
+        Vec::new()
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
         let state = svc.snapshot().await?;
