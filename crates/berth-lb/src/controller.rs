@@ -39,19 +39,27 @@ struct Status {
 }
 
 /// A load balancer's `State.Code`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LbState {
     Provisioning,
     Active,
-    Failed,
+    /// With why (`State.Reason`): the listeners not served.
+    Failed(String),
 }
 
 impl LbState {
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             LbState::Provisioning => "provisioning",
             LbState::Active => "active",
-            LbState::Failed => "failed",
+            LbState::Failed(_) => "failed",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            LbState::Failed(why) => Some(why),
+            _ => None,
         }
     }
 }
@@ -106,11 +114,16 @@ impl DataPlane {
         if !status.applied.contains(lb_arn) {
             return LbState::Provisioning;
         }
-        let failed = records
+        let failed: Vec<String> = records
             .listeners_of(lb_arn)
             .iter()
-            .any(|l| status.failed.contains_key(&l.arn));
-        if failed { LbState::Failed } else { LbState::Active }
+            .filter_map(|l| Some(format!("listener on port {}: {}", l.port, status.failed.get(&l.arn)?)))
+            .collect();
+        if failed.is_empty() {
+            LbState::Active
+        } else {
+            LbState::Failed(failed.join("; "))
+        }
     }
 
     /// The health of a target group's targets as its checks found them
@@ -169,6 +182,8 @@ impl DataPlane {
                         .await
                         {
                             tracing::warn!(error = %e, "ELBv2 controller: cannot drop expired draining entries");
+                            // The store is failing: try again later, not at once.
+                            tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                         next_expiry = self.reconcile_logged(&*store).await;
                     }

@@ -1,8 +1,9 @@
 //! The controller on a real store: records written by an API that has no
 //! data plane of its own (as another replica's) reach the proxy through
 //! the store watch — the listener binds and answers, the load balancer is
-//! active — and a draining entry is dropped from the records when its
-//! deregistration delay ends.
+//! active — a draining entry is dropped from the records when its
+//! deregistration delay ends, and a listener whose port is taken leaves its
+//! load balancer `failed`, with why.
 
 use berth_core::arn::Scope;
 use berth_lb::Elbv2;
@@ -132,4 +133,37 @@ async fn the_watch_feeds_the_proxy_and_drops_expired_draining() {
         records.tgs[&tg_arn].draining.is_empty().then_some(())
     })
     .await;
+
+    // Another program holds a port; a listener stored for it (by a writer
+    // without a data plane to refuse it) cannot be served.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken_port = taken.local_addr().expect("its address").port().to_string();
+    call(
+        &api,
+        "CreateListener",
+        &[
+            ("LoadBalancerArn", &lb_arn),
+            ("Protocol", "HTTP"),
+            ("Port", &taken_port),
+            ("DefaultActions.member.1.Type", "fixed-response"),
+            ("DefaultActions.member.1.FixedResponseConfig.StatusCode", "200"),
+        ],
+    )
+    .await;
+    let failed = eventually(Duration::from_secs(10), "the load balancer failed", || async {
+        let records = api.snapshot().await.ok()?;
+        match plane.lb_state(&records, &lb_arn) {
+            LbState::Failed(why) => Some(why),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(
+        failed.starts_with(&format!(
+            "listener on port {taken_port}: cannot bind 127.0.0.1:{taken_port}"
+        )),
+        "{failed}"
+    );
+    // The other listener still serves.
+    assert_eq!(plane.bound_port(&listener_arn), Some(bound));
 }

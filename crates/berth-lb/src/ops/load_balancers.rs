@@ -122,11 +122,11 @@ impl QueryOperation<Elbv2> for CreateLoadBalancer {
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
         let lb = svc.write(|st| create(st, svc.scope(), &input)).await?;
-        let code = svc.lb_state(&svc.snapshot().await?, &lb.arn).code();
+        let lb_state = svc.lb_state(&svc.snapshot().await?, &lb.arn);
         answer(
             Self::NAME,
             &LoadBalancersOutput {
-                load_balancers: Members(vec![output::load_balancer(&lb, code)]),
+                load_balancers: Members(vec![output::load_balancer(&lb, &lb_state)]),
                 next_marker: None,
             },
         )
@@ -202,7 +202,7 @@ impl QueryOperation<Elbv2> for DescribeLoadBalancers {
             &LoadBalancersOutput {
                 load_balancers: Members(
                     lbs.iter()
-                        .map(|lb| output::load_balancer(lb, svc.lb_state(&state, &lb.arn).code()))
+                        .map(|lb| output::load_balancer(lb, &svc.lb_state(&state, &lb.arn)))
                         .collect(),
                 ),
                 next_marker,
