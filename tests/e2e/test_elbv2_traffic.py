@@ -7,7 +7,8 @@ requests through the listener reach both; DescribeTargetHealth goes initial
 Target.ResponseCodeMismatch within interval × threshold and leaves
 rotation; path and host rules, fixed-response and redirect answers;
 deregistration drains, then the target is gone; the metrics on /metrics;
-a listener port already in use is refused and nothing is stored."""
+a listener port already in use is refused and nothing is stored; a
+Network Load Balancer's TCP listener forwards the bytes."""
 
 from __future__ import annotations
 
@@ -242,3 +243,23 @@ def test_a_listener_port_already_in_use_is_refused(lb):
         assert elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"] == []
         assert elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0]["State"]["Code"] == "active"
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+
+
+def test_a_network_load_balancer_forwards_tcp(lb, backends):
+    elb = lb.client("elbv2", region_name=REGION)
+    lb_arn = elb.create_load_balancer(Name=unique("nlb")[:32], Type="network")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(
+        Name=unique("tcp")[:32], Protocol="TCP", Port=80, TargetType="ip", VpcId="vpc-1",
+        HealthCheckProtocol="TCP", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": backends["one"]}])
+    port = free_port()
+    elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="TCP", Port=port, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
+    )
+    # A TCP check passes on connect.
+    poll("the target healthy", lambda: health(elb, tg)[("127.0.0.1", backends["one"])]["TargetHealth"]["State"]
+         == "healthy", timeout=30)
+    assert answers(f"http://127.0.0.1:{port}/", 3) == {"one"}
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+    elb.delete_target_group(TargetGroupArn=tg)
