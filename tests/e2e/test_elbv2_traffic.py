@@ -20,6 +20,8 @@ import time
 import botocore.exceptions
 import pytest
 import requests
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families
 
 import berthtest
 from berthtest import unique
@@ -209,6 +211,14 @@ def test_traffic_health_rules_and_draining(lb, backends):
     dimension = lb_arn.split(":loadbalancer/")[1]
     assert f'berth_elb_requests_total{{region="{REGION}",load_balancer="{dimension}"}}' in metrics
     assert "berth_elb_target_group_healthy_hosts{" in metrics
+    # Both formats parse, each family once.
+    samples = {s.name for f in text_string_to_metric_families(metrics) for s in f.samples}
+    assert {"berth_elb_requests_total", "berth_elb_target_group_unhealthy_hosts"} <= samples
+    openmetrics = requests.get(
+        lb.endpoint + "/metrics", headers={"Accept": "application/openmetrics-text"}, timeout=5
+    ).text
+    families = [f.name for f in openmetrics_families(openmetrics)]
+    assert "berth_elb_requests" in families and len(families) == len(set(families))
 
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     # The listener goes with its load balancer: nothing listens on its port.

@@ -15,23 +15,33 @@ use berth_testkit::{eventually, memory_store};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn call(svc: &Elbv2, action: &str, params: &[(&str, &str)]) -> String {
+fn form(action: &str, params: &[(&str, &str)]) -> QueryInput {
     let mut pairs = vec![("Action", action), ("Version", "2015-12-01")];
     pairs.extend_from_slice(params);
     let body: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{k}={}", berth_proto::query::url_encode(v)))
         .collect();
-    let input = QueryInput::parse(body.join("&").as_bytes()).expect("a form");
+    QueryInput::parse(body.join("&").as_bytes()).expect("a form")
+}
+
+/// Runs `action` as root as the listener does; its error, if any.
+async fn try_call(svc: &Elbv2, action: &str, params: &[(&str, &str)]) -> Result<String, berth_proto::AwsError> {
     let ctx = root_ctx();
-    let prepared = svc.prepare(&ctx, action, &input).await.expect("prepared");
-    let result = prepared.run().await.unwrap_or_else(|e| panic!("{action}: {e:?}"));
-    berth_proto::query::xml::response(
+    let input = form(action, params);
+    let result = svc.prepare(&ctx, action, &input).await?.run().await?;
+    Ok(berth_proto::query::xml::response(
         action,
         berth_proto::query::XmlStyle::query(berth_lb::XML_NS),
         &result,
         "req-1",
-    )
+    ))
+}
+
+async fn call(svc: &Elbv2, action: &str, params: &[(&str, &str)]) -> String {
+    try_call(svc, action, params)
+        .await
+        .unwrap_or_else(|e| panic!("{action}: {e:?}"))
 }
 
 fn between<'a>(xml: &'a str, tag: &str) -> &'a str {
@@ -166,4 +176,42 @@ async fn the_watch_feeds_the_proxy_and_drops_expired_draining() {
     );
     // The other listener still serves.
     assert_eq!(plane.bound_port(&listener_arn), Some(bound));
+}
+
+#[tokio::test]
+async fn a_write_the_proxy_cannot_serve_is_refused_and_undone() {
+    let store = memory_store();
+    let plane = DataPlane::new(Feed::default());
+    let api = Elbv2::new(store.clone(), Scope::new(REGION, ACCOUNT)).with_data_plane(plane.clone());
+    let lb = call(&api, "CreateLoadBalancer", &[("Name", "web")]).await;
+    let lb_arn = between(&lb, "LoadBalancerArn").to_string();
+    // Answered once applied: no listener to bind, so active.
+    assert_eq!(between(&lb, "Code"), "active");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let e = try_call(
+        &api,
+        "CreateListener",
+        &[
+            ("LoadBalancerArn", &lb_arn),
+            ("Protocol", "HTTP"),
+            ("Port", &port),
+            ("DefaultActions.member.1.Type", "fixed-response"),
+            ("DefaultActions.member.1.FixedResponseConfig.StatusCode", "200"),
+        ],
+    )
+    .await
+    .expect_err("the port is taken");
+    assert_eq!(e.code, "InvalidConfigurationRequest");
+    assert!(
+        e.message.starts_with(&format!(
+            "The listener on port {port} cannot be served: cannot bind 127.0.0.1:{port}"
+        )),
+        "{}",
+        e.message
+    );
+    let records = api.snapshot().await.expect("records");
+    assert!(records.listeners.is_empty(), "nothing stored");
+    assert_eq!(plane.lb_state(&records, &lb_arn), LbState::Active);
+    drop(taken);
 }
