@@ -14,7 +14,7 @@ use crate::feed::Feed;
 use crate::state::{self, State, now_ms};
 use berth_lb_proxy::{MetricsSnapshot, Proxy, TargetHealthDescription};
 use berth_store::Store;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -187,7 +187,23 @@ impl DataPlane {
                         }
                         next_expiry = self.reconcile_logged(&*store).await;
                     }
-                    Some(Some(Ok(_))) => next_expiry = self.reconcile_logged(&*store).await,
+                    Some(Some(Ok(_))) => {
+                        // The keys of one write arrive together: one reconcile for them all.
+                        let mut fell_behind = false;
+                        loop {
+                            match events.next().now_or_never() {
+                                Some(Some(Ok(_))) => continue,
+                                Some(Some(Err(_))) => fell_behind = true,
+                                Some(None) => return,
+                                None => {}
+                            }
+                            break;
+                        }
+                        if fell_behind {
+                            break;
+                        }
+                        next_expiry = self.reconcile_logged(&*store).await;
+                    }
                     Some(None) => return,
                     // Fell behind (compacted): watch again from now.
                     Some(Some(Err(_))) => break,
