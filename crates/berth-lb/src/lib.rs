@@ -99,25 +99,29 @@ impl Elbv2 {
         let Some(data_plane) = &self.data_plane else {
             return state::write(self.store(), change).await.map_err(AwsError::from);
         };
-        let mut before = state::State::default();
+        // Taken before the write: the controller's watch may apply it
+        // before this call reconciles.
+        let failed_before = data_plane.failures();
+        let (mut before, mut written) = (state::State::default(), state::State::default());
         let out = state::write(self.store(), |st| {
             before = st.clone();
-            change(st)
+            let out = change(st)?;
+            written = st.clone();
+            Ok(out)
         })
         .await?;
-        let failed_before = data_plane.failures();
-        let after = data_plane.reconcile(self.store()).await?;
+        data_plane.reconcile(self.store()).await?;
         // A listener this write left unservable (its port taken on the bind
         // address, most often): the write is undone and refused, so what is
         // stored is served.
         let new_failure = data_plane
             .failures()
             .into_iter()
-            .find(|(arn, _)| !failed_before.contains_key(arn) && after.listeners.contains_key(arn));
+            .find(|(arn, _)| !failed_before.contains_key(arn) && written.listeners.contains_key(arn));
         if let Some((arn, why)) = new_failure {
-            let port = after.listeners.get(&arn).map_or(0, |l| l.port);
+            let port = written.listeners.get(&arn).map_or(0, |l| l.port);
             state::write(self.store(), |st| {
-                st.undo(&before, &after);
+                st.undo(&before, &written);
                 Ok(())
             })
             .await?;
