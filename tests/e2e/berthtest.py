@@ -370,3 +370,15 @@ class Berth:
         if target is not None:
             headers["X-Amz-Target"] = target
         return RawResponse(requests.post(f"{self.endpoint}/", headers=headers, data=body, timeout=30))
+
+
+def self_signed_pem(path: Path) -> Path:
+    """A self-signed certificate for localhost and its key, in one PEM file (openssl)."""
+    key, cert = path.with_suffix(".key"), path.with_suffix(".crt")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-subj", "/CN=localhost", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    path.write_text(cert.read_text() + key.read_text())
+    return path

@@ -2,6 +2,7 @@
 //! the model names them, lists as `<member>` ([`Members`]), absent
 //! optional members left out.
 
+use crate::controller::LbState;
 use crate::records::{self, Action, Condition, LoadBalancer, Rule, TargetGroup};
 use crate::state::State;
 use berth_proto::query::Members;
@@ -30,6 +31,8 @@ pub fn tags(t: &[records::Tag]) -> Members<TagOut> {
 #[serde(rename_all = "PascalCase")]
 pub struct StateOut {
     pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -49,14 +52,18 @@ pub struct LoadBalancerOut {
     pub ip_address_type: String,
 }
 
-pub fn load_balancer(r: &LoadBalancer) -> LoadBalancerOut {
+/// A load balancer with its state (the data plane's).
+pub fn load_balancer(r: &LoadBalancer, state: &LbState) -> LoadBalancerOut {
     LoadBalancerOut {
         load_balancer_arn: r.arn.clone(),
         dns_name: r.dns_name.clone(),
         created_time: r.created_time.clone(),
         load_balancer_name: r.name.clone(),
         scheme: r.scheme.clone(),
-        state: StateOut { code: "active" },
+        state: StateOut {
+            code: state.code(),
+            reason: state.reason().map(str::to_string),
+        },
         kind: r.kind.as_str(),
         security_groups: Members(r.security_groups.clone()),
         ip_address_type: r.ip_address_type.clone(),

@@ -137,6 +137,13 @@ pub struct Certificate {
     pub is_default: Option<bool>,
 }
 
+/// The file a certificate "ARN" names: `file:///ABSOLUTE/PATH`.
+pub fn certificate_path(arn: &str) -> Option<&std::path::Path> {
+    arn.strip_prefix("file://")
+        .filter(|p| p.starts_with('/'))
+        .map(std::path::Path::new)
+}
+
 /// A target group of a forward action, with its weight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

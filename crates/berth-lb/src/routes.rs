@@ -1,6 +1,5 @@
 //! ELBv2's registration table: every routed operation. An action not here
-//! answers `InvalidAction`. DescribeTargetHealth is routed once the data
-//! plane's health checks feed it (docs/compatibility.md).
+//! answers `InvalidAction`.
 
 use crate::Elbv2;
 use crate::ops::{attributes, listeners, load_balancers, rules, tags, target_groups, targets};
@@ -16,6 +15,7 @@ static ENTRIES: &[QueryEntry<Elbv2>] = &[
     query_entry::<Elbv2, target_groups::DeleteTargetGroup>(),
     query_entry::<Elbv2, targets::RegisterTargets>(),
     query_entry::<Elbv2, targets::DeregisterTargets>(),
+    query_entry::<Elbv2, targets::DescribeTargetHealth>(),
     query_entry::<Elbv2, listeners::CreateListener>(),
     query_entry::<Elbv2, listeners::DescribeListeners>(),
     query_entry::<Elbv2, listeners::ModifyListener>(),

@@ -18,6 +18,11 @@ pub struct State {
     pub rules: BTreeMap<String, Rule>,
 }
 
+/// Now, in epoch milliseconds (registrations, draining deadlines).
+pub fn now_ms() -> i64 {
+    (berth_core::time::now_epoch() * 1000.0) as i64
+}
+
 /// How many times a write runs again after losing to another writer.
 const MAX_ATTEMPTS: u32 = 32;
 
@@ -77,6 +82,16 @@ impl State {
         out
     }
 
+    /// Undoes the change `before` → `after` on `self` (the records now):
+    /// each record it changed is put back, unless another write has
+    /// changed it since.
+    pub fn undo(&mut self, before: &State, after: &State) {
+        undo_map(&mut self.lbs, &before.lbs, &after.lbs);
+        undo_map(&mut self.tgs, &before.tgs, &after.tgs);
+        undo_map(&mut self.listeners, &before.listeners, &after.listeners);
+        undo_map(&mut self.rules, &before.rules, &after.rules);
+    }
+
     /// The store operations that turn `self` into `after`.
     pub fn diff(&self, after: &State) -> Vec<Op> {
         let mut ops = Vec::new();
@@ -90,6 +105,24 @@ impl State {
         );
         diff_map(&self.rules, &after.rules, |r| records::rule_key(&r.id), &mut ops);
         ops
+    }
+}
+
+fn undo_map<T: Clone + PartialEq>(
+    now: &mut BTreeMap<String, T>,
+    before: &BTreeMap<String, T>,
+    after: &BTreeMap<String, T>,
+) {
+    let keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        let (b, a) = (before.get(key), after.get(key));
+        if b == a || now.get(key) != a {
+            continue;
+        }
+        match b {
+            Some(b) => now.insert(key.clone(), b.clone()),
+            None => now.remove(key),
+        };
     }
 }
 

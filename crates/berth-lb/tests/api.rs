@@ -116,7 +116,7 @@ async fn the_model_is_checked_before_anything_runs() {
          Value 'classic' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [application, network, gateway]"
     );
     assert_eq!(
-        call(&svc, "DescribeTargetHealth", &[]).await.unwrap_err().code,
+        call(&svc, "DescribeTrustStores", &[]).await.unwrap_err().code,
         "InvalidAction"
     );
     // What Berth does not serve is refused, not ignored.

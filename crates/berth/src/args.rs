@@ -97,6 +97,9 @@ pub struct ServerArgs {
     /// Serve HTTPS with a CA and server certificate generated into DATA_DIR/tls/ (reused on later starts).
     #[arg(long)]
     pub(crate) tls: bool,
+    /// The address the load balancers' listeners bind (ELBv2; default 127.0.0.1).
+    #[arg(long, default_value = "127.0.0.1", env = "BERTH_LB_BIND", value_name = "ADDR")]
+    pub(crate) lb_bind: std::net::IpAddr,
     #[command(flatten)]
     pub(crate) listener: ListenerArgs,
 }

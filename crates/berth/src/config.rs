@@ -30,9 +30,12 @@ pub struct Config {
     pub listener: crate::serve::Limits,
     /// `berth up`'s local agent: its cluster and share (none for `berth server`).
     pub local_agent: Option<LocalAgentArgs>,
-    /// Whether each region serves ELBv2's API (`BERTH_EXPERIMENTAL_ELBV2=1`):
-    /// off until its load balancers listen (docs/compatibility.md).
+    /// Whether each region serves ELBv2 (`BERTH_EXPERIMENTAL_ELBV2=1`): its
+    /// API and its load balancers, off while some of what the API stores
+    /// is not honoured by the proxy (docs/compatibility.md).
     pub experimental_elbv2: bool,
+    /// The address the load balancers' listeners bind (`--lb-bind`).
+    pub lb_bind: std::net::IpAddr,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -124,6 +127,7 @@ impl Config {
                 Mode::Up(local_agent) => Some(local_agent),
                 Mode::Server => None,
             },
+            lb_bind: args.lb_bind,
             experimental_elbv2: std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1"),
             _lock: std::sync::Arc::new(lock),
         })

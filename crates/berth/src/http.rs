@@ -154,7 +154,26 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     };
     let stores: Vec<&dyn Store> = app.regions.all().iter().map(|r| &*r.store).collect();
     match app.metrics.render(&stores, openmetrics).await {
-        Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response(),
+        Ok(mut text) => {
+            // The load balancers' metrics, before OpenMetrics' `# EOF`.
+            let eof = text.ends_with("# EOF\n");
+            if eof {
+                text.truncate(text.len() - "# EOF\n".len());
+            }
+            let planes: Vec<(&str, _)> = app
+                .regions
+                .all()
+                .iter()
+                .filter_map(|r| Some((r.region.as_str(), r.data_plane.as_ref()?.metrics())))
+                .collect();
+            if !planes.is_empty() {
+                text.push_str(&berth_lb::metrics::render(&planes, openmetrics));
+            }
+            if eof {
+                text.push_str("# EOF\n");
+            }
+            (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response()
+        }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
     }
 }

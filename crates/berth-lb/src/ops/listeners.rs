@@ -87,12 +87,7 @@ fn check_endpoint(
     Ok(Some(ssl_policy.unwrap_or(DEFAULT_SSL_POLICY).to_string()))
 }
 
-/// The file a certificate "ARN" names: `file:///ABSOLUTE/PATH`.
-pub fn certificate_path(arn: &str) -> Option<&std::path::Path> {
-    arn.strip_prefix("file://")
-        .filter(|p| p.starts_with('/'))
-        .map(std::path::Path::new)
-}
+pub use crate::records::certificate_path;
 
 /// The certificate files a request names exist on the server (read before
 /// the write: the checks on the records stay pure).

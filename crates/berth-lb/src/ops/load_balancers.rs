@@ -122,10 +122,11 @@ impl QueryOperation<Elbv2> for CreateLoadBalancer {
     }
     async fn run(svc: &Elbv2, _ctx: &RequestContext, input: Self::Input) -> Result<QueryResult, AwsError> {
         let lb = svc.write(|st| create(st, svc.scope(), &input)).await?;
+        let lb_state = svc.lb_state(&svc.snapshot().await?, &lb.arn);
         answer(
             Self::NAME,
             &LoadBalancersOutput {
-                load_balancers: Members(vec![output::load_balancer(&lb)]),
+                load_balancers: Members(vec![output::load_balancer(&lb, &lb_state)]),
                 next_marker: None,
             },
         )
@@ -199,7 +200,11 @@ impl QueryOperation<Elbv2> for DescribeLoadBalancers {
         answer(
             Self::NAME,
             &LoadBalancersOutput {
-                load_balancers: Members(lbs.iter().map(output::load_balancer).collect()),
+                load_balancers: Members(
+                    lbs.iter()
+                        .map(|lb| output::load_balancer(lb, &svc.lb_state(&state, &lb.arn)))
+                        .collect(),
+                ),
                 next_marker,
             },
         )

@@ -106,9 +106,7 @@ pub fn now_iso() -> String {
     berth_core::time::iso8601_epoch_millis(now_ms())
 }
 
-pub fn now_ms() -> i64 {
-    (berth_core::time::now_epoch() * 1000.0) as i64
-}
+pub use crate::state::now_ms;
 
 #[cfg(test)]
 #[path = "tests.rs"]

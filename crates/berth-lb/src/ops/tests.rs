@@ -364,3 +364,90 @@ fn certificate_files_and_alpn() {
     );
     let _ = tg;
 }
+
+#[test]
+fn target_health_from_what_the_checks_found() {
+    use berth_lb_proxy::{HealthState, Reason, TargetHealth, TargetHealthDescription};
+    let mut st = State::default();
+    let (_, tg, _) = alb(&mut st);
+    let targets: Vec<TargetDescription> = vec![
+        TargetDescription {
+            id: "i-1".into(),
+            port: Some(8001),
+            availability_zone: None,
+        },
+        TargetDescription {
+            id: "i-2".into(),
+            port: Some(8002),
+            availability_zone: None,
+        },
+    ];
+    targets::register(&mut st, &tg, &targets, 0).unwrap();
+    targets::deregister(&mut st, &tg, &targets[1..], 0).unwrap();
+    let group = &st.tgs[&tg];
+    let feed = crate::feed::Feed::default();
+    // The data plane has not taken them yet.
+    let found = targets::describe_health(group, &[], &feed, &[]);
+    let states: Vec<(&str, &str)> = found
+        .iter()
+        .map(|d| (d.target.id.as_str(), d.target_health.state.as_str()))
+        .collect();
+    assert_eq!(states, vec![("i-1", "initial"), ("i-2", "draining")]);
+    assert_eq!(
+        found[0].target_health.reason.as_deref(),
+        Some("Elb.RegistrationInProgress")
+    );
+    assert_eq!(found[0].health_check_port, "8001");
+    // The checks found it failing: ELBv2's reason and description.
+    let observed = vec![TargetHealthDescription {
+        target: berth_lb_proxy::Target::new("127.0.0.1", 8001),
+        health_check_port: 8001,
+        health: TargetHealth::because(HealthState::Unhealthy, Reason::Timeout),
+    }];
+    let found = targets::describe_health(group, &[], &feed, &observed);
+    assert_eq!(found[0].target_health.state, "unhealthy");
+    assert_eq!(found[0].target_health.reason.as_deref(), Some("Target.Timeout"));
+    assert_eq!(found[0].target_health.description.as_deref(), Some("Request timed out"));
+    // Asked for: one registered (any port), one not.
+    let asked = vec![
+        TargetDescription {
+            id: "i-1".into(),
+            port: None,
+            availability_zone: None,
+        },
+        TargetDescription {
+            id: "i-9".into(),
+            port: None,
+            availability_zone: None,
+        },
+    ];
+    let found = targets::describe_health(group, &asked, &feed, &observed);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].target.port, 8001);
+    assert_eq!(
+        (
+            found[1].target.port,
+            found[1].target_health.state.as_str(),
+            found[1].target_health.reason.as_deref()
+        ),
+        (80, "unused", Some("Target.NotRegistered"))
+    );
+}
+
+#[test]
+fn a_write_is_undone_record_by_record() {
+    let mut before = State::default();
+    let (lb, _, listener) = alb(&mut before);
+    let mut after = before.clone();
+    listeners::delete(&mut after, &listener).unwrap();
+    let mut l: CreateListenerInput = decode("Protocol=HTTP&Port=81&LoadBalancerArn=x&DefaultActions=");
+    l.load_balancer_arn = lb.clone();
+    l.default_actions = before.listeners[&listener].default_actions.clone();
+    let added = listeners::create(&mut after, &l).unwrap();
+    // Another write changed the load balancer since: it is kept.
+    let mut now = after.clone();
+    now.lbs.get_mut(&lb).unwrap().name = "renamed".into();
+    now.undo(&before, &after);
+    assert!(now.listeners.contains_key(&listener) && !now.listeners.contains_key(&added.arn));
+    assert_eq!(now.lbs[&lb].name, "renamed");
+}

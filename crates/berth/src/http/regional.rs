@@ -31,6 +31,9 @@ pub struct Regional {
     /// The region's own awsQuery services, by version (ELBv2, behind
     /// `BERTH_EXPERIMENTAL_ELBV2=1`); IAM and STS are global ([`super::App::queries`]).
     pub queries: berth_proto::query::QueryServices,
+    /// The region's load balancers (ELBv2 enabled): its controller runs
+    /// in this process, its listeners bind `--lb-bind`.
+    pub data_plane: Option<Arc<berth_lb::controller::DataPlane>>,
     /// ECS, for the agent session stream (`/agent/v1/session`).
     pub ecs: berth_ecs::Ecs,
     /// The registry: `/v2/` and the ECR API.
@@ -230,14 +233,25 @@ impl Regional {
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         let registry_router = berth_registry::router(registry.clone());
         let mut queries = berth_proto::query::QueryServices::new();
-        if cfg.experimental_elbv2 {
-            queries.register(Arc::new(berth_lb::Elbv2::new(store.clone(), scope.clone())));
-        }
+        let data_plane = cfg.experimental_elbv2.then(|| {
+            // `berth up`: every container instance is this host.
+            let feed = berth_lb::feed::Feed {
+                bind: cfg.lb_bind,
+                instance_host: std::net::IpAddr::from([127, 0, 0, 1]),
+            };
+            let data_plane = berth_lb::controller::DataPlane::new(feed);
+            tokio::spawn(data_plane.clone().run(store.clone()));
+            queries.register(Arc::new(
+                berth_lb::Elbv2::new(store.clone(), scope.clone()).with_data_plane(data_plane.clone()),
+            ));
+            data_plane
+        });
         Ok(Self {
             region: region.to_string(),
             store,
             services,
             queries,
+            data_plane,
             ecs,
             registry,
             audit,

@@ -100,6 +100,7 @@ impl Server {
             },
             local_agent: None,
             experimental_elbv2,
+            lb_bind: "127.0.0.1".parse().expect("an address"),
             _lock: Arc::new(lock),
         };
         let mut app = App::start(&cfg).await.expect("the app starts");

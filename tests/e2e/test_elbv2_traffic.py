@@ -1,0 +1,275 @@
+"""Traffic through a Berth load balancer (BERTH_EXPERIMENTAL_ELBV2=1), with
+boto3, the aws CLI and real HTTP: two small HTTP backends (python
+http.server processes on ephemeral ports) registered as `instance` targets
+(on `berth up` an instance is this host, 127.0.0.1) and as an `ip` target;
+requests through the listener reach both; DescribeTargetHealth goes initial
+→ healthy; a backend whose health path starts failing turns unhealthy with
+Target.ResponseCodeMismatch within interval × threshold and leaves
+rotation; path and host rules, fixed-response and redirect answers;
+deregistration drains, then the target is gone; the metrics on /metrics;
+a listener port already in use is refused and nothing is stored; a
+Network Load Balancer's TCP listener forwards the bytes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import botocore.exceptions
+import pytest
+import requests
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families
+
+import berthtest
+from berthtest import unique
+
+REGION = "us-east-1"
+
+BACKEND = r"""
+import http.server, sys
+name, state = sys.argv[1], {"health": 200}
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/fail":
+            state["health"] = 500
+            code, body = 200, "failing"
+        elif self.path == "/health":
+            code, body = state["health"], "health"
+        else:
+            code, body = 200, name
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def lb(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("berth-elbv2-traffic")
+    data_dir = tmp / "data"
+    data_dir.mkdir()
+    server = berthtest.Berth(
+        data_dir=data_dir, log_path=tmp / "berth.log", extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"}
+    ).start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            assert server.stop() == 0, server.log_tail()
+
+
+@pytest.fixture
+def backends():
+    procs, ports = [], {}
+    try:
+        for name in ("one", "two"):
+            proc = subprocess.Popen([sys.executable, "-c", BACKEND, name], stdout=subprocess.PIPE, text=True)
+            procs.append(proc)
+            ports[name] = int(proc.stdout.readline())
+        yield ports
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def poll(what: str, fn, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)  # polling interval, bounded by the deadline
+    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
+
+
+def health(elb, tg_arn: str) -> dict:
+    described = elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    return {(d["Target"]["Id"], d["Target"]["Port"]): d for d in described}
+
+
+def answers(url: str, n: int, **kwargs) -> set[str]:
+    return {requests.get(url, timeout=5, **kwargs).text for _ in range(n)}
+
+
+def test_traffic_health_rules_and_draining(lb, backends):
+    elb = lb.client("elbv2", region_name=REGION)
+    one, two = backends["one"], backends["two"]
+    lb_arn = elb.create_load_balancer(Name=unique("traffic")[:32])["LoadBalancers"][0]["LoadBalancerArn"]
+    check = dict(
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+    )
+    web = elb.create_target_group(
+        Name=unique("web")[:32], Protocol="HTTP", Port=80, TargetType="instance", VpcId="vpc-1", **check
+    )["TargetGroups"][0]["TargetGroupArn"]
+    api = elb.create_target_group(
+        Name=unique("api")[:32], Protocol="HTTP", Port=80, TargetType="ip", VpcId="vpc-1", **check
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(
+        TargetGroupArn=web, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}]
+    )
+    elb.register_targets(TargetGroupArn=web, Targets=[{"Id": "i-berth", "Port": one}, {"Id": "i-berth", "Port": two}])
+    elb.register_targets(TargetGroupArn=api, Targets=[{"Id": "127.0.0.1", "Port": two}])
+    port = free_port()
+    listener = elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": web}],
+    )["Listeners"][0]["ListenerArn"]
+    elb.create_rule(
+        ListenerArn=listener, Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": api}],
+    )
+    elb.create_rule(
+        ListenerArn=listener, Priority=20,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["fixed.example"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "418", "ContentType": "text/plain", "MessageBody": "short and stout"}}],
+    )
+    elb.create_rule(
+        ListenerArn=listener, Priority=30,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/old"]}}],
+        Actions=[{"Type": "redirect", "RedirectConfig": {
+            "Protocol": "HTTPS", "Port": "443", "Host": "example.com", "Path": "/new", "StatusCode": "HTTP_301"}}],
+    )
+    assert elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0]["State"]["Code"] == "active"
+
+    # Registered: initial, then healthy after two passing checks.
+    first = health(elb, web)
+    assert set(first) == {("i-berth", one), ("i-berth", two)}
+    for d in first.values():
+        assert d["TargetHealth"]["State"] == "initial"
+        assert d["TargetHealth"]["Reason"] in ("Elb.RegistrationInProgress", "Elb.InitialHealthChecking")
+        assert d["HealthCheckPort"] == str(d["Target"]["Port"])
+    poll("both targets healthy", lambda: all(
+        d["TargetHealth"] == {"State": "healthy"} for d in health(elb, web).values()) and len(health(elb, web)) == 2,
+        timeout=30)
+    cli = lb.aws("--region", REGION, "elbv2", "describe-target-health", "--target-group-arn", web,
+                 "--targets", f"Id=i-berth,Port={one}", "Id=i-other,Port=81")
+    described = cli["TargetHealthDescriptions"]
+    assert described[0]["TargetHealth"]["State"] == "healthy"
+    assert described[1]["TargetHealth"] == {
+        "State": "unused", "Reason": "Target.NotRegistered",
+        "Description": "Target is not registered to the target group",
+    }
+
+    url = f"http://127.0.0.1:{port}"
+    assert answers(url + "/", 10) == {"one", "two"}
+    # Rules: a path to the ip group, a host to a fixed answer, a redirect.
+    poll("the api group healthy", lambda: health(elb, api)[("127.0.0.1", two)]["TargetHealth"]["State"] == "healthy",
+         timeout=30)
+    assert answers(url + "/api/x", 6) == {"two"}
+    fixed = requests.get(url + "/", headers={"Host": "fixed.example"}, timeout=5)
+    assert (fixed.status_code, fixed.text, fixed.headers["Content-Type"]) == (418, "short and stout", "text/plain")
+    moved = requests.get(url + "/old?q=1", allow_redirects=False, timeout=5)
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == "https://example.com:443/new?q=1"
+
+    # Backend one's health path fails: unhealthy within interval × threshold, out of rotation.
+    requests.get(f"http://127.0.0.1:{one}/fail", timeout=5)
+    failed_at = time.monotonic()
+    bad = poll("backend one unhealthy", lambda: (
+        lambda d: d if d["TargetHealth"]["State"] == "unhealthy" else None)(health(elb, web)[("i-berth", one)]),
+        timeout=30)
+    assert time.monotonic() - failed_at <= 5 * 2 + 2 * 2 + 1
+    assert bad["TargetHealth"] == {
+        "State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+        "Description": "Health checks failed with these codes: [500]",
+    }
+    assert answers(url + "/", 10) == {"two"}
+
+    # Deregistered: draining for the delay, then gone.
+    elb.deregister_targets(TargetGroupArn=web, Targets=[{"Id": "i-berth", "Port": one}])
+    draining = health(elb, web)[("i-berth", one)]["TargetHealth"]
+    assert draining == {
+        "State": "draining", "Reason": "Target.DeregistrationInProgress",
+        "Description": "Target deregistration is in progress",
+    }
+    poll("the drained target gone", lambda: ("i-berth", one) not in health(elb, web), timeout=30)
+    assert answers(url + "/", 6) == {"two"}
+
+    metrics = requests.get(lb.endpoint + "/metrics", timeout=5).text
+    dimension = lb_arn.split(":loadbalancer/")[1]
+    assert f'berth_elb_requests_total{{region="{REGION}",load_balancer="{dimension}"}}' in metrics
+    assert "berth_elb_target_group_healthy_hosts{" in metrics
+    # Both formats parse, each family once.
+    samples = {s.name for f in text_string_to_metric_families(metrics) for s in f.samples}
+    assert {"berth_elb_requests_total", "berth_elb_target_group_unhealthy_hosts"} <= samples
+    openmetrics = requests.get(
+        lb.endpoint + "/metrics", headers={"Accept": "application/openmetrics-text"}, timeout=5
+    ).text
+    families = [f.name for f in openmetrics_families(openmetrics)]
+    assert "berth_elb_requests" in families and len(families) == len(set(families))
+
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+    # The listener goes with its load balancer: nothing listens on its port.
+    poll("the listener closed", lambda: not _listening(port), timeout=10)
+    elb.delete_target_group(TargetGroupArn=web)
+    elb.delete_target_group(TargetGroupArn=api)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return True
+    except ConnectionRefusedError:
+        return False
+
+
+def test_a_listener_port_already_in_use_is_refused(lb):
+    elb = lb.client("elbv2", region_name=REGION)
+    lb_arn = elb.create_load_balancer(Name=unique("taken")[:32])["LoadBalancers"][0]["LoadBalancerArn"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            elb.create_listener(
+                LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
+                DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+            )
+        err = e.value.response["Error"]
+        assert err["Code"] == "InvalidConfigurationRequest"
+        assert err["Message"].startswith(f"The listener on port {port} cannot be served: cannot bind 127.0.0.1:{port}")
+        assert elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"] == []
+        assert elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0]["State"]["Code"] == "active"
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+
+
+def test_a_network_load_balancer_forwards_tcp(lb, backends):
+    elb = lb.client("elbv2", region_name=REGION)
+    lb_arn = elb.create_load_balancer(Name=unique("nlb")[:32], Type="network")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(
+        Name=unique("tcp")[:32], Protocol="TCP", Port=80, TargetType="ip", VpcId="vpc-1",
+        HealthCheckProtocol="TCP", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": backends["one"]}])
+    port = free_port()
+    elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="TCP", Port=port, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
+    )
+    # A TCP check passes on connect.
+    poll("the target healthy", lambda: health(elb, tg)[("127.0.0.1", backends["one"])]["TargetHealth"]["State"]
+         == "healthy", timeout=30)
+    assert answers(f"http://127.0.0.1:{port}/", 3) == {"one"}
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+    elb.delete_target_group(TargetGroupArn=tg)
