@@ -38,9 +38,9 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
     /// The awsQuery services (IAM and STS, sharing `auth`'s directory of
-    /// keys and policies; global), by version.
+    /// keys and policies; global; CloudWatch, each region's), by version.
     pub queries: berth_proto::query::QueryServices,
-    /// The rpcv2Cbor services, by service name (none yet).
+    /// The rpcv2Cbor services, by service name (CloudWatch).
     pub cbors: berth_proto::cbor::CborServices,
     /// The served regions' services (ECS, ECR, KMS, SSM, Secrets Manager,
     /// CloudWatch Logs, CloudTrail), one set per region; the first is the default.
@@ -79,11 +79,16 @@ impl App {
         let regions = Arc::new(regional::RegionSet::start(cfg, &shared).await?);
         let mut queries = berth_proto::query::QueryServices::new();
         iam.query_services().into_iter().for_each(|s| queries.register(s));
+        // CloudWatch metrics over rpcv2Cbor and awsQuery: each region's, by the request's scope.
+        let cloudwatch = berth_metrics::bridged(regions.all().iter().map(|r| r.metrics.clone()));
+        queries.register(cloudwatch.clone());
+        let mut cbors = berth_proto::cbor::CborServices::new();
+        cbors.register(cloudwatch);
         Ok(Arc::new(Self {
             store,
             auth,
             queries,
-            cbors: berth_proto::cbor::CborServices::new(),
+            cbors,
             regions,
             account_id: cfg.account_id.clone(),
             metrics,
