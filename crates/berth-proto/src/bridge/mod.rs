@@ -99,14 +99,14 @@ impl<S: OperationService> Bridged<S> {
     }
 
     /// The operation's awsJson input from a CBOR body, validated.
-    fn from_cbor(&self, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+    fn input_of_cbor(&self, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
         let raw: ciborium::Value = crate::cbor::decode(body)?;
         let json = convert::cbor_to_json(raw)?;
         validate(Some(self.wire.model), operation, json)
     }
 
     /// The operation's awsJson input from a form, validated.
-    fn from_form(&self, operation: &str, input: &QueryInput) -> Result<Value, AwsError> {
+    fn input_of_form(&self, operation: &str, input: &QueryInput) -> Result<Value, AwsError> {
         let Some(shape) = self.wire.input_shape(operation) else {
             return Ok(Value::Object(Default::default()));
         };
@@ -134,7 +134,7 @@ impl<S: OperationService> CborService for Bridged<S> {
     }
 
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Vec<AuthzResource> {
-        let (Ok(service), Ok(input)) = (self.service(ctx), self.from_cbor(operation, body)) else {
+        let (Ok(service), Ok(input)) = (self.service(ctx), self.input_of_cbor(operation, body)) else {
             return vec![AuthzResource::untagged("*")];
         };
         service.authz_resources(ctx, operation, &input).await
@@ -144,7 +144,7 @@ impl<S: OperationService> CborService for Bridged<S> {
         if !Self::routed(operation) {
             return Err(unknown_operation(self.wire.cbor_service_name, operation));
         }
-        let input = self.from_cbor(operation, body)?;
+        let input = self.input_of_cbor(operation, body)?;
         let output = self.service(ctx)?.call(ctx, operation, input).await?;
         let cbor = convert::json_to_cbor(self.wire.model, self.wire.output_shape(operation), &output);
         crate::cbor::encode(&cbor)
@@ -167,7 +167,7 @@ impl<S: OperationService> QueryService for Bridged<S> {
 
     fn authz(&self, ctx: &RequestContext, action: &str, input: &QueryInput) -> Option<QueryAuthz> {
         let star = || vec![AuthzResource::untagged("*")];
-        let resources = match (self.service(ctx), self.from_form(action, input)) {
+        let resources = match (self.service(ctx), self.input_of_form(action, input)) {
             (Ok(service), Ok(json)) => match S::table().resources_of(&service.scope(ctx), action, json) {
                 Some(Ok(r)) if !r.is_empty() => r,
                 _ => star(),
@@ -184,7 +184,7 @@ impl<S: OperationService> QueryService for Bridged<S> {
         if !Self::routed(action) {
             return Err(invalid_action(action));
         }
-        let json = self.from_form(action, input)?;
+        let json = self.input_of_form(action, input)?;
         let output = self.service(ctx)?.call(ctx, action, json).await?;
         match self.wire.output_shape(action) {
             None => Ok(QueryResult::empty()),
