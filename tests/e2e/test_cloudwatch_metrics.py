@@ -244,3 +244,23 @@ def test_list_metrics_recently_active(berth):
     assert sorted(m["MetricName"] for m in everything) == ["new", "old"]
     recent = cw.list_metrics(Namespace=namespace, RecentlyActive="PT3H")["Metrics"]
     assert [m["MetricName"] for m in recent] == ["new"]
+
+
+def test_namespace_condition_key_on_every_protocol(berth):
+    """`cloudwatch:PutMetricData` with `cloudwatch:namespace`, as AWS documents it; the reads on `*`."""
+    from test_authz import denied, make_user
+
+    allowed = unique("Allowed")
+    _, client = make_user(berth, [
+        {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+         "Condition": {"StringEquals": {"cloudwatch:namespace": allowed}}},
+        {"Effect": "Allow", "Action": "cloudwatch:ListMetrics", "Resource": "*"},
+    ])
+    cw = client("cloudwatch")
+    cw.put_metric_data(Namespace=allowed, MetricData=[{"MetricName": "m", "Value": 1}])
+    message = denied(cw.put_metric_data, Namespace=unique("Other"), MetricData=[{"MetricName": "m", "Value": 1}])
+    assert "cloudwatch:PutMetricData" in message
+    assert [m["MetricName"] for m in cw.list_metrics(Namespace=allowed)["Metrics"]] == ["m"]
+    message = denied(cw.get_metric_statistics, Namespace=allowed, MetricName="m", StartTime=minute_ago(5),
+                     EndTime=minute_ago(0), Period=60, Statistics=["Sum"])
+    assert "cloudwatch:GetMetricStatistics" in message
