@@ -41,6 +41,17 @@ pub struct PutMetricDataInput {
     pub namespace: String,
     #[serde(default)]
     pub metric_data: Vec<MetricDatum>,
+    /// Metric data with the entity it is about; Berth keeps the data (it
+    /// has no entities to associate it with).
+    #[serde(default)]
+    pub entity_metric_data: Vec<EntityMetricData>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EntityMetricData {
+    #[serde(default)]
+    pub metric_data: Vec<MetricDatum>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,11 +23,7 @@ use berth_proto::bridge::Bridged;
 use std::path::Path;
 use std::sync::Arc;
 
-/// CloudWatch's awsJson target prefix, which is also its smithy service
-/// name in rpcv2Cbor paths.
-pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
-/// CloudWatch's SigV4 signing name.
-pub const SIGNING_NAME: &str = "monitoring";
+pub use model::{SIGNING_NAME, TARGET_PREFIX};
 
 /// One region's CloudWatch metrics.
 #[derive(Clone)]

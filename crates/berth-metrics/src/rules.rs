@@ -95,7 +95,8 @@ pub fn check_dimensions(path: &str, dims: &[Dimension]) -> Result<(), AwsError> 
 /// seconds) and answers the samples to store.
 pub fn samples(input: &PutMetricDataInput, now: f64) -> Result<Vec<Sample>, AwsError> {
     check_namespace(&input.namespace)?;
-    if input.metric_data.is_empty() {
+    let entity_data: usize = input.entity_metric_data.iter().map(|e| e.metric_data.len()).sum();
+    if input.metric_data.is_empty() && entity_data == 0 {
         return Err(missing("The parameter MetricData is required."));
     }
     if input.metric_data.len() > MAX_METRIC_DATA {
@@ -103,7 +104,13 @@ pub fn samples(input: &PutMetricDataInput, now: f64) -> Result<Vec<Sample>, AwsE
             "The collection MetricData must not have a size greater than {MAX_METRIC_DATA}."
         )));
     }
-    let mut out = Vec::with_capacity(input.metric_data.len());
+    // Both lists together: at most 1,000 metrics per request.
+    if input.metric_data.len() + entity_data > MAX_METRIC_DATA {
+        return Err(invalid(format!(
+            "The collections MetricData and EntityMetricData must not have more than {MAX_METRIC_DATA} metrics together."
+        )));
+    }
+    let mut out = Vec::with_capacity(input.metric_data.len() + entity_data);
     for (i, d) in input.metric_data.iter().enumerate() {
         out.push(sample(
             &input.namespace,
@@ -111,6 +118,12 @@ pub fn samples(input: &PutMetricDataInput, now: f64) -> Result<Vec<Sample>, AwsE
             d,
             now,
         )?);
+    }
+    for (e, entity) in input.entity_metric_data.iter().enumerate() {
+        for (i, d) in entity.metric_data.iter().enumerate() {
+            let path = format!("EntityMetricData.member.{}.MetricData.member.{}", e + 1, i + 1);
+            out.push(sample(&input.namespace, &path, d, now)?);
+        }
     }
     Ok(out)
 }

@@ -22,6 +22,7 @@ fn put(data: Vec<MetricDatum>) -> Result<Vec<Sample>, AwsError> {
         &PutMetricDataInput {
             namespace: "App".into(),
             metric_data: data,
+            entity_metric_data: Vec::new(),
         },
         NOW,
     )
@@ -77,6 +78,7 @@ fn put_rules_in_cloudwatch_words() {
         &PutMetricDataInput {
             namespace: "AWS/EC2".into(),
             metric_data: vec![datum("m")],
+            entity_metric_data: Vec::new(),
         },
         NOW,
     )
@@ -108,6 +110,33 @@ fn put_rules_in_cloudwatch_words() {
     let mut d = datum("m");
     d.storage_resolution = Some(1);
     assert!(put(vec![d]).unwrap()[0].high_resolution);
+}
+
+#[test]
+fn entity_metric_data_is_data_too() {
+    let input = |n: usize, m: usize| PutMetricDataInput {
+        namespace: "App".into(),
+        metric_data: vec![datum("plain"); n],
+        entity_metric_data: vec![crate::inputs::EntityMetricData {
+            metric_data: vec![datum("entity"); m],
+        }],
+    };
+    let s = samples(&input(0, 2), NOW).unwrap();
+    assert_eq!(
+        s.iter().map(|s| s.metric.metric_name.as_str()).collect::<Vec<_>>(),
+        ["entity", "entity"]
+    );
+    assert_eq!(samples(&input(1, 1), NOW).unwrap().len(), 2);
+    assert_eq!(
+        samples(&input(600, 401), NOW).unwrap_err().code,
+        "InvalidParameterValue"
+    );
+    let mut bad = input(0, 1);
+    bad.entity_metric_data[0].metric_data[0].metric_name = "m".repeat(256);
+    assert_eq!(
+        samples(&bad, NOW).unwrap_err().message,
+        "The parameter EntityMetricData.member.1.MetricData.member.1.MetricName must be shorter than 256 characters."
+    );
 }
 
 #[test]

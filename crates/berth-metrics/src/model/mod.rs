@@ -9,6 +9,12 @@ mod tables;
 use berth_proto::bridge::WireModel;
 use berth_proto::validate::{Constraint, ErrorStyle, LeftToHandler, ServiceModel};
 
+/// CloudWatch's awsJson target prefix, which is also its smithy service
+/// name in rpcv2Cbor paths.
+pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+/// CloudWatch's SigV4 signing name.
+pub const SIGNING_NAME: &str = "monitoring";
+
 /// CloudWatch answers a broken model constraint with `InvalidParameterValue`
 /// in the generic AWS form; the lengths and counts it words itself
 /// (`The parameter MetricData.member.1.MetricName must be shorter than 256
@@ -27,7 +33,7 @@ pub static MODEL: ServiceModel = ServiceModel {
 pub static WIRE: WireModel = WireModel {
     model: &MODEL,
     outputs: tables::OUTPUTS,
-    cbor_service_name: crate::TARGET_PREFIX,
+    cbor_service_name: TARGET_PREFIX,
     query_version: "2010-08-01",
     xml_namespace: "http://monitoring.amazonaws.com/doc/2010-08-01/",
     invalid_value_code: "InvalidParameterValue",
@@ -49,6 +55,31 @@ static LEFT_TO_HANDLER: &[LeftToHandler] = &[
     left("PutMetricData", "MetricData[].Dimensions[].Name", Constraint::Length),
     left("PutMetricData", "MetricData[].Dimensions[].Value", Constraint::Length),
     left("PutMetricData", "MetricData[].StorageResolution", Constraint::Range),
+    left(
+        "PutMetricData",
+        "EntityMetricData[].MetricData[].MetricName",
+        Constraint::Length,
+    ),
+    left(
+        "PutMetricData",
+        "EntityMetricData[].MetricData[].Dimensions",
+        Constraint::Length,
+    ),
+    left(
+        "PutMetricData",
+        "EntityMetricData[].MetricData[].Dimensions[].Name",
+        Constraint::Length,
+    ),
+    left(
+        "PutMetricData",
+        "EntityMetricData[].MetricData[].Dimensions[].Value",
+        Constraint::Length,
+    ),
+    left(
+        "PutMetricData",
+        "EntityMetricData[].MetricData[].StorageResolution",
+        Constraint::Range,
+    ),
     left("GetMetricStatistics", "Period", Constraint::Range),
     left(
         "GetMetricData",
