@@ -242,3 +242,54 @@ async fn errors_in_each_protocols_frame() {
         .await;
     assert_eq!(xml_text(&answer.text(), "Code").as_deref(), Some("InvalidAction"));
 }
+
+/// Each region has its own metrics, on every protocol: the CBOR and query
+/// registries are global, the bridge answers with the region of the scope.
+#[tokio::test]
+async fn each_region_has_its_own_metrics() {
+    let (eu, ap) = ("eu-west-1", "ap-southeast-2");
+    let server = Server::serving(&[eu, ap]).await;
+    let body = serde_json::json!({"Namespace": "App", "MetricData": [{"MetricName": "OnlyInAp", "Value": 1.0}]});
+    let answer = server
+        .call(
+            Call::cbor(
+                "/service/GraniteServiceVersion20100801/operation/PutMetricData",
+                &cbor::encode(&body).unwrap(),
+            )
+            .signed(Signer::root("monitoring").region(ap)),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let listed = |region: &'static str| {
+        let server = &server;
+        async move {
+            let cbor_answer = server
+                .call(
+                    Call::cbor("/service/GraniteServiceVersion20100801/operation/ListMetrics", b"")
+                        .signed(Signer::root("monitoring").region(region)),
+                )
+                .await;
+            let value: serde_json::Value = cbor::decode(&cbor_answer.body).unwrap();
+            let query_answer = server
+                .call(
+                    Call::query("Action=ListMetrics&Version=2010-08-01")
+                        .signed(Signer::root("monitoring").region(region)),
+                )
+                .await;
+            let json_answer = server
+                .call(
+                    Call::json(&format!("{CW}.ListMetrics"), "{}")
+                        .header(header::CONTENT_TYPE.as_str(), "application/x-amz-json-1.0")
+                        .signed(Signer::root("monitoring").region(region)),
+                )
+                .await;
+            (
+                value["Metrics"].as_array().unwrap().len(),
+                query_answer.text().contains("<MetricName>OnlyInAp</MetricName>"),
+                json_answer.json()["Metrics"].as_array().unwrap().len(),
+            )
+        }
+    };
+    assert_eq!(listed(ap).await, (1, true, 1));
+    assert_eq!(listed(eu).await, (0, false, 0));
+}
