@@ -264,3 +264,24 @@ def test_namespace_condition_key_on_every_protocol(berth):
     message = denied(cw.get_metric_statistics, Namespace=allowed, MetricName="m", StartTime=minute_ago(5),
                      EndTime=minute_ago(0), Period=60, Statistics=["Sum"])
     assert "cloudwatch:GetMetricStatistics" in message
+
+
+def test_high_resolution_seconds(berth):
+    """StorageResolution 1: periods of 1, 5, 10 or 30 seconds read the per-second data."""
+    cw = berth.client("cloudwatch")
+    namespace = unique("HighRes")
+    start = minute_ago(2)
+    cw.put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": "m", "Timestamp": start + datetime.timedelta(seconds=s), "Value": float(s),
+         "StorageResolution": 1}
+        for s in range(10)
+    ])
+    out = cw.get_metric_statistics(Namespace=namespace, MetricName="m", StartTime=start,
+                                   EndTime=start + datetime.timedelta(seconds=10), Period=5,
+                                   Statistics=["Sum", "SampleCount"])
+    got = sorted((p["Timestamp"], p["Sum"], p["SampleCount"]) for p in out["Datapoints"])
+    assert got == [(start, 10.0, 5.0), (start + datetime.timedelta(seconds=5), 35.0, 5.0)]
+    # The same data at one minute.
+    out = cw.get_metric_statistics(Namespace=namespace, MetricName="m", StartTime=start,
+                                   EndTime=start + datetime.timedelta(minutes=1), Period=60, Statistics=["Maximum"])
+    assert [p["Maximum"] for p in out["Datapoints"]] == [9.0]
