@@ -37,6 +37,7 @@ pub static WIRE: WireModel = WireModel {
     query_version: "2010-08-01",
     xml_namespace: "http://monitoring.amazonaws.com/doc/2010-08-01/",
     invalid_value_code: "InvalidParameterValue",
+    iam_prefix: "cloudwatch",
 };
 
 const fn left(operation: &'static str, path: &'static str, constraint: Constraint) -> LeftToHandler {

@@ -51,6 +51,12 @@ pub struct WireModel {
     /// The error of a form value that does not read as its shape's kind
     /// (CloudWatch: `InvalidParameterValue`).
     pub invalid_value_code: &'static str,
+    /// The service's prefix in IAM actions when it is not its signing name
+    /// (CloudWatch signs as `monitoring`, is authorized as `cloudwatch:…`):
+    /// a request whose input does not decode is authorized as
+    /// `<iam_prefix>:<Operation>` on `*`, and then answers its decoding
+    /// error (as the JSON path validates before it authorizes).
+    pub iam_prefix: &'static str,
 }
 
 impl WireModel {
@@ -121,6 +127,17 @@ impl<S: OperationService> Bridged<S> {
     fn routed(operation: &str) -> bool {
         S::table().find(operation).is_some()
     }
+
+    /// What a request that cannot be decoded (or is not routed) is
+    /// authorized on: `<iam_prefix>:<operation>` on `*`; the call then
+    /// answers why.
+    fn undecoded(&self, operation: &str) -> Vec<AuthzResource> {
+        vec![AuthzResource {
+            arn: "*".into(),
+            action: Some(format!("{}:{operation}", self.wire.iam_prefix)),
+            ..AuthzResource::default()
+        }]
+    }
 }
 
 #[async_trait]
@@ -135,8 +152,11 @@ impl<S: OperationService> CborService for Bridged<S> {
 
     async fn authz_resources(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Vec<AuthzResource> {
         let (Ok(service), Ok(input)) = (self.service(ctx), self.input_of_cbor(operation, body)) else {
-            return vec![AuthzResource::untagged("*")];
+            return self.undecoded(operation);
         };
+        if !Self::routed(operation) {
+            return self.undecoded(operation);
+        }
         service.authz_resources(ctx, operation, &input).await
     }
 
@@ -166,13 +186,12 @@ impl<S: OperationService> QueryService for Bridged<S> {
     }
 
     fn authz(&self, ctx: &RequestContext, action: &str, input: &QueryInput) -> Option<QueryAuthz> {
-        let star = || vec![AuthzResource::untagged("*")];
         let resources = match (self.service(ctx), self.input_of_form(action, input)) {
             (Ok(service), Ok(json)) => match S::table().resources_of(&service.scope(ctx), action, json) {
                 Some(Ok(r)) if !r.is_empty() => r,
-                _ => star(),
+                _ => self.undecoded(action),
             },
-            _ => star(),
+            _ => self.undecoded(action),
         };
         Some(QueryAuthz {
             resources,

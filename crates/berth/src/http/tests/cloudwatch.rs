@@ -293,3 +293,78 @@ async fn each_region_has_its_own_metrics() {
     assert_eq!(listed(ap).await, (1, true, 1));
     assert_eq!(listed(eu).await, (0, false, 0));
 }
+
+/// A user allowed `cloudwatch:PutMetricData` who sends a bad input gets the
+/// input's error on every protocol (authorization is on `cloudwatch:…`
+/// even when the input does not decode), and a user without it is refused.
+#[tokio::test]
+async fn a_bad_input_of_an_allowed_user_answers_its_error() {
+    let server = Server::start().await;
+    let root = |form: &str| Call::query(form).signed(Signer::root("iam"));
+    for user in ["writer", "nobody"] {
+        let created = server
+            .call(root(&format!("Action=CreateUser&UserName={user}&Version=2010-05-08")))
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    }
+    let policy = berth_proto::query::url_encode(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cloudwatch:PutMetricData","Resource":"*"}]}"#,
+    );
+    let put = server
+        .call(root(&format!(
+            "Action=PutUserPolicy&UserName=writer&PolicyName=p&PolicyDocument={policy}&Version=2010-05-08"
+        )))
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+    let mut signers = Vec::new();
+    for user in ["writer", "nobody"] {
+        let key = server
+            .call(root(&format!(
+                "Action=CreateAccessKey&UserName={user}&Version=2010-05-08"
+            )))
+            .await;
+        let (id, secret) = (
+            xml_text(&key.text(), "AccessKeyId").expect("AccessKeyId"),
+            xml_text(&key.text(), "SecretAccessKey").expect("SecretAccessKey"),
+        );
+        signers.push(move || Signer::root("monitoring").key(&id, &secret));
+    }
+    let (writer, nobody) = (&signers[0], &signers[1]);
+    let path = "/service/GraniteServiceVersion20100801/operation/PutMetricData";
+    let bad = serde_json::json!({"Namespace": "App", "MetricData": [{"MetricName": "m", "Value": "high"}]});
+    let answer = server
+        .call(Call::cbor(path, &cbor::encode(&bad).unwrap()).signed(writer()))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    let err: std::collections::BTreeMap<String, String> = cbor::decode(&answer.body).unwrap();
+    assert_eq!(err["__type"], "SerializationException", "{err:?}");
+    let form = "Action=PutMetricData&Version=2010-08-01&Namespace=App&MetricData.member.1.MetricName=m&MetricData.member.1.Value=high";
+    let answer = server.call(Call::query(form).signed(writer())).await;
+    assert_eq!(
+        xml_text(&answer.text(), "Code").as_deref(),
+        Some("InvalidParameterValue"),
+        "{}",
+        answer.text()
+    );
+    let good = serde_json::json!({"Namespace": "App", "MetricData": [{"MetricName": "m", "Value": 1.0}]});
+    let answer = server
+        .call(Call::cbor(path, &cbor::encode(&good).unwrap()).signed(writer()))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    // Without the permission: refused, whatever the input.
+    for body in [&good, &bad] {
+        let answer = server
+            .call(Call::cbor(path, &cbor::encode(body).unwrap()).signed(nobody()))
+            .await;
+        let err: std::collections::BTreeMap<String, String> = cbor::decode(&answer.body).unwrap();
+        assert_eq!(err["__type"], "AccessDeniedException", "{err:?}");
+        assert!(err["message"].contains("cloudwatch:PutMetricData"), "{err:?}");
+    }
+    let answer = server.call(Call::query(form).signed(nobody())).await;
+    assert_eq!(
+        xml_text(&answer.text(), "Code").as_deref(),
+        Some("AccessDenied"),
+        "{}",
+        answer.text()
+    );
+}
