@@ -169,6 +169,22 @@ def generate(model_name: str, outputs: bool) -> str:
             out.append(f"    Output {{ name: {rust_str(name)}, shape: {o} }},")
         out.append("];")
         out.append("")
+    if outputs:
+        # awsQuery-compatible services: each error code and the shape it is
+        # (`__type` in JSON and CBOR, the code in `x-amzn-query-error`).
+        errors: dict[str, str] = {}
+        for name in sorted(model["shapes"]):
+            shape = model["shapes"][name]
+            if shape.get("exception") and "error" in shape:
+                code = shape["error"].get("code", name)
+                if code not in errors or name == code:
+                    errors[code] = name
+        out.append("/// Every error code of the model (its awsQuery code) with its shape's name, sorted by code.")
+        out.append("pub static ERRORS: &[(&str, &str)] = &[")
+        for code in sorted(errors):
+            out.append(f"    ({rust_str(code)}, {rust_str(errors[code])}),")
+        out.append("];")
+        out.append("")
     reach = "an input or an output reaches" if outputs else "an input reaches"
     out.append(f"/// Every shape {reach}, once each; members and containers refer to them by index.")
     out.append("pub static SHAPES: &[Shape] = &[")

@@ -187,6 +187,11 @@ def test_errors_as_cloudwatch_words_them(berth):
     code, msg = code_of(cw.put_metric_data, Namespace=namespace, MetricData=[{"MetricName": "m" * 256, "Value": 1}])
     assert code == "InvalidParameterValue"
     assert msg == "The parameter MetricData.member.1.MetricName must be shorter than 256 characters."
+    # awsQuery-compatible: the modeled exception class, the shape as QueryErrorCode.
+    with pytest.raises(cw.exceptions.InvalidParameterValueException) as e:
+        cw.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "m" * 256, "Value": 1}])
+    assert e.value.response["Error"]["QueryErrorCode"] == "InvalidParameterValueException"
+    assert e.value.response["Error"]["Type"] == "Sender"
 
     # 1,001 datapoints (sent uncompressed: see docs/compatibility.md on gzip).
     plain = berth.client("cloudwatch", disable_request_compression=True)

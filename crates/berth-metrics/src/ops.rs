@@ -37,6 +37,11 @@ impl JsonServiceInfo for Metrics {
     fn model(&self) -> Option<&'static berth_proto::validate::ServiceModel> {
         Some(&crate::model::MODEL)
     }
+
+    /// CloudWatch is awsQuery-compatible: `__type` names the error's shape.
+    fn error(&self, e: AwsError) -> AwsError {
+        crate::model::WIRE.query_compatible(e)
+    }
 }
 
 impl OperationService for Metrics {

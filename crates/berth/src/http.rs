@@ -187,8 +187,19 @@ fn error_response(e: &AwsError, proto: Protocol, request_id: &str, style: berth_
         proto.error_body(e, request_id, style),
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&e.code) {
+    let error_type = if proto == Protocol::Query {
+        &e.code
+    } else {
+        e.json_type()
+    };
+    if let Ok(v) = HeaderValue::from_str(error_type) {
         resp.headers_mut().insert("x-amzn-ErrorType", v);
+    }
+    // An awsQuery-compatible service (CloudWatch) names its awsQuery code here.
+    if proto != Protocol::Query
+        && let Some(v) = e.query_error_header().and_then(|v| HeaderValue::from_str(&v).ok())
+    {
+        resp.headers_mut().insert("x-amzn-query-error", v);
     }
     if proto == Protocol::Cbor {
         cbor::mark(&mut resp);
@@ -389,7 +400,7 @@ async fn handle(
                 return Err(AwsError::serialization("Request body must be a JSON object"));
             }
             // The model's checks; what goes on is the input cleaned of unknown members.
-            let input = berth_proto::validate::validate(svc.model(), op, input)?;
+            let input = berth_proto::validate::validate(svc.model(), op, input).map_err(|e| svc.error(e))?;
             crate::observe::note_input(&parts.extensions, &input);
             // A service that authorizes its own operations (the ECR API, per repository) says so.
             let authorize = !ctx.principal.is_root && svc.own_authorizer().is_none();
@@ -397,7 +408,7 @@ async fn handle(
             // only when the listener authorizes (no work on the root's or ECR's hot path).
             let tags = if authorize { request_tags(&input) } else { Vec::new() };
             // The input is handed over once: decoded (and what authorization needs loaded) there.
-            let prepared = svc.prepare(&ctx, op, input).await?;
+            let prepared = svc.prepare(&ctx, op, input).await.map_err(|e| svc.error(e))?;
             if authorize {
                 let action = format!("{}:{op}", svc.signing_name());
                 let mut resources = prepared.resources().await;
@@ -419,7 +430,7 @@ async fn handle(
                 ok = result.is_ok(),
                 "request"
             );
-            let out = result?;
+            let out = result.map_err(|e| svc.error(e))?;
             let bytes = serde_json::to_vec(&out).map_err(|e| AwsError::internal(e.to_string()))?;
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, svc.content_type())], bytes).into_response())
         }

@@ -38,6 +38,7 @@ pub static WIRE: WireModel = WireModel {
     xml_namespace: "http://monitoring.amazonaws.com/doc/2010-08-01/",
     invalid_value_code: "InvalidParameterValue",
     iam_prefix: "cloudwatch",
+    errors: tables::ERRORS,
 };
 
 const fn left(operation: &'static str, path: &'static str, constraint: Constraint) -> LeftToHandler {

@@ -130,6 +130,25 @@ pub static OUTPUTS: &[Output] = &[
     Output { name: "UpdateResourceMetricsConfiguration", shape: Some(374) },
 ];
 
+/// Every error code of the model (its awsQuery code) with its shape's name, sorted by code.
+pub static ERRORS: &[(&str, &str)] = &[
+    ("ConcurrentModificationException", "ConcurrentModificationException"),
+    ("ConflictException", "ConflictException"),
+    ("InternalServiceError", "InternalServiceFault"),
+    ("InvalidFormat", "InvalidFormatFault"),
+    ("InvalidNextToken", "InvalidNextToken"),
+    ("InvalidParameterCombination", "InvalidParameterCombinationException"),
+    ("InvalidParameterInput", "DashboardInvalidInputError"),
+    ("InvalidParameterValue", "InvalidParameterValueException"),
+    ("LimitExceeded", "LimitExceededFault"),
+    ("LimitExceededException", "LimitExceededException"),
+    ("MissingParameter", "MissingRequiredParameterException"),
+    ("ResourceConflict", "ResourceConflict"),
+    ("ResourceNotFound", "ResourceNotFound"),
+    ("ResourceNotFoundException", "ResourceNotFoundException"),
+    ("ValidationError", "ValidationException"),
+];
+
 /// Every shape an input or an output reaches, once each; members and containers refer to them by index.
 pub static SHAPES: &[Shape] = &[
     // 0

@@ -219,3 +219,32 @@ fn xml_tree_has_member_lists_entries_and_iso_timestamps() {
          <Stats><entry><key>p50</key><value>4</value></entry></Stats><Times/></OpResult>"
     );
 }
+
+#[test]
+fn query_compatible_errors_name_their_shape() {
+    static WIRE: crate::bridge::WireModel = crate::bridge::WireModel {
+        model: &MODEL,
+        outputs: &[],
+        cbor_service_name: "S",
+        query_version: "1",
+        xml_namespace: "urn:s",
+        invalid_value_code: "InvalidParameterValue",
+        iam_prefix: "s",
+        errors: &[
+            ("InvalidParameterValue", "InvalidParameterValueException"),
+            ("MissingParameter", "MissingRequiredParameterException"),
+        ],
+    };
+    let e = WIRE.query_compatible(AwsError::new("MissingParameter", 400, "m"));
+    assert_eq!(e.json_type(), "MissingRequiredParameterException");
+    assert_eq!(e.code, "MissingParameter");
+    assert_eq!(e.query_error_header().as_deref(), Some("MissingParameter;Sender"));
+    let other = WIRE.query_compatible(AwsError::serialization("x"));
+    assert_eq!(other.json_type(), "SerializationException");
+    assert_eq!(other.query_error_header(), None);
+    let body: serde_json::Value = serde_json::from_slice(&e.to_json_body()).unwrap();
+    assert_eq!(
+        body,
+        json!({"__type": "MissingRequiredParameterException", "message": "m"})
+    );
+}

@@ -57,9 +57,22 @@ pub struct WireModel {
     /// `<iam_prefix>:<Operation>` on `*`, and then answers its decoding
     /// error (as the JSON path validates before it authorizes).
     pub iam_prefix: &'static str,
+    /// The model's error codes with their shapes' names, sorted by code
+    /// (generated): the service is `awsQueryCompatible`, its JSON and CBOR
+    /// errors name the shape in `__type` and the code in `x-amzn-query-error`.
+    pub errors: &'static [(&'static str, &'static str)],
 }
 
 impl WireModel {
+    /// `e` as this awsQuery-compatible service answers it on JSON and CBOR:
+    /// with its shape's name when the model has its code.
+    pub fn query_compatible(&self, mut e: AwsError) -> AwsError {
+        if let Ok(i) = self.errors.binary_search_by(|(code, _)| (*code).cmp(&e.code)) {
+            e.query_compatible_type = Some(self.errors[i].1);
+        }
+        e
+    }
+
     fn input_shape(&self, operation: &str) -> Option<ShapeId> {
         self.model.operation(operation).and_then(|o| o.input)
     }
@@ -164,8 +177,11 @@ impl<S: OperationService> CborService for Bridged<S> {
         if !Self::routed(operation) {
             return Err(unknown_operation(self.wire.cbor_service_name, operation));
         }
-        let input = self.input_of_cbor(operation, body)?;
-        let output = self.service(ctx)?.call(ctx, operation, input).await?;
+        let run = async {
+            let input = self.input_of_cbor(operation, body)?;
+            self.service(ctx)?.call(ctx, operation, input).await
+        };
+        let output = run.await.map_err(|e| self.wire.query_compatible(e))?;
         let cbor = convert::json_to_cbor(self.wire.model, self.wire.output_shape(operation), &output);
         crate::cbor::encode(&cbor)
     }

@@ -197,9 +197,18 @@ async fn errors_in_each_protocols_frame() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    // awsQuery-compatible: the shape in `__type`, the code in `x-amzn-query-error`.
     let err: std::collections::BTreeMap<String, String> = cbor::decode(&answer.body).unwrap();
-    assert_eq!(err["__type"], "InvalidParameterValue");
+    assert_eq!(err["__type"], "InvalidParameterValueException");
     assert_eq!(err["message"], message);
+    assert_eq!(
+        answer.header("x-amzn-query-error"),
+        Some("InvalidParameterValue;Sender")
+    );
+    assert_eq!(
+        answer.header("x-amzn-errortype"),
+        Some("InvalidParameterValueException")
+    );
     // awsJson 1.0.
     let answer = server
         .call(
@@ -209,8 +218,12 @@ async fn errors_in_each_protocols_frame() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(answer.json()["__type"], "InvalidParameterValue");
+    assert_eq!(answer.json()["__type"], "InvalidParameterValueException");
     assert_eq!(answer.json()["message"], message);
+    assert_eq!(
+        answer.header("x-amzn-query-error"),
+        Some("InvalidParameterValue;Sender")
+    );
     // awsQuery, in CloudWatch's namespace.
     let form = format!(
         "Action=PutMetricData&Version=2010-08-01&Namespace=App&MetricData.member.1.MetricName={long}&MetricData.member.1.Value=1"
@@ -222,6 +235,7 @@ async fn errors_in_each_protocols_frame() {
     assert_eq!(xml_text(&xml, "Code").as_deref(), Some("InvalidParameterValue"));
     assert_eq!(xml_text(&xml, "Type").as_deref(), Some("Sender"));
     assert_eq!(xml_text(&xml, "Message").as_deref(), Some(message));
+    assert_eq!(answer.header("x-amzn-query-error"), None);
     // A form value that is not a number.
     let form = "Action=PutMetricData&Version=2010-08-01&Namespace=App&MetricData.member.1.MetricName=m&MetricData.member.1.Value=lots";
     let answer = server.call(Call::query(form).signed(Signer::root("monitoring"))).await;
