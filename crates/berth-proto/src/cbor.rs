@@ -61,7 +61,8 @@ pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, AwsError> {
     Ok(out)
 }
 
-/// An error's body: `{"__type": code, "message": message}`.
+/// An error's body: `{"__type": code, "message": message}` (the shape name
+/// for an awsQuery-compatible service: [`AwsError::json_type`]).
 pub fn error_body(e: &AwsError) -> Vec<u8> {
     #[derive(Serialize)]
     struct ErrorBody<'a> {
@@ -70,7 +71,7 @@ pub fn error_body(e: &AwsError) -> Vec<u8> {
         message: &'a str,
     }
     encode(&ErrorBody {
-        code: &e.code,
+        code: e.json_type(),
         message: &e.message,
     })
     .unwrap_or_default()

@@ -16,6 +16,12 @@ pub struct AwsError {
     /// (see [`AwsError::state_store`]); the HTTP layer logs it where it
     /// answers with the 500.
     pub cause: Option<String>,
+    /// For a service that keeps its awsQuery error codes on its JSON and
+    /// CBOR protocols (`awsQueryCompatible`: CloudWatch): the error's shape
+    /// name, written as `__type` there, while `code` goes in the
+    /// `x-amzn-query-error: CODE;Sender` header the SDKs read the code from
+    /// (and stays the code of the awsQuery `ErrorResponse`).
+    pub query_compatible_type: Option<&'static str>,
 }
 
 impl AwsError {
@@ -25,6 +31,7 @@ impl AwsError {
             message: message.into(),
             status,
             cause: None,
+            query_compatible_type: None,
         }
     }
 
@@ -188,7 +195,22 @@ impl AwsError {
 
     /// The awsJson body: `{"__type": code, "message": message}`.
     pub fn to_json_body(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({ "__type": self.code, "message": self.message })).unwrap_or_default()
+        serde_json::to_vec(&serde_json::json!({ "__type": self.json_type(), "message": self.message }))
+            .unwrap_or_default()
+    }
+
+    /// The error's `__type` in JSON and CBOR: its shape name for an
+    /// awsQuery-compatible service, else its code.
+    pub fn json_type(&self) -> &str {
+        self.query_compatible_type.unwrap_or(&self.code)
+    }
+
+    /// `x-amzn-query-error` (`CODE;Sender` or `CODE;Receiver`), for an
+    /// awsQuery-compatible service's JSON and CBOR answers.
+    pub fn query_error_header(&self) -> Option<String> {
+        self.query_compatible_type?;
+        let fault = if self.is_client_fault() { "Sender" } else { "Receiver" };
+        Some(format!("{};{fault}", self.code))
     }
 
     /// The rpcv2Cbor body: a CBOR map `{"__type": code, "message": message}`.

@@ -1,7 +1,8 @@
 //! AWS wire protocols shared by every Berth service: protocol detection
 //! ([`protocol`]), awsJson ([`service`], [`json`]), awsQuery ([`query`]),
-//! rpcv2Cbor ([`cbor`]), the error shape, SigV4 verification and pagination tokens.
+//! rpcv2Cbor ([`cbor`]), one typed service over several of them ([`bridge`]), the error shape, SigV4 verification and pagination tokens.
 
+pub mod bridge;
 pub mod cbor;
 pub mod error;
 pub mod form;

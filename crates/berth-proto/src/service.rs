@@ -138,6 +138,13 @@ pub trait JsonServiceInfo: Send + Sync + 'static {
     fn authz_denied(&self, _ctx: &RequestContext, _resource: &AuthzResource, denial: AwsError) -> AwsError {
         denial
     }
+    /// An error of this service's input, decoding or handler as its JSON
+    /// answer carries it: unchanged by default; an awsQuery-compatible
+    /// service (CloudWatch) names the error's shape
+    /// ([`crate::bridge::WireModel::query_compatible`]).
+    fn error(&self, e: AwsError) -> AwsError {
+        e
+    }
 }
 
 /// The check of a service that authorizes its own operations

@@ -38,9 +38,9 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
     /// The awsQuery services (IAM and STS, sharing `auth`'s directory of
-    /// keys and policies; global), by version.
+    /// keys and policies; global; CloudWatch, each region's), by version.
     pub queries: berth_proto::query::QueryServices,
-    /// The rpcv2Cbor services, by service name (none yet).
+    /// The rpcv2Cbor services, by service name (CloudWatch).
     pub cbors: berth_proto::cbor::CborServices,
     /// The served regions' services (ECS, ECR, KMS, SSM, Secrets Manager,
     /// CloudWatch Logs, CloudTrail), one set per region; the first is the default.
@@ -79,11 +79,16 @@ impl App {
         let regions = Arc::new(regional::RegionSet::start(cfg, &shared).await?);
         let mut queries = berth_proto::query::QueryServices::new();
         iam.query_services().into_iter().for_each(|s| queries.register(s));
+        // CloudWatch metrics over rpcv2Cbor and awsQuery: each region's, by the request's scope.
+        let cloudwatch = berth_metrics::bridged(regions.all().iter().map(|r| r.metrics.clone()));
+        queries.register(cloudwatch.clone());
+        let mut cbors = berth_proto::cbor::CborServices::new();
+        cbors.register(cloudwatch);
         Ok(Arc::new(Self {
             store,
             auth,
             queries,
-            cbors: berth_proto::cbor::CborServices::new(),
+            cbors,
             regions,
             account_id: cfg.account_id.clone(),
             metrics,
@@ -201,8 +206,19 @@ fn error_response(e: &AwsError, proto: Protocol, request_id: &str, style: berth_
         proto.error_body(e, request_id, style),
     )
         .into_response();
-    if let Ok(v) = HeaderValue::from_str(&e.code) {
+    let error_type = if proto == Protocol::Query {
+        &e.code
+    } else {
+        e.json_type()
+    };
+    if let Ok(v) = HeaderValue::from_str(error_type) {
         resp.headers_mut().insert("x-amzn-ErrorType", v);
+    }
+    // An awsQuery-compatible service (CloudWatch) names its awsQuery code here.
+    if proto != Protocol::Query
+        && let Some(v) = e.query_error_header().and_then(|v| HeaderValue::from_str(&v).ok())
+    {
+        resp.headers_mut().insert("x-amzn-query-error", v);
     }
     if proto == Protocol::Cbor {
         cbor::mark(&mut resp);
@@ -404,7 +420,7 @@ async fn handle(
                 return Err(AwsError::serialization("Request body must be a JSON object"));
             }
             // The model's checks; what goes on is the input cleaned of unknown members.
-            let input = berth_proto::validate::validate(svc.model(), op, input)?;
+            let input = berth_proto::validate::validate(svc.model(), op, input).map_err(|e| svc.error(e))?;
             crate::observe::note_input(&parts.extensions, &input);
             // A service that authorizes its own operations (the ECR API, per repository) says so.
             let authorize = !ctx.principal.is_root && svc.own_authorizer().is_none();
@@ -412,7 +428,7 @@ async fn handle(
             // only when the listener authorizes (no work on the root's or ECR's hot path).
             let tags = if authorize { request_tags(&input) } else { Vec::new() };
             // The input is handed over once: decoded (and what authorization needs loaded) there.
-            let prepared = svc.prepare(&ctx, op, input).await?;
+            let prepared = svc.prepare(&ctx, op, input).await.map_err(|e| svc.error(e))?;
             if authorize {
                 let action = format!("{}:{op}", svc.signing_name());
                 let mut resources = prepared.resources().await;
@@ -434,7 +450,7 @@ async fn handle(
                 ok = result.is_ok(),
                 "request"
             );
-            let out = result?;
+            let out = result.map_err(|e| svc.error(e))?;
             let bytes = serde_json::to_vec(&out).map_err(|e| AwsError::internal(e.to_string()))?;
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, svc.content_type())], bytes).into_response())
         }

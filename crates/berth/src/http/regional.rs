@@ -1,6 +1,6 @@
 //! One server, several regions: each served region gets its own regional
 //! services (ECS and its controllers, the ECR API and the `/v2/` registry,
-//! KMS, SSM, Secrets Manager, CloudWatch Logs, the audit trail and
+//! KMS, SSM, Secrets Manager, CloudWatch Logs and metrics, the audit trail and
 //! CloudTrail; ELBv2 when enabled), on its own part of the store ([`berth_store::RegionStore`])
 //! and its own files, with its region in every ARN. IAM and STS are global
 //! and shared. A request goes to the region its credential scope names;
@@ -39,6 +39,8 @@ pub struct Regional {
     /// The registry: `/v2/` and the ECR API.
     pub registry: Arc<berth_registry::Registry>,
     pub audit: Arc<berth_audit::AuditLog>,
+    /// CloudWatch metrics (also served over rpcv2Cbor and awsQuery: `App::start`).
+    pub metrics: Arc<berth_metrics::Metrics>,
     /// `/v2/…` and download URLs of this region's registry.
     registry_router: Router,
 }
@@ -229,6 +231,12 @@ impl Regional {
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
         let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, region, account);
         services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
+        let metrics = Arc::new(
+            berth_metrics::Metrics::open(&data_dir.join("metrics"), region, account)
+                .context("opening the metric store")?,
+        );
+        metrics.spawn_roll_up(std::time::Duration::from_secs(300));
+        services.insert(berth_metrics::TARGET_PREFIX, metrics.clone());
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         let registry_router = berth_registry::router(registry.clone());
@@ -255,6 +263,7 @@ impl Regional {
             ecs,
             registry,
             audit,
+            metrics,
             registry_router,
         })
     }

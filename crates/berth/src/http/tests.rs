@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 
 mod auth;
+mod cloudwatch;
 mod dispatch;
 mod elbv2;
 mod limits;

@@ -27,6 +27,13 @@ async fn a_signed_call_reaches_each_json_service_by_its_target_prefix() {
         ("secretsmanager.ListSecrets", "secretsmanager", "{}", "SecretList"),
         ("TrentService.ListKeys", "kms", "{}", "Keys"),
         ("Logs_20140328.DescribeLogGroups", "logs", "{}", "logGroups"),
+        // CloudWatch answers awsJson 1.0.
+        (
+            "GraniteServiceVersion20100801.ListMetrics",
+            "monitoring",
+            "{}",
+            "Metrics",
+        ),
         (
             "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
             "cloudtrail",
@@ -46,7 +53,12 @@ async fn a_signed_call_reaches_each_json_service_by_its_target_prefix() {
             .call(Call::json(target, body).signed(Signer::root(service)))
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{target}: {}", answer.text());
-        assert_eq!(answer.content_type(), JSON_1_1, "{target}");
+        let json_version = if service == "monitoring" {
+            "application/x-amz-json-1.0"
+        } else {
+            JSON_1_1
+        };
+        assert_eq!(answer.content_type(), json_version, "{target}");
         answer.request_id();
         assert!(
             answer.json().get(field).is_some(),

@@ -128,8 +128,8 @@ async fn rpcv2_cbor_reaches_a_registered_service_by_its_name() {
         ),
         (
             "a service nobody registered",
-            Call::cbor("/service/GraniteServiceVersion20100801/operation/ListMetrics", b"")
-                .signed(Signer::root("monitoring")),
+            Call::cbor("/service/Route53AutoNaming_v20170314/operation/ListNamespaces", b"")
+                .signed(Signer::root("servicediscovery")),
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
         ),

@@ -1,0 +1,322 @@
+//! The metric store: one SQLite database per region
+//! (`DATA_DIR/metrics/metrics.db`, WAL, `synchronous=NORMAL`).
+//!
+//! Layout: `metrics` holds each metric once (namespace, name, its
+//! dimensions as sorted JSON, the second of its last datapoint for
+//! ListMetrics' RecentlyActive); `points` holds one row per metric,
+//! resolution (1, 60, 300 or 3600 seconds), interval start and unit, its
+//! [`Aggregate`] as JSON, keyed `(metric, res, ts, unit)` without a rowid so
+//! a read of one metric over a time range is one index range. A
+//! PutMetricData is one transaction: each datum merges into its minute's
+//! row (and, sent at StorageResolution 1, its second's). [`Db::roll_up`]
+//! moves rows past their tier's retention into the next tier
+//! ([`crate::rules::TIERS`]) and drops what the last keeps no longer.
+//! Metrics data, like the log events, is not in the state store: it is
+//! append-heavy and read by time range (docs/architecture.md, Departures).
+
+use crate::inputs::{Dimension, Metric};
+use crate::rules::{Sample, TIERS, bucket};
+use crate::stats::Aggregate;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug)]
+pub struct DbError(pub String);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "metric store: {}", self.0)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DbError>;
+
+/// One stored row as a read sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub ts: i64,
+    pub resolution: i64,
+    pub unit: String,
+    pub agg: Aggregate,
+}
+
+/// A metric and the second of its last datapoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub metric: Metric,
+    pub last_put: i64,
+}
+
+pub struct Db {
+    conn: Mutex<Connection>,
+    /// Metric ids by metric, filled as they are met.
+    ids: Mutex<HashMap<Metric, i64>>,
+}
+
+fn dims_key(dims: &[Dimension]) -> String {
+    serde_json::to_string(dims).unwrap_or_default()
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| DbError(e.to_string()))?;
+        let conn = Connection::open(dir.join("metrics.db"))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS metrics(
+                 id INTEGER PRIMARY KEY,
+                 namespace TEXT NOT NULL,
+                 name TEXT NOT NULL,
+                 dims TEXT NOT NULL,
+                 last_put INTEGER NOT NULL,
+                 UNIQUE(namespace, name, dims));
+             CREATE TABLE IF NOT EXISTS points(
+                 metric INTEGER NOT NULL,
+                 res INTEGER NOT NULL,
+                 ts INTEGER NOT NULL,
+                 unit TEXT NOT NULL,
+                 agg TEXT NOT NULL,
+                 PRIMARY KEY(metric, res, ts, unit)) WITHOUT ROWID;",
+        )?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores the samples of one PutMetricData, in one transaction.
+    pub fn put(&self, samples: &[Sample]) -> Result<()> {
+        // Merge in memory first: one row write per (metric, res, ts, unit).
+        let mut rows: BTreeMap<(usize, i64, i64, &str), Aggregate> = BTreeMap::new();
+        let mut metrics: Vec<(&Metric, i64)> = Vec::new();
+        let mut index: HashMap<&Metric, usize> = HashMap::new();
+        for s in samples {
+            let i = *index.entry(&s.metric).or_insert_with(|| {
+                metrics.push((&s.metric, s.ts));
+                metrics.len() - 1
+            });
+            metrics[i].1 = metrics[i].1.max(s.ts);
+            let resolutions: &[i64] = if s.high_resolution { &[1, 60] } else { &[60] };
+            for &res in resolutions {
+                rows.entry((i, res, bucket(s.ts, res), s.unit.as_str()))
+                    .and_modify(|a| a.merge(&s.agg))
+                    .or_insert_with(|| s.agg.clone());
+            }
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(metrics.len());
+        for (m, last) in &metrics {
+            ids.push(self.metric_id(&tx, m, *last)?);
+        }
+        {
+            let mut read =
+                tx.prepare_cached("SELECT agg FROM points WHERE metric=?1 AND res=?2 AND ts=?3 AND unit=?4")?;
+            let mut write = tx.prepare_cached(
+                "INSERT OR REPLACE INTO points(metric, res, ts, unit, agg) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for ((i, res, ts, unit), mut agg) in rows {
+                let id = ids[i];
+                let old: Option<String> = read.query_row(params![id, res, ts, unit], |r| r.get(0)).optional()?;
+                if let Some(old) = old.and_then(|o| serde_json::from_str::<Aggregate>(&o).ok()) {
+                    let mut merged = old;
+                    merged.merge(&agg);
+                    agg = merged;
+                }
+                write.execute(params![id, res, ts, unit, encode(&agg)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The id of `m` (created when new), its last datapoint moved to `last`.
+    fn metric_id(&self, tx: &rusqlite::Transaction<'_>, m: &Metric, last: i64) -> Result<i64> {
+        let dims = dims_key(&m.dimensions);
+        let known = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(m).copied();
+        let id = match known {
+            Some(id) => {
+                tx.prepare_cached("UPDATE metrics SET last_put=max(last_put, ?2) WHERE id=?1")?
+                    .execute(params![id, last])?;
+                id
+            }
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO metrics(namespace, name, dims, last_put) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(namespace, name, dims) DO UPDATE SET last_put=max(last_put, excluded.last_put)",
+                )?
+                .execute(params![m.namespace, m.metric_name, dims, last])?;
+                tx.prepare_cached("SELECT id FROM metrics WHERE namespace=?1 AND name=?2 AND dims=?3")?
+                    .query_row(params![m.namespace, m.metric_name, dims], |r| r.get(0))?
+            }
+        };
+        self.ids.lock().unwrap_or_else(|p| p.into_inner()).insert(m.clone(), id);
+        Ok(id)
+    }
+
+    /// The id of a stored metric.
+    pub fn find(&self, m: &Metric) -> Result<Option<i64>> {
+        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(m) {
+            return Ok(Some(*id));
+        }
+        let conn = self.conn();
+        let id = conn
+            .prepare_cached("SELECT id FROM metrics WHERE namespace=?1 AND name=?2 AND dims=?3")?
+            .query_row(params![m.namespace, m.metric_name, dims_key(&m.dimensions)], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(id)
+    }
+
+    /// The rows of metric `id` with `from <= ts < to`: the per-second rows
+    /// when `high_resolution`, else every coarser tier (each interval is in
+    /// exactly one of them).
+    pub fn read(&self, id: i64, from: i64, to: i64, high_resolution: bool) -> Result<Vec<Point>> {
+        let conn = self.conn();
+        let (lo, hi) = if high_resolution { (1, 1) } else { (60, i64::MAX) };
+        let mut stmt = conn.prepare_cached(
+            "SELECT ts, res, unit, agg FROM points WHERE metric=?1 AND res BETWEEN ?2 AND ?3 AND ts>=?4 AND ts<?5",
+        )?;
+        let rows = stmt.query_map(params![id, lo, hi, from, to], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ts, resolution, unit, agg) = row?;
+            if let Ok(agg) = serde_json::from_str(&agg) {
+                out.push(Point {
+                    ts,
+                    resolution,
+                    unit,
+                    agg,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every metric, ordered by namespace, name and dimensions.
+    pub fn list(&self) -> Result<Vec<Listed>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT namespace, name, dims, last_put FROM metrics ORDER BY namespace, name, dims")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (namespace, metric_name, dims, last_put) = row?;
+            out.push(Listed {
+                metric: Metric {
+                    namespace,
+                    metric_name,
+                    dimensions: serde_json::from_str(&dims).unwrap_or_default(),
+                },
+                last_put,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Rolls every tier's rows older than its retention at `now` into the
+    /// next tier, or drops them; answers how many rows moved or went.
+    pub fn roll_up(&self, now: i64) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut touched = 0;
+        for tier in TIERS {
+            let cutoff = now - tier.keep;
+            if let Some(next) = tier.rolls_into {
+                let mut rolled: BTreeMap<(i64, i64, String), Aggregate> = BTreeMap::new();
+                {
+                    let mut stmt = tx.prepare("SELECT metric, ts, unit, agg FROM points WHERE res=?1 AND ts<?2")?;
+                    let rows = stmt.query_map(params![tier.resolution, cutoff], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })?;
+                    for row in rows {
+                        let (metric, ts, unit, agg) = row?;
+                        let Ok(agg) = serde_json::from_str::<Aggregate>(&agg) else {
+                            continue;
+                        };
+                        rolled
+                            .entry((metric, bucket(ts, next), unit))
+                            .and_modify(|a| a.merge(&agg))
+                            .or_insert(agg);
+                    }
+                }
+                for ((metric, ts, unit), mut agg) in rolled {
+                    let old: Option<String> = tx
+                        .query_row(
+                            "SELECT agg FROM points WHERE metric=?1 AND res=?2 AND ts=?3 AND unit=?4",
+                            params![metric, next, ts, unit],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(mut old) = old.and_then(|o| serde_json::from_str::<Aggregate>(&o).ok()) {
+                        old.merge(&agg);
+                        agg = old;
+                    }
+                    tx.execute(
+                        "INSERT OR REPLACE INTO points(metric, res, ts, unit, agg) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![metric, next, ts, unit, encode(&agg)],
+                    )?;
+                }
+            }
+            touched += tx.execute(
+                "DELETE FROM points WHERE res=?1 AND ts<?2",
+                params![tier.resolution, cutoff],
+            )?;
+        }
+        tx.commit()?;
+        Ok(touched)
+    }
+}
+
+fn encode(agg: &Aggregate) -> String {
+    serde_json::to_string(agg).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "db_tests.rs"]
+mod tests;

@@ -1,0 +1,78 @@
+use super::*;
+use crate::rules::metric;
+
+fn sample(name: &str, ts: i64, v: f64, high_resolution: bool) -> Sample {
+    Sample {
+        metric: metric(
+            "App",
+            name,
+            &[Dimension {
+                name: "d".into(),
+                value: "1".into(),
+            }],
+        ),
+        ts,
+        unit: "Count".into(),
+        agg: Aggregate::value(v, 1.0),
+        high_resolution,
+    }
+}
+
+#[test]
+fn a_put_merges_into_its_minute_and_second() {
+    let db = Db::memory().unwrap();
+    db.put(&[sample("m", 120, 1.0, false), sample("m", 150, 3.0, false)])
+        .unwrap();
+    db.put(&[sample("m", 179, 5.0, true)]).unwrap();
+    let id = db.find(&sample("m", 0, 0.0, false).metric).unwrap().unwrap();
+    let minutes = db.read(id, 0, 600, false).unwrap();
+    assert_eq!(minutes.len(), 1);
+    assert_eq!((minutes[0].ts, minutes[0].resolution), (120, 60));
+    assert_eq!(
+        (minutes[0].agg.count, minutes[0].agg.sum, minutes[0].agg.max),
+        (3.0, 9.0, 5.0)
+    );
+    let seconds = db.read(id, 0, 600, true).unwrap();
+    assert_eq!(
+        seconds.iter().map(|p| (p.ts, p.resolution)).collect::<Vec<_>>(),
+        [(179, 1)]
+    );
+    assert_eq!(db.find(&sample("other", 0, 0.0, false).metric).unwrap(), None);
+    let listed = db.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_put, 179);
+}
+
+#[test]
+fn roll_up_moves_old_data_into_coarser_tiers_and_expires_it() {
+    let db = Db::memory().unwrap();
+    let day = 86400;
+    db.put(&[
+        sample("m", 0, 1.0, true),
+        sample("m", 60, 2.0, false),
+        sample("m", 240, 4.0, false),
+    ])
+    .unwrap();
+    let id = db.find(&sample("m", 0, 0.0, false).metric).unwrap().unwrap();
+    // After 3 hours the seconds are gone; the minutes stay.
+    db.roll_up(3 * 3600 + 1).unwrap();
+    assert!(db.read(id, 0, 600, true).unwrap().is_empty());
+    assert_eq!(db.read(id, 0, 600, false).unwrap().len(), 3);
+    // After 15 days the minutes are one 5-minute row.
+    db.roll_up(15 * day + 600).unwrap();
+    let rows = db.read(id, 0, 600, false).unwrap();
+    assert_eq!(
+        rows.iter().map(|p| (p.ts, p.resolution)).collect::<Vec<_>>(),
+        [(0, 300)]
+    );
+    assert_eq!((rows[0].agg.count, rows[0].agg.sum), (3.0, 7.0));
+    // After 63 days an hour; after 455 days nothing.
+    db.roll_up(63 * day + 600).unwrap();
+    let rows = db.read(id, 0, 3600, false).unwrap();
+    assert_eq!(
+        rows.iter().map(|p| (p.ts, p.resolution, p.agg.sum)).collect::<Vec<_>>(),
+        [(0, 3600, 7.0)]
+    );
+    db.roll_up(455 * day + 3600).unwrap();
+    assert!(db.read(id, 0, 3600, false).unwrap().is_empty());
+}
