@@ -193,9 +193,8 @@ def test_errors_as_cloudwatch_words_them(berth):
     assert e.value.response["Error"]["QueryErrorCode"] == "InvalidParameterValueException"
     assert e.value.response["Error"]["Type"] == "Sender"
 
-    # 1,001 datapoints (sent uncompressed: see docs/compatibility.md on gzip).
-    plain = berth.client("cloudwatch", disable_request_compression=True)
-    code, msg = code_of(plain.put_metric_data, Namespace=namespace,
+    # 1,001 datapoints (a body over 10 KiB: botocore sends it gzip-compressed).
+    code, msg = code_of(cw.put_metric_data, Namespace=namespace,
                         MetricData=[{"MetricName": "m", "Value": i} for i in range(1001)])
     assert (code, msg) == ("InvalidParameterValue", "The collection MetricData must not have a size greater than 1000.")
 
@@ -290,3 +289,31 @@ def test_high_resolution_seconds(berth):
     out = cw.get_metric_statistics(Namespace=namespace, MetricName="m", StartTime=start,
                                    EndTime=start + datetime.timedelta(minutes=1), Period=60, Statistics=["Maximum"])
     assert [p["Maximum"] for p in out["Datapoints"]] == [9.0]
+
+
+def test_compressed_put_metric_data(berth):
+    """botocore gzips a PutMetricData body over 10 KiB (compression left on, its default): Berth reads it."""
+    cw = berth.client("cloudwatch")
+    sent = []
+    cw.meta.events.register(
+        "before-send.cloudwatch.PutMetricData",
+        lambda request, **_: sent.append((request.headers.get("Content-Encoding"), len(request.body))),
+    )
+    namespace = unique("Gzip")
+    start = minute_ago(3)
+    data = [{"MetricName": "Bulk", "Dimensions": [{"Name": "Shard", "Value": f"shard-{i % 4}"}],
+             "Timestamp": start, "Value": float(i), "Unit": "Count"} for i in range(1000)]
+    cw.put_metric_data(Namespace=namespace, MetricData=data)
+    encoding, size = sent[0]
+    assert encoding in ("gzip", b"gzip"), sent
+    assert size < 10 * 1024, "compressed on the wire"
+    for shard in range(4):
+        out = cw.get_metric_statistics(
+            Namespace=namespace, MetricName="Bulk", Dimensions=[{"Name": "Shard", "Value": f"shard-{shard}"}],
+            StartTime=start, EndTime=start + datetime.timedelta(minutes=1), Period=60,
+            Statistics=["Sum", "SampleCount"],
+        )
+        [point] = out["Datapoints"]
+        assert point["SampleCount"] == 250.0
+        assert point["Sum"] == float(sum(range(shard, 1000, 4)))
+        assert point["Unit"] == "Count"

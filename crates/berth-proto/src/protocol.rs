@@ -69,6 +69,16 @@ impl Protocol {
         }
     }
 
+    /// A body that cannot be read as sent (a `Content-Encoding` not known,
+    /// or bytes not in it): awsQuery's `MalformedQueryString` (as for a form
+    /// that is not UTF-8), the JSON and CBOR protocols' `SerializationException`.
+    pub fn malformed_body(self, message: impl Into<String>) -> AwsError {
+        match self {
+            Protocol::Query => AwsError::new("MalformedQueryString", 400, message),
+            Protocol::Json(_) | Protocol::Cbor => AwsError::serialization(message),
+        }
+    }
+
     /// Too many request bodies at once: AWS's throttling error, by this
     /// protocol's name for it.
     pub fn throttling(self) -> AwsError {

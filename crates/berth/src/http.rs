@@ -330,28 +330,43 @@ async fn authenticate_request(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let body_error = |e| match e {
+        body::BodyError::TooLarge(limit) => AwsError::request_too_large(limit),
+        body::BodyError::Busy => proto.throttling(),
+        body::BodyError::Read(why) => AwsError::serialization(format!("The request body could not be read: {why}")),
+        body::BodyError::Encoding(why) => proto.malformed_body(why),
+    };
     let read = body::read(body, limit, declared_len, body::budget())
         .await
-        .map_err(|e| match e {
-            body::BodyError::TooLarge(limit) => AwsError::request_too_large(limit),
-            body::BodyError::Busy => proto.throttling(),
-            body::BodyError::Read(why) => AwsError::serialization(format!("The request body could not be read: {why}")),
-        })?;
-    let query_input = match proto {
-        Protocol::Query => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
-        Protocol::Json(_) | Protocol::Cbor => None,
+        .map_err(body_error)?;
+    // A compressed body (`Content-Encoding: gzip`) is decoded here, the
+    // limit applying to its decoded size; its hash stays that of the bytes
+    // as sent, which is what the signature covers. An encoding Berth does
+    // not know is refused after authentication, like a malformed body.
+    let content_encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("(not ASCII)"))
+        .unwrap_or("");
+    let sha256_hex = read.sha256_hex.clone();
+    let decoded = body::decode(read, content_encoding, limit, body::budget()).map_err(body_error);
+    let query_input = match (proto, &decoded) {
+        (Protocol::Query, Ok(read)) => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
+        _ => None,
     };
     let regional = app.regions.for_request(&parts.headers, &parts.uri).clone();
     let service = match (&query_input, proto) {
         (Some(Ok(input)), _) => query::service_of(app, &regional, parts, input),
-        (Some(Err(_)), _) => None,
+        (Some(Err(_)), _) | (None, Protocol::Query) => None,
         (None, Protocol::Cbor) => cbor::signing_name(app, parts),
         (None, _) => target_service.map(|svc| svc.signing_name()),
     };
+    // The signature covers the bytes as sent: it is checked whether or not they decode.
     let principal = app
         .auth
-        .authenticate(&request_parts(&read.sha256_hex), &endpoint(service))
+        .authenticate(&request_parts(&sha256_hex), &endpoint(service))
         .map_err(in_protocol)?;
+    let read = decoded?;
     // A form that does not parse is answered after authentication.
     let query = query_input.transpose()?;
     Ok(Authenticated {

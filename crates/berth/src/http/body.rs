@@ -9,13 +9,17 @@
 //! so small calls are never stuck behind large waiting ones. Bodies of at
 //! most [`SMALL_BODY_BYTES`] may also use a reserve of their own
 //! ([`SMALL_BODY_RESERVE_BYTES`]): large bodies filling the budget do not
-//! stop ordinary API calls. The body's SHA-256 is computed while reading.
+//! stop ordinary API calls. The body's SHA-256 is computed while reading;
+//! a compressed body is decoded afterwards ([`decode`]).
 
 use axum::body::{Body, Bytes};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+mod decode;
+pub use decode::decode;
 
 /// Bytes of API request bodies held in memory at once, across all requests.
 pub const BODY_BUDGET_BYTES: usize = 64 * 1024 * 1024;
@@ -77,6 +81,8 @@ pub enum BodyError {
     Busy,
     /// The connection failed or the body ended early.
     Read(String),
+    /// A `Content-Encoding` that is not known, or a body not in it.
+    Encoding(String),
 }
 
 /// Reads `body` (at most `limit` bytes; `declared_len` is its

@@ -21,6 +21,7 @@ mod auth;
 mod cloudwatch;
 mod dispatch;
 mod elbv2;
+mod encoding;
 mod limits;
 mod protocols;
 mod regions;
