@@ -13,6 +13,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -370,6 +371,24 @@ class Berth:
         if target is not None:
             headers["X-Amz-Target"] = target
         return RawResponse(requests.post(f"{self.endpoint}/", headers=headers, data=body, timeout=30))
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct TCP ports free on every interface now (the OS picks them, all held at once so none
+    repeats): for servers a test starts, or listeners Berth opens."""
+    held = [socket.socket() for _ in range(n)]
+    try:
+        for s in held:
+            s.bind(("", 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
+def free_port() -> int:
+    """One TCP port free now (see `free_ports`)."""
+    return free_ports(1)[0]
 
 
 def self_signed_pem(path: Path) -> Path:

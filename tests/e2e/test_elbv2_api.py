@@ -18,7 +18,7 @@ import botocore.exceptions
 import pytest
 
 import berthtest
-from berthtest import ACCOUNT, AwsCliError, unique
+from berthtest import ACCOUNT, AwsCliError, free_port, free_ports, unique
 
 HOME = "us-east-1"
 EU = "eu-west-1"
@@ -86,8 +86,10 @@ def test_an_application_load_balancer_from_creation_to_deletion(lb):
 
     elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "i-0abc", "Port": 32768}, {"Id": "i-0def"}])
 
+    # Listeners really listen: their ports are picked free at run time.
+    port, tcp_port, other_port = free_ports(3)
     listener = elb.create_listener(
-        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=8081,
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
     )["Listeners"][0]
     listener_arn = listener["ListenerArn"]
@@ -96,16 +98,16 @@ def test_an_application_load_balancer_from_creation_to_deletion(lb):
     assert action["TargetGroupArn"] == tg_arn
     assert action["ForwardConfig"]["TargetGroups"] == [{"TargetGroupArn": tg_arn, "Weight": 1}]
     assert code_of(
-        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTP", Port=8081,
+        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
         DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
     )[0] == "DuplicateListener"
     code, message = code_of(
-        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="TCP", Port=9999,
+        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="TCP", Port=tcp_port,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tcp_tg_arn}],
     )
     assert (code, message) == ("ValidationError", "Listener protocol 'TCP' must be one of 'HTTPS, HTTP'")
     assert code_of(
-        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTP", Port=9998,
+        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTP", Port=other_port,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tcp_tg_arn}],
     )[0] == "IncompatibleProtocols"
 
@@ -145,7 +147,7 @@ def test_an_application_load_balancer_from_creation_to_deletion(lb):
     assert code_of(elb.set_rule_priorities, RulePriorities=[{"RuleArn": fixed["RuleArn"], "Priority": 5}])[0] == "PriorityInUse"
     described = elb.describe_load_balancers(Names=[name])["LoadBalancers"]
     assert [d["LoadBalancerArn"] for d in described] == [lb_arn]
-    assert lb.aws("--region", HOME, "elbv2", "describe-listeners", "--load-balancer-arn", lb_arn)["Listeners"][0]["Port"] == 8081
+    assert lb.aws("--region", HOME, "elbv2", "describe-listeners", "--load-balancer-arn", lb_arn)["Listeners"][0]["Port"] == port
     groups = elb.describe_target_groups(LoadBalancerArn=lb_arn)["TargetGroups"]
     assert sorted(g["TargetGroupArn"] for g in groups) == sorted([tg_arn, other_tg_arn])
     assert elb.describe_target_groups(TargetGroupArns=[tg_arn])["TargetGroups"][0]["LoadBalancerArns"] == [lb_arn]
@@ -228,16 +230,17 @@ def test_an_https_listener_takes_its_certificate_from_a_file(lb, tmp_path):
         "TargetGroupArn"
     ]
     forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
+    port = free_port()
     missing = f"file://{tmp_path}/missing.pem"
     code, message = code_of(
-        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=8443,
+        elb.create_listener, LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=port,
         Certificates=[{"CertificateArn": missing}], DefaultActions=forward,
     )
     assert (code, message) == ("CertificateNotFound", f"Certificate '{missing}' not found")
     # A real chain and key in one file: the listener listens with them.
     pem = berthtest.self_signed_pem(tmp_path / "site.pem")
     listener = elb.create_listener(
-        LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=8443,
+        LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=port,
         Certificates=[{"CertificateArn": f"file://{pem}"}], DefaultActions=forward,
     )["Listeners"][0]
     assert listener["Certificates"] == [{"CertificateArn": f"file://{pem}"}]

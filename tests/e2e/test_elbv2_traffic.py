@@ -24,7 +24,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 import berthtest
-from berthtest import unique
+from berthtest import free_port, unique
 
 REGION = "us-east-1"
 
@@ -82,12 +82,6 @@ def backends():
         for proc in procs:
             proc.kill()
             proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def poll(what: str, fn, timeout: float, interval: float = 0.2):
