@@ -1,5 +1,6 @@
 """Helpers for Berth's end-to-end tests: a `berth up` process under test, and
-the clients that talk to it (boto3, the aws CLI v1, raw SigV4-signed HTTP).
+the clients that talk to it (boto3, the aws CLI v1, raw SigV4-signed HTTP),
+IAM users with a policy of their own (`make_user`, `denied`) and free ports.
 
 The tests import this module directly (`from berthtest import ...`); the
 fixtures in conftest.py build on it.
@@ -27,6 +28,8 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.config
 import botocore.credentials
+import botocore.exceptions
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -401,3 +404,31 @@ def self_signed_pem(path: Path) -> Path:
     )
     path.write_text(cert.read_text() + key.read_text())
     return path
+
+
+def make_user(berth, statements: list[dict], region: str = REGION):
+    """A user with an inline policy of `statements` and an access key (as root); returns its ARN and a
+    factory of boto3 clients for it (in `region`, one attempt per call)."""
+    iam = berth.client("iam")
+    name = unique("authz")
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    session = boto3.session.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=region
+    )
+    cfg = botocore.config.Config(retries={"total_max_attempts": 1})
+    return arn, lambda service: session.client(service, endpoint_url=berth.endpoint, config=cfg)
+
+
+def denied(call, **kwargs) -> str:
+    """Runs `call` expecting AccessDeniedException; returns the message."""
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        call(**kwargs)
+    e = err.value.response["Error"]
+    assert e["Code"] in ("AccessDeniedException", "AccessDenied"), e
+    return e["Message"]

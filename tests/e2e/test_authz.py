@@ -6,42 +6,10 @@ ECR repositories, SSM parameters and log groups."""
 
 from __future__ import annotations
 
-import json
-
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
-from berthtest import ACCOUNT, REGION, unique
-
-
-def make_user(berth, statements: list[dict]):
-    """A user with an inline policy of `statements` and an access key (as root); returns its ARN and a
-    boto3 session factory for it."""
-    iam = berth.client("iam")
-    name = unique("authz")
-    arn = iam.create_user(UserName=name)["User"]["Arn"]
-    iam.put_user_policy(
-        UserName=name,
-        PolicyName="p",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
-    )
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    session = boto3.session.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
-    )
-    cfg = botocore.config.Config(retries={"total_max_attempts": 1})
-    return arn, lambda service: session.client(service, endpoint_url=berth.endpoint, config=cfg)
-
-
-def denied(call, **kwargs) -> str:
-    """Runs `call` expecting AccessDeniedException; returns the message."""
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(**kwargs)
-    e = err.value.response["Error"]
-    assert e["Code"] in ("AccessDeniedException", "AccessDenied"), e
-    return e["Message"]
+from berthtest import ACCOUNT, REGION, denied, make_user, unique
 
 
 def test_resource_tag_condition_on_clusters(berth):

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from berthtest import AwsCliError, unique
+from berthtest import AwsCliError, denied, make_user, unique
 
 NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
 TARGET = "GraniteServiceVersion20100801"
@@ -252,8 +252,6 @@ def test_list_metrics_recently_active(berth):
 
 def test_namespace_condition_key_on_every_protocol(berth):
     """`cloudwatch:PutMetricData` with `cloudwatch:namespace`, as AWS documents it; the reads on `*`."""
-    from test_authz import denied, make_user
-
     allowed = unique("Allowed")
     _, client = make_user(berth, [
         {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",

@@ -12,13 +12,11 @@ import json
 import urllib.parse
 from xml.etree import ElementTree
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
 import berthtest
-from berthtest import ACCOUNT, AwsCliError, free_port, free_ports, unique
+from berthtest import ACCOUNT, AwsCliError, free_port, free_ports, make_user, unique
 
 HOME = "us-east-1"
 EU = "eu-west-1"
@@ -280,24 +278,7 @@ def test_pagination_and_a_second_region(lb):
 
 
 def test_a_user_allowed_only_describe_cannot_create(lb):
-    iam = lb.client("iam")
-    user = unique("elb-reader")
-    iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user,
-        PolicyName="read",
-        PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "elasticloadbalancing:Describe*", "Resource": "*"}],
-        }),
-    )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    session = boto3.session.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=HOME
-    )
-    elb = session.client(
-        "elbv2", endpoint_url=lb.endpoint, config=botocore.config.Config(retries={"total_max_attempts": 1})
-    )
+    elb = user_client(lb, [{"Effect": "Allow", "Action": "elasticloadbalancing:Describe*", "Resource": "*"}])
     elb.describe_load_balancers()
     code, message = code_of(elb.create_load_balancer, Name=unique("denied")[:32])
     assert code == "AccessDenied"
@@ -306,21 +287,7 @@ def test_a_user_allowed_only_describe_cannot_create(lb):
 
 def user_client(lb, statements: list[dict]):
     """An elbv2 client of a new user whose inline policy is `statements`."""
-    iam = lb.client("iam")
-    user = unique("elb-user")
-    iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user,
-        PolicyName="p",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
-    )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    session = boto3.session.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=HOME
-    )
-    return session.client(
-        "elbv2", endpoint_url=lb.endpoint, config=botocore.config.Config(retries={"total_max_attempts": 1})
-    )
+    return make_user(lb, statements, region=HOME)[1]("elbv2")
 
 
 def test_tagging_on_create_needs_add_tags_for_that_create_action(lb):
