@@ -346,10 +346,18 @@ async fn authenticate_request(
     let content_encoding = parts
         .headers
         .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("(not ASCII)"))
-        .unwrap_or("");
+        .map(|v| v.to_str().unwrap_or("(not ASCII)").to_owned())
+        .unwrap_or_default();
     let sha256_hex = read.sha256_hex.clone();
-    let decoded = body::decode(read, content_encoding, limit, body::budget()).map_err(body_error);
+    let decoded = if body::decode::codings(&content_encoding).is_empty() {
+        Ok(read)
+    } else {
+        // Inflating up to the limit is CPU work: off the async workers.
+        tokio::task::spawn_blocking(move || body::decode(read, &content_encoding, limit, body::budget()))
+            .await
+            .map_err(|e| AwsError::internal(format!("decoding the body failed: {e}")))?
+            .map_err(body_error)
+    };
     let query_input = match (proto, &decoded) {
         (Protocol::Query, Ok(read)) => Some(berth_proto::query::QueryInput::parse(&read.bytes)),
         _ => None,

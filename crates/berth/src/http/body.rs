@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-mod decode;
+pub mod decode;
 pub use decode::decode;
 
 /// Bytes of API request bodies held in memory at once, across all requests.
