@@ -141,6 +141,16 @@ def rows() -> list:
             when=lg.get("date"))
         add("logs", f"FilterLogEvents text term over {lg['events']:,} stored events", lg["filter_text_ms"], "ms",
             when=lg.get("date"))
+    lbb = load("lb")
+    if lbb:
+        hap = lbb["summary"].get("haproxy")
+        for name, sm in lbb["summary"].items():
+            if name == "haproxy":
+                continue
+            peer = f"haproxy {hap['rps']:.0f} req/s, p99 {hap['p99_ms']:.2f} ms" if hap else None
+            add("lb", f"{name}: HTTP through the proxy, {lbb['args']['connections']} wrk connections", round(sm["rps"]),
+                "req/s", peer, sm.get("rps_vs_haproxy"), lbb.get("date"))
+            add("lb", f"{name}: p50/p99", f"{sm['p50_ms']:.2f}/{sm['p99_ms']:.2f}", "ms", when=lbb.get("date"))
     crit = CRITERION / "place_10_tasks"
     if crit.is_dir():
         for est in sorted(crit.glob("*/*/new/estimates.json")):
