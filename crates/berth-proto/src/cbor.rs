@@ -47,12 +47,6 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
     ciborium::from_reader(bytes).map_err(|e| AwsError::serialization(format!("Request body is not valid CBOR: {e}")))
 }
 
-/// The body as JSON, for the audit trail's requestParameters: `None` when
-/// it does not read as JSON (a blob, a tag, or not CBOR at all).
-pub fn as_json(body: &[u8]) -> Option<serde_json::Value> {
-    decode(body).ok()
-}
-
 /// The output as the response body.
 pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, AwsError> {
     let mut out = Vec::new();
@@ -126,13 +120,38 @@ pub trait CborService: Send + Sync + 'static {
     fn service_name(&self) -> &'static str;
     /// The SigV4 signing name.
     fn signing_name(&self) -> &'static str;
+    /// Takes one request over, once: decoded ([`decode`]), validated and
+    /// prepared, so that authorization and the run share the one decoding.
+    /// An error here (an operation it does not have: [`unknown_operation`];
+    /// a body that does not decode) is the answer.
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        body: &[u8],
+    ) -> Result<Box<dyn CborPrepared + 'a>, AwsError>;
+    /// What a request that cannot be prepared (an input that does not
+    /// decode, an operation not routed) is authorized on before its error
+    /// is answered, so that a caller without the permission learns nothing
+    /// of the input: `*` by default.
+    fn undecoded_resources(&self, _operation: &str) -> Vec<crate::AuthzResource> {
+        vec![crate::AuthzResource::untagged("*")]
+    }
+}
+
+/// One rpcv2Cbor request taken over by [`CborService::prepare`].
+#[async_trait]
+pub trait CborPrepared: Send {
+    /// The input as JSON for the audit trail's requestParameters, taken
+    /// once (None: the input does not read as JSON).
+    fn take_input(&mut self) -> Option<serde_json::Value> {
+        None
+    }
     /// The resources `<signing_name>:<operation>` is authorized on (each
-    /// with its tags), never empty: `*` when not resource-scoped.
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Vec<crate::AuthzResource>;
-    /// Runs one operation on the CBOR body and answers the CBOR output
-    /// ([`decode`] / [`encode`]); an operation it does not have answers
-    /// [`unknown_operation`].
-    async fn call(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Vec<u8>, AwsError>;
+    /// with its tags); `*` when not resource-scoped.
+    async fn resources(&self) -> Vec<crate::AuthzResource>;
+    /// Runs the operation and answers its CBOR output ([`encode`]).
+    async fn run(self: Box<Self>) -> Result<Vec<u8>, AwsError>;
 }
 
 /// The registered rpcv2Cbor services, by service name.

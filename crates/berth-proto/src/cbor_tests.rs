@@ -107,12 +107,3 @@ fn errors_carry_type_and_message() {
     let e = unknown_operation("Nope", "Op");
     assert_eq!((e.code.as_ref(), e.status), ("UnknownOperationException", 404));
 }
-
-#[test]
-fn as_json_for_the_audit_trail() {
-    let body = encode(&BTreeMap::from([("Namespace", "App")])).expect("encodes");
-    assert_eq!(as_json(&body), Some(serde_json::json!({"Namespace": "App"})));
-    assert_eq!(as_json(b""), Some(serde_json::json!({})));
-    assert_eq!(as_json(&encode(&EpochSeconds(1.0)).expect("encodes")), None, "a tag");
-    assert_eq!(as_json(&[0xff]), None);
-}

@@ -15,9 +15,10 @@
 
 pub mod convert;
 
-use crate::cbor::{CborService, unknown_operation};
+use crate::cbor::{CborPrepared, CborService, unknown_operation};
 use crate::operation::OperationService;
 use crate::query::{QueryAuthz, QueryInput, QueryResult, QueryService, invalid_action};
+use crate::service::Prepared;
 use crate::validate::{ServiceModel, ShapeId, validate};
 use crate::{AuthzResource, AwsError, JsonService, RequestContext};
 use async_trait::async_trait;
@@ -163,26 +164,58 @@ impl<S: OperationService> CborService for Bridged<S> {
         self.signing_name
     }
 
-    async fn authz_resources(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Vec<AuthzResource> {
-        let (Ok(service), Ok(input)) = (self.service(ctx), self.input_of_cbor(operation, body)) else {
-            return self.undecoded(operation);
-        };
-        if !Self::routed(operation) {
-            return self.undecoded(operation);
-        }
-        service.authz_resources(ctx, operation, &input).await
-    }
-
-    async fn call(&self, ctx: &RequestContext, operation: &str, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    async fn prepare<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        body: &[u8],
+    ) -> Result<Box<dyn CborPrepared + 'a>, AwsError> {
         if !Self::routed(operation) {
             return Err(unknown_operation(self.wire.cbor_service_name, operation));
         }
-        let run = async {
-            let input = self.input_of_cbor(operation, body)?;
-            self.service(ctx)?.call(ctx, operation, input).await
-        };
-        let output = run.await.map_err(|e| self.wire.query_compatible(e))?;
-        let cbor = convert::json_to_cbor(self.wire.model, self.wire.output_shape(operation), &output);
+        let compatible = |e| self.wire.query_compatible(e);
+        let input = self.input_of_cbor(operation, body).map_err(compatible)?;
+        let note = Some(input.clone());
+        let service = self.service(ctx).map_err(compatible)?;
+        let inner = service.prepare(ctx, operation, input).await.map_err(compatible)?;
+        Ok(Box::new(BridgedCall {
+            wire: self.wire,
+            operation,
+            note,
+            inner,
+        }))
+    }
+
+    fn undecoded_resources(&self, operation: &str) -> Vec<AuthzResource> {
+        self.undecoded(operation)
+    }
+}
+
+/// One rpcv2Cbor request of a [`Bridged`] service: the typed operation
+/// prepared once, its output written back as CBOR.
+struct BridgedCall<'a> {
+    wire: &'a WireModel,
+    operation: &'a str,
+    note: Option<Value>,
+    inner: Box<dyn Prepared + 'a>,
+}
+
+#[async_trait]
+impl CborPrepared for BridgedCall<'_> {
+    fn take_input(&mut self) -> Option<Value> {
+        self.note.take()
+    }
+
+    async fn resources(&self) -> Vec<AuthzResource> {
+        self.inner.resources().await
+    }
+
+    async fn run(self: Box<Self>) -> Result<Vec<u8>, AwsError> {
+        let Self {
+            wire, operation, inner, ..
+        } = *self;
+        let output = inner.run().await.map_err(|e| wire.query_compatible(e))?;
+        let cbor = convert::json_to_cbor(wire.model, wire.output_shape(operation), &output);
         crate::cbor::encode(&cbor)
     }
 }

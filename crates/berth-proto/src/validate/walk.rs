@@ -2,9 +2,9 @@
 //! first JSON type the shape cannot take, and collects constraint violations.
 
 use super::{Constraint, Kind, ServiceModel, Shape, ShapeId};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 
 /// A broken constraint: where (`path`, in AWS's form: `a.1.member.b` for a
 /// list item, `a.KEY` for a map value), the value as shown in the message
@@ -47,38 +47,61 @@ impl Rule {
     }
 }
 
-/// A position in the input: the path as messages show it and the path as
-/// exemptions and extensions name it (`[]` for list items, `{}` for map values).
-#[derive(Clone, Default)]
-struct Pos {
-    shown: String,
-    schema: String,
+/// A position in the input, as the chain of steps from the root (on the
+/// stack of the walk): the paths are written out only for a violation or an
+/// unknown member, never for a value that passes. It reads as messages show
+/// it (`a.1.member.b`) and as exemptions and extensions name it (`a[].b`,
+/// `[]` for list items, `{}` for map values).
+#[derive(Clone, Copy)]
+enum Pos<'a> {
+    Root,
+    Member(&'a Pos<'a>, &'a str),
+    Item(&'a Pos<'a>, usize),
+    Entry(&'a Pos<'a>, &'a str),
 }
 
-impl Pos {
-    fn member(&self, name: &str) -> Pos {
-        let join = |base: &str| {
-            if base.is_empty() {
-                name.to_string()
-            } else {
-                format!("{base}.{name}")
+impl Pos<'_> {
+    fn shown(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, true);
+        out
+    }
+
+    fn schema(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, false);
+        out
+    }
+
+    fn write(&self, out: &mut String, shown: bool) {
+        match *self {
+            Pos::Root => {}
+            Pos::Member(parent, name) => {
+                parent.write(out, shown);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(name);
             }
-        };
-        Pos {
-            shown: join(&self.shown),
-            schema: join(&self.schema),
-        }
-    }
-    fn item(&self, index: usize) -> Pos {
-        Pos {
-            shown: format!("{}.{}.member", self.shown, index + 1),
-            schema: format!("{}[]", self.schema),
-        }
-    }
-    fn entry(&self, key: &str) -> Pos {
-        Pos {
-            shown: format!("{}.{key}", self.shown),
-            schema: format!("{}{{}}", self.schema),
+            Pos::Item(parent, index) => {
+                parent.write(out, shown);
+                if shown {
+                    out.push('.');
+                    out.push_str(&(index + 1).to_string());
+                    out.push_str(".member");
+                } else {
+                    out.push_str("[]");
+                }
+            }
+            Pos::Entry(parent, key) => {
+                parent.write(out, shown);
+                if shown {
+                    out.push('.');
+                    out.push_str(key);
+                } else {
+                    out.push_str("{}");
+                }
+            }
         }
     }
 }
@@ -103,105 +126,104 @@ pub(super) fn walk(
         operation,
         violations: Vec::new(),
     };
-    let cleaned = w.value(shape, input, &Pos::default())?;
+    let mut cleaned = input;
+    w.value(shape, &mut cleaned, &Pos::Root)?;
     Ok((cleaned, w.violations))
 }
 
 impl Walker<'_> {
-    fn violate(&mut self, pos: &Pos, value: Option<String>, rule: Rule) {
+    fn violate(&mut self, pos: &Pos<'_>, value: Option<String>, rule: Rule) {
         let constraint = rule.constraint();
+        let schema = pos.schema();
         let exempt = self
             .model
             .left_to_handler
             .iter()
-            .any(|e| e.operation == self.operation && e.path == pos.schema && e.constraint == constraint);
+            .any(|e| e.operation == self.operation && e.path == schema && e.constraint == constraint);
         if !exempt {
             self.violations.push(Violation {
-                path: pos.shown.clone(),
+                path: pos.shown(),
                 value,
                 rule,
             });
         }
     }
 
-    fn is_extension(&self, pos: &Pos) -> bool {
-        self.model
-            .extensions
-            .iter()
-            .any(|e| e.operation == self.operation && e.path == pos.schema)
+    fn is_extension(&self, pos: &Pos<'_>) -> bool {
+        let candidates = || self.model.extensions.iter().filter(|e| e.operation == self.operation);
+        if candidates().next().is_none() {
+            return false;
+        }
+        let schema = pos.schema();
+        candidates().any(|e| e.path == schema)
     }
 
-    fn value(&mut self, id: ShapeId, v: Value, pos: &Pos) -> Result<Value, String> {
+    /// Checks `v` against shape `id` and cleans it in place: members the
+    /// model does not know (but for extensions), nulls and null items are
+    /// removed. `Err` is the first type mismatch.
+    fn value(&mut self, id: ShapeId, v: &mut Value, pos: &Pos<'_>) -> Result<(), String> {
         let shape: &Shape = &self.model.shapes[id];
         match &shape.kind {
             Kind::Structure(members) | Kind::Union(members) => {
-                let Value::Object(mut fields) = v else {
-                    return Err(mismatch(&v, "a Structure"));
+                let Value::Object(fields) = v else {
+                    return Err(mismatch(v, "a Structure"));
                 };
-                let mut out = Map::new();
                 for m in members.iter() {
-                    let mpos = pos.member(m.name);
-                    match fields.remove(m.name) {
+                    let mpos = Pos::Member(pos, m.name);
+                    match fields.get_mut(m.name) {
                         None | Some(Value::Null) => {
                             if m.required {
                                 self.violate(&mpos, None, Rule::NotNull);
                             }
                         }
-                        Some(value) => {
-                            let value = self.value(m.shape, value, &mpos)?;
-                            out.insert(m.name.to_string(), value);
-                        }
+                        Some(value) => self.value(m.shape, value, &mpos)?,
                     }
                 }
                 // What is left is unknown to the model: dropped, but for extensions.
-                for (name, value) in fields {
-                    if !value.is_null() && self.is_extension(&pos.member(&name)) {
-                        out.insert(name, value);
-                    }
-                }
-                Ok(Value::Object(out))
+                fields.retain(|name, value| {
+                    !value.is_null()
+                        && (members.iter().any(|m| m.name == name.as_str())
+                            || self.is_extension(&Pos::Member(pos, name)))
+                });
+                Ok(())
             }
             Kind::List(member) => {
                 let Value::Array(items) = v else {
-                    return Err(mismatch(&v, "a List"));
+                    return Err(mismatch(v, "a List"));
                 };
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
-                    if item.is_null() {
-                        continue;
+                for (i, item) in items.iter_mut().enumerate() {
+                    if !item.is_null() {
+                        self.value(*member, item, &Pos::Item(pos, i))?;
                     }
-                    out.push(self.value(*member, item, &pos.item(i))?);
                 }
-                self.length(shape, out.len(), pos, || list_shown(&out));
-                Ok(Value::Array(out))
+                items.retain(|item| !item.is_null());
+                self.length(shape, items.len(), pos, || list_shown(items));
+                Ok(())
             }
             Kind::Map(key, value) => {
                 let Value::Object(entries) = v else {
-                    return Err(mismatch(&v, "a Map"));
+                    return Err(mismatch(v, "a Map"));
                 };
-                let mut out = Map::new();
-                for (k, item) in entries {
-                    if item.is_null() {
-                        continue;
-                    }
-                    let epos = pos.entry(&k);
-                    self.scalar_string(*key, &k, &epos);
-                    out.insert(k, self.value(*value, item, &epos)?);
+                entries.retain(|_, item| !item.is_null());
+                for (k, item) in entries.iter_mut() {
+                    let epos = Pos::Entry(pos, k);
+                    self.scalar_string(*key, k, &epos);
+                    self.value(*value, item, &epos)?;
                 }
-                self.length(shape, out.len(), pos, || None);
-                Ok(Value::Object(out))
+                self.length(shape, entries.len(), pos, || None);
+                Ok(())
             }
-            Kind::Document => Ok(v),
+            Kind::Document => Ok(()),
             Kind::String | Kind::Enum(_) => {
-                let Value::String(s) = &v else {
-                    return Err(mismatch(&v, "a String"));
+                let Value::String(s) = &*v else {
+                    return Err(mismatch(v, "a String"));
                 };
                 self.scalar_string(id, s, pos);
-                Ok(v)
+                Ok(())
             }
             Kind::Boolean => match v {
-                Value::Bool(_) => Ok(v),
-                _ => Err(mismatch(&v, "a Boolean")),
+                Value::Bool(_) => Ok(()),
+                _ => Err(mismatch(v, "a Boolean")),
             },
             Kind::Integer | Kind::Long => {
                 let (bits_min, bits_max, what) = if matches!(shape.kind, Kind::Integer) {
@@ -209,15 +231,15 @@ impl Walker<'_> {
                 } else {
                     (i64::MIN, i64::MAX, "a Long")
                 };
-                let n = match &v {
+                let n = match &*v {
                     Value::Number(n) => n.as_i64().filter(|n| (bits_min..=bits_max).contains(n)),
                     _ => None,
                 };
                 let Some(n) = n else {
-                    return Err(mismatch(&v, what));
+                    return Err(mismatch(v, what));
                 };
-                self.range(shape, n as f64, pos, n.to_string());
-                Ok(v)
+                self.range(shape, n as f64, pos, || n.to_string());
+                Ok(())
             }
             Kind::Float | Kind::Double => {
                 let what = if matches!(shape.kind, Kind::Float) {
@@ -225,35 +247,35 @@ impl Walker<'_> {
                 } else {
                     "a Double"
                 };
-                match &v {
+                match &*v {
                     Value::Number(n) => {
                         let f = n.as_f64().unwrap_or(f64::NAN);
-                        self.range(shape, f, pos, n.to_string());
-                        Ok(v)
+                        self.range(shape, f, pos, || n.to_string());
+                        Ok(())
                     }
-                    Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => Ok(v),
-                    _ => Err(mismatch(&v, what)),
+                    Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => Ok(()),
+                    _ => Err(mismatch(v, what)),
                 }
             }
             Kind::Timestamp => match v {
-                Value::Number(_) | Value::String(_) => Ok(v),
-                _ => Err(mismatch(&v, "a Date")),
+                Value::Number(_) | Value::String(_) => Ok(()),
+                _ => Err(mismatch(v, "a Date")),
             },
             Kind::Blob => {
-                let Value::String(s) = &v else {
-                    return Err(mismatch(&v, "a ByteBuffer"));
+                let Value::String(s) = &*v else {
+                    return Err(mismatch(v, "a ByteBuffer"));
                 };
                 // The decoded size, from the base64 text (no decoding: the handler does that).
                 let padding = s.bytes().rev().take_while(|b| *b == b'=').count();
                 let bytes = (s.len() / 4 * 3).saturating_sub(padding);
                 self.length(shape, bytes, pos, || None);
-                Ok(v)
+                Ok(())
             }
         }
     }
 
     /// The checks of a string (or a map key): enum, length, pattern.
-    fn scalar_string(&mut self, id: ShapeId, s: &str, pos: &Pos) {
+    fn scalar_string(&mut self, id: ShapeId, s: &str, pos: &Pos<'_>) {
         let shape = &self.model.shapes[id];
         if let Kind::Enum(values) = shape.kind {
             if !values.contains(&s) {
@@ -267,7 +289,7 @@ impl Walker<'_> {
         }
     }
 
-    fn length(&mut self, shape: &Shape, len: usize, pos: &Pos, shown: impl FnOnce() -> Option<String>) {
+    fn length(&mut self, shape: &Shape, len: usize, pos: &Pos<'_>, shown: impl FnOnce() -> Option<String>) {
         let len = len as f64;
         if let Some(max) = shape.max.filter(|max| len > *max) {
             self.violate(pos, shown(), Rule::MaxLength(max));
@@ -276,12 +298,12 @@ impl Walker<'_> {
         }
     }
 
-    fn range(&mut self, shape: &Shape, n: f64, pos: &Pos, shown: String) {
+    fn range(&mut self, shape: &Shape, n: f64, pos: &Pos<'_>, shown: impl FnOnce() -> String) {
         let integral = matches!(shape.kind, Kind::Integer | Kind::Long);
         if let Some(max) = shape.max.filter(|max| n > *max) {
-            self.violate(pos, Some(shown), Rule::Max { max, integral });
+            self.violate(pos, Some(shown()), Rule::Max { max, integral });
         } else if let Some(min) = shape.min.filter(|min| n < *min) {
-            self.violate(pos, Some(shown), Rule::Min { min, integral });
+            self.violate(pos, Some(shown()), Rule::Min { min, integral });
         }
     }
 }
@@ -317,13 +339,15 @@ fn list_shown(items: &[Value]) -> Option<String> {
 /// per pattern; one that does not compile is not enforced — a unit test
 /// keeps every pattern of the tables compiling).
 fn matches_whole(pattern: &'static str, s: &str) -> bool {
-    static CACHE: LazyLock<Mutex<HashMap<&'static str, Option<regex::Regex>>>> = LazyLock::new(Default::default);
-    // The lock is held to find or compile the pattern, not to match (a clone shares the compiled program).
-    let re = {
-        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        cache.entry(pattern).or_insert_with(|| compile(pattern).ok()).clone()
-    };
-    re.is_none_or(|re| re.is_match(s))
+    // One cache per thread: no lock shared by the requests of every worker.
+    thread_local! {
+        static CACHE: RefCell<HashMap<&'static str, Option<regex::Regex>>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let re = cache.entry(pattern).or_insert_with(|| compile(pattern).ok());
+        re.as_ref().is_none_or(|re| re.is_match(s))
+    })
 }
 
 /// A model pattern anchored at both ends (AWS matches the whole value).

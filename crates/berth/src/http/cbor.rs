@@ -33,20 +33,36 @@ pub(super) async fn handle(
         .cbors
         .get(service)
         .ok_or_else(|| cbor::unknown_operation(service, operation))?;
-    // The audit trail's requestParameters: the input when it reads as JSON
-    // (a blob does not: then none).
-    crate::observe::note_operation(&parts.extensions, operation, cbor::as_json(body));
-    if !ctx.principal.is_root {
-        let action = format!("{}:{operation}", svc.signing_name());
-        let mut resources = svc.authz_resources(ctx, operation, body).await;
-        if resources.is_empty() {
-            resources.push(berth_proto::AuthzResource::untagged("*"));
+    crate::observe::note_operation(&parts.extensions, operation, None);
+    let authorize = |resources: Vec<berth_proto::AuthzResource>| -> Result<(), AwsError> {
+        if ctx.principal.is_root {
+            return Ok(());
         }
+        let action = format!("{}:{operation}", svc.signing_name());
         for resource in resources {
             authorize_resource(app, ctx, &action, &[], resource)?;
         }
+        Ok(())
+    };
+    // The body is decoded once: authorization and the run share it. A body
+    // that does not decode is answered only to a caller allowed the operation.
+    let mut prepared = match svc.prepare(ctx, operation, body).await {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            authorize(svc.undecoded_resources(operation))?;
+            return Err(e);
+        }
+    };
+    // The audit trail's requestParameters: the input when it reads as JSON.
+    crate::observe::note_operation(&parts.extensions, operation, prepared.take_input());
+    if !ctx.principal.is_root {
+        let mut resources = prepared.resources().await;
+        if resources.is_empty() {
+            resources.push(berth_proto::AuthzResource::untagged("*"));
+        }
+        authorize(resources)?;
     }
-    let out = svc.call(ctx, operation, body).await?;
+    let out = prepared.run().await?;
     let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], out).into_response();
     mark(&mut resp);
     Ok(resp)

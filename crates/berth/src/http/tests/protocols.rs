@@ -4,7 +4,7 @@
 //! else answers `UnknownOperationException` in CBOR).
 
 use super::*;
-use berth_proto::cbor::{self, CborService};
+use berth_proto::cbor::{self, CborPrepared, CborService};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use std::collections::BTreeMap;
 
@@ -70,10 +70,12 @@ impl CborService for Greeter {
     fn signing_name(&self) -> &'static str {
         "greeter"
     }
-    async fn authz_resources(&self, _: &RequestContext, _: &str, _: &[u8]) -> Vec<AuthzResource> {
-        vec![AuthzResource::untagged("*")]
-    }
-    async fn call(&self, _: &RequestContext, operation: &str, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    async fn prepare<'a>(
+        &'a self,
+        _: &'a RequestContext,
+        operation: &'a str,
+        body: &[u8],
+    ) -> Result<Box<dyn CborPrepared + 'a>, AwsError> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Input {
@@ -82,10 +84,23 @@ impl CborService for Greeter {
         match operation {
             "Greet" => {
                 let input: Input = cbor::decode(body)?;
-                cbor::encode(&BTreeMap::from([("Greeting", format!("hello {}", input.name))]))
+                Ok(Box::new(Greeting(input.name)))
             }
             other => Err(cbor::unknown_operation(self.service_name(), other)),
         }
+    }
+}
+
+/// Greet, decoded.
+struct Greeting(String);
+
+#[async_trait::async_trait]
+impl CborPrepared for Greeting {
+    async fn resources(&self) -> Vec<AuthzResource> {
+        vec![AuthzResource::untagged("*")]
+    }
+    async fn run(self: Box<Self>) -> Result<Vec<u8>, AwsError> {
+        cbor::encode(&BTreeMap::from([("Greeting", format!("hello {}", self.0))]))
     }
 }
 
