@@ -230,3 +230,48 @@ async fn under_a_time_scale_a_minute_is_a_second() {
         "{reason}"
     );
 }
+
+/// The cost of one evaluation tick over 10,000 alarms, each on its own
+/// metric with three minutes of data, in a database on disk. Run with
+/// `cargo nextest run -p berth-metrics --run-ignored only evaluation_cost`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement, not a check"]
+async fn evaluation_cost_of_ten_thousand_alarms() {
+    const ALARMS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(Mutex::new(T0));
+    let read = now.clone();
+    let m = Metrics::open(dir.path(), "us-east-1", "000000000000")
+        .unwrap()
+        .with_clock(move || *read.lock().unwrap());
+    for chunk in (0..ALARMS).collect::<Vec<_>>().chunks(300) {
+        let data: Vec<Value> = chunk
+            .iter()
+            .flat_map(|i| {
+                (0..3).map(
+                    move |k| json!({"MetricName": format!("m{i}"), "Timestamp": T0 + 60.0 * k as f64, "Value": 90.0}),
+                )
+            })
+            .collect();
+        let input = serde_json::from_value(json!({"Namespace": "App", "MetricData": data})).unwrap();
+        let samples = crate::rules::samples(&input, T0).unwrap();
+        m.with_db(move |db| db.put(&samples)).await.unwrap();
+    }
+    for i in 0..ALARMS {
+        let input = json!({
+            "AlarmName": format!("a{i:05}"), "MetricName": format!("m{i}"), "Namespace": "App", "Statistic": "Average",
+            "Period": 60, "EvaluationPeriods": 3, "Threshold": 50.0, "ComparisonOperator": "GreaterThanThreshold",
+        });
+        m.put_metric_alarm(serde_json::from_value(input).unwrap())
+            .await
+            .unwrap();
+    }
+    *now.lock().unwrap() = T0 + 185.0;
+    let started = std::time::Instant::now();
+    assert_eq!(m.evaluate_alarms().await.unwrap(), ALARMS);
+    let changing = started.elapsed();
+    let started = std::time::Instant::now();
+    assert_eq!(m.evaluate_alarms().await.unwrap(), 0);
+    let steady = started.elapsed();
+    println!("{ALARMS} alarms: a tick that changes every state {changing:?}, a steady tick {steady:?}");
+}
