@@ -3,7 +3,9 @@ this module's own started with `--time-scale 60`: one alarm "minute" (its
 periods and the evaluator's tick) lasts one second, so the M-of-N rule is
 seen in seconds. Every wait polls the API for a condition with a deadline.
 
-boto3 speaks rpcv2Cbor to CloudWatch, the aws CLI v1 awsQuery.
+boto3 and the aws CLI v1 (botocore 1.44) speak rpcv2Cbor to CloudWatch;
+raw SigV4-signed requests below speak awsQuery (a form, XML back) and
+awsJson 1.0.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import re
 import threading
 import time
+import urllib.parse
+import xml.etree.ElementTree as ET
 
 import pytest
 from botocore.exceptions import ClientError
@@ -155,7 +159,7 @@ def test_breaching_datapoints_raise_the_alarm_and_good_ones_clear_it(berth, cw):
         "Alarm updated from OK to ALARM",
         "Alarm updated from ALARM to OK",
     ]
-    # The aws CLI (awsQuery) reads the same history, newest first.
+    # The aws CLI reads the same history, newest first.
     out = berth.aws("cloudwatch", "describe-alarm-history", "--alarm-name", name)
     items = out["AlarmHistoryItems"]
     assert items[0]["HistorySummary"] == "Alarm updated from ALARM to OK"
@@ -264,7 +268,7 @@ def test_describe_filters_pages_tags_and_deletes(berth, cw):
     cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "tier", "Value": "web"}])
     cw.untag_resource(ResourceARN=arn, TagKeys=["team"])
     assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "tier", "Value": "web"}]
-    # The aws CLI (awsQuery): the same alarms, with their timestamps.
+    # The aws CLI: the same alarms, with their timestamps.
     out = berth.aws("cloudwatch", "describe-alarms", "--alarm-name-prefix", prefix)
     assert [a["AlarmName"] for a in out["MetricAlarms"]] == names
     assert out["MetricAlarms"][0]["Dimensions"] == [{"Name": "Service", "Value": "web"}]
@@ -363,7 +367,7 @@ def test_bad_input_answers_cloudwatchs_errors(berth):
     code, _ = bad(cw.set_alarm_state, AlarmName=base["AlarmName"], StateValue="OK", StateReason="x",
                   StateReasonData="{not json")
     assert code == "InvalidFormat"
-    # The aws CLI (awsQuery) gets the same code.
+    # The aws CLI gets the same code.
     with pytest.raises(AwsCliError) as e:
         berth.aws("cloudwatch", "put-metric-alarm", "--alarm-name", unique("bad"), "--namespace", "App",
                   "--metric-name", "CPU", "--statistic", "Average", "--extended-statistic", "p90", "--period", "60",
@@ -406,3 +410,58 @@ def test_alarms_and_their_evaluation_survive_a_restart(berth):
         "Alarm updated from ALARM to OK",
         "Alarm updated from OK to ALARM",
     ]
+
+
+NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
+TARGET = "GraniteServiceVersion20100801"
+
+
+def query(berth, params: dict) -> tuple[int, ET.Element]:
+    body = urllib.parse.urlencode({"Version": "2010-08-01", **params})
+    resp = berth.signed_request(
+        None, body, service="monitoring", content_type="application/x-www-form-urlencoded; charset=utf-8"
+    )
+    return resp.status, ET.fromstring(resp.text)
+
+
+def test_alarms_over_awsquery_and_awsjson(berth):
+    name, namespace = unique("query-alarm"), unique("App")
+    status, xml = query(berth, {
+        "Action": "PutMetricAlarm", "AlarmName": name, "Namespace": namespace, "MetricName": "Latency",
+        "Dimensions.member.1.Name": "Service", "Dimensions.member.1.Value": "web", "ExtendedStatistic": "p99",
+        "Period": "60", "EvaluationPeriods": "2", "DatapointsToAlarm": "1", "Threshold": "0.5",
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "breaching",
+        "Tags.member.1.Key": "team", "Tags.member.1.Value": "blue",
+    })
+    assert status == 200 and xml.tag == f"{NS}PutMetricAlarmResponse", ET.tostring(xml)
+    status, xml = query(berth, {"Action": "DescribeAlarms", "AlarmNames.member.1": name})
+    assert status == 200, ET.tostring(xml)
+    member = xml.find(f"./{NS}DescribeAlarmsResult/{NS}MetricAlarms/{NS}member")
+    assert member.find(f"{NS}AlarmName").text == name
+    assert member.find(f"{NS}ExtendedStatistic").text == "p99"
+    assert member.find(f"{NS}Threshold").text in ("0.5", "0.50")
+    assert member.find(f"{NS}Dimensions/{NS}member/{NS}Value").text == "web"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", member.find(f"{NS}StateUpdatedTimestamp").text)
+    # A model constraint and a rule between members, in the query form.
+    status, xml = query(berth, {
+        "Action": "PutMetricAlarm", "AlarmName": unique("bad"), "Namespace": namespace, "MetricName": "Latency",
+        "Statistic": "Average", "Period": "45", "EvaluationPeriods": "1", "Threshold": "1",
+        "ComparisonOperator": "GreaterThanThreshold",
+    })
+    assert status == 400 and xml.find(f"{NS}Error/{NS}Code").text == "ValidationError", ET.tostring(xml)
+
+    # awsJson 1.0: the history, timestamps as epoch seconds.
+    poll(f"{name} in ALARM", lambda: in_state(berth.client("cloudwatch"), name, "ALARM"))
+    resp = berth.signed_request(
+        f"{TARGET}.DescribeAlarmHistory", json.dumps({"AlarmName": name, "HistoryItemType": "StateUpdate"}),
+        service="monitoring", content_type="application/x-amz-json-1.0",
+    )
+    assert resp.status == 200, resp.text
+    item = resp.json["AlarmHistoryItems"][0]
+    assert item["HistorySummary"] == "Alarm updated from INSUFFICIENT_DATA to ALARM"
+    assert abs(item["Timestamp"] - time.time()) < DEADLINE
+    resp = berth.signed_request(
+        f"{TARGET}.SetAlarmState", json.dumps({"AlarmName": unique("nope"), "StateValue": "OK", "StateReason": "x"}),
+        service="monitoring", content_type="application/x-amz-json-1.0",
+    )
+    assert resp.status == 404 and resp.headers["x-amzn-query-error"].startswith("ResourceNotFound;"), resp.text
