@@ -144,7 +144,8 @@ impl Metrics {
             return Ok(false);
         }
         let data = reason_data(record, &outcome, now, start, period);
-        let new = record.with_state(outcome.state, outcome.reason, Some(data), now);
+        let reason = history::cut(outcome.reason.clone(), MAX_REASON);
+        let new = record.with_state(outcome.state, reason, Some(data), now);
         let item = history::state_update(record, &new);
         let previous = record.state.value;
         let rev = stored.rev;
@@ -192,6 +193,11 @@ impl Metrics {
     }
 }
 
+/// CloudWatch's limits on StateReason and on the datapoints StateReasonData
+/// lists (the newest), so it stays under its 4,000 characters.
+const MAX_REASON: usize = 1023;
+const MAX_DATA_POINTS: usize = 20;
+
 /// The `StateReasonData` CloudWatch writes with a threshold crossing.
 fn reason_data(record: &AlarmRecord, outcome: &Outcome, now: f64, start: i64, period: i64) -> String {
     let mut data = json!({
@@ -199,9 +205,9 @@ fn reason_data(record: &AlarmRecord, outcome: &Outcome, now: f64, start: i64, pe
         "queryDate": data_time(now),
         "startDate": data_time(start as f64),
         "period": record.config.period(),
-        "recentDatapoints": outcome.evaluated.iter().rev().map(|(_, v)| *v).collect::<Vec<_>>(),
+        "recentDatapoints": outcome.evaluated.iter().take(MAX_DATA_POINTS).rev().map(|(_, v)| *v).collect::<Vec<_>>(),
         "threshold": record.config.threshold,
-        "evaluatedDatapoints": outcome.evaluated.iter().map(|(t, v)| json!({
+        "evaluatedDatapoints": outcome.evaluated.iter().take(MAX_DATA_POINTS).map(|(t, v)| json!({
             "timestamp": data_time(*t as f64),
             "value": v,
         })).collect::<Vec<_>>(),

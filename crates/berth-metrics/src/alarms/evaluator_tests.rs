@@ -231,6 +231,30 @@ async fn under_a_time_scale_a_minute_is_a_second() {
     );
 }
 
+#[tokio::test]
+async fn long_reasons_stay_within_cloudwatchs_limits() {
+    let (m, clock) = service(TimeScale::REAL);
+    alarm(&m, json!({"EvaluationPeriods": 60, "DatapointsToAlarm": 60})).await;
+    for i in 0..60 {
+        put(&m, T0 + 60.0 * f64::from(i), 90.0).await;
+    }
+    clock.set(T0 + 3600.0);
+    m.evaluate_alarms().await.unwrap();
+    let s = m.with_db(|db| db.alarm("cpu-high")).await.unwrap().unwrap();
+    assert_eq!(s.record.state.value, StateValue::Alarm);
+    assert!(
+        s.record
+            .state
+            .reason
+            .starts_with("Threshold Crossed: 60 out of the last 60 datapoints [")
+    );
+    assert!(s.record.state.reason.len() <= 1023);
+    let data = s.record.state.reason_data.unwrap();
+    assert!(data.len() <= 4000, "{}", data.len());
+    let data: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["evaluatedDatapoints"].as_array().unwrap().len(), 20);
+}
+
 /// The cost of one evaluation tick over 10,000 alarms, each on its own
 /// metric with three minutes of data, in a database on disk. Run with
 /// `cargo nextest run -p berth-metrics --run-ignored only evaluation_cost`.

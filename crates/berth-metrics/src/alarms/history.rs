@@ -17,7 +17,8 @@ pub fn data_time(epoch: f64) -> String {
     format!("{}.{millis:03}+0000", iso.trim_end_matches('Z'))
 }
 
-fn cut(mut s: String, max: usize) -> String {
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {
