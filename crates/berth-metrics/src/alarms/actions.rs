@@ -12,10 +12,50 @@ use super::model::StateValue;
 use async_trait::async_trait;
 use berth_core::arn::Arn;
 
-/// Why an action ARN is refused, worded for the caller.
-pub fn check_action(path: &str, arn: &str, region: &str, account: &str) -> Result<(), String> {
+/// Why an action ARN is refused; its `Display` is the caller's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedAction {
+    /// Not an ARN at all.
+    NotAnArn { path: String, arn: String },
+    /// An action of a service Berth does not have.
+    Unsupported { path: String, arn: String },
+    /// A policy of another region or account.
+    Elsewhere {
+        path: String,
+        arn: String,
+        region: String,
+        account: String,
+    },
+}
+
+impl std::fmt::Display for RefusedAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefusedAction::NotAnArn { path, arn } => write!(f, "Invalid arn syntax: {arn} (in {path})."),
+            RefusedAction::Unsupported { path, arn } => write!(
+                f,
+                "The action {arn} (in {path}) is not supported: Berth runs Application Auto Scaling policy actions \
+                 (arn:aws:autoscaling:REGION:ACCOUNT:scalingPolicy:ID:resource/NAMESPACE/…:policyName/NAME) only; \
+                 it has no SNS, EC2, EC2 Auto Scaling, Systems Manager or Lambda to notify."
+            ),
+            RefusedAction::Elsewhere {
+                path,
+                arn,
+                region,
+                account,
+            } => write!(
+                f,
+                "The action {arn} (in {path}) must be in this alarm's region ({region}) and account ({account})."
+            ),
+        }
+    }
+}
+
+/// Checks an action ARN an alarm names at `path` (`AlarmActions`, …).
+pub fn check_action(path: &str, arn: &str, region: &str, account: &str) -> Result<(), RefusedAction> {
+    let (path, arn_text) = (path.to_string(), arn.to_string());
     let Some(parsed) = Arn::parse(arn) else {
-        return Err(format!("Invalid arn syntax: {arn} (in {path})."));
+        return Err(RefusedAction::NotAnArn { path, arn: arn_text });
     };
     let is_aas_policy = parsed.service == "autoscaling"
         && parsed
@@ -24,16 +64,15 @@ pub fn check_action(path: &str, arn: &str, region: &str, account: &str) -> Resul
             .and_then(|rest| rest.split_once(':'))
             .is_some_and(|(id, rest)| !id.is_empty() && rest.starts_with("resource/") && rest.contains(":policyName/"));
     if !is_aas_policy {
-        return Err(format!(
-            "The action {arn} (in {path}) is not supported: Berth runs Application Auto Scaling policy actions \
-             (arn:aws:autoscaling:REGION:ACCOUNT:scalingPolicy:ID:resource/NAMESPACE/…:policyName/NAME) only; \
-             it has no SNS, EC2, EC2 Auto Scaling, Systems Manager or Lambda to notify."
-        ));
+        return Err(RefusedAction::Unsupported { path, arn: arn_text });
     }
     if parsed.region != region || parsed.account != account {
-        return Err(format!(
-            "The action {arn} (in {path}) must be in this alarm's region ({region}) and account ({account})."
-        ));
+        return Err(RefusedAction::Elsewhere {
+            path,
+            arn: arn_text,
+            region: region.to_string(),
+            account: account.to_string(),
+        });
     }
     Ok(())
 }
@@ -98,11 +137,15 @@ mod tests {
             "arn:aws:lambda:us-east-1:000000000000:function:f",
         ] {
             let e = check_action("AlarmActions", refused, "us-east-1", "000000000000").unwrap_err();
-            assert!(e.contains("is not supported"), "{refused}: {e}");
+            assert!(matches!(e, RefusedAction::Unsupported { .. }), "{refused}: {e}");
+            assert!(e.to_string().contains("is not supported"), "{refused}: {e}");
         }
         let e = check_action("OKActions", "topic", "us-east-1", "000000000000").unwrap_err();
-        assert_eq!(e, "Invalid arn syntax: topic (in OKActions).");
+        assert_eq!(e.to_string(), "Invalid arn syntax: topic (in OKActions).");
         let e = check_action("AlarmActions", POLICY, "eu-west-1", "000000000000").unwrap_err();
-        assert!(e.contains("must be in this alarm's region (eu-west-1)"), "{e}");
+        assert!(
+            e.to_string().contains("must be in this alarm's region (eu-west-1)"),
+            "{e}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::inputs::{
     ListTagsForResourceInput, PutMetricAlarmInput, SetAlarmStateInput, Tag, TagResourceInput, UntagResourceInput,
 };
 use super::model::{AlarmRecord, AlarmState, AlarmTag, HistoryItemType, StateValue, Watched};
-use super::store::HistoryQuery;
+use super::store::{Deleted, HistoryQuery};
 use super::{history, output, rules};
 use crate::Metrics;
 use crate::reads::{decode_offset, encode_offset};
@@ -269,24 +269,25 @@ impl Metrics {
     pub(crate) async fn delete_alarms(&self, input: AlarmNamesInput) -> Result<Value, AwsError> {
         let names = input.alarm_names;
         let now = self.now();
-        self.with_db(move |db| {
-            let mut items = Vec::new();
-            for name in &names {
-                if let Some(s) = db.alarm(name)? {
-                    items.extend(history::configuration(Some(&s.record), None, now));
+        let deleted = self
+            .with_db(move |db| {
+                let mut items = Vec::new();
+                for name in &names {
+                    if let Some(s) = db.alarm(name)? {
+                        items.extend(history::configuration(Some(&s.record), None, now));
+                    }
                 }
-            }
-            db.delete_alarms(&names, &items)
-        })
-        .await?
-        .map_err(|missing| {
-            AwsError::new(
+                db.delete_alarms(&names, &items)
+            })
+            .await?;
+        match deleted {
+            Deleted::All => Ok(empty()),
+            Deleted::NoneAsMissing(missing) => Err(AwsError::new(
                 "ResourceNotFound",
                 404,
                 format!("Alarm {missing} not found: no alarm was deleted."),
-            )
-        })?;
-        Ok(empty())
+            )),
+        }
     }
 
     pub(crate) async fn set_alarm_state(&self, input: SetAlarmStateInput) -> Result<Value, AwsError> {

@@ -100,7 +100,7 @@ pub fn config(input: &PutMetricAlarmInput, region: &str, account: &str) -> Resul
         ("InsufficientDataActions", &config.insufficient_data_actions),
     ] {
         for arn in list {
-            check_action(path, arn, region, account).map_err(invalid)?;
+            check_action(path, arn, region, account).map_err(|refused| invalid(refused.to_string()))?;
         }
     }
     Ok(config)

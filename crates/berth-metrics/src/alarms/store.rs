@@ -34,6 +34,14 @@ pub struct Stored {
     pub rev: i64,
 }
 
+/// What DeleteAlarms did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    All,
+    /// Nothing: this alarm does not exist.
+    NoneAsMissing(String),
+}
+
 /// What a history read asks for.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryQuery {
@@ -137,7 +145,7 @@ impl Db {
     }
 
     /// Deletes `names` if every one exists (else none, answering the first missing).
-    pub fn delete_alarms(&self, names: &[String], history: &[HistoryItem]) -> Result<std::result::Result<(), String>> {
+    pub fn delete_alarms(&self, names: &[String], history: &[HistoryItem]) -> Result<Deleted> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for name in names {
@@ -147,7 +155,7 @@ impl Db {
                 .optional()?
                 .is_some();
             if !exists {
-                return Ok(Err(name.clone()));
+                return Ok(Deleted::NoneAsMissing(name.clone()));
             }
         }
         for name in names {
@@ -156,7 +164,7 @@ impl Db {
         }
         insert_history(&tx, history)?;
         tx.commit()?;
-        Ok(Ok(()))
+        Ok(Deleted::All)
     }
 
     /// Appends history items.

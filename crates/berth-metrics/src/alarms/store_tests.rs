@@ -92,11 +92,11 @@ fn deletes_are_all_or_nothing_and_history_outlives_the_alarm() {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         db.delete_alarms(&names(&["a", "zz"]), &[]).unwrap(),
-        Err("zz".to_string())
+        Deleted::NoneAsMissing("zz".to_string())
     );
     assert_eq!(db.alarms().unwrap().len(), 2);
     let gone = item("a", 2.0, HistoryItemType::ConfigurationUpdate);
-    assert_eq!(db.delete_alarms(&names(&["a"]), &[gone]).unwrap(), Ok(()));
+    assert_eq!(db.delete_alarms(&names(&["a"]), &[gone]).unwrap(), Deleted::All);
     assert!(db.alarm("a").unwrap().is_none());
     let q = HistoryQuery {
         alarm_name: Some("a".into()),
