@@ -103,6 +103,14 @@ impl std::fmt::Display for ActionError {
 #[async_trait]
 pub trait ActionRunner: Send + Sync {
     async fn run(&self, action_arn: &str, change: &StateChange) -> Result<(), ActionError>;
+
+    /// Whether `action_arn` is run again at every evaluation while the
+    /// alarm stays in the state (as CloudWatch invokes Auto Scaling
+    /// policies every period an alarm stays in ALARM; the policy's cooldown
+    /// decides whether it acts). Default: on the transition only.
+    fn repeats(&self, _action_arn: &str) -> bool {
+        false
+    }
 }
 
 /// The runner while no service that takes actions is wired: every action

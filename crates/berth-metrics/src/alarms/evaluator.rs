@@ -3,7 +3,8 @@
 //! store, [`super::evaluate::evaluate`] says what state it calls for, and a
 //! change of state is written (only if the alarm was not changed since it
 //! was read), recorded in its history, and its actions run through the
-//! [`super::actions::ActionRunner`]. Restart-safe: everything it needs is
+//! [`super::actions::ActionRunner`] (again at each evaluation while the
+//! state lasts, for the actions the runner repeats). Restart-safe: everything it needs is
 //! in the store, and a tick only converges the stored state.
 
 use super::actions::StateChange;
@@ -138,9 +139,11 @@ impl Metrics {
             treat_missing: config.treat_missing(),
         };
         let Some(outcome) = evaluate(&rule, &range, record.state.value) else {
+            self.run_state_actions(record, record.state.value, true).await;
             return Ok(false);
         };
         if outcome.state == record.state.value {
+            self.run_state_actions(record, record.state.value, true).await;
             return Ok(false);
         }
         let data = reason_data(record, &outcome, now, start, period);
@@ -162,8 +165,18 @@ impl Metrics {
     /// Runs the actions of the state `record` just entered (from
     /// `previous`), when its actions are enabled, recording each in its history.
     pub(crate) async fn run_actions(&self, record: &AlarmRecord, previous: StateValue) {
+        self.run_state_actions(record, previous, false).await;
+    }
+
+    /// Runs the actions of `record`'s state: all of them on a transition,
+    /// those the runner repeats (`repeat`) while the state lasts.
+    async fn run_state_actions(&self, record: &AlarmRecord, previous: StateValue, repeat: bool) {
         let config = &record.config;
-        let actions = config.actions_for(record.state.value);
+        let actions: Vec<&String> = config
+            .actions_for(record.state.value)
+            .iter()
+            .filter(|a| !repeat || self.actions.repeats(a))
+            .collect();
         if !config.actions_enabled || actions.is_empty() {
             return;
         }

@@ -198,12 +198,49 @@ async fn entering_a_state_runs_its_actions_when_enabled() {
     assert_eq!(recorder.0.lock().unwrap().len(), 1);
 }
 
+/// Repeats every action, as an Auto Scaling policy runner does.
+struct Repeating(Recorder);
+
+#[async_trait]
+impl ActionRunner for Repeating {
+    async fn run(&self, action_arn: &str, change: &StateChange) -> Result<(), ActionError> {
+        self.0.run(action_arn, change).await
+    }
+
+    fn repeats(&self, _action_arn: &str) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_repeating_action_runs_at_every_evaluation_while_the_state_lasts() {
+    let runner = Arc::new(Repeating(Recorder::default()));
+    let (m, clock) = service(TimeScale::REAL);
+    let m = m.with_action_runner(runner.clone());
+    alarm(&m, json!({"AlarmActions": [POLICY], "TreatMissingData": "breaching"})).await;
+    clock.set(T0 + 600.0);
+    m.evaluate_alarms().await.unwrap();
+    clock.set(T0 + 660.0);
+    m.evaluate_alarms().await.unwrap();
+    assert_eq!(
+        *runner.0.0.lock().unwrap(),
+        [
+            (POLICY.to_string(), StateValue::InsufficientData, StateValue::Alarm),
+            (POLICY.to_string(), StateValue::Alarm, StateValue::Alarm),
+        ]
+    );
+    assert_eq!(history(&m, HistoryItemType::Action).await.len(), 2);
+}
+
 #[tokio::test]
 async fn without_a_runner_an_action_fails_in_the_history() {
     let (m, clock) = service(TimeScale::REAL);
     alarm(&m, json!({"AlarmActions": [POLICY], "TreatMissingData": "breaching"})).await;
     clock.set(T0 + 600.0);
     m.evaluate_alarms().await.unwrap();
+    clock.set(T0 + 660.0);
+    m.evaluate_alarms().await.unwrap();
+    // Run on the transition only: no runner repeats.
     let items = history(&m, HistoryItemType::Action).await;
     assert_eq!(items.len(), 1);
     assert!(
