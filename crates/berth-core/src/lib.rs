@@ -1,5 +1,5 @@
 //! Berth's shared domain: ARNs and ids, names, the tag rule every service
-//! shares, time formats, backoff, secret references. Pure: no IO. The ECS
+//! shares, time formats, the server's time scale, backoff, secret references. Pure: no IO. The ECS
 //! model (records, statuses, task definitions, their rules) is `berth-ecs-model`.
 
 pub mod arn;
@@ -9,3 +9,4 @@ pub mod names;
 pub mod secrets_ref;
 pub mod tags;
 pub mod time;
+pub mod time_scale;

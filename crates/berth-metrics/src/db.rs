@@ -11,8 +11,10 @@
 //! row (and, sent at StorageResolution 1, its second's). [`Db::roll_up`]
 //! moves rows past their tier's retention into the next tier
 //! ([`crate::rules::TIERS`]) and drops what the last keeps no longer.
-//! Metrics data, like the log events, is not in the state store: it is
-//! append-heavy and read by time range (docs/architecture.md, Departures).
+//! The alarms and their history are in the same database
+//! ([`crate::alarms::store`]). Metrics data, like the log events, is not in
+//! the state store: it is append-heavy and read by time range
+//! (docs/architecture.md, Departures).
 
 use crate::inputs::{Dimension, Metric};
 use crate::rules::{Sample, TIERS, bucket};
@@ -99,13 +101,14 @@ impl Db {
                  agg TEXT NOT NULL,
                  PRIMARY KEY(metric, res, ts, unit)) WITHOUT ROWID;",
         )?;
+        conn.execute_batch(crate::alarms::store::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
             ids: Mutex::new(HashMap::new()),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 

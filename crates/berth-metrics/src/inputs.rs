@@ -79,24 +79,35 @@ pub struct Metric {
     pub dimensions: Vec<Dimension>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MetricStat {
     pub metric: Metric,
     pub period: i64,
     pub stat: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A query of GetMetricData, or of a metric-math alarm's `Metrics` (which
+/// are stored, and shown, as given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MetricDataQuery {
     pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metric_stat: Option<MetricStat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub return_data: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub period: Option<i64>,
+    /// Another account's metrics (cross-account alarms): Berth has one account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

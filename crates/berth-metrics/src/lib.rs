@@ -5,10 +5,13 @@
 //! same table through [`berth_proto::bridge::Bridged`], built by
 //! [`bridged`]). Data lives in a per-region SQLite store of per-second and
 //! per-minute aggregates that roll up into 5-minute and 1-hour ones as
-//! CloudWatch's retention says ([`db`], [`rules::TIERS`]).
+//! CloudWatch's retention says ([`db`], [`rules::TIERS`]). Metric alarms
+//! ([`alarms`]) live in the same database and are evaluated every minute
+//! (scaled by the server's [`TimeScale`]).
 
 #![forbid(unsafe_code)]
 
+pub mod alarms;
 pub mod db;
 pub mod inputs;
 pub mod math;
@@ -18,6 +21,7 @@ mod reads;
 pub mod rules;
 pub mod stats;
 
+use berth_core::time_scale::TimeScale;
 use berth_proto::AwsError;
 use berth_proto::bridge::Bridged;
 use std::path::Path;
@@ -33,6 +37,10 @@ pub struct Metrics {
     account_id: String,
     /// The clock, epoch seconds (tests set it).
     clock: Arc<dyn Fn() -> f64 + Send + Sync>,
+    /// How fast alarm minutes pass (`--time-scale`).
+    time_scale: TimeScale,
+    /// Runs alarm actions.
+    actions: Arc<dyn alarms::actions::ActionRunner>,
 }
 
 impl Metrics {
@@ -52,7 +60,23 @@ impl Metrics {
             region: region.to_string(),
             account_id: account_id.to_string(),
             clock: Arc::new(berth_core::time::now_epoch),
+            time_scale: TimeScale::REAL,
+            actions: Arc::new(alarms::actions::NoRunner),
         }
+    }
+
+    /// The same service counting alarm minutes at `scale`: a period of P
+    /// seconds lasts P/N, evaluation runs every 60/N seconds, and every
+    /// datapoint is also kept per second so scaled periods can be read.
+    pub fn with_time_scale(mut self, scale: TimeScale) -> Self {
+        self.time_scale = scale;
+        self
+    }
+
+    /// The same service running alarm actions with `runner`.
+    pub fn with_action_runner(mut self, runner: Arc<dyn alarms::actions::ActionRunner>) -> Self {
+        self.actions = runner;
+        self
     }
 
     /// The same service reading `clock` for "now" (tests).

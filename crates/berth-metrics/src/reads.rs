@@ -28,11 +28,11 @@ fn validation(message: impl Into<String>) -> AwsError {
     AwsError::new("ValidationError", 400, message)
 }
 
-fn encode_offset(n: usize) -> String {
+pub(crate) fn encode_offset(n: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("offset:{n}"))
 }
 
-fn decode_offset(token: &str) -> Result<usize, AwsError> {
+pub(crate) fn decode_offset(token: &str) -> Result<usize, AwsError> {
     base64::engine::general_purpose::STANDARD
         .decode(token)
         .ok()
@@ -45,8 +45,7 @@ fn decode_offset(token: &str) -> Result<usize, AwsError> {
 /// the start time (rounded down to the minute, or to the second for a
 /// high-resolution period, as CloudWatch rounds it), by unit, keeping only
 /// `unit` when one is asked for.
-fn periods(points: Vec<Point>, start: f64, period: i64, unit: Option<&str>) -> BTreeMap<(i64, String), Aggregate> {
-    let origin = rules::period_origin(start, period);
+fn periods(points: Vec<Point>, origin: i64, period: i64, unit: Option<&str>) -> BTreeMap<(i64, String), Aggregate> {
     let mut out: BTreeMap<(i64, String), Aggregate> = BTreeMap::new();
     for p in points {
         if unit.is_some_and(|u| u != p.unit) {
@@ -60,10 +59,12 @@ fn periods(points: Vec<Point>, start: f64, period: i64, unit: Option<&str>) -> B
 }
 
 impl Metrics {
-    async fn points(&self, metric: Metric, start: f64, end: f64, period: i64) -> Result<Vec<Point>, AwsError> {
-        let (from, to) = (rules::period_origin(start, period), end.ceil() as i64);
+    /// The stored rows of `metric` from `origin` to `end`: per second, or
+    /// the coarser tiers.
+    async fn points(&self, metric: Metric, origin: i64, end: f64, per_second: bool) -> Result<Vec<Point>, AwsError> {
+        let to = end.ceil() as i64;
         self.with_db(move |db| match db.find(&metric)? {
-            Some(id) => db.read(id, from, to, period < 60),
+            Some(id) => db.read(id, origin, to, per_second),
             None => Ok(Vec::new()),
         })
         .await
@@ -91,11 +92,10 @@ impl Metrics {
                 .collect::<Result<_, _>>()?,
         };
         let metric = rules::metric(&input.namespace, &input.metric_name, &input.dimensions);
-        let points = self
-            .points(metric, input.start_time, input.end_time, input.period)
-            .await?;
+        let origin = rules::period_origin(input.start_time, input.period);
+        let points = self.points(metric, origin, input.end_time, input.period < 60).await?;
         let mut datapoints = Vec::new();
-        for ((ts, unit), agg) in periods(points, input.start_time, input.period, input.unit.as_deref()) {
+        for ((ts, unit), agg) in periods(points, origin, input.period, input.unit.as_deref()) {
             let mut dp = Map::new();
             dp.insert("Timestamp".into(), json!(ts));
             let mut extended = Map::new();
@@ -160,49 +160,26 @@ impl Metrics {
             None | Some("TimestampDescending") => false,
             Some(_) => true,
         };
-        // The metric stats, read once each.
-        let mut stat_series: Vec<(String, Series, i64)> = Vec::new();
         for (i, q) in queries.iter().enumerate() {
-            let Some(ms) = &q.metric_stat else { continue };
-            let path = format!("MetricDataQueries.member.{}.MetricStat", i + 1);
-            rules::check_period(&format!("{path}.Period"), ms.period)?;
-            let stat = Stat::parse(&ms.stat).ok_or_else(|| {
-                invalid(format!(
-                    "The value {} for parameter {path}.Stat is not supported.",
-                    ms.stat
-                ))
-            })?;
-            let m = &ms.metric;
-            let metric = rules::metric(&m.namespace, &m.metric_name, &m.dimensions);
-            let points = self.points(metric, input.start_time, input.end_time, ms.period).await?;
-            let mut series = Series::new();
-            let mut merged: BTreeMap<i64, Aggregate> = BTreeMap::new();
-            for ((ts, _), agg) in periods(points, input.start_time, ms.period, ms.unit.as_deref()) {
-                merged.entry(ts).and_modify(|a| a.merge(&agg)).or_insert(agg);
-            }
-            for (ts, agg) in merged {
-                if let Some(v) = agg.statistic(stat) {
-                    series.insert(ts, v);
+            if let Some(ms) = &q.metric_stat {
+                let path = format!("MetricDataQueries.member.{}.MetricStat", i + 1);
+                rules::check_period(&format!("{path}.Period"), ms.period)?;
+                if Stat::parse(&ms.stat).is_none() {
+                    return Err(invalid(format!(
+                        "The value {} for parameter {path}.Stat is not supported.",
+                        ms.stat
+                    )));
                 }
             }
-            stat_series.push((q.id.clone(), series, ms.period));
         }
-        let env = QueryEnv::new(queries, &stat_series, input.start_time, input.end_time)?;
+        let answered = self
+            .query_series(queries, input.start_time, input.end_time, false)
+            .await?;
         let mut results = Vec::new();
         let mut seen = 0usize;
         let mut emitted = 0usize;
         let mut truncated = false;
-        for q in queries.iter().filter(|q| q.return_data != Some(false)) {
-            let series = match env.value_of(&q.id)? {
-                Val::Series(s) => s,
-                Val::Scalar(x) => env.grid_of(q).into_iter().map(|t| (t, x)).collect(),
-                Val::Array(_) => {
-                    return Err(validation(format!(
-                        "Error in expression {}: the expression must return a single time series.",
-                        q.id
-                    )));
-                }
-            };
+        for (q, label, series) in answered {
             let mut points: Vec<(i64, f64)> = series.into_iter().collect();
             if !ascending {
                 points.reverse();
@@ -226,7 +203,7 @@ impl Metrics {
             }
             results.push(json!({
                 "Id": q.id,
-                "Label": env.label(q),
+                "Label": label,
                 "Timestamps": timestamps,
                 "Values": values,
                 "StatusCode": if complete { "Complete" } else { "PartialData" },
@@ -236,6 +213,64 @@ impl Metrics {
         let mut out = json!({"MetricDataResults": results, "Messages": []});
         if truncated {
             out["NextToken"] = json!(encode_offset(skip + emitted));
+        }
+        Ok(out)
+    }
+}
+
+impl Metrics {
+    /// The series of each query of `queries` whose data is returned, with
+    /// its label, over `[start, end)`: the metric stats read once each
+    /// (per second when `per_second`, their periods counted from `start`;
+    /// else from StartTime rounded as CloudWatch rounds it), then the
+    /// expressions over them. The periods and stats were checked before.
+    pub(crate) async fn query_series<'q>(
+        &self,
+        queries: &'q [MetricDataQuery],
+        start: f64,
+        end: f64,
+        per_second: bool,
+    ) -> Result<Vec<(&'q MetricDataQuery, String, Series)>, AwsError> {
+        let mut stat_series: Vec<(String, Series, i64)> = Vec::new();
+        for q in queries {
+            let Some(ms) = &q.metric_stat else { continue };
+            let Some(stat) = Stat::parse(&ms.stat) else {
+                return Err(invalid(format!("The statistic {} is not supported.", ms.stat)));
+            };
+            let m = &ms.metric;
+            let metric = rules::metric(&m.namespace, &m.metric_name, &m.dimensions);
+            let (origin, seconds) = if per_second {
+                (start.floor() as i64, true)
+            } else {
+                (rules::period_origin(start, ms.period), ms.period < 60)
+            };
+            let points = self.points(metric, origin, end, seconds).await?;
+            let mut series = Series::new();
+            let mut merged: BTreeMap<i64, Aggregate> = BTreeMap::new();
+            for ((ts, _), agg) in periods(points, origin, ms.period, ms.unit.as_deref()) {
+                merged.entry(ts).and_modify(|a| a.merge(&agg)).or_insert(agg);
+            }
+            for (ts, agg) in merged {
+                if let Some(v) = agg.statistic(stat) {
+                    series.insert(ts, v);
+                }
+            }
+            stat_series.push((q.id.clone(), series, ms.period));
+        }
+        let env = QueryEnv::new(queries, &stat_series, start, end)?;
+        let mut out = Vec::new();
+        for q in queries.iter().filter(|q| q.return_data != Some(false)) {
+            let series = match env.value_of(&q.id)? {
+                Val::Series(s) => s,
+                Val::Scalar(x) => env.grid_of(q).into_iter().map(|t| (t, x)).collect(),
+                Val::Array(_) => {
+                    return Err(validation(format!(
+                        "Error in expression {}: the expression must return a single time series.",
+                        q.id
+                    )));
+                }
+            };
+            out.push((q, env.label(q), series));
         }
         Ok(out)
     }

@@ -100,6 +100,9 @@ pub struct ServerArgs {
     /// The address the load balancers' listeners bind (ELBv2; default 127.0.0.1).
     #[arg(long, default_value = "127.0.0.1", env = "BERTH_LB_BIND", value_name = "ADDR")]
     pub(crate) lb_bind: std::net::IpAddr,
+    /// Count AWS minutes N times faster (alarm periods and evaluation; for tests): 1 (default) to 60.
+    #[arg(long, default_value = "1", env = "BERTH_TIME_SCALE", value_name = "N")]
+    pub(crate) time_scale: berth_core::time_scale::TimeScale,
     #[command(flatten)]
     pub(crate) listener: ListenerArgs,
 }

@@ -36,6 +36,8 @@ pub struct Config {
     pub experimental_elbv2: bool,
     /// The address the load balancers' listeners bind (`--lb-bind`).
     pub lb_bind: std::net::IpAddr,
+    /// How many times faster than AWS minutes are counted (`--time-scale`).
+    pub time_scale: berth_core::time_scale::TimeScale,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -128,6 +130,7 @@ impl Config {
                 Mode::Server => None,
             },
             lb_bind: args.lb_bind,
+            time_scale: args.time_scale,
             experimental_elbv2: std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1"),
             _lock: std::sync::Arc::new(lock),
         })

@@ -233,9 +233,11 @@ impl Regional {
         services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
         let metrics = Arc::new(
             berth_metrics::Metrics::open(&data_dir.join("metrics"), region, account)
-                .context("opening the metric store")?,
+                .context("opening the metric store")?
+                .with_time_scale(cfg.time_scale),
         );
         metrics.spawn_roll_up(std::time::Duration::from_secs(300));
+        metrics.spawn_alarm_evaluator();
         services.insert(berth_metrics::TARGET_PREFIX, metrics.clone());
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);

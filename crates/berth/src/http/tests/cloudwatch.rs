@@ -246,13 +246,16 @@ async fn errors_in_each_protocols_frame() {
     // An operation CloudWatch has that Berth does not route, on each protocol.
     let answer = server
         .call(
-            Call::cbor("/service/GraniteServiceVersion20100801/operation/PutMetricAlarm", b"")
-                .signed(Signer::root("monitoring")),
+            Call::cbor(
+                "/service/GraniteServiceVersion20100801/operation/PutCompositeAlarm",
+                b"",
+            )
+            .signed(Signer::root("monitoring")),
         )
         .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     let answer = server
-        .call(Call::query("Action=PutMetricAlarm&Version=2010-08-01").signed(Signer::root("monitoring")))
+        .call(Call::query("Action=PutCompositeAlarm&Version=2010-08-01").signed(Signer::root("monitoring")))
         .await;
     assert_eq!(xml_text(&answer.text(), "Code").as_deref(), Some("InvalidAction"));
 }
