@@ -334,6 +334,12 @@ def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
         assert r.status_code == 200 and r.text.strip() == f"{token}-{host}"
     assert get("http://127.0.0.1:80/") is None or token not in get("http://127.0.0.1:80/").text
 
+    # The two tasks reach each other by address on the container port.
+    for t, other in ((tasks[0], ips[1]), (tasks[1], ips[0])):
+        ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={t['taskArn']}", "--filter", f"label={LABEL_NAME}=side")
+        got = docker("exec", ids.split()[0], "wget", "-q", "-O", "-", f"http://{other}:80/")
+        assert got.strip() == f"{token}-ip-{other.replace('.', '-')}"
+
     # On the host: a pause container per task holding the namespace, the
     # task's containers in it with nothing published, one veth each.
     for t in tasks:
@@ -404,6 +410,49 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     # With no task left, the agent's shutdown removes its network.
     setup.agent.stop()
     assert docker("network", "ls", "-q", "--filter", f"name=^{setup.network}$") == ""
+
+    # A network of the subnet left by an agent that is gone (no task in it)
+    # is taken over by the next agent.
+    prefix = setup.subnet.rsplit(".", 1)[0]
+    docker(
+        "network", "create", "--subnet", setup.subnet, "--gateway", f"{prefix}.1",
+        "--label", "berth.awsvpc.owner=i-gone", setup.network,
+    )
+    setup.restart_agent()
+    third = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
+    t3 = setup.wait_status([third], "RUNNING", RUN_DEADLINE)[0]
+    ip3 = details(eni(t3))["privateIPv4Address"]
+    assert poll("web", lambda: get(f"http://{ip3}:80/"), RUN_DEADLINE).text.startswith(token)
+    ecs.stop_task(cluster=setup.cluster, task=third)
+    setup.wait_status([third], "STOPPED", STOP_DEADLINE)
+
+
+def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
+    ecs = setup.ecs
+    token = uuid.uuid4().hex
+    td = web_task(ecs, image, token)
+    subnets = ["subnet-11111111", "subnet-22222222"]
+    name = unique("svc")
+    ecs.create_service(
+        cluster=setup.cluster, serviceName=name, taskDefinition=td, desiredCount=2,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}},
+    )
+
+    def two_running():
+        arns = ecs.list_tasks(cluster=setup.cluster, serviceName=name, desiredStatus="RUNNING")["taskArns"]
+        tasks = setup.describe(arns) if len(arns) == 2 else []
+        return tasks if tasks and all(t["lastStatus"] == "RUNNING" for t in tasks) else None
+
+    tasks = poll("the service's two tasks RUNNING", two_running, RUN_DEADLINE)
+    assert sorted(details(eni(t))["subnetId"] for t in tasks) == subnets
+    ips = {details(eni(t))["privateIPv4Address"] for t in tasks}
+    assert len(ips) == 2
+    for ip in ips:
+        assert poll(f"web at {ip}", lambda: get(f"http://{ip}:80/"), RUN_DEADLINE).text.startswith(token)
+    ecs.update_service(cluster=setup.cluster, service=name, desiredCount=0)
+    setup.wait_status([t["taskArn"] for t in tasks], "STOPPED", STOP_DEADLINE)
+    ecs.delete_service(cluster=setup.cluster, service=name)
+    assert setup.agent.leases() == {}
 
 
 def refused(call, **kwargs) -> str:

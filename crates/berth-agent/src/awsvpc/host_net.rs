@@ -30,8 +30,8 @@ pub enum TaskNetworkError {
     #[error(transparent)]
     Exhausted(#[from] Exhausted),
     #[error(
-        "the task subnet {subnet} is used on this host by the Docker network '{network}' of another Berth agent \
-         ({owner}): give each agent on a host its own --task-subnet"
+        "the task subnet {subnet} is used on this host by the Docker network '{network}' of another running Berth \
+         agent ({owner}): give each agent on a host its own --task-subnet"
     )]
     Taken {
         subnet: String,
@@ -133,7 +133,7 @@ impl TaskNetwork {
         }
         let docker = self.runtime.docker();
         let name = self.subnet.network_name();
-        match docker.inspect_network(&name, None).await {
+        let exists = match docker.inspect_network(&name, None).await {
             Ok(n) => {
                 let owner = n
                     .labels
@@ -141,37 +141,47 @@ impl TaskNetwork {
                     .get(LABEL_NETWORK_OWNER)
                     .cloned()
                     .unwrap_or_default();
-                if owner != self.owner {
+                let in_use = n.containers.is_some_and(|c| !c.is_empty());
+                if owner == self.owner {
+                    true
+                } else if in_use {
                     return Err(TaskNetworkError::Taken {
                         subnet: self.subnet.to_string(),
                         network: name,
                         owner: if owner.is_empty() { "unlabelled".into() } else { owner },
                     });
+                } else {
+                    // Left by an agent that is gone (its data dir removed)
+                    // and holding no task: made again as this agent's.
+                    docker.remove_network(&name).await?;
+                    tracing::info!(network = %name, previous_owner = %owner, "removed an unused awsvpc network of another agent");
+                    false
                 }
             }
-            Err(e) if status(&e) == Some(404) => {
-                let request = NetworkCreateRequest {
-                    name: name.clone(),
-                    driver: Some("bridge".into()),
-                    ipam: Some(Ipam {
-                        config: Some(vec![IpamConfig {
-                            subnet: Some(self.subnet.to_string()),
-                            gateway: Some(self.subnet.gateway().to_string()),
-                            ..Default::default()
-                        }]),
-                        ..Default::default()
-                    }),
-                    options: Some(HashMap::from([(
-                        "com.docker.network.bridge.name".to_string(),
-                        self.subnet.bridge_name(),
-                    )])),
-                    labels: Some(HashMap::from([(LABEL_NETWORK_OWNER.to_string(), self.owner.clone())])),
-                    ..Default::default()
-                };
-                docker.create_network(request).await?;
-                tracing::info!(network = %name, subnet = %self.subnet, bridge = %self.subnet.bridge_name(), "awsvpc network created");
-            }
+            Err(e) if status(&e) == Some(404) => false,
             Err(e) => return Err(e.into()),
+        };
+        if !exists {
+            let request = NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(self.subnet.to_string()),
+                        gateway: Some(self.subnet.gateway().to_string()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                options: Some(HashMap::from([(
+                    "com.docker.network.bridge.name".to_string(),
+                    self.subnet.bridge_name(),
+                )])),
+                labels: Some(HashMap::from([(LABEL_NETWORK_OWNER.to_string(), self.owner.clone())])),
+                ..Default::default()
+            };
+            docker.create_network(request).await?;
+            tracing::info!(network = %name, subnet = %self.subnet, bridge = %self.subnet.bridge_name(), "awsvpc network created");
         }
         if !self.runtime.image_exists(PAUSE_IMAGE).await {
             let (repo, tag) = PAUSE_IMAGE.split_once(':').unwrap_or((PAUSE_IMAGE, "latest"));
