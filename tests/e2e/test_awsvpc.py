@@ -2,9 +2,10 @@
 each task its own network namespace and address from the agent's task
 subnet, its containers sharing `localhost`, the ENI attachment and the
 containers' `networkInterfaces` in DescribeTasks, two copies of a task with
-port 80 on one host, the namespace, veth and address gone after the stop,
-an agent restart keeping a task's address, and the refusals of bad
-network configurations.
+port 80 on one host reaching each other by address, the namespace, veth
+and address gone after the stop, an agent restart keeping a task's address,
+a stale network of a gone agent taken over, a service's tasks in its
+subnets, and the refusals of bad network configurations.
 
 One `berth up` for the module and, per test, a cluster of its own with one
 `berth agent` given a random task subnet (`--task-subnet`). Every container

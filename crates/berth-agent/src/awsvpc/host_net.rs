@@ -295,6 +295,11 @@ impl TaskNetwork {
     /// longer runs, and pause containers of this instance left without a
     /// task (the agent was away when the task ended).
     pub async fn collect(&self, instance_arn: &str, keep: impl Fn(&str) -> bool) {
+        // A lease is written before its pause container is created and
+        // freed after it is removed: no lease, no pause container of ours.
+        if self.leases.lock().await.tasks.is_empty() {
+            return;
+        }
         let pauses = self
             .runtime
             .list(&[
