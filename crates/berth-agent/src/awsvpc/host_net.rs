@@ -17,6 +17,7 @@ use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, Ipam, 
 use bollard::query_parameters::CreateImageOptions;
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
 
@@ -114,9 +115,13 @@ impl TaskNetwork {
             path: self.lease_file.display().to_string(),
             error: e.to_string(),
         };
+        // Written whole, synced, then renamed over the old file: a crash
+        // leaves the old leases or the new ones, never a torn file.
         let tmp = self.lease_file.with_extension("json.tmp");
         let body = serde_json::to_vec_pretty(leases).unwrap_or_default();
-        std::fs::write(&tmp, body).map_err(err)?;
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(&body).map_err(err)?;
+        f.sync_all().map_err(err)?;
         std::fs::rename(&tmp, &self.lease_file).map_err(err)
     }
 
