@@ -22,4 +22,6 @@ pub mod state_change;
 pub use credentials::{RoleKind, TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 pub use heartbeat::{Acknowledgment, Heartbeat};
 pub use session::{DesiredState, SessionMessage};
-pub use state_change::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
+pub use state_change::{
+    ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskNetworkInterface, TaskStateChange,
+};

@@ -104,6 +104,23 @@ pub struct TaskStateChange {
     pub pull_stopped_at: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_stopped_at: Option<Value>,
+    /// Berth extension: the awsvpc task's network interface on its host
+    /// (sent once the interface is up; the server fills the task's ENI
+    /// attachment from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_interface: Option<Box<TaskNetworkInterface>>,
+}
+
+/// The network interface an agent gave an awsvpc task: its own network
+/// namespace on the host, with one address from the host's task subnet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskNetworkInterface {
+    /// `eni-` and 17 hex digits, as EC2 names interfaces.
+    pub network_interface_id: String,
+    #[serde(rename = "privateIPv4Address")]
+    pub private_ipv4_address: String,
+    pub mac_address: String,
 }
 
 /// The body of `SubmitContainerStateChange` (plus the `healthStatus`
@@ -175,6 +192,32 @@ mod tests {
         assert!(v.get("reason").is_none());
         assert!(v["containers"][0].get("exitCode").is_none());
         assert_eq!(serde_json::from_value::<TaskStateChange>(v).unwrap(), ch);
+    }
+
+    #[test]
+    fn the_network_interface_extension_round_trips() {
+        let ch = TaskStateChange {
+            task: Some("t".into()),
+            network_interface: Some(Box::new(TaskNetworkInterface {
+                network_interface_id: "eni-0123456789abcdef0".into(),
+                private_ipv4_address: "10.213.0.2".into(),
+                mac_address: "02:42:0a:d5:00:02".into(),
+            })),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&ch).unwrap();
+        assert_eq!(
+            v["networkInterface"],
+            json!({"networkInterfaceId": "eni-0123456789abcdef0", "privateIPv4Address": "10.213.0.2",
+                   "macAddress": "02:42:0a:d5:00:02"})
+        );
+        assert_eq!(serde_json::from_value::<TaskStateChange>(v).unwrap(), ch);
+        assert!(
+            serde_json::to_value(TaskStateChange::default())
+                .unwrap()
+                .get("networkInterface")
+                .is_none()
+        );
     }
 
     #[test]

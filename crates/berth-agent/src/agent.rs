@@ -62,6 +62,10 @@ pub struct AgentConfig {
     /// MiB of memory to register (`--memory`; default the whole host less
     /// what is kept for it).
     pub memory_mib: Option<i64>,
+    /// The subnet awsvpc tasks get their addresses from (`--task-subnet`;
+    /// default [`crate::awsvpc::subnet::DEFAULT_TASK_SUBNET`]). Each agent
+    /// on a host needs its own.
+    pub task_subnet: Option<crate::awsvpc::TaskSubnet>,
 }
 
 impl AgentConfig {
@@ -91,6 +95,7 @@ impl AgentConfig {
             ca_bundle: None,
             cpu: None,
             memory_mib: None,
+            task_subnet: None,
         }
     }
 }
@@ -165,6 +170,14 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     );
 
     let awslogs = crate::awslogs::Shippers::new(api.clone(), runtime.clone(), cfg.data_dir.join("awslogs"));
+    let subnet = match cfg.task_subnet {
+        Some(s) => s,
+        None => crate::awsvpc::subnet::DEFAULT_TASK_SUBNET
+            .parse()
+            .map_err(|e: crate::awsvpc::subnet::SubnetError| AgentError::Config(e.to_string()))?,
+    };
+    let network = crate::awsvpc::TaskNetwork::open(runtime.clone(), subnet, state.instance_id.clone(), &cfg.data_dir)
+        .map_err(|e| AgentError::Config(e.to_string()))?;
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let reporter = tokio::spawn(deliver_reports(api.clone(), outbox, pending, report_rx));
     let mut agent = Agent {
@@ -181,6 +194,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         instance_arn: None,
         credentials: Some(Arc::new(credentials)),
         awslogs: Some(awslogs),
+        network: Some(Arc::new(network)),
     };
     let outcome = tokio::select! {
         _ = shutdown => Ok(()),
@@ -191,6 +205,9 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     // reports already queued stay in the outbox for the next start.
     for (_, h) in agent.engines.drain() {
         h.abort();
+    }
+    if let Some(net) = &agent.network {
+        net.shutdown().await;
     }
     reporter.abort();
     outcome
@@ -247,6 +264,7 @@ pub async fn run_hollow(
             instance_arn: None,
             credentials: None,
             awslogs: None,
+            network: None,
         };
         tasks.spawn(async move {
             let reporter = tokio::spawn(deliver_reports(api, outbox, pending, report_rx));
@@ -293,6 +311,8 @@ struct Agent {
     credentials: Option<Arc<crate::credentials::CredentialsEndpoint>>,
     /// The awslogs shippers (`None` for a hollow instance).
     awslogs: Option<Arc<crate::awslogs::Shippers>>,
+    /// The awsvpc task network (`None` for a hollow instance).
+    network: Option<Arc<crate::awsvpc::TaskNetwork>>,
 }
 
 enum SessionEnd {
@@ -453,6 +473,7 @@ impl Agent {
             api: Some(self.api.clone()),
             credentials: self.credentials.clone(),
             awslogs: self.awslogs.clone(),
+            network: self.network.clone(),
         }));
         if let Some(shippers) = self.awslogs.clone() {
             // Output printed while the agent was away is shipped now.
@@ -555,6 +576,10 @@ impl Agent {
             self.save_state();
         }
         self.stop_orphans(&wanted).await;
+        if let (Some(net), Some(arn)) = (&self.network, &self.instance_arn) {
+            net.collect(arn, |t| wanted.contains(t) || self.engines.contains_key(t))
+                .await;
+        }
     }
 
     /// Remembers the tasks whose engines have reported STOPPED.

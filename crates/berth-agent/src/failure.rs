@@ -32,6 +32,9 @@ pub enum ContainerFailure {
     OutOfMemory,
     #[error(transparent)]
     ResourceInitialization(#[from] ResourceInitializationError),
+    /// The awsvpc task's network namespace or address could not be set up.
+    #[error("ResourceInitializationError: failed to configure ENI: {0}")]
+    TaskNetwork(String),
 }
 
 #[cfg(test)]

@@ -50,8 +50,7 @@ pub fn remote_api_capabilities(api_version: &str) -> Vec<String> {
 }
 
 /// Everything the agent can do, as ECS capability attributes. Not
-/// advertised: `ecs.capability.task-eni` (no ENIs: awsvpc runs in bridge, see
-/// spec.rs), awsfirelens, EFS.
+/// advertised: awsfirelens, EFS.
 pub fn capabilities(api_version: &str) -> Vec<String> {
     let mut out = remote_api_capabilities(api_version);
     for d in DOCKER_LOG_DRIVERS {
@@ -78,6 +77,8 @@ pub fn capabilities(api_version: &str) -> Vec<String> {
             "com.amazonaws.ecs.capability.task-iam-role",
             "com.amazonaws.ecs.capability.task-iam-role-network-host",
             "ecs.capability.execution-role-ecr-pull",
+            // awsvpc: a namespace and an address per task (crate::awsvpc).
+            "ecs.capability.task-eni",
         ]
         .into_iter()
         .map(String::from),
@@ -319,7 +320,8 @@ mod tests {
         assert!(all.contains(&"com.amazonaws.ecs.capability.logging-driver.json-file".to_string()));
         assert!(all.contains(&"com.amazonaws.ecs.capability.logging-driver.none".to_string()));
         assert!(all.contains(&"com.amazonaws.ecs.capability.logging-driver.awslogs".to_string()));
-        assert!(!all.iter().any(|c| c.contains("task-eni") || c.contains("awsfirelens")));
+        assert!(all.contains(&"ecs.capability.task-eni".to_string()));
+        assert!(!all.iter().any(|c| c.contains("awsfirelens")));
     }
 
     #[test]

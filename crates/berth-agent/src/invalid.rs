@@ -64,6 +64,10 @@ pub enum ContainerProblem {
     NoContainerPath(String),
     #[error(transparent)]
     Port(#[from] PortError),
+    /// dnsServers, dnsSearchDomains or extraHosts in awsvpc mode: the
+    /// containers share the task's namespace (and its resolv.conf and hosts).
+    #[error("{0} is not supported for containers of an awsvpc task on the Berth agent")]
+    AwsvpcSetting(&'static str),
 }
 
 /// A port mapping that does not name ports Docker can publish.

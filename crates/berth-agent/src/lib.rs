@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod awslogs;
+pub mod awsvpc;
 pub mod client;
 pub mod credentials;
 pub mod datadir;

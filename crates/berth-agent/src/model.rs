@@ -8,7 +8,9 @@
 //! server's own type): members the agent does not interpret are kept in its
 //! `other` maps.
 
-pub use berth_agent_protocol::{ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskStateChange};
+pub use berth_agent_protocol::{
+    ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskNetworkInterface, TaskStateChange,
+};
 use berth_ecs_model::TaskStatus;
 /// The task definition the server sends is read with the server's own
 /// types: members the agent does not use are kept (in `other`), never lost.

@@ -3,12 +3,11 @@
 //! reports back to ECS shapes (`networkBindings`, health). No IO.
 //!
 //! Network modes: `bridge` (ECS's Linux default), `host` and `none` map to
-//! the Docker modes of the same name. `awsvpc` gives a task its own ENI on
-//! AWS; the Berth agent has no ENIs (it does not advertise
-//! `ecs.capability.task-eni`), so an `awsvpc` task runs in Docker's bridge
-//! network with every port mapping published on the same host port
-//! (`hostPort` = `containerPort`, which awsvpc requires anyway). Its
-//! containers do not share one network namespace as they do on AWS.
+//! the Docker modes of the same name. `awsvpc` gives each task its own
+//! network namespace and address ([`crate::awsvpc`]): the task's pause
+//! container holds it, and every container joins it with Docker's
+//! `container:<pause>` mode, so they share `localhost` and nothing is
+//! published on the host (the ports are reached at the task's address).
 
 use crate::host::DOCKER_LOG_DRIVERS;
 use crate::invalid::{ContainerProblem, InvalidTask, PortError};
@@ -132,6 +131,20 @@ pub fn validate(task: &Task) -> Result<(), InvalidTask> {
         for p in c.port_mappings.iter().flatten() {
             expand_ports(p.container_port, p.container_port_range.as_deref())
                 .map_err(|e| InvalidTask::container(c.name(), e))?;
+        }
+        if def.effective_network_mode() == "awsvpc" {
+            for (what, set) in [
+                ("dnsServers", c.dns_servers.as_ref().is_some_and(|v| !v.is_empty())),
+                (
+                    "dnsSearchDomains",
+                    c.dns_search_domains.as_ref().is_some_and(|v| !v.is_empty()),
+                ),
+                ("extraHosts", c.extra_hosts.as_ref().is_some_and(|v| !v.is_empty())),
+            ] {
+                if set {
+                    return Err(InvalidTask::container(c.name(), ContainerProblem::AwsvpcSetting(what)));
+                }
+            }
         }
     }
     Ok(())
@@ -274,7 +287,7 @@ pub fn container_spec(
         memory: memory.map(|m| m * MIB),
         memory_reservation: memory_reservation.map(|m| m * MIB),
         network_mode: Some(match mode {
-            "awsvpc" => "bridge".to_string(),
+            "awsvpc" => format!("container:{}", crate::awsvpc::pause::container_name(task)),
             m => m.to_string(),
         }),
         privileged: def.privileged,
@@ -409,8 +422,10 @@ pub fn container_spec(
     }
 
     // Ports.
+    // awsvpc: the ports are the task address's own; Docker refuses to
+    // expose or publish ports of a container in another's namespace.
     let mut exposed = Vec::new();
-    if mode != "none" {
+    if mode != "none" && mode != "awsvpc" {
         let mut bindings: PortMap = HashMap::new();
         for p in def.port_mappings.iter().flatten() {
             let proto = p.protocol.clone().unwrap_or_else(|| "tcp".to_string()).to_lowercase();
@@ -429,7 +444,6 @@ pub fn container_spec(
                     continue;
                 }
                 let host_port = match (mode, p.host_port) {
-                    ("awsvpc", _) => port.to_string(),
                     (_, Some(h)) if h > 0 && p.container_port_range.is_none() => h.to_string(),
                     // Dynamic: Docker picks a free port from the ephemeral range.
                     _ => String::new(),
@@ -537,7 +551,8 @@ pub fn health(status: Option<&HealthStatusEnum>) -> Health {
 
 /// `networkBindings` for a started container: in bridge mode the ports Docker
 /// really bound (so dynamic host ports are reported as chosen), in host mode
-/// the container's own ports.
+/// the container's own ports, in awsvpc none (as ECS: the task's
+/// `networkInterfaces` say where its ports are).
 pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&PortMap>) -> Vec<NetworkBinding> {
     let mut out = Vec::new();
     match mode {
@@ -549,7 +564,7 @@ pub fn network_bindings(mode: &str, def: &ContainerDefinition, ports: Option<&Po
                 }
             }
         }
-        "none" => {}
+        "none" | "awsvpc" => {}
         _ => {
             for (key, bindings) in ports.into_iter().flatten() {
                 let Some((port, proto)) = key.split_once('/') else {

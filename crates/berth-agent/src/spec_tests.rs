@@ -165,7 +165,7 @@ fn bridge_ports_fixed_dynamic_and_ranges() {
 }
 
 #[test]
-fn awsvpc_runs_in_bridge_on_the_same_ports_and_host_mode_binds_nothing() {
+fn awsvpc_joins_the_pause_namespace_publishing_nothing_and_host_mode_binds_nothing() {
     let mut d = web();
     d.port_mappings = Some(vec![PortMapping {
         container_port: Some(8080),
@@ -176,14 +176,39 @@ fn awsvpc_runs_in_bridge_on_the_same_ports_and_host_mode_binds_nothing() {
     let t = task(vec![d.clone()], Some("awsvpc"));
     let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();
     let h = body.host_config.unwrap();
-    assert_eq!(h.network_mode.as_deref(), Some("bridge"));
     assert_eq!(
-        h.port_bindings.unwrap()["8080/tcp"].as_ref().unwrap()[0]
-            .host_port
-            .as_deref(),
-        Some("8080")
+        h.network_mode,
+        Some(format!("container:{}", crate::awsvpc::pause::container_name(&t)))
     );
+    assert!(h.port_bindings.is_none());
+    assert!(body.exposed_ports.is_none());
     assert_eq!(body.hostname, None);
+    assert!(network_bindings("awsvpc", &d, None).is_empty());
+    for (what, set) in [
+        (
+            "dnsServers",
+            ContainerDefinition {
+                dns_servers: Some(vec!["1.1.1.1".into()]),
+                ..d.clone()
+            },
+        ),
+        (
+            "extraHosts",
+            ContainerDefinition {
+                extra_hosts: Some(vec![HostEntry {
+                    hostname: "a".into(),
+                    ip_address: "10.0.0.1".into(),
+                }]),
+                ..d.clone()
+            },
+        ),
+    ] {
+        let e = validate(&task(vec![set], Some("awsvpc"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("container web: {what} is not supported for containers of an awsvpc task on the Berth agent")
+        );
+    }
 
     let t = task(vec![d.clone()], Some("host"));
     let body = container_spec(&t, &d, &placement(&extra), &BTreeMap::new()).unwrap();

@@ -118,6 +118,7 @@ async fn harness(test: &str) -> Option<Harness> {
         api: None,
         credentials: None,
         awslogs: None,
+        network: None,
     });
     Some(Harness {
         ctx,

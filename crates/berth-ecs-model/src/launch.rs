@@ -23,25 +23,74 @@ pub const SUBNETS_EMPTY: &str = "subnets can not be empty.";
 pub const EXECUTE_COMMAND_UNSUPPORTED: &str = "enableExecuteCommand is not supported by Berth yet (ECS Exec is not \
      implemented); omit it or set it to false.";
 
+/// How many subnets an `awsvpcConfiguration` may name (ECS's limit).
+pub const MAX_SUBNETS: usize = 16;
+
+/// Why Berth refuses `securityGroups`: nothing filters task traffic yet.
+pub const SECURITY_GROUPS_UNSUPPORTED: &str = "securityGroups are not supported by Berth yet (there is no EC2 API and \
+     task traffic is not filtered); omit securityGroups.";
+
+/// AWS's answer to `assignPublicIp: ENABLED` for tasks on container instances.
+pub const PUBLIC_IP_NOT_SUPPORTED: &str = "Assign public IP is not supported for this launch type.";
+
+/// Whether `id` has the form of an EC2 subnet id: `subnet-` and 8 or 17
+/// lowercase hex digits.
+pub fn is_subnet_id(id: &str) -> bool {
+    id.strip_prefix("subnet-").is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// Checks the `networkConfiguration` of a launch against the task
 /// definition's `networkMode` (absent means bridge): awsvpc needs one with
-/// at least one subnet in `awsvpcConfiguration`; other modes take none.
+/// 1 to 16 well-formed subnet ids in `awsvpcConfiguration`, no security
+/// groups (Berth cannot enforce them yet) and `assignPublicIp` ENABLED or
+/// DISABLED; other modes take none.
 pub fn check_network_configuration(network_mode: Option<&str>, network: Option<&Value>) -> Result<(), AwsError> {
-    match (network_mode == Some("awsvpc"), network) {
-        (true, None) => Err(AwsError::invalid_parameter(NETWORK_CONFIGURATION_REQUIRED)),
-        (false, Some(_)) => Err(AwsError::invalid_parameter(NETWORK_CONFIGURATION_NOT_VALID)),
-        (true, Some(n)) => {
-            let has_subnet = n["awsvpcConfiguration"]["subnets"]
-                .as_array()
-                .is_some_and(|s| !s.is_empty());
-            if has_subnet {
-                Ok(())
-            } else {
-                Err(AwsError::invalid_parameter(SUBNETS_EMPTY))
-            }
-        }
-        (false, None) => Ok(()),
+    let n = match (network_mode == Some("awsvpc"), network) {
+        (true, None) => return Err(AwsError::invalid_parameter(NETWORK_CONFIGURATION_REQUIRED)),
+        (false, Some(_)) => return Err(AwsError::invalid_parameter(NETWORK_CONFIGURATION_NOT_VALID)),
+        (false, None) => return Ok(()),
+        (true, Some(n)) => &n["awsvpcConfiguration"],
+    };
+    let subnets = n["subnets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if subnets.is_empty() {
+        return Err(AwsError::invalid_parameter(SUBNETS_EMPTY));
     }
+    if subnets.len() > MAX_SUBNETS {
+        return Err(AwsError::invalid_parameter(format!(
+            "subnets can have at most {MAX_SUBNETS} items."
+        )));
+    }
+    for s in subnets {
+        let id = s.as_str().unwrap_or_default();
+        if !is_subnet_id(id) {
+            return Err(AwsError::invalid_parameter(format!(
+                "Error retrieving subnet information for [{id}]: The subnet ID '{id}' is malformed."
+            )));
+        }
+    }
+    if n["securityGroups"].as_array().is_some_and(|g| !g.is_empty()) {
+        return Err(AwsError::invalid_parameter(SECURITY_GROUPS_UNSUPPORTED));
+    }
+    match &n["assignPublicIp"] {
+        Value::Null => Ok(()),
+        Value::String(v) if v == "ENABLED" || v == "DISABLED" => Ok(()),
+        other => Err(AwsError::invalid_parameter(format!(
+            "Invalid value {other} for assignPublicIp: valid values are ENABLED and DISABLED."
+        ))),
+    }
+}
+
+/// `assignPublicIp: ENABLED` is for Fargate tasks only, as on AWS (a
+/// Berth Fargate task's egress is masqueraded through its host, which is
+/// what a public IP gives it there; it gets no address of its own).
+pub fn check_public_ip(network: Option<&Value>, launch_type: &str) -> Result<(), AwsError> {
+    let enabled = network.is_some_and(|n| n["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED");
+    if enabled && launch_type != "FARGATE" {
+        return Err(AwsError::invalid_parameter(PUBLIC_IP_NOT_SUPPORTED));
+    }
+    Ok(())
 }
 
 /// Refuses `enableExecuteCommand: true`: nothing serves ECS Exec yet, and
@@ -84,6 +133,45 @@ mod tests {
                 SUBNETS_EMPTY
             );
         }
+    }
+
+    #[test]
+    fn awsvpc_subnets_are_well_formed_at_most_16_without_security_groups() {
+        let vpc = Some("awsvpc");
+        let with = |c: serde_json::Value| check_network_configuration(vpc, Some(&json!({"awsvpcConfiguration": c})));
+        assert!(with(json!({"subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED"})).is_ok());
+        for bad in ["subnet-1234567", "subnet-ABCDEF12", "sg-12345678", "subnet-berth", ""] {
+            assert_eq!(
+                message(with(json!({"subnets": [bad]}))),
+                format!("Error retrieving subnet information for [{bad}]: The subnet ID '{bad}' is malformed.")
+            );
+        }
+        let many: Vec<String> = (0..17).map(|i| format!("subnet-{i:08x}")).collect();
+        assert_eq!(
+            message(with(json!({"subnets": many}))),
+            "subnets can have at most 16 items."
+        );
+        assert_eq!(
+            message(with(
+                json!({"subnets": ["subnet-12345678"], "securityGroups": ["sg-12345678"]})
+            )),
+            SECURITY_GROUPS_UNSUPPORTED
+        );
+        assert!(with(json!({"subnets": ["subnet-12345678"], "securityGroups": []})).is_ok());
+        assert!(
+            message(with(json!({"subnets": ["subnet-12345678"], "assignPublicIp": "YES"})))
+                .contains("valid values are ENABLED and DISABLED")
+        );
+    }
+
+    #[test]
+    fn a_public_ip_is_for_fargate_only() {
+        let on = json!({"awsvpcConfiguration": {"subnets": ["subnet-12345678"], "assignPublicIp": "ENABLED"}});
+        let off = json!({"awsvpcConfiguration": {"subnets": ["subnet-12345678"], "assignPublicIp": "DISABLED"}});
+        assert!(check_public_ip(Some(&on), "FARGATE").is_ok());
+        assert_eq!(message(check_public_ip(Some(&on), "EC2")), PUBLIC_IP_NOT_SUPPORTED);
+        assert!(check_public_ip(Some(&off), "EC2").is_ok());
+        assert!(check_public_ip(None, "EC2").is_ok());
     }
 
     #[test]

@@ -107,6 +107,7 @@ impl Ecs {
         };
         let platform_version = deployment.platform_version.clone().filter(|p| p != "LATEST");
         let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
+        plan.network_configuration = deployment.network_configuration.clone();
         if svc.enable_ecs_managed_tags {
             berth_ecs_model::merge_tags(
                 &mut plan.tags,

@@ -136,7 +136,7 @@ async fn fargate_tasks_need_awsvpc_and_run_on_berth_instances() {
     .await;
     let v = env
         .run(json!({"taskDefinition": "fg", "launchType": "FARGATE",
-                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}))
+                    "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}}))
         .await;
     let t = &v["tasks"][0];
     assert_eq!(v["failures"], json!([]), "{v}");
@@ -145,6 +145,13 @@ async fn fargate_tasks_need_awsvpc_and_run_on_berth_instances() {
     assert_eq!(t["cpu"], "256");
     assert_eq!(t["memory"], "512");
     assert_eq!(t["platformVersion"], "1.4.0");
+    // The task's ENI attachment, until its agent reports the interface.
+    assert_eq!(t["attachments"][0]["type"], "ElasticNetworkInterface");
+    assert_eq!(t["attachments"][0]["status"], "PRECREATED");
+    assert_eq!(
+        t["attachments"][0]["details"],
+        json!([{"name": "subnetId", "value": "subnet-12345678"}])
+    );
     env.ok(
         "PutClusterCapacityProviders",
         json!({"cluster": "default", "capacityProviders": ["FARGATE", "FARGATE_SPOT"],

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 /// What a Berth agent advertises: placement attributes and capabilities
 /// (every Docker remote API version it supports, each as its own attribute;
-/// no `ecs.capability.task-eni`: Berth runs awsvpc tasks without ENIs).
+/// without `ecs.capability.task-eni`, which placement does not require).
 pub fn agent_attributes(az: &str) -> Value {
     let mut a = vec![
         json!({"name": "ecs.os-type", "value": "linux"}),

@@ -62,6 +62,10 @@ pub struct AgentArgs {
     /// MiB of memory this agent registers (default: the host's memory less 5 %, at least 256 MiB, kept for the host).
     #[arg(long = "memory", value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
     pub(crate) memory_mib: Option<i64>,
+    /// The IPv4 subnet (/16 to /28) awsvpc tasks get their addresses from (default 10.213.0.0/24).
+    /// Agents sharing a host need subnets of their own.
+    #[arg(long, value_name = "CIDR", env = "BERTH_TASK_SUBNET", value_parser = parse_task_subnet)]
+    pub(crate) task_subnet: Option<berth_agent::awsvpc::TaskSubnet>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -129,6 +133,16 @@ pub struct LocalAgentArgs {
     /// MiB of memory the local agent registers (default: the host's, less what is kept for the host).
     #[arg(long, value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
     pub(crate) agent_memory: Option<i64>,
+    /// The IPv4 subnet (/16 to /28) the local agent's awsvpc tasks get their addresses from
+    /// (default 10.213.0.0/24).
+    #[arg(long, value_name = "CIDR", env = "BERTH_TASK_SUBNET", value_parser = parse_task_subnet)]
+    pub(crate) task_subnet: Option<berth_agent::awsvpc::TaskSubnet>,
+}
+
+/// `--task-subnet`: an IPv4 CIDR block from /16 to /28.
+fn parse_task_subnet(s: &str) -> Result<berth_agent::awsvpc::TaskSubnet, String> {
+    s.parse()
+        .map_err(|e: berth_agent::awsvpc::subnet::SubnetError| e.to_string())
 }
 
 /// A cluster name as ECS allows it: 1-255 letters, digits, hyphens and underscores.

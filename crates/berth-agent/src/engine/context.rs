@@ -28,4 +28,7 @@ pub struct EngineContext {
     pub credentials: Option<Arc<crate::credentials::CredentialsEndpoint>>,
     /// Ships the output of awslogs containers (None: they run, unshipped).
     pub awslogs: Option<Arc<crate::awslogs::Shippers>>,
+    /// Gives awsvpc tasks their namespace and address (None: awsvpc tasks
+    /// stop with ResourceInitializationError).
+    pub network: Option<Arc<crate::awsvpc::TaskNetwork>>,
 }

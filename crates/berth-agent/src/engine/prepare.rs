@@ -84,6 +84,11 @@ impl Engine {
             }
         }
 
+        // awsvpc: the task's namespace and address, before its containers.
+        if !self.attach_network().await {
+            return;
+        }
+
         // Volumes.
         let volumes = spec::volume_plan(&self.task, &self.placement());
         for (name, plan) in &volumes {

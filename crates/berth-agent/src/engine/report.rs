@@ -2,7 +2,7 @@
 
 use super::state::{Engine, Reported};
 use crate::lifecycle::{self, ContainerView, RunState};
-use crate::model::{ContainerStateChange, Report, SingleContainerStateChange, TaskStateChange};
+use crate::model::{ContainerStateChange, Report, SingleContainerStateChange, TaskNetworkInterface, TaskStateChange};
 use berth_core::time::now_epoch;
 use berth_ecs_model::{StatusName, TaskStatus};
 
@@ -55,7 +55,15 @@ impl Engine {
 
         let status_changed = status != self.reported_status || (status == TaskStatus::Stopped && !self.stopped_sent);
         let health_changed = health.is_some() && health != self.reported_health;
-        if status_changed || health_changed {
+        let interface = self.interface.as_ref().filter(|_| !self.interface_reported).map(|l| {
+            Box::new(TaskNetworkInterface {
+                network_interface_id: l.eni_id.clone(),
+                private_ipv4_address: l.ip.to_string(),
+                mac_address: l.mac.clone(),
+            })
+        });
+        if status_changed || health_changed || interface.is_some() {
+            self.interface_reported |= interface.is_some();
             let stopped = status == TaskStatus::Stopped;
             self.stopped_sent |= stopped;
             if stopped && self.execution_stopped_at.is_none() {
@@ -83,6 +91,7 @@ impl Engine {
                 } else {
                     None
                 },
+                network_interface: interface,
             };
             tracing::info!(task = %self.task.task_arn, %status, "task state change");
             let _ = self.ctx.reports.send(Report::SubmitTaskStateChange(change));

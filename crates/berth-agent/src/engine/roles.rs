@@ -107,8 +107,16 @@ impl Engine {
         pid: i64,
         port: u16,
     ) {
-        if let Err(e) = endpoint.serve_in_container(&self.task.task_arn, pid, port).await {
-            tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve task role credentials inside the container; it gets none");
+        match endpoint.serve_in_container(&self.task.task_arn, pid, port).await {
+            Ok(()) => {}
+            // awsvpc: the containers share the task's namespace, served
+            // once already.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && self.is_awsvpc() => {
+                tracing::debug!(task = %self.arn(), pid, "task role credentials already served in the task's namespace")
+            }
+            Err(e) => {
+                tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve task role credentials inside the container; it gets none")
+            }
         }
     }
 

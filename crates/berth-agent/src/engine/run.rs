@@ -68,6 +68,7 @@ impl Engine {
                 self.stop_all().await;
                 self.observe().await;
                 if self.slots.iter().all(|s| s.state.is_terminal()) {
+                    self.detach_network().await;
                     self.report();
                     return;
                 }

@@ -62,6 +62,10 @@ pub(super) struct Engine {
     /// The control plane as the task's execution role, when it has one
     /// (secrets and registry auth); else the agent's own client.
     pub(super) exec_api: Option<crate::client::ApiClient>,
+    /// The awsvpc task's interface, once it is up.
+    pub(super) interface: Option<crate::awsvpc::Lease>,
+    /// The control plane has been told about `interface`.
+    pub(super) interface_reported: bool,
 }
 
 pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -148,6 +152,8 @@ impl Engine {
             secret_env: None,
             role_endpoint: None,
             exec_api: None,
+            interface: None,
+            interface_reported: false,
         }
     }
 }

@@ -74,7 +74,13 @@ fn placement_and_network_checks() {
     assert!(validate_placement(&[], &[json!({"type": "binpack", "field": "disk"})]).is_err());
     let vpc = json!({"networkMode": "awsvpc"});
     assert!(check_network(&vpc, None).is_err());
-    assert!(check_network(&vpc, Some(&json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}}))).is_ok());
+    assert!(
+        check_network(
+            &vpc,
+            Some(&json!({"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}))
+        )
+        .is_ok()
+    );
     assert!(check_network(&vpc, Some(&json!({}))).is_err());
     assert!(check_network(&json!({"networkMode": "bridge"}), Some(&json!({}))).is_err());
     assert!(reject_unsupported(&json!({"loadBalancers": [{"targetGroupArn": "x"}]})).is_err());

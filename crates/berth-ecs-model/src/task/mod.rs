@@ -1,6 +1,7 @@
 //! Tasks: the stored record (with its containers) and the pure rules of
 //! running one.
 
+mod attachment;
 mod client_token;
 mod launch;
 mod records;
@@ -9,6 +10,7 @@ mod state_change;
 #[cfg(test)]
 mod tests;
 
+pub use attachment::*;
 pub use client_token::*;
 pub use launch::*;
 pub use records::*;

@@ -2,11 +2,13 @@
 //! (`TaskInternal`, stripped from answers), its containers, and the short
 //! ids in task and container instance references.
 
+use super::attachment::{Attachment, AttachmentStatus, NetworkInterface};
 use super::sizing::ContainerSize;
 use crate::short_name::short_name;
 use crate::status::{ContainerStatus, HealthStatus, Recorded, StatusName, TaskStopCode};
 use crate::tags::Tag;
 use crate::task_status::TaskStatus;
+use berth_agent_protocol::TaskNetworkInterface;
 use berth_scheduler::TaskDemand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -74,7 +76,7 @@ pub struct ContainerRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_bindings: Vec<Value>,
     #[serde(default)]
-    pub network_interfaces: Vec<Value>,
+    pub network_interfaces: Vec<NetworkInterface>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_status: Option<Recorded<HealthStatus>>,
     pub cpu: String,
@@ -141,7 +143,7 @@ pub struct TaskRecord {
     #[serde(default)]
     pub overrides: Value,
     #[serde(default)]
-    pub attachments: Vec<Value>,
+    pub attachments: Vec<Attachment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connectivity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +217,34 @@ impl TaskRecord {
                 c.last_status = ContainerStatus::Stopped.into();
             }
         }
+        for a in self.attachments.iter_mut().filter(|a| a.is_eni()) {
+            a.status = AttachmentStatus::Deleted;
+        }
+    }
+
+    /// Records the interface the agent set up for the task: its ENI
+    /// attachment ATTACHED with the interface's details, and every
+    /// container's `networkInterfaces`. True when anything changed.
+    pub fn attach_interface(&mut self, ni: &TaskNetworkInterface) -> bool {
+        let region = self.task_arn.split(':').nth(3).unwrap_or_default().to_string();
+        let Some(a) = self.attachments.iter_mut().find(|a| a.is_eni()) else {
+            return false;
+        };
+        if a.status == AttachmentStatus::Deleted {
+            return false;
+        }
+        let mut changed = a.attach(ni, &region);
+        let entry = vec![NetworkInterface {
+            attachment_id: a.id.clone(),
+            private_ipv4_address: ni.private_ipv4_address.clone(),
+        }];
+        for c in &mut self.containers {
+            if c.network_interfaces != entry {
+                c.network_interfaces = entry.clone();
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Whether the agent of its instance still has to act on the task: it is

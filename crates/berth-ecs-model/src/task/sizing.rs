@@ -112,9 +112,9 @@ pub fn size_task(td: &Value, overrides: &TaskOverrideIn) -> Result<(TaskDemand, 
         for pm in d["portMappings"].as_array().into_iter().flatten() {
             let container_port = pm["containerPort"].as_u64();
             let host = match network_mode {
-                // A Berth host has no task ENIs: the agent publishes awsvpc
-                // ports on the same host port, as host mode uses them.
-                "host" | "awsvpc" => pm["hostPort"].as_u64().filter(|p| *p != 0).or(container_port),
+                "host" => pm["hostPort"].as_u64().filter(|p| *p != 0).or(container_port),
+                // Each awsvpc task has its own address: nothing on the host's.
+                "awsvpc" => None,
                 _ => pm["hostPort"].as_u64(),
             };
             let Some(port) = host.filter(|p| *p != 0).and_then(|p| u16::try_from(p).ok()) else {

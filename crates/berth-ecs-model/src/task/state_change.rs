@@ -174,6 +174,9 @@ pub fn apply_task_change(t: &mut TaskRecord, ch: &TaskStateChange, now: f64) -> 
     for c in &ch.containers {
         changed |= apply_container_change(t, c)?;
     }
+    if let Some(ni) = &ch.network_interface {
+        changed |= t.attach_interface(ni);
+    }
     changed |= set_once(&mut t.pull_started_at, pull_started);
     changed |= set_once(&mut t.pull_stopped_at, pull_stopped);
     // Checked above: a reported status is one of TaskStatus.

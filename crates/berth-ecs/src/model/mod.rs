@@ -46,6 +46,11 @@ static EXTENSIONS: &[Extension] = &[
         operation: "SubmitTaskStateChange",
         path: "containers[].healthStatus",
     },
+    // The awsvpc task's interface (docs/architecture.md "awsvpc").
+    Extension {
+        operation: "SubmitTaskStateChange",
+        path: "networkInterface",
+    },
     Extension {
         operation: "SubmitContainerStateChange",
         path: "healthStatus",

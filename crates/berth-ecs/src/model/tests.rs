@@ -83,7 +83,9 @@ fn the_cases_of_the_issue() {
     .unwrap();
     assert_eq!(out, json!({"family": "f", "containerDefinitions": [{"name": "a"}]}));
     let change = json!({"task": "t", "status": "STOPPED", "stopCode": "EssentialContainerExited", "healthStatus": "HEALTHY",
-        "containers": [{"containerName": "a", "healthStatus": "UNHEALTHY"}]});
+        "containers": [{"containerName": "a", "healthStatus": "UNHEALTHY"}],
+        "networkInterface": {"networkInterfaceId": "eni-0123456789abcdef0", "privateIPv4Address": "10.213.0.2",
+                             "macAddress": "02:42:0a:d5:00:02"}});
     assert_eq!(
         validate(Some(&MODEL), "SubmitTaskStateChange", change.clone()).unwrap(),
         change

@@ -30,6 +30,7 @@ pub(crate) use run::RunTask;
 pub(crate) use start::StartTask;
 pub(crate) use stop::StopTask;
 
-/// The capability ECS requires of instances for awsvpc tasks; Berth agents
-/// run awsvpc tasks without ENIs and do not advertise it.
+/// The capability ECS requires of instances for awsvpc tasks. Berth agents
+/// advertise it (a namespace and an address per task); placement does not
+/// require it, so agents of earlier versions keep running awsvpc tasks.
 pub const TASK_ENI_CAPABILITY: &str = "ecs.capability.task-eni";

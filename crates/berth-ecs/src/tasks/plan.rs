@@ -6,7 +6,7 @@ use super::definitions::ResolvedTaskDefinition;
 use super::options::TaskOptions;
 use crate::Ecs;
 use crate::instances::InstanceRecord;
-use berth_ecs_model::task::{ContainerRecord, TaskInternal, TaskRecord};
+use berth_ecs_model::task::{Attachment, ContainerRecord, TaskInternal, TaskRecord};
 use berth_ecs_model::task::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
 use berth_ecs_model::{ClusterRecord, Tag, validate_tags};
 use berth_ecs_model::{HealthStatus, TaskStatus};
@@ -31,6 +31,9 @@ pub(crate) struct TaskPlan {
     pub(crate) enable_execute_command: bool,
     pub(crate) platform_version: Option<String>,
     pub(crate) required_attributes: Vec<RequiredAttribute>,
+    /// The launch's `networkConfiguration` (awsvpc: the subnets the tasks'
+    /// ENI attachments name).
+    pub(crate) network_configuration: Option<Value>,
 }
 
 impl TaskPlan {
@@ -113,8 +116,7 @@ impl Ecs {
             .as_array()
             .into_iter()
             .flatten()
-            // Berth runs awsvpc tasks without ENIs (docs/agent-protocol.md):
-            // the capability ECS requires for them is not enforced.
+            // Not enforced (see TASK_ENI_CAPABILITY).
             .filter(|a| a["name"].as_str() != Some(TASK_ENI_CAPABILITY))
             .filter_map(|a| {
                 Some(RequiredAttribute {
@@ -137,6 +139,7 @@ impl Ecs {
             enable_execute_command: opts.enable_execute_command.unwrap_or(false),
             platform_version,
             required_attributes,
+            network_configuration: None,
         })
     }
 
@@ -196,7 +199,22 @@ impl Ecs {
             version: 1,
             tags: plan.tags.clone(),
             overrides: plan.overrides.clone(),
-            attachments: vec![],
+            attachments: if awsvpc {
+                let subnets = plan
+                    .network_configuration
+                    .as_ref()
+                    .map(|n| &n["awsvpcConfiguration"]["subnets"]);
+                let subnets: Vec<&str> = subnets
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let subnet = (!subnets.is_empty()).then(|| subnets[index % subnets.len()]);
+                vec![Attachment::precreated_eni(berth_core::ids::uuid(), subnet)]
+            } else {
+                vec![]
+            },
             connectivity: Some("CONNECTED".into()),
             connectivity_at: Some(now),
             health_status: HealthStatus::Unknown.into(),

@@ -173,13 +173,15 @@ impl Ecs {
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
         )?;
+        berth_ecs_model::check_public_ip(input.network_configuration.as_ref(), &launch_type)?;
         let constraints: Vec<PlacementConstraint> =
             placement_constraints(&td.value, &input.placement_constraints).collect::<Result<_, _>>()?;
         let strategies: Vec<PlacementStrategy> =
             placement_strategies(&input.placement_strategy).collect::<Result<_, _>>()?;
         berth_scheduler::validate(&constraints, &strategies).map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
         let platform_version = input.platform_version.clone().filter(|p| p != "LATEST");
-        let plan = self.plan(cluster, td, &input.options, launch_type, providers, platform_version)?;
+        let mut plan = self.plan(cluster, td, &input.options, launch_type, providers, platform_version)?;
+        plan.network_configuration = input.network_configuration.clone();
         let request = plan.placement_request(constraints, strategies, count as u32);
 
         match self

@@ -95,9 +95,11 @@ impl Ecs {
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
         )?;
+        berth_ecs_model::check_public_ip(input.network_configuration.as_ref(), "EC2")?;
         let constraints: Vec<PlacementConstraint> =
             placement_constraints(&td.value, &[]).filter_map(Result::ok).collect();
-        let plan = self.plan(cluster, td, &input.options, "EC2".into(), vec![], None)?;
+        let mut plan = self.plan(cluster, td, &input.options, "EC2".into(), vec![], None)?;
+        plan.network_configuration = input.network_configuration.clone();
         let request = plan.placement_request(constraints, vec![], 1);
         for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
             let lock = self.view.placement_lock(&name);

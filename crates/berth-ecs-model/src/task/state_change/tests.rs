@@ -236,3 +236,51 @@ fn timestamps() {
     assert_eq!(timestamp(&Value::Null).unwrap(), None);
     assert!(timestamp(&json!("yesterday")).is_err());
 }
+
+#[test]
+fn the_reported_interface_attaches_the_eni_and_a_stop_deletes_it() {
+    use crate::task::{Attachment, AttachmentStatus};
+    use berth_agent_protocol::TaskNetworkInterface;
+    let mut t = task();
+    t.task_arn = "arn:aws:ecs:eu-west-1:000000000000:task/c/t".into();
+    t.attachments = vec![Attachment::precreated_eni("att-1".into(), Some("subnet-12345678"))];
+    let ni = TaskNetworkInterface {
+        network_interface_id: "eni-0123456789abcdef0".into(),
+        private_ipv4_address: "10.213.0.5".into(),
+        mac_address: "0a:58:0a:d5:00:05".into(),
+    };
+    let ch = TaskStateChange {
+        network_interface: Some(Box::new(ni.clone())),
+        ..change("PENDING")
+    };
+    assert!(apply_task_change(&mut t, &ch, 2.0).unwrap());
+    let v = t.render(false);
+    let a = &v["attachments"][0];
+    assert_eq!(a["status"], "ATTACHED");
+    assert_eq!(a["type"], "ElasticNetworkInterface");
+    let detail = |n: &str| {
+        a["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == n)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(detail("subnetId"), "subnet-12345678");
+    assert_eq!(detail("privateIPv4Address"), "10.213.0.5");
+    assert_eq!(detail("privateDnsName"), "ip-10-213-0-5.eu-west-1.compute.internal");
+    for c in v["containers"].as_array().unwrap() {
+        assert_eq!(
+            c["networkInterfaces"],
+            json!([{"attachmentId": "att-1", "privateIpv4Address": "10.213.0.5"}])
+        );
+    }
+    // The same report again changes nothing.
+    assert!(!apply_task_change(&mut t, &ch, 3.0).unwrap());
+    assert!(apply_task_change(&mut t, &change("STOPPED"), 4.0).unwrap());
+    assert_eq!(t.attachments[0].status, AttachmentStatus::Deleted);
+    assert_eq!(t.attachments[0].detail("privateIPv4Address"), Some("10.213.0.5"));
+    // A late report does not bring it back.
+    assert!(!t.attach_interface(&ni));
+}

@@ -1,0 +1,135 @@
+//! The pause container that holds a task's network namespace: its image
+//! (made on the host with `docker import`, no registry needed) and its
+//! create body. Pure.
+//!
+//! The program is 129 bytes of static x86-64 code written out here: an ELF
+//! header, one loadable segment and `loop { pause() }`. As PID 1 of its
+//! namespace it ignores SIGTERM; the agent removes it with SIGKILL once the
+//! task's containers have stopped.
+
+use super::ipam::Lease;
+use super::subnet::hostname_for;
+use crate::labels::{LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN};
+use crate::model::Task;
+use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig};
+use std::collections::{BTreeMap, HashMap};
+
+/// The image the pause containers run (`docker import`ed by the agent).
+pub const PAUSE_IMAGE: &str = "berth/pause:1";
+/// The program's path in the image.
+pub const PAUSE_PATH: &str = "/pause";
+/// The container name label of a pause container (as ECS names its own).
+pub const PAUSE_CONTAINER: &str = "~internal~ecs~pause";
+
+/// The one architecture the pause program is written for.
+pub const PAUSE_ARCH: &str = "x86_64";
+
+const LOAD_ADDRESS: u64 = 0x40_0000;
+const HEADER_LEN: usize = 64 + 56;
+/// `mov eax, 34 (pause); syscall; jmp back to the mov`.
+const CODE: [u8; 9] = [0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf7];
+
+/// The pause program: an x86-64 ELF executable.
+pub fn program() -> Vec<u8> {
+    let total = (HEADER_LEN + CODE.len()) as u64;
+    let mut b = Vec::with_capacity(total as usize);
+    // ELF header.
+    b.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    b.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+    b.extend_from_slice(&1u32.to_le_bytes()); // EV_CURRENT
+    b.extend_from_slice(&(LOAD_ADDRESS + HEADER_LEN as u64).to_le_bytes()); // entry
+    b.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    b.extend_from_slice(&0u64.to_le_bytes()); // no section headers
+    b.extend_from_slice(&0u32.to_le_bytes()); // flags
+    b.extend_from_slice(&64u16.to_le_bytes()); // header size
+    b.extend_from_slice(&56u16.to_le_bytes()); // program header size
+    b.extend_from_slice(&1u16.to_le_bytes()); // one program header
+    b.extend_from_slice(&[0; 6]); // no sections
+    // PT_LOAD, read + execute, the whole file at LOAD_ADDRESS.
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&5u32.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.extend_from_slice(&LOAD_ADDRESS.to_le_bytes());
+    b.extend_from_slice(&LOAD_ADDRESS.to_le_bytes());
+    b.extend_from_slice(&total.to_le_bytes());
+    b.extend_from_slice(&total.to_le_bytes());
+    b.extend_from_slice(&0x1000u64.to_le_bytes());
+    b.extend_from_slice(&CODE);
+    b
+}
+
+/// A tar archive with one executable file, as `docker import` reads it.
+pub fn tar_with(path: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    let name = path.trim_start_matches('/').as_bytes();
+    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+    let octal = |h: &mut [u8; 512], at: usize, width: usize, v: u64| {
+        let s = format!("{v:0w$o}\0", w = width - 1);
+        h[at..at + width].copy_from_slice(s.as_bytes());
+    };
+    octal(&mut h, 100, 8, 0o755);
+    octal(&mut h, 108, 8, 0);
+    octal(&mut h, 116, 8, 0);
+    octal(&mut h, 124, 12, data.len() as u64);
+    octal(&mut h, 136, 12, 0);
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u64 = h.iter().map(|&b| b as u64).sum();
+    let s = format!("{sum:06o}\0 ");
+    h[148..156].copy_from_slice(s.as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend_from_slice(&[0; 1024]);
+    out
+}
+
+/// The Docker name of a task's pause container.
+pub fn container_name(task: &Task) -> String {
+    format!("berth-pause-{}", task.id())
+}
+
+/// Who the pause container belongs to: the labels every container of the
+/// task carries.
+pub struct Owner<'a> {
+    pub cluster: &'a str,
+    pub instance_arn: &'a str,
+    pub extra_labels: &'a BTreeMap<String, String>,
+}
+
+/// The create body of the task's pause container: on `network` at the
+/// lease's address and MAC, host name `ip-a-b-c-d`, labelled as the task's.
+pub fn container_spec(task: &Task, lease: &Lease, network: &str, owner: &Owner<'_>) -> ContainerCreateBody {
+    let instance_arn = owner.instance_arn;
+    let mut labels: HashMap<String, String> = owner.extra_labels.clone().into_iter().collect();
+    labels.insert(LABEL_CLUSTER.into(), owner.cluster.into());
+    labels.insert(LABEL_TASK_ARN.into(), task.task_arn.clone());
+    labels.insert(LABEL_CONTAINER_NAME.into(), PAUSE_CONTAINER.into());
+    labels.insert(LABEL_INSTANCE.into(), instance_arn.into());
+    let endpoint = EndpointSettings {
+        ipam_config: Some(EndpointIpamConfig {
+            ipv4_address: Some(lease.ip.to_string()),
+            ..Default::default()
+        }),
+        mac_address: Some(lease.mac.clone()),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(PAUSE_IMAGE.into()),
+        cmd: Some(vec![PAUSE_PATH.into()]),
+        hostname: Some(hostname_for(lease.ip)),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some(network.into()),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network.to_string(), endpoint)])),
+        }),
+        ..Default::default()
+    }
+}

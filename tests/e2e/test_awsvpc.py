@@ -1,0 +1,505 @@
+"""awsvpc for real (issue 17 item 1), end to end on the real Docker daemon:
+each task its own network namespace and address from the agent's task
+subnet, its containers sharing `localhost`, the ENI attachment and the
+containers' `networkInterfaces` in DescribeTasks, two copies of a task with
+port 80 on one host reaching each other by address, the namespace, veth
+and address gone after the stop, an agent restart keeping a task's address,
+a stale network of a gone agent taken over, a service's tasks in its
+subnets, and the refusals of bad network configurations.
+
+One `berth up` for the module and, per test, a cluster of its own with one
+`berth agent` given a random task subnet (`--task-subnet`). Every container
+carries `com.amazonaws.ecs.cluster=<cluster>`: teardown removes them by it,
+and the agent's Docker network by its name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from berthtest import (
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    TEST_AGENT_CPU,
+    TEST_AGENT_MEMORY,
+    AwsCliError,
+    Berth,
+    berth_bin,
+    isolate_aws_environment,
+    requires_docker,
+    unique,
+)
+
+pytestmark = requires_docker()
+
+RUN_DEADLINE = 60.0
+STOP_DEADLINE = 60.0
+LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
+LABEL_TASK = "com.amazonaws.ecs.task-arn"
+LABEL_NAME = "com.amazonaws.ecs.container-name"
+SUBNET_ID = "subnet-0123456789abcdef0"
+PAUSE_IMAGE = "berth/pause:1"
+NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
+APPLETS = ("sh", "httpd", "echo", "sleep", "mkdir", "cat", "wget", "hostname")
+
+NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+NETWORK_NOT_VALID = "Network Configuration is not valid for the given networkMode of this task definition."
+
+
+def docker(*args: str, check: bool = True) -> str:
+    p = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+def poll(what: str, fn, deadline: float):
+    """Calls fn until it returns something truthy, or fails after `deadline` seconds."""
+    end = time.monotonic() + deadline
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline}s waiting for {what}; last: {last!r}")
+        time.sleep(0.2)  # poll interval, not synchronisation
+
+
+def veths_on(bridge: str) -> list[str]:
+    """The interfaces enslaved to the bridge (the tasks' veth ends)."""
+    p = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True, text=True)
+    return [line.split(":")[1].strip().split("@")[0] for line in p.stdout.splitlines() if line.strip()]
+
+
+class Agent:
+    """One `berth agent` with its own data dir and task subnet."""
+
+    def __init__(self, server: Berth, cluster: str, data_dir: Path, subnet: str):
+        self.cluster = cluster
+        self.data_dir = data_dir
+        self.subnet = subnet
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = data_dir / "agent.log"
+        env = isolate_aws_environment(dict(os.environ))
+        env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, BERTH_LOG="info", NO_COLOR="1")
+        cmd = [
+            str(berth_bin()), "agent", "--server", server.endpoint, "--cluster", cluster,
+            "--data-dir", str(data_dir), "--region", REGION, "--cpu", str(TEST_AGENT_CPU),
+            "--memory", str(TEST_AGENT_MEMORY), "--task-subnet", subnet,
+        ]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+
+    def wait_connected(self, ecs) -> str:
+        def connected():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                arn = json.loads((self.data_dir / "agent-state.json").read_text()).get("containerInstanceArn")
+            except (OSError, ValueError):
+                return None
+            if not arn:
+                return None
+            ci = ecs.describe_container_instances(cluster=self.cluster, containerInstances=[arn])["containerInstances"]
+            return arn if ci and ci[0]["agentConnected"] and ci[0]["status"] == "ACTIVE" else None
+
+        return poll("the agent to register and connect", connected, 30)
+
+    def leases(self) -> dict:
+        try:
+            return json.loads((self.data_dir / "awsvpc-leases.json").read_text())["tasks"]
+        except OSError:
+            return {}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+def random_subnet() -> tuple[str, str, str]:
+    """A /24 no Docker network on this host uses: (cidr, network name, bridge name)."""
+    used = set()
+    for net in docker("network", "ls", "-q").split():
+        for cfg in json.loads(docker("network", "inspect", net))[0].get("IPAM", {}).get("Config") or []:
+            used.add(cfg.get("Subnet"))
+    while True:
+        a, b = random.randint(200, 250), random.randint(0, 255)
+        cidr = f"10.{a}.{b}.0/24"
+        if cidr not in used:
+            return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("berth-awsvpc")
+    (tmp / "data").mkdir()
+    srv = Berth(data_dir=tmp / "data", log_path=tmp / "berth.log").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    """A busybox-static image made here (`docker import`)."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    tar_path = tmp_path_factory.mktemp("rootfs") / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for d, mode in (("bin", 0o755), ("www", 0o755), ("tmp", 0o1777)):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    name = f"berth-e2e-awsvpc-{uuid.uuid4().hex[:10]}:latest"
+    docker("import", "--change", "ENV PATH=/bin", "--change", 'CMD ["sh"]', str(tar_path), name)
+    try:
+        yield name
+    finally:
+        docker("rmi", "-f", name, check=False)
+        # The agents' pause image (kept by Docker while another agent's
+        # pause container still uses it).
+        docker("rmi", PAUSE_IMAGE, check=False)
+
+
+class Setup:
+    def __init__(self, server: Berth, tmp: Path):
+        self.server = server
+        self.ecs = server.client("ecs")
+        self.cluster = unique("vpc")
+        self.ecs.create_cluster(clusterName=self.cluster)
+        self.subnet, self.network, self.bridge = random_subnet()
+        self.agent_dir = tmp / "agent"
+        self.agents = [Agent(server, self.cluster, self.agent_dir, self.subnet)]
+        self.agents[0].wait_connected(self.ecs)
+
+    @property
+    def agent(self) -> Agent:
+        return self.agents[-1]
+
+    def restart_agent(self) -> None:
+        self.agent.stop()
+        self.agents.append(Agent(self.server, self.cluster, self.agent_dir, self.subnet))
+        self.agent.wait_connected(self.ecs)
+
+    def describe(self, arns: list) -> list:
+        return self.ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]
+
+    def wait_status(self, arns: list, status: str, deadline: float) -> list:
+        def done():
+            tasks = self.describe(arns)
+            if len(tasks) == len(arns) and all(t["lastStatus"] == status for t in tasks):
+                return tasks
+            bad = [t for t in tasks if t["lastStatus"] == "STOPPED" and status != "STOPPED"]
+            if bad:
+                raise AssertionError(f"task stopped while waiting for {status}: {json.dumps(bad, default=str)}")
+            return None
+
+        return poll(f"{len(arns)} task(s) {status}", done, deadline)
+
+    def close(self) -> None:
+        for a in self.agents:
+            a.stop()
+        ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
+        if ids:
+            docker("rm", "-f", "-v", *ids, check=False)
+        docker("network", "rm", self.network, check=False)
+
+
+@pytest.fixture
+def setup(server, tmp_path):
+    s = Setup(server, tmp_path)
+    try:
+        yield s
+    finally:
+        for a in s.agents:
+            print(f"--- agent ({a.log_path}):\n{a.log_tail()}")
+        print(f"--- server log ({s.server.log_path}):\n{s.server.log_tail(60)}")
+        s.close()
+
+
+def web_task(ecs, image: str, token: str) -> str:
+    """web serves the token on port 80; side fetches it from web over
+    localhost and serves what it got on port 81."""
+    web = {
+        "name": "web", "image": image, "memory": 32, "essential": True, "stopTimeout": 2,
+        "portMappings": [{"containerPort": 80}],
+        "command": ["sh", "-c", f"echo {token}-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"],
+    }
+    side = {
+        "name": "side", "image": image, "memory": 32, "essential": True, "stopTimeout": 2,
+        "portMappings": [{"containerPort": 81}],
+        "command": [
+            "sh", "-c",
+            "mkdir -p /tmp/www && until wget -q -O /tmp/www/index.html http://127.0.0.1:80/; do sleep 0.2; done"
+            " && exec httpd -f -p 81 -h /tmp/www",
+        ],
+    }
+    td = ecs.register_task_definition(
+        family=unique("vpc-web"), networkMode="awsvpc", containerDefinitions=[web, side]
+    )["taskDefinition"]
+    assert td["containerDefinitions"][0]["portMappings"][0]["hostPort"] == 80
+    return td["taskDefinitionArn"]
+
+
+def eni(task: dict) -> dict:
+    atts = [a for a in task["attachments"] if a["type"] == "ElasticNetworkInterface"]
+    assert len(atts) == 1, task["attachments"]
+    return atts[0]
+
+
+def details(attachment: dict) -> dict:
+    return {d["name"]: d["value"] for d in attachment["details"]}
+
+
+def get(url: str) -> requests.Response | None:
+    try:
+        return requests.get(url, timeout=2)
+    except requests.RequestException:
+        return None
+
+
+def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
+    ecs = setup.ecs
+    token = uuid.uuid4().hex
+    td = web_task(ecs, image, token)
+    out = ecs.run_task(cluster=setup.cluster, taskDefinition=td, count=2, networkConfiguration=NETWORK)
+    assert out["failures"] == []
+    arns = [t["taskArn"] for t in out["tasks"]]
+    for t in out["tasks"]:
+        assert t["lastStatus"] == "PROVISIONING"
+        assert eni(t)["status"] == "PRECREATED"
+        assert details(eni(t)) == {"subnetId": SUBNET_ID}
+    tasks = setup.wait_status(arns, "RUNNING", RUN_DEADLINE)
+
+    ips = []
+    prefix = setup.subnet.rsplit(".", 1)[0] + "."
+    for t in tasks:
+        a = eni(t)
+        d = details(a)
+        assert a["status"] == "ATTACHED"
+        assert set(d) == {"subnetId", "networkInterfaceId", "macAddress", "privateDnsName", "privateIPv4Address"}
+        ip = d["privateIPv4Address"]
+        assert ip.startswith(prefix) and ip != prefix + "1", ip
+        assert d["subnetId"] == SUBNET_ID
+        assert len(d["networkInterfaceId"]) == 21 and d["networkInterfaceId"].startswith("eni-")
+        task_id = t["taskArn"].rsplit("/", 1)[1]
+        pause = json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]
+        assert d["macAddress"] == pause["NetworkSettings"]["Networks"][setup.network]["MacAddress"]
+        assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", d["macAddress"]), d["macAddress"]
+        assert d["privateDnsName"] == f"ip-{ip.replace('.', '-')}.ec2.internal"
+        for c in t["containers"]:
+            assert c["networkInterfaces"] == [{"attachmentId": a["id"], "privateIpv4Address": ip}]
+            assert c.get("networkBindings", []) == []
+        ips.append(ip)
+    assert len(set(ips)) == 2
+
+    # Each copy answers on port 80 at its own address (nothing on the
+    # host's ports), and its sidecar got the page over localhost.
+    for ip in ips:
+        host = "ip-" + ip.replace(".", "-")
+        r = poll(f"web at {ip}:80", lambda: get(f"http://{ip}:80/"), RUN_DEADLINE)
+        assert r.status_code == 200 and r.text.strip() == f"{token}-{host}"
+        r = poll(f"side at {ip}:81", lambda: get(f"http://{ip}:81/"), RUN_DEADLINE)
+        assert r.status_code == 200 and r.text.strip() == f"{token}-{host}"
+    assert get("http://127.0.0.1:80/") is None or token not in get("http://127.0.0.1:80/").text
+
+    # The two tasks reach each other by address on the container port.
+    for t, other in ((tasks[0], ips[1]), (tasks[1], ips[0])):
+        ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={t['taskArn']}", "--filter", f"label={LABEL_NAME}=side")
+        got = docker("exec", ids.split()[0], "wget", "-q", "-O", "-", f"http://{other}:80/")
+        assert got.strip() == f"{token}-ip-{other.replace('.', '-')}"
+
+    # On the host: a pause container per task holding the namespace, the
+    # task's containers in it with nothing published, one veth each.
+    for t in tasks:
+        task_id = t["taskArn"].rsplit("/", 1)[1]
+        pause = json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]
+        assert pause["State"]["Running"]
+        assert pause["Config"]["Labels"][LABEL_CLUSTER] == setup.cluster
+        assert pause["NetworkSettings"]["Networks"][setup.network]["IPAddress"] == details(eni(t))["privateIPv4Address"]
+        ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={t['taskArn']}", "--filter", f"label={LABEL_NAME}=web")
+        web = json.loads(docker("inspect", ids.split()[0]))[0]
+        assert web["HostConfig"]["NetworkMode"] == f"container:{pause['Id']}" or web["HostConfig"][
+            "NetworkMode"
+        ] == f"container:berth-pause-{task_id}"
+        assert not web["HostConfig"].get("PortBindings")
+    assert len(veths_on(setup.bridge)) == 2
+    assert sorted(v["ip"] for v in setup.agent.leases().values()) == sorted(ips)
+    # The instance keeps port 80 free: awsvpc reserves no host port.
+    ci = ecs.describe_container_instances(cluster=setup.cluster, containerInstances=[tasks[0]["containerInstanceArn"]])
+    ports = [r for r in ci["containerInstances"][0]["remainingResources"] if r["name"] == "PORTS"]
+    assert all("80" not in r.get("stringSetValue", []) for r in ports)
+
+    # Stopped: the attachment DELETED, the namespaces, veths and addresses gone.
+    for arn in arns:
+        ecs.stop_task(cluster=setup.cluster, task=arn, reason="test")
+    stopped = setup.wait_status(arns, "STOPPED", STOP_DEADLINE)
+    for t in stopped:
+        assert eni(t)["status"] == "DELETED"
+        task_id = t["taskArn"].rsplit("/", 1)[1]
+        assert docker("ps", "-aq", "--filter", f"name=^berth-pause-{task_id}$") == ""
+    assert veths_on(setup.bridge) == []
+    assert setup.agent.leases() == {}
+    for ip in ips:
+        assert get(f"http://{ip}:80/") is None
+
+    # The freed address is given again.
+    again = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]
+    t = setup.wait_status([again["taskArn"]], "RUNNING", RUN_DEADLINE)[0]
+    assert details(eni(t))["privateIPv4Address"] == min(ips, key=lambda ip: int(ip.rsplit(".", 1)[1]))
+    ecs.stop_task(cluster=setup.cluster, task=again["taskArn"])
+    setup.wait_status([again["taskArn"]], "STOPPED", STOP_DEADLINE)
+
+
+def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(setup, image):
+    ecs = setup.ecs
+    token = uuid.uuid4().hex
+    td = web_task(ecs, image, token)
+    arn = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
+    t = setup.wait_status([arn], "RUNNING", RUN_DEADLINE)[0]
+    ip = details(eni(t))["privateIPv4Address"]
+    poll("web", lambda: get(f"http://{ip}:80/"), RUN_DEADLINE)
+
+    setup.restart_agent()
+    # The task still runs at its address; the lease survived the restart.
+    assert get(f"http://{ip}:80/").text.strip().startswith(token)
+    assert [v["ip"] for v in setup.agent.leases().values()] == [ip]
+    # A second task gets another address.
+    other = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
+    t2 = setup.wait_status([other], "RUNNING", RUN_DEADLINE)[0]
+    assert details(eni(t2))["privateIPv4Address"] != ip
+    assert setup.describe([arn])[0]["lastStatus"] == "RUNNING"
+
+    for a in (arn, other):
+        ecs.stop_task(cluster=setup.cluster, task=a)
+    setup.wait_status([arn, other], "STOPPED", STOP_DEADLINE)
+    assert setup.agent.leases() == {}
+    assert veths_on(setup.bridge) == []
+
+    # With no task left, the agent's shutdown removes its network.
+    setup.agent.stop()
+    assert docker("network", "ls", "-q", "--filter", f"name=^{setup.network}$") == ""
+
+    # A network of the subnet left by an agent that is gone (no task in it)
+    # is taken over by the next agent.
+    prefix = setup.subnet.rsplit(".", 1)[0]
+    docker(
+        "network", "create", "--subnet", setup.subnet, "--gateway", f"{prefix}.1",
+        "--label", "berth.awsvpc.owner=i-gone", setup.network,
+    )
+    setup.restart_agent()
+    third = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
+    t3 = setup.wait_status([third], "RUNNING", RUN_DEADLINE)[0]
+    ip3 = details(eni(t3))["privateIPv4Address"]
+    assert poll("web", lambda: get(f"http://{ip3}:80/"), RUN_DEADLINE).text.startswith(token)
+    ecs.stop_task(cluster=setup.cluster, task=third)
+    setup.wait_status([third], "STOPPED", STOP_DEADLINE)
+
+
+def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
+    ecs = setup.ecs
+    token = uuid.uuid4().hex
+    td = web_task(ecs, image, token)
+    subnets = ["subnet-11111111", "subnet-22222222"]
+    name = unique("svc")
+    ecs.create_service(
+        cluster=setup.cluster, serviceName=name, taskDefinition=td, desiredCount=2,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}},
+    )
+
+    def two_running():
+        arns = ecs.list_tasks(cluster=setup.cluster, serviceName=name, desiredStatus="RUNNING")["taskArns"]
+        tasks = setup.describe(arns) if len(arns) == 2 else []
+        return tasks if tasks and all(t["lastStatus"] == "RUNNING" for t in tasks) else None
+
+    tasks = poll("the service's two tasks RUNNING", two_running, RUN_DEADLINE)
+    assert sorted(details(eni(t))["subnetId"] for t in tasks) == subnets
+    ips = {details(eni(t))["privateIPv4Address"] for t in tasks}
+    assert len(ips) == 2
+    for ip in ips:
+        assert poll(f"web at {ip}", lambda: get(f"http://{ip}:80/"), RUN_DEADLINE).text.startswith(token)
+    ecs.update_service(cluster=setup.cluster, service=name, desiredCount=0)
+    setup.wait_status([t["taskArn"] for t in tasks], "STOPPED", STOP_DEADLINE)
+    ecs.delete_service(cluster=setup.cluster, service=name)
+    assert setup.agent.leases() == {}
+
+
+def refused(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException", e.value.response
+    return e.value.response["Error"]["Message"]
+
+
+def test_network_configurations_are_checked(server, image):
+    ecs = server.client("ecs")
+    cluster = unique("vpc-bad")
+    ecs.create_cluster(clusterName=cluster)
+    container = {"name": "a", "image": image, "memory": 16}
+    vpc = ecs.register_task_definition(family=unique("vpc"), networkMode="awsvpc", containerDefinitions=[container])
+    vpc = vpc["taskDefinition"]["taskDefinitionArn"]
+    plain = ecs.register_task_definition(family=unique("plain"), networkMode="bridge", containerDefinitions=[container])
+    plain = plain["taskDefinition"]["taskDefinitionArn"]
+    run = {"cluster": cluster, "taskDefinition": vpc}
+
+    def conf(**c):
+        return {"awsvpcConfiguration": c}
+
+    assert refused(ecs.run_task, **run) == NEEDS_NETWORK
+    assert refused(ecs.run_task, cluster=cluster, taskDefinition=plain, networkConfiguration=NETWORK) == NETWORK_NOT_VALID
+    assert refused(ecs.run_task, networkConfiguration=conf(subnets=["subnet-xyz"]), **run) == (
+        "Error retrieving subnet information for [subnet-xyz]: The subnet ID 'subnet-xyz' is malformed."
+    )
+    many = [f"subnet-{i:08x}" for i in range(17)]
+    assert refused(ecs.run_task, networkConfiguration=conf(subnets=many), **run) == "subnets can have at most 16 items."
+    assert "securityGroups are not supported by Berth" in refused(
+        ecs.run_task, networkConfiguration=conf(subnets=[SUBNET_ID], securityGroups=["sg-12345678"]), **run
+    )
+    assert refused(
+        ecs.run_task, networkConfiguration=conf(subnets=[SUBNET_ID], assignPublicIp="ENABLED"), launchType="EC2", **run
+    ) == "Assign public IP is not supported for this launch type."
+    svc = {"cluster": cluster, "serviceName": unique("svc"), "taskDefinition": vpc, "desiredCount": 0}
+    assert refused(ecs.create_service, **svc) == NEEDS_NETWORK
+    assert "is malformed" in refused(ecs.create_service, networkConfiguration=conf(subnets=["nope"]), **svc)
+    assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
+
+    # The aws CLI, as a person types it.
+    with pytest.raises(AwsCliError) as e:
+        server.aws(
+            "ecs", "run-task", "--cluster", cluster, "--task-definition", vpc, "--network-configuration",
+            "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678]}",
+        )
+    assert e.value.code == "InvalidParameterException"
+    assert "securityGroups are not supported by Berth" in e.value.message
