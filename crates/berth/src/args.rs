@@ -62,6 +62,9 @@ pub struct AgentArgs {
     /// MiB of memory this agent registers (default: the host's memory less 5 %, at least 256 MiB, kept for the host).
     #[arg(long = "memory", value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
     pub(crate) memory_mib: Option<i64>,
+    /// Seconds between two reports of the tasks' CPU and memory use (Docker stats) to the server.
+    #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) usage_interval_secs: u64,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -85,6 +88,9 @@ pub struct ServerArgs {
     /// Seconds an instance's agent may stay disconnected before its tasks are marked STOPPED.
     #[arg(long, default_value_t = 60, env = "BERTH_AGENT_GRACE_PERIOD_SECS")]
     pub(crate) agent_grace_period_secs: u64,
+    /// Seconds between two publications of the AWS/ECS utilization and reservation metrics (ECS: 60; shorter for tests).
+    #[arg(long, default_value_t = 60, env = "BERTH_ECS_METRICS_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) ecs_metrics_interval_secs: u64,
     /// The host[:port] clients use for the registry (repository URIs, docker login); default: the listen address.
     #[arg(long, env = "BERTH_REGISTRY_HOST")]
     pub(crate) registry_host: Option<String>,
@@ -126,6 +132,9 @@ pub struct LocalAgentArgs {
     /// MiB of memory the local agent registers (default: the host's, less what is kept for the host).
     #[arg(long, value_name = "MIB", env = "BERTH_AGENT_MEMORY", value_parser = clap::value_parser!(i64).range(1..))]
     pub(crate) agent_memory: Option<i64>,
+    /// Seconds between two reports of the local agent's task usage (Docker stats) to the server.
+    #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) agent_usage_interval_secs: u64,
 }
 
 /// A cluster name as ECS allows it: 1-255 letters, digits, hyphens and underscores.

@@ -288,6 +288,7 @@ fn spawn_local_agent(
     agent.ca_bundle = ca;
     agent.cpu = local_agent.agent_cpu;
     agent.memory_mib = local_agent.agent_memory;
+    agent.usage_interval = std::time::Duration::from_secs(local_agent.agent_usage_interval_secs);
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stop| *stop).await;
@@ -316,6 +317,7 @@ async fn run_agent(args: args::AgentArgs) -> anyhow::Result<()> {
     cfg.ca_bundle = args.ca_bundle;
     cfg.cpu = args.cpu;
     cfg.memory_mib = args.memory_mib;
+    cfg.usage_interval = std::time::Duration::from_secs(args.usage_interval_secs);
     if args.runtime == "hollow" {
         let hollow = berth_agent::hollow::HollowConfig {
             min_delay: args.hollow_delay.0,
