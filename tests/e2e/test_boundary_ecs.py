@@ -71,7 +71,12 @@ def agent_policy(cluster: str) -> dict:
             {
                 "Sid": "AgentInstanceCalls",
                 "Effect": "Allow",
-                "Action": ["ecs:Poll", "ecs:BerthHeartbeat", "ecs:BerthGetTaskCredentials"],
+                "Action": [
+                    "ecs:Poll",
+                    "ecs:BerthHeartbeat",
+                    "ecs:BerthGetTaskCredentials",
+                    "ecs:BerthPublishTaskUsage",
+                ],
                 "Resource": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/{cluster}/*",
                 "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
             },
@@ -355,6 +360,10 @@ def test_agents_act_only_for_their_own_instances(berth):
     # A cannot heartbeat B's instance.
     assert_refused(a.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn_b}), "ecs:BerthHeartbeat", arn_b)
     assert b.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn_b}).status == 200
+    # Nor report what B's tasks use.
+    usage = {"cluster": x, "containerInstance": arn_b, "tasks": [{"taskArn": task_arn, "containers": []}]}
+    assert_refused(a.call("BerthPublishTaskUsage", usage), "ecs:BerthPublishTaskUsage", arn_b)
+    assert b.call("BerthPublishTaskUsage", usage).status == 200
 
     # A cannot stop B's task by reporting it STOPPED, nor report its containers.
     assert_refused(

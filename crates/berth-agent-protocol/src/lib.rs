@@ -8,6 +8,7 @@
 //!   bodies with Berth's extensions (§4).
 //! * [`heartbeat`]: `BerthHeartbeat` (§3).
 //! * [`credentials`]: `BerthGetTaskCredentials` request and answer (§6).
+//! * [`usage`]: `BerthPublishTaskUsage`, what tasks used (§7).
 //!
 //! The bodies the server reads are ECS API inputs any client may send:
 //! members ECS treats as optional are `Option`s, so a request decodes (and
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod heartbeat;
 pub mod session;
 pub mod state_change;
+pub mod usage;
 
 pub use credentials::{RoleKind, TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 pub use heartbeat::{Acknowledgment, Heartbeat};
@@ -25,3 +27,4 @@ pub use session::{DesiredState, SessionMessage};
 pub use state_change::{
     ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskNetworkInterface, TaskStateChange,
 };
+pub use usage::{ContainerUsage, TaskUsage, UsageReport};

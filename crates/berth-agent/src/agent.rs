@@ -50,6 +50,9 @@ pub struct AgentConfig {
     pub container_retention: Duration,
     /// Default 10 s (docs/agent-protocol.md §3).
     pub heartbeat_interval: Duration,
+    /// How often the tasks' Docker stats are sampled and reported
+    /// (docs/agent-protocol.md §7; default 20 s).
+    pub usage_interval: Duration,
     /// Create the cluster when it does not exist (`berth up` does, for `default`).
     pub create_cluster: bool,
     /// Where the task credentials endpoint listens (default
@@ -90,6 +93,7 @@ impl AgentConfig {
             instance_type: None,
             container_retention: Duration::from_secs(3600),
             heartbeat_interval: Duration::from_secs(10),
+            usage_interval: crate::usage_sampler::DEFAULT_INTERVAL,
             create_cluster: false,
             credentials_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ca_bundle: None,
@@ -341,8 +345,21 @@ impl Agent {
                     arn.clone(),
                     self.cfg.heartbeat_interval,
                 ));
+                // The hollow runtime has no containers to measure: it reports no usage.
+                let sampler = self.runtime.clone().map(|runtime| {
+                    tokio::spawn(crate::usage_sampler::run(
+                        self.api.clone(),
+                        runtime,
+                        self.cfg.cluster.clone(),
+                        arn.clone(),
+                        self.cfg.usage_interval,
+                    ))
+                });
                 let end = self.session(&arn, &mut backoff, &mut janitor).await;
                 heartbeat.abort();
+                if let Some(s) = sampler {
+                    s.abort();
+                }
                 match end {
                     SessionEnd::Lost(why) => {
                         let delay = backoff.next_delay();

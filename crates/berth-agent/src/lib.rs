@@ -28,5 +28,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod spec;
 pub mod state;
+pub mod usage;
+pub mod usage_sampler;
 
 pub use agent::{AgentConfig, AgentError, run, run_hollow};

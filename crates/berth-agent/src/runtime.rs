@@ -6,10 +6,12 @@ use crate::registry_auth::RegistryAuth;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary, VolumeCreateRequest};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStatsResponse, ContainerSummary, VolumeCreateRequest,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions, ListVolumesOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StatsOptions, StopContainerOptions,
 };
 use futures::{Stream, StreamExt};
 use std::collections::{BTreeMap, HashMap};
@@ -303,6 +305,23 @@ impl Runtime {
             Ok(c) => Ok(Some(c)),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One reading of the container's stats (`docker stats --no-stream`
+    /// without the second sample: the caller keeps the previous one), or
+    /// None when it does not exist.
+    pub async fn stats_once(&self, id: &str) -> Result<Option<ContainerStatsResponse>, DockerCallError> {
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = std::pin::pin!(self.docker.stats(id, Some(options)));
+        match stream.next().await {
+            Some(Ok(s)) => Ok(Some(s)),
+            Some(Err(e)) if status(&e) == Some(404) => Ok(None),
+            Some(Err(e)) => Err(e.into()),
+            None => Ok(None),
         }
     }
 

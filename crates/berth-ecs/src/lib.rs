@@ -34,11 +34,13 @@ mod tags;
 mod task_credentials;
 mod taskdefs;
 mod tasks;
+pub mod usage;
 
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
 pub use routes::routed_operations;
 pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};
 pub use session::{AgentSession, KEEPALIVE_INTERVAL};
+pub use usage::{UsageSink, spawn_usage_publisher};
 
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -62,6 +64,9 @@ pub struct Ecs {
     pub(crate) iam: Option<Arc<berth_iam::Iam>>,
     /// The URL clients and agents reach this server at (DiscoverPollEndpoint).
     pub(crate) endpoint: Option<String>,
+    /// What agents reported their tasks used since the last `AWS/ECS`
+    /// publication (`usage/`).
+    pub(crate) usage: Arc<usage::UsageBook>,
 }
 
 impl Ecs {
@@ -73,6 +78,7 @@ impl Ecs {
             view: Arc::new(cluster_view::ClusterView::default()),
             iam: None,
             endpoint: None,
+            usage: Arc::new(usage::UsageBook::default()),
         }
     }
 

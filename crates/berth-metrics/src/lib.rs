@@ -116,6 +116,12 @@ impl Metrics {
         });
     }
 
+    /// Stores datapoints a Berth service publishes itself (the `AWS/ECS`
+    /// metrics): no PutMetricData checks, the `AWS/` namespaces are theirs.
+    pub async fn put_samples(&self, samples: Vec<rules::Sample>) -> Result<(), AwsError> {
+        self.with_db(move |db| db.put(&samples)).await
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }

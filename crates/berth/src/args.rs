@@ -66,6 +66,9 @@ pub struct AgentArgs {
     /// Agents sharing a host need subnets of their own.
     #[arg(long, value_name = "CIDR", env = "BERTH_TASK_SUBNET", value_parser = parse_task_subnet)]
     pub(crate) task_subnet: Option<berth_agent::awsvpc::TaskSubnet>,
+    /// Seconds between two reports of the tasks' CPU and memory use (Docker stats) to the server.
+    #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) usage_interval_secs: u64,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -89,6 +92,9 @@ pub struct ServerArgs {
     /// Seconds an instance's agent may stay disconnected before its tasks are marked STOPPED.
     #[arg(long, default_value_t = 60, env = "BERTH_AGENT_GRACE_PERIOD_SECS")]
     pub(crate) agent_grace_period_secs: u64,
+    /// Seconds between two publications of the AWS/ECS utilization and reservation metrics (ECS: 60; shorter for tests).
+    #[arg(long, default_value_t = 60, env = "BERTH_ECS_METRICS_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) ecs_metrics_interval_secs: u64,
     /// The host[:port] clients use for the registry (repository URIs, docker login); default: the listen address.
     #[arg(long, env = "BERTH_REGISTRY_HOST")]
     pub(crate) registry_host: Option<String>,
@@ -137,6 +143,9 @@ pub struct LocalAgentArgs {
     /// (default 10.213.0.0/24).
     #[arg(long, value_name = "CIDR", env = "BERTH_TASK_SUBNET", value_parser = parse_task_subnet)]
     pub(crate) task_subnet: Option<berth_agent::awsvpc::TaskSubnet>,
+    /// Seconds between two reports of the local agent's task usage (Docker stats) to the server.
+    #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) agent_usage_interval_secs: u64,
 }
 
 /// `--task-subnet`: an IPv4 CIDR block from /16 to /28.

@@ -24,6 +24,8 @@ pub struct Config {
     pub registry_host: Option<String>,
     /// How long an agent may stay disconnected before its tasks are STOPPED.
     pub agent_grace_period: std::time::Duration,
+    /// How often the AWS/ECS metrics are published (`--ecs-metrics-interval-secs`, 60 s).
+    pub ecs_metrics_interval: std::time::Duration,
     /// Whether the root secret may be printed, or where it comes from.
     pub root_secret_source: SecretSource,
     pub tls: Tls,
@@ -117,6 +119,7 @@ impl Config {
             root_secret_access_key: secret,
             registry_host: args.registry_host,
             agent_grace_period: std::time::Duration::from_secs(args.agent_grace_period_secs),
+            ecs_metrics_interval: std::time::Duration::from_secs(args.ecs_metrics_interval_secs),
             root_secret_source,
             tls: match (args.tls_cert, args.tls_key, args.tls) {
                 (Some(cert), Some(key), _) => Tls::Files { cert, key },

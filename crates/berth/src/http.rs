@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 mod body;
 mod cbor;
+mod ecs_metrics;
 mod query;
 mod regional;
 #[cfg(test)]

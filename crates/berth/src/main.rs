@@ -289,6 +289,7 @@ fn spawn_local_agent(
     agent.cpu = local_agent.agent_cpu;
     agent.memory_mib = local_agent.agent_memory;
     agent.task_subnet = local_agent.task_subnet;
+    agent.usage_interval = std::time::Duration::from_secs(local_agent.agent_usage_interval_secs);
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stop| *stop).await;
@@ -318,6 +319,7 @@ async fn run_agent(args: args::AgentArgs) -> anyhow::Result<()> {
     cfg.cpu = args.cpu;
     cfg.memory_mib = args.memory_mib;
     cfg.task_subnet = args.task_subnet;
+    cfg.usage_interval = std::time::Duration::from_secs(args.usage_interval_secs);
     if args.runtime == "hollow" {
         let hollow = berth_agent::hollow::HollowConfig {
             min_delay: args.hollow_delay.0,

@@ -499,9 +499,10 @@ impl Call {
         // Labels stay bounded: names a client made up are not metric labels.
         let op_label = if unknown_op { "unknown" } else { operation.as_str() };
         metrics.observe_request(&self.service, op_label, status.as_u16(), self.started.elapsed());
-        // The agent's liveness ping (every 10 s per instance) is Berth's own
-        // protocol, not an AWS API call: only its failures are audited.
-        if operation == "BerthHeartbeat" && self.error.is_none() {
+        // The agent's liveness ping (every 10 s per instance) and its task
+        // usage reports (every 20 s) are Berth's own protocol, not AWS API
+        // calls: only their failures are audited.
+        if matches!(operation.as_str(), "BerthHeartbeat" | "BerthPublishTaskUsage") && self.error.is_none() {
             return;
         }
         let mut call = berth_audit::ApiCall::new(

@@ -235,6 +235,11 @@ impl ClusterView {
         }
     }
 
+    /// The names of the clusters the view holds anything of.
+    pub fn cluster_names(&self) -> Vec<String> {
+        self.data().clusters.keys().cloned().collect()
+    }
+
     /// Every task of a cluster, in task id order.
     pub fn tasks(&self, cluster: &str) -> Vec<Arc<TaskRecord>> {
         let data = self.data();

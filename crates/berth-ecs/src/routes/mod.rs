@@ -13,7 +13,7 @@ use crate::Ecs;
 use crate::operation::entry;
 use crate::{
     attributes, capacity_providers, clusters, instance_ops, poll_endpoint, service_deployments, services, settings,
-    state_changes, tags, task_credentials, taskdefs, tasks,
+    state_changes, tags, task_credentials, taskdefs, tasks, usage,
 };
 use berth_core::arn::Scope;
 use berth_proto::RequestContext;
@@ -61,6 +61,7 @@ pub(crate) static OPERATIONS: Table<Ecs> = Table(&[
     entry::<state_changes::SubmitTaskStateChange>(),
     entry::<state_changes::SubmitContainerStateChange>(),
     entry::<state_changes::BerthHeartbeat>(),
+    entry::<usage::report::BerthPublishTaskUsage>(),
     entry::<task_credentials::BerthGetTaskCredentials>(),
     entry::<services::CreateService>(),
     entry::<services::UpdateService>(),

@@ -44,6 +44,7 @@ fn full_for(op: &str) -> Value {
     match op {
         "UpdateContainerInstancesState" => v["status"] = json!("ACTIVE"),
         "ListServiceDeployments" => v["status"] = json!([]),
+        "BerthPublishTaskUsage" => v["tasks"] = json!([]),
         _ => {}
     }
     v
@@ -142,6 +143,7 @@ fn every_routed_operation_with_its_resources() {
         ("SubmitTaskStateChange", vec![cluster.clone()]),
         ("SubmitContainerStateChange", vec![cluster.clone()]),
         ("BerthHeartbeat", vec![instance.clone()]),
+        ("BerthPublishTaskUsage", vec![instance.clone()]),
         ("BerthGetTaskCredentials", vec![instance.clone()]),
         ("CreateService", vec![service.clone()]),
         ("UpdateService", vec![service.clone()]),

@@ -238,6 +238,11 @@ impl Regional {
         );
         metrics.spawn_roll_up(std::time::Duration::from_secs(300));
         metrics.spawn_alarm_evaluator();
+        berth_ecs::spawn_usage_publisher(
+            &ecs,
+            cfg.ecs_metrics_interval,
+            Arc::new(super::ecs_metrics::EcsMetricsSink(metrics.clone())),
+        );
         services.insert(berth_metrics::TARGET_PREFIX, metrics.clone());
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);

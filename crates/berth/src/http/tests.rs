@@ -86,6 +86,7 @@ impl Server {
             root_secret_access_key: ROOT_SECRET.into(),
             registry_host: None,
             agent_grace_period: std::time::Duration::from_secs(60),
+            ecs_metrics_interval: std::time::Duration::from_secs(60),
             root_secret_source: SecretSource::Public,
             tls: Tls::Off,
             listener: crate::serve::Limits {

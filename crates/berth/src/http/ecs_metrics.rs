@@ -1,0 +1,78 @@
+//! The `AWS/ECS` metrics ECS computes (`berth_ecs::usage`) written into the
+//! region's CloudWatch metrics: each datum a statistic set in Percent, at
+//! one-minute storage resolution, dimensioned `ClusterName` (and
+//! `ServiceName`) as ECS publishes them.
+
+use async_trait::async_trait;
+use berth_ecs::usage::Datum;
+use berth_metrics::inputs::Dimension;
+use berth_metrics::rules::{Sample, metric};
+use berth_metrics::stats::Aggregate;
+use std::sync::Arc;
+
+/// ECS's namespace.
+pub(crate) const NAMESPACE: &str = "AWS/ECS";
+
+pub(crate) struct EcsMetricsSink(pub(crate) Arc<berth_metrics::Metrics>);
+
+/// One datum as the stored sample (pure).
+fn sample(at: f64, d: &Datum) -> Sample {
+    let mut dims = vec![Dimension {
+        name: "ClusterName".into(),
+        value: d.cluster.clone(),
+    }];
+    if let Some(s) = &d.service {
+        dims.push(Dimension {
+            name: "ServiceName".into(),
+            value: s.clone(),
+        });
+    }
+    Sample {
+        metric: metric(NAMESPACE, d.metric.name(), &dims),
+        ts: at as i64,
+        unit: "Percent".into(),
+        agg: Aggregate::statistic_set(d.sample_count, d.sum, d.minimum, d.maximum),
+        high_resolution: false,
+    }
+}
+
+#[async_trait]
+impl berth_ecs::UsageSink for EcsMetricsSink {
+    async fn publish(&self, at: f64, data: Vec<Datum>) {
+        let samples = data.iter().map(|d| sample(at, d)).collect();
+        if let Err(e) = self.0.put_samples(samples).await {
+            tracing::warn!(error = %e, "cannot store the AWS/ECS metrics");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_ecs::usage::EcsMetric;
+
+    #[test]
+    fn a_service_datum_is_a_percent_statistic_set_with_both_dimensions() {
+        let d = Datum {
+            metric: EcsMetric::CpuUtilization,
+            cluster: "c".into(),
+            service: Some("web".into()),
+            sample_count: 2.0,
+            sum: 100.0,
+            minimum: 25.0,
+            maximum: 75.0,
+        };
+        let s = sample(120.7, &d);
+        assert_eq!(s.metric.namespace, "AWS/ECS");
+        assert_eq!(s.metric.metric_name, "CPUUtilization");
+        let dims: Vec<(&str, &str)> = s
+            .metric
+            .dimensions
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str()))
+            .collect();
+        assert_eq!(dims, [("ClusterName", "c"), ("ServiceName", "web")]);
+        assert_eq!((s.ts, s.unit.as_str(), s.high_resolution), (120, "Percent", false));
+        assert_eq!(s.agg, Aggregate::statistic_set(2.0, 100.0, 25.0, 75.0));
+    }
+}
