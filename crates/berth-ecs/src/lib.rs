@@ -25,12 +25,14 @@ mod references;
 mod routes;
 mod service_controller;
 mod service_deployments;
+mod service_targets;
 mod service_tasks;
 mod services;
 mod session;
 mod settings;
 mod state_changes;
 mod tags;
+pub mod target_registry;
 mod task_credentials;
 mod taskdefs;
 mod tasks;
@@ -62,6 +64,9 @@ pub struct Ecs {
     pub(crate) iam: Option<Arc<berth_iam::Iam>>,
     /// The URL clients and agents reach this server at (DiscoverPollEndpoint).
     pub(crate) endpoint: Option<String>,
+    /// The load balancers service tasks are registered with; None: services
+    /// with `loadBalancers` are refused.
+    pub(crate) targets: Option<Arc<dyn target_registry::TargetRegistry>>,
 }
 
 impl Ecs {
@@ -73,7 +78,14 @@ impl Ecs {
             view: Arc::new(cluster_view::ClusterView::default()),
             iam: None,
             endpoint: None,
+            targets: None,
         }
+    }
+
+    /// Lets services register their tasks in `registry`'s target groups.
+    pub fn with_target_registry(mut self, registry: Arc<dyn target_registry::TargetRegistry>) -> Self {
+        self.targets = Some(registry);
+        self
     }
 
     /// The URL this server is reached at, as agents are told (`https://host:port`).

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 mod body;
 mod cbor;
+mod lb_targets;
 mod query;
 mod regional;
 #[cfg(test)]
