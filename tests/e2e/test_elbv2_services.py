@@ -10,6 +10,7 @@ with real Docker containers and real HTTP through the Berth load balancer
 - a task whose health endpoint starts failing leaves rotation within
   interval × unhealthyThreshold and is replaced by the service (stopped
   with "Task failed ELB health checks in (target-group …)");
+- a restarted server carries on with the same registrations;
 - a rolling update to a new revision under a constant client loop: zero
   failed requests (no 5xx, no connection errors), the old tasks drained
   before they stop;
@@ -219,6 +220,7 @@ def test_service_behind_an_alb(server, cluster, image):
     failed_at = time.monotonic()
     poll("the failing target unhealthy", lambda: health(elb, tg).get(victim_target) in ("unhealthy", None), DEADLINE)
     out_of_rotation = time.monotonic() - failed_at
+    print(f"the failing target left rotation after {out_of_rotation:.1f}s (interval {INTERVAL}s x {UNHEALTHY})")
     assert out_of_rotation <= INTERVAL * UNHEALTHY + INTERVAL + 3, out_of_rotation
     # From now on no request reaches it.
     assert victim_name not in {requests.get(url, timeout=5).text.split()[0] for _ in range(12)}
@@ -233,6 +235,14 @@ def test_service_behind_an_alb(server, cluster, image):
     assert victim["taskArn"] not in {x["taskArn"] for x in replaced.values()}
     messages = [e["message"] for e in service(ecs, c.name, name)["events"]]
     assert any(f"(port {victim_target[1]}) is unhealthy in (target-group {tg})" in m for m in messages), messages
+
+    # A restarted server derives the registrations again from the records:
+    # the same 4 tasks, each registered once, healthy again, none replaced.
+    before = {k: t["taskArn"] for k, t in replaced.items()}
+    server.restart()
+    ecs, elb = server.client("ecs"), server.client("elbv2", region_name=REGION)
+    again = serving(ecs, elb, c.name, name, tg, 4)
+    assert {k: t["taskArn"] for k, t in again.items()} == before
 
     # (c) A rolling update under a constant client loop: no failed request.
     v2 = register(ecs, family, [web(image, "v2", memory=33)], networkMode="bridge")
@@ -272,6 +282,7 @@ def test_service_behind_an_alb(server, cluster, image):
     finally:
         stop.set()
         loop.join(timeout=30)
+    print(f"rolling update under load: answers by revision {answered}, {len(failures)} failed")
     assert failures == [], failures[:10]
     assert answered.get("v1", 0) > 0 and answered.get("v2", 0) > 0, answered
     messages = [e["message"] for e in service(ecs, c.name, name)["events"]]

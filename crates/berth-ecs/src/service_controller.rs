@@ -727,12 +727,19 @@ impl Ecs {
                 .any(|t| t.last_status == TaskStatus::Running && !r.healthy(t));
             wake_at(now + if settling { 1.0 } else { 3.0 });
         }
-        if !stop_ids.is_empty() {
+        // Tasks are said stopped when they are asked to stop: at once, or
+        // once drained.
+        let stopped_now: Vec<&String> = stop_ids
+            .iter()
+            .filter(|i| !to_drain.iter().any(|t| &t.berth.id == *i))
+            .chain(drained.iter().map(|d| &d.task_id))
+            .collect();
+        if !stopped_now.is_empty() {
             svc.push_event(
                 format!(
                     "(service {name}) has stopped {} running tasks: {}.",
-                    stop_ids.len(),
-                    stop_ids
+                    stopped_now.len(),
+                    stopped_now
                         .iter()
                         .map(|i| format!("(task {i})"))
                         .collect::<Vec<_>>()
