@@ -289,11 +289,30 @@ def test_service_behind_an_alb(server, cluster, image):
     assert any(m.startswith(f"(service {name}) has begun draining connections on ") for m in messages), messages
     assert any(m.startswith(f"(service {name}) deregistered ") and tg in m for m in messages), messages
 
+    # UpdateService to another group: a new deployment; the tasks serve
+    # behind the new group and leave the old one.
+    lb2 = elb.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]["LoadBalancerArns"][0]
+    tg2 = target_group(elb)
+    port2 = free_port()
+    elb.create_listener(
+        LoadBalancerArn=lb2, Protocol="HTTP", Port=port2, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg2}]
+    )
+    server.aws(
+        "ecs", "update-service", "--cluster", c.name, "--service", name,
+        "--load-balancers", f"targetGroupArn={tg2},containerName=web,containerPort=8080",
+    )
+    serving(ecs, elb, c.name, name, tg2, 4)
+    poll("the old group left", lambda: all(s == "draining" for s in health(elb, tg).values()), DEADLINE)
+    assert service(ecs, c.name, name)["loadBalancers"] == [
+        {"targetGroupArn": tg2, "containerName": "web", "containerPort": 8080}
+    ]
+    assert requests.get(f"http://127.0.0.1:{port2}/", timeout=5).text.split()[-1] == "v2"
+
     # Delete: the tasks are deregistered, then the service is INACTIVE.
     ecs.update_service(cluster=c.name, service=name, desiredCount=0)
     ecs.delete_service(cluster=c.name, service=name)
     poll("the service INACTIVE", lambda: service(ecs, c.name, name)["status"] == "INACTIVE", DEADLINE)
-    assert all(state == "draining" for state in health(elb, tg).values())
+    assert all(state == "draining" for state in health(elb, tg2).values())
 
 
 def refused(server, *args) -> str:
@@ -373,3 +392,11 @@ def test_bad_load_balancers_are_refused(server, cluster, image):
         {"targetGroupArn": tg, "containerName": "web", "containerPort": 8080}
     ]
     ecs.delete_service(cluster=c.name, service=first)
+    # role with load balancers (bridge): accepted and shown as its ARN.
+    with_role = server.aws(
+        "ecs", "create-service", "--cluster", c.name, "--service-name", unique("role"), "--task-definition", td,
+        "--desired-count", "0", "--role", "ecsServiceRole",
+        "--load-balancers", f"targetGroupArn={tg},containerName=web,containerPort=8080",
+    )["service"]
+    assert with_role["roleArn"] == "arn:aws:iam::000000000000:role/ecsServiceRole"
+    ecs.delete_service(cluster=c.name, service=with_role["serviceName"])

@@ -178,6 +178,9 @@ pub struct ServiceRecord {
     pub cluster_arn: String,
     #[serde(default)]
     pub load_balancers: Vec<super::ServiceLoadBalancer>,
+    /// The role given with the load balancers (`roleArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     #[serde(default)]
     pub service_registries: Vec<Value>,
     pub status: Recorded<ServiceStatus>,

@@ -330,6 +330,7 @@ impl Ecs {
             service_name: input.service_name.clone(),
             cluster_arn: cluster.cluster_arn.clone(),
             load_balancers,
+            role_arn: input.role.as_deref().and_then(|r| authz::role_arn(&self.scope, r)),
             service_registries: vec![],
             status: ServiceStatus::Active.into(),
             desired_count: desired,
