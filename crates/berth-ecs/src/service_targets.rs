@@ -275,6 +275,65 @@ mod tests {
         assert_eq!(target_of(&task("ci-2", 32768), &lb(), &instances), None);
     }
 
+    /// A registry that is never called: these tests read the groups given.
+    struct Unused;
+
+    #[async_trait::async_trait]
+    impl TargetRegistry for Unused {
+        async fn target_group(&self, _: &str) -> Result<Option<TargetGroupState>, AwsError> {
+            Ok(None)
+        }
+        async fn register(&self, _: &str, _: &[TargetRef]) -> Result<(), AwsError> {
+            Ok(())
+        }
+        async fn deregister(&self, _: &str, _: &[TargetRef]) -> Result<(), AwsError> {
+            Ok(())
+        }
+    }
+
+    fn registrations(state: TargetState, retired: bool) -> Registrations {
+        let entry = (lb(), group(state));
+        Registrations {
+            registry: Arc::new(Unused),
+            groups: if retired { vec![] } else { vec![entry.clone()] },
+            retired: if retired { vec![entry] } else { vec![] },
+            instances: BTreeMap::from([("ci-1".to_string(), "i-1".to_string())]),
+        }
+    }
+
+    #[test]
+    fn a_task_counts_healthy_only_with_healthy_targets() {
+        let t = task("ci-1", 32768);
+        assert!(registrations(TargetState::Healthy, false).healthy(&t));
+        for s in [TargetState::Initial, TargetState::Unhealthy, TargetState::Draining] {
+            assert!(!registrations(s, false).healthy(&t), "{s:?}");
+        }
+        // Not known to the group (not registered yet), or no host port yet.
+        assert!(!registrations(TargetState::Healthy, false).healthy(&task("ci-1", 40000)));
+        assert!(!registrations(TargetState::Healthy, false).healthy(&task("ci-1", 0)));
+        let (tg, target, why) = registrations(TargetState::Unhealthy, false)
+            .unhealthy(&t)
+            .expect("unhealthy");
+        assert_eq!((tg.as_str(), target.port), ("tg", 32768));
+        assert_eq!(why, "Health checks failed with these codes: [500]");
+        assert!(registrations(TargetState::Initial, false).unhealthy(&t).is_none());
+    }
+
+    #[test]
+    fn registered_targets_include_groups_given_up_and_drain_for_the_delay() {
+        let t = task("ci-1", 32768);
+        let r = registrations(TargetState::Healthy, false);
+        assert_eq!(r.registered(&t).len(), 1);
+        assert_eq!(r.drain_delay(&["tg".to_string()]), 3.0);
+        assert_eq!(r.drain_delay(&[]), 0.0);
+        assert!(registrations(TargetState::Draining, false).registered(&t).is_empty());
+        let given_up = registrations(TargetState::Initial, true);
+        assert_eq!(given_up.registered(&t).len(), 1);
+        // Groups given up do not count for health: only the container health does.
+        assert!(given_up.healthy(&t));
+        assert!(given_up.retired_only().groups.is_empty());
+    }
+
     #[test]
     fn health_and_registration_follow_the_group() {
         let t = task("ci-1", 32768);
