@@ -25,12 +25,14 @@ mod references;
 mod routes;
 mod service_controller;
 mod service_deployments;
+mod service_targets;
 mod service_tasks;
 mod services;
 mod session;
 mod settings;
 mod state_changes;
 mod tags;
+pub mod target_registry;
 mod task_credentials;
 mod taskdefs;
 mod tasks;
@@ -67,6 +69,9 @@ pub struct Ecs {
     /// What agents reported their tasks used since the last `AWS/ECS`
     /// publication (`usage/`).
     pub(crate) usage: Arc<usage::UsageBook>,
+    /// The load balancers service tasks are registered with; None: services
+    /// with `loadBalancers` are refused.
+    pub(crate) targets: Option<Arc<dyn target_registry::TargetRegistry>>,
 }
 
 impl Ecs {
@@ -79,7 +84,14 @@ impl Ecs {
             iam: None,
             endpoint: None,
             usage: Arc::new(usage::UsageBook::default()),
+            targets: None,
         }
+    }
+
+    /// Lets services register their tasks in `registry`'s target groups.
+    pub fn with_target_registry(mut self, registry: Arc<dyn target_registry::TargetRegistry>) -> Self {
+        self.targets = Some(registry);
+        self
     }
 
     /// The URL this server is reached at, as agents are told (`https://host:port`).

@@ -18,6 +18,10 @@ use crate::tasks::TaskRecord;
 use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_ecs_model::deploy_math::{self, DaemonInstance, Limits, TaskHealth, TaskState};
+use berth_ecs_model::service::{
+    DrainingTask, deregistered_event, draining_event, elb_health_stop_reason, is_elb_health_stop_reason,
+    registered_event, unhealthy_event,
+};
 use berth_ecs_model::{
     ContainerInstanceStatus, DeploymentStatus, HealthStatus, Recorded, RolloutState, ServiceStatus, TaskStatus,
     TaskStopCode,
@@ -124,7 +128,8 @@ fn failed(t: &TaskRecord) -> bool {
         && (matches!(
             t.stop_code.as_ref().and_then(Recorded::known),
             Some(TaskStopCode::TaskFailedToStart | TaskStopCode::EssentialContainerExited)
-        ) || t.stopped_reason.as_deref() == Some(HEALTH_CHECK_REASON))
+        ) || t.stopped_reason.as_deref() == Some(HEALTH_CHECK_REASON)
+            || t.stopped_reason.as_deref().is_some_and(is_elb_health_stop_reason))
 }
 
 impl Ecs {
@@ -287,6 +292,13 @@ impl Ecs {
         let mut wake_at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
 
         let tasks: Vec<&TaskRecord> = state.tasks.iter().map(|t| &**t).collect();
+        // The target groups of a service with load balancers: a task counts
+        // as healthy only when its targets are.
+        let lbs = self.registrations(&svc, &state.instances).await?;
+        let health_of = |t: &TaskRecord| match health_of(t) {
+            TaskHealth::Healthy if lbs.as_ref().is_some_and(|r| !r.healthy(t)) => TaskHealth::Running,
+            h => h,
+        };
         let deployment_ids: BTreeSet<String> = svc.deployments.iter().map(|d| d.id.clone()).collect();
         let of = |t: &TaskRecord| t.started_by.clone().unwrap_or_default();
 
@@ -424,6 +436,73 @@ impl Ecs {
                 wake_at(since + grace);
             }
         }
+        // ... and so are tasks whose target a target group found unhealthy:
+        // deregistered, then stopped.
+        if let Some(r) = &lbs {
+            let primary_id = svc.primary().map(|p| p.id.clone()).unwrap_or_default();
+            let serving: Vec<&TaskRecord> = tasks
+                .iter()
+                .copied()
+                .filter(|t| {
+                    t.desired_status == TaskStatus::Running
+                        && t.last_status == TaskStatus::Running
+                        && !stopping.contains(&t.berth.id)
+                })
+                .collect();
+            for t in serving {
+                let Some((tg, target, why)) = r.unhealthy(t) else {
+                    continue;
+                };
+                let since = t.started_at.unwrap_or(t.created_at);
+                if now - since < grace {
+                    wake_at(since + grace);
+                    continue;
+                }
+                for (arn, n) in r.deregister(&[t]).await? {
+                    svc.push_event(deregistered_event(name, n, &arn), now);
+                }
+                let deployment = of(t);
+                let deployment = if deployment.is_empty() {
+                    primary_id.clone()
+                } else {
+                    deployment
+                };
+                svc.push_event(
+                    unhealthy_event(name, &deployment, &target.id, target.port, &tg, &why),
+                    now,
+                );
+                self.request_stop(
+                    cluster,
+                    t,
+                    TaskStopCode::ServiceSchedulerInitiated,
+                    &elb_health_stop_reason(&tg),
+                    false,
+                )
+                .await?;
+                stopping.insert(t.berth.id.clone());
+            }
+        }
+        // Tasks draining are stopped when their delay has passed.
+        let mut drained: Vec<DrainingTask> = vec![];
+        svc.berth.draining_tasks.retain(|d| {
+            let live = tasks
+                .iter()
+                .any(|t| t.berth.id == d.task_id && t.desired_status == TaskStatus::Running);
+            if live && d.until <= now {
+                drained.push(d.clone());
+            } else if live {
+                wake_at(d.until);
+            }
+            live && d.until > now
+        });
+        for d in &drained {
+            if let Some(t) = tasks.iter().find(|t| t.berth.id == d.task_id) {
+                self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &d.reason, false)
+                    .await?;
+                stopping.insert(t.berth.id.clone());
+            }
+        }
+        let draining_ids: BTreeSet<String> = svc.berth.draining_tasks.iter().map(|d| d.task_id.clone()).collect();
 
         // 4. The step.
         let primary = svc.primary().cloned();
@@ -441,7 +520,11 @@ impl Ecs {
         let active: Vec<&TaskRecord> = tasks
             .iter()
             .copied()
-            .filter(|t| t.desired_status == TaskStatus::Running && !stopping.contains(&t.berth.id))
+            .filter(|t| {
+                t.desired_status == TaskStatus::Running
+                    && !stopping.contains(&t.berth.id)
+                    && !draining_ids.contains(&t.berth.id)
+            })
             .collect();
         // Tasks of a FAILED deployment never count as healthy: they go
         // first, and the minimum is kept with the others.
@@ -578,19 +661,85 @@ impl Ecs {
                 placement_event = ev;
             }
         }
+        let mut to_drain: Vec<&TaskRecord> = vec![];
         for id in &stop_ids {
             if let Some(t) = active.iter().find(|t| &t.berth.id == id) {
                 let reason = format!("Scaling activity initiated by (deployment {primary_id})");
+                // A task registered in a target group is deregistered first
+                // and stopped once its connections have drained.
+                if let Some(r) = &lbs
+                    && !r.registered(t).is_empty()
+                {
+                    let groups: Vec<String> = r.registered(t).into_iter().map(|(g, _)| g).collect();
+                    svc.berth.draining_tasks.push(DrainingTask {
+                        task_id: t.berth.id.clone(),
+                        until: now + r.drain_delay(&groups),
+                        reason,
+                    });
+                    wake_at(now + r.drain_delay(&groups));
+                    to_drain.push(t);
+                    continue;
+                }
                 self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &reason, false)
                     .await?;
             }
         }
-        if !stop_ids.is_empty() {
+        if let Some(r) = &lbs {
+            if !to_drain.is_empty() {
+                svc.push_event(draining_event(name, to_drain.len()), now);
+                for (arn, n) in r.deregister(&to_drain).await? {
+                    svc.push_event(deregistered_event(name, n, &arn), now);
+                }
+            }
+            // Tasks no longer meant to run (stopped on their own, stopped by
+            // StopTask) leave the groups; so do all from groups given up.
+            let leaving: Vec<&TaskRecord> = tasks
+                .iter()
+                .copied()
+                .filter(|t| {
+                    (t.desired_status != TaskStatus::Running || t.last_status == TaskStatus::Stopped)
+                        && !draining_ids.contains(&t.berth.id)
+                })
+                .collect();
+            for (arn, n) in r.deregister(&leaving).await? {
+                svc.push_event(deregistered_event(name, n, &arn), now);
+            }
+            if !r.retired.is_empty() {
+                let given_up = r.retired_only();
+                for (arn, n) in given_up.deregister(&tasks).await? {
+                    svc.push_event(deregistered_event(name, n, &arn), now);
+                }
+                svc.berth.retired_load_balancers.clear();
+            }
+            // Running tasks meant to run are registered.
+            let serving: Vec<&TaskRecord> = active
+                .iter()
+                .copied()
+                .filter(|t| !stop_ids.contains(&t.berth.id))
+                .collect();
+            for (arn, n) in r.register_missing(&serving).await? {
+                svc.push_event(registered_event(name, n, &arn), now);
+            }
+            // Target health is not in the store: look again soon while a
+            // task is not healthy yet, and now and then for failing ones.
+            let settling = serving
+                .iter()
+                .any(|t| t.last_status == TaskStatus::Running && !r.healthy(t));
+            wake_at(now + if settling { 1.0 } else { 3.0 });
+        }
+        // Tasks are said stopped when they are asked to stop: at once, or
+        // once drained.
+        let stopped_now: Vec<&String> = stop_ids
+            .iter()
+            .filter(|i| !to_drain.iter().any(|t| &t.berth.id == *i))
+            .chain(drained.iter().map(|d| &d.task_id))
+            .collect();
+        if !stopped_now.is_empty() {
             svc.push_event(
                 format!(
                     "(service {name}) has stopped {} running tasks: {}.",
-                    stop_ids.len(),
-                    stop_ids
+                    stopped_now.len(),
+                    stopped_now
                         .iter()
                         .map(|i| format!("(task {i})"))
                         .collect::<Vec<_>>()
@@ -624,7 +773,7 @@ impl Ecs {
             }
             wake_at(now + cfg.resync.as_secs_f64().min(10.0));
         }
-        let acted = !stop_ids.is_empty() || !started.is_empty() || !stopping.is_empty();
+        let acted = !stop_ids.is_empty() || !started.is_empty() || !stopping.is_empty() || !draining_ids.is_empty();
 
         // 5. Counts (ECS counts tasks by their last status).
         let mut all: Vec<&TaskRecord> = tasks.clone();

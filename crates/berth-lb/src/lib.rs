@@ -28,7 +28,10 @@ pub mod output;
 pub mod records;
 pub mod routes;
 mod service;
+mod service_targets;
 pub mod state;
+
+pub use service_targets::{TargetGroupView, TargetView};
 
 use berth_core::arn::Scope;
 use berth_proto::AwsError;

@@ -3,6 +3,7 @@
 
 mod config;
 mod deployment_status;
+mod load_balancers;
 mod records;
 mod rules;
 #[cfg(test)]
@@ -10,6 +11,7 @@ mod tests;
 
 pub use config::*;
 pub use deployment_status::*;
+pub use load_balancers::*;
 pub use records::*;
 pub use rules::*;
 

@@ -148,6 +148,25 @@ pub struct ServiceInternal {
     /// Deployments that are over (INACTIVE), newest first.
     #[serde(default)]
     pub history: Vec<DeploymentRecord>,
+    /// Tasks deregistered from the service's target groups, stopped once
+    /// their connections have drained.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draining_tasks: Vec<DrainingTask>,
+    /// Load balancers the service no longer has (UpdateService), kept until
+    /// its tasks are deregistered from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_load_balancers: Vec<super::ServiceLoadBalancer>,
+}
+
+/// A service task draining before it is stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainingTask {
+    pub task_id: String,
+    /// When its connections have drained (epoch seconds).
+    pub until: f64,
+    /// The stop reason it is stopped with then.
+    pub reason: String,
 }
 
 /// A service as stored: the ECS `Service` shape plus `berth`.
@@ -158,7 +177,10 @@ pub struct ServiceRecord {
     pub service_name: String,
     pub cluster_arn: String,
     #[serde(default)]
-    pub load_balancers: Vec<Value>,
+    pub load_balancers: Vec<super::ServiceLoadBalancer>,
+    /// The role given with the load balancers (`roleArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     #[serde(default)]
     pub service_registries: Vec<Value>,
     pub status: Recorded<ServiceStatus>,

@@ -61,10 +61,9 @@ pub fn validate_grace(g: Option<i64>) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Rejects what Berth has no backing for (load balancers, Cloud Map …).
+/// Rejects what Berth has no backing for (Cloud Map, VPC Lattice …).
 pub fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
     for (field, what) in [
-        ("loadBalancers", "Elastic Load Balancing"),
         ("serviceRegistries", "AWS Cloud Map"),
         ("vpcLatticeConfigurations", "VPC Lattice"),
         ("volumeConfigurations", "Amazon EBS volumes"),

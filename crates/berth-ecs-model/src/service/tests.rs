@@ -83,7 +83,7 @@ fn placement_and_network_checks() {
     );
     assert!(check_network(&vpc, Some(&json!({}))).is_err());
     assert!(check_network(&json!({"networkMode": "bridge"}), Some(&json!({}))).is_err());
-    assert!(reject_unsupported(&json!({"loadBalancers": [{"targetGroupArn": "x"}]})).is_err());
+    assert!(reject_unsupported(&json!({"serviceRegistries": [{"registryArn": "x"}]})).is_err());
     assert!(reject_unsupported(&json!({"deploymentController": {"type": "CODE_DEPLOY"}})).is_err());
     assert!(reject_unsupported(&json!({"loadBalancers": []})).is_ok());
 }
@@ -108,4 +108,214 @@ fn events_are_newest_first_and_capped() {
     let v = s.render(false);
     assert!(v.get("berth").is_none() && v.get("tags").is_none());
     assert!(v.get("roleArn").is_none());
+}
+
+mod load_balancers {
+    use super::*;
+    use serde_json::Value;
+
+    fn lb(tg: &str, name: &str, port: i64) -> LoadBalancerIn {
+        LoadBalancerIn {
+            target_group_arn: Some(tg.into()),
+            container_name: Some(name.into()),
+            container_port: Some(port),
+            ..Default::default()
+        }
+    }
+
+    fn td(mode: &str) -> Value {
+        json!({"networkMode": mode, "containerDefinitions": [
+            {"name": "web", "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp"}]},
+            {"name": "side", "portMappings": [{"containerPort": 53, "protocol": "udp"}]}
+        ]})
+    }
+
+    fn group(arn: &str, kind: TargetType, lb: bool) -> TargetGroupFacts {
+        TargetGroupFacts {
+            arn: arn.into(),
+            target_type: kind,
+            has_load_balancer: lb,
+        }
+    }
+
+    const SVC: ServiceFacts<'static> = ServiceFacts {
+        cluster_arn: "c1",
+        scheduling_strategy: "REPLICA",
+    };
+
+    fn message(r: Result<Vec<ServiceLoadBalancer>, berth_proto::AwsError>) -> String {
+        let e = r.expect_err("refused");
+        assert_eq!(e.code, "InvalidParameterException");
+        e.message
+    }
+
+    #[test]
+    fn a_valid_entry_is_stored_as_given() {
+        let groups = [group("tg1", TargetType::Instance, true)];
+        let out = check_load_balancers(&[lb("tg1", "web", 80)], &td("bridge"), &groups, &[], SVC).unwrap();
+        assert_eq!(
+            out,
+            vec![ServiceLoadBalancer {
+                target_group_arn: "tg1".into(),
+                container_name: "web".into(),
+                container_port: 80
+            }]
+        );
+        let shown = serde_json::to_value(&out[0]).unwrap();
+        assert_eq!(
+            shown,
+            json!({"targetGroupArn": "tg1", "containerName": "web", "containerPort": 80})
+        );
+        // host mode too; a service of the same cluster and strategy may share it.
+        let users = [TargetGroupUser {
+            target_group_arn: "tg1".into(),
+            service_arn: "s2".into(),
+            cluster_arn: "c1".into(),
+            scheduling_strategy: "REPLICA".into(),
+        }];
+        assert!(check_load_balancers(&[lb("tg1", "web", 80)], &td("host"), &groups, &users, SVC).is_ok());
+    }
+
+    #[test]
+    fn entries_are_checked_before_any_lookup() {
+        let six: Vec<LoadBalancerIn> = (0..6).map(|i| lb(&format!("tg{i}"), "web", 80)).collect();
+        assert!(
+            check_load_balancer_entries(&six)
+                .unwrap_err()
+                .message
+                .contains("at most 5")
+        );
+        let five: Vec<LoadBalancerIn> = (0..5).map(|i| lb(&format!("tg{i}"), "web", 80)).collect();
+        assert!(check_load_balancer_entries(&five).is_ok());
+        let mut no_name = lb("tg", "web", 80);
+        no_name.container_name = None;
+        assert_eq!(
+            check_load_balancer_entries(&[no_name]).unwrap_err().message,
+            "Container Name can not be blank."
+        );
+        let mut no_port = lb("tg", "web", 80);
+        no_port.container_port = None;
+        assert!(check_load_balancer_entries(&[no_port]).is_err());
+        let classic = LoadBalancerIn {
+            load_balancer_name: Some("old".into()),
+            ..lb("", "web", 80)
+        };
+        assert!(
+            check_load_balancer_entries(std::slice::from_ref(&classic))
+                .unwrap_err()
+                .message
+                .contains("cannot both")
+        );
+        let classic = LoadBalancerIn {
+            target_group_arn: None,
+            ..classic
+        };
+        assert!(
+            check_load_balancer_entries(&[classic])
+                .unwrap_err()
+                .message
+                .contains("Classic Load Balancers")
+        );
+        let blue_green = LoadBalancerIn {
+            advanced_configuration: Some(json!({})),
+            ..lb("tg", "web", 80)
+        };
+        assert!(check_load_balancer_entries(&[blue_green]).is_err());
+        assert!(check_load_balancer_entries(&[lb("tg", "web", 80), lb("tg", "web", 80)]).is_err());
+    }
+
+    #[test]
+    fn the_task_definition_and_the_group_must_fit() {
+        let groups = [
+            group("tg1", TargetType::Instance, true),
+            group("ip", TargetType::Ip, true),
+            group("alone", TargetType::Instance, false),
+        ];
+        let check = |l: LoadBalancerIn, mode: &str| check_load_balancers(&[l], &td(mode), &groups, &[], SVC);
+        assert_eq!(
+            message(check(lb("nope", "web", 80), "bridge")),
+            "The target group with targetGroupArn nope does not exist in this region and account."
+        );
+        assert_eq!(
+            message(check(lb("alone", "web", 80), "bridge")),
+            "The target group with targetGroupArn alone does not have an associated load balancer."
+        );
+        assert_eq!(
+            message(check(lb("ip", "web", 80), "bridge")),
+            "The provided target group ip has target type ip, which is incompatible with the bridge network mode specified in the task definition."
+        );
+        assert!(message(check(lb("ip", "web", 80), "awsvpc")).contains("awsvpc"));
+        assert_eq!(
+            message(check(lb("tg1", "db", 80), "bridge")),
+            "The container db does not exist in the task definition."
+        );
+        assert_eq!(
+            message(check(lb("tg1", "web", 8080), "bridge")),
+            "The container web did not have a container port 8080 defined."
+        );
+        // A UDP mapping is not an HTTP/TCP target.
+        assert!(check(lb("tg1", "side", 53), "bridge").is_err());
+    }
+
+    #[test]
+    fn a_group_of_another_cluster_or_strategy_is_refused() {
+        let groups = [group("tg1", TargetType::Instance, true)];
+        let other = |cluster: &str, strategy: &str| TargetGroupUser {
+            target_group_arn: "tg1".into(),
+            service_arn: "arn:svc/other".into(),
+            cluster_arn: cluster.into(),
+            scheduling_strategy: strategy.into(),
+        };
+        for user in [other("c2", "REPLICA"), other("c1", "DAEMON")] {
+            let m = message(check_load_balancers(
+                &[lb("tg1", "web", 80)],
+                &td("bridge"),
+                &groups,
+                &[user],
+                SVC,
+            ));
+            assert!(m.contains("already associated with the service arn:svc/other"), "{m}");
+        }
+    }
+
+    #[test]
+    fn host_ports_come_from_the_bindings() {
+        let b = vec![
+            json!({"containerPort": 80, "hostPort": 32768, "protocol": "tcp", "bindIP": "0.0.0.0"}),
+            json!({"containerPort": 53, "hostPort": 5353, "protocol": "udp"}),
+        ];
+        assert_eq!(host_port_of(&b, 80), Some(32768));
+        let apart = vec![
+            json!({"containerPort": 80, "hostPort": 49000, "protocol": "tcp", "bindIP": "::"}),
+            json!({"containerPort": 80, "hostPort": 32769, "protocol": "tcp", "bindIP": "0.0.0.0"}),
+        ];
+        assert_eq!(host_port_of(&apart, 80), Some(32769));
+        assert_eq!(host_port_of(&b, 53), None);
+        assert_eq!(host_port_of(&[], 80), None);
+        assert_eq!(host_port_of(&[json!({"containerPort": 80, "hostPort": 0})], 80), None);
+    }
+
+    #[test]
+    fn wording_as_ecs_writes_it() {
+        assert_eq!(
+            registered_event("web", 1, "arn:tg"),
+            "(service web) registered 1 targets in (target-group arn:tg)"
+        );
+        assert_eq!(
+            deregistered_event("web", 2, "arn:tg"),
+            "(service web) deregistered 2 targets in (target-group arn:tg)"
+        );
+        assert_eq!(
+            draining_event("web", 1),
+            "(service web) has begun draining connections on 1 tasks."
+        );
+        let r = elb_health_stop_reason("arn:tg");
+        assert_eq!(r, "Task failed ELB health checks in (target-group arn:tg)");
+        assert!(is_elb_health_stop_reason(&r));
+        assert!(!is_elb_health_stop_reason("Task failed container health checks"));
+        assert_eq!(
+            unhealthy_event("web", "ecs-svc/1", "i-1", 32768, "arn:tg", "Health checks failed"),
+            "(service web, taskSet ecs-svc/1) (instance i-1) (port 32768) is unhealthy in (target-group arn:tg) due to (reason Health checks failed)."
+        );
+    }
 }

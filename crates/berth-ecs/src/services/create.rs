@@ -9,7 +9,7 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_ecs_model::service::{DeploymentConfigIn, default_deployment_config, merge_deployment_config};
+use berth_ecs_model::service::{DeploymentConfigIn, ServiceFacts, default_deployment_config, merge_deployment_config};
 use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
 use berth_ecs_model::service::{
     check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
@@ -48,6 +48,8 @@ pub(crate) struct CreateServiceInput {
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
     enable_execute_command: Option<bool>,
+    #[serde(default)]
+    load_balancers: Vec<berth_ecs_model::service::LoadBalancerIn>,
     /// The request without its `clientToken`, canonical.
     #[serde(skip)]
     fingerprint: String,
@@ -222,9 +224,9 @@ impl Ecs {
         if desired < 0 {
             return Err(AwsError::invalid_parameter("desiredCount must be at least 0."));
         }
-        if input.role.is_some() {
+        if input.role.is_some() && input.load_balancers.is_empty() {
             return Err(AwsError::invalid_parameter(
-                "A role can only be specified for services with load balancers, which Berth does not provide.",
+                "A role can only be specified for services with load balancers (loadBalancers).",
             ));
         }
         let td_ref = input.task_definition.as_deref().ok_or_else(|| {
@@ -248,6 +250,23 @@ impl Ecs {
         }
         check_compatibility(&td.value, &launch_type)?;
         check_network(&td.value, input.network_configuration.as_ref())?;
+        let service_arn = self.scope.service_arn(&cname, &input.service_name);
+        let load_balancers = self
+            .service_load_balancers(
+                &input.load_balancers,
+                &td.value,
+                &service_arn,
+                ServiceFacts {
+                    cluster_arn: &cluster.cluster_arn,
+                    scheduling_strategy: &strategy,
+                },
+            )
+            .await?;
+        if input.role.is_some() && td.value["networkMode"].as_str() == Some("awsvpc") {
+            return Err(AwsError::invalid_parameter(
+                "You cannot specify an IAM role for services that require a service linked role (the awsvpc network mode).",
+            ));
+        }
         if input.platform_version.is_some() && launch_type != "FARGATE" {
             return Err(AwsError::invalid_parameter(
                 "The platformVersion parameter is only valid for the FARGATE launch type.",
@@ -307,10 +326,11 @@ impl Ecs {
             },
         };
         let rec = ServiceRecord {
-            service_arn: self.scope.service_arn(&cname, &input.service_name),
+            service_arn,
             service_name: input.service_name.clone(),
             cluster_arn: cluster.cluster_arn.clone(),
-            load_balancers: vec![],
+            load_balancers,
+            role_arn: input.role.as_deref().and_then(|r| authz::role_arn(&self.scope, r)),
             service_registries: vec![],
             status: ServiceStatus::Active.into(),
             desired_count: desired,

@@ -10,6 +10,7 @@
 mod create;
 mod delete;
 mod describe;
+mod load_balancers;
 mod update;
 
 pub use berth_ecs_model::service::*;

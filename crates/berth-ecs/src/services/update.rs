@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
 use berth_ecs_model::CapacityProviderStrategyItem;
-use berth_ecs_model::service::{DeploymentConfigIn, merge_deployment_config};
+use berth_ecs_model::service::{DeploymentConfigIn, ServiceFacts, merge_deployment_config};
 use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceRecord, deployment_id};
 use berth_ecs_model::service::{
     check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate,
@@ -40,6 +40,7 @@ pub(crate) struct UpdateServiceInput {
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
+    load_balancers: Option<Vec<berth_ecs_model::service::LoadBalancerIn>>,
     /// `taskDefinition`, looked up once ([`UpdateService::load`]).
     #[serde(skip)]
     definition: Option<TaskDefinitionLookup>,
@@ -184,6 +185,28 @@ impl Ecs {
             .clone()
             .or_else(|| current.network_configuration.clone());
         check_network(&td_value, network.as_ref())?;
+        // The load balancers given, or the service's against a new revision.
+        let load_balancers = match (&input.load_balancers, &td) {
+            (Some(given), _) => Some(given.clone()),
+            (None, Some(_)) => Some(super::load_balancers::as_given(&current.load_balancers)),
+            (None, None) => None,
+        };
+        let load_balancers = match load_balancers {
+            Some(given) => Some(
+                self.service_load_balancers(
+                    &given,
+                    &td_value,
+                    &current.service_arn,
+                    ServiceFacts {
+                        cluster_arn: &current.cluster_arn,
+                        scheduling_strategy: &current.scheduling_strategy,
+                    },
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let lbs_changed = load_balancers.as_ref().is_some_and(|l| l != &current.load_balancers);
         if let Some(strategy) = &input.capacity_provider_strategy
             && !strategy.is_empty()
         {
@@ -208,6 +231,7 @@ impl Ecs {
             validate_propagate(p)?;
         }
         let new_deployment = input.force_new_deployment.unwrap_or(false)
+            || lbs_changed
             || td.as_ref().is_some_and(|t| t.arn != current.task_definition)
             || input
                 .network_configuration
@@ -255,6 +279,15 @@ impl Ecs {
                     s.platform_version = Some(p.clone());
                 }
                 s.network_configuration = network.clone();
+                if let Some(l) = &load_balancers {
+                    // The groups given up: the controller deregisters the tasks from them.
+                    for old in std::mem::replace(&mut s.load_balancers, l.clone()) {
+                        if !l.contains(&old) && !s.berth.retired_load_balancers.contains(&old) {
+                            s.berth.retired_load_balancers.push(old);
+                        }
+                    }
+                    s.berth.retired_load_balancers.retain(|r| !l.contains(r));
+                }
                 if let Some(t) = &td {
                     s.task_definition = t.arn.clone();
                 }

@@ -201,9 +201,28 @@ impl Regional {
             "https"
         };
         let advertised = cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string());
-        let ecs = berth_ecs::Ecs::new(store.clone(), scope.clone())
+        let mut queries = berth_proto::query::QueryServices::new();
+        let data_plane = cfg.experimental_elbv2.then(|| {
+            // `berth up`: every container instance is this host.
+            let feed = berth_lb::feed::Feed {
+                bind: cfg.lb_bind,
+                instance_host: std::net::IpAddr::from([127, 0, 0, 1]),
+            };
+            let data_plane = berth_lb::controller::DataPlane::new(feed);
+            tokio::spawn(data_plane.clone().run(store.clone()));
+            data_plane
+        });
+        let elbv2 = data_plane
+            .as_ref()
+            .map(|d| berth_lb::Elbv2::new(store.clone(), scope.clone()).with_data_plane(d.clone()));
+        let mut ecs = berth_ecs::Ecs::new(store.clone(), scope.clone())
             .with_iam(shared.iam.clone())
             .with_endpoint(format!("{scheme}://{advertised}"));
+        if let Some(elbv2) = &elbv2 {
+            // ECS services register their tasks in ELBv2's target groups.
+            ecs = ecs.with_target_registry(Arc::new(super::lb_targets::Elbv2Targets(elbv2.clone())));
+            queries.register(Arc::new(elbv2.clone()));
+        }
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
@@ -247,20 +266,6 @@ impl Regional {
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         let registry_router = berth_registry::router(registry.clone());
-        let mut queries = berth_proto::query::QueryServices::new();
-        let data_plane = cfg.experimental_elbv2.then(|| {
-            // `berth up`: every container instance is this host.
-            let feed = berth_lb::feed::Feed {
-                bind: cfg.lb_bind,
-                instance_host: std::net::IpAddr::from([127, 0, 0, 1]),
-            };
-            let data_plane = berth_lb::controller::DataPlane::new(feed);
-            tokio::spawn(data_plane.clone().run(store.clone()));
-            queries.register(Arc::new(
-                berth_lb::Elbv2::new(store.clone(), scope.clone()).with_data_plane(data_plane.clone()),
-            ));
-            data_plane
-        });
         Ok(Self {
             region: region.to_string(),
             store,

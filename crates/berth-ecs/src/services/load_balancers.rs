@@ -1,0 +1,85 @@
+//! The `loadBalancers` of CreateService and UpdateService: the entries
+//! checked by the pure rules of `berth_ecs_model::service`, against the
+//! target groups the region's [`crate::target_registry::TargetRegistry`]
+//! knows and the other services using them.
+
+use crate::{Ecs, keys};
+use berth_ecs_model::ServiceStatus;
+use berth_ecs_model::service::{
+    LoadBalancerIn, ServiceFacts, ServiceLoadBalancer, ServiceRecord, TargetGroupUser, check_load_balancer_entries,
+    check_load_balancers,
+};
+use berth_proto::AwsError;
+use serde_json::Value;
+
+/// The stored entries as a request would give them (to check them again
+/// against a new task definition).
+pub(super) fn as_given(stored: &[ServiceLoadBalancer]) -> Vec<LoadBalancerIn> {
+    stored
+        .iter()
+        .map(|l| LoadBalancerIn {
+            target_group_arn: Some(l.target_group_arn.clone()),
+            container_name: Some(l.container_name.clone()),
+            container_port: Some(l.container_port),
+            ..Default::default()
+        })
+        .collect()
+}
+
+impl Ecs {
+    /// Checks a service's `loadBalancers` (`service_arn`: the service they
+    /// are for, whose own use of a group is no conflict); returns the
+    /// entries to store.
+    pub(super) async fn service_load_balancers(
+        &self,
+        given: &[LoadBalancerIn],
+        td: &Value,
+        service_arn: &str,
+        service: ServiceFacts<'_>,
+    ) -> Result<Vec<ServiceLoadBalancer>, AwsError> {
+        if given.is_empty() {
+            return Ok(vec![]);
+        }
+        check_load_balancer_entries(given)?;
+        let Some(registry) = &self.targets else {
+            return Err(AwsError::invalid_parameter(
+                "loadBalancers need Elastic Load Balancing, which this Berth server runs only when started with BERTH_EXPERIMENTAL_ELBV2=1.",
+            ));
+        };
+        let mut groups = vec![];
+        for arn in given.iter().filter_map(|l| l.target_group_arn.as_deref()) {
+            if let Some(g) = registry.target_group(arn).await? {
+                groups.push(g.facts);
+            }
+        }
+        let users = self.target_group_users(service_arn).await?;
+        check_load_balancers(given, td, &groups, &users, service)
+    }
+
+    /// The target groups other live services use.
+    async fn target_group_users(&self, except: &str) -> Result<Vec<TargetGroupUser>, AwsError> {
+        let mut out = vec![];
+        for kv in self
+            .store
+            .range(keys::SERVICES, None, None)
+            .await
+            .map_err(AwsError::state_store)?
+        {
+            let Ok(s) = berth_store::typed::decode::<ServiceRecord>(&kv) else {
+                continue;
+            };
+            if s.service_arn == except || s.status == ServiceStatus::Inactive {
+                continue;
+            }
+            for l in &s.load_balancers {
+                out.push(TargetGroupUser {
+                    target_group_arn: l.target_group_arn.clone(),
+                    service_arn: s.service_arn.clone(),
+                    cluster_arn: s.cluster_arn.clone(),
+                    scheduling_strategy: s.scheduling_strategy.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
