@@ -493,6 +493,19 @@ def test_network_configurations_are_checked(server, image):
     svc = {"cluster": cluster, "serviceName": unique("svc"), "taskDefinition": vpc, "desiredCount": 0}
     assert refused(ecs.create_service, **svc) == NEEDS_NETWORK
     assert "is malformed" in refused(ecs.create_service, networkConfiguration=conf(subnets=["nope"]), **svc)
+    public = conf(subnets=[SUBNET_ID], assignPublicIp="ENABLED")
+    assert refused(ecs.create_service, networkConfiguration=public, launchType="EC2", **svc) == (
+        "Assign public IP is not supported for this launch type."
+    )
+    assert ecs.list_services(cluster=cluster)["serviceArns"] == []
+    made = ecs.create_service(networkConfiguration=conf(subnets=[SUBNET_ID]), launchType="EC2", **svc)["service"]
+    assert refused(
+        ecs.update_service, cluster=cluster, service=made["serviceName"], networkConfiguration=public
+    ) == "Assign public IP is not supported for this launch type."
+    assert ecs.describe_services(cluster=cluster, services=[made["serviceName"]])["services"][0][
+        "networkConfiguration"
+    ]["awsvpcConfiguration"].get("assignPublicIp", "DISABLED") == "DISABLED"
+    ecs.delete_service(cluster=cluster, service=made["serviceName"], force=True)
     assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
 
     # The aws CLI, as a person types it.
