@@ -39,12 +39,16 @@ impl NetworkBinding {
         }
     }
 
-    /// An order for sorting bindings (by host port, then the rest).
-    pub fn sort_key(&self) -> (Option<i64>, Option<i64>, Option<&str>, Option<&str>) {
+    /// An order for sorting bindings, as ECS lists them: by container port
+    /// and protocol, the IPv4 binding before the IPv6 one (Docker may give a
+    /// dynamic port a different host port on each), then by host port.
+    #[allow(clippy::type_complexity)]
+    pub fn sort_key(&self) -> (Option<i64>, Option<&str>, bool, Option<i64>, Option<&str>) {
         (
-            self.host_port,
             self.container_port,
             self.protocol.as_deref(),
+            self.bind_ip.as_deref().is_some_and(|ip| ip.contains(':')),
+            self.host_port,
             self.bind_ip.as_deref(),
         )
     }

@@ -521,6 +521,32 @@ fn network_bindings_report_real_host_ports() {
 }
 
 #[test]
+fn the_ipv4_binding_comes_first_when_docker_gives_ipv6_another_port() {
+    let mut d = web();
+    d.port_mappings = Some(vec![PortMapping {
+        container_port: Some(8080),
+        ..Default::default()
+    }]);
+    let mut pm: PortMap = HashMap::new();
+    pm.insert(
+        "8080/tcp".into(),
+        Some(vec![
+            PortBinding {
+                host_ip: Some("::".into()),
+                host_port: Some("32839".into()),
+            },
+            PortBinding {
+                host_ip: Some("0.0.0.0".into()),
+                host_port: Some("32840".into()),
+            },
+        ]),
+    );
+    let nb = network_bindings("bridge", &d, Some(&pm));
+    let shown: Vec<_> = nb.iter().map(|b| (b.bind_ip.as_deref(), b.host_port)).collect();
+    assert_eq!(shown, [(Some("0.0.0.0"), Some(32840)), (Some("::"), Some(32839))]);
+}
+
+#[test]
 fn docker_health_maps_to_ecs() {
     assert_eq!(health(Some(&HealthStatusEnum::HEALTHY)), Health::Healthy);
     assert_eq!(health(Some(&HealthStatusEnum::UNHEALTHY)), Health::Unhealthy);
