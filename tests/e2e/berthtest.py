@@ -376,6 +376,20 @@ class Berth:
         return RawResponse(requests.post(f"{self.endpoint}/", headers=headers, data=body, timeout=30))
 
 
+def poll(what: str, fn, deadline: float, interval: float = 0.2):
+    """Calls fn until it returns something truthy (and returns that), or fails after `deadline`
+    seconds naming `what` and the last answer. The interval bounds how often, not what is waited for."""
+    end = time.monotonic() + deadline
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)  # poll interval, not synchronisation
+
+
 def free_ports(n: int) -> list[int]:
     """`n` distinct TCP ports free on every interface now (the OS picks them, all held at once so none
     repeats): for servers a test starts, or listeners Berth opens."""

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import tarfile
-import time
 import uuid
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from berthtest import (
+    poll,
     ACCESS_KEY,
     REGION,
     SECRET_KEY,
@@ -68,17 +68,6 @@ def docker(*args: str, check: bool = True) -> str:
     return p.stdout.strip()
 
 
-def poll(what: str, fn, deadline: float):
-    """Calls fn until it returns something truthy, or fails after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline}s waiting for {what}; last: {last!r}")
-        time.sleep(0.2)  # poll interval, not synchronisation
 
 
 def veths_on(bridge: str) -> list[str]:

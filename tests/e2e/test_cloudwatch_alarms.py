@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
+import berthtest
 from berthtest import AwsCliError, Berth, denied, make_user, unique
 
 # Alarm minutes of one second.
@@ -51,16 +52,7 @@ def cw(berth):
 
 
 def poll(what: str, fn, deadline: float = DEADLINE):
-    """Calls fn until it returns something truthy, or fails after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline}s waiting for {what}; last: {last!r}")
-        time.sleep(0.2)  # poll interval, not synchronisation
+    return berthtest.poll(what, fn, deadline)
 
 
 class Producer:

@@ -24,7 +24,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 import berthtest
-from berthtest import free_port, unique
+from berthtest import free_port, poll, unique
 
 REGION = "us-east-1"
 
@@ -84,15 +84,6 @@ def backends():
             proc.wait()
 
 
-def poll(what: str, fn, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)  # polling interval, bounded by the deadline
-    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
 
 
 def health(elb, tg_arn: str) -> dict:
@@ -156,7 +147,7 @@ def test_traffic_health_rules_and_draining(lb, backends):
         assert d["HealthCheckPort"] == str(d["Target"]["Port"])
     poll("both targets healthy", lambda: all(
         d["TargetHealth"] == {"State": "healthy"} for d in health(elb, web).values()) and len(health(elb, web)) == 2,
-        timeout=30)
+        deadline=30)
     cli = lb.aws("--region", REGION, "elbv2", "describe-target-health", "--target-group-arn", web,
                  "--targets", f"Id=i-berth,Port={one}", "Id=i-other,Port=81")
     described = cli["TargetHealthDescriptions"]
@@ -170,7 +161,7 @@ def test_traffic_health_rules_and_draining(lb, backends):
     assert answers(url + "/", 10) == {"one", "two"}
     # Rules: a path to the ip group, a host to a fixed answer, a redirect.
     poll("the api group healthy", lambda: health(elb, api)[("127.0.0.1", two)]["TargetHealth"]["State"] == "healthy",
-         timeout=30)
+         deadline=30)
     assert answers(url + "/api/x", 6) == {"two"}
     fixed = requests.get(url + "/", headers={"Host": "fixed.example"}, timeout=5)
     assert (fixed.status_code, fixed.text, fixed.headers["Content-Type"]) == (418, "short and stout", "text/plain")
@@ -183,7 +174,7 @@ def test_traffic_health_rules_and_draining(lb, backends):
     failed_at = time.monotonic()
     bad = poll("backend one unhealthy", lambda: (
         lambda d: d if d["TargetHealth"]["State"] == "unhealthy" else None)(health(elb, web)[("i-berth", one)]),
-        timeout=30)
+        deadline=30)
     assert time.monotonic() - failed_at <= 5 * 2 + 2 * 2 + 1
     assert bad["TargetHealth"] == {
         "State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
@@ -198,7 +189,7 @@ def test_traffic_health_rules_and_draining(lb, backends):
         "State": "draining", "Reason": "Target.DeregistrationInProgress",
         "Description": "Target deregistration is in progress",
     }
-    poll("the drained target gone", lambda: ("i-berth", one) not in health(elb, web), timeout=30)
+    poll("the drained target gone", lambda: ("i-berth", one) not in health(elb, web), deadline=30)
     assert answers(url + "/", 6) == {"two"}
 
     metrics = requests.get(lb.endpoint + "/metrics", timeout=5).text
@@ -216,7 +207,7 @@ def test_traffic_health_rules_and_draining(lb, backends):
 
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     # The listener goes with its load balancer: nothing listens on its port.
-    poll("the listener closed", lambda: not _listening(port), timeout=10)
+    poll("the listener closed", lambda: not _listening(port), deadline=10)
     elb.delete_target_group(TargetGroupArn=web)
     elb.delete_target_group(TargetGroupArn=api)
 
@@ -263,7 +254,7 @@ def test_a_network_load_balancer_forwards_tcp(lb, backends):
     )
     # A TCP check passes on connect.
     poll("the target healthy", lambda: health(elb, tg)[("127.0.0.1", backends["one"])]["TargetHealth"]["State"]
-         == "healthy", timeout=30)
+         == "healthy", deadline=30)
     assert answers(f"http://127.0.0.1:{port}/", 3) == {"one"}
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     elb.delete_target_group(TargetGroupArn=tg)

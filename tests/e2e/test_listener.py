@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from berthtest import Berth
+from berthtest import Berth, poll
 
 HEADER_TIMEOUT = 2
 
@@ -54,15 +54,6 @@ def rss_mib(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def poll(what: str, fn, timeout: float, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)  # polling interval, bounded by the deadline
-    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
 
 
 HOLDER = textwrap.dedent(

@@ -30,6 +30,7 @@ import pytest
 import requests
 
 from berthtest import (
+    poll,
     ACCESS_KEY,
     REGION,
     SECRET_KEY,
@@ -73,17 +74,6 @@ def remove_cluster_containers(cluster: str) -> None:
         docker("volume", "rm", "-f", *vols, check=False)
 
 
-def poll(what: str, fn, deadline: float):
-    """Calls fn until it returns something truthy, or fails after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline}s waiting for {what}; last: {last!r}")
-        time.sleep(0.2)  # poll interval, not synchronisation
 
 
 def parse_docker_time(s: str) -> datetime.datetime:
