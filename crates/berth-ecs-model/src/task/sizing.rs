@@ -108,7 +108,8 @@ pub fn size_task(td: &Value, overrides: &TaskOverrideIn) -> Result<(TaskDemand, 
             )));
         }
         demand.cpu = demand.cpu.saturating_add(cpu);
-        demand.memory = demand.memory.saturating_add(memory.or(reservation).unwrap_or(0));
+        // As ECS places: the soft limit when there is one, else the hard one.
+        demand.memory = demand.memory.saturating_add(reservation.or(memory).unwrap_or(0));
         for pm in d["portMappings"].as_array().into_iter().flatten() {
             let container_port = pm["containerPort"].as_u64();
             let host = match network_mode {

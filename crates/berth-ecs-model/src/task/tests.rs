@@ -109,6 +109,17 @@ fn sizing_sums_containers_and_fixed_ports() {
 }
 
 #[test]
+fn a_container_with_both_limits_reserves_its_soft_limit() {
+    // ECS: "If you specify memoryReservation, then that value is subtracted
+    // from the available memory resources for the container instance".
+    let mut both = td();
+    both["containerDefinitions"][0]["memoryReservation"] = json!(128);
+    let (d, sizes) = size_task(&both, &TaskOverrideIn::default()).unwrap();
+    assert_eq!(d.memory, 128 + 64);
+    assert_eq!((sizes[0].memory, sizes[0].memory_reservation), (Some(256), Some(128)));
+}
+
+#[test]
 fn overrides_render_every_container() {
     let o = render_overrides(
         &td(),

@@ -49,9 +49,10 @@ pub struct ContainerSizes {
 
 /// The MiB a task reserves: the task-level memory when its definition has
 /// one, else Σ (memoryReservation or memory) of its containers. The task
-/// record keeps the task-level figure, or (without one) Σ (memory or
-/// memoryReservation): when that sum does not match `task_memory`, the
-/// task had its own memory.
+/// record keeps the task-level figure, or (without one) that sum; records
+/// written before placement reserved the soft limit kept Σ (memory or
+/// memoryReservation): when `task_memory` is that sum, the soft-first sum
+/// is what the task reserves.
 pub fn reserved_memory(task_memory: f64, containers: &[ContainerSizes]) -> f64 {
     let mut hard_first = 0.0;
     let mut soft_first = 0.0;
