@@ -45,16 +45,22 @@ fn redact_value(v: &Value, event_source: &str) -> Value {
     }
 }
 
-/// The request parameters as recorded: secrets hidden, size bounded.
+/// The request parameters as recorded: secrets hidden, size bounded. The
+/// size is counted before anything is copied, so a large input (a
+/// PutMetricData or PutLogEvents batch) costs one walk, not a copy and a
+/// serialization thrown away.
 pub fn request_parameters(input: &Value, event_source: &str) -> Value {
-    let redacted = redact_value(input, event_source);
-    let size = serde_json::to_vec(&redacted).map(|b| b.len()).unwrap_or(0);
+    let size = redacted_len(input, event_source);
     if size <= MAX_PARAMS_BYTES {
-        return redacted;
+        return redact_value(input, event_source);
     }
     let mut out = Map::new();
-    if let Value::Object(m) = &redacted {
+    if let Value::Object(m) = input {
         for (k, v) in m {
+            if is_secret_key(k, event_source) && !v.is_null() {
+                out.insert(k.clone(), Value::String(HIDDEN.into()));
+                continue;
+            }
             match v {
                 Value::String(s) if s.len() <= 1024 => {
                     out.insert(k.clone(), v.clone());
@@ -71,6 +77,49 @@ pub fn request_parameters(input: &Value, event_source: &str) -> Value {
     }
     out.insert("berthTruncatedBytes".into(), Value::from(size));
     Value::Object(out)
+}
+
+/// The length of `v` once redacted, serialized as compact JSON, counted
+/// without building either.
+fn redacted_len(v: &Value, event_source: &str) -> usize {
+    match v {
+        Value::Object(m) => {
+            let entries: usize = m
+                .iter()
+                .map(|(k, v)| {
+                    let value = if is_secret_key(k, event_source) && !v.is_null() {
+                        json_len(HIDDEN)
+                    } else {
+                        redacted_len(v, event_source)
+                    };
+                    json_len(k.as_str()) + 1 + value
+                })
+                .sum();
+            2 + m.len().saturating_sub(1) + entries
+        }
+        Value::Array(a) => {
+            2 + a.len().saturating_sub(1) + a.iter().map(|v| redacted_len(v, event_source)).sum::<usize>()
+        }
+        scalar => json_len(scalar),
+    }
+}
+
+/// The length of `v` serialized as compact JSON.
+fn json_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail; a value serde_json refuses counts what it wrote.
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
 }
 
 #[cfg(test)]
@@ -111,6 +160,33 @@ mod tests {
     fn keeps_ordinary_values() {
         let input = json!({"tags": [{"key": "team", "value": "blue"}], "nextToken": "abc", "SecretId": "name"});
         assert_eq!(request_parameters(&input, "ecs.amazonaws.com"), input);
+    }
+
+    #[test]
+    fn the_counted_size_is_the_serialized_size() {
+        let values = [
+            json!({}),
+            json!([]),
+            json!({"a": [1, 2.5, null, true, "x\"y\u{e9}\n"], "Password": "s3cr3t", "token": null}),
+            json!({"nested": {"SecretString": "abc", "list": [{"k": "v"}, [], {}]}, "n": -12}),
+            json!("plain"),
+        ];
+        for v in values {
+            for src in ["ecs.amazonaws.com", "ssm.amazonaws.com"] {
+                let built = serde_json::to_vec(&redact_value(&v, src)).unwrap().len();
+                assert_eq!(redacted_len(&v, src), built, "{v} ({src})");
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_input_keeps_its_hidden_top_level_secrets_hidden() {
+        let input = json!({"Name": "/p", "Value": "s3cr3t", "Tags": vec![json!({"Key": "k", "Value": "v"}); 400]});
+        let out = request_parameters(&input, "ssm.amazonaws.com");
+        assert_eq!(out["Value"], HIDDEN);
+        assert_eq!(out["Name"], "/p");
+        assert_eq!(out["TagsCount"], 400);
+        assert!(!out.to_string().contains("s3cr3t"));
     }
 
     #[test]
