@@ -138,6 +138,12 @@ impl Db {
             ids.push(self.metric_id(&tx, m, *last)?);
         }
         {
+            // A new (metric, period) is one statement; one already stored
+            // is read, merged and written back.
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO points(metric, res, ts, unit, agg) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(metric, res, ts, unit) DO NOTHING",
+            )?;
             let mut read =
                 tx.prepare_cached("SELECT agg FROM points WHERE metric=?1 AND res=?2 AND ts=?3 AND unit=?4")?;
             let mut write = tx.prepare_cached(
@@ -145,6 +151,9 @@ impl Db {
             )?;
             for ((i, res, ts, unit), mut agg) in rows {
                 let id = ids[i];
+                if insert.execute(params![id, res, ts, unit, encode(&agg)])? == 1 {
+                    continue;
+                }
                 let old: Option<String> = read.query_row(params![id, res, ts, unit], |r| r.get(0)).optional()?;
                 if let Some(old) = old.and_then(|o| serde_json::from_str::<Aggregate>(&o).ok()) {
                     let mut merged = old;
