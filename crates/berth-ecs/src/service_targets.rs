@@ -1,7 +1,8 @@
 //! The service controller's part for services with `loadBalancers`: which
 //! target each task is in each target group (the container instance's
 //! `ec2InstanceId` and the host port its container binds the container
-//! port to), whether its targets are healthy, and the registrations and
+//! port to, or an awsvpc task's own address and the container port),
+//! whether its targets are healthy, and the registrations and
 //! deregistrations a reconcile pass makes. Nothing is remembered in memory:
 //! every pass reads the target groups (through the region's
 //! [`TargetRegistry`]) and the task records, so a restarted server derives
@@ -32,15 +33,25 @@ pub(crate) struct Registrations {
 /// One of a task's targets: its load balancer, the group, the target.
 pub(crate) type TaskTarget<'a> = (&'a ServiceLoadBalancer, &'a Option<TargetGroupState>, TargetRef);
 
-/// The target a task is for a load balancer, once its container has a
-/// host port (pure).
+/// The target a task is for a load balancer (pure): an awsvpc task (its
+/// container has a network interface) is its own address and the
+/// container port, as in a target group of type `ip`; any other task is
+/// its container instance's `ec2InstanceId` and the host port its
+/// container binds the container port to, once it has one.
 pub(crate) fn target_of(
     t: &TaskRecord,
     lb: &ServiceLoadBalancer,
     instances: &BTreeMap<String, String>,
 ) -> Option<TargetRef> {
-    let instance = instances.get(t.container_instance_arn.as_deref()?)?;
     let container = t.containers.iter().find(|c| c.name == lb.container_name)?;
+    if let Some(ni) = container.network_interfaces.first() {
+        return Some(TargetRef {
+            id: ni.private_ipv4_address.clone(),
+            port: i32::try_from(lb.container_port).ok()?,
+        })
+        .filter(|r| !r.id.is_empty());
+    }
+    let instance = instances.get(t.container_instance_arn.as_deref()?)?;
     let port = host_port_of(&container.network_bindings, lb.container_port)?;
     Some(TargetRef {
         id: instance.clone(),
@@ -273,6 +284,29 @@ mod tests {
         };
         assert_eq!(target_of(&t, &other, &instances), None);
         assert_eq!(target_of(&task("ci-2", 32768), &lb(), &instances), None);
+    }
+
+    #[test]
+    fn an_awsvpc_task_is_its_address_and_container_port() {
+        let mut t = task("ci-1", 0);
+        t.containers[0].network_bindings.clear();
+        t.containers[0].network_interfaces = vec![berth_ecs_model::task::NetworkInterface {
+            attachment_id: "a-1".into(),
+            private_ipv4_address: "10.213.0.7".into(),
+        }];
+        // The instance does not matter: the task is reached at its own address.
+        assert_eq!(
+            target_of(&t, &lb(), &BTreeMap::new()),
+            Some(TargetRef {
+                id: "10.213.0.7".into(),
+                port: 80
+            })
+        );
+        let other = ServiceLoadBalancer {
+            container_name: "db".into(),
+            ..lb()
+        };
+        assert_eq!(target_of(&t, &other, &BTreeMap::new()), None);
     }
 
     /// A registry that is never called: these tests read the groups given.

@@ -168,12 +168,7 @@ pub fn check_load_balancers(
             )));
         }
         match (tg.target_type, mode) {
-            (TargetType::Instance, "bridge" | "host") => {}
-            (TargetType::Ip, "awsvpc") | (TargetType::Instance, "awsvpc") => {
-                return Err(invalid(format!(
-                    "The target group {arn}: services of the awsvpc network mode cannot be registered in target groups by Berth yet; use the bridge or host network mode with a target group of target type instance."
-                )));
-            }
+            (TargetType::Instance, "bridge" | "host") | (TargetType::Ip, "awsvpc") => {}
             (TargetType::Ip, m) => {
                 return Err(invalid(format!(
                     "The provided target group {arn} has target type ip, which is incompatible with the {m} network mode specified in the task definition."
@@ -272,15 +267,15 @@ pub fn draining_event(service: &str, n: usize) -> String {
     format!("(service {service}) has begun draining connections on {n} tasks.")
 }
 
-pub fn unhealthy_event(
-    service: &str,
-    deployment: &str,
-    instance: &str,
-    port: i32,
-    tg_arn: &str,
-    reason: &str,
-) -> String {
+/// The event of a target found unhealthy: `target` is an instance id, or
+/// the address of an awsvpc task (which ECS does not name).
+pub fn unhealthy_event(service: &str, deployment: &str, target: &str, port: i32, tg_arn: &str, reason: &str) -> String {
+    let instance = if target.parse::<std::net::IpAddr>().is_ok() {
+        String::new()
+    } else {
+        format!(" (instance {target})")
+    };
     format!(
-        "(service {service}, taskSet {deployment}) (instance {instance}) (port {port}) is unhealthy in (target-group {tg_arn}) due to (reason {reason})."
+        "(service {service}, taskSet {deployment}){instance} (port {port}) is unhealthy in (target-group {tg_arn}) due to (reason {reason})."
     )
 }

@@ -244,7 +244,17 @@ mod load_balancers {
             message(check(lb("ip", "web", 80), "bridge")),
             "The provided target group ip has target type ip, which is incompatible with the bridge network mode specified in the task definition."
         );
-        assert!(message(check(lb("ip", "web", 80), "awsvpc")).contains("awsvpc"));
+        assert_eq!(
+            message(check(lb("tg1", "web", 80), "awsvpc")),
+            "The provided target group tg1 has target type instance, which is incompatible with the awsvpc network mode specified in the task definition."
+        );
+        assert_eq!(
+            message(check(lb("ip", "web", 80), "host")),
+            "The provided target group ip has target type ip, which is incompatible with the host network mode specified in the task definition."
+        );
+        // awsvpc tasks are their own address: an ip group fits, an instance one fits bridge and host.
+        assert!(check(lb("ip", "web", 80), "awsvpc").is_ok());
+        assert!(check(lb("tg1", "web", 80), "host").is_ok());
         assert_eq!(
             message(check(lb("tg1", "db", 80), "bridge")),
             "The container db does not exist in the task definition."
@@ -316,6 +326,11 @@ mod load_balancers {
         assert_eq!(
             unhealthy_event("web", "ecs-svc/1", "i-1", 32768, "arn:tg", "Health checks failed"),
             "(service web, taskSet ecs-svc/1) (instance i-1) (port 32768) is unhealthy in (target-group arn:tg) due to (reason Health checks failed)."
+        );
+        // An awsvpc task's target is its address: ECS names no instance.
+        assert_eq!(
+            unhealthy_event("web", "ecs-svc/1", "10.213.0.7", 80, "arn:tg", "Request timed out"),
+            "(service web, taskSet ecs-svc/1) (port 80) is unhealthy in (target-group arn:tg) due to (reason Request timed out)."
         );
     }
 }
