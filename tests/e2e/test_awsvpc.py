@@ -198,7 +198,17 @@ class Setup:
         return self.agents[-1]
 
     def restart_agent(self) -> None:
+        arn = json.loads((self.agent_dir / "agent-state.json").read_text())["containerInstanceArn"]
         self.agent.stop()
+        # The server must have seen the old session end first: until then it still
+        # shows the instance connected, and the new agent's connection is not yet known.
+        poll(
+            "the server to see the stopped agent's session end",
+            lambda: not self.ecs.describe_container_instances(cluster=self.cluster, containerInstances=[arn])[
+                "containerInstances"
+            ][0]["agentConnected"],
+            30,
+        )
         self.agents.append(Agent(self.server, self.cluster, self.agent_dir, self.subnet))
         self.agent.wait_connected(self.ecs)
 
