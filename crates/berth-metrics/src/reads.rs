@@ -7,7 +7,7 @@ use crate::Metrics;
 use crate::db::Point;
 use crate::inputs::{GetMetricDataInput, GetMetricStatisticsInput, ListMetricsInput, Metric, MetricDataQuery};
 use crate::math::{self, Env, Series, Val};
-use crate::rules::{self, bucket, combination, invalid, missing};
+use crate::rules::{self, bucket, combination, invalid, missing, validation};
 use crate::stats::{Aggregate, Stat};
 use base64::Engine;
 use berth_proto::AwsError;
@@ -23,10 +23,6 @@ const MAX_DATAPOINTS: i64 = 100_800;
 const MAX_QUERIES: usize = 500;
 /// RecentlyActive=PT3H: a datapoint within three hours.
 const RECENT_SECS: i64 = 3 * 3600;
-
-fn validation(message: impl Into<String>) -> AwsError {
-    AwsError::new("ValidationError", 400, message)
-}
 
 pub(crate) fn encode_offset(n: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("offset:{n}"))
@@ -296,21 +292,7 @@ fn check_queries(queries: &[MetricDataQuery]) -> Result<(), AwsError> {
     let mut ids = std::collections::HashSet::new();
     for (i, q) in queries.iter().enumerate() {
         let path = format!("MetricDataQueries.member.{}", i + 1);
-        let mut chars = q.id.chars();
-        let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(validation(format!(
-                "The value {} for parameter {path}.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.",
-                q.id
-            )));
-        }
-        if !ids.insert(q.id.as_str()) {
-            return Err(validation(format!(
-                "The value {} for parameter {path}.Id is duplicated.",
-                q.id
-            )));
-        }
+        rules::check_query_id(&path, &q.id, &mut ids)?;
         if q.metric_stat.is_some() == q.expression.is_some() {
             return Err(validation(format!(
                 "Exactly one element of the MetricStat and the Expression fields must be specified in {path}."

@@ -31,6 +31,34 @@ pub fn combination(message: impl Into<String>) -> AwsError {
     AwsError::new("InvalidParameterCombination", 400, message)
 }
 
+pub fn validation(message: impl Into<String>) -> AwsError {
+    AwsError::new("ValidationError", 400, message)
+}
+
+/// A metric-data query's `Id` (GetMetricData, a metric-math alarm's
+/// `Metrics`): `^[a-z][a-zA-Z0-9_]*$`, and not one `seen` already; `path`
+/// names the query (`MetricDataQueries.member.3`).
+pub fn check_query_id<'a>(
+    path: &str,
+    id: &'a str,
+    seen: &mut std::collections::HashSet<&'a str>,
+) -> Result<(), AwsError> {
+    let mut chars = id.chars();
+    let ok =
+        chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(validation(format!(
+            "The value {id} for parameter {path}.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$."
+        )));
+    }
+    if !seen.insert(id) {
+        return Err(validation(format!(
+            "The value {id} for parameter {path}.Id is duplicated."
+        )));
+    }
+    Ok(())
+}
+
 /// One datapoint to store: the metric, its second, unit and aggregate,
 /// and whether it was sent at high resolution (StorageResolution 1).
 #[derive(Debug, Clone, PartialEq)]

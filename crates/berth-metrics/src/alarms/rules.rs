@@ -15,9 +15,7 @@ use berth_proto::AwsError;
 /// The most queries a metric-math alarm may hold.
 pub const MAX_ALARM_METRICS: usize = 10;
 
-pub fn validation(message: impl Into<String>) -> AwsError {
-    AwsError::new("ValidationError", 400, message)
-}
+pub use crate::rules::validation;
 
 /// An alarm's period: 10, 30 (high resolution) or a multiple of 60.
 fn check_period(path: &str, period: i64) -> Result<(), AwsError> {
@@ -220,21 +218,7 @@ fn math(queries: &[MetricDataQuery], account: &str) -> Result<Vec<MetricDataQuer
     let mut ids = std::collections::HashSet::new();
     for (i, q) in queries.iter().enumerate() {
         let path = format!("Metrics.member.{}", i + 1);
-        let mut chars = q.id.chars();
-        let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(validation(format!(
-                "The value {} for parameter {path}.Id is not matching the expected pattern ^[a-z][a-zA-Z0-9_]*$.",
-                q.id
-            )));
-        }
-        if !ids.insert(q.id.as_str()) {
-            return Err(validation(format!(
-                "The value {} for parameter {path}.Id is duplicated.",
-                q.id
-            )));
-        }
+        crate::rules::check_query_id(&path, &q.id, &mut ids)?;
         if q.account_id.as_deref().is_some_and(|a| a != account) {
             return Err(invalid(format!(
                 "The parameter {path}.AccountId names another account: Berth has one account ({account})."
