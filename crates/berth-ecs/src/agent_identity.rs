@@ -80,6 +80,36 @@ impl Ecs {
             is_root: p.is_root,
         }
     }
+
+    /// The registered instance `reference` of `cluster` whose agent the
+    /// caller is (or root), for an agent call `action`: not found,
+    /// AccessDeniedException ([`check`]), or a client error for a
+    /// deregistered instance.
+    pub(crate) async fn agent_instance(
+        &self,
+        principal: &Principal,
+        cluster: &str,
+        reference: &str,
+        action: &str,
+    ) -> Result<crate::instances::InstanceRecord, AwsError> {
+        let (rec, _) = self
+            .get_instance(cluster, reference)
+            .await?
+            .ok_or_else(|| Self::instance_not_found(reference, cluster))?;
+        check(
+            rec.berth.owner.as_ref(),
+            &self.caller(principal),
+            action,
+            &rec.container_instance_arn,
+        )?;
+        if !rec.is_registered() {
+            return Err(AwsError::client(format!(
+                "The container instance {} was deregistered.",
+                rec.container_instance_arn
+            )));
+        }
+        Ok(rec)
+    }
 }
 
 #[cfg(test)]

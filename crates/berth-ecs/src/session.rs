@@ -9,7 +9,6 @@
 //! 5 s. Dropping the session (the client went away) marks the agent
 //! disconnected.
 
-use crate::agent_identity;
 use crate::{Ecs, keys};
 use berth_agent_protocol::{DesiredState, SessionMessage};
 use berth_core::time::now_epoch;
@@ -254,22 +253,9 @@ impl Ecs {
             return Err(AwsError::server("The server is shutting down."));
         }
         let cluster = self.active_cluster(cluster).await?.cluster_name;
-        let (rec, _) = self
-            .get_instance(&cluster, container_instance)
-            .await?
-            .ok_or_else(|| Self::instance_not_found(container_instance, &cluster))?;
-        agent_identity::check(
-            rec.berth.owner.as_ref(),
-            &self.caller(principal),
-            "ecs:Poll",
-            &rec.container_instance_arn,
-        )?;
-        if !rec.is_registered() {
-            return Err(AwsError::client(format!(
-                "The container instance {} was deregistered.",
-                rec.container_instance_arn
-            )));
-        }
+        let rec = self
+            .agent_instance(principal, &cluster, container_instance, "ecs:Poll")
+            .await?;
         let id = rec.berth.id.clone();
         self.agents.stream_opened(&cluster, &id);
         let mut guard = SessionGuard {

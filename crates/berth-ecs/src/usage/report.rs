@@ -5,7 +5,6 @@
 //! agent measured it, one on another instance) is left out.
 
 use crate::Ecs;
-use crate::agent_identity;
 use crate::authz;
 use crate::operation::Operation;
 use crate::references::cluster_name;
@@ -38,25 +37,14 @@ impl Ecs {
     pub(crate) async fn publish_task_usage(&self, ctx: &RequestContext, input: UsageReport) -> Result<Value, AwsError> {
         let name = cluster_name(input.cluster.as_deref())?;
         check_figures(&input)?;
-        let (rec, _) = self
-            .get_instance(&name, &input.container_instance)
-            .await?
-            .ok_or_else(|| Self::instance_not_found(&input.container_instance, &name))?;
-        let caller = self.caller(&ctx.principal);
-        if !caller.is_root {
-            agent_identity::check(
-                rec.berth.owner.as_ref(),
-                &caller,
+        let rec = self
+            .agent_instance(
+                &ctx.principal,
+                &name,
+                &input.container_instance,
                 "ecs:BerthPublishTaskUsage",
-                &rec.container_instance_arn,
-            )?;
-        }
-        if !rec.is_registered() {
-            return Err(AwsError::client(format!(
-                "The container instance {} was deregistered.",
-                rec.container_instance_arn
-            )));
-        }
+            )
+            .await?;
         let running: HashSet<String> = self
             .synced_view()
             .await?
