@@ -12,7 +12,7 @@
 //! moves rows past their tier's retention into the next tier
 //! ([`crate::rules::TIERS`]) and drops what the last keeps no longer.
 //! The alarms and their history are in the same database
-//! ([`crate::alarms::store`]). Metrics data, like the log events, is not in
+//! (`alarms::store`, whose tables `Metrics::open` asks for). Metrics data, like the log events, is not in
 //! the state store: it is append-heavy and read by time range
 //! (docs/architecture.md, Departures).
 
@@ -70,19 +70,20 @@ fn dims_key(dims: &[Dimension]) -> String {
 }
 
 impl Db {
-    /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens (or creates) the database in `dir`, with the tables of the
+    /// metrics and those `schemas` create (the alarms': `alarms::store::SCHEMA`).
+    pub fn open(dir: &Path, schemas: &[&str]) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| DbError(e.to_string()))?;
         let conn = Connection::open(dir.join("metrics.db"))?;
-        Self::init(conn)
+        Self::init(conn, schemas)
     }
 
     /// An in-memory database, for tests.
-    pub fn memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+    pub fn memory(schemas: &[&str]) -> Result<Self> {
+        Self::init(Connection::open_in_memory()?, schemas)
     }
 
-    fn init(conn: Connection) -> Result<Self> {
+    fn init(conn: Connection, schemas: &[&str]) -> Result<Self> {
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
@@ -101,7 +102,9 @@ impl Db {
                  agg TEXT NOT NULL,
                  PRIMARY KEY(metric, res, ts, unit)) WITHOUT ROWID;",
         )?;
-        conn.execute_batch(crate::alarms::store::SCHEMA)?;
+        for schema in schemas {
+            conn.execute_batch(schema)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             ids: Mutex::new(HashMap::new()),

@@ -20,7 +20,7 @@ fn sample(name: &str, ts: i64, v: f64, high_resolution: bool) -> Sample {
 
 #[test]
 fn a_put_merges_into_its_minute_and_second() {
-    let db = Db::memory().unwrap();
+    let db = Db::memory(&[]).unwrap();
     db.put(&[sample("m", 120, 1.0, false), sample("m", 150, 3.0, false)])
         .unwrap();
     db.put(&[sample("m", 179, 5.0, true)]).unwrap();
@@ -45,7 +45,7 @@ fn a_put_merges_into_its_minute_and_second() {
 
 #[test]
 fn roll_up_moves_old_data_into_coarser_tiers_and_expires_it() {
-    let db = Db::memory().unwrap();
+    let db = Db::memory(&[]).unwrap();
     let day = 86400;
     db.put(&[
         sample("m", 0, 1.0, true),

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alarms;
+mod authz;
 pub mod db;
 pub mod inputs;
 pub mod math;
@@ -46,12 +47,20 @@ pub struct Metrics {
 impl Metrics {
     /// Opens the region's metric store in `dir`.
     pub fn open(dir: &Path, region: &str, account_id: &str) -> Result<Self, db::DbError> {
-        Ok(Self::over(db::Db::open(dir)?, region, account_id))
+        Ok(Self::over(
+            db::Db::open(dir, &[alarms::store::SCHEMA])?,
+            region,
+            account_id,
+        ))
     }
 
     /// A store in memory (tests).
     pub fn in_memory(region: &str, account_id: &str) -> Result<Self, db::DbError> {
-        Ok(Self::over(db::Db::memory()?, region, account_id))
+        Ok(Self::over(
+            db::Db::memory(&[alarms::store::SCHEMA])?,
+            region,
+            account_id,
+        ))
     }
 
     fn over(db: db::Db, region: &str, account_id: &str) -> Self {

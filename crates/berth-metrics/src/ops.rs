@@ -7,6 +7,7 @@
 //! The action is `cloudwatch:<Operation>`, not the signing name's.
 
 use crate::alarms::ops as alarm_ops;
+use crate::authz::star;
 use crate::inputs::{GetMetricDataInput, GetMetricStatisticsInput, ListMetricsInput, PutMetricDataInput};
 use crate::{Metrics, TARGET_PREFIX, rules};
 use async_trait::async_trait;
@@ -69,16 +70,6 @@ impl OperationService for Metrics {
     fn table() -> &'static Table<Metrics> {
         &OPERATIONS
     }
-}
-
-/// `*` for `cloudwatch:<operation>`, with the condition keys given.
-pub(crate) fn star(operation: &str, condition_keys: Vec<(String, String)>) -> Vec<AuthzResource> {
-    vec![AuthzResource {
-        arn: "*".into(),
-        action: Some(format!("cloudwatch:{operation}")),
-        condition_keys,
-        ..AuthzResource::default()
-    }]
 }
 
 pub(crate) struct PutMetricData;

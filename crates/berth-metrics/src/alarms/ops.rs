@@ -211,7 +211,7 @@ impl Operation<Metrics> for DescribeAlarmsForMetric {
     type Input = DescribeAlarmsForMetricInput;
 
     fn resources(_: &Scope, _: &Self::Input) -> Vec<AuthzResource> {
-        crate::ops::star(Self::NAME, Vec::new())
+        crate::authz::star(Self::NAME, Vec::new())
     }
 
     async fn run(service: &Metrics, _: &RequestContext, input: Self::Input) -> Result<Value, AwsError> {

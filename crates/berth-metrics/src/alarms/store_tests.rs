@@ -58,7 +58,7 @@ fn put(db: &Db, r: AlarmRecord, items: Vec<HistoryItem>) {
 
 #[test]
 fn the_evaluator_never_overwrites_a_newer_write() {
-    let db = Db::memory().unwrap();
+    let db = Db::memory(&[SCHEMA]).unwrap();
     put(&db, record("a"), vec![]);
     let read = db.alarm("a").unwrap().unwrap();
     // A PutMetricAlarm lands between the evaluator's read and its write.
@@ -82,7 +82,7 @@ fn the_evaluator_never_overwrites_a_newer_write() {
 
 #[test]
 fn deletes_are_all_or_nothing_and_history_outlives_the_alarm() {
-    let db = Db::memory().unwrap();
+    let db = Db::memory(&[SCHEMA]).unwrap();
     put(
         &db,
         record("a"),
@@ -109,7 +109,7 @@ fn deletes_are_all_or_nothing_and_history_outlives_the_alarm() {
 
 #[test]
 fn history_reads_filter_order_page_and_prune() {
-    let db = Db::memory().unwrap();
+    let db = Db::memory(&[SCHEMA]).unwrap();
     db.add_history(&[
         item("a", 1.0, HistoryItemType::ConfigurationUpdate),
         item("a", 2.0, HistoryItemType::StateUpdate),
