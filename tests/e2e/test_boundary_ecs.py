@@ -71,12 +71,7 @@ def agent_policy(cluster: str) -> dict:
             {
                 "Sid": "AgentInstanceCalls",
                 "Effect": "Allow",
-                "Action": [
-                    "ecs:Poll",
-                    "ecs:BerthHeartbeat",
-                    "ecs:BerthGetTaskCredentials",
-                    "ecs:BerthPublishTaskUsage",
-                ],
+                "Action": ["ecs:Poll", "ecs:StartTelemetrySession"],
                 "Resource": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/{cluster}/*",
                 "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
             },
@@ -234,7 +229,7 @@ def test_pass_role_guards_every_role_handed_to_ecs(berth):
         "BerthGetTaskCredentials",
         {"cluster": cluster, "containerInstance": task["containerInstanceArn"], "task": task["taskArn"]},
     )
-    assert_refused(resp, f"User: {mallory.arn} is not authorized to perform: ecs:BerthGetTaskCredentials")
+    assert_refused(resp, f"User: {mallory.arn} is not authorized to perform: ecs:Poll")
 
     # Allowed to pass the role to ECS tasks: the same calls work.
     alice = User(
@@ -358,11 +353,11 @@ def test_agents_act_only_for_their_own_instances(berth):
     assert first_line(a.session(x, arn_a))["tasks"] == []
 
     # A cannot heartbeat B's instance.
-    assert_refused(a.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn_b}), "ecs:BerthHeartbeat", arn_b)
+    assert_refused(a.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn_b}), "ecs:Poll", arn_b)
     assert b.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn_b}).status == 200
     # Nor report what B's tasks use.
     usage = {"cluster": x, "containerInstance": arn_b, "tasks": [{"taskArn": task_arn, "containers": []}]}
-    assert_refused(a.call("BerthPublishTaskUsage", usage), "ecs:BerthPublishTaskUsage", arn_b)
+    assert_refused(a.call("BerthPublishTaskUsage", usage), "ecs:StartTelemetrySession", arn_b)
     assert b.call("BerthPublishTaskUsage", usage).status == 200
 
     # A cannot stop B's task by reporting it STOPPED, nor report its containers.
@@ -395,7 +390,7 @@ def test_agents_act_only_for_their_own_instances(berth):
     # A gets no credentials for B's task: not through B's instance, not through its own.
     creds = {"cluster": x, "task": task_arn, "role": "task"}
     assert_refused(a.call("BerthGetTaskCredentials", {**creds, "containerInstance": arn_b}),
-                   "ecs:BerthGetTaskCredentials", arn_b)
+                   "ecs:Poll", arn_b)
     assert_refused(a.call("BerthGetTaskCredentials", {**creds, "containerInstance": arn_a}),
                    "is not placed on container instance")
     r = b.call("BerthGetTaskCredentials", {**creds, "containerInstance": arn_b})
@@ -424,6 +419,34 @@ def test_agents_act_only_for_their_own_instances(berth):
 
     # Root may act for any instance.
     assert first_line(open_session(berth, "test", "test", x, arn_b))["type"] == "desired"
+
+
+def test_an_agent_with_the_aws_managed_instance_role_policy_heartbeats_and_reports(berth):
+    """AWS's AmazonEC2ContainerServiceforEC2Role is all an agent needs: Berth's agent-only calls are
+    authorized as the AWS actions they stand for (ecs:Poll, ecs:StartTelemetrySession)."""
+    root_ecs, iam = berth.client("ecs"), berth.client("iam")
+    x = unique("managed-agent")
+    root_ecs.create_cluster(clusterName=x)
+    agent = User(berth, statements({"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}), "managed-agent")
+    iam.attach_user_policy(
+        UserName=agent.name, PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+    )
+    r = agent.call("RegisterContainerInstance", register_body(x))
+    assert r.status == 200, r.text
+    arn = r.json["containerInstance"]["containerInstanceArn"]
+    r = agent.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn})
+    assert r.status == 200 and r.json == {"acknowledgment": "ACK"}, r.text
+    r = agent.call("BerthPublishTaskUsage", {"cluster": x, "containerInstance": arn, "tasks": []})
+    assert r.status == 200, r.text
+    assert first_line(agent.session(x, arn))["type"] == "desired"
+    # Without the policy, the same calls are refused as the AWS actions.
+    iam.detach_user_policy(
+        UserName=agent.name, PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+    )
+    r = agent.call("BerthHeartbeat", {"cluster": x, "containerInstance": arn})
+    assert_refused(r, f"User: {agent.arn} is not authorized to perform: ecs:Poll on resource: {arn}")
+    r = agent.call("BerthPublishTaskUsage", {"cluster": x, "containerInstance": arn, "tasks": []})
+    assert_refused(r, f"User: {agent.arn} is not authorized to perform: ecs:StartTelemetrySession on resource: {arn}")
 
 
 def test_a_user_created_again_under_the_same_name_is_another_agent(berth):

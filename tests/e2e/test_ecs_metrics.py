@@ -294,10 +294,10 @@ def test_usage_reports_are_checked(server, cluster):
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
 
-    ak, sk = user_keys(["ecs:BerthHeartbeat"])
+    ak, sk = user_keys(["ecs:Poll"])
     r = server.signed_request(target, json.dumps(ok), access_key=ak, secret_key=sk)
     assert (r.status, r.code) == (400, "AccessDeniedException"), r.text
-    assert "ecs:BerthPublishTaskUsage" in r.message and agent.arn in r.message
-    ak, sk = user_keys(["ecs:BerthPublishTaskUsage"])
+    assert "ecs:StartTelemetrySession" in r.message and agent.arn in r.message
+    ak, sk = user_keys(["ecs:StartTelemetrySession"])
     r = server.signed_request(target, json.dumps(ok), access_key=ak, secret_key=sk)
     assert (r.status, r.code) == (400, "AccessDeniedException"), r.text

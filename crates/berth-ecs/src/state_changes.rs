@@ -133,7 +133,7 @@ impl Ecs {
             agent_identity::check(
                 rec.berth.owner.as_ref(),
                 &caller,
-                "ecs:BerthHeartbeat",
+                authz::AGENT_SESSION_ACTION,
                 &rec.container_instance_arn,
             )?;
         }
@@ -199,10 +199,11 @@ impl Operation<Ecs> for BerthHeartbeat {
     type Input = Heartbeat;
 
     fn resources(scope: &Scope, input: &Heartbeat) -> Vec<AuthzResource> {
-        vec![authz::instance_resource(
+        vec![authz::agent_instance_resource(
             scope,
             input.cluster.as_deref(),
             &input.container_instance,
+            authz::AGENT_SESSION_ACTION,
         )]
     }
 

@@ -70,7 +70,7 @@ impl Ecs {
             agent_identity::check(
                 instance.berth.owner.as_ref(),
                 &caller,
-                "ecs:BerthGetTaskCredentials",
+                authz::AGENT_SESSION_ACTION,
                 &instance.container_instance_arn,
             )?;
         }
@@ -166,10 +166,11 @@ impl Operation<Ecs> for BerthGetTaskCredentials {
     type Input = TaskCredentialsRequest;
 
     fn resources(scope: &Scope, input: &TaskCredentialsRequest) -> Vec<AuthzResource> {
-        vec![authz::instance_resource(
+        vec![authz::agent_instance_resource(
             scope,
             input.cluster.as_deref(),
             &input.container_instance,
+            authz::AGENT_SESSION_ACTION,
         )]
     }
 

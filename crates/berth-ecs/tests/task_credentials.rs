@@ -303,7 +303,7 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
                 json!({"cluster": "default", "containerInstance": arn_b}),
             )
             .await,
-        "ecs:BerthHeartbeat",
+        "ecs:Poll",
     );
     denied(
         env.ecs
@@ -323,7 +323,7 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
                 json!({"cluster": "default", "containerInstance": arn_b, "task": t}),
             )
             .await,
-        "ecs:BerthGetTaskCredentials",
+        "ecs:Poll",
     );
     denied(
         env.ecs

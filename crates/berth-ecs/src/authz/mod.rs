@@ -147,6 +147,30 @@ pub(crate) fn instance_resource(scope: &Scope, cluster: Option<&str>, instance: 
     )
 }
 
+/// The AWS action a Berth-only agent operation is authorized as. An ECS
+/// agent heartbeats and receives its tasks' credentials over its ACS session
+/// and reports metrics over its telemetry session, so AWS's agent role
+/// policy (`AmazonEC2ContainerServiceforEC2Role`) grants `ecs:Poll` and
+/// `ecs:StartTelemetrySession`, not Berth's operation names: `BerthHeartbeat`
+/// and `BerthGetTaskCredentials` are `ecs:Poll`, `BerthPublishTaskUsage` is
+/// `ecs:StartTelemetrySession`, each on the agent's container instance.
+pub(crate) const AGENT_SESSION_ACTION: &str = "ecs:Poll";
+/// See [`AGENT_SESSION_ACTION`].
+pub(crate) const AGENT_TELEMETRY_ACTION: &str = "ecs:StartTelemetrySession";
+
+/// A container instance authorized as an agent call `action` (pure).
+pub(crate) fn agent_instance_resource(
+    scope: &Scope,
+    cluster: Option<&str>,
+    instance: &str,
+    action: &str,
+) -> AuthzResource {
+    AuthzResource {
+        action: Some(action.to_string()),
+        ..instance_resource(scope, cluster, instance)
+    }
+}
+
 /// A task definition named by `family:revision` or ARN (a bare family:
 /// `task-definition/FAMILY`), for DeleteTaskDefinitions (pure).
 pub(crate) fn task_definition_arn(scope: &Scope, t: &str) -> String {

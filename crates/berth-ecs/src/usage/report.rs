@@ -42,7 +42,7 @@ impl Ecs {
                 &ctx.principal,
                 &name,
                 &input.container_instance,
-                "ecs:BerthPublishTaskUsage",
+                authz::AGENT_TELEMETRY_ACTION,
             )
             .await?;
         let running: HashSet<String> = self
@@ -72,10 +72,11 @@ impl Operation<Ecs> for BerthPublishTaskUsage {
     type Input = UsageReport;
 
     fn resources(scope: &Scope, input: &UsageReport) -> Vec<AuthzResource> {
-        vec![authz::instance_resource(
+        vec![authz::agent_instance_resource(
             scope,
             input.cluster.as_deref(),
             &input.container_instance,
+            authz::AGENT_TELEMETRY_ACTION,
         )]
     }
 
