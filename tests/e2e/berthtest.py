@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import queue
+import random
 import shutil
 import signal
 import socket
@@ -174,6 +175,8 @@ class Berth:
         self.ca_bundle: Path | None = self.data_dir / "tls" / "ca.pem" if "--tls" in self.extra_args else None
         self._stdout_lines: queue.Queue = queue.Queue()
         self._clients: dict = {}
+        # The awsvpc subnet of this server's local agent (see `task_subnet`).
+        self.task_subnet: str | None = None
 
     # ---- process control ----
 
@@ -198,6 +201,13 @@ class Berth:
             cmd += ["--agent-cpu", str(LOCAL_AGENT_CPU)]
         if "--agent-memory" not in self.extra_args:
             cmd += ["--agent-memory", str(LOCAL_AGENT_MEMORY)]
+        if "--task-subnet" not in self.extra_args and "BERTH_TASK_SUBNET" not in self.extra_env:
+            # Chosen once: restarts keep the subnet their tasks' leases are in.
+            if self.task_subnet is None:
+                picked = task_subnet()
+                self.task_subnet = picked[0] if picked else ""
+            if self.task_subnet:
+                cmd += ["--task-subnet", self.task_subnet]
         log = open(self.log_path, "ab")
         log.write(f"\n===== {' '.join(cmd)}\n".encode())
         log.flush()
@@ -390,17 +400,72 @@ def poll(what: str, fn, deadline: float, interval: float = 0.2):
         time.sleep(interval)  # poll interval, not synchronisation
 
 
-def free_ports(n: int) -> list[int]:
-    """`n` distinct TCP ports free on every interface now (the OS picks them, all held at once so none
-    repeats): for servers a test starts, or listeners Berth opens."""
-    held = [socket.socket() for _ in range(n)]
+# Ports the tests choose come from 20000-31999, below Linux's ephemeral range (32768-60999 by
+# default), so no port the OS hands out (a server on port 0, an outgoing connection) takes one
+# between its choice and its use; each pytest-xdist worker has its own slice, and a process never
+# hands out the same port twice while others remain.
+_PORT_BASE, _PORT_SPAN, _PORT_SLICES = 20000, 1500, 8
+_ports_given: set[int] = set()
+
+
+def worker_index() -> int:
+    """This pytest-xdist worker's number (0 without xdist): its slice of ports and subnets."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     try:
-        for s in held:
-            s.bind(("", 0))
-        return [s.getsockname()[1] for s in held]
+        return int(name.removeprefix("gw")) % _PORT_SLICES
+    except ValueError:
+        return 0
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct TCP ports free on every interface now (each bound once to check, all held at
+    once): for servers a test starts, or listeners Berth opens. Taken from this worker's slice of
+    20000-31999, outside the ephemeral range."""
+    lo = _PORT_BASE + worker_index() * _PORT_SPAN
+    candidates = [p for p in range(lo, lo + _PORT_SPAN) if p not in _ports_given]
+    if len(candidates) < n:
+        _ports_given.clear()
+        candidates = list(range(lo, lo + _PORT_SPAN))
+    random.shuffle(candidates)
+    held: list[socket.socket] = []
+    try:
+        for port in candidates:
+            s = socket.socket()
+            try:
+                s.bind(("", port))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+            if len(held) == n:
+                break
+        assert len(held) == n, f"fewer than {n} free ports in {lo}-{lo + _PORT_SPAN - 1}"
+        ports = [s.getsockname()[1] for s in held]
+        _ports_given.update(ports)
+        return ports
     finally:
         for s in held:
             s.close()
+
+
+def task_subnet() -> tuple[str, str, str] | None:
+    """A /24 for awsvpc tasks that no Docker network on this host uses, from this worker's slice of
+    10.200-247.x.0: (cidr, Docker network name, bridge name); None without Docker. Each `berth up`
+    the tests start gets one, so servers running side by side never share an awsvpc network."""
+    if not docker_running():
+        return None
+    used = set()
+    nets = subprocess.run(["docker", "network", "ls", "-q"], capture_output=True, text=True).stdout.split()
+    if nets:
+        out = subprocess.run(["docker", "network", "inspect", *nets], capture_output=True, text=True).stdout
+        for net in json.loads(out or "[]"):
+            for cfg in (net.get("IPAM") or {}).get("Config") or []:
+                used.add(cfg.get("Subnet"))
+    while True:
+        a, b = 200 + worker_index() * 6 + random.randint(0, 5), random.randint(0, 255)
+        cidr = f"10.{a}.{b}.0/24"
+        if cidr not in used:
+            return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ gets the tail of the server's log in its report.
 
 from __future__ import annotations
 
+import collections
 import os
 
 import pytest
@@ -68,3 +69,43 @@ def pytest_runtest_makereport(item, call):
             server = getattr(item, "funcargs", {}).get(name)
             if isinstance(server, berthtest.Berth):
                 rep.sections.append((f"berth log ({name}, {server.log_path})", server.log_tail()))
+
+
+# The longest files start first, so that with pytest-xdist (`--dist loadfile`,
+# which hands out whole files in collection order) none of them is left to run
+# alone at the end. Measured per file (the summary below); the rest keep their
+# order.
+LONGEST_FIRST = (
+    "test_first_run.py",
+    "test_ecs_metrics.py",
+    "test_logs.py",
+    "test_elbv2_services.py",
+    "test_boundary_iam.py",
+    "test_foundation.py",
+    "test_boundary_sigv4.py",
+    "test_tasks.py",
+    "test_awslogs.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+# Wall time per test file (setup, call and teardown of its tests, on whichever
+# worker ran it), printed at the end: the figures that decide how the files are
+# spread over pytest-xdist workers and whether CI stays within its budget.
+_file_seconds: collections.Counter = collections.Counter()
+
+
+def pytest_runtest_logreport(report):
+    _file_seconds[report.nodeid.split("::", 1)[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _file_seconds:
+        return
+    terminalreporter.write_sep("-", "seconds per test file (slowest first)")
+    for path, secs in _file_seconds.most_common():
+        terminalreporter.write_line(f"{secs:8.1f}  {path}")

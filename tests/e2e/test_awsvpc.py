@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -31,6 +30,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from berthtest import (
+    task_subnet,
     poll,
     ACCESS_KEY,
     REGION,
@@ -132,19 +132,6 @@ class Agent:
             return "(no log)"
 
 
-def random_subnet() -> tuple[str, str, str]:
-    """A /24 no Docker network on this host uses: (cidr, network name, bridge name)."""
-    used = set()
-    for net in docker("network", "ls", "-q").split():
-        for cfg in json.loads(docker("network", "inspect", net))[0].get("IPAM", {}).get("Config") or []:
-            used.add(cfg.get("Subnet"))
-    while True:
-        a, b = random.randint(200, 250), random.randint(0, 255)
-        cidr = f"10.{a}.{b}.0/24"
-        if cidr not in used:
-            return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("berth-awsvpc")
@@ -188,7 +175,7 @@ class Setup:
         self.ecs = server.client("ecs")
         self.cluster = unique("vpc")
         self.ecs.create_cluster(clusterName=self.cluster)
-        self.subnet, self.network, self.bridge = random_subnet()
+        self.subnet, self.network, self.bridge = task_subnet()
         self.agent_dir = tmp / "agent"
         self.agents = [Agent(server, self.cluster, self.agent_dir, self.subnet)]
         self.agents[0].wait_connected(self.ecs)
