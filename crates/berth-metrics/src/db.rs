@@ -1,5 +1,6 @@
 //! The metric store: one SQLite database per region
-//! (`DATA_DIR/metrics/metrics.db`, WAL, `synchronous=NORMAL`).
+//! (`DATA_DIR/metrics/metrics.db`, WAL, `synchronous=FULL`, so an acknowledged PutMetricData or
+//! PutMetricAlarm survives a power loss, as the state store and the log events do).
 //!
 //! Layout: `metrics` holds each metric once (namespace, name, its
 //! dimensions as sorted JSON, the second of its last datapoint for
@@ -86,7 +87,7 @@ impl Db {
     fn init(conn: Connection, schemas: &[&str]) -> Result<Self> {
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=NORMAL;
+             PRAGMA synchronous=FULL;
              CREATE TABLE IF NOT EXISTS metrics(
                  id INTEGER PRIMARY KEY,
                  namespace TEXT NOT NULL,
