@@ -92,7 +92,8 @@ pub struct ServerArgs {
     /// Seconds an instance's agent may stay disconnected before its tasks are marked STOPPED.
     #[arg(long, default_value_t = 60, env = "BERTH_AGENT_GRACE_PERIOD_SECS")]
     pub(crate) agent_grace_period_secs: u64,
-    /// Seconds between two publications of the AWS/ECS utilization and reservation metrics (ECS: 60; shorter for tests).
+    /// Seconds between two publications of the AWS/ECS utilization and reservation metrics and of the
+    /// load balancers' AWS/ApplicationELB and AWS/NetworkELB metrics (ECS and ELB: 60; shorter for tests).
     #[arg(long, default_value_t = 60, env = "BERTH_ECS_METRICS_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) ecs_metrics_interval_secs: u64,
     /// The host[:port] clients use for the registry (repository URIs, docker login); default: the listen address.

@@ -26,6 +26,7 @@ use std::sync::Arc;
 mod body;
 mod cbor;
 mod ecs_metrics;
+mod elb_metrics;
 mod lb_targets;
 mod query;
 mod regional;

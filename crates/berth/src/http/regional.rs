@@ -262,6 +262,9 @@ impl Regional {
             cfg.ecs_metrics_interval,
             Arc::new(super::ecs_metrics::EcsMetricsSink(metrics.clone())),
         );
+        if let Some(d) = &data_plane {
+            super::elb_metrics::spawn_publisher(d.clone(), store.clone(), metrics.clone(), cfg.ecs_metrics_interval);
+        }
         services.insert(berth_metrics::TARGET_PREFIX, metrics.clone());
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
