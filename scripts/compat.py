@@ -61,6 +61,8 @@ def routed(dirs: list[str]) -> set[str]:
             found.update(re.findall(r'\b(?:query_)?entry::<(?:\w+,\s*)?(?:\w+::)*([A-Z][A-Za-z0-9]+)>\(\)', text))
             # an `operations!` table's rows (`PutLogEvents(PutLogEventsInput) => put_log_events;`)
             found.update(re.findall(r'^\s*([A-Z][A-Za-z0-9]+)\([\w:]+\) => \w+;', text, re.M))
+            # EventBridge's rows (`PutRule(PutRuleInput) [s, i => …] => |e, x| e.put_rule(x);`)
+            found.update(re.findall(r'^\s*([A-Z][A-Za-z0-9]+)\([\w:]+\) \[\w+, \w+ =>', text, re.M))
             # IAM and STS dispatch on their action enums (`A::Name =>`, `StsAction::Name =>`)
             found.update(re.findall(r'\b(?:A|IamAction|StsAction)::([A-Z][A-Za-z0-9]+)\s*=>', text))
     return found

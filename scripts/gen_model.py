@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generates the input-validation tables of ECS, ECR, ELBv2 and CloudWatch from the AWS API models.
+"""Generates the input-validation tables of ECS, ECR, ELBv2, CloudWatch and EventBridge from the AWS API models.
 
-Reads ../shared/aws-models/{ecs,ecr,elbv2,cloudwatch}.json (the contract; never copied into the
+Reads ../shared/aws-models/{ecs,ecr,elbv2,cloudwatch,events}.json (the contract; never copied into the
 project) and writes, for each service, one Rust file of static tables that
 `berth_proto::validate` walks: every operation with its input shape and, once
 each, every shape reachable from an input (members with their JSON names and
@@ -32,6 +32,7 @@ TARGETS = {
     "ecr": ("crates/berth-registry/src/ecr/model/tables.rs", False),
     "elbv2": ("crates/berth-lb/src/model/tables.rs", False),
     "cloudwatch": ("crates/berth-metrics/src/model/tables.rs", True),
+    "events": ("crates/berth-events/src/model/tables.rs", False),
 }
 
 

@@ -102,6 +102,24 @@ impl Logs {
             .ok_or_else(group_not_found)
     }
 
+    /// Appends one event to `stream` of `group` (the stream made when
+    /// missing): how another service delivers into a log group (an
+    /// EventBridge target). The group must exist (`ResourceNotFoundException`).
+    pub async fn deliver(&self, group: &str, stream: &str, timestamp_ms: i64, message: String) -> Result<(), AwsError> {
+        rules::validate_stream_name(stream)?;
+        let g = self.group(group).await?;
+        let (gid, name) = (g.gid, stream.to_string());
+        self.blocking(move |db| {
+            let now = now_ms();
+            db.create_stream(gid, &name, now)?;
+            let Some(s) = db.stream(gid, &name)? else {
+                return Ok(());
+            };
+            db.append(gid, s.sid, &[(timestamp_ms, message.as_str())], now)
+        })
+        .await
+    }
+
     async fn stream(&self, gid: i64, name: &str) -> Result<Stream, AwsError> {
         let name = name.to_string();
         self.blocking(move |db| db.stream(gid, &name))

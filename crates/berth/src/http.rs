@@ -27,6 +27,7 @@ mod body;
 mod cbor;
 mod ecs_metrics;
 mod elb_metrics;
+mod events_delivery;
 mod lb_targets;
 mod query;
 mod regional;

@@ -232,6 +232,18 @@ impl Regional {
         let logs = berth_logs::Logs::open(&data_dir.join("logs"), region, account).context("opening the log store")?;
         logs.spawn_retention_sweeper(std::time::Duration::from_secs(60));
         services.insert(berth_logs::TARGET_PREFIX, Arc::new(logs.clone()));
+        let events = berth_events::Events::new(
+            store.clone(),
+            region,
+            account,
+            Arc::new(super::events_delivery::LogGroupTargets {
+                logs: logs.clone(),
+                region: region.to_string(),
+                account: account.to_string(),
+            }),
+        );
+        events.spawn_delivery();
+        services.insert(berth_events::TARGET_PREFIX, Arc::new(events));
         let audit = Arc::new(
             berth_audit::AuditLog::open(&data_dir.join("audit.db"), region, account)
                 .context("opening the audit trail")?,

@@ -27,6 +27,7 @@ async fn a_signed_call_reaches_each_json_service_by_its_target_prefix() {
         ("secretsmanager.ListSecrets", "secretsmanager", "{}", "SecretList"),
         ("TrentService.ListKeys", "kms", "{}", "Keys"),
         ("Logs_20140328.DescribeLogGroups", "logs", "{}", "logGroups"),
+        ("AWSEvents.ListRules", "events", "{}", "Rules"),
         // CloudWatch answers awsJson 1.0.
         (
             "GraniteServiceVersion20100801.ListMetrics",

@@ -1,0 +1,102 @@
+//! Amazon EventBridge, the part Berth's events need (awsJson 1.1, target
+//! `AWSEvents`, signing name `events`): rules with event patterns on the
+//! default event bus ([`pattern`], pure), their targets, `PutEvents`, and
+//! delivery. A PutEvents that returns has written every delivery it owes
+//! into the region's store (the outbox, [`records::OUTBOX`]); a worker
+//! ([`delivery`]) hands each to its target through a [`Deliver`] the binary
+//! plugs in (CloudWatch Logs log groups), retrying until it is taken or a
+//! day has passed, and removes it — so a crash loses no acknowledged event.
+//! Berth's own services publish through [`Events::emit`] (the `aws.*`
+//! sources callers may not use).
+
+pub mod delivery;
+mod inputs;
+pub mod model;
+mod ops;
+pub mod pattern;
+pub mod records;
+mod rules;
+mod send;
+pub mod targets;
+
+pub use delivery::Deliver;
+
+use async_trait::async_trait;
+use berth_core::arn::Scope;
+use berth_proto::{AwsError, JsonServiceInfo};
+use berth_store::Store;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub const TARGET_PREFIX: &str = "AWSEvents";
+/// The only event bus: every account's `default`.
+pub const DEFAULT_BUS: &str = "default";
+
+/// EventBridge of one region. Cheap to clone.
+#[derive(Clone)]
+pub struct Events {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) scope: Scope,
+    pub(crate) deliver: Arc<dyn Deliver>,
+    /// Woken when deliveries are written.
+    pub(crate) wake: Arc<Notify>,
+}
+
+impl Events {
+    pub fn new(store: Arc<dyn Store>, region: &str, account: &str, deliver: Arc<dyn Deliver>) -> Self {
+        Self {
+            store,
+            scope: Scope::new(region, account),
+            deliver,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub(crate) fn rule_arn(&self, name: &str) -> String {
+        rule_arn(&self.scope, name)
+    }
+
+    pub(crate) fn bus_arn(&self) -> String {
+        self.scope.arn("events", format!("event-bus/{DEFAULT_BUS}"))
+    }
+
+    /// The event bus a request names: only the default one exists.
+    pub(crate) fn check_bus(&self, bus: Option<&str>) -> Result<(), AwsError> {
+        match bus {
+            None | Some(DEFAULT_BUS) => Ok(()),
+            Some(b) if b == self.bus_arn() => Ok(()),
+            Some(b) => Err(AwsError::resource_not_found(format!(
+                "Event bus {b} does not exist. Berth has the default event bus only."
+            ))),
+        }
+    }
+}
+
+pub(crate) fn rule_arn(scope: &Scope, name: &str) -> String {
+    scope.arn("events", format!("rule/{name}"))
+}
+
+pub(crate) fn store_error(e: berth_store::StoreError) -> AwsError {
+    tracing::error!(error = %e, "EventBridge store failure");
+    AwsError::new("InternalException", 500, "An internal error occurred. Try again.")
+}
+
+#[async_trait]
+impl JsonServiceInfo for Events {
+    fn target_prefix(&self) -> &'static str {
+        TARGET_PREFIX
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "events"
+    }
+
+    fn model(&self) -> Option<&'static berth_proto::validate::ServiceModel> {
+        Some(&model::MODEL)
+    }
+}
+
+/// The names of every routed operation, in the table's order.
+pub fn routed_operations() -> Vec<&'static str> {
+    ops::OPERATIONS.names()
+}
