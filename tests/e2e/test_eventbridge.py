@@ -13,7 +13,8 @@ import json
 import botocore.exceptions
 import pytest
 
-from berthtest import ACCOUNT, REGION, poll, unique
+from berthtest import ACCOUNT, REGION, poll, requires_docker, unique
+from test_tasks import docker, image  # noqa: F401  (a fixture, used by name)
 
 
 def clients(server):
@@ -105,6 +106,42 @@ def test_rules_route_events_to_log_groups(berth):
     events.delete_rule(Name=rule)
     code, _ = error(events.describe_rule, Name=rule)
     assert code == "ResourceNotFoundException"
+
+
+@requires_docker()
+def test_a_task_state_change_reaches_a_rule_of_aws_ecs(berth, image):  # noqa: F811
+    events, logs = clients(berth)
+    ecs = berth.client("ecs")
+    family = unique("evented")
+    td = ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "app", "image": image, "memory": 32, "essential": True, "command": ["sh", "-c", "exit 3"],
+    }])["taskDefinition"]["taskDefinitionArn"]
+    group, rule = unique("/berth-e2e/events/ecs"), unique("tasks")
+    logs.create_log_group(logGroupName=group)
+    pattern = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"], "detail": {"taskDefinitionArn": [td]}}
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "g", "Arn": group_arn(group)}])
+    task = None
+    try:
+        task = ecs.run_task(cluster="default", taskDefinition=td)["tasks"][0]["taskArn"]
+        stopped = poll("the STOPPED event", lambda: [
+            m for m in messages(logs, group) if m["detail"]["lastStatus"] == "STOPPED"], deadline=60)
+        seen = messages(logs, group)
+        assert all(m["resources"] == [task] and m["source"] == "aws.ecs" for m in seen)
+        assert all((m["account"], m["region"]) == (ACCOUNT, REGION) for m in seen)
+        # One event per change of status, in order; the first one asks for RUNNING.
+        pairs = [(m["detail"]["lastStatus"], m["detail"]["desiredStatus"]) for m in seen]
+        assert len(pairs) == len(set(pairs)), pairs
+        assert pairs[0][1] == "RUNNING" and pairs[-1] == ("STOPPED", "STOPPED"), pairs
+        detail = stopped[0]["detail"]
+        assert detail["taskArn"] == task and detail["stopCode"] == "EssentialContainerExited"
+        assert detail["containers"][0]["exitCode"] == 3
+        assert detail["tags"] == []
+    finally:
+        # Only this task's containers: other workers' servers share the cluster name.
+        ids = docker("ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={task}", check=False).split()
+        if task and ids:
+            docker("rm", "-f", "-v", *ids, check=False)
 
 
 def test_a_target_that_is_not_there_yet_gets_the_event_later_even_across_a_kill(fresh_berth):

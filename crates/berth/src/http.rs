@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 mod body;
 mod cbor;
+mod ecs_events;
 mod ecs_metrics;
 mod elb_metrics;
 mod events_delivery;
