@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the input-validation tables of ECS, ECR, ELBv2 and CloudWatch from the AWS API models.
+"""Generates the input-validation tables of ECS, ECR, ELBv2, CloudWatch and Application Auto Scaling from the AWS API models.
 
 Reads ../shared/aws-models/{ecs,ecr,elbv2,cloudwatch}.json (the contract; never copied into the
 project) and writes, for each service, one Rust file of static tables that
@@ -32,6 +32,7 @@ TARGETS = {
     "ecr": ("crates/berth-registry/src/ecr/model/tables.rs", False),
     "elbv2": ("crates/berth-lb/src/model/tables.rs", False),
     "cloudwatch": ("crates/berth-metrics/src/model/tables.rs", True),
+    "application-autoscaling": ("crates/berth-autoscaling/src/model/tables.rs", False),
 }
 
 
