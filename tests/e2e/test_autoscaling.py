@@ -20,7 +20,9 @@ periods) fires after about 6 s of load and AlarmLow (15 of 15) after about
 - a step-scaling policy run by SetAlarmState on its alarm changes
   desiredCount by the step the breach falls in;
 - a scheduled action `at(…)` sets min and max, and desiredCount follows;
-- bad input as AWS answers it; the targets survive a restart.
+- bad input as AWS answers it; the targets survive a restart;
+- IAM: a user is authorized on the scalable target's ARN, its tags and the
+  `application-autoscaling:service-namespace` condition key.
 
 Wall time: about 75–90 s (80 s measured), most of it AlarmLow's 15 scaled minutes and the
 tasks starting; every wait is a poll with a deadline.
@@ -41,7 +43,7 @@ from test_tasks import (  # noqa: F401  (fixtures are used by name)
     register,
 )
 
-from berthtest import REGION, AwsCliError, Berth, poll, unique
+from berthtest import REGION, AwsCliError, Berth, denied, make_user, poll, unique
 
 TIME_SCALE = 30
 DIMENSION = "ecs:service:DesiredCount"
@@ -297,3 +299,38 @@ def test_bad_input_as_aws_answers_it_and_targets_survive_a_restart(server):
     assert [(t["ScalableTargetARN"], t["MinCapacity"], t["MaxCapacity"], t["SuspendedState"]["DynamicScalingInSuspended"])
             for t in after] == [(arn, 1, 3, True)]
     assert [a["Cause"] for a in activities(aas, resource_id)] == ["maximum capacity was set to 3"]
+
+
+def test_authorization_is_on_the_scalable_target_with_its_tags(server):
+    ecs = server.client("ecs")
+    aas = server.client("application-autoscaling")
+    c = unique("aas-authz")
+    ecs.create_cluster(clusterName=c)
+    td = register(ecs, unique("idle"), [{"name": "s", "image": "busybox", "memory": 16, "essential": True}])
+    web, other = unique("web"), unique("other")
+    for name in (web, other):
+        ecs.create_service(cluster=c, serviceName=name, taskDefinition=td, desiredCount=0)
+    web_arn = aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/{c}/{web}",
+                                           ScalableDimension=DIMENSION, MinCapacity=0, MaxCapacity=2,
+                                           Tags={"team": "web"})["ScalableTargetARN"]
+    aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/{c}/{other}",
+                                 ScalableDimension=DIMENSION, MinCapacity=0, MaxCapacity=2)
+    _, client = make_user(server, [
+        {"Effect": "Allow", "Action": "application-autoscaling:Describe*", "Resource": "*"},
+        {"Effect": "Allow",
+         "Action": ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy"],
+         "Resource": f"arn:aws:application-autoscaling:{REGION}:000000000000:scalable-target/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "web",
+                                        "application-autoscaling:service-namespace": "ecs"}}},
+    ])
+    user = client("application-autoscaling")
+    assert len(user.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]) >= 2
+    user.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/{c}/{web}",
+                                  ScalableDimension=DIMENSION, MaxCapacity=4)
+    msg = denied(user.register_scalable_target, ServiceNamespace="ecs", ResourceId=f"service/{c}/{other}",
+                 ScalableDimension=DIMENSION, MaxCapacity=4)
+    assert "application-autoscaling:RegisterScalableTarget" in msg and ":scalable-target/" in msg, msg
+    denied(user.deregister_scalable_target, ServiceNamespace="ecs", ResourceId=f"service/{c}/{web}",
+           ScalableDimension=DIMENSION)
+    target = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[f"service/{c}/{web}"])
+    assert [(t["ScalableTargetARN"], t["MaxCapacity"]) for t in target["ScalableTargets"]] == [(web_arn, 4)]
