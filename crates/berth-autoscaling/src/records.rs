@@ -261,6 +261,9 @@ pub struct NotScaled {
     pub current: Option<i64>,
 }
 
+/// How long activities are kept, seconds: six weeks, as AWS keeps them.
+pub const ACTIVITY_RETENTION_SECS: f64 = 42.0 * 86_400.0;
+
 /// A scaling activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityRecord {

@@ -4,9 +4,10 @@
 //! target's min and/or max in one compare-and-swap that also records when
 //! it ran (so a restart neither repeats nor loses it), then the service's
 //! desired count is brought into the new range. Everything is in the
-//! store: the loop only converges it.
+//! store: the loop only converges it. Once an hour it also deletes the
+//! activities older than six weeks.
 
-use crate::records::{ScheduledRecord, TargetRecord};
+use crate::records::{ACTIVITY_RETENTION_SECS, ScheduledRecord, TargetRecord};
 use crate::resource::{ECS, ServiceId};
 use crate::{Autoscaling, schedule};
 
@@ -49,13 +50,26 @@ impl Autoscaling {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
                 if let Err(e) = me.run_scheduled_actions().await {
                     tracing::warn!(region = me.scope.region, error = %e, "scheduled actions not run");
                 }
+                // Hourly: activities older than six weeks go, as in AWS.
+                if ticks.is_multiple_of(3600)
+                    && let Err(e) = me.prune_old_activities().await
+                {
+                    tracing::warn!(region = me.scope.region, error = %e, "old scaling activities not pruned");
+                }
+                ticks += 1;
             }
         });
+    }
+
+    /// Deletes the activities older than six weeks; answers how many.
+    pub async fn prune_old_activities(&self) -> Result<usize, berth_proto::AwsError> {
+        self.prune_activities(self.now() - ACTIVITY_RETENTION_SECS).await
     }
 
     /// Runs every scheduled action due now (one pass).

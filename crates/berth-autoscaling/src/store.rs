@@ -29,6 +29,13 @@ fn activity_key(a: &ActivityRecord) -> String {
     )
 }
 
+/// When the activity a key names started (epoch milliseconds).
+fn started_ms(key: &str) -> Option<i64> {
+    let last = key.rsplit('/').next()?;
+    let (inverted, _) = last.split_once('-')?;
+    Some(i64::MAX - inverted.parse::<i64>().ok()?)
+}
+
 impl Autoscaling {
     pub(crate) async fn target(
         &self,
@@ -106,6 +113,29 @@ impl Autoscaling {
         Ok(all)
     }
 
+    /// Deletes every activity that started before `before` (epoch
+    /// seconds), read from the keys alone; answers how many.
+    pub(crate) async fn prune_activities(&self, before: f64) -> Result<usize, AwsError> {
+        let keys = self
+            .store
+            .range(ACTIVITIES, None, None)
+            .await
+            .map_err(AwsError::state_store)?;
+        let old: Vec<Op> = keys
+            .into_iter()
+            .filter(|kv| started_ms(&kv.key).is_some_and(|ms| (ms as f64) < before * 1000.0))
+            .map(|kv| Op::Delete(kv.key))
+            .collect();
+        let n = old.len();
+        for chunk in old.chunks(100) {
+            self.store
+                .txn(vec![], chunk.to_vec())
+                .await
+                .map_err(AwsError::state_store)?;
+        }
+        Ok(n)
+    }
+
     /// Deletes a target's activities (it was deregistered).
     pub(crate) async fn delete_activities(&self, t: &TargetRecord) -> Result<(), AwsError> {
         let prefix = activities_prefix(&t.namespace, &t.dimension, &t.resource_id);
@@ -120,5 +150,32 @@ impl Autoscaling {
         let ops = keys.into_iter().map(|kv| Op::Delete(kv.key)).collect();
         self.store.txn(vec![], ops).await.map_err(AwsError::state_store)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::ActivityStatus;
+
+    #[test]
+    fn an_activity_key_sorts_newest_first_and_says_when_it_started() {
+        let at = |start: f64| ActivityRecord {
+            id: "0e0c-4a".into(),
+            namespace: "ecs".into(),
+            resource_id: "service/c/s".into(),
+            dimension: "ecs:service:DesiredCount".into(),
+            description: String::new(),
+            cause: String::new(),
+            start,
+            end: None,
+            status: ActivityStatus::Successful,
+            message: None,
+            not_scaled: vec![],
+        };
+        let (old, new) = (activity_key(&at(1000.5)), activity_key(&at(2000.0)));
+        assert!(new < old, "{new} < {old}");
+        assert_eq!(started_ms(&old), Some(1_000_500));
+        assert!(old.starts_with("application-autoscaling/activities/ecs/ecs:service:DesiredCount/service/c/s/"));
     }
 }

@@ -496,3 +496,20 @@ async fn scheduled_actions_set_min_and_max_then_the_count_follows() {
         .unwrap_err();
     assert_eq!(e.code, "ObjectNotFoundException");
 }
+
+#[tokio::test]
+async fn activities_older_than_six_weeks_are_pruned() {
+    let env = Env::new();
+    env.register(3, 5).await;
+    assert_eq!(env.activities().await.len(), 1);
+    env.advance(41 * 86_400);
+    env.call("RegisterScalableTarget", json!({"MinCapacity": 4}))
+        .await
+        .unwrap();
+    assert_eq!(env.activities().await.len(), 2);
+    env.advance(2 * 86_400);
+    env.aas.prune_old_activities().await.unwrap();
+    let left = env.activities().await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["Cause"], "minimum capacity was set to 4");
+}
