@@ -513,3 +513,52 @@ async fn activities_older_than_six_weeks_are_pruned() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["Cause"], "minimum capacity was set to 4");
 }
+
+#[tokio::test]
+async fn suspended_scheduled_scaling_skips_the_actions_due_meanwhile() {
+    let env = Env::new();
+    env.register(1, 10).await;
+    env.set(|s| s.desired_count = 6);
+    env.call(
+        "RegisterScalableTarget",
+        json!({"SuspendedState": {"ScheduledScalingSuspended": true, "DynamicScalingInSuspended": true}}),
+    )
+    .await
+    .unwrap();
+    env.call(
+        "PutScheduledAction",
+        json!({"ScheduledActionName": "pin", "Schedule": "rate(1 minute)",
+        "ScalableTargetAction": {"MinCapacity": 2, "MaxCapacity": 2}}),
+    )
+    .await
+    .unwrap();
+    env.advance(60);
+    env.aas.run_scheduled_actions().await.unwrap();
+    assert_eq!(env.desired(), 6, "scheduled scaling is suspended");
+    // Scale-in by a policy is suspended too.
+    let (arn, _, low) = env.cpu_policy("cpu", 50.0).await;
+    env.alarms.fire(&low, Some(1.0));
+    env.run(&arn, &low).await;
+    assert_eq!(env.desired(), 6);
+    // Resumed: the next run applies, the missed one is not replayed twice.
+    env.call(
+        "RegisterScalableTarget",
+        json!({"SuspendedState": {"ScheduledScalingSuspended": false}}),
+    )
+    .await
+    .unwrap();
+    env.aas.run_scheduled_actions().await.unwrap();
+    assert_eq!(env.desired(), 6, "not due until the next minute");
+    env.advance(60);
+    env.aas.run_scheduled_actions().await.unwrap();
+    assert_eq!(env.desired(), 2);
+    let t = &env
+        .call("DescribeScalableTargets", json!({"ServiceNamespace": "ecs"}))
+        .await
+        .unwrap()["ScalableTargets"][0];
+    assert_eq!(t["SuspendedState"]["DynamicScalingInSuspended"], true);
+    assert_eq!(
+        (t["MinCapacity"].as_i64(), t["MaxCapacity"].as_i64()),
+        (Some(2), Some(2))
+    );
+}
