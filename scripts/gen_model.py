@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Generates the input-validation tables of ECS, ECR, ELBv2, CloudWatch and EventBridge from the AWS API models.
+"""Generates the input-validation tables of ECS, ECR, ELBv2, CloudWatch, EventBridge and Application Auto Scaling from
+the AWS API models.
 
-Reads ../shared/aws-models/{ecs,ecr,elbv2,cloudwatch,events}.json (the contract; never copied into the
+Reads ../shared/aws-models/{ecs,ecr,elbv2,cloudwatch,events,application-autoscaling}.json (the contract; never copied into the
 project) and writes, for each service, one Rust file of static tables that
 `berth_proto::validate` walks: every operation with its input shape and, once
 each, every shape reachable from an input (members with their JSON names and
@@ -33,6 +34,7 @@ TARGETS = {
     "elbv2": ("crates/berth-lb/src/model/tables.rs", False),
     "cloudwatch": ("crates/berth-metrics/src/model/tables.rs", True),
     "events": ("crates/berth-events/src/model/tables.rs", False),
+    "application-autoscaling": ("crates/berth-autoscaling/src/model/tables.rs", False),
 }
 
 

@@ -23,6 +23,7 @@ pub mod placement_timing;
 mod poll_endpoint;
 mod references;
 mod routes;
+mod scaling;
 mod service_controller;
 mod service_deployments;
 mod service_targets;
@@ -40,6 +41,7 @@ pub mod usage;
 
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
 pub use routes::routed_operations;
+pub use scaling::ServiceScale;
 pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};
 pub use session::{AgentSession, KEEPALIVE_INTERVAL};
 pub use usage::{UsageSink, spawn_usage_publisher};

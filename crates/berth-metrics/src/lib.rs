@@ -127,7 +127,14 @@ impl Metrics {
 
     /// Stores datapoints a Berth service publishes itself (the `AWS/ECS`
     /// metrics): no PutMetricData checks, the `AWS/` namespaces are theirs.
-    pub async fn put_samples(&self, samples: Vec<rules::Sample>) -> Result<(), AwsError> {
+    /// Under a time scale they are kept per second too, as PutMetricData's
+    /// are, so alarms on them (Application Auto Scaling's) read scaled periods.
+    pub async fn put_samples(&self, mut samples: Vec<rules::Sample>) -> Result<(), AwsError> {
+        if !self.time_scale.is_real() {
+            for s in &mut samples {
+                s.high_resolution = true;
+            }
+        }
         self.with_db(move |db| db.put(&samples)).await
     }
 

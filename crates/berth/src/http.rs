@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod autoscaling;
 mod body;
 mod cbor;
 mod ecs_events;

@@ -3,8 +3,8 @@
 //!
 //! Berth runs the actions of services it has: Application Auto Scaling
 //! policies (`arn:aws:autoscaling:REGION:ACCOUNT:scalingPolicy:ID:resource/…:policyName/NAME`),
-//! whose runner the binary plugs in ([`ActionRunner`]) once Application
-//! Auto Scaling is served. SNS topics, EC2 and EC2 Auto Scaling actions,
+//! whose runner the binary plugs in ([`ActionRunner`]: its `PolicyRunner`
+//! runs them through Application Auto Scaling). SNS topics, EC2 and EC2 Auto Scaling actions,
 //! Systems Manager and Lambda are refused at PutMetricAlarm rather than
 //! stored and never run.
 
@@ -113,8 +113,9 @@ pub trait ActionRunner: Send + Sync {
     }
 }
 
-/// The runner while no service that takes actions is wired: every action
-/// fails, and the alarm's history says so.
+/// The runner where no service that takes actions is wired (tests, a
+/// metrics store on its own): every action fails, and the alarm's history
+/// says so.
 pub struct NoRunner;
 
 #[async_trait]

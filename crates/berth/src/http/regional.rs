@@ -1,7 +1,7 @@
 //! One server, several regions: each served region gets its own regional
 //! services (ECS and its controllers, the ECR API and the `/v2/` registry,
-//! KMS, SSM, Secrets Manager, CloudWatch Logs and metrics, the audit trail and
-//! CloudTrail; ELBv2 when enabled), on its own part of the store ([`berth_store::RegionStore`])
+//! KMS, SSM, Secrets Manager, CloudWatch Logs and metrics, Application Auto
+//! Scaling, the audit trail and CloudTrail; ELBv2 when enabled), on its own part of the store ([`berth_store::RegionStore`])
 //! and its own files, with its region in every ARN. IAM and STS are global
 //! and shared. A request goes to the region its credential scope names;
 //! a region not served was already refused by authentication.
@@ -263,10 +263,13 @@ impl Regional {
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
         let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, region, account);
         services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
+        // Alarm actions run Application Auto Scaling policies (started below).
+        let policy_runner = Arc::new(super::autoscaling::PolicyRunner::default());
         let metrics = Arc::new(
             berth_metrics::Metrics::open(&data_dir.join("metrics"), region, account)
                 .context("opening the metric store")?
-                .with_time_scale(cfg.time_scale),
+                .with_time_scale(cfg.time_scale)
+                .with_action_runner(policy_runner.clone()),
         );
         metrics.spawn_roll_up(std::time::Duration::from_secs(300));
         metrics.spawn_alarm_evaluator();
@@ -279,6 +282,15 @@ impl Regional {
             super::elb_metrics::spawn_publisher(d.clone(), store.clone(), metrics.clone(), cfg.ecs_metrics_interval);
         }
         services.insert(berth_metrics::TARGET_PREFIX, metrics.clone());
+        let autoscaling = super::autoscaling::start(
+            store.clone(),
+            scope.clone(),
+            &ecs,
+            metrics.clone(),
+            cfg.time_scale,
+            &policy_runner,
+        );
+        services.insert(berth_autoscaling::TARGET_PREFIX, Arc::new(autoscaling));
         let cloudtrail = Arc::new(berth_audit::CloudTrail::new(audit.clone()));
         services.insert(berth_audit::TARGET_PREFIX, cloudtrail);
         let registry_router = berth_registry::router(registry.clone());

@@ -41,6 +41,12 @@ async fn a_signed_call_reaches_each_json_service_by_its_target_prefix() {
             "{}",
             "Events",
         ),
+        (
+            "AnyScaleFrontendService.DescribeScalableTargets",
+            "application-autoscaling",
+            r#"{"ServiceNamespace":"ecs"}"#,
+            "ScalableTargets",
+        ),
         // An empty body is an empty input.
         (
             "AmazonEC2ContainerServiceV20141113.ListClusters",

@@ -1,0 +1,358 @@
+//! What the operations accept, pure: capacities, the suspended state, a
+//! policy's configuration as Berth can honour it, a scheduled action.
+//! Each refusal is a `ValidationException` that says what to change.
+
+use crate::inputs::{
+    CustomizedInput, PutScalingPolicyInput, ScalableTargetActionInput, StepScalingInput, SuspendedStateInput,
+    TargetTrackingInput,
+};
+use crate::records::{AdjustmentType, Aggregation, PolicyKind, Predefined, Step, StepScaling, Suspended};
+use crate::records::{TargetTracking, TrackedMetric};
+use crate::resource::validation;
+use berth_proto::AwsError;
+
+/// The capacities after a registration: a new target needs both; an
+/// update keeps what it does not give. Min may not exceed max.
+pub fn capacities(old: Option<(i64, i64)>, min: Option<i64>, max: Option<i64>) -> Result<(i64, i64), AwsError> {
+    let (min, max) = match (old, min, max) {
+        (Some((old_min, old_max)), min, max) => (min.unwrap_or(old_min), max.unwrap_or(old_max)),
+        (None, Some(min), Some(max)) => (min, max),
+        (None, _, _) => {
+            return Err(validation(
+                "MinCapacity and MaxCapacity are required to register a new scalable target.",
+            ));
+        }
+    };
+    if min < 0 || max < 0 {
+        return Err(validation("MinCapacity and MaxCapacity must be 0 or more."));
+    }
+    if min > max {
+        return Err(validation(format!(
+            "Maximum capacity cannot be less than minimum capacity (MinCapacity {min}, MaxCapacity {max})."
+        )));
+    }
+    Ok((min, max))
+}
+
+/// The suspended state after a registration: what it gives, over what was.
+pub fn suspended(old: Suspended, given: Option<&SuspendedStateInput>) -> Suspended {
+    let Some(g) = given else { return old };
+    Suspended {
+        scale_in: g.dynamic_scaling_in_suspended.unwrap_or(old.scale_in),
+        scale_out: g.dynamic_scaling_out_suspended.unwrap_or(old.scale_out),
+        scheduled: g.scheduled_scaling_suspended.unwrap_or(old.scheduled),
+    }
+}
+
+/// A policy's configuration, as Berth honours it.
+pub fn policy_kind(input: &PutScalingPolicyInput) -> Result<PolicyKind, AwsError> {
+    if input.predictive_scaling_policy_configuration.is_some() {
+        return Err(validation(
+            "PredictiveScalingPolicyConfiguration is not supported: Berth runs TargetTrackingScaling and \
+             StepScaling policies.",
+        ));
+    }
+    let kind = input.policy_type.as_deref().unwrap_or("StepScaling");
+    match kind {
+        "TargetTrackingScaling" => {
+            if input.step_scaling_policy_configuration.is_some() {
+                return Err(validation(
+                    "StepScalingPolicyConfiguration cannot be given with PolicyType TargetTrackingScaling.",
+                ));
+            }
+            let c = input
+                .target_tracking_scaling_policy_configuration
+                .as_ref()
+                .ok_or_else(|| {
+                    validation(
+                        "TargetTrackingScalingPolicyConfiguration is required for PolicyType TargetTrackingScaling.",
+                    )
+                })?;
+            target_tracking(c).map(PolicyKind::TargetTracking)
+        }
+        "StepScaling" => {
+            if input.target_tracking_scaling_policy_configuration.is_some() {
+                return Err(validation(
+                    "TargetTrackingScalingPolicyConfiguration cannot be given with PolicyType StepScaling.",
+                ));
+            }
+            let c = input
+                .step_scaling_policy_configuration
+                .as_ref()
+                .ok_or_else(|| validation("StepScalingPolicyConfiguration is required for PolicyType StepScaling."))?;
+            step_scaling(c).map(PolicyKind::Step)
+        }
+        other => Err(validation(format!(
+            "PolicyType {other} is not supported: Berth runs TargetTrackingScaling and StepScaling policies."
+        ))),
+    }
+}
+
+fn target_tracking(c: &TargetTrackingInput) -> Result<TargetTracking, AwsError> {
+    if !(c.target_value.is_finite() && c.target_value > 0.0) {
+        return Err(validation("TargetValue must be greater than 0."));
+    }
+    let metric = match (&c.predefined_metric_specification, &c.customized_metric_specification) {
+        (Some(p), None) => {
+            let Some(kind) = Predefined::parse(&p.predefined_metric_type) else {
+                return Err(refused_predefined(&p.predefined_metric_type));
+            };
+            if p.resource_label.is_some() {
+                return Err(validation(format!(
+                    "ResourceLabel is only valid with ALBRequestCountPerTarget, not {}.",
+                    kind.name()
+                )));
+            }
+            TrackedMetric::Predefined(kind)
+        }
+        (None, Some(m)) => customized(m)?,
+        _ => {
+            return Err(validation(
+                "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification must be given.",
+            ));
+        }
+    };
+    for (name, v) in [
+        ("ScaleOutCooldown", c.scale_out_cooldown),
+        ("ScaleInCooldown", c.scale_in_cooldown),
+    ] {
+        if v.is_some_and(|v| v < 0) {
+            return Err(validation(format!("{name} must be 0 or more seconds.")));
+        }
+    }
+    Ok(TargetTracking {
+        target_value: c.target_value,
+        metric,
+        scale_out_cooldown: c.scale_out_cooldown,
+        scale_in_cooldown: c.scale_in_cooldown,
+        disable_scale_in: c.disable_scale_in.unwrap_or(false),
+    })
+}
+
+fn refused_predefined(kind: &str) -> AwsError {
+    match kind {
+        "ALBRequestCountPerTarget" => validation(
+            "ALBRequestCountPerTarget is not supported yet: Berth's load balancers do not publish the \
+             AWS/ApplicationELB RequestCountPerTarget metric to CloudWatch, so the policy could not be honoured. \
+             Use ECSServiceAverageCPUUtilization, ECSServiceAverageMemoryUtilization or a \
+             CustomizedMetricSpecification.",
+        ),
+        other => validation(format!(
+            "PredefinedMetricType {other} is not valid for an ECS service in Berth: use \
+             ECSServiceAverageCPUUtilization or ECSServiceAverageMemoryUtilization."
+        )),
+    }
+}
+
+fn customized(m: &CustomizedInput) -> Result<TrackedMetric, AwsError> {
+    if m.metrics.is_some() {
+        return Err(validation(
+            "CustomizedMetricSpecification.Metrics (metric math) is not supported: give MetricName, Namespace, \
+             Dimensions and Statistic.",
+        ));
+    }
+    let (Some(name), Some(namespace), Some(statistic)) = (&m.metric_name, &m.namespace, &m.statistic) else {
+        return Err(validation(
+            "CustomizedMetricSpecification needs MetricName, Namespace and Statistic.",
+        ));
+    };
+    Ok(TrackedMetric::Customized {
+        namespace: namespace.clone(),
+        metric_name: name.clone(),
+        dimensions: m
+            .dimensions
+            .iter()
+            .flatten()
+            .map(|d| (d.name.clone(), d.value.clone()))
+            .collect(),
+        statistic: statistic.clone(),
+        unit: m.unit.clone(),
+    })
+}
+
+fn step_scaling(c: &StepScalingInput) -> Result<StepScaling, AwsError> {
+    let adjustment_type = match c.adjustment_type.as_deref() {
+        None => return Err(validation("AdjustmentType is required for a StepScaling policy.")),
+        Some(t) => AdjustmentType::parse(t).ok_or_else(|| validation(format!("AdjustmentType {t} is not valid.")))?,
+    };
+    let given = c.step_adjustments.as_deref().unwrap_or_default();
+    if given.is_empty() {
+        return Err(validation("StepAdjustments must list at least one step adjustment."));
+    }
+    let mut steps: Vec<Step> = given
+        .iter()
+        .map(|s| Step {
+            lower: s.metric_interval_lower_bound,
+            upper: s.metric_interval_upper_bound,
+            adjustment: s.scaling_adjustment,
+        })
+        .collect();
+    check_steps(&mut steps)?;
+    if c.min_adjustment_magnitude.is_some() && adjustment_type != AdjustmentType::PercentChangeInCapacity {
+        return Err(validation(
+            "MinAdjustmentMagnitude is only valid with AdjustmentType PercentChangeInCapacity.",
+        ));
+    }
+    if c.min_adjustment_magnitude.is_some_and(|m| m < 1) || c.cooldown.is_some_and(|v| v < 0) {
+        return Err(validation(
+            "MinAdjustmentMagnitude must be 1 or more and Cooldown 0 or more seconds.",
+        ));
+    }
+    let aggregation = match c.metric_aggregation_type.as_deref() {
+        None => None,
+        Some(a) => {
+            Some(Aggregation::parse(a).ok_or_else(|| validation(format!("MetricAggregationType {a} is not valid.")))?)
+        }
+    };
+    Ok(StepScaling {
+        adjustment_type,
+        steps,
+        min_adjustment_magnitude: c.min_adjustment_magnitude,
+        cooldown: c.cooldown,
+        aggregation,
+    })
+}
+
+/// Steps, sorted by their lower bound, may neither overlap nor leave a
+/// gap, and only the ends may be unbounded.
+fn check_steps(steps: &mut [Step]) -> Result<(), AwsError> {
+    for s in steps.iter() {
+        if s.lower.is_none() && s.upper.is_none() {
+            return Err(validation(
+                "A step adjustment needs MetricIntervalLowerBound or MetricIntervalUpperBound.",
+            ));
+        }
+        if let (Some(l), Some(u)) = (s.lower, s.upper)
+            && l >= u
+        {
+            return Err(validation(format!(
+                "MetricIntervalLowerBound ({l}) must be less than MetricIntervalUpperBound ({u})."
+            )));
+        }
+    }
+    steps.sort_by(|a, b| {
+        let key = |s: &Step| s.lower.unwrap_or(f64::NEG_INFINITY);
+        key(a).total_cmp(&key(b))
+    });
+    for pair in steps.windows(2) {
+        if pair[0].upper != pair[1].lower || pair[0].upper.is_none() {
+            return Err(validation(
+                "The step adjustments' intervals must not overlap or leave a gap: each step's \
+                 MetricIntervalUpperBound is the next one's MetricIntervalLowerBound.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A scheduled action's new capacities, checked.
+pub fn scheduled_capacities(a: Option<&ScalableTargetActionInput>) -> Result<(Option<i64>, Option<i64>), AwsError> {
+    let Some(a) = a else {
+        return Err(validation(
+            "ScalableTargetAction is required: give MinCapacity, MaxCapacity or both.",
+        ));
+    };
+    if a.min_capacity.is_none() && a.max_capacity.is_none() {
+        return Err(validation(
+            "ScalableTargetAction must give MinCapacity, MaxCapacity or both.",
+        ));
+    }
+    if let (Some(min), Some(max)) = (a.min_capacity, a.max_capacity)
+        && min > max
+    {
+        return Err(validation(format!(
+            "Maximum capacity cannot be less than minimum capacity (MinCapacity {min}, MaxCapacity {max})."
+        )));
+    }
+    Ok((a.min_capacity, a.max_capacity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacities_of_a_new_and_an_updated_target() {
+        assert_eq!(capacities(None, Some(1), Some(4)).unwrap(), (1, 4));
+        assert!(
+            capacities(None, Some(1), None)
+                .unwrap_err()
+                .message
+                .contains("required")
+        );
+        assert!(
+            capacities(None, Some(5), Some(2))
+                .unwrap_err()
+                .message
+                .contains("cannot be less")
+        );
+        assert_eq!(capacities(Some((1, 4)), None, Some(6)).unwrap(), (1, 6));
+        assert!(capacities(Some((3, 4)), None, Some(2)).is_err());
+    }
+
+    fn policy(body: serde_json::Value) -> Result<PolicyKind, AwsError> {
+        let mut body = body;
+        for (k, v) in [
+            ("PolicyName", "p"),
+            ("ServiceNamespace", "ecs"),
+            ("ResourceId", "service/c/s"),
+            ("ScalableDimension", "ecs:service:DesiredCount"),
+        ] {
+            body[k] = v.into();
+        }
+        policy_kind(&serde_json::from_value(body).unwrap())
+    }
+
+    #[test]
+    fn target_tracking_configurations() {
+        let ok = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}}))
+        .unwrap();
+        let PolicyKind::TargetTracking(t) = ok else { panic!() };
+        assert_eq!(t.out_cooldown(), 300);
+        assert_eq!(
+            t.metric,
+            TrackedMetric::Predefined(Predefined::EcsServiceAverageCpuUtilization)
+        );
+        let e = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ALBRequestCountPerTarget",
+                "ResourceLabel": "app/lb/1/targetgroup/tg/2"}}}))
+        .unwrap_err();
+        assert!(e.message.contains("RequestCountPerTarget"), "{}", e.message);
+        let e = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0}}))
+        .unwrap_err();
+        assert!(e.message.contains("Exactly one"), "{}", e.message);
+        let custom = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 10.0, "DisableScaleIn": true,
+            "CustomizedMetricSpecification": {"MetricName": "Queue", "Namespace": "App",
+                "Dimensions": [{"Name": "Q", "Value": "jobs"}], "Statistic": "Average"}}}))
+        .unwrap();
+        let PolicyKind::TargetTracking(t) = custom else {
+            panic!()
+        };
+        assert!(t.disable_scale_in);
+    }
+
+    #[test]
+    fn step_configurations() {
+        let ok = policy(serde_json::json!({"PolicyType": "StepScaling",
+            "StepScalingPolicyConfiguration": {"AdjustmentType": "ChangeInCapacity", "Cooldown": 60,
+            "StepAdjustments": [{"MetricIntervalLowerBound": 10.0, "ScalingAdjustment": 3},
+                                {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 10.0, "ScalingAdjustment": 1}]}}))
+        .unwrap();
+        let PolicyKind::Step(s) = ok else { panic!() };
+        assert_eq!(s.steps[0].lower, Some(0.0));
+        let gap = policy(serde_json::json!({"StepScalingPolicyConfiguration": {"AdjustmentType": "ChangeInCapacity",
+            "StepAdjustments": [{"MetricIntervalLowerBound": 10.0, "ScalingAdjustment": 3},
+                                {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 5.0, "ScalingAdjustment": 1}]}}))
+        .unwrap_err();
+        assert!(gap.message.contains("gap"), "{}", gap.message);
+        let mam = policy(serde_json::json!({"StepScalingPolicyConfiguration": {"AdjustmentType": "ChangeInCapacity",
+            "MinAdjustmentMagnitude": 2, "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]}}))
+        .unwrap_err();
+        assert!(mam.message.contains("PercentChangeInCapacity"), "{}", mam.message);
+    }
+}
