@@ -286,8 +286,8 @@ def test_bad_input_as_aws_answers_it_and_targets_survive_a_restart(server):
                             "TargetValue": 100.0,
                             "PredefinedMetricSpecification": {
                                 "PredefinedMetricType": "ALBRequestCountPerTarget",
-                                "ResourceLabel": "app/lb/0123456789abcdef/targetgroup/tg/0123456789abcdef"}})
-    assert code == "ValidationException" and "RequestCountPerTarget" in msg, msg
+                                "ResourceLabel": "targetgroup/tg/0123456789abcdef"}})
+    assert code == "ValidationException" and "ResourceLabel" in msg, msg
     code, msg = code_of(aas.put_scheduled_action, **target, ScheduledActionName="x", Schedule="rate(5 weeks)",
                         ScalableTargetAction={"MinCapacity": 1})
     assert code == "ValidationException" and "rate" in msg, msg

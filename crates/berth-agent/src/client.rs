@@ -203,8 +203,9 @@ impl ApiClient {
             .await
     }
 
-    /// Calls an awsJson 1.1 operation of any service on the server.
-    async fn call_service(
+    /// Calls an awsJson operation of any service on the server (the
+    /// terminal commands read CloudWatch and Application Auto Scaling).
+    pub async fn call_service(
         &self,
         target_prefix: &str,
         signing_name: &str,

@@ -34,6 +34,12 @@ fn target_tracking(c: &TargetTracking) -> Value {
                 json!({"PredefinedMetricType": p.name()}),
             );
         }
+        TrackedMetric::AlbRequestCountPerTarget { resource_label } => {
+            v.insert(
+                "PredefinedMetricSpecification".into(),
+                json!({"PredefinedMetricType": "ALBRequestCountPerTarget", "ResourceLabel": resource_label}),
+            );
+        }
         TrackedMetric::Customized {
             namespace,
             metric_name,

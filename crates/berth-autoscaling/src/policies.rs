@@ -39,6 +39,20 @@ fn alarm_metric(c: &TargetTracking, id: &ServiceId) -> AlarmMetric {
             statistic: "Average".into(),
             unit: Some("Percent".into()),
         },
+        // ELB publishes RequestCountPerTarget per TargetGroup; Sum is its
+        // only valid statistic (the per-target average of the period).
+        TrackedMetric::AlbRequestCountPerTarget { resource_label } => AlarmMetric {
+            namespace: "AWS/ApplicationELB".into(),
+            metric_name: "RequestCountPerTarget".into(),
+            dimensions: vec![(
+                "TargetGroup".into(),
+                crate::rules::target_group_of_label(resource_label)
+                    .unwrap_or(resource_label)
+                    .into(),
+            )],
+            statistic: "Sum".into(),
+            unit: None,
+        },
         TrackedMetric::Customized {
             namespace,
             metric_name,

@@ -140,6 +140,11 @@ impl Predefined {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TrackedMetric {
     Predefined(Predefined),
+    /// `ALBRequestCountPerTarget` of one target group: its
+    /// `ResourceLabel` (`app/LB/ID/targetgroup/TG/ID`).
+    AlbRequestCountPerTarget {
+        resource_label: String,
+    },
     Customized {
         namespace: String,
         metric_name: String,

@@ -93,6 +93,22 @@ fn target_tracking(c: &TargetTrackingInput) -> Result<TargetTracking, AwsError> 
         return Err(validation("TargetValue must be greater than 0."));
     }
     let metric = match (&c.predefined_metric_specification, &c.customized_metric_specification) {
+        (Some(p), None) if p.predefined_metric_type == "ALBRequestCountPerTarget" => {
+            let Some(label) = &p.resource_label else {
+                return Err(validation(
+                    "ResourceLabel is required for ALBRequestCountPerTarget: \
+                     app/LOAD-BALANCER-NAME/ID/targetgroup/TARGET-GROUP-NAME/ID.",
+                ));
+            };
+            if target_group_of_label(label).is_none() {
+                return Err(validation(format!(
+                    "ResourceLabel {label} is not valid: it is app/LOAD-BALANCER-NAME/ID/targetgroup/TARGET-GROUP-NAME/ID."
+                )));
+            }
+            TrackedMetric::AlbRequestCountPerTarget {
+                resource_label: label.clone(),
+            }
+        }
         (Some(p), None) => {
             let Some(kind) = Predefined::parse(&p.predefined_metric_type) else {
                 return Err(refused_predefined(&p.predefined_metric_type));
@@ -130,18 +146,21 @@ fn target_tracking(c: &TargetTrackingInput) -> Result<TargetTracking, AwsError> 
 }
 
 fn refused_predefined(kind: &str) -> AwsError {
-    match kind {
-        "ALBRequestCountPerTarget" => validation(
-            "ALBRequestCountPerTarget is not supported yet: Berth's load balancers do not publish the \
-             AWS/ApplicationELB RequestCountPerTarget metric to CloudWatch, so the policy could not be honoured. \
-             Use ECSServiceAverageCPUUtilization, ECSServiceAverageMemoryUtilization or a \
-             CustomizedMetricSpecification.",
-        ),
-        other => validation(format!(
-            "PredefinedMetricType {other} is not valid for an ECS service in Berth: use \
-             ECSServiceAverageCPUUtilization or ECSServiceAverageMemoryUtilization."
-        )),
+    validation(format!(
+        "PredefinedMetricType {kind} is not valid for an ECS service in Berth: use \
+         ECSServiceAverageCPUUtilization, ECSServiceAverageMemoryUtilization or ALBRequestCountPerTarget."
+    ))
+}
+
+/// The `TargetGroup` dimension (`targetgroup/NAME/ID`) of an
+/// ALBRequestCountPerTarget `ResourceLabel` (`app/LB/ID/targetgroup/TG/ID`), pure.
+pub fn target_group_of_label(label: &str) -> Option<&str> {
+    let parts: Vec<&str> = label.split('/').collect();
+    let ok = parts.len() == 6 && parts[0] == "app" && parts[3] == "targetgroup" && parts.iter().all(|p| !p.is_empty());
+    if !ok {
+        return None;
     }
+    label.find("/targetgroup/").map(|i| &label[i + 1..])
 }
 
 fn customized(m: &CustomizedInput) -> Result<TrackedMetric, AwsError> {
@@ -315,12 +334,33 @@ mod tests {
             t.metric,
             TrackedMetric::Predefined(Predefined::EcsServiceAverageCpuUtilization)
         );
-        let e = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+        let alb = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
             "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0,
             "PredefinedMetricSpecification": {"PredefinedMetricType": "ALBRequestCountPerTarget",
                 "ResourceLabel": "app/lb/1/targetgroup/tg/2"}}}))
-        .unwrap_err();
-        assert!(e.message.contains("RequestCountPerTarget"), "{}", e.message);
+        .unwrap();
+        let PolicyKind::TargetTracking(t) = alb else { panic!() };
+        assert_eq!(
+            t.metric,
+            TrackedMetric::AlbRequestCountPerTarget {
+                resource_label: "app/lb/1/targetgroup/tg/2".into()
+            }
+        );
+        for label in [None, Some("targetgroup/tg/2"), Some("app/lb/1/targetgroup/tg")] {
+            let mut spec = serde_json::json!({"PredefinedMetricType": "ALBRequestCountPerTarget"});
+            if let Some(l) = label {
+                spec["ResourceLabel"] = l.into();
+            }
+            let e = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+                "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0,
+                "PredefinedMetricSpecification": spec}}))
+            .unwrap_err();
+            assert!(e.message.contains("ResourceLabel"), "{}", e.message);
+        }
+        assert_eq!(
+            target_group_of_label("app/lb/1/targetgroup/tg/2"),
+            Some("targetgroup/tg/2")
+        );
         let e = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
             "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0}}))
         .unwrap_err();

@@ -105,6 +105,20 @@ impl Session {
         self.api.call(op, &input).await.map_err(|e| self.explain("ecs", op, e))
     }
 
+    /// Calls an awsJson operation of another service (`target_prefix`, signing `service`).
+    pub(crate) async fn call(
+        &self,
+        target_prefix: &str,
+        service: &str,
+        op: &str,
+        input: &Value,
+    ) -> anyhow::Result<Value> {
+        self.api
+            .call_service(target_prefix, service, op, input)
+            .await
+            .map_err(|e| self.explain(service, op, e))
+    }
+
     pub(crate) async fn logs_call(&self, op: &str, input: &Value) -> Result<Value, ApiError> {
         self.api.call_logs(op, input).await
     }
