@@ -58,11 +58,22 @@ pub fn upload(id: &str) -> String {
     format!("{UPLOADS}{id}")
 }
 
+/// The last lifecycle policy preview of a repository.
+pub fn lifecycle_preview(repo: &str) -> String {
+    format!("ecr/lifecycle-preview/{repo}#")
+}
+
 pub const REGISTRY_POLICY: &str = "ecr/registry/policy";
 
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 4] {
-    [images_of(repo), tags_of(repo), layers_of(repo), referrers_of_repo(repo)]
+pub fn all_of(repo: &str) -> [String; 5] {
+    [
+        images_of(repo),
+        tags_of(repo),
+        layers_of(repo),
+        referrers_of_repo(repo),
+        lifecycle_preview(repo),
+    ]
 }
 
 #[cfg(test)]

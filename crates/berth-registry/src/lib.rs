@@ -20,6 +20,8 @@ pub mod ecr;
 pub mod error;
 mod images;
 pub mod keys;
+pub mod lifecycle;
+mod lifecycle_run;
 pub mod manifest;
 mod oci;
 pub mod records;
@@ -29,6 +31,7 @@ mod uploads;
 pub use auth::RequestAuthenticator;
 pub use blob::{BlobStore, FsBlobStore};
 pub use error::{OciError, RegistryError};
+pub use lifecycle_run::LifecycleReport;
 pub use oci::router;
 
 use berth_core::arn::Scope;
@@ -50,6 +53,24 @@ pub struct RegistryConfig {
     /// `host[:port]` clients use for the registry (repository URIs,
     /// `proxyEndpoint`, download URLs).
     pub registry_host: String,
+}
+
+/// The registry's background work (`berth server` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Between two evaluations of the lifecycle policies.
+    pub lifecycle_interval: std::time::Duration,
+    /// Tests only: seconds added to the clock lifecycle rules count days on.
+    pub lifecycle_clock_offset_secs: u64,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            lifecycle_interval: std::time::Duration::from_secs(3600),
+            lifecycle_clock_offset_secs: 0,
+        }
+    }
 }
 
 /// The registry: shared by the `/v2/` router and the ECR API.
@@ -74,6 +95,8 @@ pub struct Registry {
     pub(crate) authorizer: Option<Authorizer>,
     pub(crate) principal_check: Option<PrincipalCheck>,
     pub(crate) sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<uploads::SessionState>>>>,
+    /// Added to the wall clock when lifecycle rules count days (tests).
+    pub(crate) lifecycle_clock_offset_secs: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +143,7 @@ impl Registry {
             authorizer: None,
             principal_check: None,
             sessions: Mutex::new(HashMap::new()),
+            lifecycle_clock_offset_secs: 0.0,
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)

@@ -115,6 +115,28 @@ pub struct ServerArgs {
     pub(crate) time_scale: berth_core::time_scale::TimeScale,
     #[command(flatten)]
     pub(crate) listener: ListenerArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+/// The registry's background work: lifecycle policies.
+#[derive(Args, Clone, Debug)]
+pub struct RegistryArgs {
+    /// Seconds between two evaluations of the ECR lifecycle policies (ECR evaluates within 24 hours).
+    #[arg(long, default_value_t = 3600, env = "BERTH_LIFECYCLE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) lifecycle_interval_secs: u64,
+    /// For tests only: lifecycle rules count days as if the clock were this many seconds ahead (0: real time).
+    #[arg(long, default_value_t = 0, env = "BERTH_LIFECYCLE_CLOCK_OFFSET_SECS")]
+    pub(crate) lifecycle_clock_offset_secs: u64,
+}
+
+impl RegistryArgs {
+    pub(crate) fn schedule(&self) -> berth_registry::Schedule {
+        berth_registry::Schedule {
+            lifecycle_interval: std::time::Duration::from_secs(self.lifecycle_interval_secs),
+            lifecycle_clock_offset_secs: self.lifecycle_clock_offset_secs,
+        }
+    }
 }
 
 /// `berth up`: the server's flags and its local agent's.
