@@ -1,7 +1,8 @@
 """ECR lifecycle policies, end to end: Put/Get/DeleteLifecyclePolicy with
 ECR's validation (aws CLI), StartLifecyclePolicyPreview and
-GetLifecyclePolicyPreview (boto3: result shape, pagination, filters), and
-the evaluation deleting what the policy expires (skopeo pushes and pulls).
+GetLifecyclePolicyPreview (boto3: result shape, pagination, filters), the
+evaluation deleting what the policy expires (skopeo pushes and pulls), and
+`berth registry gc` then freeing exactly the expired images' own blobs.
 
 The images are pushed with skopeo from an OCI layout this module writes
 (no Docker image is created, so none has to be removed). The server is
@@ -11,7 +12,9 @@ is applied within a second of being put) and
 the clock were two days ahead, so "untagged images older than 1 day" is
 exercised on images pushed seconds ago, by the real day count (the images'
 push times shown to clients stay real). The preview is taken before the
-policy is put, so nothing is expired under it.
+policy is put, so nothing is expired under it. Garbage collection runs only
+on demand (`--registry-gc-interval-secs 0`) with no grace window
+(`--registry-gc-grace-secs 0`), so the test decides when it happens.
 """
 
 from __future__ import annotations
@@ -129,7 +132,10 @@ def server(tmp_path_factory):
     b = berthtest.Berth(
         data_dir=tmp / "data",
         log_path=tmp / "berth.log",
-        extra_args=["--lifecycle-interval-secs", "1", "--lifecycle-clock-offset-secs", str(TWO_DAYS)],
+        extra_args=[
+            "--lifecycle-interval-secs", "1", "--lifecycle-clock-offset-secs", str(TWO_DAYS),
+            "--registry-gc-interval-secs", "0", "--registry-gc-grace-secs", "0",
+        ],
     ).start()
     try:
         yield b
@@ -271,3 +277,74 @@ def test_evaluation_expires_exactly_the_preview(server, pushed):
     with pytest.raises(ClientError) as e:
         server.client("ecr").get_lifecycle_policy(repositoryName=repo)
     assert e.value.response["Error"]["Code"] == "LifecyclePolicyNotFoundException"
+
+
+def blob_files(data_dir: Path) -> dict[str, int]:
+    """digest -> size of every blob file the server stores."""
+    out = {}
+    for blobs in data_dir.rglob("blobs"):
+        if blobs.parent.name != "registry":
+            continue
+        for f in blobs.rglob("*"):
+            if f.is_file() and not f.name.startswith(".tmp-"):
+                out[f"{f.parent.parent.name}:{f.name}"] = f.stat().st_size
+    return out
+
+
+def berth_cli(server, *args) -> subprocess.CompletedProcess:
+    env = berthtest.isolate_aws_environment(dict(os.environ))
+    return subprocess.run(
+        [str(berthtest.berth_bin()), *args, "--endpoint", server.endpoint, "--data-dir", str(server.data_dir)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_gc_frees_exactly_the_expired_images_own_blobs(server, pushed):
+    images = pushed["images"]
+    expired = [f"prod-{i}" for i in range(1, 8)] + ["u1", "u2", "u3"]
+    garbage = {d for n in expired for d in [images[n]["digest"], *images[n]["own"]]}
+    before = blob_files(server.data_dir)
+    assert garbage <= before.keys()
+    assert pushed["layout"].base["digest"] in before
+
+    dry = berth_cli(server, "registry", "gc", "--dry-run", "--output", "json")
+    assert dry.returncode == 0, dry.stderr
+    report = json.loads(dry.stdout)
+    assert report["dryRun"] is True and report["blobsDeleted"] == 0
+    assert report["garbageBlobs"] == len(garbage) == 30
+    assert report["garbageBytes"] == sum(before[d] for d in garbage)
+    assert blob_files(server.data_dir) == before
+
+    run = berth_cli(server, "registry", "gc")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"deleted {len(garbage)} of {len(before)} blobs"), run.stdout
+    after = blob_files(server.data_dir)
+    assert after.keys() == before.keys() - garbage
+    # The kept images still pull whole, the shared base layer with them.
+    for tag in ("prod-8", "prod-9", "prod-10", "latest"):
+        skopeo("copy", "--src-tls-verify=false", "--src-creds", pushed["creds"],
+               f"docker://{pushed['host']}/{pushed['repo']}:{tag}", f"oci:{pushed['layout'].root.parent / 'back'}:{tag}")
+    metrics = requests_get(f"{server.endpoint}/metrics")
+    freed = sum(before[d] for d in garbage)
+    assert f'berth_registry_gc_blobs_deleted_total{{region="us-east-1"}} {len(garbage)}' in metrics
+    assert f'berth_registry_gc_bytes_freed_total{{region="us-east-1"}} {freed}' in metrics
+    # Only the root may collect, whatever a user's policy allows.
+    iam = server.client("iam")
+    name = unique("gc-user")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    env = dict(berthtest.isolate_aws_environment(dict(os.environ)),
+               AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    p = subprocess.run([str(berthtest.berth_bin()), "registry", "gc", "--endpoint", server.endpoint,
+                        "--data-dir", str(server.data_dir)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
+
+
+def requests_get(url: str) -> str:
+    import requests
+
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200
+    return r.text

@@ -10,6 +10,12 @@ pub fn repository(name: &str) -> String {
     format!("{REPOSITORIES}{name}")
 }
 
+/// Every image record, of every repository.
+pub const IMAGES: &str = "ecr/images/";
+
+/// Every repository link, of every repository.
+pub const LAYERS: &str = "ecr/layers/";
+
 /// Image records (one per manifest digest): `ecr/images/REPO#DIGEST`.
 pub fn images_of(repo: &str) -> String {
     format!("ecr/images/{repo}#")

@@ -119,7 +119,7 @@ pub struct ServerArgs {
     pub(crate) registry: RegistryArgs,
 }
 
-/// The registry's background work: lifecycle policies.
+/// The registry's background work: lifecycle policies, garbage collection.
 #[derive(Args, Clone, Debug)]
 pub struct RegistryArgs {
     /// Seconds between two evaluations of the ECR lifecycle policies (ECR evaluates within 24 hours).
@@ -128,6 +128,13 @@ pub struct RegistryArgs {
     /// For tests only: lifecycle rules count days as if the clock were this many seconds ahead (0: real time).
     #[arg(long, default_value_t = 0, env = "BERTH_LIFECYCLE_CLOCK_OFFSET_SECS")]
     pub(crate) lifecycle_clock_offset_secs: u64,
+    /// Seconds between two garbage collections of unreferenced registry blobs (0: only `berth registry gc`).
+    #[arg(long, default_value_t = 3600, env = "BERTH_REGISTRY_GC_INTERVAL_SECS")]
+    pub(crate) registry_gc_interval_secs: u64,
+    /// Blobs uploaded, linked or checked for less than this many seconds are never collected
+    /// (longer than a push takes, from its first blob to its manifest).
+    #[arg(long, default_value_t = 3600, env = "BERTH_REGISTRY_GC_GRACE_SECS")]
+    pub(crate) registry_gc_grace_secs: u64,
 }
 
 impl RegistryArgs {
@@ -135,6 +142,9 @@ impl RegistryArgs {
         berth_registry::Schedule {
             lifecycle_interval: std::time::Duration::from_secs(self.lifecycle_interval_secs),
             lifecycle_clock_offset_secs: self.lifecycle_clock_offset_secs,
+            gc_interval: (self.registry_gc_interval_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.registry_gc_interval_secs)),
+            gc_grace: std::time::Duration::from_secs(self.registry_gc_grace_secs),
         }
     }
 }
