@@ -2,42 +2,67 @@
 //!
 //! Everything that makes a blob reachable — publishing an upload and
 //! linking it into a repository, mounting it, storing a manifest that
-//! references it — holds a *publish guard* on the blob's shard (one of
-//! [`SHARDS`] read-write locks, by digest) for the whole step, and bumps the
-//! shard's generation when it lets go. Garbage collection notes the
-//! generations before it reads the store, and deletes a blob only under the
-//! shard's write lock and only when the generation has not moved: any
-//! publication it could have missed either finished before its reads (and
-//! is in them) or moved the generation (the blob is skipped, for the next
-//! collection to decide). Readers never wait on each other; the collector
-//! holds one write lock at a time, for one store transaction and one file
-//! removal.
+//! references it — holds a [`Publication`]: the read locks of the blobs'
+//! shards (one of [`SHARDS`] read-write locks, by digest) for the whole
+//! step, up to its store commit. While a collection is running, a
+//! publication also notes its digests when it ends (before it lets the
+//! locks go).
+//!
+//! A collection starts ([`PublishLocks::begin`]) *before* it reads the
+//! store, and deletes a blob only under its shard's write lock and only
+//! when no publication of that digest ended since it started: any
+//! publication it could have missed either ended before it started (its
+//! commit is in what the collection read) or is noted (the blob is left
+//! for the next collection). Publications never wait on each other; the
+//! collector holds one write lock at a time, for one store transaction and
+//! one file removal.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub(crate) const SHARDS: usize = 64;
 
 pub(crate) struct PublishLocks {
     locks: Vec<RwLock<()>>,
-    generations: Vec<AtomicU64>,
+    /// Whether a collection is running (one at a time per registry).
+    collecting: AtomicBool,
+    /// The digests publications made reachable since it started.
+    published: Mutex<HashSet<String>>,
 }
 
-/// Held while a blob is being made reachable; bumps the shard's
-/// generation when dropped.
-pub(crate) struct PublishGuard<'a> {
-    _lock: RwLockReadGuard<'a, ()>,
-    generation: &'a AtomicU64,
+/// Held while blobs are being made reachable.
+pub(crate) struct Publication<'a> {
+    owner: &'a PublishLocks,
+    digests: Vec<String>,
+    _locks: Vec<RwLockReadGuard<'a, ()>>,
 }
 
-impl Drop for PublishGuard<'_> {
+impl Drop for Publication<'_> {
     fn drop(&mut self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        // Noted while the read locks are still held (fields drop after this).
+        if self.owner.collecting.load(Ordering::SeqCst) {
+            let mut p = self.owner.published.lock().unwrap_or_else(|e| e.into_inner());
+            p.extend(self.digests.drain(..));
+        }
+    }
+}
+
+/// A running collection; ends it when dropped.
+pub(crate) struct Collection<'a> {
+    owner: &'a PublishLocks,
+}
+
+impl Drop for Collection<'_> {
+    fn drop(&mut self) {
+        self.owner.collecting.store(false, Ordering::SeqCst);
+        self.owner.published.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
 /// The collector's hold on one shard.
-pub(crate) struct CollectGuard<'a> {
+pub(crate) struct Collecting<'a> {
     _lock: RwLockWriteGuard<'a, ()>,
 }
 
@@ -51,37 +76,47 @@ impl PublishLocks {
     pub(crate) fn new() -> Self {
         Self {
             locks: (0..SHARDS).map(|_| RwLock::new(())).collect(),
-            generations: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            collecting: AtomicBool::new(false),
+            published: Mutex::new(HashSet::new()),
         }
     }
 
     /// Guards publication of every digest in `digests` (each shard once, in
     /// shard order).
-    pub(crate) async fn publish<'a>(&'a self, digests: impl IntoIterator<Item = &str>) -> Vec<PublishGuard<'a>> {
-        let mut shards: Vec<usize> = digests.into_iter().map(shard_of).collect();
+    pub(crate) async fn publish<'a>(&'a self, digests: impl IntoIterator<Item = &str>) -> Publication<'a> {
+        let digests: Vec<String> = digests.into_iter().map(str::to_string).collect();
+        let mut shards: Vec<usize> = digests.iter().map(|d| shard_of(d)).collect();
         shards.sort_unstable();
         shards.dedup();
-        let mut out = Vec::with_capacity(shards.len());
+        let mut locks = Vec::with_capacity(shards.len());
         for s in shards {
-            out.push(PublishGuard {
-                _lock: self.locks[s].read().await,
-                generation: &self.generations[s],
-            });
+            locks.push(self.locks[s].read().await);
         }
-        out
+        Publication {
+            owner: self,
+            digests,
+            _locks: locks,
+        }
     }
 
-    /// Every shard's generation, before the collector reads the store.
-    pub(crate) fn generations(&self) -> Vec<u64> {
-        self.generations.iter().map(|g| g.load(Ordering::SeqCst)).collect()
+    /// Starts a collection, before it reads the store (the caller runs one
+    /// at a time).
+    pub(crate) fn begin(&self) -> Collection<'_> {
+        self.published.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.collecting.store(true, Ordering::SeqCst);
+        Collection { owner: self }
     }
 
     /// The collector's write lock on `digest`'s shard, when no publication
-    /// touched the shard since `seen` was taken (`None`: skip it).
-    pub(crate) async fn collect(&self, digest: &str, seen: &[u64]) -> Option<CollectGuard<'_>> {
-        let s = shard_of(digest);
-        let lock = self.locks[s].write().await;
-        (self.generations[s].load(Ordering::SeqCst) == seen[s]).then_some(CollectGuard { _lock: lock })
+    /// of `digest` ended since the collection began (`None`: skip it).
+    pub(crate) async fn collect(&self, digest: &str) -> Option<Collecting<'_>> {
+        let lock = self.locks[shard_of(digest)].write().await;
+        let touched = self
+            .published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(digest);
+        (!touched).then_some(Collecting { _lock: lock })
     }
 }
 
@@ -89,35 +124,39 @@ impl PublishLocks {
 mod tests {
     use super::*;
 
+    const D: &str = "sha256:00000000000000000000000000000000000000000000000000000000000000ab";
+    const SAME_SHARD: &str = "sha256:00000000000000000000000000000000000000000000000000000000000040ab";
+
     #[tokio::test]
-    async fn a_publication_since_the_snapshot_makes_the_collector_skip() {
+    async fn a_publication_of_the_digest_since_the_start_makes_the_collector_skip_it() {
         let locks = PublishLocks::new();
-        let d = "sha256:00000000000000000000000000000000000000000000000000000000000000ab";
-        let seen = locks.generations();
-        assert!(locks.collect(d, &seen).await.is_some());
-        drop(locks.publish([d]).await);
-        assert!(locks.collect(d, &seen).await.is_none());
-        let other = "sha256:00000000000000000000000000000000000000000000000000000000000000ac";
+        drop(locks.publish([D]).await); // before: seen by the store reads
+        let run = locks.begin();
+        assert!(locks.collect(D).await.is_some());
+        drop(locks.publish([D]).await);
+        assert!(locks.collect(D).await.is_none());
         assert!(
-            locks.collect(other, &seen).await.is_some(),
-            "other shards are not affected"
+            locks.collect(SAME_SHARD).await.is_some(),
+            "another digest of the shard is not affected"
         );
-        let seen = locks.generations();
-        assert!(locks.collect(d, &seen).await.is_some());
+        drop(run);
+        let _run = locks.begin();
+        assert!(locks.collect(D).await.is_some(), "a new collection starts afresh");
     }
 
     #[tokio::test]
     async fn the_collector_waits_for_a_publication_in_progress() {
         let locks = std::sync::Arc::new(PublishLocks::new());
-        let d = "sha256:00000000000000000000000000000000000000000000000000000000000000ab";
-        let seen = locks.generations();
-        let guard = locks.publish([d, d]).await;
-        assert_eq!(guard.len(), 1, "one guard per shard");
+        let publication = locks.publish([D, SAME_SHARD]).await;
+        assert_eq!(publication._locks.len(), 1, "one lock per shard");
         let l2 = locks.clone();
-        let collector = tokio::spawn(async move { l2.collect(d, &seen).await.is_some() });
+        let collector = tokio::spawn(async move {
+            let _run = l2.begin();
+            l2.collect(D).await.is_some()
+        });
         tokio::task::yield_now().await;
         assert!(!collector.is_finished());
-        drop(guard);
-        assert!(!collector.await.unwrap(), "the publication moved the generation");
+        drop(publication);
+        assert!(!collector.await.unwrap(), "the publication ended during the collection");
     }
 }

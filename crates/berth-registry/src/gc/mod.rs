@@ -4,12 +4,13 @@
 //! deduplicated across repositories), so reachability is global: a blob is
 //! kept while an image of *any* repository names it. One collection:
 //!
-//! 1. notes the publish fences' generations (`crate::publish`);
+//! 1. begins behind the publish fence (`crate::publish`): from now on,
+//!    every publication notes the digests it made reachable;
 //! 2. reads every repository link, every image record and every blob file;
 //! 3. marks the garbage ([`plan::plan`]: not referenced, older than the
 //!    grace window);
 //! 4. for each, under its shard's write lock and only if no publication
-//!    touched the shard since 1: removes its links in one store transaction
+//!    of it ended since 1: removes its links in one store transaction
 //!    that compares each link's revision (a refresh or re-link since 2
 //!    fails it), then — the store now saying it is unreferenced — deletes
 //!    its file.
@@ -144,7 +145,7 @@ impl Registry {
     }
 
     async fn collect(&self, dry_run: bool) -> Result<GcReport, RegistryError> {
-        let seen = self.publish_locks.generations();
+        let _collection = self.publish_locks.begin();
         let now = now_epoch();
         let links = self.all_links().await?;
         let referenced = self.referenced_blobs().await?;
@@ -172,7 +173,7 @@ impl Registry {
         }
         for g in garbage {
             let Ok(digest) = Digest::parse(&g.digest) else { continue };
-            let Some(_fence) = self.publish_locks.collect(&g.digest, &seen).await else {
+            let Some(_fence) = self.publish_locks.collect(&g.digest).await else {
                 report.skipped += 1;
                 continue;
             };
