@@ -3,8 +3,8 @@ push images that share a base layer (the OCI Distribution API over HTTP,
 with `requests`) and delete some of them, while `berth registry gc` runs in
 a loop; afterwards every surviving image pulls with every blob's digest
 verified, and once the grace window has passed no unreferenced blob is
-left. Then the server is killed (-9) in the middle of a collection of a
-thousand garbage blobs and restarted: the same holds.
+left. Then the server is killed (-9) in the middle of a collection of
+3,000 garbage blobs and restarted: the same holds.
 
 The server is this module's own (`--registry-gc-interval-secs 0`: only the
 test collects; `--registry-gc-grace-secs 1`). No Docker image or container
@@ -184,13 +184,23 @@ def test_gc_under_fire_then_kill_9_mid_collection(server):
     # Once the grace window has passed, a collection leaves only them.
     poll("only referenced blobs to be left", lambda: collected_down_to(server, referenced), 30, interval=0.5)
 
-    # A thousand garbage blobs (uploaded, never referenced), then a kill -9
+    # 3,000 garbage blobs (uploaded, never referenced), then a kill -9
     # while they are being collected.
-    for i in range(1000):
-        c.push_blob(f"garbage {i} {os.urandom(8).hex()}".encode())
+    garbage = 3000
+
+    def fill(k: int):
+        mine = Client(server, repo)
+        for i in range(k, garbage, 8):
+            mine.push_blob(f"garbage {i} {os.urandom(8).hex()}".encode())
+
+    fillers = [threading.Thread(target=fill, args=(k,)) for k in range(8)]
+    for t in fillers:
+        t.start()
+    for t in fillers:
+        t.join()
     total = len(blob_files(server.data_dir))
-    assert total == len(referenced) + 1000
-    poll("the garbage to pass the grace window", lambda: gc(server, "--dry-run")["garbageBlobs"] == 1000, 30)
+    assert total == len(referenced) + garbage
+    poll("the garbage to pass the grace window", lambda: gc(server, "--dry-run")["garbageBlobs"] == garbage, 30)
     env = berthtest.isolate_aws_environment(dict(os.environ))
     proc = subprocess.Popen([str(berthtest.berth_bin()), "registry", "gc", "--endpoint", server.endpoint,
                              "--data-dir", str(server.data_dir)], env=env,

@@ -67,7 +67,7 @@ pub(crate) struct Collecting<'a> {
 }
 
 /// The shard of a digest string (`sha256:…`): its last hex characters.
-fn shard_of(digest: &str) -> usize {
+pub(crate) fn shard_of(digest: &str) -> usize {
     let tail = digest.get(digest.len().saturating_sub(4)..).unwrap_or("");
     usize::from_str_radix(tail, 16).unwrap_or(0) % SHARDS
 }
@@ -109,14 +109,27 @@ impl PublishLocks {
 
     /// The collector's write lock on `digest`'s shard, when no publication
     /// of `digest` ended since the collection began (`None`: skip it).
+    #[cfg(test)]
     pub(crate) async fn collect(&self, digest: &str) -> Option<Collecting<'_>> {
-        let lock = self.locks[shard_of(digest)].write().await;
-        let touched = self
-            .published
+        let lock = self.collect_shard(shard_of(digest)).await;
+        (!self.published_since_begin(digest)).then_some(lock)
+    }
+
+    /// The collector's write lock on one shard: no publication of its
+    /// digests runs until it is dropped.
+    pub(crate) async fn collect_shard(&self, shard: usize) -> Collecting<'_> {
+        Collecting {
+            _lock: self.locks[shard % SHARDS].write().await,
+        }
+    }
+
+    /// Whether a publication of `digest` ended since the collection began
+    /// (ask while holding its shard's [`PublishLocks::collect_shard`]).
+    pub(crate) fn published_since_begin(&self, digest: &str) -> bool {
+        self.published
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(digest);
-        (!touched).then_some(Collecting { _lock: lock })
+            .contains(digest)
     }
 }
 

@@ -9,11 +9,12 @@
 //! 2. reads every repository link, every image record and every blob file;
 //! 3. marks the garbage ([`plan::plan`]: not referenced, older than the
 //!    grace window);
-//! 4. for each, under its shard's write lock and only if no publication
-//!    of it ended since 1: removes its links in one store transaction
-//!    that compares each link's revision (a refresh or re-link since 2
-//!    fails it), then — the store now saying it is unreferenced — deletes
-//!    its file.
+//! 4. shard by shard, under the shard's write lock, for the garbage no
+//!    publication touched since 1: removes their links in one store
+//!    transaction (per batch of up to 128 links) that compares each link's
+//!    revision (a refresh or re-link since 2 fails it; the batch is then
+//!    retried blob by blob), then — the store now saying they are
+//!    unreferenced — deletes their files.
 //!
 //! A crash between the transaction and the file removal leaves a file with
 //! no link and no reference: garbage the next collection removes. Upload
@@ -25,9 +26,9 @@ pub mod plan;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::records::{ImageRecord, LayerRecord};
-use crate::{Registry, keys, now_epoch};
+use crate::{Registry, keys, now_epoch, publish};
 use berth_store::{Compare, Op, typed};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -67,6 +68,30 @@ pub struct GcStats {
 
 fn store_err<T>(r: Result<T, berth_store::StoreError>) -> Result<T, RegistryError> {
     r.map_err(RegistryError::Store)
+}
+
+/// At most this many links are removed by one store transaction.
+const MAX_BATCH_LINKS: usize = 128;
+
+/// Splits one shard's garbage into batches of at most [`MAX_BATCH_LINKS`]
+/// links (a blob with more links is a batch of its own).
+fn batches(list: Vec<plan::Garbage>) -> Vec<Vec<plan::Garbage>> {
+    let mut out: Vec<Vec<plan::Garbage>> = vec![];
+    let mut links = 0;
+    for g in list {
+        let n = g.links.len().max(1);
+        match out.last_mut() {
+            Some(b) if links + n <= MAX_BATCH_LINKS => {
+                links += n;
+                b.push(g);
+            }
+            _ => {
+                links = n;
+                out.push(vec![g]);
+            }
+        }
+    }
+    out
 }
 
 impl Registry {
@@ -171,31 +196,67 @@ impl Registry {
         if dry_run {
             return Ok(report);
         }
+        // Shard by shard (one write lock held at a time), in batches of at
+        // most MAX_BATCH_LINKS links: one store transaction per batch.
+        let mut by_shard: BTreeMap<usize, Vec<plan::Garbage>> = BTreeMap::new();
         for g in garbage {
-            let Ok(digest) = Digest::parse(&g.digest) else { continue };
-            let Some(_fence) = self.publish_locks.collect(&g.digest).await else {
-                report.skipped += 1;
-                continue;
-            };
-            if !g.links.is_empty() {
-                let compares = g
-                    .links
-                    .iter()
-                    .map(|l| Compare::ModRevision(l.key.clone(), l.revision))
-                    .collect();
-                let ops = g.links.iter().map(|l| Op::Delete(l.key.clone())).collect();
-                if !store_err(self.store.txn(compares, ops).await)?.succeeded {
-                    report.skipped += 1;
-                    continue;
+            by_shard.entry(publish::shard_of(&g.digest)).or_default().push(g);
+        }
+        for (shard, list) in by_shard {
+            for batch in batches(list) {
+                let _fence = self.publish_locks.collect_shard(shard).await;
+                let (go, skip): (Vec<_>, Vec<_>) = batch
+                    .into_iter()
+                    .partition(|g| !self.publish_locks.published_since_begin(&g.digest));
+                report.skipped += skip.len() as u64;
+                let unlinked = self.remove_links(go, &mut report).await?;
+                for g in unlinked {
+                    let Ok(digest) = Digest::parse(&g.digest) else { continue };
+                    if self.blobs.delete(&digest).await? {
+                        report.blobs_deleted += 1;
+                        report.bytes_freed += g.size.unwrap_or(0);
+                    }
                 }
-                report.links_removed += g.links.len() as u64;
-            }
-            if self.blobs.delete(&digest).await? {
-                report.blobs_deleted += 1;
-                report.bytes_freed += g.size.unwrap_or(0);
             }
         }
         Ok(report)
+    }
+
+    /// Removes the links of `batch` in one transaction comparing each
+    /// link's revision; when one moved, blob by blob. Returns the blobs
+    /// whose links are gone (their files may go now).
+    async fn remove_links(
+        &self,
+        batch: Vec<plan::Garbage>,
+        report: &mut GcReport,
+    ) -> Result<Vec<plan::Garbage>, RegistryError> {
+        let txn = |gs: &[plan::Garbage]| {
+            let links = gs.iter().flat_map(|g| &g.links);
+            let compares: Vec<Compare> = links
+                .clone()
+                .map(|l| Compare::ModRevision(l.key.clone(), l.revision))
+                .collect();
+            let ops: Vec<Op> = links.map(|l| Op::Delete(l.key.clone())).collect();
+            (compares, ops)
+        };
+        let count = |gs: &[plan::Garbage]| gs.iter().map(|g| g.links.len() as u64).sum::<u64>();
+        let (compares, ops) = txn(&batch);
+        if ops.is_empty() || store_err(self.store.txn(compares, ops).await)?.succeeded {
+            report.links_removed += count(&batch);
+            return Ok(batch);
+        }
+        let mut out = vec![];
+        for g in batch {
+            let one = std::slice::from_ref(&g);
+            let (compares, ops) = txn(one);
+            if ops.is_empty() || store_err(self.store.txn(compares, ops).await)?.succeeded {
+                report.links_removed += count(one);
+                out.push(g);
+            } else {
+                report.skipped += 1;
+            }
+        }
+        Ok(out)
     }
 
     /// Collects every `every`, forever.
@@ -262,4 +323,38 @@ pub fn render_metrics(regions: &[(&str, &GcStats)], openmetrics: bool) -> String
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn garbage(links: usize) -> plan::Garbage {
+        plan::Garbage {
+            digest: format!("sha256:{links}"),
+            size: Some(1),
+            links: (0..links)
+                .map(|i| plan::Link {
+                    key: format!("k{i}"),
+                    digest: String::new(),
+                    revision: 1,
+                    created_at: 0.0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_most_128_links() {
+        let sizes = |b: &[Vec<plan::Garbage>]| {
+            b.iter()
+                .map(|b| b.iter().map(|g| g.links.len().max(1)).sum::<usize>())
+                .collect::<Vec<_>>()
+        };
+        let list: Vec<_> = (0..300).map(|_| garbage(1)).collect();
+        assert_eq!(sizes(&batches(list)), [128, 128, 44]);
+        let list = vec![garbage(0), garbage(200), garbage(100), garbage(28), garbage(1)];
+        assert_eq!(sizes(&batches(list)), [1, 200, 128, 1]);
+        assert!(batches(vec![]).is_empty());
+    }
 }
