@@ -114,7 +114,8 @@ impl Registry {
         // the link younger than garbage collection's grace window (refreshed
         // once half of it has passed, not on every check).
         let now = now_epoch();
-        if now - link.created_at > self.gc_grace.as_secs_f64() / 2.0 {
+        let grace = self.gc_grace.as_secs_f64();
+        if grace > 0.0 && now - link.created_at > grace / 2.0 {
             link.created_at = now;
             let res = store_err(
                 self.store

@@ -237,3 +237,40 @@ async fn collections_during_pushes_and_deletes_lose_nothing() {
     assert!(runs_before > 0);
     eprintln!("{runs} collections during the pushes, {refused} manifests refused and pushed again");
 }
+
+#[tokio::test]
+async fn a_client_checking_an_old_blob_keeps_it_for_another_grace_window() {
+    let h = Harness::with_gc_grace(Duration::from_secs(3600)).await;
+    h.create_repo("app").await;
+    let d = h
+        .push_blob("app", b"pushed long ago, about to be referenced again")
+        .await;
+    // Age the file and the link by two hours.
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    let path = h
+        .blob_files()
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy() == d.hex())
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let key = berth_registry::keys::layer("app", &d.to_string());
+    let mut link: berth_registry::records::LayerRecord =
+        serde_json::from_slice(&h.store.get(&key).await.unwrap().unwrap().value).unwrap();
+    link.created_at -= 7200.0;
+    h.store.put(&key, serde_json::to_vec(&link).unwrap()).await.unwrap();
+    assert_eq!(h.reg.collect_garbage(true).await.unwrap().garbage_blobs, 1);
+
+    // `docker push` asks whether the blob is there before it sends the
+    // manifest that references it: that refreshes the link.
+    let head = h
+        .request(Method::HEAD, &format!("/v2/app/blobs/{d}"), &[], Body::empty())
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(h.reg.collect_garbage(false).await.unwrap().garbage_blobs, 0);
+    assert!(h.reg.blob_store().exists(&d).await.unwrap());
+}
