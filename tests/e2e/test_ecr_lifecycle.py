@@ -209,6 +209,23 @@ def test_validation_and_not_found_errors(server, pushed):
     assert e.value.code == "LifecyclePolicyNotFoundException"
 
 
+def test_lifecycle_operations_are_authorized_on_the_repository(server, pushed):
+    repo = pushed["repo"]
+    arn = server.client("ecr").describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryArn"]
+    _, client = berthtest.make_user(server, [
+        {"Effect": "Allow", "Action": ["ecr:GetLifecyclePolicy", "ecr:StartLifecyclePolicyPreview"], "Resource": arn},
+    ])
+    ecr = client("ecr")
+    message = berthtest.denied(ecr.put_lifecycle_policy, repositoryName=repo, lifecyclePolicyText=POLICY)
+    assert "ecr:PutLifecyclePolicy" in message and arn in message
+    berthtest.denied(ecr.get_lifecycle_policy_preview, repositoryName=repo)
+    berthtest.denied(ecr.get_lifecycle_policy, repositoryName=repo + "-other")
+    # What the policy allows reaches the operation (which answers its own error).
+    with pytest.raises(ClientError) as e:
+        ecr.get_lifecycle_policy(repositoryName=repo)
+    assert e.value.response["Error"]["Code"] == "LifecyclePolicyNotFoundException"
+
+
 def test_preview_lists_what_ecr_would_expire(server, pushed):
     ecr = server.client("ecr")
     repo, images = pushed["repo"], pushed["images"]
