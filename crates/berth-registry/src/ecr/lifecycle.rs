@@ -5,6 +5,7 @@
 //! computed when it is started (the repository's images at that moment)
 //! and kept, with its status, until the next one.
 
+use super::images::{ImageId, check_image_ids, keep, parse_tag_status};
 use super::invalid_parameter;
 use crate::lifecycle::Policy;
 use crate::records::{PreviewRecord, PreviewStatus};
@@ -46,17 +47,10 @@ struct PreviewFilter {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PreviewImageId {
-    image_digest: Option<String>,
-    image_tag: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct GetPreviewInput {
     registry_id: Option<String>,
     pub(crate) repository_name: String,
-    image_ids: Option<Vec<PreviewImageId>>,
+    image_ids: Option<Vec<ImageId>>,
     next_token: Option<String>,
     max_results: Option<i64>,
     filter: Option<PreviewFilter>,
@@ -225,25 +219,9 @@ impl Registry {
                     ),
                 )
             })?;
-        let tag_status = match input.filter.as_ref().and_then(|f| f.tag_status.as_deref()) {
-            None | Some("ANY") => None,
-            Some("TAGGED") => Some(true),
-            Some("UNTAGGED") => Some(false),
-            Some(other) => {
-                return Err(invalid_parameter(format!(
-                    "Invalid tagStatus '{other}': expected TAGGED, UNTAGGED or ANY."
-                )));
-            }
-        };
+        let tag_status = parse_tag_status(input.filter.as_ref().and_then(|f| f.tag_status.as_deref()))?;
         if let Some(ids) = &input.image_ids {
-            if input.max_results.is_some() || input.next_token.is_some() {
-                return Err(invalid_parameter(
-                    "maxResults and nextToken cannot be used when imageIds is specified.",
-                ));
-            }
-            if ids.is_empty() || ids.len() > 100 {
-                return Err(invalid_parameter("imageIds must contain between 1 and 100 image ids."));
-            }
+            check_image_ids(ids, input.max_results.is_some() || input.next_token.is_some())?;
             if ids.iter().any(|i| i.image_digest.is_none() && i.image_tag.is_none()) {
                 return Err(invalid_parameter(
                     "Invalid request parameters: both tag and digest cannot be null",
@@ -255,7 +233,7 @@ impl Registry {
             .results
             .iter()
             .enumerate()
-            .filter(|(_, r)| tag_status.is_none_or(|tagged| tagged != r.image_tags.is_empty()))
+            .filter(|(_, r)| keep(tag_status, &r.image_tags))
             .filter(|(_, r)| {
                 input.image_ids.as_ref().is_none_or(|ids| {
                     ids.iter().any(|id| {
