@@ -6,6 +6,8 @@
 
 mod evaluate;
 mod policy;
+#[cfg(test)]
+mod properties;
 
 pub use evaluate::{Expiry, ImageFacts, evaluate};
 pub use policy::{CountType, Policy, PolicyError, Rule, TagSelection};
