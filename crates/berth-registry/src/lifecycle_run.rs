@@ -19,6 +19,8 @@ use std::time::Duration;
 pub struct LifecycleReport {
     pub repositories: usize,
     pub expired_images: usize,
+    /// Repositories whose evaluation failed (retried at the next run).
+    pub failed_repositories: usize,
 }
 
 impl Registry {
@@ -142,7 +144,8 @@ impl Registry {
         Ok(gone)
     }
 
-    /// Evaluates every repository's lifecycle policy once.
+    /// Evaluates every repository's lifecycle policy once; one repository
+    /// failing (its store reads, a deletion) does not stop the others.
     pub async fn run_lifecycle_once(&self) -> Result<LifecycleReport, RegistryError> {
         let mut report = LifecycleReport::default();
         for name in self.repository_names().await? {
@@ -153,7 +156,13 @@ impl Registry {
                 continue;
             };
             report.repositories += 1;
-            report.expired_images += self.apply_lifecycle(&repo, &text).await?;
+            match self.apply_lifecycle(&repo, &text).await {
+                Ok(n) => report.expired_images += n,
+                Err(e) => {
+                    report.failed_repositories += 1;
+                    tracing::warn!(repository = %name, error = %e, "lifecycle evaluation failed; retried at the next run");
+                }
+            }
         }
         Ok(report)
     }
