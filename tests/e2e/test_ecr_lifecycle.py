@@ -19,6 +19,7 @@ on demand (`--registry-gc-interval-secs 0`) with no grace window
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -30,6 +31,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 import berthtest
@@ -152,8 +154,6 @@ def pushed(server, tmp_path_factory):
     ecr.create_repository(repositoryName=repo)
     host = urllib.parse.urlparse(server.endpoint).netloc
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    import base64
-
     creds = base64.b64decode(token).decode()
     layout = Layout(tmp_path_factory.mktemp("layout"))
     images: dict[str, dict] = {}
@@ -341,7 +341,7 @@ def test_gc_frees_exactly_the_expired_images_own_blobs(server, pushed):
     for tag in ("prod-8", "prod-9", "prod-10", "latest"):
         skopeo("copy", "--src-tls-verify=false", "--src-creds", pushed["creds"],
                f"docker://{pushed['host']}/{pushed['repo']}:{tag}", f"oci:{pushed['layout'].root.parent / 'back'}:{tag}")
-    metrics = requests_get(f"{server.endpoint}/metrics")
+    metrics = requests.get(f"{server.endpoint}/metrics", timeout=30).text
     freed = sum(before[d] for d in garbage)
     assert f'berth_registry_gc_blobs_deleted_total{{region="us-east-1"}} {len(garbage)}' in metrics
     assert f'berth_registry_gc_bytes_freed_total{{region="us-east-1"}} {freed}' in metrics
@@ -358,10 +358,3 @@ def test_gc_frees_exactly_the_expired_images_own_blobs(server, pushed):
                         "--data-dir", str(server.data_dir)], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
 
-
-def requests_get(url: str) -> str:
-    import requests
-
-    r = requests.get(url, timeout=30)
-    assert r.status_code == 200
-    return r.text

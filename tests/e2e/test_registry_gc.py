@@ -13,13 +13,11 @@ is created.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
