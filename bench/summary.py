@@ -60,6 +60,20 @@ def rows() -> list:
                 "MB/s", f"distribution {res['distribution'][op]['mb_per_s']} MB/s", ratio.get(op), reg.get("when"))
         add("registry", "sha256, one core (ceiling)", reg.get("sha256_single_core_mb_per_s"), "MB/s",
             when=reg.get("when"))
+    lc = load("lifecycle")
+    if lc:
+        pure, srv = lc.get("pure"), lc.get("server")
+        if pure:
+            add("registry housekeeping", "lifecycle evaluation, 100,000 images", pure["lifecycle_evaluate_100k_images_ms"],
+                "ms", when=lc.get("when"))
+            add("registry housekeeping", "gc mark, 100,000 blobs", pure["gc_mark_100k_blobs_ms"], "ms",
+                when=lc.get("when"))
+        if srv:
+            add("registry housekeeping", f"berth registry gc, {srv['garbage_blobs']} garbage blobs", srv["gc_ms"], "ms",
+                when=lc.get("when"))
+            b, d = srv["push_ms_before"], srv["push_ms_during"]
+            add("registry housekeeping", "blob push p99 during gc", d["p99"], "ms", f"before gc {b['p99']} ms",
+                when=lc.get("when"))
     pl = load("placement")
     if pl:
         for size in pl["results"]:

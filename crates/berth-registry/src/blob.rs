@@ -88,6 +88,19 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Removes a blob. Returns false when it was not stored.
     async fn delete(&self, digest: &Digest) -> Result<bool, BlobError>;
+
+    /// Every stored blob with its size and when it was written (garbage
+    /// collection); unfinished writes are not listed.
+    async fn list(&self) -> Result<Vec<StoredBlob>, BlobError>;
+}
+
+/// A stored blob as [`BlobStore::list`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBlob {
+    pub digest: Digest,
+    pub size: u64,
+    /// When its content was written (epoch seconds).
+    pub written_at: f64,
 }
 
 /// Stores `bytes` (a manifest, a small blob) under their sha256 digest.
@@ -306,6 +319,49 @@ impl BlobStore for FsBlobStore {
             Err(e) => Err(e.into()),
         }
     }
+
+    async fn list(&self) -> Result<Vec<StoredBlob>, BlobError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || list_dir(&root))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(BlobError::Io)
+    }
+}
+
+/// Walks `ROOT/<algorithm>/<xx>/<hex>`; names that are not a digest (the
+/// `.tmp-` files of unfinished writes) are skipped.
+fn list_dir(root: &Path) -> io::Result<Vec<StoredBlob>> {
+    let mut out = vec![];
+    for alg in [Algorithm::Sha256, Algorithm::Sha512] {
+        let Ok(shards) = std::fs::read_dir(root.join(alg.name())) else {
+            continue;
+        };
+        for shard in shards.flatten() {
+            let Ok(entries) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let Ok(digest) = Digest::parse(&format!("{}:{}", alg.name(), name.to_string_lossy())) else {
+                    continue;
+                };
+                // Gone since the listing (deleted meanwhile): not listed.
+                let Ok(meta) = e.metadata() else { continue };
+                let written_at = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0.0, |d| d.as_secs_f64());
+                out.push(StoredBlob {
+                    digest,
+                    size: meta.len(),
+                    written_at,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Hashes the first `len` bytes of a file (blocking; run off the runtime).
@@ -450,6 +506,27 @@ mod tests {
         std::fs::write(shard.join(".tmp-123"), b"partial").unwrap();
         FsBlobStore::open(dir.path()).unwrap();
         assert!(!shard.join(".tmp-123").exists());
+    }
+
+    #[tokio::test]
+    async fn list_reports_stored_blobs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let a = put_bytes(&store, Bytes::from_static(b"alpha")).await.unwrap();
+        let b = put_bytes(&store, Bytes::from_static(b"beta!!")).await.unwrap();
+        let shard = store.path_of(&a).parent().unwrap().to_path_buf();
+        std::fs::write(shard.join(".tmp-unfinished"), b"x").unwrap();
+        let mut listed = store.list().await.unwrap();
+        listed.sort_by_key(|s| s.size);
+        assert_eq!(
+            listed.iter().map(|s| (&s.digest, s.size)).collect::<Vec<_>>(),
+            [(&a, 5), (&b, 6)]
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!(listed.iter().all(|s| (now - s.written_at).abs() < 60.0));
     }
 
     #[test]

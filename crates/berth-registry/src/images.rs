@@ -106,10 +106,29 @@ impl Registry {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
-        let link =
-            store_err(typed::get::<LayerRecord>(&*self.store, &keys::layer(repository, &digest.to_string())).await)?;
-        if link.is_none() {
+        let key = keys::layer(repository, &digest.to_string());
+        let Some((mut link, rev)) = store_err(typed::get::<LayerRecord>(&*self.store, &key).await)? else {
             return Ok(None);
+        };
+        // A client that found the blob here is about to reference it: keep
+        // the link younger than garbage collection's grace window (refreshed
+        // once half of it has passed, not on every check).
+        let now = now_epoch();
+        let grace = self.gc_grace.as_secs_f64();
+        if grace > 0.0 && now - link.created_at > grace / 2.0 {
+            link.created_at = now;
+            let res = store_err(
+                self.store
+                    .txn(
+                        vec![Compare::ModRevision(key.clone(), rev)],
+                        vec![Op::Put(key.clone(), store_err(typed::encode(&link))?)],
+                    )
+                    .await,
+            )?;
+            // Lost to a collection (or a concurrent refresh): ask again.
+            if !res.succeeded && store_err(self.store.get(&key).await)?.is_none() {
+                return Ok(None);
+            }
         }
         Ok(self.blobs.stat(digest).await?)
     }
@@ -131,6 +150,8 @@ impl Registry {
         if rules::validate_repository_name(from).is_err() {
             return Ok(None);
         }
+        let digest_s = digest.to_string();
+        let _fence = self.publish_locks.publish([digest_s.as_str()]).await;
         match self.blob_in_repository(from, digest).await? {
             Some(size) => {
                 self.link_blob(repository, digest, size).await?;
@@ -268,6 +289,12 @@ impl Registry {
             }
         }
         let digest_s = digest.to_string();
+        // The manifest and everything it references are made reachable
+        // inside the fence garbage collection respects, until committed.
+        let fenced: Vec<String> = std::iter::once(digest_s.clone())
+            .chain(parsed.required_blobs())
+            .collect();
+        let _fence = self.publish_locks.publish(fenced.iter().map(String::as_str)).await;
         // Everything the manifest references must be in this repository.
         let mut missing = vec![];
         let mut blob_sizes = vec![];

@@ -10,6 +10,12 @@ pub fn repository(name: &str) -> String {
     format!("{REPOSITORIES}{name}")
 }
 
+/// Every image record, of every repository.
+pub const IMAGES: &str = "ecr/images/";
+
+/// Every repository link, of every repository.
+pub const LAYERS: &str = "ecr/layers/";
+
 /// Image records (one per manifest digest): `ecr/images/REPO#DIGEST`.
 pub fn images_of(repo: &str) -> String {
     format!("ecr/images/{repo}#")
@@ -58,11 +64,22 @@ pub fn upload(id: &str) -> String {
     format!("{UPLOADS}{id}")
 }
 
+/// The last lifecycle policy preview of a repository.
+pub fn lifecycle_preview(repo: &str) -> String {
+    format!("ecr/lifecycle-preview/{repo}#")
+}
+
 pub const REGISTRY_POLICY: &str = "ecr/registry/policy";
 
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 4] {
-    [images_of(repo), tags_of(repo), layers_of(repo), referrers_of_repo(repo)]
+pub fn all_of(repo: &str) -> [String; 5] {
+    [
+        images_of(repo),
+        tags_of(repo),
+        layers_of(repo),
+        referrers_of_repo(repo),
+        lifecycle_preview(repo),
+    ]
 }
 
 #[cfg(test)]

@@ -18,10 +18,14 @@ mod body_hash;
 pub mod digest;
 pub mod ecr;
 pub mod error;
+pub mod gc;
 mod images;
 pub mod keys;
+pub mod lifecycle;
+mod lifecycle_run;
 pub mod manifest;
 mod oci;
+mod publish;
 pub mod records;
 pub mod rules;
 mod uploads;
@@ -29,6 +33,7 @@ mod uploads;
 pub use auth::RequestAuthenticator;
 pub use blob::{BlobStore, FsBlobStore};
 pub use error::{OciError, RegistryError};
+pub use lifecycle_run::LifecycleReport;
 pub use oci::router;
 
 use berth_core::arn::Scope;
@@ -50,6 +55,30 @@ pub struct RegistryConfig {
     /// `host[:port]` clients use for the registry (repository URIs,
     /// `proxyEndpoint`, download URLs).
     pub registry_host: String,
+}
+
+/// The registry's background work (`berth server` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Between two evaluations of the lifecycle policies.
+    pub lifecycle_interval: std::time::Duration,
+    /// Tests only: seconds added to the clock lifecycle rules count days on.
+    pub lifecycle_clock_offset_secs: u64,
+    /// Between two garbage collections (`None`: only on demand).
+    pub gc_interval: Option<std::time::Duration>,
+    /// Blobs younger than this are never collected.
+    pub gc_grace: std::time::Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            lifecycle_interval: std::time::Duration::from_secs(3600),
+            lifecycle_clock_offset_secs: 0,
+            gc_interval: Some(std::time::Duration::from_secs(3600)),
+            gc_grace: std::time::Duration::from_secs(3600),
+        }
+    }
 }
 
 /// The registry: shared by the `/v2/` router and the ECR API.
@@ -74,6 +103,14 @@ pub struct Registry {
     pub(crate) authorizer: Option<Authorizer>,
     pub(crate) principal_check: Option<PrincipalCheck>,
     pub(crate) sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<uploads::SessionState>>>>,
+    /// Added to the wall clock when lifecycle rules count days (tests).
+    pub(crate) lifecycle_clock_offset_secs: f64,
+    /// Blobs younger than this are not collected.
+    pub(crate) gc_grace: std::time::Duration,
+    pub(crate) gc_stats: gc::GcStats,
+    pub(crate) gc_running: tokio::sync::Mutex<()>,
+    /// The fence between publications and garbage collection.
+    pub(crate) publish_locks: publish::PublishLocks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +157,11 @@ impl Registry {
             authorizer: None,
             principal_check: None,
             sessions: Mutex::new(HashMap::new()),
+            lifecycle_clock_offset_secs: 0.0,
+            gc_grace: std::time::Duration::from_secs(3600),
+            gc_stats: gc::GcStats::default(),
+            gc_running: tokio::sync::Mutex::new(()),
+            publish_locks: publish::PublishLocks::new(),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)

@@ -480,6 +480,8 @@ async fn dispatch(
                 // Monolithic upload: the body is the whole blob.
                 let d = parse_digest(digest)?;
                 authorize(reg, &who, "ecr:CompleteLayerUpload", Some(&name)).await?;
+                let digest_s = d.to_string();
+                let _fence = reg.publish_locks.publish([digest_s.as_str()]).await;
                 let size = reg
                     .blobs
                     .put_stream(&d, body_stream(body))

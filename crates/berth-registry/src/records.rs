@@ -25,6 +25,12 @@ pub struct RepositoryRecord {
     pub tags: Vec<ResourceTag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_text: Option<String>,
+    /// The lifecycle policy, as given (validated by `lifecycle::Policy::parse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_policy_text: Option<String>,
+    /// When the lifecycle policy was last evaluated (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_evaluated_at: Option<f64>,
 }
 
 /// One manifest in a repository (an "image" in ECR terms), by digest. The
@@ -93,4 +99,47 @@ pub struct UploadRecord {
     pub offset: u64,
     pub created_at: f64,
     pub updated_at: f64,
+}
+
+/// The last lifecycle policy preview of a repository
+/// (`ecr/lifecycle-preview/REPO`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewRecord {
+    pub lifecycle_policy_text: String,
+    pub status: PreviewStatus,
+    pub created_at: f64,
+    /// The images the policy would expire, oldest push first.
+    #[serde(default)]
+    pub results: Vec<PreviewResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PreviewStatus {
+    InProgress,
+    Complete,
+    Expired,
+    Failed,
+}
+
+impl PreviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviewStatus::InProgress => "IN_PROGRESS",
+            PreviewStatus::Complete => "COMPLETE",
+            PreviewStatus::Expired => "EXPIRED",
+            PreviewStatus::Failed => "FAILED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewResult {
+    pub image_digest: String,
+    #[serde(default)]
+    pub image_tags: Vec<String>,
+    pub image_pushed_at: f64,
+    pub applied_rule_priority: u32,
 }

@@ -270,6 +270,9 @@ impl Registry {
         f.sync_all().await.map_err(io_err)?;
         drop(f);
         let size = rec.offset;
+        let digest_s = digest.to_string();
+        // Published and linked inside the fence garbage collection respects.
+        let _fence = self.publish_locks.publish([digest_s.as_str()]).await;
         self.blobs
             .put_verified(VerifiedFile::new(path, digest.clone(), size))
             .await?;

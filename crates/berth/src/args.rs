@@ -116,6 +116,38 @@ pub struct ServerArgs {
     pub(crate) time_scale: berth_core::time_scale::TimeScale,
     #[command(flatten)]
     pub(crate) listener: ListenerArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+/// The registry's background work: lifecycle policies, garbage collection.
+#[derive(Args, Clone, Debug)]
+pub struct RegistryArgs {
+    /// Seconds between two evaluations of the ECR lifecycle policies (ECR evaluates within 24 hours).
+    #[arg(long, default_value_t = 3600, env = "BERTH_LIFECYCLE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) lifecycle_interval_secs: u64,
+    /// For tests only: lifecycle rules count days as if the clock were this many seconds ahead (0: real time).
+    #[arg(long, default_value_t = 0, env = "BERTH_LIFECYCLE_CLOCK_OFFSET_SECS")]
+    pub(crate) lifecycle_clock_offset_secs: u64,
+    /// Seconds between two garbage collections of unreferenced registry blobs (0: only `berth registry gc`).
+    #[arg(long, default_value_t = 3600, env = "BERTH_REGISTRY_GC_INTERVAL_SECS")]
+    pub(crate) registry_gc_interval_secs: u64,
+    /// Blobs uploaded, linked or checked for less than this many seconds are never collected
+    /// (longer than a push takes, from its first blob to its manifest).
+    #[arg(long, default_value_t = 3600, env = "BERTH_REGISTRY_GC_GRACE_SECS")]
+    pub(crate) registry_gc_grace_secs: u64,
+}
+
+impl RegistryArgs {
+    pub(crate) fn schedule(&self) -> berth_registry::Schedule {
+        berth_registry::Schedule {
+            lifecycle_interval: std::time::Duration::from_secs(self.lifecycle_interval_secs),
+            lifecycle_clock_offset_secs: self.lifecycle_clock_offset_secs,
+            gc_interval: (self.registry_gc_interval_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.registry_gc_interval_secs)),
+            gc_grace: std::time::Duration::from_secs(self.registry_gc_grace_secs),
+        }
+    }
 }
 
 /// `berth up`: the server's flags and its local agent's.

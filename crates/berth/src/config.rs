@@ -40,6 +40,8 @@ pub struct Config {
     pub lb_bind: std::net::IpAddr,
     /// How many times faster than AWS minutes are counted (`--time-scale`).
     pub time_scale: berth_core::time_scale::TimeScale,
+    /// The registry's lifecycle evaluation (`--lifecycle-*`).
+    pub registry_schedule: berth_registry::Schedule,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -134,6 +136,7 @@ impl Config {
             },
             lb_bind: args.lb_bind,
             time_scale: args.time_scale,
+            registry_schedule: args.registry.schedule(),
             experimental_elbv2: std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1"),
             _lock: std::sync::Arc::new(lock),
         })

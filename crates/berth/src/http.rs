@@ -33,6 +33,7 @@ mod events_delivery;
 mod lb_targets;
 mod query;
 mod regional;
+mod registry_gc;
 #[cfg(test)]
 mod tests;
 
@@ -129,6 +130,7 @@ impl App {
             .route("/", axum::routing::post(aws_api))
             .route("/service/{service}/operation/{operation}", axum::routing::post(aws_api))
             .route("/agent/v1/session", get(agent_session))
+            .route(registry_gc::PATH, axum::routing::post(registry_gc::run))
             .fallback(not_found)
             .with_state(self.clone())
             // `/v2/…` (the OCI registry, streaming bodies, its own auth) and
@@ -180,6 +182,13 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             if !planes.is_empty() {
                 text.push_str(&berth_lb::metrics::render(&planes, openmetrics));
             }
+            let gc: Vec<(&str, _)> = app
+                .regions
+                .all()
+                .iter()
+                .map(|r| (r.region.as_str(), r.registry.gc_stats()))
+                .collect();
+            text.push_str(&berth_registry::gc::render_metrics(&gc, openmetrics));
             if eof {
                 text.push_str("# EOF\n");
             }

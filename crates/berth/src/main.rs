@@ -48,6 +48,9 @@ enum Command {
     Tasks(cli::TasksCommand),
     /// A task's output from CloudWatch Logs (awslogs log driver); --follow keeps printing.
     Logs(cli::LogsArgs),
+    /// The registry's maintenance (`berth registry gc [--dry-run]`).
+    #[command(subcommand)]
+    Registry(cli::RegistryCommand),
     /// Checks what `berth up` needs here (Docker, cgroups, files, port, data dir, disk) and says what to fix.
     Doctor(doctor::DoctorArgs),
 }
@@ -98,6 +101,7 @@ fn real_main() -> anyhow::Result<()> {
             Command::Status(ep) => cli::status(ep).await,
             Command::Tasks(cmd) => cli::tasks(cmd).await,
             Command::Logs(args) => cli::logs(args).await,
+            Command::Registry(cmd) => cli::registry(cmd).await,
             Command::Doctor(args) => doctor::doctor(args).await,
         }
     })

@@ -16,9 +16,9 @@ use std::collections::BTreeSet;
 
 #[derive(Deserialize, Clone, Default)]
 #[serde(rename_all = "camelCase")]
-struct ImageId {
-    image_digest: Option<String>,
-    image_tag: Option<String>,
+pub(super) struct ImageId {
+    pub(super) image_digest: Option<String>,
+    pub(super) image_tag: Option<String>,
 }
 
 impl ImageId {
@@ -91,7 +91,7 @@ pub(crate) struct PutImageInput {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum TagStatus {
+pub(super) enum TagStatus {
     Tagged,
     Untagged,
     Any,
@@ -99,16 +99,7 @@ enum TagStatus {
 
 /// `filter.tagStatus` and `filter.imageStatus` (every Berth image is ACTIVE).
 fn parse_filter(f: Option<&Filter>) -> Result<(TagStatus, bool), AwsError> {
-    let status = match f.and_then(|f| f.tag_status.as_deref()) {
-        None | Some("ANY") => TagStatus::Any,
-        Some("TAGGED") => TagStatus::Tagged,
-        Some("UNTAGGED") => TagStatus::Untagged,
-        Some(other) => {
-            return Err(invalid_parameter(format!(
-                "Invalid tagStatus '{other}': expected TAGGED, UNTAGGED or ANY."
-            )));
-        }
-    };
+    let status = parse_tag_status(f.and_then(|f| f.tag_status.as_deref()))?;
     let active = match f.and_then(|f| f.image_status.as_deref()) {
         None | Some("ANY" | "ACTIVE") => true,
         Some("ARCHIVED" | "ACTIVATING") => false,
@@ -121,7 +112,34 @@ fn parse_filter(f: Option<&Filter>) -> Result<(TagStatus, bool), AwsError> {
     Ok((status, active))
 }
 
-fn keep(status: TagStatus, tags: &[String]) -> bool {
+/// `imageIds` given to a paginated operation (DescribeImages,
+/// GetLifecyclePolicyPreview): 1 to 100 of them, and no pagination.
+pub(super) fn check_image_ids(ids: &[ImageId], paginated: bool) -> Result<(), AwsError> {
+    if paginated {
+        return Err(invalid_parameter(
+            "maxResults and nextToken cannot be used when imageIds is specified.",
+        ));
+    }
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(invalid_parameter("imageIds must contain between 1 and 100 image ids."));
+    }
+    Ok(())
+}
+
+/// A `filter.tagStatus` (DescribeImages, ListImages, GetLifecyclePolicyPreview).
+pub(super) fn parse_tag_status(s: Option<&str>) -> Result<TagStatus, AwsError> {
+    match s {
+        None | Some("ANY") => Ok(TagStatus::Any),
+        Some("TAGGED") => Ok(TagStatus::Tagged),
+        Some("UNTAGGED") => Ok(TagStatus::Untagged),
+        Some(other) => Err(invalid_parameter(format!(
+            "Invalid tagStatus '{other}': expected TAGGED, UNTAGGED or ANY."
+        ))),
+    }
+}
+
+/// Whether an image with `tags` passes a `filter.tagStatus`.
+pub(super) fn keep(status: TagStatus, tags: &[String]) -> bool {
     match status {
         TagStatus::Any => true,
         TagStatus::Tagged => !tags.is_empty(),
@@ -272,14 +290,7 @@ impl Registry {
         let tags = self.tags_by_digest(&name).await.map_err(|e| self.aws(e))?;
         let no_tags = vec![];
         if let Some(ids) = &input.image_ids {
-            if input.max_results.is_some() || input.next_token.is_some() {
-                return Err(invalid_parameter(
-                    "maxResults and nextToken cannot be used when imageIds is specified.",
-                ));
-            }
-            if ids.is_empty() || ids.len() > 100 {
-                return Err(invalid_parameter("imageIds must contain between 1 and 100 image ids."));
-            }
+            check_image_ids(ids, input.max_results.is_some() || input.next_token.is_some())?;
             let mut seen = BTreeSet::new();
             let mut details = vec![];
             for id in ids {

@@ -5,6 +5,7 @@
 
 mod images;
 mod layers;
+mod lifecycle;
 mod model;
 mod policies;
 mod repositories;

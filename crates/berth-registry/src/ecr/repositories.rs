@@ -186,6 +186,8 @@ impl Registry {
             kms_key,
             tags: input.tags,
             policy_text: None,
+            lifecycle_policy_text: None,
+            lifecycle_evaluated_at: None,
         };
         // Keys a racing push left after an earlier deletion must not leak in.
         if self

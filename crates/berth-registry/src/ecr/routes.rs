@@ -12,7 +12,7 @@
 //! with its repository's tags, checked through the registry's authorizer.
 
 use super::policies::RegistryInput;
-use super::{images, layers, policies, repositories};
+use super::{images, layers, lifecycle, policies, repositories};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -64,6 +64,10 @@ repository_scoped!(
     layers::CompleteLayerUploadInput,
     layers::LayerDigestsInput,
     layers::LayerDigestInput,
+    lifecycle::PutLifecyclePolicyInput,
+    lifecycle::LifecycleRepoInput,
+    lifecycle::StartPreviewInput,
+    lifecycle::GetPreviewInput,
     policies::SetRepositoryPolicyInput,
     policies::RepoInput,
     repositories::CreateRepositoryInput,
@@ -145,6 +149,7 @@ operations! {
     BatchGetImage(images::BatchImagesInput) => batch_get_image;
     CompleteLayerUpload(layers::CompleteLayerUploadInput) => complete_layer_upload;
     CreateRepository(repositories::CreateRepositoryInput) => create_repository;
+    DeleteLifecyclePolicy(lifecycle::LifecycleRepoInput) => delete_lifecycle_policy;
     DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
@@ -153,6 +158,8 @@ operations! {
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
     GetAuthorizationToken(policies::AuthorizationTokenInput) => get_authorization_token;
     GetDownloadUrlForLayer(layers::LayerDigestInput) => get_download_url_for_layer;
+    GetLifecyclePolicy(lifecycle::LifecycleRepoInput) => get_lifecycle_policy;
+    GetLifecyclePolicyPreview(lifecycle::GetPreviewInput) => get_lifecycle_policy_preview;
     GetRegistryPolicy(RegistryInput) => get_registry_policy;
     GetRepositoryPolicy(policies::RepoInput) => get_repository_policy;
     InitiateLayerUpload(layers::RepoInput) => initiate_layer_upload;
@@ -160,8 +167,10 @@ operations! {
     ListTagsForResource(repositories::ResourceArnInput) => list_tags_for_resource;
     PutImage(images::PutImageInput) => put_image;
     PutImageTagMutability(repositories::PutImageTagMutabilityInput) => put_image_tag_mutability;
+    PutLifecyclePolicy(lifecycle::PutLifecyclePolicyInput) => put_lifecycle_policy;
     PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
+    StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;
     TagResource(repositories::TagResourceInput) => tag_resource;
     UntagResource(repositories::UntagResourceInput) => untag_resource;
     UploadLayerPart(layers::UploadLayerPartInput) => upload_layer_part;

@@ -60,6 +60,20 @@ impl Harness {
 
     /// A registry on an existing data dir (a "restart" when reopened).
     pub async fn open(dir: &Path) -> Self {
+        Self::open_with_gc_grace(dir, std::time::Duration::from_secs(3600)).await
+    }
+
+    /// A registry on a temporary data dir whose garbage collection keeps
+    /// blobs younger than `grace`.
+    pub async fn with_gc_grace(grace: std::time::Duration) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut h = Self::open_with_gc_grace(tmp.path(), grace).await;
+        h._tmp = Some(tmp);
+        h
+    }
+
+    /// [`Harness::open`] with a garbage-collection grace window.
+    pub async fn open_with_gc_grace(dir: &Path, grace: std::time::Duration) -> Self {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.join("state.db")).unwrap());
         let reg = Arc::new(
             Registry::open(
@@ -72,7 +86,8 @@ impl Harness {
                 },
             )
             .await
-            .unwrap(),
+            .unwrap()
+            .with_gc_grace(grace),
         );
         let ctx = RequestContext::root(ACCOUNT, REGION);
         let (password, _) = reg.issue_password(&ctx.principal);
@@ -93,12 +108,17 @@ impl Harness {
 
     /// Stops this registry (closing its store) and opens a new one on the
     /// same data dir, keeping the temporary dir alive.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with_gc_grace(std::time::Duration::from_secs(3600)).await
+    }
+
+    /// [`Harness::restart`] with another garbage-collection grace window.
+    pub async fn restart_with_gc_grace(mut self, grace: std::time::Duration) -> Self {
         let tmp = self._tmp.take();
         self.store.close().await.unwrap();
         let dir = self.dir.clone();
         drop(self);
-        let mut h = Self::open(&dir).await;
+        let mut h = Self::open_with_gc_grace(&dir, grace).await;
         h._tmp = tmp;
         h
     }

@@ -5,11 +5,13 @@
 
 mod logs;
 mod profile;
+mod registry;
 mod status;
 pub mod target;
 mod tasks;
 
 pub use logs::{LogsArgs, logs};
+pub use registry::{RegistryCommand, registry};
 pub use status::status;
 pub use target::{Output, Target};
 pub use tasks::{TasksCommand, tasks};

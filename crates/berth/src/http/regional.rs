@@ -229,6 +229,10 @@ impl Regional {
         services.insert(ecs_service.target_prefix(), ecs_service);
         let registry = open_registry(cfg, shared, store.clone(), region, &data_dir).await?;
         services.insert(berth_registry::TARGET_PREFIX, registry.clone());
+        registry.spawn_lifecycle(cfg.registry_schedule.lifecycle_interval);
+        if let Some(every) = cfg.registry_schedule.gc_interval {
+            registry.spawn_gc(every);
+        }
         let logs = berth_logs::Logs::open(&data_dir.join("logs"), region, account).context("opening the log store")?;
         logs.spawn_retention_sweeper(std::time::Duration::from_secs(60));
         services.insert(berth_logs::TARGET_PREFIX, Arc::new(logs.clone()));
@@ -364,6 +368,8 @@ async fn open_registry(
             .await
             .context("opening the registry")?
             .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
+            .with_lifecycle_clock_offset(cfg.registry_schedule.lifecycle_clock_offset_secs)
+            .with_gc_grace(cfg.registry_schedule.gc_grace)
             .with_sigv4(Arc::new(
                 move |req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload| {
                     // `/v2/` is ECR's: the scope must say `ecr` and this region.

@@ -105,6 +105,7 @@ impl Server {
             experimental_elbv2,
             lb_bind: "127.0.0.1".parse().expect("an address"),
             time_scale: berth_core::time_scale::TimeScale::REAL,
+            registry_schedule: berth_registry::Schedule::default(),
             _lock: Arc::new(lock),
         };
         let mut app = App::start(&cfg).await.expect("the app starts");

@@ -25,7 +25,7 @@ fn full() -> Value {
         "repositoryName": "app", "imageIds": [], "imageManifest": "{}", "uploadId": "u",
         "partFirstByte": 0, "partLastByte": 0, "layerPartBlob": "", "layerDigests": [],
         "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
-        "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [],
+        "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
     })
 }
 
@@ -63,6 +63,7 @@ fn every_routed_operation_and_its_resources() {
         ("BatchGetImage", &app),
         ("CompleteLayerUpload", &app),
         ("CreateRepository", &app),
+        ("DeleteLifecyclePolicy", &app),
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
         ("DeleteRepositoryPolicy", &app),
@@ -71,6 +72,8 @@ fn every_routed_operation_and_its_resources() {
         ("DescribeRepositories", &all),
         ("GetAuthorizationToken", "*"),
         ("GetDownloadUrlForLayer", &app),
+        ("GetLifecyclePolicy", &app),
+        ("GetLifecyclePolicyPreview", &app),
         ("GetRegistryPolicy", "*"),
         ("GetRepositoryPolicy", &app),
         ("InitiateLayerUpload", &app),
@@ -78,8 +81,10 @@ fn every_routed_operation_and_its_resources() {
         ("ListTagsForResource", &app),
         ("PutImage", &app),
         ("PutImageTagMutability", &app),
+        ("PutLifecyclePolicy", &app),
         ("PutRegistryPolicy", "*"),
         ("SetRepositoryPolicy", &app),
+        ("StartLifecyclePolicyPreview", &app),
         ("TagResource", &app),
         ("UntagResource", &app),
         ("UploadLayerPart", &app),
