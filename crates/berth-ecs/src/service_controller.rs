@@ -409,6 +409,12 @@ impl Ecs {
             }
         }
 
+        // 2b. Deployment alarms on the PRIMARY deployment.
+        let alarm_watch = self.watch_deployment_alarms(&mut svc, name, now).await?;
+        if let Some(w) = alarm_watch.wake {
+            wake_at(w);
+        }
+
         // 3. Tasks whose container health check failed are replaced once
         //    the grace period is over.
         let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
@@ -830,7 +836,18 @@ impl Ecs {
             };
         if settled {
             let mut completed = None;
-            if let Some(p) = svc.primary_mut()
+            // With deployment alarms the steady deployment is watched for
+            // its bake before it completes.
+            let baking = match (alarm_watch.bake_secs, svc.primary_mut()) {
+                (Some(bake), Some(p)) if p.rollout_state == RolloutState::InProgress => {
+                    let until = *p.berth.alarm_bake_until.get_or_insert(now + bake);
+                    (now < until).then_some(until)
+                }
+                _ => None,
+            };
+            if let Some(until) = baking {
+                wake_at(until);
+            } else if let Some(p) = svc.primary_mut()
                 && p.rollout_state == RolloutState::InProgress
             {
                 p.rollout_state = RolloutState::Completed.into();

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 mod body;
 mod cbor;
+mod ecs_alarms;
 mod ecs_metrics;
 mod lb_targets;
 mod query;

@@ -1,6 +1,7 @@
 //! The `deploymentConfiguration` rule (pure): the defaults of a scheduling
 //! strategy and a request's configuration merged on top and checked.
 
+use super::deployment_alarms::DeploymentAlarms;
 use super::records::{CircuitBreaker, DeploymentConfig, rolling};
 use berth_proto::AwsError;
 use serde::Deserialize;
@@ -57,12 +58,13 @@ pub fn merge_deployment_config(
         ));
     }
     if let Some(a) = &input.alarms {
-        if a["enable"].as_bool() == Some(true) {
+        let a = DeploymentAlarms::parse(a)?;
+        if a.enable && daemon {
             return Err(AwsError::invalid_parameter(
-                "Deployment alarms need CloudWatch alarms, which Berth does not have: set alarms.enable to false.",
+                "Deployment alarms apply to services using the REPLICA scheduling strategy; Berth does not watch alarms during DAEMON deployments.",
             ));
         }
-        c.alarms = Some(a.clone());
+        c.alarms = Some(a);
     }
     if let Some(cb) = &input.deployment_circuit_breaker {
         c.deployment_circuit_breaker = cb.clone();

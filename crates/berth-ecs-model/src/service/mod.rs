@@ -2,6 +2,7 @@
 //! `deploymentConfiguration` merge and the pure checks on service requests.
 
 mod config;
+mod deployment_alarms;
 mod deployment_status;
 mod load_balancers;
 mod records;
@@ -10,6 +11,7 @@ mod rules;
 mod tests;
 
 pub use config::*;
+pub use deployment_alarms::*;
 pub use deployment_status::*;
 pub use load_balancers::*;
 pub use records::*;

@@ -24,7 +24,7 @@ pub struct DeploymentConfig {
     pub maximum_percent: i64,
     pub minimum_healthy_percent: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alarms: Option<Value>,
+    pub alarms: Option<super::DeploymentAlarms>,
     #[serde(default = "rolling")]
     pub strategy: String,
 }
@@ -63,6 +63,12 @@ pub struct DeploymentInternal {
     /// The service's deployment configuration when it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<DeploymentConfig>,
+    /// Deployment alarms: until when the steady deployment is still
+    /// watched (the bake), and the alarms that failed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_bake_until: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggered_alarms: Vec<String>,
 }
 
 /// A deployment as stored: the ECS `Deployment` shape plus `berth`.
@@ -308,6 +314,13 @@ impl ServiceRecord {
     /// is marked FAILED with `reason`. Returns the id rolled back to, or
     /// None when there is nothing to roll back to.
     pub fn start_rollback(&mut self, reason: &str, now: f64) -> Option<String> {
+        self.start_rollback_by("ECS deployment circuit breaker", reason, now)
+    }
+
+    /// [`Self::start_rollback`] started by `by` (the new deployment's
+    /// rollout state reason names it: `ECS deployment alarms: rolling back
+    /// to deploymentId …`).
+    pub fn start_rollback_by(&mut self, by: &str, reason: &str, now: f64) -> Option<String> {
         let p = self.primary().cloned()?;
         let (good_id, good_td) = self.berth.last_completed.clone()?;
         if good_id == p.id {
@@ -347,7 +360,7 @@ impl ServiceRecord {
             platform_family: good.platform_family.clone(),
             network_configuration: good.network_configuration.clone(),
             rollout_state: RolloutState::InProgress.into(),
-            rollout_state_reason: format!("ECS deployment circuit breaker: rolling back to deploymentId {good_id}."),
+            rollout_state_reason: format!("{by}: rolling back to deploymentId {good_id}."),
             berth: DeploymentInternal {
                 rollback_from: Some(p.id.clone()),
                 ..Default::default()

@@ -9,7 +9,8 @@
 //! - [`actions`]: which action ARNs are accepted (pure) and the hook that runs them;
 //! - [`history`], [`output`]: history items and the alarm as answered;
 //! - [`store`]: the alarm tables of the region's metric database;
-//! - `handlers`, `ops`: the operations; `evaluator`: the scheduled task.
+//! - `handlers`, `ops`: the operations; `evaluator`: the scheduled task;
+//! - [`lookup`]: alarm states read by other services (ECS deployment alarms).
 
 pub mod actions;
 pub mod evaluate;
@@ -17,6 +18,7 @@ mod evaluator;
 mod handlers;
 pub mod history;
 pub mod inputs;
+pub mod lookup;
 pub mod model;
 pub(crate) mod ops;
 pub mod output;
