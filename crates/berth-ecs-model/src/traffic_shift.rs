@@ -3,10 +3,8 @@
 //! `deploymentConfiguration` (BLUE_GREEN, CANARY or LINEAR, with AWS's
 //! defaults and ranges) and its schedule of production weights.
 //!
-//! Groundwork for the BLUE_GREEN/LINEAR/CANARY deployment controller (issue
-//! 15 item 4): the service API still refuses these strategies
-//! (`service/config.rs`) until the controller that follows this schedule
-//! exists.
+//! The service controller follows this schedule (`service_shift.rs` of
+//! `berth-ecs`, through `service::advance_shift`).
 //!
 //! Shares are counted in tenths of a percent (AWS's canary and linear
 //! percentages are multiples of 0.1), so the schedule is exact. ELBv2

@@ -27,6 +27,7 @@ mod routes;
 mod service_alarms;
 mod service_controller;
 mod service_deployments;
+mod service_shift;
 mod service_targets;
 mod service_tasks;
 mod services;

@@ -179,7 +179,10 @@ impl Ecs {
         } else {
             None
         };
-        if let Some(a) = active {
+        if let Some(stage) = active.and_then(|a| a.berth.shift.as_ref()).map(|s| s.stage) {
+            // BLUE_GREEN/LINEAR/CANARY: the stage the traffic shift is at.
+            v["lifecycleStage"] = json!(stage.as_str());
+        } else if let Some(a) = active {
             v["lifecycleStage"] = json!(if a.running_count < a.desired_count {
                 "SCALE_UP"
             } else {

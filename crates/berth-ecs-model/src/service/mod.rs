@@ -7,6 +7,7 @@ mod deployment_status;
 mod load_balancers;
 mod records;
 mod rules;
+mod shift_config;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,7 @@ pub use deployment_status::*;
 pub use load_balancers::*;
 pub use records::*;
 pub use rules::*;
+pub use shift_config::*;
 
 /// Events kept on a service, newest first (ECS shows the last 100).
 pub const MAX_EVENTS: usize = 100;

@@ -27,6 +27,14 @@ pub struct DeploymentConfig {
     pub alarms: Option<super::DeploymentAlarms>,
     #[serde(default = "rolling")]
     pub strategy: String,
+    /// BLUE_GREEN/LINEAR/CANARY: how long both revisions run after the
+    /// production traffic has shifted, and the shift's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_time_in_minutes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_configuration: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_configuration: Option<Value>,
 }
 
 pub fn rolling() -> String {
@@ -69,6 +77,9 @@ pub struct DeploymentInternal {
     pub alarm_bake_until: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggered_alarms: Vec<String>,
+    /// BLUE_GREEN/LINEAR/CANARY: where its traffic shift is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<super::ShiftProgress>,
 }
 
 /// A deployment as stored: the ECS `Deployment` shape plus `berth`.
@@ -162,6 +173,10 @@ pub struct ServiceInternal {
     /// its tasks are deregistered from them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_load_balancers: Vec<super::ServiceLoadBalancer>,
+    /// BLUE_GREEN/LINEAR/CANARY: the target group production traffic goes
+    /// to (None: the load balancer's `targetGroupArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_target_group: Option<String>,
 }
 
 /// A service task draining before it is stopped.

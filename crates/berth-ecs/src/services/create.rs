@@ -278,6 +278,7 @@ impl Ecs {
             &input.deployment_configuration.clone().unwrap_or_default(),
             daemon,
         )?;
+        berth_ecs_model::service::check_shift_load_balancers(&config, &load_balancers, daemon)?;
         if input.placement_constraints.len() > berth_scheduler::MAX_CONSTRAINTS {
             return Err(AwsError::invalid_parameter(format!(
                 "At most {} placement constraints are allowed.",

@@ -218,6 +218,11 @@ impl Ecs {
             &input.deployment_configuration.clone().unwrap_or_default(),
             daemon,
         )?;
+        berth_ecs_model::service::check_shift_load_balancers(
+            &config,
+            load_balancers.as_deref().unwrap_or(&current.load_balancers),
+            daemon,
+        )?;
         let constraints = input
             .placement_constraints
             .clone()
