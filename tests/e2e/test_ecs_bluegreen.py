@@ -14,11 +14,16 @@ listeners:
   breaker rolls it back, and production never answered green;
 - canary 10 %: during the canary bake about 10 % (± 5) of the production
   answers come from green, then all of them;
-- bad advanced configurations are refused as ECS refuses them.
+- linear 25 %: about 25 % (± 5) in the first step, then 50, 75, 100 %;
+- StopServiceDeployment (ROLLBACK) during the bake turns production back to
+  blue in one step, without an error;
+- bad advanced configurations are refused as ECS refuses them, and the
+  role needs iam:PassRole.
 
 The server runs with `--time-scale 60` (a bake "minute" is a second).
 Target health needs two checks 5 s apart (ALB's shortest interval), so the
-file takes about two minutes: three deployments wait for green's health.
+file takes about four minutes: eleven deployments wait for health checks,
+and the canary and linear steps bake long enough to count 300–400 answers.
 Every wait is a poll with a deadline.
 """
 
@@ -37,7 +42,7 @@ from test_tasks import (  # noqa: F401  (fixtures are used by name)
     register,
 )
 
-from berthtest import Berth, free_port, unique
+from berthtest import Berth, denied, free_port, make_user, unique
 
 REGION = "us-east-1"
 DEADLINE = 90.0
@@ -351,3 +356,85 @@ def test_bad_advanced_configurations_are_refused(server, cluster, image):
         assert e.value.response["Error"]["Code"] == "InvalidParameterException", config
         assert says in e.value.response["Error"]["Message"], (config, e.value.response["Error"]["Message"])
     assert ecs.describe_services(cluster=c.name, services=[name])["failures"][0]["reason"] == "MISSING"
+
+
+def test_the_advanced_configuration_role_needs_pass_role(server, cluster, image):
+    c = cluster("bgrole")
+    ecs, elb = server.client("ecs"), server.client("elbv2", region_name=REGION)
+    setup = Setup(elb)
+    td = register(ecs, unique("bgrole"), [web(image, "v1")], networkMode="bridge")
+    _, client = make_user(server, [{"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}])
+    message = denied(
+        client("ecs").create_service,
+        cluster=c.name, serviceName=unique("web"), taskDefinition=td, desiredCount=1,
+        loadBalancers=setup.load_balancers(),
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1},
+    )
+    assert "iam:PassRole" in message and ROLE in message
+
+
+def shift_event(green_id: str, share: str, tg: str) -> str:
+    return f"(deployment {green_id}) production traffic shifted: {share}% to target group {tg}."
+
+
+def test_linear_shifts_in_steps_of_25_percent(server, cluster, image):
+    c = cluster("linear")
+    c.add_agent()
+    ecs, elb = server.client("ecs"), server.client("elbv2", region_name=REGION)
+    setup = Setup(elb)
+    family = unique("linear")
+    v1 = register(ecs, family, [web(image, "v1")], networkMode="bridge")
+    v2 = register(ecs, family, [web(image, "v2")], networkMode="bridge")
+    name = unique("web")
+    config = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 12}}
+    create(server, c, name, v1, setup, config)
+    updated = ecs.update_service(cluster=c.name, service=name, taskDefinition=v2)["service"]
+    green = next(d["id"] for d in updated["deployments"] if d["status"] == "PRIMARY")
+
+    def first_step():
+        return any(shift_event(green, "25.0", setup.green) in e["message"] for e in service(ecs, c.name, name)["events"])
+
+    poll("the first linear step", first_step, DEADLINE)
+    url = f"http://127.0.0.1:{setup.prod_port}/"
+    with requests.Session() as s:
+        answers = [s.get(url, timeout=5).text.strip() for _ in range(300)]
+    events = [e["message"] for e in service(ecs, c.name, name)["events"]]
+    assert not any(shift_event(green, "50.0", setup.green) in m for m in events), "all answers came in the first step"
+    share = answers.count("v2") / len(answers)
+    assert 0.20 <= share <= 0.30, f"green's share in the first step: {share:.3f}"
+    steady_on(ecs, c.name, name, v2, 2)
+    events = [e["message"] for e in reversed(service(ecs, c.name, name)["events"])]
+    steps = [p for m in events for p in ("25.0", "50.0", "75.0", "100.0") if shift_event(green, p, setup.green) in m]
+    assert steps == ["25.0", "50.0", "75.0", "100.0"]
+    ecs.delete_service(cluster=c.name, service=name, force=True)
+
+
+def test_stop_service_deployment_during_the_bake_turns_production_back_to_blue(server, cluster, image):
+    c = cluster("bgstop")
+    c.add_agent()
+    ecs, elb = server.client("ecs"), server.client("elbv2", region_name=REGION)
+    setup = Setup(elb)
+    family = unique("bgstop")
+    v1 = register(ecs, family, [web(image, "v1")], networkMode="bridge")
+    v2 = register(ecs, family, [web(image, "v2")], networkMode="bridge")
+    name = unique("web")
+    create(server, c, name, v1, setup, {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60})
+    ecs.update_service(cluster=c.name, service=name, taskDefinition=v2)
+
+    def baking():
+        d = primary_deployment(ecs, c.name, name)
+        return d if d.get("lifecycleStage") == "BAKE_TIME" else None
+
+    d = poll("the bake", baking, DEADLINE)
+    assert answers_from(setup.prod_port, "v2")
+    with Client(setup.prod_port) as prod:
+        poll("a production answer from green", lambda: "v2" in prod.answers, DEADLINE)
+        ecs.stop_service_deployment(serviceDeploymentArn=d["serviceDeploymentArn"], stopType="ROLLBACK")
+        steady_on(ecs, c.name, name, v1, 2)
+        assert answers_from(setup.prod_port, "v1")
+    assert prod.errors == []
+    back = prod.answers.index("v1")
+    assert set(prod.answers[:back]) == {"v2"} and set(prod.answers[back:]) == {"v1"}, "back to blue in one step"
+    history = ecs.list_service_deployments(cluster=c.name, service=name)["serviceDeployments"]
+    assert history[0]["status"] == "ROLLBACK_SUCCESSFUL"
+    ecs.delete_service(cluster=c.name, service=name, force=True)

@@ -37,11 +37,25 @@ fn shifted(svc: &ServiceRecord) -> Option<(&ServiceLoadBalancer, String, String)
     Some((lb, live, idle))
 }
 
-/// The group each traffic-shifting deployment's tasks are registered in.
+/// The group each deployment's tasks are registered in, for a service
+/// with a shifted load balancer: a traffic-shifting deployment's green
+/// group; a deployment from before (ROLLING) the group the PRIMARY shifts
+/// away from — or the live one.
 pub(crate) fn shift_groups(svc: &ServiceRecord) -> BTreeMap<String, String> {
+    let Some((_, live, _)) = shifted(svc) else {
+        return BTreeMap::new();
+    };
+    let blue = svc
+        .primary()
+        .and_then(|p| p.berth.shift.as_ref())
+        .map(|s| s.blue_target_group.clone())
+        .unwrap_or(live);
     svc.deployments
         .iter()
-        .filter_map(|d| Some((d.id.clone(), d.berth.shift.as_ref()?.green_target_group.clone())))
+        .map(|d| {
+            let g = d.berth.shift.as_ref().map(|s| s.green_target_group.clone());
+            (d.id.clone(), g.unwrap_or_else(|| blue.clone()))
+        })
         .collect()
 }
 

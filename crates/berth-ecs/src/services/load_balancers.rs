@@ -30,6 +30,26 @@ pub(super) fn as_given(stored: &[ServiceLoadBalancer]) -> Vec<LoadBalancerIn> {
         .collect()
 }
 
+/// `iam:PassRole` (to ECS) on the roles of the `advancedConfiguration`s
+/// given: ECS changes the listener rules with them.
+pub(super) fn advanced_roles(
+    scope: &berth_core::arn::Scope,
+    given: &[LoadBalancerIn],
+) -> Vec<berth_proto::AuthzResource> {
+    given
+        .iter()
+        .filter_map(|l| l.advanced_configuration.as_ref()?["roleArn"].as_str())
+        .filter_map(|r| crate::authz::role_arn(scope, r))
+        .map(|role_arn| {
+            crate::authz::PassedRole {
+                role_arn,
+                service: crate::authz::ECS_SERVICE,
+            }
+            .authz_resource()
+        })
+        .collect()
+}
+
 impl Ecs {
     /// Checks a service's `loadBalancers` (`service_arn`: the service they
     /// are for, whose own use of a group is no conflict); returns the

@@ -80,7 +80,12 @@ impl Operation<Ecs> for UpdateService {
             input.enable_execute_command,
             input.capacity_provider_strategy.as_deref().unwrap_or_default(),
         );
-        vec![authz::resource(scope, arn, keys)]
+        let mut out = vec![authz::resource(scope, arn, keys)];
+        out.extend(super::load_balancers::advanced_roles(
+            scope,
+            input.load_balancers.as_deref().unwrap_or_default(),
+        ));
+        out
     }
 
     async fn run(ecs: &Ecs, ctx: &RequestContext, input: UpdateServiceInput) -> Result<Value, AwsError> {
