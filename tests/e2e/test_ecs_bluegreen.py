@@ -15,14 +15,16 @@ listeners:
 - canary 10 %: during the canary bake about 10 % (± 5) of the production
   answers come from green, then all of them;
 - linear 25 %: about 25 % (± 5) in the first step, then 50, 75, 100 %;
-- StopServiceDeployment (ROLLBACK) during the bake turns production back to
-  blue in one step, without an error;
+- StopServiceDeployment (ROLLBACK) during the bake, or a deployment alarm
+  going into ALARM then, turns production back to blue in one step,
+  without an error;
 - bad advanced configurations are refused as ECS refuses them, and the
   role needs iam:PassRole.
 
 The server runs with `--time-scale 60` (a bake "minute" is a second).
 Target health needs two checks 5 s apart (ALB's shortest interval), so the
-file takes about four minutes: eleven deployments wait for health checks,
+file takes about four and a half minutes: thirteen deployments wait for
+health checks,
 and the canary and linear steps bake long enough to count 300–400 answers.
 Every wait is a poll with a deadline.
 """
@@ -437,4 +439,44 @@ def test_stop_service_deployment_during_the_bake_turns_production_back_to_blue(s
     assert set(prod.answers[:back]) == {"v2"} and set(prod.answers[back:]) == {"v1"}, "back to blue in one step"
     history = ecs.list_service_deployments(cluster=c.name, service=name)["serviceDeployments"]
     assert history[0]["status"] == "ROLLBACK_SUCCESSFUL"
+    ecs.delete_service(cluster=c.name, service=name, force=True)
+
+
+def test_an_alarm_during_the_bake_rolls_back_to_blue(server, cluster, image):
+    c = cluster("bgalarm")
+    c.add_agent()
+    ecs, elb, cw = server.client("ecs"), server.client("elbv2", region_name=REGION), server.client("cloudwatch")
+    setup = Setup(elb)
+    namespace = unique("App")
+    alarm = unique("bg-alarm")
+    cw.put_metric_alarm(
+        AlarmName=alarm, Namespace=namespace, MetricName="Errors", Statistic="Maximum", Period=60,
+        EvaluationPeriods=5, DatapointsToAlarm=1, Threshold=10.0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    family = unique("bgalarm")
+    v1 = register(ecs, family, [web(image, "v1")], networkMode="bridge")
+    v2 = register(ecs, family, [web(image, "v2")], networkMode="bridge")
+    name = unique("web")
+    config = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60,
+              "alarms": {"alarmNames": [alarm], "enable": True, "rollback": True}}
+    create(server, c, name, v1, setup, config)
+    ecs.update_service(cluster=c.name, service=name, taskDefinition=v2)
+
+    def baking():
+        d = primary_deployment(ecs, c.name, name)
+        return d if d.get("lifecycleStage") == "BAKE_TIME" else None
+
+    poll("the bake", baking, DEADLINE)
+    with Client(setup.prod_port) as prod:
+        poll("a production answer from green", lambda: "v2" in prod.answers, DEADLINE)
+        cw.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "Errors", "Value": 50.0}])
+        steady_on(ecs, c.name, name, v1, 2)
+    assert prod.errors == []
+    back = prod.answers.index("v1")
+    assert set(prod.answers[back:]) == {"v1"}, "back to blue in one step"
+    history = ecs.list_service_deployments(cluster=c.name, service=name)["serviceDeployments"]
+    assert history[0]["status"] == "ROLLBACK_SUCCESSFUL"
+    sd = ecs.describe_service_deployments(serviceDeploymentArns=[history[0]["serviceDeploymentArn"]])
+    assert sd["serviceDeployments"][0]["alarms"]["status"] == "TRIGGERED"
     ecs.delete_service(cluster=c.name, service=name, force=True)

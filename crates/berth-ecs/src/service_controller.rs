@@ -416,6 +416,9 @@ impl Ecs {
         if let Some(w) = alarm_watch.wake {
             wake_at(w);
         }
+        // A rollback started above turns the traffic back to blue before any
+        // of green's tasks is stopped.
+        self.start_shift(&mut svc, name, now).await?;
 
         // 3. Tasks whose container health check failed are replaced once
         //    the grace period is over.
