@@ -240,3 +240,70 @@ impl Ecs {
         Ok(wake)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment(id: &str, status: &str, shift: Option<(&str, &str)>) -> serde_json::Value {
+        let mut d = json!({
+            "id": id, "status": status, "taskDefinition": "td", "desiredCount": 2, "pendingCount": 0,
+            "runningCount": 2, "failedTasks": 0, "createdAt": 0.0, "updatedAt": 0.0,
+            "rolloutState": "IN_PROGRESS", "rolloutStateReason": "", "berth": {}
+        });
+        if let Some((green, blue)) = shift {
+            d["berth"]["shift"] = json!({"greenTargetGroup": green, "blueTargetGroup": blue, "stage": "SCALE_UP"});
+        }
+        d
+    }
+
+    fn service(deployments: Vec<serde_json::Value>, live: Option<&str>) -> ServiceRecord {
+        let mut berth = json!({"cluster": "c", "name": "s"});
+        if let Some(l) = live {
+            berth["liveTargetGroup"] = json!(l);
+        }
+        serde_json::from_value(json!({
+            "serviceArn": "a", "serviceName": "s", "clusterArn": "c", "status": "ACTIVE",
+            "desiredCount": 2, "runningCount": 0, "pendingCount": 0, "taskDefinition": "td",
+            "loadBalancers": [{"targetGroupArn": "tg-a", "containerName": "web", "containerPort": 80,
+                "advancedConfiguration": {"alternateTargetGroupArn": "tg-b", "productionListenerRule": "r",
+                                          "roleArn": "role"}}],
+            "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": false, "rollback": false},
+                "maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "BLUE_GREEN",
+                "bakeTimeInMinutes": 1},
+            "deployments": deployments, "events": [], "createdAt": 0.0, "schedulingStrategy": "REPLICA",
+            "deploymentController": {"type": "ECS"}, "createdBy": "x", "propagateTags": "NONE",
+            "berth": berth
+        }))
+        .expect("a service record")
+    }
+
+    #[test]
+    fn each_deployment_has_one_group() {
+        // Green in the idle group; an earlier ROLLING deployment where the
+        // shift moves away from.
+        let svc = service(
+            vec![
+                deployment("green", "PRIMARY", Some(("tg-b", "tg-a"))),
+                deployment("old", "ACTIVE", None),
+            ],
+            None,
+        );
+        let groups = shift_groups(&svc);
+        assert_eq!(groups["green"], "tg-b");
+        assert_eq!(groups["old"], "tg-a");
+        assert!(shifting(&svc));
+        // After a completed shift the live group is the alternate one.
+        let svc = service(vec![deployment("next", "PRIMARY", None)], Some("tg-b"));
+        assert_eq!(
+            shifted(&svc).map(|(_, live, idle)| (live, idle)),
+            Some(("tg-b".into(), "tg-a".into()))
+        );
+        assert_eq!(shift_groups(&svc)["next"], "tg-b");
+        assert!(!shifting(&svc));
+        // A live group the load balancer no longer names is ignored.
+        let svc = service(vec![], Some("tg-gone"));
+        assert_eq!(shifted(&svc).map(|(_, live, _)| live), Some("tg-a".into()));
+    }
+}
