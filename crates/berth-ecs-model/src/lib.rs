@@ -21,6 +21,7 @@ pub mod tags;
 pub mod task;
 pub mod task_status;
 pub mod taskdef;
+pub mod traffic_shift;
 
 pub use cluster::*;
 pub use launch::*;

@@ -6,6 +6,7 @@
 //! intent recorded in the store — runs with that same input.
 
 mod agent_identity;
+pub mod alarm_states;
 mod arn_page;
 mod attributes;
 mod authz;
@@ -24,8 +25,10 @@ mod poll_endpoint;
 mod references;
 mod routes;
 mod scaling;
+mod service_alarms;
 mod service_controller;
 mod service_deployments;
+mod service_shift;
 mod service_targets;
 mod service_tasks;
 mod services;
@@ -74,6 +77,10 @@ pub struct Ecs {
     /// The load balancers service tasks are registered with; None: services
     /// with `loadBalancers` are refused.
     pub(crate) targets: Option<Arc<dyn target_registry::TargetRegistry>>,
+    /// The CloudWatch alarms deployments watch, and how fast their minutes
+    /// pass (`--time-scale`).
+    pub(crate) alarms: Option<Arc<dyn alarm_states::AlarmStates>>,
+    pub(crate) time_scale: berth_core::time_scale::TimeScale,
 }
 
 impl Ecs {
@@ -87,7 +94,21 @@ impl Ecs {
             endpoint: None,
             usage: Arc::new(usage::UsageBook::default()),
             targets: None,
+            alarms: None,
+            time_scale: berth_core::time_scale::TimeScale::REAL,
         }
+    }
+
+    /// Lets deployments watch the CloudWatch alarms of `alarms`, counting
+    /// AWS minutes (bake times) at `scale`.
+    pub fn with_alarms(
+        mut self,
+        alarms: Arc<dyn alarm_states::AlarmStates>,
+        scale: berth_core::time_scale::TimeScale,
+    ) -> Self {
+        self.alarms = Some(alarms);
+        self.time_scale = scale;
+        self
     }
 
     /// Lets services register their tasks in `registry`'s target groups.

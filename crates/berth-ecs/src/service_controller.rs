@@ -294,6 +294,8 @@ impl Ecs {
         let tasks: Vec<&TaskRecord> = state.tasks.iter().map(|t| &**t).collect();
         // The target groups of a service with load balancers: a task counts
         // as healthy only when its targets are.
+        // BLUE_GREEN/LINEAR/CANARY: the PRIMARY's group, before registering.
+        self.start_shift(&mut svc, name, now).await?;
         let lbs = self.registrations(&svc, &state.instances).await?;
         let health_of = |t: &TaskRecord| match health_of(t) {
             TaskHealth::Healthy if lbs.as_ref().is_some_and(|r| !r.healthy(t)) => TaskHealth::Running,
@@ -408,6 +410,15 @@ impl Ecs {
                 }
             }
         }
+
+        // 2b. Deployment alarms on the PRIMARY deployment.
+        let alarm_watch = self.watch_deployment_alarms(&mut svc, name, now).await?;
+        if let Some(w) = alarm_watch.wake {
+            wake_at(w);
+        }
+        // A rollback started above turns the traffic back to blue before any
+        // of green's tasks is stopped.
+        self.start_shift(&mut svc, name, now).await?;
 
         // 3. Tasks whose container health check failed are replaced once
         //    the grace period is over.
@@ -645,14 +656,28 @@ impl Ecs {
             } else {
                 0
             };
+            // While traffic shifts, green scales up to the desired count
+            // beside blue, and blue keeps its tasks until the clean-up.
+            let shifting = crate::service_shift::shifting(&svc);
             let limits = Limits {
                 desired,
-                minimum_healthy_percent: config.minimum_healthy_percent as u32,
-                maximum_percent: config.maximum_percent as u32,
+                minimum_healthy_percent: if shifting {
+                    100
+                } else {
+                    config.minimum_healthy_percent as u32
+                },
+                maximum_percent: if shifting { 200 } else { config.maximum_percent as u32 },
             };
             let views: Vec<TaskState> = active.iter().map(|t| view(t)).collect();
             let step = deploy_math::rolling_step(limits, &views, can_start);
-            stop_ids = step.stop;
+            stop_ids = if shifting {
+                step.stop
+                    .into_iter()
+                    .filter(|id| views.iter().any(|v| &v.id == id && v.primary))
+                    .collect()
+            } else {
+                step.stop
+            };
             if step.start > 0
                 && let Some(p) = &primary
             {
@@ -775,6 +800,19 @@ impl Ecs {
         }
         let acted = !stop_ids.is_empty() || !started.is_empty() || !stopping.is_empty() || !draining_ids.is_empty();
 
+        // 4b. The traffic shift of a BLUE_GREEN/LINEAR/CANARY deployment.
+        let green_ready = !svc.is_daemon()
+            && active
+                .iter()
+                .filter(|t| {
+                    of(t) == primary_id && !stop_ids.contains(&t.berth.id) && health_of(t) == TaskHealth::Healthy
+                })
+                .count() as i64
+                >= svc.desired_count;
+        if let Some(w) = self.advance_traffic_shift(&mut svc, name, green_ready, now).await? {
+            wake_at(w);
+        }
+
         // 5. Counts (ECS counts tasks by their last status).
         let mut all: Vec<&TaskRecord> = tasks.clone();
         all.extend(started.iter());
@@ -830,7 +868,18 @@ impl Ecs {
             };
         if settled {
             let mut completed = None;
-            if let Some(p) = svc.primary_mut()
+            // With deployment alarms the steady deployment is watched for
+            // its bake before it completes.
+            let baking = match (alarm_watch.bake_secs, svc.primary_mut()) {
+                (Some(bake), Some(p)) if p.rollout_state == RolloutState::InProgress => {
+                    let until = *p.berth.alarm_bake_until.get_or_insert(now + bake);
+                    (now < until).then_some(until)
+                }
+                _ => None,
+            };
+            if let Some(until) = baking {
+                wake_at(until);
+            } else if let Some(p) = svc.primary_mut()
                 && p.rollout_state == RolloutState::InProgress
             {
                 p.rollout_state = RolloutState::Completed.into();

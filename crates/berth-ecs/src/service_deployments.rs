@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
 use berth_ecs_model::deploy_math::failure_threshold;
-use berth_ecs_model::service::service_deployment_status;
+use berth_ecs_model::service::{AlarmMonitorStatus, service_deployment_status};
 use berth_ecs_model::{RolloutState, ServiceDeploymentStatus, StatusName};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
@@ -179,7 +179,10 @@ impl Ecs {
         } else {
             None
         };
-        if let Some(a) = active {
+        if let Some(stage) = active.and_then(|a| a.berth.shift.as_ref()).map(|s| s.stage) {
+            // BLUE_GREEN/LINEAR/CANARY: the stage the traffic shift is at.
+            v["lifecycleStage"] = json!(stage.as_str());
+        } else if let Some(a) = active {
             v["lifecycleStage"] = json!(if a.running_count < a.desired_count {
                 "SCALE_UP"
             } else {
@@ -206,7 +209,16 @@ impl Ecs {
             "failureCount": d.failed_tasks,
             "threshold": failure_threshold(d.desired_count.max(0) as u32),
         });
-        v["alarms"] = json!({"status": "DISABLED"});
+        // A rollback deployment does not watch the alarms.
+        let alarms = config.alarms.clone().filter(|a| a.watched());
+        let watched = alarms.is_some() && d.berth.rollback_from.is_none();
+        let triggered = !d.berth.triggered_alarms.is_empty();
+        let monitor = AlarmMonitorStatus::of(watched, triggered, status.in_progress() && !triggered);
+        v["alarms"] = json!({"status": monitor.as_str()});
+        if let Some(a) = alarms.filter(|_| watched) {
+            v["alarms"]["alarmNames"] = json!(a.alarm_names);
+            v["alarms"]["triggeredAlarmNames"] = json!(d.berth.triggered_alarms);
+        }
         if let (Some(to), Some(at)) = (&d.berth.rollback_to, d.berth.rollback_started_at) {
             v["rollback"] = json!({
                 "reason": d.berth.rollback_reason.clone().unwrap_or_default(),

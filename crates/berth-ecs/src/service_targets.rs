@@ -28,6 +28,9 @@ pub(crate) struct Registrations {
     pub retired: Vec<(ServiceLoadBalancer, Option<TargetGroupState>)>,
     /// `ec2InstanceId` by container instance ARN.
     pub instances: BTreeMap<String, String>,
+    /// BLUE_GREEN/LINEAR/CANARY: the one group each deployment's tasks are
+    /// in (by deployment id); tasks of other deployments are in all.
+    pub only: BTreeMap<String, String>,
 }
 
 /// One of a task's targets: its load balancer, the group, the target.
@@ -70,10 +73,19 @@ pub(crate) fn state_in(group: &Option<TargetGroupState>, target: &TargetRef) -> 
 }
 
 impl Registrations {
+    /// Whether the task belongs in the group of `lb`.
+    fn belongs(&self, t: &TaskRecord, lb: &ServiceLoadBalancer) -> bool {
+        t.started_by
+            .as_ref()
+            .and_then(|d| self.only.get(d))
+            .is_none_or(|g| g == &lb.target_group_arn)
+    }
+
     /// The task's targets in the service's groups.
     pub fn targets_of<'a>(&'a self, t: &TaskRecord) -> Vec<TaskTarget<'a>> {
         self.groups
             .iter()
+            .filter(|(lb, _)| self.belongs(t, lb))
             .filter_map(|(lb, g)| target_of(t, lb, &self.instances).map(|r| (lb, g, r)))
             .collect()
     }
@@ -81,7 +93,7 @@ impl Registrations {
     /// Whether the task counts as healthy for its load balancers: a target
     /// in every group, each `healthy`.
     pub fn healthy(&self, t: &TaskRecord) -> bool {
-        self.groups.iter().all(|(lb, g)| {
+        self.groups.iter().filter(|(lb, _)| self.belongs(t, lb)).all(|(lb, g)| {
             target_of(t, lb, &self.instances).is_some_and(|r| state_in(g, &r) == Some(TargetState::Healthy))
         })
     }
@@ -137,7 +149,7 @@ impl Registrations {
             }
             let mut missing: Vec<TargetRef> = tasks
                 .iter()
-                .filter(|t| t.last_status == TaskStatus::Running)
+                .filter(|t| t.last_status == TaskStatus::Running && self.belongs(t, lb))
                 .filter_map(|t| target_of(t, lb, &self.instances))
                 .filter(|r| !state_in(g, r).is_some_and(TargetState::registered))
                 .collect();
@@ -178,6 +190,7 @@ impl Registrations {
             groups: vec![],
             retired: self.retired.clone(),
             instances: self.instances.clone(),
+            only: BTreeMap::new(),
         }
     }
 }
@@ -199,6 +212,16 @@ impl Ecs {
         let mut groups = vec![];
         for lb in &svc.load_balancers {
             groups.push((lb.clone(), registry.target_group(&lb.target_group_arn).await?));
+            // A blue/green load balancer's alternate group holds the other
+            // revision's tasks.
+            if let Some(a) = &lb.advanced_configuration {
+                let alt = ServiceLoadBalancer {
+                    target_group_arn: a.alternate_target_group_arn.clone(),
+                    ..lb.clone()
+                };
+                let g = registry.target_group(&alt.target_group_arn).await?;
+                groups.push((alt, g));
+            }
         }
         let mut retired = vec![];
         for lb in &svc.berth.retired_load_balancers {
@@ -213,6 +236,7 @@ impl Ecs {
             groups,
             retired,
             instances,
+            only: crate::service_shift::shift_groups(svc),
         }))
     }
 }
@@ -243,6 +267,7 @@ mod tests {
             target_group_arn: "tg".into(),
             container_name: "web".into(),
             container_port: 80,
+            advanced_configuration: None,
         }
     }
 
@@ -323,6 +348,12 @@ mod tests {
         async fn deregister(&self, _: &str, _: &[TargetRef]) -> Result<(), AwsError> {
             Ok(())
         }
+        async fn rule_weights(&self, _: &str) -> Result<Option<Option<Vec<(String, u32)>>>, AwsError> {
+            Ok(None)
+        }
+        async fn set_rule_weights(&self, _: &str, _: &[(String, u32)]) -> Result<(), AwsError> {
+            Ok(())
+        }
     }
 
     fn registrations(state: TargetState, retired: bool) -> Registrations {
@@ -332,6 +363,7 @@ mod tests {
             groups: if retired { vec![] } else { vec![entry.clone()] },
             retired: if retired { vec![entry] } else { vec![] },
             instances: BTreeMap::from([("ci-1".to_string(), "i-1".to_string())]),
+            only: BTreeMap::new(),
         }
     }
 

@@ -77,4 +77,10 @@ pub trait TargetRegistry: Send + Sync {
     async fn register(&self, tg_arn: &str, targets: &[TargetRef]) -> Result<(), AwsError>;
     /// Deregisters targets: they drain for the group's deregistration delay.
     async fn deregister(&self, tg_arn: &str, targets: &[TargetRef]) -> Result<(), AwsError>;
+    /// A listener rule's forward weights, (target group ARN, weight):
+    /// None when there is no such rule, Some(None) when it does not forward
+    /// with a single action.
+    async fn rule_weights(&self, rule_arn: &str) -> Result<Option<Option<Vec<(String, u32)>>>, AwsError>;
+    /// Sets a listener rule's forward weights (blue/green traffic shifts).
+    async fn set_rule_weights(&self, rule_arn: &str, weights: &[(String, u32)]) -> Result<(), AwsError>;
 }

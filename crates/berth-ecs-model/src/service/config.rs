@@ -1,6 +1,7 @@
 //! The `deploymentConfiguration` rule (pure): the defaults of a scheduling
 //! strategy and a request's configuration merged on top and checked.
 
+use super::deployment_alarms::DeploymentAlarms;
 use super::records::{CircuitBreaker, DeploymentConfig, rolling};
 use berth_proto::AwsError;
 use serde::Deserialize;
@@ -29,6 +30,9 @@ pub fn default_deployment_config(daemon: bool) -> DeploymentConfig {
         minimum_healthy_percent: if daemon { 0 } else { 100 },
         alarms: None,
         strategy: rolling(),
+        bake_time_in_minutes: None,
+        canary_configuration: None,
+        linear_configuration: None,
     }
 }
 
@@ -40,29 +44,69 @@ pub fn merge_deployment_config(
 ) -> Result<DeploymentConfig, AwsError> {
     let mut c = base.clone();
     if let Some(s) = &input.strategy {
-        if s != "ROLLING" {
+        if !matches!(s.as_str(), "ROLLING" | "BLUE_GREEN" | "LINEAR" | "CANARY") {
             return Err(AwsError::invalid_parameter(format!(
-                "Deployment strategy {s} is not supported by Berth; use ROLLING."
+                "Invalid deployment strategy {s}: use ROLLING, BLUE_GREEN, LINEAR or CANARY."
             )));
+        }
+        if s != &c.strategy {
+            // A new strategy drops the settings of the previous one.
+            c.bake_time_in_minutes = None;
+            c.canary_configuration = None;
+            c.linear_configuration = None;
         }
         c.strategy = s.clone();
     }
-    if input.bake_time_in_minutes.is_some()
-        || !input.lifecycle_hooks.is_empty()
-        || input.linear_configuration.is_some()
-        || input.canary_configuration.is_some()
-    {
+    if !input.lifecycle_hooks.is_empty() {
         return Err(AwsError::invalid_parameter(
-            "bakeTimeInMinutes, lifecycleHooks, linearConfiguration and canaryConfiguration apply to BLUE_GREEN, LINEAR and CANARY deployments, which Berth does not support.",
+            "lifecycleHooks are not supported by Berth: it has no Lambda to invoke, and PAUSE hooks (ContinueServiceDeployment) are not served.",
         ));
     }
-    if let Some(a) = &input.alarms {
-        if a["enable"].as_bool() == Some(true) {
+    if let Some(b) = input.bake_time_in_minutes {
+        c.bake_time_in_minutes = Some(b);
+    }
+    if let Some(v) = &input.canary_configuration {
+        c.canary_configuration = Some(v.clone());
+    }
+    if let Some(v) = &input.linear_configuration {
+        c.linear_configuration = Some(v.clone());
+    }
+    if c.strategy == "ROLLING" {
+        if c.bake_time_in_minutes.is_some() || c.canary_configuration.is_some() || c.linear_configuration.is_some() {
             return Err(AwsError::invalid_parameter(
-                "Deployment alarms need CloudWatch alarms, which Berth does not have: set alarms.enable to false.",
+                "bakeTimeInMinutes, canaryConfiguration and linearConfiguration apply to the BLUE_GREEN, LINEAR and CANARY deployment strategies, not ROLLING.",
             ));
         }
-        c.alarms = Some(a.clone());
+    } else {
+        crate::traffic_shift::ShiftStrategy::parse(
+            &c.strategy,
+            c.canary_configuration.as_ref(),
+            c.linear_configuration.as_ref(),
+        )
+        .map_err(AwsError::invalid_parameter)?;
+        match c.bake_time_in_minutes {
+            None if c.strategy == "BLUE_GREEN" => {
+                return Err(AwsError::invalid_parameter(
+                    "bakeTimeInMinutes is required with the BLUE_GREEN deployment strategy.",
+                ));
+            }
+            Some(b) if !(0..=i64::from(crate::traffic_shift::MAX_BAKE_MINUTES)).contains(&b) => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "bakeTimeInMinutes must be from 0 to {} minutes, got {b}.",
+                    crate::traffic_shift::MAX_BAKE_MINUTES
+                )));
+            }
+            _ => {}
+        }
+    }
+    if let Some(a) = &input.alarms {
+        let a = DeploymentAlarms::parse(a)?;
+        if a.enable && daemon {
+            return Err(AwsError::invalid_parameter(
+                "Deployment alarms apply to services using the REPLICA scheduling strategy; Berth does not watch alarms during DAEMON deployments.",
+            ));
+        }
+        c.alarms = Some(a);
     }
     if let Some(cb) = &input.deployment_circuit_breaker {
         c.deployment_circuit_breaker = cb.clone();

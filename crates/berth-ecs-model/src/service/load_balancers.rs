@@ -28,6 +28,9 @@ pub struct ServiceLoadBalancer {
     pub target_group_arn: String,
     pub container_name: String,
     pub container_port: i64,
+    /// Blue/green: the alternate target group and the rules shifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_configuration: Option<super::AdvancedConfiguration>,
 }
 
 /// A target group's target type.
@@ -109,10 +112,8 @@ pub fn check_load_balancer_entries(given: &[LoadBalancerIn]) -> Result<(), berth
             }
             (None, Some(_)) => {}
         }
-        if lb.advanced_configuration.is_some() {
-            return Err(invalid(
-                "advancedConfiguration applies to BLUE_GREEN deployments, which Berth does not support.".into(),
-            ));
+        if let Some(a) = &lb.advanced_configuration {
+            super::AdvancedConfiguration::parse(a)?;
         }
         if lb.container_name.as_deref().is_none_or(str::is_empty) {
             return Err(invalid("Container Name can not be blank.".into()));
@@ -210,10 +211,29 @@ pub fn check_load_balancers(
                 other.service_arn, other.scheduling_strategy, other.cluster_arn
             )));
         }
+        let advanced = lb
+            .advanced_configuration
+            .as_ref()
+            .map(super::AdvancedConfiguration::parse)
+            .transpose()?;
+        if let Some(a) = &advanced {
+            let alt = &a.alternate_target_group_arn;
+            let g = groups.iter().find(|g| &g.arn == alt).ok_or_else(|| {
+                invalid(format!(
+                    "The alternate target group {alt} does not exist in this region and account."
+                ))
+            })?;
+            if g.target_type != tg.target_type || !g.has_load_balancer {
+                return Err(invalid(format!(
+                    "The alternate target group {alt} must have the target type of {arn} and an associated load balancer."
+                )));
+            }
+        }
         out.push(ServiceLoadBalancer {
             target_group_arn: arn,
             container_name: name,
             container_port: port,
+            advanced_configuration: advanced,
         });
     }
     Ok(out)

@@ -2,18 +2,22 @@
 //! `deploymentConfiguration` merge and the pure checks on service requests.
 
 mod config;
+mod deployment_alarms;
 mod deployment_status;
 mod load_balancers;
 mod records;
 mod rules;
+mod shift_config;
 #[cfg(test)]
 mod tests;
 
 pub use config::*;
+pub use deployment_alarms::*;
 pub use deployment_status::*;
 pub use load_balancers::*;
 pub use records::*;
 pub use rules::*;
+pub use shift_config::*;
 
 /// Events kept on a service, newest first (ECS shows the last 100).
 pub const MAX_EVENTS: usize = 100;

@@ -24,9 +24,17 @@ pub struct DeploymentConfig {
     pub maximum_percent: i64,
     pub minimum_healthy_percent: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alarms: Option<Value>,
+    pub alarms: Option<super::DeploymentAlarms>,
     #[serde(default = "rolling")]
     pub strategy: String,
+    /// BLUE_GREEN/LINEAR/CANARY: how long both revisions run after the
+    /// production traffic has shifted, and the shift's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_time_in_minutes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_configuration: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_configuration: Option<Value>,
 }
 
 pub fn rolling() -> String {
@@ -63,6 +71,15 @@ pub struct DeploymentInternal {
     /// The service's deployment configuration when it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<DeploymentConfig>,
+    /// Deployment alarms: until when the steady deployment is still
+    /// watched (the bake), and the alarms that failed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_bake_until: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggered_alarms: Vec<String>,
+    /// BLUE_GREEN/LINEAR/CANARY: where its traffic shift is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<super::ShiftProgress>,
 }
 
 /// A deployment as stored: the ECS `Deployment` shape plus `berth`.
@@ -156,6 +173,10 @@ pub struct ServiceInternal {
     /// its tasks are deregistered from them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_load_balancers: Vec<super::ServiceLoadBalancer>,
+    /// BLUE_GREEN/LINEAR/CANARY: the target group production traffic goes
+    /// to (None: the load balancer's `targetGroupArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_target_group: Option<String>,
 }
 
 /// A service task draining before it is stopped.
@@ -308,6 +329,13 @@ impl ServiceRecord {
     /// is marked FAILED with `reason`. Returns the id rolled back to, or
     /// None when there is nothing to roll back to.
     pub fn start_rollback(&mut self, reason: &str, now: f64) -> Option<String> {
+        self.start_rollback_by("ECS deployment circuit breaker", reason, now)
+    }
+
+    /// [`Self::start_rollback`] started by `by` (the new deployment's
+    /// rollout state reason names it: `ECS deployment alarms: rolling back
+    /// to deploymentId …`).
+    pub fn start_rollback_by(&mut self, by: &str, reason: &str, now: f64) -> Option<String> {
         let p = self.primary().cloned()?;
         let (good_id, good_td) = self.berth.last_completed.clone()?;
         if good_id == p.id {
@@ -347,7 +375,7 @@ impl ServiceRecord {
             platform_family: good.platform_family.clone(),
             network_configuration: good.network_configuration.clone(),
             rollout_state: RolloutState::InProgress.into(),
-            rollout_state_reason: format!("ECS deployment circuit breaker: rolling back to deploymentId {good_id}."),
+            rollout_state_reason: format!("{by}: rolling back to deploymentId {good_id}."),
             berth: DeploymentInternal {
                 rollback_from: Some(p.id.clone()),
                 ..Default::default()

@@ -158,7 +158,8 @@ mod load_balancers {
             vec![ServiceLoadBalancer {
                 target_group_arn: "tg1".into(),
                 container_name: "web".into(),
-                container_port: 80
+                container_port: 80,
+                advanced_configuration: None,
             }]
         );
         let shown = serde_json::to_value(&out[0]).unwrap();

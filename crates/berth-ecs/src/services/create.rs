@@ -61,7 +61,8 @@ pub(crate) struct CreateServiceInput {
 /// CreateService, authorized on the service's ARN with `ecs:cluster`,
 /// `ecs:task-definition` (the revision it resolves to),
 /// `ecs:enable-execute-command` and `ecs:capacity-provider`, and
-/// `iam:PassRole` on its `role` (to `ecs.amazonaws.com`).
+/// `iam:PassRole` on its `role` and its load balancers'
+/// `advancedConfiguration.roleArn` (to `ecs.amazonaws.com`).
 pub(crate) struct CreateService;
 
 #[async_trait]
@@ -112,6 +113,7 @@ impl Operation<Ecs> for CreateService {
                 .authz_resource(),
             );
         }
+        out.extend(super::load_balancers::advanced_roles(scope, &input.load_balancers));
         out
     }
 
@@ -278,6 +280,7 @@ impl Ecs {
             &input.deployment_configuration.clone().unwrap_or_default(),
             daemon,
         )?;
+        berth_ecs_model::service::check_shift_load_balancers(&config, &load_balancers, daemon)?;
         if input.placement_constraints.len() > berth_scheduler::MAX_CONSTRAINTS {
             return Err(AwsError::invalid_parameter(format!(
                 "At most {} placement constraints are allowed.",

@@ -80,7 +80,12 @@ impl Operation<Ecs> for UpdateService {
             input.enable_execute_command,
             input.capacity_provider_strategy.as_deref().unwrap_or_default(),
         );
-        vec![authz::resource(scope, arn, keys)]
+        let mut out = vec![authz::resource(scope, arn, keys)];
+        out.extend(super::load_balancers::advanced_roles(
+            scope,
+            input.load_balancers.as_deref().unwrap_or_default(),
+        ));
+        out
     }
 
     async fn run(ecs: &Ecs, ctx: &RequestContext, input: UpdateServiceInput) -> Result<Value, AwsError> {
@@ -216,6 +221,11 @@ impl Ecs {
         let config = merge_deployment_config(
             &current.deployment_configuration,
             &input.deployment_configuration.clone().unwrap_or_default(),
+            daemon,
+        )?;
+        berth_ecs_model::service::check_shift_load_balancers(
+            &config,
+            load_balancers.as_deref().unwrap_or(&current.load_balancers),
             daemon,
         )?;
         let constraints = input

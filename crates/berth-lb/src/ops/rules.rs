@@ -156,7 +156,7 @@ impl Described {
 }
 
 /// The rule of `arn`: a rule, or a listener's default rule.
-fn find(state: &State, arn: &str) -> Result<Described, LbError> {
+pub(crate) fn find(state: &State, arn: &str) -> Result<Described, LbError> {
     if let Some(r) = state.rules.get(arn) {
         return Ok(Described::Rule(r.clone()));
     }

@@ -11,6 +11,7 @@
 //! - [`store`]: the alarm tables of the region's metric database;
 //! - `handlers`, `ops`: the operations; `evaluator`: the scheduled task;
 //! - [`managed`]: alarms another service creates, reads and deletes from Rust.
+//! - [`lookup`]: alarm states read by other services (ECS deployment alarms).
 
 pub mod actions;
 pub mod evaluate;
@@ -18,6 +19,7 @@ mod evaluator;
 mod handlers;
 pub mod history;
 pub mod inputs;
+pub mod lookup;
 pub mod managed;
 pub mod model;
 pub(crate) mod ops;

@@ -42,4 +42,17 @@ impl TargetRegistry for Elbv2Targets {
     async fn deregister(&self, tg_arn: &str, targets: &[TargetRef]) -> Result<(), AwsError> {
         self.0.deregister_targets(tg_arn, &pairs(targets)).await
     }
+
+    async fn rule_weights(&self, rule_arn: &str) -> Result<Option<Option<Vec<(String, u32)>>>, AwsError> {
+        Ok(self
+            .0
+            .rule_forward_weights(rule_arn)
+            .await?
+            .map(|w| w.map(|w| w.into_iter().map(|(arn, n)| (arn, n.max(0) as u32)).collect())))
+    }
+
+    async fn set_rule_weights(&self, rule_arn: &str, weights: &[(String, u32)]) -> Result<(), AwsError> {
+        let weights: Vec<(String, i32)> = weights.iter().map(|(a, w)| (a.clone(), *w as i32)).collect();
+        self.0.set_rule_forward_weights(rule_arn, &weights).await
+    }
 }

@@ -215,9 +215,22 @@ impl Regional {
         let elbv2 = data_plane
             .as_ref()
             .map(|d| berth_lb::Elbv2::new(store.clone(), scope.clone()).with_data_plane(d.clone()));
+        // Alarm actions run Application Auto Scaling policies (started below).
+        let policy_runner = Arc::new(super::autoscaling::PolicyRunner::default());
+        let metrics = Arc::new(
+            berth_metrics::Metrics::open(&data_dir.join("metrics"), region, account)
+                .context("opening the metric store")?
+                .with_time_scale(cfg.time_scale)
+                .with_action_runner(policy_runner.clone()),
+        );
         let mut ecs = berth_ecs::Ecs::new(store.clone(), scope.clone())
             .with_iam(shared.iam.clone())
-            .with_endpoint(format!("{scheme}://{advertised}"));
+            .with_endpoint(format!("{scheme}://{advertised}"))
+            // Deployments watch the region's CloudWatch alarms.
+            .with_alarms(
+                Arc::new(super::ecs_alarms::EcsAlarmStates(metrics.clone())),
+                cfg.time_scale,
+            );
         if let Some(elbv2) = &elbv2 {
             // ECS services register their tasks in ELBv2's target groups.
             ecs = ecs.with_target_registry(Arc::new(super::lb_targets::Elbv2Targets(elbv2.clone())));
@@ -267,14 +280,6 @@ impl Regional {
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
         let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, region, account);
         services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
-        // Alarm actions run Application Auto Scaling policies (started below).
-        let policy_runner = Arc::new(super::autoscaling::PolicyRunner::default());
-        let metrics = Arc::new(
-            berth_metrics::Metrics::open(&data_dir.join("metrics"), region, account)
-                .context("opening the metric store")?
-                .with_time_scale(cfg.time_scale)
-                .with_action_runner(policy_runner.clone()),
-        );
         metrics.spawn_roll_up(std::time::Duration::from_secs(300));
         metrics.spawn_alarm_evaluator();
         berth_ecs::spawn_usage_publisher(
