@@ -173,6 +173,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         "agent starting"
     );
 
+    credentials.metadata().set_runtime(runtime.clone());
     let awslogs = crate::awslogs::Shippers::new(api.clone(), runtime.clone(), cfg.data_dir.join("awslogs"));
     let subnet = match cfg.task_subnet {
         Some(s) => s,

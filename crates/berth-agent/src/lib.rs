@@ -21,6 +21,7 @@ pub mod host;
 pub mod invalid;
 pub mod labels;
 pub mod lifecycle;
+pub mod metadata;
 pub mod model;
 pub mod outbox;
 pub mod registry_auth;

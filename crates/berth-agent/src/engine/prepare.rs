@@ -132,7 +132,12 @@ impl Engine {
                     continue;
                 }
             };
-            for (k, v) in self.role_endpoint.iter().flat_map(|e| e.env()) {
+            for (k, v) in self
+                .role_endpoint
+                .iter()
+                .flat_map(|e| e.env())
+                .chain(self.metadata_env(i))
+            {
                 body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
             }
             if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(self.slots[i].def.name())) {

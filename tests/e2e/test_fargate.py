@@ -1,0 +1,228 @@
+"""The task metadata endpoint v4, end to end on the real Docker daemon.
+
+- The metadata endpoint v4: a container of a bridge task and one of an
+  awsvpc task read `$ECS_CONTAINER_METADATA_URI_V4/task`, `…_V4` and
+  `…/task/stats` with busybox `wget` and print them; the test reads the
+  container's output and checks the task ARN, limits, container name and
+  networks, and that another id opens nothing.
+
+One `berth up` for the module, whose local agent joins a cluster of its
+own (`--cluster`) with a random task subnet (`--task-subnet`), so the file
+runs beside the others. Every container carries
+`com.amazonaws.ecs.cluster=<that cluster>`: teardown removes them by it,
+and the agent's Docker network by its name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+import uuid
+
+import pytest
+
+from berthtest import Berth, poll, requires_docker, unique
+from test_awsvpc import random_subnet
+
+pytestmark = requires_docker()
+
+RUN_DEADLINE = 90.0
+LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
+LABEL_TASK = "com.amazonaws.ecs.task-arn"
+LABEL_NAME = "com.amazonaws.ecs.container-name"
+SUBNET_ID = "subnet-0123456789abcdef0"
+NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
+APPLETS = ("sh", "echo", "sleep", "cat", "wget", "grep", "uname", "dmesg", "head")
+END = "===END"
+
+
+def docker(*args: str, check: bool = True) -> str:
+    p = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+def docker_has_runsc() -> bool:
+    try:
+        return "runsc" in json.loads(docker("info", "--format", "{{json .Runtimes}}"))
+    except (RuntimeError, ValueError):
+        return False
+
+
+class Up:
+    """`berth up` whose local agent serves a cluster of this module."""
+
+    def __init__(self, tmp):
+        self.cluster = unique("fargate")
+        self.subnet, self.network, _ = random_subnet()
+        (tmp / "data").mkdir()
+        self.server = Berth(
+            data_dir=tmp / "data",
+            log_path=tmp / "berth.log",
+            extra_args=[
+                "--cluster", self.cluster, "--task-subnet", self.subnet,
+                "--agent-cpu", "2048", "--agent-memory", "4096",
+            ],
+        ).start()
+        self.ecs = self.server.client("ecs")
+
+        def connected():
+            arns = self.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
+            if not arns:
+                return None
+            ci = self.ecs.describe_container_instances(cluster=self.cluster, containerInstances=arns)
+            return all(c["agentConnected"] for c in ci["containerInstances"]) or None
+
+        try:
+            poll("the local agent to register and connect", connected, 30)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.server.stop()
+        ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
+        if ids:
+            docker("rm", "-f", "-v", *ids, check=False)
+        docker("network", "rm", self.network, check=False)
+
+    def describe(self, arns: list) -> list:
+        return self.ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]
+
+    def wait_running(self, arns: list) -> list:
+        def done():
+            tasks = self.describe(arns)
+            stopped = [t for t in tasks if t["lastStatus"] == "STOPPED"]
+            if stopped:
+                raise AssertionError(f"a task stopped: {json.dumps(stopped, default=str)}")
+            return tasks if len(tasks) == len(arns) and all(t["lastStatus"] == "RUNNING" for t in tasks) else None
+
+        return poll(f"{len(arns)} task(s) RUNNING", done, RUN_DEADLINE)
+
+    def output(self, task_arn: str, name: str = "app") -> str:
+        """The container's output once it printed END."""
+
+        def printed():
+            ids = docker(
+                "ps", "-aq", "--filter", f"label={LABEL_TASK}={task_arn}", "--filter", f"label={LABEL_NAME}={name}"
+            ).split()
+            if len(ids) != 1:
+                return None
+            out = docker("logs", ids[0])
+            return out if END in out else None
+
+        return poll(f"the output of {name} of {task_arn}", printed, RUN_DEADLINE)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory):
+    u = Up(tmp_path_factory.mktemp("berth-fargate"))
+    try:
+        yield u
+    finally:
+        print(f"--- server log ({u.server.log_path}):\n{u.server.log_tail(80)}")
+        u.close()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    """A busybox-static image made here (`docker import`)."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    tar_path = tmp_path_factory.mktemp("rootfs") / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for d, mode in (("bin", 0o755), ("tmp", 0o1777)):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    name = f"berth-e2e-fargate-{uuid.uuid4().hex[:10]}:latest"
+    docker("import", "--change", "ENV PATH=/bin", "--change", 'CMD ["sh"]', str(tar_path), name)
+    try:
+        yield name
+    finally:
+        docker("rmi", "-f", name, check=False)
+
+
+# Reads the three documents once the endpoint answers (the agent serves it in
+# the container's namespace right after the start: poll for it), then the
+# metadata of an id that is not the container's.
+METADATA_SCRIPT = (
+    'U="$ECS_CONTAINER_METADATA_URI_V4"; '
+    'until wget -qO /tmp/task "$U/task" && grep -q \'"KnownStatus":"RUNNING"\' /tmp/task; do sleep 0.2; done; '
+    'echo "TASK=$(cat /tmp/task)"; '
+    'echo "CONTAINER=$(wget -qO- "$U")"; '
+    'echo "STATS=$(wget -qO- "$U/task/stats")"; '
+    'echo "V3=$(wget -qO- "$ECS_CONTAINER_METADATA_URI/task")"; '
+    'if wget -qO- "${U%/*}/00000000000000000000000000000000/task"; then echo OTHER=open; else echo OTHER=refused; fi; '
+    f'echo {END}; exec sleep 3600'
+)
+
+
+def fields(out: str) -> dict:
+    return {k: v for k, _, v in (line.partition("=") for line in out.splitlines()) if k}
+
+
+def metadata_task(ecs, image: str, network_mode: str, **extra) -> str:
+    app = {
+        "name": "app", "image": image, "cpu": 128, "memory": 64, "essential": True, "stopTimeout": 2,
+        "command": ["sh", "-c", METADATA_SCRIPT],
+    }
+    return ecs.register_task_definition(
+        family=unique(f"meta-{network_mode}"), networkMode=network_mode, containerDefinitions=[app], **extra
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+@pytest.mark.parametrize("network_mode", ["bridge", "awsvpc"])
+def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
+    extra = {"cpu": "256", "memory": "512"} if network_mode == "awsvpc" else {}
+    td = metadata_task(up.ecs, image, network_mode, **extra)
+    run = {"networkConfiguration": NETWORK} if network_mode == "awsvpc" else {}
+    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, **run)["tasks"][0]["taskArn"]
+    task = up.wait_running([arn])[0]
+    out = fields(up.output(arn))
+
+    doc = json.loads(out["TASK"])
+    assert doc["TaskARN"] == arn
+    assert doc["Cluster"] == task["clusterArn"]
+    assert doc["Family"] == td.split("/")[-1].split(":")[0]
+    assert doc["Revision"] == td.rsplit(":", 1)[1]
+    assert doc["KnownStatus"] == "RUNNING" and doc["DesiredStatus"] == "RUNNING"
+    assert doc["LaunchType"] == "EC2"
+    assert doc["AvailabilityZone"] == task["availabilityZone"]
+    if network_mode == "awsvpc":
+        assert doc["Limits"] == {"CPU": 0.25, "Memory": 512}
+    assert "PullStartedAt" in doc and "PullStoppedAt" in doc
+    [c] = doc["Containers"]
+    docker_id = task["containers"][0]["runtimeId"]
+    assert c["Name"] == "app" and c["DockerId"] == docker_id
+    assert c["Image"] == image and c["ImageID"].startswith("sha256:")
+    assert c["Limits"] == {"CPU": 128, "Memory": 64}
+    assert c["Labels"][LABEL_TASK] == arn
+    assert c["ContainerARN"] == task["containers"][0]["containerArn"]
+    assert c["Type"] == "NORMAL" and c["KnownStatus"] == "RUNNING" and c["StartedAt"]
+    [net] = c["Networks"]
+    assert net["NetworkMode"] == network_mode
+    if network_mode == "awsvpc":
+        eni = [a for a in task["attachments"] if a["type"] == "ElasticNetworkInterface"][0]
+        ip = {d["name"]: d["value"] for d in eni["details"]}["privateIPv4Address"]
+        assert net["IPv4Addresses"] == [ip]
+        assert net["IPv4SubnetCIDRBlock"] == up.subnet
+    else:
+        [ip] = net["IPv4Addresses"]
+        assert ip.count(".") == 3
+
+    own = json.loads(out["CONTAINER"])
+    assert own["Name"] == "app" and own["DockerId"] == docker_id
+    stats = json.loads(out["STATS"])
+    assert list(stats) == [docker_id]
+    assert stats[docker_id]["memory_stats"]["usage"] > 0
+    assert json.loads(out["V3"])["TaskARN"] == arn, "v3 serves the same documents"
+    assert out["OTHER"] == "refused"
+    up.ecs.stop_task(cluster=up.cluster, task=arn)
