@@ -1,10 +1,14 @@
-"""The task metadata endpoint v4, end to end on the real Docker daemon.
+"""Fargate (issue 17 items 3 and 4, in part) and the task metadata endpoint
+v4, end to end on the real Docker daemon.
 
 - The metadata endpoint v4: a container of a bridge task and one of an
   awsvpc task read `$ECS_CONTAINER_METADATA_URI_V4/task`, `…_V4` and
   `…/task/stats` with busybox `wget` and print them; the test reads the
   container's output and checks the task ARN, limits, container name and
   networks, and that another id opens nothing.
+- Bad input: a cpu/memory combination Fargate does not offer, placement
+  strategies and constraints with FARGATE, a non-awsvpc task definition
+  with FARGATE, an unsupported platform version.
 
 One `berth up` for the module, whose local agent joins a cluster of its
 own (`--cluster`) with a random task subnet (`--task-subnet`), so the file
@@ -22,6 +26,7 @@ import tarfile
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from berthtest import Berth, poll, requires_docker, unique
 from test_awsvpc import random_subnet
@@ -226,3 +231,59 @@ def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
     assert json.loads(out["V3"])["TaskARN"] == arn, "v3 serves the same documents"
     assert out["OTHER"] == "refused"
     up.ecs.stop_task(cluster=up.cluster, task=arn)
+
+
+def fargate_task(ecs, image: str, command: str, **extra) -> str:
+    app = {"name": "app", "image": image, "essential": True, "stopTimeout": 2, "command": ["sh", "-c", command]}
+    return ecs.register_task_definition(
+        family=unique("fg"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[app], **extra,
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def test_fargate_refusals(up, image):
+    ecs = up.ecs
+
+    def refused(call, code="InvalidParameterException", **kwargs) -> str:
+        with pytest.raises(ClientError) as e:
+            call(**kwargs)
+        assert e.value.response["Error"]["Code"] == code, e.value.response
+        return e.value.response["Error"]["Message"]
+
+    app = {"name": "app", "image": image, "essential": True, "command": ["sleep", "1"]}
+    # A combination Fargate does not offer.
+    msg = refused(
+        ecs.register_task_definition, "ClientException", family=unique("fg-bad"), networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"], cpu="256", memory="4096", containerDefinitions=[app],
+    )
+    assert msg.startswith("No Fargate configuration exists for given values: 256 CPU, 4096 memory."), msg
+    # A log driver Fargate does not offer.
+    msg = refused(
+        ecs.register_task_definition, "ClientException", family=unique("fg-bad"), networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{**app, "logConfiguration": {"logDriver": "json-file"}}],
+    )
+    assert "json-file" in msg, msg
+    # A bridge task definition with FARGATE.
+    bridge = ecs.register_task_definition(
+        family=unique("fg-bridge"), networkMode="bridge", cpu="256", memory="512", containerDefinitions=[app]
+    )["taskDefinition"]["taskDefinitionArn"]
+    msg = refused(ecs.run_task, cluster=up.cluster, taskDefinition=bridge, launchType="FARGATE")
+    assert msg == "Task definition does not support launch_type FARGATE.", msg
+
+    td = fargate_task(ecs, image, "sleep 1")
+    common = {"cluster": up.cluster, "taskDefinition": td, "launchType": "FARGATE", "networkConfiguration": NETWORK}
+    msg = refused(ecs.run_task, **common, placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}])
+    assert msg == "Placement strategies are not supported with FARGATE launch type.", msg
+    msg = refused(ecs.run_task, **common, placementConstraints=[{"type": "distinctInstance"}])
+    assert msg == "Placement constraints are not supported with FARGATE launch type.", msg
+    msg = refused(ecs.run_task, **common, platformVersion="1.3.0")
+    assert "1.3.0" in msg and "LATEST, 1.4.0" in msg, msg
+    msg = refused(
+        ecs.create_service, cluster=up.cluster, serviceName=unique("fg-svc"), taskDefinition=td, desiredCount=1,
+        launchType="FARGATE", networkConfiguration=NETWORK,
+        placementStrategy=[{"type": "binpack", "field": "memory"}],
+    )
+    assert msg == "Placement strategies are not supported with FARGATE launch type.", msg
+    # Nothing was started by the refused calls.
+    assert ecs.list_tasks(cluster=up.cluster, family=td.split("/")[-1].split(":")[0])["taskArns"] == []

@@ -75,6 +75,47 @@ pub fn deployment_launch(
     }
 }
 
+/// The platform versions Berth runs FARGATE tasks as (LATEST is 1.4.0).
+pub const FARGATE_PLATFORM_VERSIONS: [&str; 2] = ["LATEST", "1.4.0"];
+
+/// What Fargate refuses of a launch (RunTask, CreateService): placement
+/// strategies and constraints (Fargate places tasks itself), a platform
+/// version other than LATEST/1.4.0, and a platform version with another
+/// launch type.
+pub fn check_fargate_launch(
+    launch_type: &str,
+    platform_version: Option<&str>,
+    has_strategies: bool,
+    has_constraints: bool,
+) -> Result<(), AwsError> {
+    if launch_type != "FARGATE" {
+        return match platform_version {
+            Some(_) => Err(AwsError::invalid_parameter(
+                "The platformVersion parameter is only valid for the FARGATE launch type.",
+            )),
+            None => Ok(()),
+        };
+    }
+    if has_strategies {
+        return Err(AwsError::invalid_parameter(
+            "Placement strategies are not supported with FARGATE launch type.",
+        ));
+    }
+    if has_constraints {
+        return Err(AwsError::invalid_parameter(
+            "Placement constraints are not supported with FARGATE launch type.",
+        ));
+    }
+    if let Some(v) = platform_version
+        && !FARGATE_PLATFORM_VERSIONS.contains(&v)
+    {
+        return Err(AwsError::invalid_parameter(format!(
+            "The platform version {v} is not supported by Berth. Valid values: LATEST, 1.4.0."
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that the task definition (`td`, as stored) can run with the
 /// launch type. Berth runs FARGATE tasks on its own container instances:
 /// they must use the awsvpc network mode, as on Fargate.

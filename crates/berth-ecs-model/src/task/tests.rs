@@ -258,3 +258,30 @@ fn stored_tasks_read_back_unchanged_whatever_their_status() {
         assert_eq!(serde_json::to_value(&t).unwrap(), stored);
     }
 }
+
+#[test]
+fn fargate_refuses_placement_and_other_platform_versions() {
+    assert!(check_fargate_launch("FARGATE", None, false, false).is_ok());
+    assert!(check_fargate_launch("FARGATE", Some("LATEST"), false, false).is_ok());
+    assert!(check_fargate_launch("FARGATE", Some("1.4.0"), false, false).is_ok());
+    let e = check_fargate_launch("FARGATE", Some("1.3.0"), false, false).unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+    assert!(
+        e.message.contains("1.3.0") && e.message.contains("LATEST, 1.4.0"),
+        "{}",
+        e.message
+    );
+    let e = check_fargate_launch("FARGATE", None, true, false).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Placement strategies are not supported with FARGATE launch type."
+    );
+    let e = check_fargate_launch("FARGATE", None, false, true).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Placement constraints are not supported with FARGATE launch type."
+    );
+    assert!(check_fargate_launch("EC2", None, true, true).is_ok());
+    let e = check_fargate_launch("EC2", Some("LATEST"), false, false).unwrap_err();
+    assert!(e.message.contains("only valid for the FARGATE launch type"));
+}
