@@ -6,6 +6,9 @@ v4, end to end on the real Docker daemon.
   `…/task/stats` with busybox `wget` and print them; the test reads the
   container's output and checks the task ARN, limits, container name and
   networks, and that another id opens nothing.
+- FARGATE tasks run under gVisor when the Docker daemon has the `runsc`
+  runtime (`scripts/setup-runsc`): `uname -a` and `dmesg` inside the task
+  say so (skipped, with the reason, where runsc is not registered).
 - Bad input: a cpu/memory combination Fargate does not offer, placement
   strategies and constraints with FARGATE, a non-awsvpc task definition
   with FARGATE, an unsupported platform version.
@@ -239,6 +242,26 @@ def fargate_task(ecs, image: str, command: str, **extra) -> str:
         family=unique("fg"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
         containerDefinitions=[app], **extra,
     )["taskDefinition"]["taskDefinitionArn"]
+
+
+def test_fargate_tasks_run_under_gvisor(up, image):
+    if not docker_has_runsc():
+        pytest.skip("the Docker daemon has no 'runsc' runtime (run scripts/setup-runsc as root): FARGATE tasks run under runc")
+    td = fargate_task(
+        up.ecs, image, f'echo "UNAME=$(uname -a)"; echo "DMESG=$(dmesg | head -1)"; echo {END}; exec sleep 3600'
+    )
+    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK)[
+        "tasks"
+    ][0]["taskArn"]
+    task = up.wait_running([arn])[0]
+    assert task["launchType"] == "FARGATE" and task["platformVersion"] == "1.4.0"
+    out = fields(up.output(arn))
+    host = subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
+    assert host not in out["UNAME"], f"the task sees the host kernel: {out['UNAME']}"
+    assert "gVisor" in out["DMESG"], out
+    cid = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
+    assert docker("inspect", "--format", "{{.HostConfig.Runtime}}", cid) == "runsc"
+    up.ecs.stop_task(cluster=up.cluster, task=arn)
 
 
 def test_fargate_refusals(up, image):

@@ -174,6 +174,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     );
 
     credentials.metadata().set_runtime(runtime.clone());
+    crate::isolation::Isolation::from_runtimes(&facts.runtimes).announce();
     let awslogs = crate::awslogs::Shippers::new(api.clone(), runtime.clone(), cfg.data_dir.join("awslogs"));
     let subnet = match cfg.task_subnet {
         Some(s) => s,
@@ -492,6 +493,7 @@ impl Agent {
             credentials: self.credentials.clone(),
             awslogs: self.awslogs.clone(),
             network: self.network.clone(),
+            isolation: crate::isolation::Isolation::from_runtimes(&self.facts.runtimes),
         }));
         if let Some(shippers) = self.awslogs.clone() {
             // Output printed while the agent was away is shipped now.

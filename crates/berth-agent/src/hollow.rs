@@ -51,6 +51,7 @@ impl HollowConfig {
             docker_version: "hollow".into(),
             api_version: "1.41".into(),
             host_id: None,
+            runtimes: Vec::new(),
         }
     }
 

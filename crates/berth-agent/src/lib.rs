@@ -19,6 +19,7 @@ pub mod failure;
 pub mod hollow;
 pub mod host;
 pub mod invalid;
+pub mod isolation;
 pub mod labels;
 pub mod lifecycle;
 pub mod metadata;

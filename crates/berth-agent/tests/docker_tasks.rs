@@ -119,6 +119,7 @@ async fn harness(test: &str) -> Option<Harness> {
         credentials: None,
         awslogs: None,
         network: None,
+        isolation: berth_agent::isolation::Isolation::Runc,
     });
     Some(Harness {
         ctx,

@@ -31,4 +31,6 @@ pub struct EngineContext {
     /// Gives awsvpc tasks their namespace and address (None: awsvpc tasks
     /// stop with ResourceInitializationError).
     pub network: Option<Arc<crate::awsvpc::TaskNetwork>>,
+    /// The runtime FARGATE tasks' containers get (gVisor or runc).
+    pub isolation: crate::isolation::Isolation,
 }

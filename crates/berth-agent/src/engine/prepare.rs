@@ -151,6 +151,9 @@ impl Engine {
                     opts.extend(r.log_options.iter().cloned());
                 }
             }
+            if let Some(runtime) = self.ctx.isolation.runtime_for(self.task.launch_type.as_deref()) {
+                body.host_config.get_or_insert_with(Default::default).runtime = Some(runtime.to_string());
+            }
             let name = self.slots[i].docker_name.clone();
             match self.ctx.runtime.create(&name, body).await {
                 Ok(id) => {
