@@ -9,6 +9,9 @@ v4, end to end on the real Docker daemon.
 - FARGATE tasks run under gVisor when the Docker daemon has the `runsc`
   runtime (`scripts/setup-runsc`): `uname -a` and `dmesg` inside the task
   say so (skipped, with the reason, where runsc is not registered).
+- FARGATE tasks' containers run under a task-level cgroup
+  (`/berth-task-<id>`) with the task's cpu quota and memory limit, removed
+  when the task stops.
 - Bad input: a cpu/memory combination Fargate does not offer, placement
   strategies and constraints with FARGATE, a non-awsvpc task definition
   with FARGATE, an unsupported platform version.
@@ -27,6 +30,7 @@ import shutil
 import subprocess
 import tarfile
 import uuid
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -262,6 +266,38 @@ def test_fargate_tasks_run_under_gvisor(up, image):
     cid = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
     assert docker("inspect", "--format", "{{.HostConfig.Runtime}}", cid) == "runsc"
     up.ecs.stop_task(cluster=up.cluster, task=arn)
+
+
+def docker_cgroups() -> tuple[str, str]:
+    """Docker's cgroup driver and version."""
+    return docker("info", "--format", "{{.CgroupDriver}}"), docker("info", "--format", "{{.CgroupVersion}}")
+
+
+def test_fargate_tasks_get_task_level_cgroup_limits(up, image):
+    driver, version = docker_cgroups()
+    if driver != "cgroupfs":
+        pytest.skip(f"Docker's cgroup driver is {driver}: task-level cgroups need cgroupfs")
+    td = fargate_task(up.ecs, image, f"echo {END}; exec sleep 3600")
+    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK)[
+        "tasks"
+    ][0]["taskArn"]
+    up.wait_running([arn])
+    task_id = arn.rsplit("/", 1)[1]
+    parent = f"/berth-task-{task_id}"
+    cid = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
+    assert docker("inspect", "--format", "{{.HostConfig.CgroupParent}}", cid) == parent
+    root = Path("/sys/fs/cgroup")
+    if version == "2":
+        assert (root / parent[1:] / "cpu.max").read_text().split() == ["25000", "100000"]
+        assert (root / parent[1:] / "memory.max").read_text().strip() == str(512 * 1024 * 1024)
+        dirs = [root / parent[1:]]
+    else:
+        assert (root / "cpu" / parent[1:] / "cpu.cfs_quota_us").read_text().strip() == "25000"
+        assert (root / "cpu" / parent[1:] / "cpu.cfs_period_us").read_text().strip() == "100000"
+        assert (root / "memory" / parent[1:] / "memory.limit_in_bytes").read_text().strip() == str(512 * 1024 * 1024)
+        dirs = [root / "cpu" / parent[1:], root / "memory" / parent[1:]]
+    up.ecs.stop_task(cluster=up.cluster, task=arn)
+    poll("the task's cgroup to be removed", lambda: not any(d.exists() for d in dirs), RUN_DEADLINE)
 
 
 def test_fargate_refusals(up, image):

@@ -494,6 +494,10 @@ impl Agent {
             awslogs: self.awslogs.clone(),
             network: self.network.clone(),
             isolation: crate::isolation::Isolation::from_runtimes(&self.facts.runtimes),
+            task_cgroups: crate::task_cgroup::TaskCgroups::for_docker(
+                self.facts.cgroup_driver.as_deref(),
+                self.facts.cgroup_version.as_deref(),
+            ),
         }));
         if let Some(shippers) = self.awslogs.clone() {
             // Output printed while the agent was away is shipped now.

@@ -52,6 +52,8 @@ impl HollowConfig {
             api_version: "1.41".into(),
             host_id: None,
             runtimes: Vec::new(),
+            cgroup_driver: None,
+            cgroup_version: None,
         }
     }
 

@@ -100,6 +100,9 @@ pub struct HostFacts {
     /// The Docker daemon's runtimes (`runc`, and `runsc` when gVisor is
     /// registered).
     pub runtimes: Vec<String>,
+    /// Docker's cgroup driver (`cgroupfs`, `systemd`) and version (`1`, `2`).
+    pub cgroup_driver: Option<String>,
+    pub cgroup_version: Option<String>,
 }
 
 /// What one agent registers of its host (`--cpu`, `--memory`).
@@ -345,6 +348,8 @@ mod tests {
             api_version: "1.41".into(),
             host_id: None,
             runtimes: vec!["runc".into()],
+            cgroup_driver: None,
+            cgroup_version: None,
         };
         let whole = whole_host(&facts);
         let id = InstanceIdentity {
@@ -405,6 +410,8 @@ mod tests {
             api_version: "1.41".into(),
             host_id: Some("ABCD:EF01".into()),
             runtimes: vec!["runc".into(), "runsc".into()],
+            cgroup_driver: None,
+            cgroup_version: None,
         };
         let whole = Share {
             cpu: 2048,

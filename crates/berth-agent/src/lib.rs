@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod spec;
 pub mod state;
+pub mod task_cgroup;
 pub mod usage;
 pub mod usage_sampler;
 

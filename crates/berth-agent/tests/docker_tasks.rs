@@ -120,6 +120,7 @@ async fn harness(test: &str) -> Option<Harness> {
         awslogs: None,
         network: None,
         isolation: berth_agent::isolation::Isolation::Runc,
+        task_cgroups: None,
     });
     Some(Harness {
         ctx,

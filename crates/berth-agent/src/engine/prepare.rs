@@ -88,6 +88,10 @@ impl Engine {
         if !self.attach_network().await {
             return;
         }
+        // FARGATE: the task-level cgroup its containers are created under.
+        if !self.prepare_cgroup() {
+            return;
+        }
 
         // Volumes.
         let volumes = spec::volume_plan(&self.task, &self.placement());
@@ -153,6 +157,9 @@ impl Engine {
             }
             if let Some(runtime) = self.ctx.isolation.runtime_for(self.task.launch_type.as_deref()) {
                 body.host_config.get_or_insert_with(Default::default).runtime = Some(runtime.to_string());
+            }
+            if let Some(parent) = self.cgroup_parent() {
+                body.host_config.get_or_insert_with(Default::default).cgroup_parent = Some(parent);
             }
             let name = self.slots[i].docker_name.clone();
             match self.ctx.runtime.create(&name, body).await {
