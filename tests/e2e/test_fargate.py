@@ -1,8 +1,8 @@
 """Fargate (issue 17 items 3 and 4, in part) and the task metadata endpoint
 v4, end to end on the real Docker daemon.
 
-- The metadata endpoint v4: a container of a bridge task and one of an
-  awsvpc task read `$ECS_CONTAINER_METADATA_URI_V4/task`, `…_V4` and
+- The metadata endpoint v4: a container of a bridge, an awsvpc and a host
+  task reads `$ECS_CONTAINER_METADATA_URI_V4/task`, `…_V4` and
   `…/task/stats` with busybox `wget` and print them; the test reads the
   container's output and checks the task ARN, limits, container name and
   networks, and that another id opens nothing.
@@ -191,7 +191,7 @@ def metadata_task(ecs, image: str, network_mode: str, **extra) -> str:
     )["taskDefinition"]["taskDefinitionArn"]
 
 
-@pytest.mark.parametrize("network_mode", ["bridge", "awsvpc"])
+@pytest.mark.parametrize("network_mode", ["bridge", "awsvpc", "host"])
 def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
     extra = {"cpu": "256", "memory": "512"} if network_mode == "awsvpc" else {}
     td = metadata_task(up.ecs, image, network_mode, **extra)
@@ -226,9 +226,11 @@ def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
         ip = {d["name"]: d["value"] for d in eni["details"]}["privateIPv4Address"]
         assert net["IPv4Addresses"] == [ip]
         assert net["IPv4SubnetCIDRBlock"] == up.subnet
-    else:
+    elif network_mode == "bridge":
         [ip] = net["IPv4Addresses"]
         assert ip.count(".") == 3
+    else:
+        assert "IPv4Addresses" not in net, "host mode: the container has no address of its own"
 
     own = json.loads(out["CONTAINER"])
     assert own["Name"] == "app" and own["DockerId"] == docker_id
