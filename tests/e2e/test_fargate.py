@@ -348,3 +348,30 @@ def test_fargate_refusals(up, image):
     assert msg == "Placement strategies are not supported with FARGATE launch type.", msg
     # Nothing was started by the refused calls.
     assert ecs.list_tasks(cluster=up.cluster, family=td.split("/")[-1].split(":")[0])["taskArns"] == []
+
+
+def test_metadata_survives_a_restart_of_berth_up(up, image):
+    """Last in the file: it restarts the module's server. The restarted local
+    agent adopts the running container, registers its metadata id again and
+    serves its namespace again: the same URI answers."""
+    td = metadata_task(up.ecs, image, "bridge")
+    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td)["tasks"][0]["taskArn"]
+    up.wait_running([arn])
+    up.output(arn)
+    cid = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
+    read = ["exec", cid, "sh", "-c", 'wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"']
+    assert json.loads(docker(*read))["TaskARN"] == arn
+    up.server.restart()
+    up.ecs = up.server.client("ecs")
+
+    def answers():
+        try:
+            doc = json.loads(docker(*read))
+        except (RuntimeError, ValueError):
+            return None
+        return doc if doc.get("TaskARN") == arn and doc.get("KnownStatus") == "RUNNING" else None
+
+    doc = poll("the adopted container's metadata to answer again", answers, RUN_DEADLINE)
+    assert doc["Containers"][0]["DockerId"].startswith(cid)
+    assert docker("inspect", "--format", "{{.State.Running}}", cid) == "true", "the container was not restarted"
+    up.ecs.stop_task(cluster=up.cluster, task=arn)
