@@ -186,6 +186,8 @@ def metadata_task(ecs, image: str, network_mode: str, **extra) -> str:
         "name": "app", "image": image, "cpu": 128, "memory": 64, "essential": True, "stopTimeout": 2,
         "command": ["sh", "-c", METADATA_SCRIPT],
     }
+    if network_mode == "bridge":
+        app["portMappings"] = [{"containerPort": 8080}]
     return ecs.register_task_definition(
         family=unique(f"meta-{network_mode}"), networkMode=network_mode, containerDefinitions=[app], **extra
     )["taskDefinition"]["taskDefinitionArn"]
@@ -229,6 +231,8 @@ def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
     elif network_mode == "bridge":
         [ip] = net["IPv4Addresses"]
         assert ip.count(".") == 3
+        bound = {b["hostPort"] for b in task["containers"][0]["networkBindings"]}
+        assert {p["ContainerPort"] for p in c["Ports"]} == {8080} and {p["HostPort"] for p in c["Ports"]} == bound
     else:
         assert "IPv4Addresses" not in net, "host mode: the container has no address of its own"
 
@@ -240,6 +244,23 @@ def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
     assert json.loads(out["V3"])["TaskARN"] == arn, "v3 serves the same documents"
     assert out["OTHER"] == "refused"
     up.ecs.stop_task(cluster=up.cluster, task=arn)
+
+
+def test_metadata_names_the_service_of_a_service_task(up, image):
+    td = metadata_task(up.ecs, image, "bridge")
+    name = unique("meta-svc")
+    up.ecs.create_service(cluster=up.cluster, serviceName=name, taskDefinition=td, desiredCount=1)
+    try:
+        arns = poll(
+            "the service's task",
+            lambda: up.ecs.list_tasks(cluster=up.cluster, serviceName=name)["taskArns"] or None,
+            RUN_DEADLINE,
+        )
+        up.wait_running(arns)
+        doc = json.loads(fields(up.output(arns[0]))["TASK"])
+        assert doc["ServiceName"] == name and doc["TaskARN"] == arns[0]
+    finally:
+        up.ecs.delete_service(cluster=up.cluster, service=name, force=True)
 
 
 def fargate_task(ecs, image: str, command: str, **extra) -> str:

@@ -55,6 +55,8 @@ pub struct Task {
     pub memory: Option<String>,
     pub launch_type: Option<String>,
     pub availability_zone: Option<String>,
+    /// `service:NAME` for a service's task, `family:NAME` else.
+    pub group: Option<String>,
 }
 
 impl Task {

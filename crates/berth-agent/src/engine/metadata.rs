@@ -39,6 +39,11 @@ impl Engine {
         TaskSnapshot {
             cluster: t.cluster_arn.clone(),
             task_arn: t.task_arn.clone(),
+            service_name: t
+                .group
+                .as_deref()
+                .and_then(|g| g.strip_prefix("service:"))
+                .map(str::to_string),
             family: td.family.clone().unwrap_or_default(),
             revision: td.revision.unwrap_or_default(),
             desired_status: desired.to_string(),
@@ -77,6 +82,16 @@ impl Engine {
                         container_arn: server.and_then(|c| c.container_arn.clone()),
                         log_driver: log.map(|l| l.log_driver.clone()),
                         log_options: log.and_then(|l| l.options.clone()).unwrap_or_default(),
+                        ports: s
+                            .bindings
+                            .iter()
+                            .map(|b| crate::metadata::doc::Port {
+                                container_port: b.container_port.unwrap_or_default(),
+                                protocol: b.protocol.clone().unwrap_or_else(|| "tcp".into()),
+                                host_port: b.host_port.unwrap_or_default(),
+                                host_ip: b.bind_ip.clone().unwrap_or_default(),
+                            })
+                            .collect(),
                     }
                 })
                 .collect(),

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 pub struct TaskSnapshot {
     pub cluster: String,
     pub task_arn: String,
+    /// The service that started the task (its group `service:NAME`).
+    pub service_name: Option<String>,
     pub family: String,
     pub revision: i64,
     pub desired_status: String,
@@ -55,6 +57,17 @@ pub struct ContainerSnapshot {
     pub container_arn: Option<String>,
     pub log_driver: Option<String>,
     pub log_options: BTreeMap<String, String>,
+    /// The ports Docker published (bridge mode).
+    pub ports: Vec<Port>,
+}
+
+/// A published port.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Port {
+    pub container_port: i64,
+    pub protocol: String,
+    pub host_port: i64,
+    pub host_ip: String,
 }
 
 /// What Docker says of a container (its inspect answer).
@@ -134,6 +147,14 @@ pub fn container_doc(task: &TaskSnapshot, c: &ContainerSnapshot, seen: Option<&O
     }
     m.insert("DesiredStatus".into(), json!(c.desired_status));
     m.insert("KnownStatus".into(), json!(c.known_status));
+    if !c.ports.is_empty() {
+        let ports: Vec<Value> = c
+            .ports
+            .iter()
+            .map(|p| json!({"ContainerPort": p.container_port, "Protocol": p.protocol, "HostPort": p.host_port, "HostIp": p.host_ip}))
+            .collect();
+        m.insert("Ports".into(), Value::Array(ports));
+    }
     set(&mut m, "ExitCode", c.exit_code.map(|e| json!(e)));
     let mut limits = Map::new();
     limits.insert("CPU".into(), json!(c.cpu));
@@ -157,6 +178,7 @@ pub fn container_doc(task: &TaskSnapshot, c: &ContainerSnapshot, seen: Option<&O
 pub fn task_doc(task: &TaskSnapshot, seen: &HashMap<String, Observed>) -> Value {
     let mut m = Map::new();
     m.insert("Cluster".into(), json!(task.cluster));
+    set(&mut m, "ServiceName", task.service_name.clone().map(Value::String));
     m.insert("TaskARN".into(), json!(task.task_arn));
     m.insert("Family".into(), json!(task.family));
     m.insert("Revision".into(), json!(task.revision.to_string()));
@@ -215,6 +237,7 @@ mod tests {
         TaskSnapshot {
             cluster: "arn:aws:ecs:us-east-1:000000000000:cluster/default".into(),
             task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/abc".into(),
+            service_name: Some("web".into()),
             family: "web".into(),
             revision: 3,
             desired_status: "RUNNING".into(),
@@ -245,6 +268,7 @@ mod tests {
                 container_arn: Some("arn:aws:ecs:us-east-1:000000000000:container/default/abc/1".into()),
                 log_driver: Some("awslogs".into()),
                 log_options: BTreeMap::from([("awslogs-group".into(), "/ecs/web".into())]),
+                ports: vec![],
             }],
         }
     }
@@ -272,6 +296,8 @@ mod tests {
         assert_eq!(doc["Limits"], json!({"CPU": 0.25, "Memory": 512}));
         assert_eq!(doc["PullStartedAt"], "2027-01-15T08:00:00Z");
         assert_eq!(doc["LaunchType"], "FARGATE");
+        assert_eq!(doc["ServiceName"], "web");
+        assert!(doc["Containers"][0].get("Ports").is_none(), "awsvpc: nothing published");
         assert_eq!(doc["AvailabilityZone"], "us-east-1a");
         let c = &doc["Containers"][0];
         assert_eq!(c["DockerId"], "d0c");
@@ -295,7 +321,18 @@ mod tests {
         t.memory = None;
         t.pull_started_at = None;
         t.containers[0].log_driver = None;
+        t.service_name = None;
+        t.containers[0].ports = vec![Port {
+            container_port: 80,
+            protocol: "tcp".into(),
+            host_port: 32768,
+            host_ip: "0.0.0.0".into(),
+        }];
         let c = container_doc(&t, &t.containers[0], Some(&observed()));
+        assert_eq!(
+            c["Ports"],
+            json!([{"ContainerPort": 80, "Protocol": "tcp", "HostPort": 32768, "HostIp": "0.0.0.0"}])
+        );
         assert_eq!(
             c["Networks"],
             json!([{"NetworkMode": "bridge", "IPv4Addresses": ["172.17.0.3"]}])
@@ -303,6 +340,7 @@ mod tests {
         assert!(c.get("LogOptions").is_none());
         let doc = task_doc(&t, &HashMap::new());
         assert!(doc.get("Limits").is_none());
+        assert!(doc.get("ServiceName").is_none(), "not a service's task");
         assert!(doc.get("PullStartedAt").is_none());
         assert!(doc["Containers"][0].get("ImageID").is_none(), "not inspected");
     }
