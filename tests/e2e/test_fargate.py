@@ -359,6 +359,10 @@ def test_fargate_refusals(up, image):
     assert msg == "Placement strategies are not supported with FARGATE launch type.", msg
     msg = refused(ecs.run_task, **common, placementConstraints=[{"type": "distinctInstance"}])
     assert msg == "Placement constraints are not supported with FARGATE launch type.", msg
+    msg = refused(ecs.run_task, **common, overrides={"memory": "4096"})
+    assert msg.startswith("No Fargate configuration exists for given values: 256 CPU, 4096 memory."), msg
+    msg = refused(ecs.run_task, **common, overrides={"ephemeralStorage": {"sizeInGiB": 500}})
+    assert "between 21 and 200 GiB" in msg, msg
     msg = refused(ecs.run_task, **common, platformVersion="1.3.0")
     assert "1.3.0" in msg and "LATEST, 1.4.0" in msg, msg
     msg = refused(

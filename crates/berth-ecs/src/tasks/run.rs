@@ -177,6 +177,7 @@ impl Ecs {
             !input.placement_constraints.is_empty(),
         )?;
         check_compatibility(&td.value, &launch_type)?;
+        berth_ecs_model::task::check_launch_overrides(&launch_type, &td.value, input.options.overrides.as_ref())?;
         berth_ecs_model::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
