@@ -323,6 +323,29 @@ def test_fargate_tasks_get_task_level_cgroup_limits(up, image):
     poll("the task's cgroup to be removed", lambda: not any(d.exists() for d in dirs), RUN_DEADLINE)
 
 
+def test_cluster_statistics_count_fargate_tasks(up, image):
+    td = fargate_task(up.ecs, image, f"echo {END}; exec sleep 3600")
+    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK)[
+        "tasks"
+    ][0]["taskArn"]
+    up.wait_running([arn])
+
+    def consistent():
+        # Tasks of earlier tests may still be stopping: compare two reads
+        # of a quiet moment.
+        c = up.ecs.describe_clusters(clusters=[up.cluster], include=["STATISTICS"])["clusters"][0]
+        stats = {s["name"]: int(s["value"]) for s in c["statistics"]}
+        arns = up.ecs.list_tasks(cluster=up.cluster)["taskArns"]
+        tasks = up.describe(arns) if arns else []
+        fargate = [t for t in tasks if t["launchType"] == "FARGATE" and t["lastStatus"] == "RUNNING"]
+        ok = stats["runningFargateTasksCount"] == len(fargate) and arn in {t["taskArn"] for t in fargate}
+        return (c, stats) if ok else None
+
+    c, stats = poll("the cluster statistics to count the FARGATE task", consistent, RUN_DEADLINE)
+    assert stats["runningEC2TasksCount"] + stats["runningFargateTasksCount"] == c["runningTasksCount"]
+    up.ecs.stop_task(cluster=up.cluster, task=arn)
+
+
 def test_fargate_refusals(up, image):
     ecs = up.ecs
 
