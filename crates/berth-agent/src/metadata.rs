@@ -268,10 +268,7 @@ mod tests {
         let b = r.register("arn:task/a", "sidecar");
         assert_ne!(a, b);
         assert!(r.lookup(&a).is_none(), "no snapshot yet");
-        r.publish(TaskSnapshot {
-            task_arn: "arn:task/a".into(),
-            ..Default::default()
-        });
+        r.publish(TaskSnapshot::new("arn:task/a"));
         assert_eq!(r.lookup(&b).unwrap().1, "sidecar");
         assert!(!r.register_existing("arn:task/b", "app", &a), "another task's id");
         assert!(r.register_existing("arn:task/a", "app", &a));

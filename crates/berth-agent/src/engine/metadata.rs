@@ -3,7 +3,7 @@
 
 use super::state::Engine;
 use crate::metadata::doc::{ContainerSnapshot, Interface, TaskSnapshot};
-use berth_ecs_model::StatusName;
+use berth_ecs_model::{ContainerStatus, TaskStatus};
 
 impl Engine {
     /// `ECS_CONTAINER_METADATA_URI_V4` and `ECS_CONTAINER_METADATA_URI`
@@ -26,7 +26,7 @@ impl Engine {
     fn metadata_snapshot(&self) -> TaskSnapshot {
         let t = &self.task;
         let td = &t.task_definition;
-        let desired = t.desired_status.unwrap_or(berth_ecs_model::TaskStatus::Running);
+        let desired = t.desired_status.unwrap_or(TaskStatus::Running);
         let interface = match (&self.interface, &self.ctx.network) {
             (Some(l), Some(n)) => Some(Interface {
                 ipv4: l.ip.to_string(),
@@ -46,8 +46,8 @@ impl Engine {
                 .map(str::to_string),
             family: td.family.clone().unwrap_or_default(),
             revision: td.revision.unwrap_or_default(),
-            desired_status: desired.to_string(),
-            known_status: self.reported_status.to_string(),
+            desired_status: desired,
+            known_status: self.reported_status,
             cpu: t.cpu.clone().or_else(|| td.cpu.clone()),
             memory: t.memory.clone().or_else(|| td.memory.clone()),
             pull_started_at: self.pull_started_at,
@@ -67,12 +67,12 @@ impl Engine {
                         docker_name: s.docker_name.clone(),
                         docker_id: s.id.clone(),
                         image: s.def.image().to_string(),
-                        desired_status: if desired == berth_ecs_model::TaskStatus::Stopped {
-                            "STOPPED".into()
+                        desired_status: if desired == TaskStatus::Stopped {
+                            ContainerStatus::Stopped
                         } else {
-                            "RUNNING".into()
+                            ContainerStatus::Running
                         },
-                        known_status: s.state.ecs_status().as_str().to_string(),
+                        known_status: s.state.ecs_status(),
                         exit_code: match s.state {
                             crate::lifecycle::RunState::Exited { exit_code } => exit_code,
                             _ => None,

@@ -3,11 +3,12 @@
 //! container ([`Observed`]) rendered with the field names of AWS's
 //! "Amazon ECS task metadata v4 JSON response".
 
+use berth_ecs_model::{ContainerStatus, StatusName, TaskStatus};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 /// The task as its engine last saw it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskSnapshot {
     pub cluster: String,
     pub task_arn: String,
@@ -15,8 +16,8 @@ pub struct TaskSnapshot {
     pub service_name: Option<String>,
     pub family: String,
     pub revision: i64,
-    pub desired_status: String,
-    pub known_status: String,
+    pub desired_status: TaskStatus,
+    pub known_status: TaskStatus,
     /// Task-level cpu (CPU units, as the task definition says) and memory (MiB).
     pub cpu: Option<String>,
     pub memory: Option<String>,
@@ -31,6 +32,30 @@ pub struct TaskSnapshot {
     pub containers: Vec<ContainerSnapshot>,
 }
 
+impl TaskSnapshot {
+    /// A task nothing is known of yet but its ARN.
+    pub fn new(task_arn: impl Into<String>) -> Self {
+        Self {
+            cluster: String::new(),
+            task_arn: task_arn.into(),
+            service_name: None,
+            family: String::new(),
+            revision: 0,
+            desired_status: TaskStatus::Running,
+            known_status: TaskStatus::Provisioning,
+            cpu: None,
+            memory: None,
+            pull_started_at: None,
+            pull_stopped_at: None,
+            availability_zone: None,
+            launch_type: None,
+            network_mode: String::new(),
+            interface: None,
+            containers: Vec::new(),
+        }
+    }
+}
+
 /// An awsvpc task's interface.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Interface {
@@ -41,14 +66,14 @@ pub struct Interface {
 }
 
 /// One container as its engine last saw it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContainerSnapshot {
     pub name: String,
     pub docker_name: String,
     pub docker_id: Option<String>,
     pub image: String,
-    pub desired_status: String,
-    pub known_status: String,
+    pub desired_status: ContainerStatus,
+    pub known_status: ContainerStatus,
     pub exit_code: Option<i64>,
     /// CPU units (0 when the definition gives none).
     pub cpu: i64,
@@ -145,8 +170,8 @@ pub fn container_doc(task: &TaskSnapshot, c: &ContainerSnapshot, seen: Option<&O
     if let Some(s) = seen.filter(|s| !s.labels.is_empty()) {
         m.insert("Labels".into(), json!(s.labels));
     }
-    m.insert("DesiredStatus".into(), json!(c.desired_status));
-    m.insert("KnownStatus".into(), json!(c.known_status));
+    m.insert("DesiredStatus".into(), json!(c.desired_status.as_str()));
+    m.insert("KnownStatus".into(), json!(c.known_status.as_str()));
     if !c.ports.is_empty() {
         let ports: Vec<Value> = c
             .ports
@@ -182,8 +207,8 @@ pub fn task_doc(task: &TaskSnapshot, seen: &HashMap<String, Observed>) -> Value 
     m.insert("TaskARN".into(), json!(task.task_arn));
     m.insert("Family".into(), json!(task.family));
     m.insert("Revision".into(), json!(task.revision.to_string()));
-    m.insert("DesiredStatus".into(), json!(task.desired_status));
-    m.insert("KnownStatus".into(), json!(task.known_status));
+    m.insert("DesiredStatus".into(), json!(task.desired_status.as_str()));
+    m.insert("KnownStatus".into(), json!(task.known_status.as_str()));
     set(
         &mut m,
         "Limits",
@@ -240,8 +265,8 @@ mod tests {
             service_name: Some("web".into()),
             family: "web".into(),
             revision: 3,
-            desired_status: "RUNNING".into(),
-            known_status: "RUNNING".into(),
+            desired_status: TaskStatus::Running,
+            known_status: TaskStatus::Running,
             cpu: Some("256".into()),
             memory: Some("512".into()),
             pull_started_at: Some(1_800_000_000.0),
@@ -260,8 +285,8 @@ mod tests {
                 docker_name: "ecs-web-3-app-abc".into(),
                 docker_id: Some("d0c".into()),
                 image: "busybox".into(),
-                desired_status: "RUNNING".into(),
-                known_status: "RUNNING".into(),
+                desired_status: ContainerStatus::Running,
+                known_status: ContainerStatus::Running,
                 exit_code: None,
                 cpu: 128,
                 memory: Some(256),
