@@ -80,6 +80,8 @@ class Up:
             ],
         ).start()
         self.ecs = self.server.client("ecs")
+        # The FARGATE tasks run here: their task cgroups are swept at the end.
+        self.fargate_tasks: list[str] = []
 
         def connected():
             arns = self.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
@@ -100,6 +102,24 @@ class Up:
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
         docker("network", "rm", self.network, check=False)
+        # A task's cgroup left behind if the agent stopped before the task did.
+        for arn in self.fargate_tasks:
+            for d in Path("/sys/fs/cgroup").glob(f"*/berth-task-{arn.rsplit('/', 1)[1]}"):
+                for child in d.iterdir():
+                    if child.is_dir():
+                        child.rmdir()
+                d.rmdir()
+
+    def run_fargate(self, td: str) -> str:
+        arn = self.ecs.run_task(
+            cluster=self.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK
+        )["tasks"][0]["taskArn"]
+        self.fargate_tasks.append(arn)
+        return arn
+
+    def stop_and_wait(self, arn: str) -> None:
+        self.ecs.stop_task(cluster=self.cluster, task=arn)
+        poll(f"{arn} STOPPED", lambda: self.describe([arn])[0]["lastStatus"] == "STOPPED", RUN_DEADLINE)
 
     def describe(self, arns: list) -> list:
         return self.ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]
@@ -277,9 +297,7 @@ def test_fargate_tasks_run_under_gvisor(up, image):
     td = fargate_task(
         up.ecs, image, f'echo "UNAME=$(uname -a)"; echo "DMESG=$(dmesg | head -1)"; echo {END}; exec sleep 3600'
     )
-    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK)[
-        "tasks"
-    ][0]["taskArn"]
+    arn = up.run_fargate(td)
     task = up.wait_running([arn])[0]
     assert task["launchType"] == "FARGATE" and task["platformVersion"] == "1.4.0"
     out = fields(up.output(arn))
@@ -288,7 +306,7 @@ def test_fargate_tasks_run_under_gvisor(up, image):
     assert "gVisor" in out["DMESG"], out
     cid = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
     assert docker("inspect", "--format", "{{.HostConfig.Runtime}}", cid) == "runsc"
-    up.ecs.stop_task(cluster=up.cluster, task=arn)
+    up.stop_and_wait(arn)
 
 
 def docker_cgroups() -> tuple[str, str]:
@@ -301,9 +319,7 @@ def test_fargate_tasks_get_task_level_cgroup_limits(up, image):
     if driver != "cgroupfs":
         pytest.skip(f"Docker's cgroup driver is {driver}: task-level cgroups need cgroupfs")
     td = fargate_task(up.ecs, image, f"echo {END}; exec sleep 3600")
-    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK)[
-        "tasks"
-    ][0]["taskArn"]
+    arn = up.run_fargate(td)
     up.wait_running([arn])
     task_id = arn.rsplit("/", 1)[1]
     parent = f"/berth-task-{task_id}"
@@ -325,9 +341,7 @@ def test_fargate_tasks_get_task_level_cgroup_limits(up, image):
 
 def test_cluster_statistics_count_fargate_tasks(up, image):
     td = fargate_task(up.ecs, image, f"echo {END}; exec sleep 3600")
-    arn = up.ecs.run_task(cluster=up.cluster, taskDefinition=td, launchType="FARGATE", networkConfiguration=NETWORK)[
-        "tasks"
-    ][0]["taskArn"]
+    arn = up.run_fargate(td)
     up.wait_running([arn])
 
     def consistent():
@@ -343,7 +357,7 @@ def test_cluster_statistics_count_fargate_tasks(up, image):
 
     c, stats = poll("the cluster statistics to count the FARGATE task", consistent, RUN_DEADLINE)
     assert stats["runningEC2TasksCount"] + stats["runningFargateTasksCount"] == c["runningTasksCount"]
-    up.ecs.stop_task(cluster=up.cluster, task=arn)
+    up.stop_and_wait(arn)
 
 
 def test_fargate_refusals(up, image):
