@@ -191,6 +191,7 @@ METADATA_SCRIPT = (
     'echo "TASK=$(cat /tmp/task)"; '
     'echo "CONTAINER=$(wget -qO- "$U")"; '
     'echo "STATS=$(wget -qO- "$U/task/stats")"; '
+    'echo "STATS2=$(wget -qO- "$U/stats")"; '
     'echo "V3=$(wget -qO- "$ECS_CONTAINER_METADATA_URI/task")"; '
     'if wget -qO- "${U%/*}/00000000000000000000000000000000/task"; then echo OTHER=open; else echo OTHER=refused; fi; '
     f'echo {END}; exec sleep 3600'
@@ -261,6 +262,10 @@ def test_metadata_v4_answers_inside_the_task(up, image, network_mode):
     stats = json.loads(out["STATS"])
     assert list(stats) == [docker_id]
     assert stats[docker_id]["memory_stats"]["usage"] > 0
+    # The second reading carries the first one's CPU counters.
+    second = json.loads(out["STATS2"])
+    assert second["precpu_stats"]["cpu_usage"]["total_usage"] == stats[docker_id]["cpu_stats"]["cpu_usage"]["total_usage"]
+    assert second["preread"] == stats[docker_id]["read"]
     assert json.loads(out["V3"])["TaskARN"] == arn, "v3 serves the same documents"
     assert out["OTHER"] == "refused"
     up.ecs.stop_task(cluster=up.cluster, task=arn)

@@ -31,6 +31,9 @@ struct Inner {
     ids: HashMap<String, (String, String)>,
     /// By task ARN.
     tasks: HashMap<String, Arc<TaskSnapshot>>,
+    /// The last stats reading of each container (by Docker id), whose CPU
+    /// counters become the next answer's `precpu_stats`.
+    last_stats: HashMap<String, Value>,
 }
 
 /// The registered containers and their tasks' snapshots.
@@ -98,7 +101,11 @@ impl Registry {
     pub fn unregister(&self, task_arn: &str) {
         let mut inner = self.inner();
         inner.ids.retain(|_, (t, _)| t != task_arn);
-        inner.tasks.remove(task_arn);
+        if let Some(task) = inner.tasks.remove(task_arn) {
+            for id in docker_ids(&task) {
+                inner.last_stats.remove(&id);
+            }
+        }
     }
 
     /// The task snapshot and container name an id opens.
@@ -159,11 +166,30 @@ impl Registry {
         let Some(rt) = self.runtime.get() else {
             return Value::Null;
         };
-        match rt.stats_once(docker_id).await {
+        let reading = match rt.stats_once(docker_id).await {
             Ok(Some(s)) => serde_json::to_value(s).unwrap_or(Value::Null),
-            _ => Value::Null,
+            _ => return Value::Null,
+        };
+        let mut inner = self.inner();
+        let previous = inner.last_stats.insert(docker_id.to_string(), reading.clone());
+        with_previous(reading, previous.as_ref())
+    }
+}
+
+/// A one-shot Docker stats reading with the previous reading's CPU counters
+/// as `precpu_stats` and its time as `preread` (what `docker stats` streams
+/// give), so one request is enough to compute CPU use once a container has
+/// been read before.
+pub fn with_previous(mut reading: Value, previous: Option<&Value>) -> Value {
+    if let (Some(obj), Some(prev)) = (reading.as_object_mut(), previous) {
+        if let Some(cpu) = prev.get("cpu_stats") {
+            obj.insert("precpu_stats".into(), cpu.clone());
+        }
+        if let Some(read) = prev.get("read") {
+            obj.insert("preread".into(), read.clone());
         }
     }
+    reading
 }
 
 /// An id as [`Registry::register`] makes them.
@@ -275,6 +301,18 @@ mod tests {
         assert!(!r.register_existing("arn:task/b", "app", "short"));
         r.unregister("arn:task/a");
         assert!(r.lookup(&a).is_none());
+    }
+
+    #[test]
+    fn stats_carry_the_previous_reading_as_precpu() {
+        let first = json!({"read": "t1", "cpu_stats": {"cpu_usage": {"total_usage": 10}}, "precpu_stats": {}});
+        assert_eq!(with_previous(first.clone(), None), first);
+        let second = json!({"read": "t2", "cpu_stats": {"cpu_usage": {"total_usage": 30}}, "precpu_stats": {}});
+        let out = with_previous(second, Some(&first));
+        assert_eq!(out["precpu_stats"]["cpu_usage"]["total_usage"], 10);
+        assert_eq!(out["preread"], "t1");
+        assert_eq!(out["cpu_stats"]["cpu_usage"]["total_usage"], 30);
+        assert_eq!(with_previous(Value::Null, Some(&first)), Value::Null);
     }
 
     #[test]
