@@ -35,7 +35,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from berthtest import Berth, poll, requires_docker, unique
+import os
+import signal
+
+from berthtest import ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, requires_docker, unique
 from test_awsvpc import random_subnet
 
 pytestmark = requires_docker()
@@ -76,7 +79,7 @@ class Up:
             log_path=tmp / "berth.log",
             extra_args=[
                 "--cluster", self.cluster, "--task-subnet", self.subnet,
-                "--agent-cpu", "2048", "--agent-memory", "4096",
+                "--agent-cpu", "1024", "--agent-memory", "4096",
             ],
         ).start()
         self.ecs = self.server.client("ecs")
@@ -84,7 +87,10 @@ class Up:
         self.fargate_tasks: list[str] = []
 
         def connected():
-            arns = self.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
+            try:
+                arns = self.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
+            except ClientError:  # the local agent has not created its cluster yet
+                return None
             if not arns:
                 return None
             ci = self.ecs.describe_container_instances(cluster=self.cluster, containerInstances=arns)
@@ -363,6 +369,98 @@ def test_cluster_statistics_count_fargate_tasks(up, image):
     c, stats = poll("the cluster statistics to count the FARGATE task", consistent, RUN_DEADLINE)
     assert stats["runningEC2TasksCount"] + stats["runningFargateTasksCount"] == c["runningTasksCount"]
     up.stop_and_wait(arn)
+
+
+class FargateHost:
+    """A `berth agent --fargate` of its own cluster (and task subnet)."""
+
+    def __init__(self, up: Up, data_dir: Path):
+        self.cluster = unique("fg-only")
+        up.ecs.create_cluster(clusterName=self.cluster)
+        self.subnet, self.network, _ = random_subnet()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = data_dir / "agent.log"
+        env = isolate_aws_environment(dict(os.environ))
+        env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, BERTH_LOG="info", NO_COLOR="1")
+        cmd = [
+            str(berth_bin()), "agent", "--fargate", "--server", up.server.endpoint, "--cluster", self.cluster,
+            "--data-dir", str(data_dir), "--region", REGION, "--cpu", "1024", "--memory", "2048",
+            "--task-subnet", self.subnet,
+        ]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
+        if ids:
+            docker("rm", "-f", "-v", *ids, check=False)
+        docker("network", "rm", self.network, check=False)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+def test_a_fargate_service_runs_on_a_fargate_host_that_is_no_container_instance(up, image, tmp_path):
+    host = FargateHost(up, tmp_path / "fargate-agent")
+    ecs = up.ecs
+    try:
+        td = fargate_task(ecs, image, "exec sleep 3600")
+        name = unique("fg-svc")
+        ecs.create_service(
+            cluster=host.cluster, serviceName=name, taskDefinition=td, desiredCount=3, launchType="FARGATE",
+            networkConfiguration=NETWORK,
+        )
+
+        def running():
+            if host.proc.poll() is not None:
+                raise AssertionError(f"the Fargate host exited:\n{host.log_tail()}")
+            arns = ecs.list_tasks(cluster=host.cluster, serviceName=name)["taskArns"]
+            tasks = ecs.describe_tasks(cluster=host.cluster, tasks=arns)["tasks"] if arns else []
+            ok = len(tasks) == 3 and all(t["lastStatus"] == "RUNNING" for t in tasks)
+            return tasks if ok else None
+
+        tasks = poll("3 FARGATE tasks RUNNING on the Fargate host", running, RUN_DEADLINE)
+        for t in tasks:
+            assert t["launchType"] == "FARGATE" and t["platformVersion"] == "1.4.0"
+            assert "containerInstanceArn" not in t, t
+            [eni] = [a for a in t["attachments"] if a["type"] == "ElasticNetworkInterface"]
+            assert eni["status"] == "ATTACHED"
+            ip = {d["name"]: d["value"] for d in eni["details"]}["privateIPv4Address"]
+            assert ip.rsplit(".", 1)[0] == host.subnet.rsplit(".", 1)[0]
+        # The Fargate host is no container instance, as in AWS.
+        assert ecs.list_container_instances(cluster=host.cluster)["containerInstanceArns"] == []
+        c = ecs.describe_clusters(clusters=[host.cluster], include=["STATISTICS"])["clusters"][0]
+        assert c["registeredContainerInstancesCount"] == 0
+        stats = {s["name"]: int(s["value"]) for s in c["statistics"]}
+        assert stats["runningFargateTasksCount"] == 3 and stats["activeFargateServiceCount"] == 1
+        # An EC2 task never lands on a Fargate host.
+        ec2 = ecs.register_task_definition(
+            family=unique("ec2"), containerDefinitions=[{"name": "app", "image": image, "memory": 32, "command": ["sleep", "1"]}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        with pytest.raises(ClientError) as e:
+            ecs.run_task(cluster=host.cluster, taskDefinition=ec2, launchType="EC2")
+        assert e.value.response["Error"]["Message"] == "No Container Instances were found in your cluster."
+        ecs.delete_service(cluster=host.cluster, service=name, force=True)
+        poll(
+            "the service's tasks to stop",
+            lambda: all(t["lastStatus"] == "STOPPED" for t in ecs.describe_tasks(cluster=host.cluster, tasks=[t["taskArn"] for t in tasks])["tasks"]),
+            RUN_DEADLINE,
+        )
+    except BaseException:
+        print(f"--- Fargate host ({host.log_path}):\n{host.log_tail()}")
+        raise
+    finally:
+        host.close()
 
 
 def test_fargate_refusals(up, image):

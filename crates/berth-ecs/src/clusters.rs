@@ -121,11 +121,12 @@ impl Ecs {
             .instances
             .iter()
             .filter(|(i, _)| {
-                i.status.is_any(&[
-                    ContainerInstanceStatus::Active,
-                    ContainerInstanceStatus::Draining,
-                    ContainerInstanceStatus::Registering,
-                ])
+                !i.is_fargate_host()
+                    && i.status.is_any(&[
+                        ContainerInstanceStatus::Active,
+                        ContainerInstanceStatus::Draining,
+                        ContainerInstanceStatus::Registering,
+                    ])
             })
             .count();
         for t in &state.tasks {

@@ -31,6 +31,19 @@ pub(crate) enum Placed {
     Token(TokenRecord),
 }
 
+/// The instances a task of `launch_type` may be placed on: a FARGATE task on
+/// the cluster's Fargate hosts (`berth agent --fargate`) when it has any,
+/// else on its container instances as before; any other task never on a
+/// Fargate host.
+pub(super) fn capacity_for(launch_type: &str, entries: &[PlacementEntry]) -> Vec<PlacementEntry> {
+    let fargate = launch_type == "FARGATE" && entries.iter().any(|e| e.record.is_fargate_host());
+    entries
+        .iter()
+        .filter(|e| e.record.is_fargate_host() == fargate)
+        .cloned()
+        .collect()
+}
+
 pub(super) fn failure_json(f: &berth_scheduler::Failure) -> Value {
     json!({"arn": f.arn, "reason": f.reason.code(), "detail": f.detail})
 }
@@ -123,7 +136,7 @@ impl Ecs {
             let placing = lock.lock().await;
             // The instances as shared by the cluster view: the scheduler
             // copies only the ones it places tasks on.
-            let snapshot = self.synced_view().await?.placement_snapshot(&name);
+            let snapshot = capacity_for(&plan.launch_type, &self.synced_view().await?.placement_snapshot(&name));
             let candidates: &[PlacementEntry] = match only_instance {
                 None => &snapshot,
                 Some(id) => match snapshot.iter().position(|e| e.record.berth.id == id) {
