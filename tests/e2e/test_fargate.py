@@ -430,6 +430,7 @@ def test_a_fargate_service_runs_on_a_fargate_host_that_is_no_container_instance(
             return tasks if ok else None
 
         tasks = poll("3 FARGATE tasks RUNNING on the Fargate host", running, RUN_DEADLINE)
+        up.fargate_tasks += [t["taskArn"] for t in tasks]
         for t in tasks:
             assert t["launchType"] == "FARGATE" and t["platformVersion"] == "1.4.0"
             assert "containerInstanceArn" not in t, t
@@ -456,6 +457,13 @@ def test_a_fargate_service_runs_on_a_fargate_host_that_is_no_container_instance(
             lambda: all(t["lastStatus"] == "STOPPED" for t in ecs.describe_tasks(cluster=host.cluster, tasks=[t["taskArn"] for t in tasks])["tasks"]),
             RUN_DEADLINE,
         )
+        if docker_cgroups()[0] == "cgroupfs":
+            ids = [t["taskArn"].rsplit("/", 1)[1] for t in tasks]
+            poll(
+                "the tasks' cgroups to be removed",
+                lambda: not any(any(Path("/sys/fs/cgroup").glob(f"*/berth-task-{i}")) for i in ids),
+                RUN_DEADLINE,
+            )
     except BaseException:
         print(f"--- Fargate host ({host.log_path}):\n{host.log_tail()}")
         raise

@@ -115,9 +115,10 @@ impl TaskCgroups {
         Ok(())
     }
 
-    /// Removes the task's parent cgroup in every hierarchy Docker made it in
-    /// (best effort: a hierarchy still holding a process keeps it).
-    pub fn remove(&self, parent: &str) {
+    /// Removes the task's parent cgroup in every hierarchy Docker made it in;
+    /// false while one is left (a container's cgroup the runtime has not
+    /// removed yet, e.g. gVisor's sandbox still exiting: try again).
+    pub fn remove(&self, parent: &str) -> bool {
         let rel = parent.trim_start_matches('/');
         let dirs: Vec<PathBuf> = match self.version {
             CgroupVersion::V2 => vec![self.root.join(rel)],
@@ -128,6 +129,7 @@ impl TaskCgroups {
         for d in dirs.iter().filter(|d| d.is_dir()) {
             remove_tree(d);
         }
+        !dirs.iter().any(|d| d.is_dir())
     }
 }
 
@@ -217,7 +219,11 @@ mod tests {
         for f in ["cpu.max", "memory.max"] {
             std::fs::remove_file(dir.path().join("berth-task-x").join(f)).unwrap();
         }
-        cg.remove("/berth-task-x");
+        std::fs::create_dir(dir.path().join("berth-task-x/ctr")).unwrap();
+        std::fs::write(dir.path().join("berth-task-x/ctr/busy"), "").unwrap();
+        assert!(!cg.remove("/berth-task-x"), "a container's cgroup still there");
+        std::fs::remove_file(dir.path().join("berth-task-x/ctr/busy")).unwrap();
+        assert!(cg.remove("/berth-task-x"));
         assert!(!dir.path().join("berth-task-x").exists());
     }
 }

@@ -3,6 +3,11 @@
 
 use super::state::Engine;
 use crate::failure::ResourceInitializationError;
+use std::time::Duration;
+
+/// How long, and how often, a task cgroup still in use is tried again.
+const RELEASE_DEADLINE: Duration = Duration::from_secs(60);
+const RELEASE_RETRY: Duration = Duration::from_millis(250);
 
 impl Engine {
     /// The task's limits, when it gets a task-level cgroup on this host.
@@ -43,10 +48,27 @@ impl Engine {
         }
     }
 
-    /// Removes the task's cgroup (all its containers have stopped).
+    /// Removes the task's cgroup (all its containers have stopped). The
+    /// runtime removes the containers' own cgroups a moment after they exit
+    /// (gVisor's sandbox later than runc): until then the parent cannot go,
+    /// so it is tried again in the background for a while.
     pub(super) fn release_cgroup(&self) {
-        if let (Some(cg), Some(parent)) = (&self.ctx.task_cgroups, self.cgroup_parent()) {
-            cg.remove(&parent);
+        let (Some(cg), Some(parent)) = (self.ctx.task_cgroups.clone(), self.cgroup_parent()) else {
+            return;
+        };
+        if cg.remove(&parent) {
+            return;
         }
+        let task = self.arn().to_string();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + RELEASE_DEADLINE;
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(RELEASE_RETRY).await;
+                if cg.remove(&parent) {
+                    return;
+                }
+            }
+            tracing::warn!(task = %task, cgroup = %parent, "cannot remove the task's cgroup: a process is still in it");
+        });
     }
 }
