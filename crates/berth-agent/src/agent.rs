@@ -173,6 +173,8 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         "agent starting"
     );
 
+    credentials.metadata().set_runtime(runtime.clone());
+    crate::isolation::Isolation::from_runtimes(&facts.runtimes).announce();
     let awslogs = crate::awslogs::Shippers::new(api.clone(), runtime.clone(), cfg.data_dir.join("awslogs"));
     let subnet = match cfg.task_subnet {
         Some(s) => s,
@@ -491,6 +493,11 @@ impl Agent {
             credentials: self.credentials.clone(),
             awslogs: self.awslogs.clone(),
             network: self.network.clone(),
+            isolation: crate::isolation::Isolation::from_runtimes(&self.facts.runtimes),
+            task_cgroups: crate::task_cgroup::TaskCgroups::for_docker(
+                self.facts.cgroup_driver.as_deref(),
+                self.facts.cgroup_version.as_deref(),
+            ),
         }));
         if let Some(shippers) = self.awslogs.clone() {
             // Output printed while the agent was away is shipped now.

@@ -266,6 +266,8 @@ impl Shared {
 pub struct CredentialsEndpoint {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    /// The task metadata endpoint, served by the same listeners.
+    metadata: Arc<crate::metadata::Registry>,
     server: tokio::task::JoinHandle<()>,
     /// Listeners inside containers' network namespaces, by task ARN
     /// (aborted when the task is unregistered).
@@ -281,11 +283,16 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    metadata: Arc<crate::metadata::Registry>,
+) -> tokio::task::JoinHandle<()> {
     let app = axum::Router::new()
         .route("/v2/credentials/{id}", get(serve_credentials))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "NotFound", "no such credentials endpoint") })
-        .with_state(shared);
+        .with_state(shared)
+        .merge(metadata.routes())
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "NotFound", "no such credentials endpoint") });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "a credentials endpoint listener stopped");
@@ -333,11 +340,13 @@ impl CredentialsEndpoint {
             api,
             entries: Mutex::new(HashMap::new()),
         });
-        let server = serve(listener, shared.clone());
-        tracing::info!(%addr, "task credentials endpoint listening");
+        let metadata = Arc::new(crate::metadata::Registry::default());
+        let server = serve(listener, shared.clone(), metadata.clone());
+        tracing::info!(%addr, "task credentials and metadata endpoint listening");
         Ok(Self {
             addr,
             shared,
+            metadata,
             server,
             in_containers: Mutex::new(HashMap::new()),
         })
@@ -345,6 +354,16 @@ impl CredentialsEndpoint {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The task metadata endpoint served by the same listeners.
+    pub fn metadata(&self) -> &crate::metadata::Registry {
+        &self.metadata
+    }
+
+    /// `http://127.0.0.1:PORT`: what containers reach the listeners at.
+    pub fn base_uri(&self) -> String {
+        format!("http://{}", SocketAddr::new(loopback_of(self.addr), self.addr.port()))
     }
 
     /// Registers a task (or returns its existing registration): its
@@ -402,8 +421,9 @@ impl CredentialsEndpoint {
         Some(self.endpoint_of(id, token))
     }
 
-    /// Forgets a task: its token opens nothing any more.
+    /// Forgets a task: its token and metadata ids open nothing any more.
     pub fn unregister(&self, task_arn: &str) {
+        self.metadata.unregister(task_arn);
         let mut entries = self.shared.entries();
         let before = entries.len();
         entries.retain(|_, e| e.task_arn != task_arn);
@@ -430,7 +450,7 @@ impl CredentialsEndpoint {
             .map_err(std::io::Error::other)??;
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
-        let server = AbortOnDrop(serve(listener, self.shared.clone()));
+        let server = AbortOnDrop(serve(listener, self.shared.clone(), self.metadata.clone()));
         let mut map = match self.in_containers.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

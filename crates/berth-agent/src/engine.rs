@@ -5,10 +5,12 @@
 //!
 //! Decisions come from [`crate::lifecycle`] and [`crate::spec`]; this module
 //! observes, acts and reports, one concern a file: `handle.rs`, `state.rs`,
-//! `run.rs`, `prepare.rs`, `network.rs`, `roles.rs`, `step.rs`, `report.rs`.
+//! `run.rs`, `prepare.rs`, `network.rs`, `roles.rs`, `metadata.rs`, `cgroup.rs`, `step.rs`, `report.rs`.
 
+mod cgroup;
 mod context;
 mod handle;
+mod metadata;
 mod network;
 mod prepare;
 mod report;

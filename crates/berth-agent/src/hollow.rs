@@ -51,6 +51,9 @@ impl HollowConfig {
             docker_version: "hollow".into(),
             api_version: "1.41".into(),
             host_id: None,
+            runtimes: Vec::new(),
+            cgroup_driver: None,
+            cgroup_version: None,
         }
     }
 

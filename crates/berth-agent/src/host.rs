@@ -97,6 +97,12 @@ pub struct HostFacts {
     /// The Docker daemon's ID: identifies the host to the server, which
     /// counts its resources once across agents (`None` for hollow).
     pub host_id: Option<String>,
+    /// The Docker daemon's runtimes (`runc`, and `runsc` when gVisor is
+    /// registered).
+    pub runtimes: Vec<String>,
+    /// Docker's cgroup driver (`cgroupfs`, `systemd`) and version (`1`, `2`).
+    pub cgroup_driver: Option<String>,
+    pub cgroup_version: Option<String>,
 }
 
 /// What one agent registers of its host (`--cpu`, `--memory`).
@@ -196,6 +202,14 @@ pub fn registration_request(
         attributes.push(("berth.host-cpu".into(), Some(whole.cpu.to_string())));
         attributes.push(("berth.host-memory".into(), Some(whole.memory_mib.to_string())));
     }
+    attributes.push((
+        crate::isolation::ATTRIBUTE.into(),
+        Some(
+            crate::isolation::Isolation::from_runtimes(&facts.runtimes)
+                .as_str()
+                .into(),
+        ),
+    ));
     for cap in capabilities(&facts.api_version) {
         attributes.push((cap, None));
     }
@@ -333,6 +347,9 @@ mod tests {
             docker_version: "20.10.24".into(),
             api_version: "1.41".into(),
             host_id: None,
+            runtimes: vec!["runc".into()],
+            cgroup_driver: None,
+            cgroup_version: None,
         };
         let whole = whole_host(&facts);
         let id = InstanceIdentity {
@@ -362,6 +379,11 @@ mod tests {
         assert_eq!(attr("ecs.os-type").unwrap()["value"], "linux");
         assert_eq!(attr("ecs.instance-type").unwrap()["value"], "big");
         assert_eq!(attr("stack").unwrap()["value"], "blue");
+        assert_eq!(
+            attr("ecs.isolation").unwrap()["value"],
+            "runc",
+            "no runsc runtime: FARGATE tasks are not isolated"
+        );
         assert!(
             attr("ecs.capability.container-ordering")
                 .unwrap()
@@ -387,6 +409,9 @@ mod tests {
             docker_version: "27.0.0".into(),
             api_version: "1.41".into(),
             host_id: Some("ABCD:EF01".into()),
+            runtimes: vec!["runc".into(), "runsc".into()],
+            cgroup_driver: None,
+            cgroup_version: None,
         };
         let whole = Share {
             cpu: 2048,

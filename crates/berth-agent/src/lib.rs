@@ -19,8 +19,10 @@ pub mod failure;
 pub mod hollow;
 pub mod host;
 pub mod invalid;
+pub mod isolation;
 pub mod labels;
 pub mod lifecycle;
+pub mod metadata;
 pub mod model;
 pub mod outbox;
 pub mod registry_auth;
@@ -28,6 +30,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod spec;
 pub mod state;
+pub mod task_cgroup;
 pub mod usage;
 pub mod usage_sampler;
 

@@ -50,6 +50,13 @@ pub struct Task {
     pub task_definition: TaskDefinition,
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
+    /// Task-level cpu and memory (the task definition's, or the overrides').
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub launch_type: Option<String>,
+    pub availability_zone: Option<String>,
+    /// `service:NAME` for a service's task, `family:NAME` else.
+    pub group: Option<String>,
 }
 
 impl Task {
@@ -100,6 +107,7 @@ pub struct TaskContainer {
     pub health_status: Option<String>,
     pub reason: Option<String>,
     pub network_bindings: Vec<NetworkBinding>,
+    pub container_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -196,6 +196,13 @@ impl Runtime {
             docker_version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_else(|| "1.17".to_string()),
             host_id: info.id.filter(|id| !id.is_empty()),
+            cgroup_driver: info.cgroup_driver.map(|d| d.to_string()).filter(|d| !d.is_empty()),
+            cgroup_version: info.cgroup_version.map(|v| v.to_string()).filter(|v| !v.is_empty()),
+            runtimes: {
+                let mut r: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+                r.sort();
+                r
+            },
         })
     }
 

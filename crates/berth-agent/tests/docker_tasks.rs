@@ -119,6 +119,8 @@ async fn harness(test: &str) -> Option<Harness> {
         credentials: None,
         awslogs: None,
         network: None,
+        isolation: berth_agent::isolation::Isolation::Runc,
+        task_cgroups: None,
     });
     Some(Harness {
         ctx,

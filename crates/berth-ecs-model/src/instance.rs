@@ -79,7 +79,16 @@ pub struct InstanceRecord {
     pub berth: InstanceInternal,
 }
 
+/// The instance attribute of a Fargate host (`berth agent --fargate`, value
+/// `true`): never listed as a container instance, runs only FARGATE tasks.
+pub const FARGATE_HOST_ATTRIBUTE: &str = "berth.fargate-host";
+
 impl InstanceRecord {
+    /// A Fargate host (`berth agent --fargate`), not a container instance.
+    pub fn is_fargate_host(&self) -> bool {
+        self.attribute(FARGATE_HOST_ATTRIBUTE) == Some("true")
+    }
+
     pub fn is_registered(&self) -> bool {
         self.status
             .is_any(&[ContainerInstanceStatus::Active, ContainerInstanceStatus::Draining])

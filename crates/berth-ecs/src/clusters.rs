@@ -95,6 +95,11 @@ struct Counts {
     running: usize,
     pending: usize,
     services: usize,
+    /// Of which FARGATE (launch type, or a capacity provider strategy:
+    /// Berth's providers are FARGATE and FARGATE_SPOT).
+    fargate_running: usize,
+    fargate_pending: usize,
+    fargate_services: usize,
 }
 
 fn validate_providers(providers: &[String]) -> Result<(), AwsError> {
@@ -116,18 +121,22 @@ impl Ecs {
             .instances
             .iter()
             .filter(|(i, _)| {
-                i.status.is_any(&[
-                    ContainerInstanceStatus::Active,
-                    ContainerInstanceStatus::Draining,
-                    ContainerInstanceStatus::Registering,
-                ])
+                !i.is_fargate_host()
+                    && i.status.is_any(&[
+                        ContainerInstanceStatus::Active,
+                        ContainerInstanceStatus::Draining,
+                        ContainerInstanceStatus::Registering,
+                    ])
             })
             .count();
         for t in &state.tasks {
+            let fargate = usize::from(t.launch_type == "FARGATE");
             if t.last_status == TaskStatus::Running {
                 c.running += 1;
+                c.fargate_running += fargate;
             } else if t.last_status.is_any(&TaskStatus::PENDING) {
                 c.pending += 1;
+                c.fargate_pending += fargate;
             }
         }
         for kv in self
@@ -138,12 +147,22 @@ impl Ecs {
         {
             /// The one member of a service record counted here.
             #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
             struct Status {
                 status: Recorded<ServiceStatus>,
+                #[serde(default)]
+                launch_type: Option<String>,
+                #[serde(default)]
+                capacity_provider_strategy: Vec<serde_json::Value>,
             }
             let v: Status = typed::decode(&kv).map_err(AwsError::state_store)?;
             if v.status == ServiceStatus::Active {
                 c.services += 1;
+                let fargate = match v.launch_type.as_deref() {
+                    Some(lt) => lt == "FARGATE",
+                    None => !v.capacity_provider_strategy.is_empty(),
+                };
+                c.fargate_services += usize::from(fargate);
             }
         }
         Ok(c)
@@ -179,12 +198,12 @@ impl Ecs {
         }
         if has("STATISTICS") {
             v["statistics"] = json!([
-                {"name": "runningEC2TasksCount", "value": c.running.to_string()},
-                {"name": "pendingEC2TasksCount", "value": c.pending.to_string()},
-                {"name": "activeEC2ServiceCount", "value": c.services.to_string()},
-                {"name": "runningFargateTasksCount", "value": "0"},
-                {"name": "pendingFargateTasksCount", "value": "0"},
-                {"name": "activeFargateServiceCount", "value": "0"},
+                {"name": "runningEC2TasksCount", "value": (c.running - c.fargate_running).to_string()},
+                {"name": "pendingEC2TasksCount", "value": (c.pending - c.fargate_pending).to_string()},
+                {"name": "activeEC2ServiceCount", "value": (c.services - c.fargate_services).to_string()},
+                {"name": "runningFargateTasksCount", "value": c.fargate_running.to_string()},
+                {"name": "pendingFargateTasksCount", "value": c.fargate_pending.to_string()},
+                {"name": "activeFargateServiceCount", "value": c.fargate_services.to_string()},
             ]);
         }
         if has("ATTACHMENTS") {

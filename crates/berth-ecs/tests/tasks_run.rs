@@ -328,3 +328,67 @@ async fn tags_overrides_and_groups() {
         .await;
     assert_eq!(e.code, "InvalidParameterException");
 }
+
+#[tokio::test]
+async fn fargate_hosts_take_the_fargate_tasks_and_are_no_container_instances() {
+    let env = Env::new().await;
+    let ec2 = env.instance(4096, 4096, "us-east-1a").await;
+    let mut attributes = berth_testkit::agents::agent_attributes("us-east-1a");
+    attributes
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "berth.fargate-host", "value": "true"}));
+    let v = env
+        .ok(
+            "RegisterContainerInstance",
+            json!({
+                "cluster": "default",
+                "totalResources": [
+                    {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192}
+                ],
+                "attributes": attributes,
+            }),
+        )
+        .await;
+    let fargate = v["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.task_definition_with(
+        "fg",
+        json!({"networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+               "containerDefinitions": [{"name": "app", "image": "busybox"}]}),
+    )
+    .await;
+    env.task_definition("web", 64).await;
+    let network = json!({"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}});
+
+    // FARGATE tasks go to the Fargate host, shown without an instance.
+    let v = env
+        .run(json!({"taskDefinition": "fg", "launchType": "FARGATE", "count": 3, "networkConfiguration": network}))
+        .await;
+    assert_eq!(v["failures"], json!([]), "{v}");
+    for t in v["tasks"].as_array().unwrap() {
+        assert!(t.get("containerInstanceArn").is_none(), "{t}");
+    }
+    assert_eq!(env.list_tasks(json!({"containerInstance": fargate})).await.len(), 3);
+    // EC2 tasks never do.
+    for _ in 0..4 {
+        let v = env.run(json!({"taskDefinition": "web"})).await;
+        assert_eq!(v["tasks"][0]["containerInstanceArn"], json!(ec2), "{v}");
+    }
+    // The Fargate host is no container instance.
+    let listed = env.ok("ListContainerInstances", json!({})).await;
+    assert_eq!(listed["containerInstanceArns"], json!([ec2]));
+    let described = env
+        .ok(
+            "DescribeContainerInstances",
+            json!({"containerInstances": [fargate.clone()]}),
+        )
+        .await;
+    assert_eq!(described["containerInstances"], json!([]));
+    assert_eq!(described["failures"][0]["reason"], "MISSING");
+    let c = env.ok("DescribeClusters", json!({"clusters": ["default"]})).await;
+    assert_eq!(c["clusters"][0]["registeredContainerInstancesCount"], 1);
+}

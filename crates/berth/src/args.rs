@@ -69,6 +69,10 @@ pub struct AgentArgs {
     /// Seconds between two reports of the tasks' CPU and memory use (Docker stats) to the server.
     #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) usage_interval_secs: u64,
+    /// A Fargate host: never listed as a container instance, runs only the
+    /// cluster's FARGATE tasks (which then run on Fargate hosts only).
+    #[arg(long, env = "BERTH_AGENT_FARGATE")]
+    pub(crate) fargate: bool,
 }
 
 #[derive(Args, Clone, Debug)]

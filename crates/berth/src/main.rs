@@ -315,6 +315,12 @@ async fn run_agent(args: args::AgentArgs) -> anyhow::Result<()> {
     let mut cfg = berth_agent::AgentConfig::new(args.server, args.cluster, args.data_dir, args.region, key, secret);
     cfg.session_token = token;
     cfg.attributes = args.attributes;
+    if args.fargate {
+        cfg.attributes.push((
+            berth_ecs_model::instance::FARGATE_HOST_ATTRIBUTE.to_string(),
+            "true".to_string(),
+        ));
+    }
     cfg.availability_zone = args.availability_zone;
     cfg.instance_type = args.instance_type;
     cfg.container_retention = args.container_retention;

@@ -31,4 +31,9 @@ pub struct EngineContext {
     /// Gives awsvpc tasks their namespace and address (None: awsvpc tasks
     /// stop with ResourceInitializationError).
     pub network: Option<Arc<crate::awsvpc::TaskNetwork>>,
+    /// The runtime FARGATE tasks' containers get (gVisor or runc).
+    pub isolation: crate::isolation::Isolation,
+    /// Makes FARGATE tasks' task-level cgroups (None: Docker's cgroup
+    /// driver is not `cgroupfs`; their containers keep their own limits).
+    pub task_cgroups: Option<crate::task_cgroup::TaskCgroups>,
 }

@@ -88,6 +88,10 @@ impl Engine {
         if !self.attach_network().await {
             return;
         }
+        // FARGATE: the task-level cgroup its containers are created under.
+        if !self.prepare_cgroup() {
+            return;
+        }
 
         // Volumes.
         let volumes = spec::volume_plan(&self.task, &self.placement());
@@ -132,7 +136,12 @@ impl Engine {
                     continue;
                 }
             };
-            for (k, v) in self.role_endpoint.iter().flat_map(|e| e.env()) {
+            for (k, v) in self
+                .role_endpoint
+                .iter()
+                .flat_map(|e| e.env())
+                .chain(self.metadata_env(i))
+            {
                 body.env.get_or_insert_with(Vec::new).push(format!("{k}={v}"));
             }
             if let Some(r) = self.secret_env.as_ref().and_then(|e| e.get(self.slots[i].def.name())) {
@@ -145,6 +154,12 @@ impl Engine {
                     let opts = log.config.get_or_insert_with(Default::default);
                     opts.extend(r.log_options.iter().cloned());
                 }
+            }
+            if let Some(runtime) = self.ctx.isolation.runtime_for(self.task.launch_type.as_deref()) {
+                body.host_config.get_or_insert_with(Default::default).runtime = Some(runtime.to_string());
+            }
+            if let Some(parent) = self.cgroup_parent() {
+                body.host_config.get_or_insert_with(Default::default).cgroup_parent = Some(parent);
             }
             let name = self.slots[i].docker_name.clone();
             match self.ctx.runtime.create(&name, body).await {

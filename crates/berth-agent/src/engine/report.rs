@@ -9,6 +9,11 @@ use berth_ecs_model::{StatusName, TaskStatus};
 impl Engine {
     /// Sends what changed since the last report.
     pub(super) fn report(&mut self) {
+        self.send_report();
+        self.publish_metadata();
+    }
+
+    fn send_report(&mut self) {
         let views = self.views();
         // A task never moves back in its lifecycle (`Ord` is its order).
         let status = lifecycle::task_status(&views).max(self.reported_status);

@@ -1,5 +1,5 @@
 //! The task's roles: execution-role credentials for secrets and image pulls,
-//! the task-role credentials endpoint served in the container.
+//! the task-role credentials (and metadata) endpoint served in the container.
 
 use super::state::Engine;
 use crate::failure::ResourceInitializationError;
@@ -46,44 +46,51 @@ impl Engine {
         Ok(())
     }
 
-    /// Adopted containers carry the task role endpoint's id and token of the
-    /// agent run that created them: register them again.
+    /// Adopted containers carry the task role endpoint's id and token and
+    /// the metadata ids of the agent run that created them: register them
+    /// again, and serve the endpoint in their namespaces again.
     pub(super) async fn readopt_role_endpoint(&mut self) {
         let Some(endpoint) = self.ctx.credentials.clone() else {
             return;
         };
-        if self.role_endpoint.is_some() || self.task.task_role_arn().is_none() {
-            return;
-        }
         let in_namespace = !crate::credentials::shares_host_network(self.task.task_definition.effective_network_mode());
-        for id in self.slots.iter().filter_map(|s| s.id.clone()).collect::<Vec<_>>() {
+        let adopted: Vec<(String, String)> = self
+            .slots
+            .iter()
+            .filter_map(|s| Some((s.def.name().to_string(), s.id.clone()?)))
+            .collect();
+        for (name, id) in adopted {
             let Ok(Some(info)) = self.ctx.runtime.inspect(&id).await else {
                 continue;
             };
             let env = info.config.and_then(|c| c.env).unwrap_or_default();
-            let Some((id, token, port)) = crate::credentials::from_container_env(&env) else {
-                continue;
-            };
-            if self.role_endpoint.is_none() {
-                self.role_endpoint = endpoint.register_existing(
-                    &self.task.task_arn,
-                    &self.ctx.cluster,
-                    &self.ctx.instance_arn,
-                    &id,
-                    &token,
-                );
+            let mut port = self.readopt_metadata(&name, &env);
+            if self.task.task_role_arn().is_some()
+                && let Some((id, token, role_port)) = crate::credentials::from_container_env(&env)
+            {
+                if self.role_endpoint.is_none() {
+                    self.role_endpoint = endpoint.register_existing(
+                        &self.task.task_arn,
+                        &self.ctx.cluster,
+                        &self.ctx.instance_arn,
+                        &id,
+                        &token,
+                    );
+                }
+                port = Some(role_port);
             }
             let pid = info.state.filter(|s| s.running == Some(true)).and_then(|s| s.pid);
-            if in_namespace && let Some(pid) = pid.filter(|p| *p > 0) {
+            if in_namespace && let (Some(pid), Some(port)) = (pid.filter(|p| *p > 0), port) {
                 self.serve_in_container(&endpoint, pid, port).await;
             }
         }
     }
 
-    /// Serves the task role endpoint inside the network namespace of a
-    /// container that just started (all network modes but host).
-    pub(super) async fn serve_role_after_start(&self, container_id: &str) {
-        let (Some(endpoint), Some(te)) = (self.ctx.credentials.clone(), self.role_endpoint.as_ref()) else {
+    /// Serves the credentials and metadata endpoint inside the network
+    /// namespace of a container that just started (all network modes but
+    /// host).
+    pub(super) async fn serve_endpoint_after_start(&self, container_id: &str) {
+        let Some(endpoint) = self.ctx.credentials.clone() else {
             return;
         };
         if crate::credentials::shares_host_network(self.task.task_definition.effective_network_mode()) {
@@ -94,9 +101,9 @@ impl Engine {
             _ => None,
         };
         match pid {
-            Some(pid) => self.serve_in_container(&endpoint, pid, te.port).await,
+            Some(pid) => self.serve_in_container(&endpoint, pid, endpoint.addr().port()).await,
             None => {
-                tracing::warn!(task = %self.arn(), container = container_id, "no process to serve task role credentials to")
+                tracing::warn!(task = %self.arn(), container = container_id, "no process to serve the task's endpoints to")
             }
         }
     }
@@ -112,10 +119,10 @@ impl Engine {
             // awsvpc: the containers share the task's namespace, served
             // once already.
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && self.is_awsvpc() => {
-                tracing::debug!(task = %self.arn(), pid, "task role credentials already served in the task's namespace")
+                tracing::debug!(task = %self.arn(), pid, "the task's endpoints are already served in the task's namespace")
             }
             Err(e) => {
-                tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve task role credentials inside the container; it gets none")
+                tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve the task's credentials and metadata inside the container; it gets none")
             }
         }
     }

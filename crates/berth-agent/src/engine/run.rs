@@ -69,6 +69,7 @@ impl Engine {
                 self.observe().await;
                 if self.slots.iter().all(|s| s.state.is_terminal()) {
                     self.detach_network().await;
+                    self.release_cgroup();
                     self.report();
                     return;
                 }

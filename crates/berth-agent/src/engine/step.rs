@@ -89,7 +89,7 @@ impl Engine {
             match self.ctx.runtime.start(&id).await {
                 Ok(()) => {
                     tracing::info!(task = %self.task.task_arn, container = %name, "started");
-                    self.serve_role_after_start(&id).await;
+                    self.serve_endpoint_after_start(&id).await;
                     self.slots[i].state = RunState::Running;
                     if let (Some(Ok(ship)), Some(shippers)) = (
                         crate::awslogs::spec_for(&self.task, &self.slots[i].def),

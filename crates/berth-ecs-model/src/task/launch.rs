@@ -75,6 +75,84 @@ pub fn deployment_launch(
     }
 }
 
+/// The platform versions Berth runs FARGATE tasks as (LATEST is 1.4.0).
+pub const FARGATE_PLATFORM_VERSIONS: [&str; 2] = ["LATEST", "1.4.0"];
+
+/// What Fargate refuses of a launch (RunTask, CreateService): placement
+/// strategies and constraints (Fargate places tasks itself), a platform
+/// version other than LATEST/1.4.0, and a platform version with another
+/// launch type.
+pub fn check_fargate_launch(
+    launch_type: &str,
+    platform_version: Option<&str>,
+    has_strategies: bool,
+    has_constraints: bool,
+) -> Result<(), AwsError> {
+    if launch_type != "FARGATE" {
+        return match platform_version {
+            Some(_) => Err(AwsError::invalid_parameter(
+                "The platformVersion parameter is only valid for the FARGATE launch type.",
+            )),
+            None => Ok(()),
+        };
+    }
+    if has_strategies {
+        return Err(AwsError::invalid_parameter(
+            "Placement strategies are not supported with FARGATE launch type.",
+        ));
+    }
+    if has_constraints {
+        return Err(AwsError::invalid_parameter(
+            "Placement constraints are not supported with FARGATE launch type.",
+        ));
+    }
+    if let Some(v) = platform_version
+        && !FARGATE_PLATFORM_VERSIONS.contains(&v)
+    {
+        return Err(AwsError::invalid_parameter(format!(
+            "The platform version {v} is not supported by Berth. Valid values: LATEST, 1.4.0."
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a launch's `overrides` against what the task will get: an
+/// `ephemeralStorage` of 21 to 200 GiB, and for FARGATE a task cpu/memory
+/// pair (the overrides' or the definition's) that Fargate offers.
+pub fn check_launch_overrides(launch_type: &str, td: &Value, overrides: Option<&Value>) -> Result<(), AwsError> {
+    let o = overrides.unwrap_or(&Value::Null);
+    if let Some(es) = o.get("ephemeralStorage").filter(|v| !v.is_null()) {
+        let size = es.get("sizeInGiB").and_then(Value::as_i64);
+        if !size.is_some_and(|s| (21..=200).contains(&s)) {
+            return Err(AwsError::invalid_parameter(
+                "Invalid 'ephemeralStorage' setting. The ephemeral storage size must be between 21 and 200 GiB.",
+            ));
+        }
+    }
+    if launch_type != "FARGATE" || (o.get("cpu").is_none() && o.get("memory").is_none()) {
+        return Ok(());
+    }
+    let field = |k: &str| o.get(k).and_then(Value::as_str).or_else(|| td[k].as_str());
+    let as_invalid = |e: AwsError| AwsError::invalid_parameter(e.message);
+    let cpu = field("cpu")
+        .map(crate::taskdef::normalize_task_cpu)
+        .transpose()
+        .map_err(as_invalid)?;
+    let memory = field("memory")
+        .map(crate::taskdef::normalize_task_memory)
+        .transpose()
+        .map_err(as_invalid)?;
+    match (cpu, memory) {
+        (Some(cpu), Some(memory)) if crate::taskdef::is_valid_fargate_size(cpu, memory) => Ok(()),
+        (Some(cpu), Some(memory)) => Err(AwsError::invalid_parameter(format!(
+            "No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. See the Amazon ECS documentation for the valid values."
+        ))),
+        _ => Err(AwsError::invalid_parameter(
+            "Fargate requires that 'cpu' and 'memory' be defined at the task level.",
+        )),
+    }
+}
+
 /// Checks that the task definition (`td`, as stored) can run with the
 /// launch type. Berth runs FARGATE tasks on its own container instances:
 /// they must use the awsvpc network mode, as on Fargate.

@@ -48,6 +48,10 @@ pub struct TaskInternal {
     /// seconds) its service does not stop it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected_until: Option<f64>,
+    /// Placed on a Fargate host (`berth agent --fargate`): shown without a
+    /// `containerInstanceArn`, as Fargate tasks are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_fargate_host: bool,
 }
 
 impl TaskInternal {
@@ -179,6 +183,9 @@ impl TaskRecord {
         let mut v = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
         if let Some(obj) = v.as_object_mut() {
             obj.remove("berth");
+            if self.berth.on_fargate_host {
+                obj.remove("containerInstanceArn");
+            }
             if !include_tags {
                 obj.insert("tags".into(), json!([]));
             }

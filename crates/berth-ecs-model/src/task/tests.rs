@@ -258,3 +258,58 @@ fn stored_tasks_read_back_unchanged_whatever_their_status() {
         assert_eq!(serde_json::to_value(&t).unwrap(), stored);
     }
 }
+
+#[test]
+fn fargate_refuses_placement_and_other_platform_versions() {
+    assert!(check_fargate_launch("FARGATE", None, false, false).is_ok());
+    assert!(check_fargate_launch("FARGATE", Some("LATEST"), false, false).is_ok());
+    assert!(check_fargate_launch("FARGATE", Some("1.4.0"), false, false).is_ok());
+    let e = check_fargate_launch("FARGATE", Some("1.3.0"), false, false).unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+    assert!(
+        e.message.contains("1.3.0") && e.message.contains("LATEST, 1.4.0"),
+        "{}",
+        e.message
+    );
+    let e = check_fargate_launch("FARGATE", None, true, false).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Placement strategies are not supported with FARGATE launch type."
+    );
+    let e = check_fargate_launch("FARGATE", None, false, true).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Placement constraints are not supported with FARGATE launch type."
+    );
+    assert!(check_fargate_launch("EC2", None, true, true).is_ok());
+    let e = check_fargate_launch("EC2", Some("LATEST"), false, false).unwrap_err();
+    assert!(e.message.contains("only valid for the FARGATE launch type"));
+}
+
+#[test]
+fn launch_overrides_keep_ephemeral_storage_and_fargate_sizes_valid() {
+    let td = json!({"cpu": "256", "memory": "512"});
+    assert!(check_launch_overrides("FARGATE", &td, None).is_ok());
+    assert!(check_launch_overrides("FARGATE", &td, Some(&json!({"ephemeralStorage": {"sizeInGiB": 21}}))).is_ok());
+    for bad in [
+        json!({"sizeInGiB": 20}),
+        json!({"sizeInGiB": 201}),
+        json!({"sizeInGiB": "30"}),
+        json!({}),
+    ] {
+        let e = check_launch_overrides("EC2", &td, Some(&json!({"ephemeralStorage": bad}))).unwrap_err();
+        assert_eq!(e.code, "InvalidParameterException");
+        assert!(e.message.contains("between 21 and 200 GiB"), "{}", e.message);
+    }
+    assert!(check_launch_overrides("FARGATE", &td, Some(&json!({"cpu": "512", "memory": "1 GB"}))).is_ok());
+    let e = check_launch_overrides("FARGATE", &td, Some(&json!({"memory": "4096"}))).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("No Fargate configuration exists for given values: 256 CPU, 4096 memory."),
+        "{}",
+        e.message
+    );
+    assert!(check_launch_overrides("EC2", &td, Some(&json!({"memory": "4096"}))).is_ok());
+    let e = check_launch_overrides("FARGATE", &td, Some(&json!({"cpu": "lots"}))).unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+}

@@ -138,7 +138,12 @@ impl Ecs {
         let mut out = vec![];
         let mut failures = vec![];
         for reference in &input.container_instances {
-            match self.get_instance(&name, reference).await? {
+            // A Fargate host is no container instance (as in AWS).
+            match self
+                .get_instance(&name, reference)
+                .await?
+                .filter(|(r, _)| !r.is_fargate_host())
+            {
                 Some((rec, _)) => {
                     let arn = &rec.container_instance_arn;
                     out.push(self.render_instance(
@@ -194,6 +199,7 @@ impl Ecs {
             .instances
             .iter()
             .zip(views)
+            .filter(|((rec, _), _)| !rec.is_fargate_host())
             .filter(|((rec, _), _)| match status {
                 Some(s) => rec.status == s,
                 None => rec.status != ContainerInstanceStatus::Inactive,

@@ -270,11 +270,12 @@ impl Ecs {
                 "You cannot specify an IAM role for services that require a service linked role (the awsvpc network mode).",
             ));
         }
-        if input.platform_version.is_some() && launch_type != "FARGATE" {
-            return Err(AwsError::invalid_parameter(
-                "The platformVersion parameter is only valid for the FARGATE launch type.",
-            ));
-        }
+        berth_ecs_model::task::check_fargate_launch(
+            &launch_type,
+            input.platform_version.as_deref(),
+            !input.placement_strategy.is_empty(),
+            !input.placement_constraints.is_empty(),
+        )?;
         let config = merge_deployment_config(
             &default_deployment_config(daemon),
             &input.deployment_configuration.clone().unwrap_or_default(),

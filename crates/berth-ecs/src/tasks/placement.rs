@@ -14,6 +14,7 @@ use berth_scheduler::PlacementRequest;
 use berth_scheduler::Resources;
 use berth_store::{Compare, Op, Revision, typed};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -29,6 +30,24 @@ pub(crate) enum Placed {
     },
     /// The client token was used by another request meanwhile.
     Token(TokenRecord),
+}
+
+/// The instances a task of `launch_type` may be placed on: a FARGATE task on
+/// the cluster's Fargate hosts (`berth agent --fargate`) when it has any,
+/// else on its container instances as before; any other task never on a
+/// Fargate host.
+pub(super) fn capacity_for<'a>(launch_type: &str, entries: &'a [PlacementEntry]) -> Cow<'a, [PlacementEntry]> {
+    if !entries.iter().any(|e| e.record.is_fargate_host()) {
+        return Cow::Borrowed(entries);
+    }
+    let fargate = launch_type == "FARGATE";
+    Cow::Owned(
+        entries
+            .iter()
+            .filter(|e| e.record.is_fargate_host() == fargate)
+            .cloned()
+            .collect(),
+    )
 }
 
 pub(super) fn failure_json(f: &berth_scheduler::Failure) -> Value {
@@ -123,7 +142,8 @@ impl Ecs {
             let placing = lock.lock().await;
             // The instances as shared by the cluster view: the scheduler
             // copies only the ones it places tasks on.
-            let snapshot = self.synced_view().await?.placement_snapshot(&name);
+            let all = self.synced_view().await?.placement_snapshot(&name);
+            let snapshot = capacity_for(&plan.launch_type, &all);
             let candidates: &[PlacementEntry] = match only_instance {
                 None => &snapshot,
                 Some(id) => match snapshot.iter().position(|e| e.record.berth.id == id) {

@@ -247,6 +247,7 @@ impl Ecs {
                 essential,
                 health_checked,
                 protected_until: None,
+                on_fargate_host: instance.is_fargate_host(),
             },
         }
     }

@@ -10,7 +10,9 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_ecs_model::CapacityProviderStrategyItem;
-use berth_ecs_model::task::{canonical_json, check_compatibility, launch_of, validate_client_token};
+use berth_ecs_model::task::{
+    canonical_json, check_compatibility, check_fargate_launch, launch_of, validate_client_token,
+};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_scheduler::{MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementConstraint, PlacementStrategy};
 use serde::Deserialize;
@@ -168,7 +170,14 @@ impl Ecs {
             &input.capacity_provider_strategy,
             count,
         )?;
+        check_fargate_launch(
+            &launch_type,
+            input.platform_version.as_deref(),
+            !input.placement_strategy.is_empty(),
+            !input.placement_constraints.is_empty(),
+        )?;
         check_compatibility(&td.value, &launch_type)?;
+        berth_ecs_model::task::check_launch_overrides(&launch_type, &td.value, input.options.overrides.as_ref())?;
         berth_ecs_model::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),

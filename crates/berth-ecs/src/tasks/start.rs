@@ -91,6 +91,7 @@ impl Ecs {
         let name = cluster.cluster_name.clone();
         let td = input.definition.into_active()?;
         check_compatibility(&td.value, "EC2")?;
+        berth_ecs_model::task::check_launch_overrides("EC2", &td.value, input.options.overrides.as_ref())?;
         berth_ecs_model::check_network_configuration(
             td.value["networkMode"].as_str(),
             input.network_configuration.as_ref(),
