@@ -76,15 +76,17 @@ def pytest_runtest_makereport(item, call):
 # alone at the end. Measured per file (the summary below); the rest keep their
 # order.
 LONGEST_FIRST = (
-    "test_first_run.py",
+    "test_ecs_bluegreen.py",
     "test_ecs_metrics.py",
-    "test_logs.py",
+    "test_autoscaling.py",
     "test_elbv2_services.py",
-    "test_boundary_iam.py",
-    "test_foundation.py",
-    "test_boundary_sigv4.py",
     "test_tasks.py",
     "test_awslogs.py",
+    "test_services.py",
+    "test_autoscaling_alb.py",
+    "test_first_run.py",
+    "test_boundary_sigv4.py",
+    "test_boundary_iam.py",
 )
 
 

@@ -39,7 +39,7 @@ import os
 import signal
 
 from berthtest import ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, requires_docker, unique
-from test_awsvpc import random_subnet
+from berthtest import task_subnet
 
 pytestmark = requires_docker()
 
@@ -72,7 +72,7 @@ class Up:
 
     def __init__(self, tmp):
         self.cluster = unique("fargate")
-        self.subnet, self.network, _ = random_subnet()
+        self.subnet, self.network, _ = task_subnet()
         (tmp / "data").mkdir()
         self.server = Berth(
             data_dir=tmp / "data",
@@ -377,7 +377,7 @@ class FargateHost:
     def __init__(self, up: Up, data_dir: Path):
         self.cluster = unique("fg-only")
         up.ecs.create_cluster(clusterName=self.cluster)
-        self.subnet, self.network, _ = random_subnet()
+        self.subnet, self.network, _ = task_subnet()
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "agent.log"
         env = isolate_aws_environment(dict(os.environ))
