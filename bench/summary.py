@@ -52,6 +52,11 @@ def rows() -> list:
             ts.get("ratio_p50"), ts.get("date"))
         add("task start", "RunTask -> RUNNING p99", b["p99_ms"], "ms", f"docker run {d['p99_ms']} ms",
             ts.get("ratio_p99"), ts.get("date"))
+        for mode in ("awsvpc", "fargate"):
+            m = ts.get("modes", {}).get(mode)
+            if m:
+                add("task start", f"{mode} RunTask -> RUNNING p50", m["run_task_to_running"]["p50_ms"], "ms",
+                    f"docker run {d['p50_ms']} ms", m["ratio_p50"], ts.get("date"))
     reg = load("registry")
     if reg:
         res, ratio = reg["results"], reg.get("ratio_berth_over_distribution", {})

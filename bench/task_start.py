@@ -2,6 +2,13 @@
 """Task start latency: RunTask → RUNNING on a running Berth, next to a plain
 `docker run -d` of the same (cached, local) image, in the same run.
 
+`--modes` picks the kinds of task measured (default all three): `bridge`
+(an EC2-style task on Docker's bridge), `awsvpc` (its own network namespace
+and address: the pause container, the veth and the lease) and `fargate`
+(launch type FARGATE: awsvpc plus gVisor when Docker has the `runsc`
+runtime, and the task-level cgroup). Issue 17's goals: awsvpc ≤ 1.15× and
+FARGATE ≤ 1.5× `docker run`.
+
 For each of N rounds (alternating, so both see the same machine state):
   * berth:  time from sending RunTask (boto3) until DescribeTasks says
     lastStatus RUNNING (polled every --poll-ms); also the server's own view,
@@ -114,10 +121,12 @@ class Bench:
             time.sleep(0.2)
         raise SystemExit(f"no connected container instance in cluster {self.args.cluster} after 60 s")
 
-    def berth_once(self, td: str) -> tuple[float, float]:
+    def berth_once(self, td: str, **extra) -> tuple[float, float]:
         poll = self.args.poll_ms / 1000
         t0 = time.perf_counter()
-        out = self.ecs.run_task(cluster=self.args.cluster, taskDefinition=td, startedBy=f"bench-{self.run_id}")
+        out = self.ecs.run_task(
+            cluster=self.args.cluster, taskDefinition=td, startedBy=f"bench-{self.run_id}", **extra
+        )
         if out["failures"] or not out["tasks"]:
             raise RuntimeError(f"RunTask failed: {out['failures']}")
         arn = out["tasks"][0]["taskArn"]
@@ -128,12 +137,23 @@ class Bench:
             if t["lastStatus"] == "RUNNING":
                 elapsed = time.perf_counter() - t0
                 server = (t["startedAt"] - t["createdAt"]).total_seconds()
+                self.release(arn)
                 return elapsed, server
             if t["lastStatus"] == "STOPPED":
                 raise RuntimeError(f"task stopped: {t.get('stoppedReason')} {t['containers']}")
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"task {arn} not RUNNING after 60 s")
             time.sleep(poll)
+
+    def release(self, arn: str) -> None:
+        """Stops a measured task and waits (not measured) until it is STOPPED, so that the tasks of a
+        long run (FARGATE's reserve 256 CPU units each) never run out of room on the instance."""
+        self.ecs.stop_task(cluster=self.args.cluster, task=arn, reason="measured")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.ecs.describe_tasks(cluster=self.args.cluster, tasks=[arn])["tasks"][0]["lastStatus"] == "STOPPED":
+                return
+            time.sleep(0.1)
 
     def docker_once(self, image: str) -> float:
         poll = self.args.poll_ms / 1000
@@ -177,34 +197,50 @@ class Bench:
         if ids:
             docker("rm", "-f", *ids, check=False)
 
+    def task_definitions(self, image: str) -> dict:
+        """Per mode: (task definition ARN, RunTask's extra arguments)."""
+        app = {"name": "app", "image": image, "memory": 16, "essential": True, "command": ["sleep", "3600"],
+               "stopTimeout": 2}
+        net = {"networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}}
+        out = {}
+        for mode in self.args.modes:
+            family = f"bench-start-{mode}-{self.run_id}"
+            if mode == "bridge":
+                td = self.ecs.register_task_definition(family=family, containerDefinitions=[app])
+                out[mode] = (td["taskDefinition"]["taskDefinitionArn"], {})
+            elif mode == "awsvpc":
+                td = self.ecs.register_task_definition(family=family, networkMode="awsvpc", containerDefinitions=[app])
+                out[mode] = (td["taskDefinition"]["taskDefinitionArn"], net)
+            elif mode == "fargate":
+                td = self.ecs.register_task_definition(
+                    family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
+                    memory="512", containerDefinitions=[{k: v for k, v in app.items() if k != "memory"}],
+                )
+                out[mode] = (td["taskDefinition"]["taskDefinitionArn"], {**net, "launchType": "FARGATE"})
+        return out
+
     def run(self) -> dict:
         instance = self.wait_for_agent()
         image = make_image(self.run_id)
         try:
-            td = self.ecs.register_task_definition(
-                family=f"bench-start-{self.run_id}",
-                containerDefinitions=[
-                    {
-                        "name": "app",
-                        "image": image,
-                        "memory": 16,
-                        "essential": True,
-                        "command": ["sleep", "3600"],
-                        "stopTimeout": 2,
-                    }
-                ],
-            )["taskDefinition"]["taskDefinitionArn"]
+            tds = self.task_definitions(image)
             # Warm-up (not measured): one of each.
-            self.berth_once(td)
+            for td, extra in tds.values():
+                self.berth_once(td, **extra)
             self.docker_once(image)
-            berth, server, dock = [], [], []
+            client = {m: [] for m in tds}
+            server = {m: [] for m in tds}
+            dock = []
+            # Alternating, so every kind sees the same machine state.
             for i in range(self.args.tasks):
-                b, s = self.berth_once(td)
-                berth.append(b)
-                server.append(s)
+                for mode, (td, extra) in tds.items():
+                    b, s = self.berth_once(td, **extra)
+                    client[mode].append(b)
+                    server[mode].append(s)
                 dock.append(self.docker_once(image))
                 if self.args.verbose:
-                    print(f"{i + 1:3d}  berth {b * 1000:7.1f} ms  docker {dock[-1] * 1000:7.1f} ms", flush=True)
+                    line = "  ".join(f"{m} {client[m][-1] * 1000:7.1f} ms" for m in tds)
+                    print(f"{i + 1:3d}  {line}  docker {dock[-1] * 1000:7.1f} ms", flush=True)
         finally:
             try:
                 self.cleanup()
@@ -217,33 +253,41 @@ class Bench:
                 "machine": platform.machine(),
                 "cpus": os.cpu_count(),
                 "docker": docker("version", "-f", "{{.Server.Version}}"),
+                "runtimes": docker("info", "-f", "{{json .Runtimes}}", check=False),
             },
             "endpoint": self.args.endpoint,
             "cluster": self.args.cluster,
             "container_instance": instance,
             "tasks": self.args.tasks,
             "poll_ms": self.args.poll_ms,
-            "berth_run_task_to_running": summary(berth),
-            "berth_server_created_to_started": summary(server),
             "docker_run_to_running": summary(dock),
+            "modes": {},
         }
-        for p in ("p50", "p99"):
-            b, d = result["berth_run_task_to_running"][f"{p}_ms"], result["docker_run_to_running"][f"{p}_ms"]
-            result[f"ratio_{p}"] = round(b / d, 2)
+        for mode in tds:
+            r = {"run_task_to_running": summary(client[mode]), "server_created_to_started": summary(server[mode])}
+            for p in ("p50", "p99"):
+                r[f"ratio_{p}"] = round(r["run_task_to_running"][f"{p}_ms"] / result["docker_run_to_running"][f"{p}_ms"], 2)
+            result["modes"][mode] = r
+        # The bridge figures under their former names, for bench/summary.py.
+        if "bridge" in result["modes"]:
+            b = result["modes"]["bridge"]
+            result["berth_run_task_to_running"] = b["run_task_to_running"]
+            result["berth_server_created_to_started"] = b["server_created_to_started"]
+            result["ratio_p50"], result["ratio_p99"] = b["ratio_p50"], b["ratio_p99"]
         return result
 
 
 def print_table(r: dict) -> None:
-    rows = [
-        ("berth RunTask → RUNNING (client)", r["berth_run_task_to_running"]),
-        ("berth createdAt → startedAt (server)", r["berth_server_created_to_started"]),
-        ("docker run -d → running", r["docker_run_to_running"]),
-    ]
-    print(f"\nTask start latency, {r['tasks']} tasks, cached local image, sequential (poll every {r['poll_ms']} ms)")
-    print(f"{'':40s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s} {'max ms':>9s}")
-    for name, s in rows:
-        print(f"{name:40s} {s['p50_ms']:9.1f} {s['p90_ms']:9.1f} {s['p99_ms']:9.1f} {s['max_ms']:9.1f}")
-    print(f"ratio berth/docker: p50 {r['ratio_p50']}x, p99 {r['ratio_p99']}x")
+    rows = []
+    for mode, m in r["modes"].items():
+        rows.append((f"berth {mode} RunTask → RUNNING (client)", m["run_task_to_running"], m["ratio_p50"]))
+        rows.append((f"berth {mode} createdAt → startedAt (server)", m["server_created_to_started"], None))
+    rows.append(("docker run -d → running", r["docker_run_to_running"], 1.0))
+    print(f"\nTask start latency, {r['tasks']} tasks each, cached local image, alternating (poll every {r['poll_ms']} ms)")
+    print(f"{'':46s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s} {'max ms':>9s} {'p50 ratio':>10s}")
+    for name, s, ratio in rows:
+        ratio_text = f"{ratio:9.2f}x" if ratio is not None else ""
+        print(f"{name:46s} {s['p50_ms']:9.1f} {s['p90_ms']:9.1f} {s['p99_ms']:9.1f} {s['max_ms']:9.1f} {ratio_text:>10s}")
 
 
 def main() -> None:
@@ -256,8 +300,13 @@ def main() -> None:
     ap.add_argument("--access-key", default=os.environ.get("AWS_ACCESS_KEY_ID", "test"))
     ap.add_argument("--secret-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--modes", default="bridge,awsvpc,fargate",
+                    help="comma-separated kinds of task: bridge, awsvpc, fargate")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    args.modes = [m for m in args.modes.split(",") if m]
+    if not args.modes or any(m not in ("bridge", "awsvpc", "fargate") for m in args.modes):
+        ap.error("--modes lists bridge, awsvpc and/or fargate")
     if args.tasks < 2:
         ap.error("--tasks must be at least 2")
     result = Bench(args).run()
