@@ -144,6 +144,41 @@ def test_a_task_state_change_reaches_a_rule_of_aws_ecs(berth, image):  # noqa: F
             docker("rm", "-f", "-v", *ids, check=False)
 
 
+@requires_docker()
+def test_a_service_deployment_sends_its_state_changes(berth, image):  # noqa: F811
+    events, logs = clients(berth)
+    ecs = berth.client("ecs")
+    family = unique("deployed")
+    td = ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "app", "image": image, "memory": 16, "essential": True, "command": ["sleep", "3600"],
+        "stopTimeout": 2,
+    }])["taskDefinition"]["taskDefinitionArn"]
+    name = unique("evsvc")
+    group, rule = unique("/berth-e2e/events/deploy"), unique("deploys")
+    logs.create_log_group(logGroupName=group)
+    arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/default/{name}"
+    pattern = {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"], "resources": [arn]}
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "g", "Arn": group_arn(group)}])
+    try:
+        service = ecs.create_service(cluster="default", serviceName=name, taskDefinition=td, desiredCount=1)["service"]
+        deployment = service["deployments"][0]["id"]
+        got = poll("in progress, then completed", lambda: (
+            lambda names: names if "SERVICE_DEPLOYMENT_COMPLETED" in names else None)(
+            [m["detail"]["eventName"] for m in messages(logs, group)]), deadline=60)
+        assert got == ["SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED"], got
+        done = [m for m in messages(logs, group)][-1]
+        assert done["resources"] == [arn] and done["detail"]["deploymentId"] == deployment
+        assert (done["detail"]["eventType"], done["detail"]["reason"]) == (
+            "INFO", f"ECS deployment {deployment} completed.")
+    finally:
+        ecs.delete_service(cluster="default", service=name, force=True)
+        ids = docker("ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-definition-family={family}",
+                     check=False).split()
+        if ids:
+            docker("rm", "-f", "-v", *ids, check=False)
+
+
 def test_a_target_that_is_not_there_yet_gets_the_event_later_even_across_a_kill(fresh_berth):
     events, logs = clients(fresh_berth)
     group = unique("/berth-e2e/events/later")
