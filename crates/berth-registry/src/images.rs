@@ -6,6 +6,7 @@
 use crate::blob;
 use crate::digest::{Algorithm, Digest};
 use crate::error::RegistryError;
+use crate::events::{ActionType, ImageAction};
 use crate::manifest::{self, ManifestError, ManifestKind};
 use crate::records::{ImageRecord, LayerRecord, ReferrerRecord, RepositoryRecord, TagRecord};
 use crate::rules::{self, TagChange};
@@ -408,6 +409,17 @@ impl Registry {
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository = repo_name, digest = %digest_s, tag = ?req.tag, "manifest stored");
+                self.image_action(ImageAction {
+                    action: ActionType::Push,
+                    repository: repo_name.to_string(),
+                    digest: digest_s.clone(),
+                    tag: req
+                        .tag
+                        .filter(|_| outcome.tag_change != Some(TagChange::Unchanged))
+                        .map(str::to_string),
+                    media_type: Some(parsed.media_type.clone()),
+                    artifact_media_type: parsed.artifact_media_type(),
+                });
                 return Ok(outcome);
             }
         }
@@ -453,6 +465,14 @@ impl Registry {
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository, digest, "image deleted");
+                let tags: Vec<Option<String>> = if removed.is_empty() {
+                    vec![None]
+                } else {
+                    removed.iter().cloned().map(Some).collect()
+                };
+                for tag in tags {
+                    self.image_action(ImageAction::deleted(repository, digest, tag));
+                }
                 return Ok(removed);
             }
         }
@@ -490,6 +510,7 @@ impl Registry {
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository, tag, digest = %t.digest, "tag deleted");
+                self.image_action(ImageAction::deleted(repository, &t.digest, Some(tag.to_string())));
                 return Ok(t.digest);
             }
         }

@@ -18,6 +18,7 @@ mod body_hash;
 pub mod digest;
 pub mod ecr;
 pub mod error;
+pub mod events;
 pub mod gc;
 mod images;
 pub mod keys;
@@ -111,6 +112,8 @@ pub struct Registry {
     pub(crate) gc_running: tokio::sync::Mutex<()>,
     /// The fence between publications and garbage collection.
     pub(crate) publish_locks: publish::PublishLocks,
+    /// Where `ECR Image Action` events go (set once, by the binary).
+    pub(crate) image_events: std::sync::OnceLock<Arc<dyn events::ImageEvents>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +165,7 @@ impl Registry {
             gc_stats: gc::GcStats::default(),
             gc_running: tokio::sync::Mutex::new(()),
             publish_locks: publish::PublishLocks::new(),
+            image_events: std::sync::OnceLock::new(),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)
@@ -192,6 +196,18 @@ impl Registry {
     pub fn with_principal_check(mut self, check: PrincipalCheck) -> Self {
         self.principal_check = Some(check);
         self
+    }
+
+    /// Sends image actions (push, delete) to `sink` from now on (once;
+    /// later calls are ignored).
+    pub fn set_image_events(&self, sink: Arc<dyn events::ImageEvents>) {
+        let _ = self.image_events.set(sink);
+    }
+
+    pub(crate) fn image_action(&self, action: events::ImageAction) {
+        if let Some(sink) = self.image_events.get() {
+            sink.image_action(action);
+        }
     }
 
     pub(crate) fn principal_is_current(&self, principal: &Principal) -> bool {

@@ -261,6 +261,7 @@ impl Regional {
         );
         events.spawn_delivery();
         super::ecs_events::spawn(store.clone(), events.clone());
+        registry.set_image_events(Arc::new(super::ecr_events::EcrEvents::start(events.clone())));
         services.insert(berth_events::TARGET_PREFIX, Arc::new(events));
         let audit = Arc::new(
             berth_audit::AuditLog::open(&data_dir.join("audit.db"), region, account)
