@@ -77,10 +77,39 @@ impl ImageAction {
     }
 }
 
+pub const IMAGE_SCAN: &str = "ECR Image Scan";
+
+/// A completed (or failed) image scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageScan {
+    pub repository: String,
+    pub repository_arn: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub status: crate::records::ScanStatus,
+    /// `findingSeverityCounts`.
+    pub counts: std::collections::BTreeMap<String, u32>,
+}
+
+impl ImageScan {
+    /// The event's `detail`, as ECR writes it (pure); its `resources` are
+    /// the repository's ARN.
+    pub fn detail(&self) -> Value {
+        json!({
+            "scan-status": self.status.as_str(),
+            "repository-name": self.repository,
+            "finding-severity-counts": self.counts,
+            "image-digest": self.digest,
+            "image-tags": self.tags,
+        })
+    }
+}
+
 /// Where the registry sends its events. Implementations must not block:
 /// they are called on the request path, after the commit.
 pub trait ImageEvents: Send + Sync {
     fn image_action(&self, action: ImageAction);
+    fn image_scan(&self, scan: ImageScan);
 }
 
 #[cfg(test)]

@@ -361,8 +361,17 @@ impl Registry {
                 Compare::ModRevision(image_key.clone(), image_rev.unwrap_or(0)),
             ];
             let mut ops = vec![];
+            let scan_on_push = image_rev.is_none() && repo.scan_on_push && parsed.kind == ManifestKind::Image;
             if image_rev.is_none() {
                 ops.push(Op::Put(image_key.clone(), store_err(typed::encode(&record))?));
+                // The scan is asked for with the push (the worker runs it).
+                if scan_on_push {
+                    let scan = crate::records::ScanRecord::started(now);
+                    ops.push(Op::Put(
+                        keys::scan(repo_name, &digest_s),
+                        store_err(typed::encode(&scan))?,
+                    ));
+                }
                 if let Some((k, r)) = &referrer {
                     ops.push(Op::Put(k.clone(), store_err(typed::encode(r))?));
                 }
@@ -409,6 +418,9 @@ impl Registry {
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository = repo_name, digest = %digest_s, tag = ?req.tag, "manifest stored");
+                if scan_on_push {
+                    self.scan_wake.notify_one();
+                }
                 self.image_action(ImageAction {
                     action: ActionType::Push,
                     repository: repo_name.to_string(),
@@ -449,7 +461,7 @@ impl Registry {
                 return Err(RegistryError::ReferencedByIndex(index));
             }
             let mut compares = vec![Compare::ModRevision(key.clone(), rev)];
-            let mut ops = vec![Op::Delete(key.clone())];
+            let mut ops = vec![Op::Delete(key.clone()), Op::Delete(keys::scan(repository, digest))];
             let mut removed = vec![];
             let prefix = keys::tags_of(repository);
             for kv in store_err(self.store.range(&prefix, None, None).await)? {
@@ -504,6 +516,7 @@ impl Registry {
                 let image_key = keys::image(repository, &t.digest);
                 compares.push(Compare::ModRevision(image_key.clone(), rev));
                 ops.push(Op::Delete(image_key));
+                ops.push(Op::Delete(keys::scan(repository, &t.digest)));
                 if let Some(subject) = &rec.subject {
                     ops.push(Op::Delete(keys::referrer(repository, subject, &t.digest)));
                 }

@@ -71,9 +71,21 @@ pub fn lifecycle_preview(repo: &str) -> String {
 
 pub const REGISTRY_POLICY: &str = "ecr/registry/policy";
 
+/// Image scans (one per image): `ecr/scans/REPO#DIGEST`.
+pub const SCANS: &str = "ecr/scans/";
+
+pub fn scans_of(repo: &str) -> String {
+    format!("{SCANS}{repo}#")
+}
+
+pub fn scan(repo: &str, digest: &str) -> String {
+    format!("{SCANS}{repo}#{digest}")
+}
+
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 5] {
+pub fn all_of(repo: &str) -> [String; 6] {
     [
+        scans_of(repo),
         images_of(repo),
         tags_of(repo),
         layers_of(repo),

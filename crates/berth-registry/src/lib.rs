@@ -29,6 +29,8 @@ mod oci;
 mod publish;
 pub mod records;
 pub mod rules;
+pub mod scan;
+mod scan_run;
 mod uploads;
 
 pub use auth::RequestAuthenticator;
@@ -36,6 +38,9 @@ pub use blob::{BlobStore, FsBlobStore};
 pub use error::{OciError, RegistryError};
 pub use lifecycle_run::LifecycleReport;
 pub use oci::router;
+pub use scan_run::{
+    ImportError as ScanDbImportError, database_path as scan_database_path, import_database as import_scan_database,
+};
 
 use berth_core::arn::Scope;
 use berth_proto::Principal;
@@ -114,6 +119,10 @@ pub struct Registry {
     pub(crate) publish_locks: publish::PublishLocks,
     /// Where `ECR Image Action` events go (set once, by the binary).
     pub(crate) image_events: std::sync::OnceLock<Arc<dyn events::ImageEvents>>,
+    /// The vulnerability database file (`scan_run`).
+    pub(crate) scan_db: PathBuf,
+    /// Wakes the scan worker.
+    pub(crate) scan_wake: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +175,8 @@ impl Registry {
             gc_running: tokio::sync::Mutex::new(()),
             publish_locks: publish::PublishLocks::new(),
             image_events: std::sync::OnceLock::new(),
+            scan_db: scan_run::database_path(&dir),
+            scan_wake: Arc::new(tokio::sync::Notify::new()),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)
@@ -207,6 +218,12 @@ impl Registry {
     pub(crate) fn image_action(&self, action: events::ImageAction) {
         if let Some(sink) = self.image_events.get() {
             sink.image_action(action);
+        }
+    }
+
+    pub(crate) fn image_scan(&self, scan: events::ImageScan) {
+        if let Some(sink) = self.image_events.get() {
+            sink.image_scan(scan);
         }
     }
 

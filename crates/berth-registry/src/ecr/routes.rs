@@ -12,7 +12,7 @@
 //! with its repository's tags, checked through the registry's authorizer.
 
 use super::policies::RegistryInput;
-use super::{images, layers, lifecycle, policies, repositories};
+use super::{images, layers, lifecycle, policies, repositories, scanning};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -72,7 +72,10 @@ repository_scoped!(
     policies::RepoInput,
     repositories::CreateRepositoryInput,
     repositories::DeleteRepositoryInput,
-    repositories::PutImageTagMutabilityInput
+    repositories::PutImageTagMutabilityInput,
+    scanning::PutImageScanningConfigurationInput,
+    scanning::StartImageScanInput,
+    scanning::DescribeImageScanFindingsInput
 );
 
 macro_rules! resource_arn_scoped {
@@ -153,6 +156,7 @@ operations! {
     DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
+    DescribeImageScanFindings(scanning::DescribeImageScanFindingsInput) => describe_image_scan_findings;
     DescribeImages(images::DescribeImagesInput) => describe_images;
     DescribeRegistry(RegistryInput) => describe_registry;
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
@@ -166,10 +170,12 @@ operations! {
     ListImages(images::ListImagesInput) => list_images;
     ListTagsForResource(repositories::ResourceArnInput) => list_tags_for_resource;
     PutImage(images::PutImageInput) => put_image;
+    PutImageScanningConfiguration(scanning::PutImageScanningConfigurationInput) => put_image_scanning_configuration;
     PutImageTagMutability(repositories::PutImageTagMutabilityInput) => put_image_tag_mutability;
     PutLifecyclePolicy(lifecycle::PutLifecyclePolicyInput) => put_lifecycle_policy;
     PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
+    StartImageScan(scanning::StartImageScanInput) => start_image_scan;
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;
     TagResource(repositories::TagResourceInput) => tag_resource;
     UntagResource(repositories::UntagResourceInput) => untag_resource;

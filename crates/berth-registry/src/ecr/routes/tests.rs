@@ -26,6 +26,7 @@ fn full() -> Value {
         "partFirstByte": 0, "partLastByte": 0, "layerPartBlob": "", "layerDigests": [],
         "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
+        "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
     })
 }
 
@@ -67,6 +68,7 @@ fn every_routed_operation_and_its_resources() {
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
         ("DeleteRepositoryPolicy", &app),
+        ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
         ("DescribeRegistry", "*"),
         ("DescribeRepositories", &all),
@@ -80,10 +82,12 @@ fn every_routed_operation_and_its_resources() {
         ("ListImages", &app),
         ("ListTagsForResource", &app),
         ("PutImage", &app),
+        ("PutImageScanningConfiguration", &app),
         ("PutImageTagMutability", &app),
         ("PutLifecyclePolicy", &app),
         ("PutRegistryPolicy", "*"),
         ("SetRepositoryPolicy", &app),
+        ("StartImageScan", &app),
         ("StartLifecyclePolicyPreview", &app),
         ("TagResource", &app),
         ("UntagResource", &app),
