@@ -265,3 +265,48 @@ def test_start_image_scan_and_bad_input(server, images, tmp_path):
     # A file that is not OSV JSON is refused, the database kept.
     bad = import_db(server, tmp_path, {"not": "osv"})
     assert bad.returncode != 0 and "record 0" in bad.stderr, bad.stderr
+
+
+def test_registry_scanning_configuration_decides_scan_on_push(server, images):
+    """Last in the module: once put, the registry configuration overrides
+    every repository's own scanOnPush (as in ECR)."""
+    ecr = server.client("ecr")
+    got = server.aws("ecr", "get-registry-scanning-configuration")
+    assert got["scanningConfiguration"] == {"scanType": "BASIC", "rules": []}
+    assert got["registryId"] == ACCOUNT
+
+    code, msg = error_of(ecr.put_registry_scanning_configuration, scanType="BASIC", rules=[
+        {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}])
+    assert code == "ValidationException" and "CONTINUOUS_SCAN" in msg
+    code, msg = error_of(ecr.put_registry_scanning_configuration, scanType="ENHANCED", rules=[])
+    assert code == "ValidationException" and "ENHANCED" in msg
+    assert server.aws("ecr", "get-registry-scanning-configuration")["scanningConfiguration"]["rules"] == []
+
+    prefix = unique("regscan")
+    matched, flagged = f"{prefix}-app", unique("flagged")
+    ecr.create_repository(repositoryName=matched)
+    ecr.create_repository(repositoryName=flagged, imageScanningConfiguration={"scanOnPush": True})
+    rules = [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": f"{prefix}-*", "filterType": "WILDCARD"}]}]
+    put = ecr.put_registry_scanning_configuration(scanType="BASIC", rules=rules)
+    assert put["registryScanningConfiguration"] == {"scanType": "BASIC", "rules": rules}
+    assert ecr.get_registry_scanning_configuration()["scanningConfiguration"] == {"scanType": "BASIC", "rules": rules}
+
+    out = server.aws("ecr", "batch-get-repository-scanning-configuration",
+                     "--repository-names", matched, flagged, f"{prefix}-missing")
+    configs = {c["repositoryName"]: c for c in out["scanningConfigurations"]}
+    assert configs[matched] == {
+        "repositoryArn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{matched}", "repositoryName": matched,
+        "scanOnPush": True, "scanFrequency": "SCAN_ON_PUSH", "appliedScanFilters": rules[0]["repositoryFilters"]}
+    assert (configs[flagged]["scanOnPush"], configs[flagged]["scanFrequency"]) == (False, "MANUAL")
+    assert [(f["repositoryName"], f["failureCode"]) for f in out["failures"]] == [(f"{prefix}-missing", "REPOSITORY_NOT_FOUND")]
+
+    push(server, images["layout"], "vulnerable", matched, "v1")
+    push(server, images["layout"], "vulnerable", flagged, "v1")
+
+    def complete():
+        r = ecr.describe_image_scan_findings(repositoryName=matched, imageId={"imageTag": "v1"})
+        return r if r["imageScanStatus"]["status"] != "IN_PROGRESS" else None
+
+    assert poll("the scan of the matched repository", complete, deadline=30)["imageScanStatus"]["status"] == "COMPLETE"
+    code, _ = error_of(ecr.describe_image_scan_findings, repositoryName=flagged, imageId={"imageTag": "v1"})
+    assert code == "ScanNotFoundException"

@@ -352,6 +352,7 @@ impl Registry {
             )
         });
         let image_key = keys::image(repo_name, &digest_s);
+        let registry_scanning = self.registry_scanning().await?;
         loop {
             let (repo, repo_rev) = self.repository_rev(repo_name).await?;
             let image_kv = store_err(self.store.get(&image_key).await)?;
@@ -361,7 +362,10 @@ impl Registry {
                 Compare::ModRevision(image_key.clone(), image_rev.unwrap_or(0)),
             ];
             let mut ops = vec![];
-            let scan_on_push = image_rev.is_none() && repo.scan_on_push && parsed.kind == ManifestKind::Image;
+            let frequency = crate::scan::config::decide(registry_scanning.as_ref(), repo_name, repo.scan_on_push).0;
+            let scan_on_push = image_rev.is_none()
+                && frequency == crate::scan::config::Frequency::ScanOnPush
+                && parsed.kind == ManifestKind::Image;
             if image_rev.is_none() {
                 ops.push(Op::Put(image_key.clone(), store_err(typed::encode(&record))?));
                 // The scan is asked for with the push (the worker runs it).

@@ -71,6 +71,9 @@ pub fn lifecycle_preview(repo: &str) -> String {
 
 pub const REGISTRY_POLICY: &str = "ecr/registry/policy";
 
+/// The registry scanning configuration (`scan::config::RegistryScanning`).
+pub const REGISTRY_SCANNING: &str = "ecr/registry/scanning";
+
 /// Image scans (one per image): `ecr/scans/REPO#DIGEST`.
 pub const SCANS: &str = "ecr/scans/";
 

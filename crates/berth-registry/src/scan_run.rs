@@ -155,6 +155,13 @@ impl Registry {
         Ok(rec)
     }
 
+    /// The registry scanning configuration, when one was put.
+    pub(crate) async fn registry_scanning(
+        &self,
+    ) -> Result<Option<scan::config::RegistryScanning>, crate::RegistryError> {
+        Ok(typed::get(&*self.store, keys::REGISTRY_SCANNING).await?.map(|(c, _)| c))
+    }
+
     pub(crate) async fn scan_record(
         &self,
         repository: &str,

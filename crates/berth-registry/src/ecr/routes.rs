@@ -105,10 +105,18 @@ macro_rules! not_resource_scoped {
     )*};
 }
 not_resource_scoped!(
+    scanning::PutRegistryScanningConfigurationInput,
     policies::AuthorizationTokenInput,
     policies::RegistryPolicyInput,
     RegistryInput
 );
+
+impl Resources for scanning::BatchGetRepositoryScanningConfigurationInput {
+    /// Each named repository.
+    fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
+        self.repository_names.iter().map(|n| repository(scope, n)).collect()
+    }
+}
 
 impl Resources for repositories::DescribeRepositoriesInput {
     /// Each named repository, or every repository (`repository/*`).
@@ -150,6 +158,7 @@ operations! {
     BatchCheckLayerAvailability(layers::LayerDigestsInput) => batch_check_layer_availability;
     BatchDeleteImage(images::BatchImagesInput) => batch_delete_image;
     BatchGetImage(images::BatchImagesInput) => batch_get_image;
+    BatchGetRepositoryScanningConfiguration(scanning::BatchGetRepositoryScanningConfigurationInput) => batch_get_repository_scanning_configuration;
     CompleteLayerUpload(layers::CompleteLayerUploadInput) => complete_layer_upload;
     CreateRepository(repositories::CreateRepositoryInput) => create_repository;
     DeleteLifecyclePolicy(lifecycle::LifecycleRepoInput) => delete_lifecycle_policy;
@@ -165,6 +174,7 @@ operations! {
     GetLifecyclePolicy(lifecycle::LifecycleRepoInput) => get_lifecycle_policy;
     GetLifecyclePolicyPreview(lifecycle::GetPreviewInput) => get_lifecycle_policy_preview;
     GetRegistryPolicy(RegistryInput) => get_registry_policy;
+    GetRegistryScanningConfiguration(RegistryInput) => get_registry_scanning_configuration;
     GetRepositoryPolicy(policies::RepoInput) => get_repository_policy;
     InitiateLayerUpload(layers::RepoInput) => initiate_layer_upload;
     ListImages(images::ListImagesInput) => list_images;
@@ -174,6 +184,7 @@ operations! {
     PutImageTagMutability(repositories::PutImageTagMutabilityInput) => put_image_tag_mutability;
     PutLifecyclePolicy(lifecycle::PutLifecyclePolicyInput) => put_lifecycle_policy;
     PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
+    PutRegistryScanningConfiguration(scanning::PutRegistryScanningConfigurationInput) => put_registry_scanning_configuration;
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
     StartImageScan(scanning::StartImageScanInput) => start_image_scan;
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;

@@ -1,15 +1,19 @@
 //! Image scanning operations (ECR's BASIC scanning, run offline by
 //! `crate::scan_run`): PutImageScanningConfiguration, StartImageScan,
-//! DescribeImageScanFindings; DescribeImages shows each image's
+//! DescribeImageScanFindings, Put/GetRegistryScanningConfiguration,
+//! BatchGetRepositoryScanningConfiguration; DescribeImages shows each image's
 //! `imageScanStatus` and `imageScanFindingsSummary` ([`scan_fields`]).
 
 use super::images::ImageId;
 use super::repositories::ScanningConfiguration;
 use crate::Registry;
+use crate::keys;
 use crate::records::{ScanRecord, ScanStatus};
+use crate::scan::config::{self, RegistryScanning};
 use crate::scan::{self, Finding};
 use berth_proto::pagination::paginate;
 use berth_proto::{AwsError, RequestContext};
+use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,6 +41,20 @@ pub(crate) struct DescribeImageScanFindingsInput {
     image_id: ImageId,
     next_token: Option<String>,
     max_results: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PutRegistryScanningConfigurationInput {
+    scan_type: Option<String>,
+    #[serde(default)]
+    rules: Vec<config::Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BatchGetRepositoryScanningConfigurationInput {
+    pub(crate) repository_names: Vec<String>,
 }
 
 fn finding_json(f: &Finding) -> Value {
@@ -185,6 +203,76 @@ impl Registry {
             }
         }
         Ok(out)
+    }
+}
+
+impl Registry {
+    pub(crate) async fn put_registry_scanning_configuration(
+        &self,
+        _ctx: &RequestContext,
+        input: PutRegistryScanningConfigurationInput,
+    ) -> Result<Value, AwsError> {
+        let c = RegistryScanning {
+            scan_type: input.scan_type.unwrap_or_else(|| "BASIC".into()),
+            rules: input.rules,
+        };
+        c.validate().map_err(|m| AwsError::new("ValidationException", 400, m))?;
+        let value = typed::encode(&c).map_err(|e| self.aws(e.into()))?;
+        self.store
+            .put(keys::REGISTRY_SCANNING, value)
+            .await
+            .map_err(|e| self.aws(e.into()))?;
+        Ok(json!({ "registryScanningConfiguration": c }))
+    }
+
+    pub(crate) async fn get_registry_scanning_configuration(
+        &self,
+        _ctx: &RequestContext,
+        _input: super::policies::RegistryInput,
+    ) -> Result<Value, AwsError> {
+        let c = self
+            .registry_scanning()
+            .await
+            .map_err(|e| self.aws(e))?
+            .unwrap_or(RegistryScanning {
+                scan_type: "BASIC".into(),
+                rules: vec![],
+            });
+        Ok(json!({ "registryId": self.registry_id(), "scanningConfiguration": c }))
+    }
+
+    pub(crate) async fn batch_get_repository_scanning_configuration(
+        &self,
+        _ctx: &RequestContext,
+        input: BatchGetRepositoryScanningConfigurationInput,
+    ) -> Result<Value, AwsError> {
+        let registry = self.registry_scanning().await.map_err(|e| self.aws(e))?;
+        let (mut found, mut failures) = (vec![], vec![]);
+        for name in &input.repository_names {
+            let name = self.repo_param(None, name)?;
+            match self.repository(&name).await {
+                Ok(r) => {
+                    let (frequency, filters) = config::decide(registry.as_ref(), &name, r.scan_on_push);
+                    found.push(json!({
+                        "repositoryArn": r.repository_arn,
+                        "repositoryName": name,
+                        "scanOnPush": frequency == config::Frequency::ScanOnPush,
+                        "scanFrequency": frequency.as_str(),
+                        "appliedScanFilters": filters,
+                    }));
+                }
+                Err(crate::RegistryError::RepositoryNotFound { .. }) => failures.push(json!({
+                    "repositoryName": name,
+                    "failureCode": "REPOSITORY_NOT_FOUND",
+                    "failureReason": format!(
+                        "The repository with name '{name}' does not exist in the registry with id '{}'",
+                        self.registry_id()
+                    ),
+                })),
+                Err(e) => return Err(self.aws(e)),
+            }
+        }
+        Ok(json!({ "scanningConfigurations": found, "failures": failures }))
     }
 }
 

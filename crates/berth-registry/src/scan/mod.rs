@@ -7,6 +7,7 @@
 //! that runs scans off the request path is `crate::scan_run`.
 
 pub mod apk;
+pub mod config;
 pub mod dpkg;
 pub mod layers;
 pub mod osv;

@@ -27,6 +27,7 @@ fn full() -> Value {
         "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
         "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
+        "repositoryNames": ["app"],
     })
 }
 
@@ -44,7 +45,9 @@ fn only_token_and_registry_operations_are_star() {
             "DescribeRegistry",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
-            "PutRegistryPolicy"
+            "GetRegistryScanningConfiguration",
+            "PutRegistryPolicy",
+            "PutRegistryScanningConfiguration"
         ]
     );
     for op in OPERATIONS.names() {
@@ -57,11 +60,11 @@ fn only_token_and_registry_operations_are_star() {
 #[test]
 fn every_routed_operation_and_its_resources() {
     let app = format!("{P}app");
-    let all = format!("{P}*");
     let expected: &[(&str, &str)] = &[
         ("BatchCheckLayerAvailability", &app),
         ("BatchDeleteImage", &app),
         ("BatchGetImage", &app),
+        ("BatchGetRepositoryScanningConfiguration", &app),
         ("CompleteLayerUpload", &app),
         ("CreateRepository", &app),
         ("DeleteLifecyclePolicy", &app),
@@ -71,12 +74,13 @@ fn every_routed_operation_and_its_resources() {
         ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
         ("DescribeRegistry", "*"),
-        ("DescribeRepositories", &all),
+        ("DescribeRepositories", &app),
         ("GetAuthorizationToken", "*"),
         ("GetDownloadUrlForLayer", &app),
         ("GetLifecyclePolicy", &app),
         ("GetLifecyclePolicyPreview", &app),
         ("GetRegistryPolicy", "*"),
+        ("GetRegistryScanningConfiguration", "*"),
         ("GetRepositoryPolicy", &app),
         ("InitiateLayerUpload", &app),
         ("ListImages", &app),
@@ -86,6 +90,7 @@ fn every_routed_operation_and_its_resources() {
         ("PutImageTagMutability", &app),
         ("PutLifecyclePolicy", &app),
         ("PutRegistryPolicy", "*"),
+        ("PutRegistryScanningConfiguration", "*"),
         ("SetRepositoryPolicy", &app),
         ("StartImageScan", &app),
         ("StartLifecyclePolicyPreview", &app),
