@@ -162,6 +162,21 @@ def error_of(call, **kwargs) -> tuple[str, str]:
     return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
 
 
+def test_without_a_database_a_scan_fails_and_says_what_to_do(fresh_berth, images):
+    ecr = fresh_berth.client("ecr")
+    repo = unique("nodb")
+    ecr.create_repository(repositoryName=repo, imageScanningConfiguration={"scanOnPush": True})
+    push(fresh_berth, images["layout"], "vulnerable", repo, "v1")
+
+    def done():
+        r = ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageTag": "v1"})
+        return r if r["imageScanStatus"]["status"] != "IN_PROGRESS" else None
+
+    got = poll("the scan without a database", done, deadline=30)
+    assert got["imageScanStatus"]["status"] == "FAILED"
+    assert "berth scan-db import" in got["imageScanStatus"]["description"]
+
+
 def test_scan_on_push_finds_the_vulnerable_package(server, images, tmp_path):
     out = import_db(server, tmp_path, OSV)
     assert out.returncode == 0, out.stderr
@@ -239,7 +254,7 @@ def test_start_image_scan_and_bad_input(server, images, tmp_path):
 
     started = ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "wiped"})
     assert started["imageId"] == {"imageDigest": images["wiped"], "imageTag": "wiped"}
-    assert started["imageScanStatus"]["status"] in ("IN_PROGRESS", "COMPLETE", "FAILED")
+    assert started["imageScanStatus"] == {"status": "IN_PROGRESS", "description": "The scan is in progress."}
 
     def done():
         r = ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageDigest": images["wiped"]})

@@ -285,8 +285,13 @@ impl Registry {
         if inventory.ecosystem.is_none() {
             return Err("UnsupportedImageError: The operating system and/or package manager are not supported.".into());
         }
+        // No database: a COMPLETE scan with no findings would claim the image clean.
         let Some(db) = db else {
-            return Ok((vec![], None));
+            return Err(
+                "no vulnerability database has been imported; import one with `berth scan-db import FILE` \
+                        and start the scan again"
+                    .into(),
+            );
         };
         Ok((scan::findings(&inventory, &db.advisories), Some(db.imported_at)))
     }

@@ -147,6 +147,15 @@ impl Registry {
             .await?;
         let name = repo.repository_name;
         let digest = self.resolve_image_id(&name, &input.image_id).await?;
+        if let Some((image, _)) = self.image(&name, &digest).await.map_err(|e| self.aws(e))?
+            && !image.children.is_empty()
+        {
+            return Err(AwsError::new(
+                "UnsupportedImageTypeException",
+                400,
+                "The image is a manifest list; scan each image it lists by its digest",
+            ));
+        }
         let rec = self.request_scan(&name, &digest).await.map_err(|e| self.aws(e))?;
         let mut image_id = json!({"imageDigest": digest});
         if let Some(t) = &input.image_id.image_tag {
