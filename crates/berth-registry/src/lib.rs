@@ -175,7 +175,7 @@ impl Registry {
             gc_running: tokio::sync::Mutex::new(()),
             publish_locks: publish::PublishLocks::new(),
             image_events: std::sync::OnceLock::new(),
-            scan_db: scan_run::database_path(&dir),
+            scan_db: scan_run::database_path(&cfg.data_dir),
             scan_wake: Arc::new(tokio::sync::Notify::new()),
         };
         reg.remove_orphan_upload_files().await?;
