@@ -192,3 +192,29 @@ async fn one_event_per_push_delete_and_scan() {
         (ScanStatus::Failed, vec!["v1".to_string()])
     );
 }
+
+#[tokio::test]
+async fn a_lifecycle_expiry_is_a_delete_action() {
+    let h = Harness::new().await;
+    let rec = Arc::new(Recorded::default());
+    h.reg.set_image_events(rec.clone());
+    h.create_repo("app").await;
+    let old = h.push_image("app", "a", "one").await;
+    h.push_image("app", "b", "two").await;
+    let policy = json!({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                    "countNumber": 1}, "action": {"type": "expire"}}]});
+    h.ecr(
+        "PutLifecyclePolicy",
+        json!({"repositoryName": "app", "lifecyclePolicyText": policy.to_string()}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.reg.run_lifecycle_once().await.unwrap().expired_images, 1);
+    let actions = rec.actions.lock().unwrap();
+    let last = actions.last().unwrap();
+    assert_eq!(
+        (last.action, last.digest.as_str(), last.tag.as_deref()),
+        (ActionType::Delete, old.as_str(), Some("a"))
+    );
+    assert_eq!(actions.iter().filter(|a| a.action == ActionType::Delete).count(), 1);
+}
