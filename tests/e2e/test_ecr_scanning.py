@@ -1,6 +1,6 @@
 """ECR image scanning (issue 18 item 3), BASIC and offline, end to end: a
 vulnerability database of OSV records written by the test is imported with
-`berth scan-db import`; an image whose (gzip) layer holds a Debian 12
+`berth scan-db import` (a JSON array, and a zip as OSV exports them); an image whose (gzip) layer holds a Debian 12
 `var/lib/dpkg/status` listing a vulnerable `libssl3` is pushed with skopeo
 into a scanOnPush repository (aws CLI); DescribeImageScanFindings (boto3)
 shows the findings with the CVE, severity, package and fixed version, with
@@ -22,6 +22,7 @@ import gzip
 import json
 import subprocess
 import urllib.parse
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -276,6 +277,15 @@ def test_start_image_scan_and_bad_input(server, images, tmp_path):
         server.aws("ecr", "put-image-scanning-configuration", "--repository-name", f"{repo}-nope",
                    "--image-scanning-configuration", "scanOnPush=true")
     assert e.value.code == "RepositoryNotFoundException"
+
+    # OSV's own export form: a zip of one JSON record per file (deflated).
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for rec in OSV:
+            z.writestr(f"{rec['id']}.json", json.dumps(rec))
+    out = subprocess.run([str(berthtest.berth_bin()), "scan-db", "import", str(archive), "--data-dir", str(server.data_dir)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "imported 4 advisories" in out.stdout, out.stderr
 
     # A file that is not OSV JSON is refused, the database kept.
     bad = import_db(server, tmp_path, {"not": "osv"})

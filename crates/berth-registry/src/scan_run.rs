@@ -44,16 +44,18 @@ pub enum ImportError {
     Read { path: PathBuf, source: io::Error },
     #[error("{path}: {source}")]
     Parse { path: PathBuf, source: osv::ImportError },
+    #[error("{path}: {why}")]
+    Zip { path: PathBuf, why: String },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
 }
 
 /// Imports OSV records — `file` is a JSON file (an array of records or one
-/// record) or a directory of such `.json` files — replacing the database
+/// record), a zip of such `.json` files (OSV's per-ecosystem `all.zip`),
+/// or a directory of either — replacing the database
 /// of `data_dir`. Returns how many advisories were kept (the ecosystems
 /// the scanner reads).
 pub fn import_database(data_dir: &Path, file: &Path) -> Result<usize, ImportError> {
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|source| ImportError::Read { path: p.into(), source });
     let mut files = vec![];
     if file.is_dir() {
         let entries = std::fs::read_dir(file).map_err(|source| ImportError::Read {
@@ -67,7 +69,7 @@ pub fn import_database(data_dir: &Path, file: &Path) -> Result<usize, ImportErro
                     source,
                 })?
                 .path();
-            if p.extension().is_some_and(|x| x == "json") {
+            if p.extension().is_some_and(|x| x == "json" || x == "zip") {
                 files.push(p);
             }
         }
@@ -77,7 +79,25 @@ pub fn import_database(data_dir: &Path, file: &Path) -> Result<usize, ImportErro
     }
     let mut advisories = vec![];
     for p in &files {
-        let text = read(p)?;
+        let bytes = std::fs::read(p).map_err(|source| ImportError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        if scan::zip::is_zip(&bytes) {
+            let entries = scan::zip::json_entries(&bytes).map_err(|why| ImportError::Zip { path: p.clone(), why })?;
+            for (name, data) in entries {
+                let text = String::from_utf8_lossy(&data);
+                advisories.extend(osv::parse(&text).map_err(|source| ImportError::Parse {
+                    path: p.join(&name),
+                    source,
+                })?);
+            }
+            continue;
+        }
+        let text = String::from_utf8(bytes).map_err(|e| ImportError::Read {
+            path: p.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidData, e),
+        })?;
         advisories.extend(osv::parse(&text).map_err(|source| ImportError::Parse {
             path: p.clone(),
             source,

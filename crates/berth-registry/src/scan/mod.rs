@@ -11,6 +11,7 @@ pub mod config;
 pub mod dpkg;
 pub mod layers;
 pub mod osv;
+pub mod zip;
 
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;

@@ -1,6 +1,7 @@
 //! `berth scan-db import FILE`: replaces the vulnerability database image
 //! scans match against with the OSV records of FILE (a JSON array of OSV
-//! records, one record, or a directory of `.json` files of either), kept
+//! records, one record, a zip of such `.json` files as OSV exports them, or a
+//! directory of `.json`/`.zip` files), kept
 //! in `DATA_DIR/scan-db/osv.json`. It writes the file directly (atomically),
 //! so it works whether the server runs or not; scans started afterwards
 //! use it.
@@ -17,7 +18,7 @@ pub enum ScanDbCommand {
 
 #[derive(Args, Clone, Debug)]
 pub struct ImportArgs {
-    /// A JSON file of OSV records (an array or one record), or a directory of them.
+    /// A JSON file of OSV records (an array or one record), a zip of them (OSV's all.zip), or a directory of either.
     file: PathBuf,
     /// The data dir of the server whose scans use the database.
     #[arg(long, env = "BERTH_DATA_DIR", default_value = ".berth")]
