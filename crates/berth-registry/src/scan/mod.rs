@@ -8,6 +8,7 @@
 
 pub mod apk;
 pub mod config;
+pub mod cvss;
 pub mod dpkg;
 pub mod layers;
 pub mod osv;

@@ -69,7 +69,24 @@ fn severity_of(record: &Value, affected: &[Value]) -> Severity {
                 e["severity"].as_str().or(e["urgency"].as_str()).map(str::to_string)
             })
         });
-    named.map_or(Severity::Undefined, |s| Severity::from_osv(&s))
+    if let Some(s) = named
+        .map(|s| Severity::from_osv(&s))
+        .filter(|s| *s != Severity::Undefined)
+    {
+        return s;
+    }
+    // Else the highest of the record's CVSS v3 vectors, or a distribution's word (Ubuntu's).
+    let mut best = None;
+    for sev in record["severity"].as_array().into_iter().flatten() {
+        let score = sev["score"].as_str().unwrap_or("");
+        let s = match sev["type"].as_str() {
+            Some("CVSS_V3") => super::cvss::base_score(score).map(super::cvss::severity),
+            Some("Ubuntu") => Some(Severity::from_osv(score)),
+            _ => None,
+        };
+        best = best.max(s);
+    }
+    best.unwrap_or(Severity::Undefined)
 }
 
 /// The records of `text` (a JSON array of OSV records, or one record) for
@@ -255,6 +272,24 @@ mod tests {
         ];
         assert_eq!(in_range(&two, "2.1", cmp), (true, Some("2.5".into())));
         assert_eq!(in_range(&two, "1.5", cmp), (false, None));
+    }
+
+    #[test]
+    fn severity_from_a_cvss_vector_or_ubuntus_word() {
+        let r = |sev: serde_json::Value| {
+            let text = serde_json::json!([{"id": "X", "severity": sev,
+                "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "p"}}]}]);
+            parse(&text.to_string()).unwrap()[0].severity
+        };
+        assert_eq!(
+            r(serde_json::json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}])),
+            Severity::Critical
+        );
+        assert_eq!(
+            r(serde_json::json!([{"type": "Ubuntu", "score": "medium"}])),
+            Severity::Medium
+        );
+        assert_eq!(r(serde_json::json!([])), Severity::Undefined);
     }
 
     #[test]
