@@ -375,6 +375,7 @@ impl Registry {
                         keys::scan(repo_name, &digest_s),
                         store_err(typed::encode(&scan))?,
                     ));
+                    ops.push(Op::Put(keys::scan_queued(repo_name, &digest_s), Vec::new()));
                 }
                 if let Some((k, r)) = &referrer {
                     ops.push(Op::Put(k.clone(), store_err(typed::encode(r))?));
@@ -465,7 +466,11 @@ impl Registry {
                 return Err(RegistryError::ReferencedByIndex(index));
             }
             let mut compares = vec![Compare::ModRevision(key.clone(), rev)];
-            let mut ops = vec![Op::Delete(key.clone()), Op::Delete(keys::scan(repository, digest))];
+            let mut ops = vec![
+                Op::Delete(key.clone()),
+                Op::Delete(keys::scan(repository, digest)),
+                Op::Delete(keys::scan_queued(repository, digest)),
+            ];
             let mut removed = vec![];
             let prefix = keys::tags_of(repository);
             for kv in store_err(self.store.range(&prefix, None, None).await)? {
@@ -521,6 +526,7 @@ impl Registry {
                 compares.push(Compare::ModRevision(image_key.clone(), rev));
                 ops.push(Op::Delete(image_key));
                 ops.push(Op::Delete(keys::scan(repository, &t.digest)));
+                ops.push(Op::Delete(keys::scan_queued(repository, &t.digest)));
                 if let Some(subject) = &rec.subject {
                     ops.push(Op::Delete(keys::referrer(repository, subject, &t.digest)));
                 }

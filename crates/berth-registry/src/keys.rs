@@ -85,10 +85,23 @@ pub fn scan(repo: &str, digest: &str) -> String {
     format!("{SCANS}{repo}#{digest}")
 }
 
+/// The scans to run (the worker's queue, written with the IN_PROGRESS
+/// record and removed with its completion): `ecr/scan-queue/REPO#DIGEST`.
+pub const SCAN_QUEUE: &str = "ecr/scan-queue/";
+
+pub fn scan_queue_of(repo: &str) -> String {
+    format!("{SCAN_QUEUE}{repo}#")
+}
+
+pub fn scan_queued(repo: &str, digest: &str) -> String {
+    format!("{SCAN_QUEUE}{repo}#{digest}")
+}
+
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 6] {
+pub fn all_of(repo: &str) -> [String; 7] {
     [
         scans_of(repo),
+        scan_queue_of(repo),
         images_of(repo),
         tags_of(repo),
         layers_of(repo),

@@ -1,11 +1,13 @@
 //! Running image scans: the vulnerability database file, and the worker.
 //!
-//! A scan is asked for by writing its record IN_PROGRESS (StartImageScan,
-//! or in the same transaction as a push to a scanOnPush repository); the
-//! worker ([`Registry::spawn_scanner`]) runs every IN_PROGRESS scan — woken
-//! when one is asked for, and at start, so a scan interrupted by a restart
-//! runs again — and completes the record only if it is still the one it
-//! read (an image deleted meanwhile keeps no scan). Layers are read as
+//! A scan is asked for by writing its record IN_PROGRESS and its key in the
+//! queue (`ecr/scan-queue/`), in one transaction (StartImageScan, or the
+//! push itself for a scanOnPush repository); the worker
+//! ([`Registry::spawn_scanner`]) runs every queued scan — woken when one is
+//! asked for, and at start, so a scan interrupted by a restart runs again —
+//! and completes the record and leaves the queue in one transaction, only
+//! if the record is still the one it read (asked again: it runs again; an
+//! image deleted meanwhile keeps no scan). Layers are read as
 //! streams, never whole in memory.
 //!
 //! The database is `DATA_DIR/scan-db/osv.json` (the converted advisories,
@@ -159,20 +161,28 @@ impl Registry {
         self
     }
 
-    /// Records a scan of `digest` as asked for and wakes the worker.
+    /// Records a scan of `digest` as asked for (its IN_PROGRESS record and
+    /// its place in the queue, only while the image is there) and wakes the
+    /// worker. `None` when the image is gone.
     pub(crate) async fn request_scan(
         &self,
         repository: &str,
         digest: &str,
-    ) -> Result<ScanRecord, crate::RegistryError> {
+    ) -> Result<Option<ScanRecord>, crate::RegistryError> {
+        let Some((_, image_rev)) = self.image(repository, digest).await? else {
+            return Ok(None);
+        };
         let rec = ScanRecord::started(now_epoch());
-        let value = typed::encode(&rec).map_err(crate::RegistryError::from)?;
-        self.store
-            .put(&keys::scan(repository, digest), value)
-            .await
-            .map_err(crate::RegistryError::from)?;
+        let ops = vec![
+            Op::Put(keys::scan(repository, digest), typed::encode(&rec)?),
+            Op::Put(keys::scan_queued(repository, digest), Vec::new()),
+        ];
+        let compares = vec![Compare::ModRevision(keys::image(repository, digest), image_rev)];
+        if !self.store.txn(compares, ops).await?.succeeded {
+            return Ok(None);
+        }
         self.scan_wake.notify_one();
-        Ok(rec)
+        Ok(Some(rec))
     }
 
     /// The registry scanning configuration, when one was put.
@@ -211,22 +221,23 @@ impl Registry {
     }
 
     async fn run_pending_scans(&self) -> Result<(), crate::RegistryError> {
-        let pending = self
-            .store
-            .range(keys::SCANS, None, None)
-            .await
-            .map_err(crate::RegistryError::from)?;
-        for kv in pending {
-            let Ok(rec) = typed::decode::<ScanRecord>(&kv) else {
-                continue;
-            };
-            if rec.status != ScanStatus::InProgress {
-                continue;
-            }
-            let Some((repo, digest)) = kv.key[keys::SCANS.len()..].rsplit_once('#') else {
+        for queued in self.store.range(keys::SCAN_QUEUE, None, None).await? {
+            let Some((repo, digest)) = queued.key[keys::SCAN_QUEUE.len()..].rsplit_once('#') else {
                 continue;
             };
             let (repo, digest) = (repo.to_string(), digest.to_string());
+            let key = keys::scan(&repo, &digest);
+            let Some((rec, rec_rev)) = typed::get::<ScanRecord>(&*self.store, &key).await? else {
+                // Left over by nothing current: drop it.
+                let _ = self
+                    .store
+                    .txn(
+                        vec![Compare::ModRevision(queued.key.clone(), queued.mod_revision)],
+                        vec![Op::Delete(queued.key.clone())],
+                    )
+                    .await?;
+                continue;
+            };
             let done = match self.scan_image(&repo, &digest).await {
                 Ok((findings, source_updated_at)) => ScanRecord {
                     status: ScanStatus::Complete,
@@ -243,15 +254,17 @@ impl Registry {
                     ..rec
                 },
             };
-            let value = typed::encode(&done).map_err(crate::RegistryError::from)?;
+            // Completed only if nobody asked again or deleted the image meanwhile.
             let committed = self
                 .store
                 .txn(
-                    vec![Compare::ModRevision(kv.key.clone(), kv.mod_revision)],
-                    vec![Op::Put(kv.key.clone(), value)],
+                    vec![Compare::ModRevision(key.clone(), rec_rev)],
+                    vec![
+                        Op::Put(key.clone(), typed::encode(&done)?),
+                        Op::Delete(queued.key.clone()),
+                    ],
                 )
-                .await
-                .map_err(crate::RegistryError::from)?
+                .await?
                 .succeeded;
             if committed {
                 tracing::info!(repository = %repo, digest = %digest, status = done.status.as_str(), findings = done.findings.len(), "image scanned");

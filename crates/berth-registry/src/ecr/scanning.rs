@@ -156,7 +156,16 @@ impl Registry {
                 "The image is a manifest list; scan each image it lists by its digest",
             ));
         }
-        let rec = self.request_scan(&name, &digest).await.map_err(|e| self.aws(e))?;
+        let rec = self
+            .request_scan(&name, &digest)
+            .await
+            .map_err(|e| self.aws(e))?
+            .ok_or_else(|| {
+                self.aws(crate::RegistryError::ImageNotFound {
+                    repository: name.clone(),
+                    reference: digest.clone(),
+                })
+            })?;
         let mut image_id = json!({"imageDigest": digest});
         if let Some(t) = &input.image_id.image_tag {
             image_id["imageTag"] = json!(t);
