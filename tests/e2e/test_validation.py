@@ -3,8 +3,9 @@ the aws CLI v1 against the shared `berth up`:
 
 - an awsvpc task definition needs a network configuration (with subnets) in
   RunTask, StartTask and CreateService, and other network modes take none;
-- `enableExecuteCommand: true` and ECR `scanOnPush: true` are refused until
-  ECS Exec and image scanning exist, instead of being stored silently;
+- `enableExecuteCommand: true` is refused until ECS Exec exists, instead of
+  being stored silently (ECR `scanOnPush: true` is honoured: see
+  test_ecr_scanning.py);
 - KMS encryption of ECR repositories is refused with a message that is true;
 - a container without a health check reports `healthStatus: UNKNOWN`, as
   ECS does (the one check here that runs a real task, on the local agent).
@@ -27,10 +28,6 @@ NETWORK_NOT_VALID = "Network Configuration is not valid for the given networkMod
 SUBNETS_EMPTY = "subnets can not be empty."
 EXEC_REFUSED = (
     "enableExecuteCommand is not supported by Berth yet (ECS Exec is not implemented); omit it or set it to false."
-)
-SCAN_REFUSED = (
-    "scanOnPush is not supported by Berth yet (image scanning is not implemented); "
-    "omit imageScanningConfiguration or set scanOnPush to false."
 )
 KMS_REFUSED = (
     "encryptionType KMS is not supported by Berth yet (KMS encryption of ECR repositories is not implemented); "
@@ -139,7 +136,7 @@ def test_enable_execute_command_is_refused_until_ecs_exec_exists(berth, cluster)
     assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
 
 
-def test_scan_on_push_and_kms_are_refused_and_create_nothing(berth):
+def test_kms_is_refused_and_creates_nothing(berth):
     ecr = berth.client("ecr")
     name = unique("scanned")
 
@@ -148,15 +145,6 @@ def test_scan_on_push_and_kms_are_refused_and_create_nothing(berth):
             ecr.describe_repositories(repositoryNames=[name])
         assert err.value.response["Error"]["Code"] == "RepositoryNotFoundException"
 
-    scanned = {"repositoryName": name, "imageScanningConfiguration": {"scanOnPush": True}}
-    assert refused(ecr.create_repository, **scanned) == SCAN_REFUSED
-    absent()
-    message = cli_refused(
-        berth, "ecr", "create-repository", "--repository-name", name,
-        "--image-scanning-configuration", "scanOnPush=true",
-    )
-    assert message == SCAN_REFUSED
-    absent()
     kms = {"repositoryName": name, "encryptionConfiguration": {"encryptionType": "KMS"}}
     assert refused(ecr.create_repository, **kms) == KMS_REFUSED
     absent()

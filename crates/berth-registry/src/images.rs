@@ -6,6 +6,7 @@
 use crate::blob;
 use crate::digest::{Algorithm, Digest};
 use crate::error::RegistryError;
+use crate::events::{ActionType, ImageAction};
 use crate::manifest::{self, ManifestError, ManifestKind};
 use crate::records::{ImageRecord, LayerRecord, ReferrerRecord, RepositoryRecord, TagRecord};
 use crate::rules::{self, TagChange};
@@ -351,6 +352,7 @@ impl Registry {
             )
         });
         let image_key = keys::image(repo_name, &digest_s);
+        let registry_scanning = self.registry_scanning().await?;
         loop {
             let (repo, repo_rev) = self.repository_rev(repo_name).await?;
             let image_kv = store_err(self.store.get(&image_key).await)?;
@@ -360,8 +362,21 @@ impl Registry {
                 Compare::ModRevision(image_key.clone(), image_rev.unwrap_or(0)),
             ];
             let mut ops = vec![];
+            let frequency = crate::scan::config::decide(registry_scanning.as_ref(), repo_name, repo.scan_on_push).0;
+            let scan_on_push = image_rev.is_none()
+                && frequency == crate::scan::config::Frequency::ScanOnPush
+                && parsed.kind == ManifestKind::Image;
             if image_rev.is_none() {
                 ops.push(Op::Put(image_key.clone(), store_err(typed::encode(&record))?));
+                // The scan is asked for with the push (the worker runs it).
+                if scan_on_push {
+                    let scan = crate::records::ScanRecord::started(now);
+                    ops.push(Op::Put(
+                        keys::scan(repo_name, &digest_s),
+                        store_err(typed::encode(&scan))?,
+                    ));
+                    ops.push(Op::Put(keys::scan_queued(repo_name, &digest_s), Vec::new()));
+                }
                 if let Some((k, r)) = &referrer {
                     ops.push(Op::Put(k.clone(), store_err(typed::encode(r))?));
                 }
@@ -408,6 +423,20 @@ impl Registry {
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository = repo_name, digest = %digest_s, tag = ?req.tag, "manifest stored");
+                if scan_on_push {
+                    self.scan_wake.notify_one();
+                }
+                self.image_action(ImageAction {
+                    action: ActionType::Push,
+                    repository: repo_name.to_string(),
+                    digest: digest_s.clone(),
+                    tag: req
+                        .tag
+                        .filter(|_| outcome.tag_change != Some(TagChange::Unchanged))
+                        .map(str::to_string),
+                    media_type: Some(parsed.media_type.clone()),
+                    artifact_media_type: parsed.artifact_media_type(),
+                });
                 return Ok(outcome);
             }
         }
@@ -437,7 +466,11 @@ impl Registry {
                 return Err(RegistryError::ReferencedByIndex(index));
             }
             let mut compares = vec![Compare::ModRevision(key.clone(), rev)];
-            let mut ops = vec![Op::Delete(key.clone())];
+            let mut ops = vec![
+                Op::Delete(key.clone()),
+                Op::Delete(keys::scan(repository, digest)),
+                Op::Delete(keys::scan_queued(repository, digest)),
+            ];
             let mut removed = vec![];
             let prefix = keys::tags_of(repository);
             for kv in store_err(self.store.range(&prefix, None, None).await)? {
@@ -453,6 +486,14 @@ impl Registry {
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository, digest, "image deleted");
+                let tags: Vec<Option<String>> = if removed.is_empty() {
+                    vec![None]
+                } else {
+                    removed.iter().cloned().map(Some).collect()
+                };
+                for tag in tags {
+                    self.image_action(ImageAction::deleted(repository, digest, tag));
+                }
                 return Ok(removed);
             }
         }
@@ -484,12 +525,15 @@ impl Registry {
                 let image_key = keys::image(repository, &t.digest);
                 compares.push(Compare::ModRevision(image_key.clone(), rev));
                 ops.push(Op::Delete(image_key));
+                ops.push(Op::Delete(keys::scan(repository, &t.digest)));
+                ops.push(Op::Delete(keys::scan_queued(repository, &t.digest)));
                 if let Some(subject) = &rec.subject {
                     ops.push(Op::Delete(keys::referrer(repository, subject, &t.digest)));
                 }
             }
             if store_err(self.store.txn(compares, ops).await)?.succeeded {
                 tracing::info!(repository, tag, digest = %t.digest, "tag deleted");
+                self.image_action(ImageAction::deleted(repository, &t.digest, Some(tag.to_string())));
                 return Ok(t.digest);
             }
         }

@@ -71,9 +71,37 @@ pub fn lifecycle_preview(repo: &str) -> String {
 
 pub const REGISTRY_POLICY: &str = "ecr/registry/policy";
 
+/// The registry scanning configuration (`scan::config::RegistryScanning`).
+pub const REGISTRY_SCANNING: &str = "ecr/registry/scanning";
+
+/// Image scans (one per image): `ecr/scans/REPO#DIGEST`.
+pub const SCANS: &str = "ecr/scans/";
+
+pub fn scans_of(repo: &str) -> String {
+    format!("{SCANS}{repo}#")
+}
+
+pub fn scan(repo: &str, digest: &str) -> String {
+    format!("{SCANS}{repo}#{digest}")
+}
+
+/// The scans to run (the worker's queue, written with the IN_PROGRESS
+/// record and removed with its completion): `ecr/scan-queue/REPO#DIGEST`.
+pub const SCAN_QUEUE: &str = "ecr/scan-queue/";
+
+pub fn scan_queue_of(repo: &str) -> String {
+    format!("{SCAN_QUEUE}{repo}#")
+}
+
+pub fn scan_queued(repo: &str, digest: &str) -> String {
+    format!("{SCAN_QUEUE}{repo}#{digest}")
+}
+
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 5] {
+pub fn all_of(repo: &str) -> [String; 7] {
     [
+        scans_of(repo),
+        scan_queue_of(repo),
         images_of(repo),
         tags_of(repo),
         layers_of(repo),

@@ -18,6 +18,7 @@ mod body_hash;
 pub mod digest;
 pub mod ecr;
 pub mod error;
+pub mod events;
 pub mod gc;
 mod images;
 pub mod keys;
@@ -28,6 +29,8 @@ mod oci;
 mod publish;
 pub mod records;
 pub mod rules;
+pub mod scan;
+mod scan_run;
 mod uploads;
 
 pub use auth::RequestAuthenticator;
@@ -35,6 +38,9 @@ pub use blob::{BlobStore, FsBlobStore};
 pub use error::{OciError, RegistryError};
 pub use lifecycle_run::LifecycleReport;
 pub use oci::router;
+pub use scan_run::{
+    ImportError as ScanDbImportError, database_path as scan_database_path, import_database as import_scan_database,
+};
 
 use berth_core::arn::Scope;
 use berth_proto::Principal;
@@ -111,6 +117,12 @@ pub struct Registry {
     pub(crate) gc_running: tokio::sync::Mutex<()>,
     /// The fence between publications and garbage collection.
     pub(crate) publish_locks: publish::PublishLocks,
+    /// Where `ECR Image Action` events go (set once, by the binary).
+    pub(crate) image_events: std::sync::OnceLock<Arc<dyn events::ImageEvents>>,
+    /// The vulnerability database file (`scan_run`).
+    pub(crate) scan_db: PathBuf,
+    /// Wakes the scan worker.
+    pub(crate) scan_wake: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +174,9 @@ impl Registry {
             gc_stats: gc::GcStats::default(),
             gc_running: tokio::sync::Mutex::new(()),
             publish_locks: publish::PublishLocks::new(),
+            image_events: std::sync::OnceLock::new(),
+            scan_db: scan_run::database_path(&cfg.data_dir),
+            scan_wake: Arc::new(tokio::sync::Notify::new()),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)
@@ -192,6 +207,24 @@ impl Registry {
     pub fn with_principal_check(mut self, check: PrincipalCheck) -> Self {
         self.principal_check = Some(check);
         self
+    }
+
+    /// Sends image actions (push, delete) to `sink` from now on (once;
+    /// later calls are ignored).
+    pub fn set_image_events(&self, sink: Arc<dyn events::ImageEvents>) {
+        let _ = self.image_events.set(sink);
+    }
+
+    pub(crate) fn image_action(&self, action: events::ImageAction) {
+        if let Some(sink) = self.image_events.get() {
+            sink.image_action(action);
+        }
+    }
+
+    pub(crate) fn image_scan(&self, scan: events::ImageScan) {
+        if let Some(sink) = self.image_events.get() {
+            sink.image_scan(scan);
+        }
     }
 
     pub(crate) fn principal_is_current(&self, principal: &Principal) -> bool {

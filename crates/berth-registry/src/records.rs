@@ -143,3 +143,52 @@ pub struct PreviewResult {
     pub image_pushed_at: f64,
     pub applied_rule_priority: u32,
 }
+
+/// An image scan (`ecr/scans/REPO#DIGEST`): written IN_PROGRESS when it is
+/// asked for (StartImageScan, a push to a scanOnPush repository), then
+/// completed by the scan worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanRecord {
+    pub status: ScanStatus,
+    pub description: String,
+    pub started_at: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<f64>,
+    /// When the vulnerability database was imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_updated_at: Option<f64>,
+    #[serde(default)]
+    pub findings: Vec<crate::scan::Finding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScanStatus {
+    InProgress,
+    Complete,
+    Failed,
+}
+
+impl ScanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::InProgress => "IN_PROGRESS",
+            ScanStatus::Complete => "COMPLETE",
+            ScanStatus::Failed => "FAILED",
+        }
+    }
+}
+
+impl ScanRecord {
+    pub fn started(at: f64) -> Self {
+        Self {
+            status: ScanStatus::InProgress,
+            description: "The scan is in progress.".into(),
+            started_at: at,
+            completed_at: None,
+            source_updated_at: None,
+            findings: vec![],
+        }
+    }
+}

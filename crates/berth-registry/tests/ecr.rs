@@ -15,41 +15,28 @@ fn code(r: Result<Value, berth_proto::AwsError>) -> String {
 }
 
 #[tokio::test]
-async fn scan_on_push_is_refused_and_creates_nothing() {
+async fn scan_on_push_is_stored_and_reported() {
     let h = Harness::new().await;
-    let e = h
-        .ecr(
-            "CreateRepository",
-            json!({"repositoryName": "scanned", "imageScanningConfiguration": {"scanOnPush": true}}),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, "InvalidParameterException");
-    assert_eq!(
-        e.message,
-        "scanOnPush is not supported by Berth yet (image scanning is not implemented); omit \
-         imageScanningConfiguration or set scanOnPush to false."
-    );
-    assert_eq!(
-        code(
-            h.ecr("DescribeRepositories", json!({"repositoryNames": ["scanned"]}))
-                .await
-        ),
-        "RepositoryNotFoundException"
-    );
-    let all = h.ecr("DescribeRepositories", json!({})).await.unwrap();
-    assert_eq!(all["repositories"], json!([]));
-    // false is what Berth does: accepted, and reported back.
+    for (name, on) in [("scanned", true), ("unscanned", false)] {
+        let out = h
+            .ecr(
+                "CreateRepository",
+                json!({"repositoryName": name, "imageScanningConfiguration": {"scanOnPush": on}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            out["repository"]["imageScanningConfiguration"],
+            json!({"scanOnPush": on})
+        );
+    }
     let out = h
-        .ecr(
-            "CreateRepository",
-            json!({"repositoryName": "scanned", "imageScanningConfiguration": {"scanOnPush": false}}),
-        )
+        .ecr("DescribeRepositories", json!({"repositoryNames": ["scanned"]}))
         .await
         .unwrap();
     assert_eq!(
-        out["repository"]["imageScanningConfiguration"],
-        json!({"scanOnPush": false})
+        out["repositories"][0]["imageScanningConfiguration"],
+        json!({"scanOnPush": true})
     );
 }
 
@@ -217,7 +204,7 @@ async fn repositories_lifecycle() {
          implemented); use AES256 or omit encryptionConfiguration."
     );
     assert_eq!(
-        code(h.ecr("StartImageScan", json!({})).await),
+        code(h.ecr("CreatePullThroughCacheRule", json!({})).await),
         "UnknownOperationException"
     );
 }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 mod autoscaling;
 mod body;
 mod cbor;
+mod ecr_events;
 mod ecs_alarms;
 mod ecs_events;
 mod ecs_metrics;

@@ -51,6 +51,9 @@ enum Command {
     /// The registry's maintenance (`berth registry gc [--dry-run]`).
     #[command(subcommand)]
     Registry(cli::RegistryCommand),
+    /// The vulnerability database image scans use (`berth scan-db import FILE`: OSV JSON).
+    #[command(subcommand)]
+    ScanDb(cli::ScanDbCommand),
     /// Checks what `berth up` needs here (Docker, cgroups, files, port, data dir, disk) and says what to fix.
     Doctor(doctor::DoctorArgs),
 }
@@ -102,6 +105,7 @@ fn real_main() -> anyhow::Result<()> {
             Command::Tasks(cmd) => cli::tasks(cmd).await,
             Command::Logs(args) => cli::logs(args).await,
             Command::Registry(cmd) => cli::registry(cmd).await,
+            Command::ScanDb(cmd) => cli::scan_db(cmd),
             Command::Doctor(args) => doctor::doctor(args).await,
         }
     })

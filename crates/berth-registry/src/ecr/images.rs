@@ -33,7 +33,7 @@ impl ImageId {
         v
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         format!(
             "{{imageDigest:'{}', imageTag:'{}'}}",
             self.image_digest.as_deref().unwrap_or("null"),
@@ -182,6 +182,38 @@ impl Registry {
         v
     }
 
+    /// Resolves one `ImageIdentifier` of a single-image operation to a
+    /// digest, or `ImageNotFoundException` / `InvalidParameterException`.
+    pub(super) async fn resolve_image_id(&self, name: &str, id: &ImageId) -> Result<String, AwsError> {
+        match self.resolve_id(name, id).await? {
+            Resolved::Found(d) => Ok(d),
+            Resolved::Failed(f) if f["failureCode"] == "ImageNotFound" => Err(AwsError::new(
+                "ImageNotFoundException",
+                400,
+                format!(
+                    "The image with imageId {} does not exist within the repository with name \
+                     '{name}' in the registry with id '{}'",
+                    id.describe(),
+                    self.registry_id()
+                ),
+            )),
+            Resolved::Failed(f) => Err(invalid_parameter(
+                f["failureReason"].as_str().unwrap_or("Invalid image id"),
+            )),
+        }
+    }
+
+    /// The scan status and summary of each image detail that has a scan.
+    async fn add_scan_fields(&self, name: &str, details: &mut [Value]) -> Result<(), AwsError> {
+        for d in details.iter_mut() {
+            let digest = d["imageDigest"].as_str().unwrap_or_default().to_string();
+            if let Some(rec) = self.scan_record(name, &digest).await.map_err(|e| self.aws(e))? {
+                super::scanning::scan_fields(d, &rec);
+            }
+        }
+        Ok(())
+    }
+
     /// Resolves one `ImageIdentifier` to a digest, or the failure entry
     /// BatchGetImage/BatchDeleteImage report.
     async fn resolve_id(&self, repository: &str, id: &ImageId) -> Result<Resolved, AwsError> {
@@ -294,26 +326,7 @@ impl Registry {
             let mut seen = BTreeSet::new();
             let mut details = vec![];
             for id in ids {
-                let digest = match self.resolve_id(&name, id).await? {
-                    Resolved::Found(d) => d,
-                    Resolved::Failed(f) => {
-                        if f["failureCode"] == "ImageNotFound" {
-                            return Err(AwsError::new(
-                                "ImageNotFoundException",
-                                400,
-                                format!(
-                                    "The image with imageId {} does not exist within the repository with name \
-                                     '{name}' in the registry with id '{}'",
-                                    id.describe(),
-                                    self.registry_id()
-                                ),
-                            ));
-                        }
-                        return Err(invalid_parameter(
-                            f["failureReason"].as_str().unwrap_or("Invalid image id"),
-                        ));
-                    }
-                };
+                let digest = self.resolve_image_id(&name, id).await?;
                 if !seen.insert(digest.clone()) {
                     continue;
                 }
@@ -321,6 +334,7 @@ impl Registry {
                     details.push(self.image_detail(&name, &rec, tags.get(&digest).unwrap_or(&no_tags)));
                 }
             }
+            self.add_scan_fields(&name, &mut details).await?;
             return Ok(json!({ "imageDetails": details }));
         }
         let mut all = vec![];
@@ -340,10 +354,11 @@ impl Registry {
             100,
             1000,
         )?;
-        let details: Vec<Value> = page
+        let mut details: Vec<Value> = page
             .iter()
             .map(|r| self.image_detail(&name, r, tags.get(&r.digest).unwrap_or(&no_tags)))
             .collect();
+        self.add_scan_fields(&name, &mut details).await?;
         let mut out = json!({ "imageDetails": details });
         if let Some(t) = next {
             out["nextToken"] = json!(t);

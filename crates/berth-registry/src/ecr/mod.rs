@@ -10,6 +10,7 @@ mod model;
 mod policies;
 mod repositories;
 mod routes;
+mod scanning;
 
 use crate::error::RegistryError;
 use crate::rules;

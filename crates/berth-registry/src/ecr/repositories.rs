@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ScanningConfiguration {
+pub(super) struct ScanningConfiguration {
     #[serde(default)]
-    scan_on_push: bool,
+    pub(super) scan_on_push: bool,
 }
 
 #[derive(Deserialize)]
@@ -96,25 +96,12 @@ fn tag_error(e: TagRuleError) -> AwsError {
     }
 }
 
-/// Why Berth refuses `scanOnPush: true`.
-const SCAN_ON_PUSH_UNSUPPORTED: &str = "scanOnPush is not supported by Berth yet (image scanning is not \
-     implemented); omit imageScanningConfiguration or set scanOnPush to false.";
-
 /// Why Berth refuses KMS encryption of a repository.
 fn kms_unsupported(encryption_type: &str) -> String {
     format!(
         "encryptionType {encryption_type} is not supported by Berth yet (KMS encryption of ECR repositories \
          is not implemented); use AES256 or omit encryptionConfiguration."
     )
-}
-
-/// Refuses `scanOnPush: true`: nothing scans images yet, and storing the
-/// flag would promise scans that never happen.
-fn check_scanning(config: Option<&ScanningConfiguration>) -> Result<(), AwsError> {
-    if config.is_some_and(|c| c.scan_on_push) {
-        return Err(invalid_parameter(SCAN_ON_PUSH_UNSUPPORTED));
-    }
-    Ok(())
 }
 
 /// The encryption type and KMS key a repository is created with: AES256
@@ -172,7 +159,6 @@ impl Registry {
         rules::validate_resource_tags(&input.tags).map_err(tag_error)?;
         let mode = input.image_tag_mutability.unwrap_or(TagMutability::Mutable);
         rules::validate_mutability(mode, &input.image_tag_mutability_exclusion_filters).map_err(invalid_parameter)?;
-        check_scanning(input.image_scanning_configuration.as_ref())?;
         let (encryption_type, kms_key) = encryption_of(input.encryption_configuration)?;
         let rec = RepositoryRecord {
             repository_name: name.clone(),
@@ -181,7 +167,7 @@ impl Registry {
             created_at: now_epoch(),
             image_tag_mutability: mode,
             image_tag_mutability_exclusion_filters: input.image_tag_mutability_exclusion_filters,
-            scan_on_push: false, // true is refused above
+            scan_on_push: input.image_scanning_configuration.is_some_and(|c| c.scan_on_push),
             encryption_type,
             kms_key,
             tags: input.tags,
@@ -413,17 +399,6 @@ mod tests {
         let e = r.expect_err("expected a refusal");
         assert_eq!(e.code, "InvalidParameterException");
         e.message
-    }
-
-    #[test]
-    fn scan_on_push_is_refused_only_when_asked_for() {
-        assert!(check_scanning(None).is_ok());
-        assert!(check_scanning(Some(&ScanningConfiguration { scan_on_push: false })).is_ok());
-        assert_eq!(
-            message(check_scanning(Some(&ScanningConfiguration { scan_on_push: true }))),
-            "scanOnPush is not supported by Berth yet (image scanning is not implemented); omit \
-             imageScanningConfiguration or set scanOnPush to false."
-        );
     }
 
     #[test]

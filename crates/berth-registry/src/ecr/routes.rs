@@ -12,7 +12,7 @@
 //! with its repository's tags, checked through the registry's authorizer.
 
 use super::policies::RegistryInput;
-use super::{images, layers, lifecycle, policies, repositories};
+use super::{images, layers, lifecycle, policies, repositories, scanning};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -72,7 +72,10 @@ repository_scoped!(
     policies::RepoInput,
     repositories::CreateRepositoryInput,
     repositories::DeleteRepositoryInput,
-    repositories::PutImageTagMutabilityInput
+    repositories::PutImageTagMutabilityInput,
+    scanning::PutImageScanningConfigurationInput,
+    scanning::StartImageScanInput,
+    scanning::DescribeImageScanFindingsInput
 );
 
 macro_rules! resource_arn_scoped {
@@ -102,10 +105,18 @@ macro_rules! not_resource_scoped {
     )*};
 }
 not_resource_scoped!(
+    scanning::PutRegistryScanningConfigurationInput,
     policies::AuthorizationTokenInput,
     policies::RegistryPolicyInput,
     RegistryInput
 );
+
+impl Resources for scanning::BatchGetRepositoryScanningConfigurationInput {
+    /// Each named repository.
+    fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
+        self.repository_names.iter().map(|n| repository(scope, n)).collect()
+    }
+}
 
 impl Resources for repositories::DescribeRepositoriesInput {
     /// Each named repository, or every repository (`repository/*`).
@@ -147,12 +158,14 @@ operations! {
     BatchCheckLayerAvailability(layers::LayerDigestsInput) => batch_check_layer_availability;
     BatchDeleteImage(images::BatchImagesInput) => batch_delete_image;
     BatchGetImage(images::BatchImagesInput) => batch_get_image;
+    BatchGetRepositoryScanningConfiguration(scanning::BatchGetRepositoryScanningConfigurationInput) => batch_get_repository_scanning_configuration;
     CompleteLayerUpload(layers::CompleteLayerUploadInput) => complete_layer_upload;
     CreateRepository(repositories::CreateRepositoryInput) => create_repository;
     DeleteLifecyclePolicy(lifecycle::LifecycleRepoInput) => delete_lifecycle_policy;
     DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
+    DescribeImageScanFindings(scanning::DescribeImageScanFindingsInput) => describe_image_scan_findings;
     DescribeImages(images::DescribeImagesInput) => describe_images;
     DescribeRegistry(RegistryInput) => describe_registry;
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
@@ -161,15 +174,19 @@ operations! {
     GetLifecyclePolicy(lifecycle::LifecycleRepoInput) => get_lifecycle_policy;
     GetLifecyclePolicyPreview(lifecycle::GetPreviewInput) => get_lifecycle_policy_preview;
     GetRegistryPolicy(RegistryInput) => get_registry_policy;
+    GetRegistryScanningConfiguration(RegistryInput) => get_registry_scanning_configuration;
     GetRepositoryPolicy(policies::RepoInput) => get_repository_policy;
     InitiateLayerUpload(layers::RepoInput) => initiate_layer_upload;
     ListImages(images::ListImagesInput) => list_images;
     ListTagsForResource(repositories::ResourceArnInput) => list_tags_for_resource;
     PutImage(images::PutImageInput) => put_image;
+    PutImageScanningConfiguration(scanning::PutImageScanningConfigurationInput) => put_image_scanning_configuration;
     PutImageTagMutability(repositories::PutImageTagMutabilityInput) => put_image_tag_mutability;
     PutLifecyclePolicy(lifecycle::PutLifecyclePolicyInput) => put_lifecycle_policy;
     PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
+    PutRegistryScanningConfiguration(scanning::PutRegistryScanningConfigurationInput) => put_registry_scanning_configuration;
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
+    StartImageScan(scanning::StartImageScanInput) => start_image_scan;
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;
     TagResource(repositories::TagResourceInput) => tag_resource;
     UntagResource(repositories::UntagResourceInput) => untag_resource;

@@ -6,12 +6,14 @@
 mod logs;
 mod profile;
 mod registry;
+mod scan_db;
 mod status;
 pub mod target;
 mod tasks;
 
 pub use logs::{LogsArgs, logs};
 pub use registry::{RegistryCommand, registry};
+pub use scan_db::{ScanDbCommand, scan_db};
 pub use status::status;
 pub use target::{Output, Target};
 pub use tasks::{TasksCommand, tasks};

@@ -243,6 +243,7 @@ impl Regional {
         let registry = open_registry(cfg, shared, store.clone(), region, &data_dir).await?;
         services.insert(berth_registry::TARGET_PREFIX, registry.clone());
         registry.spawn_lifecycle(cfg.registry_schedule.lifecycle_interval);
+        registry.spawn_scanner();
         if let Some(every) = cfg.registry_schedule.gc_interval {
             registry.spawn_gc(every);
         }
@@ -261,6 +262,7 @@ impl Regional {
         );
         events.spawn_delivery();
         super::ecs_events::spawn(store.clone(), events.clone());
+        registry.set_image_events(Arc::new(super::ecr_events::EcrEvents::start(events.clone())));
         services.insert(berth_events::TARGET_PREFIX, Arc::new(events));
         let audit = Arc::new(
             berth_audit::AuditLog::open(&data_dir.join("audit.db"), region, account)
@@ -375,6 +377,8 @@ async fn open_registry(
             .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
             .with_lifecycle_clock_offset(cfg.registry_schedule.lifecycle_clock_offset_secs)
             .with_gc_grace(cfg.registry_schedule.gc_grace)
+            // One vulnerability database for every region (`berth scan-db import`).
+            .with_scan_database(berth_registry::scan_database_path(&cfg.data_dir))
             .with_sigv4(Arc::new(
                 move |req: &HttpRequestParts<'_>, unsigned_payload: UnsignedPayload| {
                     // `/v2/` is ECR's: the scope must say `ecr` and this region.

@@ -26,6 +26,8 @@ fn full() -> Value {
         "partFirstByte": 0, "partLastByte": 0, "layerPartBlob": "", "layerDigests": [],
         "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
+        "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
+        "repositoryNames": ["app"],
     })
 }
 
@@ -43,7 +45,9 @@ fn only_token_and_registry_operations_are_star() {
             "DescribeRegistry",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
-            "PutRegistryPolicy"
+            "GetRegistryScanningConfiguration",
+            "PutRegistryPolicy",
+            "PutRegistryScanningConfiguration"
         ]
     );
     for op in OPERATIONS.names() {
@@ -56,34 +60,39 @@ fn only_token_and_registry_operations_are_star() {
 #[test]
 fn every_routed_operation_and_its_resources() {
     let app = format!("{P}app");
-    let all = format!("{P}*");
     let expected: &[(&str, &str)] = &[
         ("BatchCheckLayerAvailability", &app),
         ("BatchDeleteImage", &app),
         ("BatchGetImage", &app),
+        ("BatchGetRepositoryScanningConfiguration", &app),
         ("CompleteLayerUpload", &app),
         ("CreateRepository", &app),
         ("DeleteLifecyclePolicy", &app),
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
         ("DeleteRepositoryPolicy", &app),
+        ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
         ("DescribeRegistry", "*"),
-        ("DescribeRepositories", &all),
+        ("DescribeRepositories", &app),
         ("GetAuthorizationToken", "*"),
         ("GetDownloadUrlForLayer", &app),
         ("GetLifecyclePolicy", &app),
         ("GetLifecyclePolicyPreview", &app),
         ("GetRegistryPolicy", "*"),
+        ("GetRegistryScanningConfiguration", "*"),
         ("GetRepositoryPolicy", &app),
         ("InitiateLayerUpload", &app),
         ("ListImages", &app),
         ("ListTagsForResource", &app),
         ("PutImage", &app),
+        ("PutImageScanningConfiguration", &app),
         ("PutImageTagMutability", &app),
         ("PutLifecyclePolicy", &app),
         ("PutRegistryPolicy", "*"),
+        ("PutRegistryScanningConfiguration", "*"),
         ("SetRepositoryPolicy", &app),
+        ("StartImageScan", &app),
         ("StartLifecyclePolicyPreview", &app),
         ("TagResource", &app),
         ("UntagResource", &app),
