@@ -1,0 +1,373 @@
+//! The service controller's pass for services using the EXTERNAL
+//! deployment controller: each task set runs `ceil(desiredCount × scale)`
+//! tasks of its own revision (started by its id), registered in its target
+//! group once RUNNING (the `service_targets.rs` machinery, each task set's
+//! tasks in its own group only); tasks beyond its count are deregistered,
+//! drained and stopped; a DRAINING task set is gone once its tasks are.
+//! Its counts and stability are written back with the service. Everything
+//! is derived from the store and the target groups on each pass, so a
+//! restarted server carries on.
+
+use crate::Ecs;
+use crate::service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig};
+use crate::service_targets::Registrations;
+use crate::services::{DeploymentInternal, DeploymentRecord, ServiceRecord};
+use crate::tasks::TaskRecord;
+use berth_core::time::now_epoch;
+use berth_ecs_model::instance::InstanceRecord;
+use berth_ecs_model::service::{
+    DrainingTask, TaskSetRecord, TaskSetStatus, deregistered_event, draining_event, registered_event,
+};
+use berth_ecs_model::{DeploymentStatus, HealthStatus, RolloutState, ServiceStatus, TaskStatus, TaskStopCode};
+use berth_proto::AwsError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Which of a task set's tasks go when it runs more than it wants (pure):
+/// the ones not running yet first, then the newest.
+fn excess(tasks: &[&TaskRecord], want: usize) -> Vec<String> {
+    let mut order: Vec<&TaskRecord> = tasks.to_vec();
+    order.sort_by(|a, b| {
+        let running = |t: &TaskRecord| t.last_status == TaskStatus::Running;
+        running(a).cmp(&running(b)).then(b.created_at.total_cmp(&a.created_at))
+    });
+    order
+        .iter()
+        .take(tasks.len().saturating_sub(want))
+        .map(|t| t.berth.id.clone())
+        .collect()
+}
+
+/// The deployment a task set's tasks are started as (its id is their
+/// `startedBy`).
+fn as_deployment(t: &TaskSetRecord) -> DeploymentRecord {
+    DeploymentRecord {
+        id: t.id.clone(),
+        status: DeploymentStatus::Primary.into(),
+        task_definition: t.task_definition.clone(),
+        desired_count: t.computed_desired_count,
+        pending_count: t.pending_count,
+        running_count: t.running_count,
+        failed_tasks: 0,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+        capacity_provider_strategy: t.capacity_provider_strategy.clone(),
+        launch_type: t.launch_type.clone(),
+        platform_version: t.platform_version.clone(),
+        platform_family: None,
+        network_configuration: t.network_configuration.clone(),
+        rollout_state: RolloutState::InProgress.into(),
+        rollout_state_reason: String::new(),
+        berth: DeploymentInternal::default(),
+    }
+}
+
+impl Ecs {
+    /// The target groups of an EXTERNAL service's task sets, each task
+    /// set's tasks in its own group only; None without any.
+    async fn task_set_registrations(
+        &self,
+        svc: &ServiceRecord,
+        instances: &[(Arc<InstanceRecord>, berth_store::Revision)],
+    ) -> Result<Option<Registrations>, AwsError> {
+        let Some(registry) = self.targets.clone() else {
+            return Ok(None);
+        };
+        let mut groups = vec![];
+        let mut only = BTreeMap::new();
+        for t in &svc.task_sets {
+            for lb in &t.load_balancers {
+                groups.push((lb.clone(), registry.target_group(&lb.target_group_arn).await?));
+                only.insert(t.id.clone(), lb.target_group_arn.clone());
+            }
+        }
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Registrations {
+            registry,
+            groups,
+            retired: vec![],
+            instances: instances
+                .iter()
+                .map(|(i, _)| (i.container_instance_arn.clone(), i.ec2_instance_id.clone()))
+                .collect(),
+            only,
+        }))
+    }
+
+    /// One reconcile pass of an EXTERNAL service (`rev`: its record's
+    /// revision). Returns when it wants to look again.
+    pub(crate) async fn reconcile_task_sets(
+        &self,
+        cluster: &str,
+        name: &str,
+        mut svc: ServiceRecord,
+        rev: i64,
+        cfg: &ServiceControllerConfig,
+    ) -> Result<Option<f64>, AwsError> {
+        let key = crate::keys::service(cluster, name);
+        let before = serde_json::to_value(&svc).unwrap_or_default();
+        let state = self
+            .synced_view()
+            .await?
+            .service_state(cluster, &format!("service:{name}"));
+        let now = now_epoch();
+        let mut wake: Option<f64> = None;
+        let mut wake_at = |t: f64| wake = Some(wake.map_or(t, |w: f64| w.min(t)));
+        let tasks: Vec<&TaskRecord> = state.tasks.iter().map(|t| &**t).collect();
+        let lbs = self.task_set_registrations(&svc, &state.instances).await?;
+        let of = |t: &TaskRecord| t.started_by.clone().unwrap_or_default();
+        let healthy = |t: &TaskRecord| {
+            t.last_status == TaskStatus::Running
+                && (t.berth.health_checked.is_empty() || t.health_status == HealthStatus::Healthy)
+                && lbs.as_ref().is_none_or(|r| r.healthy(t))
+        };
+        let known: BTreeSet<String> = svc.task_sets.iter().map(|t| t.id.clone()).collect();
+
+        // Tasks whose container health check failed are replaced after the
+        // grace period; tasks draining stop when their delay has passed.
+        let grace = svc.health_check_grace_period_seconds.unwrap_or(0) as f64;
+        let mut stopping: BTreeSet<String> = BTreeSet::new();
+        for t in tasks
+            .iter()
+            .filter(|t| t.desired_status == TaskStatus::Running && t.health_status == HealthStatus::Unhealthy)
+        {
+            let since = t.started_at.unwrap_or(t.created_at);
+            if now - since >= grace {
+                self.request_stop(
+                    cluster,
+                    t,
+                    TaskStopCode::ServiceSchedulerInitiated,
+                    HEALTH_CHECK_REASON,
+                    false,
+                )
+                .await?;
+                stopping.insert(t.berth.id.clone());
+            } else {
+                wake_at(since + grace);
+            }
+        }
+        let mut drained: Vec<DrainingTask> = vec![];
+        svc.berth.draining_tasks.retain(|d| {
+            let live = tasks
+                .iter()
+                .any(|t| t.berth.id == d.task_id && t.desired_status == TaskStatus::Running);
+            if live && d.until <= now {
+                drained.push(d.clone());
+            } else if live {
+                wake_at(d.until);
+            }
+            live && d.until > now
+        });
+        for d in &drained {
+            if let Some(t) = tasks.iter().find(|t| t.berth.id == d.task_id) {
+                self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &d.reason, false)
+                    .await?;
+                stopping.insert(t.berth.id.clone());
+            }
+        }
+        let draining_ids: BTreeSet<String> = svc.berth.draining_tasks.iter().map(|d| d.task_id.clone()).collect();
+        let active: Vec<&TaskRecord> = tasks
+            .iter()
+            .copied()
+            .filter(|t| {
+                t.desired_status == TaskStatus::Running
+                    && !stopping.contains(&t.berth.id)
+                    && !draining_ids.contains(&t.berth.id)
+            })
+            .collect();
+
+        // Each task set's step: start what is missing, stop what is over.
+        let desired = if svc.status == ServiceStatus::Active {
+            svc.desired_count
+        } else {
+            0
+        };
+        let mut started: Vec<TaskRecord> = vec![];
+        let mut stop_ids: Vec<String> = vec![];
+        let mut placement_event = None;
+        for ts in svc.task_sets.clone() {
+            let want = ts.wanted(desired).max(0) as usize;
+            let mine: Vec<&TaskRecord> = active.iter().copied().filter(|t| of(t) == ts.id).collect();
+            if mine.len() < want && svc.status == ServiceStatus::Active {
+                let n = (want - mine.len()) as u32;
+                let (mut t, ev) = self.start_service_tasks(&svc, &as_deployment(&ts), n, None).await?;
+                started.append(&mut t);
+                if ev.is_some() {
+                    placement_event = ev;
+                }
+            } else if mine.len() > want {
+                stop_ids.extend(excess(&mine, want));
+            }
+        }
+        // Tasks of no task set (it was removed) stop too.
+        stop_ids.extend(
+            active
+                .iter()
+                .filter(|t| !known.contains(&of(t)))
+                .map(|t| t.berth.id.clone()),
+        );
+
+        let mut to_drain: Vec<&TaskRecord> = vec![];
+        for id in &stop_ids {
+            let Some(t) = active.iter().find(|t| &t.berth.id == id) else {
+                continue;
+            };
+            let reason = format!("Scaling activity initiated by (deployment {})", of(t));
+            if let Some(r) = &lbs
+                && !r.registered(t).is_empty()
+            {
+                let groups: Vec<String> = r.registered(t).into_iter().map(|(g, _)| g).collect();
+                let until = now + r.drain_delay(&groups);
+                svc.berth.draining_tasks.push(DrainingTask {
+                    task_id: t.berth.id.clone(),
+                    until,
+                    reason,
+                });
+                wake_at(until);
+                to_drain.push(t);
+                continue;
+            }
+            self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &reason, false)
+                .await?;
+        }
+        if let Some(r) = &lbs {
+            if !to_drain.is_empty() {
+                svc.push_event(draining_event(name, to_drain.len()), now);
+                for (arn, n) in r.deregister(&to_drain).await? {
+                    svc.push_event(deregistered_event(name, n, &arn), now);
+                }
+            }
+            let leaving: Vec<&TaskRecord> = tasks
+                .iter()
+                .copied()
+                .filter(|t| {
+                    (t.desired_status != TaskStatus::Running || t.last_status == TaskStatus::Stopped)
+                        && !draining_ids.contains(&t.berth.id)
+                })
+                .collect();
+            for (arn, n) in r.deregister(&leaving).await? {
+                svc.push_event(deregistered_event(name, n, &arn), now);
+            }
+            let serving: Vec<&TaskRecord> = active
+                .iter()
+                .copied()
+                .filter(|t| !stop_ids.contains(&t.berth.id) && known.contains(&of(t)))
+                .collect();
+            for (arn, n) in r.register_missing(&serving).await? {
+                svc.push_event(registered_event(name, n, &arn), now);
+            }
+            let settling = serving
+                .iter()
+                .any(|t| t.last_status == TaskStatus::Running && !r.healthy(t));
+            wake_at(now + if settling { 1.0 } else { 3.0 });
+        }
+        if !started.is_empty() {
+            svc.push_event(
+                format!(
+                    "(service {name}) has started {} tasks: {}.",
+                    started.len(),
+                    started
+                        .iter()
+                        .map(|t| format!("(task {})", t.berth.id))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                now,
+            );
+        }
+        if let Some(msg) = placement_event {
+            if !svc
+                .events
+                .iter()
+                .any(|e| e.message == msg && now - e.created_at < cfg.event_repeat.as_secs_f64())
+            {
+                svc.push_event(msg, now);
+            }
+            wake_at(now + cfg.resync.as_secs_f64().min(10.0));
+        }
+
+        // Counts and stability; DRAINING task sets without tasks are gone.
+        let mut all: Vec<&TaskRecord> = tasks.clone();
+        all.extend(started.iter());
+        let live = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != TaskStatus::Stopped);
+        for ts in &mut svc.task_sets {
+            let id = ts.id.clone();
+            let serving = |t: &&&TaskRecord| of(t) == id && !stop_ids.contains(&t.berth.id);
+            let running = all
+                .iter()
+                .filter(serving)
+                .filter(|t| t.last_status == TaskStatus::Running)
+                .count();
+            let pending = all
+                .iter()
+                .filter(serving)
+                .filter(|t| t.last_status.is_any(&TaskStatus::PENDING))
+                .count();
+            let healthy_n = all.iter().filter(serving).filter(|t| healthy(t)).count();
+            ts.observe(running as i64, pending as i64, healthy_n as i64, desired, now);
+        }
+        svc.task_sets
+            .retain(|t| t.status != TaskSetStatus::Draining || live(&t.id));
+        svc.running_count = all.iter().filter(|t| t.last_status == TaskStatus::Running).count() as i64;
+        svc.pending_count = all
+            .iter()
+            .filter(|t| t.last_status.is_any(&TaskStatus::PENDING))
+            .count() as i64;
+        let acted = !stop_ids.is_empty() || !started.is_empty() || !stopping.is_empty();
+        let steady = !acted
+            && svc.status == ServiceStatus::Active
+            && svc
+                .task_sets
+                .iter()
+                .all(|t| t.stability_status == berth_ecs_model::service::StabilityStatus::SteadyState);
+        if steady && !svc.berth.steady {
+            svc.berth.steady = true;
+            svc.push_event(format!("(service {name}) has reached a steady state."), now);
+        } else if !steady {
+            svc.berth.steady = false;
+        }
+        // A deleted service ends once its tasks are gone.
+        if svc.status == ServiceStatus::Draining && !all.iter().any(|t| t.last_status != TaskStatus::Stopped) {
+            svc.status = ServiceStatus::Inactive.into();
+            svc.running_count = 0;
+            svc.pending_count = 0;
+            svc.task_sets.clear();
+        }
+        if serde_json::to_value(&svc).unwrap_or_default() != before && !self.put_at_revision(&key, rev, &svc).await? {
+            return Ok(Some(now));
+        }
+        Ok(wake)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, status: TaskStatus, created: f64) -> TaskRecord {
+        let mut t: TaskRecord = serde_json::from_value(serde_json::json!({
+            "taskArn": "arn:task/c/t1", "clusterArn": "c", "taskDefinitionArn": "td",
+            "lastStatus": "RUNNING", "desiredStatus": "RUNNING",
+            "cpu": "0", "memory": "0", "createdAt": 0.0, "group": "service:web", "launchType": "EC2",
+            "version": 1, "overrides": {}, "healthStatus": "UNKNOWN", "containers": [],
+            "berth": {"id": "t1", "cluster": "c"}
+        }))
+        .expect("a task record");
+        t.berth.id = id.into();
+        t.last_status = status.into();
+        t.created_at = created;
+        t
+    }
+
+    #[test]
+    fn pending_then_newest_tasks_go_first() {
+        let a = task("a", TaskStatus::Running, 1.0);
+        let b = task("b", TaskStatus::Running, 2.0);
+        let c = task("c", TaskStatus::Pending, 0.5);
+        assert_eq!(excess(&[&a, &b, &c], 1), vec!["c", "b"]);
+        assert!(excess(&[&a], 1).is_empty());
+        assert_eq!(excess(&[&a, &b], 0).len(), 2);
+    }
+}
