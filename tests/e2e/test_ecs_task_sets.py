@@ -9,7 +9,8 @@ tool drives ECS:
   weights the test sets itself (ModifyListener), as external tools do;
 - blue serves all traffic; green is scaled to 100 %, the weights and the
   PRIMARY move to it, blue is scaled to 0: running counts, stability and
-  the answers through the listener follow;
+  the answers through the listener follow; a restarted server carries on
+  with the same tasks; a task its group finds unhealthy is replaced;
 - DescribeTaskSets with and without TAGS, and a missing task set;
 - bad input: CreateTaskSet on an ECS-controller service, a scale over
   100 %, a missing service, DeleteTaskSet of the PRIMARY without force,
@@ -31,6 +32,8 @@ from test_elbv2_services import target_group, web
 from test_tasks import (  # noqa: F401  (fixtures are used by name)
     GRACE_SECS,
     Cluster,
+    docker,
+    docker_container,
     image,
     poll,
     register,
@@ -204,6 +207,31 @@ def test_external_service_with_two_task_sets(server, cluster, image):
     assert answers(url) == {"v2"}
     s = ecs.describe_services(cluster=c.name, services=[name])["services"][0]
     assert s["runningCount"] == 2 and s["taskDefinition"] == v2
+
+    # A restarted server carries on from the records: the same tasks.
+    def green_tasks():
+        arns = ecs.list_tasks(cluster=c.name, serviceName=name, desiredStatus="RUNNING")["taskArns"]
+        return sorted(arns)
+
+    before = green_tasks()
+    server.restart()
+    ecs, elb = server.client("ecs"), server.client("elbv2", region_name=REGION)
+    steady(ecs, c.name, name, green["id"], 2)
+    assert green_tasks() == before
+    assert answers(url) == {"v2"}
+
+    # A green task its group finds unhealthy is replaced.
+    victim = ecs.describe_tasks(cluster=c.name, tasks=[before[0]])["tasks"][0]
+    docker("exec", docker_container(victim["taskArn"], "web")["Id"], "/bin/busybox", "rm", "/www/health")
+
+    def replaced():
+        t = ecs.describe_tasks(cluster=c.name, tasks=[victim["taskArn"]])["tasks"][0]
+        return t if t["lastStatus"] == "STOPPED" else None
+
+    t = poll("the unhealthy green task stopped", replaced, DEADLINE)
+    assert t["stoppedReason"] == f"Task failed ELB health checks in (target-group {green_tg})"
+    steady(ecs, c.name, name, green["id"], 2)
+    assert victim["taskArn"] not in green_tasks()
 
     # A new desired count reaches the task sets' computed counts.
     ecs.update_service(cluster=c.name, service=name, desiredCount=1)

@@ -3,7 +3,7 @@
 //! tasks of its own revision (started by its id), registered in its target
 //! group once RUNNING (the `service_targets.rs` machinery, each task set's
 //! tasks in its own group only); tasks beyond its count are deregistered,
-//! drained and stopped; a DRAINING task set is gone once its tasks are.
+//! drained and stopped; tasks their group finds unhealthy are replaced; a DRAINING task set is gone once its tasks are.
 //! Its counts and stability are written back with the service. Everything
 //! is derived from the store and the target groups on each pass, so a
 //! restarted server carries on.
@@ -16,7 +16,8 @@ use crate::tasks::TaskRecord;
 use berth_core::time::now_epoch;
 use berth_ecs_model::instance::InstanceRecord;
 use berth_ecs_model::service::{
-    DrainingTask, TaskSetRecord, TaskSetStatus, deregistered_event, draining_event, registered_event,
+    DrainingTask, TaskSetRecord, TaskSetStatus, deregistered_event, draining_event, elb_health_stop_reason,
+    registered_event, unhealthy_event,
 };
 use berth_ecs_model::{DeploymentStatus, HealthStatus, RolloutState, ServiceStatus, TaskStatus, TaskStopCode};
 use berth_proto::AwsError;
@@ -146,6 +147,42 @@ impl Ecs {
                 stopping.insert(t.berth.id.clone());
             } else {
                 wake_at(since + grace);
+            }
+        }
+        // Tasks whose target their group finds unhealthy: deregistered,
+        // then stopped (the task set starts a replacement).
+        if let Some(r) = &lbs {
+            let serving: Vec<&TaskRecord> = tasks
+                .iter()
+                .copied()
+                .filter(|t| {
+                    t.desired_status == TaskStatus::Running
+                        && t.last_status == TaskStatus::Running
+                        && !stopping.contains(&t.berth.id)
+                })
+                .collect();
+            for t in serving {
+                let Some((tg, target, why)) = r.unhealthy(t) else {
+                    continue;
+                };
+                let since = t.started_at.unwrap_or(t.created_at);
+                if now - since < grace {
+                    wake_at(since + grace);
+                    continue;
+                }
+                for (arn, n) in r.deregister(&[t]).await? {
+                    svc.push_event(deregistered_event(name, n, &arn), now);
+                }
+                svc.push_event(unhealthy_event(name, &of(t), &target.id, target.port, &tg, &why), now);
+                self.request_stop(
+                    cluster,
+                    t,
+                    TaskStopCode::ServiceSchedulerInitiated,
+                    &elb_health_stop_reason(&tg),
+                    false,
+                )
+                .await?;
+                stopping.insert(t.berth.id.clone());
             }
         }
         let mut drained: Vec<DrainingTask> = vec![];
