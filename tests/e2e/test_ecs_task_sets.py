@@ -186,6 +186,12 @@ def test_external_service_with_two_task_sets(server, cluster, image):
     assert answers(url) == {"v1"}
     s = ecs.describe_services(cluster=c.name, services=[name])["services"][0]
     assert s["runningCount"] == 2 and s["taskDefinition"] == v1 and "deployments" not in s
+    messages = [e["message"] for e in s["events"]]
+    speaker = f"(service {name}, taskSet {blue['id']})"
+    assert any(m.startswith(f"{speaker} has started 2 tasks: (task ") for m in messages), messages
+    registered = [m for m in messages if m.startswith(f"{speaker} registered ")]
+    assert registered and all(m.endswith(f"targets in (target-group {blue_tg})") for m in registered), messages
+    assert sum(int(m.split(" registered ")[1].split()[0]) for m in registered) == 2, registered
     assert {t["id"] for t in s["taskSets"]} == {blue["id"], green["id"]}
 
     # Scale green to 100 %, move the weights and the PRIMARY, scale blue to 0.
@@ -240,6 +246,9 @@ def test_external_service_with_two_task_sets(server, cluster, image):
     # DescribeTaskSets: TAGS on request, missing ones as failures.
     described = ecs.describe_task_sets(cluster=c.name, service=name, taskSets=[blue["id"]], include=["TAGS"])
     assert described["taskSets"][0]["tags"] == [{"key": "colour", "value": "blue"}]
+    with pytest.raises(ClientError) as e:
+        ecs.tag_resource(resourceArn=blue["taskSetArn"], tags=[{"key": "k", "value": "v"}])
+    assert code(e) == "InvalidParameterException" and "CreateTaskSet" in str(e.value)
     missing = ecs.describe_task_sets(cluster=c.name, service=name, taskSets=["ecs-svc/1234567890123456789"])
     assert missing["taskSets"] == [] and missing["failures"][0]["reason"] == "MISSING"
 

@@ -39,6 +39,19 @@ fn excess(tasks: &[&TaskRecord], want: usize) -> Vec<String> {
         .collect()
 }
 
+/// Who an event about a target group speaks for (pure): the task set
+/// whose group it is, as ECS names it (`SERVICE, taskSet ID`), else the
+/// service.
+fn speaker(service: &str, task_sets: &[TaskSetRecord], tg_arn: &str) -> String {
+    match task_sets
+        .iter()
+        .find(|t| t.load_balancers.iter().any(|lb| lb.target_group_arn == tg_arn))
+    {
+        Some(t) => format!("{service}, taskSet {}", t.id),
+        None => service.to_string(),
+    }
+}
+
 /// The deployment a task set's tasks are started as (its id is their
 /// `startedBy`).
 fn as_deployment(t: &TaskSetRecord) -> DeploymentRecord {
@@ -171,9 +184,19 @@ impl Ecs {
                     continue;
                 }
                 for (arn, n) in r.deregister(&[t]).await? {
-                    svc.push_event(deregistered_event(name, n, &arn), now);
+                    svc.push_event(deregistered_event(&speaker(name, &svc.task_sets, &arn), n, &arn), now);
                 }
-                svc.push_event(unhealthy_event(name, &of(t), &target.id, target.port, &tg, &why), now);
+                svc.push_event(
+                    unhealthy_event(
+                        &speaker(name, &svc.task_sets, &tg),
+                        &of(t),
+                        &target.id,
+                        target.port,
+                        &tg,
+                        &why,
+                    ),
+                    now,
+                );
                 self.request_stop(
                     cluster,
                     t,
@@ -273,7 +296,7 @@ impl Ecs {
             if !to_drain.is_empty() {
                 svc.push_event(draining_event(name, to_drain.len()), now);
                 for (arn, n) in r.deregister(&to_drain).await? {
-                    svc.push_event(deregistered_event(name, n, &arn), now);
+                    svc.push_event(deregistered_event(&speaker(name, &svc.task_sets, &arn), n, &arn), now);
                 }
             }
             let leaving: Vec<&TaskRecord> = tasks
@@ -285,7 +308,7 @@ impl Ecs {
                 })
                 .collect();
             for (arn, n) in r.deregister(&leaving).await? {
-                svc.push_event(deregistered_event(name, n, &arn), now);
+                svc.push_event(deregistered_event(&speaker(name, &svc.task_sets, &arn), n, &arn), now);
             }
             let serving: Vec<&TaskRecord> = active
                 .iter()
@@ -293,23 +316,24 @@ impl Ecs {
                 .filter(|t| !stop_ids.contains(&t.berth.id) && known.contains(&of(t)))
                 .collect();
             for (arn, n) in r.register_missing(&serving).await? {
-                svc.push_event(registered_event(name, n, &arn), now);
+                svc.push_event(registered_event(&speaker(name, &svc.task_sets, &arn), n, &arn), now);
             }
             let settling = serving
                 .iter()
                 .any(|t| t.last_status == TaskStatus::Running && !r.healthy(t));
             wake_at(now + if settling { 1.0 } else { 3.0 });
         }
-        if !started.is_empty() {
+        // ECS names the task set in its events: `(service S, taskSet ID)`.
+        let mut by_set: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in &started {
+            by_set.entry(of(t)).or_default().push(format!("(task {})", t.berth.id));
+        }
+        for (id, list) in by_set {
             svc.push_event(
                 format!(
-                    "(service {name}) has started {} tasks: {}.",
-                    started.len(),
-                    started
-                        .iter()
-                        .map(|t| format!("(task {})", t.berth.id))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    "(service {name}, taskSet {id}) has started {} tasks: {}.",
+                    list.len(),
+                    list.join(" ")
                 ),
                 now,
             );
@@ -373,9 +397,61 @@ impl Ecs {
             svc.task_sets.clear();
         }
         if serde_json::to_value(&svc).unwrap_or_default() != before && !self.put_at_revision(&key, rev, &svc).await? {
+            // Changed meanwhile (a task set operation): what this pass did
+            // is kept — its events and the tasks it began draining — and
+            // the counts are derived again at once.
+            self.keep_pass(&key, &before, &svc).await?;
             return Ok(Some(now));
         }
         Ok(wake)
+    }
+
+    /// After a lost compare-and-swap: adds the events and draining tasks
+    /// the pass recorded to the service as it is now.
+    async fn keep_pass(&self, key: &str, before: &serde_json::Value, pass: &ServiceRecord) -> Result<(), AwsError> {
+        let seen: BTreeSet<&str> = before["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["id"].as_str())
+            .collect();
+        let events: Vec<_> = pass.events.iter().filter(|e| !seen.contains(e.id.as_str())).collect();
+        let draining: Vec<&DrainingTask> = pass
+            .berth
+            .draining_tasks
+            .iter()
+            .filter(|d| {
+                !before["berth"]["drainingTasks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|b| b["taskId"] == d.task_id.as_str())
+            })
+            .collect();
+        if events.is_empty() && draining.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..3 {
+            let Some((mut now, rev)) = berth_store::typed::get::<ServiceRecord>(&*self.store, key)
+                .await
+                .map_err(AwsError::state_store)?
+            else {
+                return Ok(());
+            };
+            for e in events.iter().rev() {
+                now.events.insert(0, (*e).clone());
+            }
+            now.events.truncate(berth_ecs_model::service::MAX_EVENTS);
+            for d in &draining {
+                if !now.berth.draining_tasks.iter().any(|x| x.task_id == d.task_id) {
+                    now.berth.draining_tasks.push((*d).clone());
+                }
+            }
+            if self.put_at_revision(key, rev, &now).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -406,5 +482,22 @@ mod tests {
         assert_eq!(excess(&[&a, &b, &c], 1), vec!["c", "b"]);
         assert!(excess(&[&a], 1).is_empty());
         assert_eq!(excess(&[&a, &b], 0).len(), 2);
+    }
+
+    #[test]
+    fn events_name_the_task_set_of_a_group() {
+        let ts: TaskSetRecord = serde_json::from_value(serde_json::json!({
+            "id": "ecs-svc/1", "taskSetArn": "a", "serviceArn": "s", "clusterArn": "c", "status": "ACTIVE",
+            "taskDefinition": "td", "computedDesiredCount": 0, "pendingCount": 0, "runningCount": 0,
+            "createdAt": 0.0, "updatedAt": 0.0, "scale": {"value": 100.0, "unit": "PERCENT"},
+            "stabilityStatus": "STEADY_STATE", "stabilityStatusAt": 0.0,
+            "loadBalancers": [{"targetGroupArn": "tg-1", "containerName": "web", "containerPort": 80}]
+        }))
+        .expect("a task set record");
+        assert_eq!(
+            speaker("web", std::slice::from_ref(&ts), "tg-1"),
+            "web, taskSet ecs-svc/1"
+        );
+        assert_eq!(speaker("web", &[ts], "tg-2"), "web");
     }
 }
