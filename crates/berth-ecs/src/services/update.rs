@@ -160,7 +160,7 @@ impl Ecs {
             return Err(AwsError::service_not_active("Service was not ACTIVE."));
         }
         if current.is_external() {
-            return self.update_external_service(&cname, input).await;
+            return self.update_external_service(&cname, &current, input).await;
         }
         let daemon = current.is_daemon();
         if daemon && input.desired_count.is_some() {
@@ -353,7 +353,12 @@ impl Ecs {
     /// UpdateService of a service using the EXTERNAL deployment controller:
     /// only what ECS lets such a service change; the task sets' computed
     /// counts follow a new desired count (the controller converges).
-    async fn update_external_service(&self, cluster: &str, mut input: UpdateServiceInput) -> Result<Value, AwsError> {
+    async fn update_external_service(
+        &self,
+        cluster: &str,
+        current: &ServiceRecord,
+        mut input: UpdateServiceInput,
+    ) -> Result<Value, AwsError> {
         if let Some(e) = input.external_ok.take() {
             return Err(e);
         }
@@ -364,33 +369,28 @@ impl Ecs {
         if let Some(p) = &input.propagate_tags {
             validate_propagate(p)?;
         }
-        if let (Some(c), Some(s)) = (&input.placement_constraints, &input.placement_strategy) {
-            validate_placement(c, s)?;
-        } else if let Some(c) = &input.placement_constraints {
-            validate_placement(c, &[])?;
-        } else if let Some(s) = &input.placement_strategy {
-            validate_placement(&[], s)?;
-        }
+        let constraints = input
+            .placement_constraints
+            .clone()
+            .unwrap_or_else(|| current.placement_constraints.clone());
+        let strategies = input
+            .placement_strategy
+            .clone()
+            .unwrap_or_else(|| current.placement_strategy.clone());
+        validate_placement(&constraints, &strategies)?;
         let rec = self
             .modify_active_service(cluster, &input.service, |s| {
                 let now = now_epoch();
                 if let Some(d) = input.desired_count {
                     s.desired_count = d;
                     for t in &mut s.task_sets {
-                        let (r, p) = (t.running_count, t.pending_count);
                         t.computed_desired_count = t.wanted(d);
-                        t.running_count = r;
-                        t.pending_count = p;
                         t.updated_at = now;
                     }
                     s.berth.steady = false;
                 }
-                if let Some(c) = &input.placement_constraints {
-                    s.placement_constraints = c.clone();
-                }
-                if let Some(p) = &input.placement_strategy {
-                    s.placement_strategy = p.clone();
-                }
+                s.placement_constraints = constraints.clone();
+                s.placement_strategy = strategies.clone();
                 if let Some(g) = input.health_check_grace_period_seconds {
                     s.health_check_grace_period_seconds = Some(g);
                 }
