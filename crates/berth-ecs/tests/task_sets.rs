@@ -155,3 +155,31 @@ async fn task_sets_run_their_share_of_the_desired_count() {
     let e = env.err("DescribeTaskSets", json!({"service": "missing"})).await;
     assert_eq!(e.code, "ServiceNotFoundException");
 }
+
+#[tokio::test]
+async fn application_auto_scaling_reaches_the_task_sets() {
+    let env = Env::new().await;
+    env.instance("us-east-1a").await;
+    let v1 = env.task_definition("web").await;
+    env.ok(
+        "CreateService",
+        json!({"serviceName": "ext", "desiredCount": 2, "deploymentController": {"type": "EXTERNAL"}}),
+    )
+    .await;
+    let a = env
+        .ok(
+            "CreateTaskSet",
+            json!({"service": "ext", "taskDefinition": v1, "scale": {"value": 50.0, "unit": "PERCENT"}}),
+        )
+        .await["taskSet"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    steady(&env, &a, 1).await;
+    let scaled = env.ecs.scale_service("default", "ext", |_| Some(4)).await.unwrap();
+    assert_eq!(scaled.map(|(_, c)| c), Some(4));
+    assert_eq!(task_set(&env, &a).await["computedDesiredCount"], 2);
+    steady(&env, &a, 2).await;
+    let s = env.ecs.service_scale("default", "ext").await.unwrap().unwrap();
+    assert!(!s.deploying && s.running_count == 2);
+}
