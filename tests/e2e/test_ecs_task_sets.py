@@ -213,6 +213,11 @@ def test_external_service_with_two_task_sets(server, cluster, image):
     assert answers(url) == {"v2"}
     s = ecs.describe_services(cluster=c.name, services=[name])["services"][0]
     assert s["runningCount"] == 2 and s["taskDefinition"] == v2
+    messages = [e["message"] for e in s["events"]]
+    speaker = f"(service {name}, taskSet {blue['id']})"
+    stopped = [m for m in messages if m.startswith(f"{speaker} has stopped ")]
+    assert sum(int(m.split(" has stopped ")[1].split()[0]) for m in stopped) == 2, messages
+    assert f"{speaker} deregistered 2 targets in (target-group {blue_tg})" in messages, messages
 
     # A restarted server carries on from the records: the same tasks.
     def green_tasks():

@@ -220,11 +220,15 @@ impl Ecs {
             }
             live && d.until > now
         });
+        // Tasks said stopped in this pass, by task set: at once, or once
+        // drained.
+        let mut stopped_now: Vec<&TaskRecord> = vec![];
         for d in &drained {
             if let Some(t) = tasks.iter().find(|t| t.berth.id == d.task_id) {
                 self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &d.reason, false)
                     .await?;
                 stopping.insert(t.berth.id.clone());
+                stopped_now.push(t);
             }
         }
         let draining_ids: BTreeSet<String> = svc.berth.draining_tasks.iter().map(|d| d.task_id.clone()).collect();
@@ -291,6 +295,7 @@ impl Ecs {
             }
             self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &reason, false)
                 .await?;
+            stopped_now.push(t);
         }
         if let Some(r) = &lbs {
             if !to_drain.is_empty() {
@@ -332,6 +337,20 @@ impl Ecs {
             svc.push_event(
                 format!(
                     "(service {name}, taskSet {id}) has started {} tasks: {}.",
+                    list.len(),
+                    list.join(" ")
+                ),
+                now,
+            );
+        }
+        let mut by_set: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in &stopped_now {
+            by_set.entry(of(t)).or_default().push(format!("(task {})", t.berth.id));
+        }
+        for (id, list) in by_set {
+            svc.push_event(
+                format!(
+                    "(service {name}, taskSet {id}) has stopped {} running tasks: {}.",
                     list.len(),
                     list.join(" ")
                 ),
