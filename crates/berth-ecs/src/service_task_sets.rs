@@ -256,7 +256,19 @@ impl Ecs {
             let mine: Vec<&TaskRecord> = active.iter().copied().filter(|t| of(t) == ts.id).collect();
             if mine.len() < want && svc.status == ServiceStatus::Active {
                 let n = (want - mine.len()) as u32;
-                let (mut t, ev) = self.start_service_tasks(&svc, &as_deployment(&ts), n, None).await?;
+                // Fargate places its tasks itself: the service's placement
+                // strategy is for its EC2 task sets.
+                let fargate = ts.launch_type.as_deref() == Some("FARGATE") || !ts.capacity_provider_strategy.is_empty();
+                let placed_as = if fargate {
+                    let mut s = svc.clone();
+                    s.placement_strategy.clear();
+                    s
+                } else {
+                    svc.clone()
+                };
+                let (mut t, ev) = self
+                    .start_service_tasks(&placed_as, &as_deployment(&ts), n, None)
+                    .await?;
                 started.append(&mut t);
                 if ev.is_some() {
                     placement_event = ev;
