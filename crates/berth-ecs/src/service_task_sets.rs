@@ -386,7 +386,9 @@ impl Ecs {
         let live = |id: &str| all.iter().any(|t| of(t) == id && t.last_status != TaskStatus::Stopped);
         for ts in &mut svc.task_sets {
             let id = ts.id.clone();
-            let serving = |t: &&&TaskRecord| of(t) == id && !stop_ids.contains(&t.berth.id);
+            // ECS counts tasks by their last status: those asked to stop
+            // count until they have.
+            let serving = |t: &&&TaskRecord| of(t) == id;
             let running = all
                 .iter()
                 .filter(serving)
