@@ -182,4 +182,12 @@ async fn application_auto_scaling_reaches_the_task_sets() {
     steady(&env, &a, 2).await;
     let s = env.ecs.service_scale("default", "ext").await.unwrap().unwrap();
     assert!(!s.deploying && s.running_count == 2);
+
+    // A deleted service stops its task sets' tasks, then is INACTIVE.
+    env.ok("DeleteService", json!({"service": "ext", "force": true})).await;
+    eventually(DEADLINE, "the deleted EXTERNAL service INACTIVE", || async {
+        let s = env.service("ext").await;
+        (s["status"] == "INACTIVE" && wanted(&env.tasks("ext").await).is_empty()).then_some(())
+    })
+    .await;
 }
