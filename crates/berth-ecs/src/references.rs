@@ -97,6 +97,11 @@ pub(crate) fn parse_resource_arn(scope: &Scope, raw: &str) -> Result<TagTarget, 
         }
         ("container-instance", [id]) if valid(id) => TagTarget::ContainerInstance(None, id.to_string()),
         ("capacity-provider", [name]) if valid(name) => TagTarget::CapacityProvider(name.to_string()),
+        ("task-set", _) => {
+            return Err(AwsError::invalid_parameter(
+                "Berth does not tag task sets after their creation: give their tags to CreateTaskSet.",
+            ));
+        }
         _ => return Err(invalid_arn(raw)),
     };
     if arn.region != scope.region || arn.account != scope.account {

@@ -25,10 +25,16 @@ pub struct ServiceScale {
 }
 
 fn scale_of(rec: &ServiceRecord) -> ServiceScale {
+    // EXTERNAL: a task set still stabilizing is the external tool's
+    // deployment in progress.
     let deploying = rec.deployments.len() > 1
         || rec
             .primary()
-            .is_some_and(|p| p.rollout_state == RolloutState::InProgress);
+            .is_some_and(|p| p.rollout_state == RolloutState::InProgress)
+        || rec
+            .task_sets
+            .iter()
+            .any(|t| t.stability_status == berth_ecs_model::service::StabilityStatus::Stabilizing);
     ServiceScale {
         service_arn: rec.service_arn.clone(),
         desired_count: rec.desired_count,
@@ -75,6 +81,10 @@ impl Ecs {
             if let Some(p) = rec.primary_mut() {
                 p.desired_count = count;
                 p.updated_at = now;
+            }
+            for t in &mut rec.task_sets {
+                t.computed_desired_count = t.wanted(count);
+                t.updated_at = now;
             }
             rec.berth.steady = false;
             let key = keys::service(cluster, &rec.service_name);

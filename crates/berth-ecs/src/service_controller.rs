@@ -284,6 +284,9 @@ impl Ecs {
         if svc.status == ServiceStatus::Inactive {
             return Ok(None);
         }
+        if svc.is_external() {
+            return self.reconcile_task_sets(cluster, name, svc, rev, cfg).await;
+        }
         let before = serde_json::to_value(&svc).unwrap_or_default();
         let group = format!("service:{name}");
         let state = self.synced_view().await?.service_state(cluster, &group);

@@ -8,6 +8,7 @@ mod load_balancers;
 mod records;
 mod rules;
 mod shift_config;
+mod task_sets;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +19,7 @@ pub use load_balancers::*;
 pub use records::*;
 pub use rules::*;
 pub use shift_config::*;
+pub use task_sets::*;
 
 /// Events kept on a service, newest first (ECS shows the last 100).
 pub const MAX_EVENTS: usize = 100;

@@ -239,6 +239,9 @@ pub struct ServiceRecord {
     pub propagate_tags: String,
     #[serde(default)]
     pub enable_execute_command: bool,
+    /// EXTERNAL deployment controller: the service's task sets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_sets: Vec<super::TaskSetRecord>,
     pub berth: ServiceInternal,
 }
 
@@ -255,6 +258,17 @@ impl ServiceRecord {
                 "deployments".into(),
                 Value::Array(self.deployments.iter().map(DeploymentRecord::render).collect()),
             );
+            if self.is_external() {
+                // ECS shows an EXTERNAL service's task sets, not deployments.
+                o.remove("deployments");
+                o.insert(
+                    "taskSets".into(),
+                    Value::Array(self.task_sets.iter().map(|t| t.render(include_tags)).collect()),
+                );
+                if self.task_definition.is_empty() {
+                    o.remove("taskDefinition");
+                }
+            }
         }
         v
     }
@@ -267,6 +281,12 @@ impl ServiceRecord {
         self.deployments
             .iter_mut()
             .find(|d| d.status == DeploymentStatus::Primary)
+    }
+
+    /// Whether the service uses the EXTERNAL deployment controller (its
+    /// tasks are its task sets').
+    pub fn is_external(&self) -> bool {
+        super::DeploymentControllerType::of(&self.deployment_controller) == super::DeploymentControllerType::External
     }
 
     pub fn is_daemon(&self) -> bool {

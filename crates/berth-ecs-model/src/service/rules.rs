@@ -80,12 +80,10 @@ pub fn reject_unsupported(input: &Value) -> Result<(), AwsError> {
             "Service Connect needs AWS Cloud Map, which Berth does not provide.",
         ));
     }
-    if let Some(t) = input["deploymentController"]["type"].as_str()
-        && t != "ECS"
+    if super::DeploymentControllerType::parse(&input["deploymentController"])?
+        == super::DeploymentControllerType::External
     {
-        return Err(AwsError::invalid_parameter(format!(
-            "Deployment controller {t} is not supported by Berth; use ECS."
-        )));
+        super::check_external_service(input)?;
     }
     Ok(())
 }

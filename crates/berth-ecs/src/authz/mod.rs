@@ -192,7 +192,7 @@ fn instance_arn(scope: &Scope, cluster: &str, reference: &str) -> String {
 /// The cluster a cluster, service, task, container-instance,
 /// service-deployment or service-revision ARN (of this account) is in.
 pub(crate) fn cluster_of_arn(scope: &Scope, arn: &str) -> Option<String> {
-    for kind in ["service-deployment/", "service-revision/"] {
+    for kind in ["service-deployment/", "service-revision/", "task-set/"] {
         let prefix = scope.arn("ecs", kind);
         if let Some(rest) = arn.strip_prefix(&prefix) {
             return rest.split('/').next().filter(|c| !c.is_empty()).map(str::to_string);

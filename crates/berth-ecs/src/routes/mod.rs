@@ -13,7 +13,7 @@ use crate::Ecs;
 use crate::operation::entry;
 use crate::{
     attributes, capacity_providers, clusters, instance_ops, poll_endpoint, service_deployments, services, settings,
-    state_changes, tags, task_credentials, taskdefs, tasks, usage,
+    state_changes, tags, task_credentials, task_sets, taskdefs, tasks, usage,
 };
 use berth_core::arn::Scope;
 use berth_proto::RequestContext;
@@ -72,6 +72,11 @@ pub(crate) static OPERATIONS: Table<Ecs> = Table(&[
     entry::<service_deployments::DescribeServiceDeployments>(),
     entry::<service_deployments::DescribeServiceRevisions>(),
     entry::<service_deployments::StopServiceDeployment>(),
+    entry::<task_sets::CreateTaskSet>(),
+    entry::<task_sets::DescribeTaskSets>(),
+    entry::<task_sets::UpdateTaskSet>(),
+    entry::<task_sets::UpdateServicePrimaryTaskSet>(),
+    entry::<task_sets::DeleteTaskSet>(),
 ]);
 
 impl OperationService for Ecs {

@@ -35,6 +35,8 @@ fn full() -> Value {
         "protectionEnabled": true, "settings": [], "name": "awsvpcTrunking", "value": "enabled",
         "targetType": "container-instance", "family": "web", "containerDefinitions": [],
         "defaultCapacityProviderStrategy": [], "tags": [], "tagKeys": [],
+        "taskSet": "ecs-svc/1", "primaryTaskSet": "ecs-svc/1", "taskSets": ["ecs-svc/1"],
+        "scale": {"value": 50.0, "unit": "PERCENT"},
     })
 }
 
@@ -73,7 +75,7 @@ fn every_routed_operation_has_an_authorization_mapping() {
         assert!(!arns(op, full_for(op)).is_empty(), "{op} names no resource");
     }
     assert!(find("NoSuchOperation").is_none());
-    assert!(find("CreateTaskSet").is_none());
+    assert!(find("CreateCapacityProvider").is_none());
 }
 
 #[test]
@@ -99,6 +101,7 @@ fn every_routed_operation_with_its_resources() {
     let instance = format!("{A}container-instance/c/i1");
     let td = format!("{A}task-definition/web:1");
     let deployment = format!("{A}service-deployment/c/web/1");
+    let task_set = format!("{A}task-set/c/web/ecs-svc/1");
     let revision = format!("{A}service-revision/c/web/1");
     let cp = format!("{A}capacity-provider/cp");
     let star = "*".to_string();
@@ -154,6 +157,11 @@ fn every_routed_operation_with_its_resources() {
         ("DescribeServiceDeployments", vec![deployment.clone()]),
         ("DescribeServiceRevisions", vec![revision.clone()]),
         ("StopServiceDeployment", vec![deployment.clone()]),
+        ("CreateTaskSet", vec![service.clone()]),
+        ("DescribeTaskSets", vec![service.clone()]),
+        ("UpdateTaskSet", vec![task_set.clone()]),
+        ("UpdateServicePrimaryTaskSet", vec![task_set.clone()]),
+        ("DeleteTaskSet", vec![task_set.clone()]),
     ];
     assert_eq!(
         expected.iter().map(|(op, _)| *op).collect::<Vec<_>>(),

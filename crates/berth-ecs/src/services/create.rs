@@ -9,7 +9,9 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
-use berth_ecs_model::service::{DeploymentConfigIn, ServiceFacts, default_deployment_config, merge_deployment_config};
+use berth_ecs_model::service::{
+    DeploymentConfigIn, DeploymentControllerType, ServiceFacts, default_deployment_config, merge_deployment_config,
+};
 use berth_ecs_model::service::{DeploymentInternal, DeploymentRecord, ServiceInternal, ServiceRecord, deployment_id};
 use berth_ecs_model::service::{
     check_network, reject_unsupported, validate_grace, validate_placement, validate_propagate, validate_service_name,
@@ -50,6 +52,7 @@ pub(crate) struct CreateServiceInput {
     enable_execute_command: Option<bool>,
     #[serde(default)]
     load_balancers: Vec<berth_ecs_model::service::LoadBalancerIn>,
+    deployment_controller: Option<Value>,
     /// The request without its `clientToken`, canonical.
     #[serde(skip)]
     fingerprint: String,
@@ -125,7 +128,7 @@ impl Operation<Ecs> for CreateService {
 /// The condition keys a CreateService/UpdateService sets besides
 /// `ecs:cluster`: `ecs:task-definition` (the revision it resolves to),
 /// `ecs:enable-execute-command`, `ecs:capacity-provider` (pure).
-pub(super) fn service_keys(
+pub(crate) fn service_keys(
     scope: &Scope,
     reference: Option<&str>,
     definition: Option<&TaskDefinitionLookup>,
@@ -151,7 +154,7 @@ pub(super) fn service_keys(
 }
 
 /// The ACTIVE revision a service is to run, worded as ECS words the error.
-pub(super) fn service_task_definition_of(
+pub(crate) fn service_task_definition_of(
     lookup: TaskDefinitionLookup,
     reference: &str,
 ) -> Result<crate::tasks::ResolvedTaskDefinition, AwsError> {
@@ -231,6 +234,59 @@ impl Ecs {
                 "A role can only be specified for services with load balancers (loadBalancers).",
             ));
         }
+        let controller = DeploymentControllerType::parse(input.deployment_controller.as_ref().unwrap_or(&Value::Null))?;
+        let rec = if controller == DeploymentControllerType::External {
+            self.external_service_record(ctx, &input, &cluster, desired, fingerprint)?
+        } else {
+            self.ecs_service_record(ctx, &mut input, &cluster, strategy, daemon, desired, fingerprint)
+                .await?
+        };
+        let compare = match &existing {
+            Some((_, rev)) => Compare::ModRevision(key.clone(), *rev),
+            None => Compare::Absent(key.clone()),
+        };
+        if !self
+            .store
+            .txn(
+                vec![compare],
+                vec![Op::Put(
+                    key.clone(),
+                    typed::encode(&rec).map_err(AwsError::state_store)?,
+                )],
+            )
+            .await
+            .map_err(AwsError::state_store)?
+            .succeeded
+        {
+            // Created meanwhile by another request: answer as if it came
+            // first.
+            if let Some((s, _)) = typed::get::<ServiceRecord>(&*self.store, &key)
+                .await
+                .map_err(AwsError::state_store)?
+                && s.berth.fingerprint == rec.berth.fingerprint
+            {
+                return Ok(json!({"service": self.render_service(&s, false)}));
+            }
+            return Err(AwsError::invalid_parameter("Creation of service was not idempotent."));
+        }
+        tracing::info!(service = %rec.service_arn, "service created");
+        Ok(json!({"service": self.render_service(&rec, false)}))
+    }
+
+    /// The record of a new service using the ECS deployment controller,
+    /// with its first deployment.
+    #[allow(clippy::too_many_arguments)]
+    async fn ecs_service_record(
+        &self,
+        ctx: &RequestContext,
+        input: &mut CreateServiceInput,
+        cluster: &berth_ecs_model::cluster::ClusterRecord,
+        strategy: String,
+        daemon: bool,
+        desired: i64,
+        fingerprint: String,
+    ) -> Result<ServiceRecord, AwsError> {
+        let cname = cluster.cluster_name.clone();
         let td_ref = input.task_definition.as_deref().ok_or_else(|| {
             AwsError::invalid_parameter("taskDefinition is required for the ECS deployment controller.")
         })?;
@@ -240,7 +296,7 @@ impl Ecs {
         };
         let td = service_task_definition_of(lookup, td_ref)?;
         let (launch_type, _) = launch_of(
-            &cluster,
+            cluster,
             input.launch_type.as_deref(),
             &input.capacity_provider_strategy,
             1,
@@ -330,7 +386,7 @@ impl Ecs {
                 ..Default::default()
             },
         };
-        let rec = ServiceRecord {
+        Ok(ServiceRecord {
             service_arn,
             service_name: input.service_name.clone(),
             cluster_arn: cluster.cluster_arn.clone(),
@@ -370,6 +426,7 @@ impl Ecs {
             enable_ecs_managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
             propagate_tags: propagate,
             enable_execute_command: input.enable_execute_command.unwrap_or(false),
+            task_sets: vec![],
             berth: ServiceInternal {
                 cluster: cname.clone(),
                 name: input.service_name.clone(),
@@ -377,36 +434,82 @@ impl Ecs {
                 fingerprint,
                 ..Default::default()
             },
-        };
-        let compare = match &existing {
-            Some((_, rev)) => Compare::ModRevision(key.clone(), *rev),
-            None => Compare::Absent(key.clone()),
-        };
-        if !self
-            .store
-            .txn(
-                vec![compare],
-                vec![Op::Put(
-                    key.clone(),
-                    typed::encode(&rec).map_err(AwsError::state_store)?,
-                )],
-            )
-            .await
-            .map_err(AwsError::state_store)?
-            .succeeded
-        {
-            // Created meanwhile by another request: answer as if it came
-            // first.
-            if let Some((s, _)) = typed::get::<ServiceRecord>(&*self.store, &key)
-                .await
-                .map_err(AwsError::state_store)?
-                && s.berth.fingerprint == rec.berth.fingerprint
-            {
-                return Ok(json!({"service": self.render_service(&s, false)}));
-            }
-            return Err(AwsError::invalid_parameter("Creation of service was not idempotent."));
+        })
+    }
+
+    /// The record of a new service using the EXTERNAL deployment
+    /// controller: no deployment and no revision of its own; its task sets
+    /// (CreateTaskSet) run its tasks.
+    fn external_service_record(
+        &self,
+        ctx: &RequestContext,
+        input: &CreateServiceInput,
+        cluster: &berth_ecs_model::cluster::ClusterRecord,
+        desired: i64,
+        fingerprint: String,
+    ) -> Result<ServiceRecord, AwsError> {
+        let config = merge_deployment_config(
+            &default_deployment_config(false),
+            &input.deployment_configuration.clone().unwrap_or_default(),
+            false,
+        )?;
+        if input.placement_constraints.len() > berth_scheduler::MAX_CONSTRAINTS {
+            return Err(AwsError::invalid_parameter(format!(
+                "At most {} placement constraints are allowed.",
+                berth_scheduler::MAX_CONSTRAINTS
+            )));
         }
-        tracing::info!(service = %rec.service_arn, "service created");
-        Ok(json!({"service": self.render_service(&rec, false)}))
+        validate_placement(&input.placement_constraints, &input.placement_strategy)?;
+        validate_grace(input.health_check_grace_period_seconds)?;
+        validate_tags(&input.tags)?;
+        let propagate = input.propagate_tags.clone().unwrap_or_else(|| "NONE".into());
+        validate_propagate(&propagate)?;
+        Ok(ServiceRecord {
+            service_arn: self.scope.service_arn(&cluster.cluster_name, &input.service_name),
+            service_name: input.service_name.clone(),
+            cluster_arn: cluster.cluster_arn.clone(),
+            load_balancers: vec![],
+            role_arn: input.role.as_deref().and_then(|r| authz::role_arn(&self.scope, r)),
+            service_registries: vec![],
+            status: ServiceStatus::Active.into(),
+            desired_count: desired,
+            running_count: 0,
+            pending_count: 0,
+            launch_type: None,
+            capacity_provider_strategy: vec![],
+            platform_version: None,
+            platform_family: None,
+            task_definition: String::new(),
+            deployment_configuration: config,
+            deployments: vec![],
+            events: vec![],
+            created_at: now_epoch(),
+            placement_constraints: input.placement_constraints.clone(),
+            placement_strategy: if input.placement_strategy.is_empty() {
+                berth_scheduler::service_default_strategies()
+                    .iter()
+                    .map(|s| serde_json::to_value(s).unwrap_or_default())
+                    .collect()
+            } else {
+                input.placement_strategy.clone()
+            },
+            network_configuration: None,
+            health_check_grace_period_seconds: input.health_check_grace_period_seconds,
+            scheduling_strategy: "REPLICA".into(),
+            deployment_controller: json!({"type": DeploymentControllerType::External.as_str()}),
+            tags: input.tags.clone(),
+            created_by: ctx.principal.arn.clone(),
+            enable_ecs_managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
+            propagate_tags: propagate,
+            enable_execute_command: input.enable_execute_command.unwrap_or(false),
+            task_sets: vec![],
+            berth: ServiceInternal {
+                cluster: cluster.cluster_name.clone(),
+                name: input.service_name.clone(),
+                client_token: input.client_token.clone(),
+                fingerprint,
+                ..Default::default()
+            },
+        })
     }
 }

@@ -54,7 +54,7 @@ impl Ecs {
     /// Checks a service's `loadBalancers` (`service_arn`: the service they
     /// are for, whose own use of a group is no conflict); returns the
     /// entries to store.
-    pub(super) async fn service_load_balancers(
+    pub(crate) async fn service_load_balancers(
         &self,
         given: &[LoadBalancerIn],
         td: &Value,

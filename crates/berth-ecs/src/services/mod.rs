@@ -14,7 +14,7 @@ mod load_balancers;
 mod update;
 
 pub use berth_ecs_model::service::*;
-pub(crate) use create::CreateService;
+pub(crate) use create::{CreateService, service_keys, service_task_definition_of};
 pub(crate) use delete::DeleteService;
 pub(crate) use describe::{DescribeServices, ListServices};
 pub(crate) use update::UpdateService;

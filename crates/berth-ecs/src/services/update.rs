@@ -44,6 +44,10 @@ pub(crate) struct UpdateServiceInput {
     /// `taskDefinition`, looked up once ([`UpdateService::load`]).
     #[serde(skip)]
     definition: Option<TaskDefinitionLookup>,
+    /// Why the request cannot apply to a service using the EXTERNAL
+    /// deployment controller, if it cannot.
+    #[serde(skip)]
+    external_ok: Option<AwsError>,
 }
 
 /// UpdateService, authorized on the service's ARN with the keys
@@ -56,8 +60,19 @@ impl Operation<Ecs> for UpdateService {
     type Input = UpdateServiceInput;
 
     fn decode(input: Value) -> Result<UpdateServiceInput, AwsError> {
+        if input["deploymentController"]["type"]
+            .as_str()
+            .is_some_and(|t| t != "ECS")
+        {
+            return Err(AwsError::invalid_parameter(
+                "Berth cannot change a service's deployment controller: create a new service with it.",
+            ));
+        }
         reject_unsupported(&input)?;
-        berth_proto::json::decode(input)
+        let external_ok = berth_ecs_model::service::check_external_update(&input);
+        let mut decoded: UpdateServiceInput = berth_proto::json::decode(input)?;
+        decoded.external_ok = external_ok.err();
+        Ok(decoded)
     }
 
     async fn load(ecs: &Ecs, input: &mut UpdateServiceInput) {
@@ -95,7 +110,7 @@ impl Operation<Ecs> for UpdateService {
 
 impl Ecs {
     /// Read-modify-write of an ACTIVE service.
-    pub(super) async fn modify_active_service<F>(
+    pub(crate) async fn modify_active_service<F>(
         &self,
         cluster: &str,
         reference: &str,
@@ -143,6 +158,9 @@ impl Ecs {
             .ok_or_else(|| AwsError::service_not_found("Service not found."))?;
         if current.status != ServiceStatus::Active {
             return Err(AwsError::service_not_active("Service was not ACTIVE."));
+        }
+        if current.is_external() {
+            return self.update_external_service(&cname, &current, input).await;
         }
         let daemon = current.is_daemon();
         if daemon && input.desired_count.is_some() {
@@ -325,6 +343,62 @@ impl Ecs {
                         berth: DeploymentInternal::default(),
                     };
                     s.push_deployment(d, now);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(json!({"service": self.render_service(&rec, false)}))
+    }
+
+    /// UpdateService of a service using the EXTERNAL deployment controller:
+    /// only what ECS lets such a service change; the task sets' computed
+    /// counts follow a new desired count (the controller converges).
+    async fn update_external_service(
+        &self,
+        cluster: &str,
+        current: &ServiceRecord,
+        mut input: UpdateServiceInput,
+    ) -> Result<Value, AwsError> {
+        if let Some(e) = input.external_ok.take() {
+            return Err(e);
+        }
+        if input.desired_count.is_some_and(|d| d < 0) {
+            return Err(AwsError::invalid_parameter("desiredCount must be at least 0."));
+        }
+        validate_grace(input.health_check_grace_period_seconds)?;
+        if let Some(p) = &input.propagate_tags {
+            validate_propagate(p)?;
+        }
+        let constraints = input
+            .placement_constraints
+            .clone()
+            .unwrap_or_else(|| current.placement_constraints.clone());
+        let strategies = input
+            .placement_strategy
+            .clone()
+            .unwrap_or_else(|| current.placement_strategy.clone());
+        validate_placement(&constraints, &strategies)?;
+        let rec = self
+            .modify_active_service(cluster, &input.service, |s| {
+                let now = now_epoch();
+                if let Some(d) = input.desired_count {
+                    s.desired_count = d;
+                    for t in &mut s.task_sets {
+                        t.computed_desired_count = t.wanted(d);
+                        t.updated_at = now;
+                    }
+                    s.berth.steady = false;
+                }
+                s.placement_constraints = constraints.clone();
+                s.placement_strategy = strategies.clone();
+                if let Some(g) = input.health_check_grace_period_seconds {
+                    s.health_check_grace_period_seconds = Some(g);
+                }
+                if let Some(e) = input.enable_ecs_managed_tags {
+                    s.enable_ecs_managed_tags = e;
+                }
+                if let Some(p) = &input.propagate_tags {
+                    s.propagate_tags = p.clone();
                 }
                 Ok(())
             })
