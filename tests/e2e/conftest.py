@@ -79,6 +79,7 @@ LONGEST_FIRST = (
     "test_ecs_bluegreen.py",
     "test_ecs_metrics.py",
     "test_autoscaling.py",
+    "test_ecs_task_sets.py",
     "test_elbv2_services.py",
     "test_tasks.py",
     "test_awslogs.py",
