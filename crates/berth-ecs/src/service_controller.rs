@@ -497,18 +497,10 @@ impl Ecs {
             }
         }
         // Tasks draining are stopped when their delay has passed.
-        let mut drained: Vec<DrainingTask> = vec![];
-        svc.berth.draining_tasks.retain(|d| {
-            let live = tasks
-                .iter()
-                .any(|t| t.berth.id == d.task_id && t.desired_status == TaskStatus::Running);
-            if live && d.until <= now {
-                drained.push(d.clone());
-            } else if live {
-                wake_at(d.until);
-            }
-            live && d.until > now
-        });
+        let (drained, still_draining) = svc.berth.take_drained(&tasks, now);
+        if let Some(until) = still_draining {
+            wake_at(until);
+        }
         for d in &drained {
             if let Some(t) = tasks.iter().find(|t| t.berth.id == d.task_id) {
                 self.request_stop(cluster, t, TaskStopCode::ServiceSchedulerInitiated, &d.reason, false)

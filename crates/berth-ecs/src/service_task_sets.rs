@@ -208,18 +208,10 @@ impl Ecs {
                 stopping.insert(t.berth.id.clone());
             }
         }
-        let mut drained: Vec<DrainingTask> = vec![];
-        svc.berth.draining_tasks.retain(|d| {
-            let live = tasks
-                .iter()
-                .any(|t| t.berth.id == d.task_id && t.desired_status == TaskStatus::Running);
-            if live && d.until <= now {
-                drained.push(d.clone());
-            } else if live {
-                wake_at(d.until);
-            }
-            live && d.until > now
-        });
+        let (drained, still_draining) = svc.berth.take_drained(&tasks, now);
+        if let Some(until) = still_draining {
+            wake_at(until);
+        }
         // Tasks said stopped in this pass, by task set: at once, or once
         // drained.
         let mut stopped_now: Vec<&TaskRecord> = vec![];

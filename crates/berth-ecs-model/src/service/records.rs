@@ -190,6 +190,30 @@ pub struct DrainingTask {
     pub reason: String,
 }
 
+impl ServiceInternal {
+    /// Takes out of `draining_tasks` the tasks whose deregistration delay
+    /// has passed by `now` (to be stopped now) and forgets those no longer
+    /// wanted RUNNING among `tasks`; returns them with the earliest time a
+    /// task still draining is done (pure; both the ECS and the EXTERNAL
+    /// controllers' pass).
+    pub fn take_drained(&mut self, tasks: &[&crate::task::TaskRecord], now: f64) -> (Vec<DrainingTask>, Option<f64>) {
+        let mut drained = vec![];
+        let mut next: Option<f64> = None;
+        self.draining_tasks.retain(|d| {
+            let live = tasks
+                .iter()
+                .any(|t| t.berth.id == d.task_id && t.desired_status == crate::TaskStatus::Running);
+            if live && d.until <= now {
+                drained.push(d.clone());
+            } else if live {
+                next = Some(next.map_or(d.until, |n| n.min(d.until)));
+            }
+            live && d.until > now
+        });
+        (drained, next)
+    }
+}
+
 /// A service as stored: the ECS `Service` shape plus `berth`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

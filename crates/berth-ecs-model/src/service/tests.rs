@@ -335,3 +335,39 @@ mod load_balancers {
         );
     }
 }
+
+#[test]
+fn drained_tasks_are_taken_out_and_the_rest_wait_or_are_forgotten() {
+    let task = |id: &str, desired: &str| -> crate::task::TaskRecord {
+        serde_json::from_value(json!({
+            "taskArn": id, "clusterArn": "c", "taskDefinitionArn": "td", "lastStatus": "RUNNING",
+            "desiredStatus": desired, "cpu": "0", "memory": "0", "containers": [], "createdAt": 1.0,
+            "group": "service:s", "launchType": "EC2", "version": 1, "healthStatus": "UNKNOWN",
+            "berth": {"cluster": "c", "id": id}
+        }))
+        .unwrap()
+    };
+    let draining = |id: &str, until: f64| DrainingTask {
+        task_id: id.into(),
+        until,
+        reason: "scale-in".into(),
+    };
+    let mut internal: ServiceInternal = serde_json::from_value(json!({"cluster": "c", "name": "s"})).unwrap();
+    internal.draining_tasks = vec![
+        draining("done", 10.0),
+        draining("later", 30.0),
+        draining("soon", 20.0),
+        draining("gone", 5.0),
+    ];
+    let (done, later, soon, gone) = (
+        task("done", "RUNNING"),
+        task("later", "RUNNING"),
+        task("soon", "RUNNING"),
+        task("gone", "STOPPED"),
+    );
+    let (drained, next) = internal.take_drained(&[&done, &later, &soon, &gone], 15.0);
+    assert_eq!(drained.iter().map(|d| d.task_id.as_str()).collect::<Vec<_>>(), ["done"]);
+    assert_eq!(next, Some(20.0));
+    let left: Vec<&str> = internal.draining_tasks.iter().map(|d| d.task_id.as_str()).collect();
+    assert_eq!(left, ["later", "soon"]);
+}
