@@ -120,4 +120,4 @@ def test_alb_request_count_per_target_scales_the_service_out(server, cluster, im
     except AssertionError:
         print(berth_cli(server, "status", "--output", "json").stdout)
         raise
-    assert f"last scaling " in line and outs[0]["Description"] in line and "(Successful)" in line, line
+    assert "last scaling " in line and outs[0]["Description"] in line and "(Successful)" in line, line

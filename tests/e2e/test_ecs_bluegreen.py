@@ -36,9 +36,9 @@ import threading
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from test_elbv2_services import cluster  # noqa: F401  (a fixture, used by name)
 from test_tasks import (  # noqa: F401  (fixtures are used by name)
     GRACE_SECS,
-    Cluster,
     image,
     poll,
     register,
@@ -66,22 +66,6 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture
-def cluster(server, tmp_path):
-    clusters: list[Cluster] = []
-
-    def make(prefix: str) -> Cluster:
-        c = Cluster(server, tmp_path, prefix)
-        clusters.append(c)
-        return c
-
-    yield make
-    for c in clusters:
-        print(c.logs())
-        print(f"--- server log ({server.log_path}):\n{server.log_tail(120)}")
-        c.close()
 
 
 def web(image: str, version: str, fail: bool = False) -> dict:

@@ -28,10 +28,8 @@ import re
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from test_elbv2_services import target_group, web
+from test_elbv2_services import cluster, server, target_group, web  # noqa: F401  (fixtures are used by name)
 from test_tasks import (  # noqa: F401  (fixtures are used by name)
-    GRACE_SECS,
-    Cluster,
     docker,
     docker_container,
     image,
@@ -39,42 +37,10 @@ from test_tasks import (  # noqa: F401  (fixtures are used by name)
     register,
 )
 
-from berthtest import Berth, free_port, unique
+from berthtest import free_port, unique
 
 REGION = "us-east-1"
 DEADLINE = 90.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("berth-task-sets")
-    (tmp / "data").mkdir()
-    srv = Berth(
-        data_dir=tmp / "data",
-        log_path=tmp / "berth.log",
-        extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"},
-        extra_args=["--agent-grace-period-secs", GRACE_SECS],
-    ).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def cluster(server, tmp_path):
-    clusters: list[Cluster] = []
-
-    def make(prefix: str) -> Cluster:
-        c = Cluster(server, tmp_path, prefix)
-        clusters.append(c)
-        return c
-
-    yield make
-    for c in clusters:
-        print(c.logs())
-        print(f"--- server log ({server.log_path}):\n{server.log_tail(120)}")
-        c.close()
 
 
 def code(e: pytest.ExceptionInfo) -> str:
