@@ -916,10 +916,66 @@ impl Ecs {
 
         // 9. Write back when anything changed.
         if serde_json::to_value(&svc).unwrap_or_default() != before && !self.put_at_revision(&key, rev, &svc).await? {
-            // Changed meanwhile (UpdateService): look again at once.
+            // Changed meanwhile (UpdateService): what this pass did — its
+            // events, the tasks it began draining — is kept, and the rest
+            // is derived again at once.
+            self.keep_pass(&key, &before, &svc).await?;
             return Ok(Some(now));
         }
         Ok(wake)
+    }
+
+    /// After a lost compare-and-swap: adds the events and draining tasks
+    /// the pass recorded to the service as it is now.
+    pub(crate) async fn keep_pass(
+        &self,
+        key: &str,
+        before: &serde_json::Value,
+        pass: &ServiceRecord,
+    ) -> Result<(), AwsError> {
+        let seen: BTreeSet<&str> = before["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["id"].as_str())
+            .collect();
+        let events: Vec<_> = pass.events.iter().filter(|e| !seen.contains(e.id.as_str())).collect();
+        let draining: Vec<&DrainingTask> = pass
+            .berth
+            .draining_tasks
+            .iter()
+            .filter(|d| {
+                !before["berth"]["drainingTasks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|b| b["taskId"] == d.task_id.as_str())
+            })
+            .collect();
+        if events.is_empty() && draining.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..3 {
+            let Some((mut now, rev)) = berth_store::typed::get::<ServiceRecord>(&*self.store, key)
+                .await
+                .map_err(AwsError::state_store)?
+            else {
+                return Ok(());
+            };
+            for e in events.iter().rev() {
+                now.events.insert(0, (*e).clone());
+            }
+            now.events.truncate(berth_ecs_model::service::MAX_EVENTS);
+            for d in &draining {
+                if !now.berth.draining_tasks.iter().any(|x| x.task_id == d.task_id) {
+                    now.berth.draining_tasks.push((*d).clone());
+                }
+            }
+            if self.put_at_revision(key, rev, &now).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 }
 
