@@ -151,6 +151,14 @@ impl Prober<'_> {
                 format!("{base}.{name}")
             }
         };
+        let join_shown = |base: &str, name: &str| {
+            let mut out = base.to_string();
+            if !out.is_empty() {
+                out.push('.');
+            }
+            super::walk::push_shown_name(&mut out, name);
+            out
+        };
         // An unknown member is dropped.
         out.push(Probe {
             operation: self.operation,
@@ -159,7 +167,7 @@ impl Prober<'_> {
             expect: Expect::Cleaned(base.clone()),
         });
         for m in members.iter() {
-            let path = join(&shown, m.name);
+            let path = join_shown(&shown, m.name);
             let spath = join(schema, m.name);
             let shape = &self.model.shapes[m.shape];
             if m.required {
@@ -314,7 +322,14 @@ enum Step {
 }
 
 fn shown_path(at: &[Step]) -> String {
-    at.iter().map(|Step::Key(k)| *k).collect::<Vec<_>>().join(".")
+    let mut out = String::new();
+    for (i, Step::Key(k)) in at.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        super::walk::push_shown_name(&mut out, k);
+    }
+    out
 }
 
 fn target<'v>(v: &'v mut Value, at: &[Step]) -> &'v mut Map<String, Value> {

@@ -4,7 +4,7 @@
 use super::*;
 use serde_json::json;
 
-// 0 Input { name (required, 1..=5, [a-z]+), count: Count, kind: Kind, items: [Item], tags: {Key: String}, flag, big: Long, ratio }
+// 0 Input { name (required, 1..=5, [a-z]+), count: Count, kind: Kind, items: [Item], tags: {Key: String}, flag, big: Long, ratio, doc, MaxCount: Count }
 // 1 Name  2 Count (1..=10)  3 Kind enum  4 Items (list, max 2)  5 Item { id (required) }  6 Tags (map)  7 Key (max 3)
 // 8 Boolean  9 Long  10 Double (0..=1)  11 Doc
 static SHAPES: &[Shape] = &[
@@ -54,6 +54,11 @@ static SHAPES: &[Shape] = &[
             Member {
                 name: "doc",
                 shape: 11,
+                required: false,
+            },
+            Member {
+                name: "MaxCount",
+                shape: 2,
                 required: false,
             },
         ]),
@@ -291,6 +296,13 @@ fn constraints_in_the_coral_form() {
         message(CORAL, json!({"name": "AB"})),
         "1 validation error detected: Value 'AB' at 'name' failed to satisfy constraint: \
          Member must satisfy regular expression pattern: [a-z]+"
+    );
+    // A member whose wire name is upper camel case (awsJson 1.1, awsQuery)
+    // is named in lower camel case, as AWS names it (`serviceNamespace`).
+    assert_eq!(
+        message(CORAL, json!({"name": "a", "MaxCount": 0})),
+        "1 validation error detected: Value '0' at 'maxCount' failed to satisfy constraint: \
+         Member must have value greater than or equal to 1"
     );
     // List items and map entries are named as AWS names them.
     assert_eq!(

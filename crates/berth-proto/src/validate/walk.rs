@@ -81,7 +81,11 @@ impl Pos<'_> {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(name);
+                if shown {
+                    push_shown_name(out, name);
+                } else {
+                    out.push_str(name);
+                }
             }
             Pos::Item(parent, index) => {
                 parent.write(out, shown);
@@ -353,4 +357,14 @@ fn matches_whole(pattern: &'static str, s: &str) -> bool {
 /// A model pattern anchored at both ends (AWS matches the whole value).
 pub fn compile(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// A member's name as AWS's messages write it: in lower camel case whatever
+/// the wire name (`ServiceNamespace` → `serviceNamespace`, `KeyId` → `keyId`).
+pub(crate) fn push_shown_name(out: &mut String, name: &str) {
+    let mut chars = name.chars();
+    if let Some(first) = chars.next() {
+        out.extend(first.to_lowercase());
+        out.push_str(chars.as_str());
+    }
 }
