@@ -160,6 +160,18 @@ def test_a_service_deployment_sends_its_state_changes(berth, image):  # noqa: F8
     pattern = {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"], "resources": [arn]}
     events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
     events.put_targets(Rule=rule, Targets=[{"Id": "g", "Arn": group_arn(group)}])
+    # The scheduler's service actions, and the container instances' changes
+    # (a task placed changes the instance's remaining resources).
+    actions, action_rule = unique("/berth-e2e/events/actions"), unique("actions")
+    instances, instance_rule = unique("/berth-e2e/events/instances"), unique("instances")
+    for g in (actions, instances):
+        logs.create_log_group(logGroupName=g)
+    events.put_rule(Name=action_rule, EventPattern=json.dumps(
+        {"source": ["aws.ecs"], "detail-type": ["ECS Service Action"], "resources": [arn]}))
+    events.put_targets(Rule=action_rule, Targets=[{"Id": "g", "Arn": group_arn(actions)}])
+    events.put_rule(Name=instance_rule, EventPattern=json.dumps(
+        {"source": ["aws.ecs"], "detail-type": ["ECS Container Instance State Change"]}))
+    events.put_targets(Rule=instance_rule, Targets=[{"Id": "g", "Arn": group_arn(instances)}])
     try:
         service = ecs.create_service(cluster="default", serviceName=name, taskDefinition=td, desiredCount=1)["service"]
         deployment = service["deployments"][0]["id"]
@@ -171,6 +183,20 @@ def test_a_service_deployment_sends_its_state_changes(berth, image):  # noqa: F8
         assert done["resources"] == [arn] and done["detail"]["deploymentId"] == deployment
         assert (done["detail"]["eventType"], done["detail"]["reason"]) == (
             "INFO", f"ECS deployment {deployment} completed.")
+        steady = poll("the service's steady state as a service action", lambda: [
+            m for m in messages(logs, actions) if m["detail"]["eventName"] == "SERVICE_STEADY_STATE"], deadline=30)
+        assert steady[0]["resources"] == [arn]
+        assert steady[0]["detail"]["eventType"] == "INFO"
+        assert steady[0]["detail"]["clusterArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default"
+        changed = poll("a container instance state change", lambda: messages(logs, instances), deadline=30)
+        detail = changed[-1]["detail"]
+        instance_arns = ecs.list_container_instances(cluster="default")["containerInstanceArns"]
+        assert changed[-1]["resources"] == [detail["containerInstanceArn"]]
+        assert detail["containerInstanceArn"] in instance_arns
+        assert detail["clusterArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default"
+        assert (detail["status"], detail["agentConnected"]) == ("ACTIVE", True)
+        assert {r["name"] for r in detail["remainingResources"]} >= {"CPU", "MEMORY", "PORTS"}
+        assert isinstance(detail["version"], int) and detail["version"] > 0
     finally:
         ecs.delete_service(cluster="default", service=name, force=True)
         ids = docker("ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-definition-family={family}",
