@@ -1,7 +1,6 @@
 """Target tracking on ALBRequestCountPerTarget (issue 16's Must-show): a
-service of busybox httpd tasks behind a Berth Application Load Balancer
-(BERTH_EXPERIMENTAL_ELBV2=1), a load generator sending requests through the
-listener, and the policy scaling the service out from the load balancer's
+service of busybox httpd tasks behind a Berth Application Load Balancer, a
+load generator sending requests through the listener, and the policy scaling the service out from the load balancer's
 own `AWS/ApplicationELB` RequestCountPerTarget, as Berth publishes it.
 
 The server counts AWS minutes thirty times faster (`--time-scale 30`) and
@@ -31,7 +30,6 @@ def server(tmp_path_factory):
     srv = Berth(
         data_dir=tmp / "data",
         log_path=tmp / "berth.log",
-        extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"},
         extra_args=["--time-scale", TIME_SCALE, "--ecs-metrics-interval-secs", 1],
     ).start()
     try:

@@ -1,6 +1,6 @@
 """The EXTERNAL deployment controller and task sets (issue 15 item 5), end
 to end with real Docker containers and real HTTP through the Berth load
-balancer (BERTH_EXPERIMENTAL_ELBV2=1), driven as an external deployment
+balancer, driven as an external deployment
 tool drives ECS:
 
 - an EXTERNAL service (no revision or load balancer of its own) with a

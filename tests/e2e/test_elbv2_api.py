@@ -1,5 +1,4 @@
-"""The ELBv2 API (control plane) with real clients, behind
-BERTH_EXPERIMENTAL_ELBV2=1: an Application Load Balancer with a target group,
+"""The ELBv2 API (control plane) with real clients: an Application Load Balancer with a target group,
 a listener and rules, targets registered, everything described, attributes
 and tags changed, ELBv2's errors (duplicate name, priority in use, protocol
 mismatch, unknown ARN, the model's ValidationError), deletion in order; a
@@ -31,7 +30,6 @@ def lb(tmp_path_factory):
     server = berthtest.Berth(
         data_dir=data_dir,
         log_path=tmp / "berth.log",
-        extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"},
         extra_args=["--regions", f"{HOME},{EU}"],
     ).start()
     try:
@@ -169,10 +167,14 @@ def test_an_application_load_balancer_from_creation_to_deletion(lb):
     assert lb_attrs["idle_timeout.timeout_seconds"] == "120"
     listener_attrs = {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]}
     assert listener_attrs["routing.http.response.server.enabled"] == "true"
-    changed = elb.modify_listener_attributes(
-        ListenerArn=listener_arn, Attributes=[{"Key": "routing.http.response.server.enabled", "Value": "false"}]
-    )["Attributes"]
-    assert {a["Key"]: a["Value"] for a in changed}["routing.http.response.server.enabled"] == "false"
+    # The proxy always writes `Server: awselb/2.0`: another value is refused, not stored.
+    code, message = code_of(
+        elb.modify_listener_attributes, ListenerArn=listener_arn,
+        Attributes=[{"Key": "routing.http.response.server.enabled", "Value": "false"}],
+    )
+    assert code == "InvalidConfigurationRequest" and "can only be 'true'" in message, message
+    listener_attrs = {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]}
+    assert listener_attrs["routing.http.response.server.enabled"] == "true"
     assert code_of(
         elb.modify_listener_attributes, ListenerArn=listener_arn,
         Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "100"}],
@@ -337,12 +339,11 @@ def test_resource_tag_conditions(lb):
     root.delete_target_group(TargetGroupArn=red)
 
 
-def test_an_unrouted_action_and_the_switch(lb, berth):
+def test_an_unrouted_action_and_elbv2_on_every_server(lb, berth):
     with pytest.raises(AwsCliError) as e:
         # Trust stores (mutual TLS) are not served.
         lb.aws("--region", HOME, "elbv2", "describe-trust-stores")
     assert e.value.code == "InvalidAction"
-    # The shared server runs without BERTH_EXPERIMENTAL_ELBV2: no ELBv2 there.
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        berth.client("elbv2").describe_load_balancers()
-    assert e.value.response["Error"]["Code"] == "InvalidAction"
+    # Every server serves ELBv2 (unless started with BERTH_ELBV2=0), the
+    # shared one too.
+    assert isinstance(berth.client("elbv2").describe_load_balancers()["LoadBalancers"], list)

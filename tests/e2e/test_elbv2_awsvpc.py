@@ -1,6 +1,6 @@
 """ECS services of awsvpc tasks behind `ip` target groups (issue 15 item 3
 for awsvpc), end to end with real Docker containers and real HTTP through
-the Berth load balancer (BERTH_EXPERIMENTAL_ELBV2=1):
+the Berth load balancer:
 
 - a service of 2 awsvpc tasks (busybox httpd on port 80 answering its own
   hostname) behind an ALB listener with an `ip` target group:
@@ -43,7 +43,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("berth-elbv2-awsvpc")
     (tmp / "data").mkdir()
     srv = Berth(
-        data_dir=tmp / "data", log_path=tmp / "berth.log", extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"}
+        data_dir=tmp / "data", log_path=tmp / "berth.log"
     ).start()
     try:
         yield srv

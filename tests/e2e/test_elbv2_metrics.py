@@ -1,5 +1,5 @@
 """The load balancers' CloudWatch metrics (issue 16 item 3): requests through
-a Berth Application Load Balancer (BERTH_EXPERIMENTAL_ELBV2=1) to two real
+a Berth Application Load Balancer to two real
 HTTP backends show up in `AWS/ApplicationELB` as ELB publishes them —
 RequestCount and HTTPCode_Target_2XX_Count per LoadBalancer, RequestCount,
 RequestCountPerTarget and HealthyHostCount per TargetGroup and
@@ -31,7 +31,6 @@ def server(tmp_path_factory):
     srv = berthtest.Berth(
         data_dir=tmp / "data",
         log_path=tmp / "berth.log",
-        extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"},
         extra_args=["--ecs-metrics-interval-secs", "1"],
     ).start()
     try:

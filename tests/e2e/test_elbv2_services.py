@@ -1,6 +1,5 @@
 """ECS services behind ELBv2 target groups (issue 15 item 3), end to end
-with real Docker containers and real HTTP through the Berth load balancer
-(BERTH_EXPERIMENTAL_ELBV2=1):
+with real Docker containers and real HTTP through the Berth load balancer:
 
 - a REPLICA service of 4 bridge tasks with dynamic host ports (hostPort 0)
   on two `berth agent`s behind an ALB listener: DescribeTargetHealth shows
@@ -51,7 +50,6 @@ def server(tmp_path_factory):
     srv = Berth(
         data_dir=tmp / "data",
         log_path=tmp / "berth.log",
-        extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"},
         extra_args=["--agent-grace-period-secs", GRACE_SECS],
     ).start()
     try:

@@ -1,4 +1,4 @@
-"""Traffic through a Berth load balancer (BERTH_EXPERIMENTAL_ELBV2=1), with
+"""Traffic through a Berth load balancer, with
 boto3, the aws CLI and real HTTP: two small HTTP backends (python
 http.server processes on ephemeral ports) registered as `instance` targets
 (on `berth up` an instance is this host, 127.0.0.1) and as an `ip` target;
@@ -60,7 +60,7 @@ def lb(tmp_path_factory):
     data_dir = tmp / "data"
     data_dir.mkdir()
     server = berthtest.Berth(
-        data_dir=data_dir, log_path=tmp / "berth.log", extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"}
+        data_dir=data_dir, log_path=tmp / "berth.log"
     ).start()
     try:
         yield server

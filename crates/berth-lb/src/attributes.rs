@@ -1,11 +1,45 @@
 //! Load-balancer and target-group attributes (pure): the keys Berth
 //! serves with their defaults (as DescribeLoadBalancerAttributes and
 //! DescribeTargetGroupAttributes list them for a new resource) and the
-//! values each takes. A key Berth does not serve is refused, not stored.
+//! values each takes. A key Berth does not serve is refused, not stored; so
+//! is a value other than the default of a key whose behaviour the proxy
+//! has only at its default (`DEFAULT_ONLY`): DescribeXAttributes lists it,
+//! as AWS does, and what it says is what the proxy does.
 
 use crate::errors::LbError;
 use crate::records::LbType;
 use std::collections::BTreeMap;
+
+/// The keys the proxy serves only at their default: it speaks HTTP/2 to
+/// clients, keeps invalid header fields (hyper refuses what it cannot
+/// parse), appends to `X-Forwarded-For`, keeps client connections for the
+/// idle timeout only, writes no configurable response headers, holds TCP
+/// flows for 350 s, and has neither application-cookie nor source-IP
+/// stickiness, client-IP preservation, proxy protocol v2 nor connection
+/// termination at deregistration.
+const DEFAULT_ONLY: &[&str] = &[
+    "routing.http2.enabled",
+    "routing.http.drop_invalid_header_fields.enabled",
+    "routing.http.xff_header_processing.mode",
+    "client_keep_alive.seconds",
+    "stickiness.app_cookie.cookie_name",
+    "stickiness.app_cookie.duration_seconds",
+    "deregistration_delay.connection_termination.enabled",
+    "preserve_client_ip.enabled",
+    "proxy_protocol_v2.enabled",
+    "routing.http.response.server.enabled",
+    "routing.http.response.strict_transport_security.header_value",
+    "routing.http.response.access_control_allow_origin.header_value",
+    "routing.http.response.access_control_allow_methods.header_value",
+    "routing.http.response.access_control_allow_headers.header_value",
+    "routing.http.response.access_control_allow_credentials.header_value",
+    "routing.http.response.access_control_expose_headers.header_value",
+    "routing.http.response.access_control_max_age.header_value",
+    "routing.http.response.content_security_policy.header_value",
+    "routing.http.response.x_content_type_options.header_value",
+    "routing.http.response.x_frame_options.header_value",
+    "tcp.idle_timeout.seconds",
+];
 
 /// One attribute's default and the values it takes.
 struct Spec {
@@ -99,7 +133,7 @@ const TG_HTTP: &[Spec] = &[
     Spec {
         key: "stickiness.type",
         default: "lb_cookie",
-        values: Values::OneOf(&["lb_cookie", "app_cookie"]),
+        values: Values::OneOf(&["lb_cookie"]),
     },
     Spec {
         key: "stickiness.lb_cookie.duration_seconds",
@@ -342,6 +376,13 @@ fn apply(
             };
             return Err(LbError::InvalidConfiguration(format!(
                 "{what} attribute '{key}' cannot be '{value}': it must be {expected}"
+            )));
+        }
+        let source_ip_stickiness = std::ptr::eq(specs, TG_TCP) && spec.key == "stickiness.enabled";
+        if value != spec.default && (DEFAULT_ONLY.contains(&spec.key) || source_ip_stickiness) {
+            return Err(LbError::InvalidConfiguration(format!(
+                "{what} attribute '{key}' can only be '{}' in Berth: its load balancer does not serve another value",
+                spec.default
             )));
         }
         next.insert(key.clone(), value.clone());

@@ -59,20 +59,47 @@ fn listener_attributes_by_protocol() {
     assert!(set_listener_attributes("TCP", &mut set, &pairs(&[("tcp.idle_timeout.seconds", "59")])).is_err());
     let mtls = "routing.http.request.x_amzn_mtls_clientcert.header_name";
     assert!(set_listener_attributes("HTTP", &mut set, &pairs(&[(mtls, "X-Cert")])).is_err());
-    set_listener_attributes(
+    // The proxy writes `Server: awselb/2.0` always: only the default is taken.
+    let e = set_listener_attributes(
         "HTTP",
         &mut set,
         &pairs(&[("routing.http.response.server.enabled", "false")]),
     )
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidConfigurationRequest");
+    set_listener_attributes(
+        "HTTP",
+        &mut set,
+        &pairs(&[("routing.http.response.server.enabled", "true")]),
+    )
     .unwrap();
-    assert_eq!(
-        get(
-            listener_attributes("HTTP", &set),
-            "routing.http.response.server.enabled"
-        )
-        .as_deref(),
-        Some("false")
-    );
+}
+
+#[test]
+fn what_the_proxy_does_not_serve_is_taken_only_at_its_default() {
+    let mut set = BTreeMap::new();
+    for (k, v) in [
+        ("routing.http2.enabled", "false"),
+        ("routing.http.xff_header_processing.mode", "remove"),
+        ("client_keep_alive.seconds", "120"),
+    ] {
+        assert!(
+            set_lb_attributes(LbType::Application, &mut set, &pairs(&[(k, v)])).is_err(),
+            "{k}={v}"
+        );
+    }
+    set_lb_attributes(
+        LbType::Application,
+        &mut set,
+        &pairs(&[("routing.http2.enabled", "true")]),
+    )
+    .unwrap();
+    assert!(set_tg_attributes("HTTP", &mut set, &pairs(&[("stickiness.type", "app_cookie")])).is_err());
+    assert!(set_tg_attributes("TCP", &mut set, &pairs(&[("stickiness.enabled", "true")])).is_err());
+    assert!(set_tg_attributes("TCP", &mut set, &pairs(&[("proxy_protocol_v2.enabled", "true")])).is_err());
+    // HTTP groups' stickiness is served.
+    set_tg_attributes("HTTP", &mut set, &pairs(&[("stickiness.enabled", "true")])).unwrap();
+    assert!(set_listener_attributes("TCP", &mut set, &pairs(&[("tcp.idle_timeout.seconds", "100")])).is_err());
 }
 
 #[test]

@@ -32,10 +32,10 @@ pub struct Config {
     pub listener: crate::serve::Limits,
     /// `berth up`'s local agent: its cluster and share (none for `berth server`).
     pub local_agent: Option<LocalAgentArgs>,
-    /// Whether each region serves ELBv2 (`BERTH_EXPERIMENTAL_ELBV2=1`): its
-    /// API and its load balancers, off while some of what the API stores
-    /// is not honoured by the proxy (docs/compatibility.md).
-    pub experimental_elbv2: bool,
+    /// Whether each region serves ELBv2, its API and its load balancers:
+    /// on unless `BERTH_ELBV2=0` (a server that must open no listener port
+    /// of its own).
+    pub elbv2: bool,
     /// The address the load balancers' listeners bind (`--lb-bind`).
     pub lb_bind: std::net::IpAddr,
     /// How many times faster than AWS minutes are counted (`--time-scale`).
@@ -137,7 +137,7 @@ impl Config {
             lb_bind: args.lb_bind,
             time_scale: args.time_scale,
             registry_schedule: args.registry.schedule(),
-            experimental_elbv2: std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1"),
+            elbv2: !std::env::var("BERTH_ELBV2").is_ok_and(|v| v == "0"),
             _lock: std::sync::Arc::new(lock),
         })
     }

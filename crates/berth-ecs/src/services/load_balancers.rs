@@ -67,7 +67,7 @@ impl Ecs {
         check_load_balancer_entries(given)?;
         let Some(registry) = &self.targets else {
             return Err(AwsError::invalid_parameter(
-                "loadBalancers need Elastic Load Balancing, which this Berth server runs only when started with BERTH_EXPERIMENTAL_ELBV2=1.",
+                "loadBalancers need Elastic Load Balancing, which this Berth server was started without (BERTH_ELBV2=0).",
             ));
         };
         let mut groups = vec![];

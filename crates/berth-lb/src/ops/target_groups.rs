@@ -97,9 +97,9 @@ pub fn create(state: &mut State, scope: &Scope, input: &CreateTargetGroupInput) 
                 "A protocol version can only be specified for HTTP and HTTPS target groups",
             ));
         }
-        (Some(v), true) if v != "HTTP1" && v != "HTTP2" => {
+        (Some(v), true) if v != "HTTP1" => {
             return Err(LbError::UnsupportedProtocol(format!(
-                "Protocol version '{v}' is not supported by Berth: use HTTP1 or HTTP2"
+                "Protocol version '{v}' is not supported by Berth: its load balancer speaks HTTP/1.1 to targets; use HTTP1"
             )));
         }
         (v, true) => Some(v.clone().unwrap_or_else(|| "HTTP1".into())),

@@ -28,8 +28,8 @@ pub struct Regional {
     pub store: Arc<dyn Store>,
     /// The awsJson services by target prefix.
     pub services: HashMap<&'static str, Arc<dyn JsonService>>,
-    /// The region's own awsQuery services, by version (ELBv2, behind
-    /// `BERTH_EXPERIMENTAL_ELBV2=1`); IAM and STS are global ([`super::App::queries`]).
+    /// The region's own awsQuery services, by version (ELBv2, unless
+    /// `BERTH_ELBV2=0`); IAM and STS are global ([`super::App::queries`]).
     pub queries: berth_proto::query::QueryServices,
     /// The region's load balancers (ELBv2 enabled): its controller runs
     /// in this process, its listeners bind `--lb-bind`.
@@ -202,7 +202,7 @@ impl Regional {
         };
         let advertised = cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string());
         let mut queries = berth_proto::query::QueryServices::new();
-        let data_plane = cfg.experimental_elbv2.then(|| {
+        let data_plane = cfg.elbv2.then(|| {
             // `berth up`: every container instance is this host.
             let feed = berth_lb::feed::Feed {
                 bind: cfg.lb_bind,

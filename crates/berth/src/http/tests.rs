@@ -74,7 +74,7 @@ impl Server {
         Self::configured(regions, true, |_| {}).await
     }
 
-    async fn configured(regions: &[&str], experimental_elbv2: bool, setup: impl FnOnce(&mut App)) -> Self {
+    async fn configured(regions: &[&str], elbv2: bool, setup: impl FnOnce(&mut App)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let lock = std::fs::File::create(dir.path().join("lock")).expect("the lock file");
         let cfg = Config {
@@ -102,7 +102,7 @@ impl Server {
                 shutdown_grace: std::time::Duration::from_secs(30),
             },
             local_agent: None,
-            experimental_elbv2,
+            elbv2,
             lb_bind: "127.0.0.1".parse().expect("an address"),
             time_scale: berth_core::time_scale::TimeScale::REAL,
             registry_schedule: berth_registry::Schedule::default(),

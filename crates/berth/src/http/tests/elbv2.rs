@@ -1,6 +1,6 @@
-//! ELBv2, a regional awsQuery service: served only when configured
-//! (`BERTH_EXPERIMENTAL_ELBV2=1`), answered by the region the request is
-//! signed for, its errors in its own namespace.
+//! ELBv2, a regional awsQuery service: served unless the server runs with
+//! `BERTH_ELBV2=0`, answered by the region the request is signed for, its
+//! errors in its own namespace.
 
 use super::*;
 
@@ -48,7 +48,7 @@ async fn a_load_balancer_lives_in_the_region_it_was_created_in() {
 }
 
 #[tokio::test]
-async fn without_the_switch_elbv2_is_not_served() {
+async fn turned_off_elbv2_is_not_served() {
     let server = Server::start().await;
     let answer = server.call(elbv2("Action=DescribeLoadBalancers", REGION)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
