@@ -180,3 +180,23 @@ def test_the_operations_are_authorized_as_ecrs(two):
                     imageId={"imageTag": "v1"})["Code"] == "ImageNotFoundException"
     assert "ecr:DescribeImageReplicationStatus" in denied(
         ecr.describe_image_replication_status, repositoryName=unique("elsewhere"), imageId={"imageTag": "v1"})
+
+
+def test_a_registry_policy_grants_only_the_registry_level_actions(two):
+    home = two.client("ecr", region_name=HOME)
+
+    def policy(actions) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Sid": "ReplicationAccessCrossAccount", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": actions,
+            "Resource": f"arn:aws:ecr:{HOME}:{ACCOUNT}:repository/*"}]})
+
+    with pytest.raises(AwsCliError) as e:
+        two.aws("--region", HOME, "ecr", "put-registry-policy", "--policy-text",
+                policy(["ecr:ReplicateImage", "ecr:BatchGetImage"]))
+    assert e.value.code == "InvalidParameterException", e.value
+    assert "ecr:BatchGetImage" in e.value.message
+    text = policy(["ecr:CreateRepository", "ecr:ReplicateImage"])
+    assert home.put_registry_policy(policyText=text)["registryId"] == ACCOUNT
+    assert json.loads(home.get_registry_policy()["policyText"]) == json.loads(text)
+    home.delete_registry_policy()

@@ -28,6 +28,7 @@ pub mod manifest;
 mod oci;
 mod publish;
 pub mod records;
+pub mod registry_policy;
 pub mod replication;
 pub mod rules;
 pub mod scan;
