@@ -208,3 +208,85 @@ async fn an_immutable_tag_taken_at_the_destination_fails_the_replication() {
         json!([{"region": EU, "registryId": ACCOUNT, "status": "FAILED", "failureCode": "IMAGE_TAG_IMMUTABLE"}])
     );
 }
+
+#[tokio::test]
+async fn a_manifest_list_is_copied_with_its_images() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    replicate_to_eu(&h).await;
+    h.create_repo("multi").await;
+    let mut children = vec![];
+    for seed in ["amd64", "arm64"] {
+        let m = h.image_manifest("multi", seed).await;
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let digest = berth_registry::digest::Digest::sha256_of(&bytes).to_string();
+        let r = h.put_manifest("multi", &digest, &m).await;
+        assert_eq!(r.status, axum::http::StatusCode::CREATED, "{:?}", r.json());
+        children.push(
+            json!({"mediaType": m["mediaType"], "digest": digest, "size": bytes.len(),
+            "platform": {"architecture": seed, "os": "linux"}}),
+        );
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children});
+    let r = h.put_manifest("multi", "v1", &index).await;
+    assert_eq!(r.status, axum::http::StatusCode::CREATED, "{:?}", r.json());
+    let digest = r.header("docker-content-digest").unwrap().to_string();
+    // Started after the pushes: the list's intent may be worked before its images'.
+    h.reg.spawn_replicator();
+    status_becomes(&h, "multi", &digest, "COMPLETE").await;
+    let listed = eu_call(&eu, "DescribeImages", json!({"repositoryName": "multi"}))
+        .await
+        .unwrap();
+    let mut got: Vec<(String, Value)> = listed["imageDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["imageDigest"].as_str().unwrap().to_string(), d["imageTags"].clone()))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut want: Vec<(String, Value)> = children
+        .iter()
+        .map(|c| (c["digest"].as_str().unwrap().to_string(), Value::Null))
+        .chain([(digest.clone(), json!(["v1"]))])
+        .collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn an_image_pushed_again_shows_only_its_own_replications() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.reg.spawn_replicator();
+    replicate_to_eu(&h).await;
+    h.create_repo("again").await;
+    let digest = h.push_image("again", "v1", "same").await;
+    status_becomes(&h, "again", &digest, "COMPLETE").await;
+    // Replication off; the image deleted and pushed again (the same digest).
+    h.ecr(
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": {"rules": []}}),
+    )
+    .await
+    .unwrap();
+    h.ecr(
+        "BatchDeleteImage",
+        json!({"repositoryName": "again", "imageIds": [{"imageTag": "v1"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.push_image("again", "v1", "same").await, digest);
+    let out = h
+        .ecr(
+            "DescribeImageReplicationStatus",
+            json!({"repositoryName": "again", "imageId": {"imageTag": "v1"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["replicationStatuses"], json!([]));
+}

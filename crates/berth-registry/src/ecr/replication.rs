@@ -83,6 +83,13 @@ impl Registry {
             .await?;
         let name = repo.repository_name;
         let digest = self.resolve_image_id(&name, &input.image_id).await?;
+        // Statuses left by an earlier image of this digest (deleted, pushed
+        // again) predate this one's push: not this image's.
+        let pushed_at = self
+            .image(&name, &digest)
+            .await
+            .map_err(|e| self.aws(e))?
+            .map_or(0.0, |(rec, _)| rec.pushed_at);
         let prefix = keys::replications_of_image(&name, &digest);
         let kvs = self
             .store
@@ -92,6 +99,9 @@ impl Registry {
         let mut statuses = Vec::with_capacity(kvs.len());
         for kv in kvs {
             let rec: ReplicationRecord = typed::decode(&kv).map_err(AwsError::state_store)?;
+            if rec.updated_at < pushed_at {
+                continue;
+            }
             let Some((_, _, dest)) = status::parse_key_rest(&kv.key[keys::REPLICATIONS.len()..]) else {
                 continue;
             };
