@@ -259,6 +259,16 @@ impl Registry {
     /// blob and child manifest is in the repository, the digest of the exact
     /// bytes matches a named digest, and tag immutability.
     pub(crate) async fn put_manifest(&self, req: PutManifest<'_>) -> Result<PutOutcome, RegistryError> {
+        self.put_manifest_from(req, true).await
+    }
+
+    /// A replica's push (`replication::copy`): as [`Registry::put_manifest`],
+    /// but not replicated again from here.
+    pub(crate) async fn put_manifest_replica(&self, req: PutManifest<'_>) -> Result<PutOutcome, RegistryError> {
+        self.put_manifest_from(req, false).await
+    }
+
+    async fn put_manifest_from(&self, req: PutManifest<'_>, replicate: bool) -> Result<PutOutcome, RegistryError> {
         let repo_name = req.repository;
         self.repository(repo_name).await?;
         if let Some(t) = req.tag
@@ -353,6 +363,11 @@ impl Registry {
         });
         let image_key = keys::image(repo_name, &digest_s);
         let registry_scanning = self.registry_scanning().await?;
+        let replicate_to = if replicate {
+            self.replication_destinations(repo_name).await?
+        } else {
+            Default::default()
+        };
         loop {
             let (repo, repo_rev) = self.repository_rev(repo_name).await?;
             let image_kv = store_err(self.store.get(&image_key).await)?;
@@ -411,6 +426,12 @@ impl Registry {
                 }
                 tag_change = Some(change);
             }
+            // Replication is asked for with the push that changes something.
+            let replicated = !replicate_to.is_empty()
+                && (image_rev.is_none() || tag_change.as_ref().is_some_and(|c| *c != TagChange::Unchanged));
+            if replicated {
+                ops.extend(Self::replication_intents(repo_name, &digest_s, &replicate_to, now)?);
+            }
             let outcome = PutOutcome {
                 digest: digest_s.clone(),
                 media_type: parsed.media_type.clone(),
@@ -425,6 +446,9 @@ impl Registry {
                 tracing::info!(repository = repo_name, digest = %digest_s, tag = ?req.tag, "manifest stored");
                 if scan_on_push {
                     self.scan_wake.notify_one();
+                }
+                if replicated {
+                    self.wake_replicator();
                 }
                 self.image_action(ImageAction {
                     action: ActionType::Push,

@@ -97,11 +97,44 @@ pub fn scan_queued(repo: &str, digest: &str) -> String {
     format!("{SCAN_QUEUE}{repo}#{digest}")
 }
 
+/// The replication configuration (`replication::config`).
+pub const REPLICATION_CONFIGURATION: &str = "ecr/registry/replication";
+
+/// Replication statuses, one per image and destination:
+/// `ecr/replication/REPO#DIGEST#REGION#ACCOUNT` (`replication::status`).
+pub const REPLICATIONS: &str = "ecr/replication/";
+
+pub fn replications_of(repo: &str) -> String {
+    format!("{REPLICATIONS}{repo}#")
+}
+
+pub fn replications_of_image(repo: &str, digest: &str) -> String {
+    format!("{REPLICATIONS}{repo}#{digest}#")
+}
+
+pub fn replication(repo: &str, digest: &str, destination: &str) -> String {
+    format!("{REPLICATIONS}{repo}#{digest}#{destination}")
+}
+
+/// The replications to do (the replicator's queue, written with the push
+/// and removed when done): `ecr/replication-queue/REPO#DIGEST#REGION#ACCOUNT`.
+pub const REPLICATION_QUEUE: &str = "ecr/replication-queue/";
+
+pub fn replication_queue_of(repo: &str) -> String {
+    format!("{REPLICATION_QUEUE}{repo}#")
+}
+
+pub fn replication_queued(repo: &str, digest: &str, destination: &str) -> String {
+    format!("{REPLICATION_QUEUE}{repo}#{digest}#{destination}")
+}
+
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 7] {
+pub fn all_of(repo: &str) -> [String; 9] {
     [
         scans_of(repo),
         scan_queue_of(repo),
+        replications_of(repo),
+        replication_queue_of(repo),
         images_of(repo),
         tags_of(repo),
         layers_of(repo),

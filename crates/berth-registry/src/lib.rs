@@ -28,6 +28,8 @@ pub mod manifest;
 mod oci;
 mod publish;
 pub mod records;
+pub mod registry_policy;
+pub mod replication;
 pub mod rules;
 pub mod scan;
 mod scan_run;
@@ -123,6 +125,8 @@ pub struct Registry {
     pub(crate) scan_db: PathBuf,
     /// Wakes the scan worker.
     pub(crate) scan_wake: Arc<tokio::sync::Notify>,
+    /// ECR replication: its targets and the replicator's wake-up.
+    pub(crate) replication: replication::Replication,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +181,7 @@ impl Registry {
             image_events: std::sync::OnceLock::new(),
             scan_db: scan_run::database_path(&cfg.data_dir),
             scan_wake: Arc::new(tokio::sync::Notify::new()),
+            replication: replication::Replication::default(),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)

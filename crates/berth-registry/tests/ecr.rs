@@ -722,6 +722,12 @@ async fn policies() {
         code(h.ecr("GetRegistryPolicy", json!({})).await),
         "RegistryPolicyNotFoundException"
     );
+    // A registry policy grants only the registry-level actions (ECR's V1 scope).
+    assert_eq!(
+        code(h.ecr("PutRegistryPolicy", json!({"policyText": policy})).await),
+        "InvalidParameterException"
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["ecr:CreateRepository","ecr:ReplicateImage"],"Resource":"*"}]}"#;
     h.ecr("PutRegistryPolicy", json!({"policyText": policy})).await.unwrap();
     assert_eq!(
         h.ecr("GetRegistryPolicy", json!({})).await.unwrap()["policyText"],

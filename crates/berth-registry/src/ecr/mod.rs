@@ -8,6 +8,7 @@ mod layers;
 mod lifecycle;
 mod model;
 mod policies;
+mod replication;
 mod repositories;
 mod routes;
 mod scanning;

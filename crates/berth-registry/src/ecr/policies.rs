@@ -185,6 +185,11 @@ impl Registry {
         input: RegistryPolicyInput,
     ) -> Result<Value, AwsError> {
         check_policy(&input.policy_text, "registry")?;
+        crate::registry_policy::check_actions(&input.policy_text).map_err(|reason| {
+            invalid_parameter(format!(
+                "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided': {reason}"
+            ))
+        })?;
         let rec = RegistryPolicyRecord {
             policy_text: input.policy_text.clone(),
         };

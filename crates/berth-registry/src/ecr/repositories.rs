@@ -1,6 +1,6 @@
 //! CreateRepository, DescribeRepositories, DeleteRepository,
-//! PutImageTagMutability, TagResource, UntagResource, ListTagsForResource,
-//! DescribeRegistry.
+//! PutImageTagMutability, TagResource, UntagResource, ListTagsForResource
+//! (DescribeRegistry is `replication.rs`'s).
 
 use super::{invalid_parameter, repository_not_found};
 use crate::records::RepositoryRecord;
@@ -377,17 +377,6 @@ impl Registry {
         let name = self.repository_of_arn(&input.resource_arn)?;
         let rec = self.repository(&name).await.map_err(|e| self.aws(e))?;
         Ok(json!({ "tags": rec.tags }))
-    }
-
-    pub(crate) async fn describe_registry(
-        &self,
-        _ctx: &RequestContext,
-        _input: super::policies::RegistryInput,
-    ) -> Result<Value, AwsError> {
-        Ok(json!({
-            "registryId": self.registry_id(),
-            "replicationConfiguration": { "rules": [] },
-        }))
     }
 }
 

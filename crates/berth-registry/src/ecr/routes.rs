@@ -12,7 +12,7 @@
 //! with its repository's tags, checked through the registry's authorizer.
 
 use super::policies::RegistryInput;
-use super::{images, layers, lifecycle, policies, repositories, scanning};
+use super::{images, layers, lifecycle, policies, replication, repositories, scanning};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -72,6 +72,7 @@ repository_scoped!(
     policies::RepoInput,
     repositories::CreateRepositoryInput,
     repositories::DeleteRepositoryInput,
+    replication::DescribeImageReplicationStatusInput,
     repositories::PutImageTagMutabilityInput,
     scanning::PutImageScanningConfigurationInput,
     scanning::StartImageScanInput,
@@ -108,6 +109,7 @@ not_resource_scoped!(
     scanning::PutRegistryScanningConfigurationInput,
     policies::AuthorizationTokenInput,
     policies::RegistryPolicyInput,
+    replication::PutReplicationConfigurationInput,
     RegistryInput
 );
 
@@ -165,6 +167,7 @@ operations! {
     DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
+    DescribeImageReplicationStatus(replication::DescribeImageReplicationStatusInput) => describe_image_replication_status;
     DescribeImageScanFindings(scanning::DescribeImageScanFindingsInput) => describe_image_scan_findings;
     DescribeImages(images::DescribeImagesInput) => describe_images;
     DescribeRegistry(RegistryInput) => describe_registry;
@@ -185,6 +188,7 @@ operations! {
     PutLifecyclePolicy(lifecycle::PutLifecyclePolicyInput) => put_lifecycle_policy;
     PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
     PutRegistryScanningConfiguration(scanning::PutRegistryScanningConfigurationInput) => put_registry_scanning_configuration;
+    PutReplicationConfiguration(replication::PutReplicationConfigurationInput) => put_replication_configuration;
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
     StartImageScan(scanning::StartImageScanInput) => start_image_scan;
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;

@@ -77,6 +77,13 @@ impl RegionSet {
                 .with_context(|| format!("starting the region {region}"))?;
             regions.push(Arc::new(regional));
         }
+        // ECR replication: each region's registry replicates to the others.
+        let registries: Vec<_> = regions.iter().map(|r| r.registry.clone()).collect();
+        for r in &regions {
+            let targets = berth_registry::replication::LocalRegions::new(&cfg.account_id, &registries);
+            r.registry.set_replication_targets(Arc::new(targets));
+            r.registry.spawn_replicator();
+        }
         Ok(Self { regions })
     }
 

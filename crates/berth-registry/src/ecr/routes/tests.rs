@@ -27,7 +27,7 @@ fn full() -> Value {
         "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
         "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
-        "repositoryNames": ["app"],
+        "repositoryNames": ["app"], "replicationConfiguration": {"rules": []},
     })
 }
 
@@ -47,7 +47,8 @@ fn only_token_and_registry_operations_are_star() {
             "GetRegistryPolicy",
             "GetRegistryScanningConfiguration",
             "PutRegistryPolicy",
-            "PutRegistryScanningConfiguration"
+            "PutRegistryScanningConfiguration",
+            "PutReplicationConfiguration"
         ]
     );
     for op in OPERATIONS.names() {
@@ -71,6 +72,7 @@ fn every_routed_operation_and_its_resources() {
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
         ("DeleteRepositoryPolicy", &app),
+        ("DescribeImageReplicationStatus", &app),
         ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
         ("DescribeRegistry", "*"),
@@ -91,6 +93,7 @@ fn every_routed_operation_and_its_resources() {
         ("PutLifecyclePolicy", &app),
         ("PutRegistryPolicy", "*"),
         ("PutRegistryScanningConfiguration", "*"),
+        ("PutReplicationConfiguration", "*"),
         ("SetRepositoryPolicy", &app),
         ("StartImageScan", &app),
         ("StartLifecyclePolicyPreview", &app),

@@ -1,0 +1,292 @@
+//! ECR replication between two registries of one server (two regions):
+//! a push replicates the image (blobs, manifest, tag) to the other region
+//! and creates its repository; intents written before a restart are
+//! worked after it; an immutable tag already taken at the destination
+//! fails the replication with its failure code.
+
+mod common;
+
+use berth_proto::JsonService;
+use berth_registry::replication::LocalRegions;
+use berth_registry::{Registry, RegistryConfig};
+use berth_store::{SqliteStore, Store};
+use common::{ACCOUNT, HOST, Harness};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EU: &str = "eu-west-1";
+
+async fn eu_registry(dir: &std::path::Path) -> Arc<Registry> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.join("state.db")).unwrap());
+    Arc::new(
+        Registry::open(
+            store,
+            RegistryConfig {
+                data_dir: dir.to_path_buf(),
+                region: EU.into(),
+                account_id: ACCOUNT.into(),
+                registry_host: HOST.into(),
+            },
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+fn link(src: &Harness, eu: &Arc<Registry>) {
+    let all = [src.reg.clone(), eu.clone()];
+    src.reg
+        .set_replication_targets(Arc::new(LocalRegions::new(ACCOUNT, &all)));
+    eu.set_replication_targets(Arc::new(LocalRegions::new(ACCOUNT, &all)));
+}
+
+async fn eu_call(eu: &Registry, op: &str, input: Value) -> Result<Value, berth_proto::AwsError> {
+    eu.call(&berth_proto::RequestContext::root(ACCOUNT, EU), op, input)
+        .await
+}
+
+async fn replicate_to_eu(h: &Harness) {
+    h.ecr(
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": {"rules": [{"destinations": [{"region": EU, "registryId": ACCOUNT}]}]}}),
+    )
+    .await
+    .unwrap();
+}
+
+/// Polls the image's replication status until it is `want` (10 s at most).
+async fn status_becomes(h: &Harness, repo: &str, digest: &str, want: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = h
+            .ecr(
+                "DescribeImageReplicationStatus",
+                json!({"repositoryName": repo, "imageId": {"imageDigest": digest}}),
+            )
+            .await
+            .unwrap();
+        let s = &out["replicationStatuses"];
+        if s[0]["status"] == want {
+            return s.clone();
+        }
+        assert!(Instant::now() < end, "status never became {want}: {s}");
+        // The poll's pace, not a synchronisation: the loop waits for the status.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_push_is_copied_to_the_other_region() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.reg.spawn_replicator();
+    replicate_to_eu(&h).await;
+    h.ecr(
+        "CreateRepository",
+        json!({"repositoryName": "team/app", "imageTagMutability": "IMMUTABLE"}),
+    )
+    .await
+    .unwrap();
+    let digest = h.push_image("team/app", "v1", "one").await;
+    let s = status_becomes(&h, "team/app", &digest, "COMPLETE").await;
+    assert_eq!(s, json!([{"region": EU, "registryId": ACCOUNT, "status": "COMPLETE"}]));
+    let images = eu_call(&eu, "DescribeImages", json!({"repositoryName": "team/app"}))
+        .await
+        .unwrap();
+    assert_eq!(images["imageDetails"][0]["imageDigest"], json!(digest));
+    assert_eq!(images["imageDetails"][0]["imageTags"], json!(["v1"]));
+    let repo = eu_call(&eu, "DescribeRepositories", json!({"repositoryNames": ["team/app"]}))
+        .await
+        .unwrap();
+    assert_eq!(repo["repositories"][0]["imageTagMutability"], "IMMUTABLE");
+    // The replica's layers are readable at the destination.
+    let got = eu_call(
+        &eu,
+        "BatchGetImage",
+        json!({"repositoryName": "team/app", "imageIds": [{"imageTag": "v1"}]}),
+    )
+    .await
+    .unwrap();
+    let manifest: Value = serde_json::from_str(got["images"][0]["imageManifest"].as_str().unwrap()).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let avail = eu_call(
+        &eu,
+        "BatchCheckLayerAvailability",
+        json!({"repositoryName": "team/app", "layerDigests": [layer]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(avail["layers"][0]["layerAvailability"], "AVAILABLE");
+}
+
+#[tokio::test]
+async fn intents_written_before_a_restart_are_worked_after_it() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    replicate_to_eu(&h).await;
+    h.create_repo("app").await;
+    // No replicator runs: the intent waits in the store.
+    let digest = h.push_image("app", "v1", "restart").await;
+    let s = status_becomes(&h, "app", &digest, "IN_PROGRESS").await;
+    assert_eq!(s[0]["region"], EU);
+    let h = h.restart().await;
+    link(&h, &eu);
+    h.reg.spawn_replicator();
+    status_becomes(&h, "app", &digest, "COMPLETE").await;
+    let images = eu_call(&eu, "ListImages", json!({"repositoryName": "app"}))
+        .await
+        .unwrap();
+    assert_eq!(images["imageIds"], json!([{"imageDigest": digest, "imageTag": "v1"}]));
+}
+
+#[tokio::test]
+async fn an_immutable_tag_taken_at_the_destination_fails_the_replication() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.reg.spawn_replicator();
+    eu.spawn_replicator();
+    // eu-west-1 already has `app:v1`, immutable, another image.
+    eu_call(
+        &eu,
+        "CreateRepository",
+        json!({"repositoryName": "app", "imageTagMutability": "IMMUTABLE"}),
+    )
+    .await
+    .unwrap();
+    let other = Harness::new().await;
+    other.create_repo("app").await;
+    let m = other.image_manifest("app", "theirs").await;
+    for d in [&m["config"]["digest"], &m["layers"][0]["digest"]] {
+        let d = d.as_str().unwrap();
+        let bytes = berth_registry::blob::read_all(other.reg.blob_store(), &d.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let id = eu_call(&eu, "InitiateLayerUpload", json!({"repositoryName": "app"}))
+            .await
+            .unwrap()["uploadId"]
+            .clone();
+        use base64::Engine;
+        let blob = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        eu_call(
+            &eu,
+            "UploadLayerPart",
+            json!({"repositoryName": "app", "uploadId": id, "partFirstByte": 0,
+            "partLastByte": bytes.len() - 1, "layerPartBlob": blob}),
+        )
+        .await
+        .unwrap();
+        eu_call(
+            &eu,
+            "CompleteLayerUpload",
+            json!({"repositoryName": "app", "uploadId": id, "layerDigests": [d]}),
+        )
+        .await
+        .unwrap();
+    }
+    eu_call(
+        &eu,
+        "PutImage",
+        json!({"repositoryName": "app", "imageTag": "v1", "imageManifest": m.to_string()}),
+    )
+    .await
+    .unwrap();
+
+    replicate_to_eu(&h).await;
+    h.create_repo("app").await;
+    let digest = h.push_image("app", "v1", "ours").await;
+    let s = status_becomes(&h, "app", &digest, "FAILED").await;
+    assert_eq!(
+        s,
+        json!([{"region": EU, "registryId": ACCOUNT, "status": "FAILED", "failureCode": "IMAGE_TAG_IMMUTABLE"}])
+    );
+}
+
+#[tokio::test]
+async fn a_manifest_list_is_copied_with_its_images() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    replicate_to_eu(&h).await;
+    h.create_repo("multi").await;
+    let mut children = vec![];
+    for seed in ["amd64", "arm64"] {
+        let m = h.image_manifest("multi", seed).await;
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let digest = berth_registry::digest::Digest::sha256_of(&bytes).to_string();
+        let r = h.put_manifest("multi", &digest, &m).await;
+        assert_eq!(r.status, axum::http::StatusCode::CREATED, "{:?}", r.json());
+        children.push(
+            json!({"mediaType": m["mediaType"], "digest": digest, "size": bytes.len(),
+            "platform": {"architecture": seed, "os": "linux"}}),
+        );
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children});
+    let r = h.put_manifest("multi", "v1", &index).await;
+    assert_eq!(r.status, axum::http::StatusCode::CREATED, "{:?}", r.json());
+    let digest = r.header("docker-content-digest").unwrap().to_string();
+    // Started after the pushes: the list's intent may be worked before its images'.
+    h.reg.spawn_replicator();
+    status_becomes(&h, "multi", &digest, "COMPLETE").await;
+    let listed = eu_call(&eu, "DescribeImages", json!({"repositoryName": "multi"}))
+        .await
+        .unwrap();
+    let mut got: Vec<(String, Value)> = listed["imageDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["imageDigest"].as_str().unwrap().to_string(), d["imageTags"].clone()))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut want: Vec<(String, Value)> = children
+        .iter()
+        .map(|c| (c["digest"].as_str().unwrap().to_string(), Value::Null))
+        .chain([(digest.clone(), json!(["v1"]))])
+        .collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn an_image_pushed_again_shows_only_its_own_replications() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.reg.spawn_replicator();
+    replicate_to_eu(&h).await;
+    h.create_repo("again").await;
+    let digest = h.push_image("again", "v1", "same").await;
+    status_becomes(&h, "again", &digest, "COMPLETE").await;
+    // Replication off; the image deleted and pushed again (the same digest).
+    h.ecr(
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": {"rules": []}}),
+    )
+    .await
+    .unwrap();
+    h.ecr(
+        "BatchDeleteImage",
+        json!({"repositoryName": "again", "imageIds": [{"imageTag": "v1"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.push_image("again", "v1", "same").await, digest);
+    let out = h
+        .ecr(
+            "DescribeImageReplicationStatus",
+            json!({"repositoryName": "again", "imageId": {"imageTag": "v1"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["replicationStatuses"], json!([]));
+}

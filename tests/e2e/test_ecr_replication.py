@@ -1,0 +1,202 @@
+"""ECR replication (issue 18 item 5): a replication configuration put with
+the aws CLI on a server serving us-east-1 and eu-west-1; an image pushed
+with skopeo to us-east-1 reaches COMPLETE in DescribeImageReplicationStatus
+(boto3), and eu-west-1 — its repository created by the replication — serves
+the same digest under the same tag (skopeo, with a eu-west-1 registry
+token); a repository no filter matches is not replicated; bad
+configurations (the source as destination, more than 10 rules, an unknown
+filter type, a region not served) are refused with ECR's error; the
+operations are authorized as ECR's (registry-level `*`, the repository).
+The images come from an OCI layout written by the test (no Docker image)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+
+import botocore.exceptions
+import pytest
+
+import berthtest
+from berthtest import ACCOUNT, AwsCliError, denied, make_user, poll, unique
+from test_ecr_lifecycle import Layout, skopeo
+
+HOME = "us-east-1"
+EU = "eu-west-1"
+PREFIX = "e2e-repl"
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("berth-replication")
+    (tmp / "data").mkdir()
+    server = berthtest.Berth(
+        data_dir=tmp / "data", log_path=tmp / "berth.log", extra_args=["--regions", f"{HOME},{EU}"]
+    ).start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            assert server.stop() == 0, server.log_tail()
+
+
+def creds(server, region: str) -> str:
+    ecr = server.client("ecr", region_name=region)
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    return base64.b64decode(token).decode()
+
+
+def host(server) -> str:
+    return urllib.parse.urlparse(server.endpoint).netloc
+
+
+def push(server, layout: Layout, ref: str, repo: str, tag: str, region: str = HOME) -> None:
+    skopeo("copy", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", creds(server, region),
+           f"oci:{layout.root}:{ref}", f"docker://{host(server)}/{repo}:{tag}")
+
+
+def remote_digest(server, repo: str, tag: str, region: str) -> str:
+    out = skopeo("inspect", "--tls-verify=false", "--creds", creds(server, region),
+                 f"docker://{host(server)}/{repo}:{tag}")
+    return json.loads(out.stdout)["Digest"]
+
+
+def error_of(call, **kwargs) -> dict:
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kwargs)
+    return e.value.response["Error"]
+
+
+def rule(region: str, account: str = ACCOUNT, prefixes=()) -> dict:
+    r = {"destinations": [{"region": region, "registryId": account}]}
+    if prefixes:
+        r["repositoryFilters"] = [{"filter": p, "filterType": "PREFIX_MATCH"} for p in prefixes]
+    return r
+
+
+def test_a_push_is_replicated_to_another_region(two, tmp_path):
+    config = {"rules": [rule(EU, prefixes=[PREFIX])]}
+    put = two.aws("--region", HOME, "ecr", "put-replication-configuration",
+                  "--replication-configuration", json.dumps(config))
+    assert put["replicationConfiguration"] == config
+    home, eu = two.client("ecr", region_name=HOME), two.client("ecr", region_name=EU)
+    assert home.describe_registry()["replicationConfiguration"] == config
+    assert home.describe_registry()["registryId"] == ACCOUNT
+    # Each region has its own configuration.
+    assert eu.describe_registry()["replicationConfiguration"] == {"rules": []}
+
+    repo, other = f"{PREFIX}/{unique('app')}", unique("unreplicated")
+    home.create_repository(repositoryName=repo, imageTagMutability="IMMUTABLE")
+    home.create_repository(repositoryName=other)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("one")
+    push(two, layout, "one", repo, "v1")
+    push(two, layout, "one", other, "v1")
+
+    def statuses():
+        return home.describe_image_replication_status(repositoryName=repo, imageId={"imageTag": "v1"})
+
+    done = poll("replication COMPLETE",
+                lambda: (s := statuses())["replicationStatuses"] and
+                s["replicationStatuses"][0]["status"] == "COMPLETE" and s, deadline=30)
+    assert done["repositoryName"] == repo
+    assert done["imageId"] == {"imageDigest": image["digest"], "imageTag": "v1"}
+    assert done["replicationStatuses"] == [{"region": EU, "registryId": ACCOUNT, "status": "COMPLETE"}]
+
+    # The replica: its repository created with the source's tag mutability, the same digest and tag.
+    replica_repo = eu.describe_repositories(repositoryNames=[repo])["repositories"][0]
+    assert replica_repo["repositoryArn"] == f"arn:aws:ecr:{EU}:{ACCOUNT}:repository/{repo}"
+    assert replica_repo["imageTagMutability"] == "IMMUTABLE"
+    detail = eu.describe_images(repositoryName=repo)["imageDetails"]
+    assert [(d["imageDigest"], d["imageTags"]) for d in detail] == [(image["digest"], ["v1"])]
+    assert remote_digest(two, repo, "v1", EU) == image["digest"]
+    pulled = tmp_path / "pulled"
+    skopeo("copy", "--preserve-digests", "--src-tls-verify=false", "--src-creds", creds(two, EU),
+           f"docker://{host(two)}/{repo}:v1", f"oci:{pulled}:v1")
+    index = json.loads((pulled / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == image["digest"]
+
+    # A second tag on the same image is replicated too.
+    push(two, layout, "one", repo, "v1-again")
+    poll("the second tag at the destination",
+         lambda: "v1-again" in eu.describe_images(repositoryName=repo)["imageDetails"][0].get("imageTags", []),
+         deadline=30)
+
+    # A repository no filter matches stays where it is.
+    other_status = home.describe_image_replication_status(repositoryName=other, imageId={"imageTag": "v1"})
+    assert other_status["replicationStatuses"] == []
+    assert error_of(eu.describe_repositories, repositoryNames=[other])["Code"] == "RepositoryNotFoundException"
+    # The replica is not replicated again, and eu-west-1 has no rule of its own.
+    assert eu.describe_image_replication_status(
+        repositoryName=repo, imageId={"imageDigest": image["digest"]})["replicationStatuses"] == []
+
+
+def test_bad_configurations_are_refused(two):
+    home = two.client("ecr", region_name=HOME)
+
+    def refused(config) -> str:
+        e = error_of(home.put_replication_configuration, replicationConfiguration=config)
+        assert e["Code"] == "InvalidParameterException", e
+        return e["Message"]
+
+    before = home.describe_registry()["replicationConfiguration"]
+    assert "source registry itself" in refused({"rules": [rule(HOME)]})
+    assert "at most 10 rules" in refused({"rules": [rule(EU)] * 11})
+    assert "not served" in refused({"rules": [rule("ap-south-1")]})
+    assert "another account" in refused({"rules": [rule(EU, account="111122223333")]})
+    assert "no destination" in refused({"rules": [{"destinations": []}]})
+    # The model's constraints: the filter type's enum, the registry id's pattern.
+    with pytest.raises(AwsCliError) as e:
+        two.aws("--region", HOME, "ecr", "put-replication-configuration", "--replication-configuration",
+                json.dumps({"rules": [{"destinations": [{"region": EU, "registryId": ACCOUNT}],
+                                       "repositoryFilters": [{"filter": "ab", "filterType": "SUFFIX_MATCH"}]}]}))
+    assert e.value.code == "InvalidParameterException", e.value
+    refused({"rules": [rule(EU, account="12345")]})
+    # Nothing refused was stored.
+    assert home.describe_registry()["replicationConfiguration"] == before
+
+    repo = unique("status")
+    home.create_repository(repositoryName=repo)
+    assert error_of(home.describe_image_replication_status, repositoryName=repo,
+                    imageId={"imageTag": "nope"})["Code"] == "ImageNotFoundException"
+    assert error_of(home.describe_image_replication_status, repositoryName=unique("missing"),
+                    imageId={"imageTag": "v1"})["Code"] == "RepositoryNotFoundException"
+
+
+def test_the_operations_are_authorized_as_ecrs(two):
+    repo = unique("authz-repl")
+    two.client("ecr", region_name=HOME).create_repository(repositoryName=repo)
+    _, client = make_user(two, [
+        {"Effect": "Allow", "Action": "ecr:DescribeRegistry", "Resource": "*"},
+        {"Effect": "Allow", "Action": "ecr:DescribeImageReplicationStatus",
+         "Resource": f"arn:aws:ecr:{HOME}:{ACCOUNT}:repository/{repo}"},
+    ])
+    ecr = client("ecr")
+    assert "replicationConfiguration" in ecr.describe_registry()
+    assert "ecr:PutReplicationConfiguration" in denied(
+        ecr.put_replication_configuration, replicationConfiguration={"rules": []})
+    assert error_of(ecr.describe_image_replication_status, repositoryName=repo,
+                    imageId={"imageTag": "v1"})["Code"] == "ImageNotFoundException"
+    assert "ecr:DescribeImageReplicationStatus" in denied(
+        ecr.describe_image_replication_status, repositoryName=unique("elsewhere"), imageId={"imageTag": "v1"})
+
+
+def test_a_registry_policy_grants_only_the_registry_level_actions(two):
+    home = two.client("ecr", region_name=HOME)
+
+    def policy(actions) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Sid": "ReplicationAccessCrossAccount", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": actions,
+            "Resource": f"arn:aws:ecr:{HOME}:{ACCOUNT}:repository/*"}]})
+
+    with pytest.raises(AwsCliError) as e:
+        two.aws("--region", HOME, "ecr", "put-registry-policy", "--policy-text",
+                policy(["ecr:ReplicateImage", "ecr:BatchGetImage"]))
+    assert e.value.code == "InvalidParameterException", e.value
+    assert "ecr:BatchGetImage" in e.value.message
+    text = policy(["ecr:CreateRepository", "ecr:ReplicateImage"])
+    assert home.put_registry_policy(policyText=text)["registryId"] == ACCOUNT
+    assert json.loads(home.get_registry_policy()["policyText"]) == json.loads(text)
+    home.delete_registry_policy()
