@@ -35,6 +35,7 @@ mod service_tasks;
 mod services;
 mod session;
 mod settings;
+mod spot;
 mod state_changes;
 mod tags;
 pub mod target_registry;
@@ -49,6 +50,7 @@ pub use routes::routed_operations;
 pub use scaling::ServiceScale;
 pub use service_controller::{HEALTH_CHECK_REASON, ServiceControllerConfig, spawn_service_controller};
 pub use session::{AgentSession, KEEPALIVE_INTERVAL};
+pub use spot::{SpotTarget, spawn_spot_chaos};
 pub use usage::{UsageSink, spawn_usage_publisher};
 
 use async_trait::async_trait;
