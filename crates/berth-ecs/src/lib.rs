@@ -10,6 +10,7 @@ pub mod alarm_states;
 mod arn_page;
 mod attributes;
 mod authz;
+mod capacity_provider_ops;
 mod capacity_providers;
 mod cluster_view;
 mod clusters;

@@ -76,6 +76,22 @@ pub fn split_with_existing(
     out
 }
 
+/// Strategies may name only FARGATE and FARGATE_SPOT until Berth places
+/// tasks on custom capacity providers' host groups: a custom provider is
+/// refused, not ignored.
+pub fn refuse_custom_in_strategy(strategy: &[CapacityProviderStrategyItem]) -> Result<(), AwsError> {
+    match strategy
+        .iter()
+        .find(|i| !crate::BUILTIN_CAPACITY_PROVIDERS.contains(&i.capacity_provider.as_str()))
+    {
+        Some(i) => Err(AwsError::invalid_parameter(format!(
+            "The capacity provider {} cannot be used in a capacity provider strategy: Berth does not place tasks on custom capacity providers' host groups yet. Use FARGATE or FARGATE_SPOT, or a launch type.",
+            i.capacity_provider
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Launch type and capacity providers of a RunTask (or a new service):
 /// the launch type asked for, else FARGATE over the strategy asked for or
 /// the cluster's default one, else EC2.
@@ -95,12 +111,16 @@ pub fn launch_of(
         ))),
         (None, false) => {
             validate_strategy(strategy, &cluster.capacity_providers)?;
+            refuse_custom_in_strategy(strategy)?;
             Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
         }
-        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
-            "FARGATE".into(),
-            split_by_strategy(&cluster.default_capacity_provider_strategy, count),
-        )),
+        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => {
+            refuse_custom_in_strategy(&cluster.default_capacity_provider_strategy)?;
+            Ok((
+                "FARGATE".into(),
+                split_by_strategy(&cluster.default_capacity_provider_strategy, count),
+            ))
+        }
         (None, true) => Ok(("EC2".into(), vec![])),
     }
 }

@@ -184,6 +184,20 @@ fn strategy_split_as_ecs_documents() {
 }
 
 #[test]
+fn custom_providers_are_refused_in_strategies() {
+    let cluster = cluster_with(&["FARGATE", "pool"], &[]);
+    let item = |p: &str| CapacityProviderStrategyItem {
+        capacity_provider: p.into(),
+        weight: 1,
+        base: 0,
+    };
+    let e = launch_of(&cluster, None, &[item("pool")], 1).unwrap_err();
+    assert!(e.message.contains("custom capacity providers"), "{}", e.message);
+    assert!(launch_of(&cluster, None, &[item("FARGATE")], 1).is_ok());
+    assert!(refuse_custom_in_strategy(&[item("FARGATE_SPOT")]).is_ok());
+}
+
+#[test]
 fn canonical_json_ignores_key_order() {
     let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
     let b = json!({"a": {"x": null, "y": [1, 2]}, "b": 1});
