@@ -12,6 +12,9 @@
   service replaces it on FARGATE_SPOT, back to 3/6.
 - Refusals: a task not on FARGATE_SPOT, a cluster that does not exist, a
   user that is not the account's root.
+- The chaos rate: a server started with `--fargate-spot-interruption-rate`
+  interrupts FARGATE_SPOT tasks on its own (never FARGATE ones), and their
+  service replaces them.
 
 One `berth up` (its local agent in a cluster of its own) and one
 two `berth agent --fargate` in the file's cluster, each with its own
@@ -320,3 +323,62 @@ def test_only_the_root_interrupts(env):
     code, out, err = env.admin("spot-interrupt", "--cluster", env.cluster, "--count", "1",
                                access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
     assert code != 0 and "AccessDeniedException" in err and "root" in err, err
+
+
+def test_the_chaos_rate_interrupts_spot_tasks_on_its_own(tmp_path, image):
+    """A server of its own with 3600 interruptions per task-hour (about 63 %
+    a task each second) and a hollow Fargate host."""
+    (tmp_path / "data").mkdir()
+    server = Berth(
+        data_dir=tmp_path / "data", log_path=tmp_path / "berth.log",
+        extra_args=["--cluster", unique("chaos-up"), "--time-scale", "60", "--fargate-spot-interruption-rate", "3600"],
+    ).start()
+    agent = None
+    try:
+        ecs = server.client("ecs")
+        cluster = unique("chaos")
+        ecs.create_cluster(clusterName=cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+        env = isolate_aws_environment(dict(os.environ))
+        env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, BERTH_LOG="info", NO_COLOR="1")
+        (tmp_path / "agent").mkdir()
+        with open(tmp_path / "agent.log", "ab") as log:
+            agent = subprocess.Popen(
+                [str(berth_bin()), "agent", "--fargate", "--runtime", "hollow", "--hollow-delay", "20-50",
+                 "--server", server.endpoint, "--cluster", cluster, "--data-dir", str(tmp_path / "agent"),
+                 "--region", REGION],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+            )
+        td = fargate_definition(ecs, image, "sleep 3600")
+        name = unique("chaos-svc")
+        ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=4,
+            capacityProviderStrategy=STRATEGY, networkConfiguration=NETWORK,
+        )
+
+        def interrupted():
+            if agent.poll() is not None:
+                raise AssertionError((tmp_path / "agent.log").read_text(errors="replace")[-3000:])
+            arns = ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="STOPPED")["taskArns"]
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+            spot = [t for t in tasks if t.get("stopCode") == "SpotInterruption"]
+            return (spot, tasks) if len(spot) >= 2 else None
+
+        spot, stopped_tasks = poll("the chaos rate to interrupt FARGATE_SPOT tasks", interrupted, DEADLINE)
+        for t in spot:
+            assert t["capacityProviderName"] == "FARGATE_SPOT" and t["stoppedReason"] == SPOT_REASON, t
+        # Only FARGATE_SPOT tasks are ever interrupted.
+        assert all(t["capacityProviderName"] == "FARGATE_SPOT" for t in stopped_tasks), stopped_tasks
+        # The service keeps its base on FARGATE throughout.
+        live = [t for t in service_tasks_of(ecs, cluster, name) if t["desiredStatus"] == "RUNNING"]
+        assert sum(t["capacityProviderName"] == "FARGATE" for t in live) >= 1, live
+        ecs.delete_service(cluster=cluster, service=name, force=True)
+    finally:
+        if agent and agent.poll() is None:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=30)
+        server.stop()
+
+
+def service_tasks_of(ecs, cluster: str, name: str) -> list:
+    arns = ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+    return ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
