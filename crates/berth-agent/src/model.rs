@@ -57,6 +57,10 @@ pub struct Task {
     pub availability_zone: Option<String>,
     /// `service:NAME` for a service's task, `family:NAME` else.
     pub group: Option<String>,
+    /// The seconds between SIGTERM and SIGKILL when the task is stopped
+    /// (a FARGATE_SPOT interruption's notice), instead of each container's
+    /// stopTimeout. Berth's own member of the desired state.
+    pub berth_stop_notice_seconds: Option<u64>,
 }
 
 impl Task {

@@ -509,6 +509,17 @@ pub fn container_spec(
     })
 }
 
+/// The seconds between SIGTERM and SIGKILL for a container of a task
+/// being stopped: the control plane's notice when it asked for the stop
+/// with one (`wants_stop`; a FARGATE_SPOT interruption's two minutes,
+/// scaled), else the container's stopTimeout.
+pub fn stop_grace_secs(def: &ContainerDefinition, wants_stop: bool, notice: Option<u64>) -> i64 {
+    match notice {
+        Some(n) if wants_stop => i64::try_from(n).unwrap_or(i64::MAX),
+        _ => stop_timeout_secs(def),
+    }
+}
+
 /// ECS's default `stopTimeout` when the definition has none.
 pub const DEFAULT_STOP_TIMEOUT: i64 = 30;
 

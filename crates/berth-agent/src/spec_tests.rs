@@ -553,3 +553,13 @@ fn docker_health_maps_to_ecs() {
     assert_eq!(health(Some(&HealthStatusEnum::STARTING)), Health::Unknown);
     assert_eq!(health(None), Health::Unknown);
 }
+
+#[test]
+fn a_stop_with_a_notice_waits_the_notice_not_the_stop_timeout() {
+    let mut d = web();
+    d.stop_timeout = Some(5);
+    assert_eq!(stop_grace_secs(&d, true, Some(120)), 120);
+    assert_eq!(stop_grace_secs(&d, true, None), 5);
+    // An essential container's exit stops the task: no notice applies.
+    assert_eq!(stop_grace_secs(&d, false, Some(120)), 5);
+}

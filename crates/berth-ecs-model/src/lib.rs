@@ -10,6 +10,7 @@
 //! of a task's record, `InstanceRecord::view` builds an `InstanceView`):
 //! the scheduler is pure too, and the stored demand is its type.
 
+pub mod capacity_provider;
 pub mod cluster;
 pub mod deploy_math;
 pub mod instance;
@@ -23,6 +24,7 @@ pub mod task_status;
 pub mod taskdef;
 pub mod traffic_shift;
 
+pub use capacity_provider::*;
 pub use cluster::*;
 pub use launch::*;
 pub use status::*;

@@ -52,6 +52,7 @@ macro_rules! status_enum {
         }
     };
 }
+pub(crate) use status_enum;
 
 status_enum! {
     /// A container instance's `status`.

@@ -9,8 +9,8 @@ use crate::{Ecs, keys};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_ecs_model::{
-    BUILTIN_CAPACITY_PROVIDERS, CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag,
-    validate_cluster_settings, validate_strategy, validate_tags,
+    CapacityProviderStrategyItem, ClusterRecord, KeyValueSetting, Tag, validate_cluster_settings, validate_strategy,
+    validate_tags,
 };
 use berth_ecs_model::{ClusterStatus, ContainerInstanceStatus, Recorded, ServiceStatus, TaskStatus};
 use berth_proto::{AuthzResource, AwsError, RequestContext};
@@ -100,17 +100,6 @@ struct Counts {
     fargate_running: usize,
     fargate_pending: usize,
     fargate_services: usize,
-}
-
-fn validate_providers(providers: &[String]) -> Result<(), AwsError> {
-    for p in providers {
-        if !BUILTIN_CAPACITY_PROVIDERS.contains(&p.as_str()) {
-            return Err(AwsError::invalid_parameter(format!(
-                "The specified capacity provider '{p}' does not exist. Specify a valid capacity provider and try again."
-            )));
-        }
-    }
-    Ok(())
 }
 
 impl Ecs {
@@ -235,8 +224,9 @@ impl Ecs {
         let name = cluster_name(input.cluster_name.as_deref())?;
         validate_tags(&input.tags)?;
         validate_cluster_settings(&input.settings)?;
-        validate_providers(&input.capacity_providers)?;
+        self.check_providers_exist(&input.capacity_providers).await?;
         validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
+        berth_ecs_model::task::refuse_custom_in_strategy(&input.default_capacity_provider_strategy)?;
         let rec = ClusterRecord {
             cluster_arn: self.scope.cluster_arn(&name),
             cluster_name: name.clone(),
@@ -403,8 +393,11 @@ impl Ecs {
         _ctx: &RequestContext,
         input: PutCapacityProvidersInput,
     ) -> Result<Value, AwsError> {
-        validate_providers(&input.capacity_providers)?;
+        self.check_providers_exist(&input.capacity_providers).await?;
         validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
+        berth_ecs_model::task::refuse_custom_in_strategy(&input.default_capacity_provider_strategy)?;
+        self.check_providers_unused(&input.cluster, &input.capacity_providers)
+            .await?;
         let rec = self
             .modify_cluster(&input.cluster, |rec| {
                 rec.capacity_providers = input.capacity_providers.clone();

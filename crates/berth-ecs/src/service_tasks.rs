@@ -86,9 +86,25 @@ impl Ecs {
             ));
         };
         let cluster = self.active_cluster(Some(&svc.berth.cluster)).await?;
+        // The capacity providers of the deployment's tasks still wanted: the
+        // new ones complete the strategy's split over all of them.
+        let existing: Vec<String> = if deployment.capacity_provider_strategy.is_empty() {
+            vec![]
+        } else {
+            self.view
+                .tasks(&cluster.cluster_name)
+                .iter()
+                .filter(|t| {
+                    t.started_by.as_deref() == Some(deployment.id.as_str())
+                        && t.desired_status != berth_ecs_model::TaskStatus::Stopped
+                })
+                .filter_map(|t| t.capacity_provider_name.clone())
+                .collect()
+        };
         let (launch_type, providers) = deployment_launch(
             deployment.launch_type.as_deref(),
             &deployment.capacity_provider_strategy,
+            &existing,
             count as usize,
         );
         let service_tags: Vec<Tag> = if svc.propagate_tags == "SERVICE" {

@@ -309,6 +309,11 @@ impl Ecs {
                 }
             };
             let mut v = t.render(true);
+            // A FARGATE_SPOT interruption's notice (the agent's own member:
+            // DescribeTasks never shows it).
+            if let Some(n) = t.berth.stop_notice_secs {
+                v["berthStopNoticeSeconds"] = n.into();
+            }
             // A deleted definition leaves the key out (the agent then stops
             // the task: it cannot know how to run it).
             if let Some(td) = td {

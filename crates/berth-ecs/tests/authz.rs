@@ -92,7 +92,7 @@ async fn every_routed_operation_is_dispatched() {
             assert_ne!(e.code, "UnknownOperationException", "{op} is listed but not dispatched");
         }
     }
-    let e = ecs.call(&ctx, "CreateCapacityProvider", json!({})).await.unwrap_err();
+    let e = ecs.call(&ctx, "ExecuteCommand", json!({})).await.unwrap_err();
     assert_eq!(e.code, "UnknownOperationException");
 }
 

@@ -70,3 +70,80 @@ async fn describe_capacity_providers() {
         .await;
     assert_eq!(e.code, "InvalidParameterException");
 }
+
+#[tokio::test]
+async fn custom_capacity_providers_over_host_groups() {
+    let env = env();
+    let cp = env
+        .ok(
+            "CreateCapacityProvider",
+            json!({"name": "pool", "autoScalingGroupProvider": {"autoScalingGroupArn": "hosts-a",
+                   "managedScaling": {"targetCapacity": 90}}}),
+        )
+        .await;
+    let p = &cp["capacityProvider"];
+    assert_eq!(p["status"], "ACTIVE");
+    assert_eq!(p["updateStatus"], "CREATE_COMPLETE");
+    assert_eq!(p["type"], "EC2_AUTOSCALING");
+    assert_eq!(
+        p["autoScalingGroupProvider"]["managedScaling"],
+        json!({"status": "DISABLED", "targetCapacity": 90, "minimumScalingStepSize": 1,
+               "maximumScalingStepSize": 10000, "instanceWarmupPeriod": 300})
+    );
+    let all = env.ok("DescribeCapacityProviders", json!({})).await;
+    let names: Vec<&str> = all["capacityProviders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["FARGATE", "FARGATE_SPOT", "pool"]);
+    // One provider per host group; names are unique; reserved prefixes.
+    let e = env
+        .err(
+            "CreateCapacityProvider",
+            json!({"name": "other", "autoScalingGroupProvider": {"autoScalingGroupArn": "hosts-a"}}),
+        )
+        .await;
+    assert_eq!(e.code, "ClientException");
+    let e = env
+        .err(
+            "CreateCapacityProvider",
+            json!({"name": "pool", "autoScalingGroupProvider": {"autoScalingGroupArn": "hosts-b"}}),
+        )
+        .await;
+    assert_eq!(e.code, "ClientException");
+    let e = env
+        .err(
+            "CreateCapacityProvider",
+            json!({"name": "ecs-pool", "autoScalingGroupProvider": {"autoScalingGroupArn": "hosts-b"}}),
+        )
+        .await;
+    assert_eq!(e.code, "InvalidParameterException");
+    // A cluster that has it keeps it from being deleted.
+    env.ok(
+        "CreateCluster",
+        json!({"clusterName": "c", "capacityProviders": ["pool"]}),
+    )
+    .await;
+    let e = env
+        .err("DeleteCapacityProvider", json!({"capacityProvider": "pool"}))
+        .await;
+    assert_eq!(e.code, "ResourceInUseException");
+    env.ok(
+        "PutClusterCapacityProviders",
+        json!({"cluster": "c", "capacityProviders": [], "defaultCapacityProviderStrategy": []}),
+    )
+    .await;
+    let gone = env
+        .ok("DeleteCapacityProvider", json!({"capacityProvider": "pool"}))
+        .await;
+    assert_eq!(gone["capacityProvider"]["status"], "INACTIVE");
+    let e = env
+        .err(
+            "PutClusterCapacityProviders",
+            json!({"cluster": "c", "capacityProviders": ["pool"], "defaultCapacityProviderStrategy": []}),
+        )
+        .await;
+    assert_eq!(e.code, "InvalidParameterException");
+}

@@ -118,6 +118,9 @@ pub struct ServerArgs {
     /// Count AWS minutes N times faster (alarm periods and evaluation; for tests): 1 (default) to 60.
     #[arg(long, default_value = "1", env = "BERTH_TIME_SCALE", value_name = "N")]
     pub(crate) time_scale: berth_core::time_scale::TimeScale,
+    /// Chaos runs: interrupt FARGATE_SPOT tasks at random, this many times per task-hour on average (0: off, the default).
+    #[arg(long, default_value = "0", env = "BERTH_FARGATE_SPOT_INTERRUPTION_RATE", value_name = "PER_HOUR", value_parser = berth_ecs_model::task::parse_interruption_rate)]
+    pub(crate) fargate_spot_interruption_rate: f64,
     #[command(flatten)]
     pub(crate) listener: ListenerArgs,
     #[command(flatten)]

@@ -40,6 +40,8 @@ pub struct Config {
     pub lb_bind: std::net::IpAddr,
     /// How many times faster than AWS minutes are counted (`--time-scale`).
     pub time_scale: berth_core::time_scale::TimeScale,
+    /// FARGATE_SPOT interruptions per task-hour at random (`--fargate-spot-interruption-rate`; 0: off).
+    pub fargate_spot_interruption_rate: f64,
     /// The registry's lifecycle evaluation (`--lifecycle-*`).
     pub registry_schedule: berth_registry::Schedule,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
@@ -136,6 +138,7 @@ impl Config {
             },
             lb_bind: args.lb_bind,
             time_scale: args.time_scale,
+            fargate_spot_interruption_rate: args.fargate_spot_interruption_rate,
             registry_schedule: args.registry.schedule(),
             elbv2: !std::env::var("BERTH_ELBV2").is_ok_and(|v| v == "0"),
             _lock: std::sync::Arc::new(lock),

@@ -36,6 +36,7 @@ mod lb_targets;
 mod query;
 mod regional;
 mod registry_gc;
+mod spot_interrupt;
 #[cfg(test)]
 mod tests;
 
@@ -133,6 +134,7 @@ impl App {
             .route("/service/{service}/operation/{operation}", axum::routing::post(aws_api))
             .route("/agent/v1/session", get(agent_session))
             .route(registry_gc::PATH, axum::routing::post(registry_gc::run))
+            .route(spot_interrupt::PATH, axum::routing::post(spot_interrupt::run))
             .fallback(not_found)
             .with_state(self.clone())
             // `/v2/…` (the OCI registry, streaming bodies, its own auth) and

@@ -51,6 +51,9 @@ enum Command {
     /// The registry's maintenance (`berth registry gc [--dry-run]`).
     #[command(subcommand)]
     Registry(cli::RegistryCommand),
+    /// Operator actions on the server (`berth admin spot-interrupt`: reclaim FARGATE_SPOT capacity).
+    #[command(subcommand)]
+    Admin(cli::AdminCommand),
     /// The vulnerability database image scans use (`berth scan-db import FILE`: OSV JSON).
     #[command(subcommand)]
     ScanDb(cli::ScanDbCommand),
@@ -105,6 +108,7 @@ fn real_main() -> anyhow::Result<()> {
             Command::Tasks(cmd) => cli::tasks(cmd).await,
             Command::Logs(args) => cli::logs(args).await,
             Command::Registry(cmd) => cli::registry(cmd).await,
+            Command::Admin(cmd) => cli::admin(cmd).await,
             Command::ScanDb(cmd) => cli::scan_db(cmd),
             Command::Doctor(args) => doctor::doctor(args).await,
         }

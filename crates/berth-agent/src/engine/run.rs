@@ -25,8 +25,12 @@ impl Engine {
 
     /// Takes the newest desired state; true when the task must now stop.
     pub(super) fn refresh_desired(&mut self) -> bool {
-        let desired = self.rx.borrow_and_update().desired_status;
+        let (desired, notice) = {
+            let t = self.rx.borrow_and_update();
+            (t.desired_status, t.berth_stop_notice_seconds)
+        };
         self.task.desired_status = desired;
+        self.task.berth_stop_notice_seconds = notice;
         if self.task.wants_stop() && self.stop_cause.is_none() {
             tracing::info!(task = %self.arn(), "the control plane asked the task to stop");
             self.stop_cause = Some(StopCause {

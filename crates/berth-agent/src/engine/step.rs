@@ -115,7 +115,9 @@ impl Engine {
     }
 
     /// Stops the running containers, dependents first, each with its
-    /// stopTimeout (SIGTERM, then SIGKILL).
+    /// stopTimeout (SIGTERM, then SIGKILL) — or, when the control plane
+    /// stops the task with a notice (a FARGATE_SPOT interruption), SIGTERM
+    /// at once and SIGKILL when the notice is over.
     pub(super) async fn stop_all(&mut self) {
         for s in self.slots.iter_mut().filter(|s| s.state == RunState::Waiting) {
             s.state = RunState::NotRun { reason: String::new() };
@@ -130,7 +132,8 @@ impl Engine {
                     continue;
                 }
                 let Some(id) = s.id.clone() else { continue };
-                let timeout = spec::stop_timeout_secs(&s.def);
+                let timeout =
+                    spec::stop_grace_secs(&s.def, self.task.wants_stop(), self.task.berth_stop_notice_seconds);
                 let runtime = self.ctx.runtime.clone();
                 let arn = self.task.task_arn.clone();
                 stops.push(async move {

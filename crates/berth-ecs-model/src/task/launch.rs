@@ -31,6 +31,67 @@ pub fn split_by_strategy(strategy: &[CapacityProviderStrategyItem], count: usize
     out
 }
 
+/// Spreads `count` more tasks over a strategy, given the capacity
+/// providers of the tasks already running (`existing`): the split of all
+/// `existing.len() + count` tasks is computed as [`split_by_strategy`]
+/// would, and the new tasks fill what each provider lacks of it. A service
+/// replacing an interrupted FARGATE_SPOT task thus starts it on
+/// FARGATE_SPOT again, as ECS's service scheduler keeps the strategy's
+/// split over the service's tasks.
+pub fn split_with_existing(
+    strategy: &[CapacityProviderStrategyItem],
+    existing: &[String],
+    count: usize,
+) -> Vec<String> {
+    let target = split_by_strategy(strategy, existing.len() + count);
+    let mut want: Vec<(String, i64)> = vec![];
+    for p in &target {
+        match want.iter_mut().find(|(q, _)| q == p) {
+            Some((_, n)) => *n += 1,
+            None => want.push((p.clone(), 1)),
+        }
+    }
+    for p in existing {
+        if let Some((_, n)) = want.iter_mut().find(|(q, _)| q == p) {
+            *n -= 1;
+        }
+    }
+    let mut out = Vec::with_capacity(count);
+    // The target order first (base, then weighted), each provider as many
+    // times as it lacks; then, when existing tasks ran on providers the
+    // strategy no longer names, the rest by the plain split.
+    for p in &target {
+        if out.len() == count {
+            break;
+        }
+        if let Some((_, n)) = want.iter_mut().find(|(q, _)| q == p)
+            && *n > 0
+        {
+            *n -= 1;
+            out.push(p.clone());
+        }
+    }
+    let rest = split_by_strategy(strategy, count - out.len());
+    out.extend(rest);
+    out
+}
+
+/// Strategies may name only FARGATE and FARGATE_SPOT until Berth places
+/// tasks on custom capacity providers' host groups: a custom provider is
+/// refused, not ignored.
+pub fn refuse_custom_in_strategy(strategy: &[CapacityProviderStrategyItem]) -> Result<(), AwsError> {
+    match strategy
+        .iter()
+        .find(|i| !crate::BUILTIN_CAPACITY_PROVIDERS.contains(&i.capacity_provider.as_str()))
+    {
+        Some(i) => Err(AwsError::invalid_parameter(format!(
+            "The capacity provider {} cannot be used in a capacity provider strategy: Berth does not place tasks on custom capacity providers' host groups yet. Use FARGATE or FARGATE_SPOT, or a launch type.",
+            i.capacity_provider
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Launch type and capacity providers of a RunTask (or a new service):
 /// the launch type asked for, else FARGATE over the strategy asked for or
 /// the cluster's default one, else EC2.
@@ -50,27 +111,33 @@ pub fn launch_of(
         ))),
         (None, false) => {
             validate_strategy(strategy, &cluster.capacity_providers)?;
+            refuse_custom_in_strategy(strategy)?;
             Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
         }
-        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => Ok((
-            "FARGATE".into(),
-            split_by_strategy(&cluster.default_capacity_provider_strategy, count),
-        )),
+        (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => {
+            refuse_custom_in_strategy(&cluster.default_capacity_provider_strategy)?;
+            Ok((
+                "FARGATE".into(),
+                split_by_strategy(&cluster.default_capacity_provider_strategy, count),
+            ))
+        }
         (None, true) => Ok(("EC2".into(), vec![])),
     }
 }
 
 /// Launch type and capacity provider of each of `count` new tasks of a
 /// service deployment (resolved when the deployment was made): its launch
-/// type, else FARGATE over its strategy, else EC2.
+/// type, else FARGATE over its strategy (counting the capacity providers of
+/// the deployment's tasks still wanted, `existing`), else EC2.
 pub fn deployment_launch(
     launch_type: Option<&str>,
     strategy: &[CapacityProviderStrategyItem],
+    existing: &[String],
     count: usize,
 ) -> (String, Vec<String>) {
     match launch_type {
         Some(lt) => (lt.to_string(), vec![]),
-        None if !strategy.is_empty() => ("FARGATE".to_string(), split_by_strategy(strategy, count)),
+        None if !strategy.is_empty() => ("FARGATE".to_string(), split_with_existing(strategy, existing, count)),
         None => ("EC2".to_string(), vec![]),
     }
 }

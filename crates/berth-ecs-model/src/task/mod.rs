@@ -6,6 +6,7 @@ mod client_token;
 mod launch;
 mod records;
 mod sizing;
+mod spot;
 mod state_change;
 #[cfg(test)]
 mod tests;
@@ -15,4 +16,5 @@ pub use client_token::*;
 pub use launch::*;
 pub use records::*;
 pub use sizing::*;
+pub use spot::*;
 pub use state_change::*;

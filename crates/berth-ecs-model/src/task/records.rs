@@ -52,6 +52,11 @@ pub struct TaskInternal {
     /// `containerInstanceArn`, as Fargate tasks are.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_fargate_host: bool,
+    /// The seconds the agent gives the containers between SIGTERM and
+    /// SIGKILL instead of their stopTimeout: a FARGATE_SPOT interruption's
+    /// two-minute notice (scaled by `--time-scale`), recorded with the stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_notice_secs: Option<u64>,
 }
 
 impl TaskInternal {

@@ -147,6 +147,57 @@ fn strategy_split() {
 }
 
 #[test]
+fn strategy_split_as_ecs_documents() {
+    // FARGATE base 1 weight 1, FARGATE_SPOT weight 3, 9 tasks: the base
+    // first, the other 8 by 1:3 -> FARGATE 1 + 2, FARGATE_SPOT 6.
+    let item = |p: &str, w: i64, b: i64| CapacityProviderStrategyItem {
+        capacity_provider: p.into(),
+        weight: w,
+        base: b,
+    };
+    let strategy = [item("FARGATE", 1, 1), item("FARGATE_SPOT", 3, 0)];
+    let s = split_by_strategy(&strategy, 9);
+    let count = |s: &[String], p: &str| s.iter().filter(|q| *q == p).count();
+    assert_eq!((count(&s, "FARGATE"), count(&s, "FARGATE_SPOT")), (3, 6));
+    // Started one by one, the same split.
+    let mut running: Vec<String> = vec![];
+    for _ in 0..9 {
+        let next = split_with_existing(&strategy, &running, 1);
+        running.extend(next);
+    }
+    assert_eq!((count(&running, "FARGATE"), count(&running, "FARGATE_SPOT")), (3, 6));
+    // A FARGATE_SPOT task interrupted: its replacement is FARGATE_SPOT.
+    let pos = running.iter().position(|p| p == "FARGATE_SPOT").unwrap();
+    running.remove(pos);
+    assert_eq!(
+        split_with_existing(&strategy, &running, 1),
+        vec!["FARGATE_SPOT".to_string()]
+    );
+    // The base task lost: replaced on the base's provider.
+    let pos = running.iter().position(|p| p == "FARGATE").unwrap();
+    running.remove(pos);
+    assert_eq!(split_with_existing(&strategy, &running, 1), vec!["FARGATE".to_string()]);
+    // Tasks on a provider the strategy no longer names count for nothing.
+    let odd = vec!["OTHER".to_string(); 3];
+    assert_eq!(split_with_existing(&strategy, &odd, 2).len(), 2);
+    assert_eq!(split_with_existing(&strategy, &odd, 2)[0], "FARGATE");
+}
+
+#[test]
+fn custom_providers_are_refused_in_strategies() {
+    let cluster = cluster_with(&["FARGATE", "pool"], &[]);
+    let item = |p: &str| CapacityProviderStrategyItem {
+        capacity_provider: p.into(),
+        weight: 1,
+        base: 0,
+    };
+    let e = launch_of(&cluster, None, &[item("pool")], 1).unwrap_err();
+    assert!(e.message.contains("custom capacity providers"), "{}", e.message);
+    assert!(launch_of(&cluster, None, &[item("FARGATE")], 1).is_ok());
+    assert!(refuse_custom_in_strategy(&[item("FARGATE_SPOT")]).is_ok());
+}
+
+#[test]
 fn canonical_json_ignores_key_order() {
     let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
     let b = json!({"a": {"x": null, "y": [1, 2]}, "b": 1});
@@ -193,12 +244,12 @@ fn launch_type_resolution() {
     assert_eq!((lt.as_str(), providers), ("FARGATE", vec!["FARGATE".to_string(); 2]));
     // A deployment keeps what was resolved when it was made.
     assert_eq!(
-        deployment_launch(Some("EXTERNAL"), &[], 1),
+        deployment_launch(Some("EXTERNAL"), &[], &[], 1),
         ("EXTERNAL".to_string(), vec![])
     );
-    assert_eq!(deployment_launch(None, &[], 1), ("EC2".to_string(), vec![]));
+    assert_eq!(deployment_launch(None, &[], &[], 1), ("EC2".to_string(), vec![]));
     assert_eq!(
-        deployment_launch(None, std::slice::from_ref(&item), 2),
+        deployment_launch(None, std::slice::from_ref(&item), &[], 2),
         ("FARGATE".to_string(), vec!["FARGATE".to_string(); 2])
     );
 }

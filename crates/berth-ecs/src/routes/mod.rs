@@ -12,8 +12,8 @@
 use crate::Ecs;
 use crate::operation::entry;
 use crate::{
-    attributes, capacity_providers, clusters, instance_ops, poll_endpoint, service_deployments, services, settings,
-    state_changes, tags, task_credentials, task_sets, taskdefs, tasks, usage,
+    attributes, capacity_provider_ops, capacity_providers, clusters, instance_ops, poll_endpoint, service_deployments,
+    services, settings, state_changes, tags, task_credentials, task_sets, taskdefs, tasks, usage,
 };
 use berth_core::arn::Scope;
 use berth_proto::RequestContext;
@@ -45,6 +45,9 @@ pub(crate) static OPERATIONS: Table<Ecs> = Table(&[
     entry::<attributes::DeleteAttributes>(),
     entry::<attributes::ListAttributes>(),
     entry::<capacity_providers::DescribeCapacityProviders>(),
+    entry::<capacity_provider_ops::CreateCapacityProvider>(),
+    entry::<capacity_provider_ops::UpdateCapacityProvider>(),
+    entry::<capacity_provider_ops::DeleteCapacityProvider>(),
     entry::<instance_ops::RegisterContainerInstance>(),
     entry::<instance_ops::DescribeContainerInstances>(),
     entry::<instance_ops::ListContainerInstances>(),

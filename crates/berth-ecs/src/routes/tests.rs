@@ -47,6 +47,8 @@ fn full_for(op: &str) -> Value {
         "UpdateContainerInstancesState" => v["status"] = json!("ACTIVE"),
         "ListServiceDeployments" => v["status"] = json!([]),
         "BerthPublishTaskUsage" => v["tasks"] = json!([]),
+        "CreateCapacityProvider" | "UpdateCapacityProvider" => v["name"] = json!("cp"),
+        "DeleteCapacityProvider" => v["capacityProvider"] = json!("cp"),
         _ => {}
     }
     v
@@ -75,7 +77,7 @@ fn every_routed_operation_has_an_authorization_mapping() {
         assert!(!arns(op, full_for(op)).is_empty(), "{op} names no resource");
     }
     assert!(find("NoSuchOperation").is_none());
-    assert!(find("CreateCapacityProvider").is_none());
+    assert!(find("ExecuteCommand").is_none());
 }
 
 #[test]
@@ -130,6 +132,9 @@ fn every_routed_operation_with_its_resources() {
         ("DeleteAttributes", vec![instance.clone()]),
         ("ListAttributes", vec![cluster.clone()]),
         ("DescribeCapacityProviders", vec![cp.clone()]),
+        ("CreateCapacityProvider", vec![cp.clone()]),
+        ("UpdateCapacityProvider", vec![cp.clone()]),
+        ("DeleteCapacityProvider", vec![cp.clone()]),
         ("RegisterContainerInstance", vec![cluster.clone()]),
         ("DescribeContainerInstances", vec![instance.clone()]),
         ("ListContainerInstances", vec![cluster.clone()]),

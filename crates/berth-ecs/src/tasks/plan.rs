@@ -248,6 +248,7 @@ impl Ecs {
                 health_checked,
                 protected_until: None,
                 on_fargate_host: instance.is_fargate_host(),
+                stop_notice_secs: None,
             },
         }
     }

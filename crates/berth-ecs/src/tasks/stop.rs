@@ -111,6 +111,23 @@ impl Ecs {
         reason: &str,
         clear_tags: bool,
     ) -> Result<Option<TaskRecord>, AwsError> {
+        self.request_stop_with_notice(cluster, task, code, reason, clear_tags, None)
+            .await
+    }
+
+    /// [`Ecs::request_stop`], with `notice`: the seconds the agent gives
+    /// the containers between SIGTERM and SIGKILL instead of their
+    /// stopTimeout (a FARGATE_SPOT interruption), recorded in the same
+    /// write as the stop.
+    pub(crate) async fn request_stop_with_notice(
+        &self,
+        cluster: &str,
+        task: &TaskRecord,
+        code: TaskStopCode,
+        reason: &str,
+        clear_tags: bool,
+        notice: Option<u64>,
+    ) -> Result<Option<TaskRecord>, AwsError> {
         let agent_gone = match &task.berth.instance_id {
             None => true,
             Some(iid) => match self.stored_instance(cluster, iid).await? {
@@ -133,6 +150,7 @@ impl Ecs {
                 t.stopping_at.get_or_insert(now);
                 t.stop_code = Some(code.into());
                 t.stopped_reason = Some(reason.into());
+                t.berth.stop_notice_secs = notice;
                 if clear_tags {
                     // "Any tags associated with the task will be deleted."
                     t.tags.clear();

@@ -3,6 +3,8 @@
 //! They are ordinary signed API clients (the agent's `ApiClient`), so they
 //! work against any Berth server; `target` finds which one, and as whom.
 
+mod admin;
+mod admin_http;
 mod logs;
 mod profile;
 mod registry;
@@ -11,6 +13,7 @@ mod status;
 pub mod target;
 mod tasks;
 
+pub use admin::{AdminCommand, admin};
 pub use logs::{LogsArgs, logs};
 pub use registry::{RegistryCommand, registry};
 pub use scan_db::{ScanDbCommand, scan_db};

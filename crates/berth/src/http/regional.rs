@@ -245,6 +245,7 @@ impl Regional {
         }
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
+        berth_ecs::spawn_spot_chaos(&ecs, cfg.fargate_spot_interruption_rate);
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
         services.insert(ecs_service.target_prefix(), ecs_service);
         let registry = open_registry(cfg, shared, store.clone(), region, &data_dir).await?;

@@ -105,6 +105,7 @@ impl Server {
             elbv2,
             lb_bind: "127.0.0.1".parse().expect("an address"),
             time_scale: berth_core::time_scale::TimeScale::REAL,
+            fargate_spot_interruption_rate: 0.0,
             registry_schedule: berth_registry::Schedule::default(),
             _lock: Arc::new(lock),
         };
