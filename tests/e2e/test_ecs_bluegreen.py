@@ -329,7 +329,7 @@ def test_bad_advanced_configurations_are_refused(server, cluster, image):
         ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 0.05}}, lbs, "canaryPercent"),
         ({"strategy": "ROLLING"}, lbs, "advancedConfiguration applies to"),
         ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1,
-          "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"]}]}, lbs, "lifecycleHooks"),
+          "lifecycleHooks": [{"targetType": "AWS_LAMBDA", "lifecycleStages": ["POST_SCALE_UP"]}]}, lbs, "no Lambda"),
     ]
     for config, given, says in cases:
         given = [{k: v for k, v in g.items() if v is not None} for g in given]

@@ -422,6 +422,11 @@ impl Ecs {
         // A rollback started above turns the traffic back to blue before any
         // of green's tasks is stopped.
         self.start_shift(&mut svc, name, now).await?;
+        // The stages before SCALE_UP (their lifecycle hooks) are passed
+        // before green is scaled.
+        if let Some(w) = self.advance_traffic_shift(&mut svc, name, false, now).await? {
+            wake_at(w);
+        }
 
         // 3. Tasks whose container health check failed are replaced once
         //    the grace period is over.
@@ -646,7 +651,9 @@ impl Ecs {
                 }
             }
         } else {
-            let desired = if svc.status == ServiceStatus::Active {
+            // A traffic-shifting deployment paused before SCALE_UP (a
+            // lifecycle hook) starts no task yet.
+            let desired = if svc.status == ServiceStatus::Active && !crate::service_shift::holding_green(&svc) {
                 svc.desired_count.max(0) as u32
             } else {
                 0

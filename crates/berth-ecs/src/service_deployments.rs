@@ -1,6 +1,9 @@
 //! Service deployment history: ListServiceDeployments,
-//! DescribeServiceDeployments, DescribeServiceRevisions and
-//! StopServiceDeployment, for the ROLLING strategy.
+//! DescribeServiceDeployments, DescribeServiceRevisions,
+//! StopServiceDeployment and ContinueServiceDeployment (the answer to a
+//! PAUSE lifecycle hook of a BLUE_GREEN/LINEAR/CANARY deployment: CONTINUE
+//! lets the controller go on, ROLLBACK rolls back as StopServiceDeployment
+//! does).
 //!
 //! Every deployment a service has had (its `deployments`, then the ended
 //! ones in its history) is one service revision; each one that is not a
@@ -19,7 +22,7 @@ use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_core::time::now_epoch;
 use berth_ecs_model::deploy_math::failure_threshold;
-use berth_ecs_model::service::{AlarmMonitorStatus, service_deployment_status};
+use berth_ecs_model::service::{AlarmMonitorStatus, HookAction, answer_hook, service_deployment_status};
 use berth_ecs_model::{RolloutState, ServiceDeploymentStatus, StatusName};
 use berth_proto::pagination::paginate;
 use berth_proto::pagination::with_next_token;
@@ -78,6 +81,14 @@ pub(crate) struct DescribeRevisionsInput {
 pub(crate) struct StopInput {
     service_deployment_arn: String,
     stop_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContinueInput {
+    service_deployment_arn: String,
+    hook_id: String,
+    action: Option<String>,
 }
 
 impl Ecs {
@@ -188,6 +199,10 @@ impl Ecs {
             } else {
                 "CLEAN_UP"
             });
+        }
+        // Its pauses at PAUSE lifecycle hooks.
+        if let Some(runs) = d.berth.shift.as_ref().map(|s| &s.hooks).filter(|h| !h.is_empty()) {
+            v["lifecycleHookDetails"] = runs.iter().map(|r| r.detail()).collect();
         }
         let config = d
             .berth
@@ -451,6 +466,86 @@ impl Ecs {
     }
 }
 
+impl Ecs {
+    pub(crate) async fn continue_service_deployment(
+        &self,
+        _ctx: &RequestContext,
+        input: ContinueInput,
+    ) -> Result<Value, AwsError> {
+        let action = match input.action.as_deref() {
+            None => HookAction::Continue,
+            Some(a) => HookAction::parse(a).ok_or_else(|| {
+                AwsError::invalid_parameter(format!("Invalid action '{a}'. Valid values: CONTINUE, ROLLBACK."))
+            })?,
+        };
+        if input.hook_id.is_empty() {
+            return Err(AwsError::invalid_parameter("hookId must not be empty."));
+        }
+        let arn = input.service_deployment_arn.clone();
+        let not_found = || AwsError::service_deployment_not_found("The service deployment does not exist.");
+        loop {
+            let (mut svc, rev, d) = self
+                .history_entry(&arn, "service-deployment")
+                .await?
+                .filter(|(_, _, d)| d.berth.rollback_from.is_none())
+                .ok_or_else(not_found)?;
+            let status = service_deployment_status(&svc, &d).0;
+            if status != ServiceDeploymentStatus::InProgress {
+                return Err(AwsError::invalid_parameter(format!(
+                    "The service deployment is {status}; only a deployment IN_PROGRESS and paused at a lifecycle hook can be continued."
+                )));
+            }
+            let now = now_epoch();
+            let runs = svc
+                .deployments
+                .iter_mut()
+                .find(|x| x.id == d.id)
+                .and_then(|x| x.berth.shift.as_mut())
+                .map(|s| &mut s.hooks)
+                .ok_or_else(|| {
+                    AwsError::invalid_parameter(format!(
+                        "The service deployment has no lifecycle hook {}.",
+                        input.hook_id
+                    ))
+                })?;
+            answer_hook(runs, &input.hook_id, action, now)?;
+            let name = svc.service_name.clone();
+            svc.push_event(
+                format!(
+                    "(service {name}) (deployment {}) lifecycle hook {} answered {}.",
+                    d.id,
+                    input.hook_id,
+                    action.as_str()
+                ),
+                now,
+            );
+            if action == HookAction::Rollback {
+                let reason = "Service deployment rolled back by ContinueServiceDeployment.";
+                let Some(good) = svc.start_rollback_by("ECS deployment lifecycle hook", reason, now) else {
+                    return Err(AwsError::invalid_parameter(
+                        "The service deployment can't be rolled back: the service has no earlier successful deployment.",
+                    ));
+                };
+                svc.push_event(format!("(service {name}) rolling back to deployment {good}."), now);
+            }
+            let key = keys::service(&svc.berth.cluster, &name);
+            if self
+                .store
+                .txn(
+                    vec![Compare::ModRevision(key.clone(), rev)],
+                    vec![Op::Put(key, typed::encode(&svc).map_err(AwsError::state_store)?)],
+                )
+                .await
+                .map_err(AwsError::state_store)?
+                .succeeded
+            {
+                tracing::info!(service = %svc.service_arn, deployment = %d.id, hook = %input.hook_id, action = action.as_str(), "lifecycle hook answered");
+                return Ok(json!({"serviceDeploymentArn": arn}));
+            }
+        }
+    }
+}
+
 /// ListServiceDeployments: on the service.
 pub(crate) struct ListServiceDeployments;
 
@@ -521,6 +616,23 @@ impl Operation<Ecs> for StopServiceDeployment {
 
     async fn run(ecs: &Ecs, ctx: &RequestContext, input: StopInput) -> Result<Value, AwsError> {
         ecs.stop_service_deployment(ctx, input).await
+    }
+}
+
+/// ContinueServiceDeployment: on the deployment.
+pub(crate) struct ContinueServiceDeployment;
+
+#[async_trait]
+impl Operation<Ecs> for ContinueServiceDeployment {
+    const NAME: &'static str = "ContinueServiceDeployment";
+    type Input = ContinueInput;
+
+    fn resources(scope: &Scope, input: &ContinueInput) -> Vec<AuthzResource> {
+        authz::resources_of(scope, [input.service_deployment_arn.clone()])
+    }
+
+    async fn run(ecs: &Ecs, ctx: &RequestContext, input: ContinueInput) -> Result<Value, AwsError> {
+        ecs.continue_service_deployment(ctx, input).await
     }
 }
 

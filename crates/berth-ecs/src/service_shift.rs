@@ -17,7 +17,7 @@ use crate::Ecs;
 use crate::services::ServiceRecord;
 use berth_ecs_model::RolloutState;
 use berth_ecs_model::service::{
-    ServiceLoadBalancer, ShiftAction, ShiftProgress, ShiftStage, advance_shift, shift_strategy,
+    ServiceLoadBalancer, ShiftAction, ShiftInput, ShiftProgress, ShiftStage, advance_shift, shift_strategy,
 };
 use berth_ecs_model::traffic_shift::{ALL, ShiftStrategy, weights};
 use berth_proto::AwsError;
@@ -65,6 +65,23 @@ pub(crate) fn shifting(svc: &ServiceRecord) -> bool {
     svc.primary()
         .and_then(|p| p.berth.shift.as_ref())
         .is_some_and(|s| s.stage < ShiftStage::CleanUp)
+}
+
+/// Whether the PRIMARY deployment has not reached SCALE_UP (paused at
+/// RECONCILE_SERVICE or PRE_SCALE_UP): green starts no task yet.
+pub(crate) fn holding_green(svc: &ServiceRecord) -> bool {
+    svc.primary()
+        .filter(|p| p.rollout_state == RolloutState::InProgress)
+        .and_then(|p| p.berth.shift.as_ref())
+        .is_some_and(|s| s.stage < ShiftStage::ScaleUp)
+}
+
+/// The prefix of a deployment's hook ids: `ecs-pause-DIGITS`.
+fn hook_id_prefix(deployment_id: &str) -> String {
+    format!(
+        "ecs-pause-{}",
+        deployment_id.strip_prefix("ecs-svc/").unwrap_or(deployment_id)
+    )
 }
 
 impl Ecs {
@@ -138,16 +155,21 @@ impl Ecs {
                 until: None,
                 green_share: ALL,
                 initial: false,
+                reconcile: false,
+                hooks: vec![],
             }
         } else if others {
             ShiftProgress {
                 green_target_group: idle,
                 blue_target_group: live,
-                stage: ShiftStage::ScaleUp,
+                stage: ShiftStage::ReconcileService,
                 step: 0,
                 until: None,
                 green_share: 0,
                 initial: false,
+                // Beside more than one earlier revision.
+                reconcile: svc.deployments.len() > 2,
+                hooks: vec![],
             }
         } else {
             // The first deployment: its tasks serve from the live group.
@@ -159,6 +181,8 @@ impl Ecs {
                 until: None,
                 green_share: 0,
                 initial: true,
+                reconcile: false,
+                hooks: vec![],
             }
         };
         if let Some(d) = svc.primary_mut() {
@@ -192,7 +216,7 @@ impl Ecs {
             return Ok(None);
         }
         let config = &svc.deployment_configuration;
-        // The first deployment has no blue: all at once, no bake.
+        // The first deployment has no blue: all at once, no bake, no pause.
         let strategy = shift_strategy(config).filter(|_| !s.initial);
         let schedule = strategy.unwrap_or(ShiftStrategy::BlueGreen).schedule();
         let bake = if s.initial {
@@ -200,9 +224,26 @@ impl Ecs {
         } else {
             config.bake_time_in_minutes.unwrap_or(0).clamp(0, 1440) as u32
         };
+        // The hooks the deployment was made with.
+        let hooks = if s.initial {
+            vec![]
+        } else {
+            p.berth.config.as_ref().unwrap_or(config).lifecycle_hooks.clone()
+        };
         let minute = self.time_scale.minute().as_secs_f64();
-        let (next, actions, wake) = advance_shift(&s, &schedule, bake, minute, green_ready, now);
+        let prefix = hook_id_prefix(&p.id);
+        let input = ShiftInput {
+            schedule: &schedule,
+            bake_minutes: bake,
+            minute_secs: minute,
+            green_ready,
+            hooks: &hooks,
+            hook_id_prefix: &prefix,
+            now,
+        };
+        let (next, actions, wake) = advance_shift(&s, &input);
         let (green, blue) = (&s.green_target_group, &s.blue_target_group);
+        let mut roll_back = false;
         for action in actions {
             match action {
                 ShiftAction::TestToGreen => {
@@ -229,6 +270,15 @@ impl Ecs {
                         now,
                     );
                 }
+                ShiftAction::Paused(hook_id, stage) => svc.push_event(
+                    format!(
+                        "(service {name}) (deployment {}) paused at lifecycle stage {}: lifecycle hook {hook_id} awaits ContinueServiceDeployment.",
+                        p.id,
+                        stage.as_str()
+                    ),
+                    now,
+                ),
+                ShiftAction::RollBack => roll_back = true,
             }
         }
         if next.stage == ShiftStage::CleanUp {
@@ -237,7 +287,35 @@ impl Ecs {
         if let Some(d) = svc.primary_mut() {
             d.berth.shift = Some(next);
         }
+        if roll_back {
+            self.roll_back_at_hook(svc, name, now).await?;
+            return Ok(Some(now));
+        }
         Ok(wake)
+    }
+
+    /// A pause ended with ROLLBACK (its timeout's action): the deployment
+    /// rolls back as StopServiceDeployment's ROLLBACK does — or, with no
+    /// earlier deployment to go back to, fails — and the rules turn back
+    /// to blue at once.
+    async fn roll_back_at_hook(&self, svc: &mut ServiceRecord, name: &str, now: f64) -> Result<(), AwsError> {
+        let Some(p) = svc.primary().cloned() else {
+            return Ok(());
+        };
+        let reason = "A deployment lifecycle hook timed out with the ROLLBACK action.";
+        svc.push_event(
+            format!("(service {name}) (deployment {}) deployment failed: {reason}", p.id),
+            now,
+        );
+        if let Some(good) = svc.start_rollback_by("ECS deployment lifecycle hook", reason, now) {
+            svc.push_event(format!("(service {name}) rolling back to deployment {good}."), now);
+        } else if let Some(d) = svc.primary_mut() {
+            d.rollout_state = RolloutState::Failed.into();
+            d.rollout_state_reason = reason.to_string();
+            d.updated_at = now;
+            d.berth.finished_at = Some(now);
+        }
+        self.start_shift(svc, name, now).await
     }
 }
 

@@ -16,8 +16,7 @@ pub struct DeploymentConfigIn {
     pub alarms: Option<Value>,
     pub strategy: Option<String>,
     pub bake_time_in_minutes: Option<i64>,
-    #[serde(default)]
-    pub lifecycle_hooks: Vec<Value>,
+    pub lifecycle_hooks: Option<Vec<Value>>,
     pub linear_configuration: Option<Value>,
     pub canary_configuration: Option<Value>,
 }
@@ -33,6 +32,7 @@ pub fn default_deployment_config(daemon: bool) -> DeploymentConfig {
         bake_time_in_minutes: None,
         canary_configuration: None,
         linear_configuration: None,
+        lifecycle_hooks: vec![],
     }
 }
 
@@ -54,13 +54,14 @@ pub fn merge_deployment_config(
             c.bake_time_in_minutes = None;
             c.canary_configuration = None;
             c.linear_configuration = None;
+            if s == "ROLLING" {
+                c.lifecycle_hooks.clear();
+            }
         }
         c.strategy = s.clone();
     }
-    if !input.lifecycle_hooks.is_empty() {
-        return Err(AwsError::invalid_parameter(
-            "lifecycleHooks are not supported by Berth: it has no Lambda to invoke, and PAUSE hooks (ContinueServiceDeployment) are not served.",
-        ));
+    if let Some(hooks) = &input.lifecycle_hooks {
+        c.lifecycle_hooks = super::parse_lifecycle_hooks(hooks)?;
     }
     if let Some(b) = input.bake_time_in_minutes {
         c.bake_time_in_minutes = Some(b);
@@ -72,6 +73,11 @@ pub fn merge_deployment_config(
         c.linear_configuration = Some(v.clone());
     }
     if c.strategy == "ROLLING" {
+        if !c.lifecycle_hooks.is_empty() {
+            return Err(AwsError::invalid_parameter(
+                "lifecycleHooks apply to the BLUE_GREEN, LINEAR and CANARY deployment strategies in Berth; this service uses ROLLING.",
+            ));
+        }
         if c.bake_time_in_minutes.is_some() || c.canary_configuration.is_some() || c.linear_configuration.is_some() {
             return Err(AwsError::invalid_parameter(
                 "bakeTimeInMinutes, canaryConfiguration and linearConfiguration apply to the BLUE_GREEN, LINEAR and CANARY deployment strategies, not ROLLING.",

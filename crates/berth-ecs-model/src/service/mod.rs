@@ -4,6 +4,7 @@
 mod config;
 mod deployment_alarms;
 mod deployment_status;
+mod lifecycle_hooks;
 mod load_balancers;
 mod records;
 mod rules;
@@ -15,6 +16,7 @@ mod tests;
 pub use config::*;
 pub use deployment_alarms::*;
 pub use deployment_status::*;
+pub use lifecycle_hooks::*;
 pub use load_balancers::*;
 pub use records::*;
 pub use rules::*;

@@ -35,6 +35,9 @@ pub struct DeploymentConfig {
     pub canary_configuration: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_configuration: Option<Value>,
+    /// BLUE_GREEN/LINEAR/CANARY: the PAUSE hooks a deployment stops at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_hooks: Vec<super::LifecycleHook>,
 }
 
 pub fn rolling() -> String {

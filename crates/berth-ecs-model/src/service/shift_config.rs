@@ -5,6 +5,7 @@
 
 use super::ServiceLoadBalancer;
 use super::records::DeploymentConfig;
+use super::{Gate, HookRun, HookStage, LifecycleHook, gate};
 use crate::traffic_shift::ShiftStrategy;
 use berth_proto::AwsError;
 use serde::{Deserialize, Serialize};
@@ -164,12 +165,20 @@ mod tests {
     }
 }
 
-/// Where a traffic-shifting deployment is (`lifecycleStage`).
+/// Where a traffic-shifting deployment is (`lifecycleStage`), in order.
+/// The pause points of lifecycle hooks are stages of their own; without
+/// hooks a pass goes through them at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShiftStage {
+    ReconcileService,
+    PreScaleUp,
     ScaleUp,
+    PostScaleUp,
+    TestTrafficShift,
+    PostTestTrafficShift,
     ProductionTrafficShift,
+    PostProductionTrafficShift,
     BakeTime,
     CleanUp,
 }
@@ -177,8 +186,14 @@ pub enum ShiftStage {
 impl ShiftStage {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::ReconcileService => "RECONCILE_SERVICE",
+            Self::PreScaleUp => "PRE_SCALE_UP",
             Self::ScaleUp => "SCALE_UP",
+            Self::PostScaleUp => "POST_SCALE_UP",
+            Self::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
+            Self::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
             Self::ProductionTrafficShift => "PRODUCTION_TRAFFIC_SHIFT",
+            Self::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
             Self::BakeTime => "BAKE_TIME",
             Self::CleanUp => "CLEAN_UP",
         }
@@ -206,60 +221,143 @@ pub struct ShiftProgress {
     /// traffic moves at once and it does not bake.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub initial: bool,
+    /// It started beside more than one earlier revision (the
+    /// RECONCILE_SERVICE stage happens).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconcile: bool,
+    /// Its pauses at lifecycle hooks (`lifecycleHookDetails`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
 }
 
-/// What the controller does to the listener rules this pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the controller does this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShiftAction {
     /// The test rule forwards to green.
     TestToGreen,
     /// The production rule gives green this share (tenths of a percent).
     Production(u32),
+    /// A pause began at a lifecycle hook (its id and stage).
+    Paused(String, HookStage),
+    /// A pause timed out with ROLLBACK, or was answered ROLLBACK: the
+    /// deployment rolls back.
+    RollBack,
 }
 
-/// One step of a traffic-shifting deployment (pure): from `p`, with
-/// `green_ready` (its tasks healthy at the desired count), the schedule,
-/// the bake time after the last shift and how long a minute lasts here.
-/// Answers the progress, the rule changes to make (in order) and when to
-/// look again.
-pub fn advance_shift(
-    p: &ShiftProgress,
-    schedule: &[crate::traffic_shift::ShiftStep],
-    bake_minutes: u32,
-    minute_secs: f64,
-    green_ready: bool,
-    now: f64,
-) -> (ShiftProgress, Vec<ShiftAction>, Option<f64>) {
+/// What one step of the machine is given besides the progress.
+#[derive(Debug, Clone, Copy)]
+pub struct ShiftInput<'a> {
+    /// The production schedule.
+    pub schedule: &'a [crate::traffic_shift::ShiftStep],
+    /// The bake time after the last shift.
+    pub bake_minutes: u32,
+    /// How long a minute lasts here (the time scale).
+    pub minute_secs: f64,
+    /// Green's tasks are healthy at the desired count.
+    pub green_ready: bool,
+    /// The deployment's PAUSE hooks, and the prefix of its hook ids.
+    pub hooks: &'a [LifecycleHook],
+    pub hook_id_prefix: &'a str,
+    pub now: f64,
+}
+
+/// One step of a traffic-shifting deployment (pure): from `p` and the
+/// input, answers the progress, what to do (in order) and when to look
+/// again. A lifecycle hook's stage opens a pause there; the machine stays
+/// until every pause of the stage has ended with CONTINUE (answered or at
+/// its timeout); one ending with ROLLBACK answers [`ShiftAction::RollBack`].
+/// PRE_PRODUCTION_TRAFFIC_SHIFT pauses before each production step.
+pub fn advance_shift(p: &ShiftProgress, input: &ShiftInput<'_>) -> (ShiftProgress, Vec<ShiftAction>, Option<f64>) {
     let mut p = p.clone();
     let mut actions = vec![];
-    let wait = |m: u32| now + f64::from(m) * minute_secs;
+    let now = input.now;
+    let wait = |m: u32| now + f64::from(m) * input.minute_secs;
+    // The pauses of a stage: go on (true), or return with this answer.
+    let gate_at = |p: &mut ShiftProgress, actions: &mut Vec<ShiftAction>, stage: HookStage, step: usize| {
+        let (g, opened) = gate(
+            &mut p.hooks,
+            input.hooks,
+            stage,
+            step,
+            input.hook_id_prefix,
+            input.minute_secs,
+            now,
+        );
+        actions.extend(opened.into_iter().map(|id| ShiftAction::Paused(id, stage)));
+        match g {
+            Gate::Pass => None,
+            Gate::Wait(until) => Some(Some(until)),
+            Gate::Rollback => {
+                actions.push(ShiftAction::RollBack);
+                Some(None)
+            }
+        }
+    };
     loop {
         match p.stage {
-            ShiftStage::ScaleUp if green_ready => {
+            ShiftStage::ReconcileService => {
+                if p.reconcile
+                    && let Some(w) = gate_at(&mut p, &mut actions, HookStage::ReconcileService, 0)
+                {
+                    return (p, actions, w);
+                }
+                p.stage = ShiftStage::PreScaleUp;
+            }
+            ShiftStage::PreScaleUp => {
+                if let Some(w) = gate_at(&mut p, &mut actions, HookStage::PreScaleUp, 0) {
+                    return (p, actions, w);
+                }
+                p.stage = ShiftStage::ScaleUp;
+            }
+            ShiftStage::ScaleUp if input.green_ready => p.stage = ShiftStage::PostScaleUp,
+            ShiftStage::ScaleUp => return (p, actions, None),
+            ShiftStage::PostScaleUp => {
+                if let Some(w) = gate_at(&mut p, &mut actions, HookStage::PostScaleUp, 0) {
+                    return (p, actions, w);
+                }
+                p.stage = ShiftStage::TestTrafficShift;
+            }
+            ShiftStage::TestTrafficShift => {
                 actions.push(ShiftAction::TestToGreen);
+                p.stage = ShiftStage::PostTestTrafficShift;
+            }
+            ShiftStage::PostTestTrafficShift => {
+                if let Some(w) = gate_at(&mut p, &mut actions, HookStage::PostTestTrafficShift, 0) {
+                    return (p, actions, w);
+                }
                 p.stage = ShiftStage::ProductionTrafficShift;
                 p.step = 0;
                 p.until = None;
             }
-            ShiftStage::ScaleUp => return (p, actions, None),
             ShiftStage::ProductionTrafficShift => {
-                let Some(step) = schedule.get(p.step) else {
-                    p.stage = ShiftStage::BakeTime;
-                    p.until = Some(wait(bake_minutes));
+                let Some(step) = input.schedule.get(p.step) else {
+                    p.stage = ShiftStage::PostProductionTrafficShift;
+                    p.until = None;
                     continue;
                 };
                 if p.green_share != step.green {
+                    let at = p.step;
+                    if let Some(w) = gate_at(&mut p, &mut actions, HookStage::PreProductionTrafficShift, at) {
+                        return (p, actions, w);
+                    }
                     actions.push(ShiftAction::Production(step.green));
                     p.green_share = step.green;
                     p.until = Some(wait(step.bake_minutes));
                 }
                 match p.until {
-                    Some(u) if u > now && p.step + 1 < schedule.len() => return (p, actions, Some(u)),
+                    Some(u) if u > now && p.step + 1 < input.schedule.len() => return (p, actions, Some(u)),
                     _ => {
                         p.step += 1;
                         p.until = None;
                     }
                 }
+            }
+            ShiftStage::PostProductionTrafficShift => {
+                if let Some(w) = gate_at(&mut p, &mut actions, HookStage::PostProductionTrafficShift, 0) {
+                    return (p, actions, w);
+                }
+                p.stage = ShiftStage::BakeTime;
+                p.until = Some(wait(input.bake_minutes));
             }
             ShiftStage::BakeTime => match p.until {
                 Some(u) if u > now => return (p, actions, Some(u)),
@@ -276,32 +374,86 @@ pub fn advance_shift(
 #[cfg(test)]
 mod advance_tests {
     use super::*;
-    use crate::traffic_shift::ShiftStrategy;
+    use crate::service::{HookAction, HookStatus, HookTargetType, HookTimeout, answer_hook};
+    use crate::traffic_shift::{ShiftStep, ShiftStrategy};
 
     fn start() -> ShiftProgress {
         ShiftProgress {
             green_target_group: "g".into(),
             blue_target_group: "b".into(),
-            stage: ShiftStage::ScaleUp,
+            stage: ShiftStage::ReconcileService,
             step: 0,
             until: None,
             green_share: 0,
             initial: false,
+            reconcile: false,
+            hooks: vec![],
+        }
+    }
+
+    fn input<'a>(
+        schedule: &'a [ShiftStep],
+        bake: u32,
+        minute: f64,
+        ready: bool,
+        hooks: &'a [LifecycleHook],
+        now: f64,
+    ) -> ShiftInput<'a> {
+        ShiftInput {
+            schedule,
+            bake_minutes: bake,
+            minute_secs: minute,
+            green_ready: ready,
+            hooks,
+            hook_id_prefix: "ecs-pause-1",
+            now,
+        }
+    }
+
+    fn step(
+        p: &ShiftProgress,
+        s: &[ShiftStep],
+        bake: u32,
+        minute: f64,
+        ready: bool,
+        now: f64,
+    ) -> (ShiftProgress, Vec<ShiftAction>, Option<f64>) {
+        advance_shift(p, &input(s, bake, minute, ready, &[], now))
+    }
+
+    fn pause(stages: &[HookStage], minutes: u32, action: HookAction) -> LifecycleHook {
+        LifecycleHook {
+            target_type: HookTargetType::Pause,
+            lifecycle_stages: stages.to_vec(),
+            timeout_configuration: Some(HookTimeout {
+                timeout_in_minutes: Some(minutes),
+                action: Some(action),
+            }),
         }
     }
 
     #[test]
     fn blue_green_shifts_at_once_then_bakes() {
         let s = ShiftStrategy::BlueGreen.schedule();
-        let (p, a, w) = advance_shift(&start(), &s, 2, 1.0, false, 0.0);
+        let (p, a, w) = step(&start(), &s, 2, 1.0, false, 0.0);
         assert_eq!((p.stage, a.len(), w), (ShiftStage::ScaleUp, 0, None));
-        let (p, a, w) = advance_shift(&p, &s, 2, 1.0, true, 10.0);
+        let (p, a, w) = step(&p, &s, 2, 1.0, true, 10.0);
         assert_eq!(a, vec![ShiftAction::TestToGreen, ShiftAction::Production(1000)]);
         assert_eq!((p.stage, w), (ShiftStage::BakeTime, Some(12.0)));
-        let (p, a, _) = advance_shift(&p, &s, 2, 1.0, true, 11.0);
+        let (p, a, _) = step(&p, &s, 2, 1.0, true, 11.0);
         assert_eq!((p.stage, a.len()), (ShiftStage::BakeTime, 0));
-        let (p, _, w) = advance_shift(&p, &s, 2, 1.0, true, 12.0);
+        let (p, _, w) = step(&p, &s, 2, 1.0, true, 12.0);
         assert_eq!((p.stage, w), (ShiftStage::CleanUp, None));
+    }
+
+    #[test]
+    fn a_stored_scale_up_stage_goes_on() {
+        // Deployments recorded before the hook stages start at SCALE_UP.
+        let mut p = start();
+        p.stage = ShiftStage::ScaleUp;
+        let s = ShiftStrategy::BlueGreen.schedule();
+        let (p, a, _) = step(&p, &s, 0, 1.0, true, 0.0);
+        assert_eq!((p.stage, a.len()), (ShiftStage::CleanUp, 2));
     }
 
     #[test]
@@ -311,15 +463,15 @@ mod advance_tests {
             bake_minutes: 3,
         }
         .schedule();
-        let (p, a, w) = advance_shift(&start(), &s, 0, 2.0, true, 0.0);
+        let (p, a, w) = step(&start(), &s, 0, 2.0, true, 0.0);
         assert_eq!(a, vec![ShiftAction::TestToGreen, ShiftAction::Production(100)]);
         assert_eq!(
             (p.stage, p.green_share, w),
             (ShiftStage::ProductionTrafficShift, 100, Some(6.0))
         );
-        let (p, a, _) = advance_shift(&p, &s, 0, 2.0, true, 5.0);
+        let (p, a, _) = step(&p, &s, 0, 2.0, true, 5.0);
         assert!(a.is_empty() && p.green_share == 100);
-        let (p, a, w) = advance_shift(&p, &s, 0, 2.0, true, 6.0);
+        let (p, a, w) = step(&p, &s, 0, 2.0, true, 6.0);
         assert_eq!(a, vec![ShiftAction::Production(1000)]);
         // No bake time: straight to clean-up.
         assert_eq!((p.stage, w), (ShiftStage::CleanUp, None));
@@ -336,7 +488,7 @@ mod advance_tests {
         let mut shares = vec![];
         let mut now = 0.0;
         while p.stage != ShiftStage::CleanUp {
-            let (next, a, _) = advance_shift(&p, &s, 1, 1.0, true, now);
+            let (next, a, _) = step(&p, &s, 1, 1.0, true, now);
             for x in a {
                 if let ShiftAction::Production(g) = x {
                     shares.push(g);
@@ -347,5 +499,149 @@ mod advance_tests {
         }
         assert_eq!(shares, vec![250, 500, 750, 1000]);
         assert!(now >= 4.0, "3 step bakes and the bake time: {now}");
+    }
+
+    /// Answers the open pause of `p` as ContinueServiceDeployment does.
+    fn answer(p: &mut ShiftProgress, action: HookAction, now: f64) {
+        let id = p
+            .hooks
+            .iter()
+            .find(|r| r.status == HookStatus::AwaitingAction)
+            .map(|r| r.hook_id.clone())
+            .expect("a pause");
+        answer_hook(&mut p.hooks, &id, action, now).unwrap();
+    }
+
+    #[test]
+    fn every_pausable_stage_pauses_then_continues() {
+        let s = ShiftStrategy::BlueGreen.schedule();
+        let all = [
+            HookStage::ReconcileService,
+            HookStage::PreScaleUp,
+            HookStage::PostScaleUp,
+            HookStage::PostTestTrafficShift,
+            HookStage::PreProductionTrafficShift,
+            HookStage::PostProductionTrafficShift,
+        ];
+        let hooks = [pause(&all, 10, HookAction::Rollback)];
+        let mut p = start();
+        p.reconcile = true;
+        let mut seen = vec![];
+        let mut now = 0.0;
+        while p.stage != ShiftStage::CleanUp {
+            let (next, a, w) = advance_shift(&p, &input(&s, 1, 1.0, true, &hooks, now));
+            p = next;
+            for x in &a {
+                if let ShiftAction::Paused(id, stage) = x {
+                    seen.push((*stage, p.stage));
+                    assert_eq!(w, Some(now + 10.0), "a pause wakes at its timeout");
+                    assert!(id.starts_with("ecs-pause-1-"));
+                }
+            }
+            assert!(!a.contains(&ShiftAction::RollBack));
+            if w == Some(now + 10.0) {
+                // Paused: the machine does not move without an answer.
+                let (again, more, _) = advance_shift(&p, &input(&s, 1, 1.0, true, &hooks, now + 1.0));
+                assert_eq!((again.stage, more.len()), (p.stage, 0));
+                answer(&mut p, HookAction::Continue, now + 1.0);
+            }
+            now += 2.0;
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (HookStage::ReconcileService, ShiftStage::ReconcileService),
+                (HookStage::PreScaleUp, ShiftStage::PreScaleUp),
+                (HookStage::PostScaleUp, ShiftStage::PostScaleUp),
+                (HookStage::PostTestTrafficShift, ShiftStage::PostTestTrafficShift),
+                (HookStage::PreProductionTrafficShift, ShiftStage::ProductionTrafficShift),
+                (
+                    HookStage::PostProductionTrafficShift,
+                    ShiftStage::PostProductionTrafficShift
+                ),
+            ]
+        );
+        assert!(p.hooks.iter().all(|r| r.status == HookStatus::Succeeded));
+        assert_eq!(p.hooks.len(), 6);
+    }
+
+    #[test]
+    fn no_reconcile_stage_beside_one_revision() {
+        let s = ShiftStrategy::BlueGreen.schedule();
+        let hooks = [pause(&[HookStage::ReconcileService], 10, HookAction::Rollback)];
+        let (p, a, _) = advance_shift(&start(), &input(&s, 0, 1.0, false, &hooks, 0.0));
+        assert_eq!((p.stage, a.len(), p.hooks.len()), (ShiftStage::ScaleUp, 0, 0));
+    }
+
+    #[test]
+    fn a_pause_after_the_test_shift_holds_production() {
+        let s = ShiftStrategy::BlueGreen.schedule();
+        let hooks = [pause(&[HookStage::PostTestTrafficShift], 5, HookAction::Rollback)];
+        let (p, a, w) = advance_shift(&start(), &input(&s, 1, 2.0, true, &hooks, 0.0));
+        assert_eq!(
+            a,
+            vec![
+                ShiftAction::TestToGreen,
+                ShiftAction::Paused("ecs-pause-1-1".into(), HookStage::PostTestTrafficShift)
+            ]
+        );
+        assert_eq!(
+            (p.stage, p.green_share, w),
+            (ShiftStage::PostTestTrafficShift, 0, Some(10.0))
+        );
+        // ROLLBACK answered: the machine says roll back, production untouched.
+        let mut rolled = p.clone();
+        answer(&mut rolled, HookAction::Rollback, 1.0);
+        let (r, a, w) = advance_shift(&rolled, &input(&s, 1, 2.0, true, &hooks, 1.0));
+        assert_eq!((a, w, r.green_share), (vec![ShiftAction::RollBack], None, 0));
+        // The timeout's ROLLBACK likewise.
+        let (r, a, _) = advance_shift(&p, &input(&s, 1, 2.0, true, &hooks, 10.0));
+        assert_eq!(a, vec![ShiftAction::RollBack]);
+        assert_eq!(r.hooks[0].status, HookStatus::TimedOut);
+    }
+
+    #[test]
+    fn a_continue_timeout_goes_on() {
+        let s = ShiftStrategy::BlueGreen.schedule();
+        let hooks = [pause(&[HookStage::PostScaleUp], 1, HookAction::Continue)];
+        let (p, _, w) = advance_shift(&start(), &input(&s, 0, 1.0, true, &hooks, 0.0));
+        assert_eq!((p.stage, w), (ShiftStage::PostScaleUp, Some(1.0)));
+        let (p, a, _) = advance_shift(&p, &input(&s, 0, 1.0, true, &hooks, 1.0));
+        assert_eq!(a, vec![ShiftAction::TestToGreen, ShiftAction::Production(1000)]);
+        assert_eq!(
+            (p.stage, p.hooks[0].status),
+            (ShiftStage::CleanUp, HookStatus::TimedOut)
+        );
+    }
+
+    #[test]
+    fn linear_pauses_before_every_step() {
+        let s = ShiftStrategy::Linear {
+            step: 500,
+            bake_minutes: 0,
+        }
+        .schedule();
+        let hooks = [pause(&[HookStage::PreProductionTrafficShift], 5, HookAction::Rollback)];
+        let mut p = start();
+        let mut shares = vec![];
+        let mut pauses = 0;
+        let mut now = 0.0;
+        while p.stage != ShiftStage::CleanUp {
+            let (next, a, _) = advance_shift(&p, &input(&s, 0, 1.0, true, &hooks, now));
+            p = next;
+            for x in a {
+                match x {
+                    ShiftAction::Production(g) => shares.push(g),
+                    ShiftAction::Paused(..) => {
+                        pauses += 1;
+                        answer(&mut p, HookAction::Continue, now);
+                    }
+                    _ => {}
+                }
+            }
+            now += 0.5;
+        }
+        assert_eq!((shares, pauses), (vec![500, 1000], 2));
+        assert_eq!(p.hooks.iter().map(|r| r.step).collect::<Vec<_>>(), vec![0, 1]);
     }
 }

@@ -371,3 +371,51 @@ fn drained_tasks_are_taken_out_and_the_rest_wait_or_are_forgotten() {
     let left: Vec<&str> = internal.draining_tasks.iter().map(|d| d.task_id.as_str()).collect();
     assert_eq!(left, ["later", "soon"]);
 }
+
+#[test]
+fn lifecycle_hooks_need_a_traffic_shifting_strategy() {
+    let r = default_deployment_config(false);
+    let pause = json!({"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]});
+    let with = |strategy: &str, hooks: Vec<serde_json::Value>| DeploymentConfigIn {
+        strategy: Some(strategy.into()),
+        bake_time_in_minutes: (strategy == "BLUE_GREEN").then_some(1),
+        lifecycle_hooks: Some(hooks),
+        ..Default::default()
+    };
+    let bg = merge_deployment_config(&r, &with("BLUE_GREEN", vec![pause.clone()]), false).unwrap();
+    assert_eq!(bg.lifecycle_hooks.len(), 1);
+    assert_eq!(
+        serde_json::to_value(&bg).unwrap()["lifecycleHooks"],
+        json!([{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}])
+    );
+    // An update without lifecycleHooks keeps them; an empty list clears them.
+    let kept = merge_deployment_config(&bg, &DeploymentConfigIn::default(), false).unwrap();
+    assert_eq!(kept.lifecycle_hooks.len(), 1);
+    let cleared = merge_deployment_config(
+        &bg,
+        &DeploymentConfigIn {
+            lifecycle_hooks: Some(vec![]),
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
+    assert!(cleared.lifecycle_hooks.is_empty());
+    // Back to ROLLING: the hooks go with the other settings.
+    let rolling = DeploymentConfigIn {
+        strategy: Some("ROLLING".into()),
+        ..Default::default()
+    };
+    assert!(
+        merge_deployment_config(&bg, &rolling, false)
+            .unwrap()
+            .lifecycle_hooks
+            .is_empty()
+    );
+    let e = merge_deployment_config(&r, &with("ROLLING", vec![pause.clone()]), false).unwrap_err();
+    assert!(e.message.contains("ROLLING"), "{}", e.message);
+    let lambda = json!({"targetType": "AWS_LAMBDA", "hookTargetArn": "arn:aws:lambda:us-east-1:1:function:f",
+                        "roleArn": "r", "lifecycleStages": ["POST_SCALE_UP"]});
+    let e = merge_deployment_config(&r, &with("CANARY", vec![pause, lambda]), false).unwrap_err();
+    assert!(e.message.contains("no Lambda"), "{}", e.message);
+}

@@ -75,6 +75,7 @@ pub(crate) static OPERATIONS: Table<Ecs> = Table(&[
     entry::<service_deployments::DescribeServiceDeployments>(),
     entry::<service_deployments::DescribeServiceRevisions>(),
     entry::<service_deployments::StopServiceDeployment>(),
+    entry::<service_deployments::ContinueServiceDeployment>(),
     entry::<task_sets::CreateTaskSet>(),
     entry::<task_sets::DescribeTaskSets>(),
     entry::<task_sets::UpdateTaskSet>(),
