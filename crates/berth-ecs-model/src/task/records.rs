@@ -52,6 +52,10 @@ pub struct TaskInternal {
     /// `containerInstanceArn`, as Fargate tasks are.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub on_fargate_host: bool,
+    /// The security groups of an awsvpc task's interface (resolved at
+    /// launch: the VPC's default group when none was named).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
 }
 
 impl TaskInternal {
