@@ -1,8 +1,9 @@
 //! EC2's answers as XML shapes (camelCase members, `<item>` lists), built
 //! from the records.
 
-use crate::records::{Peer, SecurityGroup, Subnet, Tags, Vpc};
+use crate::records::{Peer, Rule, SecurityGroup, Subnet, Tags, Vpc};
 use crate::rules::{permissions, protocol_name};
+use berth_core::arn::Scope;
 pub use berth_proto::query::Items;
 use serde::Serialize;
 
@@ -225,6 +226,34 @@ pub struct SecurityGroupRuleOut {
 pub struct ReferencedGroup {
     pub group_id: String,
     pub user_id: String,
+}
+
+/// One rule as DescribeSecurityGroupRules and Authorize* show it.
+pub fn rule(scope: &Scope, group: &str, egress: bool, r: &Rule) -> SecurityGroupRuleOut {
+    let (cidr, peer) = match &r.peer {
+        Peer::Cidr(c) => (Some(c.to_string()), None),
+        Peer::Group(g) => (
+            None,
+            Some(ReferencedGroup {
+                group_id: g.clone(),
+                user_id: scope.account.clone(),
+            }),
+        ),
+    };
+    SecurityGroupRuleOut {
+        security_group_rule_id: r.id.clone(),
+        group_id: group.to_string(),
+        group_owner_id: scope.account.clone(),
+        is_egress: egress,
+        ip_protocol: protocol_name(r.protocol),
+        from_port: r.from_port.unwrap_or(-1),
+        to_port: r.to_port.unwrap_or(-1),
+        cidr_ipv4: cidr,
+        referenced_group_info: peer,
+        description: r.description.clone(),
+        security_group_rule_arn: scope.arn(crate::SIGNING_NAME, format!("security-group-rule/{}", r.id)),
+        tag_set: Items(vec![]),
+    }
 }
 
 /// `<return>true</return>`, the answer of the operations without output.

@@ -339,30 +339,7 @@ impl QueryOperation<Ec2> for DescribeSecurityGroupRules {
                 if !keep {
                     continue;
                 }
-                let (cidr, group) = match &r.peer {
-                    Peer::Cidr(c) => (Some(c.to_string()), None),
-                    Peer::Group(id) => (
-                        None,
-                        Some(output::ReferencedGroup {
-                            group_id: id.clone(),
-                            user_id: scope.account.clone(),
-                        }),
-                    ),
-                };
-                out.push(output::SecurityGroupRuleOut {
-                    security_group_rule_id: r.id.clone(),
-                    group_id: g.id.clone(),
-                    group_owner_id: scope.account.clone(),
-                    is_egress,
-                    ip_protocol: rules::protocol_name(r.protocol),
-                    from_port: r.from_port.unwrap_or(-1),
-                    to_port: r.to_port.unwrap_or(-1),
-                    cidr_ipv4: cidr,
-                    referenced_group_info: group,
-                    description: r.description.clone(),
-                    security_group_rule_arn: scope.arn(SIGNING_NAME, format!("security-group-rule/{}", r.id)),
-                    tag_set: Items(vec![]),
-                });
+                out.push(output::rule(scope, &g.id, is_egress, r));
             }
         }
         for id in &input.rule_ids {

@@ -5,11 +5,11 @@
 
 use super::groups::{group_arn, group_id_of};
 use super::{answer, decode};
+use crate::Ec2;
 use crate::errors::Ec2Error;
 use crate::output::{self, Items, TRUE};
 use crate::records::{Peer, Rule};
 use crate::rules::{self, IpPermission, IpRange};
-use crate::{Ec2, SIGNING_NAME};
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_proto::query::{QueryInput, QueryOperation, QueryResult};
@@ -125,37 +125,13 @@ async fn change(ec2: &Ec2, input: &PermissionsInput, egress: bool, add: bool) ->
     Ok(added)
 }
 
-fn rule_out(scope: &Scope, group: &str, egress: bool, r: &Rule) -> output::SecurityGroupRuleOut {
-    let (cidr, peer) = match &r.peer {
-        Peer::Cidr(c) => (Some(c.to_string()), None),
-        Peer::Group(g) => (
-            None,
-            Some(output::ReferencedGroup {
-                group_id: g.clone(),
-                user_id: scope.account.clone(),
-            }),
-        ),
-    };
-    output::SecurityGroupRuleOut {
-        security_group_rule_id: r.id.clone(),
-        group_id: group.to_string(),
-        group_owner_id: scope.account.clone(),
-        is_egress: egress,
-        ip_protocol: rules::protocol_name(r.protocol),
-        from_port: r.from_port.unwrap_or(-1),
-        to_port: r.to_port.unwrap_or(-1),
-        cidr_ipv4: cidr,
-        referenced_group_info: peer,
-        description: r.description.clone(),
-        security_group_rule_arn: scope.arn(SIGNING_NAME, format!("security-group-rule/{}", r.id)),
-        tag_set: Items(vec![]),
-    }
-}
-
 async fn authorize(ec2: &Ec2, action: &str, input: PermissionsInput, egress: bool) -> Result<QueryResult, AwsError> {
     let added = change(ec2, &input, egress, true).await?;
     let group = input.group_id.clone().unwrap_or_default();
-    let rules = added.iter().map(|r| rule_out(ec2.scope(), &group, egress, r)).collect();
+    let rules = added
+        .iter()
+        .map(|r| output::rule(ec2.scope(), &group, egress, r))
+        .collect();
     answer(
         action,
         &AuthorizeOutput {
