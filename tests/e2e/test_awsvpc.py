@@ -41,6 +41,7 @@ from berthtest import (
     Berth,
     berth_bin,
     isolate_aws_environment,
+    remove_task_subnet,
     requires_docker,
     unique,
 )
@@ -220,7 +221,7 @@ class Setup:
         ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
-        docker("network", "rm", self.network, check=False)
+        remove_task_subnet(self.network)
 
 
 @pytest.fixture
