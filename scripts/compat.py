@@ -45,6 +45,23 @@ SERVICES = {
     "events": ("EventBridge", ["crates/berth-events/src"]),
 }
 
+# Services with no model in ../shared/aws-models: the operations Berth serves
+# of them are listed here by hand (EC2: only the networking subset awsvpc tasks
+# and security groups need; every other EC2 action answers InvalidAction).
+HAND_LISTED = {
+    "ec2": (
+        "Amazon EC2 (networking subset; no model, operations listed by hand)",
+        ["crates/berth-ec2/src/routes.rs"],
+        [
+            "AuthorizeSecurityGroupEgress", "AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "CreateSubnet",
+            "CreateTags", "CreateVpc", "DeleteSecurityGroup", "DeleteSubnet", "DeleteTags", "DeleteVpc",
+            "DescribeNetworkInterfaces", "DescribeSecurityGroupRules", "DescribeSecurityGroups", "DescribeSubnets",
+            "DescribeTags", "DescribeVpcs", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",
+        ],
+    ),
+}
+
+
 def routed(dirs: list[str]) -> set[str]:
     found: set[str] = set()
     for d in dirs:
@@ -84,6 +101,12 @@ def generate() -> str:
             sections.append(f"### {title}\n\nNot served yet: every operation answers `UnknownOperationException`.\n")
             continue
         rows = "\n".join(f"| {o} | {'yes' if o in have else 'no'} |" for o in ops)
+        sections.append(f"### {title}\n\n| operation | supported |\n|---|---|\n{rows}\n")
+    for title, dirs, ops in HAND_LISTED.values():
+        have = routed(dirs)
+        yes = [o for o in ops if o in have]
+        summary.append(f"| {title} | {len(yes)} / {len(ops)} |")
+        rows = "\n".join(f"| {o} | {'yes' if o in have else 'no'} |" for o in sorted(ops))
         sections.append(f"### {title}\n\n| operation | supported |\n|---|---|\n{rows}\n")
     out.append("| service | operations supported |\n|---|---|")
     out.extend(summary)

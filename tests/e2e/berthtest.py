@@ -468,6 +468,16 @@ def task_subnet() -> tuple[str, str, str] | None:
             return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
 
 
+def remove_task_subnet(network: str) -> None:
+    """Removes what an agent of a task subnet leaves on the host when it is stopped while its
+    awsvpc tasks run: its Docker network (`berth-vpc-A-B-C-D-LEN`) and its security-group table
+    (`inet berth_sg_<network address in hex>`, kept for the agent's next start)."""
+    subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=120)
+    a, b, c, d = (int(x) for x in network.removeprefix("berth-vpc-").split("-")[:4])
+    table = f"berth_sg_{a:02x}{b:02x}{c:02x}{d:02x}"
+    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, timeout=30)
+
+
 def free_port() -> int:
     """One TCP port free now (see `free_ports`)."""
     return free_ports(1)[0]

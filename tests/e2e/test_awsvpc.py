@@ -41,6 +41,7 @@ from berthtest import (
     Berth,
     berth_bin,
     isolate_aws_environment,
+    remove_task_subnet,
     requires_docker,
     unique,
 )
@@ -220,7 +221,7 @@ class Setup:
         ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
-        docker("network", "rm", self.network, check=False)
+        remove_task_subnet(self.network)
 
 
 @pytest.fixture
@@ -470,9 +471,9 @@ def test_network_configurations_are_checked(server, image):
     )
     many = [f"subnet-{i:08x}" for i in range(17)]
     assert refused(ecs.run_task, networkConfiguration=conf(subnets=many), **run) == "subnets can have at most 16 items."
-    assert "securityGroups are not supported by Berth" in refused(
+    assert refused(
         ecs.run_task, networkConfiguration=conf(subnets=[SUBNET_ID], securityGroups=["sg-12345678"]), **run
-    )
+    ) == "Error retrieving security group information for [sg-12345678]: The security group 'sg-12345678' does not exist"
     assert refused(
         ecs.run_task, networkConfiguration=conf(subnets=[SUBNET_ID], assignPublicIp="ENABLED"), launchType="EC2", **run
     ) == "Assign public IP is not supported for this launch type."
@@ -501,4 +502,4 @@ def test_network_configurations_are_checked(server, image):
             "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678]}",
         )
     assert e.value.code == "InvalidParameterException"
-    assert "securityGroups are not supported by Berth" in e.value.message
+    assert "The security group 'sg-12345678' does not exist" in e.value.message

@@ -39,7 +39,7 @@ import os
 import signal
 
 from berthtest import ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, requires_docker, unique
-from berthtest import task_subnet
+from berthtest import remove_task_subnet, task_subnet
 
 pytestmark = requires_docker()
 
@@ -107,7 +107,7 @@ class Up:
         ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
-        docker("network", "rm", self.network, check=False)
+        remove_task_subnet(self.network)
         # A task's cgroup left behind if the agent stopped before the task did.
         for arn in self.fargate_tasks:
             for d in Path("/sys/fs/cgroup").glob(f"*/berth-task-{arn.rsplit('/', 1)[1]}"):
@@ -401,7 +401,7 @@ class FargateHost:
         ids = docker("ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={self.cluster}", check=False).split()
         if ids:
             docker("rm", "-f", "-v", *ids, check=False)
-        docker("network", "rm", self.network, check=False)
+        remove_task_subnet(self.network)
 
     def log_tail(self, n: int = 40) -> str:
         try:

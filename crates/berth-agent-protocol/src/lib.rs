@@ -9,6 +9,8 @@
 //! * [`heartbeat`]: `BerthHeartbeat` (§3).
 //! * [`credentials`]: `BerthGetTaskCredentials` request and answer (§6).
 //! * [`usage`]: `BerthPublishTaskUsage`, what tasks used (§7).
+//! * [`security_groups`]: the security groups an agent filters its awsvpc
+//!   tasks with (§8).
 //!
 //! The bodies the server reads are ECS API inputs any client may send:
 //! members ECS treats as optional are `Option`s, so a request decodes (and
@@ -17,12 +19,14 @@
 
 pub mod credentials;
 pub mod heartbeat;
+pub mod security_groups;
 pub mod session;
 pub mod state_change;
 pub mod usage;
 
 pub use credentials::{RoleKind, TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 pub use heartbeat::{Acknowledgment, Heartbeat};
+pub use security_groups::{GroupRules, SecurityGroupsView, SecurityRule};
 pub use session::{DesiredState, SessionMessage};
 pub use state_change::{
     ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskNetworkInterface, TaskStateChange,

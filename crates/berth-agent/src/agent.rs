@@ -184,6 +184,8 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     };
     let network = crate::awsvpc::TaskNetwork::open(runtime.clone(), subnet, state.instance_id.clone(), &cfg.data_dir)
         .map_err(|e| AgentError::Config(e.to_string()))?;
+    let network = Arc::new(network);
+    let filters = Arc::new(crate::awsvpc::filters::Filters::new(network.clone()));
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let reporter = tokio::spawn(deliver_reports(api.clone(), outbox, pending, report_rx));
     let mut agent = Agent {
@@ -200,7 +202,8 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
         instance_arn: None,
         credentials: Some(Arc::new(credentials)),
         awslogs: Some(awslogs),
-        network: Some(Arc::new(network)),
+        network: Some(network),
+        filters: Some(filters),
     };
     let outcome = tokio::select! {
         _ = shutdown => Ok(()),
@@ -211,6 +214,9 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
     // reports already queued stay in the outbox for the next start.
     for (_, h) in agent.engines.drain() {
         h.abort();
+    }
+    if let Some(filters) = &agent.filters {
+        filters.shutdown().await;
     }
     if let Some(net) = &agent.network {
         net.shutdown().await;
@@ -271,6 +277,7 @@ pub async fn run_hollow(
             credentials: None,
             awslogs: None,
             network: None,
+            filters: None,
         };
         tasks.spawn(async move {
             let reporter = tokio::spawn(deliver_reports(api, outbox, pending, report_rx));
@@ -319,6 +326,8 @@ struct Agent {
     awslogs: Option<Arc<crate::awslogs::Shippers>>,
     /// The awsvpc task network (`None` for a hollow instance).
     network: Option<Arc<crate::awsvpc::TaskNetwork>>,
+    /// Its tasks' security-group filters (`None` for a hollow instance).
+    filters: Option<Arc<crate::awsvpc::filters::Filters>>,
 }
 
 enum SessionEnd {
@@ -357,8 +366,16 @@ impl Agent {
                         self.cfg.usage_interval,
                     ))
                 });
+                // awsvpc tasks' security groups, kept applied on the host.
+                let filters = self
+                    .filters
+                    .clone()
+                    .map(|f| tokio::spawn(f.run(self.api.clone(), self.cfg.cluster.clone(), arn.clone())));
                 let end = self.session(&arn, &mut backoff, &mut janitor).await;
                 heartbeat.abort();
+                if let Some(f) = filters {
+                    f.abort();
+                }
                 if let Some(s) = sampler {
                     s.abort();
                 }

@@ -274,6 +274,44 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// The security groups of the instance's awsvpc tasks
+    /// (`GET /agent/v1/security-groups`, docs/agent-protocol.md §8).
+    pub async fn security_groups(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+    ) -> Result<berth_agent_protocol::SecurityGroupsView, ApiError> {
+        let path = "/agent/v1/security-groups";
+        let query = format!(
+            "cluster={}&containerInstance={}",
+            sigv4::uri_encode(cluster.as_bytes(), true),
+            sigv4::uri_encode(instance_arn.as_bytes(), true)
+        );
+        let headers = self.signed_headers(SERVICE, "GET", path, &query, HeaderMap::new(), b"")?;
+        let mut url = self.endpoint.join(path).map_err(|e| self.transport(e))?;
+        url.set_query(Some(&query));
+        let resp = self
+            .http
+            .get(url)
+            .headers(headers)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| self.transport(e))?;
+        if status != 200 {
+            return Err(parse_error(status, &text));
+        }
+        serde_json::from_str(&text).map_err(|e| ApiError::Aws {
+            status,
+            code: "SerializationException".into(),
+            message: format!("the security groups answer is not JSON: {e}"),
+        })
+    }
+}
+
 /// The certificates of a PEM bundle, or an error naming the file.
 fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientConfigError> {
     let pem = std::fs::read(path).map_err(|e| ClientConfigError::CaBundleUnreadable {

@@ -26,9 +26,8 @@ pub const EXECUTE_COMMAND_UNSUPPORTED: &str = "enableExecuteCommand is not suppo
 /// How many subnets an `awsvpcConfiguration` may name (ECS's limit).
 pub const MAX_SUBNETS: usize = 16;
 
-/// Why Berth refuses `securityGroups`: nothing filters task traffic yet.
-pub const SECURITY_GROUPS_UNSUPPORTED: &str = "securityGroups are not supported by Berth yet (there is no EC2 API and \
-     task traffic is not filtered); omit securityGroups.";
+/// How many security groups an `awsvpcConfiguration` may name (ECS's limit).
+pub const MAX_SECURITY_GROUPS: usize = 5;
 
 /// AWS's answer to `assignPublicIp: ENABLED` for tasks on container instances.
 pub const PUBLIC_IP_NOT_SUPPORTED: &str = "Assign public IP is not supported for this launch type.";
@@ -43,8 +42,9 @@ pub fn is_subnet_id(id: &str) -> bool {
 
 /// Checks the `networkConfiguration` of a launch against the task
 /// definition's `networkMode` (absent means bridge): awsvpc needs one with
-/// 1 to 16 well-formed subnet ids in `awsvpcConfiguration`, no security
-/// groups (Berth cannot enforce them yet) and `assignPublicIp` ENABLED or
+/// 1 to 16 well-formed subnet ids in `awsvpcConfiguration`, at most 5
+/// well-formed security group ids (their existence is EC2's to check) and
+/// `assignPublicIp` ENABLED or
 /// DISABLED; other modes take none.
 pub fn check_network_configuration(network_mode: Option<&str>, network: Option<&Value>) -> Result<(), AwsError> {
     let n = match (network_mode == Some("awsvpc"), network) {
@@ -70,8 +70,22 @@ pub fn check_network_configuration(network_mode: Option<&str>, network: Option<&
             )));
         }
     }
-    if n["securityGroups"].as_array().is_some_and(|g| !g.is_empty()) {
-        return Err(AwsError::invalid_parameter(SECURITY_GROUPS_UNSUPPORTED));
+    let groups = n["securityGroups"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if groups.len() > MAX_SECURITY_GROUPS {
+        return Err(AwsError::invalid_parameter(format!(
+            "securityGroups can have at most {MAX_SECURITY_GROUPS} items."
+        )));
+    }
+    for g in groups {
+        let id = g.as_str().unwrap_or_default();
+        let well_formed = id.strip_prefix("sg-").is_some_and(|h| {
+            (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if !well_formed {
+            return Err(AwsError::invalid_parameter(format!(
+                "Error retrieving security group information for [{id}]: Invalid id: \"{id}\" (expecting \"sg-...\")"
+            )));
+        }
     }
     match &n["assignPublicIp"] {
         Value::Null => Ok(()),
@@ -136,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn awsvpc_subnets_are_well_formed_at_most_16_without_security_groups() {
+    fn awsvpc_subnets_are_well_formed_at_most_16_security_groups_at_most_5() {
         let vpc = Some("awsvpc");
         let with = |c: serde_json::Value| check_network_configuration(vpc, Some(&json!({"awsvpcConfiguration": c})));
         assert!(with(json!({"subnets": ["subnet-0123456789abcdef0"], "assignPublicIp": "DISABLED"})).is_ok());
@@ -151,11 +165,15 @@ mod tests {
             message(with(json!({"subnets": many}))),
             "subnets can have at most 16 items."
         );
+        assert!(with(json!({"subnets": ["subnet-12345678"], "securityGroups": ["sg-12345678"]})).is_ok());
         assert_eq!(
-            message(with(
-                json!({"subnets": ["subnet-12345678"], "securityGroups": ["sg-12345678"]})
-            )),
-            SECURITY_GROUPS_UNSUPPORTED
+            message(with(json!({"subnets": ["subnet-12345678"], "securityGroups": ["web"]}))),
+            "Error retrieving security group information for [web]: Invalid id: \"web\" (expecting \"sg-...\")"
+        );
+        let six: Vec<String> = (0..6).map(|i| format!("sg-{i:08x}")).collect();
+        assert_eq!(
+            message(with(json!({"subnets": ["subnet-12345678"], "securityGroups": six}))),
+            "securityGroups can have at most 5 items."
         );
         assert!(with(json!({"subnets": ["subnet-12345678"], "securityGroups": []})).is_ok());
         assert!(

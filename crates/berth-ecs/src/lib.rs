@@ -26,6 +26,7 @@ mod poll_endpoint;
 mod references;
 mod routes;
 mod scaling;
+pub mod security_groups;
 mod service_alarms;
 mod service_controller;
 mod service_deployments;
@@ -86,6 +87,9 @@ pub struct Ecs {
     /// pass (`--time-scale`).
     pub(crate) alarms: Option<Arc<dyn alarm_states::AlarmStates>>,
     pub(crate) time_scale: berth_core::time_scale::TimeScale,
+    /// The EC2 security groups awsvpc launches are checked against; None:
+    /// `securityGroups` are refused.
+    pub(crate) security_groups: Option<Arc<dyn security_groups::SecurityGroupDirectory>>,
 }
 
 impl Ecs {
@@ -101,6 +105,7 @@ impl Ecs {
             targets: None,
             alarms: None,
             time_scale: berth_core::time_scale::TimeScale::REAL,
+            security_groups: None,
         }
     }
 

@@ -23,9 +23,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod agent_security_groups;
 mod autoscaling;
 mod body;
 mod cbor;
+mod ec2_network;
 mod ecr_events;
 mod ecs_alarms;
 mod ecs_events;
@@ -133,6 +135,7 @@ impl App {
             .route("/", axum::routing::post(aws_api))
             .route("/service/{service}/operation/{operation}", axum::routing::post(aws_api))
             .route("/agent/v1/session", get(agent_session))
+            .route("/agent/v1/security-groups", get(agent_security_groups::handler))
             .route(registry_gc::PATH, axum::routing::post(registry_gc::run))
             .route(spot_interrupt::PATH, axum::routing::post(spot_interrupt::run))
             .fallback(not_found)

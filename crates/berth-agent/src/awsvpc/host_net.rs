@@ -110,6 +110,22 @@ impl TaskNetwork {
         &self.subnet
     }
 
+    /// The agent's persistent id (the network's owner).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The address of each task holding one, by task ARN.
+    pub async fn leased(&self) -> BTreeMap<String, std::net::Ipv4Addr> {
+        let leases = self.leases.lock().await;
+        leases.tasks.iter().map(|(arn, l)| (arn.clone(), l.ip)).collect()
+    }
+
+    /// Whether any task holds an address.
+    pub async fn in_use(&self) -> bool {
+        !self.leases.lock().await.tasks.is_empty()
+    }
+
     fn save(&self, leases: &Leases) -> Result<(), TaskNetworkError> {
         let err = |e: std::io::Error| TaskNetworkError::Leases {
             path: self.lease_file.display().to_string(),

@@ -10,10 +10,16 @@
 //! Docker makes the bridge, the veth pair and the egress masquerade; the
 //! host reaches every task at its own address through the bridge.
 //!
+//! Each task's interface is filtered by its security groups with nftables
+//! ([`firewall`] writes the ruleset, [`filters`] keeps it applied).
+//!
 //! Pure parts: [`subnet`] (the task subnet, names, MAC and DNS names),
-//! [`ipam`] (leases), [`pause`] (the pause image and container). IO:
-//! [`host_net`] (Docker calls and the lease file).
+//! [`ipam`] (leases), [`pause`] (the pause image and container),
+//! [`firewall`] (the nftables ruleset). IO: [`host_net`] (Docker calls and
+//! the lease file), [`filters`] (`nft`, the poll of the server).
 
+pub mod filters;
+pub mod firewall;
 pub mod host_net;
 pub mod ipam;
 pub mod pause;

@@ -57,6 +57,10 @@ pub struct TaskInternal {
     /// two-minute notice (scaled by `--time-scale`), recorded with the stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_notice_secs: Option<u64>,
+    /// The security groups of an awsvpc task's interface (resolved at
+    /// launch: the VPC's default group when none was named).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
 }
 
 impl TaskInternal {

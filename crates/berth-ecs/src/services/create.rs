@@ -309,6 +309,7 @@ impl Ecs {
         check_compatibility(&td.value, &launch_type)?;
         check_network(&td.value, input.network_configuration.as_ref())?;
         berth_ecs_model::check_public_ip(input.network_configuration.as_ref(), &launch_type)?;
+        input.network_configuration = self.resolve_security_groups(input.network_configuration.take()).await?;
         let service_arn = self.scope.service_arn(&cname, &input.service_name);
         let load_balancers = self
             .service_load_balancers(

@@ -209,6 +209,7 @@ impl Ecs {
             .or_else(|| current.network_configuration.clone());
         check_network(&td_value, network.as_ref())?;
         berth_ecs_model::check_public_ip(network.as_ref(), &launch_type)?;
+        let network = self.resolve_security_groups(network).await?;
         // The load balancers given, or the service's against a new revision.
         let load_balancers = match (&input.load_balancers, &td) {
             (Some(given), _) => Some(given.clone()),

@@ -249,6 +249,16 @@ impl Ecs {
                 protected_until: None,
                 on_fargate_host: instance.is_fargate_host(),
                 stop_notice_secs: None,
+                security_groups: plan
+                    .network_configuration
+                    .as_ref()
+                    .and_then(|n| n["awsvpcConfiguration"]["securityGroups"].as_array())
+                    .filter(|_| awsvpc)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
             },
         }
     }

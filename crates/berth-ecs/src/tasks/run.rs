@@ -190,7 +190,9 @@ impl Ecs {
         berth_scheduler::validate(&constraints, &strategies).map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
         let platform_version = input.platform_version.clone().filter(|p| p != "LATEST");
         let mut plan = self.plan(cluster, td, &input.options, launch_type, providers, platform_version)?;
-        plan.network_configuration = input.network_configuration.clone();
+        plan.network_configuration = self
+            .resolve_security_groups(input.network_configuration.clone())
+            .await?;
         let request = plan.placement_request(constraints, strategies, count as u32);
 
         match self

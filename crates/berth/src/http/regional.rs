@@ -36,6 +36,8 @@ pub struct Regional {
     pub data_plane: Option<Arc<berth_lb::controller::DataPlane>>,
     /// ECS, for the agent session stream (`/agent/v1/session`).
     pub ecs: berth_ecs::Ecs,
+    /// EC2 (VPCs, subnets, security groups), for the agents' filters.
+    pub ec2: berth_ec2::Ec2,
     /// The registry: `/v2/` and the ECR API.
     pub registry: Arc<berth_registry::Registry>,
     pub audit: Arc<berth_audit::AuditLog>,
@@ -238,6 +240,20 @@ impl Regional {
                 Arc::new(super::ecs_alarms::EcsAlarmStates(metrics.clone())),
                 cfg.time_scale,
             );
+        // awsvpc launches check their security groups against EC2's
+        // records (an EC2 reading no interfaces: it only resolves groups).
+        let groups = berth_ec2::Ec2::new(
+            store.clone(),
+            scope.clone(),
+            Arc::new(berth_ec2::interfaces::NoInterfaces),
+        );
+        ecs = ecs.with_security_groups(Arc::new(super::ec2_network::Ec2Directory(groups)));
+        let ec2 = berth_ec2::Ec2::new(
+            store.clone(),
+            scope.clone(),
+            Arc::new(super::ec2_network::EcsInterfaces(ecs.clone())),
+        );
+        queries.register(Arc::new(ec2.clone()));
         if let Some(elbv2) = &elbv2 {
             // ECS services register their tasks in ELBv2's target groups.
             ecs = ecs.with_target_registry(Arc::new(super::lb_targets::Elbv2Targets(elbv2.clone())));
@@ -320,6 +336,7 @@ impl Regional {
             queries,
             data_plane,
             ecs,
+            ec2,
             registry,
             audit,
             metrics,

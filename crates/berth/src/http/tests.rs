@@ -20,6 +20,7 @@ use tower::ServiceExt;
 mod auth;
 mod cloudwatch;
 mod dispatch;
+mod ec2;
 mod elbv2;
 mod encoding;
 mod limits;

@@ -206,7 +206,7 @@ impl berth_proto::query::QueryService for Ec2Like {
         "ec2"
     }
     fn version(&self) -> &'static str {
-        "2016-11-15"
+        "2030-01-01"
     }
     fn xml_namespace(&self) -> &'static str {
         "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -270,7 +270,7 @@ async fn a_query_service_is_one_registration_line() {
     let server = Server::start_with(|app| app.queries.register(Arc::new(Ec2Like))).await;
     let answer = server
         .call(
-            Call::query("Action=DescribeInstances&Version=2016-11-15&InstanceId.2=i-2&InstanceId.1=i-1")
+            Call::query("Action=DescribeInstances&Version=2030-01-01&InstanceId.2=i-2&InstanceId.1=i-1")
                 .signed(Signer::root("ec2")),
         )
         .await;
@@ -285,7 +285,7 @@ async fn a_query_service_is_one_registration_line() {
         )
     );
     let answer = server
-        .call(Call::query("Action=RunInstances&Version=2016-11-15").signed(Signer::root("ec2")))
+        .call(Call::query("Action=RunInstances&Version=2030-01-01").signed(Signer::root("ec2")))
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
     let id = answer.request_id();

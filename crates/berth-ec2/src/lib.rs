@@ -1,0 +1,149 @@
+//! The EC2 networking API over EC2's query protocol, the subset awsvpc
+//! tasks and security groups need: a default VPC with its default subnet
+//! and `default` security group, VPCs, subnets, security groups and their
+//! ingress/egress rules, the task network interfaces (read from ECS, see
+//! [`interfaces`]) and tags. Each operation is a type
+//! ([`berth_proto::query::QueryOperation`]) registered in [`routes`]; the
+//! records ([`records`]) live in the region's store as one value
+//! (`ec2/state`), written with compare-and-swap.
+//!
+//! Files import downward: `records`, `errors`; the pure `rules`; `output`
+//! (XML shapes); `interfaces`; `agent_view` (what an agent filters with); `ops/` (the operations); `routes`;
+//! `service` (EC2 as the listener sees it).
+
+#![forbid(unsafe_code)]
+
+pub mod agent_view;
+pub mod errors;
+pub mod interfaces;
+mod ops;
+pub mod output;
+pub mod records;
+pub mod routes;
+pub mod rules;
+mod service;
+
+use berth_core::arn::Scope;
+use berth_proto::AwsError;
+use berth_store::Store;
+use std::sync::Arc;
+
+pub use interfaces::{TaskInterface, TaskInterfaces};
+
+/// EC2's API version.
+pub const VERSION: &str = "2016-11-15";
+/// The namespace of its XML.
+pub const XML_NS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+/// The SigV4 signing name and IAM service prefix.
+pub const SIGNING_NAME: &str = "ec2";
+/// The key of the region's EC2 records.
+pub const STATE_KEY: &str = "ec2/state";
+
+/// One region's EC2.
+#[derive(Clone)]
+pub struct Ec2 {
+    store: Arc<dyn Store>,
+    scope: Scope,
+    interfaces: Arc<dyn TaskInterfaces>,
+}
+
+impl Ec2 {
+    /// EC2 on a region's store, its ARNs in `scope`, the task interfaces
+    /// read from `interfaces`.
+    pub fn new(store: Arc<dyn Store>, scope: Scope, interfaces: Arc<dyn TaskInterfaces>) -> Self {
+        Self {
+            store,
+            scope,
+            interfaces,
+        }
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The zone of the default subnet: the region's first (`us-east-1a`),
+    /// the zone a Berth agent reports unless told otherwise.
+    pub fn default_zone(&self) -> String {
+        format!("{}a", self.scope.region)
+    }
+
+    /// The ARN of a resource (`security-group/sg-…`, `vpc/vpc-…`).
+    pub fn arn(&self, resource: &str) -> String {
+        self.scope.arn(SIGNING_NAME, resource)
+    }
+
+    /// The records as they are now, the default VPC created on the first
+    /// read of a region.
+    pub async fn state(&self) -> Result<records::State, AwsError> {
+        if let Some((state, _)) = berth_store::typed::get::<records::State>(&*self.store, STATE_KEY)
+            .await
+            .map_err(AwsError::state_store)?
+            && state.default_vpc().is_some()
+        {
+            return Ok(state);
+        }
+        self.write(|_| Ok(())).await.map(|(_, s)| s)
+    }
+
+    /// A change of the records, written at once or not at all (the default
+    /// VPC created first if the region has none); its result and the
+    /// records written.
+    pub async fn write<T>(
+        &self,
+        mut change: impl FnMut(&mut records::State) -> Result<T, AwsError>,
+    ) -> Result<(T, records::State), AwsError> {
+        let zone = self.default_zone();
+        let mut out = None;
+        let written = berth_store::typed::update_with(AwsError::state_store, &*self.store, STATE_KEY, |current| {
+            let mut state: records::State = current.unwrap_or_default();
+            state.ensure_default(&zone);
+            out = Some(change(&mut state)?);
+            Ok(Some(state))
+        })
+        .await?;
+        let out = out.ok_or_else(|| AwsError::internal("the EC2 records were not written"))?;
+        Ok((out, written.unwrap_or_default()))
+    }
+
+    /// The interfaces of the region's tasks.
+    pub async fn task_interfaces(&self) -> Result<Vec<TaskInterface>, AwsError> {
+        self.interfaces.interfaces().await
+    }
+
+    /// What the agent of a host whose awsvpc tasks are `local` (task ARN →
+    /// groups) filters them with.
+    pub async fn agent_view(
+        &self,
+        local: std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<berth_agent_protocol::SecurityGroupsView, AwsError> {
+        let state = self.state().await?;
+        let interfaces = self.task_interfaces().await?;
+        Ok(agent_view::agent_view(&state, local, &interfaces))
+    }
+
+    /// The security groups a task launched in `subnets` with `groups` gets,
+    /// as ECS checks them: each group must exist (ECS's
+    /// `InvalidParameterException` wording), and none named means the
+    /// default group of the subnets' VPC (the default VPC's for a subnet
+    /// Berth does not know).
+    pub async fn resolve_task_groups(&self, subnets: &[String], groups: &[String]) -> Result<Vec<String>, AwsError> {
+        let state = self.state().await?;
+        for g in groups {
+            if !state.groups.contains_key(g) {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Error retrieving security group information for [{g}]: The security group '{g}' does not exist"
+                )));
+            }
+        }
+        if !groups.is_empty() {
+            return Ok(groups.to_vec());
+        }
+        let vpc = subnets
+            .iter()
+            .find_map(|s| state.subnets.get(s))
+            .and_then(|s| state.vpcs.get(&s.vpc_id))
+            .or_else(|| state.default_vpc());
+        Ok(vpc.map(|v| vec![v.default_group.clone()]).unwrap_or_default())
+    }
+}
