@@ -27,6 +27,7 @@ mod lifecycle_run;
 pub mod manifest;
 mod oci;
 mod publish;
+pub mod pull_through;
 pub mod records;
 pub mod rules;
 pub mod scan;
@@ -123,6 +124,8 @@ pub struct Registry {
     pub(crate) scan_db: PathBuf,
     /// Wakes the scan worker.
     pub(crate) scan_wake: Arc<tokio::sync::Notify>,
+    /// Pull-through cache: the operator's upstreams, the HTTP client.
+    pub(crate) pull_through: pull_through::PullThrough,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +180,7 @@ impl Registry {
             image_events: std::sync::OnceLock::new(),
             scan_db: scan_run::database_path(&cfg.data_dir),
             scan_wake: Arc::new(tokio::sync::Notify::new()),
+            pull_through: pull_through::PullThrough::new(Default::default()),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)

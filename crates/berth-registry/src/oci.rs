@@ -214,7 +214,12 @@ fn authenticate(
 }
 
 /// Runs the authorization hook; a refusal is `DENIED`.
-async fn authorize(reg: &Registry, who: &Principal, action: &str, repository: Option<&str>) -> Result<(), OciError> {
+pub(crate) async fn authorize(
+    reg: &Registry,
+    who: &Principal,
+    action: &str,
+    repository: Option<&str>,
+) -> Result<(), OciError> {
     let (resource, tags) = match repository {
         Some(r) => (reg.repository_arn(r), reg.repository_tags(who, r).await),
         None => ("*".to_string(), Vec::new()),
@@ -410,6 +415,7 @@ async fn dispatch(
             match method {
                 Method::GET | Method::HEAD => {
                     authorize(reg, &who, "ecr:BatchGetImage", Some(&name)).await?;
+                    reg.pull_through_if_cached(&who, &name, &reference).await?;
                     get_manifest(reg, &name, &reference, method == Method::HEAD).await
                 }
                 Method::PUT => {

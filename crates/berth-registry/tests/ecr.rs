@@ -204,7 +204,7 @@ async fn repositories_lifecycle() {
          implemented); use AES256 or omit encryptionConfiguration."
     );
     assert_eq!(
-        code(h.ecr("CreatePullThroughCacheRule", json!({})).await),
+        code(h.ecr("CreateRepositoryCreationTemplate", json!({})).await),
         "UnknownOperationException"
     );
 }
@@ -757,7 +757,7 @@ async fn routing_is_the_authorization_table() {
         }
     }
     assert_eq!(
-        code(h.ecr("CreatePullThroughCacheRule", json!({})).await),
+        code(h.ecr("CreateRepositoryCreationTemplate", json!({})).await),
         "UnknownOperationException"
     );
 }

@@ -42,6 +42,8 @@ pub struct Config {
     pub time_scale: berth_core::time_scale::TimeScale,
     /// The registry's lifecycle evaluation (`--lifecycle-*`).
     pub registry_schedule: berth_registry::Schedule,
+    /// The upstream registries pull-through cache rules may name (`--pull-through-*`).
+    pub registry_pull_through: berth_registry::pull_through::PullThroughSettings,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -137,6 +139,7 @@ impl Config {
             lb_bind: args.lb_bind,
             time_scale: args.time_scale,
             registry_schedule: args.registry.schedule(),
+            registry_pull_through: args.registry.pull_through(),
             experimental_elbv2: std::env::var("BERTH_EXPERIMENTAL_ELBV2").is_ok_and(|v| v == "1"),
             _lock: std::sync::Arc::new(lock),
         })

@@ -175,25 +175,7 @@ impl Registry {
             lifecycle_policy_text: None,
             lifecycle_evaluated_at: None,
         };
-        // Keys a racing push left after an earlier deletion must not leak in.
-        if self
-            .store
-            .get(&keys::repository(&name))
-            .await
-            .map_err(AwsError::state_store)?
-            .is_none()
-        {
-            self.sweep_repository_keys(&name).await.map_err(|e| self.aws(e))?;
-        }
-        let created = self
-            .store
-            .create(
-                &keys::repository(&name),
-                typed::encode(&rec).map_err(AwsError::state_store)?,
-            )
-            .await
-            .map_err(AwsError::state_store)?;
-        if !created {
+        if !self.insert_repository(&rec).await? {
             return Err(AwsError::new(
                 "RepositoryAlreadyExistsException",
                 400,
@@ -205,6 +187,28 @@ impl Registry {
         }
         tracing::info!(repository = %rec.repository_arn, "repository created");
         Ok(json!({ "repository": self.render_repository(&rec) }))
+    }
+
+    /// Stores a new repository record; false when the repository exists.
+    pub(crate) async fn insert_repository(&self, rec: &RepositoryRecord) -> Result<bool, AwsError> {
+        let name = &rec.repository_name;
+        // Keys a racing push left after an earlier deletion must not leak in.
+        if self
+            .store
+            .get(&keys::repository(name))
+            .await
+            .map_err(AwsError::state_store)?
+            .is_none()
+        {
+            self.sweep_repository_keys(name).await.map_err(|e| self.aws(e))?;
+        }
+        self.store
+            .create(
+                &keys::repository(name),
+                typed::encode(rec).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)
     }
 
     pub(crate) async fn describe_repositories(

@@ -106,6 +106,7 @@ impl Server {
             lb_bind: "127.0.0.1".parse().expect("an address"),
             time_scale: berth_core::time_scale::TimeScale::REAL,
             registry_schedule: berth_registry::Schedule::default(),
+            registry_pull_through: Default::default(),
             _lock: Arc::new(lock),
         };
         let mut app = App::start(&cfg).await.expect("the app starts");

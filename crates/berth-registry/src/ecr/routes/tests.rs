@@ -27,7 +27,7 @@ fn full() -> Value {
         "layerDigest": "sha256:0", "policyText": "{}", "imageTagMutability": "MUTABLE",
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
         "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
-        "repositoryNames": ["app"],
+        "repositoryNames": ["app"], "ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "quay.io",
     })
 }
 
@@ -41,19 +41,24 @@ fn only_token_and_registry_operations_are_star() {
     assert_eq!(
         star,
         [
+            "CreatePullThroughCacheRule",
+            "DeletePullThroughCacheRule",
             "DeleteRegistryPolicy",
+            "DescribePullThroughCacheRules",
             "DescribeRegistry",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
             "GetRegistryScanningConfiguration",
             "PutRegistryPolicy",
-            "PutRegistryScanningConfiguration"
+            "PutRegistryScanningConfiguration",
+            "UpdatePullThroughCacheRule",
+            "ValidatePullThroughCacheRule"
         ]
     );
     for op in OPERATIONS.names() {
         assert!(!t(op, full()).is_empty(), "{op}");
     }
-    assert!(t("CreatePullThroughCacheRule", json!({})).is_empty());
+    assert!(t("CreateRepositoryCreationTemplate", json!({})).is_empty());
 }
 
 /// Every routed operation and what it is authorized on.
@@ -66,13 +71,16 @@ fn every_routed_operation_and_its_resources() {
         ("BatchGetImage", &app),
         ("BatchGetRepositoryScanningConfiguration", &app),
         ("CompleteLayerUpload", &app),
+        ("CreatePullThroughCacheRule", "*"),
         ("CreateRepository", &app),
         ("DeleteLifecyclePolicy", &app),
+        ("DeletePullThroughCacheRule", "*"),
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
         ("DeleteRepositoryPolicy", &app),
         ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
+        ("DescribePullThroughCacheRules", "*"),
         ("DescribeRegistry", "*"),
         ("DescribeRepositories", &app),
         ("GetAuthorizationToken", "*"),
@@ -96,7 +104,9 @@ fn every_routed_operation_and_its_resources() {
         ("StartLifecyclePolicyPreview", &app),
         ("TagResource", &app),
         ("UntagResource", &app),
+        ("UpdatePullThroughCacheRule", "*"),
         ("UploadLayerPart", &app),
+        ("ValidatePullThroughCacheRule", "*"),
     ];
     assert_eq!(
         OPERATIONS.names(),
