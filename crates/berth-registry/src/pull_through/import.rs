@@ -91,6 +91,11 @@ impl Registry {
         name: &str,
         reference: &str,
     ) -> Result<(), OciError> {
+        // No upstream allowed: nothing is fetched (cached repositories are
+        // ordinary ones), and pulls pay no rule lookup.
+        if self.pull_through.settings.upstreams.0.is_empty() {
+            return Ok(());
+        }
         let rules = self.pull_through_rules().await.map_err(RegistryError::Store)?;
         let Some((rule, upstream_repository)) = rule::rule_for(&rules, name) else {
             return Ok(());
@@ -274,7 +279,19 @@ impl Registry {
             Some(size) => size,
             None => {
                 let stream = session.blob(&digest_s).await?;
-                self.blobs.put_stream(d, stream).await.map_err(RegistryError::from)?
+                match self.blobs.put_stream(d, stream).await {
+                    Ok(size) => size,
+                    // Nothing was kept: the upstream's bytes are not the blob.
+                    Err(crate::blob::BlobError::DigestMismatch { expected, actual }) => {
+                        return Err(UpstreamError::DigestMismatch {
+                            what: "blob".into(),
+                            expected: expected.to_string(),
+                            actual: actual.to_string(),
+                        }
+                        .into());
+                    }
+                    Err(e) => return Err(RegistryError::from(e).into()),
+                }
             }
         };
         self.link_blob(name, d, size).await?;
