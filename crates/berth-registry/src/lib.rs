@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod blob;
 mod body_hash;
+pub mod crypt;
 pub mod digest;
 pub mod ecr;
 pub mod error;
@@ -126,6 +127,8 @@ pub struct Registry {
     pub(crate) scan_wake: Arc<tokio::sync::Notify>,
     /// Pull-through cache: the operator's upstreams, the HTTP client.
     pub(crate) pull_through: pull_through::PullThrough,
+    /// The encrypted blob stores of KMS repositories.
+    pub(crate) crypt: crypt::Crypt,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +184,7 @@ impl Registry {
             scan_db: scan_run::database_path(&cfg.data_dir),
             scan_wake: Arc::new(tokio::sync::Notify::new()),
             pull_through: pull_through::PullThrough::new(Default::default()),
+            crypt: crypt::Crypt::new(dir.join("kms-blobs")),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)

@@ -27,6 +27,7 @@ mod autoscaling;
 mod body;
 mod cbor;
 mod ecr_events;
+mod ecr_kms;
 mod ecr_pull_through;
 mod ecs_alarms;
 mod ecs_events;

@@ -275,11 +275,12 @@ impl Registry {
         }
         let digest_s = d.to_string();
         let _fence = self.publish_locks.publish([digest_s.as_str()]).await;
-        let size = match self.blobs.stat(d).await.map_err(RegistryError::from)? {
+        let store = self.store_of(name).await?;
+        let size = match store.stat(d).await.map_err(RegistryError::from)? {
             Some(size) => size,
             None => {
                 let stream = session.blob(&digest_s).await?;
-                match self.blobs.put_stream(d, stream).await {
+                match store.put_stream(d, stream).await {
                     Ok(size) => size,
                     // Nothing was kept: the upstream's bytes are not the blob.
                     Err(crate::blob::BlobError::DigestMismatch { expected, actual }) => {

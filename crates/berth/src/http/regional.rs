@@ -278,6 +278,7 @@ impl Regional {
         )
         .context("opening KMS")?;
         services.insert(berth_secrets::kms::TARGET_PREFIX, Arc::new(kms.clone()));
+        registry.set_data_keys(Arc::new(super::ecr_kms::KmsDataKeys { kms: kms.clone() }));
         let ssm = berth_secrets::Ssm::new(store.clone(), kms.clone(), region, account);
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
         let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, region, account);
