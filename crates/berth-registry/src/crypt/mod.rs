@@ -436,7 +436,9 @@ impl crate::Registry {
     }
 
     /// Pulling from a KMS repository needs `kms:Decrypt` on its key (root
-    /// is not checked). `Ok(None)`: not encrypted.
+    /// is not checked); a repository that is not encrypted, or does not
+    /// exist (the pull answers its own error), needs nothing. The refusal
+    /// is the key's ARN and why.
     pub(crate) async fn check_decrypt(&self, who: &berth_proto::Principal, name: &str) -> Result<(), (String, String)> {
         let Ok(repo) = self.repository(name).await else {
             return Ok(());
