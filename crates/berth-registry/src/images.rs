@@ -131,7 +131,7 @@ impl Registry {
                 return Ok(None);
             }
         }
-        Ok(self.blobs.stat(digest).await?)
+        Ok(self.store_of(repository).await?.stat(digest).await?)
     }
 
     /// Removes a blob from a repository (the bytes stay until garbage
@@ -149,6 +149,15 @@ impl Registry {
         from: &str,
     ) -> Result<Option<u64>, RegistryError> {
         if rules::validate_repository_name(from).is_err() {
+            return Ok(None);
+        }
+        // The bytes are stored per encryption: a mount between repositories
+        // of different encryption would need them copied; the client uploads.
+        let to = self.repository(repository).await?;
+        let Ok(source) = self.repository(from).await else {
+            return Ok(None);
+        };
+        if crate::crypt::kms_key_of(&to) != crate::crypt::kms_key_of(&source) {
             return Ok(None);
         }
         let digest_s = digest.to_string();

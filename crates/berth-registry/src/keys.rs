@@ -128,9 +128,27 @@ pub fn replication_queued(repo: &str, digest: &str, destination: &str) -> String
     format!("{REPLICATION_QUEUE}{repo}#{digest}#{destination}")
 }
 
+/// Pull-through cache rules: `ecr/pull-through-rules/PREFIX`.
+pub const PULL_THROUGH_RULES: &str = "ecr/pull-through-rules/";
+
+pub fn pull_through_rule(prefix: &str) -> String {
+    format!("{PULL_THROUGH_RULES}{prefix}")
+}
+
+/// When a pulled-through tag was last checked upstream:
+/// `ecr/pull-through-synced/REPO#TAG`.
+pub fn pull_through_synced_of(repo: &str) -> String {
+    format!("ecr/pull-through-synced/{repo}#")
+}
+
+pub fn pull_through_synced(repo: &str, tag: &str) -> String {
+    format!("ecr/pull-through-synced/{repo}#{tag}")
+}
+
 /// Every per-repository prefix (cleared when a repository is deleted).
-pub fn all_of(repo: &str) -> [String; 9] {
+pub fn all_of(repo: &str) -> [String; 10] {
     [
+        pull_through_synced_of(repo),
         scans_of(repo),
         scan_queue_of(repo),
         replications_of(repo),

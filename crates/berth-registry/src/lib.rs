@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod blob;
 mod body_hash;
+pub mod crypt;
 pub mod digest;
 pub mod ecr;
 pub mod error;
@@ -27,6 +28,7 @@ mod lifecycle_run;
 pub mod manifest;
 mod oci;
 mod publish;
+pub mod pull_through;
 pub mod records;
 pub mod registry_policy;
 pub mod replication;
@@ -127,6 +129,10 @@ pub struct Registry {
     pub(crate) scan_wake: Arc<tokio::sync::Notify>,
     /// ECR replication: its targets and the replicator's wake-up.
     pub(crate) replication: replication::Replication,
+    /// Pull-through cache: the operator's upstreams, the HTTP client.
+    pub(crate) pull_through: pull_through::PullThrough,
+    /// The encrypted blob stores of KMS repositories.
+    pub(crate) crypt: crypt::Crypt,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +188,8 @@ impl Registry {
             scan_db: scan_run::database_path(&cfg.data_dir),
             scan_wake: Arc::new(tokio::sync::Notify::new()),
             replication: replication::Replication::default(),
+            pull_through: pull_through::PullThrough::new(Default::default()),
+            crypt: crypt::Crypt::new(dir.join("kms-blobs")),
         };
         reg.remove_orphan_upload_files().await?;
         Ok(reg)

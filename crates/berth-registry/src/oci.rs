@@ -214,7 +214,12 @@ fn authenticate(
 }
 
 /// Runs the authorization hook; a refusal is `DENIED`.
-async fn authorize(reg: &Registry, who: &Principal, action: &str, repository: Option<&str>) -> Result<(), OciError> {
+pub(crate) async fn authorize(
+    reg: &Registry,
+    who: &Principal,
+    action: &str,
+    repository: Option<&str>,
+) -> Result<(), OciError> {
     let (resource, tags) = match repository {
         Some(r) => (reg.repository_arn(r), reg.repository_tags(who, r).await),
         None => ("*".to_string(), Vec::new()),
@@ -227,6 +232,22 @@ async fn authorize(reg: &Registry, who: &Principal, action: &str, repository: Op
                 String::new()
             } else {
                 format!(" ({reason})")
+            }
+        ))
+    })
+}
+
+/// A pull from a KMS repository: `kms:Decrypt` on its key, or `DENIED`.
+async fn authorize_decrypt(reg: &Registry, who: &Principal, name: &str) -> Result<(), OciError> {
+    reg.check_decrypt(who, name).await.map_err(|(key, why)| {
+        OciError::denied(format!(
+            "User: {} is not authorized to perform: kms:Decrypt on resource: {key}{} \
+             (the repository {name} is encrypted with that KMS key)",
+            who.arn,
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
             }
         ))
     })
@@ -410,6 +431,8 @@ async fn dispatch(
             match method {
                 Method::GET | Method::HEAD => {
                     authorize(reg, &who, "ecr:BatchGetImage", Some(&name)).await?;
+                    authorize_decrypt(reg, &who, &name).await?;
+                    reg.pull_through_if_cached(&who, &name, &reference).await?;
                     get_manifest(reg, &name, &reference, method == Method::HEAD).await
                 }
                 Method::PUT => {
@@ -444,6 +467,9 @@ async fn dispatch(
                         "ecr:BatchCheckLayerAvailability"
                     };
                     authorize(reg, &who, action, Some(&name)).await?;
+                    if method == Method::GET {
+                        authorize_decrypt(reg, &who, &name).await?;
+                    }
                     reg.repository(&name).await?;
                     serve_blob(reg, &name, &d, &headers, method == Method::HEAD).await
                 }
@@ -483,7 +509,8 @@ async fn dispatch(
                 let digest_s = d.to_string();
                 let _fence = reg.publish_locks.publish([digest_s.as_str()]).await;
                 let size = reg
-                    .blobs
+                    .store_of(&name)
+                    .await?
                     .put_stream(&d, body_stream(body))
                     .await
                     .map_err(RegistryError::from)?;
@@ -617,11 +644,16 @@ async fn serve_blob(
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, OciError> {
-    let known = reg.blob_in_repository(name, d).await?.is_some() || reg.image(name, &d.to_string()).await?.is_some();
-    if !known {
+    // A layer or config is in the repository's store; a manifest in the
+    // shared one.
+    let store = if reg.blob_in_repository(name, d).await?.is_some() {
+        reg.store_of(name).await?
+    } else if reg.image(name, &d.to_string()).await?.is_some() {
+        reg.blobs.clone()
+    } else {
         return Err(OciError::blob_unknown(&d.to_string()));
-    }
-    let Some(size) = reg.blobs.stat(d).await.map_err(RegistryError::from)? else {
+    };
+    let Some(size) = store.stat(d).await.map_err(RegistryError::from)? else {
         return Err(OciError::blob_unknown(&d.to_string()));
     };
     let range = match rules::parse_range(header_str(headers, header::RANGE), size) {
@@ -642,7 +674,7 @@ async fn serve_blob(
             Body::empty(),
         );
     }
-    let Some(BlobRead { size, range, stream }) = reg.blobs.get(d, range).await.map_err(RegistryError::from)? else {
+    let Some(BlobRead { size, range, stream }) = store.get(d, range).await.map_err(RegistryError::from)? else {
         return Err(OciError::blob_unknown(&d.to_string()));
     };
     let b = match range {

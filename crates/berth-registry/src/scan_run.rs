@@ -299,7 +299,9 @@ impl Registry {
         for layer in parsed.layers.iter().filter(|l| l.urls.is_empty()) {
             let d = Digest::parse(&layer.digest).map_err(|e| e.to_string())?;
             let read = self
-                .blobs
+                .store_of(repository)
+                .await
+                .map_err(|e| e.to_string())?
                 .get(&d, None)
                 .await
                 .map_err(|e| e.to_string())?

@@ -273,7 +273,8 @@ impl Registry {
         let digest_s = digest.to_string();
         // Published and linked inside the fence garbage collection respects.
         let _fence = self.publish_locks.publish([digest_s.as_str()]).await;
-        self.blobs
+        self.store_of(repository)
+            .await?
             .put_verified(VerifiedFile::new(path, digest.clone(), size))
             .await?;
         store_err(self.store.delete(&keys::upload(id)).await)?;

@@ -197,14 +197,10 @@ async fn repositories_lifecycle() {
         )
         .await
         .unwrap_err();
-    assert_eq!(e.code, "InvalidParameterException");
+    // A registry without KMS cannot honour it.
+    assert_eq!(e.code, "KmsException");
     assert_eq!(
-        e.message,
-        "encryptionType KMS is not supported by Berth yet (KMS encryption of ECR repositories is not \
-         implemented); use AES256 or omit encryptionConfiguration."
-    );
-    assert_eq!(
-        code(h.ecr("CreatePullThroughCacheRule", json!({})).await),
+        code(h.ecr("CreateRepositoryCreationTemplate", json!({})).await),
         "UnknownOperationException"
     );
 }
@@ -763,7 +759,7 @@ async fn routing_is_the_authorization_table() {
         }
     }
     assert_eq!(
-        code(h.ecr("CreatePullThroughCacheRule", json!({})).await),
+        code(h.ecr("CreateRepositoryCreationTemplate", json!({})).await),
         "UnknownOperationException"
     );
 }

@@ -143,9 +143,29 @@ pub struct RegistryArgs {
     /// (longer than a push takes, from its first blob to its manifest).
     #[arg(long, default_value_t = 3600, env = "BERTH_REGISTRY_GC_GRACE_SECS")]
     pub(crate) registry_gc_grace_secs: u64,
+    /// An upstream registry ECR pull-through cache rules may name, [http://|https://]HOST[:PORT]
+    /// (https when no scheme is given); repeat the flag, or separate with commas. None by default.
+    #[arg(long = "pull-through-upstream", value_name = "URL", env = "BERTH_PULL_THROUGH_UPSTREAMS",
+          value_delimiter = ',', value_parser = parse_upstream)]
+    pub(crate) pull_through_upstreams: Vec<berth_registry::pull_through::AllowedUpstream>,
+    /// Seconds a pulled-through tag is served from the cache before it is checked upstream again (ECR: 24 hours).
+    #[arg(long, default_value_t = 86400, env = "BERTH_PULL_THROUGH_REFRESH_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) pull_through_refresh_secs: u64,
+}
+
+/// `--pull-through-upstream`: [http://|https://]HOST[:PORT].
+fn parse_upstream(s: &str) -> Result<berth_registry::pull_through::AllowedUpstream, String> {
+    berth_registry::pull_through::AllowedUpstream::parse(s)
 }
 
 impl RegistryArgs {
+    pub(crate) fn pull_through(&self) -> berth_registry::pull_through::PullThroughSettings {
+        berth_registry::pull_through::PullThroughSettings {
+            upstreams: berth_registry::pull_through::Upstreams(self.pull_through_upstreams.clone()),
+            refresh: std::time::Duration::from_secs(self.pull_through_refresh_secs),
+        }
+    }
+
     pub(crate) fn schedule(&self) -> berth_registry::Schedule {
         berth_registry::Schedule {
             lifecycle_interval: std::time::Duration::from_secs(self.lifecycle_interval_secs),

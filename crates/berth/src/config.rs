@@ -44,6 +44,8 @@ pub struct Config {
     pub fargate_spot_interruption_rate: f64,
     /// The registry's lifecycle evaluation (`--lifecycle-*`).
     pub registry_schedule: berth_registry::Schedule,
+    /// The upstream registries pull-through cache rules may name (`--pull-through-*`).
+    pub registry_pull_through: berth_registry::pull_through::PullThroughSettings,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -140,6 +142,7 @@ impl Config {
             time_scale: args.time_scale,
             fargate_spot_interruption_rate: args.fargate_spot_interruption_rate,
             registry_schedule: args.registry.schedule(),
+            registry_pull_through: args.registry.pull_through(),
             elbv2: !std::env::var("BERTH_ELBV2").is_ok_and(|v| v == "0"),
             _lock: std::sync::Arc::new(lock),
         })

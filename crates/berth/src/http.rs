@@ -29,6 +29,8 @@ mod body;
 mod cbor;
 mod ec2_network;
 mod ecr_events;
+mod ecr_kms;
+mod ecr_pull_through;
 mod ecs_alarms;
 mod ecs_events;
 mod ecs_metrics;

@@ -254,13 +254,20 @@ impl Registry {
 
     pub(crate) async fn get_download_url_for_layer(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: LayerDigestInput,
     ) -> Result<Value, AwsError> {
         let repo = self
             .repo_for(input.registry_id.as_deref(), &input.repository_name)
             .await?;
         let name = repo.repository_name;
+        // The URL hands out the decrypted layer: kms:Decrypt on the key.
+        self.check_decrypt(&ctx.principal, &name).await.map_err(|(key, why)| {
+            AwsError::access_denied(format!(
+                "User: {} is not authorized to perform: kms:Decrypt on resource: {key} {why}",
+                ctx.principal.arn
+            ))
+        })?;
         let d = Digest::parse(&input.layer_digest)
             .map_err(|e| invalid_parameter(format!("Invalid layer digest '{}': {e}", input.layer_digest)))?;
         if self

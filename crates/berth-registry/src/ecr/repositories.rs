@@ -96,19 +96,19 @@ fn tag_error(e: TagRuleError) -> AwsError {
     }
 }
 
-/// Why Berth refuses KMS encryption of a repository.
-fn kms_unsupported(encryption_type: &str) -> String {
-    format!(
-        "encryptionType {encryption_type} is not supported by Berth yet (KMS encryption of ECR repositories \
-         is not implemented); use AES256 or omit encryptionConfiguration."
-    )
+/// The encryption a repository is created with (pure): AES256 (the
+/// default) or KMS with the key given (`None`: the AWS managed key
+/// `aws/ecr`). KMS_DSSE (dual-layer, GovCloud only in AWS) is refused:
+/// Berth encrypts once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Encryption {
+    Aes256,
+    Kms(Option<String>),
 }
 
-/// The encryption type and KMS key a repository is created with: AES256
-/// (the default) only.
-fn encryption_of(config: Option<EncryptionConfiguration>) -> Result<(String, Option<String>), AwsError> {
+fn encryption_of(config: Option<EncryptionConfiguration>) -> Result<Encryption, AwsError> {
     match config {
-        None => Ok(("AES256".to_string(), None)),
+        None => Ok(Encryption::Aes256),
         Some(e) if e.encryption_type == "AES256" => {
             if e.kms_key.is_some() {
                 return Err(invalid_parameter(
@@ -116,11 +116,13 @@ fn encryption_of(config: Option<EncryptionConfiguration>) -> Result<(String, Opt
                      encryptionType KMS or KMS_DSSE.",
                 ));
             }
-            Ok(("AES256".to_string(), None))
+            Ok(Encryption::Aes256)
         }
-        Some(e) if matches!(e.encryption_type.as_str(), "KMS" | "KMS_DSSE") => {
-            Err(invalid_parameter(kms_unsupported(&e.encryption_type)))
-        }
+        Some(e) if e.encryption_type == "KMS" => Ok(Encryption::Kms(e.kms_key)),
+        Some(e) if e.encryption_type == "KMS_DSSE" => Err(invalid_parameter(
+            "encryptionType KMS_DSSE (dual-layer encryption) is not supported by Berth: it encrypts blobs \
+             once, under the KMS key; use KMS.",
+        )),
         Some(e) => Err(invalid_parameter(format!(
             "Invalid encryptionType '{}': expected AES256, KMS or KMS_DSSE.",
             e.encryption_type
@@ -159,7 +161,17 @@ impl Registry {
         rules::validate_resource_tags(&input.tags).map_err(tag_error)?;
         let mode = input.image_tag_mutability.unwrap_or(TagMutability::Mutable);
         rules::validate_mutability(mode, &input.image_tag_mutability_exclusion_filters).map_err(invalid_parameter)?;
-        let (encryption_type, kms_key) = encryption_of(input.encryption_configuration)?;
+        let (encryption_type, kms_key) = match encryption_of(input.encryption_configuration)? {
+            Encryption::Aes256 => ("AES256".to_string(), None),
+            Encryption::Kms(key_id) => {
+                // As ECR's DescribeKey at creation: the key must exist (its ARN is kept).
+                let arn = self
+                    .repository_key_arn(key_id.as_deref())
+                    .await
+                    .map_err(|e| AwsError::new("KmsException", 400, e))?;
+                ("KMS".to_string(), Some(arn))
+            }
+        };
         let rec = RepositoryRecord {
             repository_name: name.clone(),
             repository_arn: self.repository_arn(&name),
@@ -175,25 +187,7 @@ impl Registry {
             lifecycle_policy_text: None,
             lifecycle_evaluated_at: None,
         };
-        // Keys a racing push left after an earlier deletion must not leak in.
-        if self
-            .store
-            .get(&keys::repository(&name))
-            .await
-            .map_err(AwsError::state_store)?
-            .is_none()
-        {
-            self.sweep_repository_keys(&name).await.map_err(|e| self.aws(e))?;
-        }
-        let created = self
-            .store
-            .create(
-                &keys::repository(&name),
-                typed::encode(&rec).map_err(AwsError::state_store)?,
-            )
-            .await
-            .map_err(AwsError::state_store)?;
-        if !created {
+        if !self.insert_repository(&rec).await? {
             return Err(AwsError::new(
                 "RepositoryAlreadyExistsException",
                 400,
@@ -205,6 +199,28 @@ impl Registry {
         }
         tracing::info!(repository = %rec.repository_arn, "repository created");
         Ok(json!({ "repository": self.render_repository(&rec) }))
+    }
+
+    /// Stores a new repository record; false when the repository exists.
+    pub(crate) async fn insert_repository(&self, rec: &RepositoryRecord) -> Result<bool, AwsError> {
+        let name = &rec.repository_name;
+        // Keys a racing push left after an earlier deletion must not leak in.
+        if self
+            .store
+            .get(&keys::repository(name))
+            .await
+            .map_err(AwsError::state_store)?
+            .is_none()
+        {
+            self.sweep_repository_keys(name).await.map_err(|e| self.aws(e))?;
+        }
+        self.store
+            .create(
+                &keys::repository(name),
+                typed::encode(rec).map_err(AwsError::state_store)?,
+            )
+            .await
+            .map_err(AwsError::state_store)
     }
 
     pub(crate) async fn describe_repositories(
@@ -391,28 +407,22 @@ mod tests {
     }
 
     #[test]
-    fn only_aes256_encryption() {
+    fn aes256_or_kms_encryption() {
         let enc = |t: &str, k: Option<&str>| {
             Some(EncryptionConfiguration {
                 encryption_type: t.into(),
                 kms_key: k.map(str::to_string),
             })
         };
-        assert_eq!(encryption_of(None).unwrap(), ("AES256".to_string(), None));
-        assert_eq!(
-            encryption_of(enc("AES256", None)).unwrap(),
-            ("AES256".to_string(), None)
-        );
+        assert_eq!(encryption_of(None).unwrap(), Encryption::Aes256);
+        assert_eq!(encryption_of(enc("AES256", None)).unwrap(), Encryption::Aes256);
         assert!(message(encryption_of(enc("AES256", Some("k")))).contains("kmsKey"));
-        for t in ["KMS", "KMS_DSSE"] {
-            assert_eq!(
-                message(encryption_of(enc(t, None))),
-                format!(
-                    "encryptionType {t} is not supported by Berth yet (KMS encryption of ECR repositories is not \
-                     implemented); use AES256 or omit encryptionConfiguration."
-                )
-            );
-        }
+        assert_eq!(encryption_of(enc("KMS", None)).unwrap(), Encryption::Kms(None));
+        assert_eq!(
+            encryption_of(enc("KMS", Some("alias/mine"))).unwrap(),
+            Encryption::Kms(Some("alias/mine".into()))
+        );
+        assert!(message(encryption_of(enc("KMS_DSSE", None))).contains("dual-layer"));
         assert!(message(encryption_of(enc("ROT13", None))).contains("Invalid encryptionType"));
     }
 }

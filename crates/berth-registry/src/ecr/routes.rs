@@ -113,6 +113,14 @@ not_resource_scoped!(
     RegistryInput
 );
 
+// Pull-through cache rules are registry-wide.
+not_resource_scoped!(
+    crate::pull_through::ops::CreatePullThroughCacheRuleInput,
+    crate::pull_through::ops::DescribePullThroughCacheRulesInput,
+    crate::pull_through::ops::UpdatePullThroughCacheRuleInput,
+    crate::pull_through::ops::PullThroughRuleInput
+);
+
 impl Resources for scanning::BatchGetRepositoryScanningConfigurationInput {
     /// Each named repository.
     fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
@@ -162,14 +170,17 @@ operations! {
     BatchGetImage(images::BatchImagesInput) => batch_get_image;
     BatchGetRepositoryScanningConfiguration(scanning::BatchGetRepositoryScanningConfigurationInput) => batch_get_repository_scanning_configuration;
     CompleteLayerUpload(layers::CompleteLayerUploadInput) => complete_layer_upload;
+    CreatePullThroughCacheRule(crate::pull_through::ops::CreatePullThroughCacheRuleInput) => create_pull_through_cache_rule;
     CreateRepository(repositories::CreateRepositoryInput) => create_repository;
     DeleteLifecyclePolicy(lifecycle::LifecycleRepoInput) => delete_lifecycle_policy;
+    DeletePullThroughCacheRule(crate::pull_through::ops::PullThroughRuleInput) => delete_pull_through_cache_rule;
     DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
     DescribeImageReplicationStatus(replication::DescribeImageReplicationStatusInput) => describe_image_replication_status;
     DescribeImageScanFindings(scanning::DescribeImageScanFindingsInput) => describe_image_scan_findings;
     DescribeImages(images::DescribeImagesInput) => describe_images;
+    DescribePullThroughCacheRules(crate::pull_through::ops::DescribePullThroughCacheRulesInput) => describe_pull_through_cache_rules;
     DescribeRegistry(RegistryInput) => describe_registry;
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
     GetAuthorizationToken(policies::AuthorizationTokenInput) => get_authorization_token;
@@ -194,7 +205,9 @@ operations! {
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;
     TagResource(repositories::TagResourceInput) => tag_resource;
     UntagResource(repositories::UntagResourceInput) => untag_resource;
+    UpdatePullThroughCacheRule(crate::pull_through::ops::UpdatePullThroughCacheRuleInput) => update_pull_through_cache_rule;
     UploadLayerPart(layers::UploadLayerPartInput) => upload_layer_part;
+    ValidatePullThroughCacheRule(crate::pull_through::ops::PullThroughRuleInput) => validate_pull_through_cache_rule;
 }
 
 /// Every operation Berth routes.

@@ -174,10 +174,9 @@ impl Registry {
         let now = now_epoch();
         let links = self.all_links().await?;
         let referenced = self.referenced_blobs().await?;
-        let files: Vec<plan::File> = self
-            .blobs
-            .list()
-            .await?
+        let mut stored = self.blobs.list().await?;
+        stored.extend(self.crypt.list_all().await?);
+        let files: Vec<plan::File> = stored
             .into_iter()
             .map(|b| plan::File {
                 digest: b.digest.to_string(),
@@ -212,7 +211,8 @@ impl Registry {
                 let unlinked = self.remove_links(go, &mut report).await?;
                 for g in unlinked {
                     let Ok(digest) = Digest::parse(&g.digest) else { continue };
-                    if self.blobs.delete(&digest).await? {
+                    let plain = self.blobs.delete(&digest).await?;
+                    if self.crypt.delete_everywhere(&digest).await? || plain {
                         report.blobs_deleted += 1;
                         report.bytes_freed += g.size.unwrap_or(0);
                     }

@@ -58,6 +58,39 @@ impl Harness {
         h
     }
 
+    /// A registry on a temporary data dir, set up further by `f`.
+    pub async fn with(f: impl FnOnce(Registry) -> Registry) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(tmp.path().join("state.db")).unwrap());
+        let reg = Registry::open(
+            store.clone(),
+            RegistryConfig {
+                data_dir: tmp.path().to_path_buf(),
+                region: REGION.into(),
+                account_id: ACCOUNT.into(),
+                registry_host: HOST.into(),
+            },
+        )
+        .await
+        .unwrap();
+        let reg = Arc::new(f(reg));
+        let ctx = RequestContext::root(ACCOUNT, REGION);
+        let (password, _) = reg.issue_password(&ctx.principal);
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"))
+        );
+        Self {
+            dir: tmp.path().to_path_buf(),
+            _tmp: Some(tmp),
+            router: berth_registry::router(reg.clone()),
+            store,
+            reg,
+            auth,
+            ctx,
+        }
+    }
+
     /// A registry on an existing data dir (a "restart" when reopened).
     pub async fn open(dir: &Path) -> Self {
         Self::open_with_gc_grace(dir, std::time::Duration::from_secs(3600)).await

@@ -302,9 +302,11 @@ impl Regional {
         )
         .context("opening KMS")?;
         services.insert(berth_secrets::kms::TARGET_PREFIX, Arc::new(kms.clone()));
+        registry.set_data_keys(Arc::new(super::ecr_kms::KmsDataKeys { kms: kms.clone() }));
         let ssm = berth_secrets::Ssm::new(store.clone(), kms.clone(), region, account);
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
         let secrets = berth_secrets::SecretsManager::new(store.clone(), kms, region, account);
+        registry.set_secret_reader(super::ecr_pull_through::secret_reader(secrets.clone(), region, account));
         services.insert(berth_secrets::sm::TARGET_PREFIX, Arc::new(secrets));
         metrics.spawn_roll_up(std::time::Duration::from_secs(300));
         metrics.spawn_alarm_evaluator();
@@ -402,6 +404,7 @@ async fn open_registry(
             .with_tls(!matches!(cfg.tls, crate::config::Tls::Off))
             .with_lifecycle_clock_offset(cfg.registry_schedule.lifecycle_clock_offset_secs)
             .with_gc_grace(cfg.registry_schedule.gc_grace)
+            .with_pull_through(cfg.registry_pull_through.clone())
             // One vulnerability database for every region (`berth scan-db import`).
             .with_scan_database(berth_registry::scan_database_path(&cfg.data_dir))
             .with_sigv4(Arc::new(

@@ -108,6 +108,7 @@ impl Server {
             time_scale: berth_core::time_scale::TimeScale::REAL,
             fargate_spot_interruption_rate: 0.0,
             registry_schedule: berth_registry::Schedule::default(),
+            registry_pull_through: Default::default(),
             _lock: Arc::new(lock),
         };
         let mut app = App::start(&cfg).await.expect("the app starts");

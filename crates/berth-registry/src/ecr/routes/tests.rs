@@ -28,6 +28,7 @@ fn full() -> Value {
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
         "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
         "repositoryNames": ["app"], "replicationConfiguration": {"rules": []},
+        "ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "quay.io",
     })
 }
 
@@ -41,20 +42,25 @@ fn only_token_and_registry_operations_are_star() {
     assert_eq!(
         star,
         [
+            "CreatePullThroughCacheRule",
+            "DeletePullThroughCacheRule",
             "DeleteRegistryPolicy",
+            "DescribePullThroughCacheRules",
             "DescribeRegistry",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
             "GetRegistryScanningConfiguration",
             "PutRegistryPolicy",
             "PutRegistryScanningConfiguration",
-            "PutReplicationConfiguration"
+            "PutReplicationConfiguration",
+            "UpdatePullThroughCacheRule",
+            "ValidatePullThroughCacheRule"
         ]
     );
     for op in OPERATIONS.names() {
         assert!(!t(op, full()).is_empty(), "{op}");
     }
-    assert!(t("CreatePullThroughCacheRule", json!({})).is_empty());
+    assert!(t("CreateRepositoryCreationTemplate", json!({})).is_empty());
 }
 
 /// Every routed operation and what it is authorized on.
@@ -67,14 +73,17 @@ fn every_routed_operation_and_its_resources() {
         ("BatchGetImage", &app),
         ("BatchGetRepositoryScanningConfiguration", &app),
         ("CompleteLayerUpload", &app),
+        ("CreatePullThroughCacheRule", "*"),
         ("CreateRepository", &app),
         ("DeleteLifecyclePolicy", &app),
+        ("DeletePullThroughCacheRule", "*"),
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
         ("DeleteRepositoryPolicy", &app),
         ("DescribeImageReplicationStatus", &app),
         ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
+        ("DescribePullThroughCacheRules", "*"),
         ("DescribeRegistry", "*"),
         ("DescribeRepositories", &app),
         ("GetAuthorizationToken", "*"),
@@ -99,7 +108,9 @@ fn every_routed_operation_and_its_resources() {
         ("StartLifecyclePolicyPreview", &app),
         ("TagResource", &app),
         ("UntagResource", &app),
+        ("UpdatePullThroughCacheRule", "*"),
         ("UploadLayerPart", &app),
+        ("ValidatePullThroughCacheRule", "*"),
     ];
     assert_eq!(
         OPERATIONS.names(),
