@@ -266,26 +266,57 @@ fn upstream_request<B>(
         .headers
         .insert(X_FORWARDED_PROTO, HeaderValue::from_static(routes.scheme));
     parts.headers.insert(X_FORWARDED_PORT, HeaderValue::from(routes.port));
-    let trace = match parts.headers.get(X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()) {
-        Some(prior) if prior.contains("Root=") => format!("{prior};Self={}", trace_id()),
-        _ => format!("Root={}", trace_id()),
+    let trace = match parts.headers.get(X_AMZN_TRACE_ID) {
+        Some(prior) if prior.to_str().is_ok_and(|p| p.contains("Root=")) => {
+            let mut trace = BytesMut::with_capacity(prior.len() + 6 + TRACE_ID_LEN);
+            trace.extend_from_slice(prior.as_bytes());
+            trace.extend_from_slice(b";Self=");
+            trace
+        }
+        _ => {
+            let mut trace = BytesMut::with_capacity(5 + TRACE_ID_LEN);
+            trace.extend_from_slice(b"Root=");
+            trace
+        }
     };
+    let trace = push_trace_id(trace);
     parts
         .headers
-        .insert(X_AMZN_TRACE_ID, HeaderValue::from_str(&trace).ok()?);
+        .insert(X_AMZN_TRACE_ID, HeaderValue::from_maybe_shared(trace.freeze()).ok()?);
     Some(Request::from_parts(parts, body))
 }
 
 const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
-/// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
-/// random bits in hex.
-fn trace_id() -> String {
+/// `1-`, 8 hex digits, `-`, 24 hex digits.
+const TRACE_ID_LEN: usize = 35;
+
+/// Appends a trace id as ALB writes it: `1-` the time in hex seconds `-`
+/// 96 random bits in hex.
+fn push_trace_id(mut out: BytesMut) -> BytesMut {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (high, low) = (rand::random::<u32>(), rand::random::<u64>());
-    format!("1-{secs:08x}-{high:08x}{low:016x}")
+    out.extend_from_slice(b"1-");
+    push_hex(&mut out, secs & 0xffff_ffff, 8);
+    out.extend_from_slice(b"-");
+    push_hex(&mut out, u64::from(high), 8);
+    push_hex(&mut out, low, 16);
+    out
+}
+
+/// `digits` lower-case hex digits of `value`, the most significant first.
+fn push_hex(out: &mut BytesMut, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.extend_from_slice(&[HEX[((value >> (4 * i)) & 0xf) as usize]]);
+    }
+}
+
+#[cfg(test)]
+fn trace_id() -> String {
+    String::from_utf8_lossy(&push_trace_id(BytesMut::new())).into_owned()
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -294,6 +325,10 @@ const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port")
 
 /// Headers that belong to one connection, not to the message.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names, no lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(named) = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
         let named: Vec<HeaderName> = named
             .split(',')
@@ -314,6 +349,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ]
+    .contains(name)
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
 #[cfg(test)]
