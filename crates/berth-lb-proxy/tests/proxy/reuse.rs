@@ -123,3 +123,37 @@ async fn a_target_closing_its_connection_gets_the_next_request_on_a_new_one() {
     let lb = &proxy.metrics().load_balancers[0];
     assert_eq!((lb.target_codes.xx2, lb.elb_codes.xx5), (5, 0));
 }
+
+#[tokio::test]
+async fn an_http2_client_s_parallel_streams_each_get_their_answer() {
+    use hyper_util::rt::TokioExecutor;
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let proxy = Proxy::new();
+    proxy
+        .apply(&alb(forward("web"), vec![], vec![unchecked("web", &[&a, &b])]))
+        .await
+        .unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port(&proxy))).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    for _ in 0..2 {
+        let mut streams = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let mut sender = sender.clone();
+            streams.spawn(async move {
+                let request = http::Request::get("http://app.example.com/")
+                    .body(Empty::<Bytes>::new())
+                    .unwrap();
+                read(sender.send_request(request).await.unwrap()).await
+            });
+        }
+        let got: Vec<Got> = streams.join_all().await;
+        assert!(got.iter().all(|g| g.status == 200), "{got:?}");
+        assert_eq!(got.iter().filter(|g| g.body == "a").count(), 8, "{got:?}");
+    }
+    let opened = a.accepted.load(Relaxed) + b.accepted.load(Relaxed);
+    assert!((2..=32).contains(&opened), "{opened} upstream connections");
+    assert_eq!(proxy.metrics().target_groups[0].request_count, 32);
+}
