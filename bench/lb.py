@@ -24,7 +24,9 @@ machine's cores, as they do for every front end.
 
 Writes bench/out/lb.json. Needs wrk, haproxy and nginx on PATH
 (`apt-get install wrk haproxy nginx-light`) and a release berth
-(`cargo build --release -p berth`, or --berth-bin).
+(`cargo build --release -p berth`, or --berth-bin). Prints the load
+average before and after the rounds (the machine's other work skews every
+front alike only when it is steady).
 """
 
 from __future__ import annotations
@@ -292,6 +294,7 @@ def main() -> int:
             signal.sigwait([signal.SIGINT, signal.SIGTERM])
             return 0
         runs: dict[str, list[dict]] = {name: [] for name in fronts}
+        load_before = os.getloadavg()
         for r in range(args.rounds):
             for name, port in fronts.items():
                 res = run_wrk(port, args, pids[name])
@@ -307,7 +310,10 @@ def main() -> int:
         for name, s in summary.items():
             s["rps_vs_haproxy"] = round(s["rps"] / ref["rps"], 3) if ref else float("nan")
             s["p99_vs_haproxy"] = round(s["p99_ms"] / ref["p99_ms"], 3) if ref else float("nan")
+        load_after = os.getloadavg()
         print()
+        print(f"load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+              f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
         print(f"{'front':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'µs/req':>7} {'req/s ×':>8} {'p99 ×':>7}")
         for name, s in summary.items():
             print(f"{name:<8} {s['rps']:>10.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} {s['errors']:>7} "
@@ -315,7 +321,8 @@ def main() -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"benchmark": "lb", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                   "args": vars(args), "cpus": os.cpu_count(), "runs": runs, "summary": summary}, indent=2))
+                                   "args": vars(args), "cpus": os.cpu_count(), "load_average": {"before": load_before, "after": load_after},
+                                   "runs": runs, "summary": summary}, indent=2))
         print(f"\nwritten: {out}")
         return 1 if any(s["errors"] for s in summary.values()) else 0
     finally:

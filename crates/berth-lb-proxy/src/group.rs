@@ -8,7 +8,8 @@ use crate::config::{HealthCheck, HealthCheckPort, Target, TargetGroup, TargetGro
 use crate::health::{CheckOutcome, HealthMachine, HealthState, Reason, TargetHealth, Transition};
 use crate::metrics::{self, GroupSnapshot, TargetAnswers};
 use crate::sticky;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use crate::upstream::Pool;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -23,8 +24,26 @@ pub(crate) struct TargetShared {
     pub(crate) uri_authority: Option<http::uri::Authority>,
     /// Its `AWSALB` cookie value.
     pub(crate) cookie: String,
+    /// The traffic port's address when the id is an IP address (else it
+    /// is resolved at each connection).
+    pub(crate) addr: Option<std::net::SocketAddr>,
     pub(crate) outstanding: AtomicU32,
     pub(crate) requests: AtomicU64,
+    /// Deregistered (draining, then forgotten): its idle connections are
+    /// closed, not reused.
+    pub(crate) retired: AtomicBool,
+    /// Its idle connections no client connection holds.
+    pub(crate) pool: Pool,
+}
+
+impl TargetShared {
+    /// Deregistered: no request is sent on its idle connections any more;
+    /// the pooled ones close now, the ones client connections hold when
+    /// they next look.
+    fn retire(&self) {
+        self.retired.store(true, Relaxed);
+        self.pool.clear();
+    }
 }
 
 #[derive(Debug)]
@@ -46,9 +65,12 @@ impl Slot {
                 authority: target.authority(target.port),
                 uri_authority: target.authority(target.port).parse().ok(),
                 cookie: sticky::target_value(&target.id, target.port),
+                addr: target.authority(target.port).parse().ok(),
                 target: target.clone(),
                 outstanding: AtomicU32::new(0),
                 requests: AtomicU64::new(0),
+                retired: AtomicBool::new(false),
+                pool: Pool::default(),
             }),
             machine: HealthMachine::new(),
             healthy_since: None,
@@ -144,6 +166,7 @@ impl Group {
             let listed = config.targets.iter().any(|t| slot.is(t));
             if !listed && slot.draining_until.is_none() {
                 slot.draining_until = Some(now + delay);
+                slot.shared.retire();
             }
         }
         s.slots.retain(|slot| {

@@ -1,11 +1,12 @@
 //! An ALB listener's requests: the rules choose an action; a forward picks
 //! a target group (by weight, or the one its `AWSALBTG` cookie names) and
-//! a target, and the request goes there over the keep-alive pool with
-//! X-Forwarded-For (appended), -Proto and -Port, its Host kept. When it
-//! cannot, the load balancer answers as ALB does: 503 when the group has no
-//! target to take it, 502 when the target refuses, resets or answers
-//! garbage, 504 when it has not answered within the idle timeout. An
-//! upgrade (WebSocket) becomes a tunnel ([`crate::upgrade`]).
+//! a target, and the request goes there over a keep-alive connection of
+//! the client connection's own ([`crate::upstream`]) with X-Forwarded-For
+//! (appended), -Proto and -Port, its Host kept. When it cannot, the load
+//! balancer answers as ALB does: 503 when the group has no target to take
+//! it, 502 when the target refuses, resets or answers garbage, 504 when it
+//! has not answered within the idle timeout. An upgrade (WebSocket)
+//! becomes a tunnel ([`crate::upgrade`]).
 
 use crate::answers;
 use crate::body::{Guarded, InFlight, ProxyBody};
@@ -16,29 +17,43 @@ use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
 use crate::upgrade;
+use crate::upstream::Upstreams;
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-/// The client every listener forwards through (one keep-alive pool).
-pub(crate) type TargetClient = Client<HttpConnector, Incoming>;
+/// What the requests of one client connection share.
+#[derive(Debug)]
+pub(crate) struct ClientConn {
+    pub(crate) routes: RoutesCell,
+    pub(crate) peer: SocketAddr,
+    /// The peer's address as X-Forwarded-For writes it (formatted once).
+    pub(crate) client_ip: HeaderValue,
+    /// Its idle connections to targets.
+    pub(crate) upstreams: Arc<Upstreams>,
+}
 
-pub(crate) fn client() -> TargetClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_timer(hyper_util::rt::TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(50))
-        .build(connector)
+impl ClientConn {
+    pub(crate) fn new(routes: RoutesCell, peer: SocketAddr) -> ClientConn {
+        ClientConn {
+            routes,
+            peer,
+            client_ip: client_ip(peer),
+            upstreams: Arc::default(),
+        }
+    }
+}
+
+/// The peer's address for X-Forwarded-For (an IPv4-mapped one as IPv4).
+fn client_ip(peer: SocketAddr) -> HeaderValue {
+    HeaderValue::from_str(&peer.ip().to_canonical().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// What a rule does, with its target groups resolved.
@@ -68,14 +83,11 @@ pub(crate) struct HttpRoutes {
 
 pub(crate) type RoutesCell = Arc<RwLock<Arc<HttpRoutes>>>;
 
-/// Answers one request on a connection from `client`.
-pub(crate) async fn handle(
-    request: Request<Incoming>,
-    routes: &RoutesCell,
-    client: &TargetClient,
-    peer: SocketAddr,
-) -> Result<Response<ProxyBody>, Infallible> {
-    let routes = routes.read().unwrap_or_else(|p| p.into_inner()).clone();
+/// Answers one request of the client connection `conn`.
+pub(crate) async fn handle(request: Request<Incoming>, conn: &ClientConn) -> Result<Response<ProxyBody>, Infallible> {
+    // The routing now: a config applied while the connection is open
+    // takes effect at its next request.
+    let routes = conn.routes.read().unwrap_or_else(|p| p.into_inner()).clone();
     routes.lb.metrics.requests.fetch_add(1, Relaxed);
     let host = request
         .headers()
@@ -88,7 +100,7 @@ pub(crate) async fn handle(
         query: request.uri().query(),
         host,
         headers: request.headers(),
-        source: peer.ip(),
+        source: conn.peer.ip(),
     };
     let response = match routes.rules.route(&view) {
         Compiled::Fixed(action) => answers::fixed(action),
@@ -103,7 +115,7 @@ pub(crate) async fn handle(
             answers::redirect(action.status.code(), &redirect::location(action, &original))
         }
         Compiled::Forward(forward) => {
-            return Ok(forward_to(request, forward, &routes, client, peer).await);
+            return Ok(forward_to(request, forward, &routes, conn).await);
         }
     };
     routes.lb.metrics.elb_answered(response.status().as_u16());
@@ -114,8 +126,7 @@ async fn forward_to(
     mut request: Request<Incoming>,
     forward: &CompiledForward,
     routes: &HttpRoutes,
-    client: &TargetClient,
-    peer: SocketAddr,
+    conn: &ClientConn,
 ) -> Response<ProxyBody> {
     let lb = &routes.lb;
     let Some((group, group_cookie)) = choose_group(forward, request.headers()) else {
@@ -128,12 +139,12 @@ async fn forward_to(
     };
     let in_flight = InFlight::start(target.clone());
     group.answers.requests.fetch_add(1, Relaxed);
-    let upgrade = upgrade::requested(&mut request);
+    let mut upgrade = upgrade::requested(&mut request);
     let Some(authority) = &target.uri_authority else {
         // A target id that makes no URI cannot be reached.
         return elb_error(lb, StatusCode::BAD_GATEWAY);
     };
-    let mut upstream = match upstream_request(request, authority, routes, peer) {
+    let mut upstream = match upstream_request(request, authority, routes, &conn.client_ip) {
         Some(r) => r,
         None => return elb_error(lb, StatusCode::BAD_REQUEST),
     };
@@ -142,22 +153,20 @@ async fn forward_to(
     }
     let idle = lb.idle_timeout();
     let started = Instant::now();
-    let answer = tokio::time::timeout(idle, client.request(upstream)).await;
-    let mut response = match answer {
+    let answer = tokio::time::timeout(idle, conn.upstreams.send(&target, upstream)).await;
+    let (mut response, sender) = match answer {
         Err(_) => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
         Ok(Err(e)) => {
             tracing::debug!(target = %target.authority, error = %e, "target failed");
             return elb_error(lb, StatusCode::BAD_GATEWAY);
         }
-        Ok(Ok(response)) => response,
+        Ok(Ok(answer)) => answer,
     };
     let took = started.elapsed();
     let status = response.status().as_u16();
     lb.metrics.targets.answered(status, took);
     group.answers.answered(status, took);
-    if let Some(upgrade) = upgrade
-        && response.status() == StatusCode::SWITCHING_PROTOCOLS
-    {
+    if let Some(upgrade) = upgrade.take_if(|_| response.status() == StatusCode::SWITCHING_PROTOCOLS) {
         let protocol = response.headers().get(header::UPGRADE).cloned();
         strip_hop_by_hop(response.headers_mut());
         return upgrade::tunnel(upgrade, response, protocol, in_flight);
@@ -176,8 +185,11 @@ async fn forward_to(
     if let (Some(life), Some(value)) = (forward.stickiness, group_cookie) {
         add_cookies(response.headers_mut(), sticky::GROUP_COOKIE, &value, life, wall);
     }
+    // The connection serves the next request once this body is read whole
+    // (an upgrade request's is not kept: its target may still switch).
+    let reuse = upgrade.is_none().then(|| (conn.upstreams.clone(), sender));
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Guarded::new(body, in_flight))
+    Response::from_parts(parts, Guarded::new(body, in_flight, reuse))
 }
 
 /// The forward's target group: the one the `AWSALBTG` cookie names when
@@ -211,68 +223,100 @@ fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration,
     }
 }
 
-/// The request as the target receives it: HTTP/1.1 to `authority`, its
-/// Host kept (from `:authority` for an HTTP/2 client), hop-by-hop headers
-/// dropped, the X-Forwarded headers set, and X-Amzn-Trace-Id (a new
-/// `Root`, or the client's with a `Self` added).
+/// The request as the target receives it: HTTP/1.1 in origin form (the
+/// path and query), its Host kept (from `:authority` for an HTTP/2 client,
+/// else the target's `authority`), hop-by-hop headers dropped, the
+/// X-Forwarded headers set, and X-Amzn-Trace-Id (a new `Root`, or the
+/// client's with a `Self` added).
 fn upstream_request<B>(
     request: Request<B>,
     authority: &Authority,
     routes: &HttpRoutes,
-    peer: SocketAddr,
+    client_ip: &HeaderValue,
 ) -> Option<Request<B>> {
     let (mut parts, body) = request.into_parts();
-    if !parts.headers.contains_key(header::HOST)
-        && let Some(a) = parts.uri.authority()
-    {
-        let host = HeaderValue::from_str(a.as_str()).ok()?;
+    if !parts.headers.contains_key(header::HOST) {
+        let host = match parts.uri.authority() {
+            Some(a) => HeaderValue::from_str(a.as_str()).ok()?,
+            None => HeaderValue::from_str(authority.as_str()).ok()?,
+        };
         parts.headers.insert(header::HOST, host);
     }
-    // Shared bytes, not copies: the target's authority is parsed once, when
-    // it is registered, and the path is the request's own.
-    let mut uri = http::uri::Parts::default();
-    uri.scheme = Some(Scheme::HTTP);
-    uri.authority = Some(authority.clone());
-    uri.path_and_query = Some(
-        parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/")),
-    );
-    parts.uri = Uri::from_parts(uri).ok()?;
+    // The request's own path and query (shared bytes, not a copy).
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    parts.uri = Uri::from(path);
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
-    let client_ip = peer.ip().to_canonical().to_string();
-    let xff = match parts.headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.is_empty() => format!("{prior}, {client_ip}"),
-        _ => client_ip,
+    let xff = match parts.headers.get(X_FORWARDED_FOR) {
+        Some(prior) if !prior.is_empty() => {
+            let mut both = BytesMut::with_capacity(prior.len() + 2 + client_ip.len());
+            both.extend_from_slice(prior.as_bytes());
+            both.extend_from_slice(b", ");
+            both.extend_from_slice(client_ip.as_bytes());
+            HeaderValue::from_maybe_shared(both.freeze()).ok()?
+        }
+        _ => client_ip.clone(),
     };
-    parts.headers.insert(X_FORWARDED_FOR, HeaderValue::from_str(&xff).ok()?);
+    parts.headers.insert(X_FORWARDED_FOR, xff);
     parts
         .headers
         .insert(X_FORWARDED_PROTO, HeaderValue::from_static(routes.scheme));
     parts.headers.insert(X_FORWARDED_PORT, HeaderValue::from(routes.port));
-    let trace = match parts.headers.get(X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok()) {
-        Some(prior) if prior.contains("Root=") => format!("{prior};Self={}", trace_id()),
-        _ => format!("Root={}", trace_id()),
+    let trace = match parts.headers.get(X_AMZN_TRACE_ID) {
+        Some(prior) if prior.to_str().is_ok_and(|p| p.contains("Root=")) => {
+            let mut trace = BytesMut::with_capacity(prior.len() + 6 + TRACE_ID_LEN);
+            trace.extend_from_slice(prior.as_bytes());
+            trace.extend_from_slice(b";Self=");
+            trace
+        }
+        _ => {
+            let mut trace = BytesMut::with_capacity(5 + TRACE_ID_LEN);
+            trace.extend_from_slice(b"Root=");
+            trace
+        }
     };
+    let trace = push_trace_id(trace);
     parts
         .headers
-        .insert(X_AMZN_TRACE_ID, HeaderValue::from_str(&trace).ok()?);
+        .insert(X_AMZN_TRACE_ID, HeaderValue::from_maybe_shared(trace.freeze()).ok()?);
     Some(Request::from_parts(parts, body))
 }
 
 const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
-/// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
-/// random bits in hex.
-fn trace_id() -> String {
+/// `1-`, 8 hex digits, `-`, 24 hex digits.
+const TRACE_ID_LEN: usize = 35;
+
+/// Appends a trace id as ALB writes it: `1-` the time in hex seconds `-`
+/// 96 random bits in hex.
+fn push_trace_id(mut out: BytesMut) -> BytesMut {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (high, low) = (rand::random::<u32>(), rand::random::<u64>());
-    format!("1-{secs:08x}-{high:08x}{low:016x}")
+    out.extend_from_slice(b"1-");
+    push_hex(&mut out, secs & 0xffff_ffff, 8);
+    out.extend_from_slice(b"-");
+    push_hex(&mut out, u64::from(high), 8);
+    push_hex(&mut out, low, 16);
+    out
+}
+
+/// `digits` lower-case hex digits of `value`, the most significant first.
+fn push_hex(out: &mut BytesMut, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.extend_from_slice(&[HEX[((value >> (4 * i)) & 0xf) as usize]]);
+    }
+}
+
+#[cfg(test)]
+fn trace_id() -> String {
+    String::from_utf8_lossy(&push_trace_id(BytesMut::new())).into_owned()
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -281,6 +325,10 @@ const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port")
 
 /// Headers that belong to one connection, not to the message.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names, no lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(named) = headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
         let named: Vec<HeaderName> = named
             .split(',')
@@ -301,6 +349,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ]
+    .contains(name)
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
 #[cfg(test)]

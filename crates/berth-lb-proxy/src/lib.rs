@@ -61,6 +61,7 @@ pub mod sticky;
 mod tcp_proxy;
 mod tls;
 mod upgrade;
+mod upstream;
 
 pub use config::*;
 pub use group::TargetHealthDescription;

@@ -6,7 +6,7 @@
 //! at each request or connection, so `apply` swaps it without touching the
 //! socket or the open connections.
 
-use crate::http_proxy::{self, RoutesCell, TargetClient};
+use crate::http_proxy::{self, ClientConn, RoutesCell};
 use crate::idle::{self, Activity, IdleIo};
 use crate::shared::LbShared;
 use crate::tcp_proxy::{self, TcpCell};
@@ -49,7 +49,6 @@ pub(crate) async fn serve_http(
     routes: RoutesCell,
     lb: Arc<LbShared>,
     tls: Option<TlsAcceptor>,
-    client: TargetClient,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -67,9 +66,8 @@ pub(crate) async fn serve_http(
         };
         let _ = stream.set_nodelay(true);
         let conn = HttpConn {
-            routes: routes.clone(),
+            client: Arc::new(ClientConn::new(routes.clone(), peer)),
             lb: lb.clone(),
-            client: client.clone(),
             peer,
             stop: stop.clone(),
         };
@@ -93,9 +91,8 @@ pub(crate) async fn serve_http(
 }
 
 struct HttpConn {
-    routes: RoutesCell,
+    client: Arc<ClientConn>,
     lb: Arc<LbShared>,
-    client: TargetClient,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
 }
@@ -106,37 +103,49 @@ impl HttpConn {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let _active = Active::open(self.lb.clone());
-        let routes = self.routes.clone();
+        let upstreams = self.client.upstreams.clone();
         let client = self.client.clone();
         let peer = self.peer;
         let service = service_fn(move |request| {
-            let routes = routes.clone();
             let client = client.clone();
-            async move { http_proxy::handle(request, &routes, &client, peer).await }
+            async move { http_proxy::handle(request, &client).await }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        // hyper's header read timeout (30 s by default) also runs while a
-        // keep-alive connection waits for its next request: it is the idle
-        // timeout here, so an idle connection lives as long as ALB keeps one.
+        // No header read timer per request (hyper's default: 30 s, also
+        // while a keep-alive connection waits for its next request): the
+        // idle timeout below closes a connection that moved no byte for
+        // the load balancer's idle timeout, waiting for a request or
+        // within one, so an idle connection lives as long as ALB keeps one.
         builder
             .http1()
             .timer(TokioTimer::new())
             .keep_alive(true)
-            .header_read_timeout(self.lb.idle_timeout());
+            .header_read_timeout(None);
         builder.http2().timer(TokioTimer::new());
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(conn);
         let lb = self.lb.clone();
         let mut closing = false;
+        let drive = upstreams.drive();
+        tokio::pin!(drive);
         loop {
             tokio::select! {
+                // The upstream connections first: an answer they read is
+                // written to the client in the same turn.
+                biased;
+                () = drive.as_mut() => {}
                 result = conn.as_mut() => {
                     if let Err(e) = result {
                         tracing::debug!(error = %e, %peer, "client connection ended with an error");
                     }
-                    return;
+                    break;
                 }
-                _ = idle::expired(&activity, || lb.idle_timeout()), if !closing => {
+                _ = idle::expired(&activity, || lb.idle_timeout()) => {
+                    if closing {
+                        // Idle again after being asked to close (a head
+                        // never finished, say): dropped.
+                        break;
+                    }
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
@@ -146,6 +155,7 @@ impl HttpConn {
                 }
             }
         }
+        upstreams.detach();
     }
 }
 

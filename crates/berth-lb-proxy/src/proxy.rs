@@ -8,7 +8,7 @@
 use crate::checker;
 use crate::config::{Action, LbConfig, LbKind, Listener, ListenerProtocol, LoadBalancer};
 use crate::group::{Group, TargetHealthDescription};
-use crate::http_proxy::{self, Compiled, CompiledForward, HttpRoutes, TargetClient};
+use crate::http_proxy::{self, Compiled, CompiledForward, HttpRoutes};
 use crate::listener;
 use crate::metrics::MetricsSnapshot;
 use crate::rules::RuleSet;
@@ -47,7 +47,6 @@ pub struct Proxy {
 
 #[derive(Debug)]
 struct Inner {
-    client: TargetClient,
     state: Mutex<State>,
     /// One `apply` at a time (it waits, unlocked, for replaced sockets to close).
     applying: tokio::sync::Mutex<()>,
@@ -111,7 +110,6 @@ impl Proxy {
     pub fn new() -> Proxy {
         Proxy {
             inner: Arc::new(Inner {
-                client: http_proxy::client(),
                 state: Mutex::new(State::default()),
                 applying: tokio::sync::Mutex::new(()),
             }),
@@ -301,7 +299,6 @@ impl Proxy {
                     routes.clone(),
                     lb_state.shared.clone(),
                     tls,
-                    self.inner.client.clone(),
                     stopped,
                 ))
             }

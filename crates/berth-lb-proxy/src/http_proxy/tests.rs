@@ -29,9 +29,9 @@ fn the_target_gets_http11_with_forwarded_headers_and_without_hop_by_hop_ones() {
         .unwrap();
     let authority: Authority = "10.0.0.5:32768".parse().unwrap();
     let peer: SocketAddr = "[::ffff:198.51.100.4]:50000".parse().unwrap();
-    let up = upstream_request(request, &authority, &routes(), peer).unwrap();
+    let up = upstream_request(request, &authority, &routes(), &client_ip(peer)).unwrap();
     assert_eq!(up.version(), Version::HTTP_11);
-    assert_eq!(up.uri().to_string(), "http://10.0.0.5:32768/cart?id=7");
+    assert_eq!(up.uri().to_string(), "/cart?id=7", "origin form");
     let h = up.headers();
     assert_eq!(h["host"], "shop.example.com", "the :authority becomes the Host");
     assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.4");
@@ -45,6 +45,19 @@ fn the_target_gets_http11_with_forwarded_headers_and_without_hop_by_hop_ones() {
         trace.starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;Self=1-"),
         "{trace}"
     );
+}
+
+#[test]
+fn without_a_host_the_target_s_authority_is_the_host_and_the_client_starts_x_forwarded_for() {
+    let request = Request::get("/").version(Version::HTTP_10).body(()).unwrap();
+    let authority: Authority = "10.0.0.5:32768".parse().unwrap();
+    let peer: SocketAddr = "198.51.100.4:50000".parse().unwrap();
+    let up = upstream_request(request, &authority, &routes(), &client_ip(peer)).unwrap();
+    assert_eq!(up.uri().to_string(), "/");
+    assert_eq!(up.headers()["host"], "10.0.0.5:32768");
+    assert_eq!(up.headers()["x-forwarded-for"], "198.51.100.4");
+    let v6: SocketAddr = "[2001:db8::7]:50000".parse().unwrap();
+    assert_eq!(client_ip(v6), "2001:db8::7");
 }
 
 #[test]

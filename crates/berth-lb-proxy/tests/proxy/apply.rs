@@ -124,3 +124,27 @@ async fn a_changed_port_rebinds_the_listener() {
         "the old port is closed"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_stops_within_a_request_head_is_closed_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = Proxy::new();
+    let fixed = Action::FixedResponse(FixedResponse {
+        status: 200,
+        content_type: None,
+        body: Some("ok".into()),
+    });
+    let mut config = alb(fixed, vec![], vec![]);
+    config.load_balancers[0].idle_timeout = std::time::Duration::from_millis(200);
+    proxy.apply(&config).await.unwrap();
+    let mut stream = TcpStream::connect(("127.0.0.1", port(&proxy))).await.unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: app").await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the load balancer closes the connection");
+    eventually("no connection is active", || {
+        let active = proxy.metrics().load_balancers[0].active_connection_count;
+        async move { active == 0 }
+    })
+    .await;
+}

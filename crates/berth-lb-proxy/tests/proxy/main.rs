@@ -3,6 +3,7 @@
 
 mod apply;
 mod health;
+mod reuse;
 mod routing;
 mod support;
 mod tls_tcp;

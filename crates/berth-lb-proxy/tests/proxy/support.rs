@@ -1,6 +1,7 @@
 //! Fixtures: tiny in-process backends on 127.0.0.1 ephemeral ports (each
 //! answers its own id; `/health` answers the code the test sets; `/slow`
-//! waits until the test releases it; `/hang` never answers; `/headers`
+//! waits until the test releases it; `/hang` never answers; `/close`
+//! answers and closes the connection; `/headers`
 //! echoes the request's headers; `/ws` switches to an echo protocol; `/echo` answers the body), config builders, a one-request client
 //! and `eventually`.
 
@@ -33,6 +34,10 @@ pub struct Backend {
     pub health: Arc<AtomicU16>,
     /// Requests that reached `/slow`.
     pub slow_arrived: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub accepted: Arc<AtomicU64>,
+    /// Connections open now.
+    pub open: Arc<AtomicU64>,
     slow_release: Arc<Semaphore>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -44,6 +49,8 @@ impl Backend {
         let health = Arc::new(AtomicU16::new(200));
         let slow_arrived = Arc::new(AtomicU64::new(0));
         let slow_release = Arc::new(Semaphore::new(0));
+        let (accepted, open) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let counts = (accepted.clone(), open.clone());
         let state = (
             id.to_string(),
             health.clone(),
@@ -54,6 +61,9 @@ impl Backend {
             loop {
                 let Ok((stream, _)) = socket.accept().await else { return };
                 let state = state.clone();
+                let open = counts.1.clone();
+                counts.0.fetch_add(1, Relaxed);
+                open.fetch_add(1, Relaxed);
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let state = state.clone();
@@ -63,6 +73,7 @@ impl Backend {
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades()
                         .await;
+                    open.fetch_sub(1, Relaxed);
                 });
             }
         });
@@ -70,6 +81,8 @@ impl Backend {
             port,
             health,
             slow_arrived,
+            accepted,
+            open,
             slow_release,
             task,
         }
@@ -108,6 +121,10 @@ async fn answer(mut req: Request<Incoming>, (id, health, arrived, release): &Sta
             text(200, id.clone())
         }
         "/hang" => std::future::pending().await,
+        "/close" => Response::builder()
+            .header("connection", "close")
+            .body(Full::new(Bytes::from(id.clone())))
+            .unwrap(),
         "/ws" => {
             let upgraded = hyper::upgrade::on(&mut req);
             let id = id.clone();
