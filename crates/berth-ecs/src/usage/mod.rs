@@ -27,7 +27,7 @@ use aggregate::{ClusterFigures, ContainerSizes, TaskFigures};
 use async_trait::async_trait;
 use berth_core::time::now_epoch;
 use berth_ecs_model::service::ServiceRecord;
-use berth_ecs_model::{ClusterRecord, DeploymentStatus, ServiceStatus, TaskStatus};
+use berth_ecs_model::{ClusterRecord, ClusterStatus, DeploymentStatus, ServiceStatus, TaskStatus};
 use berth_store::typed;
 use insights::{InsightsCluster, InsightsLevel, InsightsService, InsightsTask};
 use std::sync::Arc;
@@ -114,9 +114,11 @@ impl Ecs {
         names.sort();
         let mut out = Vec::new();
         for name in names {
+            // A deleted (INACTIVE) cluster publishes nothing.
             let Some((cluster, _)) = typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name))
                 .await
                 .map_err(err)?
+                .filter(|(c, _)| c.status == ClusterStatus::Active)
             else {
                 continue;
             };
