@@ -10,6 +10,12 @@ GetMetricData of every metric (500 MetricStat queries a call) and one
 SUM(METRICS()) per 499 metrics. Ratios are Berth / moto for the rates and
 moto / Berth for the read times (higher is better for Berth either way).
 
+Then PutMetricData capacity with bench/metrics_load.py (`wrk` replaying
+pre-signed 1,000-datapoint requests over --load-connections connections for
+--load-seconds, in each of --load-protocols; the stored sums verified
+afterwards): the figure the issue's ≥ 20× is about, without a Python client
+setting the pace.
+
 moto keeps every datapoint as a Python object and scans them for each
 query; a day of 10,000 metrics takes it hours, so the side-by-side size is
 smaller (default 1,000 metrics × 60 minutes); bench/run-metrics measures
@@ -58,6 +64,14 @@ def accepts(port: int) -> bool:
         return False
 
 
+def run_load(endpoint: str, args) -> dict:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import metrics_load
+
+    return {p: metrics_load.measure(endpoint, p, connections=args.load_connections, duration=args.load_seconds)
+            for p in args.load_protocols.split(",") if p}
+
+
 def run_metrics(endpoint: str, args, out: Path) -> dict:
     cmd = [sys.executable, str(ROOT / "bench" / "metrics.py"), "--endpoint", endpoint, "--metrics", str(args.metrics),
            "--minutes", str(args.minutes), "--clients", str(args.clients), "--out", str(out)]
@@ -75,6 +89,11 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--boto3", action="store_true", help="time boto3's calls too (default: --raw, the server alone)")
     ap.add_argument("--max-seconds", type=int, default=900, help="bound on each server's run")
+    ap.add_argument("--load-protocols", default="cbor,json",
+                    help="PutMetricData capacity runs (wrk): comma-separated cbor, json, query; empty: none")
+    ap.add_argument("--load-connections", type=int, default=8)
+    ap.add_argument("--load-seconds", type=int, default=10)
+    ap.add_argument("--skip-metrics-py", action="store_true", help="only the wrk capacity runs")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "metrics_compare.json"))
     args = ap.parse_args()
     moto_bin = Path(sys.executable).parent / "moto_server"
@@ -112,30 +131,44 @@ def main() -> int:
         endpoint["moto"] = f"http://127.0.0.1:{port}"
 
         results = {}
+        loads = {}
         for name in ("berth", "moto"):
             print(f"== {name} ({endpoint[name]})", flush=True)
-            results[name] = run_metrics(endpoint[name], args, work / f"{name}.json")
-        b, m = results["berth"], results["moto"]
-        ratios = {
-            "put_datapoints_per_second": round(b["put_datapoints_per_second"] / m["put_datapoints_per_second"], 2),
-            "get_metric_data_points_per_second": round(
-                b["get_metric_data_points_per_second"] / m["get_metric_data_points_per_second"], 2),
-            "sum_metrics_seconds": round(m["sum_metrics_seconds"] / b["sum_metrics_seconds"], 2),
-        }
+            loads[name] = run_load(endpoint[name], args)
+            for p, r in loads[name].items():
+                print(f"   PutMetricData capacity, {p}: {r['datapoints_per_second']:,} datapoints/s "
+                      f"(verified: {r['verified']})", flush=True)
+            if not args.skip_metrics_py:
+                results[name] = run_metrics(endpoint[name], args, work / f"{name}.json")
+        ratios = {}
         print()
-        print(f"{'figure':<34} {'berth':>12} {'moto':>12} {'berth/moto':>10}")
-        print(f"{'PutMetricData datapoints/s':<34} {b['put_datapoints_per_second']:>12,} "
-              f"{m['put_datapoints_per_second']:>12,} {ratios['put_datapoints_per_second']:>10}")
-        print(f"{'GetMetricData datapoints/s':<34} {b['get_metric_data_points_per_second']:>12,} "
-              f"{m['get_metric_data_points_per_second']:>12,} {ratios['get_metric_data_points_per_second']:>10}")
-        print(f"{'SUM(METRICS()) reads, s (moto/berth)':<34} {b['sum_metrics_seconds']:>12} "
-              f"{m['sum_metrics_seconds']:>12} {ratios['sum_metrics_seconds']:>10}")
+        print(f"{'figure':<40} {'berth':>12} {'moto':>12} {'berth/moto':>10}")
+        for p in loads["berth"]:
+            b, m = loads["berth"][p]["datapoints_per_second"], loads["moto"][p]["datapoints_per_second"]
+            ratios[f"load_{p}_datapoints_per_second"] = round(b / m, 2) if m else None
+            print(f"{'PutMetricData capacity (wrk), ' + p:<40} {b:>12,} {m:>12,} "
+                  f"{ratios[f'load_{p}_datapoints_per_second'] or 'moto: 0':>10}")
+        if results:
+            b, m = results["berth"], results["moto"]
+            ratios.update({
+                "put_datapoints_per_second": round(b["put_datapoints_per_second"] / m["put_datapoints_per_second"], 2),
+                "get_metric_data_points_per_second": round(
+                    b["get_metric_data_points_per_second"] / m["get_metric_data_points_per_second"], 2),
+                "sum_metrics_seconds": round(m["sum_metrics_seconds"] / b["sum_metrics_seconds"], 2),
+            })
+            print(f"{'PutMetricData datapoints/s (Python)':<40} {b['put_datapoints_per_second']:>12,} "
+                  f"{m['put_datapoints_per_second']:>12,} {ratios['put_datapoints_per_second']:>10}")
+            print(f"{'GetMetricData datapoints/s':<40} {b['get_metric_data_points_per_second']:>12,} "
+                  f"{m['get_metric_data_points_per_second']:>12,} {ratios['get_metric_data_points_per_second']:>10}")
+            print(f"{'SUM(METRICS()) reads, s (moto/berth)':<40} {b['sum_metrics_seconds']:>12} "
+                  f"{m['sum_metrics_seconds']:>12} {ratios['sum_metrics_seconds']:>10}")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({
             "benchmark": "metrics_compare",
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "args": vars(args), "cpus": os.cpu_count(), "results": results, "ratios_berth_over_moto": ratios,
+            "args": vars(args), "cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results,
+            "load": loads, "ratios_berth_over_moto": ratios,
         }, indent=2) + "\n")
         print(f"\nwritten: {out}")
         return 0

@@ -170,6 +170,21 @@ def rows() -> list:
             add("lb", f"{name}: HTTP through the proxy, {lbb['args']['connections']} wrk connections", round(sm["rps"]),
                 "req/s", peer, sm.get("rps_vs_haproxy"), lbb.get("date"))
             add("lb", f"{name}: p50/p99", f"{sm['p50_ms']:.2f}/{sm['p99_ms']:.2f}", "ms", when=lbb.get("date"))
+    mc = load("metrics_compare")
+    if mc:
+        ratios = mc.get("ratios_berth_over_moto", {})
+        for proto, r in mc.get("load", {}).get("berth", {}).items():
+            moto = mc["load"].get("moto", {}).get(proto, {})
+            add("metrics", f"PutMetricData capacity, {proto} (wrk, {r['connections']} connections, "
+                f"sums verified: {r['verified']})", r["datapoints_per_second"], "datapoints/s",
+                f"moto_server {moto.get('datapoints_per_second', 0):,}/s",
+                ratios.get(f"load_{proto}_datapoints_per_second"), mc.get("date"))
+        res = mc.get("results", {}).get("berth")
+        if res:
+            add("metrics", f"GetMetricData, {res['metrics']:,} metrics × {res['minutes']} min",
+                res["get_metric_data_points_per_second"], "datapoints/s",
+                f"moto_server {mc['results']['moto']['get_metric_data_points_per_second']:,}/s",
+                ratios.get("get_metric_data_points_per_second"), mc.get("date"))
     crit = CRITERION / "place_10_tasks"
     if crit.is_dir():
         for est in sorted(crit.glob("*/*/new/estimates.json")):

@@ -15,15 +15,26 @@ const SECRET_SUBSTRINGS: &[&str] = &["password", "secret", "plaintext", "private
 /// Keys hidden only for services whose `value` is the secret (SSM parameters).
 const VALUE_SERVICES: &[&str] = &["ssm.amazonaws.com", "secretsmanager.amazonaws.com"];
 
+/// Whether `haystack` contains `needle` (lower-case ASCII), ignoring ASCII case.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Compared without lower-casing `key` into a new string: a large input
+/// (a PutMetricData batch) has thousands of keys.
 fn is_secret_key(key: &str, event_source: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    if k == "nexttoken" || k.ends_with("tokenid") || k == "secretarn" || k == "secretid" {
+    let is = |name: &str| key.eq_ignore_ascii_case(name);
+    let ends_with_token_id = key.len() >= 7 && key.as_bytes()[key.len() - 7..].eq_ignore_ascii_case(b"tokenid");
+    if is("nexttoken") || ends_with_token_id || is("secretarn") || is("secretid") {
         return false;
     }
-    if SECRET_SUBSTRINGS.iter().any(|s| k.contains(s)) {
+    if SECRET_SUBSTRINGS.iter().any(|s| contains_ignore_case(key, s)) {
         return true;
     }
-    k == "value" && VALUE_SERVICES.contains(&event_source)
+    is("value") && VALUE_SERVICES.contains(&event_source)
 }
 
 fn redact_value(v: &Value, event_source: &str) -> Value {
@@ -126,6 +137,34 @@ fn json_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn secret_keys_are_found_in_any_case_without_lower_casing() {
+        for k in [
+            "Password",
+            "dbPASSWORD",
+            "clientSecret",
+            "PlainText",
+            "privateKey",
+            "SessionToken",
+        ] {
+            assert!(is_secret_key(k, "ecs.amazonaws.com"), "{k}");
+        }
+        for k in [
+            "NextToken",
+            "nextToken",
+            "KmsTokenId",
+            "SecretArn",
+            "SecretId",
+            "Value",
+            "MetricName",
+            "",
+        ] {
+            assert!(!is_secret_key(k, "monitoring.amazonaws.com"), "{k}");
+        }
+        assert!(is_secret_key("Value", "ssm.amazonaws.com"));
+        assert!(is_secret_key("VALUE", "secretsmanager.amazonaws.com"));
+    }
 
     #[test]
     fn hides_secrets() {

@@ -9,7 +9,10 @@
 //! [`Aggregate`] as JSON, keyed `(metric, res, ts, unit)` without a rowid so
 //! a read of one metric over a time range is one index range. A
 //! PutMetricData is one transaction: each datum merges into its minute's
-//! row (and, sent at StorageResolution 1, its second's). [`Db::roll_up`]
+//! row (and, sent at StorageResolution 1, its second's); concurrent
+//! PutMetricData requests share one transaction (group commit), and the
+//! rows a request touches are read per metric with one range query.
+//! [`Db::roll_up`]
 //! moves rows past their tier's retention into the next tier
 //! ([`crate::rules::TIERS`]) and drops what the last keeps no longer.
 //! The alarms and their history are in the same database
@@ -17,6 +20,7 @@
 //! the state store: it is append-heavy and read by time range
 //! (docs/architecture.md, Departures).
 
+use crate::group_commit::GroupCommit;
 use crate::inputs::{Dimension, Metric};
 use crate::rules::{Sample, TIERS, bucket};
 use crate::stats::Aggregate;
@@ -62,6 +66,8 @@ pub struct Listed {
 
 pub struct Db {
     conn: Mutex<Connection>,
+    /// The PutMetricData writes waiting for, or in, a commit.
+    commits: GroupCommit<Vec<Sample>>,
     /// Metric ids by metric, filled as they are met.
     ids: Mutex<HashMap<Metric, i64>>,
 }
@@ -108,6 +114,7 @@ impl Db {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            commits: GroupCommit::default(),
             ids: Mutex::new(HashMap::new()),
         })
     }
@@ -116,13 +123,22 @@ impl Db {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Stores the samples of one PutMetricData, in one transaction.
-    pub fn put(&self, samples: &[Sample]) -> Result<()> {
+    /// Stores the samples of one PutMetricData and returns once they are
+    /// committed. Concurrent calls are written together ([`GroupCommit`]):
+    /// one transaction, one WAL sync, each call acknowledged only after it.
+    pub fn put(&self, samples: Vec<Sample>) -> Result<()> {
+        self.commits
+            .submit(samples, |batch| self.write(&batch).map_err(|e| e.0))
+            .map_err(DbError)
+    }
+
+    /// Writes the samples of several requests in one transaction.
+    fn write(&self, batch: &[Vec<Sample>]) -> Result<()> {
         // Merge in memory first: one row write per (metric, res, ts, unit).
         let mut rows: BTreeMap<(usize, i64, i64, &str), Aggregate> = BTreeMap::new();
         let mut metrics: Vec<(&Metric, i64)> = Vec::new();
         let mut index: HashMap<&Metric, usize> = HashMap::new();
-        for s in samples {
+        for s in batch.iter().flatten() {
             let i = *index.entry(&s.metric).or_insert_with(|| {
                 metrics.push((&s.metric, s.ts));
                 metrics.len() - 1
@@ -135,6 +151,7 @@ impl Db {
                     .or_insert_with(|| s.agg.clone());
             }
         }
+        let rows: Vec<_> = rows.into_iter().collect();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut ids = Vec::with_capacity(metrics.len());
@@ -142,29 +159,52 @@ impl Db {
             ids.push(self.metric_id(&tx, m, *last)?);
         }
         {
-            // A new (metric, period) is one statement; one already stored
-            // is read, merged and written back.
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO points(metric, res, ts, unit, agg) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(metric, res, ts, unit) DO NOTHING",
+            let mut range = tx.prepare_cached(
+                "SELECT ts, unit, agg FROM points WHERE metric=?1 AND res=?2 AND ts BETWEEN ?3 AND ?4",
             )?;
-            let mut read =
+            let mut point =
                 tx.prepare_cached("SELECT agg FROM points WHERE metric=?1 AND res=?2 AND ts=?3 AND unit=?4")?;
             let mut write = tx.prepare_cached(
                 "INSERT OR REPLACE INTO points(metric, res, ts, unit, agg) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for ((i, res, ts, unit), mut agg) in rows {
+            // The rows are sorted: each run is one metric at one resolution.
+            for run in rows.chunk_by(|a, b| (a.0.0, a.0.1) == (b.0.0, b.0.1)) {
+                let ((i, res, lo, _), _) = run[0];
+                let hi = run[run.len() - 1].0.2;
                 let id = ids[i];
-                if insert.execute(params![id, res, ts, unit, encode(&agg)])? == 1 {
-                    continue;
+                // What is stored already: read with one range query when the
+                // run's periods are dense enough, else row by row.
+                let dense = (hi - lo) / res <= 2 * run.len() as i64 + 60;
+                let mut stored: HashMap<(i64, String), Aggregate> = HashMap::new();
+                if dense {
+                    let found = range.query_map(params![id, res, lo, hi], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    })?;
+                    for row in found {
+                        let (ts, unit, agg) = row?;
+                        if let Ok(agg) = serde_json::from_str::<Aggregate>(&agg) {
+                            stored.insert((ts, unit), agg);
+                        }
+                    }
                 }
-                let old: Option<String> = read.query_row(params![id, res, ts, unit], |r| r.get(0)).optional()?;
-                if let Some(old) = old.and_then(|o| serde_json::from_str::<Aggregate>(&o).ok()) {
-                    let mut merged = old;
-                    merged.merge(&agg);
-                    agg = merged;
+                for ((_, _, ts, unit), agg) in run {
+                    let old = if dense {
+                        stored.remove(&(*ts, unit.to_string()))
+                    } else {
+                        point
+                            .query_row(params![id, res, ts, unit], |r| r.get::<_, String>(0))
+                            .optional()?
+                            .and_then(|o| serde_json::from_str::<Aggregate>(&o).ok())
+                    };
+                    let merged = match old {
+                        Some(mut old) => {
+                            old.merge(agg);
+                            old
+                        }
+                        None => agg.clone(),
+                    };
+                    write.execute(params![id, res, ts, unit, encode(&merged)])?;
                 }
-                write.execute(params![id, res, ts, unit, encode(&agg)])?;
             }
         }
         tx.commit()?;

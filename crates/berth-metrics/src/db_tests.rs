@@ -21,9 +21,9 @@ fn sample(name: &str, ts: i64, v: f64, high_resolution: bool) -> Sample {
 #[test]
 fn a_put_merges_into_its_minute_and_second() {
     let db = Db::memory(&[]).unwrap();
-    db.put(&[sample("m", 120, 1.0, false), sample("m", 150, 3.0, false)])
+    db.put(vec![sample("m", 120, 1.0, false), sample("m", 150, 3.0, false)])
         .unwrap();
-    db.put(&[sample("m", 179, 5.0, true)]).unwrap();
+    db.put(vec![sample("m", 179, 5.0, true)]).unwrap();
     let id = db.find(&sample("m", 0, 0.0, false).metric).unwrap().unwrap();
     let minutes = db.read(id, 0, 600, false).unwrap();
     assert_eq!(minutes.len(), 1);
@@ -47,7 +47,7 @@ fn a_put_merges_into_its_minute_and_second() {
 fn roll_up_moves_old_data_into_coarser_tiers_and_expires_it() {
     let db = Db::memory(&[]).unwrap();
     let day = 86400;
-    db.put(&[
+    db.put(vec![
         sample("m", 0, 1.0, true),
         sample("m", 60, 2.0, false),
         sample("m", 240, 4.0, false),
@@ -75,4 +75,55 @@ fn roll_up_moves_old_data_into_coarser_tiers_and_expires_it() {
     );
     db.roll_up(455 * day + 3600).unwrap();
     assert!(db.read(id, 0, 3600, false).unwrap().is_empty());
+}
+
+#[test]
+fn a_put_merges_into_stored_rows_read_by_range_or_one_by_one() {
+    let db = Db::memory(&[]).unwrap();
+    let far = 10 * 86400;
+    // Dense: 100 minutes stored, then each merged again.
+    let dense = |v: f64| (0..100).map(|m| sample("d", m * 60, v, false)).collect::<Vec<_>>();
+    db.put(dense(1.0)).unwrap();
+    db.put(dense(2.0)).unwrap();
+    // Sparse: two minutes ten days apart (read row by row), and a new one.
+    db.put(vec![sample("s", 60, 1.0, false), sample("s", 60 + far, 2.0, false)])
+        .unwrap();
+    db.put(vec![
+        sample("s", 61, 3.0, false),
+        sample("s", 61 + far, 4.0, false),
+        sample("s", 120, 5.0, false),
+    ])
+    .unwrap();
+    let id = db.find(&sample("d", 0, 0.0, false).metric).unwrap().unwrap();
+    let rows = db.read(id, 0, 6000, false).unwrap();
+    assert_eq!(rows.len(), 100);
+    assert!(rows.iter().all(|p| (p.agg.count, p.agg.sum) == (2.0, 3.0)));
+    let id = db.find(&sample("s", 0, 0.0, false).metric).unwrap().unwrap();
+    let rows = db.read(id, 0, far + 120, false).unwrap();
+    assert_eq!(
+        rows.iter().map(|p| (p.ts, p.agg.count, p.agg.sum)).collect::<Vec<_>>(),
+        [(60, 2.0, 4.0), (120, 1.0, 5.0), (60 + far, 2.0, 6.0)]
+    );
+}
+
+#[test]
+fn requests_written_together_merge_as_if_written_one_after_the_other() {
+    let db = Db::memory(&[]).unwrap();
+    db.write(&[
+        vec![sample("m", 60, 1.0, false), sample("n", 60, 7.0, false)],
+        vec![sample("m", 90, 3.0, true)],
+    ])
+    .unwrap();
+    let id = db.find(&sample("m", 0, 0.0, false).metric).unwrap().unwrap();
+    let minutes = db.read(id, 0, 600, false).unwrap();
+    assert_eq!(
+        minutes
+            .iter()
+            .map(|p| (p.ts, p.agg.count, p.agg.sum))
+            .collect::<Vec<_>>(),
+        [(60, 2.0, 4.0)]
+    );
+    assert_eq!(db.read(id, 0, 600, true).unwrap().len(), 1);
+    assert_eq!(db.list().unwrap().len(), 2);
+    assert_eq!(db.list().unwrap()[0].last_put, 90);
 }

@@ -14,6 +14,7 @@
 pub mod alarms;
 mod authz;
 pub mod db;
+mod group_commit;
 pub mod inputs;
 pub mod math;
 pub mod model;
@@ -135,7 +136,7 @@ impl Metrics {
                 s.high_resolution = true;
             }
         }
-        self.with_db(move |db| db.put(&samples)).await
+        self.with_db(move |db| db.put(samples)).await
     }
 
     pub fn region(&self) -> &str {

@@ -94,7 +94,7 @@ impl Operation<Metrics> for PutMetricData {
                 s.high_resolution = true;
             }
         }
-        service.with_db(move |db| db.put(&samples)).await?;
+        service.with_db(move |db| db.put(samples)).await?;
         Ok(Value::Object(Default::default()))
     }
 }

@@ -84,9 +84,17 @@ pub fn metric(namespace: &str, name: &str, dims: &[Dimension]) -> Metric {
 
 /// `name` must be at most `max` characters (CloudWatch: "must be shorter than max+1").
 fn length(path: &str, value: &str, max: usize) -> Result<(), AwsError> {
-    if value.chars().count() > max {
+    length_at(|| path.to_string(), value, max)
+}
+
+/// [`length`] with the parameter's path built only for the error (a
+/// PutMetricData checks thousands of values: no allocation per value).
+fn length_at(path: impl Fn() -> String, value: &str, max: usize) -> Result<(), AwsError> {
+    // Bytes bound characters from above: count them only when needed.
+    if value.len() > max && value.chars().count() > max {
         return Err(invalid(format!(
-            "The parameter {path} must be shorter than {} characters.",
+            "The parameter {} must be shorter than {} characters.",
+            path(),
             max + 1
         )));
     }
@@ -107,14 +115,20 @@ pub fn check_namespace(namespace: &str) -> Result<(), AwsError> {
 
 /// Dimensions of a metric at `path`: at most 30, names ≤ 255 and values ≤ 1,024 characters.
 pub fn check_dimensions(path: &str, dims: &[Dimension]) -> Result<(), AwsError> {
+    dimensions_at(|| path.to_string(), dims)
+}
+
+/// [`check_dimensions`] with the path built only for an error.
+fn dimensions_at(path: impl Fn() -> String, dims: &[Dimension]) -> Result<(), AwsError> {
     if dims.len() > 30 {
         return Err(invalid(format!(
-            "The collection {path} must not have a size greater than 30."
+            "The collection {} must not have a size greater than 30.",
+            path()
         )));
     }
     for (j, d) in dims.iter().enumerate() {
-        length(&format!("{path}.member.{}.Name", j + 1), &d.name, 255)?;
-        length(&format!("{path}.member.{}.Value", j + 1), &d.value, 1024)?;
+        length_at(|| format!("{}.member.{}.Name", path(), j + 1), &d.name, 255)?;
+        length_at(|| format!("{}.member.{}.Value", path(), j + 1), &d.value, 1024)?;
     }
     Ok(())
 }
@@ -142,36 +156,40 @@ pub fn samples(input: &PutMetricDataInput, now: f64) -> Result<Vec<Sample>, AwsE
     for (i, d) in input.metric_data.iter().enumerate() {
         out.push(sample(
             &input.namespace,
-            &format!("MetricData.member.{}", i + 1),
+            || format!("MetricData.member.{}", i + 1),
             d,
             now,
         )?);
     }
     for (e, entity) in input.entity_metric_data.iter().enumerate() {
         for (i, d) in entity.metric_data.iter().enumerate() {
-            let path = format!("EntityMetricData.member.{}.MetricData.member.{}", e + 1, i + 1);
-            out.push(sample(&input.namespace, &path, d, now)?);
+            let path = || format!("EntityMetricData.member.{}.MetricData.member.{}", e + 1, i + 1);
+            out.push(sample(&input.namespace, path, d, now)?);
         }
     }
     Ok(out)
 }
 
-fn sample(namespace: &str, path: &str, d: &MetricDatum, now: f64) -> Result<Sample, AwsError> {
-    length(&format!("{path}.MetricName"), &d.metric_name, 255)?;
-    check_dimensions(&format!("{path}.Dimensions"), &d.dimensions)?;
+/// One datum's sample; `path` names the datum in an error message (built
+/// only then).
+fn sample(namespace: &str, path: impl Fn() -> String + Copy, d: &MetricDatum, now: f64) -> Result<Sample, AwsError> {
+    length_at(|| format!("{}.MetricName", path()), &d.metric_name, 255)?;
+    dimensions_at(|| format!("{}.Dimensions", path()), &d.dimensions)?;
     let high_resolution = match d.storage_resolution {
         None | Some(60) => false,
         Some(1) => true,
         Some(r) => {
             return Err(invalid(format!(
-                "The value {r} for parameter {path}.StorageResolution is invalid. Valid values are 1 and 60."
+                "The value {r} for parameter {}.StorageResolution is invalid. Valid values are 1 and 60.",
+                path()
             )));
         }
     };
     let ts = d.timestamp.unwrap_or(now);
     if ts < now - MAX_PAST_SECS || ts > now + MAX_FUTURE_SECS {
         return Err(invalid(format!(
-            "The parameter {path}.Timestamp must specify a time no more than two weeks in the past and no more than two hours in the future."
+            "The parameter {}.Timestamp must specify a time no more than two weeks in the past and no more than two hours in the future.",
+            path()
         )));
     }
     let agg = aggregate(path, d)?;
@@ -185,16 +203,27 @@ fn sample(namespace: &str, path: &str, d: &MetricDatum, now: f64) -> Result<Samp
 }
 
 /// The values CloudWatch accepts: finite and within ±2^360.
-fn check_value(path: &str, v: f64) -> Result<(), AwsError> {
+fn valid_value(v: f64) -> bool {
     let limit = 2f64.powi(360);
-    if !v.is_finite() || v.abs() > limit || (v != 0.0 && v.abs() < 1.0 / limit) {
+    v.is_finite() && v.abs() <= limit && (v == 0.0 || v.abs() >= 1.0 / limit)
+}
+
+fn check_value(path: &str, v: f64) -> Result<(), AwsError> {
+    if !valid_value(v) {
         return Err(invalid(format!("The value {v} for parameter {path} is invalid.")));
     }
     Ok(())
 }
 
 /// A datum's aggregate: exactly one of Value, StatisticValues, Values (with Counts).
-fn aggregate(path: &str, d: &MetricDatum) -> Result<Aggregate, AwsError> {
+fn aggregate(path: impl Fn() -> String, d: &MetricDatum) -> Result<Aggregate, AwsError> {
+    if let (Some(v), None, None) = (d.value, &d.statistic_values, &d.values) {
+        // The common case, without building the path unless `v` is refused.
+        if valid_value(v) {
+            return Ok(Aggregate::value(v, 1.0));
+        }
+    }
+    let path = path();
     match (d.value, &d.statistic_values, &d.values) {
         (Some(v), None, None) => {
             check_value(&format!("{path}.Value"), v)?;
@@ -216,7 +245,7 @@ fn aggregate(path: &str, d: &MetricDatum) -> Result<Aggregate, AwsError> {
             }
             Ok(Aggregate::statistic_set(s.sample_count, s.sum, s.minimum, s.maximum))
         }
-        (None, None, Some(values)) => values_aggregate(path, values, d.counts.as_deref()),
+        (None, None, Some(values)) => values_aggregate(&path, values, d.counts.as_deref()),
         (None, None, None) => Err(missing(format!(
             "At least one of the parameters {path}.Value, {path}.StatisticValues or {path}.Values must be specified."
         ))),

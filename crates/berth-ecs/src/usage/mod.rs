@@ -9,20 +9,27 @@
 //! instances registered, computes the data (`aggregate.rs`, pure) and hands
 //! them to a [`UsageSink`] — the binary's writes them into the region's
 //! CloudWatch metrics. This crate knows nothing of the metric store.
+//! The same publication computes the `ECS/ContainerInsights` data of the
+//! clusters whose `containerInsights` setting is on (`insights.rs`, pure).
 
 pub mod aggregate;
 mod book;
+pub mod insights;
 pub(crate) mod report;
 
 pub use aggregate::{Datum, EcsMetric};
 pub(crate) use book::UsageBook;
+pub use insights::InsightsDatum;
 
-use crate::Ecs;
 use crate::tasks::TaskRecord;
+use crate::{Ecs, keys};
 use aggregate::{ClusterFigures, ContainerSizes, TaskFigures};
 use async_trait::async_trait;
 use berth_core::time::now_epoch;
-use berth_ecs_model::TaskStatus;
+use berth_ecs_model::service::ServiceRecord;
+use berth_ecs_model::{ClusterRecord, ClusterStatus, DeploymentStatus, ServiceStatus, TaskStatus};
+use berth_store::typed;
+use insights::{InsightsCluster, InsightsLevel, InsightsService, InsightsTask};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +41,10 @@ pub const DEFAULT_PUBLISH_INTERVAL: Duration = Duration::from_secs(60);
 #[async_trait]
 pub trait UsageSink: Send + Sync + 'static {
     async fn publish(&self, at: f64, data: Vec<Datum>);
+
+    /// The `ECS/ContainerInsights` data of one publication (a sink without
+    /// a metric store drops them).
+    async fn publish_insights(&self, _at: f64, _data: Vec<InsightsDatum>) {}
 }
 
 fn number(s: Option<&str>) -> Option<f64> {
@@ -92,11 +103,80 @@ impl Ecs {
             .collect()
     }
 
-    /// One publication: the window since the last one, aggregated.
-    pub(crate) async fn usage_publication(&self) -> Result<Vec<Datum>, berth_proto::AwsError> {
+    /// The Container Insights figures of every cluster whose setting is on,
+    /// with the same usage `window` as the `AWS/ECS` data.
+    async fn insights_figures(
+        &self,
+        window: &std::collections::HashMap<String, book::Window>,
+    ) -> Result<Vec<InsightsCluster>, berth_proto::AwsError> {
+        let err = berth_proto::AwsError::state_store;
+        let mut names = self.view.cluster_names();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            // A deleted (INACTIVE) cluster publishes nothing.
+            let Some((cluster, _)) = typed::get::<ClusterRecord>(&*self.store, &keys::cluster(&name))
+                .await
+                .map_err(err)?
+                .filter(|(c, _)| c.status == ClusterStatus::Active)
+            else {
+                continue;
+            };
+            let level = cluster
+                .settings
+                .iter()
+                .find(|s| s.name == "containerInsights")
+                .map_or(InsightsLevel::Disabled, |s| InsightsLevel::parse(&s.value));
+            if !level.publishes() {
+                continue;
+            }
+            let services: Vec<ServiceRecord> = typed::list(&*self.store, &keys::services_of(&name))
+                .await
+                .map_err(err)?;
+            let state = self.view.state(&name);
+            let used = window.get(&name);
+            out.push(InsightsCluster {
+                level,
+                container_instances: state.instances.iter().filter(|(i, _)| i.is_registered()).count(),
+                services: services
+                    .iter()
+                    .filter(|s| s.status == ServiceStatus::Active)
+                    .map(|s| InsightsService {
+                        name: s.service_name.clone(),
+                        desired: s.desired_count,
+                        deployments: s
+                            .deployments
+                            .iter()
+                            .filter(|d| d.status != DeploymentStatus::Inactive)
+                            .count(),
+                    })
+                    .collect(),
+                tasks: state
+                    .tasks
+                    .iter()
+                    .filter(|t| t.last_status == TaskStatus::Running || t.last_status.is_any(&TaskStatus::PENDING))
+                    .map(|t| InsightsTask {
+                        figures: task_figures(t, used.and_then(|w| w.get(&t.task_arn)).copied()),
+                        family: insights::family_of(&t.task_definition_arn).to_string(),
+                        running: t.last_status == TaskStatus::Running,
+                    })
+                    .collect(),
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One publication: the window since the last one, aggregated into the
+    /// `AWS/ECS` data and the `ECS/ContainerInsights` data.
+    pub(crate) async fn usage_publication(&self) -> Result<(Vec<Datum>, Vec<InsightsDatum>), berth_proto::AwsError> {
         self.synced_view().await?;
         let window = self.usage.drain();
-        Ok(aggregate::aggregate(&self.usage_figures(window)))
+        let clusters = self.insights_figures(&window).await?;
+        Ok((
+            aggregate::aggregate(&self.usage_figures(window)),
+            insights::insights(&clusters),
+        ))
     }
 }
 
@@ -110,8 +190,15 @@ pub fn spawn_usage_publisher(ecs: &Ecs, interval: Duration, sink: Arc<dyn UsageS
         loop {
             tick.tick().await;
             match ecs.usage_publication().await {
-                Ok(data) if data.is_empty() => {}
-                Ok(data) => sink.publish(now_epoch(), data).await,
+                Ok((data, insights)) => {
+                    let at = now_epoch();
+                    if !data.is_empty() {
+                        sink.publish(at, data).await;
+                    }
+                    if !insights.is_empty() {
+                        sink.publish_insights(at, insights).await;
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot compute the AWS/ECS metrics"),
             }
         }

@@ -40,7 +40,7 @@ async fn put(m: &Metrics, at: f64, value: f64) {
             s.high_resolution = true;
         }
     }
-    m.with_db(move |db| db.put(&samples)).await.unwrap();
+    m.with_db(move |db| db.put(samples)).await.unwrap();
 }
 
 async fn alarm(m: &Metrics, extra: Value) {
@@ -316,7 +316,7 @@ async fn evaluation_cost_of_ten_thousand_alarms() {
             .collect();
         let input = serde_json::from_value(json!({"Namespace": "App", "MetricData": data})).unwrap();
         let samples = crate::rules::samples(&input, T0).unwrap();
-        m.with_db(move |db| db.put(&samples)).await.unwrap();
+        m.with_db(move |db| db.put(samples)).await.unwrap();
     }
     for i in 0..ALARMS {
         let input = json!({

@@ -1,10 +1,12 @@
 //! The `AWS/ECS` metrics ECS computes (`berth_ecs::usage`) written into the
 //! region's CloudWatch metrics: each datum a statistic set in Percent, at
 //! one-minute storage resolution, dimensioned `ClusterName` (and
-//! `ServiceName`) as ECS publishes them.
+//! `ServiceName`) as ECS publishes them; and the `ECS/ContainerInsights`
+//! data of the clusters with Container Insights on, each a single value in
+//! its metric's unit.
 
 use async_trait::async_trait;
-use berth_ecs::usage::Datum;
+use berth_ecs::usage::{Datum, InsightsDatum};
 use berth_metrics::inputs::Dimension;
 use berth_metrics::rules::{Sample, metric};
 use berth_metrics::stats::Aggregate;
@@ -12,6 +14,9 @@ use std::sync::Arc;
 
 /// ECS's namespace.
 pub(crate) const NAMESPACE: &str = "AWS/ECS";
+
+/// Container Insights' namespace.
+pub(crate) const INSIGHTS_NAMESPACE: &str = "ECS/ContainerInsights";
 
 pub(crate) struct EcsMetricsSink(pub(crate) Arc<berth_metrics::Metrics>);
 
@@ -36,12 +41,38 @@ fn sample(at: f64, d: &Datum) -> Sample {
     }
 }
 
+/// One Container Insights datum as the stored sample (pure).
+fn insights_sample(at: f64, d: &InsightsDatum) -> Sample {
+    let dims: Vec<Dimension> = d
+        .dimensions()
+        .into_iter()
+        .map(|(name, value)| Dimension {
+            name: name.into(),
+            value,
+        })
+        .collect();
+    Sample {
+        metric: metric(INSIGHTS_NAMESPACE, d.metric.name(), &dims),
+        ts: at as i64,
+        unit: d.metric.unit().into(),
+        agg: Aggregate::value(d.value, 1.0),
+        high_resolution: false,
+    }
+}
+
 #[async_trait]
 impl berth_ecs::UsageSink for EcsMetricsSink {
     async fn publish(&self, at: f64, data: Vec<Datum>) {
         let samples = data.iter().map(|d| sample(at, d)).collect();
         if let Err(e) = self.0.put_samples(samples).await {
             tracing::warn!(error = %e, "cannot store the AWS/ECS metrics");
+        }
+    }
+
+    async fn publish_insights(&self, at: f64, data: Vec<InsightsDatum>) {
+        let samples = data.iter().map(|d| insights_sample(at, d)).collect();
+        if let Err(e) = self.0.put_samples(samples).await {
+            tracing::warn!(error = %e, "cannot store the ECS/ContainerInsights metrics");
         }
     }
 }
@@ -74,5 +105,28 @@ mod tests {
         assert_eq!(dims, [("ClusterName", "c"), ("ServiceName", "web")]);
         assert_eq!((s.ts, s.unit.as_str(), s.high_resolution), (120, "Percent", false));
         assert_eq!(s.agg, Aggregate::statistic_set(2.0, 100.0, 25.0, 75.0));
+    }
+
+    #[test]
+    fn an_insights_datum_is_one_value_in_its_unit_with_its_dimensions() {
+        use berth_ecs::usage::insights::{InsightsMetric, InsightsScope};
+        let d = InsightsDatum {
+            metric: InsightsMetric::MemoryReserved,
+            cluster: "c".into(),
+            scope: InsightsScope::Service("web".into()),
+            value: 256.0,
+        };
+        let s = insights_sample(60.2, &d);
+        assert_eq!(s.metric.namespace, "ECS/ContainerInsights");
+        assert_eq!(s.metric.metric_name, "MemoryReserved");
+        let dims: Vec<(&str, &str)> = s
+            .metric
+            .dimensions
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str()))
+            .collect();
+        assert_eq!(dims, [("ClusterName", "c"), ("ServiceName", "web")]);
+        assert_eq!((s.ts, s.unit.as_str()), (60, "Megabytes"));
+        assert_eq!(s.agg, Aggregate::value(256.0, 1.0));
     }
 }
