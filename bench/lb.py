@@ -5,7 +5,7 @@ Two backends (one nginx process, worker_processes 1, two server blocks on
 ephemeral ports answering a 2-byte body) sit behind three front ends, each
 balancing round robin over both with keep-alive connections to them:
 
-* Berth: a release `berth up` (BERTH_EXPERIMENTAL_ELBV2=1) with an
+* Berth: a release `berth up` with an
   application load balancer, an HTTP listener and a target group holding
   the two backends as `ip` targets (127.0.0.1:PORT), created through boto3;
   the run starts once DescribeTargetHealth shows both healthy;
@@ -157,7 +157,7 @@ http {{
 
 def start_berth(work: Path, berth_bin: str, port: int, backends: list[int], procs: list) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_ROOT_")}
-    env.update(BERTH_EXPERIMENTAL_ELBV2="1", BERTH_LB_BIND="127.0.0.1", BERTH_LOG="warn")
+    env.update(BERTH_LB_BIND="127.0.0.1", BERTH_LOG="warn")
     out = open(work / "berth.out", "w")
     proc = subprocess.Popen(
         [berth_bin, "up", "--listen", "127.0.0.1:0", "--data-dir", str(work / "berth-data"),

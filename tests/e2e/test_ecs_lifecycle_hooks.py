@@ -60,7 +60,6 @@ def server(tmp_path_factory):
     srv = Berth(
         data_dir=tmp / "data",
         log_path=tmp / "berth.log",
-        extra_env={"BERTH_EXPERIMENTAL_ELBV2": "1"},
         extra_args=["--agent-grace-period-secs", GRACE_SECS, "--time-scale", str(SCALE)],
     ).start()
     try:
