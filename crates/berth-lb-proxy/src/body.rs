@@ -5,7 +5,7 @@
 //! target's body read whole gives its connection back to the client
 //! connection's [`Upstreams`] for the next request.
 
-use crate::group::TargetShared;
+use crate::upstream::TargetShared;
 use crate::upstream::Upstreams;
 use bytes::Bytes;
 use http_body_util::{Either, Full};

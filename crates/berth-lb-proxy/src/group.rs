@@ -8,43 +8,11 @@ use crate::config::{HealthCheck, HealthCheckPort, Target, TargetGroup, TargetGro
 use crate::health::{CheckOutcome, HealthMachine, HealthState, Reason, TargetHealth, Transition};
 use crate::metrics::{self, GroupSnapshot, TargetAnswers};
 use crate::sticky;
-use crate::upstream::Pool;
+use crate::upstream::{Pool, TargetShared};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-
-/// What the request path holds of a target while it forwards to it.
-#[derive(Debug)]
-pub(crate) struct TargetShared {
-    pub(crate) target: Target,
-    /// `host:port` of its traffic port.
-    pub(crate) authority: String,
-    /// The same, parsed for request URIs (none if it is not a valid one).
-    pub(crate) uri_authority: Option<http::uri::Authority>,
-    /// Its `AWSALB` cookie value.
-    pub(crate) cookie: String,
-    /// The traffic port's address when the id is an IP address (else it
-    /// is resolved at each connection).
-    pub(crate) addr: Option<std::net::SocketAddr>,
-    pub(crate) outstanding: AtomicU32,
-    pub(crate) requests: AtomicU64,
-    /// Deregistered (draining, then forgotten): its idle connections are
-    /// closed, not reused.
-    pub(crate) retired: AtomicBool,
-    /// Its idle connections no client connection holds.
-    pub(crate) pool: Pool,
-}
-
-impl TargetShared {
-    /// Deregistered: no request is sent on its idle connections any more;
-    /// the pooled ones close now, the ones client connections hold when
-    /// they next look.
-    fn retire(&self) {
-        self.retired.store(true, Relaxed);
-        self.pool.clear();
-    }
-}
 
 #[derive(Debug)]
 struct Slot {

@@ -14,20 +14,54 @@
 //! health, slow start and least outstanding requests decide as before); a
 //! cached connection is only ever used for the target just chosen, and the
 //! ones to a target that left the group (draining or forgotten) are closed
-//! rather than kept.
+//! rather than kept. [`TargetShared`], a target as the request path and
+//! these connections hold it, lives here with its [`Pool`] (each holds the
+//! other).
 
-use crate::group::TargetShared;
+use crate::config::Target;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
+
+/// What the request path holds of a target while it forwards to it.
+#[derive(Debug)]
+pub(crate) struct TargetShared {
+    pub(crate) target: Target,
+    /// `host:port` of its traffic port.
+    pub(crate) authority: String,
+    /// The same, parsed for request URIs (none if it is not a valid one).
+    pub(crate) uri_authority: Option<http::uri::Authority>,
+    /// Its `AWSALB` cookie value.
+    pub(crate) cookie: String,
+    /// The traffic port's address when the id is an IP address (else it
+    /// is resolved at each connection).
+    pub(crate) addr: Option<std::net::SocketAddr>,
+    pub(crate) outstanding: AtomicU32,
+    pub(crate) requests: AtomicU64,
+    /// Deregistered (draining, then forgotten): its idle connections are
+    /// closed, not reused.
+    pub(crate) retired: AtomicBool,
+    /// Its idle connections no client connection holds.
+    pub(crate) pool: Pool,
+}
+
+impl TargetShared {
+    /// Deregistered: no request is sent on its idle connections any more;
+    /// the pooled ones close now, the ones client connections hold when
+    /// they next look.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Relaxed);
+        self.pool.clear();
+    }
+}
 
 type Sender = SendRequest<Incoming>;
 /// A connection's protocol (hyper's, with upgrades), to be polled.

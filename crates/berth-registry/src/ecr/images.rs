@@ -1,5 +1,6 @@
 //! ListImages, DescribeImages, BatchGetImage, BatchDeleteImage, PutImage.
 
+use super::image_id::ImageId;
 use super::invalid_parameter;
 use crate::Registry;
 use crate::digest::Digest;
@@ -13,34 +14,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-
-#[derive(Deserialize, Clone, Default)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ImageId {
-    pub(super) image_digest: Option<String>,
-    pub(super) image_tag: Option<String>,
-}
-
-impl ImageId {
-    fn to_json(&self) -> Value {
-        let mut v = json!({});
-        if let Some(d) = &self.image_digest {
-            v["imageDigest"] = json!(d);
-        }
-        if let Some(t) = &self.image_tag {
-            v["imageTag"] = json!(t);
-        }
-        v
-    }
-
-    pub(super) fn describe(&self) -> String {
-        format!(
-            "{{imageDigest:'{}', imageTag:'{}'}}",
-            self.image_digest.as_deref().unwrap_or("null"),
-            self.image_tag.as_deref().unwrap_or("null")
-        )
-    }
-}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

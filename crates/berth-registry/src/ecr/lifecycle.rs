@@ -5,7 +5,8 @@
 //! computed when it is started (the repository's images at that moment)
 //! and kept, with its status, until the next one.
 
-use super::images::{ImageId, check_image_ids, keep, parse_tag_status};
+use super::image_id::ImageId;
+use super::images::{check_image_ids, keep, parse_tag_status};
 use super::invalid_parameter;
 use crate::lifecycle::Policy;
 use crate::records::{PreviewRecord, PreviewStatus};

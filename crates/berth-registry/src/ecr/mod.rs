@@ -3,6 +3,7 @@
 //! ([`routes`]): its input decoded once; handlers are thin: apply the pure
 //! rules, call the shared registry operations.
 
+mod image_id;
 mod images;
 mod layers;
 mod lifecycle;

@@ -2,7 +2,7 @@
 //! DescribeImageReplicationStatus (the replication itself:
 //! [`crate::replication`]).
 
-use super::images::ImageId;
+use super::image_id::ImageId;
 use super::invalid_parameter;
 use crate::replication::config::ReplicationConfiguration;
 use crate::replication::status::{self, ReplicationRecord};

@@ -4,7 +4,7 @@
 //! BatchGetRepositoryScanningConfiguration; DescribeImages shows each image's
 //! `imageScanStatus` and `imageScanFindingsSummary` ([`scan_fields`]).
 
-use super::images::ImageId;
+use super::image_id::ImageId;
 use super::repositories::ScanningConfiguration;
 use crate::Registry;
 use crate::keys;
