@@ -18,11 +18,11 @@ use berth_proto::protocol::Protocol;
 use berth_proto::sigv4::{Endpoint, HttpRequestParts, UnsignedPayload};
 use berth_proto::{AwsError, JsonService, RequestContext};
 use berth_store::{SqliteStore, Store};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod agent_poll;
 mod agent_security_groups;
 mod autoscaling;
 mod body;
@@ -583,44 +583,13 @@ async fn agent_session(
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, _) = req.into_parts();
-    let query = parts.uri.query().unwrap_or("");
     let opened = async {
-        let principal = app.auth.authenticate(
-            &HttpRequestParts {
-                method: parts.method.as_str(),
-                raw_path: parts.uri.path(),
-                raw_query: query,
-                headers: &parts.headers,
-                payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
-            },
-            &Endpoint::new("ecs", &app.regions.names()),
-        )?;
-        // The ECS of the region the agent signs for.
-        let ecs = &app.regions.for_request(&parts.headers, &parts.uri).ecs;
-        let instance = form_value(query.as_bytes(), "containerInstance")
-            .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
-        let cluster = form_value(query.as_bytes(), "cluster");
-        if !principal.is_root {
-            // What the ECS agent needs in AWS to receive its work: ecs:Poll
-            // on its container instance, with `ecs:cluster`.
-            let resource = ecs.agent_session_resource(cluster.as_deref(), &instance).await;
-            let source_ip = peer.ip().to_string();
-            let facts = berth_iam::RequestFacts {
-                source_ip: &source_ip,
-                resource_tags: resource.tags,
-                service_keys: resource.condition_keys,
-                ..Default::default()
-            };
-            app.auth.authorize(
-                &principal,
-                "ecs:Poll",
-                std::slice::from_ref(&resource.arn),
-                None,
-                &facts,
-            )?;
-        }
+        let call = agent_poll::authorize(&app, &parts, peer).await?;
         // The instance's own agent only (or root): checked by the ECS side.
-        ecs.open_agent_session(&principal, cluster.as_deref(), &instance).await
+        call.region
+            .ecs
+            .open_agent_session(&call.principal, call.cluster.as_deref(), &call.instance)
+            .await
     };
     let mut resp = match opened.await {
         Ok(session) => (

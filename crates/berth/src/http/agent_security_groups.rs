@@ -5,15 +5,12 @@
 //! rules and their peers' member addresses from EC2. Authorized as the
 //! session stream is (`ecs:Poll` on the container instance).
 
-use super::{App, error_response, form_value};
+use super::{App, error_response};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use berth_proto::AwsError;
 use berth_proto::protocol::Protocol;
-use berth_proto::sigv4::{Endpoint, HttpRequestParts};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,39 +22,9 @@ pub(super) async fn handler(
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, _) = req.into_parts();
-    let query = parts.uri.query().unwrap_or("");
     let answer = async {
-        let principal = app.auth.authenticate(
-            &HttpRequestParts {
-                method: parts.method.as_str(),
-                raw_path: parts.uri.path(),
-                raw_query: query,
-                headers: &parts.headers,
-                payload_sha256_hex: &hex::encode(Sha256::digest(b"")),
-            },
-            &Endpoint::new("ecs", &app.regions.names()),
-        )?;
-        let region = app.regions.for_request(&parts.headers, &parts.uri);
-        let instance = form_value(query.as_bytes(), "containerInstance")
-            .ok_or_else(|| AwsError::invalid_parameter("The containerInstance query parameter is required."))?;
-        let cluster = form_value(query.as_bytes(), "cluster");
-        let resource = region.ecs.agent_session_resource(cluster.as_deref(), &instance).await;
-        if !principal.is_root {
-            let source_ip = peer.ip().to_string();
-            let facts = berth_iam::RequestFacts {
-                source_ip: &source_ip,
-                resource_tags: resource.tags.clone(),
-                service_keys: resource.condition_keys.clone(),
-                ..Default::default()
-            };
-            app.auth.authorize(
-                &principal,
-                "ecs:Poll",
-                std::slice::from_ref(&resource.arn),
-                None,
-                &facts,
-            )?;
-        }
+        let call = super::agent_poll::authorize(&app, &parts, peer).await?;
+        let (region, resource) = (call.region, call.resource);
         let local: BTreeMap<String, Vec<String>> = region
             .ecs
             .awsvpc_tasks()
