@@ -1,6 +1,7 @@
 //! ECR replication: images pushed to this registry copied to the
 //! destinations of its replication configuration — other regions this
-//! server serves (cross-region).
+//! server serves (cross-region); [`inbound`] is the destination's side of
+//! cross-account replication (its registry policy must allow the source).
 //!
 //! Desired state, converged: a push to a repository some rule applies to
 //! writes, in the transaction that stores the manifest or moves the tag,
@@ -19,6 +20,7 @@
 
 pub mod config;
 pub(crate) mod copy;
+pub(crate) mod inbound;
 pub mod status;
 pub mod targets;
 mod worker;
