@@ -1,7 +1,8 @@
 //! ECR replication: images pushed to this registry copied to the
 //! destinations of its replication configuration — other regions this
-//! server serves (cross-region); [`inbound`] is the destination's side of
-//! cross-account replication (its registry policy must allow the source).
+//! server serves (cross-region), and other accounts' Berth servers
+//! (cross-account: [`peers`] configured by the operator, [`inbound`] is the peer's side: its registry
+//! policy must allow the source account).
 //!
 //! Desired state, converged: a push to a repository some rule applies to
 //! writes, in the transaction that stores the manifest or moves the tag,
@@ -21,6 +22,7 @@
 pub mod config;
 pub(crate) mod copy;
 pub(crate) mod inbound;
+pub mod peers;
 pub mod status;
 pub mod targets;
 mod worker;
