@@ -11,7 +11,8 @@ Cross-account: a second server serving another account (a peer of the
 first, with an IAM user of its own for the first's pushes): an image
 reaches it with the same digest; with the peer stopped during the push the
 replication stays IN_PROGRESS and completes once it is back; a registry
-policy not allowing the source account fails it with ACCESS_DENIED.
+policy not allowing the source account fails it with ACCESS_DENIED; the
+source-account header only narrows what an authenticated caller may do.
 The images come from an OCI layout written by the test (no Docker image)."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import urllib.parse
 
 import botocore.exceptions
 import pytest
+import requests
 
 import berthtest
 from berthtest import ACCOUNT, AwsCliError, denied, make_user, poll, unique
@@ -329,3 +331,30 @@ def test_a_registry_policy_not_allowing_the_source_fails_the_replication(peers, 
             "RepositoryNotFoundException"
     finally:
         dest_ecr.put_registry_policy(policyText=registry_policy_for(ACCOUNT))
+
+
+def test_the_source_account_header_only_narrows_what_a_caller_may_do(peers):
+    """Even the destination's root, naming a source account its registry policy does not allow, cannot
+    write with the header; without it (its own authority) it can; a read ignores the header."""
+    _, dest = peers
+    repo = f"{XPREFIX}/{unique('header')}"
+    dest.client("ecr", region_name=HOME).create_repository(repositoryName=repo)
+    user, password = creds(dest, HOME).split(":", 1)
+    url = f"{dest.endpoint}/v2/{repo}/blobs/uploads/"
+
+    def start_upload(**headers):
+        return requests.post(url, auth=(user, password), headers=headers, timeout=10)
+
+    r = start_upload(**{"X-Berth-Replication-Source-Account": "999988887777"})
+    assert r.status_code == 403, r.text
+    assert r.json()["errors"][0]["code"] == "DENIED"
+    assert "ecr:ReplicateImage" in r.json()["errors"][0]["message"]
+    bad = start_upload(**{"X-Berth-Replication-Source-Account": "not-an-account"})
+    assert bad.status_code == 403 and "12-digit" in bad.text, bad.text
+    own = start_upload(**{"X-Berth-Replication-Source-Account": DEST_ACCOUNT})
+    assert own.status_code == 403 and "own account" in own.text, own.text
+    assert start_upload(**{"X-Berth-Replication-Source-Account": ACCOUNT}).status_code == 202
+    assert start_upload().status_code == 202
+    tags = requests.get(f"{dest.endpoint}/v2/{repo}/tags/list", auth=(user, password), timeout=10,
+                        headers={"X-Berth-Replication-Source-Account": "999988887777"})
+    assert tags.status_code == 200, tags.text
