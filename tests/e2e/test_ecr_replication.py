@@ -7,6 +7,12 @@ token); a repository no filter matches is not replicated; bad
 configurations (the source as destination, more than 10 rules, an unknown
 filter type, a region not served) are refused with ECR's error; the
 operations are authorized as ECR's (registry-level `*`, the repository).
+Cross-account: a second server serving another account (a peer of the
+first, with an IAM user of its own for the first's pushes): an image
+reaches it with the same digest; with the peer stopped during the push the
+replication stays IN_PROGRESS and completes once it is back; a registry
+policy not allowing the source account fails it with ACCESS_DENIED; the
+source-account header only narrows what an authenticated caller may do.
 The images come from an OCI layout written by the test (no Docker image)."""
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import urllib.parse
 
 import botocore.exceptions
 import pytest
+import requests
 
 import berthtest
 from berthtest import ACCOUNT, AwsCliError, denied, make_user, poll, unique
@@ -200,3 +207,154 @@ def test_a_registry_policy_grants_only_the_registry_level_actions(two):
     assert home.put_registry_policy(policyText=text)["registryId"] == ACCOUNT
     assert json.loads(home.get_registry_policy()["policyText"]) == json.loads(text)
     home.delete_registry_policy()
+
+
+# ---- cross-account: a second Berth server serving another account (a peer) ----
+
+DEST_ACCOUNT = "222233334444"
+XPREFIX = "e2e-xacct"
+
+
+def registry_policy_for(account: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReplicationAccessCrossAccount", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+        "Resource": f"arn:aws:ecr:{HOME}:{DEST_ACCOUNT}:repository/*"}]})
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory):
+    """The destination (account DEST_ACCOUNT) with an IAM user for the source's pushes and a registry
+    policy allowing the source account; the source, started with that peer and the user's keys."""
+    tmp = tmp_path_factory.mktemp("berth-xacct")
+    (tmp / "dest").mkdir()
+    (tmp / "src").mkdir()
+    dest = berthtest.Berth(data_dir=tmp / "dest", log_path=tmp / "dest.log",
+                           extra_args=["--account-id", DEST_ACCOUNT]).start()
+    src = None
+    try:
+        iam = dest.client("iam")
+        user = unique("replicator")
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="replication", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                {"Effect": "Allow", "Action": [
+                    "ecr:CreateRepository", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                    "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
+                 "Resource": f"arn:aws:ecr:{HOME}:{DEST_ACCOUNT}:repository/{XPREFIX}*"}]}))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        secret = tmp / "peer-secret"
+        secret.write_text(key["SecretAccessKey"] + "\n")
+        secret.chmod(0o600)
+        dest.client("ecr", region_name=HOME).put_registry_policy(policyText=registry_policy_for(ACCOUNT))
+        src = berthtest.Berth(data_dir=tmp / "src", log_path=tmp / "src.log", extra_args=[
+            "--ecr-replication-peer", f"{DEST_ACCOUNT}={dest.endpoint}",
+            "--ecr-replication-peer-credentials", f"{DEST_ACCOUNT}={key['AccessKeyId']}:{secret}"]).start()
+        config = {"rules": [{"destinations": [{"region": HOME, "registryId": DEST_ACCOUNT}],
+                             "repositoryFilters": [{"filter": XPREFIX, "filterType": "PREFIX_MATCH"}]}]}
+        src.client("ecr", region_name=HOME).put_replication_configuration(replicationConfiguration=config)
+        yield src, dest
+    finally:
+        for server in (src, dest):
+            if server is not None and server.proc is not None and server.proc.poll() is None:
+                assert server.stop() == 0, server.log_tail()
+
+
+def status_of(server, repo: str, tag: str):
+    s = server.client("ecr", region_name=HOME).describe_image_replication_status(
+        repositoryName=repo, imageId={"imageTag": tag})["replicationStatuses"]
+    return s[0] if s else None
+
+
+def test_a_push_is_replicated_to_another_accounts_server(peers, tmp_path):
+    src, dest = peers
+    repo = f"{XPREFIX}/{unique('app')}"
+    src.client("ecr", region_name=HOME).create_repository(repositoryName=repo)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("one")
+    push(src, layout, "one", repo, "v1")
+    done = poll("cross-account replication COMPLETE",
+                lambda: (s := status_of(src, repo, "v1")) and s["status"] == "COMPLETE" and s, deadline=30)
+    assert done == {"region": HOME, "registryId": DEST_ACCOUNT, "status": "COMPLETE"}
+    # The destination's repository was created by the replication, in its own account.
+    dest_ecr = dest.client("ecr", region_name=HOME)
+    created = dest_ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]
+    assert created["repositoryArn"] == f"arn:aws:ecr:{HOME}:{DEST_ACCOUNT}:repository/{repo}"
+    assert remote_digest(dest, repo, "v1", HOME) == image["digest"]
+    pulled = tmp_path / "pulled"
+    skopeo("copy", "--preserve-digests", "--src-tls-verify=false", "--src-creds", creds(dest, HOME),
+           f"docker://{host(dest)}/{repo}@{image['digest']}", f"oci:{pulled}:v1")
+    assert json.loads((pulled / "index.json").read_text())["manifests"][0]["digest"] == image["digest"]
+
+
+def test_a_replication_waits_for_the_destination_to_return(peers, tmp_path):
+    src, dest = peers
+    repo = f"{XPREFIX}/{unique('outage')}"
+    src.client("ecr", region_name=HOME).create_repository(repositoryName=repo)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("two")
+    assert dest.stop() == 0, dest.log_tail()
+    try:
+        push(src, layout, "two", repo, "v2")
+        # The replicator tried, failed to reach the peer, and keeps the replication IN_PROGRESS.
+        def retried():
+            lines = src.log_path.read_text(errors="replace").splitlines()
+            return any("replication will be retried" in line and image["digest"] in line for line in lines)
+
+        poll("a failed attempt to reach the stopped peer", retried, deadline=30)
+        assert status_of(src, repo, "v2")["status"] == "IN_PROGRESS"
+    finally:
+        dest.start()
+    poll("COMPLETE after the peer returned",
+         lambda: (s := status_of(src, repo, "v2")) and s["status"] == "COMPLETE", deadline=40)
+    assert remote_digest(dest, repo, "v2", HOME) == image["digest"]
+
+
+def test_a_registry_policy_not_allowing_the_source_fails_the_replication(peers, tmp_path):
+    src, dest = peers
+    dest_ecr = dest.client("ecr", region_name=HOME)
+    dest_ecr.put_registry_policy(policyText=registry_policy_for("999988887777"))
+    try:
+        repo = f"{XPREFIX}/{unique('denied')}"
+        src.client("ecr", region_name=HOME).create_repository(repositoryName=repo)
+        layout = Layout(tmp_path / "layout")
+        layout.image("three")
+        push(src, layout, "three", repo, "v3")
+        failed = poll("replication FAILED",
+                      lambda: (s := status_of(src, repo, "v3")) and s["status"] == "FAILED" and s, deadline=30)
+        assert failed["failureCode"] == "ACCESS_DENIED"
+        assert failed["registryId"] == DEST_ACCOUNT
+        # Nothing was created at the destination.
+        assert error_of(dest_ecr.describe_repositories, repositoryNames=[repo])["Code"] == \
+            "RepositoryNotFoundException"
+    finally:
+        dest_ecr.put_registry_policy(policyText=registry_policy_for(ACCOUNT))
+
+
+def test_the_source_account_header_only_narrows_what_a_caller_may_do(peers):
+    """Even the destination's root, naming a source account its registry policy does not allow, cannot
+    write with the header; without it (its own authority) it can; a read ignores the header."""
+    _, dest = peers
+    repo = f"{XPREFIX}/{unique('header')}"
+    dest.client("ecr", region_name=HOME).create_repository(repositoryName=repo)
+    user, password = creds(dest, HOME).split(":", 1)
+    url = f"{dest.endpoint}/v2/{repo}/blobs/uploads/"
+
+    def start_upload(**headers):
+        return requests.post(url, auth=(user, password), headers=headers, timeout=10)
+
+    r = start_upload(**{"X-Berth-Replication-Source-Account": "999988887777"})
+    assert r.status_code == 403, r.text
+    assert r.json()["errors"][0]["code"] == "DENIED"
+    assert "ecr:ReplicateImage" in r.json()["errors"][0]["message"]
+    bad = start_upload(**{"X-Berth-Replication-Source-Account": "not-an-account"})
+    assert bad.status_code == 403 and "12-digit" in bad.text, bad.text
+    own = start_upload(**{"X-Berth-Replication-Source-Account": DEST_ACCOUNT})
+    assert own.status_code == 403 and "own account" in own.text, own.text
+    assert start_upload(**{"X-Berth-Replication-Source-Account": ACCOUNT}).status_code == 202
+    assert start_upload().status_code == 202
+    tags = requests.get(f"{dest.endpoint}/v2/{repo}/tags/list", auth=(user, password), timeout=10,
+                        headers={"X-Berth-Replication-Source-Account": "999988887777"})
+    assert tags.status_code == 200, tags.text

@@ -388,6 +388,12 @@ async fn dispatch(
     let method = parts.method.clone();
     let headers = parts.headers;
     let not_allowed = || OciError::unsupported(format!("{method} is not supported on {path}"));
+    // A cross-account replication push: the registry policy must allow its source.
+    let target = match &route {
+        Route::Manifest(n, _) | Route::Blob(n, _) | Route::UploadStart(n) | Route::Upload(n, _) => Some(n.as_str()),
+        _ => None,
+    };
+    crate::replication::inbound::check(reg, &who, &headers, &method, target).await?;
     match route {
         Route::Base => match method {
             Method::GET | Method::HEAD => finish(

@@ -53,6 +53,85 @@ pub fn check_actions(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the registry policy `text` allows account `source` (a
+/// cross-account replication from it) `action` on `resource`: an explicit
+/// Deny naming the account wins, else an Allow naming it (its id, its
+/// `arn:aws:iam::ID:root`, or `*`) with the action (`ecr:*` too) and a
+/// `Resource` matching (`*` wildcards) grants. A statement with a
+/// `Condition` is not applied (Berth does not evaluate conditions here),
+/// so it never grants. `Err(why)` when not allowed.
+pub fn allows_account(text: Option<&str>, source: &str, action: &str, resource: &str) -> Result<(), String> {
+    let Some(text) = text else {
+        return Err("the registry has no registry policy (PutRegistryPolicy)".to_string());
+    };
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("the registry policy is not valid JSON: {e}"))?;
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s) => vec![s],
+        None => vec![],
+    };
+    let mut allowed = false;
+    for s in statements {
+        if s.get("Condition").is_some() || s.get("NotPrincipal").is_some() || s.get("NotResource").is_some() {
+            continue;
+        }
+        let names_account = strings(s.get("Principal").and_then(|p| p.get("AWS").or(Some(p))))
+            .iter()
+            .any(|p| *p == "*" || *p == source || *p == format!("arn:aws:iam::{source}:root"));
+        let names_action = strings(s.get("Action"))
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("ecr:*") || a.eq_ignore_ascii_case(action));
+        let names_resource = strings(s.get("Resource")).iter().any(|r| glob(r, resource));
+        if !(names_account && names_action && names_resource) {
+            continue;
+        }
+        match s.get("Effect").and_then(Value::as_str) {
+            Some("Deny") => return Err(format!("the registry policy denies {action} to account {source}")),
+            Some("Allow") => allowed = true,
+            _ => {}
+        }
+    }
+    if allowed {
+        Ok(())
+    } else {
+        Err(format!(
+            "the registry policy does not allow {action} on {resource} to arn:aws:iam::{source}:root"
+        ))
+    }
+}
+
+/// A policy element's strings (one string or an array of them).
+fn strings(v: Option<&Value>) -> Vec<&str> {
+    match v {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+/// `*` matches any run of characters, `?` one.
+fn glob(pattern: &str, s: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), s.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +170,42 @@ mod tests {
             "NotAction": "ecr:ReplicateImage", "Resource": "*"}})
         .to_string();
         assert!(check_actions(&not_action).unwrap_err().contains("NotAction"));
+    }
+
+    #[test]
+    fn allows_the_source_account_named_by_its_root_or_id() {
+        let arn = "arn:aws:ecr:us-east-1:222222222222:repository/app";
+        let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["ecr:CreateRepository","ecr:ReplicateImage"],"Resource":"arn:aws:ecr:us-east-1:222222222222:repository/*"}]}"#;
+        assert_eq!(
+            allows_account(Some(p), "111111111111", "ecr:ReplicateImage", arn),
+            Ok(())
+        );
+        assert!(allows_account(Some(p), "333333333333", "ecr:ReplicateImage", arn).is_err());
+        assert!(allows_account(Some(p), "111111111111", "ecr:BatchImportUpstreamImage", arn).is_err());
+        assert!(
+            allows_account(
+                Some(p),
+                "111111111111",
+                "ecr:ReplicateImage",
+                "arn:aws:ecr:eu-west-1:222222222222:repository/app"
+            )
+            .is_err()
+        );
+        let by_id =
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"ecr:*","Resource":"*"}}"#;
+        assert_eq!(
+            allows_account(Some(by_id), "111111111111", "ecr:ReplicateImage", arn),
+            Ok(())
+        );
+        assert!(allows_account(None, "111111111111", "ecr:ReplicateImage", arn).is_err());
+    }
+
+    #[test]
+    fn a_deny_or_a_condition_never_grants() {
+        let arn = "arn:aws:ecr:us-east-1:222222222222:repository/app";
+        let deny = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resource":"*"},{"Effect":"Deny","Principal":{"AWS":"111111111111"},"Action":"ecr:ReplicateImage","Resource":"*"}]}"#;
+        assert!(allows_account(Some(deny), "111111111111", "ecr:ReplicateImage", arn).is_err());
+        let cond = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resource":"*","Condition":{"StringEquals":{"aws:SourceAccount":"111111111111"}}}]}"#;
+        assert!(allows_account(Some(cond), "111111111111", "ecr:ReplicateImage", arn).is_err());
     }
 }

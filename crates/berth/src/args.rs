@@ -151,6 +151,17 @@ pub struct RegistryArgs {
     /// Seconds a pulled-through tag is served from the cache before it is checked upstream again (ECR: 24 hours).
     #[arg(long, default_value_t = 86400, env = "BERTH_PULL_THROUGH_REFRESH_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) pull_through_refresh_secs: u64,
+    /// ECR cross-account replication: the Berth server serving another account, ACCOUNT=URL
+    /// (http[s]://HOST[:PORT]); repeat the flag, or separate with commas. None by default.
+    #[arg(long = "ecr-replication-peer", value_name = "ACCOUNT=URL", env = "BERTH_ECR_REPLICATION_PEERS",
+          value_delimiter = ',', value_parser = berth_registry::replication::peers::parse_peer)]
+    pub(crate) ecr_replication_peers: Vec<(String, String)>,
+    /// The credentials this server signs with at a peer, ACCOUNT=ACCESS_KEY_ID:SECRET_FILE (an IAM user of
+    /// that account; the file holds its secret access key and must be mode 0600).
+    #[arg(long = "ecr-replication-peer-credentials", value_name = "ACCOUNT=ACCESS_KEY_ID:SECRET_FILE",
+          env = "BERTH_ECR_REPLICATION_PEER_CREDENTIALS", value_delimiter = ',',
+          value_parser = berth_registry::replication::peers::parse_peer_credentials)]
+    pub(crate) ecr_replication_peer_credentials: Vec<(String, String, String)>,
 }
 
 /// `--pull-through-upstream`: [http://|https://]HOST[:PORT].

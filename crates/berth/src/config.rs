@@ -46,6 +46,8 @@ pub struct Config {
     pub registry_schedule: berth_registry::Schedule,
     /// The upstream registries pull-through cache rules may name (`--pull-through-*`).
     pub registry_pull_through: berth_registry::pull_through::PullThroughSettings,
+    /// ECR cross-account replication peers, by account (`--ecr-replication-peer*`).
+    pub ecr_replication_peers: std::collections::BTreeMap<String, berth_registry::replication::peers::Peer>,
     /// The exclusive lock on DATA_DIR/lock, held while the server runs.
     pub _lock: std::sync::Arc<std::fs::File>,
 }
@@ -143,6 +145,11 @@ impl Config {
             fargate_spot_interruption_rate: args.fargate_spot_interruption_rate,
             registry_schedule: args.registry.schedule(),
             registry_pull_through: args.registry.pull_through(),
+            ecr_replication_peers: berth_registry::replication::peers::peers(
+                &args.registry.ecr_replication_peers,
+                &args.registry.ecr_replication_peer_credentials,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
             elbv2: !std::env::var("BERTH_ELBV2").is_ok_and(|v| v == "0"),
             _lock: std::sync::Arc::new(lock),
         })

@@ -203,6 +203,13 @@ impl Registry {
         Ok(json!({ "registryId": self.registry_id(), "policyText": input.policy_text }))
     }
 
+    /// The registry policy's text, if one was put (cross-account replication checks it).
+    pub(crate) async fn registry_policy_text(&self) -> Result<Option<String>, crate::error::RegistryError> {
+        Ok(typed::get::<RegistryPolicyRecord>(&*self.store, keys::REGISTRY_POLICY)
+            .await?
+            .map(|(rec, _)| rec.policy_text))
+    }
+
     pub(crate) async fn get_registry_policy(
         &self,
         _ctx: &RequestContext,

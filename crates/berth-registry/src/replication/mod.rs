@@ -1,6 +1,9 @@
 //! ECR replication: images pushed to this registry copied to the
 //! destinations of its replication configuration — other regions this
-//! server serves (cross-region).
+//! server serves (cross-region), and other accounts' Berth servers
+//! (cross-account: [`peers`] configured by the operator, [`remote`] pushes
+//! over the peer's OCI API, [`inbound`] is the peer's side: its registry
+//! policy must allow the source account).
 //!
 //! Desired state, converged: a push to a repository some rule applies to
 //! writes, in the transaction that stores the manifest or moves the tag,
@@ -19,6 +22,9 @@
 
 pub mod config;
 pub(crate) mod copy;
+pub(crate) mod inbound;
+pub mod peers;
+mod remote;
 pub mod status;
 pub mod targets;
 mod worker;
@@ -34,4 +40,6 @@ pub(crate) struct Replication {
     pub(crate) targets: OnceLock<Arc<dyn ReplicationTargets>>,
     /// Wakes the replicator.
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// The HTTP client of pushes to peers (made at first use).
+    pub(crate) http: OnceLock<reqwest::Client>,
 }

@@ -172,6 +172,9 @@ impl Registry {
         if let Some(dst) = targets.local(dest) {
             return copy::copy_image(self, &dst, repository, digest).await;
         }
+        if let Some(peer) = targets.peer(dest) {
+            return super::remote::push_image(self, &peer, dest, repository, digest).await;
+        }
         match targets.check(dest) {
             // Served, but its registry is gone (shutting down): later.
             Ok(()) => Err(CopyError::Transient(format!(

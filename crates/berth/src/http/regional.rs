@@ -82,7 +82,8 @@ impl RegionSet {
         // ECR replication: each region's registry replicates to the others.
         let registries: Vec<_> = regions.iter().map(|r| r.registry.clone()).collect();
         for r in &regions {
-            let targets = berth_registry::replication::LocalRegions::new(&cfg.account_id, &registries);
+            let targets = berth_registry::replication::LocalRegions::new(&cfg.account_id, &registries)
+                .with_peers(cfg.ecr_replication_peers.clone());
             r.registry.set_replication_targets(Arc::new(targets));
             r.registry.spawn_replicator();
         }

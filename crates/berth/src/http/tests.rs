@@ -109,6 +109,7 @@ impl Server {
             fargate_spot_interruption_rate: 0.0,
             registry_schedule: berth_registry::Schedule::default(),
             registry_pull_through: Default::default(),
+            ecr_replication_peers: Default::default(),
             _lock: Arc::new(lock),
         };
         let mut app = App::start(&cfg).await.expect("the app starts");
