@@ -27,6 +27,7 @@ pub mod lifecycle;
 mod lifecycle_run;
 pub mod manifest;
 mod oci;
+mod oci_authz;
 mod publish;
 pub mod pull_through;
 pub mod records;

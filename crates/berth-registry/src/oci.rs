@@ -14,6 +14,7 @@ use crate::digest::Digest;
 use crate::error::{OciError, RegistryError};
 use crate::images::PutManifest;
 use crate::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
+use crate::oci_authz::{authorize, authorize_decrypt};
 use crate::rules::{self, RangeRequest};
 use crate::uploads::Chunk;
 use crate::{Registry, now_secs};
@@ -211,46 +212,6 @@ fn authenticate(
         )));
     }
     Ok((who, None))
-}
-
-/// Runs the authorization hook; a refusal is `DENIED`.
-pub(crate) async fn authorize(
-    reg: &Registry,
-    who: &Principal,
-    action: &str,
-    repository: Option<&str>,
-) -> Result<(), OciError> {
-    let (resource, tags) = match repository {
-        Some(r) => (reg.repository_arn(r), reg.repository_tags(who, r).await),
-        None => ("*".to_string(), Vec::new()),
-    };
-    reg.authorize(who, action, &resource, &tags).map_err(|reason| {
-        OciError::denied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource}{}",
-            who.arn,
-            if reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({reason})")
-            }
-        ))
-    })
-}
-
-/// A pull from a KMS repository: `kms:Decrypt` on its key, or `DENIED`.
-async fn authorize_decrypt(reg: &Registry, who: &Principal, name: &str) -> Result<(), OciError> {
-    reg.check_decrypt(who, name).await.map_err(|(key, why)| {
-        OciError::denied(format!(
-            "User: {} is not authorized to perform: kms:Decrypt on resource: {key}{} \
-             (the repository {name} is encrypted with that KMS key)",
-            who.arn,
-            if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({why})")
-            }
-        ))
-    })
 }
 
 fn valid_name(name: &str) -> Result<(), OciError> {

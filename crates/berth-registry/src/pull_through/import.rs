@@ -130,9 +130,9 @@ impl Registry {
         if !need.fetch {
             return Ok(());
         }
-        let mut allowed = crate::oci::authorize(self, who, "ecr:BatchImportUpstreamImage", Some(name)).await;
+        let mut allowed = crate::oci_authz::authorize(self, who, "ecr:BatchImportUpstreamImage", Some(name)).await;
         if allowed.is_ok() && !exists {
-            allowed = crate::oci::authorize(self, who, "ecr:CreateRepository", Some(name)).await;
+            allowed = crate::oci_authz::authorize(self, who, "ecr:CreateRepository", Some(name)).await;
         }
         if let Err(denied) = allowed {
             // A caller who may not import still pulls what is cached.

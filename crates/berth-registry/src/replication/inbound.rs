@@ -62,7 +62,7 @@ pub(crate) async fn check(
         Err(e) => return Err(e.into()),
     }
     registry_policy::allows_account(policy.as_deref(), source, "ecr:CreateRepository", &arn).map_err(refuse)?;
-    crate::oci::authorize(reg, who, "ecr:CreateRepository", Some(name)).await?;
+    crate::oci_authz::authorize(reg, who, "ecr:CreateRepository", Some(name)).await?;
     create_repository(reg, name).await
 }
 
