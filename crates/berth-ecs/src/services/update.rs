@@ -236,6 +236,7 @@ impl Ecs {
             && !strategy.is_empty()
         {
             berth_ecs_model::validate_strategy(strategy, &cluster.capacity_providers)?;
+            berth_ecs_model::task::check_strategy_kinds(strategy)?;
         }
         let config = merge_deployment_config(
             &current.deployment_configuration,
