@@ -21,7 +21,10 @@ and the aws CLI against `berth up`.
   it answers the task PROVISIONING on no instance; the hook is called
   (desired 1, current 0) and starts `berth agent --host-group G`; the
   task is placed on it and reaches RUNNING; `AWS/ECS/ManagedScaling`
-  `CapacityProviderReservation` reads 200 (M = 1, N = 0) and then 100.
+  `CapacityProviderReservation` reads 200 (M = 1, N = 0) and then 100;
+  then a service of two larger tasks on the provider: one fits beside the
+  first task, the other waits and the hook is asked for a second host
+  (desired 2, current 1), where it runs.
 
 The API tests run no container: one `berth up` whose local agent serves
 a cluster of its own.
@@ -242,13 +245,16 @@ with open(cfg["calls"], "a") as f:
     f.write(json.dumps(call) + "\\n")
 env.update(AWS_ACCESS_KEY_ID=cfg["key"], AWS_SECRET_ACCESS_KEY=cfg["secret"], BERTH_LOG="info", NO_COLOR="1")
 for i in range(int(call["BERTH_DESIRED_CAPACITY"]) - int(call["BERTH_CURRENT_CAPACITY"])):
-    data = os.path.join(cfg["dir"], "agent-%d-%d" % (os.getpid(), i))
+    started = len(open(cfg["pids"]).read().split()) if os.path.exists(cfg["pids"]) else 0
+    if started >= len(cfg["subnets"]):
+        raise SystemExit("no task subnet left for another agent")
+    data = os.path.join(cfg["dir"], "agent-%d" % started)
     os.makedirs(data)
     log = open(data + ".log", "ab")
     agent = subprocess.Popen(
         [cfg["berth"], "agent", "--host-group", call["BERTH_HOST_GROUP"], "--cluster", call["BERTH_CLUSTER"],
-         "--server", cfg["endpoint"], "--data-dir", data, "--region", cfg["region"], "--cpu", "1024",
-         "--memory", "1024", "--task-subnet", cfg["subnet"]],
+         "--server", cfg["endpoint"], "--data-dir", data, "--region", cfg["region"], "--cpu", "256",
+         "--memory", "1024", "--task-subnet", cfg["subnets"][started]],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
     with open(cfg["pids"], "a") as f:
         f.write("%d\\n" % agent.pid)
@@ -288,7 +294,11 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
     hook.chmod(0o755)
     (tmp_path / "data").mkdir()
     up_subnet, up_network, _ = task_subnet()
-    subnet, network, _ = task_subnet()
+    subnets, networks = [], []
+    for _ in range(2):
+        subnet, network, _ = task_subnet()
+        subnets.append(subnet)
+        networks.append(network)
     server = Berth(
         data_dir=tmp_path / "data", log_path=tmp_path / "berth.log",
         extra_args=["--cluster", unique("cp-up"), "--task-subnet", up_subnet, "--time-scale", "10",
@@ -297,7 +307,7 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
     try:
         config.write_text(json.dumps({
             "calls": str(calls), "pids": str(pids), "dir": str(tmp_path), "berth": str(berth_bin()),
-            "endpoint": server.endpoint, "region": REGION, "subnet": subnet, "key": ACCESS_KEY, "secret": SECRET_KEY,
+            "endpoint": server.endpoint, "region": REGION, "subnets": subnets, "key": ACCESS_KEY, "secret": SECRET_KEY,
         }))
         ecs = server.client("ecs")
         cp = ecs.create_capacity_provider(name=provider, autoScalingGroupProvider={
@@ -352,6 +362,29 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
         values = poll("CapacityProviderReservation 200 then 100", reservations, 30, interval=0.5)
         assert values[-1] == 100.0, values
         assert len(calls.read_text().splitlines()) == 1
+
+        # A service on the provider: one task fits beside the first, the other waits and the
+        # hook is asked for a second host (M 2, N 1), where it then runs.
+        big = ecs.register_task_definition(family=unique("cp"), containerDefinitions=[
+            {"name": "app", "image": image, "memory": 512, "cpu": 128, "command": ["sleep", "600"]},
+        ])["taskDefinition"]["taskDefinitionArn"]
+        service = unique("svc")
+        ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=big, desiredCount=2,
+                           capacityProviderStrategy=[{"capacityProvider": provider, "weight": 1}])
+
+        def service_running():
+            arns = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+            return tasks if len(tasks) == 2 and all(t["lastStatus"] == "RUNNING" for t in tasks) else None
+
+        tasks = poll("the service's two tasks to run, one on a second host", service_running, 60, interval=0.5)
+        lines = [json.loads(x) for x in calls.read_text().splitlines()]
+        assert [(c["BERTH_DESIRED_CAPACITY"], c["BERTH_CURRENT_CAPACITY"]) for c in lines] == [("1", "0"), ("2", "1")], lines
+        instances = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        assert len(instances) == 2 and {t["containerInstanceArn"] for t in tasks} == set(instances), (tasks, instances)
+        assert all(t["capacityProviderName"] == provider and t["launchType"] == "EC2" for t in tasks), tasks
+        ecs.update_service(cluster=cluster, service=service, desiredCount=0)
+        ecs.delete_service(cluster=cluster, service=service)
     finally:
         print(f"--- server log:\n{server.log_tail(60)}")
         for pid in (pids.read_text().split() if pids.exists() else []):
@@ -370,5 +403,6 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
                              capture_output=True, text=True, timeout=120).stdout.split()
         if ids:
             subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, timeout=120)
-        remove_task_subnet(network)
+        for network in networks:
+            remove_task_subnet(network)
         remove_task_subnet(up_network)

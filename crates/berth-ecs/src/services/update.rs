@@ -190,7 +190,9 @@ impl Ecs {
             .primary()
             .and_then(|d| d.launch_type.clone())
             .unwrap_or_else(|| {
-                if current.capacity_provider_strategy.is_empty() {
+                if current.capacity_provider_strategy.is_empty()
+                    || berth_ecs_model::task::is_custom_strategy(&current.capacity_provider_strategy)
+                {
                     "EC2".into()
                 } else {
                     "FARGATE".into()
