@@ -12,22 +12,43 @@ and the aws CLI against `berth up`.
   managed termination protection without managed scaling, the model's
   ranges, Managed Instances providers, deleting one a cluster uses
   (ResourceInUseException), a reserved provider, an unknown one.
-- What Berth does not do yet is refused, not stored: managed scaling
-  ENABLED (no hook adds hosts yet) and a strategy naming a custom provider
-  (tasks are not placed on host groups yet).
+- Managed scaling ENABLED without a `--capacity-hook` for the group is
+  refused (nothing would add hosts); a strategy may not mix custom and
+  Fargate providers, nor name two custom ones.
+- Managed scaling for real (`test_managed_scaling_adds_a_host`, real
+  Docker): a second server with `--capacity-hook G=hook.py` and
+  `--time-scale 10`; a provider over the empty host group G; RunTask with
+  it answers the task PROVISIONING on no instance; the hook is called
+  (desired 1, current 0) and starts `berth agent --host-group G`; the
+  task is placed on it and reaches RUNNING; `AWS/ECS/ManagedScaling`
+  `CapacityProviderReservation` reads 200 (M = 1, N = 0) and then 100;
+  then a service of two larger tasks on the provider: one fits beside the
+  first task, the other waits and the hook is asked for a second host
+  (desired 2, current 1), where it runs.
 
-No container runs: one `berth up` whose local agent serves a cluster of
-its own.
+The API tests run no container: one `berth up` whose local agent serves
+a cluster of its own.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from berthtest import Berth, unique
+from berthtest import (
+    ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, remove_task_subnet,
+    requires_docker, task_subnet, unique,
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +174,9 @@ def test_bad_input(server):
                                    "networkConfiguration": {"subnets": ["subnet-1"]}},
     })
     assert "Managed Instances" in msg, msg
-    # Not built yet: refused rather than stored.
+    # Managed scaling with no hook for the group on this server: nothing would add hosts.
     msg = refused(create, name=unique("p"), managedScaling={"status": "ENABLED", "targetCapacity": 100})
-    assert "Managed scaling is not supported by Berth yet" in msg, msg
+    assert f"--capacity-hook {group}=COMMAND" in msg, msg
 
     name = unique("pool")
     create(name)
@@ -166,25 +187,30 @@ def test_bad_input(server):
     assert name in msg and "already in use" in msg, msg
     msg = refused(ecs.update_capacity_provider, name=name,
                   autoScalingGroupProvider={"managedScaling": {"status": "ENABLED"}})
-    assert "Managed scaling is not supported by Berth yet" in msg, msg
+    assert "--capacity-hook" in msg, msg
     msg = refused(ecs.update_capacity_provider, name=name, autoScalingGroupProvider={"managedTerminationProtection": "ENABLED"})
     assert "managed termination protection" in msg, msg
 
-    # A strategy naming a custom provider: refused until tasks are placed on host groups.
+    # Strategies: custom and Fargate providers are not mixed (ECS), nor two custom ones (Berth).
+    other = unique("pool")
+    create(other, autoScalingGroupArn=unique("hosts"))
     cluster = unique("cp")
-    ecs.create_cluster(clusterName=cluster, capacityProviders=[name])
+    ecs.create_cluster(clusterName=cluster, capacityProviders=[name, other, "FARGATE"])
     td = ecs.register_task_definition(
         family=unique("cp"), containerDefinitions=[{"name": "app", "image": "busybox", "memory": 32}]
     )["taskDefinition"]["taskDefinitionArn"]
     msg = refused(ecs.run_task, cluster=cluster, taskDefinition=td,
-                  capacityProviderStrategy=[{"capacityProvider": name, "weight": 1}])
-    assert "custom capacity providers" in msg, msg
-    msg = refused(ecs.put_cluster_capacity_providers, cluster=cluster, capacityProviders=[name],
-                  defaultCapacityProviderStrategy=[{"capacityProvider": name, "weight": 1}])
-    assert "custom capacity providers" in msg, msg
+                  capacityProviderStrategy=[{"capacityProvider": name, "weight": 1},
+                                            {"capacityProvider": "FARGATE", "weight": 1}])
+    assert "not both" in msg, msg
+    msg = refused(ecs.put_cluster_capacity_providers, cluster=cluster, capacityProviders=[name, other],
+                  defaultCapacityProviderStrategy=[{"capacityProvider": name, "weight": 1},
+                                                   {"capacityProvider": other, "weight": 1}])
+    assert "one custom capacity provider" in msg, msg
     msg = refused(ecs.put_cluster_capacity_providers, cluster=cluster, capacityProviders=[unique("nope")],
                   defaultCapacityProviderStrategy=[])
     assert "does not exist" in msg, msg
+    ecs.delete_cluster(cluster=cluster)
 
     # Reserved and unknown providers.
     assert "reserved" in refused(ecs.delete_capacity_provider, capacityProvider="FARGATE")
@@ -202,3 +228,181 @@ def test_the_aws_cli_creates_and_describes(server):
     assert sorted(c["name"] for c in out["capacityProviders"]) == sorted([name, "FARGATE"])
     out = server.aws("ecs", "delete-capacity-provider", "--capacity-provider", name)
     assert out["capacityProvider"]["status"] == "INACTIVE"
+
+
+APPLETS = ("sh", "sleep", "true")
+LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
+
+HOOK = """#!{python}
+# The capacity hook of the e2e test: starts `berth agent --host-group` detached
+# for each host asked for, records the call and the agents' pids.
+import json, os, subprocess
+cfg = json.load(open({config!r}))
+env = dict(os.environ)
+call = {{k: env.get(k) for k in ("BERTH_HOST_GROUP", "BERTH_CLUSTER", "BERTH_DESIRED_CAPACITY",
+                                  "BERTH_CURRENT_CAPACITY")}}
+with open(cfg["calls"], "a") as f:
+    f.write(json.dumps(call) + "\\n")
+env.update(AWS_ACCESS_KEY_ID=cfg["key"], AWS_SECRET_ACCESS_KEY=cfg["secret"], BERTH_LOG="info", NO_COLOR="1")
+for i in range(int(call["BERTH_DESIRED_CAPACITY"]) - int(call["BERTH_CURRENT_CAPACITY"])):
+    started = len(open(cfg["pids"]).read().split()) if os.path.exists(cfg["pids"]) else 0
+    if started >= len(cfg["subnets"]):
+        raise SystemExit("no task subnet left for another agent")
+    data = os.path.join(cfg["dir"], "agent-%d" % started)
+    os.makedirs(data)
+    log = open(data + ".log", "ab")
+    agent = subprocess.Popen(
+        [cfg["berth"], "agent", "--host-group", call["BERTH_HOST_GROUP"], "--cluster", call["BERTH_CLUSTER"],
+         "--server", cfg["endpoint"], "--data-dir", data, "--region", cfg["region"], "--cpu", "256",
+         "--memory", "1024", "--task-subnet", cfg["subnets"][started]],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
+    with open(cfg["pids"], "a") as f:
+        f.write("%d\\n" % agent.pid)
+"""
+
+
+@pytest.fixture
+def image(tmp_path):
+    """A busybox-static image made here (`docker import`)."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    tar_path = tmp_path / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for d, mode in (("bin", 0o755), ("tmp", 0o1777)):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    name = f"berth-e2e-cp-{uuid.uuid4().hex[:10]}:latest"
+    subprocess.run(["docker", "import", "--change", "ENV PATH=/bin", "--change", 'CMD ["sh"]', str(tar_path), name],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "rmi", "-f", name], capture_output=True, timeout=120)
+
+
+@requires_docker()
+def test_managed_scaling_adds_a_host(tmp_path, image):
+    group, cluster, provider = unique("hosts"), unique("scaled"), unique("pool")
+    config, calls, pids = tmp_path / "hook.json", tmp_path / "calls.jsonl", tmp_path / "pids"
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK.format(python=sys.executable, config=str(config)))
+    hook.chmod(0o755)
+    (tmp_path / "data").mkdir()
+    up_subnet, up_network, _ = task_subnet()
+    subnets, networks = [], []
+    for _ in range(2):
+        subnet, network, _ = task_subnet()
+        subnets.append(subnet)
+        networks.append(network)
+    server = Berth(
+        data_dir=tmp_path / "data", log_path=tmp_path / "berth.log",
+        extra_args=["--cluster", unique("cp-up"), "--task-subnet", up_subnet, "--time-scale", "10",
+                    "--ecs-metrics-interval-secs", "1", "--capacity-hook", f"{group}={hook}"],
+    ).start()
+    try:
+        config.write_text(json.dumps({
+            "calls": str(calls), "pids": str(pids), "dir": str(tmp_path), "berth": str(berth_bin()),
+            "endpoint": server.endpoint, "region": REGION, "subnets": subnets, "key": ACCESS_KEY, "secret": SECRET_KEY,
+        }))
+        ecs = server.client("ecs")
+        cp = ecs.create_capacity_provider(name=provider, autoScalingGroupProvider={
+            "autoScalingGroupArn": group,
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 100, "instanceWarmupPeriod": 300},
+        })["capacityProvider"]
+        assert cp["autoScalingGroupProvider"]["managedScaling"]["status"] == "ENABLED", cp
+        ecs.create_cluster(clusterName=cluster, capacityProviders=[provider])
+        td = ecs.register_task_definition(family=unique("cp"), containerDefinitions=[
+            {"name": "app", "image": image, "memory": 64, "cpu": 128, "command": ["sleep", "600"]},
+        ])["taskDefinition"]["taskDefinitionArn"]
+        start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+
+        # No host in the group: the task waits PROVISIONING on no instance.
+        out = ecs.run_task(cluster=cluster, taskDefinition=td,
+                           capacityProviderStrategy=[{"capacityProvider": provider, "weight": 1}])
+        assert out["failures"] == [], out
+        (task,) = out["tasks"]
+        assert task["lastStatus"] == "PROVISIONING" and task["desiredStatus"] == "RUNNING", task
+        assert "containerInstanceArn" not in task and task["capacityProviderName"] == provider, task
+        assert task["launchType"] == "EC2", task
+
+        # The hook is called once for one host; its agent registers in the group; the task runs there.
+        def running():
+            t = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
+            return t if t["lastStatus"] == "RUNNING" else None
+
+        t = poll("the task to run on the host the hook added", running, 60, interval=0.5)
+        lines = [json.loads(x) for x in calls.read_text().splitlines()]
+        assert lines == [{"BERTH_HOST_GROUP": group, "BERTH_CLUSTER": cluster, "BERTH_DESIRED_CAPACITY": "1",
+                          "BERTH_CURRENT_CAPACITY": "0"}], lines
+        (arn,) = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        assert t["containerInstanceArn"] == arn, t
+        (inst,) = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])["containerInstances"]
+        assert {"name": "berth.host-group", "value": group} in inst["attributes"], inst["attributes"]
+
+        # CapacityProviderReservation: 200 while the task waited (M 1, N 0), then 100.
+        cw = server.client("cloudwatch")
+
+        def reservations():
+            now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+            points = cw.get_metric_statistics(
+                Namespace="AWS/ECS/ManagedScaling", MetricName="CapacityProviderReservation",
+                Dimensions=[{"Name": "ClusterName", "Value": cluster},
+                            {"Name": "CapacityProviderName", "Value": provider}],
+                StartTime=start, EndTime=now, Period=1, Statistics=["Maximum"],
+            )["Datapoints"]
+            values = [p["Maximum"] for p in sorted(points, key=lambda p: p["Timestamp"])]
+            high = values.index(200.0) if 200.0 in values else None
+            return values if high is not None and 100.0 in values[high + 1:] else None
+
+        values = poll("CapacityProviderReservation 200 then 100", reservations, 30, interval=0.5)
+        assert values[-1] == 100.0, values
+        assert len(calls.read_text().splitlines()) == 1
+
+        # A service on the provider: one task fits beside the first, the other waits and the
+        # hook is asked for a second host (M 2, N 1), where it then runs.
+        big = ecs.register_task_definition(family=unique("cp"), containerDefinitions=[
+            {"name": "app", "image": image, "memory": 512, "cpu": 128, "command": ["sleep", "600"]},
+        ])["taskDefinition"]["taskDefinitionArn"]
+        service = unique("svc")
+        ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=big, desiredCount=2,
+                           capacityProviderStrategy=[{"capacityProvider": provider, "weight": 1}])
+
+        def service_running():
+            arns = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+            return tasks if len(tasks) == 2 and all(t["lastStatus"] == "RUNNING" for t in tasks) else None
+
+        tasks = poll("the service's two tasks to run, one on a second host", service_running, 60, interval=0.5)
+        lines = [json.loads(x) for x in calls.read_text().splitlines()]
+        assert [(c["BERTH_DESIRED_CAPACITY"], c["BERTH_CURRENT_CAPACITY"]) for c in lines] == [("1", "0"), ("2", "1")], lines
+        instances = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        assert len(instances) == 2 and {t["containerInstanceArn"] for t in tasks} == set(instances), (tasks, instances)
+        assert all(t["capacityProviderName"] == provider and t["launchType"] == "EC2" for t in tasks), tasks
+        ecs.update_service(cluster=cluster, service=service, desiredCount=0)
+        ecs.delete_service(cluster=cluster, service=service)
+    finally:
+        print(f"--- server log:\n{server.log_tail(60)}")
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            poll_gone = lambda p=int(pid): not os.path.exists(f"/proc/{p}") or None
+            try:
+                poll(f"agent {pid} to exit", poll_gone, 30)
+            except AssertionError:
+                os.kill(int(pid), signal.SIGKILL)
+        server.stop()
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={cluster}"],
+                             capture_output=True, text=True, timeout=120).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, timeout=120)
+        for network in networks:
+            remove_task_subnet(network)
+        remove_task_subnet(up_network)

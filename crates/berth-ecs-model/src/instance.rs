@@ -83,7 +83,17 @@ pub struct InstanceRecord {
 /// `true`): never listed as a container instance, runs only FARGATE tasks.
 pub const FARGATE_HOST_ATTRIBUTE: &str = "berth.fargate-host";
 
+/// The instance attribute naming the host group an agent belongs to
+/// (`berth agent --host-group NAME`): the instances of a custom capacity
+/// provider are those of the group its `autoScalingGroupArn` names.
+pub const HOST_GROUP_ATTRIBUTE: &str = "berth.host-group";
+
 impl InstanceRecord {
+    /// The host group of the instance (`berth agent --host-group`), if any.
+    pub fn host_group(&self) -> Option<&str> {
+        self.attribute(HOST_GROUP_ATTRIBUTE)
+    }
+
     /// A Fargate host (`berth agent --fargate`), not a container instance.
     pub fn is_fargate_host(&self) -> bool {
         self.attribute(FARGATE_HOST_ATTRIBUTE) == Some("true")

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod deploy_math;
 pub mod instance;
 pub mod launch;
+pub mod managed_scaling;
 pub mod service;
 pub mod short_name;
 pub mod status;

@@ -2,9 +2,9 @@
 //! custom capacity providers over Berth host groups (the records and their
 //! rules are `berth-ecs-model`'s `capacity_provider.rs`), and the check
 //! CreateCluster and PutClusterCapacityProviders make of the providers they
-//! associate. Managed scaling (a hook adding hosts) and placing tasks on a
-//! provider's host group are not built: `managedScaling.status: ENABLED`
-//! and strategies naming a custom provider are refused, not stored.
+//! associate. Tasks of a strategy naming a custom provider are placed on
+//! its host group's instances (`tasks/placement.rs`); managed scaling is
+//! `managed_scaling.rs`.
 
 use crate::authz;
 use crate::operation::Operation;
@@ -57,24 +57,11 @@ pub(crate) struct DeleteInput {
     cluster: Option<String>,
 }
 
-/// Berth's refusals of what it does not run: Managed Instances providers,
-/// and managed scaling (no hook adds hosts yet).
-fn refuse_unsupported(
-    managed_instances: Option<&Value>,
-    cluster: Option<&str>,
-    group: Option<&GroupProviderInput>,
-) -> Result<(), AwsError> {
+/// Berth's refusal of what it does not run: Managed Instances providers.
+fn refuse_unsupported(managed_instances: Option<&Value>, cluster: Option<&str>) -> Result<(), AwsError> {
     if managed_instances.is_some_and(|v| !v.is_null()) || cluster.is_some() {
         return Err(AwsError::invalid_parameter(
             "Amazon ECS Managed Instances capacity providers (managedInstancesProvider, cluster) are not supported by Berth. Use autoScalingGroupProvider with a Berth host group.",
-        ));
-    }
-    if group
-        .and_then(|g| g.managed_scaling.as_ref())
-        .is_some_and(|s| s.status == Some(Toggle::Enabled))
-    {
-        return Err(AwsError::invalid_parameter(
-            "Managed scaling is not supported by Berth yet: create the capacity provider with managedScaling status DISABLED and add hosts to its host group yourself (berth agent --host-group NAME).",
         ));
     }
     Ok(())
@@ -157,12 +144,20 @@ impl Ecs {
         Ok(())
     }
 
+    /// Managed scaling ENABLED needs a capacity hook for the group on this
+    /// server (`--capacity-hook GROUP=COMMAND`): nothing else adds hosts.
+    fn check_scaling_hook(&self, p: &berth_ecs_model::AutoScalingGroupProvider) -> Result<(), AwsError> {
+        if p.managed_scaling.status == Toggle::Enabled && self.capacity_hook(p.host_group()).is_none() {
+            return Err(AwsError::invalid_parameter(format!(
+                "Managed scaling needs a capacity hook for the host group {group}: start the Berth server with --capacity-hook {group}=COMMAND, or set managedScaling status DISABLED and add hosts yourself (berth agent --host-group {group}).",
+                group = p.host_group()
+            )));
+        }
+        Ok(())
+    }
+
     async fn create_capacity_provider(&self, input: CreateInput) -> Result<Value, AwsError> {
-        refuse_unsupported(
-            input.managed_instances_provider.as_ref(),
-            input.cluster.as_deref(),
-            input.auto_scaling_group_provider.as_ref(),
-        )?;
+        refuse_unsupported(input.managed_instances_provider.as_ref(), input.cluster.as_deref())?;
         validate_provider_name(&input.name)?;
         validate_tags(&input.tags)?;
         let g = input.auto_scaling_group_provider.ok_or_else(|| {
@@ -181,6 +176,7 @@ impl Ecs {
             managed_draining: g.managed_draining.unwrap_or(Toggle::Enabled),
         };
         validate_group_provider(&group)?;
+        self.check_scaling_hook(&group)?;
         let existing = self.custom_providers().await?;
         let active: Vec<&CapacityProviderRecord> = existing.iter().filter(|r| r.is_active()).collect();
         if active.iter().any(|r| r.name == input.name) {
@@ -287,11 +283,7 @@ impl Ecs {
     }
 
     async fn update_capacity_provider(&self, input: UpdateInput) -> Result<Value, AwsError> {
-        refuse_unsupported(
-            input.managed_instances_provider.as_ref(),
-            input.cluster.as_deref(),
-            input.auto_scaling_group_provider.as_ref(),
-        )?;
+        refuse_unsupported(input.managed_instances_provider.as_ref(), input.cluster.as_deref())?;
         let g = input
             .auto_scaling_group_provider
             .ok_or_else(|| AwsError::invalid_parameter("autoScalingGroupProvider is required."))?;
@@ -313,6 +305,7 @@ impl Ecs {
                     p.managed_draining = d;
                 }
                 validate_group_provider(p)?;
+                self.check_scaling_hook(p)?;
                 rec.update_status = CapacityProviderUpdateStatus::UpdateComplete;
                 Ok(())
             })
@@ -415,18 +408,8 @@ mod tests {
     fn references_and_refusals() {
         assert_eq!(name_of("pool"), "pool");
         assert_eq!(name_of("arn:aws:ecs:us-east-1:1:capacity-provider/pool"), "pool");
-        assert!(refuse_unsupported(Some(&json!({})), None, None).is_err());
-        assert!(refuse_unsupported(None, Some("c"), None).is_err());
-        let enabled = GroupProviderInput {
-            auto_scaling_group_arn: Some("g".into()),
-            managed_scaling: Some(ManagedScalingInput {
-                status: Some(Toggle::Enabled),
-                ..Default::default()
-            }),
-            managed_termination_protection: None,
-            managed_draining: None,
-        };
-        assert!(refuse_unsupported(None, None, Some(&enabled)).is_err());
-        assert!(refuse_unsupported(None, None, None).is_ok());
+        assert!(refuse_unsupported(Some(&json!({})), None).is_err());
+        assert!(refuse_unsupported(None, Some("c")).is_err());
+        assert!(refuse_unsupported(None, None).is_ok());
     }
 }

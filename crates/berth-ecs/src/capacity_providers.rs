@@ -40,6 +40,27 @@ fn provider_name<'a>(scope: &Scope, s: &'a str) -> Option<&'a str> {
 }
 
 impl Ecs {
+    /// The host group whose instances run tasks of `providers` (one custom
+    /// capacity provider per strategy: `check_strategy_kinds`); None for
+    /// the built-in providers or none.
+    pub(crate) async fn host_group_for(&self, providers: &[String]) -> Result<Option<String>, AwsError> {
+        let Some(name) = providers
+            .iter()
+            .find(|p| !BUILTIN_CAPACITY_PROVIDERS.contains(&p.as_str()))
+        else {
+            return Ok(None);
+        };
+        match typed::get::<berth_ecs_model::CapacityProviderRecord>(&*self.store, &keys::capacity_provider(name))
+            .await
+            .map_err(AwsError::state_store)?
+        {
+            Some((rec, _)) if rec.is_active() => Ok(Some(rec.auto_scaling_group_provider.host_group().to_string())),
+            _ => Err(AwsError::invalid_parameter(format!(
+                "The specified capacity provider {name} is not in an ACTIVE state. Specify a valid capacity provider and try again."
+            ))),
+        }
+    }
+
     /// Every capacity provider by name, rendered with its tags.
     async fn capacity_providers(&self) -> Result<BTreeMap<String, Value>, AwsError> {
         let mut out = BTreeMap::new();

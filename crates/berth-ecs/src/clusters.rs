@@ -142,14 +142,18 @@ impl Ecs {
                 #[serde(default)]
                 launch_type: Option<String>,
                 #[serde(default)]
-                capacity_provider_strategy: Vec<serde_json::Value>,
+                capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
             }
             let v: Status = typed::decode(&kv).map_err(AwsError::state_store)?;
             if v.status == ServiceStatus::Active {
                 c.services += 1;
                 let fargate = match v.launch_type.as_deref() {
                     Some(lt) => lt == "FARGATE",
-                    None => !v.capacity_provider_strategy.is_empty(),
+                    // A strategy of a custom provider runs EC2 tasks.
+                    None => {
+                        !v.capacity_provider_strategy.is_empty()
+                            && !berth_ecs_model::task::is_custom_strategy(&v.capacity_provider_strategy)
+                    }
                 };
                 c.fargate_services += usize::from(fargate);
             }
@@ -226,7 +230,7 @@ impl Ecs {
         validate_cluster_settings(&input.settings)?;
         self.check_providers_exist(&input.capacity_providers).await?;
         validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
-        berth_ecs_model::task::refuse_custom_in_strategy(&input.default_capacity_provider_strategy)?;
+        berth_ecs_model::task::check_strategy_kinds(&input.default_capacity_provider_strategy)?;
         let rec = ClusterRecord {
             cluster_arn: self.scope.cluster_arn(&name),
             cluster_name: name.clone(),
@@ -395,7 +399,7 @@ impl Ecs {
     ) -> Result<Value, AwsError> {
         self.check_providers_exist(&input.capacity_providers).await?;
         validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
-        berth_ecs_model::task::refuse_custom_in_strategy(&input.default_capacity_provider_strategy)?;
+        berth_ecs_model::task::check_strategy_kinds(&input.default_capacity_provider_strategy)?;
         self.check_providers_unused(&input.cluster, &input.capacity_providers)
             .await?;
         let rec = self

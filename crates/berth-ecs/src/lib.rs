@@ -10,6 +10,7 @@ pub mod alarm_states;
 mod arn_page;
 mod attributes;
 mod authz;
+pub mod capacity_hook;
 mod capacity_provider_ops;
 mod capacity_providers;
 mod cluster_view;
@@ -18,11 +19,13 @@ pub mod host_share;
 mod instance_ops;
 mod instances;
 pub mod keys;
+pub mod managed_scaling;
 mod model;
 mod monitor;
 mod operation;
 pub mod placement_timing;
 mod poll_endpoint;
+mod provisioning;
 mod references;
 mod routes;
 mod scaling;
@@ -47,6 +50,7 @@ mod taskdefs;
 mod tasks;
 pub mod usage;
 
+pub use managed_scaling::{ReservationDatum, spawn_capacity_controllers};
 pub use monitor::{AGENT_LOST_REASON, ControllerConfig, spawn_controllers};
 pub use routes::routed_operations;
 pub use scaling::ServiceScale;
@@ -90,6 +94,10 @@ pub struct Ecs {
     /// The EC2 security groups awsvpc launches are checked against; None:
     /// `securityGroups` are refused.
     pub(crate) security_groups: Option<Arc<dyn security_groups::SecurityGroupDirectory>>,
+    /// The capacity hooks by host group (`--capacity-hook`).
+    pub(crate) capacity_hooks: Arc<std::collections::HashMap<String, capacity_hook::CapacityHook>>,
+    /// The managed-scaling controller's reservations and last hook calls.
+    pub(crate) scaling: Arc<managed_scaling::ScalingState>,
 }
 
 impl Ecs {
@@ -106,6 +114,8 @@ impl Ecs {
             alarms: None,
             time_scale: berth_core::time_scale::TimeScale::REAL,
             security_groups: None,
+            capacity_hooks: Arc::default(),
+            scaling: Arc::default(),
         }
     }
 

@@ -553,10 +553,13 @@ impl Ecs {
             } else {
                 health_of(t)
             },
-            draining: !t
-                .container_instance_arn
-                .as_deref()
-                .is_some_and(|a| instance_ok.get(a).copied().unwrap_or(false)),
+            // A task waiting for its capacity provider's hosts is on no
+            // instance yet, and not draining from one.
+            draining: !t.awaits_capacity()
+                && !t
+                    .container_instance_arn
+                    .as_deref()
+                    .is_some_and(|a| instance_ok.get(a).copied().unwrap_or(false)),
             protected: t.berth.protected_at(now),
         };
         // The service looks again when a protection ends.

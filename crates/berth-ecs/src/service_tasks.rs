@@ -122,8 +122,16 @@ impl Ecs {
             enable_execute_command: Some(svc.enable_execute_command),
         };
         let platform_version = deployment.platform_version.clone().filter(|p| p != "LATEST");
+        let host_group = match self.host_group_for(&providers).await {
+            Ok(g) => g,
+            Err(e) if e.is_client_fault() => {
+                return Ok((vec![], Some(unable_to_place_message(name, &[], Some(&e.message)))));
+            }
+            Err(e) => return Err(e),
+        };
         let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
         plan.network_configuration = deployment.network_configuration.clone();
+        plan.host_group = host_group;
         if svc.enable_ecs_managed_tags {
             berth_ecs_model::merge_tags(
                 &mut plan.tags,

@@ -233,7 +233,7 @@ impl Ecs {
             None => self.lookup_task_definition(&input.task_definition).await,
         };
         let td = service_task_definition_of(lookup, &input.task_definition)?;
-        let (launch_type, _) = launch_of(
+        let (launch_type, split) = launch_of(
             &cluster,
             input.launch_type.as_deref(),
             &input.capacity_provider_strategy,
@@ -259,7 +259,9 @@ impl Ecs {
                 },
             )
             .await?;
-        let uses_providers = launch_type == "FARGATE" && input.launch_type.is_none();
+        // A strategy (given, or the cluster's default) resolved the launch:
+        // FARGATE for the Fargate providers, EC2 for a custom one.
+        let uses_providers = !split.is_empty();
         let providers = if !input.capacity_provider_strategy.is_empty() {
             input.capacity_provider_strategy.clone()
         } else if uses_providers {

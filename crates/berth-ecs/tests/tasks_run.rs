@@ -392,3 +392,89 @@ async fn fargate_hosts_take_the_fargate_tasks_and_are_no_container_instances() {
     let c = env.ok("DescribeClusters", json!({"clusters": ["default"]})).await;
     assert_eq!(c["clusters"][0]["registeredContainerInstancesCount"], 1);
 }
+
+#[tokio::test]
+async fn a_custom_provider_task_waits_provisioning_until_its_host_group_has_room() {
+    let env = Env::new().await;
+    // An instance outside the group never takes the provider's tasks.
+    let outside = env.instance(4096, 4096, "us-east-1a").await;
+    env.ok(
+        "CreateCapacityProvider",
+        json!({"name": "pool", "autoScalingGroupProvider": {"autoScalingGroupArn": "hosts"}}),
+    )
+    .await;
+    env.ok(
+        "PutClusterCapacityProviders",
+        json!({"cluster": "default", "capacityProviders": ["pool"], "defaultCapacityProviderStrategy": []}),
+    )
+    .await;
+    env.task_definition("web", 64).await;
+    let strategy = json!([{"capacityProvider": "pool", "weight": 1}]);
+    let v = env
+        .run(json!({"taskDefinition": "web", "count": 2, "capacityProviderStrategy": strategy}))
+        .await;
+    assert_eq!(v["failures"], json!([]), "{v}");
+    for t in v["tasks"].as_array().unwrap() {
+        assert_eq!(t["lastStatus"], "PROVISIONING", "{t}");
+        assert_eq!(t["launchType"], "EC2", "{t}");
+        assert_eq!(t["capacityProviderName"], "pool", "{t}");
+        assert!(t.get("containerInstanceArn").is_none(), "{t}");
+    }
+    assert_eq!(env.list_tasks(json!({"containerInstance": outside})).await.len(), 0);
+
+    // An instance of the group registers: the controller places both there.
+    let mut attributes = berth_testkit::agents::agent_attributes("us-east-1a");
+    attributes
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "berth.host-group", "value": "hosts"}));
+    let v = env
+        .ok(
+            "RegisterContainerInstance",
+            json!({
+                "cluster": "default",
+                "totalResources": [
+                    {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": 1024}
+                ],
+                "attributes": attributes,
+            }),
+        )
+        .await;
+    let grouped = v["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let controllers = berth_ecs::spawn_capacity_controllers(&env.ecs);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if env.list_tasks(json!({"containerInstance": grouped})).await.len() == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiting tasks were not placed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await; // poll interval
+    }
+    controllers.abort();
+    let described = env
+        .ok("DescribeTasks", json!({"tasks": env.list_tasks(json!({})).await}))
+        .await;
+    for t in described["tasks"].as_array().unwrap() {
+        assert_eq!(t["lastStatus"], "PENDING", "{t}");
+        assert_eq!(t["containerInstanceArn"], json!(grouped), "{t}");
+    }
+    // The group's instance has the two tasks' resources taken.
+    let i = env
+        .ok("DescribeContainerInstances", json!({"containerInstances": [grouped]}))
+        .await;
+    let remaining = &i["containerInstances"][0]["remainingResources"];
+    let memory = remaining
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "MEMORY")
+        .unwrap();
+    assert_eq!(memory["integerValue"], 1024 - 2 * 64, "{remaining}");
+}

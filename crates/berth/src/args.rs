@@ -73,6 +73,10 @@ pub struct AgentArgs {
     /// cluster's FARGATE tasks (which then run on Fargate hosts only).
     #[arg(long, env = "BERTH_AGENT_FARGATE")]
     pub(crate) fargate: bool,
+    /// The host group this agent belongs to (instance attribute berth.host-group): the tasks of a
+    /// custom capacity provider whose autoScalingGroupArn names the group run on its agents.
+    #[arg(long, env = "BERTH_AGENT_HOST_GROUP", value_name = "NAME", value_parser = berth_ecs::capacity_hook::parse_host_group)]
+    pub(crate) host_group: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -121,6 +125,11 @@ pub struct ServerArgs {
     /// Chaos runs: interrupt FARGATE_SPOT tasks at random, this many times per task-hour on average (0: off, the default).
     #[arg(long, default_value = "0", env = "BERTH_FARGATE_SPOT_INTERRUPTION_RATE", value_name = "PER_HOUR", value_parser = berth_ecs_model::task::parse_interruption_rate)]
     pub(crate) fargate_spot_interruption_rate: f64,
+    /// Managed scaling: the command run (never through a shell) when a custom capacity provider over
+    /// host group GROUP needs more hosts, with BERTH_HOST_GROUP, BERTH_CLUSTER, BERTH_DESIRED_CAPACITY
+    /// and BERTH_CURRENT_CAPACITY in its environment; repeatable, one per group.
+    #[arg(long = "capacity-hook", value_name = "GROUP=COMMAND", value_parser = berth_ecs::capacity_hook::parse_capacity_hook)]
+    pub(crate) capacity_hooks: Vec<berth_ecs::capacity_hook::CapacityHook>,
     #[command(flatten)]
     pub(crate) listener: ListenerArgs,
     #[command(flatten)]

@@ -42,6 +42,8 @@ pub struct Config {
     pub time_scale: berth_core::time_scale::TimeScale,
     /// FARGATE_SPOT interruptions per task-hour at random (`--fargate-spot-interruption-rate`; 0: off).
     pub fargate_spot_interruption_rate: f64,
+    /// The managed-scaling hooks of host groups (`--capacity-hook GROUP=COMMAND`).
+    pub capacity_hooks: Vec<berth_ecs::capacity_hook::CapacityHook>,
     /// The registry's lifecycle evaluation (`--lifecycle-*`).
     pub registry_schedule: berth_registry::Schedule,
     /// The upstream registries pull-through cache rules may name (`--pull-through-*`).
@@ -143,6 +145,7 @@ impl Config {
             lb_bind: args.lb_bind,
             time_scale: args.time_scale,
             fargate_spot_interruption_rate: args.fargate_spot_interruption_rate,
+            capacity_hooks: args.capacity_hooks.clone(),
             registry_schedule: args.registry.schedule(),
             registry_pull_through: args.registry.pull_through(),
             ecr_replication_peers: berth_registry::replication::peers::peers(

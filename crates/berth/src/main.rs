@@ -329,6 +329,10 @@ async fn run_agent(args: args::AgentArgs) -> anyhow::Result<()> {
             "true".to_string(),
         ));
     }
+    if let Some(group) = args.host_group {
+        cfg.attributes
+            .push((berth_ecs_model::instance::HOST_GROUP_ATTRIBUTE.to_string(), group));
+    }
     cfg.availability_zone = args.availability_zone;
     cfg.instance_type = args.instance_type;
     cfg.container_retention = args.container_retention;

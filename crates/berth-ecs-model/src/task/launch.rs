@@ -76,25 +76,47 @@ pub fn split_with_existing(
     out
 }
 
-/// Strategies may name only FARGATE and FARGATE_SPOT until Berth places
-/// tasks on custom capacity providers' host groups: a custom provider is
-/// refused, not ignored.
-pub fn refuse_custom_in_strategy(strategy: &[CapacityProviderStrategyItem]) -> Result<(), AwsError> {
-    match strategy
+/// Whether a strategy names only custom capacity providers (host groups):
+/// its tasks launch as EC2 tasks on the providers' instances. A strategy
+/// is all built-in (FARGATE/FARGATE_SPOT) or all custom, as ECS requires
+/// ([`check_strategy_kinds`]).
+pub fn is_custom_strategy(strategy: &[CapacityProviderStrategyItem]) -> bool {
+    !strategy.is_empty()
+        && strategy
+            .iter()
+            .all(|i| !crate::BUILTIN_CAPACITY_PROVIDERS.contains(&i.capacity_provider.as_str()))
+}
+
+/// ECS refuses a strategy mixing the Fargate providers and Auto Scaling
+/// group (here: host group) providers. Berth also takes at most one custom
+/// provider per strategy (its tasks are placed on one host group).
+pub fn check_strategy_kinds(strategy: &[CapacityProviderStrategyItem]) -> Result<(), AwsError> {
+    let builtin = strategy
         .iter()
-        .find(|i| !crate::BUILTIN_CAPACITY_PROVIDERS.contains(&i.capacity_provider.as_str()))
-    {
-        Some(i) => Err(AwsError::invalid_parameter(format!(
-            "The capacity provider {} cannot be used in a capacity provider strategy: Berth does not place tasks on custom capacity providers' host groups yet. Use FARGATE or FARGATE_SPOT, or a launch type.",
-            i.capacity_provider
-        ))),
-        None => Ok(()),
+        .filter(|i| crate::BUILTIN_CAPACITY_PROVIDERS.contains(&i.capacity_provider.as_str()))
+        .count();
+    if builtin > 0 && builtin < strategy.len() {
+        return Err(AwsError::invalid_parameter(
+            "A capacity provider strategy can contain either Auto Scaling group capacity providers or Fargate capacity providers, not both.",
+        ));
     }
+    if builtin == 0 && strategy.len() > 1 {
+        return Err(AwsError::invalid_parameter(
+            "Berth places the tasks of a capacity provider strategy on one custom capacity provider's host group: name one custom capacity provider in the strategy.",
+        ));
+    }
+    Ok(())
+}
+
+/// The launch type of a strategy's tasks: EC2 for custom providers, else
+/// FARGATE.
+fn strategy_launch_type(strategy: &[CapacityProviderStrategyItem]) -> String {
+    if is_custom_strategy(strategy) { "EC2" } else { "FARGATE" }.to_string()
 }
 
 /// Launch type and capacity providers of a RunTask (or a new service):
-/// the launch type asked for, else FARGATE over the strategy asked for or
-/// the cluster's default one, else EC2.
+/// the launch type asked for, else FARGATE (EC2 for custom providers) over
+/// the strategy asked for or the cluster's default one, else EC2.
 pub fn launch_of(
     cluster: &ClusterRecord,
     launch_type: Option<&str>,
@@ -111,15 +133,13 @@ pub fn launch_of(
         ))),
         (None, false) => {
             validate_strategy(strategy, &cluster.capacity_providers)?;
-            refuse_custom_in_strategy(strategy)?;
-            Ok(("FARGATE".into(), split_by_strategy(strategy, count)))
+            check_strategy_kinds(strategy)?;
+            Ok((strategy_launch_type(strategy), split_by_strategy(strategy, count)))
         }
         (None, true) if !cluster.default_capacity_provider_strategy.is_empty() => {
-            refuse_custom_in_strategy(&cluster.default_capacity_provider_strategy)?;
-            Ok((
-                "FARGATE".into(),
-                split_by_strategy(&cluster.default_capacity_provider_strategy, count),
-            ))
+            let strategy = &cluster.default_capacity_provider_strategy;
+            check_strategy_kinds(strategy)?;
+            Ok((strategy_launch_type(strategy), split_by_strategy(strategy, count)))
         }
         (None, true) => Ok(("EC2".into(), vec![])),
     }
@@ -137,7 +157,10 @@ pub fn deployment_launch(
 ) -> (String, Vec<String>) {
     match launch_type {
         Some(lt) => (lt.to_string(), vec![]),
-        None if !strategy.is_empty() => ("FARGATE".to_string(), split_with_existing(strategy, existing, count)),
+        None if !strategy.is_empty() => (
+            strategy_launch_type(strategy),
+            split_with_existing(strategy, existing, count),
+        ),
         None => ("EC2".to_string(), vec![]),
     }
 }

@@ -186,6 +186,15 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// A task of a custom capacity provider waiting for capacity: recorded
+    /// PROVISIONING, desired RUNNING, on no instance yet (the provisioning
+    /// controller places it when an instance of the group can take it).
+    pub fn awaits_capacity(&self) -> bool {
+        self.berth.instance_id.is_none()
+            && self.last_status == TaskStatus::Provisioning
+            && self.desired_status == TaskStatus::Running
+    }
+
     /// The task as DescribeTasks shows it (`berth` stripped; tags only when
     /// asked for).
     pub fn render(&self, include_tags: bool) -> Value {

@@ -184,17 +184,25 @@ fn strategy_split_as_ecs_documents() {
 }
 
 #[test]
-fn custom_providers_are_refused_in_strategies() {
+fn custom_providers_launch_as_ec2_and_are_not_mixed_with_fargate() {
     let cluster = cluster_with(&["FARGATE", "pool"], &[]);
     let item = |p: &str| CapacityProviderStrategyItem {
         capacity_provider: p.into(),
         weight: 1,
         base: 0,
     };
-    let e = launch_of(&cluster, None, &[item("pool")], 1).unwrap_err();
-    assert!(e.message.contains("custom capacity providers"), "{}", e.message);
-    assert!(launch_of(&cluster, None, &[item("FARGATE")], 1).is_ok());
-    assert!(refuse_custom_in_strategy(&[item("FARGATE_SPOT")]).is_ok());
+    let (lt, providers) = launch_of(&cluster, None, &[item("pool")], 2).unwrap();
+    assert_eq!(
+        (lt.as_str(), providers),
+        ("EC2", vec!["pool".to_string(), "pool".to_string()])
+    );
+    assert_eq!(launch_of(&cluster, None, &[item("FARGATE")], 1).unwrap().0, "FARGATE");
+    let e = launch_of(&cluster, None, &[item("FARGATE"), item("pool")], 1).unwrap_err();
+    assert!(e.message.contains("not both"), "{}", e.message);
+    assert!(check_strategy_kinds(&[item("FARGATE_SPOT"), item("FARGATE")]).is_ok());
+    assert!(is_custom_strategy(&[item("pool")]) && !is_custom_strategy(&[]));
+    assert!(check_strategy_kinds(&[item("pool"), item("other")]).is_err());
+    assert_eq!(deployment_launch(None, &[item("pool")], &[], 1).0, "EC2");
 }
 
 #[test]

@@ -295,7 +295,7 @@ impl Ecs {
             None => self.lookup_task_definition(td_ref).await,
         };
         let td = service_task_definition_of(lookup, td_ref)?;
-        let (launch_type, _) = launch_of(
+        let (launch_type, split) = launch_of(
             cluster,
             input.launch_type.as_deref(),
             &input.capacity_provider_strategy,
@@ -352,7 +352,9 @@ impl Ecs {
         validate_propagate(&propagate)?;
 
         let now = now_epoch();
-        let uses_providers = launch_type == "FARGATE" && input.launch_type.is_none();
+        // A strategy (given, or the cluster's default) resolved the launch:
+        // FARGATE for the Fargate providers, EC2 for a custom one.
+        let uses_providers = !split.is_empty();
         let providers = if !input.capacity_provider_strategy.is_empty() {
             input.capacity_provider_strategy.clone()
         } else if uses_providers {

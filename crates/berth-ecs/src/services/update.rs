@@ -190,7 +190,9 @@ impl Ecs {
             .primary()
             .and_then(|d| d.launch_type.clone())
             .unwrap_or_else(|| {
-                if current.capacity_provider_strategy.is_empty() {
+                if current.capacity_provider_strategy.is_empty()
+                    || berth_ecs_model::task::is_custom_strategy(&current.capacity_provider_strategy)
+                {
                     "EC2".into()
                 } else {
                     "FARGATE".into()
@@ -236,6 +238,7 @@ impl Ecs {
             && !strategy.is_empty()
         {
             berth_ecs_model::validate_strategy(strategy, &cluster.capacity_providers)?;
+            berth_ecs_model::task::check_strategy_kinds(strategy)?;
         }
         let config = merge_deployment_config(
             &current.deployment_configuration,

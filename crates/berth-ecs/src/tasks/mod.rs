@@ -24,7 +24,7 @@ pub use definitions::ResolvedTaskDefinition;
 pub(crate) use definitions::{TaskDefinitionLookup, named_arn};
 pub(crate) use describe::{DescribeTasks, ListTasks};
 pub(crate) use options::{TaskOptions, placement_constraints, placement_strategies};
-pub(crate) use placement::Placed;
+pub(crate) use placement::{Placed, capacity_for};
 pub(crate) use protection::{GetTaskProtection, UpdateTaskProtection};
 pub(crate) use run::RunTask;
 pub(crate) use start::StartTask;

@@ -32,11 +32,26 @@ pub(crate) enum Placed {
     Token(TokenRecord),
 }
 
-/// The instances a task of `launch_type` may be placed on: a FARGATE task on
-/// the cluster's Fargate hosts (`berth agent --fargate`) when it has any,
-/// else on its container instances as before; any other task never on a
+/// The instances a task of `launch_type` may be placed on: a task of a
+/// custom capacity provider (`host_group`) only on the instances of its
+/// host group (`berth agent --host-group`); a FARGATE task on the
+/// cluster's Fargate hosts (`berth agent --fargate`) when it has any, else
+/// on its container instances as before; any other task never on a
 /// Fargate host.
-pub(super) fn capacity_for<'a>(launch_type: &str, entries: &'a [PlacementEntry]) -> Cow<'a, [PlacementEntry]> {
+pub(crate) fn capacity_for<'a>(
+    launch_type: &str,
+    host_group: Option<&str>,
+    entries: &'a [PlacementEntry],
+) -> Cow<'a, [PlacementEntry]> {
+    if let Some(group) = host_group {
+        return Cow::Owned(
+            entries
+                .iter()
+                .filter(|e| !e.record.is_fargate_host() && e.record.host_group() == Some(group))
+                .cloned()
+                .collect(),
+        );
+    }
     if !entries.iter().any(|e| e.record.is_fargate_host()) {
         return Cow::Borrowed(entries);
     }
@@ -143,7 +158,7 @@ impl Ecs {
             // The instances as shared by the cluster view: the scheduler
             // copies only the ones it places tasks on.
             let all = self.synced_view().await?.placement_snapshot(&name);
-            let snapshot = capacity_for(&plan.launch_type, &all);
+            let snapshot = capacity_for(&plan.launch_type, plan.host_group.as_deref(), &all);
             let candidates: &[PlacementEntry] = match only_instance {
                 None => &snapshot,
                 Some(id) => match snapshot.iter().position(|e| e.record.berth.id == id) {
@@ -156,12 +171,17 @@ impl Ecs {
                     }
                 },
             };
-            let (placement, updated) = {
+            // A custom provider's tasks that no instance of its group takes
+            // wait PROVISIONING (none of the group's instances: all of them).
+            let waits = plan.host_group.is_some();
+            let (placement, updated) = if waits && candidates.is_empty() {
+                (berth_scheduler::Placement::default(), vec![])
+            } else {
                 let mut rng = rand::thread_rng();
                 berth_scheduler::place_shared(candidates, request, &mut rng)
-            }
-            .map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
-            if placement.placements.is_empty() {
+                    .map_err(|e| AwsError::invalid_parameter(e.to_string()))?
+            };
+            if placement.placements.is_empty() && !waits {
                 return Ok(Placed::Tasks {
                     tasks: vec![],
                     failures: placement.failures,
@@ -172,11 +192,22 @@ impl Ecs {
                 .iter()
                 .map(|(i, _)| (candidates[*i].record.container_instance_arn.as_str(), &candidates[*i]))
                 .collect();
-            let tasks: Vec<TaskRecord> = placement
+            let mut tasks: Vec<TaskRecord> = placement
                 .placements
                 .iter()
-                .filter_map(|(index, arn)| Some(self.new_task(plan, &by_arn.get(arn.as_str())?.record, *index, now)))
+                .filter_map(|(index, arn)| {
+                    Some(self.new_task(plan, Some(&by_arn.get(arn.as_str())?.record), *index, now))
+                })
                 .collect();
+            let failures = if waits {
+                let placed: std::collections::HashSet<usize> = placement.placements.iter().map(|(i, _)| *i).collect();
+                for index in (0..request.count as usize).filter(|i| !placed.contains(i)) {
+                    tasks.push(self.new_task(plan, None, index, now));
+                }
+                vec![]
+            } else {
+                placement.failures
+            };
             let reservations: Vec<(&InstanceRecord, Revision, &Resources)> = updated
                 .iter()
                 .map(|(i, view)| (&*candidates[*i].record, candidates[*i].revision, &view.remaining))
@@ -192,10 +223,7 @@ impl Ecs {
                 for t in &tasks {
                     tracing::info!(task = %t.task_arn, instance = ?t.container_instance_arn, "task placed");
                 }
-                return Ok(Placed::Tasks {
-                    tasks,
-                    failures: placement.failures,
-                });
+                return Ok(Placed::Tasks { tasks, failures });
             }
             drop(placing);
             Self::backoff(attempt).await;

@@ -34,6 +34,10 @@ pub(crate) struct TaskPlan {
     /// The launch's `networkConfiguration` (awsvpc: the subnets the tasks'
     /// ENI attachments name).
     pub(crate) network_configuration: Option<Value>,
+    /// The host group of the custom capacity provider the tasks use: they
+    /// are placed only on its instances, and wait PROVISIONING when none
+    /// can take them.
+    pub(crate) host_group: Option<String>,
 }
 
 impl TaskPlan {
@@ -140,10 +144,19 @@ impl Ecs {
             platform_version,
             required_attributes,
             network_configuration: None,
+            host_group: None,
         })
     }
 
-    pub(super) fn new_task(&self, plan: &TaskPlan, instance: &InstanceRecord, index: usize, now: f64) -> TaskRecord {
+    /// A new task of `plan` on `instance`; on none, a task waiting
+    /// PROVISIONING for its capacity provider's host group to grow.
+    pub(super) fn new_task(
+        &self,
+        plan: &TaskPlan,
+        instance: Option<&InstanceRecord>,
+        index: usize,
+        now: f64,
+    ) -> TaskRecord {
         let name = &plan.cluster.cluster_name;
         let id = berth_core::ids::hex_id();
         let task_arn = self.scope.task_arn(name, &id);
@@ -177,10 +190,10 @@ impl Ecs {
             task_arn: task_arn.clone(),
             cluster_arn: plan.cluster.cluster_arn.clone(),
             task_definition_arn: plan.td.arn.clone(),
-            container_instance_arn: Some(instance.container_instance_arn.clone()),
-            availability_zone: instance.attribute("ecs.availability-zone").map(str::to_string),
+            container_instance_arn: instance.map(|i| i.container_instance_arn.clone()),
+            availability_zone: instance.and_then(|i| i.attribute("ecs.availability-zone").map(str::to_string)),
             capacity_provider_name: plan.providers.get(index).cloned(),
-            last_status: if fargate || awsvpc {
+            last_status: if fargate || awsvpc || instance.is_none() {
                 TaskStatus::Provisioning
             } else {
                 TaskStatus::Pending
@@ -239,15 +252,15 @@ impl Ecs {
                 id,
                 family: plan.td.family.clone(),
                 revision: plan.td.revision,
-                instance_id: Some(instance.berth.id.clone()),
+                instance_id: instance.map(|i| i.berth.id.clone()),
                 demand: plan.demand.clone(),
-                reserved: true,
+                reserved: instance.is_some(),
                 agent_seen: false,
                 agent_stopped: false,
                 essential,
                 health_checked,
                 protected_until: None,
-                on_fargate_host: instance.is_fargate_host(),
+                on_fargate_host: instance.is_some_and(InstanceRecord::is_fargate_host),
                 stop_notice_secs: None,
                 security_groups: plan
                     .network_configuration

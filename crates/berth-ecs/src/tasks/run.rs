@@ -189,7 +189,9 @@ impl Ecs {
             placement_strategies(&input.placement_strategy).collect::<Result<_, _>>()?;
         berth_scheduler::validate(&constraints, &strategies).map_err(|e| AwsError::invalid_parameter(e.to_string()))?;
         let platform_version = input.platform_version.clone().filter(|p| p != "LATEST");
+        let host_group = self.host_group_for(&providers).await?;
         let mut plan = self.plan(cluster, td, &input.options, launch_type, providers, platform_version)?;
+        plan.host_group = host_group;
         plan.network_configuration = self
             .resolve_security_groups(input.network_configuration.clone())
             .await?;

@@ -139,7 +139,7 @@ impl Ecs {
                 if placement.placements.is_empty() {
                     failures.extend(placement.failures.iter().map(failure_json));
                 } else {
-                    tasks.push(self.new_task(&plan, rec, n, now));
+                    tasks.push(self.new_task(&plan, Some(rec), n, now));
                     touched.insert(i);
                 }
             }

@@ -45,6 +45,11 @@ pub trait UsageSink: Send + Sync + 'static {
     /// The `ECS/ContainerInsights` data of one publication (a sink without
     /// a metric store drops them).
     async fn publish_insights(&self, _at: f64, _data: Vec<InsightsDatum>) {}
+
+    /// The `AWS/ECS/ManagedScaling` `CapacityProviderReservation` of each
+    /// (cluster, custom provider) with managed scaling on
+    /// (`managed_scaling.rs`).
+    async fn publish_managed_scaling(&self, _at: f64, _data: Vec<crate::ReservationDatum>) {}
 }
 
 fn number(s: Option<&str>) -> Option<f64> {
@@ -200,6 +205,10 @@ pub fn spawn_usage_publisher(ecs: &Ecs, interval: Duration, sink: Arc<dyn UsageS
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot compute the AWS/ECS metrics"),
+            }
+            let reservations = ecs.scaling.reservations();
+            if !reservations.is_empty() {
+                sink.publish_managed_scaling(now_epoch(), reservations).await;
             }
         }
     })

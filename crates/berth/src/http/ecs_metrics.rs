@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// ECS's namespace.
 pub(crate) const NAMESPACE: &str = "AWS/ECS";
 
+/// Managed scaling's namespace (`CapacityProviderReservation`).
+pub(crate) const MANAGED_SCALING_NAMESPACE: &str = "AWS/ECS/ManagedScaling";
+
 /// Container Insights' namespace.
 pub(crate) const INSIGHTS_NAMESPACE: &str = "ECS/ContainerInsights";
 
@@ -60,8 +63,36 @@ fn insights_sample(at: f64, d: &InsightsDatum) -> Sample {
     }
 }
 
+/// One `CapacityProviderReservation` as the stored sample (pure).
+fn reservation_sample(at: f64, d: &berth_ecs::ReservationDatum) -> Sample {
+    let dims = [
+        Dimension {
+            name: "CapacityProviderName".into(),
+            value: d.capacity_provider.clone(),
+        },
+        Dimension {
+            name: "ClusterName".into(),
+            value: d.cluster.clone(),
+        },
+    ];
+    Sample {
+        metric: metric(MANAGED_SCALING_NAMESPACE, "CapacityProviderReservation", &dims),
+        ts: at as i64,
+        unit: "Percent".into(),
+        agg: Aggregate::value(d.value, 1.0),
+        high_resolution: false,
+    }
+}
+
 #[async_trait]
 impl berth_ecs::UsageSink for EcsMetricsSink {
+    async fn publish_managed_scaling(&self, at: f64, data: Vec<berth_ecs::ReservationDatum>) {
+        let samples = data.iter().map(|d| reservation_sample(at, d)).collect();
+        if let Err(e) = self.0.put_samples(samples).await {
+            tracing::warn!(error = %e, "cannot store the AWS/ECS/ManagedScaling metrics");
+        }
+    }
+
     async fn publish(&self, at: f64, data: Vec<Datum>) {
         let samples = data.iter().map(|d| sample(at, d)).collect();
         if let Err(e) = self.0.put_samples(samples).await {
@@ -81,6 +112,20 @@ impl berth_ecs::UsageSink for EcsMetricsSink {
 mod tests {
     use super::*;
     use berth_ecs::usage::EcsMetric;
+
+    #[test]
+    fn a_reservation_is_a_percent_value_in_the_managed_scaling_namespace() {
+        let d = berth_ecs::ReservationDatum {
+            cluster: "c".into(),
+            capacity_provider: "pool".into(),
+            value: 200.0,
+        };
+        let s = reservation_sample(60.0, &d);
+        assert_eq!(s.metric.namespace, "AWS/ECS/ManagedScaling");
+        assert_eq!(s.metric.metric_name, "CapacityProviderReservation");
+        assert_eq!(s.unit, "Percent");
+        assert_eq!(s.ts, 60);
+    }
 
     #[test]
     fn a_service_datum_is_a_percent_statistic_set_with_both_dimensions() {

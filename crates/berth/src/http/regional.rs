@@ -260,8 +260,10 @@ impl Regional {
             ecs = ecs.with_target_registry(Arc::new(super::lb_targets::Elbv2Targets(elbv2.clone())));
             queries.register(Arc::new(elbv2.clone()));
         }
+        ecs = ecs.with_capacity_hooks(cfg.capacity_hooks.clone());
         let grace = cfg.agent_grace_period;
         berth_ecs::spawn_controllers(&ecs, berth_ecs::ControllerConfig::with_grace_period(grace));
+        berth_ecs::spawn_capacity_controllers(&ecs);
         berth_ecs::spawn_spot_chaos(&ecs, cfg.fargate_spot_interruption_rate);
         let ecs_service: Arc<dyn JsonService> = Arc::new(ecs.clone());
         services.insert(ecs_service.target_prefix(), ecs_service);

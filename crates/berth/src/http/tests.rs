@@ -107,6 +107,7 @@ impl Server {
             lb_bind: "127.0.0.1".parse().expect("an address"),
             time_scale: berth_core::time_scale::TimeScale::REAL,
             fargate_spot_interruption_rate: 0.0,
+            capacity_hooks: vec![],
             registry_schedule: berth_registry::Schedule::default(),
             registry_pull_through: Default::default(),
             ecr_replication_peers: Default::default(),
