@@ -29,9 +29,9 @@ SUBNETS_EMPTY = "subnets can not be empty."
 EXEC_REFUSED = (
     "enableExecuteCommand is not supported by Berth yet (ECS Exec is not implemented); omit it or set it to false."
 )
-KMS_REFUSED = (
-    "encryptionType KMS is not supported by Berth yet (KMS encryption of ECR repositories is not implemented); "
-    "use AES256 or omit encryptionConfiguration."
+KMS_DSSE_REFUSED = (
+    "encryptionType KMS_DSSE (dual-layer encryption) is not supported by Berth: it encrypts blobs "
+    "once, under the KMS key; use KMS."
 )
 SUBNETS = {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}
 RUN_DEADLINE = 90.0
@@ -136,7 +136,7 @@ def test_enable_execute_command_is_refused_until_ecs_exec_exists(berth, cluster)
     assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
 
 
-def test_kms_is_refused_and_creates_nothing(berth):
+def test_dual_layer_kms_is_refused_and_creates_nothing(berth):
     ecr = berth.client("ecr")
     name = unique("scanned")
 
@@ -145,8 +145,8 @@ def test_kms_is_refused_and_creates_nothing(berth):
             ecr.describe_repositories(repositoryNames=[name])
         assert err.value.response["Error"]["Code"] == "RepositoryNotFoundException"
 
-    kms = {"repositoryName": name, "encryptionConfiguration": {"encryptionType": "KMS"}}
-    assert refused(ecr.create_repository, **kms) == KMS_REFUSED
+    dsse = {"repositoryName": name, "encryptionConfiguration": {"encryptionType": "KMS_DSSE"}}
+    assert refused(ecr.create_repository, **dsse) == KMS_DSSE_REFUSED
     absent()
 
     repo = ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": False})["repository"]
