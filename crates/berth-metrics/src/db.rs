@@ -27,7 +27,7 @@ use crate::stats::Aggregate;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug)]
 pub struct DbError(pub String);
@@ -138,11 +138,18 @@ impl Db {
         let mut rows: BTreeMap<(usize, i64, i64, &str), Aggregate> = BTreeMap::new();
         let mut metrics: Vec<(&Metric, i64)> = Vec::new();
         let mut index: HashMap<&Metric, usize> = HashMap::new();
+        // A run of samples sharing one `Arc<Metric>` (one request's datums
+        // of a metric) is looked up once.
+        let mut last: Option<(*const Metric, usize)> = None;
         for s in batch.iter().flatten() {
-            let i = *index.entry(&s.metric).or_insert_with(|| {
-                metrics.push((&s.metric, s.ts));
-                metrics.len() - 1
-            });
+            let i = match last {
+                Some((m, i)) if std::ptr::eq(m, Arc::as_ptr(&s.metric)) => i,
+                _ => *index.entry(&*s.metric).or_insert_with(|| {
+                    metrics.push((&*s.metric, s.ts));
+                    metrics.len() - 1
+                }),
+            };
+            last = Some((Arc::as_ptr(&s.metric), i));
             metrics[i].1 = metrics[i].1.max(s.ts);
             let resolutions: &[i64] = if s.high_resolution { &[1, 60] } else { &[60] };
             for &res in resolutions {

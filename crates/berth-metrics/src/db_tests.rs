@@ -10,7 +10,8 @@ fn sample(name: &str, ts: i64, v: f64, high_resolution: bool) -> Sample {
                 name: "d".into(),
                 value: "1".into(),
             }],
-        ),
+        )
+        .into(),
         ts,
         unit: "Count".into(),
         agg: Aggregate::value(v, 1.0),
@@ -41,6 +42,30 @@ fn a_put_merges_into_its_minute_and_second() {
     let listed = db.list().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].last_put, 179);
+}
+
+#[test]
+fn shared_and_separate_metric_records_store_alike() {
+    let db = Db::memory(&[]).unwrap();
+    // One record shared by a run of samples, the same metric again in
+    // another record after another metric, all in one write.
+    let a = sample("a", 60, 1.0, false);
+    let mut run = vec![a.clone(), Sample { ts: 120, ..a.clone() }];
+    run.push(sample("b", 60, 10.0, false));
+    run.push(sample("a", 60, 2.0, false));
+    run.push(Sample { ts: 180, ..a });
+    assert!(Arc::ptr_eq(&run[0].metric, &run[1].metric));
+    db.write(&[run, vec![sample("a", 120, 4.0, false)]]).unwrap();
+    let read = |name: &str| {
+        let id = db.find(&sample(name, 0, 0.0, false).metric).unwrap().unwrap();
+        let points = db.read(id, 0, 600, false).unwrap();
+        let mut out: Vec<_> = points.iter().map(|p| (p.ts, p.agg.count, p.agg.sum)).collect();
+        out.sort_by_key(|p| p.0);
+        out
+    };
+    assert_eq!(read("a"), [(60, 2.0, 3.0), (120, 2.0, 5.0), (180, 1.0, 1.0)]);
+    assert_eq!(read("b"), [(60, 1.0, 10.0)]);
+    assert_eq!(db.list().unwrap().len(), 2);
 }
 
 #[test]

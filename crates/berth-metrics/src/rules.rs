@@ -6,6 +6,7 @@
 use crate::inputs::{Dimension, Metric, MetricDatum, PutMetricDataInput};
 use crate::stats::Aggregate;
 use berth_proto::AwsError;
+use std::sync::Arc;
 
 /// The most datapoints one GetMetricStatistics (or one MetricStat of
 /// GetMetricData) may cover.
@@ -63,7 +64,9 @@ pub fn check_query_id<'a>(
 /// and whether it was sent at high resolution (StorageResolution 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub metric: Metric,
+    /// Shared by the samples of one metric in a request (a PutMetricData
+    /// of 1,000 datums usually names a few metrics).
+    pub metric: Arc<Metric>,
     pub ts: i64,
     pub unit: String,
     pub agg: Aggregate,
@@ -153,26 +156,50 @@ pub fn samples(input: &PutMetricDataInput, now: f64) -> Result<Vec<Sample>, AwsE
         )));
     }
     let mut out = Vec::with_capacity(input.metric_data.len() + entity_data);
+    let mut shared = SharedMetric::default();
     for (i, d) in input.metric_data.iter().enumerate() {
-        out.push(sample(
-            &input.namespace,
-            || format!("MetricData.member.{}", i + 1),
-            d,
-            now,
-        )?);
+        let path = || format!("MetricData.member.{}", i + 1);
+        out.push(sample(path, d, now, &mut shared, &input.namespace)?);
     }
     for (e, entity) in input.entity_metric_data.iter().enumerate() {
         for (i, d) in entity.metric_data.iter().enumerate() {
             let path = || format!("EntityMetricData.member.{}.MetricData.member.{}", e + 1, i + 1);
-            out.push(sample(&input.namespace, path, d, now)?);
+            out.push(sample(path, d, now, &mut shared, &input.namespace)?);
         }
     }
     Ok(out)
 }
 
+/// The metric of the previous datum, reused by the next one that names
+/// the same metric the same way (name, dimensions in the same order): one
+/// `Metric` (and its strings) per run of datums, not one per datum.
+#[derive(Default)]
+struct SharedMetric<'a> {
+    last: Option<(&'a MetricDatum, Arc<Metric>)>,
+}
+
+impl<'a> SharedMetric<'a> {
+    fn of(&mut self, namespace: &str, d: &'a MetricDatum) -> Arc<Metric> {
+        match &self.last {
+            Some((prev, m)) if prev.metric_name == d.metric_name && prev.dimensions == d.dimensions => m.clone(),
+            _ => {
+                let m = Arc::new(metric(namespace, &d.metric_name, &d.dimensions));
+                self.last = Some((d, m.clone()));
+                m
+            }
+        }
+    }
+}
+
 /// One datum's sample; `path` names the datum in an error message (built
 /// only then).
-fn sample(namespace: &str, path: impl Fn() -> String + Copy, d: &MetricDatum, now: f64) -> Result<Sample, AwsError> {
+fn sample<'a>(
+    path: impl Fn() -> String + Copy,
+    d: &'a MetricDatum,
+    now: f64,
+    shared: &mut SharedMetric<'a>,
+    namespace: &str,
+) -> Result<Sample, AwsError> {
     length_at(|| format!("{}.MetricName", path()), &d.metric_name, 255)?;
     dimensions_at(|| format!("{}.Dimensions", path()), &d.dimensions)?;
     let high_resolution = match d.storage_resolution {
@@ -194,7 +221,7 @@ fn sample(namespace: &str, path: impl Fn() -> String + Copy, d: &MetricDatum, no
     }
     let agg = aggregate(path, d)?;
     Ok(Sample {
-        metric: metric(namespace, &d.metric_name, &d.dimensions),
+        metric: shared.of(namespace, d),
         ts: ts.floor() as i64,
         unit: d.unit.clone().unwrap_or_else(|| "None".to_string()),
         agg,

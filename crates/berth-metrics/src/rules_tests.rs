@@ -58,6 +58,39 @@ fn a_datum_becomes_a_sample_of_its_metric() {
 }
 
 #[test]
+fn consecutive_datums_of_one_metric_share_its_record() {
+    let dim = |name: &str, value: &str| Dimension {
+        name: name.into(),
+        value: value.into(),
+    };
+    let with = |name: &str, dims: Vec<Dimension>| MetricDatum {
+        dimensions: dims,
+        ..datum(name)
+    };
+    let out = put(vec![
+        with("cpu", vec![dim("b", "2"), dim("a", "1")]),
+        with("cpu", vec![dim("b", "2"), dim("a", "1")]),
+        with("cpu", vec![dim("a", "1"), dim("b", "2")]),
+        with("cpu", vec![dim("a", "1")]),
+        with("mem", vec![dim("a", "1")]),
+        with("cpu", vec![dim("b", "2"), dim("a", "1")]),
+    ])
+    .unwrap();
+    assert!(Arc::ptr_eq(&out[0].metric, &out[1].metric));
+    // Another order of the same dimensions is the same metric (sorted), not
+    // the same record: equal, not shared.
+    assert_eq!(out[2].metric, out[0].metric);
+    assert_eq!(out[5].metric, out[0].metric);
+    assert_eq!(out[3].metric.dimensions, vec![dim("a", "1")]);
+    assert_ne!(out[3].metric, out[0].metric);
+    assert_eq!(
+        (out[4].metric.metric_name.as_str(), out[4].metric.namespace.as_str()),
+        ("mem", "App")
+    );
+    assert_ne!(out[4].metric, out[3].metric);
+}
+
+#[test]
 fn put_rules_in_cloudwatch_words() {
     let long = datum(&"m".repeat(256));
     assert_eq!(

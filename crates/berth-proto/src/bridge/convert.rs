@@ -5,6 +5,8 @@
 //! - rpcv2Cbor → JSON ([`cbor_to_json`]): tag 1 (epoch seconds) → a number,
 //!   a byte string → base64 text, any other tag → what it wraps. No model
 //!   needed: the awsJson forms of those are what the typed inputs read.
+//!   The bridge reads a body in one pass with the same rules
+//!   ([`super::cbor_input`], tested against this reference).
 //! - JSON → rpcv2Cbor ([`json_to_cbor`]): a timestamp member → tag 1, a blob
 //!   (base64 text) → a byte string, by the output shape.
 //! - awsQuery form → JSON ([`form_to_json`]): the input shape walked through

@@ -13,6 +13,7 @@
 //! a [`Bridged`] holds the service of every served region and answers with
 //! the one the request's credential scope names (`RequestContext::region`).
 
+pub mod cbor_input;
 pub mod convert;
 
 use crate::cbor::{CborPrepared, CborService, unknown_operation};
@@ -120,8 +121,7 @@ impl<S: OperationService> Bridged<S> {
 
     /// The operation's awsJson input from a CBOR body, validated.
     fn input_of_cbor(&self, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
-        let raw: ciborium::Value = crate::cbor::decode(body)?;
-        let json = convert::cbor_to_json(raw)?;
+        let json = cbor_input::cbor_body_to_json(body)?;
         validate(Some(self.wire.model), operation, json)
     }
 

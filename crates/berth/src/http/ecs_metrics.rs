@@ -36,7 +36,7 @@ fn sample(at: f64, d: &Datum) -> Sample {
         });
     }
     Sample {
-        metric: metric(NAMESPACE, d.metric.name(), &dims),
+        metric: metric(NAMESPACE, d.metric.name(), &dims).into(),
         ts: at as i64,
         unit: "Percent".into(),
         agg: Aggregate::statistic_set(d.sample_count, d.sum, d.minimum, d.maximum),
@@ -55,7 +55,7 @@ fn insights_sample(at: f64, d: &InsightsDatum) -> Sample {
         })
         .collect();
     Sample {
-        metric: metric(INSIGHTS_NAMESPACE, d.metric.name(), &dims),
+        metric: metric(INSIGHTS_NAMESPACE, d.metric.name(), &dims).into(),
         ts: at as i64,
         unit: d.metric.unit().into(),
         agg: Aggregate::value(d.value, 1.0),

@@ -73,7 +73,7 @@ struct Out {
 impl Out {
     fn push(&mut self, namespace: &str, name: &str, dims: &[Dimension], unit: &str, v: f64) {
         self.samples.push(Sample {
-            metric: metric(namespace, name, dims),
+            metric: metric(namespace, name, dims).into(),
             ts: self.at,
             unit: unit.into(),
             agg: Aggregate::value(v, 1.0),
