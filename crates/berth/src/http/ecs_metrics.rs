@@ -76,7 +76,7 @@ fn reservation_sample(at: f64, d: &berth_ecs::ReservationDatum) -> Sample {
         },
     ];
     Sample {
-        metric: metric(MANAGED_SCALING_NAMESPACE, "CapacityProviderReservation", &dims),
+        metric: metric(MANAGED_SCALING_NAMESPACE, "CapacityProviderReservation", &dims).into(),
         ts: at as i64,
         unit: "Percent".into(),
         agg: Aggregate::value(d.value, 1.0),
