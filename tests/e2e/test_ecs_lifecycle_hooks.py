@@ -34,38 +34,22 @@ from test_ecs_bluegreen import (
     Setup,
     answers_from,
     primary_deployment,
+    server,  # noqa: F401  (a fixture, used by name: this module's own server)
     service,
     steady_on,
     web,
 )
 from test_elbv2_services import cluster  # noqa: F401  (a fixture, used by name)
 from test_tasks import (  # noqa: F401  (fixtures are used by name)
-    GRACE_SECS,
     image,
     poll,
     register,
 )
 
-from berthtest import AwsCliError, Berth, denied, make_user, unique
+from berthtest import AwsCliError, denied, make_user, unique
 
 REGION = "us-east-1"
 DEADLINE = 90.0
-SCALE = 60
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("berth-hooks")
-    (tmp / "data").mkdir()
-    srv = Berth(
-        data_dir=tmp / "data",
-        log_path=tmp / "berth.log",
-        extra_args=["--agent-grace-period-secs", GRACE_SECS, "--time-scale", str(SCALE)],
-    ).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def pause_at(stage: str, **timeout) -> dict:
