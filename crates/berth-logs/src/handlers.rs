@@ -469,11 +469,10 @@ impl Logs {
         }
         let restrict = i.log_stream_names.is_some() || i.log_stream_name_prefix.is_some();
         let wanted: HashSet<i64> = selected.iter().map(|s| s.sid).collect();
-        let names: HashMap<i64, String> = selected.iter().map(|s| (s.sid, s.name.clone())).collect();
         let start = i.start_time.unwrap_or(i64::MIN);
         // endTime is inclusive for FilterLogEvents.
         let end = i.end_time.map_or(i64::MAX, |t| t.saturating_add(1));
-        let (found, last_scanned, complete) = self
+        let (found, last_scanned, complete, names) = self
             .blocking(move |db| {
                 let started = std::time::Instant::now();
                 let mut found: Vec<EventRow> = vec![];
@@ -496,7 +495,12 @@ impl Logs {
                     }
                     true
                 })?;
-                Ok((found, last, complete))
+                // Names are read after the scan: an event found there was
+                // put in a stream that existed before the scan ended, even
+                // one created after `streams` was listed above.
+                let names: HashMap<i64, String> =
+                    db.streams(gid)?.into_iter().map(|s| (s.sid, s.name)).collect();
+                Ok((found, last, complete, names))
             })
             .await?;
         let events: Vec<Value> = found
