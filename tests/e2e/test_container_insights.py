@@ -165,3 +165,22 @@ def test_an_enabled_cluster_publishes_container_insights_and_a_disabled_one_none
     none = cw.list_metrics(Namespace=NAMESPACE, Dimensions=[{"Name": "ClusterName", "Value": off.name}])
     assert none["Metrics"] == []
     assert latest(cw, "RunningTaskCount", {"ClusterName": off.name}) is None
+
+
+def test_a_new_cluster_takes_the_account_setting(server):
+    """CreateCluster without settings takes the caller's containerInsights
+    account setting (the aws CLI sets the account default, boto3 reads)."""
+    ecs = server.client("ecs")
+    name = unique("insights-default")
+    server.aws("ecs", "put-account-setting-default", "--name", "containerInsights", "--value", "enhanced")
+    try:
+        ecs.create_cluster(clusterName=name)
+        explicit = ecs.create_cluster(clusterName=name + "-x",
+                                      settings=[{"name": "containerInsights", "value": "disabled"}])
+        got = ecs.describe_clusters(clusters=[name], include=["SETTINGS"])["clusters"][0]["settings"]
+        assert got == [{"name": "containerInsights", "value": "enhanced"}]
+        assert explicit["cluster"]["settings"] == [{"name": "containerInsights", "value": "disabled"}]
+    finally:
+        server.aws("ecs", "put-account-setting-default", "--name", "containerInsights", "--value", "disabled")
+        for n in (name, name + "-x"):
+            ecs.delete_cluster(cluster=n)

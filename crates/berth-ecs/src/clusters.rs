@@ -222,7 +222,7 @@ impl Ecs {
 
     pub(crate) async fn create_cluster(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: CreateClusterInput,
     ) -> Result<Value, AwsError> {
         let name = cluster_name(input.cluster_name.as_deref())?;
@@ -231,19 +231,24 @@ impl Ecs {
         self.check_providers_exist(&input.capacity_providers).await?;
         validate_strategy(&input.default_capacity_provider_strategy, &input.capacity_providers)?;
         berth_ecs_model::task::check_strategy_kinds(&input.default_capacity_provider_strategy)?;
+        // A cluster created without a containerInsights setting takes the
+        // caller's account setting (its own, else the account default,
+        // else `disabled`), as ECS does.
+        let mut settings = input.settings;
+        if !settings.iter().any(|s| s.name == "containerInsights") {
+            let principal = crate::settings::caller_principal(&ctx.principal.arn, &self.scope.account);
+            let effective = self.effective_setting(&principal, "containerInsights").await?;
+            settings.push(KeyValueSetting {
+                name: "containerInsights".into(),
+                value: effective.value,
+            });
+        }
         let rec = ClusterRecord {
             cluster_arn: self.scope.cluster_arn(&name),
             cluster_name: name.clone(),
             status: ClusterStatus::Active.into(),
             tags: input.tags,
-            settings: if input.settings.is_empty() {
-                vec![KeyValueSetting {
-                    name: "containerInsights".into(),
-                    value: "disabled".into(),
-                }]
-            } else {
-                input.settings
-            },
+            settings,
             configuration: input.configuration,
             capacity_providers: input.capacity_providers,
             default_capacity_provider_strategy: input.default_capacity_provider_strategy,

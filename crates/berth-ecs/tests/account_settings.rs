@@ -208,3 +208,76 @@ async fn account_settings() {
     let e = env.err("ListAccountSettings", json!({"maxResults": 11})).await;
     assert_eq!(e.code, "InvalidParameterException");
 }
+
+async fn insights_of(env: &Env, ctx: &RequestContext, input: Value) -> Value {
+    let name = input["clusterName"].clone();
+    env.ecs.call(ctx, "CreateCluster", input).await.unwrap();
+    let v = env
+        .ecs
+        .call(
+            ctx,
+            "DescribeClusters",
+            json!({"clusters": [name], "include": ["SETTINGS"]}),
+        )
+        .await
+        .unwrap();
+    v["clusters"][0]["settings"].clone()
+}
+
+#[tokio::test]
+async fn a_new_cluster_takes_the_callers_container_insights_setting() {
+    let env = env();
+    let disabled = json!([{"name": "containerInsights", "value": "disabled"}]);
+    let enabled = json!([{"name": "containerInsights", "value": "enabled"}]);
+    let enhanced = json!([{"name": "containerInsights", "value": "enhanced"}]);
+    assert_eq!(
+        insights_of(&env, &env.ctx, json!({"clusterName": "before"})).await,
+        disabled
+    );
+
+    // The account default applies to every principal without its own.
+    env.ecs
+        .call(
+            &env.ctx,
+            "PutAccountSettingDefault",
+            json!({"name": "containerInsights", "value": "enabled"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        insights_of(&env, &env.ctx, json!({"clusterName": "by-root"})).await,
+        enabled
+    );
+    let alice = user_ctx("alice");
+    assert_eq!(
+        insights_of(&env, &alice, json!({"clusterName": "by-alice"})).await,
+        enabled
+    );
+
+    // A principal's own setting wins over the default; an explicit cluster
+    // setting wins over both; clusters made before keep theirs.
+    env.ecs
+        .call(
+            &alice,
+            "PutAccountSetting",
+            json!({"name": "containerInsights", "value": "enhanced"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        insights_of(&env, &alice, json!({"clusterName": "alice-2"})).await,
+        enhanced
+    );
+    let explicit = json!({"clusterName": "explicit", "settings": disabled});
+    assert_eq!(insights_of(&env, &alice, explicit).await, disabled);
+    let v = env
+        .ecs
+        .call(
+            &env.ctx,
+            "DescribeClusters",
+            json!({"clusters": ["before"], "include": ["SETTINGS"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["clusters"][0]["settings"], disabled);
+}

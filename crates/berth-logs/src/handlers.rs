@@ -498,8 +498,7 @@ impl Logs {
                 // Names are read after the scan: an event found there was
                 // put in a stream that existed before the scan ended, even
                 // one created after `streams` was listed above.
-                let names: HashMap<i64, String> =
-                    db.streams(gid)?.into_iter().map(|s| (s.sid, s.name)).collect();
+                let names: HashMap<i64, String> = db.streams(gid)?.into_iter().map(|s| (s.sid, s.name)).collect();
                 Ok((found, last, complete, names))
             })
             .await?;
