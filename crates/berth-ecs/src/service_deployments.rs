@@ -202,7 +202,7 @@ impl Ecs {
         }
         // Its pauses at PAUSE lifecycle hooks.
         if let Some(runs) = d.berth.shift.as_ref().map(|s| &s.hooks).filter(|h| !h.is_empty()) {
-            v["lifecycleHookDetails"] = runs.iter().map(|r| r.detail()).collect();
+            v["lifecycleHookDetails"] = runs.iter().map(|r| r.detail(status.in_progress())).collect();
         }
         let config = d
             .berth

@@ -268,11 +268,18 @@ pub struct HookRun {
 
 impl HookRun {
     /// The `DeploymentLifecycleHookDetail` DescribeServiceDeployments shows.
-    pub fn detail(&self) -> Value {
+    /// A pause of a deployment that is no longer in progress (a newer
+    /// deployment replaced it, or the service was deleted) was never
+    /// answered and never will be: it shows FAILED, not AWAITING_ACTION.
+    pub fn detail(&self, deployment_in_progress: bool) -> Value {
+        let status = match self.status {
+            HookStatus::AwaitingAction if !deployment_in_progress => HookStatus::Failed,
+            s => s,
+        };
         serde_json::json!({
             "hookId": self.hook_id,
             "targetType": "PAUSE",
-            "status": self.status.as_str(),
+            "status": status.as_str(),
             "expiresAt": self.expires_at,
             "timeoutAction": self.timeout_action.as_str(),
         })
@@ -497,8 +504,15 @@ mod tests {
         let post = HookStage::PostProductionTrafficShift;
         assert_eq!(gate(&mut runs, &hooks, post, 0, "p", 60.0, 200.0).0, Gate::Wait(260.0));
         assert_eq!(gate(&mut runs, &hooks, post, 0, "p", 60.0, 260.0).0, Gate::Rollback);
-        assert_eq!(runs[2].detail()["status"], "TIMED_OUT");
-        assert_eq!(runs[2].detail()["timeoutAction"], "ROLLBACK");
+        assert_eq!(runs[2].detail(true)["status"], "TIMED_OUT");
+        assert_eq!(runs[2].detail(true)["timeoutAction"], "ROLLBACK");
+        // A pause still open when its deployment ended (replaced by a newer
+        // one) was never answered: FAILED, not AWAITING_ACTION.
+        let mut open = vec![];
+        gate(&mut open, &hooks, post, 0, "r", 60.0, 0.0);
+        assert_eq!(open[0].detail(true)["status"], "AWAITING_ACTION");
+        assert_eq!(open[0].detail(false)["status"], "FAILED");
+        assert_eq!(open[0].detail(false)["timeoutAction"], "ROLLBACK");
         // Answered ROLLBACK: FAILED, and the gate rolls back.
         let mut runs = vec![];
         gate(&mut runs, &hooks, post, 0, "q", 60.0, 0.0);
