@@ -221,12 +221,13 @@ def test_step_scaling_and_a_scheduled_action_change_desired_count(server, agent_
     assert step["Description"] == "Setting desired count to 4."
     assert step["Cause"] == f"monitor alarm {alarm} in state ALARM triggered policy queue-steps"
 
-    # A scheduled action a few seconds from now pins min and max at 2.
-    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+    # A scheduled action a few seconds from now pins min and max at 2; its
+    # time is Tokyo's wall clock (UTC+9, no daylight saving time).
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=9, seconds=3)
     server.aws("application-autoscaling", "put-scheduled-action", "--service-namespace", "ecs",
                "--resource-id", resource_id, "--scalable-dimension", DIMENSION,
                "--scheduled-action-name", "night", "--schedule", f"at({at:%Y-%m-%dT%H:%M:%S})",
-               "--timezone", "Etc/UTC", "--scalable-target-action", "MinCapacity=2,MaxCapacity=2")
+               "--timezone", "Asia/Tokyo", "--scalable-target-action", "MinCapacity=2,MaxCapacity=2")
     actions = aas.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=resource_id)["ScheduledActions"]
     assert [(a["ScheduledActionName"], a["ScalableTargetAction"]) for a in actions] == [
         ("night", {"MinCapacity": 2, "MaxCapacity": 2})]
@@ -256,6 +257,13 @@ def test_bad_input_as_aws_answers_it_and_targets_survive_a_restart(server):
     code, msg = code_of(aas.register_scalable_target, ServiceNamespace="ecs", ResourceId=f"service/{c}/missing",
                         ScalableDimension=DIMENSION, MinCapacity=1, MaxCapacity=2)
     assert (code, msg) == ("ValidationException", f"ECS service doesn't exist: service/{c}/missing")
+    aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=6)
+    code, msg = code_of(aas.put_scheduled_action, **target, ScheduledActionName="tz",
+                        Schedule="cron(0 9 * * ? *)", Timezone="Mars/Olympus_Mons",
+                        ScalableTargetAction={"MinCapacity": 1})
+    assert code == "ValidationException" and "Mars/Olympus_Mons" in msg and "IANA" in msg, msg
+    assert aas.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=resource_id)["ScheduledActions"] == []
+    aas.deregister_scalable_target(**target)
     code, msg = code_of(aas.register_scalable_target, **target, MinCapacity=4, MaxCapacity=2)
     assert code == "ValidationException" and "cannot be less than minimum" in msg, msg
     code, msg = code_of(aas.put_scaling_policy, PolicyName="p", **target, PolicyType="StepScaling",

@@ -3,14 +3,18 @@
 //! `cron(minutes hours day-of-month month day-of-week year)`, in a time
 //! zone, and when one runs next.
 //!
-//! Time zones: Berth carries no time-zone database, so it knows `UTC`
-//! (also `Etc/UTC`, `GMT`, `Etc/GMT`) and the fixed offsets `Etc/GMT+N` /
-//! `Etc/GMT-N` (POSIX signs: `Etc/GMT+5` is five hours behind UTC); any
-//! other zone is refused rather than misread. Under `--time-scale N` a
-//! `rate(…)` interval is scaled as cooldowns are; `at(…)` and `cron(…)`
-//! name wall-clock times and are not.
+//! Time zones: any IANA name (`America/New_York`, `Europe/Paris`,
+//! `Etc/GMT+5` …) from the tz database bundled with the binary (jiff's
+//! copy, so the host's tzdata does not matter), `UTC` when none is given.
+//! A wall-clock time a daylight-saving change skips runs at the same
+//! distance after the change (02:30 on a spring-forward night of New York
+//! is 03:30 EDT); one it repeats runs once, at its first occurrence. Under
+//! `--time-scale N` a `rate(…)` interval is scaled as cooldowns are;
+//! `at(…)` and `cron(…)` name wall-clock times and are not.
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use jiff::Timestamp;
+use jiff::civil::{self, DateTime};
+use jiff::tz::TimeZone;
 
 /// A parsed schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,30 +38,24 @@ pub struct Cron {
     days_of_week: Option<Vec<bool>>,
     /// 1970..=2199, offset by 1970; `None`: every year.
     years: Option<Vec<bool>>,
-    /// Seconds east of UTC.
-    offset: i64,
+    zone: TimeZone,
 }
 
-/// The offset (seconds east of UTC) of a time zone Berth knows.
-pub fn zone_offset(zone: Option<&str>) -> Result<i64, String> {
-    let Some(zone) = zone else { return Ok(0) };
-    match zone {
-        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" => Ok(0),
-        other => {
-            let hours = other
-                .strip_prefix("Etc/GMT")
-                .and_then(|h| h.parse::<i64>().ok())
-                .filter(|h| (-14..=12).contains(h));
-            match hours {
-                // POSIX: Etc/GMT+5 is UTC-5.
-                Some(h) => Ok(-h * 3600),
-                None => Err(format!(
-                    "Time zone '{other}' is not supported: Berth has no time-zone database and knows UTC \
-                     (Etc/UTC) and the fixed offsets Etc/GMT+N and Etc/GMT-N only."
-                )),
-            }
-        }
+/// The time zone a scheduled action names (none: UTC).
+pub fn zone(name: Option<&str>) -> Result<TimeZone, String> {
+    match name {
+        None => Ok(TimeZone::UTC),
+        Some(n) => TimeZone::get(n).map_err(|_| {
+            format!("Time zone '{n}' is not a time zone name of the IANA database (such as UTC or America/New_York).")
+        }),
     }
+}
+
+/// The instant a wall-clock time names in `zone` (skipped times move
+/// forward by the gap, repeated ones take their first occurrence).
+fn instant(zone: &TimeZone, dt: DateTime) -> Option<i64> {
+    let z = zone.to_ambiguous_zoned_datetime(dt).compatible().ok()?;
+    Some(z.timestamp().as_second())
 }
 
 fn inner<'a>(expr: &'a str, name: &str) -> Option<&'a str> {
@@ -65,16 +63,16 @@ fn inner<'a>(expr: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Parses a schedule in the time zone `zone`.
-pub fn parse(expr: &str, zone: Option<&str>) -> Result<Schedule, String> {
-    let offset = zone_offset(zone)?;
+pub fn parse(expr: &str, zone_name: Option<&str>) -> Result<Schedule, String> {
+    let tz = zone(zone_name)?;
     if let Some(at) = inner(expr, "at") {
-        return parse_at(at, offset).map(Schedule::At);
+        return parse_at(at, &tz).map(Schedule::At);
     }
     if let Some(rate) = inner(expr, "rate") {
         return parse_rate(rate).map(Schedule::Rate);
     }
     if let Some(cron) = inner(expr, "cron") {
-        return parse_cron(cron, offset).map(|c| Schedule::Cron(Box::new(c)));
+        return parse_cron(cron, tz).map(|c| Schedule::Cron(Box::new(c)));
     }
     Err(format!(
         "Unsupported schedule expression '{expr}': use at(yyyy-mm-ddThh:mm:ss), rate(value unit) or \
@@ -82,7 +80,7 @@ pub fn parse(expr: &str, zone: Option<&str>) -> Result<Schedule, String> {
     ))
 }
 
-fn parse_at(s: &str, offset: i64) -> Result<i64, String> {
+fn parse_at(s: &str, tz: &TimeZone) -> Result<i64, String> {
     let bad = || format!("Invalid at expression 'at({s})': the format is at(yyyy-mm-ddThh:mm:ss).");
     let (date, clock) = s.split_once('T').ok_or_else(bad)?;
     let d: Vec<&str> = date.split('-').collect();
@@ -90,11 +88,11 @@ fn parse_at(s: &str, offset: i64) -> Result<i64, String> {
     if d.len() != 3 || t.len() != 3 || d[0].len() != 4 {
         return Err(bad());
     }
-    let num = |x: &str| x.parse::<u32>().map_err(|_| bad());
-    let month = Month::try_from(num(d[1])? as u8).map_err(|_| bad())?;
-    let date = Date::from_calendar_date(num(d[0])? as i32, month, num(d[2])? as u8).map_err(|_| bad())?;
-    let time = Time::from_hms(num(t[0])? as u8, num(t[1])? as u8, num(t[2])? as u8).map_err(|_| bad())?;
-    Ok(PrimitiveDateTime::new(date, time).assume_utc().unix_timestamp() - offset)
+    let num = |x: &str| x.parse::<i8>().map_err(|_| bad());
+    let year: i16 = d[0].parse().map_err(|_| bad())?;
+    let date = civil::Date::new(year, num(d[1])?, num(d[2])?).map_err(|_| bad())?;
+    let time = civil::Time::new(num(t[0])?, num(t[1])?, num(t[2])?, 0).map_err(|_| bad())?;
+    instant(tz, date.to_datetime(time)).ok_or_else(bad)
 }
 
 fn parse_rate(s: &str) -> Result<i64, String> {
@@ -164,7 +162,7 @@ fn field(s: &str, lo: u32, hi: u32, names: &[&str]) -> Result<Vec<bool>, String>
     Ok(allowed)
 }
 
-fn parse_cron(s: &str, offset: i64) -> Result<Cron, String> {
+fn parse_cron(s: &str, zone: TimeZone) -> Result<Cron, String> {
     let fields: Vec<&str> = s.split_whitespace().collect();
     let bad = |why: String| format!("Invalid cron expression 'cron({s})': {why}.");
     if fields.len() != 6 {
@@ -186,7 +184,7 @@ fn parse_cron(s: &str, offset: i64) -> Result<Cron, String> {
             .then(|| field(fields[5], 1970, 2199, &[]))
             .transpose()
             .map_err(bad)?,
-        offset,
+        zone,
     })
 }
 
@@ -194,32 +192,36 @@ impl Cron {
     /// The first minute strictly after `after` (epoch seconds) it names,
     /// within about five years.
     fn next_after(&self, after: i64) -> Option<i64> {
-        let local = OffsetDateTime::from_unix_timestamp(after + self.offset).ok()?;
-        let mut day = local.date();
+        let start = Timestamp::from_second(after).ok()?;
+        // The day before too: a skipped time of that day may land after
+        // `after`.
+        let mut day = self.zone.to_datetime(start).date().yesterday().ok()?;
         for _ in 0..(5 * 366) {
-            let year_ok = self
-                .years
-                .as_ref()
-                .is_none_or(|y| y.get(day.year() as usize).copied().unwrap_or(false));
-            let month_ok = self.months[u8::from(day.month()) as usize];
+            let year_ok = self.years.as_ref().is_none_or(|y| {
+                usize::try_from(day.year())
+                    .ok()
+                    .and_then(|i| y.get(i))
+                    .copied()
+                    .unwrap_or(false)
+            });
+            let month_ok = self.months[day.month() as usize];
             let dom_ok = self.days_of_month.as_ref().is_none_or(|d| d[day.day() as usize]);
-            let dow = day.weekday().number_from_sunday() as usize;
+            let dow = day.weekday().to_sunday_one_offset() as usize;
             let dow_ok = self.days_of_week.as_ref().is_none_or(|d| d[dow]);
             if year_ok && month_ok && dom_ok && dow_ok {
-                let midnight = PrimitiveDateTime::new(day, Time::MIDNIGHT)
-                    .assume_utc()
-                    .unix_timestamp()
-                    - self.offset;
-                for h in (0..24).filter(|h| self.hours[*h]) {
-                    for m in (0..60).filter(|m| self.minutes[*m]) {
-                        let t = midnight + (h * 3600 + m * 60) as i64;
-                        if t > after {
-                            return Some(t);
-                        }
-                    }
+                // The earliest instant of the day's times after `after`
+                // (a skipped time moves forward, so order is by instant).
+                let first = (0..24)
+                    .filter(|h| self.hours[*h as usize])
+                    .flat_map(|h| (0..60).filter(|m| self.minutes[*m as usize]).map(move |m| (h, m)))
+                    .filter_map(|(h, m)| instant(&self.zone, day.at(h, m, 0, 0)))
+                    .filter(|t| *t > after)
+                    .min();
+                if first.is_some() {
+                    return first;
                 }
             }
-            day = day.next_day()?;
+            day = day.tomorrow().ok()?;
         }
         None
     }
@@ -247,7 +249,7 @@ mod tests {
     use super::*;
 
     fn epoch(s: &str) -> i64 {
-        parse_at(s, 0).unwrap()
+        parse_at(s, &TimeZone::UTC).unwrap()
     }
 
     #[test]
@@ -266,8 +268,46 @@ mod tests {
         assert_eq!(s.next_after(1_767_323_045.0, 0.0, |x| x as f64), None);
         assert!(parse("at(2026-13-02T03:04:05)", None).is_err());
         assert!(parse("at(2026-01-02 03:04:05)", None).is_err());
-        let e = parse("at(2026-01-02T03:04:05)", Some("Europe/Paris")).unwrap_err();
-        assert!(e.contains("not supported"), "{e}");
+        // Paris is UTC+1 in winter, UTC+2 in summer.
+        assert_eq!(
+            parse("at(2026-01-02T03:04:05)", Some("Europe/Paris")).unwrap(),
+            Schedule::At(1_767_323_045 - 3600)
+        );
+        assert_eq!(
+            parse("at(2026-07-02T03:04:05)", Some("Europe/Paris")).unwrap(),
+            Schedule::At(epoch("2026-07-02T01:04:05"))
+        );
+        let e = parse("at(2026-01-02T03:04:05)", Some("Mars/Olympus_Mons")).unwrap_err();
+        assert!(e.contains("IANA"), "{e}");
+        assert!(parse("at(2026-01-02T03:04:05)", Some("")).is_err());
+    }
+
+    #[test]
+    fn cron_follows_daylight_saving_time() {
+        // 09:00 every day in New York: 14:00 UTC in winter, 13:00 in summer
+        // (daylight saving time began 2026-03-08).
+        let s = parse("cron(0 9 * * ? *)", Some("America/New_York")).unwrap();
+        let next = |from: &str| s.next_after(epoch(from) as f64, 0.0, |x| x as f64);
+        assert_eq!(next("2026-03-06T15:00:00"), Some(epoch("2026-03-07T14:00:00") as f64));
+        assert_eq!(next("2026-03-07T15:00:00"), Some(epoch("2026-03-08T13:00:00") as f64));
+        // 02:30 does not exist on 2026-03-08 in New York: it runs at 03:30
+        // EDT (07:30 UTC), and the next day at 02:30 EDT again.
+        let s = parse("cron(30 2 * * ? *)", Some("America/New_York")).unwrap();
+        let next = |from: &str| s.next_after(epoch(from) as f64, 0.0, |x| x as f64);
+        assert_eq!(next("2026-03-08T00:00:00"), Some(epoch("2026-03-08T07:30:00") as f64));
+        assert_eq!(next("2026-03-08T07:30:00"), Some(epoch("2026-03-09T06:30:00") as f64));
+        // 01:30 happens twice on 2026-11-01: it runs once, at the first
+        // (EDT, 05:30 UTC); the next run is the day after (EST, 06:30 UTC).
+        let s = parse("cron(30 1 * * ? *)", Some("America/New_York")).unwrap();
+        let next = |from: &str| s.next_after(epoch(from) as f64, 0.0, |x| x as f64);
+        assert_eq!(next("2026-11-01T00:00:00"), Some(epoch("2026-11-01T05:30:00") as f64));
+        assert_eq!(next("2026-11-01T05:30:00"), Some(epoch("2026-11-02T06:30:00") as f64));
+        // Days are the zone's: Monday 00:30 in Tokyo is Sunday 15:30 UTC.
+        let s = parse("cron(30 0 ? * MON *)", Some("Asia/Tokyo")).unwrap();
+        assert_eq!(
+            s.next_after(epoch("2026-01-03T00:00:00") as f64, 0.0, |x| x as f64),
+            Some(epoch("2026-01-04T15:30:00") as f64)
+        );
     }
 
     #[test]
