@@ -17,6 +17,8 @@ periods) fires after about 6 s of load and AlarmLow (15 of 15) after about
   it scales in to 1 (min). DescribeScalingActivities shows
   each change with its cause (`monitor alarm TargetTracking-…-AlarmHigh-…
   in state ALARM triggered policy …`);
+- target tracking on metric math (backlog per worker): CloudWatch evaluates
+  the expression over published metrics and desiredCount follows;
 - a step-scaling policy run by SetAlarmState on its alarm changes
   desiredCount by the step the breach falls in;
 - a scheduled action `at(…)` sets min and max, and desiredCount follows;
@@ -241,6 +243,67 @@ def test_step_scaling_and_a_scheduled_action_change_desired_count(server, agent_
     aas.delete_scheduled_action(ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension=DIMENSION,
                                 ScheduledActionName="night")
     assert aas.describe_scheduled_actions(ServiceNamespace="ecs")["ScheduledActions"] == []
+
+
+def test_target_tracking_on_metric_math_scales_out(server):
+    """A customized metric given as metric math (backlog per task, the
+    pattern AWS documents for queue workers): the policy's alarms watch the
+    expression, CloudWatch evaluates it over the published metrics, and the
+    service scales to ceil(1 x 50 / 10) = 5. No containers are needed: the
+    scaling acts on desiredCount."""
+    ecs = server.client("ecs")
+    aas = server.client("application-autoscaling")
+    cw = server.client("cloudwatch")
+    c = unique("aas-math")
+    ecs.create_cluster(clusterName=c)
+    td = register(ecs, unique("idle"), [{"name": "s", "image": "busybox", "memory": 16, "essential": True}])
+    svc = unique("worker")
+    ecs.create_service(cluster=c, serviceName=svc, taskDefinition=td, desiredCount=1)
+    resource_id = f"service/{c}/{svc}"
+    target = dict(ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension=DIMENSION)
+    aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=10)
+    queue = [{"Name": "Queue", "Value": svc}]
+
+    def stat(name: str) -> dict:
+        return {"Metric": {"Namespace": "Berth/E2E", "MetricName": name, "Dimensions": queue}, "Stat": "Average"}
+
+    metrics = [
+        {"Id": "backlog", "MetricStat": stat("Backlog"), "ReturnData": False},
+        {"Id": "workers", "MetricStat": stat("Workers"), "ReturnData": False},
+        {"Id": "per_worker", "Expression": "backlog / workers", "Label": "Backlog per worker", "ReturnData": True},
+    ]
+    config = {"TargetValue": 10.0, "CustomizedMetricSpecification": {"Metrics": metrics}}
+    server.aws("application-autoscaling", "put-scaling-policy", "--service-namespace", "ecs",
+               "--resource-id", resource_id, "--scalable-dimension", DIMENSION, "--policy-name", "backlog",
+               "--policy-type", "TargetTrackingScaling",
+               "--target-tracking-scaling-policy-configuration", json.dumps(config))
+    policy = aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource_id)["ScalingPolicies"][0]
+    shown = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]["Metrics"]
+    assert [(q["Id"], q.get("Expression"), q.get("ReturnData")) for q in shown] == [
+        ("backlog", None, False), ("workers", None, False), ("per_worker", "backlog / workers", True)]
+    assert shown[0]["MetricStat"] == stat("Backlog")
+    names = [a["AlarmName"] for a in policy["Alarms"]]
+    alarms = cw.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    assert len(alarms) == 2
+    for a in alarms:
+        assert "MetricName" not in a
+        assert [q["Id"] for q in a["Metrics"]] == ["backlog", "workers", "per_worker"]
+        assert a["Metrics"][0]["MetricStat"]["Period"] == 60
+
+    def publish_and_read():
+        cw.put_metric_data(Namespace="Berth/E2E", MetricData=[
+            {"MetricName": "Backlog", "Dimensions": queue, "Value": 100.0},
+            {"MetricName": "Workers", "Dimensions": queue, "Value": 2.0},
+        ])
+        return desired(ecs, c, svc) == 5
+
+    # 3 of 3 one-minute periods above 10 (2 s each at --time-scale 30).
+    poll("desiredCount 5 (backlog per worker 50, target 10)", publish_and_read, 60, interval=0.5)
+    high = next(n for n in names if "-AlarmHigh-" in n)
+    causes = [a["Cause"] for a in activities(aas, resource_id)]
+    assert any(high in cause for cause in causes), causes
+    aas.deregister_scalable_target(**target)
+    assert cw.describe_alarms(AlarmNames=names)["MetricAlarms"] == []
 
 
 def test_bad_input_as_aws_answers_it_and_targets_survive_a_restart(server):

@@ -83,8 +83,34 @@ pub struct CustomizedInput {
     pub dimensions: Option<Vec<DimensionInput>>,
     pub statistic: Option<String>,
     pub unit: Option<String>,
-    /// Metric math: refused.
-    pub metrics: Option<IgnoredAny>,
+    /// Metric math (`TargetTrackingMetricDataQuery`s).
+    pub metrics: Option<Vec<QueryInput>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryInput {
+    pub id: String,
+    pub expression: Option<String>,
+    pub label: Option<String>,
+    pub metric_stat: Option<MetricStatInput>,
+    pub return_data: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricStatInput {
+    pub metric: MetricInput,
+    pub stat: String,
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricInput {
+    pub dimensions: Option<Vec<DimensionInput>>,
+    pub metric_name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

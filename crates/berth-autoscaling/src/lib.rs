@@ -79,6 +79,14 @@ pub trait EcsServices: Send + Sync {
     ) -> Result<Option<(ServiceState, i64)>, AwsError>;
 }
 
+/// What a target-tracking alarm watches: one metric's statistic, or the
+/// policy's metric math (the alarm's `Metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlarmWatch {
+    Metric(AlarmMetric),
+    Math(Vec<records::MathQuery>),
+}
+
 /// A CloudWatch metric a target-tracking alarm watches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmMetric {
@@ -95,7 +103,7 @@ pub struct AlarmMetric {
 pub struct AlarmSpec {
     pub name: String,
     pub description: String,
-    pub metric: AlarmMetric,
+    pub metric: AlarmWatch,
     /// Seconds.
     pub period: i64,
     pub evaluation_periods: i64,

@@ -2,7 +2,8 @@
 //! `ScalableTarget`, `ScalingPolicy`, `ScheduledAction`, `ScalingActivity`).
 
 use crate::records::{
-    ActivityRecord, PolicyKind, PolicyRecord, ScheduledRecord, StepScaling, TargetRecord, TargetTracking, TrackedMetric,
+    ActivityRecord, MathQuery, PolicyKind, PolicyRecord, ScheduledRecord, StepScaling, TargetRecord, TargetTracking,
+    TrackedMetric,
 };
 use serde_json::{Map, Value, json};
 
@@ -22,6 +23,35 @@ pub fn target(t: &TargetRecord) -> Value {
         },
         "ScalableTargetARN": t.arn,
     })
+}
+
+/// A `TargetTrackingMetricDataQuery` as DescribeScalingPolicies shows it.
+fn math_query(q: &MathQuery) -> Value {
+    let mut v = json!({"Id": q.id});
+    if let Some(e) = &q.expression {
+        v["Expression"] = json!(e);
+    }
+    if let Some(l) = &q.label {
+        v["Label"] = json!(l);
+    }
+    if let Some(s) = &q.metric_stat {
+        let dims: Vec<Value> = s
+            .dimensions
+            .iter()
+            .map(|(n, val)| json!({"Name": n, "Value": val}))
+            .collect();
+        v["MetricStat"] = json!({
+            "Metric": {"Namespace": s.namespace, "MetricName": s.metric_name, "Dimensions": dims},
+            "Stat": s.stat,
+        });
+        if let Some(u) = &s.unit {
+            v["MetricStat"]["Unit"] = json!(u);
+        }
+    }
+    if let Some(r) = q.return_data {
+        v["ReturnData"] = json!(r);
+    }
+    v
 }
 
 fn target_tracking(c: &TargetTracking) -> Value {
@@ -57,6 +87,10 @@ fn target_tracking(c: &TargetTracking) -> Value {
                 m["Unit"] = json!(u);
             }
             v.insert("CustomizedMetricSpecification".into(), m);
+        }
+        TrackedMetric::Math(queries) => {
+            let metrics: Vec<Value> = queries.iter().map(math_query).collect();
+            v.insert("CustomizedMetricSpecification".into(), json!({"Metrics": metrics}));
         }
     }
     if let Some(c) = c.scale_out_cooldown {

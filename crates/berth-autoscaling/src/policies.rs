@@ -7,7 +7,7 @@
 use crate::inputs::{DescribeScalingPoliciesInput, PolicyInput, PutScalingPolicyInput};
 use crate::records::{AlarmRef, PolicyKind, PolicyRecord, TargetRecord, TargetTracking, TrackedMetric};
 use crate::resource::{ServiceId, check_namespace, no_target, not_found, policy_arn, target_of};
-use crate::{AlarmMetric, AlarmSpec, Autoscaling, output, rules};
+use crate::{AlarmMetric, AlarmSpec, AlarmWatch, Autoscaling, output, rules};
 use berth_proto::AwsError;
 use serde_json::{Value, json};
 
@@ -27,8 +27,9 @@ fn no_policy(namespace: &str, resource_id: &str, dimension: &str, name: &str) ->
 }
 
 /// The metric a target-tracking policy's alarms watch.
-fn alarm_metric(c: &TargetTracking, id: &ServiceId) -> AlarmMetric {
-    match &c.metric {
+fn alarm_metric(c: &TargetTracking, id: &ServiceId) -> AlarmWatch {
+    AlarmWatch::Metric(match &c.metric {
+        TrackedMetric::Math(queries) => return AlarmWatch::Math(queries.clone()),
         TrackedMetric::Predefined(p) => AlarmMetric {
             namespace: "AWS/ECS".into(),
             metric_name: p.metric_name().into(),
@@ -66,7 +67,7 @@ fn alarm_metric(c: &TargetTracking, id: &ServiceId) -> AlarmMetric {
             statistic: statistic.clone(),
             unit: unit.clone(),
         },
-    }
+    })
 }
 
 /// The alarms of a target-tracking policy, named as AWS names them
@@ -276,10 +277,13 @@ mod tests {
             (low.evaluation_periods, low.datapoints_to_alarm, low.threshold),
             (15, 15, 45.0)
         );
-        assert_eq!(high.metric.namespace, "AWS/ECS");
-        assert_eq!(high.metric.metric_name, "CPUUtilization");
+        let AlarmWatch::Metric(m) = &high.metric else {
+            panic!("one metric: {:?}", high.metric)
+        };
+        assert_eq!(m.namespace, "AWS/ECS");
+        assert_eq!(m.metric_name, "CPUUtilization");
         assert_eq!(
-            high.metric.dimensions,
+            m.dimensions,
             [
                 ("ClusterName".into(), "default".into()),
                 ("ServiceName".into(), "web".into())

@@ -137,6 +137,27 @@ impl Predefined {
     }
 }
 
+/// One query of a target-tracking policy's metric math
+/// (`TargetTrackingMetricDataQuery`): a metric's statistic or an
+/// expression over the other queries' ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MathQuery {
+    pub id: String,
+    pub expression: Option<String>,
+    pub label: Option<String>,
+    pub metric_stat: Option<MathMetricStat>,
+    pub return_data: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MathMetricStat {
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: Vec<(String, String)>,
+    pub stat: String,
+    pub unit: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TrackedMetric {
     Predefined(Predefined),
@@ -152,6 +173,9 @@ pub enum TrackedMetric {
         statistic: String,
         unit: Option<String>,
     },
+    /// `CustomizedMetricSpecification.Metrics`: the one query whose
+    /// `ReturnData` is true is the tracked value.
+    Math(Vec<MathQuery>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,11 +3,11 @@
 //! Each refusal is a `ValidationException` that says what to change.
 
 use crate::inputs::{
-    CustomizedInput, PutScalingPolicyInput, ScalableTargetActionInput, StepScalingInput, SuspendedStateInput,
-    TargetTrackingInput,
+    CustomizedInput, PutScalingPolicyInput, QueryInput, ScalableTargetActionInput, StepScalingInput,
+    SuspendedStateInput, TargetTrackingInput,
 };
 use crate::records::{AdjustmentType, Aggregation, PolicyKind, Predefined, Step, StepScaling, Suspended};
-use crate::records::{TargetTracking, TrackedMetric};
+use crate::records::{MathMetricStat, MathQuery, TargetTracking, TrackedMetric};
 use crate::resource::validation;
 use berth_proto::AwsError;
 
@@ -164,11 +164,19 @@ pub fn target_group_of_label(label: &str) -> Option<&str> {
 }
 
 fn customized(m: &CustomizedInput) -> Result<TrackedMetric, AwsError> {
-    if m.metrics.is_some() {
-        return Err(validation(
-            "CustomizedMetricSpecification.Metrics (metric math) is not supported: give MetricName, Namespace, \
-             Dimensions and Statistic.",
-        ));
+    if let Some(queries) = &m.metrics {
+        let single = m.metric_name.is_some()
+            || m.namespace.is_some()
+            || m.statistic.is_some()
+            || m.dimensions.is_some()
+            || m.unit.is_some();
+        if single {
+            return Err(validation(
+                "CustomizedMetricSpecification takes either Metrics (metric math) or MetricName, Namespace, \
+                 Dimensions, Statistic and Unit, not both.",
+            ));
+        }
+        return math_queries(queries).map(TrackedMetric::Math);
     }
     let (Some(name), Some(namespace), Some(statistic)) = (&m.metric_name, &m.namespace, &m.statistic) else {
         return Err(validation(
@@ -187,6 +195,84 @@ fn customized(m: &CustomizedInput) -> Result<TrackedMetric, AwsError> {
         statistic: statistic.clone(),
         unit: m.unit.clone(),
     })
+}
+
+/// The most queries a metric-math target-tracking policy takes (a
+/// CloudWatch alarm's limit).
+const MAX_QUERIES: usize = 10;
+
+/// Checks `CustomizedMetricSpecification.Metrics` as Application Auto
+/// Scaling does: ids unique, lower-case first; each query a metric
+/// statistic or an expression, not both; exactly one returning data (the
+/// tracked value; `ReturnData` defaults to true).
+fn math_queries(queries: &[QueryInput]) -> Result<Vec<MathQuery>, AwsError> {
+    if queries.is_empty() || queries.len() > MAX_QUERIES {
+        return Err(validation(format!(
+            "CustomizedMetricSpecification.Metrics must have from 1 to {MAX_QUERIES} queries."
+        )));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(queries.len());
+    for q in queries {
+        let id_ok = q.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && q.id.len() <= 255;
+        if !id_ok {
+            return Err(validation(format!(
+                "The metric query id '{}' must start with a lower-case letter and hold only letters, digits and \
+                 underscores.",
+                q.id
+            )));
+        }
+        if !ids.insert(q.id.as_str()) {
+            return Err(validation(format!("The metric query id '{}' is used twice.", q.id)));
+        }
+        let metric_stat = match (&q.expression, &q.metric_stat) {
+            (Some(e), None) if !e.trim().is_empty() => None,
+            (None, Some(s)) => {
+                let (Some(namespace), Some(metric_name)) = (&s.metric.namespace, &s.metric.metric_name) else {
+                    return Err(validation(format!(
+                        "The metric query '{}' needs MetricStat.Metric.Namespace and MetricName.",
+                        q.id
+                    )));
+                };
+                Some(MathMetricStat {
+                    namespace: namespace.clone(),
+                    metric_name: metric_name.clone(),
+                    dimensions: s
+                        .metric
+                        .dimensions
+                        .iter()
+                        .flatten()
+                        .map(|d| (d.name.clone(), d.value.clone()))
+                        .collect(),
+                    stat: s.stat.clone(),
+                    unit: s.unit.clone(),
+                })
+            }
+            _ => {
+                return Err(validation(format!(
+                    "The metric query '{}' must have either an Expression or a MetricStat, not both.",
+                    q.id
+                )));
+            }
+        };
+        out.push(MathQuery {
+            id: q.id.clone(),
+            expression: q.expression.clone(),
+            label: q.label.clone(),
+            metric_stat,
+            return_data: q.return_data,
+        });
+    }
+    let returning = out.iter().filter(|q| q.return_data.unwrap_or(true)).count();
+    if returning != 1 {
+        return Err(validation(format!(
+            "Exactly one metric query of CustomizedMetricSpecification.Metrics must have ReturnData true (the value \
+             tracked; it is the default): {returning} have."
+        )));
+    }
+    Ok(out)
 }
 
 fn step_scaling(c: &StepScalingInput) -> Result<StepScaling, AwsError> {
@@ -374,6 +460,76 @@ mod tests {
             panic!()
         };
         assert!(t.disable_scale_in);
+    }
+
+    fn math(metrics: serde_json::Value) -> Result<PolicyKind, AwsError> {
+        policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 10.0,
+            "CustomizedMetricSpecification": {"Metrics": metrics}}}))
+    }
+
+    #[test]
+    fn metric_math_configurations() {
+        let stat = |name: &str| {
+            serde_json::json!({"Metric": {"Namespace": "App", "MetricName": name,
+                "Dimensions": [{"Name": "Q", "Value": "jobs"}]}, "Stat": "Sum"})
+        };
+        let ok = math(serde_json::json!([
+            {"Id": "backlog", "MetricStat": stat("Backlog"), "ReturnData": false},
+            {"Id": "tasks", "MetricStat": stat("Tasks"), "ReturnData": false},
+            {"Id": "per_task", "Expression": "backlog / tasks", "Label": "Backlog per task"}
+        ]))
+        .unwrap();
+        let PolicyKind::TargetTracking(t) = ok else { panic!() };
+        let TrackedMetric::Math(q) = &t.metric else {
+            panic!("{:?}", t.metric)
+        };
+        assert_eq!(q.len(), 3);
+        assert_eq!(
+            q[0].metric_stat.as_ref().unwrap().dimensions,
+            [("Q".into(), "jobs".into())]
+        );
+        assert_eq!(q[2].expression.as_deref(), Some("backlog / tasks"));
+        // One metric alone returns data by default.
+        assert!(math(serde_json::json!([{"Id": "m", "MetricStat": stat("Backlog")}])).is_ok());
+        for (bad, why) in [
+            (serde_json::json!([]), "from 1 to 10"),
+            (
+                serde_json::json!([{"Id": "m", "MetricStat": stat("A")}, {"Id": "e", "Expression": "m * 2"}]),
+                "ReturnData",
+            ),
+            (
+                serde_json::json!([{"Id": "m", "MetricStat": stat("A"), "ReturnData": false}]),
+                "ReturnData",
+            ),
+            (
+                serde_json::json!([{"Id": "m", "MetricStat": stat("A"), "Expression": "1"}]),
+                "not both",
+            ),
+            (serde_json::json!([{"Id": "m"}]), "either an Expression or a MetricStat"),
+            (
+                serde_json::json!([{"Id": "Big", "MetricStat": stat("A")}]),
+                "lower-case",
+            ),
+            (
+                serde_json::json!([{"Id": "m", "MetricStat": stat("A"), "ReturnData": false},
+                                {"Id": "m", "Expression": "m"}]),
+                "used twice",
+            ),
+            (
+                serde_json::json!([{"Id": "m", "MetricStat": {"Metric": {"Namespace": "App"}, "Stat": "Sum"}}]),
+                "MetricName",
+            ),
+        ] {
+            let e = math(bad.clone()).unwrap_err();
+            assert!(e.message.contains(why), "{bad}: {}", e.message);
+        }
+        let e = policy(serde_json::json!({"PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 10.0,
+            "CustomizedMetricSpecification": {"MetricName": "A", "Namespace": "App", "Statistic": "Sum",
+                "Metrics": [{"Id": "m", "MetricStat": stat("A")}]}}}))
+        .unwrap_err();
+        assert!(e.message.contains("not both"), "{}", e.message);
     }
 
     #[test]

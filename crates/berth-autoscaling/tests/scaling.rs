@@ -62,13 +62,13 @@ impl FakeAlarms {
         let spec = AlarmSpec {
             name: name.into(),
             description: String::new(),
-            metric: berth_autoscaling::AlarmMetric {
+            metric: berth_autoscaling::AlarmWatch::Metric(berth_autoscaling::AlarmMetric {
                 namespace: "App".into(),
                 metric_name: "M".into(),
                 dimensions: vec![],
                 statistic: "Average".into(),
                 unit: None,
-            },
+            }),
             period: 60,
             evaluation_periods: 1,
             datapoints_to_alarm: 1,

@@ -6,11 +6,11 @@
 //! ([`PolicyRunner`], the metrics' `ActionRunner`).
 
 use async_trait::async_trait;
-use berth_autoscaling::{AlarmReading, AlarmSpec, Autoscaling, Decide, ServiceState, Trigger};
+use berth_autoscaling::{AlarmReading, AlarmSpec, AlarmWatch, Autoscaling, Decide, ServiceState, Trigger};
 use berth_metrics::alarms::actions::{ActionError, ActionRunner, StateChange};
 use berth_metrics::alarms::inputs::PutMetricAlarmInput;
 use berth_metrics::alarms::model::StateValue;
-use berth_metrics::inputs::Dimension;
+use berth_metrics::inputs::{Dimension, Metric, MetricDataQuery, MetricStat};
 use berth_proto::AwsError;
 use std::sync::{Arc, OnceLock};
 
@@ -44,8 +44,52 @@ impl berth_autoscaling::EcsServices for EcsScaling {
 
 pub(crate) struct MetricsAlarms(pub(crate) Arc<berth_metrics::Metrics>);
 
-/// A target-tracking alarm as PutMetricAlarm's input (pure).
+/// A target-tracking alarm as PutMetricAlarm's input (pure): one metric's
+/// statistic over `period`, or the policy's metric math with each metric
+/// read over `period`.
 fn alarm_input(a: AlarmSpec) -> PutMetricAlarmInput {
+    let dims = |d: Vec<(String, String)>| -> Vec<Dimension> {
+        d.into_iter().map(|(name, value)| Dimension { name, value }).collect()
+    };
+    let (single, metrics) = match a.metric {
+        AlarmWatch::Metric(m) => (Some(m), None),
+        AlarmWatch::Math(queries) => {
+            let period = a.period;
+            let queries = queries
+                .into_iter()
+                .map(|q| MetricDataQuery {
+                    id: q.id,
+                    metric_stat: q.metric_stat.map(|s| MetricStat {
+                        metric: Metric {
+                            namespace: s.namespace,
+                            metric_name: s.metric_name,
+                            dimensions: dims(s.dimensions),
+                        },
+                        period,
+                        stat: s.stat,
+                        unit: s.unit,
+                    }),
+                    expression: q.expression,
+                    label: q.label,
+                    return_data: q.return_data,
+                    period: None,
+                    account_id: None,
+                })
+                .collect();
+            (None, Some(queries))
+        }
+    };
+    let period = single.is_some().then_some(a.period);
+    let (metric_name, namespace, statistic, dimensions, unit) = match single {
+        Some(m) => (
+            Some(m.metric_name),
+            Some(m.namespace),
+            Some(m.statistic),
+            dims(m.dimensions),
+            m.unit,
+        ),
+        None => (None, None, None, vec![], None),
+    };
     PutMetricAlarmInput {
         alarm_name: a.name,
         alarm_description: Some(a.description),
@@ -53,25 +97,20 @@ fn alarm_input(a: AlarmSpec) -> PutMetricAlarmInput {
         ok_actions: None,
         alarm_actions: Some(vec![a.action]),
         insufficient_data_actions: None,
-        metric_name: Some(a.metric.metric_name),
-        namespace: Some(a.metric.namespace),
-        statistic: Some(a.metric.statistic),
+        metric_name,
+        namespace,
+        statistic,
         extended_statistic: None,
-        dimensions: a
-            .metric
-            .dimensions
-            .into_iter()
-            .map(|(name, value)| Dimension { name, value })
-            .collect(),
-        period: Some(a.period),
-        unit: a.metric.unit,
+        dimensions,
+        period,
+        unit,
         evaluation_periods: Some(a.evaluation_periods),
         datapoints_to_alarm: Some(a.datapoints_to_alarm),
         threshold: Some(a.threshold),
         comparison_operator: Some(a.comparison.to_string()),
         treat_missing_data: None,
         evaluate_low_sample_count_percentile: None,
-        metrics: None,
+        metrics,
         tags: None,
         threshold_metric_id: None,
         evaluation_window: None,
