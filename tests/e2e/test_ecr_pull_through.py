@@ -252,6 +252,9 @@ def test_first_pull_caches_and_the_cache_outlives_the_upstream(server, upstream,
     app, multi = f"{prefix}/library/app", f"{prefix}/library/multi"
     with pytest.raises(ClientError):
         ecr.describe_repositories(repositoryNames=[app])
+    # The repositories the cache creates take a PULL_THROUGH_CACHE creation template's settings.
+    ecr.create_repository_creation_template(prefix=f"{prefix}/library", appliedFor=["PULL_THROUGH_CACHE"],
+                                            resourceTags=[{"Key": "cache", "Value": "upstream"}])
     creds = creds_of(ecr)
     host = host_of(server)
     # The first pull: skopeo copies the image out of Berth, every blob verified.
@@ -259,6 +262,8 @@ def test_first_pull_caches_and_the_cache_outlives_the_upstream(server, upstream,
            f"docker://{host}/{app}:1.0", f"oci:{tmp_path / 'out'}:app")
     repo = ecr.describe_repositories(repositoryNames=[app])["repositories"][0]
     assert repo["imageTagMutability"] == "MUTABLE"
+    assert ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [
+        {"Key": "cache", "Value": "upstream"}]
     details = ecr.describe_images(repositoryName=app)["imageDetails"]
     assert [(d["imageDigest"], d["imageTags"]) for d in details] == [(images["app"], ["1.0"])]
     # An index: its two platforms are cached with it.

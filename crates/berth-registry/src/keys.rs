@@ -135,6 +135,13 @@ pub fn pull_through_rule(prefix: &str) -> String {
     format!("{PULL_THROUGH_RULES}{prefix}")
 }
 
+/// Repository creation templates: `ecr/templates/PREFIX` (`ROOT` too).
+pub const CREATION_TEMPLATES: &str = "ecr/templates/";
+
+pub fn creation_template(prefix: &str) -> String {
+    format!("{CREATION_TEMPLATES}{prefix}")
+}
+
 /// When a pulled-through tag was last checked upstream:
 /// `ecr/pull-through-synced/REPO#TAG`.
 pub fn pull_through_synced_of(repo: &str) -> String {

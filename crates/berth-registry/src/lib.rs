@@ -36,6 +36,7 @@ pub mod replication;
 pub mod rules;
 pub mod scan;
 mod scan_run;
+pub mod templates;
 mod uploads;
 
 pub use auth::RequestAuthenticator;

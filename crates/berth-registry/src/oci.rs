@@ -404,6 +404,7 @@ async fn dispatch(
                 }
                 Method::PUT => {
                     authorize(reg, &who, "ecr:PutImage", Some(&name)).await?;
+                    reg.repository_for_push(&who, &name).await?;
                     put_manifest(reg, &name, &reference, &headers, body).await
                 }
                 Method::DELETE => {
@@ -460,7 +461,7 @@ async fn dispatch(
                 return Err(not_allowed());
             }
             authorize(reg, &who, "ecr:InitiateLayerUpload", Some(&name)).await?;
-            reg.repository(&name).await?;
+            reg.repository_for_push(&who, &name).await?;
             if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from")) {
                 let d = parse_digest(mount)?;
                 let from_allowed = rules::validate_repository_name(from).is_ok()

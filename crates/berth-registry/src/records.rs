@@ -33,6 +33,29 @@ pub struct RepositoryRecord {
     pub lifecycle_evaluated_at: Option<f64>,
 }
 
+impl RepositoryRecord {
+    /// A repository with ECR's defaults (mutable tags, AES256, no scan on
+    /// push, no tags or policies), as Berth creates one on the user's
+    /// behalf before a creation template applies.
+    pub fn with_defaults(name: &str, arn: String, registry_id: &str, created_at: f64) -> Self {
+        RepositoryRecord {
+            repository_name: name.to_string(),
+            repository_arn: arn,
+            registry_id: registry_id.to_string(),
+            created_at,
+            image_tag_mutability: TagMutability::Mutable,
+            image_tag_mutability_exclusion_filters: vec![],
+            scan_on_push: false,
+            encryption_type: "AES256".into(),
+            kms_key: None,
+            tags: vec![],
+            policy_text: None,
+            lifecycle_policy_text: None,
+            lifecycle_evaluated_at: None,
+        }
+    }
+}
+
 /// One manifest in a repository (an "image" in ECR terms), by digest. The
 /// manifest bytes live in blob storage under the same digest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

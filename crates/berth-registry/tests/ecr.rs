@@ -200,7 +200,7 @@ async fn repositories_lifecycle() {
     // A registry without KMS cannot honour it.
     assert_eq!(e.code, "KmsException");
     assert_eq!(
-        code(h.ecr("CreateRepositoryCreationTemplate", json!({})).await),
+        code(h.ecr("PutSigningConfiguration", json!({})).await),
         "UnknownOperationException"
     );
 }
@@ -759,7 +759,7 @@ async fn routing_is_the_authorization_table() {
         }
     }
     assert_eq!(
-        code(h.ecr("CreateRepositoryCreationTemplate", json!({})).await),
+        code(h.ecr("PutSigningConfiguration", json!({})).await),
         "UnknownOperationException"
     );
 }

@@ -58,7 +58,7 @@ pub(crate) struct GetPreviewInput {
 }
 
 /// Validates a policy text as ECR does, with ECR's wording.
-fn parse_policy(text: &str) -> Result<Policy, AwsError> {
+pub(crate) fn parse_policy(text: &str) -> Result<Policy, AwsError> {
     Policy::parse(text).map_err(|e| {
         invalid_parameter(format!(
             "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: {e}'"

@@ -13,6 +13,7 @@ mod replication;
 mod repositories;
 mod routes;
 mod scanning;
+mod templates;
 
 use crate::error::RegistryError;
 use crate::rules;

@@ -50,7 +50,7 @@ struct RegistryPolicyRecord {
     policy_text: String,
 }
 
-fn check_policy(text: &str, what: &str) -> Result<(), AwsError> {
+pub(crate) fn check_policy(text: &str, what: &str) -> Result<(), AwsError> {
     if text.len() > MAX_POLICY_LEN {
         return Err(invalid_parameter(format!(
             "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Member must have length less than or equal to {MAX_POLICY_LEN}'"

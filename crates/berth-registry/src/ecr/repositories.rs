@@ -22,7 +22,7 @@ pub(super) struct ScanningConfiguration {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EncryptionConfiguration {
+pub(crate) struct EncryptionConfiguration {
     encryption_type: String,
     kms_key: Option<String>,
 }
@@ -89,7 +89,7 @@ pub(crate) struct ResourceArnInput {
     pub(crate) resource_arn: String,
 }
 
-fn tag_error(e: TagRuleError) -> AwsError {
+pub(crate) fn tag_error(e: TagRuleError) -> AwsError {
     match e {
         TagRuleError::Invalid(m) => AwsError::new("InvalidTagParameterException", 400, m),
         TagRuleError::TooMany(m) => AwsError::new("TooManyTagsException", 400, m),
@@ -101,12 +101,12 @@ fn tag_error(e: TagRuleError) -> AwsError {
 /// `aws/ecr`). KMS_DSSE (dual-layer, GovCloud only in AWS) is refused:
 /// Berth encrypts once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Encryption {
+pub(crate) enum Encryption {
     Aes256,
     Kms(Option<String>),
 }
 
-fn encryption_of(config: Option<EncryptionConfiguration>) -> Result<Encryption, AwsError> {
+pub(crate) fn encryption_of(config: Option<EncryptionConfiguration>) -> Result<Encryption, AwsError> {
     match config {
         None => Ok(Encryption::Aes256),
         Some(e) if e.encryption_type == "AES256" => {

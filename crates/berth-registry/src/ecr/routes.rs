@@ -12,7 +12,7 @@
 //! with its repository's tags, checked through the registry's authorizer.
 
 use super::policies::RegistryInput;
-use super::{images, layers, lifecycle, policies, replication, repositories, scanning};
+use super::{images, layers, lifecycle, policies, replication, repositories, scanning, templates};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -121,6 +121,13 @@ not_resource_scoped!(
     crate::pull_through::ops::PullThroughRuleInput
 );
 
+// Repository creation templates are registry-wide too.
+not_resource_scoped!(
+    templates::TemplateInput,
+    templates::DescribeTemplatesInput,
+    templates::DeleteTemplateInput
+);
+
 impl Resources for scanning::BatchGetRepositoryScanningConfigurationInput {
     /// Each named repository.
     fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
@@ -172,10 +179,12 @@ operations! {
     CompleteLayerUpload(layers::CompleteLayerUploadInput) => complete_layer_upload;
     CreatePullThroughCacheRule(crate::pull_through::ops::CreatePullThroughCacheRuleInput) => create_pull_through_cache_rule;
     CreateRepository(repositories::CreateRepositoryInput) => create_repository;
+    CreateRepositoryCreationTemplate(templates::TemplateInput) => create_repository_creation_template;
     DeleteLifecyclePolicy(lifecycle::LifecycleRepoInput) => delete_lifecycle_policy;
     DeletePullThroughCacheRule(crate::pull_through::ops::PullThroughRuleInput) => delete_pull_through_cache_rule;
     DeleteRegistryPolicy(RegistryInput) => delete_registry_policy;
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
+    DeleteRepositoryCreationTemplate(templates::DeleteTemplateInput) => delete_repository_creation_template;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
     DescribeImageReplicationStatus(replication::DescribeImageReplicationStatusInput) => describe_image_replication_status;
     DescribeImageScanFindings(scanning::DescribeImageScanFindingsInput) => describe_image_scan_findings;
@@ -183,6 +192,7 @@ operations! {
     DescribePullThroughCacheRules(crate::pull_through::ops::DescribePullThroughCacheRulesInput) => describe_pull_through_cache_rules;
     DescribeRegistry(RegistryInput) => describe_registry;
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
+    DescribeRepositoryCreationTemplates(templates::DescribeTemplatesInput) => describe_repository_creation_templates;
     GetAuthorizationToken(policies::AuthorizationTokenInput) => get_authorization_token;
     GetDownloadUrlForLayer(layers::LayerDigestInput) => get_download_url_for_layer;
     GetLifecyclePolicy(lifecycle::LifecycleRepoInput) => get_lifecycle_policy;
@@ -206,6 +216,7 @@ operations! {
     TagResource(repositories::TagResourceInput) => tag_resource;
     UntagResource(repositories::UntagResourceInput) => untag_resource;
     UpdatePullThroughCacheRule(crate::pull_through::ops::UpdatePullThroughCacheRuleInput) => update_pull_through_cache_rule;
+    UpdateRepositoryCreationTemplate(templates::TemplateInput) => update_repository_creation_template;
     UploadLayerPart(layers::UploadLayerPartInput) => upload_layer_part;
     ValidatePullThroughCacheRule(crate::pull_through::ops::PullThroughRuleInput) => validate_pull_through_cache_rule;
 }

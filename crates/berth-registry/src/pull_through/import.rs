@@ -15,7 +15,6 @@ use crate::error::{OciError, RegistryError};
 use crate::images::PutManifest;
 use crate::manifest::{self, ManifestKind};
 use crate::records::RepositoryRecord;
-use crate::rules::TagMutability;
 use crate::{Registry, keys, now_epoch};
 use axum::http::StatusCode;
 use berth_proto::Principal;
@@ -158,23 +157,13 @@ impl Registry {
         }
     }
 
-    /// The repository a first pull creates, with ECR's defaults.
+    /// The repository a first pull creates: ECR's defaults, or the
+    /// settings of the PULL_THROUGH_CACHE creation template that applies.
     async fn create_cache_repository(&self, name: &str) -> Result<(), OciError> {
-        let rec = RepositoryRecord {
-            repository_name: name.to_string(),
-            repository_arn: self.repository_arn(name),
-            registry_id: self.registry_id().to_string(),
-            created_at: now_epoch(),
-            image_tag_mutability: TagMutability::Mutable,
-            image_tag_mutability_exclusion_filters: vec![],
-            scan_on_push: false,
-            encryption_type: "AES256".into(),
-            kms_key: None,
-            tags: vec![],
-            policy_text: None,
-            lifecycle_policy_text: None,
-            lifecycle_evaluated_at: None,
-        };
+        let base = RepositoryRecord::with_defaults(name, self.repository_arn(name), self.registry_id(), now_epoch());
+        let rec = self
+            .templated_repository(base, crate::templates::AppliedFor::PullThroughCache)
+            .await?;
         // A concurrent first pull may have created it: as good.
         let created = self
             .insert_repository(&rec)

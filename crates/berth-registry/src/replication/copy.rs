@@ -65,7 +65,14 @@ async fn ensure_repository(dst: &Registry, source: &RepositoryRecord) -> Result<
         Err(e) => return Err(e.into()),
     }
     dst.sweep_repository_keys(name).await?;
-    let rec = replica_repository(dst, source);
+    // The destination's REPLICATION creation template, if one applies,
+    // decides its settings (as ECR).
+    let rec = dst
+        .templated_repository(
+            replica_repository(dst, source),
+            crate::templates::AppliedFor::Replication,
+        )
+        .await?;
     let value = typed::encode(&rec).map_err(|e| CopyError::Transient(e.to_string()))?;
     // Created by a racing attempt or a user meanwhile: as good.
     dst.store

@@ -11,7 +11,6 @@
 
 use crate::error::{OciError, RegistryError};
 use crate::records::RepositoryRecord;
-use crate::rules::TagMutability;
 use crate::{Registry, keys, now_epoch, registry_policy};
 use berth_proto::Principal;
 use berth_store::typed;
@@ -66,24 +65,14 @@ pub(crate) async fn check(
     create_repository(reg, name).await
 }
 
-/// The replica's repository, with ECR's defaults (mutable tags, AES256).
+/// The replica's repository, with ECR's defaults (mutable tags, AES256) or
+/// the settings of the REPLICATION creation template that applies.
 async fn create_repository(reg: &Registry, name: &str) -> Result<(), OciError> {
     reg.sweep_repository_keys(name).await?;
-    let rec = RepositoryRecord {
-        repository_name: name.to_string(),
-        repository_arn: reg.repository_arn(name),
-        registry_id: reg.registry_id().to_string(),
-        created_at: now_epoch(),
-        image_tag_mutability: TagMutability::Mutable,
-        image_tag_mutability_exclusion_filters: Vec::new(),
-        scan_on_push: false,
-        encryption_type: "AES256".to_string(),
-        kms_key: None,
-        tags: Vec::new(),
-        policy_text: None,
-        lifecycle_policy_text: None,
-        lifecycle_evaluated_at: None,
-    };
+    let base = RepositoryRecord::with_defaults(name, reg.repository_arn(name), reg.registry_id(), now_epoch());
+    let rec = reg
+        .templated_repository(base, crate::templates::AppliedFor::Replication)
+        .await?;
     let value = typed::encode(&rec).map_err(RegistryError::from)?;
     // Created by a racing push meanwhile: as good.
     if reg

@@ -28,7 +28,7 @@ fn full() -> Value {
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
         "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
         "repositoryNames": ["app"], "replicationConfiguration": {"rules": []},
-        "ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "quay.io",
+        "ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "quay.io", "prefix": "prod",
     })
 }
 
@@ -43,10 +43,13 @@ fn only_token_and_registry_operations_are_star() {
         star,
         [
             "CreatePullThroughCacheRule",
+            "CreateRepositoryCreationTemplate",
             "DeletePullThroughCacheRule",
             "DeleteRegistryPolicy",
+            "DeleteRepositoryCreationTemplate",
             "DescribePullThroughCacheRules",
             "DescribeRegistry",
+            "DescribeRepositoryCreationTemplates",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
             "GetRegistryScanningConfiguration",
@@ -54,13 +57,14 @@ fn only_token_and_registry_operations_are_star() {
             "PutRegistryScanningConfiguration",
             "PutReplicationConfiguration",
             "UpdatePullThroughCacheRule",
+            "UpdateRepositoryCreationTemplate",
             "ValidatePullThroughCacheRule"
         ]
     );
     for op in OPERATIONS.names() {
         assert!(!t(op, full()).is_empty(), "{op}");
     }
-    assert!(t("CreateRepositoryCreationTemplate", json!({})).is_empty());
+    assert!(t("StartReplicationBackfill", json!({})).is_empty());
 }
 
 /// Every routed operation and what it is authorized on.
@@ -75,10 +79,12 @@ fn every_routed_operation_and_its_resources() {
         ("CompleteLayerUpload", &app),
         ("CreatePullThroughCacheRule", "*"),
         ("CreateRepository", &app),
+        ("CreateRepositoryCreationTemplate", "*"),
         ("DeleteLifecyclePolicy", &app),
         ("DeletePullThroughCacheRule", "*"),
         ("DeleteRegistryPolicy", "*"),
         ("DeleteRepository", &app),
+        ("DeleteRepositoryCreationTemplate", "*"),
         ("DeleteRepositoryPolicy", &app),
         ("DescribeImageReplicationStatus", &app),
         ("DescribeImageScanFindings", &app),
@@ -86,6 +92,7 @@ fn every_routed_operation_and_its_resources() {
         ("DescribePullThroughCacheRules", "*"),
         ("DescribeRegistry", "*"),
         ("DescribeRepositories", &app),
+        ("DescribeRepositoryCreationTemplates", "*"),
         ("GetAuthorizationToken", "*"),
         ("GetDownloadUrlForLayer", &app),
         ("GetLifecyclePolicy", &app),
@@ -109,6 +116,7 @@ fn every_routed_operation_and_its_resources() {
         ("TagResource", &app),
         ("UntagResource", &app),
         ("UpdatePullThroughCacheRule", "*"),
+        ("UpdateRepositoryCreationTemplate", "*"),
         ("UploadLayerPart", &app),
         ("ValidatePullThroughCacheRule", "*"),
     ];
