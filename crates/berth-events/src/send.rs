@@ -76,6 +76,8 @@ pub(crate) fn deliveries(rules: &[(RuleRec, Pattern)], event: &Value, time_ms: i
                     message,
                     attempts: 0,
                     next_ms: 0,
+                    http: t.http.clone(),
+                    retry: t.retry.unwrap_or_default(),
                 });
             }
         }
@@ -263,6 +265,9 @@ mod tests {
             id: id.into(),
             arn: format!("arn:aws:logs:us-east-1:000000000000:log-group:{id}"),
             shaping,
+            role_arn: None,
+            http: None,
+            retry: None,
         }
     }
 
