@@ -100,7 +100,7 @@ impl Events {
                 }
                 Outcome::Retry(why) => {
                     d.attempts += 1;
-                    if !may_retry(&d.retry, d.attempts, now - d.time_ms) {
+                    if !may_retry(&d.retry, d.attempts, d.age_ms(now)) {
                         tracing::warn!(event = %d.event_id, target = %d.target_arn, reason = %why,
                             attempts = d.attempts, "EventBridge dropped an event: its retry policy is used up");
                         self.store.delete(&kv.key).await.map_err(store_error)?;

@@ -94,6 +94,23 @@ pub struct Delivery {
     /// The target's retry policy when the event was matched.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// When EventBridge received the event (milliseconds; 0 in records
+    /// written before it was kept: the event time stands in): the start of
+    /// its age for the retry policy, whatever `Time` PutEvents gave.
+    #[serde(default)]
+    pub received_ms: i64,
+}
+
+impl Delivery {
+    /// How old the event is at `now_ms`, for the retry policy.
+    pub fn age_ms(&self, now_ms: i64) -> i64 {
+        let since = if self.received_ms > 0 {
+            self.received_ms
+        } else {
+            self.time_ms
+        };
+        now_ms - since
+    }
 }
 
 /// Connections: `events/connections/NAME`.

@@ -141,6 +141,25 @@ async fn a_503_is_retried_a_400_is_not() {
 }
 
 #[tokio::test]
+async fn the_age_counts_from_receipt_not_from_the_event_time() {
+    let endpoint = Arc::new(Endpoint::default());
+    let e = events(endpoint.clone());
+    setup(&e, json!({"MaximumEventAgeInSeconds": 60}), vec![503], &endpoint).await;
+    // An event whose Time is a day old is still retried.
+    e.put_events(decode(
+        json!({"Entries": [{"Source": "my.app", "DetailType": "x", "Detail": "{}", "Time": 1_000_000_000}]}),
+    ))
+    .await
+    .unwrap();
+    *endpoint.answers.lock().unwrap() = vec![503, 503];
+    e.deliver_due().await.unwrap();
+    let left = outbox(&e).await;
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|d| d.attempts == 1 && d.received_ms > 0));
+    assert!(left.iter().any(|d| d.time_ms == 1_000_000_000_000));
+}
+
+#[tokio::test]
 async fn no_retry_with_a_policy_of_zero_attempts() {
     let endpoint = Arc::new(Endpoint::default());
     let e = events(endpoint.clone());
