@@ -19,13 +19,25 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// The characters a query-string key or value keeps as they are.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-/// One HTTP request to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One HTTP request to make. Its `Debug` names the headers without their
+/// values and leaves out the query (they may carry a connection's secrets).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpCall {
     pub method: &'static str,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for HttpCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("HttpCall")
+            .field("method", &self.method)
+            .field("url", &self.url.split('?').next().unwrap_or_default())
+            .field("headers", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one attempt came to.

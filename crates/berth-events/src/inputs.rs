@@ -99,7 +99,8 @@ pub struct TestEventPatternInput {
     pub event: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Its `Debug` shows no secret.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyValueParam {
     pub key: Option<String>,
@@ -115,14 +116,16 @@ pub struct InvocationHttpParameters {
     pub body_parameters: Option<Vec<KeyValueParam>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Its `Debug` shows no secret.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BasicAuthInput {
     pub username: Option<String>,
     pub password: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Its `Debug` shows no secret.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ApiKeyAuthInput {
     pub api_key_name: Option<String>,
@@ -203,4 +206,29 @@ pub struct HttpParametersInput {
 pub struct RetryPolicyInput {
     pub maximum_retry_attempts: Option<i64>,
     pub maximum_event_age_in_seconds: Option<i64>,
+}
+
+impl std::fmt::Debug for KeyValueParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyValueParam")
+            .field("key", &self.key)
+            .field("is_value_secret", &self.is_value_secret)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for BasicAuthInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuthInput")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ApiKeyAuthInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyAuthInput")
+            .field("api_key_name", &self.api_key_name)
+            .finish_non_exhaustive()
+    }
 }

@@ -162,6 +162,17 @@ impl ConnectionState {
     }
 }
 
+impl std::fmt::Debug for ConnectionSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.params.iter().map(|p| p.key.as_str()).collect();
+        f.debug_struct("ConnectionSecrets")
+            .field("password", &self.password.as_ref().map(|_| "(hidden)"))
+            .field("api_key_value", &self.api_key_value.as_ref().map(|_| "(hidden)"))
+            .field("params", &keys)
+            .finish()
+    }
+}
+
 /// Where a connection's invocation parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -183,8 +194,8 @@ pub struct Param {
 }
 
 /// What a connection keeps secret, sealed as one JSON text under KMS
-/// (never stored, logged or returned in clear).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// (never stored, logged or returned in clear: its `Debug` shows no value).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionSecrets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
