@@ -5,8 +5,10 @@ destination target gets the event with the connection's Basic or API key
 authorization and parameters and the target's path, header and query
 parameters; 503 is retried (the third try succeeds), 400 is not, a retry
 policy of 0 attempts makes one; the destination's rate limit spaces the
-calls. Describe never shows a secret and the data dir holds none in clear.
-Bad input answers as EventBridge does."""
+calls; a call owed when the server is killed (SIGKILL) is made after the
+restart, the connection's sealed password opened again. Describe never
+shows a secret and the data dir holds none in clear. Bad input answers as
+EventBridge does."""
 
 from __future__ import annotations
 
@@ -358,3 +360,23 @@ def test_put_targets_needs_pass_role_on_the_target_role(berth):
     ])
     assert allowed("events").put_targets(Rule=rule, Targets=[{"Id": "a", "Arn": arn, "RoleArn": ROLE}])[
         "FailedEntryCount"] == 0
+
+
+def test_an_owed_call_is_made_after_a_kill_with_the_connection_still_sealed(fresh_berth, endpoint):
+    events = fresh_berth.client("events")
+    password = f"pw-{unique('kill')}"
+    conn = basic_connection(events, unique("kill"), password, "sig")["ConnectionArn"]
+    path = f"/{unique('kill')}"
+    endpoint.scripts[path] = [503] * 1000
+    arn = events.create_api_destination(Name=unique("kill"), ConnectionArn=conn,
+                                        InvocationEndpoint=endpoint.url(path), HttpMethod="POST")["ApiDestinationArn"]
+    source = unique("kill")
+    rule_with_target(events, source, {"Id": "k", "Arn": arn, "RoleArn": ROLE})
+    event_id = put_event(events, source, {"k": 1})
+    poll("the first (refused) call", lambda: endpoint.to(path), 20)
+    fresh_berth.restart(kill9=True)
+    endpoint.scripts[path] = []  # from now on: 200
+    poll("the call made after the restart", lambda: len(endpoint.to(path)) >= 2, 30)
+    last = endpoint.to(path)[-1]
+    assert json.loads(last["body"])["id"] == event_id
+    assert last["headers"]["authorization"] == "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
