@@ -27,7 +27,6 @@ const UNSUPPORTED: &[&str] = &[
     "EcsParameters",
     "BatchParameters",
     "SqsParameters",
-    "HttpParameters",
     "RedshiftDataParameters",
     "SageMakerPipelineParameters",
     "DeadLetterConfig",
