@@ -11,9 +11,14 @@ pub const MAX_PARAMS_BYTES: usize = 8 * 1024;
 
 /// Keys hidden in every service (compared case-insensitively, by substring
 /// for the first group).
-const SECRET_SUBSTRINGS: &[&str] = &["password", "secret", "plaintext", "privatekey", "token"];
-/// Keys hidden only for services whose `value` is the secret (SSM parameters).
-const VALUE_SERVICES: &[&str] = &["ssm.amazonaws.com", "secretsmanager.amazonaws.com"];
+const SECRET_SUBSTRINGS: &[&str] = &["password", "secret", "plaintext", "privatekey", "token", "apikeyvalue"];
+/// Keys hidden only for services whose `value` is the secret (SSM
+/// parameters; EventBridge connections' invocation parameters).
+const VALUE_SERVICES: &[&str] = &[
+    "ssm.amazonaws.com",
+    "secretsmanager.amazonaws.com",
+    "events.amazonaws.com",
+];
 
 /// Whether `haystack` contains `needle` (lower-case ASCII), ignoring ASCII case.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
@@ -193,6 +198,18 @@ mod tests {
             assert!(!out.contains("s3cr3t") && !out.contains("czNjcjN0"), "{src}: {out}");
             assert!(out.contains(HIDDEN), "{src}: {out}");
         }
+    }
+
+    #[test]
+    fn hides_eventbridge_connection_secrets() {
+        let input = json!({"Name": "c", "AuthParameters": {
+            "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-123"},
+            "InvocationHttpParameters": {"HeaderParameters": [{"Key": "X-T", "Value": "v-456", "IsValueSecret": true}]}}});
+        let out = request_parameters(&input, "events.amazonaws.com").to_string();
+        assert!(
+            !out.contains("k-123") && !out.contains("v-456") && out.contains("x-api-key"),
+            "{out}"
+        );
     }
 
     #[test]

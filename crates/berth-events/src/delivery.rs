@@ -1,11 +1,17 @@
 //! The delivery worker: it takes the outbox's deliveries in order, hands
-//! each to its target through [`Deliver`], and removes it once taken. A
-//! failed attempt is retried with a growing pause (1 s doubling to 5 min);
-//! after 24 hours (EventBridge's default maximum event age) the delivery is
-//! dropped with a warning. At least once: a delivery taken just before a
-//! crash, before its removal, is made again after the restart.
+//! each to its target through [`Deliver`] (a log group's write, or the HTTP
+//! call of an API destination built by [`crate::http_target`], paced to the
+//! destination's rate limit), and removes it once taken. A failed attempt
+//! EventBridge retries is retried with a growing pause (1 s doubling to
+//! 5 min) as long as the target's retry policy allows (by default 185
+//! retries within 24 hours); a failure it does not retry (an HTTP 4xx other
+//! than 401, 407, 409, 429) and one past the policy are dropped with a
+//! warning. At least once: a delivery taken just before a crash, before its
+//! removal, is made again after the restart.
 
-use crate::records::{Delivery, OUTBOX};
+use crate::http_target::{Answer, HttpCall, Outcome, build_call, classify, may_retry};
+use crate::records::{ConnectionState, Delivery, OUTBOX};
+use crate::targets::{TargetKind, target_kind};
 use crate::{Events, store_error};
 use async_trait::async_trait;
 use berth_store::typed;
@@ -13,15 +19,15 @@ use std::time::Duration;
 
 /// How a target takes one event: the binary's implementation writes into
 /// CloudWatch Logs (the log group of the target ARN, a log stream named
-/// after the event id).
+/// after the event id) and makes HTTP calls.
 #[async_trait]
 pub trait Deliver: Send + Sync + 'static {
-    /// Puts `d.message` at its target; `Err` (a reason) to retry later.
+    /// Puts `d.message` in its log group; `Err` (a reason) to retry later.
     async fn deliver(&self, d: &Delivery) -> Result<(), String>;
+    /// Makes one HTTP call within [`crate::http_target::TIMEOUT`], following
+    /// no redirect: the answer's status, or why there was none.
+    async fn call(&self, call: &HttpCall) -> Answer;
 }
-
-/// EventBridge keeps retrying an event for 24 hours by default.
-pub const MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 
 /// The pause after `attempts` failed attempts (pure).
 pub fn backoff(attempts: u32) -> Duration {
@@ -30,6 +36,12 @@ pub fn backoff(attempts: u32) -> Duration {
 
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// One attempt: its outcome, or the time the destination's pace allows it.
+enum Attempt {
+    Done(Outcome),
+    NotBefore(i64),
 }
 
 impl Events {
@@ -70,17 +82,30 @@ impl Events {
                 next = Some(next.map_or(d.next_ms, |n| n.min(d.next_ms)));
                 continue;
             }
-            match self.deliver.deliver(&d).await {
-                Ok(()) => {
+            let outcome = match self.attempt(&d, now).await {
+                Attempt::Done(o) => o,
+                Attempt::NotBefore(at) => {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                    continue;
+                }
+            };
+            match outcome {
+                Outcome::Delivered => {
                     self.store.delete(&kv.key).await.map_err(store_error)?;
                 }
-                Err(why) if now - d.time_ms > MAX_AGE_MS => {
+                Outcome::Drop(why) => {
                     tracing::warn!(event = %d.event_id, target = %d.target_arn, reason = %why,
-                        "EventBridge dropped an event its target did not take within 24 hours");
+                        "EventBridge dropped an event its target refused");
                     self.store.delete(&kv.key).await.map_err(store_error)?;
                 }
-                Err(why) => {
+                Outcome::Retry(why) => {
                     d.attempts += 1;
+                    if !may_retry(&d.retry, d.attempts, d.age_ms(now)) {
+                        tracing::warn!(event = %d.event_id, target = %d.target_arn, reason = %why,
+                            attempts = d.attempts, "EventBridge dropped an event: its retry policy is used up");
+                        self.store.delete(&kv.key).await.map_err(store_error)?;
+                        continue;
+                    }
                     d.next_ms = now + backoff(d.attempts).as_millis() as i64;
                     tracing::info!(event = %d.event_id, target = %d.target_arn, reason = %why,
                         attempts = d.attempts, "EventBridge delivery failed; retrying");
@@ -91,6 +116,58 @@ impl Events {
             }
         }
         Ok(next.map(|n| Duration::from_millis((n - now_ms()).max(0) as u64)))
+    }
+
+    async fn attempt(&self, d: &Delivery, now: i64) -> Attempt {
+        match target_kind(&d.target_arn, &self.scope.region, &self.scope.account) {
+            Some(TargetKind::ApiDestination(name)) => self.call_destination(d, name, now).await,
+            _ => Attempt::Done(match self.deliver.deliver(d).await {
+                Ok(()) => Outcome::Delivered,
+                Err(why) => Outcome::Retry(why),
+            }),
+        }
+    }
+
+    /// One call of an API destination, with its connection as it is now.
+    async fn call_destination(&self, d: &Delivery, name: &str, now: i64) -> Attempt {
+        let gone = |what: &str| Attempt::Done(Outcome::Drop(format!("the {what} no longer exists")));
+        let dest = match self.get_destination(name).await {
+            Ok((dest, _)) if dest.arn == d.target_arn => dest,
+            Ok(_) => return gone("API destination"),
+            Err(e) if e.code == "ResourceNotFoundException" => return gone("API destination"),
+            Err(e) => return Attempt::Done(Outcome::Retry(e.message)),
+        };
+        let conn_name =
+            crate::connections::connection_name_of(&dest.connection_arn, &self.scope.region, &self.scope.account);
+        let conn = match conn_name {
+            None => return gone("connection"),
+            Some(n) => match self.get_connection(n).await {
+                Ok((c, _)) if c.arn == dest.connection_arn => c,
+                Ok(_) => return gone("connection"),
+                Err(e) if e.code == "ResourceNotFoundException" => return gone("connection"),
+                Err(e) => return Attempt::Done(Outcome::Retry(e.message)),
+            },
+        };
+        if conn.state != ConnectionState::Authorized {
+            return Attempt::Done(Outcome::Retry(format!("the connection {} is deauthorized", conn.name)));
+        }
+        let secrets = match self.connection_secrets(&conn).await {
+            Ok(s) => s,
+            Err(e) => return Attempt::Done(Outcome::Retry(format!("the connection's secret: {}", e.message))),
+        };
+        let call = match build_call(&dest, &conn, &secrets, d.http.as_ref(), &d.message) {
+            Ok(c) => c,
+            Err(why) => return Attempt::Done(Outcome::Drop(why)),
+        };
+        let paced = self
+            .pacer
+            .lock()
+            .map(|mut p| p.take(&dest.arn, dest.rate_per_second, now))
+            .unwrap_or(Ok(()));
+        if let Err(at) = paced {
+            return Attempt::NotBefore(at);
+        }
+        Attempt::Done(classify(self.deliver.call(&call).await))
     }
 }
 

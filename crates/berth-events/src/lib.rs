@@ -4,28 +4,39 @@
 //! delivery. A PutEvents that returns has written every delivery it owes
 //! into the region's store (the outbox, [`records::OUTBOX`]); a worker
 //! ([`delivery`]) hands each to its target through a [`Deliver`] the binary
-//! plugs in (CloudWatch Logs log groups), retrying until it is taken or a
-//! day has passed, and removes it — so a crash loses no acknowledged event.
+//! plugs in (CloudWatch Logs log groups, HTTP calls), retrying as the
+//! target's retry policy allows (by default 185 times within a day), and
+//! removes it — so a crash loses no acknowledged event. Connections
+//! ([`connections`], their secrets sealed through a [`SecretSealer`]) and
+//! API destinations ([`destinations`]) make HTTP endpoints targets; the
+//! requests they make are built in [`http_target`] (pure).
 //! Berth's own services publish through [`Events::emit`] (the `aws.*`
 //! sources callers may not use).
 
+pub mod connections;
 pub mod delivery;
+pub mod destinations;
+pub mod http_target;
 mod inputs;
 pub mod model;
 mod ops;
 pub mod pattern;
 pub mod records;
 mod rules;
+pub mod sealing;
 mod send;
 pub mod targets;
+#[cfg(test)]
+mod tests_http;
 
 pub use delivery::Deliver;
+pub use sealing::SecretSealer;
 
 use async_trait::async_trait;
 use berth_core::arn::Scope;
 use berth_proto::{AwsError, JsonServiceInfo};
 use berth_store::Store;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 pub const TARGET_PREFIX: &str = "AWSEvents";
@@ -40,6 +51,10 @@ pub struct Events {
     pub(crate) deliver: Arc<dyn Deliver>,
     /// Woken when deliveries are written.
     pub(crate) wake: Arc<Notify>,
+    /// Seals connection secrets (KMS); without it connections are refused.
+    pub(crate) sealer: Option<Arc<dyn SecretSealer>>,
+    /// The pace of each API destination's calls.
+    pub(crate) pacer: Arc<Mutex<http_target::Pacer>>,
 }
 
 impl Events {
@@ -49,7 +64,15 @@ impl Events {
             scope: Scope::new(region, account),
             deliver,
             wake: Arc::new(Notify::new()),
+            sealer: None,
+            pacer: Arc::default(),
         }
+    }
+
+    /// Connection secrets sealed by `sealer` (KMS envelope encryption).
+    pub fn with_sealer(mut self, sealer: Arc<dyn SecretSealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
     }
 
     pub(crate) fn rule_arn(&self, name: &str) -> String {
@@ -74,6 +97,11 @@ impl Events {
 
 pub(crate) fn rule_arn(scope: &Scope, name: &str) -> String {
     scope.arn("events", format!("rule/{name}"))
+}
+
+/// Now, in seconds (EventBridge's timestamps).
+pub(crate) fn now_secs() -> f64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9
 }
 
 pub(crate) fn store_error(e: berth_store::StoreError) -> AwsError {

@@ -76,6 +76,9 @@ pub(crate) fn deliveries(rules: &[(RuleRec, Pattern)], event: &Value, time_ms: i
                     message,
                     attempts: 0,
                     next_ms: 0,
+                    http: t.http.clone(),
+                    retry: t.retry.unwrap_or_default(),
+                    received_ms: 0,
                 });
             }
         }
@@ -114,12 +117,14 @@ impl Events {
     }
 
     /// Writes `owed` to the outbox (one transaction) and wakes the worker.
-    async fn owe(&self, owed: Vec<Delivery>) -> Result<(), AwsError> {
+    async fn owe(&self, mut owed: Vec<Delivery>) -> Result<(), AwsError> {
         if owed.is_empty() {
             return Ok(());
         }
+        let received = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let mut ops = Vec::with_capacity(owed.len());
-        for (n, d) in owed.iter().enumerate() {
+        for (n, d) in owed.iter_mut().enumerate() {
+            d.received_ms = received;
             let key = format!("{OUTBOX}{:016}-{}-{n}", d.time_ms.max(0), d.event_id);
             ops.push(Op::Put(key, typed::encode(d).map_err(store_error)?));
         }
@@ -263,6 +268,9 @@ mod tests {
             id: id.into(),
             arn: format!("arn:aws:logs:us-east-1:000000000000:log-group:{id}"),
             shaping,
+            role_arn: None,
+            http: None,
+            retry: None,
         }
     }
 

@@ -1,10 +1,15 @@
 //! PutTargets, RemoveTargets, ListTargetsByRule. A target is a CloudWatch
-//! Logs log group of this region and account (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME`),
+//! Logs log group of this region and account (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME`)
+//! or an API destination of them (`arn:aws:events:REGION:ACCOUNT:api-destination/NAME/ID`,
+//! with the `RoleArn` EventBridge requires and optional `HttpParameters`),
 //! receiving the whole event, a constant `Input`, or the part at an
-//! `InputPath` (`$` or `$.a.b`).
+//! `InputPath` (`$` or `$.a.b`); each with an optional `RetryPolicy`.
 
-use crate::inputs::{ListTargetsInput, PutTargetsInput, RemoveTargetsInput, TargetInput};
-use crate::records::{RuleRec, Shaping, TargetRec, rule_key};
+use crate::destinations::destination_name_of;
+use crate::inputs::{
+    HttpParametersInput, ListTargetsInput, PutTargetsInput, RemoveTargetsInput, RetryPolicyInput, TargetInput,
+};
+use crate::records::{HttpParams, RetryPolicy, RuleRec, Shaping, TargetRec, rule_key};
 use crate::rules::rule_not_found;
 use crate::{Events, store_error};
 use berth_proto::AwsError;
@@ -22,13 +27,76 @@ const UNSUPPORTED: &[&str] = &[
     "EcsParameters",
     "BatchParameters",
     "SqsParameters",
-    "HttpParameters",
     "RedshiftDataParameters",
     "SageMakerPipelineParameters",
     "DeadLetterConfig",
-    "RetryPolicy",
     "AppSyncParameters",
 ];
+
+/// What a target ARN names (pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind<'a> {
+    LogGroup(&'a str),
+    ApiDestination(&'a str),
+}
+
+/// The kind of target `arn` is, when Berth delivers to it (pure).
+pub fn target_kind<'a>(arn: &'a str, region: &str, account: &str) -> Option<TargetKind<'a>> {
+    log_group_of(arn, region, account)
+        .map(TargetKind::LogGroup)
+        .or_else(|| destination_name_of(arn, region, account).map(TargetKind::ApiDestination))
+}
+
+fn retry_policy(id: &str, p: &RetryPolicyInput) -> Result<RetryPolicy, AwsError> {
+    let invalid = |what: &str, v: i64, min: i64, max: i64| {
+        AwsError::validation(format!(
+            "1 validation error detected: Value '{v}' at 'targets.{id}.retryPolicy.{what}' failed to satisfy \
+             constraint: Member must have value between {min} and {max} (inclusive)"
+        ))
+    };
+    let retries = match p.maximum_retry_attempts {
+        None => None,
+        Some(v @ 0..=185) => Some(v as u32),
+        Some(v) => return Err(invalid("maximumRetryAttempts", v, 0, 185)),
+    };
+    let age = match p.maximum_event_age_in_seconds {
+        None => None,
+        Some(v @ 60..=86_400) => Some(v as u32),
+        Some(v) => return Err(invalid("maximumEventAgeInSeconds", v, 60, 86_400)),
+    };
+    Ok(RetryPolicy {
+        max_retries: retries,
+        max_age_secs: age,
+    })
+}
+
+fn http_params(id: &str, p: &HttpParametersInput) -> Result<HttpParams, AwsError> {
+    let pairs = |m: &Option<serde_json::Map<String, Value>>, what: &str| -> Result<Vec<(String, String)>, AwsError> {
+        m.iter()
+            .flatten()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(AwsError::validation(format!(
+                    "Target {id}: HttpParameters.{what} {k} must be a string."
+                ))),
+            })
+            .collect()
+    };
+    Ok(HttpParams {
+        path: p.path_parameter_values.clone().unwrap_or_default(),
+        headers: pairs(&p.header_parameters, "HeaderParameters")?,
+        query: pairs(&p.query_string_parameters, "QueryStringParameters")?,
+    })
+}
+
+fn role_of(id: &str, role: Option<String>, account: &str) -> Result<Option<String>, AwsError> {
+    match role {
+        Some(r) if !r.starts_with(&format!("arn:aws:iam::{account}:role/")) => Err(AwsError::validation(format!(
+            "Target {id}: RoleArn {r} is not a role of account {account} (arn:aws:iam::{account}:role/NAME)."
+        ))),
+        r => Ok(r),
+    }
+}
 
 /// The log group a target ARN names, when it is one of `region`/`account` (pure).
 pub fn log_group_of<'a>(arn: &'a str, region: &str, account: &str) -> Option<&'a str> {
@@ -63,13 +131,33 @@ fn target(t: TargetInput, region: &str, account: &str) -> Result<TargetRec, AwsE
             t.id
         )));
     }
-    if log_group_of(&t.arn, region, account).is_none() {
+    let Some(kind) = target_kind(&t.arn, region, account) else {
         return Err(AwsError::validation(format!(
-            "Target {}: the target {} is not supported: Berth delivers events to CloudWatch Logs log groups of this \
-             region and account (arn:aws:logs:{region}:{account}:log-group:NAME).",
+            "Target {}: the target {} is not supported: Berth delivers events to CloudWatch Logs log groups \
+             (arn:aws:logs:{region}:{account}:log-group:NAME) and API destinations \
+             (arn:aws:events:{region}:{account}:api-destination/NAME/ID) of this region and account.",
             t.id, t.arn
         )));
+    };
+    let role_arn = role_of(&t.id, t.role_arn.clone(), account)?;
+    let http = match (&kind, &t.http_parameters) {
+        (_, None) => None,
+        (TargetKind::ApiDestination(_), Some(p)) => Some(http_params(&t.id, p)?),
+        (TargetKind::LogGroup(_), Some(_)) => {
+            return Err(AwsError::validation(format!(
+                "Target {}: HttpParameters are only for API destination targets.",
+                t.id
+            )));
+        }
+    };
+    if matches!(kind, TargetKind::ApiDestination(_)) && role_arn.is_none() {
+        return Err(AwsError::validation(format!(
+            "Target {}: RoleArn is required for an API destination target (a role EventBridge assumes, allowed \
+             events:InvokeApiDestination).",
+            t.id
+        )));
     }
+    let retry = t.retry_policy.as_ref().map(|p| retry_policy(&t.id, p)).transpose()?;
     let shaping = match (t.input, t.input_path) {
         (Some(_), Some(_)) => {
             return Err(AwsError::validation(format!(
@@ -101,6 +189,9 @@ fn target(t: TargetInput, region: &str, account: &str) -> Result<TargetRec, AwsE
         id: t.id,
         arn: t.arn,
         shaping,
+        role_arn,
+        http,
+        retry,
     })
 }
 
@@ -111,7 +202,53 @@ fn describe(t: &TargetRec) -> Value {
         Shaping::Input(text) => v["Input"] = json!(text),
         Shaping::Path(p) => v["InputPath"] = json!(p),
     }
+    if let Some(role) = &t.role_arn {
+        v["RoleArn"] = json!(role);
+    }
+    if let Some(h) = &t.http {
+        let mut hp = json!({});
+        if !h.path.is_empty() {
+            hp["PathParameterValues"] = json!(h.path);
+        }
+        if !h.headers.is_empty() {
+            hp["HeaderParameters"] = Value::Object(h.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+        }
+        if !h.query.is_empty() {
+            hp["QueryStringParameters"] = Value::Object(h.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+        }
+        v["HttpParameters"] = hp;
+    }
+    if let Some(r) = &t.retry {
+        let mut rp = json!({});
+        if let Some(n) = r.max_retries {
+            rp["MaximumRetryAttempts"] = json!(n);
+        }
+        if let Some(a) = r.max_age_secs {
+            rp["MaximumEventAgeInSeconds"] = json!(a);
+        }
+        v["RetryPolicy"] = rp;
+    }
     v
+}
+
+/// The roles PutTargets passes to EventBridge (each an `iam:PassRole` check
+/// with `iam:PassedToService` `events.amazonaws.com`), once each (pure).
+pub(crate) fn passed_roles(i: &PutTargetsInput) -> Vec<berth_proto::AuthzResource> {
+    let mut roles: Vec<&str> = Vec::new();
+    for r in i.targets.iter().filter_map(|t| t.role_arn.as_deref()) {
+        if !roles.contains(&r) {
+            roles.push(r);
+        }
+    }
+    roles
+        .into_iter()
+        .map(|r| berth_proto::AuthzResource {
+            arn: r.to_string(),
+            action: Some("iam:PassRole".to_string()),
+            condition_keys: vec![("iam:PassedToService".to_string(), "events.amazonaws.com".to_string())],
+            ..berth_proto::AuthzResource::default()
+        })
+        .collect()
 }
 
 impl Events {
@@ -123,6 +260,26 @@ impl Events {
             .into_iter()
             .map(|t| target(t, &region, &account))
             .collect::<Result<_, _>>()?;
+        for t in &new {
+            if let Some(TargetKind::ApiDestination(name)) = target_kind(&t.arn, &region, &account) {
+                let found = self.get_destination(name).await.ok().filter(|(d, _)| d.arn == t.arn);
+                let Some((d, _)) = found else {
+                    return Err(AwsError::resource_not_found(format!(
+                        "Target {}: the API destination {} does not exist.",
+                        t.id, t.arn
+                    )));
+                };
+                let given = t.http.as_ref().map_or(0, |h| h.path.len());
+                let wanted = crate::http_target::wildcards(&d.endpoint);
+                if given != wanted {
+                    return Err(AwsError::validation(format!(
+                        "Target {}: the endpoint {} has {wanted} path parameter(s) (*), the target gives {given} \
+                         PathParameterValues.",
+                        t.id, d.endpoint
+                    )));
+                }
+            }
+        }
         let rule = i.rule.clone();
         typed::update_with(store_error, self.store.as_ref(), &rule_key(&i.rule), |old: Option<RuleRec>| {
             let Some(mut r) = old else {

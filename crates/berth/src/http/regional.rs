@@ -277,20 +277,6 @@ impl Regional {
         let logs = berth_logs::Logs::open(&data_dir.join("logs"), region, account).context("opening the log store")?;
         logs.spawn_retention_sweeper(std::time::Duration::from_secs(60));
         services.insert(berth_logs::TARGET_PREFIX, Arc::new(logs.clone()));
-        let events = berth_events::Events::new(
-            store.clone(),
-            region,
-            account,
-            Arc::new(super::events_delivery::LogGroupTargets {
-                logs: logs.clone(),
-                region: region.to_string(),
-                account: account.to_string(),
-            }),
-        );
-        events.spawn_delivery();
-        super::ecs_events::spawn(store.clone(), events.clone());
-        registry.set_image_events(Arc::new(super::ecr_events::EcrEvents::start(events.clone())));
-        services.insert(berth_events::TARGET_PREFIX, Arc::new(events));
         let audit = Arc::new(
             berth_audit::AuditLog::open(&data_dir.join("audit.db"), region, account)
                 .context("opening the audit trail")?,
@@ -305,6 +291,21 @@ impl Regional {
         )
         .context("opening KMS")?;
         services.insert(berth_secrets::kms::TARGET_PREFIX, Arc::new(kms.clone()));
+        let events = berth_events::Events::new(
+            store.clone(),
+            region,
+            account,
+            Arc::new(super::events_delivery::EventTargets::new(
+                logs.clone(),
+                region,
+                account,
+            )?),
+        )
+        .with_sealer(Arc::new(super::events_delivery::KmsSealer { kms: kms.clone() }));
+        events.spawn_delivery();
+        super::ecs_events::spawn(store.clone(), events.clone());
+        registry.set_image_events(Arc::new(super::ecr_events::EcrEvents::start(events.clone())));
+        services.insert(berth_events::TARGET_PREFIX, Arc::new(events));
         registry.set_data_keys(Arc::new(super::ecr_kms::KmsDataKeys { kms: kms.clone() }));
         let ssm = berth_secrets::Ssm::new(store.clone(), kms.clone(), region, account);
         services.insert(berth_secrets::ssm::TARGET_PREFIX, Arc::new(ssm));
