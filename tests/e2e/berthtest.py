@@ -167,6 +167,9 @@ class Berth:
         # More `berth up` flags, e.g. ["--agent-grace-period-secs", "5"].
         self.extra_args = [str(a) for a in (extra_args or [])]
         self.port = 0
+        # The address `--listen` binds (a test whose agents run in other network namespaces gives
+        # the root-side address of their link).
+        self.listen_host = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         # False while the process runs on its own: an exit then is a crash.
         self.stopped_on_purpose = False
@@ -192,7 +195,7 @@ class Berth:
             str(berth_bin()),
             "up",
             "--listen",
-            f"127.0.0.1:{self.port}",
+            f"{self.listen_host}:{self.port}",
             "--data-dir",
             str(self.data_dir),
             *self.extra_args,
@@ -470,12 +473,22 @@ def task_subnet() -> tuple[str, str, str] | None:
 
 def remove_task_subnet(network: str) -> None:
     """Removes what an agent of a task subnet leaves on the host when it is stopped while its
-    awsvpc tasks run: its Docker network (`berth-vpc-A-B-C-D-LEN`) and its security-group table
-    (`inet berth_sg_<network address in hex>`, kept for the agent's next start)."""
+    awsvpc tasks run (kept for the agent's next start): its bridge (`berth<network address in
+    hex>`), its security-group table (`inet berth_sg_<hex>`), its masquerade table
+    (`ip berth_host_<hex>`), its accepts in iptables' DOCKER-USER chain, and the Docker network
+    of an earlier Berth (`berth-vpc-A-B-C-D-LEN`)."""
     subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=120)
     a, b, c, d = (int(x) for x in network.removeprefix("berth-vpc-").split("-")[:4])
-    table = f"berth_sg_{a:02x}{b:02x}{c:02x}{d:02x}"
-    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, timeout=30)
+    hexa = f"{a:02x}{b:02x}{c:02x}{d:02x}"
+    subprocess.run(["ip", "link", "del", f"berth{hexa}"], capture_output=True, timeout=30)
+    subprocess.run(["nft", "delete", "table", "inet", f"berth_sg_{hexa}"], capture_output=True, timeout=30)
+    subprocess.run(["nft", "delete", "table", "ip", f"berth_host_{hexa}"], capture_output=True, timeout=30)
+    for direction in ("-i", "-o"):
+        subprocess.run(
+            ["iptables", "-D", "DOCKER-USER", direction, f"berth{hexa}", "-m", "comment", "--comment",
+             "berth awsvpc", "-j", "ACCEPT"],
+            capture_output=True, timeout=30,
+        )
 
 
 def free_port() -> int:
