@@ -452,8 +452,8 @@ def free_ports(n: int) -> list[int]:
 
 
 def task_subnet() -> tuple[str, str, str] | None:
-    """A /24 for awsvpc tasks that no Docker network on this host uses, from this worker's slice of
-    10.200-247.x.0: (cidr, Docker network name, bridge name); None without Docker. Each `berth up`
+    """A /24 for awsvpc tasks that no Docker network or agent bridge on this host uses, from this
+    worker's slice of 10.200-247.x.0: (cidr, Docker network name, bridge name); None without Docker. Each `berth up`
     the tests start gets one, so servers running side by side never share an awsvpc network."""
     if not docker_running():
         return None
@@ -464,10 +464,14 @@ def task_subnet() -> tuple[str, str, str] | None:
         for net in json.loads(out or "[]"):
             for cfg in (net.get("IPAM") or {}).get("Config") or []:
                 used.add(cfg.get("Subnet"))
+    # Agents make their task bridges themselves (`berth<network address in hex>`): one that
+    # exists is another agent's (or left by one stopped while its tasks ran).
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     while True:
         a, b = 200 + worker_index() * 6 + random.randint(0, 5), random.randint(0, 255)
         cidr = f"10.{a}.{b}.0/24"
-        if cidr not in used:
+        bridge = "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
+        if cidr not in used and f" {bridge}:" not in links:
             return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
 
 
