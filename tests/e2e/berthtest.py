@@ -167,6 +167,9 @@ class Berth:
         # More `berth up` flags, e.g. ["--agent-grace-period-secs", "5"].
         self.extra_args = [str(a) for a in (extra_args or [])]
         self.port = 0
+        # The address `--listen` binds (a test whose agents run in other network namespaces gives
+        # the root-side address of their link).
+        self.listen_host = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         # False while the process runs on its own: an exit then is a crash.
         self.stopped_on_purpose = False
@@ -192,7 +195,7 @@ class Berth:
             str(berth_bin()),
             "up",
             "--listen",
-            f"127.0.0.1:{self.port}",
+            f"{self.listen_host}:{self.port}",
             "--data-dir",
             str(self.data_dir),
             *self.extra_args,
@@ -449,8 +452,8 @@ def free_ports(n: int) -> list[int]:
 
 
 def task_subnet() -> tuple[str, str, str] | None:
-    """A /24 for awsvpc tasks that no Docker network on this host uses, from this worker's slice of
-    10.200-247.x.0: (cidr, Docker network name, bridge name); None without Docker. Each `berth up`
+    """A /24 for awsvpc tasks that no Docker network or agent bridge on this host uses, from this
+    worker's slice of 10.200-247.x.0: (cidr, Docker network name, bridge name); None without Docker. Each `berth up`
     the tests start gets one, so servers running side by side never share an awsvpc network."""
     if not docker_running():
         return None
@@ -461,21 +464,35 @@ def task_subnet() -> tuple[str, str, str] | None:
         for net in json.loads(out or "[]"):
             for cfg in (net.get("IPAM") or {}).get("Config") or []:
                 used.add(cfg.get("Subnet"))
+    # Agents make their task bridges themselves (`berth<network address in hex>`): one that
+    # exists is another agent's (or left by one stopped while its tasks ran).
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     while True:
         a, b = 200 + worker_index() * 6 + random.randint(0, 5), random.randint(0, 255)
         cidr = f"10.{a}.{b}.0/24"
-        if cidr not in used:
+        bridge = "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
+        if cidr not in used and f" {bridge}:" not in links:
             return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
 
 
 def remove_task_subnet(network: str) -> None:
     """Removes what an agent of a task subnet leaves on the host when it is stopped while its
-    awsvpc tasks run: its Docker network (`berth-vpc-A-B-C-D-LEN`) and its security-group table
-    (`inet berth_sg_<network address in hex>`, kept for the agent's next start)."""
+    awsvpc tasks run (kept for the agent's next start): its bridge (`berth<network address in
+    hex>`), its security-group table (`inet berth_sg_<hex>`), its masquerade table
+    (`ip berth_host_<hex>`), its accepts in iptables' DOCKER-USER chain, and the Docker network
+    of an earlier Berth (`berth-vpc-A-B-C-D-LEN`)."""
     subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=120)
     a, b, c, d = (int(x) for x in network.removeprefix("berth-vpc-").split("-")[:4])
-    table = f"berth_sg_{a:02x}{b:02x}{c:02x}{d:02x}"
-    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, timeout=30)
+    hexa = f"{a:02x}{b:02x}{c:02x}{d:02x}"
+    subprocess.run(["ip", "link", "del", f"berth{hexa}"], capture_output=True, timeout=30)
+    subprocess.run(["nft", "delete", "table", "inet", f"berth_sg_{hexa}"], capture_output=True, timeout=30)
+    subprocess.run(["nft", "delete", "table", "ip", f"berth_host_{hexa}"], capture_output=True, timeout=30)
+    for direction in ("-i", "-o"):
+        subprocess.run(
+            ["iptables", "-D", "DOCKER-USER", direction, f"berth{hexa}", "-m", "comment", "--comment",
+             "berth awsvpc", "-j", "ACCEPT"],
+            capture_output=True, timeout=30,
+        )
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ subnets, and the refusals of bad network configurations.
 One `berth up` for the module and, per test, a cluster of its own with one
 `berth agent` given a random task subnet (`--task-subnet`). Every container
 carries `com.amazonaws.ecs.cluster=<cluster>`: teardown removes them by it,
-and the agent's Docker network by its name.
+and what the agent leaves of its task network (bridge, tables) by its names.
 """
 
 from __future__ import annotations
@@ -69,6 +69,19 @@ def docker(*args: str, check: bool = True) -> str:
     return p.stdout.strip()
 
 
+
+
+def eth0(pause: dict) -> dict:
+    """The interface the agent gave the pause container's namespace (it has no Docker network: network
+    mode `none`), as the kernel shows it: its MAC and IPv4 address."""
+    pid = str(pause["State"]["Pid"])
+    out = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", "ip", "-j", "addr", "show", "dev", "eth0"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    [link] = json.loads(out)
+    [ip] = [a["local"] for a in link["addr_info"] if a["family"] == "inet"]
+    return {"mac": link["address"], "ip": ip}
 
 
 def veths_on(bridge: str) -> list[str]:
@@ -303,7 +316,8 @@ def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
         assert len(d["networkInterfaceId"]) == 21 and d["networkInterfaceId"].startswith("eni-")
         task_id = t["taskArn"].rsplit("/", 1)[1]
         pause = json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]
-        assert d["macAddress"] == pause["NetworkSettings"]["Networks"][setup.network]["MacAddress"]
+        assert pause["HostConfig"]["NetworkMode"] == "none"
+        assert d["macAddress"] == eth0(pause)["mac"]
         assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", d["macAddress"]), d["macAddress"]
         assert d["privateDnsName"] == f"ip-{ip.replace('.', '-')}.ec2.internal"
         for c in t["containers"]:
@@ -335,7 +349,7 @@ def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
         pause = json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]
         assert pause["State"]["Running"]
         assert pause["Config"]["Labels"][LABEL_CLUSTER] == setup.cluster
-        assert pause["NetworkSettings"]["Networks"][setup.network]["IPAddress"] == details(eni(t))["privateIPv4Address"]
+        assert eth0(pause)["ip"] == details(eni(t))["privateIPv4Address"]
         ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={t['taskArn']}", "--filter", f"label={LABEL_NAME}=web")
         web = json.loads(docker("inspect", ids.split()[0]))[0]
         assert web["HostConfig"]["NetworkMode"] == f"container:{pause['Id']}" or web["HostConfig"][
@@ -395,12 +409,14 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     assert setup.agent.leases() == {}
     assert veths_on(setup.bridge) == []
 
-    # With no task left, the agent's shutdown removes its network.
+    # With no task left, the agent's shutdown removes its bridge.
+    assert subprocess.run(["ip", "link", "show", "dev", setup.bridge], capture_output=True).returncode == 0
     setup.agent.stop()
+    assert subprocess.run(["ip", "link", "show", "dev", setup.bridge], capture_output=True).returncode != 0
     assert docker("network", "ls", "-q", "--filter", f"name=^{setup.network}$") == ""
 
-    # A network of the subnet left by an agent that is gone (no task in it)
-    # is taken over by the next agent.
+    # A Docker network of the subnet left by an earlier Berth's agent that is
+    # gone (no task in it) is removed by the next agent, which makes its bridge.
     prefix = setup.subnet.rsplit(".", 1)[0]
     docker(
         "network", "create", "--subnet", setup.subnet, "--gateway", f"{prefix}.1",

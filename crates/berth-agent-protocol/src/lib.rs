@@ -26,7 +26,7 @@ pub mod usage;
 
 pub use credentials::{RoleKind, TaskCredentials, TaskCredentialsAnswer, TaskCredentialsRequest};
 pub use heartbeat::{Acknowledgment, Heartbeat};
-pub use security_groups::{GroupRules, SecurityGroupsView, SecurityRule};
+pub use security_groups::{GroupRules, HostPeer, SecurityGroupsView, SecurityRule};
 pub use session::{DesiredState, SessionMessage};
 pub use state_change::{
     ContainerStateChange, NetworkBinding, SingleContainerStateChange, TaskNetworkInterface, TaskStateChange,

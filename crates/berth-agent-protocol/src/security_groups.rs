@@ -1,8 +1,9 @@
 //! `GET /agent/v1/security-groups` (§8): what an agent needs to filter its
 //! awsvpc tasks' interfaces — the security groups of each of its tasks, the
 //! rules of those groups, and the addresses of the members of every group
-//! a rule names as its peer. The agent polls it and applies the answer
-//! when it changes.
+//! a rule names as its peer — and the other hosts' awsvpc task subnets with
+//! the address each is routed through. The agent polls it and applies the
+//! answer when it changes.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,6 +22,19 @@ pub struct SecurityGroupsView {
     /// as its peer (region-wide, every host).
     #[serde(default)]
     pub members: BTreeMap<String, Vec<String>>,
+    /// The other hosts of the region (their agents' registered
+    /// `berth.task-subnet` and `berth.host-address`): the agent routes
+    /// each task subnet through its host address.
+    #[serde(default)]
+    pub peers: Vec<HostPeer>,
+}
+
+/// Another host's task subnet and the address it is reached through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostPeer {
+    pub task_subnet: String,
+    pub host_address: String,
 }
 
 /// A group's rules.

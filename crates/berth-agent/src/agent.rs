@@ -69,6 +69,9 @@ pub struct AgentConfig {
     /// default [`crate::awsvpc::subnet::DEFAULT_TASK_SUBNET`]). Each agent
     /// on a host needs its own.
     pub task_subnet: Option<crate::awsvpc::TaskSubnet>,
+    /// The address other hosts route this host's task subnet through
+    /// (`--host-address`; default the source address towards the server).
+    pub host_address: Option<std::net::Ipv4Addr>,
 }
 
 impl AgentConfig {
@@ -100,6 +103,7 @@ impl AgentConfig {
             cpu: None,
             memory_mib: None,
             task_subnet: None,
+            host_address: None,
         }
     }
 }
@@ -123,7 +127,7 @@ pub enum AgentError {
 /// Runs the agent until `shutdown` resolves. Fails early (before touching
 /// the server) when Docker does not answer or the data dir is unusable.
 /// Containers keep running when the agent stops; the next start adopts them.
-pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
+pub async fn run(mut cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
     let runtime = Runtime::connect().await?;
     let facts = runtime.facts().await?;
     let share = host::share(&facts, cfg.cpu, cfg.memory_mib).map_err(|e| AgentError::Config(e.to_string()))?;
@@ -182,6 +186,25 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()> + Send) ->
             .parse()
             .map_err(|e: crate::awsvpc::subnet::SubnetError| AgentError::Config(e.to_string()))?,
     };
+    // Registered, so the server can route the other hosts to this one's
+    // task subnet (docs/architecture.md "awsvpc").
+    let host_address = match cfg.host_address {
+        Some(a) => Some(a),
+        None => crate::awsvpc::links::source_address(api.endpoint()).await,
+    };
+    for (name, value) in [
+        (crate::awsvpc::plan::ATTR_TASK_SUBNET, Some(subnet.to_string())),
+        (
+            crate::awsvpc::plan::ATTR_HOST_ADDRESS,
+            host_address.map(|a| a.to_string()),
+        ),
+    ] {
+        if let Some(v) = value
+            && !cfg.attributes.iter().any(|(k, _)| k == name)
+        {
+            cfg.attributes.push((name.to_string(), v));
+        }
+    }
     let network = crate::awsvpc::TaskNetwork::open(runtime.clone(), subnet, state.instance_id.clone(), &cfg.data_dir)
         .map_err(|e| AgentError::Config(e.to_string()))?;
     let network = Arc::new(network);

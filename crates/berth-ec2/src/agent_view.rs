@@ -5,7 +5,7 @@
 use crate::interfaces::TaskInterface;
 use crate::records::{Peer, Rule, State};
 use crate::rules::protocol_name;
-use berth_agent_protocol::{GroupRules, SecurityGroupsView, SecurityRule};
+use berth_agent_protocol::{GroupRules, HostPeer, SecurityGroupsView, SecurityRule};
 use std::collections::BTreeMap;
 
 fn rule(r: &Rule) -> SecurityRule {
@@ -57,7 +57,33 @@ pub fn agent_view(
         tasks: local,
         groups,
         members,
+        peers: Vec::new(),
     }
+}
+
+/// One host's task network as its agent registered it: (container
+/// instance ARN, task subnet, host address).
+pub type HostNetwork = (String, String, String);
+
+/// The hosts the agent of `instance_arn` routes to: every other host's
+/// task subnet with its address. Agents on the agent's own host (the same
+/// host address) are left out: their bridges are local, not routed.
+pub fn peers(instance_arn: &str, hosts: &[HostNetwork]) -> Vec<HostPeer> {
+    let own = hosts
+        .iter()
+        .find(|(arn, _, _)| arn == instance_arn)
+        .map(|(_, _, h)| h.as_str());
+    let mut out: Vec<HostPeer> = hosts
+        .iter()
+        .filter(|(arn, _, host)| arn != instance_arn && Some(host.as_str()) != own)
+        .map(|(_, subnet, host)| HostPeer {
+            task_subnet: subnet.clone(),
+            host_address: host.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.task_subnet, &a.host_address).cmp(&(&b.task_subnet, &b.host_address)));
+    out.dedup();
+    out
 }
 
 #[cfg(test)]
@@ -124,5 +150,26 @@ mod tests {
         assert_eq!(v.groups["sg-web"].ingress[1].cidr.as_deref(), Some("10.0.0.0/8"));
         assert_eq!(v.groups["sg-web"].ingress[0].protocol, "tcp");
         assert_eq!(v.members["sg-client"], ["10.1.0.2", "10.2.0.2"]);
+    }
+
+    #[test]
+    fn an_agent_routes_the_other_hosts_task_subnets() {
+        let h = |arn: &str, s: &str, a: &str| (arn.to_string(), s.to_string(), a.to_string());
+        let hosts = [
+            h("i-a", "10.1.0.0/24", "192.0.2.1"),
+            h("i-b", "10.2.0.0/24", "192.0.2.2"),
+            h("i-a2", "10.3.0.0/24", "192.0.2.1"),
+        ];
+        let p = peers("i-a", &hosts);
+        assert_eq!(
+            p,
+            [HostPeer {
+                task_subnet: "10.2.0.0/24".into(),
+                host_address: "192.0.2.2".into()
+            }],
+            "its own and its host's other agents' subnets are local"
+        );
+        assert_eq!(peers("i-b", &hosts).len(), 2);
+        assert_eq!(peers("i-unknown", &hosts).len(), 3);
     }
 }

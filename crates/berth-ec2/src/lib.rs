@@ -113,13 +113,19 @@ impl Ec2 {
 
     /// What the agent of a host whose awsvpc tasks are `local` (task ARN →
     /// groups) filters them with.
+    /// The region's registered host networks are `hosts`: the view carries
+    /// the agent's peers among them.
     pub async fn agent_view(
         &self,
         local: std::collections::BTreeMap<String, Vec<String>>,
+        instance_arn: &str,
+        hosts: &[agent_view::HostNetwork],
     ) -> Result<berth_agent_protocol::SecurityGroupsView, AwsError> {
         let state = self.state().await?;
         let interfaces = self.task_interfaces().await?;
-        Ok(agent_view::agent_view(&state, local, &interfaces))
+        let mut view = agent_view::agent_view(&state, local, &interfaces);
+        view.peers = agent_view::peers(instance_arn, hosts);
+        Ok(view)
     }
 
     /// The security groups a task launched in `subnets` with `groups` gets,

@@ -26,6 +26,42 @@ pub trait SecurityGroupDirectory: Send + Sync + 'static {
 pub const SECURITY_GROUPS_UNSUPPORTED: &str =
     "securityGroups are not supported by this server (it serves no EC2 API); omit securityGroups.";
 
+/// The instance attribute an agent registers its awsvpc task subnet with.
+pub const TASK_SUBNET: &str = "berth.task-subnet";
+/// The instance attribute an agent registers the address other hosts route
+/// its task subnet through with (`--host-address`).
+pub const HOST_ADDRESS: &str = "berth.host-address";
+
+/// One host's awsvpc task network, as its agent registered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostNetwork {
+    pub instance_arn: String,
+    pub cluster: String,
+    pub task_subnet: String,
+    pub host_address: String,
+}
+
+/// The first and last address of an IPv4 CIDR block.
+fn cidr_range(cidr: &str) -> Option<(u32, u32)> {
+    let (addr, len) = cidr.split_once('/')?;
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    let first = u32::from(addr) & mask;
+    Some((first, first | !mask))
+}
+
+/// The host network that an agent registering task subnet `subnet` on the
+/// host at `host` conflicts with: one on another host (same-host agents
+/// share a namespace, where the agent itself refuses a taken subnet) whose
+/// task subnet overlaps it, so that neither could be routed.
+pub fn subnet_conflict<'a>(subnet: &str, host: &str, others: &'a [HostNetwork]) -> Option<&'a HostNetwork> {
+    let (first, last) = cidr_range(subnet)?;
+    others
+        .iter()
+        .find(|o| o.host_address != host && cidr_range(&o.task_subnet).is_some_and(|(f, l)| f <= last && first <= l))
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .into_iter()
@@ -66,6 +102,24 @@ impl Ecs {
         Ok(Some(network))
     }
 
+    /// The task networks of the region's registered instances (every
+    /// cluster) whose agents told them.
+    pub async fn host_networks(&self) -> Result<Vec<HostNetwork>, AwsError> {
+        let view = self.synced_view().await?;
+        Ok(view
+            .registered_instances_having(TASK_SUBNET)
+            .iter()
+            .filter_map(|r| {
+                Some(HostNetwork {
+                    instance_arn: r.container_instance_arn.clone(),
+                    cluster: r.berth.cluster.clone(),
+                    task_subnet: r.attribute(TASK_SUBNET)?.to_string(),
+                    host_address: r.attribute(HOST_ADDRESS)?.to_string(),
+                })
+            })
+            .collect())
+    }
+
     /// Every awsvpc task of the region that has not stopped (its interface
     /// PRECREATED or ATTACHED), in cluster and task order.
     pub async fn awsvpc_tasks(&self) -> Result<Vec<Arc<TaskRecord>>, AwsError> {
@@ -83,5 +137,43 @@ impl Ecs {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(arn: &str, subnet: &str, address: &str) -> HostNetwork {
+        HostNetwork {
+            instance_arn: arn.into(),
+            cluster: "c".into(),
+            task_subnet: subnet.into(),
+            host_address: address.into(),
+        }
+    }
+
+    #[test]
+    fn an_overlapping_task_subnet_on_another_host_conflicts() {
+        let others = [
+            host("a", "10.1.0.0/24", "192.0.2.1"),
+            host("b", "10.2.0.0/24", "192.0.2.2"),
+        ];
+        assert_eq!(
+            subnet_conflict("10.1.0.0/24", "192.0.2.9", &others).map(|h| h.instance_arn.as_str()),
+            Some("a")
+        );
+        assert_eq!(
+            subnet_conflict("10.2.0.128/25", "192.0.2.9", &others).map(|h| h.instance_arn.as_str()),
+            Some("b")
+        );
+        assert_eq!(
+            subnet_conflict("10.0.0.0/14", "192.0.2.9", &others).map(|h| h.instance_arn.as_str()),
+            Some("a")
+        );
+        // Another subnet, or the same host (its agent checks that itself): no conflict.
+        assert!(subnet_conflict("10.3.0.0/24", "192.0.2.9", &others).is_none());
+        assert!(subnet_conflict("10.1.0.0/24", "192.0.2.1", &others).is_none());
+        assert!(subnet_conflict("nonsense", "192.0.2.9", &others).is_none());
     }
 }

@@ -66,6 +66,10 @@ pub struct AgentArgs {
     /// Agents sharing a host need subnets of their own.
     #[arg(long, value_name = "CIDR", env = "BERTH_TASK_SUBNET", value_parser = parse_task_subnet)]
     pub(crate) task_subnet: Option<berth_agent::awsvpc::TaskSubnet>,
+    /// The IPv4 address other hosts reach this host's awsvpc tasks through (the agents route each
+    /// other's task subnets to it; default: this host's source address towards the server).
+    #[arg(long, value_name = "IPV4", env = "BERTH_HOST_ADDRESS")]
+    pub(crate) host_address: Option<std::net::Ipv4Addr>,
     /// Seconds between two reports of the tasks' CPU and memory use (Docker stats) to the server.
     #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) usage_interval_secs: u64,

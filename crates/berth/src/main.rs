@@ -341,6 +341,7 @@ async fn run_agent(args: args::AgentArgs) -> anyhow::Result<()> {
     cfg.cpu = args.cpu;
     cfg.memory_mib = args.memory_mib;
     cfg.task_subnet = args.task_subnet;
+    cfg.host_address = args.host_address;
     cfg.usage_interval = std::time::Duration::from_secs(args.usage_interval_secs);
     if args.runtime == "hollow" {
         let hollow = berth_agent::hollow::HollowConfig {

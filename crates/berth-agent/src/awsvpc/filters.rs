@@ -1,6 +1,8 @@
-//! Keeps the agent's security-group filters applied: polls the server for
-//! its tasks' groups and rules (`GET /agent/v1/security-groups`) every
-//! [`POLL_INTERVAL`], renders the table ([`super::firewall`]) for the tasks
+//! Keeps the agent's security-group filters and peer routes applied: polls
+//! the server for its tasks' groups and rules and the other hosts' task
+//! subnets (`GET /agent/v1/security-groups`) every [`POLL_INTERVAL`]
+//! ([`IDLE_EVERY`] times less often without an awsvpc task), routes the
+//! peers ([`TaskNetwork::set_peers`]), renders the table ([`super::firewall`]) for the tasks
 //! holding an address, and replaces it with `nft -f` when it changed (one
 //! atomic transaction). The table goes when the agent's last awsvpc task
 //! stops; on shutdown it is kept while tasks still hold addresses (they keep
@@ -8,6 +10,7 @@
 
 use super::firewall;
 use super::host_net::TaskNetwork;
+use super::plan;
 use crate::client::ApiClient;
 use berth_agent_protocol::SecurityGroupsView;
 use std::process::Stdio;
@@ -58,7 +61,21 @@ async fn nft(text: &str) -> Result<(), String> {
     }
 }
 
+/// Without an awsvpc task, one poll in this many (the peer routes only).
+const IDLE_EVERY: u64 = 8;
+
 impl Filters {
+    /// Routes the peer hosts the view names (host-gw).
+    async fn routes(&self, view: &SecurityGroupsView) -> Result<(), String> {
+        let peers = plan::peers(
+            self.network.subnet(),
+            view.peers
+                .iter()
+                .map(|p| (p.task_subnet.as_str(), p.host_address.as_str())),
+        );
+        self.network.set_peers(peers).await.map_err(|e| e.to_string())
+    }
+
     pub fn new(network: Arc<TaskNetwork>) -> Self {
         Self {
             network,
@@ -96,20 +113,24 @@ impl Filters {
         let mut last_error: Option<String> = None;
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             tick.tick().await;
-            if !self.network.in_use().await && self.applied.lock().await.is_none() {
+            ticks += 1;
+            // Without a task, only the peer routes are kept: less often.
+            let idle = !self.network.in_use().await && self.applied.lock().await.is_none();
+            if idle && ticks % IDLE_EVERY != 1 {
                 continue;
             }
             let outcome = match api.security_groups(&cluster, &instance_arn).await {
-                Ok(view) => self.apply(&view).await,
+                Ok(view) => self.routes(&view).await.and(self.apply(&view).await),
                 Err(e) => Err(format!("cannot read the tasks' security groups: {e}")),
             };
             match outcome {
                 Ok(()) => last_error = None,
                 Err(e) => {
                     if last_error.as_deref() != Some(e.as_str()) {
-                        tracing::warn!(error = %e, "security-group filters not applied; retrying");
+                        tracing::warn!(error = %e, "security-group filters or peer routes not applied; retrying");
                     }
                     last_error = Some(e);
                 }

@@ -4,12 +4,13 @@
 //! `inet berth_sg_<subnet in hex>`, that `nft -f` replaces whole and
 //! atomically (docs/architecture.md "Security groups").
 //!
-//! Why `inet` and the forward hook: two tasks on the agent's Docker bridge
+//! Why `inet` and the forward hook: two tasks on the agent's bridge
 //! talk through the bridge, which the IP hooks see only with br_netfilter
 //! (`net.bridge.bridge-nf-call-iptables=1`, which Docker sets); the bridge
 //! family sees every frame but has no connection tracking without
 //! `nf_conntrack_bridge`, and the filters must be stateful. Traffic routed
-//! to a task from another subnet or host crosses the same forward hook.
+//! to a task from another subnet or host (the host-gw routes) crosses the
+//! same forward hook.
 //! Traffic from the host itself (the output hook: Berth's load balancers,
 //! health checks) is not filtered.
 //!

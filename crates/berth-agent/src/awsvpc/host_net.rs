@@ -1,27 +1,32 @@
-//! The host side of awsvpc (IO): the Berth-owned Docker bridge network of
-//! the task subnet, the pause image, each task's pause container, and the
-//! lease file (`awsvpc-leases.json` in the agent's data dir).
+//! The host side of awsvpc (IO): the agent's task bridge and host table
+//! ([`super::plan`]), the pause image, each task's pause container and
+//! interface, the routes to peer hosts' task subnets, and the lease file
+//! (`awsvpc-leases.json` in the agent's data dir).
 //!
 //! Everything is idempotent: attaching a task twice (a restarted agent)
-//! finds its lease and its running pause container; the network and the
-//! image are made once and reused.
+//! finds its lease, its running pause container and its interface; the
+//! bridge and the image are made once and reused; the routes found on the
+//! host (tagged [`super::plan::ROUTE_PROTO`]) are the starting point.
 
 use super::ipam::{Exhausted, Lease, Leases};
+use super::links;
 use super::pause::{self, PAUSE_ARCH, PAUSE_IMAGE, PAUSE_PATH};
+use super::plan::{self, Peers, Place};
 use super::subnet::TaskSubnet;
 use crate::labels::{LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN};
 use crate::model::Task;
 use crate::runtime::{Runtime, message};
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::models::ContainerStateStatusEnum;
 use bollard::query_parameters::CreateImageOptions;
 use futures::StreamExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
 
-/// The label on the Berth network: the id of the agent that owns it.
+/// The label on the Docker networks of earlier Berth versions (one per
+/// task subnet, `berth-vpc-…`): the id of the agent that owned it.
 pub const LABEL_NETWORK_OWNER: &str = "berth.awsvpc.owner";
 /// The file the leases are kept in, in the agent's data dir.
 pub const LEASE_FILE: &str = "awsvpc-leases.json";
@@ -31,7 +36,7 @@ pub enum TaskNetworkError {
     #[error(transparent)]
     Exhausted(#[from] Exhausted),
     #[error(
-        "the task subnet {subnet} is used on this host by the Docker network '{network}' of another running Berth \
+        "the task subnet {subnet} is used on this host by the network '{network}' of another running Berth \
          agent ({owner}): give each agent on a host its own --task-subnet"
     )]
     Taken {
@@ -43,6 +48,8 @@ pub enum TaskNetworkError {
     Arch(String),
     #[error("Docker: {0}")]
     Docker(String),
+    #[error("the task's interface: {0}")]
+    Link(String),
     #[error("cannot keep the address leases in {path}: {error}")]
     Leases { path: String, error: String },
 }
@@ -68,8 +75,12 @@ pub struct TaskNetwork {
     owner: String,
     lease_file: PathBuf,
     leases: Mutex<Leases>,
-    /// The network and the pause image exist (checked once per agent run).
+    /// The bridge, the host table and the pause image exist (checked once
+    /// per agent run).
     ready: Mutex<bool>,
+    /// The peer hosts' task subnets routed now (`None`: not read from the
+    /// host yet).
+    routes: Mutex<Option<Peers>>,
 }
 
 impl TaskNetwork {
@@ -103,6 +114,7 @@ impl TaskNetwork {
             lease_file,
             leases: Mutex::new(leases),
             ready: Mutex::new(false),
+            routes: Mutex::new(None),
         })
     }
 
@@ -141,8 +153,32 @@ impl TaskNetwork {
         std::fs::rename(&tmp, &self.lease_file).map_err(err)
     }
 
-    /// Makes the Docker network of the subnet (owned by this agent) and the
-    /// pause image, once.
+    /// Removes the Docker network an earlier Berth version made for the
+    /// subnet (its bridge has the same name) when no container uses it.
+    async fn retire_docker_network(&self) -> Result<(), TaskNetworkError> {
+        let docker = self.runtime.docker();
+        let name = self.subnet.network_name();
+        match docker.inspect_network(&name, None).await {
+            Ok(n) => {
+                if n.containers.is_some_and(|c| !c.is_empty()) {
+                    let owner = n.labels.unwrap_or_default().get(LABEL_NETWORK_OWNER).cloned();
+                    return Err(TaskNetworkError::Taken {
+                        subnet: self.subnet.to_string(),
+                        network: name,
+                        owner: owner.unwrap_or_else(|| "unlabelled".into()),
+                    });
+                }
+                docker.remove_network(&name).await?;
+                tracing::info!(network = %name, "removed an unused awsvpc Docker network of an earlier Berth");
+                Ok(())
+            }
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes the task bridge of the subnet (owned by this agent), the host
+    /// table and the pause image, once.
     async fn ensure_ready(&self) -> Result<(), TaskNetworkError> {
         let mut ready = self.ready.lock().await;
         if *ready {
@@ -152,59 +188,52 @@ impl TaskNetwork {
         if arch != PAUSE_ARCH {
             return Err(TaskNetworkError::Arch(arch.to_string()));
         }
-        let docker = self.runtime.docker();
-        let name = self.subnet.network_name();
-        let exists = match docker.inspect_network(&name, None).await {
-            Ok(n) => {
-                let owner = n
-                    .labels
-                    .unwrap_or_default()
-                    .get(LABEL_NETWORK_OWNER)
-                    .cloned()
-                    .unwrap_or_default();
-                let in_use = n.containers.is_some_and(|c| !c.is_empty());
-                if owner == self.owner {
-                    true
-                } else if in_use {
+        self.retire_docker_network().await?;
+        let bridge = self.subnet.bridge_name();
+        if let Ok(shown) = links::ip(
+            Place::Host,
+            &["-o".into(), "link".into(), "show".into(), "dev".into(), bridge.clone()],
+        )
+        .await
+        {
+            let alias = plan::link_alias(&shown).unwrap_or_default();
+            if alias != plan::bridge_alias(&self.owner) {
+                let ports = links::ip(
+                    Place::Host,
+                    &[
+                        "-o".into(),
+                        "link".into(),
+                        "show".into(),
+                        "master".into(),
+                        bridge.clone(),
+                    ],
+                )
+                .await
+                .unwrap_or_default();
+                if !ports.trim().is_empty() {
                     return Err(TaskNetworkError::Taken {
                         subnet: self.subnet.to_string(),
-                        network: name,
-                        owner: if owner.is_empty() { "unlabelled".into() } else { owner },
+                        network: bridge,
+                        owner: if alias.is_empty() { "unlabelled".into() } else { alias },
                     });
-                } else {
-                    // Left by an agent that is gone (its data dir removed)
-                    // and holding no task: made again as this agent's.
-                    docker.remove_network(&name).await?;
-                    tracing::info!(network = %name, previous_owner = %owner, "removed an unused awsvpc network of another agent");
-                    false
                 }
+                tracing::info!(bridge = %bridge, previous_owner = %alias, "taking over an unused task bridge");
             }
-            Err(e) if status(&e) == Some(404) => false,
-            Err(e) => return Err(e.into()),
-        };
-        if !exists {
-            let request = NetworkCreateRequest {
-                name: name.clone(),
-                driver: Some("bridge".into()),
-                ipam: Some(Ipam {
-                    config: Some(vec![IpamConfig {
-                        subnet: Some(self.subnet.to_string()),
-                        gateway: Some(self.subnet.gateway().to_string()),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-                options: Some(HashMap::from([(
-                    "com.docker.network.bridge.name".to_string(),
-                    self.subnet.bridge_name(),
-                )])),
-                labels: Some(HashMap::from([(LABEL_NETWORK_OWNER.to_string(), self.owner.clone())])),
-                ..Default::default()
-            };
-            docker.create_network(request).await?;
-            tracing::info!(network = %name, subnet = %self.subnet, bridge = %self.subnet.bridge_name(), "awsvpc network created");
         }
+        links::run(&plan::bridge(&self.subnet, &self.owner))
+            .await
+            .map_err(TaskNetworkError::Link)?;
+        links::enable_forwarding().map_err(TaskNetworkError::Link)?;
+        links::forward_accepts(&plan::forward_accepts(&self.subnet), true)
+            .await
+            .map_err(TaskNetworkError::Link)?;
+        let peers = self.routes.lock().await.clone().unwrap_or_default();
+        links::nft(&plan::host_table(&self.subnet, &self.owner, &peers))
+            .await
+            .map_err(TaskNetworkError::Link)?;
+        tracing::info!(subnet = %self.subnet, bridge = %bridge, "awsvpc task bridge ready");
         if !self.runtime.image_exists(PAUSE_IMAGE).await {
+            let docker = self.runtime.docker();
             let (repo, tag) = PAUSE_IMAGE.split_once(':').unwrap_or((PAUSE_IMAGE, "latest"));
             let options = CreateImageOptions {
                 from_src: Some("-".into()),
@@ -245,59 +274,67 @@ impl TaskNetwork {
             .inspect(&name)
             .await
             .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
-        let running = existing
+        let running_pid = existing
             .as_ref()
             .and_then(|c| c.state.as_ref())
-            .is_some_and(|s| s.status == Some(ContainerStateStatusEnum::RUNNING));
-        if running {
-            return Ok(self.observed(lease, existing.as_ref()));
-        }
-        if existing.is_some() {
-            // Stopped (the host rebooted): its namespace is gone; a new one.
-            self.runtime
-                .remove_container(&name)
+            .filter(|s| s.status == Some(ContainerStateStatusEnum::RUNNING))
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0);
+        let pid = match running_pid {
+            Some(pid) => pid,
+            None => {
+                if existing.is_some() {
+                    // Stopped (the host rebooted): its namespace is gone; a new one.
+                    self.runtime
+                        .remove_container(&name)
+                        .await
+                        .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
+                }
+                let body = pause::container_spec(task, &lease, owner);
+                let id = self
+                    .runtime
+                    .create(&name, body)
+                    .await
+                    .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
+                self.runtime
+                    .start(&id)
+                    .await
+                    .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
+                let started = self
+                    .runtime
+                    .inspect(&id)
+                    .await
+                    .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
+                started
+                    .and_then(|c| c.state)
+                    .and_then(|s| s.pid)
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| TaskNetworkError::Docker(format!("the pause container {name} is not running")))?
+            }
+        };
+        let pid = u32::try_from(pid).map_err(|_| TaskNetworkError::Docker(format!("pid {pid}")))?;
+        let shown = links::ip(
+            Place::Task(pid),
+            &["-o", "-4", "addr", "show", "dev", "eth0"].map(String::from),
+        )
+        .await
+        .unwrap_or_default();
+        if !plan::interface_ready(&shown, &self.subnet, &lease) {
+            links::run(&plan::interface(&self.subnet, &lease, task.id(), pid))
                 .await
-                .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
+                .map_err(TaskNetworkError::Link)?;
+            tracing::info!(task = %task.task_arn, ip = %lease.ip, mac = %lease.mac, eni = %lease.eni_id, "task interface up");
         }
-        let body = pause::container_spec(task, &lease, &self.subnet.network_name(), owner);
-        let id = self
-            .runtime
-            .create(&name, body)
-            .await
-            .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
-        self.runtime
-            .start(&id)
-            .await
-            .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
-        let started = self
-            .runtime
-            .inspect(&id)
-            .await
-            .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
-        let lease = self.observed(lease, started.as_ref());
-        tracing::info!(task = %task.task_arn, ip = %lease.ip, mac = %lease.mac, eni = %lease.eni_id, "task interface up");
         Ok(lease)
-    }
-
-    /// The lease with the MAC Docker gave the interface: the chosen one
-    /// from API 1.44 on, Docker's own (`02:42:` + the address) before.
-    fn observed(&self, mut lease: Lease, pause: Option<&ContainerInspectResponse>) -> Lease {
-        let network = self.subnet.network_name();
-        let mac = pause
-            .and_then(|c| c.network_settings.as_ref())
-            .and_then(|n| n.networks.as_ref())
-            .and_then(|n| n.get(&network))
-            .and_then(|e| e.mac_address.clone())
-            .filter(|m| !m.is_empty());
-        if let Some(mac) = mac {
-            lease.mac = mac;
-        }
-        lease
     }
 
     /// Removes the task's pause container (its namespace and veth go with
     /// it) and frees its address.
     pub async fn detach(&self, task_arn: &str, pause_name: &str) -> Result<(), TaskNetworkError> {
+        // The veth goes with the namespace, but the kernel frees it later:
+        // deleted first, the host end is gone when the task is.
+        let veth = plan::host_veth(plan::task_id(task_arn));
+        let _ = links::ip(Place::Host, &["link".into(), "del".into(), veth]).await;
         if !pause_name.is_empty() {
             self.runtime
                 .remove_container(pause_name)
@@ -348,16 +385,92 @@ impl TaskNetwork {
         }
     }
 
-    /// On agent shutdown: removes the network if no task uses it any more
-    /// (running tasks keep it, and their addresses, for the next start).
+    /// Routes the peer hosts' task subnets through their host addresses
+    /// (routes of peers that left removed) and keeps the host table's
+    /// list of task subnets (not masqueraded) in step. Idempotent.
+    pub async fn set_peers(&self, desired: Peers) -> Result<(), TaskNetworkError> {
+        let mut routes = self.routes.lock().await;
+        let current = match routes.as_ref() {
+            Some(r) => r.clone(),
+            None => {
+                let shown = links::ip(
+                    Place::Host,
+                    &["-o", "-4", "route", "show", "proto", &plan::ROUTE_PROTO.to_string()].map(String::from),
+                )
+                .await
+                .map_err(TaskNetworkError::Link)?;
+                plan::parse_routes(&shown)
+            }
+        };
+        let changes = plan::route_changes(&current, &desired);
+        if changes.is_empty() && routes.is_some() {
+            return Ok(());
+        }
+        // Route by route: a peer this host cannot reach (its address not
+        // on a network of this host) does not keep the others away; it is
+        // tried again at the next poll.
+        let mut now = current;
+        let mut failed = Vec::new();
+        for s in &changes.remove {
+            let _ = links::run(&plan::route_steps(&plan::RouteChanges {
+                remove: vec![*s],
+                ..Default::default()
+            }))
+            .await;
+            now.remove(s);
+            tracing::info!(subnet = %s, "route to a peer host's task subnet removed");
+        }
+        for (s, via) in &changes.replace {
+            let one = plan::RouteChanges {
+                replace: vec![(*s, *via)],
+                ..Default::default()
+            };
+            match links::run(&plan::route_steps(&one)).await {
+                Ok(()) => {
+                    now.insert(*s, *via);
+                    tracing::info!(subnet = %s, via = %via, "route to a peer host's task subnet");
+                }
+                Err(e) => failed.push(format!("no route to the task subnet {s} via {via}: {e}")),
+            }
+        }
+        // Not waiting for `ready` while holding `routes` (ensure_ready takes
+        // them the other way round): a bridge being made reads the routes
+        // once this returns.
+        if self.ready.try_lock().is_ok_and(|r| *r) {
+            links::nft(&plan::host_table(&self.subnet, &self.owner, &desired))
+                .await
+                .map_err(TaskNetworkError::Link)?;
+        }
+        *routes = Some(now);
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(TaskNetworkError::Link(failed.join("; ")))
+        }
+    }
+
+    /// On agent shutdown: removes the bridge, the host table, the forward
+    /// accepts and the peer routes if no task uses them any more (running
+    /// tasks keep them, and their addresses, for the next start).
     pub async fn shutdown(&self) {
-        if !*self.ready.lock().await || !self.leases.lock().await.tasks.is_empty() {
+        if !self.leases.lock().await.tasks.is_empty() {
             return;
         }
-        let name = self.subnet.network_name();
-        match self.runtime.docker().remove_network(&name).await {
-            Ok(()) => tracing::info!(network = %name, "awsvpc network removed"),
-            Err(e) => tracing::warn!(network = %name, error = %message(&e), "awsvpc network kept"),
+        if let Some(routes) = self.routes.lock().await.take() {
+            let changes = plan::route_changes(&routes, &Peers::new());
+            let _ = links::run(&plan::route_steps(&changes)).await;
         }
+        if !*self.ready.lock().await {
+            return;
+        }
+        let bridge = self.subnet.bridge_name();
+        let _ = links::ip(Place::Host, &["link".into(), "del".into(), bridge.clone()]).await;
+        if let Err(e) = links::nft(&plan::remove_host_table(&self.subnet)).await {
+            tracing::warn!(error = %e, "cannot remove the host table");
+        }
+        if let Err(e) = links::forward_accepts(&plan::forward_accepts(&self.subnet), false).await {
+            tracing::warn!(error = %e, "cannot remove the forward accepts");
+        }
+        tracing::info!(bridge = %bridge, "awsvpc task bridge removed");
     }
 }

@@ -3,26 +3,35 @@
 //! (docs/architecture.md "awsvpc").
 //!
 //! The namespace is held by a per-task pause container (`berth-pause-<task
-//! id>`, a 129-byte static program that only waits) attached to a
-//! Berth-owned Docker bridge network (`berth-vpc-…`, bridge `berth…`) with
-//! the address the agent's IPAM chose; the task's containers join it with
+//! id>`, a 129-byte static program that only waits) created with Docker's
+//! network mode `none`; the agent gives it its interface: a veth pair whose
+//! host end is on the agent's own bridge `berth<subnet hex>` (in the
+//! agent's network namespace, which need not be dockerd's: a simulated
+//! host) and whose other end is the task's `eth0` at the address the
+//! agent's IPAM chose. The task's containers join the namespace with
 //! Docker's `container:<pause>` network mode, so they share `localhost`.
-//! Docker makes the bridge, the veth pair and the egress masquerade; the
-//! host reaches every task at its own address through the bridge.
+//! The host reaches every task at its own address through the bridge; task
+//! egress to anything but a task subnet is masqueraded; the other hosts'
+//! task subnets are routed through their host addresses ("host-gw"), from
+//! the list the server gives with the security groups.
 //!
 //! Each task's interface is filtered by its security groups with nftables
 //! ([`firewall`] writes the ruleset, [`filters`] keeps it applied).
 //!
 //! Pure parts: [`subnet`] (the task subnet, names, MAC and DNS names),
 //! [`ipam`] (leases), [`pause`] (the pause image and container),
-//! [`firewall`] (the nftables ruleset). IO: [`host_net`] (Docker calls and
-//! the lease file), [`filters`] (`nft`, the poll of the server).
+//! [`plan`] (the bridge, interface, host table and route plans),
+//! [`firewall`] (the nftables ruleset). IO: [`host_net`] (Docker calls,
+//! the lease file), [`links`] (`ip`, `nsenter`, `nft`, `iptables`),
+//! [`filters`] (`nft`, the poll of the server).
 
 pub mod filters;
 pub mod firewall;
 pub mod host_net;
 pub mod ipam;
+pub mod links;
 pub mod pause;
+pub mod plan;
 pub mod subnet;
 
 pub use host_net::{TaskNetwork, TaskNetworkError};
@@ -31,3 +40,6 @@ pub use subnet::TaskSubnet;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod plan_tests;

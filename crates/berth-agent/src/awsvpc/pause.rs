@@ -11,7 +11,7 @@ use super::ipam::Lease;
 use super::subnet::hostname_for;
 use crate::labels::{LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN};
 use crate::model::Task;
-use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig};
+use bollard::models::{ContainerCreateBody, HostConfig};
 use std::collections::{BTreeMap, HashMap};
 
 /// The image the pause containers run (`docker import`ed by the agent).
@@ -101,34 +101,27 @@ pub struct Owner<'a> {
     pub extra_labels: &'a BTreeMap<String, String>,
 }
 
-/// The create body of the task's pause container: on `network` at the
-/// lease's address and MAC, host name `ip-a-b-c-d`, labelled as the task's.
-pub fn container_spec(task: &Task, lease: &Lease, network: &str, owner: &Owner<'_>) -> ContainerCreateBody {
+/// The create body of the task's pause container: no Docker network
+/// (network mode `none`: the agent gives its namespace the interface, see
+/// [`super::plan::interface`]), host name `ip-a-b-c-d` (in its
+/// `/etc/hosts` at the lease's address), labelled as the task's.
+pub fn container_spec(task: &Task, lease: &Lease, owner: &Owner<'_>) -> ContainerCreateBody {
     let instance_arn = owner.instance_arn;
     let mut labels: HashMap<String, String> = owner.extra_labels.clone().into_iter().collect();
     labels.insert(LABEL_CLUSTER.into(), owner.cluster.into());
     labels.insert(LABEL_TASK_ARN.into(), task.task_arn.clone());
     labels.insert(LABEL_CONTAINER_NAME.into(), PAUSE_CONTAINER.into());
     labels.insert(LABEL_INSTANCE.into(), instance_arn.into());
-    let endpoint = EndpointSettings {
-        ipam_config: Some(EndpointIpamConfig {
-            ipv4_address: Some(lease.ip.to_string()),
-            ..Default::default()
-        }),
-        mac_address: Some(lease.mac.clone()),
-        ..Default::default()
-    };
+    let hostname = hostname_for(lease.ip);
     ContainerCreateBody {
         image: Some(PAUSE_IMAGE.into()),
         cmd: Some(vec![PAUSE_PATH.into()]),
-        hostname: Some(hostname_for(lease.ip)),
+        hostname: Some(hostname.clone()),
         labels: Some(labels),
         host_config: Some(HostConfig {
-            network_mode: Some(network.into()),
+            network_mode: Some("none".into()),
+            extra_hosts: Some(vec![format!("{hostname}:{}", lease.ip)]),
             ..Default::default()
-        }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(network.to_string(), endpoint)])),
         }),
         ..Default::default()
     }

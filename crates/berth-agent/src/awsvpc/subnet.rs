@@ -10,7 +10,7 @@ pub const DEFAULT_TASK_SUBNET: &str = "10.213.0.0/24";
 
 /// An IPv4 subnet whose first address is the host's (the bridge's gateway)
 /// and whose other usable addresses go to tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TaskSubnet {
     network: Ipv4Addr,
     prefix: u8,
@@ -76,6 +76,16 @@ impl TaskSubnet {
 
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         (self.first()..=self.broadcast()).contains(&u32::from(ip))
+    }
+
+    /// The prefix length (`24` of `10.213.0.0/24`).
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// Whether the two subnets share an address.
+    pub fn overlaps(&self, other: &TaskSubnet) -> bool {
+        self.first() <= other.broadcast() && other.first() <= self.broadcast()
     }
 
     /// The Docker network of this subnet: `berth-vpc-10-213-0-0-24`.

@@ -132,7 +132,7 @@ fn the_pause_tar_holds_one_executable_with_a_valid_header() {
 }
 
 #[test]
-fn the_pause_container_joins_the_network_at_the_lease() {
+fn the_pause_container_has_no_docker_network_and_names_its_host_at_the_lease() {
     let s = subnet("10.9.0.0/24");
     let mut l = Leases::new(&s);
     let task = Task {
@@ -147,7 +147,7 @@ fn the_pause_container_joins_the_network_at_the_lease() {
         instance_arn: "arn:instance",
         extra_labels: &extra,
     };
-    let body = pause::container_spec(&task, &lease, &s.network_name(), &owner);
+    let body = pause::container_spec(&task, &lease, &owner);
     assert_eq!(body.image.as_deref(), Some(PAUSE_IMAGE));
     assert_eq!(body.hostname.as_deref(), Some("ip-10-9-0-2"));
     let labels = body.labels.unwrap();
@@ -156,12 +156,8 @@ fn the_pause_container_joins_the_network_at_the_lease() {
     assert_eq!(labels["berth.test"], "1");
     assert_eq!(labels[crate::labels::LABEL_CLUSTER], "c1");
     let host = body.host_config.unwrap();
-    assert_eq!(host.network_mode.as_deref(), Some("berth-vpc-10-9-0-0-24"));
-    let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
-    let ep = &endpoints["berth-vpc-10-9-0-0-24"];
-    assert_eq!(
-        ep.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
-        Some("10.9.0.2")
-    );
-    assert_eq!(ep.mac_address.as_deref(), Some("0a:58:0a:09:00:02"));
+    // No Docker network: the agent gives the namespace its interface.
+    assert_eq!(host.network_mode.as_deref(), Some("none"));
+    assert_eq!(host.extra_hosts, Some(vec!["ip-10-9-0-2:10.9.0.2".to_string()]));
+    assert!(body.networking_config.is_none());
 }

@@ -284,6 +284,18 @@ impl ClusterView {
             .collect()
     }
 
+    /// The registered instances, in every cluster, that have `attribute`
+    /// (with any value).
+    pub fn registered_instances_having(&self, attribute: &str) -> Vec<Arc<InstanceRecord>> {
+        let data = self.data();
+        data.clusters
+            .values()
+            .flat_map(|c| c.instances.values())
+            .filter(|(r, _)| r.is_registered() && r.attribute(attribute).is_some())
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
     /// The custom attributes of one container instance.
     pub fn custom_of(&self, cluster: &str, instance_id: &str) -> Vec<Attribute> {
         let data = self.data();

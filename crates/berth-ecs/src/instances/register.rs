@@ -186,6 +186,29 @@ impl Ecs {
                 .collect();
             host_share::check(&host, &holders, registered.cpu, registered.memory)?;
         }
+        // Each host's awsvpc task subnet is routed to it: two hosts of the
+        // region may not claim overlapping ones.
+        if let (Some(subnet), Some(host)) = (
+            attribute(crate::security_groups::TASK_SUBNET),
+            attribute(crate::security_groups::HOST_ADDRESS),
+        ) {
+            let me = existing_id
+                .as_deref()
+                .map(|id| self.scope.container_instance_arn(&name, id));
+            let others: Vec<_> = self
+                .host_networks()
+                .await?
+                .into_iter()
+                .filter(|h| Some(&h.instance_arn) != me.as_ref())
+                .collect();
+            if let Some(c) = crate::security_groups::subnet_conflict(subnet, host, &others) {
+                return Err(AwsError::invalid_parameter(format!(
+                    "The task subnet {subnet} of this host ({host}) overlaps the task subnet {} of container instance {} \
+                     (cluster {}, host {}): give each host's agent its own --task-subnet.",
+                    c.task_subnet, c.instance_arn, c.cluster, c.host_address
+                )));
+            }
+        }
         let now = now_epoch();
         let rec = match existing_id {
             Some(id) => {

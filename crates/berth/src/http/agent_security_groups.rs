@@ -2,7 +2,8 @@
 //! empty payload; docs/agent-protocol.md §8): the security groups an agent
 //! filters its awsvpc tasks with, as JSON (`berth-agent-protocol`'s
 //! `SecurityGroupsView`): its tasks' groups from ECS's task records, their
-//! rules and their peers' member addresses from EC2. Authorized as the
+//! rules and their peers' member addresses from EC2, and the other hosts'
+//! task subnets and addresses (their instances' attributes) to route. Authorized as the
 //! session stream is (`ecs:Poll` on the container instance).
 
 use super::{App, error_response};
@@ -34,7 +35,14 @@ pub(super) async fn handler(
             .filter(|t| !t.berth.security_groups.is_empty())
             .map(|t| (t.task_arn.clone(), t.berth.security_groups.clone()))
             .collect();
-        region.ec2.agent_view(local).await
+        let hosts: Vec<_> = region
+            .ecs
+            .host_networks()
+            .await?
+            .into_iter()
+            .map(|h| (h.instance_arn, h.task_subnet, h.host_address))
+            .collect();
+        region.ec2.agent_view(local, &resource.arn, &hosts).await
     };
     let mut resp = match answer.await {
         Ok(view) => (
