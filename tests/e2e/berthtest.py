@@ -472,7 +472,14 @@ def task_subnet() -> tuple[str, str, str] | None:
         cidr = f"10.{a}.{b}.0/24"
         bridge = "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
         if cidr not in used and f" {bridge}:" not in links:
-            return cidr, f"berth-vpc-10-{a}-{b}-0-24", "berth" + "".join(f"{x:02x}" for x in (10, a, b, 0))
+            network = f"berth-vpc-10-{a}-{b}-0-24"
+            TASK_SUBNETS_GIVEN.append(network)
+            return cidr, network, bridge
+
+
+# Every task subnet this process handed out (Docker network names): the
+# session's last step removes what their agents left (`remove_task_subnet`).
+TASK_SUBNETS_GIVEN: list[str] = []
 
 
 def remove_task_subnet(network: str) -> None:

@@ -42,6 +42,17 @@ def _finish(server: berthtest.Berth) -> None:
     assert code == 0, f"berth exited with {code} after SIGTERM:\n{server.log_tail()}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _task_subnets_removed():
+    """After the last test of this worker: every task subnet it handed out
+    is removed from the host (bridge, security-group and masquerade
+    tables, DOCKER-USER accepts), even those of servers stopped while
+    their awsvpc tasks ran."""
+    yield
+    for network in berthtest.TASK_SUBNETS_GIVEN:
+        berthtest.remove_task_subnet(network)
+
+
 @pytest.fixture(scope="session")
 def berth(tmp_path_factory):
     server = _start(tmp_path_factory.mktemp("berth-shared"))
