@@ -85,14 +85,20 @@ class Env:
         # machine offers (one host counts once, 1024 units a core), so a
         # hollow Fargate host (the agent protocol, simulated containers).
         self.split_cluster = unique("spot-split")
-        self.ecs.create_cluster(clusterName=self.split_cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-        self.start_agent(self.split_cluster, ["--runtime", "hollow", "--hollow-cores", "4", "--hollow-delay", "20-50"])
-        # The interruption: real containers on a Docker Fargate host.
         self.cluster = unique("spot")
-        self.ecs.create_cluster(clusterName=self.cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-        subnet, network, _ = task_subnet()
-        self.networks.append(network)
-        self.start_agent(self.cluster, ["--cpu", "1024", "--memory", "2048", "--task-subnet", subnet])
+        try:
+            self.ecs.create_cluster(clusterName=self.split_cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+            self.start_agent(
+                self.split_cluster, ["--runtime", "hollow", "--hollow-cores", "4", "--hollow-delay", "20-50"]
+            )
+            # The interruption: real containers on a Docker Fargate host.
+            self.ecs.create_cluster(clusterName=self.cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+            subnet, network, _ = task_subnet()
+            self.networks.append(network)
+            self.start_agent(self.cluster, ["--cpu", "1024", "--memory", "2048", "--task-subnet", subnet])
+        except BaseException:
+            self.close()
+            raise
 
     def start_agent(self, cluster: str, extra: list[str]) -> None:
         agent_dir = self.tmp / f"fargate-agent-{len(self.agents)}"
@@ -107,6 +113,13 @@ class Env:
         ]
         with open(log_path, "ab") as log:
             self.agents.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env))
+        # Registered before its cluster gets tasks: until then they would go
+        # to the Fargate hosts other clusters share (test_fargate_shared.py).
+        poll(
+            f"the Fargate host of {cluster} to register",
+            lambda: " registered " in log_path.read_text(errors="replace"),
+            30,
+        )
 
     def close(self) -> None:
         for agent in self.agents:

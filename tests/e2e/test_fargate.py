@@ -389,6 +389,14 @@ class FargateHost:
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+        # Registered before the cluster gets FARGATE tasks: until then they
+        # would go to the hosts other clusters share (test_fargate_shared.py).
+        # A Fargate host is no container instance: its log says when.
+        try:
+            poll("the Fargate host to register", lambda: " registered " in self.log_tail(200), 30)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -114,7 +114,7 @@ fn containers(task: &Task, status: TaskStatus) -> Vec<ContainerStateChange> {
 fn change(cluster: &str, task: &Task, status: TaskStatus, with_containers: bool) -> Report {
     let stopped = status == TaskStatus::Stopped;
     Report::SubmitTaskStateChange(TaskStateChange {
-        cluster: Some(cluster.to_string()),
+        cluster: Some(task.cluster(cluster).to_string()),
         task: Some(task.task_arn.clone()),
         status: Some(status.to_string()),
         containers: if with_containers {

@@ -64,6 +64,36 @@ pub struct Task {
 }
 
 impl Task {
+    /// The cluster to report and fetch credentials with: the agent's
+    /// `configured` one (name or ARN, as given) for a task of that cluster
+    /// (or one that names none), else the task's own `clusterArn` (a
+    /// shared Fargate host runs tasks of clusters other than its own).
+    pub fn cluster<'a>(&'a self, configured: &'a str) -> &'a str {
+        if self.is_of(configured) {
+            configured
+        } else {
+            &self.cluster_arn
+        }
+    }
+
+    /// Whether the task is of the `configured` cluster (or names none).
+    fn is_of(&self, configured: &str) -> bool {
+        let name = self.cluster_arn.rsplit('/').next().unwrap_or_default();
+        name.is_empty() || name == configured.rsplit('/').next().unwrap_or(configured)
+    }
+
+    /// The cluster its containers' `com.amazonaws.ecs.cluster` label
+    /// names: the agent's `configured` one (name or ARN, as given) for a
+    /// task of that cluster, else the task's cluster name (a task of
+    /// another cluster on a shared Fargate host).
+    pub fn cluster_label<'a>(&'a self, configured: &'a str) -> &'a str {
+        if self.is_of(configured) {
+            configured
+        } else {
+            self.cluster_arn.rsplit('/').next().unwrap_or_default()
+        }
+    }
+
     /// The task id: the last segment of the ARN.
     pub fn id(&self) -> &str {
         self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
@@ -246,5 +276,23 @@ mod tests {
         // The outbox round-trips reports.
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn a_task_of_another_cluster_reports_and_labels_with_its_own() {
+        let mut t = Task::default();
+        assert_eq!(t.cluster("default"), "default", "no clusterArn: the configured one");
+        assert_eq!(t.cluster_label("default"), "default");
+        t.cluster_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/default".into();
+        assert_eq!(t.cluster("default"), "default", "its own cluster: as configured");
+        assert_eq!(t.cluster_label("default"), "default");
+        assert_eq!(t.cluster_label(&t.cluster_arn.clone()), t.cluster_arn);
+        t.cluster_arn = "arn:aws:ecs:us-east-1:000000000000:cluster/prod".into();
+        assert_eq!(
+            t.cluster("default"),
+            t.cluster_arn,
+            "a shared Fargate host's task of prod"
+        );
+        assert_eq!(t.cluster_label("default"), "prod");
     }
 }

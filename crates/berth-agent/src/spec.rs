@@ -33,7 +33,9 @@ const NANOS: i64 = 1_000_000_000;
 /// Who runs the task: labels every container carries.
 #[derive(Debug, Clone)]
 pub struct Placement<'a> {
-    /// The cluster as the agent was configured (name or ARN).
+    /// The cluster as the agent was configured (name or ARN), or, for a
+    /// task of another cluster on a shared Fargate host, that cluster's
+    /// name (`Task::cluster_label`).
     pub cluster: &'a str,
     pub instance_arn: &'a str,
     /// More labels for every container (tests add `berth.test=1`).

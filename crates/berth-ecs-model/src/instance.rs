@@ -83,6 +83,12 @@ pub struct InstanceRecord {
 /// `true`): never listed as a container instance, runs only FARGATE tasks.
 pub const FARGATE_HOST_ATTRIBUTE: &str = "berth.fargate-host";
 
+/// The instance attribute of a container instance that also gives Fargate
+/// capacity to every cluster with none of its own (value `true`; `berth
+/// up`'s local agent): listed and used in its own cluster as any container
+/// instance, and a Fargate host to the others.
+pub const FARGATE_SHARED_ATTRIBUTE: &str = "berth.fargate-shared";
+
 /// The instance attribute naming the host group an agent belongs to
 /// (`berth agent --host-group NAME`): the instances of a custom capacity
 /// provider are those of the group its `autoScalingGroupArn` names.
@@ -97,6 +103,12 @@ impl InstanceRecord {
     /// A Fargate host (`berth agent --fargate`), not a container instance.
     pub fn is_fargate_host(&self) -> bool {
         self.attribute(FARGATE_HOST_ATTRIBUTE) == Some("true")
+    }
+
+    /// Gives Fargate capacity to the clusters with none of their own: a
+    /// Fargate host, or a container instance with `berth.fargate-shared`.
+    pub fn shares_fargate(&self) -> bool {
+        self.is_fargate_host() || self.attribute(FARGATE_SHARED_ATTRIBUTE) == Some("true")
     }
 
     pub fn is_registered(&self) -> bool {

@@ -16,6 +16,7 @@ use berth_ecs_model::ClusterRecord;
 use berth_ecs_model::{TaskStatus, TaskStopCode};
 use berth_proto::AwsError;
 use berth_store::{Compare, Op, StoreError, typed};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// The reason given to tasks stopped because their agent went away.
@@ -112,19 +113,29 @@ impl From<AwsError> for MonitorError {
 impl Ecs {
     async fn monitor_pass(&self, cfg: &ControllerConfig) -> Result<(), MonitorError> {
         let clusters: Vec<ClusterRecord> = typed::list(&*self.store, keys::CLUSTERS).await?;
-        for c in clusters {
-            self.monitor_cluster(&c.cluster_name, cfg).await?;
+        // The lost instances of every cluster first: a shared Fargate host
+        // of one cluster carries tasks of the others, and takes them with
+        // it when its agent is lost.
+        let mut lost = HashSet::new();
+        for c in &clusters {
+            self.monitor_instances(&c.cluster_name, cfg, &mut lost).await?;
+        }
+        for c in &clusters {
+            self.monitor_tasks(&c.cluster_name, cfg, &lost).await?;
         }
         self.expire_client_tokens().await?;
         Ok(())
     }
 
-    async fn monitor_cluster(&self, cluster: &str, cfg: &ControllerConfig) -> Result<(), MonitorError> {
-        // One snapshot: the tasks are re-read under compare-and-swap when
-        // one is stopped.
-        let state = self.synced_view().await?.state(cluster);
-        let (instances, tasks) = (state.instances, state.tasks);
-        let mut lost = std::collections::HashSet::new();
+    /// Keeps the instances' `agentConnected` true and adds to `lost` the
+    /// ARNs of those whose agent stayed away past the grace period.
+    async fn monitor_instances(
+        &self,
+        cluster: &str,
+        cfg: &ControllerConfig,
+        lost: &mut HashSet<String>,
+    ) -> Result<(), MonitorError> {
+        let instances = self.synced_view().await?.state(cluster).instances;
         for (inst, _) in instances.iter().filter(|(i, _)| i.is_registered()) {
             let id = &inst.berth.id;
             let live = self.agents.is_live(cluster, id);
@@ -145,6 +156,20 @@ impl Ecs {
                 lost.insert(fresh.container_instance_arn.clone());
             }
         }
+        Ok(())
+    }
+
+    /// Stops the tasks of a cluster placed on a lost instance (its own or
+    /// a shared Fargate host) and forgets STOPPED tasks past retention.
+    async fn monitor_tasks(
+        &self,
+        cluster: &str,
+        cfg: &ControllerConfig,
+        lost: &HashSet<String>,
+    ) -> Result<(), MonitorError> {
+        // One snapshot: the tasks are re-read under compare-and-swap when
+        // one is stopped.
+        let tasks = self.synced_view().await?.tasks(cluster);
         let now = now_epoch();
         for t in &tasks {
             let on_lost = t.container_instance_arn.as_ref().is_some_and(|a| lost.contains(a));

@@ -291,7 +291,8 @@ impl Ecs {
     async fn desired_message(&self, cluster: &str, arn: &str) -> Result<DesiredState<Value>, AwsError> {
         let revision = self.view.applied();
         let mut out = vec![];
-        for t in self.view.tasks_on(cluster, arn) {
+        // A shared Fargate host carries tasks of other clusters too.
+        for t in self.view.tasks_on_host(cluster, arn) {
             if !t.wanted_by_agent() {
                 continue;
             }

@@ -31,7 +31,6 @@ impl Ecs {
     pub(crate) async fn check_task_agent(
         &self,
         caller: &Caller,
-        cluster: &str,
         task: &TaskRecord,
         action: &str,
     ) -> Result<(), AwsError> {
@@ -39,8 +38,9 @@ impl Ecs {
             return Ok(());
         }
         let owner = match task.berth.instance_id.as_deref() {
+            // Its own cluster's instance, or a shared Fargate host.
             Some(iid) => self
-                .stored_instance(cluster, iid)
+                .stored_instance(task.instance_cluster(), iid)
                 .await?
                 .and_then(|(rec, _)| rec.berth.owner),
             None => None,
@@ -72,7 +72,7 @@ impl Ecs {
                 .await
                 .map_err(AwsError::state_store)?
                 .ok_or_else(not_found)?;
-            self.check_task_agent(&caller, &name, &current, action).await?;
+            self.check_task_agent(&caller, &current, action).await?;
         }
         let rec = self
             .modify_task(&name, &id, |t| apply_task_change(t, &ch, now_epoch()))

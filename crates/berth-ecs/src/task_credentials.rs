@@ -23,6 +23,7 @@ use berth_agent_protocol::{TaskCredentials, TaskCredentialsAnswer, TaskCredentia
 use berth_core::arn::Scope;
 use berth_ecs_model::TaskDefinitionRecord;
 use berth_ecs_model::TaskStatus;
+use berth_ecs_model::task::instance_cluster_of;
 use berth_iam::ServiceRoleError;
 use berth_proto::{AuthzResource, AwsError, RequestContext};
 use berth_store::typed;
@@ -63,10 +64,13 @@ impl Ecs {
         // Only the instance's own agent (or root) gets its tasks' credentials.
         let caller = self.caller(&ctx.principal);
         if !caller.is_root {
+            // A shared Fargate host (an instance of another cluster) names
+            // itself by its ARN.
+            let host_cluster = instance_cluster_of(&input.container_instance).unwrap_or(&cluster);
             let (instance, _) = self
-                .get_instance(&cluster, &input.container_instance)
+                .get_instance(host_cluster, &input.container_instance)
                 .await?
-                .ok_or_else(|| Self::instance_not_found(&input.container_instance, &cluster))?;
+                .ok_or_else(|| Self::instance_not_found(&input.container_instance, host_cluster))?;
             agent_identity::check(
                 instance.berth.owner.as_ref(),
                 &caller,

@@ -389,3 +389,75 @@ async fn an_instance_is_bound_to_the_principal_that_registered_it() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_shared_fargate_hosts_agent_gets_the_roles_of_another_clusters_task_and_no_one_else() {
+    let env = Env::new().await;
+    let task_role = env.role("prod-task", TRUST_ECS).await;
+    let exec_role = env.role("prod-exec", TRUST_ECS).await;
+    let (h, other) = (user_ctx(&env, "agent-h").await, user_ctx(&env, "agent-o").await);
+    // A Fargate host of default, registered by agent-h.
+    let mut input = register_input(json!({}));
+    input["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "berth.fargate-host", "value": "true"}));
+    let host = env.ecs.call(&h, "RegisterContainerInstance", input).await.unwrap()["containerInstance"]
+        ["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A task of prod, a cluster with no instance: placed on the shared host.
+    env.ok("CreateCluster", json!({"clusterName": "prod"})).await;
+    env.ok(
+        "RegisterTaskDefinition",
+        json!({"family": "fg", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+               "cpu": "256", "memory": "512", "taskRoleArn": task_role, "executionRoleArn": exec_role,
+               "containerDefinitions": [{"name": "app", "image": "busybox"}]}),
+    )
+    .await;
+    let v = env
+        .ok(
+            "RunTask",
+            json!({"cluster": "prod", "taskDefinition": "fg", "launchType": "FARGATE",
+                   "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}}}),
+        )
+        .await;
+    let t = v["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    let prod = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod");
+    // The host's agent asks with the task's cluster and its own instance.
+    let creds = |ctx: RequestContext, role: &'static str| {
+        let (ecs, host, t, prod) = (env.ecs.clone(), host.clone(), t.clone(), prod.clone());
+        async move {
+            ecs.call(
+                &ctx,
+                "BerthGetTaskCredentials",
+                json!({"cluster": prod, "containerInstance": host, "task": t, "role": role}),
+            )
+            .await
+        }
+    };
+    assert_eq!(creds(h.clone(), "task").await.unwrap()["roleArn"], json!(task_role));
+    assert_eq!(
+        creds(h.clone(), "execution").await.unwrap()["roleArn"],
+        json!(exec_role)
+    );
+    let e = creds(other.clone(), "task").await.unwrap_err();
+    assert_eq!(e.code, "AccessDeniedException", "{e}");
+    let report = |ctx: RequestContext| {
+        let (ecs, t, prod) = (env.ecs.clone(), t.clone(), prod.clone());
+        async move {
+            ecs.call(
+                &ctx,
+                "SubmitTaskStateChange",
+                json!({"cluster": prod, "task": t, "status": "RUNNING"}),
+            )
+            .await
+        }
+    };
+    let e = report(other).await.unwrap_err();
+    assert_eq!(e.code, "AccessDeniedException", "{e}");
+    report(h).await.unwrap();
+    let d = env.ok("DescribeTasks", json!({"cluster": "prod", "tasks": [t]})).await;
+    assert_eq!(d["tasks"][0]["lastStatus"], "RUNNING");
+}

@@ -278,8 +278,10 @@ fn tls_setup(cfg: &config::Config, local: SocketAddr) -> anyhow::Result<Option<T
 }
 
 /// `berth up`'s in-process agent: joins `--cluster` (default `default`,
-/// created if missing) with its share of the host through the local listener. Without Docker it says so and the
-/// API keeps serving.
+/// created if missing) with its share of the host through the local
+/// listener, and shares its capacity as the Fargate host of the clusters
+/// with none of their own. Without Docker it says so and the API keeps
+/// serving.
 fn spawn_local_agent(
     cfg: &config::Config,
     local_agent: &args::LocalAgentArgs,
@@ -297,6 +299,13 @@ fn spawn_local_agent(
         cfg.root_secret_access_key.clone(),
     );
     agent.create_cluster = true;
+    // A container instance of its cluster that is also the Fargate host of
+    // every cluster with no capacity of its own (docs/architecture.md
+    // "Fargate"): a newcomer's FARGATE service runs in any cluster.
+    agent.attributes.push((
+        berth_ecs_model::instance::FARGATE_SHARED_ATTRIBUTE.to_string(),
+        "true".to_string(),
+    ));
     agent.ca_bundle = ca;
     agent.cpu = local_agent.agent_cpu;
     agent.memory_mib = local_agent.agent_memory;

@@ -82,7 +82,7 @@ impl Engine {
             };
             let cause = self.stop_cause.as_ref().filter(|_| stopped);
             let change = TaskStateChange {
-                cluster: Some(self.ctx.cluster.clone()),
+                cluster: Some(self.task.cluster(&self.ctx.cluster).to_string()),
                 task: Some(self.task.task_arn.clone()),
                 status: Some(status.to_string()),
                 reason: cause.and_then(|c| c.reason.clone()),
@@ -109,7 +109,7 @@ impl Engine {
                     .ctx
                     .reports
                     .send(Report::SubmitContainerStateChange(SingleContainerStateChange {
-                        cluster: Some(self.ctx.cluster.clone()),
+                        cluster: Some(self.task.cluster(&self.ctx.cluster).to_string()),
                         task: Some(self.task.task_arn.clone()),
                         container_name: c.container_name,
                         runtime_id: c.runtime_id,

@@ -25,7 +25,7 @@ impl Engine {
             };
             let creds = crate::credentials::fetch(
                 api,
-                &self.ctx.cluster,
+                self.task.cluster(&self.ctx.cluster),
                 &self.ctx.instance_arn,
                 &self.task.task_arn,
                 crate::credentials::RoleKind::Execution,
@@ -40,8 +40,11 @@ impl Engine {
             && self.task.task_role_arn().is_some()
             && let Some(endpoint) = &self.ctx.credentials
         {
-            self.role_endpoint =
-                Some(endpoint.register(&self.task.task_arn, &self.ctx.cluster, &self.ctx.instance_arn));
+            self.role_endpoint = Some(endpoint.register(
+                &self.task.task_arn,
+                self.task.cluster(&self.ctx.cluster),
+                &self.ctx.instance_arn,
+            ));
         }
         Ok(())
     }
@@ -71,7 +74,7 @@ impl Engine {
                 if self.role_endpoint.is_none() {
                     self.role_endpoint = endpoint.register_existing(
                         &self.task.task_arn,
-                        &self.ctx.cluster,
+                        self.task.cluster(&self.ctx.cluster),
                         &self.ctx.instance_arn,
                         &id,
                         &token,

@@ -13,7 +13,7 @@ use std::time::Duration;
 impl Engine {
     pub(super) fn placement(&self) -> Placement<'_> {
         Placement {
-            cluster: &self.ctx.cluster,
+            cluster: self.task.cluster_label(&self.ctx.cluster),
             instance_arn: &self.ctx.instance_arn,
             extra_labels: &self.ctx.extra_labels,
         }

@@ -278,6 +278,24 @@ impl TaskRecord {
     pub fn wanted_by_agent(&self) -> bool {
         self.last_status != TaskStatus::Stopped || (self.berth.agent_seen && !self.berth.agent_stopped)
     }
+
+    /// The cluster of the instance the task is placed on: its own, or, for
+    /// a FARGATE task on a Fargate host shared by every cluster, the host's
+    /// (named by `containerInstanceArn`, `…:container-instance/CLUSTER/ID`).
+    pub fn instance_cluster(&self) -> &str {
+        self.container_instance_arn
+            .as_deref()
+            .and_then(instance_cluster_of)
+            .unwrap_or(&self.berth.cluster)
+    }
+}
+
+/// The cluster named by a container instance ARN
+/// (`arn:…:container-instance/CLUSTER/ID`); None for other forms.
+pub fn instance_cluster_of(arn: &str) -> Option<&str> {
+    let (_, resource) = arn.strip_prefix("arn:")?.split_once(":container-instance/")?;
+    let (cluster, id) = resource.split_once('/')?;
+    (!cluster.is_empty() && !id.is_empty() && !id.contains('/')).then_some(cluster)
 }
 
 /// The short id in a task reference: `ID`, `arn:…:task/ID` or

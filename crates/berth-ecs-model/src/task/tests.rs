@@ -372,3 +372,28 @@ fn launch_overrides_keep_ephemeral_storage_and_fargate_sizes_valid() {
     let e = check_launch_overrides("FARGATE", &td, Some(&json!({"cpu": "lots"}))).unwrap_err();
     assert_eq!(e.code, "InvalidParameterException");
 }
+
+#[test]
+fn the_instance_cluster_comes_from_the_instance_arn() {
+    let arn = "arn:aws:ecs:us-east-1:000000000000:container-instance/default/abc";
+    assert_eq!(instance_cluster_of(arn), Some("default"));
+    assert_eq!(
+        instance_cluster_of("arn:aws:ecs:us-east-1:1:container-instance/abc"),
+        None
+    );
+    assert_eq!(instance_cluster_of("abc"), None);
+    assert_eq!(instance_cluster_of("arn:aws:ecs:us-east-1:1:task/default/abc"), None);
+    let mut t: TaskRecord = serde_json::from_value(json!({
+        "taskArn": "t", "clusterArn": "c", "taskDefinitionArn": "td", "lastStatus": "RUNNING",
+        "desiredStatus": "RUNNING", "cpu": "0", "memory": "0", "containers": [], "createdAt": 1.0,
+        "group": "family:x", "launchType": "FARGATE", "version": 1, "tags": [], "overrides": null,
+        "attachments": [], "healthStatus": "UNKNOWN", "enableExecuteCommand": false,
+        "berth": {"cluster": "prod", "id": "t"}
+    }))
+    .unwrap();
+    assert_eq!(t.instance_cluster(), "prod", "no instance: its own cluster");
+    t.container_instance_arn = Some(arn.into());
+    assert_eq!(t.instance_cluster(), "default", "a shared host of another cluster");
+    t.container_instance_arn = Some("arn:aws:ecs:us-east-1:000000000000:container-instance/prod/x".into());
+    assert_eq!(t.instance_cluster(), "prod");
+}

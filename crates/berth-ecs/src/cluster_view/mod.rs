@@ -216,7 +216,9 @@ impl ClusterView {
 
     /// What the service controller needs for one service: every instance
     /// (with its revision) and the tasks of the service's group, in task id
-    /// order.
+    /// order. The instances include the shared Fargate hosts of other
+    /// clusters the group's tasks are placed on (so they are not taken for
+    /// tasks of a gone instance).
     pub fn service_state(&self, cluster: &str, group: &str) -> ClusterState {
         let data = self.data();
         let Some(c) = data.clusters.get(cluster) else {
@@ -224,15 +226,67 @@ impl ClusterView {
         };
         let mut ids: Vec<&String> = c.by_group.get(group).into_iter().flatten().collect();
         ids.sort();
+        let tasks: Vec<Arc<TaskRecord>> = ids
+            .into_iter()
+            .filter_map(|id| c.tasks.get(id).map(|(t, _)| t.clone()))
+            .collect();
+        let mut instances: Vec<(Arc<InstanceRecord>, Revision)> =
+            c.instances.values().map(|(r, rev)| (r.clone(), *rev)).collect();
+        let mut shared: Vec<(&str, &str)> = tasks
+            .iter()
+            .filter(|t| t.instance_cluster() != cluster)
+            .filter_map(|t| Some((t.instance_cluster(), t.berth.instance_id.as_deref()?)))
+            .collect();
+        shared.sort_unstable();
+        shared.dedup();
+        instances.extend(shared.into_iter().filter_map(|(host_cluster, id)| {
+            let (r, rev) = data.clusters.get(host_cluster)?.instances.get(id)?;
+            Some((r.clone(), *rev))
+        }));
         ClusterState {
-            instances: c.instances.values().map(|(r, rev)| (r.clone(), *rev)).collect(),
-            tasks: ids
-                .into_iter()
-                .filter_map(|id| c.tasks.get(id).map(|(t, _)| t.clone()))
-                .collect(),
+            instances,
+            tasks,
             custom: HashMap::new(),
             views: vec![],
         }
+    }
+
+    /// The hosts of the other clusters that give Fargate capacity to a
+    /// cluster with none of its own (`InstanceRecord::shares_fargate`),
+    /// with their revisions and scheduler views.
+    pub fn shared_fargate_hosts(&self, except: &str) -> Vec<PlacementEntry> {
+        let mut data = self.data();
+        let mut out = vec![];
+        for (name, c) in data.clusters.iter_mut() {
+            if name == except
+                || !c
+                    .instances
+                    .values()
+                    .any(|(r, _)| r.shares_fargate() && r.is_registered())
+            {
+                continue;
+            }
+            out.extend(c.snapshot().iter().filter(|e| e.record.shares_fargate()).cloned());
+        }
+        out
+    }
+
+    /// The tasks placed on one container instance, of every cluster (a
+    /// shared Fargate host runs tasks of other clusters): its own cluster's
+    /// first, each cluster's in task id order.
+    pub fn tasks_on_host(&self, cluster: &str, instance_arn: &str) -> Vec<Arc<TaskRecord>> {
+        let data = self.data();
+        let mut out = vec![];
+        let own = data.clusters.get_key_value(cluster);
+        for (_, c) in own
+            .into_iter()
+            .chain(data.clusters.iter().filter(|(n, _)| n.as_str() != cluster))
+        {
+            let mut ids: Vec<&String> = c.by_instance.get(instance_arn).into_iter().flatten().collect();
+            ids.sort();
+            out.extend(ids.into_iter().filter_map(|id| c.tasks.get(id).map(|(t, _)| t.clone())));
+        }
+        out
     }
 
     /// The names of the clusters the view holds anything of.

@@ -51,11 +51,13 @@ impl Ecs {
                 .stored_instance(&name, &rec.berth.id)
                 .await?
                 .ok_or_else(not_found)?;
+            // A shared Fargate host runs tasks of other clusters too.
             let active: Vec<Arc<TaskRecord>> = self
-                .cluster_tasks(&name)
+                .synced_view()
                 .await?
+                .tasks_on_host(&name, &arn)
                 .into_iter()
-                .filter(|t| t.container_instance_arn.as_deref() == Some(&arn) && t.last_status != TaskStatus::Stopped)
+                .filter(|t| t.last_status != TaskStatus::Stopped)
                 .collect();
             if !active.is_empty() {
                 if !force {
@@ -63,7 +65,7 @@ impl Ecs {
                 }
                 for t in &active {
                     self.stop_task_now(
-                        &name,
+                        &t.berth.cluster,
                         &t.berth.id,
                         TaskStopCode::TerminationNotice,
                         "Container instance deregistered with force.",

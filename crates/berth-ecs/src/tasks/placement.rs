@@ -9,6 +9,7 @@ use crate::{Ecs, keys};
 use berth_core::time::now_epoch;
 use berth_ecs_model::task::TaskRecord;
 use berth_ecs_model::task::TokenRecord;
+use berth_ecs_model::task::instance_cluster_of;
 use berth_proto::AwsError;
 use berth_scheduler::PlacementRequest;
 use berth_scheduler::Resources;
@@ -65,6 +66,15 @@ pub(crate) fn capacity_for<'a>(
     )
 }
 
+/// Whether a task of `launch_type` in a cluster of these instances is
+/// placed on the Fargate hosts other clusters share
+/// (`InstanceRecord::shares_fargate`): a FARGATE task (no custom capacity
+/// provider) of a cluster with no registered instance of its own, neither
+/// Fargate host nor container instance.
+pub(crate) fn needs_shared_fargate(launch_type: &str, host_group: Option<&str>, entries: &[PlacementEntry]) -> bool {
+    launch_type == "FARGATE" && host_group.is_none() && !entries.iter().any(|e| e.record.is_registered())
+}
+
 pub(super) fn failure_json(f: &berth_scheduler::Failure) -> Value {
     json!({"arn": f.arn, "reason": f.reason.code(), "detail": f.detail})
 }
@@ -86,7 +96,9 @@ impl Ecs {
             let mut rec = InstanceRecord::clone(rec);
             rec.remaining_resources = Resources::clone(remaining);
             rec.version += 1;
-            let key = keys::instance(cluster, &rec.berth.id);
+            // A shared Fargate host is another cluster's instance.
+            let host_cluster = instance_cluster_of(&rec.container_instance_arn).unwrap_or(cluster);
+            let key = keys::instance(host_cluster, &rec.berth.id);
             compares.push(Compare::ModRevision(key.clone(), *rev));
             ops.push(Op::Put(key, typed::encode(&rec).map_err(AwsError::state_store)?));
         }
@@ -157,8 +169,13 @@ impl Ecs {
             let placing = lock.lock().await;
             // The instances as shared by the cluster view: the scheduler
             // copies only the ones it places tasks on.
-            let all = self.synced_view().await?.placement_snapshot(&name);
-            let snapshot = capacity_for(&plan.launch_type, plan.host_group.as_deref(), &all);
+            let view = self.synced_view().await?;
+            let all = view.placement_snapshot(&name);
+            let snapshot = if needs_shared_fargate(&plan.launch_type, plan.host_group.as_deref(), &all) {
+                Cow::Owned(view.shared_fargate_hosts(&name))
+            } else {
+                capacity_for(&plan.launch_type, plan.host_group.as_deref(), &all)
+            };
             let candidates: &[PlacementEntry] = match only_instance {
                 None => &snapshot,
                 Some(id) => match snapshot.iter().position(|e| e.record.berth.id == id) {

@@ -260,7 +260,9 @@ impl Ecs {
                 essential,
                 health_checked,
                 protected_until: None,
-                on_fargate_host: instance.is_some_and(InstanceRecord::is_fargate_host),
+                // A Fargate host, its cluster's or one another cluster
+                // shares: shown without containerInstanceArn.
+                on_fargate_host: instance.is_some_and(|i| i.is_fargate_host() || i.berth.cluster != *name),
                 stop_notice_secs: None,
                 security_groups: plan
                     .network_configuration

@@ -48,8 +48,10 @@ impl Ecs {
             if rec.last_status == TaskStatus::Stopped && rec.berth.reserved {
                 rec.berth.reserved = false;
                 if let Some(iid) = rec.berth.instance_id.clone() {
-                    let ikey = keys::instance(cluster, &iid);
-                    if let Some((mut inst, irev)) = self.stored_instance(cluster, &iid).await? {
+                    // Its own cluster's instance, or a shared Fargate host.
+                    let host_cluster = rec.instance_cluster().to_string();
+                    let ikey = keys::instance(&host_cluster, &iid);
+                    if let Some((mut inst, irev)) = self.stored_instance(&host_cluster, &iid).await? {
                         let mut view = InstanceView {
                             registered: inst.registered_resources.clone(),
                             remaining: inst.remaining_resources.clone(),
@@ -130,7 +132,7 @@ impl Ecs {
     ) -> Result<Option<TaskRecord>, AwsError> {
         let agent_gone = match &task.berth.instance_id {
             None => true,
-            Some(iid) => match self.stored_instance(cluster, iid).await? {
+            Some(iid) => match self.stored_instance(task.instance_cluster(), iid).await? {
                 None => true,
                 Some((inst, _)) => {
                     !inst.is_registered()
