@@ -21,7 +21,7 @@ impl Engine {
         let attached = match &self.ctx.network {
             Some(net) => {
                 let owner = pause::Owner {
-                    cluster: &self.ctx.cluster,
+                    cluster: self.task.cluster_label(&self.ctx.cluster),
                     instance_arn: &self.ctx.instance_arn,
                     extra_labels: &self.ctx.extra_labels,
                 };
