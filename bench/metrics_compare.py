@@ -64,11 +64,12 @@ def accepts(port: int) -> bool:
         return False
 
 
-def run_load(endpoint: str, args) -> dict:
+def run_load(endpoint: str, args, pid: int) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     import metrics_load
 
-    return {p: metrics_load.measure(endpoint, p, connections=args.load_connections, duration=args.load_seconds)
+    return {p: metrics_load.measure(endpoint, p, connections=args.load_connections, duration=args.load_seconds,
+                                    server_pid=pid)
             for p in args.load_protocols.split(",") if p}
 
 
@@ -125,8 +126,10 @@ def main() -> int:
 
         wait_for("berth", started, 60)
         port = free_port()
-        procs.append(subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        moto = subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(moto)
+        pids = {"berth": berth.pid, "moto": moto.pid}
         wait_for("moto_server", lambda: accepts(port), 60)
         endpoint["moto"] = f"http://127.0.0.1:{port}"
 
@@ -134,10 +137,11 @@ def main() -> int:
         loads = {}
         for name in ("berth", "moto"):
             print(f"== {name} ({endpoint[name]})", flush=True)
-            loads[name] = run_load(endpoint[name], args)
+            loads[name] = run_load(endpoint[name], args, pids[name])
             for p, r in loads[name].items():
-                print(f"   PutMetricData capacity, {p}: {r['datapoints_per_second']:,} datapoints/s "
-                      f"(verified: {r['verified']})", flush=True)
+                print(f"   PutMetricData capacity, {p}: {r['datapoints_per_second']:,} datapoints/s, "
+                      f"server CPU {r['server_cpu_us_per_request']:,} µs per request (verified: {r['verified']})",
+                      flush=True)
             if not args.skip_metrics_py:
                 results[name] = run_metrics(endpoint[name], args, work / f"{name}.json")
         ratios = {}

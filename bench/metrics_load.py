@@ -19,6 +19,12 @@ stored Sum 24,500 × n for one n between the requests acknowledged and
 those plus the ones still in flight when wrk stopped (at most
 --connections).
 
+With --server-pid (the server's process id, on this machine), the run
+also reports the server's CPU time (user + system, every thread, from
+/proc/PID/stat) spent during the replay, per acknowledged request: the
+server's own cost, which the throughput on a shared machine does not
+separate from the load generator's and the other processes'.
+
 Standalone: `bench/metrics_load.py --endpoint http://127.0.0.1:PORT`
 (credentials test/test, region us-east-1); bench/metrics_compare.py runs it
 against Berth and moto_server in the same run.
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -108,6 +115,14 @@ def wrk(endpoint: str, work: Path, bodies: int, connections: int, threads: int, 
     return json.loads(line[-1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads) so far, in seconds."""
+    # /proc/PID/stat: the command name (field 2) may hold spaces; utime and stime are
+    # fields 14 and 15, counted after its closing parenthesis.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored(endpoint: str, run: str, bodies: int, start: datetime.datetime) -> tuple[float, float]:
     """Σ SampleCount and Σ Sum of every metric the bodies wrote, each read as one period over the
     whole range (moto scans every datapoint for each period of each query)."""
@@ -136,7 +151,7 @@ def stored(endpoint: str, run: str, bodies: int, start: datetime.datetime) -> tu
 
 
 def measure(endpoint: str, protocol: str = "cbor", bodies: int = 16, connections: int = 8, threads: int = 2,
-            duration: int = 10) -> dict:
+            duration: int = 10, server_pid: int | None = None) -> dict:
     """One run: prepare, replay, verify. Raises if the stored data do not match the acknowledged requests."""
     run = f"{protocol}-{uuid.uuid4().hex[:8]}"
     now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
@@ -144,7 +159,9 @@ def measure(endpoint: str, protocol: str = "cbor", bodies: int = 16, connections
     work = Path(tempfile.mkdtemp(prefix="berth-metrics-load."))
     try:
         prepare(endpoint, protocol, run, bodies, start, work)
+        cpu_before = cpu_seconds(server_pid) if server_pid else None
         load = wrk(endpoint, work, bodies, connections, threads, duration)
+        cpu = cpu_seconds(server_pid) - cpu_before if server_pid else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = load["duration_us"] / 1e6
@@ -165,6 +182,9 @@ def measure(endpoint: str, protocol: str = "cbor", bodies: int = 16, connections
         "requests_stored": n, "stored_sum": total, "verified": ok and acknowledged > 0,
         "latency_p50_ms": load["p50_ms"], "latency_p99_ms": load["p99_ms"],
     }
+    if cpu is not None:
+        result["server_cpu_seconds"] = round(cpu, 2)
+        result["server_cpu_us_per_request"] = round(cpu * 1e6 / acknowledged) if acknowledged else None
     if not ok:
         raise SystemExit(f"stored data do not match the acknowledged requests: {result}")
     return result
@@ -178,9 +198,11 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--server-pid", type=int, help="the server's process id: report its CPU time per request")
     args = ap.parse_args()
     for protocol in args.protocols.split(","):
-        r = measure(args.endpoint, protocol, args.bodies, args.connections, args.threads, args.duration)
+        r = measure(args.endpoint, protocol, args.bodies, args.connections, args.threads, args.duration,
+                    args.server_pid)
         print(json.dumps(r))
 
 

@@ -30,11 +30,31 @@ pub struct ApiCall {
     pub identity: Identity,
     pub source_ip: String,
     pub user_agent: String,
-    /// The decoded input, before redaction (redacted on record).
-    pub request_parameters: Option<Value>,
+    /// The input as recorded, taken before the service consumed it.
+    pub request_parameters: Option<RequestParameters>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub request_id: String,
+}
+
+/// A call's request parameters as the audit trail records them (secrets
+/// hidden, size bounded: [`crate::redact::request_parameters`]), taken
+/// from the decoded input while the HTTP layer still holds it: the service
+/// then takes the input over, and no copy of a large input (a
+/// PutMetricData batch) is kept for the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestParameters(Value);
+
+impl RequestParameters {
+    /// The parameters of `input`, a call to `event_source`, as recorded.
+    pub fn of(input: &Value, event_source: &str) -> Self {
+        Self(crate::redact::request_parameters(input, event_source))
+    }
+
+    /// The recorded JSON.
+    pub fn as_value(&self) -> &Value {
+        &self.0
+    }
 }
 
 impl ApiCall {
@@ -183,10 +203,7 @@ impl ApiCall {
     pub(crate) fn into_stored(self, region: &str, account_id: &str) -> Stored {
         let event_id = uuid::Uuid::new_v4().to_string();
         let (identity, username, access_key_id) = user_identity(&self.identity, account_id);
-        let params = self
-            .request_parameters
-            .as_ref()
-            .map(|p| crate::redact::request_parameters(p, &self.event_source));
+        let params = self.request_parameters.map(|p| p.0);
         let read_only = is_read_only(&self.event_name);
         let resources = params
             .as_ref()

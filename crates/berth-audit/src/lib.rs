@@ -15,7 +15,7 @@ mod lookup;
 pub mod redact;
 mod routes;
 
-pub use event::{ApiCall, Identity};
+pub use event::{ApiCall, Identity, RequestParameters};
 pub use lookup::{CloudTrail, TARGET_PREFIX};
 
 use rusqlite::{Connection, params};

@@ -20,12 +20,20 @@ const VALUE_SERVICES: &[&str] = &[
     "events.amazonaws.com",
 ];
 
-/// Whether `haystack` contains `needle` (lower-case ASCII), ignoring ASCII case.
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+/// Whether `key` contains one of [`SECRET_SUBSTRINGS`], ignoring ASCII
+/// case: one pass over the key, the substrings compared only where one of
+/// their first letters is (a PutMetricData batch has thousands of keys,
+/// few of them with a `p`, `s` or `t`).
+fn has_secret_substring(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    (0..bytes.len()).any(|i| {
+        matches!(bytes[i].to_ascii_lowercase(), b'p' | b's' | b't')
+            && SECRET_SUBSTRINGS.iter().any(|s| {
+                bytes
+                    .get(i..i + s.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+            })
+    })
 }
 
 /// Compared without lower-casing `key` into a new string: a large input
@@ -36,7 +44,7 @@ fn is_secret_key(key: &str, event_source: &str) -> bool {
     if is("nexttoken") || ends_with_token_id || is("secretarn") || is("secretid") {
         return false;
     }
-    if SECRET_SUBSTRINGS.iter().any(|s| contains_ignore_case(key, s)) {
+    if has_secret_substring(key) {
         return true;
     }
     is("value") && VALUE_SERVICES.contains(&event_source)
@@ -104,11 +112,11 @@ fn redacted_len(v: &Value, event_source: &str) -> usize {
                 .iter()
                 .map(|(k, v)| {
                     let value = if is_secret_key(k, event_source) && !v.is_null() {
-                        json_len(HIDDEN)
+                        str_len(HIDDEN)
                     } else {
                         redacted_len(v, event_source)
                     };
-                    json_len(k.as_str()) + 1 + value
+                    str_len(k) + 1 + value
                 })
                 .sum();
             2 + m.len().saturating_sub(1) + entries
@@ -116,26 +124,41 @@ fn redacted_len(v: &Value, event_source: &str) -> usize {
         Value::Array(a) => {
             2 + a.len().saturating_sub(1) + a.iter().map(|v| redacted_len(v, event_source)).sum::<usize>()
         }
-        scalar => json_len(scalar),
+        Value::Null => 4,
+        Value::Bool(b) => 4 + usize::from(!b),
+        Value::Number(n) => number_len(n),
+        Value::String(s) => str_len(s),
     }
 }
 
-/// The length of `v` serialized as compact JSON.
-fn json_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+/// The length of a string serialized as JSON, as serde_json escapes it:
+/// `"` and `\` as two bytes, the control characters as `\n`-style pairs
+/// or `\u00XX`, nothing else.
+fn str_len(s: &str) -> usize {
+    2 + s.len()
+        + s.bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 1,
+                0..0x20 => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
+/// The length of a number serialized as JSON, as serde_json writes it:
+/// integers in decimal, floats in their shortest form (serde_json's own
+/// formatter, `zmij`), without formatting the integers.
+fn number_len(n: &serde_json::Number) -> usize {
+    let digits = |u: u64| u.checked_ilog10().map_or(1, |d| d as usize + 1);
+    if let Some(u) = n.as_u64() {
+        digits(u)
+    } else if let Some(i) = n.as_i64() {
+        1 + digits(i.unsigned_abs())
+    } else {
+        // A JSON number is finite: what is left is a float.
+        let f = n.as_f64().unwrap_or_default();
+        zmij::Buffer::new().format_finite(f).len()
     }
-    let mut count = Count(0);
-    // Writing to a counter cannot fail; a value serde_json refuses counts what it wrote.
-    let _ = serde_json::to_writer(&mut count, v);
-    count.0
 }
 
 #[cfg(test)]
@@ -223,15 +246,52 @@ mod tests {
         let values = [
             json!({}),
             json!([]),
-            json!({"a": [1, 2.5, null, true, "x\"y\u{e9}\n"], "Password": "s3cr3t", "token": null}),
+            json!({"a": [1, 2.5, null, true, false, "x\"y\u{e9}\n"], "Password": "s3cr3t", "token": null}),
             json!({"nested": {"SecretString": "abc", "list": [{"k": "v"}, [], {}]}, "n": -12}),
             json!("plain"),
+            json!({"ctl\u{1}\u{1f}\u{7f}": "\u{8}\u{c}\r\t\\/\u{0}", "k\"": "\u{2028}"}),
+            json!([0, 9, 10, 99, 100, u64::MAX, i64::MIN, -1, -9, -10, i64::MAX]),
+            json!([
+                0.0,
+                -0.0,
+                0.1,
+                1.5e300,
+                -2.5e-300,
+                1e21,
+                1e-7,
+                123456.789,
+                f64::MAX,
+                f64::MIN_POSITIVE,
+                5e-324
+            ]),
+            json!({"MetricData": [{"MetricName": "Load", "Timestamp": 1.7e9, "Value": 42.0, "Unit": "Percent",
+                                   "Dimensions": [{"Name": "Host", "Value": "h1"}]}]}),
         ];
         for v in values {
             for src in ["ecs.amazonaws.com", "ssm.amazonaws.com"] {
                 let built = serde_json::to_vec(&redact_value(&v, src)).unwrap().len();
                 assert_eq!(redacted_len(&v, src), built, "{v} ({src})");
             }
+        }
+    }
+
+    #[test]
+    fn secret_substrings_are_found_anywhere() {
+        for k in [
+            "p",
+            "pass",
+            "xPASSWORDx",
+            "tokenX",
+            "aToKeN",
+            "mySecret",
+            "PrivateKeyPem",
+            "thePlaintext",
+        ] {
+            assert_eq!(
+                has_secret_substring(k),
+                SECRET_SUBSTRINGS.iter().any(|s| k.to_ascii_lowercase().contains(s)),
+                "{k}"
+            );
         }
     }
 

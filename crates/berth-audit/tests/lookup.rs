@@ -1,6 +1,6 @@
 //! Recording calls and looking them up, on a temp dir.
 
-use berth_audit::{ApiCall, AuditLog, CloudTrail, Identity};
+use berth_audit::{ApiCall, AuditLog, CloudTrail, Identity, RequestParameters};
 use berth_proto::{JsonService, Principal, RequestContext};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -37,11 +37,17 @@ async fn records_and_looks_up() {
             &format!("r{i}"),
         );
         call.identity = Identity::Principal(root());
-        call.request_parameters = Some(json!({"clusterName": format!("c{i}")}));
+        call.request_parameters = Some(RequestParameters::of(
+            &json!({"clusterName": format!("c{i}")}),
+            "ecs.amazonaws.com",
+        ));
         log.record(call);
     }
     let mut bad = ApiCall::new("ssm.amazonaws.com", "PutParameter", "bad");
-    bad.request_parameters = Some(json!({"Name": "/p", "Value": "s3cr3t", "Type": "SecureString"}));
+    bad.request_parameters = Some(RequestParameters::of(
+        &json!({"Name": "/p", "Value": "s3cr3t", "Type": "SecureString"}),
+        "ssm.amazonaws.com",
+    ));
     bad.identity = Identity::Unknown {
         access_key_id: Some("AKIABAD".into()),
     };

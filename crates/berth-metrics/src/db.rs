@@ -25,9 +25,14 @@ use crate::inputs::{Dimension, Metric};
 use crate::rules::{Sample, TIERS, bucket};
 use crate::stats::Aggregate;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+/// The maps of the write path, hashed with foldhash (as serde_json's, so no
+/// other build of it): they hash every metric of every request, and
+/// SipHash's resistance to chosen keys is not needed for a caller's own metrics.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 pub struct DbError(pub String);
@@ -115,7 +120,7 @@ impl Db {
         Ok(Self {
             conn: Mutex::new(conn),
             commits: GroupCommit::default(),
-            ids: Mutex::new(HashMap::new()),
+            ids: Mutex::new(HashMap::default()),
         })
     }
 
@@ -137,7 +142,7 @@ impl Db {
         // Merge in memory first: one row write per (metric, res, ts, unit).
         let mut rows: BTreeMap<(usize, i64, i64, &str), Aggregate> = BTreeMap::new();
         let mut metrics: Vec<(&Metric, i64)> = Vec::new();
-        let mut index: HashMap<&Metric, usize> = HashMap::new();
+        let mut index: HashMap<&Metric, usize> = HashMap::default();
         // A run of samples sharing one `Arc<Metric>` (one request's datums
         // of a metric) is looked up once.
         let mut last: Option<(*const Metric, usize)> = None;
@@ -182,7 +187,8 @@ impl Db {
                 // What is stored already: read with one range query when the
                 // run's periods are dense enough, else row by row.
                 let dense = (hi - lo) / res <= 2 * run.len() as i64 + 60;
-                let mut stored: HashMap<(i64, String), Aggregate> = HashMap::new();
+                // By interval start, then unit (usually one): found without a key built per row.
+                let mut stored: HashMap<i64, Vec<(String, Aggregate)>> = HashMap::default();
                 if dense {
                     let found = range.query_map(params![id, res, lo, hi], |r| {
                         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
@@ -190,13 +196,16 @@ impl Db {
                     for row in found {
                         let (ts, unit, agg) = row?;
                         if let Ok(agg) = serde_json::from_str::<Aggregate>(&agg) {
-                            stored.insert((ts, unit), agg);
+                            stored.entry(ts).or_default().push((unit, agg));
                         }
                     }
                 }
                 for ((_, _, ts, unit), agg) in run {
                     let old = if dense {
-                        stored.remove(&(*ts, unit.to_string()))
+                        stored.get_mut(ts).and_then(|units| {
+                            let at = units.iter().position(|(u, _)| u == unit)?;
+                            Some(units.swap_remove(at).1)
+                        })
                     } else {
                         point
                             .query_row(params![id, res, ts, unit], |r| r.get::<_, String>(0))
@@ -220,26 +229,27 @@ impl Db {
 
     /// The id of `m` (created when new), its last datapoint moved to `last`.
     fn metric_id(&self, tx: &rusqlite::Transaction<'_>, m: &Metric, last: i64) -> Result<i64> {
-        let dims = dims_key(&m.dimensions);
         let known = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(m).copied();
-        let id = match known {
+        match known {
             Some(id) => {
                 tx.prepare_cached("UPDATE metrics SET last_put=max(last_put, ?2) WHERE id=?1")?
                     .execute(params![id, last])?;
-                id
+                Ok(id)
             }
             None => {
+                let dims = dims_key(&m.dimensions);
                 tx.prepare_cached(
                     "INSERT INTO metrics(namespace, name, dims, last_put) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(namespace, name, dims) DO UPDATE SET last_put=max(last_put, excluded.last_put)",
                 )?
                 .execute(params![m.namespace, m.metric_name, dims, last])?;
-                tx.prepare_cached("SELECT id FROM metrics WHERE namespace=?1 AND name=?2 AND dims=?3")?
-                    .query_row(params![m.namespace, m.metric_name, dims], |r| r.get(0))?
+                let id = tx
+                    .prepare_cached("SELECT id FROM metrics WHERE namespace=?1 AND name=?2 AND dims=?3")?
+                    .query_row(params![m.namespace, m.metric_name, dims], |r| r.get(0))?;
+                self.ids.lock().unwrap_or_else(|p| p.into_inner()).insert(m.clone(), id);
+                Ok(id)
             }
-        };
-        self.ids.lock().unwrap_or_else(|p| p.into_inner()).insert(m.clone(), id);
-        Ok(id)
+        }
     }
 
     /// The id of a stored metric.

@@ -360,8 +360,11 @@ pub struct CallNote(Arc<Mutex<NoteInner>>);
 
 #[derive(Default)]
 struct NoteInner {
+    /// The call's `<service>.amazonaws.com`, known when it begins: an input
+    /// is recorded (redacted, bounded) as it is noted, not copied.
+    event_source: String,
     principal: Option<Principal>,
-    input: Option<serde_json::Value>,
+    input: Option<berth_audit::RequestParameters>,
     action: Option<String>,
 }
 
@@ -378,10 +381,11 @@ pub fn note_principal(ext: &axum::http::Extensions, principal: &Principal) {
     }
 }
 
-/// Called once the awsJson input is decoded.
+/// Called once the awsJson input is decoded, before it is handed over: the
+/// audit trail's record of it is taken now (no copy of the input is kept).
 pub fn note_input(ext: &axum::http::Extensions, input: &serde_json::Value) {
     if let Some(n) = ext.get::<CallNote>() {
-        n.with(|i| i.input = Some(input.clone()));
+        n.with(|i| i.input = Some(berth_audit::RequestParameters::of(input, &i.event_source)));
     }
 }
 
@@ -391,7 +395,7 @@ pub fn note_operation(ext: &axum::http::Extensions, operation: &str, input: Opti
     if let Some(n) = ext.get::<CallNote>() {
         n.with(|i| {
             i.action = Some(operation.to_string());
-            i.input = input;
+            i.input = input.map(|input| berth_audit::RequestParameters::of(&input, &i.event_source));
         });
     }
 }
@@ -407,7 +411,10 @@ pub fn note_query(ext: &axum::http::Extensions, action: &str, params: &std::coll
             .collect();
         n.with(|i| {
             i.action = Some(action.to_string());
-            i.input = Some(serde_json::Value::Object(input));
+            i.input = Some(berth_audit::RequestParameters::of(
+                &serde_json::Value::Object(input),
+                &i.event_source,
+            ));
         });
     }
 }
@@ -469,6 +476,7 @@ impl Call {
             .unwrap_or("")
             .to_string();
         let note = CallNote::default();
+        note.with(|n| n.event_source = berth_audit::event::event_source_for(&service));
         req.extensions_mut().insert(note.clone());
         Self {
             started: Instant::now(),
