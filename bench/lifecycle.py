@@ -140,6 +140,7 @@ def server_gc(binary: Path, blobs: int, workers: int) -> dict:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(creds, AWS_DEFAULT_REGION="us-east-1")
             t.start()
+            load_before = os.getloadavg()
             t0 = time.perf_counter()
             gc = subprocess.run([str(binary), "registry", "gc", "--endpoint", endpoint, "--output", "json"],
                                 env=env, capture_output=True, text=True, timeout=1800)
@@ -159,6 +160,11 @@ def server_gc(binary: Path, blobs: int, workers: int) -> dict:
                 "push_ms_before": {"p50": pct(before, 0.5), "p99": pct(before, 0.99), "max": pct(before, 1.0)},
                 "push_ms_during": {"p50": pct(during, 0.5), "p99": pct(during, 0.99), "max": pct(during, 1.0),
                                    "pushes": len(during)},
+                "pushes_per_s_before": round(len(before) / max(sum(before), 1e-9), 1),
+                "pushes_per_s_during": round(len(during) / max(wall, 1e-9), 1),
+                # The machine's load (1, 5, 15 min) when the collection started and ended.
+                "load_average": {"gc_start": [round(x, 2) for x in load_before],
+                                 "gc_end": [round(x, 2) for x in os.getloadavg()]},
             }
         finally:
             proc.terminate()

@@ -79,6 +79,12 @@ def rows() -> list:
             b, d = srv["push_ms_before"], srv["push_ms_during"]
             add("registry housekeeping", "blob push p99 during gc", d["p99"], "ms", f"before gc {b['p99']} ms",
                 when=lc.get("when"))
+    sc = load("scan")
+    if sc:
+        add("registry housekeeping", f"image scan, {sc['images']} images of {sc['gzip_mb_read'] / sc['images']:.0f} MB",
+            sc["scan_gzip_mb_per_s"], "MB/s", f"tar -xzf {sc['tar_xzf_gzip_mb_per_s']} MB/s",
+            sc["scan_over_tar_xzf"], sc.get("when"))
+        add("registry housekeeping", "image scans per minute", sc["images_per_min"], "images/min", when=sc.get("when"))
     pl = load("placement")
     if pl:
         for size in pl["results"]:

@@ -13,12 +13,18 @@ reaches it with the same digest; with the peer stopped during the push the
 replication stays IN_PROGRESS and completes once it is back; a registry
 policy not allowing the source account fails it with ACCESS_DENIED; the
 source-account header only narrows what an authenticated caller may do.
+Backfill (Berth's addition: ECR replicates only later pushes): `berth
+registry replicate --backfill` replicates the images pushed before their
+rule existed, once (a second backfill queues nothing), to another region
+and to a stopped peer once it returns; only the account's root may run it.
 The images come from an OCI layout written by the test (no Docker image)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import urllib.parse
 
 import botocore.exceptions
@@ -358,3 +364,102 @@ def test_the_source_account_header_only_narrows_what_a_caller_may_do(peers):
     tags = requests.get(f"{dest.endpoint}/v2/{repo}/tags/list", auth=(user, password), timeout=10,
                         headers={"X-Berth-Replication-Source-Account": "999988887777"})
     assert tags.status_code == 200, tags.text
+
+
+def backfill(server, *args) -> subprocess.CompletedProcess:
+    env = berthtest.isolate_aws_environment(dict(os.environ))
+    return subprocess.run(
+        [str(berthtest.berth_bin()), "registry", "replicate", "--backfill", *args, "--region", HOME,
+         "--endpoint", server.endpoint, "--data-dir", str(server.data_dir), "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=60)
+
+
+def add_rule(server, new_rule: dict) -> dict:
+    """Adds a rule to the us-east-1 configuration; answers the one before."""
+    ecr = server.client("ecr", region_name=HOME)
+    before = ecr.describe_registry()["replicationConfiguration"]
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [*before["rules"], new_rule]})
+    return before
+
+
+def test_a_backfill_replicates_the_images_pushed_before_the_rule(two, tmp_path):
+    """ECR replicates only later pushes; `berth registry replicate --backfill`
+    queues the images already there through the push's queue, once."""
+    home, eu = two.client("ecr", region_name=HOME), two.client("ecr", region_name=EU)
+    repo = f"e2e-backfill/{unique('app')}"
+    home.create_repository(repositoryName=repo)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("old")
+    push(two, layout, "old", repo, "v1")
+    before = add_rule(two, rule(EU, prefixes=["e2e-backfill/"]))
+    try:
+        # The rule alone does not replicate what was there.
+        assert home.describe_image_replication_status(
+            repositoryName=repo, imageId={"imageTag": "v1"})["replicationStatuses"] == []
+        missing = backfill(two, "--repository", f"{repo}-nope")
+        assert missing.returncode != 0 and "RepositoryNotFoundException" in missing.stderr, missing.stderr
+
+        out = backfill(two, "--repository", repo)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == {"repositories": 1, "images": 1, "queued": 1,
+                                          "alreadyReplicated": 0, "inProgress": 0}
+        poll("the backfilled image COMPLETE",
+             lambda: (s := home.describe_image_replication_status(
+                 repositoryName=repo, imageId={"imageTag": "v1"})["replicationStatuses"])
+             and s[0]["status"] == "COMPLETE", deadline=30)
+        assert remote_digest(two, repo, "v1", EU) == image["digest"]
+        assert [d["imageTags"] for d in eu.describe_images(repositoryName=repo)["imageDetails"]] == [["v1"]]
+
+        # Again: nothing queued, nothing copied.
+        again = backfill(two)
+        assert again.returncode == 0, again.stderr
+        report = json.loads(again.stdout)
+        assert report["queued"] == 0 and report["alreadyReplicated"] >= 1, report
+
+        # Only the account's root may ask for it.
+        iam = two.client("iam")
+        name = unique("bf-user")
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        env = dict(berthtest.isolate_aws_environment(dict(os.environ)),
+                   AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+        p = subprocess.run([str(berthtest.berth_bin()), "registry", "replicate", "--backfill", "--endpoint",
+                            two.endpoint, "--data-dir", str(two.data_dir)],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
+    finally:
+        home.put_replication_configuration(replicationConfiguration=before)
+
+
+def test_a_backfill_to_a_stopped_peer_completes_when_it_returns(peers, tmp_path):
+    src, dest = peers
+    ecr = src.client("ecr", region_name=HOME)
+    repo = f"{XPREFIX}/{unique('backfill')}"
+    ecr.create_repository(repositoryName=repo)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("older")
+    # Pushed while no configuration exists: not replicated.
+    config = ecr.describe_registry()["replicationConfiguration"]
+    ecr.put_replication_configuration(replicationConfiguration={"rules": []})
+    try:
+        push(src, layout, "older", repo, "v1")
+    finally:
+        ecr.put_replication_configuration(replicationConfiguration=config)
+    assert status_of(src, repo, "v1") is None
+    assert dest.stop() == 0, dest.log_tail()
+    try:
+        out = backfill(src, "--repository", repo)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["queued"] == 1, out.stdout
+
+        def retried():
+            lines = src.log_path.read_text(errors="replace").splitlines()
+            return any("replication will be retried" in line and image["digest"] in line for line in lines)
+
+        poll("a failed attempt to reach the stopped peer", retried, deadline=30)
+        assert status_of(src, repo, "v1")["status"] == "IN_PROGRESS"
+    finally:
+        dest.start()
+    poll("COMPLETE after the peer returned",
+         lambda: (s := status_of(src, repo, "v1")) and s["status"] == "COMPLETE", deadline=40)
+    assert remote_digest(dest, repo, "v1", HOME) == image["digest"]

@@ -6,7 +6,8 @@ into a scanOnPush repository (aws CLI); DescribeImageScanFindings (boto3)
 shows the findings with the CVE, severity, package and fixed version, with
 pagination; DescribeImages shows the scan's status and summary; an
 EventBridge rule on `aws.ecr` delivers the `ECR Image Scan` event to a log
-group. StartImageScan scans an image of a repository without scanOnPush
+group. A Rocky Linux image is scanned from rpm's sqlite database (built by
+the test), matched in rpm's version ordering. StartImageScan scans an image of a repository without scanOnPush
 (its package database removed by a whiteout layer: FAILED, as ECR reports
 an unsupported image), and bad input answers as ECR does.
 
@@ -290,6 +291,101 @@ def test_start_image_scan_and_bad_input(server, images, tmp_path):
     # A file that is not OSV JSON is refused, the database kept.
     bad = import_db(server, tmp_path, {"not": "osv"})
     assert bad.returncode != 0 and "record 0" in bad.stderr, bad.stderr
+
+
+def rpm_header(name: str, version: str, release: str, epoch: int | None, sourcerpm: str) -> bytes:
+    """An rpm header blob as rpm >= 4.16 stores it in rpmdb.sqlite: the
+    entry count and data length, 16-byte index entries (tag, type, offset,
+    count), then the data store."""
+    import struct
+
+    index, data = b"", b""
+    for tag, value in [(1000, name), (1001, version), (1002, release), (1022, "x86_64"), (1044, sourcerpm)]:
+        index += struct.pack(">IIiI", tag, 6, len(data), 1)  # RPM_STRING_TYPE
+        data += value.encode() + b"\0"
+    if epoch is not None:
+        data += b"\0" * (-len(data) % 4)
+        index += struct.pack(">IIiI", 1003, 4, len(data), 1)  # RPM_INT32_TYPE
+        data += struct.pack(">I", epoch)
+    return struct.pack(">II", len(index) // 16, len(data)) + index + data
+
+
+def rpmdb_sqlite(tmp_path: Path, headers: list[bytes]) -> bytes:
+    import sqlite3
+
+    path = tmp_path / "rpmdb.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")  # as rpm leaves it
+    db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+    db.executemany("INSERT INTO Packages (blob) VALUES (?)", [(h,) for h in headers])
+    db.commit()
+    db.close()
+    return path.read_bytes()
+
+
+RPM_OSV = [
+    {"id": "RLSA-2024:0439", "summary": "openssl security update",
+     "references": [{"type": "ADVISORY", "url": "https://errata.rockylinux.org/RLSA-2024:0439"}],
+     "database_specific": {"severity": "Important"},
+     "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "openssl"},
+                   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-25.el9_3"}]}]}]},
+    # Fixed before the installed version (epoch and release ordering): no finding.
+    {"id": "RLSA-2023:0001", "database_specific": {"severity": "Moderate"},
+     "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "bash"},
+                   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5.1.8-6.el9"}]}]}]},
+    # Another release: no finding.
+    {"id": "RLSA-2022:0002", "affected": [{"package": {"ecosystem": "Rocky Linux:8", "name": "openssl"},
+                                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]},
+]
+
+
+def test_an_rpm_image_is_scanned_from_its_sqlite_database(fresh_berth, tmp_path):
+    """A Rocky Linux 9 image: rpm's sqlite database (written here with
+    sqlite3, each row a header blob encoded here) lists openssl-libs of
+    source openssl at 1:3.0.7-24.el9; the Rocky advisory fixed in
+    1:3.0.7-25.el9_3 is found with its severity and fixed version. An image
+    with only a Berkeley DB rpm database is unsupported, not clean."""
+    out = import_db(fresh_berth, tmp_path, RPM_OSV)
+    assert out.returncode == 0 and "imported 3 advisories" in out.stdout, (out.stdout, out.stderr)
+    headers = [
+        rpm_header("openssl-libs", "3.0.7", "24.el9", 1, "openssl-3.0.7-24.el9.src.rpm"),
+        rpm_header("bash", "5.1.8", "6.el9", None, "bash-5.1.8-6.el9.src.rpm"),
+        rpm_header("gpg-pubkey", "350d275d", "6279464b", None, ""),
+    ]
+    os_release = b'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.3"\n'
+    layout = Layout(tmp_path / "layout")
+    rocky = layout.image("rocky", [(OCI_LAYER_GZIP, gzip.compress(tar_files({
+        "etc/os-release": os_release, "var/lib/rpm/rpmdb.sqlite": rpmdb_sqlite(tmp_path, headers)})))])
+    bdb = layout.image("bdb", [(OCI_LAYER_GZIP, gzip.compress(tar_files({
+        "etc/os-release": b'ID="centos"\nVERSION_ID="7"\n', "var/lib/rpm/Packages": b"\0" * 4096})))])
+    ecr = fresh_berth.client("ecr")
+    repo = unique("rocky")
+    ecr.create_repository(repositoryName=repo, imageScanningConfiguration={"scanOnPush": True})
+    push(fresh_berth, layout, "rocky", repo, "9")
+    push(fresh_berth, layout, "bdb", repo, "bdb")
+
+    def scanned(tag):
+        def done():
+            r = ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageTag": tag})
+            return r if r["imageScanStatus"]["status"] != "IN_PROGRESS" else None
+        return poll(f"the scan of {tag}", done, deadline=30)
+
+    got = scanned("9")
+    assert got["imageId"]["imageDigest"] == rocky
+    assert got["imageScanStatus"]["status"] == "COMPLETE", got["imageScanStatus"]
+    found = got["imageScanFindings"]
+    assert found["findingSeverityCounts"] == {"HIGH": 1}
+    [f] = found["findings"]
+    assert (f["name"], f["severity"], f["uri"]) == ("RLSA-2024:0439", "HIGH", "https://errata.rockylinux.org/RLSA-2024:0439")
+    assert {a["key"]: a["value"] for a in f["attributes"]} == {
+        "package_name": "openssl-libs", "package_version": "1:3.0.7-24.el9", "fixed_version": "1:3.0.7-25.el9_3"}
+
+    old = scanned("bdb")
+    assert old["imageId"]["imageDigest"] == bdb
+    assert old["imageScanStatus"]["status"] == "FAILED"
+    assert old["imageScanStatus"]["description"].startswith("UnsupportedImageError:")
+    assert "Berkeley DB" in old["imageScanStatus"]["description"]
+    assert "imageScanFindings" not in old
 
 
 def test_registry_scanning_configuration_decides_scan_on_push(server, images):

@@ -316,7 +316,10 @@ impl Registry {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("UnsupportedImageError: layer {d}: {e}"))?;
         }
-        let inventory = scan::inventory(&files);
+        let inventory = tokio::task::spawn_blocking(move || scan::inventory(&files, scan::rpmdb::packages))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|why| format!("UnsupportedImageError: {why}"))?;
         if inventory.ecosystem.is_none() {
             return Err("UnsupportedImageError: The operating system and/or package manager are not supported.".into());
         }

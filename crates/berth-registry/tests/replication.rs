@@ -290,3 +290,61 @@ async fn an_image_pushed_again_shows_only_its_own_replications() {
         .unwrap();
     assert_eq!(out["replicationStatuses"], json!([]));
 }
+
+#[tokio::test]
+async fn a_backfill_queues_the_images_already_there_once() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.create_repo("app").await;
+    h.create_repo("other").await;
+    // Pushed before any configuration: not replicated (as ECR).
+    let digest = h.push_image("app", "v1", "before").await;
+    h.push_image("other", "v1", "elsewhere").await;
+    h.ecr(
+        "PutReplicationConfiguration",
+        json!({"replicationConfiguration": {"rules": [{
+            "destinations": [{"region": EU, "registryId": ACCOUNT}],
+            "repositoryFilters": [{"filter": "app", "filterType": "PREFIX_MATCH"}]}]}}),
+    )
+    .await
+    .unwrap();
+    let none = h
+        .ecr(
+            "DescribeImageReplicationStatus",
+            json!({"repositoryName": "app", "imageId": {"imageDigest": digest}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none["replicationStatuses"], json!([]));
+
+    // No replicator yet: the backfill's intent waits, a second one leaves it.
+    let first = h.reg.backfill_replication(None).await.unwrap();
+    assert_eq!(
+        (first.repositories, first.images, first.queued, first.in_progress),
+        (1, 1, 1, 0)
+    );
+    status_becomes(&h, "app", &digest, "IN_PROGRESS").await;
+    let again = h.reg.backfill_replication(Some("app")).await.unwrap();
+    assert_eq!((again.queued, again.in_progress), (0, 1));
+
+    h.reg.spawn_replicator();
+    status_becomes(&h, "app", &digest, "COMPLETE").await;
+    let images = eu_call(&eu, "ListImages", json!({"repositoryName": "app"}))
+        .await
+        .unwrap();
+    assert_eq!(images["imageIds"], json!([{"imageDigest": digest, "imageTag": "v1"}]));
+    let err = eu_call(&eu, "ListImages", json!({"repositoryName": "other"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "RepositoryNotFoundException");
+
+    let done = h.reg.backfill_replication(None).await.unwrap();
+    assert_eq!((done.queued, done.already_replicated), (0, 1));
+    let missing = h.reg.backfill_replication(Some("nope")).await.unwrap_err();
+    assert!(
+        matches!(missing, berth_registry::RegistryError::RepositoryNotFound { .. }),
+        "{missing:?}"
+    );
+}

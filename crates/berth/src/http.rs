@@ -39,6 +39,7 @@ mod events_delivery;
 mod lb_targets;
 mod query;
 mod regional;
+mod registry_backfill;
 mod registry_gc;
 mod spot_interrupt;
 #[cfg(test)]
@@ -139,6 +140,7 @@ impl App {
             .route("/agent/v1/session", get(agent_session))
             .route("/agent/v1/security-groups", get(agent_security_groups::handler))
             .route(registry_gc::PATH, axum::routing::post(registry_gc::run))
+            .route(registry_backfill::PATH, axum::routing::post(registry_backfill::run))
             .route(spot_interrupt::PATH, axum::routing::post(spot_interrupt::run))
             .fallback(not_found)
             .with_state(self.clone())

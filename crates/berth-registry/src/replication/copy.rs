@@ -3,7 +3,8 @@
 //! copied by digest (verified as it is written) and linked into the
 //! repository, child manifests before their list, then the manifest with
 //! each tag the image has in the source. Every step is idempotent, so an
-//! attempt that dies midway is finished by the next.
+//! attempt that dies midway is finished by the next; an image the
+//! destination already has under the same tags is not copied again.
 
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -97,7 +98,21 @@ pub(crate) async fn copy_image(
     };
     ensure_repository(dst, &source_repo).await?;
     let tags = src.tags_by_digest(repository).await?.remove(digest).unwrap_or_default();
+    if already_there(dst, repository, digest, &tags).await? {
+        return Ok(());
+    }
     copy_manifest(src, dst, repository, digest, &tags).await
+}
+
+/// Whether `dst` has the image under every tag it has in the source (a
+/// backfill of what a push already replicated, or an image pushed to both):
+/// nothing to copy.
+async fn already_there(dst: &Registry, repository: &str, digest: &str, tags: &[String]) -> Result<bool, CopyError> {
+    if dst.image(repository, digest).await?.is_none() {
+        return Ok(false);
+    }
+    let there = dst.tags_by_digest(repository).await?.remove(digest).unwrap_or_default();
+    Ok(tags.iter().all(|t| there.contains(t)))
 }
 
 async fn copy_manifest(

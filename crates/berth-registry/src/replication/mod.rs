@@ -18,8 +18,10 @@
 //! marks it FAILED with its failure code. Images replicated into a
 //! registry are not replicated again from there (no chains or loops).
 //! As ECR, a configuration applies to pushes after it is put, not to the
-//! images already there.
+//! images already there — unless the operator asks for a [`backfill`]
+//! (Berth's addition), which queues those through the same intents.
 
+pub mod backfill;
 pub mod config;
 pub(crate) mod copy;
 pub(crate) mod inbound;

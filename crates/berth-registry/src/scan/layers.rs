@@ -1,5 +1,5 @@
 //! The files a scan needs, read from an image's layers (pure over
-//! `io::Read`): each layer a tar, gzip-compressed or not; the layers
+//! `io::Read`; [`WANTED`], and rpm's databases [`NOTED`]): each layer a tar, gzip-compressed or not; the layers
 //! applied in order with OCI whiteouts honoured (`.wh.NAME` removes NAME
 //! from the layers below, `.wh..wh..opq` empties its directory), so a
 //! package database a later layer deleted is not scanned.
@@ -12,7 +12,27 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 
 /// The files a scan reads, by path without a leading `/`.
-pub const WANTED: [&str; 3] = ["var/lib/dpkg/status", "lib/apk/db/installed", "etc/os-release"];
+pub const WANTED: [&str; 5] = [
+    "var/lib/dpkg/status",
+    "lib/apk/db/installed",
+    "etc/os-release",
+    RPMDB_SQLITE[0],
+    RPMDB_SQLITE[1],
+];
+
+/// rpm's sqlite database, where rpm ≥ 4.16 keeps it (Fedora and openSUSE
+/// moved it under `usr/lib/sysimage`, `var/lib/rpm` a symbolic link there).
+pub const RPMDB_SQLITE: [&str; 2] = ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"];
+
+/// Files whose presence is kept, not their contents: rpm's Berkeley DB
+/// (`Packages`) and ndb (`Packages.db`) databases, which the scanner does
+/// not read (an image with one is unsupported rather than clean).
+pub const NOTED: [&str; 4] = [
+    "var/lib/rpm/Packages",
+    "var/lib/rpm/Packages.db",
+    "usr/lib/sysimage/rpm/Packages",
+    "usr/lib/sysimage/rpm/Packages.db",
+];
 
 /// At most this much of one wanted file is kept.
 const MAX_FILE: u64 = 64 << 20;
@@ -146,10 +166,13 @@ fn changes(mut r: impl Read) -> Result<Changes, LayerError> {
                 format!("{dir}/{hidden}")
             });
         }
-        let wanted = (kind == b'0' || kind == 0) && WANTED.contains(&path.as_str()) && size <= MAX_FILE;
+        let regular = kind == b'0' || kind == 0;
+        let wanted = regular && WANTED.contains(&path.as_str()) && size <= MAX_FILE;
         let data = read_data(&mut r, size, wanted)?;
         if wanted {
             out.files.insert(path, data);
+        } else if regular && NOTED.contains(&path.as_str()) {
+            out.files.insert(path, Vec::new());
         }
     }
 }
@@ -182,6 +205,14 @@ impl Files {
 
     pub fn get(&self, path: &str) -> Option<&str> {
         self.0.get(path).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    pub fn bytes(&self, path: &str) -> Option<&[u8]> {
+        self.0.get(path).map(Vec::as_slice)
+    }
+
+    pub fn has(&self, path: &str) -> bool {
+        self.0.contains_key(path)
     }
 }
 
@@ -256,6 +287,18 @@ pub(crate) mod tests {
         f.apply(&tar(&[("lib/apk/db/installed", b"new"), ("lib/apk/.wh..wh..opq", b"")])[..])
             .unwrap();
         assert_eq!(f.get("lib/apk/db/installed"), Some("new"));
+        // rpm's databases: sqlite kept, Berkeley DB only noted.
+        f.apply(
+            &tar(&[
+                ("var/lib/rpm/rpmdb.sqlite", b"SQLite"),
+                ("var/lib/rpm/Packages", b"bdb"),
+            ])[..],
+        )
+        .unwrap();
+        assert_eq!(f.bytes("var/lib/rpm/rpmdb.sqlite"), Some(&b"SQLite"[..]));
+        assert_eq!(f.bytes("var/lib/rpm/Packages"), Some(&b""[..]));
+        f.apply(&tar(&[("var/lib/rpm/.wh.rpmdb.sqlite", b"")])[..]).unwrap();
+        assert!(!f.has("var/lib/rpm/rpmdb.sqlite") && f.has("var/lib/rpm/Packages"));
     }
 
     #[test]

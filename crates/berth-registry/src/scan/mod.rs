@@ -1,7 +1,9 @@
 //! Image scanning, ECR's BASIC scan done offline (pure, but for reading
-//! layers through `io::Read`): the package databases of an image
-//! ([`layers`]: `var/lib/dpkg/status`, `lib/apk/db/installed`, the layers
-//! applied with whiteouts) are parsed ([`dpkg`], [`apk`]) and each
+//! layers through `io::Read`, and rpm's sqlite database through a temp
+//! file, [`rpmdb`]): the package databases of an image ([`layers`]:
+//! `var/lib/dpkg/status`, `lib/apk/db/installed`, `rpmdb.sqlite`, the
+//! layers applied with whiteouts) are parsed ([`dpkg`], [`apk`], [`rpm`])
+//! and each
 //! installed package is matched, in its ecosystem's version ordering,
 //! against the OSV advisories the operator imported ([`osv`]). The worker
 //! that runs scans off the request path is `crate::scan_run`.
@@ -12,6 +14,8 @@ pub mod cvss;
 pub mod dpkg;
 pub mod layers;
 pub mod osv;
+pub mod rpm;
+pub mod rpmdb;
 pub mod zip;
 
 use serde::{Deserialize, Serialize};
@@ -24,14 +28,46 @@ pub enum Ecosystem {
     Debian,
     Ubuntu,
     Alpine,
+    RedHat,
+    RockyLinux,
+    AlmaLinux,
+    OpenSuse,
+    Suse,
+    Mageia,
+    PhotonOs,
 }
 
 impl Ecosystem {
+    /// The ecosystem of an OSV `affected[].package.ecosystem` (without its
+    /// `:RELEASE`).
     pub fn from_osv(name: &str) -> Option<Self> {
         match name {
             "Debian" => Some(Self::Debian),
             "Ubuntu" => Some(Self::Ubuntu),
             "Alpine" => Some(Self::Alpine),
+            "Red Hat" => Some(Self::RedHat),
+            "Rocky Linux" => Some(Self::RockyLinux),
+            "AlmaLinux" => Some(Self::AlmaLinux),
+            "openSUSE" => Some(Self::OpenSuse),
+            "SUSE" => Some(Self::Suse),
+            "Mageia" => Some(Self::Mageia),
+            "Photon OS" => Some(Self::PhotonOs),
+            _ => None,
+        }
+    }
+
+    /// The rpm distribution of an `etc/os-release` `ID`.
+    fn rpm_of(id: &str) -> Option<Self> {
+        match id {
+            "rhel" => Some(Self::RedHat),
+            "rocky" => Some(Self::RockyLinux),
+            "almalinux" => Some(Self::AlmaLinux),
+            "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" | "opensuse-slowroll" | "opensuse-microos" => {
+                Some(Self::OpenSuse)
+            }
+            "sles" | "sled" | "sles_sap" | "sle-micro" | "sl-micro" => Some(Self::Suse),
+            "mageia" => Some(Self::Mageia),
+            "photon" => Some(Self::PhotonOs),
             _ => None,
         }
     }
@@ -40,6 +76,13 @@ impl Ecosystem {
         match self {
             Self::Debian | Self::Ubuntu => dpkg::compare,
             Self::Alpine => apk::compare,
+            Self::RedHat
+            | Self::RockyLinux
+            | Self::AlmaLinux
+            | Self::OpenSuse
+            | Self::Suse
+            | Self::Mageia
+            | Self::PhotonOs => rpm::compare,
         }
     }
 }
@@ -100,7 +143,8 @@ pub struct Finding {
 #[derive(Debug, Default, PartialEq)]
 pub struct Inventory {
     pub ecosystem: Option<Ecosystem>,
-    /// `VERSION_ID` of `etc/os-release`.
+    /// `VERSION_ID` of `etc/os-release` (`PRETTY_NAME` for SUSE and
+    /// openSUSE, whose advisories name releases so).
     pub release: Option<String>,
     /// (binary name, version, the name advisories use).
     pub packages: Vec<(String, String, String)>,
@@ -113,8 +157,14 @@ fn os_release(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// What an image has installed, from its wanted files.
-pub fn inventory(files: &layers::Files) -> Inventory {
+/// What an image has installed, from its wanted files; rpm's sqlite
+/// database read with `read_rpmdb` (the IO, [`rpmdb::packages`]). An image
+/// whose packages cannot be read (an rpm database of another format, or of
+/// an OS without an OSV ecosystem) is an error: unsupported, not clean.
+pub fn inventory(
+    files: &layers::Files,
+    read_rpmdb: impl FnOnce(&[u8]) -> Result<Vec<rpm::Package>, String>,
+) -> Result<Inventory, String> {
     let os = files.get("etc/os-release").map(os_release).unwrap_or_default();
     let mut inv = Inventory {
         release: os.get("VERSION_ID").cloned(),
@@ -135,8 +185,34 @@ pub fn inventory(files: &layers::Files) -> Inventory {
             .into_iter()
             .map(|p| (p.name, p.version, p.origin))
             .collect();
+    } else if let Some(db) = layers::RPMDB_SQLITE.iter().find_map(|p| files.bytes(p)) {
+        let id = os.get("ID").map(String::as_str).unwrap_or("");
+        let eco = Ecosystem::rpm_of(id).ok_or_else(|| {
+            format!(
+                "the image's packages are rpm's but its operating system (etc/os-release ID={id:?}) has no \
+                 OSV ecosystem the scanner matches (Red Hat, Rocky Linux, AlmaLinux, openSUSE, SUSE, Mageia, \
+                 Photon OS)"
+            )
+        })?;
+        if matches!(eco, Ecosystem::OpenSuse | Ecosystem::Suse) {
+            inv.release = os.get("PRETTY_NAME").cloned();
+        }
+        inv.ecosystem = Some(eco);
+        inv.packages = read_rpmdb(db)?
+            .into_iter()
+            .map(|p| (p.name.clone(), p.evr(), p.source))
+            .collect();
+    } else if let Some(p) = layers::NOTED.iter().find(|p| files.has(p)) {
+        return Err(format!(
+            "the image's rpm database ({p}) is Berkeley DB or ndb; the scanner reads only rpm's sqlite \
+             database (rpmdb.sqlite, rpm 4.16 and later)"
+        ));
     }
-    inv
+    Ok(inv)
+}
+
+fn major(v: &str) -> &str {
+    v.split('.').next().unwrap_or(v)
 }
 
 /// Whether an advisory's release (`12`, `v3.19`, `22.04:LTS`) is the
@@ -153,6 +229,17 @@ fn same_release(eco: Ecosystem, advisory: Option<&str>, image: Option<&str>) -> 
             let minor: Vec<&str> = i.split('.').take(2).collect();
             a.trim_start_matches('v') == minor.join(".")
         }
+        // `9`, or `9.3` for a point release, against `9.3`.
+        Ecosystem::RockyLinux | Ecosystem::AlmaLinux | Ecosystem::Mageia => a == i || a == major(i),
+        // A CPE without its prefix: `enterprise_linux:9::appstream` (the
+        // streams of extended support, `rhel_eus:9.2::…`, are not an
+        // image's).
+        Ecosystem::RedHat => {
+            let mut cpe = a.split(':');
+            cpe.next() == Some("enterprise_linux") && cpe.next().map(major) == Some(major(i))
+        }
+        // The `PRETTY_NAME`: `openSUSE Leap 15.5`.
+        Ecosystem::OpenSuse | Ecosystem::Suse | Ecosystem::PhotonOs => a == i,
     }
 }
 
@@ -218,6 +305,10 @@ mod tests {
         )
     }
 
+    fn inventory_of(f: layers::Files) -> Inventory {
+        inventory(&f, rpmdb::packages).unwrap()
+    }
+
     const DB: &str = r#"[
       {"id": "CVE-2024-1", "summary": "ssl", "database_specific": {"severity": "HIGH"},
        "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
@@ -233,7 +324,7 @@ mod tests {
     #[test]
     fn a_debian_image_matches_its_release_by_source_package() {
         let db = osv::parse(DB).unwrap();
-        let inv = inventory(&files(&[
+        let inv = inventory_of(files(&[
             ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
             (
                 "var/lib/dpkg/status",
@@ -257,14 +348,14 @@ mod tests {
     #[test]
     fn an_alpine_image_matches_by_origin() {
         let db = osv::parse(DB).unwrap();
-        let inv = inventory(&files(&[
+        let inv = inventory_of(files(&[
             ("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
             ("lib/apk/db/installed", "P:libcrypto3\nV:3.1.4-r5\no:openssl\n"),
         ]));
         let got = findings(&inv, &db);
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].name.as_str(), got[0].severity), ("ALPINE-1", Severity::Low));
-        let fixed = inventory(&files(&[(
+        let fixed = inventory_of(files(&[(
             "lib/apk/db/installed",
             "P:libcrypto3\nV:3.1.4-r6\no:openssl\n",
         )]));
@@ -274,6 +365,91 @@ mod tests {
     #[test]
     fn an_image_without_a_package_database_has_no_findings() {
         let db = osv::parse(DB).unwrap();
-        assert!(findings(&inventory(&files(&[])), &db).is_empty());
+        assert!(findings(&inventory_of(files(&[])), &db).is_empty());
+    }
+
+    const RPM_DB: &str = r#"[
+      {"id": "RLSA-2024:0001", "summary": "openssl", "database_specific": {"severity": "Important"},
+       "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "openssl"},
+                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-25.el9_3"}]}]}]},
+      {"id": "RLSA-2023:0002", "summary": "fixed before", "database_specific": {"severity": "Moderate"},
+       "affected": [{"package": {"ecosystem": "Rocky Linux:9", "name": "openssl"},
+                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.1-1.el9"}]}]}]},
+      {"id": "RHSA-2024:0003", "database_specific": {"severity": "Moderate"},
+       "affected": [{"package": {"ecosystem": "Red Hat:enterprise_linux:9::baseos", "name": "openssl-libs"},
+                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-27.el9"}]}]},
+                    {"package": {"ecosystem": "Red Hat:enterprise_linux:8::baseos", "name": "openssl-libs"},
+                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]},
+      {"id": "SUSE-SU-2024:1", "database_specific": {"severity": "low"},
+       "affected": [{"package": {"ecosystem": "openSUSE:openSUSE Leap 15.5", "name": "openssl"},
+                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.8-2"}]}]}]}
+    ]"#;
+
+    fn rpm_files(os_release: &str) -> layers::Files {
+        use rpm::{TAG_NAME, TAG_RELEASE, TAG_SOURCERPM, TAG_VERSION};
+        let blob = rpm::tests::header(
+            &[
+                (TAG_NAME, "openssl-libs"),
+                (TAG_VERSION, "3.0.7"),
+                (TAG_RELEASE, "24.el9"),
+                (TAG_SOURCERPM, "openssl-3.0.7-24.el9.src.rpm"),
+            ],
+            Some(1),
+        );
+        let mut f = files(&[("etc/os-release", os_release)]);
+        f.0.insert(
+            "var/lib/rpm/rpmdb.sqlite".into(),
+            rpmdb::tests::database(&[blob], false),
+        );
+        f
+    }
+
+    #[test]
+    fn an_rpm_image_matches_its_distributions_advisories() {
+        let db = osv::parse(RPM_DB).unwrap();
+        let rocky = inventory_of(rpm_files("ID=\"rocky\"\nVERSION_ID=\"9.3\"\n"));
+        assert_eq!(rocky.ecosystem, Some(Ecosystem::RockyLinux));
+        let got = findings(&rocky, &db);
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (
+                got[0].name.as_str(),
+                got[0].severity,
+                got[0].package_name.as_str(),
+                got[0].package_version.as_str(),
+                got[0].fixed_version.as_deref()
+            ),
+            (
+                "RLSA-2024:0001",
+                Severity::High,
+                "openssl-libs",
+                "1:3.0.7-24.el9",
+                Some("1:3.0.7-25.el9_3")
+            )
+        );
+        // Red Hat's advisories by CPE stream, matched on the binary name.
+        let rhel = inventory_of(rpm_files("ID=\"rhel\"\nVERSION_ID=\"9.4\"\n"));
+        let got = findings(&rhel, &db);
+        assert_eq!(
+            got.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["RHSA-2024:0003"]
+        );
+        // openSUSE names releases by PRETTY_NAME.
+        let leap = inventory_of(rpm_files(
+            "ID=\"opensuse-leap\"\nVERSION_ID=\"15.5\"\nPRETTY_NAME=\"openSUSE Leap 15.5\"\n",
+        ));
+        assert_eq!(findings(&leap, &db)[0].name, "SUSE-SU-2024:1");
+    }
+
+    #[test]
+    fn rpm_images_that_cannot_be_read_are_unsupported() {
+        let fedora = inventory(&rpm_files("ID=fedora\nVERSION_ID=40\n"), rpmdb::packages).unwrap_err();
+        assert!(fedora.contains("ID=\"fedora\""), "{fedora}");
+        let mut bdb = files(&[("etc/os-release", "ID=centos\n")]);
+        bdb.0.insert("var/lib/rpm/Packages".into(), vec![]);
+        let err = inventory(&bdb, rpmdb::packages).unwrap_err();
+        assert!(err.contains("Berkeley DB"), "{err}");
+        let broken = inventory(&rpm_files("ID=rocky\n"), |_| Err("broken".into())).unwrap_err();
+        assert_eq!(broken, "broken");
     }
 }

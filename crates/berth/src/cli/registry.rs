@@ -2,6 +2,11 @@
 //! registry's unreferenced blobs on the server (the region the command
 //! signs for) and prints its report. The server answers it at
 //! `POST /berth/registry/gc` for the account's root only.
+//!
+//! `berth registry replicate --backfill [--repository NAME]`: queues the
+//! replication of the images already in the repositories the replication
+//! configuration applies to (`POST /berth/registry/replication/backfill`,
+//! root only); DescribeImageReplicationStatus follows them.
 
 use super::target::{self, Output, Target};
 use anyhow::Context;
@@ -11,6 +16,20 @@ use clap::{Args, Subcommand};
 pub enum RegistryCommand {
     /// Deletes the blobs no image references (older than the server's --registry-gc-grace-secs), now.
     Gc(GcArgs),
+    /// Replicates the images already there (ECR replicates only later pushes), through the push's queue.
+    Replicate(ReplicateArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ReplicateArgs {
+    /// Queue every existing image of the repositories the replication rules apply to.
+    #[arg(long, required = true)]
+    backfill: bool,
+    /// Only this repository.
+    #[arg(long)]
+    repository: Option<String>,
+    #[command(flatten)]
+    target: Target,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -23,9 +42,19 @@ pub struct GcArgs {
 }
 
 const PATH: &str = "/berth/registry/gc";
+/// What SigV4 leaves unencoded in a query: letters, digits, `-_.~`.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+const BACKFILL_PATH: &str = "/berth/registry/replication/backfill";
 
 pub async fn registry(cmd: RegistryCommand) -> anyhow::Result<()> {
-    let RegistryCommand::Gc(args) = cmd;
+    let args = match cmd {
+        RegistryCommand::Gc(args) => args,
+        RegistryCommand::Replicate(args) => return backfill(args).await,
+    };
     let record = crate::local::read(&args.target.data_dir)?;
     let t = target::resolve(
         &args.target,
@@ -67,5 +96,44 @@ pub async fn registry(cmd: RegistryCommand) -> anyhow::Result<()> {
             n("durationMs")
         );
     }
+    Ok(())
+}
+
+async fn backfill(args: ReplicateArgs) -> anyhow::Result<()> {
+    debug_assert!(args.backfill);
+    let record = crate::local::read(&args.target.data_dir)?;
+    let t = target::resolve(
+        &args.target,
+        &target::ProcessEnv,
+        record.as_ref().map(|r| (args.target.data_dir.as_path(), r)),
+    )?;
+    let query = match &args.repository {
+        Some(name) => format!("repository={}", percent_encoding::utf8_percent_encode(name, UNRESERVED)),
+        None => String::new(),
+    };
+    let (status, body) = super::admin_http::signed_post(&t, BACKFILL_PATH, &query, "ecr")
+        .await
+        .context("registry replicate --backfill")?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "registry replicate --backfill: {} ({}): {} (credentials from {})",
+            body["__type"].as_str().unwrap_or("error"),
+            status,
+            body["message"].as_str().unwrap_or(""),
+            t.credentials_from
+        );
+    }
+    if args.target.output == Output::Json {
+        return super::print_json(&body);
+    }
+    let n = |k: &str| body[k].as_u64().unwrap_or(0);
+    println!(
+        "queued {} replications of {} images in {} repositories ({} already replicated, {} already queued)",
+        n("queued"),
+        n("images"),
+        n("repositories"),
+        n("alreadyReplicated"),
+        n("inProgress")
+    );
     Ok(())
 }
