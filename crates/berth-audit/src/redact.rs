@@ -21,18 +21,19 @@ const VALUE_SERVICES: &[&str] = &[
 ];
 
 /// Whether `key` contains one of [`SECRET_SUBSTRINGS`], ignoring ASCII
-/// case: one pass over the key, the substrings compared only where one of
-/// their first letters is (a PutMetricData batch has thousands of keys,
-/// few of them with a `p`, `s` or `t`).
+/// case: one pass over the key, a substring compared only where its first
+/// letter is (a PutMetricData batch has thousands of keys, few of them
+/// with one of those letters).
 fn has_secret_substring(key: &str) -> bool {
     let bytes = key.as_bytes();
     (0..bytes.len()).any(|i| {
-        matches!(bytes[i].to_ascii_lowercase(), b'p' | b's' | b't')
-            && SECRET_SUBSTRINGS.iter().any(|s| {
-                bytes
+        let c = bytes[i].to_ascii_lowercase();
+        SECRET_SUBSTRINGS.iter().any(|s| {
+            s.as_bytes()[0] == c
+                && bytes
                     .get(i..i + s.len())
                     .is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()))
-            })
+        })
     })
 }
 
