@@ -17,7 +17,7 @@ use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
 use crate::upgrade;
-use crate::upstream::Upstreams;
+use crate::upstream::{Answer, Upstreams};
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
@@ -153,8 +153,11 @@ async fn forward_to(
     }
     let idle = lb.idle_timeout();
     let started = Instant::now();
-    let answer = tokio::time::timeout(idle, conn.upstreams.send(&target, upstream)).await;
-    let (mut response, sender) = match answer {
+    // An upgrade request's connection is not kept: its target may still
+    // switch.
+    let reuse = upgrade.is_none();
+    let answer = tokio::time::timeout(idle, conn.upstreams.send(&target, upstream, reuse)).await;
+    let Answer { head, body } = match answer {
         Err(_) => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
         Ok(Err(e)) => {
             tracing::debug!(target = %target.authority, error = %e, "target failed");
@@ -163,13 +166,19 @@ async fn forward_to(
         Ok(Ok(answer)) => answer,
     };
     let took = started.elapsed();
-    let status = response.status().as_u16();
-    lb.metrics.targets.answered(status, took);
-    group.answers.answered(status, took);
-    if let Some(upgrade) = upgrade.take_if(|_| response.status() == StatusCode::SWITCHING_PROTOCOLS) {
+    let status = head.status;
+    lb.metrics.targets.answered(status.as_u16(), took);
+    group.answers.answered(status.as_u16(), took);
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = head.headers;
+    if let Some(upgrade) = upgrade.take_if(|_| status == StatusCode::SWITCHING_PROTOCOLS) {
         let protocol = response.headers().get(header::UPGRADE).cloned();
         strip_hop_by_hop(response.headers_mut());
-        return upgrade::tunnel(upgrade, response, protocol, in_flight);
+        let Some(target_conn) = body.into_conn() else {
+            return elb_error(lb, StatusCode::BAD_GATEWAY);
+        };
+        return upgrade::tunnel(upgrade, response, protocol, target_conn, in_flight);
     }
     strip_hop_by_hop(response.headers_mut());
     let wall = SystemTime::now();
@@ -185,11 +194,8 @@ async fn forward_to(
     if let (Some(life), Some(value)) = (forward.stickiness, group_cookie) {
         add_cookies(response.headers_mut(), sticky::GROUP_COOKIE, &value, life, wall);
     }
-    // The connection serves the next request once this body is read whole
-    // (an upgrade request's is not kept: its target may still switch).
-    let reuse = upgrade.is_none().then(|| (conn.upstreams.clone(), sender));
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Guarded::new(body, in_flight, reuse))
+    let (parts, ()) = response.into_parts();
+    Response::from_parts(parts, Guarded::new(body, in_flight))
 }
 
 /// The forward's target group: the one the `AWSALBTG` cookie names when
