@@ -26,8 +26,10 @@ use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, RwLock};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::time::Sleep;
 
 /// What the requests of one client connection share.
 #[derive(Debug)]
@@ -38,7 +40,15 @@ pub(crate) struct ClientConn {
     pub(crate) client_ip: HeaderValue,
     /// Its idle connections to targets.
     pub(crate) upstreams: Arc<Upstreams>,
+    /// The 504 timer its requests re-arm in turn (a second one only for
+    /// an HTTP/2 client's concurrent requests): moving a registered timer's
+    /// deadline later is an atomic store, where a timer per request costs
+    /// a registration and a removal under the timer wheel's lock.
+    timer: Mutex<Option<Timer>>,
 }
+
+/// A reusable deadline.
+pub(crate) type Timer = Pin<Box<Sleep>>;
 
 impl ClientConn {
     pub(crate) fn new(routes: RoutesCell, peer: SocketAddr) -> ClientConn {
@@ -47,7 +57,25 @@ impl ClientConn {
             peer,
             client_ip: client_ip(peer),
             upstreams: Arc::default(),
+            timer: Mutex::new(None),
         }
+    }
+
+    /// A timer firing at `deadline`.
+    fn timer(&self, deadline: Instant) -> Timer {
+        let kept = self.timer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match kept {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline.into());
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline.into())),
+        }
+    }
+
+    /// Keeps a timer for the next request.
+    fn keep_timer(&self, timer: Timer) {
+        *self.timer.lock().unwrap_or_else(|p| p.into_inner()) = Some(timer);
     }
 }
 
@@ -156,14 +184,20 @@ async fn forward_to(
     // An upgrade request's connection is not kept: its target may still
     // switch.
     let reuse = upgrade.is_none();
-    let answer = tokio::time::timeout(idle, conn.upstreams.send(&target, upstream, reuse)).await;
+    let mut timer = conn.timer(started + idle);
+    let answer = tokio::select! {
+        biased;
+        answer = conn.upstreams.send(&target, upstream, reuse) => Some(answer),
+        () = timer.as_mut() => None,
+    };
+    conn.keep_timer(timer);
     let Answer { head, body } = match answer {
-        Err(_) => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
-        Ok(Err(e)) => {
+        None => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
+        Some(Err(e)) => {
             tracing::debug!(target = %target.authority, error = %e, "target failed");
             return elb_error(lb, StatusCode::BAD_GATEWAY);
         }
-        Ok(Ok(answer)) => answer,
+        Some(Ok(answer)) => answer,
     };
     let took = started.elapsed();
     let status = head.status;
