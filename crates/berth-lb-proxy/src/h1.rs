@@ -7,6 +7,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
+use std::mem::MaybeUninit;
 
 /// Headers a target's response head may have.
 const MAX_HEADERS: usize = 128;
@@ -152,9 +153,11 @@ pub(crate) enum BodyFraming {
 /// incomplete; when complete, the head (its bytes taken from `buf`, the
 /// header values sharing them).
 pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseHead>, ParseError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let len = match parsed.parse(buf) {
+    // Uninitialised slots: the parser writes those it uses (initialising
+    // 128 of them was a 4 KiB write per response).
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut parsed, buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(ParseError::TooLong),
         Ok(httparse::Status::Partial) => return Ok(None),
