@@ -180,7 +180,9 @@ async fn forward_to(
         upgrade::ask(upgrade, upstream.headers_mut());
     }
     let idle = lb.idle_timeout();
-    let started = Instant::now();
+    // The clock read for the target's choice (slow start) times the
+    // answer too: the request leaves within microseconds of it.
+    let started = now;
     // An upgrade request's connection is not kept: its target may still
     // switch.
     let reuse = upgrade.is_none();
@@ -215,18 +217,24 @@ async fn forward_to(
         return upgrade::tunnel(upgrade, response, protocol, target_conn, in_flight);
     }
     strip_hop_by_hop(response.headers_mut());
-    let wall = SystemTime::now();
+    // The wall clock is read only for a cookie's expiry.
     if let Some(life) = stickiness {
         add_cookies(
             response.headers_mut(),
             sticky::TARGET_COOKIE,
             &target.cookie,
             life,
-            wall,
+            SystemTime::now(),
         );
     }
     if let (Some(life), Some(value)) = (forward.stickiness, group_cookie) {
-        add_cookies(response.headers_mut(), sticky::GROUP_COOKIE, &value, life, wall);
+        add_cookies(
+            response.headers_mut(),
+            sticky::GROUP_COOKIE,
+            &value,
+            life,
+            SystemTime::now(),
+        );
     }
     let (parts, ()) = response.into_parts();
     Response::from_parts(parts, Guarded::new(body, in_flight))
