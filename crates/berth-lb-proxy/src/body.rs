@@ -1,16 +1,15 @@
 //! The body of an answer: the target's, streamed through while it holds
 //! the target's outstanding-request count (released when the body ends or
 //! is dropped, so draining and least-outstanding-requests see in-flight
-//! requests until they complete), or one the load balancer wrote. A
-//! target's body read whole gives its connection back to the client
-//! connection's [`Upstreams`] for the next request.
+//! requests until they complete), or one the load balancer wrote. The
+//! target's body gives its connection back once read whole
+//! ([`crate::upstream::TargetBody`]).
 
-use crate::upstream::TargetShared;
-use crate::upstream::Upstreams;
+use crate::upstream::{TargetBody, TargetShared};
 use bytes::Bytes;
 use http_body_util::{Either, Full};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::SendRequest;
+use hyper::body::{Body, Frame, SizeHint};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -42,54 +41,28 @@ impl Drop for InFlight {
     }
 }
 
-/// The target's body, its request's [`InFlight`] and the connection it
-/// came on (kept for the next request once the body is read whole).
+/// The target's body and its request's [`InFlight`].
 #[derive(Debug)]
 pub(crate) struct Guarded {
-    body: Incoming,
-    in_flight: InFlight,
-    reuse: Option<(Arc<Upstreams>, SendRequest<Incoming>)>,
-    /// Its last frame was read.
-    ended: bool,
+    body: TargetBody,
+    _in_flight: InFlight,
 }
 
 impl Guarded {
-    pub(crate) fn new(
-        body: Incoming,
-        in_flight: InFlight,
-        reuse: Option<(Arc<Upstreams>, SendRequest<Incoming>)>,
-    ) -> ProxyBody {
+    pub(crate) fn new(body: TargetBody, in_flight: InFlight) -> ProxyBody {
         Either::Left(Guarded {
             body,
-            in_flight,
-            reuse,
-            ended: false,
+            _in_flight: in_flight,
         })
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        // A body dropped before its end leaves the rest unread on the
-        // connection: that one closes.
-        if let Some((upstreams, sender)) = self.reuse.take()
-            && (self.ended || self.body.is_end_stream())
-        {
-            upstreams.put(&self.in_flight.0, sender);
-        }
     }
 }
 
 impl Body for Guarded {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let poll = Pin::new(&mut self.body).poll_frame(cx);
-        if matches!(poll, Poll::Ready(None)) {
-            self.ended = true;
-        }
-        poll
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -17,7 +17,7 @@ use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
 use crate::upgrade;
-use crate::upstream::Upstreams;
+use crate::upstream::{Answer, Upstreams};
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
@@ -25,9 +25,11 @@ use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::time::Sleep;
 
 /// What the requests of one client connection share.
 #[derive(Debug)]
@@ -38,7 +40,15 @@ pub(crate) struct ClientConn {
     pub(crate) client_ip: HeaderValue,
     /// Its idle connections to targets.
     pub(crate) upstreams: Arc<Upstreams>,
+    /// The 504 timer its requests re-arm in turn (a second one only for
+    /// an HTTP/2 client's concurrent requests): moving a registered timer's
+    /// deadline later is an atomic store, where a timer per request costs
+    /// a registration and a removal under the timer wheel's lock.
+    timer: Mutex<Option<Timer>>,
 }
+
+/// A reusable deadline.
+pub(crate) type Timer = Pin<Box<Sleep>>;
 
 impl ClientConn {
     pub(crate) fn new(routes: RoutesCell, peer: SocketAddr) -> ClientConn {
@@ -47,7 +57,25 @@ impl ClientConn {
             peer,
             client_ip: client_ip(peer),
             upstreams: Arc::default(),
+            timer: Mutex::new(None),
         }
+    }
+
+    /// A timer firing at `deadline`.
+    fn timer(&self, deadline: Instant) -> Timer {
+        let kept = self.timer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match kept {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline.into());
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline.into())),
+        }
+    }
+
+    /// Keeps a timer for the next request.
+    fn keep_timer(&self, timer: Timer) {
+        *self.timer.lock().unwrap_or_else(|p| p.into_inner()) = Some(timer);
     }
 }
 
@@ -152,44 +180,64 @@ async fn forward_to(
         upgrade::ask(upgrade, upstream.headers_mut());
     }
     let idle = lb.idle_timeout();
-    let started = Instant::now();
-    let answer = tokio::time::timeout(idle, conn.upstreams.send(&target, upstream)).await;
-    let (mut response, sender) = match answer {
-        Err(_) => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
-        Ok(Err(e)) => {
+    // The clock read for the target's choice (slow start) times the
+    // answer too: the request leaves within microseconds of it.
+    let started = now;
+    // An upgrade request's connection is not kept: its target may still
+    // switch.
+    let reuse = upgrade.is_none();
+    let mut timer = conn.timer(started + idle);
+    let answer = tokio::select! {
+        biased;
+        answer = conn.upstreams.send(&target, upstream, reuse) => Some(answer),
+        () = timer.as_mut() => None,
+    };
+    conn.keep_timer(timer);
+    let Answer { head, body } = match answer {
+        None => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
+        Some(Err(e)) => {
             tracing::debug!(target = %target.authority, error = %e, "target failed");
             return elb_error(lb, StatusCode::BAD_GATEWAY);
         }
-        Ok(Ok(answer)) => answer,
+        Some(Ok(answer)) => answer,
     };
     let took = started.elapsed();
-    let status = response.status().as_u16();
-    lb.metrics.targets.answered(status, took);
-    group.answers.answered(status, took);
-    if let Some(upgrade) = upgrade.take_if(|_| response.status() == StatusCode::SWITCHING_PROTOCOLS) {
+    let status = head.status;
+    lb.metrics.targets.answered(status.as_u16(), took);
+    group.answers.answered(status.as_u16(), took);
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = head.headers;
+    if let Some(upgrade) = upgrade.take_if(|_| status == StatusCode::SWITCHING_PROTOCOLS) {
         let protocol = response.headers().get(header::UPGRADE).cloned();
         strip_hop_by_hop(response.headers_mut());
-        return upgrade::tunnel(upgrade, response, protocol, in_flight);
+        let Some(target_conn) = body.into_conn() else {
+            return elb_error(lb, StatusCode::BAD_GATEWAY);
+        };
+        return upgrade::tunnel(upgrade, response, protocol, target_conn, in_flight);
     }
     strip_hop_by_hop(response.headers_mut());
-    let wall = SystemTime::now();
+    // The wall clock is read only for a cookie's expiry.
     if let Some(life) = stickiness {
         add_cookies(
             response.headers_mut(),
             sticky::TARGET_COOKIE,
             &target.cookie,
             life,
-            wall,
+            SystemTime::now(),
         );
     }
     if let (Some(life), Some(value)) = (forward.stickiness, group_cookie) {
-        add_cookies(response.headers_mut(), sticky::GROUP_COOKIE, &value, life, wall);
+        add_cookies(
+            response.headers_mut(),
+            sticky::GROUP_COOKIE,
+            &value,
+            life,
+            SystemTime::now(),
+        );
     }
-    // The connection serves the next request once this body is read whole
-    // (an upgrade request's is not kept: its target may still switch).
-    let reuse = upgrade.is_none().then(|| (conn.upstreams.clone(), sender));
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Guarded::new(body, in_flight, reuse))
+    let (parts, ()) = response.into_parts();
+    Response::from_parts(parts, Guarded::new(body, in_flight))
 }
 
 /// The forward's target group: the one the `AWSALBTG` cookie names when

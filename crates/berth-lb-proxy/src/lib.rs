@@ -46,6 +46,7 @@ mod body;
 mod checker;
 pub mod config;
 mod group;
+mod h1;
 pub mod health;
 mod http_proxy;
 mod idle;

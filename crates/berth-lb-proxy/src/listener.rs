@@ -126,14 +126,11 @@ impl HttpConn {
         tokio::pin!(conn);
         let lb = self.lb.clone();
         let mut closing = false;
-        let drive = upstreams.drive();
-        tokio::pin!(drive);
         loop {
             tokio::select! {
-                // The upstream connections first: an answer they read is
-                // written to the client in the same turn.
+                // The connection before its idle timer: a 504 due at the
+                // same tick as the idle timeout is answered, not cut.
                 biased;
-                () = drive.as_mut() => {}
                 result = conn.as_mut() => {
                     if let Err(e) = result {
                         tracing::debug!(error = %e, %peer, "client connection ended with an error");
@@ -148,6 +145,9 @@ impl HttpConn {
                     }
                     closing = true;
                     conn.as_mut().graceful_shutdown();
+                    // A request still in flight (its 504 due at the same
+                    // time) gets another idle timeout to be answered.
+                    activity.touch();
                 }
                 () = stopped(&mut self.stop), if !closing => {
                     closing = true;

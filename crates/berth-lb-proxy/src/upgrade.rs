@@ -5,11 +5,13 @@
 //! either closes. The target's in-flight count lasts as long as the tunnel.
 
 use crate::body::{InFlight, ProxyBody, full};
+use crate::upstream::Conn;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 
 /// A client's request to switch protocols.
 pub(crate) struct Requested {
@@ -44,26 +46,31 @@ pub(crate) fn ask(requested: &Requested, headers: &mut HeaderMap) {
 }
 
 /// The target switched protocols (to `protocol`, its `Upgrade` header):
-/// joins the two connections in a task and answers the client with the
-/// target's 101.
+/// joins the client's upgraded connection and the target's (`conn`, with
+/// any bytes it sent after its 101) in a task and answers the client with
+/// the target's 101 (`response`).
 pub(crate) fn tunnel(
     requested: Requested,
-    mut response: Response<Incoming>,
+    response: Response<()>,
     protocol: Option<HeaderValue>,
+    conn: Conn,
     in_flight: InFlight,
 ) -> Response<ProxyBody> {
-    let target = hyper::upgrade::on(&mut response);
+    let (mut target, early) = conn.into_upgraded();
     tokio::spawn(async move {
-        let (client, target) = tokio::join!(requested.client, target);
-        if let (Ok(client), Ok(target)) = (client, target) {
-            let (mut client, mut target) = (TokioIo::new(client), TokioIo::new(target));
-            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut target).await {
+        if let Ok(client) = requested.client.await {
+            let mut client = TokioIo::new(client);
+            let copied = async {
+                client.write_all(&early).await?;
+                tokio::io::copy_bidirectional(&mut client, &mut target).await
+            };
+            if let Err(e) = copied.await {
                 tracing::debug!(error = %e, "upgraded connection ended with an error");
             }
         }
         drop(in_flight);
     });
-    let (mut parts, _) = response.into_parts();
+    let (mut parts, ()) = response.into_parts();
     parts
         .headers
         .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

@@ -1,34 +1,49 @@
-//! Connections to targets (HTTP/1.1, keep-alive), owned where they are
-//! used: each client connection keeps the idle upstream connections it
-//! opened, one per target it has talked to ([`Upstreams`]), so a request
-//! takes its target's connection without a pool lock or a hash lookup, as
-//! haproxy's `http-reuse` pairs them; and the client connection's task
-//! drives their protocol ([`Upstreams::drive`]), so a request and its
-//! answer do not hop between tasks. A target's own [`Pool`] is the
-//! fallback: a client connection that ends hands its idle upstream
-//! connections to it (each then driven by a task of its own), and a client
-//! connection with none of its own for a target takes one there before
-//! opening a new one.
+//! Connections to targets (HTTP/1.1, keep-alive) and the exchange on them,
+//! written here rather than through an HTTP client: the request head is
+//! serialised into the connection's reused buffer ([`crate::h1`]), the
+//! body streamed after it, the response head parsed from the same read
+//! buffer, and the response body read by the client connection's task as
+//! it writes it to the client ([`TargetBody`]). No channel, no task per
+//! upstream connection.
+//!
+//! Connections are owned where they are used: each client connection
+//! keeps the idle upstream connections it opened, one per target it has
+//! talked to ([`Upstreams`]), so a request takes its target's connection
+//! without a pool lock or a hash lookup, as haproxy's `http-reuse` pairs
+//! them. A target's own [`Pool`] is the fallback: a client connection that
+//! ends hands its idle upstream connections to it, and a client connection
+//! with none of its own for a target takes one there before opening a new
+//! one.
 //!
 //! The target is chosen first, by the group's balancer (so draining,
 //! health, slow start and least outstanding requests decide as before); a
-//! cached connection is only ever used for the target just chosen, and the
+//! kept connection is only ever used for the target just chosen, and the
 //! ones to a target that left the group (draining or forgotten) are closed
 //! rather than kept. [`TargetShared`], a target as the request path and
 //! these connections hold it, lives here with its [`Pool`] (each holds the
 //! other).
+//!
+//! A kept connection the target has closed meanwhile is found out either
+//! before it is used (a connection from a target's pool, or one for a
+//! request with a body, is checked for a pending close without waiting) or
+//! by the exchange failing before any byte of the answer came: a request
+//! without a body and with a safe method (GET, HEAD, OPTIONS, TRACE) is
+//! then sent again on a new connection.
 
 use crate::config::Target;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use std::future::Future;
+use crate::h1::{self, BodyFraming, Chunked, Decoded, ParseError, RequestFraming, ResponseHead};
+use bytes::{Bytes, BytesMut};
+use http::Request;
+use http::header;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// What the request path holds of a target while it forwards to it.
@@ -63,10 +78,6 @@ impl TargetShared {
     }
 }
 
-type Sender = SendRequest<Incoming>;
-/// A connection's protocol (hyper's, with upgrades), to be polled.
-type Connection = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
-
 /// How long a target may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle upstream connections one client connection keeps (HTTP/2 clients
@@ -76,34 +87,142 @@ const LOCAL_MAX: usize = 8;
 const POOL_MAX: usize = 64;
 /// How long a connection may wait unused in a target's shared pool.
 const POOL_IDLE: Duration = Duration::from_secs(50);
+/// The read buffer's growth step.
+const READ_CHUNK: usize = 16 * 1024;
 
-/// Why a request did not reach its target.
+/// Why a request did not reach its target, or its answer not the client.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UpstreamError {
     #[error("connecting to the target: {0}")]
-    Connect(#[source] std::io::Error),
+    Connect(#[source] io::Error),
     #[error("connecting to the target timed out")]
     ConnectTimeout,
+    #[error("talking to the target: {0}")]
+    Io(#[from] io::Error),
+    #[error("the target closed the connection before answering")]
+    Closed,
     #[error(transparent)]
-    Http(#[from] hyper::Error),
+    Parse(#[from] ParseError),
+    #[error("reading the client's request body: {0}")]
+    ClientBody(#[source] hyper::Error),
+}
+
+/// An HTTP/1.1 connection to a target, between exchanges or in one.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    stream: TcpStream,
+    /// Bytes read and not yet used.
+    buf: BytesMut,
+    /// The request head being written (its allocation reused).
+    out: BytesMut,
+}
+
+impl Conn {
+    /// Still open as far as can be told without waiting: a target that
+    /// closed an idle connection (or wrote on it) made it readable.
+    fn is_usable(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// The target's upgraded connection and the bytes it already sent.
+    pub(crate) fn into_upgraded(self) -> (TcpStream, Bytes) {
+        (self.stream, self.buf.freeze())
+    }
+
+    /// Writes the request (head in `out`, then the body) and reads the
+    /// final response head (interim 1xx answers but 101 are skipped).
+    async fn exchange(
+        &mut self,
+        body: &mut Incoming,
+        framing: Option<RequestFraming>,
+    ) -> Result<ResponseHead, Failure> {
+        let stale = |e: io::Error| match e.kind() {
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                Failure::Stale(e.into())
+            }
+            _ => Failure::Other(e.into()),
+        };
+        self.stream.write_all(&self.out).await.map_err(stale)?;
+        if let Some(framing) = framing {
+            self.write_body(body, framing).await.map_err(Failure::Other)?;
+        }
+        loop {
+            if let Some(head) = h1::parse_response_head(&mut self.buf).map_err(|e| Failure::Other(e.into()))? {
+                if head.status.is_informational() && head.status != http::StatusCode::SWITCHING_PROTOCOLS {
+                    continue;
+                }
+                return Ok(head);
+            }
+            let was_empty = self.buf.is_empty();
+            self.buf.reserve(READ_CHUNK);
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) if was_empty => return Err(Failure::Stale(UpstreamError::Closed)),
+                Ok(0) => return Err(Failure::Other(UpstreamError::Closed)),
+                Ok(_) => {}
+                Err(e) if was_empty => return Err(stale(e)),
+                Err(e) => return Err(Failure::Other(e.into())),
+            }
+        }
+    }
+
+    async fn write_body(&mut self, body: &mut Incoming, framing: RequestFraming) -> Result<(), UpstreamError> {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(UpstreamError::ClientBody)?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers are not passed on
+            };
+            if data.is_empty() {
+                continue;
+            }
+            if framing == RequestFraming::Chunked {
+                self.stream.write_all(&h1::chunk_prefix(data.len())).await?;
+                self.stream.write_all(&data).await?;
+                self.stream.write_all(b"\r\n").await?;
+            } else {
+                self.stream.write_all(&data).await?;
+            }
+        }
+        if framing == RequestFraming::Chunked {
+            self.stream.write_all(h1::LAST_CHUNK).await?;
+        }
+        Ok(())
+    }
+}
+
+/// How an exchange failed: on a connection the target had closed before
+/// answering (a safe request may go again on a new one), or otherwise.
+enum Failure {
+    Stale(UpstreamError),
+    Other(UpstreamError),
 }
 
 /// A target's shared pool of idle connections.
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: Mutex<Vec<(Sender, Instant)>>,
+    idle: Mutex<Vec<(Conn, Instant)>>,
 }
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, Vec<(Sender, Instant)>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<(Conn, Instant)>> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self, now: Instant) -> Option<Sender> {
+    fn take(&self, now: Instant) -> Option<Conn> {
         let mut idle = self.lock();
-        while let Some((sender, since)) = idle.pop() {
-            if !sender.is_closed() && now.saturating_duration_since(since) < POOL_IDLE {
-                return Some(sender);
+        while let Some((conn, since)) = idle.pop() {
+            if now.saturating_duration_since(since) < POOL_IDLE && conn.is_usable() {
+                return Some(conn);
             }
         }
         None
@@ -113,192 +232,154 @@ impl Pool {
         self.lock().clear();
     }
 
-    fn put(&self, sender: Sender, now: Instant) {
+    fn put(&self, conn: Conn, now: Instant) {
         let mut idle = self.lock();
-        idle.retain(|(s, since)| !s.is_closed() && now.saturating_duration_since(*since) < POOL_IDLE);
+        idle.retain(|(_, since)| now.saturating_duration_since(*since) < POOL_IDLE);
         if idle.len() < POOL_MAX {
-            idle.push((sender, now));
+            idle.push((conn, now));
         }
     }
 }
 
-/// The upstream connections of one client connection: the idle ones, and
-/// the protocol of each, driven by the client connection's task.
+/// The idle upstream connections of one client connection.
 #[derive(Debug, Default)]
 pub(crate) struct Upstreams {
-    idle: Mutex<Vec<(Arc<TargetShared>, Sender)>>,
-    driven: Mutex<Driven>,
+    idle: Mutex<Kept>,
 }
 
-#[derive(Default)]
-struct Driven {
-    conns: Vec<Connection>,
-    /// The task that drives them.
-    waker: Option<Waker>,
-    /// The client connection ended: new connections get a task each.
+#[derive(Debug, Default)]
+struct Kept {
+    conns: Vec<(Arc<TargetShared>, Conn)>,
+    /// The client connection ended: connections go to their targets' pools.
     detached: bool,
 }
 
-impl std::fmt::Debug for Driven {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driven")
-            .field("conns", &self.conns.len())
-            .field("detached", &self.detached)
-            .finish()
-    }
+/// A response head from a target and its body, to stream to the client.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) head: ResponseHead,
+    pub(crate) body: TargetBody,
 }
 
 impl Upstreams {
-    fn lock(&self) -> MutexGuard<'_, Vec<(Arc<TargetShared>, Sender)>> {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// This connection's idle connection to `target`; the ones to targets
-    /// that left their group, or that the target closed, are dropped.
-    fn take(&self, target: &Arc<TargetShared>) -> Option<Sender> {
-        let mut idle = self.lock();
-        idle.retain(|(t, s)| !t.retired.load(Relaxed) && !s.is_closed());
-        let i = idle.iter().position(|(t, _)| Arc::ptr_eq(t, target))?;
-        Some(idle.swap_remove(i).1)
-    }
-
-    fn driven(&self) -> MutexGuard<'_, Driven> {
-        self.driven.lock().unwrap_or_else(|p| p.into_inner())
+    /// that left their group are dropped.
+    fn take(&self, target: &Arc<TargetShared>) -> Option<Conn> {
+        let mut kept = self.lock();
+        kept.conns.retain(|(t, _)| !t.retired.load(Relaxed));
+        let i = kept.conns.iter().position(|(t, _)| Arc::ptr_eq(t, target))?;
+        Some(kept.conns.swap_remove(i).1)
     }
 
     /// Keeps a connection whose answer has been read whole, for the next
     /// request to `target`.
-    pub(crate) fn put(&self, target: &Arc<TargetShared>, sender: Sender) {
-        if target.retired.load(Relaxed) || sender.is_closed() {
+    fn put(&self, target: &Arc<TargetShared>, conn: Conn) {
+        if target.retired.load(Relaxed) || !conn.buf.is_empty() {
             return;
         }
-        let mut idle = self.lock();
-        if idle.len() < LOCAL_MAX && !self.driven().detached {
-            idle.push((target.clone(), sender));
+        let mut kept = self.lock();
+        if kept.conns.len() < LOCAL_MAX && !kept.detached {
+            kept.conns.push((target.clone(), conn));
         } else {
-            drop(idle);
-            target.pool.put(sender, Instant::now());
+            drop(kept);
+            target.pool.put(conn, Instant::now());
         }
     }
 
-    /// Sends `request` to `target` over an idle connection (this client
-    /// connection's, else the target's pool) or a new one. Answers the
-    /// response and the connection, to [`Upstreams::put`] back once the
-    /// response's body has been read whole.
+    /// Sends `request` (in origin form, its headers final) to `target` over
+    /// an idle connection (this client connection's, else the target's
+    /// pool) or a new one, and reads the response head. The body's
+    /// connection comes back to this client connection once it has been
+    /// read whole, when `reuse`.
     pub(crate) async fn send(
-        &self,
+        self: &Arc<Self>,
         target: &Arc<TargetShared>,
-        mut request: Request<Incoming>,
-    ) -> Result<(Response<Incoming>, Sender), UpstreamError> {
-        let reused = match self.take(target) {
-            Some(sender) => Some(sender),
-            None => target.pool.take(Instant::now()),
+        request: Request<Incoming>,
+        reuse: bool,
+    ) -> Result<Answer, UpstreamError> {
+        let (parts, mut body) = request.into_parts();
+        let framing = if body.is_end_stream() {
+            None
+        } else if parts.headers.contains_key(header::CONTENT_LENGTH) {
+            Some(RequestFraming::AsIs)
+        } else {
+            Some(RequestFraming::Chunked)
         };
-        if let Some(mut sender) = reused {
-            // An HTTP/1.1 connection takes its next request once the last
-            // answer was read; a closed one answers an error here.
-            if sender.ready().await.is_ok() {
-                match sender.try_send_request(request).await {
-                    Ok(response) => return Ok((response, sender)),
-                    // The connection closed before the request was
-                    // written: it goes on a new one.
-                    Err(mut e) => match e.take_message() {
-                        Some(back) => request = back,
-                        None => return Err(e.into_error().into()),
-                    },
+        let replayable = framing.is_none() && parts.method.is_safe();
+        let mut kept = self
+            .take(target)
+            .filter(|c| replayable || c.is_usable())
+            .or_else(|| target.pool.take(Instant::now()));
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        loop {
+            let (mut conn, reused) = match kept.take() {
+                Some(conn) => (conn, true),
+                None => (connect(target).await?, false),
+            };
+            conn.out.clear();
+            h1::write_request_head(
+                &mut conn.out,
+                &parts.method,
+                path,
+                &parts.headers,
+                framing.unwrap_or(RequestFraming::AsIs),
+            );
+            match conn.exchange(&mut body, framing).await {
+                Ok(head) => {
+                    let framing = head.body_framing(&parts.method)?;
+                    let keep_alive = reuse && head.keep_alive() && framing != BodyFraming::UntilClose;
+                    let body = TargetBody {
+                        conn: Some(conn),
+                        state: BodyState::from(framing),
+                        home: keep_alive.then(|| (self.clone(), target.clone())),
+                    };
+                    return Ok(Answer { head, body });
                 }
+                Err(Failure::Stale(e)) if reused && replayable => {
+                    tracing::debug!(target = %target.authority, error = %e, "kept connection closed: sending again");
+                }
+                Err(Failure::Stale(e) | Failure::Other(e)) => return Err(e),
             }
         }
-        let (mut sender, conn) = connect(target).await?;
-        self.adopt(conn);
-        let response = sender.send_request(request).await?;
-        Ok((response, sender))
     }
 
-    /// Takes a new connection's protocol into the client connection's task
-    /// (a task of its own once that has ended).
-    fn adopt(&self, conn: Connection) {
-        let mut driven = self.driven();
-        if driven.detached {
-            drop(driven);
-            spawn(conn);
-            return;
-        }
-        driven.conns.push(conn);
-        if let Some(waker) = &driven.waker {
-            waker.wake_by_ref();
-        }
-    }
-
-    /// Drives the protocol of this client connection's upstream
-    /// connections; never resolves. The client connection's task polls it
-    /// beside the client connection.
-    pub(crate) fn drive(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx: &mut Context<'_>| {
-            let mut driven = self.driven();
-            if !driven.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                driven.waker = Some(cx.waker().clone());
-            }
-            driven.conns.retain_mut(|conn| match conn.as_mut().poll(cx) {
-                Poll::Pending => true,
-                Poll::Ready(result) => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "target connection ended with an error");
-                    }
-                    false
-                }
-            });
-            Poll::Pending
-        })
-    }
-
-    /// The client connection ended: its upstream connections still busy
-    /// get a task each, its idle ones go to their targets' pools.
+    /// The client connection ended: its idle connections go to their
+    /// targets' pools, and so do the ones still reading an answer when
+    /// they are done.
     pub(crate) fn detach(&self) {
-        let conns = {
-            let mut driven = self.driven();
-            driven.detached = true;
-            driven.waker = None;
-            std::mem::take(&mut driven.conns)
+        let idle = {
+            let mut kept = self.lock();
+            kept.detached = true;
+            std::mem::take(&mut kept.conns)
         };
-        conns.into_iter().for_each(spawn);
-        let idle = std::mem::take(&mut *self.lock());
         to_pools(idle);
     }
 }
 
-fn to_pools(idle: Vec<(Arc<TargetShared>, Sender)>) {
+fn to_pools(idle: Vec<(Arc<TargetShared>, Conn)>) {
     let now = Instant::now();
-    for (target, sender) in idle {
-        if !target.retired.load(Relaxed) && !sender.is_closed() {
-            target.pool.put(sender, now);
+    for (target, conn) in idle {
+        if !target.retired.load(Relaxed) {
+            target.pool.put(conn, now);
         }
-    }
-}
-
-fn spawn(conn: Connection) {
-    // Not when the runtime is going away: the connection just closes.
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "target connection ended with an error");
-            }
-        });
     }
 }
 
 impl Drop for Upstreams {
     /// The last holder went without [`Upstreams::detach`] (a client
-    /// connection's task cut short): its connections are not cut.
+    /// connection's task cut short): its idle connections are not cut.
     fn drop(&mut self) {
-        let driven = std::mem::take(self.driven.get_mut().unwrap_or_else(|p| p.into_inner()));
-        driven.conns.into_iter().for_each(spawn);
-        to_pools(std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner())));
+        let kept = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        to_pools(kept.conns);
     }
 }
 
 /// A new connection to `target`.
-async fn connect(target: &TargetShared) -> Result<(Sender, Connection), UpstreamError> {
+async fn connect(target: &TargetShared) -> Result<Conn, UpstreamError> {
     let connecting = async {
         match target.addr {
             Some(addr) => TcpStream::connect(addr).await,
@@ -310,6 +391,152 @@ async fn connect(target: &TargetShared) -> Result<(Sender, Connection), Upstream
         .map_err(|_| UpstreamError::ConnectTimeout)?
         .map_err(UpstreamError::Connect)?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(stream)).await?;
-    Ok((sender, Box::pin(conn.with_upgrades())))
+    Ok(Conn {
+        stream,
+        buf: BytesMut::with_capacity(READ_CHUNK),
+        out: BytesMut::with_capacity(1024),
+    })
+}
+
+#[derive(Debug)]
+enum BodyState {
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+}
+
+impl From<BodyFraming> for BodyState {
+    fn from(framing: BodyFraming) -> BodyState {
+        match framing {
+            BodyFraming::Length(n) => BodyState::Length(n),
+            BodyFraming::Chunked => BodyState::Chunked(Chunked::Size),
+            BodyFraming::UntilClose => BodyState::UntilClose,
+        }
+    }
+}
+
+/// A target's response body, read from its connection as the client takes
+/// it; the connection goes back to its client connection once the body
+/// has been read whole (or closes, if it is dropped before).
+#[derive(Debug)]
+pub(crate) struct TargetBody {
+    conn: Option<Conn>,
+    state: BodyState,
+    /// Where the connection goes once the body is read whole (none: it
+    /// closes).
+    home: Option<(Arc<Upstreams>, Arc<TargetShared>)>,
+}
+
+impl TargetBody {
+    /// The connection, for a tunnel (after a 101).
+    pub(crate) fn into_conn(mut self) -> Option<Conn> {
+        self.home = None;
+        self.conn.take()
+    }
+
+    fn at_end(&self) -> bool {
+        matches!(self.state, BodyState::Length(0) | BodyState::Chunked(Chunked::Done))
+    }
+
+    /// The body was read whole: its connection goes home.
+    fn finish(&mut self) {
+        if let (Some(conn), Some((upstreams, target))) = (self.conn.take(), self.home.take()) {
+            upstreams.put(&target, conn);
+        }
+    }
+}
+
+impl Drop for TargetBody {
+    fn drop(&mut self) {
+        // A body hyper knew was empty is never polled.
+        if self.at_end() {
+            self.finish();
+        }
+    }
+}
+
+impl Body for TargetBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.state {
+                BodyState::Length(0) => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                BodyState::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let take = usize::try_from(*left).unwrap_or(usize::MAX).min(conn.buf.len());
+                        *left -= take as u64;
+                        let data = conn.buf.split_to(take).freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                BodyState::Chunked(chunked) => match chunked.decode(&mut conn.buf) {
+                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Decoded::End) => {
+                        this.finish();
+                        return Poll::Ready(None);
+                    }
+                    Ok(Decoded::NeedMore) => {}
+                    Err(e) => {
+                        this.conn = None;
+                        return Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::InvalidData, e))));
+                    }
+                },
+                BodyState::UntilClose => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+            }
+            // More bytes from the target.
+            let read = loop {
+                if let Err(e) = ready!(conn.stream.poll_read_ready(cx)) {
+                    break Err(e);
+                }
+                conn.buf.reserve(READ_CHUNK);
+                match conn.stream.try_read_buf(&mut conn.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => break other,
+                }
+            };
+            match read {
+                Ok(0) if matches!(this.state, BodyState::UntilClose) => {
+                    this.conn = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the target closed the connection within the body",
+                    ))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.conn.is_none() || self.at_end()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            BodyState::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
 }

@@ -1,0 +1,85 @@
+use super::*;
+
+fn head(text: &str) -> ResponseHead {
+    let mut buf = BytesMut::from(text);
+    parse_response_head(&mut buf).unwrap().expect("a complete head")
+}
+
+#[test]
+fn a_request_head_is_the_method_the_origin_form_and_the_headers() {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::HOST, HeaderValue::from_static("app.example.com"));
+    headers.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
+    let mut out = BytesMut::new();
+    write_request_head(&mut out, &Method::GET, "/cart?id=7", &headers, RequestFraming::AsIs);
+    assert_eq!(
+        &out[..],
+        b"GET /cart?id=7 HTTP/1.1\r\nhost: app.example.com\r\nx-forwarded-for: 198.51.100.4\r\n\r\n"
+    );
+    out.clear();
+    write_request_head(&mut out, &Method::POST, "/", &HeaderMap::new(), RequestFraming::Chunked);
+    assert_eq!(&out[..], b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n");
+    assert_eq!(&chunk_prefix(255)[..], b"ff\r\n");
+}
+
+#[test]
+fn a_response_head_is_parsed_once_complete_and_leaves_the_body() {
+    let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n");
+    assert_eq!(parse_response_head(&mut buf).unwrap().map(|h| h.status), None);
+    buf.extend_from_slice(b"X-A: 2\r\n\r\nok");
+    let head = parse_response_head(&mut buf).unwrap().unwrap();
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.headers.get_all("x-a").iter().count(), 2);
+    assert_eq!(&buf[..], b"ok");
+    assert!(head.keep_alive());
+    assert_eq!(head.body_framing(&Method::GET), Ok(BodyFraming::Length(2)));
+    assert_eq!(head.body_framing(&Method::HEAD), Ok(BodyFraming::Length(0)));
+}
+
+#[test]
+fn garbage_and_bad_lengths_are_errors() {
+    let mut buf = BytesMut::from("this is not HTTP\r\n\r\n");
+    assert!(matches!(parse_response_head(&mut buf), Err(ParseError::Head(_))));
+    let twice = head("HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n");
+    assert_eq!(twice.body_framing(&Method::GET), Err(ParseError::ContentLength));
+    let signed = head("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n");
+    assert_eq!(signed.body_framing(&Method::GET), Err(ParseError::ContentLength));
+    let mut long = BytesMut::from("HTTP/1.1 200 OK\r\n");
+    long.extend_from_slice(&vec![b'x'; MAX_HEAD]);
+    assert_eq!(parse_response_head(&mut long).err(), Some(ParseError::TooLong));
+}
+
+#[test]
+fn framing_and_keep_alive_follow_rfc_9112() {
+    let chunked = head("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 9\r\n\r\n");
+    assert_eq!(chunked.body_framing(&Method::GET), Ok(BodyFraming::Chunked));
+    let open = head("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
+    assert_eq!(open.body_framing(&Method::GET), Ok(BodyFraming::UntilClose));
+    assert!(!open.keep_alive());
+    let none = head("HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(none.body_framing(&Method::GET), Ok(BodyFraming::Length(0)));
+    let old = head("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n");
+    assert!(!old.keep_alive());
+    let kept = head("HTTP/1.0 200 OK\r\nconnection: Keep-Alive\r\n\r\n");
+    assert!(kept.keep_alive());
+}
+
+#[test]
+fn a_chunked_body_is_decoded_across_reads_with_extensions_and_trailers() {
+    let mut state = Chunked::Size;
+    let mut buf = BytesMut::from("5;ext=1\r\nhel");
+    assert_eq!(state.decode(&mut buf), Ok(Decoded::Data(Bytes::from("hel"))));
+    assert_eq!(state.decode(&mut buf), Ok(Decoded::NeedMore));
+    buf.extend_from_slice(b"lo\r\n0\r\nx-t: 1\r\n");
+    assert_eq!(state.decode(&mut buf), Ok(Decoded::Data(Bytes::from("lo"))));
+    assert_eq!(state.decode(&mut buf), Ok(Decoded::NeedMore));
+    buf.extend_from_slice(b"\r\nNEXT");
+    assert_eq!(state.decode(&mut buf), Ok(Decoded::End));
+    assert_eq!(&buf[..], b"NEXT", "the next response's bytes are left");
+    let mut bad = BytesMut::from("zz\r\n");
+    assert_eq!(Chunked::Size.decode(&mut bad), Err(ParseError::Chunk));
+    let mut no_crlf = BytesMut::from("1\r\nabc");
+    let mut state = Chunked::Size;
+    assert_eq!(state.decode(&mut no_crlf), Ok(Decoded::Data(Bytes::from("a"))));
+    assert_eq!(state.decode(&mut no_crlf), Err(ParseError::Chunk));
+}
