@@ -21,12 +21,19 @@ pub(crate) fn connection_not_found(name: &str) -> AwsError {
     ))
 }
 
+/// The name an EventBridge ARN of this region and account with a
+/// `KIND/NAME/UUID` resource names (`arn:aws:events:REGION:ACCOUNT:KIND/NAME/UUID`),
+/// if it is one (pure).
+pub(crate) fn named_arn<'a>(arn: &'a str, kind: &str, region: &str, account: &str) -> Option<&'a str> {
+    let rest = arn.strip_prefix(&format!("arn:aws:events:{region}:{account}:{kind}/"))?;
+    let (name, id) = rest.split_once('/')?;
+    (!name.is_empty() && !id.is_empty() && !id.contains('/')).then_some(name)
+}
+
 /// The name a connection ARN of this region and account names
 /// (`arn:aws:events:REGION:ACCOUNT:connection/NAME/UUID`), if it is one (pure).
 pub fn connection_name_of<'a>(arn: &'a str, region: &str, account: &str) -> Option<&'a str> {
-    let rest = arn.strip_prefix(&format!("arn:aws:events:{region}:{account}:connection/"))?;
-    let (name, id) = rest.split_once('/')?;
-    (!name.is_empty() && !id.is_empty() && !id.contains('/')).then_some(name)
+    named_arn(arn, "connection", region, account)
 }
 
 fn auth_type(s: &str) -> Result<AuthType, AwsError> {

@@ -26,9 +26,7 @@ fn destination_not_found(name: &str) -> AwsError {
 /// The name an API destination ARN of this region and account names
 /// (`arn:aws:events:REGION:ACCOUNT:api-destination/NAME/UUID`) (pure).
 pub fn destination_name_of<'a>(arn: &'a str, region: &str, account: &str) -> Option<&'a str> {
-    let rest = arn.strip_prefix(&format!("arn:aws:events:{region}:{account}:api-destination/"))?;
-    let (name, id) = rest.split_once('/')?;
-    (!name.is_empty() && !id.is_empty() && !id.contains('/')).then_some(name)
+    crate::connections::named_arn(arn, "api-destination", region, account)
 }
 
 fn method(s: &str) -> Result<HttpMethod, AwsError> {

@@ -5,7 +5,6 @@
 //! `POST /berth/ecs/spot-interrupt` for the account's root only.
 
 use super::target::{self, Output, Target};
-use anyhow::Context;
 use berth_proto::sigv4::uri_encode;
 use clap::{Args, Subcommand};
 
@@ -53,18 +52,7 @@ pub async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
         &target::ProcessEnv,
         record.as_ref().map(|r| (args.target.data_dir.as_path(), r)),
     )?;
-    let (status, body) = super::admin_http::signed_post(&t, PATH, &query_of(&args), "ecs")
-        .await
-        .context("spot-interrupt")?;
-    if !status.is_success() {
-        anyhow::bail!(
-            "spot-interrupt: {} ({}): {} (credentials from {})",
-            body["__type"].as_str().unwrap_or("error"),
-            status,
-            body["message"].as_str().unwrap_or(""),
-            t.credentials_from
-        );
-    }
+    let body = super::admin_http::admin_call(&t, PATH, &query_of(&args), "ecs", "spot-interrupt").await?;
     if args.target.output == Output::Json {
         return super::print_json(&body);
     }

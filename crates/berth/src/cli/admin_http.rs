@@ -63,3 +63,20 @@ pub async fn signed_post(
     let body: Value = resp.json().await.context("reading the server's answer")?;
     Ok((status, body))
 }
+
+/// [`signed_post`] for an admin command (`what`, as the error names it):
+/// the JSON body of a success, else an error with the service's error
+/// code, status and message and where the credentials came from.
+pub async fn admin_call(t: &Resolved, path: &str, query: &str, service: &str, what: &str) -> anyhow::Result<Value> {
+    let (status, body) = signed_post(t, path, query, service).await.context(what.to_string())?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "{what}: {} ({}): {} (credentials from {})",
+            body["__type"].as_str().unwrap_or("error"),
+            status,
+            body["message"].as_str().unwrap_or(""),
+            t.credentials_from
+        );
+    }
+    Ok(body)
+}

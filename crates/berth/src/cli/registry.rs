@@ -9,7 +9,6 @@
 //! root only); DescribeImageReplicationStatus follows them.
 
 use super::target::{self, Output, Target};
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Clone, Debug)]
@@ -62,18 +61,7 @@ pub async fn registry(cmd: RegistryCommand) -> anyhow::Result<()> {
         record.as_ref().map(|r| (args.target.data_dir.as_path(), r)),
     )?;
     let query = if args.dry_run { "dryRun=true" } else { "" };
-    let (status, body) = super::admin_http::signed_post(&t, PATH, query, "ecr")
-        .await
-        .context("registry gc")?;
-    if !status.is_success() {
-        anyhow::bail!(
-            "registry gc: {} ({}): {} (credentials from {})",
-            body["__type"].as_str().unwrap_or("error"),
-            status,
-            body["message"].as_str().unwrap_or(""),
-            t.credentials_from
-        );
-    }
+    let body = super::admin_http::admin_call(&t, PATH, query, "ecr", "registry gc").await?;
     if args.target.output == Output::Json {
         return super::print_json(&body);
     }
@@ -111,18 +99,7 @@ async fn backfill(args: ReplicateArgs) -> anyhow::Result<()> {
         Some(name) => format!("repository={}", percent_encoding::utf8_percent_encode(name, UNRESERVED)),
         None => String::new(),
     };
-    let (status, body) = super::admin_http::signed_post(&t, BACKFILL_PATH, &query, "ecr")
-        .await
-        .context("registry replicate --backfill")?;
-    if !status.is_success() {
-        anyhow::bail!(
-            "registry replicate --backfill: {} ({}): {} (credentials from {})",
-            body["__type"].as_str().unwrap_or("error"),
-            status,
-            body["message"].as_str().unwrap_or(""),
-            t.credentials_from
-        );
-    }
+    let body = super::admin_http::admin_call(&t, BACKFILL_PATH, &query, "ecr", "registry replicate --backfill").await?;
     if args.target.output == Output::Json {
         return super::print_json(&body);
     }
