@@ -142,6 +142,19 @@ pub fn creation_template(prefix: &str) -> String {
     format!("{CREATION_TEMPLATES}{prefix}")
 }
 
+/// Principals whose pulls do not update `lastRecordedPullTime`:
+/// `ecr/pull-time-exclusions/PRINCIPAL_ARN`.
+pub const PULL_TIME_EXCLUSIONS: &str = "ecr/pull-time-exclusions/";
+
+pub fn pull_time_exclusion(principal_arn: &str) -> String {
+    format!("{PULL_TIME_EXCLUSIONS}{principal_arn}")
+}
+
+/// The registry's account settings (GetAccountSetting): `ecr/account-settings/NAME`.
+pub fn account_setting(name: &str) -> String {
+    format!("ecr/account-settings/{name}")
+}
+
 /// When a pulled-through tag was last checked upstream:
 /// `ecr/pull-through-synced/REPO#TAG`.
 pub fn pull_through_synced_of(repo: &str) -> String {
