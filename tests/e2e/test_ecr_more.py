@@ -217,17 +217,19 @@ def test_list_image_referrers_errors(server, pushed):
     assert cli.value.code == "InvalidParameterException"
 
 
-def test_list_image_referrers_is_authorized_on_the_repository(server, pushed):
+def test_list_image_referrers_needs_batch_get_image_on_the_repository(server, pushed):
+    # "The IAM principal invoking this operation must have the ecr:BatchGetImage permission."
     repo_arn = f"arn:aws:ecr:{berthtest.REGION}:{ACCOUNT}:repository/{pushed['repo']}"
     _, allowed = berthtest.make_user(
-        server, [{"Effect": "Allow", "Action": "ecr:ListImageReferrers", "Resource": repo_arn}]
+        server, [{"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": repo_arn}]
     )
     subject = {"imageDigest": pushed["app"]["digest"]}
     assert len(allowed("ecr").list_image_referrers(repositoryName=pushed["repo"], subjectId=subject)["referrers"]) == 2
     _, other = berthtest.make_user(
-        server, [{"Effect": "Allow", "Action": "ecr:ListImageReferrers", "Resource": repo_arn + "-other"}]
+        server, [{"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": repo_arn + "-other"}]
     )
-    berthtest.denied(other("ecr").list_image_referrers, repositoryName=pushed["repo"], subjectId=subject)
+    message = berthtest.denied(other("ecr").list_image_referrers, repositoryName=pushed["repo"], subjectId=subject)
+    assert "ecr:BatchGetImage" in message and repo_arn in message
 
 
 # ---- pull-time update exclusions

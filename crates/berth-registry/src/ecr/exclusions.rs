@@ -73,6 +73,10 @@ impl Registry {
     /// Whether a pull by `caller` leaves `lastRecordedPullTime` as it is.
     /// A store failure records the pull (the safer side for lifecycle).
     pub(crate) async fn pull_time_excluded(&self, caller: &str) -> bool {
+        if identity(caller).is_none() {
+            // The root and other principals cannot be excluded: no read.
+            return false;
+        }
         match self.exclusions().await {
             Ok(all) => excludes(all.iter().map(|e| e.principal_arn.as_str()), caller),
             Err(e) => {

@@ -61,7 +61,6 @@ repository_scoped!(
     images::DescribeImagesInput,
     images::BatchImagesInput,
     images::PutImageInput,
-    referrers::ListImageReferrersInput,
     layers::RepoInput,
     layers::UploadLayerPartInput,
     layers::CompleteLayerUploadInput,
@@ -134,6 +133,17 @@ not_resource_scoped!(
     templates::DescribeTemplatesInput,
     templates::DeleteTemplateInput
 );
+
+impl Resources for referrers::ListImageReferrersInput {
+    /// Its repository, with `ecr:BatchGetImage`: "the IAM principal invoking
+    /// this operation must have the ecr:BatchGetImage permission" (the API
+    /// reference), as the `/v2/` referrers API needs.
+    fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
+        let mut r = repository(scope, &self.repository_name);
+        r.action = Some("ecr:BatchGetImage".into());
+        vec![r]
+    }
+}
 
 impl Resources for scanning::BatchGetRepositoryScanningConfigurationInput {
     /// Each named repository.

@@ -142,6 +142,18 @@ fn every_routed_operation_and_its_resources() {
 }
 
 #[test]
+fn list_image_referrers_needs_batch_get_image_on_the_repository() {
+    let input = json!({"repositoryName": "app", "subjectId": {"imageDigest": "sha256:0"}});
+    let r = OPERATIONS
+        .resources_of(&scope(), "ListImageReferrers", input)
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].arn, format!("{P}app"));
+    assert_eq!(r[0].action.as_deref(), Some("ecr:BatchGetImage"));
+}
+
+#[test]
 fn repositories_are_named() {
     assert_eq!(
         t("PutImage", json!({"repositoryName": "team/app", "imageManifest": "{}"})),
