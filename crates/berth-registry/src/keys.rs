@@ -142,13 +142,10 @@ pub fn creation_template(prefix: &str) -> String {
     format!("{CREATION_TEMPLATES}{prefix}")
 }
 
-/// Principals whose pulls do not update `lastRecordedPullTime`:
-/// `ecr/pull-time-exclusions/PRINCIPAL_ARN`.
-pub const PULL_TIME_EXCLUSIONS: &str = "ecr/pull-time-exclusions/";
-
-pub fn pull_time_exclusion(principal_arn: &str) -> String {
-    format!("{PULL_TIME_EXCLUSIONS}{principal_arn}")
-}
+/// The principals whose pulls do not update `lastRecordedPullTime`, one
+/// record (a list of at most 100, changed by compare-and-swap so that the
+/// quota holds under concurrent registrations).
+pub const PULL_TIME_EXCLUSIONS: &str = "ecr/registry/pull-time-exclusions";
 
 /// The registry's account settings (GetAccountSetting): `ecr/account-settings/NAME`.
 pub fn account_setting(name: &str) -> String {

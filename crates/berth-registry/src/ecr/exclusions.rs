@@ -8,7 +8,7 @@
 use crate::{Registry, keys, now_epoch};
 use berth_proto::pagination::paginate;
 use berth_proto::{AwsError, RequestContext};
-use berth_store::{Op, typed};
+use berth_store::typed;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -59,15 +59,48 @@ pub(crate) fn excludes<'a>(mut excluded: impl Iterator<Item = &'a str>, caller: 
     excluded.any(|e| identity(e) == Some(who))
 }
 
+/// Why an exclusion cannot be added or removed (pure rules below).
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    AlreadyExists,
+    Quota,
+    NotFound,
+}
+
+/// `list` with `e` added, in ARN order (pure).
+fn add(mut list: Vec<Exclusion>, e: Exclusion) -> Result<Vec<Exclusion>, Refusal> {
+    if list.iter().any(|x| x.principal_arn == e.principal_arn) {
+        return Err(Refusal::AlreadyExists);
+    }
+    if list.len() >= MAX_EXCLUSIONS {
+        return Err(Refusal::Quota);
+    }
+    list.push(e);
+    list.sort_by(|a, b| a.principal_arn.cmp(&b.principal_arn));
+    Ok(list)
+}
+
+/// `list` without `arn` (pure).
+fn remove(mut list: Vec<Exclusion>, arn: &str) -> Result<Vec<Exclusion>, Refusal> {
+    let before = list.len();
+    list.retain(|x| x.principal_arn != arn);
+    if list.len() == before {
+        return Err(Refusal::NotFound);
+    }
+    Ok(list)
+}
+
 fn render(e: &Exclusion) -> Value {
     json!({ "principalArn": e.principal_arn, "createdAt": e.created_at })
 }
 
 impl Registry {
     async fn exclusions(&self) -> Result<Vec<Exclusion>, AwsError> {
-        typed::list(&*self.store, keys::PULL_TIME_EXCLUSIONS)
+        Ok(typed::get(&*self.store, keys::PULL_TIME_EXCLUSIONS)
             .await
-            .map_err(AwsError::state_store)
+            .map_err(AwsError::state_store)?
+            .map(|(v, _)| v)
+            .unwrap_or_default())
     }
 
     /// Whether a pull by `caller` leaves `lastRecordedPullTime` as it is.
@@ -86,45 +119,49 @@ impl Registry {
         }
     }
 
+    fn refusal(&self, r: Refusal, arn: &str) -> AwsError {
+        let registry = self.registry_id();
+        match r {
+            Refusal::AlreadyExists => AwsError::new(
+                "ExclusionAlreadyExistsException",
+                400,
+                format!(
+                    "The principal '{arn}' is already excluded from pull time updates in the registry with id '{registry}'"
+                ),
+            ),
+            Refusal::Quota => AwsError::new(
+                "LimitExceededException",
+                400,
+                format!(
+                    "The registry with id '{registry}' already has the maximum of {MAX_EXCLUSIONS} pull time update \
+                     exclusions; deregister one first."
+                ),
+            ),
+            Refusal::NotFound => AwsError::new(
+                "ExclusionNotFoundException",
+                400,
+                format!(
+                    "The principal '{arn}' is not excluded from pull time updates in the registry with id '{registry}'"
+                ),
+            ),
+        }
+    }
+
     pub(crate) async fn register_pull_time_update_exclusion(
         &self,
         _ctx: &RequestContext,
         input: PrincipalInput,
     ) -> Result<Value, AwsError> {
-        if self.exclusions().await?.len() >= MAX_EXCLUSIONS {
-            return Err(AwsError::new(
-                "LimitExceededException",
-                400,
-                format!(
-                    "The registry with id '{}' already has the maximum of {MAX_EXCLUSIONS} pull time update \
-                     exclusions; deregister one first.",
-                    self.registry_id()
-                ),
-            ));
-        }
         let e = Exclusion {
             principal_arn: input.principal_arn,
             created_at: now_epoch(),
         };
-        let created = self
-            .store
-            .create(
-                &keys::pull_time_exclusion(&e.principal_arn),
-                typed::encode(&e).map_err(AwsError::state_store)?,
-            )
-            .await
-            .map_err(AwsError::state_store)?;
-        if !created {
-            return Err(AwsError::new(
-                "ExclusionAlreadyExistsException",
-                400,
-                format!(
-                    "The principal '{}' is already excluded from pull time updates in the registry with id '{}'",
-                    e.principal_arn,
-                    self.registry_id()
-                ),
-            ));
-        }
+        typed::update_with(AwsError::state_store, &*self.store, keys::PULL_TIME_EXCLUSIONS, |cur| {
+            add(cur.unwrap_or_default(), e.clone())
+                .map(Some)
+                .map_err(|r| self.refusal(r, &e.principal_arn))
+        })
+        .await?;
         tracing::info!(principal = %e.principal_arn, "pull time update exclusion registered");
         Ok(render(&e))
     }
@@ -134,25 +171,15 @@ impl Registry {
         _ctx: &RequestContext,
         input: PrincipalInput,
     ) -> Result<Value, AwsError> {
-        let key = keys::pull_time_exclusion(&input.principal_arn);
-        let res = self
-            .store
-            .txn(vec![berth_store::Compare::Exists(key.clone())], vec![Op::Delete(key)])
-            .await
-            .map_err(AwsError::state_store)?;
-        if !res.succeeded {
-            return Err(AwsError::new(
-                "ExclusionNotFoundException",
-                400,
-                format!(
-                    "The principal '{}' is not excluded from pull time updates in the registry with id '{}'",
-                    input.principal_arn,
-                    self.registry_id()
-                ),
-            ));
-        }
-        tracing::info!(principal = %input.principal_arn, "pull time update exclusion deregistered");
-        Ok(json!({ "principalArn": input.principal_arn }))
+        let arn = input.principal_arn;
+        typed::update_with(AwsError::state_store, &*self.store, keys::PULL_TIME_EXCLUSIONS, |cur| {
+            remove(cur.unwrap_or_default(), &arn)
+                .map(Some)
+                .map_err(|r| self.refusal(r, &arn))
+        })
+        .await?;
+        tracing::info!(principal = %arn, "pull time update exclusion deregistered");
+        Ok(json!({ "principalArn": arn }))
     }
 
     pub(crate) async fn list_pull_time_update_exclusions(
@@ -202,6 +229,27 @@ mod tests {
         assert!(ex("arn:aws:sts::000000000000:assumed-role/audit/session-1"));
         assert!(!ex("arn:aws:sts::000000000000:assumed-role/scanner/s"));
         assert!(!ex("arn:aws:sts::111111111111:assumed-role/audit/s"));
+    }
+
+    fn e(arn: &str) -> Exclusion {
+        Exclusion {
+            principal_arn: arn.into(),
+            created_at: 1.0,
+        }
+    }
+
+    #[test]
+    fn add_keeps_arn_order_refuses_duplicates_and_holds_the_quota() {
+        let l = add(add(vec![], e(USER)).unwrap(), e(ROLE)).unwrap();
+        assert_eq!(l, [e(ROLE), e(USER)]);
+        assert_eq!(add(l.clone(), e(USER)).unwrap_err(), Refusal::AlreadyExists);
+        let full: Vec<Exclusion> = (0..MAX_EXCLUSIONS).map(|i| e(&format!("{USER}{i}"))).collect();
+        assert_eq!(add(full, e(ROLE)).unwrap_err(), Refusal::Quota);
+        assert_eq!(remove(l.clone(), USER).unwrap(), [e(ROLE)]);
+        assert_eq!(
+            remove(l, "arn:aws:iam::000000000000:user/x").unwrap_err(),
+            Refusal::NotFound
+        );
     }
 
     #[test]
