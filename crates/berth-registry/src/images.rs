@@ -241,8 +241,13 @@ impl Registry {
         Ok(Manifest { record, bytes })
     }
 
-    /// Updates `lastRecordedPullTime` (at most once a minute per image).
-    pub(crate) async fn record_pull(&self, repository: &str, digest: &str) {
+    /// Updates `lastRecordedPullTime` (at most once a minute per image)
+    /// for a pull by `puller`, unless the puller is excluded from pull-time
+    /// updates (RegisterPullTimeUpdateExclusion).
+    pub(crate) async fn record_pull(&self, repository: &str, digest: &str, puller: &str) {
+        if self.pull_time_excluded(puller).await {
+            return;
+        }
         let key = keys::image(repository, digest);
         let Ok(Some((mut rec, rev))) = typed::get::<ImageRecord>(&*self.store, &key).await else {
             return;

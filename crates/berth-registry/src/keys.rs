@@ -142,6 +142,16 @@ pub fn creation_template(prefix: &str) -> String {
     format!("{CREATION_TEMPLATES}{prefix}")
 }
 
+/// The principals whose pulls do not update `lastRecordedPullTime`, one
+/// record (a list of at most 100, changed by compare-and-swap so that the
+/// quota holds under concurrent registrations).
+pub const PULL_TIME_EXCLUSIONS: &str = "ecr/registry/pull-time-exclusions";
+
+/// The registry's account settings (GetAccountSetting): `ecr/account-settings/NAME`.
+pub fn account_setting(name: &str) -> String {
+    format!("ecr/account-settings/{name}")
+}
+
 /// When a pulled-through tag was last checked upstream:
 /// `ecr/pull-through-synced/REPO#TAG`.
 pub fn pull_through_synced_of(repo: &str) -> String {

@@ -400,7 +400,7 @@ async fn dispatch(
                     authorize(reg, &who, "ecr:BatchGetImage", Some(&name)).await?;
                     authorize_decrypt(reg, &who, &name).await?;
                     reg.pull_through_if_cached(&who, &name, &reference).await?;
-                    get_manifest(reg, &name, &reference, method == Method::HEAD).await
+                    get_manifest(reg, &who, &name, &reference, method == Method::HEAD).await
                 }
                 Method::PUT => {
                     authorize(reg, &who, "ecr:PutImage", Some(&name)).await?;
@@ -462,7 +462,11 @@ async fn dispatch(
             }
             authorize(reg, &who, "ecr:InitiateLayerUpload", Some(&name)).await?;
             reg.repository_for_push(&who, &name).await?;
-            if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from")) {
+            // With BLOB_MOUNTING disabled, a mount request starts an upload
+            // session instead (202), as the OCI spec lets a registry do.
+            if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from"))
+                && reg.blob_mounting_enabled().await
+            {
                 let d = parse_digest(mount)?;
                 let from_allowed = rules::validate_repository_name(from).is_ok()
                     && authorize(reg, &who, "ecr:BatchGetImage", Some(from)).await.is_ok();
@@ -546,7 +550,13 @@ async fn dispatch(
     }
 }
 
-async fn get_manifest(reg: &Registry, name: &str, reference: &str, head: bool) -> Result<Response, OciError> {
+async fn get_manifest(
+    reg: &Registry,
+    who: &Principal,
+    name: &str,
+    reference: &str,
+    head: bool,
+) -> Result<Response, OciError> {
     reg.repository(name).await?;
     if reference.contains(':') {
         parse_digest(reference)?;
@@ -560,7 +570,7 @@ async fn get_manifest(reg: &Registry, name: &str, reference: &str, head: bool) -
     if head {
         return finish(b, Body::empty());
     }
-    reg.record_pull(name, &m.record.digest).await;
+    reg.record_pull(name, &m.record.digest, &who.arn).await;
     finish(b, Body::from(m.bytes))
 }
 

@@ -763,3 +763,104 @@ async fn routing_is_the_authorization_table() {
         "UnknownOperationException"
     );
 }
+
+/// ListImageReferrers lists what `/v2/<name>/referrers/<digest>` lists,
+/// filtered and paged as ECR does.
+#[tokio::test]
+async fn list_image_referrers_matches_the_referrers_api() {
+    let h = Harness::new().await;
+    h.create_repo("app").await;
+    let subject = h.push_image("app", "v1", "s").await;
+    let empty = h.push_blob("app", b"{}").await;
+    let mut pushed = vec![];
+    for (kind, bytes) in [("sbom", b"sbom".as_slice()), ("sig", b"sig".as_slice())] {
+        let layer = h.push_blob("app", bytes).await;
+        let m = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": format!("application/vnd.example.{kind}"),
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": layer.to_string(), "size": bytes.len()}],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": 1},
+        });
+        let d = Digest::sha256_of(&serde_json::to_vec(&m).unwrap()).to_string();
+        assert_eq!(h.put_manifest("app", &d, &m).await.status, StatusCode::CREATED);
+        pushed.push(d);
+    }
+    pushed.sort();
+    let list = |extra: Value| {
+        let mut input = json!({"repositoryName": "app", "subjectId": {"imageDigest": subject}});
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        h.ecr("ListImageReferrers", input)
+    };
+    let all = list(json!({})).await.unwrap();
+    let digests: Vec<&str> = all["referrers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(digests, pushed);
+    let sig = list(json!({"filter": {"artifactTypes": ["application/vnd.example.sig"]}}))
+        .await
+        .unwrap();
+    assert_eq!(sig["referrers"].as_array().unwrap().len(), 1);
+    assert_eq!(sig["referrers"][0]["artifactType"], "application/vnd.example.sig");
+    let page = list(json!({"maxResults": 1})).await.unwrap();
+    assert_eq!(page["referrers"][0]["digest"], pushed[0].as_str());
+    let next = list(json!({"maxResults": 1, "nextToken": page["nextToken"]}))
+        .await
+        .unwrap();
+    assert_eq!(next["referrers"][0]["digest"], pushed[1].as_str());
+    assert!(next.get("nextToken").is_none());
+    assert_eq!(
+        code(
+            h.ecr(
+                "ListImageReferrers",
+                json!({"repositoryName": "gone", "subjectId": {"imageDigest": subject}})
+            )
+            .await
+        ),
+        "RepositoryNotFoundException"
+    );
+    assert_eq!(code(list(json!({"maxResults": 51})).await), "InvalidParameterException");
+}
+
+/// Exclusions are stored once each, listed in ARN order, and removed.
+#[tokio::test]
+async fn pull_time_update_exclusions_register_list_deregister() {
+    let h = Harness::new().await;
+    let arn = |n: &str| format!("arn:aws:iam::{ACCOUNT}:user/{n}");
+    for n in ["b", "a"] {
+        let r = h
+            .ecr("RegisterPullTimeUpdateExclusion", json!({"principalArn": arn(n)}))
+            .await
+            .unwrap();
+        assert_eq!(r["principalArn"], arn(n));
+        assert!(r["createdAt"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(
+        code(
+            h.ecr("RegisterPullTimeUpdateExclusion", json!({"principalArn": arn("a")}))
+                .await
+        ),
+        "ExclusionAlreadyExistsException"
+    );
+    let l = h.ecr("ListPullTimeUpdateExclusions", json!({})).await.unwrap();
+    assert_eq!(l["pullTimeUpdateExclusions"], json!([arn("a"), arn("b")]));
+    h.ecr("DeregisterPullTimeUpdateExclusion", json!({"principalArn": arn("a")}))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            h.ecr("DeregisterPullTimeUpdateExclusion", json!({"principalArn": arn("a")}))
+                .await
+        ),
+        "ExclusionNotFoundException"
+    );
+    let h = h.restart().await;
+    let l = h.ecr("ListPullTimeUpdateExclusions", json!({})).await.unwrap();
+    assert_eq!(l["pullTimeUpdateExclusions"], json!([arn("b")]));
+}

@@ -341,7 +341,7 @@ impl Registry {
 
     pub(crate) async fn batch_get_image(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: BatchImagesInput,
     ) -> Result<Value, AwsError> {
         let repo = self
@@ -389,7 +389,7 @@ impl Registry {
                 ));
                 continue;
             }
-            self.record_pull(&name, &digest).await;
+            self.record_pull(&name, &digest, &ctx.principal.arn).await;
             let mut image_id = json!({ "imageDigest": digest });
             if let Some(t) = &id.image_tag {
                 image_id["imageTag"] = json!(t);

@@ -3,12 +3,15 @@
 //! ([`routes`]): its input decoded once; handlers are thin: apply the pure
 //! rules, call the shared registry operations.
 
+mod account;
+mod exclusions;
 mod image_id;
 mod images;
 mod layers;
 mod lifecycle;
 mod model;
 mod policies;
+mod referrers;
 mod replication;
 mod repositories;
 mod routes;

@@ -12,7 +12,9 @@
 //! with its repository's tags, checked through the registry's authorizer.
 
 use super::policies::RegistryInput;
-use super::{images, layers, lifecycle, policies, replication, repositories, scanning, templates};
+use super::{
+    account, exclusions, images, layers, lifecycle, policies, referrers, replication, repositories, scanning, templates,
+};
 use crate::Registry;
 use async_trait::async_trait;
 use berth_core::arn::Scope;
@@ -106,6 +108,10 @@ macro_rules! not_resource_scoped {
     )*};
 }
 not_resource_scoped!(
+    account::GetAccountSettingInput,
+    account::PutAccountSettingInput,
+    exclusions::PrincipalInput,
+    exclusions::ListExclusionsInput,
     scanning::PutRegistryScanningConfigurationInput,
     policies::AuthorizationTokenInput,
     policies::RegistryPolicyInput,
@@ -127,6 +133,17 @@ not_resource_scoped!(
     templates::DescribeTemplatesInput,
     templates::DeleteTemplateInput
 );
+
+impl Resources for referrers::ListImageReferrersInput {
+    /// Its repository, with `ecr:BatchGetImage`: "the IAM principal invoking
+    /// this operation must have the ecr:BatchGetImage permission" (the API
+    /// reference), as the `/v2/` referrers API needs.
+    fn resources(&self, scope: &Scope) -> Vec<AuthzResource> {
+        let mut r = repository(scope, &self.repository_name);
+        r.action = Some("ecr:BatchGetImage".into());
+        vec![r]
+    }
+}
 
 impl Resources for scanning::BatchGetRepositoryScanningConfigurationInput {
     /// Each named repository.
@@ -186,6 +203,7 @@ operations! {
     DeleteRepository(repositories::DeleteRepositoryInput) => delete_repository_op;
     DeleteRepositoryCreationTemplate(templates::DeleteTemplateInput) => delete_repository_creation_template;
     DeleteRepositoryPolicy(policies::RepoInput) => delete_repository_policy;
+    DeregisterPullTimeUpdateExclusion(exclusions::PrincipalInput) => deregister_pull_time_update_exclusion;
     DescribeImageReplicationStatus(replication::DescribeImageReplicationStatusInput) => describe_image_replication_status;
     DescribeImageScanFindings(scanning::DescribeImageScanFindingsInput) => describe_image_scan_findings;
     DescribeImages(images::DescribeImagesInput) => describe_images;
@@ -193,6 +211,7 @@ operations! {
     DescribeRegistry(RegistryInput) => describe_registry;
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
     DescribeRepositoryCreationTemplates(templates::DescribeTemplatesInput) => describe_repository_creation_templates;
+    GetAccountSetting(account::GetAccountSettingInput) => get_account_setting;
     GetAuthorizationToken(policies::AuthorizationTokenInput) => get_authorization_token;
     GetDownloadUrlForLayer(layers::LayerDigestInput) => get_download_url_for_layer;
     GetLifecyclePolicy(lifecycle::LifecycleRepoInput) => get_lifecycle_policy;
@@ -201,8 +220,11 @@ operations! {
     GetRegistryScanningConfiguration(RegistryInput) => get_registry_scanning_configuration;
     GetRepositoryPolicy(policies::RepoInput) => get_repository_policy;
     InitiateLayerUpload(layers::RepoInput) => initiate_layer_upload;
+    ListImageReferrers(referrers::ListImageReferrersInput) => list_image_referrers;
     ListImages(images::ListImagesInput) => list_images;
+    ListPullTimeUpdateExclusions(exclusions::ListExclusionsInput) => list_pull_time_update_exclusions;
     ListTagsForResource(repositories::ResourceArnInput) => list_tags_for_resource;
+    PutAccountSetting(account::PutAccountSettingInput) => put_account_setting;
     PutImage(images::PutImageInput) => put_image;
     PutImageScanningConfiguration(scanning::PutImageScanningConfigurationInput) => put_image_scanning_configuration;
     PutImageTagMutability(repositories::PutImageTagMutabilityInput) => put_image_tag_mutability;
@@ -210,6 +232,7 @@ operations! {
     PutRegistryPolicy(policies::RegistryPolicyInput) => put_registry_policy;
     PutRegistryScanningConfiguration(scanning::PutRegistryScanningConfigurationInput) => put_registry_scanning_configuration;
     PutReplicationConfiguration(replication::PutReplicationConfigurationInput) => put_replication_configuration;
+    RegisterPullTimeUpdateExclusion(exclusions::PrincipalInput) => register_pull_time_update_exclusion;
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
     StartImageScan(scanning::StartImageScanInput) => start_image_scan;
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;

@@ -28,7 +28,8 @@ fn full() -> Value {
         "resourceArn": format!("{P}app"), "tags": [], "tagKeys": [], "lifecyclePolicyText": "{}",
         "imageId": {"imageTag": "v1"}, "imageScanningConfiguration": {"scanOnPush": true},
         "repositoryNames": ["app"], "replicationConfiguration": {"rules": []},
-        "ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "quay.io", "prefix": "prod",
+        "ecrRepositoryPrefix": "hub", "subjectId": {"imageDigest": "sha256:0"},
+        "principalArn": "arn:aws:iam::000000000000:user/u", "name": "BLOB_MOUNTING", "value": "ENABLED", "upstreamRegistryUrl": "quay.io", "prefix": "prod",
     })
 }
 
@@ -47,15 +48,20 @@ fn only_token_and_registry_operations_are_star() {
             "DeletePullThroughCacheRule",
             "DeleteRegistryPolicy",
             "DeleteRepositoryCreationTemplate",
+            "DeregisterPullTimeUpdateExclusion",
             "DescribePullThroughCacheRules",
             "DescribeRegistry",
             "DescribeRepositoryCreationTemplates",
+            "GetAccountSetting",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
             "GetRegistryScanningConfiguration",
+            "ListPullTimeUpdateExclusions",
+            "PutAccountSetting",
             "PutRegistryPolicy",
             "PutRegistryScanningConfiguration",
             "PutReplicationConfiguration",
+            "RegisterPullTimeUpdateExclusion",
             "UpdatePullThroughCacheRule",
             "UpdateRepositoryCreationTemplate",
             "ValidatePullThroughCacheRule"
@@ -86,6 +92,7 @@ fn every_routed_operation_and_its_resources() {
         ("DeleteRepository", &app),
         ("DeleteRepositoryCreationTemplate", "*"),
         ("DeleteRepositoryPolicy", &app),
+        ("DeregisterPullTimeUpdateExclusion", "*"),
         ("DescribeImageReplicationStatus", &app),
         ("DescribeImageScanFindings", &app),
         ("DescribeImages", &app),
@@ -93,6 +100,7 @@ fn every_routed_operation_and_its_resources() {
         ("DescribeRegistry", "*"),
         ("DescribeRepositories", &app),
         ("DescribeRepositoryCreationTemplates", "*"),
+        ("GetAccountSetting", "*"),
         ("GetAuthorizationToken", "*"),
         ("GetDownloadUrlForLayer", &app),
         ("GetLifecyclePolicy", &app),
@@ -101,8 +109,11 @@ fn every_routed_operation_and_its_resources() {
         ("GetRegistryScanningConfiguration", "*"),
         ("GetRepositoryPolicy", &app),
         ("InitiateLayerUpload", &app),
+        ("ListImageReferrers", &app),
         ("ListImages", &app),
+        ("ListPullTimeUpdateExclusions", "*"),
         ("ListTagsForResource", &app),
+        ("PutAccountSetting", "*"),
         ("PutImage", &app),
         ("PutImageScanningConfiguration", &app),
         ("PutImageTagMutability", &app),
@@ -110,6 +121,7 @@ fn every_routed_operation_and_its_resources() {
         ("PutRegistryPolicy", "*"),
         ("PutRegistryScanningConfiguration", "*"),
         ("PutReplicationConfiguration", "*"),
+        ("RegisterPullTimeUpdateExclusion", "*"),
         ("SetRepositoryPolicy", &app),
         ("StartImageScan", &app),
         ("StartLifecyclePolicyPreview", &app),
@@ -127,6 +139,18 @@ fn every_routed_operation_and_its_resources() {
     for (op, arn) in expected {
         assert_eq!(t(op, full()), [arn.to_string()], "{op}");
     }
+}
+
+#[test]
+fn list_image_referrers_needs_batch_get_image_on_the_repository() {
+    let input = json!({"repositoryName": "app", "subjectId": {"imageDigest": "sha256:0"}});
+    let r = OPERATIONS
+        .resources_of(&scope(), "ListImageReferrers", input)
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].arn, format!("{P}app"));
+    assert_eq!(r[0].action.as_deref(), Some("ecr:BatchGetImage"));
 }
 
 #[test]
