@@ -469,7 +469,9 @@ async fn dispatch(
             {
                 let d = parse_digest(mount)?;
                 let from_allowed = rules::validate_repository_name(from).is_ok()
-                    && authorize(reg, &who, "ecr:BatchGetImage", Some(from)).await.is_ok();
+                    && authorize(reg, &who, "ecr:GetDownloadUrlForLayer", Some(from))
+                        .await
+                        .is_ok();
                 if from_allowed && reg.mount_blob(&name, &d, from).await?.is_some() {
                     tracing::debug!(repository = %name, from, digest = %d, "blob mounted");
                     return blob_created(&name, &d);
