@@ -81,7 +81,7 @@ impl Registry {
                 report.images += 1;
                 for dest in &destinations {
                     match self
-                        .queue_replication(&repo, &image.digest, dest, Vec::new(), Vec::new())
+                        .queue_replication(&repo, &image.digest, dest, Vec::new(), |_| Ok(Vec::new()))
                         .await?
                     {
                         Queued::Now => report.queued += 1,
@@ -125,14 +125,15 @@ impl Registry {
     /// COMPLETE or queued already: its IN_PROGRESS status and intent, in one
     /// transaction, only while the image is there, nobody wrote its status
     /// meanwhile (a push's intent wins) and the caller's `guards` hold;
-    /// `extra` ops are written with it (the backfill's mark).
+    /// the ops `extra` makes from the status it replaces are written with
+    /// it (the backfill's mark).
     pub(crate) async fn queue_replication(
         &self,
         repo: &str,
         digest: &str,
         dest: &Destination,
         guards: Vec<Compare>,
-        extra: Vec<Op>,
+        extra: impl FnOnce(Option<&ReplicationRecord>) -> Result<Vec<Op>, RegistryError>,
     ) -> Result<Queued, RegistryError> {
         let suffix = status::suffix(dest);
         let status_key = keys::replication(repo, digest, &suffix);
@@ -156,7 +157,7 @@ impl Registry {
             ),
             Op::Put(keys::replication_queued(repo, digest, &suffix), Vec::new()),
         ];
-        ops.extend(extra);
+        ops.extend(extra(current.as_ref().map(|(r, _)| r))?);
         let mut compares = vec![Compare::ModRevision(keys::image(repo, digest), image_rev), status_guard];
         compares.extend(guards);
         Ok(if self.store.txn(compares, ops).await?.succeeded {

@@ -11,7 +11,7 @@
 //! transaction. Terminal records are deleted 90 days after they end.
 
 use super::backfill::Queued;
-use super::backfills::{self, BackfillImage, BackfillRecord, BackfillStatus, Mark, Outcome};
+use super::backfills::{self, BackfillImage, BackfillRecord, BackfillStatus, Mark, MarkRecord, Outcome};
 use super::config::Destination;
 use super::status::{self, ReplicationRecord};
 use crate::error::RegistryError;
@@ -133,13 +133,23 @@ impl Registry {
                         &image.digest,
                         &rec.destination,
                         vec![Compare::ModRevision(record_key.clone(), rev)],
-                        vec![Op::Put(mark_key.clone(), typed::encode(&Mark::Queued)?)],
+                        |previous| {
+                            let rec = MarkRecord {
+                                mark: Mark::Queued,
+                                previous: previous.cloned(),
+                            };
+                            Ok(vec![Op::Put(mark_key.clone(), typed::encode(&rec)?)])
+                        },
                     )
                     .await?;
                 match step {
                     Queued::Now => queued_any = true,
                     Queued::Gone => {
-                        self.store.put(&mark_key, typed::encode(&Mark::Gone)?).await?;
+                        let gone = MarkRecord {
+                            mark: Mark::Gone,
+                            previous: None,
+                        };
+                        self.store.put(&mark_key, typed::encode(&gone)?).await?;
                     }
                     Queued::AlreadyReplicated | Queued::InProgress | Queued::Raced => {}
                 }
@@ -147,13 +157,24 @@ impl Registry {
                 current = self.replication_status(image, &rec.destination).await?;
             }
             if winding_down
-                && let Some((Mark::Queued, mark_rev)) = mark
-                && self.withdraw(image, &rec.destination, &mark_key, mark_rev).await?
+                && let Some((m, mark_rev)) = &mark
+                && m.mark == Mark::Queued
+                && self.withdraw(image, &rec.destination, &mark_key, m, *mark_rev).await?
             {
-                mark = Some((Mark::Withdrawn, 0));
+                mark = Some((
+                    MarkRecord {
+                        mark: Mark::Withdrawn,
+                        previous: None,
+                    },
+                    0,
+                ));
                 current = None;
             }
-            outcomes.push(backfills::outcome(mark.map(|(m, _)| m), current, winding_down));
+            outcomes.push(backfills::outcome(
+                mark.as_ref().map(|(m, _)| m.mark),
+                current,
+                winding_down,
+            ));
         }
         if queued_any {
             self.wake_replicator();
@@ -178,8 +199,8 @@ impl Registry {
         Ok(())
     }
 
-    async fn mark(&self, key: &str) -> Result<Option<(Mark, Revision)>, RegistryError> {
-        Ok(typed::get::<Mark>(&*self.store, key).await?)
+    async fn mark(&self, key: &str) -> Result<Option<(MarkRecord, Revision)>, RegistryError> {
+        Ok(typed::get::<MarkRecord>(&*self.store, key).await?)
     }
 
     async fn replication_status(
@@ -194,13 +215,15 @@ impl Registry {
     }
 
     /// Withdraws this backfill's intent for `image` unless it is being
-    /// copied (or a push asked again since): its intent and IN_PROGRESS
-    /// status go, its mark says so. Whether it was withdrawn.
+    /// copied (or a push asked again since): its intent goes, the status it
+    /// replaced is put back (none: removed), its mark says so. Whether it
+    /// was withdrawn.
     async fn withdraw(
         &self,
         image: &BackfillImage,
         dest: &Destination,
         mark_key: &str,
+        mark: &MarkRecord,
         mark_rev: Revision,
     ) -> Result<bool, RegistryError> {
         let suffix = status::suffix(dest);
@@ -215,6 +238,15 @@ impl Registry {
         if flying {
             return Ok(false);
         }
+        let status_key = keys::replication(&image.repository, &image.digest, &suffix);
+        let restore = match &mark.previous {
+            Some(previous) => Op::Put(status_key, typed::encode(previous)?),
+            None => Op::Delete(status_key),
+        };
+        let withdrawn = MarkRecord {
+            mark: Mark::Withdrawn,
+            previous: None,
+        };
         // The intent is this backfill's only while written with its mark.
         let txn = self
             .store
@@ -222,8 +254,8 @@ impl Registry {
                 vec![Compare::ModRevision(queue_key.clone(), mark_rev)],
                 vec![
                     Op::Delete(queue_key),
-                    Op::Delete(keys::replication(&image.repository, &image.digest, &suffix)),
-                    Op::Put(mark_key.to_string(), typed::encode(&Mark::Withdrawn)?),
+                    restore,
+                    Op::Put(mark_key.to_string(), typed::encode(&withdrawn)?),
                 ],
             )
             .await?;

@@ -13,7 +13,7 @@
 //! withdrawn, copies in flight finish) then STOPPED.
 
 use super::config::Destination;
-use super::status::ReplicationStatus;
+use super::status::{ReplicationRecord, ReplicationStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -76,8 +76,19 @@ impl BackfillImage {
     }
 }
 
-/// What this backfill did with one image (stored beside the record,
-/// written in the transaction that queues or withdraws it).
+/// What this backfill did with one image, and the image's replication
+/// status before it queued it (put back if its intent is withdrawn).
+/// Stored beside the record, written in the transaction that queues or
+/// withdraws it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkRecord {
+    pub mark: Mark,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ReplicationRecord>,
+}
+
+/// What this backfill did with one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Mark {
