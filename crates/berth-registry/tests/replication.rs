@@ -515,3 +515,40 @@ async fn a_stopped_backfill_withdraws_what_is_not_copied() {
         .unwrap();
     assert_eq!(none["replicationStatuses"], json!([]));
 }
+
+#[tokio::test]
+async fn a_backfill_stopped_while_preparing_stops_at_once() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    replicate_to_eu(&h).await;
+    let dest = json!({"region": EU, "registryId": ACCOUNT});
+    // No controller runs: it is still PREPARING when stopped.
+    let id = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap()["replicationBackfillId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stop = h
+        .ecr("StopReplicationBackfill", json!({"replicationBackfillId": id}))
+        .await
+        .unwrap();
+    assert_eq!(stop["status"], "STOPPED");
+    let out = h
+        .ecr(
+            "DescribeReplicationBackfillResults",
+            json!({"replicationBackfillId": id}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "STOPPED");
+    assert!(out.get("progress").is_none(), "{out}");
+    assert!(out["endedAt"].is_number());
+    // Its region is free at once.
+    h.ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap();
+}
