@@ -17,6 +17,12 @@ Backfill (Berth's addition: ECR replicates only later pushes): `berth
 registry replicate --backfill` replicates the images pushed before their
 rule existed, once (a second backfill queues nothing), to another region
 and to a stopped peer once it returns; only the account's root may run it.
+ECR's backfill operations (boto3; the aws CLI v1 of the test environment,
+1.46 with its own botocore 1.43, does not know them yet): a backfill to
+eu-west-1 of images pushed before the rule runs to COMPLETE with per-image
+results and the same digests in eu-west-1; a second one to a region with one
+running is ReplicationBackfillInProgressException, a destination not in the
+configuration InvalidParameterException; a stop withdraws what is not copied.
 The images come from an OCI layout written by the test (no Docker image)."""
 
 from __future__ import annotations
@@ -463,3 +469,103 @@ def test_a_backfill_to_a_stopped_peer_completes_when_it_returns(peers, tmp_path)
     poll("COMPLETE after the peer returned",
          lambda: (s := status_of(src, repo, "v1")) and s["status"] == "COMPLETE", deadline=40)
     assert remote_digest(dest, repo, "v1", HOME) == image["digest"]
+
+
+def test_replication_backfill_operations_replicate_what_was_there(two, tmp_path):
+    """StartReplicationBackfill (boto3) to eu-west-1 replicates the images pushed before the rule;
+    DescribeReplicationBackfillResults (boto3) is polled until COMPLETE and then gives one result per
+    image and tag; eu-west-1 serves the same digests. A destination not in the configuration is refused
+    with InvalidParameterException."""
+    home, eu = two.client("ecr", region_name=HOME), two.client("ecr", region_name=EU)
+    repo = f"e2e-bfops/{unique('app')}"
+    home.create_repository(repositoryName=repo)
+    layout = Layout(tmp_path / "layout")
+    images = {tag: layout.image(f"bf-{tag}") for tag in ("v1", "v2")}
+    for tag in images:
+        push(two, layout, f"bf-{tag}", repo, tag)
+    dest = {"region": EU, "registryId": ACCOUNT}
+    before = add_rule(two, rule(EU, prefixes=["e2e-bfops/"]))
+    try:
+        err = error_of(home.start_replication_backfill, destination={"region": "us-west-2", "registryId": ACCOUNT})
+        assert err["Code"] == "InvalidParameterException" and "replication configuration" in err["Message"], err
+        started = home.start_replication_backfill(destination=dest)
+        assert started["status"] == "PREPARING" and started["destination"] == dest, started
+        assert started["registryId"] == ACCOUNT
+        bid = started["replicationBackfillId"]
+        done = poll("the backfill COMPLETE",
+                    lambda: (d := home.describe_replication_backfill_results(replicationBackfillId=bid))
+                    and d["status"] == "COMPLETE" and d, deadline=30)
+        # Other tests' images the module's rules give eu-west-1 are in it too.
+        p = done["progress"]
+        assert p["totalReplicationCount"] >= 2, done
+        assert p["completedReplicationCount"] + p["failedReplicationCount"] == p["totalReplicationCount"], done
+        assert done["endedAt"] >= done["startedAt"]
+        got = {r["imageId"]["imageTag"]: r["imageId"]["imageDigest"] for r in done["results"]
+               if r["repositoryName"] == repo and r["status"] == "COMPLETE"}
+        assert got == {tag: i["digest"] for tag, i in images.items()}, done["results"]
+        for tag, image in images.items():
+            assert remote_digest(two, repo, tag, EU) == image["digest"]
+        assert sorted(d["imageDigest"] for d in eu.describe_images(repositoryName=repo)["imageDetails"]) == \
+            sorted(i["digest"] for i in images.values())
+        # Paginated results, and the filter.
+        first = home.describe_replication_backfill_results(replicationBackfillId=bid, maxResults=1)
+        assert len(first["results"]) == 1 and first["nextToken"]
+        failed = home.describe_replication_backfill_results(replicationBackfillId=bid, resultStatusFilter="FAILED")
+        assert failed["results"] == []
+        listed = home.list_replication_backfills()
+        mine = [b for b in listed["backfills"] if b["replicationBackfillId"] == bid]
+        assert mine and mine[0]["status"] == "COMPLETE" and mine[0]["destination"] == dest, listed
+        err = error_of(home.stop_replication_backfill, replicationBackfillId=bid)
+        assert err["Code"] == "ReplicationBackfillInvalidStatusException", err
+        err = error_of(home.describe_replication_backfill_results,
+                       replicationBackfillId="00000000-0000-4000-8000-000000000000")
+        assert err["Code"] == "ReplicationBackfillNotFoundException", err
+    finally:
+        home.put_replication_configuration(replicationConfiguration=before)
+
+
+def test_a_replication_backfill_runs_one_at_a_time_per_region_and_stops(peers, tmp_path):
+    """With the peer stopped the backfill's copy cannot finish: a second start to the same destination
+    is ReplicationBackfillInProgressException; StopReplicationBackfill withdraws what is not
+    being copied, and the backfill ends STOPPED, listed by ListReplicationBackfills."""
+    src, dest = peers
+    ecr = src.client("ecr", region_name=HOME)
+    repo = f"{XPREFIX}/{unique('bfstop')}"
+    ecr.create_repository(repositoryName=repo)
+    layout = Layout(tmp_path / "layout")
+    layout.image("held")
+    config = ecr.describe_registry()["replicationConfiguration"]
+    ecr.put_replication_configuration(replicationConfiguration={"rules": []})
+    try:
+        push(src, layout, "held", repo, "v1")
+    finally:
+        ecr.put_replication_configuration(replicationConfiguration=config)
+    destination = {"region": HOME, "registryId": DEST_ACCOUNT}
+    assert dest.stop() == 0, dest.log_tail()
+    try:
+        bid = ecr.start_replication_backfill(destination=destination)["replicationBackfillId"]
+        err = error_of(ecr.start_replication_backfill, destination=destination)
+        assert err["Code"] == "ReplicationBackfillInProgressException", err
+        poll("the backfill IN_PROGRESS with its copy queued",
+             lambda: ecr.describe_replication_backfill_results(replicationBackfillId=bid)["status"] == "IN_PROGRESS"
+             and (s := status_of(src, repo, "v1")) and s["status"] == "IN_PROGRESS", deadline=30)
+        stopped = ecr.stop_replication_backfill(replicationBackfillId=bid)
+        assert stopped["status"] in ("STOPPING", "STOPPED") and stopped["replicationBackfillId"] == bid, stopped
+        done = poll("the backfill STOPPED",
+                    lambda: (d := ecr.describe_replication_backfill_results(replicationBackfillId=bid))
+                    and d["status"] == "STOPPED" and d, deadline=30)
+        # Images of earlier tests already at the peer count as completed; this one was not copied.
+        assert [r for r in done["results"] if r["repositoryName"] == repo] == [], done
+        assert done["progress"]["completedReplicationCount"] == len(done["results"]), done
+        # Withdrawn, not copied: no status left for it.
+        assert status_of(src, repo, "v1") is None
+        listed = ecr.list_replication_backfills(maxResults=50)["backfills"]
+        assert [b["status"] for b in listed if b["replicationBackfillId"] == bid] == ["STOPPED"]
+        # Its region is free again.
+        again = ecr.start_replication_backfill(destination=destination)["replicationBackfillId"]
+        ecr.stop_replication_backfill(replicationBackfillId=again)
+        poll("the second backfill STOPPED",
+             lambda: ecr.describe_replication_backfill_results(replicationBackfillId=again)["status"] == "STOPPED",
+             deadline=30)
+    finally:
+        dest.start()

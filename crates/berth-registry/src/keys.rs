@@ -128,6 +128,26 @@ pub fn replication_queued(repo: &str, digest: &str, destination: &str) -> String
     format!("{REPLICATION_QUEUE}{repo}#{digest}#{destination}")
 }
 
+/// Replication backfills (`replication::backfills`): each one's record
+/// `ecr/replication-backfill/ID`, what it did with each image
+/// `ecr/replication-backfill-mark/ID/REPO#DIGEST`, and the ones in
+/// progress, region → id.
+pub const REPLICATION_BACKFILLS: &str = "ecr/replication-backfill/";
+pub const REPLICATION_BACKFILLS_ACTIVE: &str = "ecr/registry/replication-backfills-active";
+pub const REPLICATION_BACKFILL_MARKS: &str = "ecr/replication-backfill-mark/";
+
+pub fn replication_backfill(id: &str) -> String {
+    format!("{REPLICATION_BACKFILLS}{id}")
+}
+
+pub fn replication_backfill_marks(id: &str) -> String {
+    format!("{REPLICATION_BACKFILL_MARKS}{id}/")
+}
+
+pub fn replication_backfill_mark(id: &str, repo: &str, digest: &str) -> String {
+    format!("{REPLICATION_BACKFILL_MARKS}{id}/{repo}#{digest}")
+}
+
 /// Pull-through cache rules: `ecr/pull-through-rules/PREFIX`.
 pub const PULL_THROUGH_RULES: &str = "ecr/pull-through-rules/";
 

@@ -348,3 +348,207 @@ async fn a_backfill_queues_the_images_already_there_once() {
         "{missing:?}"
     );
 }
+
+/// Polls DescribeReplicationBackfillResults until the backfill is `want`
+/// (10 s at most).
+async fn backfill_becomes(h: &Harness, id: &str, want: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = h
+            .ecr(
+                "DescribeReplicationBackfillResults",
+                json!({"replicationBackfillId": id}),
+            )
+            .await
+            .unwrap();
+        if out["status"] == want {
+            return out;
+        }
+        assert!(Instant::now() < end, "the backfill never became {want}: {out}");
+        // The poll's pace, not a synchronisation: the loop waits for the status.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replication_backfill_survives_a_restart_and_completes() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.create_repo("app").await;
+    let one = h.push_image("app", "v1", "bf-one").await;
+    let two = h.push_image("app", "v2", "bf-two").await;
+    let dest = json!({"region": EU, "registryId": ACCOUNT});
+
+    // Not a destination of the configuration (there is none yet).
+    let err = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterException", "{}", err.message);
+    replicate_to_eu(&h).await;
+
+    // No controller yet: it stays PREPARING; a second one is refused.
+    let started = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap();
+    assert_eq!(started["status"], "PREPARING");
+    assert_eq!(started["destination"], dest);
+    let id = started["replicationBackfillId"].as_str().unwrap().to_string();
+    let err = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ReplicationBackfillInProgressException");
+    let listed = h.ecr("ListReplicationBackfills", json!({})).await.unwrap();
+    assert_eq!(listed["backfills"][0]["replicationBackfillId"], json!(id));
+    assert!(listed["backfills"][0].get("progress").is_none());
+
+    // It goes on after a restart.
+    let h = h.restart().await;
+    link(&h, &eu);
+    h.reg.spawn_replicator();
+    let done = backfill_becomes(&h, &id, "COMPLETE").await;
+    assert_eq!(
+        done["progress"],
+        json!({"totalReplicationCount": 2, "completedReplicationCount": 2,
+               "failedReplicationCount": 0, "failureCodes": []})
+    );
+    let results = done["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert_eq!(r["status"], "COMPLETE");
+        assert_eq!(r["repositoryName"], "app");
+    }
+    let images = eu_call(&eu, "ListImages", json!({"repositoryName": "app"}))
+        .await
+        .unwrap();
+    let mut got: Vec<&str> = images["imageIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["imageDigest"].as_str().unwrap())
+        .collect();
+    got.sort();
+    let mut want = vec![one.as_str(), two.as_str()];
+    want.sort();
+    assert_eq!(got, want);
+    // Ended: its region is free again, and it cannot be stopped.
+    let err = h
+        .ecr("StopReplicationBackfill", json!({"replicationBackfillId": id}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ReplicationBackfillInvalidStatusException");
+    let again = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap();
+    let again_id = again["replicationBackfillId"].as_str().unwrap();
+    let second = backfill_becomes(&h, again_id, "COMPLETE").await;
+    assert_eq!(second["progress"]["completedReplicationCount"], 2);
+    let page = h
+        .ecr("ListReplicationBackfills", json!({"maxResults": 1}))
+        .await
+        .unwrap();
+    assert_eq!(page["backfills"].as_array().unwrap().len(), 1);
+    let rest = h
+        .ecr(
+            "ListReplicationBackfills",
+            json!({"maxResults": 1, "nextToken": page["nextToken"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest["backfills"][0]["replicationBackfillId"], json!(again_id));
+    let err = h
+        .ecr(
+            "DescribeReplicationBackfillResults",
+            json!({"replicationBackfillId": "00000000-0000-0000-0000-000000000000"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ReplicationBackfillNotFoundException");
+}
+
+#[tokio::test]
+async fn a_stopped_backfill_withdraws_what_is_not_copied() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    h.create_repo("app").await;
+    // Pushed before the configuration: only the backfill queues it.
+    let digest = h.push_image("app", "v1", "bf-stop").await;
+    replicate_to_eu(&h).await;
+    // The destination's registry goes away: copies are retried, never done.
+    drop(eu);
+    h.reg.spawn_replicator();
+    let dest = json!({"region": EU, "registryId": ACCOUNT});
+    let id = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap()["replicationBackfillId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let running = backfill_becomes(&h, &id, "IN_PROGRESS").await;
+    assert_eq!(running["progress"]["totalReplicationCount"], 1);
+    assert!(running.get("results").is_none());
+    status_becomes(&h, "app", &digest, "IN_PROGRESS").await;
+    let stop = h
+        .ecr("StopReplicationBackfill", json!({"replicationBackfillId": id}))
+        .await
+        .unwrap();
+    assert_eq!(stop["status"], "STOPPING");
+    let stopped = backfill_becomes(&h, &id, "STOPPED").await;
+    assert_eq!(stopped["progress"]["completedReplicationCount"], 0);
+    assert_eq!(stopped["results"], json!([]));
+    assert!(stopped["endedAt"].is_number());
+    // Its intent was withdrawn: no replication status is left.
+    let none = h
+        .ecr(
+            "DescribeImageReplicationStatus",
+            json!({"repositoryName": "app", "imageId": {"imageDigest": digest}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none["replicationStatuses"], json!([]));
+}
+
+#[tokio::test]
+async fn a_backfill_stopped_while_preparing_stops_at_once() {
+    let h = Harness::new().await;
+    let eu_dir = tempfile::tempdir().unwrap();
+    let eu = eu_registry(eu_dir.path()).await;
+    link(&h, &eu);
+    replicate_to_eu(&h).await;
+    let dest = json!({"region": EU, "registryId": ACCOUNT});
+    // No controller runs: it is still PREPARING when stopped.
+    let id = h
+        .ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap()["replicationBackfillId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stop = h
+        .ecr("StopReplicationBackfill", json!({"replicationBackfillId": id}))
+        .await
+        .unwrap();
+    assert_eq!(stop["status"], "STOPPED");
+    let out = h
+        .ecr(
+            "DescribeReplicationBackfillResults",
+            json!({"replicationBackfillId": id}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "STOPPED");
+    assert!(out.get("progress").is_none(), "{out}");
+    assert!(out["endedAt"].is_number());
+    // Its region is free at once.
+    h.ecr("StartReplicationBackfill", json!({"destination": dest}))
+        .await
+        .unwrap();
+}

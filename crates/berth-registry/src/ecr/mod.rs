@@ -4,6 +4,7 @@
 //! rules, call the shared registry operations.
 
 mod account;
+mod backfills;
 mod exclusions;
 mod image_id;
 mod images;

@@ -13,7 +13,8 @@
 
 use super::policies::RegistryInput;
 use super::{
-    account, exclusions, images, layers, lifecycle, policies, referrers, replication, repositories, scanning, templates,
+    account, backfills, exclusions, images, layers, lifecycle, policies, referrers, replication, repositories,
+    scanning, templates,
 };
 use crate::Registry;
 use async_trait::async_trait;
@@ -127,6 +128,16 @@ not_resource_scoped!(
     crate::pull_through::ops::PullThroughRuleInput
 );
 
+// Replication backfills are registry-wide, like the replication
+// configuration they run on (the Service Authorization Reference pages
+// found predate these actions): `*`, explicitly.
+not_resource_scoped!(
+    backfills::StartBackfillInput,
+    backfills::BackfillIdInput,
+    backfills::ListBackfillsInput,
+    backfills::DescribeBackfillInput
+);
+
 // Repository creation templates are registry-wide too.
 not_resource_scoped!(
     templates::TemplateInput,
@@ -209,6 +220,7 @@ operations! {
     DescribeImages(images::DescribeImagesInput) => describe_images;
     DescribePullThroughCacheRules(crate::pull_through::ops::DescribePullThroughCacheRulesInput) => describe_pull_through_cache_rules;
     DescribeRegistry(RegistryInput) => describe_registry;
+    DescribeReplicationBackfillResults(backfills::DescribeBackfillInput) => describe_replication_backfill_results;
     DescribeRepositories(repositories::DescribeRepositoriesInput) => describe_repositories;
     DescribeRepositoryCreationTemplates(templates::DescribeTemplatesInput) => describe_repository_creation_templates;
     GetAccountSetting(account::GetAccountSettingInput) => get_account_setting;
@@ -223,6 +235,7 @@ operations! {
     ListImageReferrers(referrers::ListImageReferrersInput) => list_image_referrers;
     ListImages(images::ListImagesInput) => list_images;
     ListPullTimeUpdateExclusions(exclusions::ListExclusionsInput) => list_pull_time_update_exclusions;
+    ListReplicationBackfills(backfills::ListBackfillsInput) => list_replication_backfills;
     ListTagsForResource(repositories::ResourceArnInput) => list_tags_for_resource;
     PutAccountSetting(account::PutAccountSettingInput) => put_account_setting;
     PutImage(images::PutImageInput) => put_image;
@@ -236,6 +249,8 @@ operations! {
     SetRepositoryPolicy(policies::SetRepositoryPolicyInput) => set_repository_policy;
     StartImageScan(scanning::StartImageScanInput) => start_image_scan;
     StartLifecyclePolicyPreview(lifecycle::StartPreviewInput) => start_lifecycle_policy_preview;
+    StartReplicationBackfill(backfills::StartBackfillInput) => start_replication_backfill;
+    StopReplicationBackfill(backfills::BackfillIdInput) => stop_replication_backfill;
     TagResource(repositories::TagResourceInput) => tag_resource;
     UntagResource(repositories::UntagResourceInput) => untag_resource;
     UpdatePullThroughCacheRule(crate::pull_through::ops::UpdatePullThroughCacheRuleInput) => update_pull_through_cache_rule;

@@ -11,6 +11,7 @@
 //! ([`super::copy`]). `berth registry replicate --backfill` asks for it
 //! (`POST /berth/registry/replication/backfill`).
 
+use super::config::Destination;
 use super::status::{self, ReplicationRecord, ReplicationStatus};
 use crate::error::RegistryError;
 use crate::{Registry, keys, now_epoch};
@@ -79,39 +80,14 @@ impl Registry {
             for image in self.images(&repo).await? {
                 report.images += 1;
                 for dest in &destinations {
-                    let suffix = status::suffix(dest);
-                    let status_key = keys::replication(&repo, &image.digest, &suffix);
-                    let current = typed::get::<ReplicationRecord>(&*self.store, &status_key).await?;
-                    match decide(current.as_ref().map(|(r, _)| r.status)) {
-                        Decision::AlreadyReplicated => report.already_replicated += 1,
-                        Decision::InProgress => report.in_progress += 1,
-                        Decision::Queue => {
-                            // Only while the image is there and nobody wrote its
-                            // status meanwhile (a push's intent wins).
-                            let Some((_, image_rev)) = self.image(&repo, &image.digest).await? else {
-                                continue;
-                            };
-                            let status_guard = match &current {
-                                Some((_, rev)) => Compare::ModRevision(status_key.clone(), *rev),
-                                None => Compare::Absent(status_key.clone()),
-                            };
-                            let ops = vec![
-                                Op::Put(
-                                    status_key.clone(),
-                                    typed::encode(&ReplicationRecord::started(now_epoch()))?,
-                                ),
-                                Op::Put(keys::replication_queued(&repo, &image.digest, &suffix), Vec::new()),
-                            ];
-                            let compares = vec![
-                                Compare::ModRevision(keys::image(&repo, &image.digest), image_rev),
-                                status_guard,
-                            ];
-                            if self.store.txn(compares, ops).await?.succeeded {
-                                report.queued += 1;
-                            } else {
-                                report.in_progress += 1;
-                            }
-                        }
+                    match self
+                        .queue_replication(&repo, &image.digest, dest, Vec::new(), |_| Ok(Vec::new()))
+                        .await?
+                    {
+                        Queued::Now => report.queued += 1,
+                        Queued::AlreadyReplicated => report.already_replicated += 1,
+                        Queued::InProgress | Queued::Raced => report.in_progress += 1,
+                        Queued::Gone => {}
                     }
                 }
             }
@@ -128,6 +104,67 @@ impl Registry {
             "replication backfill"
         );
         Ok(report)
+    }
+}
+
+/// What [`Registry::queue_replication`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    Now,
+    AlreadyReplicated,
+    /// Already queued (by a push or an earlier backfill).
+    InProgress,
+    /// The image is no longer in the repository.
+    Gone,
+    /// Another writer changed its status, or a caller's guard, meanwhile.
+    Raced,
+}
+
+impl Registry {
+    /// Queues one image's replication to one destination unless it is
+    /// COMPLETE or queued already: its IN_PROGRESS status and intent, in one
+    /// transaction, only while the image is there, nobody wrote its status
+    /// meanwhile (a push's intent wins) and the caller's `guards` hold;
+    /// the ops `extra` makes from the status it replaces are written with
+    /// it (the backfill's mark).
+    pub(crate) async fn queue_replication(
+        &self,
+        repo: &str,
+        digest: &str,
+        dest: &Destination,
+        guards: Vec<Compare>,
+        extra: impl FnOnce(Option<&ReplicationRecord>) -> Result<Vec<Op>, RegistryError>,
+    ) -> Result<Queued, RegistryError> {
+        let suffix = status::suffix(dest);
+        let status_key = keys::replication(repo, digest, &suffix);
+        let current = typed::get::<ReplicationRecord>(&*self.store, &status_key).await?;
+        match decide(current.as_ref().map(|(r, _)| r.status)) {
+            Decision::AlreadyReplicated => return Ok(Queued::AlreadyReplicated),
+            Decision::InProgress => return Ok(Queued::InProgress),
+            Decision::Queue => {}
+        }
+        let Some((_, image_rev)) = self.image(repo, digest).await? else {
+            return Ok(Queued::Gone);
+        };
+        let status_guard = match &current {
+            Some((_, rev)) => Compare::ModRevision(status_key.clone(), *rev),
+            None => Compare::Absent(status_key.clone()),
+        };
+        let mut ops = vec![
+            Op::Put(
+                status_key.clone(),
+                typed::encode(&ReplicationRecord::started(now_epoch()))?,
+            ),
+            Op::Put(keys::replication_queued(repo, digest, &suffix), Vec::new()),
+        ];
+        ops.extend(extra(current.as_ref().map(|(r, _)| r))?);
+        let mut compares = vec![Compare::ModRevision(keys::image(repo, digest), image_rev), status_guard];
+        compares.extend(guards);
+        Ok(if self.store.txn(compares, ops).await?.succeeded {
+            Queued::Now
+        } else {
+            Queued::Raced
+        })
     }
 }
 

@@ -22,6 +22,8 @@
 //! (Berth's addition), which queues those through the same intents.
 
 pub mod backfill;
+mod backfill_run;
+pub mod backfills;
 pub mod config;
 pub(crate) mod copy;
 pub(crate) mod inbound;
@@ -44,4 +46,12 @@ pub(crate) struct Replication {
     pub(crate) wake: Arc<tokio::sync::Notify>,
     /// The HTTP client of pushes to peers (made at first use).
     pub(crate) http: OnceLock<reqwest::Client>,
+    /// The intents being copied now (queue keys): a backfill's stop
+    /// withdraws only the others ([`worker`]'s claims).
+    pub(crate) in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Taken to claim an intent, and to withdraw one: the two exclude
+    /// each other.
+    pub(crate) claims: tokio::sync::Mutex<()>,
+    /// Wakes the backfill controller.
+    pub(crate) backfill_wake: Arc<tokio::sync::Notify>,
 }

@@ -71,6 +71,7 @@ impl Registry {
 
     /// Works the queued replications, until the registry is dropped.
     pub fn spawn_replicator(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.spawn_backfill_controller();
         let reg = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut retries = Retries::new();
@@ -84,6 +85,8 @@ impl Registry {
                     }
                 };
                 let wake = r.replication.wake.clone();
+                // Backfills follow the replications they queued.
+                r.replication.backfill_wake.notify_one();
                 drop(r);
                 let _ = tokio::time::timeout(wait.min(IDLE), wake.notified()).await;
             }
@@ -107,6 +110,10 @@ impl Registry {
                 continue;
             };
             let status_key = keys::replication(repo, digest, &status::suffix(&dest));
+            // Withdrawn by a backfill's stop meanwhile: nothing to do.
+            let Some(_flight) = self.claim(&kv.key, kv.mod_revision).await? else {
+                continue;
+            };
             let outcome = self.replicate(repo, digest, &dest).await;
             let now = now_epoch();
             let (ops, done) = match outcome {
@@ -165,6 +172,25 @@ impl Registry {
         Ok(next_due)
     }
 
+    /// Marks the intent `key` (still at `rev`) as being copied, until the
+    /// returned guard is dropped; `None` when it is gone or was asked again.
+    async fn claim(&self, key: &str, rev: i64) -> Result<Option<Flight<'_>>, RegistryError> {
+        let _claims = self.replication.claims.lock().await;
+        match self.store.get(key).await? {
+            Some(kv) if kv.mod_revision == rev => {}
+            _ => return Ok(None),
+        }
+        self.replication
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string());
+        Ok(Some(Flight {
+            set: &self.replication.in_flight,
+            key: key.to_string(),
+        }))
+    }
+
     async fn replicate(&self, repository: &str, digest: &str, dest: &Destination) -> Result<(), CopyError> {
         let Some(targets) = self.replication.targets.get() else {
             return Err(CopyError::Transient("replication targets are not set up yet".into()));
@@ -186,5 +212,17 @@ impl Registry {
                 why,
             }),
         }
+    }
+}
+
+/// An intent being copied (removed from the in-flight set when dropped).
+struct Flight<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    key: String,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
 }

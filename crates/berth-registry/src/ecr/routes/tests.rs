@@ -30,6 +30,8 @@ fn full() -> Value {
         "repositoryNames": ["app"], "replicationConfiguration": {"rules": []},
         "ecrRepositoryPrefix": "hub", "subjectId": {"imageDigest": "sha256:0"},
         "principalArn": "arn:aws:iam::000000000000:user/u", "name": "BLOB_MOUNTING", "value": "ENABLED", "upstreamRegistryUrl": "quay.io", "prefix": "prod",
+        "destination": {"region": "eu-west-1", "registryId": "000000000000"},
+        "replicationBackfillId": "0b0e7d8a-59b5-4a8e-9d3c-6a2e3f1c2b4d",
     })
 }
 
@@ -51,17 +53,21 @@ fn only_token_and_registry_operations_are_star() {
             "DeregisterPullTimeUpdateExclusion",
             "DescribePullThroughCacheRules",
             "DescribeRegistry",
+            "DescribeReplicationBackfillResults",
             "DescribeRepositoryCreationTemplates",
             "GetAccountSetting",
             "GetAuthorizationToken",
             "GetRegistryPolicy",
             "GetRegistryScanningConfiguration",
             "ListPullTimeUpdateExclusions",
+            "ListReplicationBackfills",
             "PutAccountSetting",
             "PutRegistryPolicy",
             "PutRegistryScanningConfiguration",
             "PutReplicationConfiguration",
             "RegisterPullTimeUpdateExclusion",
+            "StartReplicationBackfill",
+            "StopReplicationBackfill",
             "UpdatePullThroughCacheRule",
             "UpdateRepositoryCreationTemplate",
             "ValidatePullThroughCacheRule"
@@ -70,7 +76,7 @@ fn only_token_and_registry_operations_are_star() {
     for op in OPERATIONS.names() {
         assert!(!t(op, full()).is_empty(), "{op}");
     }
-    assert!(t("StartReplicationBackfill", json!({})).is_empty());
+    assert!(t("DescribeImageSigningStatus", json!({})).is_empty());
 }
 
 /// Every routed operation and what it is authorized on.
@@ -98,6 +104,7 @@ fn every_routed_operation_and_its_resources() {
         ("DescribeImages", &app),
         ("DescribePullThroughCacheRules", "*"),
         ("DescribeRegistry", "*"),
+        ("DescribeReplicationBackfillResults", "*"),
         ("DescribeRepositories", &app),
         ("DescribeRepositoryCreationTemplates", "*"),
         ("GetAccountSetting", "*"),
@@ -112,6 +119,7 @@ fn every_routed_operation_and_its_resources() {
         ("ListImageReferrers", &app),
         ("ListImages", &app),
         ("ListPullTimeUpdateExclusions", "*"),
+        ("ListReplicationBackfills", "*"),
         ("ListTagsForResource", &app),
         ("PutAccountSetting", "*"),
         ("PutImage", &app),
@@ -125,6 +133,8 @@ fn every_routed_operation_and_its_resources() {
         ("SetRepositoryPolicy", &app),
         ("StartImageScan", &app),
         ("StartLifecyclePolicyPreview", &app),
+        ("StartReplicationBackfill", "*"),
+        ("StopReplicationBackfill", "*"),
         ("TagResource", &app),
         ("UntagResource", &app),
         ("UpdatePullThroughCacheRule", "*"),
