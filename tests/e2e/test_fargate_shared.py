@@ -30,7 +30,6 @@ import tarfile
 import uuid
 
 import pytest
-import subprocess
 
 from test_fargate import (  # noqa: F401  (the fixture is used by name)
     LABEL_CLUSTER,
@@ -108,22 +107,29 @@ def image(tmp_path_factory):
         docker("rmi", "-f", name, check=False)
 
 
-def task_output(task_arn: str) -> str:
-    """The app container's output (stdout and stderr) once it printed END."""
+def task_output(task_arns: list[str]) -> tuple[str, str]:
+    """The first of the tasks' app containers to print END: its task ARN and
+    its output (stdout and stderr). Under gVisor's ptrace platform every
+    process a task starts is slow, more so beside a CI run's other servers
+    (one CI run saw a task take 23 s to reach its credentials), hence any of
+    the three and twice the run deadline."""
     last = {"out": ""}
 
     def printed():
-        ids = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={task_arn}", "--filter", f"label={LABEL_NAME}=app")
-        if len(ids.split()) != 1:
-            return None
-        p = subprocess.run(["docker", "logs", ids], capture_output=True, text=True, timeout=60)
-        last["out"] = p.stdout + p.stderr
-        return last["out"] if END in last["out"] else None
+        for arn in task_arns:
+            ids = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
+            if len(ids.split()) != 1:
+                continue
+            p = subprocess.run(["docker", "logs", ids], capture_output=True, text=True, timeout=60)
+            last["out"] = p.stdout + p.stderr
+            if END in last["out"]:
+                return arn, last["out"]
+        return None
 
     try:
-        return poll(f"the output of {task_arn}", printed, RUN_DEADLINE)
+        return poll("the output of a task", printed, 2 * RUN_DEADLINE)
     except AssertionError as e:
-        raise AssertionError(f"{e}; the container printed: {last['out']!r}") from None
+        raise AssertionError(f"{e}; the last container printed: {last['out']!r}") from None
 
 
 def remaining_cpu(ecs, cluster: str) -> int:
@@ -186,9 +192,10 @@ def test_a_newcomers_fargate_service_runs_in_a_cluster_with_no_instance(up, imag
 
         # Inside a task: the metadata names its cluster, and its role's
         # credentials come (the agent asks for them with the task's cluster).
-        out = fields(task_output(arns[0]))
+        arn, printed = task_output(arns)
+        out = fields(printed)
         doc = body(out["TASK"])
-        assert doc["TaskARN"] == arns[0] and doc["Cluster"] == cluster["clusterArn"]
+        assert doc["TaskARN"] == arn and doc["Cluster"] == cluster["clusterArn"]
         assert doc["LaunchType"] == "FARGATE"
         creds = body(out["CREDS"])
         assert creds["RoleArn"] == role_arn and creds["AccessKeyId"].startswith("ASIA")
@@ -200,7 +207,7 @@ def test_a_newcomers_fargate_service_runs_in_a_cluster_with_no_instance(up, imag
             aws_session_token=creds["Token"],
             region_name=REGION,
         ).client("sts", endpoint_url=server.endpoint)
-        task_id = arns[0].rsplit("/", 1)[1]
+        task_id = arn.rsplit("/", 1)[1]
         assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{task_id}"
 
         # Scale to 0, then the cluster deletes.

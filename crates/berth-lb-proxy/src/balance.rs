@@ -109,6 +109,19 @@ pub fn slow_start_weight(healthy_for: Duration, duration: Duration) -> u32 {
     ((share * f64::from(FULL_WEIGHT)) as u32).clamp(FULL_WEIGHT / 100, FULL_WEIGHT)
 }
 
+/// 2^64 / φ: consecutive multiples of it, read as fractions of 2^64, are
+/// the golden-ratio (Weyl) sequence, spread evenly over [0, 1).
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The roll (in `0..total`) of a weighted forward's `turn`-th request:
+/// the golden-ratio sequence scaled to the total weight, so any run of
+/// consecutive requests splits between the groups as their weights say,
+/// within a request or two (a random roll drifts: 25 % of 150 requests
+/// came out as 31 %).
+pub fn even_roll(turn: u64, total: u64) -> u64 {
+    ((u128::from(turn.wrapping_mul(GOLDEN)) * u128::from(total)) >> 64) as u64
+}
+
 /// The target group a weighted forward takes for a roll `r` (uniform in
 /// `0..total weight`); none when every weight is 0.
 pub fn weighted_group(weights: impl Iterator<Item = u32> + Clone, roll: u64) -> Option<usize> {

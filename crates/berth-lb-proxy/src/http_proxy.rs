@@ -96,6 +96,8 @@ pub(crate) enum Compiled {
 pub(crate) struct CompiledForward {
     pub(crate) groups: Vec<(Arc<Group>, u32)>,
     pub(crate) stickiness: Option<Duration>,
+    /// How many requests the weights have split (see `balance::even_roll`).
+    pub(crate) turns: std::sync::atomic::AtomicU64,
 }
 
 /// One HTTP(S) listener's routing, swapped whole by `apply`.
@@ -252,7 +254,9 @@ fn choose_group<'f>(forward: &'f CompiledForward, headers: &HeaderMap) -> Option
     {
         return Some((group, Some(sticky::group_value(&group.arn))));
     }
-    let roll = rand::random::<u64>();
+    let total: u64 = forward.groups.iter().map(|(_, w)| u64::from(*w)).sum();
+    let turn = forward.turns.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let roll = crate::balance::even_roll(turn, total);
     let i = crate::balance::weighted_group(forward.groups.iter().map(|(_, w)| *w), roll)?;
     let group = &forward.groups[i].0;
     Some((group, forward.stickiness.map(|_| sticky::group_value(&group.arn))))

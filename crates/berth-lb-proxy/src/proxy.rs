@@ -392,6 +392,7 @@ fn compile(action: &Action, groups: &HashMap<String, Arc<Group>>) -> Result<Comp
                 })
                 .collect::<Result<_, ListenerError>>()?,
             stickiness: f.stickiness,
+            turns: std::sync::atomic::AtomicU64::new(0),
         }),
         Action::FixedResponse(f) => Compiled::Fixed(f.clone()),
         Action::Redirect(r) => Compiled::Redirect(r.clone()),

@@ -79,6 +79,26 @@ fn slow_start_ramps_linearly_from_one_percent() {
 }
 
 #[test]
+fn even_rolls_split_every_run_of_requests_by_weight() {
+    let w = [250u32, 750];
+    let total = 1000;
+    for start in [0u64, 17, 1_000_003] {
+        for len in [40u64, 100, 150, 400] {
+            let first = (start..start + len)
+                .filter(|t| weighted_group(w.iter().copied(), even_roll(*t, total)) == Some(0))
+                .count() as f64;
+            // Within two requests of the weight's share, whatever the run.
+            assert!((first - 0.25 * len as f64).abs() <= 2.0, "{start}+{len}: {first}");
+        }
+    }
+    // A canary of 10 % out of 1000.
+    let canary = (0..400u64)
+        .filter(|t| weighted_group([900u32, 100].iter().copied(), even_roll(*t, 1000)) == Some(1))
+        .count();
+    assert!((38..=42).contains(&canary), "{canary}");
+}
+
+#[test]
 fn weighted_groups_split_the_rolls() {
     let w = [80u32, 20, 0];
     let mut counts = [0; 3];
