@@ -347,6 +347,7 @@ def test_the_chaos_rate_interrupts_spot_tasks_on_its_own(tmp_path, image):
         extra_args=["--cluster", unique("chaos-up"), "--time-scale", "60", "--fargate-spot-interruption-rate", "3600"],
     ).start()
     agent = None
+    cluster = None
     try:
         ecs = server.client("ecs")
         cluster = unique("chaos")
@@ -361,6 +362,14 @@ def test_the_chaos_rate_interrupts_spot_tasks_on_its_own(tmp_path, image):
                  "--region", REGION],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             )
+        # Registered before the cluster gets tasks: until then they would go
+        # to the server's own agent, which shares its Fargate capacity, and
+        # run as real containers.
+        poll(
+            f"the hollow Fargate host of {cluster} to register",
+            lambda: " registered " in (tmp_path / "agent.log").read_text(errors="replace"),
+            DEADLINE,
+        )
         td = fargate_definition(ecs, image, "sleep 3600")
         name = unique("chaos-svc")
         ecs.create_service(
@@ -390,6 +399,12 @@ def test_the_chaos_rate_interrupts_spot_tasks_on_its_own(tmp_path, image):
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=30)
         server.stop()
+        # Whatever the server's own agent ran (nothing, once the hollow host
+        # registered first) does not outlive the test.
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.amazonaws.ecs.cluster=" + cluster],
+                             capture_output=True, text=True).stdout.split() if cluster else []
+        if ids:
+            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True)
 
 
 def service_tasks_of(ecs, cluster: str, name: str) -> list:
