@@ -414,13 +414,10 @@ impl Events {
 
     pub(crate) async fn delete_connection(&self, i: NameInput) -> Result<Value, AwsError> {
         let (old, rev) = self.get_connection(&i.name).await?;
-        let key = connection_key(&old.name);
-        let done = self
-            .store
-            .txn(vec![Compare::ModRevision(key.clone(), rev)], vec![Op::Delete(key)])
+        let deleted = typed::delete_at(&*self.store, &connection_key(&old.name), rev)
             .await
             .map_err(store_error)?;
-        if !done.succeeded {
+        if !deleted {
             return Err(AwsError::new(
                 "ConcurrentModificationException",
                 400,

@@ -211,13 +211,10 @@ impl Events {
 
     pub(crate) async fn delete_api_destination(&self, i: NameInput) -> Result<Value, AwsError> {
         let (d, rev) = self.get_destination(&i.name).await?;
-        let key = destination_key(&d.name);
-        let done = self
-            .store
-            .txn(vec![Compare::ModRevision(key.clone(), rev)], vec![Op::Delete(key)])
+        let deleted = typed::delete_at(&*self.store, &destination_key(&d.name), rev)
             .await
             .map_err(store_error)?;
-        if !done.succeeded {
+        if !deleted {
             return Err(AwsError::new(
                 "ConcurrentModificationException",
                 400,

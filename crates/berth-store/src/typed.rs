@@ -24,6 +24,30 @@ pub async fn get<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Op
     }
 }
 
+/// Writes `value` at `key` only if the key is still at revision `rev` (as
+/// read); false when another writer changed it meanwhile.
+pub async fn put_at<T: Serialize>(store: &dyn Store, key: &str, value: &T, rev: Revision) -> Result<bool> {
+    let res = store
+        .txn(
+            vec![Compare::ModRevision(key.to_string(), rev)],
+            vec![Op::Put(key.to_string(), encode(value)?)],
+        )
+        .await?;
+    Ok(res.succeeded)
+}
+
+/// Deletes `key` only if it is still at revision `rev`; false when another
+/// writer changed it meanwhile.
+pub async fn delete_at(store: &dyn Store, key: &str, rev: Revision) -> Result<bool> {
+    let res = store
+        .txn(
+            vec![Compare::ModRevision(key.to_string(), rev)],
+            vec![Op::Delete(key.to_string())],
+        )
+        .await?;
+    Ok(res.succeeded)
+}
+
 /// Lists every value under a prefix as `T`, in key order.
 pub async fn list<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> Result<Vec<T>> {
     store.range(prefix, None, None).await?.iter().map(decode).collect()
@@ -156,5 +180,20 @@ mod tests {
         ));
         assert_eq!(calls, MAX_UPDATE_ATTEMPTS);
         assert_eq!(store.txns.load(Ordering::SeqCst), MAX_UPDATE_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn put_at_and_delete_at_write_only_at_the_revision_read() {
+        let store = crate::MemoryStore::new();
+        store.put("k", encode(&1u32).unwrap()).await.unwrap();
+        let (_, rev) = get::<u32>(&store, "k").await.unwrap().unwrap();
+        assert!(put_at(&store, "k", &2u32, rev).await.unwrap());
+        // The revision read is stale now: neither write happens.
+        assert!(!put_at(&store, "k", &3u32, rev).await.unwrap());
+        assert!(!delete_at(&store, "k", rev).await.unwrap());
+        let (v, now) = get::<u32>(&store, "k").await.unwrap().unwrap();
+        assert_eq!(v, 2);
+        assert!(delete_at(&store, "k", now).await.unwrap());
+        assert!(get::<u32>(&store, "k").await.unwrap().is_none());
     }
 }

@@ -14,7 +14,7 @@ use crate::templates::{AppliedFor, Template, normalize_prefix};
 use crate::{Registry, keys, now_epoch};
 use berth_proto::pagination::paginate;
 use berth_proto::{AwsError, RequestContext};
-use berth_store::{Compare, Op, typed};
+use berth_store::typed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -248,16 +248,10 @@ impl Registry {
         let (old, rev) = self.stored_template(&input.prefix).await?;
         let mut t = self.apply_template_input(old, input).await?;
         t.updated_at = now_epoch();
-        let key = keys::creation_template(&t.prefix);
-        let res = self
-            .store
-            .txn(
-                vec![Compare::ModRevision(key.clone(), rev)],
-                vec![Op::Put(key, typed::encode(&t).map_err(AwsError::state_store)?)],
-            )
+        let written = typed::put_at(&*self.store, &keys::creation_template(&t.prefix), &t, rev)
             .await
             .map_err(AwsError::state_store)?;
-        if !res.succeeded {
+        if !written {
             return Err(AwsError::new(
                 "ServerException",
                 500,
@@ -273,13 +267,10 @@ impl Registry {
         input: DeleteTemplateInput,
     ) -> Result<Value, AwsError> {
         let (t, rev) = self.stored_template(&input.prefix).await?;
-        let key = keys::creation_template(&t.prefix);
-        let res = self
-            .store
-            .txn(vec![Compare::ModRevision(key.clone(), rev)], vec![Op::Delete(key)])
+        let deleted = typed::delete_at(&*self.store, &keys::creation_template(&t.prefix), rev)
             .await
             .map_err(AwsError::state_store)?;
-        if !res.succeeded {
+        if !deleted {
             return Err(self.template_not_found(&input.prefix));
         }
         tracing::info!(prefix = %t.prefix, "repository creation template deleted");
