@@ -169,8 +169,11 @@ def test_a_service_deployment_sends_its_state_changes(berth, image):  # noqa: F8
     events.put_rule(Name=action_rule, EventPattern=json.dumps(
         {"source": ["aws.ecs"], "detail-type": ["ECS Service Action"], "resources": [arn]}))
     events.put_targets(Rule=action_rule, Targets=[{"Id": "g", "Arn": group_arn(actions)}])
+    # Only this cluster's instances: other tests register agents in clusters
+    # of their own on the same server while this one runs.
     events.put_rule(Name=instance_rule, EventPattern=json.dumps(
-        {"source": ["aws.ecs"], "detail-type": ["ECS Container Instance State Change"]}))
+        {"source": ["aws.ecs"], "detail-type": ["ECS Container Instance State Change"],
+         "detail": {"clusterArn": [f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default"]}}))
     events.put_targets(Rule=instance_rule, Targets=[{"Id": "g", "Arn": group_arn(instances)}])
     try:
         service = ecs.create_service(cluster="default", serviceName=name, taskDefinition=td, desiredCount=1)["service"]
