@@ -338,7 +338,7 @@ def test_account_settings_defaults_and_refusals(server):
     assert ecr.get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"] == "AWS_NATIVE"
     assert ecr.get_account_setting(name="REGISTRY_POLICY_SCOPE")["value"] == "V1"
     assert server.aws("ecr", "get-account-setting", "--name", "BLOB_MOUNTING") == {
-        "name": "BLOB_MOUNTING", "value": "ENABLED"}
+        "name": "BLOB_MOUNTING", "value": "DISABLED"}
     got = ecr.put_account_setting(name="BASIC_SCAN_TYPE_VERSION", value="AWS_NATIVE")
     assert (got["name"], got["value"]) == ("BASIC_SCAN_TYPE_VERSION", "AWS_NATIVE")
     for name, value, words in (("REGISTRY_POLICY_SCOPE", "V2", "not supported"),
@@ -354,7 +354,7 @@ def test_account_settings_defaults_and_refusals(server):
     assert code(e) == "InvalidParameterException"
 
 
-def test_blob_mounting_disabled_starts_an_upload_instead(server, host, tmp_path_factory):
+def test_blob_mounting_is_off_until_enabled(server, host, tmp_path_factory):
     ecr = server.client("ecr")
     src = f"e2e/{unique('mountsrc')}"
     dst = f"e2e/{unique('mountdst')}"
@@ -372,14 +372,16 @@ def test_blob_mounting_disabled_starts_an_upload_instead(server, host, tmp_path_
         return requests.post(f"{server.endpoint}/v2/{repo}/blobs/uploads/",
                              params={"mount": layer, "from": src}, auth=(user, password), timeout=30)
 
-    try:
-        ecr.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
-        r = mount(dst)
-        assert r.status_code == 202, r.text
-        assert "/blobs/uploads/" in r.headers["Location"]
-        assert ecr.get_account_setting(name="BLOB_MOUNTING")["value"] == "DISABLED"
-    finally:
-        ecr.put_account_setting(name="BLOB_MOUNTING", value="ENABLED")
+    # Off by default, as in ECR: the mount request starts an upload session.
     r = mount(dst)
-    assert r.status_code == 201, r.text
-    assert r.headers["Docker-Content-Digest"] == layer
+    assert r.status_code == 202, r.text
+    assert "/blobs/uploads/" in r.headers["Location"]
+    try:
+        ecr.put_account_setting(name="BLOB_MOUNTING", value="ENABLED")
+        assert ecr.get_account_setting(name="BLOB_MOUNTING")["value"] == "ENABLED"
+        r = mount(dst)
+        assert r.status_code == 201, r.text
+        assert r.headers["Docker-Content-Digest"] == layer
+    finally:
+        ecr.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
+    assert mount(dst).status_code == 202

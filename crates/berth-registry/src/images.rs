@@ -160,6 +160,11 @@ impl Registry {
         if crate::crypt::kms_key_of(&to) != crate::crypt::kms_key_of(&source) {
             return Ok(None);
         }
+        // ECR mounts no layer of an image the pull-through cache made.
+        let rules = store_err(self.pull_through_rules().await)?;
+        if crate::pull_through::rule::rule_for(&rules, from).is_some() {
+            return Ok(None);
+        }
         let digest_s = digest.to_string();
         let _fence = self.publish_locks.publish([digest_s.as_str()]).await;
         match self.blob_in_repository(from, digest).await? {

@@ -113,7 +113,14 @@ async fn encrypted_pushes_pulls_mounts_and_collection() {
         (r.status, r.body.as_ref()),
         (StatusCode::PARTIAL_CONTENT, &layer_plain.as_bytes()[5..15])
     );
-    // A mount into the plain repository is declined: the client uploads.
+    // A mount into the plain repository is declined, even with mounting
+    // enabled: the client uploads.
+    h.ecr(
+        "PutAccountSetting",
+        json!({"name": "BLOB_MOUNTING", "value": "ENABLED"}),
+    )
+    .await
+    .unwrap();
     let r = h
         .request(
             Method::POST,

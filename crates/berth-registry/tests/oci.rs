@@ -698,14 +698,21 @@ async fn cross_repository_mount() {
     h.create_repo("src").await;
     h.create_repo("dst").await;
     let d = h.push_blob("src", b"shared layer").await;
-    let r = h
-        .request(
-            Method::POST,
-            &format!("/v2/dst/blobs/uploads/?mount={d}&from=src"),
-            &[],
-            Body::empty(),
-        )
-        .await;
+    let path = format!("/v2/dst/blobs/uploads/?mount={d}&from=src");
+    let mount = || h.request(Method::POST, &path, &[], Body::empty());
+    // BLOB_MOUNTING is DISABLED until the account turns it on, as in ECR:
+    // the mount request starts an upload session.
+    let r = mount().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.header("docker-upload-uuid").is_some());
+    assert_eq!(h.get(&format!("/v2/dst/blobs/{d}")).await.status, StatusCode::NOT_FOUND);
+    h.ecr(
+        "PutAccountSetting",
+        json!({"name": "BLOB_MOUNTING", "value": "ENABLED"}),
+    )
+    .await
+    .unwrap();
+    let r = mount().await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.header("docker-content-digest"), Some(d.to_string().as_str()));
     assert_eq!(&h.get(&format!("/v2/dst/blobs/{d}")).await.body[..], b"shared layer");

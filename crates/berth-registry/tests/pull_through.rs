@@ -10,7 +10,7 @@ mod common;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -314,4 +314,39 @@ async fn credentials_from_the_rules_secret_get_the_upstreams_token() {
     assert!(v["failure"].as_str().unwrap_or("").contains("refused"), "{v}");
     let r = h.get("/v2/hub/lib/other/manifests/1.0").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn no_layer_of_a_cached_image_is_mounted_elsewhere() {
+    let fake: Shared = Arc::default();
+    let (addr, _server) = serve(fake.clone()).await;
+    upstream_image(&fake, "1.0", "cached");
+    let h = harness(&addr, Duration::from_secs(3600)).await;
+    rule(&h, &addr, json!({})).await;
+    let r = h.get("/v2/hub/lib/app/manifests/1.0").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let m: Value = serde_json::from_slice(&r.body).unwrap();
+    let layer = m["layers"][0]["digest"].as_str().unwrap().to_string();
+    h.create_repo("mine").await;
+    h.ecr(
+        "PutAccountSetting",
+        json!({"name": "BLOB_MOUNTING", "value": "ENABLED"}),
+    )
+    .await
+    .unwrap();
+    // ECR: "Blob mounting is not supported for images created via pull
+    // through cache" — the mount request starts an upload instead.
+    let r = h
+        .request(
+            Method::POST,
+            &format!("/v2/mine/blobs/uploads/?mount={layer}&from=hub/lib/app"),
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        h.get(&format!("/v2/mine/blobs/{layer}")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -3,8 +3,10 @@
 //!
 //! - `BLOB_MOUNTING` (`ENABLED` | `DISABLED`): whether a push may mount a
 //!   layer from another repository (`POST …/blobs/uploads/?mount=&from=`).
-//!   Berth applies it; its default is `ENABLED` (Berth always mounted
-//!   before the setting existed; AWS's default is `DISABLED`).
+//!   Berth applies it; its default is `DISABLED`, as AWS's: a mount
+//!   request then starts an upload session. Enabled, layers are mounted
+//!   only between repositories of the same encryption, and never from a
+//!   repository of the pull-through cache (as ECR documents).
 //! - `BASIC_SCAN_TYPE_VERSION`: `AWS_NATIVE` (Berth's offline basic
 //!   scanner); `CLAIR` (AWS's retired engine) is refused.
 //! - `REGISTRY_POLICY_SCOPE`: `V1` — Berth enforces a registry policy on
@@ -65,7 +67,7 @@ impl Setting {
         match self {
             Self::BasicScanTypeVersion => "AWS_NATIVE",
             Self::RegistryPolicyScope => "V1",
-            Self::BlobMounting => "ENABLED",
+            Self::BlobMounting => "DISABLED",
         }
     }
 
@@ -127,7 +129,7 @@ impl Registry {
     pub(crate) async fn blob_mounting_enabled(&self) -> bool {
         self.account_setting(Setting::BlobMounting)
             .await
-            .map_or(true, |v| v == "ENABLED")
+            .is_ok_and(|v| v == "ENABLED")
     }
 
     pub(crate) async fn get_account_setting(
