@@ -15,7 +15,8 @@ and the aws CLI against `berth up`.
 - Managed scaling ENABLED without a `--capacity-hook` for the group is
   refused (nothing would add hosts); a strategy may not mix custom and
   Fargate providers, nor name two custom ones.
-- Managed scaling for real (`test_managed_scaling_adds_a_host`, real
+- Managed scaling for real (`test_managed_scaling_adds_a_host` and
+  `test_managed_scaling_removes_idle_hosts` (scale-in), real
   Docker): a second server with `--capacity-hook G=hook.py` and
   `--time-scale 10`; a provider over the empty host group G; RunTask with
   it answers the task PROVISIONING on no instance; the hook is called
@@ -240,9 +241,16 @@ import json, os, subprocess
 cfg = json.load(open({config!r}))
 env = dict(os.environ)
 call = {{k: env.get(k) for k in ("BERTH_HOST_GROUP", "BERTH_CLUSTER", "BERTH_DESIRED_CAPACITY",
-                                  "BERTH_CURRENT_CAPACITY")}}
+                                  "BERTH_CURRENT_CAPACITY", "BERTH_REMOVE_INSTANCES")}}
 with open(cfg["calls"], "a") as f:
     f.write(json.dumps(call) + "\\n")
+# A scale-in: stop the agents of the instances named (agent-N's pid is line N).
+pids = open(cfg["pids"]).read().split() if os.path.exists(cfg["pids"]) else []
+for gone in call["BERTH_REMOVE_INSTANCES"].split():
+    for i, pid in enumerate(pids):
+        state = json.load(open(os.path.join(cfg["dir"], "agent-%d" % i, "agent-state.json")))
+        if state["instanceId"] == gone:
+            os.kill(int(pid), 15)
 env.update(AWS_ACCESS_KEY_ID=cfg["key"], AWS_SECRET_ACCESS_KEY=cfg["secret"], BERTH_LOG="info", NO_COLOR="1")
 for i in range(int(call["BERTH_DESIRED_CAPACITY"]) - int(call["BERTH_CURRENT_CAPACITY"])):
     started = len(open(cfg["pids"]).read().split()) if os.path.exists(cfg["pids"]) else 0
@@ -338,7 +346,7 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
         t = poll("the task to run on the host the hook added", running, 60, interval=0.5)
         lines = [json.loads(x) for x in calls.read_text().splitlines()]
         assert lines == [{"BERTH_HOST_GROUP": group, "BERTH_CLUSTER": cluster, "BERTH_DESIRED_CAPACITY": "1",
-                          "BERTH_CURRENT_CAPACITY": "0"}], lines
+                          "BERTH_CURRENT_CAPACITY": "0", "BERTH_REMOVE_INSTANCES": ""}], lines
         (arn,) = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
         assert t["containerInstanceArn"] == arn, t
         (inst,) = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])["containerInstances"]
@@ -385,6 +393,115 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
         assert all(t["capacityProviderName"] == provider and t["launchType"] == "EC2" for t in tasks), tasks
         ecs.update_service(cluster=cluster, service=service, desiredCount=0)
         ecs.delete_service(cluster=cluster, service=service)
+    finally:
+        print(f"--- server log:\n{server.log_tail(60)}")
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            poll_gone = lambda p=int(pid): not os.path.exists(f"/proc/{p}") or None
+            try:
+                poll(f"agent {pid} to exit", poll_gone, 30)
+            except AssertionError:
+                os.kill(int(pid), signal.SIGKILL)
+        server.stop()
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={cluster}"],
+                             capture_output=True, text=True, timeout=120).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, timeout=120)
+        for network in networks:
+            remove_task_subnet(network)
+        remove_task_subnet(up_network)
+
+
+@requires_docker()
+def test_managed_scaling_removes_idle_hosts(tmp_path, image):
+    """Scale-in: `--time-scale 60` makes ECS's 15 minutes of low
+    reservation 15 s. With managed termination protection only a host
+    without tasks goes: the hook is given its instance id, and once the
+    hook has stopped it, the host is deregistered (INACTIVE)."""
+    group, cluster, provider = unique("hosts"), unique("scaledin"), unique("pool")
+    config, calls, pids = tmp_path / "hook.json", tmp_path / "calls.jsonl", tmp_path / "pids"
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK.format(python=sys.executable, config=str(config)))
+    hook.chmod(0o755)
+    (tmp_path / "data").mkdir()
+    up_subnet, up_network, _ = task_subnet()
+    subnets, networks = [], []
+    for _ in range(2):
+        subnet, network, _ = task_subnet()
+        subnets.append(subnet)
+        networks.append(network)
+    server = Berth(
+        data_dir=tmp_path / "data", log_path=tmp_path / "berth.log",
+        extra_args=["--cluster", unique("cp-up"), "--task-subnet", up_subnet, "--time-scale", "60",
+                    "--capacity-hook", f"{group}={hook}"],
+    ).start()
+    try:
+        config.write_text(json.dumps({
+            "calls": str(calls), "pids": str(pids), "dir": str(tmp_path), "berth": str(berth_bin()),
+            "endpoint": server.endpoint, "region": REGION, "subnets": subnets, "key": ACCESS_KEY, "secret": SECRET_KEY,
+        }))
+        ecs = server.client("ecs")
+        # A long warm-up (50 s here) so a slow agent start is not asked for twice.
+        ecs.create_capacity_provider(name=provider, autoScalingGroupProvider={
+            "autoScalingGroupArn": group, "managedTerminationProtection": "ENABLED",
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 100, "instanceWarmupPeriod": 3000},
+        })
+        ecs.create_cluster(clusterName=cluster, capacityProviders=[provider])
+        # Each task takes most of a host (the hook's agents have 1024 MiB).
+        td = ecs.register_task_definition(family=unique("cp"), containerDefinitions=[
+            {"name": "app", "image": image, "memory": 600, "cpu": 128, "command": ["sleep", "600"], "stopTimeout": 2},
+        ])["taskDefinition"]["taskDefinitionArn"]
+        strategy = [{"capacityProvider": provider, "weight": 1}]
+
+        def run_one():
+            (task,) = ecs.run_task(cluster=cluster, taskDefinition=td, capacityProviderStrategy=strategy)["tasks"]
+
+            def running():
+                t = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]
+                return t if t["lastStatus"] == "RUNNING" else None
+            return poll("a task to run on a host the hook added", running, 60, interval=0.5)
+
+        first, second = run_one(), run_one()
+        hosts = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        assert len(hosts) == 2 and {first["containerInstanceArn"], second["containerInstanceArn"]} == set(hosts)
+        described = ecs.describe_container_instances(cluster=cluster, containerInstances=hosts)["containerInstances"]
+        instance_id = {i["containerInstanceArn"]: i["ec2InstanceId"] for i in described}
+
+        def scale_ins():
+            lines = [json.loads(x) for x in calls.read_text().splitlines()]
+            return [c for c in lines if int(c["BERTH_DESIRED_CAPACITY"]) < int(c["BERTH_CURRENT_CAPACITY"])]
+
+        def gone(arn):
+            def check():
+                (i,) = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])["containerInstances"]
+                return i if i["status"] == "INACTIVE" else None
+            return check
+
+        # Both hosts busy: no scale-in. The second task stops: its host is idle, the first is
+        # protected by its task; after the low reservation lasts 15 (scaled) minutes the hook
+        # is asked to remove exactly the idle host.
+        assert scale_ins() == []
+        ecs.stop_task(cluster=cluster, task=second["taskArn"])
+        idle = second["containerInstanceArn"]
+        removed = poll("the idle host removed and deregistered", gone(idle), 60, interval=0.5)
+        assert scale_ins() == [{"BERTH_HOST_GROUP": group, "BERTH_CLUSTER": cluster, "BERTH_DESIRED_CAPACITY": "1",
+                                "BERTH_CURRENT_CAPACITY": "2", "BERTH_REMOVE_INSTANCES": instance_id[idle]}], scale_ins()
+        assert removed["ec2InstanceId"] == instance_id[idle]
+        assert ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] == [first["containerInstanceArn"]]
+        t = ecs.describe_tasks(cluster=cluster, tasks=[first["taskArn"]])["tasks"][0]
+        assert t["lastStatus"] == "RUNNING", t
+
+        # The last task stops: the group scales in to zero.
+        ecs.stop_task(cluster=cluster, task=first["taskArn"])
+        poll("the last host removed", gone(first["containerInstanceArn"]), 60, interval=0.5)
+        assert [(c["BERTH_DESIRED_CAPACITY"], c["BERTH_CURRENT_CAPACITY"], c["BERTH_REMOVE_INSTANCES"])
+                for c in scale_ins()] == [("1", "2", instance_id[idle]),
+                                          ("0", "1", instance_id[first["containerInstanceArn"]])], scale_ins()
+        assert ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] == []
     finally:
         print(f"--- server log:\n{server.log_tail(60)}")
         for pid in (pids.read_text().split() if pids.exists() else []):

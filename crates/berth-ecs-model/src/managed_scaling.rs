@@ -1,8 +1,8 @@
 //! Managed scaling of a custom capacity provider, as ECS computes it: the
 //! `CapacityProviderReservation` metric (M instances needed over N
 //! instances in the group, × 100) and the host count the provider's hook
-//! is asked for (target tracking on that metric, within the step sizes).
-//! Pure: the controller (`berth-ecs` `managed_scaling.rs`) gathers the
+//! is asked for (target tracking on that metric, within the step sizes),
+//! out and in, and the hosts a scale-in removes. Pure: the controller (`berth-ecs` `managed_scaling.rs`) gathers the
 //! figures and runs the hook.
 
 use crate::capacity_provider::ManagedScaling;
@@ -74,7 +74,7 @@ pub fn reservation(m: u32, n: u32) -> f64 {
 /// count that brings the reservation to `targetCapacity`
 /// (⌈M × 100 / target⌉), the step from N at least
 /// `minimumScalingStepSize` and at most `maximumScalingStepSize`. None
-/// when the group is large enough (Berth does not scale in).
+/// when the group is large enough (see [`scale_in_capacity`]).
 pub fn desired_capacity(m: u32, n: u32, settings: &ManagedScaling) -> Option<u32> {
     let target = settings.target_capacity.clamp(1, 100) as u64;
     let wanted = (u64::from(m) * 100).div_ceil(target);
@@ -85,6 +85,52 @@ pub fn desired_capacity(m: u32, n: u32, settings: &ManagedScaling) -> Option<u32
     let max = (settings.maximum_scaling_step_size.max(1) as u64).max(min);
     let step = (wanted - u64::from(n)).clamp(min, max);
     Some((u64::from(n) + step).min(u64::from(u32::MAX)) as u32)
+}
+
+/// How long the reservation must stay below `targetCapacity` before the
+/// group scales in: the 15 one-minute datapoints of the target-tracking
+/// policy's low alarm ECS creates on the Auto Scaling group.
+pub const SCALE_IN_AFTER_SECS: u64 = 15 * 60;
+
+/// The host count a scale-in brings the group to, when it is larger than
+/// the reservation needs: ⌈M × 100 / target⌉, at most
+/// `maximumScalingStepSize` hosts fewer than N. None when it is not.
+pub fn scale_in_capacity(m: u32, n: u32, settings: &ManagedScaling) -> Option<u32> {
+    let target = settings.target_capacity.clamp(1, 100) as u64;
+    let wanted = (u64::from(m) * 100).div_ceil(target);
+    if wanted >= u64::from(n) {
+        return None;
+    }
+    let max = settings.maximum_scaling_step_size.max(1) as u64;
+    Some(wanted.max(u64::from(n).saturating_sub(max)) as u32)
+}
+
+/// One host of the group, as a scale-in sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupHost {
+    pub container_instance_arn: String,
+    /// Its tasks not stopped, daemon services' tasks left out (ECS
+    /// ignores them: every host runs them).
+    pub tasks: u32,
+}
+
+/// The hosts a scale-in of `count` removes: those without tasks first;
+/// with managed termination protection only those, without it then the
+/// ones with the fewest tasks (the Auto Scaling group would terminate
+/// them whatever runs there). In ARN order among equals, so a pass and
+/// the next choose alike.
+pub fn hosts_to_remove(hosts: &[GroupHost], count: u32, termination_protection: bool) -> Vec<&GroupHost> {
+    let mut candidates: Vec<&GroupHost> = hosts
+        .iter()
+        .filter(|h| !termination_protection || h.tasks == 0)
+        .collect();
+    candidates.sort_by(|a, b| {
+        a.tasks
+            .cmp(&b.tasks)
+            .then_with(|| a.container_instance_arn.cmp(&b.container_instance_arn))
+    });
+    candidates.truncate(count as usize);
+    candidates
 }
 
 #[cfg(test)]
@@ -146,5 +192,37 @@ mod tests {
         // The minimum step, then the maximum one.
         assert_eq!(desired_capacity(1, 0, &settings(100, 3, 10)), Some(3));
         assert_eq!(desired_capacity(50, 0, &settings(100, 1, 10)), Some(10));
+    }
+
+    #[test]
+    fn scale_in_follows_the_target_at_most_the_maximum_step_at_a_time() {
+        // One host of two needed, target 100: down to one.
+        assert_eq!(scale_in_capacity(1, 2, &settings(100, 1, 10_000)), Some(1));
+        // Nothing runs: down to zero.
+        assert_eq!(scale_in_capacity(0, 3, &settings(100, 1, 10_000)), Some(0));
+        // Target 50: two hosts for one needed, so three become two.
+        assert_eq!(scale_in_capacity(1, 3, &settings(50, 1, 10_000)), Some(2));
+        // Large enough or short: no scale-in.
+        assert_eq!(scale_in_capacity(2, 2, &settings(100, 1, 10_000)), None);
+        assert_eq!(scale_in_capacity(3, 2, &settings(100, 1, 10_000)), None);
+        assert_eq!(scale_in_capacity(0, 0, &settings(100, 1, 10_000)), None);
+        // At most the maximum step at a time.
+        assert_eq!(scale_in_capacity(0, 10, &settings(100, 1, 3)), Some(7));
+    }
+
+    #[test]
+    fn a_scale_in_removes_idle_hosts_first_and_only_them_when_protected() {
+        let host = |arn: &str, tasks| GroupHost {
+            container_instance_arn: arn.to_string(),
+            tasks,
+        };
+        let hosts = [host("c", 2), host("b", 0), host("a", 1), host("d", 0)];
+        let arns = |v: Vec<&GroupHost>| v.iter().map(|h| h.container_instance_arn.clone()).collect::<Vec<_>>();
+        assert_eq!(arns(hosts_to_remove(&hosts, 1, true)), ["b"]);
+        // Protected: never a host with tasks, however many are wanted.
+        assert_eq!(arns(hosts_to_remove(&hosts, 3, true)), ["b", "d"]);
+        // Unprotected: idle first, then the fewest tasks.
+        assert_eq!(arns(hosts_to_remove(&hosts, 3, false)), ["b", "d", "a"]);
+        assert!(hosts_to_remove(&hosts, 0, false).is_empty());
     }
 }

@@ -1,9 +1,11 @@
 //! The capacity hook of a host group (`berth server --capacity-hook
 //! GROUP=COMMAND`): the operator's command the managed-scaling controller
-//! runs when a custom capacity provider over the group needs more hosts.
+//! runs when a custom capacity provider over the group needs more hosts,
+//! or fewer (the hosts to remove named).
 //! It is run directly (the command split on whitespace, never through a
 //! shell), with `BERTH_HOST_GROUP`, `BERTH_CLUSTER`,
-//! `BERTH_DESIRED_CAPACITY` and `BERTH_CURRENT_CAPACITY` in its
+//! `BERTH_DESIRED_CAPACITY`, `BERTH_CURRENT_CAPACITY`,
+//! `BERTH_REMOVE_INSTANCES` and `BERTH_REMOVE_CONTAINER_INSTANCES` in its
 //! environment (and of the server's only PATH, HOME, LANG and TZ); its
 //! exit status and standard error are logged. What it
 //! does (start agents with `--host-group GROUP`, call a cloud API) is the
@@ -50,9 +52,22 @@ pub fn parse_capacity_hook(s: &str) -> Result<CapacityHook, String> {
     Ok(CapacityHook { group, command })
 }
 
+/// A host a scale-in asks the hook to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedHost {
+    /// The agent's instance id (`i-…`, `ec2InstanceId`).
+    pub ec2_instance_id: String,
+    pub container_instance_arn: String,
+}
+
 /// Runs `hook` for `cluster`, asking for `desired` hosts where there are
-/// `current`; logs the outcome. Never fails the caller.
-pub async fn run_hook(hook: &CapacityHook, cluster: &str, desired: u32, current: u32) {
+/// `current` — fewer by removing `remove` (their ids in
+/// `BERTH_REMOVE_INSTANCES`, their ARNs in
+/// `BERTH_REMOVE_CONTAINER_INSTANCES`, space-separated; both empty when
+/// the group grows); logs the outcome. Whether the hook succeeded (exit
+/// status 0); never fails the caller.
+pub async fn run_hook(hook: &CapacityHook, cluster: &str, desired: u32, current: u32, remove: &[RemovedHost]) -> bool {
+    let joined = |f: fn(&RemovedHost) -> &str| remove.iter().map(f).collect::<Vec<_>>().join(" ");
     let mut cmd = tokio::process::Command::new(&hook.command[0]);
     // The server's environment (its root credentials among it) is not
     // the hook's: only what locates programs and the locale is passed on.
@@ -65,16 +80,21 @@ pub async fn run_hook(hook: &CapacityHook, cluster: &str, desired: u32, current:
         .env("BERTH_CLUSTER", cluster)
         .env("BERTH_DESIRED_CAPACITY", desired.to_string())
         .env("BERTH_CURRENT_CAPACITY", current.to_string())
+        .env("BERTH_REMOVE_INSTANCES", joined(|h| &h.ec2_instance_id))
+        .env(
+            "BERTH_REMOVE_CONTAINER_INSTANCES",
+            joined(|h| &h.container_instance_arn),
+        )
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    tracing::info!(group = %hook.group, cluster, desired, current, "running the capacity hook");
+    tracing::info!(group = %hook.group, cluster, desired, current, removed = remove.len(), "running the capacity hook");
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(group = %hook.group, error = %e, program = %hook.command[0], "cannot run the capacity hook");
-            return;
+            return false;
         }
     };
     match tokio::time::timeout(HOOK_TIMEOUT, child.wait_with_output()).await {
@@ -82,12 +102,20 @@ pub async fn run_hook(hook: &CapacityHook, cluster: &str, desired: u32, current:
             let stderr = String::from_utf8_lossy(&out.stderr);
             if out.status.success() {
                 tracing::info!(group = %hook.group, stderr = %stderr.trim(), "the capacity hook succeeded");
+                true
             } else {
                 tracing::warn!(group = %hook.group, status = %out.status, stderr = %stderr.trim(), "the capacity hook failed");
+                false
             }
         }
-        Ok(Err(e)) => tracing::warn!(group = %hook.group, error = %e, "the capacity hook could not be waited for"),
-        Err(_) => tracing::warn!(group = %hook.group, "the capacity hook ran over {HOOK_TIMEOUT:?} and was killed"),
+        Ok(Err(e)) => {
+            tracing::warn!(group = %hook.group, error = %e, "the capacity hook could not be waited for");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(group = %hook.group, "the capacity hook ran over {HOOK_TIMEOUT:?} and was killed");
+            false
+        }
     }
 }
 

@@ -9,16 +9,29 @@
 //! with the host count wanted. One call per wanted count until the hosts
 //! arrive or the provider's `instanceWarmupPeriod` (scaled by
 //! `--time-scale`) has passed, so a burst does not run the hook every
-//! second. The stored state is the tasks and instances themselves; the
-//! last call is only remembered in memory (after a restart the hook may be
-//! asked for the same count once more).
+//! second. When the group is larger than the reservation needs for
+//! 15 minutes (scaled), it scales in: the hosts to remove are chosen
+//! (idle first; only idle ones under managed termination protection),
+//! set DRAINING with managed draining, and handed to the hook once they
+//! run no task (daemon tasks aside); the hook succeeding, they are
+//! deregistered. The stored state is the tasks and instances themselves;
+//! the last call and the start of a low reservation are only remembered
+//! in memory (after a restart the hook may be asked for the same count
+//! once more, and a scale-in waits its 15 minutes again).
 
-use crate::capacity_hook::{CapacityHook, run_hook};
+use crate::capacity_hook::{CapacityHook, RemovedHost, run_hook};
+use crate::instances::{DeregisterInput, UpdateStateInput};
 use crate::tasks::capacity_for;
 use crate::{Ecs, keys};
-use berth_ecs_model::managed_scaling::{GroupLoad, Size, desired_capacity, instances_needed, reservation};
-use berth_ecs_model::{CapacityProviderRecord, ClusterRecord, ClusterStatus, TaskStatus, Toggle};
-use berth_proto::AwsError;
+use berth_ecs_model::managed_scaling::{
+    GroupHost, GroupLoad, SCALE_IN_AFTER_SECS, Size, desired_capacity, hosts_to_remove, instances_needed, reservation,
+    scale_in_capacity,
+};
+use berth_ecs_model::service::ServiceRecord;
+use berth_ecs_model::{
+    CapacityProviderRecord, ClusterRecord, ClusterStatus, ContainerInstanceStatus, TaskStatus, Toggle,
+};
+use berth_proto::{AwsError, RequestContext};
 use berth_store::typed;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -32,21 +45,26 @@ pub struct ReservationDatum {
     pub value: f64,
 }
 
-/// The controller's memory: the latest reservations, and the last hook
-/// call of each (cluster, provider).
+/// The controller's memory: the latest reservations, the last hook call
+/// of each (cluster, provider), since when each has had more hosts than
+/// it needs, and which have a scale-in hook call running.
 #[derive(Default)]
 pub(crate) struct ScalingState {
     reservations: Mutex<BTreeMap<(String, String), f64>>,
     calls: Mutex<HashMap<(String, String), (Instant, u32)>>,
+    low_since: Mutex<HashMap<(String, String), Instant>>,
+    removing: Mutex<HashSet<(String, String)>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl ScalingState {
     /// The latest reservation of every (cluster, provider) with managed
     /// scaling on.
     pub(crate) fn reservations(&self) -> Vec<ReservationDatum> {
-        self.reservations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        locked(&self.reservations)
             .iter()
             .map(|((c, p), v)| ReservationDatum {
                 cluster: c.clone(),
@@ -140,27 +158,136 @@ impl Ecs {
                 let n = load.instances;
                 figures.insert((name.clone(), provider.name.clone()), reservation(m, n));
                 let settings = &provider.auto_scaling_group_provider.managed_scaling;
-                let (Some(desired), Some(hook)) = (desired_capacity(m, n, settings), self.capacity_hook(group)) else {
+                let Some(hook) = self.capacity_hook(group) else {
                     continue;
                 };
+                let key = (name.clone(), provider.name.clone());
+                let now = Instant::now();
+                let Some(desired) = desired_capacity(m, n, settings) else {
+                    // Not short: maybe too large.
+                    let Some(target) = scale_in_capacity(m, n, settings) else {
+                        locked(&self.scaling.low_since).remove(&key);
+                        continue;
+                    };
+                    let since = *locked(&self.scaling.low_since).entry(key.clone()).or_insert(now);
+                    if now.duration_since(since) < self.time_scale.scale_secs(SCALE_IN_AFTER_SECS)
+                        || locked(&self.scaling.removing).contains(&key)
+                    {
+                        continue;
+                    }
+                    let daemons = self.daemon_groups(name).await?;
+                    let hosts: Vec<GroupHost> = registered
+                        .iter()
+                        .map(|e| GroupHost {
+                            container_instance_arn: e.record.container_instance_arn.clone(),
+                            tasks: tasks
+                                .iter()
+                                .filter(|t| t.last_status != TaskStatus::Stopped && !daemons.contains(&t.group))
+                                .filter(|t| {
+                                    t.container_instance_arn.as_deref()
+                                        == Some(e.record.container_instance_arn.as_str())
+                                })
+                                .count() as u32,
+                        })
+                        .collect();
+                    let asg = &provider.auto_scaling_group_provider;
+                    let chosen = hosts_to_remove(
+                        &hosts,
+                        n - target,
+                        asg.managed_termination_protection == Toggle::Enabled,
+                    );
+                    let ctx = RequestContext::root(&self.scope.account, &self.scope.region);
+                    if asg.managed_draining == Toggle::Enabled {
+                        // ECS drains a host before the group terminates it:
+                        // its service tasks move elsewhere first.
+                        let to_drain: Vec<String> = chosen
+                            .iter()
+                            .filter(|h| {
+                                registered.iter().any(|e| {
+                                    e.record.container_instance_arn == h.container_instance_arn
+                                        && e.record.status != ContainerInstanceStatus::Draining
+                                })
+                            })
+                            .map(|h| h.container_instance_arn.clone())
+                            .collect();
+                        for batch in to_drain.chunks(10) {
+                            self.update_container_instances_state(
+                                &ctx,
+                                UpdateStateInput::draining(name, batch.to_vec()),
+                            )
+                            .await?;
+                        }
+                    }
+                    // A host goes once no task runs on it (daemon tasks
+                    // aside): Berth never takes one away under running
+                    // tasks; without managed draining a busy host chosen
+                    // stays until its tasks end.
+                    let remove: Vec<RemovedHost> = chosen
+                        .iter()
+                        .filter(|h| h.tasks == 0)
+                        .filter_map(|h| {
+                            registered
+                                .iter()
+                                .find(|e| e.record.container_instance_arn == h.container_instance_arn)
+                        })
+                        .map(|e| RemovedHost {
+                            ec2_instance_id: e.record.ec2_instance_id.clone(),
+                            container_instance_arn: e.record.container_instance_arn.clone(),
+                        })
+                        .collect();
+                    if remove.is_empty() {
+                        continue;
+                    }
+                    locked(&self.scaling.removing).insert(key.clone());
+                    let desired = n - remove.len() as u32;
+                    let (ecs, hook, cluster) = (self.clone(), hook.clone(), name.clone());
+                    tokio::spawn(async move {
+                        if run_hook(&hook, &cluster, desired, n, &remove).await {
+                            for h in &remove {
+                                let input = DeregisterInput::forced(&cluster, &h.container_instance_arn);
+                                match ecs.deregister_container_instance(&ctx, input).await {
+                                    Ok(_) => {
+                                        tracing::info!(instance = %h.container_instance_arn, "host removed by managed scaling")
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(instance = %h.container_instance_arn, error = %e, "cannot deregister a host the capacity hook removed")
+                                    }
+                                }
+                            }
+                        }
+                        locked(&ecs.scaling.low_since).remove(&key);
+                        locked(&ecs.scaling.removing).remove(&key);
+                    });
+                    continue;
+                };
+                locked(&self.scaling.low_since).remove(&key);
                 let warmup = self
                     .time_scale
                     .scale_secs(settings.instance_warmup_period.max(0) as u64);
-                let key = (name.clone(), provider.name.clone());
-                let now = Instant::now();
                 {
-                    let mut calls = self.scaling.calls.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut calls = locked(&self.scaling.calls);
                     if !call_due(calls.get(&key).copied(), desired, n, now, warmup) {
                         continue;
                     }
                     calls.insert(key, (now, desired));
                 }
                 let (hook, cluster) = (hook.clone(), name.clone());
-                tokio::spawn(async move { run_hook(&hook, &cluster, desired, n).await });
+                tokio::spawn(async move { run_hook(&hook, &cluster, desired, n, &[]).await });
             }
         }
-        *self.scaling.reservations.lock().unwrap_or_else(|p| p.into_inner()) = figures;
+        *locked(&self.scaling.reservations) = figures;
         Ok(())
+    }
+
+    /// The task groups (`service:NAME`) of the cluster's DAEMON services.
+    async fn daemon_groups(&self, cluster: &str) -> Result<HashSet<String>, AwsError> {
+        Ok(typed::list::<ServiceRecord>(&*self.store, &keys::services_of(cluster))
+            .await
+            .map_err(AwsError::state_store)?
+            .into_iter()
+            .filter(ServiceRecord::is_daemon)
+            .map(|s| format!("service:{}", s.service_name))
+            .collect())
     }
 }
 

@@ -130,8 +130,9 @@ pub struct ServerArgs {
     #[arg(long, default_value = "0", env = "BERTH_FARGATE_SPOT_INTERRUPTION_RATE", value_name = "PER_HOUR", value_parser = berth_ecs_model::task::parse_interruption_rate)]
     pub(crate) fargate_spot_interruption_rate: f64,
     /// Managed scaling: the command run (never through a shell) when a custom capacity provider over
-    /// host group GROUP needs more hosts, with BERTH_HOST_GROUP, BERTH_CLUSTER, BERTH_DESIRED_CAPACITY
-    /// and BERTH_CURRENT_CAPACITY in its environment; repeatable, one per group.
+    /// host group GROUP needs more hosts or fewer, with BERTH_HOST_GROUP, BERTH_CLUSTER,
+    /// BERTH_DESIRED_CAPACITY, BERTH_CURRENT_CAPACITY and, on a scale-in, the hosts to stop in
+    /// BERTH_REMOVE_INSTANCES (instance ids) in its environment; repeatable, one per group.
     #[arg(long = "capacity-hook", value_name = "GROUP=COMMAND", value_parser = berth_ecs::capacity_hook::parse_capacity_hook)]
     pub(crate) capacity_hooks: Vec<berth_ecs::capacity_hook::CapacityHook>,
     #[command(flatten)]

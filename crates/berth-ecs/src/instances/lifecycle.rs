@@ -27,6 +27,29 @@ pub(crate) struct UpdateStateInput {
     status: String,
 }
 
+impl DeregisterInput {
+    /// A forced deregistration of `arn` in `cluster` (a host the managed
+    /// scaling removed).
+    pub(crate) fn forced(cluster: &str, arn: &str) -> Self {
+        Self {
+            cluster: Some(cluster.to_string()),
+            container_instance: arn.to_string(),
+            force: Some(true),
+        }
+    }
+}
+
+impl UpdateStateInput {
+    /// `arns` of `cluster` set to DRAINING (hosts a scale-in removes).
+    pub(crate) fn draining(cluster: &str, arns: Vec<String>) -> Self {
+        Self {
+            cluster: Some(cluster.to_string()),
+            container_instances: arns,
+            status: ContainerInstanceStatus::Draining.as_str().to_string(),
+        }
+    }
+}
+
 impl Ecs {
     pub(crate) async fn deregister_container_instance(
         &self,
