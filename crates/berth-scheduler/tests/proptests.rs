@@ -155,6 +155,7 @@ fn arb_request() -> impl Strategy<Value = PlacementRequest> {
                     constraints,
                     strategies,
                     count,
+                    zones: vec![],
                 }
             },
         )
