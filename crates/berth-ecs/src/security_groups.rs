@@ -141,6 +141,27 @@ impl Ecs {
         }
     }
 
+    /// Tells EC2 the zone of every registered instance of the region (at
+    /// start: a data dir from before default subnets per zone gets the
+    /// missing ones without waiting for its agents to register again).
+    pub async fn sync_registered_zones(&self) -> Result<(), AwsError> {
+        if self.security_groups.is_none() {
+            return Ok(());
+        }
+        let view = self.synced_view().await?;
+        let mut zones: Vec<String> = view
+            .registered_instances_having(berth_scheduler::ZONE_ATTRIBUTE)
+            .iter()
+            .filter_map(|r| r.attribute(berth_scheduler::ZONE_ATTRIBUTE).map(str::to_string))
+            .collect();
+        zones.sort();
+        zones.dedup();
+        for zone in zones {
+            self.zone_registered(&zone).await;
+        }
+        Ok(())
+    }
+
     /// The task networks of the region's registered instances (every
     /// cluster) whose agents told them.
     pub async fn host_networks(&self) -> Result<Vec<HostNetwork>, AwsError> {
