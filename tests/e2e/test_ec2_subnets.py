@@ -13,7 +13,9 @@ with boto3, the aws CLI and real Docker:
   in its events;
 - a subnet EC2 does not have, subnets of two VPCs, a security group of
   another VPC: refused by RunTask, CreateService, UpdateService (boto3 and
-  the aws CLI) with nothing stored.
+  the aws CLI) with nothing stored;
+- a Fargate host in zone c (simulated containers) gives zone c its default
+  subnet and takes FARGATE tasks only when they name a subnet of zone c.
 
 One `berth up` for the module; per test, a cluster with two `berth agent`s
 (zones a and b, each its own task subnet). Every container carries the
@@ -337,3 +339,57 @@ def test_launches_naming_subnets_ec2_does_not_have_or_mixing_vpcs_are_refused(zo
         ec2.delete_security_group(GroupId=other_group)
         ec2.delete_subnet(SubnetId=other)
         ec2.delete_vpc(VpcId=vpc)
+
+
+def test_fargate_tasks_go_to_the_zones_of_their_subnets(server, tmp_path, image):  # noqa: F811
+    """A Fargate host (the agent protocol over simulated containers: `--runtime hollow`) in zone c: its
+    registration gives zone c its default subnet, and FARGATE tasks run there only when they name it."""
+    ecs, ec2 = server.client("ecs"), server.client("ec2")
+    cluster = unique("fg-zone")
+    ecs.create_cluster(clusterName=cluster)
+    log_path = tmp_path / "agent.log"
+    env = isolate_aws_environment(dict(os.environ))
+    env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, BERTH_LOG="info", NO_COLOR="1")
+    cmd = [
+        str(berth_bin()), "agent", "--fargate", "--server", server.endpoint, "--cluster", cluster,
+        "--data-dir", str(tmp_path / "agent"), "--region", REGION, "--availability-zone", ZONE_C,
+        "--runtime", "hollow", "--hollow-cores", "2",
+    ]
+    with open(log_path, "ab") as log:
+        agent = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+    try:
+        poll("the Fargate host to register", lambda: " registered " in log_path.read_text(errors="replace"), 30)
+        sub_c = poll("zone c's default subnet", lambda: _default_subnet_or_none(server, ZONE_C), 10)
+        td = ecs.register_task_definition(
+            family=unique("fg"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": "app", "image": image, "command": ["sleep", "3600"]}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        run = {"cluster": cluster, "taskDefinition": td, "launchType": "FARGATE"}
+        out = ecs.run_task(networkConfiguration=net(default_subnet(server, ZONE_A)), **run)
+        assert out["tasks"] == [] and [f["reason"] for f in out["failures"]] == ["ATTRIBUTE"], out["failures"]
+        out = ecs.run_task(networkConfiguration=net(default_subnet(server, ZONE_A), sub_c), **run)
+        assert out["failures"] == []
+        [task] = out["tasks"]
+        assert task["availabilityZone"] == ZONE_C and eni_subnet(task) == sub_c
+        assert "containerInstanceArn" not in task
+        ecs.stop_task(cluster=cluster, task=task["taskArn"])
+        poll(
+            "the Fargate task STOPPED",
+            lambda: ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPED",
+            STOP_DEADLINE,
+        )
+    finally:
+        if agent.poll() is None:
+            agent.send_signal(signal.SIGTERM)
+            try:
+                agent.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait(timeout=30)
+        print(f"--- Fargate host log:\n{log_path.read_text(errors='replace')[-3000:]}")
+
+
+def _default_subnet_or_none(server: Berth, zone: str) -> str | None:
+    filters = [{"Name": "default-for-az", "Values": ["true"]}, {"Name": "availability-zone", "Values": [zone]}]
+    subnets = server.client("ec2").describe_subnets(Filters=filters)["Subnets"]
+    return subnets[0]["SubnetId"] if subnets else None
