@@ -344,7 +344,7 @@ def test_launches_naming_subnets_ec2_does_not_have_or_mixing_vpcs_are_refused(zo
 def test_fargate_tasks_go_to_the_zones_of_their_subnets(server, tmp_path, image):  # noqa: F811
     """A Fargate host (the agent protocol over simulated containers: `--runtime hollow`) in zone c: its
     registration gives zone c its default subnet, and FARGATE tasks run there only when they name it."""
-    ecs, ec2 = server.client("ecs"), server.client("ec2")
+    ecs = server.client("ecs")
     cluster = unique("fg-zone")
     ecs.create_cluster(clusterName=cluster)
     log_path = tmp_path / "agent.log"
