@@ -33,6 +33,14 @@ pub fn subnet_in_zone<'a>(subnets: &'a [SubnetZone], zone: &str) -> Option<&'a s
     subnets.iter().find(|s| s.zone == zone).map(|s| s.subnet.as_str())
 }
 
+/// The subnet of task `index` of a launch naming `named` (zones known as
+/// `zoned`) placed in `zone`: the launch subnet of that zone; without zones
+/// (no EC2 wired) or host yet, the named subnets in turn.
+pub fn eni_subnet<'a>(zoned: &'a [SubnetZone], named: &[&'a str], zone: Option<&str>, index: usize) -> Option<&'a str> {
+    zone.and_then(|z| subnet_in_zone(zoned, z))
+        .or_else(|| (!named.is_empty()).then(|| named[index % named.len()]))
+}
+
 /// AWS's answer when an awsvpc task definition is launched without a
 /// network configuration.
 pub const NETWORK_CONFIGURATION_REQUIRED: &str =
@@ -247,6 +255,12 @@ mod tests {
         assert_eq!(subnet_in_zone(&subnets, "us-east-1a"), Some("subnet-a1"));
         assert_eq!(subnet_in_zone(&subnets, "us-east-1c"), None);
         assert!(zones_of(&[]).is_empty());
+        let named = ["subnet-b1", "subnet-a1", "subnet-b2"];
+        assert_eq!(eni_subnet(&subnets, &named, Some("us-east-1a"), 0), Some("subnet-a1"));
+        // No zones known, or no host: the named subnets in turn.
+        assert_eq!(eni_subnet(&[], &named, Some("us-east-1a"), 4), Some("subnet-a1"));
+        assert_eq!(eni_subnet(&subnets, &named, None, 2), Some("subnet-b2"));
+        assert_eq!(eni_subnet(&[], &[], None, 0), None);
     }
 
     #[test]

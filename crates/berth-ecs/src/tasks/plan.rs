@@ -8,7 +8,7 @@ use crate::Ecs;
 use crate::instances::InstanceRecord;
 use berth_ecs_model::task::{Attachment, ContainerRecord, TaskInternal, TaskRecord};
 use berth_ecs_model::task::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
-use berth_ecs_model::{ClusterRecord, SubnetZone, Tag, subnet_in_zone, validate_tags, zones_of};
+use berth_ecs_model::{ClusterRecord, SubnetZone, Tag, eni_subnet, validate_tags, zones_of};
 use berth_ecs_model::{HealthStatus, TaskStatus};
 use berth_proto::AwsError;
 use berth_scheduler::{
@@ -230,12 +230,8 @@ impl Ecs {
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
-                // The launch subnet in the host's zone; without zones (or
-                // host yet), the subnets in turn.
                 let zone = instance.and_then(|i| i.attribute(ZONE_ATTRIBUTE));
-                let subnet = zone
-                    .and_then(|z| subnet_in_zone(&plan.subnet_zones, z))
-                    .or_else(|| (!subnets.is_empty()).then(|| subnets[index % subnets.len()]));
+                let subnet = eni_subnet(&plan.subnet_zones, &subnets, zone, index);
                 vec![Attachment::precreated_eni(berth_core::ids::uuid(), subnet)]
             } else {
                 vec![]
