@@ -8,12 +8,12 @@ with boto3, the aws CLI and real Docker:
   lists those zones;
 - RunTask naming a subnet of zone b places its tasks only on the zone-b
   agent, their ENI in that subnet; subnets of zones a and b spread the tasks
-  over both, each ENI in its host's zone's subnet; a subnet of a zone no
-  agent is in places nothing (failures `ATTRIBUTE`), and a service saying so
-  in its events;
+  over both, each ENI in its host's zone's subnet; StartTask on an agent of
+  another zone starts nothing; a subnet of a zone no agent is in places
+  nothing (failures `ATTRIBUTE`), and a service says so in its events;
 - a subnet EC2 does not have, subnets of two VPCs, a security group of
-  another VPC: refused by RunTask, CreateService, UpdateService (boto3 and
-  the aws CLI) with nothing stored;
+  another VPC: refused by RunTask, StartTask, CreateService, UpdateService
+  (boto3 and the aws CLI) with nothing stored;
 - a Fargate host in zone c (simulated containers) gives zone c its default
   subnet and takes FARGATE tasks only when they name a subnet of zone c.
 
@@ -263,6 +263,10 @@ def test_tasks_go_to_the_zones_of_their_subnets(zones, image):  # noqa: F811
     enis = ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [sub_b]}])["NetworkInterfaces"]
     assert len(enis) == 3 and {e["AvailabilityZone"] for e in enis} == {ZONE_B}
 
+    # StartTask on the zone-a agent naming a subnet of zone b: not started there.
+    out = ecs.start_task(cluster=cluster, taskDefinition=td, containerInstances=[agent_a], networkConfiguration=net(sub_b))
+    assert out["tasks"] == [] and [(f["arn"], f["reason"]) for f in out["failures"]] == [(agent_a, "ATTRIBUTE")]
+
     # A subnet of a zone no agent of the cluster is in: nothing placed, every instance says why.
     vpc = ec2.describe_subnets(SubnetIds=[sub_a])["Subnets"][0]["VpcId"]
     sub_c = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.250.0/24", AvailabilityZone=ZONE_C)["Subnet"]["SubnetId"]
@@ -309,6 +313,8 @@ def test_launches_naming_subnets_ec2_does_not_have_or_mixing_vpcs_are_refused(zo
         assert refused(ecs.run_task, networkConfiguration=net(sub_a, missing), **run) == not_found
         assert refused(ecs.run_task, networkConfiguration=net(sub_a, other), **run).startswith(two_vpcs)
         assert refused(ecs.run_task, networkConfiguration=net(sub_a, groups=[other_group]), **run).startswith(foreign)
+        start = {"cluster": cluster, "taskDefinition": td, "containerInstances": [zones.agents[ZONE_A].arn]}
+        assert refused(ecs.start_task, networkConfiguration=net(missing), **start) == not_found
         # The malformed id keeps its own message.
         assert refused(ecs.run_task, networkConfiguration=net("subnet-nope"), **run).endswith("is malformed.")
         assert ecs.list_tasks(cluster=cluster)["taskArns"] == []
