@@ -54,6 +54,7 @@ HAND_LISTED = {
         ["crates/berth-ec2/src/routes.rs"],
         [
             "AuthorizeSecurityGroupEgress", "AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "CreateSubnet",
+            "DescribeAvailabilityZones",
             "CreateTags", "CreateVpc", "DeleteSecurityGroup", "DeleteSubnet", "DeleteTags", "DeleteVpc",
             "DescribeNetworkInterfaces", "DescribeSecurityGroupRules", "DescribeSecurityGroups", "DescribeSubnets",
             "DescribeTags", "DescribeVpcs", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",

@@ -545,3 +545,14 @@ def denied(call, **kwargs) -> str:
     e = err.value.response["Error"]
     assert e["Code"] in ("AccessDeniedException", "AccessDenied"), e
     return e["Message"]
+
+
+def default_subnet(berth: "Berth", zone: str | None = None) -> str:
+    """The id of the server's default subnet in `zone` (default: the region's first, `REGIONa`, which
+    always has one), as DescribeSubnets shows it: ECS launches must name subnets that EC2 has. An agent's
+    zone gets its default subnet when the agent registers."""
+    zone = zone or f"{REGION}a"
+    filters = [{"Name": "default-for-az", "Values": ["true"]}, {"Name": "availability-zone", "Values": [zone]}]
+    subnets = berth.client("ec2").describe_subnets(Filters=filters)["Subnets"]
+    assert len(subnets) == 1, f"default subnets in {zone}: {subnets}"
+    return subnets[0]["SubnetId"]

@@ -40,6 +40,7 @@ from berthtest import (
     AwsCliError,
     Berth,
     berth_bin,
+    default_subnet,
     isolate_aws_environment,
     remove_task_subnet,
     requires_docker,
@@ -53,6 +54,7 @@ STOP_DEADLINE = 60.0
 LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
 LABEL_TASK = "com.amazonaws.ecs.task-arn"
 LABEL_NAME = "com.amazonaws.ecs.container-name"
+# The server's default subnet in REGIONa (set by the `server` fixture: ECS checks subnets in EC2).
 SUBNET_ID = "subnet-0123456789abcdef0"
 PAUSE_IMAGE = "berth/pause:1"
 NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
@@ -151,6 +153,9 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("berth-awsvpc")
     (tmp / "data").mkdir()
     srv = Berth(data_dir=tmp / "data", log_path=tmp / "berth.log").start()
+    global SUBNET_ID, NETWORK
+    SUBNET_ID = default_subnet(srv)
+    NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
     try:
         yield srv
     finally:
@@ -435,7 +440,11 @@ def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
     ecs = setup.ecs
     token = uuid.uuid4().hex
     td = web_task(ecs, image, token)
-    subnets = ["subnet-11111111", "subnet-22222222"]
+    # Two subnets of the host's zone: its tasks' interfaces are in the first.
+    ec2 = setup.server.client("ec2")
+    vpc = ec2.describe_subnets(SubnetIds=[SUBNET_ID])["Subnets"][0]["VpcId"]
+    second = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.240.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]
+    subnets = [SUBNET_ID, second["SubnetId"]]
     name = unique("svc")
     ecs.create_service(
         cluster=setup.cluster, serviceName=name, taskDefinition=td, desiredCount=2,
@@ -448,7 +457,7 @@ def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
         return tasks if tasks and all(t["lastStatus"] == "RUNNING" for t in tasks) else None
 
     tasks = poll("the service's two tasks RUNNING", two_running, RUN_DEADLINE)
-    assert sorted(details(eni(t))["subnetId"] for t in tasks) == subnets
+    assert [details(eni(t))["subnetId"] for t in tasks] == [SUBNET_ID, SUBNET_ID]
     ips = {details(eni(t))["privateIPv4Address"] for t in tasks}
     assert len(ips) == 2
     for ip in ips:
@@ -457,6 +466,7 @@ def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
     setup.wait_status([t["taskArn"] for t in tasks], "STOPPED", STOP_DEADLINE)
     ecs.delete_service(cluster=setup.cluster, service=name)
     assert setup.agent.leases() == {}
+    ec2.delete_subnet(SubnetId=second["SubnetId"])
 
 
 def refused(call, **kwargs) -> str:
@@ -515,7 +525,7 @@ def test_network_configurations_are_checked(server, image):
     with pytest.raises(AwsCliError) as e:
         server.aws(
             "ecs", "run-task", "--cluster", cluster, "--task-definition", vpc, "--network-configuration",
-            "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678]}",
+            f"awsvpcConfiguration={{subnets=[{SUBNET_ID}],securityGroups=[sg-12345678]}}",
         )
     assert e.value.code == "InvalidParameterException"
     assert "The security group 'sg-12345678' does not exist" in e.value.message

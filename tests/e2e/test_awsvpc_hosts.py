@@ -42,6 +42,7 @@ from berthtest import (
     TEST_AGENT_MEMORY,
     Berth,
     berth_bin,
+    default_subnet,
     isolate_aws_environment,
     poll,
     requires_docker,
@@ -55,7 +56,6 @@ pytestmark = requires_docker()
 
 RUN_DEADLINE = 60.0
 LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
-SUBNET_ID = "subnet-0123456789abcdef0"
 
 
 def sh(*args: str, check: bool = True) -> str:
@@ -225,6 +225,7 @@ def test_a_task_on_one_host_reaches_a_task_on_another_by_ip(world, image):  # no
     poll("B's route to A's task subnet", lambda: f"{subnet_a} via {hosts.under_a} " in routes(hosts.b) + " ", 30)
 
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnet_id = default_subnet(server)
     web_sg = ec2.create_security_group(GroupName=unique("web"), Description="web", VpcId=vpc)["GroupId"]
     client_sg = ec2.create_security_group(GroupName=unique("client"), Description="client", VpcId=vpc)["GroupId"]
 
@@ -232,7 +233,7 @@ def test_a_task_on_one_host_reaches_a_task_on_another_by_ip(world, image):  # no
     td = web_task(ecs, image, token)
     web = ecs.run_task(
         cluster=cluster_b, taskDefinition=td,
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [SUBNET_ID], "securityGroups": [web_sg]}},
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet_id], "securityGroups": [web_sg]}},
     )["tasks"][0]["taskArn"]
 
     def running():
@@ -261,7 +262,7 @@ def test_a_task_on_one_host_reaches_a_task_on_another_by_ip(world, image):  # no
         """Runs the probe on host A; its container's exit code (0: it got B's page)."""
         arn = ecs.run_task(
             cluster=cluster_a, taskDefinition=probe,
-            networkConfiguration={"awsvpcConfiguration": {"subnets": [SUBNET_ID], "securityGroups": [client_sg]}},
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet_id], "securityGroups": [client_sg]}},
         )["tasks"][0]["taskArn"]
 
         def stopped():

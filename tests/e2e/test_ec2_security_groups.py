@@ -29,7 +29,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from berthtest import AwsCliError, Berth, poll, requires_docker, unique
+from berthtest import AwsCliError, Berth, default_subnet, poll, requires_docker, unique
 from test_awsvpc import (  # noqa: F401  (fixtures are used by name)
     LABEL_NAME,
     LABEL_TASK,
@@ -43,6 +43,7 @@ from test_awsvpc import (  # noqa: F401  (fixtures are used by name)
 
 pytestmark = requires_docker()
 
+# The server's default subnet in REGIONa (set by the `server` fixture: ECS checks subnets in EC2).
 SUBNET_ID = "subnet-0123456789abcdef0"
 # A rule change reaches the host's filters within this long.
 RULE_DEADLINE = 1.0
@@ -77,6 +78,8 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("berth-ec2-sg")
     (tmp / "data").mkdir()
     srv = Berth(data_dir=tmp / "data", log_path=tmp / "berth.log").start()
+    global SUBNET_ID
+    SUBNET_ID = default_subnet(srv)
     try:
         yield srv
     finally:

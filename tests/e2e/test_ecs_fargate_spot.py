@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 
 from berthtest import (
-    ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, requires_docker,
-    task_subnet, unique,
+    ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, default_subnet, isolate_aws_environment, poll,
+    requires_docker, task_subnet, unique,
 )
 
 pytestmark = requires_docker()
@@ -46,8 +46,11 @@ DEADLINE = 90.0
 LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
 LABEL_TASK = "com.amazonaws.ecs.task-arn"
 LABEL_NAME = "com.amazonaws.ecs.container-name"
-SUBNET_ID = "subnet-0123456789abcdef0"
-NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
+
+
+def network(server: Berth) -> dict:
+    """An awsvpc configuration in the server's default subnet of REGIONa."""
+    return {"awsvpcConfiguration": {"subnets": [default_subnet(server)], "assignPublicIp": "DISABLED"}}
 APPLETS = ("sh", "echo", "sleep")
 STRATEGY = [
     {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
@@ -241,7 +244,7 @@ def test_nine_tasks_split_as_ecs_splits_and_an_interrupted_one_is_replaced_on_fa
     name = unique("split-svc")
     ecs.create_service(
         cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=9,
-        capacityProviderStrategy=STRATEGY, networkConfiguration=NETWORK,
+        capacityProviderStrategy=STRATEGY, networkConfiguration=network(env.server),
     )
     try:
         tasks = poll("9 tasks RUNNING", lambda: running(env, cluster, name, 9), DEADLINE)
@@ -292,7 +295,7 @@ def test_an_interrupted_container_gets_sigterm_then_sigkill_when_the_notice_ends
     name = unique("spot-svc")
     ecs.create_service(
         cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=2,
-        capacityProviderStrategy=STRATEGY, networkConfiguration=NETWORK,
+        capacityProviderStrategy=STRATEGY, networkConfiguration=network(env.server),
     )
     try:
         tasks = poll("2 tasks RUNNING on the Fargate host", lambda: running(env, cluster, name, 2), DEADLINE)
@@ -374,7 +377,7 @@ def test_the_chaos_rate_interrupts_spot_tasks_on_its_own(tmp_path, image):
         name = unique("chaos-svc")
         ecs.create_service(
             cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=4,
-            capacityProviderStrategy=STRATEGY, networkConfiguration=NETWORK,
+            capacityProviderStrategy=STRATEGY, networkConfiguration=network(server),
         )
 
         def interrupted():

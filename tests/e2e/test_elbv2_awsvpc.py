@@ -29,12 +29,13 @@ from test_awsvpc import (  # noqa: F401  (fixtures are used by name)
     setup,
 )
 
-from berthtest import Berth, free_port, poll, requires_docker, unique
+from berthtest import Berth, default_subnet, free_port, poll, requires_docker, unique
 
 pytestmark = requires_docker()
 
 REGION = "us-east-1"
 DEADLINE = 90.0
+# In the server's default subnet of REGIONa (set by the `server` fixture: ECS checks subnets in EC2).
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}
 
 
@@ -45,6 +46,8 @@ def server(tmp_path_factory):
     srv = Berth(
         data_dir=tmp / "data", log_path=tmp / "berth.log"
     ).start()
+    global NETWORK
+    NETWORK = {"awsvpcConfiguration": {"subnets": [default_subnet(srv)]}}
     try:
         yield srv
     finally:

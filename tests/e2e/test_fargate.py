@@ -39,7 +39,7 @@ import os
 import signal
 
 from berthtest import ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, requires_docker, unique
-from berthtest import remove_task_subnet, task_subnet
+from berthtest import default_subnet, remove_task_subnet, task_subnet
 
 pytestmark = requires_docker()
 
@@ -47,6 +47,7 @@ RUN_DEADLINE = 90.0
 LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
 LABEL_TASK = "com.amazonaws.ecs.task-arn"
 LABEL_NAME = "com.amazonaws.ecs.container-name"
+# The server's default subnet in REGIONa (set by `Up`: ECS checks subnets in EC2).
 SUBNET_ID = "subnet-0123456789abcdef0"
 NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
 APPLETS = ("sh", "echo", "sleep", "cat", "wget", "grep", "uname", "dmesg", "head")
@@ -82,6 +83,9 @@ class Up:
                 "--agent-cpu", "1024", "--agent-memory", "4096",
             ],
         ).start()
+        global SUBNET_ID, NETWORK
+        SUBNET_ID = default_subnet(self.server)
+        NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
         self.ecs = self.server.client("ecs")
         # The FARGATE tasks run here: their task cgroups are swept at the end.
         self.fargate_tasks: list[str] = []

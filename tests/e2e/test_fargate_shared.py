@@ -34,13 +34,12 @@ from test_fargate import (  # noqa: F401  (the fixture is used by name)
     LABEL_NAME,
     LABEL_TASK,
     RUN_DEADLINE,
-    SUBNET_ID,
     docker,
     fields,
     up,
 )
 
-from berthtest import ACCOUNT, poll, requires_docker, unique
+from berthtest import ACCOUNT, default_subnet, poll, requires_docker, unique
 
 pytestmark = requires_docker()
 
@@ -135,6 +134,7 @@ def remaining_cpu(ecs, cluster: str) -> int:
 
 def test_a_newcomers_fargate_service_runs_in_a_cluster_with_no_instance(up, image):
     ecs, iam, server = up.ecs, up.server.client("iam"), up.server
+    subnet_id = default_subnet(server)
     prod = unique("prod")
     role = unique("fg-task-role")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST_ECS_TASKS))
@@ -154,7 +154,7 @@ def test_a_newcomers_fargate_service_runs_in_a_cluster_with_no_instance(up, imag
         server.aws(
             "ecs", "create-service", "--cluster", prod, "--service-name", service, "--task-definition", family,
             "--desired-count", "3", "--launch-type", "FARGATE", "--network-configuration",
-            f"awsvpcConfiguration={{subnets=[{SUBNET_ID}],assignPublicIp=DISABLED}}",
+            f"awsvpcConfiguration={{subnets=[{subnet_id}],assignPublicIp=DISABLED}}",
         )
 
         def running():
@@ -175,7 +175,7 @@ def test_a_newcomers_fargate_service_runs_in_a_cluster_with_no_instance(up, imag
             [eni] = [a for a in t["attachments"] if a["type"] == "ElasticNetworkInterface"]
             assert eni["status"] == "ATTACHED"
             details = {d["name"]: d["value"] for d in eni["details"]}
-            assert details["subnetId"] == SUBNET_ID
+            assert details["subnetId"] == subnet_id
             assert details["privateIPv4Address"].rsplit(".", 1)[0] == up.subnet.rsplit(".", 1)[0]
         # The cluster has no container instance, of any kind.
         listed = server.aws("ecs", "list-container-instances", "--cluster", prod)

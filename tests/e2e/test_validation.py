@@ -20,7 +20,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from berthtest import AwsCliError, unique
+from berthtest import AwsCliError, default_subnet, unique
 from test_tasks import describe, docker, image, poll, wait_status  # noqa: F401  (image is a fixture)
 
 NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
@@ -98,8 +98,9 @@ def test_awsvpc_needs_a_network_configuration_with_subnets(berth, cluster):
     assert refused(ecs.create_service, taskDefinition=vpc, **svc) == NEEDS_NETWORK
     assert refused(ecs.create_service, taskDefinition=vpc, networkConfiguration=empty, **svc) == SUBNETS_EMPTY
     assert refused(ecs.create_service, taskDefinition=plain, networkConfiguration=SUBNETS, **svc) == NETWORK_NOT_VALID
-    created = ecs.create_service(taskDefinition=vpc, networkConfiguration=SUBNETS, **svc)["service"]
-    assert created["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == ["subnet-12345678"]
+    real = {"awsvpcConfiguration": {"subnets": [default_subnet(berth)]}}
+    created = ecs.create_service(taskDefinition=vpc, networkConfiguration=real, **svc)["service"]
+    assert created["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == real["awsvpcConfiguration"]["subnets"]
 
     # The aws CLI, as a person types it.
     assert cli_refused(berth, "ecs", "run-task", "--cluster", cluster, "--task-definition", vpc) == NEEDS_NETWORK

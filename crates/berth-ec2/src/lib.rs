@@ -1,13 +1,15 @@
 //! The EC2 networking API over EC2's query protocol, the subset awsvpc
-//! tasks and security groups need: a default VPC with its default subnet
-//! and `default` security group, VPCs, subnets, security groups and their
+//! tasks and security groups need: a default VPC with its `default`
+//! security group and a default subnet per availability zone the region
+//! knows (its first, and every zone an agent registered in), VPCs, subnets, security groups and their
 //! ingress/egress rules, the task network interfaces (read from ECS, see
 //! [`interfaces`]) and tags. Each operation is a type
 //! ([`berth_proto::query::QueryOperation`]) registered in [`routes`]; the
 //! records ([`records`]) live in the region's store as one value
 //! (`ec2/state`), written with compare-and-swap.
 //!
-//! Files import downward: `records`, `errors`; the pure `rules`; `output`
+//! Files import downward: `records`, `errors`; the pure `rules` and
+//! `launch` (an ECS launch's subnets and groups); `output`
 //! (XML shapes); `interfaces`; `agent_view` (what an agent filters with); `ops/` (the operations); `routes`;
 //! `service` (EC2 as the listener sees it).
 
@@ -16,6 +18,7 @@
 pub mod agent_view;
 pub mod errors;
 pub mod interfaces;
+pub mod launch;
 mod ops;
 pub mod output;
 pub mod records;
@@ -62,8 +65,8 @@ impl Ec2 {
         &self.scope
     }
 
-    /// The zone of the default subnet: the region's first (`us-east-1a`),
-    /// the zone a Berth agent reports unless told otherwise.
+    /// The region's first zone (`us-east-1a`), which always has a default
+    /// subnet: the zone a Berth agent reports unless told otherwise.
     pub fn default_zone(&self) -> String {
         format!("{}a", self.scope.region)
     }
@@ -73,17 +76,46 @@ impl Ec2 {
         self.scope.arn(SIGNING_NAME, resource)
     }
 
-    /// The records as they are now, the default VPC created on the first
-    /// read of a region.
+    /// The records as they are now, the default VPC and its default
+    /// subnet in the first zone created on the first read of a region.
     pub async fn state(&self) -> Result<records::State, AwsError> {
         if let Some((state, _)) = berth_store::typed::get::<records::State>(&*self.store, STATE_KEY)
             .await
             .map_err(AwsError::state_store)?
-            && state.default_vpc().is_some()
+            && state.default_subnet(&self.default_zone()).is_some()
         {
             return Ok(state);
         }
         self.write(|_| Ok(())).await.map(|(_, s)| s)
+    }
+
+    /// Whether `zone` can be one of this region's: the region's name and
+    /// a suffix of lowercase letters, digits and dashes (`us-east-1b`,
+    /// `us-east-1-bos-1a`), as CreateSubnet takes.
+    pub fn is_zone_of_region(&self, zone: &str) -> bool {
+        zone.strip_prefix(self.scope.region.as_str()).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    }
+
+    /// Makes sure the default VPC has a default subnet in `zone` (an
+    /// agent registered there): written once, under the records'
+    /// compare-and-swap; nothing for a zone of another region.
+    pub async fn ensure_zone(&self, zone: &str) -> Result<(), AwsError> {
+        if !self.is_zone_of_region(zone) || self.state().await?.default_subnet(zone).is_some() {
+            return Ok(());
+        }
+        self.write(|st| {
+            if st.ensure_default_subnet(zone) {
+                tracing::info!(zone, "default subnet added for a new availability zone");
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
     }
 
     /// A change of the records, written at once or not at all (the default
@@ -97,7 +129,7 @@ impl Ec2 {
         let mut out = None;
         let written = berth_store::typed::update_with(AwsError::state_store, &*self.store, STATE_KEY, |current| {
             let mut state: records::State = current.unwrap_or_default();
-            state.ensure_default(&zone);
+            state.ensure_default(&[zone.as_str()]);
             out = Some(change(&mut state)?);
             Ok(Some(state))
         })
@@ -128,28 +160,14 @@ impl Ec2 {
         Ok(view)
     }
 
-    /// The security groups a task launched in `subnets` with `groups` gets,
-    /// as ECS checks them: each group must exist (ECS's
-    /// `InvalidParameterException` wording), and none named means the
-    /// default group of the subnets' VPC (the default VPC's for a subnet
-    /// Berth does not know).
-    pub async fn resolve_task_groups(&self, subnets: &[String], groups: &[String]) -> Result<Vec<String>, AwsError> {
-        let state = self.state().await?;
-        for g in groups {
-            if !state.groups.contains_key(g) {
-                return Err(AwsError::invalid_parameter(format!(
-                    "Error retrieving security group information for [{g}]: The security group '{g}' does not exist"
-                )));
-            }
-        }
-        if !groups.is_empty() {
-            return Ok(groups.to_vec());
-        }
-        let vpc = subnets
-            .iter()
-            .find_map(|s| state.subnets.get(s))
-            .and_then(|s| state.vpcs.get(&s.vpc_id))
-            .or_else(|| state.default_vpc());
-        Ok(vpc.map(|v| vec![v.default_group.clone()]).unwrap_or_default())
+    /// An awsvpc launch's subnets and security groups checked as ECS
+    /// checks them ([`launch::launch_network`]): the groups the task gets
+    /// and each subnet's zone.
+    pub async fn launch_network(
+        &self,
+        subnets: &[String],
+        groups: &[String],
+    ) -> Result<launch::LaunchNetwork, AwsError> {
+        launch::launch_network(&self.state().await?, subnets, groups)
     }
 }

@@ -96,7 +96,8 @@ pub fn subnet(s: &Subnet, arn: String, account: &str, used: u64) -> SubnetOut {
         available_ip_address_count: size.saturating_sub(5 + used),
         availability_zone: s.availability_zone.clone(),
         default_for_az: s.default_for_az,
-        map_public_ip_on_launch: false,
+        // AWS's default subnets give instances a public address.
+        map_public_ip_on_launch: s.default_for_az,
         owner_id: account.to_string(),
         tag_set: tag_set(&s.tags),
     }

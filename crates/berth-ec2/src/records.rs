@@ -12,8 +12,9 @@ pub type Tags = BTreeMap<String, String>;
 
 /// The CIDR of the default VPC, as AWS's.
 pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
-/// The CIDR of the default VPC's default subnet (AWS: one /20 per zone).
-pub const DEFAULT_SUBNET_CIDR: &str = "172.31.0.0/20";
+/// The prefix length of the default VPC's default subnets (AWS: one /20
+/// per zone, 172.31.0.0/20 first).
+pub const DEFAULT_SUBNET_PREFIX: u8 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vpc {
@@ -163,21 +164,81 @@ impl State {
         id
     }
 
-    /// Creates the default VPC (172.31.0.0/16), its default group and its
-    /// default subnet in `zone` when the region has none. True when it did.
-    pub fn ensure_default(&mut self, zone: &str) -> bool {
-        if self.default_vpc().is_some() {
+    /// Creates the default VPC (172.31.0.0/16) and its default group when
+    /// the region has none, and a default subnet in each of `zones` that
+    /// has none. True when it changed anything.
+    pub fn ensure_default(&mut self, zones: &[&str]) -> bool {
+        let mut changed = false;
+        if self.default_vpc().is_none() {
+            let cidr = DEFAULT_VPC_CIDR.parse().expect("a CIDR");
+            self.add_vpc(cidr, true, Tags::new(), new_id("vpc"));
+            changed = true;
+        }
+        for zone in zones {
+            changed |= self.ensure_default_subnet(zone);
+        }
+        changed
+    }
+
+    /// The zones of the default VPC's default subnets (the zones the region
+    /// knows), sorted.
+    pub fn default_zones(&self) -> Vec<String> {
+        let Some(vpc) = self.default_vpc() else {
+            return Vec::new();
+        };
+        let mut zones: Vec<String> = self
+            .subnets
+            .values()
+            .filter(|s| s.vpc_id == vpc.id && s.default_for_az)
+            .map(|s| s.availability_zone.clone())
+            .collect();
+        zones.sort();
+        zones.dedup();
+        zones
+    }
+
+    /// The default VPC's default subnet in `zone`, if it has one.
+    pub fn default_subnet(&self, zone: &str) -> Option<&Subnet> {
+        let vpc = self.default_vpc()?;
+        self.subnets
+            .values()
+            .find(|s| s.vpc_id == vpc.id && s.default_for_az && s.availability_zone == zone)
+    }
+
+    /// Adds the default VPC's default subnet in `zone` when it has none:
+    /// the first /20 of the VPC that no subnet of it overlaps (AWS's blocks
+    /// in order: 172.31.0.0/20, 172.31.16.0/20, …). True when it did; false
+    /// too when the VPC has no free /20 left (16 zones).
+    pub fn ensure_default_subnet(&mut self, zone: &str) -> bool {
+        let Some(vpc) = self.default_vpc() else {
+            return false;
+        };
+        if self.default_subnet(zone).is_some() {
             return false;
         }
-        let cidr = DEFAULT_VPC_CIDR.parse().expect("a CIDR");
-        let vpc = self.add_vpc(cidr, true, Tags::new(), new_id("vpc"));
-        let subnet = new_id("subnet");
+        let (vpc_id, vpc_cidr) = (vpc.id.clone(), vpc.cidr);
+        let taken: Vec<Ipv4Net> = self
+            .subnets
+            .values()
+            .filter(|s| s.vpc_id == vpc_id)
+            .map(|s| s.cidr)
+            .collect();
+        let Some(cidr) = vpc_cidr.subnets(DEFAULT_SUBNET_PREFIX).ok().and_then(|mut blocks| {
+            blocks.find(|b| {
+                !taken
+                    .iter()
+                    .any(|t| t.contains(&b.network()) || b.contains(&t.network()))
+            })
+        }) else {
+            return false;
+        };
+        let id = new_id("subnet");
         self.subnets.insert(
-            subnet.clone(),
+            id.clone(),
             Subnet {
-                id: subnet,
-                vpc_id: vpc,
-                cidr: DEFAULT_SUBNET_CIDR.parse().expect("a CIDR"),
+                id,
+                vpc_id,
+                cidr,
                 availability_zone: zone.to_string(),
                 default_for_az: true,
                 tags: Tags::new(),
@@ -195,5 +256,79 @@ impl State {
             return Some(&mut s.tags);
         }
         self.groups.get_mut(id).map(|g| &mut g.tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults(st: &State) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = st
+            .subnets
+            .values()
+            .filter(|s| s.default_for_az)
+            .map(|s| (s.availability_zone.clone(), s.cidr.to_string()))
+            .collect();
+        out.sort_by_key(|a| a.1.parse::<Ipv4Net>().unwrap());
+        out
+    }
+
+    #[test]
+    fn a_default_subnet_per_zone_in_aws_blocks_once() {
+        let mut st = State::default();
+        assert!(st.ensure_default(&["us-east-1a"]));
+        assert!(!st.ensure_default(&["us-east-1a"]));
+        assert!(st.ensure_default_subnet("us-east-1c"));
+        assert!(!st.ensure_default_subnet("us-east-1c"));
+        assert!(st.ensure_default(&["us-east-1a", "us-east-1b"]));
+        assert_eq!(
+            defaults(&st),
+            [
+                ("us-east-1a".to_string(), "172.31.0.0/20".to_string()),
+                ("us-east-1c".into(), "172.31.16.0/20".into()),
+                ("us-east-1b".into(), "172.31.32.0/20".into()),
+            ]
+        );
+        let vpc = st.default_vpc().unwrap().id.clone();
+        assert!(st.subnets.values().all(|s| s.vpc_id == vpc));
+        assert_eq!(
+            st.default_subnet("us-east-1b").unwrap().cidr.to_string(),
+            "172.31.32.0/20"
+        );
+        assert!(st.default_subnet("us-east-1d").is_none());
+        assert_eq!(st.default_zones(), ["us-east-1a", "us-east-1b", "us-east-1c"]);
+    }
+
+    #[test]
+    fn a_default_subnet_skips_blocks_other_subnets_hold_and_stops_when_full() {
+        let mut st = State::default();
+        st.ensure_default(&["us-east-1a"]);
+        let vpc = st.default_vpc().unwrap().id.clone();
+        // A user's subnet in the second block.
+        st.subnets.insert(
+            "subnet-mine".into(),
+            Subnet {
+                id: "subnet-mine".into(),
+                vpc_id: vpc,
+                cidr: "172.31.20.0/24".parse().unwrap(),
+                availability_zone: "us-east-1a".into(),
+                default_for_az: false,
+                tags: Tags::new(),
+            },
+        );
+        assert!(st.ensure_default_subnet("us-east-1b"));
+        assert_eq!(
+            st.default_subnet("us-east-1b").unwrap().cidr.to_string(),
+            "172.31.32.0/20"
+        );
+        for z in 0..20 {
+            st.ensure_default_subnet(&format!("zone-{z}"));
+        }
+        // 16 blocks, one a user's: 15 default subnets at most.
+        assert_eq!(st.subnets.values().filter(|s| s.default_for_az).count(), 15);
+        assert!(!st.ensure_default_subnet("us-east-1z"));
+        // No default VPC: nothing to add to.
+        assert!(!State::default().ensure_default_subnet("us-east-1a"));
     }
 }

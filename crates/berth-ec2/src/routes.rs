@@ -2,7 +2,7 @@
 //! answers `InvalidAction`.
 
 use crate::Ec2;
-use crate::ops::{groups, interfaces, permissions, subnets, tags, vpcs};
+use crate::ops::{groups, interfaces, permissions, subnets, tags, vpcs, zones};
 use berth_proto::query::{QueryEntry, QueryTable, query_entry};
 
 static ENTRIES: &[QueryEntry<Ec2>] = &[
@@ -24,6 +24,7 @@ static ENTRIES: &[QueryEntry<Ec2>] = &[
     query_entry::<Ec2, tags::CreateTags>(),
     query_entry::<Ec2, tags::DeleteTags>(),
     query_entry::<Ec2, tags::DescribeTags>(),
+    query_entry::<Ec2, zones::DescribeAvailabilityZones>(),
 ];
 
 /// Every routed EC2 operation.

@@ -29,6 +29,7 @@ fn every_routed_operation_names_its_resources() {
         "DescribeSecurityGroupRules",
         "DescribeNetworkInterfaces",
         "DescribeTags",
+        "DescribeAvailabilityZones",
     ] {
         assert_eq!(resources(describe, ""), any, "{describe}");
     }
@@ -79,7 +80,7 @@ fn every_routed_operation_names_its_resources() {
             ]
         );
     }
-    assert_eq!(TABLE.names().len(), 18);
+    assert_eq!(TABLE.names().len(), 19);
 }
 
 #[test]

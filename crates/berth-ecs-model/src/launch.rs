@@ -4,7 +4,42 @@
 //! silently (ECS Exec).
 
 use berth_proto::AwsError;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// A subnet of an awsvpc launch and the availability zone EC2 has it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubnetZone {
+    pub subnet: String,
+    pub zone: String,
+}
+
+/// The zones of a launch's subnets, each once, in the subnets' order: the
+/// only zones its tasks may be placed in.
+pub fn zones_of(subnets: &[SubnetZone]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in subnets {
+        if !out.contains(&s.zone) {
+            out.push(s.zone.clone());
+        }
+    }
+    out
+}
+
+/// The subnet a task placed on a host in `zone` gets its interface in: the
+/// first of the launch's subnets in that zone.
+pub fn subnet_in_zone<'a>(subnets: &'a [SubnetZone], zone: &str) -> Option<&'a str> {
+    subnets.iter().find(|s| s.zone == zone).map(|s| s.subnet.as_str())
+}
+
+/// The subnet of task `index` of a launch naming `named` (zones known as
+/// `zoned`) placed in `zone`: the launch subnet of that zone; without zones
+/// (no EC2 wired) or host yet, the named subnets in turn.
+pub fn eni_subnet<'a>(zoned: &'a [SubnetZone], named: &[&'a str], zone: Option<&str>, index: usize) -> Option<&'a str> {
+    zone.and_then(|z| subnet_in_zone(zoned, z))
+        .or_else(|| (!named.is_empty()).then(|| named[index % named.len()]))
+}
 
 /// AWS's answer when an awsvpc task definition is launched without a
 /// network configuration.
@@ -202,6 +237,30 @@ mod tests {
                 NETWORK_CONFIGURATION_NOT_VALID
             );
         }
+    }
+
+    #[test]
+    fn a_task_gets_the_first_launch_subnet_of_its_hosts_zone() {
+        let sz = |subnet: &str, zone: &str| SubnetZone {
+            subnet: subnet.into(),
+            zone: zone.into(),
+        };
+        let subnets = [
+            sz("subnet-b1", "us-east-1b"),
+            sz("subnet-a1", "us-east-1a"),
+            sz("subnet-b2", "us-east-1b"),
+        ];
+        assert_eq!(zones_of(&subnets), ["us-east-1b", "us-east-1a"]);
+        assert_eq!(subnet_in_zone(&subnets, "us-east-1b"), Some("subnet-b1"));
+        assert_eq!(subnet_in_zone(&subnets, "us-east-1a"), Some("subnet-a1"));
+        assert_eq!(subnet_in_zone(&subnets, "us-east-1c"), None);
+        assert!(zones_of(&[]).is_empty());
+        let named = ["subnet-b1", "subnet-a1", "subnet-b2"];
+        assert_eq!(eni_subnet(&subnets, &named, Some("us-east-1a"), 0), Some("subnet-a1"));
+        // No zones known, or no host: the named subnets in turn.
+        assert_eq!(eni_subnet(&[], &named, Some("us-east-1a"), 4), Some("subnet-a1"));
+        assert_eq!(eni_subnet(&subnets, &named, None, 2), Some("subnet-b2"));
+        assert_eq!(eni_subnet(&[], &[], None, 0), None);
     }
 
     #[test]

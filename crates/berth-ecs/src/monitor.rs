@@ -68,6 +68,10 @@ pub fn spawn_controllers(ecs: &Ecs, cfg: ControllerConfig) -> tokio::task::JoinH
     ecs.agents.configure(cfg.heartbeat_timeout, cfg.agent_grace_period);
     let ecs = ecs.clone();
     tokio::spawn(async move {
+        // EC2's default subnets of the zones instances registered in before.
+        if let Err(e) = ecs.sync_registered_zones().await {
+            tracing::warn!(error = %e.message, "could not sync the instances' zones to EC2");
+        }
         let services = ecs.run_service_controller(crate::ServiceControllerConfig::default());
         let monitor = async {
             loop {

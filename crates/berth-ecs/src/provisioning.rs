@@ -25,6 +25,8 @@ fn request_of(t: &TaskRecord) -> PlacementRequest {
         constraints: vec![],
         strategies: vec![],
         count: 1,
+        // An awsvpc task: the zones of its launch's subnets.
+        zones: berth_ecs_model::zones_of(&t.berth.subnet_zones),
     }
 }
 
@@ -87,7 +89,16 @@ impl Ecs {
         instance.remaining_resources = remaining.remaining;
         instance.version += 1;
         task.container_instance_arn = Some(instance.container_instance_arn.clone());
-        task.availability_zone = instance.attribute("ecs.availability-zone").map(str::to_string);
+        task.availability_zone = instance.attribute(berth_scheduler::ZONE_ATTRIBUTE).map(str::to_string);
+        // Its interface in the launch subnet of the host's zone.
+        if let Some(subnet) = task
+            .availability_zone
+            .as_deref()
+            .and_then(|z| berth_ecs_model::subnet_in_zone(&task.berth.subnet_zones, z))
+            .map(str::to_string)
+        {
+            task.set_eni_subnet(&subnet);
+        }
         task.berth.instance_id = Some(instance.berth.id.clone());
         task.berth.reserved = true;
         // An awsvpc task stays PROVISIONING until its interface is made.

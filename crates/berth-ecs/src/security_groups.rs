@@ -1,24 +1,43 @@
-//! awsvpc tasks and security groups: the EC2 side ECS asks
+//! awsvpc tasks, subnets and security groups: the EC2 side ECS asks
 //! ([`SecurityGroupDirectory`], implemented by the binary over `berth-ec2`)
-//! whether the groups of an `awsvpcConfiguration` exist, and which group a
-//! task gets when none is named (its VPC's `default`); and the interfaces
+//! whether the subnets and groups of an `awsvpcConfiguration` exist and
+//! belong together, which zone each subnet is in (placement keeps the tasks
+//! to those zones), and which group a task gets when none is named (its
+//! VPC's `default`); the zones agents register in (EC2 gives each a
+//! default subnet); and the interfaces
 //! of the region's awsvpc tasks, for EC2's DescribeNetworkInterfaces and the
 //! agents' filters, read from the task records (not copied).
 
 use crate::Ecs;
 use async_trait::async_trait;
+use berth_ecs_model::SubnetZone;
 use berth_ecs_model::task::TaskRecord;
 use berth_proto::AwsError;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// The EC2 records ECS checks a launch's security groups against.
+/// An awsvpc launch's network as EC2 resolved it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchNetwork {
+    /// The task's security groups (none named: the VPC's default group).
+    pub groups: Vec<String>,
+    /// Each subnet named, with its availability zone.
+    pub subnet_zones: Vec<SubnetZone>,
+}
+
+/// The EC2 records ECS checks a launch's subnets and security groups
+/// against.
 #[async_trait]
 pub trait SecurityGroupDirectory: Send + Sync + 'static {
-    /// The groups a task launched in `subnets` with `groups` gets: each
-    /// must exist (ECS's `InvalidParameterException` wording otherwise);
-    /// none named is the VPC's default group.
-    async fn task_groups(&self, subnets: &[String], groups: &[String]) -> Result<Vec<String>, AwsError>;
+    /// The network of a task launched in `subnets` with `groups`: every
+    /// subnet must exist, all in one VPC, every group exist and be of that
+    /// VPC (ECS's `InvalidParameterException` wording otherwise); none
+    /// named is the VPC's default group.
+    async fn launch_network(&self, subnets: &[String], groups: &[String]) -> Result<LaunchNetwork, AwsError>;
+
+    /// An agent registered in availability zone `zone`: EC2 gives the zone
+    /// its default subnet if it has none.
+    async fn zone_registered(&self, zone: &str) -> Result<(), AwsError>;
 }
 
 /// Why Berth refuses `securityGroups` when no EC2 API is wired (an ECS
@@ -78,28 +97,69 @@ impl Ecs {
         self
     }
 
-    /// The `networkConfiguration` of an awsvpc launch with its security
-    /// groups checked and resolved (none given: the VPC's default group,
-    /// written in, as DescribeServices then shows it). Without a directory,
-    /// groups are refused and none are added.
+    /// The `networkConfiguration` of an awsvpc launch with its subnets
+    /// and security groups checked and its groups resolved (none given: the
+    /// VPC's default group, written in, as DescribeServices then shows it).
+    /// Without a directory, groups are refused and none are added.
     pub(crate) async fn resolve_security_groups(&self, network: Option<Value>) -> Result<Option<Value>, AwsError> {
+        self.resolve_network(network).await.map(|(n, _)| n)
+    }
+
+    /// [`Self::resolve_security_groups`], and the zone of each subnet
+    /// (none without a directory: placement then ignores zones).
+    pub(crate) async fn resolve_network(
+        &self,
+        network: Option<Value>,
+    ) -> Result<(Option<Value>, Vec<SubnetZone>), AwsError> {
         let Some(mut network) = network else {
-            return Ok(None);
+            return Ok((None, vec![]));
         };
         let conf = &network["awsvpcConfiguration"];
         if conf.is_null() {
-            return Ok(Some(network));
+            return Ok((Some(network), vec![]));
         }
         let groups = strings(&conf["securityGroups"]);
         let Some(directory) = &self.security_groups else {
             if !groups.is_empty() {
                 return Err(AwsError::invalid_parameter(SECURITY_GROUPS_UNSUPPORTED));
             }
-            return Ok(Some(network));
+            return Ok((Some(network), vec![]));
         };
-        let resolved = directory.task_groups(&strings(&conf["subnets"]), &groups).await?;
-        network["awsvpcConfiguration"]["securityGroups"] = json!(resolved);
-        Ok(Some(network))
+        let resolved = directory.launch_network(&strings(&conf["subnets"]), &groups).await?;
+        network["awsvpcConfiguration"]["securityGroups"] = json!(resolved.groups);
+        Ok((Some(network), resolved.subnet_zones))
+    }
+
+    /// An agent registered in `zone`: EC2 gets its default subnet. A
+    /// failure is logged, not the registration's (the zone is added at the
+    /// agent's next registration).
+    pub(crate) async fn zone_registered(&self, zone: &str) {
+        if let Some(directory) = &self.security_groups
+            && let Err(e) = directory.zone_registered(zone).await
+        {
+            tracing::warn!(zone, error = %e.message, "could not add the zone's default subnet");
+        }
+    }
+
+    /// Tells EC2 the zone of every registered instance of the region (at
+    /// start: a data dir from before default subnets per zone gets the
+    /// missing ones without waiting for its agents to register again).
+    pub async fn sync_registered_zones(&self) -> Result<(), AwsError> {
+        if self.security_groups.is_none() {
+            return Ok(());
+        }
+        let view = self.synced_view().await?;
+        let mut zones: Vec<String> = view
+            .registered_instances_having(berth_scheduler::ZONE_ATTRIBUTE)
+            .iter()
+            .filter_map(|r| r.attribute(berth_scheduler::ZONE_ATTRIBUTE).map(str::to_string))
+            .collect();
+        zones.sort();
+        zones.dedup();
+        for zone in zones {
+            self.zone_registered(&zone).await;
+        }
+        Ok(())
     }
 
     /// The task networks of the region's registered instances (every

@@ -38,6 +38,7 @@ fn unable_to_place_message(service: &str, failures: &[berth_scheduler::Failure],
                 FailureReason::DistinctInstance | FailureReason::MemberOf => {
                     "does not satisfy the placement constraints of your task"
                 }
+                FailureReason::AvailabilityZone => "is not in the Availability Zone of any of your task's subnets",
             };
             format!(
                 "{prefix} The closest matching (container-instance {}) {what}. {tail}",
@@ -129,8 +130,18 @@ impl Ecs {
             }
             Err(e) => return Err(e),
         };
+        // The subnets' zones as EC2 has them now (a subnet deleted since
+        // the deployment: the tasks are not placed, the event says why).
+        let subnet_zones = match self.resolve_network(deployment.network_configuration.clone()).await {
+            Ok((_, zones)) => zones,
+            Err(e) if e.is_client_fault() => {
+                return Ok((vec![], Some(unable_to_place_message(name, &[], Some(&e.message)))));
+            }
+            Err(e) => return Err(e),
+        };
         let mut plan = self.plan(cluster, td, &opts, launch_type, providers, platform_version)?;
         plan.network_configuration = deployment.network_configuration.clone();
+        plan.subnet_zones = subnet_zones;
         plan.host_group = host_group;
         if svc.enable_ecs_managed_tags {
             berth_ecs_model::merge_tags(
@@ -176,6 +187,13 @@ mod tests {
             "(service web) was unable to place a task because no container instance met all of its requirements."
         ));
         assert!(m.contains("(container-instance abc) has insufficient memory available"));
+        let f = berth_scheduler::Failure {
+            arn: "arn:aws:ecs:us-east-1:1:container-instance/c/abc".into(),
+            reason: FailureReason::AvailabilityZone,
+            detail: String::new(),
+        };
+        let m = unable_to_place_message("web", &[f], None);
+        assert!(m.contains("(container-instance abc) is not in the Availability Zone of any of your task's subnets"));
         let m = unable_to_place_message("web", &[], Some("No Container Instances were found in your cluster."));
         assert!(m.contains("Reason: No Container Instances were found in your cluster."));
     }

@@ -248,6 +248,7 @@ impl Ecs {
             false,
             !svc.placement_constraints.is_empty(),
         )?;
+        input.network_configuration = self.resolve_security_groups(input.network_configuration.take()).await?;
         let load_balancers = self
             .service_load_balancers(
                 &input.load_balancers,

@@ -73,7 +73,8 @@ pub mod resources;
 pub mod types;
 
 pub use placement::{
-    MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementError, place, place_shared, service_default_strategies, validate,
+    MAX_CONSTRAINTS, MAX_STRATEGIES, PlacementError, ZONE_ATTRIBUTE, place, place_shared, service_default_strategies,
+    validate, zone_of,
 };
 pub use query::{
     Argument, Condition, Expr, MAX_EXPRESSION_LEN, Operator, Pattern, QueryError, Subject, Value, parse_expression,

@@ -287,6 +287,9 @@ fn rejection(
     if !has_attributes {
         return Some(FailureReason::Attribute);
     }
+    if !in_zones(inst, &request.zones) {
+        return Some(FailureReason::AvailabilityZone);
+    }
     if let Some(r) = shortfall(inst, &request.demand) {
         return Some(r);
     }
@@ -297,6 +300,19 @@ fn rejection(
         return Some(FailureReason::MemberOf);
     }
     None
+}
+
+/// The instance's availability zone (`ecs.availability-zone`), if it has one.
+pub fn zone_of(inst: &InstanceView) -> Option<&str> {
+    inst.attributes.get(ZONE_ATTRIBUTE).and_then(|v| v.as_deref())
+}
+
+/// The attribute an instance's availability zone is registered with.
+pub const ZONE_ATTRIBUTE: &str = "ecs.availability-zone";
+
+/// Whether the instance is in one of `zones` (any zone when there are none).
+fn in_zones(inst: &InstanceView, zones: &[String]) -> bool {
+    zones.is_empty() || zone_of(inst).is_some_and(|z| zones.iter().any(|w| w == z))
 }
 
 fn has_required_attributes(inst: &InstanceView, request: &PlacementRequest) -> bool {
@@ -340,6 +356,11 @@ fn failure_for(inst: &InstanceView, request: &PlacementRequest, compiled: &Compi
                 .collect();
             format!("MemberOf placement constraint unsatisfied: {}", failed.join("; "))
         }
+        FailureReason::AvailabilityZone => format!(
+            "the instance is in availability zone {}, and none of the task's subnets is (they are in {})",
+            zone_of(inst).unwrap_or("(none)"),
+            request.zones.join(", ")
+        ),
         _ => shortfall_detail(inst, &request.demand, reason),
     };
     Failure {

@@ -276,6 +276,11 @@ pub struct PlacementRequest {
     pub strategies: Vec<PlacementStrategy>,
     /// Number of tasks to place.
     pub count: u32,
+    /// The availability zones the tasks may be placed in (an awsvpc task:
+    /// the zones of its subnets), matched against the instances'
+    /// `ecs.availability-zone`; empty: any zone.
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 /// Why a container instance could not take a task.
@@ -298,6 +303,10 @@ pub enum FailureReason {
     DistinctInstance,
     /// `ATTRIBUTE`: a `memberOf` expression does not match.
     MemberOf,
+    /// `ATTRIBUTE`: the instance's `ecs.availability-zone` is none of the
+    /// request's [`PlacementRequest::zones`] (an awsvpc task's subnets are
+    /// in other zones).
+    AvailabilityZone,
 }
 
 impl FailureReason {
@@ -305,7 +314,10 @@ impl FailureReason {
     pub fn code(self) -> &'static str {
         match self {
             FailureReason::Agent => "AGENT",
-            FailureReason::Attribute | FailureReason::DistinctInstance | FailureReason::MemberOf => "ATTRIBUTE",
+            FailureReason::Attribute
+            | FailureReason::DistinctInstance
+            | FailureReason::MemberOf
+            | FailureReason::AvailabilityZone => "ATTRIBUTE",
             FailureReason::ResourceCpu => "RESOURCE:CPU",
             FailureReason::ResourceMemory => "RESOURCE:MEMORY",
             FailureReason::ResourcePorts => "RESOURCE:PORTS",

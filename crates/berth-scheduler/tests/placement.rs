@@ -678,3 +678,41 @@ fn shared_placement_matches_in_place_placement_and_copies_only_the_chosen_instan
     // The shared instances are untouched.
     assert!(shared.iter().zip(&base).all(|(s, b)| **s == *b));
 }
+
+// ---------------------------------------------------------------- zones
+
+#[test]
+fn zones_keep_tasks_to_instances_in_them_and_spread_within_them() {
+    let mut instances = vec![
+        in_az(0, "us-east-1a"),
+        in_az(1, "us-east-1b"),
+        in_az(2, "us-east-1b"),
+        in_az(3, "us-east-1c"),
+    ];
+    let mut req = request(128, 128, 6);
+    req.zones = vec!["us-east-1b".into(), "us-east-1c".into()];
+    req.strategies = service_default_strategies();
+    let p = run(&mut instances.clone(), &req);
+    assert_eq!(p.placements.len(), 6);
+    assert_eq!(
+        per_az(&p, &instances),
+        BTreeMap::from([("us-east-1b".to_string(), 3), ("us-east-1c".to_string(), 3)])
+    );
+    // No instance in the zones: nothing placed, every instance says why.
+    req.zones = vec!["us-east-1d".into()];
+    let p = run(&mut instances, &req);
+    assert!(p.placements.is_empty());
+    assert_eq!(p.failures.len(), 4);
+    assert!(p.failures.iter().all(|f| f.reason == FailureReason::AvailabilityZone));
+    assert_eq!(FailureReason::AvailabilityZone.code(), "ATTRIBUTE");
+    assert!(p.failures[0].detail.contains("us-east-1d"), "{:?}", p.failures[0]);
+    // No zones: any instance, including one without the attribute.
+    let mut bare = vec![inst(9, 1024, 1024)];
+    assert_eq!(run(&mut bare, &request(128, 128, 1)).placements.len(), 1);
+    let mut req = request(128, 128, 1);
+    req.zones = vec!["us-east-1a".into()];
+    assert_eq!(
+        reasons(&run(&mut bare, &req))["arn:ci/9"],
+        FailureReason::AvailabilityZone
+    );
+}

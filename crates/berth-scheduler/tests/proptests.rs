@@ -2,14 +2,15 @@
 //! (a) no instance is over-committed and no host port is used twice,
 //! (b) every placement satisfies every constraint at the moment it is made,
 //! (c) no task lands on a DRAINING/inactive or disconnected instance,
-//! and (d) a request stops short only when no instance could take the task.
+//! and (d) a request stops short only when no instance could take the task
+//! (an instance outside the request's zones never can).
 //! Plus: the expression parser never panics.
 
 use std::collections::BTreeMap;
 
 use berth_scheduler::{
     ConstraintType, InstanceStatus, InstanceView, PlacementConstraint, PlacementRequest, PlacementStrategy,
-    RequiredAttribute, TaskDemand, TaskOnInstance, check_fit, parse_expression, place, reserve,
+    RequiredAttribute, TaskDemand, TaskOnInstance, ZONE_ATTRIBUTE, check_fit, parse_expression, place, reserve,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -64,6 +65,8 @@ fn arb_instance(n: usize) -> impl Strategy<Value = InstanceView> {
                 let (zone, ty, stack) = attrs;
                 if let Some(z) = zone {
                     std::sync::Arc::make_mut(&mut i.attributes).insert("zone".into(), Some(z.into()));
+                    std::sync::Arc::make_mut(&mut i.attributes)
+                        .insert(ZONE_ATTRIBUTE.into(), Some(format!("us-east-1{z}")));
                 }
                 std::sync::Arc::make_mut(&mut i.attributes).insert("type".into(), Some(ty.into()));
                 if let Some(s) = stack {
@@ -125,10 +128,13 @@ fn arb_request() -> impl Strategy<Value = PlacementRequest> {
         prop::option::of(prop::sample::select(vec!["zone", "stack"])),
         prop::collection::vec(arb_constraint(), 0..3),
         prop::collection::vec(arb_strategy(), 0..3),
-        1u32..15,
+        (
+            1u32..15,
+            prop::sample::subsequence(vec!["us-east-1a", "us-east-1b", "us-east-1c"], 0..=2),
+        ),
     )
         .prop_map(
-            |((cpu, memory, tcp, udp), group, required, constraints, strategies, count)| {
+            |((cpu, memory, tcp, udp), group, required, constraints, strategies, (count, zones))| {
                 let mut demand = TaskDemand {
                     cpu,
                     memory,
@@ -155,6 +161,7 @@ fn arb_request() -> impl Strategy<Value = PlacementRequest> {
                     constraints,
                     strategies,
                     count,
+                    zones: zones.into_iter().map(str::to_string).collect(),
                 }
             },
         )
@@ -168,6 +175,12 @@ fn admissible(inst: &InstanceView, req: &PlacementRequest) -> bool {
             .required_attributes
             .iter()
             .all(|a| inst.attributes.contains_key(&a.name))
+        && (req.zones.is_empty()
+            || inst
+                .attributes
+                .get(ZONE_ATTRIBUTE)
+                .and_then(|z| z.as_deref())
+                .is_some_and(|z| req.zones.iter().any(|w| w == z)))
         && check_fit(inst, &req.demand).is_ok()
         && req.constraints.iter().all(|c| match c.kind {
             ConstraintType::DistinctInstance => !inst.tasks.iter().any(|t| t.group == req.group),

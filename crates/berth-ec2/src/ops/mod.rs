@@ -9,6 +9,7 @@ pub mod permissions;
 pub mod subnets;
 pub mod tags;
 pub mod vpcs;
+pub mod zones;
 
 use crate::errors::{Ec2Error, from_decode, invalid};
 use crate::records::Tags;

@@ -61,6 +61,11 @@ pub struct TaskInternal {
     /// launch: the VPC's default group when none was named).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// The subnets of an awsvpc task's launch with their zones (resolved
+    /// at launch): a task waiting for capacity is placed only in those
+    /// zones, its interface in the subnet of its host's zone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_zones: Vec<crate::launch::SubnetZone>,
 }
 
 impl TaskInternal {
@@ -193,6 +198,19 @@ impl TaskRecord {
         self.berth.instance_id.is_none()
             && self.last_status == TaskStatus::Provisioning
             && self.desired_status == TaskStatus::Running
+    }
+
+    /// Puts the task's ENI attachment (not yet made) in `subnet`.
+    pub fn set_eni_subnet(&mut self, subnet: &str) {
+        for a in self.attachments.iter_mut().filter(|a| a.is_eni()) {
+            match a.details.iter_mut().find(|d| d.name == "subnetId") {
+                Some(d) => d.value = subnet.to_string(),
+                None => a.details.push(super::attachment::AttachmentDetail {
+                    name: "subnetId".into(),
+                    value: subnet.to_string(),
+                }),
+            }
+        }
     }
 
     /// The task as DescribeTasks shows it (`berth` stripped; tags only when

@@ -252,6 +252,10 @@ impl Ecs {
             }
         };
         self.agents.registered(&name, &rec.berth.id);
+        // EC2's default VPC gets a default subnet in the agent's zone.
+        if let Some(zone) = rec.attribute(berth_scheduler::ZONE_ATTRIBUTE) {
+            self.zone_registered(zone).await;
+        }
         tracing::info!(instance = %rec.container_instance_arn, ec2 = %rec.ec2_instance_id, "container instance registered");
         let custom = self.synced_view().await?.custom_of(&name, &rec.berth.id);
         Ok(json!({

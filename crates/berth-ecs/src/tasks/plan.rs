@@ -8,10 +8,12 @@ use crate::Ecs;
 use crate::instances::InstanceRecord;
 use berth_ecs_model::task::{Attachment, ContainerRecord, TaskInternal, TaskRecord};
 use berth_ecs_model::task::{ContainerSize, TaskOverrideIn, render_overrides, size_task, validate_started_by};
-use berth_ecs_model::{ClusterRecord, Tag, validate_tags};
+use berth_ecs_model::{ClusterRecord, SubnetZone, Tag, eni_subnet, validate_tags, zones_of};
 use berth_ecs_model::{HealthStatus, TaskStatus};
 use berth_proto::AwsError;
-use berth_scheduler::{PlacementConstraint, PlacementRequest, PlacementStrategy, RequiredAttribute, TaskDemand};
+use berth_scheduler::{
+    PlacementConstraint, PlacementRequest, PlacementStrategy, RequiredAttribute, TaskDemand, ZONE_ATTRIBUTE,
+};
 use serde_json::{Value, json};
 
 /// Everything the tasks of one RunTask/StartTask (or one service
@@ -34,6 +36,9 @@ pub(crate) struct TaskPlan {
     /// The launch's `networkConfiguration` (awsvpc: the subnets the tasks'
     /// ENI attachments name).
     pub(crate) network_configuration: Option<Value>,
+    /// awsvpc: the launch's subnets with their zones (EC2's); the tasks are
+    /// placed only in those zones. Empty: any zone (no EC2 wired).
+    pub(crate) subnet_zones: Vec<SubnetZone>,
     /// The host group of the custom capacity provider the tasks use: they
     /// are placed only on its instances, and wait PROVISIONING when none
     /// can take them.
@@ -57,6 +62,7 @@ impl TaskPlan {
             constraints,
             strategies,
             count,
+            zones: zones_of(&self.subnet_zones),
         }
     }
 }
@@ -144,6 +150,7 @@ impl Ecs {
             platform_version,
             required_attributes,
             network_configuration: None,
+            subnet_zones: vec![],
             host_group: None,
         })
     }
@@ -191,7 +198,7 @@ impl Ecs {
             cluster_arn: plan.cluster.cluster_arn.clone(),
             task_definition_arn: plan.td.arn.clone(),
             container_instance_arn: instance.map(|i| i.container_instance_arn.clone()),
-            availability_zone: instance.and_then(|i| i.attribute("ecs.availability-zone").map(str::to_string)),
+            availability_zone: instance.and_then(|i| i.attribute(ZONE_ATTRIBUTE).map(str::to_string)),
             capacity_provider_name: plan.providers.get(index).cloned(),
             last_status: if fargate || awsvpc || instance.is_none() {
                 TaskStatus::Provisioning
@@ -223,7 +230,8 @@ impl Ecs {
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
-                let subnet = (!subnets.is_empty()).then(|| subnets[index % subnets.len()]);
+                let zone = instance.and_then(|i| i.attribute(ZONE_ATTRIBUTE));
+                let subnet = eni_subnet(&plan.subnet_zones, &subnets, zone, index);
                 vec![Attachment::precreated_eni(berth_core::ids::uuid(), subnet)]
             } else {
                 vec![]
@@ -274,6 +282,7 @@ impl Ecs {
                     .filter_map(Value::as_str)
                     .map(str::to_string)
                     .collect(),
+                subnet_zones: if awsvpc { plan.subnet_zones.clone() } else { vec![] },
             },
         }
     }

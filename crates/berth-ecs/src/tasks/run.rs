@@ -192,9 +192,8 @@ impl Ecs {
         let host_group = self.host_group_for(&providers).await?;
         let mut plan = self.plan(cluster, td, &input.options, launch_type, providers, platform_version)?;
         plan.host_group = host_group;
-        plan.network_configuration = self
-            .resolve_security_groups(input.network_configuration.clone())
-            .await?;
+        (plan.network_configuration, plan.subnet_zones) =
+            self.resolve_network(input.network_configuration.clone()).await?;
         let request = plan.placement_request(constraints, strategies, count as u32);
 
         match self

@@ -100,9 +100,8 @@ impl Ecs {
         let constraints: Vec<PlacementConstraint> =
             placement_constraints(&td.value, &[]).filter_map(Result::ok).collect();
         let mut plan = self.plan(cluster, td, &input.options, "EC2".into(), vec![], None)?;
-        plan.network_configuration = self
-            .resolve_security_groups(input.network_configuration.clone())
-            .await?;
+        (plan.network_configuration, plan.subnet_zones) =
+            self.resolve_network(input.network_configuration.clone()).await?;
         let request = plan.placement_request(constraints, vec![], 1);
         for attempt in 0..MAX_PLACEMENT_ATTEMPTS {
             let lock = self.view.placement_lock(&name);

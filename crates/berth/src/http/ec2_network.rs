@@ -1,22 +1,36 @@
 //! EC2 and ECS, joined here so that neither service crate depends on the
-//! other: ECS checks a launch's security groups in EC2's records
-//! ([`Ec2Directory`]), and EC2 reads the task interfaces from ECS's task
+//! other: ECS checks a launch's subnets and security groups in EC2's
+//! records and tells it the zones agents register in ([`Ec2Directory`]),
+//! and EC2 reads the task interfaces from ECS's task
 //! records ([`EcsInterfaces`]).
 
 use async_trait::async_trait;
 use berth_ec2::{Ec2, TaskInterface, TaskInterfaces};
 use berth_ecs::Ecs;
-use berth_ecs::security_groups::SecurityGroupDirectory;
+use berth_ecs::security_groups::{LaunchNetwork, SecurityGroupDirectory};
+use berth_ecs_model::SubnetZone;
 use berth_ecs_model::task::AttachmentStatus;
 use berth_proto::AwsError;
 
-/// ECS's security-group lookups, answered by EC2.
+/// ECS's subnet and security-group lookups, answered by EC2.
 pub struct Ec2Directory(pub Ec2);
 
 #[async_trait]
 impl SecurityGroupDirectory for Ec2Directory {
-    async fn task_groups(&self, subnets: &[String], groups: &[String]) -> Result<Vec<String>, AwsError> {
-        self.0.resolve_task_groups(subnets, groups).await
+    async fn launch_network(&self, subnets: &[String], groups: &[String]) -> Result<LaunchNetwork, AwsError> {
+        let n = self.0.launch_network(subnets, groups).await?;
+        Ok(LaunchNetwork {
+            groups: n.groups,
+            subnet_zones: n
+                .subnet_zones
+                .into_iter()
+                .map(|(subnet, zone)| SubnetZone { subnet, zone })
+                .collect(),
+        })
+    }
+
+    async fn zone_registered(&self, zone: &str) -> Result<(), AwsError> {
+        self.0.ensure_zone(zone).await
     }
 }
 
