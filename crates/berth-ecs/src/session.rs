@@ -26,7 +26,9 @@ use tokio::sync::mpsc;
 
 /// How often a keepalive line is sent.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-/// Changes closer together than this are sent as one snapshot.
+/// Changes closer together than this are sent as one snapshot. The first
+/// change after a quiet spell goes out at once (a RunTask reaches its agent
+/// without waiting); the ones that follow within this time wait for it.
 const DEBOUNCE: Duration = Duration::from_millis(20);
 
 struct AgentEntry {
@@ -343,6 +345,8 @@ impl Ecs {
         let start = tokio::time::Instant::now();
         let mut keepalive = tokio::time::interval_at(start + KEEPALIVE_INTERVAL, KEEPALIVE_INTERVAL);
         let mut due: Option<tokio::time::Instant> = None;
+        // When the last snapshot was taken.
+        let mut last_snapshot = start;
         let mut closing = self.agents.closing.subscribe();
         if *closing.borrow_and_update() {
             return Ok(());
@@ -355,11 +359,12 @@ impl Ecs {
                         return Ok(());
                     }
                     if due.is_none() {
-                        due = Some(tokio::time::Instant::now() + DEBOUNCE);
+                        due = Some((last_snapshot + DEBOUNCE).max(tokio::time::Instant::now()));
                     }
                 }
                 _ = tokio::time::sleep_until(deadline), if due.is_some() => {
                     due = None;
+                    last_snapshot = tokio::time::Instant::now();
                     changes.borrow_and_update();
                     let msg = self.desired_message(cluster, arn).await?;
                     let tasks = digest(&msg.tasks);
