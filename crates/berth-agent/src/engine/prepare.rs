@@ -84,10 +84,18 @@ impl Engine {
             }
         }
 
-        // awsvpc: the task's namespace and address, before its containers.
-        if !self.attach_network().await {
+        // awsvpc: the task's pause container, before its containers (they
+        // join its namespace); its start and the interface overlap their
+        // creation, and are done before any of them starts.
+        let Ok(bringing_up) = self.begin_network().await else {
             return;
-        }
+        };
+        self.create_containers().await;
+        self.finish_network(bringing_up).await;
+    }
+
+    /// The task-level cgroup (FARGATE), the volumes and the containers.
+    async fn create_containers(&mut self) {
         // FARGATE: the task-level cgroup its containers are created under.
         if !self.prepare_cgroup() {
             return;
