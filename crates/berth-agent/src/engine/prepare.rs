@@ -10,6 +10,19 @@ impl Engine {
     /// Pulls the images, creates the volumes and the containers that do not
     /// exist yet.
     pub(super) async fn prepare(&mut self) {
+        // awsvpc: the task's pause container first (its containers join its
+        // namespace, as on ECS); its start and the interface overlap the
+        // pulls and the containers' creation, and are done before any
+        // container starts.
+        let Ok(bringing_up) = self.begin_network().await else {
+            return;
+        };
+        self.pull_and_create().await;
+        self.finish_network(bringing_up).await;
+    }
+
+    /// Role credentials, pulls, secrets, then the containers.
+    async fn pull_and_create(&mut self) {
         if let Err(reason) = self.prepare_roles().await {
             tracing::warn!(task = %self.arn(), %reason, "role credentials unavailable");
             self.fail_unstarted(&reason.to_string());
@@ -84,14 +97,7 @@ impl Engine {
             }
         }
 
-        // awsvpc: the task's pause container, before its containers (they
-        // join its namespace); its start and the interface overlap their
-        // creation, and are done before any of them starts.
-        let Ok(bringing_up) = self.begin_network().await else {
-            return;
-        };
         self.create_containers().await;
-        self.finish_network(bringing_up).await;
     }
 
     /// The task-level cgroup (FARGATE), the volumes and the containers.
