@@ -359,7 +359,7 @@ impl Ecs {
                         return Ok(());
                     }
                     if due.is_none() {
-                        due = Some((last_snapshot + DEBOUNCE).max(tokio::time::Instant::now()));
+                        due = Some(send_at(last_snapshot, tokio::time::Instant::now()));
                     }
                 }
                 _ = tokio::time::sleep_until(deadline), if due.is_some() => {
@@ -392,6 +392,12 @@ impl Ecs {
     }
 }
 
+/// When a change seen at `now` is sent: at once after a quiet spell, else
+/// [`DEBOUNCE`] after the last snapshot (changes until then go with it).
+fn send_at(last_snapshot: tokio::time::Instant, now: tokio::time::Instant) -> tokio::time::Instant {
+    (last_snapshot + DEBOUNCE).max(now)
+}
+
 /// A fingerprint of a message part, to skip sending what the agent has.
 fn digest<T: serde::Serialize>(v: &T) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -404,6 +410,15 @@ fn digest<T: serde::Serialize>(v: &T) -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_change_after_a_quiet_spell_is_sent_at_once() {
+        let t0 = tokio::time::Instant::now();
+        let quiet = t0 + DEBOUNCE * 3;
+        assert_eq!(send_at(t0, quiet), quiet);
+        let soon = t0 + DEBOUNCE / 4;
+        assert_eq!(send_at(t0, soon), t0 + DEBOUNCE, "coalesced with the next snapshot");
+    }
 
     #[test]
     fn liveness() {
