@@ -203,11 +203,25 @@ class Bench:
         if ids:
             docker("rm", "-f", *ids, check=False)
 
+    def subnet_id(self) -> str:
+        """A default subnet of the region (EC2's default-for-az); a well-formed id where the server has none
+        (servers that do not look subnets up in EC2 accept any)."""
+        ec2 = boto3.session.Session(
+            aws_access_key_id=self.args.access_key,
+            aws_secret_access_key=self.args.secret_key,
+            region_name=self.args.region,
+        ).client("ec2", endpoint_url=self.args.endpoint)
+        try:
+            subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        except Exception:  # noqa: BLE001 - a server without the filter or the operation
+            subnets = []
+        return subnets[0]["SubnetId"] if subnets else "subnet-0123456789abcdef0"
+
     def task_definitions(self, image: str) -> dict:
         """Per mode: (task definition ARN, RunTask's extra arguments)."""
         app = {"name": "app", "image": image, "memory": 16, "essential": True, "command": ["sleep", "3600"],
                "stopTimeout": 2}
-        net = {"networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}}
+        net = {"networkConfiguration": {"awsvpcConfiguration": {"subnets": [self.subnet_id()]}}}
         out = {}
         for mode in self.args.modes:
             family = f"bench-start-{mode}-{self.run_id}"
