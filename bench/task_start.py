@@ -18,6 +18,11 @@ For each of N rounds (alternating, so both see the same machine state):
 Prints p50/p90/p99/max of both and the ratio, as a table and as JSON
 (bench/out/task_start.json).
 
+With `fargate` among the modes and Docker's `runsc` runtime registered, an
+extra line times `docker run -d --runtime runsc --network none` too (gVisor's
+own start, to explain the FARGATE row); the goals stay against plain
+`docker run -d`.
+
 The image is made here (`docker import` of a busybox-static rootfs), so it
 is always cached. Every container started here is labelled and removed at
 the end. Usually run through bench/run-task-start, which builds a release
@@ -155,12 +160,13 @@ class Bench:
                 return
             time.sleep(0.1)
 
-    def docker_once(self, image: str) -> float:
+    def docker_once(self, image: str, *extra: str) -> float:
         poll = self.args.poll_ms / 1000
         name = f"berth-bench-{self.run_id}-{uuid.uuid4().hex[:8]}"
         t0 = time.perf_counter()
         docker(
-            "run", "-d", "--name", name, "--label", f"{LABEL}={self.run_id}", "--memory", "16m", image, "sleep", "3600"
+            "run", "-d", "--name", name, "--label", f"{LABEL}={self.run_id}", "--memory", "16m", *extra,
+            image, "sleep", "3600",
         )
         deadline = t0 + 60
         while docker("inspect", "-f", "{{.State.Running}}", name) != "true":
@@ -197,11 +203,25 @@ class Bench:
         if ids:
             docker("rm", "-f", *ids, check=False)
 
+    def subnet_id(self) -> str:
+        """A default subnet of the region (EC2's default-for-az); a well-formed id where the server has none
+        (servers that do not look subnets up in EC2 accept any)."""
+        ec2 = boto3.session.Session(
+            aws_access_key_id=self.args.access_key,
+            aws_secret_access_key=self.args.secret_key,
+            region_name=self.args.region,
+        ).client("ec2", endpoint_url=self.args.endpoint)
+        try:
+            subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        except Exception:  # noqa: BLE001 - a server without the filter or the operation
+            subnets = []
+        return subnets[0]["SubnetId"] if subnets else "subnet-0123456789abcdef0"
+
     def task_definitions(self, image: str) -> dict:
         """Per mode: (task definition ARN, RunTask's extra arguments)."""
         app = {"name": "app", "image": image, "memory": 16, "essential": True, "command": ["sleep", "3600"],
                "stopTimeout": 2}
-        net = {"networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}}}
+        net = {"networkConfiguration": {"awsvpcConfiguration": {"subnets": [self.subnet_id()]}}}
         out = {}
         for mode in self.args.modes:
             family = f"bench-start-{mode}-{self.run_id}"
@@ -228,9 +248,15 @@ class Bench:
             for td, extra in tds.values():
                 self.berth_once(td, **extra)
             self.docker_once(image)
+            # gVisor's own start, when FARGATE tasks run under it.
+            runsc = "fargate" in tds and "runsc" in docker("info", "-f", "{{json .Runtimes}}", check=False)
+            gvisor = ("--runtime", "runsc", "--network", "none")
+            if runsc:
+                self.docker_once(image, *gvisor)
             client = {m: [] for m in tds}
             server = {m: [] for m in tds}
             dock = []
+            dock_runsc = []
             # Alternating, so every kind sees the same machine state.
             for i in range(self.args.tasks):
                 for mode, (td, extra) in tds.items():
@@ -238,9 +264,12 @@ class Bench:
                     client[mode].append(b)
                     server[mode].append(s)
                 dock.append(self.docker_once(image))
+                if runsc:
+                    dock_runsc.append(self.docker_once(image, *gvisor))
                 if self.args.verbose:
                     line = "  ".join(f"{m} {client[m][-1] * 1000:7.1f} ms" for m in tds)
-                    print(f"{i + 1:3d}  {line}  docker {dock[-1] * 1000:7.1f} ms", flush=True)
+                    extra = f"  docker runsc {dock_runsc[-1] * 1000:7.1f} ms" if runsc else ""
+                    print(f"{i + 1:3d}  {line}  docker {dock[-1] * 1000:7.1f} ms{extra}", flush=True)
         finally:
             try:
                 self.cleanup()
@@ -263,6 +292,8 @@ class Bench:
             "docker_run_to_running": summary(dock),
             "modes": {},
         }
+        if dock_runsc:
+            result["docker_run_runsc_to_running"] = summary(dock_runsc)
         for mode in tds:
             r = {"run_task_to_running": summary(client[mode]), "server_created_to_started": summary(server[mode])}
             for p in ("p50", "p99"):
@@ -283,6 +314,9 @@ def print_table(r: dict) -> None:
         rows.append((f"berth {mode} RunTask → RUNNING (client)", m["run_task_to_running"], m["ratio_p50"]))
         rows.append((f"berth {mode} createdAt → startedAt (server)", m["server_created_to_started"], None))
     rows.append(("docker run -d → running", r["docker_run_to_running"], 1.0))
+    if "docker_run_runsc_to_running" in r:
+        s = r["docker_run_runsc_to_running"]
+        rows.append(("docker run -d --runtime runsc --network none", s, s["p50_ms"] / r["docker_run_to_running"]["p50_ms"]))
     print(f"\nTask start latency, {r['tasks']} tasks each, cached local image, alternating (poll every {r['poll_ms']} ms)")
     print(f"{'':46s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s} {'max ms':>9s} {'p50 ratio':>10s}")
     for name, s, ratio in rows:

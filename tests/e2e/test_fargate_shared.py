@@ -11,7 +11,10 @@ with no instance of its own:
   address of the local agent's task subnet, no containerInstanceArn);
 - ListContainerInstances of the new cluster is empty and its instance count
   0, while the local instance's remaining resources count the 3 tasks once;
-- inside a task, the metadata endpoint v4 names the new cluster;
+- inside a task, the metadata endpoint v4 names the new cluster and the
+  task-role credentials endpoint answers with the task's role (the agent
+  fetches them with the task's own cluster), which STS confirms; the client
+  is busybox `nc`, which half-closes the connection after its request;
 - the service scales to 0 and the cluster deletes.
 
 It reuses test_fargate.py's `berth up` fixture (its own server for this
@@ -39,7 +42,7 @@ from test_fargate import (  # noqa: F401  (the fixture is used by name)
     up,
 )
 
-from berthtest import ACCOUNT, default_subnet, poll, requires_docker, unique
+from berthtest import ACCOUNT, REGION, default_subnet, poll, requires_docker, unique
 
 pytestmark = requires_docker()
 
@@ -60,14 +63,17 @@ GET = (
     'printf "GET /${u#*/} HTTP/1.0\r\nHost: $hp\r\nAuthorization: $2\r\n\r\n" '
     '| nc -w 5 "${hp%:*}" "${hp#*:}" | tr -d "\r" | tr "\n" " "; }; '
 )
-# The metadata document of the task from the agent's endpoint (polled until
-# it answers: the agent serves it in the task's namespace right after the
-# start).
+# The metadata document of the task, then the task role's credentials from
+# the agent's endpoint (both polled until they answer: the agent serves
+# them in the task's namespace right after the start).
 SCRIPT = (
     GET
     + 'until get "$ECS_CONTAINER_METADATA_URI_V4/task" > /tmp/task && grep -q \'"KnownStatus":"RUNNING"\' /tmp/task; '
     "do sleep 0.2; done; "
     'echo "TASK=$(cat /tmp/task)"; '
+    'until get "$AWS_CONTAINER_CREDENTIALS_FULL_URI" "$AWS_CONTAINER_AUTHORIZATION_TOKEN" > /tmp/creds '
+    "&& grep -q AccessKeyId /tmp/creds; do sleep 0.2; done; "
+    'echo "CREDS=$(cat /tmp/creds)"; '
     f"echo {END}; exec sleep 3600"
 )
 
@@ -185,17 +191,25 @@ def test_a_newcomers_fargate_service_runs_in_a_cluster_with_no_instance(up, imag
         # The local instance carries them, counted once.
         assert remaining_cpu(ecs, up.cluster) == cpu_before - 3 * 256
 
-        # Inside a task: the metadata names its cluster.
+        # Inside a task: the metadata names its cluster, and its role's
+        # credentials come (the agent asks for them with the task's cluster).
         arn, printed = task_output(arns)
         out = fields(printed)
         doc = body(out["TASK"])
         assert doc["TaskARN"] == arn and doc["Cluster"] == cluster["clusterArn"]
         assert doc["LaunchType"] == "FARGATE"
-        # The task role's credentials from inside a gVisor task are not
-        # checked here: their endpoint (the listener that serves the
-        # metadata above) did not answer in CI (docs: known problems); the
-        # crate test `task_credentials.rs` covers a sharing host's agent
-        # getting another cluster's task roles.
+        creds = body(out["CREDS"])
+        assert creds["RoleArn"] == role_arn and creds["AccessKeyId"].startswith("ASIA")
+        import boto3
+
+        sts = boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["Token"],
+            region_name=REGION,
+        ).client("sts", endpoint_url=server.endpoint)
+        task_id = arn.rsplit("/", 1)[1]
+        assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{task_id}"
 
         # Scale to 0, then the cluster deletes.
         server.aws("ecs", "update-service", "--cluster", prod, "--service", service, "--desired-count", "0")

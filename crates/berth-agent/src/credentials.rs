@@ -294,10 +294,44 @@ fn serve(
         .merge(metadata.routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "NotFound", "no such credentials endpoint") });
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "a credentials endpoint listener stopped");
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    pause = std::time::Duration::from_millis(10);
+                    stream
+                }
+                Err(e) => {
+                    // Out of descriptors or memory: back off, then accept again.
+                    tracing::warn!(error = %e, "a credentials endpoint listener cannot accept");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let served = http1()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                if let Err(e) = served {
+                    tracing::debug!(error = %e, "a credentials endpoint connection ended");
+                }
+            });
         }
     })
+}
+
+/// HTTP/1.1 (and 1.0) as the endpoint speaks it. Half-closed connections
+/// are served: a client may shut down its write side once it has sent its
+/// request (busybox `nc` does) and still expects the answer; by default hyper
+/// takes that end of input for an aborted request and drops it, which is
+/// how task-role credentials went unanswered inside gVisor tasks (the
+/// metadata answered only because it was ready before the client's FIN).
+fn http1() -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.half_close(true);
+    b
 }
 
 impl Drop for CredentialsEndpoint {
@@ -490,6 +524,23 @@ async fn serve_credentials(State(shared): State<Arc<Shared>>, Path(id): Path<Str
     let Some(entry) = entry else {
         return error(StatusCode::NOT_FOUND, "NotFound", "no task is registered with this id");
     };
+    // On a task of its own: a client that goes away does not cancel the
+    // fetch halfway (its answer is cached for the next request).
+    match tokio::spawn(answer(shared, entry)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "the task role credentials request failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "the credentials request failed",
+            )
+        }
+    }
+}
+
+/// The task role's credentials of `entry`: cached, or fetched (and cached).
+async fn answer(shared: Arc<Shared>, entry: Arc<Entry>) -> Response {
     let mut cached = entry.cached.lock().await;
     let now = berth_core::time::now_epoch();
     if cached.as_ref().is_none_or(|c| !c.is_fresh(now)) {
@@ -677,5 +728,31 @@ mod tests {
         assert_eq!(status, 404);
         let (status, _) = get(format!("http://{}/other", ep.addr()), String::new()).await;
         assert_eq!(status, 404);
+    }
+
+    /// A client that shuts down its write side after its request (busybox
+    /// `nc`) still gets the answer, although it needs a round trip to the
+    /// control plane (unreachable here: 503).
+    #[tokio::test]
+    async fn a_half_closed_request_is_answered() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let api = ApiClient::new("http://127.0.0.1:9", Credentials::new("a", "b"), "us-east-1").unwrap();
+        let ep = CredentialsEndpoint::start("127.0.0.1:0".parse().unwrap(), api, None)
+            .await
+            .unwrap();
+        let a = ep.register("arn:task/a", "default", "arn:ci/1");
+        let mut conn = tokio::net::TcpStream::connect(ep.addr()).await.unwrap();
+        let request = format!(
+            "GET {PATH_PREFIX}{} HTTP/1.0\r\nHost: {}\r\nAuthorization: {}\r\n\r\n",
+            a.id,
+            ep.addr(),
+            a.token
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.0 503 "), "{answer:?}");
+        assert!(answer.contains("ServiceUnavailable"), "{answer:?}");
     }
 }

@@ -26,7 +26,9 @@ use tokio::sync::mpsc;
 
 /// How often a keepalive line is sent.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
-/// Changes closer together than this are sent as one snapshot.
+/// Changes closer together than this are sent as one snapshot. The first
+/// change after a quiet spell goes out at once (a RunTask reaches its agent
+/// without waiting); the ones that follow within this time wait for it.
 const DEBOUNCE: Duration = Duration::from_millis(20);
 
 struct AgentEntry {
@@ -343,6 +345,8 @@ impl Ecs {
         let start = tokio::time::Instant::now();
         let mut keepalive = tokio::time::interval_at(start + KEEPALIVE_INTERVAL, KEEPALIVE_INTERVAL);
         let mut due: Option<tokio::time::Instant> = None;
+        // When the last snapshot was taken.
+        let mut last_snapshot = start;
         let mut closing = self.agents.closing.subscribe();
         if *closing.borrow_and_update() {
             return Ok(());
@@ -355,11 +359,12 @@ impl Ecs {
                         return Ok(());
                     }
                     if due.is_none() {
-                        due = Some(tokio::time::Instant::now() + DEBOUNCE);
+                        due = Some(send_at(last_snapshot, tokio::time::Instant::now()));
                     }
                 }
                 _ = tokio::time::sleep_until(deadline), if due.is_some() => {
                     due = None;
+                    last_snapshot = tokio::time::Instant::now();
                     changes.borrow_and_update();
                     let msg = self.desired_message(cluster, arn).await?;
                     let tasks = digest(&msg.tasks);
@@ -387,6 +392,12 @@ impl Ecs {
     }
 }
 
+/// When a change seen at `now` is sent: at once after a quiet spell, else
+/// [`DEBOUNCE`] after the last snapshot (changes until then go with it).
+fn send_at(last_snapshot: tokio::time::Instant, now: tokio::time::Instant) -> tokio::time::Instant {
+    (last_snapshot + DEBOUNCE).max(now)
+}
+
 /// A fingerprint of a message part, to skip sending what the agent has.
 fn digest<T: serde::Serialize>(v: &T) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -399,6 +410,15 @@ fn digest<T: serde::Serialize>(v: &T) -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_change_after_a_quiet_spell_is_sent_at_once() {
+        let t0 = tokio::time::Instant::now();
+        let quiet = t0 + DEBOUNCE * 3;
+        assert_eq!(send_at(t0, quiet), quiet);
+        let soon = t0 + DEBOUNCE / 4;
+        assert_eq!(send_at(t0, soon), t0 + DEBOUNCE, "coalesced with the next snapshot");
+    }
 
     #[test]
     fn liveness() {

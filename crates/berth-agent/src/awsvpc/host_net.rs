@@ -67,6 +67,31 @@ fn status(e: &DockerError) -> Option<u16> {
     }
 }
 
+/// A task's interface, up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    pub lease: Lease,
+    /// The pause container's main process: its network namespace is the
+    /// task's.
+    pub pid: u32,
+}
+
+/// A task's pause container and lease, its interface not set up yet.
+#[derive(Debug)]
+pub struct Pause {
+    lease: Lease,
+    name: String,
+    state: PauseState,
+}
+
+#[derive(Debug)]
+enum PauseState {
+    /// Created by this call: its id.
+    Created(String),
+    /// Running already (a restarted agent): its main process.
+    Running(i64),
+}
+
 /// The awsvpc network of one agent.
 pub struct TaskNetwork {
     runtime: Runtime,
@@ -255,7 +280,16 @@ impl TaskNetwork {
 
     /// Gives the task its interface: its lease (kept durably before the
     /// container exists) and its running pause container. Idempotent.
-    pub async fn attach(&self, task: &Task, owner: &pause::Owner<'_>) -> Result<Lease, TaskNetworkError> {
+    pub async fn attach(&self, task: &Task, owner: &pause::Owner<'_>) -> Result<Attached, TaskNetworkError> {
+        let pause = self.create_pause(task, owner).await?;
+        self.bring_up(task, pause).await
+    }
+
+    /// The first half of [`Self::attach`]: the task's lease (kept durably
+    /// before the container exists) and its pause container, created (not
+    /// started) or found running. The task's containers can be created
+    /// once it exists (they name it as their network).
+    pub async fn create_pause(&self, task: &Task, owner: &pause::Owner<'_>) -> Result<Pause, TaskNetworkError> {
         self.ensure_ready().await?;
         let lease = {
             let mut leases = self.leases.lock().await;
@@ -280,8 +314,8 @@ impl TaskNetwork {
             .filter(|s| s.status == Some(ContainerStateStatusEnum::RUNNING))
             .and_then(|s| s.pid)
             .filter(|p| *p > 0);
-        let pid = match running_pid {
-            Some(pid) => pid,
+        let state = match running_pid {
+            Some(pid) => PauseState::Running(pid),
             None => {
                 if existing.is_some() {
                     // Stopped (the host rebooted): its namespace is gone; a new one.
@@ -296,6 +330,23 @@ impl TaskNetwork {
                     .create(&name, body)
                     .await
                     .map_err(|e| TaskNetworkError::Docker(e.to_string()))?;
+                PauseState::Created(id)
+            }
+        };
+        Ok(Pause { lease, name, state })
+    }
+
+    /// The second half of [`Self::attach`]: the pause container started
+    /// (if [`Self::create_pause`] made it) and the task's interface set up
+    /// in its namespace.
+    pub async fn bring_up(&self, task: &Task, pause: Pause) -> Result<Attached, TaskNetworkError> {
+        let Pause { lease, name, state } = pause;
+        // A pause container made here has a namespace of its own with
+        // nothing in it yet.
+        let fresh = matches!(state, PauseState::Created(_));
+        let pid = match state {
+            PauseState::Running(pid) => pid,
+            PauseState::Created(id) => {
                 self.runtime
                     .start(&id)
                     .await
@@ -313,19 +364,36 @@ impl TaskNetwork {
             }
         };
         let pid = u32::try_from(pid).map_err(|_| TaskNetworkError::Docker(format!("pid {pid}")))?;
-        let shown = links::ip(
-            Place::Task(pid),
-            &["-o", "-4", "addr", "show", "dev", "eth0"].map(String::from),
-        )
-        .await
-        .unwrap_or_default();
-        if !plan::interface_ready(&shown, &self.subnet, &lease) {
-            links::run(&plan::interface(&self.subnet, &lease, task.id(), pid))
-                .await
-                .map_err(TaskNetworkError::Link)?;
+        let steps = plan::interface(&self.subnet, &lease, task.id(), pid);
+        if fresh {
+            // Two `ip -batch` runs (host, then the namespace). Should one
+            // fail (a host end left by an agent that died halfway), the
+            // plan step by step clears what is there and does it again.
+            let mut batched = Ok(());
+            for b in plan::batches(&steps) {
+                batched = links::ip_batch(&b).await;
+                if batched.is_err() {
+                    break;
+                }
+            }
+            if let Err(e) = batched {
+                tracing::debug!(task = %task.task_arn, error = %e, "task interface: batch failed, step by step");
+                links::run(&steps).await.map_err(TaskNetworkError::Link)?;
+            }
             tracing::info!(task = %task.task_arn, ip = %lease.ip, mac = %lease.mac, eni = %lease.eni_id, "task interface up");
+        } else {
+            let shown = links::ip(
+                Place::Task(pid),
+                &["-o", "-4", "addr", "show", "dev", "eth0"].map(String::from),
+            )
+            .await
+            .unwrap_or_default();
+            if !plan::interface_ready(&shown, &self.subnet, &lease) {
+                links::run(&steps).await.map_err(TaskNetworkError::Link)?;
+                tracing::info!(task = %task.task_arn, ip = %lease.ip, mac = %lease.mac, eni = %lease.eni_id, "task interface up");
+            }
         }
-        Ok(lease)
+        Ok(Attached { lease, pid })
     }
 
     /// Removes the task's pause container (its namespace and veth go with

@@ -2,7 +2,7 @@
 //! a task's through `nsenter --net=/proc/<pid>/ns/net`; `nft -f -`;
 //! `iptables` for the forward accepts; the `ip_forward` sysctl.
 
-use super::plan::{Place, Step};
+use super::plan::{Batch, Place, Step};
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
@@ -45,6 +45,21 @@ pub async fn ip(place: Place, args: &[String]) -> Result<String, String> {
             let mut all = vec![format!("--net=/proc/{pid}/ns/net"), "ip".to_string()];
             all.extend(args.iter().cloned());
             command("nsenter", &all, None).await
+        }
+    }
+}
+
+/// Runs a batch of `ip` commands (`ip -batch -`) where it says, in one
+/// process.
+pub async fn ip_batch(batch: &Batch) -> Result<(), String> {
+    let input = Some(batch.text.as_str());
+    let args = ["-batch".to_string(), "-".to_string()];
+    match batch.place {
+        Place::Host => command("ip", &args, input).await.map(|_| ()),
+        Place::Task(pid) => {
+            let mut all = vec![format!("--net=/proc/{pid}/ns/net"), "ip".to_string()];
+            all.extend(args);
+            command("nsenter", &all, input).await.map(|_| ())
         }
     }
 }

@@ -34,7 +34,7 @@ pub mod pause;
 pub mod plan;
 pub mod subnet;
 
-pub use host_net::{TaskNetwork, TaskNetworkError};
+pub use host_net::{Attached, Pause, TaskNetwork, TaskNetworkError};
 pub use ipam::{Lease, Leases};
 pub use subnet::TaskSubnet;
 

@@ -118,6 +118,36 @@ pub fn interface(subnet: &TaskSubnet, lease: &Lease, task_id: &str, pid: u32) ->
     ]
 }
 
+/// One `ip -batch -` run: the lines (each an `ip` command's arguments)
+/// run in one process, in order, stopping at the first failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub place: Place,
+    pub text: String,
+}
+
+/// The steps that must not fail, in order, as one batch per run of steps
+/// in the same place (a fresh namespace has nothing to clear: the
+/// `may_fail` clean-ups are left out). Two processes set up a task's
+/// interface instead of one per command.
+pub fn batches(steps: &[Step]) -> Vec<Batch> {
+    let mut out: Vec<Batch> = Vec::new();
+    for s in steps.iter().filter(|s| !s.may_fail) {
+        let line = s.args.join(" ");
+        match out.last_mut() {
+            Some(b) if b.place == s.place => {
+                b.text.push_str(&line);
+                b.text.push('\n');
+            }
+            _ => out.push(Batch {
+                place: s.place,
+                text: format!("{line}\n"),
+            }),
+        }
+    }
+    out
+}
+
 /// Whether the task's `eth0` is set up: `ip -o -4 addr show dev eth0` (in
 /// its namespace) shows the lease's address.
 pub fn interface_ready(addr_show: &str, subnet: &TaskSubnet, lease: &Lease) -> bool {

@@ -173,3 +173,30 @@ fn the_agent_finds_its_routes_on_the_host() {
         ])
     );
 }
+
+#[test]
+fn a_fresh_interface_is_set_up_in_two_batches() {
+    let subnet = subnet("10.213.0.0/24");
+    let lease = super::ipam::Lease {
+        ip: "10.213.0.7".parse().unwrap(),
+        mac: "02:42:0a:d5:00:07".into(),
+        eni_id: "eni-0123456789abcdef0".into(),
+    };
+    let steps = plan::interface(&subnet, &lease, "0123456789abcdef0123456789abcdef", 42);
+    let b = plan::batches(&steps);
+    assert_eq!(b.len(), 2, "{b:?}");
+    assert_eq!(b[0].place, Place::Host);
+    assert_eq!(
+        b[0].text,
+        "link add vb0123456789abc type veth peer name eth0 address 02:42:0a:d5:00:07 netns 42\n\
+         link set dev vb0123456789abc master berth0ad50000 up\n"
+    );
+    assert_eq!(b[1].place, Place::Task(42));
+    assert_eq!(
+        b[1].text,
+        "addr add 10.213.0.7/24 dev eth0\nlink set dev eth0 up\nroute add default via 10.213.0.1 dev eth0\n"
+    );
+    // Every command that must not fail is in one batch, in order.
+    let lines: usize = b.iter().map(|b| b.text.lines().count()).sum();
+    assert_eq!(lines, steps.iter().filter(|s| !s.may_fail).count());
+}

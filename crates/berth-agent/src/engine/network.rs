@@ -5,41 +5,93 @@
 use super::state::Engine;
 use crate::awsvpc::pause;
 use crate::failure::ContainerFailure;
+use crate::lifecycle::RunState;
+
+/// An awsvpc task's interface being brought up (the pause container
+/// started, the veth and address set) while its containers are created.
+pub(super) struct BringingUp(tokio::task::JoinHandle<Result<crate::awsvpc::Attached, String>>);
 
 impl Engine {
     pub(super) fn is_awsvpc(&self) -> bool {
         self.task.task_definition.effective_network_mode() == "awsvpc"
     }
 
-    /// Gives an awsvpc task its interface (idempotent: a restarted agent
-    /// finds the same one). False when it cannot: the containers that have
-    /// not started will not, with ECS's ResourceInitializationError.
-    pub(super) async fn attach_network(&mut self) -> bool {
+    /// Begins giving an awsvpc task its interface (idempotent: a restarted
+    /// agent finds the same one): its lease and pause container are made
+    /// here (its containers name it as their network), the pause container
+    /// is started and the interface set up on a task of its own while the
+    /// containers are created ([`Self::finish_network`] waits for it). Err
+    /// when it cannot: the containers that have not started will not, with
+    /// ECS's ResourceInitializationError.
+    pub(super) async fn begin_network(&mut self) -> Result<Option<BringingUp>, ()> {
         if !self.is_awsvpc() || self.interface.is_some() {
-            return true;
+            return Ok(None);
         }
-        let attached = match &self.ctx.network {
+        let created = match self.ctx.network.clone() {
             Some(net) => {
                 let owner = pause::Owner {
                     cluster: self.task.cluster_label(&self.ctx.cluster),
                     instance_arn: &self.ctx.instance_arn,
                     extra_labels: &self.ctx.extra_labels,
                 };
-                net.attach(&self.task, &owner).await.map_err(|e| e.to_string())
+                match net.create_pause(&self.task, &owner).await {
+                    Ok(pause) => {
+                        let task = self.task.clone();
+                        Ok(tokio::spawn(async move {
+                            net.bring_up(&task, pause).await.map_err(|e| e.to_string())
+                        }))
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
             }
             None => Err("this agent has no task network".to_string()),
         };
+        match created {
+            Ok(handle) => Ok(Some(BringingUp(handle))),
+            Err(detail) => {
+                self.network_failed(detail);
+                Err(())
+            }
+        }
+    }
+
+    /// Waits for the interface [`Self::begin_network`] is bringing up;
+    /// then the task's credentials and metadata endpoints are served in its
+    /// namespace, before its containers start. False when it failed: no
+    /// container of the task starts.
+    pub(super) async fn finish_network(&mut self, bringing_up: Option<BringingUp>) -> bool {
+        let Some(BringingUp(handle)) = bringing_up else {
+            return true;
+        };
+        let attached = match handle.await {
+            Ok(r) => r,
+            Err(e) => Err(format!("the interface set-up ended: {e}")),
+        };
         match attached {
-            Ok(lease) => {
-                self.interface = Some(lease);
+            Ok(attached) => {
+                self.interface = Some(attached.lease);
+                if let Some(endpoint) = self.ctx.credentials.clone() {
+                    self.endpoint_in_namespace = self
+                        .serve_in_container(&endpoint, i64::from(attached.pid), endpoint.addr().port())
+                        .await;
+                }
                 true
             }
             Err(detail) => {
-                let reason = ContainerFailure::TaskNetwork(detail).to_string();
-                tracing::warn!(task = %self.arn(), %reason, "task network unavailable");
-                self.fail_unstarted(&reason);
+                self.network_failed(detail);
                 false
             }
+        }
+    }
+
+    /// The task's network cannot be made: no container of it starts (those
+    /// created meanwhile stay created, and go with the task).
+    fn network_failed(&mut self, detail: String) {
+        let reason = ContainerFailure::TaskNetwork(detail).to_string();
+        tracing::warn!(task = %self.arn(), %reason, "task network unavailable");
+        for s in self.slots.iter_mut().filter(|s| s.state == RunState::Waiting) {
+            s.state = RunState::NotRun { reason: reason.clone() };
+            s.reason = Some(reason.clone());
         }
     }
 

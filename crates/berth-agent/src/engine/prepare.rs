@@ -10,6 +10,19 @@ impl Engine {
     /// Pulls the images, creates the volumes and the containers that do not
     /// exist yet.
     pub(super) async fn prepare(&mut self) {
+        // awsvpc: the task's pause container first (its containers join its
+        // namespace, as on ECS); its start and the interface overlap the
+        // pulls and the containers' creation, and are done before any
+        // container starts.
+        let Ok(bringing_up) = self.begin_network().await else {
+            return;
+        };
+        self.pull_and_create().await;
+        self.finish_network(bringing_up).await;
+    }
+
+    /// Role credentials, pulls, secrets, then the containers.
+    async fn pull_and_create(&mut self) {
         if let Err(reason) = self.prepare_roles().await {
             tracing::warn!(task = %self.arn(), %reason, "role credentials unavailable");
             self.fail_unstarted(&reason.to_string());
@@ -84,10 +97,11 @@ impl Engine {
             }
         }
 
-        // awsvpc: the task's namespace and address, before its containers.
-        if !self.attach_network().await {
-            return;
-        }
+        self.create_containers().await;
+    }
+
+    /// The task-level cgroup (FARGATE), the volumes and the containers.
+    async fn create_containers(&mut self) {
         // FARGATE: the task-level cgroup its containers are created under.
         if !self.prepare_cgroup() {
             return;

@@ -104,7 +104,9 @@ impl Engine {
             _ => None,
         };
         match pid {
-            Some(pid) => self.serve_in_container(&endpoint, pid, endpoint.addr().port()).await,
+            Some(pid) => {
+                self.serve_in_container(&endpoint, pid, endpoint.addr().port()).await;
+            }
             None => {
                 tracing::warn!(task = %self.arn(), container = container_id, "no process to serve the task's endpoints to")
             }
@@ -116,16 +118,18 @@ impl Engine {
         endpoint: &crate::credentials::CredentialsEndpoint,
         pid: i64,
         port: u16,
-    ) {
+    ) -> bool {
         match endpoint.serve_in_container(&self.task.task_arn, pid, port).await {
-            Ok(()) => {}
+            Ok(()) => true,
             // awsvpc: the containers share the task's namespace, served
             // once already.
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && self.is_awsvpc() => {
-                tracing::debug!(task = %self.arn(), pid, "the task's endpoints are already served in the task's namespace")
+                tracing::debug!(task = %self.arn(), pid, "the task's endpoints are already served in the task's namespace");
+                true
             }
             Err(e) => {
-                tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve the task's credentials and metadata inside the container; it gets none")
+                tracing::warn!(task = %self.arn(), pid, error = %e, "cannot serve the task's credentials and metadata inside the container; it gets none");
+                false
             }
         }
     }

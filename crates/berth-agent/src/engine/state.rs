@@ -66,6 +66,9 @@ pub(super) struct Engine {
     pub(super) interface: Option<crate::awsvpc::Lease>,
     /// The control plane has been told about `interface`.
     pub(super) interface_reported: bool,
+    /// awsvpc: the task's endpoints are served in its namespace (bound
+    /// when its interface came up), not once per container start.
+    pub(super) endpoint_in_namespace: bool,
 }
 
 pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -154,6 +157,7 @@ impl Engine {
             exec_api: None,
             interface: None,
             interface_reported: false,
+            endpoint_in_namespace: false,
         }
     }
 }

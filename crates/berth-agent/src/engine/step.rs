@@ -89,7 +89,9 @@ impl Engine {
             match self.ctx.runtime.start(&id).await {
                 Ok(()) => {
                     tracing::info!(task = %self.task.task_arn, container = %name, "started");
-                    self.serve_endpoint_after_start(&id).await;
+                    if !self.endpoint_in_namespace {
+                        self.serve_endpoint_after_start(&id).await;
+                    }
                     self.slots[i].state = RunState::Running;
                     if let (Some(Ok(ship)), Some(shippers)) = (
                         crate::awslogs::spec_for(&self.task, &self.slots[i].def),
@@ -107,8 +109,10 @@ impl Engine {
             }
             progressed = true;
         }
-        if progressed {
-            // Fresh facts (ports, exits) before reporting.
+        // Fresh facts (ports, exits) before reporting; awsvpc containers
+        // have no network bindings, so RUNNING is reported at once (an exit
+        // is seen at the next observation).
+        if progressed && !self.is_awsvpc() {
             self.observe().await;
         }
         progressed
