@@ -20,20 +20,39 @@ const VALUE_SERVICES: &[&str] = &[
     "events.amazonaws.com",
 ];
 
+/// The bytes (either case) a substring of [`SECRET_SUBSTRINGS`] begins with.
+const FIRST_LETTERS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < SECRET_SUBSTRINGS.len() {
+        let c = SECRET_SUBSTRINGS[i].as_bytes()[0];
+        table[c as usize] = true;
+        table[c.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// The length of the shortest of [`SECRET_SUBSTRINGS`].
+const SHORTEST: usize = 5;
+
 /// Whether `key` contains one of [`SECRET_SUBSTRINGS`], ignoring ASCII
-/// case: one pass over the key, a substring compared only where its first
-/// letter is (a PutMetricData batch has thousands of keys, few of them
-/// with one of those letters).
+/// case: one pass over the key, a table lookup per byte, a substring
+/// compared only where its first letter is (a PutMetricData batch has
+/// thousands of keys, few of them with one of those letters; a key
+/// shorter than every substring is not scanned).
 fn has_secret_substring(key: &str) -> bool {
     let bytes = key.as_bytes();
-    (0..bytes.len()).any(|i| {
-        let c = bytes[i].to_ascii_lowercase();
-        SECRET_SUBSTRINGS.iter().any(|s| {
-            s.as_bytes()[0] == c
-                && bytes
+    if bytes.len() < SHORTEST {
+        return false;
+    }
+    (0..=bytes.len() - SHORTEST).any(|i| {
+        FIRST_LETTERS[usize::from(bytes[i])]
+            && SECRET_SUBSTRINGS.iter().any(|s| {
+                bytes
                     .get(i..i + s.len())
                     .is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()))
-        })
+            })
     })
 }
 
@@ -287,6 +306,14 @@ mod tests {
             "mySecret",
             "PrivateKeyPem",
             "thePlaintext",
+            "token",
+            "xToken",
+            "toke",
+            "ApiKeyValue",
+            "xapikeyvalu",
+            "tökenPassword",
+            "MetricName",
+            "Dimensions",
         ] {
             assert_eq!(
                 has_secret_substring(k),

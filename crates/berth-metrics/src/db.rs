@@ -6,7 +6,8 @@
 //! dimensions as sorted JSON, the second of its last datapoint for
 //! ListMetrics' RecentlyActive); `points` holds one row per metric,
 //! resolution (1, 60, 300 or 3600 seconds), interval start and unit, its
-//! [`Aggregate`] as JSON, keyed `(metric, res, ts, unit)` without a rowid so
+//! [`Aggregate`] as a binary record ([`crate::stored`]; rows of earlier
+//! versions hold JSON text, read as well), keyed `(metric, res, ts, unit)` without a rowid so
 //! a read of one metric over a time range is one index range. A
 //! PutMetricData is one transaction: each datum merges into its minute's
 //! row (and, sent at StorageResolution 1, its second's); concurrent
@@ -24,6 +25,7 @@ use crate::group_commit::GroupCommit;
 use crate::inputs::{Dimension, Metric};
 use crate::rules::{Sample, TIERS, bucket};
 use crate::stats::Aggregate;
+use crate::stored;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -191,11 +193,14 @@ impl Db {
                 let mut stored: HashMap<i64, Vec<(String, Aggregate)>> = HashMap::default();
                 if dense {
                     let found = range.query_map(params![id, res, lo, hi], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            stored::decode(r.get_ref(2)?),
+                        ))
                     })?;
                     for row in found {
-                        let (ts, unit, agg) = row?;
-                        if let Ok(agg) = serde_json::from_str::<Aggregate>(&agg) {
+                        if let (ts, unit, Some(agg)) = row? {
                             stored.entry(ts).or_default().push((unit, agg));
                         }
                     }
@@ -208,9 +213,9 @@ impl Db {
                         })
                     } else {
                         point
-                            .query_row(params![id, res, ts, unit], |r| r.get::<_, String>(0))
+                            .query_row(params![id, res, ts, unit], |r| Ok(stored::decode(r.get_ref(0)?)))
                             .optional()?
-                            .and_then(|o| serde_json::from_str::<Aggregate>(&o).ok())
+                            .flatten()
                     };
                     let merged = match old {
                         Some(mut old) => {
@@ -219,7 +224,7 @@ impl Db {
                         }
                         None => agg.clone(),
                     };
-                    write.execute(params![id, res, ts, unit, encode(&merged)])?;
+                    write.execute(params![id, res, ts, unit, stored::encode(&merged)])?;
                 }
             }
         }
@@ -281,13 +286,13 @@ impl Db {
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                stored::decode(r.get_ref(3)?),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (ts, resolution, unit, agg) = row?;
-            if let Ok(agg) = serde_json::from_str(&agg) {
+            if let Some(agg) = agg {
                 out.push(Point {
                     ts,
                     resolution,
@@ -344,12 +349,12 @@ impl Db {
                             r.get::<_, i64>(0)?,
                             r.get::<_, i64>(1)?,
                             r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
+                            stored::decode(r.get_ref(3)?),
                         ))
                     })?;
                     for row in rows {
                         let (metric, ts, unit, agg) = row?;
-                        let Ok(agg) = serde_json::from_str::<Aggregate>(&agg) else {
+                        let Some(agg) = agg else {
                             continue;
                         };
                         rolled
@@ -359,20 +364,21 @@ impl Db {
                     }
                 }
                 for ((metric, ts, unit), mut agg) in rolled {
-                    let old: Option<String> = tx
+                    let old = tx
                         .query_row(
                             "SELECT agg FROM points WHERE metric=?1 AND res=?2 AND ts=?3 AND unit=?4",
                             params![metric, next, ts, unit],
-                            |r| r.get(0),
+                            |r| Ok(stored::decode(r.get_ref(0)?)),
                         )
-                        .optional()?;
-                    if let Some(mut old) = old.and_then(|o| serde_json::from_str::<Aggregate>(&o).ok()) {
+                        .optional()?
+                        .flatten();
+                    if let Some(mut old) = old {
                         old.merge(&agg);
                         agg = old;
                     }
                     tx.execute(
                         "INSERT OR REPLACE INTO points(metric, res, ts, unit, agg) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![metric, next, ts, unit, encode(&agg)],
+                        params![metric, next, ts, unit, stored::encode(&agg)],
                     )?;
                 }
             }
@@ -384,10 +390,6 @@ impl Db {
         tx.commit()?;
         Ok(touched)
     }
-}
-
-fn encode(agg: &Aggregate) -> String {
-    serde_json::to_string(agg).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -152,3 +152,77 @@ fn requests_written_together_merge_as_if_written_one_after_the_other() {
     assert_eq!(db.list().unwrap().len(), 2);
     assert_eq!(db.list().unwrap()[0].last_put, 90);
 }
+
+#[test]
+fn a_database_of_the_json_format_reads_merges_and_rolls_up() {
+    // Rows as the previous version wrote them: the aggregate as JSON text.
+    let dir = tempfile::tempdir().unwrap();
+    let day = 86400;
+    let far = 10 * day;
+    {
+        let db = Db::open(dir.path(), &[]).unwrap();
+        db.put(vec![sample("m", 60, 1.0, false), sample("m", 60 + far, 1.0, false)])
+            .unwrap();
+        let conn = db.conn();
+        let mut rows = conn.prepare("SELECT metric, res, ts, unit, agg FROM points").unwrap();
+        let rows: Vec<(i64, i64, i64, String, Aggregate)> = rows
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    stored::decode(r.get_ref(4)?).unwrap(),
+                ))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(rows.len(), 2);
+        for (metric, res, ts, unit, agg) in rows {
+            conn.execute(
+                "UPDATE points SET agg=?5 WHERE metric=?1 AND res=?2 AND ts=?3 AND unit=?4",
+                params![metric, res, ts, unit, serde_json::to_string(&agg).unwrap()],
+            )
+            .unwrap();
+        }
+        let text: i64 = conn
+            .query_row("SELECT count(*) FROM points WHERE typeof(agg)='text'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(text, 2);
+    }
+    // The upgraded server opens it: reads it, merges into it (by range and
+    // row by row), rolls it up.
+    let db = Db::open(dir.path(), &[]).unwrap();
+    let id = db.find(&sample("m", 0, 0.0, false).metric).unwrap().unwrap();
+    let read = |from, to| {
+        db.read(id, from, to, false)
+            .unwrap()
+            .iter()
+            .map(|p| (p.ts, p.agg.count, p.agg.sum))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(read(0, far + 120), [(60, 1.0, 1.0), (60 + far, 1.0, 1.0)]);
+    db.put(vec![sample("m", 61, 2.0, false)]).unwrap();
+    db.put(vec![sample("m", 61, 4.0, false), sample("m", 61 + far, 3.0, false)])
+        .unwrap();
+    assert_eq!(read(0, far + 120), [(60, 3.0, 7.0), (60 + far, 2.0, 4.0)]);
+    let text: i64 = db
+        .conn()
+        .query_row("SELECT count(*) FROM points WHERE typeof(agg)='text'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(text, 0, "rows written again are binary");
+    // An untouched JSON row rolls up too.
+    db.conn()
+        .execute(
+            "UPDATE points SET agg=?2 WHERE ts=?1",
+            params![60, serde_json::to_string(&Aggregate::value(5.0, 1.0)).unwrap()],
+        )
+        .unwrap();
+    db.roll_up(15 * day + 600).unwrap();
+    let rows = db.read(id, 0, 600, false).unwrap();
+    assert_eq!(
+        rows.iter().map(|p| (p.ts, p.resolution, p.agg.sum)).collect::<Vec<_>>(),
+        [(0, 300, 5.0)]
+    );
+}

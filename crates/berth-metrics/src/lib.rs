@@ -22,6 +22,7 @@ mod ops;
 mod reads;
 pub mod rules;
 pub mod stats;
+mod stored;
 
 use berth_core::time_scale::TimeScale;
 use berth_proto::AwsError;

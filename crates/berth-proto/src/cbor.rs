@@ -123,12 +123,16 @@ pub trait CborService: Send + Sync + 'static {
     /// Takes one request over, once: decoded ([`decode`]), validated and
     /// prepared, so that authorization and the run share the one decoding.
     /// An error here (an operation it does not have: [`unknown_operation`];
-    /// a body that does not decode) is the answer.
+    /// a body that does not decode) is the answer. `note` is shown the
+    /// input as JSON, validated, before the service takes it over (the
+    /// audit trail's requestParameters are taken from it then, no copy is
+    /// kept); a service whose input does not read as JSON does not call it.
     async fn prepare<'a>(
         &'a self,
         ctx: &'a RequestContext,
         operation: &'a str,
         body: &[u8],
+        note: &mut (dyn for<'v> FnMut(&'v serde_json::Value) + Send),
     ) -> Result<Box<dyn CborPrepared + 'a>, AwsError>;
     /// What a request that cannot be prepared (an input that does not
     /// decode, an operation not routed) is authorized on before its error
@@ -142,11 +146,6 @@ pub trait CborService: Send + Sync + 'static {
 /// One rpcv2Cbor request taken over by [`CborService::prepare`].
 #[async_trait]
 pub trait CborPrepared: Send {
-    /// The input as JSON for the audit trail's requestParameters, taken
-    /// once (None: the input does not read as JSON).
-    fn take_input(&mut self) -> Option<serde_json::Value> {
-        None
-    }
     /// The resources `<signing_name>:<operation>` is authorized on (each
     /// with its tags); `*` when not resource-scoped.
     async fn resources(&self) -> Vec<crate::AuthzResource>;

@@ -389,13 +389,26 @@ pub fn note_input(ext: &axum::http::Extensions, input: &serde_json::Value) {
     }
 }
 
+/// The audit trail's record of a call's input (redacted, bounded), taken
+/// while the input is shown (rpcv2Cbor: before the service takes it over),
+/// for [`note_operation`]; None when the call is not noted.
+pub fn parameters_of(
+    ext: &axum::http::Extensions,
+    input: &serde_json::Value,
+) -> Option<berth_audit::RequestParameters> {
+    let n = ext.get::<CallNote>()?;
+    let source = n.with(|i| i.event_source.clone());
+    Some(berth_audit::RequestParameters::of(input, &source))
+}
+
 /// Called with the operation of a protocol that names it outside the
-/// headers (rpcv2Cbor: in the path), and its input when it reads as JSON.
-pub fn note_operation(ext: &axum::http::Extensions, operation: &str, input: Option<serde_json::Value>) {
+/// headers (rpcv2Cbor: in the path), and the record of its input when it
+/// reads as JSON ([`parameters_of`]).
+pub fn note_operation(ext: &axum::http::Extensions, operation: &str, input: Option<berth_audit::RequestParameters>) {
     if let Some(n) = ext.get::<CallNote>() {
         n.with(|i| {
             i.action = Some(operation.to_string());
-            i.input = input.map(|input| berth_audit::RequestParameters::of(&input, &i.event_source));
+            i.input = input;
         });
     }
 }

@@ -23,8 +23,18 @@ use std::fmt;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// The awsJson input of an rpcv2Cbor body (an empty body is an empty map).
+/// The awsJson input of an rpcv2Cbor body (an empty body is an empty map):
+/// the common form read directly ([`super::cbor_direct`]), anything else
+/// through ciborium's decoder.
 pub fn cbor_body_to_json(body: &[u8]) -> Result<Value, AwsError> {
+    if let Some(v) = super::cbor_direct::read(body) {
+        return Ok(v);
+    }
+    general(body)
+}
+
+/// [`cbor_body_to_json`] through ciborium's decoder, for every body.
+fn general(body: &[u8]) -> Result<Value, AwsError> {
     let Converted(out) = crate::cbor::decode(body)?;
     out.map_err(AwsError::serialization)
 }

@@ -13,6 +13,7 @@
 //! a [`Bridged`] holds the service of every served region and answers with
 //! the one the request's credential scope names (`RequestContext::region`).
 
+mod cbor_direct;
 pub mod cbor_input;
 pub mod convert;
 
@@ -169,19 +170,19 @@ impl<S: OperationService> CborService for Bridged<S> {
         ctx: &'a RequestContext,
         operation: &'a str,
         body: &[u8],
+        note: &mut (dyn for<'v> FnMut(&'v Value) + Send),
     ) -> Result<Box<dyn CborPrepared + 'a>, AwsError> {
         if !Self::routed(operation) {
             return Err(unknown_operation(self.wire.cbor_service_name, operation));
         }
         let compatible = |e| self.wire.query_compatible(e);
         let input = self.input_of_cbor(operation, body).map_err(compatible)?;
-        let note = Some(input.clone());
+        note(&input);
         let service = self.service(ctx).map_err(compatible)?;
         let inner = service.prepare(ctx, operation, input).await.map_err(compatible)?;
         Ok(Box::new(BridgedCall {
             wire: self.wire,
             operation,
-            note,
             inner,
         }))
     }
@@ -196,24 +197,17 @@ impl<S: OperationService> CborService for Bridged<S> {
 struct BridgedCall<'a> {
     wire: &'a WireModel,
     operation: &'a str,
-    note: Option<Value>,
     inner: Box<dyn Prepared + 'a>,
 }
 
 #[async_trait]
 impl CborPrepared for BridgedCall<'_> {
-    fn take_input(&mut self) -> Option<Value> {
-        self.note.take()
-    }
-
     async fn resources(&self) -> Vec<AuthzResource> {
         self.inner.resources().await
     }
 
     async fn run(self: Box<Self>) -> Result<Vec<u8>, AwsError> {
-        let Self {
-            wire, operation, inner, ..
-        } = *self;
+        let Self { wire, operation, inner } = *self;
         let output = inner.run().await.map_err(|e| wire.query_compatible(e))?;
         let cbor = convert::json_to_cbor(wire.model, wire.output_shape(operation), &output);
         crate::cbor::encode(&cbor)

@@ -46,15 +46,18 @@ pub(super) async fn handle(
     };
     // The body is decoded once: authorization and the run share it. A body
     // that does not decode is answered only to a caller allowed the operation.
-    let mut prepared = match svc.prepare(ctx, operation, body).await {
+    // The audit trail's requestParameters: the input when it reads as JSON,
+    // recorded while the service shows it (no copy), noted once it is prepared.
+    let mut parameters = None;
+    let mut note = |input: &serde_json::Value| parameters = crate::observe::parameters_of(&parts.extensions, input);
+    let prepared = match svc.prepare(ctx, operation, body, &mut note).await {
         Ok(prepared) => prepared,
         Err(e) => {
             authorize(svc.undecoded_resources(operation))?;
             return Err(e);
         }
     };
-    // The audit trail's requestParameters: the input when it reads as JSON.
-    crate::observe::note_operation(&parts.extensions, operation, prepared.take_input());
+    crate::observe::note_operation(&parts.extensions, operation, parameters);
     if !ctx.principal.is_root {
         let mut resources = prepared.resources().await;
         if resources.is_empty() {

@@ -75,6 +75,7 @@ impl CborService for Greeter {
         _: &'a RequestContext,
         operation: &'a str,
         body: &[u8],
+        _: &mut (dyn for<'v> FnMut(&'v serde_json::Value) + Send),
     ) -> Result<Box<dyn CborPrepared + 'a>, AwsError> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "PascalCase")]
