@@ -26,7 +26,8 @@ use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::time::Sleep;
@@ -34,7 +35,9 @@ use tokio::time::Sleep;
 /// What the requests of one client connection share.
 #[derive(Debug)]
 pub(crate) struct ClientConn {
-    pub(crate) routes: RoutesCell,
+    routes: RoutesCell,
+    /// The routing as this connection last read it.
+    cached: Mutex<Cached>,
     pub(crate) peer: SocketAddr,
     /// The peer's address as X-Forwarded-For writes it (formatted once).
     pub(crate) client_ip: HeaderValue,
@@ -52,13 +55,26 @@ pub(crate) type Timer = Pin<Box<Sleep>>;
 
 impl ClientConn {
     pub(crate) fn new(routes: RoutesCell, peer: SocketAddr) -> ClientConn {
+        let (generation, current) = routes.current();
         ClientConn {
             routes,
+            cached: Mutex::new((generation, Arc::new(Held(current)))),
             peer,
             client_ip: client_ip(peer),
             upstreams: Arc::default(),
             timer: Mutex::new(None),
         }
+    }
+
+    /// The listener's routing now (a config applied while the connection
+    /// is open takes effect at its next request).
+    fn routes(&self) -> Arc<Held> {
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if self.routes.generation.load(Acquire) != cached.0 {
+            let (generation, current) = self.routes.current();
+            *cached = (generation, Arc::new(Held(current)));
+        }
+        cached.1.clone()
     }
 
     /// A timer firing at `deadline`.
@@ -111,14 +127,62 @@ pub(crate) struct HttpRoutes {
     pub(crate) port: u16,
 }
 
-pub(crate) type RoutesCell = Arc<RwLock<Arc<HttpRoutes>>>;
+/// A listener's routing, swapped whole by `apply`. Its generation, read
+/// by each request, tells a client connection whether its copy is still
+/// current: only a read of a line no request writes, where taking the lock
+/// and cloning the shared `Arc` are two writes to lines every thread's
+/// requests share.
+#[derive(Debug)]
+pub(crate) struct Routing {
+    generation: AtomicU64,
+    routes: RwLock<Arc<HttpRoutes>>,
+}
+
+impl Routing {
+    pub(crate) fn new(routes: Arc<HttpRoutes>) -> Routing {
+        Routing {
+            generation: AtomicU64::new(0),
+            routes: RwLock::new(routes),
+        }
+    }
+
+    /// Replaces the routing; open connections take it at their next request.
+    pub(crate) fn set(&self, routes: Arc<HttpRoutes>) {
+        *self.routes.write().unwrap_or_else(|p| p.into_inner()) = routes;
+        self.generation.fetch_add(1, Release);
+    }
+
+    /// The routing now, with its generation.
+    fn current(&self) -> (u64, Arc<HttpRoutes>) {
+        let generation = self.generation.load(Acquire);
+        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner()).clone();
+        (generation, routes)
+    }
+}
+
+pub(crate) type RoutesCell = Arc<Routing>;
+
+/// A client connection's copy of its listener's routing: the generation it
+/// was read at, and the routes behind an `Arc` of the connection's own
+/// (its requests clone that one, not the `Arc` every connection shares).
+type Cached = (u64, Arc<Held>);
+
+/// The routes a client connection holds.
+#[derive(Debug)]
+pub(crate) struct Held(Arc<HttpRoutes>);
+
+impl std::ops::Deref for Held {
+    type Target = HttpRoutes;
+
+    fn deref(&self) -> &HttpRoutes {
+        &self.0
+    }
+}
 
 /// Answers one request of the client connection `conn`.
 pub(crate) async fn handle(request: Request<Incoming>, conn: &ClientConn) -> Result<Response<ProxyBody>, Infallible> {
-    // The routing now: a config applied while the connection is open
-    // takes effect at its next request.
-    let routes = conn.routes.read().unwrap_or_else(|p| p.into_inner()).clone();
-    routes.lb.metrics.requests.fetch_add(1, Relaxed);
+    let routes = conn.routes();
+    routes.lb.metrics.requests.add(1);
     let host = request
         .headers()
         .get(header::HOST)
@@ -167,8 +231,9 @@ async fn forward_to(
         Pick::Target(target, stickiness) => (target, stickiness),
         Pick::NoTargets => return elb_error(lb, StatusCode::SERVICE_UNAVAILABLE),
     };
-    let in_flight = InFlight::start(target.clone());
-    group.answers.requests.fetch_add(1, Relaxed);
+    let in_flight = InFlight::start(target);
+    let target = in_flight.target();
+    group.answers.request();
     let mut upgrade = upgrade::requested(&mut request);
     let Some(authority) = &target.uri_authority else {
         // A target id that makes no URI cannot be reached.
@@ -191,7 +256,7 @@ async fn forward_to(
     let mut timer = conn.timer(started + idle);
     let answer = tokio::select! {
         biased;
-        answer = conn.upstreams.send(&target, upstream, reuse) => Some(answer),
+        answer = conn.upstreams.send(target, upstream, reuse) => Some(answer),
         () = timer.as_mut() => None,
     };
     conn.keep_timer(timer);
