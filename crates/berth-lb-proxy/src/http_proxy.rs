@@ -12,13 +12,13 @@ use crate::answers;
 use crate::body::{Guarded, InFlight, ProxyBody};
 use crate::config::{FixedResponse, Redirect};
 use crate::group::{Group, Pick};
+use crate::h1;
 use crate::redirect::{self, Original};
 use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
 use crate::upgrade;
 use crate::upstream::{Answer, Upstreams};
-use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, StatusCode, Uri, Version};
@@ -239,7 +239,7 @@ async fn forward_to(
         // A target id that makes no URI cannot be reached.
         return elb_error(lb, StatusCode::BAD_GATEWAY);
     };
-    let mut upstream = match upstream_request(request, authority, routes, &conn.client_ip) {
+    let mut upstream = match upstream_request(request, authority) {
         Some(r) => r,
         None => return elb_error(lb, StatusCode::BAD_REQUEST),
     };
@@ -253,10 +253,17 @@ async fn forward_to(
     // An upgrade request's connection is not kept: its target may still
     // switch.
     let reuse = upgrade.is_none();
+    let trace_id = trace_id();
+    let forwarded = h1::Forwarded {
+        client_ip: conn.client_ip.as_bytes(),
+        proto: routes.scheme,
+        port: routes.port,
+        trace_id: &trace_id,
+    };
     let mut timer = conn.timer(started + idle);
     let answer = tokio::select! {
         biased;
-        answer = conn.upstreams.send(target, upstream, reuse) => Some(answer),
+        answer = conn.upstreams.send(target, upstream, reuse, &forwarded) => Some(answer),
         () = timer.as_mut() => None,
     };
     conn.keep_timer(timer);
@@ -342,15 +349,10 @@ fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration,
 
 /// The request as the target receives it: HTTP/1.1 in origin form (the
 /// path and query), its Host kept (from `:authority` for an HTTP/2 client,
-/// else the target's `authority`), hop-by-hop headers dropped, the
-/// X-Forwarded headers set, and X-Amzn-Trace-Id (a new `Root`, or the
-/// client's with a `Self` added).
-fn upstream_request<B>(
-    request: Request<B>,
-    authority: &Authority,
-    routes: &HttpRoutes,
-    client_ip: &HeaderValue,
-) -> Option<Request<B>> {
+/// else the target's `authority`), hop-by-hop headers dropped. The
+/// X-Forwarded headers and X-Amzn-Trace-Id are written with its head
+/// ([`h1::Forwarded`]).
+fn upstream_request<B>(request: Request<B>, authority: &Authority) -> Option<Request<B>> {
     let (mut parts, body) = request.into_parts();
     if !parts.headers.contains_key(header::HOST) {
         let host = match parts.uri.authority() {
@@ -368,77 +370,37 @@ fn upstream_request<B>(
     parts.uri = Uri::from(path);
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
-    let xff = match parts.headers.get(X_FORWARDED_FOR) {
-        Some(prior) if !prior.is_empty() => {
-            let mut both = BytesMut::with_capacity(prior.len() + 2 + client_ip.len());
-            both.extend_from_slice(prior.as_bytes());
-            both.extend_from_slice(b", ");
-            both.extend_from_slice(client_ip.as_bytes());
-            HeaderValue::from_maybe_shared(both.freeze()).ok()?
-        }
-        _ => client_ip.clone(),
-    };
-    parts.headers.insert(X_FORWARDED_FOR, xff);
-    parts
-        .headers
-        .insert(X_FORWARDED_PROTO, HeaderValue::from_static(routes.scheme));
-    parts.headers.insert(X_FORWARDED_PORT, HeaderValue::from(routes.port));
-    let trace = match parts.headers.get(X_AMZN_TRACE_ID) {
-        Some(prior) if prior.to_str().is_ok_and(|p| p.contains("Root=")) => {
-            let mut trace = BytesMut::with_capacity(prior.len() + 6 + TRACE_ID_LEN);
-            trace.extend_from_slice(prior.as_bytes());
-            trace.extend_from_slice(b";Self=");
-            trace
-        }
-        _ => {
-            let mut trace = BytesMut::with_capacity(5 + TRACE_ID_LEN);
-            trace.extend_from_slice(b"Root=");
-            trace
-        }
-    };
-    let trace = push_trace_id(trace);
-    parts
-        .headers
-        .insert(X_AMZN_TRACE_ID, HeaderValue::from_maybe_shared(trace.freeze()).ok()?);
     Some(Request::from_parts(parts, body))
 }
-
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// `1-`, 8 hex digits, `-`, 24 hex digits.
 const TRACE_ID_LEN: usize = 35;
 
-/// Appends a trace id as ALB writes it: `1-` the time in hex seconds `-`
-/// 96 random bits in hex.
-fn push_trace_id(mut out: BytesMut) -> BytesMut {
+/// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
+/// random bits in hex.
+fn trace_id() -> [u8; TRACE_ID_LEN] {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (high, low) = (rand::random::<u32>(), rand::random::<u64>());
-    out.extend_from_slice(b"1-");
-    push_hex(&mut out, secs & 0xffff_ffff, 8);
-    out.extend_from_slice(b"-");
-    push_hex(&mut out, u64::from(high), 8);
-    push_hex(&mut out, low, 16);
-    out
+    let mut id = [0u8; TRACE_ID_LEN];
+    id[..2].copy_from_slice(b"1-");
+    put_hex(&mut id[2..10], secs & 0xffff_ffff);
+    id[10] = b'-';
+    put_hex(&mut id[11..19], u64::from(high));
+    put_hex(&mut id[19..], low);
+    id
 }
 
-/// `digits` lower-case hex digits of `value`, the most significant first.
-fn push_hex(out: &mut BytesMut, value: u64, digits: u32) {
+/// `value`'s lowest `out.len()` hex digits (lower case), the most
+/// significant first.
+fn put_hex(out: &mut [u8], value: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits).rev() {
-        out.extend_from_slice(&[HEX[((value >> (4 * i)) & 0xf) as usize]]);
+    let digits = out.len();
+    for (i, d) in out.iter_mut().enumerate() {
+        *d = HEX[((value >> (4 * (digits - 1 - i))) & 0xf) as usize];
     }
 }
-
-#[cfg(test)]
-fn trace_id() -> String {
-    String::from_utf8_lossy(&push_trace_id(BytesMut::new())).into_owned()
-}
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 /// Headers that belong to one connection, not to the message.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

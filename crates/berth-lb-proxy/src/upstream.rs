@@ -307,6 +307,7 @@ impl Upstreams {
         target: &Arc<TargetShared>,
         request: Request<Incoming>,
         reuse: bool,
+        forwarded: &h1::Forwarded<'_>,
     ) -> Result<Answer, UpstreamError> {
         let (parts, mut body) = request.into_parts();
         let framing = if body.is_end_stream() {
@@ -334,6 +335,7 @@ impl Upstreams {
                 path,
                 &parts.headers,
                 framing.unwrap_or(RequestFraming::AsIs),
+                forwarded,
             );
             match conn.exchange(&mut body, framing).await {
                 Ok(head) => {
