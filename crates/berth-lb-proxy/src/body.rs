@@ -30,8 +30,14 @@ pub(crate) struct InFlight(Arc<TargetShared>);
 impl InFlight {
     pub(crate) fn start(target: Arc<TargetShared>) -> InFlight {
         target.outstanding.fetch_add(1, Relaxed);
-        target.requests.fetch_add(1, Relaxed);
+        target.requests.add(1);
         InFlight(target)
+    }
+
+    /// The target it counts against (held here, not cloned: a clone is a
+    /// write to the reference count that every thread's requests share).
+    pub(crate) fn target(&self) -> &Arc<TargetShared> {
+        &self.0
     }
 }
 

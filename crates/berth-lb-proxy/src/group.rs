@@ -8,8 +8,9 @@ use crate::config::{HealthCheck, HealthCheckPort, Target, TargetGroup, TargetGro
 use crate::health::{CheckOutcome, HealthMachine, HealthState, Reason, TargetHealth, Transition};
 use crate::metrics::{self, GroupSnapshot, TargetAnswers};
 use crate::sticky;
+use crate::striped::{Counter, Padded};
 use crate::upstream::{Pool, TargetShared};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -35,8 +36,8 @@ impl Slot {
                 cookie: sticky::target_value(&target.id, target.port),
                 addr: target.authority(target.port).parse().ok(),
                 target: target.clone(),
-                outstanding: AtomicU32::new(0),
-                requests: AtomicU64::new(0),
+                outstanding: Padded(AtomicU32::new(0)),
+                requests: Counter::default(),
                 retired: AtomicBool::new(false),
                 pool: Pool::default(),
             }),
@@ -275,7 +276,7 @@ impl Group {
                 HealthState::Unhealthy => unhealthy += 1,
                 _ => {}
             }
-            per_target.push((slot.shared.target.clone(), slot.shared.requests.load(Relaxed)));
+            per_target.push((slot.shared.target.clone(), slot.shared.requests.sum()));
         }
         metrics::group_snapshot(&self.arn, &self.answers, per_target, healthy, unhealthy)
     }

@@ -38,25 +38,108 @@ pub(crate) enum RequestFraming {
     Chunked,
 }
 
-/// Writes the request head: `METHOD path HTTP/1.1`, the headers, and
-/// `Transfer-Encoding: chunked` when the body is chunked.
+/// The headers the load balancer sets on each request it forwards,
+/// written after the request's own (which lose theirs): X-Forwarded-For
+/// (the client's address appended to the request's), -Proto, -Port and
+/// X-Amzn-Trace-Id (a new `Root`, or the request's with a `Self` added).
+/// Written straight into the head: no header map entry, no value
+/// allocated per request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Forwarded<'a> {
+    /// The client's address as X-Forwarded-For writes it.
+    pub(crate) client_ip: &'a [u8],
+    /// `http` or `https`.
+    pub(crate) proto: &'static str,
+    /// The listener's port.
+    pub(crate) port: u16,
+    /// A new trace id (`1-` time `-` random).
+    pub(crate) trace_id: &'a [u8],
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+impl Forwarded<'_> {
+    fn write(&self, out: &mut BytesMut, prior_for: Option<&HeaderValue>, prior_trace: Option<&HeaderValue>) {
+        out.extend_from_slice(b"x-forwarded-for: ");
+        if let Some(prior) = prior_for.filter(|p| !p.is_empty()) {
+            out.extend_from_slice(prior.as_bytes());
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(self.client_ip);
+        out.extend_from_slice(b"\r\nx-forwarded-proto: ");
+        out.extend_from_slice(self.proto.as_bytes());
+        out.extend_from_slice(b"\r\nx-forwarded-port: ");
+        push_decimal(out, self.port);
+        out.extend_from_slice(b"\r\nx-amzn-trace-id: ");
+        match prior_trace.filter(|p| p.to_str().is_ok_and(|p| p.contains("Root="))) {
+            Some(prior) => {
+                out.extend_from_slice(prior.as_bytes());
+                out.extend_from_slice(b";Self=");
+            }
+            None => out.extend_from_slice(b"Root="),
+        }
+        out.extend_from_slice(self.trace_id);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn push_decimal(out: &mut BytesMut, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Writes the request head: `METHOD path HTTP/1.1`, the headers (but the
+/// ones `forwarded` sets), `forwarded`'s, and `Transfer-Encoding: chunked`
+/// when the body is chunked.
 pub(crate) fn write_request_head(
     out: &mut BytesMut,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
     framing: RequestFraming,
+    forwarded: &Forwarded<'_>,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.extend_from_slice(b" ");
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut prior_for = None;
+    let mut prior_trace = None;
     for (name, value) in headers {
+        // The four share a prefix no other common header has: one
+        // comparison for most headers.
+        if name.as_str().starts_with("x-") {
+            if *name == X_FORWARDED_FOR {
+                prior_for.get_or_insert(value);
+                continue;
+            }
+            if *name == X_AMZN_TRACE_ID {
+                prior_trace.get_or_insert(value);
+                continue;
+            }
+            if *name == X_FORWARDED_PROTO || *name == X_FORWARDED_PORT {
+                continue;
+            }
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    forwarded.write(out, prior_for, prior_trace);
     if framing == RequestFraming::Chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
@@ -71,29 +154,55 @@ pub(crate) fn chunk_prefix(len: usize) -> Bytes {
 /// The last chunk of a chunked body (no trailers).
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// A response head.
+/// A response head. A `Connection` header that only says `close` or
+/// `keep-alive` (most do) is read into `connection` and not kept among
+/// the headers: it is hop-by-hop, and dropping it from the map after
+/// would cost a pass of lookups per response.
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
+    pub(crate) connection: ConnectionTokens,
+}
+
+/// The `close` and `keep-alive` tokens of the `Connection` headers read
+/// out of a response head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ConnectionTokens {
+    pub(crate) close: bool,
+    pub(crate) keep_alive: bool,
+}
+
+impl ConnectionTokens {
+    /// Adds a `Connection` value's tokens; false when it names anything
+    /// else (a header to drop: the value is then kept in the map).
+    fn read(&mut self, value: &[u8]) -> bool {
+        let mut only_these = true;
+        for token in value.split(|&b| b == b',').map(trim) {
+            if token.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            } else if !token.is_empty() {
+                only_these = false;
+            }
+        }
+        only_these
+    }
 }
 
 impl ResponseHead {
     /// The connection stays open after this response's body.
     pub(crate) fn keep_alive(&self) -> bool {
-        let tokens = || {
-            self.headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-        };
+        let mut tokens = self.connection;
+        for value in self.headers.get_all(header::CONNECTION) {
+            tokens.read(value.as_bytes());
+        }
         if self.version == Version::HTTP_10 {
-            tokens().any(|t| t.eq_ignore_ascii_case("keep-alive"))
+            tokens.keep_alive
         } else {
-            !tokens().any(|t| t.eq_ignore_ascii_case("close"))
+            !tokens.close
         }
     }
 
@@ -173,10 +282,12 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseH
         Version::HTTP_11
     };
     let base = buf.as_ptr() as usize;
+    let mut connection = ConnectionTokens::default();
     // Where each header's name and value are in the head's bytes.
     let spans: Vec<(HeaderName, usize, usize)> = parsed
         .headers
         .iter()
+        .filter(|h| !(h.name.eq_ignore_ascii_case("connection") && connection.read(h.value)))
         .map(|h| {
             let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| ParseError::Header)?;
             let start = h.value.as_ptr() as usize - base;
@@ -193,6 +304,7 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseH
         status,
         version,
         headers,
+        connection,
     }))
 }
 

@@ -12,13 +12,13 @@ use crate::answers;
 use crate::body::{Guarded, InFlight, ProxyBody};
 use crate::config::{FixedResponse, Redirect};
 use crate::group::{Group, Pick};
+use crate::h1;
 use crate::redirect::{self, Original};
 use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
 use crate::upgrade;
 use crate::upstream::{Answer, Upstreams};
-use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, StatusCode, Uri, Version};
@@ -26,7 +26,8 @@ use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::time::Sleep;
@@ -34,7 +35,9 @@ use tokio::time::Sleep;
 /// What the requests of one client connection share.
 #[derive(Debug)]
 pub(crate) struct ClientConn {
-    pub(crate) routes: RoutesCell,
+    routes: RoutesCell,
+    /// The routing as this connection last read it.
+    cached: Mutex<Cached>,
     pub(crate) peer: SocketAddr,
     /// The peer's address as X-Forwarded-For writes it (formatted once).
     pub(crate) client_ip: HeaderValue,
@@ -52,13 +55,26 @@ pub(crate) type Timer = Pin<Box<Sleep>>;
 
 impl ClientConn {
     pub(crate) fn new(routes: RoutesCell, peer: SocketAddr) -> ClientConn {
+        let (generation, current) = routes.current();
         ClientConn {
             routes,
+            cached: Mutex::new((generation, Arc::new(Held(current)))),
             peer,
             client_ip: client_ip(peer),
             upstreams: Arc::default(),
             timer: Mutex::new(None),
         }
+    }
+
+    /// The listener's routing now (a config applied while the connection
+    /// is open takes effect at its next request).
+    fn routes(&self) -> Arc<Held> {
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if self.routes.generation.load(Acquire) != cached.0 {
+            let (generation, current) = self.routes.current();
+            *cached = (generation, Arc::new(Held(current)));
+        }
+        cached.1.clone()
     }
 
     /// A timer firing at `deadline`.
@@ -111,14 +127,62 @@ pub(crate) struct HttpRoutes {
     pub(crate) port: u16,
 }
 
-pub(crate) type RoutesCell = Arc<RwLock<Arc<HttpRoutes>>>;
+/// A listener's routing, swapped whole by `apply`. Its generation, read
+/// by each request, tells a client connection whether its copy is still
+/// current: only a read of a line no request writes, where taking the lock
+/// and cloning the shared `Arc` are two writes to lines every thread's
+/// requests share.
+#[derive(Debug)]
+pub(crate) struct Routing {
+    generation: AtomicU64,
+    routes: RwLock<Arc<HttpRoutes>>,
+}
+
+impl Routing {
+    pub(crate) fn new(routes: Arc<HttpRoutes>) -> Routing {
+        Routing {
+            generation: AtomicU64::new(0),
+            routes: RwLock::new(routes),
+        }
+    }
+
+    /// Replaces the routing; open connections take it at their next request.
+    pub(crate) fn set(&self, routes: Arc<HttpRoutes>) {
+        *self.routes.write().unwrap_or_else(|p| p.into_inner()) = routes;
+        self.generation.fetch_add(1, Release);
+    }
+
+    /// The routing now, with its generation.
+    fn current(&self) -> (u64, Arc<HttpRoutes>) {
+        let generation = self.generation.load(Acquire);
+        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner()).clone();
+        (generation, routes)
+    }
+}
+
+pub(crate) type RoutesCell = Arc<Routing>;
+
+/// A client connection's copy of its listener's routing: the generation it
+/// was read at, and the routes behind an `Arc` of the connection's own
+/// (its requests clone that one, not the `Arc` every connection shares).
+type Cached = (u64, Arc<Held>);
+
+/// The routes a client connection holds.
+#[derive(Debug)]
+pub(crate) struct Held(Arc<HttpRoutes>);
+
+impl std::ops::Deref for Held {
+    type Target = HttpRoutes;
+
+    fn deref(&self) -> &HttpRoutes {
+        &self.0
+    }
+}
 
 /// Answers one request of the client connection `conn`.
 pub(crate) async fn handle(request: Request<Incoming>, conn: &ClientConn) -> Result<Response<ProxyBody>, Infallible> {
-    // The routing now: a config applied while the connection is open
-    // takes effect at its next request.
-    let routes = conn.routes.read().unwrap_or_else(|p| p.into_inner()).clone();
-    routes.lb.metrics.requests.fetch_add(1, Relaxed);
+    let routes = conn.routes();
+    routes.lb.metrics.requests.add(1);
     let host = request
         .headers()
         .get(header::HOST)
@@ -167,14 +231,15 @@ async fn forward_to(
         Pick::Target(target, stickiness) => (target, stickiness),
         Pick::NoTargets => return elb_error(lb, StatusCode::SERVICE_UNAVAILABLE),
     };
-    let in_flight = InFlight::start(target.clone());
-    group.answers.requests.fetch_add(1, Relaxed);
+    let in_flight = InFlight::start(target);
+    let target = in_flight.target();
+    group.answers.request();
     let mut upgrade = upgrade::requested(&mut request);
     let Some(authority) = &target.uri_authority else {
         // A target id that makes no URI cannot be reached.
         return elb_error(lb, StatusCode::BAD_GATEWAY);
     };
-    let mut upstream = match upstream_request(request, authority, routes, &conn.client_ip) {
+    let mut upstream = match upstream_request(request, authority) {
         Some(r) => r,
         None => return elb_error(lb, StatusCode::BAD_REQUEST),
     };
@@ -188,10 +253,17 @@ async fn forward_to(
     // An upgrade request's connection is not kept: its target may still
     // switch.
     let reuse = upgrade.is_none();
+    let trace_id = trace_id();
+    let forwarded = h1::Forwarded {
+        client_ip: conn.client_ip.as_bytes(),
+        proto: routes.scheme,
+        port: routes.port,
+        trace_id: &trace_id,
+    };
     let mut timer = conn.timer(started + idle);
     let answer = tokio::select! {
         biased;
-        answer = conn.upstreams.send(&target, upstream, reuse) => Some(answer),
+        answer = conn.upstreams.send(target, upstream, reuse, &forwarded) => Some(answer),
         () = timer.as_mut() => None,
     };
     conn.keep_timer(timer);
@@ -277,15 +349,10 @@ fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration,
 
 /// The request as the target receives it: HTTP/1.1 in origin form (the
 /// path and query), its Host kept (from `:authority` for an HTTP/2 client,
-/// else the target's `authority`), hop-by-hop headers dropped, the
-/// X-Forwarded headers set, and X-Amzn-Trace-Id (a new `Root`, or the
-/// client's with a `Self` added).
-fn upstream_request<B>(
-    request: Request<B>,
-    authority: &Authority,
-    routes: &HttpRoutes,
-    client_ip: &HeaderValue,
-) -> Option<Request<B>> {
+/// else the target's `authority`), hop-by-hop headers dropped. The
+/// X-Forwarded headers and X-Amzn-Trace-Id are written with its head
+/// ([`h1::Forwarded`]).
+fn upstream_request<B>(request: Request<B>, authority: &Authority) -> Option<Request<B>> {
     let (mut parts, body) = request.into_parts();
     if !parts.headers.contains_key(header::HOST) {
         let host = match parts.uri.authority() {
@@ -303,77 +370,37 @@ fn upstream_request<B>(
     parts.uri = Uri::from(path);
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
-    let xff = match parts.headers.get(X_FORWARDED_FOR) {
-        Some(prior) if !prior.is_empty() => {
-            let mut both = BytesMut::with_capacity(prior.len() + 2 + client_ip.len());
-            both.extend_from_slice(prior.as_bytes());
-            both.extend_from_slice(b", ");
-            both.extend_from_slice(client_ip.as_bytes());
-            HeaderValue::from_maybe_shared(both.freeze()).ok()?
-        }
-        _ => client_ip.clone(),
-    };
-    parts.headers.insert(X_FORWARDED_FOR, xff);
-    parts
-        .headers
-        .insert(X_FORWARDED_PROTO, HeaderValue::from_static(routes.scheme));
-    parts.headers.insert(X_FORWARDED_PORT, HeaderValue::from(routes.port));
-    let trace = match parts.headers.get(X_AMZN_TRACE_ID) {
-        Some(prior) if prior.to_str().is_ok_and(|p| p.contains("Root=")) => {
-            let mut trace = BytesMut::with_capacity(prior.len() + 6 + TRACE_ID_LEN);
-            trace.extend_from_slice(prior.as_bytes());
-            trace.extend_from_slice(b";Self=");
-            trace
-        }
-        _ => {
-            let mut trace = BytesMut::with_capacity(5 + TRACE_ID_LEN);
-            trace.extend_from_slice(b"Root=");
-            trace
-        }
-    };
-    let trace = push_trace_id(trace);
-    parts
-        .headers
-        .insert(X_AMZN_TRACE_ID, HeaderValue::from_maybe_shared(trace.freeze()).ok()?);
     Some(Request::from_parts(parts, body))
 }
-
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// `1-`, 8 hex digits, `-`, 24 hex digits.
 const TRACE_ID_LEN: usize = 35;
 
-/// Appends a trace id as ALB writes it: `1-` the time in hex seconds `-`
-/// 96 random bits in hex.
-fn push_trace_id(mut out: BytesMut) -> BytesMut {
+/// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
+/// random bits in hex.
+fn trace_id() -> [u8; TRACE_ID_LEN] {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (high, low) = (rand::random::<u32>(), rand::random::<u64>());
-    out.extend_from_slice(b"1-");
-    push_hex(&mut out, secs & 0xffff_ffff, 8);
-    out.extend_from_slice(b"-");
-    push_hex(&mut out, u64::from(high), 8);
-    push_hex(&mut out, low, 16);
-    out
+    let mut id = [0u8; TRACE_ID_LEN];
+    id[..2].copy_from_slice(b"1-");
+    put_hex(&mut id[2..10], secs & 0xffff_ffff);
+    id[10] = b'-';
+    put_hex(&mut id[11..19], u64::from(high));
+    put_hex(&mut id[19..], low);
+    id
 }
 
-/// `digits` lower-case hex digits of `value`, the most significant first.
-fn push_hex(out: &mut BytesMut, value: u64, digits: u32) {
+/// `value`'s lowest `out.len()` hex digits (lower case), the most
+/// significant first.
+fn put_hex(out: &mut [u8], value: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits).rev() {
-        out.extend_from_slice(&[HEX[((value >> (4 * i)) & 0xf) as usize]]);
+    let digits = out.len();
+    for (i, d) in out.iter_mut().enumerate() {
+        *d = HEX[((value >> (4 * (digits - 1 - i))) & 0xf) as usize];
     }
 }
-
-#[cfg(test)]
-fn trace_id() -> String {
-    String::from_utf8_lossy(&push_trace_id(BytesMut::new())).into_owned()
-}
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 
 /// Headers that belong to one connection, not to the message.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

@@ -1,49 +1,78 @@
 //! The idle timeout of client connections: the socket is wrapped so every
-//! byte read or written stamps the time, and [`expired`] resolves once no
-//! byte has moved either way for the timeout.
+//! byte read or written marks the connection active (a flag, not a clock
+//! read per socket operation), and [`expired`] looks at the mark eight
+//! times per timeout: it resolves once no byte has moved either way for
+//! the timeout (at most an eighth of it more).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// When a connection last moved a byte.
-#[derive(Debug)]
+/// Looks at the activity mark this many times per idle timeout.
+const TICKS: u32 = 8;
+/// The shortest look interval.
+const MIN_TICK: Duration = Duration::from_millis(1);
+
+/// Whether a connection moved a byte since [`expired`] last looked.
+#[derive(Debug, Default)]
 pub(crate) struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
+    moved: AtomicBool,
 }
 
 impl Activity {
     pub(crate) fn new() -> Arc<Activity> {
-        Arc::new(Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        })
+        Arc::default()
     }
 
     pub(crate) fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Relaxed);
+        // Read first: the line is written once per look, not per byte.
+        if !self.moved.load(Relaxed) {
+            self.moved.store(true, Relaxed);
+        }
     }
 
-    fn last(&self) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Relaxed))
+    /// Whether a byte moved since the last call.
+    fn take(&self) -> bool {
+        self.moved.load(Relaxed) && self.moved.swap(false, Relaxed)
     }
 }
 
-/// Resolves when the connection has been idle for `timeout()` (read each
-/// time, so a changed idle timeout applies to open connections).
+/// How long a connection has been quiet, counted in looks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quiet(Duration);
+
+impl Quiet {
+    /// After a look `tick` long: quiet again from zero if a byte moved.
+    pub(crate) fn after(self, tick: Duration, moved: bool) -> Quiet {
+        if moved { Quiet::default() } else { Quiet(self.0 + tick) }
+    }
+
+    pub(crate) fn reached(self, timeout: Duration) -> bool {
+        self.0 >= timeout
+    }
+}
+
+/// The interval between looks for an idle timeout.
+pub(crate) fn tick(timeout: Duration) -> Duration {
+    (timeout / TICKS).max(MIN_TICK)
+}
+
+/// Resolves when the connection has been idle for `timeout()` (read at
+/// each look, so a changed idle timeout applies to open connections).
 pub(crate) async fn expired(activity: &Activity, timeout: impl Fn() -> Duration) {
+    let mut quiet = Quiet::default();
     loop {
-        let deadline = activity.last() + timeout();
-        if Instant::now() >= deadline {
+        let timeout = timeout();
+        if quiet.reached(timeout) {
             return;
         }
-        tokio::time::sleep_until(deadline.into()).await;
+        let tick = tick(timeout);
+        tokio::time::sleep(tick).await;
+        quiet = quiet.after(tick, activity.take());
     }
 }
 
@@ -102,5 +131,52 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_is_idle_after_the_timeout_of_quiet_looks() {
+        let timeout = Duration::from_secs(60);
+        let tick = tick(timeout);
+        assert_eq!(tick, Duration::from_millis(7500));
+        let mut quiet = Quiet::default();
+        for _ in 0..7 {
+            quiet = quiet.after(tick, false);
+            assert!(!quiet.reached(timeout));
+        }
+        quiet = quiet.after(tick, false);
+        assert!(quiet.reached(timeout), "eight quiet looks make the timeout");
+    }
+
+    #[test]
+    fn a_byte_moved_starts_the_count_again() {
+        let timeout = Duration::from_millis(800);
+        let tick = tick(timeout);
+        let mut quiet = Quiet::default();
+        for _ in 0..7 {
+            quiet = quiet.after(tick, false);
+        }
+        quiet = quiet.after(tick, true);
+        assert_eq!(quiet, Quiet::default());
+        assert!(!quiet.after(tick, false).reached(timeout));
+    }
+
+    #[test]
+    fn the_mark_is_taken_once() {
+        let activity = Activity::new();
+        assert!(!activity.take());
+        activity.touch();
+        activity.touch();
+        assert!(activity.take());
+        assert!(!activity.take());
+    }
+
+    #[test]
+    fn a_tiny_timeout_is_looked_at_every_millisecond() {
+        assert_eq!(tick(Duration::from_millis(2)), MIN_TICK);
     }
 }

@@ -59,6 +59,7 @@ pub mod redirect;
 pub mod rules;
 mod shared;
 pub mod sticky;
+mod striped;
 mod tcp_proxy;
 mod tls;
 mod upgrade;

@@ -10,12 +10,15 @@ use crate::http_proxy::{self, ClientConn, RoutesCell};
 use crate::idle::{self, Activity, IdleIo};
 use crate::shared::LbShared;
 use crate::tcp_proxy::{self, TcpCell};
+use futures::task::AtomicWaker;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -98,7 +101,7 @@ struct HttpConn {
 }
 
 impl HttpConn {
-    async fn serve<I>(mut self, io: I, activity: Arc<Activity>)
+    async fn serve<I>(self, io: I, activity: Arc<Activity>)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -124,12 +127,23 @@ impl HttpConn {
         builder.http2().timer(TokioTimer::new());
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(conn);
-        let lb = self.lb.clone();
+        // The idle timeout and the listener's stop are watched by a task of
+        // their own, which raises the connection's alarm: polling them
+        // beside the connection would re-register the idle timer's waker
+        // and take the stop channel's lock (which every connection of the
+        // listener shares) at every wake-up of the connection.
+        let alarm = Arc::new(Alarm::default());
+        let _watchdog = AbortOnDrop(tokio::spawn(watchdog(
+            alarm.clone(),
+            activity.clone(),
+            self.lb.clone(),
+            self.stop.clone(),
+        )));
         let mut closing = false;
         loop {
             tokio::select! {
-                // The connection before its idle timer: a 504 due at the
-                // same tick as the idle timeout is answered, not cut.
+                // The connection before its alarm: a 504 due at the same
+                // tick as the idle timeout is answered, not cut.
                 biased;
                 result = conn.as_mut() => {
                     if let Err(e) = result {
@@ -137,25 +151,82 @@ impl HttpConn {
                     }
                     break;
                 }
-                _ = idle::expired(&activity, || lb.idle_timeout()) => {
-                    if closing {
+                raised = alarm.next() => {
+                    if raised & IDLE != 0 && closing {
                         // Idle again after being asked to close (a head
                         // never finished, say): dropped.
                         break;
                     }
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
-                    // A request still in flight (its 504 due at the same
-                    // time) gets another idle timeout to be answered.
-                    activity.touch();
-                }
-                () = stopped(&mut self.stop), if !closing => {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    if !closing {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
                 }
             }
         }
         upstreams.detach();
+    }
+}
+
+/// The alarm's reasons.
+const IDLE: u8 = 1;
+const STOP: u8 = 2;
+
+/// What a client connection's watchdog tells it: idle for the timeout,
+/// or the listener stopping.
+#[derive(Debug, Default)]
+struct Alarm {
+    raised: AtomicU8,
+    waker: AtomicWaker,
+}
+
+impl Alarm {
+    fn raise(&self, reason: u8) {
+        self.raised.fetch_or(reason, AcqRel);
+        self.waker.wake();
+    }
+
+    /// The reasons raised since the last time (none: waits).
+    fn next(&self) -> impl Future<Output = u8> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.raised.load(Acquire) == 0 {
+                self.waker.register(cx.waker());
+                if self.raised.load(Acquire) == 0 {
+                    return Poll::Pending;
+                }
+            }
+            Poll::Ready(self.raised.swap(0, AcqRel))
+        })
+    }
+}
+
+/// Raises `alarm` each time the connection has been idle for the load
+/// balancer's idle timeout (and gives it another timeout to close), and
+/// once when the listener stops.
+async fn watchdog(alarm: Arc<Alarm>, activity: Arc<Activity>, lb: Arc<LbShared>, mut stop: watch::Receiver<bool>) {
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = idle::expired(&activity, || lb.idle_timeout()) => {
+                alarm.raise(IDLE);
+                // A request still in flight (its 504 due at the same time)
+                // gets another idle timeout to be answered.
+                activity.touch();
+            }
+            () = stopped(&mut stop), if !stopping => {
+                stopping = true;
+                alarm.raise(STOP);
+            }
+        }
+    }
+}
+
+/// Ends a task when its owner goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

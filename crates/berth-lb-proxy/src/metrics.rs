@@ -1,9 +1,12 @@
 //! The ALB/NLB metrics, counted in memory with atomics on the request path
 //! and read as a snapshot ([`crate::Proxy::metrics`]) for `/metrics` and,
 //! later, CloudWatch. Counters only grow; gauges (active connections,
-//! healthy hosts) are read at the time of the snapshot.
+//! healthy hosts) are read at the time of the snapshot. The counters every
+//! forwarded request adds to are striped by thread ([`crate::striped`]),
+//! summed when read.
 
 use crate::config::{LbKind, Target};
+use crate::striped::{Counter, Striped};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -29,29 +32,57 @@ impl CodeCounts {
     }
 }
 
-/// The target's answers: count, codes, time to the response's head.
+/// One thread's stripe of [`TargetAnswers`].
 #[derive(Debug, Default)]
-pub(crate) struct TargetAnswers {
-    pub(crate) requests: AtomicU64,
+struct AnswerStripe {
+    requests: AtomicU64,
     codes: CodeCounts,
     response_micros: AtomicU64,
     responses: AtomicU64,
 }
 
+/// The target's answers: count, codes, time to the response's head.
+#[derive(Debug, Default)]
+pub(crate) struct TargetAnswers(Striped<AnswerStripe>);
+
 impl TargetAnswers {
+    /// A request sent to a target.
+    pub(crate) fn request(&self) {
+        self.0.local().requests.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn answered(&self, status: u16, took: Duration) {
-        self.codes.count(status);
-        self.responses.fetch_add(1, Relaxed);
-        self.response_micros
+        let stripe = self.0.local();
+        stripe.codes.count(status);
+        stripe.responses.fetch_add(1, Relaxed);
+        stripe
+            .response_micros
             .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
     }
 
+    /// The requests sent to targets.
+    pub(crate) fn requests(&self) -> u64 {
+        self.0.all().map(|s| s.requests.load(Relaxed)).sum()
+    }
+
     fn read(&self) -> (Codes, ResponseTime) {
+        let mut codes = Codes::default();
+        let mut micros = 0u64;
+        let mut count = 0u64;
+        for stripe in self.0.all() {
+            let c = stripe.codes.read();
+            codes.xx2 += c.xx2;
+            codes.xx3 += c.xx3;
+            codes.xx4 += c.xx4;
+            codes.xx5 += c.xx5;
+            micros = micros.saturating_add(stripe.response_micros.load(Relaxed));
+            count += stripe.responses.load(Relaxed);
+        }
         (
-            self.codes.read(),
+            codes,
             ResponseTime {
-                total: Duration::from_micros(self.response_micros.load(Relaxed)),
-                count: self.responses.load(Relaxed),
+                total: Duration::from_micros(micros),
+                count,
             },
         )
     }
@@ -60,7 +91,7 @@ impl TargetAnswers {
 /// One load balancer's counters.
 #[derive(Debug, Default)]
 pub(crate) struct LbMetrics {
-    pub(crate) requests: AtomicU64,
+    pub(crate) requests: Counter,
     pub(crate) new_connections: AtomicU64,
     pub(crate) active_connections: AtomicU64,
     pub(crate) elb: CodeCounts,
@@ -91,7 +122,7 @@ impl LbMetrics {
         LbSnapshot {
             arn: arn.into(),
             kind,
-            request_count: self.requests.load(Relaxed),
+            request_count: self.requests.sum(),
             new_connection_count: self.new_connections.load(Relaxed),
             active_connection_count: self.active_connections.load(Relaxed),
             elb_codes: self.elb.read(),
@@ -187,7 +218,7 @@ pub(crate) fn group_snapshot(
     unhealthy: u64,
 ) -> GroupSnapshot {
     let (target_codes, target_response_time) = answers.read();
-    let request_count = answers.requests.load(Relaxed);
+    let request_count = answers.requests();
     let per = if per_target.is_empty() {
         0.0
     } else {

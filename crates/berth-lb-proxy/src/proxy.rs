@@ -277,10 +277,10 @@ impl Proxy {
                 });
                 match lb_state.listeners.get(&listener.arn).map(|r| &r.cell) {
                     Some(Cell::Http(cell)) => {
-                        *cell.write().unwrap_or_else(|p| p.into_inner()) = routes;
+                        cell.set(routes);
                         return Ok(());
                     }
-                    _ => Cell::Http(Arc::new(RwLock::new(routes))),
+                    _ => Cell::Http(Arc::new(http_proxy::Routing::new(routes))),
                 }
             }
         };

@@ -32,6 +32,7 @@
 
 use crate::config::Target;
 use crate::h1::{self, BodyFraming, Chunked, Decoded, ParseError, RequestFraming, ResponseHead};
+use crate::striped::{Counter, Padded};
 use bytes::{Bytes, BytesMut};
 use http::Request;
 use http::header;
@@ -39,7 +40,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
@@ -59,8 +60,12 @@ pub(crate) struct TargetShared {
     /// The traffic port's address when the id is an IP address (else it
     /// is resolved at each connection).
     pub(crate) addr: Option<std::net::SocketAddr>,
-    pub(crate) outstanding: AtomicU32,
-    pub(crate) requests: AtomicU64,
+    /// Requests sent and not yet answered (whole): read by every pick
+    /// (least outstanding requests), alone on its cache line so the
+    /// counting does not evict what the request path only reads.
+    pub(crate) outstanding: Padded<AtomicU32>,
+    /// Requests sent to it.
+    pub(crate) requests: Counter,
     /// Deregistered (draining, then forgotten): its idle connections are
     /// closed, not reused.
     pub(crate) retired: AtomicBool,
@@ -268,22 +273,24 @@ impl Upstreams {
 
     /// This connection's idle connection to `target`; the ones to targets
     /// that left their group are dropped.
-    fn take(&self, target: &Arc<TargetShared>) -> Option<Conn> {
+    /// With the kept reference to the target, which goes with the
+    /// connection (moved, not cloned, per request).
+    fn take(&self, target: &Arc<TargetShared>) -> Option<(Arc<TargetShared>, Conn)> {
         let mut kept = self.lock();
         kept.conns.retain(|(t, _)| !t.retired.load(Relaxed));
         let i = kept.conns.iter().position(|(t, _)| Arc::ptr_eq(t, target))?;
-        Some(kept.conns.swap_remove(i).1)
+        Some(kept.conns.swap_remove(i))
     }
 
     /// Keeps a connection whose answer has been read whole, for the next
     /// request to `target`.
-    fn put(&self, target: &Arc<TargetShared>, conn: Conn) {
+    fn put(&self, target: Arc<TargetShared>, conn: Conn) {
         if target.retired.load(Relaxed) || !conn.buf.is_empty() {
             return;
         }
         let mut kept = self.lock();
         if kept.conns.len() < LOCAL_MAX && !kept.detached {
-            kept.conns.push((target.clone(), conn));
+            kept.conns.push((target, conn));
         } else {
             drop(kept);
             target.pool.put(conn, Instant::now());
@@ -300,6 +307,7 @@ impl Upstreams {
         target: &Arc<TargetShared>,
         request: Request<Incoming>,
         reuse: bool,
+        forwarded: &h1::Forwarded<'_>,
     ) -> Result<Answer, UpstreamError> {
         let (parts, mut body) = request.into_parts();
         let framing = if body.is_end_stream() {
@@ -312,13 +320,13 @@ impl Upstreams {
         let replayable = framing.is_none() && parts.method.is_safe();
         let mut kept = self
             .take(target)
-            .filter(|c| replayable || c.is_usable())
-            .or_else(|| target.pool.take(Instant::now()));
+            .filter(|(_, c)| replayable || c.is_usable())
+            .or_else(|| target.pool.take(Instant::now()).map(|c| (target.clone(), c)));
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         loop {
-            let (mut conn, reused) = match kept.take() {
-                Some(conn) => (conn, true),
-                None => (connect(target).await?, false),
+            let (held, mut conn, reused) = match kept.take() {
+                Some((held, conn)) => (held, conn, true),
+                None => (target.clone(), connect(target).await?, false),
             };
             conn.out.clear();
             h1::write_request_head(
@@ -327,6 +335,7 @@ impl Upstreams {
                 path,
                 &parts.headers,
                 framing.unwrap_or(RequestFraming::AsIs),
+                forwarded,
             );
             match conn.exchange(&mut body, framing).await {
                 Ok(head) => {
@@ -335,7 +344,7 @@ impl Upstreams {
                     let body = TargetBody {
                         conn: Some(conn),
                         state: BodyState::from(framing),
-                        home: keep_alive.then(|| (self.clone(), target.clone())),
+                        home: keep_alive.then(|| (self.clone(), held)),
                     };
                     return Ok(Answer { head, body });
                 }
@@ -441,7 +450,7 @@ impl TargetBody {
     /// The body was read whole: its connection goes home.
     fn finish(&mut self) {
         if let (Some(conn), Some((upstreams, target))) = (self.conn.take(), self.home.take()) {
-            upstreams.put(&target, conn);
+            upstreams.put(target, conn);
         }
     }
 }

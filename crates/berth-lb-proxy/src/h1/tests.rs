@@ -5,21 +5,83 @@ fn head(text: &str) -> ResponseHead {
     parse_response_head(&mut buf).unwrap().expect("a complete head")
 }
 
+const FORWARDED: Forwarded<'static> = Forwarded {
+    client_ip: b"203.0.113.9",
+    proto: "https",
+    port: 8443,
+    trace_id: b"1-5759e988-bd862e3fe1be46a994272793",
+};
+
 #[test]
 fn a_request_head_is_the_method_the_origin_form_and_the_headers() {
     let mut headers = HeaderMap::new();
     headers.insert(header::HOST, HeaderValue::from_static("app.example.com"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
+    headers.insert("x-forwarded-port", HeaderValue::from_static("1"));
+    headers.insert("x-other", HeaderValue::from_static("kept"));
     let mut out = BytesMut::new();
-    write_request_head(&mut out, &Method::GET, "/cart?id=7", &headers, RequestFraming::AsIs);
+    write_request_head(
+        &mut out,
+        &Method::GET,
+        "/cart?id=7",
+        &headers,
+        RequestFraming::AsIs,
+        &FORWARDED,
+    );
     assert_eq!(
-        &out[..],
-        b"GET /cart?id=7 HTTP/1.1\r\nhost: app.example.com\r\nx-forwarded-for: 198.51.100.4\r\n\r\n"
+        std::str::from_utf8(&out).unwrap(),
+        "GET /cart?id=7 HTTP/1.1\r\nhost: app.example.com\r\nx-other: kept\r\n\
+         x-forwarded-for: 198.51.100.4, 203.0.113.9\r\nx-forwarded-proto: https\r\nx-forwarded-port: 8443\r\n\
+         x-amzn-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793\r\n\r\n"
     );
     out.clear();
-    write_request_head(&mut out, &Method::POST, "/", &HeaderMap::new(), RequestFraming::Chunked);
-    assert_eq!(&out[..], b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n");
+    let port_0 = Forwarded { port: 0, ..FORWARDED };
+    write_request_head(
+        &mut out,
+        &Method::POST,
+        "/",
+        &HeaderMap::new(),
+        RequestFraming::Chunked,
+        &port_0,
+    );
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "POST / HTTP/1.1\r\nx-forwarded-for: 203.0.113.9\r\nx-forwarded-proto: https\r\nx-forwarded-port: 0\r\n\
+         x-amzn-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
     assert_eq!(&chunk_prefix(255)[..], b"ff\r\n");
+}
+
+#[test]
+fn a_request_s_trace_id_gets_a_self_and_an_empty_forwarded_for_is_not_kept() {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-forwarded-for", HeaderValue::from_static(""));
+    headers.insert(
+        "x-amzn-trace-id",
+        HeaderValue::from_static("Root=1-00000000-000000000000000000000001"),
+    );
+    let mut out = BytesMut::new();
+    let forwarded = Forwarded {
+        port: 65535,
+        ..FORWARDED
+    };
+    write_request_head(&mut out, &Method::GET, "/", &headers, RequestFraming::AsIs, &forwarded);
+    let text = std::str::from_utf8(&out).unwrap();
+    assert!(text.contains("\r\nx-forwarded-for: 203.0.113.9\r\n"), "{text}");
+    assert!(text.contains("\r\nx-forwarded-port: 65535\r\n"), "{text}");
+    assert!(
+        text.contains(
+            "\r\nx-amzn-trace-id: Root=1-00000000-000000000000000000000001;Self=1-5759e988-bd862e3fe1be46a994272793\r\n"
+        ),
+        "{text}"
+    );
+    // A trace header without a Root is replaced.
+    headers.insert("x-amzn-trace-id", HeaderValue::from_static("garbage"));
+    out.clear();
+    write_request_head(&mut out, &Method::GET, "/", &headers, RequestFraming::AsIs, &forwarded);
+    let text = std::str::from_utf8(&out).unwrap();
+    assert!(!text.contains("garbage"), "{text}");
+    assert_eq!(text.matches("x-amzn-trace-id").count(), 1, "{text}");
 }
 
 #[test]
@@ -82,4 +144,23 @@ fn a_chunked_body_is_decoded_across_reads_with_extensions_and_trailers() {
     let mut state = Chunked::Size;
     assert_eq!(state.decode(&mut no_crlf), Ok(Decoded::Data(Bytes::from("a"))));
     assert_eq!(state.decode(&mut no_crlf), Err(ParseError::Chunk));
+}
+
+#[test]
+fn a_connection_header_of_close_or_keep_alive_is_read_out_of_the_headers() {
+    let kept = head("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        !kept.headers.contains_key(header::CONNECTION),
+        "hop-by-hop, not passed on"
+    );
+    assert!(kept.keep_alive());
+    let closing = head("HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\n\r\n");
+    assert!(!closing.headers.contains_key(header::CONNECTION));
+    assert!(!closing.keep_alive(), "close wins");
+    // One naming another header stays, for the proxy to drop both.
+    let naming = head("HTTP/1.0 200 OK\r\nConnection: keep-alive, x-private\r\nx-private: 1\r\n\r\n");
+    assert_eq!(naming.headers[header::CONNECTION], "keep-alive, x-private");
+    assert!(naming.keep_alive());
+    let both = head("HTTP/1.1 200 OK\r\nConnection: x-private\r\nConnection: close\r\n\r\n");
+    assert!(!both.keep_alive(), "the tokens of every Connection header count");
 }
