@@ -8,7 +8,10 @@
   API) and an excluded role's session's pull (boto3 BatchGetImage) leave
   `lastRecordedPullTime` unset; after deregistration the pull records it.
 - GetAccountSetting / PutAccountSetting: the defaults, BLOB_MOUNTING
-  applied to a cross-repository mount, the values Berth refuses.
+  applied to a cross-repository mount (off by default, as in ECR), the
+  values Berth refuses.
+- Tag mutability with exclusion filters (IMMUTABLE_WITH_EXCLUSION,
+  MUTABLE_WITH_EXCLUSION): skopeo pushes that move a tag or are refused.
 
 Every pull here is an image's first, so no test waits out ECR's one-minute
 resolution of the pull time.
@@ -385,3 +388,52 @@ def test_blob_mounting_is_off_until_enabled(server, host, tmp_path_factory):
     finally:
         ecr.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
     assert mount(dst).status_code == 202
+
+
+# ---- tag mutability with exclusion filters
+
+
+def test_tag_mutability_exclusion_filters_decide_which_tags_move(server, host, tmp_path_factory):
+    """IMMUTABLE_WITH_EXCLUSION: tags matching a filter may move, the others
+    not; MUTABLE_WITH_EXCLUSION the reverse (PutImageTagMutability)."""
+    ecr = server.client("ecr")
+    repo = f"e2e/{unique('mutex')}"
+    got = ecr.create_repository(repositoryName=repo, imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+                                imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "dev-*"}])
+    assert got["repository"]["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert got["repository"]["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "dev-*"}]
+
+    def push(tag: str, check=True) -> subprocess.CompletedProcess:
+        layout = Layout(tmp_path_factory.mktemp("mutex"))
+        layout.image("x")
+        return skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds_of(ecr),
+                      f"oci:{layout.root}:x", f"docker://{host}/{repo}:{tag}", check=check)
+
+    def tagged(tag: str) -> str:
+        return ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])["imageDetails"][0]["imageDigest"]
+
+    push("v1")
+    push("dev-1")
+    v1, dev1 = tagged("v1"), tagged("dev-1")
+    # An excluded tag moves to a new image; an immutable one does not.
+    push("dev-1")
+    assert tagged("dev-1") != dev1
+    refused = push("v1", check=False)
+    assert refused.returncode != 0
+    assert "already exists" in refused.stderr and "cannot be overwritten" in refused.stderr, refused.stderr
+    assert tagged("v1") == v1
+
+    # The reverse: mutable, but `release-*` tags never move.
+    ecr.put_image_tag_mutability(repositoryName=repo, imageTagMutability="MUTABLE_WITH_EXCLUSION",
+                                 imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "release-*"}])
+    push("v1")
+    assert tagged("v1") != v1
+    push("release-1")
+    release1 = tagged("release-1")
+    assert push("release-1", check=False).returncode != 0
+    assert tagged("release-1") == release1
+    # Exclusion filters only go with the _WITH_EXCLUSION settings.
+    with pytest.raises(ClientError) as e:
+        ecr.put_image_tag_mutability(repositoryName=repo, imageTagMutability="MUTABLE",
+                                     imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "x*"}])
+    assert code(e) == "InvalidParameterException"
