@@ -1,6 +1,7 @@
 """The registry, end to end: docker login/push/pull, skopeo copies of a
 multi-arch OCI layout, tag immutability (docker and PutImage), resumable
-chunked uploads across a kill -9, digest verification, 20 MiB ECR layer
+chunked uploads across a kill -9, digest verification, a manifest
+addressed by sha512 and one over the size limit (413), 20 MiB ECR layer
 parts, a repository policy denying a user's pull, and an ECS task whose
 image comes from the Berth registry.
 
@@ -587,3 +588,51 @@ def test_repository_policy_denies_a_users_pull(berth, registry, tmp_path):
     docker("pull", ref)
     docker.images.add(ref)
     assert f"{host}/{repo}@{digest}" in docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
+
+
+def test_a_manifest_pushed_by_sha512_pulls_by_it_and_an_oversized_one_is_413(berth, registry):
+    host, auth = registry["host"], ("AWS", registry["password"])
+    repo = new_repository(berth, "sha512")
+    base = f"http://{host}/v2/{repo}"
+
+    def blob(data: bytes) -> dict:
+        d = sha256(data)
+        r = requests.post(f"{base}/blobs/uploads/", params={"digest": d}, data=data, auth=auth, timeout=30,
+                          headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 201, r.text
+        return {"digest": d, "size": len(data)}
+
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        payload = b"pushed by sha512\n"
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    layer_d = blob(layer.getvalue())
+    config_d = blob(json.dumps({"architecture": "amd64", "os": "linux",
+                                "rootfs": {"type": "layers", "diff_ids": [layer_d["digest"]]}}).encode())
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_d},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer_d}],
+    }).encode()
+    d512 = "sha512:" + hashlib.sha512(manifest).hexdigest()
+    media = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+    r = requests.put(f"{base}/manifests/{d512}", data=manifest, auth=auth, headers=media, timeout=30)
+    assert r.status_code == 201, r.text
+    assert r.headers["Docker-Content-Digest"] == d512
+    # Pulled by that digest, byte for byte (this skopeo cannot check a
+    # sha512 manifest digest, so plain HTTP as a client sends it).
+    r = requests.get(f"{base}/manifests/{d512}", auth=auth, headers={"Accept": media["Content-Type"]}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.content == manifest and r.headers["Docker-Content-Digest"] == d512
+    assert hashlib.sha512(r.content).hexdigest() == d512.split(":", 1)[1]
+    described = berth.client("ecr").describe_images(repositoryName=repo)["imageDetails"]
+    assert [i["imageDigest"] for i in described] == [d512]
+    # Over ECR's 4 MiB limit: 413, nothing stored.
+    big = json.dumps({**json.loads(manifest), "annotations": {"pad": "x" * (4 * 1024 * 1024)}}).encode()
+    r = requests.put(f"{base}/manifests/big", data=big, auth=auth, headers=media, timeout=60)
+    assert r.status_code == 413, r.text
+    assert r.json()["errors"][0]["code"] == "MANIFEST_INVALID"
+    assert requests.head(f"{base}/manifests/big", auth=auth, headers={"Accept": media["Content-Type"]},
+                         timeout=30).status_code == 404

@@ -105,7 +105,13 @@ pub struct StoredBlob {
 
 /// Stores `bytes` (a manifest, a small blob) under their sha256 digest.
 pub async fn put_bytes(store: &dyn BlobStore, bytes: Bytes) -> Result<Digest, BlobError> {
-    let digest = Digest::sha256_of(&bytes);
+    put_bytes_as(store, Algorithm::Sha256, bytes).await
+}
+
+/// [`put_bytes`] under the digest of `algorithm` (a manifest pushed by a
+/// sha512 digest is stored under it).
+pub async fn put_bytes_as(store: &dyn BlobStore, algorithm: Algorithm, bytes: Bytes) -> Result<Digest, BlobError> {
+    let digest = Digest::of(algorithm, &bytes);
     if store.exists(&digest).await? {
         return Ok(digest);
     }

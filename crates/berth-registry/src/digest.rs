@@ -86,7 +86,12 @@ impl Digest {
 
     /// The sha256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Self {
-        let mut h = Hasher::new(Algorithm::Sha256);
+        Self::of(Algorithm::Sha256, bytes)
+    }
+
+    /// The digest of `bytes` by `algorithm`.
+    pub fn of(algorithm: Algorithm, bytes: &[u8]) -> Self {
+        let mut h = Hasher::new(algorithm);
         h.update(bytes);
         h.finish()
     }

@@ -119,6 +119,15 @@ impl OciError {
     pub fn manifest_invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message)
     }
+    /// A manifest over the registry's limit: 413, as the distribution
+    /// spec asks (`MANIFEST_INVALID`, a code of its table).
+    pub fn manifest_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "MANIFEST_INVALID",
+            format!("the manifest is larger than this registry's limit of {limit} bytes"),
+        )
+    }
     pub fn manifest_unknown(reference: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown")
             .with_detail(json!({ "reference": reference }))

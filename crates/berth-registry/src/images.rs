@@ -303,20 +303,21 @@ impl Registry {
             ManifestError::Invalid(m) => RegistryError::ManifestInvalid(m),
             ManifestError::Unsupported(m) => RegistryError::Unsupported(m),
         })?;
-        let digest = Digest::sha256_of(&req.bytes);
-        if let Some(named) = req.digest {
-            let named = Digest::parse(named).map_err(|e| RegistryError::InvalidDigest(e.to_string()))?;
-            if named.algorithm() != Algorithm::Sha256 {
-                return Err(RegistryError::Unsupported(
-                    "manifests are addressed by sha256 digests only".into(),
-                ));
-            }
-            if named != digest {
-                return Err(RegistryError::DigestMismatch {
-                    expected: named.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
+        // Addressed by a digest, the manifest is stored under that digest's
+        // algorithm (sha256 or sha512); by a tag, under sha256.
+        let named = req
+            .digest
+            .map(|n| Digest::parse(n).map_err(|e| RegistryError::InvalidDigest(e.to_string())))
+            .transpose()?;
+        let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
+        let digest = Digest::of(algorithm, &req.bytes);
+        if let Some(named) = named
+            && named != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                expected: named.to_string(),
+                actual: digest.to_string(),
+            });
         }
         let digest_s = digest.to_string();
         // The manifest and everything it references are made reachable
@@ -353,7 +354,7 @@ impl Registry {
             ManifestKind::Index => manifest::index_size(&child_sizes),
         };
         let manifest_size = req.bytes.len() as u64;
-        blob::put_bytes(&*self.blobs, req.bytes).await?;
+        blob::put_bytes_as(&*self.blobs, algorithm, req.bytes).await?;
 
         let now = now_epoch();
         let record = ImageRecord {

@@ -590,10 +590,18 @@ async fn put_manifest(
     } else {
         (Some(reference), None)
     };
-    let bytes = axum::body::to_bytes(body, MAX_MANIFEST_BYTES).await.map_err(|_| {
-        OciError::size_invalid(format!(
-            "the manifest exceeds {MAX_MANIFEST_BYTES} bytes or could not be read"
-        ))
+    let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
+        return Err(OciError::manifest_too_large(MAX_MANIFEST_BYTES));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_MANIFEST_BYTES).await.map_err(|e| {
+        // Over the limit (a chunked body), or not read to its end.
+        let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            OciError::manifest_too_large(MAX_MANIFEST_BYTES)
+        } else {
+            OciError::size_invalid(format!("the manifest could not be read: {e}"))
+        }
     })?;
     let out = reg
         .put_manifest(PutManifest {

@@ -758,3 +758,46 @@ async fn cancelled_upload_is_gone() {
         "BLOB_UPLOAD_UNKNOWN"
     );
 }
+
+#[tokio::test]
+async fn manifests_addressed_by_sha512_are_stored_and_served_under_it() {
+    let h = Harness::new().await;
+    h.create_repo("app").await;
+    let m = h.image_manifest("app", "sha512").await;
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let mut hasher = Hasher::new(Algorithm::Sha512);
+    hasher.update(&bytes);
+    let d512 = hasher.finish().to_string();
+    assert!(d512.starts_with("sha512:"));
+    let r = h.put_manifest("app", &d512, &m).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.header("docker-content-digest"), Some(d512.as_str()));
+    let got = h.get(&format!("/v2/app/manifests/{d512}")).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(&got.body[..], &bytes[..]);
+    assert_eq!(got.header("docker-content-digest"), Some(d512.as_str()));
+    // Stored under sha512 only: its sha256 names nothing yet.
+    let d256 = Digest::sha256_of(&bytes).to_string();
+    assert_eq!(
+        h.get(&format!("/v2/app/manifests/{d256}")).await.error_code(),
+        "MANIFEST_UNKNOWN"
+    );
+    let images = h.ecr("DescribeImages", json!({"repositoryName": "app"})).await.unwrap();
+    assert_eq!(images["imageDetails"][0]["imageDigest"], d512.as_str());
+    // A sha512 digest the bytes do not have is refused.
+    let other = h.image_manifest("app", "other").await;
+    let r = h.put_manifest("app", &d512, &other).await;
+    assert_eq!(r.error_code(), "DIGEST_INVALID");
+}
+
+#[tokio::test]
+async fn a_manifest_over_the_limit_is_413() {
+    let h = Harness::new().await;
+    h.create_repo("app").await;
+    let mut m = h.image_manifest("app", "big").await;
+    m["annotations"] = json!({"padding": "x".repeat(berth_registry::manifest::MAX_MANIFEST_BYTES)});
+    let r = h.put_manifest("app", "big", &m).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.error_code(), "MANIFEST_INVALID");
+    assert_eq!(h.get("/v2/app/manifests/big").await.error_code(), "MANIFEST_UNKNOWN");
+}
