@@ -151,9 +151,10 @@ impl OciError {
     pub fn tag_invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "TAG_INVALID", message)
     }
-    /// 416 with the upload's current `Range` so the client can resume.
+    /// 416 with the upload's current `Range` so the client can resume
+    /// (`BLOB_UPLOAD_INVALID`: the spec's table has no range code).
     pub fn range_invalid(message: impl Into<String>, offset: u64) -> Self {
-        Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID", message)
+        Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", message)
             .with_header(header::RANGE, &format!("0-{}", offset.saturating_sub(1)))
     }
     pub fn internal(message: impl Into<String>) -> Self {
@@ -200,7 +201,7 @@ impl From<RegistryError> for OciError {
             RegistryError::UploadInvalid(_) => Self::blob_upload_invalid(msg),
             RegistryError::ReferencedByIndex(_) => Self::denied(msg),
             RegistryError::RangeNotSatisfiable { size } => {
-                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID", msg)
+                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "SIZE_INVALID", msg)
                     .with_header(header::CONTENT_RANGE, &format!("bytes */{size}"))
             }
             RegistryError::Store(e) => {
@@ -226,5 +227,64 @@ impl IntoResponse for OciError {
             h.insert(k, v);
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error codes of the distribution spec's table.
+    const SPEC: [&str; 14] = [
+        "BLOB_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "DIGEST_INVALID",
+        "MANIFEST_BLOB_UNKNOWN",
+        "MANIFEST_INVALID",
+        "MANIFEST_UNKNOWN",
+        "NAME_INVALID",
+        "NAME_UNKNOWN",
+        "SIZE_INVALID",
+        "UNAUTHORIZED",
+        "DENIED",
+        "UNSUPPORTED",
+        "TOOMANYREQUESTS",
+    ];
+
+    #[test]
+    fn every_code_is_the_specs_but_ecrs_tag_invalid_and_the_internal_one() {
+        let errors = [
+            OciError::blob_unknown("sha256:0"),
+            OciError::blob_upload_unknown(),
+            OciError::blob_upload_invalid("m"),
+            OciError::digest_invalid("m"),
+            OciError::manifest_invalid("m"),
+            OciError::manifest_too_large(1),
+            OciError::manifest_unknown("r"),
+            OciError::name_invalid("m"),
+            OciError::size_invalid("m"),
+            OciError::unauthorized("m"),
+            OciError::denied("m"),
+            OciError::unsupported("m"),
+            OciError::range_invalid("m", 1),
+            RegistryError::RangeNotSatisfiable { size: 1 }.into(),
+            RegistryError::BlobsUnknown(vec![]).into(),
+            RegistryError::ManifestsUnknown(vec![]).into(),
+            RegistryError::UploadInvalid("m".into()).into(),
+            RegistryError::ReferencedByIndex("m".into()).into(),
+        ];
+        for e in &errors {
+            assert!(
+                SPEC.contains(&e.code),
+                "{} ({}) is not a code of the spec's table",
+                e.code,
+                e.message
+            );
+        }
+        // ECR answers an immutable tag's overwrite with TAG_INVALID (what
+        // docker prints as "tag invalid"); a server fault is UNKNOWN.
+        assert_eq!(OciError::tag_invalid("m").code, "TAG_INVALID");
+        assert_eq!(OciError::internal("m").code, "UNKNOWN");
     }
 }

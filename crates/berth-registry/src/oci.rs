@@ -274,7 +274,7 @@ fn page_params(q: &[(String, String)]) -> Result<(Option<usize>, Option<String>)
         Some(s) => Some(s.parse::<usize>().map_err(|_| {
             OciError::new(
                 StatusCode::BAD_REQUEST,
-                "PAGINATION_NUMBER_INVALID",
+                "UNSUPPORTED",
                 format!("invalid number of results requested: '{s}'"),
             )
         })?),
@@ -288,7 +288,7 @@ fn chunk_of(headers: &HeaderMap, body: Body) -> Result<Chunk, OciError> {
         Some(r) => Some(rules::parse_content_range(r).ok_or_else(|| {
             OciError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                "RANGE_INVALID",
+                "BLOB_UPLOAD_INVALID",
                 format!("invalid Content-Range '{r}': expected <start>-<end>"),
             )
         })?),

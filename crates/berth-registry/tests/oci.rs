@@ -208,7 +208,7 @@ async fn chunked_upload_with_range_checks() {
     // A chunk that does not start at the current offset is refused.
     let r = patch(&h, "app", &uuid, Some("500-1499"), &data[500..1500]).await;
     assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
-    assert_eq!(r.error_code(), "RANGE_INVALID");
+    assert_eq!(r.error_code(), "BLOB_UPLOAD_INVALID");
     assert_eq!(r.header("range"), Some("0-999"));
 
     // Streaming PATCH without Content-Range appends.
