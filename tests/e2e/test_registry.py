@@ -1,7 +1,8 @@
 """The registry, end to end: docker login/push/pull, skopeo copies of a
 multi-arch OCI layout, tag immutability (docker and PutImage), resumable
 chunked uploads across a kill -9, digest verification, a manifest
-addressed by sha512 and one over the size limit (413), 20 MiB ECR layer
+addressed by sha512, one over the size limit (413), PutImage of a
+manifest without its media type, 20 MiB ECR layer
 parts, a repository policy denying a user's pull, and an ECS task whose
 image comes from the Berth registry.
 
@@ -590,7 +591,7 @@ def test_repository_policy_denies_a_users_pull(berth, registry, tmp_path):
     assert f"{host}/{repo}@{digest}" in docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
 
 
-def test_a_manifest_pushed_by_sha512_pulls_by_it_and_an_oversized_one_is_413(berth, registry):
+def test_sha512_manifests_the_size_limit_and_put_image_without_a_media_type(berth, registry):
     host, auth = registry["host"], ("AWS", registry["password"])
     repo = new_repository(berth, "sha512")
     base = f"http://{host}/v2/{repo}"
@@ -636,3 +637,13 @@ def test_a_manifest_pushed_by_sha512_pulls_by_it_and_an_oversized_one_is_413(ber
     assert r.json()["errors"][0]["code"] == "MANIFEST_INVALID"
     assert requests.head(f"{base}/manifests/big", auth=auth, headers={"Accept": media["Content-Type"]},
                          timeout=30).status_code == 404
+    # PutImage of a manifest without its mediaType needs imageManifestMediaType, as in ECR.
+    ecr = berth.client("ecr")
+    bare = {k: v for k, v in json.loads(manifest).items() if k != "mediaType"}
+    with pytest.raises(ClientError) as e:
+        ecr.put_image(repositoryName=repo, imageManifest=json.dumps(bare), imageTag="bare")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "Invalid JSON syntax" in e.value.response["Error"]["Message"]
+    out = ecr.put_image(repositoryName=repo, imageManifest=json.dumps(bare), imageTag="bare",
+                        imageManifestMediaType=media["Content-Type"])
+    assert out["image"]["imageManifestMediaType"] == media["Content-Type"]

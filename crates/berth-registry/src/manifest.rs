@@ -106,6 +106,18 @@ fn descriptors(v: &Value, what: &str) -> Result<Vec<Descriptor>, ManifestError> 
         .collect()
 }
 
+/// Whether a manifest's text names its own top-level `mediaType` (what
+/// ECR's PutImage needs when the request gives no
+/// `imageManifestMediaType`).
+pub fn declares_media_type(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Top {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+    }
+    serde_json::from_str::<Top>(text).is_ok_and(|t| t.media_type.is_some_and(|m| !m.is_empty()))
+}
+
 /// Parses a manifest as received. `content_type` is the request's
 /// Content-Type (or ECR's `imageManifestMediaType`), if any; when both it and
 /// the body's `mediaType` are present they must agree.

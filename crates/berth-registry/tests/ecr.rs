@@ -481,6 +481,29 @@ async fn put_image_rules() {
         ),
         "RepositoryNotFoundException"
     );
+    // A manifest without its mediaType needs imageManifestMediaType, as in
+    // ECR (which says "Invalid JSON syntax").
+    let mut bare = m1.clone();
+    bare.as_object_mut().unwrap().remove("mediaType");
+    let bare_text = bare.to_string();
+    let refused = h
+        .ecr(
+            "PutImage",
+            json!({"repositoryName": "app", "imageManifest": bare_text, "imageTag": "bare"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "InvalidParameterException");
+    assert!(refused.message.contains("Invalid JSON syntax"), "{}", refused.message);
+    let out = h
+        .ecr(
+            "PutImage",
+            json!({"repositoryName": "app", "imageManifest": bare_text, "imageTag": "bare",
+                   "imageManifestMediaType": m1["mediaType"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["image"]["imageManifestMediaType"], m1["mediaType"]);
 }
 
 #[tokio::test]

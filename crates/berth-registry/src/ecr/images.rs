@@ -481,6 +481,14 @@ impl Registry {
         if let Some(d) = &input.image_digest {
             Digest::parse(d).map_err(|e| invalid_parameter(format!("Invalid parameter at 'imageDigest': {e}")))?;
         }
+        // ECR reads the media type from the manifest or from
+        // imageManifestMediaType; with neither it refuses the manifest (the
+        // OCI spec lets `mediaType` be left out, ECR's PutImage does not).
+        if input.image_manifest_media_type.is_none() && !crate::manifest::declares_media_type(&input.image_manifest) {
+            return Err(invalid_parameter(
+                "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'",
+            ));
+        }
         let bytes = Bytes::from(input.image_manifest.clone().into_bytes());
         let out = self
             .put_manifest(PutManifest {
