@@ -10,9 +10,9 @@ use crate::inputs::{AuthParametersInput, ConnectionInput, KeyValueParam, ListCon
 use crate::records::{
     AuthType, CONNECTIONS, ConnectionRec, ConnectionSecrets, ConnectionState, Param, ParamPlace, connection_key,
 };
-use crate::{Events, now_secs, sealing, store_error};
+use crate::{Events, now_secs, put_guarded, sealing, store_error};
 use berth_proto::AwsError;
-use berth_store::{Compare, Op, typed};
+use berth_store::{Compare, typed};
 use serde_json::{Value, json};
 
 pub(crate) fn connection_not_found(name: &str) -> AwsError {
@@ -267,23 +267,16 @@ impl Events {
     }
 
     async fn write_connection(&self, c: &ConnectionRec, expect: Compare) -> Result<(), AwsError> {
-        let value = typed::encode(c).map_err(store_error)?;
-        let done = self
-            .store
-            .txn(vec![expect.clone()], vec![Op::Put(connection_key(&c.name), value)])
-            .await
-            .map_err(store_error)?;
-        if done.succeeded {
-            return Ok(());
-        }
-        Err(match expect {
-            Compare::Absent(_) => AwsError::resource_already_exists(format!("Connection {} already exists.", c.name)),
-            _ => AwsError::new(
-                "ConcurrentModificationException",
-                400,
-                format!("Connection {} was changed by another request; try again.", c.name),
-            ),
-        })
+        let already = format!("Connection {} already exists.", c.name);
+        put_guarded(
+            &*self.store,
+            connection_key(&c.name),
+            c,
+            expect,
+            already,
+            &format!("Connection {}", c.name),
+        )
+        .await
     }
 
     pub(crate) async fn create_connection(&self, i: ConnectionInput) -> Result<Value, AwsError> {

@@ -12,9 +12,9 @@ use crate::inputs::{ApiDestinationInput, ListApiDestinationsInput, NameInput};
 use crate::records::{
     CONNECTIONS, ConnectionRec, ConnectionState, DESTINATIONS, DestinationRec, HttpMethod, destination_key,
 };
-use crate::{Events, now_secs, store_error};
+use crate::{Events, now_secs, put_guarded, store_error};
 use berth_proto::AwsError;
-use berth_store::{Compare, Op, typed};
+use berth_store::{Compare, typed};
 use serde_json::{Value, json};
 
 fn destination_not_found(name: &str) -> AwsError {
@@ -109,25 +109,16 @@ impl Events {
     }
 
     async fn write_destination(&self, d: &DestinationRec, expect: Compare) -> Result<(), AwsError> {
-        let value = typed::encode(d).map_err(store_error)?;
-        let done = self
-            .store
-            .txn(vec![expect.clone()], vec![Op::Put(destination_key(&d.name), value)])
-            .await
-            .map_err(store_error)?;
-        if done.succeeded {
-            return Ok(());
-        }
-        Err(match expect {
-            Compare::Absent(_) => {
-                AwsError::resource_already_exists(format!("An api-destination '{}' already exists.", d.name))
-            }
-            _ => AwsError::new(
-                "ConcurrentModificationException",
-                400,
-                format!("Api-destination {} was changed by another request; try again.", d.name),
-            ),
-        })
+        let already = format!("An api-destination '{}' already exists.", d.name);
+        put_guarded(
+            &*self.store,
+            destination_key(&d.name),
+            d,
+            expect,
+            already,
+            &format!("Api-destination {}", d.name),
+        )
+        .await
     }
 
     pub(crate) async fn create_api_destination(&self, i: ApiDestinationInput) -> Result<Value, AwsError> {

@@ -109,6 +109,38 @@ pub(crate) fn store_error(e: berth_store::StoreError) -> AwsError {
     AwsError::new("InternalException", 500, "An internal error occurred. Try again.")
 }
 
+/// Writes `rec` at `key` when `expect` holds (a create: the key absent;
+/// an update: the revision read). A create that finds the key answers
+/// `ResourceAlreadyExistsException` saying `already`; an update that lost
+/// a race `ConcurrentModificationException` naming `what`.
+pub(crate) async fn put_guarded<T: serde::Serialize>(
+    store: &dyn Store,
+    key: String,
+    rec: &T,
+    expect: berth_store::Compare,
+    already: String,
+    what: &str,
+) -> Result<(), AwsError> {
+    let value = berth_store::typed::encode(rec).map_err(store_error)?;
+    let create = matches!(expect, berth_store::Compare::Absent(_));
+    let done = store
+        .txn(vec![expect], vec![berth_store::Op::Put(key, value)])
+        .await
+        .map_err(store_error)?;
+    if done.succeeded {
+        return Ok(());
+    }
+    Err(if create {
+        AwsError::resource_already_exists(already)
+    } else {
+        AwsError::new(
+            "ConcurrentModificationException",
+            400,
+            format!("{what} was changed by another request; try again."),
+        )
+    })
+}
+
 #[async_trait]
 impl JsonServiceInfo for Events {
     fn target_prefix(&self) -> &'static str {
