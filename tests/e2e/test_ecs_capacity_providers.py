@@ -33,6 +33,7 @@ a cluster of its own.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -47,7 +48,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from berthtest import (
-    ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, isolate_aws_environment, poll, remove_task_subnet,
+    ACCESS_KEY, REGION, SECRET_KEY, Berth, berth_bin, poll, remove_task_subnet,
     requires_docker, task_subnet, unique,
 )
 
@@ -293,9 +294,12 @@ def image(tmp_path):
         subprocess.run(["docker", "rmi", "-f", name], capture_output=True, timeout=120)
 
 
-@requires_docker()
-def test_managed_scaling_adds_a_host(tmp_path, image):
-    group, cluster, provider = unique("hosts"), unique("scaled"), unique("pool")
+@contextlib.contextmanager
+def hooked_server(tmp_path, group: str, cluster: str, extra_args: list[str]):
+    """A server with `--capacity-hook GROUP=hook.py` (the HOOK above, two task
+    subnets for the agents it starts); yields it and the file of the hook's
+    calls. Afterwards: the hook's agents stopped, the server stopped, the
+    cluster's containers and the task subnets removed."""
     config, calls, pids = tmp_path / "hook.json", tmp_path / "calls.jsonl", tmp_path / "pids"
     hook = tmp_path / "hook.py"
     hook.write_text(HOOK.format(python=sys.executable, config=str(config)))
@@ -309,14 +313,43 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
         networks.append(network)
     server = Berth(
         data_dir=tmp_path / "data", log_path=tmp_path / "berth.log",
-        extra_args=["--cluster", unique("cp-up"), "--task-subnet", up_subnet, "--time-scale", "10",
-                    "--ecs-metrics-interval-secs", "1", "--capacity-hook", f"{group}={hook}"],
+        extra_args=["--cluster", unique("cp-up"), "--task-subnet", up_subnet, *extra_args,
+                    "--capacity-hook", f"{group}={hook}"],
     ).start()
     try:
         config.write_text(json.dumps({
             "calls": str(calls), "pids": str(pids), "dir": str(tmp_path), "berth": str(berth_bin()),
             "endpoint": server.endpoint, "region": REGION, "subnets": subnets, "key": ACCESS_KEY, "secret": SECRET_KEY,
         }))
+        yield server, calls
+    finally:
+        print(f"--- server log:\n{server.log_tail(60)}")
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            poll_gone = lambda p=int(pid): not os.path.exists(f"/proc/{p}") or None
+            try:
+                poll(f"agent {pid} to exit", poll_gone, 30)
+            except AssertionError:
+                os.kill(int(pid), signal.SIGKILL)
+        server.stop()
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={cluster}"],
+                             capture_output=True, text=True, timeout=120).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, timeout=120)
+        for network in networks:
+            remove_task_subnet(network)
+        remove_task_subnet(up_network)
+
+
+@requires_docker()
+def test_managed_scaling_adds_a_host(tmp_path, image):
+    group, cluster, provider = unique("hosts"), unique("scaled"), unique("pool")
+    extra = ["--time-scale", "10", "--ecs-metrics-interval-secs", "1"]
+    with hooked_server(tmp_path, group, cluster, extra) as (server, calls):
         ecs = server.client("ecs")
         cp = ecs.create_capacity_provider(name=provider, autoScalingGroupProvider={
             "autoScalingGroupArn": group,
@@ -393,27 +426,6 @@ def test_managed_scaling_adds_a_host(tmp_path, image):
         assert all(t["capacityProviderName"] == provider and t["launchType"] == "EC2" for t in tasks), tasks
         ecs.update_service(cluster=cluster, service=service, desiredCount=0)
         ecs.delete_service(cluster=cluster, service=service)
-    finally:
-        print(f"--- server log:\n{server.log_tail(60)}")
-        for pid in (pids.read_text().split() if pids.exists() else []):
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for pid in (pids.read_text().split() if pids.exists() else []):
-            poll_gone = lambda p=int(pid): not os.path.exists(f"/proc/{p}") or None
-            try:
-                poll(f"agent {pid} to exit", poll_gone, 30)
-            except AssertionError:
-                os.kill(int(pid), signal.SIGKILL)
-        server.stop()
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={cluster}"],
-                             capture_output=True, text=True, timeout=120).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, timeout=120)
-        for network in networks:
-            remove_task_subnet(network)
-        remove_task_subnet(up_network)
 
 
 @requires_docker()
@@ -423,27 +435,7 @@ def test_managed_scaling_removes_idle_hosts(tmp_path, image):
     without tasks goes: the hook is given its instance id, and once the
     hook has stopped it, the host is deregistered (INACTIVE)."""
     group, cluster, provider = unique("hosts"), unique("scaledin"), unique("pool")
-    config, calls, pids = tmp_path / "hook.json", tmp_path / "calls.jsonl", tmp_path / "pids"
-    hook = tmp_path / "hook.py"
-    hook.write_text(HOOK.format(python=sys.executable, config=str(config)))
-    hook.chmod(0o755)
-    (tmp_path / "data").mkdir()
-    up_subnet, up_network, _ = task_subnet()
-    subnets, networks = [], []
-    for _ in range(2):
-        subnet, network, _ = task_subnet()
-        subnets.append(subnet)
-        networks.append(network)
-    server = Berth(
-        data_dir=tmp_path / "data", log_path=tmp_path / "berth.log",
-        extra_args=["--cluster", unique("cp-up"), "--task-subnet", up_subnet, "--time-scale", "60",
-                    "--capacity-hook", f"{group}={hook}"],
-    ).start()
-    try:
-        config.write_text(json.dumps({
-            "calls": str(calls), "pids": str(pids), "dir": str(tmp_path), "berth": str(berth_bin()),
-            "endpoint": server.endpoint, "region": REGION, "subnets": subnets, "key": ACCESS_KEY, "secret": SECRET_KEY,
-        }))
+    with hooked_server(tmp_path, group, cluster, ["--time-scale", "60"]) as (server, calls):
         ecs = server.client("ecs")
         # A long warm-up (50 s here) so a slow agent start is not asked for twice.
         ecs.create_capacity_provider(name=provider, autoScalingGroupProvider={
@@ -502,24 +494,3 @@ def test_managed_scaling_removes_idle_hosts(tmp_path, image):
                 for c in scale_ins()] == [("1", "2", instance_id[idle]),
                                           ("0", "1", instance_id[first["containerInstanceArn"]])], scale_ins()
         assert ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] == []
-    finally:
-        print(f"--- server log:\n{server.log_tail(60)}")
-        for pid in (pids.read_text().split() if pids.exists() else []):
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for pid in (pids.read_text().split() if pids.exists() else []):
-            poll_gone = lambda p=int(pid): not os.path.exists(f"/proc/{p}") or None
-            try:
-                poll(f"agent {pid} to exit", poll_gone, 30)
-            except AssertionError:
-                os.kill(int(pid), signal.SIGKILL)
-        server.stop()
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL_CLUSTER}={cluster}"],
-                             capture_output=True, text=True, timeout=120).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, timeout=120)
-        for network in networks:
-            remove_task_subnet(network)
-        remove_task_subnet(up_network)
