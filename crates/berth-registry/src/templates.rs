@@ -229,19 +229,8 @@ mod tests {
         }];
         t.lifecycle_policy = Some("{}".into());
         let base = RepositoryRecord {
-            repository_name: "prod/api".into(),
-            repository_arn: "arn".into(),
-            registry_id: "000000000000".into(),
-            created_at: 1.0,
-            image_tag_mutability: TagMutability::Mutable,
-            image_tag_mutability_exclusion_filters: vec![],
             scan_on_push: true,
-            encryption_type: "AES256".into(),
-            kms_key: None,
-            tags: vec![],
-            policy_text: None,
-            lifecycle_policy_text: None,
-            lifecycle_evaluated_at: None,
+            ..RepositoryRecord::with_defaults("prod/api", "arn".into(), "000000000000", 1.0)
         };
         let r = t.apply(base);
         assert_eq!(r.repository_name, "prod/api");
