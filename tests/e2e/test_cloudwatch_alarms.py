@@ -285,8 +285,11 @@ def test_describe_filters_pages_tags_and_deletes(berth, cw):
 
 def test_metric_math_alarm(cw):
     namespace, name = unique("App"), unique("error-rate")
-    put = lambda metric, value: cw.put_metric_data(  # noqa: E731
-        Namespace=namespace, MetricData=[{"MetricName": metric, "Value": value}]
+    # Both counts in one call: the server stamps one request with one time, so a period boundary
+    # (one second under --time-scale) never falls between a request count and its error count.
+    put_both = lambda: cw.put_metric_data(  # noqa: E731
+        Namespace=namespace,
+        MetricData=[{"MetricName": "Requests", "Value": 100.0}, {"MetricName": "Errors", "Value": 25.0}],
     )
     cw.put_metric_alarm(
         AlarmName=name, EvaluationPeriods=2, Threshold=10.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -305,8 +308,7 @@ def test_metric_math_alarm(cw):
 
     def traffic():
         while not stop.is_set():
-            put("Requests", 100.0)
-            put("Errors", 25.0)
+            put_both()
             stop.wait(0.25)  # the producer's own pace
 
     t = threading.Thread(target=traffic, daemon=True)
