@@ -54,6 +54,10 @@ pub struct ServiceControllerConfig {
     /// Failures stop counting as "in a row" once a task started after the
     /// last one has run this long.
     pub stable_after: Duration,
+    /// A service that could not place a task looks again after this even
+    /// when nothing changed; any task stopping or instance changing, in any
+    /// cluster, makes it look at once (its capacity may be shared).
+    pub capacity_retry: Duration,
 }
 
 impl Default for ServiceControllerConfig {
@@ -65,6 +69,7 @@ impl Default for ServiceControllerConfig {
             throttle_max: Duration::from_secs(15 * 60),
             event_repeat: Duration::from_secs(5 * 60),
             stable_after: Duration::from_secs(60),
+            capacity_retry: Duration::from_secs(10),
         }
     }
 }
@@ -79,36 +84,58 @@ pub fn spawn_service_controller(ecs: &Ecs, cfg: ServiceControllerConfig) -> toki
 type ServiceKey = (String, String);
 
 /// What a store key says about which services to look at.
+#[derive(Debug, PartialEq)]
 enum Touch {
     Service(ServiceKey),
     Cluster(String),
     None,
 }
 
-fn touched(kind: &EventKind, key: &str, value: &[u8]) -> Touch {
+/// What one reconcile pass of a service leaves for the controller.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Pass {
+    /// When it wants to look again without a change (epoch seconds).
+    pub wake: Option<f64>,
+    /// It could not place a task it wanted: capacity freed anywhere (a
+    /// task stopping, an instance changing) is a reason to look again.
+    pub awaits_capacity: bool,
+}
+
+impl Pass {
+    fn wake(wake: Option<f64>) -> Self {
+        Self {
+            wake,
+            awaits_capacity: false,
+        }
+    }
+}
+
+/// Which services a store change concerns, and whether it may have freed
+/// or added capacity (a task stopped or went away, an instance changed).
+fn touched(kind: &EventKind, key: &str, value: &[u8]) -> (Touch, bool) {
     if let Some(rest) = key.strip_prefix(keys::SERVICES) {
         if let Some((c, n)) = rest.split_once('/') {
-            return Touch::Service((c.to_string(), n.to_string()));
+            return (Touch::Service((c.to_string(), n.to_string())), false);
         }
     } else if let Some(rest) = key.strip_prefix(keys::TASKS) {
         if *kind == EventKind::Delete {
-            return Touch::None;
+            return (Touch::None, true);
         }
         let Some((c, _)) = rest.split_once('/') else {
-            return Touch::None;
+            return (Touch::None, false);
         };
-        let group = serde_json::from_slice::<Value>(value)
-            .ok()
-            .and_then(|v| v["group"].as_str().map(str::to_string));
-        if let Some(name) = group.as_deref().and_then(|g| g.strip_prefix("service:")) {
-            return Touch::Service((c.to_string(), name.to_string()));
+        let task = serde_json::from_slice::<Value>(value).unwrap_or_default();
+        let stopped = task["lastStatus"] == "STOPPED";
+        if let Some(name) = task["group"].as_str().and_then(|g| g.strip_prefix("service:")) {
+            return (Touch::Service((c.to_string(), name.to_string())), stopped);
         }
+        return (Touch::None, stopped);
     } else if let Some(rest) = key.strip_prefix(keys::INSTANCES)
         && let Some((c, _)) = rest.split_once('/')
     {
-        return Touch::Cluster(c.to_string());
+        return (Touch::Cluster(c.to_string()), true);
     }
-    Touch::None
+    (Touch::None, false)
 }
 
 /// How a task counts for its service.
@@ -176,6 +203,8 @@ impl Ecs {
             .flat_map(|(c, ns)| ns.iter().map(move |n| (c.clone(), n.clone())))
             .collect();
         let mut wakes: BTreeMap<ServiceKey, f64> = BTreeMap::new();
+        // Services that could not place a task, on any cluster's capacity.
+        let mut awaiting: BTreeSet<ServiceKey> = BTreeSet::new();
         let mut next_resync = tokio::time::Instant::now() + cfg.resync;
         loop {
             // Reconcile what is dirty or due.
@@ -191,11 +220,16 @@ impl Ecs {
             }
             while let Some(k) = dirty.pop_first() {
                 match self.reconcile_service(&k.0, &k.1, cfg).await {
-                    Ok(Some(at)) => {
-                        wakes.insert(k, at);
-                    }
-                    Ok(None) => {
-                        wakes.remove(&k);
+                    Ok(pass) => {
+                        if pass.awaits_capacity {
+                            awaiting.insert(k.clone());
+                        } else {
+                            awaiting.remove(&k);
+                        }
+                        match pass.wake {
+                            Some(at) => wakes.insert(k, at),
+                            None => wakes.remove(&k),
+                        };
                     }
                     Err(e) => {
                         self.store.current_revision().await?;
@@ -226,7 +260,11 @@ impl Ecs {
                 batch.push(ev?);
             }
             for ev in batch {
-                match touched(&ev.kind, &ev.key, &ev.value) {
+                let (touch, frees) = touched(&ev.kind, &ev.key, &ev.value);
+                if frees {
+                    dirty.extend(std::mem::take(&mut awaiting));
+                }
+                match touch {
                     Touch::Service(k) => {
                         known.entry(k.0.clone()).or_default().insert(k.1.clone());
                         dirty.insert(k);
@@ -266,26 +304,29 @@ impl Ecs {
         Ok(n)
     }
 
-    /// One reconcile pass of a service. Returns when it wants to look again
-    /// without a change (epoch seconds).
+    /// One reconcile pass of a service: when it wants to look again
+    /// without a change, and whether it waits for capacity.
     pub(crate) async fn reconcile_service(
         &self,
         cluster: &str,
         name: &str,
         cfg: &ServiceControllerConfig,
-    ) -> Result<Option<f64>, AwsError> {
+    ) -> Result<Pass, AwsError> {
         let key = keys::service(cluster, name);
         let Some((mut svc, rev)) = typed::get::<ServiceRecord>(&*self.store, &key)
             .await
             .map_err(AwsError::state_store)?
         else {
-            return Ok(None);
+            return Ok(Pass::default());
         };
         if svc.status == ServiceStatus::Inactive {
-            return Ok(None);
+            return Ok(Pass::default());
         }
         if svc.is_external() {
-            return self.reconcile_task_sets(cluster, name, svc, rev, cfg).await;
+            return self
+                .reconcile_task_sets(cluster, name, svc, rev, cfg)
+                .await
+                .map(Pass::wake);
         }
         let before = serde_json::to_value(&svc).unwrap_or_default();
         let group = format!("service:{name}");
@@ -792,6 +833,7 @@ impl Ecs {
                 now,
             );
         }
+        let awaits_capacity = placement_event.is_some();
         if let Some(msg) = placement_event {
             let repeat = cfg.event_repeat.as_secs_f64();
             if !svc
@@ -801,7 +843,7 @@ impl Ecs {
             {
                 svc.push_event(msg, now);
             }
-            wake_at(now + cfg.resync.as_secs_f64().min(10.0));
+            wake_at(now + cfg.resync.min(cfg.capacity_retry).as_secs_f64());
         }
         let acted = !stop_ids.is_empty() || !started.is_empty() || !stopping.is_empty() || !draining_ids.is_empty();
 
@@ -930,9 +972,12 @@ impl Ecs {
             // events, the tasks it began draining — is kept, and the rest
             // is derived again at once.
             self.keep_pass(&key, &before, &svc).await?;
-            return Ok(Some(now));
+            return Ok(Pass {
+                wake: Some(now),
+                awaits_capacity,
+            });
         }
-        Ok(wake)
+        Ok(Pass { wake, awaits_capacity })
     }
 
     /// After a lost compare-and-swap: adds the events and draining tasks
@@ -994,19 +1039,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_say_which_services_to_look_at() {
+    fn keys_say_which_services_to_look_at_and_whether_capacity_may_have_freed() {
         let t = |k: &str, v: &str| touched(&EventKind::Put, k, v.as_bytes());
-        assert!(matches!(t("ecs/services/c/web", "{}"), Touch::Service((c, n)) if c == "c" && n == "web"));
-        assert!(matches!(t("ecs/tasks/c/abc", r#"{"group": "service:web"}"#), Touch::Service((_, n)) if n == "web"));
-        assert!(matches!(
-            t("ecs/tasks/c/abc", r#"{"group": "family:web"}"#),
-            Touch::None
-        ));
-        assert!(matches!(t("ecs/instances/c/i", "{}"), Touch::Cluster(c) if c == "c"));
-        assert!(matches!(t("ecs/clusters/c", "{}"), Touch::None));
-        assert!(matches!(
-            touched(&EventKind::Delete, "ecs/tasks/c/abc", b""),
-            Touch::None
-        ));
+        let svc = |c: &str, n: &str| Touch::Service((c.into(), n.into()));
+        assert_eq!(t("ecs/services/c/web", "{}"), (svc("c", "web"), false));
+        assert_eq!(
+            t(
+                "ecs/tasks/c/abc",
+                r#"{"group": "service:web", "lastStatus": "RUNNING"}"#
+            ),
+            (svc("c", "web"), false)
+        );
+        // A task stopping frees capacity other clusters' services may wait for.
+        assert_eq!(
+            t(
+                "ecs/tasks/c/abc",
+                r#"{"group": "service:web", "lastStatus": "STOPPED"}"#
+            ),
+            (svc("c", "web"), true)
+        );
+        assert_eq!(
+            t("ecs/tasks/c/abc", r#"{"group": "family:web", "lastStatus": "STOPPED"}"#),
+            (Touch::None, true)
+        );
+        assert_eq!(t("ecs/tasks/c/abc", r#"{"group": "family:web"}"#), (Touch::None, false));
+        assert_eq!(t("ecs/instances/c/i", "{}"), (Touch::Cluster("c".into()), true));
+        assert_eq!(t("ecs/clusters/c", "{}"), (Touch::None, false));
+        assert_eq!(touched(&EventKind::Delete, "ecs/tasks/c/abc", b""), (Touch::None, true));
     }
 }

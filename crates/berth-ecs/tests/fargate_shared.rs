@@ -373,3 +373,75 @@ async fn deregistering_a_shared_host_stops_the_tasks_of_every_cluster() {
         .await;
     assert_eq!(e.message, "No Container Instances were found in your cluster.");
 }
+
+#[tokio::test]
+async fn a_service_waiting_for_a_full_shared_host_places_as_soon_as_another_cluster_frees_it() {
+    let env = Env::new().await;
+    // The service controller retries an unplaceable service only after an
+    // hour here: the task below can start only because the stop in
+    // another cluster wakes it.
+    let controller = berth_ecs::spawn_service_controller(
+        &env.ecs,
+        berth_ecs::ServiceControllerConfig {
+            resync: Duration::from_secs(3600),
+            capacity_retry: Duration::from_secs(3600),
+            ..Default::default()
+        },
+    );
+    host(&env, "berth.fargate-host").await;
+    prod(&env).await;
+    env.ok("CreateCluster", json!({"clusterName": "solo"})).await;
+    let network: Value = serde_json::from_str(NETWORK).unwrap();
+    // solo fills the 4096/8192 host with 16 tasks of 256/512.
+    let v = env
+        .ok(
+            "RunTask",
+            json!({"cluster": "solo", "taskDefinition": "fg", "launchType": "FARGATE", "count": 10,
+                   "networkConfiguration": network}),
+        )
+        .await;
+    let mut solo = task_arns(&v);
+    let v = env
+        .ok(
+            "RunTask",
+            json!({"cluster": "solo", "taskDefinition": "fg", "launchType": "FARGATE", "count": 6,
+                   "networkConfiguration": network}),
+        )
+        .await;
+    solo.extend(task_arns(&v));
+    assert_eq!(solo.len(), 16, "{v}");
+    env.ok(
+        "CreateService",
+        json!({"cluster": "prod", "serviceName": "web", "taskDefinition": "fg", "desiredCount": 1,
+               "launchType": "FARGATE", "networkConfiguration": network}),
+    )
+    .await;
+    let service = || async {
+        env.ok("DescribeServices", json!({"cluster": "prod", "services": ["web"]}))
+            .await["services"][0]
+            .clone()
+    };
+    eventually(Duration::from_secs(10), "prod's unable-to-place event", || async {
+        let s = service().await;
+        s["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("was unable to place a task"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(env.list_tasks(json!({"cluster": "prod"})).await.len(), 0);
+    // One of solo's tasks stops: prod's service takes its place.
+    env.ok("StopTask", json!({"cluster": "solo", "task": solo[0]})).await;
+    env.ok(
+        "SubmitTaskStateChange",
+        json!({"cluster": "solo", "task": solo[0], "status": "STOPPED"}),
+    )
+    .await;
+    eventually(Duration::from_secs(10), "prod's service task placed", || async {
+        (env.list_tasks(json!({"cluster": "prod"})).await.len() == 1).then_some(())
+    })
+    .await;
+    controller.abort();
+}
