@@ -126,15 +126,26 @@ class Agent:
 
         return poll("the agent to register and connect", connected, 30)
 
+    def owner(self) -> str:
+        """The agent's persistent id (its task bridge's and warm containers' owner)."""
+        return json.loads((self.data_dir / "agent-state.json").read_text())["instanceId"]
+
     def leases(self) -> dict:
         try:
             return json.loads((self.data_dir / "awsvpc-leases.json").read_text())["tasks"]
         except OSError:
             return {}
 
-    def stop(self) -> None:
+    def warm_leases(self) -> dict:
+        """The addresses of the agent's warm pause containers, by container name."""
+        try:
+            return json.loads((self.data_dir / "awsvpc-leases.json").read_text()).get("warm", {})
+        except (OSError, ValueError):
+            return {}
+
+    def stop(self, kill9: bool = False) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signal.SIGKILL if kill9 else signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -203,9 +214,9 @@ class Setup:
     def agent(self) -> Agent:
         return self.agents[-1]
 
-    def restart_agent(self) -> None:
+    def restart_agent(self, kill9: bool = False) -> None:
         arn = json.loads((self.agent_dir / "agent-state.json").read_text())["containerInstanceArn"]
-        self.agent.stop()
+        self.agent.stop(kill9)
         # The server must have seen the old session end first: until then it still
         # shows the instance connected, and the new agent's connection is not yet known.
         poll(
@@ -381,12 +392,29 @@ def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
     for ip in ips:
         assert get(f"http://{ip}:80/") is None
 
-    # The freed address is given again.
+    # Having run awsvpc tasks, the agent keeps a warm pause container (made
+    # ahead, its address leased, no interface, no task label). The next task
+    # takes it (renamed to the task's pause name) and the pool is refilled
+    # with the lowest free address: the freed addresses are given again.
+    [(warm_name, warm_lease)] = poll("a warm pause container", lambda: list(setup.agent.warm_leases().items()) or None, RUN_DEADLINE)
+    warm = json.loads(docker("inspect", warm_name))[0]
+    assert warm["State"]["Running"] and warm["HostConfig"]["NetworkMode"] == "none"
+    assert warm["Config"]["Labels"]["berth.pause"] == "warm" and LABEL_TASK not in warm["Config"]["Labels"]
+    assert warm["Config"]["Hostname"] == "ip-" + warm_lease["ip"].replace(".", "-")
     again = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]
     t = setup.wait_status([again["taskArn"]], "RUNNING", RUN_DEADLINE)[0]
-    assert details(eni(t))["privateIPv4Address"] == min(ips, key=lambda ip: int(ip.rsplit(".", 1)[1]))
+    assert details(eni(t))["privateIPv4Address"] == warm_lease["ip"]
+    assert json.loads(docker("inspect", f"berth-pause-{t['taskArn'].rsplit('/', 1)[1]}"))[0]["Id"] == warm["Id"]
+    assert docker("ps", "-aq", "--filter", f"name=^{warm_name}$") == ""
+    r = poll("web in the claimed namespace", lambda: get(f"http://{warm_lease['ip']}:80/"), RUN_DEADLINE)
+    assert r.text.strip() == f"{token}-ip-{warm_lease['ip'].replace('.', '-')}"
+    lowest = min(ips, key=lambda ip: int(ip.rsplit(".", 1)[1]))
+    poll("the pool refilled at the lowest free address",
+         lambda: [v["ip"] for v in setup.agent.warm_leases().values()] == [lowest], RUN_DEADLINE)
     ecs.stop_task(cluster=setup.cluster, task=again["taskArn"])
     setup.wait_status([again["taskArn"]], "STOPPED", STOP_DEADLINE)
+    assert veths_on(setup.bridge) == []
+    assert setup.agent.leases() == {}
 
 
 def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(setup, image):
@@ -398,15 +426,50 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     ip = details(eni(t))["privateIPv4Address"]
     poll("web", lambda: get(f"http://{ip}:80/"), RUN_DEADLINE)
 
+    # The warm pause container made after the task's start: a stopping
+    # agent removes it (and frees its address); the restarted one, which
+    # runs an awsvpc task, makes another.
+    [(first_warm, _)] = poll("a warm pause container", lambda: list(setup.agent.warm_leases().items()) or None, RUN_DEADLINE)
     setup.restart_agent()
     # The task still runs at its address; the lease survived the restart.
     assert get(f"http://{ip}:80/").text.strip().startswith(token)
     assert [v["ip"] for v in setup.agent.leases().values()] == [ip]
-    # A second task gets another address.
+    assert docker("ps", "-aq", "--filter", f"name=^{first_warm}$") == ""
+    [(warm_name, warm_lease)] = poll(
+        "a new warm pause container", lambda: [w for w in setup.agent.warm_leases().items() if w[0] != first_warm] or None,
+        RUN_DEADLINE,
+    )
+    warm_id = json.loads(docker("inspect", warm_name))[0]["Id"]
+    # A second task gets another address: the warm container's, which is now its pause container.
     other = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
     t2 = setup.wait_status([other], "RUNNING", RUN_DEADLINE)[0]
-    assert details(eni(t2))["privateIPv4Address"] != ip
+    assert details(eni(t2))["privateIPv4Address"] == warm_lease["ip"] != ip
+    assert json.loads(docker("inspect", f"berth-pause-{other.rsplit('/', 1)[1]}"))[0]["Id"] == warm_id
     assert setup.describe([arn])[0]["lastStatus"] == "RUNNING"
+
+    # An agent killed (no clean-up) leaves its refilled warm container: the
+    # next one reuses it (same container, same address) and removes a warm
+    # container it holds no address for (left by a crash between the two).
+    [(warm_name, warm_lease)] = poll(
+        "the pool refilled", lambda: [w for w in setup.agent.warm_leases().items() if w[0] != warm_name] or None,
+        RUN_DEADLINE,
+    )
+    warm_id = json.loads(docker("inspect", warm_name))[0]["Id"]
+    stray = docker(
+        "run", "-d", "--name", f"berth-pause-warm-{uuid.uuid4().hex[:12]}", "--network", "none",
+        "--label", "berth.pause=warm", "--label", f"berth.awsvpc.owner={setup.agent.owner()}",
+        "--label", f"{LABEL_CLUSTER}={setup.cluster}", PAUSE_IMAGE,
+    )
+    setup.restart_agent(kill9=True)
+    poll("the stray warm container removed",
+         lambda: docker("ps", "-aq", "--no-trunc", "--filter", f"id={stray}") == "", RUN_DEADLINE)
+    assert setup.agent.warm_leases() == {warm_name: warm_lease}
+    assert json.loads(docker("inspect", warm_name))[0]["Id"] == warm_id
+    for a in (arn, other):
+        t = setup.describe([a])[0]
+        assert t["lastStatus"] == "RUNNING"
+        r = get(f"http://{details(eni(t))['privateIPv4Address']}:80/")
+        assert r is not None and r.text.strip().startswith(token)
 
     for a in (arn, other):
         ecs.stop_task(cluster=setup.cluster, task=a)
@@ -414,10 +477,13 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     assert setup.agent.leases() == {}
     assert veths_on(setup.bridge) == []
 
-    # With no task left, the agent's shutdown removes its bridge.
+    # With no task left, the agent's shutdown removes its warm pause
+    # container and its bridge.
     assert subprocess.run(["ip", "link", "show", "dev", setup.bridge], capture_output=True).returncode == 0
     setup.agent.stop()
     assert subprocess.run(["ip", "link", "show", "dev", setup.bridge], capture_output=True).returncode != 0
+    assert docker("ps", "-aq", "--filter", "label=berth.pause=warm", "--filter", f"label={LABEL_CLUSTER}={setup.cluster}") == ""
+    assert setup.agent.warm_leases() == {}
     assert docker("network", "ls", "-q", "--filter", f"name=^{setup.network}$") == ""
 
     # A Docker network of the subnet left by an earlier Berth's agent that is

@@ -34,7 +34,11 @@ impl Engine {
                     instance_arn: &self.ctx.instance_arn,
                     extra_labels: &self.ctx.extra_labels,
                 };
-                match net.create_pause(&self.task, &owner).await {
+                let created = net.create_pause(&self.task, &owner).await;
+                // The pool (made ahead for the next awsvpc task) is
+                // refilled in the background.
+                net.refill();
+                match created {
                     Ok(pause) => {
                         let task = self.task.clone();
                         Ok(tokio::spawn(async move {
