@@ -58,7 +58,7 @@ LABEL_NAME = "com.amazonaws.ecs.container-name"
 SUBNET_ID = "subnet-0123456789abcdef0"
 PAUSE_IMAGE = "berth/pause:1"
 NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
-APPLETS = ("sh", "httpd", "echo", "sleep", "mkdir", "cat", "wget", "hostname")
+APPLETS = ("sh", "httpd", "echo", "sleep", "mkdir", "cat", "wget", "hostname", "timeout")
 
 NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
 NETWORK_NOT_VALID = "Network Configuration is not valid for the given networkMode of this task definition."
@@ -500,6 +500,65 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     assert poll("web", lambda: get(f"http://{ip3}:80/"), RUN_DEADLINE).text.startswith(token)
     ecs.stop_task(cluster=setup.cluster, task=third)
     setup.wait_status([third], "STOPPED", STOP_DEADLINE)
+
+
+def test_a_task_given_a_warm_pause_container_is_filtered_by_its_security_groups(setup, image):
+    """The warm path's security: the address a warm container held is open
+    only as the claiming task's groups allow, from its first packet."""
+    ecs, ec2 = setup.ecs, setup.server.client("ec2")
+    groups = {n: ec2.create_security_group(GroupName=unique(n), Description=f"{n} tasks")["GroupId"]
+              for n in ("web", "client", "other")}
+    ec2.authorize_security_group_ingress(GroupId=groups["web"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": groups["client"]}]}
+    ])
+    token = uuid.uuid4().hex
+
+    def td(name: str, command: list[str]) -> str:
+        c = {"name": name, "image": image, "memory": 32, "essential": True, "stopTimeout": 2, "command": command,
+             "portMappings": [{"containerPort": 80}]}
+        return ecs.register_task_definition(family=unique(f"vpc-{name}"), networkMode="awsvpc",
+                                            containerDefinitions=[c])["taskDefinition"]["taskDefinitionArn"]
+
+    web_td = td("web", ["sh", "-c", f"echo {token} > /www/index.html && exec httpd -f -p 80 -h /www"])
+    idle_td = td("idle", ["sleep", "3600"])
+
+    def run(task_def: str, group: str) -> dict:
+        conf = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "securityGroups": [groups[group]]}}
+        arn = ecs.run_task(cluster=setup.cluster, taskDefinition=task_def, networkConfiguration=conf)["tasks"][0]["taskArn"]
+        return setup.wait_status([arn], "RUNNING", RUN_DEADLINE)[0]
+
+    def warm_now() -> tuple[str, dict]:
+        [w] = poll("a warm pause container", lambda: list(setup.agent.warm_leases().items()) or None, RUN_DEADLINE)
+        return w
+
+    def fetch(task: dict, ip: str) -> bool:
+        ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={task['taskArn']}")
+        p = subprocess.run(["docker", "exec", ids.split()[0], "timeout", "1", "wget", "-q", "-O", "-", f"http://{ip}:80/"],
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode == 0 and token in p.stdout
+
+    # The first awsvpc task of the agent makes its pause container; the next ones take warm ones.
+    client = run(idle_td, "client")
+    tasks = {"client": client}
+    for name, task_def in (("web", web_td), ("other", idle_td)):
+        warm_name, warm_lease = warm_now()
+        warm_id = json.loads(docker("inspect", warm_name))[0]["Id"]
+        tasks[name] = run(task_def, name)
+        assert details(eni(tasks[name]))["privateIPv4Address"] == warm_lease["ip"]
+        task_id = tasks[name]["taskArn"].rsplit("/", 1)[1]
+        assert json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]["Id"] == warm_id
+    web_ip = details(eni(tasks["web"]))["privateIPv4Address"]
+    poll("the client to reach web through its group's rule", lambda: fetch(tasks["client"], web_ip), RUN_DEADLINE)
+    assert not fetch(tasks["other"], web_ip), "a task of another group reached web"
+    # A warm container's address answers nobody (no interface yet, and not a task's).
+    _, spare = warm_now()
+    assert not fetch(tasks["client"], spare["ip"])
+
+    arns = [t["taskArn"] for t in tasks.values()]
+    for arn in arns:
+        ecs.stop_task(cluster=setup.cluster, task=arn)
+    setup.wait_status(arns, "STOPPED", STOP_DEADLINE)
+    assert setup.agent.leases() == {}
 
 
 def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
