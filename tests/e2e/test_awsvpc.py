@@ -5,7 +5,11 @@ containers' `networkInterfaces` in DescribeTasks, two copies of a task with
 port 80 on one host reaching each other by address, the namespace, veth
 and address gone after the stop, an agent restart keeping a task's address,
 a stale network of a gone agent taken over, a service's tasks in its
-subnets, and the refusals of bad network configurations.
+subnets, and the refusals of bad network configurations. The agent's warm
+pause containers (made ahead once it has run an awsvpc task): claimed by
+the next task (its address and its pause container), refilled, removed by
+a stopping agent, reused after a kill -9 (a stray one removed), the
+claiming task filtered by its security groups, and `--warm-pause 0`.
 
 One `berth up` for the module and, per test, a cluster of its own with one
 `berth agent` given a random task subnet (`--task-subnet`). Every container
@@ -95,7 +99,7 @@ def veths_on(bridge: str) -> list[str]:
 class Agent:
     """One `berth agent` with its own data dir and task subnet."""
 
-    def __init__(self, server: Berth, cluster: str, data_dir: Path, subnet: str):
+    def __init__(self, server: Berth, cluster: str, data_dir: Path, subnet: str, extra: tuple[str, ...] = ()):
         self.cluster = cluster
         self.data_dir = data_dir
         self.subnet = subnet
@@ -106,7 +110,7 @@ class Agent:
         cmd = [
             str(berth_bin()), "agent", "--server", server.endpoint, "--cluster", cluster,
             "--data-dir", str(data_dir), "--region", REGION, "--cpu", str(TEST_AGENT_CPU),
-            "--memory", str(TEST_AGENT_MEMORY), "--task-subnet", subnet,
+            "--memory", str(TEST_AGENT_MEMORY), "--task-subnet", subnet, *extra,
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
@@ -214,7 +218,7 @@ class Setup:
     def agent(self) -> Agent:
         return self.agents[-1]
 
-    def restart_agent(self, kill9: bool = False) -> None:
+    def restart_agent(self, kill9: bool = False, extra: tuple[str, ...] = ()) -> None:
         arn = json.loads((self.agent_dir / "agent-state.json").read_text())["containerInstanceArn"]
         self.agent.stop(kill9)
         # The server must have seen the old session end first: until then it still
@@ -226,7 +230,7 @@ class Setup:
             ][0]["agentConnected"],
             30,
         )
-        self.agents.append(Agent(self.server, self.cluster, self.agent_dir, self.subnet))
+        self.agents.append(Agent(self.server, self.cluster, self.agent_dir, self.subnet, extra))
         self.agent.wait_connected(self.ecs)
 
     def describe(self, arns: list) -> list:
@@ -559,6 +563,27 @@ def test_a_task_given_a_warm_pause_container_is_filtered_by_its_security_groups(
         ecs.stop_task(cluster=setup.cluster, task=arn)
     setup.wait_status(arns, "STOPPED", STOP_DEADLINE)
     assert setup.agent.leases() == {}
+
+
+def test_warm_pause_0_makes_each_tasks_pause_container_when_it_starts(setup, image):
+    # Out of range: refused by the command line, the agent does not start.
+    p = subprocess.run([str(berth_bin()), "agent", "--warm-pause", "17"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "invalid value '17' for '--warm-pause <N>': 17 is not in 0..=16" in p.stderr
+
+    setup.restart_agent(extra=("--warm-pause", "0"))
+    td = web_task(setup.ecs, image, uuid.uuid4().hex)
+    arns = []
+    for _ in range(2):
+        arns.append(setup.ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"])
+        setup.wait_status(arns[-1:], "RUNNING", RUN_DEADLINE)
+    for arn in arns:
+        labels = json.loads(docker("inspect", f"berth-pause-{arn.rsplit('/', 1)[1]}"))[0]["Config"]["Labels"]
+        assert labels[LABEL_TASK] == arn and labels.get("berth.pause") != "warm"
+    assert setup.agent.warm_leases() == {}
+    assert docker("ps", "-aq", "--filter", "label=berth.pause=warm", "--filter", f"label={LABEL_CLUSTER}={setup.cluster}") == ""
+    for arn in arns:
+        setup.ecs.stop_task(cluster=setup.cluster, task=arn)
+    setup.wait_status(arns, "STOPPED", STOP_DEADLINE)
 
 
 def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):
