@@ -229,7 +229,12 @@ impl TaskNetwork {
                     return None;
                 };
                 if let Err(e) = self.save(&leases) {
+                    // Not durable: the warm container goes, and the task's
+                    // own path meets (and reports) the same error.
                     tracing::warn!(error = %e, "cannot save the leases");
+                    drop(leases);
+                    let _ = self.runtime.remove_container(&w.id).await;
+                    return None;
                 }
                 lease
             };
