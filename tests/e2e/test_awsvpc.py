@@ -130,6 +130,20 @@ class Agent:
 
         return poll("the agent to register and connect", connected, 30)
 
+    def warm(self, exclude: tuple[str, ...] = ()) -> tuple[str, dict, dict]:
+        """Waits for a warm pause container (its address leased, it running): name, lease, `docker inspect`."""
+
+        def running():
+            for name, lease in self.warm_leases().items():
+                if name in exclude:
+                    continue
+                p = subprocess.run(["docker", "inspect", name], capture_output=True, text=True, timeout=60)
+                if p.returncode == 0 and json.loads(p.stdout)[0]["State"]["Running"]:
+                    return name, lease, json.loads(p.stdout)[0]
+            return None
+
+        return poll("a warm pause container", running, RUN_DEADLINE)
+
     def owner(self) -> str:
         """The agent's persistent id (its task bridge's and warm containers' owner)."""
         return json.loads((self.data_dir / "agent-state.json").read_text())["instanceId"]
@@ -400,8 +414,7 @@ def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
     # ahead, its address leased, no interface, no task label). The next task
     # takes it (renamed to the task's pause name) and the pool is refilled
     # with the lowest free address: the freed addresses are given again.
-    [(warm_name, warm_lease)] = poll("a warm pause container", lambda: list(setup.agent.warm_leases().items()) or None, RUN_DEADLINE)
-    warm = json.loads(docker("inspect", warm_name))[0]
+    warm_name, warm_lease, warm = setup.agent.warm()
     assert warm["State"]["Running"] and warm["HostConfig"]["NetworkMode"] == "none"
     assert warm["Config"]["Labels"]["berth.pause"] == "warm" and LABEL_TASK not in warm["Config"]["Labels"]
     assert warm["Config"]["Hostname"] == "ip-" + warm_lease["ip"].replace(".", "-")
@@ -433,17 +446,14 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     # The warm pause container made after the task's start: a stopping
     # agent removes it (and frees its address); the restarted one, which
     # runs an awsvpc task, makes another.
-    [(first_warm, _)] = poll("a warm pause container", lambda: list(setup.agent.warm_leases().items()) or None, RUN_DEADLINE)
+    first_warm, _, _ = setup.agent.warm()
     setup.restart_agent()
     # The task still runs at its address; the lease survived the restart.
     assert get(f"http://{ip}:80/").text.strip().startswith(token)
     assert [v["ip"] for v in setup.agent.leases().values()] == [ip]
     assert docker("ps", "-aq", "--filter", f"name=^{first_warm}$") == ""
-    [(warm_name, warm_lease)] = poll(
-        "a new warm pause container", lambda: [w for w in setup.agent.warm_leases().items() if w[0] != first_warm] or None,
-        RUN_DEADLINE,
-    )
-    warm_id = json.loads(docker("inspect", warm_name))[0]["Id"]
+    warm_name, warm_lease, warm = setup.agent.warm(exclude=(first_warm,))
+    warm_id = warm["Id"]
     # A second task gets another address: the warm container's, which is now its pause container.
     other = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
     t2 = setup.wait_status([other], "RUNNING", RUN_DEADLINE)[0]
@@ -454,11 +464,8 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     # An agent killed (no clean-up) leaves its refilled warm container: the
     # next one reuses it (same container, same address) and removes a warm
     # container it holds no address for (left by a crash between the two).
-    [(warm_name, warm_lease)] = poll(
-        "the pool refilled", lambda: [w for w in setup.agent.warm_leases().items() if w[0] != warm_name] or None,
-        RUN_DEADLINE,
-    )
-    warm_id = json.loads(docker("inspect", warm_name))[0]["Id"]
+    warm_name, warm_lease, warm = setup.agent.warm(exclude=(warm_name,))
+    warm_id = warm["Id"]
     stray = docker(
         "run", "-d", "--name", f"berth-pause-warm-{uuid.uuid4().hex[:12]}", "--network", "none",
         "--label", "berth.pause=warm", "--label", f"berth.awsvpc.owner={setup.agent.owner()}",
@@ -531,9 +538,6 @@ def test_a_task_given_a_warm_pause_container_is_filtered_by_its_security_groups(
         arn = ecs.run_task(cluster=setup.cluster, taskDefinition=task_def, networkConfiguration=conf)["tasks"][0]["taskArn"]
         return setup.wait_status([arn], "RUNNING", RUN_DEADLINE)[0]
 
-    def warm_now() -> tuple[str, dict]:
-        [w] = poll("a warm pause container", lambda: list(setup.agent.warm_leases().items()) or None, RUN_DEADLINE)
-        return w
 
     def fetch(task: dict, ip: str) -> bool:
         ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={task['taskArn']}")
@@ -545,8 +549,8 @@ def test_a_task_given_a_warm_pause_container_is_filtered_by_its_security_groups(
     client = run(idle_td, "client")
     tasks = {"client": client}
     for name, task_def in (("web", web_td), ("other", idle_td)):
-        warm_name, warm_lease = warm_now()
-        warm_id = json.loads(docker("inspect", warm_name))[0]["Id"]
+        _, warm_lease, warm = setup.agent.warm()
+        warm_id = warm["Id"]
         tasks[name] = run(task_def, name)
         assert details(eni(tasks[name]))["privateIPv4Address"] == warm_lease["ip"]
         task_id = tasks[name]["taskArn"].rsplit("/", 1)[1]
@@ -555,7 +559,7 @@ def test_a_task_given_a_warm_pause_container_is_filtered_by_its_security_groups(
     poll("the client to reach web through its group's rule", lambda: fetch(tasks["client"], web_ip), RUN_DEADLINE)
     assert not fetch(tasks["other"], web_ip), "a task of another group reached web"
     # A warm container's address answers nobody (no interface yet, and not a task's).
-    _, spare = warm_now()
+    _, spare, _ = setup.agent.warm()
     assert not fetch(tasks["client"], spare["ip"])
 
     arns = [t["taskArn"] for t in tasks.values()]

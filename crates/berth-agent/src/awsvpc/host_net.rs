@@ -108,6 +108,8 @@ pub struct TaskNetwork {
     pub(super) pool: std::sync::Mutex<Pool>,
     /// Whose the warm containers are (set once the agent is registered).
     pub(super) warm_owner: std::sync::Mutex<Option<super::warm_pool::WarmOwner>>,
+    /// The warm containers being made (awaited by a stopping agent).
+    pub(super) fills: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The bridge, the host table and the pause image exist (checked once
     /// per agent run).
     ready: Mutex<bool>,
@@ -148,6 +150,7 @@ impl TaskNetwork {
             leases: Mutex::new(leases),
             pool: std::sync::Mutex::new(Pool::new(super::warm::DEFAULT_SIZE)),
             warm_owner: std::sync::Mutex::new(None),
+            fills: std::sync::Mutex::new(Vec::new()),
             ready: Mutex::new(false),
             routes: Mutex::new(None),
         })

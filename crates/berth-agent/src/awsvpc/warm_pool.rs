@@ -14,6 +14,9 @@ use bollard::models::ContainerStateStatusEnum;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// How long a stopping agent waits for a warm container being made.
+const FILL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Whose the warm containers are: the labels every container of the agent
 /// carries (a claimed one keeps them: labels cannot change).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +113,14 @@ impl TaskNetwork {
             pool.activate();
             pool.begin_fill()
         };
+        if n == 0 {
+            return;
+        }
+        let mut fills = self.fills.lock().unwrap_or_else(|p| p.into_inner());
+        fills.retain(|h| !h.is_finished());
         for _ in 0..n {
             let me = self.clone();
-            tokio::spawn(async move {
+            fills.push(tokio::spawn(async move {
                 let made = match me.make_warm().await {
                     Ok(w) => Some(w),
                     Err(e) => {
@@ -124,7 +132,7 @@ impl TaskNetwork {
                 if let Some(w) = unwanted {
                     me.discard(&w).await;
                 }
-            });
+            }));
         }
     }
 
@@ -254,6 +262,13 @@ impl TaskNetwork {
         let unclaimed = self.pool().close();
         for w in &unclaimed {
             self.discard(w).await;
+        }
+        // One being made now is removed when it is done (the pool is closed).
+        let fills: Vec<_> = std::mem::take(&mut *self.fills.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in fills {
+            if tokio::time::timeout(FILL_DEADLINE, h).await.is_err() {
+                tracing::warn!("a warm pause container is still being made; the next start removes it");
+            }
         }
     }
 
