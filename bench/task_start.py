@@ -7,7 +7,10 @@
 and address: the pause container, the veth and the lease) and `fargate`
 (launch type FARGATE: awsvpc plus gVisor when Docker has the `runsc`
 runtime, and the task-level cgroup). Issue 17's goals: awsvpc ≤ 1.15× and
-FARGATE ≤ 1.5× `docker run`.
+FARGATE ≤ 1.5× `docker run`. An agent keeps a warm pause container once it
+has run an awsvpc task (`--warm-pause`, default 1): the first awsvpc round
+of a fresh agent makes its own, the later awsvpc and FARGATE rounds claim
+the warm one (the pool is refilled while the previous task stops).
 
 For each of N rounds (alternating, so both see the same machine state):
   * berth:  time from sending RunTask (boto3) until DescribeTasks says

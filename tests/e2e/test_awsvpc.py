@@ -5,7 +5,11 @@ containers' `networkInterfaces` in DescribeTasks, two copies of a task with
 port 80 on one host reaching each other by address, the namespace, veth
 and address gone after the stop, an agent restart keeping a task's address,
 a stale network of a gone agent taken over, a service's tasks in its
-subnets, and the refusals of bad network configurations.
+subnets, and the refusals of bad network configurations. The agent's warm
+pause containers (made ahead once it has run an awsvpc task): claimed by
+the next task (its address and its pause container), refilled, removed by
+a stopping agent, reused after a kill -9 (a stray one removed), the
+claiming task filtered by its security groups, and `--warm-pause 0`.
 
 One `berth up` for the module and, per test, a cluster of its own with one
 `berth agent` given a random task subnet (`--task-subnet`). Every container
@@ -58,7 +62,7 @@ LABEL_NAME = "com.amazonaws.ecs.container-name"
 SUBNET_ID = "subnet-0123456789abcdef0"
 PAUSE_IMAGE = "berth/pause:1"
 NETWORK = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "assignPublicIp": "DISABLED"}}
-APPLETS = ("sh", "httpd", "echo", "sleep", "mkdir", "cat", "wget", "hostname")
+APPLETS = ("sh", "httpd", "echo", "sleep", "mkdir", "cat", "wget", "hostname", "timeout")
 
 NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
 NETWORK_NOT_VALID = "Network Configuration is not valid for the given networkMode of this task definition."
@@ -95,7 +99,7 @@ def veths_on(bridge: str) -> list[str]:
 class Agent:
     """One `berth agent` with its own data dir and task subnet."""
 
-    def __init__(self, server: Berth, cluster: str, data_dir: Path, subnet: str):
+    def __init__(self, server: Berth, cluster: str, data_dir: Path, subnet: str, extra: tuple[str, ...] = ()):
         self.cluster = cluster
         self.data_dir = data_dir
         self.subnet = subnet
@@ -106,7 +110,7 @@ class Agent:
         cmd = [
             str(berth_bin()), "agent", "--server", server.endpoint, "--cluster", cluster,
             "--data-dir", str(data_dir), "--region", REGION, "--cpu", str(TEST_AGENT_CPU),
-            "--memory", str(TEST_AGENT_MEMORY), "--task-subnet", subnet,
+            "--memory", str(TEST_AGENT_MEMORY), "--task-subnet", subnet, *extra,
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
@@ -126,15 +130,40 @@ class Agent:
 
         return poll("the agent to register and connect", connected, 30)
 
+    def warm(self, exclude: tuple[str, ...] = ()) -> tuple[str, dict, dict]:
+        """Waits for a warm pause container (its address leased, it running): name, lease, `docker inspect`."""
+
+        def running():
+            for name, lease in self.warm_leases().items():
+                if name in exclude:
+                    continue
+                p = subprocess.run(["docker", "inspect", name], capture_output=True, text=True, timeout=60)
+                if p.returncode == 0 and json.loads(p.stdout)[0]["State"]["Running"]:
+                    return name, lease, json.loads(p.stdout)[0]
+            return None
+
+        return poll("a warm pause container", running, RUN_DEADLINE)
+
+    def owner(self) -> str:
+        """The agent's persistent id (its task bridge's and warm containers' owner)."""
+        return json.loads((self.data_dir / "agent-state.json").read_text())["instanceId"]
+
     def leases(self) -> dict:
         try:
             return json.loads((self.data_dir / "awsvpc-leases.json").read_text())["tasks"]
         except OSError:
             return {}
 
-    def stop(self) -> None:
+    def warm_leases(self) -> dict:
+        """The addresses of the agent's warm pause containers, by container name."""
+        try:
+            return json.loads((self.data_dir / "awsvpc-leases.json").read_text()).get("warm", {})
+        except (OSError, ValueError):
+            return {}
+
+    def stop(self, kill9: bool = False) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signal.SIGKILL if kill9 else signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -203,9 +232,9 @@ class Setup:
     def agent(self) -> Agent:
         return self.agents[-1]
 
-    def restart_agent(self) -> None:
+    def restart_agent(self, kill9: bool = False, extra: tuple[str, ...] = ()) -> None:
         arn = json.loads((self.agent_dir / "agent-state.json").read_text())["containerInstanceArn"]
-        self.agent.stop()
+        self.agent.stop(kill9)
         # The server must have seen the old session end first: until then it still
         # shows the instance connected, and the new agent's connection is not yet known.
         poll(
@@ -215,7 +244,7 @@ class Setup:
             ][0]["agentConnected"],
             30,
         )
-        self.agents.append(Agent(self.server, self.cluster, self.agent_dir, self.subnet))
+        self.agents.append(Agent(self.server, self.cluster, self.agent_dir, self.subnet, extra))
         self.agent.wait_connected(self.ecs)
 
     def describe(self, arns: list) -> list:
@@ -381,12 +410,28 @@ def test_two_copies_run_on_one_host_each_at_its_own_address(setup, image):
     for ip in ips:
         assert get(f"http://{ip}:80/") is None
 
-    # The freed address is given again.
+    # Having run awsvpc tasks, the agent keeps a warm pause container (made
+    # ahead, its address leased, no interface, no task label). The next task
+    # takes it (renamed to the task's pause name) and the pool is refilled
+    # with the lowest free address: the freed addresses are given again.
+    warm_name, warm_lease, warm = setup.agent.warm()
+    assert warm["State"]["Running"] and warm["HostConfig"]["NetworkMode"] == "none"
+    assert warm["Config"]["Labels"]["berth.pause"] == "warm" and LABEL_TASK not in warm["Config"]["Labels"]
+    assert warm["Config"]["Hostname"] == "ip-" + warm_lease["ip"].replace(".", "-")
     again = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]
     t = setup.wait_status([again["taskArn"]], "RUNNING", RUN_DEADLINE)[0]
-    assert details(eni(t))["privateIPv4Address"] == min(ips, key=lambda ip: int(ip.rsplit(".", 1)[1]))
+    assert details(eni(t))["privateIPv4Address"] == warm_lease["ip"]
+    assert json.loads(docker("inspect", f"berth-pause-{t['taskArn'].rsplit('/', 1)[1]}"))[0]["Id"] == warm["Id"]
+    assert docker("ps", "-aq", "--filter", f"name=^{warm_name}$") == ""
+    r = poll("web in the claimed namespace", lambda: get(f"http://{warm_lease['ip']}:80/"), RUN_DEADLINE)
+    assert r.text.strip() == f"{token}-ip-{warm_lease['ip'].replace('.', '-')}"
+    lowest = min(ips, key=lambda ip: int(ip.rsplit(".", 1)[1]))
+    poll("the pool refilled at the lowest free address",
+         lambda: [v["ip"] for v in setup.agent.warm_leases().values()] == [lowest], RUN_DEADLINE)
     ecs.stop_task(cluster=setup.cluster, task=again["taskArn"])
     setup.wait_status([again["taskArn"]], "STOPPED", STOP_DEADLINE)
+    assert veths_on(setup.bridge) == []
+    assert setup.agent.leases() == {}
 
 
 def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(setup, image):
@@ -398,15 +443,44 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     ip = details(eni(t))["privateIPv4Address"]
     poll("web", lambda: get(f"http://{ip}:80/"), RUN_DEADLINE)
 
+    # The warm pause container made after the task's start: a stopping
+    # agent removes it (and frees its address); the restarted one, which
+    # runs an awsvpc task, makes another.
+    first_warm, _, _ = setup.agent.warm()
     setup.restart_agent()
     # The task still runs at its address; the lease survived the restart.
     assert get(f"http://{ip}:80/").text.strip().startswith(token)
     assert [v["ip"] for v in setup.agent.leases().values()] == [ip]
-    # A second task gets another address.
+    assert docker("ps", "-aq", "--filter", f"name=^{first_warm}$") == ""
+    warm_name, warm_lease, warm = setup.agent.warm(exclude=(first_warm,))
+    warm_id = warm["Id"]
+    # A second task gets another address: the warm container's, which is now its pause container.
     other = ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"]
     t2 = setup.wait_status([other], "RUNNING", RUN_DEADLINE)[0]
-    assert details(eni(t2))["privateIPv4Address"] != ip
+    assert details(eni(t2))["privateIPv4Address"] == warm_lease["ip"] != ip
+    assert json.loads(docker("inspect", f"berth-pause-{other.rsplit('/', 1)[1]}"))[0]["Id"] == warm_id
     assert setup.describe([arn])[0]["lastStatus"] == "RUNNING"
+
+    # An agent killed (no clean-up) leaves its refilled warm container: the
+    # next one reuses it (same container, same address) and removes a warm
+    # container it holds no address for (left by a crash between the two).
+    warm_name, warm_lease, warm = setup.agent.warm(exclude=(warm_name,))
+    warm_id = warm["Id"]
+    stray = docker(
+        "run", "-d", "--name", f"berth-pause-warm-{uuid.uuid4().hex[:12]}", "--network", "none",
+        "--label", "berth.pause=warm", "--label", f"berth.awsvpc.owner={setup.agent.owner()}",
+        "--label", f"{LABEL_CLUSTER}={setup.cluster}", PAUSE_IMAGE,
+    )
+    setup.restart_agent(kill9=True)
+    poll("the stray warm container removed",
+         lambda: docker("ps", "-aq", "--no-trunc", "--filter", f"id={stray}") == "", RUN_DEADLINE)
+    assert setup.agent.warm_leases() == {warm_name: warm_lease}
+    assert json.loads(docker("inspect", warm_name))[0]["Id"] == warm_id
+    for a in (arn, other):
+        t = setup.describe([a])[0]
+        assert t["lastStatus"] == "RUNNING"
+        r = get(f"http://{details(eni(t))['privateIPv4Address']}:80/")
+        assert r is not None and r.text.strip().startswith(token)
 
     for a in (arn, other):
         ecs.stop_task(cluster=setup.cluster, task=a)
@@ -414,10 +488,13 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     assert setup.agent.leases() == {}
     assert veths_on(setup.bridge) == []
 
-    # With no task left, the agent's shutdown removes its bridge.
+    # With no task left, the agent's shutdown removes its warm pause
+    # container and its bridge.
     assert subprocess.run(["ip", "link", "show", "dev", setup.bridge], capture_output=True).returncode == 0
     setup.agent.stop()
     assert subprocess.run(["ip", "link", "show", "dev", setup.bridge], capture_output=True).returncode != 0
+    assert docker("ps", "-aq", "--filter", "label=berth.pause=warm", "--filter", f"label={LABEL_CLUSTER}={setup.cluster}") == ""
+    assert setup.agent.warm_leases() == {}
     assert docker("network", "ls", "-q", "--filter", f"name=^{setup.network}$") == ""
 
     # A Docker network of the subnet left by an earlier Berth's agent that is
@@ -434,6 +511,83 @@ def test_a_restarted_agent_keeps_the_task_address_and_releases_it_at_the_stop(se
     assert poll("web", lambda: get(f"http://{ip3}:80/"), RUN_DEADLINE).text.startswith(token)
     ecs.stop_task(cluster=setup.cluster, task=third)
     setup.wait_status([third], "STOPPED", STOP_DEADLINE)
+
+
+def test_a_task_given_a_warm_pause_container_is_filtered_by_its_security_groups(setup, image):
+    """The warm path's security: the address a warm container held is open
+    only as the claiming task's groups allow, from its first packet."""
+    ecs, ec2 = setup.ecs, setup.server.client("ec2")
+    groups = {n: ec2.create_security_group(GroupName=unique(n), Description=f"{n} tasks")["GroupId"]
+              for n in ("web", "client", "other")}
+    ec2.authorize_security_group_ingress(GroupId=groups["web"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": groups["client"]}]}
+    ])
+    token = uuid.uuid4().hex
+
+    def td(name: str, command: list[str]) -> str:
+        c = {"name": name, "image": image, "memory": 32, "essential": True, "stopTimeout": 2, "command": command,
+             "portMappings": [{"containerPort": 80}]}
+        return ecs.register_task_definition(family=unique(f"vpc-{name}"), networkMode="awsvpc",
+                                            containerDefinitions=[c])["taskDefinition"]["taskDefinitionArn"]
+
+    web_td = td("web", ["sh", "-c", f"echo {token} > /www/index.html && exec httpd -f -p 80 -h /www"])
+    idle_td = td("idle", ["sleep", "3600"])
+
+    def run(task_def: str, group: str) -> dict:
+        conf = {"awsvpcConfiguration": {"subnets": [SUBNET_ID], "securityGroups": [groups[group]]}}
+        arn = ecs.run_task(cluster=setup.cluster, taskDefinition=task_def, networkConfiguration=conf)["tasks"][0]["taskArn"]
+        return setup.wait_status([arn], "RUNNING", RUN_DEADLINE)[0]
+
+
+    def fetch(task: dict, ip: str) -> bool:
+        ids = docker("ps", "-q", "--filter", f"label={LABEL_TASK}={task['taskArn']}")
+        p = subprocess.run(["docker", "exec", ids.split()[0], "timeout", "1", "wget", "-q", "-O", "-", f"http://{ip}:80/"],
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode == 0 and token in p.stdout
+
+    # The first awsvpc task of the agent makes its pause container; the next ones take warm ones.
+    client = run(idle_td, "client")
+    tasks = {"client": client}
+    for name, task_def in (("web", web_td), ("other", idle_td)):
+        _, warm_lease, warm = setup.agent.warm()
+        warm_id = warm["Id"]
+        tasks[name] = run(task_def, name)
+        assert details(eni(tasks[name]))["privateIPv4Address"] == warm_lease["ip"]
+        task_id = tasks[name]["taskArn"].rsplit("/", 1)[1]
+        assert json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]["Id"] == warm_id
+    web_ip = details(eni(tasks["web"]))["privateIPv4Address"]
+    poll("the client to reach web through its group's rule", lambda: fetch(tasks["client"], web_ip), RUN_DEADLINE)
+    assert not fetch(tasks["other"], web_ip), "a task of another group reached web"
+    # A warm container's address answers nobody (no interface yet, and not a task's).
+    _, spare, _ = setup.agent.warm()
+    assert not fetch(tasks["client"], spare["ip"])
+
+    arns = [t["taskArn"] for t in tasks.values()]
+    for arn in arns:
+        ecs.stop_task(cluster=setup.cluster, task=arn)
+    setup.wait_status(arns, "STOPPED", STOP_DEADLINE)
+    assert setup.agent.leases() == {}
+
+
+def test_warm_pause_0_makes_each_tasks_pause_container_when_it_starts(setup, image):
+    # Out of range: refused by the command line, the agent does not start.
+    p = subprocess.run([str(berth_bin()), "agent", "--warm-pause", "17"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "invalid value '17' for '--warm-pause <N>': 17 is not in 0..=16" in p.stderr
+
+    setup.restart_agent(extra=("--warm-pause", "0"))
+    td = web_task(setup.ecs, image, uuid.uuid4().hex)
+    arns = []
+    for _ in range(2):
+        arns.append(setup.ecs.run_task(cluster=setup.cluster, taskDefinition=td, networkConfiguration=NETWORK)["tasks"][0]["taskArn"])
+        setup.wait_status(arns[-1:], "RUNNING", RUN_DEADLINE)
+    for arn in arns:
+        labels = json.loads(docker("inspect", f"berth-pause-{arn.rsplit('/', 1)[1]}"))[0]["Config"]["Labels"]
+        assert labels[LABEL_TASK] == arn and labels.get("berth.pause") != "warm"
+    assert setup.agent.warm_leases() == {}
+    assert docker("ps", "-aq", "--filter", "label=berth.pause=warm", "--filter", f"label={LABEL_CLUSTER}={setup.cluster}") == ""
+    for arn in arns:
+        setup.ecs.stop_task(cluster=setup.cluster, task=arn)
+    setup.wait_status(arns, "STOPPED", STOP_DEADLINE)
 
 
 def test_a_service_places_awsvpc_tasks_in_its_subnets(setup, image):

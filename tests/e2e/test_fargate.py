@@ -323,6 +323,27 @@ def test_fargate_tasks_run_under_gvisor(up, image):
     assert docker("inspect", "--format", "{{.HostConfig.Runtime}}", cid) == "runsc"
     up.stop_and_wait(arn)
 
+    # Having run an awsvpc task, the agent keeps a warm pause container (made
+    # ahead under runc, no task label); the next FARGATE task takes it as its
+    # pause container, and its own container still runs under gVisor in it.
+    warm_id = poll("a warm pause container", lambda: docker(
+        "ps", "-q", "--no-trunc", "--filter", "label=berth.pause=warm", "--filter", f"label={LABEL_CLUSTER}={up.cluster}",
+        "--filter", "name=berth-pause-warm-",
+    ) or None, RUN_DEADLINE)
+    arn = up.run_fargate(td)
+    up.wait_running([arn])
+    task_id = arn.rsplit("/", 1)[1]
+    pause = json.loads(docker("inspect", f"berth-pause-{task_id}"))[0]
+    assert pause["Id"] == warm_id and pause["HostConfig"]["Runtime"] == "runc"
+    out = fields(up.output(arn))
+    assert host not in out["UNAME"] and "gVisor" in out["DMESG"], out
+    cid = docker("ps", "-aq", "--filter", f"label={LABEL_TASK}={arn}", "--filter", f"label={LABEL_NAME}=app")
+    app = json.loads(docker("inspect", cid))[0]
+    assert app["HostConfig"]["Runtime"] == "runsc"
+    assert app["HostConfig"]["NetworkMode"] in (f"container:{warm_id}", f"container:berth-pause-{task_id}")
+    up.stop_and_wait(arn)
+    assert docker("ps", "-aq", "--filter", f"name=^berth-pause-{task_id}$") == ""
+
 
 def docker_cgroups() -> tuple[str, str]:
     """Docker's cgroup driver and version."""

@@ -72,6 +72,9 @@ pub struct AgentConfig {
     /// The address other hosts route this host's task subnet through
     /// (`--host-address`; default the source address towards the server).
     pub host_address: Option<std::net::Ipv4Addr>,
+    /// Warm pause containers the agent keeps for its next awsvpc tasks
+    /// (`--warm-pause`; 0: none, each task's is made when it starts).
+    pub warm_pause: usize,
 }
 
 impl AgentConfig {
@@ -104,6 +107,7 @@ impl AgentConfig {
             memory_mib: None,
             task_subnet: None,
             host_address: None,
+            warm_pause: crate::awsvpc::warm::DEFAULT_SIZE,
         }
     }
 }
@@ -371,7 +375,7 @@ impl Agent {
         janitor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let arn = self.register().await?;
-            self.set_instance(&arn);
+            self.set_instance(&arn).await;
             loop {
                 let heartbeat = tokio::spawn(heartbeats(
                     self.api.clone(),
@@ -512,7 +516,7 @@ impl Agent {
         }
     }
 
-    fn set_instance(&mut self, arn: &str) {
+    async fn set_instance(&mut self, arn: &str) {
         if self.instance_arn.as_deref() == Some(arn) {
             return;
         }
@@ -539,6 +543,16 @@ impl Agent {
                 self.facts.cgroup_version.as_deref(),
             ),
         }));
+        if let Some(net) = self.network.clone() {
+            let owner = crate::awsvpc::WarmOwner {
+                cluster: self.cfg.cluster.clone(),
+                instance_arn: arn.to_string(),
+                extra_labels: BTreeMap::new(),
+            };
+            // Awaited: the warm containers an earlier run left are adopted
+            // (or removed) before the session brings tasks.
+            net.start_warm(owner, self.cfg.warm_pause).await;
+        }
         if let Some(shippers) = self.awslogs.clone() {
             // Output printed while the agent was away is shipped now.
             let arn = arn.to_string();

@@ -306,6 +306,15 @@ impl Runtime {
         }
     }
 
+    /// Renames a container (`docker rename`).
+    pub async fn rename(&self, id: &str, name: &str) -> Result<(), DockerCallError> {
+        let options = bollard::query_parameters::RenameContainerOptions { name: name.to_string() };
+        self.docker
+            .rename_container(id, options)
+            .await
+            .map_err(DockerCallError::from)
+    }
+
     /// The container, or None when it does not exist.
     pub async fn inspect(&self, id: &str) -> Result<Option<ContainerInspectResponse>, DockerCallError> {
         match self.docker.inspect_container(id, None).await {

@@ -70,6 +70,10 @@ pub struct AgentArgs {
     /// other's task subnets to it; default: this host's source address towards the server).
     #[arg(long, value_name = "IPV4", env = "BERTH_HOST_ADDRESS")]
     pub(crate) host_address: Option<std::net::Ipv4Addr>,
+    /// Pause containers kept warm for the next awsvpc/FARGATE tasks (made ahead of need once the
+    /// agent has run one, so a task starts one container, its own); 0: each task's is made when it starts.
+    #[arg(long, value_name = "N", default_value_t = 1, env = "BERTH_WARM_PAUSE", value_parser = clap::value_parser!(u8).range(0..=16))]
+    pub(crate) warm_pause: u8,
     /// Seconds between two reports of the tasks' CPU and memory use (Docker stats) to the server.
     #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) usage_interval_secs: u64,
@@ -228,6 +232,10 @@ pub struct LocalAgentArgs {
     /// (default 10.213.0.0/24).
     #[arg(long, value_name = "CIDR", env = "BERTH_TASK_SUBNET", value_parser = parse_task_subnet)]
     pub(crate) task_subnet: Option<berth_agent::awsvpc::TaskSubnet>,
+    /// Pause containers the local agent keeps warm for the next awsvpc/FARGATE tasks (made ahead of
+    /// need once it has run one, so a task starts one container, its own); 0: none.
+    #[arg(long, value_name = "N", default_value_t = 1, env = "BERTH_WARM_PAUSE", value_parser = clap::value_parser!(u8).range(0..=16))]
+    pub(crate) warm_pause: u8,
     /// Seconds between two reports of the local agent's task usage (Docker stats) to the server.
     #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) agent_usage_interval_secs: u64,

@@ -310,6 +310,7 @@ fn spawn_local_agent(
     agent.cpu = local_agent.agent_cpu;
     agent.memory_mib = local_agent.agent_memory;
     agent.task_subnet = local_agent.task_subnet;
+    agent.warm_pause = usize::from(local_agent.warm_pause);
     agent.usage_interval = std::time::Duration::from_secs(local_agent.agent_usage_interval_secs);
     tokio::spawn(async move {
         let shutdown = async move {
@@ -350,6 +351,7 @@ async fn run_agent(args: args::AgentArgs) -> anyhow::Result<()> {
     cfg.cpu = args.cpu;
     cfg.memory_mib = args.memory_mib;
     cfg.task_subnet = args.task_subnet;
+    cfg.warm_pause = usize::from(args.warm_pause);
     cfg.host_address = args.host_address;
     cfg.usage_interval = std::time::Duration::from_secs(args.usage_interval_secs);
     if args.runtime == "hollow" {

@@ -13,6 +13,7 @@ use super::links;
 use super::pause::{self, PAUSE_ARCH, PAUSE_IMAGE, PAUSE_PATH};
 use super::plan::{self, Peers, Place};
 use super::subnet::TaskSubnet;
+use super::warm::Pool;
 use crate::labels::{LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN};
 use crate::model::Task;
 use crate::runtime::{Runtime, message};
@@ -90,16 +91,25 @@ enum PauseState {
     Created(String),
     /// Running already (a restarted agent): its main process.
     Running(i64),
+    /// A warm container claimed for the task: running, its namespace
+    /// still empty (no interface yet).
+    Claimed(i64),
 }
 
 /// The awsvpc network of one agent.
 pub struct TaskNetwork {
-    runtime: Runtime,
+    pub(super) runtime: Runtime,
     subnet: TaskSubnet,
     /// The agent's persistent id: the network's owner label.
-    owner: String,
+    pub(super) owner: String,
     lease_file: PathBuf,
-    leases: Mutex<Leases>,
+    pub(super) leases: Mutex<Leases>,
+    /// The warm pause containers ([`super::warm`]).
+    pub(super) pool: std::sync::Mutex<Pool>,
+    /// Whose the warm containers are (set once the agent is registered).
+    pub(super) warm_owner: std::sync::Mutex<Option<super::warm_pool::WarmOwner>>,
+    /// The warm containers being made (awaited by a stopping agent).
+    pub(super) fills: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The bridge, the host table and the pause image exist (checked once
     /// per agent run).
     ready: Mutex<bool>,
@@ -138,6 +148,9 @@ impl TaskNetwork {
             owner: owner.into(),
             lease_file,
             leases: Mutex::new(leases),
+            pool: std::sync::Mutex::new(Pool::new(super::warm::DEFAULT_SIZE)),
+            warm_owner: std::sync::Mutex::new(None),
+            fills: std::sync::Mutex::new(Vec::new()),
             ready: Mutex::new(false),
             routes: Mutex::new(None),
         })
@@ -163,7 +176,7 @@ impl TaskNetwork {
         !self.leases.lock().await.tasks.is_empty()
     }
 
-    fn save(&self, leases: &Leases) -> Result<(), TaskNetworkError> {
+    pub(super) fn save(&self, leases: &Leases) -> Result<(), TaskNetworkError> {
         let err = |e: std::io::Error| TaskNetworkError::Leases {
             path: self.lease_file.display().to_string(),
             error: e.to_string(),
@@ -204,7 +217,7 @@ impl TaskNetwork {
 
     /// Makes the task bridge of the subnet (owned by this agent), the host
     /// table and the pause image, once.
-    async fn ensure_ready(&self) -> Result<(), TaskNetworkError> {
+    pub(super) async fn ensure_ready(&self) -> Result<(), TaskNetworkError> {
         let mut ready = self.ready.lock().await;
         if *ready {
             return Ok(());
@@ -291,6 +304,17 @@ impl TaskNetwork {
     /// once it exists (they name it as their network).
     pub async fn create_pause(&self, task: &Task, owner: &pause::Owner<'_>) -> Result<Pause, TaskNetworkError> {
         self.ensure_ready().await?;
+        let name = pause::container_name(task);
+        // A task without an address yet takes a warm container's (and the
+        // container) when the pool has one.
+        let leased = self.leases.lock().await.tasks.contains_key(&task.task_arn);
+        if !leased && let Some((lease, pid)) = self.claim_warm(task, &name).await {
+            return Ok(Pause {
+                lease,
+                name,
+                state: PauseState::Claimed(pid),
+            });
+        }
         let lease = {
             let mut leases = self.leases.lock().await;
             let hex = berth_core::ids::hex_id();
@@ -302,7 +326,6 @@ impl TaskNetwork {
             }
             lease
         };
-        let name = pause::container_name(task);
         let existing = self
             .runtime
             .inspect(&name)
@@ -343,9 +366,9 @@ impl TaskNetwork {
         let Pause { lease, name, state } = pause;
         // A pause container made here has a namespace of its own with
         // nothing in it yet.
-        let fresh = matches!(state, PauseState::Created(_));
+        let fresh = matches!(state, PauseState::Created(_) | PauseState::Claimed(_));
         let pid = match state {
-            PauseState::Running(pid) => pid,
+            PauseState::Running(pid) | PauseState::Claimed(pid) => pid,
             PauseState::Created(id) => {
                 self.runtime
                     .start(&id)
@@ -442,6 +465,22 @@ impl TaskNetwork {
                 gone.insert(task.clone(), c.id.clone());
             }
         }
+        // Pause containers claimed from the warm pool carry no task label:
+        // their name says the task.
+        let claimed = self.claimed_pauses().await;
+        let leased: Vec<String> = self.leases.lock().await.tasks.keys().cloned().collect();
+        for (task_id, id) in claimed {
+            match leased.iter().find(|arn| plan::task_id(arn) == task_id) {
+                Some(arn) if keep(arn) => {}
+                Some(arn) => {
+                    gone.insert(arn.clone(), Some(id));
+                }
+                None => {
+                    // No lease: its task was detached already.
+                    let _ = self.runtime.remove_container(&id).await;
+                }
+            }
+        }
         for task in self.leases.lock().await.stale(&keep) {
             gone.entry(task).or_insert(None);
         }
@@ -521,6 +560,7 @@ impl TaskNetwork {
     /// accepts and the peer routes if no task uses them any more (running
     /// tasks keep them, and their addresses, for the next start).
     pub async fn shutdown(&self) {
+        self.close_warm().await;
         if !self.leases.lock().await.tasks.is_empty() {
             return;
         }

@@ -18,11 +18,16 @@
 //! Each task's interface is filtered by its security groups with nftables
 //! ([`firewall`] writes the ruleset, [`filters`] keeps it applied).
 //!
+//! A task's pause container is usually made ahead of need: a warm one of
+//! the agent's pool ([`warm`]) is claimed when the task arrives.
+//!
 //! Pure parts: [`subnet`] (the task subnet, names, MAC and DNS names),
 //! [`ipam`] (leases), [`pause`] (the pause image and container),
+//! [`warm`] (the pool of warm pause containers),
 //! [`plan`] (the bridge, interface, host table and route plans),
 //! [`firewall`] (the nftables ruleset). IO: [`host_net`] (Docker calls,
-//! the lease file), [`links`] (`ip`, `nsenter`, `nft`, `iptables`),
+//! the lease file), `warm_pool` (making, claiming and adopting warm pause
+//! containers), [`links`] (`ip`, `nsenter`, `nft`, `iptables`),
 //! [`filters`] (`nft`, the poll of the server).
 
 pub mod filters;
@@ -33,13 +38,19 @@ pub mod links;
 pub mod pause;
 pub mod plan;
 pub mod subnet;
+pub mod warm;
+mod warm_pool;
 
 pub use host_net::{Attached, Pause, TaskNetwork, TaskNetworkError};
 pub use ipam::{Lease, Leases};
 pub use subnet::TaskSubnet;
+pub use warm_pool::WarmOwner;
 
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod plan_tests;
+
+#[cfg(test)]
+mod warm_tests;

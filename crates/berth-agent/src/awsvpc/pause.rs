@@ -7,8 +7,10 @@
 //! namespace it ignores SIGTERM; the agent removes it with SIGKILL once the
 //! task's containers have stopped.
 
+use super::host_net::LABEL_NETWORK_OWNER;
 use super::ipam::Lease;
 use super::subnet::hostname_for;
+use super::warm::{LABEL_WARM, WARM};
 use crate::labels::{LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN};
 use crate::model::Task;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -112,6 +114,24 @@ pub fn container_spec(task: &Task, lease: &Lease, owner: &Owner<'_>) -> Containe
     labels.insert(LABEL_TASK_ARN.into(), task.task_arn.clone());
     labels.insert(LABEL_CONTAINER_NAME.into(), PAUSE_CONTAINER.into());
     labels.insert(LABEL_INSTANCE.into(), instance_arn.into());
+    body(lease, labels)
+}
+
+/// The create body of a warm pause container ([`super::warm`]): as a
+/// task's, its address leased ahead, labelled as the agent's (`network_owner`:
+/// the agent's persistent id, which finds it again after a restart) and
+/// as warm, with no task label: no listing of the task's containers (stats,
+/// clean-up, the task's own events) counts it.
+pub fn warm_spec(lease: &Lease, owner: &Owner<'_>, network_owner: &str) -> ContainerCreateBody {
+    let mut labels: HashMap<String, String> = owner.extra_labels.clone().into_iter().collect();
+    labels.insert(LABEL_CLUSTER.into(), owner.cluster.into());
+    labels.insert(LABEL_INSTANCE.into(), owner.instance_arn.into());
+    labels.insert(LABEL_WARM.into(), WARM.into());
+    labels.insert(LABEL_NETWORK_OWNER.into(), network_owner.into());
+    body(lease, labels)
+}
+
+fn body(lease: &Lease, labels: HashMap<String, String>) -> ContainerCreateBody {
     let hostname = hostname_for(lease.ip);
     ContainerCreateBody {
         image: Some(PAUSE_IMAGE.into()),

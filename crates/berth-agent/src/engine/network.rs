@@ -34,7 +34,12 @@ impl Engine {
                     instance_arn: &self.ctx.instance_arn,
                     extra_labels: &self.ctx.extra_labels,
                 };
-                match net.create_pause(&self.task, &owner).await {
+                let created = net.create_pause(&self.task, &owner).await;
+                // The pool (made ahead for the next awsvpc task) is
+                // refilled in the background once this task's containers
+                // have started ([`Self::refill_warm_pool`]).
+                self.refill_warm = true;
+                match created {
                     Ok(pause) => {
                         let task = self.task.clone();
                         Ok(tokio::spawn(async move {
@@ -84,6 +89,17 @@ impl Engine {
         }
     }
 
+    /// Refills the agent's warm pause containers if this task asked for it
+    /// ([`Self::begin_network`]): called once its containers have been
+    /// started (or it stopped before), never awaited.
+    pub(super) fn refill_warm_pool(&mut self) {
+        if std::mem::take(&mut self.refill_warm)
+            && let Some(net) = &self.ctx.network
+        {
+            net.refill();
+        }
+    }
+
     /// The task's network cannot be made: no container of it starts (those
     /// created meanwhile stay created, and go with the task).
     fn network_failed(&mut self, detail: String) {
@@ -100,6 +116,7 @@ impl Engine {
         if !self.is_awsvpc() {
             return;
         }
+        self.refill_warm_pool();
         let Some(net) = self.ctx.network.clone() else { return };
         if let Err(e) = net
             .detach(&self.task.task_arn, &pause::container_name(&self.task))

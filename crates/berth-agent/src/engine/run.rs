@@ -65,6 +65,7 @@ impl Engine {
                 let progressed = self.step().await;
                 if progressed && self.stop_cause.is_none() {
                     self.report();
+                    self.refill_warm_pool();
                     continue;
                 }
             }

@@ -69,6 +69,10 @@ pub(super) struct Engine {
     /// awsvpc: the task's endpoints are served in its namespace (bound
     /// when its interface came up), not once per container start.
     pub(super) endpoint_in_namespace: bool,
+    /// The agent's warm pause containers are to be refilled once this
+    /// task's containers have been started (not meanwhile: the refill's
+    /// container start would compete with theirs).
+    pub(super) refill_warm: bool,
 }
 
 pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -158,6 +162,7 @@ impl Engine {
             interface: None,
             interface_reported: false,
             endpoint_in_namespace: false,
+            refill_warm: false,
         }
     }
 }
