@@ -68,6 +68,7 @@ mod tcp_proxy;
 mod tls;
 mod upgrade;
 mod upstream;
+mod workers;
 
 pub use config::*;
 pub use group::TargetHealthDescription;

@@ -12,6 +12,7 @@ use crate::idle::{self, Activity, IdleIo};
 use crate::serve_h1::{self, Ended, Rewind};
 use crate::shared::LbShared;
 use crate::tcp_proxy::{self, TcpCell};
+use crate::workers;
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 use hyper::server::conn::http2;
@@ -78,7 +79,7 @@ pub(crate) async fn serve_http(
             stop: stop.clone(),
         };
         let tls = tls.clone();
-        tokio::spawn(async move {
+        workers::spawn_conn(stream, move |stream| async move {
             let activity = Activity::new();
             let io = IdleIo::new(stream, activity.clone());
             match tls {
