@@ -33,6 +33,7 @@
 use crate::config::Target;
 use crate::h1::{self, BodyFraming, Chunked, Decoded, ParseError, RequestFraming, ResponseHead};
 use crate::striped::{Counter, Padded};
+use crate::workers;
 use bytes::{Bytes, BytesMut};
 use http::Method;
 use http_body_util::BodyExt;
@@ -115,6 +116,8 @@ pub(crate) enum UpstreamError {
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: TcpStream,
+    /// The worker thread whose event loop the socket is registered with.
+    worker: Option<usize>,
     /// Bytes read and not yet used.
     buf: BytesMut,
     /// The request head being written (its allocation reused).
@@ -122,6 +125,23 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// The connection registered with the caller's event loop: one from a
+    /// target's pool may have been opened on another worker thread, whose
+    /// event loop would then pass each of its wake-ups across threads.
+    fn at_home(self) -> Option<Conn> {
+        let here = workers::current();
+        if self.worker == here {
+            return Some(self);
+        }
+        let std_stream = self.stream.into_std().ok()?;
+        let stream = TcpStream::from_std(std_stream).ok()?;
+        Some(Conn {
+            stream,
+            worker: here,
+            ..self
+        })
+    }
+
     /// Still open as far as can be told without waiting: a target that
     /// closed an idle connection (or wrote on it) made it readable.
     fn is_usable(&self) -> bool {
@@ -333,7 +353,10 @@ impl Upstreams {
         let mut kept = self
             .take(target)
             .filter(|(_, c)| replayable || c.is_usable())
-            .or_else(|| target.pool.take(Instant::now()).map(|c| (target.clone(), c)));
+            .or_else(|| {
+                let conn = target.pool.take(Instant::now())?.at_home()?;
+                Some((target.clone(), conn))
+            });
         loop {
             let (held, mut conn, reused) = match kept.take() {
                 Some((held, conn)) => (held, conn, true),
@@ -406,6 +429,7 @@ async fn connect(target: &TargetShared) -> Result<Conn, UpstreamError> {
     let _ = stream.set_nodelay(true);
     Ok(Conn {
         stream,
+        worker: workers::current(),
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: BytesMut::with_capacity(1024),
     })

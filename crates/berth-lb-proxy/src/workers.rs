@@ -10,6 +10,7 @@
 //! from. Started on first use; when the threads cannot be started the
 //! connection runs on the caller's runtime.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -22,6 +23,17 @@ struct Workers {
 }
 
 static WORKERS: OnceLock<Option<Workers>> = OnceLock::new();
+
+thread_local! {
+    /// The worker this thread is (none: not a worker).
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The worker thread running the caller, if it is one: a socket made here
+/// is registered with that worker's event loop.
+pub(crate) fn current() -> Option<usize> {
+    WORKER.get()
+}
 
 fn workers() -> Option<&'static Workers> {
     WORKERS
@@ -43,7 +55,10 @@ fn start() -> std::io::Result<Workers> {
         handles.push(runtime.handle().clone());
         std::thread::Builder::new()
             .name(format!("berth-lb-{i}"))
-            .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+            .spawn(move || {
+                WORKER.set(Some(i));
+                runtime.block_on(std::future::pending::<()>());
+            })?;
     }
     Ok(Workers {
         handles,
