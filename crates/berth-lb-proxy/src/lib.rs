@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alarm;
 mod answers;
 pub mod balance;
 mod body;

@@ -7,6 +7,7 @@
 //! at each request or connection, so `apply` swaps it without touching the
 //! socket or the open connections.
 
+use crate::alarm::{Alarm, IDLE, STOP};
 use crate::http_proxy::{self, ClientConn, RoutesCell};
 use crate::idle::{self, Activity, IdleIo};
 use crate::serve_h1::{self, Ended, Rewind};
@@ -14,15 +15,12 @@ use crate::shared::LbShared;
 use crate::tcp_proxy::{self, TcpCell};
 use crate::workers;
 use bytes::Bytes;
-use futures::task::AtomicWaker;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU8;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::task::Poll;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -183,38 +181,6 @@ impl HttpConn {
                 }
             }
         }
-    }
-}
-
-/// The alarm's reasons.
-pub(crate) const IDLE: u8 = 1;
-const STOP: u8 = 2;
-
-/// What a client connection's watchdog tells it: idle for the timeout,
-/// or the listener stopping.
-#[derive(Debug, Default)]
-pub(crate) struct Alarm {
-    raised: AtomicU8,
-    waker: AtomicWaker,
-}
-
-impl Alarm {
-    fn raise(&self, reason: u8) {
-        self.raised.fetch_or(reason, AcqRel);
-        self.waker.wake();
-    }
-
-    /// The reasons raised since the last time (none: waits).
-    pub(crate) fn next(&self) -> impl Future<Output = u8> + '_ {
-        std::future::poll_fn(|cx| {
-            if self.raised.load(Acquire) == 0 {
-                self.waker.register(cx.waker());
-                if self.raised.load(Acquire) == 0 {
-                    return Poll::Pending;
-                }
-            }
-            Poll::Ready(self.raised.swap(0, AcqRel))
-        })
     }
 }
 

@@ -14,11 +14,11 @@
 //! with HTTP/2's connection preface (h2c with prior knowledge) is handed
 //! to hyper's HTTP/2 server with the bytes already read.
 
+use crate::alarm::{Alarm, IDLE};
 use crate::answers::Page;
 use crate::fields::Headers;
 use crate::h1::{Chunked, Decoded, RequestFraming};
 use crate::http_proxy::{self, ClientConn, Decision};
-use crate::listener::{Alarm, IDLE};
 use crate::request::{BodyLength, RequestHead, parse_request_head};
 use crate::respond::{self, ClientFraming, Connection};
 use crate::rules::RequestView;
