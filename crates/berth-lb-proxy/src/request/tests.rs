@@ -131,3 +131,30 @@ fn expect_100_continue_is_read() {
     let head = head("PUT / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n");
     assert!(head.expects_continue);
 }
+
+#[test]
+fn a_head_split_at_any_byte_parses_the_same_and_leaves_the_next_request() {
+    let text = b"POST /a?b=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-A: 1\r\n\r\nabcGET / HTTP/1.1\r\n\r\n";
+    let head_len = text.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    for split in 1..text.len() {
+        let mut buf = BytesMut::from(&text[..split]);
+        let (head, read) = match parse_request_head(&mut buf).unwrap() {
+            Some(head) => (head, split),
+            None => {
+                buf.extend_from_slice(&text[split..]);
+                let head = parse_request_head(&mut buf)
+                    .unwrap()
+                    .expect("complete once all bytes came");
+                (head, text.len())
+            }
+        };
+        assert_eq!(head.path_and_query(), "/a?b=1", "split at {split}");
+        assert_eq!(head.body, BodyLength::Length(3), "split at {split}");
+        assert_eq!(head.fields().iter().count(), 3, "split at {split}");
+        assert_eq!(
+            &buf[..],
+            &text[head_len..read],
+            "split at {split}: the body and the next request stay"
+        );
+    }
+}
