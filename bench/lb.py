@@ -15,10 +15,13 @@ balancing round robin over both with keep-alive connections to them:
 * nginx (Debian's package) as a reverse proxy: `worker_processes auto`, an
   upstream with `keepalive 64`, HTTP/1.1 to the backends.
 
-Threads, like for like: Berth's server runs one Tokio runtime with a
-worker thread per CPU (Tokio's default), haproxy one thread per CPU (its
-default `nbthread`), nginx one worker process per CPU (`auto`); none is
-pinned. On the 2-core machine each proxy has 2 threads doing its work.
+Threads, like for like: Berth's load balancer serves its client
+connections on one single-threaded Tokio runtime per CPU (its
+`berth-lb-{i}` threads; the server's own multi-threaded runtime, a worker
+per CPU, only accepts them and answers the API), haproxy runs one thread
+per CPU (its default `nbthread`), nginx one worker process per CPU
+(`auto`); none is pinned. On the 2-core machine each proxy has 2 threads
+doing its work.
 
 The load generator is wrk (Debian's package): `--threads T --connections C
 --duration D --latency`, keep-alive. Every front end is measured `--rounds`

@@ -4,8 +4,9 @@
 //! (RFC 9112 §6.3), and the chunked coding both ways. The exchange itself
 //! (sockets, timers) is [`crate::upstream`]'s.
 
+use crate::fields::{Field, RawFields, text};
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use std::mem::MaybeUninit;
 
@@ -56,16 +57,11 @@ pub(crate) struct Forwarded<'a> {
     pub(crate) trace_id: &'a [u8],
 }
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
-
 impl Forwarded<'_> {
-    fn write(&self, out: &mut BytesMut, prior_for: Option<&HeaderValue>, prior_trace: Option<&HeaderValue>) {
+    fn write(&self, out: &mut BytesMut, prior_for: Option<&[u8]>, prior_trace: Option<&[u8]>) {
         out.extend_from_slice(b"x-forwarded-for: ");
         if let Some(prior) = prior_for.filter(|p| !p.is_empty()) {
-            out.extend_from_slice(prior.as_bytes());
+            out.extend_from_slice(prior);
             out.extend_from_slice(b", ");
         }
         out.extend_from_slice(self.client_ip);
@@ -74,9 +70,9 @@ impl Forwarded<'_> {
         out.extend_from_slice(b"\r\nx-forwarded-port: ");
         push_decimal(out, self.port);
         out.extend_from_slice(b"\r\nx-amzn-trace-id: ");
-        match prior_trace.filter(|p| p.to_str().is_ok_and(|p| p.contains("Root="))) {
+        match prior_trace.filter(|p| text(p).is_some_and(|p| p.contains("Root="))) {
             Some(prior) => {
-                out.extend_from_slice(prior.as_bytes());
+                out.extend_from_slice(prior);
                 out.extend_from_slice(b";Self=");
             }
             None => out.extend_from_slice(b"Root="),
@@ -101,14 +97,17 @@ fn push_decimal(out: &mut BytesMut, n: u16) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// Writes the request head: `METHOD path HTTP/1.1`, the headers (but the
-/// ones `forwarded` sets), `forwarded`'s, and `Transfer-Encoding: chunked`
-/// when the body is chunked.
-pub(crate) fn write_request_head(
+/// Writes the request head: `METHOD path HTTP/1.1`, the fields (but the
+/// ones `forwarded` sets; the caller has left out the hop-by-hop ones),
+/// `extra` (whole header lines the caller adds: a Host, an upgrade),
+/// `forwarded`'s, and `Transfer-Encoding: chunked` when the body is
+/// chunked. Names are written as they came.
+pub(crate) fn write_request_head<'h>(
     out: &mut BytesMut,
     method: &Method,
     path: &str,
-    headers: &HeaderMap,
+    fields: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    extra: &[u8],
     framing: RequestFraming,
     forwarded: &Forwarded<'_>,
 ) {
@@ -118,32 +117,38 @@ pub(crate) fn write_request_head(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let mut prior_for = None;
     let mut prior_trace = None;
-    for (name, value) in headers {
+    for (name, value) in fields {
         // The four share a prefix no other common header has: one
         // comparison for most headers.
-        if name.as_str().starts_with("x-") {
-            if *name == X_FORWARDED_FOR {
+        if name.len() > 2 && name[..2].eq_ignore_ascii_case(b"x-") {
+            if name.eq_ignore_ascii_case(b"x-forwarded-for") {
                 prior_for.get_or_insert(value);
                 continue;
             }
-            if *name == X_AMZN_TRACE_ID {
+            if name.eq_ignore_ascii_case(b"x-amzn-trace-id") {
                 prior_trace.get_or_insert(value);
                 continue;
             }
-            if *name == X_FORWARDED_PROTO || *name == X_FORWARDED_PORT {
+            if name.eq_ignore_ascii_case(b"x-forwarded-proto") || name.eq_ignore_ascii_case(b"x-forwarded-port") {
                 continue;
             }
         }
-        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
+    out.extend_from_slice(extra);
     forwarded.write(out, prior_for, prior_trace);
     if framing == RequestFraming::Chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// A header map's fields as [`write_request_head`] takes them.
+pub(crate) fn map_fields(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
+    headers.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
 }
 
 /// One chunk of a chunked body: its size line, then the data and CRLF.
@@ -154,50 +159,91 @@ pub(crate) fn chunk_prefix(len: usize) -> Bytes {
 /// The last chunk of a chunked body (no trailers).
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// A response head. A `Connection` header that only says `close` or
-/// `keep-alive` (most do) is read into `connection` and not kept among
-/// the headers: it is hop-by-hop, and dropping it from the map after
-/// would cost a pass of lookups per response.
+/// A response head: its bytes and each field as spans of them (no header
+/// map: the HTTP/1 path copies the fields to the client as they came; an
+/// HTTP/2 client's answer builds one, [`ResponseHead::header_map`]). A
+/// `Connection` field that only says `close` or `keep-alive` (most do) is
+/// read into `connection` and not kept among the fields: it is
+/// hop-by-hop.
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
+    raw: Bytes,
+    /// The reason phrase's span.
+    reason: (u32, u32),
+    fields: Vec<Field>,
     pub(crate) connection: ConnectionTokens,
 }
 
-/// The `close` and `keep-alive` tokens of the `Connection` headers read
-/// out of a response head.
+/// The `close`, `keep-alive` and `upgrade` tokens of the `Connection`
+/// headers read out of a head.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ConnectionTokens {
     pub(crate) close: bool,
     pub(crate) keep_alive: bool,
+    pub(crate) upgrade: bool,
 }
 
 impl ConnectionTokens {
     /// Adds a `Connection` value's tokens; false when it names anything
-    /// else (a header to drop: the value is then kept in the map).
+    /// else (a header to drop: the value is then kept among the fields).
     fn read(&mut self, value: &[u8]) -> bool {
         let mut only_these = true;
         for token in value.split(|&b| b == b',').map(trim) {
-            if token.eq_ignore_ascii_case(b"close") {
-                self.close = true;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                self.keep_alive = true;
-            } else if !token.is_empty() {
+            if !self.read_token(token) && !token.is_empty() {
                 only_these = false;
             }
         }
         only_these
     }
+
+    /// Adds one token: false unless it is `close` or `keep-alive`.
+    pub(crate) fn read_token(&mut self, token: &[u8]) -> bool {
+        if token.eq_ignore_ascii_case(b"close") {
+            self.close = true;
+        } else if token.eq_ignore_ascii_case(b"keep-alive") {
+            self.keep_alive = true;
+        } else {
+            return false;
+        }
+        true
+    }
 }
 
 impl ResponseHead {
+    /// Its fields (but a `Connection` of only close / keep-alive).
+    pub(crate) fn fields(&self) -> RawFields<'_> {
+        RawFields::new(&self.raw, &self.fields)
+    }
+
+    /// The reason phrase as the target wrote it.
+    pub(crate) fn reason(&self) -> &[u8] {
+        self.raw
+            .get(self.reason.0 as usize..self.reason.1 as usize)
+            .unwrap_or_default()
+    }
+
+    /// The fields as a header map (for hyper's HTTP/2 server), the values
+    /// sharing the head's bytes.
+    pub(crate) fn header_map(&self) -> Result<HeaderMap, ParseError> {
+        let mut headers = HeaderMap::with_capacity(self.fields.len());
+        for field in &self.fields {
+            let name = HeaderName::from_bytes(field.name(&self.raw)).map_err(|_| ParseError::Header)?;
+            let value = field.value(&self.raw);
+            let start = value.as_ptr() as usize - self.raw.as_ptr() as usize;
+            let value = HeaderValue::from_maybe_shared(self.raw.slice(start..start + value.len()))
+                .map_err(|_| ParseError::Header)?;
+            headers.append(name, value);
+        }
+        Ok(headers)
+    }
+
     /// The connection stays open after this response's body.
     pub(crate) fn keep_alive(&self) -> bool {
         let mut tokens = self.connection;
-        for value in self.headers.get_all(header::CONNECTION) {
-            tokens.read(value.as_bytes());
+        for value in self.fields().values("connection") {
+            tokens.read(value);
         }
         if self.version == Version::HTTP_10 {
             tokens.keep_alive
@@ -215,21 +261,22 @@ impl ResponseHead {
         {
             return Ok(BodyFraming::Length(0));
         }
-        if let Some(te) = self.headers.get_all(header::TRANSFER_ENCODING).iter().next_back() {
-            let last = te.to_str().ok().and_then(|v| v.rsplit(',').next()).map(str::trim);
-            return Ok(if last.is_some_and(|c| c.eq_ignore_ascii_case("chunked")) {
+        let fields = self.fields();
+        if let Some(te) = fields.values("transfer-encoding").last() {
+            let last = te.rsplit(|&b| b == b',').next().map(trim);
+            return Ok(if last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) {
                 BodyFraming::Chunked
             } else {
                 BodyFraming::UntilClose
             });
         }
-        let mut lengths = self.headers.get_all(header::CONTENT_LENGTH).iter();
+        let mut lengths = fields.values("content-length");
         match lengths.next() {
             None => Ok(BodyFraming::UntilClose),
             Some(first) => {
-                let n = parse_length(first.as_bytes()).ok_or(ParseError::ContentLength)?;
+                let n = parse_length(first).ok_or(ParseError::ContentLength)?;
                 // Repeated, every one must say the same.
-                if lengths.all(|v| parse_length(v.as_bytes()) == Some(n)) {
+                if lengths.all(|v| parse_length(v) == Some(n)) {
                     Ok(BodyFraming::Length(n))
                 } else {
                     Err(ParseError::ContentLength)
@@ -239,7 +286,7 @@ impl ResponseHead {
     }
 }
 
-fn parse_length(v: &[u8]) -> Option<u64> {
+pub(crate) fn parse_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -260,7 +307,7 @@ pub(crate) enum BodyFraming {
 
 /// Parses a response head at the start of `buf`: none while it is
 /// incomplete; when complete, the head (its bytes taken from `buf`, the
-/// header values sharing them).
+/// fields spans of them).
 pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseHead>, ParseError> {
     // Uninitialised slots: the parser writes those it uses (initialising
     // 128 of them was a 4 KiB write per response).
@@ -272,6 +319,9 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseH
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(ParseError::Head(e.to_string())),
     };
+    if len > MAX_HEAD {
+        return Err(ParseError::TooLong);
+    }
     let status = parsed
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
@@ -281,29 +331,25 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseH
     } else {
         Version::HTTP_11
     };
-    let base = buf.as_ptr() as usize;
+    let head: &[u8] = buf;
+    let reason = parsed.reason.map_or((0, 0), |r| {
+        let start = r.as_ptr() as usize - head.as_ptr() as usize;
+        (start as u32, (start + r.len()) as u32)
+    });
     let mut connection = ConnectionTokens::default();
-    // Where each header's name and value are in the head's bytes.
-    let spans: Vec<(HeaderName, usize, usize)> = parsed
+    let fields: Vec<Field> = parsed
         .headers
         .iter()
         .filter(|h| !(h.name.eq_ignore_ascii_case("connection") && connection.read(h.value)))
-        .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| ParseError::Header)?;
-            let start = h.value.as_ptr() as usize - base;
-            Ok((name, start, start + h.value.len()))
-        })
-        .collect::<Result<_, ParseError>>()?;
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for (name, start, end) in spans {
-        let value = HeaderValue::from_maybe_shared(head.slice(start..end)).map_err(|_| ParseError::Header)?;
-        headers.append(name, value);
-    }
+        .map(|h| Field::within(head, h.name.as_bytes(), h.value))
+        .collect();
+    let raw = buf.split_to(len).freeze();
     Ok(Some(ResponseHead {
         status,
         version,
-        headers,
+        raw,
+        reason,
+        fields,
         connection,
     }))
 }

@@ -5,24 +5,27 @@
 //! (appended), -Proto and -Port, its Host kept. When it cannot, the load
 //! balancer answers as ALB does: 503 when the group has no target to take
 //! it, 502 when the target refuses, resets or answers garbage, 504 when it
-//! has not answered within the idle timeout. An upgrade (WebSocket)
-//! becomes a tunnel ([`crate::upgrade`]).
+//! has not answered within the idle timeout. What is decided here is
+//! shared by both client protocols: HTTP/1 clients are read and answered
+//! by the proxy itself ([`crate::serve_h1`]), HTTP/2 clients by hyper's
+//! server ([`handle`]).
 
-use crate::answers;
+use crate::answers::{self, Page};
 use crate::body::{Guarded, InFlight, ProxyBody};
 use crate::config::{FixedResponse, Redirect};
+use crate::fields::Headers;
 use crate::group::{Group, Pick};
-use crate::h1;
+use crate::h1::{self, RequestFraming};
 use crate::redirect::{self, Original};
 use crate::rules::{RequestView, RuleSet, host_without_port};
 use crate::shared::LbShared;
 use crate::sticky;
-use crate::upgrade;
-use crate::upstream::{Answer, Upstreams};
+use crate::upstream::{Answer, SendBody, Upstreams};
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery};
-use http::{Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::body::{Body, Incoming};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -68,7 +71,7 @@ impl ClientConn {
 
     /// The listener's routing now (a config applied while the connection
     /// is open takes effect at its next request).
-    fn routes(&self) -> Arc<Held> {
+    pub(crate) fn routes(&self) -> Arc<Held> {
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if self.routes.generation.load(Acquire) != cached.0 {
             let (generation, current) = self.routes.current();
@@ -179,80 +182,98 @@ impl std::ops::Deref for Held {
     }
 }
 
-/// Answers one request of the client connection `conn`.
-pub(crate) async fn handle(request: Request<Incoming>, conn: &ClientConn) -> Result<Response<ProxyBody>, Infallible> {
-    let routes = conn.routes();
-    routes.lb.metrics.requests.add(1);
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    let view = RequestView {
-        method: request.method().as_str(),
-        path: request.uri().path(),
-        query: request.uri().query(),
-        host,
-        headers: request.headers(),
-        source: conn.peer.ip(),
-    };
-    let response = match routes.rules.route(&view) {
+/// What the rules decided for a request, before any IO.
+pub(crate) enum Decision<'r> {
+    /// The load balancer answers (fixed response, redirect, or an error
+    /// page: no target to take it).
+    Answer(Page),
+    /// To a target.
+    Forward(Chosen<'r>),
+}
+
+/// A request's target, chosen.
+pub(crate) struct Chosen<'r> {
+    forward: &'r CompiledForward,
+    group: &'r Arc<Group>,
+    /// The `AWSALBTG` value to set (group stickiness).
+    group_cookie: Option<String>,
+    /// The `AWSALB` cookie's lifetime (target stickiness).
+    stickiness: Option<Duration>,
+    /// Counts the request against its target while it lasts.
+    pub(crate) in_flight: InFlight,
+    /// When the target was chosen (its answer is timed from then).
+    now: Instant,
+}
+
+/// Routes a request: the rules' action; for a forward, its target group
+/// and target (counted as in flight from here).
+pub(crate) fn decide<'r>(routes: &'r HttpRoutes, view: &RequestView<'_>) -> Decision<'r> {
+    let lb = &routes.lb;
+    lb.metrics.requests.add(1);
+    let page = match routes.rules.route(view) {
         Compiled::Fixed(action) => answers::fixed(action),
         Compiled::Redirect(action) => {
             let original = Original {
                 protocol: routes.scheme,
-                host: host.map(host_without_port).unwrap_or(""),
+                host: view.host.map(host_without_port).unwrap_or(""),
                 port: routes.port,
                 path: view.path,
                 query: view.query,
             };
             answers::redirect(action.status.code(), &redirect::location(action, &original))
         }
-        Compiled::Forward(forward) => {
-            return Ok(forward_to(request, forward, &routes, conn).await);
-        }
+        Compiled::Forward(forward) => return choose(forward, lb, &view.headers),
     };
-    routes.lb.metrics.elb_answered(response.status().as_u16());
-    Ok(response)
+    lb.metrics.elb_answered(page.status.as_u16());
+    Decision::Answer(page)
 }
 
-async fn forward_to(
-    mut request: Request<Incoming>,
-    forward: &CompiledForward,
-    routes: &HttpRoutes,
-    conn: &ClientConn,
-) -> Response<ProxyBody> {
-    let lb = &routes.lb;
-    let Some((group, group_cookie)) = choose_group(forward, request.headers()) else {
-        return elb_error(lb, StatusCode::SERVICE_UNAVAILABLE);
+fn choose<'r>(forward: &'r CompiledForward, lb: &LbShared, headers: &Headers<'_>) -> Decision<'r> {
+    let Some((group, group_cookie)) = choose_group(forward, headers) else {
+        return Decision::Answer(elb_error(lb, StatusCode::SERVICE_UNAVAILABLE));
     };
     let now = Instant::now();
-    let (target, stickiness) = match group.pick(sticky::find(request.headers(), sticky::TARGET_COOKIE), now) {
+    let (target, stickiness) = match group.pick(sticky::find(headers, sticky::TARGET_COOKIE), now) {
         Pick::Target(target, stickiness) => (target, stickiness),
-        Pick::NoTargets => return elb_error(lb, StatusCode::SERVICE_UNAVAILABLE),
+        Pick::NoTargets => return Decision::Answer(elb_error(lb, StatusCode::SERVICE_UNAVAILABLE)),
     };
     let in_flight = InFlight::start(target);
-    let target = in_flight.target();
     group.answers.request();
-    let mut upgrade = upgrade::requested(&mut request);
-    let Some(authority) = &target.uri_authority else {
+    if in_flight.target().uri_authority.is_none() {
         // A target id that makes no URI cannot be reached.
-        return elb_error(lb, StatusCode::BAD_GATEWAY);
-    };
-    let mut upstream = match upstream_request(request, authority) {
-        Some(r) => r,
-        None => return elb_error(lb, StatusCode::BAD_REQUEST),
-    };
-    if let Some(upgrade) = &upgrade {
-        upgrade::ask(upgrade, upstream.headers_mut());
+        return Decision::Answer(elb_error(lb, StatusCode::BAD_GATEWAY));
     }
+    Decision::Forward(Chosen {
+        forward,
+        group,
+        group_cookie,
+        stickiness,
+        in_flight,
+        now,
+    })
+}
+
+/// Sends the request to the chosen target (its head written by
+/// `write_head` for the body's framing, with the forwarded headers) and
+/// reads the answer's head within the idle timeout: the answer, or the
+/// load balancer's error page (502, 504), counted.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn exchange<B: SendBody>(
+    conn: &ClientConn,
+    routes: &HttpRoutes,
+    chosen: &Chosen<'_>,
+    method: &Method,
+    write_head: impl Fn(&mut BytesMut, RequestFraming, &h1::Forwarded<'_>),
+    body: &mut B,
+    framing: Option<RequestFraming>,
+    reuse: bool,
+) -> Result<Answer, Page> {
+    let lb = &routes.lb;
+    let target = chosen.in_flight.target();
     let idle = lb.idle_timeout();
     // The clock read for the target's choice (slow start) times the
     // answer too: the request leaves within microseconds of it.
-    let started = now;
-    // An upgrade request's connection is not kept: its target may still
-    // switch.
-    let reuse = upgrade.is_none();
+    let started = chosen.now;
     let trace_id = trace_id();
     let forwarded = h1::Forwarded {
         client_ip: conn.client_ip.as_bytes(),
@@ -263,60 +284,148 @@ async fn forward_to(
     let mut timer = conn.timer(started + idle);
     let answer = tokio::select! {
         biased;
-        answer = conn.upstreams.send(target, upstream, reuse, &forwarded) => Some(answer),
+        answer = conn.upstreams.send(
+            target,
+            method,
+            |out, framing| write_head(out, framing, &forwarded),
+            body,
+            framing,
+            reuse,
+        ) => Some(answer),
         () = timer.as_mut() => None,
     };
     conn.keep_timer(timer);
-    let Answer { head, body } = match answer {
-        None => return elb_error(lb, StatusCode::GATEWAY_TIMEOUT),
+    let answer = match answer {
+        None => return Err(elb_error(lb, StatusCode::GATEWAY_TIMEOUT)),
         Some(Err(e)) => {
             tracing::debug!(target = %target.authority, error = %e, "target failed");
-            return elb_error(lb, StatusCode::BAD_GATEWAY);
+            return Err(elb_error(lb, StatusCode::BAD_GATEWAY));
         }
         Some(Ok(answer)) => answer,
     };
     let took = started.elapsed();
-    let status = head.status;
-    lb.metrics.targets.answered(status.as_u16(), took);
-    group.answers.answered(status.as_u16(), took);
-    let mut response = Response::new(());
-    *response.status_mut() = status;
-    *response.headers_mut() = head.headers;
-    if let Some(upgrade) = upgrade.take_if(|_| status == StatusCode::SWITCHING_PROTOCOLS) {
-        let protocol = response.headers().get(header::UPGRADE).cloned();
-        strip_hop_by_hop(response.headers_mut());
-        let Some(target_conn) = body.into_conn() else {
-            return elb_error(lb, StatusCode::BAD_GATEWAY);
-        };
-        return upgrade::tunnel(upgrade, response, protocol, target_conn, in_flight);
-    }
-    strip_hop_by_hop(response.headers_mut());
-    // The wall clock is read only for a cookie's expiry.
-    if let Some(life) = stickiness {
-        add_cookies(
-            response.headers_mut(),
+    let status = answer.head.status.as_u16();
+    lb.metrics.targets.answered(status, took);
+    chosen.group.answers.answered(status, took);
+    Ok(answer)
+}
+
+/// The `Set-Cookie` values a forwarded answer carries: the target's and
+/// the target group's stickiness cookies (the wall clock is read only for
+/// their expiry).
+pub(crate) fn cookies(chosen: &Chosen<'_>) -> Vec<String> {
+    let mut cookies = Vec::new();
+    if let Some(life) = chosen.stickiness {
+        let target = chosen.in_flight.target();
+        cookies.extend(sticky::set_cookies(
             sticky::TARGET_COOKIE,
             &target.cookie,
             life,
             SystemTime::now(),
-        );
+        ));
     }
-    if let (Some(life), Some(value)) = (forward.stickiness, group_cookie) {
-        add_cookies(
-            response.headers_mut(),
+    if let (Some(life), Some(value)) = (chosen.forward.stickiness, &chosen.group_cookie) {
+        cookies.extend(sticky::set_cookies(
             sticky::GROUP_COOKIE,
-            &value,
+            value,
             life,
             SystemTime::now(),
-        );
+        ));
     }
-    let (parts, ()) = response.into_parts();
-    Response::from_parts(parts, Guarded::new(body, in_flight))
+    cookies
+}
+
+/// Answers one request of an HTTP/2 client connection `conn` (hyper's
+/// server; HTTP/1 clients are served by [`crate::serve_h1`]).
+pub(crate) async fn handle(request: Request<Incoming>, conn: &ClientConn) -> Result<Response<ProxyBody>, Infallible> {
+    let routes = conn.routes();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let view = RequestView {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        query: request.uri().query(),
+        host,
+        headers: Headers::from(request.headers()),
+        source: conn.peer.ip(),
+    };
+    let chosen = match decide(&routes, &view) {
+        Decision::Answer(page) => return Ok(page.into_response()),
+        Decision::Forward(chosen) => chosen,
+    };
+    Ok(forward_h2(request, chosen, &routes, conn)
+        .await
+        .unwrap_or_else(Page::into_response))
+}
+
+async fn forward_h2(
+    request: Request<Incoming>,
+    chosen: Chosen<'_>,
+    routes: &HttpRoutes,
+    conn: &ClientConn,
+) -> Result<Response<ProxyBody>, Page> {
+    let target = chosen.in_flight.target();
+    let authority = target
+        .uri_authority
+        .as_ref()
+        .ok_or_else(|| elb_error(&routes.lb, StatusCode::BAD_GATEWAY))?;
+    let upstream =
+        upstream_request(request, authority).ok_or_else(|| elb_error(&routes.lb, StatusCode::BAD_REQUEST))?;
+    let (parts, mut body) = upstream.into_parts();
+    let framing = if body.is_end_stream() {
+        None
+    } else if parts.headers.contains_key(header::CONTENT_LENGTH) {
+        Some(RequestFraming::AsIs)
+    } else {
+        Some(RequestFraming::Chunked)
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let write_head = |out: &mut BytesMut, framing: RequestFraming, forwarded: &h1::Forwarded<'_>| {
+        h1::write_request_head(
+            out,
+            &parts.method,
+            path,
+            h1::map_fields(&parts.headers),
+            b"",
+            framing,
+            forwarded,
+        );
+    };
+    let Answer {
+        head,
+        body: target_body,
+    } = exchange(
+        conn,
+        routes,
+        &chosen,
+        &parts.method,
+        write_head,
+        &mut body,
+        framing,
+        true,
+    )
+    .await?;
+    let mut headers = head
+        .header_map()
+        .map_err(|_| elb_error(&routes.lb, StatusCode::BAD_GATEWAY))?;
+    strip_hop_by_hop(&mut headers);
+    for cookie in cookies(&chosen) {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    let mut response = Response::new(Guarded::new(target_body, chosen.in_flight));
+    *response.status_mut() = head.status;
+    *response.headers_mut() = headers;
+    Ok(response)
 }
 
 /// The forward's target group: the one the `AWSALBTG` cookie names when
 /// group stickiness is on, else by weight; with the cookie value to set.
-fn choose_group<'f>(forward: &'f CompiledForward, headers: &HeaderMap) -> Option<(&'f Arc<Group>, Option<String>)> {
+fn choose_group<'f>(forward: &'f CompiledForward, headers: &Headers<'_>) -> Option<(&'f Arc<Group>, Option<String>)> {
     if let [(only, _)] = forward.groups.as_slice() {
         return Some((only, None));
     }
@@ -334,17 +443,10 @@ fn choose_group<'f>(forward: &'f CompiledForward, headers: &HeaderMap) -> Option
     Some((group, forward.stickiness.map(|_| sticky::group_value(&group.arn))))
 }
 
-fn elb_error(lb: &LbShared, status: StatusCode) -> Response<ProxyBody> {
+/// The load balancer's error page for `status`, counted.
+pub(crate) fn elb_error(lb: &LbShared, status: StatusCode) -> Page {
     lb.metrics.elb_answered(status.as_u16());
     answers::error_page(status)
-}
-
-fn add_cookies(headers: &mut HeaderMap, name: &str, value: &str, life: Duration, now: SystemTime) {
-    for cookie in sticky::set_cookies(name, value, life, now) {
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            headers.append(header::SET_COOKIE, v);
-        }
-    }
 }
 
 /// The request as the target receives it: HTTP/1.1 in origin form (the
@@ -378,7 +480,7 @@ const TRACE_ID_LEN: usize = 35;
 
 /// A trace id as ALB writes it: `1-` the time in hex seconds `-` 96
 /// random bits in hex.
-fn trace_id() -> [u8; TRACE_ID_LEN] {
+pub(crate) fn trace_id() -> [u8; TRACE_ID_LEN] {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -40,11 +40,13 @@
 
 #![forbid(unsafe_code)]
 
+mod alarm;
 mod answers;
 pub mod balance;
 mod body;
 mod checker;
 pub mod config;
+pub mod fields;
 mod group;
 mod h1;
 pub mod health;
@@ -56,7 +58,10 @@ pub mod metrics;
 pub mod pattern;
 mod proxy;
 pub mod redirect;
+mod request;
+mod respond;
 pub mod rules;
+mod serve_h1;
 mod shared;
 pub mod sticky;
 mod striped;
@@ -64,6 +69,7 @@ mod tcp_proxy;
 mod tls;
 mod upgrade;
 mod upstream;
+mod workers;
 
 pub use config::*;
 pub use group::TargetHealthDescription;

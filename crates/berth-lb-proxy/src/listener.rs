@@ -1,24 +1,26 @@
 //! Listener sockets: the accept loop of an HTTP(S) listener (each
-//! connection served by hyper-util's auto server, HTTP/1.1 or HTTP/2,
-//! closed when idle for the load balancer's idle timeout or when the
-//! listener goes) and of a TCP listener (each connection to one target,
+//! connection served in HTTP/1 by the proxy itself, [`crate::serve_h1`],
+//! or in HTTP/2 — ALPN h2 on HTTPS, the connection preface on HTTP — by
+//! hyper's server; closed when idle for the load balancer's idle timeout
+//! or when the listener goes) and of a TCP listener (each connection to one target,
 //! bytes copied both ways). A listener's routing is read from a shared cell
 //! at each request or connection, so `apply` swaps it without touching the
 //! socket or the open connections.
 
+use crate::alarm::{Alarm, IDLE, STOP};
 use crate::http_proxy::{self, ClientConn, RoutesCell};
 use crate::idle::{self, Activity, IdleIo};
+use crate::serve_h1::{self, Ended, Rewind};
 use crate::shared::LbShared;
 use crate::tcp_proxy::{self, TcpCell};
-use futures::task::AtomicWaker;
+use crate::workers;
+use bytes::Bytes;
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU8;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::task::Poll;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -75,15 +77,18 @@ pub(crate) async fn serve_http(
             stop: stop.clone(),
         };
         let tls = tls.clone();
-        tokio::spawn(async move {
+        workers::spawn_conn(stream, move |stream| async move {
             let activity = Activity::new();
             let io = IdleIo::new(stream, activity.clone());
             match tls {
-                None => conn.serve(io, activity).await,
+                None => conn.serve(io, activity, false).await,
                 Some(acceptor) => {
                     let idle = conn.lb.idle_timeout();
                     match tokio::time::timeout(idle, acceptor.accept(io)).await {
-                        Ok(Ok(tls_stream)) => conn.serve(tls_stream, activity).await,
+                        Ok(Ok(tls_stream)) => {
+                            let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                            conn.serve(tls_stream, activity, h2).await;
+                        }
                         Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -101,32 +106,14 @@ struct HttpConn {
 }
 
 impl HttpConn {
-    async fn serve<I>(self, io: I, activity: Arc<Activity>)
+    /// Serves the connection: HTTP/1 by the proxy itself, HTTP/2 (`h2`:
+    /// negotiated by ALPN, or the preface the HTTP/1 path found) by hyper.
+    async fn serve<I>(self, io: I, activity: Arc<Activity>, h2: bool)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let _active = Active::open(self.lb.clone());
         let upstreams = self.client.upstreams.clone();
-        let client = self.client.clone();
-        let peer = self.peer;
-        let service = service_fn(move |request| {
-            let client = client.clone();
-            async move { http_proxy::handle(request, &client).await }
-        });
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        // No header read timer per request (hyper's default: 30 s, also
-        // while a keep-alive connection waits for its next request): the
-        // idle timeout below closes a connection that moved no byte for
-        // the load balancer's idle timeout, waiting for a request or
-        // within one, so an idle connection lives as long as ALB keeps one.
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .keep_alive(true)
-            .header_read_timeout(None);
-        builder.http2().timer(TokioTimer::new());
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-        tokio::pin!(conn);
         // The idle timeout and the listener's stop are watched by a task of
         // their own, which raises the connection's alarm: polling them
         // beside the connection would re-register the idle timer's waker
@@ -139,6 +126,36 @@ impl HttpConn {
             self.lb.clone(),
             self.stop.clone(),
         )));
+        let mut io = io;
+        let read = if h2 {
+            Bytes::new()
+        } else {
+            match serve_h1::serve(&mut io, &self.client, &alarm).await {
+                Ended::Closed => {
+                    upstreams.detach();
+                    return;
+                }
+                Ended::Http2(read) => read,
+            }
+        };
+        self.serve_h2(Rewind::new(read, io), &alarm).await;
+        upstreams.detach();
+    }
+
+    async fn serve_h2<I>(&self, io: I, alarm: &Alarm)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let client = self.client.clone();
+        let peer = self.peer;
+        let service = service_fn(move |request| {
+            let client = client.clone();
+            async move { http_proxy::handle(request, &client).await }
+        });
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
         let mut closing = false;
         loop {
             tokio::select! {
@@ -164,39 +181,6 @@ impl HttpConn {
                 }
             }
         }
-        upstreams.detach();
-    }
-}
-
-/// The alarm's reasons.
-const IDLE: u8 = 1;
-const STOP: u8 = 2;
-
-/// What a client connection's watchdog tells it: idle for the timeout,
-/// or the listener stopping.
-#[derive(Debug, Default)]
-struct Alarm {
-    raised: AtomicU8,
-    waker: AtomicWaker,
-}
-
-impl Alarm {
-    fn raise(&self, reason: u8) {
-        self.raised.fetch_or(reason, AcqRel);
-        self.waker.wake();
-    }
-
-    /// The reasons raised since the last time (none: waits).
-    fn next(&self) -> impl Future<Output = u8> + '_ {
-        std::future::poll_fn(|cx| {
-            if self.raised.load(Acquire) == 0 {
-                self.waker.register(cx.waker());
-                if self.raised.load(Acquire) == 0 {
-                    return Poll::Pending;
-                }
-            }
-            Poll::Ready(self.raised.swap(0, AcqRel))
-        })
     }
 }
 

@@ -4,8 +4,8 @@
 //! the request in a [`RequestView`].
 
 use crate::config::{Condition, QueryPair};
+use crate::fields::Headers;
 use crate::pattern::{matches, matches_ignore_case};
-use http::HeaderMap;
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -19,7 +19,7 @@ pub struct RequestView<'a> {
     pub query: Option<&'a str>,
     /// The Host header (or HTTP/2 `:authority`), port included or not.
     pub host: Option<&'a str>,
-    pub headers: &'a HeaderMap,
+    pub headers: Headers<'a>,
     /// The client's address as the listener saw it.
     pub source: IpAddr,
 }
@@ -59,9 +59,7 @@ pub fn condition_matches(condition: &Condition, request: &RequestView<'_>) -> bo
         }
         Condition::HttpHeader { name, values } => request
             .headers
-            .get_all(name.as_str())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+            .texts(name.as_str())
             .any(|v| values.iter().any(|p| matches_ignore_case(p, v))),
         Condition::HttpRequestMethod(methods) => methods.iter().any(|m| m == request.method),
         Condition::QueryString(pairs) => {

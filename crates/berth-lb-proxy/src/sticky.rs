@@ -3,7 +3,7 @@
 //! target group of a weighted forward with group stickiness. The value is
 //! opaque to the client (hex), as ALB's is; it is not a secret.
 
-use http::HeaderMap;
+use crate::fields::Headers;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
@@ -37,11 +37,9 @@ pub fn parse_group_value(value: &str) -> Option<String> {
 }
 
 /// The value of the cookie `name` in the request's `Cookie` headers.
-pub fn find<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub fn find<'h>(headers: &Headers<'h>, name: &str) -> Option<&'h str> {
     headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+        .texts("cookie")
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)

@@ -33,9 +33,9 @@
 use crate::config::Target;
 use crate::h1::{self, BodyFraming, Chunked, Decoded, ParseError, RequestFraming, ResponseHead};
 use crate::striped::{Counter, Padded};
+use crate::workers;
 use bytes::{Bytes, BytesMut};
-use http::Request;
-use http::header;
+use http::Method;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use std::io;
@@ -109,13 +109,15 @@ pub(crate) enum UpstreamError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error("reading the client's request body: {0}")]
-    ClientBody(#[source] hyper::Error),
+    ClientBody(String),
 }
 
 /// An HTTP/1.1 connection to a target, between exchanges or in one.
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: TcpStream,
+    /// The worker thread whose event loop the socket is registered with.
+    worker: Option<usize>,
     /// Bytes read and not yet used.
     buf: BytesMut,
     /// The request head being written (its allocation reused).
@@ -123,6 +125,23 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// The connection registered with the caller's event loop: one from a
+    /// target's pool may have been opened on another worker thread, whose
+    /// event loop would then pass each of its wake-ups across threads.
+    fn at_home(self) -> Option<Conn> {
+        let here = workers::current();
+        if self.worker == here {
+            return Some(self);
+        }
+        let std_stream = self.stream.into_std().ok()?;
+        let stream = TcpStream::from_std(std_stream).ok()?;
+        Some(Conn {
+            stream,
+            worker: here,
+            ..self
+        })
+    }
+
     /// Still open as far as can be told without waiting: a target that
     /// closed an idle connection (or wrote on it) made it readable.
     fn is_usable(&self) -> bool {
@@ -147,9 +166,9 @@ impl Conn {
 
     /// Writes the request (head in `out`, then the body) and reads the
     /// final response head (interim 1xx answers but 101 are skipped).
-    async fn exchange(
+    async fn exchange<B: SendBody>(
         &mut self,
-        body: &mut Incoming,
+        body: &mut B,
         framing: Option<RequestFraming>,
     ) -> Result<ResponseHead, Failure> {
         let stale = |e: io::Error| match e.kind() {
@@ -181,15 +200,9 @@ impl Conn {
         }
     }
 
-    async fn write_body(&mut self, body: &mut Incoming, framing: RequestFraming) -> Result<(), UpstreamError> {
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(UpstreamError::ClientBody)?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers are not passed on
-            };
-            if data.is_empty() {
-                continue;
-            }
+    async fn write_body<B: SendBody>(&mut self, body: &mut B, framing: RequestFraming) -> Result<(), UpstreamError> {
+        while let Some(data) = body.next_data().await {
+            let data = data?;
             if framing == RequestFraming::Chunked {
                 self.stream.write_all(&h1::chunk_prefix(data.len())).await?;
                 self.stream.write_all(&data).await?;
@@ -202,6 +215,30 @@ impl Conn {
             self.stream.write_all(h1::LAST_CHUNK).await?;
         }
         Ok(())
+    }
+}
+
+/// A request's body as it goes to the target, a piece at a time.
+pub(crate) trait SendBody {
+    /// The next piece of data (never empty); none at the body's end.
+    fn next_data(&mut self) -> impl Future<Output = Option<Result<Bytes, UpstreamError>>> + Send;
+}
+
+/// An HTTP/2 client's body, as hyper's server reads it.
+impl SendBody for Incoming {
+    async fn next_data(&mut self) -> Option<Result<Bytes, UpstreamError>> {
+        loop {
+            let frame = match self.frame().await? {
+                Ok(frame) => frame,
+                Err(e) => return Some(Err(UpstreamError::ClientBody(e.to_string()))),
+            };
+            // Trailers are not passed on.
+            if let Ok(data) = frame.into_data()
+                && !data.is_empty()
+            {
+                return Some(Ok(data));
+            }
+        }
     }
 }
 
@@ -297,49 +334,39 @@ impl Upstreams {
         }
     }
 
-    /// Sends `request` (in origin form, its headers final) to `target` over
-    /// an idle connection (this client connection's, else the target's
-    /// pool) or a new one, and reads the response head. The body's
-    /// connection comes back to this client connection once it has been
-    /// read whole, when `reuse`.
-    pub(crate) async fn send(
+    /// Sends a request to `target` over an idle connection (this client
+    /// connection's, else the target's pool) or a new one — its head
+    /// written by `write_head` for the body's framing (`framing`: none
+    /// when it has no body), then `body` — and reads the response head. The
+    /// body's connection comes back to this client connection once it has
+    /// been read whole, when `reuse`.
+    pub(crate) async fn send<B: SendBody>(
         self: &Arc<Self>,
         target: &Arc<TargetShared>,
-        request: Request<Incoming>,
+        method: &Method,
+        write_head: impl Fn(&mut BytesMut, RequestFraming),
+        body: &mut B,
+        framing: Option<RequestFraming>,
         reuse: bool,
-        forwarded: &h1::Forwarded<'_>,
     ) -> Result<Answer, UpstreamError> {
-        let (parts, mut body) = request.into_parts();
-        let framing = if body.is_end_stream() {
-            None
-        } else if parts.headers.contains_key(header::CONTENT_LENGTH) {
-            Some(RequestFraming::AsIs)
-        } else {
-            Some(RequestFraming::Chunked)
-        };
-        let replayable = framing.is_none() && parts.method.is_safe();
+        let replayable = framing.is_none() && method.is_safe();
         let mut kept = self
             .take(target)
             .filter(|(_, c)| replayable || c.is_usable())
-            .or_else(|| target.pool.take(Instant::now()).map(|c| (target.clone(), c)));
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            .or_else(|| {
+                let conn = target.pool.take(Instant::now())?.at_home()?;
+                Some((target.clone(), conn))
+            });
         loop {
             let (held, mut conn, reused) = match kept.take() {
                 Some((held, conn)) => (held, conn, true),
                 None => (target.clone(), connect(target).await?, false),
             };
             conn.out.clear();
-            h1::write_request_head(
-                &mut conn.out,
-                &parts.method,
-                path,
-                &parts.headers,
-                framing.unwrap_or(RequestFraming::AsIs),
-                forwarded,
-            );
-            match conn.exchange(&mut body, framing).await {
+            write_head(&mut conn.out, framing.unwrap_or(RequestFraming::AsIs));
+            match conn.exchange(body, framing).await {
                 Ok(head) => {
-                    let framing = head.body_framing(&parts.method)?;
+                    let framing = head.body_framing(method)?;
                     let keep_alive = reuse && head.keep_alive() && framing != BodyFraming::UntilClose;
                     let body = TargetBody {
                         conn: Some(conn),
@@ -402,6 +429,7 @@ async fn connect(target: &TargetShared) -> Result<Conn, UpstreamError> {
     let _ = stream.set_nodelay(true);
     Ok(Conn {
         stream,
+        worker: workers::current(),
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: BytesMut::with_capacity(1024),
     })
@@ -437,6 +465,26 @@ pub(crate) struct TargetBody {
 }
 
 impl TargetBody {
+    /// The whole body when it has a length and all of it has been read
+    /// already (the connection then goes home): the common small answer,
+    /// written with its head in one piece.
+    pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
+        let BodyState::Length(n) = self.state else {
+            return None;
+        };
+        let conn = self.conn.as_mut()?;
+        let n = usize::try_from(n).ok().filter(|&n| n <= conn.buf.len())?;
+        let data = conn.buf.split_to(n).freeze();
+        self.state = BodyState::Length(0);
+        self.finish();
+        Some(data)
+    }
+
+    /// How the client should be sent the body: with its length, or not.
+    pub(crate) fn has_length(&self) -> bool {
+        matches!(self.state, BodyState::Length(_))
+    }
+
     /// The connection, for a tunnel (after a 101).
     pub(crate) fn into_conn(mut self) -> Option<Conn> {
         self.home = None;

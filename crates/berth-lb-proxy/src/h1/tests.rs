@@ -14,6 +14,7 @@ const FORWARDED: Forwarded<'static> = Forwarded {
 
 #[test]
 fn a_request_head_is_the_method_the_origin_form_and_the_headers() {
+    use http::header;
     let mut headers = HeaderMap::new();
     headers.insert(header::HOST, HeaderValue::from_static("app.example.com"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
@@ -24,7 +25,8 @@ fn a_request_head_is_the_method_the_origin_form_and_the_headers() {
         &mut out,
         &Method::GET,
         "/cart?id=7",
-        &headers,
+        map_fields(&headers),
+        b"",
         RequestFraming::AsIs,
         &FORWARDED,
     );
@@ -40,7 +42,8 @@ fn a_request_head_is_the_method_the_origin_form_and_the_headers() {
         &mut out,
         &Method::POST,
         "/",
-        &HeaderMap::new(),
+        map_fields(&HeaderMap::new()),
+        b"",
         RequestFraming::Chunked,
         &port_0,
     );
@@ -65,7 +68,15 @@ fn a_request_s_trace_id_gets_a_self_and_an_empty_forwarded_for_is_not_kept() {
         port: 65535,
         ..FORWARDED
     };
-    write_request_head(&mut out, &Method::GET, "/", &headers, RequestFraming::AsIs, &forwarded);
+    write_request_head(
+        &mut out,
+        &Method::GET,
+        "/",
+        map_fields(&headers),
+        b"",
+        RequestFraming::AsIs,
+        &forwarded,
+    );
     let text = std::str::from_utf8(&out).unwrap();
     assert!(text.contains("\r\nx-forwarded-for: 203.0.113.9\r\n"), "{text}");
     assert!(text.contains("\r\nx-forwarded-port: 65535\r\n"), "{text}");
@@ -78,7 +89,15 @@ fn a_request_s_trace_id_gets_a_self_and_an_empty_forwarded_for_is_not_kept() {
     // A trace header without a Root is replaced.
     headers.insert("x-amzn-trace-id", HeaderValue::from_static("garbage"));
     out.clear();
-    write_request_head(&mut out, &Method::GET, "/", &headers, RequestFraming::AsIs, &forwarded);
+    write_request_head(
+        &mut out,
+        &Method::GET,
+        "/",
+        map_fields(&headers),
+        b"",
+        RequestFraming::AsIs,
+        &forwarded,
+    );
     let text = std::str::from_utf8(&out).unwrap();
     assert!(!text.contains("garbage"), "{text}");
     assert_eq!(text.matches("x-amzn-trace-id").count(), 1, "{text}");
@@ -91,7 +110,9 @@ fn a_response_head_is_parsed_once_complete_and_leaves_the_body() {
     buf.extend_from_slice(b"X-A: 2\r\n\r\nok");
     let head = parse_response_head(&mut buf).unwrap().unwrap();
     assert_eq!(head.status, StatusCode::OK);
-    assert_eq!(head.headers.get_all("x-a").iter().count(), 2);
+    assert_eq!(head.fields().values("x-a").count(), 2);
+    assert_eq!(head.reason(), b"OK");
+    assert_eq!(head.header_map().unwrap().get_all("x-a").iter().count(), 2);
     assert_eq!(&buf[..], b"ok");
     assert!(head.keep_alive());
     assert_eq!(head.body_framing(&Method::GET), Ok(BodyFraming::Length(2)));
@@ -150,17 +171,42 @@ fn a_chunked_body_is_decoded_across_reads_with_extensions_and_trailers() {
 fn a_connection_header_of_close_or_keep_alive_is_read_out_of_the_headers() {
     let kept = head("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
     assert!(
-        !kept.headers.contains_key(header::CONNECTION),
+        kept.fields().values("connection").next().is_none(),
         "hop-by-hop, not passed on"
     );
     assert!(kept.keep_alive());
     let closing = head("HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\n\r\n");
-    assert!(!closing.headers.contains_key(header::CONNECTION));
+    assert!(closing.fields().values("connection").next().is_none());
     assert!(!closing.keep_alive(), "close wins");
     // One naming another header stays, for the proxy to drop both.
     let naming = head("HTTP/1.0 200 OK\r\nConnection: keep-alive, x-private\r\nx-private: 1\r\n\r\n");
-    assert_eq!(naming.headers[header::CONNECTION], "keep-alive, x-private");
+    assert_eq!(
+        naming.fields().values("connection").collect::<Vec<_>>(),
+        [&b"keep-alive, x-private"[..]]
+    );
     assert!(naming.keep_alive());
     let both = head("HTTP/1.1 200 OK\r\nConnection: x-private\r\nConnection: close\r\n\r\n");
     assert!(!both.keep_alive(), "the tokens of every Connection header count");
+}
+
+#[test]
+fn raw_fields_keep_their_case_and_extra_lines_go_before_the_forwarded_ones() {
+    let fields: [(&[u8], &[u8]); 2] = [(b"Accept", b"*/*"), (b"X-Forwarded-For", b"10.0.0.1")];
+    let mut out = BytesMut::new();
+    write_request_head(
+        &mut out,
+        &Method::GET,
+        "/",
+        fields,
+        b"host: 10.0.0.5:80\r\n",
+        RequestFraming::AsIs,
+        &FORWARDED,
+    );
+    let text = std::str::from_utf8(&out).unwrap();
+    assert!(
+        text.starts_with(
+            "GET / HTTP/1.1\r\nAccept: */*\r\nhost: 10.0.0.5:80\r\nx-forwarded-for: 10.0.0.1, 203.0.113.9\r\n"
+        ),
+        "{text}"
+    );
 }

@@ -36,7 +36,8 @@ fn head_for(request: Request<()>, authority: &Authority, peer: SocketAddr) -> St
         &mut out,
         up.method(),
         path,
-        up.headers(),
+        h1::map_fields(up.headers()),
+        b"",
         h1::RequestFraming::AsIs,
         &forwarded,
     );

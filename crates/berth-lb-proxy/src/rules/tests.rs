@@ -1,5 +1,5 @@
 use super::*;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 fn view<'a>(headers: &'a HeaderMap, path: &'a str, query: Option<&'a str>, host: Option<&'a str>) -> RequestView<'a> {
     RequestView {
@@ -7,7 +7,7 @@ fn view<'a>(headers: &'a HeaderMap, path: &'a str, query: Option<&'a str>, host:
         path,
         query,
         host,
-        headers,
+        headers: Headers::from(headers),
         source: "10.1.2.3".parse().unwrap(),
     }
 }

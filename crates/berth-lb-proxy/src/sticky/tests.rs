@@ -1,5 +1,5 @@
 use super::*;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 #[test]
 fn target_and_group_values_round_trip() {
@@ -16,8 +16,8 @@ fn the_cookie_is_found_among_others() {
     let mut h = HeaderMap::new();
     h.append(http::header::COOKIE, HeaderValue::from_static("a=1; AWSALBCORS=x"));
     h.append(http::header::COOKIE, HeaderValue::from_static("AWSALB=abc-80; b=2"));
-    assert_eq!(find(&h, TARGET_COOKIE), Some("abc-80"));
-    assert_eq!(find(&h, GROUP_COOKIE), None);
+    assert_eq!(find(&Headers::from(&h), TARGET_COOKIE), Some("abc-80"));
+    assert_eq!(find(&Headers::from(&h), GROUP_COOKIE), None);
 }
 
 #[test]

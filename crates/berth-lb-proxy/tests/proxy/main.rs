@@ -2,6 +2,7 @@
 //! behind a `Proxy`, driven by config snapshots.
 
 mod apply;
+mod downstream;
 mod framing;
 mod health;
 mod reuse;
