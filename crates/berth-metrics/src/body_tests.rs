@@ -251,3 +251,24 @@ fn namespace_pattern_is_the_models() {
         assert_eq!(namespace_pattern_ok(s), re.is_match(s), "{s:?}");
     }
 }
+
+#[test]
+fn names_and_units_need_no_escape() {
+    for name in NAMES.iter().chain(units()) {
+        assert_eq!(str_len(name), name.len() + 2, "{name}");
+    }
+    for names in [TOP, DATUM, DIMENSION, STATISTIC_SET] {
+        assert!(names.iter().all(|n| NAMES.contains(n)));
+    }
+}
+
+#[test]
+fn a_body_that_is_not_utf8_is_left() {
+    let mut body = datum(r#""MetricName":"m","Value":1"#).into_bytes();
+    let at = body.iter().position(|b| *b == b'm').unwrap();
+    body[at] = 0xff;
+    assert!(read(&body).is_none());
+    // Control characters are escaped in JSON text; raw, the body is not JSON.
+    assert!(read(datum("\"MetricName\":\"a\u{1}b\",\"Value\":1").as_bytes()).is_none());
+    assert!(agrees(&datum(r#""MetricName":"a\u0001b","Value":1"#)));
+}

@@ -60,12 +60,7 @@ impl<S: OperationService> JsonService for S {
         })
     }
 
-    fn prepare_body<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        operation: &str,
-        body: &[u8],
-    ) -> BodyPrepared<'a> {
+    fn prepare_body<'a>(&'a self, ctx: &'a RequestContext, operation: &str, body: &[u8]) -> BodyPrepared<'a> {
         let (summary, prepared) = (S::table().find(operation)?.read_body)(self, ctx, body)?;
         let Some(own) = self.own_authorizer() else {
             return Some((summary, prepared));
