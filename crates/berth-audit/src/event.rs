@@ -51,6 +51,13 @@ impl RequestParameters {
         Self(crate::redact::request_parameters(input, event_source))
     }
 
+    /// The parameters of an input read straight from its body, from its
+    /// summary, when the record is made from the summary alone
+    /// ([`crate::redact::request_parameters_of_summary`]).
+    pub fn of_summary(summary: &berth_proto::direct::Summary, event_source: &str) -> Option<Self> {
+        crate::redact::request_parameters_of_summary(summary, event_source).map(Self)
+    }
+
     /// The recorded JSON.
     pub fn as_value(&self) -> &Value {
         &self.0

@@ -1,7 +1,9 @@
 //! Secret values never reach the audit trail: request parameters are copied
 //! with secret-looking fields replaced, and oversized ones summarised.
 
-use serde_json::{Map, Value};
+use berth_proto::direct::{Summary, Top};
+use berth_proto::json_len::{number_len, str_len};
+use serde_json::{Map, Number, Value};
 
 /// What CloudTrail itself writes in place of a hidden value.
 pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
@@ -98,25 +100,78 @@ pub fn request_parameters(input: &Value, event_source: &str) -> Value {
     if size <= MAX_PARAMS_BYTES {
         return redact_value(input, event_source);
     }
+    let members = input.as_object().into_iter().flatten().map(|(k, v)| {
+        let kept = match v {
+            Value::String(s) => Kept::Text(s),
+            Value::Number(n) => Kept::Number(n),
+            Value::Bool(b) => Kept::Bool(*b),
+            Value::Array(a) => Kept::List(a.len()),
+            Value::Object(_) => Kept::Other,
+            Value::Null => Kept::Null,
+        };
+        (k.as_str(), kept)
+    });
+    truncated(members, size, event_source)
+}
+
+/// The record of an input read straight from its body, from its summary
+/// (the general path's `Value` was never built): what
+/// [`request_parameters`] makes of that `Value` when it is truncated. None
+/// when it would be kept whole, or when one of the names the input may
+/// hold is hidden (its redacted size is not the summary's): the caller
+/// then records the parsed body.
+pub fn request_parameters_of_summary(summary: &Summary, event_source: &str) -> Option<Value> {
+    if summary.json_len <= MAX_PARAMS_BYTES || summary.names.iter().any(|k| is_secret_key(k, event_source)) {
+        return None;
+    }
+    let members = summary.top.iter().map(|(k, v)| {
+        let kept = match v {
+            Top::Text(s) => Kept::Text(s),
+            Top::Number(n) => Kept::Number(n),
+            Top::Bool(b) => Kept::Bool(*b),
+            Top::List(n) => Kept::List(*n),
+            Top::Object => Kept::Other,
+        };
+        (*k, kept)
+    });
+    Some(truncated(members, summary.json_len, event_source))
+}
+
+/// A top-level member as a truncated record keeps it.
+enum Kept<'a> {
+    Text(&'a str),
+    Number(&'a Number),
+    Bool(bool),
+    /// A list, by its length.
+    List(usize),
+    Other,
+    Null,
+}
+
+/// A record too large to keep whole (`size` bytes once redacted): its
+/// scalar top-level members (strings up to 1 KiB), each list's length as
+/// `<name>Count`, the size.
+fn truncated<'a>(members: impl Iterator<Item = (&'a str, Kept<'a>)>, size: usize, event_source: &str) -> Value {
     let mut out = Map::new();
-    if let Value::Object(m) = input {
-        for (k, v) in m {
-            if is_secret_key(k, event_source) && !v.is_null() {
-                out.insert(k.clone(), Value::String(HIDDEN.into()));
-                continue;
+    for (k, v) in members {
+        if is_secret_key(k, event_source) && !matches!(v, Kept::Null) {
+            out.insert(k.to_owned(), Value::String(HIDDEN.into()));
+            continue;
+        }
+        match v {
+            Kept::Text(s) if s.len() <= 1024 => {
+                out.insert(k.to_owned(), Value::String(s.to_owned()));
             }
-            match v {
-                Value::String(s) if s.len() <= 1024 => {
-                    out.insert(k.clone(), v.clone());
-                }
-                Value::Bool(_) | Value::Number(_) => {
-                    out.insert(k.clone(), v.clone());
-                }
-                Value::Array(a) => {
-                    out.insert(format!("{k}Count"), Value::from(a.len()));
-                }
-                _ => {}
+            Kept::Number(n) => {
+                out.insert(k.to_owned(), Value::Number(n.clone()));
             }
+            Kept::Bool(b) => {
+                out.insert(k.to_owned(), Value::Bool(b));
+            }
+            Kept::List(n) => {
+                out.insert(format!("{k}Count"), Value::from(n));
+            }
+            Kept::Text(_) | Kept::Other | Kept::Null => {}
         }
     }
     out.insert("berthTruncatedBytes".into(), Value::from(size));
@@ -148,36 +203,6 @@ fn redacted_len(v: &Value, event_source: &str) -> usize {
         Value::Bool(b) => 4 + usize::from(!b),
         Value::Number(n) => number_len(n),
         Value::String(s) => str_len(s),
-    }
-}
-
-/// The length of a string serialized as JSON, as serde_json escapes it:
-/// `"` and `\` as two bytes, the control characters as `\n`-style pairs
-/// or `\u00XX`, nothing else.
-fn str_len(s: &str) -> usize {
-    2 + s.len()
-        + s.bytes()
-            .map(|b| match b {
-                b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 1,
-                0..0x20 => 5,
-                _ => 0,
-            })
-            .sum::<usize>()
-}
-
-/// The length of a number serialized as JSON, as serde_json writes it:
-/// integers in decimal, floats in their shortest form (serde_json's own
-/// formatter, `zmij`), without formatting the integers.
-fn number_len(n: &serde_json::Number) -> usize {
-    let digits = |u: u64| u.checked_ilog10().map_or(1, |d| d as usize + 1);
-    if let Some(u) = n.as_u64() {
-        digits(u)
-    } else if let Some(i) = n.as_i64() {
-        1 + digits(i.unsigned_abs())
-    } else {
-        // A JSON number is finite: what is left is a float.
-        let f = n.as_f64().unwrap_or_default();
-        zmij::Buffer::new().format_finite(f).len()
     }
 }
 
@@ -341,5 +366,76 @@ mod tests {
         assert_eq!(out["logGroupName"], "g");
         assert_eq!(out["logEventsCount"], 500);
         assert!(out["berthTruncatedBytes"].as_u64().unwrap() > MAX_PARAMS_BYTES as u64);
+    }
+
+    /// The summary of an input (what a body reader counted) and the input itself.
+    fn summarized(input: &Value, names: &'static [&'static str]) -> Summary {
+        let top = input
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let name: &'static str = names.iter().copied().find(|n| n == k).unwrap();
+                let t = match v {
+                    Value::String(s) => Top::Text(s.clone()),
+                    Value::Number(n) => Top::Number(n.clone()),
+                    Value::Bool(b) => Top::Bool(*b),
+                    Value::Array(a) => Top::List(a.len()),
+                    _ => Top::Object,
+                };
+                (name, t)
+            })
+            .collect();
+        Summary {
+            json_len: input.to_string().len(),
+            top,
+            names,
+        }
+    }
+
+    #[test]
+    fn a_large_input_is_recorded_from_its_summary_as_from_its_value() {
+        let names = &[
+            "MetricData",
+            "Namespace",
+            "Flag",
+            "Size",
+            "Long",
+            "Entity",
+            "MetricName",
+            "Value",
+        ];
+        let input = json!({
+            "MetricData": vec![json!({"MetricName": "m", "Value": 1.5}); 500],
+            "Namespace": "App",
+            "Flag": true,
+            "Size": -3,
+            "Long": "x".repeat(2000),
+            "Entity": {"a": 1},
+        });
+        let source = "monitoring.amazonaws.com";
+        let whole = request_parameters(&input, source);
+        let from_summary = request_parameters_of_summary(&summarized(&input, names), source).unwrap();
+        assert_eq!(from_summary, whole);
+        // The same text too (the members in the input's order).
+        assert_eq!(from_summary.to_string(), whole.to_string());
+        assert_eq!(whole["MetricDataCount"], 500);
+        assert!(whole.get("Long").is_none() && whole.get("Entity").is_none());
+    }
+
+    #[test]
+    fn a_summary_is_not_the_record_of_a_small_input_or_one_with_a_hidden_name() {
+        let small = json!({"Namespace": "App", "MetricData": [{"MetricName": "m", "Value": 1}]});
+        let names = &["Namespace", "MetricData", "MetricName", "Value"];
+        assert_eq!(
+            request_parameters_of_summary(&summarized(&small, names), "monitoring.amazonaws.com"),
+            None
+        );
+        let large = json!({"Name": "/p", "Values": vec![json!({"Value": "v"}); 1000]});
+        let names = &["Name", "Values", "Value"];
+        let summary = summarized(&large, names);
+        assert!(request_parameters_of_summary(&summary, "monitoring.amazonaws.com").is_some());
+        // SSM hides `Value`: the redacted size is not the summary's.
+        assert_eq!(request_parameters_of_summary(&summary, "ssm.amazonaws.com"), None);
     }
 }

@@ -83,6 +83,10 @@ fn dims_key(dims: &[Dimension]) -> String {
     serde_json::to_string(dims).unwrap_or_default()
 }
 
+/// A row of `points` a write merges into: the metric's index in the
+/// batch, the resolution, the interval's start, the unit.
+type RowKey<'a> = (usize, i64, i64, &'a str);
+
 impl Db {
     /// Opens (or creates) the database in `dir`, with the tables of the
     /// metrics and those `schemas` create (the alarms': `alarms::store::SCHEMA`).
@@ -142,7 +146,7 @@ impl Db {
     /// Writes the samples of several requests in one transaction.
     fn write(&self, batch: &[Vec<Sample>]) -> Result<()> {
         // Merge in memory first: one row write per (metric, res, ts, unit).
-        let mut rows: BTreeMap<(usize, i64, i64, &str), Aggregate> = BTreeMap::new();
+        let mut keyed: Vec<(RowKey<'_>, &Aggregate)> = Vec::new();
         let mut metrics: Vec<(&Metric, i64)> = Vec::new();
         let mut index: HashMap<&Metric, usize> = HashMap::default();
         // A run of samples sharing one `Arc<Metric>` (one request's datums
@@ -160,12 +164,20 @@ impl Db {
             metrics[i].1 = metrics[i].1.max(s.ts);
             let resolutions: &[i64] = if s.high_resolution { &[1, 60] } else { &[60] };
             for &res in resolutions {
-                rows.entry((i, res, bucket(s.ts, res), s.unit.as_str()))
-                    .and_modify(|a| a.merge(&s.agg))
-                    .or_insert_with(|| s.agg.clone());
+                keyed.push(((i, res, bucket(s.ts, res), s.unit.as_str()), &s.agg));
             }
         }
-        let rows: Vec<_> = rows.into_iter().collect();
+        // Sorted by key, stably (a request's datums usually come in order: a
+        // merge sort's runs), then each key's aggregates merged in the order
+        // they came — as a sorted map merged them, without its nodes.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rows: Vec<(RowKey<'_>, Aggregate)> = Vec::with_capacity(keyed.len());
+        for (key, agg) in keyed {
+            match rows.last_mut() {
+                Some((k, merged)) if *k == key => merged.merge(agg),
+                _ => rows.push((key, agg.clone())),
+            }
+        }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut ids = Vec::with_capacity(metrics.len());

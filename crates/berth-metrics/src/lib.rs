@@ -13,6 +13,7 @@
 
 pub mod alarms;
 mod authz;
+mod body;
 pub mod db;
 mod group_commit;
 pub mod inputs;

@@ -79,6 +79,12 @@ impl Operation<Metrics> for PutMetricData {
     const NAME: &'static str = "PutMetricData";
     type Input = PutMetricDataInput;
 
+    /// A batch of up to 1,000 datums, read straight from its awsJson body
+    /// when it holds only what the reader checks ([`crate::body`]).
+    fn read_body(body: &[u8]) -> Option<(PutMetricDataInput, berth_proto::direct::Summary)> {
+        crate::body::read(body)
+    }
+
     fn resources(_: &Scope, input: &PutMetricDataInput) -> Vec<AuthzResource> {
         star(
             Self::NAME,

@@ -4,9 +4,11 @@
 
 pub mod bridge;
 pub mod cbor;
+pub mod direct;
 pub mod error;
 pub mod form;
 pub mod json;
+pub mod json_len;
 pub mod operation;
 pub mod pagination;
 pub mod protocol;

@@ -18,6 +18,7 @@
 //! dispatch below is written once, and a service writes only what is its
 //! own ([`JsonServiceInfo`], its scope, its table).
 
+use crate::direct::Summary;
 use crate::{AuthzResource, AwsError, JsonService, JsonServiceInfo, OwnAuthorizer, Prepared, RequestContext};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -58,6 +59,24 @@ impl<S: OperationService> JsonService for S {
             None => prepared,
         })
     }
+
+    fn prepare_body<'a>(&'a self, ctx: &'a RequestContext, operation: &str, body: &[u8]) -> BodyPrepared<'a> {
+        let (summary, prepared) = (S::table().find(operation)?.read_body)(self, ctx, body)?;
+        let Some(own) = self.own_authorizer() else {
+            return Some((summary, prepared));
+        };
+        let action = format!("{}:{operation}", self.signing_name());
+        let wrapped: PrepareFuture<'a> = Box::pin(async move {
+            let prepared = prepared.await?;
+            Ok(Box::new(SelfAuthorized {
+                prepared,
+                own,
+                ctx,
+                action,
+            }) as Box<dyn Prepared + 'a>)
+        });
+        Some((summary, wrapped))
+    }
 }
 
 /// A request of a service that authorizes itself: each of its resources
@@ -97,6 +116,19 @@ pub trait Operation<S: OperationService>: Send + Sync + 'static {
     fn decode(input: Value) -> Result<Self::Input, AwsError> {
         crate::json::decode(input)
     }
+    /// The input read straight from the request's awsJson body, without
+    /// the general path's `Value`, model check and [`Operation::decode`]
+    /// ([`crate::direct`]): for an operation whose inputs are large (a
+    /// PutMetricData batch). It answers only an input it has fully checked
+    /// (every constraint of the model, nothing the model would clean away),
+    /// decoded as [`Operation::decode`] would decode it after the check,
+    /// with the [`Summary`] the audit trail records; None sends the
+    /// request down the general path, which gives every error. An
+    /// operation with a reader has no request tags (`aws:RequestTag/…`).
+    /// None by default.
+    fn read_body(_body: &[u8]) -> Option<(Self::Input, Summary)> {
+        None
+    }
     /// Loads what both the authorization and the handler need (default:
     /// nothing). It does not fail: what it cannot find, the handler
     /// reports after the authorization.
@@ -117,6 +149,11 @@ pub trait Operation<S: OperationService>: Send + Sync + 'static {
 /// The future of [`Entry::prepare`].
 pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = Result<Box<dyn Prepared + 'a>, AwsError>> + Send + 'a>>;
 
+/// A request prepared from its body ([`JsonService::prepare_body`]): the
+/// audit trail's summary of its input and the preparation, or None for
+/// the general path.
+pub type BodyPrepared<'a> = Option<(Summary, PrepareFuture<'a>)>;
+
 /// One row of a registration table: an operation's name and its typed
 /// path, erased.
 pub struct Entry<S: OperationService> {
@@ -126,6 +163,9 @@ pub struct Entry<S: OperationService> {
     /// The resources of an input (decoded, nothing loaded), for the tests
     /// of the table: pure.
     pub resources: fn(&<S as OperationService>::Scope, Value) -> Result<Vec<AuthzResource>, AwsError>,
+    /// Reads and loads the input of one request straight from its body,
+    /// when the operation can ([`Operation::read_body`]).
+    pub read_body: for<'a> fn(&'a S, &'a RequestContext, &[u8]) -> BodyPrepared<'a>,
 }
 
 /// The table row of `O`.
@@ -134,7 +174,21 @@ pub const fn entry<S: OperationService, O: Operation<S>>() -> Entry<S> {
         name: O::NAME,
         prepare: prepare::<S, O>,
         resources: pure_resources::<S, O>,
+        read_body: read_body::<S, O>,
     }
+}
+
+fn read_body<'a, S: OperationService, O: Operation<S>>(
+    service: &'a S,
+    ctx: &'a RequestContext,
+    body: &[u8],
+) -> BodyPrepared<'a> {
+    let (mut input, summary) = O::read_body(body)?;
+    let prepared: PrepareFuture<'a> = Box::pin(async move {
+        O::load(service, &mut input).await;
+        Ok(Box::new(Typed::<S, O> { service, ctx, input }) as Box<dyn Prepared + 'a>)
+    });
+    Some((summary, prepared))
 }
 
 fn prepare<'a, S: OperationService, O: Operation<S>>(

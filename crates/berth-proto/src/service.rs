@@ -177,6 +177,21 @@ pub trait JsonService: JsonServiceInfo {
         operation: &'a str,
         input: Value,
     ) -> Result<Box<dyn Prepared + 'a>, AwsError>;
+    /// Takes one request's input over straight from its awsJson body, when
+    /// its operation has a reader for it
+    /// ([`crate::operation::Operation::read_body`]) and the reader fully
+    /// checked it: the summary the audit trail records, and the prepared
+    /// request (what [`JsonService::prepare`] answers). None (the default,
+    /// and for any input the reader leaves): the listener takes the general
+    /// path — the body parsed, checked against the model, then prepared.
+    fn prepare_body<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        _operation: &str,
+        _body: &[u8],
+    ) -> crate::operation::BodyPrepared<'a> {
+        None
+    }
     /// Runs one operation as the listener does, but without the listener's
     /// authorization (for tests and internal callers; a service that
     /// authorizes itself still does).

@@ -459,25 +459,16 @@ async fn handle(
                 .services
                 .get(prefix)
                 .ok_or_else(|| AwsError::unknown_operation(target))?;
-            let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
-                serde_json::json!({})
-            } else {
-                serde_json::from_slice(&body)
-                    .map_err(|e| AwsError::serialization(format!("Request body is not valid JSON: {e}")))?
-            };
-            if !input.is_object() {
-                return Err(AwsError::serialization("Request body must be a JSON object"));
-            }
-            // The model's checks; what goes on is the input cleaned of unknown members.
-            let input = berth_proto::validate::validate(svc.model(), op, input).map_err(|e| svc.error(e))?;
-            crate::observe::note_input(&parts.extensions, &input);
             // A service that authorizes its own operations (the ECR API, per repository) says so.
             let authorize = !ctx.principal.is_root && svc.own_authorizer().is_none();
-            // The request's tags (`aws:RequestTag/…`), read before the input is handed over;
-            // only when the listener authorizes (no work on the root's or ECR's hot path).
-            let tags = if authorize { request_tags(&input) } else { Vec::new() };
-            // The input is handed over once: decoded (and what authorization needs loaded) there.
-            let prepared = svc.prepare(&ctx, op, input).await.map_err(|e| svc.error(e))?;
+            let (prepared, tags) = match svc.prepare_body(&ctx, op, &body) {
+                // An input its operation reads straight from the body, fully checked (no request tags).
+                Some((summary, prepared)) => {
+                    crate::observe::note_summary(&parts.extensions, &summary, &body);
+                    (prepared.await.map_err(|e| svc.error(e))?, Vec::new())
+                }
+                None => prepare_json(svc.as_ref(), &ctx, op, &body, authorize, &parts.extensions).await?,
+            };
             if authorize {
                 let action = format!("{}:{op}", svc.signing_name());
                 let mut resources = prepared.resources().await;
@@ -512,6 +503,36 @@ async fn handle(
         }
         Protocol::Cbor => cbor::handle(app, &parts, &ctx, &body).await,
     }
+}
+
+/// The general path of an awsJson request: the body parsed, checked against
+/// the service's model (what goes on is the input cleaned of unknown
+/// members), recorded for the audit trail, then handed over once — decoded,
+/// and what authorization needs loaded, there. With it, the request's tags
+/// (`aws:RequestTag/…`), read before the input is handed over; only when
+/// the listener authorizes (no work on the root's or ECR's hot path).
+async fn prepare_json<'a>(
+    svc: &'a dyn JsonService,
+    ctx: &'a RequestContext,
+    op: &'a str,
+    body: &[u8],
+    authorize: bool,
+    ext: &axum::http::Extensions,
+) -> Result<(Box<dyn berth_proto::Prepared + 'a>, Vec<(String, String)>), AwsError> {
+    let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| AwsError::serialization(format!("Request body is not valid JSON: {e}")))?
+    };
+    if !input.is_object() {
+        return Err(AwsError::serialization("Request body must be a JSON object"));
+    }
+    let input = berth_proto::validate::validate(svc.model(), op, input).map_err(|e| svc.error(e))?;
+    crate::observe::note_input(ext, &input);
+    let tags = if authorize { request_tags(&input) } else { Vec::new() };
+    let prepared = svc.prepare(ctx, op, input).await.map_err(|e| svc.error(e))?;
+    Ok((prepared, tags))
 }
 
 /// Authorizes one resource of a JSON operation: the operation's own action

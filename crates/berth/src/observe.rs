@@ -389,6 +389,22 @@ pub fn note_input(ext: &axum::http::Extensions, input: &serde_json::Value) {
     }
 }
 
+/// Called with the summary of an awsJson input its operation read straight
+/// from the body (`berth_proto::direct`): a large input's record is made
+/// from the summary; a small one's (kept whole) from the body, parsed now
+/// — the reader accepted only what the model leaves as sent, so it is the
+/// record the general path makes.
+pub fn note_summary(ext: &axum::http::Extensions, summary: &berth_proto::direct::Summary, body: &[u8]) {
+    let Some(n) = ext.get::<CallNote>() else { return };
+    let source = n.with(|i| i.event_source.clone());
+    let record = berth_audit::RequestParameters::of_summary(summary, &source).or_else(|| {
+        serde_json::from_slice(body)
+            .ok()
+            .map(|input| berth_audit::RequestParameters::of(&input, &source))
+    });
+    n.with(|i| i.input = record);
+}
+
 /// The audit trail's record of a call's input (redacted, bounded), taken
 /// while the input is shown (rpcv2Cbor: before the service takes it over),
 /// for [`note_operation`]; None when the call is not noted.

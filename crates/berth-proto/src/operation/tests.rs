@@ -40,6 +40,19 @@ struct ThingInput {
     loaded: bool,
 }
 
+/// A body reader that takes a name of letters only.
+fn read_thing(body: &[u8]) -> Option<(ThingInput, Summary)> {
+    let input: ThingInput = serde_json::from_slice(body).ok()?;
+    input.name.chars().all(char::is_alphabetic).then(|| {
+        let summary = Summary {
+            json_len: body.len(),
+            top: vec![("name", crate::direct::Top::Text(input.name.clone()))],
+            names: &["name"],
+        };
+        (input, summary)
+    })
+}
+
 struct GetThing;
 
 #[async_trait]
@@ -48,6 +61,9 @@ impl Operation<Toy> for GetThing {
     type Input = ThingInput;
     async fn load(_toy: &Toy, input: &mut ThingInput) {
         input.loaded = true;
+    }
+    fn read_body(body: &[u8]) -> Option<(ThingInput, Summary)> {
+        read_thing(body)
     }
     fn resources(scope: &String, input: &ThingInput) -> Vec<AuthzResource> {
         vec![
@@ -206,6 +222,9 @@ struct OpenThing;
 impl Operation<Guarded> for OpenThing {
     const NAME: &'static str = "OpenThing";
     type Input = ThingInput;
+    fn read_body(body: &[u8]) -> Option<(ThingInput, Summary)> {
+        read_thing(body)
+    }
     fn resources(_scope: &(), input: &ThingInput) -> Vec<AuthzResource> {
         vec![AuthzResource::untagged(format!("arn:guarded:thing/{}", input.name))]
     }
@@ -237,4 +256,25 @@ async fn a_service_that_authorizes_itself_checks_each_resource_before_running() 
         vec![AuthzResource::untagged("arn:guarded:thing/shut")]
     );
     assert!(p.run().await.is_err());
+    // So is a request prepared from its body.
+    let (_, p) = Guarded.prepare_body(&ctx, "OpenThing", br#"{"name":"shut"}"#).unwrap();
+    let err = p.await.unwrap().run().await.unwrap_err();
+    assert_eq!(err.message, "guarded:OpenThing on arn:guarded:thing/shut");
+    let (_, p) = Guarded.prepare_body(&ctx, "OpenThing", br#"{"name":"open"}"#).unwrap();
+    assert_eq!(p.await.unwrap().run().await.unwrap(), json!({"name": "open"}));
+}
+
+#[tokio::test]
+async fn an_operation_with_a_reader_is_prepared_from_its_body_and_loaded() {
+    let (toy, ctx) = (Toy, ctx());
+    let (summary, prepared) = toy.prepare_body(&ctx, "GetThing", br#"{"name":"abc"}"#).expect("read");
+    assert_eq!(summary.json_len, 14);
+    assert_eq!(summary.top, vec![("name", crate::direct::Top::Text("abc".into()))]);
+    let prepared = prepared.await.unwrap();
+    assert_eq!(prepared.resources().await[0].arn, "arn:toy:000000000000:thing/abc");
+    assert_eq!(prepared.run().await.unwrap(), json!({"name": "abc", "loaded": true}));
+    // What the reader leaves, an operation without a reader, one not routed: the general path.
+    assert!(toy.prepare_body(&ctx, "GetThing", br#"{"name":"a1"}"#).is_none());
+    assert!(toy.prepare_body(&ctx, "ListThings", b"{}").is_none());
+    assert!(toy.prepare_body(&ctx, "DeleteThing", br#"{"name":"abc"}"#).is_none());
 }
