@@ -3,7 +3,8 @@
 (escaped and unicode strings, exponent numbers, StatisticValues, Values with
 Counts, StorageResolution 1, fractional epoch seconds), what it leaves gets
 the general path's answer, unchanged (every error below is what the server
-answered before the reader existed), and the audit trail records the same
+answered before the reader existed, but a timestamp's text, now read as
+that time or refused as AWS refuses it), and the audit trail records the same
 parameters — whole for a small input, truncated with the same size for a
 batch of 1,000. Raw SigV4-signed requests (the JSON text is the subject);
 the data are read back with boto3 (rpcv2Cbor) and the audit with CloudTrail
@@ -81,6 +82,8 @@ def _errors():
                 "Megabytes/Second, Gigabytes/Second, Terabytes/Second, Bits/Second, Kilobits/Second, "
                 "Megabits/Second, Gigabits/Second, Terabits/Second, Count/Second, None]")
     return [
+        (datum % '"MetricName":"m","Value":1,"Timestamp":"yesterday"', "SerializationException",
+         "STRING_VALUE can not be converted to a Date"),
         (datum % '"MetricName":"m","Value":null', "MissingRequiredParameterException",
          "At least one of the parameters MetricData.member.1.Value, MetricData.member.1.StatisticValues or "
          "MetricData.member.1.Values must be specified."),
@@ -113,7 +116,7 @@ def _errors():
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(12))
 def test_what_the_reader_leaves_is_answered_as_before(berth, case):
     body, code, message = _errors()[case]
     r = put(berth, body)
@@ -145,3 +148,17 @@ def test_the_audit_trail_records_the_same_parameters(berth):
     assert r.status == 200, r.text
     assert poll("the batch's record", lambda: _trail(berth, big_ns), 10) == [
         {"Namespace": big_ns, "MetricDataCount": 1000, "berthTruncatedBytes": len(text)}]
+
+
+def test_a_timestamp_given_as_text_is_read_as_that_time(berth):
+    # Not what the SDKs send (epoch seconds), but a timestamp member's text —
+    # ISO 8601 or epoch seconds — is read as that time, not refused with a
+    # decoder's message.
+    ns, t = unique("JsonText"), minute_ago(4)
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    body = ('{"Namespace":"%s","MetricData":[{"MetricName":"m","Value":2,"Timestamp":"%s"},'
+            '{"MetricName":"m","Value":4,"Timestamp":"%d"}]}' % (ns, iso, t + 20))
+    r = put(berth, body)
+    assert r.status == 200, r.text
+    assert stats(berth, ns, "m", [], t, t + 60) == [
+        {"t": t, "n": 2.0, "sum": 6.0, "min": 2.0, "max": 4.0, "unit": "None"}]

@@ -261,8 +261,20 @@ impl Walker<'_> {
                     _ => Err(mismatch(v, what)),
                 }
             }
+            // awsJson writes epoch seconds; a timestamp given as text
+            // (ISO 8601 or epoch seconds) becomes that number, and text that
+            // is neither is refused as AWS refuses it.
             Kind::Timestamp => match v {
-                Value::Number(_) | Value::String(_) => Ok(()),
+                Value::Number(_) => Ok(()),
+                Value::String(s) => {
+                    match crate::bridge::convert::parse_timestamp(s).and_then(serde_json::Number::from_f64) {
+                        Some(n) => {
+                            *v = Value::Number(n);
+                            Ok(())
+                        }
+                        None => Err(mismatch(v, "a Date")),
+                    }
+                }
                 _ => Err(mismatch(v, "a Date")),
             },
             Kind::Blob => {
