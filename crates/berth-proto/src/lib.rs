@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod query;
 pub mod service;
 pub mod sigv4;
+pub mod timestamp;
 pub mod validate;
 
 pub use error::AwsError;

@@ -266,15 +266,13 @@ impl Walker<'_> {
             // is neither is refused as AWS refuses it.
             Kind::Timestamp => match v {
                 Value::Number(_) => Ok(()),
-                Value::String(s) => {
-                    match crate::bridge::convert::parse_timestamp(s).and_then(serde_json::Number::from_f64) {
-                        Some(n) => {
-                            *v = Value::Number(n);
-                            Ok(())
-                        }
-                        None => Err(mismatch(v, "a Date")),
+                Value::String(s) => match crate::timestamp::parse_timestamp(s).and_then(serde_json::Number::from_f64) {
+                    Some(n) => {
+                        *v = Value::Number(n);
+                        Ok(())
                     }
-                }
+                    None => Err(mismatch(v, "a Date")),
+                },
                 _ => Err(mismatch(v, "a Date")),
             },
             Kind::Blob => {
