@@ -26,9 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::Mutex;
 
-/// The label on the Docker networks of earlier Berth versions (one per
-/// task subnet, `berth-vpc-…`): the id of the agent that owned it.
-pub const LABEL_NETWORK_OWNER: &str = "berth.awsvpc.owner";
+pub use crate::labels::LABEL_NETWORK_OWNER;
 /// The file the leases are kept in, in the agent's data dir.
 pub const LEASE_FILE: &str = "awsvpc-leases.json";
 
@@ -107,7 +105,7 @@ pub struct TaskNetwork {
     /// The warm pause containers ([`super::warm`]).
     pub(super) pool: std::sync::Mutex<Pool>,
     /// Whose the warm containers are (set once the agent is registered).
-    pub(super) warm_owner: std::sync::Mutex<Option<super::warm_pool::WarmOwner>>,
+    pub(super) warm_owner: std::sync::Mutex<Option<super::warm::WarmOwner>>,
     /// The warm containers being made (awaited by a stopping agent).
     pub(super) fills: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The bridge, the host table and the pause image exist (checked once

@@ -44,7 +44,7 @@ mod warm_pool;
 pub use host_net::{Attached, Pause, TaskNetwork, TaskNetworkError};
 pub use ipam::{Lease, Leases};
 pub use subnet::TaskSubnet;
-pub use warm_pool::WarmOwner;
+pub use warm::WarmOwner;
 
 #[cfg(test)]
 mod tests;

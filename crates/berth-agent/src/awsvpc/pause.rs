@@ -7,11 +7,10 @@
 //! namespace it ignores SIGTERM; the agent removes it with SIGKILL once the
 //! task's containers have stopped.
 
-use super::host_net::LABEL_NETWORK_OWNER;
 use super::ipam::Lease;
 use super::subnet::hostname_for;
 use super::warm::{LABEL_WARM, WARM};
-use crate::labels::{LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN};
+use crate::labels::{LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_NETWORK_OWNER, LABEL_TASK_ARN};
 use crate::model::Task;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use std::collections::{BTreeMap, HashMap};

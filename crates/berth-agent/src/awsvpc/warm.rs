@@ -23,6 +23,15 @@
 use super::ipam::Lease;
 use std::collections::{BTreeMap, VecDeque};
 
+/// Whose the warm containers are: the labels every container of the agent
+/// carries (a claimed one keeps them: labels cannot change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmOwner {
+    pub cluster: String,
+    pub instance_arn: String,
+    pub extra_labels: BTreeMap<String, String>,
+}
+
 /// The Docker name prefix of a warm (unclaimed) pause container.
 pub const WARM_PREFIX: &str = "berth-pause-warm-";
 /// The label that marks a pause container made ahead of need (its value

@@ -8,7 +8,7 @@
 use super::host_net::{LABEL_NETWORK_OWNER, TaskNetwork, TaskNetworkError};
 use super::ipam::Lease;
 use super::pause;
-use super::warm::{self, Found, LABEL_WARM, WARM, Warm};
+use super::warm::{self, Found, LABEL_WARM, WARM, Warm, WarmOwner};
 use crate::model::Task;
 use bollard::models::ContainerStateStatusEnum;
 use std::collections::BTreeMap;
@@ -16,15 +16,6 @@ use std::sync::Arc;
 
 /// How long a stopping agent waits for a warm container being made.
 const FILL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Whose the warm containers are: the labels every container of the agent
-/// carries (a claimed one keeps them: labels cannot change).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WarmOwner {
-    pub cluster: String,
-    pub instance_arn: String,
-    pub extra_labels: BTreeMap<String, String>,
-}
 
 impl TaskNetwork {
     fn pool(&self) -> std::sync::MutexGuard<'_, warm::Pool> {
