@@ -68,7 +68,7 @@ impl Forwarded<'_> {
         out.extend_from_slice(b"\r\nx-forwarded-proto: ");
         out.extend_from_slice(self.proto.as_bytes());
         out.extend_from_slice(b"\r\nx-forwarded-port: ");
-        push_decimal(out, self.port);
+        out.extend_from_slice(itoa::Buffer::new().format(self.port).as_bytes());
         out.extend_from_slice(b"\r\nx-amzn-trace-id: ");
         match prior_trace.filter(|p| text(p).is_some_and(|p| p.contains("Root="))) {
             Some(prior) => {
@@ -80,21 +80,6 @@ impl Forwarded<'_> {
         out.extend_from_slice(self.trace_id);
         out.extend_from_slice(b"\r\n");
     }
-}
-
-fn push_decimal(out: &mut BytesMut, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Writes the request head: `METHOD path HTTP/1.1`, the fields (but the
