@@ -556,3 +556,24 @@ def default_subnet(berth: "Berth", zone: str | None = None) -> str:
     subnets = berth.client("ec2").describe_subnets(Filters=filters)["Subnets"]
     assert len(subnets) == 1, f"default subnets in {zone}: {subnets}"
     return subnets[0]["SubnetId"]
+
+
+def wait_agent_connected(ecs, proc, data_dir: Path, cluster: str, log_tail, what: str = "the agent") -> str:
+    """Polls until the `berth agent` running as `proc` (data dir `data_dir`)
+    has registered in `cluster` and its instance is ACTIVE and connected;
+    its container instance ARN. Fails at once, with the agent's log tail,
+    if the agent exits."""
+
+    def connected():
+        if proc.poll() is not None:
+            raise AssertionError(f"agent exited with {proc.returncode}:\n{log_tail()}")
+        try:
+            arn = json.loads((data_dir / "agent-state.json").read_text()).get("containerInstanceArn")
+        except (OSError, ValueError):
+            return None
+        if not arn:
+            return None
+        ci = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])["containerInstances"]
+        return arn if ci and ci[0]["agentConnected"] and ci[0]["status"] == "ACTIVE" else None
+
+    return poll(f"{what} to register and connect", connected, 30)

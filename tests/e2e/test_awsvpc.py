@@ -49,6 +49,7 @@ from berthtest import (
     remove_task_subnet,
     requires_docker,
     unique,
+    wait_agent_connected,
 )
 
 pytestmark = requires_docker()
@@ -116,19 +117,7 @@ class Agent:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
 
     def wait_connected(self, ecs) -> str:
-        def connected():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                arn = json.loads((self.data_dir / "agent-state.json").read_text()).get("containerInstanceArn")
-            except (OSError, ValueError):
-                return None
-            if not arn:
-                return None
-            ci = ecs.describe_container_instances(cluster=self.cluster, containerInstances=[arn])["containerInstances"]
-            return arn if ci and ci[0]["agentConnected"] and ci[0]["status"] == "ACTIVE" else None
-
-        return poll("the agent to register and connect", connected, 30)
+        return wait_agent_connected(ecs, self.proc, self.data_dir, self.cluster, self.log_tail, "the agent")
 
     def warm(self, exclude: tuple[str, ...] = ()) -> tuple[str, dict, dict]:
         """Waits for a warm pause container (its address leased, it running): name, lease, `docker inspect`."""

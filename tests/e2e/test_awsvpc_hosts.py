@@ -49,6 +49,7 @@ from berthtest import (
     task_subnet,
     unique,
     worker_index,
+    wait_agent_connected,
 )
 from test_awsvpc import image, web_task  # noqa: F401  (the busybox image fixture)
 
@@ -130,19 +131,7 @@ class NsAgent:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
 
     def wait_connected(self, ecs, cluster: str) -> str:
-        def connected():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                arn = json.loads((self.data_dir / "agent-state.json").read_text()).get("containerInstanceArn")
-            except (OSError, ValueError):
-                return None
-            if not arn:
-                return None
-            ci = ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])["containerInstances"]
-            return arn if ci and ci[0]["agentConnected"] and ci[0]["status"] == "ACTIVE" else None
-
-        return poll("the agent to register and connect", connected, 30)
+        return wait_agent_connected(ecs, self.proc, self.data_dir, cluster, self.log_tail, "the agent")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

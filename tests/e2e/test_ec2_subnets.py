@@ -49,6 +49,7 @@ from berthtest import (
     requires_docker,
     task_subnet,
     unique,
+    wait_agent_connected,
 )
 from test_awsvpc import docker, image  # noqa: F401  (the busybox image fixture)
 
@@ -80,19 +81,7 @@ class Agent:
         self.arn: str | None = None
 
     def wait_connected(self, ecs) -> str:
-        def connected():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                arn = json.loads((self.data_dir / "agent-state.json").read_text()).get("containerInstanceArn")
-            except (OSError, ValueError):
-                return None
-            if not arn:
-                return None
-            ci = ecs.describe_container_instances(cluster=self.cluster, containerInstances=[arn])["containerInstances"]
-            return arn if ci and ci[0]["agentConnected"] and ci[0]["status"] == "ACTIVE" else None
-
-        self.arn = poll(f"the agent in {self.zone} to register and connect", connected, 30)
+        self.arn = wait_agent_connected(ecs, self.proc, self.data_dir, self.cluster, self.log_tail, f"the agent in {self.zone}")
         return self.arn
 
     def stop(self) -> None:
