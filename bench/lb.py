@@ -24,7 +24,14 @@ per CPU (its default `nbthread`), nginx one worker process per CPU
 doing its work.
 
 The load generator is wrk (Debian's package): `--threads T --connections C
---duration D --latency`, keep-alive. Every front end is measured `--rounds`
+--duration D`, keep-alive, with `bench/lb_latency.lua` printing the
+latency's p50, p90, p99, p99.9 and maximum. wrk runs as this script's
+child, in the same session as the front ends: with the kernel's
+autogroup scheduling (`/proc/sys/kernel/sched_autogroup_enabled`) a wrk
+started from another terminal is in a group of its own, which the
+scheduler shares the CPUs with group against group, and its threads then
+wait for whole slices of the other group (tens of milliseconds of
+latency that no front causes). Every front end is measured `--rounds`
 times, in alternation (Berth, haproxy, nginx, Berth, …), so a drift of the
 machine hits each alike; the figures are the medians of the rounds and the
 ratios are against haproxy's. Client, proxies and backends share the
@@ -205,12 +212,16 @@ def start_berth(work: Path, berth_bin: str, port: int, backends: list[int], proc
     wait_for("berth targets healthy", healthy, 60)
 
 
-def parse_latency(text: str, label: str) -> float:
-    m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+LATENCY_SCRIPT = ROOT / "bench" / "lb_latency.lua"
+
+
+def parse_latency(text: str) -> dict:
+    """The percentiles `bench/lb_latency.lua` printed, in milliseconds."""
+    m = re.search(r"^latency_ms (\{.*\})$", text, re.M)
     if not m:
-        raise SystemExit(f"no {label}% latency in wrk's output:\n{text}")
-    value, unit = float(m.group(1)), m.group(2)
-    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        raise SystemExit(f"no latency line in wrk's output:\n{text}")
+    got = json.loads(m.group(1))
+    return {"p50_ms": got["p50"], "p90_ms": got["p90"], "p99_ms": got["p99"], "p999_ms": got["p99_9"], "max_ms": got["max"]}
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -240,7 +251,7 @@ def run_wrk(port: int, args, pid: int | None = None) -> dict:
     cpu0 = tree_cpu_seconds(pid) if pid else None
     out = subprocess.run(
         ["wrk", f"--threads={args.threads}", f"--connections={args.connections}", f"--duration={args.duration}s",
-         "--latency", f"http://127.0.0.1:{port}/"],
+         "--script", str(LATENCY_SCRIPT), f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -250,7 +261,7 @@ def run_wrk(port: int, args, pid: int | None = None) -> dict:
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if m:
         errors += int(m.group(1))
-    res = {"rps": rps, "p50_ms": parse_latency(out, "50"), "p99_ms": parse_latency(out, "99"), "errors": errors}
+    res = {"rps": rps, **parse_latency(out), "errors": errors}
     if pid:
         requests_done = int(re.search(r"(\d+) requests in", out).group(1))
         res["cpu_us_per_request"] = (tree_cpu_seconds(pid) - cpu0) / max(requests_done, 1) * 1e6
@@ -308,11 +319,12 @@ def main() -> int:
                 res = run_wrk(port, args, pids[name])
                 runs[name].append(res)
                 print(f"round {r + 1} {name}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.2f} ms, "
-                      f"p99 {res['p99_ms']:.2f} ms, errors {res['errors']}, "
+                      f"p99 {res['p99_ms']:.2f} ms, p99.9 {res['p999_ms']:.2f} ms, max {res['max_ms']:.2f} ms, "
+                      f"errors {res['errors']}, "
                       f"proxy CPU {res['cpu_us_per_request']:.1f} µs/request", flush=True)
         summary = {}
         for name, rs in runs.items():
-            summary[name] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")}
+            summary[name] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_us_per_request")}
             summary[name]["errors"] = sum(x["errors"] for x in rs)
         ref = summary.get("haproxy")
         for name, s in summary.items():
@@ -322,9 +334,11 @@ def main() -> int:
         print()
         print(f"load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
               f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
-        print(f"{'front':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'µs/req':>7} {'req/s ×':>8} {'p99 ×':>7}")
+        print(f"{'front':<8} {'req/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} "
+              f"{'errors':>7} {'µs/req':>7} {'req/s ×':>8} {'p99 ×':>7}")
         for name, s in summary.items():
-            print(f"{name:<8} {s['rps']:>10.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} {s['errors']:>7} "
+            print(f"{name:<8} {s['rps']:>10.0f} {s['p50_ms']:>8.2f} {s['p90_ms']:>8.2f} {s['p99_ms']:>8.2f} "
+                  f"{s['p999_ms']:>9.2f} {s['max_ms']:>8.2f} {s['errors']:>7} "
                   f"{s['cpu_us_per_request']:>7.1f} {s['rps_vs_haproxy']:>8.3f} {s['p99_vs_haproxy']:>7.3f}")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ mod alarm;
 mod answers;
 pub mod balance;
 mod body;
+pub mod busy_poll;
 mod checker;
 pub mod config;
 pub mod fields;

@@ -7,13 +7,16 @@
 //! threads by work stealing, and its wake-ups are not passed to another
 //! thread through a shared event loop (what a multi-threaded runtime does
 //! per request), which is where the tail latency of a busy proxy comes
-//! from. Started on first use; when the threads cannot be started the
-//! connection runs on the caller's runtime.
+//! from. While traffic is steady a worker polls busily for a moment
+//! before it blocks ([`crate::busy_poll`]). Started on first use; when the
+//! threads cannot be started the connection runs on the caller's runtime.
 
+use crate::busy_poll::{self, Idling};
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::runtime::{Builder, Handle};
 
@@ -27,6 +30,8 @@ static WORKERS: OnceLock<Option<Workers>> = OnceLock::new();
 thread_local! {
     /// The worker this thread is (none: not a worker).
     static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The worker's idling, for its busy polling.
+    static IDLING: Cell<Idling> = const { Cell::new(Idling::NEW) };
 }
 
 /// The worker thread running the caller, if it is one: a socket made here
@@ -50,8 +55,17 @@ fn workers() -> Option<&'static Workers> {
 fn start() -> std::io::Result<Workers> {
     let count = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut handles = Vec::with_capacity(count);
+    let budget = busy_poll::budget();
     for i in 0..count {
-        let runtime = Builder::new_current_thread().enable_all().build()?;
+        let runtime = Builder::new_current_thread()
+            .enable_all()
+            .on_thread_park(move || {
+                let busy = IDLING.with(|idling| idling.get().going_idle(budget));
+                busy_poll::poll_busily(busy);
+                IDLING.with(|idling| idling.set(idling.get().blocked_at(Instant::now())));
+            })
+            .on_thread_unpark(|| IDLING.with(|idling| idling.set(idling.get().woke_at(Instant::now()))))
+            .build()?;
         handles.push(runtime.handle().clone());
         std::thread::Builder::new()
             .name(format!("berth-lb-{i}"))

@@ -213,6 +213,8 @@ impl Regional {
         let advertised = cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string());
         let mut queries = berth_proto::query::QueryServices::new();
         let data_plane = cfg.elbv2.then(|| {
+            // Before the first connection starts the worker threads.
+            berth_lb_proxy::busy_poll::set_budget(cfg.lb_busy_poll);
             // `berth up`: every container instance is this host.
             let feed = berth_lb::feed::Feed {
                 bind: cfg.lb_bind,
