@@ -8,7 +8,10 @@ Target.ResponseCodeMismatch within interval × threshold and leaves
 rotation; path and host rules, fixed-response and redirect answers;
 deregistration drains, then the target is gone; the metrics on /metrics;
 a listener port already in use is refused and nothing is stored; a
-Network Load Balancer's TCP listener forwards the bytes."""
+Network Load Balancer's TCP listener forwards the bytes. The server runs
+with the load balancers' busy polling on (`--lb-busy-poll-us 50`), so all
+of it also holds for a worker that polls before it sleeps; a budget over
+the 1000 µs allowed is refused at start."""
 
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ def lb(tmp_path_factory):
     data_dir = tmp / "data"
     data_dir.mkdir()
     server = berthtest.Berth(
-        data_dir=data_dir, log_path=tmp / "berth.log"
+        data_dir=data_dir, log_path=tmp / "berth.log", extra_args=["--lb-busy-poll-us", "50"]
     ).start()
     try:
         yield server
@@ -258,3 +261,13 @@ def test_a_network_load_balancer_forwards_tcp(lb, backends):
     assert answers(f"http://127.0.0.1:{port}/", 3) == {"one"}
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     elb.delete_target_group(TargetGroupArn=tg)
+
+
+def test_a_busy_poll_budget_over_the_limit_is_refused(tmp_path):
+    out = subprocess.run(
+        [berthtest.berth_bin(), "up", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path), "--lb-busy-poll-us", "5000"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2, out
+    assert "--lb-busy-poll-us" in out.stderr and "0..=1000" in out.stderr, out.stderr
+    assert not any(tmp_path.iterdir()), "nothing was written"
