@@ -47,7 +47,7 @@ pub(crate) fn budget() -> Duration {
 
 /// What a worker thread knows of its own idling: when it last went idle,
 /// and whether its last idle spell was short.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Idling {
     idle_since: Option<Instant>,
     steady: bool,

@@ -29,6 +29,29 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::OnceLock;
 
+/// `DeserializeSeed` for seeds that are their own [`Visitor`]: the
+/// deserializer is asked for what `$how` names (a map, a string, any value).
+macro_rules! seeds_visit_themselves {
+    ($($seed:ident => $value:ty, $how:ident;)+) => {$(
+        impl<'de> DeserializeSeed<'de> for $seed<'_> {
+            type Value = $value;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.$how(self)
+            }
+        }
+    )+};
+}
+
+seeds_visit_themselves! {
+    Text => String, deserialize_str;
+    Double => f64, deserialize_any;
+    Resolution => i64, deserialize_any;
+    Unit => String, deserialize_str;
+    Datum => MetricDatum, deserialize_map;
+    DimensionSeed => Dimension, deserialize_map;
+    Statistics => StatisticSet, deserialize_map;
+}
+
 /// Every member name the reader takes, at any depth (for the audit trail:
 /// none of them is one it hides).
 pub(crate) const NAMES: &[&str] = &[
@@ -281,13 +304,6 @@ struct Text<'a> {
     bounds: (usize, usize),
 }
 
-impl<'de> DeserializeSeed<'de> for Text<'_> {
-    type Value = String;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
 impl Visitor<'_> for Text<'_> {
     type Value = String;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -319,13 +335,6 @@ struct Double<'a> {
     len: &'a Cell<usize>,
 }
 
-impl<'de> DeserializeSeed<'de> for Double<'_> {
-    type Value = f64;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 impl Visitor<'_> for Double<'_> {
     type Value = f64;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -350,13 +359,6 @@ struct Resolution<'a> {
     len: &'a Cell<usize>,
 }
 
-impl<'de> DeserializeSeed<'de> for Resolution<'_> {
-    type Value = i64;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 impl Visitor<'_> for Resolution<'_> {
     type Value = i64;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -372,13 +374,6 @@ impl Visitor<'_> for Resolution<'_> {
 /// `Unit`: one of the model's `StandardUnit` values.
 struct Unit<'a> {
     len: &'a Cell<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for Unit<'_> {
-    type Value = String;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_str(self)
-    }
 }
 
 impl Visitor<'_> for Unit<'_> {
@@ -401,13 +396,6 @@ impl Visitor<'_> for Unit<'_> {
 #[derive(Clone, Copy)]
 struct Datum<'a> {
     len: &'a Cell<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for Datum<'_> {
-    type Value = MetricDatum;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<MetricDatum, D::Error> {
-        d.deserialize_map(self)
-    }
 }
 
 impl<'de> Visitor<'de> for Datum<'_> {
@@ -481,13 +469,6 @@ struct DimensionSeed<'a> {
     len: &'a Cell<usize>,
 }
 
-impl<'de> DeserializeSeed<'de> for DimensionSeed<'_> {
-    type Value = Dimension;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Dimension, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
 impl<'de> Visitor<'de> for DimensionSeed<'_> {
     type Value = Dimension;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -520,13 +501,6 @@ impl<'de> Visitor<'de> for DimensionSeed<'_> {
 /// `StatisticValues`: all four members required.
 struct Statistics<'a> {
     len: &'a Cell<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for Statistics<'_> {
-    type Value = StatisticSet;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<StatisticSet, D::Error> {
-        d.deserialize_map(self)
-    }
 }
 
 impl<'de> Visitor<'de> for Statistics<'_> {

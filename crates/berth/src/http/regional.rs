@@ -71,6 +71,9 @@ impl RegionSet {
                 "the data dir's home region is not served: its resources are kept but not answered for"
             );
         }
+        // The load balancers' worker threads (one set for every region) read
+        // it when the first connection starts them.
+        berth_lb_proxy::busy_poll::set_budget(cfg.lb_busy_poll);
         let mut regions = Vec::new();
         for region in cfg.regions.names() {
             let layout = Layout::of(region, &home);
@@ -213,8 +216,6 @@ impl Regional {
         let advertised = cfg.registry_host.clone().unwrap_or_else(|| cfg.listen.to_string());
         let mut queries = berth_proto::query::QueryServices::new();
         let data_plane = cfg.elbv2.then(|| {
-            // Before the first connection starts the worker threads.
-            berth_lb_proxy::busy_poll::set_budget(cfg.lb_busy_poll);
             // `berth up`: every container instance is this host.
             let feed = berth_lb::feed::Feed {
                 bind: cfg.lb_bind,
