@@ -2,19 +2,8 @@
 // (awsJson 1.0), against the endpoint given; prints the datapoints as JSON.
 // Usage: BERTH_JS_SDK_DIR=DIR node cloudwatch.mjs ENDPOINT NAMESPACE, DIR holding
 // node_modules/@aws-sdk/client-cloudwatch (.ci/run installs it there).
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { client, namespace, PutMetricDataCommand, GetMetricStatisticsCommand } from "./cloudwatch_client.mjs";
 
-const require = createRequire(join(process.env.BERTH_JS_SDK_DIR, "index.js"));
-const { CloudWatchClient, PutMetricDataCommand, GetMetricStatisticsCommand } = require("@aws-sdk/client-cloudwatch");
-
-const [endpoint, namespace] = process.argv.slice(2);
-const client = new CloudWatchClient({
-  endpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  maxAttempts: 1,
-});
 const minute = Math.floor(Date.now() / 60000) * 60000 - 3 * 60000;
 await client.send(new PutMetricDataCommand({
   Namespace: namespace,

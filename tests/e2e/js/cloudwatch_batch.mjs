@@ -2,19 +2,8 @@
 // JavaScript v3 (awsJson 1.0), then the errors of a name over 255 characters
 // and of 1,001 datums; prints the statistics read back and the errors as JSON.
 // Usage: BERTH_JS_SDK_DIR=DIR node cloudwatch_batch.mjs ENDPOINT NAMESPACE.
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { client, namespace, PutMetricDataCommand, GetMetricStatisticsCommand } from "./cloudwatch_client.mjs";
 
-const require = createRequire(join(process.env.BERTH_JS_SDK_DIR, "index.js"));
-const { CloudWatchClient, PutMetricDataCommand, GetMetricStatisticsCommand } = require("@aws-sdk/client-cloudwatch");
-
-const [endpoint, namespace] = process.argv.slice(2);
-const client = new CloudWatchClient({
-  endpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  maxAttempts: 1,
-});
 const minute = Math.floor(Date.now() / 60000) * 60000 - 5 * 60000;
 const dims = [{ Name: "h\u00f4te", Value: "\u65e5 \"1\"" }];
 await client.send(new PutMetricDataCommand({
