@@ -32,10 +32,14 @@ started from another terminal is in a group of its own, which the
 scheduler shares the CPUs with group against group, and its threads then
 wait for whole slices of the other group (tens of milliseconds of
 latency that no front causes). Every front end is measured `--rounds`
-times, in alternation (Berth, haproxy, nginx, Berth, …), so a drift of the
-machine hits each alike; the figures are the medians of the rounds and the
-ratios are against haproxy's. Client, proxies and backends share the
-machine's cores, as they do for every front end.
+times, in alternation (Berth, haproxy, nginx; then haproxy, nginx, Berth;
+…: each round starts with the next front), so a drift of the machine hits
+each alike; the figures are the medians of the rounds and the ratios are
+against haproxy's. Beside them, each front's rounds are set against
+haproxy's round of the same number, measured seconds apart: on a shared
+host whose speed drifts over a run, the median of those paired ratios and
+the count of rounds won are the steadier comparison. Client, proxies and
+backends share the machine's cores, as they do for every front end.
 
 Writes bench/out/lb.json. Needs wrk, haproxy and nginx on PATH
 (`apt-get install wrk haproxy nginx-light`) and a release berth
@@ -268,6 +272,27 @@ def run_wrk(port: int, args, pid: int | None = None) -> dict:
     return res
 
 
+def paired(rounds: list[dict], ref: list[dict]) -> dict:
+    """A front's rounds against haproxy's of the same round, measured
+    seconds apart: a drift of the machine over the run (a neighbour's load
+    on a shared host moves every front's requests/s by tens of percent)
+    cancels out of each round's ratio, which the medians over the whole run
+    do not remove."""
+    rps = [a["rps"] / b["rps"] for a, b in zip(rounds, ref)]
+    p99 = [a["p99_ms"] / b["p99_ms"] for a, b in zip(rounds, ref)]
+    return {
+        "rounds": len(rps),
+        "rps_ratio_median": round(statistics.median(rps), 3),
+        "rps_ratio_min": round(min(rps), 3),
+        "rps_ratio_max": round(max(rps), 3),
+        "p99_ratio_median": round(statistics.median(p99), 3),
+        "p99_ratio_min": round(min(p99), 3),
+        "p99_ratio_max": round(max(p99), 3),
+        "rounds_rps_at_least": sum(r >= 1.0 for r in rps),
+        "rounds_p99_at_most": sum(r <= 1.0 for r in p99),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--berth-bin", default=str(ROOT / "target" / "release" / "berth"))
@@ -314,8 +339,12 @@ def main() -> int:
             return 0
         runs: dict[str, list[dict]] = {name: [] for name in fronts}
         load_before = os.getloadavg()
+        order = list(fronts)
         for r in range(args.rounds):
-            for name, port in fronts.items():
+            # Each round starts with the next front, so that none always
+            # follows the same one.
+            for name in order[r % len(order):] + order[:r % len(order)]:
+                port = fronts[name]
                 res = run_wrk(port, args, pids[name])
                 runs[name].append(res)
                 print(f"round {r + 1} {name}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.2f} ms, "
@@ -330,6 +359,8 @@ def main() -> int:
         for name, s in summary.items():
             s["rps_vs_haproxy"] = round(s["rps"] / ref["rps"], 3) if ref else float("nan")
             s["p99_vs_haproxy"] = round(s["p99_ms"] / ref["p99_ms"], 3) if ref else float("nan")
+            if ref and name != "haproxy":
+                s["paired"] = paired(runs[name], runs["haproxy"])
         load_after = os.getloadavg()
         print()
         print(f"load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
@@ -340,6 +371,14 @@ def main() -> int:
             print(f"{name:<8} {s['rps']:>10.0f} {s['p50_ms']:>8.2f} {s['p90_ms']:>8.2f} {s['p99_ms']:>8.2f} "
                   f"{s['p999_ms']:>9.2f} {s['max_ms']:>8.2f} {s['errors']:>7} "
                   f"{s['cpu_us_per_request']:>7.1f} {s['rps_vs_haproxy']:>8.3f} {s['p99_vs_haproxy']:>7.3f}")
+        for name, s in summary.items():
+            if "paired" in s:
+                pr = s["paired"]
+                print(f"{name}, round by round against haproxy's round: req/s × median {pr['rps_ratio_median']:.3f} "
+                      f"({pr['rps_ratio_min']:.3f}–{pr['rps_ratio_max']:.3f}), "
+                      f"p99 × median {pr['p99_ratio_median']:.3f} ({pr['p99_ratio_min']:.3f}–{pr['p99_ratio_max']:.3f}); "
+                      f"{pr['rounds_rps_at_least']} of {pr['rounds']} rounds with req/s ≥ haproxy's, "
+                      f"{pr['rounds_p99_at_most']} with p99 ≤ haproxy's")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"benchmark": "lb", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
