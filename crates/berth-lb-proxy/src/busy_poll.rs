@@ -11,27 +11,34 @@
 //!
 //! With a busy-poll budget (`--lb-busy-poll-us`, 30 µs by default), a worker
 //! whose last idle spell was short (traffic is steady) does not block at
-//! once. For up to the budget it yields its core to any thread waiting
-//! for it, then checks its sockets. An idle or lightly used worker blocks
-//! at once and spends nothing. haproxy's `busy-polling` (off by default
+//! once. For the whole budget it yields its core to any thread waiting
+//! for it (the clients and targets it shares the cores with), then takes
+//! in one turn what arrived meanwhile. It works as a batching delay, not
+//! as a quicker look at the sockets: ended at the first readable socket,
+//! it loses its effect (`docs/performance.md`, session 13). An idle or
+//! lightly used worker blocks at once and spends nothing. haproxy's `busy-polling` (off by default
 //! there) and Go's spinning scheduler threads work the same way. The price
 //! is CPU: on a machine whose cores are all busy, what the worker spends
 //! polling is taken from the other processes. At 30 µs the proxy still
 //! spends less CPU per request than haproxy, and its p99 falls from 2–4×
-//! haproxy's to about 1.1× (`docs/performance.md`); 0 turns it off.
+//! haproxy's to about 1.1–1.2× (`docs/performance.md`); 0 turns it off.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+/// The busy-poll budget when the server sets none, in microseconds.
+pub const DEFAULT_BUDGET_US: u64 = 30;
+/// The longest budget accepted, in microseconds.
+pub const MAX_BUDGET_US: u64 = 1000;
 /// The busy-poll budget when the server sets none.
-pub const DEFAULT_BUDGET: Duration = Duration::from_micros(30);
+pub const DEFAULT_BUDGET: Duration = Duration::from_micros(DEFAULT_BUDGET_US);
 /// The longest budget accepted.
-pub const MAX_BUDGET: Duration = Duration::from_millis(1);
+pub const MAX_BUDGET: Duration = Duration::from_micros(MAX_BUDGET_US);
 /// An idle spell shorter than this means the traffic is steady.
 const STEADY_GAP: Duration = Duration::from_micros(500);
 
 /// The budget for worker threads started from now on, in microseconds.
-static BUDGET_US: AtomicU64 = AtomicU64::new(DEFAULT_BUDGET.as_micros() as u64);
+static BUDGET_US: AtomicU64 = AtomicU64::new(DEFAULT_BUDGET_US);
 
 /// Sets the busy-poll budget of the load balancer's worker threads
 /// (`Duration::ZERO`: off; capped at [`MAX_BUDGET`]). Read when the
@@ -85,10 +92,10 @@ impl Idling {
     }
 }
 
-/// Gives the core to threads waiting for it for up to `budget`, so that a
-/// socket that turns ready meanwhile is found without sleeping. When
-/// nothing else waits for the core the yields return at once, and this
-/// spins.
+/// Gives the core to threads waiting for it for `budget`, so that the
+/// worker does not sleep and its next turn takes what arrived meanwhile.
+/// When nothing else waits for the core the yields return at once, and
+/// this spins.
 pub(crate) fn poll_busily(budget: Duration) {
     if budget.is_zero() {
         return;

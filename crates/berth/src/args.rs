@@ -127,10 +127,11 @@ pub struct ServerArgs {
     /// The address the load balancers' listeners bind (ELBv2; default 127.0.0.1).
     #[arg(long, default_value = "127.0.0.1", env = "BERTH_LB_BIND", value_name = "ADDR")]
     pub(crate) lb_bind: std::net::IpAddr,
-    /// The load balancers' worker threads poll busily for up to this many microseconds before they
-    /// sleep while traffic is steady: a lower tail latency for some CPU (default 30; 0: off; up to 1000).
-    #[arg(long, default_value = "30", env = "BERTH_LB_BUSY_POLL_US", value_name = "MICROSECONDS",
-          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    /// The load balancers' worker threads poll busily for this many microseconds before they
+    /// sleep while traffic is steady: a lower tail latency for some CPU (0: off; up to 1000).
+    #[arg(long, default_value_t = berth_lb_proxy::busy_poll::DEFAULT_BUDGET_US, env = "BERTH_LB_BUSY_POLL_US",
+          value_name = "MICROSECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=berth_lb_proxy::busy_poll::MAX_BUDGET_US))]
     pub(crate) lb_busy_poll_us: u64,
     /// Count AWS minutes N times faster (alarm periods and evaluation; for tests): 1 (default) to 60.
     #[arg(long, default_value = "1", env = "BERTH_TIME_SCALE", value_name = "N")]
