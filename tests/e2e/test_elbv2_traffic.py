@@ -9,17 +9,21 @@ rotation; path and host rules, fixed-response and redirect answers;
 deregistration drains, then the target is gone; the metrics on /metrics;
 a listener port already in use is refused and nothing is stored; a
 Network Load Balancer's TCP listener forwards the bytes. The server runs
-with the load balancers' busy polling off (`--lb-busy-poll-us 0`; the
-other ELBv2 files run with the default, on), so all of it holds for a
-worker that sleeps at once too; a budget over the 1000 µs allowed is
-refused at start."""
+with the load balancers' busy polling off (`--lb-busy-poll-us 0`) and
+their worker threads on the kernel's CPU slice (`--lb-slice-us 0`; the
+other ELBv2 files run with the defaults, 30 µs and 100 µs), so all of it
+holds for a worker that sleeps at once on a plain thread too; a worker
+thread asks Linux for the slice given; a budget over the 1000 µs allowed
+and a slice Linux does not grant are refused at start."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import botocore.exceptions
 import pytest
@@ -64,7 +68,7 @@ def lb(tmp_path_factory):
     data_dir = tmp / "data"
     data_dir.mkdir()
     server = berthtest.Berth(
-        data_dir=data_dir, log_path=tmp / "berth.log", extra_args=["--lb-busy-poll-us", "0"]
+        data_dir=data_dir, log_path=tmp / "berth.log", extra_args=["--lb-busy-poll-us", "0", "--lb-slice-us", "0"]
     ).start()
     try:
         yield server
@@ -272,3 +276,59 @@ def test_a_busy_poll_budget_over_the_limit_is_refused(tmp_path):
     assert out.returncode == 2, out
     assert "--lb-busy-poll-us" in out.stderr and "0..=1000" in out.stderr, out.stderr
     assert not any(tmp_path.iterdir()), "nothing was written"
+
+
+def lb_thread_slices(pid: int) -> dict[str, int]:
+    """The CPU slice (ns, `se.slice` in /proc) of each load balancer worker thread of `pid`."""
+    slices = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "comm").read_text().strip().startswith("berth-lb-"):
+            found = re.search(r"^se\.slice\s*:\s*(\d+)$", (task / "sched").read_text(), re.M)
+            if found is None:
+                pytest.skip("this kernel does not report threads' slices (Linux 6.6 and later do)")
+            slices[(task / "comm").read_text().strip()] = int(found.group(1))
+    return slices
+
+
+def serve_one_fixed_answer(server) -> None:
+    """A listener answering 204 itself, asked once: the worker threads start at the first connection."""
+    elb = server.client("elbv2", region_name=REGION)
+    lb_arn = elb.create_load_balancer(Name=unique("slice")[:32])["LoadBalancers"][0]["LoadBalancerArn"]
+    port = free_port()
+    elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "204"}}],
+    )
+    poll("the listener answering", lambda: _listening(port), deadline=30)
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 204
+
+
+def test_worker_threads_ask_for_the_slice_given(tmp_path):
+    if tuple(int(x) for x in re.findall(r"\d+", Path("/proc/sys/kernel/osrelease").read_text())[:2]) < (6, 12):
+        pytest.skip("threads choose their slice from Linux 6.12")
+    (tmp_path / "data").mkdir()
+    server = berthtest.Berth(
+        data_dir=tmp_path / "data", log_path=tmp_path / "berth.log", extra_args=["--lb-slice-us", "250"]
+    ).start()
+    try:
+        serve_one_fixed_answer(server)
+        slices = lb_thread_slices(server.proc.pid)
+        assert slices and set(slices.values()) == {250_000}, slices
+    finally:
+        assert server.stop() == 0, server.log_tail()
+
+
+def test_slice_off_leaves_the_kernels(lb):
+    serve_one_fixed_answer(lb)
+    slices = lb_thread_slices(lb.proc.pid)
+    # The kernel's default: 0.7 ms × (1 + log2 CPUs), unless an operator tuned it.
+    assert slices and all(ns >= 700_000 for ns in slices.values()), slices
+
+
+def test_a_slice_linux_does_not_grant_is_refused(tmp_path):
+    out = subprocess.run(
+        [berthtest.berth_bin(), "up", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path), "--lb-slice-us", "50"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2, out
+    assert "--lb-slice-us" in out.stderr and "give 0 (the kernel's slice) or 100 to 100000" in out.stderr, out.stderr

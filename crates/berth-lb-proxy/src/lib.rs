@@ -47,6 +47,7 @@ mod body;
 pub mod busy_poll;
 mod checker;
 pub mod config;
+pub mod cpu_slice;
 pub mod fields;
 mod group;
 mod h1;

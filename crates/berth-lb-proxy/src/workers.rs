@@ -8,10 +8,12 @@
 //! thread through a shared event loop (what a multi-threaded runtime does
 //! per request), which is where the tail latency of a busy proxy comes
 //! from. While traffic is steady a worker polls busily for a moment
-//! before it blocks ([`crate::busy_poll`]). Started on first use; when the
+//! before it blocks ([`crate::busy_poll`]), and each asks Linux for a short
+//! CPU slice ([`crate::cpu_slice`]). Started on first use; when the
 //! threads cannot be started the connection runs on the caller's runtime.
 
 use crate::busy_poll::{self, Idling};
+use crate::cpu_slice;
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::OnceLock;
@@ -56,6 +58,7 @@ fn start() -> std::io::Result<Workers> {
     let count = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut handles = Vec::with_capacity(count);
     let budget = busy_poll::budget();
+    let slice = cpu_slice::slice();
     for i in 0..count {
         let runtime = Builder::new_current_thread()
             .enable_all()
@@ -71,6 +74,7 @@ fn start() -> std::io::Result<Workers> {
             .name(format!("berth-lb-{i}"))
             .spawn(move || {
                 WORKER.set(Some(i));
+                cpu_slice::apply(slice);
                 runtime.block_on(std::future::pending::<()>());
             })?;
     }

@@ -133,6 +133,11 @@ pub struct ServerArgs {
           value_name = "MICROSECONDS",
           value_parser = clap::value_parser!(u64).range(0..=berth_lb_proxy::busy_poll::MAX_BUDGET_US))]
     pub(crate) lb_busy_poll_us: u64,
+    /// The CPU slice the load balancers' worker threads ask of Linux's scheduler (6.12 and later):
+    /// a shorter one runs them sooner after they wake (0: the kernel's default; 100 to 100000).
+    #[arg(long, default_value_t = berth_lb_proxy::cpu_slice::DEFAULT_SLICE_US, env = "BERTH_LB_SLICE_US",
+          value_name = "MICROSECONDS", value_parser = parse_lb_slice_us)]
+    pub(crate) lb_slice_us: u64,
     /// Count AWS minutes N times faster (alarm periods and evaluation; for tests): 1 (default) to 60.
     #[arg(long, default_value = "1", env = "BERTH_TIME_SCALE", value_name = "N")]
     pub(crate) time_scale: berth_core::time_scale::TimeScale,
@@ -245,6 +250,21 @@ pub struct LocalAgentArgs {
     /// Seconds between two reports of the local agent's task usage (Docker stats) to the server.
     #[arg(long, default_value_t = 20, env = "BERTH_AGENT_USAGE_INTERVAL_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) agent_usage_interval_secs: u64,
+}
+
+/// `--lb-slice-us`: 0 (the kernel's slice), or a slice Linux grants.
+fn parse_lb_slice_us(s: &str) -> Result<u64, String> {
+    use berth_lb_proxy::cpu_slice::{MAX_SLICE_US, MIN_SLICE_US};
+    let us: u64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number of microseconds"))?;
+    if us == 0 || (MIN_SLICE_US..=MAX_SLICE_US).contains(&us) {
+        Ok(us)
+    } else {
+        Err(format!(
+            "{us} µs: give 0 (the kernel's slice) or {MIN_SLICE_US} to {MAX_SLICE_US}, the slices Linux grants"
+        ))
+    }
 }
 
 /// `--task-subnet`: an IPv4 CIDR block from /16 to /28.

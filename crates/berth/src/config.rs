@@ -40,6 +40,8 @@ pub struct Config {
     pub lb_bind: std::net::IpAddr,
     /// The load balancers' busy-poll budget (`--lb-busy-poll-us`; zero: off).
     pub lb_busy_poll: std::time::Duration,
+    /// The CPU slice of the load balancers' worker threads (`--lb-slice-us`; zero: the kernel's).
+    pub lb_slice: std::time::Duration,
     /// How many times faster than AWS minutes are counted (`--time-scale`).
     pub time_scale: berth_core::time_scale::TimeScale,
     /// FARGATE_SPOT interruptions per task-hour at random (`--fargate-spot-interruption-rate`; 0: off).
@@ -146,6 +148,7 @@ impl Config {
             },
             lb_bind: args.lb_bind,
             lb_busy_poll: std::time::Duration::from_micros(args.lb_busy_poll_us),
+            lb_slice: std::time::Duration::from_micros(args.lb_slice_us),
             time_scale: args.time_scale,
             fargate_spot_interruption_rate: args.fargate_spot_interruption_rate,
             capacity_hooks: args.capacity_hooks.clone(),

@@ -72,8 +72,9 @@ impl RegionSet {
             );
         }
         // The load balancers' worker threads (one set for every region) read
-        // it when the first connection starts them.
+        // them when the first connection starts them.
         berth_lb_proxy::busy_poll::set_budget(cfg.lb_busy_poll);
+        berth_lb_proxy::cpu_slice::set_slice(cfg.lb_slice);
         let mut regions = Vec::new();
         for region in cfg.regions.names() {
             let layout = Layout::of(region, &home);

@@ -106,6 +106,7 @@ impl Server {
             elbv2,
             lb_bind: "127.0.0.1".parse().expect("an address"),
             lb_busy_poll: std::time::Duration::ZERO,
+            lb_slice: std::time::Duration::ZERO,
             time_scale: berth_core::time_scale::TimeScale::REAL,
             fargate_spot_interruption_rate: 0.0,
             capacity_hooks: vec![],
