@@ -41,6 +41,12 @@ host whose speed drifts over a run, the median of those paired ratios and
 the count of rounds won are the steadier comparison. Client, proxies and
 backends share the machine's cores, as they do for every front end.
 
+`--fronts` may add `berth-alt`: a second `berth up` of the same binary,
+with the settings of `--berth-alt-env` added to its environment (for
+instance `BERTH_LB_SLICE_US=0`), measured in the same rounds; its rounds
+are also set against berth's (`summary.berth-alt.paired_vs_berth`), which
+measures what a setting does with the machine's drift paired out.
+
 Writes bench/out/lb.json. Needs wrk, haproxy and nginx on PATH
 (`apt-get install wrk haproxy nginx-light`) and a release berth
 (`cargo build --release -p berth`, or --berth-bin). Prints the load
@@ -174,9 +180,12 @@ http {{
     return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL)
 
 
-def start_berth(work: Path, berth_bin: str, port: int, backends: list[int], procs: list) -> None:
+def start_berth(work: Path, berth_bin: str, port: int, backends: list[int], procs: list,
+                extra_env: dict[str, str] | None = None) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_ROOT_")}
     env.update(BERTH_LB_BIND="127.0.0.1", BERTH_LOG="warn")
+    env.update(extra_env or {})
+    work.mkdir(exist_ok=True)
     out = open(work / "berth.out", "w")
     proc = subprocess.Popen(
         [berth_bin, "up", "--listen", "127.0.0.1:0", "--data-dir", str(work / "berth-data"),
@@ -301,6 +310,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--fronts", default="berth,haproxy,nginx", help="comma-separated; haproxy is the reference")
+    ap.add_argument("--berth-alt-env", default="", metavar="'K=V …'",
+                    help="the front berth-alt: a second berth up, its environment with these settings added "
+                         "(for instance BERTH_LB_SLICE_US=0), to set against berth round by round")
     ap.add_argument("--hold", action="store_true", help="start the front ends, print their ports and pids, wait for Ctrl-C")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "lb.json"))
     args = ap.parse_args()
@@ -312,17 +324,21 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="berth-lb-bench."))
     procs: list[subprocess.Popen] = []
     try:
-        b1, b2, p_berth, p_haproxy, p_nginx = free_ports(5)
+        b1, b2, p_berth, p_alt, p_haproxy, p_nginx = free_ports(6)
         backends = [b1, b2]
         procs.append(start_backends(work, backends))
         for p in backends:
             wait_for(f"backend {p}", lambda p=p: answers(p), 20)
         wanted = args.fronts.split(",")
         pids: dict[str, int] = {}
-        fronts = {n: p for n, p in (("berth", p_berth), ("haproxy", p_haproxy), ("nginx", p_nginx)) if n in wanted}
+        fronts = {n: p for n, p in (("berth", p_berth), ("berth-alt", p_alt), ("haproxy", p_haproxy), ("nginx", p_nginx)) if n in wanted}
         if "berth" in fronts:
             start_berth(work, args.berth_bin, p_berth, backends, procs)
             pids["berth"] = procs[-1].pid
+        if "berth-alt" in fronts:
+            alt_env = dict(kv.split("=", 1) for kv in args.berth_alt_env.split())
+            start_berth(work / "alt", args.berth_bin, p_alt, backends, procs, alt_env)
+            pids["berth-alt"] = procs[-1].pid
         if "haproxy" in fronts:
             procs.append(start_haproxy(work, p_haproxy, backends))
             pids["haproxy"] = procs[-1].pid
@@ -361,6 +377,8 @@ def main() -> int:
             s["p99_vs_haproxy"] = round(s["p99_ms"] / ref["p99_ms"], 3) if ref else float("nan")
             if ref and name != "haproxy":
                 s["paired"] = paired(runs[name], runs["haproxy"])
+        if "berth" in runs and "berth-alt" in runs:
+            summary["berth-alt"]["paired_vs_berth"] = paired(runs["berth-alt"], runs["berth"])
         load_after = os.getloadavg()
         print()
         print(f"load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
@@ -379,6 +397,11 @@ def main() -> int:
                       f"p99 × median {pr['p99_ratio_median']:.3f} ({pr['p99_ratio_min']:.3f}–{pr['p99_ratio_max']:.3f}); "
                       f"{pr['rounds_rps_at_least']} of {pr['rounds']} rounds with req/s ≥ haproxy's, "
                       f"{pr['rounds_p99_at_most']} with p99 ≤ haproxy's")
+        if "berth-alt" in summary and "paired_vs_berth" in summary["berth-alt"]:
+            pr = summary["berth-alt"]["paired_vs_berth"]
+            print(f"berth-alt ({args.berth_alt_env or 'no setting'}), round by round against berth's round: "
+                  f"req/s × median {pr['rps_ratio_median']:.3f} ({pr['rps_ratio_min']:.3f}–{pr['rps_ratio_max']:.3f}), "
+                  f"p99 × median {pr['p99_ratio_median']:.3f} ({pr['p99_ratio_min']:.3f}–{pr['p99_ratio_max']:.3f})")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"benchmark": "lb", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

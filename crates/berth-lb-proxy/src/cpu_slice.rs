@@ -8,9 +8,10 @@
 //! slow request is made of, and every connection of the worker waits
 //! with it. A shorter slice makes the worker's deadline fall sooner, so
 //! it runs sooner, in shorter turns. Its share of the CPU is unchanged.
-//! Measured on 2 cores: p99 about 0.9× that of the default slice, and
-//! requests/s up 2–6 % (`docs/performance.md`). Linux before 6.12 keeps
-//! its default slice; 0 leaves it too.
+//! Measured on 2 cores with the busy poll on: p99 0.90–0.95× that of the
+//! kernel's slice, requests/s within the noise (`docs/performance.md`,
+//! session 14). Linux before 6.12 keeps its default slice; 0 leaves it
+//! too.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
