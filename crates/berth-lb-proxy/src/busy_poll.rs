@@ -21,7 +21,9 @@
 //! is CPU: on a machine whose cores are all busy, what the worker spends
 //! polling is taken from the other processes. At 30 µs the proxy still
 //! spends less CPU per request than haproxy, and its p99 falls from 2–4×
-//! haproxy's to about 1.1–1.2× (`docs/performance.md`); 0 turns it off.
+//! haproxy's to about 1.1–1.2× on session 13's host (0.85–0.95× with the
+//! short CPU slice of [`crate::cpu_slice`] on session 14's;
+//! `docs/performance.md`); 0 turns it off.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};

@@ -19,9 +19,9 @@ use std::time::Duration;
 /// The slice when the server sets none, in microseconds.
 pub const DEFAULT_SLICE_US: u64 = 100;
 /// The shortest slice Linux grants, in microseconds.
-pub const MIN_SLICE_US: u64 = 100;
+pub const MIN_SLICE_US: u64 = berth_sys::slice::MIN.as_micros() as u64;
 /// The longest slice accepted, in microseconds (Linux's longest).
-pub const MAX_SLICE_US: u64 = 100_000;
+pub const MAX_SLICE_US: u64 = berth_sys::slice::MAX.as_micros() as u64;
 
 /// The slice for worker threads started from now on, in microseconds.
 static SLICE_US: AtomicU64 = AtomicU64::new(DEFAULT_SLICE_US);
@@ -62,6 +62,7 @@ mod tests {
         assert_eq!(slice(), Duration::ZERO);
         set_slice(Duration::from_micros(DEFAULT_SLICE_US));
         assert_eq!(slice(), Duration::from_micros(100));
+        assert_eq!((MIN_SLICE_US, MAX_SLICE_US), (100, 100_000));
     }
 
     #[test]
