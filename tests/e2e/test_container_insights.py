@@ -34,6 +34,9 @@ PUBLISH_SECS = 3
 REPORT_SECS = 2
 START_DEADLINE = 90.0
 METRIC_DEADLINE = 60.0
+# A whole one-minute datapoint taken after both tasks run: up to a minute
+# for the next one to begin, and one publish interval into it.
+SETTLE_DEADLINE = 60.0 + 60.0
 TASK_CPU = 256
 TASK_RESERVATION = 64
 AGENT_CPU = 512
@@ -110,13 +113,16 @@ def test_an_enabled_cluster_publishes_container_insights_and_a_disabled_one_none
     family_dims = {"ClusterName": on.name, "TaskDefinitionFamily": family}
 
     def settled():
-        """The latest service datapoints, once they count both tasks and their usage."""
+        """The latest service datapoints, once every sample of their minute
+        counts both tasks running: a minute that began while a task was
+        still pending has a PendingTaskCount maximum of 1."""
         got = {m: latest(cw, m, service_dims) for m in ("RunningTaskCount", "CpuUtilized", "MemoryReserved")}
-        if got["RunningTaskCount"] and got["RunningTaskCount"]["Maximum"] == 2 and got["CpuUtilized"]:
+        if got["RunningTaskCount"] and got["RunningTaskCount"]["Minimum"] == 2 and got["CpuUtilized"]:
             return got
         return None
 
-    got = poll("ECS/ContainerInsights datapoints of the service with both tasks", settled, METRIC_DEADLINE)
+    got = poll("a minute of ECS/ContainerInsights datapoints of the service with both tasks running", settled,
+               SETTLE_DEADLINE)
     assert got["MemoryReserved"]["Maximum"] == 2 * TASK_RESERVATION
     assert got["MemoryReserved"]["Unit"] == "Megabytes"
     assert got["RunningTaskCount"]["Unit"] == "Count"
