@@ -302,6 +302,12 @@ def paired(rounds: list[dict], ref: list[dict]) -> dict:
     }
 
 
+def ratios_text(pr: dict) -> str:
+    """A paired comparison's medians and ranges, as the summary prints them."""
+    return (f"req/s × median {pr['rps_ratio_median']:.3f} ({pr['rps_ratio_min']:.3f}–{pr['rps_ratio_max']:.3f}), "
+            f"p99 × median {pr['p99_ratio_median']:.3f} ({pr['p99_ratio_min']:.3f}–{pr['p99_ratio_max']:.3f})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--berth-bin", default=str(ROOT / "target" / "release" / "berth"))
@@ -392,16 +398,13 @@ def main() -> int:
         for name, s in summary.items():
             if "paired" in s:
                 pr = s["paired"]
-                print(f"{name}, round by round against haproxy's round: req/s × median {pr['rps_ratio_median']:.3f} "
-                      f"({pr['rps_ratio_min']:.3f}–{pr['rps_ratio_max']:.3f}), "
-                      f"p99 × median {pr['p99_ratio_median']:.3f} ({pr['p99_ratio_min']:.3f}–{pr['p99_ratio_max']:.3f}); "
+                print(f"{name}, round by round against haproxy's round: {ratios_text(pr)}; "
                       f"{pr['rounds_rps_at_least']} of {pr['rounds']} rounds with req/s ≥ haproxy's, "
                       f"{pr['rounds_p99_at_most']} with p99 ≤ haproxy's")
         if "berth-alt" in summary and "paired_vs_berth" in summary["berth-alt"]:
             pr = summary["berth-alt"]["paired_vs_berth"]
             print(f"berth-alt ({args.berth_alt_env or 'no setting'}), round by round against berth's round: "
-                  f"req/s × median {pr['rps_ratio_median']:.3f} ({pr['rps_ratio_min']:.3f}–{pr['rps_ratio_max']:.3f}), "
-                  f"p99 × median {pr['p99_ratio_median']:.3f} ({pr['p99_ratio_min']:.3f}–{pr['p99_ratio_max']:.3f})")
+                  f"{ratios_text(pr)}")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"benchmark": "lb", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

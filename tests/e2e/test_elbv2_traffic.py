@@ -286,11 +286,12 @@ def lb_thread_slices(pid: int) -> dict[str, int]:
     """The CPU slice (ns, `se.slice` in /proc) of each load balancer worker thread of `pid`."""
     slices = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        if (task / "comm").read_text().strip().startswith("berth-lb-"):
+        name = (task / "comm").read_text().strip()
+        if name.startswith("berth-lb-"):
             found = re.search(r"^se\.slice\s*:\s*(\d+)$", (task / "sched").read_text(), re.M)
             if found is None:
                 pytest.skip("this kernel does not report threads' slices (Linux 6.6 and later do)")
-            slices[(task / "comm").read_text().strip()] = int(found.group(1))
+            slices[name] = int(found.group(1))
     return slices
 
 

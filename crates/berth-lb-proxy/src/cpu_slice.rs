@@ -67,18 +67,18 @@ mod tests {
 
     #[test]
     fn a_worker_thread_gets_the_slice_asked_for() {
-        let reported = std::thread::spawn(|| {
+        use berth_sys::slice::{current_thread_slice, kernel_grants_slices};
+        let (before, after) = std::thread::spawn(|| {
+            let before = current_thread_slice().expect("/proc/thread-self/sched");
             apply(Duration::from_micros(300));
-            berth_sys::slice::current_thread_slice().expect("/proc/thread-self/sched")
+            (before, current_thread_slice().expect("/proc/thread-self/sched"))
         })
         .join()
         .unwrap();
-        // Linux 6.12 and later honour it; earlier ones keep their own.
-        if let Some(reported) = reported {
-            assert!(
-                reported == Duration::from_micros(300) || reported >= Duration::from_micros(700),
-                "{reported:?}: neither the slice asked for nor a kernel default"
-            );
+        if kernel_grants_slices() {
+            assert_eq!(after, Some(Duration::from_micros(300)));
+        } else {
+            assert_eq!(after, before, "a kernel before 6.12 keeps its own slice");
         }
     }
 }

@@ -74,6 +74,24 @@ fn parse_slice(sched: &str) -> Option<Duration> {
     })
 }
 
+/// Whether the running kernel honours a thread's own slice (Linux 6.12 and
+/// later; earlier ones accept [`set_current_thread_slice`] and keep their
+/// default).
+pub fn kernel_grants_slices() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").is_ok_and(|release| grants_slices(&release))
+}
+
+/// Whether a kernel release (`6.18.44-…`) is 6.12 or later.
+fn grants_slices(release: &str) -> bool {
+    let mut numbers = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = numbers.next().unwrap_or(0);
+    let minor = numbers.next().unwrap_or(0);
+    (major, minor) >= (6, 12)
+}
+
 /// `sched_getattr(2)` of the calling thread.
 fn get() -> io::Result<SchedAttr> {
     let mut attr = SchedAttr::default();

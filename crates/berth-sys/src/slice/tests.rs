@@ -20,9 +20,12 @@ fn a_slice_set_is_the_slice_the_kernel_reports_and_policy_and_nice_are_kept() {
         let after = get().expect("sched_getattr");
         assert_eq!(after.sched_policy, before.sched_policy);
         assert_eq!(after.sched_nice, before.sched_nice);
-        // Kernels before 6.6 report no slice; before 6.12 they keep their own.
-        if reported.is_some() && after.sched_runtime == 250_000 {
-            assert_eq!(current_thread_slice().unwrap(), Some(Duration::from_micros(250)));
+        let now = current_thread_slice().unwrap();
+        if kernel_grants_slices() {
+            assert_eq!(after.sched_runtime, 250_000);
+            assert_eq!(now, Some(Duration::from_micros(250)));
+        } else {
+            assert_eq!(now, reported, "a kernel before 6.12 keeps its own slice");
         }
     });
 }
@@ -31,12 +34,13 @@ fn a_slice_set_is_the_slice_the_kernel_reports_and_policy_and_nice_are_kept() {
 fn a_slice_out_of_the_kernels_range_is_brought_into_it() {
     on_new_thread(|| {
         set_current_thread_slice(Duration::from_nanos(1)).expect("sched_setattr");
-        let short = get().unwrap().sched_runtime;
+        let short = current_thread_slice().unwrap();
         set_current_thread_slice(Duration::from_secs(5)).expect("sched_setattr");
-        let long = get().unwrap().sched_runtime;
-        // A kernel that honours slices reports what was asked for.
-        if short != 0 && long != 0 {
-            assert_eq!((short, long), (100_000, 100_000_000));
+        let long = current_thread_slice().unwrap();
+        if kernel_grants_slices() {
+            assert_eq!((short, long), (Some(MIN), Some(MAX)));
+        } else {
+            assert_eq!(short, long, "a kernel before 6.12 keeps its own slice");
         }
     });
 }
@@ -46,4 +50,14 @@ fn the_slice_is_read_from_the_sched_file() {
     let text = "berth-lb-0 (123, #threads: 4)\n----\nse.exec_start    :   1.5\nse.slice                 :               100000\npolicy : 0\n";
     assert_eq!(parse_slice(text), Some(Duration::from_micros(100)));
     assert_eq!(parse_slice("policy : 0\n"), None);
+}
+
+#[test]
+fn slices_are_granted_from_linux_6_12() {
+    assert!(grants_slices("6.12.0\n"));
+    assert!(grants_slices("6.18.44-fc-v1272"));
+    assert!(grants_slices("7.0.1"));
+    assert!(!grants_slices("6.11.9-amd64"));
+    assert!(!grants_slices("5.15.0-91-generic"));
+    assert!(!grants_slices(""));
 }
